@@ -1,0 +1,324 @@
+"""Site file (YAML) -> ``gtb.model.Site``, with every error located in the file.
+
+ruamel.yaml (YAML 1.2) reads the file: unlike PyYAML it keeps ``18:45`` and ``off`` as
+text, and it remembers the line of every key. pydantic checks each field; the
+cross-checks below (duplicate ids, two points on one register, a zone without a
+temperature...) run on the raw tree as well, so that one run reports every error at once,
+each as ``FILE:LINE: path.to.field: message``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+
+from gtb.model import (
+    BUILDING_ROLES,
+    CABINET_ROLES,
+    REGISTER_WIDTH,
+    ZONE_ROLES,
+    ComfortLevels,
+    Role,
+    SafetyBounds,
+    Site,
+)
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class SiteError:
+    """One problem in a site file, where it is and what is wrong."""
+
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.file}:{self.line}: {where}{self.message}"
+
+
+class SiteFileError(Exception):
+    """A site file that cannot be used; ``errors`` lists every problem found."""
+
+    def __init__(self, errors: list[SiteError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+def load_site(path: str | Path) -> Site:
+    """Read and validate a site file; raise ``SiteFileError`` listing every problem."""
+    path = Path(path)
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SiteFileError([SiteError(name, 0, "", f"cannot read: {exc.strerror}")]) from exc
+    return parse_site(text, name)
+
+
+def parse_site(text: str, name: str = "<site>") -> Site:
+    """Validate site-file text; ``name`` is used in error messages."""
+    yaml = YAML(typ="rt")
+    try:
+        tree = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        raise SiteFileError([SiteError(name, line, "", f"YAML: {problem}")]) from exc
+    if not isinstance(tree, Mapping):
+        raise SiteFileError([SiteError(name, 1, "", "a site file is a mapping with `site` keys")])
+
+    located: list[tuple[Loc, str]] = []
+    site: Site | None = None
+    try:
+        site = Site.model_validate(tree)
+    except ValidationError as exc:
+        located.extend(_pydantic_errors(exc, tree))
+    located.extend(cross_check(tree))
+    if located:
+        errors = [_locate(name, tree, loc, message) for loc, message in located]
+        errors = sorted(set(errors), key=lambda e: (e.line, e.path, e.message))
+        raise SiteFileError(errors)
+    assert site is not None
+    return site
+
+
+# --- turning locations into lines and readable paths --------------------------------------
+
+
+def _pydantic_errors(exc: ValidationError, tree: Any) -> Iterator[tuple[Loc, str]]:
+    for error in exc.errors(include_url=False):
+        loc = _without_union_tags(tree, tuple(error["loc"]))
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            message = "unknown key"
+        elif kind == "missing":
+            message = "required key is missing"
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+        yield loc, message
+
+
+def _without_union_tags(tree: Any, loc: Loc) -> Loc:
+    """pydantic puts the discriminator value (``bacnet``) in the path; the file has none."""
+    node, kept = tree, []
+    for part in loc:
+        if isinstance(node, Mapping) and isinstance(part, str) and part not in node and (
+            node.get("protocol") == part
+        ):
+            continue
+        kept.append(part)
+        node = _child(node, part)
+    return tuple(kept)
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, Mapping) and part in node:
+        return node[part]
+    if isinstance(node, Sequence) and not isinstance(node, str) and isinstance(part, int):
+        return node[part] if 0 <= part < len(node) else None
+    return None
+
+
+def _locate(name: str, tree: Any, loc: Loc, message: str) -> SiteError:
+    """The line of the deepest part of ``loc`` present in the file, and a readable path."""
+    node, line, words = tree, 1, []
+    for part in loc:
+        position = None
+        if isinstance(node, Mapping) and part in node and hasattr(node, "lc"):
+            position = node.lc.key(part)
+        elif (
+            isinstance(node, Sequence) and isinstance(part, int) and hasattr(node, "lc")
+            and 0 <= part < len(node)
+        ):
+            position = node.lc.item(part)
+        if position is not None:
+            line = position[0] + 1
+        child = _child(node, part)
+        if isinstance(part, int):
+            label = child.get("id") if isinstance(child, Mapping) else None
+            words.append(f"[{label}]" if isinstance(label, str) else f"[{part}]")
+        else:
+            words.append(f".{part}" if words else part)
+        node = child
+    return SiteError(name, line, "".join(words), message)
+
+
+# --- cross-checks on the raw tree ---------------------------------------------------------
+
+
+def cross_check(tree: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
+    """Checks across fields: ids, registers, roles, comfort order. Tolerates bad entries."""
+    seen_containers: dict[str, Loc] = {}
+    points: list[tuple[Loc, Mapping[str, Any]]] = []
+    site_comfort = _mapping(tree.get("comfort"))
+    site_bounds = _mapping(tree.get("bounds"))
+
+    for b, building in _items(tree.get("buildings")):
+        loc: Loc = ("buildings", b)
+        yield from _unique_id(building, loc, seen_containers, "building or cabinet")
+        yield from _container_points(building, loc, BUILDING_ROLES, "a building", points)
+        zone_ids: dict[str, Loc] = {}
+        for z, zone in _items(building.get("zones")):
+            zloc: Loc = (*loc, "zones", z)
+            yield from _unique_id(zone, zloc, zone_ids, "zone")
+            yield from _container_points(zone, zloc, ZONE_ROLES, "a zone", points)
+            yield from _exactly_one(zone, zloc, Role.ZONE_TEMPERATURE, "zone")
+            yield from _comfort_order(zone, zloc, site_comfort, site_bounds)
+    for c, cabinet in _items(tree.get("cabinets")):
+        loc = ("cabinets", c)
+        yield from _unique_id(cabinet, loc, seen_containers, "building or cabinet")
+        yield from _container_points(cabinet, loc, CABINET_ROLES, "a cabinet", points)
+        yield from _exactly_one(cabinet, loc, Role.CABINET_RELAY, "cabinet")
+    yield from _comfort_order(tree, (), {}, {})
+    yield from _shared_registers(points)
+    yield from _bacnet_devices(points)
+
+
+def _mapping(node: Any) -> Mapping[str, Any]:
+    return node if isinstance(node, Mapping) else {}
+
+
+def _items(node: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    if isinstance(node, Sequence) and not isinstance(node, str):
+        for index, item in enumerate(node):
+            if isinstance(item, Mapping):
+                yield index, item
+
+
+def _unique_id(
+    item: Mapping[str, Any], loc: Loc, seen: dict[str, Loc], what: str
+) -> Iterator[tuple[Loc, str]]:
+    ident = item.get("id")
+    if not isinstance(ident, str):
+        return
+    if ident in seen:
+        yield (*loc, "id"), f"duplicate {what} id {ident!r} (first at {_dotted(seen[ident])})"
+    else:
+        seen[ident] = loc
+
+
+def _container_points(
+    container: Mapping[str, Any],
+    loc: Loc,
+    allowed: frozenset[Role],
+    where: str,
+    points: list[tuple[Loc, Mapping[str, Any]]],
+) -> Iterator[tuple[Loc, str]]:
+    ids: dict[str, Loc] = {}
+    for p, point in _items(container.get("points")):
+        ploc: Loc = (*loc, "points", p)
+        yield from _unique_id(point, ploc, ids, "point")
+        role = point.get("role")
+        if isinstance(role, str) and role in set(Role) and Role(role) not in allowed:
+            names = ", ".join(sorted(allowed))
+            yield (*ploc, "role"), f"role {role} cannot stand in {where} (allowed: {names})"
+        points.append((ploc, point))
+
+
+def _exactly_one(
+    container: Mapping[str, Any], loc: Loc, role: Role, what: str
+) -> Iterator[tuple[Loc, str]]:
+    count = sum(1 for _, point in _items(container.get("points")) if point.get("role") == role)
+    if count != 1:
+        found = "none" if count == 0 else f"{count}"
+        yield (*loc, "points"), f"a {what} needs exactly one {role} point, found {found}"
+
+
+def _comfort_order(
+    item: Mapping[str, Any],
+    loc: Loc,
+    site_comfort: Mapping[str, Any],
+    site_bounds: Mapping[str, Any],
+) -> Iterator[tuple[Loc, str]]:
+    """frost floor <= frost protection <= reduced <= comfort <= ceiling, as they apply here."""
+    if "comfort" not in item and "bounds" not in item:
+        return
+    comfort = {**ComfortLevels().model_dump(), **site_comfort, **_mapping(item.get("comfort"))}
+    bounds = {**SafetyBounds().model_dump(), **site_bounds, **_mapping(item.get("bounds"))}
+    chain = [
+        ("bounds.frost_floor", bounds["frost_floor"]),
+        ("comfort.frost_protection", comfort["frost_protection"]),
+        ("comfort.reduced", comfort["reduced"]),
+        ("comfort.comfort", comfort["comfort"]),
+        ("bounds.setpoint_ceiling", bounds["setpoint_ceiling"]),
+    ]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for _, v in chain):
+        return
+    for (low_name, low), (high_name, high) in itertools.pairwise(chain):
+        if low > high:
+            key = "comfort" if "comfort" in item else "bounds"
+            yield (*loc, key), (
+                f"{low_name} ({low}) must not be above {high_name} ({high})"
+            )
+
+
+def _shared_registers(points: list[tuple[Loc, Mapping[str, Any]]]) -> Iterator[tuple[Loc, str]]:
+    """Two points on one Modbus register (or overlapping 32-bit pairs), or one BACnet object."""
+    taken: dict[tuple[Any, ...], Loc] = {}
+    slots: list[tuple[Any, ...]]
+    for loc, point in points:
+        binding = _mapping(point.get("binding"))
+        protocol = binding.get("protocol")
+        if protocol == "modbus":
+            address, width = binding.get("address"), REGISTER_WIDTH.get(
+                str(binding.get("data_type", "uint16")), 1
+            )
+            if not isinstance(address, int):
+                continue
+            base = (
+                "modbus", binding.get("host"), binding.get("port", 502), binding.get("unit", 1),
+                binding.get("table"),
+            )
+            slots = [(*base, address + i) for i in range(width)]
+            label = f"{binding.get('table')} {address}"
+        elif protocol == "bacnet":
+            slots = [(
+                "bacnet", binding.get("address"), binding.get("object_type"),
+                binding.get("object_instance"), binding.get("property", "presentValue"),
+            )]
+            label = f"{binding.get('object_type')} {binding.get('object_instance')}"
+        else:
+            continue
+        for slot in slots:
+            if slot in taken and taken[slot] != loc:
+                yield (*loc, "binding"), f"{label} is already used by {_dotted(taken[slot])}"
+                break
+        for slot in slots:
+            taken.setdefault(slot, loc)
+
+
+def _bacnet_devices(points: list[tuple[Loc, Mapping[str, Any]]]) -> Iterator[tuple[Loc, str]]:
+    """One BACnet device per address, and one address per device instance."""
+    instance_of: dict[Any, tuple[Any, Loc]] = {}
+    address_of: dict[Any, tuple[Any, Loc]] = {}
+    for loc, point in points:
+        binding = _mapping(point.get("binding"))
+        if binding.get("protocol") != "bacnet":
+            continue
+        address, instance = binding.get("address"), binding.get("device_instance")
+        known = instance_of.setdefault(address, (instance, loc))
+        if known[0] != instance:
+            yield (*loc, "binding", "device_instance"), (
+                f"{address} is device {known[0]} at {_dotted(known[1])}, not {instance}"
+            )
+        known = address_of.setdefault(instance, (address, loc))
+        if known[0] != address:
+            yield (*loc, "binding", "address"), (
+                f"device {instance} is at {known[0]} in {_dotted(known[1])}, not {address}"
+            )
+
+
+def _dotted(loc: Loc) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")

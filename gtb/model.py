@@ -1,0 +1,504 @@
+"""The vocabulary every part of the engine speaks: a site, its buildings, zones and points.
+
+A site file (YAML, see ``gtb.config``) is validated into these pydantic models. They are
+immutable once loaded; everything else in the engine refers to points by their dotted
+``key`` (``building.zone.point``, ``building.point`` or ``cabinet.point``), which is also
+the ``point`` tag in InfluxDB.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import time
+from enum import StrEnum
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+
+class Model(BaseModel):
+    """Base of every site-file model: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+Identifier = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        max_length=40,
+        description="lower-case letters, digits, '-' and '_'; used in point keys and tags",
+    ),
+]
+
+
+class Role(StrEnum):
+    """What a point means to the engine: this decides where it may stand and who writes it."""
+
+    ZONE_TEMPERATURE = "zone_temperature"
+    HEATING_SETPOINT = "heating_setpoint"
+    HEATING_MODE = "heating_mode"
+    VALVE = "valve"
+    OCCUPANCY = "occupancy"
+    CO2 = "co2"
+    LIGHTING_RELAY = "lighting_relay"
+    PLANT_ENABLE = "plant_enable"
+    OUTDOOR_TEMPERATURE = "outdoor_temperature"
+    ENERGY_METER = "energy_meter"
+    POWER = "power"
+    CABINET_RELAY = "cabinet_relay"
+    DIMMING_LEVEL = "dimming_level"
+
+
+@dataclass(frozen=True)
+class RoleInfo:
+    """Defaults and constraints of a role: its unit, physical range and kind of value."""
+
+    unit: str
+    low: float
+    high: float
+    kind: Literal["analog", "binary", "multistate"]
+    writable: bool
+
+
+ROLES: dict[Role, RoleInfo] = {
+    Role.ZONE_TEMPERATURE: RoleInfo("°C", -30.0, 60.0, "analog", False),
+    Role.HEATING_SETPOINT: RoleInfo("°C", 0.0, 35.0, "analog", True),
+    Role.HEATING_MODE: RoleInfo("", 1.0, 4.0, "multistate", True),
+    Role.VALVE: RoleInfo("%", 0.0, 100.0, "analog", False),
+    Role.OCCUPANCY: RoleInfo("", 0.0, 1.0, "binary", False),
+    Role.CO2: RoleInfo("ppm", 300.0, 10000.0, "analog", False),
+    Role.LIGHTING_RELAY: RoleInfo("", 0.0, 1.0, "binary", True),
+    Role.PLANT_ENABLE: RoleInfo("", 0.0, 1.0, "binary", True),
+    Role.OUTDOOR_TEMPERATURE: RoleInfo("°C", -40.0, 50.0, "analog", False),
+    Role.ENERGY_METER: RoleInfo("kWh", 0.0, 1e9, "analog", False),
+    Role.POWER: RoleInfo("kW", 0.0, 1e5, "analog", False),
+    Role.CABINET_RELAY: RoleInfo("", 0.0, 1.0, "binary", True),
+    Role.DIMMING_LEVEL: RoleInfo("%", 0.0, 100.0, "analog", True),
+}
+
+HEATING_MODES = {1: "comfort", 2: "reduced", 3: "frost_protection", 4: "off"}
+"""States of a ``heating_mode`` multi-state point (BACnet multi-state values count from 1)."""
+
+ZONE_ROLES = frozenset(
+    {
+        Role.ZONE_TEMPERATURE,
+        Role.HEATING_SETPOINT,
+        Role.HEATING_MODE,
+        Role.VALVE,
+        Role.OCCUPANCY,
+        Role.CO2,
+        Role.LIGHTING_RELAY,
+        Role.ENERGY_METER,
+        Role.POWER,
+    }
+)
+BUILDING_ROLES = frozenset(
+    {Role.PLANT_ENABLE, Role.OUTDOOR_TEMPERATURE, Role.ENERGY_METER, Role.POWER}
+)
+CABINET_ROLES = frozenset({Role.CABINET_RELAY, Role.DIMMING_LEVEL, Role.ENERGY_METER, Role.POWER})
+
+
+# --- protocol bindings -------------------------------------------------------------------
+
+BacnetObjectType = Literal[
+    "analogInput",
+    "analogOutput",
+    "analogValue",
+    "binaryInput",
+    "binaryOutput",
+    "binaryValue",
+    "multiStateInput",
+    "multiStateOutput",
+    "multiStateValue",
+]
+COMMANDABLE_BACNET_TYPES = frozenset(
+    {"analogOutput", "analogValue", "binaryOutput", "binaryValue", "multiStateOutput",
+     "multiStateValue"}
+)
+
+_HOST_PORT = re.compile(r"^(?P<host>[^:\s]+):(?P<port>\d{1,5})$")
+
+
+class BacnetBinding(Model):
+    """Where a point lives on a BACnet/IP device."""
+
+    protocol: Literal["bacnet"]
+    address: str = Field(description="IP:port of the device, e.g. 127.0.0.1:47809")
+    device_instance: int = Field(ge=0, le=4194302)
+    object_type: BacnetObjectType
+    object_instance: int = Field(ge=0, le=4194302)
+    object_property: Literal["presentValue"] = Field(default="presentValue", alias="property")
+    priority: int = Field(
+        default=10,
+        ge=1,
+        le=16,
+        description="write priority; 10 leaves 1-9 to life safety, equipment and operators",
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _address_has_port(cls, value: str) -> str:
+        match = _HOST_PORT.match(value)
+        if not match or not 0 < int(match["port"]) < 65536:
+            raise ValueError(f"address must be IP:port (e.g. 127.0.0.1:47809), not {value!r}")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.address.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rsplit(":", 1)[1])
+
+    @property
+    def endpoint(self) -> tuple[str, str, int]:
+        """One BACnet device: points with the same endpoint are served and read together."""
+        return ("bacnet", self.address, self.device_instance)
+
+    @property
+    def commandable(self) -> bool:
+        return self.object_type in COMMANDABLE_BACNET_TYPES
+
+
+ModbusTable = Literal["coil", "discrete_input", "input_register", "holding_register"]
+ModbusDataType = Literal["bool", "int16", "uint16", "int32", "uint32", "float32"]
+REGISTER_WIDTH: dict[str, int] = {
+    "bool": 1, "int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2,
+}
+
+
+class ModbusBinding(Model):
+    """Where a point lives on a Modbus TCP server, and how its raw value becomes SI units.
+
+    ``value = raw * scale + offset``, and the reverse when writing.
+    """
+
+    protocol: Literal["modbus"]
+    host: str
+    port: int = Field(default=502, gt=0, lt=65536)
+    unit: int = Field(default=1, ge=0, le=247, description="Modbus unit (device) id")
+    table: ModbusTable
+    address: int = Field(ge=0, le=65535, description="0-based register or coil address")
+    data_type: ModbusDataType = "uint16"
+    word_order: Literal["big", "little"] = Field(
+        default="big", description="for 32-bit types: which register holds the high word"
+    )
+    scale: float = 1.0
+    offset: float = 0.0
+
+    @model_validator(mode="after")
+    def _type_fits_table(self) -> ModbusBinding:
+        bit_table = self.table in ("coil", "discrete_input")
+        if bit_table != (self.data_type == "bool"):
+            raise ValueError(
+                f"data_type {self.data_type} does not fit table {self.table}: coils and "
+                "discrete inputs hold bool, registers hold numbers"
+            )
+        if self.scale == 0:
+            raise ValueError("scale must not be 0")
+        if self.address + REGISTER_WIDTH[self.data_type] - 1 > 65535:
+            raise ValueError(f"{self.data_type} at {self.address} runs past register 65535")
+        return self
+
+    @property
+    def endpoint(self) -> tuple[str, str, int]:
+        """One Modbus server: points with the same endpoint are served and read together."""
+        return ("modbus", f"{self.host}:{self.port}", self.unit)
+
+    @property
+    def width(self) -> int:
+        return REGISTER_WIDTH[self.data_type]
+
+    @property
+    def writable(self) -> bool:
+        return self.table in ("coil", "holding_register")
+
+
+Binding = Annotated[BacnetBinding | ModbusBinding, Field(discriminator="protocol")]
+
+
+# --- points, zones, buildings --------------------------------------------------------------
+
+MeterKind = Literal["heating", "lighting", "electricity", "gas", "water"]
+
+
+class Point(Model):
+    """One value the engine reads, and writes when its role is a command."""
+
+    id: Identifier
+    role: Role
+    name: str | None = None
+    unit: str | None = Field(default=None, description="defaults to the role's SI unit")
+    range: tuple[float, float] | None = Field(
+        default=None, description="physical range [low, high]; a value outside is a fault"
+    )
+    meter: MeterKind | None = Field(default=None, description="what an energy meter counts")
+    binding: Binding
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Point:
+        info = ROLES[self.role]
+        if (self.role in (Role.ENERGY_METER, Role.POWER)) != (self.meter is not None):
+            raise ValueError(
+                "energy_meter and power points need `meter` (what they measure); others must "
+                "not have it"
+            )
+        if self.range is not None and self.range[0] >= self.range[1]:
+            raise ValueError(f"range low {self.range[0]} must be below high {self.range[1]}")
+        if info.writable:
+            binding = self.binding
+            writable = (
+                binding.commandable if isinstance(binding, BacnetBinding) else binding.writable
+            )
+            if not writable:
+                where = (
+                    binding.object_type if isinstance(binding, BacnetBinding) else binding.table
+                )
+                raise ValueError(f"role {self.role} is a command but {where} cannot be written")
+        return self
+
+    @property
+    def writable(self) -> bool:
+        return ROLES[self.role].writable
+
+    @property
+    def physical_range(self) -> tuple[float, float]:
+        if self.range is not None:
+            return self.range
+        info = ROLES[self.role]
+        return (info.low, info.high)
+
+    @property
+    def si_unit(self) -> str:
+        return self.unit if self.unit is not None else ROLES[self.role].unit
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_PERIOD = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):([0-5]\d)|24:00)$")
+
+
+@dataclass(frozen=True)
+class Period:
+    """An occupied period within one day, ``start`` included, ``end`` excluded."""
+
+    start: time
+    end: time | None  # None is midnight at the end of the day ("24:00")
+
+    def __str__(self) -> str:
+        end = "24:00" if self.end is None else self.end.strftime("%H:%M")
+        return f"{self.start.strftime('%H:%M')}-{end}"
+
+
+def parse_period(text: str) -> Period:
+    """Parse ``"08:00-12:30"``; the end may be ``24:00``; the end must follow the start."""
+    match = _PERIOD.match(text.strip())
+    if not match:
+        raise ValueError(f"period {text!r} is not HH:MM-HH:MM (e.g. 08:00-12:30)")
+    start = time(int(match[1]), int(match[2]))
+    end = None if match[3] == "24:00" else time(int(match[4]), int(match[5]))
+    if end is not None and end <= start:
+        raise ValueError(f"period {text!r} ends before it starts")
+    return Period(start, end)
+
+
+PeriodText = Annotated[str, AfterValidator(lambda text: str(parse_period(text)))]
+
+
+class Programme(Model):
+    """The official weekly programme: when a zone is meant to be occupied.
+
+    Each day lists periods as ``"HH:MM-HH:MM"`` text; a day left out is unoccupied.
+    """
+
+    mon: tuple[PeriodText, ...] = ()
+    tue: tuple[PeriodText, ...] = ()
+    wed: tuple[PeriodText, ...] = ()
+    thu: tuple[PeriodText, ...] = ()
+    fri: tuple[PeriodText, ...] = ()
+    sat: tuple[PeriodText, ...] = ()
+    sun: tuple[PeriodText, ...] = ()
+
+    @field_validator("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    @classmethod
+    def _no_overlap(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        periods = sorted((parse_period(text) for text in value), key=lambda p: p.start)
+        for before, after in itertools.pairwise(periods):
+            if before.end is None or after.start < before.end:
+                raise ValueError(f"periods {before} and {after} overlap")
+        return tuple(str(p) for p in periods)
+
+    def periods(self, weekday: int) -> tuple[Period, ...]:
+        """Periods of a day, Monday being 0 as in ``date.weekday()``."""
+        return tuple(parse_period(text) for text in getattr(self, WEEKDAYS[weekday]))
+
+
+class ComfortLevels(Model):
+    """Setpoints by absence length (Code de l'énergie R241-26 and R241-27)."""
+
+    comfort: float = Field(default=19.0, description="occupied")
+    reduced: float = Field(default=16.0, description="unoccupied for 24 to 48 h, and nights")
+    frost_protection: float = Field(default=8.0, description="unoccupied for more than 48 h")
+
+
+class SafetyBounds(Model):
+    """Limits nobody, person or algorithm, can write past."""
+
+    frost_floor: float = Field(default=6.0, description="lowest setpoint ever written")
+    setpoint_ceiling: float = Field(default=21.0, description="highest setpoint ever written")
+
+
+class ZoneSimulation(Model):
+    """How the virtual commune (``gtb sim``) simulates this zone. Ignored by the engine."""
+
+    profile: Literal[
+        "office", "reception", "council_room", "classroom", "canteen", "sports_hall",
+        "changing_room", "reading_room", "events_hall",
+    ]
+    occupants: int = Field(ge=0, le=1000, description="typical headcount when in use")
+    lighting_w: float = Field(default=0.0, ge=0, description="power of the lighting circuit")
+
+
+class BuildingSimulation(Model):
+    """How the virtual commune simulates this building. Ignored by the engine."""
+
+    envelope: Literal["pre_1975", "from_1975", "from_2000", "renovated"] = "from_1975"
+    inertia: Literal["light", "medium", "heavy"] = "medium"
+    plant: Literal["boiler", "heat_pump"] = "boiler"
+    plant_kw: float | None = Field(
+        default=None, gt=0, description="heat output limit; sized from the envelope if absent"
+    )
+
+
+class Zone(Model):
+    """A functional zone: one temperature, one programme, one set of comfort levels."""
+
+    id: Identifier
+    name: str
+    area_m2: float = Field(gt=0)
+    comfort: ComfortLevels | None = Field(default=None, description="defaults to the site's")
+    bounds: SafetyBounds | None = Field(default=None, description="defaults to the site's")
+    programme: Programme | None = Field(default=None, description="defaults to the building's")
+    points: tuple[Point, ...]
+    simulation: ZoneSimulation | None = None
+
+
+BuildingUse = Literal[
+    "mairie", "ecole", "gymnase", "mediatheque", "salle_des_fetes", "creche", "atelier",
+    "eglise", "autre",
+]
+
+
+class Building(Model):
+    id: Identifier
+    name: str
+    use: BuildingUse
+    floor_area_m2: float = Field(gt=0)
+    programme: Programme | None = Field(default=None, description="default for its zones")
+    points: tuple[Point, ...] = ()
+    zones: tuple[Zone, ...] = Field(min_length=1)
+    simulation: BuildingSimulation | None = None
+
+
+LightingCategory = Literal["road", "heritage", "park", "facade", "activity", "car_park"]
+
+
+class Cabinet(Model):
+    """A public lighting cabinet (armoire d'éclairage public): switched as a whole."""
+
+    id: Identifier
+    name: str
+    category: LightingCategory = Field(
+        description="category of the arrêté of 27 December 2018 on light nuisance"
+    )
+    power_kw: float = Field(gt=0, description="installed power at full level")
+    points: tuple[Point, ...]
+
+
+class Site(Model):
+    """A commune, or one member of a syndicate: the root of a site file."""
+
+    id: Identifier
+    name: str
+    timezone: str = "Europe/Paris"
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    school_zone: Literal["A", "B", "C"]
+    alsace_moselle: bool = False
+    comfort: ComfortLevels = ComfortLevels()
+    bounds: SafetyBounds = SafetyBounds()
+    buildings: tuple[Building, ...] = ()
+    cabinets: tuple[Cabinet, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (expected e.g. Europe/Paris)") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def comfort_of(self, zone: Zone) -> ComfortLevels:
+        return zone.comfort or self.comfort
+
+    def bounds_of(self, zone: Zone) -> SafetyBounds:
+        return zone.bounds or self.bounds
+
+    def programme_of(self, building: Building, zone: Zone) -> Programme:
+        return zone.programme or building.programme or Programme()
+
+    def points(self) -> Iterator[PointRef]:
+        """Every point of the site with where it stands, in file order."""
+        for building in self.buildings:
+            for point in building.points:
+                yield PointRef(f"{building.id}.{point.id}", point, building, None, None)
+            for zone in building.zones:
+                for point in zone.points:
+                    yield PointRef(f"{building.id}.{zone.id}.{point.id}", point, building, zone,
+                                   None)
+        for cabinet in self.cabinets:
+            for point in cabinet.points:
+                yield PointRef(f"{cabinet.id}.{point.id}", point, None, None, cabinet)
+
+    def point(self, key: str) -> PointRef:
+        for ref in self.points():
+            if ref.key == key:
+                return ref
+        raise KeyError(f"no point {key!r} in site {self.id}")
+
+
+@dataclass(frozen=True)
+class PointRef:
+    """A point with its site-unique dotted key and the containers it belongs to."""
+
+    key: str
+    point: Point
+    building: Building | None
+    zone: Zone | None
+    cabinet: Cabinet | None
+
+    @property
+    def role(self) -> Role:
+        return self.point.role
+
+    @property
+    def binding(self) -> BacnetBinding | ModbusBinding:
+        return self.point.binding

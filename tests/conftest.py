@@ -1,0 +1,47 @@
+"""Shared fixtures: the demo commune moved to free loopback ports, so tests never clash."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+from gtb.config import parse_site
+from gtb.model import Site
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_SITE = ROOT / "sites" / "demo-commune.yaml"
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port on 127.0.0.1 that nothing listens on right now (TCP or UDP)."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def relocate_ports(text: str) -> str:
+    """Give every Modbus server and BACnet device of a site file its own free port."""
+    tcp = {port: free_port() for port in set(re.findall(r"\bport: (\d+)", text))}
+    udp = {
+        port: free_port(socket.SOCK_DGRAM)
+        for port in set(re.findall(r'address: "127\.0\.0\.1:(\d+)"', text))
+    }
+    text = re.sub(r"\bport: (\d+)", lambda m: f"port: {tcp[m[1]]}", text)
+    return re.sub(
+        r'address: "127\.0\.0\.1:(\d+)"', lambda m: f'address: "127.0.0.1:{udp[m[1]]}"', text
+    )
+
+
+@pytest.fixture
+def demo_site_text() -> str:
+    """The demo commune's site file with free ports, as text (to write or to edit)."""
+    return relocate_ports(DEMO_SITE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def demo_site(demo_site_text: str) -> Site:
+    """The demo commune on free loopback ports."""
+    return parse_site(demo_site_text, "demo-commune.yaml")
