@@ -1,0 +1,894 @@
+"""The engine's embedded store: SQLite in WAL mode, where the engine and the panel meet.
+
+Everything the engine reads or decides lands here before anything else happens to it:
+samples with their quality, hourly rollups, the audit log, overrides, weekly programmes
+and users. The panel reads and writes the same file, from the same process or another.
+
+Time: nothing here reads the clock. Every instant is passed in as an aware ``datetime``
+and stored as integer UTC epoch seconds (sub-second parts are dropped), so a simulated
+clock drives the store exactly like the real one. Instants come back as aware UTC
+datetimes; local days and months are grouped on read, from the UTC hourly rollups, which
+is what makes 23 h and 25 h daylight-saving days come out right.
+
+Concurrency: one ``Store`` may be shared by the threads of a process; each thread gets
+its own connection (``threading.local``), opened on first use. Another process opens its
+own ``Store`` on the same file. WAL lets readers read while one writer writes. Every write
+takes the write lock up front (``BEGIN IMMEDIATE``) so that, when two writers meet, the
+second waits up to ``busy_timeout`` instead of failing half-way through its transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+HOUR = 3600
+_T = TypeVar("_T")
+
+Migration = Sequence[str]
+"""The SQL statements of one schema step, run in one transaction."""
+
+# Append only: a file records how many steps it has had (PRAGMA user_version), and opening
+# it runs the steps it lacks. Never edit a step that has shipped; add the next one.
+MIGRATIONS: tuple[Migration, ...] = (
+    # 1: time series
+    (
+        "CREATE TABLE points (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE)",
+        """CREATE TABLE samples (
+            point_id INTEGER NOT NULL REFERENCES points (id),
+            ts INTEGER NOT NULL,
+            value REAL,
+            quality TEXT NOT NULL CHECK (quality IN ('ok', 'stale', 'failed')),
+            error TEXT,
+            CHECK (value IS NOT NULL OR quality = 'failed'),
+            PRIMARY KEY (point_id, ts)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE hourly (
+            point_id INTEGER NOT NULL REFERENCES points (id),
+            hour INTEGER NOT NULL CHECK (hour % 3600 = 0),
+            count INTEGER NOT NULL CHECK (count > 0),
+            total REAL NOT NULL,
+            min REAL NOT NULL,
+            max REAL NOT NULL,
+            last REAL NOT NULL,
+            first_ts INTEGER NOT NULL,
+            last_ts INTEGER NOT NULL,
+            PRIMARY KEY (point_id, hour)
+        ) WITHOUT ROWID""",
+    ),
+    # 2: audit log, overrides, weekly programmes, users
+    (
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            ts INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            site TEXT,
+            building TEXT,
+            zone TEXT,
+            point TEXT,
+            message TEXT NOT NULL,
+            reason TEXT,
+            data TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX events_ts ON events (ts)",
+        """CREATE TABLE overrides (
+            id INTEGER PRIMARY KEY,
+            point TEXT NOT NULL,
+            value REAL NOT NULL,
+            start INTEGER NOT NULL,
+            until INTEGER NOT NULL CHECK (until > start),
+            who TEXT NOT NULL,
+            why TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            cancelled_at INTEGER,
+            cancelled_by TEXT,
+            cancel_reason TEXT
+        )""",
+        "CREATE INDEX overrides_until ON overrides (until)",
+        """CREATE TABLE schedules (
+            zone TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            programme TEXT NOT NULL,
+            saved_at INTEGER NOT NULL,
+            saved_by TEXT NOT NULL,
+            PRIMARY KEY (zone, version)
+        )""",
+        """CREATE TABLE users (
+            name TEXT PRIMARY KEY COLLATE NOCASE,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+            created_at INTEGER NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))
+        )""",
+    ),
+)
+
+
+class StoreError(Exception):
+    """The store refused an operation; the message says why, and nothing was changed."""
+
+
+class SchemaVersionError(StoreError):
+    """The file was written by a newer program: opening it could corrupt what it holds."""
+
+
+class NotFoundError(StoreError, LookupError):
+    """The override or user named does not exist."""
+
+
+class ConflictError(StoreError):
+    """The operation contradicts what is stored: an existing user, an ended override."""
+
+
+class Quality(StrEnum):
+    """How far a sample can be trusted; only ``ok`` samples feed the rollups."""
+
+    OK = "ok"
+    STALE = "stale"
+    FAILED = "failed"
+
+
+class UserRole(StrEnum):
+    """What a person may do in the panel (not to be confused with a point's role)."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One reading of one point. A failed read is kept too: it records why there is no value."""
+
+    point: str
+    ts: datetime
+    value: float | None
+    quality: Quality = Quality.OK
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        _require_text(self.point, "sample point")
+        _epoch(self.ts, f"sample {self.point} time")
+        object.__setattr__(self, "quality", Quality(self.quality))
+        where = f"sample {self.point} at {self.ts.isoformat()}"
+        if self.value is None:
+            if self.quality is not Quality.FAILED:
+                raise ValueError(f"{where}: only a failed sample may have no value")
+        elif not math.isfinite(self.value):
+            raise ValueError(f"{where}: {self.value} is not a finite number; record it as failed")
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """One UTC hour of one point, computed from its ok samples only."""
+
+    point: str
+    hour: datetime
+    count: int
+    mean: float
+    min: float
+    max: float
+    last: float
+    first_ts: datetime
+    last_ts: datetime
+
+
+@dataclass(frozen=True)
+class DailyAggregate:
+    """One local calendar day of one point, from its hourly rollups.
+
+    ``hours`` counts the hours that have data: 23 or 25 on a complete daylight-saving day.
+    ``sum_of_means`` adds the hourly means: for a power point in kW, that is kWh.
+    """
+
+    point: str
+    day: date
+    hours: int
+    count: int
+    mean: float
+    min: float
+    max: float
+    sum_of_means: float
+
+
+@dataclass(frozen=True)
+class MonthlyAggregate:
+    """One local calendar month of one point; ``month`` is its first day."""
+
+    point: str
+    month: date
+    days: int
+    hours: int
+    count: int
+    mean: float
+    min: float
+    max: float
+    sum_of_means: float
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of the audit log: who did what, when, and why."""
+
+    id: int
+    ts: datetime
+    kind: str
+    actor: str
+    message: str
+    reason: str | None
+    site: str | None
+    building: str | None
+    zone: str | None
+    point: str | None
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Override:
+    """A person's value for a point over a period; it beats the controllers until it ends."""
+
+    id: int
+    point: str
+    value: float
+    start: datetime
+    until: datetime
+    who: str
+    why: str
+    created_at: datetime
+    cancelled_at: datetime | None
+    cancelled_by: str | None
+    cancel_reason: str | None
+
+
+@dataclass(frozen=True)
+class ScheduleVersion:
+    """One saved version of a zone's weekly programme, kept so a change can be traced."""
+
+    zone: str
+    version: int
+    programme: Mapping[str, Any]
+    saved_at: datetime
+    saved_by: str
+
+
+@dataclass(frozen=True)
+class User:
+    """A panel account; the store keeps the hash it is given and never hashes itself."""
+
+    name: str
+    password_hash: str = field(repr=False)
+    role: UserRole
+    created_at: datetime
+    disabled: bool
+
+
+class Store:
+    """One SQLite file holding everything the engine records; see the module docstring."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 5.0,
+        migrations: Sequence[Migration] = MIGRATIONS,
+    ) -> None:
+        self.path = Path(path)
+        self._busy_timeout = busy_timeout
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._closed = False
+        self._point_ids: dict[str, int] = {}
+        try:
+            self._migrate(migrations)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every thread's connection; call it once no thread uses the store any more."""
+        with self._lock:
+            self._closed = True
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._conn().execute("PRAGMA user_version").fetchone()[0])
+
+    # -- connections and schema --------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError(f"{self.path}: the store is closed")
+        if os.getpid() != self._pid:
+            raise StoreError(f"{self.path}: a Store cannot cross a fork; open one in the child")
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open()
+            self._local.conn = conn
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        # check_same_thread is off only so that close() can reach every thread's
+        # connection; each connection is used by the thread that opened it.
+        conn = sqlite3.connect(
+            self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.row_factory = sqlite3.Row
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise StoreError(f"{self.path}: WAL mode is not available here (got {mode!r})")
+            # FULL: a commit survives a power cut, and commits are few (one per tick).
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"{self.path}: cannot be opened as a GTB store: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
+        with self._lock:
+            self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _migrate(self, migrations: Sequence[Migration]) -> None:
+        target = len(migrations)
+        while (version := self.schema_version) != target:
+            if version > target:
+                raise SchemaVersionError(
+                    f"{self.path} has schema version {version}, newer than version {target} "
+                    "known to this program: upgrade GTB to open it"
+                )
+            with self._write() as conn:
+                # Another process may have migrated between our read and our lock.
+                if conn.execute("PRAGMA user_version").fetchone()[0] != version:
+                    continue
+                try:
+                    for statement in migrations[version]:
+                        conn.execute(statement)
+                except sqlite3.Error as exc:
+                    raise StoreError(
+                        f"{self.path}: migration to schema version {version + 1} failed, "
+                        f"the file stays at version {version}: {exc}"
+                    ) from exc
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+
+    # -- samples -----------------------------------------------------------------------
+
+    def write_samples(self, samples: Iterable[Sample]) -> int:
+        """Record a tick's samples in one transaction; a second write of (point, ts) replaces."""
+        batch = list(samples)
+        if not batch:
+            return 0
+        with self._write() as conn:
+            ids = self._point_ids
+            missing = {s.point for s in batch} - ids.keys()
+            if missing:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO points (key) VALUES (?)", [(k,) for k in missing]
+                )
+                ids = {row[0]: row[1] for row in conn.execute("SELECT key, id FROM points")}
+            conn.executemany(
+                "INSERT OR REPLACE INTO samples (point_id, ts, value, quality, error) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(ids[s.point], _epoch(s.ts), s.value, s.quality.value, s.error) for s in batch],
+            )
+        # Only once committed: a rolled-back id must not be remembered.
+        self._point_ids = ids
+        return len(batch)
+
+    def samples(self, point: str, start: datetime, end: datetime) -> list[Sample]:
+        """Raw samples of one point with start <= ts < end, oldest first."""
+        lo, hi = _span(start, end)
+        rows = self._conn().execute(
+            "SELECT ts, value, quality, error FROM samples "
+            f"WHERE point_id = {_POINT_ID} AND ts >= ? AND ts < ? ORDER BY ts",
+            (point, lo, hi),
+        )
+        return [_sample(point, row) for row in rows]
+
+    def latest(self, point: str) -> Sample | None:
+        """The newest sample of a point, whatever its quality: a failure is news too."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT ts, value, quality, error FROM samples "
+                f"WHERE point_id = {_POINT_ID} ORDER BY ts DESC LIMIT 1",
+                (point,),
+            )
+            .fetchone()
+        )
+        return None if row is None else _sample(point, row)
+
+    def latest_all(self) -> dict[str, Sample]:
+        """The newest sample of every point, for a whole-site view in one query."""
+        rows = self._conn().execute(
+            "SELECT p.key, s.ts, s.value, s.quality, s.error FROM points AS p "
+            "CROSS JOIN samples AS s ON s.point_id = p.id "
+            "AND s.ts = (SELECT MAX(ts) FROM samples WHERE point_id = p.id)"
+        )
+        return {row["key"]: _sample(row["key"], row) for row in rows}
+
+    def delete_samples_before(self, before: datetime) -> int:
+        """Retention: drop raw samples older than ``before``; their hourly rollups stay."""
+        ts = _epoch(before, "retention limit")
+        with self._write() as conn:
+            return conn.execute(
+                f"DELETE FROM samples WHERE point_id IN {_ALL_POINTS} AND ts < ?", (ts,)
+            ).rowcount
+
+    # -- rollups -----------------------------------------------------------------------
+
+    def rollup(self, start: datetime, end: datetime) -> int:
+        """(Re)compute the hourly rollups of every point for each UTC hour touching [start, end).
+
+        An hour that still has raw samples is recomputed from them, so running it twice, or
+        after late or replaced samples, gives the right answer. An hour whose raw samples
+        are gone (retention) keeps its rollup: it is then the only record left.
+        Returns the number of hourly rows written.
+        """
+        lo, hi = _span(start, end)
+        bounds = {"lo": lo - lo % HOUR, "hi": hi + -hi % HOUR}
+        with self._write() as conn:
+            conn.execute(_FORGET_RECOMPUTED_HOURS, bounds)
+            return conn.execute(_COMPUTE_HOURS, bounds).rowcount
+
+    def hourly(self, point: str, start: datetime, end: datetime) -> list[Rollup]:
+        """Hourly rollups of one point whose hour starts in [start, end), oldest first."""
+        lo, hi = _span(start, end)
+        rows = self._conn().execute(
+            "SELECT hour, count, total, min, max, last, first_ts, last_ts FROM hourly "
+            f"WHERE point_id = {_POINT_ID} AND hour >= ? AND hour < ? ORDER BY hour",
+            (point, lo, hi),
+        )
+        return [
+            Rollup(
+                point=point,
+                hour=_utc(row["hour"]),
+                count=row["count"],
+                mean=row["total"] / row["count"],
+                min=row["min"],
+                max=row["max"],
+                last=row["last"],
+                first_ts=_utc(row["first_ts"]),
+                last_ts=_utc(row["last_ts"]),
+            )
+            for row in rows
+        ]
+
+    def daily(
+        self, point: str, start_date: date, end_date: date, tz: tzinfo
+    ) -> list[DailyAggregate]:
+        """Local calendar days from start_date to end_date, both included; days without data
+        are left out. Means are weighted by sample count, not averaged per hour."""
+        periods = self._local_periods(point, start_date, end_date + timedelta(days=1), tz, _same)
+        return [
+            DailyAggregate(point, day, p.hours, p.count, p.mean, p.min, p.max, p.sum_of_means)
+            for day, p in periods.items()
+        ]
+
+    def monthly(
+        self, point: str, start_month: date, end_month: date, tz: tzinfo
+    ) -> list[MonthlyAggregate]:
+        """Local calendar months from start_month to end_month, both included (only their
+        year and month count); months without data are left out."""
+        periods = self._local_periods(
+            point, start_month.replace(day=1), _next_month(end_month), tz, _month_of
+        )
+        return [
+            MonthlyAggregate(
+                point, month, len(p.days), p.hours, p.count, p.mean, p.min, p.max, p.sum_of_means
+            )
+            for month, p in periods.items()
+        ]
+
+    def _local_periods(
+        self, point: str, start: date, stop: date, tz: tzinfo, period_of: Callable[[date], date]
+    ) -> dict[date, _Period]:
+        # A UTC hour lies within one local day wherever offsets are whole hours (Europe).
+        if stop <= start:
+            raise ValueError(f"empty or reversed date range: {start} .. {stop}")
+        lo = _epoch(datetime.combine(start, time(), tz))
+        hi = _epoch(datetime.combine(stop, time(), tz))
+        rows = self._conn().execute(
+            "SELECT hour, count, total, min, max FROM hourly "
+            f"WHERE point_id = {_POINT_ID} AND hour >= ? AND hour < ? ORDER BY hour",
+            (point, lo, hi),
+        )
+        periods: dict[date, _Period] = {}
+        for row in rows:
+            day = datetime.fromtimestamp(row["hour"], tz).date()
+            periods.setdefault(period_of(day), _Period()).add(
+                day, row["count"], row["total"], row["min"], row["max"]
+            )
+        return periods
+
+    # -- events ------------------------------------------------------------------------
+
+    def record_event(
+        self,
+        at: datetime,
+        kind: str,
+        actor: str,
+        message: str,
+        *,
+        reason: str | None = None,
+        site: str | None = None,
+        building: str | None = None,
+        zone: str | None = None,
+        point: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Append to the audit log; returns the event's id. ``actor`` is a user or "engine"."""
+        ts = _epoch(at, "event time")
+        _require_text(kind, "event kind")
+        _require_text(actor, "event actor")
+        _require_text(message, "event message")
+        payload = _to_json({} if data is None else data, "event data")
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO events"
+                " (ts, kind, actor, site, building, zone, point, message, reason, data)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (ts, kind, actor, site, building, zone, point, message, reason, payload),
+            )
+            return _new_id(cursor)
+
+    def events(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        kind: str | None = None,
+        actor: str | None = None,
+        building: str | None = None,
+        zone: str | None = None,
+        point: str | None = None,
+        limit: int = 100,
+    ) -> list[Event]:
+        """Audit log lines with since <= ts < until and the given keys, newest first."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        where: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            where.append("ts >= ?")
+            params.append(_epoch(since, "since"))
+        if until is not None:
+            where.append("ts < ?")
+            params.append(_epoch(until, "until"))
+        keys = {"kind": kind, "actor": actor, "building": building, "zone": zone, "point": point}
+        for column, value in keys.items():
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._conn().execute(
+            f"SELECT * FROM events {clause} ORDER BY ts DESC, id DESC LIMIT ?", (*params, limit)
+        )
+        return [_from_row(Event, row, data=json.loads) for row in rows]
+
+    # -- overrides ---------------------------------------------------------------------
+
+    def add_override(
+        self,
+        point: str,
+        value: float,
+        *,
+        start: datetime,
+        until: datetime,
+        who: str,
+        why: str,
+        at: datetime,
+    ) -> int:
+        """Record a manual value for [start, until); ``at`` is when it was asked for."""
+        _require_text(point, "override point")
+        _require_text(who, "override author")
+        _require_text(why, "override reason")
+        if not math.isfinite(value):
+            raise ValueError(f"override of {point}: {value} is not a finite number")
+        lo = _epoch(start, "override start")
+        hi = _epoch(until, "override end")
+        if hi <= lo:
+            raise ValueError(
+                f"override of {point}: end {until.isoformat()} is not after start "
+                f"{start.isoformat()}"
+            )
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO overrides (point, value, start, until, who, why, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (point, value, lo, hi, who, why, _epoch(at, "override creation time")),
+            )
+            return _new_id(cursor)
+
+    def active_overrides(self, at: datetime) -> dict[str, Override]:
+        """The override in force on each point at ``at``; the most recently created wins."""
+        ts = _epoch(at)
+        rows = self._conn().execute(
+            "SELECT * FROM overrides WHERE start <= :ts AND until > :ts"
+            " AND (cancelled_at IS NULL OR cancelled_at > :ts) ORDER BY created_at, id",
+            {"ts": ts},
+        )
+        return {o.point: o for o in (_from_row(Override, row) for row in rows)}
+
+    def cancel_override(self, override_id: int, *, at: datetime, who: str, why: str) -> Override:
+        """End an override early; returns it as cancelled. It stays in the history."""
+        ts = _epoch(at, "cancellation time")
+        _require_text(who, "cancelled by")
+        _require_text(why, "cancellation reason")
+        with self._write() as conn:
+            current = self._override(conn, override_id)
+            if current.cancelled_at is not None:
+                raise ConflictError(
+                    f"override {override_id} on {current.point} was already cancelled at "
+                    f"{current.cancelled_at.isoformat()} by {current.cancelled_by}"
+                )
+            conn.execute(
+                "UPDATE overrides SET cancelled_at = ?, cancelled_by = ?, cancel_reason = ?"
+                " WHERE id = ?",
+                (ts, who, why, override_id),
+            )
+            return self._override(conn, override_id)
+
+    def override(self, override_id: int) -> Override:
+        """One override by id, whatever its state; NotFoundError if there is none."""
+        return self._override(self._conn(), override_id)
+
+    def overrides(self, point: str | None = None, *, limit: int = 100) -> list[Override]:
+        """Override history, newest created first, cancelled and expired ones included."""
+        clause, params = ("WHERE point = ?", (point,)) if point is not None else ("", ())
+        rows = self._conn().execute(
+            f"SELECT * FROM overrides {clause} ORDER BY created_at DESC, id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [_from_row(Override, row) for row in rows]
+
+    @staticmethod
+    def _override(conn: sqlite3.Connection, override_id: int) -> Override:
+        row = conn.execute("SELECT * FROM overrides WHERE id = ?", (override_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no override with id {override_id}")
+        return _from_row(Override, row)
+
+    # -- weekly programmes -------------------------------------------------------------
+
+    def save_schedule(
+        self, zone: str, programme: Mapping[str, Any], *, at: datetime, who: str
+    ) -> int:
+        """Store a new version of a zone's weekly programme; returns its version number."""
+        _require_text(zone, "schedule zone")
+        _require_text(who, "schedule author")
+        payload = _to_json(programme, f"programme of {zone}")
+        ts = _epoch(at, "schedule save time")
+        with self._write() as conn:
+            (latest,) = conn.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM schedules WHERE zone = ?", (zone,)
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO schedules (zone, version, programme, saved_at, saved_by)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (zone, latest + 1, payload, ts, who),
+            )
+        return int(latest) + 1
+
+    def schedule(self, zone: str) -> dict[str, Any] | None:
+        """The zone's current programme, or None if it has never been saved."""
+        history = self.schedule_history(zone, limit=1)
+        return dict(history[0].programme) if history else None
+
+    def schedule_history(self, zone: str, *, limit: int = 100) -> list[ScheduleVersion]:
+        """Saved versions of a zone's programme, newest first."""
+        rows = self._conn().execute(
+            "SELECT * FROM schedules WHERE zone = ? ORDER BY version DESC LIMIT ?", (zone, limit)
+        )
+        return [_from_row(ScheduleVersion, row, programme=json.loads) for row in rows]
+
+    # -- users -------------------------------------------------------------------------
+
+    def add_user(
+        self, name: str, password_hash: str, role: UserRole | str, *, at: datetime
+    ) -> User:
+        """Create an account. Names are unique regardless of (ASCII) case."""
+        _require_text(name, "user name")
+        _require_text(password_hash, "password hash")
+        try:
+            checked = UserRole(role)
+        except ValueError:
+            known = ", ".join(r.value for r in UserRole)
+            raise ValueError(f"user {name!r}: role {role!r} is not one of {known}") from None
+        ts = _epoch(at, "user creation time")
+        with self._write() as conn:
+            if self._user_row(conn, name) is not None:
+                raise ConflictError(f"user {name!r} already exists")
+            conn.execute(
+                "INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+                (name, password_hash, checked.value, ts),
+            )
+        return User(name, password_hash, checked, _utc(ts), disabled=False)
+
+    def user(self, name: str) -> User | None:
+        row = self._user_row(self._conn(), name)
+        return None if row is None else _from_row(User, row, role=UserRole, disabled=bool)
+
+    def users(self) -> list[User]:
+        rows = self._conn().execute("SELECT * FROM users ORDER BY name")
+        return [_from_row(User, row, role=UserRole, disabled=bool) for row in rows]
+
+    def set_password_hash(self, name: str, password_hash: str) -> None:
+        _require_text(password_hash, "password hash")
+        self._update_user(name, "password_hash", password_hash)
+
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        self._update_user(name, "disabled", int(disabled))
+
+    def _update_user(self, name: str, column: str, value: object) -> None:
+        with self._write() as conn:
+            changed = conn.execute(
+                f"UPDATE users SET {column} = ? WHERE name = ?", (value, name)
+            ).rowcount
+            if changed == 0:
+                raise NotFoundError(f"no user {name!r}")
+
+    @staticmethod
+    def _user_row(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = conn.execute(
+            "SELECT * FROM users WHERE name = ?", (name,)
+        ).fetchone()
+        return row
+
+
+# Samples and rollups are stored point by point (PRIMARY KEY (point_id, ...)), so a query
+# over all points walks the points table and seeks each point's time range: with no
+# index on time alone, a tick's insert touches one b-tree only.
+_POINT_ID = "(SELECT id FROM points WHERE key = ?)"
+_ALL_POINTS = "(SELECT id FROM points)"
+_FORGET_RECOMPUTED_HOURS = f"""
+    DELETE FROM hourly
+    WHERE point_id IN {_ALL_POINTS} AND hour >= :lo AND hour < :hi
+    AND EXISTS (
+        SELECT 1 FROM samples AS s
+        WHERE s.point_id = hourly.point_id AND s.ts >= hourly.hour AND s.ts < hourly.hour + 3600
+    )"""
+_COMPUTE_HOURS = """
+    INSERT INTO hourly (point_id, hour, count, total, min, max, last, first_ts, last_ts)
+    SELECT a.point_id, a.hour, a.n, a.total, a.lo, a.hi, s.value, a.first, a.last
+    FROM (
+        SELECT s.point_id, s.ts - s.ts % 3600 AS hour, COUNT(*) AS n, SUM(s.value) AS total,
+               MIN(s.value) AS lo, MAX(s.value) AS hi, MIN(s.ts) AS first, MAX(s.ts) AS last
+        FROM points AS p CROSS JOIN samples AS s ON s.point_id = p.id
+        WHERE s.ts >= :lo AND s.ts < :hi AND s.quality = 'ok'
+        GROUP BY s.point_id, hour
+    ) AS a
+    JOIN samples AS s ON s.point_id = a.point_id AND s.ts = a.last"""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
+
+
+@dataclass
+class _Period:
+    """Running totals of the hourly rollups that fall in one local day or month."""
+
+    days: set[date] = field(default_factory=set)
+    hours: int = 0
+    count: int = 0
+    total: float = 0.0
+    min: float = math.inf
+    max: float = -math.inf
+    sum_of_means: float = 0.0
+
+    def add(self, day: date, count: int, total: float, low: float, high: float) -> None:
+        self.days.add(day)
+        self.hours += 1
+        self.count += count
+        self.total += total
+        self.min = min(self.min, low)
+        self.max = max(self.max, high)
+        self.sum_of_means += total / count
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count
+
+
+def _same(day: date) -> date:
+    return day
+
+
+def _month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _epoch(moment: datetime, what: str = "time") -> int:
+    """Aware datetime -> UTC epoch seconds. A naive one is refused: its zone is a guess."""
+    if not isinstance(moment, datetime):
+        raise TypeError(f"{what} must be a datetime, not {type(moment).__name__}")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{what} {moment.isoformat()} is naive: pass a timezone-aware datetime")
+    return (moment - _EPOCH) // _SECOND
+
+
+def _utc(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _span(start: datetime, end: datetime) -> tuple[int, int]:
+    lo, hi = _epoch(start, "start"), _epoch(end, "end")
+    if hi <= lo:
+        raise ValueError(f"empty or reversed range: {start.isoformat()} .. {end.isoformat()}")
+    return lo, hi
+
+
+def _require_text(value: object, what: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} must be a non-empty text, not {value!r}")
+
+
+def _to_json(data: Mapping[str, Any], what: str) -> str:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{what} must be a mapping, not {type(data).__name__}")
+    try:
+        return json.dumps(dict(data), sort_keys=True, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} cannot be stored as JSON: {exc}") from exc
+
+
+def _new_id(cursor: sqlite3.Cursor) -> int:
+    if cursor.lastrowid is None:
+        raise StoreError("SQLite did not report the new row's id")
+    return cursor.lastrowid
+
+
+def _sample(point: str, row: sqlite3.Row) -> Sample:
+    return Sample(point, _utc(row["ts"]), row["value"], Quality(row["quality"]), row["error"])
+
+
+_TIME_COLUMNS = frozenset({"ts", "start", "until", "created_at", "cancelled_at", "saved_at"})
+
+
+def _from_row(make: Callable[..., _T], row: sqlite3.Row, **convert: Callable[[Any], Any]) -> _T:
+    """Build a row dataclass whose fields are named like the table's columns."""
+    values = dict(zip(row.keys(), row, strict=True))
+    for key, value in values.items():
+        if key in _TIME_COLUMNS and value is not None:
+            values[key] = _utc(value)
+    for key, to_python in convert.items():
+        values[key] = to_python(values[key])
+    return make(**values)
