@@ -227,6 +227,13 @@ class ModbusBinding(Model):
         return self.table in ("coil", "holding_register")
 
 
+_BACNET_KIND_PREFIX = {"analog": "analog", "binary": "binary", "multistate": "multiState"}
+_MODBUS_TYPES_UNFIT_FOR: dict[str, frozenset[str]] = {
+    "analog": frozenset({"bool"}),
+    "binary": frozenset(),  # a coil, or a register holding 0 or 1
+    "multistate": frozenset({"bool", "float32"}),
+}
+
 Binding = Annotated[BacnetBinding | ModbusBinding, Field(discriminator="protocol")]
 
 
@@ -258,8 +265,16 @@ class Point(Model):
             )
         if self.range is not None and self.range[0] >= self.range[1]:
             raise ValueError(f"range low {self.range[0]} must be below high {self.range[1]}")
+        binding = self.binding
+        if isinstance(binding, BacnetBinding):
+            if not binding.object_type.startswith(_BACNET_KIND_PREFIX[info.kind]):
+                raise ValueError(
+                    f"role {self.role} is {info.kind}; {binding.object_type} is not a "
+                    f"{_BACNET_KIND_PREFIX[info.kind]}… object"
+                )
+        elif binding.data_type in _MODBUS_TYPES_UNFIT_FOR[info.kind]:
+            raise ValueError(f"role {self.role} is {info.kind}; it cannot be a {binding.data_type}")
         if info.writable:
-            binding = self.binding
             writable = (
                 binding.commandable if isinstance(binding, BacnetBinding) else binding.writable
             )

@@ -153,6 +153,14 @@ def test_command_on_a_read_only_object(demo_site_text: str) -> None:
     assert error.path == "buildings[gymnase].zones[salle].points[consigne]"
 
 
+def test_role_must_fit_the_kind_of_object(demo_site_text: str) -> None:
+    text = replace_once(demo_site_text, "object_type: binaryInput, object_instance: 1}",
+                        "object_type: analogInput, object_instance: 99}")
+    [error] = errors_of(text)
+    assert "role occupancy is binary; analogInput is not a binary… object" in error.message
+    assert error.line == line_of(text, "object_instance: 99}")
+
+
 def test_role_in_the_wrong_place(demo_site_text: str) -> None:
     text = replace_once(demo_site_text, "{id: chaudiere, role: plant_enable",
                         "{id: chaudiere, role: lighting_relay")

@@ -1,0 +1,468 @@
+"""Simulated field devices: real Modbus TCP servers and BACnet/IP devices on loopback.
+
+They serve the points of any site file, so the engine, a BMS tool or a test talks real
+protocol traffic to them. Points are grouped by where they live: one Modbus TCP server per
+``host:port`` (serving every unit id found there) and one BACnet/IP device per address and
+device instance, each on its own UDP port (bacpypes3 short-circuits any ``127.x:port``
+destination that equals its own port, so two devices cannot share one). A device's network
+is ``host/24``: whatever bacpypes3 broadcasts goes to ``127.0.0.255``, on loopback.
+
+The simulation publishes readings (temperatures, meters, valves, occupancy...) into the
+devices and reads back what clients commanded (setpoints, modes, relays, dimming). A
+stop and a start is a network outage, not a power cycle: the values survive it.
+
+The BACnet devices are built on bacpypes3 directly, not with BAC0, because in BAC0
+2026.7: stopping any BAC0 instance cancels every BAC0 task of the process (``Base._disconnect``
+calls ``stopAllTasks``), which would kill the engine client's tasks when a device goes
+down; its local-object factory keeps objects in class-level dictionaries, so a second
+device receives the first one's objects and silently renumbered instances; and it cannot
+build a commandable binaryOutput (MRO error). The clients (the engine) use BAC0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ipaddress
+import math
+import socket
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, TypeVar
+
+from bacpypes3.app import Application
+from bacpypes3.basetypes import EngineeringUnits, PropertyIdentifier
+from bacpypes3.errors import PropertyError
+from bacpypes3.local.analog import AnalogInputObject, AnalogOutputObject, AnalogValueObjectCmd
+from bacpypes3.local.binary import (
+    BinaryInputObject,
+    BinaryOutputObject,
+    BinaryValueObjectCmd,
+)
+from bacpypes3.local.cmd import Commandable
+from bacpypes3.local.device import DeviceObject
+from bacpypes3.local.multistate import (
+    MultiStateInputObject,
+    MultiStateOutputObject,
+    MultiStateValueObject,
+)
+from bacpypes3.local.networkport import NetworkPortObject
+from bacpypes3.local.oos import OutOfService
+from bacpypes3.primitivedata import Null
+from pymodbus.constants import ExcCodes
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from gtb.model import HEATING_MODES, BacnetBinding, ModbusBinding, PointRef, Role, Site
+from protocols.modbus import decode, encode
+
+B = TypeVar("B", ModbusBinding, BacnetBinding)
+
+STARTUP_TIMEOUT_S = 5.0
+"""How long a device may take to bind its port before ``start()`` gives up."""
+
+
+class DeviceServer(Protocol):
+    """One simulated device (or Modbus server) and the points it serves."""
+
+    label: str
+    keys: tuple[str, ...]
+
+    async def start(self) -> None:
+        """Listen on the device's port; fails fast if the port is taken."""
+
+    async def stop(self) -> None:
+        """Stop listening and free the port; the values are kept for a later start."""
+
+    def publish(self, key: str, value: float) -> None:
+        """Set a reading (a point whose role is not a command) that clients will now read."""
+
+    def commanded(self, key: str) -> float:
+        """The value of a command point as the device holds it, after clients' writes."""
+
+
+def device_servers(site: Site, initial: Mapping[str, float]) -> list[DeviceServer]:
+    """A server for every device of the site, in file order, holding ``initial`` values.
+
+    ``initial`` has a value for every point. For a command point it is what the device
+    holds while nobody commands it: the holding register or coil, or for BACnet the
+    relinquish default, to which the point returns when every priority is released.
+    """
+    refs = list(site.points())
+    missing = [ref.key for ref in refs if ref.key not in initial]
+    unknown = sorted(set(initial) - {ref.key for ref in refs})
+    if missing or unknown:
+        raise ValueError(
+            f"initial values must cover the points of site {site.id} exactly: "
+            f"missing {missing}, unknown {unknown}"
+        )
+    groups: dict[tuple[str, str, int], list[PointRef]] = {}
+    for ref in refs:
+        binding = ref.binding
+        group = (
+            ("modbus", binding.host, binding.port)
+            if isinstance(binding, ModbusBinding)
+            else binding.endpoint
+        )
+        groups.setdefault(group, []).append(ref)
+    servers: list[DeviceServer] = []
+    for (protocol, _, _), members in groups.items():
+        if protocol == "modbus":
+            servers.append(ModbusDeviceServer(members, initial))
+        else:
+            servers.append(BacnetDeviceServer(members, initial))
+    return servers
+
+
+def _loopback(host: str) -> str:
+    """Simulated devices never leave the machine: refuse anything but a 127.x address."""
+    try:
+        loopback = ipaddress.IPv4Address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"simulated devices serve on IPv4 loopback only, not {host!r}")
+    return host
+
+
+def _bindings(refs: Sequence[PointRef], kind: type[B]) -> dict[str, B]:
+    """Point key -> binding, for points grouped under one protocol."""
+    bindings: dict[str, B] = {}
+    for ref in refs:
+        if not isinstance(ref.binding, kind):
+            raise TypeError(f"{ref.key} is not bound by {kind.__name__}")
+        bindings[ref.key] = ref.binding
+    return bindings
+
+
+def _check(refs: Mapping[str, PointRef], key: str, label: str, command: bool) -> None:
+    """Refuse a key the device does not serve, or a reading taken for a command or back."""
+    try:
+        ref = refs[key]
+    except KeyError:
+        raise KeyError(f"{label} does not serve point {key!r}") from None
+    if ref.point.writable != command:
+        raise ValueError(
+            f"{key} is a {ref.role} "
+            + ("reading: publish() it" if command else "command: read it with commanded()")
+        )
+
+
+# --- Modbus TCP --------------------------------------------------------------------------
+
+_BIT_TABLES = frozenset({"coil", "discrete_input"})
+_TABLES = ("coil", "discrete_input", "holding_register", "input_register")
+_TABLE_OF_FUNCTION = {
+    1: "coil", 5: "coil", 15: "coil",
+    2: "discrete_input",
+    3: "holding_register", 6: "holding_register", 16: "holding_register",
+    22: "holding_register", 23: "holding_register",
+    4: "input_register",
+}
+
+
+class ModbusDeviceServer:
+    """A pymodbus TCP server for every unit id on one ``host:port``.
+
+    The register values live here, in one list per unit and table (coils and discrete
+    inputs as 0/1), so that ``publish`` and ``commanded`` are plain synchronous calls. The
+    pymodbus 3.16 datastore (``SimDevice``) copies its initial values and offers no
+    synchronous access, so its documented ``action`` hook, called on every request, copies
+    these lists into the served registers before a read and records what a client writes.
+    Each table spans address 0 to the last address used (bit tables in whole 16-bit
+    words, as pymodbus stores them; a table no point uses holds address 0 only); beyond
+    it a request gets ILLEGAL_ADDRESS, and an unknown unit id gets GATEWAY_NO_RESPONSE,
+    as from a gateway with nothing behind it.
+    """
+
+    def __init__(self, refs: Sequence[PointRef], initial: Mapping[str, float]) -> None:
+        self._refs = {ref.key: ref for ref in refs}
+        self._bindings = _bindings(refs, ModbusBinding)
+        self.keys = tuple(self._refs)
+        first = self._bindings[self.keys[0]]
+        self.host, self.port = _loopback(first.host), first.port
+        self.units = tuple(sorted({b.unit for b in self._bindings.values()}))
+        sizes: dict[tuple[int, str], int] = {(u, t): 1 for u in self.units for t in _TABLES}
+        for binding in self._bindings.values():
+            table = (binding.unit, binding.table)
+            sizes[table] = max(sizes[table], binding.address + binding.width)
+        self._memory = {
+            table: [0] * (math.ceil(size / 16) * 16 if table[1] in _BIT_TABLES else size)
+            for table, size in sizes.items()
+        }
+        for key in self.keys:
+            self._store(self._bindings[key], initial[key])
+        units = ", ".join(map(str, self.units))
+        self.label = (
+            f"Modbus TCP {self.host}:{self.port} (unit{'s' if len(self.units) > 1 else ''} "
+            f"{units}): {len(self.keys)} points"
+        )
+        self._server: ModbusTcpServer | None = None
+
+    async def start(self) -> None:
+        devices = [self._sim_device(unit) for unit in self.units]
+        if 0 not in self.units:
+            devices.append(SimDevice(0, simdata=SimData(0, datatype=DataType.REGISTERS),
+                                     action=_no_such_unit))
+        self._server = ModbusTcpServer(devices, address=(self.host, self.port))
+        await asyncio.wait_for(self._server.serve_forever(background=True), STARTUP_TIMEOUT_S)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.shutdown()
+            self._server = None
+
+    def publish(self, key: str, value: float) -> None:
+        _check(self._refs, key, self.label, command=False)
+        self._store(self._bindings[key], value)
+
+    def commanded(self, key: str) -> float:
+        _check(self._refs, key, self.label, command=True)
+        binding = self._bindings[key]
+        memory = self._memory[(binding.unit, binding.table)]
+        if binding.table in _BIT_TABLES:
+            return decode(binding, bool(memory[binding.address]))
+        return decode(binding, memory[binding.address : binding.address + binding.width])
+
+    def _store(self, binding: ModbusBinding, value: float) -> None:
+        raw = encode(binding, value)
+        memory = self._memory[(binding.unit, binding.table)]
+        if isinstance(raw, bool):
+            memory[binding.address] = int(raw)
+        else:
+            memory[binding.address : binding.address + binding.width] = raw
+
+    def _sim_device(self, unit: int) -> SimDevice:
+        def block(table: str) -> list[SimData]:
+            size = len(self._memory[(unit, table)])
+            datatype = DataType.BITS if table in _BIT_TABLES else DataType.REGISTERS
+            return [SimData(0, count=size, values=0, datatype=datatype)]
+
+        coils, discrete_inputs, holding, inputs = (block(table) for table in _TABLES)
+        return SimDevice(
+            unit,
+            simdata=(coils, discrete_inputs, holding, inputs),
+            action=functools.partial(self._on_request, unit),
+        )
+
+    async def _on_request(
+        self,
+        unit: int,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        written: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        table = _TABLE_OF_FUNCTION[function_code]
+        memory = self._memory[(unit, table)]
+        if written is not None:
+            memory[address : address + len(written)] = [int(value) for value in written]
+        elif table in _BIT_TABLES:
+            registers[: len(memory) // 16] = [
+                sum(bit << i for i, bit in enumerate(memory[word : word + 16]))
+                for word in range(0, len(memory), 16)
+            ]
+        else:
+            registers[: len(memory)] = memory
+        return None
+
+
+async def _no_such_unit(*_: Any) -> ExcCodes:
+    return ExcCodes.GATEWAY_NO_RESPONSE
+
+
+# --- BACnet/IP ---------------------------------------------------------------------------
+
+
+class _StateCheck:
+    """Refuses a write of a state the object does not have, as controllers do."""
+
+    numberOfStates: int
+
+    async def write_property(
+        self, attr: Any, value: Any, index: int | None = None, priority: int | None = None
+    ) -> None:
+        if (
+            attr == PropertyIdentifier.presentValue
+            and not isinstance(value, Null)
+            and not 1 <= int(value) <= self.numberOfStates
+        ):
+            raise PropertyError("valueOutOfRange")
+        await super().write_property(attr, value, index, priority)  # type: ignore[misc]
+
+
+class _AnalogInput(OutOfService, AnalogInputObject):
+    """Inputs refuse present-value writes unless out of service, as in the standard."""
+
+
+class _BinaryInput(OutOfService, BinaryInputObject):
+    pass
+
+
+class _MultiStateInput(_StateCheck, OutOfService, MultiStateInputObject):
+    pass
+
+
+class _MultiStateOutput(_StateCheck, MultiStateOutputObject):
+    pass
+
+
+class _MultiStateValue(_StateCheck, Commandable, MultiStateValueObject):
+    _required = ("priorityArray", "relinquishDefault", "currentCommandPriority")
+
+
+_OBJECT_CLASSES: dict[str, Any] = {
+    "analogInput": _AnalogInput,
+    "analogOutput": AnalogOutputObject,
+    "analogValue": AnalogValueObjectCmd,
+    "binaryInput": _BinaryInput,
+    "binaryOutput": BinaryOutputObject,
+    "binaryValue": BinaryValueObjectCmd,
+    "multiStateInput": _MultiStateInput,
+    "multiStateOutput": _MultiStateOutput,
+    "multiStateValue": _MultiStateValue,
+}
+
+_UNITS = {
+    "°C": "degreesCelsius",
+    "K": "degreesKelvin",
+    "%": "percent",
+    "ppm": "partsPerMillion",
+    "Wh": "wattHours",
+    "kWh": "kilowattHours",
+    "MWh": "megawattHours",
+    "W": "watts",
+    "kW": "kilowatts",
+    "MW": "megawatts",
+    "m³": "cubicMeters",
+    "m3": "cubicMeters",
+    "l": "liters",
+}
+"""SI unit of a point -> BACnet engineering unit; anything else is ``noUnits``."""
+
+_COV_INCREMENT = 0.1
+"""Smallest analog change that COV subscribers hear of: a tenth of a unit."""
+
+_BINARY_TEXT = {Role.OCCUPANCY: ("unoccupied", "occupied")}
+_STATE_TEXT = [name.replace("_", " ") for _, name in sorted(HEATING_MODES.items())]
+
+
+class BacnetDeviceServer:
+    """A BACnet/IP device (bacpypes3) with one object per point, named by the point key.
+
+    Inputs hold readings; outputs and values are commandable, with a 16-slot priority
+    array whose relinquish default is the initial value. Multi-state objects have the
+    heating modes as states (1 comfort ... 4 off). bacpypes3 objects schedule work on the
+    running event loop when created, so they are made by the first ``start()``; until
+    then the values wait in a plain dictionary.
+    """
+
+    def __init__(self, refs: Sequence[PointRef], initial: Mapping[str, float]) -> None:
+        self._refs = {ref.key: ref for ref in refs}
+        self._bindings = _bindings(refs, BacnetBinding)
+        self.keys = tuple(self._refs)
+        first = self._bindings[self.keys[0]]
+        self.host, self.port = _loopback(first.host), first.port
+        self.device_instance = first.device_instance
+        for ref in refs:
+            _present_value(ref.key, self._bindings[ref.key], initial[ref.key])
+        self._values = {key: initial[key] for key in self.keys}
+        self._device: Any = None
+        self._objects: dict[str, Any] = {}
+        self.label = (
+            f"BACnet/IP {self.host}:{self.port} device {self.device_instance}: "
+            f"{len(self.keys)} objects"
+        )
+        self._app: Any = None
+
+    async def start(self) -> None:
+        # bacpypes3 binds with SO_REUSEPORT and retries a busy port forever: bind once
+        # without it so that a taken port is an error now.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind((self.host, self.port))
+        if self._device is None:
+            owners = dict.fromkeys(key.split(".")[0] for key in self.keys)
+            self._device = DeviceObject(
+                objectIdentifier=("device", self.device_instance),
+                objectName="+".join(owners),
+                modelName="GTB simulated controller",
+            )
+            self._objects = {
+                key: _bacnet_object(self._refs[key], self._bindings[key], self._values[key])
+                for key in self.keys
+            }
+        network_port = NetworkPortObject(
+            f"{self.host}/24:{self.port}",
+            objectIdentifier=("network-port", 1),
+            objectName="NetworkPort-1",
+        )
+        self._app = Application.from_object_list(
+            [self._device, network_port, *self._objects.values()]
+        )
+        link = self._app.link_layers[network_port.objectIdentifier]
+        await asyncio.wait_for(link.server._local_transport_ready.wait(), STARTUP_TIMEOUT_S)
+
+    async def stop(self) -> None:
+        if self._app is not None:
+            self._app.close()
+            self._app = None
+            # asyncio closes a datagram socket on the next loop iteration
+            await asyncio.sleep(0)
+
+    def publish(self, key: str, value: float) -> None:
+        _check(self._refs, key, self.label, command=False)
+        present = _present_value(key, self._bindings[key], value)
+        obj = self._objects.get(key)
+        if obj is None:
+            self._values[key] = value
+        elif isinstance(obj, Commandable):
+            obj.relinquishDefault = present
+            obj.recalculating()
+        else:
+            obj.presentValue = present
+
+    def commanded(self, key: str) -> float:
+        _check(self._refs, key, self.label, command=True)
+        obj = self._objects.get(key)
+        return self._values[key] if obj is None else float(obj.presentValue)
+
+
+def _bacnet_object(ref: PointRef, binding: BacnetBinding, value: float) -> Any:
+    """The bacpypes3 object serving a point, holding ``value``."""
+    present = _present_value(ref.key, binding, value)
+    properties: dict[str, Any] = {
+        "objectIdentifier": (binding.object_type, binding.object_instance),
+        "objectName": ref.key,
+        "description": ref.point.name or ref.key,
+        "presentValue": present,
+        "statusFlags": [0, 0, 0, 0],
+        "eventState": "normal",
+        "outOfService": False,
+    }
+    if binding.object_type.startswith("analog"):
+        properties["units"] = EngineeringUnits(_UNITS.get(ref.point.si_unit, "noUnits"))
+        properties["covIncrement"] = _COV_INCREMENT
+    elif binding.object_type.startswith("binary"):
+        inactive, active = _BINARY_TEXT.get(ref.role, ("off", "on"))
+        properties.update(polarity="normal", inactiveText=inactive, activeText=active)
+    else:
+        properties.update(numberOfStates=len(_STATE_TEXT), stateText=_STATE_TEXT)
+    if binding.commandable:
+        properties["relinquishDefault"] = present
+    return _OBJECT_CLASSES[binding.object_type](**properties)
+
+
+def _present_value(key: str, binding: BacnetBinding, value: float) -> float | str | int:
+    """A point's value as its object's present value: a real, a binary state or a state."""
+    if not math.isfinite(value):
+        raise ValueError(f"{key}: {value} is not a value")
+    if binding.object_type.startswith("analog"):
+        return value
+    if binding.object_type.startswith("binary"):
+        if value not in (0, 1):
+            raise ValueError(f"{key}: a binary point is 0 or 1, not {value:g}")
+        return "active" if value == 1 else "inactive"
+    if value != int(value) or not 1 <= value <= len(_STATE_TEXT):
+        raise ValueError(f"{key}: a mode is a state 1..{len(_STATE_TEXT)}, not {value:g}")
+    return int(value)
