@@ -1,0 +1,198 @@
+"""When a zone is meant to be occupied: the French calendar and the weekly programme.
+
+Pure decisions: every function takes the date or the wall-clock time it is about, nothing
+reads the clock. The calendar libraries ship their data with them (``holidays`` computes
+public holidays, ``vacances-scolaires-france`` carries a CSV of school holidays), so no
+network or device is touched here.
+
+This module is meant to grow: exceptions (a day off, an extra opening), events and
+site-specific holidays will layer on top of ``FrenchCalendar`` and ``is_programmed``
+without changing what they answer for an ordinary week.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from functools import cache
+from typing import Literal
+
+import holidays
+from vacances_scolaires_france import SchoolHolidayDates
+
+from gtb.model import BuildingUse, Programme
+
+SchoolZone = Literal["A", "B", "C"]
+
+SCHOOL_USES: frozenset[str] = frozenset({"ecole", "gymnase"})
+"""Building uses whose weekdays change with the school calendar (pupils by day)."""
+
+
+class DayType(StrEnum):
+    """What kind of day a date is for one building; combined with the weekday by callers."""
+
+    PUBLIC_HOLIDAY = "public_holiday"
+    WEEKEND = "weekend"
+    SCHOOL_HOLIDAY = "school_holiday"
+    SCHOOL_DAY = "school_day"
+    WORKING_DAY = "working_day"
+
+
+# --- school holidays ------------------------------------------------------------------
+
+
+@cache
+def _school_data() -> SchoolHolidayDates:
+    """The package parses its CSV (about 0.5 MB) on construction: do it once."""
+    return SchoolHolidayDates()
+
+
+@cache
+def _data_coverage() -> tuple[date, date]:
+    """First and last day the package's data answers for.
+
+    The CSV has rows up to 31 December of its last year, but the school year that starts
+    that September is not in it (its Toussaint and Christmas rows say "not a holiday").
+    So the data is trusted from its first row to the last day any zone is on holiday,
+    which is the end of the last summer holiday it knows.
+    """
+    data = _school_data().data
+    return (date(_school_data().min_year, 1, 1), max(data))
+
+
+def _saturday_on_or_after(day: date) -> date:
+    return day + timedelta(days=(5 - day.weekday()) % 7)
+
+
+def _rentree(year: int) -> date:
+    """First school day of September: the 1st, or the Monday after if it is a Fri-Sun."""
+    first = date(year, 9, 1)
+    return first if first.weekday() <= 3 else first + timedelta(days=7 - first.weekday())
+
+
+_WINTER_ROTATION = {"A": 2023, "B": 2022, "C": 2021}
+"""A year (modulo 3) in which the zone's winter holiday takes the earliest of the three
+February slots: the rotation the ministry has followed since 2023 (checked up to 2028)."""
+
+
+@cache
+def _rule_based_holidays(year: int, zone: SchoolZone) -> tuple[tuple[date, date], ...]:
+    """Approximate school holidays that start in calendar ``year`` (first and last day).
+
+    Fitted on the official dates 2016-2028 (zones A, B, C):
+    - winter: two weeks from the Saturday on or after 4 February, shifted by 0, 1 or 2
+      weeks in a three-year rotation between the zones;
+    - spring: two weeks, eight weeks after the winter holiday starts;
+    - summer: from the Saturday in 3-9 July to the day before the rentrée;
+    - Toussaint: two weeks from the Saturday in 17-23 October;
+    - Christmas: two weeks from the Saturday in 17-23 December.
+    Every start is off by at most a week from the official calendar; the bridge days of
+    Ascension, decided year by year, are not guessed.
+    """
+    slot = (year - _WINTER_ROTATION[zone]) % 3
+    winter = _saturday_on_or_after(date(year, 2, 4)) + timedelta(weeks=slot)
+    spring = winter + timedelta(weeks=8)
+    summer = _saturday_on_or_after(date(year, 7, 3))
+    toussaint = _saturday_on_or_after(date(year, 10, 17))
+    christmas = _saturday_on_or_after(date(year, 12, 17))
+    two_weeks = timedelta(days=15)
+    return (
+        (winter, winter + two_weeks),
+        (spring, spring + two_weeks),
+        (summer, _rentree(year) - timedelta(days=1)),
+        (toussaint, toussaint + two_weeks),
+        (christmas, christmas + two_weeks),
+    )
+
+
+def _rule_says_holiday(day: date, zone: SchoolZone) -> bool:
+    # A Christmas holiday that started the year before runs into January.
+    for year in (day.year - 1, day.year):
+        for first, last in _rule_based_holidays(year, zone):
+            if first <= day <= last:
+                return True
+    return False
+
+
+# --- the calendar ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrenchCalendar:
+    """Public holidays (with Alsace-Moselle's two extra days) and school holidays of a zone.
+
+    School holidays come from ``vacances-scolaires-france`` (official dates of the
+    education ministry, zones A/B/C, shipped with the package) for the days it covers:
+    from 1 January 1990 to the end of the last summer holiday in its data (31 August
+    2028 for version 0.12). Outside that range, ``is_school_holiday`` falls back on a
+    rule-based approximation (see ``_rule_based_holidays``): right to within a week for
+    each holiday, without the Ascension bridges. ``school_holidays_from_data(day)`` tells
+    which of the two answered.
+    """
+
+    school_zone: SchoolZone
+    alsace_moselle: bool = False
+    _public: dict[int, dict[date, str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if self.school_zone not in ("A", "B", "C"):
+            raise ValueError(f"school zone must be A, B or C, not {self.school_zone!r}")
+
+    def _public_of(self, year: int) -> dict[date, str]:
+        # A plain dict: looking a date up in ``holidays`` objects costs tens of µs.
+        known = self._public.get(year)
+        if known is None:
+            subdiv = "57" if self.alsace_moselle else None
+            known = dict(holidays.country_holidays("FR", subdiv=subdiv, years=year).items())
+            self._public[year] = known
+        return known
+
+    def is_public_holiday(self, day: date) -> bool:
+        """A jour férié; in Alsace-Moselle also Good Friday and 26 December."""
+        return day in self._public_of(day.year)
+
+    def public_holiday_name(self, day: date) -> str | None:
+        return self._public_of(day.year).get(day)
+
+    @staticmethod
+    def school_holidays_from_data(day: date) -> bool:
+        """True if the official data covers ``day``, False if the rules answer for it."""
+        first, last = _data_coverage()
+        return first <= day <= last
+
+    def is_school_holiday(self, day: date) -> bool:
+        """Whether the schools of the zone are on holiday (weekends inside included)."""
+        if self.school_holidays_from_data(day):
+            return bool(_school_data().is_holiday_for_zone(day, self.school_zone))
+        return _rule_says_holiday(day, self.school_zone)
+
+    def day_type(self, day: date, building_use: BuildingUse | str) -> DayType:
+        """Public holiday first, then weekend; school holidays matter to schools and gyms."""
+        if self.is_public_holiday(day):
+            return DayType.PUBLIC_HOLIDAY
+        if day.weekday() >= 5:
+            return DayType.WEEKEND
+        if building_use in SCHOOL_USES:
+            return DayType.SCHOOL_HOLIDAY if self.is_school_holiday(day) else DayType.SCHOOL_DAY
+        return DayType.WORKING_DAY
+
+
+# --- the weekly programme -------------------------------------------------------------
+
+
+def is_programmed(programme: Programme, local_dt: datetime) -> bool:
+    """Whether the weekly programme has the zone occupied at this wall-clock time.
+
+    ``local_dt`` is a time in the site's zone (aware, converted with
+    ``astimezone(site.tz)``, or naive wall-clock time): periods are wall-clock times, so on
+    a daylight-saving day a period 08:00-12:00 lasts four hours of the wall clock whatever
+    the length of the day.
+    """
+    moment = local_dt.time()
+    return any(
+        period.start <= moment and (period.end is None or moment < period.end)
+        for period in programme.periods(local_dt.weekday())
+    )

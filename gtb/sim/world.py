@@ -1,0 +1,437 @@
+"""The virtual commune: the physics of every building and lighting cabinet of a site.
+
+``VirtualCommune`` answers for every point of a site file by its dotted key, as the
+devices would: zone temperatures, valves, presence, CO2, cumulative meters, the outdoor
+temperature; and takes what the engine writes: setpoints, heating modes, plant enables,
+lighting relays, dimming levels. Between writes it runs the physics in whole steps:
+weather (``weather``), occupants (``occupants``), and the zones' thermal networks with
+their thermostats and plants (``thermal``), all zones at once.
+
+Before any engine writes, a building does what it would on its own: setpoints at the
+zone's comfort level, plants on, heating mode comfort, lights and cabinets off, dimming
+at 100 %.
+
+Meters count energy, in kWh:
+- ``heating``: heat delivered by the plant to the emitters (for a boiler, the gas burnt
+  is heat / efficiency and is what a ``gas`` meter counts);
+- ``electricity``: lighting, equipment of the occupants, a base load (pumps, controls,
+  standby) and a heat pump's compressor;
+- ``lighting``: the lighting circuits, or a cabinet's lamps.
+Floor areas not covered by a zone (corridors, stairs, toilets) are simulated as a hidden
+zone per building, heated by the same plant at the average target of the zones.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gtb.model import ROLES, Building, Role, Site, Zone
+from gtb.sim.occupants import TRAITS, Occupants, Traits, zone_simulation
+from gtb.sim.thermal import (
+    AIR_HEAT_CAPACITY,
+    ENVELOPES,
+    GEOMETRY,
+    EnergyAccount,
+    FloatArray,
+    Plant,
+    StepInputs,
+    ThermalNetwork,
+    Thermostat,
+    ZoneThermal,
+    share_plant,
+)
+from gtb.sim.weather import SyntheticWeather, Weather, to_epoch
+
+OUTDOOR_CO2 = 420.0  # ppm
+BASE_LOAD_W_M2 = 1.5  # W per m² of floor, day and night: pumps, controls, standby, fridges
+PRESENCE_HOLD_S = 600.0  # a presence detector stays on 10 minutes after the last motion
+J_PER_KWH = 3.6e6
+_CHUNK_S = 86_400.0  # weather and occupants are prepared a day of steps at a time
+_NOBODY = Traits(0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class ZoneState:
+    """The truth about a zone, for tests and benchmarks (not through points)."""
+
+    key: str
+    air_temperature: float
+    structure_temperature: float
+    emitter_temperature: float
+    occupants: int
+    presence: bool
+    co2: float
+    valve: float
+    """0 to 1."""
+    heat_w: float
+    target: float | None
+    """Temperature the thermostat aims at (after the heating mode), None when off."""
+    lighting_on: bool
+
+
+@dataclass(frozen=True)
+class BuildingState:
+    id: str
+    heat_kwh: float
+    fuel_kwh: float
+    electricity_kwh: float
+    lighting_kwh: float
+    heat_w: float
+    plant_enabled: bool
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A simulated zone: one of the site file, or the rest of a building's floor area."""
+
+    building: int
+    owner: Building
+    zone: Zone | None
+    area: float
+    profile: str
+
+    @property
+    def traits(self) -> Traits:
+        return TRAITS.get(self.profile, _NOBODY)
+
+    @property
+    def lighting_w(self) -> float:
+        return 0.0 if self.zone is None else zone_simulation(self.owner, self.zone).lighting_w
+
+    def thermal(self) -> ZoneThermal:
+        sim = self.owner.simulation
+        return ZoneThermal.build(
+            self.area, self.profile, sim.envelope if sim else "from_1975",
+            sim.inertia if sim else "medium", bool(sim and sim.plant == "heat_pump"),
+        )
+
+
+def _entries(site: Site) -> list[_Entry]:
+    """The site's zones in file order, then one hidden zone per building if needed."""
+    real = [_Entry(b, building, zone, zone.area_m2, zone_simulation(building, zone).profile)
+            for b, building in enumerate(site.buildings) for zone in building.zones]
+    hidden = []
+    for b, building in enumerate(site.buildings):
+        rest = building.floor_area_m2 - sum(z.area_m2 for z in building.zones)
+        if rest > 1.0:
+            hidden.append(_Entry(b, building, None, rest, "circulation"))
+    return real + hidden
+
+
+@dataclass(frozen=True)
+class _PointSlot:
+    role: Role
+    index: int  # zone, building or cabinet index, by where the point stands
+    meter: str | None
+    where: str  # "zone", "building" or "cabinet"
+    bounds: tuple[float, float]
+
+
+class VirtualCommune:
+    """Every zone, plant and cabinet of a site, stepped in whole steps of ``step_s``."""
+
+    def __init__(self, site: Site, start: datetime, seed: int = 0,
+                 weather: Weather | None = None, step_s: float = 60.0) -> None:
+        if step_s <= 0:
+            raise ValueError(f"step_s must be positive, not {step_s}")
+        self.site = site
+        self.step_s = float(step_s)
+        self._epoch = to_epoch(start)
+        self.weather = weather or SyntheticWeather(site.latitude, site.longitude, seed)
+        self.occupants = Occupants(site, seed)
+        self._instant: dict[str, FloatArray] = {}  # presence and outdoor, at ``now``
+        entries = _entries(site)
+        self._real = sum(e.zone is not None for e in entries)
+        self.zone_keys = self.occupants.zone_keys
+        self._zone_index = {key: i for i, key in enumerate(self.zone_keys)}
+        self._building = np.array([e.building for e in entries], dtype=np.int64)
+        self._membership = (self._building[None, :] == np.arange(len(site.buildings))[
+            :, None]).astype(np.float64)
+        zones = [e.thermal() for e in entries]
+        self._area = np.array([z.area_m2 for z in zones])
+        self._volume = np.array([z.volume_m3 for z in zones])
+        self._emitter_w = np.array([z.emitter_w for z in zones])
+        self._aperture = np.array([z.solar_aperture_m2 for z in zones])
+        self._leak_m3s = self._volume / 3600.0 * np.array([
+            ENVELOPES[e.owner.simulation.envelope if e.owner.simulation else "from_1975"]
+            .air_changes * GEOMETRY[e.profile].air_changes_factor for e in entries])
+        self._sensible = np.array([e.traits.sensible_w for e in entries])
+        self._co2_m3s = np.array([e.traits.co2_lph / 3.6e6 for e in entries])
+        self._fresh_m3s = np.array([e.traits.fresh_air_m3h / 3600.0 for e in entries])
+        self._equipment_w = np.array([e.traits.equipment_w for e in entries])
+        self._lighting_w = np.array([e.lighting_w for e in entries])
+        comfort = [site.comfort_of(e.zone) for e in entries if e.zone is not None]
+        self._frost = np.array([c.frost_protection for c in comfort])
+        # What the engine writes, at what the building does on its own.
+        self.setpoint = np.array([c.comfort for c in comfort])
+        self.mode = np.ones(self._real, dtype=np.int64)
+        self.lighting = np.zeros(len(entries), dtype=bool)
+        self.plant_enabled = np.ones(len(site.buildings), dtype=bool)
+        self.cabinet_on = np.zeros(len(site.cabinets), dtype=bool)
+        self.dimming = np.full(len(site.cabinets), 100.0)
+        # The physics.
+        initial = np.concatenate([self.setpoint, np.full(len(entries) - self._real,
+                                                         self.setpoint.mean())])
+        self.network = ThermalNetwork(zones, self.step_s, initial)
+        self.thermostat = Thermostat(len(entries))
+        self.plants = [
+            Plant.sized(b.simulation.plant if b.simulation else "boiler",
+                        sum(z.design_load_w for z, e in zip(zones, entries, strict=True)
+                            if e.owner is b),
+                        b.simulation.plant_kw if b.simulation else None)
+            for b in site.buildings
+        ]
+        self._heat_pump = np.array([p.kind == "heat_pump" for p in self.plants])
+        self.co2 = np.full(len(entries), OUTDOOR_CO2)
+        self._occupancy = np.zeros(len(entries), dtype=np.int64)
+        self._heat_w = np.zeros(len(entries))
+        self._heat_j = np.zeros(len(entries))
+        self._lighting_j = np.zeros(len(entries))
+        self._other_j = np.zeros(len(entries))  # equipment and base load
+        self._compressor_j = np.zeros(len(entries))  # heat pump power, by the zone heated
+        self._cabinet_kw = np.array([c.power_kw for c in site.cabinets])
+        self._cabinet_j = np.zeros(len(site.cabinets))
+        self._points = self._slots()
+
+    def _slots(self) -> dict[str, _PointSlot]:
+        buildings = {b.id: i for i, b in enumerate(self.site.buildings)}
+        cabinets = {c.id: i for i, c in enumerate(self.site.cabinets)}
+        slots = {}
+        for ref in self.site.points():
+            if ref.zone is not None and ref.building is not None:
+                where, index = "zone", self._zone_index[f"{ref.building.id}.{ref.zone.id}"]
+            elif ref.building is not None:
+                where, index = "building", buildings[ref.building.id]
+            else:
+                assert ref.cabinet is not None
+                where, index = "cabinet", cabinets[ref.cabinet.id]
+            slots[ref.key] = _PointSlot(ref.role, index, ref.point.meter, where,
+                                        ref.point.physical_range)
+        return slots
+
+    # -- time --
+
+    @property
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._epoch, UTC)
+
+    def advance_to(self, t: datetime) -> None:
+        """Run whole steps up to ``t``; a remainder shorter than a step waits."""
+        steps = math.floor((to_epoch(t) - self._epoch) / self.step_s + 1e-9)
+        per_chunk = max(1, int(_CHUNK_S // self.step_s))
+        while steps > 0:
+            chunk = min(steps, per_chunk)
+            self._run(chunk)
+            steps -= chunk
+
+    def _targets(self) -> tuple[FloatArray, NDArray[np.bool_]]:
+        """Thermostat targets of every zone (hidden ones follow their building)."""
+        enabled = self.mode != 4
+        target = np.where(self.mode == 3, self._frost, self.setpoint)
+        weights = self._area[: self._real] * enabled
+        real = self._membership[:, : self._real]
+        total, weighted = real @ weights, real @ (weights * target)
+        hidden = self._building[self._real :]
+        return (np.concatenate([target, weighted[hidden] / np.maximum(total[hidden], 1e-9)]),
+                np.concatenate([enabled, total[hidden] > 0]))
+
+    def _run(self, steps: int) -> None:
+        dt = self.step_s
+        starts = self._epoch + dt * np.arange(steps, dtype=np.float64)
+        outdoor, solar = self.weather.sample(starts + dt / 2)
+        people = np.zeros((steps, len(self._area)))
+        people[:, : self._real] = self.occupants.counts(starts)
+        lights = self._lighting_w * self.lighting
+        internal = people * (self._sensible + self._equipment_w) + (
+            lights + BASE_LOAD_W_M2 * self._area)
+        sun = solar[:, None] * self._aperture
+        fresh = people * self._fresh_m3s
+        inputs = StepInputs(outdoor, 0.5 * internal + 0.2 * sun, 0.5 * internal + 0.8 * sun,
+                            AIR_HEAT_CAPACITY * fresh)
+        target, on = self._targets()
+        enabled = on.astype(np.float64)
+        available = self.plant_enabled[self._building]
+        emitter = self._emitter_w * available
+        capacity = np.stack([p.capacity(outdoor) for p in self.plants], axis=1)
+        capacity *= self.plant_enabled
+        thermostat, membership = self.thermostat, self._membership
+
+        def controller(air: FloatArray, k: int) -> FloatArray:
+            valve = thermostat.update(air, target, enabled, available, dt)
+            return share_plant(valve * emitter, membership, capacity[k])
+
+        heat = self.network.run(inputs, controller)
+        inverse_cop = np.stack([1.0 / p.cop(outdoor) if p.kind == "heat_pump"
+                                else np.zeros(steps) for p in self.plants], axis=1)
+        self._heat_j += heat.sum(axis=0) * dt
+        self._compressor_j += (heat * inverse_cop[:, self._building]).sum(axis=0) * dt
+        self._other_j += ((people * self._equipment_w).sum(axis=0)
+                          + BASE_LOAD_W_M2 * self._area * steps) * dt
+        self._lighting_j += lights * dt * steps
+        self._cabinet_j += self._cabinet_power_w() * dt * steps
+        self._heat_w = heat[-1]
+        self._occupancy = people[-1].astype(np.int64)
+        self._co2_run(people, fresh)
+        self._epoch += dt * steps
+        self._instant.clear()
+
+    def _co2_run(self, people: FloatArray, fresh: FloatArray) -> None:
+        """CO2 mass balance, exact over each step: only its value at the end is kept."""
+        flow = self._leak_m3s + fresh
+        balance = OUTDOOR_CO2 + 1e6 * people * self._co2_m3s / flow
+        decay = np.exp(-flow * self.step_s / self._volume)
+        after = np.cumprod(decay[::-1], axis=0)[::-1]  # product of decays from step k on
+        later = np.vstack([after[1:], np.ones((1, len(self.co2)))])
+        self.co2 = self.co2 * after[0] + ((1.0 - decay) * balance * later).sum(axis=0)
+
+    # -- what sensors see now --
+
+    def _cabinet_power_w(self) -> FloatArray:
+        return np.asarray(self._cabinet_kw * 1000.0 * self.cabinet_on * self.dimming / 100.0)
+
+    def _presence(self) -> FloatArray:
+        """What each zone's detector says: someone there within the hold time."""
+        if "presence" not in self._instant:
+            lags = np.arange(0.0, PRESENCE_HOLD_S + 1.0, 300.0)
+            counts = self.occupants.counts(self._epoch - lags)
+            self._instant["presence"] = np.asarray((counts > 0).any(axis=0), dtype=np.float64)
+        return self._instant["presence"]
+
+    def _outdoor(self) -> float:
+        if "outdoor" not in self._instant:
+            self._instant["outdoor"] = self.weather.sample(np.array([self._epoch]))[0]
+        return float(self._instant["outdoor"][0])
+
+    def _metered(self, slot: _PointSlot) -> tuple[float, float]:
+        """Energy (J) and power (W) of what a meter or power point measures."""
+        if slot.where == "cabinet":
+            if slot.meter not in ("lighting", "electricity"):
+                return 0.0, 0.0
+            return float(self._cabinet_j[slot.index]), float(self._cabinet_power_w()[slot.index])
+        zones = (np.array([slot.index]) if slot.where == "zone"
+                 else np.flatnonzero(self._building == slot.index))
+        heat = self._heat_w[zones]
+        if slot.meter == "heating":
+            return float(self._heat_j[zones].sum()), float(heat.sum())
+        if slot.meter == "gas":
+            fuel = np.array([self.plants[b].fuel_w(1.0) for b in self._building[zones]])
+            return float((self._heat_j[zones] * fuel).sum()), float((heat * fuel).sum())
+        lighting = self._lighting_w[zones] * self.lighting[zones]
+        if slot.meter == "lighting":
+            return float(self._lighting_j[zones].sum()), float(lighting.sum())
+        if slot.meter == "electricity":
+            cop = np.array([float(p.cop(self._outdoor())) for p in self.plants])
+            compressor = heat * self._heat_pump[self._building[zones]] / cop[
+                self._building[zones]]
+            other = (BASE_LOAD_W_M2 * self._area[zones]
+                     + self._occupancy[zones] * self._equipment_w[zones])
+            energy = self._lighting_j[zones] + self._other_j[zones] + self._compressor_j[zones]
+            return float(energy.sum()), float((lighting + other + compressor).sum())
+        return 0.0, 0.0  # water is not simulated
+
+    # -- points --
+
+    def read(self, key: str) -> float:
+        """A point's present value in SI units (bool 0/1, multistate 1..4, meters kWh)."""
+        slot = self._slot(key)
+        role, i = slot.role, slot.index
+        if role in (Role.ENERGY_METER, Role.POWER):
+            joules, watts = self._metered(slot)
+            return joules / J_PER_KWH if role is Role.ENERGY_METER else watts / 1000.0
+        if role is Role.OUTDOOR_TEMPERATURE:
+            return self._outdoor()
+        if role is Role.OCCUPANCY:
+            return float(self._presence()[i])
+        values = {
+            Role.ZONE_TEMPERATURE: self.network.air,
+            Role.HEATING_SETPOINT: self.setpoint,
+            Role.HEATING_MODE: self.mode,
+            Role.VALVE: 100.0 * self.thermostat.valve,
+            Role.CO2: self.co2,
+            Role.LIGHTING_RELAY: self.lighting,
+            Role.PLANT_ENABLE: self.plant_enabled,
+            Role.CABINET_RELAY: self.cabinet_on,
+            Role.DIMMING_LEVEL: self.dimming,
+        }
+        return float(values[role][i])
+
+    def write(self, key: str, value: float) -> None:
+        """Take a command; ``ValueError`` naming the key if it cannot be written so."""
+        slot = self._slot(key)
+        info = ROLES[slot.role]
+        if not info.writable:
+            raise ValueError(f"point {key!r} ({slot.role}) cannot be written")
+        value = float(value)
+        low, high = slot.bounds
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ValueError(f"point {key!r}: {value} is outside [{low}, {high}]")
+        if info.kind != "analog" and value != round(value):
+            raise ValueError(f"point {key!r}: a {info.kind} value is whole, not {value}")
+        targets = {
+            Role.HEATING_SETPOINT: self.setpoint,
+            Role.HEATING_MODE: self.mode,
+            Role.LIGHTING_RELAY: self.lighting,
+            Role.PLANT_ENABLE: self.plant_enabled,
+            Role.CABINET_RELAY: self.cabinet_on,
+            Role.DIMMING_LEVEL: self.dimming,
+        }
+        targets[slot.role][slot.index] = value
+
+    def values(self) -> dict[str, float]:
+        """Every point's present value, by key."""
+        return {key: self.read(key) for key in self._points}
+
+    def _slot(self, key: str) -> _PointSlot:
+        slot = self._points.get(key)
+        if slot is None:
+            raise ValueError(f"no point {key!r} in site {self.site.id}")
+        return slot
+
+    # -- the truth, for tests and benchmarks --
+
+    def zone_state(self, zone_key: str) -> ZoneState:
+        if zone_key not in self._zone_index:
+            raise KeyError(f"no zone {zone_key!r} in site {self.site.id}")
+        i = self._zone_index[zone_key]
+        target, enabled = self._targets()
+        air, structure, emitter = self.network.temperatures(i)
+        return ZoneState(
+            key=zone_key, air_temperature=air, structure_temperature=structure,
+            emitter_temperature=emitter, occupants=int(self._occupancy[i]),
+            presence=bool(self._presence()[i]), co2=float(self.co2[i]),
+            valve=float(self.thermostat.valve[i]), heat_w=float(self._heat_w[i]),
+            target=float(target[i]) if enabled[i] else None,
+            lighting_on=bool(self.lighting[i]),
+        )
+
+    def _building_index(self, building_id: str) -> int:
+        for index, building in enumerate(self.site.buildings):
+            if building.id == building_id:
+                return index
+        raise KeyError(f"no building {building_id!r} in site {self.site.id}")
+
+    def building_state(self, building_id: str) -> BuildingState:
+        index = self._building_index(building_id)
+        zones = self._building == index
+        heat_j = float(self._heat_j[zones].sum())
+        electricity_j = (self._lighting_j + self._other_j + self._compressor_j)[zones].sum()
+        return BuildingState(
+            id=building_id, heat_kwh=heat_j / J_PER_KWH,
+            fuel_kwh=self.plants[index].fuel_w(heat_j) / J_PER_KWH,
+            electricity_kwh=float(electricity_j) / J_PER_KWH,
+            lighting_kwh=float(self._lighting_j[zones].sum()) / J_PER_KWH,
+            heat_w=float(self._heat_w[zones].sum()),
+            plant_enabled=bool(self.plant_enabled[index]),
+        )
+
+    def energy_account(self, building_id: str | None = None) -> EnergyAccount:
+        """Heat in, gains, losses and stored energy (J) since the start, to check balance."""
+        if building_id is None:
+            return self.network.account()
+        index = self._building_index(building_id)
+        return self.network.account(np.flatnonzero(self._building == index))

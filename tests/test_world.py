@@ -1,0 +1,236 @@
+"""The virtual commune through its points, as the device servers and the engine see it."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from gtb.model import ROLES, Role, Site
+from gtb.sim.weather import CsvWeather
+from gtb.sim.world import VirtualCommune
+
+PARIS = ZoneInfo("Europe/Paris")
+TUESDAY = datetime(2025, 3, 11, 4, 0, tzinfo=PARIS).astimezone(UTC)  # a school day
+
+
+@pytest.fixture
+def world(demo_site: Site) -> VirtualCommune:
+    return VirtualCommune(demo_site, TUESDAY, seed=1, step_s=60.0)
+
+
+def test_initial_values_are_what_a_building_does_alone(world: VirtualCommune,
+                                                       demo_site: Site) -> None:
+    values = world.values()
+    assert set(values) == {ref.key for ref in demo_site.points()}
+    for ref in demo_site.points():
+        value = values[ref.key]
+        low, high = ROLES[ref.role].low, ROLES[ref.role].high
+        assert math.isfinite(value) and low <= value <= high, ref.key
+        if ref.role is Role.HEATING_SETPOINT:
+            assert value == demo_site.comfort_of(ref.zone).comfort  # type: ignore[arg-type]
+        expected = {Role.HEATING_MODE: 1.0, Role.PLANT_ENABLE: 1.0, Role.LIGHTING_RELAY: 0.0,
+                    Role.CABINET_RELAY: 0.0, Role.DIMMING_LEVEL: 100.0,
+                    Role.ENERGY_METER: 0.0}
+        if ref.role in expected:
+            assert value == expected[ref.role], ref.key
+
+
+def test_every_point_reads_a_plausible_value_after_a_day(world: VirtualCommune,
+                                                         demo_site: Site) -> None:
+    world.advance_to(TUESDAY + timedelta(hours=30))
+    values = world.values()
+    for ref in demo_site.points():
+        value = values[ref.key]
+        if ref.role is Role.ZONE_TEMPERATURE:
+            assert 15 < value < 25, ref.key
+        elif ref.role is Role.CO2:
+            assert 400 <= value < 5000, ref.key
+        elif ref.role is Role.OUTDOOR_TEMPERATURE:
+            assert -10 < value < 20, ref.key
+        elif ref.role is Role.ENERGY_METER and ref.point.meter == "heating":
+            assert value > 10, ref.key
+        elif ref.role in (Role.OCCUPANCY, Role.LIGHTING_RELAY):
+            assert value in (0.0, 1.0), ref.key
+    assert values["mairie.temp-ext"] == values["gymnase.temp-ext"]
+
+
+def test_writes_are_checked(world: VirtualCommune) -> None:
+    with pytest.raises(ValueError, match=re.escape("'mairie.nowhere'")):
+        world.write("mairie.nowhere", 1)
+    with pytest.raises(ValueError, match=re.escape("'mairie.accueil.temperature'")):
+        world.write("mairie.accueil.temperature", 20)
+    with pytest.raises(ValueError, match=re.escape("'mairie.accueil.consigne'")):
+        world.write("mairie.accueil.consigne", 40)
+    with pytest.raises(ValueError, match=re.escape("'gymnase.salle.mode'")):
+        world.write("gymnase.salle.mode", 2.5)
+    with pytest.raises(ValueError, match=re.escape("'gymnase.salle.mode'")):
+        world.write("gymnase.salle.mode", 5)
+    with pytest.raises(ValueError, match=re.escape("'ep-centre.relais'")):
+        world.write("ep-centre.relais", float("nan"))
+    with pytest.raises(ValueError, match=re.escape("'mairie.nowhere'")):
+        world.read("mairie.nowhere")
+    world.write("gymnase.salle.mode", 2)
+    world.write("ep-centre.gradation", 35.5)
+    assert world.read("gymnase.salle.mode") == 2.0
+    assert world.read("ep-centre.gradation") == 35.5
+
+
+def test_time_advances_in_whole_steps(demo_site: Site) -> None:
+    with pytest.raises(ValueError, match="timezone"):
+        VirtualCommune(demo_site, datetime(2025, 3, 11, 4))
+    world = VirtualCommune(demo_site, TUESDAY, step_s=300.0)
+    world.advance_to(TUESDAY + timedelta(seconds=299))
+    assert world.now == TUESDAY
+    world.advance_to(TUESDAY + timedelta(seconds=1000))
+    assert world.now == TUESDAY + timedelta(seconds=900)
+    world.advance_to(TUESDAY)  # the past: nothing happens
+    assert world.now == TUESDAY + timedelta(seconds=900)
+    assert world.now.tzinfo is not None and world.now.utcoffset() == timedelta(0)
+    with pytest.raises(ValueError, match="timezone"):
+        world.advance_to(datetime(2025, 3, 12))
+
+
+def test_lighting_circuits_and_meters(demo_site: Site) -> None:
+    lit, dark = (VirtualCommune(demo_site, TUESDAY, seed=1, step_s=60.0) for _ in range(2))
+    lit.write("mairie.accueil.eclairage", 1)
+    for world in (lit, dark):
+        world.advance_to(TUESDAY + timedelta(hours=2))
+    assert lit.read("mairie.accueil.eclairage") == 1.0
+    extra = lit.read("mairie.compteur-electricite") - dark.read("mairie.compteur-electricite")
+    assert extra == pytest.approx(0.9 * 2, rel=1e-9)  # the 900 W circuit, two hours
+    assert lit.building_state("mairie").lighting_kwh == pytest.approx(1.8)
+    assert dark.read("mairie.compteur-electricite") > 0  # the base load never stops
+
+
+def test_public_lighting_cabinets(world: VirtualCommune) -> None:
+    world.write("ep-centre.relais", 1)
+    world.write("ep-centre.gradation", 50)
+    world.write("ep-eglise.relais", 1)  # no dimming point: full power
+    world.advance_to(TUESDAY + timedelta(hours=3))
+    assert world.read("ep-centre.compteur") == pytest.approx(6.4 * 0.5 * 3)
+    assert world.read("ep-eglise.compteur") == pytest.approx(1.8 * 3)
+    assert world.read("ep-stade.compteur") == 0.0
+    world.write("ep-centre.relais", 0)
+    world.advance_to(TUESDAY + timedelta(hours=5))
+    assert world.read("ep-centre.compteur") == pytest.approx(6.4 * 0.5 * 3)
+
+
+def local(hour: int, minute: int = 0) -> datetime:
+    return datetime(2025, 3, 11, hour, minute, tzinfo=PARIS)
+
+
+def test_co2_and_presence_follow_the_pupils(world: VirtualCommune) -> None:
+    world.advance_to(local(6))
+    assert world.read("ecole.maternelle.presence") == 0.0
+    assert world.read("ecole.maternelle.co2") == pytest.approx(420, abs=20)
+    world.advance_to(local(10, 30))
+    state = world.zone_state("ecole.elementaire")
+    assert state.occupants > 90 and state.presence
+    assert world.read("ecole.elementaire.presence") == 1.0
+    assert 900 < world.read("ecole.elementaire.co2") < 3000
+    world.advance_to(local(23))
+    assert world.read("ecole.elementaire.presence") == 0.0
+    assert world.read("ecole.elementaire.co2") < 600
+
+
+def test_presence_detectors_hold_a_few_minutes(world: VirtualCommune) -> None:
+    occupants = world.occupants
+    day = datetime(2025, 3, 11, tzinfo=PARIS)
+    counts = occupants.day("mairie.bureaux", day.date())
+    last = int(max(i for i, c in enumerate(counts) if c > 0))
+    left = day + timedelta(minutes=5 * (last + 1))  # everybody gone from here on
+    world.advance_to(left.astimezone(UTC) + timedelta(minutes=4))
+    assert world.zone_state("mairie.bureaux").occupants == 0
+    assert world.read("mairie.bureaux.presence") == 1.0  # still held
+    world.advance_to(left.astimezone(UTC) + timedelta(minutes=16))
+    assert world.read("mairie.bureaux.presence") == 0.0
+
+
+def test_heating_modes(world: VirtualCommune) -> None:
+    world.write("gymnase.salle.mode", 4)
+    world.write("gymnase.vestiaires.mode", 3)
+    world.write("gymnase.vestiaires.consigne", 21)
+    world.advance_to(TUESDAY + timedelta(hours=3))
+    hall, changing = world.zone_state("gymnase.salle"), world.zone_state("gymnase.vestiaires")
+    assert hall.target is None and hall.valve == 0.0 and hall.heat_w == 0.0
+    assert world.read("gymnase.salle.vanne") == 0.0
+    assert changing.target == 8.0  # the zone's frost-protection level, not its setpoint
+    assert changing.valve == 0.0  # it is far warmer than 8 °C
+    world.write("gymnase.salle.mode", 2)
+    world.write("gymnase.salle.consigne", 23)
+    world.advance_to(TUESDAY + timedelta(hours=4))
+    assert world.zone_state("gymnase.salle").target == 23.0
+    assert world.read("gymnase.salle.vanne") > 50
+
+
+def test_plant_off_means_no_heat_but_the_valves_still_call(world: VirtualCommune) -> None:
+    world.advance_to(TUESDAY + timedelta(hours=1))
+    world.write("ecole.chaudiere", 0)
+    meter = world.read("ecole.compteur-chauffage")
+    world.advance_to(TUESDAY + timedelta(hours=8))
+    assert world.read("ecole.compteur-chauffage") == meter
+    assert world.building_state("ecole").heat_w == 0.0
+    assert world.read("ecole.direction.vanne") == 100.0  # too cold: the valve is wide open
+    assert world.read("mairie.compteur-chauffage") > 0
+
+
+def test_same_seed_same_world(demo_site: Site) -> None:
+    runs = []
+    for _ in range(2):
+        world = VirtualCommune(demo_site, TUESDAY, seed=9, step_s=120.0)
+        world.write("mediatheque.lecture.consigne", 17)
+        world.advance_to(TUESDAY + timedelta(hours=20))
+        runs.append(world.values())
+    assert runs[0] == runs[1]
+    other = VirtualCommune(demo_site, TUESDAY, seed=10, step_s=120.0)
+    other.write("mediatheque.lecture.consigne", 17)
+    other.advance_to(TUESDAY + timedelta(hours=20))
+    assert other.values() != runs[0]
+
+
+def test_measured_weather_can_drive_the_world(demo_site: Site) -> None:
+    times = TUESDAY.timestamp() + np.array([0.0, 86_400.0])
+    measured = CsvWeather(times, np.array([-3.0, -3.0]), np.zeros(2), 50.4, 3.28, "test")
+    world = VirtualCommune(demo_site, TUESDAY, weather=measured, step_s=300.0)
+    world.advance_to(TUESDAY + timedelta(hours=2))
+    assert world.read("mairie.temp-ext") == -3.0
+    with pytest.raises(ValueError, match="covers"):
+        world.advance_to(TUESDAY + timedelta(days=2))
+
+
+@pytest.mark.parametrize(("sunday", "school"), [(datetime(2025, 3, 30), True),
+                                               (datetime(2025, 10, 26), False)])
+def test_daylight_saving_days(demo_site: Site, sunday: datetime, school: bool) -> None:
+    """Through a 23-hour and a 25-hour day, steps stay whole and the Monday's staff come
+    at their usual local time (the autumn one is in the Toussaint holidays)."""
+    start = sunday.replace(tzinfo=PARIS).astimezone(UTC)
+    world = VirtualCommune(demo_site, start, seed=1, step_s=300.0)
+    world.advance_to(start + timedelta(hours=20))
+    assert world.now == start + timedelta(hours=20)
+    monday = (sunday + timedelta(days=1)).replace(tzinfo=PARIS)
+    world.advance_to((monday + timedelta(hours=6)).astimezone(UTC))
+    assert world.read("mairie.bureaux.presence") == 0.0
+    world.advance_to((monday + timedelta(hours=10)).astimezone(UTC))
+    assert world.read("mairie.bureaux.presence") == 1.0
+    assert world.read("ecole.elementaire.presence") == float(school)
+
+
+def test_zone_state_and_building_state(world: VirtualCommune) -> None:
+    world.advance_to(TUESDAY + timedelta(hours=6))
+    state = world.zone_state("ecole.cantine")
+    assert state.key == "ecole.cantine" and state.target == 19.0
+    assert state.air_temperature == world.read("ecole.cantine.temperature")
+    assert state.valve * 100 == world.read("ecole.cantine.vanne")
+    building = world.building_state("ecole")
+    assert building.heat_kwh == pytest.approx(world.read("ecole.compteur-chauffage"))
+    assert building.fuel_kwh == pytest.approx(building.heat_kwh / 0.9)
+    assert building.plant_enabled
+    with pytest.raises(KeyError):
+        world.zone_state("ecole.nowhere")
+    with pytest.raises(KeyError):
+        world.building_state("piscine")
