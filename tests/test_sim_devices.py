@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 import BAC0
 import pytest
@@ -19,19 +18,16 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.constants import ExcCodes
 
 from gtb.config import parse_site
-from gtb.model import ROLES, BacnetBinding, ModbusBinding, PointRef, Role, Site
+from gtb.model import BacnetBinding, ModbusBinding, PointRef, Role, Site
 from gtb.sim.devices import (
     BacnetDeviceServer,
     DeviceServer,
     ModbusDeviceServer,
     device_servers,
 )
-from protocols.modbus import decode, encode
 
 from .conftest import free_port
-
-T = TypeVar("T")
-TIMEOUT_S = 5.0
+from .field_clients import bacnet_text, bounded, read_modbus, write_modbus
 
 INITIAL = {
     Role.ZONE_TEMPERATURE: 19.5,
@@ -76,43 +72,11 @@ def initial_values(site: Site) -> dict[str, float]:
     return {ref.key: INITIAL[ref.role] for ref in site.points()}
 
 
-def bounded(awaitable: Awaitable[T]) -> Awaitable[T]:
-    """Every network wait of these tests fails within seconds instead of hanging."""
-    return asyncio.wait_for(awaitable, TIMEOUT_S)
-
-
 def points_of(server: DeviceServer, site: Site) -> list[PointRef]:
     return [site.point(key) for key in server.keys]
 
 
 # --- Modbus ------------------------------------------------------------------------------
-
-
-async def read_modbus(client: AsyncModbusTcpClient, binding: ModbusBinding) -> float:
-    reads = {
-        "coil": client.read_coils,
-        "discrete_input": client.read_discrete_inputs,
-        "holding_register": client.read_holding_registers,
-        "input_register": client.read_input_registers,
-    }
-    response = await bounded(
-        reads[binding.table](binding.address, count=binding.width, device_id=binding.unit)
-    )
-    assert not response.isError(), response
-    if binding.data_type == "bool":
-        return decode(binding, response.bits[0])
-    return decode(binding, response.registers)
-
-
-async def write_modbus(client: AsyncModbusTcpClient, binding: ModbusBinding, value: float) -> None:
-    raw = encode(binding, value)
-    if isinstance(raw, bool):
-        response = await bounded(client.write_coil(binding.address, raw, device_id=binding.unit))
-    else:
-        response = await bounded(
-            client.write_registers(binding.address, raw, device_id=binding.unit)
-        )
-    assert not response.isError(), response
 
 
 def test_modbus_clients_read_and_write_every_point(demo_site: Site) -> None:
@@ -244,13 +208,6 @@ def test_device_servers_refuse_bad_input(demo_site: Site, demo_site_text: str) -
 
 
 # --- BACnet ------------------------------------------------------------------------------
-
-def bacnet_text(role: Role, value: float) -> str:
-    """A value as BAC0's write string spells it."""
-    if ROLES[role].kind == "binary":
-        return "active" if value else "inactive"
-    return f"{value:g}"
-
 
 def priority_slots(array: Any) -> list[float | None]:
     return [None if slot.null is not None else float(getattr(slot, slot._choice))
