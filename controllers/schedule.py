@@ -21,7 +21,7 @@ from typing import Literal
 import holidays
 from vacances_scolaires_france import SchoolHolidayDates
 
-from gtb.model import BuildingUse, Programme
+from gtb.model import BuildingUse, Period, Programme
 
 SchoolZone = Literal["A", "B", "C"]
 
@@ -196,3 +196,68 @@ def is_programmed(programme: Programme, local_dt: datetime) -> bool:
         period.start <= moment and (period.end is None or moment < period.end)
         for period in programme.periods(local_dt.weekday())
     )
+
+
+def programmed_periods(
+    programme: Programme, calendar: FrenchCalendar, use: BuildingUse | str, day: date
+) -> tuple[Period, ...]:
+    """The programme's periods on ``day``: none on public holidays, nor for schools and gyms
+    during the school holidays."""
+    if calendar.day_type(day, use) in (DayType.PUBLIC_HOLIDAY, DayType.SCHOOL_HOLIDAY):
+        return ()
+    return programme.periods(day.weekday())
+
+
+@dataclass(frozen=True)
+class Occupation:
+    """Where a zone stands in its programme at one instant (aware times in the site's zone).
+
+    ``previous_end`` is when the zone was last left (None when not within the look-back),
+    ``current_end`` when the current occupied period ends (None when unoccupied), and
+    ``next_start`` when the next occupied period begins (None when not within the horizon).
+    Periods that touch, such as 18:00-24:00 then 00:00-02:00, count as one.
+    """
+
+    occupied: bool
+    previous_end: datetime | None
+    current_end: datetime | None
+    next_start: datetime | None
+
+
+LOOK_BACK_DAYS = 7
+HORIZON_DAYS = 14
+
+
+def occupation(
+    programme: Programme,
+    calendar: FrenchCalendar,
+    use: BuildingUse | str,
+    local_now: datetime,
+) -> Occupation:
+    """Where ``local_now`` (aware, in the site's zone) falls in the programme."""
+    tz = local_now.tzinfo
+    intervals: list[tuple[datetime, datetime]] = []
+    first = local_now.date() - timedelta(days=LOOK_BACK_DAYS)
+    for offset in range(LOOK_BACK_DAYS + HORIZON_DAYS + 1):
+        day = first + timedelta(days=offset)
+        for period in programmed_periods(programme, calendar, use, day):
+            start = datetime.combine(day, period.start, tzinfo=tz)
+            end = (
+                datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+                if period.end is None
+                else datetime.combine(day, period.end, tzinfo=tz)
+            )
+            if intervals and intervals[-1][1] >= start:
+                intervals[-1] = (intervals[-1][0], end)
+            else:
+                intervals.append((start, end))
+    previous_end = None
+    for start, end in intervals:
+        if end <= local_now:
+            previous_end = end
+        elif start <= local_now:
+            following = next((s for s, _ in intervals if s > end), None)
+            return Occupation(True, previous_end, end, following)
+        else:
+            return Occupation(False, previous_end, None, start)
+    return Occupation(False, previous_end, None, None)

@@ -45,10 +45,15 @@ def check(site_file: Path) -> None:
     zones = sum(len(b.zones) for b in site.buildings)
     devices = Counter(protocol for protocol, _, _ in {ref.binding.endpoint for ref in refs})
     console.print(
-        f"[green]{site_file}: valid[/green] — {site.name}: {len(site.buildings)} buildings, "
-        f"{zones} zones, {len(site.cabinets)} lighting cabinets, {len(refs)} points on "
+        f"[green]{site_file}: valid[/green] — {site.name}: "
+        f"{_count(len(site.buildings), 'building')}, {_count(zones, 'zone')}, "
+        f"{_count(len(site.cabinets), 'lighting cabinet')}, {_count(len(refs), 'point')} on "
         f"{devices['modbus']} Modbus and {devices['bacnet']} BACnet devices"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @main.command()

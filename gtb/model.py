@@ -88,6 +88,25 @@ ROLES: dict[Role, RoleInfo] = {
     Role.DIMMING_LEVEL: RoleInfo("%", 0.0, 100.0, "analog", True),
 }
 
+class Quality(StrEnum):
+    """How far a reading can be trusted; only ``ok`` samples feed rollups and decisions."""
+
+    OK = "ok"
+    STALE = "stale"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an automatic decision was taken, in the panel's two languages."""
+
+    fr: str
+    en: str
+
+    def __str__(self) -> str:
+        return self.fr
+
+
 HEATING_MODES = {1: "comfort", 2: "reduced", 3: "frost_protection", 4: "off"}
 """States of a ``heating_mode`` multi-state point (BACnet multi-state values count from 1)."""
 
@@ -455,6 +474,11 @@ class Site(Model):
     alsace_moselle: bool = False
     comfort: ComfortLevels = ComfortLevels()
     bounds: SafetyBounds = SafetyBounds()
+    on_shutdown: Literal["release", "hold"] = Field(
+        default="release",
+        description="when the engine stops: give commanded points back to the devices "
+        "(BACnet: relinquish its priority), or leave its last commands in place",
+    )
     buildings: tuple[Building, ...] = ()
     cabinets: tuple[Cabinet, ...] = ()
 

@@ -32,6 +32,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gtb.model import Quality
+
 HOUR = 3600
 _T = TypeVar("_T")
 
@@ -112,6 +114,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))
         )""",
     ),
+    # 3: alarms, so that they survive a restart of the engine
+    (
+        """CREATE TABLE alarms (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL,
+            severity TEXT NOT NULL CHECK (severity IN ('warning', 'critical')),
+            message TEXT NOT NULL,
+            building TEXT,
+            zone TEXT,
+            point TEXT,
+            raised_at INTEGER NOT NULL,
+            cleared_at INTEGER,
+            acknowledged_at INTEGER,
+            acknowledged_by TEXT
+        )""",
+        "CREATE UNIQUE INDEX alarms_active ON alarms (key) WHERE cleared_at IS NULL",
+    ),
 )
 
 
@@ -129,14 +148,6 @@ class NotFoundError(StoreError, LookupError):
 
 class ConflictError(StoreError):
     """The operation contradicts what is stored: an existing user, an ended override."""
-
-
-class Quality(StrEnum):
-    """How far a sample can be trusted; only ``ok`` samples feed the rollups."""
-
-    OK = "ok"
-    STALE = "stale"
-    FAILED = "failed"
 
 
 class UserRole(StrEnum):
@@ -249,6 +260,34 @@ class Override:
     cancelled_at: datetime | None
     cancelled_by: str | None
     cancel_reason: str | None
+
+
+class Severity(StrEnum):
+    """How urgent an alarm is: critical when comfort or equipment is at risk."""
+
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """Something wrong that a person should know of, from when it was raised until cleared.
+
+    ``key`` names the condition (``device:…``, ``point:…``); at most one alarm per key is
+    active at a time, so a condition that persists is one alarm, not one per tick.
+    """
+
+    id: int
+    key: str
+    severity: Severity
+    message: str
+    building: str | None
+    zone: str | None
+    point: str | None
+    raised_at: datetime
+    cleared_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
 
 
 @dataclass(frozen=True)
@@ -601,6 +640,86 @@ class Store:
         )
         return [_from_row(Event, row, data=json.loads) for row in rows]
 
+    # -- alarms ------------------------------------------------------------------------
+
+    def raise_alarm(
+        self,
+        key: str,
+        *,
+        at: datetime,
+        severity: Severity | str,
+        message: str,
+        building: str | None = None,
+        zone: str | None = None,
+        point: str | None = None,
+    ) -> tuple[Alarm, bool]:
+        """Raise the alarm ``key`` unless it is active; returns it and whether it is new."""
+        _require_text(key, "alarm key")
+        _require_text(message, "alarm message")
+        level = Severity(severity)
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT * FROM alarms WHERE key = ? AND cleared_at IS NULL", (key,)
+            ).fetchone()
+            if row is not None:
+                return _alarm(row), False
+            cursor = conn.execute(
+                "INSERT INTO alarms (key, severity, message, building, zone, point, raised_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, level, message, building, zone, point, _epoch(at, "alarm time")),
+            )
+            return self._alarm(conn, _new_id(cursor)), True
+
+    def clear_alarm(self, key: str, *, at: datetime) -> Alarm | None:
+        """Clear the active alarm ``key``; returns it cleared, or None if none was active."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT id FROM alarms WHERE key = ? AND cleared_at IS NULL", (key,)
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE alarms SET cleared_at = ? WHERE id = ?",
+                (_epoch(at, "alarm clearing time"), row["id"]),
+            )
+            return self._alarm(conn, row["id"])
+
+    def acknowledge_alarm(self, alarm_id: int, *, at: datetime, who: str) -> Alarm:
+        """A person has seen the alarm; it stays active until its condition clears."""
+        _require_text(who, "acknowledged by")
+        with self._write() as conn:
+            current = self._alarm(conn, alarm_id)
+            if current.acknowledged_at is not None:
+                raise ConflictError(
+                    f"alarm {alarm_id} was already acknowledged by {current.acknowledged_by}"
+                )
+            conn.execute(
+                "UPDATE alarms SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ?",
+                (_epoch(at, "acknowledgement time"), who, alarm_id),
+            )
+            return self._alarm(conn, alarm_id)
+
+    def active_alarms(self) -> dict[str, Alarm]:
+        """Every alarm not cleared yet, by key."""
+        rows = self._conn().execute(
+            "SELECT * FROM alarms WHERE cleared_at IS NULL ORDER BY raised_at, id"
+        )
+        return {alarm.key: alarm for alarm in map(_alarm, rows)}
+
+    def alarms(self, *, limit: int = 100) -> list[Alarm]:
+        """Alarm history, newest raised first, cleared ones included."""
+        rows = self._conn().execute(
+            "SELECT * FROM alarms ORDER BY raised_at DESC, id DESC LIMIT ?", (limit,)
+        )
+        return [_alarm(row) for row in rows]
+
+    @staticmethod
+    def _alarm(conn: sqlite3.Connection, alarm_id: int) -> Alarm:
+        row = conn.execute("SELECT * FROM alarms WHERE id = ?", (alarm_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no alarm with id {alarm_id}")
+        return _alarm(row)
+
     # -- overrides ---------------------------------------------------------------------
 
     def add_override(
@@ -880,7 +999,14 @@ def _sample(point: str, row: sqlite3.Row) -> Sample:
     return Sample(point, _utc(row["ts"]), row["value"], Quality(row["quality"]), row["error"])
 
 
-_TIME_COLUMNS = frozenset({"ts", "start", "until", "created_at", "cancelled_at", "saved_at"})
+_TIME_COLUMNS = frozenset({
+    "ts", "start", "until", "created_at", "cancelled_at", "saved_at", "raised_at", "cleared_at",
+    "acknowledged_at",
+})
+
+
+def _alarm(row: sqlite3.Row) -> Alarm:
+    return _from_row(Alarm, row, severity=Severity)
 
 
 def _from_row(make: Callable[..., _T], row: sqlite3.Row, **convert: Callable[[Any], Any]) -> _T:

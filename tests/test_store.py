@@ -18,13 +18,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gtb.model import Quality
 from gtb.store import (
     MIGRATIONS,
     ConflictError,
     NotFoundError,
-    Quality,
     Sample,
     SchemaVersionError,
+    Severity,
     Store,
     StoreError,
     UserRole,
@@ -763,3 +764,31 @@ def test_ids_of_new_points_are_shared_between_threads(store: Store) -> None:
     latest = store.latest_all()
     assert len(latest) == 9
     assert all(latest[f"b.z.p{n}"].value == n for n in range(8))
+
+
+def test_alarms_are_raised_once_cleared_acknowledged_and_survive_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "alarms.sqlite"
+    key = "point:mairie.accueil.temperature"
+    with Store(path) as store:
+        alarm, new = store.raise_alarm(key, at=T0, severity="critical", message="capteur perdu",
+                                       building="mairie", zone="accueil", point=TEMP)
+        assert new and alarm.severity is Severity.CRITICAL
+        again, new = store.raise_alarm(key, at=T0 + minutes(1), severity="critical",
+                                       message="capteur perdu")
+        assert not new and again.id == alarm.id and again.raised_at == T0
+        seen = store.acknowledge_alarm(alarm.id, at=T0 + minutes(2), who="marie")
+        assert seen.acknowledged_by == "marie"
+        with pytest.raises(ConflictError, match="already acknowledged by marie"):
+            store.acknowledge_alarm(alarm.id, at=T0 + minutes(3), who="paul")
+    with Store(path) as store:
+        assert list(store.active_alarms()) == [key]
+        cleared = store.clear_alarm(key, at=T0 + minutes(10))
+        assert cleared is not None and cleared.cleared_at == T0 + minutes(10)
+        assert store.active_alarms() == {}
+        assert store.clear_alarm(key, at=T0 + minutes(11)) is None
+        # The same condition coming back is a new alarm; the history keeps both.
+        _, new = store.raise_alarm(key, at=T0 + minutes(20), severity="warning", message="x")
+        assert new
+        assert [a.cleared_at is None for a in store.alarms()] == [True, False]
+    with pytest.raises(NotFoundError):
+        Store(path).acknowledge_alarm(999, at=T0, who="marie")

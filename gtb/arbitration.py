@@ -1,0 +1,167 @@
+"""Who gets the last word on a point: a pure function from what was asked to what is written.
+
+Order, from weakest to strongest: the controllers; a person's override until it expires
+or is cancelled; the safety bounds, which clamp everything whoever asked (frost floor and
+setpoint ceiling of the zone, the range of a dimming level); and the minimum on and off
+times of relays, which protect the equipment from short cycles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from gtb.i18n import moment, number_fr, temperature
+from gtb.model import HEATING_MODES, ROLES, PointRef, Reason, Role, Site
+from gtb.store import Override
+
+Source = Literal["controller", "override", "safety"]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A value for a writable point, who decided it, and why."""
+
+    key: str
+    value: float
+    reason: Reason
+    source: Source = "controller"
+    actor: str = "engine"
+
+
+@dataclass(frozen=True)
+class Switch:
+    """The last change of a binary output, for its minimum on and off times."""
+
+    value: float
+    at: datetime
+
+
+MINIMUM_STATE_TIME = {
+    Role.PLANT_ENABLE: timedelta(minutes=5),
+    Role.LIGHTING_RELAY: timedelta(minutes=1),
+    Role.CABINET_RELAY: timedelta(minutes=1),
+}
+"""How long a relay stays in a state before it may change again."""
+
+
+def arbitrate(
+    site: Site,
+    desired: Mapping[str, Command],
+    overrides: Mapping[str, Override],
+    switches: Mapping[str, Switch],
+    now: datetime,
+) -> dict[str, Command]:
+    """What to write on each point this tick. Overrides on unknown or read-only points are
+    left out (the panel and the API refuse them; a stale one in the store must do no harm).
+    """
+    refs = {ref.key: ref for ref in site.points() if ref.point.writable}
+    final = dict(desired)
+    for key, override in overrides.items():
+        if key in refs:
+            final[key] = _override_command(override, now.astimezone(site.tz))
+    _modes_follow_setpoint_overrides(site, final, overrides)
+    for key, command in final.items():
+        final[key] = _within_bounds(site, refs[key], command)
+        switch = switches.get(key)
+        if switch is not None:
+            final[key] = _minimum_state_time(refs[key], final[key], switch, now)
+    return final
+
+
+def _override_command(override: Override, local_now: datetime) -> Command:
+    tz = local_now.tzinfo
+    assert isinstance(tz, ZoneInfo)
+    until = override.until.astimezone(tz)
+    return Command(
+        override.point,
+        override.value,
+        Reason(
+            f"Dérogation de {override.who} jusqu'à {moment(until, local_now)} : {override.why}",
+            f"Override by {override.who} until {moment(until, local_now, 'en')}: "
+            f"{override.why}",
+        ),
+        "override",
+        override.who,
+    )
+
+
+def _modes_follow_setpoint_overrides(
+    site: Site, final: dict[str, Command], overrides: Mapping[str, Override]
+) -> None:
+    """An overridden setpoint needs the zone's mode at comfort, or the mode would ignore it
+    (frost protection and off replace the setpoint in the controller)."""
+    for building in site.buildings:
+        for zone in building.zones:
+            keys = {p.role: f"{building.id}.{zone.id}.{p.id}" for p in zone.points}
+            setpoint, mode = keys.get(Role.HEATING_SETPOINT), keys.get(Role.HEATING_MODE)
+            if setpoint is not None and setpoint in overrides and mode is not None and (
+                mode not in overrides
+            ):
+                command = final[setpoint]
+                final[mode] = replace(command, key=mode, value=1.0)
+
+
+def _within_bounds(site: Site, ref: PointRef, command: Command) -> Command:
+    role = ref.role
+    if role is Role.HEATING_SETPOINT:
+        assert ref.zone is not None
+        bounds = site.bounds_of(ref.zone)
+        if command.value > bounds.setpoint_ceiling:
+            return _clamped(command, bounds.setpoint_ceiling, "plafonné à", "capped at")
+        if command.value < bounds.frost_floor:
+            return _clamped(command, bounds.frost_floor, "relevé au plancher hors-gel",
+                            "raised to the frost floor")
+        return command
+    if role is Role.DIMMING_LEVEL:
+        level = min(100.0, max(0.0, command.value))
+        if level != command.value:
+            return replace(
+                command,
+                value=level,
+                reason=_append(command.reason, f"ramené à {number_fr(level, 0)} %",
+                               f"limited to {level:.0f} %"),
+                source="safety",
+            )
+        return command
+    if ROLES[role].kind == "binary":
+        return replace(command, value=1.0 if command.value >= 0.5 else 0.0)
+    if role is Role.HEATING_MODE:
+        state = float(min(max(HEATING_MODES), max(min(HEATING_MODES), round(command.value))))
+        return replace(command, value=state)
+    return command
+
+
+def _clamped(command: Command, value: float, fr: str, en: str) -> Command:
+    return replace(
+        command,
+        value=value,
+        reason=_append(command.reason, f"{fr} {temperature(value)} (limite de sécurité)",
+                       f"{en} {temperature(value, 'en')} (safety bound)"),
+        source="safety",
+    )
+
+
+def _minimum_state_time(ref: PointRef, command: Command, switch: Switch, now: datetime) -> Command:
+    minimum = MINIMUM_STATE_TIME.get(ref.role)
+    if minimum is None or command.value == switch.value or now - switch.at >= minimum:
+        return command
+    wait = int((switch.at + minimum - now).total_seconds())
+    state_fr, state_en = ("marche", "on") if switch.value else ("arrêt", "off")
+    return replace(
+        command,
+        value=switch.value,
+        reason=_append(
+            command.reason,
+            f"maintenu en {state_fr} encore {wait} s (durée minimale de protection)",
+            f"kept {state_en} {wait} s more (minimum time protecting the equipment)",
+        ),
+        source="safety",
+    )
+
+
+def _append(reason: Reason, fr: str, en: str) -> Reason:
+    return Reason(f"{reason.fr} — {fr}", f"{reason.en} — {en}")

@@ -1,0 +1,46 @@
+"""Numbers, temperatures and times as French and English readers write them.
+
+French first: ``19,5 °C``, ``lundi 12/01 à 08:00``; English: ``19.5 °C``,
+``Monday 12/01 at 08:00``. Pure functions, shared by the controllers' reasons and the panel.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+_DAYS_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+_DAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def number_fr(value: float, digits: int = 1) -> str:
+    """``1234.5`` -> ``1 234,5`` (narrow no-break space between thousands)."""
+    text = f"{value:,.{digits}f}"
+    return text.replace(",", "\u202f").replace(".", ",")
+
+
+def temperature(value: float, lang: str = "fr") -> str:
+    return f"{number_fr(value) if lang == 'fr' else f'{value:.1f}'} °C"
+
+
+def duration(minutes: float, lang: str = "fr") -> str:
+    """``135`` -> ``2 h 15`` / ``2 h 15 min``; under an hour ``45 min``."""
+    whole = round(minutes)
+    hours, rest = divmod(whole, 60)
+    if hours == 0:
+        return f"{rest} min"
+    if rest == 0:
+        return f"{hours} h"
+    return f"{hours} h {rest:02d}" if lang == "fr" else f"{hours} h {rest:02d} min"
+
+
+def moment(when: datetime, now: datetime, lang: str = "fr") -> str:
+    """A time relative to ``now`` (both local): ``08:00``, ``demain 08:00``,
+    ``lundi 12/01 08:00``."""
+    clock = when.strftime("%H:%M")
+    days = (when.date() - now.date()).days
+    if days == 0:
+        return clock
+    if days == 1:
+        return f"{'demain' if lang == 'fr' else 'tomorrow'} {clock}"
+    names = _DAYS_FR if lang == "fr" else _DAYS_EN
+    return f"{names[when.weekday()]} {when:%d/%m} {clock}"

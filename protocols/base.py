@@ -1,0 +1,86 @@
+"""The one small interface every field-bus driver offers the engine.
+
+A driver owns the connections to all the devices of its protocol. The engine hands it
+every point of that protocol once per tick; the driver batches them per device (BACnet
+ReadPropertyMultiple, Modbus contiguous blocks), asks the devices concurrently, and
+answers with one ``Reading`` per point. A device that is dead, slow, or answers with an
+error never raises out of ``read``: its points come back failed, each with the reason a
+person can act on, and the tick goes on. Writes and releases concern one point and do
+raise ``DeviceError``, so that the engine can record the failure and retry.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gtb.model import PointRef
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a driver read for one point: a value in SI units, or why there is none."""
+
+    value: float | None
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.value is None) == (self.error is None):
+            raise ValueError("a reading has either a value or an error")
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @classmethod
+    def failed(cls, error: str) -> Reading:
+        return cls(None, error)
+
+
+class DeviceError(Exception):
+    """A device could not do what was asked; the message says which device and why."""
+
+
+class DeviceTimeout(DeviceError):
+    """The device did not answer in time (dead, unplugged, or the network is cut)."""
+
+
+class DeviceRejected(DeviceError):
+    """The device answered, and said no (a Modbus exception, a BACnet error or reject)."""
+
+
+class Driver(ABC):
+    """Reads and writes the points of one protocol, for every device of that protocol.
+
+    ``requests`` counts the protocol requests sent since the driver started, so that a
+    benchmark can compare them with ``fewest_requests``.
+    """
+
+    requests: int = 0
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Open what the driver needs (a socket, a BACnet application)."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Close every connection; idempotent."""
+
+    @abstractmethod
+    async def read(self, points: Sequence[PointRef]) -> dict[str, Reading]:
+        """One reading per point key; never raises for a device's fault."""
+
+    @abstractmethod
+    async def write(self, point: PointRef, value: float) -> None:
+        """Command a point (at its binding's priority); raises ``DeviceError``."""
+
+    @abstractmethod
+    async def release(self, point: PointRef) -> None:
+        """Give a commanded point back to the device's own logic; raises ``DeviceError``."""
+
+    @abstractmethod
+    def fewest_requests(self, points: Sequence[PointRef]) -> int:
+        """The fewest protocol requests that could read ``points``: the yardstick of
+        ``requests`` per tick."""
+
