@@ -10,16 +10,15 @@ import pytest
 
 from gtb.config import parse_site
 from gtb.model import Site
+from gtb.sim.devices import free_loopback_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SITE = ROOT / "sites" / "demo-commune.yaml"
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port on 127.0.0.1 that nothing listens on right now (TCP or UDP)."""
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port on 127.0.0.1, TCP or (``socket.SOCK_DGRAM``) UDP."""
+    return free_loopback_port(udp=kind == socket.SOCK_DGRAM)
 
 
 def relocate_ports(text: str) -> str:

@@ -113,6 +113,14 @@ def device_servers(site: Site, initial: Mapping[str, float]) -> list[DeviceServe
     return servers
 
 
+def free_loopback_port(udp: bool = False) -> int:
+    """A port on 127.0.0.1 that nothing listens on right now (TCP, or UDP for BACnet)."""
+    kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _loopback(host: str) -> str:
     """Simulated devices never leave the machine: refuse anything but a 127.x address."""
     try:
