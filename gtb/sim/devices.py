@@ -209,8 +209,10 @@ class ModbusDeviceServer:
     async def start(self) -> None:
         devices = [self._sim_device(unit) for unit in self.units]
         if 0 not in self.units:
-            devices.append(SimDevice(0, simdata=SimData(0, datatype=DataType.REGISTERS),
-                                     action=_no_such_unit))
+            # A catch-all spanning every address, so that any request to a unit nobody
+            # serves reaches the action hook and gets GATEWAY_NO_RESPONSE.
+            everywhere = SimData(0, count=65536, datatype=DataType.REGISTERS)
+            devices.append(SimDevice(0, simdata=everywhere, action=_no_such_unit))
         self._server = ModbusTcpServer(devices, address=(self.host, self.port))
         await asyncio.wait_for(self._server.serve_forever(background=True), STARTUP_TIMEOUT_S)
 
