@@ -1,10 +1,11 @@
-"""Field-bus clients for tests: real pymodbus and BAC0 calls with bounded waits."""
+"""Field-bus clients for tests: real pymodbus and BAC0 calls with bounded waits, and the
+time helpers of the driver tests."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from pymodbus.client import AsyncModbusTcpClient
 
@@ -52,3 +53,24 @@ def bacnet_text(role: Role, value: float) -> str:
     if ROLES[role].kind == "binary":
         return "active" if value else "inactive"
     return f"{value:g}"
+
+
+class Clock:
+    """Monotonic seconds for the driver's backoff, moved by hand."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(scenario())
+
+
+def elapsed() -> Callable[[], float]:
+    """Seconds since the call, on the event loop's clock."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    return lambda: loop.time() - began

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -29,34 +29,13 @@ from protocols.base import DeviceError, DeviceRejected, DeviceTimeout, Reading
 from protocols.modbus import ModbusDriver
 
 from .conftest import free_port
-from .field_clients import bounded
+from .field_clients import Clock, bounded, elapsed, run
 
 TIMEOUT_S = 0.3
 """The driver's timeout in the fault tests: short, so that a dead device costs little."""
 
 MARGIN_S = 0.5
 """What a read may take beyond the timeout: scheduling, closing, a refused connection."""
-
-
-class Clock:
-    """Monotonic seconds for the driver's backoff, moved by hand."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    asyncio.run(scenario())
-
-
-def elapsed() -> Callable[[], float]:
-    """Seconds since the call, on the event loop's clock."""
-    loop = asyncio.get_running_loop()
-    began = loop.time()
-    return lambda: loop.time() - began
 
 
 # --- the demo commune ----------------------------------------------------------------------

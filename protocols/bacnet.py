@@ -1,0 +1,660 @@
+"""BACnet/IP: the engine's client, reading many points per ReadPropertyMultiple request.
+
+One BAC0 application serves the whole process (BAC0 owns the socket, the local device
+object and its I-Am). The requests go to the bacpypes3 application underneath it, because
+BAC0's string API parses text on every call, asks Who-Is on its own without a time bound,
+and reports a device's error reply as ``NoResponseFromController``, which a driver must
+tell apart from silence. bacpypes3 in turn spends about 0.15 ms decoding each object of a
+ReadPropertyMultiple acknowledgement into generic sequences, more than the rest of a tick
+together; so the acknowledgements of this driver's own requests skip that decoding and
+are read by ``decode_rpm_ack``, which knows only what is asked here: present values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import socket
+import struct
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import BAC0
+from bacpypes3.apdu import (
+    AbortPDU,
+    AbortReason,
+    APCISequence,
+    ComplexAckPDU,
+    ConfirmedRequestPDU,
+    ConfirmedServiceChoice,
+    ErrorPDU,
+    ErrorRejectAbortNack,
+    ReadPropertyMultipleRequest,
+    ReadPropertyRequest,
+    RejectPDU,
+    WritePropertyRequest,
+)
+from bacpypes3.basetypes import (
+    BinaryPV,
+    ErrorClass,
+    ErrorCode,
+    ObjectType,
+    PriorityArray,
+    PropertyIdentifier,
+    PropertyReference,
+    ReadAccessSpecification,
+)
+from bacpypes3.comm import ServiceAccessPoint
+from bacpypes3.constructeddata import SequenceOf
+from bacpypes3.pdu import Address
+from bacpypes3.primitivedata import Null, ObjectIdentifier, Real, Unsigned
+
+from gtb.model import ROLES, BacnetBinding, PointRef
+from protocols.base import DeviceError, DeviceRejected, DeviceTimeout, Driver, Reading
+
+MAX_APDU = 1476
+"""Largest APDU of BACnet/IP without segmentation; the client declares it in its requests."""
+
+_ACK_HEADER = 3
+"""Complex-ACK header of an unsegmented answer: type and flags, invoke id, service choice."""
+
+_RESULT_BYTES = 17
+"""The most one object's present value (or its error) takes in a ReadPropertyMultiple
+answer: object identifier 5, list opening 1, property identifier 2, result opening 1,
+a REAL (5) or an error class and code (6, with codes past 255), result closing 1, list
+closing 1."""
+
+RPM_OBJECTS = (MAX_APDU - _ACK_HEADER) // _RESULT_BYTES
+"""Objects per ReadPropertyMultiple, 86: the answer always fits one unsegmented APDU, so
+that devices which cannot segment can answer it, and no answer waits on segment acks.
+The request takes 9 bytes per object: 86 objects fit 1024-byte devices as well."""
+
+_PLANS_KEPT = 8
+"""Plans cached, one per point set: the engine reads the same set every tick."""
+
+_PRESENT_VALUE = int(PropertyIdentifier("presentValue"))
+_RPM_SERVICE = int(ConfirmedServiceChoice("readPropertyMultiple"))
+
+
+# --- reading a ReadPropertyMultiple acknowledgement -------------------------------------
+
+_APPLICATION, _CONTEXT, _OPENING, _CLOSING = range(4)
+_APPLICATION_TAGS = (
+    "null", "boolean", "unsigned", "signed", "real", "double", "octet string",
+    "character string", "bit string", "enumerated", "date", "time", "object identifier",
+)
+
+Outcome = float | str
+"""A present value, or why there is none (a BACnet error, a value that is not a number)."""
+
+
+def _tag(data: bytes, pos: int) -> tuple[int, int, int, int, int]:
+    """The BACnet tag at ``pos``: (kind, tag number, length/value/type, start, end of its
+    content). A boolean application tag has no content: its value is the lvt."""
+    first = data[pos]
+    pos += 1
+    number = first >> 4
+    if number == 15:
+        number = data[pos]
+        pos += 1
+    lvt = first & 0x07
+    if first & 0x08:
+        if lvt == 6:
+            return _OPENING, number, lvt, pos, pos
+        if lvt == 7:
+            return _CLOSING, number, lvt, pos, pos
+        kind = _CONTEXT
+    else:
+        kind = _APPLICATION
+        if number == 1:
+            return kind, number, lvt, pos, pos
+    length = lvt
+    if lvt == 5:
+        length = data[pos]
+        pos += 1
+        if length == 254:
+            length = int.from_bytes(data[pos : pos + 2], "big")
+            pos += 2
+        elif length == 255:
+            length = int.from_bytes(data[pos : pos + 4], "big")
+            pos += 4
+    if pos + length > len(data):
+        raise ValueError(f"a tag at byte {pos} runs past the end of the answer")
+    return kind, number, lvt, pos, pos + length
+
+
+def _expect(data: bytes, pos: int, kind: int, number: int) -> tuple[int, int]:
+    """The content (start, end) of the tag at ``pos``, which must be of this kind and number."""
+    found, tag_number, _, start, end = _tag(data, pos)
+    if (found, tag_number) != (kind, number):
+        raise ValueError(f"unexpected tag at byte {pos}")
+    return start, end
+
+
+def _number(tag_number: int, lvt: int, content: bytes) -> Outcome:
+    """An application-tagged primitive as a float, or what it is instead."""
+    value: float
+    if tag_number == 1:
+        value = float(lvt)
+    elif tag_number in (2, 9):  # unsigned, enumerated (binary states: inactive 0, active 1)
+        value = float(int.from_bytes(content, "big"))
+    elif tag_number == 3:
+        value = float(int.from_bytes(content, "big", signed=True))
+    elif tag_number in (4, 5):
+        if len(content) != (4 if tag_number == 4 else 8):
+            raise ValueError(f"a {_APPLICATION_TAGS[tag_number]} of {len(content)} bytes")
+        value = struct.unpack(">f" if tag_number == 4 else ">d", content)[0]
+    elif tag_number == 0:
+        return "the present value is null"
+    else:
+        name = _APPLICATION_TAGS[tag_number] if tag_number < len(_APPLICATION_TAGS) else (
+            f"application tag {tag_number}")
+        return f"the present value is a {name}, not a number"
+    if not math.isfinite(value):
+        return f"the present value is {value}, not a number"
+    return value
+
+
+def _skip_to_closing(data: bytes, pos: int, number: int) -> int:
+    """The position after the closing tag ``number`` that matches an opening before ``pos``."""
+    depth = 0
+    while True:
+        kind, tag_number, _, _, pos = _tag(data, pos)
+        if kind == _OPENING:
+            depth += 1
+        elif kind == _CLOSING:
+            if depth == 0:
+                if tag_number != number:
+                    raise ValueError(f"unexpected closing tag before byte {pos}")
+                return pos
+            depth -= 1
+
+
+def _read_result(data: bytes, pos: int) -> tuple[Outcome, int]:
+    """A property value ([4] ... [4]) or access error ([5] ... [5]), and where it ends."""
+    kind, number, _, _, pos = _tag(data, pos)
+    if (kind, number) == (_OPENING, 5):
+        start, end = _expect(data, pos, _APPLICATION, 9)
+        error_class = int.from_bytes(data[start:end], "big")
+        start, pos = _expect(data, end, _APPLICATION, 9)
+        error_code = int.from_bytes(data[start:pos], "big")
+        _, pos = _expect(data, pos, _CLOSING, 5)
+        return f"error {ErrorClass(error_class)}: {ErrorCode(error_code)}", pos
+    if (kind, number) != (_OPENING, 4):
+        raise ValueError(f"expected a value or an error before byte {pos}")
+    kind, number, lvt, start, end = _tag(data, pos)
+    if kind == _APPLICATION:
+        closing, closing_number, _, _, after = _tag(data, end)
+        if (closing, closing_number) == (_CLOSING, 4):
+            return _number(number, lvt, data[start:end]), after
+    return "the present value is not a single primitive value", _skip_to_closing(data, pos, 4)
+
+
+def decode_rpm_ack(data: bytes) -> dict[tuple[int, int], Outcome]:
+    """Present values in the service data of a ReadPropertyMultiple acknowledgement, by
+    (object type number, instance); other properties are skipped. Raises ``ValueError``
+    when the data is not a well-formed acknowledgement."""
+    outcomes: dict[tuple[int, int], Outcome] = {}
+    pos = 0
+    try:
+        while pos < len(data):
+            start, pos = _expect(data, pos, _CONTEXT, 0)
+            if pos - start != 4:
+                raise ValueError(f"an object identifier of {pos - start} bytes")
+            identifier = int.from_bytes(data[start:pos], "big")
+            obj = (identifier >> 22, identifier & 0x3FFFFF)
+            _, pos = _expect(data, pos, _OPENING, 1)
+            while True:
+                kind, number, _, start, end = _tag(data, pos)
+                if (kind, number) == (_CLOSING, 1):
+                    pos = end
+                    break
+                if (kind, number) != (_CONTEXT, 2):
+                    raise ValueError(f"expected a property identifier at byte {pos}")
+                prop = int.from_bytes(data[start:end], "big")
+                pos = end
+                kind, number, _, _, end = _tag(data, pos)
+                if (kind, number) == (_CONTEXT, 3):  # an array index: not asked, skipped
+                    pos = end
+                outcome, pos = _read_result(data, pos)
+                if prop == _PRESENT_VALUE:
+                    outcomes[obj] = outcome
+    except IndexError:
+        raise ValueError("the answer ends in the middle of a result") from None
+    return outcomes
+
+
+# --- the request plan -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Device:
+    """One BACnet device, as the site file names it."""
+
+    address: str
+    instance: int
+
+    def __str__(self) -> str:
+        return f"{self.address} device {self.instance}"
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """One ReadPropertyMultiple request, encoded once, and the points its answer serves."""
+
+    service_data: bytes
+    objects: Mapping[tuple[int, int], tuple[str, tuple[str, ...]]]
+    """(type number, instance) -> (``analogInput:1`` for messages, the point keys)."""
+
+    def point_keys(self) -> Iterable[str]:
+        for _, keys in self.objects.values():
+            yield from keys
+
+
+@dataclass(frozen=True)
+class _DevicePlan:
+    bacnet_address: Any  # bacpypes3 Address, parsed once
+    chunks: tuple[_Chunk, ...]
+
+
+def _binding(point: PointRef) -> BacnetBinding:
+    binding = point.binding
+    if not isinstance(binding, BacnetBinding):
+        raise TypeError(f"{point.key} is not a BACnet point")
+    return binding
+
+
+def _device(binding: BacnetBinding) -> _Device:
+    return _Device(binding.address, binding.device_instance)
+
+
+def _object_name(binding: BacnetBinding) -> str:
+    return f"{binding.object_type}:{binding.object_instance}"
+
+
+def _plan(members: Sequence[tuple[str, BacnetBinding]],
+          per_request: int) -> dict[_Device, _DevicePlan]:
+    """Group the points by device, each object once, ``per_request`` objects a request."""
+    objects: dict[_Device, dict[tuple[str, int], list[str]]] = {}
+    for key, binding in members:
+        on_device = objects.setdefault(_device(binding), {})
+        on_device.setdefault((binding.object_type, binding.object_instance), []).append(key)
+    plan: dict[_Device, _DevicePlan] = {}
+    for device, on_device in objects.items():
+        listed = list(on_device.items())
+        chunks = []
+        for first in range(0, len(listed), per_request):
+            part = listed[first : first + per_request]
+            request = ReadPropertyMultipleRequest(
+                listOfReadAccessSpecs=SequenceOf(ReadAccessSpecification)([
+                    ReadAccessSpecification(
+                        objectIdentifier=ObjectIdentifier(obj),
+                        listOfPropertyReferences=[
+                            PropertyReference(propertyIdentifier=_PRESENT_VALUE)
+                        ],
+                    )
+                    for obj, _ in part
+                ])
+            )
+            chunks.append(_Chunk(
+                bytes(request.encode().pduData),
+                {(int(ObjectType(type_name)), instance): (f"{type_name}:{instance}", tuple(keys))
+                 for (type_name, instance), keys in part},
+            ))
+        plan[device] = _DevicePlan(Address(device.address), tuple(chunks))
+    return plan
+
+
+# --- the raw acknowledgements -----------------------------------------------------------
+
+
+class _RawAcks:
+    """Lets the acknowledgements of this driver's ReadPropertyMultiple requests reach it
+    undecoded, so that ``decode_rpm_ack`` reads them instead of bacpypes3's generic
+    decoder. Every other answer, and every answer to anyone else, takes the usual path.
+
+    bacpypes3 decodes a complex acknowledgement in its application service access
+    point's ``sap_response``, just before handing it to the application, which resolves
+    the request's future with it; this wraps that one method of this driver's own
+    application.
+    """
+
+    def __init__(self, asap: Any) -> None:
+        self.awaited: set[tuple[Any, int]] = set()
+        """(device address, invoke id) of the requests whose answer is wanted raw."""
+        self._asap = asap
+        self._decoding_response = asap.sap_response
+        asap.sap_response = self._sap_response
+
+    async def _sap_response(self, apdu: Any) -> None:
+        if (
+            isinstance(apdu, ComplexAckPDU)
+            and not isinstance(apdu, APCISequence)
+            and (apdu.pduSource, apdu.apduInvokeID) in self.awaited
+        ):
+            await ServiceAccessPoint.sap_response(self._asap, apdu)
+        else:
+            await self._decoding_response(apdu)
+
+
+# --- the driver -------------------------------------------------------------------------
+
+
+@dataclass
+class _Health:
+    """What the driver knows of a device: whether its identity was checked, and its backoff."""
+
+    identified: bool = False
+    error: DeviceError | None = None
+    delay: float = 0.0
+    retry_at: float = 0.0
+
+
+def _refusal(device: _Device, what: str, reply: ErrorRejectAbortNack) -> DeviceRejected:
+    """A device's error, reject or abort reply, with the BACnet reason, as an error."""
+    if isinstance(reply, ErrorPDU):
+        reason = f"error {getattr(reply, 'errorClass', '?')}: {getattr(reply, 'errorCode', '?')}"
+    elif isinstance(reply, RejectPDU):
+        reason = f"reject: {reply.reason}"
+    else:
+        reason = f"abort: {reply.reason}"
+    return DeviceRejected(f"{device} refused {what} ({reason})")
+
+
+class BacnetDriver(Driver):
+    """BACnet/IP through one BAC0 client: ReadPropertyMultiple per device, WriteProperty at
+    the binding's priority, directed Who-Is to check who answers at an address.
+
+    Reads are planned once per point set: per device, each object once, ``RPM_OBJECTS``
+    (86) objects a request unless ``max_objects_per_request`` says fewer (or more, if
+    the devices segment). ``read`` asks every device at once and, on each device, one
+    request after the other, each bounded by ``timeout_s`` (BAC0 alone would wait about
+    27 s for a dead device).
+
+    Before its first request a device gets a directed Who-Is, so that points are never
+    read from, or written to, another device that took the address; the I-Am must name
+    the site file's instance. A device that does not answer, or is not the expected one,
+    is left alone for a while: its points fail at once, saying when it will be tried
+    again, from ``backoff_s[0]`` seconds doubling to ``backoff_s[1]``; then a Who-Is
+    again, and reads resume. An answer resets the delay. ``now`` gives monotonic seconds
+    for this bookkeeping.
+    """
+
+    def __init__(self, *, now: Callable[[], float], ip: str = "127.0.0.1/24",
+                 port: int = 47808, device_id: int = 4194000, timeout_s: float = 3.0,
+                 max_objects_per_request: int | None = None,
+                 backoff_s: tuple[float, float] = (1.0, 60.0)) -> None:
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be positive, not {timeout_s}")
+        if max_objects_per_request is not None and max_objects_per_request < 1:
+            raise ValueError(
+                f"max_objects_per_request must be 1 or more, not {max_objects_per_request}"
+            )
+        if not 0 < backoff_s[0] <= backoff_s[1]:
+            raise ValueError(f"backoff_s must be (first, longest) with 0 < first <= longest, "
+                             f"not {backoff_s}")
+        if "/" not in ip:
+            raise ValueError(f"ip must be address/prefix (e.g. 127.0.0.1/24), not {ip!r}")
+        self._now = now
+        self._ip = ip
+        self._port = port
+        self._device_id = device_id
+        self._timeout_s = timeout_s
+        self.max_objects_per_request = max_objects_per_request or RPM_OBJECTS
+        self._backoff_s = backoff_s
+        self.requests = 0
+        self._bacnet: Any = None
+        self._raw: _RawAcks | None = None
+        self._health: dict[_Device, _Health] = {}
+        self._plans: dict[tuple[tuple[str, BacnetBinding], ...], dict[_Device, _DevicePlan]] = {}
+
+    async def start(self) -> None:
+        """Start the BAC0 application on ``ip`` and ``port``; fails now if the port is taken.
+
+        The local device declares 1476-byte APDUs (BAC0 declares 1024, which would make
+        devices segment an 86-object answer). bacpypes3 gives up on a request when this
+        driver does (no retry, the same timeout), so that nothing more is sent to a
+        silent device behind the backoff's back.
+        """
+        if self._bacnet is not None:
+            return
+        # bacpypes3 binds with SO_REUSEPORT and would share a port another client holds
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind((self._ip.split("/")[0], self._port))
+        self._bacnet = BAC0.lite(ip=self._ip, port=self._port, deviceId=self._device_id,
+                                 ping=False)
+        app = self._bacnet.this_application.app
+        app.device_object.maxApduLengthAccepted = MAX_APDU
+        app.device_object.apduTimeout = math.ceil(self._timeout_s * 1000)
+        app.device_object.numberOfApduRetries = 0
+        self._raw = _RawAcks(app.asap)
+
+    async def stop(self) -> None:
+        """Stop the BAC0 application: this cancels every BAC0 task of the process."""
+        if self._bacnet is None:
+            return
+        bacnet, self._bacnet, self._raw = self._bacnet, None, None
+        await bacnet.disconnect()
+        await asyncio.sleep(0)  # asyncio closes a datagram socket on the next iteration
+        self._health.clear()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def read(self, points: Sequence[PointRef]) -> dict[str, Reading]:
+        plan = self._plan_of(points)
+        results = await asyncio.gather(*(
+            self._read_device(device, device_plan) for device, device_plan in plan.items()
+        ))
+        readings: dict[str, Reading] = {}
+        for result in results:
+            readings.update(result)
+        return readings
+
+    def _plan_of(self, points: Sequence[PointRef]) -> dict[_Device, _DevicePlan]:
+        """The requests for this point set, planned and encoded once, reused every tick."""
+        members = tuple((point.key, _binding(point)) for point in points)
+        plan = self._plans.get(members)
+        if plan is None:
+            plan = _plan(members, self.max_objects_per_request)
+            if len(self._plans) >= _PLANS_KEPT:
+                del self._plans[next(iter(self._plans))]
+            self._plans[members] = plan
+        return plan
+
+    async def _read_device(self, device: _Device, plan: _DevicePlan) -> dict[str, Reading]:
+        try:
+            await self._ready(device, plan.bacnet_address)
+        except DeviceError as error:
+            return _failed(plan.chunks, str(error))
+        readings: dict[str, Reading] = {}
+        for chunk in plan.chunks:
+            try:
+                readings.update(await self._read_chunk(device, plan.bacnet_address, chunk))
+            except DeviceTimeout as error:
+                return readings | _failed(plan.chunks, str(error), unless=readings)
+            except DeviceError as error:
+                readings.update(_failed([chunk], str(error)))
+        return readings
+
+    async def _read_chunk(self, device: _Device, address: Any,
+                          chunk: _Chunk) -> dict[str, Reading]:
+        request = ConfirmedRequestPDU(_RPM_SERVICE, None, chunk.service_data,
+                                      destination=address)
+        ack = await self._confirmed(device, request, "ReadPropertyMultiple", raw=True)
+        try:
+            outcomes = decode_rpm_ack(bytes(ack.pduData))
+        except ValueError as error:
+            raise DeviceError(
+                f"{device} sent a ReadPropertyMultiple answer that cannot be read: {error}"
+            ) from None
+        readings: dict[str, Reading] = {}
+        for obj, (name, keys) in chunk.objects.items():
+            outcome = outcomes.get(obj, "the answer has no value for it")
+            reading = (
+                Reading(outcome) if isinstance(outcome, float)
+                else Reading.failed(f"{device} {name}: {outcome}")
+            )
+            readings.update(dict.fromkeys(keys, reading))
+        return readings
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def write(self, point: PointRef, value: float) -> None:
+        """WriteProperty of the present value at the binding's priority: a binary point as
+        inactive/active, a multi-state one as its state number, an analog one as a REAL.
+        A value the type cannot hold raises ``ValueError`` before anything is sent."""
+        kind = ROLES[point.role].kind
+        primitive: Any
+        if not math.isfinite(value):
+            raise ValueError(f"{point.key}: {value} is not a value to write")
+        if kind == "binary":
+            if value not in (0, 1):
+                raise ValueError(f"{point.key}: a binary point is 0 or 1, not {value:g}")
+            primitive = BinaryPV("active" if value == 1 else "inactive")
+        elif kind == "multistate":
+            if value != int(value) or value < 0:
+                raise ValueError(f"{point.key}: a state is a whole number, not {value:g}")
+            primitive = Unsigned(int(value))
+        else:
+            primitive = Real(value)
+        await self._write(point, primitive, f"{value:g}")
+
+    async def release(self, point: PointRef) -> None:
+        """Write null at the binding's priority: the next priority, or the relinquish
+        default, decides the present value again."""
+        await self._write(point, Null(()), "null")
+
+    async def _write(self, point: PointRef, primitive: Any, shown: str) -> None:
+        priority = _binding(point).priority
+        await self._ask(
+            point, WritePropertyRequest, f"writing {shown} to {{object}} at priority {priority}",
+            propertyIdentifier=_PRESENT_VALUE, propertyValue=primitive, priority=priority,
+        )
+
+    async def priority_array(self, point: PointRef) -> list[float | None]:
+        """The 16 command slots of a commandable object, highest priority first, ``None``
+        for an empty one: who holds the point, for diagnosis."""
+        ack = await self._ask(point, ReadPropertyRequest, "reading the priority array of {object}",
+                              propertyIdentifier=PropertyIdentifier("priorityArray"))
+        slots = ack.propertyValue.cast_out(PriorityArray)
+        return [
+            None if slot.null is not None else float(getattr(slot, slot._choice))
+            for slot in slots
+        ]
+
+    # -- counting --------------------------------------------------------------------------
+
+    def fewest_requests(self, points: Sequence[PointRef]) -> int:
+        """Per device, its distinct objects over the objects one request may ask for."""
+        objects: dict[_Device, set[tuple[str, int]]] = {}
+        for point in points:
+            binding = _binding(point)
+            objects.setdefault(_device(binding), set()).add(
+                (binding.object_type, binding.object_instance)
+            )
+        per_request = self.max_objects_per_request
+        return sum(math.ceil(len(members) / per_request) for members in objects.values())
+
+    # -- requests, identity and backoff ----------------------------------------------------
+
+    @property
+    def _app(self) -> Any:
+        if self._bacnet is None:
+            raise RuntimeError("the BACnet driver is not started")
+        return self._bacnet.this_application.app
+
+    async def _confirmed(self, device: _Device, request: Any, what: str,
+                         raw: bool = False) -> Any:
+        """Send a confirmed request and wait at most ``timeout_s`` for its answer.
+
+        An error, reject or abort reply raises ``DeviceRejected``; silence raises
+        ``DeviceTimeout`` and starts (or lengthens) the device's backoff."""
+        app = self._app
+        self.requests += 1
+        answer = app.request(request)
+        token = (request.pduDestination, request.apduInvokeID)
+        if raw and self._raw is not None:
+            self._raw.awaited.add(token)
+        try:
+            return await asyncio.wait_for(answer, self._timeout_s)
+        except TimeoutError:
+            raise self._back_off(device, self._silence(device)) from None
+        except ErrorRejectAbortNack as reply:  # a BaseException in bacpypes3
+            # bacpypes3 reports its own give-up on an unanswered request as an abort
+            if isinstance(reply, AbortPDU) and reply.reason == AbortReason.noResponse:
+                raise self._back_off(device, self._silence(device)) from None
+            raise _refusal(device, what, reply) from None
+        finally:
+            if self._raw is not None:
+                self._raw.awaited.discard(token)
+
+    async def _ask(self, point: PointRef, request_type: Any, what: str, **fields: Any) -> Any:
+        """Send a request about the object of ``point`` (``what`` names it ``{object}``)
+        once its device is ready, and return the answer."""
+        binding = _binding(point)
+        device = _device(binding)
+        address = Address(binding.address)
+        await self._ready(device, address)
+        request = request_type(
+            objectIdentifier=ObjectIdentifier((binding.object_type, binding.object_instance)),
+            destination=address,
+            **fields,
+        )
+        return await self._confirmed(device, request, what.format(object=_object_name(binding)))
+
+    async def _ready(self, device: _Device, address: Any) -> None:
+        """Raise the backoff's error while the device waits; identify it when it must be.
+
+        A directed Who-Is answers two questions at once: is something there, and is it
+        the device the site file says? A device that was silent is identified again,
+        since whatever answers at its address now may be another one."""
+        health = self._health.setdefault(device, _Health())
+        if health.error is not None:
+            remaining = health.retry_at - self._now()
+            if remaining > 0:
+                raise type(health.error)(
+                    f"{health.error}; next attempt in {math.ceil(remaining):d} s"
+                )
+        if health.identified:
+            return
+        self.requests += 1
+        try:
+            i_ams = await asyncio.wait_for(
+                self._app.who_is(address=address, timeout=self._timeout_s), self._timeout_s
+            )
+        except TimeoutError:
+            i_ams = []
+        if not i_ams:
+            raise self._back_off(device, self._silence(device))
+        found = i_ams[0].iAmDeviceIdentifier[1]
+        if found != device.instance:
+            raise self._back_off(device, DeviceRejected(
+                f"device at {device.address} is {found}, the site file says {device.instance}"
+            ))
+        self._health[device] = _Health(identified=True)
+
+    def _silence(self, device: _Device) -> DeviceTimeout:
+        return DeviceTimeout(f"{device} did not answer within {self._timeout_s:g} s")
+
+    def _back_off(self, device: _Device, error: DeviceError) -> DeviceError:
+        """Start or lengthen the device's backoff; the error returned says when it is
+        tried next, and the device is identified again then."""
+        previous = self._health.get(device)
+        first, longest = self._backoff_s
+        delay = first if previous is None or previous.error is None else min(
+            previous.delay * 2, longest)
+        self._health[device] = _Health(False, error, delay, self._now() + delay)
+        return type(error)(f"{error}; next attempt in {delay:g} s")
+
+
+def _failed(chunks: Iterable[_Chunk], message: str,
+            unless: Mapping[str, Reading] | None = None) -> dict[str, Reading]:
+    """The same failure for every point of ``chunks`` not already in ``unless``."""
+    reading = Reading.failed(message)
+    return {
+        key: reading
+        for chunk in chunks
+        for key in chunk.point_keys()
+        if unless is None or key not in unless
+    }
