@@ -10,10 +10,17 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.live import Live
+from rich.table import Table
 
-from gtb.clock import RealClock, SimulatedClock
+from gtb.clock import Clock, RealClock, SimulatedClock, monotonic
 from gtb.config import SiteFileError, load_site
+from gtb.engine import Engine, EngineSettings
+from gtb.jobs import start_jobs
 from gtb.model import Site
+from gtb.store import Store
+
+DEMO_SITE = Path(__file__).resolve().parent.parent / "sites" / "demo-commune.yaml"
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
@@ -86,3 +93,130 @@ def _parse_start(text: str, site: Site) -> datetime:
         ) from None
     return start if start.tzinfo else start.replace(tzinfo=site.tz)
 
+
+
+@main.command()
+@click.argument("site_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("var/gtb.sqlite"), show_default=True, help="the engine's store")
+@click.option("--tick", "tick_s", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="seconds between two reads of every point")
+@click.option("--bacnet-port", type=int, default=47808, show_default=True,
+              help="UDP port of the engine's own BACnet/IP client")
+def run(site_file: Path, db: Path, tick_s: float, bacnet_port: int) -> None:
+    """Run the engine on the real devices of SITE_FILE."""
+    site = _load(site_file)
+    try:
+        asyncio.run(serve_engine(site, db, RealClock(), speed=1.0, tick_s=tick_s,
+                                 bacnet_port=bacnet_port))
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
+@main.command()
+@click.option("--site", "site_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEMO_SITE, show_default=True)
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=60.0,
+              show_default=True, help="simulated seconds per real second")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="seed of the weather and the occupants")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("var/demo.sqlite"), show_default=True,
+              help="the demo's store, started afresh each time")
+def demo(site_file: Path, speed: float, seed: int, db: Path) -> None:
+    """The virtual commune and the engine on it, in one process."""
+    from gtb.sim.runner import VirtualSite
+
+    site = _load(site_file)
+    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    clock = SimulatedClock(RealClock().now().replace(microsecond=0), speed=speed)
+
+    async def both() -> None:
+        virtual = VirtualSite(site, clock, seed=seed)
+        async with virtual.serving():
+            console.print(f"virtual commune on loopback: {len(virtual.servers)} devices; "
+                          f"speed ×{speed:g}; store {db} (new)")
+            await serve_engine(site, db, clock, speed=speed, tick_s=60.0, bacnet_port=47808)
+
+    try:
+        asyncio.run(both())
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
+async def serve_engine(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: float,
+                       bacnet_port: int) -> None:
+    """Wire store, drivers, engine and jobs; show the zones until interrupted."""
+    from protocols.bacnet import BacnetDriver  # BAC0 takes most of a second to import
+    from protocols.modbus import ModbusDriver
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(db)
+    drivers = {
+        "modbus": ModbusDriver(now=monotonic),
+        "bacnet": BacnetDriver(now=monotonic, port=bacnet_port),
+    }
+    engine = Engine(site, store, drivers, clock, EngineSettings(tick_s=tick_s))
+    await engine.start()
+    scheduler = None
+    try:
+        await engine.tick()
+        scheduler = start_jobs(engine, store, clock, speed=speed, console=console)
+        with Live(zone_table(engine, store), console=console, refresh_per_second=1) as live:
+            while True:
+                await asyncio.sleep(1.0)
+                live.update(zone_table(engine, store))
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        await engine.stop()
+        store.close()
+
+
+def zone_table(engine: Engine, store: Store) -> Table:
+    """The zones as the engine last saw them: temperature, level, setpoint and why."""
+    local = engine.clock.now().astimezone(engine.site.tz)
+    alarms = len(store.active_alarms())
+    table = Table(title=f"{engine.site.name} — {local:%a %d/%m/%Y %H:%M} — "
+                        f"{alarms} alarme{'s' if alarms != 1 else ''}")
+    for column in ("zone", "temp. °C", "niveau", "consigne °C", "pourquoi"):
+        table.add_column(column)
+    for zone in engine.zones():
+        shown = "—" if zone.temperature is None else f"{zone.temperature:.1f}"
+        if zone.quality != "ok":
+            shown += f" ({zone.quality})"
+        setpoint = "—" if zone.setpoint is None else f"{zone.setpoint:.1f}"
+        table.add_row(zone.name, shown, zone.level, setpoint, zone.reason.fr)
+    return table
+
+
+@main.group()
+def bench() -> None:
+    """Measure the engine on this machine (figures for the README)."""
+
+
+@bench.command("engine")
+@click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
+@click.option("--ticks", type=click.IntRange(min=5), default=50, show_default=True)
+@click.option("--devices", type=click.IntRange(min=2), default=50, show_default=True,
+              help="simulated devices of 100 points each, half Modbus and half BACnet")
+def bench_engine_command(as_json: bool, ticks: int, devices: int) -> None:
+    """Ticks of the real engine on 5,000 points over 50 devices on loopback."""
+    import json
+
+    from rich.progress import Progress
+
+    from gtb.bench import bench_engine, summary_rows
+
+    with Progress(console=errors, transient=True) as progress:
+        result = bench_engine(ticks=ticks, devices=devices, progress=progress)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    table = Table(title="gtb bench engine")
+    for column in ("measure", "value", "target"):
+        table.add_column(column)
+    for row in summary_rows(result):
+        table.add_row(*row)
+    console.print(table)

@@ -29,10 +29,15 @@ class VirtualSite:
         self.site = site
         self.clock = clock
         self.world = VirtualCommune(site, clock.now(), seed=seed)
-        self.servers: list[DeviceServer] = device_servers(site, self.world.values())
-        writable = {ref.key for ref in site.points() if ref.point.writable}
-        self._commands = [(s, k) for s in self.servers for k in s.keys if k in writable]
-        self._readings = [(s, k) for s in self.servers for k in s.keys if k not in writable]
+        self._defaults = self.world.values()
+        self.servers: list[DeviceServer] = device_servers(site, self._defaults)
+        self._writable = {ref.key for ref in site.points() if ref.point.writable}
+        self._pair_points()
+
+    def _pair_points(self) -> None:
+        self._commands = [(s, k) for s in self.servers for k in s.keys if k in self._writable]
+        self._readings = [(s, k) for s in self.servers for k in s.keys
+                          if k not in self._writable]
 
     def sync(self) -> None:
         """Commands in, physics up to now, readings out."""
@@ -41,6 +46,19 @@ class VirtualSite:
         self.world.advance_to(self.clock.now())
         for server, key in self._readings:
             server.publish(key, self.world.read(key))
+
+    async def power_cycle(self, server: DeviceServer) -> DeviceServer:
+        """Switch a device off and on: it comes back holding the building's own defaults
+        for its commands, as a controller that lost its memory does."""
+        await server.stop()
+        values = self.world.values()
+        initial = {key: self._defaults[key] if key in self._writable else values[key]
+                   for key in self._defaults}
+        [fresh] = [s for s in device_servers(self.site, initial) if s.keys == server.keys]
+        self.servers[self.servers.index(server)] = fresh
+        self._pair_points()
+        await fresh.start()
+        return fresh
 
     @contextlib.asynccontextmanager
     async def serving(self, sync_s: float = 0.25) -> AsyncIterator[VirtualSite]:

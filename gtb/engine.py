@@ -1,0 +1,397 @@
+"""One tick: read -> record -> decide -> arbitrate -> write -> record.
+
+The engine reads every point through the drivers, records the samples (with their quality)
+before anything else happens to them, judges what it read, asks the controllers, lets
+arbitration have the last word, writes only what changed (or needs refreshing), and
+records commands, reasons, faults and alarms as events. It never raises out of a tick for
+a field fault: a point it cannot read is stale, then failed; its zone goes to a degraded
+mode that needs no sensor, and an alarm says so until the point comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from controllers.heating import HEATING_MODE_OF_LEVEL, HeatingDecision, programme_decision
+from controllers.schedule import FrenchCalendar, occupation
+from gtb.arbitration import Command, Switch, arbitrate
+from gtb.clock import Clock, monotonic
+from gtb.model import ROLES, Building, PointRef, Quality, Reason, Role, Site, Zone
+from gtb.store import Sample, Severity, Store
+from protocols.base import DeviceError, Driver, Reading
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    tick_s: float = 60.0
+    stale_after_s: float = 180.0
+    """A point unread for longer than this is failed; until then its last value serves."""
+    refresh_s: float = 900.0
+    """Every command is written again this often, for a device that lost it."""
+    deadband: float = 0.05
+    """An analog command closer than this to what was written is not written again."""
+
+
+@dataclass(frozen=True)
+class ZoneStatus:
+    """What a person wants to see of a zone: where it is, what it does, and why."""
+
+    key: str
+    name: str
+    temperature: float | None
+    quality: Quality
+    level: str
+    setpoint: float | None
+    reason: Reason
+    degraded: bool
+
+
+@dataclass(frozen=True)
+class TickReport:
+    at: datetime
+    duration_s: float
+    ok: int
+    stale: int
+    failed: int
+    writes: int
+    write_failures: int
+
+
+@dataclass
+class _Written:
+    value: float
+    at: datetime
+
+
+@dataclass
+class _PointMemory:
+    """The last good value of a point, which serves while the point is stale."""
+
+    value: float | None = None
+    at: datetime | None = None
+
+
+@dataclass
+class _TickState:
+    values: dict[str, float | None] = field(default_factory=dict)
+    quality: dict[str, Quality] = field(default_factory=dict)
+
+
+class Engine:
+    """The control loop of one site."""
+
+    def __init__(
+        self,
+        site: Site,
+        store: Store,
+        drivers: Mapping[str, Driver],
+        clock: Clock,
+        settings: EngineSettings | None = None,
+    ) -> None:
+        self.site = site
+        self.store = store
+        self.drivers = drivers
+        self.clock = clock
+        self.settings = settings or EngineSettings()
+        self.calendar = FrenchCalendar(site.school_zone, site.alsace_moselle)
+        self.refs = {ref.key: ref for ref in site.points()}
+        self._by_protocol: dict[str, list[PointRef]] = defaultdict(list)
+        for ref in self.refs.values():
+            self._by_protocol[ref.binding.protocol].append(ref)
+        missing = set(self._by_protocol) - set(drivers)
+        if missing:
+            raise ValueError(f"no driver for {', '.join(sorted(missing))} points")
+        self._memory = {key: _PointMemory() for key in self.refs}
+        self._error_of: dict[str, str] = {}
+        self._device_size: dict[tuple[str, str, int], int] = defaultdict(int)
+        for ref in self.refs.values():
+            self._device_size[ref.binding.endpoint] += 1
+        self._written: dict[str, _Written] = {}
+        self._switches: dict[str, Switch] = {}
+        self._commands: dict[str, Command] = {}
+        self._status: dict[str, ZoneStatus] = {}
+        self._state = _TickState()
+
+    # -- life cycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for driver in self.drivers.values():
+            await driver.start()
+        self._event("engine", "Moteur démarré", f"{len(self.refs)} points, site {self.site.id}")
+
+    async def stop(self) -> None:
+        """Release or hold the commanded points, as the site file says, then disconnect."""
+        if self.site.on_shutdown == "release":
+            for key in list(self._written):
+                await self._release(key, "arrêt du moteur : point rendu à l'automate")
+        self._event("engine", "Moteur arrêté",
+                    "points rendus" if self.site.on_shutdown == "release" else "points maintenus")
+        for driver in self.drivers.values():
+            await driver.stop()
+
+    # -- one tick ----------------------------------------------------------------------
+
+    async def tick(self) -> TickReport:
+        began = monotonic()
+        now = self.clock.now()
+        readings = await self._read()
+        samples = self._judge(now, readings)
+        self.store.write_samples(samples)
+        self._alarms(now)
+        desired = self._decide(now)
+        final = arbitrate(self.site, desired, self.store.active_overrides(now), self._switches,
+                          now)
+        self._record_commands(final)
+        writes, failures = await self._write(now, final)
+        for key in [k for k in self._written if k not in final]:
+            await self._release(key, "plus aucune commande : point rendu à l'automate")
+        counts = defaultdict(int, {q: 0 for q in Quality})
+        for quality in self._state.quality.values():
+            counts[quality] += 1
+        return TickReport(now, monotonic() - began, counts[Quality.OK], counts[Quality.STALE],
+                          counts[Quality.FAILED], writes, failures)
+
+    def zones(self) -> list[ZoneStatus]:
+        """Each zone as of the last tick, in site-file order."""
+        return list(self._status.values())
+
+    async def _read(self) -> dict[str, Reading]:
+        results = await asyncio.gather(*(
+            self.drivers[protocol].read(refs) for protocol, refs in self._by_protocol.items()
+        ))
+        readings: dict[str, Reading] = {}
+        for result in results:
+            readings.update(result)
+        return readings
+
+    def _judge(self, now: datetime, readings: Mapping[str, Reading]) -> list[Sample]:
+        """Quality of every point: ok, stale (last value still serves) or failed, and why."""
+        state = _TickState()
+        samples = []
+        for key, ref in self.refs.items():
+            reading = readings.get(key) or Reading.failed(f"{key}: no reading")
+            error = reading.error
+            if reading.value is not None:
+                error = implausible(ref, reading.value)
+            memory = self._memory[key]
+            if error is None:
+                assert reading.value is not None
+                memory.value, memory.at = reading.value, now
+                state.values[key], state.quality[key] = reading.value, Quality.OK
+                samples.append(Sample(key, now, reading.value))
+                continue
+            fresh = memory.at is not None and now - memory.at <= timedelta(
+                seconds=self.settings.stale_after_s)
+            if fresh:
+                state.values[key], state.quality[key] = memory.value, Quality.STALE
+                samples.append(Sample(key, now, memory.value, Quality.STALE, error))
+            else:
+                state.values[key], state.quality[key] = None, Quality.FAILED
+                samples.append(Sample(key, now, None, Quality.FAILED, error))
+            self._error_of[key] = error
+        self._state = state
+        return samples
+
+    # -- faults and alarms ---------------------------------------------------------------
+
+    def _alarms(self, now: datetime) -> None:
+        """One alarm per dead device, else one per failed point; cleared on recovery."""
+        failed = [k for k, q in self._state.quality.items() if q is Quality.FAILED]
+        by_device: dict[tuple[str, str, int], list[str]] = defaultdict(list)
+        for key in failed:
+            by_device[self.refs[key].binding.endpoint].append(key)
+        wanted: dict[str, tuple[Severity, str, PointRef | None]] = {}
+        for endpoint, keys in by_device.items():
+            if len(keys) == self._device_size[endpoint]:
+                protocol, address, unit = endpoint
+                what = f"unité {unit}" if protocol == "modbus" else f"appareil {unit}"
+                wanted[f"device:{protocol}:{address}:{unit}"] = (
+                    Severity.CRITICAL,
+                    f"{protocol.capitalize()} {address} ({what}) ne répond plus : "
+                    f"{self._error_of.get(keys[0], '?')} — zones en mode dégradé",
+                    None,
+                )
+                continue
+            for key in keys:
+                ref = self.refs[key]
+                critical = ref.role is Role.ZONE_TEMPERATURE
+                consequence = " — zone en mode dégradé" if critical else ""
+                wanted[f"point:{key}"] = (
+                    Severity.CRITICAL if critical else Severity.WARNING,
+                    f"{key} illisible : {self._error_of.get(key, '?')}{consequence}",
+                    ref,
+                )
+        active = self.store.active_alarms()
+        for alarm_key, (severity, message, about) in wanted.items():
+            alarm, new = self.store.raise_alarm(
+                alarm_key, at=now, severity=severity, message=message, **_where(about)
+            )
+            if new:
+                self._event("alarm", f"Alarme : {message}", "défaut de lecture", ref=about,
+                            data={"state": "raised", "alarm": alarm.id, "key": alarm_key})
+        for alarm_key in active:
+            if alarm_key.startswith(("device:", "point:")) and alarm_key not in wanted:
+                cleared = self.store.clear_alarm(alarm_key, at=now)
+                if cleared is not None:
+                    about = self.refs.get(cleared.point) if cleared.point else None
+                    self._event("alarm", f"Fin d'alarme : {cleared.message}", "lecture rétablie",
+                                ref=about, data={"state": "cleared", "alarm": cleared.id,
+                                               "key": alarm_key})
+
+    # -- decisions -----------------------------------------------------------------------
+
+    def _decide(self, now: datetime) -> dict[str, Command]:
+        local_now = now.astimezone(self.site.tz)
+        desired: dict[str, Command] = {}
+        status: dict[str, ZoneStatus] = {}
+        for building in self.site.buildings:
+            for zone in building.zones:
+                keys = {p.role: f"{building.id}.{zone.id}.{p.id}" for p in zone.points}
+                decision = programme_decision(
+                    occupation(self.site.programme_of(building, zone), self.calendar,
+                               building.use, local_now),
+                    local_now,
+                    self.site.comfort_of(zone),
+                )
+                temperature_key = keys[Role.ZONE_TEMPERATURE]
+                degraded = self._state.quality[temperature_key] is Quality.FAILED
+                reason = _degraded(decision.reason) if degraded else decision.reason
+                if Role.HEATING_SETPOINT in keys:
+                    key = keys[Role.HEATING_SETPOINT]
+                    desired[key] = Command(key, decision.setpoint, reason)
+                if Role.HEATING_MODE in keys:
+                    key = keys[Role.HEATING_MODE]
+                    desired[key] = Command(key, HEATING_MODE_OF_LEVEL[decision.level], reason)
+                status[f"{building.id}.{zone.id}"] = self._zone_status(
+                    building, zone, decision, reason, temperature_key, degraded)
+        self._status = status
+        return desired
+
+    def _zone_status(self, building: Building, zone: Zone, decision: HeatingDecision,
+                     reason: Reason, temperature_key: str, degraded: bool) -> ZoneStatus:
+        return ZoneStatus(
+            key=f"{building.id}.{zone.id}",
+            name=f"{building.name} / {zone.name}",
+            temperature=self._state.values[temperature_key],
+            quality=self._state.quality[temperature_key],
+            level=decision.level,
+            setpoint=decision.setpoint,
+            reason=reason,
+            degraded=degraded,
+        )
+
+    def _record_commands(self, final: Mapping[str, Command]) -> None:
+        """A command is an event when its value or its reason changes."""
+        for key, command in final.items():
+            before = self._commands.get(key)
+            if before is None or before.value != command.value or before.reason != command.reason:
+                self._event("command", f"{key} ← {command.value:g}", command.reason.fr,
+                            ref=self.refs[key], actor=command.actor,
+                            data={"value": command.value, "source": command.source,
+                                  "reason_en": command.reason.en})
+        self._commands = dict(final)
+
+    # -- writing -------------------------------------------------------------------------
+
+    async def _write(self, now: datetime, final: Mapping[str, Command]) -> tuple[int, int]:
+        due = [c for c in final.values() if self._needs_write(now, c)]
+        results = await asyncio.gather(*(self._write_one(now, c) for c in due))
+        return sum(results), len(results) - sum(results)
+
+    def _needs_write(self, now: datetime, command: Command) -> bool:
+        written = self._written.get(command.key)
+        if written is None:
+            return True
+        if abs(command.value - written.value) > self.settings.deadband:
+            return True
+        if now - written.at >= timedelta(seconds=self.settings.refresh_s):
+            return True
+        # A device that restarted holds its default again: read back, and write again.
+        seen = self._state.values.get(command.key)
+        settled = now - written.at >= timedelta(seconds=2 * self.settings.tick_s)
+        return (
+            settled
+            and seen is not None
+            and self._state.quality.get(command.key) is Quality.OK
+            and abs(seen - command.value) > self.settings.deadband
+        )
+
+    async def _write_one(self, now: datetime, command: Command) -> bool:
+        ref = self.refs[command.key]
+        alarm_key = f"command:{command.key}"
+        try:
+            await self.drivers[ref.binding.protocol].write(ref, command.value)
+        except DeviceError as exc:
+            alarm, new = self.store.raise_alarm(
+                alarm_key, at=now, severity=Severity.WARNING,
+                message=f"Commande de {command.key} impossible : {exc}", **_where(ref),
+            )
+            if new:
+                self._event("fault", f"Écriture de {command.key} impossible", str(exc), ref=ref,
+                            data={"alarm": alarm.id, "value": command.value})
+            return False
+        before = self._written.get(command.key)
+        self._written[command.key] = _Written(command.value, now)
+        if ROLES[ref.role].kind == "binary" and (before is None or before.value != command.value):
+            self._switches[command.key] = Switch(command.value, now)
+        if self.store.clear_alarm(alarm_key, at=now) is not None:
+            self._event("alarm", f"Fin d'alarme : commande de {command.key} rétablie",
+                        "écriture réussie", ref=ref, data={"state": "cleared", "key": alarm_key})
+        return True
+
+    async def _release(self, key: str, why: str) -> None:
+        ref = self.refs[key]
+        try:
+            await self.drivers[ref.binding.protocol].release(ref)
+        except DeviceError as exc:
+            self._event("fault", f"Libération de {key} impossible", str(exc), ref=ref)
+            return
+        del self._written[key]
+        self._event("command", f"{key} libéré", why, ref=ref)
+
+    # -- audit -----------------------------------------------------------------------------
+
+    def _event(self, kind: str, message: str, reason: str, *, ref: PointRef | None = None,
+               actor: str = "engine", data: Mapping[str, object] | None = None) -> None:
+        self.store.record_event(
+            self.clock.now(), kind, actor, message, reason=reason, site=self.site.id, data=data,
+            **_where(ref),
+        )
+
+
+def _where(ref: PointRef | None) -> dict[str, str | None]:
+    """The building, zone and point an event or an alarm is about."""
+    return {
+        "building": ref.building.id if ref and ref.building else None,
+        "zone": ref.zone.id if ref and ref.zone else None,
+        "point": ref.key if ref else None,
+    }
+
+
+def implausible(ref: PointRef, value: float) -> str | None:
+    """Why a value read from a device cannot be believed, or None if it can.
+
+    A NaN, an infinity or a value outside the point's physical range is a fault of the
+    sensor or the device, not a measurement: nothing is decided on it.
+    """
+    if not math.isfinite(value):
+        return f"{ref.key}: the device sent {value}, not a number"
+    low, high = ref.point.physical_range
+    if not low <= value <= high:
+        unit = ref.point.si_unit
+        return (f"{ref.key}: {value:g} {unit} is outside the physical range "
+                f"{low:g}..{high:g} {unit}")
+    return None
+
+
+def _degraded(reason: Reason) -> Reason:
+    return Reason(
+        f"Mode dégradé, température inconnue : programme sans optimisation. {reason.fr}",
+        f"Degraded mode, temperature unknown: programme without optimisation. {reason.en}",
+    )
+

@@ -1,0 +1,319 @@
+"""The engine against the virtual commune, over real Modbus and BACnet stacks on loopback.
+
+Time is a stepped simulated clock: each test moves it, lets the physics catch up, and runs
+a tick, so what happens at which simulated time is exact. Faults are real: servers are
+stopped and restarted, a point is bound to a register the device does not have, a device
+reports a value no sensor could.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from gtb.clock import SimulatedClock
+from gtb.config import parse_site
+from gtb.engine import Engine, EngineSettings, TickReport, implausible
+from gtb.model import Quality, Site
+from gtb.sim.devices import DeviceServer
+from gtb.sim.runner import VirtualSite
+from gtb.store import Store
+from protocols.bacnet import BacnetDriver
+from protocols.modbus import ModbusDriver
+
+from .conftest import free_port
+
+PARIS = ZoneInfo("Europe/Paris")
+MONDAY_3AM = datetime(2026, 1, 12, 3, 0, tzinfo=PARIS)
+SETTINGS = EngineSettings(tick_s=60.0, stale_after_s=180.0, refresh_s=6 * 3600.0)
+
+
+@dataclass
+class Rig:
+    """An engine, the virtual commune it runs, its store, and the clock they share."""
+
+    engine: Engine
+    virtual: VirtualSite
+    store: Store
+    clock: SimulatedClock
+
+    async def tick(self, after_s: float = 60.0) -> TickReport:
+        """Let ``after_s`` simulated seconds pass, the physics catch up, then run a tick."""
+        self.clock.advance(after_s)
+        self.virtual.sync()
+        report = await self.engine.tick()
+        self.virtual.sync()  # commands written by the tick reach the physics
+        return report
+
+    def server(self, prefix: str) -> DeviceServer:
+        return next(s for s in self.virtual.servers if s.keys[0].startswith(prefix))
+
+    def events(self, kind: str) -> list[str]:
+        return [e.message for e in self.store.events(kind=kind, limit=1000)]
+
+
+@contextlib.asynccontextmanager
+async def rig(
+    site: Site, db: Path, start: datetime = MONDAY_3AM, engine_site: Site | None = None,
+    settings: EngineSettings = SETTINGS,
+) -> AsyncIterator[Rig]:
+    clock = SimulatedClock(start)
+    virtual = VirtualSite(site, clock, seed=5)
+    store = Store(db)
+    drivers = {
+        "modbus": ModbusDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5),
+        "bacnet": BacnetDriver(now=lambda: clock.now().timestamp(),
+                               port=free_port(socket.SOCK_DGRAM), timeout_s=0.5),
+    }
+    engine = Engine(engine_site or site, store, drivers, clock, settings)
+    # The background sync stays out of the way: the tests sync by hand, at known times.
+    async with virtual.serving(sync_s=3600):
+        await engine.start()
+        try:
+            yield Rig(engine, virtual, store, clock)
+        finally:
+            await engine.stop()
+            store.close()
+
+
+def run(body: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(body(), 90))
+
+
+def test_a_tick_reads_records_decides_and_writes(demo_site: Site, tmp_path: Path) -> None:
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite") as r:
+            report = await r.tick()
+            assert (report.ok, report.stale, report.failed) == (82, 0, 0)
+            world = r.virtual.world
+            # Monday 03:00: the town hall was left on Saturday noon (reduced), the school on
+            # Friday (frost protection, its 4 h lead starts at 04:20), the library on
+            # Saturday until Tuesday (frost protection, and its mode follows).
+            assert world.read("mairie.accueil.consigne") == 16.0
+            assert world.read("ecole.maternelle.consigne") == 8.0
+            assert world.read("mediatheque.lecture.consigne") == 8.0
+            assert world.read("mediatheque.lecture.mode") == 3.0
+            assert world.read("gymnase.salle.mode") == 2.0
+            samples = r.store.latest_all()
+            assert len(samples) == 82
+            assert all(s.quality is Quality.OK for s in samples.values())
+            reasons = {e.point: e.reason for e in r.store.events(kind="command", limit=100)}
+            assert reasons["ecole.maternelle.consigne"] == (
+                "Inoccupé plus de 48 h (jusqu'à 08:20) : hors-gel 8,0 °C")
+            # 04:20: the classrooms' 4 h early start begins (the canteen's, for 11:30, at
+            # 07:30); only those three commands change, so only they are written.
+            report = await r.tick(after_s=80 * 60)
+            assert world.read("ecole.maternelle.consigne") == 19.0
+            assert world.read("ecole.cantine.consigne") == 8.0
+            assert report.writes == 3
+            assert (await r.tick()).writes == 0  # nothing changed, nothing written
+
+    run(body)
+
+
+def test_commands_are_refreshed_and_restored_after_a_device_power_cycle(
+    demo_site: Site, tmp_path: Path
+) -> None:
+    ten_minutes = EngineSettings(tick_s=60.0, stale_after_s=180.0, refresh_s=600.0)
+
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite", settings=ten_minutes) as r:
+            first = await r.tick()
+            assert (await r.tick()).writes == 0
+            # Nothing changes at 03:12, but every command is ten minutes old: all rewritten.
+            assert (await r.tick(after_s=600)).writes == first.writes
+            # The gym's controller loses power and comes back with its own defaults.
+            await r.virtual.power_cycle(r.server("gymnase"))
+            await r.tick()
+            assert r.virtual.world.read("gymnase.salle.consigne") == 19.0
+            # The engine reads the setpoint back, sees it lost, and writes it again.
+            await r.tick()
+            await r.tick()
+            assert r.virtual.world.read("gymnase.salle.consigne") == 16.0
+
+    run(body)
+
+
+def test_override_beats_the_programme_until_it_ends_and_is_audited(
+    demo_site: Site, tmp_path: Path
+) -> None:
+    key = "mairie.accueil.consigne"
+
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite") as r:
+            await r.tick()
+            now = r.clock.now()
+            r.store.add_override(key, 20.0, start=now, until=now + timedelta(hours=1),
+                                 who="marie", why="permanence exceptionnelle", at=now)
+            await r.tick()
+            assert r.virtual.world.read(key) == 20.0
+            [event] = [e for e in r.store.events(kind="command", point=key, limit=10)
+                       if e.actor == "marie"]
+            assert event.reason == ("Dérogation de marie jusqu'à 04:01 : permanence "
+                                    "exceptionnelle")
+            await r.tick(after_s=3600)  # expired: back to the programme
+            assert r.virtual.world.read(key) == 16.0
+            # A new override, cancelled early, and one asking for too much.
+            now = r.clock.now()
+            oid = r.store.add_override(key, 25.0, start=now, until=now + timedelta(hours=8),
+                                       who="paul", why="trop froid", at=now)
+            await r.tick()
+            assert r.virtual.world.read(key) == 21.0  # the ceiling, whoever asks
+            r.store.cancel_override(oid, at=r.clock.now(), who="marie", why="erreur")
+            await r.tick()
+            assert r.virtual.world.read(key) == 16.0
+
+    run(body)
+
+
+def test_a_dead_device_makes_points_stale_then_failed_with_an_alarm_and_recovers(
+    demo_site: Site, tmp_path: Path
+) -> None:
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite") as r:
+            await r.tick()
+            gym = r.server("gymnase")
+            await gym.stop()
+            report = await r.tick()
+            assert report.stale == len(gym.keys) and report.failed == 0
+            salle = next(z for z in r.engine.zones() if z.key == "gymnase.salle")
+            assert salle.quality is Quality.STALE and not salle.degraded
+            for _ in range(3):
+                report = await r.tick()
+            assert report.failed == len(gym.keys)
+            salle = next(z for z in r.engine.zones() if z.key == "gymnase.salle")
+            assert salle.degraded and salle.temperature is None
+            assert salle.reason.fr.startswith("Mode dégradé, température inconnue")
+            alarms = r.store.active_alarms()
+            [device_alarm] = [a for a in alarms.values() if a.key.startswith("device:bacnet")]
+            assert "ne répond plus" in device_alarm.message
+            assert not [k for k in alarms if k.startswith("point:gymnase")]
+            failed = r.store.latest("gymnase.salle.temperature")
+            assert failed is not None and failed.quality is Quality.FAILED and failed.error
+            # The other buildings went on as usual.
+            assert r.store.latest("mairie.accueil.temperature").quality is Quality.OK  # type: ignore[union-attr]
+            await gym.start()
+            r.clock.advance(120)  # past the driver's backoff
+            await r.tick()
+            assert not [k for k in r.store.active_alarms() if k.startswith("device:")]
+            assert any(m.startswith("Fin d'alarme") for m in r.events("alarm"))
+
+    run(body)
+
+
+def test_exception_responses_and_implausible_values_fail_only_their_points(
+    demo_site_text: str, tmp_path: Path
+) -> None:
+    site = parse_site(demo_site_text)
+    # The engine's site has one more point, on a register the town hall's server lacks.
+    extra = ("          - {id: humidite, role: co2, binding: {protocol: modbus, host: 127.0.0.1, "
+             "port: PORT, unit: 1, table: input_register, address: 900, data_type: uint16}}\n")
+    port = site.point("mairie.chaudiere").binding.port  # type: ignore[union-attr]
+    anchor = "          - {id: eclairage, role: lighting_relay, binding: {protocol: modbus"
+    engine_site = parse_site(demo_site_text.replace(
+        anchor, extra.replace("PORT", str(port)) + anchor, 1))
+
+    async def body() -> None:
+        async with rig(site, tmp_path / "gtb.sqlite", engine_site=engine_site) as r:
+            report = await r.tick()
+            assert report.stale + report.failed == 1
+            for _ in range(4):
+                await r.tick()
+            alarm = r.store.active_alarms()["point:mairie.accueil.humidite"]
+            assert "ILLEGAL_ADDRESS" in alarm.message
+            # A thermometer reporting 95 °C is not believed: its zone goes degraded.
+            r.server("ecole").publish("ecole.cantine.temperature", 95.0)
+            for _ in range(5):
+                await r.engine.tick()
+                r.clock.advance(60)
+            alarm = r.store.active_alarms()["point:ecole.cantine.temperature"]
+            assert "95 °C is outside the physical range -30..60 °C" in alarm.message
+            cantine = next(z for z in r.engine.zones() if z.key == "ecole.cantine")
+            assert cantine.degraded
+            assert r.store.latest("ecole.maternelle.temperature").quality is Quality.OK  # type: ignore[union-attr]
+
+    run(body)
+
+
+def test_implausible_names_nan_and_range() -> None:
+    site = parse_site((Path(__file__).parent.parent / "sites/demo-commune.yaml").read_text())
+    ref = site.point("mairie.accueil.temperature")
+    assert implausible(ref, 20.0) is None
+    assert "not a number" in (implausible(ref, math.nan) or "")
+    assert "outside the physical range" in (implausible(ref, -45.0) or "")
+
+
+def test_engine_restart_restores_overrides_and_alarms_and_releases_on_shutdown(
+    demo_site: Site, tmp_path: Path
+) -> None:
+    db = tmp_path / "gtb.sqlite"
+    key = "gymnase.salle.consigne"
+
+    async def body() -> None:
+        async with rig(demo_site, db) as r:
+            await r.tick()
+            now = r.clock.now()
+            r.store.add_override(key, 18.0, start=now, until=now + timedelta(days=1),
+                                 who="marie", why="match", at=now)
+            await r.server("ep-eglise").stop()
+            for _ in range(5):
+                await r.tick()
+            raised = [m for m in r.events("alarm") if m.startswith("Alarme")]
+            assert len(raised) == 1
+            assert r.virtual.world.read(key) == 18.0
+            virtual = r.virtual
+        # On shutdown the engine released what it commanded (the site's default policy):
+        # the gym's setpoint is back at the device's own default.
+        virtual.sync()
+        assert virtual.world.read(key) == 19.0
+        # A second engine on the same store picks the override and the alarm up again.
+        async with rig(demo_site, db, start=now + timedelta(minutes=10)) as r:
+            await r.server("ep-eglise").stop()
+            await r.tick()
+            await r.tick(after_s=300)
+            assert r.virtual.world.read(key) == 18.0
+            raised = [m for m in r.events("alarm") if m.startswith("Alarme")]
+            assert len(raised) == 1, "the alarm from before the restart is still the one"
+
+    run(body)
+
+
+def test_hold_on_shutdown_keeps_the_last_commands(demo_site_text: str, tmp_path: Path) -> None:
+    site = parse_site(demo_site_text.replace("school_zone: B", "school_zone: B\non_shutdown: hold"))
+
+    async def body() -> None:
+        async with rig(site, tmp_path / "gtb.sqlite") as r:
+            await r.tick()
+            assert r.virtual.world.read("gymnase.salle.consigne") == 16.0
+            virtual = r.virtual
+        virtual.sync()
+        assert virtual.world.read("gymnase.salle.consigne") == 16.0
+
+    run(body)
+
+
+def test_a_daylight_saving_night_keeps_time_in_order(demo_site: Site, tmp_path: Path) -> None:
+    start = datetime(2026, 3, 28, 22, 0, tzinfo=PARIS)
+
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite", start=start) as r:
+            ticks = 0
+            while r.clock.now() < datetime(2026, 3, 29, 6, 0, tzinfo=PARIS):
+                report = await r.tick(after_s=900)
+                assert report.failed == 0
+                ticks += 1
+            # 22:00 to 06:00 on the night clocks go forward is 7 hours: 28 ticks of 15 min.
+            assert ticks == 28
+            samples = r.store.samples("mairie.accueil.temperature", start, r.clock.now()
+                                      + timedelta(seconds=1))
+            times = [s.ts for s in samples]
+            assert len(times) == ticks and times == sorted(set(times))
+
+    run(body)
