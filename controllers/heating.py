@@ -10,24 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 
 from controllers.schedule import Occupation
 from gtb.i18n import duration, moment, temperature
-from gtb.model import ComfortLevels, Reason
+from gtb.model import ComfortLevels, HeatingLevel, Reason
 
 LONG_ABSENCE = timedelta(hours=48)
 """Beyond this, a zone drops to frost protection (R241-27)."""
 
-
-class Level(StrEnum):
-    COMFORT = "comfort"
-    REDUCED = "reduced"
-    FROST_PROTECTION = "frost_protection"
-
-
-HEATING_MODE_OF_LEVEL = {Level.COMFORT: 1.0, Level.REDUCED: 2.0, Level.FROST_PROTECTION: 3.0}
-"""The state a ``heating_mode`` point takes for each level (see gtb.model.HEATING_MODES)."""
 
 
 def elapsed(since: datetime, until: datetime) -> timedelta:
@@ -46,7 +36,7 @@ class FixedPreheat:
 
 @dataclass(frozen=True)
 class HeatingDecision:
-    level: Level
+    level: HeatingLevel
     setpoint: float
     reason: Reason
 
@@ -63,7 +53,7 @@ def programme_decision(
         until_fr = moment(occupation.current_end, local_now)
         until_en = moment(occupation.current_end, local_now, "en")
         return HeatingDecision(
-            Level.COMFORT,
+            HeatingLevel.COMFORT,
             comfort.comfort,
             Reason(
                 f"Occupé selon le programme jusqu'à {until_fr} : confort "
@@ -82,7 +72,7 @@ def programme_decision(
     if start is not None and elapsed(local_now, start) <= lead:
         minutes = lead.total_seconds() / 60
         return HeatingDecision(
-            Level.COMFORT,
+            HeatingLevel.COMFORT,
             comfort.comfort,
             Reason(
                 f"Préchauffage fixe de {duration(minutes)} : occupation prévue à "
@@ -97,7 +87,7 @@ def programme_decision(
     )
     if long_absence:
         return HeatingDecision(
-            Level.FROST_PROTECTION,
+            HeatingLevel.FROST_PROTECTION,
             comfort.frost_protection,
             Reason(
                 f"Inoccupé plus de 48 h ({when_fr}) : hors-gel "
@@ -107,7 +97,7 @@ def programme_decision(
             ),
         )
     return HeatingDecision(
-        Level.REDUCED,
+        HeatingLevel.REDUCED,
         comfort.reduced,
         Reason(
             f"Inoccupé {when_fr} : réduit {temperature(comfort.reduced)}",

@@ -13,9 +13,9 @@ without changing what they answer for an ordinary week.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 import holidays
@@ -236,8 +236,31 @@ def occupation(
 ) -> Occupation:
     """Where ``local_now`` (aware, in the site's zone) falls in the programme."""
     tz = local_now.tzinfo
+    assert isinstance(tz, tzinfo)
+    intervals = _intervals(programme, calendar, use, local_now.date(), tz)
+    previous_end = None
+    for index, (start, end) in enumerate(intervals):
+        if end <= local_now:
+            previous_end = end
+        elif start <= local_now:
+            following = intervals[index + 1][0] if index + 1 < len(intervals) else None
+            return Occupation(True, previous_end, end, following)
+        else:
+            return Occupation(False, previous_end, None, start)
+    return Occupation(False, previous_end, None, None)
+
+
+@lru_cache(maxsize=4096)
+def _intervals(
+    programme: Programme, calendar: FrenchCalendar, use: str, today: date, tz: tzinfo
+) -> tuple[tuple[datetime, datetime], ...]:
+    """The programme's occupied intervals around ``today``, touching periods joined.
+
+    Cached: it changes only with the day, and every zone of a building usually shares
+    its programme, so a tick of a thousand zones computes a handful of these.
+    """
     intervals: list[tuple[datetime, datetime]] = []
-    first = local_now.date() - timedelta(days=LOOK_BACK_DAYS)
+    first = today - timedelta(days=LOOK_BACK_DAYS)
     for offset in range(LOOK_BACK_DAYS + HORIZON_DAYS + 1):
         day = first + timedelta(days=offset)
         for period in programmed_periods(programme, calendar, use, day):
@@ -251,13 +274,4 @@ def occupation(
                 intervals[-1] = (intervals[-1][0], end)
             else:
                 intervals.append((start, end))
-    previous_end = None
-    for start, end in intervals:
-        if end <= local_now:
-            previous_end = end
-        elif start <= local_now:
-            following = next((s for s, _ in intervals if s > end), None)
-            return Occupation(True, previous_end, end, following)
-        else:
-            return Occupation(False, previous_end, None, start)
-    return Occupation(False, previous_end, None, None)
+    return tuple(intervals)

@@ -48,28 +48,46 @@ MINIMUM_STATE_TIME = {
 """How long a relay stays in a state before it may change again."""
 
 
-def arbitrate(
-    site: Site,
-    desired: Mapping[str, Command],
-    overrides: Mapping[str, Override],
-    switches: Mapping[str, Switch],
-    now: datetime,
-) -> dict[str, Command]:
-    """What to write on each point this tick. Overrides on unknown or read-only points are
-    left out (the panel and the API refuse them; a stale one in the store must do no harm).
-    """
-    refs = {ref.key: ref for ref in site.points() if ref.point.writable}
-    final = dict(desired)
-    for key, override in overrides.items():
-        if key in refs:
-            final[key] = _override_command(override, now.astimezone(site.tz))
-    _modes_follow_setpoint_overrides(site, final, overrides)
-    for key, command in final.items():
-        final[key] = _within_bounds(site, refs[key], command)
-        switch = switches.get(key)
-        if switch is not None:
-            final[key] = _minimum_state_time(refs[key], final[key], switch, now)
-    return final
+class Arbiter:
+    """Arbitration for one site; what it needs of the site file is worked out once."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self._writable = {ref.key: ref for ref in site.points() if ref.point.writable}
+        self._mode_of_setpoint: dict[str, str] = {}
+        for building in site.buildings:
+            for zone in building.zones:
+                keys = {p.role: f"{building.id}.{zone.id}.{p.id}" for p in zone.points}
+                if Role.HEATING_SETPOINT in keys and Role.HEATING_MODE in keys:
+                    self._mode_of_setpoint[keys[Role.HEATING_SETPOINT]] = keys[Role.HEATING_MODE]
+
+    def arbitrate(
+        self,
+        desired: Mapping[str, Command],
+        overrides: Mapping[str, Override],
+        switches: Mapping[str, Switch],
+        now: datetime,
+    ) -> dict[str, Command]:
+        """What to write on each point this tick. Overrides on unknown or read-only points
+        are left out (the panel and the API refuse them; a stale one in the store must do
+        no harm)."""
+        final = dict(desired)
+        local_now = now.astimezone(self.site.tz)
+        for key, override in overrides.items():
+            if key in self._writable:
+                final[key] = _override_command(override, local_now)
+        # An overridden setpoint needs the zone's mode at comfort, or the mode would ignore
+        # it (frost protection and off replace the setpoint in the zone's controller).
+        for setpoint, mode in self._mode_of_setpoint.items():
+            if setpoint in overrides and mode not in overrides:
+                final[mode] = replace(final[setpoint], key=mode, value=1.0)
+        for key, command in final.items():
+            ref = self._writable[key]
+            final[key] = _within_bounds(self.site, ref, command)
+            switch = switches.get(key)
+            if switch is not None:
+                final[key] = _minimum_state_time(ref, final[key], switch, now)
+        return final
 
 
 def _override_command(override: Override, local_now: datetime) -> Command:
@@ -87,22 +105,6 @@ def _override_command(override: Override, local_now: datetime) -> Command:
         "override",
         override.who,
     )
-
-
-def _modes_follow_setpoint_overrides(
-    site: Site, final: dict[str, Command], overrides: Mapping[str, Override]
-) -> None:
-    """An overridden setpoint needs the zone's mode at comfort, or the mode would ignore it
-    (frost protection and off replace the setpoint in the controller)."""
-    for building in site.buildings:
-        for zone in building.zones:
-            keys = {p.role: f"{building.id}.{zone.id}.{p.id}" for p in zone.points}
-            setpoint, mode = keys.get(Role.HEATING_SETPOINT), keys.get(Role.HEATING_MODE)
-            if setpoint is not None and setpoint in overrides and mode is not None and (
-                mode not in overrides
-            ):
-                command = final[setpoint]
-                final[mode] = replace(command, key=mode, value=1.0)
 
 
 def _within_bounds(site: Site, ref: PointRef, command: Command) -> Command:

@@ -151,6 +151,8 @@ async def serve_engine(site: Site, db: Path, clock: Clock, *, speed: float, tick
     from protocols.bacnet import BacnetDriver  # BAC0 takes most of a second to import
     from protocols.modbus import ModbusDriver
 
+    _quiet_bac0()
+
     db.parent.mkdir(parents=True, exist_ok=True)
     store = Store(db)
     drivers = {
@@ -187,7 +189,7 @@ def zone_table(engine: Engine, store: Store) -> Table:
         if zone.quality != "ok":
             shown += f" ({zone.quality})"
         setpoint = "—" if zone.setpoint is None else f"{zone.setpoint:.1f}"
-        table.add_row(zone.name, shown, zone.level, setpoint, zone.reason.fr)
+        table.add_row(zone.name, shown, zone.level.label.fr, setpoint, zone.reason.fr)
     return table
 
 
@@ -209,6 +211,7 @@ def bench_engine_command(as_json: bool, ticks: int, devices: int) -> None:
 
     from gtb.bench import bench_engine, summary_rows
 
+    _quiet_bac0()
     with Progress(console=errors, transient=True) as progress:
         result = bench_engine(ticks=ticks, devices=devices, progress=progress)
     if as_json:
@@ -220,3 +223,11 @@ def bench_engine_command(as_json: bool, ticks: int, devices: int) -> None:
     for row in summary_rows(result):
         table.add_row(*row)
     console.print(table)
+
+
+def _quiet_bac0() -> None:
+    """BAC0 logs every start-up step at INFO: keep warnings and errors only."""
+    import BAC0
+
+    BAC0.log_level(logger="warning", stdout="warning", stderr="critical", log_file="warning",
+                   log_this=False)

@@ -17,11 +17,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from controllers.heating import HEATING_MODE_OF_LEVEL, HeatingDecision, programme_decision
+from controllers.heating import HeatingDecision, programme_decision
 from controllers.schedule import FrenchCalendar, occupation
-from gtb.arbitration import Command, Switch, arbitrate
+from gtb.arbitration import Arbiter, Command, Switch
 from gtb.clock import Clock, monotonic
-from gtb.model import ROLES, Building, PointRef, Quality, Reason, Role, Site, Zone
+from gtb.model import (
+    MODE_OF_LEVEL,
+    ROLES,
+    Building,
+    HeatingLevel,
+    PointRef,
+    Quality,
+    Reason,
+    Role,
+    Site,
+    Zone,
+)
 from gtb.store import Sample, Severity, Store
 from protocols.base import DeviceError, Driver, Reading
 
@@ -45,7 +56,7 @@ class ZoneStatus:
     name: str
     temperature: float | None
     quality: Quality
-    level: str
+    level: HeatingLevel
     setpoint: float | None
     reason: Reason
     degraded: bool
@@ -116,6 +127,13 @@ class Engine:
         self._commands: dict[str, Command] = {}
         self._status: dict[str, ZoneStatus] = {}
         self._state = _TickState()
+        self._ticking = asyncio.Lock()
+        self._arbiter = Arbiter(site)
+        self._zones = [
+            (building, zone, {p.role: f"{building.id}.{zone.id}.{p.id}" for p in zone.points})
+            for building in site.buildings
+            for zone in building.zones
+        ]
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -125,10 +143,12 @@ class Engine:
         self._event("engine", "Moteur démarré", f"{len(self.refs)} points, site {self.site.id}")
 
     async def stop(self) -> None:
-        """Release or hold the commanded points, as the site file says, then disconnect."""
-        if self.site.on_shutdown == "release":
-            for key in list(self._written):
-                await self._release(key, "arrêt du moteur : point rendu à l'automate")
+        """Let a tick under way finish, release or hold the commanded points as the site
+        file says, then disconnect."""
+        async with self._ticking:
+            if self.site.on_shutdown == "release":
+                for key in list(self._written):
+                    await self._release(key, "arrêt du moteur : point rendu à l'automate")
         self._event("engine", "Moteur arrêté",
                     "points rendus" if self.site.on_shutdown == "release" else "points maintenus")
         for driver in self.drivers.values():
@@ -137,6 +157,10 @@ class Engine:
     # -- one tick ----------------------------------------------------------------------
 
     async def tick(self) -> TickReport:
+        async with self._ticking:
+            return await self._tick()
+
+    async def _tick(self) -> TickReport:
         began = monotonic()
         now = self.clock.now()
         readings = await self._read()
@@ -144,8 +168,8 @@ class Engine:
         self.store.write_samples(samples)
         self._alarms(now)
         desired = self._decide(now)
-        final = arbitrate(self.site, desired, self.store.active_overrides(now), self._switches,
-                          now)
+        final = self._arbiter.arbitrate(desired, self.store.active_overrides(now),
+                                        self._switches, now)
         self._record_commands(final)
         writes, failures = await self._write(now, final)
         for key in [k for k in self._written if k not in final]:
@@ -249,26 +273,30 @@ class Engine:
         local_now = now.astimezone(self.site.tz)
         desired: dict[str, Command] = {}
         status: dict[str, ZoneStatus] = {}
-        for building in self.site.buildings:
-            for zone in building.zones:
-                keys = {p.role: f"{building.id}.{zone.id}.{p.id}" for p in zone.points}
+        # Zones that share a programme, a use and comfort levels share a decision.
+        decisions: dict[tuple[object, ...], HeatingDecision] = {}
+        for building, zone, keys in self._zones:
+            programme, comfort = self.site.programme_of(building, zone), self.site.comfort_of(zone)
+            same = (programme, building.use, comfort)
+            decision = decisions.get(same)
+            if decision is None:
                 decision = programme_decision(
-                    occupation(self.site.programme_of(building, zone), self.calendar,
-                               building.use, local_now),
+                    occupation(programme, self.calendar, building.use, local_now),
                     local_now,
-                    self.site.comfort_of(zone),
+                    comfort,
                 )
-                temperature_key = keys[Role.ZONE_TEMPERATURE]
-                degraded = self._state.quality[temperature_key] is Quality.FAILED
-                reason = _degraded(decision.reason) if degraded else decision.reason
-                if Role.HEATING_SETPOINT in keys:
-                    key = keys[Role.HEATING_SETPOINT]
-                    desired[key] = Command(key, decision.setpoint, reason)
-                if Role.HEATING_MODE in keys:
-                    key = keys[Role.HEATING_MODE]
-                    desired[key] = Command(key, HEATING_MODE_OF_LEVEL[decision.level], reason)
-                status[f"{building.id}.{zone.id}"] = self._zone_status(
-                    building, zone, decision, reason, temperature_key, degraded)
+                decisions[same] = decision
+            temperature_key = keys[Role.ZONE_TEMPERATURE]
+            degraded = self._state.quality[temperature_key] is Quality.FAILED
+            reason = _degraded(decision.reason) if degraded else decision.reason
+            if Role.HEATING_SETPOINT in keys:
+                key = keys[Role.HEATING_SETPOINT]
+                desired[key] = Command(key, decision.setpoint, reason)
+            if Role.HEATING_MODE in keys:
+                key = keys[Role.HEATING_MODE]
+                desired[key] = Command(key, MODE_OF_LEVEL[decision.level], reason)
+            status[f"{building.id}.{zone.id}"] = self._zone_status(
+                building, zone, decision, reason, temperature_key, degraded)
         self._status = status
         return desired
 

@@ -9,6 +9,7 @@ audit log, and the next run goes ahead.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
@@ -45,6 +46,8 @@ def start_jobs(engine: Engine, store: Store, clock: Clock, *, speed: float = 1.0
                       misfire_grace_time=max(1, int(3600 / speed)), **options)
 
     def on_error(event: JobExecutionEvent) -> None:
+        if isinstance(event.exception, asyncio.CancelledError):
+            return  # stopped with the program, not a failure
         message = f"La tâche « {event.job_id} » a échoué : {event.exception!r}"
         store.record_event(clock.now(), "job_error", "engine", message,
                            reason="erreur interne; la tâche reprendra à son prochain passage")

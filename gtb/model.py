@@ -8,6 +8,7 @@ the ``point`` tag in InfluxDB.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterator
@@ -107,8 +108,30 @@ class Reason:
         return self.fr
 
 
-HEATING_MODES = {1: "comfort", 2: "reduced", 3: "frost_protection", 4: "off"}
+class HeatingLevel(StrEnum):
+    """The four modes of décret 2023-444: comfort, reduced, frost protection and off."""
+
+    COMFORT = "comfort"
+    REDUCED = "reduced"
+    FROST_PROTECTION = "frost_protection"
+    OFF = "off"
+
+    @property
+    def label(self) -> Reason:
+        return _LEVEL_LABELS[self]
+
+
+_LEVEL_LABELS = {
+    HeatingLevel.COMFORT: Reason("confort", "comfort"),
+    HeatingLevel.REDUCED: Reason("réduit", "reduced"),
+    HeatingLevel.FROST_PROTECTION: Reason("hors-gel", "frost protection"),
+    HeatingLevel.OFF: Reason("arrêt", "off"),
+}
+
+HEATING_MODES = dict(enumerate(HeatingLevel, start=1))
 """States of a ``heating_mode`` multi-state point (BACnet multi-state values count from 1)."""
+MODE_OF_LEVEL = {level: float(state) for state, level in HEATING_MODES.items()}
+"""The state a ``heating_mode`` point takes for each level."""
 
 ZONE_ROLES = frozenset(
     {
@@ -337,6 +360,7 @@ class Period:
         return f"{self.start.strftime('%H:%M')}-{end}"
 
 
+@functools.cache
 def parse_period(text: str) -> Period:
     """Parse ``"08:00-12:30"``; the end may be ``24:00``; the end must follow the start."""
     match = _PERIOD.match(text.strip())

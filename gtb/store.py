@@ -170,14 +170,22 @@ class Sample:
 
     def __post_init__(self) -> None:
         _require_text(self.point, "sample point")
-        _epoch(self.ts, f"sample {self.point} time")
-        object.__setattr__(self, "quality", Quality(self.quality))
-        where = f"sample {self.point} at {self.ts.isoformat()}"
+        if not isinstance(self.ts, datetime) or self.ts.utcoffset() is None:
+            _epoch(self.ts, f"sample {self.point} time")  # raises, saying what is wrong
+        if not isinstance(self.quality, Quality):
+            object.__setattr__(self, "quality", Quality(self.quality))
         if self.value is None:
             if self.quality is not Quality.FAILED:
-                raise ValueError(f"{where}: only a failed sample may have no value")
+                raise ValueError(f"{self._where}: only a failed sample may have no value")
         elif not math.isfinite(self.value):
-            raise ValueError(f"{where}: {self.value} is not a finite number; record it as failed")
+            raise ValueError(
+                f"{self._where}: {self.value} is not a finite number; record it as failed"
+            )
+
+    @property
+    def _where(self) -> str:
+        # Only formatted for an error: a tick builds thousands of samples.
+        return f"sample {self.point} at {self.ts.isoformat()}"
 
 
 @dataclass(frozen=True)
@@ -440,10 +448,13 @@ class Store:
                     "INSERT OR IGNORE INTO points (key) VALUES (?)", [(k,) for k in missing]
                 )
                 ids = {row[0]: row[1] for row in conn.execute("SELECT key, id FROM points")}
+            # A tick's samples share one time: convert each distinct time once.
+            epochs = {ts: _epoch(ts) for ts in {s.ts for s in batch}}
             conn.executemany(
                 "INSERT OR REPLACE INTO samples (point_id, ts, value, quality, error) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [(ids[s.point], _epoch(s.ts), s.value, s.quality.value, s.error) for s in batch],
+                [(ids[s.point], epochs[s.ts], s.value, s.quality.value, s.error)
+                 for s in batch],
             )
         # Only once committed: a rolled-back id must not be remembered.
         self._point_ids = ids

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from gtb.arbitration import Command, Switch, arbitrate
+from gtb.arbitration import Arbiter, Command, Switch
 from gtb.model import Reason, Site
 from gtb.store import Override
 
@@ -23,7 +23,8 @@ def command(key: str, value: float) -> Command:
 
 def test_an_override_beats_the_controller_and_says_who_and_until_when(demo_site: Site) -> None:
     key = "mairie.accueil.consigne"
-    final = arbitrate(demo_site, {key: command(key, 16.0)}, {key: override(key, 20.5)}, {}, NOW)
+    final = Arbiter(demo_site).arbitrate({key: command(key, 16.0)}, {key: override(key, 20.5)},
+                                         {}, NOW)
     assert final[key].value == 20.5
     assert final[key].source == "override" and final[key].actor == "marie"
     assert final[key].reason.fr == "Dérogation de marie jusqu'à 12:00 : réunion imprévue"
@@ -33,18 +34,19 @@ def test_an_override_beats_the_controller_and_says_who_and_until_when(demo_site:
 def test_a_setpoint_override_brings_the_zone_mode_to_comfort(demo_site: Site) -> None:
     setpoint, mode = "gymnase.salle.consigne", "gymnase.salle.mode"
     desired = {setpoint: command(setpoint, 8.0), mode: command(mode, 3.0)}  # frost protection
-    final = arbitrate(demo_site, desired, {setpoint: override(setpoint, 19.0)}, {}, NOW)
+    final = Arbiter(demo_site).arbitrate(desired, {setpoint: override(setpoint, 19.0)}, {}, NOW)
     assert (final[setpoint].value, final[mode].value) == (19.0, 1.0)
     assert final[mode].source == "override"
     # An explicit override of the mode itself is kept.
-    final = arbitrate(demo_site, desired, {setpoint: override(setpoint, 19.0),
+    final = Arbiter(demo_site).arbitrate(desired, {setpoint: override(setpoint, 19.0),
                                            mode: override(mode, 4.0)}, {}, NOW)
     assert final[mode].value == 4.0
 
 
 def test_safety_bounds_clamp_a_person_and_an_algorithm_alike(demo_site: Site) -> None:
     high, low = "mairie.accueil.consigne", "mairie.bureaux.consigne"
-    final = arbitrate(demo_site, {low: command(low, 2.0)}, {high: override(high, 26.0)}, {}, NOW)
+    final = Arbiter(demo_site).arbitrate({low: command(low, 2.0)},
+                                         {high: override(high, 26.0)}, {}, NOW)
     assert final[high].value == 21.0 and final[high].source == "safety"
     assert final[high].reason.fr.endswith("— plafonné à 21,0 °C (limite de sécurité)")
     assert final[low].value == 6.0
@@ -53,7 +55,7 @@ def test_safety_bounds_clamp_a_person_and_an_algorithm_alike(demo_site: Site) ->
 
 def test_outputs_are_normalised(demo_site: Site) -> None:
     dim, relay, mode = "ep-centre.gradation", "ep-centre.relais", "gymnase.salle.mode"
-    final = arbitrate(demo_site, {dim: command(dim, 140.0), relay: command(relay, 0.7),
+    final = Arbiter(demo_site).arbitrate({dim: command(dim, 140.0), relay: command(relay, 0.7),
                                   mode: command(mode, 7.0)}, {}, {}, NOW)
     assert (final[dim].value, final[relay].value, final[mode].value) == (100.0, 1.0, 4.0)
 
@@ -61,14 +63,15 @@ def test_outputs_are_normalised(demo_site: Site) -> None:
 def test_relays_keep_their_minimum_state_time(demo_site: Site) -> None:
     plant = "mairie.chaudiere"
     switched = {plant: Switch(1.0, NOW - timedelta(minutes=2))}
-    final = arbitrate(demo_site, {plant: command(plant, 0.0)}, {}, switched, NOW)
+    final = Arbiter(demo_site).arbitrate({plant: command(plant, 0.0)}, {}, switched, NOW)
     assert final[plant].value == 1.0 and final[plant].source == "safety"
     assert "maintenu en marche encore 180 s" in final[plant].reason.fr
     later = NOW + timedelta(minutes=3)
-    assert arbitrate(demo_site, {plant: command(plant, 0.0)}, {}, switched, later)[plant].value == 0
+    final = Arbiter(demo_site).arbitrate({plant: command(plant, 0.0)}, {}, switched, later)
+    assert final[plant].value == 0
 
 
 def test_overrides_of_unknown_or_read_only_points_do_nothing(demo_site: Site) -> None:
     overrides = {"mairie.accueil.temperature": override("mairie.accueil.temperature", 30.0),
                  "mairie.garage.consigne": override("mairie.garage.consigne", 30.0)}
-    assert arbitrate(demo_site, {}, overrides, {}, NOW) == {}
+    assert Arbiter(demo_site).arbitrate({}, overrides, {}, NOW) == {}

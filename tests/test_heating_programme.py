@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from controllers.heating import Level, programme_decision
+from controllers.heating import programme_decision
 from controllers.schedule import FrenchCalendar, occupation
-from gtb.model import ComfortLevels, Programme
+from gtb.model import ComfortLevels, HeatingLevel, Programme
 
 PARIS = ZoneInfo("Europe/Paris")
 CALENDAR = FrenchCalendar("B")
@@ -23,7 +23,7 @@ ECOLE = Programme(mon=("08:20-16:30",), tue=("08:20-16:30",), wed=("08:20-11:30"
                   thu=("08:20-16:30",), fri=("08:20-16:30",))
 
 
-def decide(programme: Programme, use: str, local: datetime) -> tuple[Level, str]:
+def decide(programme: Programme, use: str, local: datetime) -> tuple[HeatingLevel, str]:
     decision = programme_decision(occupation(programme, CALENDAR, use, local), local, LEVELS)
     return decision.level, decision.reason.fr
 
@@ -34,29 +34,29 @@ def at(*args: int) -> datetime:
 
 def test_occupied_during_a_period_with_its_end_in_the_reason() -> None:
     level, reason = decide(MAIRIE, "mairie", at(2026, 1, 12, 10, 0))
-    assert level is Level.COMFORT
+    assert level is HeatingLevel.COMFORT
     assert reason == "Occupé selon le programme jusqu'à 12:00 : confort 19,0 °C"
 
 
 def test_fixed_preheat_then_reduced_over_a_short_absence() -> None:
     # Saturday 12:00 -> Monday 08:30 is 44.5 h: a short absence, so reduced and a 2 h lead.
-    assert decide(MAIRIE, "mairie", at(2026, 1, 12, 6, 29))[0] is Level.REDUCED
+    assert decide(MAIRIE, "mairie", at(2026, 1, 12, 6, 29))[0] is HeatingLevel.REDUCED
     level, reason = decide(MAIRIE, "mairie", at(2026, 1, 12, 6, 30))
-    assert level is Level.COMFORT
+    assert level is HeatingLevel.COMFORT
     assert reason == "Préchauffage fixe de 2 h : occupation prévue à 08:30"
     level, reason = decide(MAIRIE, "mairie", at(2026, 1, 11, 15, 0))
-    assert level is Level.REDUCED
+    assert level is HeatingLevel.REDUCED
     assert reason == "Inoccupé jusqu'à demain 08:30 : réduit 16,0 °C"
 
 
 def test_frost_protection_over_a_weekend_and_a_longer_lead_after_it() -> None:
     # The school is left on Friday 16:30 and back on Monday 08:20: 64 h.
     level, reason = decide(ECOLE, "ecole", at(2026, 1, 10, 12, 0))
-    assert level is Level.FROST_PROTECTION
+    assert level is HeatingLevel.FROST_PROTECTION
     assert reason == "Inoccupé plus de 48 h (jusqu'à lundi 12/01 08:20) : hors-gel 8,0 °C"
-    assert decide(ECOLE, "ecole", at(2026, 1, 12, 4, 19))[0] is Level.FROST_PROTECTION
+    assert decide(ECOLE, "ecole", at(2026, 1, 12, 4, 19))[0] is HeatingLevel.FROST_PROTECTION
     level, reason = decide(ECOLE, "ecole", at(2026, 1, 12, 4, 20))
-    assert level is Level.COMFORT
+    assert level is HeatingLevel.COMFORT
     assert reason == "Préchauffage fixe de 4 h : occupation prévue à 08:20"
 
 
@@ -64,9 +64,9 @@ def test_school_holidays_and_public_holidays_are_unoccupied() -> None:
     # Zone B Christmas holidays 2025: 20 December to 5 January.
     occupied = occupation(ECOLE, CALENDAR, "ecole", at(2025, 12, 29, 10, 0))
     assert not occupied.occupied and occupied.next_start == at(2026, 1, 5, 8, 20)
-    assert decide(ECOLE, "ecole", at(2025, 12, 29, 10, 0))[0] is Level.FROST_PROTECTION
+    assert decide(ECOLE, "ecole", at(2025, 12, 29, 10, 0))[0] is HeatingLevel.FROST_PROTECTION
     # The town hall does not follow school holidays...
-    assert decide(MAIRIE, "mairie", at(2025, 12, 29, 10, 0))[0] is Level.COMFORT
+    assert decide(MAIRIE, "mairie", at(2025, 12, 29, 10, 0))[0] is HeatingLevel.COMFORT
     # ...but closes on public holidays: Friday 1 May 2026.
     assert not occupation(MAIRIE, CALENDAR, "mairie", at(2026, 5, 1, 10, 0)).occupied
 
@@ -83,17 +83,17 @@ def test_periods_running_past_midnight_join() -> None:
     [
         # 29 March 2026: clocks go from 02:00 to 03:00. 01:30 is 1 h 30 before 04:00 in real
         # time (2 h 30 on the wall clock): inside the 2 h lead.
-        (at(2026, 3, 29, 1, 30), Level.COMFORT),
-        (at(2026, 3, 29, 0, 59), Level.REDUCED),
+        (at(2026, 3, 29, 1, 30), HeatingLevel.COMFORT),
+        (at(2026, 3, 29, 0, 59), HeatingLevel.REDUCED),
         # 25 October 2026: 02:00-03:00 happens twice. 01:30 is 3 h 30 before 04:00 in real
         # time; 02:30 (first pass) 2 h 30: both outside the lead.
-        (at(2026, 10, 25, 1, 30), Level.REDUCED),
-        (at(2026, 10, 25, 2, 30), Level.REDUCED),
-        (datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=PARIS), Level.COMFORT),
+        (at(2026, 10, 25, 1, 30), HeatingLevel.REDUCED),
+        (at(2026, 10, 25, 2, 30), HeatingLevel.REDUCED),
+        (datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=PARIS), HeatingLevel.COMFORT),
     ],
 )
 def test_the_lead_is_counted_in_real_time_on_daylight_saving_nights(
-    now: datetime, level: Level
+    now: datetime, level: HeatingLevel
 ) -> None:
     early = Programme(sat=("10:00-11:00",), sun=("04:00-06:00",))
     assert decide(early, "autre", now)[0] is level
