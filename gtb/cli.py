@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections import Counter
 from datetime import datetime
@@ -152,7 +153,9 @@ async def serve_engine(site: Site, db: Path, clock: Clock, *, speed: float, tick
     from protocols.modbus import ModbusDriver
 
     _quiet_bac0()
-
+    # A tick still running when the next is due is skipped, and APScheduler warns of it;
+    # that is coalescing at work, not news. Job failures are events, printed by the jobs.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     db.parent.mkdir(parents=True, exist_ok=True)
     store = Store(db)
     drivers = {
