@@ -189,6 +189,8 @@ def test_publish_and_commanded_check_their_points(demo_site: Site) -> None:
         modbus.publish("mairie.accueil.temperature", 5000.0)
     with pytest.raises(ValueError, match=re.escape("a binary point is 0 or 1, not 0.5")):
         bacnet.publish("gymnase.salle.presence", 0.5)
+    with pytest.raises(ValueError, match=re.escape("1e+39 does not fit a BACnet REAL")):
+        bacnet.publish("gymnase.salle.temperature", 1e39)
 
 
 def test_device_servers_refuse_bad_input(demo_site: Site, demo_site_text: str) -> None:
