@@ -9,7 +9,7 @@ TEST_DEBS :=
 .PHONY: run test install debs lint
 
 run: $(STAMP)
-	$(BIN)/gtb sim sites/demo-commune.yaml --speed 60
+	$(BIN)/gtb demo --speed 60
 
 test: $(STAMP) debs lint
 	@# pytest exits 5 when it collects no test: report it, do not count it as a failure.

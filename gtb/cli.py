@@ -124,7 +124,9 @@ def run(site_file: Path, db: Path, tick_s: float, bacnet_port: int) -> None:
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("var/demo.sqlite"), show_default=True,
               help="the demo's store, started afresh each time")
-def demo(site_file: Path, speed: float, seed: int, db: Path) -> None:
+@click.option("--bacnet-port", type=int, default=47808, show_default=True,
+              help="UDP port of the engine's own BACnet/IP client")
+def demo(site_file: Path, speed: float, seed: int, db: Path, bacnet_port: int) -> None:
     """The virtual commune and the engine on it, in one process."""
     from gtb.sim.runner import VirtualSite
 
@@ -138,7 +140,8 @@ def demo(site_file: Path, speed: float, seed: int, db: Path) -> None:
         async with virtual.serving():
             console.print(f"virtual commune on loopback: {len(virtual.servers)} devices; "
                           f"speed ×{speed:g}; store {db} (new)")
-            await serve_engine(site, db, clock, speed=speed, tick_s=60.0, bacnet_port=47808)
+            await serve_engine(site, db, clock, speed=speed, tick_s=60.0,
+                               bacnet_port=bacnet_port)
 
     try:
         asyncio.run(both())
@@ -156,6 +159,8 @@ async def serve_engine(site: Site, db: Path, clock: Clock, *, speed: float, tick
     # A tick still running when the next is due is skipped, and APScheduler warns of it;
     # that is coalescing at work, not news. Job failures are events, printed by the jobs.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    # pymodbus logs every refused connection; the engine's alarms say it once, in French.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     db.parent.mkdir(parents=True, exist_ok=True)
     store = Store(db)
     drivers = {
@@ -234,3 +239,7 @@ def _quiet_bac0() -> None:
 
     BAC0.log_level(logger="warning", stdout="warning", stderr="critical", log_file="warning",
                    log_this=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -128,6 +128,7 @@ class Engine:
         self._status: dict[str, ZoneStatus] = {}
         self._state = _TickState()
         self._ticking = asyncio.Lock()
+        self._dead: set[tuple[str, str, int]] = set()
         self._arbiter = Arbiter(site)
         self._zones = [
             (building, zone, {p.role: f"{building.id}.{zone.id}.{p.id}" for p in zone.points})
@@ -230,14 +231,16 @@ class Engine:
         for key in failed:
             by_device[self.refs[key].binding.endpoint].append(key)
         wanted: dict[str, tuple[Severity, str, PointRef | None]] = {}
+        self._dead = set()
         for endpoint, keys in by_device.items():
             if len(keys) == self._device_size[endpoint]:
+                self._dead.add(endpoint)
                 protocol, address, unit = endpoint
-                what = f"unité {unit}" if protocol == "modbus" else f"appareil {unit}"
+                what = (f"Modbus TCP {address} (unité {unit})" if protocol == "modbus"
+                        else f"BACnet/IP {address} (appareil {unit})")
                 wanted[f"device:{protocol}:{address}:{unit}"] = (
                     Severity.CRITICAL,
-                    f"{protocol.capitalize()} {address} ({what}) ne répond plus : "
-                    f"{self._error_of.get(keys[0], '?')} — zones en mode dégradé",
+                    f"{what} ne répond plus : {self._cause(keys[0])} — zones en mode dégradé",
                     None,
                 )
                 continue
@@ -247,7 +250,7 @@ class Engine:
                 consequence = " — zone en mode dégradé" if critical else ""
                 wanted[f"point:{key}"] = (
                     Severity.CRITICAL if critical else Severity.WARNING,
-                    f"{key} illisible : {self._error_of.get(key, '?')}{consequence}",
+                    f"{key} illisible : {self._cause(key)}{consequence}",
                     ref,
                 )
         active = self.store.active_alarms()
@@ -266,6 +269,11 @@ class Engine:
                     self._event("alarm", f"Fin d'alarme : {cleared.message}", "lecture rétablie",
                                 ref=about, data={"state": "cleared", "alarm": cleared.id,
                                                "key": alarm_key})
+
+    def _cause(self, key: str) -> str:
+        """Why a point failed, for an alarm that lasts: without the driver's "next attempt
+        in N s", true only at the tick it was said."""
+        return self._error_of.get(key, "?").split("; next attempt in")[0]
 
     # -- decisions -----------------------------------------------------------------------
 
@@ -327,7 +335,12 @@ class Engine:
     # -- writing -------------------------------------------------------------------------
 
     async def _write(self, now: datetime, final: Mapping[str, Command]) -> tuple[int, int]:
-        due = [c for c in final.values() if self._needs_write(now, c)]
+        """Write what is due, except to a dead device: its alarm says enough, and what it
+        misses goes out when it answers again (nothing counts as written until then)."""
+        due = [
+            c for c in final.values()
+            if self.refs[c.key].binding.endpoint not in self._dead and self._needs_write(now, c)
+        ]
         results = await asyncio.gather(*(self._write_one(now, c) for c in due))
         return sum(results), len(results) - sum(results)
 

@@ -1,0 +1,61 @@
+"""The commands as a person runs them: real processes, stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .conftest import free_port
+
+GTB = [sys.executable, "-m", "gtb.cli"]
+
+
+def run_for(args: list[str], seconds: float, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Start a command, let it run, interrupt it as Ctrl-C does, and collect its output."""
+    process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    time.sleep(seconds)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    return subprocess.CompletedProcess(args, process.returncode, out, err)
+
+
+def events(db: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(db) as conn:
+        return list(conn.execute("SELECT kind, message FROM events ORDER BY id"))
+
+
+def test_gtb_demo_runs_the_commune_and_stops_cleanly(tmp_path: Path, demo_site_text: str) -> None:
+    site = tmp_path / "demo.yaml"
+    site.write_text(demo_site_text, encoding="utf-8")
+    db = tmp_path / "demo.sqlite"
+    result = run_for([*GTB, "demo", "--site", str(site), "--speed", "600", "--db", str(db),
+                      "--bacnet-port", str(free_port(2))], 12, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Marchiennes-le-Vert" in result.stdout
+    assert "Préchauffage" in result.stdout or "Inoccupé" in result.stdout or (
+        "Occupé" in result.stdout)
+    assert "Traceback" not in result.stderr
+    kinds = [kind for kind, _ in events(db)]
+    assert kinds[0] == "engine" and kinds[-1] == "engine"
+    assert events(db)[-1][1] == "Moteur arrêté"
+    assert kinds.count("command") >= 14  # 11 setpoints and 3 modes at least once
+
+
+def test_gtb_run_on_devices_that_are_not_there_raises_alarms(
+    tmp_path: Path, demo_site_text: str
+) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text(demo_site_text, encoding="utf-8")  # free ports: nothing listens there
+    db = tmp_path / "gtb.sqlite"
+    result = run_for([*GTB, "run", str(site), "--db", str(db),
+                      "--bacnet-port", str(free_port(2))], 9, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "7 alarmes" in result.stdout
+    with sqlite3.connect(db) as conn:
+        alarms = [row[0] for row in conn.execute("SELECT key FROM alarms WHERE cleared_at IS NULL")]
+    assert len(alarms) == 7 and all(key.startswith("device:") for key in alarms)

@@ -1,0 +1,63 @@
+"""The scheduled jobs on an accelerated clock: ticks, hourly rollups, and a failing job."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from gtb.clock import SimulatedClock
+from gtb.engine import Engine
+from gtb.jobs import start_jobs
+from gtb.model import Site
+from gtb.sim.runner import VirtualSite
+from gtb.store import Store
+from protocols.bacnet import BacnetDriver
+from protocols.modbus import ModbusDriver
+
+from .conftest import free_port
+
+SPEED = 3600.0  # a simulated hour per real second: a tick every 17 ms, rollups every second
+START = datetime(2026, 1, 12, 6, 0, tzinfo=ZoneInfo("Europe/Paris"))
+POINT = "mairie.accueil.temperature"
+
+
+def test_ticks_and_rollups_run_and_a_failing_job_is_an_event(
+    demo_site: Site, tmp_path: Path
+) -> None:
+    async def body() -> None:
+        clock = SimulatedClock(START, speed=SPEED)
+        store = Store(tmp_path / "gtb.sqlite")
+        drivers = {"modbus": ModbusDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5),
+                   "bacnet": BacnetDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5,
+                                          port=free_port(socket.SOCK_DGRAM))}
+        engine = Engine(demo_site, store, drivers, clock)
+        async with VirtualSite(demo_site, clock, seed=2).serving(sync_s=0.02):
+            await engine.start()
+            scheduler = start_jobs(engine, store, clock, speed=SPEED)
+            try:
+                await asyncio.sleep(3.0)
+                hours = store.hourly(POINT, START, clock.now())
+                assert len(hours) >= 1, "hourly rollups ran"
+                assert all(h.count >= 1 for h in hours)
+
+                # The disk fills up: the rollup fails, the ticks go on.
+                def disk_full(start: datetime, end: datetime) -> int:
+                    raise OSError("disque plein")
+
+                store.rollup = disk_full  # type: ignore[method-assign]
+                ticked = len(store.samples(POINT, START, clock.now()))
+                await asyncio.sleep(2.5)
+                [failure, *_] = store.events(kind="job_error")
+                assert "« rollup » a échoué" in failure.message
+                assert "disque plein" in failure.message
+                assert len(store.samples(POINT, START, clock.now())) > ticked + 5
+            finally:
+                scheduler.shutdown(wait=False)
+                await engine.stop()
+                store.close()
+        assert clock.now() - START > timedelta(hours=4)
+
+    asyncio.run(asyncio.wait_for(body(), 60))
