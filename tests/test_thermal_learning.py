@@ -1,0 +1,227 @@
+"""Learning each zone's warm-up and cool-down (controllers.thermal), without the engine.
+
+Two kinds of history: one generated from the first-order model itself (to check that the
+fit recovers known parameters), and one from the virtual commune, whose zones are a
+three-node network with a PI thermostat, so the first-order model is only an
+approximation there, as it is in a real building.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+from controllers.thermal import (
+    ThermalModel,
+    ThermalObservation,
+    fit_thermal,
+    warmup_episodes,
+)
+from gtb.config import parse_site
+from gtb.model import Site
+from gtb.sim.world import VirtualCommune
+from tests.conftest import DEMO_SITE, relocate_ports
+
+PARIS = ZoneInfo("Europe/Paris")
+STEP = timedelta(minutes=10)
+
+
+def first_order_history(k: float, g: float, days: int, seed: int = 0,
+                        noise: float = 0.1) -> list[ThermalObservation]:
+    """A zone that is exactly first order, on/off heated to 19 °C by day and 16 °C by night,
+    outdoor air swinging around 4 °C, air temperature measured with ``noise`` K."""
+    rng = np.random.default_rng(seed)
+    start = datetime(2025, 1, 6, tzinfo=UTC)
+    temperature, heating = 16.0, 0.0
+    history = []
+    hours = STEP.total_seconds() / 3600.0
+    for n in range(days * 144):
+        t = start + n * STEP
+        outdoor = 4.0 + 5.0 * math.sin(2 * math.pi * (n / 144 - 0.375)) + rng.normal(0, 0.3)
+        setpoint = 19.0 if 7 <= t.hour < 18 else 16.0
+        heating = 1.0 if temperature < setpoint - 0.3 else (
+            0.0 if temperature > setpoint + 0.3 else heating)
+        steady = outdoor + g * heating / k
+        temperature = steady + (temperature - steady) * math.exp(-k * hours)
+        # Heating is logged at the end of the interval it acted over.
+        history.append(ThermalObservation(t + STEP, temperature + rng.normal(0, noise),
+                                          outdoor, heating))
+    return history
+
+
+def test_fit_recovers_known_parameters_within_10_percent() -> None:
+    k, g = 0.12, 4.0
+    history = first_order_history(k, g, days=10)
+    model = fit_thermal(history, now=history[-1].time)
+    assert model is not None
+    assert abs(model.k - k) / k < 0.10, model
+    assert abs(model.g - g) / g < 0.10, model
+    # The warm-ups replayed with the fitted model are within a few minutes.
+    assert model.warmup_error_minutes < 10.0, model
+
+
+def test_nan_observation_is_skipped_not_fitted() -> None:
+    history = first_order_history(0.12, 4.0, days=10, seed=1)
+    clean = fit_thermal(history, now=history[-1].time)
+    poisoned = list(history)
+    for i in (100, 500, 900):
+        o = poisoned[i]
+        poisoned[i] = ThermalObservation(o.time, math.nan, o.outdoor, o.heating)
+    poisoned[700] = ThermalObservation(poisoned[700].time, 20.0, math.inf, 1.0)
+    model = fit_thermal(poisoned, now=history[-1].time)
+    assert model is not None and clean is not None
+    assert math.isfinite(model.k) and math.isfinite(model.g)
+    assert abs(model.k - clean.k) / clean.k < 0.02
+    assert abs(model.g - clean.g) / clean.g < 0.02
+
+
+def test_too_little_data_gives_none() -> None:
+    history = first_order_history(0.12, 4.0, days=10)
+    assert fit_thermal([], now=history[-1].time) is None
+    assert fit_thermal(history[:60], now=history[-1].time) is None  # ten hours
+    heated_only = [ThermalObservation(o.time, o.indoor, o.outdoor, 1.0) for o in history]
+    assert fit_thermal(heated_only, now=history[-1].time) is None
+    # Observations after ``now`` are not used: the fit sees only the past.
+    assert fit_thermal(history, now=history[0].time + timedelta(hours=5)) is None
+
+
+def _model(k: float = 0.1, g: float = 3.0, g_cold: float = 2.0) -> ThermalModel:
+    return ThermalModel(k=k, g=g, g_warmup=g, g_after_long_absence=g_cold,
+                        warmup_error_minutes=12.0, samples=1000,
+                        fitted_at=datetime(2025, 1, 20, 3, tzinfo=UTC), warmups=9)
+
+
+@pytest.mark.parametrize(("indoor", "target", "outdoor", "absence"),
+                         [(16.0, 19.0, 5.0, False), (12.0, 19.0, 0.0, True),
+                          (18.0, 21.0, 10.0, False)])
+def test_warmup_closed_form_matches_numerical_integration(
+        indoor: float, target: float, outdoor: float, absence: bool) -> None:
+    model = _model()
+    gain = model.g_after_long_absence if absence else model.g_warmup
+    reached = solve_ivp(lambda _t, y: -model.k * (y - outdoor) + gain, (0.0, 48.0),
+                        [indoor], events=lambda _t, y: y[0] - target, rtol=1e-9,
+                        atol=1e-9)
+    numerical = reached.t_events[0][0] * 60.0
+    assert model.warmup_minutes(indoor, target, outdoor, absence) == pytest.approx(
+        numerical, abs=0.1)
+    # Cool-down the same way, no heat.
+    down = solve_ivp(lambda _t, y: -model.k * (y - outdoor), (0.0, 200.0), [target],
+                     events=lambda _t, y: y[0] - indoor, rtol=1e-9, atol=1e-9)
+    assert model.cooldown_minutes(target, indoor, outdoor) == pytest.approx(
+        down.t_events[0][0] * 60.0, abs=0.1)
+
+
+def test_unreachable_targets_and_trivial_cases() -> None:
+    model = _model()  # full-power equilibrium: outdoor + 30 K (normal), + 20 K (cold)
+    assert model.warmup_minutes(10.0, 26.0, -5.0) == math.inf
+    assert model.warmup_minutes(10.0, 16.0, -5.0, after_long_absence=True) == math.inf
+    assert model.warmup_minutes(19.5, 19.0, 0.0) == 0.0
+    assert model.cooldown_minutes(19.0, 16.0, 17.0) == math.inf  # mild outside: never
+    assert model.cooldown_minutes(15.0, 16.0, 0.0) == 0.0
+    assert model.margin_minutes() == pytest.approx(1.2816 * 12.0)
+
+
+def test_to_dict_from_dict_round_trip() -> None:
+    model = _model()
+    data = model.to_dict()
+    assert all(isinstance(v, float | int | str) for v in data.values())
+    assert ThermalModel.from_dict(data) == model
+    with pytest.raises(ValueError, match="time zone"):
+        ThermalModel.from_dict({**data, "fitted_at": "2025-01-20T03:00:00"})
+
+
+@dataclass(frozen=True)
+class CommuneHistory:
+    observations: list[ThermalObservation]
+    mornings: list[tuple[datetime, float, float, bool]]
+    """Comfort switched on: when, indoor then, outdoor then, after a weekend."""
+
+
+ZONE = "mairie.bureaux"
+COMFORT, REDUCED, WEEKEND = 19.0, 16.0, 12.0
+READY = COMFORT - 0.5  # "warm": within half a kelvin of comfort
+
+
+@pytest.fixture(scope="module")
+def commune_history() -> CommuneHistory:
+    """Three weeks of January in the town hall's offices: comfort 7:00-18:00 on weekdays,
+    reduced at night, a deeper setback over the weekend; sampled every 10 minutes."""
+    site: Site = parse_site(relocate_ports(DEMO_SITE.read_text(encoding="utf-8")),
+                            "demo-commune.yaml")
+    start = datetime(2025, 1, 2, 0, 0, tzinfo=PARIS).astimezone(UTC)  # a Thursday
+    world = VirtualCommune(site, start, seed=3, step_s=60.0)
+    observations, mornings = [], []
+    previous = COMFORT
+    t = start
+    while t < start + timedelta(days=23):
+        local = t.astimezone(PARIS)
+        weekday = local.weekday() < 5
+        setpoint = COMFORT if weekday and 7 <= local.hour < 18 else (
+            REDUCED if weekday or (local.weekday() == 6 and local.hour >= 18) else WEEKEND)
+        world.write(f"{ZONE}.consigne", setpoint)
+        state = world.zone_state(ZONE)
+        if setpoint == COMFORT and previous != COMFORT:
+            mornings.append((t, state.air_temperature, world.read("mairie.temp-ext"),
+                             local.weekday() == 0))
+        previous = setpoint
+        t += STEP
+        world.advance_to(t)
+        state = world.zone_state(ZONE)
+        observations.append(ThermalObservation(t, state.air_temperature,
+                                               world.read("mairie.temp-ext"), state.valve))
+    return CommuneHistory(observations, mornings)
+
+
+def _observed_minutes(history: list[ThermalObservation], start: datetime) -> float:
+    """Minutes from ``start`` until the air reaches READY, interpolated between samples."""
+    before = None
+    for o in history:
+        if o.time < start:
+            continue
+        if before is not None and o.indoor >= READY:
+            share = (READY - before.indoor) / (o.indoor - before.indoor)
+            return ((before.time - start).total_seconds() / 60.0
+                    + share * (o.time - before.time).total_seconds() / 60.0)
+        before = o
+    raise AssertionError(f"never warm after {start}")
+
+
+def test_commune_held_out_mornings_are_predicted_within_20_minutes(
+        commune_history: CommuneHistory) -> None:
+    """Fit on the first 16 days, predict the mornings of the last week."""
+    cutoff = datetime(2025, 1, 18, 0, 0, tzinfo=PARIS)
+    model = fit_thermal(commune_history.observations, now=cutoff)
+    assert model is not None
+    errors, lines = [], []
+    held_out = [m for m in commune_history.mornings if m[0] >= cutoff]
+    assert len(held_out) == 5
+    for start, indoor, outdoor, weekend in held_out:
+        observed = _observed_minutes(commune_history.observations, start)
+        predicted = model.warmup_minutes(indoor, READY, outdoor, after_long_absence=weekend)
+        errors.append(abs(predicted - observed))
+        lines.append(f"{start:%a %d} {observed:.0f} min, predicted {predicted:.0f}")
+    median = statistics.median(errors)
+    print(model, *lines, f"median |error| {median:.1f} min", sep="\n")
+    assert median < 20.0, lines
+    # The margin is what the model's own error says, and it is in the right range.
+    assert 0.0 < model.margin_minutes() < 45.0, model
+
+
+def test_commune_warmup_after_a_weekend_is_predicted_slower(
+        commune_history: CommuneHistory) -> None:
+    cutoff = datetime(2025, 1, 18, 0, 0, tzinfo=PARIS)
+    model = fit_thermal(commune_history.observations, now=cutoff)
+    assert model is not None
+    episodes = warmup_episodes(commune_history.observations, now=cutoff)
+    assert sum(bool(e.after_long_absence) for e in episodes) >= 2, episodes
+    assert model.g_after_long_absence < model.g_warmup, model
+    normal = model.warmup_minutes(12.0, READY, 3.0)
+    monday = model.warmup_minutes(12.0, READY, 3.0, after_long_absence=True)
+    assert monday > normal, (monday, normal)
