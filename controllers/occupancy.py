@@ -1,0 +1,378 @@
+"""When people really arrive and leave: occupancy learned per zone and kind of day.
+
+Programmes say when a zone is meant to be used; sensors say when it is. This module keeps
+a few months of observed days per zone, as 96 quarter-hour slots of the local wall clock
+(the representation of PreHeat, UbiComp 2011), and answers two questions:
+
+- ``predict``: when will the next occupied period begin and end, and how sure are we?
+  Past days of the same kind (same weekday and same calendar ``DayType``: a school-holiday
+  Monday is not a school Monday) each give a first arrival after the current time of day.
+  Recent days weigh more (half-life two weeks), so a new Thursday club is learned within
+  two or three Thursdays. Arrival times far from the weighted median are set aside, and
+  the result is a low quantile, not a mean: with ``share=0.9`` the zone is warm for nine
+  arrivals out of ten, and one odd day (somebody in at 05:00) does not move it. When the
+  history is short or the days disagree, the programme answers instead, and says so.
+- ``rarely_used``: which programmed periods are seldom occupied, so that a person can
+  shorten the programme (the council room programmed like the offices).
+
+Any evidence of presence can go into a day's slots: presence detectors, a CO2 rise,
+people counters, a comfort override (someone asked for heat, so someone was there).
+``day_slots`` builds a day from timestamped samples.
+
+Pure: times come in as arguments, nothing reads the clock or touches a device. Usable
+without the engine::
+
+    history = OccupancyHistory()
+    history.add(day, day_slots(samples, day, tz))          # once a day, per zone
+    forecast = predict(history, local_now, calendar, "mairie", programme)
+    forecast.start, forecast.end, forecast.confidence, forecast.reason.fr
+
+Not learned yet: the first day back after a long absence (holidays) as a kind of its own;
+today's partial day (PreHeat's Hamming distance) to pick among similar days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+
+from controllers.schedule import DayType, FrenchCalendar, occupation, programmed_periods
+from gtb.model import BuildingUse, Period, Programme, Reason
+
+SLOT_MINUTES = 15
+SLOTS_PER_DAY = 24 * 60 // SLOT_MINUTES
+
+DaySlots = NDArray[np.bool_]
+"""One local day of presence: 96 booleans, slot 0 is 00:00-00:15 of the wall clock."""
+
+KEEP = timedelta(weeks=16)
+"""How long a day is remembered: long enough to hold three school-holiday Mondays."""
+HALF_LIFE_DAYS = 14.0
+"""A day's weight halves every two weeks: a change is learned in two to three weeks."""
+MIN_SIMILAR_DAYS = 3
+"""Fewer similar days than this and the programme answers."""
+MIN_CONFIDENCE = 0.4
+"""Below this, the learned answer is not trusted. A single odd day among two months of
+the same weekday weighs about 0.3, two recent ones about 0.5: the threshold sits between."""
+OUTLIER_FLOOR_MIN = 30.0
+"""Arrivals within this many minutes of the median are never set aside as outliers."""
+HORIZON_DAYS = 8
+"""How far ahead the next arrival is looked for (a long weekend, a week of holidays)."""
+
+_WEEKDAYS_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+_WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+# --- building days ----------------------------------------------------------------------
+
+
+def slot_of(moment: time) -> int:
+    """The quarter-hour slot of a wall-clock time."""
+    return (moment.hour * 60 + moment.minute) // SLOT_MINUTES
+
+
+def day_slots(samples: Iterable[tuple[datetime, bool]], day: date, tz: tzinfo) -> DaySlots:
+    """The slots of local ``day`` in which presence was seen at least once.
+
+    Samples may be aware (any zone; converted to ``tz``) or naive (already local wall
+    clock). Slots follow the wall clock, so a daylight-saving day still has 96 of them:
+    in March the slots 02:00-03:00 stay empty, in October both 02:00-03:00 hours fall in
+    the same four slots. Samples of other days are ignored, so a stream can be passed.
+    """
+    slots = np.zeros(SLOTS_PER_DAY, dtype=np.bool_)
+    for moment, present in samples:
+        if not present:
+            continue
+        local = moment.astimezone(tz) if moment.tzinfo is not None else moment
+        if local.date() == day:
+            slots[slot_of(local.time())] = True
+    return slots
+
+
+@dataclass
+class OccupancyHistory:
+    """The observed days of one zone, the oldest forgotten after ``keep``."""
+
+    days: dict[date, DaySlots] = field(default_factory=dict)
+    keep: timedelta = KEEP
+
+    def add(self, day: date, slots: DaySlots | Iterable[bool]) -> None:
+        """Record (or replace) a day; days older than ``keep`` before the newest go."""
+        array = np.array(slots, dtype=np.bool_)
+        if array.shape != (SLOTS_PER_DAY,):
+            raise ValueError(f"a day has {SLOTS_PER_DAY} slots of 15 min, not {array.shape}")
+        self.days[day] = array
+        oldest = max(self.days) - self.keep
+        for old in [d for d in self.days if d < oldest]:
+            del self.days[old]
+
+
+# --- forecasting ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArrivalForecast:
+    """The next occupied period of a zone, learned or taken from the programme.
+
+    ``start`` is when the zone should be warm (None: nothing within the horizon),
+    ``end`` when the period is expected to end, ``confidence`` in 0..1 (the weighted share
+    of similar days with an arrival, times the share of those that agree), ``basis``
+    "learned" or "programme", ``similar_days`` how many past days the answer rests on.
+    """
+
+    start: datetime | None
+    end: datetime | None
+    confidence: float
+    basis: str
+    similar_days: int
+    reason: Reason
+
+
+@dataclass(frozen=True)
+class _DayForecast:
+    """What the similar days say about one day, from one slot on."""
+
+    similar: int
+    chance: float  # weighted share of similar days with an arrival
+    agreement: float  # weighted share of those arrivals kept (not outliers)
+    start_min: float = 0.0
+    end_min: float = 0.0
+    covered: int = 0  # kept arrivals at or after start_min
+    kept: int = 0
+    weeks: int = 0  # span of the similar days, in weeks
+
+    @property
+    def confidence(self) -> float:
+        return self.chance * self.agreement
+
+
+@lru_cache(maxsize=65536)
+def day_kind(calendar: FrenchCalendar, use: BuildingUse | str, day: date) -> tuple[int, DayType]:
+    """What makes two days comparable: the weekday and the calendar's type of day.
+
+    Cached: every forecast compares months of past days, and every zone of a building
+    asks about the same ones.
+    """
+    return day.weekday(), calendar.day_type(day, use)
+
+
+def _weighted_quantile(values: NDArray[np.float64], weights: NDArray[np.float64],
+                       q: float) -> float:
+    """Quantile where each value counts for its weight (midpoint rule, interpolated)."""
+    order = np.argsort(values)
+    values, weights = values[order], weights[order]
+    cumulative = np.cumsum(weights)
+    positions = (cumulative - weights / 2) / cumulative[-1]
+    return float(np.interp(q, positions, values))
+
+
+def _runs_from(slots: DaySlots, first: int) -> tuple[int, int] | None:
+    """First occupied run at or after slot ``first``, a single empty slot bridged."""
+    occupied = np.flatnonzero(slots[first:])
+    if occupied.size == 0:
+        return None
+    start = first + int(occupied[0])
+    end = start
+    while end < SLOTS_PER_DAY and (
+        slots[end] or (end + 1 < SLOTS_PER_DAY and slots[end + 1])
+    ):
+        end += 1
+    return start, end
+
+
+def _learn_day(history: OccupancyHistory, calendar: FrenchCalendar, use: BuildingUse | str,
+               day: date, first_slot: int, share: float) -> _DayForecast:
+    """Arrival and departure on ``day`` from ``first_slot`` on, from the similar past days."""
+    kind = day_kind(calendar, use, day)
+    similar = sorted(d for d in history.days if d < day and day_kind(calendar, use, d) == kind)
+    if not similar:
+        return _DayForecast(0, 0.0, 0.0)
+    ages = np.array([(day - d).days for d in similar], dtype=np.float64)
+    weights = 0.5 ** (ages / HALF_LIFE_DAYS)
+    runs = [_runs_from(history.days[d], first_slot) for d in similar]
+    arrived = np.array([run is not None for run in runs])
+    chance = float(weights[arrived].sum() / weights.sum())
+    if not arrived.any():
+        return _DayForecast(len(similar), 0.0, 0.0)
+    starts = np.array([r[0] for r in runs if r is not None], dtype=np.float64) * SLOT_MINUTES
+    ends = np.array([r[1] for r in runs if r is not None], dtype=np.float64) * SLOT_MINUTES
+    w = weights[arrived]
+    # Robust spread: one odd day must not drag a low quantile hours early.
+    median = _weighted_quantile(starts, w, 0.5)
+    spread = _weighted_quantile(np.abs(starts - median), w, 0.5)
+    keep = np.abs(starts - median) <= max(3 * 1.4826 * spread, OUTLIER_FLOOR_MIN)
+    start = _weighted_quantile(starts[keep], w[keep], 1.0 - share)
+    end = _weighted_quantile(ends[keep], w[keep], 0.5)
+    return _DayForecast(
+        similar=len(similar),
+        chance=chance,
+        agreement=float(w[keep].sum() / w.sum()),
+        start_min=start,
+        end_min=max(end, start + SLOT_MINUTES),
+        covered=int((starts[keep] >= start - 1e-9).sum()),
+        kept=int(keep.sum()),
+        weeks=max(1, round((similar[-1] - similar[0]).days / 7) + 1),
+    )
+
+
+def _at(day: date, minutes: float, tz: tzinfo | None) -> datetime:
+    """Wall-clock minutes after midnight of ``day`` as a time in ``tz`` (1440 = midnight)."""
+    whole = round(minutes)
+    return datetime.combine(day + timedelta(days=whole // 1440),
+                            time(whole % 1440 // 60, whole % 60), tzinfo=tz)
+
+
+def predict(
+    history: OccupancyHistory,
+    local_now: datetime,
+    calendar: FrenchCalendar,
+    use: BuildingUse | str,
+    programme: Programme,
+    *,
+    share: float = 0.9,
+) -> ArrivalForecast:
+    """The next occupied period after ``local_now`` (aware, in the site's zone).
+
+    Looks at the rest of today, then the following days, up to ``HORIZON_DAYS``: a day
+    where similar past days say nobody comes is skipped; the first day where somebody is
+    expected gives the answer. The programme answers as soon as a day on the way has too
+    few similar days, or when the similar days do not agree well enough.
+    """
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"share must be between 0 and 1, not {share}")
+    today = local_now.date()
+    for offset in range(HORIZON_DAYS):
+        day = today + timedelta(days=offset)
+        first = slot_of(local_now.time()) if offset == 0 else 0
+        learned = _learn_day(history, calendar, use, day, first, share)
+        if learned.similar < MIN_SIMILAR_DAYS:
+            if not programmed_periods(programme, calendar, use, day):
+                continue  # nothing learned, nothing programmed: a public holiday, say
+            return _from_programme(
+                local_now, calendar, use, programme, learned.similar,
+                Reason(f"historique trop court pour {_day_fr(day)} ({learned.similar} "
+                       f"jour(s) semblable(s), {MIN_SIMILAR_DAYS} nécessaires)",
+                       f"history too short for {_day_en(day)} ({learned.similar} "
+                       f"similar day(s), {MIN_SIMILAR_DAYS} needed)"),
+            )
+        if learned.chance < MIN_CONFIDENCE:
+            continue  # the similar days say nobody comes: look at the next day
+        if learned.confidence < MIN_CONFIDENCE:
+            percent = round(100 * learned.confidence)
+            return _from_programme(
+                local_now, calendar, use, programme, learned.similar,
+                Reason(f"apprentissage incertain (confiance {percent} %)",
+                       f"learning uncertain (confidence {percent}%)"),
+            )
+        return _learned(learned, day, local_now)
+    programmed = occupation(programme, calendar, use, local_now).next_start
+    rare_fr = rare_en = ""
+    if programmed is not None:
+        rare_fr = f" ; le programme prévoit {programmed:%d/%m %H:%M}, rarement occupé"
+        rare_en = f"; the programme has {programmed:%d/%m %H:%M}, rarely occupied"
+    return ArrivalForecast(
+        None, None, 1.0, "learned", 0,
+        Reason(f"aucune arrivée attendue dans les {HORIZON_DAYS} jours{rare_fr}",
+               f"no arrival expected within {HORIZON_DAYS} days{rare_en}"),
+    )
+
+
+def _day_fr(day: date) -> str:
+    return f"{_WEEKDAYS_FR[day.weekday()]} {day:%d/%m}"
+
+
+def _day_en(day: date) -> str:
+    return f"{_WEEKDAYS_EN[day.weekday()]} {day:%d/%m}"
+
+
+def _learned(learned: _DayForecast, day: date, local_now: datetime) -> ArrivalForecast:
+    tz = local_now.tzinfo
+    start = max(_at(day, learned.start_min, tz), local_now)
+    end = _at(day, learned.end_min, tz)
+    hhmm, until = f"{start:%H:%M}", f"{end:%H:%M}"
+    when_fr = when_en = ""
+    if day != local_now.date():
+        when_fr, when_en = f"{_day_fr(day)} ", f"{_day_en(day)} "
+    percent = round(100 * learned.confidence)
+    return ArrivalForecast(
+        start, end, learned.confidence, "learned", learned.similar,
+        Reason(
+            f"arrivée prévue {when_fr}à {hhmm}, départ vers {until} (appris sur "
+            f"{learned.similar} jours semblables en {learned.weeks} semaines, "
+            f"{learned.covered} arrivées sur {learned.kept} à {hhmm} ou après, "
+            f"confiance {percent} %)",
+            f"arrival expected {when_en}at {hhmm}, leaving about {until} (learned from "
+            f"{learned.similar} similar days over {learned.weeks} weeks, "
+            f"{learned.covered} arrivals out of {learned.kept} at {hhmm} or later, "
+            f"confidence {percent}%)",
+        ),
+    )
+
+
+def _from_programme(local_now: datetime, calendar: FrenchCalendar, use: BuildingUse | str,
+                    programme: Programme, similar: int, why: Reason) -> ArrivalForecast:
+    """The programme's next period, with why learning did not answer."""
+    now = occupation(programme, calendar, use, local_now)
+    start = local_now if now.occupied else now.next_start
+    end = now.current_end
+    if start is not None and not now.occupied:
+        end = occupation(programme, calendar, use, start).current_end
+    if start is None:
+        fr, en = "aucune période programmée", "no programmed period"
+    else:
+        fr = f"période programmée à partir de {start:%d/%m %H:%M}"
+        en = f"programmed period from {start:%d/%m %H:%M}"
+    return ArrivalForecast(
+        start, end, 0.0, "programme", similar,
+        Reason(f"programme suivi, {why.fr} : {fr}", f"following the programme, {why.en}: {en}"),
+    )
+
+
+# --- programme review -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeriodUsage:
+    """How often a programmed period was actually occupied (at least one slot in it)."""
+
+    weekday: int
+    period: Period
+    usage_share: float
+    days: int
+
+
+def rarely_used(
+    history: OccupancyHistory,
+    programme: Programme,
+    calendar: FrenchCalendar,
+    use: BuildingUse | str,
+    *,
+    threshold: float = 0.3,
+    min_days: int = MIN_SIMILAR_DAYS,
+) -> list[PeriodUsage]:
+    """Programmed periods occupied on fewer than ``threshold`` of the days they apply to.
+
+    Only days the programme applies to count (not public or school holidays), and a
+    period needs ``min_days`` of them to be judged: a suggestion for a person to shorten
+    the programme, never applied by itself.
+    """
+    found: list[PeriodUsage] = []
+    for weekday in range(7):
+        for period in programme.periods(weekday):
+            first = slot_of(period.start)
+            last = SLOTS_PER_DAY if period.end is None else -(-(
+                period.end.hour * 60 + period.end.minute) // SLOT_MINUTES)
+            used = [
+                bool(slots[first:last].any())
+                for day, slots in history.days.items()
+                if day.weekday() == weekday
+                and period in programmed_periods(programme, calendar, use, day)
+            ]
+            if len(used) >= min_days and (share := sum(used) / len(used)) < threshold:
+                found.append(PeriodUsage(weekday, period, share, len(used)))
+    return found

@@ -1,0 +1,239 @@
+"""Learning arrivals and departures: on hand-made histories and on the demo commune's
+simulated occupants (``gtb.sim.occupants``), all in Europe/Paris wall-clock time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from controllers.occupancy import (
+    SLOTS_PER_DAY,
+    ArrivalForecast,
+    OccupancyHistory,
+    day_slots,
+    predict,
+    rarely_used,
+)
+from controllers.schedule import FrenchCalendar
+from gtb.model import Programme, Site
+from gtb.sim.occupants import Occupants
+
+PARIS = ZoneInfo("Europe/Paris")
+CALENDAR = FrenchCalendar("B")
+OFFICE = Programme(mon=("08:30-17:30",), tue=("08:30-17:30",), wed=("08:30-17:30",),
+                   thu=("08:30-17:30",), fri=("08:30-17:30",))
+SCHOOL = Programme(mon=("08:20-16:30",), tue=("08:20-16:30",), thu=("08:20-16:30",),
+                   fri=("08:20-16:30",))
+
+Intervals = Callable[[date], list[tuple[float, float]]]
+"""For a day, the occupied intervals in minutes after local midnight."""
+
+
+def presence(day: date, intervals: list[tuple[float, float]]) -> np.ndarray:
+    """A day of slots from 5-minute presence samples, as a detector would give them."""
+    midnight = datetime.combine(day, time(), tzinfo=PARIS).astimezone(UTC)
+    samples = []
+    for step in range(0, 25 * 60, 5):
+        moment = midnight + timedelta(minutes=step)
+        local = moment.astimezone(PARIS)
+        minutes = local.hour * 60 + local.minute
+        samples.append((moment, any(a <= minutes < b for a, b in intervals)))
+    return day_slots(samples, day, PARIS)
+
+
+def quarter_hours(counts: np.ndarray) -> np.ndarray:
+    """The simulator's 5-minute headcounts as 15-minute presence slots."""
+    return np.asarray(counts.reshape(SLOTS_PER_DAY, 3).any(axis=1), dtype=np.bool_)
+
+
+def history_of(first: date, last: date, intervals: Intervals) -> OccupancyHistory:
+    history = OccupancyHistory()
+    day = first
+    while day <= last:
+        history.add(day, presence(day, intervals(day)))
+        day += timedelta(days=1)
+    return history
+
+
+def staff(seed: int, arrive: float = 8 * 60 + 5, leave: float = 17 * 60 + 30,
+          spread: float = 10.0) -> Intervals:
+    """Staff in on working days, arriving ``arrive`` ± ``spread`` minutes."""
+    rng = np.random.default_rng(seed)
+
+    def day(d: date) -> list[tuple[float, float]]:
+        if CALENDAR.day_type(d, "mairie") != "working_day":
+            return []
+        return [(arrive + rng.normal(0, spread), leave + rng.normal(0, 5))]
+
+    return day
+
+
+def at(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=PARIS)
+
+
+def minutes(moment: datetime | None) -> int:
+    assert moment is not None
+    return moment.hour * 60 + moment.minute
+
+
+def forecast(history: OccupancyHistory, now: datetime, use: str = "mairie",
+             programme: Programme = OFFICE) -> ArrivalForecast:
+    return predict(history, now, CALENDAR, use, programme)
+
+
+# 16 weeks of weekdays, up to the Sunday before Monday 28 April 2025 (Easter Monday is
+# 21 April: a public holiday, not a Monday like the others).
+FIRST, LAST, MONDAY = date(2025, 1, 6), date(2025, 4, 27), date(2025, 4, 28)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_it_finds_when_staff_really_arrive(seed: int) -> None:
+    """Arrivals at 08:05 ± 10 min: warm for nine in ten means about 07:52, not 08:05."""
+    result = forecast(history_of(FIRST, LAST, staff(seed)), at(MONDAY, 5))
+    assert result.basis == "learned"
+    assert result.start is not None and result.start.date() == MONDAY
+    assert abs(minutes(result.start) - (7 * 60 + 50)) <= 10, result.reason.fr
+    assert abs(minutes(result.end) - (17 * 60 + 30)) <= 20
+    assert result.similar_days == 15 and result.confidence > 0.9
+    assert "arrivée prévue à" in result.reason.fr and "arrival expected at" in result.reason.en
+
+
+def test_it_finds_the_demo_staff_habits(demo_site: Site) -> None:
+    """The simulator's office staff: the forecast is the observed 10th percentile, to a
+    quarter of an hour (the slots' resolution)."""
+    occupants = Occupants(demo_site, seed=5)
+    history = OccupancyHistory()
+    observed = []
+    day = FIRST
+    while day <= LAST:
+        counts = occupants.day("mairie.bureaux", day)
+        history.add(day, quarter_hours(counts))
+        if day.weekday() == 0 and CALENDAR.day_type(day, "mairie") == "working_day":
+            observed.append(int(np.flatnonzero(counts)[0]) * 5)
+        day += timedelta(days=1)
+    building = demo_site.buildings[0]
+    assert building.programme is not None
+    result = predict(history, at(MONDAY, 6), CALENDAR, "mairie", building.programme)
+    assert result.basis == "learned" and result.confidence > 0.8
+    assert abs(minutes(result.start) - np.percentile(observed, 10)) <= 15
+
+
+def test_it_adapts_to_a_new_thursday_evening_use() -> None:
+    """A club starts on Thursdays at 18:30: one Thursday is an odd day, two are a habit."""
+    base = staff(1, leave=17 * 60)
+    history = history_of(date(2024, 10, 14), date(2025, 2, 5), base)
+    club = date(2025, 2, 6)  # no public holiday on the Thursdays around (unlike May)
+    learned_after = None
+    for count in range(4):
+        thursday = club + timedelta(weeks=count)
+        result = forecast(history, at(thursday, 18))
+        evening = result.start is not None and result.start.date() == thursday
+        if evening:
+            assert minutes(result.start) == 18 * 60 + 30
+            assert abs(minutes(result.end) - (20 * 60 + 30)) <= 15
+            learned_after = learned_after if learned_after is not None else count
+        else:
+            assert result.start is not None and result.start.date() > thursday
+        for offset in range(7):  # the week of the club's Thursday, as it happened
+            day = thursday + timedelta(days=offset)
+            extra: list[tuple[float, float]] = [(18 * 60 + 30, 20 * 60 + 30)] if not offset else []
+            history.add(day, presence(day, base(day) + extra))
+    assert learned_after == 2
+
+
+def test_one_odd_day_does_not_move_the_forecast() -> None:
+    history = history_of(FIRST, LAST, staff(2))
+    before = forecast(history, at(MONDAY, 4))
+    odd = MONDAY - timedelta(weeks=2)  # the heaviest Monday (21 April is Easter Monday)
+    history.add(odd, presence(odd, [(5 * 60, 17 * 60 + 30)]))
+    after = forecast(history, at(MONDAY, 4))
+    assert after.basis == "learned" and after.similar_days == before.similar_days
+    assert " sur 14 " in after.reason.fr  # 15 Mondays, the odd one set aside
+    assert abs(minutes(after.start) - minutes(before.start)) < 15
+    assert minutes(after.start) > 7 * 60
+
+
+def test_a_school_holiday_monday_is_not_a_school_monday() -> None:
+    """School Mondays from 08:20; the holiday centre opens 09:30 on holiday Mondays."""
+
+    def school(d: date) -> list[tuple[float, float]]:
+        kind = CALENDAR.day_type(d, "ecole")
+        if d.weekday() == 0 and kind == "school_holiday":
+            return [(9 * 60 + 30, 17 * 60)]
+        return [(8 * 60 + 20, 16 * 60 + 30)] if kind == "school_day" else []
+
+    history = history_of(date(2024, 11, 4), date(2025, 3, 9), school)
+    holiday = forecast(history, at(date(2025, 2, 17), 6), "ecole", SCHOOL)  # zone B winter
+    term = forecast(history, at(date(2025, 3, 3), 6), "ecole", SCHOOL)
+    assert holiday.basis == term.basis == "learned"
+    assert holiday.similar_days == 3  # 23 and 30 December, 10 February
+    assert minutes(holiday.start) == 9 * 60 + 30
+    assert minutes(term.start) == 8 * 60 + 15  # the slot the 08:20 arrivals fall in
+
+
+def test_a_short_history_falls_back_to_the_programme() -> None:
+    history = history_of(date(2025, 4, 14), LAST, staff(3))
+    result = forecast(history, at(MONDAY, 6))
+    assert result.basis == "programme" and result.similar_days == 1
+    assert result.start == at(MONDAY, 8, 30) and result.end == at(MONDAY, 17, 30)
+    assert "historique trop court" in result.reason.fr
+    assert "history too short" in result.reason.en
+
+
+def test_the_council_room_is_programmed_but_rarely_used(demo_site: Site) -> None:
+    occupants = Occupants(demo_site, seed=7)
+    building = demo_site.buildings[0]
+    assert building.programme is not None
+    found = {}
+    for zone in ("salle-du-conseil", "bureaux"):
+        history = history_of(FIRST, LAST, lambda d: [])
+        for day in history.days:
+            counts = occupants.day(f"mairie.{zone}", day)
+            history.add(day, quarter_hours(counts))
+        found[zone] = rarely_used(history, building.programme, CALENDAR, "mairie")
+    council = found["salle-du-conseil"]
+    weekday_periods = sum(len(building.programme.periods(w)) for w in range(5))
+    assert len([u for u in council if u.weekday < 5]) == weekday_periods
+    assert all(u.usage_share < 0.3 and u.days >= 15 for u in council)
+    assert [u for u in found["bureaux"] if u.weekday < 5] == []
+
+
+@pytest.mark.parametrize(
+    ("day", "utc_first", "utc_last", "occupied"),
+    [
+        # 30 March 2025: 02:00 becomes 03:00, the 02:00-03:00 slots never happen.
+        (date(2025, 3, 30), datetime(2025, 3, 29, 23, tzinfo=UTC),
+         datetime(2025, 3, 30, 2, tzinfo=UTC), [*range(8), *range(12, 16)]),
+        # 26 October 2025: 03:00 becomes 02:00, both 02:00 hours fill the same slots.
+        (date(2025, 10, 26), datetime(2025, 10, 25, 22, tzinfo=UTC),
+         datetime(2025, 10, 26, 3, tzinfo=UTC), list(range(16))),
+    ],
+)
+def test_day_slots_follow_the_wall_clock_on_daylight_saving_days(
+    day: date, utc_first: datetime, utc_last: datetime, occupied: list[int]
+) -> None:
+    """Presence from local midnight to 04:00 (wall clock), sampled every 5 minutes."""
+    samples = []
+    moment = utc_first
+    while moment < utc_last:
+        samples.append((moment, True))
+        moment += timedelta(minutes=5)
+    samples.append((datetime.combine(day, time(12, 5)), False))  # naive local, absent
+    samples.append((datetime.combine(day, time(14, 50)), True))  # naive local, present
+    samples.append((datetime(2025, 1, 1, 12, tzinfo=PARIS), True))  # another day
+    slots = day_slots(samples, day, PARIS)
+    assert slots.shape == (96,)
+    assert sorted(np.flatnonzero(slots).tolist()) == [*occupied, 59]
+
+
+def test_bad_input_is_refused() -> None:
+    history = OccupancyHistory()
+    with pytest.raises(ValueError, match="96 slots"):
+        history.add(FIRST, [True] * 24)
+    with pytest.raises(ValueError, match="share"):
+        predict(history, at(MONDAY, 6), CALENDAR, "mairie", OFFICE, share=1.5)
