@@ -8,10 +8,13 @@ the usual programmable thermostat, and the fallback whenever learning is off or 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from controllers.occupancy import ArrivalForecast
 from controllers.schedule import Occupation
+from controllers.thermal import ThermalModel
 from gtb.i18n import duration, moment, temperature
 from gtb.model import ComfortLevels, HeatingLevel, Reason
 
@@ -103,4 +106,128 @@ def programme_decision(
             f"Inoccupé {when_fr} : réduit {temperature(comfort.reduced)}",
             f"Unoccupied {when_en}: reduced {temperature(comfort.reduced, 'en')}",
         ),
+    )
+
+
+
+@dataclass(frozen=True)
+class Learning:
+    """What a zone has learned, and what its sensors say now: the inputs of optimal start."""
+
+    forecast: ArrivalForecast
+    thermal: ThermalModel
+    indoor: float
+    outdoor: float
+    present: bool = False
+
+
+MAX_PREHEAT = timedelta(hours=3)
+"""Never start earlier than this before an arrival (Guideline 36's cap)."""
+MIN_MARGIN = timedelta(minutes=10)
+"""The least safety margin on a learned warm-up, whatever the model's own error says."""
+COMFORT_BAND = 0.5
+"""How far below comfort a zone may coast at the end of an occupied period (K)."""
+_NO_LEAD = FixedPreheat(timedelta(0), timedelta(0))
+
+
+def learned_decision(
+    occupation: Occupation,
+    local_now: datetime,
+    comfort: ComfortLevels,
+    learning: Learning | None,
+    previous: HeatingLevel | None = None,
+    preheat: FixedPreheat = FixedPreheat(),
+) -> HeatingDecision:
+    """Optimal start and stop when learning can answer; the fixed programme otherwise.
+
+    Re-evaluated every tick. A preheat once started is held until the arrival (the zone
+    warming up shortens its own estimate, which would otherwise stop it halfway), and a
+    zone coasting at the end of a period keeps coasting.
+    """
+    if learning is None:
+        return programme_decision(occupation, local_now, comfort, preheat)
+    setback = programme_decision(occupation, local_now, comfort, _NO_LEAD)
+    forecast = learning.forecast
+    if learning.present:
+        return _comfort_or_coast(occupation, local_now, comfort, learning, previous)
+    if occupation.occupied:
+        unused = forecast.basis == "learned" and (
+            forecast.start is None
+            or (occupation.current_end is not None and forecast.start >= occupation.current_end)
+        )
+        if not unused:
+            return _comfort_or_coast(occupation, local_now, comfort, learning, previous)
+        return HeatingDecision(
+            HeatingLevel.REDUCED,
+            comfort.reduced,
+            Reason(
+                f"Période programmée rarement utilisée ({forecast.reason.fr}) : réduit "
+                f"{temperature(comfort.reduced)} tant que personne n'est détecté",
+                f"Programmed period seldom used ({forecast.reason.en}): reduced "
+                f"{temperature(comfort.reduced, 'en')} until someone is detected",
+            ),
+        )
+    arrival = forecast.start if forecast.basis == "learned" else occupation.next_start
+    if arrival is None or elapsed(local_now, arrival) <= timedelta(0):
+        return setback
+    long_absence = occupation.previous_end is None or elapsed(
+        occupation.previous_end, arrival) > LONG_ABSENCE
+    warmup = learning.thermal.warmup_minutes(learning.indoor, comfort.comfort,
+                                             learning.outdoor, after_long_absence=long_absence)
+    margin = max(learning.thermal.margin_minutes(), MIN_MARGIN.total_seconds() / 60)
+    lead = min(timedelta(minutes=warmup + margin), MAX_PREHEAT)
+    left = elapsed(local_now, arrival)
+    if left > lead and not (previous is HeatingLevel.COMFORT and left <= MAX_PREHEAT):
+        return setback
+    learned = forecast.basis == "learned"
+    basis_fr = (f"apprise sur {forecast.similar_days} jours semblables" if learned
+                else "selon le programme")
+    basis_en = (f"learned from {forecast.similar_days} similar days" if learned
+                else "from the programme")
+    started = (arrival - lead).astimezone(local_now.tzinfo)
+    estimate_fr = "hors d'atteinte" if math.isinf(warmup) else duration(warmup)
+    estimate_en = "out of reach" if math.isinf(warmup) else duration(warmup, "en")
+    return HeatingDecision(
+        HeatingLevel.COMFORT,
+        comfort.comfort,
+        Reason(
+            f"Préchauffage démarré à {started:%H:%M} : arrivée prévue à "
+            f"{moment(arrival, local_now)} ({basis_fr}), montée estimée à {estimate_fr} "
+            f"par {temperature(learning.outdoor)} extérieurs",
+            f"Preheat started at {started:%H:%M}: arrival expected at "
+            f"{moment(arrival, local_now, 'en')} ({basis_en}), warm-up estimated at "
+            f"{estimate_en} with {temperature(learning.outdoor, 'en')} outside",
+        ),
+    )
+
+
+def _comfort_or_coast(occupation: Occupation, local_now: datetime, comfort: ComfortLevels,
+                      learning: Learning, previous: HeatingLevel | None) -> HeatingDecision:
+    """Comfort while occupied, except at the end of the period: if the zone, left to cool,
+    stays within the comfort band until the programme's end, the heating stops early."""
+    end = occupation.current_end
+    floor = comfort.comfort - COMFORT_BAND
+    if end is not None and learning.indoor >= floor:
+        left = elapsed(local_now, end).total_seconds() / 60
+        coast = learning.thermal.cooldown_minutes(learning.indoor, floor, learning.outdoor)
+        if coast >= left or (previous is HeatingLevel.REDUCED and left <= 60):
+            return HeatingDecision(
+                HeatingLevel.REDUCED,
+                comfort.reduced,
+                Reason(
+                    f"Arrêt anticipé : la zone reste au-dessus de {temperature(floor)} "
+                    f"jusqu'à la fin prévue à {moment(end, local_now)}",
+                    f"Early stop: the zone stays above {temperature(floor, 'en')} until the "
+                    f"scheduled end at {moment(end, local_now, 'en')}",
+                ),
+            )
+    until = "" if end is None else f" jusqu'à {moment(end, local_now)}"
+    until_en = "" if end is None else f" until {moment(end, local_now, 'en')}"
+    who_fr = "Présence détectée" if learning.present else "Occupé selon le programme"
+    who_en = "Presence detected" if learning.present else "Occupied by the programme"
+    return HeatingDecision(
+        HeatingLevel.COMFORT,
+        comfort.comfort,
+        Reason(f"{who_fr}{until} : confort {temperature(comfort.comfort)}",
+               f"{who_en}{until_en}: comfort {temperature(comfort.comfort, 'en')}"),
     )

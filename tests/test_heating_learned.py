@@ -1,0 +1,106 @@
+"""Optimal start and stop from what a zone has learned, and the fallbacks."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from controllers.heating import HeatingDecision, Learning, learned_decision, programme_decision
+from controllers.occupancy import ArrivalForecast
+from controllers.schedule import FrenchCalendar, occupation
+from controllers.thermal import ThermalModel
+from gtb.model import ComfortLevels, HeatingLevel, Programme, Reason
+
+PARIS = ZoneInfo("Europe/Paris")
+LEVELS = ComfortLevels()
+OFFICE = Programme(mon=("08:00-17:30",), tue=("08:00-17:30",), wed=("08:00-17:30",),
+                   thu=("08:00-17:30",), fri=("08:00-17:30",))
+CALENDAR = FrenchCalendar("B")
+# Warms 16 -> 19 °C at 2 °C outside in about 40 min; coasts slowly (well insulated).
+ZONE = ThermalModel(k=0.05, g=5.0, g_warmup=5.0, g_after_long_absence=4.0,
+                    warmup_error_minutes=3.0, samples=500,
+                    fitted_at=datetime(2026, 1, 1, tzinfo=UTC), warmups=12)
+
+
+def at(hour: int, minute: int = 0, day: int = 13) -> datetime:
+    return datetime(2026, 1, day, hour, minute, tzinfo=PARIS)  # Tuesday 13 January
+
+
+def forecast(start: datetime | None, basis: str = "learned") -> ArrivalForecast:
+    return ArrivalForecast(start, None, 0.95, basis, 12, Reason("appris", "learned"))
+
+
+EIGHT = datetime(2026, 1, 13, 8, 0, tzinfo=PARIS)
+
+
+def decide(now: datetime, indoor: float, arrival: datetime | None = EIGHT, *,
+           present: bool = False, previous: HeatingLevel | None = None,
+           model: ThermalModel = ZONE, basis: str = "learned") -> HeatingDecision:
+    learning = Learning(forecast(arrival, basis), model, indoor, 2.0, present)
+    return learned_decision(occupation(OFFICE, CALENDAR, "mairie", now), now, LEVELS,
+                            learning, previous)
+
+
+def test_starts_just_in_time_for_the_learned_arrival_and_holds_it() -> None:
+    warmup = ZONE.warmup_minutes(16.0, 19.0, 2.0)
+    assert 30 < warmup < 50
+    lead = warmup + 10  # the margin floor: the model's own error is smaller
+    early = decide(at(8) - timedelta(minutes=lead + 5), 16.0)
+    assert early.level is HeatingLevel.REDUCED
+    start = decide(at(8) - timedelta(minutes=lead - 1), 16.0)
+    assert start.level is HeatingLevel.COMFORT
+    assert start.reason.fr.startswith("Préchauffage démarré à 07:")
+    assert "arrivée prévue à 08:00 (apprise sur 12 jours semblables)" in start.reason.fr
+    assert "par 2,0 °C extérieurs" in start.reason.fr
+    # Warmer now, the estimate shrinks; the preheat started is held until the arrival.
+    assert decide(at(7, 45), 18.8, previous=HeatingLevel.COMFORT).level is HeatingLevel.COMFORT
+    assert decide(at(7, 45), 18.8).level is HeatingLevel.REDUCED
+
+
+def test_the_fixed_programme_starts_much_earlier() -> None:
+    fixed = programme_decision(occupation(OFFICE, CALENDAR, "mairie", at(6, 30)), at(6, 30),
+                               LEVELS)
+    assert fixed.level is HeatingLevel.COMFORT  # a fixed 2 h early start
+    assert decide(at(6, 30), 16.0).level is HeatingLevel.REDUCED
+
+
+def test_a_slow_zone_starts_at_most_three_hours_early() -> None:
+    cold = ThermalModel(k=0.05, g=1.2, g_warmup=1.2, g_after_long_absence=1.0,
+                        warmup_error_minutes=5.0, samples=500,
+                        fitted_at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert math.isinf(cold.warmup_minutes(10.0, 19.0, -5.0)) or (
+        cold.warmup_minutes(10.0, 19.0, -5.0) > 180)
+    assert decide(at(4, 59), 10.0, model=cold).level is HeatingLevel.REDUCED
+    assert decide(at(5, 0), 10.0, model=cold).level is HeatingLevel.COMFORT
+
+
+def test_coasts_at_the_end_of_the_period_within_the_comfort_band() -> None:
+    assert decide(at(15), 19.0).level is HeatingLevel.COMFORT
+    coast = decide(at(17, 15), 19.0)
+    assert coast.level is HeatingLevel.REDUCED
+    assert coast.reason.fr == ("Arrêt anticipé : la zone reste au-dessus de 18,5 °C jusqu'à la "
+                               "fin prévue à 17:30")
+    # Already below the band: heat on.
+    assert decide(at(17, 15), 18.3).level is HeatingLevel.COMFORT
+
+
+def test_a_programmed_period_nobody_uses_stays_reduced_until_someone_comes() -> None:
+    nobody = decide(at(10), 16.0, arrival=None)
+    assert nobody.level is HeatingLevel.REDUCED
+    assert nobody.reason.fr.startswith("Période programmée rarement utilisée")
+    someone = decide(at(10), 16.0, arrival=None, present=True)
+    assert someone.level is HeatingLevel.COMFORT
+    assert someone.reason.fr.startswith("Présence détectée jusqu'à 17:30")
+
+
+def test_without_learning_the_programme_applies_unchanged() -> None:
+    now = at(6, 30)
+    occupied = occupation(OFFICE, CALENDAR, "mairie", now)
+    assert learned_decision(occupied, now, LEVELS, None) == programme_decision(occupied, now,
+                                                                               LEVELS)
+    # A forecast from the programme (history too short) still gets a learned warm-up.
+    guided = decide(now, 16.0, basis="programme")
+    assert guided.level is HeatingLevel.REDUCED
+    assert "selon le programme" in decide(at(7, 15), 16.0, basis="programme").reason.fr
+
