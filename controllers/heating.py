@@ -123,7 +123,7 @@ class Learning:
 
 MAX_PREHEAT = timedelta(hours=3)
 """Never start earlier than this before an arrival (Guideline 36's cap)."""
-MIN_MARGIN = timedelta(minutes=10)
+MIN_MARGIN = timedelta(minutes=20)
 """The least safety margin on a learned warm-up, whatever the model's own error says."""
 COMFORT_BAND = 0.5
 """How far below comfort a zone may coast at the end of an occupied period (K)."""
@@ -167,7 +167,11 @@ def learned_decision(
                 f"{temperature(comfort.reduced, 'en')} until someone is detected",
             ),
         )
-    arrival = forecast.start if forecast.basis == "learned" else occupation.next_start
+    if forecast.basis != "learned":
+        # Arrivals not learned yet: the programme's times are only what was meant, and a
+        # fixed early start is what has kept people warm so far.
+        return programme_decision(occupation, local_now, comfort, preheat)
+    arrival = forecast.start
     if arrival is None or elapsed(local_now, arrival) <= timedelta(0):
         return setback
     long_absence = occupation.previous_end is None or elapsed(
@@ -179,11 +183,8 @@ def learned_decision(
     left = elapsed(local_now, arrival)
     if left > lead and not (previous is HeatingLevel.COMFORT and left <= MAX_PREHEAT):
         return setback
-    learned = forecast.basis == "learned"
-    basis_fr = (f"apprise sur {forecast.similar_days} jours semblables" if learned
-                else "selon le programme")
-    basis_en = (f"learned from {forecast.similar_days} similar days" if learned
-                else "from the programme")
+    basis_fr = f"apprise sur {forecast.similar_days} jours semblables"
+    basis_en = f"learned from {forecast.similar_days} similar days"
     started = (arrival - lead).astimezone(local_now.tzinfo)
     estimate_fr = "hors d'atteinte" if math.isinf(warmup) else duration(warmup)
     estimate_en = "out of reach" if math.isinf(warmup) else duration(warmup, "en")

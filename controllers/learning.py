@@ -1,0 +1,96 @@
+"""One zone that learns: feed it observations, refit it each night, ask it for decisions.
+
+This is the controllers' API for anything that drives a zone (the engine, a simulator,
+another building-control system)::
+
+    zone = ZoneLearner(programme, "mairie", FrenchCalendar("B"), ComfortLevels(), PARIS)
+    zone.observe(time, indoor=17.2, outdoor=3.5, heating=0.8, present=False)  # each step
+    zone.refit(now)                                                          # each night
+    decision = zone.decide(now, indoor=17.4, outdoor=3.4, present=False)
+    decision.level, decision.setpoint, decision.reason.fr
+
+A fresh zone follows its programme with a fixed early start; once its history holds
+enough heated and unheated hours and enough similar days, it starts just in time for the
+arrivals it has learned and stops early when it can coast. Learning can be switched off,
+and then the programme applies. Nothing here reads a clock or touches a device.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+
+from controllers.heating import HeatingDecision, Learning, learned_decision
+from controllers.occupancy import ArrivalForecast, OccupancyHistory, day_slots, predict
+from controllers.schedule import FrenchCalendar, occupation
+from controllers.thermal import ThermalModel, ThermalObservation, fit_thermal
+from gtb.model import BuildingUse, ComfortLevels, HeatingLevel, Programme
+
+THERMAL_WINDOW = timedelta(days=28)
+"""How much temperature history a refit uses: recent enough to follow the seasons."""
+FORECAST_REFRESH = timedelta(hours=1)
+"""A forecast is reused this long (or until its arrival passes): it moves slowly."""
+
+
+@dataclass
+class ZoneLearner:
+    """The learning state of one zone and the decisions it leads to."""
+
+    programme: Programme
+    use: BuildingUse | str
+    calendar: FrenchCalendar
+    comfort: ComfortLevels
+    tz: tzinfo
+    learning: bool = True
+    thermal: ThermalModel | None = None
+    occupancy: OccupancyHistory = field(default_factory=OccupancyHistory)
+    _observations: list[ThermalObservation] = field(default_factory=list, repr=False)
+    _presence: dict[date, list[tuple[datetime, bool]]] = field(
+        default_factory=lambda: defaultdict(list), repr=False)
+    _forecast: tuple[datetime, ArrivalForecast] | None = field(default=None, repr=False)
+    _previous: HeatingLevel | None = field(default=None, repr=False)
+
+    def observe(self, time: datetime, *, indoor: float, outdoor: float, heating: float,
+                present: bool) -> None:
+        """Record one step: temperatures in °C, ``heating`` the share of power used (0..1)."""
+        self._observations.append(ThermalObservation(time, indoor, outdoor, heating))
+        local = time.astimezone(self.tz)
+        self._presence[local.date()].append((local, present))
+
+    def refit(self, now: datetime) -> None:
+        """Learn from what was observed: finished days join the occupancy history, and
+        the thermal model is fitted again on the last four weeks."""
+        today = now.astimezone(self.tz).date()
+        for day in sorted(d for d in self._presence if d < today):
+            self.occupancy.add(day, day_slots(self._presence.pop(day), day, self.tz))
+        horizon = now - THERMAL_WINDOW
+        self._observations = [o for o in self._observations if o.time >= horizon]
+        self.thermal = fit_thermal(self._observations, now=now) or self.thermal
+        self._forecast = None
+
+    def decide(self, now: datetime, *, indoor: float | None, outdoor: float | None,
+               present: bool) -> HeatingDecision:
+        """The zone's level now, with its reason; the programme when learning cannot say."""
+        local_now = now.astimezone(self.tz)
+        occupied = occupation(self.programme, self.calendar, self.use, local_now)
+        learning = None
+        if self.learning and self.thermal is not None and indoor is not None and (
+            outdoor is not None
+        ):
+            learning = Learning(self._forecast_at(local_now), self.thermal, indoor, outdoor,
+                                present)
+        decision = learned_decision(occupied, local_now, self.comfort, learning,
+                                    self._previous)
+        self._previous = decision.level
+        return decision
+
+    def _forecast_at(self, local_now: datetime) -> ArrivalForecast:
+        if self._forecast is not None:
+            made, forecast = self._forecast
+            fresh = local_now - made < FORECAST_REFRESH and local_now.date() == made.date()
+            if fresh and (forecast.start is None or local_now < forecast.start):
+                return forecast
+        forecast = predict(self.occupancy, local_now, self.calendar, self.use, self.programme)
+        self._forecast = (local_now, forecast)
+        return forecast
