@@ -131,6 +131,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         "CREATE UNIQUE INDEX alarms_active ON alarms (key) WHERE cleared_at IS NULL",
     ),
+    # 4: what each zone has learned, and whether it may learn
+    (
+        """CREATE TABLE zone_learning (
+            zone TEXT PRIMARY KEY,
+            enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+            model TEXT NOT NULL DEFAULT '{}',
+            fitted_at INTEGER,
+            changed_at INTEGER NOT NULL,
+            changed_by TEXT NOT NULL
+        )""",
+    ),
 )
 
 
@@ -296,6 +307,18 @@ class Alarm:
     cleared_at: datetime | None
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+
+
+@dataclass(frozen=True)
+class ZoneLearning:
+    """A zone's learned models (as plain data) and whether learning is switched on."""
+
+    zone: str
+    enabled: bool
+    model: Mapping[str, Any]
+    fitted_at: datetime | None
+    changed_at: datetime
+    changed_by: str
 
 
 @dataclass(frozen=True)
@@ -731,6 +754,42 @@ class Store:
             raise NotFoundError(f"no alarm with id {alarm_id}")
         return _alarm(row)
 
+    # -- learning ----------------------------------------------------------------------
+
+    def zone_learning(self, zone: str) -> ZoneLearning | None:
+        """What the zone has learned, and whether it may; None for a zone never seen."""
+        row = self._conn().execute(
+            "SELECT * FROM zone_learning WHERE zone = ?", (zone,)
+        ).fetchone()
+        if row is None:
+            return None
+        return _from_row(ZoneLearning, row, enabled=bool, model=json.loads)
+
+    def save_learned(self, zone: str, model: Mapping[str, Any], *, at: datetime) -> None:
+        """Keep what a nightly refit learned, so that a restart need not learn again."""
+        payload = _to_json(model, f"learned model of {zone}")
+        ts = _epoch(at, "fit time")
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO zone_learning (zone, model, fitted_at, changed_at, changed_by)"
+                " VALUES (?, ?, ?, ?, 'engine') ON CONFLICT (zone) DO UPDATE"
+                " SET model = excluded.model, fitted_at = excluded.fitted_at",
+                (zone, payload, ts, ts),
+            )
+
+    def set_learning(self, zone: str, enabled: bool, *, at: datetime, who: str) -> None:
+        """Switch a zone's learning on or off; off, it follows its programme."""
+        _require_text(who, "changed by")
+        ts = _epoch(at, "change time")
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO zone_learning (zone, enabled, changed_at, changed_by)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (zone) DO UPDATE"
+                " SET enabled = excluded.enabled, changed_at = excluded.changed_at,"
+                " changed_by = excluded.changed_by",
+                (zone, int(enabled), ts, who),
+            )
+
     # -- overrides ---------------------------------------------------------------------
 
     def add_override(
@@ -1012,7 +1071,7 @@ def _sample(point: str, row: sqlite3.Row) -> Sample:
 
 _TIME_COLUMNS = frozenset({
     "ts", "start", "until", "created_at", "cancelled_at", "saved_at", "raised_at", "cleared_at",
-    "acknowledged_at",
+    "acknowledged_at", "fitted_at", "changed_at",
 })
 
 

@@ -792,3 +792,22 @@ def test_alarms_are_raised_once_cleared_acknowledged_and_survive_a_reopen(tmp_pa
         assert [a.cleared_at is None for a in store.alarms()] == [True, False]
     with pytest.raises(NotFoundError):
         Store(path).acknowledge_alarm(999, at=T0, who="marie")
+
+
+def test_learned_models_and_the_learning_switch_survive_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "learning.sqlite"
+    zone = "mairie.bureaux"
+    with Store(path) as store:
+        assert store.zone_learning(zone) is None
+        store.save_learned(zone, {"thermal": {"k": 0.07}}, at=T0)
+        store.set_learning(zone, False, at=T0 + minutes(5), who="marie")
+        store.save_learned(zone, {"thermal": {"k": 0.08}}, at=T0 + minutes(10))
+    with Store(path) as store:
+        learned = store.zone_learning(zone)
+        assert learned is not None
+        assert learned.model == {"thermal": {"k": 0.08}} and learned.fitted_at == T0 + minutes(10)
+        assert learned.enabled is False and learned.changed_by == "marie"
+        store.set_learning(zone, True, at=T0 + minutes(20), who="paul")
+        assert store.zone_learning(zone).enabled is True  # type: ignore[union-attr]
+        with pytest.raises(ValueError, match="cannot be stored as JSON"):
+            store.save_learned(zone, {"bad": object()}, at=T0)
