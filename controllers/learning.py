@@ -18,8 +18,10 @@ and then the programme applies. Nothing here reads a clock or touches a device.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
 
 from controllers.heating import HeatingDecision, Learning, learned_decision
 from controllers.occupancy import ArrivalForecast, OccupancyHistory, day_slots, predict
@@ -31,6 +33,8 @@ THERMAL_WINDOW = timedelta(days=28)
 """How much temperature history a refit uses: recent enough to follow the seasons."""
 FORECAST_REFRESH = timedelta(hours=1)
 """A forecast is reused this long (or until its arrival passes): it moves slowly."""
+OBSERVATION_STEP = timedelta(minutes=5)
+"""Temperatures are kept at most this often: plenty for a warm-up, light on memory."""
 
 
 @dataclass
@@ -54,7 +58,9 @@ class ZoneLearner:
     def observe(self, time: datetime, *, indoor: float, outdoor: float, heating: float,
                 present: bool) -> None:
         """Record one step: temperatures in °C, ``heating`` the share of power used (0..1)."""
-        self._observations.append(ThermalObservation(time, indoor, outdoor, heating))
+        last = self._observations[-1].time if self._observations else None
+        if last is None or time - last >= OBSERVATION_STEP:
+            self._observations.append(ThermalObservation(time, indoor, outdoor, heating))
         local = time.astimezone(self.tz)
         self._presence[local.date()].append((local, present))
 
@@ -67,6 +73,22 @@ class ZoneLearner:
         horizon = now - THERMAL_WINDOW
         self._observations = [o for o in self._observations if o.time >= horizon]
         self.thermal = fit_thermal(self._observations, now=now) or self.thermal
+        self._forecast = None
+
+    def learned(self) -> dict[str, Any]:
+        """What was learned, as plain data to store: the thermal model and the days seen."""
+        return {
+            "thermal": None if self.thermal is None else self.thermal.to_dict(),
+            "days": {day.isoformat(): "".join("1" if slot else "0" for slot in slots)
+                     for day, slots in sorted(self.occupancy.days.items())},
+        }
+
+    def restore(self, learned: Mapping[str, Any]) -> None:
+        """Take back what ``learned()`` gave, after a restart."""
+        thermal = learned.get("thermal")
+        self.thermal = None if thermal is None else ThermalModel.from_dict(thermal)
+        for day, slots in learned.get("days", {}).items():
+            self.occupancy.add(date.fromisoformat(day), [c == "1" for c in slots])
         self._forecast = None
 
     def decide(self, now: datetime, *, indoor: float | None, outdoor: float | None,

@@ -15,9 +15,10 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from controllers.heating import HeatingDecision, programme_decision
+from controllers.learning import ZoneLearner
 from controllers.schedule import FrenchCalendar, occupation
 from gtb.arbitration import Arbiter, Command, Switch
 from gtb.clock import Clock, monotonic
@@ -135,10 +136,23 @@ class Engine:
             for building in site.buildings
             for zone in building.zones
         ]
+        self._learners = {
+            f"{building.id}.{zone.id}": ZoneLearner(
+                site.programme_of(building, zone), building.use, self.calendar,
+                site.comfort_of(zone), site.tz)
+            for building, zone, _ in self._zones
+        }
+        self._outdoor = self._outdoor_points()
+        self._learned_on: date | None = None
 
     # -- life cycle --------------------------------------------------------------------
 
     async def start(self) -> None:
+        for key, learner in self._learners.items():
+            stored = self.store.zone_learning(key)
+            if stored is not None:
+                learner.restore(stored.model)
+        self._learned_on = self.clock.now().astimezone(self.site.tz).date()
         for driver in self.drivers.values():
             await driver.start()
         self._event("engine", "Moteur démarré", f"{len(self.refs)} points, site {self.site.id}")
@@ -281,21 +295,29 @@ class Engine:
         local_now = now.astimezone(self.site.tz)
         desired: dict[str, Command] = {}
         status: dict[str, ZoneStatus] = {}
-        # Zones that share a programme, a use and comfort levels share a decision.
+        switches = self.store.learning_switches()
+        # Zones that follow their programme and share it, with a use and comfort levels,
+        # share a decision.
         decisions: dict[tuple[object, ...], HeatingDecision] = {}
         for building, zone, keys in self._zones:
-            programme, comfort = self.site.programme_of(building, zone), self.site.comfort_of(zone)
-            same = (programme, building.use, comfort)
-            decision = decisions.get(same)
-            if decision is None:
-                decision = programme_decision(
+            zone_key = f"{building.id}.{zone.id}"
+            temperature_key = keys[Role.ZONE_TEMPERATURE]
+            degraded = self._state.quality[temperature_key] is Quality.FAILED
+            learner = self._learners[zone_key]
+            learner.learning = switches.get(zone_key, True)
+            indoor, outdoor, present = self._observe(now, building, keys, learner)
+            if learner.learning and learner.thermal is not None and not degraded:
+                decision = learner.decide(now, indoor=indoor, outdoor=outdoor, present=present)
+            else:
+                programme = self.site.programme_of(building, zone)
+                comfort = self.site.comfort_of(zone)
+                same = (programme, building.use, comfort)
+                decision = decisions.get(same) or programme_decision(
                     occupation(programme, self.calendar, building.use, local_now),
                     local_now,
                     comfort,
                 )
                 decisions[same] = decision
-            temperature_key = keys[Role.ZONE_TEMPERATURE]
-            degraded = self._state.quality[temperature_key] is Quality.FAILED
             reason = _degraded(decision.reason) if degraded else decision.reason
             if Role.HEATING_SETPOINT in keys:
                 key = keys[Role.HEATING_SETPOINT]
@@ -307,6 +329,47 @@ class Engine:
                 building, zone, decision, reason, temperature_key, degraded)
         self._status = status
         return desired
+
+    def _observe(self, now: datetime, building: Building, keys: Mapping[Role, str],
+                 learner: ZoneLearner) -> tuple[float | None, float | None, bool]:
+        """What the zone's sensors say now (None when unknown); fed to its learner when
+        temperatures and the valve are all known."""
+        values = self._state.values
+        indoor = values.get(keys[Role.ZONE_TEMPERATURE])
+        outdoor_key = self._outdoor.get(building.id)
+        outdoor = values.get(outdoor_key) if outdoor_key else None
+        valve = values.get(keys[Role.VALVE]) if Role.VALVE in keys else None
+        present = bool(values.get(keys[Role.OCCUPANCY])) if Role.OCCUPANCY in keys else False
+        if indoor is not None and outdoor is not None and valve is not None:
+            learner.observe(now, indoor=indoor, outdoor=outdoor, heating=valve / 100,
+                            present=present)
+        return indoor, outdoor, present
+
+    def _outdoor_points(self) -> dict[str, str]:
+        """Each building's outdoor temperature: its own sensor, else the site's first one."""
+        own = {ref.building.id: ref.key for ref in self.refs.values()
+               if ref.role is Role.OUTDOOR_TEMPERATURE and ref.building is not None}
+        first = next(iter(own.values()), None)
+        if first is None:
+            return {}
+        return {b.id: own.get(b.id, first) for b in self.site.buildings}
+
+    async def learn(self) -> bool:
+        """Once a night (the first call after local midnight): refit every zone from what
+        it observed and keep the models in the store. Runs between ticks."""
+        async with self._ticking:
+            now = self.clock.now()
+            today = now.astimezone(self.site.tz).date()
+            if self._learned_on == today:
+                return False
+            for key, learner in self._learners.items():
+                learner.refit(now)
+                self.store.save_learned(key, learner.learned(), at=now)
+            self._learned_on = today
+            fitted = sum(1 for learner in self._learners.values() if learner.thermal)
+            self._event("learning", "Apprentissage de la nuit",
+                        f"{fitted} zone(s) sur {len(self._learners)} ont un modèle thermique")
+            return True
 
     def _zone_status(self, building: Building, zone: Zone, decision: HeatingDecision,
                      reason: Reason, temperature_key: str, degraded: bool) -> ZoneStatus:

@@ -42,6 +42,9 @@ def start_jobs(engine: Engine, store: Store, clock: Clock, *, speed: float = 1.0
 
     scheduler.add_job(rollup, "interval", seconds=3600 / speed, id="rollup",
                       misfire_grace_time=max(1, int(600 / speed)), **options)
+    # The nightly refit runs at the first check after local midnight.
+    scheduler.add_job(engine.learn, "interval", seconds=900 / speed, id="learning",
+                      misfire_grace_time=max(1, int(900 / speed)), **options)
     scheduler.add_job(retention, "interval", seconds=86400 / speed, id="retention",
                       misfire_grace_time=max(1, int(3600 / speed)), **options)
 

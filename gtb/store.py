@@ -765,6 +765,11 @@ class Store:
             return None
         return _from_row(ZoneLearning, row, enabled=bool, model=json.loads)
 
+    def learning_switches(self) -> dict[str, bool]:
+        """Whether each zone may learn; a zone not listed may (the default)."""
+        rows = self._conn().execute("SELECT zone, enabled FROM zone_learning")
+        return {row["zone"]: bool(row["enabled"]) for row in rows}
+
     def save_learned(self, zone: str, model: Mapping[str, Any], *, at: datetime) -> None:
         """Keep what a nightly refit learned, so that a restart need not learn again."""
         payload = _to_json(model, f"learned model of {zone}")

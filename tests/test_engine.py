@@ -317,3 +317,37 @@ def test_a_daylight_saving_night_keeps_time_in_order(demo_site: Site, tmp_path: 
             assert len(times) == ticks and times == sorted(set(times))
 
     run(body)
+
+
+def test_the_engine_learns_each_night_keeps_it_and_honours_the_switch(
+    demo_site: Site, tmp_path: Path
+) -> None:
+    db = tmp_path / "gtb.sqlite"
+    quarter = EngineSettings(tick_s=900.0, stale_after_s=2700.0, refresh_s=6 * 3600.0)
+    zone = "mairie.bureaux"
+    days = 10  # the thermal fit needs 12 h heated and 12 h unheated: about ten days here
+
+    async def body() -> None:
+        async with rig(demo_site, db, settings=quarter) as r:
+            nights = 0
+            for _ in range(days * 96):  # quarter-hour ticks
+                await r.tick(after_s=900)
+                nights += await r.engine.learn()
+            assert nights == days
+            [night, *_] = r.store.events(kind="learning")
+            assert night.message == "Apprentissage de la nuit"
+            stored = r.store.zone_learning(zone)
+            assert stored is not None and stored.model["thermal"] is not None
+            assert len(stored.model["days"]) >= 2
+            learned = r.engine._learners[zone].thermal
+        # A restart takes the models back from the store.
+        async with rig(demo_site, db, start=MONDAY_3AM + timedelta(days=days, hours=1),
+                       settings=quarter) as r:
+            assert r.engine._learners[zone].thermal == learned
+            r.store.set_learning(zone, False, at=r.clock.now(), who="marie")
+            await r.tick(after_s=900)
+            assert r.engine._learners[zone].learning is False
+            assert "Préchauffage démarré" not in next(
+                z for z in r.engine.zones() if z.key == zone).reason.fr
+
+    run(body)

@@ -34,3 +34,15 @@ def test_a_fresh_zone_follows_its_programme_then_starts_later_once_it_has_learne
     # docs/heating.md on the learned warm-up being a little optimistic after setbacks).
     temperatures = [m.temperature_at_arrival for m in last_week]
     assert all(t is not None and t >= 18.0 for t in temperatures)
+
+
+def test_what_a_zone_learned_survives_a_round_trip_through_plain_data() -> None:
+    module = load_example()
+    learner, _ = module.learner_after(weeks=3)
+    assert learner.thermal is not None and len(learner.occupancy.days) >= 14
+    again = module.fresh_learner()
+    again.restore(learner.learned())
+    assert again.thermal == learner.thermal
+    assert again.occupancy.days.keys() == learner.occupancy.days.keys()
+    assert all((again.occupancy.days[d] == learner.occupancy.days[d]).all()
+               for d in learner.occupancy.days)

@@ -39,14 +39,26 @@ class Morning:
     reason: str
 
 
-def run(weeks: int = 6, start: datetime = FIRST_MONDAY) -> list[Morning]:
+def fresh_learner() -> ZoneLearner:
+    """The offices' controller, knowing only the site file."""
     site = load_site(SITE)
     building = next(b for b in site.buildings if b.id == "mairie")
     zone = next(z for z in building.zones if z.id == "bureaux")
+    return ZoneLearner(site.programme_of(building, zone), building.use,
+                       FrenchCalendar(site.school_zone, site.alsace_moselle),
+                       site.comfort_of(zone), site.tz)
+
+
+def run(weeks: int = 6, start: datetime = FIRST_MONDAY) -> list[Morning]:
+    return learner_after(weeks, start)[1]
+
+
+def learner_after(weeks: int, start: datetime = FIRST_MONDAY
+                  ) -> tuple[ZoneLearner, list[Morning]]:
+    """Drive the offices for ``weeks`` from an empty history: the learner, and the mornings."""
+    site = load_site(SITE)
     tz = site.tz
-    learner = ZoneLearner(site.programme_of(building, zone), building.use,
-                          FrenchCalendar(site.school_zone, site.alsace_moselle),
-                          site.comfort_of(zone), tz)
+    learner = fresh_learner()
     world = VirtualCommune(site, start, seed=7, step_s=300)
     mornings: list[Morning] = []
     now, end = start, start + timedelta(weeks=weeks)
@@ -75,7 +87,7 @@ def run(weeks: int = 6, start: datetime = FIRST_MONDAY) -> list[Morning]:
                                         arrival_temperature, reason or ""))
             comfort_from = arrival = reason = None
             arrival_temperature = None
-    return mornings
+    return learner, mornings
 
 
 if __name__ == "__main__":
