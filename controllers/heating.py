@@ -55,13 +55,15 @@ def programme_decision(
         assert occupation.current_end is not None
         until_fr = moment(occupation.current_end, local_now)
         until_en = moment(occupation.current_end, local_now, "en")
+        by_fr, by_en = "selon le programme", "by the programme"
+        if occupation.because is not None:
+            by_fr = by_en = f"({occupation.because})"
         return HeatingDecision(
             HeatingLevel.COMFORT,
             comfort.comfort,
             Reason(
-                f"Occupé selon le programme jusqu'à {until_fr} : confort "
-                f"{temperature(comfort.comfort)}",
-                f"Occupied by the programme until {until_en}: comfort "
+                f"Occupé {by_fr} jusqu'à {until_fr} : confort {temperature(comfort.comfort)}",
+                f"Occupied {by_en} until {until_en}: comfort "
                 f"{temperature(comfort.comfort, 'en')}",
             ),
         )
@@ -88,14 +90,15 @@ def programme_decision(
     when_en = "no occupancy scheduled" if start is None else (
         f"until {moment(start, local_now, 'en')}"
     )
+    because = "" if occupation.because is None else f"{occupation.because}, "
     if long_absence:
         return HeatingDecision(
             HeatingLevel.FROST_PROTECTION,
             comfort.frost_protection,
             Reason(
-                f"Inoccupé plus de 48 h ({when_fr}) : hors-gel "
+                f"Inoccupé plus de 48 h ({because}{when_fr}) : hors-gel "
                 f"{temperature(comfort.frost_protection)}",
-                f"Unoccupied for more than 48 h ({when_en}): frost protection "
+                f"Unoccupied for more than 48 h ({because}{when_en}): frost protection "
                 f"{temperature(comfort.frost_protection, 'en')}",
             ),
         )
@@ -103,8 +106,10 @@ def programme_decision(
         HeatingLevel.REDUCED,
         comfort.reduced,
         Reason(
-            f"Inoccupé {when_fr} : réduit {temperature(comfort.reduced)}",
-            f"Unoccupied {when_en}: reduced {temperature(comfort.reduced, 'en')}",
+            f"Inoccupé ({because}{when_fr}) : réduit {temperature(comfort.reduced)}"
+            if because else f"Inoccupé {when_fr} : réduit {temperature(comfort.reduced)}",
+            f"Unoccupied ({because}{when_en}): reduced {temperature(comfort.reduced, 'en')}"
+            if because else f"Unoccupied {when_en}: reduced {temperature(comfort.reduced, 'en')}",
         ),
     )
 

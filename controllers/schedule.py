@@ -1,27 +1,44 @@
-"""When a zone is meant to be occupied: the French calendar and the weekly programme.
+"""When a zone is meant to be occupied: the French calendar, the weekly programme, the agenda.
 
 Pure decisions: every function takes the date or the wall-clock time it is about, nothing
 reads the clock. The calendar libraries ship their data with them (``holidays`` computes
 public holidays, ``vacances-scolaires-france`` carries a CSV of school holidays), so no
 network or device is touched here.
 
-This module is meant to grow: exceptions (a day off, an extra opening), events and
-site-specific holidays will layer on top of ``FrenchCalendar`` and ``is_programmed``
-without changing what they answer for an ordinary week.
+The agenda (``gtb.model.AgendaEntry``: events, closures, day exceptions) layers on top of
+the programme and the calendar. Where several things say something about one moment, the
+strongest wins:
+
+1. a closure (unoccupied), over
+2. an event (occupied), over
+3. a day exception (that day's own periods, or closed), over
+4. public holidays, and school holidays for schools and gyms (closed), over
+5. the weekly programme.
+
+Among day exceptions covering one day, the one with the shortest range wins (14 July
+inside a summer timetable), then the one listed last; among overlapping events or
+closures, the one listed last names the moment. Everything is wall-clock time in the
+site's zone, like the programme's periods: on the night clocks go forward, an event
+02:00-03:00 names an hour that does not exist and occupies nothing (one of 01:30-02:30
+lasts half an hour, until 03:00); on the night they go back, 02:00-03:00 is lived twice
+and stays occupied both times.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from functools import cache, lru_cache
+from itertools import pairwise
 from typing import Literal
 
 import holidays
 from vacances_scolaires_france import SchoolHolidayDates
 
-from gtb.model import BuildingUse, Period, Programme
+from gtb.model import AgendaEntry, BuildingUse, Period, Programme, parse_period
 
 SchoolZone = Literal["A", "B", "C"]
 
@@ -216,12 +233,15 @@ class Occupation:
     ``current_end`` when the current occupied period ends (None when unoccupied), and
     ``next_start`` when the next occupied period begins (None when not within the horizon).
     Periods that touch, such as 18:00-24:00 then 00:00-02:00, count as one.
+    ``because`` is the label of the agenda entry that decides the present moment (« Conseil
+    municipal », « Inventaire »), None when the programme and the calendar do.
     """
 
     occupied: bool
     previous_end: datetime | None
     current_end: datetime | None
     next_start: datetime | None
+    because: str | None = None
 
 
 LOOK_BACK_DAYS = 7
@@ -233,21 +253,72 @@ def occupation(
     calendar: FrenchCalendar,
     use: BuildingUse | str,
     local_now: datetime,
+    agenda: tuple[AgendaEntry, ...] = (),
 ) -> Occupation:
-    """Where ``local_now`` (aware, in the site's zone) falls in the programme."""
+    """Where ``local_now`` (aware, in the site's zone) falls in the programme and the agenda.
+
+    ``agenda`` holds the entries that apply to the zone (see ``agenda_for``); it is part of
+    a cache key, so pass a tuple, and only the entries near ``local_now`` for speed.
+    """
     tz = local_now.tzinfo
     assert isinstance(tz, tzinfo)
-    intervals = _intervals(programme, calendar, use, local_now.date(), tz)
+    today = local_now.date()
+    labels: tuple[tuple[datetime, datetime, str], ...] = ()
+    if agenda:
+        intervals, labels = _agenda_intervals(programme, calendar, use, today, tz, agenda)
+    else:
+        intervals = _intervals(programme, calendar, use, today, tz)
+    because = _label_at(labels, local_now) if labels else None
     previous_end = None
     for index, (start, end) in enumerate(intervals):
         if end <= local_now:
             previous_end = end
         elif start <= local_now:
             following = intervals[index + 1][0] if index + 1 < len(intervals) else None
-            return Occupation(True, previous_end, end, following)
+            return Occupation(True, previous_end, end, following, because)
         else:
-            return Occupation(False, previous_end, None, start)
-    return Occupation(False, previous_end, None, None)
+            return Occupation(False, previous_end, None, start, because)
+    return Occupation(False, previous_end, None, None, because)
+
+
+def agenda_for(
+    entries: Iterable[AgendaEntry], building: str, zone: str, around: date | None = None
+) -> tuple[AgendaEntry, ...]:
+    """The entries that apply to one zone, in their order; with ``around``, only those
+    that touch the days ``occupation`` looks at from that date (the rest cannot matter)."""
+    if around is None:
+        return tuple(e for e in entries if e.applies_to(building, zone))
+    first, last = _window(around)
+    return tuple(
+        e for e in entries
+        if e.applies_to(building, zone) and e.first_day <= last and e.last_day >= first
+    )
+
+
+def _window(today: date) -> tuple[date, date]:
+    """The first and last day whose periods ``occupation`` considers."""
+    return today - timedelta(days=LOOK_BACK_DAYS), today + timedelta(days=HORIZON_DAYS)
+
+
+def _day_span(day: date, period: Period, tz: tzinfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, period.start, tzinfo=tz)
+    end = (
+        datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+        if period.end is None
+        else datetime.combine(day, period.end, tzinfo=tz)
+    )
+    return start, end
+
+
+def _joined(spans: Iterable[tuple[datetime, datetime]]) -> tuple[tuple[datetime, datetime], ...]:
+    """Spans in order, those that touch or overlap joined into one."""
+    intervals: list[tuple[datetime, datetime]] = []
+    for start, end in spans:
+        if intervals and intervals[-1][1] >= start:
+            intervals[-1] = (intervals[-1][0], max(intervals[-1][1], end))
+        else:
+            intervals.append((start, end))
+    return tuple(intervals)
 
 
 @lru_cache(maxsize=4096)
@@ -259,19 +330,140 @@ def _intervals(
     Cached: it changes only with the day, and every zone of a building usually shares
     its programme, so a tick of a thousand zones computes a handful of these.
     """
-    intervals: list[tuple[datetime, datetime]] = []
-    first = today - timedelta(days=LOOK_BACK_DAYS)
-    for offset in range(LOOK_BACK_DAYS + HORIZON_DAYS + 1):
-        day = first + timedelta(days=offset)
-        for period in programmed_periods(programme, calendar, use, day):
-            start = datetime.combine(day, period.start, tzinfo=tz)
-            end = (
-                datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-                if period.end is None
-                else datetime.combine(day, period.end, tzinfo=tz)
+    first, last = _window(today)
+    return _joined(
+        _day_span(day, period, tz)
+        for day in _days(first, last)
+        for period in programmed_periods(programme, calendar, use, day)
+    )
+
+
+def _days(first: date, last: date) -> Iterable[date]:
+    return (first + timedelta(days=n) for n in range((last - first).days + 1))
+
+
+# Precedence of what decides a moment, weakest first (see the module docstring).
+_PROGRAMME, _DAY_CLOSED, _DAY_OPEN, _EVENT, _CLOSURE = range(5)
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: datetime
+    end: datetime
+    rank: tuple[int, int]  # (precedence, position in the agenda): the highest decides
+    occupied: bool
+    label: str | None
+
+
+@lru_cache(maxsize=4096)
+def _agenda_intervals(
+    programme: Programme,
+    calendar: FrenchCalendar,
+    use: str,
+    today: date,
+    tz: tzinfo,
+    agenda: tuple[AgendaEntry, ...],
+) -> tuple[tuple[tuple[datetime, datetime], ...], tuple[tuple[datetime, datetime, str], ...]]:
+    """The occupied intervals around ``today`` with the agenda applied, and the stretches
+    of time an agenda entry decides, with its label. Cached like ``_intervals``."""
+    first, last = _window(today)
+    window_start = datetime.combine(first, datetime.min.time(), tzinfo=tz)
+    window_end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    spans = _programme_and_day_spans(programme, calendar, use, first, last, tz, agenda)
+    for position, entry in enumerate(agenda):
+        if entry.kind == "day":
+            continue
+        assert entry.start is not None and entry.end is not None
+        start = max(_existing(entry.start.replace(tzinfo=tz)), window_start)
+        end = min(_existing(entry.end.replace(tzinfo=tz)), window_end)
+        if start < end:
+            event = entry.kind == "event"
+            spans.append(_Span(start, end, (_EVENT if event else _CLOSURE, position), event,
+                               entry.label))
+    segments = _paint(spans)
+    intervals = _joined((s.start, s.end) for s in segments if s.occupied)
+    labels: list[tuple[datetime, datetime, str]] = []
+    for s in segments:
+        if s.label is None:
+            continue
+        if labels and labels[-1][1] == s.start and labels[-1][2] == s.label:
+            labels[-1] = (labels[-1][0], s.end, s.label)
+        else:
+            labels.append((s.start, s.end, s.label))
+    return intervals, tuple(labels)
+
+
+def _programme_and_day_spans(
+    programme: Programme,
+    calendar: FrenchCalendar,
+    use: str,
+    first: date,
+    last: date,
+    tz: tzinfo,
+    agenda: tuple[AgendaEntry, ...],
+) -> list[_Span]:
+    """Each day's periods: from its day exception if it has one, else from the programme
+    and the calendar. An exception day is decided by its entry all day long."""
+    days = [(p, e) for p, e in enumerate(agenda) if e.kind == "day"]
+    spans: list[_Span] = []
+    for day in _days(first, last):
+        covering = [(p, e) for p, e in days if e.first_day <= day <= e.last_day]
+        if not covering:
+            spans.extend(
+                _Span(*_day_span(day, period, tz), (_PROGRAMME, 0), True, None)
+                for period in programmed_periods(programme, calendar, use, day)
             )
-            if intervals and intervals[-1][1] >= start:
-                intervals[-1] = (intervals[-1][0], end)
-            else:
-                intervals.append((start, end))
-    return tuple(intervals)
+            continue
+        # The shortest range is the most specific; then the one listed last.
+        position, entry = max(
+            covering, key=lambda pe: (-(pe[1].last_day - pe[1].first_day).days, pe[0])
+        )
+        midnight = datetime.combine(day, datetime.min.time(), tzinfo=tz)
+        next_midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+        spans.append(_Span(midnight, next_midnight, (_DAY_CLOSED, position), False, entry.label))
+        spans.extend(
+            _Span(*_day_span(day, parse_period(text), tz), (_DAY_OPEN, position), True,
+                  entry.label)
+            for text in entry.periods
+        )
+    return spans
+
+
+def _paint(spans: list[_Span]) -> list[_Span]:
+    """Cut the spans at every boundary and keep, for each piece, the highest-ranked span
+    over it: a timeline of pieces in order, without gaps decided by nobody."""
+    bounds = sorted({s.start for s in spans} | {s.end for s in spans})
+    by_start = sorted(spans, key=lambda s: s.start)
+    active: list[_Span] = []
+    pieces: list[_Span] = []
+    next_span = 0
+    for start, end in pairwise(bounds):
+        while next_span < len(by_start) and by_start[next_span].start <= start:
+            active.append(by_start[next_span])
+            next_span += 1
+        active = [s for s in active if s.end > start]
+        if active:
+            top = max(active, key=lambda s: s.rank)
+            pieces.append(_Span(start, end, top.rank, top.occupied, top.label))
+    return pieces
+
+
+def _existing(moment: datetime) -> datetime:
+    """The time itself, or for one in the hour skipped in spring, the end of that hour:
+    an event 02:00-03:00 that night lasts nothing, and none starts or ends at a time that
+    never shows on the clock."""
+    tz = moment.tzinfo
+    while moment.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != moment.replace(
+        tzinfo=None
+    ):
+        moment = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return moment
+
+
+def _label_at(
+    labels: tuple[tuple[datetime, datetime, str], ...], local_now: datetime
+) -> str | None:
+    index = bisect_right(labels, local_now, key=lambda item: item[0]) - 1
+    if index >= 0 and local_now < labels[index][1]:
+        return labels[index][2]
+    return None

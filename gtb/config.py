@@ -187,6 +187,7 @@ def cross_check(tree: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
     yield from _comfort_order(tree, (), {}, {})
     yield from _shared_registers(points)
     yield from _bacnet_devices(points)
+    yield from _agenda_scopes(tree)
 
 
 def _mapping(node: Any) -> Mapping[str, Any]:
@@ -321,6 +322,26 @@ def _bacnet_devices(points: list[tuple[Loc, Mapping[str, Any]]]) -> Iterator[tup
             yield (*loc, "binding", "address"), (
                 f"device {instance} is at {known[0]} in {_dotted(known[1])}, not {address}"
             )
+
+
+def _agenda_scopes(tree: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
+    """Every building and ``building.zone`` an agenda entry names exists in the file."""
+    zones = {
+        building.get("id"): {zone.get("id") for _, zone in _items(building.get("zones"))}
+        for _, building in _items(tree.get("buildings"))
+    }
+    for a, entry in _items(tree.get("agenda")):
+        scope = entry.get("scope")
+        if not isinstance(scope, Sequence) or isinstance(scope, str):
+            continue
+        for s, key in enumerate(scope):
+            if not isinstance(key, str):
+                continue
+            building, _, zone = key.partition(".")
+            if building not in zones:
+                yield ("agenda", a, "scope", s), f"no building {building!r} in this site"
+            elif zone and zone not in zones[building]:
+                yield ("agenda", a, "scope", s), f"no zone {zone!r} in building {building!r}"
 
 
 def _dotted(loc: Loc) -> str:

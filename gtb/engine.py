@@ -14,17 +14,24 @@ import asyncio
 import math
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from controllers.heating import HeatingDecision, programme_decision
 from controllers.learning import ZoneLearner
-from controllers.schedule import FrenchCalendar, occupation
+from controllers.schedule import (
+    HORIZON_DAYS,
+    LOOK_BACK_DAYS,
+    FrenchCalendar,
+    agenda_for,
+    occupation,
+)
 from gtb.arbitration import Arbiter, Command, Switch
 from gtb.clock import Clock, monotonic
 from gtb.model import (
     MODE_OF_LEVEL,
     ROLES,
+    AgendaEntry,
     Building,
     HeatingLevel,
     PointRef,
@@ -144,6 +151,8 @@ class Engine:
         }
         self._outdoor = self._outdoor_points()
         self._learned_on: date | None = None
+        self._agenda_of: dict[str, tuple[AgendaEntry, ...]] = {}
+        self._agenda_loaded: tuple[int, date] | None = None
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -296,8 +305,9 @@ class Engine:
         desired: dict[str, Command] = {}
         status: dict[str, ZoneStatus] = {}
         switches = self.store.learning_switches()
-        # Zones that follow their programme and share it, with a use and comfort levels,
-        # share a decision.
+        agendas = self._agendas(local_now.date())
+        # Zones that follow their programme and share it, with a use, comfort levels and
+        # agenda, share a decision.
         decisions: dict[tuple[object, ...], HeatingDecision] = {}
         for building, zone, keys in self._zones:
             zone_key = f"{building.id}.{zone.id}"
@@ -306,17 +316,20 @@ class Engine:
             learner = self._learners[zone_key]
             learner.learning = switches.get(zone_key, True)
             indoor, outdoor, present = self._observe(now, building, keys, learner)
-            if learner.learning and learner.thermal is not None and not degraded:
+            programme = self.site.programme_of(building, zone)
+            agenda = agendas[zone_key]
+            where = occupation(programme, self.calendar, building.use, local_now, agenda)
+            # The learner knows the programme, not the agenda: while an entry changes where
+            # the zone stands, the programme's decision (with the agenda) applies.
+            agenda_matters = bool(agenda) and replace(where, because=None) != occupation(
+                programme, self.calendar, building.use, local_now)
+            if (learner.learning and learner.thermal is not None and not degraded
+                    and not agenda_matters):
                 decision = learner.decide(now, indoor=indoor, outdoor=outdoor, present=present)
             else:
-                programme = self.site.programme_of(building, zone)
                 comfort = self.site.comfort_of(zone)
-                same = (programme, building.use, comfort)
-                decision = decisions.get(same) or programme_decision(
-                    occupation(programme, self.calendar, building.use, local_now),
-                    local_now,
-                    comfort,
-                )
+                same = (programme, building.use, comfort, agenda)
+                decision = decisions.get(same) or programme_decision(where, local_now, comfort)
                 decisions[same] = decision
             reason = _degraded(decision.reason) if degraded else decision.reason
             if Role.HEATING_SETPOINT in keys:
@@ -329,6 +342,22 @@ class Engine:
                 building, zone, decision, reason, temperature_key, degraded)
         self._status = status
         return desired
+
+    def _agendas(self, today: date) -> Mapping[str, tuple[AgendaEntry, ...]]:
+        """Each zone's agenda entries near ``today``: the site file's, then the store's in
+        the order they were made (the later wins a tie). Loaded again only when the day
+        or the store's agenda changes: otherwise one small query per tick."""
+        loaded = (self.store.agenda_revision(), today)
+        if loaded != self._agenda_loaded:
+            stored = self.store.agenda(start=today - timedelta(days=LOOK_BACK_DAYS),
+                                       end=today + timedelta(days=HORIZON_DAYS + 1))
+            entries = (*self.site.agenda, *(r.entry for r in sorted(stored, key=lambda r: r.id)))
+            self._agenda_of = {
+                f"{building.id}.{zone.id}": agenda_for(entries, building.id, zone.id, today)
+                for building, zone, _ in self._zones
+            }
+            self._agenda_loaded = loaded
+        return self._agenda_of
 
     def _observe(self, now: datetime, building: Building, keys: Mapping[Role, str],
                  learner: ZoneLearner) -> tuple[float | None, float | None, bool]:

@@ -13,7 +13,7 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import time
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -376,6 +376,15 @@ def parse_period(text: str) -> Period:
 PeriodText = Annotated[str, AfterValidator(lambda text: str(parse_period(text)))]
 
 
+def _sorted_periods(value: tuple[str, ...]) -> tuple[str, ...]:
+    """One day's periods in order; two that overlap are an error."""
+    periods = sorted((parse_period(text) for text in value), key=lambda p: p.start)
+    for before, after in itertools.pairwise(periods):
+        if before.end is None or after.start < before.end:
+            raise ValueError(f"periods {before} and {after} overlap")
+    return tuple(str(p) for p in periods)
+
+
 class Programme(Model):
     """The official weekly programme: when a zone is meant to be occupied.
 
@@ -393,15 +402,112 @@ class Programme(Model):
     @field_validator("mon", "tue", "wed", "thu", "fri", "sat", "sun")
     @classmethod
     def _no_overlap(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        periods = sorted((parse_period(text) for text in value), key=lambda p: p.start)
-        for before, after in itertools.pairwise(periods):
-            if before.end is None or after.start < before.end:
-                raise ValueError(f"periods {before} and {after} overlap")
-        return tuple(str(p) for p in periods)
+        return _sorted_periods(value)
 
     def periods(self, weekday: int) -> tuple[Period, ...]:
         """Periods of a day, Monday being 0 as in ``date.weekday()``."""
         return tuple(parse_period(text) for text in getattr(self, WEEKDAYS[weekday]))
+
+
+AgendaKind = Literal["event", "closure", "day"]
+_SCOPE = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)?$")
+
+
+class AgendaEntry(Model):
+    """One line of the agenda: an event, a closure or a day exception, for some zones.
+
+    - ``event``: occupied from ``start`` to ``end`` (a council meeting, a Christmas fair);
+    - ``closure``: unoccupied from ``start`` to ``end`` (an inventory, works);
+    - ``day``: from ``first`` to ``last`` (inclusive, default ``first``) the day's periods
+      are ``periods`` instead of the weekly programme's; none means closed those days.
+
+    ``start`` and ``end`` are wall-clock times of the site's zone, without offset, like
+    the programme's periods. ``scope`` lists building ids or ``building.zone`` keys; empty,
+    the entry applies to the whole site. Which entry wins where several apply is decided
+    in ``controllers.schedule``: closure, then event, then day exception, then holidays,
+    then the weekly programme.
+    """
+
+    kind: AgendaKind
+    label: str = Field(min_length=1, max_length=120, description="shown to people")
+    scope: tuple[str, ...] = Field(
+        default=(), description="building ids or building.zone keys; empty: the whole site"
+    )
+    start: datetime | None = Field(default=None, description="event, closure: local time")
+    end: datetime | None = Field(default=None, description="event, closure: local time")
+    first: date | None = Field(default=None, description="day: first day")
+    last: date | None = Field(default=None, description="day: last day, default first")
+    periods: tuple[PeriodText, ...] = Field(default=(), description="day: HH:MM-HH:MM")
+
+    @field_validator("label")
+    @classmethod
+    def _label_has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("label must not be blank")
+        return value.strip()
+
+    @field_validator("scope")
+    @classmethod
+    def _scope_keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for key in value:
+            if not _SCOPE.match(key):
+                raise ValueError(f"scope item {key!r} is not a building id or building.zone")
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _wall_clock(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            raise ValueError(
+                f"{value.isoformat()} has an offset: write the site's local time without one "
+                "(e.g. 2026-03-10 18:30)"
+            )
+        return value
+
+    @field_validator("periods")
+    @classmethod
+    def _periods_apart(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _sorted_periods(value)
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> AgendaEntry:
+        if self.kind == "day":
+            if self.start is not None or self.end is not None:
+                raise ValueError("a day exception has first/last and periods, not start/end")
+            if self.first is None:
+                raise ValueError("a day exception needs `first` (and `last` for a range)")
+            if self.last is not None and self.last < self.first:
+                raise ValueError(f"last {self.last} is before first {self.first}")
+            return self
+        if self.first is not None or self.last is not None or self.periods:
+            raise ValueError(f"{self.kind} entries have start and end, not first/last/periods")
+        if self.start is None or self.end is None:
+            raise ValueError(f"{self.kind} entries need `start` and `end`")
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end:%Y-%m-%d %H:%M} is not after start "
+                             f"{self.start:%Y-%m-%d %H:%M}")
+        return self
+
+    @property
+    def last_day(self) -> date:
+        """The last day the entry touches (for an event or closure, the day of its end)."""
+        if self.kind == "day":
+            assert self.first is not None
+            return self.last or self.first
+        assert self.end is not None
+        return self.end.date()
+
+    @property
+    def first_day(self) -> date:
+        if self.kind == "day":
+            assert self.first is not None
+            return self.first
+        assert self.start is not None
+        return self.start.date()
+
+    def applies_to(self, building: str, zone: str) -> bool:
+        """Whether the entry concerns this zone: listed, its building listed, or no scope."""
+        return not self.scope or building in self.scope or f"{building}.{zone}" in self.scope
 
 
 class ComfortLevels(Model):
@@ -505,6 +611,9 @@ class Site(Model):
     )
     buildings: tuple[Building, ...] = ()
     cabinets: tuple[Cabinet, ...] = ()
+    agenda: tuple[AgendaEntry, ...] = Field(
+        default=(), description="events, closures and day exceptions; the panel adds more"
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -8,7 +8,10 @@ Time: nothing here reads the clock. Every instant is passed in as an aware ``dat
 and stored as integer UTC epoch seconds (sub-second parts are dropped), so a simulated
 clock drives the store exactly like the real one. Instants come back as aware UTC
 datetimes; local days and months are grouped on read, from the UTC hourly rollups, which
-is what makes 23 h and 25 h daylight-saving days come out right.
+is what makes 23 h and 25 h daylight-saving days come out right. The agenda is the one
+exception: an event "from 18:30 to 22:30 on 10 March" is wall-clock time of the site, not
+an instant, so its times are kept as the site-file writes them (ISO text, no offset); when
+it was changed, and by whom, are instants like any other.
 
 Concurrency: one ``Store`` may be shared by the threads of a process; each thread gets
 its own connection (``threading.local``), opened on first use. Another process opens its
@@ -32,7 +35,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gtb.model import Quality
+from pydantic import ValidationError
+
+from gtb.model import AgendaEntry, Quality
 
 HOUR = 3600
 _T = TypeVar("_T")
@@ -141,6 +146,25 @@ MIGRATIONS: tuple[Migration, ...] = (
             changed_at INTEGER NOT NULL,
             changed_by TEXT NOT NULL
         )""",
+    ),
+    # 5: the agenda: events, closures and day exceptions edited in the panel
+    (
+        """CREATE TABLE agenda (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('event', 'closure', 'day')),
+            label TEXT NOT NULL,
+            entry TEXT NOT NULL,
+            lo TEXT NOT NULL,
+            hi TEXT NOT NULL CHECK (hi > lo),
+            revision INTEGER NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            created_by TEXT NOT NULL,
+            updated_at INTEGER NOT NULL,
+            updated_by TEXT NOT NULL,
+            deleted_at INTEGER,
+            deleted_by TEXT
+        )""",
+        "CREATE INDEX agenda_hi ON agenda (hi) WHERE deleted_at IS NULL",
     ),
 )
 
@@ -330,6 +354,18 @@ class ScheduleVersion:
     programme: Mapping[str, Any]
     saved_at: datetime
     saved_by: str
+
+
+@dataclass(frozen=True)
+class StoredAgendaEntry:
+    """An agenda entry kept in the store (the panel's), with who made and last changed it."""
+
+    id: int
+    entry: AgendaEntry
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
 
 
 @dataclass(frozen=True)
@@ -632,13 +668,9 @@ class Store:
         _require_text(message, "event message")
         payload = _to_json({} if data is None else data, "event data")
         with self._write() as conn:
-            cursor = conn.execute(
-                "INSERT INTO events"
-                " (ts, kind, actor, site, building, zone, point, message, reason, data)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (ts, kind, actor, site, building, zone, point, message, reason, payload),
+            return _insert_event(
+                conn, (ts, kind, actor, site, building, zone, point, message, reason, payload)
             )
-            return _new_id(cursor)
 
     def events(
         self,
@@ -911,6 +943,102 @@ class Store:
         )
         return [_from_row(ScheduleVersion, row, programme=json.loads) for row in rows]
 
+    # -- agenda ------------------------------------------------------------------------
+
+    def add_agenda_entry(
+        self, entry: AgendaEntry | Mapping[str, Any], *, at: datetime, who: str
+    ) -> int:
+        """Keep a new agenda entry and audit it; returns its id."""
+        checked = _agenda_entry(entry)
+        ts = _epoch(at, "agenda change time")
+        _require_text(who, "agenda author")
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO agenda (kind, label, entry, lo, hi, revision, created_at,"
+                " created_by, updated_at, updated_by) VALUES (?, ?, ?, ?, ?,"
+                f" {_NEXT_REVISION}, ?, ?, ?, ?)",
+                (*_agenda_columns(checked), ts, who, ts, who),
+            )
+            entry_id = _new_id(cursor)
+            _audit_agenda(conn, ts, who, "ajout", entry_id, checked)
+        return entry_id
+
+    def update_agenda_entry(
+        self, entry_id: int, entry: AgendaEntry | Mapping[str, Any], *, at: datetime, who: str
+    ) -> StoredAgendaEntry:
+        """Replace an entry with a new version and audit the change; returns it."""
+        checked = _agenda_entry(entry)
+        ts = _epoch(at, "agenda change time")
+        _require_text(who, "agenda author")
+        with self._write() as conn:
+            before = self._agenda_entry(conn, entry_id)
+            conn.execute(
+                "UPDATE agenda SET kind = ?, label = ?, entry = ?, lo = ?, hi = ?,"
+                f" revision = {_NEXT_REVISION}, updated_at = ?, updated_by = ? WHERE id = ?",
+                (*_agenda_columns(checked), ts, who, entry_id),
+            )
+            _audit_agenda(conn, ts, who, "modification", entry_id, checked, before.entry)
+            return self._agenda_entry(conn, entry_id)
+
+    def delete_agenda_entry(self, entry_id: int, *, at: datetime, who: str) -> None:
+        """Take an entry out of the agenda; the audit log keeps what it was."""
+        ts = _epoch(at, "agenda change time")
+        _require_text(who, "agenda author")
+        with self._write() as conn:
+            before = self._agenda_entry(conn, entry_id)
+            conn.execute(
+                f"UPDATE agenda SET revision = {_NEXT_REVISION}, deleted_at = ?, deleted_by = ?"
+                " WHERE id = ?",
+                (ts, who, entry_id),
+            )
+            _audit_agenda(conn, ts, who, "suppression", entry_id, before.entry)
+
+    def agenda_entry(self, entry_id: int) -> StoredAgendaEntry:
+        """One entry by id; NotFoundError if there is none, or it was deleted."""
+        return self._agenda_entry(self._conn(), entry_id)
+
+    def agenda(
+        self,
+        *,
+        start: date | datetime | None = None,
+        end: date | datetime | None = None,
+        zone: str | None = None,
+    ) -> list[StoredAgendaEntry]:
+        """Entries that overlap [start, end) (local wall-clock times or days; a day is its
+        midnight) and, with ``zone`` ("building.zone"), that apply to it; by start, then id.
+        """
+        where, params = ["deleted_at IS NULL"], []
+        if start is not None:
+            where.append("hi > ?")
+            params.append(_wall_clock(start, "agenda range start"))
+        if end is not None:
+            where.append("lo < ?")
+            params.append(_wall_clock(end, "agenda range end"))
+        rows = self._conn().execute(
+            f"SELECT {_AGENDA_FIELDS} FROM agenda WHERE {' AND '.join(where)} ORDER BY lo, id",
+            params,
+        )
+        entries = [_stored_agenda(row) for row in rows]
+        if zone is None:
+            return entries
+        building, _, zone_id = zone.partition(".")
+        return [e for e in entries if e.entry.applies_to(building, zone_id)]
+
+    def agenda_revision(self) -> int:
+        """A number that grows at every change of the agenda: reload when it moves."""
+        row = self._conn().execute("SELECT COALESCE(MAX(revision), 0) FROM agenda").fetchone()
+        return int(row[0])
+
+    @staticmethod
+    def _agenda_entry(conn: sqlite3.Connection, entry_id: int) -> StoredAgendaEntry:
+        row = conn.execute(
+            f"SELECT {_AGENDA_FIELDS} FROM agenda WHERE id = ? AND deleted_at IS NULL",
+            (entry_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no agenda entry with id {entry_id}")
+        return _stored_agenda(row)
+
     # -- users -------------------------------------------------------------------------
 
     def add_user(
@@ -963,6 +1091,16 @@ class Store:
             "SELECT * FROM users WHERE name = ?", (name,)
         ).fetchone()
         return row
+
+
+def _insert_event(conn: sqlite3.Connection, row: tuple[Any, ...]) -> int:
+    """One line of the audit log, in the caller's transaction."""
+    cursor = conn.execute(
+        "INSERT INTO events (ts, kind, actor, site, building, zone, point, message, reason, data)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        row,
+    )
+    return _new_id(cursor)
 
 
 # Samples and rollups are stored point by point (PRIMARY KEY (point_id, ...)), so a query
@@ -1093,3 +1231,70 @@ def _from_row(make: Callable[..., _T], row: sqlite3.Row, **convert: Callable[[An
     for key, to_python in convert.items():
         values[key] = to_python(values[key])
     return make(**values)
+
+
+_AGENDA_FIELDS = "id, entry, created_at, created_by, updated_at, updated_by"
+_NEXT_REVISION = "(SELECT COALESCE(MAX(revision), 0) + 1 FROM agenda)"
+_KIND_FR = {"event": "événement", "closure": "fermeture", "day": "jour particulier"}
+
+
+def _agenda_entry(value: AgendaEntry | Mapping[str, Any]) -> AgendaEntry:
+    """Validate an entry given as a model or as plain data (the panel's form)."""
+    if isinstance(value, AgendaEntry):
+        return value
+    if not isinstance(value, Mapping):
+        raise ValueError(f"an agenda entry must be a mapping, not {type(value).__name__}")
+    try:
+        return AgendaEntry.model_validate(value)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors(include_url=False)
+        )
+        raise ValueError(f"invalid agenda entry: {problems}") from None
+
+
+def _agenda_columns(entry: AgendaEntry) -> tuple[str, str, str, str, str]:
+    """kind, label, the entry as JSON, and the wall-clock range it covers."""
+    if entry.kind == "day":
+        lo = _wall_clock(entry.first_day, "first")
+        hi = _wall_clock(entry.last_day + timedelta(days=1), "last")
+    else:
+        assert entry.start is not None and entry.end is not None
+        lo, hi = _wall_clock(entry.start, "start"), _wall_clock(entry.end, "end")
+    return entry.kind, entry.label, entry.model_dump_json(exclude_defaults=True), lo, hi
+
+
+def _wall_clock(moment: date | datetime, what: str) -> str:
+    """Local wall-clock time as sortable ISO text; a day is its midnight."""
+    if not isinstance(moment, datetime):
+        if not isinstance(moment, date):
+            raise TypeError(f"{what} must be a date or a datetime, not {type(moment).__name__}")
+        moment = datetime.combine(moment, time())
+    if moment.tzinfo is not None:
+        raise ValueError(f"{what} {moment.isoformat()}: agenda times are the site's wall-clock"
+                         " times, without a timezone")
+    return moment.isoformat(timespec="seconds")
+
+
+def _stored_agenda(row: sqlite3.Row) -> StoredAgendaEntry:
+    return StoredAgendaEntry(
+        row["id"], AgendaEntry.model_validate_json(row["entry"]), _utc(row["created_at"]),
+        row["created_by"], _utc(row["updated_at"]), row["updated_by"],
+    )
+
+
+def _audit_agenda(
+    conn: sqlite3.Connection, ts: int, who: str, change: str, entry_id: int, entry: AgendaEntry,
+    before: AgendaEntry | None = None,
+) -> None:
+    """The audit line of an agenda change, with the entry (and what it was) as data."""
+    lo, hi = (entry.first_day, entry.last_day) if entry.kind == "day" else (entry.start, entry.end)
+    where = ", ".join(entry.scope) or "tout le site"
+    reason = f"{_KIND_FR[entry.kind]} du {lo} au {hi} ({where})"
+    data: dict[str, Any] = {"id": entry_id, "entry": entry.model_dump(mode="json")}
+    if before is not None:
+        data["before"] = before.model_dump(mode="json")
+    _insert_event(conn, (ts, "agenda", who, None, None, None, None,
+                         f"Agenda : {change} de « {entry.label} »", reason,
+                         _to_json(data, "agenda change")))

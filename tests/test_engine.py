@@ -299,6 +299,32 @@ def test_hold_on_shutdown_keeps_the_last_commands(demo_site_text: str, tmp_path:
     run(body)
 
 
+def test_an_event_added_to_the_store_brings_its_zone_to_comfort(
+    demo_site: Site, tmp_path: Path
+) -> None:
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite") as r:
+            await r.tick()
+            world = r.virtual.world
+            assert world.read("mairie.accueil.consigne") == 16.0
+            entry = r.store.add_agenda_entry(
+                {"kind": "event", "label": "Permanence de crise", "scope": ["mairie.accueil"],
+                 "start": "2026-01-12 03:00", "end": "2026-01-12 06:30"},
+                at=r.clock.now(), who="marie")
+            await r.tick()
+            assert world.read("mairie.accueil.consigne") == 19.0
+            # The other zones of the town hall share its programme, not this event.
+            assert world.read("mairie.bureaux.consigne") == 16.0
+            [status] = [z for z in r.engine.zones() if z.key == "mairie.accueil"]
+            assert "jusqu'à 06:30" in status.reason.fr
+            # The panel deletes it: back to the programme at the next tick.
+            r.store.delete_agenda_entry(entry, at=r.clock.now(), who="marie")
+            await r.tick()
+            assert world.read("mairie.accueil.consigne") == 16.0
+
+    run(body)
+
+
 def test_a_daylight_saving_night_keeps_time_in_order(demo_site: Site, tmp_path: Path) -> None:
     start = datetime(2026, 3, 28, 22, 0, tzinfo=PARIS)
 

@@ -9,7 +9,7 @@ import pytest
 
 from controllers.heating import programme_decision
 from controllers.schedule import FrenchCalendar, occupation
-from gtb.model import ComfortLevels, HeatingLevel, Programme
+from gtb.model import AgendaEntry, ComfortLevels, HeatingLevel, Programme
 
 PARIS = ZoneInfo("Europe/Paris")
 CALENDAR = FrenchCalendar("B")
@@ -97,3 +97,21 @@ def test_the_lead_is_counted_in_real_time_on_daylight_saving_nights(
 ) -> None:
     early = Programme(sat=("10:00-11:00",), sun=("04:00-06:00",))
     assert decide(early, "autre", now)[0] is level
+
+
+def test_reasons_name_the_agenda_entry_that_decides() -> None:
+    council = AgendaEntry(kind="event", label="Conseil municipal",
+                          start=datetime(2026, 1, 12, 19, 30), end=datetime(2026, 1, 12, 22, 30))
+    works = AgendaEntry(kind="closure", label="Travaux", start=datetime(2026, 1, 13, 0, 0),
+                        end=datetime(2026, 1, 14, 0, 0))
+    local = at(2026, 1, 12, 20, 0)
+    decision = programme_decision(occupation(MAIRIE, CALENDAR, "mairie", local, (council, works)),
+                                  local, LEVELS)
+    assert decision.level is HeatingLevel.COMFORT
+    assert decision.reason.fr == "Occupé (Conseil municipal) jusqu'à 22:30 : confort 19,0 °C"
+    assert decision.reason.en == "Occupied (Conseil municipal) until 22:30: comfort 19.0 °C"
+    local = at(2026, 1, 13, 10, 0)
+    decision = programme_decision(occupation(MAIRIE, CALENDAR, "mairie", local, (council, works)),
+                                  local, LEVELS)
+    assert decision.level is HeatingLevel.REDUCED
+    assert decision.reason.fr == "Inoccupé (Travaux, jusqu'à demain 08:30) : réduit 16,0 °C"
