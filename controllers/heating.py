@@ -124,6 +124,8 @@ class Learning:
     indoor: float
     outdoor: float
     present: bool = False
+    last_present: datetime | None = None
+    """When someone was last detected; None when not known (then the programme says)."""
 
 
 MAX_PREHEAT = timedelta(hours=3)
@@ -132,7 +134,10 @@ MIN_MARGIN = timedelta(minutes=20)
 """The least safety margin on a learned warm-up, whatever the model's own error says."""
 COMFORT_BAND = 0.5
 """How far below comfort a zone may coast at the end of an occupied period (K)."""
-_NO_LEAD = FixedPreheat(timedelta(0), timedelta(0))
+SURPRISE_TOLERANCE = 0.05
+"""A long learned absence goes down to frost protection only if similar days show at most
+this chance of an unexpected visit: a room used now and then stays reduced, from where
+it warms up in minutes rather than hours."""
 
 
 def learned_decision(
@@ -151,7 +156,6 @@ def learned_decision(
     """
     if learning is None:
         return programme_decision(occupation, local_now, comfort, preheat)
-    setback = programme_decision(occupation, local_now, comfort, _NO_LEAD)
     forecast = learning.forecast
     if learning.present:
         return _comfort_or_coast(occupation, local_now, comfort, learning, previous)
@@ -162,32 +166,41 @@ def learned_decision(
         )
         if not unused:
             return _comfort_or_coast(occupation, local_now, comfort, learning, previous)
-        return HeatingDecision(
-            HeatingLevel.REDUCED,
-            comfort.reduced,
-            Reason(
-                f"Période programmée rarement utilisée ({forecast.reason.fr}) : réduit "
-                f"{temperature(comfort.reduced)} tant que personne n'est détecté",
-                f"Programmed period seldom used ({forecast.reason.en}): reduced "
-                f"{temperature(comfort.reduced, 'en')} until someone is detected",
-            ),
-        )
+        level, setpoint, fr, en = _setback_level(occupation, comfort, learning, forecast.start)
+        return HeatingDecision(level, setpoint, Reason(
+            f"Période programmée rarement utilisée ({forecast.reason.fr}) : {fr} tant que "
+            f"personne n'est détecté",
+            f"Programmed period seldom used ({forecast.reason.en}): {en} until someone is "
+            f"detected"))
     if forecast.basis != "learned":
         # Arrivals not learned yet: the programme's times are only what was meant, and a
         # fixed early start is what has kept people warm so far.
         return programme_decision(occupation, local_now, comfort, preheat)
     arrival = forecast.start
-    if arrival is None or elapsed(local_now, arrival) <= timedelta(0):
-        return setback
-    long_absence = occupation.previous_end is None or elapsed(
-        occupation.previous_end, arrival) > LONG_ABSENCE
+    if arrival is None or (elapsed(local_now, arrival) <= timedelta(0) and (
+            forecast.end is None or local_now >= forecast.end)):
+        return _learned_setback(occupation, comfort, learning)
+    if elapsed(local_now, arrival) <= timedelta(0):
+        # People usually are here by now: stay warm for them until they come or the
+        # learned period ends, as the programme would.
+        return HeatingDecision(
+            HeatingLevel.COMFORT,
+            comfort.comfort,
+            Reason(f"Arrivée attendue ({forecast.reason.fr}) : confort "
+                   f"{temperature(comfort.comfort)}",
+                   f"Arrival expected ({forecast.reason.en}): comfort "
+                   f"{temperature(comfort.comfort, 'en')}"),
+        )
+    long_absence = _long_absence(occupation, learning, arrival)
     warmup = learning.thermal.warmup_minutes(learning.indoor, comfort.comfort,
                                              learning.outdoor, after_long_absence=long_absence)
     margin = max(learning.thermal.margin_minutes(), MIN_MARGIN.total_seconds() / 60)
     lead = min(timedelta(minutes=warmup + margin), MAX_PREHEAT)
     left = elapsed(local_now, arrival)
     if left > lead and not (previous is HeatingLevel.COMFORT and left <= MAX_PREHEAT):
-        return setback
+        start = (arrival - lead).astimezone(local_now.tzinfo)
+        return _learned_setback(occupation, comfort, learning,
+                                (moment(start, local_now), moment(start, local_now, "en")))
     basis_fr = f"apprise sur {forecast.similar_days} jours semblables"
     basis_en = f"learned from {forecast.similar_days} similar days"
     started = (arrival - lead).astimezone(local_now.tzinfo)
@@ -207,11 +220,57 @@ def learned_decision(
     )
 
 
+def _long_absence(occupation: Occupation, learning: Learning, arrival: datetime | None) -> bool:
+    """Whether the zone is empty for more than 48 h up to ``arrival``: from when someone
+    was last detected when known, else from the programme's last period."""
+    since = learning.last_present or occupation.previous_end
+    return arrival is None or since is None or elapsed(since, arrival) > LONG_ABSENCE
+
+
+def _setback_level(occupation: Occupation, comfort: ComfortLevels, learning: Learning,
+                   arrival: datetime | None) -> tuple[HeatingLevel, float, str, str]:
+    """Reduced, or frost protection when the learned absence is long: the level, its
+    setpoint, and its words."""
+    reduced_fr = f"réduit {temperature(comfort.reduced)}"
+    reduced_en = f"reduced {temperature(comfort.reduced, 'en')}"
+    if not _long_absence(occupation, learning, arrival):
+        return HeatingLevel.REDUCED, comfort.reduced, reduced_fr, reduced_en
+    surprise = learning.forecast.surprise
+    if surprise > SURPRISE_TOLERANCE:
+        percent = round(100 * surprise)
+        return (HeatingLevel.REDUCED, comfort.reduced,
+                f"{reduced_fr}, pas hors-gel : venues imprévues certains jours (jusqu'à "
+                f"{percent} % des jours semblables)",
+                f"{reduced_en}, not frost protection: unexpected visits on some days (up to "
+                f"{percent}% of similar days)")
+    return (HeatingLevel.FROST_PROTECTION, comfort.frost_protection,
+            f"hors-gel {temperature(comfort.frost_protection)}",
+            f"frost protection {temperature(comfort.frost_protection, 'en')}")
+
+
+def _learned_setback(occupation: Occupation, comfort: ComfortLevels, learning: Learning,
+                     preheat_at: tuple[str, str] | None = None) -> HeatingDecision:
+    """Nobody expected before the learned arrival: the setback it allows, and why."""
+    forecast = learning.forecast
+    level, setpoint, fr, en = _setback_level(occupation, comfort, learning, forecast.start)
+    then_fr = then_en = ""
+    if preheat_at is not None:
+        then_fr = f", préchauffage vers {preheat_at[0]}"
+        then_en = f", preheat about {preheat_at[1]}"
+    return HeatingDecision(level, setpoint, Reason(
+        f"Inoccupé ({forecast.reason.fr}) : {fr}{then_fr}",
+        f"Unoccupied ({forecast.reason.en}): {en}{then_en}"))
+
+
 def _comfort_or_coast(occupation: Occupation, local_now: datetime, comfort: ComfortLevels,
                       learning: Learning, previous: HeatingLevel | None) -> HeatingDecision:
     """Comfort while occupied, except at the end of the period: if the zone, left to cool,
     stays within the comfort band until the programme's end, the heating stops early."""
     end = occupation.current_end
+    forecast = learning.forecast
+    if (forecast.basis == "learned" and forecast.start is not None and forecast.end is not None
+            and forecast.start <= local_now and (end is None or forecast.end > end)):
+        end = forecast.end  # people usually stay later than the programme says
     floor = comfort.comfort - COMFORT_BAND
     if end is not None and learning.indoor >= floor:
         left = elapsed(local_now, end).total_seconds() / 60
@@ -224,7 +283,7 @@ def _comfort_or_coast(occupation: Occupation, local_now: datetime, comfort: Comf
                     f"Arrêt anticipé : la zone reste au-dessus de {temperature(floor)} "
                     f"jusqu'à la fin prévue à {moment(end, local_now)}",
                     f"Early stop: the zone stays above {temperature(floor, 'en')} until the "
-                    f"scheduled end at {moment(end, local_now, 'en')}",
+                    f"expected end at {moment(end, local_now, 'en')}",
                 ),
             )
     until = "" if end is None else f" jusqu'à {moment(end, local_now)}"

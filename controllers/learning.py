@@ -23,8 +23,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
+import numpy as np
+
 from controllers.heating import HeatingDecision, Learning, learned_decision
-from controllers.occupancy import ArrivalForecast, OccupancyHistory, day_slots, predict
+from controllers.occupancy import (
+    SLOT_MINUTES,
+    ArrivalForecast,
+    OccupancyHistory,
+    day_slots,
+    predict,
+)
 from controllers.schedule import FrenchCalendar, occupation
 from controllers.thermal import ThermalModel, ThermalObservation, fit_thermal
 from gtb.model import BuildingUse, ComfortLevels, HeatingLevel, Programme
@@ -54,6 +62,7 @@ class ZoneLearner:
         default_factory=lambda: defaultdict(list), repr=False)
     _forecast: tuple[datetime, ArrivalForecast] | None = field(default=None, repr=False)
     _previous: HeatingLevel | None = field(default=None, repr=False)
+    _last_present: datetime | None = field(default=None, repr=False)
 
     def observe(self, time: datetime, *, indoor: float, outdoor: float, heating: float,
                 present: bool) -> None:
@@ -61,15 +70,24 @@ class ZoneLearner:
         last = self._observations[-1].time if self._observations else None
         if last is None or time - last >= OBSERVATION_STEP:
             self._observations.append(ThermalObservation(time, indoor, outdoor, heating))
+        self.record_presence(time, present)
+
+    def record_presence(self, time: datetime, present: bool) -> None:
+        """Record what the presence detector said, when it is read more often than the
+        temperatures are observed (or without them)."""
         local = time.astimezone(self.tz)
         self._presence[local.date()].append((local, present))
+        if present and (self._last_present is None or local > self._last_present):
+            self._last_present = local
 
     def refit(self, now: datetime) -> None:
         """Learn from what was observed: finished days join the occupancy history, and
         the thermal model is fitted again on the last four weeks."""
         today = now.astimezone(self.tz).date()
         for day in sorted(d for d in self._presence if d < today):
-            self.occupancy.add(day, day_slots(self._presence.pop(day), day, self.tz))
+            slots = day_slots(self._presence.pop(day), day, self.tz)
+            known = self.occupancy.days.get(day)  # samples that came after a refit add up
+            self.occupancy.add(day, slots if known is None else slots | known)
         horizon = now - THERMAL_WINDOW
         self._observations = [o for o in self._observations if o.time >= horizon]
         self.thermal = fit_thermal(self._observations, now=now) or self.thermal
@@ -101,11 +119,24 @@ class ZoneLearner:
             outdoor is not None
         ):
             learning = Learning(self._forecast_at(local_now), self.thermal, indoor, outdoor,
-                                present)
+                                present, self._last_seen())
         decision = learned_decision(occupied, local_now, self.comfort, learning,
                                     self._previous)
         self._previous = decision.level
         return decision
+
+    def _last_seen(self) -> datetime | None:
+        """When someone was last detected: recorded since the start, else the end of the
+        last occupied slot in the history (after a restart); None when never."""
+        if self._last_present is None:
+            for day in sorted(self.occupancy.days, reverse=True):
+                occupied = np.flatnonzero(self.occupancy.days[day])
+                if occupied.size:
+                    minutes = SLOT_MINUTES * (int(occupied[-1]) + 1)
+                    self._last_present = datetime.combine(
+                        day, datetime.min.time(), tzinfo=self.tz) + timedelta(minutes=minutes)
+                    break
+        return self._last_present
 
     def _forecast_at(self, local_now: datetime) -> ArrivalForecast:
         if self._forecast is not None:

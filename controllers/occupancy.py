@@ -34,7 +34,7 @@ today's partial day (PreHeat's Hamming distance) to pick among similar days.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
@@ -131,6 +131,9 @@ class ArrivalForecast:
     basis: str
     similar_days: int
     reason: Reason
+    surprise: float = 0.0
+    """The highest chance, among the days skipped before ``start`` because nobody was
+    expected, that somebody comes anyway: a room used now and then without a pattern."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ def _learn_day(history: OccupancyHistory, calendar: FrenchCalendar, use: Buildin
     spread = _weighted_quantile(np.abs(starts - median), w, 0.5)
     keep = np.abs(starts - median) <= max(3 * 1.4826 * spread, OUTLIER_FLOOR_MIN)
     start = _weighted_quantile(starts[keep], w[keep], 1.0 - share)
-    end = _weighted_quantile(ends[keep], w[keep], 0.5)
+    end = _weighted_quantile(ends[keep], w[keep], share)  # as late as arrivals are early
     return _DayForecast(
         similar=len(similar),
         chance=chance,
@@ -246,6 +249,7 @@ def predict(
     if not 0.0 < share < 1.0:
         raise ValueError(f"share must be between 0 and 1, not {share}")
     today = local_now.date()
+    surprise = 0.0
     for offset in range(HORIZON_DAYS):
         day = today + timedelta(days=offset)
         first = slot_of(local_now.time()) if offset == 0 else 0
@@ -261,6 +265,7 @@ def predict(
                        f"similar day(s), {MIN_SIMILAR_DAYS} needed)"),
             )
         if learned.chance < MIN_CONFIDENCE:
+            surprise = max(surprise, learned.chance)
             continue  # the similar days say nobody comes: look at the next day
         if learned.confidence < MIN_CONFIDENCE:
             percent = round(100 * learned.confidence)
@@ -269,7 +274,7 @@ def predict(
                 Reason(f"apprentissage incertain (confiance {percent} %)",
                        f"learning uncertain (confidence {percent}%)"),
             )
-        return _learned(learned, day, local_now)
+        return replace(_learned(learned, day, local_now), surprise=surprise)
     programmed = occupation(programme, calendar, use, local_now).next_start
     rare_fr = rare_en = ""
     if programmed is not None:
@@ -279,6 +284,7 @@ def predict(
         None, None, 1.0, "learned", 0,
         Reason(f"aucune arrivée attendue dans les {HORIZON_DAYS} jours{rare_fr}",
                f"no arrival expected within {HORIZON_DAYS} days{rare_en}"),
+        surprise,
     )
 
 

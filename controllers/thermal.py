@@ -40,6 +40,7 @@ Usage without the engine::
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -183,14 +184,22 @@ class ThermalModel:
 def _clean(observations: Sequence[ThermalObservation],
            now: datetime) -> list[ThermalObservation]:
     """Valid observations up to ``now``, in time order (a NaN is dropped, not fitted)."""
-    limit = _utc(now)
-    kept = [o for o in observations if o.is_valid() and _utc(o.time) <= limit]
-    return sorted(kept, key=lambda o: _utc(o.time))
+    limit = _epoch(now)
+    kept = [(t, o) for o in observations if o.is_valid() and (t := _epoch(o.time)) <= limit]
+    kept.sort(key=lambda pair: pair[0])
+    return [o for _, o in kept]
+
+
+def _epoch(t: datetime) -> float:
+    """Seconds since the epoch of an aware time (cheaper than ``_utc`` for sorting)."""
+    if t.tzinfo is None:
+        raise ValueError(f"observation time {t.isoformat()} has no time zone")
+    return t.timestamp()
 
 
 def _pairs(obs: list[ThermalObservation]) -> tuple[np.ndarray, ...]:
     """Consecutive steps without a gap: start and end indoor, outdoor, heating, hours."""
-    t = np.array([_utc(o.time).timestamp() for o in obs])
+    t = np.array([o.time.timestamp() for o in obs])
     indoor = np.array([o.indoor for o in obs])
     outdoor = np.array([o.outdoor for o in obs])
     heating = np.clip(np.array([o.heating for o in obs]), 0.0, 1.0)
@@ -255,9 +264,8 @@ def warmup_episodes(observations: Sequence[ThermalObservation], *,
             if start - first < LONG_ABSENCE:
                 absence = None
             else:
-                before = [o.indoor for o, t in zip(obs, times, strict=True)
-                          if start - LONG_ABSENCE <= t < start]
-                absence = max(before) < reached - 1.0
+                since = bisect_left(times, start - LONG_ABSENCE, hi=begin)
+                absence = max(o.indoor for o in obs[since:begin]) < reached - 1.0
             outdoor = float(np.mean([o.outdoor for o in obs[begin:end + 1]]))
             episodes.append(WarmupEpisode(start, (times[end] - start).total_seconds() / 60.0,
                                           obs[begin].indoor, reached, outdoor, absence))

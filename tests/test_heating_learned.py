@@ -27,8 +27,9 @@ def at(hour: int, minute: int = 0, day: int = 13) -> datetime:
     return datetime(2026, 1, day, hour, minute, tzinfo=PARIS)  # Tuesday 13 January
 
 
-def forecast(start: datetime | None, basis: str = "learned") -> ArrivalForecast:
-    return ArrivalForecast(start, None, 0.95, basis, 12, Reason("appris", "learned"))
+def forecast(start: datetime | None, basis: str = "learned",
+             end: datetime | None = None) -> ArrivalForecast:
+    return ArrivalForecast(start, end, 0.95, basis, 12, Reason("appris", "learned"))
 
 
 EIGHT = datetime(2026, 1, 13, 8, 0, tzinfo=PARIS)
@@ -36,8 +37,9 @@ EIGHT = datetime(2026, 1, 13, 8, 0, tzinfo=PARIS)
 
 def decide(now: datetime, indoor: float, arrival: datetime | None = EIGHT, *,
            present: bool = False, previous: HeatingLevel | None = None,
-           model: ThermalModel = ZONE, basis: str = "learned") -> HeatingDecision:
-    learning = Learning(forecast(arrival, basis), model, indoor, 2.0, present)
+           model: ThermalModel = ZONE, basis: str = "learned",
+           departure: datetime | None = None) -> HeatingDecision:
+    learning = Learning(forecast(arrival, basis, departure), model, indoor, 2.0, present)
     return learned_decision(occupation(OFFICE, CALENDAR, "mairie", now), now, LEVELS,
                             learning, previous)
 
@@ -48,6 +50,9 @@ def test_starts_just_in_time_for_the_learned_arrival_and_holds_it() -> None:
     lead = warmup + 20  # the margin floor: the model's own error is smaller
     early = decide(at(8) - timedelta(minutes=lead + 5), 16.0)
     assert early.level is HeatingLevel.REDUCED
+    # Waiting, it says what it waits for, and when it will start.
+    expected = (EIGHT - timedelta(minutes=lead)).strftime("%H:%M")
+    assert early.reason.fr == f"Inoccupé (appris) : réduit 16,0 °C, préchauffage vers {expected}"
     start = decide(at(8) - timedelta(minutes=lead - 1), 16.0)
     assert start.level is HeatingLevel.COMFORT
     expected = (EIGHT - timedelta(minutes=lead)).strftime("%H:%M")
@@ -86,10 +91,16 @@ def test_coasts_at_the_end_of_the_period_within_the_comfort_band() -> None:
     assert decide(at(17, 15), 18.3).level is HeatingLevel.COMFORT
 
 
-def test_a_programmed_period_nobody_uses_stays_reduced_until_someone_comes() -> None:
+def test_a_programmed_period_nobody_uses_stays_set_back_until_someone_comes() -> None:
+    # Somebody expected tomorrow: reduced.
+    tomorrow = decide(at(10), 16.0, arrival=at(8, day=14))
+    assert tomorrow.level is HeatingLevel.REDUCED
+    assert tomorrow.reason.fr == ("Période programmée rarement utilisée (appris) : réduit "
+                                  "16,0 °C tant que personne n'est détecté")
+    # Nobody expected for days: the learned absence is long, frost protection.
     nobody = decide(at(10), 16.0, arrival=None)
-    assert nobody.level is HeatingLevel.REDUCED
-    assert nobody.reason.fr.startswith("Période programmée rarement utilisée")
+    assert nobody.level is HeatingLevel.FROST_PROTECTION
+    assert nobody.reason.fr.startswith("Période programmée rarement utilisée (appris) : hors-gel")
     someone = decide(at(10), 16.0, arrival=None, present=True)
     assert someone.level is HeatingLevel.COMFORT
     assert someone.reason.fr.startswith("Présence détectée jusqu'à 17:30")
@@ -105,3 +116,55 @@ def test_without_learning_the_programme_applies_unchanged() -> None:
     guided = decide(now, 16.0, basis="programme")
     assert guided == programme_decision(occupied, now, LEVELS)
 
+
+
+def test_once_the_learned_arrival_has_come_the_zone_waits_warm_for_people() -> None:
+    # Arrival learned at 07:30, before the 08:00 programme; nobody yet at 07:45.
+    waiting = decide(at(7, 45), 19.0, arrival=at(7, 45), departure=at(12))
+    assert waiting.level is HeatingLevel.COMFORT
+    assert waiting.reason.fr == "Arrivée attendue (appris) : confort 19,0 °C"
+    # Past the learned period without anybody: back to the setback.
+    assert decide(at(7, 45), 19.0, arrival=at(7, 45), departure=at(7, 45)).level is (
+        HeatingLevel.REDUCED)
+
+
+def test_people_who_stay_late_keep_the_zone_warm_until_they_usually_leave() -> None:
+    # The programme ends at 17:30; people are learned to stay until 18:30.
+    stays = decide(at(17, 15), 19.0, arrival=at(17, 15), departure=at(18, 30))
+    assert stays.level is HeatingLevel.COMFORT
+    coast = decide(at(18, 15), 19.0, arrival=at(18, 15), departure=at(18, 30), present=True)
+    assert coast.level is HeatingLevel.REDUCED
+    assert coast.reason.fr.endswith("fin prévue à 18:30")
+
+
+def test_the_learned_absence_sets_the_level_not_the_programmed_one() -> None:
+    # Tuesday night, the programme was left on Tuesday at 17:30 and resumes on Wednesday:
+    # a short absence by the programme. But nobody has come since Friday, and the next
+    # arrival is learned for Thursday: more than 48 h, so frost protection.
+    friday = datetime(2026, 1, 9, 17, 0, tzinfo=PARIS)
+    thursday = at(8, day=15)
+    learning = Learning(forecast(thursday), ZONE, 12.0, 2.0, False, last_present=friday)
+    now = at(22)
+    decision = learned_decision(occupation(OFFICE, CALENDAR, "mairie", now), now, LEVELS,
+                                learning)
+    assert decision.level is HeatingLevel.FROST_PROTECTION
+    assert decision.reason.fr.startswith("Inoccupé (appris) : hors-gel 8,0 °C, préchauffage vers "
+                                         "jeudi 15/01")
+    # Someone came on Tuesday afternoon: the absence is short, reduced.
+    learning = Learning(forecast(thursday), ZONE, 12.0, 2.0, False, last_present=at(16))
+    decision = learned_decision(occupation(OFFICE, CALENDAR, "mairie", now), now, LEVELS,
+                                learning)
+    assert decision.level is HeatingLevel.REDUCED
+
+
+def test_a_room_used_now_and_then_stays_reduced_rather_than_frost_protected() -> None:
+    friday = datetime(2026, 1, 9, 17, 0, tzinfo=PARIS)
+    now = at(22)
+    unexpected = ArrivalForecast(at(8, day=15), None, 0.95, "learned", 12,
+                                 Reason("appris", "learned"), surprise=0.12)
+    decision = learned_decision(occupation(OFFICE, CALENDAR, "mairie", now), now, LEVELS,
+                                Learning(unexpected, ZONE, 12.0, 2.0, False, friday))
+    assert decision.level is HeatingLevel.REDUCED
+    assert decision.reason.fr.startswith(
+        "Inoccupé (appris) : réduit 16,0 °C, pas hors-gel : venues imprévues certains jours "
+        "(jusqu'à 12 % des jours semblables)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -46,3 +47,18 @@ def test_what_a_zone_learned_survives_a_round_trip_through_plain_data() -> None:
     assert again.occupancy.days.keys() == learner.occupancy.days.keys()
     assert all((again.occupancy.days[d] == learner.occupancy.days[d]).all()
                for d in learner.occupancy.days)
+
+
+def test_presence_recorded_after_a_refit_adds_to_its_day_instead_of_replacing_it() -> None:
+    learner = load_example().fresh_learner()
+    tz = learner.tz
+    monday = datetime(2026, 1, 5, tzinfo=tz)
+    for minutes in range(8 * 60, 12 * 60, 5):
+        learner.record_presence(monday + timedelta(minutes=minutes), True)
+    learner.refit(monday + timedelta(days=1))
+    # A reading of Monday evening comes in late, after the night's refit.
+    learner.record_presence(monday + timedelta(hours=23, minutes=50), True)
+    learner.refit(monday + timedelta(days=2))
+    slots = learner.occupancy.days[monday.date()]
+    assert slots[8 * 4] and slots[11 * 4 + 3] and slots[23 * 4 + 3]
+    assert not slots[13 * 4]

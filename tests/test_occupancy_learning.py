@@ -158,6 +158,24 @@ def test_one_odd_day_does_not_move_the_forecast() -> None:
     assert minutes(after.start) > 7 * 60
 
 
+def test_unexpected_visits_on_the_days_skipped_are_reported() -> None:
+    """A room used on Fridays only, and now and then on a Tuesday (one in six)."""
+
+    def room(d: date) -> list[tuple[float, float]]:
+        if d.weekday() == 4:
+            return [(14 * 60, 17 * 60)]
+        if d.weekday() == 1 and d.isocalendar().week % 6 == 0:
+            return [(10 * 60, 11 * 60)]
+        return []
+
+    history = history_of(FIRST, LAST, room)
+    result = forecast(history, at(MONDAY, 6))
+    assert result.basis == "learned" and result.start == at(MONDAY + timedelta(days=4), 14)
+    assert 0.05 < result.surprise < 0.4  # the Tuesdays; the other days say never
+    quiet = history_of(FIRST, LAST, lambda d: room(d) if d.weekday() == 4 else [])
+    assert forecast(quiet, at(MONDAY, 6)).surprise == 0.0
+
+
 def test_a_school_holiday_monday_is_not_a_school_monday() -> None:
     """School Mondays from 08:20; the holiday centre opens 09:30 on holiday Mondays."""
 
