@@ -129,7 +129,11 @@ class Learning:
 
 
 MAX_PREHEAT = timedelta(hours=3)
-"""Never start earlier than this before an arrival (Guideline 36's cap)."""
+"""Never start earlier than this before an arrival (Guideline 36's cap)..."""
+MAX_PREHEAT_AFTER_LONG_ABSENCE = timedelta(hours=12)
+"""... except after more than 48 h away, from frost protection: a heavy or weakly heated
+building (a library closed Sunday and Monday) needs the night to come back, and a
+3 h cap would leave it cold all morning. The learned warm-up decides within the cap."""
 MIN_MARGIN = timedelta(minutes=20)
 """The least safety margin on a learned warm-up, whatever the model's own error says."""
 COMFORT_BAND = 0.5
@@ -195,9 +199,10 @@ def learned_decision(
     warmup = learning.thermal.warmup_minutes(learning.indoor, comfort.comfort,
                                              learning.outdoor, after_long_absence=long_absence)
     margin = max(learning.thermal.margin_minutes(), MIN_MARGIN.total_seconds() / 60)
-    lead = min(timedelta(minutes=warmup + margin), MAX_PREHEAT)
+    cap = MAX_PREHEAT_AFTER_LONG_ABSENCE if long_absence else MAX_PREHEAT
+    lead = min(timedelta(minutes=warmup + margin), cap)
     left = elapsed(local_now, arrival)
-    if left > lead and not (previous is HeatingLevel.COMFORT and left <= MAX_PREHEAT):
+    if left > lead and not (previous is HeatingLevel.COMFORT and left <= cap):
         start = (arrival - lead).astimezone(local_now.tzinfo)
         return _learned_setback(occupation, comfort, learning,
                                 (moment(start, local_now), moment(start, local_now, "en")))

@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from controllers.schedule import DayType, FrenchCalendar, occupation, programmed_periods
+from gtb.i18n import DAYS_EN, DAYS_FR
 from gtb.model import BuildingUse, Period, Programme, Reason
 
 SLOT_MINUTES = 15
@@ -64,8 +65,6 @@ OUTLIER_FLOOR_MIN = 30.0
 HORIZON_DAYS = 8
 """How far ahead the next arrival is looked for (a long weekend, a week of holidays)."""
 
-_WEEKDAYS_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 # --- building days ----------------------------------------------------------------------
@@ -289,11 +288,11 @@ def predict(
 
 
 def _day_fr(day: date) -> str:
-    return f"{_WEEKDAYS_FR[day.weekday()]} {day:%d/%m}"
+    return f"{DAYS_FR[day.weekday()]} {day:%d/%m}"
 
 
 def _day_en(day: date) -> str:
-    return f"{_WEEKDAYS_EN[day.weekday()]} {day:%d/%m}"
+    return f"{DAYS_EN[day.weekday()]} {day:%d/%m}"
 
 
 def _learned(learned: _DayForecast, day: date, local_now: datetime) -> ArrivalForecast:

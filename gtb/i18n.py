@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-_DAYS_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_DAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+DAYS_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+DAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def number_fr(value: float, digits: int = 1) -> str:
@@ -42,5 +42,5 @@ def moment(when: datetime, now: datetime, lang: str = "fr") -> str:
         return clock
     if days == 1:
         return f"{'demain' if lang == 'fr' else 'tomorrow'} {clock}"
-    names = _DAYS_FR if lang == "fr" else _DAYS_EN
+    names = DAYS_FR if lang == "fr" else DAYS_EN
     return f"{names[when.weekday()]} {when:%d/%m} {clock}"

@@ -79,6 +79,16 @@ def test_a_slow_zone_starts_at_most_three_hours_early() -> None:
         cold.warmup_minutes(10.0, 19.0, -5.0) > 180)
     assert decide(at(4, 59), 10.0, model=cold).level is HeatingLevel.REDUCED
     assert decide(at(5, 0), 10.0, model=cold).level is HeatingLevel.COMFORT
+    # On Monday, after the weekend at frost protection, it may start the night before:
+    # within 12 h, as early as its slow warm-up needs.
+    monday = at(8, day=12)
+    needed = cold.warmup_minutes(10.0, 19.0, 2.0, after_long_absence=True)
+    early = decide(monday - timedelta(hours=8), 10.0, arrival=monday, model=cold)
+    assert (early.level is HeatingLevel.COMFORT) == (needed + 20 >= 8 * 60)
+    assert decide(monday - timedelta(hours=11, minutes=59), 10.0, arrival=monday,
+                  model=cold).level is HeatingLevel.COMFORT
+    assert decide(monday - timedelta(hours=12, minutes=1), 10.0, arrival=monday,
+                  model=cold).level is HeatingLevel.FROST_PROTECTION
 
 
 def test_coasts_at_the_end_of_the_period_within_the_comfort_band() -> None:
