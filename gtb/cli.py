@@ -233,6 +233,44 @@ def bench_engine_command(as_json: bool, ticks: int, devices: int) -> None:
     console.print(table)
 
 
+@bench.command("heating")
+@click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
+@click.option("--quick", is_flag=True, help="one weather year instead of three")
+@click.option("--plots", "plots_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("bench-out/heating"), show_default=True,
+              help="folder of the PNG plots (a cold and a mild week per building and strategy)")
+@click.option("--site", "site_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEMO_SITE, show_default=True)
+def bench_heating_command(as_json: bool, quick: bool, plots_dir: Path, site_file: Path) -> None:
+    """A heating season (1 October to 30 April) of each strategy, on the same occupants
+    and weather years."""
+    import json
+
+    from rich.progress import Progress
+
+    from gtb.bench_heating import YEARS, bench_heating, summary_rows
+
+    _load(site_file)  # a bad site file is reported here, not in a worker
+    years = YEARS[:1] if quick else YEARS
+    began = monotonic()
+    with Progress(console=errors, transient=True) as progress:
+        result = bench_heating(site_file, years=years, plots=plots_dir, progress=progress)
+    result["elapsed_s"] = round(monotonic() - began, 1)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"gtb bench heating — saison {result['season']['start']} → "
+                        f"{result['season']['end']}, années météo {result['years']}")
+    for column in ("stratégie", "kWh chaleur", "kWh/m²", "inconfort K·h", "MissTime min",
+                   "vs fixed", "vs always"):
+        table.add_column(column)
+    for row in summary_rows(result):
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"{len(result.get('plots', []))} figures dans {plots_dir}; "
+                  f"{result['elapsed_s']} s")
+
+
 def _quiet_bac0() -> None:
     """BAC0 logs every start-up step at INFO: keep warnings and errors only."""
     import BAC0
