@@ -25,6 +25,8 @@ from ruamel.yaml.error import MarkedYAMLError
 from gtb.model import (
     BUILDING_ROLES,
     CABINET_ROLES,
+    EQUIPMENT_ROLES,
+    LIGHTING_KINDS,
     REGISTER_WIDTH,
     ZONE_ROLES,
     ComfortLevels,
@@ -170,7 +172,7 @@ def cross_check(tree: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
 
     for b, building in _items(tree.get("buildings")):
         loc: Loc = ("buildings", b)
-        yield from _unique_id(building, loc, seen_containers, "building or cabinet")
+        yield from _unique_id(building, loc, seen_containers, "building, cabinet or equipment")
         yield from _container_points(building, loc, BUILDING_ROLES, "a building", points)
         zone_ids: dict[str, Loc] = {}
         for z, zone in _items(building.get("zones")):
@@ -181,9 +183,21 @@ def cross_check(tree: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
             yield from _comfort_order(zone, zloc, site_comfort, site_bounds)
     for c, cabinet in _items(tree.get("cabinets")):
         loc = ("cabinets", c)
-        yield from _unique_id(cabinet, loc, seen_containers, "building or cabinet")
+        yield from _unique_id(cabinet, loc, seen_containers, "building, cabinet or equipment")
         yield from _container_points(cabinet, loc, CABINET_ROLES, "a cabinet", points)
         yield from _exactly_one(cabinet, loc, Role.CABINET_RELAY, "cabinet")
+        roles = {point.get("role") for _, point in _items(cabinet.get("points"))}
+        if cabinet.get("dimming") and Role.DIMMING_LEVEL not in roles:
+            yield (*loc, "dimming"), "dimming needs a dimming_level point in the cabinet"
+    buildings = {b.get("id") for _, b in _items(tree.get("buildings"))}
+    for e, item in _items(tree.get("equipment")):
+        loc = ("equipment", e)
+        yield from _unique_id(item, loc, seen_containers, "building, cabinet or equipment")
+        yield from _container_points(item, loc, EQUIPMENT_ROLES, "equipment", points)
+        yield from _exactly_one(item, loc, Role.EQUIPMENT_RELAY, "piece of equipment")
+        where = item.get("building")
+        if isinstance(where, str) and where not in buildings:
+            yield (*loc, "building"), f"no building {where!r} in this site"
     yield from _comfort_order(tree, (), {}, {})
     yield from _shared_registers(points)
     yield from _bacnet_devices(points)
@@ -325,23 +339,33 @@ def _bacnet_devices(points: list[tuple[Loc, Mapping[str, Any]]]) -> Iterator[tup
 
 
 def _agenda_scopes(tree: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
-    """Every building and ``building.zone`` an agenda entry names exists in the file."""
+    """Every name an agenda entry's scope gives exists in the file: a building, a
+    ``building.zone`` or a piece of equipment; for lighting entries, a cabinet."""
     zones = {
         building.get("id"): {zone.get("id") for _, zone in _items(building.get("zones"))}
         for _, building in _items(tree.get("buildings"))
     }
+    cabinets = {cabinet.get("id") for _, cabinet in _items(tree.get("cabinets"))}
+    equipment = {item.get("id") for _, item in _items(tree.get("equipment"))}
     for a, entry in _items(tree.get("agenda")):
         scope = entry.get("scope")
         if not isinstance(scope, Sequence) or isinstance(scope, str):
             continue
+        lighting = entry.get("kind") in LIGHTING_KINDS
         for s, key in enumerate(scope):
             if not isinstance(key, str):
                 continue
+            loc: Loc = ("agenda", a, "scope", s)
             building, _, zone = key.partition(".")
-            if building not in zones:
-                yield ("agenda", a, "scope", s), f"no building {building!r} in this site"
+            if lighting:
+                if key not in cabinets:
+                    yield loc, f"no lighting cabinet {key!r} in this site"
+            elif not zone and key in equipment:
+                continue
+            elif building not in zones:
+                yield loc, f"no building or equipment {building!r} in this site"
             elif zone and zone not in zones[building]:
-                yield ("agenda", a, "scope", s), f"no zone {zone!r} in building {building!r}"
+                yield loc, f"no zone {zone!r} in building {building!r}"
 
 
 def _dotted(loc: Loc) -> str:

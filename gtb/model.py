@@ -60,6 +60,8 @@ class Role(StrEnum):
     POWER = "power"
     CABINET_RELAY = "cabinet_relay"
     DIMMING_LEVEL = "dimming_level"
+    EQUIPMENT_RELAY = "equipment_relay"
+    MEASUREMENT = "measurement"
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ ROLES: dict[Role, RoleInfo] = {
     Role.POWER: RoleInfo("kW", 0.0, 1e5, "analog", False),
     Role.CABINET_RELAY: RoleInfo("", 0.0, 1.0, "binary", True),
     Role.DIMMING_LEVEL: RoleInfo("%", 0.0, 100.0, "analog", True),
+    Role.EQUIPMENT_RELAY: RoleInfo("", 0.0, 1.0, "binary", True),
+    Role.MEASUREMENT: RoleInfo("", -1e6, 1e6, "analog", False),
 }
 
 class Quality(StrEnum):
@@ -144,12 +148,17 @@ ZONE_ROLES = frozenset(
         Role.LIGHTING_RELAY,
         Role.ENERGY_METER,
         Role.POWER,
+        Role.MEASUREMENT,
     }
 )
 BUILDING_ROLES = frozenset(
-    {Role.PLANT_ENABLE, Role.OUTDOOR_TEMPERATURE, Role.ENERGY_METER, Role.POWER}
+    {Role.PLANT_ENABLE, Role.OUTDOOR_TEMPERATURE, Role.ENERGY_METER, Role.POWER,
+     Role.MEASUREMENT}
 )
-CABINET_ROLES = frozenset({Role.CABINET_RELAY, Role.DIMMING_LEVEL, Role.ENERGY_METER, Role.POWER})
+CABINET_ROLES = frozenset({Role.CABINET_RELAY, Role.DIMMING_LEVEL, Role.ENERGY_METER, Role.POWER,
+                           Role.MEASUREMENT})
+EQUIPMENT_ROLES = frozenset({Role.EQUIPMENT_RELAY, Role.ENERGY_METER, Role.POWER,
+                             Role.MEASUREMENT})
 
 
 # --- protocol bindings -------------------------------------------------------------------
@@ -284,6 +293,37 @@ Binding = Annotated[BacnetBinding | ModbusBinding, Field(discriminator="protocol
 MeterKind = Literal["heating", "lighting", "electricity", "gas", "water"]
 
 
+class Watch(Model):
+    """Alarm thresholds on an analog point (CO2 in a classroom, a river's level, a plant
+    room close to freezing).
+
+    ``high`` and ``low`` raise a warning, ``high_high`` and ``low_low`` a critical alarm,
+    once the value has stayed past them for ``delay_s``; the alarm ends when the value is
+    back inside by ``hysteresis`` (a CO2 alarm at 800 ppm with 50 of hysteresis ends below
+    750 ppm).
+    """
+
+    high: float | None = None
+    high_high: float | None = None
+    low: float | None = None
+    low_low: float | None = None
+    hysteresis: float = Field(default=0.0, ge=0, description="in the point's unit")
+    delay_s: float = Field(default=0.0, ge=0, le=86400, description="how long past a threshold")
+    label: str | None = Field(default=None, max_length=120,
+                              description="what the alarm says is wrong, e.g. « Air à renouveler »")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Watch:
+        chain = [(name, getattr(self, name)) for name in ("low_low", "low", "high", "high_high")]
+        given = [(name, value) for name, value in chain if value is not None]
+        if not given:
+            raise ValueError("a watch needs at least one of low_low, low, high, high_high")
+        for (lo_name, lo), (hi_name, hi) in itertools.pairwise(given):
+            if lo >= hi:
+                raise ValueError(f"{lo_name} ({lo}) must be below {hi_name} ({hi})")
+        return self
+
+
 class Point(Model):
     """One value the engine reads, and writes when its role is a command."""
 
@@ -295,6 +335,7 @@ class Point(Model):
         default=None, description="physical range [low, high]; a value outside is a fault"
     )
     meter: MeterKind | None = Field(default=None, description="what an energy meter counts")
+    watch: Watch | None = Field(default=None, description="alarm thresholds (analog points)")
     binding: Binding
 
     @model_validator(mode="after")
@@ -305,6 +346,10 @@ class Point(Model):
                 "energy_meter and power points need `meter` (what they measure); others must "
                 "not have it"
             )
+        if self.watch is not None and info.kind != "analog":
+            raise ValueError(f"role {self.role} is {info.kind}: only analog points can be watched")
+        if self.role is Role.MEASUREMENT and not self.unit:
+            raise ValueError("a measurement point needs its `unit` (e.g. m, ppm, °C)")
         if self.range is not None and self.range[0] >= self.range[1]:
             raise ValueError(f"range low {self.range[0]} must be below high {self.range[1]}")
         binding = self.binding
@@ -409,7 +454,8 @@ class Programme(Model):
         return tuple(parse_period(text) for text in getattr(self, WEEKDAYS[weekday]))
 
 
-AgendaKind = Literal["event", "closure", "day"]
+AgendaKind = Literal["event", "closure", "day", "lights_on", "lights_off"]
+LIGHTING_KINDS = frozenset({"lights_on", "lights_off"})
 _SCOPE = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)?$")
 
 
@@ -419,7 +465,9 @@ class AgendaEntry(Model):
     - ``event``: occupied from ``start`` to ``end`` (a council meeting, a Christmas fair);
     - ``closure``: unoccupied from ``start`` to ``end`` (an inventory, works);
     - ``day``: from ``first`` to ``last`` (inclusive, default ``first``) the day's periods
-      are ``periods`` instead of the weekly programme's; none means closed those days.
+      are ``periods`` instead of the weekly programme's; none means closed those days;
+    - ``lights_on``, ``lights_off``: public lighting forced on or off from ``start`` to
+      ``end`` (a Christmas market, fireworks) for the cabinets of ``scope``, all when empty.
 
     ``start`` and ``end`` are wall-clock times of the site's zone, without offset, like
     the programme's periods. ``scope`` lists building ids or ``building.zone`` keys; empty,
@@ -506,8 +554,20 @@ class AgendaEntry(Model):
         return self.start.date()
 
     def applies_to(self, building: str, zone: str) -> bool:
-        """Whether the entry concerns this zone: listed, its building listed, or no scope."""
+        """Whether the entry concerns this zone: listed, its building listed, or no scope.
+        Lighting entries concern cabinets only."""
+        if self.kind in LIGHTING_KINDS:
+            return False
         return not self.scope or building in self.scope or f"{building}.{zone}" in self.scope
+
+    def applies_to_cabinet(self, cabinet: str) -> bool:
+        """Whether a lighting entry concerns this cabinet: listed, or no scope."""
+        return self.kind in LIGHTING_KINDS and (not self.scope or cabinet in self.scope)
+
+    def applies_to_equipment(self, equipment: str) -> bool:
+        """Whether the entry concerns this equipment: it must name it (the whole site's
+        events open buildings, they do not ring bells)."""
+        return self.kind not in LIGHTING_KINDS and equipment in self.scope
 
 
 class ComfortLevels(Model):
@@ -580,8 +640,54 @@ class Building(Model):
 LightingCategory = Literal["road", "heritage", "park", "facade", "activity", "car_park"]
 
 
+_NIGHT_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):([0-5]\d)|sunrise)$")
+
+
+@dataclass(frozen=True)
+class NightWindow:
+    """A stretch of the night, which may cross midnight: ``23:00-05:00``; ``23:00-sunrise``
+    lasts until sunrise (no relighting in the morning)."""
+
+    start: time
+    end: time | None  # None: until sunrise
+
+    def __str__(self) -> str:
+        end = "sunrise" if self.end is None else self.end.strftime("%H:%M")
+        return f"{self.start.strftime('%H:%M')}-{end}"
+
+
+@functools.cache
+def parse_night_window(text: str) -> NightWindow:
+    match = _NIGHT_WINDOW.match(text.strip())
+    if not match:
+        raise ValueError(f"night window {text!r} is not HH:MM-HH:MM or HH:MM-sunrise "
+                         "(e.g. 23:00-05:00)")
+    start = time(int(match[1]), int(match[2]))
+    end = None if match[3] == "sunrise" else time(int(match[4]), int(match[5]))
+    if end == start:
+        raise ValueError(f"night window {text!r} is empty")
+    return NightWindow(start, end)
+
+
+NightWindowText = Annotated[str, AfterValidator(lambda text: str(parse_night_window(text)))]
+
+
+class Dimming(Model):
+    """A reduced light level for part of the night (where the cabinet has a dimming point)."""
+
+    window: NightWindowText = Field(description="HH:MM-HH:MM, may cross midnight")
+    level: float = Field(ge=0, le=100, description="% of full power")
+
+
 class Cabinet(Model):
-    """A public lighting cabinet (armoire d'éclairage public): switched as a whole."""
+    """A public lighting cabinet (armoire d'éclairage public): switched as a whole.
+
+    Lit from sunset + ``on_after_sunset_min`` to sunrise - ``off_before_sunrise_min``,
+    except during ``cut_off`` (the night cut, 23:00-05:00 by default; null for none), at
+    the ``dimming`` levels where they apply. ``activity`` gives the hours of the activity
+    the lighting serves (a shop, a stadium), which the arrêté's rules for activity,
+    car-park and park lighting refer to.
+    """
 
     id: Identifier
     name: str
@@ -589,6 +695,36 @@ class Cabinet(Model):
         description="category of the arrêté of 27 December 2018 on light nuisance"
     )
     power_kw: float = Field(gt=0, description="installed power at full level")
+    on_after_sunset_min: int = Field(default=0, ge=-60, le=120,
+                                     description="switch on this long after sunset")
+    off_before_sunrise_min: int = Field(default=0, ge=-60, le=120,
+                                        description="switch off this long before sunrise")
+    cut_off: NightWindowText | None = Field(default="23:00-05:00",
+                                            description="night cut; null: lit all night")
+    dimming: tuple[Dimming, ...] = ()
+    activity: PeriodText | None = Field(default=None,
+                                        description="daily hours of the activity it serves")
+    points: tuple[Point, ...]
+
+    @property
+    def night_cut(self) -> NightWindow | None:
+        return None if self.cut_off is None else parse_night_window(self.cut_off)
+
+    @property
+    def activity_period(self) -> Period | None:
+        return None if self.activity is None else parse_period(self.activity)
+
+
+class Equipment(Model):
+    """A binary output that follows a weekly programme and the agenda entries naming it:
+    church bells, a ventilation, a fountain pump. On during the programme's periods."""
+
+    id: Identifier
+    name: str
+    building: Identifier | None = Field(default=None, description="where it stands, if anywhere")
+    programme: Programme
+    public_holidays: Literal["off", "programme"] = Field(
+        default="programme", description="off on public holidays, or as on other days")
     points: tuple[Point, ...]
 
 
@@ -611,6 +747,7 @@ class Site(Model):
     )
     buildings: tuple[Building, ...] = ()
     cabinets: tuple[Cabinet, ...] = ()
+    equipment: tuple[Equipment, ...] = ()
     agenda: tuple[AgendaEntry, ...] = Field(
         default=(), description="events, closures and day exceptions; the panel adds more"
     )
@@ -649,6 +786,9 @@ class Site(Model):
         for cabinet in self.cabinets:
             for point in cabinet.points:
                 yield PointRef(f"{cabinet.id}.{point.id}", point, None, None, cabinet)
+        for item in self.equipment:
+            for point in item.points:
+                yield PointRef(f"{item.id}.{point.id}", point, None, None, None, item)
 
     def point(self, key: str) -> PointRef:
         for ref in self.points():
@@ -666,6 +806,7 @@ class PointRef:
     building: Building | None
     zone: Zone | None
     cabinet: Cabinet | None
+    equipment: Equipment | None = None
 
     @property
     def role(self) -> Role:

@@ -1235,7 +1235,8 @@ def _from_row(make: Callable[..., _T], row: sqlite3.Row, **convert: Callable[[An
 
 _AGENDA_FIELDS = "id, entry, created_at, created_by, updated_at, updated_by"
 _NEXT_REVISION = "(SELECT COALESCE(MAX(revision), 0) + 1 FROM agenda)"
-_KIND_FR = {"event": "événement", "closure": "fermeture", "day": "jour particulier"}
+_KIND_FR = {"event": "événement", "closure": "fermeture", "day": "jour particulier",
+            "lights_on": "éclairage public allumé", "lights_off": "éclairage public éteint"}
 
 
 def _agenda_entry(value: AgendaEntry | Mapping[str, Any]) -> AgendaEntry:

@@ -123,7 +123,7 @@ def test_site_file_agenda_errors_name_their_line() -> None:
     found = {(e.line, e.path, e.message) for e in errors}
     assert found == {
         (scope_line, "agenda[0].scope[0]", "no zone 'salle' in building 'mairie'"),
-        (scope_line, "agenda[0].scope[1]", "no building 'ecole' in this site"),
+        (scope_line, "agenda[0].scope[1]", "no building or equipment 'ecole' in this site"),
         (entry_line, "agenda[0]", "end 2026-03-12 17:00 is not after start 2026-03-12 18:30"),
         (color_line, "agenda[1].color", "unknown key"),
     }

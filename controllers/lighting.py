@@ -1,0 +1,253 @@
+"""Lighting: public lighting cabinets by astronomical clock, building circuits by presence,
+scheduled equipment, and the check of a cabinet's programme against the arrêté of
+27 December 2018 on light nuisance.
+
+Pure functions of the site file, the agenda and the time, like ``controllers.heating``:
+the engine, the benchmark or another system asks, and gets a decision with its reason.
+
+A cabinet's night
+-----------------
+The *night of* a date D runs from noon on D to noon on D+1 (local time). The cabinet is
+lit from sunset(D) + ``on_after_sunset_min`` to sunrise(D+1) - ``off_before_sunrise_min``,
+except within its cut-off window (23:00-05:00 by default; ``23:00-sunrise`` does not
+relight in the morning), at the level of the dimming window that applies (100 % else).
+Wall-clock windows are placed on the night's dates, so a daylight-saving night keeps its
+23:00 and 05:00: the cut is an hour shorter or longer in real time, as a clock on the wall
+would make it.
+
+Lighting agenda entries (``lights_on``, ``lights_off``) win over the timetable while they
+last; where several overlap, the shortest wins (the fireworks within the festival), then
+the one listed last. The mayor's immediate on or off is an override with an expiry, which
+arbitration applies over all of this.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo
+
+from astral import Observer
+from astral.sun import sun
+
+from gtb.i18n import moment
+from gtb.model import (
+    LIGHTING_KINDS,
+    AgendaEntry,
+    Cabinet,
+    NightWindow,
+    Reason,
+    parse_night_window,
+)
+
+# --- the sun -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SunTimes:
+    """Sunrise and sunset of one day, aware, in the site's zone."""
+
+    sunrise: datetime
+    sunset: datetime
+
+
+@functools.lru_cache(maxsize=4096)
+def sun_times(latitude: float, longitude: float, tz: ZoneInfo, day: date) -> SunTimes:
+    """Sunrise and sunset (upper limb on the horizon, with refraction: the published
+    convention) on ``day`` at a place, from ``astral``."""
+    times = sun(Observer(latitude, longitude), day, tzinfo=tz)
+    return SunTimes(times["sunrise"], times["sunset"])
+
+
+# --- a cabinet's timetable -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """Part of a night at one light level (0: off), with why; times in UTC, so that
+    durations and order are real ones on daylight-saving nights."""
+
+    start: datetime
+    end: datetime
+    level: float
+    reason: Reason
+
+
+def night_of(local: datetime) -> date:
+    """The date whose night ``local`` belongs to (nights run from noon to noon)."""
+    return (local - timedelta(hours=12)).date()
+
+
+def _at(day: date, clock: time, tz: tzinfo) -> datetime:
+    """A wall-clock time on a day, as a UTC instant (a time that the spring change skips
+    is read as the same wall time after it, the autumn one as its first occurrence)."""
+    return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)
+
+
+def _window_span(window: NightWindow, night: date, sunrise: datetime, tz: tzinfo
+                 ) -> tuple[datetime, datetime]:
+    """Where a night window falls on the night of ``night``: a start after noon belongs
+    to the evening of ``night``, before noon to the morning after."""
+    start_day = night if window.start >= time(12) else night + timedelta(days=1)
+    start = _at(start_day, window.start, tz)
+    if window.end is None:
+        return start, max(start, sunrise)
+    end_day = start_day if window.end > window.start else start_day + timedelta(days=1)
+    return start, _at(end_day, window.end, tz)
+
+
+@functools.lru_cache(maxsize=8192)
+def timetable(cabinet: Cabinet, latitude: float, longitude: float, tz: ZoneInfo,
+              night: date) -> tuple[Stretch, ...]:
+    """The programmed stretches of the night of ``night``, lit or not, from noon to noon,
+    without the agenda."""
+    noon = _at(night, time(12), tz)
+    next_noon = _at(night + timedelta(days=1), time(12), tz)
+    sunset = sun_times(latitude, longitude, tz, night).sunset.astimezone(UTC)
+    sunrise = sun_times(latitude, longitude, tz, night + timedelta(days=1)).sunrise.astimezone(UTC)
+    _hm = functools.partial(_wall, tz=tz)
+    lit_from = sunset + timedelta(minutes=cabinet.on_after_sunset_min)
+    lit_to = sunrise - timedelta(minutes=cabinet.off_before_sunrise_min)
+    at_dusk = Reason(f"allumé au coucher du soleil ({_hm(sunset)})",
+                     f"on at sunset ({_hm(sunset)})")
+    if cabinet.on_after_sunset_min:
+        at_dusk = Reason(
+            f"allumé {cabinet.on_after_sunset_min} min après le coucher du soleil "
+            f"({_hm(sunset)})",
+            f"on {cabinet.on_after_sunset_min} min after sunset ({_hm(sunset)})")
+    # Cut points: the lit span, the cut-off and the dimming windows.
+    edges = {noon, next_noon, lit_from, lit_to}
+    cut = None
+    if cabinet.night_cut is not None:
+        cut = _window_span(cabinet.night_cut, night, sunrise, tz)
+        edges.update(cut)
+    dims = [(_window_span(parse_night_window(d.window), night, sunrise, tz), d.level)
+            for d in cabinet.dimming]
+    for (start, end), _ in dims:
+        edges.update((start, end))
+    points = sorted(e for e in edges if noon <= e <= next_noon)
+    stretches: list[Stretch] = []
+    for start, end in itertools.pairwise(points):
+        if start >= end:
+            continue
+        middle = start + (end - start) / 2
+        stretches.append(_stretch(start, end, middle, lit_from, lit_to, sunrise, cut, dims,
+                                  at_dusk, _hm))
+    return tuple(_merged(stretches))
+
+
+def _stretch(start: datetime, end: datetime, middle: datetime, lit_from: datetime,
+             lit_to: datetime, sunrise: datetime, cut: tuple[datetime, datetime] | None,
+             dims: Sequence[tuple[tuple[datetime, datetime], float]], at_dusk: Reason,
+             _hm: Callable[[datetime], str]) -> Stretch:
+    if not lit_from <= middle < lit_to:
+        if lit_to <= middle < sunrise:
+            before = round((sunrise - lit_to).total_seconds() / 60)
+            return Stretch(start, end, 0.0, Reason(
+                f"éteint {before} min avant le lever du soleil ({_hm(sunrise)})",
+                f"off {before} min before sunrise ({_hm(sunrise)})"))
+        return Stretch(start, end, 0.0, Reason("jour : éteint", "daylight: off"))
+    if cut is not None and cut[0] <= middle < cut[1]:
+        until = ("le lever du soleil" if cut[1] >= lit_to else _hm(cut[1]))
+        until_en = ("sunrise" if cut[1] >= lit_to else _hm(cut[1]))
+        return Stretch(start, end, 0.0, Reason(
+            f"coupure de nuit de {_hm(cut[0])} jusqu'à {until} : éteint",
+            f"night cut from {_hm(cut[0])} until {until_en}: off"))
+    for (d_start, d_end), level in dims:
+        if d_start <= middle < d_end:
+            return Stretch(start, end, level, Reason(
+                f"{at_dusk.fr}, abaissé à {level:.0f} % de {_hm(d_start)} à {_hm(d_end)}",
+                f"{at_dusk.en}, dimmed to {level:.0f} % from {_hm(d_start)} to {_hm(d_end)}"))
+    if cut is not None and middle >= cut[1]:
+        return Stretch(start, end, 100.0, Reason(
+            f"rallumé à {_hm(cut[1])} jusqu'au lever du soleil ({_hm(sunrise)})",
+            f"on again at {_hm(cut[1])} until sunrise ({_hm(sunrise)})"))
+    return Stretch(start, end, 100.0, at_dusk)
+
+
+def _merged(stretches: Iterable[Stretch]) -> Iterator[Stretch]:
+    last: Stretch | None = None
+    for stretch in stretches:
+        if last is not None and last.level == stretch.level and last.reason == stretch.reason:
+            last = Stretch(last.start, stretch.end, last.level, last.reason)
+            continue
+        if last is not None:
+            yield last
+        last = stretch
+    if last is not None:
+        yield last
+
+
+def _wall(when: datetime, tz: tzinfo) -> str:
+    return when.astimezone(tz).strftime("%H:%M")
+
+
+# --- decisions ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CabinetDecision:
+    """What a cabinet should do now: on or off, at what level, until when, and why."""
+
+    on: bool
+    level: float
+    """% of full power (0 when off)."""
+    until: datetime
+    """When this decision next changes, if nothing else does."""
+    reason: Reason
+    event: str | None = None
+    """The label of the agenda entry that decides, if one does."""
+
+
+def lighting_entries(entries: Iterable[AgendaEntry], cabinet: str) -> tuple[AgendaEntry, ...]:
+    """The lighting entries that concern one cabinet, in agenda order."""
+    return tuple(e for e in entries if e.applies_to_cabinet(cabinet))
+
+
+def cabinet_decision(cabinet: Cabinet, latitude: float, longitude: float,
+                     local_now: datetime, agenda: Sequence[AgendaEntry] = ()) -> CabinetDecision:
+    """The cabinet's state at ``local_now`` (aware, in the site's zone): the agenda's
+    lighting entries first, then the timetable of the night."""
+    tz = local_now.tzinfo
+    assert isinstance(tz, ZoneInfo)
+    entry = _deciding_entry(agenda, local_now, tz)
+    if entry is not None:
+        assert entry.end is not None
+        end = _existing(entry.end, tz).astimezone(tz)
+        on = entry.kind == "lights_on"
+        state_fr, state_en = ("allumé", "on") if on else ("éteint", "off")
+        return CabinetDecision(
+            on, 100.0 if on else 0.0, end,
+            Reason(f"{entry.label} : {state_fr} jusqu'à {moment(end, local_now)}",
+                   f"{entry.label}: {state_en} until {moment(end, local_now, 'en')}"),
+            entry.label)
+    night = night_of(local_now)
+    instant = local_now.astimezone(UTC)
+    for stretch in timetable(cabinet, latitude, longitude, tz, night):
+        if stretch.start <= instant < stretch.end:
+            return CabinetDecision(stretch.level > 0, stretch.level, stretch.end.astimezone(tz),
+                                   stretch.reason)
+    raise AssertionError(f"{local_now} is not in the night of {night}")  # noon to noon
+
+
+def _existing(wall: datetime, tz: ZoneInfo) -> datetime:
+    return _at(wall.date(), wall.time(), tz)
+
+
+def _deciding_entry(agenda: Sequence[AgendaEntry], local_now: datetime, tz: ZoneInfo
+                    ) -> AgendaEntry | None:
+    active = []
+    instant = local_now.astimezone(UTC)
+    for position, entry in enumerate(agenda):
+        if entry.kind not in LIGHTING_KINDS:
+            continue
+        assert entry.start is not None and entry.end is not None
+        start, end = _existing(entry.start, tz), _existing(entry.end, tz)
+        if start <= instant < end:
+            active.append((end - start, -position, entry))
+    if not active:
+        return None
+    return min(active, key=lambda item: (item[0], item[1]))[2]
