@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from astral import Observer
 from astral.sun import sun
 
+from controllers.schedule import Occupation
 from gtb.i18n import moment
 from gtb.model import (
     LIGHTING_KINDS,
@@ -81,7 +82,7 @@ def night_of(local: datetime) -> date:
     return (local - timedelta(hours=12)).date()
 
 
-def _at(day: date, clock: time, tz: tzinfo) -> datetime:
+def wall_instant(day: date, clock: time, tz: tzinfo) -> datetime:
     """A wall-clock time on a day, as a UTC instant (a time that the spring change skips
     is read as the same wall time after it, the autumn one as its first occurrence)."""
     return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)
@@ -92,11 +93,11 @@ def _window_span(window: NightWindow, night: date, sunrise: datetime, tz: tzinfo
     """Where a night window falls on the night of ``night``: a start after noon belongs
     to the evening of ``night``, before noon to the morning after."""
     start_day = night if window.start >= time(12) else night + timedelta(days=1)
-    start = _at(start_day, window.start, tz)
+    start = wall_instant(start_day, window.start, tz)
     if window.end is None:
         return start, max(start, sunrise)
     end_day = start_day if window.end > window.start else start_day + timedelta(days=1)
-    return start, _at(end_day, window.end, tz)
+    return start, wall_instant(end_day, window.end, tz)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -104,8 +105,8 @@ def timetable(cabinet: Cabinet, latitude: float, longitude: float, tz: ZoneInfo,
               night: date) -> tuple[Stretch, ...]:
     """The programmed stretches of the night of ``night``, lit or not, from noon to noon,
     without the agenda."""
-    noon = _at(night, time(12), tz)
-    next_noon = _at(night + timedelta(days=1), time(12), tz)
+    noon = wall_instant(night, time(12), tz)
+    next_noon = wall_instant(night + timedelta(days=1), time(12), tz)
     sunset = sun_times(latitude, longitude, tz, night).sunset.astimezone(UTC)
     sunrise = sun_times(latitude, longitude, tz, night + timedelta(days=1)).sunrise.astimezone(UTC)
     _hm = functools.partial(_wall, tz=tz)
@@ -234,7 +235,7 @@ def cabinet_decision(cabinet: Cabinet, latitude: float, longitude: float,
 
 
 def _existing(wall: datetime, tz: ZoneInfo) -> datetime:
-    return _at(wall.date(), wall.time(), tz)
+    return wall_instant(wall.date(), wall.time(), tz)
 
 
 def _deciding_entry(agenda: Sequence[AgendaEntry], local_now: datetime, tz: ZoneInfo
@@ -251,3 +252,90 @@ def _deciding_entry(agenda: Sequence[AgendaEntry], local_now: datetime, tz: Zone
     if not active:
         return None
     return min(active, key=lambda item: (item[0], item[1]))[2]
+
+
+# --- building circuits and scheduled equipment --------------------------------------------
+
+VACANCY_DELAY = timedelta(minutes=15)
+"""A room's lights stay on this long after the last presence detected."""
+
+
+@dataclass(frozen=True)
+class SwitchDecision:
+    """On or off for a building's lighting circuit or a piece of equipment, and why."""
+
+    on: bool
+    reason: Reason
+
+
+def circuit_decision(where: Occupation, local_now: datetime, *, detector: bool,
+                     presence: bool | None, last_seen: datetime | None,
+                     vacancy_delay: timedelta = VACANCY_DELAY) -> SwitchDecision:
+    """A zone's lighting circuit: on while someone is there and for ``vacancy_delay``
+    after, whatever the programme says, so an empty building is never lit at night.
+
+    Without a detector, or when it has failed (``presence`` None), the programme decides:
+    on in its occupied periods, so nobody is left in the dark, off outside.
+    ``last_seen`` is the last moment presence was detected (aware).
+    """
+    if presence is None:
+        missing = (Reason("détecteur de présence en défaut", "presence detector failed")
+                   if detector else Reason("pas de détecteur de présence", "no presence detector"))
+        if where.occupied:
+            assert where.current_end is not None
+            return SwitchDecision(True, Reason(
+                f"{_occupied_fr(where)} jusqu'à {moment(where.current_end, local_now)} "
+                f"({missing.fr}) : allumé",
+                f"{_occupied_en(where)} until {moment(where.current_end, local_now, 'en')} "
+                f"({missing.en}): on"))
+        return SwitchDecision(False, Reason(f"{_unoccupied_fr(where)} ({missing.fr}) : éteint",
+                                            f"{_unoccupied_en(where)} ({missing.en}): off"))
+    if presence:
+        return SwitchDecision(True, Reason("présence détectée : allumé", "presence detected: on"))
+    if last_seen is not None:
+        off_at = last_seen.astimezone(UTC) + vacancy_delay
+        if local_now.astimezone(UTC) < off_at:
+            off_local = off_at.astimezone(local_now.tzinfo)
+            return SwitchDecision(True, Reason(
+                f"personne depuis {moment(last_seen, local_now)} : éteint à "
+                f"{moment(off_local, local_now)}",
+                f"nobody since {moment(last_seen, local_now, 'en')}: off at "
+                f"{moment(off_local, local_now, 'en')}"))
+    minutes = round(vacancy_delay.total_seconds() / 60)
+    if where.occupied:
+        return SwitchDecision(False, Reason(
+            f"{_occupied_fr(where)} mais personne depuis plus de {minutes} min : éteint",
+            f"{_occupied_en(where)} but nobody for more than {minutes} min: off"))
+    return SwitchDecision(False, Reason(f"{_unoccupied_fr(where)}, personne : éteint",
+                                        f"{_unoccupied_en(where)}, nobody: off"))
+
+
+def equipment_decision(where: Occupation, local_now: datetime) -> SwitchDecision:
+    """A scheduled output: on in its programme's periods and its events, off otherwise."""
+    why = where.because or "programme"
+    if where.occupied:
+        assert where.current_end is not None
+        return SwitchDecision(True, Reason(
+            f"{why} : en marche jusqu'à {moment(where.current_end, local_now)}",
+            f"{why}: on until {moment(where.current_end, local_now, 'en')}"))
+    after_fr = after_en = ""
+    if where.next_start is not None:
+        after_fr = f" jusqu'à {moment(where.next_start, local_now)}"
+        after_en = f" until {moment(where.next_start, local_now, 'en')}"
+    return SwitchDecision(False, Reason(f"{why} : arrêt{after_fr}", f"{why}: off{after_en}"))
+
+
+def _occupied_fr(where: Occupation) -> str:
+    return f"occupé ({where.because})" if where.because else "occupé selon le programme"
+
+
+def _occupied_en(where: Occupation) -> str:
+    return f"occupied ({where.because})" if where.because else "occupied by the programme"
+
+
+def _unoccupied_fr(where: Occupation) -> str:
+    return f"inoccupé ({where.because})" if where.because else "inoccupé"
+
+
+def _unoccupied_en(where: Occupation) -> str:
+    return f"unoccupied ({where.because})" if where.because else "unoccupied"

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -47,7 +47,12 @@ def main() -> None:
 @main.command()
 @click.argument("site_file", type=click.Path(dir_okay=False, path_type=Path))
 def check(site_file: Path) -> None:
-    """Validate SITE_FILE; exit 0 when valid, 2 with every error otherwise."""
+    """Validate SITE_FILE; exit 0 when valid, 2 with every error otherwise.
+
+    A valid file whose lighting programmes break the arrêté of 27 December 2018 on light
+    nuisance over the coming year is reported, rule by rule, and exits 1."""
+    from controllers.light_nuisance import check_programme
+
     site = _load(site_file)
     refs = list(site.points())
     zones = sum(len(b.zones) for b in site.buildings)
@@ -55,9 +60,24 @@ def check(site_file: Path) -> None:
     console.print(
         f"[green]{site_file}: valid[/green] — {site.name}: "
         f"{_count(len(site.buildings), 'building')}, {_count(zones, 'zone')}, "
-        f"{_count(len(site.cabinets), 'lighting cabinet')}, {_count(len(refs), 'point')} on "
+        f"{_count(len(site.cabinets), 'lighting cabinet')}, "
+        f"{_count(len(site.equipment), 'scheduled output')}, {_count(len(refs), 'point')} on "
         f"{devices['modbus']} Modbus and {devices['bacnet']} BACnet devices"
     )
+    today = datetime.now(site.tz).date()
+    breached = False
+    for cabinet in site.cabinets:
+        found = check_programme(cabinet, site.latitude, site.longitude, site.tz, today,
+                                today + timedelta(days=364))
+        if found:
+            breached = True
+            first = found[0]
+            nights = len({breach.night for breach in found})
+            console.print(f"[yellow]{cabinet.id}: {nights} night(s) of the coming year "
+                          f"break the arrêté on light nuisance, first the night of "
+                          f"{first.night:%d/%m/%Y}: {first.reason.fr}[/yellow]")
+    if breached:
+        sys.exit(1)
 
 
 def _count(n: int, noun: str) -> str:

@@ -19,10 +19,18 @@ from datetime import date, datetime, timedelta
 
 from controllers.heating import HeatingDecision, programme_decision
 from controllers.learning import ZoneLearner
+from controllers.lighting import (
+    CabinetDecision,
+    SwitchDecision,
+    cabinet_decision,
+    circuit_decision,
+    equipment_decision,
+)
 from controllers.schedule import (
     HORIZON_DAYS,
     LOOK_BACK_DAYS,
     FrenchCalendar,
+    Occupation,
     agenda_for,
     occupation,
 )
@@ -68,6 +76,21 @@ class ZoneStatus:
     setpoint: float | None
     reason: Reason
     degraded: bool
+
+
+@dataclass(frozen=True)
+class OutputStatus:
+    """A lighting cabinet, a zone's lighting circuit or a piece of equipment: on or off,
+    at what level, and why."""
+
+    key: str
+    """The cabinet's or equipment's id, or the zone's ``building.zone`` for a circuit."""
+    name: str
+    kind: str
+    """``cabinet``, ``circuit`` or ``equipment``."""
+    on: bool
+    level: float | None
+    reason: Reason
 
 
 @dataclass(frozen=True)
@@ -153,6 +176,8 @@ class Engine:
         self._learned_on: date | None = None
         self._agenda_of: dict[str, tuple[AgendaEntry, ...]] = {}
         self._agenda_loaded: tuple[int, date] | None = None
+        self._last_presence: dict[str, datetime] = {}
+        self._outputs: dict[str, OutputStatus] = {}
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -207,6 +232,10 @@ class Engine:
     def zones(self) -> list[ZoneStatus]:
         """Each zone as of the last tick, in site-file order."""
         return list(self._status.values())
+
+    def outputs(self) -> list[OutputStatus]:
+        """Lighting circuits, cabinets and equipment as of the last tick."""
+        return list(self._outputs.values())
 
     async def _read(self) -> dict[str, Reading]:
         results = await asyncio.gather(*(
@@ -263,7 +292,8 @@ class Engine:
                         else f"BACnet/IP {address} (appareil {unit})")
                 wanted[f"device:{protocol}:{address}:{unit}"] = (
                     Severity.CRITICAL,
-                    f"{what} ne répond plus : {self._cause(keys[0])} — zones en mode dégradé",
+                    f"{what} ne répond plus : {self._cause(keys[0])} — "
+                    f"{self._consequences(keys)}",
                     None,
                 )
                 continue
@@ -293,6 +323,21 @@ class Engine:
                                 ref=about, data={"state": "cleared", "alarm": cleared.id,
                                                "key": alarm_key})
 
+    def _consequences(self, keys: list[str]) -> str:
+        """What a dead device means for people: the zones it measures go to their
+        degraded mode; what it switches (lights, equipment) keeps its last state until it
+        answers, when the engine applies the state of the moment again."""
+        refs = [self.refs[key] for key in keys]
+        said = []
+        if any(ref.role is Role.ZONE_TEMPERATURE for ref in refs):
+            said.append("zones en mode dégradé")
+        held = sorted({owner.name for ref in refs
+                       if (owner := ref.cabinet or ref.equipment) is not None})
+        if held:
+            said.append(f"{', '.join(held)} : dernier état maintenu par l'appareil, "
+                        "rétabli dès qu'il répond")
+        return " ; ".join(said) or "points en défaut"
+
     def _cause(self, key: str) -> str:
         """Why a point failed, for an alarm that lasts: without the driver's "next attempt
         in N s", true only at the tick it was said."""
@@ -304,6 +349,7 @@ class Engine:
         local_now = now.astimezone(self.site.tz)
         desired: dict[str, Command] = {}
         status: dict[str, ZoneStatus] = {}
+        outputs: dict[str, OutputStatus] = {}
         switches = self.store.learning_switches()
         agendas = self._agendas(local_now.date())
         # Zones that follow their programme and share it, with a use, comfort levels and
@@ -340,13 +386,71 @@ class Engine:
                 desired[key] = Command(key, MODE_OF_LEVEL[decision.level], reason)
             status[f"{building.id}.{zone.id}"] = self._zone_status(
                 building, zone, decision, reason, temperature_key, degraded)
+            if Role.LIGHTING_RELAY in keys:
+                self._circuit(now, f"{building.id}.{zone.id}", zone.name, keys, where, present,
+                              desired, outputs)
         self._status = status
+        self._cabinets(local_now, agendas, desired, outputs)
+        self._equipment(local_now, agendas, desired, outputs)
+        self._outputs = outputs
         return desired
 
+    def _circuit(self, now: datetime, zone_key: str, name: str, keys: Mapping[Role, str],
+                 where: Occupation, present: bool, desired: dict[str, Command],
+                 outputs: dict[str, OutputStatus]) -> None:
+        """A zone's lighting circuit, from its presence detector (the programme when it has
+        none, or it failed)."""
+        detector = Role.OCCUPANCY in keys
+        known = detector and self._state.quality[keys[Role.OCCUPANCY]] is not Quality.FAILED
+        if known and present:
+            self._last_presence[zone_key] = now
+        local_now = now.astimezone(self.site.tz)
+        decision = circuit_decision(where, local_now, detector=detector,
+                                    presence=present if known else None,
+                                    last_seen=self._last_presence.get(zone_key))
+        self._switch(keys[Role.LIGHTING_RELAY], decision, desired)
+        outputs[f"circuit:{zone_key}"] = OutputStatus(zone_key, name, "circuit", decision.on,
+                                                      None, decision.reason)
+
+    def _cabinets(self, local_now: datetime, agendas: Mapping[str, tuple[AgendaEntry, ...]],
+                  desired: dict[str, Command], outputs: dict[str, OutputStatus]) -> None:
+        for cabinet in self.site.cabinets:
+            decision: CabinetDecision = cabinet_decision(
+                cabinet, self.site.latitude, self.site.longitude, local_now,
+                agendas.get(cabinet.id, ()))
+            keys = {p.role: f"{cabinet.id}.{p.id}" for p in cabinet.points}
+            relay = keys[Role.CABINET_RELAY]
+            desired[relay] = Command(relay, 1.0 if decision.on else 0.0, decision.reason)
+            if Role.DIMMING_LEVEL in keys:
+                # Off, the level goes back to full: the next switch-on is not left dim.
+                dimming = keys[Role.DIMMING_LEVEL]
+                desired[dimming] = Command(dimming, decision.level if decision.on else 100.0,
+                                           decision.reason)
+            outputs[f"cabinet:{cabinet.id}"] = OutputStatus(
+                cabinet.id, cabinet.name, "cabinet", decision.on,
+                decision.level if Role.DIMMING_LEVEL in keys else None, decision.reason)
+
+    def _equipment(self, local_now: datetime, agendas: Mapping[str, tuple[AgendaEntry, ...]],
+                   desired: dict[str, Command], outputs: dict[str, OutputStatus]) -> None:
+        for item in self.site.equipment:
+            where = occupation(item.programme, self.calendar, "autre", local_now,
+                               agendas.get(item.id, ()))
+            decision = equipment_decision(where, local_now)
+            relay = next(f"{item.id}.{p.id}" for p in item.points
+                         if p.role is Role.EQUIPMENT_RELAY)
+            self._switch(relay, decision, desired)
+            outputs[f"equipment:{item.id}"] = OutputStatus(item.id, item.name, "equipment",
+                                                           decision.on, None, decision.reason)
+
+    @staticmethod
+    def _switch(key: str, decision: SwitchDecision, desired: dict[str, Command]) -> None:
+        desired[key] = Command(key, 1.0 if decision.on else 0.0, decision.reason)
+
     def _agendas(self, today: date) -> Mapping[str, tuple[AgendaEntry, ...]]:
-        """Each zone's agenda entries near ``today``: the site file's, then the store's in
-        the order they were made (the later wins a tie). Loaded again only when the day
-        or the store's agenda changes: otherwise one small query per tick."""
+        """Each zone's, cabinet's and equipment's agenda entries near ``today``: the site
+        file's, then the store's in the order they were made (the later wins a tie).
+        Loaded again only when the day or the store's agenda changes: otherwise one small
+        query per tick."""
         loaded = (self.store.agenda_revision(), today)
         if loaded != self._agenda_loaded:
             stored = self.store.agenda(start=today - timedelta(days=LOOK_BACK_DAYS),
@@ -356,6 +460,15 @@ class Engine:
                 f"{building.id}.{zone.id}": agenda_for(entries, building.id, zone.id, today)
                 for building, zone, _ in self._zones
             }
+            near = [e for e in entries
+                    if e.first_day <= today + timedelta(days=HORIZON_DAYS)
+                    and e.last_day >= today - timedelta(days=LOOK_BACK_DAYS)]
+            for cabinet in self.site.cabinets:
+                self._agenda_of[cabinet.id] = tuple(
+                    e for e in near if e.applies_to_cabinet(cabinet.id))
+            for item in self.site.equipment:
+                self._agenda_of[item.id] = tuple(
+                    e for e in near if e.applies_to_equipment(item.id))
             self._agenda_loaded = loaded
         return self._agenda_of
 

@@ -157,8 +157,7 @@ BUILDING_ROLES = frozenset(
 )
 CABINET_ROLES = frozenset({Role.CABINET_RELAY, Role.DIMMING_LEVEL, Role.ENERGY_METER, Role.POWER,
                            Role.MEASUREMENT})
-EQUIPMENT_ROLES = frozenset({Role.EQUIPMENT_RELAY, Role.ENERGY_METER, Role.POWER,
-                             Role.MEASUREMENT})
+EQUIPMENT_ROLES = frozenset({Role.EQUIPMENT_RELAY, Role.MEASUREMENT})
 
 
 # --- protocol bindings -------------------------------------------------------------------
@@ -717,14 +716,14 @@ class Cabinet(Model):
 
 class Equipment(Model):
     """A binary output that follows a weekly programme and the agenda entries naming it:
-    church bells, a ventilation, a fountain pump. On during the programme's periods."""
+    a ventilation, a fountain pump, church bells. On during the programme's periods, off
+    on public holidays (a ``day`` entry gives a holiday its periods), on during an
+    ``event`` naming it and off during a ``closure``."""
 
     id: Identifier
     name: str
     building: Identifier | None = Field(default=None, description="where it stands, if anywhere")
     programme: Programme
-    public_holidays: Literal["off", "programme"] = Field(
-        default="programme", description="off on public holidays, or as on other days")
     points: tuple[Point, ...]
 
 
@@ -807,6 +806,13 @@ class PointRef:
     zone: Zone | None
     cabinet: Cabinet | None
     equipment: Equipment | None = None
+
+    @property
+    def owner(self) -> str:
+        """The id of the building, cabinet or equipment the point belongs to."""
+        owner = self.building or self.cabinet or self.equipment
+        assert owner is not None
+        return owner.id
 
     @property
     def role(self) -> Role:

@@ -166,6 +166,29 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         "CREATE INDEX agenda_hi ON agenda (hi) WHERE deleted_at IS NULL",
     ),
+    # 6: lighting entries in the agenda (SQLite changes a CHECK by copying the table)
+    (
+        """CREATE TABLE agenda_v6 (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('event', 'closure', 'day', 'lights_on',
+                                               'lights_off')),
+            label TEXT NOT NULL,
+            entry TEXT NOT NULL,
+            lo TEXT NOT NULL,
+            hi TEXT NOT NULL CHECK (hi > lo),
+            revision INTEGER NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            created_by TEXT NOT NULL,
+            updated_at INTEGER NOT NULL,
+            updated_by TEXT NOT NULL,
+            deleted_at INTEGER,
+            deleted_by TEXT
+        )""",
+        "INSERT INTO agenda_v6 SELECT * FROM agenda",
+        "DROP TABLE agenda",
+        "ALTER TABLE agenda_v6 RENAME TO agenda",
+        "CREATE INDEX agenda_hi ON agenda (hi) WHERE deleted_at IS NULL",
+    ),
 )
 
 

@@ -49,10 +49,7 @@ def test_demo_commune_has_what_the_issue_describes() -> None:
     assert {"mairie", "ecole", "gymnase", "mediatheque"} <= uses
     assert all(2 <= len(b.zones) <= 6 for b in site.buildings)
     assert len(site.cabinets) == 3
-    protocol_of = {
-        (ref.building or ref.cabinet).id: ref.binding.protocol  # type: ignore[union-attr]
-        for ref in site.points()
-    }
+    protocol_of = {ref.owner: ref.binding.protocol for ref in site.points()}
     assert protocol_of["mairie"] == protocol_of["ecole"] == "modbus"
     assert protocol_of["gymnase"] == protocol_of["mediatheque"] == "bacnet"
     assert all(protocol_of[c.id] == "bacnet" for c in site.cabinets)
@@ -216,7 +213,7 @@ def test_gtb_check_exit_codes(tmp_path: Path, demo_site_text: str) -> None:
     result = runner.invoke(main, ["check", str(good)])
     assert result.exit_code == 0, result.output
     assert "valid" in result.output
-    assert "82 points on 2 Modbus and 5 BACnet devices" in result.output
+    assert "1 scheduled output, 84 points on 2 Modbus and 5 BACnet devices" in result.output
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(replace_once(demo_site_text, "school_zone: B", "school_zone: D"), "utf-8")

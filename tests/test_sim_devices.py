@@ -43,6 +43,8 @@ INITIAL = {
     Role.POWER: 4.25,
     Role.CABINET_RELAY: 1.0,
     Role.DIMMING_LEVEL: 80.0,
+    Role.EQUIPMENT_RELAY: 0.0,
+    Role.MEASUREMENT: 2.5,
 }
 """What the devices hold at start; command points return to it when released."""
 
@@ -54,6 +56,7 @@ PUBLISHED = {
     Role.OUTDOOR_TEMPERATURE: -7.2,
     Role.ENERGY_METER: 23456.5,
     Role.POWER: 7.5,
+    Role.MEASUREMENT: 3.75,
 }
 """New readings, each unlike its initial value."""
 
@@ -64,6 +67,7 @@ COMMANDED = {
     Role.PLANT_ENABLE: 0.0,
     Role.CABINET_RELAY: 0.0,
     Role.DIMMING_LEVEL: 45.0,
+    Role.EQUIPMENT_RELAY: 1.0,
 }
 """What a client writes, each unlike its initial value."""
 
@@ -83,7 +87,7 @@ def test_modbus_clients_read_and_write_every_point(demo_site: Site) -> None:
     servers = [s for s in device_servers(demo_site, initial_values(demo_site))
                if isinstance(s, ModbusDeviceServer)]
     assert [s.label for s in servers] == [
-        f"Modbus TCP 127.0.0.1:{servers[0].port} (unit 1): 20 points",
+        f"Modbus TCP 127.0.0.1:{servers[0].port} (unit 1): 22 points",
         f"Modbus TCP 127.0.0.1:{servers[1].port} (unit 1): 24 points",
     ]
 
@@ -150,7 +154,7 @@ def test_one_modbus_server_serves_every_unit_on_its_port(demo_site_text: str,
     site = parse_site(text, "two-units.yaml")
     (server,) = [s for s in device_servers(site, initial_values(site))
                  if isinstance(s, ModbusDeviceServer)]
-    assert server.label == f"Modbus TCP 127.0.0.1:{town_hall.port} (units 1, 2): 44 points"
+    assert server.label == f"Modbus TCP 127.0.0.1:{town_hall.port} (units 1, 2): 46 points"
     server.publish("mairie.accueil.temperature", 20.5)
     server.publish("ecole.maternelle.temperature", 22.5)
 

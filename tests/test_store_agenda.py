@@ -18,6 +18,8 @@ COUNCIL = {"kind": "event", "label": "Conseil municipal", "scope": ["mairie.sall
 INVENTORY = AgendaEntry(kind="closure", label="Inventaire", scope=("mediatheque",),
                         start=datetime(2026, 3, 16), end=datetime(2026, 3, 19))
 BRIDGE = AgendaEntry(kind="day", label="Pont de l'Ascension", first=date(2026, 5, 15))
+MARKET_LIGHTS = AgendaEntry(kind="lights_on", label="Marché de Noël", scope=("ep-centre",),
+                            start=datetime(2026, 12, 12, 16), end=datetime(2026, 12, 13, 1))
 
 
 @pytest.fixture
@@ -35,11 +37,26 @@ def test_a_version_4_file_gains_the_agenda_and_keeps_its_data(tmp_path: Path) ->
         tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
     assert "agenda" not in tables
     with Store(path) as new:
-        assert new.schema_version == len(MIGRATIONS) == 5
+        assert new.schema_version == len(MIGRATIONS)
         assert new.learning_switches() == {"mairie.accueil": False}
         assert new.agenda() == [] and new.agenda_revision() == 0
         new.add_agenda_entry(COUNCIL, at=NOW, who="marie")
         assert [e.entry.label for e in new.agenda()] == ["Conseil municipal"]
+
+
+def test_a_version_5_agenda_takes_lighting_entries_and_keeps_its_entries(
+    tmp_path: Path
+) -> None:
+    path = tmp_path / "gtb.sqlite"
+    with Store(path, migrations=MIGRATIONS[:5]) as old:
+        kept = old.add_agenda_entry(COUNCIL, at=NOW, who="marie")
+        with pytest.raises(sqlite3.IntegrityError):
+            old.add_agenda_entry(MARKET_LIGHTS, at=NOW, who="maire")
+    with Store(path) as new:
+        assert new.schema_version == 6
+        assert new.agenda_entry(kept).entry.label == "Conseil municipal"
+        new.add_agenda_entry(MARKET_LIGHTS, at=NOW, who="maire")
+        assert [e.entry.kind for e in new.agenda()] == ["event", "lights_on"]
 
 
 def test_add_update_delete_are_kept_and_audited(store: Store) -> None:

@@ -60,6 +60,7 @@ COMMANDS = {
     "ep-eglise.relais": 1.0,
     "ep-stade.relais": 0.0,
     "ep-stade.gradation": 100.0,
+    "fontaine.pompe": 1.0,
 }
 
 

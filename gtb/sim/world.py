@@ -23,6 +23,7 @@ zone per building, heated by the same plant at the average target of the zones.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -128,7 +129,7 @@ class _PointSlot:
     role: Role
     index: int  # zone, building or cabinet index, by where the point stands
     meter: str | None
-    where: str  # "zone", "building" or "cabinet"
+    where: str  # "zone", "building", "cabinet", "equipment" or "measurement"
     bounds: tuple[float, float]
 
 
@@ -174,6 +175,11 @@ class VirtualCommune:
         self.plant_enabled = np.ones(len(site.buildings), dtype=bool)
         self.cabinet_on = np.zeros(len(site.cabinets), dtype=bool)
         self.dimming = np.full(len(site.cabinets), 100.0)
+        self.equipment_on = np.zeros(len(site.equipment), dtype=bool)
+        # Measurements (a river's level...) are not simulated: they hold the middle of
+        # their range until a test or a scenario sets them (``set_measurement``).
+        self.measurement = np.array([sum(ref.point.physical_range) / 2 for ref in site.points()
+                                     if ref.role is Role.MEASUREMENT])
         # The physics.
         initial = np.concatenate([self.setpoint, np.full(len(entries) - self._real,
                                                          self.setpoint.mean())])
@@ -201,9 +207,15 @@ class VirtualCommune:
     def _slots(self) -> dict[str, _PointSlot]:
         buildings = {b.id: i for i, b in enumerate(self.site.buildings)}
         cabinets = {c.id: i for i, c in enumerate(self.site.cabinets)}
+        equipment = {e.id: i for i, e in enumerate(self.site.equipment)}
+        measurements = itertools.count()
         slots = {}
         for ref in self.site.points():
-            if ref.zone is not None and ref.building is not None:
+            if ref.role is Role.MEASUREMENT:
+                where, index = "measurement", next(measurements)
+            elif ref.equipment is not None:
+                where, index = "equipment", equipment[ref.equipment.id]
+            elif ref.zone is not None and ref.building is not None:
                 where, index = "zone", self._zone_index[f"{ref.building.id}.{ref.zone.id}"]
             elif ref.building is not None:
                 where, index = "building", buildings[ref.building.id]
@@ -357,6 +369,8 @@ class VirtualCommune:
             Role.PLANT_ENABLE: self.plant_enabled,
             Role.CABINET_RELAY: self.cabinet_on,
             Role.DIMMING_LEVEL: self.dimming,
+            Role.EQUIPMENT_RELAY: self.equipment_on,
+            Role.MEASUREMENT: self.measurement,
         }
         return float(values[role][i])
 
@@ -379,8 +393,16 @@ class VirtualCommune:
             Role.PLANT_ENABLE: self.plant_enabled,
             Role.CABINET_RELAY: self.cabinet_on,
             Role.DIMMING_LEVEL: self.dimming,
+            Role.EQUIPMENT_RELAY: self.equipment_on,
         }
         targets[slot.role][slot.index] = value
+
+    def set_measurement(self, key: str, value: float) -> None:
+        """What a measurement point (a river's level...) reads from now on."""
+        slot = self._slot(key)
+        if slot.role is not Role.MEASUREMENT:
+            raise ValueError(f"point {key!r} ({slot.role}) is not a measurement")
+        self.measurement[slot.index] = float(value)
 
     def values(self) -> dict[str, float]:
         """Every point's present value, by key."""

@@ -1,0 +1,268 @@
+"""Light nuisance: whether what a cabinet lights keeps to the arrêté of 27 December 2018
+on the prevention, reduction and limitation of light nuisance (article 2, the hours).
+
+Pure functions, like ``controllers.lighting``: given what was (or would be) lit during the
+night of a date, they list the breaches of the rule of the cabinet's category, each with
+when it starts, how long it lasts and a reason that names the rule and the article, so
+that the panel and ``gtb check`` can report a programme or a night that breaks the arrêté.
+
+The rules, by category (art. 2 of the arrêté, as modified on 29 May 2019)
+-------------------------------------------------------------------------
+- ``road``: road lighting has no hours in article 2 (the mayor may cut it): never a breach.
+- ``heritage``, ``facade`` (II and III): « allumés au plus tôt au coucher du soleil et
+  [...] éteints au plus tard à 1 heure du matin ». Nothing allows them on again before the
+  next sunset, so a morning relight (the default 23:00-05:00 cut) is a breach.
+- ``park`` (II): as heritage, but « s'agissant des parcs et jardins, au plus tard une heure
+  après leur fermeture »: with ``activity`` (the opening hours), off by closing + 1 h (never
+  later than 1:00: the hours end by 24:00).
+- ``activity`` (I, lighting tied to an economic activity): « éteints au plus tard une
+  heure après la cessation de l'activité et [...] rallumés à 7 heures du matin au plus tôt
+  ou une heure avant le début de l'activité si celle-ci s'exerce plus tôt ».
+- ``car_park`` (IV, car parks attached to a place of activity): « allumés au plus tôt au
+  coucher du soleil et [...] éteints deux heures après la cessation de l'activité », and
+  on again in the morning at 7:00 at the earliest or 1 h before the activity, as in I.
+- ``activity`` and ``car_park`` without ``activity`` hours cannot be checked: one breach
+  says the hours are needed.
+
+Wall-clock limits (1:00, 7:00, the activity's hours) are placed on the night's local dates
+and converted to UTC, so that a daylight-saving night keeps its 1:00; "an hour after" is
+then a real hour. A switch within a minute of a limit is not a breach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo
+
+from controllers.lighting import sun_times, timetable, wall_instant
+from gtb.model import Cabinet, Period, Reason
+
+TOLERANCE = timedelta(minutes=1)
+"""How late (or early) a switch may be before it is a breach."""
+
+ARRETE_FR = "l'arrêté du 27 décembre 2018 (art. 2)"
+ARRETE_EN = "the arrêté of 27 December 2018 (art. 2)"
+
+
+@dataclass(frozen=True)
+class Breach:
+    """One stretch of a night during which a cabinet broke the arrêté."""
+
+    cabinet: str
+    """The cabinet's id."""
+    night: date
+    """The night it belongs to (noon on that date to noon the day after)."""
+    rule: str
+    """Short id of the rule broken, e.g. ``heritage_off_by_1h``."""
+    when: datetime
+    """When the breach starts (UTC)."""
+    duration: timedelta
+    """How long it lasts (0 where it cannot be told: hours needed)."""
+    reason: Reason
+    """What happened and what the arrêté asks, in French and English."""
+
+
+@dataclass(frozen=True)
+class _Name:
+    fr: str
+    en: str
+    feminine: bool = False
+
+    def agree(self, participle: str) -> str:
+        return participle + "e" if self.feminine else participle
+
+
+_NAMES = {
+    "heritage": _Name("Mise en lumière du patrimoine", "Heritage lighting", feminine=True),
+    "park": _Name("Éclairage du parc ou jardin", "Park lighting"),
+    "facade": _Name("Éclairage de façade", "Façade lighting"),
+    "activity": _Name("Éclairage lié à l'activité", "Activity lighting"),
+    "car_park": _Name("Éclairage du parc de stationnement", "Car park lighting"),
+}
+
+_AT_SUNSET = frozenset({"heritage", "park", "facade", "car_park"})
+"""Categories that may be switched on at sunset at the earliest (II, III, IV)."""
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """Lit from ``off_by`` until ``on_again`` is a breach: ``off_rule`` if the light was
+    still on at ``off_by``, ``on_rule`` if it was switched on in between."""
+
+    off_by: datetime
+    on_again: datetime
+    off_rule: str
+    on_rule: str
+    off_says: Reason
+    """What the arrêté asks of the switching off, after « : l'arrêté ... »."""
+    on_says: Reason
+    """What it asks of the switching on."""
+
+
+def breaches(cabinet: Cabinet, latitude: float, longitude: float, tz: ZoneInfo, night: date,
+             lit: Sequence[tuple[datetime, datetime, float]]) -> list[Breach]:
+    """The breaches of the arrêté during the night of ``night`` (noon to noon, local),
+    given what was lit: ``(start, end, level)`` intervals, aware (UTC), level > 0; parts
+    outside the night are ignored. In order of ``when``."""
+    category = cabinet.category
+    if category == "road":
+        return []
+    noon = wall_instant(night, time(12), tz)
+    next_noon = wall_instant(night + timedelta(days=1), time(12), tz)
+    spans = _spans(lit, noon, next_noon)
+    if not spans:
+        return []
+    name = _NAMES[category]
+    hm = _clock(tz)
+    found: list[Breach] = []
+
+    def breach(rule: str, when: datetime, duration: timedelta, fr: str, en: str) -> None:
+        found.append(Breach(cabinet.id, night, rule, when, duration, Reason(fr, en)))
+
+    if category in _AT_SUNSET:
+        sunset = sun_times(latitude, longitude, tz, night).sunset.astimezone(UTC)
+        for start, end in spans:
+            early = min(end, sunset) - start
+            if early > TOLERANCE:
+                breach(f"{category}_on_at_sunset", start, early,
+                       f"{name.fr} {name.agree('allumé')} à {hm(start)} : {ARRETE_FR} demande "
+                       f"l'allumage au plus tôt au coucher du soleil ({hm(sunset)})",
+                       f"{name.en} on at {hm(start)}: {ARRETE_EN} requires it on at sunset "
+                       f"({hm(sunset)}) at the earliest")
+    limits = _limits(cabinet, night, tz, next_noon)
+    if limits is None:
+        what = "1 h" if category == "activity" else "2 h"
+        breach(f"{category}_hours_needed", spans[0][0], timedelta(0),
+               f"{name.fr} : les horaires de l'activité (clé activity) sont nécessaires pour "
+               f"vérifier {ARRETE_FR}, qui demande l'extinction {what} après la fin de "
+               "l'activité",
+               f"{name.en}: the hours of the activity (key activity) are needed to check "
+               f"{ARRETE_EN}, which requires it off {what} after the activity ends")
+        return sorted(found, key=lambda b: b.when)
+    for index, (start, end) in enumerate(spans):
+        first, last = max(start, limits.off_by), min(end, limits.on_again)
+        if last - first <= TOLERANCE:
+            continue
+        if start <= limits.off_by + TOLERANCE:
+            breach(limits.off_rule, first, last - first,
+                   f"{name.fr} {name.agree('allumé')} jusqu'à {hm(end)} : {ARRETE_FR} "
+                   f"{limits.off_says.fr}",
+                   f"{name.en} on until {hm(end)}: {ARRETE_EN} {limits.off_says.en}")
+        else:
+            again_fr, again_en = ("rallumé", "on again") if index else ("allumé", "on")
+            breach(limits.on_rule, first, last - first,
+                   f"{name.fr} {name.agree(again_fr)} à {hm(start)} : {ARRETE_FR} "
+                   f"{limits.on_says.fr}",
+                   f"{name.en} {again_en} at {hm(start)}: {ARRETE_EN} {limits.on_says.en}")
+    return sorted(found, key=lambda b: b.when)
+
+
+def check_programme(cabinet: Cabinet, latitude: float, longitude: float, tz: ZoneInfo,
+                    first: date, last: date) -> list[Breach]:
+    """The breaches of the cabinet's programmed timetable (without the agenda) for every
+    night from ``first`` to ``last`` inclusive. Missing activity hours are reported once,
+    on the first night, not every night."""
+    found: list[Breach] = []
+    hours_asked = False
+    night = first
+    while night <= last:
+        lit = [(s.start, s.end, s.level)
+               for s in timetable(cabinet, latitude, longitude, tz, night) if s.level > 0]
+        for item in breaches(cabinet, latitude, longitude, tz, night, lit):
+            if item.rule.endswith("_hours_needed"):
+                if hours_asked:
+                    continue
+                hours_asked = True
+            found.append(item)
+        night += timedelta(days=1)
+    return found
+
+
+# --- the limits of each category ------------------------------------------------------------
+
+
+def _limits(cabinet: Cabinet, night: date, tz: ZoneInfo, next_noon: datetime) -> _Limits | None:
+    """When the cabinet must be off during the night of ``night``; None when that depends
+    on activity hours that the cabinet does not give."""
+    category = cabinet.category
+    hm = _clock(tz)
+    morning = night + timedelta(days=1)
+    one_am = wall_instant(morning, time(1), tz)
+    period = cabinet.activity_period
+    if category in ("heritage", "facade", "park"):
+        off_by = one_am
+        off_fr, off_en = "à 1 h au plus tard", "by 1:00 at the latest"
+        until_fr, until_en = "1 h", "1:00"
+        if category == "park" and period is not None:
+            closing = _end_of(period, night, tz)
+            if closing + timedelta(hours=1) < one_am:
+                off_by = closing + timedelta(hours=1)
+                off_fr = (f"1 h au plus tard après la fermeture ({hm(closing)}), "
+                          f"soit à {hm(off_by)}")
+                off_en = f"1 h after closing ({hm(closing)}) at the latest, by {hm(off_by)}"
+                until_fr = f"{hm(off_by)} (1 h après la fermeture)"
+                until_en = f"{hm(off_by)} (1 h after closing)"
+        late = "off_1h_after_closing" if off_by != one_am else "off_by_1h"
+        return _Limits(
+            off_by, next_noon, f"{category}_{late}", f"{category}_no_relight",
+            Reason(f"demande l'extinction {off_fr}", f"requires it off {off_en}"),
+            Reason(f"ne permet l'allumage qu'entre le coucher du soleil et {until_fr}",
+                   f"allows it on only from sunset to {until_en}"))
+    if period is None:
+        return None
+    hours = 1 if category == "activity" else 2
+    ends = _end_of(period, night, tz)
+    off_by = ends + timedelta(hours=hours)
+    starts = wall_instant(morning, period.start, tz)
+    on_again = min(wall_instant(morning, time(7), tz), starts - timedelta(hours=1))
+    return _Limits(
+        off_by, max(off_by, on_again), f"{category}_off_{hours}h_after",
+        f"{category}_relit_from_7h",
+        Reason(f"demande l'extinction {hours} h au plus tard après la fin de l'activité "
+               f"({hm(ends)}), soit à {hm(off_by)}",
+               f"requires it off {hours} h after the activity ends ({hm(ends)}) at the "
+               f"latest, by {hm(off_by)}"),
+        Reason(f"ne permet de le rallumer qu'à {hm(on_again)} (7 h au plus tôt, ou 1 h avant "
+               f"le début de l'activité à {hm(starts)} si c'est plus tôt)",
+               f"allows it on again only from {hm(on_again)} (7:00 at the earliest, or 1 h "
+               f"before the activity starts at {hm(starts)} if that is earlier)"))
+
+
+def _end_of(period: Period, night: date, tz: tzinfo) -> datetime:
+    """When the activity of ``period`` ends on the evening of ``night`` (UTC)."""
+    if period.end is None:
+        return wall_instant(night + timedelta(days=1), time(0), tz)
+    return wall_instant(night, period.end, tz)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _clock(tz: tzinfo) -> Callable[[datetime], str]:
+    """Formats an instant as the site's wall clock, ``HH:MM``."""
+    return lambda when: when.astimezone(tz).strftime("%H:%M")
+
+
+def _spans(lit: Iterable[tuple[datetime, datetime, float]], noon: datetime,
+           next_noon: datetime) -> list[tuple[datetime, datetime]]:
+    """The lit intervals within the night, in UTC, in order; those apart by no more than
+    the tolerance are one (a change of dimming level is not a relight)."""
+    clipped = []
+    for start, end, level in lit:
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError(f"lit intervals must be aware (UTC), not {start!r}")
+        if level <= 0:
+            continue
+        start, end = max(start.astimezone(UTC), noon), min(end.astimezone(UTC), next_noon)
+        if end > start:
+            clipped.append((start, end))
+    clipped.sort()
+    spans: list[tuple[datetime, datetime]] = []
+    for start, end in clipped:
+        if spans and start - spans[-1][1] <= TOLERANCE:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
+    return spans

@@ -1,0 +1,204 @@
+"""Lighting through the engine, on the virtual commune over real BACnet and Modbus stacks:
+public lighting cabinets by the sun, the night cut and the agenda, the mayor's immediate
+on with its expiry, a cabinet that stops answering, building circuits by presence, and a
+scheduled output.
+
+The demo commune's cabinets (sites/demo-commune.yaml): ``ep-centre`` (road, cut
+23:00-05:00, 50 % from 22:00 to 23:00 and from 05:00 to 06:30), ``ep-eglise`` (heritage,
+cut from 23:00 until sunrise), ``ep-stade`` (car park, cut from 23:00 until sunrise).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from controllers.lighting import sun_times
+from gtb.engine import OutputStatus
+from gtb.model import Site
+
+from .engine_rig import PARIS, Rig, rig, run
+
+MONDAY_4PM = datetime(2026, 1, 12, 16, 0, tzinfo=PARIS)
+
+
+def _status(r: Rig, key: str) -> OutputStatus:
+    return next(o for o in r.engine.outputs() if o.key == key)
+
+
+async def _tick_at(r: Rig, local: datetime) -> None:
+    await r.tick(after_s=(local - r.clock.now()).total_seconds())
+
+
+def test_cabinets_follow_the_sun_the_night_cut_and_the_dimming(
+    demo_site: Site, tmp_path: Path
+) -> None:
+    sunset = sun_times(demo_site.latitude, demo_site.longitude, PARIS,
+                       MONDAY_4PM.date()).sunset
+    sunrise = sun_times(demo_site.latitude, demo_site.longitude, PARIS,
+                        MONDAY_4PM.date() + timedelta(days=1)).sunrise
+
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite", start=MONDAY_4PM) as r:
+            world = r.virtual.world
+            await r.tick()
+            assert world.read("ep-centre.relais") == 0.0
+            assert _status(r, "ep-centre").reason.fr == "jour : éteint"
+            await _tick_at(r, sunset + timedelta(minutes=2))
+            for cabinet in ("ep-centre", "ep-eglise", "ep-stade"):
+                assert world.read(f"{cabinet}.relais") == 1.0, cabinet
+            assert world.read("ep-centre.gradation") == 100.0
+            assert _status(r, "ep-centre").reason.fr == (
+                f"allumé au coucher du soleil ({sunset:%H:%M})")
+            await _tick_at(r, MONDAY_4PM.replace(hour=22, minute=30))
+            assert world.read("ep-centre.relais") == 1.0
+            assert world.read("ep-centre.gradation") == 50.0
+            await _tick_at(r, MONDAY_4PM.replace(hour=23, minute=1))
+            assert [world.read(f"{c}.relais") for c in ("ep-centre", "ep-eglise")] == [0, 0]
+            assert _status(r, "ep-centre").reason.fr == (
+                "coupure de nuit de 23:00 jusqu'à 05:00 : éteint")
+            assert _status(r, "ep-eglise").reason.fr == (
+                "coupure de nuit de 23:00 jusqu'à le lever du soleil : éteint")
+            # 05:30: the road lighting is back, dimmed; the church stays dark until sunrise.
+            await _tick_at(r, MONDAY_4PM.replace(hour=5, minute=30) + timedelta(days=1))
+            assert world.read("ep-centre.relais") == 1.0
+            assert world.read("ep-centre.gradation") == 50.0
+            assert world.read("ep-eglise.relais") == 0.0
+            await _tick_at(r, sunrise + timedelta(minutes=2))
+            assert world.read("ep-centre.relais") == 0.0
+            # What was commanded is in the audit log with its reason.
+            reasons = [e.reason for e in r.store.events(kind="command", point="ep-centre.relais",
+                                                         limit=20)]
+            assert "coupure de nuit de 23:00 jusqu'à 05:00 : éteint" in reasons
+
+    run(body)
+
+
+def test_events_overlapping_each_other_and_the_night_cut(demo_site: Site, tmp_path: Path) -> None:
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite",
+                       start=MONDAY_4PM.replace(hour=21)) as r:
+            world = r.virtual.world
+            now = r.clock.now()
+            r.store.add_agenda_entry(
+                {"kind": "lights_on", "label": "Marché de nuit", "scope": ["ep-centre"],
+                 "start": "2026-01-12 21:30", "end": "2026-01-13 01:00"}, at=now, who="maire")
+            r.store.add_agenda_entry(
+                {"kind": "lights_off", "label": "Feu d'artifice", "scope": ["ep-centre"],
+                 "start": "2026-01-12 23:30", "end": "2026-01-12 23:45"}, at=now, who="maire")
+            await r.tick()
+            await _tick_at(r, MONDAY_4PM.replace(hour=23, minute=15))
+            # Within the cut, the market keeps the centre lit at full power.
+            assert world.read("ep-centre.relais") == 1.0
+            assert world.read("ep-centre.gradation") == 100.0
+            assert _status(r, "ep-centre").reason.fr == (
+                "Marché de nuit : allumé jusqu'à demain 01:00")
+            assert world.read("ep-eglise.relais") == 0.0  # not in the event's scope
+            await _tick_at(r, MONDAY_4PM.replace(hour=23, minute=35))
+            assert world.read("ep-centre.relais") == 0.0  # the shorter event wins
+            assert _status(r, "ep-centre").reason.fr == "Feu d'artifice : éteint jusqu'à 23:45"
+            await _tick_at(r, MONDAY_4PM.replace(hour=23, minute=50))
+            assert world.read("ep-centre.relais") == 1.0
+            await _tick_at(r, MONDAY_4PM.replace(hour=1, minute=5) + timedelta(days=1))
+            assert world.read("ep-centre.relais") == 0.0  # the market is over: the cut
+            assert "coupure de nuit" in _status(r, "ep-centre").reason.fr
+
+    run(body)
+
+
+def test_the_mayors_immediate_on_expires(demo_site: Site, tmp_path: Path) -> None:
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite",
+                       start=MONDAY_4PM.replace(hour=23, minute=30)) as r:
+            world = r.virtual.world
+            await r.tick()
+            assert world.read("ep-centre.relais") == 0.0
+            now = r.clock.now()
+            r.store.add_override("ep-centre.relais", 1.0, start=now,
+                                 until=now + timedelta(minutes=30), who="maire",
+                                 why="accident rue de la gare", at=now)
+            await r.tick()
+            assert world.read("ep-centre.relais") == 1.0
+            [event] = [e for e in r.store.events(kind="command", point="ep-centre.relais",
+                                                 limit=10) if e.actor == "maire"]
+            assert event.reason == ("Dérogation de maire jusqu'à demain 00:01 : accident rue de la "
+                                    "gare")
+            await r.tick(after_s=31 * 60)
+            assert world.read("ep-centre.relais") == 0.0
+
+    run(body)
+
+
+def test_a_cabinet_that_stops_answering_is_alarmed_and_restored(
+    demo_site: Site, tmp_path: Path
+) -> None:
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite",
+                       start=MONDAY_4PM.replace(hour=22, minute=50)) as r:
+            world = r.virtual.world
+            await r.tick()
+            assert world.read("ep-centre.relais") == 1.0
+            cabinet = r.server("ep-centre")
+            await cabinet.stop()
+            for _ in range(5):
+                await r.tick()
+            [alarm] = [a for k, a in r.store.active_alarms().items() if k.startswith("device:")]
+            assert "Éclairage public, centre-bourg : dernier état maintenu par l'appareil" in (
+                alarm.message)
+            # 23:00 passed while it was silent: it keeps the light on, the safe side.
+            await _tick_at(r, MONDAY_4PM.replace(hour=23, minute=10))
+            assert world.read("ep-centre.relais") == 1.0
+            await cabinet.start()
+            await r.tick()
+            assert world.read("ep-centre.relais") == 0.0  # the state of the moment, at once
+            assert not [k for k in r.store.active_alarms() if k.startswith("device:")]
+
+    run(body)
+
+
+def test_building_circuits_follow_presence_and_are_off_in_an_empty_building(
+    demo_site: Site, tmp_path: Path
+) -> None:
+    circuits = [f"{b.id}.{z.id}" for b in demo_site.buildings for z in b.zones
+                if any(p.id == "eclairage" for p in z.points)]
+
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite",
+                       start=MONDAY_4PM.replace(hour=3)) as r:
+            world = r.virtual.world
+            await r.tick()
+            assert all(world.read(f"{zone}.eclairage") == 0.0 for zone in circuits)
+            assert _status(r, "mairie.accueil").reason.fr == "inoccupé, personne : éteint"
+            # A school morning: wherever the detector sees someone, the light is on.
+            lit_somewhere = False
+            await _tick_at(r, MONDAY_4PM.replace(hour=8))
+            for _ in range(24):
+                await r.tick(after_s=600)
+                for zone in circuits:
+                    if world.read(f"{zone}.presence") == 1.0:
+                        lit_somewhere = True
+                        assert world.read(f"{zone}.eclairage") == 1.0, zone
+            assert lit_somewhere
+            # Nobody after the day: off once the vacancy delay has passed.
+            await _tick_at(r, MONDAY_4PM.replace(hour=23, minute=45))
+            await r.tick(after_s=20 * 60)
+            lit = {zone: _status(r, zone).reason.fr for zone in circuits
+                   if world.read(f"{zone}.eclairage") != 0.0}
+            assert not lit
+
+    run(body)
+
+
+def test_the_fountain_pump_follows_its_programme(demo_site: Site, tmp_path: Path) -> None:
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite",
+                       start=MONDAY_4PM.replace(hour=9, minute=55)) as r:
+            world = r.virtual.world
+            await r.tick()
+            assert world.read("fontaine.pompe") == 0.0
+            assert _status(r, "fontaine").reason.fr == "programme : arrêt jusqu'à 10:00"
+            await r.tick(after_s=10 * 60)
+            assert world.read("fontaine.pompe") == 1.0
+            assert _status(r, "fontaine").reason.fr == "programme : en marche jusqu'à 19:00"
+
+    run(body)
