@@ -26,6 +26,7 @@ from controllers.lighting import (
     circuit_decision,
     equipment_decision,
 )
+from controllers.monitoring import WatchChange, WatchState, evaluate
 from controllers.schedule import (
     HORIZON_DAYS,
     LOOK_BACK_DAYS,
@@ -177,6 +178,8 @@ class Engine:
         self._agenda_of: dict[str, tuple[AgendaEntry, ...]] = {}
         self._agenda_loaded: tuple[int, date] | None = None
         self._last_presence: dict[str, datetime] = {}
+        self._watched = [ref for ref in self.refs.values() if ref.point.watch is not None]
+        self._watch_states: dict[str, WatchState] = {}
         self._outputs: dict[str, OutputStatus] = {}
 
     # -- life cycle --------------------------------------------------------------------
@@ -216,6 +219,7 @@ class Engine:
         samples = self._judge(now, readings)
         self.store.write_samples(samples)
         self._alarms(now)
+        self._watches(now)
         desired = self._decide(now)
         final = self._arbiter.arbitrate(desired, self.store.active_overrides(now),
                                         self._switches, now)
@@ -322,6 +326,42 @@ class Engine:
                     self._event("alarm", f"Fin d'alarme : {cleared.message}", "lecture rétablie",
                                 ref=about, data={"state": "cleared", "alarm": cleared.id,
                                                "key": alarm_key})
+
+    def _watches(self, now: datetime) -> None:
+        """Thresholds of watched points: raised after their delay, ended with hysteresis
+        (``controllers.monitoring``). A point that cannot be read keeps its alarm as it
+        was: its failure is an alarm of its own."""
+        active = self.store.active_alarms()
+        for ref in self._watched:
+            assert ref.point.watch is not None
+            alarm_key = f"watch:{ref.key}"
+            quality = self._state.quality.get(ref.key)
+            value = self._state.values.get(ref.key) if quality is Quality.OK else None
+            verdict = evaluate(ref.point.watch, value, now,
+                               self._watch_states.get(ref.key, WatchState()),
+                               name=ref.point.name or ref.key, unit=ref.point.si_unit)
+            self._watch_states[ref.key] = verdict.state
+            if verdict.change is None:
+                # An alarm left by an earlier run ends when the value is back inside.
+                if alarm_key in active and value is not None and verdict.level is None:
+                    self.store.clear_alarm(alarm_key, at=now)
+                    self._event("alarm", f"Fin d'alarme : {verdict.reason.fr}", "seuil",
+                                ref=ref, data={"state": "cleared", "key": alarm_key})
+                continue
+            if verdict.change is not WatchChange.RAISED and alarm_key in active:
+                cleared = self.store.clear_alarm(alarm_key, at=now)
+                if cleared is not None and verdict.change is WatchChange.CLEARED:
+                    self._event("alarm", f"Fin d'alarme : {verdict.reason.fr}", "seuil",
+                                ref=ref, data={"state": "cleared", "alarm": cleared.id,
+                                               "key": alarm_key})
+            severity = verdict.severity
+            if severity is not None and verdict.change is not WatchChange.CLEARED:
+                alarm, new = self.store.raise_alarm(alarm_key, at=now, severity=severity,
+                                                    message=verdict.reason.fr, **_where(ref))
+                if new:
+                    self._event("alarm", f"Alarme : {verdict.reason.fr}", "seuil", ref=ref,
+                                data={"state": "raised", "alarm": alarm.id, "key": alarm_key,
+                                      "reason_en": verdict.reason.en})
 
     def _consequences(self, keys: list[str]) -> str:
         """What a dead device means for people: the zones it measures go to their

@@ -298,14 +298,14 @@ class Watch(Model):
 
     ``high`` and ``low`` raise a warning, ``high_high`` and ``low_low`` a critical alarm,
     once the value has stayed past them for ``delay_s``; the alarm ends when the value is
-    back inside by ``hysteresis`` (a CO2 alarm at 800 ppm with 50 of hysteresis ends below
-    750 ppm).
+    back inside by ``hysteresis`` (a CO2 alarm at 800 ppm with 50 of hysteresis ends at
+    750 ppm or below).
     """
 
-    high: float | None = None
-    high_high: float | None = None
-    low: float | None = None
-    low_low: float | None = None
+    high: float | None = Field(default=None, allow_inf_nan=False)
+    high_high: float | None = Field(default=None, allow_inf_nan=False)
+    low: float | None = Field(default=None, allow_inf_nan=False)
+    low_low: float | None = Field(default=None, allow_inf_nan=False)
     hysteresis: float = Field(default=0.0, ge=0, description="in the point's unit")
     delay_s: float = Field(default=0.0, ge=0, le=86400, description="how long past a threshold")
     label: str | None = Field(default=None, max_length=120,
@@ -313,14 +313,20 @@ class Watch(Model):
 
     @model_validator(mode="after")
     def _ordered(self) -> Watch:
-        chain = [(name, getattr(self, name)) for name in ("low_low", "low", "high", "high_high")]
-        given = [(name, value) for name, value in chain if value is not None]
+        given = self.thresholds()
         if not given:
             raise ValueError("a watch needs at least one of low_low, low, high, high_high")
         for (lo_name, lo), (hi_name, hi) in itertools.pairwise(given):
             if lo >= hi:
                 raise ValueError(f"{lo_name} ({lo}) must be below {hi_name} ({hi})")
+            if self.hysteresis >= hi - lo:
+                raise ValueError(f"hysteresis {self.hysteresis} must be smaller than the gap "
+                                 f"between {lo_name} and {hi_name} ({hi - lo:g})")
         return self
+
+    def thresholds(self) -> list[tuple[str, float]]:
+        return [(name, value) for name in ("low_low", "low", "high", "high_high")
+                if (value := getattr(self, name)) is not None]
 
 
 class Point(Model):
@@ -347,6 +353,12 @@ class Point(Model):
             )
         if self.watch is not None and info.kind != "analog":
             raise ValueError(f"role {self.role} is {info.kind}: only analog points can be watched")
+        if self.watch is not None:
+            low, high = self.range or (info.low, info.high)
+            for name, value in self.watch.thresholds():
+                if not low < value < high:
+                    raise ValueError(f"watch.{name} {value:g} is outside the point's physical "
+                                     f"range {low:g}..{high:g}: it could never be reached")
         if self.role is Role.MEASUREMENT and not self.unit:
             raise ValueError("a measurement point needs its `unit` (e.g. m, ppm, °C)")
         if self.range is not None and self.range[0] >= self.range[1]:

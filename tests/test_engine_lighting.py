@@ -202,3 +202,37 @@ def test_the_fountain_pump_follows_its_programme(demo_site: Site, tmp_path: Path
             assert _status(r, "fontaine").reason.fr == "programme : en marche jusqu'à 19:00"
 
     run(body)
+
+
+def test_a_watched_river_level_raises_escalates_and_ends(demo_site: Site, tmp_path: Path) -> None:
+    """The Scarpe's level at the bridge (mairie, Modbus): alert at 3.5 m, critical at
+    4.2 m, after 10 minutes, ended 0.1 m below the threshold."""
+    key = "mairie.niveau-scarpe"
+
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite", start=MONDAY_4PM) as r:
+            world = r.virtual.world
+            await r.tick()
+            world.set_measurement(key, 3.8)
+            await r.tick(after_s=300)
+            assert f"watch:{key}" not in r.store.active_alarms()  # not for 10 min yet
+            await r.tick(after_s=600)
+            alarm = r.store.active_alarms()[f"watch:{key}"]
+            assert alarm.severity.value == "warning"
+            assert alarm.message.startswith("Crue de la Scarpe : Niveau de la Scarpe au pont "
+                                            "à 3,8 m")
+            world.set_measurement(key, 4.5)
+            await r.tick(after_s=60)
+            await r.tick(after_s=660)
+            alarm = r.store.active_alarms()[f"watch:{key}"]
+            assert alarm.severity.value == "critical"
+            world.set_measurement(key, 3.45)  # below 3.5, within the hysteresis: kept
+            await r.tick(after_s=60)
+            assert r.store.active_alarms()[f"watch:{key}"].severity.value == "warning"
+            world.set_measurement(key, 3.3)
+            await r.tick(after_s=60)
+            assert f"watch:{key}" not in r.store.active_alarms()
+            assert any(m.startswith("Fin d'alarme : Niveau de la Scarpe")
+                       for m in r.events("alarm"))
+
+    run(body)
