@@ -291,6 +291,42 @@ def bench_heating_command(as_json: bool, quick: bool, plots_dir: Path, site_file
                   f"{result['elapsed_s']} s")
 
 
+@bench.command("lighting")
+@click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
+@click.option("--site", "site_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEMO_SITE, show_default=True)
+def bench_lighting_command(as_json: bool, site_file: Path) -> None:
+    """A year of the site's public lighting cabinets against dusk to dawn at full power."""
+    import json
+
+    from rich.progress import Progress
+
+    from gtb.bench_lighting import bench_lighting
+
+    _load(site_file)  # a bad site file is reported here
+    began = monotonic()
+    with Progress(console=errors, transient=True) as progress:
+        result = bench_lighting(site_file, progress=progress)
+    result["elapsed_s"] = round(monotonic() - began, 1)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"gtb bench lighting — année {result['year']}")
+    for column in ("armoire", "catégorie", "kWh", "heures allumées", "kWh crépuscule-aube",
+                   "économie", "infractions"):
+        table.add_column(column)
+    for cabinet_id, row in result["cabinets"].items():
+        table.add_row(cabinet_id, row["category"], f"{row['kwh']:,.0f}", f"{row['lit_h']:,.0f}",
+                      f"{row['dusk_to_dawn_kwh']:,.0f}",
+                      f"{row['savings_vs_dusk_to_dawn_pct']:.1f} %", str(row["breaches"]))
+    summary = result["summary"]
+    table.add_row("total", "", f"{summary['kwh']:,.0f}", "", f"{summary['dusk_to_dawn_kwh']:,.0f}",
+                  f"{summary['savings_vs_dusk_to_dawn_pct']:.1f} %", str(summary["breaches"]))
+    console.print(table)
+    console.print(f"événements et ordres du maire respectés : {summary['events_honoured_pct']} % "
+                  f"({summary['events']}); {result['elapsed_s']} s")
+
+
 def _quiet_bac0() -> None:
     """BAC0 logs every start-up step at INFO: keep warnings and errors only."""
     import BAC0
