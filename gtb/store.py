@@ -47,6 +47,26 @@ Migration = Sequence[str]
 
 # Append only: a file records how many steps it has had (PRAGMA user_version), and opening
 # it runs the steps it lacks. Never edit a step that has shipped; add the next one.
+def _agenda_table(name: str, kinds: tuple[str, ...]) -> str:
+    """The agenda table's definition, with the kinds of entry it accepts."""
+    accepted = ", ".join(f"'{kind}'" for kind in kinds)
+    return f"""CREATE TABLE {name} (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ({accepted})),
+            label TEXT NOT NULL,
+            entry TEXT NOT NULL,
+            lo TEXT NOT NULL,
+            hi TEXT NOT NULL CHECK (hi > lo),
+            revision INTEGER NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            created_by TEXT NOT NULL,
+            updated_at INTEGER NOT NULL,
+            updated_by TEXT NOT NULL,
+            deleted_at INTEGER,
+            deleted_by TEXT
+        )"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     # 1: time series
     (
@@ -149,41 +169,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     # 5: the agenda: events, closures and day exceptions edited in the panel
     (
-        """CREATE TABLE agenda (
-            id INTEGER PRIMARY KEY,
-            kind TEXT NOT NULL CHECK (kind IN ('event', 'closure', 'day')),
-            label TEXT NOT NULL,
-            entry TEXT NOT NULL,
-            lo TEXT NOT NULL,
-            hi TEXT NOT NULL CHECK (hi > lo),
-            revision INTEGER NOT NULL UNIQUE,
-            created_at INTEGER NOT NULL,
-            created_by TEXT NOT NULL,
-            updated_at INTEGER NOT NULL,
-            updated_by TEXT NOT NULL,
-            deleted_at INTEGER,
-            deleted_by TEXT
-        )""",
+        _agenda_table("agenda", ("event", "closure", "day")),
         "CREATE INDEX agenda_hi ON agenda (hi) WHERE deleted_at IS NULL",
     ),
     # 6: lighting entries in the agenda (SQLite changes a CHECK by copying the table)
     (
-        """CREATE TABLE agenda_v6 (
-            id INTEGER PRIMARY KEY,
-            kind TEXT NOT NULL CHECK (kind IN ('event', 'closure', 'day', 'lights_on',
-                                               'lights_off')),
-            label TEXT NOT NULL,
-            entry TEXT NOT NULL,
-            lo TEXT NOT NULL,
-            hi TEXT NOT NULL CHECK (hi > lo),
-            revision INTEGER NOT NULL UNIQUE,
-            created_at INTEGER NOT NULL,
-            created_by TEXT NOT NULL,
-            updated_at INTEGER NOT NULL,
-            updated_by TEXT NOT NULL,
-            deleted_at INTEGER,
-            deleted_by TEXT
-        )""",
+        _agenda_table("agenda_v6", ("event", "closure", "day", "lights_on", "lights_off")),
         "INSERT INTO agenda_v6 SELECT * FROM agenda",
         "DROP TABLE agenda",
         "ALTER TABLE agenda_v6 RENAME TO agenda",

@@ -44,3 +44,14 @@ def demo_site_text() -> str:
 def demo_site(demo_site_text: str) -> Site:
     """The demo commune on free loopback ports."""
     return parse_site(demo_site_text, "demo-commune.yaml")
+
+
+@pytest.fixture
+def relit_church_site(demo_site_text: str, tmp_path: Path) -> Path:
+    """The demo commune with its church's lights relit at 05:00, against the arrêté on
+    light nuisance (heritage lighting may not come on again after 1:00)."""
+    path = tmp_path / "relit-church.yaml"
+    path.write_text(demo_site_text.replace('cut_off: "23:00-sunrise"   # heritage',
+                                           'cut_off: "23:30-05:00"   # heritage'),
+                    encoding="utf-8")
+    return path

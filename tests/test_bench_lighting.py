@@ -26,14 +26,8 @@ def test_a_winter_fortnight_saves_and_breaks_nothing() -> None:
     assert summary["events_seen"] == 0
 
 
-def test_a_heritage_cabinet_relit_in_the_morning_is_a_breach(
-    demo_site_text: str, tmp_path: Path
-) -> None:
-    site = tmp_path / "site.yaml"
-    site.write_text(demo_site_text.replace('cut_off: "23:00-sunrise"   # heritage',
-                                           'cut_off: "23:30-05:00"   # heritage'),
-                    encoding="utf-8")
-    result = bench_lighting(site, days=3)
+def test_a_heritage_cabinet_relit_in_the_morning_is_a_breach(relit_church_site: Path) -> None:
+    result = bench_lighting(relit_church_site, days=3)
     assert result["cabinets"]["ep-eglise"]["breaches"] == 3
     assert {b["rule"] for b in result["breach_details"]} == {"heritage_no_relight"}
 

@@ -62,15 +62,11 @@ def test_gtb_run_on_devices_that_are_not_there_raises_alarms(
 
 
 def test_check_reports_a_lighting_programme_that_breaks_the_arrete(
-    demo_site_text: str, tmp_path: Path
+    relit_church_site: Path
 ) -> None:
-    # The church's lights relit at 05:00: heritage lighting may not come on again after 1:00.
-    site = tmp_path / "site.yaml"
-    site.write_text(demo_site_text.replace('cut_off: "23:00-sunrise"   # heritage',
-                                           'cut_off: "23:30-05:00"   # heritage'),
-                    encoding="utf-8")
-    result = subprocess.run([*GTB, "check", str(site)], capture_output=True, text=True,
-                            env={"COLUMNS": "300", "PATH": "/usr/bin:/bin"}, timeout=60)
+    result = subprocess.run([*GTB, "check", str(relit_church_site)], capture_output=True,
+                            text=True, env={"COLUMNS": "300", "PATH": "/usr/bin:/bin"},
+                            timeout=60)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "ep-eglise: 365 night(s) of the coming year break the arrêté" in result.stdout
     assert "rallumée à 05:00" in result.stdout
