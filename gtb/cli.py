@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
@@ -193,15 +193,31 @@ async def serve_engine(site: Site, db: Path, clock: Clock, *, speed: float, tick
     try:
         await engine.tick()
         scheduler = start_jobs(engine, store, clock, speed=speed, console=console)
-        with Live(zone_table(engine, store), console=console, refresh_per_second=1) as live:
+        with Live(status_view(engine, store), console=console, refresh_per_second=1) as live:
             while True:
                 await asyncio.sleep(1.0)
-                live.update(zone_table(engine, store))
+                live.update(status_view(engine, store))
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         await engine.stop()
         store.close()
+
+
+def status_view(engine: Engine, store: Store) -> Group:
+    """The zones, then the lighting cabinets and scheduled outputs, as of the last tick."""
+    outputs = Table(title="Éclairage public et équipements programmés")
+    for column in ("", "état", "pourquoi"):
+        outputs.add_column(column)
+    for output in engine.outputs():
+        if output.kind == "circuit":
+            continue
+        on, off = ("allumé", "éteint") if output.kind == "cabinet" else ("en marche", "arrêt")
+        state = on if output.on else off
+        if output.on and output.level is not None and output.level < 100:
+            state += f" {output.level:.0f} %"
+        outputs.add_row(output.name, state, output.reason.fr)
+    return Group(zone_table(engine, store), outputs)
 
 
 def zone_table(engine: Engine, store: Store) -> Table:
