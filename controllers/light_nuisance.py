@@ -31,12 +31,12 @@ then a real hour. A switch within a minute of a limit is not a breach.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from controllers.lighting import sun_times, timetable, wall_instant
+from controllers.lighting import sun_times, timetable, wall_clock, wall_instant
 from gtb.model import Cabinet, Period, Reason
 
 TOLERANCE = timedelta(minutes=1)
@@ -115,7 +115,7 @@ def breaches(cabinet: Cabinet, latitude: float, longitude: float, tz: ZoneInfo, 
     if not spans:
         return []
     name = _NAMES[category]
-    hm = _clock(tz)
+    hm = wall_clock(tz)
     found: list[Breach] = []
 
     def breach(rule: str, when: datetime, duration: timedelta, fr: str, en: str) -> None:
@@ -187,7 +187,7 @@ def _limits(cabinet: Cabinet, night: date, tz: ZoneInfo, next_noon: datetime) ->
     """When the cabinet must be off during the night of ``night``; None when that depends
     on activity hours that the cabinet does not give."""
     category = cabinet.category
-    hm = _clock(tz)
+    hm = wall_clock(tz)
     morning = night + timedelta(days=1)
     one_am = wall_instant(morning, time(1), tz)
     period = cabinet.activity_period
@@ -238,11 +238,6 @@ def _end_of(period: Period, night: date, tz: tzinfo) -> datetime:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _clock(tz: tzinfo) -> Callable[[datetime], str]:
-    """Formats an instant as the site's wall clock, ``HH:MM``."""
-    return lambda when: when.astimezone(tz).strftime("%H:%M")
 
 
 def _spans(lit: Iterable[tuple[datetime, datetime, float]], noon: datetime,

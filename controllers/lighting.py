@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from astral import Observer
 from astral.sun import sun
 
-from controllers.schedule import Occupation
+from controllers.schedule import Occupation, existing_time
 from gtb.i18n import moment
 from gtb.model import (
     LIGHTING_KINDS,
@@ -109,7 +109,7 @@ def timetable(cabinet: Cabinet, latitude: float, longitude: float, tz: ZoneInfo,
     next_noon = wall_instant(night + timedelta(days=1), time(12), tz)
     sunset = sun_times(latitude, longitude, tz, night).sunset.astimezone(UTC)
     sunrise = sun_times(latitude, longitude, tz, night + timedelta(days=1)).sunrise.astimezone(UTC)
-    _hm = functools.partial(_wall, tz=tz)
+    _hm = wall_clock(tz)
     lit_from = sunset + timedelta(minutes=cabinet.on_after_sunset_min)
     lit_to = sunrise - timedelta(minutes=cabinet.off_before_sunrise_min)
     at_dusk = Reason(f"allumé au coucher du soleil ({_hm(sunset)})",
@@ -134,16 +134,17 @@ def timetable(cabinet: Cabinet, latitude: float, longitude: float, tz: ZoneInfo,
     for start, end in itertools.pairwise(points):
         if start >= end:
             continue
-        middle = start + (end - start) / 2
-        stretches.append(_stretch(start, end, middle, lit_from, lit_to, sunrise, cut, dims,
-                                  at_dusk, _hm))
+        stretches.append(_stretch(start, end, lit_from, lit_to, sunrise, cut, dims, at_dusk,
+                                  _hm))
     return tuple(_merged(stretches))
 
 
-def _stretch(start: datetime, end: datetime, middle: datetime, lit_from: datetime,
-             lit_to: datetime, sunrise: datetime, cut: tuple[datetime, datetime] | None,
+def _stretch(start: datetime, end: datetime, lit_from: datetime, lit_to: datetime,
+             sunrise: datetime, cut: tuple[datetime, datetime] | None,
              dims: Sequence[tuple[tuple[datetime, datetime], float]], at_dusk: Reason,
              _hm: Callable[[datetime], str]) -> Stretch:
+    """One stretch between two edges: what holds in its middle holds throughout."""
+    middle = start + (end - start) / 2
     if not lit_from <= middle < lit_to:
         if lit_to <= middle < sunrise:
             before = round((sunrise - lit_to).total_seconds() / 60)
@@ -182,8 +183,9 @@ def _merged(stretches: Iterable[Stretch]) -> Iterator[Stretch]:
         yield last
 
 
-def _wall(when: datetime, tz: tzinfo) -> str:
-    return when.astimezone(tz).strftime("%H:%M")
+def wall_clock(tz: tzinfo) -> Callable[[datetime], str]:
+    """Formats an instant as the site's wall clock, ``HH:MM``."""
+    return lambda when: when.astimezone(tz).strftime("%H:%M")
 
 
 # --- decisions ---------------------------------------------------------------------------
@@ -191,13 +193,11 @@ def _wall(when: datetime, tz: tzinfo) -> str:
 
 @dataclass(frozen=True)
 class CabinetDecision:
-    """What a cabinet should do now: on or off, at what level, until when, and why."""
+    """What a cabinet should do now: on or off, at what level, and why."""
 
     on: bool
     level: float
     """% of full power (0 when off)."""
-    until: datetime
-    """When this decision next changes, if nothing else does."""
     reason: Reason
     event: str | None = None
     """The label of the agenda entry that decides, if one does."""
@@ -221,7 +221,7 @@ def cabinet_decision(cabinet: Cabinet, latitude: float, longitude: float,
         on = entry.kind == "lights_on"
         state_fr, state_en = ("allumé", "on") if on else ("éteint", "off")
         return CabinetDecision(
-            on, 100.0 if on else 0.0, end,
+            on, 100.0 if on else 0.0,
             Reason(f"{entry.label} : {state_fr} jusqu'à {moment(end, local_now)}",
                    f"{entry.label}: {state_en} until {moment(end, local_now, 'en')}"),
             entry.label)
@@ -229,13 +229,14 @@ def cabinet_decision(cabinet: Cabinet, latitude: float, longitude: float,
     instant = local_now.astimezone(UTC)
     for stretch in timetable(cabinet, latitude, longitude, tz, night):
         if stretch.start <= instant < stretch.end:
-            return CabinetDecision(stretch.level > 0, stretch.level, stretch.end.astimezone(tz),
-                                   stretch.reason)
+            return CabinetDecision(stretch.level > 0, stretch.level, stretch.reason)
     raise AssertionError(f"{local_now} is not in the night of {night}")  # noon to noon
 
 
+@functools.lru_cache(maxsize=4096)
 def _existing(wall: datetime, tz: ZoneInfo) -> datetime:
-    return wall_instant(wall.date(), wall.time(), tz)
+    """An agenda entry's wall-clock time as a UTC instant, read as the zones read it."""
+    return existing_time(wall.replace(tzinfo=tz)).astimezone(UTC)
 
 
 def _deciding_entry(agenda: Sequence[AgendaEntry], local_now: datetime, tz: ZoneInfo

@@ -46,8 +46,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from gtb.i18n import duration, number_fr
-from gtb.model import Reason, Watch
-from gtb.store import Severity
+from gtb.model import Reason, Severity, Watch
 
 
 class WatchLevel(StrEnum):
@@ -281,11 +280,7 @@ class _Text:
     def reading(self, value: float, lang: str, against: float | None = None) -> str:
         """A reading: no decimals from 100 up, one from 1, two below (at least as many as
         the watch's figures), more if needed to tell it from the threshold ``against``."""
-        figures = [
-            x
-            for x in (self.watch.low_low, self.watch.low, self.watch.high, self.watch.high_high)
-            if x is not None
-        ]
+        figures = [threshold for _, threshold in self.watch.thresholds()]
         magnitude = 0 if abs(value) >= 100 else 1 if abs(value) >= 1 else 2
         digits = max(magnitude, *(_decimals(x) for x in [*figures, self.watch.hysteresis]))
         digits = min(digits, 3)

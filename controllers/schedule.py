@@ -374,8 +374,8 @@ def _agenda_intervals(
         if entry.kind == "day":
             continue
         assert entry.start is not None and entry.end is not None
-        start = max(_existing(entry.start.replace(tzinfo=tz)), window_start)
-        end = min(_existing(entry.end.replace(tzinfo=tz)), window_end)
+        start = max(existing_time(entry.start.replace(tzinfo=tz)), window_start)
+        end = min(existing_time(entry.end.replace(tzinfo=tz)), window_end)
         if start < end:
             event = entry.kind == "event"
             spans.append(_Span(start, end, (_EVENT if event else _CLOSURE, position), event,
@@ -448,7 +448,7 @@ def _paint(spans: list[_Span]) -> list[_Span]:
     return pieces
 
 
-def _existing(moment: datetime) -> datetime:
+def existing_time(moment: datetime) -> datetime:
     """The time itself, or for one in the hour skipped in spring, the end of that hour:
     an event 02:00-03:00 that night lasts nothing, and none starts or ends at a time that
     never shows on the clock."""

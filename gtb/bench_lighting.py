@@ -25,7 +25,7 @@ from typing import Any
 from rich.progress import Progress
 
 from controllers.light_nuisance import breaches
-from controllers.lighting import cabinet_decision, lighting_entries, sun_times
+from controllers.lighting import cabinet_decision, lighting_entries, night_of, sun_times
 from gtb.arbitration import Arbiter, Command, Switch
 from gtb.config import load_site
 from gtb.model import AgendaEntry, Role, Site
@@ -102,6 +102,8 @@ def bench_lighting(site_file: Path, year: int = YEAR, days: int | None = None,
             desired[relay] = Command(relay, 1.0 if decision.on else 0.0, decision.reason)
         active = {o.point: o for o in overrides if o.start <= now < o.until}
         final = arbiter.arbitrate(desired, active, switches, now)
+        sun = sun_times(site.latitude, site.longitude, tz, local.date())
+        dark = not sun.sunrise <= local < sun.sunset
         for cabinet in site.cabinets:
             relay = relay_of[cabinet.id]
             on = final[relay].value >= 0.5
@@ -113,8 +115,7 @@ def bench_lighting(site_file: Path, year: int = YEAR, days: int | None = None,
             tally = tallies[cabinet.id]
             tally.kwh += cabinet.power_kw * level / 100 * hours
             tally.lit_h += hours if on else 0.0
-            sun = sun_times(site.latitude, site.longitude, tz, local.date())
-            if not sun.sunrise <= local < sun.sunset:
+            if dark:
                 tally.baseline_kwh += cabinet.power_kw * hours
                 tally.baseline_h += hours
             for e, entry in enumerate(entries[cabinet.id]):
@@ -123,18 +124,18 @@ def bench_lighting(site_file: Path, year: int = YEAR, days: int | None = None,
                     asked[key] = asked.get(key, True) and on == (entry.kind == "lights_on")
             override = active.get(relay)
             if override is not None:
-                key = (relay, overrides.index(override))
+                key = (relay, override.id)
                 asked[key] = asked.get(key, True) and on == (override.value >= 0.5)
             elif decision.event is None and on:
-                night = (local - timedelta(hours=12)).date()
-                lit.setdefault((cabinet.id, night), []).append((now, now + STEP, level))
+                lit.setdefault((cabinet.id, night_of(local)), []).append((now, now + STEP, level))
         if progress is not None and track is not None and n % 1440 == 0:
             progress.update(track, completed=n)
     if progress is not None and track is not None:
         progress.update(track, completed=minutes)
+    cabinets = {cabinet.id: cabinet for cabinet in site.cabinets}
     found = [b for (cabinet_id, night), spans in lit.items()
-             for b in breaches(next(c for c in site.cabinets if c.id == cabinet_id),
-                               site.latitude, site.longitude, tz, night, spans)]
+             for b in breaches(cabinets[cabinet_id], site.latitude, site.longitude, tz, night,
+                               spans)]
     to_honour = sum(len(listed) for listed in entries.values()) + len(overrides)
     return _report(site, year, tallies, found, asked, to_honour)
 

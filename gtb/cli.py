@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console, Group
 from rich.live import Live
+from rich.progress import Progress
 from rich.table import Table
 
 from gtb.clock import Clock, RealClock, SimulatedClock, monotonic
@@ -64,7 +68,7 @@ def check(site_file: Path) -> None:
         f"{_count(len(site.equipment), 'scheduled output')}, {_count(len(refs), 'point')} on "
         f"{devices['modbus']} Modbus and {devices['bacnet']} BACnet devices"
     )
-    today = datetime.now(site.tz).date()
+    today = RealClock().now().astimezone(site.tz).date()
     breached = False
     for cabinet in site.cabinets:
         found = check_programme(cabinet, site.latitude, site.longitude, site.tz, today,
@@ -249,10 +253,6 @@ def bench() -> None:
               help="simulated devices of 100 points each, half Modbus and half BACnet")
 def bench_engine_command(as_json: bool, ticks: int, devices: int) -> None:
     """Ticks of the real engine on 5,000 points over 50 devices on loopback."""
-    import json
-
-    from rich.progress import Progress
-
     from gtb.bench import bench_engine, summary_rows
 
     _quiet_bac0()
@@ -280,20 +280,14 @@ def bench_engine_command(as_json: bool, ticks: int, devices: int) -> None:
 def bench_heating_command(as_json: bool, quick: bool, plots_dir: Path, site_file: Path) -> None:
     """A heating season (1 October to 30 April) of each strategy, on the same occupants
     and weather years."""
-    import json
-
-    from rich.progress import Progress
-
     from gtb.bench_heating import YEARS, bench_heating, summary_rows
 
     _load(site_file)  # a bad site file is reported here, not in a worker
     years = YEARS[:1] if quick else YEARS
-    began = monotonic()
-    with Progress(console=errors, transient=True) as progress:
-        result = bench_heating(site_file, years=years, plots=plots_dir, progress=progress)
-    result["elapsed_s"] = round(monotonic() - began, 1)
+    result = _timed_bench(lambda progress: bench_heating(
+        site_file, years=years, plots=plots_dir, progress=progress))
     if as_json:
-        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        _echo_json(result)
         return
     table = Table(title=f"gtb bench heating — saison {result['season']['start']} → "
                         f"{result['season']['end']}, années météo {result['years']}")
@@ -313,19 +307,12 @@ def bench_heating_command(as_json: bool, quick: bool, plots_dir: Path, site_file
               default=DEMO_SITE, show_default=True)
 def bench_lighting_command(as_json: bool, site_file: Path) -> None:
     """A year of the site's public lighting cabinets against dusk to dawn at full power."""
-    import json
-
-    from rich.progress import Progress
-
     from gtb.bench_lighting import bench_lighting
 
     _load(site_file)  # a bad site file is reported here
-    began = monotonic()
-    with Progress(console=errors, transient=True) as progress:
-        result = bench_lighting(site_file, progress=progress)
-    result["elapsed_s"] = round(monotonic() - began, 1)
+    result = _timed_bench(lambda progress: bench_lighting(site_file, progress=progress))
     if as_json:
-        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        _echo_json(result)
         return
     table = Table(title=f"gtb bench lighting — année {result['year']}")
     for column in ("armoire", "catégorie", "kWh", "heures allumées", "kWh crépuscule-aube",
@@ -341,6 +328,19 @@ def bench_lighting_command(as_json: bool, site_file: Path) -> None:
     console.print(table)
     console.print(f"événements et ordres du maire respectés : {summary['events_honoured_pct']} % "
                   f"({summary['events']}); {result['elapsed_s']} s")
+
+
+def _timed_bench(run: Callable[[Progress], dict[str, Any]]) -> dict[str, Any]:
+    """A benchmark's result, run with a progress bar on stderr, with its ``elapsed_s``."""
+    began = monotonic()
+    with Progress(console=errors, transient=True) as progress:
+        result = run(progress)
+    result["elapsed_s"] = round(monotonic() - began, 1)
+    return result
+
+
+def _echo_json(result: dict[str, Any]) -> None:
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False))
 
 
 def _quiet_bac0() -> None:

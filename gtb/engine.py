@@ -20,11 +20,10 @@ from datetime import date, datetime, timedelta
 from controllers.heating import HeatingDecision, programme_decision
 from controllers.learning import ZoneLearner
 from controllers.lighting import (
-    CabinetDecision,
-    SwitchDecision,
     cabinet_decision,
     circuit_decision,
     equipment_decision,
+    lighting_entries,
 )
 from controllers.monitoring import WatchChange, WatchState, evaluate
 from controllers.schedule import (
@@ -47,10 +46,11 @@ from gtb.model import (
     Quality,
     Reason,
     Role,
+    Severity,
     Site,
     Zone,
 )
-from gtb.store import Sample, Severity, Store
+from gtb.store import Alarm, Sample, Store
 from protocols.base import DeviceError, Driver, Reading
 
 
@@ -181,6 +181,12 @@ class Engine:
         self._watched = [ref for ref in self.refs.values() if ref.point.watch is not None]
         self._watch_states: dict[str, WatchState] = {}
         self._outputs: dict[str, OutputStatus] = {}
+        self._cabinet_keys = [(cabinet, {p.role: f"{cabinet.id}.{p.id}" for p in cabinet.points})
+                              for cabinet in site.cabinets]
+        self._equipment_relays = [
+            (item, next(f"{item.id}.{p.id}" for p in item.points
+                        if p.role is Role.EQUIPMENT_RELAY))
+            for item in site.equipment]
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -218,8 +224,9 @@ class Engine:
         readings = await self._read()
         samples = self._judge(now, readings)
         self.store.write_samples(samples)
-        self._alarms(now)
-        self._watches(now)
+        active = self.store.active_alarms()
+        self._alarms(now, active)
+        self._watches(now, active)
         desired = self._decide(now)
         final = self._arbiter.arbitrate(desired, self.store.active_overrides(now),
                                         self._switches, now)
@@ -280,7 +287,7 @@ class Engine:
 
     # -- faults and alarms ---------------------------------------------------------------
 
-    def _alarms(self, now: datetime) -> None:
+    def _alarms(self, now: datetime, active: Mapping[str, Alarm]) -> None:
         """One alarm per dead device, else one per failed point; cleared on recovery."""
         failed = [k for k, q in self._state.quality.items() if q is Quality.FAILED]
         by_device: dict[tuple[str, str, int], list[str]] = defaultdict(list)
@@ -310,7 +317,6 @@ class Engine:
                     f"{key} illisible : {self._cause(key)}{consequence}",
                     ref,
                 )
-        active = self.store.active_alarms()
         for alarm_key, (severity, message, about) in wanted.items():
             alarm, new = self.store.raise_alarm(
                 alarm_key, at=now, severity=severity, message=message, **_where(about)
@@ -327,11 +333,11 @@ class Engine:
                                 ref=about, data={"state": "cleared", "alarm": cleared.id,
                                                "key": alarm_key})
 
-    def _watches(self, now: datetime) -> None:
+    def _watches(self, now: datetime, active: Mapping[str, Alarm]) -> None:
         """Thresholds of watched points: raised after their delay, ended with hysteresis
-        (``controllers.monitoring``). A point that cannot be read keeps its alarm as it
-        was: its failure is an alarm of its own."""
-        active = self.store.active_alarms()
+        (``controllers.monitoring``). A change of severity ends the alarm and raises one
+        with the new message. A point that cannot be read keeps its alarm as it was: its
+        failure is an alarm of its own."""
         for ref in self._watched:
             assert ref.point.watch is not None
             alarm_key = f"watch:{ref.key}"
@@ -341,27 +347,27 @@ class Engine:
                                self._watch_states.get(ref.key, WatchState()),
                                name=ref.point.name or ref.key, unit=ref.point.si_unit)
             self._watch_states[ref.key] = verdict.state
-            if verdict.change is None:
-                # An alarm left by an earlier run ends when the value is back inside.
-                if alarm_key in active and value is not None and verdict.level is None:
+            current = active.get(alarm_key)
+            if verdict.level is None:
+                # Also an alarm left by an earlier run, once the value is back inside.
+                if current is not None and value is not None:
                     self.store.clear_alarm(alarm_key, at=now)
                     self._event("alarm", f"Fin d'alarme : {verdict.reason.fr}", "seuil",
-                                ref=ref, data={"state": "cleared", "key": alarm_key})
-                continue
-            if verdict.change is not WatchChange.RAISED and alarm_key in active:
-                cleared = self.store.clear_alarm(alarm_key, at=now)
-                if cleared is not None and verdict.change is WatchChange.CLEARED:
-                    self._event("alarm", f"Fin d'alarme : {verdict.reason.fr}", "seuil",
-                                ref=ref, data={"state": "cleared", "alarm": cleared.id,
+                                ref=ref, data={"state": "cleared", "alarm": current.id,
                                                "key": alarm_key})
+                continue
+            if current is not None:
+                if verdict.change not in (WatchChange.ESCALATED, WatchChange.EASED):
+                    continue
+                self.store.clear_alarm(alarm_key, at=now)
             severity = verdict.severity
-            if severity is not None and verdict.change is not WatchChange.CLEARED:
-                alarm, new = self.store.raise_alarm(alarm_key, at=now, severity=severity,
-                                                    message=verdict.reason.fr, **_where(ref))
-                if new:
-                    self._event("alarm", f"Alarme : {verdict.reason.fr}", "seuil", ref=ref,
-                                data={"state": "raised", "alarm": alarm.id, "key": alarm_key,
-                                      "reason_en": verdict.reason.en})
+            assert severity is not None
+            alarm, new = self.store.raise_alarm(alarm_key, at=now, severity=severity,
+                                                message=verdict.reason.fr, **_where(ref))
+            if new:
+                self._event("alarm", f"Alarme : {verdict.reason.fr}", "seuil", ref=ref,
+                            data={"state": "raised", "alarm": alarm.id, "key": alarm_key,
+                                  "reason_en": verdict.reason.en})
 
     def _consequences(self, keys: list[str]) -> str:
         """What a dead device means for people: the zones it measures go to their
@@ -427,40 +433,36 @@ class Engine:
             status[f"{building.id}.{zone.id}"] = self._zone_status(
                 building, zone, decision, reason, temperature_key, degraded)
             if Role.LIGHTING_RELAY in keys:
-                self._circuit(now, f"{building.id}.{zone.id}", zone.name, keys, where, present,
-                              desired, outputs)
+                self._circuit(now, local_now, f"{building.id}.{zone.id}", zone.name, keys, where,
+                              present, desired, outputs)
         self._status = status
         self._cabinets(local_now, agendas, desired, outputs)
         self._equipment(local_now, agendas, desired, outputs)
         self._outputs = outputs
         return desired
 
-    def _circuit(self, now: datetime, zone_key: str, name: str, keys: Mapping[Role, str],
-                 where: Occupation, present: bool, desired: dict[str, Command],
-                 outputs: dict[str, OutputStatus]) -> None:
+    def _circuit(self, now: datetime, local_now: datetime, zone_key: str, name: str,
+                 keys: Mapping[Role, str], where: Occupation, present: bool,
+                 desired: dict[str, Command], outputs: dict[str, OutputStatus]) -> None:
         """A zone's lighting circuit, from its presence detector (the programme when it has
         none, or it failed)."""
         detector = Role.OCCUPANCY in keys
         known = detector and self._state.quality[keys[Role.OCCUPANCY]] is not Quality.FAILED
         if known and present:
             self._last_presence[zone_key] = now
-        local_now = now.astimezone(self.site.tz)
         decision = circuit_decision(where, local_now, detector=detector,
                                     presence=present if known else None,
                                     last_seen=self._last_presence.get(zone_key))
-        self._switch(keys[Role.LIGHTING_RELAY], decision, desired)
+        _switch(keys[Role.LIGHTING_RELAY], decision.on, decision.reason, desired)
         outputs[f"circuit:{zone_key}"] = OutputStatus(zone_key, name, "circuit", decision.on,
                                                       None, decision.reason)
 
     def _cabinets(self, local_now: datetime, agendas: Mapping[str, tuple[AgendaEntry, ...]],
                   desired: dict[str, Command], outputs: dict[str, OutputStatus]) -> None:
-        for cabinet in self.site.cabinets:
-            decision: CabinetDecision = cabinet_decision(
-                cabinet, self.site.latitude, self.site.longitude, local_now,
-                agendas.get(cabinet.id, ()))
-            keys = {p.role: f"{cabinet.id}.{p.id}" for p in cabinet.points}
-            relay = keys[Role.CABINET_RELAY]
-            desired[relay] = Command(relay, 1.0 if decision.on else 0.0, decision.reason)
+        for cabinet, keys in self._cabinet_keys:
+            decision = cabinet_decision(cabinet, self.site.latitude, self.site.longitude,
+                                        local_now, agendas.get(cabinet.id, ()))
+            _switch(keys[Role.CABINET_RELAY], decision.on, decision.reason, desired)
             if Role.DIMMING_LEVEL in keys:
                 # Off, the level goes back to full: the next switch-on is not left dim.
                 dimming = keys[Role.DIMMING_LEVEL]
@@ -472,19 +474,13 @@ class Engine:
 
     def _equipment(self, local_now: datetime, agendas: Mapping[str, tuple[AgendaEntry, ...]],
                    desired: dict[str, Command], outputs: dict[str, OutputStatus]) -> None:
-        for item in self.site.equipment:
+        for item, relay in self._equipment_relays:
             where = occupation(item.programme, self.calendar, "autre", local_now,
                                agendas.get(item.id, ()))
             decision = equipment_decision(where, local_now)
-            relay = next(f"{item.id}.{p.id}" for p in item.points
-                         if p.role is Role.EQUIPMENT_RELAY)
-            self._switch(relay, decision, desired)
+            _switch(relay, decision.on, decision.reason, desired)
             outputs[f"equipment:{item.id}"] = OutputStatus(item.id, item.name, "equipment",
                                                            decision.on, None, decision.reason)
-
-    @staticmethod
-    def _switch(key: str, decision: SwitchDecision, desired: dict[str, Command]) -> None:
-        desired[key] = Command(key, 1.0 if decision.on else 0.0, decision.reason)
 
     def _agendas(self, today: date) -> Mapping[str, tuple[AgendaEntry, ...]]:
         """Each zone's, cabinet's and equipment's agenda entries near ``today``: the site
@@ -504,8 +500,7 @@ class Engine:
                     if e.first_day <= today + timedelta(days=HORIZON_DAYS)
                     and e.last_day >= today - timedelta(days=LOOK_BACK_DAYS)]
             for cabinet in self.site.cabinets:
-                self._agenda_of[cabinet.id] = tuple(
-                    e for e in near if e.applies_to_cabinet(cabinet.id))
+                self._agenda_of[cabinet.id] = lighting_entries(near, cabinet.id)
             for item in self.site.equipment:
                 self._agenda_of[item.id] = tuple(
                     e for e in near if e.applies_to_equipment(item.id))
@@ -648,6 +643,11 @@ class Engine:
             self.clock.now(), kind, actor, message, reason=reason, site=self.site.id, data=data,
             **_where(ref),
         )
+
+
+def _switch(key: str, on: bool, reason: Reason, desired: dict[str, Command]) -> None:
+    """A relay's command: 1 for on, 0 for off."""
+    desired[key] = Command(key, 1.0 if on else 0.0, reason)
 
 
 def _where(ref: PointRef | None) -> dict[str, str | None]:

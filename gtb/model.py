@@ -112,6 +112,13 @@ class Reason:
         return self.fr
 
 
+class Severity(StrEnum):
+    """How urgent an alarm is: critical when comfort or equipment is at risk."""
+
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
 class HeatingLevel(StrEnum):
     """The four modes of décret 2023-444: comfort, reduced, frost protection and off."""
 

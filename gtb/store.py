@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from gtb.model import AgendaEntry, Quality
+from gtb.model import AgendaEntry, Quality, Severity
 
 HOUR = 3600
 _T = TypeVar("_T")
@@ -317,13 +317,6 @@ class Override:
     cancelled_at: datetime | None
     cancelled_by: str | None
     cancel_reason: str | None
-
-
-class Severity(StrEnum):
-    """How urgent an alarm is: critical when comfort or equipment is at risk."""
-
-    WARNING = "warning"
-    CRITICAL = "critical"
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from controllers.monitoring import WatchChange, WatchLevel, WatchState, WatchVerdict, evaluate
-from gtb.model import Reason, Watch
-from gtb.store import Severity
+from gtb.model import Reason, Severity, Watch
 
 PARIS = ZoneInfo("Europe/Paris")
 MINUTE = timedelta(minutes=1)
