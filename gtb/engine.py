@@ -49,6 +49,7 @@ from gtb.model import (
     Severity,
     Site,
     Zone,
+    zone_mode_key,
 )
 from gtb.store import Alarm, Sample, Store
 from protocols.base import DeviceError, Driver, Reading
@@ -228,6 +229,10 @@ class Engine:
         self._alarms(now, active)
         self._watches(now, active)
         desired = self._decide(now)
+        self.store.write_samples(
+            Sample(zone_mode_key(zone.key), now, MODE_OF_LEVEL[zone.level])
+            for zone in self._status.values()
+        )
         final = self._arbiter.arbitrate(desired, self.store.active_overrides(now),
                                         self._switches, now)
         self._record_commands(final)

@@ -144,6 +144,13 @@ HEATING_MODES = dict(enumerate(HeatingLevel, start=1))
 MODE_OF_LEVEL = {level: float(state) for state, level in HEATING_MODES.items()}
 """The state a ``heating_mode`` point takes for each level."""
 
+
+def zone_mode_key(zone_key: str) -> str:
+    """The store key of the level the engine decided for a zone (``mairie.accueil:mode``),
+    recorded each tick as ``MODE_OF_LEVEL``: the hours in each mode come from it. The colon
+    keeps it apart from the site's own points, whose ids cannot contain one."""
+    return f"{zone_key}:mode"
+
 ZONE_ROLES = frozenset(
     {
         Role.ZONE_TEMPERATURE,

@@ -180,6 +180,45 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE agenda_v6 RENAME TO agenda",
         "CREATE INDEX agenda_hi ON agenda (hi) WHERE deleted_at IS NULL",
     ),
+    # 7: shipping to InfluxDB (what is still to ship, how far it went, what it refused),
+    # and monthly totals that outlive the hourly rollups
+    (
+        # Every sample written, replaced ones again, in write order; AUTOINCREMENT so that a
+        # log emptied by shipping never hands out a sequence number already shipped.
+        """CREATE TABLE sample_log (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            point_id INTEGER NOT NULL,
+            ts INTEGER NOT NULL
+        )""",
+        """CREATE TRIGGER sample_logged AFTER INSERT ON samples BEGIN
+            INSERT INTO sample_log (point_id, ts) VALUES (NEW.point_id, NEW.ts);
+        END""",
+        "INSERT INTO sample_log (point_id, ts) SELECT point_id, ts FROM samples ORDER BY ts",
+        """CREATE TABLE shipped (
+            stream TEXT PRIMARY KEY CHECK (stream IN ('samples', 'events')),
+            position INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )""",
+        """CREATE TABLE set_aside (
+            id INTEGER PRIMARY KEY,
+            stream TEXT NOT NULL CHECK (stream IN ('samples', 'events')),
+            line TEXT NOT NULL,
+            error TEXT NOT NULL,
+            at INTEGER NOT NULL
+        )""",
+        """CREATE TABLE monthly (
+            point_id INTEGER NOT NULL REFERENCES points (id),
+            month TEXT NOT NULL CHECK (month GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]'),
+            days INTEGER NOT NULL,
+            hours INTEGER NOT NULL,
+            count INTEGER NOT NULL CHECK (count > 0),
+            total REAL NOT NULL,
+            min REAL NOT NULL,
+            max REAL NOT NULL,
+            sum_of_means REAL NOT NULL,
+            PRIMARY KEY (point_id, month)
+        ) WITHOUT ROWID""",
+    ),
 )
 
 
@@ -300,6 +339,30 @@ class Event:
     zone: str | None
     point: str | None
     data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ShippableSample:
+    """A sample as the shipper reads it: ``ts`` in epoch seconds, ``point`` None when the
+    sample was dropped before it could be shipped."""
+
+    seq: int
+    point: str | None
+    ts: int
+    value: float | None
+    quality: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A line that InfluxDB refused, kept with its error for a person to look at."""
+
+    id: int
+    stream: str
+    line: str
+    error: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -558,10 +621,19 @@ class Store:
         )
         return {row["key"]: _sample(row["key"], row) for row in rows}
 
-    def delete_samples_before(self, before: datetime) -> int:
-        """Retention: drop raw samples older than ``before``; their hourly rollups stay."""
+    def delete_samples_before(self, before: datetime, *, keep_unshipped: bool) -> int:
+        """Retention: drop raw samples older than ``before``; their hourly rollups stay.
+
+        With ``keep_unshipped`` (InfluxDB shipping is on), samples not yet shipped stay
+        whatever their age, so that an archive that was away for months still gets them;
+        without it, the shipping log forgets them too."""
         ts = _epoch(before, "retention limit")
         with self._write() as conn:
+            if keep_unshipped:
+                oldest = conn.execute("SELECT MIN(ts) FROM sample_log").fetchone()[0]
+                ts = ts if oldest is None else min(ts, oldest)
+            else:
+                conn.execute("DELETE FROM sample_log WHERE ts < ?", (ts,))
             return conn.execute(
                 f"DELETE FROM samples WHERE point_id IN {_ALL_POINTS} AND ts < ?", (ts,)
             ).rowcount
@@ -621,15 +693,62 @@ class Store:
     ) -> list[MonthlyAggregate]:
         """Local calendar months from start_month to end_month, both included (only their
         year and month count); months without data are left out."""
-        periods = self._local_periods(
-            point, start_month.replace(day=1), _next_month(end_month), tz, _month_of
-        )
-        return [
-            MonthlyAggregate(
+        first, stop = start_month.replace(day=1), _next_month(end_month)
+        periods = self._local_periods(point, first, stop, tz, _month_of)
+        months = {
+            month: MonthlyAggregate(
                 point, month, len(p.days), p.hours, p.count, p.mean, p.min, p.max, p.sum_of_means
             )
             for month, p in periods.items()
-        ]
+        }
+        # Months whose hourly rollups are gone, wholly or in part, come from the record.
+        kept = self._conn().execute(
+            "SELECT month, days, hours, count, total, min, max, sum_of_means FROM monthly "
+            f"WHERE point_id = {_POINT_ID} AND month >= ? AND month < ?",
+            (point, f"{first:%Y-%m}", f"{stop:%Y-%m}"),
+        )
+        for row in kept:
+            month = date.fromisoformat(row["month"] + "-01")
+            if month not in months or months[month].hours < row["hours"]:
+                months[month] = MonthlyAggregate(
+                    point, month, row["days"], row["hours"], row["count"],
+                    row["total"] / row["count"], row["min"], row["max"], row["sum_of_means"])
+        return [months[month] for month in sorted(months)]
+
+    def keep_monthly(self, start_month: date, end_month: date, tz: tzinfo) -> int:
+        """Record the local months from start_month to end_month (both included) in the
+        monthly table, computed from the hourly rollups, so that they outlive them (the
+        BACS decree asks for five years at a monthly step; they are kept for ever).
+        A month whose hourly rollups are gone keeps what was recorded. Returns the rows
+        written."""
+        rows: list[tuple[Any, ...]] = []
+        for point, point_id in self._point_id_map().items():
+            periods = self._local_periods(
+                point, start_month.replace(day=1), _next_month(end_month), tz, _month_of
+            )
+            rows.extend(
+                (point_id, f"{month:%Y-%m}", len(p.days), p.hours, p.count, p.total, p.min,
+                 p.max, p.sum_of_means)
+                for month, p in periods.items()
+            )
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO monthly (point_id, month, days, hours, count, total, "
+                "min, max, sum_of_means) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
+
+    def delete_hourly_before(self, before: datetime) -> int:
+        """Retention of the hourly rollups; record their months first (``keep_monthly``)."""
+        ts = _epoch(before, "retention limit")
+        with self._write() as conn:
+            return conn.execute(
+                f"DELETE FROM hourly WHERE point_id IN {_ALL_POINTS} AND hour < ?", (ts,)
+            ).rowcount
+
+    def _point_id_map(self) -> dict[str, int]:
+        return {row[0]: row[1] for row in self._conn().execute("SELECT key, id FROM points")}
 
     def _local_periods(
         self, point: str, start: date, stop: date, tz: tzinfo, period_of: Callable[[date], date]
@@ -651,6 +770,50 @@ class Store:
                 day, row["count"], row["total"], row["min"], row["max"]
             )
         return periods
+
+    # -- exports -----------------------------------------------------------------------
+    # An export may cover years of samples: it reads them in chunks, each its own short
+    # query, so that memory stays flat and no read snapshot is held open for the whole
+    # export (a long-lived one would keep the WAL from being checkpointed while the engine
+    # writes).
+
+    def iter_samples(
+        self, point: str, start: datetime, end: datetime, *, chunk: int = 10_000
+    ) -> Iterator[Sample]:
+        """Raw samples of one point with start <= ts < end, oldest first, read ``chunk``
+        at a time."""
+        if chunk < 1:
+            raise ValueError(f"chunk must be at least 1, not {chunk}")
+        lo, hi = _span(start, end)
+        while True:
+            rows = self._conn().execute(
+                "SELECT ts, value, quality, error FROM samples "
+                f"WHERE point_id = {_POINT_ID} AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?",
+                (point, lo, hi, chunk),
+            ).fetchall()
+            for row in rows:
+                yield _sample(point, row)
+            if len(rows) < chunk:
+                return
+            lo = rows[-1]["ts"] + 1
+
+    def count_samples(self, point: str, start: datetime, end: datetime) -> int:
+        """How many raw samples of one point have start <= ts < end."""
+        lo, hi = _span(start, end)
+        row = self._conn().execute(
+            f"SELECT COUNT(*) FROM samples WHERE point_id = {_POINT_ID} AND ts >= ? AND ts < ?",
+            (point, lo, hi),
+        ).fetchone()
+        return int(row[0])
+
+    def count_hourly(self, point: str, start: datetime, end: datetime) -> int:
+        """How many hourly rollups of one point start in [start, end)."""
+        lo, hi = _span(start, end)
+        row = self._conn().execute(
+            f"SELECT COUNT(*) FROM hourly WHERE point_id = {_POINT_ID} AND hour >= ? AND hour < ?",
+            (point, lo, hi),
+        ).fetchone()
+        return int(row[0])
 
     # -- events ------------------------------------------------------------------------
 
@@ -712,6 +875,81 @@ class Store:
             f"SELECT * FROM events {clause} ORDER BY ts DESC, id DESC LIMIT ?", (*params, limit)
         )
         return [_from_row(Event, row, data=json.loads) for row in rows]
+
+    # -- shipping to InfluxDB ------------------------------------------------------------
+    # Samples are shipped in the order they were written (the sample log), events in the
+    # order of the audit log; each stream has a watermark, the last position shipped.
+
+    def unshipped_samples(self, limit: int) -> list[ShippableSample]:
+        """The next ``limit`` samples after the watermark, in write order. A sample written
+        twice (replaced) comes twice, with its current value; a log entry whose sample was
+        dropped by retention comes with ``point`` None, so that the watermark passes it."""
+        rows = self._conn().execute(
+            "SELECT l.seq, p.key, l.ts, s.value, s.quality, s.error FROM sample_log AS l "
+            "LEFT JOIN samples AS s ON s.point_id = l.point_id AND s.ts = l.ts "
+            "LEFT JOIN points AS p ON p.id = l.point_id AND s.ts IS NOT NULL "
+            "WHERE l.seq > (SELECT COALESCE(MAX(position), 0) FROM shipped "
+            "WHERE stream = 'samples') ORDER BY l.seq LIMIT ?",
+            (limit,),
+        )
+        return [ShippableSample(*row) for row in rows]
+
+    def unshipped_events(self, limit: int) -> list[Event]:
+        """The next ``limit`` audit-log lines after the watermark, oldest first."""
+        rows = self._conn().execute(
+            "SELECT * FROM events WHERE id > (SELECT COALESCE(MAX(position), 0) FROM shipped "
+            "WHERE stream = 'events') ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return [_from_row(Event, row, data=json.loads) for row in rows]
+
+    def shipping_backlog(self) -> dict[str, int]:
+        """How many samples and events wait to be shipped."""
+        conn = self._conn()
+        marks = self.watermarks()
+        samples = conn.execute("SELECT COUNT(*) FROM sample_log WHERE seq > ?",
+                               (marks["samples"],)).fetchone()[0]
+        events = conn.execute("SELECT COUNT(*) FROM events WHERE id > ?",
+                              (marks["events"],)).fetchone()[0]
+        return {"samples": samples, "events": events}
+
+    def watermarks(self) -> dict[str, int]:
+        """The last position shipped of each stream (0: nothing yet)."""
+        marks = {"samples": 0, "events": 0}
+        marks.update(self._conn().execute("SELECT stream, position FROM shipped").fetchall())
+        return marks
+
+    def mark_shipped(
+        self, stream: str, position: int, *, at: datetime,
+        set_aside: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Move a stream's watermark to ``position`` (never back), in one transaction with
+        the lines that InfluxDB refused, ``(line, error)``, which are kept aside. Shipped
+        entries of the sample log are forgotten."""
+        if stream not in ("samples", "events"):
+            raise ValueError(f"unknown stream {stream!r}: expected samples or events")
+        ts = _epoch(at, "shipping time")
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO shipped (stream, position, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (stream) DO UPDATE SET position = MAX(position, excluded.position), "
+                "updated_at = excluded.updated_at",
+                (stream, position, ts),
+            )
+            conn.executemany(
+                "INSERT INTO set_aside (stream, line, error, at) VALUES (?, ?, ?, ?)",
+                [(stream, line, error, ts) for line, error in set_aside],
+            )
+            if stream == "samples":
+                conn.execute("DELETE FROM sample_log WHERE seq <= ?", (position,))
+
+    def set_aside(self, *, limit: int = 100) -> list[SetAside]:
+        """Lines that InfluxDB refused, newest first."""
+        rows = self._conn().execute(
+            "SELECT id, stream, line, error, at FROM set_aside ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [_from_row(SetAside, row) for row in rows]
 
     # -- alarms ------------------------------------------------------------------------
 
@@ -1221,7 +1459,7 @@ def _sample(point: str, row: sqlite3.Row) -> Sample:
 
 _TIME_COLUMNS = frozenset({
     "ts", "start", "until", "created_at", "cancelled_at", "saved_at", "raised_at", "cleared_at",
-    "acknowledged_at", "fitted_at", "changed_at",
+    "acknowledged_at", "fitted_at", "changed_at", "at",
 })
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gtb.config import parse_site
 from gtb.engine import EngineSettings, implausible
-from gtb.model import Quality, Site
+from gtb.model import MODE_OF_LEVEL, Quality, Site, zone_mode_key
 
 from .engine_rig import MONDAY_3AM, PARIS, rig, run
 
@@ -35,8 +35,11 @@ def test_a_tick_reads_records_decides_and_writes(demo_site: Site, tmp_path: Path
             assert world.read("mediatheque.lecture.mode") == 3.0
             assert world.read("gymnase.salle.mode") == 2.0
             samples = r.store.latest_all()
-            assert len(samples) == points
+            zones = {z.key: z.level for z in r.engine.zones()}
+            assert len(samples) == points + len(zones)  # each zone's decided level too
             assert all(s.quality is Quality.OK for s in samples.values())
+            assert samples[zone_mode_key("mediatheque.lecture")].value == MODE_OF_LEVEL[
+                zones["mediatheque.lecture"]] == 3.0
             reasons = {e.point: e.reason for e in r.store.events(kind="command", limit=100)}
             assert reasons["ecole.maternelle.consigne"] == (
                 "Inoccupé plus de 48 h (jusqu'à 08:20) : hors-gel 8,0 °C")

@@ -213,7 +213,7 @@ def test_a_tick_of_five_thousand_samples_is_one_quick_transaction(store: Store) 
 def test_retention_drops_old_samples_and_keeps_their_rollups(store: Store) -> None:
     store.write_samples(every_minute(TEMP, T0, T0 + timedelta(hours=2), lambda t: 20.0))
     store.rollup(T0, T0 + timedelta(hours=2))
-    assert store.delete_samples_before(T0 + timedelta(hours=1)) == 60
+    assert store.delete_samples_before(T0 + timedelta(hours=1), keep_unshipped=False) == 60
     assert len(store.samples(TEMP, T0, T0 + timedelta(hours=2))) == 60
     # Recomputing after retention must not wipe the hour whose raw samples are gone.
     assert store.rollup(T0, T0 + timedelta(hours=2)) == 1
@@ -228,7 +228,7 @@ NAIVE_CALLS: dict[str, Callable[[Store], object]] = {
     "sample": lambda s: Sample(TEMP, NAIVE, 1.0),
     "samples": lambda s: s.samples(TEMP, NAIVE, T0),
     "rollup": lambda s: s.rollup(T0, NAIVE + timedelta(days=1)),
-    "retention": lambda s: s.delete_samples_before(NAIVE),
+    "retention": lambda s: s.delete_samples_before(NAIVE, keep_unshipped=False),
     "event": lambda s: s.record_event(NAIVE, "login", "marie", "connexion"),
     "events": lambda s: s.events(since=NAIVE),
     "override": lambda s: s.add_override(
