@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-# Debian packages the tests start for real (none yet: every stack so far is a Python one).
-TEST_DEBS :=
+# Debian packages the tests start for real: InfluxDB 1.x and VictoriaMetrics (the history
+# is shipped to them), docker-compose (validates docker/compose.yaml; no Docker engine needed).
+TEST_DEBS := influxdb victoria-metrics docker-compose
 
 .PHONY: run test install debs lint
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import io
 import json
 import logging
+import os
 import sys
+import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 from rich.console import Console, Group
@@ -18,12 +24,14 @@ from rich.live import Live
 from rich.progress import Progress
 from rich.table import Table
 
+from gtb import export
 from gtb.clock import Clock, RealClock, SimulatedClock, monotonic
 from gtb.config import SiteFileError, load_site
 from gtb.engine import Engine, EngineSettings
-from gtb.jobs import start_jobs
+from gtb.influx import InfluxSettings, Shipper
+from gtb.jobs import Retention, start_jobs
 from gtb.model import Site
-from gtb.store import Store
+from gtb.store import Store, StoreError
 
 DEMO_SITE = Path(__file__).resolve().parent.parent / "sites" / "demo-commune.yaml"
 
@@ -120,6 +128,55 @@ def _parse_start(text: str, site: Site) -> datetime:
 
 
 
+def history_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Where the engine ships its history, and how long the store keeps it. Secrets
+    (GTB_INFLUX_TOKEN, GTB_INFLUX_PASSWORD) are read from the environment only."""
+    options = [
+        click.option("--influx-url", envvar="GTB_INFLUX_URL", metavar="URL",
+                     help="InfluxDB to ship to, e.g. http://127.0.0.1:8086 (default: none, "
+                          "no shipping) [env GTB_INFLUX_URL]"),
+        click.option("--influx-api", envvar="GTB_INFLUX_API", type=click.Choice(["v1", "v2"]),
+                     help="v2: InfluxDB 2.x, 3.x, 1.8+; v1: InfluxDB 1.x /write (default v2) "
+                          "[env GTB_INFLUX_API]"),
+        click.option("--influx-org", envvar="GTB_INFLUX_ORG", help="[env GTB_INFLUX_ORG]"),
+        click.option("--influx-bucket", envvar="GTB_INFLUX_BUCKET",
+                     help="v2 bucket [env GTB_INFLUX_BUCKET]"),
+        click.option("--influx-database", envvar="GTB_INFLUX_DATABASE",
+                     help="v1 database [env GTB_INFLUX_DATABASE]"),
+        click.option("--influx-retention-policy", envvar="GTB_INFLUX_RETENTION_POLICY",
+                     help="v1 retention policy [env GTB_INFLUX_RETENTION_POLICY]"),
+        click.option("--influx-username", envvar="GTB_INFLUX_USERNAME",
+                     help="v1 user [env GTB_INFLUX_USERNAME]"),
+        click.option("--raw-days", type=click.IntRange(min=1), default=90, show_default=True,
+                     help="days the store keeps raw samples"),
+        click.option("--hourly-years", type=click.IntRange(min=5), default=6, show_default=True,
+                     help="years the store keeps hourly rollups (monthly totals: for ever)"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@dataclass(frozen=True)
+class History:
+    """Where the history goes and how long the store keeps it, from ``history_options``."""
+
+    influx: InfluxSettings | None
+    retention: Retention
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> History:
+        given = {name: options.pop(f"influx_{name}") for name in (
+            "url", "api", "org", "bucket", "database", "retention_policy", "username")}
+        try:
+            influx = InfluxSettings.from_env(**given)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        retention = Retention(raw=timedelta(days=options.pop("raw_days")),
+                              hourly=timedelta(days=366 * options.pop("hourly_years")))
+        return cls(influx, retention)
+
+
 @main.command()
 @click.argument("site_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
@@ -128,12 +185,14 @@ def _parse_start(text: str, site: Site) -> datetime:
               help="seconds between two reads of every point")
 @click.option("--bacnet-port", type=int, default=47808, show_default=True,
               help="UDP port of the engine's own BACnet/IP client")
-def run(site_file: Path, db: Path, tick_s: float, bacnet_port: int) -> None:
+@history_options
+def run(site_file: Path, db: Path, tick_s: float, bacnet_port: int, **options: Any) -> None:
     """Run the engine on the real devices of SITE_FILE."""
+    history = History.from_options(options)
     site = _load(site_file)
     try:
         asyncio.run(serve_engine(site, db, RealClock(), speed=1.0, tick_s=tick_s,
-                                 bacnet_port=bacnet_port))
+                                 bacnet_port=bacnet_port, history=history))
     except KeyboardInterrupt:
         console.print("stopped")
 
@@ -150,10 +209,13 @@ def run(site_file: Path, db: Path, tick_s: float, bacnet_port: int) -> None:
               help="the demo's store, started afresh each time")
 @click.option("--bacnet-port", type=int, default=47808, show_default=True,
               help="UDP port of the engine's own BACnet/IP client")
-def demo(site_file: Path, speed: float, seed: int, db: Path, bacnet_port: int) -> None:
+@history_options
+def demo(site_file: Path, speed: float, seed: int, db: Path, bacnet_port: int,
+         **options: Any) -> None:
     """The virtual commune and the engine on it, in one process."""
     from gtb.sim.runner import VirtualSite
 
+    history = History.from_options(options)
     site = _load(site_file)
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)
@@ -165,7 +227,7 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, bacnet_port: int) -
             console.print(f"virtual commune on loopback: {len(virtual.servers)} devices; "
                           f"speed ×{speed:g}; store {db} (new)")
             await serve_engine(site, db, clock, speed=speed, tick_s=60.0,
-                               bacnet_port=bacnet_port)
+                               bacnet_port=bacnet_port, history=history)
 
     try:
         asyncio.run(both())
@@ -174,8 +236,8 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, bacnet_port: int) -
 
 
 async def serve_engine(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: float,
-                       bacnet_port: int) -> None:
-    """Wire store, drivers, engine and jobs; show the zones until interrupted."""
+                       bacnet_port: int, history: History) -> None:
+    """Wire store, drivers, engine, shipper and jobs; show the zones until interrupted."""
     from protocols.bacnet import BacnetDriver  # BAC0 takes most of a second to import
     from protocols.modbus import ModbusDriver
 
@@ -192,11 +254,17 @@ async def serve_engine(site: Site, db: Path, clock: Clock, *, speed: float, tick
         "bacnet": BacnetDriver(now=monotonic, port=bacnet_port),
     }
     engine = Engine(site, store, drivers, clock, EngineSettings(tick_s=tick_s))
+    shipper = None
+    if history.influx is not None:
+        shipper = Shipper(store, site, history.influx, clock,
+                          progress=lambda line: console.print(line, highlight=False))
+        console.print(f"historique envoyé à InfluxDB {history.influx.where}")
     await engine.start()
     scheduler = None
     try:
         await engine.tick()
-        scheduler = start_jobs(engine, store, clock, speed=speed, console=console)
+        scheduler = start_jobs(engine, store, clock, speed=speed, console=console,
+                               retention=history.retention, shipper=shipper)
         with Live(status_view(engine, store), console=console, refresh_per_second=1) as live:
             while True:
                 await asyncio.sleep(1.0)
@@ -205,6 +273,8 @@ async def serve_engine(site: Site, db: Path, clock: Clock, *, speed: float, tick
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         await engine.stop()
+        if shipper is not None:
+            shipper.close()
         store.close()
 
 
@@ -239,6 +309,116 @@ def zone_table(engine: Engine, store: Store) -> Table:
         setpoint = "—" if zone.setpoint is None else f"{zone.setpoint:.1f}"
         table.add_row(zone.name, shown, zone.level.label.fr, setpoint, zone.reason.fr)
     return table
+
+
+@main.command("export")
+@click.argument("site_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("var/gtb.sqlite"), show_default=True,
+              help="the engine's store (must exist; never created)")
+@click.option("--from", "from_text", required=True, metavar="MONTH|DATE|ISO-TIME",
+              help="start, included: a month or a date (its first midnight) or a time; "
+                   "without an offset, the site's local time")
+@click.option("--to", "to_text", required=True, metavar="MONTH|DATE|ISO-TIME",
+              help="end: a time is excluded; a month or a date means its END, so "
+                   "--to 2026-03-31 includes 31 March and --to 2026-03 all of March")
+@click.option("--building", metavar="ID", help="only the points of this building, its zones' "
+                                                "included")
+@click.option("--zone", metavar="[BUILDING.]ZONE", help="only the points of this zone")
+@click.option("--quantity", "quantities", multiple=True, type=click.Choice(export.QUANTITIES),
+              help="only these measurements (repeatable)")
+@click.option("--resolution", type=click.Choice([r.value for r in export.Resolution]),
+              default="raw", show_default=True,
+              help="raw samples; hourly rollups (mean, min, max, count of good samples); local "
+                   "calendar days or months of the site (whole ones: the period is widened)")
+@click.option("--format", "fmt", type=click.Choice([f.value for f in export.Format]), required=True,
+              help="csv (with '#' comment lines first), json (JSON Lines: one object per "
+                   "line) or lp (InfluxDB line protocol, second precision; rollups to "
+                   "MEASUREMENT_1h, _1d, _1mo)")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="file to write (replaced only once complete)  [default: stdout]")
+def export_command(
+    site_file: Path, db: Path, from_text: str, to_text: str, building: str | None,
+    zone: str | None, quantities: tuple[str, ...], resolution: str, fmt: str,
+    output: Path | None,
+) -> None:
+    """Export the samples or rollups of SITE_FILE's points from the store, for an auditor
+    (docs/export.md). A progress bar shows on stderr when it is a terminal and the export
+    is long; a summary follows there at the end."""
+    site = _load(site_file)
+    try:
+        start = export.parse_moment(from_text, site.tz, end=False)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--from") from None
+    try:
+        end = export.parse_moment(to_text, site.tz, end=True)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--to") from None
+    if end <= start:
+        raise click.BadParameter(f"--from {start.isoformat()} is not before --to "
+                                 f"{end.isoformat()}: the period is empty", param_hint="--to")
+    try:
+        points = export.select_points(site, building=building, zone=zone, quantities=quantities)
+    except export.SelectionError as exc:
+        raise click.BadParameter(str(exc), param_hint=exc.option) from None
+    if not db.is_file():
+        raise click.BadParameter(f"no store at {db}", param_hint="--db")
+    if output is not None and not output.parent.is_dir():
+        raise click.BadParameter(f"folder {output.parent} does not exist", param_hint="--output")
+    step = export.Resolution(resolution)
+    period = export.Period(start, end, site.tz).widened(step)
+    try:
+        store = Store(db)
+    except StoreError as exc:
+        raise click.BadParameter(str(exc), param_hint="--db") from None
+    filters = ", ".join(f"{name}={value}" for name, value in (
+        ("building", building), ("zone", zone), ("quantity", "+".join(quantities) or None))
+        if value)
+    notes = export.comments(site, period, step, points, filters, RealClock().now())
+    try:
+        with _export_target(output) as out:
+            writer = export.writer_for(export.Format(fmt), out, site, step, notes)
+            works = [export.work(store, point, period, step) for point in points]
+            shown = errors.is_terminal and sum(works) >= 20_000
+            with Progress(console=errors, transient=True, disable=not shown) as progress:
+                task = progress.add_task("export", total=sum(works))
+                report = export.export(store, points, period, step, writer, works=works,
+                                       progress=lambda n: progress.advance(task, n))
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise  # the reader went away (| head): click ends quietly
+        kept = "nothing was written" if output else "the output is incomplete"
+        raise click.ClickException(f"export stopped, {kept}: {exc}") from None
+    finally:
+        store.close()
+    errors.print(f"{_count(report.rows, 'row')} written ({_count(len(points), 'point')}, "
+                 f"{report.points_with_data} with data; {period.describe(step)}; "
+                 f"{site.timezone}) to {output or 'stdout'}", markup=False, highlight=False)
+
+
+@contextmanager
+def _export_target(output: Path | None) -> Iterator[TextIO]:
+    """stdout, or a temporary file beside ``output`` that replaces it only once complete:
+    an export that fails leaves nothing half-written."""
+    if output is None:
+        out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+        try:
+            yield out
+            out.flush()
+        finally:
+            out.detach()
+        return
+    fd, part = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
+    try:
+        with open(fd, "w", encoding="utf-8", newline="") as out:
+            yield out
+        umask = os.umask(0)  # mkstemp makes the file private; give it the usual mode
+        os.umask(umask)
+        os.chmod(part, 0o666 & ~umask)
+        os.replace(part, output)
+    except BaseException:
+        Path(part).unlink(missing_ok=True)
+        raise
 
 
 @main.group()
@@ -328,6 +508,28 @@ def bench_lighting_command(as_json: bool, site_file: Path) -> None:
     console.print(table)
     console.print(f"événements et ordres du maire respectés : {summary['events_honoured_pct']} % "
                   f"({summary['events']}); {result['elapsed_s']} s")
+
+
+@bench.command("history")
+@click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
+@click.option("--samples", type=click.IntRange(min=5000), default=1_000_000, show_default=True)
+def bench_history_command(as_json: bool, samples: int) -> None:
+    """Ship a million samples to a local InfluxDB 1.x, then drain the backlog of an hour's
+    outage of a 5,000-point site."""
+    from gtb.bench_history import bench_history
+
+    result = _timed_bench(lambda progress: bench_history(samples=samples, progress=progress))
+    if as_json:
+        _echo_json(result)
+        return
+    table = Table(title="gtb bench history — InfluxDB 1.x (Debian) sur la boucle locale")
+    for column in ("mesure", "résultat", "objectif"):
+        table.add_column(column)
+    table.add_row("points envoyés par seconde", f"{result['points_per_s']:,}", "≥ 50 000")
+    table.add_row(f"rattrapage d'une heure de panne ({result['outage_samples']:,} points)",
+                  f"{result['drain_1h_outage_s']} s", "< 60 s")
+    console.print(table)
+    console.print(f"{result['samples']:,} échantillons; {result['elapsed_s']} s en tout")
 
 
 def _timed_bench(run: Callable[[Progress], dict[str, Any]]) -> dict[str, Any]:

@@ -1,15 +1,19 @@
-"""The engine's background jobs, on APScheduler 3.11: the tick, hourly rollups, retention.
+"""The engine's background jobs, on APScheduler 3.11: the tick, hourly rollups, learning,
+InfluxDB shipping and retention.
 
 APScheduler counts real seconds; the jobs themselves ask the engine's clock what time it
 is. With a simulated clock running ``speed`` times faster, intervals are divided by the
 speed, so a simulated hour of ticks takes ``3600 / speed`` real seconds. Every job
 coalesces missed runs and never overlaps itself; an exception in a job is an event in the
-audit log, and the next run goes ahead.
+audit log, and the next run goes ahead. Jobs that are plain functions (rollups, shipping,
+retention) run in the scheduler's worker threads, so that a slow disk or a slow InfluxDB
+never holds up the tick, which runs on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
@@ -18,14 +22,39 @@ from rich.console import Console
 
 from gtb.clock import Clock
 from gtb.engine import Engine
+from gtb.influx import Shipper
 from gtb.store import Store
 
-RAW_RETENTION = timedelta(days=90)
-"""Raw samples are kept this long; hourly rollups are kept (see the store)."""
+FIVE_YEARS = timedelta(days=5 * 366)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long the store keeps what (docs/history.md). Raw samples serve the engine's
+    learning and the detailed charts; the hourly rollups, per point and so per functional
+    zone, are the BACS decree's hourly data, kept at least five years; monthly totals are
+    kept for ever. Raw samples that InfluxDB has not yet received are kept until it has."""
+
+    raw: timedelta = timedelta(days=90)
+    hourly: timedelta = timedelta(days=6 * 366)
+
+    def __post_init__(self) -> None:
+        if self.raw < timedelta(days=1):
+            raise ValueError(f"raw samples must be kept at least a day, not {self.raw}")
+        if self.hourly < FIVE_YEARS:
+            raise ValueError("hourly rollups must be kept at least five years (BACS decree), "
+                             f"not {self.hourly.days} days")
+        if self.hourly < self.raw:
+            raise ValueError("hourly rollups cannot be kept shorter than raw samples")
+
+
+SHIP_EVERY_S = 10.0
+"""Seconds of the engine's clock between two shipping passes."""
 
 
 def start_jobs(engine: Engine, store: Store, clock: Clock, *, speed: float = 1.0,
-               console: Console | None = None) -> AsyncIOScheduler:
+               console: Console | None = None, retention: Retention = Retention(),
+               shipper: Shipper | None = None) -> AsyncIOScheduler:
     """Schedule the engine's jobs and start the scheduler on the running event loop."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     options = {"coalesce": True, "max_instances": 1}
@@ -37,16 +66,25 @@ def start_jobs(engine: Engine, store: Store, clock: Clock, *, speed: float = 1.0
         hour = clock.now().replace(minute=0, second=0, microsecond=0)
         store.rollup(hour - timedelta(hours=2), hour)
 
-    def retention() -> None:
-        store.delete_samples_before(clock.now() - RAW_RETENTION)
+    def retention_job() -> None:
+        now = clock.now()
+        today = now.astimezone(engine.site.tz).date()
+        store.delete_samples_before(now - retention.raw, keep_unshipped=shipper is not None)
+        # This month and the last are recorded before any of their hours can go.
+        store.keep_monthly(today.replace(day=1) - timedelta(days=1), today, engine.site.tz)
+        store.delete_hourly_before(now - retention.hourly)
 
     scheduler.add_job(rollup, "interval", seconds=3600 / speed, id="rollup",
                       misfire_grace_time=max(1, int(600 / speed)), **options)
     # The nightly refit runs at the first check after local midnight.
     scheduler.add_job(engine.learn, "interval", seconds=900 / speed, id="learning",
                       misfire_grace_time=max(1, int(900 / speed)), **options)
-    scheduler.add_job(retention, "interval", seconds=86400 / speed, id="retention",
+    scheduler.add_job(retention_job, "interval", seconds=86400 / speed, id="retention",
                       misfire_grace_time=max(1, int(3600 / speed)), **options)
+    if shipper is not None:
+        ship_s = max(1.0, SHIP_EVERY_S / speed)
+        scheduler.add_job(shipper.ship, "interval", seconds=ship_s, id="influx",
+                          misfire_grace_time=max(1, int(ship_s)), **options)
 
     def on_error(event: JobExecutionEvent) -> None:
         if isinstance(event.exception, asyncio.CancelledError):

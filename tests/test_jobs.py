@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from gtb.clock import SimulatedClock
 from gtb.engine import Engine
+from gtb.influx import InfluxSettings, Shipper
 from gtb.jobs import start_jobs
 from gtb.model import Site
 from gtb.sim.runner import VirtualSite
@@ -59,5 +61,50 @@ def test_ticks_and_rollups_run_and_a_failing_job_is_an_event(
                 await engine.stop()
                 store.close()
         assert clock.now() - START > timedelta(hours=4)
+
+    asyncio.run(asyncio.wait_for(body(), 60))
+
+
+class SlowWriter:
+    """Stands in for an InfluxDB that takes 1.5 s per batch (a fake writer: the point is
+    the delay, which a real server cannot be made to show on demand)."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+
+    def write(self, body: str, precision: str) -> None:
+        time.sleep(1.5)
+        self.batches += 1
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_slow_influxdb_does_not_hold_up_the_ticks(demo_site: Site, tmp_path: Path) -> None:
+    async def body() -> None:
+        clock = SimulatedClock(START, speed=SPEED)
+        store = Store(tmp_path / "gtb.sqlite")
+        drivers = {"modbus": ModbusDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5),
+                   "bacnet": BacnetDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5,
+                                          port=free_port(socket.SOCK_DGRAM))}
+        engine = Engine(demo_site, store, drivers, clock)
+        writer = SlowWriter()
+        settings = InfluxSettings(url="http://127.0.0.1:9", api="v1", database="gtb",
+                                  batch_size=50)
+        shipper = Shipper(store, demo_site, settings, clock, writer=writer)
+        async with VirtualSite(demo_site, clock, seed=2).serving(sync_s=0.02):
+            await engine.start()
+            scheduler = start_jobs(engine, store, clock, speed=SPEED, shipper=shipper)
+            try:
+                await asyncio.sleep(0.5)
+                ticked = len(store.samples(POINT, START, clock.now()))
+                await asyncio.sleep(3.0)
+                assert writer.batches >= 1, "shipping ran"
+                # 3 s at a tick every 17 ms: far more ticks than the writer's 2 batches.
+                assert len(store.samples(POINT, START, clock.now())) > ticked + 20
+            finally:
+                scheduler.shutdown(wait=False)
+                await engine.stop()
+                store.close()
 
     asyncio.run(asyncio.wait_for(body(), 60))

@@ -1,0 +1,439 @@
+"""Exports for auditors: what the store holds about a site, as CSV, JSON Lines or InfluxDB
+line protocol (docs/export.md).
+
+An export is streamed: samples are read from the store in chunks, point by point, and
+each row is written as soon as it is read, so a year of raw samples never sits in
+memory. Rows come point by point (in the site file's order), oldest first.
+
+Resolutions: ``raw`` is every sample as recorded, with its quality; ``hour`` the hourly
+rollups (UTC hours, good samples only); ``day`` and ``month`` the local calendar days and
+months of the site, from the hourly rollups (23 h and 25 h on daylight-saving days).
+
+The line protocol of raw samples is the shipper's own (``gtb.influx.Schema``), so that an
+export loaded into a new InfluxDB is the archive the shipper would have built. Rollups go
+to the quantity's measurement suffixed ``_1h``, ``_1d`` or ``_1mo``, with the same tags
+and the fields ``mean``, ``min``, ``max``, ``count`` (and ``hours`` for days and months).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from enum import StrEnum
+from typing import Protocol, TextIO
+
+from gtb.influx import MEASUREMENTS, Schema
+from gtb.model import HEATING_MODES, Role, Site, zone_mode_key
+from gtb.store import Store
+
+QUANTITIES: tuple[str, ...] = tuple(dict.fromkeys(MEASUREMENTS.values()))
+"""What ``--quantity`` accepts: the InfluxDB measurements of the samples."""
+
+ZONE_MODE_NAME = "Niveau décidé par GTB"
+
+
+class Resolution(StrEnum):
+    RAW = "raw"
+    HOUR = "hour"
+    DAY = "day"
+    MONTH = "month"
+
+
+class Format(StrEnum):
+    CSV = "csv"
+    JSON = "json"
+    LP = "lp"
+
+
+LP_SUFFIX = {Resolution.HOUR: "_1h", Resolution.DAY: "_1d", Resolution.MONTH: "_1mo"}
+"""Measurement suffix of the rollups in line protocol (raw samples keep the shipper's)."""
+
+COLUMNS = ("time_local", "time_utc", "site", "building", "zone", "point", "name", "quantity",
+           "meter", "unit", "value", "min", "max", "count", "hours", "quality", "error")
+
+
+class SelectionError(ValueError):
+    """A filter names something the site does not have; ``option`` is the culprit."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+@dataclass(frozen=True)
+class ExportPoint:
+    """A series of the store as an auditor sees it: where it stands, what and in what unit."""
+
+    key: str
+    quantity: str
+    unit: str | None
+    name: str | None
+    meter: str | None
+    building: str | None
+    zone: str | None
+
+
+def site_points(site: Site) -> list[ExportPoint]:
+    """Every point of the site in file order, then each zone's decided mode (recorded by
+    the engine every tick, 1 to 4 as in ``HEATING_MODES``)."""
+    found = [
+        ExportPoint(ref.key, MEASUREMENTS[ref.role], ref.point.si_unit or None, ref.point.name,
+                    ref.point.meter, ref.building.id if ref.building else None,
+                    ref.zone.id if ref.zone else None)
+        for ref in site.points()
+    ]
+    found += [
+        ExportPoint(zone_mode_key(f"{building.id}.{zone.id}"), MEASUREMENTS[Role.HEATING_MODE],
+                    None, ZONE_MODE_NAME, None, building.id, zone.id)
+        for building in site.buildings for zone in building.zones
+    ]
+    return found
+
+
+def select_points(
+    site: Site, *, building: str | None = None, zone: str | None = None,
+    quantities: Sequence[str] = (),
+) -> list[ExportPoint]:
+    """The points the filters keep; SelectionError names an unknown building, zone or
+    quantity with what exists, or a combination that keeps nothing."""
+    buildings = [b.id for b in site.buildings]
+    if building is not None and building not in buildings:
+        raise SelectionError("--building", f"no building {building!r} in site {site.id}; "
+                             f"its buildings: {', '.join(buildings)}")
+    unknown = [q for q in quantities if q not in QUANTITIES]
+    if unknown:
+        raise SelectionError("--quantity", f"unknown quantity {unknown[0]!r}; "
+                             f"known: {', '.join(QUANTITIES)}")
+    points = site_points(site)
+    if building is not None:
+        points = [p for p in points if p.building == building]
+    if zone is not None:
+        where = _zone(site, zone, building)
+        points = [p for p in points if (p.building, p.zone) == where]
+    if quantities:
+        held = sorted({p.quantity for p in points})
+        points = [p for p in points if p.quantity in quantities]
+        if not points:
+            scope = " and ".join(f"{k} {v}" for k, v in (("building", building), ("zone", zone))
+                                 if v is not None) or f"site {site.id}"
+            raise SelectionError("--quantity", f"{scope} has no {' or '.join(quantities)} "
+                                 f"point; it has: {', '.join(held)}")
+    return points
+
+
+def _zone(site: Site, text: str, building: str | None) -> tuple[str, str]:
+    """``BUILDING.ZONE``, or a zone id alone when one building (of ``building``) has it."""
+    zones = [(b.id, z.id) for b in site.buildings if building in (None, b.id) for z in b.zones]
+    wanted_building, dot, wanted = text.rpartition(".")
+    matches = [(b, z) for b, z in zones if z == wanted and (not dot or b == wanted_building)]
+    if len(matches) == 1:
+        return matches[0]
+    listed = ", ".join(f"{b}.{z}" for b, z in zones)
+    if matches:
+        raise SelectionError("--zone", f"zone {text!r} is in several buildings; write one of "
+                             f"{', '.join(f'{b}.{z}' for b, z in matches)}")
+    within = f"building {building}" if building is not None else f"site {site.id}"
+    raise SelectionError("--zone", f"no zone {text!r} in {within}; its zones: {listed}")
+
+
+# -- the period ---------------------------------------------------------------------------
+
+
+def parse_moment(text: str, tz: tzinfo, *, end: bool) -> datetime:
+    """A month (2026-03), a date (2026-03-31) or an ISO 8601 time; without an offset, the
+    site's local time. A month or a date is its start, or as an ``end``, its end (the
+    next month's or day's midnight)."""
+    text = text.strip()
+    if _MONTH.fullmatch(text):
+        first = date.fromisoformat(f"{text}-01")
+        return _midnight(_next_month(first) if end else first, tz)
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is neither a month (2026-03), a date (2026-03-31) nor "
+                             "an ISO 8601 time (2026-03-31T18:00, 2026-03-31T18:00+02:00)"
+                             ) from None
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+    return _midnight(day + timedelta(days=1) if end else day, tz)
+
+
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def _midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time(), tz)
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class Period:
+    """What an export covers: [start, end) as aware times, in the site's time zone ``tz``."""
+
+    start: datetime
+    end: datetime
+    tz: tzinfo
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError(f"empty period: {self.start.isoformat()} is not before "
+                             f"{self.end.isoformat()}")
+
+    @property
+    def first_day(self) -> date:
+        return self.start.astimezone(self.tz).date()
+
+    @property
+    def last_day(self) -> date:
+        """The local day of the last second of the period."""
+        return (self.end - timedelta(seconds=1)).astimezone(self.tz).date()
+
+    def widened(self, resolution: Resolution) -> Period:
+        """Whole UTC hours, local days or local months that the period touches."""
+        if resolution is Resolution.RAW:
+            return self
+        if resolution is Resolution.HOUR:
+            start = self.start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+            end = self.end.astimezone(UTC)
+            rounded = end.replace(minute=0, second=0, microsecond=0)
+            return Period(start, rounded if rounded == end else rounded + timedelta(hours=1),
+                          self.tz)
+        first, last = self.first_day, self.last_day
+        if resolution is Resolution.DAY:
+            return Period(_midnight(first, self.tz), _midnight(last + timedelta(days=1), self.tz),
+                          self.tz)
+        return Period(_midnight(first.replace(day=1), self.tz),
+                      _midnight(_next_month(last), self.tz), self.tz)
+
+    def describe(self, resolution: Resolution) -> str:
+        if resolution is Resolution.DAY:
+            return f"local days {self.first_day} to {self.last_day}, both included"
+        if resolution is Resolution.MONTH:
+            return f"local months {self.first_day:%Y-%m} to {self.last_day:%Y-%m}, both included"
+        local = (self.start.astimezone(self.tz), self.end.astimezone(self.tz))
+        return f"{local[0].isoformat()} (included) to {local[1].isoformat()} (excluded)"
+
+
+# -- rows -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One sample or one rollup of one point; ``time`` is UTC, the start of a rollup's
+    hour, day or month."""
+
+    point: ExportPoint
+    time: datetime
+    value: float | None
+    min: float | None = None
+    max: float | None = None
+    count: int | None = None
+    hours: int | None = None
+    quality: str | None = None
+    error: str | None = None
+
+
+_WINDOW = timedelta(days=31)
+"""Hourly rollups are read a month at a time."""
+
+
+def rows(store: Store, point: ExportPoint, period: Period, resolution: Resolution
+         ) -> Iterator[Row]:
+    """The rows of one point over a period already ``widened`` to the resolution."""
+    key = point.key
+    if resolution is Resolution.RAW:
+        for sample in store.iter_samples(key, period.start, period.end):
+            yield Row(point, sample.ts, sample.value, quality=sample.quality.value,
+                      error=sample.error)
+    elif resolution is Resolution.HOUR:
+        window = period.start
+        while window < period.end:
+            stop = min(window + _WINDOW, period.end)
+            for hour in store.hourly(key, window, stop):
+                yield Row(point, hour.hour, hour.mean, hour.min, hour.max, hour.count)
+            window = stop
+    elif resolution is Resolution.DAY:
+        for day in store.daily(key, period.first_day, period.last_day, period.tz):
+            yield Row(point, _midnight(day.day, period.tz).astimezone(UTC), day.mean, day.min,
+                      day.max, day.count, day.hours)
+    else:
+        for month in store.monthly(key, period.first_day, period.last_day, period.tz):
+            yield Row(point, _midnight(month.month, period.tz).astimezone(UTC), month.mean,
+                      month.min, month.max, month.count, month.hours)
+
+
+def work(store: Store, point: ExportPoint, period: Period, resolution: Resolution) -> int:
+    """What reading a point will take, in rows of the store (samples, or hourly rollups)."""
+    if resolution is Resolution.RAW:
+        return store.count_samples(point.key, period.start, period.end)
+    return store.count_hourly(point.key, period.start, period.end)
+
+
+def record(row: Row, site_id: str, tz: tzinfo) -> dict[str, str | float | int | None]:
+    """A row as the named COLUMNS; None where a column does not apply."""
+    p = row.point
+    values = (row.time.astimezone(tz).isoformat(), row.time.astimezone(UTC).isoformat(),
+              site_id, p.building, p.zone, p.key, p.name, p.quantity, p.meter, p.unit,
+              row.value, row.min, row.max, row.count, row.hours, row.quality, row.error)
+    return dict(zip(COLUMNS, values, strict=True))
+
+
+# -- formats ----------------------------------------------------------------------------------
+
+
+class RowWriter(Protocol):
+    def write(self, row: Row) -> None: ...
+
+
+class CsvWriter:
+    """Comment lines (``#``) saying what the file holds, the column names, then a line per
+    row: comma-separated, decimal point, UTF-8, empty where a column does not apply."""
+
+    def __init__(self, out: TextIO, site: Site, comments: Iterable[str]) -> None:
+        for line in comments:
+            out.write(f"# {line}\n")
+        self._csv = csv.writer(out, lineterminator="\n")
+        self._csv.writerow(COLUMNS)
+        self._site_id, self._tz = site.id, site.tz
+
+    def write(self, row: Row) -> None:
+        self._csv.writerow([_cell(v) for v in record(row, self._site_id, self._tz).values()])
+
+
+def _cell(value: object) -> object:
+    """A CSV cell: empty for None; a float to 12 significant digits, so that a device's
+    18.9 reads 18.9 and not 18.900000000000002 (its binary rounding)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.12g}"
+    return value
+
+
+class JsonLinesWriter:
+    """JSON Lines: one object per row, with the CSV's columns as keys (null where a column
+    does not apply)."""
+
+    def __init__(self, out: TextIO, site: Site) -> None:
+        self._out = out
+        self._site_id, self._tz = site.id, site.tz
+
+    def write(self, row: Row) -> None:
+        self._out.write(json.dumps(record(row, self._site_id, self._tz), ensure_ascii=False,
+                                   allow_nan=False))
+        self._out.write("\n")
+
+
+class LineProtocolWriter:
+    """InfluxDB line protocol at second precision: raw samples exactly as the shipper
+    writes them, rollups to ``MEASUREMENT_1h``/``_1d``/``_1mo`` (see the module docstring)."""
+
+    def __init__(self, out: TextIO, site: Site, resolution: Resolution) -> None:
+        self._out = out
+        self._schema = Schema(site)
+        self._suffix = LP_SUFFIX.get(resolution)
+
+    def write(self, row: Row) -> None:
+        self._out.write(self.line(row))
+        self._out.write("\n")
+
+    def line(self, row: Row) -> str:
+        ts = int(row.time.timestamp())
+        if self._suffix is None:
+            return self._schema.sample_line(row.point.key, ts, row.value, row.quality or "ok",
+                                            row.error)
+        mean, low, high, count = row.value, row.min, row.max, row.count
+        if mean is None or low is None or high is None or count is None:
+            raise ValueError(f"{row.point.key}: a rollup row lacks its figures")
+        measurement, _, tags = self._schema.series(row.point.key).partition(",")
+        fields = f"mean={float(mean)!r},min={float(low)!r},max={float(high)!r},count={count}i"
+        if row.hours is not None:
+            fields += f",hours={row.hours}i"
+        return f"{measurement}{self._suffix},{tags} {fields} {ts}"
+
+
+def writer_for(fmt: Format, out: TextIO, site: Site, resolution: Resolution,
+               comments: Iterable[str]) -> RowWriter:
+    if fmt is Format.CSV:
+        return CsvWriter(out, site, comments)
+    if fmt is Format.JSON:
+        return JsonLinesWriter(out, site)
+    return LineProtocolWriter(out, site, resolution)
+
+
+_MEANING = {
+    Resolution.RAW: "raw: every sample as recorded; value is empty when the read failed; "
+                    "quality ok, stale (last good value kept) or failed; error says why",
+    Resolution.HOUR: "hour: hourly rollups of the good (ok) samples, by UTC hour; value is "
+                     "the mean, min and max, count the number of samples",
+    Resolution.DAY: "day: local calendar days, from the hourly rollups of the good samples; "
+                    "value is the mean weighted by samples, min and max, count the number of "
+                    "samples, hours the hours with data (23 or 25 on daylight-saving days)",
+    Resolution.MONTH: "month: local calendar months, from the hourly rollups of the good "
+                      "samples; value is the mean weighted by samples, min and max, count "
+                      "the number of samples, hours the hours with data",
+}
+
+
+def comments(site: Site, period: Period, resolution: Resolution, points: Sequence[ExportPoint],
+             filters: str, generated: datetime) -> list[str]:
+    """The CSV's header comment: what an auditor needs to read the columns right."""
+    lines = [
+        f"GTB export of site {site.name} ({site.id})",
+        f"time zone: {site.timezone}; time_local and time_utc are ISO 8601 with their offset; "
+        "a rollup's time is the start of its hour, day or month",
+        f"resolution: {_MEANING[resolution]}",
+        f"period: {period.describe(resolution)}",
+        f"points: {len(points)}; filters: {filters or 'none'}",
+        "unit: the point's unit (°C, %, kWh index of a meter, kW, ppm; empty for states "
+        "0/1 and modes); energy is a meter's cumulative index: consumption is a difference",
+        "format: comma-separated, decimal point '.', UTF-8, empty cell where a column does "
+        "not apply; rows point by point, oldest first",
+        f"generated: {generated.astimezone(UTC).isoformat(timespec='seconds')} by gtb export",
+    ]
+    if any(p.quantity == MEASUREMENTS[Role.HEATING_MODE] for p in points):
+        legend = ", ".join(f"{n} {level.label.en}" for n, level in HEATING_MODES.items())
+        lines.append(f"mode: {legend}")
+    return lines
+
+
+# -- the export -------------------------------------------------------------------------------
+
+
+@dataclass
+class ExportReport:
+    rows: int = 0
+    points_with_data: int = 0
+
+
+def export(
+    store: Store, points: Sequence[ExportPoint], period: Period, resolution: Resolution,
+    writer: RowWriter, *, progress: Callable[[int], None] | None = None,
+    works: Sequence[int] = (),
+) -> ExportReport:
+    """Write every row of ``points`` over ``period`` (already widened to the resolution).
+    ``progress`` is told, as it goes, how much of each point's ``works`` is done."""
+    report = ExportReport()
+    for index, point in enumerate(points):
+        written = told = 0
+        for row in rows(store, point, period, resolution):
+            writer.write(row)
+            written += 1
+            # A raw row is a unit of work; a rollup row stands for several hours.
+            if progress is not None and resolution is Resolution.RAW and written % 10_000 == 0:
+                progress(written - told)
+                told = written
+        report.rows += written
+        report.points_with_data += written > 0
+        if progress is not None:
+            progress(max(0, (works[index] if index < len(works) else written) - told))
+    return report

@@ -1,0 +1,308 @@
+"""`gtb export` on a real store: three days of the demo commune around the spring clock change,
+exported as an auditor would, in CSV, JSON Lines and line protocol."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner, Result
+
+from gtb import export
+from gtb.cli import main
+from gtb.influx import Schema
+from gtb.model import Quality, Site
+from gtb.store import Sample, Store
+
+PARIS = ZoneInfo("Europe/Paris")
+START = datetime(2026, 3, 28, tzinfo=PARIS)  # Sunday 29 March 2026 has 23 hours
+END = datetime(2026, 3, 31, tzinfo=PARIS)
+STEP = timedelta(minutes=15)
+
+MAIRIE_TEMP = "mairie.accueil.temperature"
+MAIRIE_MODE = "mairie.accueil:mode"
+MAIRIE_METER = "mairie.compteur-chauffage"
+ECOLE_TEMP = "ecole.maternelle.temperature"
+FAILED_AT = datetime(2026, 3, 29, 10, 0, tzinfo=PARIS)
+STALE_AT = datetime(2026, 3, 29, 10, 15, tzinfo=PARIS)
+ERROR = 'BACnet timeout, device 1001 "mairie"'
+
+COLUMNS = ["time_local", "time_utc", "site", "building", "zone", "point", "name", "quantity",
+           "meter", "unit", "value", "min", "max", "count", "hours", "quality", "error"]
+
+
+def temperature(i: int) -> float:
+    return 18.0 + (i % 8) * 0.25
+
+
+@dataclass
+class History:
+    site_file: Path
+    db: Path
+    tmp: Path
+
+    def run(self, *args: str) -> Result:
+        return CliRunner().invoke(
+            main, ["export", str(self.site_file), "--db", str(self.db), *args])
+
+
+@pytest.fixture
+def history(tmp_path: Path, demo_site_text: str) -> History:
+    """Three local days of samples every 15 min, rolled up, in a real store."""
+    site_file = tmp_path / "site.yaml"
+    site_file.write_text(demo_site_text, encoding="utf-8")
+    db = tmp_path / "gtb.sqlite"
+    samples = []
+    t, i = START.astimezone(UTC), 0
+    while t < END:
+        samples += [Sample(MAIRIE_TEMP, t, temperature(i)),
+                    Sample(MAIRIE_MODE, t, 1.0 if i % 4 else 2.0),
+                    Sample(MAIRIE_METER, t, 5000.0 + 2.5 * i)]
+        if t == FAILED_AT:
+            samples.append(Sample(ECOLE_TEMP, t, None, Quality.FAILED, ERROR))
+        elif t == STALE_AT:
+            samples.append(Sample(ECOLE_TEMP, t, 20.5, Quality.STALE, "not read"))
+        else:
+            samples.append(Sample(ECOLE_TEMP, t, 20.0 + (i % 3)))
+        t, i = t + STEP, i + 1
+    with Store(db) as store:
+        store.write_samples(samples)
+        store.rollup(START, END)
+    return History(site_file, db, tmp_path)
+
+
+def read_csv(text: str) -> tuple[list[str], list[str], list[dict[str, str]]]:
+    """Comment lines (without '# '), column names and rows of an exported CSV."""
+    lines = text.splitlines()
+    comments = [line.removeprefix("# ") for line in lines if line.startswith("#")]
+    assert all(line.startswith("#") for line in lines[:len(comments)]), "comments come first"
+    reader = csv.DictReader(lines[len(comments):])
+    rows = list(reader)
+    return comments, list(reader.fieldnames or []), rows
+
+
+def test_csv_says_what_it_holds_and_has_every_sample_of_a_23_hour_day(
+    history: History,
+) -> None:
+    out = history.tmp / "mairie.csv"
+    result = history.run("--from", "2026-03-29", "--to", "2026-03-29", "--building", "mairie",
+                         "--quantity", "temperature", "--format", "csv", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    comments, columns, rows = read_csv(out.read_text(encoding="utf-8"))
+    assert columns == COLUMNS
+    assert comments[0] == "GTB export of site Marchiennes-le-Vert (marchiennes-le-vert)"
+    assert any(c.startswith("time zone: Europe/Paris") for c in comments)
+    assert any(c.startswith("resolution: raw") for c in comments)
+    assert ("period: 2026-03-29T00:00:00+01:00 (included) to 2026-03-30T00:00:00+02:00 "
+            "(excluded)") in comments
+    assert any("decimal point '.'" in c for c in comments)
+    assert any(c.startswith("generated: ") for c in comments)
+
+    assert len(rows) == 23 * 4  # the clocks went forward: 02:00 to 03:00 never happened
+    assert {r["point"] for r in rows} == {MAIRIE_TEMP}
+    first = rows[0]
+    assert first["time_local"] == "2026-03-29T00:00:00+01:00"
+    assert first["time_utc"] == "2026-03-28T23:00:00+00:00"
+    assert (first["site"], first["building"], first["zone"]) == (
+        "marchiennes-le-vert", "mairie", "accueil")
+    assert (first["quantity"], first["unit"], first["quality"]) == ("temperature", "°C", "ok")
+    assert first["min"] == first["max"] == first["count"] == first["hours"] == ""
+    i = (datetime(2026, 3, 29, tzinfo=PARIS) - START) // STEP
+    assert [float(r["value"]) for r in rows] == [temperature(i + n) for n in range(92)]
+    local = [r["time_local"] for r in rows]
+    assert local[7:9] == ["2026-03-29T01:45:00+01:00", "2026-03-29T03:00:00+02:00"]
+    assert "92 rows written (4 points, 1 with data;" in result.stderr  # temp-ext and 3 zones
+    assert result.stdout == ""
+
+
+def test_a_failed_and_a_stale_sample_keep_their_quality_and_error(history: History) -> None:
+    result = history.run("--from", "2026-03-29T10:00", "--to", "2026-03-29T10:30",
+                         "--zone", "ecole.maternelle", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    _, _, rows = read_csv(result.stdout)
+    assert [(r["time_local"], r["value"], r["quality"], r["error"]) for r in rows] == [
+        ("2026-03-29T10:00:00+02:00", "", "failed", ERROR),
+        ("2026-03-29T10:15:00+02:00", "20.5", "stale", "not read"),
+    ]
+    assert "rows written" not in result.stdout  # the summary goes to stderr only
+    assert "2 rows written" in result.stderr
+
+
+@pytest.mark.parametrize(("filters", "points"), [
+    (["--building", "ecole"], {ECOLE_TEMP}),
+    (["--building", "mairie"], {MAIRIE_TEMP, MAIRIE_MODE, MAIRIE_METER}),
+    (["--zone", "accueil"], {MAIRIE_TEMP, MAIRIE_MODE}),
+    (["--zone", "mairie.accueil", "--quantity", "mode"], {MAIRIE_MODE}),
+    (["--quantity", "temperature", "--quantity", "energy"], {MAIRIE_TEMP, MAIRIE_METER,
+                                                             ECOLE_TEMP}),
+    (["--building", "mairie", "--zone", "accueil", "--quantity", "temperature"], {MAIRIE_TEMP}),
+])
+def test_filters_keep_the_points_asked_for(
+    history: History, filters: list[str], points: set[str]
+) -> None:
+    result = history.run("--from", "2026-03-28", "--to", "2026-03-30", "--format", "json",
+                         *filters)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {r["point"] for r in rows} == points
+
+
+def test_day_resolution_has_the_23_hour_day(history: History) -> None:
+    result = history.run("--from", "2026-03-28", "--to", "2026-03-30", "--zone", "accueil",
+                         "--quantity", "temperature", "--resolution", "day", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    comments, _, rows = read_csv(result.stdout)
+    assert "period: local days 2026-03-28 to 2026-03-30, both included" in comments
+    assert [(r["time_local"], r["time_utc"], r["hours"], r["count"]) for r in rows] == [
+        ("2026-03-28T00:00:00+01:00", "2026-03-27T23:00:00+00:00", "24", "96"),
+        ("2026-03-29T00:00:00+01:00", "2026-03-28T23:00:00+00:00", "23", "92"),
+        ("2026-03-30T00:00:00+02:00", "2026-03-29T22:00:00+00:00", "24", "96"),
+    ]
+    sunday = [temperature(96 + n) for n in range(92)]
+    assert float(rows[1]["value"]) == pytest.approx(sum(sunday) / 92)
+    assert (float(rows[1]["min"]), float(rows[1]["max"])) == (18.0, 19.75)
+    assert rows[1]["quality"] == rows[1]["error"] == ""
+
+
+def test_month_resolution_counts_the_hours_of_march(history: History) -> None:
+    result = history.run("--from", "2026-03", "--to", "2026-03", "--zone", "accueil",
+                         "--quantity", "mode", "--resolution", "month", "--format", "json")
+    assert result.exit_code == 0, result.output
+    (row,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert row["time_local"] == "2026-03-01T00:00:00+01:00"
+    assert (row["hours"], row["count"], row["min"], row["max"]) == (24 + 23 + 24, 284, 1.0, 2.0)
+    assert row["value"] == pytest.approx(1.25)
+
+
+def test_hourly_json_lines_parse_and_carry_the_rollups(history: History) -> None:
+    result = history.run("--from", "2026-03-29", "--to", "2026-03-29", "--zone", "maternelle",
+                         "--resolution", "hour", "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 23
+    assert all(list(r) == COLUMNS for r in rows)
+    ten = next(r for r in rows if r["time_local"] == "2026-03-29T10:00:00+02:00")
+    # 10:00 failed and 10:15 was stale: the rollup has the two good samples only
+    assert ten["count"] == 2 and ten["quality"] is None
+    assert ten["time_utc"] == "2026-03-29T08:00:00+00:00"
+    assert (ten["unit"], ten["hours"]) == ("°C", None)
+    assert all(r["count"] == 4 for r in rows if r is not ten)
+
+
+def test_raw_line_protocol_is_what_the_shipper_sends(
+    history: History, demo_site: Site
+) -> None:
+    result = history.run("--from", "2026-03-28", "--to", "2026-03-30", "--format", "lp")
+    assert result.exit_code == 0, result.output
+    schema = Schema(demo_site)
+    expected = []
+    with Store(history.db) as store:
+        for key in (MAIRIE_METER, MAIRIE_TEMP, ECOLE_TEMP, MAIRIE_MODE):  # the export's order
+            expected += [
+                schema.sample_line(key, int(s.ts.timestamp()), s.value, s.quality.value, s.error)
+                for s in store.samples(key, START, datetime(2026, 3, 31, tzinfo=PARIS))
+            ]
+    assert result.stdout.splitlines() == expected
+    assert len(expected) == 4 * (96 + 92 + 96)
+    assert any('quality="failed"' in line for line in expected)
+
+
+def test_hourly_line_protocol_goes_to_suffixed_measurements(history: History) -> None:
+    result = history.run("--from", "2026-03-29T03:00", "--to", "2026-03-29T04:00",
+                         "--zone", "accueil", "--resolution", "hour", "--format", "lp")
+    assert result.exit_code == 0, result.output
+    three = int(datetime(2026, 3, 29, 1, tzinfo=UTC).timestamp())
+    values = [temperature((datetime(2026, 3, 29, 1, tzinfo=UTC) - START) // STEP + n)
+              for n in range(4)]
+    assert result.stdout.splitlines() == [
+        "temperature_1h,building=mairie,point=mairie.accueil.temperature,"
+        f"site=marchiennes-le-vert,zone=accueil mean={sum(values) / 4!r},min={min(values)!r},"
+        f"max={max(values)!r},count=4i {three}",
+        "mode_1h,building=mairie,point=mairie.accueil:mode,site=marchiennes-le-vert,"
+        f"zone=accueil mean=1.25,min=1.0,max=2.0,count=4i {three}",
+    ]
+
+
+def test_daily_line_protocol_has_the_hours(history: History) -> None:
+    result = history.run("--from", "2026-03-29", "--to", "2026-03-29", "--quantity", "energy",
+                         "--resolution", "day", "--format", "lp")
+    assert result.exit_code == 0, result.output
+    (line,) = result.stdout.splitlines()
+    assert line.startswith("energy_1d,building=mairie,point=mairie.compteur-chauffage,")
+    assert ",count=92i,hours=23i " in line
+    assert line.endswith(f" {int(datetime(2026, 3, 29, tzinfo=PARIS).timestamp())}")
+
+
+DAY = ["--from", "2026-03-28", "--to", "2026-03-29"]
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    ([*DAY, "--building", "hotel-de-ville"], ["'hotel-de-ville'", "mairie, ecole, gymnase"]),
+    ([*DAY, "--zone", "cuisine"], ["'cuisine'", "mairie.accueil", "ecole.cantine"]),
+    ([*DAY, "--building", "ecole", "--zone", "accueil"], ["'accueil'", "ecole.cantine"]),
+    ([*DAY, "--quantity", "humidity"], ["'humidity'", "temperature", "energy"]),
+    ([*DAY, "--building", "ecole", "--quantity", "power"],
+     ["ecole has no power point", "valve"]),
+    (["--from", "2026-03-30", "--to", "2026-03-29T12:00"], ["--from", "not before --to"]),
+    (["--from", "29/03/2026", "--to", "2026-03-29"], ["'29/03/2026'", "ISO 8601"]),
+])
+def test_bad_requests_exit_2_and_write_nothing(
+    history: History, args: list[str], says: list[str]
+) -> None:
+    out = history.tmp / "out.csv"
+    result = history.run(*args, "--format", "csv", "--output", str(out))
+    assert result.exit_code == 2, result.output
+    for text in says:
+        assert text in result.stderr
+    assert not out.exists()
+    assert sorted(p.name for p in history.tmp.iterdir()) == ["gtb.sqlite", "site.yaml"]
+
+
+def test_an_export_that_fails_half_way_leaves_the_old_file_alone(
+    history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = history.tmp / "out.csv"
+    out.write_text("the previous export\n", encoding="utf-8")
+    real_rows = export.rows
+
+    def rows_then_failure(*args: Any) -> Iterator[export.Row]:
+        yield from islice(real_rows(*args), 10)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export, "rows", rows_then_failure)
+    result = history.run("--from", "2026-03-28", "--to", "2026-03-29", "--format", "csv",
+                         "--output", str(out))
+    assert result.exit_code == 1
+    assert "export stopped, nothing was written: [Errno 28] No space left" in result.stderr
+    assert out.read_text(encoding="utf-8") == "the previous export\n"
+    assert sorted(p.name for p in history.tmp.iterdir()) == ["gtb.sqlite", "out.csv",
+                                                              "site.yaml"]
+
+
+def test_a_missing_store_is_an_error_and_is_not_created(history: History) -> None:
+    missing = history.tmp / "nowhere.sqlite"
+    result = CliRunner().invoke(main, ["export", str(history.site_file), "--db", str(missing),
+                                       "--from", "2026-03-28", "--to", "2026-03-29",
+                                       "--format", "csv"])
+    assert result.exit_code == 2
+    assert f"no store at {missing}" in result.stderr
+    assert not missing.exists()
+    assert result.stdout == ""
+
+
+def test_the_store_reads_samples_in_chunks_without_losing_any(history: History) -> None:
+    start, end = datetime(2026, 3, 29, tzinfo=PARIS), datetime(2026, 3, 30, tzinfo=PARIS)
+    with Store(history.db) as store:
+        whole = store.samples(ECOLE_TEMP, start, end)
+        for chunk in (1, 7, 46, 92, 1000):  # 92 samples: chunks that divide it and not
+            assert list(store.iter_samples(ECOLE_TEMP, start, end, chunk=chunk)) == whole
+        assert store.count_samples(ECOLE_TEMP, start, end) == 92
+        assert store.count_hourly(ECOLE_TEMP, start, end) == 23
