@@ -125,6 +125,10 @@ class ZoneLearner:
         self._previous = decision.level
         return decision
 
+    def next_arrival(self, now: datetime) -> ArrivalForecast:
+        """When the zone is next expected to be occupied, learned or from the programme."""
+        return self._forecast_at(now.astimezone(self.tz))
+
     def _last_seen(self) -> datetime | None:
         """When someone was last detected: recorded since the start, else the end of the
         last occupied slot in the history (after a restart); None when never."""

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from controllers.heating import HeatingDecision, programme_decision
 from controllers.learning import ZoneLearner
@@ -236,6 +237,7 @@ class Engine:
         final = self._arbiter.arbitrate(desired, self.store.active_overrides(now),
                                         self._switches, now)
         self._record_commands(final)
+        self._save_status(now, final)
         writes, failures = await self._write(now, final)
         for key in [k for k in self._written if k not in final]:
             await self._release(key, "plus aucune commande : point rendu à l'automate")
@@ -565,6 +567,39 @@ class Engine:
             reason=reason,
             degraded=degraded,
         )
+
+    def _save_status(self, now: datetime, final: Mapping[str, Command]) -> None:
+        """What the panel shows of each zone and output, as of this tick: the panel reads
+        the store only. A zone's setpoint and reason are the final ones (an override's,
+        when one holds)."""
+        records: dict[str, tuple[str, dict[str, Any]]] = {}
+        for building, zone, keys in self._zones:
+            zone_key = f"{building.id}.{zone.id}"
+            status = self._status[zone_key]
+            command = final.get(keys.get(Role.HEATING_SETPOINT, ""))
+            reason = command.reason if command is not None else status.reason
+            forecast = self._learners[zone_key].next_arrival(now)
+            occupancy = keys.get(Role.OCCUPANCY)
+            records[zone_key] = ("zone", {
+                "name": zone.name, "building": building.id, "zone": zone.id,
+                "temperature": status.temperature, "quality": status.quality.value,
+                "level": status.level.value,
+                "setpoint": command.value if command is not None else status.setpoint,
+                "reason": {"fr": reason.fr, "en": reason.en},
+                "source": command.source if command is not None else "controller",
+                "actor": command.actor if command is not None else "engine",
+                "degraded": status.degraded,
+                "occupied": None if occupancy is None else self._state.values.get(occupancy),
+                "learning": self._learners[zone_key].learning,
+                "next_arrival": None if forecast.start is None else forecast.start.isoformat(),
+                "next_arrival_reason": {"fr": forecast.reason.fr, "en": forecast.reason.en},
+            })
+        for key, output in self._outputs.items():
+            records[key] = ("output", {
+                "name": output.name, "kind": output.kind, "on": output.on,
+                "level": output.level, "reason": {"fr": output.reason.fr,
+                                                  "en": output.reason.en}})
+        self.store.save_status(now, records)
 
     def _record_commands(self, final: Mapping[str, Command]) -> None:
         """A command is an event when its value or its reason changes."""

@@ -219,6 +219,24 @@ MIGRATIONS: tuple[Migration, ...] = (
             PRIMARY KEY (point_id, month)
         ) WITHOUT ROWID""",
     ),
+    # 8: what the engine shows of each zone and output after its last tick (the panel
+    # reads it), and the API tokens of scripts
+    (
+        """CREATE TABLE status (
+            key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('zone', 'output')),
+            data TEXT NOT NULL,
+            at INTEGER NOT NULL
+        )""",
+        """CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            user TEXT NOT NULL COLLATE NOCASE REFERENCES users (name),
+            token_hash TEXT NOT NULL UNIQUE,
+            label TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        )""",
+    ),
 )
 
 
@@ -352,6 +370,16 @@ class ShippableSample:
     value: float | None
     quality: str | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the engine said of a zone or an output after the tick at ``at``."""
+
+    key: str
+    kind: str
+    data: Mapping[str, Any]
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -951,6 +979,29 @@ class Store:
         )
         return [_from_row(SetAside, row) for row in rows]
 
+    # -- the engine's status, for the panel ---------------------------------------------
+
+    def save_status(self, at: datetime, records: Mapping[str, tuple[str, Mapping[str, Any]]]
+                    ) -> None:
+        """Replace the status of every zone and output: ``key -> (kind, data)``, ``kind``
+        ``zone`` or ``output``; written by the engine at the end of each tick."""
+        ts = _epoch(at, "status time")
+        rows = [(key, kind, _to_json(data, f"status of {key}"), ts)
+                for key, (kind, data) in records.items()]
+        with self._write() as conn:
+            conn.execute("DELETE FROM status")
+            conn.executemany("INSERT INTO status (key, kind, data, at) VALUES (?, ?, ?, ?)",
+                             rows)
+
+    def status(self, kind: str | None = None) -> dict[str, Status]:
+        """The engine's last status of each zone or output (all kinds when None), in the
+        order it wrote them."""
+        where, params = ("WHERE kind = ?", (kind,)) if kind else ("", ())
+        rows = self._conn().execute(
+            f"SELECT key, kind, data, at FROM status {where} ORDER BY rowid", params)
+        return {row["key"]: Status(row["key"], row["kind"], json.loads(row["data"]),
+                                   _utc(row["at"])) for row in rows}
+
     # -- alarms ------------------------------------------------------------------------
 
     def raise_alarm(
@@ -1329,6 +1380,34 @@ class Store:
             ).rowcount
             if changed == 0:
                 raise NotFoundError(f"no user {name!r}")
+
+    def add_token(self, user: str, token_hash: str, label: str, *, at: datetime) -> int:
+        """Record an API token of ``user`` (only its hash); returns its id."""
+        _require_text(token_hash, "token hash")
+        _require_text(label, "token label")
+        ts = _epoch(at, "token creation time")
+        with self._write() as conn:
+            if self._user_row(conn, user) is None:
+                raise NotFoundError(f"no user {user!r}")
+            cursor = conn.execute(
+                "INSERT INTO api_tokens (user, token_hash, label, created_at) "
+                "VALUES (?, ?, ?, ?)", (user, token_hash, label, ts))
+            return _new_id(cursor)
+
+    def token_user(self, token_hash: str) -> User | None:
+        """The enabled user whose live token has this hash, else None."""
+        row = self._conn().execute(
+            "SELECT u.* FROM api_tokens AS t JOIN users AS u ON u.name = t.user "
+            "WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled = 0",
+            (token_hash,)).fetchone()
+        return None if row is None else _from_row(User, row, role=UserRole, disabled=bool)
+
+    def revoke_token(self, token_id: int, *, at: datetime) -> None:
+        ts = _epoch(at, "revocation time")
+        with self._write() as conn:
+            if conn.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND "
+                            "revoked_at IS NULL", (ts, token_id)).rowcount == 0:
+                raise NotFoundError(f"no live API token {token_id}")
 
     @staticmethod
     def _user_row(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:

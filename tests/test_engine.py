@@ -94,6 +94,13 @@ def test_override_beats_the_programme_until_it_ends_and_is_audited(
                        if e.actor == "marie"]
             assert event.reason == ("Dérogation de marie jusqu'à 04:01 : permanence "
                                     "exceptionnelle")
+            # The panel reads what the engine applied from the store.
+            shown = r.store.status("zone")["mairie.accueil"]
+            assert shown.at == r.clock.now()
+            assert (shown.data["setpoint"], shown.data["source"], shown.data["actor"]) == (
+                20.0, "override", "marie")
+            assert shown.data["reason"]["fr"] == event.reason
+            assert shown.data["level"] == "reduced"  # the programme's level, overridden
             await r.tick(after_s=3600)  # expired: back to the programme
             assert r.virtual.world.read(key) == 16.0
             # A new override, cancelled early, and one asking for too much.
