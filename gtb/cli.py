@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 from rich.console import Console, Group
@@ -31,7 +31,10 @@ from gtb.engine import Engine, EngineSettings
 from gtb.influx import InfluxSettings, Shipper
 from gtb.jobs import Retention, start_jobs
 from gtb.model import Site
-from gtb.store import Store, StoreError
+from gtb.store import Store, StoreError, UserRole
+
+if TYPE_CHECKING:
+    from web import PanelServer
 
 DEMO_SITE = Path(__file__).resolve().parent.parent / "sites" / "demo-commune.yaml"
 
@@ -177,6 +180,31 @@ class History:
         return cls(influx, retention)
 
 
+def panel_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Where the web panel listens: loopback unless told otherwise."""
+    options = [
+        click.option("--panel-host", envvar="GTB_PANEL_HOST", default="127.0.0.1",
+                     show_default=True, help="address of the web panel [env GTB_PANEL_HOST]"),
+        click.option("--panel-port", envvar="GTB_PANEL_PORT", type=click.IntRange(0, 65535),
+                     default=8080, show_default=True, help="[env GTB_PANEL_PORT]"),
+        click.option("--no-panel", is_flag=True, help="run without the web panel"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@dataclass(frozen=True)
+class PanelAddress:
+    host: str
+    port: int
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> PanelAddress | None:
+        host, port = options.pop("panel_host"), options.pop("panel_port")
+        return None if options.pop("no_panel") else cls(host, port)
+
+
 @main.command()
 @click.argument("site_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
@@ -186,13 +214,15 @@ class History:
 @click.option("--bacnet-port", type=int, default=47808, show_default=True,
               help="UDP port of the engine's own BACnet/IP client")
 @history_options
+@panel_options
 def run(site_file: Path, db: Path, tick_s: float, bacnet_port: int, **options: Any) -> None:
-    """Run the engine on the real devices of SITE_FILE."""
+    """Run the engine on the real devices of SITE_FILE, with its web panel."""
     history = History.from_options(options)
+    panel = PanelAddress.from_options(options)
     site = _load(site_file)
     try:
         asyncio.run(serve_engine(site, db, RealClock(), speed=1.0, tick_s=tick_s,
-                                 bacnet_port=bacnet_port, history=history))
+                                 bacnet_port=bacnet_port, history=history, panel=panel))
     except KeyboardInterrupt:
         console.print("stopped")
 
@@ -210,16 +240,20 @@ def run(site_file: Path, db: Path, tick_s: float, bacnet_port: int, **options: A
 @click.option("--bacnet-port", type=int, default=47808, show_default=True,
               help="UDP port of the engine's own BACnet/IP client")
 @history_options
+@panel_options
 def demo(site_file: Path, speed: float, seed: int, db: Path, bacnet_port: int,
          **options: Any) -> None:
-    """The virtual commune and the engine on it, in one process."""
+    """The virtual commune, the engine on it and the web panel, in one process."""
     from gtb.sim.runner import VirtualSite
 
     history = History.from_options(options)
+    panel = PanelAddress.from_options(options)
     site = _load(site_file)
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)
     clock = SimulatedClock(RealClock().now().replace(microsecond=0), speed=speed)
+    if panel is not None:
+        _demo_accounts(db, clock)
 
     async def both() -> None:
         virtual = VirtualSite(site, clock, seed=seed)
@@ -227,7 +261,7 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, bacnet_port: int,
             console.print(f"virtual commune on loopback: {len(virtual.servers)} devices; "
                           f"speed ×{speed:g}; store {db} (new)")
             await serve_engine(site, db, clock, speed=speed, tick_s=60.0,
-                               bacnet_port=bacnet_port, history=history)
+                               bacnet_port=bacnet_port, history=history, panel=panel)
 
     try:
         asyncio.run(both())
@@ -235,9 +269,29 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, bacnet_port: int,
         console.print("stopped")
 
 
+def _demo_accounts(db: Path, clock: Clock) -> None:
+    """One account per role with a random password, printed: no default credentials."""
+    import secrets
+
+    from web.auth import hash_password
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    table = Table(title="Comptes de la démo (mots de passe tirés au hasard à chaque lancement)")
+    for column in ("nom", "rôle", "mot de passe"):
+        table.add_column(column)
+    with Store(db) as store:
+        for name, role in (("elu", UserRole.VIEWER), ("gestionnaire", UserRole.OPERATOR),
+                           ("admin", UserRole.ADMIN)):
+            password = secrets.token_urlsafe(12)
+            store.add_user(name, hash_password(password), role, at=clock.now())
+            table.add_row(name, role.value, password)
+    console.print(table)
+
+
 async def serve_engine(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: float,
-                       bacnet_port: int, history: History) -> None:
-    """Wire store, drivers, engine, shipper and jobs; show the zones until interrupted."""
+                       bacnet_port: int, history: History, panel: PanelAddress | None) -> None:
+    """Wire store, drivers, engine, shipper, jobs and panel; show the zones until
+    interrupted."""
     from protocols.bacnet import BacnetDriver  # BAC0 takes most of a second to import
     from protocols.modbus import ModbusDriver
 
@@ -261,21 +315,37 @@ async def serve_engine(site: Site, db: Path, clock: Clock, *, speed: float, tick
         console.print(f"historique envoyé à InfluxDB {history.influx.where}")
     await engine.start()
     scheduler = None
+    server = None
     try:
         await engine.tick()
         scheduler = start_jobs(engine, store, clock, speed=speed, console=console,
                                retention=history.retention, shipper=shipper)
+        if panel is not None:
+            server = _start_panel(site, db, clock, panel)
         with Live(status_view(engine, store), console=console, refresh_per_second=1) as live:
             while True:
                 await asyncio.sleep(1.0)
                 live.update(status_view(engine, store))
     finally:
+        if server is not None:
+            server.stop()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         await engine.stop()
         if shipper is not None:
             shipper.close()
         store.close()
+
+
+def _start_panel(site: Site, db: Path, clock: Clock, address: PanelAddress) -> PanelServer:
+    from web import PanelConfig, PanelServer, create_app, new_secret_key
+
+    key = new_secret_key(db.with_name(db.name + ".panel-key"))
+    app = create_app(PanelConfig(site=site, store_path=db, clock=clock, secret_key=key))
+    server = PanelServer(app, address.host, address.port)
+    server.start()
+    console.print(f"panneau web : {server.url}")
+    return server
 
 
 def status_view(engine: Engine, store: Store) -> Group:
@@ -419,6 +489,67 @@ def _export_target(output: Path | None) -> Iterator[TextIO]:
     except BaseException:
         Path(part).unlink(missing_ok=True)
         raise
+
+
+@main.group()
+def users() -> None:
+    """Accounts of the web panel and API tokens of scripts."""
+
+
+_DB = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+                   default=Path("var/gtb.sqlite"), show_default=True, help="the engine's store")
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice([r.value for r in UserRole]), required=True,
+              help="viewer (elected officials), operator (building managers), admin")
+@_DB
+def users_add(name: str, role: str, db: Path) -> None:
+    """Create an account; the password is asked, or read from standard input."""
+    from gtb.store import ConflictError
+    from web.auth import MIN_PASSWORD, hash_password
+
+    if sys.stdin.isatty():
+        password = click.prompt("mot de passe", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < MIN_PASSWORD:
+        errors.print(f"[red]a password has at least {MIN_PASSWORD} characters; "
+                     "nothing was created[/red]")
+        sys.exit(2)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with Store(db) as store:
+        try:
+            store.add_user(name, hash_password(password), role, at=RealClock().now())
+        except (ConflictError, ValueError) as exc:
+            errors.print(f"[red]{exc}; nothing was created[/red]")
+            sys.exit(2)
+        store.record_event(RealClock().now(), "user_added", "gtb users",
+                           f"Compte {name} créé ({role})", reason="ligne de commande")
+    console.print(f"[green]{name}: {role}[/green] in {db}")
+
+
+@users.command("token")
+@click.argument("name")
+@click.option("--label", default="script", show_default=True, help="what the token is for")
+@_DB
+def users_token(name: str, label: str, db: Path) -> None:
+    """Make an API token for NAME (same role as the account); it is shown once."""
+    from gtb.store import NotFoundError
+    from web.auth import hash_token, new_token
+
+    token = new_token()
+    with Store(db) as store:
+        try:
+            store.add_token(name, hash_token(token), label, at=RealClock().now())
+        except NotFoundError as exc:
+            errors.print(f"[red]{exc}[/red]")
+            sys.exit(2)
+        store.record_event(RealClock().now(), "token_added", "gtb users",
+                           f"Jeton d'API « {label} » créé pour {name}",
+                           reason="ligne de commande")
+    click.echo(token)
 
 
 @main.group()

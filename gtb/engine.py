@@ -160,6 +160,7 @@ class Engine:
         self._switches: dict[str, Switch] = {}
         self._commands: dict[str, Command] = {}
         self._status: dict[str, ZoneStatus] = {}
+        self._period_ends: dict[str, datetime | None] = {}
         self._state = _TickState()
         self._ticking = asyncio.Lock()
         self._dead: set[tuple[str, str, int]] = set()
@@ -402,6 +403,7 @@ class Engine:
         local_now = now.astimezone(self.site.tz)
         desired: dict[str, Command] = {}
         status: dict[str, ZoneStatus] = {}
+        period_ends: dict[str, datetime | None] = {}
         outputs: dict[str, OutputStatus] = {}
         switches = self.store.learning_switches()
         agendas = self._agendas(local_now.date())
@@ -439,10 +441,13 @@ class Engine:
                 desired[key] = Command(key, MODE_OF_LEVEL[decision.level], reason)
             status[f"{building.id}.{zone.id}"] = self._zone_status(
                 building, zone, decision, reason, temperature_key, degraded)
+            period_ends[f"{building.id}.{zone.id}"] = (
+                where.current_end if where.occupied else where.next_start)
             if Role.LIGHTING_RELAY in keys:
                 self._circuit(now, local_now, f"{building.id}.{zone.id}", zone.name, keys, where,
                               present, desired, outputs)
         self._status = status
+        self._period_ends = period_ends
         self._cabinets(local_now, agendas, desired, outputs)
         self._equipment(local_now, agendas, desired, outputs)
         self._outputs = outputs
@@ -591,8 +596,9 @@ class Engine:
                 "degraded": status.degraded,
                 "occupied": None if occupancy is None else self._state.values.get(occupancy),
                 "learning": self._learners[zone_key].learning,
-                "next_arrival": None if forecast.start is None else forecast.start.isoformat(),
+                "next_arrival": _iso(forecast.start),
                 "next_arrival_reason": {"fr": forecast.reason.fr, "en": forecast.reason.en},
+                "period_end": _iso(self._period_ends.get(zone_key)),
             })
         for key, output in self._outputs.items():
             records[key] = ("output", {
@@ -683,6 +689,10 @@ class Engine:
             self.clock.now(), kind, actor, message, reason=reason, site=self.site.id, data=data,
             **_where(ref),
         )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def _switch(key: str, on: bool, reason: Reason, desired: dict[str, Command]) -> None:

@@ -1,0 +1,129 @@
+"""The panel through Flask's test client on a real store file: sign-in and its audit, roles,
+CSRF, validation, and the language."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from gtb.model import Site
+
+from .web_rig import NOW, PanelRig, csrf, panel_rig
+
+
+@pytest.fixture
+def rig(demo_site: Site, tmp_path: Path) -> Iterator[PanelRig]:
+    yield from panel_rig(demo_site, tmp_path / "gtb.sqlite")
+
+
+ZONE = "/zone/mairie/accueil"
+
+
+def test_pages_need_a_sign_in(rig: PanelRig) -> None:
+    client = rig.client()
+    for path in ("/", "/building/mairie", ZONE, ZONE + "/series"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_sign_in_failures_and_successes_are_audited(rig: PanelRig) -> None:
+    client = rig.client()
+    token = csrf(client, "/login")
+    response = client.post("/login", data={"name": "marie", "password": "wrong password",
+                                           "csrf_token": token})
+    assert response.status_code == 401
+    assert "Nom ou mot de passe incorrect." in response.get_data(as_text=True)
+    [failed] = rig.store.events(kind="login_failed")
+    assert failed.actor == "marie"
+    rig.client("marie")
+    [ok] = rig.store.events(kind="login")
+    assert ok.actor == "marie" and "operator" in (ok.reason or "")
+
+
+def test_sign_in_is_rate_limited(rig: PanelRig) -> None:
+    client = rig.client()
+    token = csrf(client, "/login")
+    codes = [client.post("/login", data={"name": "marie", "password": "nope nope nope",
+                                         "csrf_token": token}).status_code
+             for _ in range(11)]
+    assert codes[:10] == [401] * 10 and codes[10] == 429
+
+
+def test_a_form_without_its_csrf_token_is_refused(rig: PanelRig) -> None:
+    client = rig.client("marie")
+    response = client.post(ZONE + "/override", data={"value": "20", "duration": "1h",
+                                                     "why": "réunion"})
+    assert response.status_code == 400
+    assert rig.store.active_overrides(NOW) == {}
+
+
+def test_an_operator_overrides_a_zone_and_the_audit_log_says_so(rig: PanelRig) -> None:
+    client = rig.client("marie")
+    token = csrf(client, ZONE)
+    response = client.post(ZONE + "/override", data={
+        "value": "20,5", "duration": "2h", "why": "permanence", "csrf_token": token})
+    assert response.status_code == 302
+    [override] = rig.store.active_overrides(NOW).values()
+    assert (override.value, override.who, override.why) == (20.5, "marie", "permanence")
+    assert override.until - override.start == timedelta(hours=2)
+    [event] = rig.store.events(kind="override")
+    assert event.actor == "marie" and event.reason == "permanence"
+    page = client.get(ZONE).get_data(as_text=True)
+    assert "en attente du prochain passage du moteur" in page
+    # The engine applies it at its tick, and says so in the store.
+    rig.store.save_status(NOW + timedelta(minutes=1), {"mairie.accueil": ("zone", {
+        "setpoint": 20.5, "source": "override", "level": "reduced",
+        "reason": {"fr": "Dérogation de marie", "en": "Override by marie"}})})
+    page = client.get(ZONE).get_data(as_text=True)
+    assert "appliquée par le moteur" in page and "Dérogation de marie" in page
+    response = client.post(ZONE + "/cancel", data={"why": "fini", "csrf_token": token})
+    assert response.status_code == 302
+    assert rig.store.active_overrides(NOW) == {}
+    assert [e.reason for e in rig.store.events(kind="override_cancelled")] == ["fini"]
+
+
+@pytest.mark.parametrize(("form", "message"), [
+    ({"value": "35", "duration": "1h", "why": "froid"}, "hors des limites de la zone"),
+    ({"value": "abc", "duration": "1h", "why": "froid"}, "n'est pas une température"),
+    ({"value": "20", "duration": "until", "until": "2026-01-12T09:00", "why": "froid"},
+     "doit être après maintenant"),
+    ({"value": "20", "duration": "1h", "why": "  "}, "Dites pourquoi"),
+    ({"value": "20", "duration": "3 jours", "why": "froid"}, "Durée inconnue"),
+])
+def test_bad_overrides_are_refused_with_a_reason_and_change_nothing(
+    rig: PanelRig, form: dict[str, str], message: str
+) -> None:
+    client = rig.client("marie")
+    response = client.post(ZONE + "/override", data={**form, "csrf_token": csrf(client, ZONE)})
+    assert response.status_code == 400
+    assert message in html.unescape(response.get_data(as_text=True))
+    assert rig.store.active_overrides(NOW) == {}
+    assert rig.store.events(kind="override") == []
+
+
+def test_a_viewer_sees_but_cannot_act(rig: PanelRig) -> None:
+    client = rig.client("mairie-viewer")
+    page = client.get(ZONE)
+    assert page.status_code == 200
+    assert "Nouvelle dérogation" not in page.get_data(as_text=True)
+    token = csrf(client, "/login")
+    for action in ("/override", "/cancel", "/learning"):
+        response = client.post(ZONE + action, data={"value": "20", "duration": "1h",
+                                                    "why": "x", "csrf_token": token})
+        assert response.status_code == 403
+    assert rig.store.active_overrides(NOW) == {}
+
+
+def test_an_unknown_zone_is_a_404_in_the_persons_language(rig: PanelRig) -> None:
+    client = rig.client("marie")
+    response = client.get("/zone/mairie/grenier")
+    assert response.status_code == 404
+    assert "Zone inconnue : mairie.grenier" in response.get_data(as_text=True)
+    client.get("/lang/en")
+    response = client.get("/zone/mairie/grenier")
+    assert "Unknown zone: mairie.grenier" in response.get_data(as_text=True)
+    assert 'lang="en"' in client.get("/").get_data(as_text=True)

@@ -1,0 +1,66 @@
+"""The panel on a real store file, for tests: one account per role, a test client per person.
+
+The engine does not run here: tests that need its status write it as the engine does
+(``Store.save_status``); the end-to-end browser test runs the real engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from gtb.clock import SimulatedClock
+from gtb.model import Site
+from gtb.store import Store, UserRole
+from web import PanelConfig, create_app
+from web.auth import hash_password
+
+PARIS = ZoneInfo("Europe/Paris")
+NOW = datetime(2026, 1, 12, 10, 0, tzinfo=PARIS)
+PASSWORD = "correct horse battery"
+ROLES = {"mairie-viewer": UserRole.VIEWER, "marie": UserRole.OPERATOR, "admin": UserRole.ADMIN}
+
+
+@dataclass
+class PanelRig:
+    app: Flask
+    store: Store
+    clock: SimulatedClock
+    site: Site
+
+    def client(self, name: str | None = None) -> FlaskClient:
+        """A client signed in as ``name`` (none: anonymous), with CSRF on."""
+        client = self.app.test_client()
+        if name is not None:
+            token = csrf(client, "/login")
+            response = client.post("/login", data={"name": name, "password": PASSWORD,
+                                                   "csrf_token": token})
+            assert response.status_code == 302, response.data
+        return client
+
+
+def csrf(client: FlaskClient, path: str) -> str:
+    """The CSRF token of the form on ``path``."""
+    page = client.get(path).get_data(as_text=True)
+    marker = 'name="csrf_token" value="'
+    start = page.index(marker) + len(marker)
+    return page[start:page.index('"', start)]
+
+
+def panel_rig(site: Site, db: Path) -> Iterator[PanelRig]:
+    store = Store(db)
+    for name, role in ROLES.items():
+        store.add_user(name, hash_password(PASSWORD), role, at=NOW)
+    clock = SimulatedClock(NOW)
+    app = create_app(PanelConfig(site=site, store_path=db, clock=clock, secret_key="test-key"))
+    app.config["TESTING"] = True
+    try:
+        yield PanelRig(app, store, clock, site)
+    finally:
+        app.extensions["gtb"].store.close()
+        store.close()

@@ -1,0 +1,226 @@
+"""The panel's pages: overview, building, zone (chart, override, learning).
+
+Pages re-read themselves every 10 s with htmx (``hx-select`` of their ``#live`` part), so
+every value shown follows the engine without reloading. Writes go through ``Panel``'s
+actions and show the result with a flash message; the page then says whether the engine
+has applied it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from gtb.model import Role
+from gtb.store import UserRole
+from web import i18n
+from web.auth import role_required
+from web.panel import ActionError, ZoneView, panel
+
+bp = Blueprint("pages", __name__)
+
+RANGES = {"48h": timedelta(hours=48), "7d": timedelta(days=7)}
+DURATIONS = ("1h", "2h", "period", "until")
+
+
+@bp.route("/")
+@role_required(UserRole.VIEWER)
+def overview() -> Any:
+    p = panel()
+    zones = p.zones()
+    outputs = [s for s in p.store.status("output").values() if s.data["kind"] != "circuit"]
+    alarms = sorted(p.store.active_alarms().values(), key=lambda a: a.raised_at, reverse=True)
+    by_building = {b.id: [z for z in zones if z.building.id == b.id] for b in p.site.buildings}
+    return render_template("overview.html", site=p.site, by_building=by_building,
+                           outputs=outputs, alarms=alarms, updated=_updated(zones))
+
+
+@bp.route("/building/<building_id>")
+@role_required(UserRole.VIEWER)
+def building(building_id: str) -> Any:
+    p = panel()
+    found = p.building(building_id)
+    zones = p.zones(found)
+    return render_template("building.html", building=found, zones=zones,
+                           updated=_updated(zones))
+
+
+@bp.route("/zone/<building_id>/<zone_id>")
+@role_required(UserRole.VIEWER)
+def zone(building_id: str, zone_id: str) -> Any:
+    p = panel()
+    view = p.zone(building_id, zone_id)
+    applied = _applied(view)
+    return render_template("zone.html", view=view, data=view.data, applied=applied,
+                           ranges=list(RANGES), bounds=p.site.bounds_of(view.zone),
+                           now_local=p.local(p.now()))
+
+
+@bp.route("/zone/<building_id>/<zone_id>/override", methods=["POST"])
+@role_required(UserRole.OPERATOR)
+def override(building_id: str, zone_id: str) -> Any:
+    p = panel()
+    view = p.zone(building_id, zone_id)
+    value = _number(request.form.get("value", ""))
+    until = _until(view, request.form.get("duration", ""), request.form.get("until", ""))
+    p.override_zone(view, value, until, who=current_user.name,
+                    why=request.form.get("why", ""))
+    flash(i18n.gettext("Dérogation enregistrée."), "ok")
+    return redirect(url_for("pages.zone", building_id=building_id, zone_id=zone_id))
+
+
+@bp.route("/zone/<building_id>/<zone_id>/cancel", methods=["POST"])
+@role_required(UserRole.OPERATOR)
+def cancel(building_id: str, zone_id: str) -> Any:
+    p = panel()
+    view = p.zone(building_id, zone_id)
+    p.cancel_override(view, who=current_user.name, why=request.form.get("why", ""))
+    flash(i18n.gettext("Dérogation annulée."), "ok")
+    return redirect(url_for("pages.zone", building_id=building_id, zone_id=zone_id))
+
+
+@bp.route("/zone/<building_id>/<zone_id>/learning", methods=["POST"])
+@role_required(UserRole.OPERATOR)
+def learning(building_id: str, zone_id: str) -> Any:
+    p = panel()
+    view = p.zone(building_id, zone_id)
+    enabled = request.form.get("enabled") == "1"
+    p.set_learning(view, enabled, who=current_user.name)
+    flash(i18n.gettext("Apprentissage modifié."), "ok")
+    return redirect(url_for("pages.zone", building_id=building_id, zone_id=zone_id))
+
+
+@bp.route("/zone/<building_id>/<zone_id>/series")
+@role_required(UserRole.VIEWER)
+def series(building_id: str, zone_id: str) -> Any:
+    """The chart's data: epoch seconds and one list per curve, None where nothing was read."""
+    p = panel()
+    view = p.zone(building_id, zone_id)
+    span = RANGES.get(request.args.get("range", "48h"))
+    if span is None:
+        raise ActionError("Période inconnue : 48h ou 7d.", "Unknown range: 48h or 7d.")
+    end = p.now()
+    start = end - span
+    keys = {point.role: f"{view.key}.{point.id}" for point in view.zone.points}
+    curves = {
+        "temperature": keys.get(Role.ZONE_TEMPERATURE),
+        "setpoint": keys.get(Role.HEATING_SETPOINT),
+        "occupancy": keys.get(Role.OCCUPANCY),
+        "heating": keys.get(Role.VALVE),
+    }
+    columns: dict[str, dict[int, float | None]] = {}
+    times: set[int] = set()
+    for name, key in curves.items():
+        samples = p.store.samples(key, start, end) if key else []
+        columns[name] = {int(s.ts.timestamp()): s.value for s in samples}
+        times.update(columns[name])
+    stamps = sorted(times)
+    return jsonify({"t": stamps, **{name: [column.get(t) for t in stamps]
+                                    for name, column in columns.items()}})
+
+
+@bp.route("/lang/<code>")
+def language(code: str) -> Response:
+    target = request.referrer or url_for("pages.overview")
+    response = make_response(redirect(target))
+    if code in i18n.LANGS:
+        response.set_cookie(i18n.COOKIE, code, max_age=365 * 86400, samesite="Lax",
+                            httponly=True)
+    return response
+
+
+@bp.app_errorhandler(ActionError)
+def refused(error: ActionError) -> Any:
+    return _error(error.status, error.text(i18n.lang()))
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_refused(error: CSRFError) -> Any:
+    return _error(400, i18n.gettext(
+        "La session a expiré ou le formulaire est invalide ; rechargez la page."))
+
+
+@bp.app_errorhandler(403)
+def forbidden(error: Any) -> Any:
+    return _error(403, i18n.gettext("Votre rôle ne permet pas cette action."))
+
+
+@bp.app_errorhandler(404)
+def not_found(error: Any) -> Any:
+    return _error(404, i18n.gettext("Page introuvable"))
+
+
+def _error(status: int, message: str) -> Any:
+    if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
+        return jsonify({"error": message}), status
+    title = {403: "Accès refusé", 404: "Page introuvable"}.get(status, "Requête refusée")
+    return render_template("error.html", title=i18n.gettext(title), message=message), status
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _updated(zones: list[ZoneView]) -> datetime | None:
+    times = [z.status.at for z in zones if z.status is not None]
+    return max(times) if times else None
+
+
+def _applied(view: ZoneView) -> bool | None:
+    """Whether the engine has applied the override in force (None: no override)."""
+    if view.override is None:
+        return None
+    status = view.status
+    return (status is not None and status.at >= view.override.created_at
+            and status.data.get("source") == "override")
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text.replace(",", ".").strip())
+    except ValueError:
+        raise ActionError(f"« {text} » n'est pas une température.",
+                          f"'{text}' is not a temperature.") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ActionError(f"« {text} » n'est pas une température.",
+                          f"'{text}' is not a temperature.")
+    return value
+
+
+def _until(view: ZoneView, duration: str, chosen: str) -> datetime:
+    p = panel()
+    now = p.now()
+    if duration == "1h":
+        return now + timedelta(hours=1)
+    if duration == "2h":
+        return now + timedelta(hours=2)
+    if duration == "period":
+        end = view.data.get("period_end")
+        if not end:
+            raise ActionError("La période en cours n'a pas de fin connue ; choisissez une heure.",
+                              "The current period has no known end; choose a time.")
+        return datetime.fromisoformat(end)
+    if duration == "until":
+        try:
+            local = datetime.fromisoformat(chosen)
+        except ValueError:
+            raise ActionError(f"« {chosen} » n'est pas une date et une heure.",
+                              f"'{chosen}' is not a date and time.") from None
+        if local.tzinfo is None:
+            local = local.replace(tzinfo=p.site.tz)
+        return local
+    raise ActionError(f"Durée inconnue : « {duration} ».", f"Unknown duration: '{duration}'.")
+
