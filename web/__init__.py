@@ -53,9 +53,12 @@ def create_app(config: PanelConfig) -> Flask:
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
                       default_limits=[], headers_enabled=True)
     auth.init_app(app)
-    i18n.init_app(app)
+    # Each page blueprint brings its English texts (EN) to the catalog.
+    blueprints = [pages]
+    i18n.init_app(app, *(module.EN for module in blueprints))
     app.register_blueprint(auth.bp)
-    app.register_blueprint(pages.bp)
+    for module in blueprints:
+        app.register_blueprint(module.bp)
     # Flask-Limiter's decorator is typed for any view; the sign-in view is a plain one.
     limit = limiter.limit(config.login_limit, methods=["POST"],
                           error_message=i18n.TOO_MANY_LOGINS)

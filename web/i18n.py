@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 
 from gtb import i18n as formats
 
@@ -23,6 +23,10 @@ TOO_MANY_LOGINS = ("Trop de tentatives de connexion depuis cette adresse : rées
 
 EN: dict[str, str] = {
     "Tableau de bord": "Overview",
+    "Éclairage": "Lighting",
+    "Programmes": "Programmes",
+    "Journal": "Audit log",
+    "Export": "Export",
     "Bâtiments": "Buildings",
     "Bâtiment": "Building",
     "Zone": "Zone",
@@ -102,7 +106,10 @@ def lang() -> str:
 
 
 def gettext(text: str) -> str:
-    return text if lang() == "fr" else EN.get(text, text)
+    if lang() == "fr":
+        return text
+    catalog: dict[str, str] = current_app.extensions["gtb_i18n"]
+    return catalog.get(text, text)
 
 
 def temperature(value: object) -> str:
@@ -127,11 +134,19 @@ def when(moment: object, tz: Any) -> str:
     return moment.astimezone(tz).strftime("%d/%m/%Y %H:%M")
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, *catalogs: dict[str, str]) -> None:
+    """The panel's English: ``EN`` here, and the catalog of each blueprint that has texts
+    of its own."""
     from web.panel import panel
+
+    merged = dict(EN)
+    for catalog in catalogs:
+        merged.update(catalog)
+    app.extensions["gtb_i18n"] = merged
 
     @app.context_processor
     def helpers() -> dict[str, Any]:
         tz = panel().site.tz
         return {"_": gettext, "lang": lang(), "temperature": temperature, "number": number,
-                "when": lambda moment: when(moment, tz)}
+                "when": lambda moment: when(moment, tz),
+                "has_page": lambda endpoint: endpoint in app.view_functions}

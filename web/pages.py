@@ -33,6 +33,9 @@ from web.panel import ActionError, ZoneView, panel
 
 bp = Blueprint("pages", __name__)
 
+EN: dict[str, str] = {}
+"""English of this blueprint's own texts (the shared ones are in web.i18n)."""
+
 RANGES = {"48h": timedelta(hours=48), "7d": timedelta(days=7)}
 DURATIONS = ("1h", "2h", "period", "until")
 
