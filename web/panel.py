@@ -12,7 +12,15 @@ from flask import current_app
 
 from gtb.clock import Clock
 from gtb.model import Building, Role, Site, Zone
-from gtb.store import Override, Status, Store, UserRole
+from gtb.store import (
+    Alarm,
+    ConflictError,
+    NotFoundError,
+    Override,
+    Status,
+    Store,
+    UserRole,
+)
 
 
 class ActionError(ValueError):
@@ -153,6 +161,23 @@ class Panel:
             now, "learning", who, f"Apprentissage {state[0]} : {view.zone.name}",
             reason="depuis le panneau", site=self.site.id, building=view.building.id,
             zone=view.zone.id, data={"enabled": enabled})
+
+
+    def acknowledge_alarm(self, alarm_id: int, *, who: str) -> Alarm:
+        """A person has seen the alarm; it stays until its condition clears."""
+        now = self.now()
+        try:
+            alarm = self.store.acknowledge_alarm(alarm_id, at=now, who=who)
+        except NotFoundError:
+            raise NotFound(f"Alarme inconnue : {alarm_id}", f"Unknown alarm: {alarm_id}") from None
+        except ConflictError as exc:
+            raise ActionError(f"Alarme déjà acquittée : {exc}",
+                              f"Alarm already acknowledged: {exc}", 409) from None
+        self.store.record_event(
+            now, "alarm_acknowledged", who, f"Alarme acquittée : {alarm.message}",
+            site=self.site.id, building=alarm.building, zone=alarm.zone, point=alarm.point,
+            data={"alarm": alarm.id})
+        return alarm
 
 
 def panel() -> Panel:
