@@ -805,25 +805,27 @@ class Store:
     # export (a long-lived one would keep the WAL from being checkpointed while the engine
     # writes).
 
-    def iter_samples(
+    def sample_rows(
         self, point: str, start: datetime, end: datetime, *, chunk: int = 10_000
-    ) -> Iterator[Sample]:
-        """Raw samples of one point with start <= ts < end, oldest first, read ``chunk``
-        at a time."""
+    ) -> Iterator[tuple[int, float | None, str, str | None]]:
+        """Raw samples of one point with start <= ts < end, oldest first, as plain
+        ``(epoch seconds, value, quality, error)`` tuples read ``chunk`` at a time: exports
+        read years of samples, where a ``Sample`` per row would cost more than the rest."""
         if chunk < 1:
             raise ValueError(f"chunk must be at least 1, not {chunk}")
         lo, hi = _span(start, end)
         while True:
-            rows = self._conn().execute(
+            cursor = self._conn().cursor()
+            cursor.row_factory = None
+            rows: list[tuple[int, float | None, str, str | None]] = cursor.execute(
                 "SELECT ts, value, quality, error FROM samples "
                 f"WHERE point_id = {_POINT_ID} AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?",
                 (point, lo, hi, chunk),
             ).fetchall()
-            for row in rows:
-                yield _sample(point, row)
+            yield from rows
             if len(rows) < chunk:
                 return
-            lo = rows[-1]["ts"] + 1
+            lo = rows[-1][0] + 1
 
     def count_samples(self, point: str, start: datetime, end: datetime) -> int:
         """How many raw samples of one point have start <= ts < end."""
@@ -903,6 +905,14 @@ class Store:
             f"SELECT * FROM events {clause} ORDER BY ts DESC, id DESC LIMIT ?", (*params, limit)
         )
         return [_from_row(Event, row, data=json.loads) for row in rows]
+
+    def event_values(self, column: str) -> list[str]:
+        """The kinds or the actors found in the audit log, sorted: what the panel's filters
+        offer."""
+        if column not in ("kind", "actor"):
+            raise ValueError(f"no filter on the audit log's {column!r}")
+        rows = self._conn().execute(f"SELECT DISTINCT {column} FROM events ORDER BY 1")
+        return [row[0] for row in rows]
 
     # -- shipping to InfluxDB ------------------------------------------------------------
     # Samples are shipped in the order they were written (the sample log), events in the
@@ -1238,6 +1248,21 @@ class Store:
             "SELECT * FROM schedules WHERE zone = ? ORDER BY version DESC LIMIT ?", (zone, limit)
         )
         return [_from_row(ScheduleVersion, row, programme=json.loads) for row in rows]
+
+    def latest_schedules(self) -> dict[str, ScheduleVersion]:
+        """The latest saved version of each zone's programme (zones never saved are absent)."""
+        rows = self._conn().execute(
+            "SELECT * FROM schedules AS s WHERE version ="
+            " (SELECT MAX(version) FROM schedules WHERE zone = s.zone) ORDER BY zone"
+        )
+        return {row["zone"]: _from_row(ScheduleVersion, row, programme=json.loads)
+                for row in rows}
+
+    def schedule_revision(self) -> int:
+        """A number that grows at every programme saved: reload when it moves."""
+        # Versions are never deleted, so the largest rowid only grows.
+        row = self._conn().execute("SELECT COALESCE(MAX(rowid), 0) FROM schedules").fetchone()
+        return int(row[0])
 
     # -- agenda ------------------------------------------------------------------------
 

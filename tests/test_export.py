@@ -4,6 +4,7 @@ exported as an auditor would, in CSV, JSON Lines and line protocol."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,8 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner, Result
 
-from gtb import export
 from gtb.cli import main
+from gtb.export import CsvWriter, Period, Resolution, rows, site_points
 from gtb.influx import Schema
 from gtb.model import Quality, Site
 from gtb.store import Sample, Store
@@ -253,6 +254,7 @@ DAY = ["--from", "2026-03-28", "--to", "2026-03-29"]
      ["ecole has no power point", "valve"]),
     (["--from", "2026-03-30", "--to", "2026-03-29T12:00"], ["--from", "not before --to"]),
     (["--from", "29/03/2026", "--to", "2026-03-29"], ["'29/03/2026'", "ISO 8601"]),
+    (["--from", "2026-03-29", "--to", "9999-12-31"], ["'9999-12-31'", "last date"]),
 ])
 def test_bad_requests_exit_2_and_write_nothing(
     history: History, args: list[str], says: list[str]
@@ -271,13 +273,13 @@ def test_an_export_that_fails_half_way_leaves_the_old_file_alone(
 ) -> None:
     out = history.tmp / "out.csv"
     out.write_text("the previous export\n", encoding="utf-8")
-    real_rows = export.rows
+    real_rows = Store.sample_rows
 
-    def rows_then_failure(*args: Any) -> Iterator[export.Row]:
-        yield from islice(real_rows(*args), 10)
+    def rows_then_failure(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        yield from islice(real_rows(*args, **kwargs), 10)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(export, "rows", rows_then_failure)
+    monkeypatch.setattr(Store, "sample_rows", rows_then_failure)
     result = history.run("--from", "2026-03-28", "--to", "2026-03-29", "--format", "csv",
                          "--output", str(out))
     assert result.exit_code == 1
@@ -303,6 +305,28 @@ def test_the_store_reads_samples_in_chunks_without_losing_any(history: History) 
     with Store(history.db) as store:
         whole = store.samples(ECOLE_TEMP, start, end)
         for chunk in (1, 7, 46, 92, 1000):  # 92 samples: chunks that divide it and not
-            assert list(store.iter_samples(ECOLE_TEMP, start, end, chunk=chunk)) == whole
+            rows = list(store.sample_rows(ECOLE_TEMP, start, end, chunk=chunk))
+            assert rows == [(int(s.ts.timestamp()), s.value, s.quality.value, s.error)
+                            for s in whole]
         assert store.count_samples(ECOLE_TEMP, start, end) == 92
         assert store.count_hourly(ECOLE_TEMP, start, end) == 23
+
+
+def test_the_fast_raw_csv_writes_the_lines_of_the_row_by_row_writer(
+    history: History, demo_site: Site
+) -> None:
+    """write_raw (a million rows a year) must give exactly what write gives, row by row:
+    through the daylight-saving night, a failed read with a quoted error, a stale one."""
+    period = Period(datetime(2026, 3, 28, tzinfo=PARIS), datetime(2026, 3, 31, tzinfo=PARIS),
+                    PARIS)
+    [point] = [p for p in site_points(demo_site) if p.key == ECOLE_TEMP]
+    with Store(history.db) as store:
+        fast, slow = io.StringIO(), io.StringIO()
+        written = CsvWriter(fast, demo_site, []).write_raw(
+            point, store.sample_rows(point.key, period.start, period.end))
+        row_by_row = CsvWriter(slow, demo_site, [])
+        for row in rows(store, point, period, Resolution.RAW):
+            row_by_row.write(row)
+    assert written == 3 * 96 - 4
+    assert fast.getvalue() == slow.getvalue()
+    assert f'"{ERROR.replace(chr(34), 2 * chr(34))}"' in fast.getvalue()
