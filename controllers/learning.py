@@ -125,6 +125,11 @@ class ZoneLearner:
         self._previous = decision.level
         return decision
 
+    def follow(self, programme: Programme) -> None:
+        """A new weekly programme: the next arrival is worked out again from it."""
+        self.programme = programme
+        self._forecast = None
+
     def next_arrival(self, now: datetime) -> ArrivalForecast:
         """When the zone is next expected to be occupied, learned or from the programme."""
         return self._forecast_at(now.astimezone(self.tz))

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from controllers.heating import HeatingDecision, programme_decision
 from controllers.learning import ZoneLearner
 from controllers.lighting import (
@@ -44,6 +46,7 @@ from gtb.model import (
     Building,
     HeatingLevel,
     PointRef,
+    Programme,
     Quality,
     Reason,
     Role,
@@ -176,6 +179,9 @@ class Engine:
                 site.comfort_of(zone), site.tz)
             for building, zone, _ in self._zones
         }
+        self._programmes = {f"{building.id}.{zone.id}": site.programme_of(building, zone)
+                            for building, zone, _ in self._zones}
+        self._schedules_loaded: int | None = None
         self._outdoor = self._outdoor_points()
         self._learned_on: date | None = None
         self._agenda_of: dict[str, tuple[AgendaEntry, ...]] = {}
@@ -190,6 +196,14 @@ class Engine:
             (item, next(f"{item.id}.{p.id}" for p in item.points
                         if p.role is Role.EQUIPMENT_RELAY))
             for item in site.equipment]
+        # The relay point behind each output of ``outputs()``: what a person's order names.
+        self._output_relays = {
+            **{f"cabinet:{cabinet.id}": keys[Role.CABINET_RELAY]
+               for cabinet, keys in self._cabinet_keys},
+            **{f"equipment:{item.id}": relay for item, relay in self._equipment_relays},
+            **{f"circuit:{building.id}.{zone.id}": keys[Role.LIGHTING_RELAY]
+               for building, zone, keys in self._zones if Role.LIGHTING_RELAY in keys},
+        }
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -407,6 +421,7 @@ class Engine:
         outputs: dict[str, OutputStatus] = {}
         switches = self.store.learning_switches()
         agendas = self._agendas(local_now.date())
+        self._load_programmes()
         # Zones that follow their programme and share it, with a use, comfort levels and
         # agenda, share a decision.
         decisions: dict[tuple[object, ...], HeatingDecision] = {}
@@ -417,7 +432,7 @@ class Engine:
             learner = self._learners[zone_key]
             learner.learning = switches.get(zone_key, True)
             indoor, outdoor, present = self._observe(now, building, keys, learner)
-            programme = self.site.programme_of(building, zone)
+            programme = self._programmes[zone_key]
             agenda = agendas[zone_key]
             where = occupation(programme, self.calendar, building.use, local_now, agenda)
             # The learner knows the programme, not the agenda: while an entry changes where
@@ -519,6 +534,41 @@ class Engine:
             self._agenda_loaded = loaded
         return self._agenda_of
 
+    def _load_programmes(self) -> None:
+        """Each zone's weekly programme: the latest saved in the panel, else the site
+        file's; the zone's learner follows it too. Loaded again only when a programme is
+        saved: otherwise one small query per tick."""
+        revision = self.store.schedule_revision()
+        if revision == self._schedules_loaded:
+            return
+        saved = self.store.latest_schedules()
+        for building, zone, _ in self._zones:
+            zone_key = f"{building.id}.{zone.id}"
+            programme = self.site.programme_of(building, zone)
+            version = saved.get(zone_key)
+            if version is not None:
+                try:
+                    programme = Programme.model_validate(version.programme)
+                except ValidationError as exc:
+                    self.store.record_event(
+                        self.clock.now(), "fault", "engine",
+                        f"Programme enregistré de {zone_key} illisible",
+                        reason=f"version {version.version} ({exc.error_count()} erreur(s)) : "
+                        "programme du fichier du site appliqué", site=self.site.id,
+                        building=building.id, zone=zone.id, data={"version": version.version})
+                    version = None
+            if programme == self._programmes[zone_key]:
+                continue
+            self._programmes[zone_key] = programme
+            self._learners[zone_key].follow(programme)
+            source = (f"version {version.version} de {version.saved_by}" if version is not None
+                      else "programme du fichier du site")
+            self.store.record_event(
+                self.clock.now(), "programme", "engine", f"Programme de {zone_key} appliqué",
+                reason=source, site=self.site.id, building=building.id, zone=zone.id,
+                data={"version": None if version is None else version.version})
+        self._schedules_loaded = revision
+
     def _observe(self, now: datetime, building: Building, keys: Mapping[Role, str],
                  learner: ZoneLearner) -> tuple[float | None, float | None, bool]:
         """What the zone's sensors say now (None when unknown); fed to its learner when
@@ -601,10 +651,15 @@ class Engine:
                 "period_end": _iso(self._period_ends.get(zone_key)),
             })
         for key, output in self._outputs.items():
+            # A person's order on the relay (the mayor's immediate on or off) wins.
+            command = final.get(self._output_relays.get(key, ""))
+            on, reason = output.on, output.reason
+            if command is not None and command.source != "controller":
+                on, reason = command.value >= 0.5, command.reason
             records[key] = ("output", {
-                "name": output.name, "kind": output.kind, "on": output.on,
-                "level": output.level, "reason": {"fr": output.reason.fr,
-                                                  "en": output.reason.en}})
+                "name": output.name, "kind": output.kind, "on": on, "level": output.level,
+                "source": "controller" if command is None else command.source,
+                "reason": {"fr": reason.fr, "en": reason.en}})
         self.store.save_status(now, records)
 
     def _record_commands(self, final: Mapping[str, Command]) -> None:

@@ -13,6 +13,7 @@ never holds up the tick, which runs on the event loop.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 
@@ -52,10 +53,21 @@ SHIP_EVERY_S = 10.0
 """Seconds of the engine's clock between two shipping passes."""
 
 
+class _QuietCancellation(logging.Filter):
+    """A job cancelled because the program stops is not a failure: APScheduler would log
+    it with its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
 def start_jobs(engine: Engine, store: Store, clock: Clock, *, speed: float = 1.0,
                console: Console | None = None, retention: Retention = Retention(),
                shipper: Shipper | None = None) -> AsyncIOScheduler:
     """Schedule the engine's jobs and start the scheduler on the running event loop."""
+    executors = logging.getLogger("apscheduler.executors.default")
+    if not any(isinstance(f, _QuietCancellation) for f in executors.filters):
+        executors.addFilter(_QuietCancellation())
     scheduler = AsyncIOScheduler(timezone=UTC)
     options = {"coalesce": True, "max_instances": 1}
     tick_s = engine.settings.tick_s / speed

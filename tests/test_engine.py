@@ -268,6 +268,46 @@ def test_an_event_added_to_the_store_brings_its_zone_to_comfort(
     run(body)
 
 
+def test_a_programme_saved_in_the_store_changes_the_zone_at_the_next_tick(
+    demo_site: Site, tmp_path: Path
+) -> None:
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite") as r:
+            await r.tick()
+            world = r.virtual.world
+            assert world.read("mairie.accueil.consigne") == 16.0
+            revision = r.store.schedule_revision()
+            # Monday 03:00: the panel opens the reception from 03:00 on Mondays.
+            r.store.save_schedule("mairie.accueil", {"mon": ["03:00-12:00"]},
+                                  at=r.clock.now(), who="marie")
+            assert r.store.schedule_revision() > revision
+            await r.tick()
+            assert world.read("mairie.accueil.consigne") == 19.0
+            [status] = [z for z in r.engine.zones() if z.key == "mairie.accueil"]
+            assert status.reason.fr == "Occupé selon le programme jusqu'à 12:00 : confort 19,0 °C"
+            assert r.store.status("zone")["mairie.accueil"].data["reason"]["fr"] == (
+                status.reason.fr)
+            # The learner follows the saved programme too.
+            learner = r.engine._learners["mairie.accueil"]
+            assert learner.programme.mon == ("03:00-12:00",)
+            assert learner.programme.tue == ()
+            # Its neighbours keep the site file's programme.
+            assert world.read("mairie.bureaux.consigne") == 16.0
+            [applied] = r.store.events(kind="programme")
+            assert (applied.building, applied.zone, applied.reason) == (
+                "mairie", "accueil", "version 1 de marie")
+            # A version the engine cannot read leaves the site file's programme in force.
+            r.store.save_schedule("mairie.accueil", {"mon": ["03:00-02:00"]},
+                                  at=r.clock.now(), who="script")
+            await r.tick()
+            assert world.read("mairie.accueil.consigne") == 16.0
+            [fault] = r.store.events(kind="fault", zone="accueil")
+            assert "illisible" in fault.message
+            assert r.store.events(kind="programme")[0].reason == "programme du fichier du site"
+
+    run(body)
+
+
 def test_a_daylight_saving_night_keeps_time_in_order(demo_site: Site, tmp_path: Path) -> None:
     start = datetime(2026, 3, 28, 22, 0, tzinfo=PARIS)
 

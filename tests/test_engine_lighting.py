@@ -123,8 +123,14 @@ def test_the_mayors_immediate_on_expires(demo_site: Site, tmp_path: Path) -> Non
                                                  limit=10) if e.actor == "maire"]
             assert event.reason == ("Dérogation de maire jusqu'à demain 00:01 : accident rue de la "
                                     "gare")
+            # The panel reads the order, not the timetable, as the cabinet's state.
+            shown = r.store.status("output")["cabinet:ep-centre"].data
+            assert (shown["on"], shown["source"], shown["reason"]["fr"]) == (
+                True, "override", event.reason)
             await r.tick(after_s=31 * 60)
             assert world.read("ep-centre.relais") == 0.0
+            shown = r.store.status("output")["cabinet:ep-centre"].data
+            assert (shown["on"], shown["source"]) == (False, "controller")
 
     run(body)
 
