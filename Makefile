@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 # Debian packages the tests start for real: InfluxDB 1.x and VictoriaMetrics (the history
-# is shipped to them), docker-compose (validates docker/compose.yaml; no Docker engine needed).
-TEST_DEBS := influxdb victoria-metrics docker-compose
+# is shipped to them), docker-compose (validates docker/compose.yaml; no Docker engine needed),
+# Chromium (Playwright drives /usr/bin/chromium for the panel's browser tests).
+TEST_DEBS := influxdb victoria-metrics docker-compose chromium
 
 .PHONY: run test install debs lint
 

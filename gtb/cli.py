@@ -187,6 +187,9 @@ def panel_options(command: Callable[..., None]) -> Callable[..., None]:
                      show_default=True, help="address of the web panel [env GTB_PANEL_HOST]"),
         click.option("--panel-port", envvar="GTB_PANEL_PORT", type=click.IntRange(0, 65535),
                      default=8080, show_default=True, help="[env GTB_PANEL_PORT]"),
+        click.option("--panel-secure-cookies", envvar="GTB_PANEL_SECURE_COOKIES",
+                     is_flag=True, help="behind HTTPS (a reverse proxy): session cookies "
+                                        "never travel in clear [env GTB_PANEL_SECURE_COOKIES]"),
         click.option("--no-panel", is_flag=True, help="run without the web panel"),
     ]
     for option in reversed(options):
@@ -198,11 +201,13 @@ def panel_options(command: Callable[..., None]) -> Callable[..., None]:
 class PanelAddress:
     host: str
     port: int
+    secure_cookies: bool = False
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> PanelAddress | None:
         host, port = options.pop("panel_host"), options.pop("panel_port")
-        return None if options.pop("no_panel") else cls(host, port)
+        secure = options.pop("panel_secure_cookies")
+        return None if options.pop("no_panel") else cls(host, port, secure)
 
 
 @main.command()
@@ -341,8 +346,14 @@ def _start_panel(site: Site, db: Path, clock: Clock, address: PanelAddress) -> P
     from web import PanelConfig, PanelServer, create_app, new_secret_key
 
     key = new_secret_key(db.with_name(db.name + ".panel-key"))
-    app = create_app(PanelConfig(site=site, store_path=db, clock=clock, secret_key=key))
-    server = PanelServer(app, address.host, address.port)
+    app = create_app(PanelConfig(site=site, store_path=db, clock=clock, secret_key=key,
+                                 secure_cookies=address.secure_cookies))
+    try:
+        server = PanelServer(app, address.host, address.port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"the web panel cannot listen on {address.host}:{address.port} ({exc.strerror}); "
+            "choose another --panel-port, or --no-panel") from None
     server.start()
     console.print(f"panneau web : {server.url}")
     return server
@@ -661,6 +672,36 @@ def bench_history_command(as_json: bool, samples: int) -> None:
                   f"{result['drain_1h_outage_s']} s", "< 60 s")
     console.print(table)
     console.print(f"{result['samples']:,} échantillons; {result['elapsed_s']} s en tout")
+
+
+@bench.command("web")
+@click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
+@click.option("--days", type=click.IntRange(min=1, max=366), default=365, show_default=True,
+              help="days of 5-minute samples in the store")
+@click.option("--requests", type=click.IntRange(min=20), default=200, show_default=True,
+              help="timed requests of each page")
+def bench_web_command(as_json: bool, days: int, requests: int) -> None:
+    """The panel's pages and a zone's year of raw data as CSV, over HTTP, on a store of
+    50 zones holding a year of 5-minute samples."""
+    from gtb.bench_web import bench_web
+
+    result = _timed_bench(lambda progress: bench_web(days=days, requests=requests,
+                                                     progress=progress))
+    if as_json:
+        _echo_json(result)
+        return
+    table = Table(title=f"gtb bench web — {result['store']['zones']} zones, "
+                        f"{result['store']['days']} jours au pas de 5 min")
+    for column in ("mesure", "p50", "p95", "objectif"):
+        table.add_column(column)
+    for page in result["pages"].values():
+        table.add_row(f"GET {page['path']}", f"{page['p50_ms']} ms", f"{page['p95_ms']} ms",
+                      f"p95 < {result['targets']['page_p95_ms']} ms")
+    table.add_row(f"export CSV brut d'une zone ({result['export']['bytes'] / 1e6:.0f} Mo)", "",
+                  f"{result['export_1y_zone_s']} s",
+                  f"< {result['targets']['export_1y_zone_s']:g} s")
+    console.print(table)
+    console.print(f"{result['store']['samples']:,} échantillons; {result['elapsed_s']} s en tout")
 
 
 def _timed_bench(run: Callable[[Progress], dict[str, Any]]) -> dict[str, Any]:

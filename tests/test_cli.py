@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -33,10 +34,15 @@ def test_gtb_demo_runs_the_commune_and_stops_cleanly(tmp_path: Path, demo_site_t
     site = tmp_path / "demo.yaml"
     site.write_text(demo_site_text, encoding="utf-8")
     db = tmp_path / "demo.sqlite"
+    panel = free_port()
     result = run_for([*GTB, "demo", "--site", str(site), "--speed", "600", "--db", str(db),
-                      "--bacnet-port", str(free_port(2))], 12, tmp_path)
+                      "--bacnet-port", str(free_port(2)), "--panel-port", str(panel)], 12,
+                     tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Marchiennes-le-Vert" in result.stdout
+    assert f"panneau web : http://127.0.0.1:{panel}/" in result.stdout
+    for account in ("elu", "gestionnaire", "admin"):  # random passwords, printed
+        assert account in result.stdout
     assert "Préchauffage" in result.stdout or "Inoccupé" in result.stdout or (
         "Occupé" in result.stdout)
     assert "Traceback" not in result.stderr
@@ -53,7 +59,7 @@ def test_gtb_run_on_devices_that_are_not_there_raises_alarms(
     site.write_text(demo_site_text, encoding="utf-8")  # free ports: nothing listens there
     db = tmp_path / "gtb.sqlite"
     result = run_for([*GTB, "run", str(site), "--db", str(db),
-                      "--bacnet-port", str(free_port(2))], 9, tmp_path)
+                      "--bacnet-port", str(free_port(2)), "--no-panel"], 9, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "7 alarmes" in result.stdout
     with sqlite3.connect(db) as conn:
@@ -71,3 +77,19 @@ def test_check_reports_a_lighting_programme_that_breaks_the_arrete(
     assert "ep-eglise: 365 night(s) of the coming year break the arrêté" in result.stdout
     assert "rallumée à 05:00" in result.stdout
     assert "ep-centre" not in result.stdout.split("valid")[1]
+
+
+def test_a_panel_port_already_taken_is_a_clear_error(tmp_path: Path, demo_site_text: str
+                                                     ) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text(demo_site_text, encoding="utf-8")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_for([*GTB, "run", str(site), "--db", str(tmp_path / "gtb.sqlite"),
+                          "--bacnet-port", str(free_port(2)), "--panel-port", str(port)], 6,
+                         tmp_path)
+    assert result.returncode == 1
+    assert f"the web panel cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -194,7 +194,10 @@ def test_the_engine_reads_its_influxdb_settings_from_the_environment(
         resolved: dict[str, Any]) -> None:
     services = resolved["services"]
     env = {k: str(v) for k, v in services["engine"]["environment"].items()}
-    assert all(k.startswith("GTB_INFLUX_") for k in env)
+    assert all(k.startswith("GTB_INFLUX_") for k in env if k != "GTB_PANEL_HOST")
+    # The panel listens on the container's every address; the host publishes it on
+    # loopback only (test_every_port_is_published_on_loopback_only).
+    assert env["GTB_PANEL_HOST"] == "0.0.0.0"
     settings = InfluxSettings.from_env(env)
     assert settings is not None
     assert (settings.url, settings.api) == ("http://influxdb:8086", "v2")

@@ -20,7 +20,7 @@ from flask_wtf.csrf import CSRFProtect
 from gtb.clock import Clock
 from gtb.model import Site
 from gtb.store import Store
-from web import auth, i18n, pages
+from web import alarms, api, audit, auth, export, i18n, lighting, pages, programmes
 from web.panel import Panel
 
 
@@ -54,7 +54,7 @@ def create_app(config: PanelConfig) -> Flask:
                       default_limits=[], headers_enabled=True)
     auth.init_app(app)
     # Each page blueprint brings its English texts (EN) to the catalog.
-    blueprints = [pages]
+    blueprints = [pages, alarms, audit, export, api, lighting, programmes]
     i18n.init_app(app, *(module.EN for module in blueprints))
     app.register_blueprint(auth.bp)
     for module in blueprints:
@@ -93,5 +93,14 @@ class PanelServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.close()
+        """Close every socket from the server's own loop (closing them from this thread
+        would pull them from under its select), then wait for the loop to end."""
+        from waitress import wasyncore
+
+        def close_all() -> None:
+            # waitress keeps its channels in the server's socket map (``_map``).
+            wasyncore.close_all(self._server._map)
+            self._server.task_dispatcher.shutdown()
+
+        self._server.trigger.pull_trigger(close_all)
         self._thread.join(timeout=5)

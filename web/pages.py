@@ -67,8 +67,7 @@ def building(building_id: str) -> Any:
 def zone(building_id: str, zone_id: str) -> Any:
     p = panel()
     view = p.zone(building_id, zone_id)
-    applied = _applied(view)
-    return render_template("zone.html", view=view, data=view.data, applied=applied,
+    return render_template("zone.html", view=view, data=view.data, applied=view.applied,
                            ranges=list(RANGES), bounds=p.site.bounds_of(view.zone),
                            now_local=p.local(p.now()))
 
@@ -180,15 +179,6 @@ def _error(status: int, message: str) -> Any:
 def _updated(zones: list[ZoneView]) -> datetime | None:
     times = [z.status.at for z in zones if z.status is not None]
     return max(times) if times else None
-
-
-def _applied(view: ZoneView) -> bool | None:
-    """Whether the engine has applied the override in force (None: no override)."""
-    if view.override is None:
-        return None
-    status = view.status
-    return (status is not None and status.at >= view.override.created_at
-            and status.data.get("source") == "override")
 
 
 def _number(text: str) -> float:

@@ -4,22 +4,45 @@ call the same actions, so they accept and refuse the same things."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from pydantic import ValidationError
 
 from gtb.clock import Clock
-from gtb.model import Building, Role, Site, Zone
+from gtb.model import (
+    LIGHTING_KINDS,
+    WEEKDAYS,
+    AgendaEntry,
+    Building,
+    Cabinet,
+    Programme,
+    Role,
+    Site,
+    Zone,
+)
 from gtb.store import (
     Alarm,
     ConflictError,
     NotFoundError,
     Override,
+    ScheduleVersion,
     Status,
     Store,
+    StoredAgendaEntry,
     UserRole,
+)
+from web.timetables import (
+    EXCEPTION_DAYS,
+    LIGHTING_ENTRY_DAYS,
+    ORDER_DAYS,
+    day_problems,
+    split_periods,
+    week_problems,
 )
 
 
@@ -60,6 +83,20 @@ class ZoneView:
     @property
     def data(self) -> dict[str, Any]:
         return dict(self.status.data) if self.status is not None else {}
+
+    @property
+    def applied(self) -> bool | None:
+        """Whether the engine has applied the override in force (None: no override)."""
+        return applied(self.status, self.override)
+
+
+def applied(status: Status | None, override: Override | None) -> bool | None:
+    """Whether the engine's last status shows a person's override in force (None: there is
+    none): the page then says « appliquée par le moteur »."""
+    if override is None:
+        return None
+    return (status is not None and status.at >= override.created_at
+            and status.data.get("source") == "override")
 
 
 class Panel:
@@ -178,6 +215,261 @@ class Panel:
             site=self.site.id, building=alarm.building, zone=alarm.zone, point=alarm.point,
             data={"alarm": alarm.id})
         return alarm
+
+    # -- alarms, audit and export ----------------------------------------------------------
+
+    def place(self, building_id: str | None, zone_id: str | None) -> str:
+        """Where an alarm or a line of the log stands, by name (``Mairie — Accueil``); an id
+        that the site file no longer has shows as it is, nothing as a dash."""
+        building = next((b for b in self.site.buildings if b.id == building_id), None)
+        if building is None:
+            return " — ".join(part for part in (building_id, zone_id) if part) or "—"
+        zone = next((z.name for z in building.zones if z.id == zone_id), zone_id)
+        return " — ".join(part for part in (building.name, zone) if part)
+
+    # -- lighting and programmes -----------------------------------------------------------
+
+    def cabinet(self, cabinet_id: str) -> Cabinet:
+        for cabinet in self.site.cabinets:
+            if cabinet.id == cabinet_id:
+                return cabinet
+        raise NotFound(f"Armoire d'éclairage inconnue : {cabinet_id}",
+                       f"Unknown lighting cabinet: {cabinet_id}")
+
+    @staticmethod
+    def relay_key(cabinet: Cabinet) -> str:
+        """The cabinet's relay point: the one an immediate order overrides."""
+        return next(f"{cabinet.id}.{p.id}" for p in cabinet.points
+                    if p.role is Role.CABINET_RELAY)
+
+    def cabinet_order(self, cabinet: Cabinet) -> Override | None:
+        """The immediate order in force on a cabinet, if any."""
+        return self.store.active_overrides(self.now()).get(self.relay_key(cabinet))
+
+    def lighting_agenda(self) -> list[tuple[AgendaEntry, StoredAgendaEntry | None]]:
+        """Lighting entries not yet ended: the site file's (None: not removable here), then
+        the panel's."""
+        return self._agenda_ahead(lambda entry: entry.kind in LIGHTING_KINDS)
+
+    def zone_agenda(self, building: Building, zone: Zone
+                    ) -> list[tuple[AgendaEntry, StoredAgendaEntry | None]]:
+        """The events, closures and day exceptions not yet ended that concern a zone (its
+        own, its building's, the whole site's)."""
+        return self._agenda_ahead(lambda entry: entry.applies_to(building.id, zone.id))
+
+    def _agenda_ahead(self, wanted: Callable[[AgendaEntry], bool]
+                      ) -> list[tuple[AgendaEntry, StoredAgendaEntry | None]]:
+        now = self._wall_now()
+        site: list[tuple[AgendaEntry, StoredAgendaEntry | None]] = [
+            (entry, None) for entry in self.site.agenda
+            if wanted(entry) and (entry.last_day >= now.date() if entry.kind == "day"
+                                  else entry.end is not None and entry.end > now)]
+        stored: list[tuple[AgendaEntry, StoredAgendaEntry | None]] = [
+            (s.entry, s) for s in self.store.agenda(start=now) if wanted(s.entry)]
+        return sorted(site + stored, key=lambda pair: (pair[0].first_day, pair[0].start
+                                                       or datetime.min))
+
+    def add_lighting_entry(self, cabinet_id: str, kind: str, label: str, start: datetime,
+                           end: datetime, *, who: str) -> int:
+        """Lights forced on (``lights_on``) or off (``lights_off``) on a cabinet from
+        ``start`` to ``end``, the site's wall-clock times; 31 days at most. The store
+        records the audit line."""
+        cabinet = self.cabinet(cabinet_id)
+        if kind not in LIGHTING_KINDS:
+            raise ActionError(f"Type d'entrée inconnu : « {kind} » (allumer ou éteindre).",
+                              f"Unknown kind of entry: '{kind}' (on or off).")
+        self._check_span(start, end, LIGHTING_ENTRY_DAYS)
+        return self._add_agenda({"kind": kind, "label": self._label(label),
+                                 "scope": [cabinet.id], "start": start, "end": end}, who)
+
+    def add_exception(self, building_id: str, zone_id: str, kind: str, label: str, *,
+                      whole_building: bool, who: str, start: datetime | None = None,
+                      end: datetime | None = None, first: date | None = None,
+                      last: date | None = None, periods: str | Sequence[str] = ()) -> int:
+        """An event (occupied), a closure (unoccupied) from ``start`` to ``end``, or a day
+        exception (``periods`` instead of the programme's, none: closed) from ``first`` to
+        ``last``, for the zone or its whole building; a year at most."""
+        view = self.zone(building_id, zone_id)
+        entry: dict[str, Any] = {
+            "kind": kind, "label": self._label(label),
+            "scope": [view.building.id if whole_building else view.key]}
+        if kind in ("event", "closure"):
+            if start is None or end is None:
+                raise ActionError("Indiquez le début et la fin.", "Give the start and the end.")
+            self._check_span(start, end, EXCEPTION_DAYS)
+            entry.update(start=start, end=end)
+        elif kind == "day":
+            if first is None:
+                raise ActionError("Indiquez le premier jour.", "Give the first day.")
+            last = last or first
+            begin = datetime.combine(first, datetime.min.time())
+            self._check_span(begin, datetime.combine(last, datetime.min.time())
+                             + timedelta(days=1), EXCEPTION_DAYS)
+            texts = split_periods(periods)
+            problems = day_problems(("Jour particulier", "Special day"), texts)
+            if problems:
+                raise ActionError(" ".join(p[0] for p in problems),
+                                  " ".join(p[1] for p in problems))
+            entry.update(first=first, last=last, periods=texts)
+        else:
+            raise ActionError(f"Type d'exception inconnu : « {kind} ».",
+                              f"Unknown kind of exception: '{kind}'.")
+        return self._add_agenda(entry, who)
+
+    def remove_agenda_entry(self, entry_id: int, *, who: str, kinds: Collection[str]
+                            ) -> AgendaEntry:
+        """Take one of the panel's entries of these kinds out of the agenda; the store keeps
+        who did and records the audit line."""
+        try:
+            stored = self.store.agenda_entry(entry_id)
+        except NotFoundError:
+            stored = None
+        if stored is None or stored.entry.kind not in kinds:
+            raise NotFound(f"Entrée d'agenda inconnue : {entry_id}",
+                           f"Unknown agenda entry: {entry_id}")
+        self.store.delete_agenda_entry(entry_id, at=self.now(), who=who)
+        return stored.entry
+
+    def order_cabinet(self, cabinet_id: str, on: bool, until: datetime, *, who: str,
+                      why: str) -> int:
+        """The mayor's immediate on or off: an override of the cabinet's relay until
+        ``until``, a week at most; it replaces an order in force."""
+        cabinet = self.cabinet(cabinet_id)
+        now = self.now()
+        if until <= now:
+            raise ActionError("La fin de l'ordre doit être après maintenant.",
+                              "The order must end after now.")
+        if until - now > timedelta(days=ORDER_DAYS):
+            raise ActionError(
+                f"Un ordre immédiat dure au plus {ORDER_DAYS} jours ; pour plus, ajoutez une "
+                "entrée à l'agenda de l'éclairage.",
+                f"An immediate order lasts {ORDER_DAYS} days at most; for longer, add an "
+                "entry to the lighting agenda.")
+        why = self._why(why)
+        relay = self.relay_key(cabinet)
+        before = self.cabinet_order(cabinet)
+        if before is not None:
+            self.store.cancel_override(before.id, at=now, who=who,
+                                       why="remplacé par un nouvel ordre")
+        order = self.store.add_override(relay, 1.0 if on else 0.0, start=now, until=until,
+                                        who=who, why=why, at=now)
+        state = "allumé" if on else "éteint"
+        self.store.record_event(
+            now, "lighting_order", who,
+            f"{cabinet.name} : {state} jusqu'au {self.local(until):%d/%m %H:%M}", reason=why,
+            site=self.site.id, point=relay,
+            data={"cabinet": cabinet.id, "on": on, "until": until.isoformat(),
+                  "override": order, "replaced": before.id if before else None})
+        return order
+
+    def cancel_cabinet_order(self, cabinet_id: str, *, who: str, why: str = "") -> None:
+        """End the order in force: the timetable applies again at the engine's next tick."""
+        cabinet = self.cabinet(cabinet_id)
+        order = self.cabinet_order(cabinet)
+        if order is None:
+            raise ActionError(f"Aucun ordre en cours sur {cabinet.name}.",
+                              f"No order holds on {cabinet.name}.", 409)
+        now = self.now()
+        reason = why.strip() or "annulé depuis le panneau"
+        self.store.cancel_override(order.id, at=now, who=who, why=reason)
+        self.store.record_event(
+            now, "lighting_order_cancelled", who, f"{cabinet.name} : ordre annulé",
+            reason=reason, site=self.site.id, point=order.point,
+            data={"cabinet": cabinet.id, "override": order.id})
+
+    def programmes(self) -> dict[str, tuple[Programme, ScheduleVersion | None]]:
+        """Each zone's weekly programme as the engine applies it: the latest saved in the
+        panel (with its version), else the site file's (None)."""
+        saved = self.store.latest_schedules()
+        found: dict[str, tuple[Programme, ScheduleVersion | None]] = {}
+        for building in self.site.buildings:
+            for zone in building.zones:
+                key = f"{building.id}.{zone.id}"
+                found[key] = (self.site.programme_of(building, zone), None)
+                version = saved.get(key)
+                if version is None:
+                    continue
+                # The engine applies the site file's in place of a version it cannot read.
+                with contextlib.suppress(ValidationError):
+                    found[key] = (Programme.model_validate(version.programme), version)
+        return found
+
+    def save_programme(self, building_id: str, zone_id: str,
+                       days: Mapping[str, str | Sequence[str]], *, who: str, why: str = ""
+                       ) -> int | None:
+        """A new version of a zone's weekly programme, from each day's periods (text such
+        as ``08:00-12:00, 14:00-18:00`` or a list); a day left out is unoccupied. Refused
+        whole, naming each day and period at fault; None when nothing changed."""
+        view = self.zone(building_id, zone_id)
+        unknown = sorted(set(days) - set(WEEKDAYS))
+        if unknown:
+            raise ActionError(f"Jour inconnu : {', '.join(unknown)} (mon … sun).",
+                              f"Unknown day: {', '.join(unknown)} (mon … sun).")
+        texts = {day: split_periods(value) for day, value in days.items()}
+        problems = [p for found in week_problems(texts).values() for p in found]
+        if problems:
+            raise ActionError("Programme non enregistré. " + " ".join(p[0] for p in problems),
+                              "Programme not saved. " + " ".join(p[1] for p in problems))
+        programme = Programme.model_validate(texts)
+        before, _ = self.programmes()[view.key]
+        if programme == before:
+            return None
+        now = self.now()
+        version = self.store.save_schedule(view.key, programme.model_dump(), at=now, who=who)
+        self.store.record_event(
+            now, "programme_saved", who,
+            f"Programme de {view.building.name} / {view.zone.name} : version {version}",
+            reason=why.strip() or "depuis le panneau", site=self.site.id,
+            building=view.building.id, zone=view.zone.id,
+            data={"version": version, "programme": programme.model_dump(mode="json"),
+                  "before": before.model_dump(mode="json")})
+        return version
+
+    def _wall_now(self) -> datetime:
+        """Now as the agenda writes times: the site's wall clock, without offset."""
+        return self.local(self.now()).replace(tzinfo=None, second=0, microsecond=0)
+
+    def _check_span(self, start: datetime, end: datetime, longest_days: int) -> None:
+        """An agenda span a person asks for (wall-clock times): ends after it starts, not
+        over a day in the past, and not too long."""
+        if end <= start:
+            raise ActionError(
+                f"La fin ({end:%d/%m/%Y %H:%M}) doit être après le début "
+                f"({start:%d/%m/%Y %H:%M}).",
+                f"The end ({end:%d/%m/%Y %H:%M}) must come after the start "
+                f"({start:%d/%m/%Y %H:%M}).")
+        if start < self._wall_now() - timedelta(days=1):
+            raise ActionError(f"Le début ({start:%d/%m/%Y %H:%M}) est passé depuis plus d'un "
+                              "jour.", f"The start ({start:%d/%m/%Y %H:%M}) is more than a "
+                              "day in the past.")
+        if end - start > timedelta(days=longest_days):
+            raise ActionError(f"Une entrée dure au plus {longest_days} jours.",
+                              f"An entry lasts {longest_days} days at most.")
+
+    @staticmethod
+    def _label(label: str) -> str:
+        label = label.strip()
+        if not label:
+            raise ActionError("Donnez un nom à l'entrée (« Marché de Noël »).",
+                              "Give the entry a name ('Christmas market').")
+        if len(label) > 120:
+            raise ActionError("Le nom fait au plus 120 caractères.",
+                              "The name is 120 characters at most.")
+        return label
+
+    @staticmethod
+    def _why(why: str) -> str:
+        why = why.strip()
+        if not why:
+            raise ActionError("Dites pourquoi : la raison est gardée dans le journal.",
+                              "Say why: the reason is kept in the audit log.")
+        return why
+
+    def _add_agenda(self, entry: Mapping[str, Any], who: str) -> int:
+        try:
+            return self.store.add_agenda_entry(entry, at=self.now(), who=who)
+        except ValueError as exc:  # what the model refuses that the checks above let by
+            raise ActionError(f"Entrée refusée : {exc}", f"Entry refused: {exc}") from None
 
 
 def panel() -> Panel:

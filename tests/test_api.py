@@ -1,0 +1,376 @@
+"""The JSON API through Flask's test client on a real store file: tokens and roles on every
+route, validation that refuses and changes nothing, the audit log, and schemathesis checking
+the API against its own OpenAPI description."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from werkzeug.test import TestResponse
+
+from gtb.model import Quality, Site
+from gtb.store import Sample, UserRole
+from web.api import OPERATIONS
+from web.auth import hash_token
+from web.panel import may
+
+from .web_rig import NOW, PanelRig, panel_rig
+
+ZONE = "/api/zones/mairie/accueil"
+SETPOINT = "mairie.accueil.consigne"
+
+
+@dataclass
+class ApiRig:
+    rig: PanelRig
+    tokens: dict[str, str]
+    """A live token of each account, by account name."""
+
+    def call(self, method: str, path: str, *, who: str | None = "marie", body: Any = None,
+             raw: str | None = None, lang: str | None = None) -> TestResponse:
+        headers = {} if who is None else {"Authorization": f"Bearer {self.tokens[who]}"}
+        if lang is not None:
+            headers["Accept-Language"] = lang
+        data = raw if raw is not None else None if body is None else json.dumps(body)
+        client: FlaskClient = self.rig.app.test_client()
+        return client.open(path, method=method, headers=headers, data=data,
+                           content_type="application/json")
+
+    def snapshot(self) -> tuple[object, ...]:
+        """Everything an API call may change."""
+        store = self.rig.store
+        return (store.events(limit=1000), store.overrides(limit=1000),
+                store.learning_switches(), store.alarms(limit=1000))
+
+
+@pytest.fixture
+def api(demo_site: Site, tmp_path: Path) -> Iterator[ApiRig]:
+    for rig in panel_rig(demo_site, tmp_path / "gtb.sqlite"):
+        store = rig.store
+        tokens, ids = {}, {}
+        for name in ("mairie-viewer", "marie", "admin", "revoked", "disabled"):
+            if store.user(name) is None:  # never signs in: no password to hash
+                store.add_user(name, "!", UserRole.OPERATOR, at=NOW)
+            tokens[name] = f"gtb_token-of-{name}"
+            ids[name] = store.add_token(name, hash_token(tokens[name]), "tests", at=NOW)
+        store.revoke_token(ids["revoked"], at=NOW)
+        store.set_disabled("disabled", True)
+        tokens["bad"] = "gtb_not-a-token"
+        yield ApiRig(rig, tokens)
+
+
+# -- who may call what -------------------------------------------------------------------------
+
+ROUTES: dict[str, tuple[str, str, Any]] = {
+    "openapi": ("GET", "/api/openapi.json", None),
+    "site": ("GET", "/api/site", None),
+    "zones": ("GET", "/api/zones", None),
+    "zone": ("GET", ZONE, None),
+    "series": ("GET", ZONE + "/series?range=7d", None),
+    "override": ("POST", ZONE + "/override", {"value": 20, "minutes": 60, "why": "réunion"}),
+    "cancel_override": ("DELETE", ZONE + "/override", {"why": "réunion finie"}),
+    "learning": ("POST", ZONE + "/learning", {"enabled": False}),
+    "alarms": ("GET", "/api/alarms?state=all", None),
+    "acknowledge": ("POST", "/api/alarms/{alarm}/ack", None),
+    "events": ("GET", "/api/events?kind=override&limit=10", None),
+    "outputs": ("GET", "/api/outputs", None),
+}
+ROLES = {"mairie-viewer": UserRole.VIEWER, "marie": UserRole.OPERATOR, "admin": UserRole.ADMIN}
+REFUSED = (None, "bad", "revoked", "disabled")
+"""No token, an unknown one, a revoked one, the token of a disabled account."""
+
+
+def test_the_matrix_covers_every_route() -> None:
+    assert set(ROUTES) == {op.name for op in OPERATIONS}
+
+
+@pytest.mark.parametrize("name", list(ROUTES))
+def test_every_role_on_every_route(api: ApiRig, name: str) -> None:
+    method, path, body = ROUTES[name]
+    [op] = [op for op in OPERATIONS if op.name == name]
+    store = api.rig.store
+    for who in (*ROLES, *REFUSED):
+        # What the call needs: an override to cancel, an alarm not yet acknowledged.
+        store.add_override(SETPOINT, 19, start=NOW, until=NOW + timedelta(hours=1),
+                           who="marie", why="essai", at=NOW)
+        alarm, _ = store.raise_alarm(f"device:{who}", at=NOW, severity="warning",
+                                     message="appareil muet")
+        before = api.snapshot()
+        response = api.call(method, path.format(alarm=alarm.id), who=who, body=body)
+        if op.role is None:
+            expected = 200
+        elif who not in ROLES:
+            expected = 401
+        else:
+            expected = op.ok if may(ROLES[who], op.role) else 403
+        assert response.status_code == expected, (who, response.json)
+        assert response.is_json
+        if expected in (401, 403):
+            assert api.snapshot() == before
+            assert set(response.json or {}) == {"error", "error_en"}
+        if expected == 401:
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_session_cookie_is_not_accepted_and_needs_no_csrf(api: ApiRig) -> None:
+    browser = api.rig.client("marie")  # signed in with a password: a session cookie
+    assert browser.get("/api/zones").status_code == 401
+    response = browser.post(ZONE + "/override",
+                            json={"value": 20, "minutes": 60, "why": "réunion"})
+    assert response.status_code == 401  # refused for the token, not for CSRF
+    assert api.rig.store.active_overrides(NOW) == {}
+    # A token needs no CSRF token: the call carries no cookie a browser would add.
+    assert api.call("POST", ZONE + "/override",
+                    body={"value": 20, "minutes": 60, "why": "réunion"}).status_code == 201
+
+
+# -- validation ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("body", "status", "fr", "en"), [
+    ({"value": 35, "minutes": 60, "why": "froid"}, 400,
+     "La consigne 35 °C est hors des limites de la zone (6 à 21 °C).",
+     "Setpoint 35 °C is outside the zone's bounds (6 to 21 °C)."),
+    ({"value": 20, "until": "2026-01-12T09:30:00+01:00", "why": "froid"}, 400,
+     "La fin de la dérogation doit être après maintenant.", "The override must end after now."),
+    ({"value": 20, "minutes": 60, "why": "  "}, 400,
+     "Dites pourquoi", "Say why"),
+    ({"value": 20, "minutes": 60, "why": "froid", "colour": "red"}, 400,
+     "colour : champ inconnu", "colour: unknown field"),
+    ({"value": "20", "minutes": 60, "why": "froid"}, 400,
+     "value : il faut un nombre", "value: expected a number"),
+    ({"value": 20, "minutes": 60}, 400, "why : champ manquant", "why: missing field"),
+    ({"value": 20, "why": "froid"}, 400, "Donnez soit until", "Give either until"),
+    ({"value": 20, "minutes": 60, "until": "2026-01-12T12:00:00+01:00", "why": "froid"}, 400,
+     "Donnez soit until", "Give either until"),
+    ({"value": 20, "until": "2026-01-12T12:00:00", "why": "froid"}, 400,
+     "until : il faut une date et heure ISO 8601 avec décalage",
+     "until: expected an ISO 8601 date and time with an offset"),
+    ({"value": 20, "minutes": 0, "why": "froid"}, 400, "minutes : au moins 1",
+     "minutes: at least 1"),
+    ({"value": 20, "minutes": 32 * 24 * 60, "why": "froid"}, 400, "minutes : au plus 44640",
+     "minutes: at most 44640"),
+    ([20], 400, "Le corps de la requête doit être un objet JSON.",
+     "The request body must be a JSON object."),
+])
+def test_a_bad_override_is_refused_with_its_reason_and_changes_nothing(
+    api: ApiRig, body: Any, status: int, fr: str, en: str
+) -> None:
+    before = api.snapshot()
+    response = api.call("POST", ZONE + "/override", body=body)
+    assert response.status_code == status
+    assert fr in response.json["error"] and en in response.json["error_en"]
+    english = api.call("POST", ZONE + "/override", body=body, lang="en-GB,en;q=0.8")
+    assert english.status_code == status
+    assert en in english.json["error"] and "error_en" not in english.json
+    assert api.snapshot() == before
+
+
+@pytest.mark.parametrize("raw", ['{"value": 20,', "", "not json", "null"])
+def test_a_malformed_body_is_a_400(api: ApiRig, raw: str) -> None:
+    before = api.snapshot()
+    response = api.call("POST", ZONE + "/override", raw=raw)
+    assert response.status_code == 400
+    assert "JSON" in response.json["error"]
+    assert api.snapshot() == before
+
+
+def test_unknown_zones_and_alarms_are_404s(api: ApiRig) -> None:
+    before = api.snapshot()
+    response = api.call("POST", "/api/zones/mairie/grenier/override",
+                        body={"value": 20, "minutes": 60, "why": "froid"})
+    assert response.status_code == 404
+    assert response.json == {"error": "Zone inconnue : mairie.grenier",
+                             "error_en": "Unknown zone: mairie.grenier"}
+    assert api.call("GET", "/api/zones/grenier/accueil", lang="en").json == {
+        "error": "Unknown building: grenier"}
+    for alarm in (999, 2**64):
+        assert api.call("POST", f"/api/alarms/{alarm}/ack").status_code == 404
+    assert api.snapshot() == before
+
+
+@pytest.mark.parametrize("query", [
+    "/api/events?limit=0", "/api/events?limit=many", "/api/events?since=2026-01-12T09:00:00",
+    "/api/events?colour=red", "/api/alarms?state=some", ZONE + "/series?range=1y",
+])
+def test_bad_query_strings_are_400s(api: ApiRig, query: str) -> None:
+    response = api.call("GET", query, who="mairie-viewer")
+    assert response.status_code == 400, response.json
+    assert response.json["error"] and response.json["error_en"]
+
+
+def test_a_wrong_method_is_a_405_in_json(api: ApiRig) -> None:
+    response = api.call("POST", "/api/zones")
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"] and "error_en" in response.json
+
+
+# -- actions, the store and the audit log ----------------------------------------------------
+
+
+def test_an_override_by_token_is_stored_audited_and_shown(api: ApiRig) -> None:
+    store = api.rig.store
+    response = api.call("POST", ZONE + "/override", who="marie", body={
+        "value": 20.5, "until": "2026-01-12T12:00:00+01:00", "why": "permanence"})
+    assert response.status_code == 201
+    answer = response.json
+    assert (answer["value"], answer["who"], answer["why"]) == (20.5, "marie", "permanence")
+    assert (answer["start"], answer["until"]) == ("2026-01-12T09:00:00Z", "2026-01-12T11:00:00Z")
+    [override] = store.active_overrides(NOW).values()
+    assert (override.id, override.point, override.who) == (answer["id"], SETPOINT, "marie")
+    [event] = store.events(kind="override")
+    assert (event.actor, event.reason, event.zone) == ("marie", "permanence", "accueil")
+    # Shown, waiting for the engine; then applied at its tick.
+    zone = api.call("GET", ZONE, who="mairie-viewer").json
+    assert zone["override"]["id"] == override.id and zone["applied"] is False
+    store.save_status(NOW + timedelta(minutes=1), {"mairie.accueil": ("zone", {
+        "temperature": 19.2, "setpoint": 20.5, "source": "override", "level": "reduced",
+        "reason": {"fr": "Dérogation de marie", "en": "Override by marie"}})})
+    zone = api.call("GET", ZONE, who="mairie-viewer").json
+    assert zone["applied"] is True
+    assert zone["status"]["reason"] == {"fr": "Dérogation de marie", "en": "Override by marie"}
+    assert zone["status"]["at"] == "2026-01-12T09:01:00Z"
+    # The audit log through the API, filtered by actor and time.
+    events = api.call("GET", "/api/events?actor=marie&since=2026-01-12T09:00:00Z"
+                             "&until=2026-01-12T09:00:01Z").json["events"]
+    assert [e["kind"] for e in events] == ["override"]
+    assert api.call("GET", "/api/events?actor=admin").json["events"] == []
+
+
+def test_cancelling_an_override_and_switching_learning(api: ApiRig) -> None:
+    store = api.rig.store
+    created = api.call("POST", ZONE + "/override",
+                       body={"value": 20, "minutes": 30, "why": "réunion"}).json
+    response = api.call("DELETE", ZONE + "/override", who="admin", body={"why": "annulée"})
+    assert response.status_code == 200
+    assert response.json["id"] == created["id"] and response.json["cancelled_by"] == "admin"
+    assert store.active_overrides(NOW) == {}
+    again = api.call("DELETE", ZONE + "/override", lang="en")
+    assert again.status_code == 409 and again.json == {"error": "No override holds on this zone."}
+    # As curl -d sends it: the body is read as JSON whatever its declared type.
+    response = api.rig.app.test_client().post(
+        ZONE + "/learning", data='{"enabled": false}',
+        content_type="application/x-www-form-urlencoded",
+        headers={"Authorization": f"Bearer {api.tokens['marie']}"})
+    assert response.status_code == 200 and response.json["learning"] is False
+    assert store.learning_switches() == {"mairie.accueil": False}
+    [event] = store.events(kind="learning")
+    assert event.actor == "marie"
+    assert api.call("POST", ZONE + "/learning", body={"enabled": "no"}).status_code == 400
+
+
+def test_alarms_are_listed_and_acknowledged_once(api: ApiRig) -> None:
+    store = api.rig.store
+    alarm, _ = store.raise_alarm("device:mairie", at=NOW, severity="critical",
+                                 message="Automate de la mairie muet", building="mairie")
+    cleared, _ = store.raise_alarm("device:ecole", at=NOW - timedelta(hours=2),
+                                   severity="warning", message="Automate de l'école muet")
+    store.clear_alarm("device:ecole", at=NOW - timedelta(hours=1))
+    active = api.call("GET", "/api/alarms", who="mairie-viewer").json["alarms"]
+    assert [a["id"] for a in active] == [alarm.id]
+    every = api.call("GET", "/api/alarms?state=all", who="mairie-viewer").json["alarms"]
+    assert {a["id"] for a in every} == {alarm.id, cleared.id}
+    response = api.call("POST", f"/api/alarms/{alarm.id}/ack")
+    assert response.status_code == 200
+    assert (response.json["acknowledged_by"], response.json["severity"]) == ("marie", "critical")
+    [event] = store.events(kind="alarm_acknowledged")
+    assert event.actor == "marie"
+    assert api.call("POST", f"/api/alarms/{alarm.id}/ack").status_code == 409
+
+
+def test_site_series_and_outputs(api: ApiRig) -> None:
+    store = api.rig.store
+    site = api.call("GET", "/api/site", who="mairie-viewer").json
+    assert (site["name"], site["timezone"]) == ("Marchiennes-le-Vert", "Europe/Paris")
+    mairie = next(b for b in site["buildings"] if b["id"] == "mairie")
+    accueil = next(z for z in mairie["zones"] if z["id"] == "accueil")
+    assert accueil["bounds"] == {"frost_floor": 6.0, "setpoint_ceiling": 21.0}
+    assert {c["id"] for c in site["cabinets"]} == {c.id for c in api.rig.site.cabinets}
+    store.write_samples([
+        Sample("mairie.accueil.temperature", NOW - timedelta(days=3), 18.5),
+        Sample("mairie.accueil.temperature", NOW - timedelta(hours=1), 19.0),
+        Sample("mairie.accueil.temperature", NOW - timedelta(minutes=1), None, Quality.FAILED,
+               "timeout"),
+    ])
+    series = api.call("GET", ZONE + "/series", who="mairie-viewer").json
+    temperature = series["curves"]["temperature"]
+    assert temperature["unit"] == "°C"
+    assert [(s["t"], s["value"], s["quality"]) for s in temperature["samples"]] == [
+        ("2026-01-12T08:00:00Z", 19.0, "ok"), ("2026-01-12T08:59:00Z", None, "failed")]
+    week = api.call("GET", ZONE + "/series?range=7d", who="mairie-viewer").json
+    assert len(week["curves"]["temperature"]["samples"]) == 3
+    cabinet = api.rig.site.cabinets[0]
+    store.save_status(NOW, {f"cabinet:{cabinet.id}": ("output", {
+        "name": cabinet.name, "kind": "cabinet", "on": True, "level": 50.0,
+        "reason": {"fr": "Nuit : abaissement", "en": "Night: dimmed"}})})
+    outputs = api.call("GET", "/api/outputs", who="mairie-viewer").json
+    shown = next(c for c in outputs["cabinets"] if c["key"] == cabinet.id)
+    assert shown["status"]["on"] is True and shown["status"]["level"] == 50.0
+    assert all(c["status"] is None for c in outputs["circuits"])
+
+
+# -- the description -------------------------------------------------------------------------
+
+
+def test_the_description_lists_every_route(api: ApiRig) -> None:
+    response = api.call("GET", "/api/openapi.json", who=None)
+    assert response.status_code == 200
+    document = response.json
+    assert document["openapi"].startswith("3.1")
+    described = {(method.upper(), path) for path, item in document["paths"].items()
+                 for method in item}
+    served = {(method, rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}"))
+              for rule in api.rig.app.url_map.iter_rules() if rule.endpoint.startswith("api.")
+              for method in rule.methods or () if method not in ("HEAD", "OPTIONS")}
+    assert described == served
+    override = document["paths"]["/api/zones/{building}/{zone}/override"]["post"]
+    assert set(override["responses"]) == {"201", "400", "401", "403", "404"}
+    assert override["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/OverrideIn"}
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance,
+          content_type_conformance]
+
+
+def test_the_api_keeps_to_its_description(api: ApiRig) -> None:
+    """schemathesis, on every operation with an operator's token: the explicit examples,
+    then valid and invalid requests made from the description. Derandomized: the same
+    requests every run."""
+    store = api.rig.store
+    store.raise_alarm("device:gymnase", at=NOW, severity="critical", message="muet")
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", api.rig.app)
+    headers = {"Authorization": f"Bearer {api.tokens['marie']}"}
+    tested = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        strategy = st.one_of(*schema.get_strategies_from_examples(operation),
+                             *(operation.as_strategy(mode) for mode in GenerationMode))
+
+        @given(case=strategy)
+        @settings(max_examples=40, derandomize=True, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def conforms(case: schemathesis.Case) -> None:
+            case.call_and_validate(headers=headers, checks=CHECKS)
+
+        conforms()
+        tested.append(operation.label)
+    assert len(tested) == len(OPERATIONS) - 1  # all but the description itself
