@@ -34,6 +34,7 @@ from gtb.model import Site
 from gtb.store import Store, StoreError, UserRole
 
 if TYPE_CHECKING:
+    from gtb.savings import SiteSavings
     from web import PanelServer
 
 DEMO_SITE = Path(__file__).resolve().parent.parent / "sites" / "demo-commune.yaml"
@@ -500,6 +501,131 @@ def _export_target(output: Path | None) -> Iterator[TextIO]:
     except BaseException:
         Path(part).unlink(missing_ok=True)
         raise
+
+
+_DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@main.command("savings")
+@click.argument("site_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("var/gtb.sqlite"), show_default=True,
+              help="the engine's store (must exist; never created)")
+@click.option("--from", "start", type=_DAY, required=True, metavar="DATE",
+              help="first day of the reporting period (local)")
+@click.option("--to", "end", type=_DAY, required=True, metavar="DATE",
+              help="last day of the reporting period, included")
+@click.option("--baseline-from", "baseline_start", type=_DAY, metavar="DATE",
+              help="first day of the baseline (default: 365 days before the engine's first "
+                   "start)")
+@click.option("--baseline-to", "baseline_end", type=_DAY, metavar="DATE",
+              help="last day of the baseline, included")
+@click.option("--baseline-csv", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="daily meter readings for the baseline (docs/savings.md: meter,date,kwh "
+                   "or index_kwh, optional tmin,tmax)")
+@click.option("--tariffs", "tariffs_file", type=click.Path(dir_okay=False, exists=True,
+                                                           path_type=Path),
+              help="prices and emission factors (YAML, docs/savings.md); default: French "
+                   "averages")
+@click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
+def savings_command(site_file: Path, db: Path, start: datetime, end: datetime,
+                    baseline_start: datetime | None, baseline_end: datetime | None,
+                    baseline_csv: Path | None, tariffs_file: Path | None,
+                    as_json: bool) -> None:
+    """What the engine saved on SITE_FILE's heating and public lighting from --from to --to:
+    kWh, euros and CO2, weather-normalised against a baseline year, with the uncertainty
+    (docs/savings.md). Exits 2 when the figures cannot be made, saying why."""
+    from gtb import savings
+    from gtb.tariffs import DEFAULT_TARIFFS, TariffsError, load_tariffs
+
+    site = _load(site_file)
+    if (baseline_start is None) != (baseline_end is None):
+        raise click.UsageError("give both --baseline-from and --baseline-to, or neither")
+    if not db.is_file():
+        raise click.BadParameter(f"no store at {db}", param_hint="--db")
+    try:
+        tariffs = DEFAULT_TARIFFS if tariffs_file is None else load_tariffs(tariffs_file)
+        readings = weather = None
+        if baseline_csv is not None:
+            readings = savings.load_readings_csv(baseline_csv)
+            weather = savings.load_weather_csv(baseline_csv)
+            unknown = sorted(set(readings) - {ref.key for ref in site.points()})
+            if unknown:
+                errors.print(f"[yellow]{baseline_csv}: no such meter in {site_file}, ignored: "
+                             f"{', '.join(unknown)}[/yellow]", highlight=False)
+        baseline = (None if baseline_start is None or baseline_end is None
+                    else (baseline_start.date(), baseline_end.date()))
+        with Store(db) as store:
+            result = savings.site_savings(store, site, start.date(), end.date(),
+                                          baseline=baseline, tariffs=tariffs,
+                                          readings=readings, weather=weather)
+    except (savings.SavingsError, TariffsError, StoreError) as exc:
+        errors.print(f"[red]{exc}[/red]", highlight=False)
+        sys.exit(2)
+    if result.excluded:
+        for excluded in result.excluded:
+            errors.print(f"[red]{excluded.reason_en}[/red]", highlight=False)
+        errors.print("[red]no figures: every heating meter needs its baseline[/red]")
+        sys.exit(2)
+    if as_json:
+        _echo_json(result.as_dict())
+        return
+    _print_savings(result)
+
+
+def _print_savings(result: SiteSavings) -> None:
+    """A table per heating meter and one for the lighting cabinets, in French, then what the
+    figures mean in sentences."""
+    from gtb.i18n import number_fr
+
+    def kwh(value: float) -> str:
+        return f"{number_fr(value, 0)} kWh"
+
+    pct = f"{100 * result.confidence:.0f} %"
+    console.print(f"Économies du {result.start:%d/%m/%Y} au {result.end:%d/%m/%Y}, référence du "
+                  f"{result.baseline_period[0]:%d/%m/%Y} au {result.baseline_period[1]:%d/%m/%Y}",
+                  style="bold", highlight=False)
+    for b in result.buildings:
+        s, m = b.savings, b.baseline
+        table = Table(title=f"{b.name} — {b.meter}", show_header=False, title_justify="left")
+        table.add_column("", no_wrap=True)
+        table.add_column("", justify="right", no_wrap=True)
+        balance = "sans" if m.balance_c is None else f"{number_fr(m.balance_c)} °C"
+        for label, value in (
+            ("mesuré", kwh(s.actual_kwh)),
+            ("référence, même météo et calendrier", kwh(s.baseline_kwh)),
+            ("évité", f"{kwh(s.avoided_kwh)} ({number_fr(100 * s.fraction)} %)"),
+            (f"incertitude à {pct}", f"± {kwh(s.uncertainty_kwh)}"),
+            ("euros évités", f"{number_fr(s.avoided_eur, 0)} €"),
+            ("CO2e évité", f"{number_fr(s.avoided_co2_kg, 0)} kg"),
+            ("DJU de la période", number_fr(s.hdd, 0)),
+            ("température d'équilibre", balance),
+            ("CV(RMSE) mensuel", f"{number_fr(100 * m.monthly_cv_rmse)} % (≤ 15 %)"),
+            ("NMBE mensuel", f"{number_fr(round(100 * m.monthly_nmbe, 1) + 0.0)} % (≤ ±5 %)"),
+            ("R²", number_fr(m.r2, 2)),
+            ("ASHRAE Guideline 14", "oui" if m.meets_guideline14 else "non"),
+        ):
+            table.add_row(label, value)
+        console.print(table)
+        console.print(b.explanation_fr, highlight=False)
+        for loss in b.losses:
+            console.print(f"[yellow]{loss.explanation_fr}[/yellow]", highlight=False)
+    if result.cabinets:
+        table = Table(title="Éclairage public, contre l'ancien horaire (du coucher au lever du "
+                            "soleil, pleine puissance)", title_justify="left")
+        for column in ("armoire", "mesure", "ancien horaire", "mesuré", "évité", "€",
+                       "kg CO2e"):
+            table.add_column(column, justify="left" if column in ("armoire", "mesure")
+                             else "right")
+        for c in result.cabinets:
+            table.add_row(c.cabinet, "compteur" if c.source == "meter" else "relais",
+                          kwh(c.former_kwh), kwh(c.metered_kwh), kwh(c.avoided_kwh),
+                          number_fr(c.avoided_eur, 0), number_fr(c.avoided_co2_kg, 0))
+        console.print(table)
+    console.print(f"Total : {kwh(result.avoided_kwh)} évités ± {kwh(result.uncertainty_kwh)} "
+                  f"({pct}), {number_fr(result.avoided_eur, 0)} €, "
+                  f"{number_fr(result.avoided_co2_kg, 0)} kg de CO2e.", style="bold",
+                  highlight=False)
 
 
 @main.group()
