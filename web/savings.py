@@ -1,0 +1,783 @@
+"""The savings pages, for elected officials: what the engine saved in kWh, euros and CO2,
+per commune and per building, this month and since it took over, each figure with its
+uncertainty; the monthly bars of the metered consumption against the baseline; the path
+towards the décret tertiaire's targets; the public lighting per cabinet; a page per
+building with the quality of its baseline; and a printable monthly report.
+
+The figures are ``gtb.savings``'s (IPMVP option C with CalTRACK's daily model, ASHRAE
+Guideline 14's checks), computed on request from the store. Computing them reads two years
+of hourly rollups, about half a second: they are kept for the day, per store revision
+(``SavingsCache``), and recomputed when the history they rest on changes.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVar
+
+from flask import Blueprint, current_app, render_template, request
+from flask.blueprints import BlueprintSetupState
+
+from gtb.model import Building, Role, Site
+from gtb.savings import (
+    BuildingSavings,
+    CabinetSavings,
+    Excluded,
+    MonthFigures,
+    Savings,
+    SavingsError,
+    SiteSavings,
+    building_days,
+    cabinet_days,
+    cabinet_savings,
+    engine_start,
+    heating_meters,
+    savings,
+    site_savings,
+)
+from gtb.store import UserRole
+from web import i18n
+from web.auth import role_required
+from web.charts import LineChart, bar_chart, line_chart
+from web.panel import ActionError, Panel, panel
+
+bp = Blueprint("savings", __name__)
+
+EN: dict[str, str] = {
+    # Navigation and titles
+    "Économies": "Savings",
+    "Économies d'énergie": "Energy savings",
+    "Rapport mensuel des économies": "Monthly savings report",
+    "Rapport mensuel des économies d'énergie": "Monthly energy savings report",
+    "Rapport mensuel": "Monthly report",
+    "Rapport mensuel à imprimer": "Monthly report to print",
+    "Afficher": "Show",
+    "Imprimer": "Print",
+    "Mois": "Month",
+    # The overview
+    "Ce que le pilotage du chauffage et de l'éclairage public a fait économiser à la "
+    "commune depuis que le moteur a pris la main, le":
+        "What the control of heating and public lighting has saved the commune since the "
+        "engine took over, on",
+    "Chiffres arrêtés au": "Figures up to",
+    "inclus": "included",
+    "Chiffres du": "Figures from",
+    "La commune": "The commune",
+    "Ce mois-ci": "This month",
+    "Depuis le démarrage du moteur": "Since the engine took over",
+    "Ces totaux comptent le chauffage des bâtiments et l'éclairage public ; l'incertitude "
+    "est celle du chauffage, l'éclairage étant mesuré.":
+        "These totals count the buildings' heating and the public lighting; the "
+        "uncertainty is the heating's, the lighting being metered.",
+    "Chauffage de la commune, mois par mois : mesuré et référence":
+        "The commune's heating, month by month: metered and baseline",
+    ", chauffage mois par mois : mesuré et référence":
+        ", heating month by month: metered and baseline",
+    "Par bâtiment": "Per building",
+    "Pas de chiffres pour ce bâtiment.": "No figures for this building.",
+    "Il n'a pas de compteur de chauffage.": "It has no heating meter.",
+    "Détail et qualité de la référence": "Details and quality of the baseline",
+    "Éclairage public, par armoire": "Public lighting, per cabinet",
+    "soumis au décret tertiaire": "subject to the décret tertiaire",
+    # A figure and its uncertainty
+    "évités": "avoided",
+    "de plus que la référence": "more than the baseline",
+    "d'écart avec la référence": "of difference from the baseline",
+    "de confiance": "confidence",
+    "de la consommation attendue": "of the expected consumption",
+    "économisés": "saved",
+    "dépensés en plus": "spent over",
+    "émis en plus": "emitted over",
+    "L'écart reste dans l'incertitude : l'économie n'est pas encore démontrée.":
+        "The difference is within the uncertainty: the saving is not shown yet.",
+    "référence fiable (ASHRAE Guideline 14)": "reliable baseline (ASHRAE Guideline 14)",
+    "référence indicative (hors ASHRAE Guideline 14)":
+        "indicative baseline (outside ASHRAE Guideline 14)",
+    # The bars
+    "Pour chaque mois, à gauche ce que la référence prévoyait sans le pilotage, à droite ce "
+    "qui a été mesuré, en kWh ; les chiffres sont dans le tableau qui suit.":
+        "For each month, on the left what the baseline expected without the engine, on the "
+        "right what was metered, in kWh; the figures are in the table that follows.",
+    "référence": "baseline",
+    "mesuré": "metered",
+    "Référence : la consommation attendue sans le pilotage, à météo égale":
+        "Baseline: the consumption expected without the engine, at equal weather",
+    "Mesuré": "Metered",
+    "Les chiffres du graphique": "The chart's figures",
+    "Référence (kWh)": "Baseline (kWh)",
+    "Mesuré (kWh)": "Metered (kWh)",
+    "Évités (kWh)": "Avoided (kWh)",
+    "Évités (%)": "Avoided (%)",
+    # The décret tertiaire
+    "Trajectoire du décret tertiaire": "Path of the décret tertiaire",
+    "À météo égale, le chauffage des bâtiments suivis a consommé":
+        "At equal weather, the heating of the buildings followed used",
+    "de moins": "less",
+    "de plus": "more",
+    "que pendant l'année de référence": "than during the reference year",
+    "sur la période du": "over the period from",
+    "L'objectif de 2030 est déjà atteint : il reste à le tenir, puis à viser −50 % en 2040.":
+        "The 2030 target is already reached: it remains to hold it, then to aim at −50 % "
+        "in 2040.",
+    "Sur un chemin régulier vers −40 % en 2030, il faudrait en être à":
+        "On a steady path to −40 % in 2030, it should stand at",
+    "la commune est en avance sur ce chemin.": "the commune is ahead of this path.",
+    "la commune est en retard sur ce chemin.": "the commune is behind this path.",
+    "Il reste": "There remain",
+    "points à gagner d'ici 2030.": "points to gain by 2030.",
+    "En pointillés, le chemin régulier de l'année de référence (100 %) à l'objectif de 2030 "
+    "(60 %) ; en trait plein, la consommation de chauffage de la commune à météo égale, en % "
+    "de l'année de référence ; les chiffres sont dans le tableau qui suit.":
+        "Dashed, the steady path from the reference year (100 %) to the 2030 target "
+        "(60 %); solid, the commune's heating consumption at equal weather, in % of the "
+        "reference year; the figures are in the table that follows.",
+    "Chemin vers −40 % en 2030": "Path to −40 % in 2030",
+    "La commune, à météo égale": "The commune, at equal weather",
+    "Consommation de chauffage en % de l'année de référence, à météo égale":
+        "Heating consumption in % of the reference year, at equal weather",
+    "% de la référence": "% of the reference",
+    "objectif": "target",
+    "Le décret tertiaire demande −40 % en 2030, −50 % en 2040 et −60 % en 2050 par rapport "
+    "à une année de référence, et s'impose aux bâtiments de 1 000 m² et plus":
+        "The décret tertiaire asks for −40 % in 2030, −50 % in 2040 and −60 % in 2050 "
+        "against a reference year, and binds buildings of 1,000 m² or more",
+    "aucun ici": "none here",
+    "pour les autres, il sert de repère. Ce repère porte sur le chauffage que suit le "
+    "moteur ; la déclaration annuelle sur OPERAT compte toutes les énergies du bâtiment.":
+        "for the others, it is a landmark. This landmark covers the heating the engine "
+        "follows; the yearly declaration on OPERAT counts all the building's energies.",
+    # Public lighting
+    "Éclairage public : comparé à l'ancien fonctionnement, allumé toute la nuit à pleine "
+    "puissance": "Public lighting: against the former operation, lit all night at full power",
+    "Ancien fonctionnement (kWh)": "Former operation (kWh)",
+    "estimé : heures allumées × puissance": "estimated: hours lit × power",
+    "Pas de relevé de l'éclairage public sur cette période.":
+        "No reading of the public lighting over this period.",
+    # The quality of a baseline
+    "Qualité de la référence": "Quality of the baseline",
+    "Année de référence": "Reference year",
+    "jours de relevés": "days of readings",
+    "Le chauffage démarre": "Heating starts",
+    "sous": "below",
+    "dehors, en moyenne sur la journée": "outdoors, as a daily mean",
+    "la consommation ne dépend pas de la météo": "the consumption does not depend on the "
+                                                 "weather",
+    "Part expliquée par la météo et le calendrier (R²)":
+        "Share explained by the weather and the calendar (R²)",
+    "Écart mois par mois, CV(RMSE)": "Month-by-month error, CV(RMSE)",
+    "au plus 15 %": "15 % at most",
+    "Biais sur les mois, NMBE": "Bias over the months, NMBE",
+    "au plus ± 5 %": "± 5 % at most",
+    "Écart jour par jour, CV(RMSE)": "Day-by-day error, CV(RMSE)",
+    "La référence retrouve, mois par mois, la consommation réelle de l'année de référence "
+    "dans les limites de l'ASHRAE Guideline 14 : ses chiffres sont fiables.":
+        "The baseline finds, month by month, the real consumption of the reference year "
+        "within ASHRAE Guideline 14's limits: its figures are reliable.",
+    "La référence ne retrouve pas assez bien la consommation de l'année de référence pour "
+    "tenir les limites de l'ASHRAE Guideline 14 : ses chiffres sont indicatifs.":
+        "The baseline does not find the reference year's consumption well enough to keep "
+        "within ASHRAE Guideline 14's limits: its figures are an indication.",
+    "La référence, jour par jour : une part fixe selon le type de jour, plus une part par "
+    "degré-jour de froid": "The baseline, day by day: a fixed part by type of day, plus a "
+                           "part per degree-day of cold",
+    "Type de jour": "Type of day",
+    "Part fixe (kWh par jour)": "Fixed part (kWh per day)",
+    "Par degré-jour (kWh)": "Per degree-day (kWh)",
+    "mêmes valeurs que": "same values as",
+    "jour ouvert": "open day",
+    "jour férié ou de vacances": "public or school holiday",
+    "jour fermé (week-end, fermeture)": "closed day (weekend, closure)",
+    "jour d'événement": "event day",
+    "Dérives repérées": "Losses of efficiency found",
+    "Aucune : pas de suite de jours au-dessus de la référence au-delà de son incertitude.":
+        "None: no run of days above the baseline beyond its uncertainty.",
+    # No baseline yet
+    "Pas encore de référence : les économies ne peuvent pas encore être chiffrées":
+        "No baseline yet: the savings cannot be counted yet",
+    "Pour chiffrer une économie, il faut savoir ce que les bâtiments auraient consommé sans "
+    "le pilotage. Cette référence s'établit sur une année entière de relevés avant que le "
+    "moteur ne prenne la main : la consommation de chauffage de chaque jour et la "
+    "température extérieure, pour au moins 9 jours sur 10 de l'année (un hiver et un été).":
+        "To count a saving, one must know what the buildings would have used without the "
+        "engine. This baseline is set on a whole year of readings before the engine takes "
+        "over: each day's heating consumption and the outdoor temperature, for at least 9 "
+        "days in 10 of the year (a winter and a summer).",
+    "Le moteur n'a pas encore pris la main : la référence sera l'année qui précède son "
+    "démarrage, et les premiers chiffres paraîtront ici le lendemain.":
+        "The engine has not taken over yet: the baseline will be the year before it starts, "
+        "and the first figures will show here the day after.",
+    "Le moteur a pris la main le": "The engine took over on",
+    "l'année de référence va donc du": "the reference year therefore runs from",
+    "Relevés de chauffage dans le stockage sur les 365 derniers jours":
+        "Heating readings in the store over the last 365 days",
+    "jours": "days",
+    "depuis le": "since",
+    # The monthly report
+    "Pas de rapport pour ce mois": "No report for this month",
+    "et les chiffres sont arrêtés au": "and the figures run up to",
+    "choisissez un mois de": "choose a month from",
+    "à": "to",
+    "Période du rapport": "Period of the report",
+    "Le moteur pilote les bâtiments depuis le": "The engine has run the buildings since",
+    "En": "In",
+    "a consommé": "used",
+    "de chauffage": "of heating",
+    "sans le pilotage, avec la même météo et le même calendrier, la référence en prévoyait":
+        "without the engine, under the same weather and calendar, the baseline expected",
+    "L'écart dépasse l'incertitude du modèle : il est dû au pilotage.":
+        "The difference exceeds the model's uncertainty: it is due to the engine.",
+    "L'écart reste dans l'incertitude du modèle : il n'est pas démontré ce mois-ci.":
+        "The difference is within the model's uncertainty: it is not shown this month.",
+    # How to read the figures
+    "Comment lire ces chiffres": "How to read these figures",
+    "La référence": "The baseline",
+    "Pour savoir ce qui a été économisé, il faut savoir ce qui aurait été consommé sans le "
+    "pilotage. Pendant l'année qui a précédé le démarrage du moteur":
+        "To know what was saved, one must know what would have been used without the "
+        "engine. During the year before the engine started",
+    "nous avons observé comment chaque bâtiment consommait selon le froid et selon le jour "
+    ": jour d'ouverture, week-end, vacances, jour férié. Cette année d'observation donne la "
+    "référence : la consommation attendue de chaque jour, sans le pilotage.":
+        "we watched how each building used energy with the cold and with the day: open "
+        "day, weekend, holidays, public holiday. This year of watching gives the baseline: "
+        "the consumption expected each day, without the engine.",
+    "Pourquoi tenir compte de la météo": "Why the weather is taken into account",
+    "Un hiver doux fait baisser la facture sans le moindre effort, un hiver rude la fait "
+    "monter. Comparer simplement cette année à l'an dernier mélangerait donc la météo et "
+    "les économies. La référence est recalculée avec la météo réelle de chaque jour (les "
+    "degrés-jours) et le calendrier réel : l'écart qui reste entre la référence et la "
+    "mesure est dû au pilotage.":
+        "A mild winter lowers the bill without any effort, a harsh one raises it. Simply "
+        "comparing this year with last year would mix the weather and the savings. The "
+        "baseline is computed again with each day's real weather (the degree-days) and the "
+        "real calendar: the difference left between the baseline and the meter is due to "
+        "the engine.",
+    "L'incertitude": "The uncertainty",
+    "La référence est un modèle : elle ne prévoit pas chaque jour exactement. « 12 400 kWh "
+    "évités ± 1 900 kWh (90 % de confiance) » veut dire que l'économie réelle a 9 chances "
+    "sur 10 d'être comprise entre 10 500 et 14 300 kWh. Quand l'incertitude est plus grande "
+    "que l'économie, l'économie n'est pas démontrée : le chiffre est signalé.":
+        "The baseline is a model: it does not predict each day exactly. \"12,400 kWh "
+        "avoided ± 1,900 kWh (90 % confidence)\" means that the real saving has 9 chances "
+        "in 10 of lying between 10,500 and 14,300 kWh. When the uncertainty is larger than "
+        "the saving, the saving is not shown: the figure says so.",
+    "La qualité de la référence": "The quality of the baseline",
+    "Nous vérifions chaque référence avec les critères de l'ASHRAE Guideline 14, la règle "
+    "qui fait autorité pour mesurer des économies d'énergie : sur l'année de référence, le "
+    "modèle doit retrouver la consommation de chaque mois à 15 % près en moyenne, sans "
+    "pencher de plus de 5 % d'un côté. Une référence qui les respecte donne des chiffres "
+    "fiables ; sinon, ils sont indicatifs. Le détail de chaque bâtiment donne ces chiffres.":
+        "We check each baseline against ASHRAE Guideline 14, the standard rule for "
+        "measuring energy savings: over the reference year, the model must find each "
+        "month's consumption within 15 % on average, leaning no more than 5 % to one side. "
+        "A baseline that keeps to them gives reliable figures; otherwise they are an "
+        "indication. Each building's details give these figures.",
+    "Les euros et le CO2": "Euros and CO2",
+    "Les kWh évités sont convertis en euros et en CO2e aux tarifs et facteurs d'émission "
+    "suivants ; pour le chauffage, les kWh de chaleur comptés par le compteur sont ramenés "
+    "à l'énergie achetée par le rendement de la chaudière.":
+        "The avoided kWh are turned into euros and CO2e at the following prices and "
+        "emission factors; for heating, the kWh of heat the meter counts are turned into "
+        "the energy bought through the boiler's efficiency.",
+    "Rendement du chauffage": "Heating efficiency",
+    "électricité": "electricity",
+    "gaz": "gas",
+    "réseau de chaleur": "heat network",
+    "fioul": "fuel oil",
+    "bois": "wood",
+    "La méthode": "The method",
+    "Protocole international IPMVP, option C (compteur du bâtiment entier), avec le modèle "
+    "journalier de CalTRACK : consommation du jour = une part fixe selon le type de jour + "
+    "une part proportionnelle aux degrés-jours au-dessous de la température où le bâtiment "
+    "commence à chauffer. L'éclairage public est comparé à son ancien fonctionnement : "
+    "allumé du coucher au lever du soleil, à pleine puissance.":
+        "The international IPMVP protocol, option C (whole-building meter), with "
+        "CalTRACK's daily model: a day's consumption = a fixed part by type of day + a part "
+        "in proportion to the degree-days below the temperature at which the building "
+        "starts heating. Public lighting is compared with its former operation: lit from "
+        "sunset to sunrise, at full power.",
+}
+"""English of this blueprint's own texts (the shared ones are in web.i18n)."""
+
+DECREE_AREA_M2 = 1000
+"""The décret tertiaire applies to buildings of 1,000 m² or more."""
+GOAL_YEAR, GOAL = 2030, 40
+"""The décret tertiaire's first target: final energy −40 % in 2030 against the reference
+year (then −50 % in 2040, −60 % in 2050)."""
+BASELINE_DAYS = 365
+MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+             "septembre", "octobre", "novembre", "décembre")
+SHORT_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
+            "nov.", "déc.")
+MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
+             "September", "October", "November", "December")
+DAY_TYPES = {"school": "jour ouvert", "holiday": "jour férié ou de vacances",
+             "closed": "jour fermé (week-end, fermeture)", "event": "jour d'événement"}
+"""The baseline's day types (``gtb.savings.DAY_TYPES``) as an elected official says them."""
+ENERGIES = {"electricity": "électricité", "gas": "gaz", "heat_network": "réseau de chaleur",
+            "fuel_oil": "fioul", "wood": "bois"}
+
+
+# -- figures ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """Avoided kWh, euros and kg CO2e over a period, each with its uncertainty at the
+    result's confidence (0 for the lighting, compared with a timetable, not a model);
+    ``actual_kwh`` was metered where ``baseline_kwh`` was expected."""
+
+    actual_kwh: float
+    baseline_kwh: float
+    kwh: float
+    kwh_u: float
+    eur: float
+    eur_u: float
+    co2: float
+    co2_u: float
+
+    @property
+    def fraction(self) -> float:
+        return self.kwh / self.baseline_kwh if self.baseline_kwh > 0 else 0.0
+
+    @property
+    def significant(self) -> bool:
+        """Whether the saving stands out of its uncertainty (always, without one)."""
+        return abs(self.kwh) > self.kwh_u
+
+    @staticmethod
+    def of_meter(s: Savings, eur_per_kwh: float, co2_per_kwh: float) -> Figure:
+        u = s.uncertainty_kwh
+        return Figure(s.actual_kwh, s.baseline_kwh, s.avoided_kwh, u, s.avoided_eur,
+                      u * eur_per_kwh, s.avoided_co2_kg, u * co2_per_kwh)
+
+    @staticmethod
+    def of_cabinet(c: CabinetSavings) -> Figure:
+        return Figure(c.metered_kwh, c.former_kwh, c.avoided_kwh, 0.0, c.avoided_eur, 0.0,
+                      c.avoided_co2_kg, 0.0)
+
+    @staticmethod
+    def total(figures: Iterable[Figure]) -> Figure | None:
+        """The sum; uncertainties of independent meters add in quadrature."""
+        found = list(figures)
+        if not found:
+            return None
+
+        def quadrature(values: Iterable[float]) -> float:
+            return math.sqrt(sum(v * v for v in values))
+
+        return Figure(sum(f.actual_kwh for f in found), sum(f.baseline_kwh for f in found),
+                      sum(f.kwh for f in found), quadrature(f.kwh_u for f in found),
+                      sum(f.eur for f in found), quadrature(f.eur_u for f in found),
+                      sum(f.co2 for f in found), quadrature(f.co2_u for f in found))
+
+
+@dataclass(frozen=True)
+class BuildingView:
+    """One building: its heating meters' figures since the engine took over (``meters``,
+    ``total``) and over the month (``month``), the meters left out and why, its monthly
+    bars."""
+
+    building: Building
+    meters: list[BuildingSavings]
+    excluded: list[Excluded]
+    total: Figure | None
+    month: Figure | None
+    bars: list[tuple[date, float, float]]
+
+    @property
+    def subject_to_decree(self) -> bool:
+        return self.building.floor_area_m2 >= DECREE_AREA_M2
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Where the commune stands on the décret tertiaire's path: its heating consumption
+    over the last twelve months (at most) in % of the reference year's, at equal weather
+    (``index``), against the regular path from the reference to −40 % in 2030
+    (``path``, at the same time)."""
+
+    reference: tuple[date, date]
+    window: tuple[date, date]
+    index: float
+    path: float
+    chart: LineChart
+    points: list[tuple[str, float]]
+    """The chart's points as a table: a period and its % of the reference."""
+
+    @property
+    def reduction(self) -> float:
+        return 100.0 - self.index
+
+    @property
+    def needed(self) -> float:
+        """The reduction the regular path asks for at the same time."""
+        return 100.0 - self.path
+
+    @property
+    def ahead(self) -> bool:
+        return self.index <= self.path
+
+    @property
+    def reached(self) -> bool:
+        return self.reduction >= GOAL
+
+
+@dataclass(frozen=True)
+class SiteView:
+    """Everything the savings pages show of the site, over the period since the engine
+    took over (``result``) and over one month of it (``month_start`` to ``month_end``)."""
+
+    result: SiteSavings
+    month_start: date
+    month_end: date
+    buildings: list[BuildingView]
+    month_cabinets: list[CabinetSavings]
+    total: Figure
+    month: Figure
+    bars: list[tuple[date, float, float]]
+    trajectory: Trajectory | None
+
+    @property
+    def with_figures(self) -> list[BuildingView]:
+        return [b for b in self.buildings if b.meters]
+
+    def building(self, building_id: str) -> BuildingView:
+        return next(b for b in self.buildings if b.building.id == building_id)
+
+
+@dataclass(frozen=True)
+class NoFigures:
+    """Why there are no figures yet, and what is needed."""
+
+    engine: date | None
+    baseline: tuple[date, date] | None
+    reasons: list[tuple[str, str]]
+    """(French, English) of each meter's or the whole computation's refusal."""
+    history_days: int
+    history_since: date | None
+
+
+def _month_figures(p: Panel, result: SiteSavings, first: date, last: date
+                   ) -> tuple[list[Savings], list[CabinetSavings]]:
+    """The savings of ``first`` to ``last`` (within the result's period) with the baselines
+    already fitted: the same figures as ``site_savings`` over that month, without reading
+    the baseline year again."""
+    month: list[Savings] = []
+    for meter in result.buildings:
+        days = building_days(p.store, p.site, meter.building, first, last, meter=meter.meter)
+        if days:
+            rate = result.tariffs.rate(meter.kind, meter.building)
+            month.append(savings(meter.baseline, days, confidence=result.confidence,
+                                 rate=rate))
+        else:
+            month.append(_nothing(first, last, result.confidence))
+    cabinets = []
+    for cabinet in p.site.cabinets:
+        metered, source = cabinet_days(p.store, p.site, cabinet, first, last)
+        if metered:
+            cabinets.append(cabinet_savings(p.site, cabinet, metered,
+                                            result.tariffs.rate("lighting"), source=source))
+    return month, cabinets
+
+
+def _nothing(first: date, last: date, confidence: float) -> Savings:
+    """A month without a day of data: nothing metered, nothing expected."""
+    return Savings(first, last, 0, 0.0, 0.0, 0.0, 0.0, None, 0.0, confidence, 0.0, 0.0, 0.0,
+                   ())
+
+
+def _site_view(p: Panel, result: SiteSavings, first: date, last: date) -> SiteView:
+    month, month_cabinets = _month_figures(p, result, first, last)
+    buildings = []
+    for b in p.site.buildings:
+        pairs = [(m, s) for m, s in zip(result.buildings, month, strict=True)
+                 if m.building == b.id]
+        figures = [(_meter_figure(result, m, m.savings), _meter_figure(result, m, s))
+                   for m, s in pairs]
+        buildings.append(BuildingView(
+            b, [m for m, _ in pairs], [e for e in result.excluded if e.building == b.id],
+            Figure.total(f for f, _ in figures), Figure.total(f for _, f in figures),
+            _bars(m.savings.months for m, _ in pairs)))
+    meters_total = [v.total for v in buildings if v.total is not None]
+    meters_month = [v.month for v in buildings if v.month is not None]
+    total = Figure.total([*meters_total, *map(Figure.of_cabinet, result.cabinets)])
+    month_total = Figure.total([*meters_month, *map(Figure.of_cabinet, month_cabinets)])
+    assert total is not None and month_total is not None  # the result has meters
+    bars = _bars(m.savings.months for m in result.buildings)
+    return SiteView(result, first, last, buildings, month_cabinets, total, month_total, bars,
+                    _trajectory(result, bars))
+
+
+def _meter_figure(result: SiteSavings, meter: BuildingSavings, s: Savings) -> Figure:
+    rate = result.tariffs.rate(meter.kind, meter.building)
+    return Figure.of_meter(s, rate.eur_per_kwh, rate.kg_co2e_per_kwh)
+
+
+def _bars(months: Iterable[Iterable[MonthFigures]]) -> list[tuple[date, float, float]]:
+    """(month, metered kWh, baseline kWh) summed over meters, oldest first."""
+    sums: dict[date, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for meter in months:
+        for m in meter:
+            sums[m.month][0] += m.actual_kwh
+            sums[m.month][1] += m.baseline_kwh
+    return [(month, actual, baseline) for month, (actual, baseline) in sorted(sums.items())]
+
+
+def _decimal_year(day: date) -> float:
+    start = date(day.year, 1, 1)
+    return day.year + (day - start).days / (date(day.year + 1, 1, 1) - start).days
+
+
+def _month_end(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def _trajectory(result: SiteSavings, bars: Sequence[tuple[date, float, float]]
+                ) -> Trajectory | None:
+    """The reference year is the baseline's; each twelve months since the engine took over
+    are placed at their middle, in % of the reference at equal weather (metered / the
+    baseline's expectation under their weather)."""
+    if not bars or not result.buildings:
+        return None
+    first, last = result.baseline_period
+    x0 = _decimal_year(first + (last - first) / 2)
+    goal_x = GOAL_YEAR + 0.5
+
+    def path(x: float) -> float:
+        return 100.0 - GOAL * min(1.0, max(0.0, (x - x0) / (goal_x - x0)))
+
+    def window(months: Sequence[tuple[date, float, float]]) -> tuple[float, float, date, date]:
+        start = max(months[0][0], result.start)
+        end = min(_month_end(months[-1][0]), result.end)
+        expected = sum(b for _, _, b in months)
+        index = 100.0 * sum(a for _, a, _ in months) / expected if expected > 0 else 100.0
+        return _decimal_year(start + (end - start) / 2), index, start, end
+
+    # Twelve months at a time, counted back from the latest; a remainder of less than half
+    # a year, at the start, would be a season rather than a year: left out.
+    chunks = [bars[max(0, i - 12):i] for i in range(len(bars), 0, -12)][::-1]
+    years = [window(chunk) for chunk in chunks if len(chunk) >= 6 or chunk is chunks[-1]]
+    actual = [(x0, 100.0), *((x, index) for x, index, _, _ in years)]
+    now_x, index, start, end = years[-1]
+    points = [(f"{first:%d/%m/%Y} – {last:%d/%m/%Y}", 100.0),
+              *((f"{s:%d/%m/%Y} – {e:%d/%m/%Y}", i) for _, i, s, e in years)]
+    return Trajectory((first, last), (start, end), index, path(now_x),
+                      line_chart([(x0, 100.0), (goal_x, 100.0 - GOAL)], actual), points)
+
+
+# -- computing once a day --------------------------------------------------------------------
+
+_T = TypeVar("_T")
+
+
+class SavingsCache:
+    """Figures kept for one key, (local day, store revision): a new day or a change in the
+    history they rest on starts afresh. Two requests at once may both compute; the
+    figures are the same."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: Hashable = None
+        self._values: dict[Hashable, Any] = {}
+
+    def get(self, key: Hashable, part: Hashable, compute: Callable[[], _T]) -> _T:
+        with self._lock:
+            if key != self._key:
+                self._key, self._values = key, {}
+            if part in self._values:
+                found: _T = self._values[part]
+                return found
+        value = compute()
+        with self._lock:
+            if key == self._key:
+                self._values[part] = value
+        return value
+
+
+@bp.record_once
+def _cache(state: BlueprintSetupState) -> None:
+    state.app.extensions["gtb_savings"] = SavingsCache()
+
+
+def _history_points(p: Panel) -> list[str]:
+    """The points the figures read: heating meters, outdoor temperatures, and each
+    cabinet's meter (else its relay)."""
+    keys = [key for b in p.site.buildings for key in heating_meters(p.site, b)]
+    keys += [ref.key for ref in p.site.points() if ref.role is Role.OUTDOOR_TEMPERATURE]
+    for cabinet in p.site.cabinets:
+        roles = {point.role: f"{cabinet.id}.{point.id}" for point in cabinet.points}
+        key = roles.get(Role.ENERGY_METER, roles.get(Role.CABINET_RELAY))
+        if key is not None:
+            keys.append(key)
+    return keys
+
+
+def _revision(p: Panel, today: date) -> Hashable:
+    """What the figures up to yesterday rest on: the raw samples and hourly rollups of their
+    points before today (counted: a few milliseconds), the agenda (day types) and the
+    day. A late or replayed reading adds a sample; retention drops some, once a day."""
+    midnight = datetime.combine(today, time(), p.site.tz)
+    epoch = datetime(1970, 1, 2, tzinfo=UTC)
+    counts = [(p.store.count_hourly(key, epoch, midnight),
+               p.store.count_samples(key, epoch, midnight)) for key in _history_points(p)]
+    return today, p.store.agenda_revision(), tuple(counts)
+
+
+@dataclass(frozen=True)
+class Period:
+    """The reporting period, from the day the engine took over to yesterday."""
+
+    today: date
+    engine: date | None
+    revision: Hashable
+
+    @property
+    def end(self) -> date:
+        return self.today - timedelta(days=1)
+
+
+def _period(p: Panel) -> Period:
+    today = p.local(p.now()).date()
+    return Period(today, engine_start(p.store, p.site.tz), _revision(p, today))
+
+
+def _figures(p: Panel, period: Period, month: date) -> SiteView | NoFigures:
+    """The site's figures since the engine took over, and over ``month`` (its days within
+    the period), or why there are none."""
+    cache: SavingsCache = current_app.extensions["gtb_savings"]
+    if period.engine is None:
+        return _no_figures(p, period, [])
+    if period.end < period.engine:
+        return _no_figures(p, period, [(
+            "Le moteur a pris la main aujourd'hui : les premiers chiffres paraîtront demain.",
+            "The engine took over today: the first figures will show tomorrow.")])
+    engine = period.engine
+
+    def compute() -> SiteSavings | SavingsError:
+        try:
+            return site_savings(p.store, p.site, engine, period.end)
+        except SavingsError as exc:
+            return exc
+
+    result = cache.get(period.revision, ("site", engine, period.end), compute)
+    if isinstance(result, SavingsError):
+        return _no_figures(p, period, [(result.fr, str(result))])
+    if not result.buildings:
+        return _no_figures(p, period, [(e.reason_fr, e.reason_en) for e in result.excluded])
+    first, last = max(month, engine), min(_month_end(month), period.end)
+    return cache.get(period.revision, ("view", first, last),
+                     lambda: _site_view(p, result, first, last))
+
+
+def _no_figures(p: Panel, period: Period, reasons: list[tuple[str, str]]) -> NoFigures:
+    """How much history the store has for the first heating meter, over the last year."""
+    meters = [key for b in p.site.buildings for key in heating_meters(p.site, b)]
+    days = (p.store.daily(meters[0], period.today - timedelta(days=BASELINE_DAYS),
+                          period.end, p.site.tz) if meters else [])
+    baseline = (None if period.engine is None else
+                (period.engine - timedelta(days=BASELINE_DAYS),
+                 period.engine - timedelta(days=1)))
+    return NoFigures(period.engine, baseline, reasons, len(days),
+                     days[0].day if days else None)
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+
+def _context(site: Site, **values: Any) -> dict[str, Any]:
+    """What every savings template needs besides its figures."""
+    english = i18n.lang() == "en"
+
+    def meter_name(key: str) -> str:
+        return site.point(key).point.name or key
+
+    def month_name(month: date) -> str:
+        return f"{(MONTHS_EN if english else MONTHS_FR)[month.month - 1]} {month.year}"
+
+    def month_short(month: date) -> str:
+        return ([m[:3] for m in MONTHS_EN] if english else SHORT_FR)[month.month - 1]
+
+    return {"month_name": month_name, "month_short": month_short, "rounded": rounded,
+            "day": lambda d: d.strftime("%d/%m/%Y"), "bar_chart": bar_chart,
+            "day_types": DAY_TYPES, "energies": ENERGIES, "finite": math.isfinite, "upto": _upto,
+            "meter_name": meter_name, "site": site,
+            # French puts a space before a colon or a semicolon, English does not.
+            "colon": ":" if english else " :", "semicolon": ";" if english else " ;", **values}
+
+
+def _upto(rows: Sequence[tuple[date, float, float]], month: date
+          ) -> list[tuple[date, float, float]]:
+    """The report's bars: the twelve months up to its own."""
+    return [row for row in rows if row[0] <= month][-12:]
+
+
+def rounded(value: float, uncertainty: float) -> tuple[float, float, int]:
+    """A figure and its uncertainty rounded alike, and the decimals to show: to the
+    uncertainty's two significant digits, or the figure's three if coarser (12 437 ± 1 873
+    → 12 400 ± 1 900; 10 497 ± 213 → 10 500 ± 200): more digits would claim a precision
+    the model does not have. Without an uncertainty, to the unit."""
+    if uncertainty <= 0 or not math.isfinite(uncertainty):
+        return float(round(value)), 0.0, 0
+    exponent = math.floor(math.log10(uncertainty)) - 1
+    if value:
+        exponent = max(exponent, math.floor(math.log10(abs(value))) - 2)
+    step = 10.0 ** exponent
+    return round(value / step) * step, round(uncertainty / step) * step, max(0, -exponent)
+
+
+@bp.route("/savings")
+@role_required(UserRole.VIEWER)
+def index() -> Any:
+    p = panel()
+    period = _period(p)
+    figures = _figures(p, period, period.end.replace(day=1))
+    return render_template("savings.html", **_context(p.site, figures=figures, period=period))
+
+
+@bp.route("/savings/report")
+@role_required(UserRole.VIEWER)
+def report() -> Any:
+    p = panel()
+    period = _period(p)
+    month = _month(request.args.get("month", ""), period)
+    in_period = (period.engine is not None
+                 and period.engine.replace(day=1) <= month <= period.end)
+    # A month outside the period has nothing to compute: the page says which months have.
+    figures = _figures(p, period, month if in_period else period.end.replace(day=1))
+    return render_template("savings_report.html", **_context(
+        p.site, figures=figures, period=period, month=month, in_period=in_period))
+
+
+@bp.route("/savings/<building_id>")
+@role_required(UserRole.VIEWER)
+def building(building_id: str) -> Any:
+    p = panel()
+    found = p.building(building_id)
+    period = _period(p)
+    figures = _figures(p, period, period.end.replace(day=1))
+    view = figures.building(found.id) if isinstance(figures, SiteView) else None
+    return render_template("savings_building.html", **_context(
+        p.site, figures=figures, period=period, building=found, view=view))
+
+
+def _month(text: str, period: Period) -> date:
+    """The report's month, ``YYYY-MM``; by default the last complete one (the current one
+    when the engine took over this month)."""
+    if not text:
+        complete = period.today.replace(day=1) - timedelta(days=1)
+        current = period.end.replace(day=1)
+        if period.engine is not None and complete < period.engine:
+            return current
+        return complete.replace(day=1)
+    try:
+        month = datetime.strptime(text.strip(), "%Y-%m").date()
+    except ValueError:
+        raise ActionError(f"« {text} » n'est pas un mois (AAAA-MM, par exemple 2026-01).",
+                          f"'{text}' is not a month (YYYY-MM, for example 2026-01).") from None
+    return month
