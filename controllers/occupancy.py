@@ -99,12 +99,20 @@ class OccupancyHistory:
 
     days: dict[date, DaySlots] = field(default_factory=dict)
     keep: timedelta = KEEP
+    _learnt: dict[tuple[object, ...], _DayForecast] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+    """What the days say about a day, worked out once until a day is added (forecasts
+    are asked every few minutes, the days change once a night)."""
+    _similar: dict[tuple[object, ...], list[date]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def add(self, day: date, slots: DaySlots | Iterable[bool]) -> None:
         """Record (or replace) a day; days older than ``keep`` before the newest go."""
         array = np.array(slots, dtype=np.bool_)
         if array.shape != (SLOTS_PER_DAY,):
             raise ValueError(f"a day has {SLOTS_PER_DAY} slots of 15 min, not {array.shape}")
+        self._learnt.clear()
+        self._similar.clear()
         self.days[day] = array
         oldest = max(self.days) - self.keep
         for old in [d for d in self.days if d < oldest]:
@@ -189,9 +197,34 @@ def _runs_from(slots: DaySlots, first: int) -> tuple[int, int] | None:
 
 def _learn_day(history: OccupancyHistory, calendar: FrenchCalendar, use: BuildingUse | str,
                day: date, first_slot: int, share: float) -> _DayForecast:
-    """Arrival and departure on ``day`` from ``first_slot`` on, from the similar past days."""
-    kind = day_kind(calendar, use, day)
-    similar = sorted(d for d in history.days if d < day and day_kind(calendar, use, d) == kind)
+    """Arrival and departure on ``day`` from ``first_slot`` on, from the similar past days
+    (remembered by the history until it changes)."""
+    key = (calendar, use, day, first_slot, share)
+    known = history._learnt.get(key)
+    if known is None:
+        if len(history._learnt) > 10_000:  # a history that stopped growing: start afresh
+            history._learnt.clear()
+        known = history._learnt[key] = _learn_day_afresh(history, calendar, use, day,
+                                                         first_slot, share)
+    return known
+
+
+def _similar_days(history: OccupancyHistory, calendar: FrenchCalendar,
+                  use: BuildingUse | str, day: date) -> list[date]:
+    """The past days of the history of the same kind as ``day``, oldest first."""
+    key = (calendar, use, day)
+    known = history._similar.get(key)
+    if known is None:
+        kind = day_kind(calendar, use, day)
+        known = history._similar[key] = sorted(
+            d for d in history.days if d < day and day_kind(calendar, use, d) == kind)
+    return known
+
+
+def _learn_day_afresh(history: OccupancyHistory, calendar: FrenchCalendar,
+                      use: BuildingUse | str, day: date, first_slot: int,
+                      share: float) -> _DayForecast:
+    similar = _similar_days(history, calendar, use, day)
     if not similar:
         return _DayForecast(0, 0.0, 0.0)
     ages = np.array([(day - d).days for d in similar], dtype=np.float64)

@@ -92,9 +92,15 @@ class ThermalObservation:
     heating: float
 
     def is_valid(self) -> bool:
-        return (math.isfinite(self.indoor) and math.isfinite(self.outdoor)
-                and math.isfinite(self.heating) and -30.0 < self.indoor < 60.0
-                and -60.0 < self.outdoor < 60.0 and -0.01 <= self.heating <= 1.01)
+        return bool(_plausible(np.array([(self.indoor, self.outdoor, self.heating)]))[0])
+
+
+def _plausible(values: np.ndarray) -> np.ndarray:
+    """Which rows of (indoor, outdoor, heating) are finite and within bounds."""
+    indoor, outdoor, heating = values.T
+    return np.asarray(np.isfinite(values).all(axis=1) & (indoor > -30.0) & (indoor < 60.0)
+                      & (outdoor > -60.0) & (outdoor < 60.0) & (heating >= -0.01)
+                      & (heating <= 1.01))
 
 
 @dataclass(frozen=True)
@@ -185,7 +191,13 @@ def _clean(observations: Sequence[ThermalObservation],
            now: datetime) -> list[ThermalObservation]:
     """Valid observations up to ``now``, in time order (a NaN is dropped, not fitted)."""
     limit = _epoch(now)
-    kept = [(t, o) for o in observations if o.is_valid() and (t := _epoch(o.time)) <= limit]
+    if not observations:
+        return []
+    # ``is_valid`` for all at once: refits go through weeks of observations every night.
+    valid = _plausible(np.array([(o.indoor, o.outdoor, o.heating) for o in observations],
+                                dtype=np.float64))
+    kept = [(t, o) for o, ok in zip(observations, valid.tolist(), strict=True)
+            if ok and (t := _epoch(o.time)) <= limit]
     kept.sort(key=lambda pair: pair[0])
     return [o for _, o in kept]
 
@@ -240,7 +252,11 @@ def warmup_episodes(observations: Sequence[ThermalObservation], *,
     within 1 K of what the run reached: the zone was not at comfort, so its structure is
     cold. Exposed so callers and tests can see what the error was measured on.
     """
-    obs = _clean(observations, now)
+    return _episodes(_clean(observations, now))
+
+
+def _episodes(obs: list[ThermalObservation]) -> list[WarmupEpisode]:
+    """``warmup_episodes`` of observations already cleaned (``_clean``)."""
     episodes: list[WarmupEpisode] = []
     times = [_utc(o.time) for o in obs]
     first = times[0] if times else None
@@ -303,7 +319,7 @@ def fit_thermal(observations: Sequence[ThermalObservation], *,
     if (dt[u >= 0.5].sum() < MIN_HEATED_HOURS or dt[u <= 0.1].sum() < MIN_UNHEATED_HOURS):
         return None
     k, g = _fit_pairs(t0, t1, tout, u, dt)
-    episodes = warmup_episodes(obs, now=now)
+    episodes = _episodes(obs)
     normal = _median_gain(k, [e for e in episodes if not e.after_long_absence], g)
     cold = _median_gain(k, [e for e in episodes if e.after_long_absence], normal)
     # Never faster than a normal morning: a cold structure only takes heat away.

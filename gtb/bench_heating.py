@@ -214,6 +214,11 @@ class Learned:
             for b in site.buildings for z in b.zones}
         self._refitted: date | None = None
 
+    @property
+    def learners(self) -> dict[str, ZoneLearner]:
+        """Each zone's learner, by zone key: what the zones learned, for the store."""
+        return self._learners
+
     def setpoints(self, now: datetime, seen: Observations) -> dict[str, ZoneCommand]:
         today = now.astimezone(self._tz).date()
         if self._refitted is None:
@@ -409,41 +414,64 @@ def season(year: int = SEASON_YEAR, tz: tzinfo | None = None) -> tuple[datetime,
     return (datetime(year, 10, 1, tzinfo=tz), datetime(year + 1, 5, 1, tzinfo=tz))
 
 
+def tabulated_world(site: Site, seed: int, begin: datetime, controls: int, *,
+                    typical: bool = False) -> VirtualCommune:
+    """The virtual commune from ``begin``, stepped every ``PHYSICS_STEP_S``, on weather
+    ``seed`` (a typical year, or not) computed once for ``controls`` control steps."""
+    weather = _Tabulated(SyntheticWeather(site.latitude, site.longitude, seed, typical=typical),
+                         to_epoch(begin), controls * _PER_CONTROL)
+    return VirtualCommune(site, begin, seed=seed, weather=weather, step_s=PHYSICS_STEP_S)
+
+
+class Harness:
+    """A strategy at the controls of a world, as the engine is: asked at each control
+    step, and only what changed is written, to the zone's setpoint and, where the zone
+    has one, its heating mode."""
+
+    def __init__(self, site: Site, world: VirtualCommune, strategy: Strategy) -> None:
+        self.world = world
+        self.strategy = strategy
+        self.commands: dict[str, ZoneCommand] = {}
+        """The last command written to each zone."""
+        self._writable, self._sensors = _writable(site), Sensors(site)
+
+    def control(self, now: datetime) -> Observations:
+        """Ask the strategy at ``now`` and write what changed; returns what it saw."""
+        seen = Observations(self.world, self._sensors, now)
+        for key, command in self.strategy.setpoints(now, seen).items():
+            if self.commands.get(key) == command:
+                continue
+            self.commands[key] = command
+            setpoint_key, mode_key = self._writable[key]
+            self.world.write(setpoint_key, command.setpoint)
+            if mode_key is not None:
+                self.world.write(mode_key, MODE_OF_LEVEL[command.level])
+        return seen
+
+
 def simulate(site: Site, strategy: str, seed: int, start: datetime, end: datetime,
              warm_up: timedelta = WARM_UP) -> Run:
     """One strategy over [start, end) after ``warm_up``, on weather and occupants ``seed``."""
     begin = (start - warm_up).astimezone(UTC)
     controls = round((to_epoch(end) - to_epoch(begin)) / CONTROL_STEP_S)
-    weather = _Tabulated(SyntheticWeather(site.latitude, site.longitude, seed, typical=False),
-                         to_epoch(begin), controls * _PER_CONTROL)
-    world = VirtualCommune(site, begin, seed=seed, weather=weather, step_s=PHYSICS_STEP_S)
+    world = tabulated_world(site, seed, begin, controls)
     counted_from = round(warm_up.total_seconds() / CONTROL_STEP_S)
     chosen = (Oracle(site, world, begin, end) if strategy == ORACLE
               else STRATEGIES[strategy](site))
-    writable, sensors = _writable(site), Sensors(site)
-    keys = list(world.zone_keys)
-    air = np.empty((controls + 1, len(keys)))
-    held = np.array([world.read(writable[key][0]) for key in keys])
-    setpoints = np.empty((controls, len(keys)))
-    air[0] = world.network.air[: len(keys)]
-    last: dict[str, ZoneCommand] = {}  # only changes are written, as the engine does
+    harness = Harness(site, world, chosen)
+    zones = len(world.zone_keys)
+    air = np.empty((controls + 1, zones))
+    setpoints = np.empty((controls, zones))
+    air[0] = world.network.air[:zones]
     metered = dict.fromkeys((b.id for b in site.buildings), 0.0)
     for c in range(controls):
         if c == counted_from:
             metered = {b: world.building_state(b).heat_kwh for b in metered}
         now = begin + timedelta(seconds=c * CONTROL_STEP_S)
-        for key, command in chosen.setpoints(now, Observations(world, sensors, now)).items():
-            if last.get(key) == command:
-                continue
-            last[key] = command
-            setpoint_key, mode_key = writable[key]
-            world.write(setpoint_key, command.setpoint)
-            if mode_key is not None:
-                world.write(mode_key, MODE_OF_LEVEL[command.level])
-            held[keys.index(key)] = command.setpoint
-        setpoints[c] = held
+        harness.control(now)
+        setpoints[c] = world.setpoint
         world.advance_to(now + timedelta(seconds=CONTROL_STEP_S))
-        air[c + 1] = world.network.air[: len(keys)]
+        air[c + 1] = world.network.air[:zones]
     origin = to_epoch(begin)
     starts = _instants(origin, PHYSICS_STEP_S, controls * _PER_CONTROL)
     trace = Trace(origin, counted_from * _PER_CONTROL, air, setpoints,

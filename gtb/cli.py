@@ -35,6 +35,7 @@ from gtb.store import Store, StoreError, UserRole
 
 if TYPE_CHECKING:
     from gtb.savings import SiteSavings
+    from gtb.sim.world import VirtualCommune
     from web import PanelServer
 
 DEMO_SITE = Path(__file__).resolve().parent.parent / "sites" / "demo-commune.yaml"
@@ -242,14 +243,21 @@ def run(site_file: Path, db: Path, tick_s: float, bacnet_port: int, **options: A
               help="seed of the weather and the occupants")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("var/demo.sqlite"), show_default=True,
-              help="the demo's store, started afresh each time")
+              help="the demo's store, started afresh each time (its simulated past is "
+                   "cached beside it)")
+@click.option("--no-history", is_flag=True,
+              help="start on an empty store, without the commune's two simulated years")
 @click.option("--bacnet-port", type=int, default=47808, show_default=True,
               help="UDP port of the engine's own BACnet/IP client")
 @history_options
 @panel_options
-def demo(site_file: Path, speed: float, seed: int, db: Path, bacnet_port: int,
-         **options: Any) -> None:
-    """The virtual commune, the engine on it and the web panel, in one process."""
+def demo(site_file: Path, speed: float, seed: int, db: Path, no_history: bool,
+         bacnet_port: int, **options: Any) -> None:
+    """The virtual commune, the engine on it and the web panel, in one process.
+
+    The store starts with the commune's past (docs/simulation.md): a year under its
+    former heating programme, then the engine's controllers up to now, simulated the
+    first time (about a minute) and cached beside the store."""
     from gtb.sim.runner import VirtualSite
 
     history = History.from_options(options)
@@ -257,15 +265,20 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, bacnet_port: int,
     site = _load(site_file)
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)
-    clock = SimulatedClock(RealClock().now().replace(microsecond=0), speed=speed)
+    start = RealClock().now().replace(microsecond=0)
+    past: list[VirtualCommune] = []
+    if not no_history:
+        past = _demo_past(site_file, seed, db, start)
+    clock = SimulatedClock(start, speed=speed)
     if panel is not None:
         _demo_accounts(db, clock)
 
     async def both() -> None:
-        virtual = VirtualSite(site, clock, seed=seed)
+        virtual = VirtualSite(site, clock, seed=seed, carry_on=past)
         async with virtual.serving():
             console.print(f"virtual commune on loopback: {len(virtual.servers)} devices; "
-                          f"speed ×{speed:g}; store {db} (new)")
+                          f"speed ×{speed:g}; store {db} "
+                          f"({'new, empty' if no_history else 'with its history'})")
             await serve_engine(site, db, clock, speed=speed, tick_s=60.0,
                                bacnet_port=bacnet_port, history=history, panel=panel)
 
@@ -273,6 +286,26 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, bacnet_port: int,
         asyncio.run(both())
     except KeyboardInterrupt:
         console.print("stopped")
+
+
+def _demo_past(site_file: Path, seed: int, db: Path, until: datetime
+               ) -> list[VirtualCommune]:
+    """The demo's simulated history in its store, up to ``until``; the simulated worlds at
+    its end, for the live commune to carry on."""
+    from gtb.demo_history import demo_history
+
+    began = monotonic()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with Progress(console=errors, transient=True) as progress:
+        past = demo_history(site_file, seed, db, until, progress=progress)
+    how = "simulé" if past.generated else "repris du cache"
+    fault = "" if past.fault is None else (
+        f"; vanne bloquée ouverte ({past.fault.zone}) du {past.fault.start:%d/%m/%Y} au "
+        f"{past.fault.end - timedelta(days=1):%d/%m/%Y}")
+    console.print(f"historique {how} en {monotonic() - began:.0f} s : programme d'origine "
+                  f"depuis le {past.start:%d/%m/%Y}, moteur depuis le "
+                  f"{past.takeover:%d/%m/%Y}{fault}", highlight=False)
+    return past.worlds
 
 
 def _demo_accounts(db: Path, clock: Clock) -> None:

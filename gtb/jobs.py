@@ -1,5 +1,5 @@
 """The engine's background jobs, on APScheduler 3.11: the tick, hourly rollups, learning,
-InfluxDB shipping and retention.
+InfluxDB shipping, retention and the daily check for losses of efficiency.
 
 APScheduler counts real seconds; the jobs themselves ask the engine's clock what time it
 is. With a simulated clock running ``speed`` times faster, intervals are divided by the
@@ -8,6 +8,10 @@ coalesces missed runs and never overlaps itself; an exception in a job is an eve
 audit log, and the next run goes ahead. Jobs that are plain functions (rollups, shipping,
 retention) run in the scheduler's worker threads, so that a slow disk or a slow InfluxDB
 never holds up the tick, which runs on the event loop.
+
+The efficiency check (``gtb.efficiency``) runs once a day, at the first pass after 01:00
+local time: yesterday's hours are rolled up, then each heating meter is compared with its
+baseline; a meter without a baseline yet is left alone, silently.
 """
 
 from __future__ import annotations
@@ -93,6 +97,15 @@ def start_jobs(engine: Engine, store: Store, clock: Clock, *, speed: float = 1.0
                       misfire_grace_time=max(1, int(900 / speed)), **options)
     scheduler.add_job(retention_job, "interval", seconds=86400 / speed, id="retention",
                       misfire_grace_time=max(1, int(3600 / speed)), **options)
+    from gtb.efficiency import EfficiencyWatch  # scipy.stats: a third of a second to import
+
+    watch = EfficiencyWatch(store, engine.site)
+
+    def efficiency() -> None:
+        watch.daily(clock.now())
+
+    scheduler.add_job(efficiency, "interval", seconds=900 / speed, id="efficiency",
+                      misfire_grace_time=max(1, int(900 / speed)), **options)
     if shipper is not None:
         ship_s = max(1.0, SHIP_EVERY_S / speed)
         scheduler.add_job(shipper.ship, "interval", seconds=ship_s, id="influx",

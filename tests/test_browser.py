@@ -55,14 +55,15 @@ class Demo:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """``gtb demo`` at 60 simulated seconds per real second, stopped with Ctrl-C (SIGINT)."""
+    """``gtb demo`` at 60 simulated seconds per real second, stopped with Ctrl-C (SIGINT),
+    on an empty store (its simulated past is tested in test_demo_history.py)."""
     folder = tmp_path_factory.mktemp("browser")
     site = folder / "demo.yaml"
     site.write_text(relocate_ports(DEMO_SITE.read_text(encoding="utf-8")), encoding="utf-8")
     db = folder / "demo.sqlite"
     out, err = folder / "stdout.txt", folder / "stderr.txt"
     args = [sys.executable, "-m", "gtb.cli", "demo", "--site", str(site), "--speed", "60",
-            "--db", str(db), "--bacnet-port", str(free_port(2)),
+            "--no-history", "--db", str(db), "--bacnet-port", str(free_port(2)),
             "--panel-port", str(free_port())]
     with out.open("w", encoding="utf-8") as stdout, err.open("w", encoding="utf-8") as stderr:
         process = subprocess.Popen(args, cwd=folder, stdout=stdout, stderr=stderr,

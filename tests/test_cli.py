@@ -35,11 +35,13 @@ def test_gtb_demo_runs_the_commune_and_stops_cleanly(tmp_path: Path, demo_site_t
     site.write_text(demo_site_text, encoding="utf-8")
     db = tmp_path / "demo.sqlite"
     panel = free_port()
-    result = run_for([*GTB, "demo", "--site", str(site), "--speed", "600", "--db", str(db),
-                      "--bacnet-port", str(free_port(2)), "--panel-port", str(panel)], 12,
-                     tmp_path)
+    result = run_for([*GTB, "demo", "--site", str(site), "--speed", "600", "--no-history",
+                      "--db", str(db), "--bacnet-port", str(free_port(2)),
+                      "--panel-port", str(panel)], 12, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Marchiennes-le-Vert" in result.stdout
+    assert f"store {db} (new, empty)" in result.stdout
+    assert not list(tmp_path.glob("demo-history-*"))  # no simulated past made
     assert f"panneau web : http://127.0.0.1:{panel}/" in result.stdout
     for account in ("elu", "gestionnaire", "admin"):  # random passwords, printed
         assert account in result.stdout
@@ -50,6 +52,30 @@ def test_gtb_demo_runs_the_commune_and_stops_cleanly(tmp_path: Path, demo_site_t
     assert kinds[0] == "engine" and kinds[-1] == "engine"
     assert events(db)[-1][1] == "Moteur arrêté"
     assert kinds.count("command") >= 14  # 11 setpoints and 3 modes at least once
+
+
+def test_gtb_demo_without_history_starts_in_seconds(tmp_path: Path, demo_site_text: str
+                                                    ) -> None:
+    site = tmp_path / "demo.yaml"
+    site.write_text(demo_site_text, encoding="utf-8")
+    out = tmp_path / "stdout.txt"
+    began = time.monotonic()
+    with out.open("w", encoding="utf-8") as stdout:
+        process = subprocess.Popen(
+            [*GTB, "demo", "--site", str(site), "--no-history", "--db",
+             str(tmp_path / "demo.sqlite"), "--bacnet-port", str(free_port(2)),
+             "--panel-port", str(free_port())],
+            cwd=tmp_path, stdout=stdout, stderr=subprocess.PIPE, text=True,
+            env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    try:
+        while "panneau web" not in out.read_text(encoding="utf-8"):
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() - began < 15, "the demo did not show its panel in 15 s"
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    assert process.returncode == 0
 
 
 def test_gtb_run_on_devices_that_are_not_there_raises_alarms(

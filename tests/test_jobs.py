@@ -40,6 +40,7 @@ def test_ticks_and_rollups_run_and_a_failing_job_is_an_event(
             await engine.start()
             scheduler = start_jobs(engine, store, clock, speed=SPEED)
             try:
+                assert scheduler.get_job("efficiency") is not None  # daily: test_efficiency
                 await asyncio.sleep(3.0)
                 hours = store.hourly(POINT, START, clock.now())
                 assert len(hours) >= 1, "hourly rollups ran"

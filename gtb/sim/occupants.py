@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -235,6 +235,12 @@ class Occupants:
             f"{b.id}.{z.id}": (i, z.id)
             for i, b in enumerate(self.site.buildings) for z in b.zones
         }
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the days drawn so far: drawn again when asked, the same."""
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        return state
 
     # -- public queries --
 

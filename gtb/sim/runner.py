@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from rich.console import Console
 from rich.live import Live
@@ -25,10 +25,15 @@ from gtb.sim.world import VirtualCommune
 class VirtualSite:
     """The physics of a site and the devices that expose it, kept in step."""
 
-    def __init__(self, site: Site, clock: SimulatedClock, seed: int = 0) -> None:
+    def __init__(self, site: Site, clock: SimulatedClock, seed: int = 0,
+                 carry_on: Sequence[VirtualCommune] = ()) -> None:
+        """``carry_on``: worlds (of the site or of some of its buildings) whose physics
+        the virtual site continues, as the demo continues its simulated history."""
         self.site = site
         self.clock = clock
         self.world = VirtualCommune(site, clock.now(), seed=seed)
+        for past in carry_on:
+            self.world.carry_on_from(past)
         self._defaults = self.world.values()
         self.servers: list[DeviceServer] = device_servers(site, self._defaults)
         self._writable = {ref.key for ref in site.points() if ref.point.writable}

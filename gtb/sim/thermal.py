@@ -261,6 +261,17 @@ class ThermalNetwork:
     def air(self) -> FloatArray:
         return self.state[: self.size]
 
+    def carry_on(self, state: FloatArray) -> None:
+        """Take up this state (another network's of the same zones, at any step): the
+        energy account starts again from here."""
+        if np.shape(state) != self.state.shape:
+            raise ValueError(f"a state of {np.shape(state)} values for {self.size} zones")
+        self.state = np.array(state, dtype=np.float64)
+        self._sum_state = np.zeros(3 * self.size)
+        self._sum_input = np.zeros((4, self.size))
+        self._ventilation_j = np.zeros(self.size)
+        self._start_energy = self.stored_energy()
+
     def temperatures(self, zone: int) -> tuple[float, float, float]:
         """Air, structure and emitter temperatures of one zone, °C."""
         n = self.size

@@ -54,6 +54,14 @@ PRESENCE_HOLD_S = 600.0  # a presence detector stays on 10 minutes after the las
 J_PER_KWH = 3.6e6
 _CHUNK_S = 86_400.0  # weather and occupants are prepared a day of steps at a time
 _NOBODY = Traits(0.0, 0.0, 0.0)
+_HELD_IN = {
+    Role.HEATING_SETPOINT: "setpoint", Role.HEATING_MODE: "mode", Role.CO2: "co2",
+    Role.LIGHTING_RELAY: "lighting", Role.PLANT_ENABLE: "plant_enabled",
+    Role.CABINET_RELAY: "cabinet_on", Role.DIMMING_LEVEL: "dimming",
+    Role.EQUIPMENT_RELAY: "equipment_on", Role.MEASUREMENT: "measurement",
+}
+"""The attribute holding each role's present values, by the point's index (what the
+engine writes, and the CO2)."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,7 @@ class VirtualCommune:
         self._instant: dict[str, FloatArray] = {}  # presence and outdoor, at ``now``
         entries = _entries(site)
         self._real = sum(e.zone is not None for e in entries)
+        self._entry_keys = [f"{e.owner.id}.{e.zone.id if e.zone else '*'}" for e in entries]
         self.zone_keys = self.occupants.zone_keys
         self._zone_index = {key: i for i, key in enumerate(self.zone_keys)}
         self._building = np.array([e.building for e in entries], dtype=np.int64)
@@ -185,6 +194,11 @@ class VirtualCommune:
                                                          self.setpoint.mean())])
         self.network = ThermalNetwork(zones, self.step_s, initial)
         self.thermostat = Thermostat(len(entries))
+        self._stuck = np.full(len(entries), np.nan)  # valves held by a fault (NaN: free)
+        self._window_m3s = np.zeros(len(entries))  # air through windows left open
+        self.meter_index: dict[str, float] = {}
+        """kWh an energy meter already showed when the simulation began, by point key:
+        installed meters do not start at zero. Added to what each counts."""
         self.plants = [
             Plant.sized(b.simulation.plant if b.simulation else "boiler",
                         sum(z.design_load_w for z, e in zip(zones, entries, strict=True)
@@ -262,7 +276,7 @@ class VirtualCommune:
         internal = people * (self._sensible + self._equipment_w) + (
             lights + BASE_LOAD_W_M2 * self._area)
         sun = solar[:, None] * self._aperture
-        fresh = people * self._fresh_m3s
+        fresh = people * self._fresh_m3s + self._window_m3s
         inputs = StepInputs(outdoor, 0.5 * internal + 0.2 * sun, 0.5 * internal + 0.8 * sun,
                             AIR_HEAT_CAPACITY * fresh)
         target, on = self._targets()
@@ -272,9 +286,13 @@ class VirtualCommune:
         capacity = np.stack([p.capacity(outdoor) for p in self.plants], axis=1)
         capacity *= self.plant_enabled
         thermostat, membership = self.thermostat, self._membership
+        free = np.isnan(self._stuck)
+        stuck = np.where(free, 0.0, self._stuck)
 
         def controller(air: FloatArray, k: int) -> FloatArray:
             valve = thermostat.update(air, target, enabled, available, dt)
+            if not free.all():
+                valve = np.where(free, valve, stuck)
             return share_plant(valve * emitter, membership, capacity[k])
 
         heat = self.network.run(inputs, controller)
@@ -300,6 +318,55 @@ class VirtualCommune:
         after = np.cumprod(decay[::-1], axis=0)[::-1]  # product of decays from step k on
         later = np.vstack([after[1:], np.ones((1, len(self.co2)))])
         self.co2 = self.co2 * after[0] + ((1.0 - decay) * balance * later).sum(axis=0)
+
+    # -- faults and continuity --
+
+    def stick_valve(self, zone_key: str, opening: float | None) -> None:
+        """A valve stuck at ``opening`` (0 to 1) whatever its thermostat asks, or free
+        again (None). The valve point still shows what the thermostat asks: a stuck valve
+        does not say so; the zone's temperature and the heating meter do."""
+        if opening is not None and not 0.0 <= opening <= 1.0:
+            raise ValueError(f"a valve opens from 0 to 1, not {opening}")
+        i = self._zone_index.get(zone_key)
+        if i is None:
+            raise KeyError(f"no zone {zone_key!r} in site {self.site.id}")
+        self._stuck[i] = np.nan if opening is None else opening
+
+    def open_windows(self, zone_key: str, air_changes: float) -> None:
+        """Windows left open in a zone: ``air_changes`` more volumes of outdoor air an
+        hour (0: shut again), a loss at the zone's temperature and fresh air for its CO2."""
+        if not 0.0 <= air_changes <= 20.0:
+            raise ValueError(f"air changes per hour from 0 to 20, not {air_changes}")
+        i = self._zone_index.get(zone_key)
+        if i is None:
+            raise KeyError(f"no zone {zone_key!r} in site {self.site.id}")
+        self._window_m3s[i] = self._volume[i] * air_changes / 3600.0
+
+    def carry_on_from(self, other: VirtualCommune) -> None:
+        """Continue the physics of ``other``, a world of this site or of some of its
+        buildings (at any step): the temperatures of their zones, structures and emitters,
+        the thermostats, the CO2 and what every meter has counted. Commands stay this
+        world's until written."""
+        mine = {key: i for i, key in enumerate(self._entry_keys)}
+        pairs = [(mine[key], j) for j, key in enumerate(other._entry_keys) if key in mine]
+        if len(pairs) != len(other._entry_keys):
+            raise ValueError(f"the other world simulates zones that site {self.site.id} lacks")
+        to, of = (np.array(side, dtype=np.int64) for side in zip(*pairs, strict=True))
+        n, m = len(self._entry_keys), len(other._entry_keys)
+        state = self.network.state.copy()
+        for part in range(3):  # air, structure, emitter
+            state[part * n + to] = other.network.state[part * m + of]
+        self.network.carry_on(state)
+        self.thermostat.integral[to] = other.thermostat.integral[of]
+        self.thermostat.valve[to] = other.thermostat.valve[of]
+        self.co2[to] = other.co2[of]
+        for counted in ("_heat_j", "_lighting_j", "_other_j", "_compressor_j"):
+            getattr(self, counted)[to] = getattr(other, counted)[of]
+        cabinets = {c.id: i for i, c in enumerate(self.site.cabinets)}
+        for j, cabinet in enumerate(other.site.cabinets):
+            self._cabinet_j[cabinets[cabinet.id]] = other._cabinet_j[j]
+        self.meter_index.update(other.meter_index)
+        self._instant.clear()
 
     # -- what sensors see now --
 
@@ -354,25 +421,18 @@ class VirtualCommune:
         role, i = slot.role, slot.index
         if role in (Role.ENERGY_METER, Role.POWER):
             joules, watts = self._metered(slot)
-            return joules / J_PER_KWH if role is Role.ENERGY_METER else watts / 1000.0
+            if role is Role.POWER:
+                return watts / 1000.0
+            return joules / J_PER_KWH + self.meter_index.get(key, 0.0)
         if role is Role.OUTDOOR_TEMPERATURE:
             return self._outdoor()
         if role is Role.OCCUPANCY:
             return float(self._presence()[i])
-        values = {
-            Role.ZONE_TEMPERATURE: self.network.air,
-            Role.HEATING_SETPOINT: self.setpoint,
-            Role.HEATING_MODE: self.mode,
-            Role.VALVE: 100.0 * self.thermostat.valve,
-            Role.CO2: self.co2,
-            Role.LIGHTING_RELAY: self.lighting,
-            Role.PLANT_ENABLE: self.plant_enabled,
-            Role.CABINET_RELAY: self.cabinet_on,
-            Role.DIMMING_LEVEL: self.dimming,
-            Role.EQUIPMENT_RELAY: self.equipment_on,
-            Role.MEASUREMENT: self.measurement,
-        }
-        return float(values[role][i])
+        if role is Role.ZONE_TEMPERATURE:
+            return float(self.network.air[i])
+        if role is Role.VALVE:
+            return 100.0 * float(self.thermostat.valve[i])
+        return float(getattr(self, _HELD_IN[role])[i])
 
     def write(self, key: str, value: float) -> None:
         """Take a command; ``ValueError`` naming the key if it cannot be written so."""
@@ -386,16 +446,7 @@ class VirtualCommune:
             raise ValueError(f"point {key!r}: {value} is outside [{low}, {high}]")
         if info.kind != "analog" and value != round(value):
             raise ValueError(f"point {key!r}: a {info.kind} value is whole, not {value}")
-        targets = {
-            Role.HEATING_SETPOINT: self.setpoint,
-            Role.HEATING_MODE: self.mode,
-            Role.LIGHTING_RELAY: self.lighting,
-            Role.PLANT_ENABLE: self.plant_enabled,
-            Role.CABINET_RELAY: self.cabinet_on,
-            Role.DIMMING_LEVEL: self.dimming,
-            Role.EQUIPMENT_RELAY: self.equipment_on,
-        }
-        targets[slot.role][slot.index] = value
+        getattr(self, _HELD_IN[slot.role])[slot.index] = value
 
     def set_measurement(self, key: str, value: float) -> None:
         """What a measurement point (a river's level...) reads from now on."""

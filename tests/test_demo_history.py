@@ -1,0 +1,191 @@
+"""The demo's simulated past (``gtb.demo_history``), on short histories so that it runs in
+seconds: a few months under the former programme, then the engine, with the school's
+valve stuck open for ten days; and the cache that later starts of the demo reuse.
+
+The full history (a year and a year, the whole commune) is what ``gtb demo`` makes; its
+timings are in docs/simulation.md."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import time as clock
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from gtb.bench_heating import restrict
+from gtb.config import load_site
+from gtb.demo_history import FINE_DAYS, RAW_DAYS, Fault, HistoryState, demo_history, generate
+from gtb.model import Site
+from gtb.savings import default_baseline_period, meter_days
+from gtb.sim.world import VirtualCommune
+from gtb.store import Store
+
+from .conftest import DEMO_SITE
+
+PARIS = ZoneInfo("Europe/Paris")
+END = datetime(2026, 3, 2, tzinfo=PARIS)
+TAKEOVER = datetime(2026, 1, 1, tzinfo=PARIS)
+FAULT = Fault("ecole.elementaire", datetime(2026, 1, 12, tzinfo=PARIS),
+              datetime(2026, 1, 22, tzinfo=PARIS))
+HEAT = "ecole.compteur-chauffage"
+
+
+@pytest.fixture(scope="module")
+def site() -> Site:
+    return restrict(load_site(DEMO_SITE), ["mairie", "ecole"])
+
+
+@pytest.fixture(scope="module")
+def history(site: Site, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[tuple[Store, HistoryState]]:
+    """October to December under the programme, January and February under the engine."""
+    path = tmp_path_factory.mktemp("history") / "history.sqlite"
+    with Store(path) as store:
+        state = generate(site, 0, store, END, baseline_days=92, engine_days=60, fault=FAULT,
+                         workers=1)
+        yield store, state
+
+
+def test_the_engine_took_over_after_the_baseline(site: Site,
+                                                 history: tuple[Store, HistoryState]) -> None:
+    store, state = history
+    assert (state.start, state.takeover, state.end) == (
+        datetime(2025, 10, 1, tzinfo=PARIS), TAKEOVER, END)
+    [started] = store.events(kind="engine")
+    assert started.message == "Moteur démarré" and started.ts == TAKEOVER
+    # The savings' default baseline is the year before that first start.
+    assert default_baseline_period(store, site) == (date(2025, 1, 1), date(2025, 12, 31))
+
+
+def test_the_stuck_valve_raises_the_alarm_and_normal_weeks_do_not(
+        history: tuple[Store, HistoryState]) -> None:
+    store, _ = history
+    [alarm] = store.alarms()
+    assert alarm.key == "efficiency:ecole:compteur-chauffage"
+    assert alarm.severity == "warning" and alarm.point == HEAT
+    assert FAULT.start + timedelta(days=5) <= alarm.raised_at <= FAULT.end
+    assert alarm.raised_at.astimezone(PARIS).time() == time(1)  # the morning check
+    assert alarm.cleared_at is not None
+    assert FAULT.end < alarm.cleared_at <= FAULT.end + timedelta(days=4)
+    assert "« Compteur chauffage » (École Jules-Ferry) a consommé" in alarm.message
+    raised, cleared = sorted(store.events(kind="efficiency_loss"), key=lambda e: e.ts)
+    assert (raised.data["state"], raised.ts) == ("raised", alarm.raised_at)
+    assert (cleared.data["state"], cleared.ts) == ("cleared", alarm.cleared_at)
+
+
+def test_the_fault_shows_in_the_zone_and_the_meter(site: Site,
+                                                   history: tuple[Store, HistoryState]) -> None:
+    store, _ = history
+    during = store.hourly("ecole.elementaire.temperature", FAULT.start, FAULT.end)
+    after = store.hourly("ecole.elementaire.temperature", FAULT.end + timedelta(days=2),
+                         FAULT.end + timedelta(days=12))
+    assert max(h.max for h in during) > 24.0 > max(h.max for h in after)
+    daily = meter_days(store, HEAT, date(2026, 1, 5), date(2026, 2, 1), PARIS)
+    stuck = [kwh for day, kwh in daily.items() if date(2026, 1, 13) <= day <= date(2026, 1, 21)]
+    weeks_after = [kwh for day, kwh in daily.items() if day >= date(2026, 1, 23)]
+    assert min(stuck) > 1.5 * sum(weeks_after) / len(weeks_after)
+
+
+def test_meters_count_on_across_the_takeover(history: tuple[Store, HistoryState]) -> None:
+    store, state = history
+    for meter in (HEAT, "mairie.compteur-electricite", "ep-centre.compteur"):
+        hours = store.hourly(meter, state.start, state.end)
+        steps = [b.last - a.last for a, b in itertools.pairwise(hours)]
+        assert min(steps) >= 0.0, meter
+        at = next(n for n, h in enumerate(hours) if h.hour >= TAKEOVER)
+        assert steps[at - 1] < 4 * max(1.0, sum(steps) / len(steps)), meter
+
+
+def test_public_lighting_went_from_dusk_to_dawn_to_the_timetable(
+        history: tuple[Store, HistoryState]) -> None:
+    store, _ = history
+    daily = meter_days(store, "ep-centre.compteur", date(2025, 12, 1), date(2026, 1, 31), PARIS)
+    december = [kwh for day, kwh in daily.items() if day.month == 12]
+    january = [kwh for day, kwh in daily.items() if day.month == 1]
+    full_night = 6.4 * 15.5  # the cabinet's kW, over a December night
+    assert sum(december) / len(december) == pytest.approx(full_night, rel=0.1)
+    assert sum(january) / len(january) < 0.6 * full_night  # cut at night, dimmed
+
+
+def test_what_the_store_holds(history: tuple[Store, HistoryState]) -> None:
+    store, state = history
+    point = "ecole.elementaire.temperature"
+    fine = store.samples(point, END - timedelta(days=FINE_DAYS), END)
+    assert len(fine) == FINE_DAYS * 96  # every 15 minutes at the end
+    older = store.samples(point, END - timedelta(days=RAW_DAYS), END - timedelta(days=FINE_DAYS))
+    assert {s.ts.minute for s in older} == {0} and len(older) >= (RAW_DAYS - FINE_DAYS) * 23
+    assert store.samples(point, state.start, END - timedelta(days=RAW_DAYS + 1)) == []
+    hours = (END.astimezone(UTC) - state.start.astimezone(UTC)) // timedelta(hours=1)
+    assert store.count_hourly(point, state.start, END) == hours
+    store.delete_hourly_before(END)  # the monthly totals were kept: they outlive the hours
+    months = store.monthly(HEAT, date(2025, 10, 1), date(2026, 2, 1), PARIS)
+    assert [m.month.month for m in months] == [10, 11, 12, 1, 2]
+    learned = store.zone_learning("ecole.elementaire")
+    assert learned is not None and learned.model["thermal"] is not None
+    assert len(learned.model["days"]) >= 50
+
+
+def _dump(db: Path) -> dict[str, list[Any]]:
+    tables = {"samples": "SELECT p.key, s.ts, s.value FROM samples s JOIN points p "
+                         "ON p.id = s.point_id ORDER BY 1, 2",
+              "hourly": "SELECT p.key, h.hour, h.count, h.total, h.last FROM hourly h "
+                        "JOIN points p ON p.id = h.point_id ORDER BY 1, 2",
+              "monthly": "SELECT p.key, m.month, m.total FROM monthly m JOIN points p "
+                         "ON p.id = m.point_id ORDER BY 1, 2",
+              "events": "SELECT ts, kind, message FROM events ORDER BY id",
+              "alarms": "SELECT key, raised_at, cleared_at, message FROM alarms ORDER BY id",
+              "learning": "SELECT zone, model FROM zone_learning ORDER BY zone"}
+    with sqlite3.connect(db) as conn:
+        return {name: conn.execute(query).fetchall() for name, query in tables.items()}
+
+
+def test_the_cache_is_reused_and_gives_the_same_store(tmp_path: Path) -> None:
+    until = datetime(2026, 3, 4, 10, 40, tzinfo=PARIS)
+    first = tmp_path / "first" / "demo.sqlite"
+    began = clock.monotonic()
+    made = demo_history(DEMO_SITE, 0, first, until, days=(40, 20))
+    made_s = clock.monotonic() - began
+    assert made.generated and made.takeover == datetime(2026, 2, 12, tzinfo=PARIS)
+    assert made.end == datetime(2026, 3, 4, 10, 30, tzinfo=PARIS)  # up to now, 15 min steps
+    [cache] = (tmp_path / "first").glob("demo-history-0-*.sqlite")
+    again = cache.parent / "again.sqlite"
+    began = clock.monotonic()
+    reused = demo_history(DEMO_SITE, 0, again, until, days=(40, 20))
+    reused_s = clock.monotonic() - began
+    assert not reused.generated and reused_s < min(5.0, made_s / 2)
+    assert _dump(first) == _dump(again)
+    # The worlds at the end carry the meters' indexes on, for the live commune: the last
+    # index stored is of the last whole hour, the plant gives at most 78 kW.
+    with Store(again) as store:
+        index = store.latest(HEAT)
+    [world] = [w for w in reused.worlds if HEAT in w.values()]
+    assert index is not None and index.value <= world.read(HEAT) <= index.value + 78.0
+    live = VirtualCommune(load_site(DEMO_SITE), reused.end, seed=0)  # what gtb demo serves
+    for past in reused.worlds:
+        live.carry_on_from(past)
+    for past in reused.worlds:
+        for zone in past.zone_keys:
+            assert live.zone_state(zone).air_temperature == past.zone_state(zone).air_temperature
+        meters = [key for key, value in past.values().items() if key.endswith(
+            ("compteur", "compteur-chauffage", "compteur-electricite"))]
+        assert meters and all(live.read(key) == past.read(key) for key in meters)
+
+
+def test_a_later_start_carries_the_cached_history_on(tmp_path: Path) -> None:
+    until = datetime(2026, 3, 4, 10, 40, tzinfo=PARIS)
+    demo_history(DEMO_SITE, 0, tmp_path / "demo.sqlite", until, days=(40, 20))
+    later = until + timedelta(days=3)
+    carried = demo_history(DEMO_SITE, 0, tmp_path / "demo.sqlite", later, days=(40, 20))
+    assert not carried.generated
+    with Store(tmp_path / "demo.sqlite") as store:
+        last = store.latest("mairie.temp-ext")
+        hours = store.hourly(HEAT, until - timedelta(days=1), later)
+    assert last is not None and later - last.ts.astimezone(UTC) <= timedelta(minutes=30)
+    assert all(b.last >= a.last for a, b in itertools.pairwise(hours))
+    assert len(hours) >= 4 * 24 - 1
