@@ -153,10 +153,10 @@ def _stretch(start: datetime, end: datetime, lit_from: datetime, lit_to: datetim
                 f"off {before} min before sunrise ({_hm(sunrise)})"))
         return Stretch(start, end, 0.0, Reason("jour : éteint", "daylight: off"))
     if cut is not None and cut[0] <= middle < cut[1]:
-        until = ("le lever du soleil" if cut[1] >= lit_to else _hm(cut[1]))
+        until = ("jusqu'au lever du soleil" if cut[1] >= lit_to else f"jusqu'à {_hm(cut[1])}")
         until_en = ("sunrise" if cut[1] >= lit_to else _hm(cut[1]))
         return Stretch(start, end, 0.0, Reason(
-            f"coupure de nuit de {_hm(cut[0])} jusqu'à {until} : éteint",
+            f"coupure de nuit de {_hm(cut[0])} {until} : éteint",
             f"night cut from {_hm(cut[0])} until {until_en}: off"))
     for (d_start, d_end), level in dims:
         if d_start <= middle < d_end:

@@ -38,12 +38,9 @@ from typing import Literal
 import holidays
 from vacances_scolaires_france import SchoolHolidayDates
 
-from gtb.model import AgendaEntry, BuildingUse, Period, Programme, parse_period
+from gtb.model import SCHOOL_USES, AgendaEntry, BuildingUse, Period, Programme, parse_period
 
 SchoolZone = Literal["A", "B", "C"]
-
-SCHOOL_USES: frozenset[str] = frozenset({"ecole", "gymnase"})
-"""Building uses whose weekdays change with the school calendar (pupils by day)."""
 
 
 class DayType(StrEnum):

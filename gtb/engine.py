@@ -37,6 +37,7 @@ from controllers.schedule import (
     agenda_for,
     occupation,
 )
+from gtb import outlook
 from gtb.arbitration import Arbiter, Command, Switch
 from gtb.clock import Clock, monotonic
 from gtb.model import (
@@ -186,6 +187,7 @@ class Engine:
         self._learned_on: date | None = None
         self._agenda_of: dict[str, tuple[AgendaEntry, ...]] = {}
         self._agenda_loaded: tuple[int, date] | None = None
+        self._outlook_of: tuple[date, date] | None = None
         self._last_presence: dict[str, datetime] = {}
         self._watched = [ref for ref in self.refs.values() if ref.point.watch is not None]
         self._watch_states: dict[str, WatchState] = {}
@@ -253,6 +255,7 @@ class Engine:
                                         self._switches, now)
         self._record_commands(final)
         self._save_status(now, final)
+        self._publish_outlook(now)
         writes, failures = await self._write(now, final)
         for key in [k for k in self._written if k not in final]:
             await self._release(key, "plus aucune commande : point rendu à l'automate")
@@ -661,6 +664,15 @@ class Engine:
                 "source": "controller" if command is None else command.source,
                 "reason": {"fr": reason.fr, "en": reason.en}})
         self.store.save_status(now, records)
+
+    def _publish_outlook(self, now: datetime) -> None:
+        """Each cabinet's night and the holidays ahead, for the panel (gtb.outlook): when
+        the night people want to see moves on at sunrise, and once a day."""
+        due = outlook.due(self.site, now.astimezone(self.site.tz))
+        if due != self._outlook_of:
+            self.store.save_status(now, outlook.records(self.site, self.calendar, *due),
+                                   replace=outlook.KINDS)
+            self._outlook_of = due
 
     def _record_commands(self, final: Mapping[str, Command]) -> None:
         """A command is an event when its value or its reason changes."""

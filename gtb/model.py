@@ -650,6 +650,9 @@ BuildingUse = Literal[
     "eglise", "autre",
 ]
 
+SCHOOL_USES: frozenset[str] = frozenset({"ecole", "gymnase"})
+"""Building uses whose weekdays change with the school calendar (pupils by day)."""
+
 
 class Building(Model):
     id: Identifier

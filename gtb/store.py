@@ -27,7 +27,7 @@ import math
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -235,6 +235,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             label TEXT NOT NULL,
             created_at INTEGER NOT NULL,
             revoked_at INTEGER
+        )""",
+    ),
+    # 9: the status also holds what lies ahead (each cabinet's night, the holidays); the
+    # engine rewrites it all, so the table is remade rather than copied
+    (
+        "DROP TABLE status",
+        """CREATE TABLE status (
+            key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('zone', 'output', 'night', 'holidays')),
+            data TEXT NOT NULL,
+            at INTEGER NOT NULL
         )""",
     ),
 )
@@ -991,15 +1002,22 @@ class Store:
 
     # -- the engine's status, for the panel ---------------------------------------------
 
-    def save_status(self, at: datetime, records: Mapping[str, tuple[str, Mapping[str, Any]]]
-                    ) -> None:
-        """Replace the status of every zone and output: ``key -> (kind, data)``, ``kind``
-        ``zone`` or ``output``; written by the engine at the end of each tick."""
+    def save_status(self, at: datetime, records: Mapping[str, tuple[str, Mapping[str, Any]]],
+                    *, replace: Collection[str] = ("zone", "output")) -> None:
+        """Replace the status of the kinds ``replace`` by ``records``: ``key -> (kind,
+        data)``. The engine writes its zones and outputs (kinds ``zone``, ``output``) at
+        the end of each tick, and what lies ahead (``night``, ``holidays``: gtb.outlook)
+        when it changes."""
         ts = _epoch(at, "status time")
+        strays = sorted({kind for kind, _ in records.values()} - set(replace))
+        if strays:
+            raise ValueError(f"status of kinds {strays} given to replace {sorted(replace)}")
         rows = [(key, kind, _to_json(data, f"status of {key}"), ts)
                 for key, (kind, data) in records.items()]
+        kinds = sorted(set(replace))
         with self._write() as conn:
-            conn.execute("DELETE FROM status")
+            conn.execute(f"DELETE FROM status WHERE kind IN ({', '.join('?' * len(kinds))})",
+                         kinds)
             conn.executemany("INSERT INTO status (key, kind, data, at) VALUES (?, ?, ?, ?)",
                              rows)
 

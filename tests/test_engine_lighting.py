@@ -30,6 +30,18 @@ async def _tick_at(r: Rig, local: datetime) -> None:
     await r.tick(after_s=(local - r.clock.now()).total_seconds())
 
 
+def _assert_published(r: Rig, *, night: str, today: str, at: datetime) -> None:
+    """The engine's last publication for the panel (gtb.outlook): each cabinet's night,
+    the holidays ahead, and when it wrote them."""
+    nights = r.store.status("night")
+    assert sorted(nights) == [f"night:{c.id}" for c in sorted(r.engine.site.cabinets,
+                                                               key=lambda c: c.id)]
+    assert {s.data["night"] for s in nights.values()} == {night}
+    holidays = r.store.status("holidays")["holidays"]
+    assert holidays.data["today"] == today
+    assert {s.at for s in (*nights.values(), holidays)} == {at.replace(microsecond=0)}
+
+
 def test_cabinets_follow_the_sun_the_night_cut_and_the_dimming(
     demo_site: Site, tmp_path: Path
 ) -> None:
@@ -44,6 +56,8 @@ def test_cabinets_follow_the_sun_the_night_cut_and_the_dimming(
             await r.tick()
             assert world.read("ep-centre.relais") == 0.0
             assert _status(r, "ep-centre").reason.fr == "jour : éteint"
+            first_tick = r.clock.now()
+            _assert_published(r, night="2026-01-12", today="2026-01-12", at=first_tick)
             await _tick_at(r, sunset + timedelta(minutes=2))
             for cabinet in ("ep-centre", "ep-eglise", "ep-stade"):
                 assert world.read(f"{cabinet}.relais") == 1.0, cabinet
@@ -58,14 +72,20 @@ def test_cabinets_follow_the_sun_the_night_cut_and_the_dimming(
             assert _status(r, "ep-centre").reason.fr == (
                 "coupure de nuit de 23:00 jusqu'à 05:00 : éteint")
             assert _status(r, "ep-eglise").reason.fr == (
-                "coupure de nuit de 23:00 jusqu'à le lever du soleil : éteint")
+                "coupure de nuit de 23:00 jusqu'au lever du soleil : éteint")
             # 05:30: the road lighting is back, dimmed; the church stays dark until sunrise.
             await _tick_at(r, MONDAY_4PM.replace(hour=5, minute=30) + timedelta(days=1))
             assert world.read("ep-centre.relais") == 1.0
             assert world.read("ep-centre.gradation") == 50.0
             assert world.read("ep-eglise.relais") == 0.0
+            # The nights and holidays are published again only when the day changes (the
+            # holidays) and at sunrise (the night shown).
+            _assert_published(r, night="2026-01-12", today="2026-01-13",
+                              at=MONDAY_4PM.replace(hour=5, minute=30) + timedelta(days=1))
             await _tick_at(r, sunrise + timedelta(minutes=2))
             assert world.read("ep-centre.relais") == 0.0
+            _assert_published(r, night="2026-01-13", today="2026-01-13",
+                              at=sunrise + timedelta(minutes=2))
             # What was commanded is in the audit log with its reason.
             reasons = [e.reason for e in r.store.events(kind="command", point="ep-centre.relais",
                                                          limit=20)]

@@ -811,3 +811,21 @@ def test_learned_models_and_the_learning_switch_survive_a_reopen(tmp_path: Path)
         assert store.zone_learning(zone).enabled is True  # type: ignore[union-attr]
         with pytest.raises(ValueError, match="cannot be stored as JSON"):
             store.save_learned(zone, {"bad": object()}, at=T0)
+
+
+def test_the_status_is_replaced_kind_by_kind(store: Store) -> None:
+    """The engine rewrites its zones and outputs every tick and what lies ahead (nights,
+    holidays) only when it changes: one must not wipe the other."""
+    store.save_status(T0, {"night:ep": ("night", {"night": "2026-01-12"}),
+                           "holidays": ("holidays", {"today": "2026-01-12"})},
+                      replace=("night", "holidays"))
+    store.save_status(T0, {"m.a": ("zone", {"setpoint": 19.0}), "cabinet:ep": ("output", {})})
+    store.save_status(T0 + timedelta(minutes=1), {"m.a": ("zone", {"setpoint": 20.0})})
+    assert {k: (s.kind, s.at) for k, s in store.status().items()} == {
+        "night:ep": ("night", T0), "holidays": ("holidays", T0),
+        "m.a": ("zone", T0 + timedelta(minutes=1))}
+    assert store.status("zone")["m.a"].data == {"setpoint": 20.0}
+    with pytest.raises(ValueError,
+                       match=r"kinds \['night'\] given to replace \['output', 'zone'\]"):
+        store.save_status(T0, {"night:ep": ("night", {})})
+    assert store.status("night")["night:ep"].data == {"night": "2026-01-12"}

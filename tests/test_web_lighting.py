@@ -1,6 +1,7 @@
 """The lighting page through Flask's test client on a real store file: what it shows of each
-cabinet (against the controllers' own decisions), its agenda entries and the mayor's
-immediate orders, with their permissions, CSRF, refusals and audit lines."""
+cabinet (the night the engine published, checked against the controllers' own decisions),
+its agenda entries and the mayor's immediate orders, with their permissions, CSRF, refusals
+and audit lines."""
 
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ from werkzeug.test import TestResponse
 
 from controllers.lighting import cabinet_decision, sun_times
 from gtb.model import Site
-from web.timetables import cabinet_night
+from web.timetables import Night
 
 from .web_rig import NOW, PARIS, PanelRig, csrf, panel_rig
 
 
 @pytest.fixture
 def rig(demo_site: Site, tmp_path: Path) -> Iterator[PanelRig]:
-    yield from panel_rig(demo_site, tmp_path / "gtb.sqlite")
+    for rig in panel_rig(demo_site, tmp_path / "gtb.sqlite"):
+        rig.publish_outlook()
+        yield rig
 
 
 PAGE = "/lighting"
@@ -61,11 +64,13 @@ def test_the_page_shows_each_cabinet_its_state_and_the_engines_night(rig: PanelR
     assert "22:00 – 23:00 : 50\xa0%" in page
     # Each step shown is what the engine decides in its middle.
     centre = rig.site.cabinets[0]
-    night = cabinet_night(rig.site, centre, date(2026, 1, 12))
+    night = Night.from_data(rig.store.status("night")["night:ep-centre"].data)
+    assert night.night == date(2026, 1, 12)
     assert night.on_at is not None and night.on_at.strftime("%H:%M") == f"{sunset:%H:%M}"
     for step in night.steps:
         middle = step.start + (step.end - step.start) / 2
-        decision = cabinet_decision(centre, rig.site.latitude, rig.site.longitude, middle)
+        decision = cabinet_decision(centre, rig.site.latitude, rig.site.longitude,
+                                    middle.astimezone(PARIS))
         assert (decision.level, decision.reason) == (step.level, step.reason)
         assert step.reason.fr in page
     # The site file's entries for the centre, none for the church.
@@ -76,9 +81,27 @@ def test_the_page_shows_each_cabinet_its_state_and_the_engines_night(rig: PanelR
 
 def test_before_sunrise_the_page_shows_the_night_under_way(rig: PanelRig) -> None:
     rig.clock.advance(17 * 3600)  # Tuesday 03:00
+    rig.publish_outlook()  # the engine's first tick of the day
     page = _text(rig.client("marie").get(PAGE))
     assert "Nuit du 12/01/2026" in page
     assert 'class="now" aria-current="time"' in page  # 03:00: the night cut is under way
+
+
+def test_until_the_engine_publishes_the_night_the_page_waits_for_it(
+    demo_site: Site, tmp_path: Path
+) -> None:
+    for rig in panel_rig(demo_site, tmp_path / "gtb.sqlite"):
+        page = _text(rig.client("marie").get(PAGE))
+        assert page.count("Horaire de la nuit : en attente du premier passage du moteur.") == 3
+        assert "Nuit du" not in page and 'value="sunrise"' not in page
+        response = _post(rig, "/lighting/order", {"cabinet": "ep-centre", "state": "on",
+                                                  "duration": "sunrise", "why": "accident"})
+        assert response.status_code == 400
+        assert "n'a pas encore publié le prochain lever du soleil" in _text(response)
+        assert rig.store.active_overrides(NOW) == {}
+        rig.publish_outlook()
+        page = _text(rig.client("marie").get(PAGE))
+        assert "en attente du premier passage" not in page and 'value="sunrise"' in page
 
 
 def test_a_viewer_sees_but_cannot_act_and_anonymous_people_sign_in(rig: PanelRig) -> None:

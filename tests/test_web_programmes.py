@@ -20,7 +20,9 @@ from .web_rig import NOW, PARIS, PanelRig, csrf, panel_rig
 
 @pytest.fixture
 def rig(demo_site: Site, tmp_path: Path) -> Iterator[PanelRig]:
-    yield from panel_rig(demo_site, tmp_path / "gtb.sqlite")
+    for rig in panel_rig(demo_site, tmp_path / "gtb.sqlite"):
+        rig.publish_outlook()
+        yield rig
 
 
 INDEX = "/programmes"
@@ -226,6 +228,21 @@ def test_school_holidays_show_where_they_apply(rig: PanelRig) -> None:
     # Twelve months from today: next year's 1 January, not the next Easter Monday.
     assert "01/01/2027" in town_hall and "29/03/2027" not in town_hall
     assert date(2026, 4, 6).strftime("%d/%m/%Y") in town_hall
+
+
+def test_the_holidays_are_the_ones_the_engine_published(demo_site: Site, tmp_path: Path
+                                                        ) -> None:
+    for rig in panel_rig(demo_site, tmp_path / "gtb.sqlite"):
+        page = _text(rig.client("marie").get(ZONE))
+        assert "Jours fériés et vacances : en attente du premier passage du moteur." in page
+        assert "Lundi de Pâques" not in page
+        # The engine's first tick of 1 April: Easter Monday (6 April) is still ahead, the
+        # 1 January 2026 long gone, the 1 January 2027 within the twelve months.
+        rig.clock.advance((datetime(2026, 4, 1, 9, 0, tzinfo=PARIS) - NOW).total_seconds())
+        rig.publish_outlook()
+        page = _text(rig.client("marie").get(ZONE))
+        assert "en attente du premier passage" not in page
+        assert "06/04/2026" in page and "01/01/2027" in page and "01/01/2026" not in page
 
 
 def test_the_pages_in_english(rig: PanelRig) -> None:

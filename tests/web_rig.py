@@ -1,7 +1,8 @@
 """The panel on a real store file, for tests: one account per role, a test client per person.
 
 The engine does not run here: tests that need its status write it as the engine does
-(``Store.save_status``); the end-to-end browser test runs the real engine."""
+(``Store.save_status``, and ``PanelRig.publish_outlook`` for the nights and holidays it
+publishes); the end-to-end browser test runs the real engine."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask.testing import FlaskClient
 
+from controllers.schedule import FrenchCalendar
+from gtb import outlook
 from gtb.clock import SimulatedClock
 from gtb.model import Site
 from gtb.store import Store, UserRole
@@ -42,6 +45,15 @@ class PanelRig:
                                                    "csrf_token": token})
             assert response.status_code == 302, response.data
         return client
+
+    def publish_outlook(self) -> None:
+        """What the engine publishes at its first tick of the night and of the day: each
+        cabinet's night and the holidays ahead, as of the rig's clock."""
+        now = self.clock.now()
+        calendar = FrenchCalendar(self.site.school_zone, self.site.alsace_moselle)
+        self.store.save_status(now, outlook.records(
+            self.site, calendar, *outlook.due(self.site, now.astimezone(self.site.tz))),
+            replace=outlook.KINDS)
 
 
 def csrf(client: FlaskClient, path: str) -> str:

@@ -3,8 +3,9 @@ engine programmes it (sunset, switch-on, night cut, dimming, sunrise), its agend
 and the mayor's immediate on or off with its expiry.
 
 Everyone signed in sees it; operators act. The state comes from the engine's last status;
-the night from the controllers' own timetable (``web.timetables``), so the page shows what
-the engine does. Writes go through ``Panel``; the engine applies them at its next tick.
+the night from the timetable the engine publishes to the store (``gtb.outlook``), so the
+page shows what the engine does. Writes go through ``Panel``; the engine applies them at
+its next tick.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from gtb.store import Override, Status, StoredAgendaEntry, UserRole
 from web import form_input, i18n
 from web.auth import role_required
 from web.panel import ActionError, applied, panel
-from web.timetables import Night, cabinet_night, next_sunrise, shown_night
+from web.timetables import Night
 
 bp = Blueprint("lighting", __name__)
 
@@ -33,6 +34,8 @@ EN: dict[str, str] = {
     "Ordre immédiat": "Immediate order",
     "Annuler l'ordre": "Cancel the order",
     "Nuit du": "Night of",
+    "Horaire de la nuit : en attente du premier passage du moteur.":
+        "The night's timetable: waiting for the engine's first tick.",
     "Coucher du soleil": "Sunset",
     "Lever du soleil": "Sunrise",
     "Allumage": "Switched on",
@@ -83,7 +86,8 @@ class CabinetView:
     cabinet: Cabinet
     status: Status | None
     order: Override | None
-    night: Night
+    night: Night | None
+    """None until the engine has published it."""
     entries: list[tuple[AgendaEntry, StoredAgendaEntry | None]]
 
     @property
@@ -116,17 +120,17 @@ def index() -> Any:
     statuses = p.store.status("output")
     overrides = p.store.active_overrides(now)
     agenda = p.lighting_agenda()
-    night = shown_night(p.site, local)
+    nights = _nights()
     cabinets = [
         CabinetView(cabinet, statuses.get(f"cabinet:{cabinet.id}"),
-                    overrides.get(p.relay_key(cabinet)), cabinet_night(p.site, cabinet, night),
+                    overrides.get(p.relay_key(cabinet)), nights.get(cabinet.id),
                     [(e, s) for e, s in agenda if e.applies_to_cabinet(cabinet.id)])
         for cabinet in p.site.cabinets
     ]
     times = [view.status.at for view in cabinets if view.status is not None]
     return render_template(
-        "lighting.html", cabinets=cabinets, now_local=local, night=night,
-        updated=max(times) if times else None, sunrise=next_sunrise(p.site, now),
+        "lighting.html", cabinets=cabinets, now_local=local,
+        updated=max(times) if times else None, sunrise=_next_sunrise(nights, now),
         window=_window, later=local + timedelta(hours=4))
 
 
@@ -183,13 +187,31 @@ def _until(duration: str, chosen: str) -> datetime:
     p = panel()
     now = p.now()
     if duration == "sunrise":
-        return next_sunrise(p.site, now)
+        sunrise = _next_sunrise(_nights(), now)
+        if sunrise is None:
+            raise ActionError(
+                "Le moteur n'a pas encore publié le prochain lever du soleil : choisissez une "
+                "durée.", "The engine has not published the next sunrise yet: choose a "
+                "duration.")
+        return sunrise
     if duration in ORDER_DURATIONS:
         return now + ORDER_DURATIONS[duration]
     if duration == "until":
         wall = form_input.wall_clock(chosen, ("la fin de l'ordre", "the end of the order"))
         return wall.replace(tzinfo=p.site.tz)
     raise ActionError(f"Durée inconnue : « {duration} ».", f"Unknown duration: '{duration}'.")
+
+
+def _nights() -> dict[str, Night]:
+    """Each cabinet's night as the engine last published it, by cabinet id."""
+    return {key.removeprefix("night:"): Night.from_data(status.data)
+            for key, status in panel().store.status("night").items()}
+
+
+def _next_sunrise(nights: dict[str, Night], now: datetime) -> datetime | None:
+    """The sunrise that ends the night shown, unless the engine has not published one yet
+    (or not since it passed)."""
+    return min((n.sunrise for n in nights.values() if n.sunrise > now), default=None)
 
 
 def _window(text: str) -> str:

@@ -9,13 +9,11 @@ fault named, and the form comes back as it was typed.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from controllers.schedule import FrenchCalendar, SchoolZone
 from gtb.model import WEEKDAYS, Building, Period, Programme
 from gtb.store import ScheduleVersion, UserRole
 from web import form_input, i18n
@@ -25,7 +23,7 @@ from web.timetables import (
     Holiday,
     Problem,
     day_names,
-    holidays_ahead,
+    holidays_from,
     school_holidays_apply,
     split_periods,
     week_problems,
@@ -44,6 +42,8 @@ EN: dict[str, str] = {
     "enregistrée par": "saved by",
     "le": "on",
     "Modifier": "Edit",
+    "Jours fériés et vacances : en attente du premier passage du moteur.":
+        "Holidays: waiting for the engine's first tick.",
     "Voir": "View",
     "Modifier le programme": "Edit the programme",
     "Une ligne par jour : des périodes HH:MM-HH:MM séparées par des virgules ; vide : "
@@ -229,13 +229,7 @@ def _applied(view: ZoneView, version: ScheduleVersion | None) -> bool | None:
     return view.status is not None and view.status.at >= version.saved_at
 
 
-def _holidays() -> list[Holiday]:
-    p = panel()
-    today = p.local(p.now()).date()
-    return holidays_ahead(_calendar(p.site.school_zone, p.site.alsace_moselle), today)
-
-
-@functools.cache
-def _calendar(zone: SchoolZone, alsace_moselle: bool) -> FrenchCalendar:
-    """One calendar per kind of site: it keeps the public holidays it has looked up."""
-    return FrenchCalendar(zone, alsace_moselle)
+def _holidays() -> list[Holiday] | None:
+    """The holidays ahead as the engine last published them (None: not yet)."""
+    status = panel().store.status("holidays").get("holidays")
+    return None if status is None else holidays_from(status.data)

@@ -1,27 +1,23 @@
 """What the lighting and programme pages work out for people: a cabinet's night, the week
 a person types, the holidays ahead.
 
-Pure functions of the site, the calendar and the time, on the controllers' own pure
-functions (``controllers.lighting.timetable``, ``controllers.schedule.FrenchCalendar``), so
-the panel shows what the engine does. Nothing here touches the store or Flask; refusals
-are returned as ``(fr, en)`` texts for ``Panel`` to raise.
+The nights and the holidays are the engine's: it publishes them to the store's status
+(``gtb.outlook``) and the panel reads them back here, so the panel shows what the engine
+does. Nothing here touches the store or Flask; refusals are returned as ``(fr, en)`` texts
+for ``Panel`` to raise.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from itertools import pairwise
+from typing import Any
 
-import holidays
-
-from controllers.lighting import sun_times, timetable
-from controllers.schedule import SCHOOL_USES, FrenchCalendar
 from gtb.i18n import DAYS_EN, DAYS_FR
-from gtb.model import WEEKDAYS, Cabinet, Period, Reason, Site, parse_period
+from gtb.model import SCHOOL_USES, WEEKDAYS, Period, Reason, parse_period
 
 Problem = tuple[str, str]
 """A refusal in French and English."""
@@ -41,13 +37,23 @@ class Step:
 
 @dataclass(frozen=True)
 class Night:
-    """A cabinet's programmed night (without the agenda and orders), in local time."""
+    """A cabinet's programmed night (without the agenda and orders), in local time, as the
+    engine published it."""
 
     night: date
     sunset: datetime
     sunrise: datetime
     steps: tuple[Step, ...]
     """From the first switch-on to the last switch-off."""
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Night:
+        """From a ``night`` status record (gtb.outlook.night_record)."""
+        return cls(
+            date.fromisoformat(data["night"]), datetime.fromisoformat(data["sunset"]),
+            datetime.fromisoformat(data["sunrise"]),
+            tuple(Step(datetime.fromisoformat(s["start"]), datetime.fromisoformat(s["end"]),
+                       float(s["level"]), _reason(s["reason"])) for s in data["steps"]))
 
     @property
     def on_at(self) -> datetime | None:
@@ -58,37 +64,8 @@ class Night:
         return next((s.end for s in reversed(self.steps) if s.level > 0), None)
 
 
-def shown_night(site: Site, local_now: datetime) -> date:
-    """The night a person wants to see: the one under way before sunrise, tonight's from
-    sunrise on (nights run from noon to noon)."""
-    today = local_now.date()
-    sunrise = sun_times(site.latitude, site.longitude, site.tz, today).sunrise
-    return today if local_now >= sunrise else today - timedelta(days=1)
-
-
-def cabinet_night(site: Site, cabinet: Cabinet, night: date) -> Night:
-    """The engine's timetable of the night of ``night`` for one cabinet, in local time."""
-    tz = site.tz
-    stretches = timetable(cabinet, site.latitude, site.longitude, tz, night)
-    lit = [i for i, s in enumerate(stretches) if s.level > 0]
-    shown = stretches[lit[0]:lit[-1] + 1] if lit else ()
-    return Night(
-        night,
-        sun_times(site.latitude, site.longitude, tz, night).sunset,
-        sun_times(site.latitude, site.longitude, tz, night + timedelta(days=1)).sunrise,
-        tuple(Step(s.start.astimezone(tz), s.end.astimezone(tz), s.level, s.reason)
-              for s in shown),
-    )
-
-
-def next_sunrise(site: Site, now: datetime) -> datetime:
-    """The first sunrise after ``now``, in local time."""
-    local = now.astimezone(site.tz)
-    for day in (local.date(), local.date() + timedelta(days=1)):
-        sunrise = sun_times(site.latitude, site.longitude, site.tz, day).sunrise
-        if sunrise > local:
-            return sunrise
-    raise AssertionError(f"no sunrise after {local}")  # polar sites are not French communes
+def _reason(data: Mapping[str, str]) -> Reason:
+    return Reason(data["fr"], data["en"])
 
 
 # -- a week typed by a person ---------------------------------------------------------------
@@ -171,68 +148,16 @@ class Holiday:
     """School holidays beyond the official data, from the rules (right to within a week)."""
 
 
-_SCHOOL_NAMES = {
-    1: Reason("Vacances de Noël", "Christmas holidays"),
-    2: Reason("Vacances d'hiver", "Winter holidays"),
-    3: Reason("Vacances d'hiver", "Winter holidays"),
-    4: Reason("Vacances de printemps", "Spring holidays"),
-    5: Reason("Pont de l'Ascension", "Ascension bridge"),
-    6: Reason("Pont de l'Ascension", "Ascension bridge"),
-    7: Reason("Vacances d'été", "Summer holidays"),
-    8: Reason("Vacances d'été", "Summer holidays"),
-    9: Reason("Vacances d'été", "Summer holidays"),
-    10: Reason("Vacances de la Toussaint", "All Saints' holidays"),
-    11: Reason("Vacances de la Toussaint", "All Saints' holidays"),
-    12: Reason("Vacances de Noël", "Christmas holidays"),
-}
-"""School holidays named by the month they start in: the ministry's calendar keeps them
-there (winter in February, spring in April, the Ascension bridge in May)."""
-
-
-def holidays_ahead(calendar: FrenchCalendar, today: date, days: int = 365) -> list[Holiday]:
-    """The public holidays and the school holidays of the calendar's zone that touch the
-    ``days`` from ``today``, by first day; school holidays under way start when they did."""
-    found: list[Holiday] = []
-    span = [today + timedelta(days=n) for n in range(days)]
-    for day in span:
-        if calendar.is_public_holiday(day):
-            found.append(Holiday(day, day, _public_name(calendar, day), school=False))
-    one = timedelta(days=1)
-    ranges: list[tuple[date, date]] = []
-    for day in span:
-        if not calendar.is_school_holiday(day):
-            continue
-        if ranges and ranges[-1][1] == day - one:
-            ranges[-1] = (ranges[-1][0], day)
-        else:
-            ranges.append((day, day))
-    for first, last in ranges:
-        while calendar.is_school_holiday(first - one):
-            first -= one
-        while calendar.is_school_holiday(last + one):
-            last += one
-        found.append(Holiday(first, last, _SCHOOL_NAMES[first.month], school=True,
-                             estimated=not calendar.school_holidays_from_data(first)))
-    return sorted(found, key=lambda h: (h.first, h.school))
+def holidays_from(data: Mapping[str, Any]) -> list[Holiday]:
+    """The holidays of a ``holidays`` status record (gtb.outlook.holidays_record)."""
+    return [Holiday(date.fromisoformat(h["first"]), date.fromisoformat(h["last"]),
+                    _reason(h["name"]), bool(h["school"]), bool(h["estimated"]))
+            for h in data["holidays"]]
 
 
 def school_holidays_apply(use: str) -> bool:
     """Whether the school holidays change a building's programme (schools and gyms)."""
     return use in SCHOOL_USES
-
-
-def _public_name(calendar: FrenchCalendar, day: date) -> Reason:
-    english = calendar.public_holiday_name(day) or ""
-    french = _names(day.year, calendar.alsace_moselle, "fr").get(day, english)
-    return Reason(french, _names(day.year, calendar.alsace_moselle, "en_US").get(day, english))
-
-
-@functools.cache
-def _names(year: int, alsace_moselle: bool, language: str) -> dict[date, str]:
-    """Names of the public holidays in one language (the calendar decides which days)."""
-    found = holidays.country_holidays("FR", subdiv="57" if alsace_moselle else None,
-                                      years=year, language=language)
-    return dict(found.items())
 
 
 # -- how long a person may ask for ----------------------------------------------------------

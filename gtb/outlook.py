@@ -1,0 +1,143 @@
+"""What lies ahead, as the engine publishes it for people: each cabinet's night and the
+holidays of the next twelve months.
+
+The panel meets the engine only in the store, so the engine writes these to the store's
+status (``Store.save_status``, kinds ``night`` and ``holidays``) when they change: the
+nights at sunrise, when the night people want to see moves on; the holidays once a day.
+They come from the controllers' own functions, so the panel shows what the engine does.
+
+The records, in JSON (times ISO 8601 in the site's local time, reasons ``{"fr", "en"}``):
+
+- ``night:<cabinet>``: ``{"night": date, "sunset", "sunrise", "steps": [{"start", "end",
+  "level", "reason"}]}``, the cabinet's programmed night (without the agenda and orders)
+  from its first switch-on to its last switch-off; ``sunrise`` is the next morning's.
+- ``holidays``: ``{"today": date, "holidays": [{"first", "last", "name", "school",
+  "estimated"}]}``, the public holidays and the school holidays of the site's zone.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import holidays
+
+from controllers.lighting import sun_times, timetable
+from controllers.schedule import FrenchCalendar
+from gtb.model import Cabinet, Reason, Site
+
+HOLIDAY_DAYS = 365
+"""How far ahead the holidays are published."""
+KINDS = ("night", "holidays")
+"""The status kinds this module's records replace."""
+
+Records = dict[str, tuple[str, dict[str, Any]]]
+
+
+def due(site: Site, local_now: datetime) -> tuple[date, date]:
+    """What the records of ``local_now`` rest on: the night shown and the day; the engine
+    publishes again when it changes."""
+    return shown_night(site, local_now), local_now.date()
+
+
+def records(site: Site, calendar: FrenchCalendar, night: date, today: date) -> Records:
+    """The status records of each cabinet's night of ``night`` and of the holidays from
+    ``today``, for ``Store.save_status(..., replace=KINDS)``."""
+    found: Records = {f"night:{cabinet.id}": ("night", night_record(site, cabinet, night))
+                      for cabinet in site.cabinets}
+    found["holidays"] = ("holidays", holidays_record(calendar, today))
+    return found
+
+
+def shown_night(site: Site, local_now: datetime) -> date:
+    """The night a person wants to see: the one under way before sunrise, tonight's from
+    sunrise on (nights run from noon to noon)."""
+    today = local_now.date()
+    sunrise = sun_times(site.latitude, site.longitude, site.tz, today).sunrise
+    return today if local_now >= sunrise else today - timedelta(days=1)
+
+
+def night_record(site: Site, cabinet: Cabinet, night: date) -> dict[str, Any]:
+    """The engine's timetable of the night of ``night`` for one cabinet."""
+    tz = site.tz
+    stretches = timetable(cabinet, site.latitude, site.longitude, tz, night)
+    lit = [i for i, s in enumerate(stretches) if s.level > 0]
+    shown = stretches[lit[0]:lit[-1] + 1] if lit else ()
+    return {
+        "night": night.isoformat(),
+        "sunset": sun_times(site.latitude, site.longitude, tz, night).sunset.isoformat(),
+        "sunrise": sun_times(site.latitude, site.longitude, tz,
+                             night + timedelta(days=1)).sunrise.isoformat(),
+        "steps": [{"start": s.start.astimezone(tz).isoformat(),
+                   "end": s.end.astimezone(tz).isoformat(), "level": s.level,
+                   "reason": _reason(s.reason)} for s in shown],
+    }
+
+
+_SCHOOL_NAMES = {
+    1: Reason("Vacances de Noël", "Christmas holidays"),
+    2: Reason("Vacances d'hiver", "Winter holidays"),
+    3: Reason("Vacances d'hiver", "Winter holidays"),
+    4: Reason("Vacances de printemps", "Spring holidays"),
+    5: Reason("Pont de l'Ascension", "Ascension bridge"),
+    6: Reason("Pont de l'Ascension", "Ascension bridge"),
+    7: Reason("Vacances d'été", "Summer holidays"),
+    8: Reason("Vacances d'été", "Summer holidays"),
+    9: Reason("Vacances d'été", "Summer holidays"),
+    10: Reason("Vacances de la Toussaint", "All Saints' holidays"),
+    11: Reason("Vacances de la Toussaint", "All Saints' holidays"),
+    12: Reason("Vacances de Noël", "Christmas holidays"),
+}
+"""School holidays named by the month they start in: the ministry's calendar keeps them
+there (winter in February, spring in April, the Ascension bridge in May)."""
+
+
+def holidays_record(calendar: FrenchCalendar, today: date,
+                    days: int = HOLIDAY_DAYS) -> dict[str, Any]:
+    """The public holidays and the school holidays of the calendar's zone that touch the
+    ``days`` from ``today``, by first day; school holidays under way start when they did."""
+    found: list[tuple[date, date, Reason, bool, bool]] = []
+    span = [today + timedelta(days=n) for n in range(days)]
+    for day in span:
+        if calendar.is_public_holiday(day):
+            found.append((day, day, _public_name(calendar, day), False, False))
+    one = timedelta(days=1)
+    ranges: list[tuple[date, date]] = []
+    for day in span:
+        if not calendar.is_school_holiday(day):
+            continue
+        if ranges and ranges[-1][1] == day - one:
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    for first, last in ranges:
+        while calendar.is_school_holiday(first - one):
+            first -= one
+        while calendar.is_school_holiday(last + one):
+            last += one
+        found.append((first, last, _SCHOOL_NAMES[first.month], True,
+                      not calendar.school_holidays_from_data(first)))
+    found.sort(key=lambda h: (h[0], h[3]))
+    return {"today": today.isoformat(), "holidays": [
+        {"first": first.isoformat(), "last": last.isoformat(), "name": _reason(name),
+         "school": school, "estimated": estimated}
+        for first, last, name, school, estimated in found]}
+
+
+def _reason(reason: Reason) -> dict[str, str]:
+    return {"fr": reason.fr, "en": reason.en}
+
+
+def _public_name(calendar: FrenchCalendar, day: date) -> Reason:
+    english = calendar.public_holiday_name(day) or ""
+    french = _names(day.year, calendar.alsace_moselle, "fr").get(day, english)
+    return Reason(french, _names(day.year, calendar.alsace_moselle, "en_US").get(day, english))
+
+
+@functools.cache
+def _names(year: int, alsace_moselle: bool, language: str) -> dict[date, str]:
+    """Names of the public holidays in one language (the calendar decides which days)."""
+    found = holidays.country_holidays("FR", subdiv="57" if alsace_moselle else None,
+                                      years=year, language=language)
+    return dict(found.items())
