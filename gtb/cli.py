@@ -34,7 +34,7 @@ from gtb.model import Site
 from gtb.store import Store, StoreError, UserRole
 
 if TYPE_CHECKING:
-    from gtb.savings import SiteSavings
+    from gtb.savings.site import SiteSavings
     from gtb.sim.world import VirtualCommune
     from web import PanelServer
 
@@ -568,7 +568,9 @@ def savings_command(site_file: Path, db: Path, start: datetime, end: datetime,
     """What the engine saved on SITE_FILE's heating and public lighting from --from to --to:
     kWh, euros and CO2, weather-normalised against a baseline year, with the uncertainty
     (docs/savings.md). Exits 2 when the figures cannot be made, saying why."""
-    from gtb import savings
+    from gtb.savings.baseline import SavingsError
+    from gtb.savings.readings import load_readings_csv, load_weather_csv
+    from gtb.savings.site import site_savings
     from gtb.tariffs import DEFAULT_TARIFFS, TariffsError, load_tariffs
 
     site = _load(site_file)
@@ -580,8 +582,8 @@ def savings_command(site_file: Path, db: Path, start: datetime, end: datetime,
         tariffs = DEFAULT_TARIFFS if tariffs_file is None else load_tariffs(tariffs_file)
         readings = weather = None
         if baseline_csv is not None:
-            readings = savings.load_readings_csv(baseline_csv)
-            weather = savings.load_weather_csv(baseline_csv)
+            readings = load_readings_csv(baseline_csv)
+            weather = load_weather_csv(baseline_csv)
             unknown = sorted(set(readings) - {ref.key for ref in site.points()})
             if unknown:
                 errors.print(f"[yellow]{baseline_csv}: no such meter in {site_file}, ignored: "
@@ -589,10 +591,10 @@ def savings_command(site_file: Path, db: Path, start: datetime, end: datetime,
         baseline = (None if baseline_start is None or baseline_end is None
                     else (baseline_start.date(), baseline_end.date()))
         with Store(db) as store:
-            result = savings.site_savings(store, site, start.date(), end.date(),
-                                          baseline=baseline, tariffs=tariffs,
-                                          readings=readings, weather=weather)
-    except (savings.SavingsError, TariffsError, StoreError) as exc:
+            result = site_savings(store, site, start.date(), end.date(),
+                                  baseline=baseline, tariffs=tariffs,
+                                  readings=readings, weather=weather)
+    except (SavingsError, TariffsError, StoreError) as exc:
         errors.print(f"[red]{exc}[/red]", highlight=False)
         sys.exit(2)
     if result.excluded:

@@ -73,7 +73,7 @@ from gtb.bench_heating import (
 from gtb.config import load_site
 from gtb.efficiency import CHECK_AFTER, EfficiencyWatch
 from gtb.model import MODE_OF_LEVEL, Cabinet, Role, Site, zone_mode_key
-from gtb.savings import MIN_BASELINE_DAYS
+from gtb.savings.site import MIN_BASELINE_DAYS
 from gtb.sim.world import PRESENCE_HOLD_S, VirtualCommune
 from gtb.store import Sample, Store
 
@@ -97,7 +97,7 @@ _ZONE_ROLES = (Role.ZONE_TEMPERATURE, Role.HEATING_SETPOINT, Role.HEATING_MODE, 
                Role.CO2, Role.LIGHTING_RELAY, Role.OCCUPANCY)
 _COARSE_ROLES = (Role.ZONE_TEMPERATURE, Role.HEATING_SETPOINT)
 _CODE = ("gtb/sim", "controllers", "gtb/bench_heating.py", "gtb/demo_history.py",
-         "gtb/efficiency.py", "gtb/savings.py")
+         "gtb/efficiency.py", "gtb/savings")
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,11 @@ R175-3 2°: detect losses of efficiency and tell the operator).
 
 Each heating (or gas) meter of each building is compared, day by day, with its baseline
 (``gtb.savings``: the year before the engine took over, under each day's weather and day
-type). When the last ``savings.efficiency_losses`` run of days above the baseline's band
-reaches yesterday, the alarm ``efficiency:<building>:<meter>`` is raised, a warning, with
-the plain-French explanation of the run, and an ``efficiency_loss`` event goes to the
-audit log; once yesterday and the day before are both back within the band, the alarm is
-cleared, with its event.
+type). When the last ``savings.reporting.efficiency_losses`` run of days above the
+baseline's band reaches yesterday, the alarm ``efficiency:<building>:<meter>`` is raised,
+a warning, with the plain-French explanation of the run, and an ``efficiency_loss`` event
+goes to the audit log; once yesterday and the day before are both back within the band,
+the alarm is cleared, with its event.
 
 A meter without a baseline yet (less than the required history before the engine's first
 start, or no engine start at all) is left alone, silently: there is nothing to compare
@@ -22,18 +22,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from gtb.model import Building, Severity, Site
-from gtb.savings import (
-    MAX_MISSING_FRACTION,
-    MIN_BASELINE_DAYS,
-    Baseline,
-    DayRecord,
-    SavingsError,
-    building_days,
-    default_baseline_period,
-    efficiency_losses,
-    fit_baseline,
-    heating_meters,
-)
+from gtb.savings.baseline import Baseline, DayRecord, SavingsError, fit_baseline
+from gtb.savings.readings import building_days, heating_meters
+from gtb.savings.reporting import efficiency_losses
+from gtb.savings.site import MAX_MISSING_FRACTION, MIN_BASELINE_DAYS, default_baseline_period
 from gtb.store import Alarm, Store
 
 CHECK_AFTER = time(1, 0)

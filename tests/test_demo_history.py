@@ -22,7 +22,8 @@ from gtb.bench_heating import restrict
 from gtb.config import load_site
 from gtb.demo_history import FINE_DAYS, RAW_DAYS, Fault, HistoryState, demo_history, generate
 from gtb.model import Site
-from gtb.savings import default_baseline_period, meter_days
+from gtb.savings.readings import meter_days
+from gtb.savings.site import default_baseline_period
 from gtb.sim.world import VirtualCommune
 from gtb.store import Store
 

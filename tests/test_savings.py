@@ -23,21 +23,12 @@ from scipy import stats
 from gtb.cli import main
 from gtb.config import parse_site
 from gtb.model import AgendaEntry, Site
-from gtb.savings import (
-    DayRecord,
-    SavingsError,
-    building_days,
-    dark_hours,
-    day_types,
-    efficiency_losses,
-    fit_baseline,
-    hdd_costic,
-    hdd_meteo,
-    load_readings_csv,
-    load_weather_csv,
-    savings,
-    site_savings,
-)
+from gtb.savings.baseline import DayRecord, SavingsError, day_types, fit_baseline
+from gtb.savings.degree_days import hdd_costic, hdd_meteo
+from gtb.savings.lighting import dark_hours
+from gtb.savings.readings import building_days, load_readings_csv, load_weather_csv
+from gtb.savings.reporting import efficiency_losses, savings
+from gtb.savings.site import site_savings
 from gtb.sim.weather import LILLE_LESQUIN_1991_2020, SyntheticWeather, daily_extremes
 from gtb.store import Sample, Store
 from gtb.tariffs import DEFAULT_TARIFFS, TariffsError, load_tariffs

@@ -20,7 +20,10 @@ import pytest
 
 from gtb.config import parse_site
 from gtb.model import Site
-from gtb.savings import dark_hours, day_types, hdd_costic, heating_meters
+from gtb.savings.baseline import day_types
+from gtb.savings.degree_days import hdd_costic
+from gtb.savings.lighting import dark_hours
+from gtb.savings.readings import heating_meters
 from gtb.store import Sample, Store
 from web import savings as web_savings
 from web.savings import rounded

@@ -24,22 +24,11 @@ from flask import Blueprint, current_app, render_template, request
 from flask.blueprints import BlueprintSetupState
 
 from gtb.model import Building, Role, Site
-from gtb.savings import (
-    BuildingSavings,
-    CabinetSavings,
-    Excluded,
-    MonthFigures,
-    Savings,
-    SavingsError,
-    SiteSavings,
-    building_days,
-    cabinet_days,
-    cabinet_savings,
-    engine_start,
-    heating_meters,
-    savings,
-    site_savings,
-)
+from gtb.savings.baseline import SavingsError
+from gtb.savings.lighting import CabinetSavings, cabinet_savings
+from gtb.savings.readings import building_days, cabinet_days, heating_meters
+from gtb.savings.reporting import MonthFigures, Savings, savings
+from gtb.savings.site import BuildingSavings, Excluded, SiteSavings, engine_start, site_savings
 from gtb.store import UserRole
 from web import i18n
 from web.auth import role_required
@@ -318,7 +307,8 @@ MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "Au
              "September", "October", "November", "December")
 DAY_TYPES = {"school": "jour ouvert", "holiday": "jour férié ou de vacances",
              "closed": "jour fermé (week-end, fermeture)", "event": "jour d'événement"}
-"""The baseline's day types (``gtb.savings.DAY_TYPES``) as an elected official says them."""
+"""The baseline's day types (``gtb.savings.baseline.DAY_TYPES``) as an elected official says
+them."""
 ENERGIES = {"electricity": "électricité", "gas": "gaz", "heat_network": "réseau de chaleur",
             "fuel_oil": "fioul", "wood": "bois"}
 

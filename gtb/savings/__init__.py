@@ -1,0 +1,19 @@
+"""What was saved, in kWh, euros and CO2, weather-normalised, with its uncertainty
+(docs/savings.md): IPMVP option C as CalTRACK 2.0 makes it precise for daily data, the fit
+judged by ASHRAE Guideline 14.
+
+The computations are pure functions of dataclasses and arrays; ``building_days``,
+``site_savings`` and the CSV readers are the thin part that reads the store and files.
+Each module imports only the ones listed before it:
+
+- ``rounding``: the figures rounded for JSON;
+- ``degree_days``: heating degree-days by the météo and the COSTIC methods;
+- ``baseline``: ``SavingsError``, a meter's days and their day types, the baseline model
+  and its Guideline 14 statistics;
+- ``reporting``: the avoided energy with CalTRACK's uncertainty (FSU), and the losses of
+  efficiency;
+- ``lighting``: public lighting against its former timetable;
+- ``readings``: days read from the store, and readings imported from CSV files;
+- ``site``: the site's figures, per heating meter and lighting cabinet, with what they
+  mean.
+"""

@@ -1,0 +1,224 @@
+"""The reporting period against the baseline: the avoided energy is what the baseline
+model predicts under the reporting period's weather and calendar, minus what was metered;
+the uncertainty CalTRACK's fractional savings uncertainty (FSU). Days that stay above the
+model beyond its uncertainty are reported as losses of efficiency (BACS decree, CCH
+R175-3 2°).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from gtb.i18n import number_fr
+from gtb.savings.baseline import Baseline, DayRecord, SavingsError
+from gtb.savings.degree_days import HDD_METHODS, FloatArray
+from gtb.savings.rounding import round_fraction, round_kwh
+from gtb.tariffs import DEFAULT_TARIFFS, Rate
+
+# --- savings ---------------------------------------------------------------------------
+
+FSU_DAILY = (-0.00024, 0.03535, 1.00286)
+"""a, b, d of CalTRACK 2.0 section 4.3.2.4 for daily data (Sun and Baltazar 2013)."""
+DAYS_PER_MONTH = 365.25 / 12
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    """One local month of the reporting period (``month`` is its first day)."""
+
+    month: date
+    actual_kwh: float
+    baseline_kwh: float
+    avoided_kwh: float
+    avoided_eur: float
+    avoided_co2_kg: float
+    days: int = 0
+    hdd: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"month": self.month.isoformat(), "actual_kwh": round_kwh(self.actual_kwh),
+                "baseline_kwh": round_kwh(self.baseline_kwh),
+                "avoided_kwh": round_kwh(self.avoided_kwh),
+                "avoided_eur": round(self.avoided_eur, 2),
+                "avoided_co2_kg": round(self.avoided_co2_kg, 1), "days": self.days,
+                "hdd": round(self.hdd, 1)}
+
+
+@dataclass(frozen=True)
+class Savings:
+    """Avoided energy over the reporting days, and its uncertainty at ``confidence``.
+
+    ``fraction`` is avoided / baseline; ``fsu`` the fractional savings uncertainty
+    (uncertainty / avoided, None when nothing was avoided); ``hdd`` the reporting
+    period's degree-days with the baseline's method and base 18 °C (DJU)."""
+
+    start: date
+    end: date
+    days: int
+    actual_kwh: float
+    baseline_kwh: float
+    avoided_kwh: float
+    fraction: float
+    fsu: float | None
+    uncertainty_kwh: float
+    confidence: float
+    avoided_eur: float
+    avoided_co2_kg: float
+    hdd: float
+    months: tuple[MonthFigures, ...]
+
+    @property
+    def significant(self) -> bool:
+        """Whether the avoided energy stands out of its uncertainty."""
+        return bool(abs(self.avoided_kwh) > self.uncertainty_kwh)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(), "end": self.end.isoformat(), "days": self.days,
+            "actual_kwh": round_kwh(self.actual_kwh), "baseline_kwh": round_kwh(self.baseline_kwh),
+            "avoided_kwh": round_kwh(self.avoided_kwh), "fraction": round_fraction(self.fraction),
+            "fsu": None if self.fsu is None else round_fraction(self.fsu),
+            "uncertainty_kwh": round_kwh(self.uncertainty_kwh), "confidence": self.confidence,
+            "significant": self.significant, "avoided_eur": round(self.avoided_eur, 2),
+            "avoided_co2_kg": round(self.avoided_co2_kg, 1), "hdd": round(self.hdd, 1),
+            "months": [m.as_dict() for m in self.months],
+        }
+
+
+def savings(baseline: Baseline, reporting_days: Sequence[DayRecord], *,
+            confidence: float = 0.9, rate: Rate | None = None) -> Savings:
+    """Avoided energy = the baseline's prediction under the reporting days' weather and day
+    types minus the metered kWh, per month and in all, valued at ``rate`` (the heating
+    rate of the default tariffs unless given), with CalTRACK's FSU:
+
+        FSU = t (a M² + b M + d) CV(RMSE) sqrt((n / n') (1 + 2 / n') / Q) / F
+
+    t Student's at ``confidence`` with n - p degrees of freedom, M the months and Q the
+    days reported, n' the baseline's effective points, F the fraction saved; the
+    uncertainty in kWh is FSU x avoided."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, not {confidence}")
+    days = sorted(reporting_days, key=lambda d: d.day)
+    if not days:
+        raise SavingsError("no day with data in the reporting period",
+                           fr="aucun jour de la période n'a de données")
+    rate = DEFAULT_TARIFFS.rate("heating") if rate is None else rate
+    actual = np.array([d.kwh for d in days], dtype=np.float64)
+    expected = baseline.predict(days)
+    hdd18 = HDD_METHODS[baseline.method]([d.tmin for d in days], [d.tmax for d in days], 18.0)
+    q = len(days)
+    total_actual, total_expected = float(actual.sum()), float(expected.sum())
+    avoided = total_expected - total_actual
+    uncertainty = _uncertainty(baseline, q, confidence) * total_expected
+    months: dict[date, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
+    for record, a, e, h in zip(days, actual, expected, hdd18, strict=True):
+        month = months[record.day.replace(day=1)]
+        month[0] += a
+        month[1] += e
+        month[2] += 1
+        month[3] += h
+    return Savings(
+        start=days[0].day, end=days[-1].day, days=q, actual_kwh=total_actual,
+        baseline_kwh=total_expected, avoided_kwh=avoided,
+        fraction=avoided / total_expected if total_expected > 0 else 0.0,
+        fsu=uncertainty / abs(avoided) if avoided else None, uncertainty_kwh=uncertainty,
+        confidence=confidence, avoided_eur=avoided * rate.eur_per_kwh,
+        avoided_co2_kg=avoided * rate.kg_co2e_per_kwh, hdd=float(hdd18.sum()),
+        months=tuple(
+            MonthFigures(month, a, e, e - a, (e - a) * rate.eur_per_kwh,
+                         (e - a) * rate.kg_co2e_per_kwh, int(count), h)
+            for month, (a, e, count, h) in sorted(months.items())),
+    )
+
+
+def _uncertainty(baseline: Baseline, q: int, confidence: float) -> float:
+    """The uncertainty of the predicted total as a fraction of it: FSU x F."""
+    a, b, d = FSU_DAILY
+    m = q / DAYS_PER_MONTH
+    t = float(stats.t.ppf(0.5 + confidence / 2.0, baseline.n - baseline.p))
+    n, n_eff = baseline.n, baseline.effective_n
+    return (t * (a * m * m + b * m + d) * baseline.cv_rmse
+            * math.sqrt((n / n_eff) * (1.0 + 2.0 / n_eff) / q))
+
+
+# --- losses of efficiency ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EfficiencyLoss:
+    """Consecutive days on which a meter stayed above its baseline beyond its uncertainty."""
+
+    building: str
+    meter: str
+    start: date
+    end: date
+    excess_kwh: float
+    excess_fraction: float
+    explanation_fr: str
+    explanation_en: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"building": self.building, "meter": self.meter, "start": self.start.isoformat(),
+                "end": self.end.isoformat(), "excess_kwh": round_kwh(self.excess_kwh),
+                "excess_fraction": round_fraction(self.excess_fraction),
+                "explanation_fr": self.explanation_fr, "explanation_en": self.explanation_en}
+
+
+def efficiency_losses(baseline: Baseline, recent_days: Sequence[DayRecord], *, days: int = 5,
+                      z: float = 1.645, building: str = "", meter: str = "",
+                      label: str | None = None) -> list[EfficiencyLoss]:
+    """Runs of at least ``days`` consecutive calendar days whose kWh exceed the baseline's
+    prediction by more than ``z`` x its RMSE (1.645: one day in twenty by chance, so five
+    in a row almost never); ``label`` names the meter in the explanations.
+
+    Heating consumption scatters in proportion to its level: on a day expected above the
+    baseline's mean, the RMSE is scaled by expected / mean, so that a cold spell is not
+    taken for a fault."""
+    ordered = sorted(recent_days, key=lambda d: d.day)
+    if not ordered:
+        return []
+    expected = baseline.predict(ordered)
+    excess = np.array([d.kwh for d in ordered]) - expected
+    scale = np.maximum(1.0, expected / baseline.mean_kwh) if baseline.mean_kwh > 0 else 1.0
+    above = excess > z * baseline.rmse * scale
+    found: list[EfficiencyLoss] = []
+    run: list[int] = []
+    for i, is_above in enumerate([*above, False]):
+        consecutive = bool(run) and i < len(ordered) and (
+            ordered[i].day - ordered[run[-1]].day).days == 1
+        if is_above and (not run or consecutive):
+            run.append(i)
+            continue
+        if len(run) >= days:
+            found.append(_loss(ordered, run, excess, expected, building, meter, label))
+        run = [i] if is_above else []
+    return found
+
+
+def _loss(days: Sequence[DayRecord], run: list[int], excess: FloatArray, expected: FloatArray,
+          building: str, meter: str, label: str | None) -> EfficiencyLoss:
+    kwh = float(excess[run].sum())
+    fraction = kwh / float(expected[run].sum()) if float(expected[run].sum()) > 0 else math.inf
+    first, last = days[run[0]].day, days[run[-1]].day
+    what = label or meter or building or "le compteur"
+    pct = f"+{number_fr(100 * fraction, 0)} %" if math.isfinite(fraction) else "au-delà"
+    fr = (f"Du {first:%d/%m/%Y} au {last:%d/%m/%Y} ({len(run)} jours), {what} a consommé "
+          f"{number_fr(kwh, 0)} kWh de plus que ne le prévoit sa référence pour la météo et "
+          f"le calendrier de ces jours ({pct}), bien au-delà de son incertitude. À vérifier : "
+          "une vanne ou un circulateur bloqué, une erreur dans la programmation (un réduit "
+          "de nuit ou de fin de semaine qui ne se fait plus, une dérogation oubliée), une "
+          "consigne relevée à la main, une porte ou des fenêtres restées ouvertes.")
+    en_pct = f"+{100 * fraction:.0f} %" if math.isfinite(fraction) else "beyond"
+    en = (f"From {first:%d/%m/%Y} to {last:%d/%m/%Y} ({len(run)} days), {label or meter} used "
+          f"{kwh:,.0f} kWh more than its baseline expects for those days' weather and "
+          f"calendar ({en_pct}), well beyond its uncertainty. Check for a stuck valve or "
+          "pump, a programme error (a night or weekend setback no longer applied, a "
+          "forgotten override), a setpoint raised by hand, a door or windows left open.")
+    return EfficiencyLoss(building, meter, first, last, kwh, fraction, fr, en)

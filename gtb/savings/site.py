@@ -1,0 +1,275 @@
+"""The site's figures: each heating meter's baseline, savings and losses of efficiency
+with what they mean, and each lighting cabinet's savings, against the baseline period
+(by default the twelve months before the engine took over)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta, tzinfo
+from typing import Any
+
+from gtb.i18n import number_fr
+from gtb.model import Building, Site
+from gtb.savings.baseline import Baseline, Days, SavingsError, fit_baseline
+from gtb.savings.lighting import CabinetSavings, cabinet_savings
+from gtb.savings.readings import building_days, cabinet_days, heating_meters
+from gtb.savings.reporting import EfficiencyLoss, Savings, efficiency_losses, savings
+from gtb.savings.rounding import round_kwh
+from gtb.store import Store
+from gtb.tariffs import DEFAULT_TARIFFS, Tariffs
+
+# --- the site's figures ------------------------------------------------------------------
+
+MIN_BASELINE_DAYS = 300
+MAX_MISSING_FRACTION = 0.10
+
+
+@dataclass(frozen=True)
+class BuildingSavings:
+    """One heating meter of one building: its baseline, its savings and what they mean."""
+
+    building: str
+    name: str
+    meter: str
+    kind: str
+    baseline: Baseline
+    savings: Savings
+    explanation_fr: str
+    explanation_en: str
+    losses: tuple[EfficiencyLoss, ...] = ()
+    missing_days: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"building": self.building, "name": self.name, "meter": self.meter,
+                "kind": self.kind, "baseline": self.baseline.as_dict(),
+                "savings": self.savings.as_dict(), "explanation_fr": self.explanation_fr,
+                "explanation_en": self.explanation_en, "missing_days": self.missing_days,
+                "losses": [loss.as_dict() for loss in self.losses]}
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """A meter left out of the figures, and why."""
+
+    building: str
+    meter: str
+    reason_en: str
+    reason_fr: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"building": self.building, "meter": self.meter, "reason_en": self.reason_en,
+                "reason_fr": self.reason_fr}
+
+
+@dataclass(frozen=True)
+class SiteSavings:
+    """The site's figures over [start, end]: per heating meter, per lighting cabinet, and
+    in all; ``uncertainty_kwh`` combines the meters' (independent) uncertainties."""
+
+    start: date
+    end: date
+    baseline_period: tuple[date, date]
+    buildings: list[BuildingSavings]
+    cabinets: list[CabinetSavings]
+    avoided_kwh: float
+    avoided_eur: float
+    avoided_co2_kg: float
+    uncertainty_kwh: float
+    confidence: float = 0.9
+    excluded: list[Excluded] = field(default_factory=list)
+    tariffs: Tariffs = DEFAULT_TARIFFS
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(), "end": self.end.isoformat(),
+            "baseline_period": [d.isoformat() for d in self.baseline_period],
+            "confidence": self.confidence,
+            "avoided_kwh": round_kwh(self.avoided_kwh), "avoided_eur": round(self.avoided_eur, 2),
+            "avoided_co2_kg": round(self.avoided_co2_kg, 1),
+            "uncertainty_kwh": round_kwh(self.uncertainty_kwh),
+            "buildings": [b.as_dict() for b in self.buildings],
+            "cabinets": [c.as_dict() for c in self.cabinets],
+            "excluded": [e.as_dict() for e in self.excluded],
+            "tariffs": self.tariffs.as_dict(),
+        }
+
+
+def engine_start(store: Store, tz: tzinfo) -> date | None:
+    """The local day the engine first started on this store (its first « Moteur démarré »)."""
+    started = [e for e in store.events(kind="engine", limit=1_000_000)
+               if e.message.startswith("Moteur démarré")]
+    return min(started, key=lambda e: e.ts).ts.astimezone(tz).date() if started else None
+
+
+def default_baseline_period(store: Store, site: Site) -> tuple[date, date]:
+    """The twelve months (365 days) before the engine took over."""
+    first = engine_start(store, site.tz)
+    if first is None:
+        raise SavingsError(
+            "the store's audit log has no engine start (« Moteur démarré »): give the "
+            "baseline period (--baseline-from, --baseline-to)",
+            fr="le journal du stockage n'a pas de démarrage du moteur : donnez la période "
+               "de référence")
+    return first - timedelta(days=365), first - timedelta(days=1)
+
+
+def check_baseline(days: Days, first: date, last: date, what: str) -> None:
+    """CalTRACK 2.2.1: a baseline of a year, at most 10 % of its days missing (here at
+    least 300 days long)."""
+    length = (last - first).days + 1
+    missing = length - len(days)
+    if length < MIN_BASELINE_DAYS:
+        raise SavingsError(
+            f"{what}: the baseline period {first} to {last} is {length} days; CalTRACK asks "
+            f"for a year (at least {MIN_BASELINE_DAYS} days here)",
+            fr=f"{what} : la période de référence du {first:%d/%m/%Y} au {last:%d/%m/%Y} "
+               f"dure {length} jours ; il en faut une année (au moins {MIN_BASELINE_DAYS})")
+    if missing > MAX_MISSING_FRACTION * length:
+        raise SavingsError(
+            f"{what}: {missing} of the baseline's {length} days have no data (more than "
+            f"{MAX_MISSING_FRACTION:.0%}, CalTRACK's limit)",
+            fr=f"{what} : {missing} des {length} jours de la référence n'ont pas de données "
+               f"(plus de {_pct(MAX_MISSING_FRACTION)})")
+
+
+def site_savings(store: Store, site: Site, start: date, end: date, *,
+                 baseline: tuple[date, date] | None = None,
+                 tariffs: Tariffs = DEFAULT_TARIFFS, confidence: float = 0.9,
+                 method: str = "costic",
+                 readings: Mapping[str, Sequence[tuple[date, float]]] | None = None,
+                 weather: Mapping[date, tuple[float, float]] | None = None) -> SiteSavings:
+    """The site's savings from start to end (local dates, included) against the baseline
+    period (default: the twelve months before the engine's first start). ``readings``
+    (from ``load_readings_csv``) replace the store's baseline kWh of the meters they name,
+    ``weather`` (``load_weather_csv``) its baseline temperatures. A meter whose baseline
+    cannot be fitted is listed in ``excluded``; SavingsError when nothing has data."""
+    if end < start:
+        raise SavingsError(f"the period {start} to {end} is empty",
+                           fr=f"la période du {start:%d/%m/%Y} au {end:%d/%m/%Y} est vide")
+    if baseline is None:
+        baseline = (_readings_span(readings) if readings and engine_start(store, site.tz) is None
+                    else default_baseline_period(store, site))
+    first, last = baseline
+    if last < first:
+        raise SavingsError(f"the baseline period {first} to {last} is empty",
+                           fr="la période de référence est vide")
+    if last >= start:
+        raise SavingsError(
+            f"the baseline period must end before the reporting period: {last} >= {start}",
+            fr="la période de référence doit finir avant la période étudiée")
+    results: list[BuildingSavings] = []
+    excluded: list[Excluded] = []
+    for b in site.buildings:
+        for key in heating_meters(site, b):
+            try:
+                results.append(_building_savings(
+                    store, site, b, key, (start, end), (first, last), tariffs, confidence,
+                    method, readings, weather))
+            except SavingsError as exc:
+                excluded.append(Excluded(b.id, key, str(exc), exc.fr))
+    cabinets = []
+    for cabinet in site.cabinets:
+        metered, source = cabinet_days(store, site, cabinet, start, end)
+        if metered:
+            cabinets.append(cabinet_savings(site, cabinet, metered, tariffs.rate("lighting"),
+                                            source=source))
+    if not results and not cabinets:
+        reasons = "; ".join(e.reason_en for e in excluded) or "no heating meter, no cabinet"
+        raise SavingsError(f"no figures for {start} to {end}: {reasons}",
+                           fr="aucun chiffre pour cette période : "
+                              + ("; ".join(e.reason_fr for e in excluded)
+                                 or "ni compteur de chauffage ni armoire"))
+    return SiteSavings(
+        start, end, (first, last), results, cabinets,
+        avoided_kwh=sum(r.savings.avoided_kwh for r in results)
+        + sum(c.avoided_kwh for c in cabinets),
+        avoided_eur=sum(r.savings.avoided_eur for r in results)
+        + sum(c.avoided_eur for c in cabinets),
+        avoided_co2_kg=sum(r.savings.avoided_co2_kg for r in results)
+        + sum(c.avoided_co2_kg for c in cabinets),
+        uncertainty_kwh=math.sqrt(sum(r.savings.uncertainty_kwh ** 2 for r in results)),
+        confidence=confidence, excluded=excluded, tariffs=tariffs)
+
+
+def _building_savings(store: Store, site: Site, b: Building, key: str,
+                      reporting: tuple[date, date], base: tuple[date, date],
+                      tariffs: Tariffs, confidence: float, method: str,
+                      readings: Mapping[str, Sequence[tuple[date, float]]] | None,
+                      weather: Mapping[date, tuple[float, float]] | None) -> BuildingSavings:
+    ref = site.point(key)
+    label = f"« {ref.point.name or key} » ({b.name})"
+    imported = None if readings is None or key not in readings else dict(readings[key])
+    before = building_days(store, site, b, *base, meter=key, readings=imported, weather=weather)
+    if imported and not before:
+        raise SavingsError(
+            f"{label}: no outdoor temperature for the imported baseline days: add tmin and "
+            "tmax columns to the CSV file",
+            fr=f"{label} : pas de température extérieure pour les jours importés : ajoutez "
+               "les colonnes tmin et tmax au fichier CSV")
+    check_baseline(before, *base, label)
+    model = fit_baseline(before, method=method)
+    after = building_days(store, site, b, *reporting, meter=key)
+    if not after:
+        raise SavingsError(f"{label}: no day with data from {reporting[0]} to {reporting[1]}",
+                           fr=f"{label} : aucun jour avec des données sur la période")
+    kind = ref.point.meter or "heating"
+    result = savings(model, after, confidence=confidence, rate=tariffs.rate(kind, b.id))
+    losses = efficiency_losses(model, after, building=b.id, meter=key, label=label)
+    fr, en = _explain(b, label, model, result, len(after.missing))
+    return BuildingSavings(b.id, b.name, key, kind, model, result, fr, en, tuple(losses),
+                           len(after.missing))
+
+
+def _explain(b: Building, label: str, model: Baseline, result: Savings, missing: int
+             ) -> tuple[str, str]:
+    """What the figures mean, for an elected official."""
+    s = result
+    period = f"du {s.start:%d/%m/%Y} au {s.end:%d/%m/%Y}"
+    fr = [f"{label} : {number_fr(s.actual_kwh, 0)} kWh mesurés {period}. Sans le pilotage, "
+          f"avec la même météo ({number_fr(s.hdd, 0)} DJU) et le même calendrier, la "
+          f"référence établie du {model.start:%d/%m/%Y} au {model.end:%d/%m/%Y} en "
+          f"prévoyait {number_fr(s.baseline_kwh, 0)} : "]
+    en = [f"{label}: {s.actual_kwh:,.0f} kWh metered from {s.start} to {s.end}. Without the "
+          f"engine, under the same weather ({s.hdd:,.0f} degree-days) and calendar, the "
+          f"baseline fitted from {model.start} to {model.end} expected "
+          f"{s.baseline_kwh:,.0f}: "]
+    if s.avoided_kwh >= 0:
+        fr.append(f"{number_fr(s.avoided_kwh, 0)} kWh évités ({number_fr(100 * s.fraction, 1)} %"
+                  f"), ± {number_fr(s.uncertainty_kwh, 0)} kWh à {_pct(s.confidence)}, soit "
+                  f"{number_fr(s.avoided_eur, 0)} € et {number_fr(s.avoided_co2_kg, 0)} kg "
+                  "de CO2e.")
+        en.append(f"{s.avoided_kwh:,.0f} kWh avoided ({100 * s.fraction:.1f} %), "
+                  f"± {s.uncertainty_kwh:,.0f} kWh at {s.confidence:.0%}, that is "
+                  f"{s.avoided_eur:,.0f} € and {s.avoided_co2_kg:,.0f} kg CO2e.")
+    else:
+        fr.append(f"{number_fr(-s.avoided_kwh, 0)} kWh de plus que la référence "
+                  f"(± {number_fr(s.uncertainty_kwh, 0)} kWh à {_pct(s.confidence)}).")
+        en.append(f"{-s.avoided_kwh:,.0f} kWh more than the baseline "
+                  f"(± {s.uncertainty_kwh:,.0f} kWh at {s.confidence:.0%}).")
+    if not s.significant:
+        fr.append(" L'écart reste dans l'incertitude du modèle : il n'est pas démontré.")
+        en.append(" The difference is within the model's uncertainty: it is not shown.")
+    if not model.meets_guideline14:
+        fr.append(" La référence ne tient pas les seuils de l'ASHRAE Guideline 14 (écart "
+                  "mensuel ≤ 15 %, biais ≤ 5 %) : chiffre indicatif.")
+        en.append(" The baseline misses ASHRAE Guideline 14's limits (monthly CV(RMSE) "
+                  "≤ 15 %, NMBE ≤ 5 %): an indication only.")
+    if missing:
+        fr.append(f" {missing} jour(s) sans données ne sont pas comptés.")
+        en.append(f" {missing} day(s) without data are not counted.")
+    return "".join(fr), "".join(en)
+
+
+def _readings_span(readings: Mapping[str, Sequence[tuple[date, float]]]) -> tuple[date, date]:
+    days = [d for values in readings.values() for d, _ in values]
+    if not days:
+        raise SavingsError("the imported readings hold no day",
+                           fr="les relevés importés n'ont aucun jour")
+    return min(days), max(days)
+
+
+def _pct(fraction: float) -> str:
+    """``0.9`` -> ``90 %`` (French puts a space before the sign)."""
+    return f"{100 * fraction:.0f} %"
