@@ -813,6 +813,42 @@ def bench_lighting_command(as_json: bool, site_file: Path) -> None:
                   f"({summary['events']}); {result['elapsed_s']} s")
 
 
+@bench.command("efficiency")
+@click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
+@click.option("--var", "var", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("var"), show_default=True,
+              help="where the demo's history is made once and cached")
+def bench_efficiency_command(as_json: bool, var: Path) -> None:
+    """How soon the daily check finds a loss of efficiency (the demo's stuck valve, faults
+    planted in each heating meter's winter) and how often it raises one for nothing."""
+    from gtb.bench_efficiency import bench_efficiency
+
+    result = _timed_bench(lambda progress: bench_efficiency(DEMO_SITE, var, progress=progress))
+    if as_json:
+        _echo_json(result)
+        return
+    fault = result["fault"]
+    if fault is not None:
+        console.print(f"vanne bloquée ({fault['zone']}) du {fault['start']} au {fault['end']} : "
+                      f"alarme le {fault['raised_at'][:16]}, jour {fault['raised_on_day']} de "
+                      f"la panne ; levée le {(fault['cleared_at'] or '—')[:16]}")
+    table = Table(title="gtb bench efficiency — fautes plantées de 10 jours en hiver : "
+                        "trouvées / plantées (jour médian de l'alarme) ; fausses alarmes "
+                        "de l'année du moteur / de l'année de référence")
+    excesses = list(next(iter(result["planted"].values())))
+    table.add_column("compteur", min_width=16)
+    for column in (*excesses, "fausses alarmes"):
+        table.add_column(column, no_wrap=True)
+    for meter, figures in result["planted"].items():
+        cells = [f"{f['found']}/{f['faults']}"
+                 + (f" j{f['median_day']:g}" if f["median_day"] is not None else "")
+                 for f in figures.values()]
+        table.add_row(meter, *cells, f"{result['false_alarms']['engine_year'][meter]} / "
+                                     f"{result['false_alarms']['baseline_year'][meter]}")
+    console.print(table)
+    console.print(f"{result['elapsed_s']} s")
+
+
 @bench.command("history")
 @click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
 @click.option("--samples", type=click.IntRange(min=5000), default=1_000_000, show_default=True)

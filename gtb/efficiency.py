@@ -3,11 +3,12 @@ R175-3 2°: detect losses of efficiency and tell the operator).
 
 Each heating (or gas) meter of each building is compared, day by day, with its baseline
 (``gtb.savings``: the year before the engine took over, under each day's weather and day
-type). When the last ``savings.reporting.efficiency_losses`` run of days above the
-baseline's band reaches yesterday, the alarm ``efficiency:<building>:<meter>`` is raised,
-a warning, with the plain-French explanation of the run, and an ``efficiency_loss`` event
-goes to the audit log; once yesterday and the day before are both back within the band,
-the alarm is cleared, with its event.
+type). When ``savings.reporting.efficiency_losses`` finds a loss still under way
+yesterday (the CUSUM of the days' excess over the baseline has passed its threshold), the
+alarm ``efficiency:<building>:<meter>`` is raised, a warning, with the plain-French
+explanation of the loss, and an ``efficiency_loss`` event goes to the audit log; once
+``BACK_WITHIN_DAYS`` days in a row, up to yesterday, are back within the allowance, the
+alarm is cleared, with its event.
 
 A meter without a baseline yet (less than the required history before the engine's first
 start, or no engine start at all) is left alone, silently: there is nothing to compare
@@ -24,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 from gtb.model import Building, Severity, Site
 from gtb.savings.baseline import Baseline, DayRecord, SavingsError, fit_baseline
 from gtb.savings.readings import building_days, heating_meters
-from gtb.savings.reporting import efficiency_losses
+from gtb.savings.reporting import BACK_WITHIN_DAYS, back_within, efficiency_losses
 from gtb.savings.site import MAX_MISSING_FRACTION, MIN_BASELINE_DAYS, default_baseline_period
 from gtb.store import Alarm, Store
 
@@ -32,8 +33,6 @@ CHECK_AFTER = time(1, 0)
 """Local time from which a day is checked: yesterday's last hour is in its rollup."""
 RECENT_DAYS = 14
 """Days looked at each morning: a run of losses is found if it lasts up to two weeks."""
-BACK_WITHIN_DAYS = 2
-"""Days in a row back within the band that clear an alarm (one mild day is no recovery)."""
 EVENT_KIND = "efficiency_loss"
 
 
@@ -135,7 +134,7 @@ class EfficiencyWatch:
         label = _label(self.site, building, meter)
         losses = efficiency_losses(baseline, recent, building=building.id, meter=meter,
                                    label=label)
-        ongoing = [loss for loss in losses if loss.end == yesterday]
+        ongoing = [loss for loss in losses if loss.ongoing]
         active = self.store.active_alarms().get(key)
         if ongoing and active is None:
             loss = ongoing[-1]
@@ -148,7 +147,7 @@ class EfficiencyWatch:
                 point=meter, data={"state": "raised", "alarm": alarm.id, "key": key,
                                    **loss.as_dict()})
             return Change(key, True, alarm)
-        if active is not None and not ongoing and _within(baseline, recent, yesterday):
+        if active is not None and not ongoing and back_within(baseline, recent):
             cleared = self.store.clear_alarm(key, at=now)
             if cleared is None:
                 return None
@@ -188,12 +187,3 @@ def _label(site: Site, building: Building, meter: str) -> str:
     ref = site.point(meter)
     return f"« {ref.point.name or meter} » ({building.name})"
 
-
-def _within(baseline: Baseline, recent: list[DayRecord], yesterday: date) -> bool:
-    """The last ``BACK_WITHIN_DAYS`` days, up to yesterday, all have figures within the
-    band."""
-    last = recent[-BACK_WITHIN_DAYS:]
-    first = yesterday - timedelta(days=BACK_WITHIN_DAYS - 1)
-    if len(last) < BACK_WITHIN_DAYS or last[0].day != first:
-        return False
-    return not efficiency_losses(baseline, last, days=1)

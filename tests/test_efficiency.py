@@ -83,7 +83,7 @@ def test_a_meter_far_above_its_baseline_raises_the_alarm_and_it_clears_when_back
     commune.days(fault, 8, factor=1.8)  # a valve stuck open: +80 %
     changes = mornings(watch, fault + timedelta(days=1), 8)
     [(raised_on, raised)] = changes
-    assert raised and raised_on == fault + timedelta(days=5)  # the morning after 5 days
+    assert raised and raised_on == fault + timedelta(days=3)  # the morning after 3 days
     alarm = store.active_alarms()[KEY]
     assert alarm.severity == "warning" and alarm.building == "ecole" and alarm.point == METER
     assert alarm.raised_at == datetime.combine(raised_on, time(1), demo_site.tz)
