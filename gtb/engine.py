@@ -650,6 +650,7 @@ class Engine:
                 "occupied": None if occupancy is None else self._state.values.get(occupancy),
                 "learning": self._learners[zone_key].learning,
                 "next_arrival": _iso(forecast.start),
+                "next_arrival_end": _iso(forecast.end),
                 "next_arrival_reason": {"fr": forecast.reason.fr, "en": forecast.reason.en},
                 "period_end": _iso(self._period_ends.get(zone_key)),
             })

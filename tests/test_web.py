@@ -127,3 +127,24 @@ def test_an_unknown_zone_is_a_404_in_the_persons_language(rig: PanelRig) -> None
     response = client.get("/zone/mairie/grenier")
     assert "Unknown zone: mairie.grenier" in response.get_data(as_text=True)
     assert 'lang="en"' in client.get("/").get_data(as_text=True)
+
+
+def test_an_occupied_period_under_way_shows_until_when_not_its_start(rig: PanelRig) -> None:
+    """NOW is Monday 12 January 10:00: the engine's forecast of 08:00-12:00 is under way;
+    an hour after it ends, the forecast is the afternoon's."""
+    client = rig.client("mairie-viewer")
+
+    def status(at_hour: int, start: str, end: str) -> str:
+        rig.store.save_status(NOW.replace(hour=at_hour), {"mairie.accueil": ("zone", {
+            "next_arrival": start, "next_arrival_end": end,
+            "next_arrival_reason": {"fr": "appris sur 5 jours", "en": "learned on 5 days"}})})
+        return html.unescape(client.get(ZONE).get_data(as_text=True))
+
+    page = status(10, "2026-01-12T08:00:00+01:00", "2026-01-12T12:00:00+01:00")
+    assert "<dt>Occupation prévue</dt><dd>en cours, jusqu'au 12/01/2026 12:00" in page
+    assert "Prochaine arrivée" not in page
+    building = html.unescape(client.get("/building/mairie").get_data(as_text=True))
+    assert "en cours, jusqu'au 12/01/2026 12:00" in building
+    page = status(13, "2026-01-12T13:30:00+01:00", "2026-01-12T17:30:00+01:00")
+    assert "<dt>Prochaine arrivée</dt><dd>12/01/2026 13:30" in page
+    assert "en cours" not in page

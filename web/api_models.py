@@ -258,7 +258,11 @@ class ZoneStatusOut(BaseModel):
     degraded: bool | None = None
     occupied: float | None = None
     learning: bool | None = None
-    next_arrival: Utc | None = None
+    next_arrival: Utc | None = Field(
+        default=None, description="start of the next occupied period the engine expects, "
+        "or of the one under way (then before ``at``)")
+    next_arrival_end: Utc | None = Field(default=None,
+                                         description="when that period is expected to end")
     next_arrival_reason: Text | None = None
     period_end: Utc | None = None
 

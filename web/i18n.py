@@ -47,6 +47,8 @@ EN: dict[str, str] = {
     "présent": "occupied",
     "personne": "nobody",
     "Prochaine arrivée": "Next arrival",
+    "Occupation prévue": "Expected occupancy",
+    "en cours, jusqu'au": "under way, until",
     "confort": "comfort",
     "réduit": "reduced",
     "hors-gel": "frost protection",

@@ -89,6 +89,14 @@ class ZoneView:
         """Whether the engine has applied the override in force (None: no override)."""
         return applied(self.status, self.override)
 
+    @property
+    def occupied_period_under_way(self) -> bool:
+        """Whether the occupied period the engine expects had begun at its last tick: the
+        page then says until when, not when it began."""
+        start = self.data.get("next_arrival")
+        return (self.status is not None and isinstance(start, str)
+                and datetime.fromisoformat(start) <= self.status.at)
+
 
 def applied(status: Status | None, override: Override | None) -> bool | None:
     """Whether the engine's last status shows a person's override in force (None: there is
