@@ -22,10 +22,21 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def relocate_ports(text: str) -> str:
-    """Give every Modbus server and BACnet device of a site file its own free port."""
-    tcp = {port: free_port() for port in set(re.findall(r"\bport: (\d+)", text))}
+    """Give every Modbus server and BACnet device of a site file its own free port (the
+    system may hand the same free port out twice in a row: each is taken once)."""
+    taken: set[int] = set()
+
+    def distinct(kind: int) -> int:
+        port = free_port(kind)
+        while port in taken:
+            port = free_port(kind)
+        taken.add(port)
+        return port
+
+    tcp = {port: distinct(socket.SOCK_STREAM)
+           for port in set(re.findall(r"\bport: (\d+)", text))}
     udp = {
-        port: free_port(socket.SOCK_DGRAM)
+        port: distinct(socket.SOCK_DGRAM)
         for port in set(re.findall(r'address: "127\.0\.0\.1:(\d+)"', text))
     }
     text = re.sub(r"\bport: (\d+)", lambda m: f"port: {tcp[m[1]]}", text)

@@ -64,6 +64,17 @@ def test_costic_degree_days_follow_each_branch_of_the_formula() -> None:
     assert hdd_costic(5.0, 20.0, base=15.0) == pytest.approx(10 * (0.08 + 0.42 * 10 / 15))
 
 
+def test_costic_degree_days_match_the_worked_examples_found() -> None:
+    """Worked examples of the same formula in public documentation (MeteoCiel's
+    degres_jours.rst, pandas_degreedays' tests): independent computations of the formula,
+    not values published by COSTIC, which sells its DJU by subscription."""
+    assert hdd_costic(2.0, 10.0) == pytest.approx(12.0)
+    assert hdd_costic(5.0, 25.0) == pytest.approx(4.589, abs=5e-4)
+    assert hdd_costic(10.0, 16.0, base=13.0) == pytest.approx(0.870, abs=5e-4)
+    assert hdd_costic(5.0, 15.0) == pytest.approx(8.0)
+    assert hdd_costic(20.0, 30.0) == 0.0
+
+
 def test_costic_branches_meet_at_their_edges() -> None:
     eps = 1e-9
     assert hdd_costic(10.0, 18.0 + eps) == pytest.approx(hdd_costic(10.0, 18.0), abs=1e-6)
