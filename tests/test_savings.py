@@ -22,6 +22,7 @@ from scipy import stats
 
 from gtb.cli import main
 from gtb.config import parse_site
+from gtb.i18n import number_fr
 from gtb.model import AgendaEntry, Site
 from gtb.savings.baseline import DayRecord, SavingsError, day_types, fit_baseline
 from gtb.savings.degree_days import hdd_costic, hdd_meteo
@@ -591,9 +592,15 @@ def test_a_fault_in_the_store_is_reported_with_the_savings(site: Site, history: 
         store.write_samples(rows)
         store.rollup(first, last)
         result = site_savings(store, site, *REPORT)
-    (loss,) = result.buildings[0].losses
+    school = result.buildings[0]
+    (loss,) = school.losses
     assert loss.start <= date(2025, 1, 24) <= loss.end
     assert "« Compteur chauffage » (École)" in loss.explanation_fr
+    # The official reads what the loss cost and what the figure would have been without it.
+    without = school.savings.avoided_kwh + loss.excess_kwh
+    assert (f"Les dérives de consommation signalées (du {loss.start:%d/%m/%Y} au "
+            f"{loss.end:%d/%m/%Y}) comptent pour {number_fr(loss.excess_kwh, 0)} kWh : sans "
+            f"elles, {number_fr(without, 0)} kWh auraient été évités.") in school.explanation_fr
 
 
 def test_cli_prints_the_figures_and_their_json(history: History) -> None:

@@ -217,14 +217,15 @@ def _building_savings(store: Store, site: Site, b: Building, key: str,
     kind = ref.point.meter or "heating"
     result = savings(model, after, confidence=confidence, rate=tariffs.rate(kind, b.id))
     losses = efficiency_losses(model, after, building=b.id, meter=key, label=label)
-    fr, en = _explain(b, label, model, result, len(after.missing))
+    fr, en = _explain(b, label, model, result, losses, len(after.missing))
     return BuildingSavings(b.id, b.name, key, kind, model, result, fr, en, tuple(losses),
                            len(after.missing))
 
 
-def _explain(b: Building, label: str, model: Baseline, result: Savings, missing: int
-             ) -> tuple[str, str]:
-    """What the figures mean, for an elected official."""
+def _explain(b: Building, label: str, model: Baseline, result: Savings,
+             losses: Sequence[EfficiencyLoss], missing: int) -> tuple[str, str]:
+    """What the figures mean, for an elected official: the losses of efficiency found in
+    the period are told apart, with what the figure would have been without them."""
     s = result
     period = f"du {s.start:%d/%m/%Y} au {s.end:%d/%m/%Y}"
     fr = [f"{label} : {number_fr(s.actual_kwh, 0)} kWh mesurés {period}. Sans le pilotage, "
@@ -248,6 +249,22 @@ def _explain(b: Building, label: str, model: Baseline, result: Savings, missing:
                   f"(± {number_fr(s.uncertainty_kwh, 0)} kWh à {_pct(s.confidence)}).")
         en.append(f"{-s.avoided_kwh:,.0f} kWh more than the baseline "
                   f"(± {s.uncertainty_kwh:,.0f} kWh at {s.confidence:.0%}).")
+    lost = sum(loss.excess_kwh for loss in losses)
+    if lost > 0:
+        spans_fr = ", ".join(f"du {loss.start:%d/%m/%Y} au {loss.end:%d/%m/%Y}"
+                             for loss in losses)
+        spans_en = ", ".join(f"{loss.start} to {loss.end}" for loss in losses)
+        without = s.avoided_kwh + lost
+        fr.append(f" Les dérives de consommation signalées ({spans_fr}) comptent pour "
+                  f"{number_fr(lost, 0)} kWh : sans elles, "
+                  + (f"{number_fr(without, 0)} kWh auraient été évités." if without >= 0 else
+                     f"l'écart aurait été de {number_fr(-without, 0)} kWh de plus que la "
+                     "référence."))
+        en.append(f" The losses of efficiency reported ({spans_en}) account for {lost:,.0f} "
+                  "kWh: without them, "
+                  + (f"{without:,.0f} kWh would have been avoided." if without >= 0 else
+                     f"the difference would have been {-without:,.0f} kWh over the "
+                     "baseline."))
     if not s.significant:
         fr.append(" L'écart reste dans l'incertitude du modèle : il n'est pas démontré.")
         en.append(" The difference is within the model's uncertainty: it is not shown.")
