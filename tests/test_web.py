@@ -140,6 +140,9 @@ def test_an_occupied_period_under_way_shows_until_when_not_its_start(rig: PanelR
             "next_arrival_reason": {"fr": "appris sur 5 jours", "en": "learned on 5 days"}})})
         return html.unescape(client.get(ZONE).get_data(as_text=True))
 
+    # The engine's forecast may start at the very moment of its tick, to the microsecond.
+    page = status(10, "2026-01-12T10:00:00.683061+01:00", "2026-01-12T12:00:00+01:00")
+    assert "<dt>Occupation prévue</dt><dd>en cours, jusqu'au 12/01/2026 12:00" in page
     page = status(10, "2026-01-12T08:00:00+01:00", "2026-01-12T12:00:00+01:00")
     assert "<dt>Occupation prévue</dt><dd>en cours, jusqu'au 12/01/2026 12:00" in page
     assert "Prochaine arrivée" not in page

@@ -94,8 +94,9 @@ class ZoneView:
         """Whether the occupied period the engine expects had begun at its last tick: the
         page then says until when, not when it began."""
         start = self.data.get("next_arrival")
+        # The store keeps the tick's time to the second; a period starting "now" does not.
         return (self.status is not None and isinstance(start, str)
-                and datetime.fromisoformat(start) <= self.status.at)
+                and datetime.fromisoformat(start).replace(microsecond=0) <= self.status.at)
 
 
 def applied(status: Status | None, override: Override | None) -> bool | None:
