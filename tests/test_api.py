@@ -35,6 +35,9 @@ from .web_rig import NOW, PanelRig, panel_rig
 
 ZONE = "/api/zones/mairie/accueil"
 SETPOINT = "mairie.accueil.consigne"
+CABINET = "/api/lighting/ep-centre"
+RELAY = "ep-centre.relais"
+PROGRAMME = "/api/programmes/mairie/accueil"
 
 
 @dataclass
@@ -57,7 +60,8 @@ class ApiRig:
         """Everything an API call may change."""
         store = self.rig.store
         return (store.events(limit=1000), store.overrides(limit=1000),
-                store.learning_switches(), store.alarms(limit=1000))
+                store.learning_switches(), store.alarms(limit=1000), store.agenda(),
+                store.latest_schedules())
 
 
 @pytest.fixture
@@ -91,6 +95,19 @@ ROUTES: dict[str, tuple[str, str, Any]] = {
     "acknowledge": ("POST", "/api/alarms/{alarm}/ack", None),
     "events": ("GET", "/api/events?kind=override&limit=10", None),
     "outputs": ("GET", "/api/outputs", None),
+    "lighting": ("GET", "/api/lighting", None),
+    "order_cabinet": ("POST", CABINET + "/order", {"on": True, "minutes": 60, "why": "accident"}),
+    "cancel_cabinet_order": ("DELETE", CABINET + "/order", {"why": "rue dégagée"}),
+    "add_lighting_entry": ("POST", CABINET + "/entries", {
+        "kind": "lights_on", "label": "Vœux du maire", "start": "2026-01-16T17:00:00",
+        "end": "2026-01-16T22:00:00"}),
+    "remove_lighting_entry": ("DELETE", "/api/lighting/entries/{lighting_entry}", None),
+    "programme": ("GET", PROGRAMME, None),
+    "save_programme": ("PUT", PROGRAMME, {"week": {"mon": ["08:00-12:00"]}, "why": "hiver"}),
+    "add_exception": ("POST", PROGRAMME + "/exceptions", {
+        "kind": "closure", "label": "Inventaire", "start": "2026-01-20T08:00:00",
+        "end": "2026-01-20T18:00:00"}),
+    "remove_exception": ("DELETE", "/api/exceptions/{exception}", None),
 }
 ROLES = {"mairie-viewer": UserRole.VIEWER, "marie": UserRole.OPERATOR, "admin": UserRole.ADMIN}
 REFUSED = (None, "bad", "revoked", "disabled")
@@ -107,13 +124,23 @@ def test_every_role_on_every_route(api: ApiRig, name: str) -> None:
     [op] = [op for op in OPERATIONS if op.name == name]
     store = api.rig.store
     for who in (*ROLES, *REFUSED):
-        # What the call needs: an override to cancel, an alarm not yet acknowledged.
-        store.add_override(SETPOINT, 19, start=NOW, until=NOW + timedelta(hours=1),
-                           who="marie", why="essai", at=NOW)
+        # What the call needs: an override and an order to cancel, an alarm not yet
+        # acknowledged, a lighting entry and an exception to remove.
+        for point in (SETPOINT, RELAY):
+            store.add_override(point, 19 if point == SETPOINT else 1, start=NOW,
+                               until=NOW + timedelta(hours=1), who="marie", why="essai",
+                               at=NOW)
         alarm, _ = store.raise_alarm(f"device:{who}", at=NOW, severity="warning",
                                      message="appareil muet")
+        lighting_entry = store.add_agenda_entry(
+            {"kind": "lights_off", "label": "Feu d'artifice", "scope": ["ep-centre"],
+             "start": "2026-01-17 21:00", "end": "2026-01-17 23:00"}, at=NOW, who="marie")
+        exception = store.add_agenda_entry(
+            {"kind": "event", "label": "Réunion", "scope": ["mairie.accueil"],
+             "start": "2026-01-17 09:00", "end": "2026-01-17 12:00"}, at=NOW, who="marie")
         before = api.snapshot()
-        response = api.call(method, path.format(alarm=alarm.id), who=who, body=body)
+        response = api.call(method, path.format(alarm=alarm.id, lighting_entry=lighting_entry,
+                                                exception=exception), who=who, body=body)
         if op.role is None:
             expected = 200
         elif who not in ROLES:
@@ -274,6 +301,105 @@ def test_cancelling_an_override_and_switching_learning(api: ApiRig) -> None:
     [event] = store.events(kind="learning")
     assert event.actor == "marie"
     assert api.call("POST", ZONE + "/learning", body={"enabled": "no"}).status_code == 400
+
+
+def test_the_mayors_orders_and_lighting_entries_by_token(api: ApiRig) -> None:
+    store = api.rig.store
+    [centre, *_] = api.call("GET", "/api/lighting", who="mairie-viewer").json["cabinets"]
+    assert (centre["id"], centre["night"], centre["order"]) == ("ep-centre", None, None)
+    assert [i["id"] for i in centre["entries"]] == [None, None]  # the site file's
+    api.rig.publish_outlook()
+    [centre, *_] = api.call("GET", "/api/lighting").json["cabinets"]
+    assert centre["night"]["night"] == "2026-01-12" and centre["night"]["steps"]
+    assert centre["night"]["steps"][0]["reason"]["fr"].startswith("allumé au coucher du soleil")
+    # An order until a time; it shows, waiting for the engine; it is cancelled once.
+    response = api.call("POST", CABINET + "/order", body={
+        "on": False, "until": "2026-01-12T12:00:00+01:00", "why": "fuite de gaz"})
+    assert response.status_code == 201
+    order = response.json
+    assert (order["point"], order["value"], order["who"]) == (RELAY, 0.0, "marie")
+    [event] = store.events(kind="lighting_order")
+    assert event.reason == "fuite de gaz" and event.data["on"] is False
+    [centre, *_] = api.call("GET", "/api/lighting").json["cabinets"]
+    assert centre["order"]["id"] == order["id"] and centre["applied"] is False
+    too_long = api.call("POST", CABINET + "/order", body={"on": True, "minutes": 8 * 24 * 60,
+                                                          "why": "fête"})
+    assert too_long.status_code == 400 and "7 jours" in too_long.json["error"]
+    cancelled = api.call("DELETE", CABINET + "/order", who="admin")
+    assert cancelled.status_code == 200 and cancelled.json["cancelled_by"] == "admin"
+    assert store.active_overrides(NOW) == {}
+    assert api.call("DELETE", CABINET + "/order").status_code == 409
+    # A lighting entry, listed with its id, then removed once.
+    response = api.call("POST", CABINET + "/entries", body={
+        "kind": "lights_on", "label": "Marché de Noël", "start": "2026-01-16T16:00:00",
+        "end": "2026-01-17T01:00:00"})
+    assert response.status_code == 201
+    item = response.json
+    assert item["added_by"] == "marie" and item["entry"]["scope"] == ["ep-centre"]
+    assert item["entry"]["start"] == "2026-01-16T16:00:00"  # the site's wall clock
+    [centre, *_] = api.call("GET", "/api/lighting").json["cabinets"]
+    assert item["id"] in [i["id"] for i in centre["entries"]]
+    removed = api.call("DELETE", f"/api/lighting/entries/{item['id']}")
+    assert removed.status_code == 200 and removed.json["entry"]["label"] == "Marché de Noël"
+    assert api.call("DELETE", f"/api/lighting/entries/{item['id']}").status_code == 404
+    assert store.agenda() == []
+
+
+@pytest.mark.parametrize(("path", "body", "status", "message"), [
+    (CABINET + "/entries", {"kind": "lights_on", "label": "x", "start": "2026-01-16T20:00:00",
+                            "end": "2026-01-16T18:00:00"}, 400, "doit être après le début"),
+    (CABINET + "/entries", {"kind": "lights_on", "label": "x", "start": "2026-01-16T20:00:00",
+                            "end": "2026-03-16T18:00:00"}, 400, "31 jours"),
+    (CABINET + "/entries", {"kind": "dimmed", "label": "x", "start": "2026-01-16T20:00:00",
+                            "end": "2026-01-16T22:00:00"}, 400, "kind"),
+    ("/api/lighting/ep-nulle-part/entries", {
+        "kind": "lights_on", "label": "x", "start": "2026-01-16T20:00:00",
+        "end": "2026-01-16T22:00:00"}, 404, "ep-nulle-part"),
+    (CABINET + "/order", {"on": True, "minutes": 60, "why": " "}, 400, "Dites pourquoi"),
+    (PROGRAMME + "/exceptions", {"kind": "day", "label": "Pont", "first": "2026-01-16",
+                                 "periods": ["9h-12h"]}, 400, "« 9h-12h »"),
+    (PROGRAMME + "/exceptions", {"kind": "event", "label": "Vœux"}, 400, "début et la fin"),
+])
+def test_bad_lighting_and_exception_requests_change_nothing(
+        api: ApiRig, path: str, body: dict[str, Any], status: int, message: str) -> None:
+    before = api.snapshot()
+    response = api.call("POST", path, body=body)
+    assert response.status_code == status, response.json
+    assert message in response.json["error"]
+    assert api.snapshot() == before
+
+
+def test_programmes_and_their_exceptions_by_token(api: ApiRig) -> None:
+    store = api.rig.store
+    shown = api.call("GET", PROGRAMME, who="mairie-viewer").json
+    assert (shown["zone"], shown["version"], shown["saved_by"]) == ("mairie.accueil", None, None)
+    assert shown["week"]["mon"] == ["08:30-12:00", "13:30-17:30"] and shown["week"]["sun"] == []
+    # A week with a wrong period is refused whole, naming the day; nothing changes.
+    before = api.snapshot()
+    bad = api.call("PUT", PROGRAMME, body={"week": {"mon": ["08:00-12:00", "11:00-14:00"]}})
+    assert bad.status_code == 400 and "Lundi" in bad.json["error"]
+    unknown = api.call("PUT", PROGRAMME, body={"week": {"lundi": ["08:00-12:00"]}})
+    assert unknown.status_code == 400 and "week" in unknown.json["error"]
+    assert api.snapshot() == before
+    saved = api.call("PUT", PROGRAMME, body={"week": {"mon": ["07:30-12:00"],
+                                                      "tue": ["07:30-12:00"]},
+                                             "why": "horaires d'hiver"}).json
+    assert (saved["version"], saved["saved_by"]) == (1, "marie")
+    assert saved["week"]["mon"] == ["07:30-12:00"] and saved["week"]["wed"] == []
+    [event] = store.events(kind="programme_saved")
+    assert event.reason == "horaires d'hiver" and event.actor == "marie"
+    # Special days for the whole building, listed, then removed.
+    response = api.call("POST", PROGRAMME + "/exceptions", body={
+        "kind": "day", "label": "Pont", "whole_building": True, "first": "2026-01-16",
+        "last": "2026-01-17", "periods": ["09:00-12:00"]})
+    assert response.status_code == 201
+    item = response.json
+    assert item["entry"]["scope"] == ["mairie"] and item["entry"]["periods"] == ["09:00-12:00"]
+    assert item["id"] in [e["id"] for e in api.call("GET", PROGRAMME).json["exceptions"]]
+    assert api.call("DELETE", f"/api/lighting/entries/{item['id']}").status_code == 404
+    removed = api.call("DELETE", f"/api/exceptions/{item['id']}")
+    assert removed.status_code == 200 and removed.json["id"] == item["id"]
+    assert store.agenda() == []
 
 
 def test_alarms_are_listed_and_acknowledged_once(api: ApiRig) -> None:

@@ -11,7 +11,7 @@ endpoint in ``/api/openapi.json``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -20,30 +20,40 @@ from flask.blueprints import BlueprintSetupState
 from pydantic import TypeAdapter
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from gtb.model import Role, Zone
-from gtb.store import Alarm, Override, User, UserRole
+from gtb.model import LIGHTING_KINDS, WEEKDAYS, AgendaEntry, Role, Zone
+from gtb.store import Alarm, Override, StoredAgendaEntry, User, UserRole
 from web.api_models import (
     NOT_AN_OBJECT,
+    AgendaItem,
     AlarmsOut,
     AlarmsQuery,
     Bounds,
     BuildingOut,
+    CabinetLightingOut,
     CabinetOut,
     CancelIn,
     Curve,
     EquipmentOut,
     EventsOut,
     EventsQuery,
+    ExceptionIn,
     LearningIn,
+    LightingEntryIn,
+    LightingOut,
+    NightOut,
+    OrderIn,
     OutputOut,
     OutputsOut,
     OutputStatusOut,
     OverrideIn,
     PointOut,
+    ProgrammeIn,
+    ProgrammeOut,
     SamplePoint,
     SeriesOut,
     SeriesQuery,
     SiteOut,
+    UntilOrMinutes,
     ZoneInfo,
     ZoneOut,
     ZonesOut,
@@ -54,7 +64,15 @@ from web.auth import hash_token
 from web.i18n import LANGS
 from web.openapi import Operation, document
 from web.pages import RANGES
-from web.panel import ActionError, NotFound, ZoneView, may, panel
+from web.panel import (
+    EXCEPTION_KINDS,
+    ActionError,
+    NotFound,
+    ZoneView,
+    applied,
+    may,
+    panel,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -213,6 +231,40 @@ def _one_zone(building: str, zone: str) -> ZoneOut:
     return _zone(p.zone(building, zone), p.store.learning_switches())
 
 
+def _until(body: UntilOrMinutes) -> datetime:
+    return body.until or panel().now() + timedelta(minutes=body.minutes or 0)
+
+
+def _agenda_item(entry: AgendaEntry, stored: StoredAgendaEntry | None) -> AgendaItem:
+    return AgendaItem.of(entry, None if stored is None else stored.id,
+                         None if stored is None else stored.created_by)
+
+
+def _stored_item(entry_id: int) -> AgendaItem:
+    stored = panel().store.agenda_entry(entry_id)
+    return _agenda_item(stored.entry, stored)
+
+
+def _programme(building: str, zone: str) -> ProgrammeOut:
+    p = panel()
+    view = p.zone(building, zone)
+    programme, version = p.programmes()[view.key]
+    return ProgrammeOut(
+        zone=view.key, week={day: list(getattr(programme, day)) for day in WEEKDAYS},
+        version=None if version is None else version.version,
+        saved_by=None if version is None else version.saved_by,
+        saved_at=None if version is None else version.saved_at,
+        exceptions=[_agenda_item(e, s) for e, s in p.zone_agenda(view.building, view.zone)])
+
+
+def _entry_id(entry_id: int) -> int:
+    """An agenda entry's id as SQLite can hold it (larger ones are unknown)."""
+    if entry_id > SQLITE_MAX_ID:
+        raise NotFound(f"Entrée d'agenda inconnue : {entry_id}",
+                       f"Unknown agenda entry: {entry_id}")
+    return entry_id
+
+
 # -- endpoints -----------------------------------------------------------------------------
 
 
@@ -281,8 +333,7 @@ def series(building: str, zone: str, query: SeriesQuery) -> SeriesOut:
 def override(building: str, zone: str, body: OverrideIn) -> Override:
     p = panel()
     view = p.zone(building, zone)
-    until = body.until or p.now() + timedelta(minutes=body.minutes or 0)
-    override_id = p.override_zone(view, body.value, until, who=_who(), why=body.why)
+    override_id = p.override_zone(view, body.value, _until(body), who=_who(), why=body.why)
     return p.store.override(override_id)
 
 
@@ -348,3 +399,109 @@ def outputs() -> OutputsOut:
                   for b in p.site.buildings for z in b.zones
                   if any(pt.role is Role.LIGHTING_RELAY for pt in z.points)],
         equipment=[output("equipment", e.id, e.name) for e in p.site.equipment])
+
+
+@operation("GET", "/api/lighting", "Public lighting: each cabinet's state and why, its night "
+           "as the engine programmes it, the order in force and its agenda entries ahead",
+           answer=LightingOut)
+def lighting() -> LightingOut:
+    p = panel()
+    statuses, nights = p.store.status("output"), p.store.status("night")
+    agenda = p.lighting_agenda()
+    cabinets = []
+    for cabinet in p.site.cabinets:
+        status, night = statuses.get(f"cabinet:{cabinet.id}"), nights.get(f"night:{cabinet.id}")
+        order = p.cabinet_order(cabinet)
+        cabinets.append(CabinetLightingOut(
+            id=cabinet.id, name=cabinet.name,
+            status=None if status is None else OutputStatusOut.model_validate(
+                {**status.data, "at": status.at}),
+            night=None if night is None else NightOut.model_validate(night.data),
+            order=order, applied=applied(status, order),
+            entries=[_agenda_item(e, s) for e, s in agenda
+                     if e.applies_to_cabinet(cabinet.id)]))
+    return LightingOut(cabinets=cabinets)
+
+
+@operation("POST", "/api/lighting/{cabinet}/order",
+           "The mayor's immediate on or off of a cabinet, until a time or for some minutes "
+           "(a week at most); it replaces an order in force", answer=Override,
+           role=UserRole.OPERATOR, ok=201, body=OrderIn,
+           example={"on": True, "minutes": 120, "why": "accident rue de la gare"})
+def order_cabinet(cabinet: str, body: OrderIn) -> Override:
+    p = panel()
+    order_id = p.order_cabinet(cabinet, body.on, _until(body), who=_who(), why=body.why)
+    return p.store.override(order_id)
+
+
+@operation("DELETE", "/api/lighting/{cabinet}/order",
+           "End the order in force on a cabinet: its timetable applies again",
+           answer=Override, role=UserRole.OPERATOR, body=CancelIn, body_required=False,
+           conflicts=True, example={"why": "rue dégagée"})
+def cancel_cabinet_order(cabinet: str, body: CancelIn) -> Override:
+    p = panel()
+    order = p.cabinet_order(p.cabinet(cabinet))
+    p.cancel_cabinet_order(cabinet, who=_who(), why=body.why.strip() or "annulé par l'API")
+    assert order is not None  # cancel_cabinet_order refuses a cabinet without one
+    return p.store.override(order.id)
+
+
+@operation("POST", "/api/lighting/{cabinet}/entries",
+           "Force a cabinet's lights on or off for a while (a market, fireworks; 31 days "
+           "at most)", answer=AgendaItem, role=UserRole.OPERATOR, ok=201,
+           body=LightingEntryIn,
+           example={"kind": "lights_on", "label": "Marché de Noël",
+                    "start": "2026-12-12T16:00:00", "end": "2026-12-13T01:00:00"})
+def add_lighting_entry(cabinet: str, body: LightingEntryIn) -> AgendaItem:
+    entry_id = panel().add_lighting_entry(cabinet, body.kind, body.label, body.start,
+                                          body.end, who=_who())
+    return _stored_item(entry_id)
+
+
+@operation("DELETE", "/api/lighting/entries/{entry_id}",
+           "Remove a lighting entry added by the panel or the API", answer=AgendaItem,
+           role=UserRole.OPERATOR)
+def remove_lighting_entry(entry_id: int) -> AgendaItem:
+    removed = panel().remove_agenda_entry(_entry_id(entry_id), who=_who(), kinds=LIGHTING_KINDS)
+    return _agenda_item(removed.entry, removed)
+
+
+@operation("GET", "/api/programmes/{building}/{zone}",
+           "A zone's weekly programme as the engine applies it, and its exceptions ahead",
+           answer=ProgrammeOut)
+def programme(building: str, zone: str) -> ProgrammeOut:
+    return _programme(building, zone)
+
+
+@operation("PUT", "/api/programmes/{building}/{zone}",
+           "Save a new version of a zone's weekly programme (refused whole when a period is "
+           "wrong); the engine applies it at its next tick", answer=ProgrammeOut,
+           role=UserRole.OPERATOR, body=ProgrammeIn,
+           example={"week": {"mon": ["08:30-12:00", "13:30-17:30"], "tue": ["08:30-12:00"]},
+                    "why": "horaires d'hiver"})
+def save_programme(building: str, zone: str, body: ProgrammeIn) -> ProgrammeOut:
+    week = {str(day): periods for day, periods in body.week.items()}
+    panel().save_programme(building, zone, week, who=_who(), why=body.why)
+    return _programme(building, zone)
+
+
+@operation("POST", "/api/programmes/{building}/{zone}/exceptions",
+           "Add an event, a closure or special days to a zone or its whole building",
+           answer=AgendaItem, role=UserRole.OPERATOR, ok=201, body=ExceptionIn,
+           example={"kind": "event", "label": "Conseil municipal",
+                    "start": "2026-12-15T19:00:00", "end": "2026-12-15T22:00:00"})
+def add_exception(building: str, zone: str, body: ExceptionIn) -> AgendaItem:
+    entry_id = panel().add_exception(
+        building, zone, body.kind, body.label, whole_building=body.whole_building,
+        who=_who(), start=body.start, end=body.end, first=body.first, last=body.last,
+        periods=body.periods)
+    return _stored_item(entry_id)
+
+
+@operation("DELETE", "/api/exceptions/{entry_id}",
+           "Remove an exception added by the panel or the API", answer=AgendaItem,
+           role=UserRole.OPERATOR)
+def remove_exception(entry_id: int) -> AgendaItem:
+    removed = panel().remove_agenda_entry(_entry_id(entry_id), who=_who(),
+                                          kinds=EXCEPTION_KINDS)
+    return _agenda_item(removed.entry, removed)

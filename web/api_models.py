@@ -11,7 +11,7 @@ with an offset, answered in UTC; temperatures in °C.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -20,12 +20,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    NaiveDatetime,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from gtb.model import AgendaEntry
 from gtb.store import Alarm, Event, Override
 from web.panel import ActionError
 
@@ -59,24 +62,78 @@ class Query(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class OverrideIn(Body):
+class UntilOrMinutes(Body):
+    """A request for something that lasts: until a moment, or for some minutes."""
+
     model_config = ConfigDict(json_schema_extra={
         "oneOf": [{"required": ["until"]}, {"required": ["minutes"]}]})
 
-    value: float = Field(allow_inf_nan=False,
-                         description="setpoint in °C, within the zone's bounds")
     until: AwareDatetime | SkipJsonSchema[None] = Field(
         default=None, description="end, ISO 8601 with an offset; or give minutes")
     # The bounds go on the int alone: on the union, pydantic would test them on None.
     minutes: Annotated[int, Field(ge=1, le=MAX_OVERRIDE_MINUTES)] | SkipJsonSchema[None] = (
         Field(default=None, description="duration from now"))
-    why: Why
 
     @model_validator(mode="after")
-    def _one_end(self) -> OverrideIn:
+    def _one_end(self) -> UntilOrMinutes:
         if (self.until is None) == (self.minutes is None):
             raise PydanticCustomError("until_or_minutes", "give either until or minutes")
         return self
+
+
+class OverrideIn(UntilOrMinutes):
+    value: float = Field(allow_inf_nan=False,
+                         description="setpoint in °C, within the zone's bounds")
+    why: Why
+
+
+class OrderIn(UntilOrMinutes):
+    """The mayor's immediate on or off of a cabinet (a week at most)."""
+
+    on: bool = Field(description="true: lit; false: dark")
+    why: Why
+
+
+WALL_CLOCK_SCHEMA = {
+    "type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$",
+    "description": "the site's local time, without offset, as the agenda writes it "
+                   "(2026-12-12T16:00:00)"}
+WallClock = Annotated[NaiveDatetime, WithJsonSchema(WALL_CLOCK_SCHEMA)]
+"""A wall-clock time: JSON Schema's date-time needs an offset, which the agenda has not."""
+Label = Annotated[str, Field(min_length=1, max_length=120, description="shown to people")]
+
+
+class LightingEntryIn(Body):
+    """Lights forced on or off on a cabinet for a while (31 days at most)."""
+
+    kind: Literal["lights_on", "lights_off"]
+    label: Label
+    start: WallClock
+    end: WallClock
+
+
+class ExceptionIn(Body):
+    """An event (occupied) or a closure (unoccupied) from start to end, or special days
+    (their periods instead of the programme's; none: closed) from first to last."""
+
+    kind: Literal["event", "closure", "day"]
+    label: Label
+    whole_building: bool = Field(default=False, description="false: this zone only")
+    start: WallClock | SkipJsonSchema[None] = Field(default=None, description="event, closure")
+    end: WallClock | SkipJsonSchema[None] = Field(default=None, description="event, closure")
+    first: date | SkipJsonSchema[None] = Field(default=None, description="day")
+    last: date | SkipJsonSchema[None] = Field(default=None, description="day; default first")
+    periods: list[Annotated[str, Field(max_length=20)]] = Field(
+        default=[], max_length=12, description="day: HH:MM-HH:MM each")
+
+
+class ProgrammeIn(Body):
+    """A zone's weekly programme: each day's occupied periods, HH:MM-HH:MM; a day left out
+    or empty is unoccupied."""
+
+    week: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+               list[Annotated[str, Field(max_length=20)]]]
+    why: Why = ""
 
 
 class CancelIn(Body):
@@ -331,3 +388,73 @@ class OutputsOut(BaseModel):
     cabinets: list[OutputOut]
     circuits: list[OutputOut]
     equipment: list[OutputOut]
+
+
+class AgendaEntryOut(BaseModel):
+    """An agenda entry as the site file or the panel wrote it (``gtb.model.AgendaEntry``)."""
+
+    kind: str = Field(description="event, closure, day, lights_on, lights_off")
+    label: str
+    scope: list[str] = Field(description="building ids, building.zone keys or cabinet ids; "
+                                         "empty: the whole site")
+    start: WallClock | None = Field(description="event, closure, lighting")
+    end: WallClock | None = Field(description="event, closure, lighting")
+    first: date | None = Field(description="day")
+    last: date | None = Field(description="day")
+    periods: list[str] = Field(description="day: HH:MM-HH:MM each; none: closed")
+
+
+class AgendaItem(BaseModel):
+    """An agenda entry not yet ended: the site file's (id null: not removable by the API)
+    or one added by the panel or the API."""
+
+    id: int | None
+    added_by: str | None
+    entry: AgendaEntryOut
+
+    @classmethod
+    def of(cls, entry: AgendaEntry, entry_id: int | None, added_by: str | None) -> AgendaItem:
+        return cls(id=entry_id, added_by=added_by,
+                   entry=AgendaEntryOut.model_validate(entry.model_dump()))
+
+
+class StepOut(BaseModel):
+    start: Utc
+    end: Utc
+    level: float = Field(description="% of full power; 0: off")
+    reason: Text
+
+
+class NightOut(BaseModel):
+    """The cabinet's programmed night as the engine published it (without the agenda and
+    orders), from its first switch-on to its last switch-off."""
+
+    night: date
+    sunset: Utc
+    sunrise: Utc
+    steps: list[StepOut]
+
+
+class CabinetLightingOut(BaseModel):
+    id: str
+    name: str
+    status: OutputStatusOut | None = Field(description="null until the engine has ticked")
+    night: NightOut | None = Field(description="null until the engine has published it")
+    order: Override | None = Field(description="the immediate order in force")
+    applied: bool | None = Field(
+        description="whether the engine applies the order; null without one")
+    entries: list[AgendaItem] = Field(description="lighting entries ahead for this cabinet")
+
+
+class LightingOut(BaseModel):
+    cabinets: list[CabinetLightingOut]
+
+
+class ProgrammeOut(BaseModel):
+    zone: str = Field(description="building.zone")
+    week: dict[str, list[str]] = Field(description="each day's periods, mon … sun")
+    version: int | None = Field(description="null: the site file's programme")
+    saved_by: str | None
+    saved_at: Utc | None
+    exceptions: list[AgendaItem] = Field(
+        description="events, closures and special days ahead for this zone")

@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from gtb.model import AgendaEntry, Cabinet, parse_night_window
+from gtb.model import LIGHTING_KINDS, AgendaEntry, Cabinet, parse_night_window
 from gtb.store import Override, Status, StoredAgendaEntry, UserRole
 from web import form_input, i18n
 from web.auth import role_required
@@ -151,7 +151,7 @@ def add_entry() -> Any:
 @role_required(UserRole.OPERATOR)
 def remove_entry(entry_id: int) -> Any:
     panel().remove_agenda_entry(entry_id, who=current_user.name,
-                                kinds=("lights_on", "lights_off"))
+                                kinds=LIGHTING_KINDS)
     flash(i18n.gettext("Entrée retirée de l'agenda."), "ok")
     return redirect(url_for("lighting.index"))
 

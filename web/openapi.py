@@ -21,6 +21,9 @@ PATH_PARAMETERS: dict[str, tuple[str, dict[str, Any], str]] = {
     "building": ("string", IDENTIFIER, "a building's id in the site file"),
     "zone": ("string", IDENTIFIER, "a zone's id in its building"),
     "alarm_id": ("int", {"type": "integer", "minimum": 0}, "an alarm's id"),
+    "cabinet": ("string", IDENTIFIER, "a public lighting cabinet's id in the site file"),
+    "entry_id": ("int", {"type": "integer", "minimum": 0},
+                 "an agenda entry's id (as GET answers it)"),
 }
 """Each path parameter: its Flask converter, its schema and what it is."""
 
@@ -29,8 +32,9 @@ ERRORS = {
          "refuses (out of bounds, in the past…); nothing was changed",
     401: "No API token, or an unknown, revoked or disabled one",
     403: "The token's role may not do this",
-    404: "Unknown building, zone or alarm",
-    409: "Conflicts with what is stored (no override to cancel, alarm already acknowledged)",
+    404: "Unknown building, zone, cabinet, alarm or agenda entry",
+    409: "Conflicts with what is stored (no override or order to cancel, alarm already "
+         "acknowledged)",
 }
 
 
@@ -85,7 +89,8 @@ class Operation:
 
 
 def document(operations: list[Operation], site: Site) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of ``operations``; examples use ``site``'s first heated zone."""
+    """The OpenAPI 3.1 document of ``operations``; examples use ``site``'s first heated zone
+    and first cabinet."""
     modes: dict[type, JsonSchemaMode] = {ErrorOut: "serialization"}
     for op in operations:
         if op.answer is not None:
@@ -146,11 +151,13 @@ def document(operations: list[Operation], site: Site) -> dict[str, Any]:
 
 
 def _examples(site: Site) -> dict[str, str]:
+    """Path parameters that exist: the first heated zone, the first cabinet."""
+    found = {"cabinet": site.cabinets[0].id} if site.cabinets else {}
     for building in site.buildings:
         for zone in building.zones:
             if any(point.role is Role.HEATING_SETPOINT for point in zone.points):
-                return {"building": building.id, "zone": zone.id}
-    return {}
+                return {**found, "building": building.id, "zone": zone.id}
+    return found
 
 
 def _path_parameter(name: str, examples: dict[str, str]) -> dict[str, Any]:

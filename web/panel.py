@@ -45,6 +45,9 @@ from web.timetables import (
     week_problems,
 )
 
+EXCEPTION_KINDS = ("event", "closure", "day")
+"""The agenda entries of the programme pages (the lighting page's: ``LIGHTING_KINDS``)."""
+
 
 class ActionError(ValueError):
     """A request the panel refuses; ``fr`` and ``en`` say why, nothing was changed."""
@@ -326,9 +329,9 @@ class Panel:
         return self._add_agenda(entry, who)
 
     def remove_agenda_entry(self, entry_id: int, *, who: str, kinds: Collection[str]
-                            ) -> AgendaEntry:
-        """Take one of the panel's entries of these kinds out of the agenda; the store keeps
-        who did and records the audit line."""
+                            ) -> StoredAgendaEntry:
+        """Take one of the panel's entries of these kinds out of the agenda (returned as
+        it was); the store keeps who did and records the audit line."""
         try:
             stored = self.store.agenda_entry(entry_id)
         except NotFoundError:
@@ -337,7 +340,7 @@ class Panel:
             raise NotFound(f"Entrée d'agenda inconnue : {entry_id}",
                            f"Unknown agenda entry: {entry_id}")
         self.store.delete_agenda_entry(entry_id, at=self.now(), who=who)
-        return stored.entry
+        return stored
 
     def order_cabinet(self, cabinet_id: str, on: bool, until: datetime, *, who: str,
                       why: str) -> int:

@@ -18,7 +18,7 @@ from gtb.model import WEEKDAYS, Building, Period, Programme
 from gtb.store import ScheduleVersion, UserRole
 from web import form_input, i18n
 from web.auth import role_required
-from web.panel import ActionError, ZoneView, panel
+from web.panel import EXCEPTION_KINDS, ActionError, ZoneView, panel
 from web.timetables import (
     Holiday,
     Problem,
@@ -100,9 +100,6 @@ EN: dict[str, str] = {
     "heure locale du site": "the site's local time",
 }
 """English of this blueprint's own texts (the shared ones are in web.i18n)."""
-
-EXCEPTION_KINDS = ("event", "closure", "day")
-
 
 @bp.route("/programmes")
 @role_required(UserRole.VIEWER)
