@@ -698,7 +698,9 @@ def users_add(name: str, role: str, db: Path) -> None:
             errors.print(f"[red]{exc}; nothing was created[/red]")
             sys.exit(2)
         store.record_event(RealClock().now(), "user_added", "gtb users",
-                           f"Compte {name} créé ({role})", reason="ligne de commande")
+                           f"Compte {name} créé ({role})", reason="ligne de commande",
+                           message_en=f"Account {name} created ({role})",
+                           reason_en="command line")
     console.print(f"[green]{name}: {role}[/green] in {db}")
 
 
@@ -720,7 +722,9 @@ def users_token(name: str, label: str, db: Path) -> None:
             sys.exit(2)
         store.record_event(RealClock().now(), "token_added", "gtb users",
                            f"Jeton d'API « {label} » créé pour {name}",
-                           reason="ligne de commande")
+                           reason="ligne de commande",
+                           message_en=f"API token '{label}' made for {name}",
+                           reason_en="command line")
     click.echo(token)
 
 

@@ -513,8 +513,9 @@ def generate(site: Site, seed: int, store: Store, end: datetime, *,
 
     _simulate(parts, workers, done, progress)
     refs = len(list(site.points()))
-    store.record_event(takeover, "engine", "engine", "Moteur démarré",
-                       reason=f"{refs} points, site {site.id}", site=site.id)
+    said = f"{refs} points, site {site.id}"
+    store.record_event(takeover, "engine", "engine", "Moteur démarré", reason=said,
+                       site=site.id, message_en="Engine started", reason_en=said)
     _settle(site, store, state, takeover, end, progress)
     return state
 

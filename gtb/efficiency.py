@@ -140,24 +140,29 @@ class EfficiencyWatch:
             loss = ongoing[-1]
             alarm, _ = self.store.raise_alarm(key, at=now, severity=Severity.WARNING,
                                               message=loss.explanation_fr,
+                                              message_en=loss.explanation_en,
                                               building=building.id, point=meter)
             self.store.record_event(
                 now, EVENT_KIND, "engine", f"Alarme : dérive de consommation — {label}",
                 reason=loss.explanation_fr, site=self.site.id, building=building.id,
                 point=meter, data={"state": "raised", "alarm": alarm.id, "key": key,
-                                   **loss.as_dict()})
+                                   **loss.as_dict()},
+                message_en=f"Alarm: consumption drift — {label}",
+                reason_en=loss.explanation_en)
             return Change(key, True, alarm)
         if active is not None and not ongoing and back_within(baseline, recent):
             cleared = self.store.clear_alarm(key, at=now)
             if cleared is None:
                 return None
+            back = yesterday - timedelta(days=BACK_WITHIN_DAYS - 1)
             self.store.record_event(
                 now, EVENT_KIND, "engine",
                 f"Fin d'alarme : {label} est revenu dans la bande de sa référence",
-                reason=f"consommation dans la bande de la référence depuis le "
-                       f"{yesterday - timedelta(days=BACK_WITHIN_DAYS - 1):%d/%m/%Y}",
+                reason=f"consommation dans la bande de la référence depuis le {back:%d/%m/%Y}",
                 site=self.site.id, building=building.id, point=meter,
-                data={"state": "cleared", "alarm": cleared.id, "key": key})
+                data={"state": "cleared", "alarm": cleared.id, "key": key},
+                message_en=f"Alarm over: {label} is back within its baseline's band",
+                reason_en=f"consumption within the baseline's band since {back:%d/%m/%Y}")
             return Change(key, False, cleared)
         return None
 

@@ -217,7 +217,8 @@ class Engine:
         self._learned_on = self.clock.now().astimezone(self.site.tz).date()
         for driver in self.drivers.values():
             await driver.start()
-        self._event("engine", "Moteur démarré", f"{len(self.refs)} points, site {self.site.id}")
+        said = f"{len(self.refs)} points, site {self.site.id}"
+        self._event("engine", Reason("Moteur démarré", "Engine started"), Reason(said, said))
 
     async def stop(self) -> None:
         """Let a tick under way finish, release or hold the commanded points as the site
@@ -225,9 +226,13 @@ class Engine:
         async with self._ticking:
             if self.site.on_shutdown == "release":
                 for key in list(self._written):
-                    await self._release(key, "arrêt du moteur : point rendu à l'automate")
-        self._event("engine", "Moteur arrêté",
-                    "points rendus" if self.site.on_shutdown == "release" else "points maintenus")
+                    await self._release(key, Reason(
+                        "arrêt du moteur : point rendu à l'automate",
+                        "engine stopped: point handed back to the controller"))
+        released = self.site.on_shutdown == "release"
+        self._event("engine", Reason("Moteur arrêté", "Engine stopped"),
+                    Reason("points rendus", "points released") if released
+                    else Reason("points maintenus", "points held"))
         for driver in self.drivers.values():
             await driver.stop()
 
@@ -258,7 +263,9 @@ class Engine:
         self._publish_outlook(now)
         writes, failures = await self._write(now, final)
         for key in [k for k in self._written if k not in final]:
-            await self._release(key, "plus aucune commande : point rendu à l'automate")
+            await self._release(key, Reason(
+                "plus aucune commande : point rendu à l'automate",
+                "no command any more: point handed back to the controller"))
         counts = defaultdict(int, {q: 0 for q in Quality})
         for quality in self._state.quality.values():
             counts[quality] += 1
@@ -318,45 +325,55 @@ class Engine:
         by_device: dict[tuple[str, str, int], list[str]] = defaultdict(list)
         for key in failed:
             by_device[self.refs[key].binding.endpoint].append(key)
-        wanted: dict[str, tuple[Severity, str, PointRef | None]] = {}
+        wanted: dict[str, tuple[Severity, Reason, PointRef | None]] = {}
         self._dead = set()
         for endpoint, keys in by_device.items():
             if len(keys) == self._device_size[endpoint]:
                 self._dead.add(endpoint)
                 protocol, address, unit = endpoint
-                what = (f"Modbus TCP {address} (unité {unit})" if protocol == "modbus"
-                        else f"BACnet/IP {address} (appareil {unit})")
+                what_fr, what_en = (
+                    (f"Modbus TCP {address} (unité {unit})", f"Modbus TCP {address} (unit {unit})")
+                    if protocol == "modbus"
+                    else (f"BACnet/IP {address} (appareil {unit})",
+                          f"BACnet/IP {address} (device {unit})"))
+                cause, consequences = self._cause(keys[0]), self._consequences(keys)
                 wanted[f"device:{protocol}:{address}:{unit}"] = (
                     Severity.CRITICAL,
-                    f"{what} ne répond plus : {self._cause(keys[0])} — "
-                    f"{self._consequences(keys)}",
+                    Reason(f"{what_fr} ne répond plus : {cause} — {consequences.fr}",
+                           f"{what_en} does not answer: {cause} — {consequences.en}"),
                     None,
                 )
                 continue
             for key in keys:
                 ref = self.refs[key]
                 critical = ref.role is Role.ZONE_TEMPERATURE
-                consequence = " — zone en mode dégradé" if critical else ""
                 wanted[f"point:{key}"] = (
                     Severity.CRITICAL if critical else Severity.WARNING,
-                    f"{key} illisible : {self._cause(key)}{consequence}",
+                    Reason(f"{key} illisible : {self._cause(key)}"
+                           + (" — zone en mode dégradé" if critical else ""),
+                           f"{key} unreadable: {self._cause(key)}"
+                           + (" — zone in degraded mode" if critical else "")),
                     ref,
                 )
         for alarm_key, (severity, message, about) in wanted.items():
             alarm, new = self.store.raise_alarm(
-                alarm_key, at=now, severity=severity, message=message, **_where(about)
+                alarm_key, at=now, severity=severity, message=message.fr,
+                message_en=message.en, **_where(about)
             )
             if new:
-                self._event("alarm", f"Alarme : {message}", "défaut de lecture", ref=about,
+                self._event("alarm", Reason(f"Alarme : {message.fr}", f"Alarm: {message.en}"),
+                            Reason("défaut de lecture", "read failure"), ref=about,
                             data={"state": "raised", "alarm": alarm.id, "key": alarm_key})
         for alarm_key in active:
             if alarm_key.startswith(("device:", "point:")) and alarm_key not in wanted:
                 cleared = self.store.clear_alarm(alarm_key, at=now)
                 if cleared is not None:
                     about = self.refs.get(cleared.point) if cleared.point else None
-                    self._event("alarm", f"Fin d'alarme : {cleared.message}", "lecture rétablie",
-                                ref=about, data={"state": "cleared", "alarm": cleared.id,
-                                               "key": alarm_key})
+                    self._event("alarm", Reason(
+                        f"Fin d'alarme : {cleared.message}",
+                        f"Alarm over: {cleared.message_en or cleared.message}"),
+                        Reason("lecture rétablie", "reading again"), ref=about,
+                        data={"state": "cleared", "alarm": cleared.id, "key": alarm_key})
 
     def _watches(self, now: datetime, active: Mapping[str, Alarm]) -> None:
         """Thresholds of watched points: raised after their delay, ended with hysteresis
@@ -377,9 +394,10 @@ class Engine:
                 # Also an alarm left by an earlier run, once the value is back inside.
                 if current is not None and value is not None:
                     self.store.clear_alarm(alarm_key, at=now)
-                    self._event("alarm", f"Fin d'alarme : {verdict.reason.fr}", "seuil",
-                                ref=ref, data={"state": "cleared", "alarm": current.id,
-                                               "key": alarm_key})
+                    self._event("alarm", Reason(f"Fin d'alarme : {verdict.reason.fr}",
+                                                f"Alarm over: {verdict.reason.en}"),
+                                THRESHOLD, ref=ref, data={"state": "cleared",
+                                                          "alarm": current.id, "key": alarm_key})
                 continue
             if current is not None:
                 if verdict.change not in (WatchChange.ESCALATED, WatchChange.EASED):
@@ -388,26 +406,30 @@ class Engine:
             severity = verdict.severity
             assert severity is not None
             alarm, new = self.store.raise_alarm(alarm_key, at=now, severity=severity,
-                                                message=verdict.reason.fr, **_where(ref))
+                                                message=verdict.reason.fr,
+                                                message_en=verdict.reason.en, **_where(ref))
             if new:
-                self._event("alarm", f"Alarme : {verdict.reason.fr}", "seuil", ref=ref,
-                            data={"state": "raised", "alarm": alarm.id, "key": alarm_key,
-                                  "reason_en": verdict.reason.en})
+                self._event("alarm", Reason(f"Alarme : {verdict.reason.fr}",
+                                            f"Alarm: {verdict.reason.en}"), THRESHOLD, ref=ref,
+                            data={"state": "raised", "alarm": alarm.id, "key": alarm_key})
 
-    def _consequences(self, keys: list[str]) -> str:
+    def _consequences(self, keys: list[str]) -> Reason:
         """What a dead device means for people: the zones it measures go to their
         degraded mode; what it switches (lights, equipment) keeps its last state until it
         answers, when the engine applies the state of the moment again."""
         refs = [self.refs[key] for key in keys]
-        said = []
+        said: list[Reason] = []
         if any(ref.role is Role.ZONE_TEMPERATURE for ref in refs):
-            said.append("zones en mode dégradé")
-        held = sorted({owner.name for ref in refs
-                       if (owner := ref.cabinet or ref.equipment) is not None})
+            said.append(Reason("zones en mode dégradé", "zones in degraded mode"))
+        held = ", ".join(sorted({owner.name for ref in refs
+                                 if (owner := ref.cabinet or ref.equipment) is not None}))
         if held:
-            said.append(f"{', '.join(held)} : dernier état maintenu par l'appareil, "
-                        "rétabli dès qu'il répond")
-        return " ; ".join(said) or "points en défaut"
+            said.append(Reason(
+                f"{held} : dernier état maintenu par l'appareil, rétabli dès qu'il répond",
+                f"{held}: last state held by the device, restored as soon as it answers"))
+        if not said:
+            return Reason("points en défaut", "points failed")
+        return Reason(" ; ".join(r.fr for r in said), "; ".join(r.en for r in said))
 
     def _cause(self, key: str) -> str:
         """Why a point failed, for an alarm that lasts: without the driver's "next attempt
@@ -609,8 +631,10 @@ class Engine:
                 self.store.save_learned(key, learner.learned(), at=now)
             self._learned_on = today
             fitted = sum(1 for learner in self._learners.values() if learner.thermal)
-            self._event("learning", "Apprentissage de la nuit",
-                        f"{fitted} zone(s) sur {len(self._learners)} ont un modèle thermique")
+            self._event("learning", Reason("Apprentissage de la nuit", "Nightly learning"),
+                        Reason(f"{fitted} zone(s) sur {len(self._learners)} ont un modèle "
+                               "thermique", f"{fitted} zone(s) of {len(self._learners)} have "
+                               "a thermal model"))
             return True
 
     def _zone_status(self, building: Building, zone: Zone, decision: HeatingDecision,
@@ -680,10 +704,10 @@ class Engine:
         for key, command in final.items():
             before = self._commands.get(key)
             if before is None or before.value != command.value or before.reason != command.reason:
-                self._event("command", f"{key} ← {command.value:g}", command.reason.fr,
+                said = f"{key} ← {command.value:g}"
+                self._event("command", Reason(said, said), command.reason,
                             ref=self.refs[key], actor=command.actor,
-                            data={"value": command.value, "source": command.source,
-                                  "reason_en": command.reason.en})
+                            data={"value": command.value, "source": command.source})
         self._commands = dict(final)
 
     # -- writing -------------------------------------------------------------------------
@@ -724,10 +748,13 @@ class Engine:
         except DeviceError as exc:
             alarm, new = self.store.raise_alarm(
                 alarm_key, at=now, severity=Severity.WARNING,
-                message=f"Commande de {command.key} impossible : {exc}", **_where(ref),
+                message=f"Commande de {command.key} impossible : {exc}",
+                message_en=f"Command of {command.key} failed: {exc}", **_where(ref),
             )
             if new:
-                self._event("fault", f"Écriture de {command.key} impossible", str(exc), ref=ref,
+                self._event("fault", Reason(f"Écriture de {command.key} impossible",
+                                            f"Writing {command.key} failed"),
+                            Reason(str(exc), str(exc)), ref=ref,
                             data={"alarm": alarm.id, "value": command.value})
             return False
         before = self._written.get(command.key)
@@ -735,29 +762,37 @@ class Engine:
         if ROLES[ref.role].kind == "binary" and (before is None or before.value != command.value):
             self._switches[command.key] = Switch(command.value, now)
         if self.store.clear_alarm(alarm_key, at=now) is not None:
-            self._event("alarm", f"Fin d'alarme : commande de {command.key} rétablie",
-                        "écriture réussie", ref=ref, data={"state": "cleared", "key": alarm_key})
+            self._event("alarm", Reason(f"Fin d'alarme : commande de {command.key} rétablie",
+                                        f"Alarm over: command of {command.key} restored"),
+                        Reason("écriture réussie", "written"), ref=ref,
+                        data={"state": "cleared", "key": alarm_key})
         return True
 
-    async def _release(self, key: str, why: str) -> None:
+    async def _release(self, key: str, why: Reason) -> None:
         ref = self.refs[key]
         try:
             await self.drivers[ref.binding.protocol].release(ref)
         except DeviceError as exc:
-            self._event("fault", f"Libération de {key} impossible", str(exc), ref=ref)
+            self._event("fault", Reason(f"Libération de {key} impossible",
+                                        f"Releasing {key} failed"),
+                        Reason(str(exc), str(exc)), ref=ref)
             return
         del self._written[key]
-        self._event("command", f"{key} libéré", why, ref=ref)
+        self._event("command", Reason(f"{key} libéré", f"{key} released"), why, ref=ref)
 
     # -- audit -----------------------------------------------------------------------------
 
-    def _event(self, kind: str, message: str, reason: str, *, ref: PointRef | None = None,
-               actor: str = "engine", data: Mapping[str, object] | None = None) -> None:
+    def _event(self, kind: str, message: Reason, reason: Reason, *,
+               ref: PointRef | None = None, actor: str = "engine",
+               data: Mapping[str, object] | None = None) -> None:
+        """An audit line, in French and English."""
         self.store.record_event(
-            self.clock.now(), kind, actor, message, reason=reason, site=self.site.id, data=data,
-            **_where(ref),
+            self.clock.now(), kind, actor, message.fr, reason=reason.fr, site=self.site.id,
+            data=data, message_en=message.en, reason_en=reason.en, **_where(ref),
         )
 
+
+THRESHOLD = Reason("seuil", "threshold")
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()

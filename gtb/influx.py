@@ -537,6 +537,9 @@ class Shipper:
             f"l'envoi continue",
             reason=first_error, site=self.schema.site.id,
             data={"stream": stream, "count": len(refused), "first_line": first_line[:500]},
+            message_en=f"InfluxDB refused {len(refused)} line(s) ({stream}); set aside, "
+                       "shipping goes on",
+            reason_en=first_error,
         )
 
     def _failed(self, report: ShipReport, exc: InfluxError, *, refused: bool = False,
@@ -553,16 +556,23 @@ class Shipper:
                 now, "influx_down", "engine",
                 f"L'archive InfluxDB {self.settings.where} ne prend plus les données : {exc}",
                 reason="les données restent dans la base locale et partiront à son retour",
-                site=self.schema.site.id)
+                site=self.schema.site.id,
+                message_en=f"The InfluxDB archive {self.settings.where} takes no more data: "
+                           f"{exc}",
+                reason_en="the data stay in the local store and leave when it is back")
         if refused or now - self._down_since >= ALARM_AFTER:
             waiting = sum(self.store.shipping_backlog().values())
             why = "refuse l'écriture (réglages à vérifier)" if refused else "ne répond pas"
+            why_en = "refuses writes (check the settings)" if refused else "does not answer"
             self.store.raise_alarm(
                 ALARM_KEY, at=now,
                 severity=Severity.WARNING,
                 message=f"L'archive InfluxDB {self.settings.where} {why} depuis "
                         f"{self._down_since:%d/%m %H:%M} UTC : {exc}. {waiting} points "
                         f"attendent dans la base locale ; rien n'est perdu.",
+                message_en=f"The InfluxDB archive {self.settings.where} {why_en} since "
+                           f"{self._down_since:%d/%m %H:%M} UTC: {exc}. {waiting} points "
+                           "wait in the local store; nothing is lost.",
             )
 
     def _recovered(self) -> None:
@@ -577,7 +587,10 @@ class Shipper:
         self.store.record_event(now, "influx_up", "engine",
                                 f"L'archive InfluxDB {self.settings.where} a tout reçu",
                                 reason="retour de l'archive ; l'arriéré est envoyé",
-                                site=self.schema.site.id)
+                                site=self.schema.site.id,
+                                message_en=f"The InfluxDB archive {self.settings.where} has "
+                                           "received everything",
+                                reason_en="the archive is back; the backlog is sent")
 
     def _say(self, line: str) -> None:
         if self.progress is not None:

@@ -116,7 +116,9 @@ def start_jobs(engine: Engine, store: Store, clock: Clock, *, speed: float = 1.0
             return  # stopped with the program, not a failure
         message = f"La tâche « {event.job_id} » a échoué : {event.exception!r}"
         store.record_event(clock.now(), "job_error", "engine", message,
-                           reason="erreur interne; la tâche reprendra à son prochain passage")
+                           reason="erreur interne ; la tâche reprendra à son prochain passage",
+                           message_en=f"Job '{event.job_id}' failed: {event.exception!r}",
+                           reason_en="internal error; the job runs again at its next turn")
         if console is not None:
             console.print(f"[red]{message}[/red]")
 

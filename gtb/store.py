@@ -248,6 +248,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             at INTEGER NOT NULL
         )""",
     ),
+    # 10: the English of the audit log and of alarms, for the panel in English (older
+    # lines have none: they are shown in French)
+    (
+        "ALTER TABLE events ADD COLUMN message_en TEXT",
+        "ALTER TABLE events ADD COLUMN reason_en TEXT",
+        "ALTER TABLE alarms ADD COLUMN message_en TEXT",
+    ),
 )
 
 
@@ -368,6 +375,9 @@ class Event:
     zone: str | None
     point: str | None
     data: Mapping[str, Any]
+    message_en: str | None = None
+    """The message in English (None: said in French only)."""
+    reason_en: str | None = None
 
 
 @dataclass(frozen=True)
@@ -440,6 +450,8 @@ class Alarm:
     cleared_at: datetime | None
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    message_en: str | None = None
+    """The message in English (None: said in French only)."""
 
 
 @dataclass(frozen=True)
@@ -871,17 +883,20 @@ class Store:
         zone: str | None = None,
         point: str | None = None,
         data: Mapping[str, Any] | None = None,
+        message_en: str | None = None,
+        reason_en: str | None = None,
     ) -> int:
-        """Append to the audit log; returns the event's id. ``actor`` is a user or "engine"."""
+        """Append to the audit log; returns the event's id. ``actor`` is a user or "engine";
+        ``message`` and ``reason`` are French, ``message_en`` and ``reason_en`` their
+        English."""
         ts = _epoch(at, "event time")
         _require_text(kind, "event kind")
         _require_text(actor, "event actor")
         _require_text(message, "event message")
         payload = _to_json({} if data is None else data, "event data")
         with self._write() as conn:
-            return _insert_event(
-                conn, (ts, kind, actor, site, building, zone, point, message, reason, payload)
-            )
+            return _insert_event(conn, (ts, kind, actor, site, building, zone, point, message,
+                                        reason, payload, message_en, reason_en))
 
     def events(
         self,
@@ -1042,8 +1057,10 @@ class Store:
         building: str | None = None,
         zone: str | None = None,
         point: str | None = None,
+        message_en: str | None = None,
     ) -> tuple[Alarm, bool]:
-        """Raise the alarm ``key`` unless it is active; returns it and whether it is new."""
+        """Raise the alarm ``key`` unless it is active; returns it and whether it is new.
+        ``message`` is French, ``message_en`` its English."""
         _require_text(key, "alarm key")
         _require_text(message, "alarm message")
         level = Severity(severity)
@@ -1054,9 +1071,10 @@ class Store:
             if row is not None:
                 return _alarm(row), False
             cursor = conn.execute(
-                "INSERT INTO alarms (key, severity, message, building, zone, point, raised_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key, level, message, building, zone, point, _epoch(at, "alarm time")),
+                "INSERT INTO alarms (key, severity, message, building, zone, point, raised_at,"
+                " message_en) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, level, message, building, zone, point, _epoch(at, "alarm time"),
+                 message_en),
             )
             return self._alarm(conn, _new_id(cursor)), True
 
@@ -1299,7 +1317,7 @@ class Store:
                 (*_agenda_columns(checked), ts, who, ts, who),
             )
             entry_id = _new_id(cursor)
-            _audit_agenda(conn, ts, who, "ajout", entry_id, checked)
+            _audit_agenda(conn, ts, who, "added", entry_id, checked)
         return entry_id
 
     def update_agenda_entry(
@@ -1316,7 +1334,7 @@ class Store:
                 f" revision = {_NEXT_REVISION}, updated_at = ?, updated_by = ? WHERE id = ?",
                 (*_agenda_columns(checked), ts, who, entry_id),
             )
-            _audit_agenda(conn, ts, who, "modification", entry_id, checked, before.entry)
+            _audit_agenda(conn, ts, who, "changed", entry_id, checked, before.entry)
             return self._agenda_entry(conn, entry_id)
 
     def delete_agenda_entry(self, entry_id: int, *, at: datetime, who: str) -> None:
@@ -1330,7 +1348,7 @@ class Store:
                 " WHERE id = ?",
                 (ts, who, entry_id),
             )
-            _audit_agenda(conn, ts, who, "suppression", entry_id, before.entry)
+            _audit_agenda(conn, ts, who, "removed", entry_id, before.entry)
 
     def agenda_entry(self, entry_id: int) -> StoredAgendaEntry:
         """One entry by id; NotFoundError if there is none, or it was deleted."""
@@ -1461,10 +1479,11 @@ class Store:
 
 
 def _insert_event(conn: sqlite3.Connection, row: tuple[Any, ...]) -> int:
-    """One line of the audit log, in the caller's transaction."""
+    """One line of the audit log, in the caller's transaction: ``(ts, kind, actor, site,
+    building, zone, point, message, reason, data, message_en, reason_en)``."""
     cursor = conn.execute(
-        "INSERT INTO events (ts, kind, actor, site, building, zone, point, message, reason, data)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events (ts, kind, actor, site, building, zone, point, message, reason, data,"
+        " message_en, reason_en) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         row,
     )
     return _new_id(cursor)
@@ -1604,6 +1623,9 @@ _AGENDA_FIELDS = "id, entry, created_at, created_by, updated_at, updated_by"
 _NEXT_REVISION = "(SELECT COALESCE(MAX(revision), 0) + 1 FROM agenda)"
 _KIND_FR = {"event": "événement", "closure": "fermeture", "day": "jour particulier",
             "lights_on": "éclairage public allumé", "lights_off": "éclairage public éteint"}
+_CHANGE_FR = {"added": "ajout", "changed": "modification", "removed": "suppression"}
+_KIND_EN = {"event": "event", "closure": "closure", "day": "special days",
+            "lights_on": "public lighting on", "lights_off": "public lighting off"}
 
 
 def _agenda_entry(value: AgendaEntry | Mapping[str, Any]) -> AgendaEntry:
@@ -1658,11 +1680,13 @@ def _audit_agenda(
 ) -> None:
     """The audit line of an agenda change, with the entry (and what it was) as data."""
     lo, hi = (entry.first_day, entry.last_day) if entry.kind == "day" else (entry.start, entry.end)
-    where = ", ".join(entry.scope) or "tout le site"
-    reason = f"{_KIND_FR[entry.kind]} du {lo} au {hi} ({where})"
+    where = ", ".join(entry.scope)
+    reason = f"{_KIND_FR[entry.kind]} du {lo} au {hi} ({where or 'tout le site'})"
+    reason_en = f"{_KIND_EN[entry.kind]} from {lo} to {hi} ({where or 'the whole site'})"
     data: dict[str, Any] = {"id": entry_id, "entry": entry.model_dump(mode="json")}
     if before is not None:
         data["before"] = before.model_dump(mode="json")
     _insert_event(conn, (ts, "agenda", who, None, None, None, None,
-                         f"Agenda : {change} de « {entry.label} »", reason,
-                         _to_json(data, "agenda change")))
+                         f"Agenda : {_CHANGE_FR[change]} de « {entry.label} »", reason,
+                         _to_json(data, "agenda change"),
+                         f"Agenda: « {entry.label} » {change}", reason_en))

@@ -40,9 +40,11 @@ def test_a_tick_reads_records_decides_and_writes(demo_site: Site, tmp_path: Path
             assert all(s.quality is Quality.OK for s in samples.values())
             assert samples[zone_mode_key("mediatheque.lecture")].value == MODE_OF_LEVEL[
                 zones["mediatheque.lecture"]] == 3.0
-            reasons = {e.point: e.reason for e in r.store.events(kind="command", limit=100)}
-            assert reasons["ecole.maternelle.consigne"] == (
-                "Inoccupé plus de 48 h (jusqu'à 08:20) : hors-gel 8,0 °C")
+            events = {e.point: e for e in r.store.events(kind="command", limit=100)}
+            maternelle = events["ecole.maternelle.consigne"]
+            assert maternelle.reason == "Inoccupé plus de 48 h (jusqu'à 08:20) : hors-gel 8,0 °C"
+            assert maternelle.reason_en is not None and "frost protection" in maternelle.reason_en
+            assert maternelle.message == maternelle.message_en == "ecole.maternelle.consigne ← 8"
             # 04:20: the classrooms' 4 h early start begins (the canteen's, for 11:30, at
             # 07:30); only those three commands change, so only they are written.
             report = await r.tick(after_s=80 * 60)

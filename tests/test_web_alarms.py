@@ -152,3 +152,11 @@ def test_the_page_in_english(rig: PanelRig, alarm: Alarm) -> None:
     response = client.post(f"/alarms/{alarm.id}/ack", data={"csrf_token": csrf(client, "/alarms")})
     assert response.status_code == 302
     assert "Alarm acknowledged." in text(client, "/alarms")
+    # An alarm said in English too shows in English; one said in French only, in French.
+    assert "Automate de la mairie muet" in page
+    rig.store.raise_alarm("device:ecole", at=NOW, severity="warning",
+                          message="Automate de l'école muet",
+                          message_en="The school's controller is silent", building="ecole")
+    page = text(client, "/alarms")
+    assert "The school's controller is silent" in page and "de l'école muet" not in page
+    assert "The school's controller is silent" in text(client, "/")

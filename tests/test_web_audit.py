@@ -153,3 +153,19 @@ def test_the_page_and_its_refusals_in_english(log: PanelRig) -> None:
     assert "Journal des actions" not in page and "Personne" not in page
     assert "Unknown building: grenier" in refusal(client, "?building=grenier")
     assert "'hier' is not a date (YYYY-MM-DD)." in refusal(client, "?to=hier")
+
+
+def test_lines_said_in_english_show_in_english_and_the_others_in_french(log: PanelRig
+                                                                        ) -> None:
+    log.store.record_event(NOW, "override", "marie", "Ligne E: dérogation accueil",
+                           reason="depuis le panneau", message_en="Line E: override reception",
+                           reason_en="from the panel")
+    client = log.client("mairie-viewer")
+    french = html.unescape(client.get("/audit?kind=override").get_data(as_text=True))
+    assert "Ligne E: dérogation accueil" in french and "depuis le panneau" in french
+    assert "Line E" not in french
+    client.get("/lang/en")
+    english = html.unescape(client.get("/audit?kind=override").get_data(as_text=True))
+    assert "Line E: override reception" in english and "from the panel" in english
+    assert "Ligne E" not in english and "depuis le panneau" not in english
+    assert "Ligne A: dérogation mairie" in english  # a line said in French only

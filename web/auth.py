@@ -100,12 +100,16 @@ def login() -> Any:
     if user is None or user.disabled or not check_password_hash(user.password_hash, password):
         p.store.record_event(p.now(), "login_failed", name or "?",
                              f"Connexion refusée pour « {name} » depuis {where}",
-                             reason="nom ou mot de passe incorrect", site=p.site.id)
+                             reason="nom ou mot de passe incorrect", site=p.site.id,
+                             message_en=f"Sign-in refused for '{name}' from {where}",
+                             reason_en="wrong name or password")
         flash("bad_login", "error")
         return render_template("login.html", name=name), 401
     login_user(Account(user))
     p.store.record_event(p.now(), "login", user.name, f"Connexion de {user.name} depuis {where}",
-                         reason=f"rôle {user.role.value}", site=p.site.id)
+                         reason=f"rôle {user.role.value}", site=p.site.id,
+                         message_en=f"{user.name} signed in from {where}",
+                         reason_en=f"role {user.role.value}")
     target = request.args.get("next", "")
     # Only a path of this site: never send a person elsewhere after signing in.
     if not target.startswith("/") or target.startswith("//"):
@@ -118,6 +122,7 @@ def logout() -> Any:
     if current_user.is_authenticated:
         p = panel()
         p.store.record_event(p.now(), "logout", current_user.name,
-                             f"Déconnexion de {current_user.name}", site=p.site.id)
+                             f"Déconnexion de {current_user.name}", site=p.site.id,
+                             message_en=f"{current_user.name} signed out")
     logout_user()
     return redirect(url_for("auth.login"))

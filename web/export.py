@@ -191,11 +191,13 @@ def _audit(asked: Download, args: MultiDict[str, str]) -> None:
     in_zone = asked.points[0] if asked.zone else None
     building = in_zone.building if in_zone is not None else asked.building
     zone = in_zone.zone if in_zone is not None else None
-    scope = (f"zone {p.place(building, zone)}" if zone is not None
-             else f"bâtiment {p.place(building, None)}" if building is not None
-             else "tout le site")
+    scope, scope_en = ((f"zone {p.place(building, zone)}",) * 2 if zone is not None
+                       else (f"bâtiment {p.place(building, None)}",
+                             f"building {p.place(building, None)}") if building is not None
+                       else ("tout le site", "the whole site"))
     if asked.quantities:
         scope += f", {' + '.join(asked.quantities)}"
+        scope_en += f", {' + '.join(asked.quantities)}"
     first, last = asked.period.first_day, asked.period.last_day
     p.store.record_event(
         p.now(), "export", current_user.name,
@@ -204,7 +206,9 @@ def _audit(asked: Download, args: MultiDict[str, str]) -> None:
         data={"from": args.get("from"), "to": args.get("to"), "building": asked.building,
               "zone": asked.zone, "quantity": list(asked.quantities),
               "resolution": asked.resolution.value, "format": asked.fmt.value,
-              "points": len(asked.points)})
+              "points": len(asked.points)},
+        message_en=f"Export {asked.fmt.value.upper()} ({asked.resolution.value}) from "
+                   f"{_day(first)} to {_day(last)}: {scope_en}")
 
 
 def _day(day: date) -> str:

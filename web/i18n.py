@@ -136,6 +136,17 @@ def when(moment: object, tz: Any) -> str:
     return moment.astimezone(tz).strftime("%d/%m/%Y %H:%M")
 
 
+def said(record: object, field: str) -> Any:
+    """An alarm's or an audit line's ``field`` (message, reason) in the person's language:
+    its English when asked and there is one (older lines, and the reasons people type, are
+    French only)."""
+    if lang() == "en":
+        english = getattr(record, f"{field}_en", None)
+        if english:
+            return english
+    return getattr(record, field)
+
+
 def init_app(app: Flask, *catalogs: dict[str, str]) -> None:
     """The panel's English: ``EN`` here, and the catalog of each blueprint that has texts
     of its own."""
@@ -150,5 +161,5 @@ def init_app(app: Flask, *catalogs: dict[str, str]) -> None:
     def helpers() -> dict[str, Any]:
         tz = panel().site.tz
         return {"_": gettext, "lang": lang(), "temperature": temperature, "number": number,
-                "when": lambda moment: when(moment, tz),
+                "when": lambda moment: when(moment, tz), "said": said,
                 "has_page": lambda endpoint: endpoint in app.view_functions}

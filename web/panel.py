@@ -187,7 +187,9 @@ class Panel:
             f"Dérogation {view.zone.name} : {value:g} °C jusqu'au "
             f"{self.local(until):%d/%m %H:%M}", reason=why, site=self.site.id,
             building=view.building.id, zone=view.zone.id, point=view.setpoint_key,
-            data={"value": value, "until": until.isoformat(), "override": override_id})
+            data={"value": value, "until": until.isoformat(), "override": override_id},
+            message_en=f"Override {view.zone.name}: {value:g} °C until "
+                       f"{self.local(until):%d/%m %H:%M}")
         return override_id
 
     def cancel_override(self, view: ZoneView, *, who: str, why: str) -> None:
@@ -200,7 +202,9 @@ class Panel:
         self.store.record_event(
             now, "override_cancelled", who, f"Dérogation {view.zone.name} annulée",
             reason=reason, site=self.site.id, building=view.building.id, zone=view.zone.id,
-            point=view.setpoint_key, data={"override": view.override.id})
+            point=view.setpoint_key, data={"override": view.override.id},
+            message_en=f"Override {view.zone.name} cancelled",
+            reason_en=None if why.strip() else "cancelled from the panel")
 
     def set_learning(self, view: ZoneView, enabled: bool, *, who: str) -> None:
         now = self.now()
@@ -209,7 +213,8 @@ class Panel:
         self.store.record_event(
             now, "learning", who, f"Apprentissage {state[0]} : {view.zone.name}",
             reason="depuis le panneau", site=self.site.id, building=view.building.id,
-            zone=view.zone.id, data={"enabled": enabled})
+            zone=view.zone.id, data={"enabled": enabled},
+            message_en=f"Learning {state[1]}: {view.zone.name}", reason_en="from the panel")
 
 
     def acknowledge_alarm(self, alarm_id: int, *, who: str) -> Alarm:
@@ -225,7 +230,8 @@ class Panel:
         self.store.record_event(
             now, "alarm_acknowledged", who, f"Alarme acquittée : {alarm.message}",
             site=self.site.id, building=alarm.building, zone=alarm.zone, point=alarm.point,
-            data={"alarm": alarm.id})
+            data={"alarm": alarm.id},
+            message_en=f"Alarm acknowledged: {alarm.message_en or alarm.message}")
         return alarm
 
     # -- alarms, audit and export ----------------------------------------------------------
@@ -365,13 +371,15 @@ class Panel:
                                        why="remplacé par un nouvel ordre")
         order = self.store.add_override(relay, 1.0 if on else 0.0, start=now, until=until,
                                         who=who, why=why, at=now)
-        state = "allumé" if on else "éteint"
+        state = ("allumé", "on") if on else ("éteint", "off")
+        until_local = f"{self.local(until):%d/%m %H:%M}"
         self.store.record_event(
             now, "lighting_order", who,
-            f"{cabinet.name} : {state} jusqu'au {self.local(until):%d/%m %H:%M}", reason=why,
+            f"{cabinet.name} : {state[0]} jusqu'au {until_local}", reason=why,
             site=self.site.id, point=relay,
             data={"cabinet": cabinet.id, "on": on, "until": until.isoformat(),
-                  "override": order, "replaced": before.id if before else None})
+                  "override": order, "replaced": before.id if before else None},
+            message_en=f"{cabinet.name}: {state[1]} until {until_local}")
         return order
 
     def cancel_cabinet_order(self, cabinet_id: str, *, who: str, why: str = "") -> None:
@@ -387,7 +395,9 @@ class Panel:
         self.store.record_event(
             now, "lighting_order_cancelled", who, f"{cabinet.name} : ordre annulé",
             reason=reason, site=self.site.id, point=order.point,
-            data={"cabinet": cabinet.id, "override": order.id})
+            data={"cabinet": cabinet.id, "override": order.id},
+            message_en=f"{cabinet.name}: order cancelled",
+            reason_en=None if why.strip() else "cancelled from the panel")
 
     def programmes(self) -> dict[str, tuple[Programme, ScheduleVersion | None]]:
         """Each zone's weekly programme as the engine applies it: the latest saved in the
@@ -434,7 +444,9 @@ class Panel:
             reason=why.strip() or "depuis le panneau", site=self.site.id,
             building=view.building.id, zone=view.zone.id,
             data={"version": version, "programme": programme.model_dump(mode="json"),
-                  "before": before.model_dump(mode="json")})
+                  "before": before.model_dump(mode="json")},
+            message_en=f"Programme of {view.building.name} / {view.zone.name}: version "
+                       f"{version}", reason_en=None if why.strip() else "from the panel")
         return version
 
     def _wall_now(self) -> datetime:
