@@ -49,9 +49,20 @@ def test_a_version_5_agenda_takes_lighting_entries_and_keeps_its_entries(
 ) -> None:
     path = tmp_path / "gtb.sqlite"
     with Store(path, migrations=MIGRATIONS[:5]) as old:
-        kept = old.add_agenda_entry(COUNCIL, at=NOW, who="marie")
+        assert old.schema_version == 5
+    # Rows as the program of version 5 wrote them (today's writes the audit line's English
+    # too, which that schema has no column for).
+    row = ("INSERT INTO agenda (kind, label, entry, lo, hi, revision, created_at, created_by,"
+           " updated_at, updated_by) VALUES (?, ?, ?, ?, ?, 1, 0, 'marie', 0, 'marie')")
+    council = AgendaEntry.model_validate(COUNCIL)
+    with sqlite3.connect(path) as raw:
+        kept = raw.execute(row, ("event", council.label, council.model_dump_json(),
+                                 "2026-03-12T18:30:00", "2026-03-12T22:30:00")).lastrowid
         with pytest.raises(sqlite3.IntegrityError):
-            old.add_agenda_entry(MARKET_LIGHTS, at=NOW, who="maire")
+            raw.execute(row, ("lights_on", MARKET_LIGHTS.label, MARKET_LIGHTS.model_dump_json(),
+                              "2026-12-12T16:00:00", "2026-12-13T01:00:00"))
+    raw.close()
+    assert kept is not None
     with Store(path) as new:
         assert new.schema_version == len(MIGRATIONS)
         assert new.agenda_entry(kept).entry.label == "Conseil municipal"
