@@ -27,7 +27,8 @@ Schema (../shared/DESIGN.md): one measurement per quantity, tags ``site``, ``bui
 field ``value`` as a float, UTC. Samples are written at second precision; a sample that is
 not good also carries ``quality`` and ``error`` string fields (a failed read has no
 ``value``). Events go to ``event`` (commands the engine wrote to ``command``) with tag
-``kind`` and string fields ``message``, ``actor`` and ``reason``; they are written at
+``kind`` and string fields ``message``, ``actor`` and ``reason`` (French; ``message_en``
+and ``reason_en`` their English, when the line has it); they are written at
 microsecond precision, the microseconds being the audit-log line's id modulo one million,
 so that two events of the same second stay two points.
 """
@@ -220,6 +221,9 @@ class Schema:
                   f"actor={_string_field(event.actor)}"]
         if event.reason:
             fields.append(f"reason={_string_field(event.reason)}")
+        for name, english in (("message_en", event.message_en), ("reason_en", event.reason_en)):
+            if english:
+                fields.append(f"{name}={_string_field(english)}")
         value = event.data.get("value")
         if isinstance(value, int | float) and not isinstance(value, bool):
             fields.append(f"value={float(value)!r}")

@@ -66,7 +66,8 @@ def fill(store: Store, count: int = 30) -> None:
         store.write_samples(samples)
     store.record_event(T0, "override", "marie", "Consigne 22 °C\npour la réunion",
                        reason='conseil "municipal"', building="mairie", zone="accueil",
-                       point=SETPOINT, data={"value": 22.0})
+                       point=SETPOINT, data={"value": 22.0},
+                       message_en="Setpoint 22 °C for the meeting")
     store.record_event(T0, "login", "marie", "connexion")  # same second, no point
 
 
@@ -123,11 +124,12 @@ def test_v1_ships_every_sample_and_event_once(
     assert values(influxdb1, database, "SELECT count(value) FROM energy")[0][1] == 30
 
     events = values(influxdb1, database,
-                    'SELECT "kind", message, actor, reason, value FROM event')
+                    'SELECT "kind", message, actor, reason, value, message_en FROM event')
     assert [e[0] for e in events] == [int(T0.timestamp())] * 2, "at their second"
     assert [e[1:] for e in events] == [
-        ["override", "Consigne 22 °C pour la réunion", "marie", 'conseil "municipal"', 22.0],
-        ["login", "connexion", "marie", None, None],
+        ["override", "Consigne 22 °C pour la réunion", "marie", 'conseil "municipal"', 22.0,
+         "Setpoint 22 °C for the meeting"],
+        ["login", "connexion", "marie", None, None, None],
     ]
     # Nothing is sent twice: a second pass finds nothing, a new tick goes alone.
     assert sender.ship().samples == 0
