@@ -26,16 +26,21 @@ START = datetime(2026, 1, 12, 6, 0, tzinfo=ZoneInfo("Europe/Paris"))
 POINT = "mairie.accueil.temperature"
 
 
+def _engine(site: Site, tmp_path: Path) -> tuple[SimulatedClock, Store, Engine]:
+    """An engine on the demo commune's drivers, its store and its clock (accelerated)."""
+    clock = SimulatedClock(START, speed=SPEED)
+    store = Store(tmp_path / "gtb.sqlite")
+    drivers = {"modbus": ModbusDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5),
+               "bacnet": BacnetDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5,
+                                      port=free_port(socket.SOCK_DGRAM))}
+    return clock, store, Engine(site, store, drivers, clock)
+
+
 def test_ticks_and_rollups_run_and_a_failing_job_is_an_event(
     demo_site: Site, tmp_path: Path
 ) -> None:
     async def body() -> None:
-        clock = SimulatedClock(START, speed=SPEED)
-        store = Store(tmp_path / "gtb.sqlite")
-        drivers = {"modbus": ModbusDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5),
-                   "bacnet": BacnetDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5,
-                                          port=free_port(socket.SOCK_DGRAM))}
-        engine = Engine(demo_site, store, drivers, clock)
+        clock, store, engine = _engine(demo_site, tmp_path)
         async with VirtualSite(demo_site, clock, seed=2).serving(sync_s=0.02):
             await engine.start()
             scheduler = start_jobs(engine, store, clock, speed=SPEED)
@@ -83,12 +88,7 @@ class SlowWriter:
 
 def test_a_slow_influxdb_does_not_hold_up_the_ticks(demo_site: Site, tmp_path: Path) -> None:
     async def body() -> None:
-        clock = SimulatedClock(START, speed=SPEED)
-        store = Store(tmp_path / "gtb.sqlite")
-        drivers = {"modbus": ModbusDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5),
-                   "bacnet": BacnetDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5,
-                                          port=free_port(socket.SOCK_DGRAM))}
-        engine = Engine(demo_site, store, drivers, clock)
+        clock, store, engine = _engine(demo_site, tmp_path)
         writer = SlowWriter()
         settings = InfluxSettings(url="http://127.0.0.1:9", api="v1", database="gtb",
                                   batch_size=50)

@@ -20,9 +20,7 @@ from .web_rig import NOW, PARIS, PanelRig, csrf, panel_rig
 
 @pytest.fixture
 def rig(demo_site: Site, tmp_path: Path) -> Iterator[PanelRig]:
-    for rig in panel_rig(demo_site, tmp_path / "gtb.sqlite"):
-        rig.publish_outlook()
-        yield rig
+    yield from panel_rig(demo_site, tmp_path / "gtb.sqlite", published=True)
 
 
 INDEX = "/programmes"

@@ -64,15 +64,20 @@ def csrf(client: FlaskClient, path: str) -> str:
     return page[start:page.index('"', start)]
 
 
-def panel_rig(site: Site, db: Path) -> Iterator[PanelRig]:
+def panel_rig(site: Site, db: Path, *, published: bool = False) -> Iterator[PanelRig]:
+    """The rig; ``published``: with what the engine publishes at its first tick (each
+    cabinet's night, the holidays ahead: ``PanelRig.publish_outlook``)."""
     store = Store(db)
     for name, role in ROLES.items():
         store.add_user(name, hash_password(PASSWORD), role, at=NOW)
     clock = SimulatedClock(NOW)
     app = create_app(PanelConfig(site=site, store_path=db, clock=clock, secret_key="test-key"))
     app.config["TESTING"] = True
+    rig = PanelRig(app, store, clock, site)
+    if published:
+        rig.publish_outlook()
     try:
-        yield PanelRig(app, store, clock, site)
+        yield rig
     finally:
         app.extensions["gtb"].store.close()
         store.close()

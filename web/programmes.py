@@ -101,6 +101,7 @@ EN: dict[str, str] = {
 }
 """English of this blueprint's own texts (the shared ones are in web.i18n)."""
 
+
 @bp.route("/programmes")
 @role_required(UserRole.VIEWER)
 def index() -> Any:
