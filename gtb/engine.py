@@ -83,6 +83,11 @@ class ZoneStatus:
     setpoint: float | None
     reason: Reason
     degraded: bool
+    period_end: datetime | None = None
+    """When the programme's current period ends, or the next begins."""
+    source: str = "controller"
+    """Who decided the setpoint: the controller, or a person's override."""
+    actor: str = "engine"
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,8 @@ class OutputStatus:
     on: bool
     level: float | None
     reason: Reason
+    source: str = "controller"
+    """Who decided: the controller, or a person's order on the relay."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +171,6 @@ class Engine:
         self._switches: dict[str, Switch] = {}
         self._commands: dict[str, Command] = {}
         self._status: dict[str, ZoneStatus] = {}
-        self._period_ends: dict[str, datetime | None] = {}
         self._state = _TickState()
         self._ticking = asyncio.Lock()
         self._dead: set[tuple[str, str, int]] = set()
@@ -252,14 +258,11 @@ class Engine:
         self._alarms(now, active)
         self._watches(now, active)
         desired = self._decide(now)
-        self.store.write_samples(
-            Sample(zone_mode_key(zone.key), now, MODE_OF_LEVEL[zone.level])
-            for zone in self._status.values()
-        )
         final = self._arbiter.arbitrate(desired, self.store.active_overrides(now),
                                         self._switches, now)
+        self._follow(final)
         self._record_commands(final)
-        self._save_status(now, final)
+        self._save_status(now)
         self._publish_outlook(now)
         writes, failures = await self._write(now, final)
         for key in [k for k in self._written if k not in final]:
@@ -442,7 +445,6 @@ class Engine:
         local_now = now.astimezone(self.site.tz)
         desired: dict[str, Command] = {}
         status: dict[str, ZoneStatus] = {}
-        period_ends: dict[str, datetime | None] = {}
         outputs: dict[str, OutputStatus] = {}
         switches = self.store.learning_switches()
         agendas = self._agendas(local_now.date())
@@ -480,14 +482,12 @@ class Engine:
                 key = keys[Role.HEATING_MODE]
                 desired[key] = Command(key, MODE_OF_LEVEL[decision.level], reason)
             status[f"{building.id}.{zone.id}"] = self._zone_status(
-                building, zone, decision, reason, temperature_key, degraded)
-            period_ends[f"{building.id}.{zone.id}"] = (
+                building, zone, decision, reason, temperature_key, degraded,
                 where.current_end if where.occupied else where.next_start)
             if Role.LIGHTING_RELAY in keys:
                 self._circuit(now, local_now, f"{building.id}.{zone.id}", zone.name, keys, where,
                               present, desired, outputs)
         self._status = status
-        self._period_ends = period_ends
         self._cabinets(local_now, agendas, desired, outputs)
         self._equipment(local_now, agendas, desired, outputs)
         self._outputs = outputs
@@ -575,23 +575,28 @@ class Engine:
                 try:
                     programme = Programme.model_validate(version.programme)
                 except ValidationError as exc:
-                    self.store.record_event(
-                        self.clock.now(), "fault", "engine",
-                        f"Programme enregistré de {zone_key} illisible",
-                        reason=f"version {version.version} ({exc.error_count()} erreur(s)) : "
-                        "programme du fichier du site appliqué", site=self.site.id,
-                        building=building.id, zone=zone.id, data={"version": version.version})
+                    errors = exc.error_count()
+                    self._event(
+                        "fault", Reason(f"Programme enregistré de {zone_key} illisible",
+                                        f"Saved programme of {zone_key} unreadable"),
+                        Reason(f"version {version.version} ({errors} erreur(s)) : programme "
+                               "du fichier du site appliqué",
+                               f"version {version.version} ({errors} error(s)): the site "
+                               "file's programme applies"),
+                        zone=(building, zone), data={"version": version.version})
                     version = None
             if programme == self._programmes[zone_key]:
                 continue
             self._programmes[zone_key] = programme
             self._learners[zone_key].follow(programme)
-            source = (f"version {version.version} de {version.saved_by}" if version is not None
-                      else "programme du fichier du site")
-            self.store.record_event(
-                self.clock.now(), "programme", "engine", f"Programme de {zone_key} appliqué",
-                reason=source, site=self.site.id, building=building.id, zone=zone.id,
-                data={"version": None if version is None else version.version})
+            source = (Reason(f"version {version.version} de {version.saved_by}",
+                             f"version {version.version} by {version.saved_by}")
+                      if version is not None
+                      else Reason("programme du fichier du site", "the site file's programme"))
+            self._event("programme", Reason(f"Programme de {zone_key} appliqué",
+                                            f"Programme of {zone_key} applied"), source,
+                        zone=(building, zone),
+                        data={"version": None if version is None else version.version})
         self._schedules_loaded = revision
 
     def _observe(self, now: datetime, building: Building, keys: Mapping[Role, str],
@@ -638,7 +643,8 @@ class Engine:
             return True
 
     def _zone_status(self, building: Building, zone: Zone, decision: HeatingDecision,
-                     reason: Reason, temperature_key: str, degraded: bool) -> ZoneStatus:
+                     reason: Reason, temperature_key: str, degraded: bool,
+                     period_end: datetime | None) -> ZoneStatus:
         return ZoneStatus(
             key=f"{building.id}.{zone.id}",
             name=f"{building.name} / {zone.name}",
@@ -648,47 +654,56 @@ class Engine:
             setpoint=decision.setpoint,
             reason=reason,
             degraded=degraded,
+            period_end=period_end,
         )
 
-    def _save_status(self, now: datetime, final: Mapping[str, Command]) -> None:
-        """What the panel shows of each zone and output, as of this tick: the panel reads
-        the store only. A zone's setpoint and reason are the final ones (an override's,
-        when one holds)."""
+    def _follow(self, final: Mapping[str, Command]) -> None:
+        """What holds after arbitration in each zone's and output's status: a zone's final
+        setpoint and reason (an override's, when one holds), a person's order on a relay
+        (the mayor's immediate on or off), so that what is shown is what is written."""
+        for building, zone, keys in self._zones:
+            zone_key = f"{building.id}.{zone.id}"
+            command = final.get(keys.get(Role.HEATING_SETPOINT, ""))
+            if command is not None:
+                self._status[zone_key] = replace(
+                    self._status[zone_key], setpoint=command.value, reason=command.reason,
+                    source=command.source, actor=command.actor)
+        for key, output in self._outputs.items():
+            command = final.get(self._output_relays.get(key, ""))
+            if command is not None and command.source != "controller":
+                self._outputs[key] = replace(output, on=command.value >= 0.5,
+                                             reason=command.reason, source=command.source)
+
+    def _save_status(self, now: datetime) -> None:
+        """What the panel shows of each zone and output, as of this tick (the panel reads
+        the store only), with each zone's decided level as a sample, in one commit."""
         records: dict[str, tuple[str, dict[str, Any]]] = {}
         for building, zone, keys in self._zones:
             zone_key = f"{building.id}.{zone.id}"
             status = self._status[zone_key]
-            command = final.get(keys.get(Role.HEATING_SETPOINT, ""))
-            reason = command.reason if command is not None else status.reason
             forecast = self._learners[zone_key].next_arrival(now)
             occupancy = keys.get(Role.OCCUPANCY)
             records[zone_key] = ("zone", {
                 "name": zone.name, "building": building.id, "zone": zone.id,
                 "temperature": status.temperature, "quality": status.quality.value,
-                "level": status.level.value,
-                "setpoint": command.value if command is not None else status.setpoint,
-                "reason": {"fr": reason.fr, "en": reason.en},
-                "source": command.source if command is not None else "controller",
-                "actor": command.actor if command is not None else "engine",
-                "degraded": status.degraded,
+                "level": status.level.value, "setpoint": status.setpoint,
+                "reason": {"fr": status.reason.fr, "en": status.reason.en},
+                "source": status.source, "actor": status.actor, "degraded": status.degraded,
                 "occupied": None if occupancy is None else self._state.values.get(occupancy),
                 "learning": self._learners[zone_key].learning,
                 "next_arrival": _iso(forecast.start),
                 "next_arrival_end": _iso(forecast.end),
                 "next_arrival_reason": {"fr": forecast.reason.fr, "en": forecast.reason.en},
-                "period_end": _iso(self._period_ends.get(zone_key)),
+                "period_end": _iso(status.period_end),
             })
         for key, output in self._outputs.items():
-            # A person's order on the relay (the mayor's immediate on or off) wins.
-            command = final.get(self._output_relays.get(key, ""))
-            on, reason = output.on, output.reason
-            if command is not None and command.source != "controller":
-                on, reason = command.value >= 0.5, command.reason
             records[key] = ("output", {
-                "name": output.name, "kind": output.kind, "on": on, "level": output.level,
-                "source": "controller" if command is None else command.source,
-                "reason": {"fr": reason.fr, "en": reason.en}})
-        self.store.save_status(now, records)
+                "name": output.name, "kind": output.kind, "on": output.on,
+                "level": output.level, "source": output.source,
+                "reason": {"fr": output.reason.fr, "en": output.reason.en}})
+        modes = [Sample(zone_mode_key(zone.key), now, MODE_OF_LEVEL[zone.level])
+                 for zone in self._status.values()]
+        self.store.save_status(now, records, samples=modes)
 
     def _publish_outlook(self, now: datetime) -> None:
         """Each cabinet's night and the holidays ahead, for the panel (gtb.outlook): when
@@ -783,12 +798,14 @@ class Engine:
     # -- audit -----------------------------------------------------------------------------
 
     def _event(self, kind: str, message: Reason, reason: Reason, *,
-               ref: PointRef | None = None, actor: str = "engine",
-               data: Mapping[str, object] | None = None) -> None:
-        """An audit line, in French and English."""
+               ref: PointRef | None = None, zone: tuple[Building, Zone] | None = None,
+               actor: str = "engine", data: Mapping[str, object] | None = None) -> None:
+        """An audit line, in French and English, about a point (``ref``) or a zone."""
+        where = (_where(ref) if zone is None
+                 else {"building": zone[0].id, "zone": zone[1].id, "point": None})
         self.store.record_event(
             self.clock.now(), kind, actor, message.fr, reason=reason.fr, site=self.site.id,
-            data=data, message_en=message.en, reason_en=reason.en, **_where(ref),
+            data=data, message_en=message.en, reason_en=reason.en, **where,
         )
 
 

@@ -566,7 +566,8 @@ class Store:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
                 raise StoreError(f"{self.path}: WAL mode is not available here (got {mode!r})")
-            # FULL: a commit survives a power cut, and commits are few (one per tick).
+            # FULL: a commit survives a power cut, and commits are few (two per tick:
+            # the readings, then the decisions with the status; and the events).
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as exc:
@@ -621,24 +622,30 @@ class Store:
         if not batch:
             return 0
         with self._write() as conn:
-            ids = self._point_ids
-            missing = {s.point for s in batch} - ids.keys()
-            if missing:
-                conn.executemany(
-                    "INSERT OR IGNORE INTO points (key) VALUES (?)", [(k,) for k in missing]
-                )
-                ids = {row[0]: row[1] for row in conn.execute("SELECT key, id FROM points")}
-            # A tick's samples share one time: convert each distinct time once.
-            epochs = {ts: _epoch(ts) for ts in {s.ts for s in batch}}
-            conn.executemany(
-                "INSERT OR REPLACE INTO samples (point_id, ts, value, quality, error) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(ids[s.point], epochs[s.ts], s.value, s.quality.value, s.error)
-                 for s in batch],
-            )
+            ids = self._insert_samples(conn, batch)
         # Only once committed: a rolled-back id must not be remembered.
         self._point_ids = ids
         return len(batch)
+
+    def _insert_samples(self, conn: sqlite3.Connection, batch: Sequence[Sample]
+                        ) -> dict[str, int]:
+        """Insert samples in the caller's transaction; returns the point ids it knows then,
+        for the caller to keep once committed."""
+        ids = self._point_ids
+        missing = {s.point for s in batch} - ids.keys()
+        if missing:
+            conn.executemany(
+                "INSERT OR IGNORE INTO points (key) VALUES (?)", [(k,) for k in missing]
+            )
+            ids = {row[0]: row[1] for row in conn.execute("SELECT key, id FROM points")}
+        # A tick's samples share one time: convert each distinct time once.
+        epochs = {ts: _epoch(ts) for ts in {s.ts for s in batch}}
+        conn.executemany(
+            "INSERT OR REPLACE INTO samples (point_id, ts, value, quality, error) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(ids[s.point], epochs[s.ts], s.value, s.quality.value, s.error) for s in batch],
+        )
+        return ids
 
     def samples(self, point: str, start: datetime, end: datetime) -> list[Sample]:
         """Raw samples of one point with start <= ts < end, oldest first."""
@@ -1018,11 +1025,13 @@ class Store:
     # -- the engine's status, for the panel ---------------------------------------------
 
     def save_status(self, at: datetime, records: Mapping[str, tuple[str, Mapping[str, Any]]],
-                    *, replace: Collection[str] = ("zone", "output")) -> None:
+                    *, replace: Collection[str] = ("zone", "output"),
+                    samples: Iterable[Sample] = ()) -> None:
         """Replace the status of the kinds ``replace`` by ``records``: ``key -> (kind,
         data)``. The engine writes its zones and outputs (kinds ``zone``, ``output``) at
-        the end of each tick, and what lies ahead (``night``, ``holidays``: gtb.outlook)
-        when it changes."""
+        the end of each tick, with the samples of what it decided (``samples``, in the
+        same transaction: one commit), and what lies ahead (``night``, ``holidays``:
+        gtb.outlook) when it changes."""
         ts = _epoch(at, "status time")
         strays = sorted({kind for kind, _ in records.values()} - set(replace))
         if strays:
@@ -1030,11 +1039,14 @@ class Store:
         rows = [(key, kind, _to_json(data, f"status of {key}"), ts)
                 for key, (kind, data) in records.items()]
         kinds = sorted(set(replace))
+        batch = list(samples)
         with self._write() as conn:
+            ids = self._insert_samples(conn, batch) if batch else self._point_ids
             conn.execute(f"DELETE FROM status WHERE kind IN ({', '.join('?' * len(kinds))})",
                          kinds)
             conn.executemany("INSERT INTO status (key, kind, data, at) VALUES (?, ?, ?, ?)",
                              rows)
+        self._point_ids = ids
 
     def status(self, kind: str | None = None) -> dict[str, Status]:
         """The engine's last status of each zone or output (all kinds when None), in the

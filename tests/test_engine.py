@@ -103,6 +103,10 @@ def test_override_beats_the_programme_until_it_ends_and_is_audited(
                 20.0, "override", "marie")
             assert shown.data["reason"]["fr"] == event.reason
             assert shown.data["level"] == "reduced"  # the programme's level, overridden
+            # The engine's own view (the command line's live table) says the same.
+            [accueil] = [z for z in r.engine.zones() if z.key == "mairie.accueil"]
+            assert (accueil.setpoint, accueil.source, accueil.reason.fr) == (
+                20.0, "override", event.reason)
             await r.tick(after_s=3600)  # expired: back to the programme
             assert r.virtual.world.read(key) == 16.0
             # A new override, cancelled early, and one asking for too much.

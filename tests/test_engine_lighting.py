@@ -147,6 +147,8 @@ def test_the_mayors_immediate_on_expires(demo_site: Site, tmp_path: Path) -> Non
             shown = r.store.status("output")["cabinet:ep-centre"].data
             assert (shown["on"], shown["source"], shown["reason"]["fr"]) == (
                 True, "override", event.reason)
+            assert (_status(r, "ep-centre").on, _status(r, "ep-centre").source) == (
+                True, "override")
             await r.tick(after_s=31 * 60)
             assert world.read("ep-centre.relais") == 0.0
             shown = r.store.status("output")["cabinet:ep-centre"].data
