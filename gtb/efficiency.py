@@ -19,6 +19,7 @@ day. ``gtb.demo_history`` runs the same check day by day over the demo's simulat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -90,21 +91,23 @@ class EfficiencyWatch:
         """Check every heating meter up to yesterday; raise or clear their alarms."""
         today = now.astimezone(self.site.tz).date()
         self._checked = today
+        try:
+            period = self.baseline or default_baseline_period(self.store, self.site)
+        except SavingsError:
+            return []  # the engine never started on this store
+        active = self.store.active_alarms()
         changes: list[Change] = []
         for building in self.site.buildings:
             for meter in heating_meters(self.site, building):
-                baseline = self._baseline(building, meter, today)
+                baseline = self._baseline(building, meter, period, today)
                 if baseline is not None:
-                    change = self._check_meter(now, today, building, meter, baseline)
+                    change = self._check_meter(now, today, building, meter, baseline, active)
                     if change is not None:
                         changes.append(change)
         return changes
 
-    def _baseline(self, building: Building, meter: str, today: date) -> Baseline | None:
-        try:
-            period = self.baseline or default_baseline_period(self.store, self.site)
-        except SavingsError:
-            return None  # the engine never started on this store
+    def _baseline(self, building: Building, meter: str, period: tuple[date, date],
+                  today: date) -> Baseline | None:
         known = self._fits.get(meter)
         if known is not None and known.period == period and (
                 known.baseline is not None or known.on == today):
@@ -122,7 +125,7 @@ class EfficiencyWatch:
         return fitted
 
     def _check_meter(self, now: datetime, today: date, building: Building, meter: str,
-                     baseline: Baseline) -> Change | None:
+                     baseline: Baseline, active_alarms: Mapping[str, Alarm]) -> Change | None:
         yesterday = today - timedelta(days=1)
         first = max(today - timedelta(days=RECENT_DAYS), baseline.end + timedelta(days=1))
         if first > yesterday:
@@ -135,7 +138,7 @@ class EfficiencyWatch:
         losses = efficiency_losses(baseline, recent, building=building.id, meter=meter,
                                    label=label)
         ongoing = [loss for loss in losses if loss.ongoing]
-        active = self.store.active_alarms().get(key)
+        active = active_alarms.get(key)
         if ongoing and active is None:
             loss = ongoing[-1]
             alarm, _ = self.store.raise_alarm(key, at=now, severity=Severity.WARNING,

@@ -965,6 +965,13 @@ class Store:
         )
         return [ShippableSample(*row) for row in rows]
 
+    def first_event(self, kind: str, message_prefix: str = "") -> Event | None:
+        """The oldest audit line of ``kind`` whose message starts with ``message_prefix``."""
+        row = self._conn().execute(
+            "SELECT * FROM events WHERE kind = ? AND substr(message, 1, ?) = ?"
+            " ORDER BY ts, id LIMIT 1", (kind, len(message_prefix), message_prefix)).fetchone()
+        return None if row is None else _from_row(Event, row, data=json.loads)
+
     def unshipped_events(self, limit: int) -> list[Event]:
         """The next ``limit`` audit-log lines after the watermark, oldest first."""
         rows = self._conn().execute(

@@ -829,3 +829,13 @@ def test_the_status_is_replaced_kind_by_kind(store: Store) -> None:
                        match=r"kinds \['night'\] given to replace \['output', 'zone'\]"):
         store.save_status(T0, {"night:ep": ("night", {})})
     assert store.status("night")["night:ep"].data == {"night": "2026-01-12"}
+
+
+def test_the_first_event_of_a_kind_is_the_oldest_with_that_message(store: Store) -> None:
+    store.record_event(T0 + timedelta(hours=2), "engine", "engine", "Moteur démarré")
+    store.record_event(T0, "engine", "engine", "Moteur arrêté")
+    store.record_event(T0 + timedelta(hours=1), "engine", "engine", "Moteur démarré (50%_)")
+    first = store.first_event("engine", "Moteur démarré")
+    assert first is not None and first.ts == T0 + timedelta(hours=1)
+    assert store.first_event("engine", "Moteur%") is None  # no wildcard
+    assert store.first_event("login") is None

@@ -98,9 +98,8 @@ class SiteSavings:
 
 def engine_start(store: Store, tz: tzinfo) -> date | None:
     """The local day the engine first started on this store (its first « Moteur démarré »)."""
-    started = [e for e in store.events(kind="engine", limit=1_000_000)
-               if e.message.startswith("Moteur démarré")]
-    return min(started, key=lambda e: e.ts).ts.astimezone(tz).date() if started else None
+    started = store.first_event("engine", "Moteur démarré")
+    return None if started is None else started.ts.astimezone(tz).date()
 
 
 def default_baseline_period(store: Store, site: Site) -> tuple[date, date]:
