@@ -435,8 +435,8 @@ class Harness:
         """The last command written to each zone."""
         self._writable, self._sensors = _writable(site), Sensors(site)
 
-    def control(self, now: datetime) -> Observations:
-        """Ask the strategy at ``now`` and write what changed; returns what it saw."""
+    def control(self, now: datetime) -> None:
+        """Ask the strategy at ``now`` and write what changed."""
         seen = Observations(self.world, self._sensors, now)
         for key, command in self.strategy.setpoints(now, seen).items():
             if self.commands.get(key) == command:
@@ -446,7 +446,6 @@ class Harness:
             self.world.write(setpoint_key, command.setpoint)
             if mode_key is not None:
                 self.world.write(mode_key, MODE_OF_LEVEL[command.level])
-        return seen
 
 
 def simulate(site: Site, strategy: str, seed: int, start: datetime, end: datetime,

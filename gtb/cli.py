@@ -493,7 +493,9 @@ def export_command(
     try:
         with _export_target(output) as out:
             writer = export.writer_for(export.Format(fmt), out, site, step, notes)
-            works = [export.work(store, point, period, step) for point in points]
+            # Counted for the progress bar only: one query per point.
+            works = ([export.work(store, point, period, step) for point in points]
+                     if errors.is_terminal else [])
             shown = errors.is_terminal and sum(works) >= 20_000
             with Progress(console=errors, transient=True, disable=not shown) as progress:
                 task = progress.add_task("export", total=sum(works))
@@ -569,7 +571,7 @@ def savings_command(site_file: Path, db: Path, start: datetime, end: datetime,
     kWh, euros and CO2, weather-normalised against a baseline year, with the uncertainty
     (docs/savings.md). Exits 2 when the figures cannot be made, saying why."""
     from gtb.savings.baseline import SavingsError
-    from gtb.savings.readings import load_readings_csv, load_weather_csv
+    from gtb.savings.readings import load_baseline_csv
     from gtb.savings.site import site_savings
     from gtb.tariffs import DEFAULT_TARIFFS, TariffsError, load_tariffs
 
@@ -582,8 +584,7 @@ def savings_command(site_file: Path, db: Path, start: datetime, end: datetime,
         tariffs = DEFAULT_TARIFFS if tariffs_file is None else load_tariffs(tariffs_file)
         readings = weather = None
         if baseline_csv is not None:
-            readings = load_readings_csv(baseline_csv)
-            weather = load_weather_csv(baseline_csv)
+            readings, weather = load_baseline_csv(baseline_csv)
             unknown = sorted(set(readings) - {ref.key for ref in site.points()})
             if unknown:
                 errors.print(f"[yellow]{baseline_csv}: no such meter in {site_file}, ignored: "

@@ -47,6 +47,7 @@ from urllib.parse import urlencode
 import urllib3
 
 from gtb.clock import Clock, monotonic
+from gtb.i18n import number_fr
 from gtb.model import Role, Severity, Site, zone_mode_key
 from gtb.store import Event, ShippableSample, Store
 
@@ -397,11 +398,6 @@ def _reason(exc: urllib3.exceptions.HTTPError) -> str:
     return str(inner or exc)
 
 
-def _n(count: int) -> str:
-    """A count the French way: 12 345."""
-    return f"{count:,}".replace(",", "\u202f")
-
-
 def writer_for(settings: InfluxSettings) -> Writer:
     return V1Writer(settings) if settings.api == "v1" else V2Writer(settings)
 
@@ -463,7 +459,8 @@ class Shipper:
         total = backlog["samples"] + backlog["events"]
         loud = total > 3 * self.settings.batch_size
         if loud:
-            self._say(f"InfluxDB : {_n(total)} points en attente, les plus anciens d'abord")
+            self._say(f"InfluxDB : {number_fr(total, 0)} points en attente, les plus anciens "
+                      "d'abord")
         try:
             while True:
                 sent_samples = self._samples_batch(report)
@@ -472,7 +469,7 @@ class Shipper:
                     break
                 if loud:
                     done = report.samples + report.events + report.set_aside
-                    self._say(f"InfluxDB : {_n(done)} / {_n(total)} envoyés "
+                    self._say(f"InfluxDB : {number_fr(done, 0)} / {number_fr(total, 0)} envoyés "
                               f"({100 * done / max(total, done, 1):.0f} %)")
         except Refused as exc:
             self._failed(report, exc, refused=True)

@@ -27,7 +27,7 @@ from gtb.model import AgendaEntry, Site
 from gtb.savings.baseline import DayRecord, SavingsError, day_types, fit_baseline
 from gtb.savings.degree_days import hdd_costic, hdd_meteo
 from gtb.savings.lighting import dark_hours
-from gtb.savings.readings import building_days, load_readings_csv, load_weather_csv
+from gtb.savings.readings import building_days, load_baseline_csv
 from gtb.savings.reporting import back_within, efficiency_losses, savings
 from gtb.savings.site import site_savings
 from gtb.sim.weather import LILLE_LESQUIN_1991_2020, SyntheticWeather, daily_extremes
@@ -693,10 +693,10 @@ def test_a_baseline_from_an_imported_csv(site: Site, history: History, tmp_path:
         lines.append(f"{SCHOOL_METER};{day};{numbers}")
     csv_file = tmp_path / "releves.csv"
     csv_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    readings = load_readings_csv(csv_file)
+    readings, weather = load_baseline_csv(csv_file)
     assert readings[SCHOOL_METER][0] == (date(2024, 1, 2), pytest.approx(
         history.truth[date(2024, 1, 2)].kwh, abs=1e-3))
-    assert load_weather_csv(csv_file)[date(2024, 1, 1)][0] == pytest.approx(
+    assert weather[date(2024, 1, 1)][0] == pytest.approx(
         history.truth[date(2024, 1, 1)].tmin, abs=1e-3)
     result = history.run("--from", "2025-01-01", "--to", "2025-12-31", "--json",
                          "--baseline-csv", str(csv_file))
@@ -711,17 +711,18 @@ def test_readings_csv_in_daily_kwh_and_its_errors(tmp_path: Path) -> None:
     good = tmp_path / "kwh.csv"
     good.write_text("meter,date,kwh\nm.a,2024-01-01,12.5\nm.a,2024-01-02,13\nm.b,2024-01-01,4\n",
                     encoding="utf-8")
-    assert load_readings_csv(good) == {"m.a": [(date(2024, 1, 1), 12.5), (date(2024, 1, 2), 13.0)],
-                                       "m.b": [(date(2024, 1, 1), 4.0)]}
-    assert load_weather_csv(good) == {}
+    readings, weather = load_baseline_csv(good)
+    assert readings == {"m.a": [(date(2024, 1, 1), 12.5), (date(2024, 1, 2), 13.0)],
+                        "m.b": [(date(2024, 1, 1), 4.0)]}
+    assert weather == {}
     bad = tmp_path / "bad.csv"
     bad.write_text("meter,date,kwh\nm.a,2024-13-01,12.5\n", encoding="utf-8")
     with pytest.raises(SavingsError, match=r"bad.csv:2"):
-        load_readings_csv(bad)
+        load_baseline_csv(bad)
     headless = tmp_path / "headless.csv"
     headless.write_text("compteur,jour,valeur\n", encoding="utf-8")
     with pytest.raises(SavingsError, match="header needs meter, date and kwh"):
-        load_readings_csv(headless)
+        load_baseline_csv(headless)
 
 
 def test_tariffs_turn_heat_into_energy_bought() -> None:

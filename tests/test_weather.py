@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from gtb.savings.degree_days import hdd_meteo
 from gtb.sim.weather import (
     LILLE_LESQUIN_1991_2020,
     SyntheticWeather,
     WeatherFileError,
     clear_sky_irradiance,
     daily_extremes,
-    degree_days,
     read_csv,
     write_csv,
 )
@@ -59,7 +59,7 @@ def test_the_reference_degree_days_come_from_the_normals() -> None:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_annual_degree_days_within_10_percent(seed: int) -> None:
     _, tmin, tmax = year_of_days(SyntheticWeather(LAT, LON, seed))
-    total = degree_days(tmin, tmax).sum()
+    total = hdd_meteo(tmin, tmax).sum()
     reference = NORMALS.expected_degree_days()
     assert abs(total - reference) <= 0.10 * reference, total
     assert abs(total - 2800) <= 0.10 * 2800, total

@@ -267,8 +267,7 @@ def _groups(counts: Counter[str]) -> dict[str, str]:
     own = [t for t in DAY_TYPES if counts[t] >= MIN_DAYS_PER_TYPE]
     if not own:
         own = [max(DAY_TYPES, key=lambda t: counts[t])]
-    return {t: t if t in own else next(k for k in (*_KIN[t], *own) if k in own)
-            for t in DAY_TYPES}
+    return {t: t if t in own else next(k for k in _KIN[t] if k in own) for t in DAY_TYPES}
 
 
 def _ols(y: FloatArray, x: FloatArray, sst: float, balance: float | None,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from controllers.lighting import sun_times
+from controllers.lighting import sun_times, wall_instant
 from gtb.model import Cabinet, Site
 from gtb.savings.rounding import round_fraction, round_kwh
 from gtb.tariffs import Rate
@@ -50,8 +50,8 @@ def dark_hours(latitude: float, longitude: float, tz: ZoneInfo, day: date) -> fl
     """Hours of the local day ``day`` before sunrise and after sunset: what a cabinet lit
     dusk to dawn burns that day (23 and 25 h days included)."""
     sun = sun_times(latitude, longitude, tz, day)
-    midnight = datetime.combine(day, time(), tz).astimezone(UTC)
-    next_midnight = datetime.combine(day + timedelta(days=1), time(), tz).astimezone(UTC)
+    midnight = wall_instant(day, time(), tz)
+    next_midnight = wall_instant(day + timedelta(days=1), time(), tz)
     night = ((sun.sunrise.astimezone(UTC) - midnight)
              + (next_midnight - sun.sunset.astimezone(UTC)))
     return night.total_seconds() / 3600.0

@@ -9,9 +9,10 @@ import io
 import math
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, time, timedelta, tzinfo
 from pathlib import Path
 
+from controllers.lighting import wall_instant
 from gtb.model import Building, Cabinet, Role, Site
 from gtb.savings.baseline import DayRecord, Days, SavingsError, day_types, find_building
 from gtb.store import Store
@@ -24,10 +25,6 @@ MIN_TEMPERATURE_HOURS = 12
 """CalTRACK 2.2.2.3: a day's temperature needs at least half its hours."""
 
 
-def _utc_midnight(day: date, tz: tzinfo) -> datetime:
-    return datetime.combine(day, time(), tz).astimezone(UTC)
-
-
 def _period(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
@@ -37,8 +34,8 @@ def meter_days(store: Store, key: str, first: date, last: date, tz: tzinfo
     """kWh of each local day from first to last of a cumulative meter: the end-of-day index
     minus the day before's. A day without both indexes, or whose index went down (a meter
     replaced), has no figure."""
-    rollups = store.hourly(key, _utc_midnight(first - timedelta(days=1), tz),
-                           _utc_midnight(last + timedelta(days=1), tz))
+    rollups = store.hourly(key, wall_instant(first - timedelta(days=1), time(), tz),
+                           wall_instant(last + timedelta(days=1), time(), tz))
     ends: dict[date, float] = {}
     for rollup in rollups:
         local = rollup.hour.astimezone(tz)
@@ -135,25 +132,15 @@ def cabinet_days(store: Store, site: Site, cabinet: Cabinet, start: date, end: d
 
 # --- imported readings ---------------------------------------------------------------------
 
-def load_readings_csv(path: str | Path) -> dict[str, list[tuple[date, float]]]:
-    """Daily kWh per meter from a CSV file (docs/savings.md): a header with ``meter``,
-    ``date`` (YYYY-MM-DD) and either ``kwh`` (the day's consumption) or ``index_kwh`` (the
-    meter's reading at the end of the day, turned into differences of consecutive days);
-    optionally ``tmin`` and ``tmax`` (°C, see ``load_weather_csv``). Comma or semicolon
-    separated (a semicolon allows decimal commas); lines starting with '#' are comments."""
-    readings, _ = _read_csv(Path(path))
-    return readings
-
-
-def load_weather_csv(path: str | Path) -> dict[date, tuple[float, float]]:
-    """The daily outdoor minimum and maximum of the same file's ``tmin`` and ``tmax``
-    columns (for a baseline older than the engine's own outdoor sensor)."""
-    _, weather = _read_csv(Path(path))
-    return weather
-
-
-def _read_csv(path: Path) -> tuple[dict[str, list[tuple[date, float]]],
-                                   dict[date, tuple[float, float]]]:
+def load_baseline_csv(path: str | Path) -> tuple[dict[str, list[tuple[date, float]]],
+                                                  dict[date, tuple[float, float]]]:
+    """Daily kWh per meter, and the daily outdoor minimum and maximum, from a CSV file
+    (docs/savings.md): a header with ``meter``, ``date`` (YYYY-MM-DD) and either ``kwh``
+    (the day's consumption) or ``index_kwh`` (the meter's reading at the end of the day,
+    turned into differences of consecutive days); optionally ``tmin`` and ``tmax`` (°C, for
+    a baseline older than the engine's own outdoor sensor). Comma or semicolon separated (a
+    semicolon allows decimal commas); lines starting with '#' are comments."""
+    path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:

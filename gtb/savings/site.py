@@ -141,8 +141,8 @@ def site_savings(store: Store, site: Site, start: date, end: date, *,
                  weather: Mapping[date, tuple[float, float]] | None = None) -> SiteSavings:
     """The site's savings from start to end (local dates, included) against the baseline
     period (default: the twelve months before the engine's first start). ``readings``
-    (from ``load_readings_csv``) replace the store's baseline kWh of the meters they name,
-    ``weather`` (``load_weather_csv``) its baseline temperatures. A meter whose baseline
+    (from ``load_baseline_csv``) replace the store's baseline kWh of the meters they name,
+    ``weather`` (from the same file) its baseline temperatures. A meter whose baseline
     cannot be fitted is listed in ``excluded``; SavingsError when nothing has data."""
     if end < start:
         raise SavingsError(f"the period {start} to {end} is empty",

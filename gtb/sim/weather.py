@@ -191,11 +191,6 @@ def daily_extremes(
     return days, np.minimum.reduceat(temperature, index), np.maximum.reduceat(temperature, index)
 
 
-def degree_days(tmin: FloatArray, tmax: FloatArray, base: float = 18.0) -> FloatArray:
-    """Meteorological heating degree-days of each day: max(0, base - (Tn + Tx) / 2)."""
-    return np.maximum(0.0, base - (tmin + tmax) / 2.0)
-
-
 # --- synthetic weather ----------------------------------------------------------------
 
 # Fraction of the daily range below the maximum, by solar hour 1..24 (ASHRAE Handbook
