@@ -327,6 +327,8 @@ def test_the_mayors_orders_and_lighting_entries_by_token(api: ApiRig) -> None:
     assert too_long.status_code == 400 and "7 jours" in too_long.json["error"]
     cancelled = api.call("DELETE", CABINET + "/order", who="admin")
     assert cancelled.status_code == 200 and cancelled.json["cancelled_by"] == "admin"
+    [line] = store.events(kind="lighting_order_cancelled")
+    assert (line.reason, line.reason_en) == ("annulé par l'API", "cancelled through the API")
     assert store.active_overrides(NOW) == {}
     assert api.call("DELETE", CABINET + "/order").status_code == 409
     # A lighting entry, listed with its id, then removed once.

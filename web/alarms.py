@@ -48,8 +48,7 @@ EN: dict[str, str] = {
 def index() -> Any:
     p = panel()
     page = _page(request.args.get("page", "1"))
-    active = sorted(p.store.active_alarms().values(), key=lambda a: (a.raised_at, a.id),
-                    reverse=True)
+    active = p.active_alarms()
     # The store pages by count only: read up to this page, and one more to know if there
     # is a next one.
     seen = p.store.alarms(limit=page * PAGE + 1)

@@ -20,7 +20,7 @@ from flask.blueprints import BlueprintSetupState
 from pydantic import TypeAdapter
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from gtb.model import LIGHTING_KINDS, WEEKDAYS, AgendaEntry, Role, Zone
+from gtb.model import LIGHTING_KINDS, WEEKDAYS, AgendaEntry, Reason, Role, Zone
 from gtb.store import Alarm, Override, StoredAgendaEntry, User, UserRole
 from web.api_models import (
     NOT_AN_OBJECT,
@@ -62,6 +62,7 @@ from web.api_models import (
 )
 from web.auth import hash_token
 from web.i18n import LANGS
+from web.lighting import cabinet_views
 from web.openapi import Operation, document
 from web.pages import RANGES
 from web.panel import (
@@ -344,7 +345,8 @@ def override(building: str, zone: str, body: OverrideIn) -> Override:
 def cancel_override(building: str, zone: str, body: CancelIn) -> Override:
     p = panel()
     view = p.zone(building, zone)
-    p.cancel_override(view, who=_who(), why=body.why.strip() or "annulée par l'API")
+    p.cancel_override(view, who=_who(), why=body.why, default=Reason(
+        "annulée par l'API", "cancelled through the API"))
     assert view.override is not None  # cancel_override refuses a zone without one
     return p.store.override(view.override.id)
 
@@ -362,9 +364,8 @@ def learning(building: str, zone: str, body: LearningIn) -> ZoneOut:
 @operation("GET", "/api/alarms", "Active alarms, or the history of alarms, newest first",
            answer=AlarmsOut, query=AlarmsQuery)
 def alarms(query: AlarmsQuery) -> AlarmsOut:
-    store = panel().store
-    found = (sorted(store.active_alarms().values(), key=lambda a: (a.raised_at, a.id),
-                    reverse=True) if query.state == "active" else store.alarms(limit=query.limit))
+    p = panel()
+    found = p.active_alarms() if query.state == "active" else p.store.alarms(limit=query.limit)
     return AlarmsOut(alarms=found)
 
 
@@ -405,22 +406,13 @@ def outputs() -> OutputsOut:
            "as the engine programmes it, the order in force and its agenda entries ahead",
            answer=LightingOut)
 def lighting() -> LightingOut:
-    p = panel()
-    statuses, nights = p.store.status("output"), p.store.status("night")
-    agenda = p.lighting_agenda()
-    cabinets = []
-    for cabinet in p.site.cabinets:
-        status, night = statuses.get(f"cabinet:{cabinet.id}"), nights.get(f"night:{cabinet.id}")
-        order = p.cabinet_order(cabinet)
-        cabinets.append(CabinetLightingOut(
-            id=cabinet.id, name=cabinet.name,
-            status=None if status is None else OutputStatusOut.model_validate(
-                {**status.data, "at": status.at}),
-            night=None if night is None else NightOut.model_validate(night.data),
-            order=order, applied=applied(status, order),
-            entries=[_agenda_item(e, s) for e, s in agenda
-                     if e.applies_to_cabinet(cabinet.id)]))
-    return LightingOut(cabinets=cabinets)
+    return LightingOut(cabinets=[CabinetLightingOut(
+        id=view.cabinet.id, name=view.cabinet.name,
+        status=None if view.status is None else OutputStatusOut.model_validate(
+            {**view.status.data, "at": view.status.at}),
+        night=None if view.night is None else NightOut.model_validate(view.night),
+        order=view.order, applied=applied(view.status, view.order),
+        entries=[_agenda_item(e, s) for e, s in view.entries]) for view in cabinet_views()])
 
 
 @operation("POST", "/api/lighting/{cabinet}/order",
@@ -441,7 +433,8 @@ def order_cabinet(cabinet: str, body: OrderIn) -> Override:
 def cancel_cabinet_order(cabinet: str, body: CancelIn) -> Override:
     p = panel()
     order = p.cabinet_order(p.cabinet(cabinet))
-    p.cancel_cabinet_order(cabinet, who=_who(), why=body.why.strip() or "annulé par l'API")
+    p.cancel_cabinet_order(cabinet, who=_who(), why=body.why, default=Reason(
+        "annulé par l'API", "cancelled through the API"))
     assert order is not None  # cancel_cabinet_order refuses a cabinet without one
     return p.store.override(order.id)
 

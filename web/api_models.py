@@ -31,9 +31,10 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from gtb.model import AgendaEntry
 from gtb.store import Alarm, Event, Override
 from web.panel import ActionError
+from web.timetables import OVERRIDE_DAYS
 
-MAX_OVERRIDE_MINUTES = 31 * 24 * 60
-"""The panel refuses an override longer than 31 days."""
+MAX_OVERRIDE_MINUTES = OVERRIDE_DAYS * 24 * 60
+"""The panel refuses an override longer than this."""
 MAX_LIMIT = 1000
 
 
@@ -242,6 +243,8 @@ def _explain(error: ErrorDetails) -> tuple[str, str]:
 class Text(BaseModel):
     """A reason for people, in French and English."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     fr: str
     en: str
 
@@ -419,6 +422,8 @@ class AgendaItem(BaseModel):
 
 
 class StepOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     start: Utc
     end: Utc
     level: float = Field(description="% of full power; 0: off")
@@ -428,6 +433,8 @@ class StepOut(BaseModel):
 class NightOut(BaseModel):
     """The cabinet's programmed night as the engine published it (without the agenda and
     orders), from its first switch-on to its last switch-off."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     night: date
     sunset: Utc

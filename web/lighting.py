@@ -111,22 +111,28 @@ class CabinetView:
         return float(level) if isinstance(level, int | float) else None
 
 
+def cabinet_views(nights: dict[str, Night] | None = None) -> list[CabinetView]:
+    """Each cabinet as the page and the API show it (``nights``: the engine's, when the
+    caller has read them already)."""
+    p = panel()
+    statuses = p.store.status("output")
+    overrides = p.store.active_overrides(p.now())
+    agenda = p.lighting_agenda()
+    nights = _nights() if nights is None else nights
+    return [CabinetView(cabinet, statuses.get(f"cabinet:{cabinet.id}"),
+                        overrides.get(p.relay_key(cabinet)), nights.get(cabinet.id),
+                        [(e, s) for e, s in agenda if e.applies_to_cabinet(cabinet.id)])
+            for cabinet in p.site.cabinets]
+
+
 @bp.route("/lighting")
 @role_required(UserRole.VIEWER)
 def index() -> Any:
     p = panel()
     now = p.now()
     local = p.local(now)
-    statuses = p.store.status("output")
-    overrides = p.store.active_overrides(now)
-    agenda = p.lighting_agenda()
     nights = _nights()
-    cabinets = [
-        CabinetView(cabinet, statuses.get(f"cabinet:{cabinet.id}"),
-                    overrides.get(p.relay_key(cabinet)), nights.get(cabinet.id),
-                    [(e, s) for e, s in agenda if e.applies_to_cabinet(cabinet.id)])
-        for cabinet in p.site.cabinets
-    ]
+    cabinets = cabinet_views(nights)
     times = [view.status.at for view in cabinets if view.status is not None]
     return render_template(
         "lighting.html", cabinets=cabinets, now_local=local,

@@ -46,7 +46,7 @@ def overview() -> Any:
     p = panel()
     zones = p.zones()
     outputs = [s for s in p.store.status("output").values() if s.data["kind"] != "circuit"]
-    alarms = sorted(p.store.active_alarms().values(), key=lambda a: a.raised_at, reverse=True)
+    alarms = p.active_alarms()
     by_building = {b.id: [z for z in zones if z.building.id == b.id] for b in p.site.buildings}
     return render_template("overview.html", site=p.site, by_building=by_building,
                            outputs=outputs, alarms=alarms, updated=_updated(zones))

@@ -21,6 +21,7 @@ from gtb.model import (
     Building,
     Cabinet,
     Programme,
+    Reason,
     Role,
     Site,
     Zone,
@@ -40,6 +41,7 @@ from web.timetables import (
     EXCEPTION_DAYS,
     LIGHTING_ENTRY_DAYS,
     ORDER_DAYS,
+    OVERRIDE_DAYS,
     day_problems,
     split_periods,
     week_problems,
@@ -47,6 +49,19 @@ from web.timetables import (
 
 EXCEPTION_KINDS = ("event", "closure", "day")
 """The agenda entries of the programme pages (the lighting page's: ``LIGHTING_KINDS``)."""
+
+
+CANCELLED_HERE = Reason("annulée depuis le panneau", "cancelled from the panel")
+"""The reason of a cancellation given without one, in the panel (an override)."""
+ORDER_CANCELLED_HERE = Reason("annulé depuis le panneau", "cancelled from the panel")
+FROM_HERE = Reason("depuis le panneau", "from the panel")
+
+
+def _reason(why: str, default: Reason) -> tuple[str, str | None]:
+    """The audit reason in French and English: a person's words as typed (no English),
+    else ``default``."""
+    typed = why.strip()
+    return (typed, None) if typed else (default.fr, default.en)
 
 
 class ActionError(ValueError):
@@ -169,17 +184,14 @@ class Panel:
                 f"Setpoint {value:g} °C is outside the zone's bounds "
                 f"({bounds.frost_floor:g} to {bounds.setpoint_ceiling:g} °C).")
         now = self.now()
-        if until <= now:
-            raise ActionError("La fin de la dérogation doit être après maintenant.",
-                              "The override must end after now.")
-        if until - now > timedelta(days=31):
-            raise ActionError("Une dérogation dure au plus 31 jours ; pour plus, modifiez le "
-                              "programme.", "An override lasts 31 days at most; for longer, "
-                              "change the programme.")
-        why = why.strip()
-        if not why:
-            raise ActionError("Dites pourquoi : la raison est gardée dans le journal.",
-                              "Say why: the reason is kept in the audit log.")
+        self._check_until(now, until, OVERRIDE_DAYS, (
+            "La fin de la dérogation doit être après maintenant.",
+            "The override must end after now.",
+            f"Une dérogation dure au plus {OVERRIDE_DAYS} jours ; pour plus, modifiez le "
+            "programme.",
+            f"An override lasts {OVERRIDE_DAYS} days at most; for longer, change the "
+            "programme."))
+        why = self._why(why)
         override_id = self.store.add_override(view.setpoint_key, value, start=now, until=until,
                                               who=who, why=why, at=now)
         self.store.record_event(
@@ -192,19 +204,20 @@ class Panel:
                        f"{self.local(until):%d/%m %H:%M}")
         return override_id
 
-    def cancel_override(self, view: ZoneView, *, who: str, why: str) -> None:
+    def cancel_override(self, view: ZoneView, *, who: str, why: str,
+                        default: Reason = CANCELLED_HERE) -> None:
+        """End the zone's override; ``default`` is the reason when none is given."""
         if view.override is None:
             raise ActionError("Aucune dérogation en cours sur cette zone.",
                               "No override holds on this zone.", 409)
         now = self.now()
-        reason = why.strip() or "annulée depuis le panneau"
+        reason, reason_en = _reason(why, default)
         self.store.cancel_override(view.override.id, at=now, who=who, why=reason)
         self.store.record_event(
             now, "override_cancelled", who, f"Dérogation {view.zone.name} annulée",
             reason=reason, site=self.site.id, building=view.building.id, zone=view.zone.id,
             point=view.setpoint_key, data={"override": view.override.id},
-            message_en=f"Override {view.zone.name} cancelled",
-            reason_en=None if why.strip() else "cancelled from the panel")
+            message_en=f"Override {view.zone.name} cancelled", reason_en=reason_en)
 
     def set_learning(self, view: ZoneView, enabled: bool, *, who: str) -> None:
         now = self.now()
@@ -212,10 +225,14 @@ class Panel:
         state = ("activé", "on") if enabled else ("désactivé", "off")
         self.store.record_event(
             now, "learning", who, f"Apprentissage {state[0]} : {view.zone.name}",
-            reason="depuis le panneau", site=self.site.id, building=view.building.id,
+            reason=FROM_HERE.fr, site=self.site.id, building=view.building.id,
             zone=view.zone.id, data={"enabled": enabled},
-            message_en=f"Learning {state[1]}: {view.zone.name}", reason_en="from the panel")
+            message_en=f"Learning {state[1]}: {view.zone.name}", reason_en=FROM_HERE.en)
 
+
+    def active_alarms(self) -> list[Alarm]:
+        """The alarms not cleared yet, newest raised first."""
+        return list(reversed(self.store.active_alarms().values()))
 
     def acknowledge_alarm(self, alarm_id: int, *, who: str) -> Alarm:
         """A person has seen the alarm; it stays until its condition clears."""
@@ -354,15 +371,12 @@ class Panel:
         ``until``, a week at most; it replaces an order in force."""
         cabinet = self.cabinet(cabinet_id)
         now = self.now()
-        if until <= now:
-            raise ActionError("La fin de l'ordre doit être après maintenant.",
-                              "The order must end after now.")
-        if until - now > timedelta(days=ORDER_DAYS):
-            raise ActionError(
-                f"Un ordre immédiat dure au plus {ORDER_DAYS} jours ; pour plus, ajoutez une "
-                "entrée à l'agenda de l'éclairage.",
-                f"An immediate order lasts {ORDER_DAYS} days at most; for longer, add an "
-                "entry to the lighting agenda.")
+        self._check_until(now, until, ORDER_DAYS, (
+            "La fin de l'ordre doit être après maintenant.", "The order must end after now.",
+            f"Un ordre immédiat dure au plus {ORDER_DAYS} jours ; pour plus, ajoutez une "
+            "entrée à l'agenda de l'éclairage.",
+            f"An immediate order lasts {ORDER_DAYS} days at most; for longer, add an "
+            "entry to the lighting agenda."))
         why = self._why(why)
         relay = self.relay_key(cabinet)
         before = self.cabinet_order(cabinet)
@@ -382,22 +396,23 @@ class Panel:
             message_en=f"{cabinet.name}: {state[1]} until {until_local}")
         return order
 
-    def cancel_cabinet_order(self, cabinet_id: str, *, who: str, why: str = "") -> None:
-        """End the order in force: the timetable applies again at the engine's next tick."""
+    def cancel_cabinet_order(self, cabinet_id: str, *, who: str, why: str = "",
+                             default: Reason = ORDER_CANCELLED_HERE) -> None:
+        """End the order in force: the timetable applies again at the engine's next tick;
+        ``default`` is the reason when none is given."""
         cabinet = self.cabinet(cabinet_id)
         order = self.cabinet_order(cabinet)
         if order is None:
             raise ActionError(f"Aucun ordre en cours sur {cabinet.name}.",
                               f"No order holds on {cabinet.name}.", 409)
         now = self.now()
-        reason = why.strip() or "annulé depuis le panneau"
+        reason, reason_en = _reason(why, default)
         self.store.cancel_override(order.id, at=now, who=who, why=reason)
         self.store.record_event(
             now, "lighting_order_cancelled", who, f"{cabinet.name} : ordre annulé",
             reason=reason, site=self.site.id, point=order.point,
             data={"cabinet": cabinet.id, "override": order.id},
-            message_en=f"{cabinet.name}: order cancelled",
-            reason_en=None if why.strip() else "cancelled from the panel")
+            message_en=f"{cabinet.name}: order cancelled", reason_en=reason_en)
 
     def programmes(self) -> dict[str, tuple[Programme, ScheduleVersion | None]]:
         """Each zone's weekly programme as the engine applies it: the latest saved in the
@@ -438,15 +453,15 @@ class Panel:
             return None
         now = self.now()
         version = self.store.save_schedule(view.key, programme.model_dump(), at=now, who=who)
+        reason, reason_en = _reason(why, FROM_HERE)
         self.store.record_event(
             now, "programme_saved", who,
             f"Programme de {view.building.name} / {view.zone.name} : version {version}",
-            reason=why.strip() or "depuis le panneau", site=self.site.id,
-            building=view.building.id, zone=view.zone.id,
+            reason=reason, site=self.site.id, building=view.building.id, zone=view.zone.id,
             data={"version": version, "programme": programme.model_dump(mode="json"),
                   "before": before.model_dump(mode="json")},
             message_en=f"Programme of {view.building.name} / {view.zone.name}: version "
-                       f"{version}", reason_en=None if why.strip() else "from the panel")
+                       f"{version}", reason_en=reason_en)
         return version
 
     def _wall_now(self) -> datetime:
@@ -480,6 +495,15 @@ class Panel:
             raise ActionError("Le nom fait au plus 120 caractères.",
                               "The name is 120 characters at most.")
         return label
+
+    def _check_until(self, now: datetime, until: datetime, longest_days: int,
+                     texts: tuple[str, str, str, str]) -> None:
+        """An end a person asks for: after now, and not too far (``texts``: past in French
+        and English, too long in French and English)."""
+        if until <= now:
+            raise ActionError(texts[0], texts[1])
+        if until - now > timedelta(days=longest_days):
+            raise ActionError(texts[2], texts[3])
 
     @staticmethod
     def _why(why: str) -> str:

@@ -168,3 +168,5 @@ EXCEPTION_DAYS = 366
 """An event, a closure or a run of special days lasts a year at most."""
 ORDER_DAYS = 7
 """The mayor's immediate order lasts a week at most; beyond, the agenda says it."""
+OVERRIDE_DAYS = 31
+"""A zone's override lasts a month at most; beyond, the programme says it."""
