@@ -151,3 +151,8 @@ def test_an_occupied_period_under_way_shows_until_when_not_its_start(rig: PanelR
     page = status(13, "2026-01-12T13:30:00+01:00", "2026-01-12T17:30:00+01:00")
     assert "<dt>Prochaine arrivée</dt><dd>12/01/2026 13:30" in page
     assert "en cours" not in page
+
+
+def test_the_zone_chart_is_drawn_in_the_sites_time_zone(rig: PanelRig) -> None:
+    page = rig.client("mairie-viewer").get(ZONE).get_data(as_text=True)
+    assert f'data-timezone="{rig.site.timezone}"' in page

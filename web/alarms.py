@@ -39,7 +39,6 @@ EN: dict[str, str] = {
     "Alarmes plus anciennes": "Older alarms",
     "Alarmes plus récentes": "Newer alarms",
     "Page": "Page",
-    "le": "on",
 }
 
 

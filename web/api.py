@@ -64,7 +64,7 @@ from web.auth import hash_token
 from web.i18n import LANGS
 from web.lighting import cabinet_views
 from web.openapi import Operation, document
-from web.pages import RANGES
+from web.pages import CURVES, RANGES
 from web.panel import (
     EXCEPTION_KINDS,
     ActionError,
@@ -84,8 +84,6 @@ OPERATIONS: list[Operation] = []
 """Every endpoint, in the order declared: the views and the OpenAPI description."""
 
 SQLITE_MAX_ID = 2**63 - 1
-CURVES = {"temperature": Role.ZONE_TEMPERATURE, "setpoint": Role.HEATING_SETPOINT,
-          "occupancy": Role.OCCUPANCY, "heating": Role.VALVE}
 
 _V = TypeVar("_V", bound=Callable[..., Any])
 

@@ -69,10 +69,6 @@ EN: dict[str, str] = {
         "The data of GTB's store, as 'gtb export' writes them: see docs/export.md for the "
         "meaning of each column.",
     "Période": "Period",
-    "Du": "From",
-    "Au (inclus)": "To (included)",
-    "tous": "all",
-    "toutes": "all",
     "Grandeur": "Quantity",
     "Résolution": "Resolution",
     "Format": "Format",

@@ -22,6 +22,19 @@ TOO_MANY_LOGINS = ("Trop de tentatives de connexion depuis cette adresse : rées
                    "again in a few minutes.")
 
 EN: dict[str, str] = {
+    # Shared by several pages
+    "Maintenant": "Now",
+    "le": "on",
+    "Début": "Start",
+    "Du": "From",
+    "Au (inclus)": "To (included)",
+    "tous": "all",
+    "toutes": "all",
+    "Ajouter": "Add",
+    "Supprimer": "Remove",
+    "fichier du site": "site file",
+    "ajoutée par": "added by",
+    "heure locale du site": "the site's local time",
     "Tableau de bord": "Overview",
     "Éclairage": "Lighting",
     "Programmes": "Programmes",

@@ -29,7 +29,6 @@ bp = Blueprint("lighting", __name__)
 EN: dict[str, str] = {
     "Éclairage public": "Public lighting",
     "Aucune armoire d'éclairage public sur ce site.": "No public lighting cabinet on this site.",
-    "Maintenant": "Now",
     "Ordre en cours": "Order in force",
     "Ordre immédiat": "Immediate order",
     "Annuler l'ordre": "Cancel the order",
@@ -52,17 +51,12 @@ EN: dict[str, str] = {
     "en cours": "now",
     "Agenda de l'éclairage": "Lighting agenda",
     "Aucune entrée à venir.": "No entry ahead.",
-    "fichier du site": "site file",
-    "ajoutée par": "added by",
-    "Supprimer": "Remove",
     "Nouvelle entrée d'agenda": "New agenda entry",
     "Armoire": "Cabinet",
     "Allumer": "Switch on",
     "Éteindre": "Switch off",
     "allumage forcé": "forced on",
     "extinction forcée": "forced off",
-    "Début": "Start",
-    "Ajouter": "Add",
     "Ordre": "Order",
     "jusqu'au lever du soleil": "until sunrise",
     "4 heures": "4 hours",
@@ -71,7 +65,6 @@ EN: dict[str, str] = {
     "Entrée retirée de l'agenda.": "Entry removed from the agenda.",
     "Ordre enregistré.": "Order recorded.",
     "Ordre annulé.": "Order cancelled.",
-    "heure locale du site": "the site's local time",
 }
 """English of this blueprint's own texts (the shared ones are in web.i18n)."""
 

@@ -8,6 +8,7 @@ has applied it.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +28,7 @@ from flask_wtf.csrf import CSRFError
 
 from gtb.model import Role
 from gtb.store import UserRole
-from web import i18n
+from web import form_input, i18n
 from web.auth import role_required
 from web.panel import ActionError, ZoneView, panel
 
@@ -37,7 +38,9 @@ EN: dict[str, str] = {}
 """English of this blueprint's own texts (the shared ones are in web.i18n)."""
 
 RANGES = {"48h": timedelta(hours=48), "7d": timedelta(days=7)}
-DURATIONS = ("1h", "2h", "period", "until")
+CURVES = {"temperature": Role.ZONE_TEMPERATURE, "setpoint": Role.HEATING_SETPOINT,
+          "occupancy": Role.OCCUPANCY, "heating": Role.VALVE}
+"""The zone chart's curves (the page's and the API's), by the role of their point."""
 
 
 @bp.route("/")
@@ -69,7 +72,7 @@ def zone(building_id: str, zone_id: str) -> Any:
     view = p.zone(building_id, zone_id)
     return render_template("zone.html", view=view, data=view.data, applied=view.applied,
                            ranges=list(RANGES), bounds=p.site.bounds_of(view.zone),
-                           now_local=p.local(p.now()))
+                           now_local=p.local(p.now()), site_timezone=p.site.timezone)
 
 
 @bp.route("/zone/<building_id>/<zone_id>/override", methods=["POST"])
@@ -118,12 +121,7 @@ def series(building_id: str, zone_id: str) -> Any:
     end = p.now()
     start = end - span
     keys = {point.role: f"{view.key}.{point.id}" for point in view.zone.points}
-    curves = {
-        "temperature": keys.get(Role.ZONE_TEMPERATURE),
-        "setpoint": keys.get(Role.HEATING_SETPOINT),
-        "occupancy": keys.get(Role.OCCUPANCY),
-        "heating": keys.get(Role.VALVE),
-    }
+    curves = {name: keys.get(role) for name, role in CURVES.items()}
     columns: dict[str, dict[int, float | None]] = {}
     times: set[int] = set()
     for name, key in curves.items():
@@ -187,7 +185,7 @@ def _number(text: str) -> float:
     except ValueError:
         raise ActionError(f"« {text} » n'est pas une température.",
                           f"'{text}' is not a temperature.") from None
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise ActionError(f"« {text} » n'est pas une température.",
                           f"'{text}' is not a temperature.")
     return value
@@ -207,13 +205,7 @@ def _until(view: ZoneView, duration: str, chosen: str) -> datetime:
                               "The current period has no known end; choose a time.")
         return datetime.fromisoformat(end)
     if duration == "until":
-        try:
-            local = datetime.fromisoformat(chosen)
-        except ValueError:
-            raise ActionError(f"« {chosen} » n'est pas une date et une heure.",
-                              f"'{chosen}' is not a date and time.") from None
-        if local.tzinfo is None:
-            local = local.replace(tzinfo=p.site.tz)
-        return local
+        wall = form_input.wall_clock(chosen, ("la fin de la dérogation", "the end of the override"))
+        return wall.replace(tzinfo=p.site.tz)
     raise ActionError(f"Durée inconnue : « {duration} ».", f"Unknown duration: '{duration}'.")
 

@@ -40,7 +40,6 @@ EN: dict[str, str] = {
     "programme du fichier du site": "the site file's programme",
     "version": "version",
     "enregistrée par": "saved by",
-    "le": "on",
     "Modifier": "Edit",
     "Jours fériés et vacances : en attente du premier passage du moteur.":
         "Holidays: waiting for the engine's first tick.",
@@ -66,7 +65,6 @@ EN: dict[str, str] = {
     "cette zone": "this zone",
     "tout le bâtiment": "the whole building",
     "tout le site": "the whole site",
-    "Début": "Start",
     "Premier jour": "First day",
     "Dernier jour": "Last day",
     "Périodes (jour particulier)": "Periods (special day)",
@@ -74,10 +72,6 @@ EN: dict[str, str] = {
     "ses périodes (aucune : fermé).": "Event and closure: start and end. Special day: first "
     "and last day, and its periods (none: closed).",
     "fermé": "closed",
-    "Ajouter": "Add",
-    "Supprimer": "Remove",
-    "fichier du site": "site file",
-    "ajoutée par": "added by",
     "Jours fériés et vacances scolaires (12 mois)": "Public holidays and school holidays "
     "(12 months)",
     "Jours fériés": "Public holidays",
@@ -91,13 +85,11 @@ EN: dict[str, str] = {
         "School holidays do not change this building's programme.",
     "du": "from",
     "au": "to",
-    "Maintenant": "Now",
     "appliqué par le moteur": "applied by the engine",
     "Programme inchangé : rien n'a été enregistré.": "Programme unchanged: nothing was saved.",
     "Programme enregistré : version {version}.": "Programme saved: version {version}.",
     "Exception ajoutée.": "Exception added.",
     "Exception retirée.": "Exception removed.",
-    "heure locale du site": "the site's local time",
 }
 """English of this blueprint's own texts (the shared ones are in web.i18n)."""
 

@@ -1,4 +1,5 @@
-// The zone's chart: temperature and setpoint (°C, left), occupancy and heating (right).
+// The zone's chart: temperature and setpoint (°C, left), occupancy and heating (right),
+// in the site's time zone (data-timezone).
 (function () {
   const box = document.getElementById("chart");
   if (!box || !window.uPlot) return;
@@ -11,7 +12,7 @@
     const data = await response.json();
     const width = Math.max(300, box.clientWidth);
     const options = {
-      width: width, height: 280, tzDate: ts => uPlot.tzDate(new Date(ts * 1e3), "Europe/Paris"),
+      width: width, height: 280, tzDate: ts => uPlot.tzDate(new Date(ts * 1e3), box.dataset.timezone),
       scales: {pct: {range: [0, 100]}},
       series: [{},
         {label: labels.temperature, stroke: "#c0392b", scale: "°C", spanGaps: false},
