@@ -27,7 +27,7 @@ and stays occupied both times.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -335,6 +335,17 @@ def _intervals(
     )
 
 
+def day_exception(agenda: Sequence[AgendaEntry], day: date
+                  ) -> tuple[int, AgendaEntry] | None:
+    """The day exception that decides ``day`` and its position in ``agenda``: the
+    shortest range is the most specific; then the one listed last. None: no exception."""
+    covering = [(p, e) for p, e in enumerate(agenda)
+                if e.kind == "day" and e.first_day <= day <= e.last_day]
+    if not covering:
+        return None
+    return max(covering, key=lambda pe: (-(pe[1].last_day - pe[1].first_day).days, pe[0]))
+
+
 def _days(first: date, last: date) -> Iterable[date]:
     return (first + timedelta(days=n) for n in range((last - first).days + 1))
 
@@ -401,20 +412,16 @@ def _programme_and_day_spans(
 ) -> list[_Span]:
     """Each day's periods: from its day exception if it has one, else from the programme
     and the calendar. An exception day is decided by its entry all day long."""
-    days = [(p, e) for p, e in enumerate(agenda) if e.kind == "day"]
     spans: list[_Span] = []
     for day in _days(first, last):
-        covering = [(p, e) for p, e in days if e.first_day <= day <= e.last_day]
-        if not covering:
+        found = day_exception(agenda, day)
+        if found is None:
             spans.extend(
                 _Span(*_day_span(day, period, tz), (_PROGRAMME, 0), True, None)
                 for period in programmed_periods(programme, calendar, use, day)
             )
             continue
-        # The shortest range is the most specific; then the one listed last.
-        position, entry = max(
-            covering, key=lambda pe: (-(pe[1].last_day - pe[1].first_day).days, pe[0])
-        )
+        position, entry = found
         midnight = datetime.combine(day, datetime.min.time(), tzinfo=tz)
         next_midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
         spans.append(_Span(midnight, next_midnight, (_DAY_CLOSED, position), False, entry.label))

@@ -22,7 +22,6 @@ TOO_MANY_LOGINS = ("Trop de tentatives de connexion depuis cette adresse : rées
                    "again in a few minutes.")
 
 EN: dict[str, str] = {
-    # Shared by several pages
     "Maintenant": "Now",
     "le": "on",
     "Début": "Start",

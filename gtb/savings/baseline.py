@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from controllers.schedule import FrenchCalendar, programmed_periods
+from controllers.schedule import FrenchCalendar, day_exception, programmed_periods
 from gtb.model import AgendaEntry, Building, Site
 from gtb.savings.degree_days import HDD_METHODS, FloatArray
 from gtb.savings.rounding import round_fraction
@@ -88,15 +88,14 @@ def day_types(site: Site, building: Building | str, days: Iterable[date], *,
         next_midnight = midnight + timedelta(days=1)
         timed = [e for e in entries if e.kind != "day" and e.start is not None
                  and e.end is not None and e.start < next_midnight and e.end > midnight]
-        exceptions = [e for e in entries if e.kind == "day" and e.first_day <= day <= e.last_day]
+        exception = day_exception(entries, day)
         if any(e.kind == "closure" and e.start is not None and e.end is not None
                and e.start <= midnight and e.end >= next_midnight for e in timed):
             result[day] = "closed"
         elif any(e.kind == "event" for e in timed):
             result[day] = "event"
-        elif exceptions:
-            chosen = min(reversed(exceptions), key=lambda e: (e.last_day - e.first_day).days)
-            result[day] = "school" if chosen.periods else "closed"
+        elif exception is not None:
+            result[day] = "school" if exception[1].periods else "closed"
         elif any(programmed_periods(p, calendar, b.use, day) for p in programmes):
             result[day] = "school"
         elif any(p.periods(day.weekday()) for p in programmes):
