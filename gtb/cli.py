@@ -292,7 +292,7 @@ def _demo_past(site_file: Path, seed: int, db: Path, until: datetime
                ) -> list[VirtualCommune]:
     """The demo's simulated history in its store, up to ``until``; the simulated worlds at
     its end, for the live commune to carry on."""
-    from gtb.demo_history import demo_history
+    from gtb.sim.past import demo_history
 
     began = monotonic()
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -741,7 +741,7 @@ def bench() -> None:
               help="simulated devices of 100 points each, half Modbus and half BACnet")
 def bench_engine_command(as_json: bool, ticks: int, devices: int) -> None:
     """Ticks of the real engine on 5,000 points over 50 devices on loopback."""
-    from gtb.bench import bench_engine, summary_rows
+    from gtb.bench.engine import bench_engine, summary_rows
 
     _quiet_bac0()
     with Progress(console=errors, transient=True) as progress:
@@ -768,7 +768,7 @@ def bench_engine_command(as_json: bool, ticks: int, devices: int) -> None:
 def bench_heating_command(as_json: bool, quick: bool, plots_dir: Path, site_file: Path) -> None:
     """A heating season (1 October to 30 April) of each strategy, on the same occupants
     and weather years."""
-    from gtb.bench_heating import YEARS, bench_heating, summary_rows
+    from gtb.bench.heating import YEARS, bench_heating, summary_rows
 
     _load(site_file)  # a bad site file is reported here, not in a worker
     years = YEARS[:1] if quick else YEARS
@@ -795,7 +795,7 @@ def bench_heating_command(as_json: bool, quick: bool, plots_dir: Path, site_file
               default=DEMO_SITE, show_default=True)
 def bench_lighting_command(as_json: bool, site_file: Path) -> None:
     """A year of the site's public lighting cabinets against dusk to dawn at full power."""
-    from gtb.bench_lighting import bench_lighting
+    from gtb.bench.lighting import bench_lighting
 
     _load(site_file)  # a bad site file is reported here
     result = _timed_bench(lambda progress: bench_lighting(site_file, progress=progress))
@@ -826,7 +826,7 @@ def bench_lighting_command(as_json: bool, site_file: Path) -> None:
 def bench_efficiency_command(as_json: bool, var: Path) -> None:
     """How soon the daily check finds a loss of efficiency (the demo's stuck valve, faults
     planted in each heating meter's winter) and how often it raises one for nothing."""
-    from gtb.bench_efficiency import bench_efficiency
+    from gtb.bench.efficiency import bench_efficiency
 
     result = _timed_bench(lambda progress: bench_efficiency(DEMO_SITE, var, progress=progress))
     if as_json:
@@ -860,7 +860,7 @@ def bench_efficiency_command(as_json: bool, var: Path) -> None:
 def bench_history_command(as_json: bool, samples: int) -> None:
     """Ship a million samples to a local InfluxDB 1.x, then drain the backlog of an hour's
     outage of a 5,000-point site."""
-    from gtb.bench_history import bench_history
+    from gtb.bench.history import bench_history
 
     result = _timed_bench(lambda progress: bench_history(samples=samples, progress=progress))
     if as_json:
@@ -885,7 +885,7 @@ def bench_history_command(as_json: bool, samples: int) -> None:
 def bench_web_command(as_json: bool, days: int, requests: int) -> None:
     """The panel's pages and a zone's year of raw data as CSV, over HTTP, on a store of
     50 zones holding a year of 5-minute samples."""
-    from gtb.bench_web import bench_web
+    from gtb.bench.web import bench_web
 
     result = _timed_bench(lambda progress: bench_web(days=days, requests=requests,
                                                      progress=progress))

@@ -14,7 +14,7 @@ A meter without a baseline yet (less than the required history before the engine
 start, or no engine start at all) is left alone, silently: there is nothing to compare
 with, and the savings pages say why. The baseline is fitted once and reused for as long
 as its period stays the same; a meter that could not be fitted is tried again the next
-day. ``gtb.demo_history`` runs the same check day by day over the demo's simulated past.
+day. ``gtb.sim.past`` runs the same check day by day over the demo's simulated past.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from gtb.bench_efficiency import planted_faults
+from gtb.bench.efficiency import planted_faults
 from gtb.savings.baseline import fit_baseline
 
 from .test_savings import synthetic_year

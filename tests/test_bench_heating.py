@@ -15,17 +15,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from gtb.bench_heating import (
-    CONTROL_STEP_S,
-    Observations,
-    Sensors,
-    bench_heating,
-    restrict,
-    simulate,
-    zone_comfort,
-)
+from gtb.bench.heating import bench_heating, zone_comfort
 from gtb.cli import main
 from gtb.config import load_site
+from gtb.sim.season import CONTROL_STEP_S, Observations, Sensors, restrict, simulate
 from gtb.sim.world import VirtualCommune
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -3,7 +3,7 @@ when run in full (``gtb bench history --json``); here, that it measures what it 
 
 from __future__ import annotations
 
-from gtb.bench_history import bench_history
+from gtb.bench.history import bench_history
 
 
 def test_the_history_bench_ships_everything_and_drains_the_outage() -> None:

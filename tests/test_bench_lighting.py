@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gtb.bench_lighting import bench_lighting
+from gtb.bench.lighting import bench_lighting
 
 from .conftest import DEMO_SITE
 

@@ -3,7 +3,7 @@ when run in full (``gtb bench web --json``); here, that it measures what it says
 
 from __future__ import annotations
 
-from gtb.bench_web import bench_web
+from gtb.bench.web import bench_web
 
 
 def test_the_web_bench_times_the_pages_and_the_export_over_http() -> None:

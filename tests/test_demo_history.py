@@ -1,4 +1,4 @@
-"""The demo's simulated past (``gtb.demo_history``), on short histories so that it runs in
+"""The demo's simulated past (``gtb.sim.past``), on short histories so that it runs in
 seconds: a few months under the former programme, then the engine, with the school's
 valve stuck open for ten days; and the cache that later starts of the demo reuse.
 
@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gtb.bench_heating import restrict
 from gtb.config import load_site
-from gtb.demo_history import FINE_DAYS, RAW_DAYS, Fault, HistoryState, demo_history, generate
 from gtb.model import Site
 from gtb.savings.readings import meter_days
 from gtb.savings.site import default_baseline_period
+from gtb.sim.past import FINE_DAYS, RAW_DAYS, Fault, HistoryState, demo_history, generate
+from gtb.sim.season import restrict
 from gtb.sim.world import VirtualCommune
 from gtb.store import Store
 

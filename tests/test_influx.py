@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from gtb.bench.servers import LocalInfluxDB1, LocalVictoriaMetrics
 from gtb.clock import SimulatedClock
 from gtb.influx import ALARM_KEY, InfluxSettings, Schema, Shipper
-from gtb.local_influx import LocalInfluxDB1, LocalVictoriaMetrics
 from gtb.model import Quality, Site
 from gtb.store import Sample, Store
 

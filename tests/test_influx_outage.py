@@ -10,8 +10,8 @@ from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from gtb.bench.servers import LocalInfluxDB1
 from gtb.influx import ALARM_KEY, InfluxSettings, Shipper
-from gtb.local_influx import LocalInfluxDB1
 from gtb.model import Site
 from gtb.store import Store
 

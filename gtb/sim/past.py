@@ -4,9 +4,9 @@
 under the commune's former heating programme (``fixed``: the savings' baseline year),
 then the engine's controllers (``learned``) from the day it took over (the audit log's
 first « Moteur démarré ») up to the demo's start, on the seeded weather and occupants of
-the live demo. It is simulated in process with the heating benchmark's machinery
-(``gtb.bench_heating``: the virtual commune stepped every 5 minutes, each strategy asked
-every 15), not through devices and the engine, which would take days.
+the live demo. It is simulated in process by the season harness, which the heating benchmark runs on
+too (``gtb.sim.season``: the virtual commune stepped every 5 minutes, each strategy
+asked every 15), not through devices and the engine, which would take days.
 
 What goes into the store:
 
@@ -58,9 +58,14 @@ from numpy.typing import NDArray
 from rich.progress import Progress, TaskID
 
 from controllers.lighting import cabinet_decision, lighting_entries, sun_times
-from gtb.bench_heating import (
+from gtb.config import load_site
+from gtb.efficiency import CHECK_AFTER, EfficiencyWatch
+from gtb.model import MODE_OF_LEVEL, Cabinet, Role, Site, zone_mode_key
+from gtb.savings.site import MIN_BASELINE_DAYS
+from gtb.sim.season import (
     CONTROL_STEP_S,
     PHYSICS_STEP_S,
+    STEPS_PER_CONTROL,
     WARM_UP,
     FixedProgramme,
     Harness,
@@ -70,10 +75,6 @@ from gtb.bench_heating import (
     restrict,
     tabulated_world,
 )
-from gtb.config import load_site
-from gtb.efficiency import CHECK_AFTER, EfficiencyWatch
-from gtb.model import MODE_OF_LEVEL, Cabinet, Role, Site, zone_mode_key
-from gtb.savings.site import MIN_BASELINE_DAYS
 from gtb.sim.world import PRESENCE_HOLD_S, VirtualCommune
 from gtb.store import Sample, Store
 
@@ -91,13 +92,11 @@ VERSION = 1
 """Changes what the cache's digest covers when the history's format changes."""
 
 _STEP = timedelta(seconds=CONTROL_STEP_S)
-_PER_CONTROL = round(CONTROL_STEP_S / PHYSICS_STEP_S)
 _LIT_AFTER = timedelta(minutes=15)  # the engine's building circuits: presence + 15 min
 _ZONE_ROLES = (Role.ZONE_TEMPERATURE, Role.HEATING_SETPOINT, Role.HEATING_MODE, Role.VALVE,
                Role.CO2, Role.LIGHTING_RELAY, Role.OCCUPANCY)
 _COARSE_ROLES = (Role.ZONE_TEMPERATURE, Role.HEATING_SETPOINT)
-_CODE = ("gtb/sim", "controllers", "gtb/bench_heating.py", "gtb/demo_history.py",
-         "gtb/efficiency.py", "gtb/savings")
+_CODE = ("gtb/sim", "controllers", "gtb/efficiency.py", "gtb/savings")
 
 
 @dataclass(frozen=True)
@@ -236,7 +235,7 @@ class CommuneRun:
         # The presence at every physics step, from the lights' delay before now.
         lead = round((_LIT_AFTER.total_seconds() + PRESENCE_HOLD_S) / PHYSICS_STEP_S)
         instants = np.asarray(start.timestamp() + PHYSICS_STEP_S * np.arange(
-            -lead, steps * _PER_CONTROL + 1), dtype=np.float64)
+            -lead, steps * STEPS_PER_CONTROL + 1), dtype=np.float64)
         present: NDArray[np.bool_] = np.asarray(world.occupants.counts(instants) > 0)
         hold = round(PRESENCE_HOLD_S / PHYSICS_STEP_S)
         keys = [key for key, _, _ in self._zone_points]
@@ -257,7 +256,7 @@ class CommuneRun:
         meters = slice(len(keys) + len(modes), len(keys) + len(modes) + len(self._meters))
         for c in range(steps):
             now = start + c * _STEP
-            k = lead + c * _PER_CONTROL  # index of now in ``present``
+            k = lead + c * STEPS_PER_CONTROL  # index of now in ``present``
             if self.fault is not None:
                 active = self.fault.active(now)
                 world.stick_valve(self.fault.zone, self.fault.opening if active else None)
@@ -570,7 +569,7 @@ def extend(site: Site, store: Store, state: HistoryState, until: datetime,
 
 def digest(site_file: Path) -> str:
     """What the cached history depends on: the site file and the code that makes it."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     sha = hashlib.sha256(f"{VERSION}\n".encode())
     sha.update(site_file.read_bytes())
     for name in _CODE:

@@ -39,7 +39,7 @@ import urllib3
 from rich.progress import Progress
 from scipy.signal import lfilter
 
-from gtb.bench import bench_site_yaml
+from gtb.bench.engine import bench_site_yaml
 from gtb.clock import SimulatedClock, monotonic
 from gtb.config import parse_site
 from gtb.model import MODE_OF_LEVEL, Building, HeatingLevel, Site, Zone, zone_mode_key

@@ -1,7 +1,7 @@
 """``gtb bench efficiency``: how soon and how surely the daily efficiency check finds a
 loss of efficiency, and how often it raises one where there is none.
 
-On the demo's two-year history (``gtb.demo_history``, seed 0, up to a fixed day so that the
+On the demo's two-year history (``gtb.sim.past``, seed 0, up to a fixed day so that the
 figures do not move with the calendar; made once, then taken from its cache under
 ``var/``):
 
@@ -29,13 +29,13 @@ from zoneinfo import ZoneInfo
 from rich.progress import Progress
 
 from gtb.config import load_site
-from gtb.demo_history import demo_history
 from gtb.efficiency import RECENT_DAYS
 from gtb.model import Building, Site
 from gtb.savings.baseline import Baseline, DayRecord, fit_baseline
 from gtb.savings.readings import building_days, heating_meters
 from gtb.savings.reporting import efficiency_losses
 from gtb.savings.site import default_baseline_period
+from gtb.sim.past import demo_history
 from gtb.store import Store
 
 UNTIL = datetime(2026, 12, 1, 8, 0, tzinfo=ZoneInfo("Europe/Paris"))

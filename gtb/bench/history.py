@@ -22,11 +22,11 @@ from typing import Any
 
 from rich.progress import Progress
 
-from gtb.bench import bench_site_yaml
+from gtb.bench.engine import bench_site_yaml
+from gtb.bench.servers import LocalInfluxDB1
 from gtb.clock import SimulatedClock, monotonic
 from gtb.config import parse_site
 from gtb.influx import InfluxSettings, Shipper
-from gtb.local_influx import LocalInfluxDB1
 from gtb.model import Site
 from gtb.store import Sample, Store
 

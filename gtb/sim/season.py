@@ -1,0 +1,401 @@
+"""The season harness: a heating strategy at the controls of the virtual commune.
+
+A strategy is asked for each zone's level and setpoint every ``CONTROL_STEP_S``; the
+harness writes them to the zone's setpoint (and heating mode, when the zone has one) and
+runs the physics in ``PHYSICS_STEP_S`` steps, directly on ``VirtualCommune`` (no devices,
+no engine: a season takes seconds). Strategies see only what a real controller could
+read (``Observations``: the site's sensor points); one that is handed the simulator
+itself (a bound) is built by the caller from the world.
+
+Both the heating benchmark (``gtb bench heating``) and the demo's simulated past
+(``gtb.sim.past``) run on it, so that what the demo shows is what the bench measures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from controllers.heating import FixedPreheat, programme_decision
+from controllers.learning import ZoneLearner
+from controllers.schedule import FrenchCalendar, occupation
+from gtb.model import MODE_OF_LEVEL, ComfortLevels, HeatingLevel, Role, Site
+from gtb.sim.thermal import FloatArray
+from gtb.sim.weather import SyntheticWeather, Weather, to_epoch
+from gtb.sim.world import PRESENCE_HOLD_S, VirtualCommune
+
+PHYSICS_STEP_S = 300.0  # docs/simulation.md: steps of at most 5 minutes
+CONTROL_STEP_S = 900.0  # every strategy decides every 15 minutes, as the engine may
+STEPS_PER_CONTROL = round(CONTROL_STEP_S / PHYSICS_STEP_S)
+WARM_UP = timedelta(days=7)  # BOPTEST warms up a week before it counts
+
+
+@dataclass(frozen=True)
+class ZoneCommand:
+    """What a strategy wants of a zone: a level (for the mode point) and its setpoint."""
+
+    level: HeatingLevel
+    setpoint: float
+
+
+class Sensors:
+    """Which point of a site measures what, looked up once per run."""
+
+    _SENSED = (Role.ZONE_TEMPERATURE, Role.OCCUPANCY, Role.VALVE, Role.HEATING_SETPOINT)
+
+    def __init__(self, site: Site) -> None:
+        self.keys: dict[tuple[str, Role], str] = {}
+        self.outdoor: str | None = None
+        self.zone_index = {key: i for i, (key, _) in enumerate(zone_levels(site))}
+        for ref in site.points():
+            if ref.building is not None and ref.zone is not None and ref.role in self._SENSED:
+                self.keys[f"{ref.building.id}.{ref.zone.id}", ref.role] = ref.key
+            elif ref.role is Role.OUTDOOR_TEMPERATURE and self.outdoor is None:
+                self.outdoor = ref.key
+
+
+class Observations:
+    """What a real controller could read now: the site's sensor points, nothing else.
+
+    Readings go through the points (``VirtualCommune.read``), as a device would serve
+    them, and only when asked, so a strategy that looks at nothing costs nothing. A zone
+    without such a point answers None, as a real site without the sensor would.
+    """
+
+    def __init__(self, world: VirtualCommune, sensors: Sensors, now: datetime) -> None:
+        self.now = now
+        self._world = world
+        self._sensors = sensors
+        self._detector: tuple[list[datetime], NDArray[np.bool_]] | None = None
+
+    def _read(self, zone_key: str, role: Role) -> float | None:
+        key = self._sensors.keys.get((zone_key, role))
+        return None if key is None else self._world.read(key)
+
+    def temperature(self, zone_key: str) -> float | None:
+        """Air temperature, °C."""
+        return self._read(zone_key, Role.ZONE_TEMPERATURE)
+
+    def presence(self, zone_key: str) -> bool | None:
+        """The presence detector (on for 10 minutes after the last motion)."""
+        value = self._read(zone_key, Role.OCCUPANCY)
+        return None if value is None else value > 0.5
+
+    def presence_since_last(self, zone_key: str) -> list[tuple[datetime, bool]]:
+        """The presence detector at each physics step since the last control step, the
+        last one being now: what an engine polling every few minutes has recorded.
+        A zone without a detector answers False throughout."""
+        if self._detector is None:
+            lags = np.arange(STEPS_PER_CONTROL - 1, -1, -1) * PHYSICS_STEP_S
+            epochs = to_epoch(self.now) - lags
+            hold = np.arange(0.0, PRESENCE_HOLD_S + 1.0, PHYSICS_STEP_S)
+            counts = self._world.occupants.counts((epochs[:, None] - hold).ravel())
+            on: NDArray[np.bool_] = np.asarray(
+                (counts.reshape(len(epochs), len(hold), -1) > 0).any(axis=1))
+            times = [self.now - timedelta(seconds=float(lag)) for lag in lags]
+            self._detector = (times, on)
+        times, on = self._detector
+        if (zone_key, Role.OCCUPANCY) not in self._sensors.keys:
+            return [(time_, False) for time_ in times]
+        column = self._sensors.zone_index[zone_key]
+        return [(time_, bool(on[n, column])) for n, time_ in enumerate(times)]
+
+    def valve(self, zone_key: str) -> float | None:
+        """Valve opening, 0 to 1."""
+        value = self._read(zone_key, Role.VALVE)
+        return None if value is None else value / 100.0
+
+    def setpoint(self, zone_key: str) -> float | None:
+        """The setpoint the zone's controller holds now, °C."""
+        return self._read(zone_key, Role.HEATING_SETPOINT)
+
+    def outdoor(self) -> float | None:
+        """Outdoor temperature from the site's first outdoor sensor, °C."""
+        key = self._sensors.outdoor
+        return None if key is None else self._world.read(key)
+
+
+class Strategy(Protocol):
+    """A heating strategy under test: called every control step, for every zone."""
+
+    def setpoints(self, now: datetime, seen: Observations) -> dict[str, ZoneCommand]:
+        """Each zone's command from now (UTC) until the next call; a zone left out keeps
+        its last command."""
+        ...
+
+
+StrategyFactory = Callable[[Site], Strategy]
+"""Builds a fresh strategy (no history) for a site: a controller gets the site file's
+knowledge and the observations, never the simulator."""
+
+
+def zone_levels(site: Site) -> Iterator[tuple[str, ComfortLevels]]:
+    """Each zone's key and comfort levels, in site-file order (the world's zone order)."""
+    for building in site.buildings:
+        for zone in building.zones:
+            yield f"{building.id}.{zone.id}", site.comfort_of(zone)
+
+
+class AlwaysComfort:
+    """Comfort day and night: no setback, the most energy and the reference for comfort."""
+
+    def __init__(self, site: Site) -> None:
+        self._commands = {key: ZoneCommand(HeatingLevel.COMFORT, levels.comfort)
+                          for key, levels in zone_levels(site)}
+
+    def setpoints(self, now: datetime, seen: Observations) -> dict[str, ZoneCommand]:
+        return self._commands
+
+
+class FixedProgramme:
+    """The programme as a diligent manager sets it, with the usual fixed early start.
+
+    ``controllers.heating.programme_decision`` with public and school holidays from the
+    French calendar: comfort in programmed periods, 2 h of preheat (4 h after more than
+    48 h without a period, which covers Mondays and the ends of holidays), reduced or
+    frost protection outside. BOPTEST's baseline is the same idea (DOMAIN.md).
+    """
+
+    def __init__(self, site: Site) -> None:
+        self._tz = site.tz
+        self._preheat = FixedPreheat()
+        self._calendar = FrenchCalendar(site.school_zone, site.alsace_moselle)
+        self._zones = [(f"{b.id}.{z.id}", site.programme_of(b, z), b.use, site.comfort_of(z))
+                       for b in site.buildings for z in b.zones]
+
+    def setpoints(self, now: datetime, seen: Observations) -> dict[str, ZoneCommand]:
+        local = now.astimezone(self._tz)
+        commands = {}
+        for key, programme, use, levels in self._zones:
+            where = occupation(programme, self._calendar, use, local)
+            decision = programme_decision(where, local, levels, self._preheat)
+            commands[key] = ZoneCommand(decision.level, decision.setpoint)
+        return commands
+
+
+class Learned:
+    """This project's controller from an empty history: a ``ZoneLearner`` per zone.
+
+    Each control step it feeds every zone what its sensors show (air, outdoor and valve
+    now; the presence detector at every physics step since the last call, as an engine
+    polling every few minutes records it), refits each zone at the first step after
+    local midnight, as the engine's nightly job does, and asks for the decision. A zone
+    without a temperature sensor, or a site without an outdoor one, stays on its
+    programme, as in the engine.
+    """
+
+    def __init__(self, site: Site) -> None:
+        calendar = FrenchCalendar(site.school_zone, site.alsace_moselle)
+        self._tz = site.tz
+        self._learners = {
+            f"{b.id}.{z.id}": ZoneLearner(site.programme_of(b, z), b.use, calendar,
+                                          site.comfort_of(z), site.tz)
+            for b in site.buildings for z in b.zones}
+        self._refitted: date | None = None
+
+    @property
+    def learners(self) -> dict[str, ZoneLearner]:
+        """Each zone's learner, by zone key: what the zones learned, for the store."""
+        return self._learners
+
+    def setpoints(self, now: datetime, seen: Observations) -> dict[str, ZoneCommand]:
+        today = now.astimezone(self._tz).date()
+        if self._refitted is None:
+            self._refitted = today
+        elif today != self._refitted:
+            for learner in self._learners.values():
+                learner.refit(now)
+            self._refitted = today
+        outdoor = seen.outdoor()
+        commands = {}
+        for key, learner in self._learners.items():
+            indoor, valve = seen.temperature(key), seen.valve(key)
+            presence = seen.presence_since_last(key)
+            for moment, present in presence[:-1]:
+                learner.record_presence(moment, present)
+            if indoor is not None and outdoor is not None and valve is not None:
+                learner.observe(now, indoor=indoor, outdoor=outdoor, heating=valve,
+                                present=presence[-1][1])
+            else:
+                learner.record_presence(*presence[-1])
+            decision = learner.decide(now, indoor=indoor, outdoor=outdoor,
+                                      present=presence[-1][1])
+            commands[key] = ZoneCommand(decision.level, decision.setpoint)
+        return commands
+
+
+STRATEGIES: dict[str, StrategyFactory] = {
+    "always": AlwaysComfort,
+    "fixed": FixedProgramme,
+    "learned": Learned,
+}
+"""Strategies that control from observations; a bound is built apart (it is handed the
+world: ``simulate``'s ``build``)."""
+
+
+def instants(origin: float, step: float, count: int) -> FloatArray:
+    """``count`` epochs ``step`` apart from ``origin``."""
+    return np.asarray(origin + step * np.arange(count), dtype=np.float64)
+
+
+
+# -- one season of one strategy -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What happened, for metrics and plots; times are UTC epochs."""
+
+    origin: float
+    """Epoch of the first physics step (the start of the warm-up)."""
+    counted_from: int
+    """First physics step that counts (the end of the warm-up)."""
+    air: FloatArray
+    """(control steps + 1, zones): air temperature at each control instant."""
+    setpoint: FloatArray
+    """(control steps, zones): the setpoint held over each control step."""
+    occupants: NDArray[np.int16]
+    """(physics steps, zones): real headcount during each physics step."""
+    outdoor: FloatArray
+    """(physics steps,): outdoor temperature at the middle of each physics step."""
+
+    def air_per_step(self) -> FloatArray:
+        """Air temperature at the middle of each physics step, linear between control
+        instants (the world is read every control step only, which is what costs)."""
+        fraction = (np.arange(STEPS_PER_CONTROL) + 0.5) / STEPS_PER_CONTROL
+        start, end = self.air[:-1], self.air[1:]
+        per = start[:, None, :] + fraction[None, :, None] * (end - start)[:, None, :]
+        return per.reshape(-1, self.air.shape[1])
+
+
+@dataclass(frozen=True)
+class Run:
+    strategy: str
+    seed: int
+    heat_kwh: dict[str, float]
+    """Heat metered per building over the counted period."""
+    trace: Trace
+
+
+def tabulated_world(site: Site, seed: int, begin: datetime, controls: int, *,
+                    typical: bool = False) -> VirtualCommune:
+    """The virtual commune from ``begin``, stepped every ``PHYSICS_STEP_S``, on weather
+    ``seed`` (a typical year, or not) computed once for ``controls`` control steps."""
+    weather = _Tabulated(SyntheticWeather(site.latitude, site.longitude, seed, typical=typical),
+                         to_epoch(begin), controls * STEPS_PER_CONTROL)
+    return VirtualCommune(site, begin, seed=seed, weather=weather, step_s=PHYSICS_STEP_S)
+
+
+class Harness:
+    """A strategy at the controls of a world, as the engine is: asked at each control
+    step, and only what changed is written, to the zone's setpoint and, where the zone
+    has one, its heating mode."""
+
+    def __init__(self, site: Site, world: VirtualCommune, strategy: Strategy) -> None:
+        self.world = world
+        self.strategy = strategy
+        self.commands: dict[str, ZoneCommand] = {}
+        """The last command written to each zone."""
+        self._writable, self._sensors = _writable(site), Sensors(site)
+
+    def control(self, now: datetime) -> None:
+        """Ask the strategy at ``now`` and write what changed."""
+        seen = Observations(self.world, self._sensors, now)
+        for key, command in self.strategy.setpoints(now, seen).items():
+            if self.commands.get(key) == command:
+                continue
+            self.commands[key] = command
+            setpoint_key, mode_key = self._writable[key]
+            self.world.write(setpoint_key, command.setpoint)
+            if mode_key is not None:
+                self.world.write(mode_key, MODE_OF_LEVEL[command.level])
+
+
+StrategyBuilder = Callable[[Site, VirtualCommune, datetime, datetime], Strategy]
+"""Builds a strategy that is handed the world itself over [begin, end): a bound, which no
+real controller could be."""
+
+
+def simulate(site: Site, strategy: str, seed: int, start: datetime, end: datetime,
+             warm_up: timedelta = WARM_UP, *, build: StrategyBuilder | None = None) -> Run:
+    """One strategy over [start, end) after ``warm_up``, on weather and occupants ``seed``:
+    the strategy named ``strategy`` in ``STRATEGIES``, or the one ``build`` makes."""
+    begin = (start - warm_up).astimezone(UTC)
+    controls = round((to_epoch(end) - to_epoch(begin)) / CONTROL_STEP_S)
+    world = tabulated_world(site, seed, begin, controls)
+    counted_from = round(warm_up.total_seconds() / CONTROL_STEP_S)
+    chosen = (STRATEGIES[strategy](site) if build is None
+              else build(site, world, begin, end))
+    harness = Harness(site, world, chosen)
+    zones = len(world.zone_keys)
+    air = np.empty((controls + 1, zones))
+    setpoints = np.empty((controls, zones))
+    air[0] = world.network.air[:zones]
+    metered = dict.fromkeys((b.id for b in site.buildings), 0.0)
+    for c in range(controls):
+        if c == counted_from:
+            metered = {b: world.building_state(b).heat_kwh for b in metered}
+        now = begin + timedelta(seconds=c * CONTROL_STEP_S)
+        harness.control(now)
+        setpoints[c] = world.setpoint
+        world.advance_to(now + timedelta(seconds=CONTROL_STEP_S))
+        air[c + 1] = world.network.air[:zones]
+    origin = to_epoch(begin)
+    starts = instants(origin, PHYSICS_STEP_S, controls * STEPS_PER_CONTROL)
+    trace = Trace(origin, counted_from * STEPS_PER_CONTROL, air, setpoints,
+                  world.occupants.counts(starts),
+                  world.weather.sample(starts + PHYSICS_STEP_S / 2)[0])
+    heat = {b: world.building_state(b).heat_kwh - before for b, before in metered.items()}
+    return Run(strategy, seed, heat, trace)
+
+
+class _Tabulated(Weather):
+    """A weather computed once at the middle of every physics step of a run, where the
+    world samples it each step; other instants are asked of the weather itself. Same
+    values, a tenth of the cost of the season's weather lookups."""
+
+    def __init__(self, weather: Weather, origin: float, steps: int) -> None:
+        self._weather, self._origin = weather, origin
+        self._table = weather.sample(instants(origin + PHYSICS_STEP_S / 2, PHYSICS_STEP_S,
+                                               steps))
+
+    def sample(self, epoch_s: FloatArray) -> tuple[FloatArray, FloatArray]:
+        where = (np.asarray(epoch_s) - self._origin) / PHYSICS_STEP_S - 0.5
+        index = np.rint(where).astype(np.int64)
+        if (np.all(np.abs(where - index) < 1e-6) and index.min() >= 0
+                and index.max() < len(self._table[0])):
+            return self._table[0][index], self._table[1][index]
+        return self._weather.sample(epoch_s)
+
+
+def _writable(site: Site) -> dict[str, tuple[str, str | None]]:
+    """Each zone's setpoint point and heating-mode point (None when it has none)."""
+    setpoint: dict[str, str] = {}
+    mode: dict[str, str] = {}
+    for ref in site.points():
+        if ref.building is None or ref.zone is None:
+            continue
+        zone_key = f"{ref.building.id}.{ref.zone.id}"
+        if ref.role is Role.HEATING_SETPOINT:
+            setpoint[zone_key] = ref.key
+        elif ref.role is Role.HEATING_MODE:
+            mode[zone_key] = ref.key
+    return {key: (point, mode.get(key)) for key, point in setpoint.items()}
+
+
+def restrict(site: Site, buildings: Sequence[str] | None) -> Site:
+    """The site with only these buildings (all when None): for short tests."""
+    if buildings is None:
+        return site
+    unknown = set(buildings) - {b.id for b in site.buildings}
+    if unknown:
+        raise KeyError(f"no building {sorted(unknown)} in site {site.id}")
+    return site.model_copy(update={"buildings": tuple(
+        b for b in site.buildings if b.id in buildings)})
+
+
