@@ -94,8 +94,13 @@ class PanelServer:
 
     def stop(self) -> None:
         """Close every socket from the server's own loop (closing them from this thread
-        would pull them from under its select), then wait for the loop to end."""
+        would pull them from under its select), then wait for the loop to end. A server
+        never started only has its sockets to close."""
         from waitress import wasyncore
+
+        if self._thread.ident is None:
+            wasyncore.close_all(self._server._map)
+            return
 
         def close_all() -> None:
             # waitress keeps its channels in the server's socket map (``_map``).

@@ -1,0 +1,103 @@
+"""What the commands show on a terminal: the engine's zones and outputs, the savings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.table import Table
+
+from gtb.cli.common import console
+from gtb.engine import Engine
+from gtb.store import Store
+
+if TYPE_CHECKING:
+    from gtb.savings.site import SiteSavings
+
+
+def status_view(engine: Engine, store: Store) -> Group:
+    """The zones, then the lighting cabinets and scheduled outputs, as of the last tick."""
+    outputs = Table(title="Éclairage public et équipements programmés")
+    for column in ("", "état", "pourquoi"):
+        outputs.add_column(column)
+    for output in engine.outputs():
+        if output.kind == "circuit":
+            continue
+        on, off = ("allumé", "éteint") if output.kind == "cabinet" else ("en marche", "arrêt")
+        state = on if output.on else off
+        if output.on and output.level is not None and output.level < 100:
+            state += f" {output.level:.0f} %"
+        outputs.add_row(output.name, state, output.reason.fr)
+    return Group(zone_table(engine, store), outputs)
+
+
+def zone_table(engine: Engine, store: Store) -> Table:
+    """The zones as the engine last saw them: temperature, level, setpoint and why."""
+    local = engine.clock.now().astimezone(engine.site.tz)
+    alarms = len(store.active_alarms())
+    table = Table(title=f"{engine.site.name} — {local:%a %d/%m/%Y %H:%M} — "
+                        f"{alarms} alarme{'s' if alarms != 1 else ''}")
+    for column in ("zone", "temp. °C", "niveau", "consigne °C", "pourquoi"):
+        table.add_column(column)
+    for zone in engine.zones():
+        shown = "—" if zone.temperature is None else f"{zone.temperature:.1f}"
+        if zone.quality != "ok":
+            shown += f" ({zone.quality})"
+        setpoint = "—" if zone.setpoint is None else f"{zone.setpoint:.1f}"
+        table.add_row(zone.name, shown, zone.level.label.fr, setpoint, zone.reason.fr)
+    return table
+
+
+def print_savings(result: SiteSavings) -> None:
+    """A table per heating meter and one for the lighting cabinets, in French, then what the
+    figures mean in sentences."""
+    from gtb.i18n import number_fr
+
+    def kwh(value: float) -> str:
+        return f"{number_fr(value, 0)} kWh"
+
+    pct = f"{100 * result.confidence:.0f} %"
+    console.print(f"Économies du {result.start:%d/%m/%Y} au {result.end:%d/%m/%Y}, référence du "
+                  f"{result.baseline_period[0]:%d/%m/%Y} au {result.baseline_period[1]:%d/%m/%Y}",
+                  style="bold", highlight=False)
+    for b in result.buildings:
+        s, m = b.savings, b.baseline
+        table = Table(title=f"{b.name} — {b.meter}", show_header=False, title_justify="left")
+        table.add_column("", no_wrap=True)
+        table.add_column("", justify="right", no_wrap=True)
+        balance = "sans" if m.balance_c is None else f"{number_fr(m.balance_c)} °C"
+        for label, value in (
+            ("mesuré", kwh(s.actual_kwh)),
+            ("référence, même météo et calendrier", kwh(s.baseline_kwh)),
+            ("évité", f"{kwh(s.avoided_kwh)} ({number_fr(100 * s.fraction)} %)"),
+            (f"incertitude à {pct}", f"± {kwh(s.uncertainty_kwh)}"),
+            ("euros évités", f"{number_fr(s.avoided_eur, 0)} €"),
+            ("CO2e évité", f"{number_fr(s.avoided_co2_kg, 0)} kg"),
+            ("DJU de la période", number_fr(s.hdd, 0)),
+            ("température d'équilibre", balance),
+            ("CV(RMSE) mensuel", f"{number_fr(100 * m.monthly_cv_rmse)} % (≤ 15 %)"),
+            ("NMBE mensuel", f"{number_fr(round(100 * m.monthly_nmbe, 1) + 0.0)} % (≤ ±5 %)"),
+            ("R²", number_fr(m.r2, 2)),
+            ("ASHRAE Guideline 14", "oui" if m.meets_guideline14 else "non"),
+        ):
+            table.add_row(label, value)
+        console.print(table)
+        console.print(b.explanation_fr, highlight=False)
+        for loss in b.losses:
+            console.print(f"[yellow]{loss.explanation_fr}[/yellow]", highlight=False)
+    if result.cabinets:
+        table = Table(title="Éclairage public, contre l'ancien horaire (du coucher au lever du "
+                            "soleil, pleine puissance)", title_justify="left")
+        for column in ("armoire", "mesure", "ancien horaire", "mesuré", "évité", "€",
+                       "kg CO2e"):
+            table.add_column(column, justify="left" if column in ("armoire", "mesure")
+                             else "right")
+        for c in result.cabinets:
+            table.add_row(c.cabinet, "compteur" if c.source == "meter" else "relais",
+                          kwh(c.former_kwh), kwh(c.metered_kwh), kwh(c.avoided_kwh),
+                          number_fr(c.avoided_eur, 0), number_fr(c.avoided_co2_kg, 0))
+        console.print(table)
+    console.print(f"Total : {kwh(result.avoided_kwh)} évités ± {kwh(result.uncertainty_kwh)} "
+                  f"({pct}), {number_fr(result.avoided_eur, 0)} €, "
+                  f"{number_fr(result.avoided_co2_kg, 0)} kg de CO2e.", style="bold",
+                  highlight=False)

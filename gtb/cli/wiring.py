@@ -1,0 +1,180 @@
+"""The composition root: store, drivers, engine, history shipping, jobs and panel, wired
+together for ``gtb run`` and ``gtb demo``, with the options that configure them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.live import Live
+
+from gtb.cli.common import console, quiet_bac0
+from gtb.cli.tables import status_view
+from gtb.clock import Clock, monotonic
+from gtb.engine import Engine, EngineSettings
+from gtb.influx import InfluxSettings, Shipper
+from gtb.jobs import Retention, start_jobs
+from gtb.model import Site
+from gtb.store import Store
+
+if TYPE_CHECKING:
+    from web import PanelServer
+
+
+def history_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Where the engine ships its history, and how long the store keeps it. Secrets
+    (GTB_INFLUX_TOKEN, GTB_INFLUX_PASSWORD) are read from the environment only."""
+    options = [
+        click.option("--influx-url", envvar="GTB_INFLUX_URL", metavar="URL",
+                     help="InfluxDB to ship to, e.g. http://127.0.0.1:8086 (default: none, "
+                          "no shipping) [env GTB_INFLUX_URL]"),
+        click.option("--influx-api", envvar="GTB_INFLUX_API", type=click.Choice(["v1", "v2"]),
+                     help="v2: InfluxDB 2.x, 3.x, 1.8+; v1: InfluxDB 1.x /write (default v2) "
+                          "[env GTB_INFLUX_API]"),
+        click.option("--influx-org", envvar="GTB_INFLUX_ORG", help="[env GTB_INFLUX_ORG]"),
+        click.option("--influx-bucket", envvar="GTB_INFLUX_BUCKET",
+                     help="v2 bucket [env GTB_INFLUX_BUCKET]"),
+        click.option("--influx-database", envvar="GTB_INFLUX_DATABASE",
+                     help="v1 database [env GTB_INFLUX_DATABASE]"),
+        click.option("--influx-retention-policy", envvar="GTB_INFLUX_RETENTION_POLICY",
+                     help="v1 retention policy [env GTB_INFLUX_RETENTION_POLICY]"),
+        click.option("--influx-username", envvar="GTB_INFLUX_USERNAME",
+                     help="v1 user [env GTB_INFLUX_USERNAME]"),
+        click.option("--raw-days", type=click.IntRange(min=1), default=90, show_default=True,
+                     help="days the store keeps raw samples"),
+        click.option("--hourly-years", type=click.IntRange(min=5), default=6, show_default=True,
+                     help="years the store keeps hourly rollups (monthly totals: for ever)"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@dataclass(frozen=True)
+class History:
+    """Where the history goes and how long the store keeps it, from ``history_options``."""
+
+    influx: InfluxSettings | None
+    retention: Retention
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> History:
+        given = {name: options.pop(f"influx_{name}") for name in (
+            "url", "api", "org", "bucket", "database", "retention_policy", "username")}
+        try:
+            influx = InfluxSettings.from_env(**given)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        retention = Retention(raw=timedelta(days=options.pop("raw_days")),
+                              hourly=timedelta(days=366 * options.pop("hourly_years")))
+        return cls(influx, retention)
+
+
+def panel_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Where the web panel listens: loopback unless told otherwise."""
+    options = [
+        click.option("--panel-host", envvar="GTB_PANEL_HOST", default="127.0.0.1",
+                     show_default=True, help="address of the web panel [env GTB_PANEL_HOST]"),
+        click.option("--panel-port", envvar="GTB_PANEL_PORT", type=click.IntRange(0, 65535),
+                     default=8080, show_default=True, help="[env GTB_PANEL_PORT]"),
+        click.option("--panel-secure-cookies", envvar="GTB_PANEL_SECURE_COOKIES",
+                     is_flag=True, help="behind HTTPS (a reverse proxy): session cookies "
+                                        "never travel in clear [env GTB_PANEL_SECURE_COOKIES]"),
+        click.option("--no-panel", is_flag=True, help="run without the web panel"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@dataclass(frozen=True)
+class PanelAddress:
+    host: str
+    port: int
+    secure_cookies: bool = False
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> PanelAddress | None:
+        host, port = options.pop("panel_host"), options.pop("panel_port")
+        secure = options.pop("panel_secure_cookies")
+        return None if options.pop("no_panel") else cls(host, port, secure)
+
+
+async def serve_engine(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: float,
+                       bacnet_port: int, history: History, panel: PanelAddress | None) -> None:
+    """Wire store, drivers, engine, shipper, jobs and panel; show the zones until
+    interrupted."""
+    quiet_bac0()
+    # A tick still running when the next is due is skipped, and APScheduler warns of it;
+    # that is coalescing at work, not news. Job failures are events, printed by the jobs.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    # pymodbus logs every refused connection; the engine's alarms say it once, in French.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    # The panel takes its port before anything starts: a port in use is said at once.
+    server = None if panel is None else _bind_panel(site, db, clock, panel)
+    try:
+        await _serve(site, db, clock, speed=speed, tick_s=tick_s, bacnet_port=bacnet_port,
+                     history=history, panel=server)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+async def _serve(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: float,
+                 bacnet_port: int, history: History, panel: PanelServer | None) -> None:
+    from protocols.bacnet import BacnetDriver  # BAC0 takes most of a second to import
+    from protocols.modbus import ModbusDriver
+
+    store = Store(db)
+    drivers = {
+        "modbus": ModbusDriver(now=monotonic),
+        "bacnet": BacnetDriver(now=monotonic, port=bacnet_port),
+    }
+    engine = Engine(site, store, drivers, clock, EngineSettings(tick_s=tick_s))
+    shipper = None
+    if history.influx is not None:
+        shipper = Shipper(store, site, history.influx, clock,
+                          progress=lambda line: console.print(line, highlight=False))
+        console.print(f"historique envoyé à InfluxDB {history.influx.where}")
+    await engine.start()
+    scheduler = None
+    try:
+        await engine.tick()
+        scheduler = start_jobs(engine, store, clock, speed=speed, console=console,
+                               retention=history.retention, shipper=shipper)
+        if panel is not None:
+            panel.start()
+            console.print(f"panneau web : {panel.url}")
+        with Live(status_view(engine, store), console=console, refresh_per_second=1) as live:
+            while True:
+                await asyncio.sleep(1.0)
+                live.update(status_view(engine, store))
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        await engine.stop()
+        if shipper is not None:
+            shipper.close()
+        store.close()
+
+
+def _bind_panel(site: Site, db: Path, clock: Clock, address: PanelAddress) -> PanelServer:
+    """The panel's server, listening but not serving yet."""
+    from web import PanelConfig, PanelServer, create_app, new_secret_key
+
+    key = new_secret_key(db.with_name(db.name + ".panel-key"))
+    app = create_app(PanelConfig(site=site, store_path=db, clock=clock, secret_key=key,
+                                 secure_cookies=address.secure_cookies))
+    try:
+        return PanelServer(app, address.host, address.port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"the web panel cannot listen on {address.host}:{address.port} ({exc.strerror}); "
+            "choose another --panel-port, or --no-panel") from None
