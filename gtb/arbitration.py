@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from gtb.i18n import moment, number_fr, temperature
 from gtb.model import HEATING_MODES, ROLES, PointRef, Reason, Role, Site
-from gtb.store import Override
+from gtb.store.control import Override
 
 Source = Literal["controller", "override", "safety"]
 

@@ -28,7 +28,8 @@ from gtb.savings.baseline import Baseline, DayRecord, SavingsError, fit_baseline
 from gtb.savings.readings import building_days, heating_meters
 from gtb.savings.reporting import BACK_WITHIN_DAYS, back_within, efficiency_losses
 from gtb.savings.site import MAX_MISSING_FRACTION, MIN_BASELINE_DAYS, default_baseline_period
-from gtb.store import Alarm, Store
+from gtb.store import Store
+from gtb.store.audit import Alarm
 
 CHECK_AFTER = time(1, 0)
 """Local time from which a day is checked: yesterday's last hour is in its rollup."""
@@ -84,7 +85,7 @@ class EfficiencyWatch:
             return []
         tz = self.site.tz
         midnight = datetime.combine(now.astimezone(tz).date(), time(), tz)
-        self.store.rollup(midnight - timedelta(days=1), now)
+        self.store.rollups.compute(midnight - timedelta(days=1), now)
         return self.check(now)
 
     def check(self, now: datetime) -> list[Change]:
@@ -95,7 +96,7 @@ class EfficiencyWatch:
             period = self.baseline or default_baseline_period(self.store, self.site)
         except SavingsError:
             return []  # the engine never started on this store
-        active = self.store.active_alarms()
+        active = self.store.alarms.active()
         changes: list[Change] = []
         for building in self.site.buildings:
             for meter in heating_meters(self.site, building):
@@ -141,11 +142,11 @@ class EfficiencyWatch:
         active = active_alarms.get(key)
         if ongoing and active is None:
             loss = ongoing[-1]
-            alarm, _ = self.store.raise_alarm(key, at=now, severity=Severity.WARNING,
+            alarm, _ = self.store.alarms.raise_(key, at=now, severity=Severity.WARNING,
                                               message=loss.explanation_fr,
                                               message_en=loss.explanation_en,
                                               building=building.id, point=meter)
-            self.store.record_event(
+            self.store.audit.record(
                 now, EVENT_KIND, "engine", f"Alarme : dérive de consommation — {label}",
                 reason=loss.explanation_fr, site=self.site.id, building=building.id,
                 point=meter, data={"state": "raised", "alarm": alarm.id, "key": key,
@@ -154,11 +155,11 @@ class EfficiencyWatch:
                 reason_en=loss.explanation_en)
             return Change(key, True, alarm)
         if active is not None and not ongoing and back_within(baseline, recent):
-            cleared = self.store.clear_alarm(key, at=now)
+            cleared = self.store.alarms.clear(key, at=now)
             if cleared is None:
                 return None
             back = yesterday - timedelta(days=BACK_WITHIN_DAYS - 1)
-            self.store.record_event(
+            self.store.audit.record(
                 now, EVENT_KIND, "engine",
                 f"Fin d'alarme : {label} est revenu dans la bande de sa référence",
                 reason=f"consommation dans la bande de la référence depuis le {back:%d/%m/%Y}",

@@ -56,7 +56,9 @@ from gtb.model import (
     Zone,
     zone_mode_key,
 )
-from gtb.store import Alarm, Sample, Store
+from gtb.store import Store
+from gtb.store.audit import Alarm
+from gtb.store.samples import Sample
 from protocols.base import DeviceError, Driver, Reading
 
 
@@ -217,7 +219,7 @@ class Engine:
 
     async def start(self) -> None:
         for key, learner in self._learners.items():
-            stored = self.store.zone_learning(key)
+            stored = self.store.learning.of(key)
             if stored is not None:
                 learner.restore(stored.model)
         self._learned_on = self.clock.now().astimezone(self.site.tz).date()
@@ -253,12 +255,12 @@ class Engine:
         now = self.clock.now()
         readings = await self._read()
         samples = self._judge(now, readings)
-        self.store.write_samples(samples)
-        active = self.store.active_alarms()
+        self.store.samples.write(samples)
+        active = self.store.alarms.active()
         self._alarms(now, active)
         self._watches(now, active)
         desired = self._decide(now)
-        final = self._arbiter.arbitrate(desired, self.store.active_overrides(now),
+        final = self._arbiter.arbitrate(desired, self.store.overrides.active(now),
                                         self._switches, now)
         self._follow(final)
         self._record_commands(final)
@@ -359,7 +361,7 @@ class Engine:
                     ref,
                 )
         for alarm_key, (severity, message, about) in wanted.items():
-            alarm, new = self.store.raise_alarm(
+            alarm, new = self.store.alarms.raise_(
                 alarm_key, at=now, severity=severity, message=message.fr,
                 message_en=message.en, **_where(about)
             )
@@ -369,7 +371,7 @@ class Engine:
                             data={"state": "raised", "alarm": alarm.id, "key": alarm_key})
         for alarm_key in active:
             if alarm_key.startswith(("device:", "point:")) and alarm_key not in wanted:
-                cleared = self.store.clear_alarm(alarm_key, at=now)
+                cleared = self.store.alarms.clear(alarm_key, at=now)
                 if cleared is not None:
                     about = self.refs.get(cleared.point) if cleared.point else None
                     self._event("alarm", Reason(
@@ -396,7 +398,7 @@ class Engine:
             if verdict.level is None:
                 # Also an alarm left by an earlier run, once the value is back inside.
                 if current is not None and value is not None:
-                    self.store.clear_alarm(alarm_key, at=now)
+                    self.store.alarms.clear(alarm_key, at=now)
                     self._event("alarm", Reason(f"Fin d'alarme : {verdict.reason.fr}",
                                                 f"Alarm over: {verdict.reason.en}"),
                                 THRESHOLD, ref=ref, data={"state": "cleared",
@@ -405,10 +407,10 @@ class Engine:
             if current is not None:
                 if verdict.change not in (WatchChange.ESCALATED, WatchChange.EASED):
                     continue
-                self.store.clear_alarm(alarm_key, at=now)
+                self.store.alarms.clear(alarm_key, at=now)
             severity = verdict.severity
             assert severity is not None
-            alarm, new = self.store.raise_alarm(alarm_key, at=now, severity=severity,
+            alarm, new = self.store.alarms.raise_(alarm_key, at=now, severity=severity,
                                                 message=verdict.reason.fr,
                                                 message_en=verdict.reason.en, **_where(ref))
             if new:
@@ -446,7 +448,7 @@ class Engine:
         desired: dict[str, Command] = {}
         status: dict[str, ZoneStatus] = {}
         outputs: dict[str, OutputStatus] = {}
-        switches = self.store.learning_switches()
+        switches = self.store.learning.switches()
         agendas = self._agendas(local_now.date())
         self._load_programmes()
         # Zones that follow their programme and share it, with a use, comfort levels and
@@ -539,9 +541,9 @@ class Engine:
         file's, then the store's in the order they were made (the later wins a tie).
         Loaded again only when the day or the store's agenda changes: otherwise one small
         query per tick."""
-        loaded = (self.store.agenda_revision(), today)
+        loaded = (self.store.agenda.revision(), today)
         if loaded != self._agenda_loaded:
-            stored = self.store.agenda(start=today - timedelta(days=LOOK_BACK_DAYS),
+            stored = self.store.agenda.entries(start=today - timedelta(days=LOOK_BACK_DAYS),
                                        end=today + timedelta(days=HORIZON_DAYS + 1))
             entries = (*self.site.agenda, *(r.entry for r in sorted(stored, key=lambda r: r.id)))
             self._agenda_of = {
@@ -563,10 +565,10 @@ class Engine:
         """Each zone's weekly programme: the latest saved in the panel, else the site
         file's; the zone's learner follows it too. Loaded again only when a programme is
         saved: otherwise one small query per tick."""
-        revision = self.store.schedule_revision()
+        revision = self.store.programmes.revision()
         if revision == self._schedules_loaded:
             return
-        saved = self.store.latest_schedules()
+        saved = self.store.programmes.latest()
         for building, zone, _ in self._zones:
             zone_key = f"{building.id}.{zone.id}"
             programme = self.site.programme_of(building, zone)
@@ -633,7 +635,7 @@ class Engine:
                 return False
             for key, learner in self._learners.items():
                 learner.refit(now)
-                self.store.save_learned(key, learner.learned(), at=now)
+                self.store.learning.save(key, learner.learned(), at=now)
             self._learned_on = today
             fitted = sum(1 for learner in self._learners.values() if learner.thermal)
             self._event("learning", Reason("Apprentissage de la nuit", "Nightly learning"),
@@ -703,14 +705,14 @@ class Engine:
                 "reason": {"fr": output.reason.fr, "en": output.reason.en}})
         modes = [Sample(zone_mode_key(zone.key), now, MODE_OF_LEVEL[zone.level])
                  for zone in self._status.values()]
-        self.store.save_status(now, records, samples=modes)
+        self.store.status.save(now, records, samples=modes)
 
     def _publish_outlook(self, now: datetime) -> None:
         """Each cabinet's night and the holidays ahead, for the panel (gtb.outlook): when
         the night people want to see moves on at sunrise, and once a day."""
         due = outlook.due(self.site, now.astimezone(self.site.tz))
         if due != self._outlook_of:
-            self.store.save_status(now, outlook.records(self.site, self.calendar, *due),
+            self.store.status.save(now, outlook.records(self.site, self.calendar, *due),
                                    replace=outlook.KINDS)
             self._outlook_of = due
 
@@ -761,7 +763,7 @@ class Engine:
         try:
             await self.drivers[ref.binding.protocol].write(ref, command.value)
         except DeviceError as exc:
-            alarm, new = self.store.raise_alarm(
+            alarm, new = self.store.alarms.raise_(
                 alarm_key, at=now, severity=Severity.WARNING,
                 message=f"Commande de {command.key} impossible : {exc}",
                 message_en=f"Command of {command.key} failed: {exc}", **_where(ref),
@@ -776,7 +778,7 @@ class Engine:
         self._written[command.key] = _Written(command.value, now)
         if ROLES[ref.role].kind == "binary" and (before is None or before.value != command.value):
             self._switches[command.key] = Switch(command.value, now)
-        if self.store.clear_alarm(alarm_key, at=now) is not None:
+        if self.store.alarms.clear(alarm_key, at=now) is not None:
             self._event("alarm", Reason(f"Fin d'alarme : commande de {command.key} rétablie",
                                         f"Alarm over: command of {command.key} restored"),
                         Reason("écriture réussie", "written"), ref=ref,
@@ -803,7 +805,7 @@ class Engine:
         """An audit line, in French and English, about a point (``ref``) or a zone."""
         where = (_where(ref) if zone is None
                  else {"building": zone[0].id, "zone": zone[1].id, "point": None})
-        self.store.record_event(
+        self.store.audit.record(
             self.clock.now(), kind, actor, message.fr, reason=reason.fr, site=self.site.id,
             data=data, message_en=message.en, reason_en=reason.en, **where,
         )

@@ -271,22 +271,22 @@ def rows(store: Store, point: ExportPoint, period: Period, resolution: Resolutio
     """The rows of one point over a period already ``widened`` to the resolution."""
     key = point.key
     if resolution is Resolution.RAW:
-        for ts, value, quality, error in store.sample_rows(key, period.start, period.end):
+        for ts, value, quality, error in store.samples.rows(key, period.start, period.end):
             yield Row(point, datetime.fromtimestamp(ts, UTC), value, quality=quality,
                       error=error)
     elif resolution is Resolution.HOUR:
         window = period.start
         while window < period.end:
             stop = min(window + _WINDOW, period.end)
-            for hour in store.hourly(key, window, stop):
+            for hour in store.rollups.hourly(key, window, stop):
                 yield Row(point, hour.hour, hour.mean, hour.min, hour.max, hour.count)
             window = stop
     elif resolution is Resolution.DAY:
-        for day in store.daily(key, period.first_day, period.last_day, period.tz):
+        for day in store.rollups.daily(key, period.first_day, period.last_day, period.tz):
             yield Row(point, _midnight(day.day, period.tz).astimezone(UTC), day.mean, day.min,
                       day.max, day.count, day.hours)
     else:
-        for month in store.monthly(key, period.first_day, period.last_day, period.tz):
+        for month in store.rollups.monthly(key, period.first_day, period.last_day, period.tz):
             yield Row(point, _midnight(month.month, period.tz).astimezone(UTC), month.mean,
                       month.min, month.max, month.count, month.hours)
 
@@ -294,8 +294,8 @@ def rows(store: Store, point: ExportPoint, period: Period, resolution: Resolutio
 def work(store: Store, point: ExportPoint, period: Period, resolution: Resolution) -> int:
     """What reading a point will take, in rows of the store (samples, or hourly rollups)."""
     if resolution is Resolution.RAW:
-        return store.count_samples(point.key, period.start, period.end)
-    return store.count_hourly(point.key, period.start, period.end)
+        return store.samples.count(point.key, period.start, period.end)
+    return store.rollups.count(point.key, period.start, period.end)
 
 
 def record(row: Row, site_id: str, tz: tzinfo) -> dict[str, str | float | int | None]:
@@ -531,7 +531,7 @@ def export(
     for index, point in enumerate(points):
         written = told = 0
         if resolution is Resolution.RAW and isinstance(writer, CsvWriter):
-            written = writer.write_raw(point, store.sample_rows(point.key, period.start,
+            written = writer.write_raw(point, store.samples.rows(point.key, period.start,
                                                                 period.end))
         else:
             for row in rows(store, point, period, resolution):

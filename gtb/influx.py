@@ -49,7 +49,9 @@ import urllib3
 from gtb.clock import Clock, monotonic
 from gtb.i18n import number_fr
 from gtb.model import Role, Severity, Site, zone_mode_key
-from gtb.store import Event, ShippableSample, Store
+from gtb.store import Store
+from gtb.store.audit import Event
+from gtb.store.shipping import ShippableSample
 
 MEASUREMENTS: dict[Role, str] = {
     Role.ZONE_TEMPERATURE: "temperature",
@@ -455,7 +457,7 @@ class Shipper:
         if self._now() < self._not_before:
             report.waiting, report.error = True, self._last_error
             return report
-        backlog = self.store.shipping_backlog()
+        backlog = self.store.shipping.backlog()
         total = backlog["samples"] + backlog["events"]
         loud = total > 3 * self.settings.batch_size
         if loud:
@@ -480,12 +482,12 @@ class Shipper:
         return report
 
     def _samples_batch(self, report: ShipReport) -> bool:
-        rows = self.store.unshipped_samples(self.settings.batch_size)
+        rows = self.store.shipping.samples(self.settings.batch_size)
         if not rows:
             return False
         lines = [self._sample_line(row) for row in rows if row.point is not None]
         refused = self._send(lines, "s")
-        self.store.mark_shipped("samples", rows[-1].seq, at=self.clock.now(), set_aside=refused)
+        self.store.shipping.mark("samples", rows[-1].seq, at=self.clock.now(), set_aside=refused)
         report.samples += len(lines) - len(refused)
         self._set_aside(report, "samples", refused)
         return True
@@ -495,11 +497,11 @@ class Shipper:
         return self.schema.sample_line(row.point, row.ts, row.value, row.quality, row.error)
 
     def _events_batch(self, report: ShipReport) -> bool:
-        events = self.store.unshipped_events(self.settings.batch_size)
+        events = self.store.shipping.events(self.settings.batch_size)
         if not events:
             return False
         refused = self._send([self.schema.event_line(e) for e in events], "us")
-        self.store.mark_shipped("events", events[-1].id, at=self.clock.now(), set_aside=refused)
+        self.store.shipping.mark("events", events[-1].id, at=self.clock.now(), set_aside=refused)
         report.events += len(events) - len(refused)
         self._set_aside(report, "events", refused)
         return True
@@ -532,7 +534,7 @@ class Shipper:
             return
         report.set_aside += len(refused)
         first_line, first_error = refused[0]
-        self.store.record_event(
+        self.store.audit.record(
             self.clock.now(), "influx_rejected", "engine",
             f"InfluxDB a refusé {len(refused)} ligne(s) ({stream}) ; mises de côté, "
             f"l'envoi continue",
@@ -553,7 +555,7 @@ class Shipper:
         now = self.clock.now()
         if self._down_since is None:
             self._down_since = now
-            self.store.record_event(
+            self.store.audit.record(
                 now, "influx_down", "engine",
                 f"L'archive InfluxDB {self.settings.where} ne prend plus les données : {exc}",
                 reason="les données restent dans la base locale et partiront à son retour",
@@ -562,10 +564,10 @@ class Shipper:
                            f"{exc}",
                 reason_en="the data stay in the local store and leave when it is back")
         if refused or now - self._down_since >= ALARM_AFTER:
-            waiting = sum(self.store.shipping_backlog().values())
+            waiting = sum(self.store.shipping.backlog().values())
             why = "refuse l'écriture (réglages à vérifier)" if refused else "ne répond pas"
             why_en = "refuses writes (check the settings)" if refused else "does not answer"
-            self.store.raise_alarm(
+            self.store.alarms.raise_(
                 ALARM_KEY, at=now,
                 severity=Severity.WARNING,
                 message=f"L'archive InfluxDB {self.settings.where} {why} depuis "
@@ -584,8 +586,8 @@ class Shipper:
         now = self.clock.now()
         self._down_since = None
         self._last_error = None
-        self.store.clear_alarm(ALARM_KEY, at=now)
-        self.store.record_event(now, "influx_up", "engine",
+        self.store.alarms.clear(ALARM_KEY, at=now)
+        self.store.audit.record(now, "influx_up", "engine",
                                 f"L'archive InfluxDB {self.settings.where} a tout reçu",
                                 reason="retour de l'archive ; l'arriéré est envoyé",
                                 site=self.schema.site.id,

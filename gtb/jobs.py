@@ -80,15 +80,15 @@ def start_jobs(engine: Engine, store: Store, clock: Clock, *, speed: float = 1.0
 
     def rollup() -> None:
         hour = clock.now().replace(minute=0, second=0, microsecond=0)
-        store.rollup(hour - timedelta(hours=2), hour)
+        store.rollups.compute(hour - timedelta(hours=2), hour)
 
     def retention_job() -> None:
         now = clock.now()
         today = now.astimezone(engine.site.tz).date()
-        store.delete_samples_before(now - retention.raw, keep_unshipped=shipper is not None)
+        store.samples.delete_before(now - retention.raw, keep_unshipped=shipper is not None)
         # This month and the last are recorded before any of their hours can go.
-        store.keep_monthly(today.replace(day=1) - timedelta(days=1), today, engine.site.tz)
-        store.delete_hourly_before(now - retention.hourly)
+        store.rollups.keep_monthly(today.replace(day=1) - timedelta(days=1), today, engine.site.tz)
+        store.rollups.delete_before(now - retention.hourly)
 
     scheduler.add_job(rollup, "interval", seconds=3600 / speed, id="rollup",
                       misfire_grace_time=max(1, int(600 / speed)), **options)
@@ -115,7 +115,7 @@ def start_jobs(engine: Engine, store: Store, clock: Clock, *, speed: float = 1.0
         if isinstance(event.exception, asyncio.CancelledError):
             return  # stopped with the program, not a failure
         message = f"La tâche « {event.job_id} » a échoué : {event.exception!r}"
-        store.record_event(clock.now(), "job_error", "engine", message,
+        store.audit.record(clock.now(), "job_error", "engine", message,
                            reason="erreur interne ; la tâche reprendra à son prochain passage",
                            message_en=f"Job '{event.job_id}' failed: {event.exception!r}",
                            reason_en="internal error; the job runs again at its next turn")

@@ -2,7 +2,7 @@
 holidays of the next twelve months.
 
 The panel meets the engine only in the store, so the engine writes these to the store's
-status (``Store.save_status``, kinds ``night`` and ``holidays``) when they change: the
+status (``store.status.save``, kinds ``night`` and ``holidays``) when they change: the
 nights at sunrise, when the night people want to see moves on; the holidays once a day.
 They come from the controllers' own functions, so the panel shows what the engine does.
 
@@ -43,7 +43,7 @@ def due(site: Site, local_now: datetime) -> tuple[date, date]:
 
 def records(site: Site, calendar: FrenchCalendar, night: date, today: date) -> Records:
     """The status records of each cabinet's night of ``night`` and of the holidays from
-    ``today``, for ``Store.save_status(..., replace=KINDS)``."""
+    ``today``, for ``store.status.save(..., replace=KINDS)``."""
     found: Records = {f"night:{cabinet.id}": ("night", night_record(site, cabinet, night))
                       for cabinet in site.cabinets}
     found["holidays"] = ("holidays", holidays_record(calendar, today))

@@ -49,7 +49,7 @@ class Rig:
         return next(s for s in self.virtual.servers if s.keys[0].startswith(prefix))
 
     def events(self, kind: str) -> list[str]:
-        return [e.message for e in self.store.events(kind=kind, limit=1000)]
+        return [e.message for e in self.store.audit.events(kind=kind, limit=1000)]
 
 
 @contextlib.asynccontextmanager

@@ -26,7 +26,8 @@ from schemathesis.specs.openapi.checks import (
 from werkzeug.test import TestResponse
 
 from gtb.model import Quality, Site
-from gtb.store import Sample, UserRole
+from gtb.store.accounts import UserRole
+from gtb.store.samples import Sample
 from web.api import OPERATIONS
 from web.auth import hash_token
 from web.panel import may
@@ -59,9 +60,9 @@ class ApiRig:
     def snapshot(self) -> tuple[object, ...]:
         """Everything an API call may change."""
         store = self.rig.store
-        return (store.events(limit=1000), store.overrides(limit=1000),
-                store.learning_switches(), store.alarms(limit=1000), store.agenda(),
-                store.latest_schedules())
+        return (store.audit.events(limit=1000), store.overrides.history(limit=1000),
+                store.learning.switches(), store.alarms.history(limit=1000), store.agenda.entries(),
+                store.programmes.latest())
 
 
 @pytest.fixture
@@ -70,12 +71,12 @@ def api(demo_site: Site, tmp_path: Path) -> Iterator[ApiRig]:
         store = rig.store
         tokens, ids = {}, {}
         for name in ("mairie-viewer", "marie", "admin", "revoked", "disabled"):
-            if store.user(name) is None:  # never signs in: no password to hash
-                store.add_user(name, "!", UserRole.OPERATOR, at=NOW)
+            if store.accounts.user(name) is None:  # never signs in: no password to hash
+                store.accounts.add_user(name, "!", UserRole.OPERATOR, at=NOW)
             tokens[name] = f"gtb_token-of-{name}"
-            ids[name] = store.add_token(name, hash_token(tokens[name]), "tests", at=NOW)
-        store.revoke_token(ids["revoked"], at=NOW)
-        store.set_disabled("disabled", True)
+            ids[name] = store.accounts.add_token(name, hash_token(tokens[name]), "tests", at=NOW)
+        store.accounts.revoke_token(ids["revoked"], at=NOW)
+        store.accounts.set_disabled("disabled", True)
         tokens["bad"] = "gtb_not-a-token"
         yield ApiRig(rig, tokens)
 
@@ -127,15 +128,15 @@ def test_every_role_on_every_route(api: ApiRig, name: str) -> None:
         # What the call needs: an override and an order to cancel, an alarm not yet
         # acknowledged, a lighting entry and an exception to remove.
         for point in (SETPOINT, RELAY):
-            store.add_override(point, 19 if point == SETPOINT else 1, start=NOW,
+            store.overrides.add(point, 19 if point == SETPOINT else 1, start=NOW,
                                until=NOW + timedelta(hours=1), who="marie", why="essai",
                                at=NOW)
-        alarm, _ = store.raise_alarm(f"device:{who}", at=NOW, severity="warning",
+        alarm, _ = store.alarms.raise_(f"device:{who}", at=NOW, severity="warning",
                                      message="appareil muet")
-        lighting_entry = store.add_agenda_entry(
+        lighting_entry = store.agenda.add(
             {"kind": "lights_off", "label": "Feu d'artifice", "scope": ["ep-centre"],
              "start": "2026-01-17 21:00", "end": "2026-01-17 23:00"}, at=NOW, who="marie")
-        exception = store.add_agenda_entry(
+        exception = store.agenda.add(
             {"kind": "event", "label": "Réunion", "scope": ["mairie.accueil"],
              "start": "2026-01-17 09:00", "end": "2026-01-17 12:00"}, at=NOW, who="marie")
         before = api.snapshot()
@@ -162,7 +163,7 @@ def test_a_session_cookie_is_not_accepted_and_needs_no_csrf(api: ApiRig) -> None
     response = browser.post(ZONE + "/override",
                             json={"value": 20, "minutes": 60, "why": "réunion"})
     assert response.status_code == 401  # refused for the token, not for CSRF
-    assert api.rig.store.active_overrides(NOW) == {}
+    assert api.rig.store.overrides.active(NOW) == {}
     # A token needs no CSRF token: the call carries no cookie a browser would add.
     assert api.call("POST", ZONE + "/override",
                     body={"value": 20, "minutes": 60, "why": "réunion"}).status_code == 201
@@ -260,14 +261,14 @@ def test_an_override_by_token_is_stored_audited_and_shown(api: ApiRig) -> None:
     answer = response.json
     assert (answer["value"], answer["who"], answer["why"]) == (20.5, "marie", "permanence")
     assert (answer["start"], answer["until"]) == ("2026-01-12T09:00:00Z", "2026-01-12T11:00:00Z")
-    [override] = store.active_overrides(NOW).values()
+    [override] = store.overrides.active(NOW).values()
     assert (override.id, override.point, override.who) == (answer["id"], SETPOINT, "marie")
-    [event] = store.events(kind="override")
+    [event] = store.audit.events(kind="override")
     assert (event.actor, event.reason, event.zone) == ("marie", "permanence", "accueil")
     # Shown, waiting for the engine; then applied at its tick.
     zone = api.call("GET", ZONE, who="mairie-viewer").json
     assert zone["override"]["id"] == override.id and zone["applied"] is False
-    store.save_status(NOW + timedelta(minutes=1), {"mairie.accueil": ("zone", {
+    store.status.save(NOW + timedelta(minutes=1), {"mairie.accueil": ("zone", {
         "temperature": 19.2, "setpoint": 20.5, "source": "override", "level": "reduced",
         "reason": {"fr": "Dérogation de marie", "en": "Override by marie"}})})
     zone = api.call("GET", ZONE, who="mairie-viewer").json
@@ -288,7 +289,7 @@ def test_cancelling_an_override_and_switching_learning(api: ApiRig) -> None:
     response = api.call("DELETE", ZONE + "/override", who="admin", body={"why": "annulée"})
     assert response.status_code == 200
     assert response.json["id"] == created["id"] and response.json["cancelled_by"] == "admin"
-    assert store.active_overrides(NOW) == {}
+    assert store.overrides.active(NOW) == {}
     again = api.call("DELETE", ZONE + "/override", lang="en")
     assert again.status_code == 409 and again.json == {"error": "No override holds on this zone."}
     # As curl -d sends it: the body is read as JSON whatever its declared type.
@@ -297,8 +298,8 @@ def test_cancelling_an_override_and_switching_learning(api: ApiRig) -> None:
         content_type="application/x-www-form-urlencoded",
         headers={"Authorization": f"Bearer {api.tokens['marie']}"})
     assert response.status_code == 200 and response.json["learning"] is False
-    assert store.learning_switches() == {"mairie.accueil": False}
-    [event] = store.events(kind="learning")
+    assert store.learning.switches() == {"mairie.accueil": False}
+    [event] = store.audit.events(kind="learning")
     assert event.actor == "marie"
     assert api.call("POST", ZONE + "/learning", body={"enabled": "no"}).status_code == 400
 
@@ -318,7 +319,7 @@ def test_the_mayors_orders_and_lighting_entries_by_token(api: ApiRig) -> None:
     assert response.status_code == 201
     order = response.json
     assert (order["point"], order["value"], order["who"]) == (RELAY, 0.0, "marie")
-    [event] = store.events(kind="lighting_order")
+    [event] = store.audit.events(kind="lighting_order")
     assert event.reason == "fuite de gaz" and event.data["on"] is False
     [centre, *_] = api.call("GET", "/api/lighting").json["cabinets"]
     assert centre["order"]["id"] == order["id"] and centre["applied"] is False
@@ -327,9 +328,9 @@ def test_the_mayors_orders_and_lighting_entries_by_token(api: ApiRig) -> None:
     assert too_long.status_code == 400 and "7 jours" in too_long.json["error"]
     cancelled = api.call("DELETE", CABINET + "/order", who="admin")
     assert cancelled.status_code == 200 and cancelled.json["cancelled_by"] == "admin"
-    [line] = store.events(kind="lighting_order_cancelled")
+    [line] = store.audit.events(kind="lighting_order_cancelled")
     assert (line.reason, line.reason_en) == ("annulé par l'API", "cancelled through the API")
-    assert store.active_overrides(NOW) == {}
+    assert store.overrides.active(NOW) == {}
     assert api.call("DELETE", CABINET + "/order").status_code == 409
     # A lighting entry, listed with its id, then removed once.
     response = api.call("POST", CABINET + "/entries", body={
@@ -344,7 +345,7 @@ def test_the_mayors_orders_and_lighting_entries_by_token(api: ApiRig) -> None:
     removed = api.call("DELETE", f"/api/lighting/entries/{item['id']}")
     assert removed.status_code == 200 and removed.json["entry"]["label"] == "Marché de Noël"
     assert api.call("DELETE", f"/api/lighting/entries/{item['id']}").status_code == 404
-    assert store.agenda() == []
+    assert store.agenda.entries() == []
 
 
 @pytest.mark.parametrize(("path", "body", "status", "message"), [
@@ -388,7 +389,7 @@ def test_programmes_and_their_exceptions_by_token(api: ApiRig) -> None:
                                              "why": "horaires d'hiver"}).json
     assert (saved["version"], saved["saved_by"]) == (1, "marie")
     assert saved["week"]["mon"] == ["07:30-12:00"] and saved["week"]["wed"] == []
-    [event] = store.events(kind="programme_saved")
+    [event] = store.audit.events(kind="programme_saved")
     assert event.reason == "horaires d'hiver" and event.actor == "marie"
     # Special days for the whole building, listed, then removed.
     response = api.call("POST", PROGRAMME + "/exceptions", body={
@@ -401,16 +402,16 @@ def test_programmes_and_their_exceptions_by_token(api: ApiRig) -> None:
     assert api.call("DELETE", f"/api/lighting/entries/{item['id']}").status_code == 404
     removed = api.call("DELETE", f"/api/exceptions/{item['id']}")
     assert removed.status_code == 200 and removed.json["id"] == item["id"]
-    assert store.agenda() == []
+    assert store.agenda.entries() == []
 
 
 def test_alarms_are_listed_and_acknowledged_once(api: ApiRig) -> None:
     store = api.rig.store
-    alarm, _ = store.raise_alarm("device:mairie", at=NOW, severity="critical",
+    alarm, _ = store.alarms.raise_("device:mairie", at=NOW, severity="critical",
                                  message="Automate de la mairie muet", building="mairie")
-    cleared, _ = store.raise_alarm("device:ecole", at=NOW - timedelta(hours=2),
+    cleared, _ = store.alarms.raise_("device:ecole", at=NOW - timedelta(hours=2),
                                    severity="warning", message="Automate de l'école muet")
-    store.clear_alarm("device:ecole", at=NOW - timedelta(hours=1))
+    store.alarms.clear("device:ecole", at=NOW - timedelta(hours=1))
     active = api.call("GET", "/api/alarms", who="mairie-viewer").json["alarms"]
     assert [a["id"] for a in active] == [alarm.id]
     every = api.call("GET", "/api/alarms?state=all", who="mairie-viewer").json["alarms"]
@@ -418,7 +419,7 @@ def test_alarms_are_listed_and_acknowledged_once(api: ApiRig) -> None:
     response = api.call("POST", f"/api/alarms/{alarm.id}/ack")
     assert response.status_code == 200
     assert (response.json["acknowledged_by"], response.json["severity"]) == ("marie", "critical")
-    [event] = store.events(kind="alarm_acknowledged")
+    [event] = store.audit.events(kind="alarm_acknowledged")
     assert event.actor == "marie"
     assert api.call("POST", f"/api/alarms/{alarm.id}/ack").status_code == 409
 
@@ -431,7 +432,7 @@ def test_site_series_and_outputs(api: ApiRig) -> None:
     accueil = next(z for z in mairie["zones"] if z["id"] == "accueil")
     assert accueil["bounds"] == {"frost_floor": 6.0, "setpoint_ceiling": 21.0}
     assert {c["id"] for c in site["cabinets"]} == {c.id for c in api.rig.site.cabinets}
-    store.write_samples([
+    store.samples.write([
         Sample("mairie.accueil.temperature", NOW - timedelta(days=3), 18.5),
         Sample("mairie.accueil.temperature", NOW - timedelta(hours=1), 19.0),
         Sample("mairie.accueil.temperature", NOW - timedelta(minutes=1), None, Quality.FAILED,
@@ -445,7 +446,7 @@ def test_site_series_and_outputs(api: ApiRig) -> None:
     week = api.call("GET", ZONE + "/series?range=7d", who="mairie-viewer").json
     assert len(week["curves"]["temperature"]["samples"]) == 3
     cabinet = api.rig.site.cabinets[0]
-    store.save_status(NOW, {f"cabinet:{cabinet.id}": ("output", {
+    store.status.save(NOW, {f"cabinet:{cabinet.id}": ("output", {
         "name": cabinet.name, "kind": "cabinet", "on": True, "level": 50.0,
         "reason": {"fr": "Nuit : abaissement", "en": "Night: dimmed"}})})
     outputs = api.call("GET", "/api/outputs", who="mairie-viewer").json
@@ -484,7 +485,7 @@ def test_the_api_keeps_to_its_description(api: ApiRig) -> None:
     then valid and invalid requests made from the description. Derandomized: the same
     requests every run."""
     store = api.rig.store
-    store.raise_alarm("device:gymnase", at=NOW, severity="critical", message="muet")
+    store.alarms.raise_("device:gymnase", at=NOW, severity="critical", message="muet")
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", api.rig.app)
     headers = {"Authorization": f"Bearer {api.tokens['marie']}"}
     tested = []

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from gtb.arbitration import Arbiter, Command, Switch
 from gtb.model import Reason, Site
-from gtb.store import Override
+from gtb.store.control import Override
 
 NOW = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)  # 10:00 in Paris
 PROGRAMME = Reason("Occupé selon le programme", "Occupied by the programme")

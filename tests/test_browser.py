@@ -196,7 +196,7 @@ def test_an_operator_overrides_a_setpoint_and_the_engine_applies_it(
     _until_reason_changes(page, lambda text: "gestionnaire" not in text)
     shot(page, "06-override-cancelled")
     with Store(demo.db) as store:
-        status = store.status("zone")["mairie.accueil"]
+        status = store.status.read("zone")["mairie.accueil"]
         assert status.data["source"] == "controller"
 
 
@@ -238,14 +238,14 @@ def _the_commune_holds(db: Path, value: float) -> None:
     commune's Modbus server (the sample of the setpoint register)."""
     deadline = time.monotonic() + ENGINE_WAIT_MS / 1000
     with Store(db) as store:
-        status = store.status("zone")["mairie.accueil"]
+        status = store.status.read("zone")["mairie.accueil"]
         assert status.data["source"] == "override", status.data
         assert status.data["actor"] == "gestionnaire"
         assert status.data["setpoint"] == value
-        command = store.events(kind="command", point=SETPOINT, limit=1)
+        command = store.audit.events(kind="command", point=SETPOINT, limit=1)
         assert command and command[0].data["value"] == value and (
             command[0].actor == "gestionnaire"), command
-        while (latest := store.latest(SETPOINT)) is None or latest.value != value:
+        while (latest := store.samples.latest(SETPOINT)) is None or latest.value != value:
             assert time.monotonic() < deadline, f"the device holds {latest}, not {value}"
             time.sleep(0.5)
 

@@ -58,7 +58,7 @@ def test_the_engine_took_over_after_the_baseline(site: Site,
     store, state = history
     assert (state.start, state.takeover, state.end) == (
         datetime(2025, 10, 1, tzinfo=PARIS), TAKEOVER, END)
-    [started] = store.events(kind="engine")
+    [started] = store.audit.events(kind="engine")
     assert started.message == "Moteur démarré" and started.ts == TAKEOVER
     # The savings' default baseline is the year before that first start.
     assert default_baseline_period(store, site) == (date(2025, 1, 1), date(2025, 12, 31))
@@ -67,7 +67,7 @@ def test_the_engine_took_over_after_the_baseline(site: Site,
 def test_the_stuck_valve_raises_the_alarm_and_normal_weeks_do_not(
         history: tuple[Store, HistoryState]) -> None:
     store, _ = history
-    [alarm] = store.alarms()
+    [alarm] = store.alarms.history()
     assert alarm.key == "efficiency:ecole:compteur-chauffage"
     assert alarm.severity == "warning" and alarm.point == HEAT
     # Found on the morning after the fault's third day (the figures of three days).
@@ -76,7 +76,7 @@ def test_the_stuck_valve_raises_the_alarm_and_normal_weeks_do_not(
     assert alarm.cleared_at is not None
     assert FAULT.end < alarm.cleared_at <= FAULT.end + timedelta(days=4)
     assert "« Compteur chauffage » (École Jules-Ferry) a consommé" in alarm.message
-    raised, cleared = sorted(store.events(kind="efficiency_loss"), key=lambda e: e.ts)
+    raised, cleared = sorted(store.audit.events(kind="efficiency_loss"), key=lambda e: e.ts)
     assert (raised.data["state"], raised.ts) == ("raised", alarm.raised_at)
     assert (cleared.data["state"], cleared.ts) == ("cleared", alarm.cleared_at)
 
@@ -84,8 +84,8 @@ def test_the_stuck_valve_raises_the_alarm_and_normal_weeks_do_not(
 def test_the_fault_shows_in_the_zone_and_the_meter(site: Site,
                                                    history: tuple[Store, HistoryState]) -> None:
     store, _ = history
-    during = store.hourly("ecole.elementaire.temperature", FAULT.start, FAULT.end)
-    after = store.hourly("ecole.elementaire.temperature", FAULT.end + timedelta(days=2),
+    during = store.rollups.hourly("ecole.elementaire.temperature", FAULT.start, FAULT.end)
+    after = store.rollups.hourly("ecole.elementaire.temperature", FAULT.end + timedelta(days=2),
                          FAULT.end + timedelta(days=12))
     assert max(h.max for h in during) > 24.0 > max(h.max for h in after)
     daily = meter_days(store, HEAT, date(2026, 1, 5), date(2026, 2, 1), PARIS)
@@ -97,7 +97,7 @@ def test_the_fault_shows_in_the_zone_and_the_meter(site: Site,
 def test_meters_count_on_across_the_takeover(history: tuple[Store, HistoryState]) -> None:
     store, state = history
     for meter in (HEAT, "mairie.compteur-electricite", "ep-centre.compteur"):
-        hours = store.hourly(meter, state.start, state.end)
+        hours = store.rollups.hourly(meter, state.start, state.end)
         steps = [b.last - a.last for a, b in itertools.pairwise(hours)]
         assert min(steps) >= 0.0, meter
         at = next(n for n, h in enumerate(hours) if h.hour >= TAKEOVER)
@@ -118,17 +118,18 @@ def test_public_lighting_went_from_dusk_to_dawn_to_the_timetable(
 def test_what_the_store_holds(history: tuple[Store, HistoryState]) -> None:
     store, state = history
     point = "ecole.elementaire.temperature"
-    fine = store.samples(point, END - timedelta(days=FINE_DAYS), END)
+    fine = store.samples.read(point, END - timedelta(days=FINE_DAYS), END)
     assert len(fine) == FINE_DAYS * 96  # every 15 minutes at the end
-    older = store.samples(point, END - timedelta(days=RAW_DAYS), END - timedelta(days=FINE_DAYS))
+    older = store.samples.read(point, END - timedelta(days=RAW_DAYS),
+                               END - timedelta(days=FINE_DAYS))
     assert {s.ts.minute for s in older} == {0} and len(older) >= (RAW_DAYS - FINE_DAYS) * 23
-    assert store.samples(point, state.start, END - timedelta(days=RAW_DAYS + 1)) == []
+    assert store.samples.read(point, state.start, END - timedelta(days=RAW_DAYS + 1)) == []
     hours = (END.astimezone(UTC) - state.start.astimezone(UTC)) // timedelta(hours=1)
-    assert store.count_hourly(point, state.start, END) == hours
-    store.delete_hourly_before(END)  # the monthly totals were kept: they outlive the hours
-    months = store.monthly(HEAT, date(2025, 10, 1), date(2026, 2, 1), PARIS)
+    assert store.rollups.count(point, state.start, END) == hours
+    store.rollups.delete_before(END)  # the monthly totals were kept: they outlive the hours
+    months = store.rollups.monthly(HEAT, date(2025, 10, 1), date(2026, 2, 1), PARIS)
     assert [m.month.month for m in months] == [10, 11, 12, 1, 2]
-    learned = store.zone_learning("ecole.elementaire")
+    learned = store.learning.of("ecole.elementaire")
     assert learned is not None and learned.model["thermal"] is not None
     assert len(learned.model["days"]) >= 50
 
@@ -165,7 +166,7 @@ def test_the_cache_is_reused_and_gives_the_same_store(tmp_path: Path) -> None:
     # The worlds at the end carry the meters' indexes on, for the live commune: the last
     # index stored is of the last whole hour, the plant gives at most 78 kW.
     with Store(again) as store:
-        index = store.latest(HEAT)
+        index = store.samples.latest(HEAT)
     [world] = [w for w in reused.worlds if HEAT in w.values()]
     assert index is not None and index.value <= world.read(HEAT) <= index.value + 78.0
     live = VirtualCommune(load_site(DEMO_SITE), reused.end, seed=0)  # what gtb demo serves
@@ -186,8 +187,8 @@ def test_a_later_start_carries_the_cached_history_on(tmp_path: Path) -> None:
     carried = demo_history(DEMO_SITE, 0, tmp_path / "demo.sqlite", later, days=(40, 20))
     assert not carried.generated
     with Store(tmp_path / "demo.sqlite") as store:
-        last = store.latest("mairie.temp-ext")
-        hours = store.hourly(HEAT, until - timedelta(days=1), later)
+        last = store.samples.latest("mairie.temp-ext")
+        hours = store.rollups.hourly(HEAT, until - timedelta(days=1), later)
     assert last is not None and later - last.ts.astimezone(UTC) <= timedelta(minutes=30)
     assert all(b.last >= a.last for a, b in itertools.pairwise(hours))
     assert len(hours) >= 4 * 24 - 1

@@ -15,7 +15,8 @@ import pytest
 
 from gtb.efficiency import EfficiencyWatch, alarm_key
 from gtb.model import Site
-from gtb.store import Sample, Store
+from gtb.store import Store
+from gtb.store.samples import Sample
 
 METER = "ecole.compteur-chauffage"
 OUTDOOR = "mairie.temp-ext"  # the site's first outdoor sensor: the school has none
@@ -47,8 +48,8 @@ class Commune:
                 samples += [Sample(METER, at, self.index),
                             Sample(OUTDOOR, at, mean + 4.0 * math.sin(
                                 2 * math.pi * (hour - 9) / 24))]
-        self.store.write_samples(samples)
-        self.store.rollup(datetime.combine(first, time(), self.tz),
+        self.store.samples.write(samples)
+        self.store.rollups.compute(datetime.combine(first, time(), self.tz),
                           datetime.combine(first + timedelta(days=count), time(), self.tz))
 
 
@@ -73,24 +74,24 @@ def test_a_meter_far_above_its_baseline_raises_the_alarm_and_it_clears_when_back
         demo_site: Site, store: Store) -> None:
     commune = Commune(store, demo_site)
     commune.days(TAKEOVER - timedelta(days=365), 365 + 20)
-    store.record_event(datetime.combine(TAKEOVER, time(8), demo_site.tz), "engine", "engine",
+    store.audit.record(datetime.combine(TAKEOVER, time(8), demo_site.tz), "engine", "engine",
                        "Moteur démarré", reason="test")
     watch = EfficiencyWatch(store, demo_site)
     assert mornings(watch, TAKEOVER, 21) == []  # normal days: nothing
-    assert store.alarms() == []
+    assert store.alarms.history() == []
 
     fault = TAKEOVER + timedelta(days=20)
     commune.days(fault, 8, factor=1.8)  # a valve stuck open: +80 %
     changes = mornings(watch, fault + timedelta(days=1), 8)
     [(raised_on, raised)] = changes
     assert raised and raised_on == fault + timedelta(days=3)  # the morning after 3 days
-    alarm = store.active_alarms()[KEY]
+    alarm = store.alarms.active()[KEY]
     assert alarm.severity == "warning" and alarm.building == "ecole" and alarm.point == METER
     assert alarm.raised_at == datetime.combine(raised_on, time(1), demo_site.tz)
     assert alarm.message.startswith(f"Du {fault:%d/%m/%Y} au ")
     assert "de plus que ne le prévoit sa référence" in alarm.message
     assert "vanne" in alarm.message  # what to look for
-    [event] = store.events(kind="efficiency_loss")
+    [event] = store.audit.events(kind="efficiency_loss")
     assert event.data["state"] == "raised" and event.data["key"] == KEY
     assert event.reason == alarm.message and event.building == "ecole"
 
@@ -98,8 +99,8 @@ def test_a_meter_far_above_its_baseline_raises_the_alarm_and_it_clears_when_back
     changes = mornings(watch, fault + timedelta(days=9), 6)
     [(cleared_on, raised)] = changes
     assert not raised and cleared_on == fault + timedelta(days=10)  # two days within band
-    assert KEY not in store.active_alarms()
-    cleared, _ = store.events(kind="efficiency_loss")
+    assert KEY not in store.alarms.active()
+    cleared, _ = store.audit.events(kind="efficiency_loss")
     assert cleared.data["state"] == "cleared"
     assert "revenu dans la bande de sa référence" in cleared.message
 
@@ -107,12 +108,12 @@ def test_a_meter_far_above_its_baseline_raises_the_alarm_and_it_clears_when_back
 def test_without_a_baseline_nothing_is_raised_nor_said(demo_site: Site, store: Store) -> None:
     commune = Commune(store, demo_site)
     commune.days(TAKEOVER - timedelta(days=30), 60)  # a month before the engine: too short
-    store.record_event(datetime.combine(TAKEOVER, time(8), demo_site.tz), "engine", "engine",
+    store.audit.record(datetime.combine(TAKEOVER, time(8), demo_site.tz), "engine", "engine",
                        "Moteur démarré", reason="test")
     commune.days(TAKEOVER + timedelta(days=30), 10, factor=3.0)
     watch = EfficiencyWatch(store, demo_site)
     assert mornings(watch, TAKEOVER + timedelta(days=31), 10) == []
-    assert store.alarms() == [] and store.events(kind="efficiency_loss") == []
+    assert store.alarms.history() == [] and store.audit.events(kind="efficiency_loss") == []
 
 
 def test_no_engine_start_no_check(demo_site: Site, store: Store) -> None:

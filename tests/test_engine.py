@@ -34,13 +34,13 @@ def test_a_tick_reads_records_decides_and_writes(demo_site: Site, tmp_path: Path
             assert world.read("mediatheque.lecture.consigne") == 8.0
             assert world.read("mediatheque.lecture.mode") == 3.0
             assert world.read("gymnase.salle.mode") == 2.0
-            samples = r.store.latest_all()
+            samples = r.store.samples.latest_all()
             zones = {z.key: z.level for z in r.engine.zones()}
             assert len(samples) == points + len(zones)  # each zone's decided level too
             assert all(s.quality is Quality.OK for s in samples.values())
             assert samples[zone_mode_key("mediatheque.lecture")].value == MODE_OF_LEVEL[
                 zones["mediatheque.lecture"]] == 3.0
-            events = {e.point: e for e in r.store.events(kind="command", limit=100)}
+            events = {e.point: e for e in r.store.audit.events(kind="command", limit=100)}
             maternelle = events["ecole.maternelle.consigne"]
             assert maternelle.reason == "Inoccupé plus de 48 h (jusqu'à 08:20) : hors-gel 8,0 °C"
             assert maternelle.reason_en is not None and "frost protection" in maternelle.reason_en
@@ -88,16 +88,16 @@ def test_override_beats_the_programme_until_it_ends_and_is_audited(
         async with rig(demo_site, tmp_path / "gtb.sqlite") as r:
             await r.tick()
             now = r.clock.now()
-            r.store.add_override(key, 20.0, start=now, until=now + timedelta(hours=1),
+            r.store.overrides.add(key, 20.0, start=now, until=now + timedelta(hours=1),
                                  who="marie", why="permanence exceptionnelle", at=now)
             await r.tick()
             assert r.virtual.world.read(key) == 20.0
-            [event] = [e for e in r.store.events(kind="command", point=key, limit=10)
+            [event] = [e for e in r.store.audit.events(kind="command", point=key, limit=10)
                        if e.actor == "marie"]
             assert event.reason == ("Dérogation de marie jusqu'à 04:01 : permanence "
                                     "exceptionnelle")
             # The panel reads what the engine applied from the store.
-            shown = r.store.status("zone")["mairie.accueil"]
+            shown = r.store.status.read("zone")["mairie.accueil"]
             assert shown.at == r.clock.now()
             assert (shown.data["setpoint"], shown.data["source"], shown.data["actor"]) == (
                 20.0, "override", "marie")
@@ -111,11 +111,11 @@ def test_override_beats_the_programme_until_it_ends_and_is_audited(
             assert r.virtual.world.read(key) == 16.0
             # A new override, cancelled early, and one asking for too much.
             now = r.clock.now()
-            oid = r.store.add_override(key, 25.0, start=now, until=now + timedelta(hours=8),
+            oid = r.store.overrides.add(key, 25.0, start=now, until=now + timedelta(hours=8),
                                        who="paul", why="trop froid", at=now)
             await r.tick()
             assert r.virtual.world.read(key) == 21.0  # the ceiling, whoever asks
-            r.store.cancel_override(oid, at=r.clock.now(), who="marie", why="erreur")
+            r.store.overrides.cancel(oid, at=r.clock.now(), who="marie", why="erreur")
             await r.tick()
             assert r.virtual.world.read(key) == 16.0
 
@@ -140,18 +140,18 @@ def test_a_dead_device_makes_points_stale_then_failed_with_an_alarm_and_recovers
             salle = next(z for z in r.engine.zones() if z.key == "gymnase.salle")
             assert salle.degraded and salle.temperature is None
             assert salle.reason.fr.startswith("Mode dégradé, température inconnue")
-            alarms = r.store.active_alarms()
+            alarms = r.store.alarms.active()
             [device_alarm] = [a for a in alarms.values() if a.key.startswith("device:bacnet")]
             assert "ne répond plus" in device_alarm.message
             assert not [k for k in alarms if k.startswith("point:gymnase")]
-            failed = r.store.latest("gymnase.salle.temperature")
+            failed = r.store.samples.latest("gymnase.salle.temperature")
             assert failed is not None and failed.quality is Quality.FAILED and failed.error
             # The other buildings went on as usual.
-            assert r.store.latest("mairie.accueil.temperature").quality is Quality.OK  # type: ignore[union-attr]
+            assert r.store.samples.latest("mairie.accueil.temperature").quality is Quality.OK  # type: ignore[union-attr]
             await gym.start()
             r.clock.advance(120)  # past the driver's backoff
             await r.tick()
-            assert not [k for k in r.store.active_alarms() if k.startswith("device:")]
+            assert not [k for k in r.store.alarms.active() if k.startswith("device:")]
             assert any(m.startswith("Fin d'alarme") for m in r.events("alarm"))
 
     run(body)
@@ -175,18 +175,18 @@ def test_exception_responses_and_implausible_values_fail_only_their_points(
             assert report.stale + report.failed == 1
             for _ in range(4):
                 await r.tick()
-            alarm = r.store.active_alarms()["point:mairie.accueil.humidite"]
+            alarm = r.store.alarms.active()["point:mairie.accueil.humidite"]
             assert "ILLEGAL_ADDRESS" in alarm.message
             # A thermometer reporting 95 °C is not believed: its zone goes degraded.
             r.server("ecole").publish("ecole.cantine.temperature", 95.0)
             for _ in range(5):
                 await r.engine.tick()
                 r.clock.advance(60)
-            alarm = r.store.active_alarms()["point:ecole.cantine.temperature"]
+            alarm = r.store.alarms.active()["point:ecole.cantine.temperature"]
             assert "95 °C is outside the physical range -30..60 °C" in alarm.message
             cantine = next(z for z in r.engine.zones() if z.key == "ecole.cantine")
             assert cantine.degraded
-            assert r.store.latest("ecole.maternelle.temperature").quality is Quality.OK  # type: ignore[union-attr]
+            assert r.store.samples.latest("ecole.maternelle.temperature").quality is Quality.OK  # type: ignore[union-attr]
 
     run(body)
 
@@ -209,7 +209,7 @@ def test_engine_restart_restores_overrides_and_alarms_and_releases_on_shutdown(
         async with rig(demo_site, db) as r:
             await r.tick()
             now = r.clock.now()
-            r.store.add_override(key, 18.0, start=now, until=now + timedelta(days=1),
+            r.store.overrides.add(key, 18.0, start=now, until=now + timedelta(days=1),
                                  who="marie", why="match", at=now)
             await r.server("ep-eglise").stop()
             for _ in range(5):
@@ -256,7 +256,7 @@ def test_an_event_added_to_the_store_brings_its_zone_to_comfort(
             await r.tick()
             world = r.virtual.world
             assert world.read("mairie.accueil.consigne") == 16.0
-            entry = r.store.add_agenda_entry(
+            entry = r.store.agenda.add(
                 {"kind": "event", "label": "Permanence de crise", "scope": ["mairie.accueil"],
                  "start": "2026-01-12 03:00", "end": "2026-01-12 06:30"},
                 at=r.clock.now(), who="marie")
@@ -267,7 +267,7 @@ def test_an_event_added_to_the_store_brings_its_zone_to_comfort(
             [status] = [z for z in r.engine.zones() if z.key == "mairie.accueil"]
             assert "jusqu'à 06:30" in status.reason.fr
             # The panel deletes it: back to the programme at the next tick.
-            r.store.delete_agenda_entry(entry, at=r.clock.now(), who="marie")
+            r.store.agenda.delete(entry, at=r.clock.now(), who="marie")
             await r.tick()
             assert world.read("mairie.accueil.consigne") == 16.0
 
@@ -282,16 +282,16 @@ def test_a_programme_saved_in_the_store_changes_the_zone_at_the_next_tick(
             await r.tick()
             world = r.virtual.world
             assert world.read("mairie.accueil.consigne") == 16.0
-            revision = r.store.schedule_revision()
+            revision = r.store.programmes.revision()
             # Monday 03:00: the panel opens the reception from 03:00 on Mondays.
-            r.store.save_schedule("mairie.accueil", {"mon": ["03:00-12:00"]},
+            r.store.programmes.save("mairie.accueil", {"mon": ["03:00-12:00"]},
                                   at=r.clock.now(), who="marie")
-            assert r.store.schedule_revision() > revision
+            assert r.store.programmes.revision() > revision
             await r.tick()
             assert world.read("mairie.accueil.consigne") == 19.0
             [status] = [z for z in r.engine.zones() if z.key == "mairie.accueil"]
             assert status.reason.fr == "Occupé selon le programme jusqu'à 12:00 : confort 19,0 °C"
-            assert r.store.status("zone")["mairie.accueil"].data["reason"]["fr"] == (
+            assert r.store.status.read("zone")["mairie.accueil"].data["reason"]["fr"] == (
                 status.reason.fr)
             # The learner follows the saved programme too.
             learner = r.engine._learners["mairie.accueil"]
@@ -299,17 +299,18 @@ def test_a_programme_saved_in_the_store_changes_the_zone_at_the_next_tick(
             assert learner.programme.tue == ()
             # Its neighbours keep the site file's programme.
             assert world.read("mairie.bureaux.consigne") == 16.0
-            [applied] = r.store.events(kind="programme")
+            [applied] = r.store.audit.events(kind="programme")
             assert (applied.building, applied.zone, applied.reason) == (
                 "mairie", "accueil", "version 1 de marie")
             # A version the engine cannot read leaves the site file's programme in force.
-            r.store.save_schedule("mairie.accueil", {"mon": ["03:00-02:00"]},
+            r.store.programmes.save("mairie.accueil", {"mon": ["03:00-02:00"]},
                                   at=r.clock.now(), who="script")
             await r.tick()
             assert world.read("mairie.accueil.consigne") == 16.0
-            [fault] = r.store.events(kind="fault", zone="accueil")
+            [fault] = r.store.audit.events(kind="fault", zone="accueil")
             assert "illisible" in fault.message
-            assert r.store.events(kind="programme")[0].reason == "programme du fichier du site"
+            [applied, *_] = r.store.audit.events(kind="programme")
+            assert applied.reason == "programme du fichier du site"
 
     run(body)
 
@@ -326,7 +327,7 @@ def test_a_daylight_saving_night_keeps_time_in_order(demo_site: Site, tmp_path: 
                 ticks += 1
             # 22:00 to 06:00 on the night clocks go forward is 7 hours: 28 ticks of 15 min.
             assert ticks == 28
-            samples = r.store.samples("mairie.accueil.temperature", start, r.clock.now()
+            samples = r.store.samples.read("mairie.accueil.temperature", start, r.clock.now()
                                       + timedelta(seconds=1))
             times = [s.ts for s in samples]
             assert len(times) == ticks and times == sorted(set(times))
@@ -349,9 +350,9 @@ def test_the_engine_learns_each_night_keeps_it_and_honours_the_switch(
                 await r.tick(after_s=900)
                 nights += await r.engine.learn()
             assert nights == days
-            [night, *_] = r.store.events(kind="learning")
+            [night, *_] = r.store.audit.events(kind="learning")
             assert night.message == "Apprentissage de la nuit"
-            stored = r.store.zone_learning(zone)
+            stored = r.store.learning.of(zone)
             assert stored is not None and stored.model["thermal"] is not None
             assert len(stored.model["days"]) >= 2
             learned = r.engine._learners[zone].thermal
@@ -359,7 +360,7 @@ def test_the_engine_learns_each_night_keeps_it_and_honours_the_switch(
         async with rig(demo_site, db, start=MONDAY_3AM + timedelta(days=days, hours=1),
                        settings=quarter) as r:
             assert r.engine._learners[zone].thermal == learned
-            r.store.set_learning(zone, False, at=r.clock.now(), who="marie")
+            r.store.learning.switch(zone, False, at=r.clock.now(), who="marie")
             await r.tick(after_s=900)
             assert r.engine._learners[zone].learning is False
             assert "Préchauffage démarré" not in next(

@@ -33,11 +33,11 @@ async def _tick_at(r: Rig, local: datetime) -> None:
 def _assert_published(r: Rig, *, night: str, today: str, at: datetime) -> None:
     """The engine's last publication for the panel (gtb.outlook): each cabinet's night,
     the holidays ahead, and when it wrote them."""
-    nights = r.store.status("night")
+    nights = r.store.status.read("night")
     assert sorted(nights) == [f"night:{c.id}" for c in sorted(r.engine.site.cabinets,
                                                                key=lambda c: c.id)]
     assert {s.data["night"] for s in nights.values()} == {night}
-    holidays = r.store.status("holidays")["holidays"]
+    holidays = r.store.status.read("holidays")["holidays"]
     assert holidays.data["today"] == today
     assert {s.at for s in (*nights.values(), holidays)} == {at.replace(microsecond=0)}
 
@@ -87,8 +87,8 @@ def test_cabinets_follow_the_sun_the_night_cut_and_the_dimming(
             _assert_published(r, night="2026-01-13", today="2026-01-13",
                               at=sunrise + timedelta(minutes=2))
             # What was commanded is in the audit log with its reason.
-            reasons = [e.reason for e in r.store.events(kind="command", point="ep-centre.relais",
-                                                         limit=20)]
+            commands = r.store.audit.events(kind="command", point="ep-centre.relais", limit=20)
+            reasons = [e.reason for e in commands]
             assert "coupure de nuit de 23:00 jusqu'à 05:00 : éteint" in reasons
 
     run(body)
@@ -100,10 +100,10 @@ def test_events_overlapping_each_other_and_the_night_cut(demo_site: Site, tmp_pa
                        start=MONDAY_4PM.replace(hour=21)) as r:
             world = r.virtual.world
             now = r.clock.now()
-            r.store.add_agenda_entry(
+            r.store.agenda.add(
                 {"kind": "lights_on", "label": "Marché de nuit", "scope": ["ep-centre"],
                  "start": "2026-01-12 21:30", "end": "2026-01-13 01:00"}, at=now, who="maire")
-            r.store.add_agenda_entry(
+            r.store.agenda.add(
                 {"kind": "lights_off", "label": "Feu d'artifice", "scope": ["ep-centre"],
                  "start": "2026-01-12 23:30", "end": "2026-01-12 23:45"}, at=now, who="maire")
             await r.tick()
@@ -134,24 +134,24 @@ def test_the_mayors_immediate_on_expires(demo_site: Site, tmp_path: Path) -> Non
             await r.tick()
             assert world.read("ep-centre.relais") == 0.0
             now = r.clock.now()
-            r.store.add_override("ep-centre.relais", 1.0, start=now,
+            r.store.overrides.add("ep-centre.relais", 1.0, start=now,
                                  until=now + timedelta(minutes=30), who="maire",
                                  why="accident rue de la gare", at=now)
             await r.tick()
             assert world.read("ep-centre.relais") == 1.0
-            [event] = [e for e in r.store.events(kind="command", point="ep-centre.relais",
+            [event] = [e for e in r.store.audit.events(kind="command", point="ep-centre.relais",
                                                  limit=10) if e.actor == "maire"]
             assert event.reason == ("Dérogation de maire jusqu'à demain 00:01 : accident rue de la "
                                     "gare")
             # The panel reads the order, not the timetable, as the cabinet's state.
-            shown = r.store.status("output")["cabinet:ep-centre"].data
+            shown = r.store.status.read("output")["cabinet:ep-centre"].data
             assert (shown["on"], shown["source"], shown["reason"]["fr"]) == (
                 True, "override", event.reason)
             assert (_status(r, "ep-centre").on, _status(r, "ep-centre").source) == (
                 True, "override")
             await r.tick(after_s=31 * 60)
             assert world.read("ep-centre.relais") == 0.0
-            shown = r.store.status("output")["cabinet:ep-centre"].data
+            shown = r.store.status.read("output")["cabinet:ep-centre"].data
             assert (shown["on"], shown["source"]) == (False, "controller")
 
     run(body)
@@ -170,7 +170,7 @@ def test_a_cabinet_that_stops_answering_is_alarmed_and_restored(
             await cabinet.stop()
             for _ in range(5):
                 await r.tick()
-            [alarm] = [a for k, a in r.store.active_alarms().items() if k.startswith("device:")]
+            [alarm] = [a for k, a in r.store.alarms.active().items() if k.startswith("device:")]
             assert "Éclairage public, centre-bourg : dernier état maintenu par l'appareil" in (
                 alarm.message)
             # 23:00 passed while it was silent: it keeps the light on, the safe side.
@@ -179,7 +179,7 @@ def test_a_cabinet_that_stops_answering_is_alarmed_and_restored(
             await cabinet.start()
             await r.tick()
             assert world.read("ep-centre.relais") == 0.0  # the state of the moment, at once
-            assert not [k for k in r.store.active_alarms() if k.startswith("device:")]
+            assert not [k for k in r.store.alarms.active() if k.startswith("device:")]
 
     run(body)
 
@@ -243,23 +243,23 @@ def test_a_watched_river_level_raises_escalates_and_ends(demo_site: Site, tmp_pa
             await r.tick()
             world.set_measurement(key, 3.8)
             await r.tick(after_s=300)
-            assert f"watch:{key}" not in r.store.active_alarms()  # not for 10 min yet
+            assert f"watch:{key}" not in r.store.alarms.active()  # not for 10 min yet
             await r.tick(after_s=600)
-            alarm = r.store.active_alarms()[f"watch:{key}"]
+            alarm = r.store.alarms.active()[f"watch:{key}"]
             assert alarm.severity.value == "warning"
             assert alarm.message.startswith("Crue de la Scarpe : Niveau de la Scarpe au pont "
                                             "à 3,8 m")
             world.set_measurement(key, 4.5)
             await r.tick(after_s=60)
             await r.tick(after_s=660)
-            alarm = r.store.active_alarms()[f"watch:{key}"]
+            alarm = r.store.alarms.active()[f"watch:{key}"]
             assert alarm.severity.value == "critical"
             world.set_measurement(key, 3.45)  # below 3.5, within the hysteresis: kept
             await r.tick(after_s=60)
-            assert r.store.active_alarms()[f"watch:{key}"].severity.value == "warning"
+            assert r.store.alarms.active()[f"watch:{key}"].severity.value == "warning"
             world.set_measurement(key, 3.3)
             await r.tick(after_s=60)
-            assert f"watch:{key}" not in r.store.active_alarms()
+            assert f"watch:{key}" not in r.store.alarms.active()
             assert any(m.startswith("Fin d'alarme : Niveau de la Scarpe")
                        for m in r.events("alarm"))
 

@@ -21,7 +21,8 @@ from gtb.cli import main
 from gtb.export import CsvWriter, Period, Resolution, rows, site_points
 from gtb.influx import Schema
 from gtb.model import Quality, Site
-from gtb.store import Sample, Store
+from gtb.store import Store
+from gtb.store.samples import Sample, Samples
 
 PARIS = ZoneInfo("Europe/Paris")
 START = datetime(2026, 3, 28, tzinfo=PARIS)  # Sunday 29 March 2026 has 23 hours
@@ -75,8 +76,8 @@ def history(tmp_path: Path, demo_site_text: str) -> History:
             samples.append(Sample(ECOLE_TEMP, t, 20.0 + (i % 3)))
         t, i = t + STEP, i + 1
     with Store(db) as store:
-        store.write_samples(samples)
-        store.rollup(START, END)
+        store.samples.write(samples)
+        store.rollups.compute(START, END)
     return History(site_file, db, tmp_path)
 
 
@@ -209,7 +210,7 @@ def test_raw_line_protocol_is_what_the_shipper_sends(
         for key in (MAIRIE_METER, MAIRIE_TEMP, ECOLE_TEMP, MAIRIE_MODE):  # the export's order
             expected += [
                 schema.sample_line(key, int(s.ts.timestamp()), s.value, s.quality.value, s.error)
-                for s in store.samples(key, START, datetime(2026, 3, 31, tzinfo=PARIS))
+                for s in store.samples.read(key, START, datetime(2026, 3, 31, tzinfo=PARIS))
             ]
     assert result.stdout.splitlines() == expected
     assert len(expected) == 4 * (96 + 92 + 96)
@@ -273,13 +274,13 @@ def test_an_export_that_fails_half_way_leaves_the_old_file_alone(
 ) -> None:
     out = history.tmp / "out.csv"
     out.write_text("the previous export\n", encoding="utf-8")
-    real_rows = Store.sample_rows
+    real_rows = Samples.rows
 
     def rows_then_failure(*args: Any, **kwargs: Any) -> Iterator[Any]:
         yield from islice(real_rows(*args, **kwargs), 10)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Store, "sample_rows", rows_then_failure)
+    monkeypatch.setattr(Samples, "rows", rows_then_failure)
     result = history.run("--from", "2026-03-28", "--to", "2026-03-29", "--format", "csv",
                          "--output", str(out))
     assert result.exit_code == 1
@@ -303,13 +304,13 @@ def test_a_missing_store_is_an_error_and_is_not_created(history: History) -> Non
 def test_the_store_reads_samples_in_chunks_without_losing_any(history: History) -> None:
     start, end = datetime(2026, 3, 29, tzinfo=PARIS), datetime(2026, 3, 30, tzinfo=PARIS)
     with Store(history.db) as store:
-        whole = store.samples(ECOLE_TEMP, start, end)
+        whole = store.samples.read(ECOLE_TEMP, start, end)
         for chunk in (1, 7, 46, 92, 1000):  # 92 samples: chunks that divide it and not
-            rows = list(store.sample_rows(ECOLE_TEMP, start, end, chunk=chunk))
+            rows = list(store.samples.rows(ECOLE_TEMP, start, end, chunk=chunk))
             assert rows == [(int(s.ts.timestamp()), s.value, s.quality.value, s.error)
                             for s in whole]
-        assert store.count_samples(ECOLE_TEMP, start, end) == 92
-        assert store.count_hourly(ECOLE_TEMP, start, end) == 23
+        assert store.samples.count(ECOLE_TEMP, start, end) == 92
+        assert store.rollups.count(ECOLE_TEMP, start, end) == 23
 
 
 def test_the_fast_raw_csv_writes_the_lines_of_the_row_by_row_writer(
@@ -323,7 +324,7 @@ def test_the_fast_raw_csv_writes_the_lines_of_the_row_by_row_writer(
     with Store(history.db) as store:
         fast, slow = io.StringIO(), io.StringIO()
         written = CsvWriter(fast, demo_site, []).write_raw(
-            point, store.sample_rows(point.key, period.start, period.end))
+            point, store.samples.rows(point.key, period.start, period.end))
         row_by_row = CsvWriter(slow, demo_site, [])
         for row in rows(store, point, period, Resolution.RAW):
             row_by_row.write(row)

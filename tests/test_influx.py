@@ -20,7 +20,8 @@ from gtb.bench.servers import LocalInfluxDB1, LocalVictoriaMetrics
 from gtb.clock import SimulatedClock
 from gtb.influx import ALARM_KEY, InfluxSettings, Schema, Shipper
 from gtb.model import Quality, Site
-from gtb.store import Sample, Store
+from gtb.store import Store
+from gtb.store.samples import Sample
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 TEMP = "mairie.accueil.temperature"
@@ -63,12 +64,12 @@ def fill(store: Store, count: int = 30) -> None:
             samples.append(Sample(SETPOINT, at, 21.0, Quality.STALE, "timeout"))
         else:
             samples.append(Sample(SETPOINT, at, 21.0))
-        store.write_samples(samples)
-    store.record_event(T0, "override", "marie", "Consigne 22 °C\npour la réunion",
+        store.samples.write(samples)
+    store.audit.record(T0, "override", "marie", "Consigne 22 °C\npour la réunion",
                        reason='conseil "municipal"', building="mairie", zone="accueil",
                        point=SETPOINT, data={"value": 22.0},
                        message_en="Setpoint 22 °C for the meeting")
-    store.record_event(T0, "login", "marie", "connexion")  # same second, no point
+    store.audit.record(T0, "login", "marie", "connexion")  # same second, no point
 
 
 def v1(server: LocalInfluxDB1, database: str, **more: Any) -> InfluxSettings:
@@ -110,7 +111,7 @@ def test_v1_ships_every_sample_and_event_once(
     sender = shipper(store, demo_site, v1(influxdb1, database, batch_size=7))
     report = sender.ship()
     assert (report.samples, report.events, report.waiting) == (90, 2, False)
-    assert store.shipping_backlog() == {"samples": 0, "events": 0}
+    assert store.shipping.backlog() == {"samples": 0, "events": 0}
 
     temps = values(influxdb1, database,
                    f"SELECT value FROM temperature WHERE point = '{TEMP}' AND zone = 'accueil'")
@@ -133,7 +134,7 @@ def test_v1_ships_every_sample_and_event_once(
     ]
     # Nothing is sent twice: a second pass finds nothing, a new tick goes alone.
     assert sender.ship().samples == 0
-    store.write_samples([Sample(TEMP, T0 + minutes(30), 22.0)])
+    store.samples.write([Sample(TEMP, T0 + minutes(30), 22.0)])
     assert sender.ship().samples == 1
     assert values(influxdb1, database, "SELECT count(value) FROM temperature")[0][1] == 31
 
@@ -146,16 +147,16 @@ def test_a_line_influxdb_refuses_is_set_aside_and_the_rest_goes(
     at = int(T0.timestamp())
     write_v1(influxdb1, database, f'sample,point=x value="texte" {at}')
     fill(store, count=10)
-    store.write_samples([Sample("ancien.point", T0 + minutes(3), 4.0)])
+    store.samples.write([Sample("ancien.point", T0 + minutes(3), 4.0)])
     report = shipper(store, demo_site, v1(influxdb1, database, batch_size=16)).ship()
     assert (report.samples, report.set_aside, report.waiting) == (30, 1, False)
-    [aside] = store.set_aside()
+    [aside] = store.shipping.set_aside()
     assert aside.stream == "samples" and aside.line.startswith("sample,point=ancien.point")
     assert "conflict" in aside.error
-    [event] = store.events(kind="influx_rejected")
+    [event] = store.audit.events(kind="influx_rejected")
     assert "1 ligne(s)" in event.message
     assert values(influxdb1, database, "SELECT count(value) FROM temperature")[0][1] == 10
-    assert store.shipping_backlog()["samples"] == 0
+    assert store.shipping.backlog()["samples"] == 0
 
 
 def write_v1(server: LocalInfluxDB1, database: str, body: str) -> None:
@@ -173,9 +174,9 @@ def test_v1_with_a_wrong_database_is_refused_and_alarmed(
     sender = shipper(store, demo_site, v1(influxdb1, "nulle_part"))
     report = sender.ship()
     assert report.waiting and "404" in (report.error or "")
-    assert ALARM_KEY in store.active_alarms()
-    assert "réglages à vérifier" in store.active_alarms()[ALARM_KEY].message
-    assert store.shipping_backlog()["samples"] == 6
+    assert ALARM_KEY in store.alarms.active()
+    assert "réglages à vérifier" in store.alarms.active()[ALARM_KEY].message
+    assert store.shipping.backlog()["samples"] == 6
 
 
 # -- the v2 API, through influxdb-client, into VictoriaMetrics --------------------------------
@@ -279,7 +280,7 @@ def test_429_waits_as_long_as_retry_after_says(
     sender = shipper(store, demo_site, v2(server), now=lambda: now[0])
     report = sender.ship()
     assert report.waiting and "429" in (report.error or "")
-    assert store.shipping_backlog()["samples"] == 9
+    assert store.shipping.backlog()["samples"] == 9
     busy[0] = False
     now[0] += 29
     assert sender.ship().waiting and len(server.bodies) == 1, "Retry-After is honoured"
@@ -287,8 +288,8 @@ def test_429_waits_as_long_as_retry_after_says(
     report = sender.ship()
     # The two events, and the outage's own: the archive learns of its absence too.
     assert (report.samples, report.events, report.waiting) == (9, 3, False)
-    assert [e.kind for e in store.events(kind="influx_down")] == ["influx_down"]
-    assert store.events(kind="influx_up"), "the recovery is in the audit log"
+    assert [e.kind for e in store.audit.events(kind="influx_down")] == ["influx_down"]
+    assert store.audit.events(kind="influx_up"), "the recovery is in the audit log"
 
 
 def test_401_is_alarmed_at_once_and_backs_off(
@@ -313,7 +314,7 @@ def test_401_is_alarmed_at_once_and_backs_off(
             sender.ship()
         delays.append(waited)
     assert delays == sorted(delays) and delays[-1] > delays[0], "the backoff grows"
-    alarm = store.active_alarms()[ALARM_KEY]
+    alarm = store.alarms.active()[ALARM_KEY]
     assert "unauthorized access" in alarm.message
 
 
@@ -347,9 +348,9 @@ def test_3x_partial_write_sets_aside_the_lines_it_names(
     report = shipper(store, demo_site, v2(server, batch_size=100)).ship()
     assert (report.samples, report.set_aside) == (28, 2)
     assert len(server.bodies) == 2, "InfluxDB 3 wrote the other lines: nothing is sent again"
-    assert {a.line.split(" ")[1].split(",")[0] for a in store.set_aside()} == {
+    assert {a.line.split(" ")[1].split(",")[0] for a in store.shipping.set_aside()} == {
         'quality="failed"', 'value=21.0'}
-    assert all("partial write" in a.error for a in store.set_aside())
+    assert all("partial write" in a.error for a in store.shipping.set_aside())
 
 
 def test_2x_bad_line_is_found_by_halving(
@@ -366,7 +367,7 @@ def test_2x_bad_line_is_found_by_halving(
     fill(store, count=16)
     report = shipper(store, demo_site, v2(server, batch_size=64)).ship()
     assert (report.samples, report.set_aside) == (47, 1)
-    [aside] = store.set_aside()
+    [aside] = store.shipping.set_aside()
     assert "device 1" in aside.line and "field type conflict" in aside.error
     shipped = {line for line in server.delivered if "device 1" not in line}
     assert len(shipped) == 47 + 3  # the samples, the two events and the set-aside's event
@@ -382,12 +383,12 @@ def test_an_unreachable_server_is_an_event_then_an_alarm_after_five_minutes(
     now = [0.0]
     sender = Shipper(store, demo_site, settings, clock, now=lambda: now[0])
     assert sender.ship().waiting
-    assert store.events(kind="influx_down") and ALARM_KEY not in store.active_alarms()
+    assert store.audit.events(kind="influx_down") and ALARM_KEY not in store.alarms.active()
     clock.advance(301)
     now[0] += 1000
     assert sender.ship().waiting
-    assert "ne répond pas" in store.active_alarms()[ALARM_KEY].message
-    assert store.shipping_backlog()["samples"] == 6, "nothing is lost"
+    assert "ne répond pas" in store.alarms.active()[ALARM_KEY].message
+    assert store.shipping.backlog()["samples"] == 6, "nothing is lost"
 
 
 def test_settings_come_from_the_environment_and_say_what_is_missing() -> None:

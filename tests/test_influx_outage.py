@@ -39,23 +39,23 @@ def test_every_sample_and_event_arrives_once_after_an_outage(
 
                 for _ in range(5):
                     await minute()
-                assert r.store.shipping_backlog() == {"samples": 0, "events": 0}
+                assert r.store.shipping.backlog() == {"samples": 0, "events": 0}
 
                 server.stop()
                 for _ in range(12):
                     await minute()
-                alarm = r.store.active_alarms()[ALARM_KEY]
+                alarm = r.store.alarms.active()[ALARM_KEY]
                 assert "ne répond pas" in alarm.message and "rien n'est perdu" in alarm.message
-                waiting = r.store.shipping_backlog()["samples"]
+                waiting = r.store.shipping.backlog()["samples"]
                 assert waiting >= 12 * len(list(demo_site.points()))
 
                 server.start()
                 for _ in range(10):
                     await minute()
-                    if sum(r.store.shipping_backlog().values()) == 0:
+                    if sum(r.store.shipping.backlog().values()) == 0:
                         break
-                assert r.store.shipping_backlog() == {"samples": 0, "events": 0}
-                assert ALARM_KEY not in r.store.active_alarms()
+                assert r.store.shipping.backlog() == {"samples": 0, "events": 0}
+                assert ALARM_KEY not in r.store.alarms.active()
                 assert any("envoyés" in line for line in lines), "the drain shows progress"
                 assert_same_history(r.store, server, MONDAY_3AM - timedelta(hours=1),
                                     r.clock.now() + timedelta(hours=1))
@@ -67,8 +67,8 @@ def assert_same_history(store: Store, server: LocalInfluxDB1, start: datetime,
                         end: datetime) -> None:
     """Every stored sample and event is in InfluxDB, at its time, and nothing else is."""
     stored: Counter[tuple[str, int]] = Counter()
-    for point in store.latest_all():
-        for sample in store.samples(point, start, end):
+    for point in store.samples.latest_all():
+        for sample in store.samples.read(point, start, end):
             stored[(point, int(sample.ts.timestamp()))] += 1
     archived: Counter[tuple[str, int]] = Counter()
     for measurement in server.query("SHOW MEASUREMENTS", DB)[0]["values"]:
@@ -85,5 +85,5 @@ def assert_same_history(store: Store, server: LocalInfluxDB1, start: datetime,
     for name in ("event", "command"):
         for series in server.query(f'SELECT "id" FROM "{name}"', DB):
             ids.update(row[1] for row in series["values"])
-    recorded = {e.id for e in store.events(limit=100_000)}
+    recorded = {e.id for e in store.audit.events(limit=100_000)}
     assert ids == recorded

@@ -47,7 +47,7 @@ def test_ticks_and_rollups_run_and_a_failing_job_is_an_event(
             try:
                 assert scheduler.get_job("efficiency") is not None  # daily: test_efficiency
                 await asyncio.sleep(3.0)
-                hours = store.hourly(POINT, START, clock.now())
+                hours = store.rollups.hourly(POINT, START, clock.now())
                 assert len(hours) >= 1, "hourly rollups ran"
                 assert all(h.count >= 1 for h in hours)
 
@@ -56,12 +56,12 @@ def test_ticks_and_rollups_run_and_a_failing_job_is_an_event(
                     raise OSError("disque plein")
 
                 store.rollup = disk_full  # type: ignore[method-assign]
-                ticked = len(store.samples(POINT, START, clock.now()))
+                ticked = len(store.samples.read(POINT, START, clock.now()))
                 await asyncio.sleep(2.5)
-                [failure, *_] = store.events(kind="job_error")
+                [failure, *_] = store.audit.events(kind="job_error")
                 assert "« rollup » a échoué" in failure.message
                 assert "disque plein" in failure.message
-                assert len(store.samples(POINT, START, clock.now())) > ticked + 5
+                assert len(store.samples.read(POINT, START, clock.now())) > ticked + 5
             finally:
                 scheduler.shutdown(wait=False)
                 await engine.stop()
@@ -98,11 +98,11 @@ def test_a_slow_influxdb_does_not_hold_up_the_ticks(demo_site: Site, tmp_path: P
             scheduler = start_jobs(engine, store, clock, speed=SPEED, shipper=shipper)
             try:
                 await asyncio.sleep(0.5)
-                ticked = len(store.samples(POINT, START, clock.now()))
+                ticked = len(store.samples.read(POINT, START, clock.now()))
                 await asyncio.sleep(3.0)
                 assert writer.batches >= 1, "shipping ran"
                 # 3 s at a tick every 17 ms: far more ticks than the writer's 2 batches.
-                assert len(store.samples(POINT, START, clock.now())) > ticked + 20
+                assert len(store.samples.read(POINT, START, clock.now())) > ticked + 20
             finally:
                 scheduler.shutdown(wait=False)
                 await engine.stop()

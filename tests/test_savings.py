@@ -31,7 +31,8 @@ from gtb.savings.readings import building_days, load_baseline_csv
 from gtb.savings.reporting import back_within, efficiency_losses, savings
 from gtb.savings.site import site_savings
 from gtb.sim.weather import LILLE_LESQUIN_1991_2020, SyntheticWeather, daily_extremes
-from gtb.store import Sample, Store
+from gtb.store import Store
+from gtb.store.samples import Sample
 from gtb.tariffs import DEFAULT_TARIFFS, TariffsError, load_tariffs
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -505,12 +506,12 @@ def history(site: Site, tmp_path_factory: pytest.TempPathFactory) -> History:
             index, cabinet_index = start_index + kwh, start_cabinet + CABINET_DAILY_KWH
     db = tmp / "gtb.sqlite"
     with Store(db) as store:
-        store.write_samples(samples)
-        store.rollup(datetime.combine(first, time(), PARIS), datetime.combine(
+        store.samples.write(samples)
+        store.rollups.compute(datetime.combine(first, time(), PARIS), datetime.combine(
             last + timedelta(days=1), time(), PARIS))
-        store.record_event(ENGINE_START, "engine", "engine", "Moteur démarré",
+        store.audit.record(ENGINE_START, "engine", "engine", "Moteur démarré",
                            reason="3 points, site essai", site="essai")
-        store.record_event(ENGINE_START + timedelta(days=3), "engine", "engine",
+        store.audit.record(ENGINE_START + timedelta(days=3), "engine", "engine",
                            "Moteur démarré", reason="redémarrage", site="essai")
     site_file = tmp / "essai.yaml"
     site_file.write_text(SITE_YAML, encoding="utf-8")
@@ -581,7 +582,7 @@ def test_a_fault_in_the_store_is_reported_with_the_savings(site: Site, history: 
     db.write_bytes(history.db.read_bytes())
     with Store(db) as store:
         first, last = datetime(2025, 1, 20, tzinfo=PARIS), datetime(2026, 1, 1, tzinfo=PARIS)
-        stored = {s.ts: s.value for s in store.samples(SCHOOL_METER, first, last)}
+        stored = {s.ts: s.value for s in store.samples.read(SCHOOL_METER, first, last)}
         extra, rows = 0.0, []
         for t, value in sorted(stored.items()):
             local = t.astimezone(PARIS)
@@ -589,8 +590,8 @@ def test_a_fault_in_the_store_is_reported_with_the_savings(site: Site, history: 
                 extra += 0.6 * history.truth[local.date()].kwh  # +70 % of what was used
             if extra and value is not None:
                 rows.append(Sample(SCHOOL_METER, t, value + extra))
-        store.write_samples(rows)
-        store.rollup(first, last)
+        store.samples.write(rows)
+        store.rollups.compute(first, last)
         result = site_savings(store, site, *REPORT)
     school = result.buildings[0]
     (loss,) = school.losses

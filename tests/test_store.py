@@ -18,18 +18,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gtb.model import Quality
-from gtb.store import (
-    MIGRATIONS,
-    ConflictError,
-    NotFoundError,
-    Sample,
-    SchemaVersionError,
-    Severity,
-    Store,
-    StoreError,
-    UserRole,
-)
+from gtb.model import Quality, Severity
+from gtb.store import Store
+from gtb.store.accounts import UserRole
+from gtb.store.database import ConflictError, NotFoundError, SchemaVersionError, StoreError
+from gtb.store.migrations import MIGRATIONS
+from gtb.store.samples import Sample
 
 PARIS = ZoneInfo("Europe/Paris")
 T0 = datetime(2026, 1, 12, 8, 0, tzinfo=UTC)
@@ -75,17 +69,17 @@ def test_a_new_file_is_at_the_latest_version_in_wal_mode(store: Store, path: Pat
 def test_an_old_file_is_upgraded_with_its_data_intact(path: Path) -> None:
     with Store(path, migrations=MIGRATIONS[:1]) as old:
         assert old.schema_version == 1
-        old.write_samples([Sample(TEMP, T0, 19.5), Sample(TEMP, T0 + minutes(1), 20.5)])
-        old.rollup(T0, T0 + timedelta(hours=1))
+        old.samples.write([Sample(TEMP, T0, 19.5), Sample(TEMP, T0 + minutes(1), 20.5)])
+        old.rollups.compute(T0, T0 + timedelta(hours=1))
         with pytest.raises(sqlite3.OperationalError, match="no such table: events"):
-            old.record_event(T0, "login", "marie", "connexion")
+            old.audit.record(T0, "login", "marie", "connexion")
 
     with Store(path) as new:
         assert new.schema_version == len(MIGRATIONS)
-        assert [s.value for s in new.samples(TEMP, T0, T0 + minutes(2))] == [19.5, 20.5]
-        (hour,) = new.hourly(TEMP, T0, T0 + timedelta(hours=1))
+        assert [s.value for s in new.samples.read(TEMP, T0, T0 + minutes(2))] == [19.5, 20.5]
+        (hour,) = new.rollups.hourly(TEMP, T0, T0 + timedelta(hours=1))
         assert (hour.count, hour.mean) == (2, 20.0)
-        assert new.record_event(T0, "login", "marie", "connexion") == 1
+        assert new.audit.record(T0, "login", "marie", "connexion") == 1
 
 
 def test_a_file_from_a_newer_program_is_refused_and_left_alone(path: Path) -> None:
@@ -131,7 +125,7 @@ def test_a_closed_store_says_so(path: Path) -> None:
     opened = Store(path)
     opened.close()
     with pytest.raises(StoreError, match="closed"):
-        opened.latest(TEMP)
+        opened.samples.latest(TEMP)
 
 
 # -- samples ---------------------------------------------------------------------------
@@ -145,8 +139,8 @@ def test_samples_round_trip_with_quality_in_utc_to_the_second(store: Store) -> N
         Sample(TEMP, T0 + minutes(2), None, Quality.FAILED, "timeout after 3 s"),
         Sample(POWER, T0, 12.0),
     ]
-    assert store.write_samples(written) == 4
-    got = store.samples(TEMP, T0, T0 + minutes(3))
+    assert store.samples.write(written) == 4
+    got = store.samples.read(TEMP, T0, T0 + minutes(3))
     assert [(s.ts, s.value, s.quality, s.error) for s in got] == [
         (T0, 19.25, Quality.OK, None),
         (T0 + minutes(1), 19.5, Quality.STALE, None),
@@ -154,16 +148,16 @@ def test_samples_round_trip_with_quality_in_utc_to_the_second(store: Store) -> N
     ]
     assert all(s.ts.tzinfo is UTC for s in got)
     # The range is half-open and per point.
-    assert [s.ts for s in store.samples(TEMP, T0 + minutes(1), T0 + minutes(2))] == [
+    assert [s.ts for s in store.samples.read(TEMP, T0 + minutes(1), T0 + minutes(2))] == [
         T0 + minutes(1)
     ]
-    assert store.samples("mairie.nowhere", T0, T0 + minutes(3)) == []
+    assert store.samples.read("mairie.nowhere", T0, T0 + minutes(3)) == []
 
 
 def test_writing_the_same_point_and_second_again_replaces(store: Store) -> None:
-    store.write_samples([Sample(TEMP, T0, 19.0)])
-    store.write_samples([Sample(TEMP, T0, None, "failed", "bus error")])
-    (only,) = store.samples(TEMP, T0, T0 + minutes(1))
+    store.samples.write([Sample(TEMP, T0, 19.0)])
+    store.samples.write([Sample(TEMP, T0, None, "failed", "bus error")])
+    (only,) = store.samples.read(TEMP, T0, T0 + minutes(1))
     assert (only.value, only.quality, only.error) == (None, Quality.FAILED, "bus error")
 
 
@@ -183,17 +177,17 @@ def test_a_bad_sample_is_refused(value: float | None, quality: Any, message: str
 
 
 def test_latest_is_the_newest_sample_whatever_its_quality(store: Store) -> None:
-    assert store.latest(TEMP) is None
-    store.write_samples(
+    assert store.samples.latest(TEMP) is None
+    store.samples.write(
         [
             Sample(TEMP, T0 + minutes(2), None, Quality.FAILED, "no answer"),
             Sample(TEMP, T0, 19.0),
             Sample(POWER, T0 + minutes(1), 8.5),
         ]
     )
-    newest = store.latest(TEMP)
+    newest = store.samples.latest(TEMP)
     assert newest is not None and newest.ts == T0 + minutes(2) and newest.error == "no answer"
-    assert {k: (s.ts, s.value) for k, s in store.latest_all().items()} == {
+    assert {k: (s.ts, s.value) for k, s in store.samples.latest_all().items()} == {
         TEMP: (T0 + minutes(2), None),
         POWER: (T0 + minutes(1), 8.5),
     }
@@ -201,23 +195,23 @@ def test_latest_is_the_newest_sample_whatever_its_quality(store: Store) -> None:
 
 def test_a_tick_of_five_thousand_samples_is_one_quick_transaction(store: Store) -> None:
     tick = [Sample(f"b{i // 100}.z{i % 100}.temperature", T0, 20.0) for i in range(5000)]
-    store.write_samples(tick)  # creates the points
+    store.samples.write(tick)  # creates the points
     again = [Sample(s.point, T0 + minutes(1), 21.0) for s in tick]
     started = time.perf_counter()
-    store.write_samples(again)
+    store.samples.write(again)
     elapsed = time.perf_counter() - started
-    assert len(store.latest_all()) == 5000
+    assert len(store.samples.latest_all()) == 5000
     assert elapsed < 0.5, f"5,000 samples took {elapsed:.3f} s"
 
 
 def test_retention_drops_old_samples_and_keeps_their_rollups(store: Store) -> None:
-    store.write_samples(every_minute(TEMP, T0, T0 + timedelta(hours=2), lambda t: 20.0))
-    store.rollup(T0, T0 + timedelta(hours=2))
-    assert store.delete_samples_before(T0 + timedelta(hours=1), keep_unshipped=False) == 60
-    assert len(store.samples(TEMP, T0, T0 + timedelta(hours=2))) == 60
+    store.samples.write(every_minute(TEMP, T0, T0 + timedelta(hours=2), lambda t: 20.0))
+    store.rollups.compute(T0, T0 + timedelta(hours=2))
+    assert store.samples.delete_before(T0 + timedelta(hours=1), keep_unshipped=False) == 60
+    assert len(store.samples.read(TEMP, T0, T0 + timedelta(hours=2))) == 60
     # Recomputing after retention must not wipe the hour whose raw samples are gone.
-    assert store.rollup(T0, T0 + timedelta(hours=2)) == 1
-    assert [r.count for r in store.hourly(TEMP, T0, T0 + timedelta(hours=2))] == [60, 60]
+    assert store.rollups.compute(T0, T0 + timedelta(hours=2)) == 1
+    assert [r.count for r in store.rollups.hourly(TEMP, T0, T0 + timedelta(hours=2))] == [60, 60]
 
 
 # -- naive datetimes -------------------------------------------------------------------
@@ -226,17 +220,17 @@ NAIVE = datetime(2026, 1, 12, 8, 0)
 
 NAIVE_CALLS: dict[str, Callable[[Store], object]] = {
     "sample": lambda s: Sample(TEMP, NAIVE, 1.0),
-    "samples": lambda s: s.samples(TEMP, NAIVE, T0),
-    "rollup": lambda s: s.rollup(T0, NAIVE + timedelta(days=1)),
-    "retention": lambda s: s.delete_samples_before(NAIVE, keep_unshipped=False),
-    "event": lambda s: s.record_event(NAIVE, "login", "marie", "connexion"),
-    "events": lambda s: s.events(since=NAIVE),
-    "override": lambda s: s.add_override(
+    "samples": lambda s: s.samples.read(TEMP, NAIVE, T0),
+    "rollup": lambda s: s.rollups.compute(T0, NAIVE + timedelta(days=1)),
+    "retention": lambda s: s.samples.delete_before(NAIVE, keep_unshipped=False),
+    "event": lambda s: s.audit.record(NAIVE, "login", "marie", "connexion"),
+    "events": lambda s: s.audit.events(since=NAIVE),
+    "override": lambda s: s.overrides.add(
         TEMP, 21.0, start=T0, until=NAIVE + timedelta(days=1), who="marie", why="réunion", at=T0
     ),
-    "active": lambda s: s.active_overrides(NAIVE),
-    "schedule": lambda s: s.save_schedule("mairie.accueil", {}, at=NAIVE, who="marie"),
-    "user": lambda s: s.add_user("marie", "hash", "operator", at=NAIVE),
+    "active": lambda s: s.overrides.active(NAIVE),
+    "schedule": lambda s: s.programmes.save("mairie.accueil", {}, at=NAIVE, who="marie"),
+    "user": lambda s: s.accounts.add_user("marie", "hash", "operator", at=NAIVE),
 }
 
 
@@ -246,17 +240,17 @@ def test_a_naive_datetime_is_refused_and_nothing_is_written(
 ) -> None:
     with pytest.raises(ValueError, match="naive"):
         call(store)
-    assert store.events() == []
-    assert store.overrides() == []
-    assert store.users() == []
-    assert store.schedule("mairie.accueil") is None
+    assert store.audit.events() == []
+    assert store.overrides.history() == []
+    assert store.accounts.users() == []
+    assert store.programmes.current("mairie.accueil") is None
 
 
 # -- hourly rollups --------------------------------------------------------------------
 
 
 def test_an_hourly_rollup_uses_ok_samples_only(store: Store) -> None:
-    store.write_samples(
+    store.samples.write(
         [
             Sample(TEMP, T0 + minutes(5), 19.0),
             Sample(TEMP, T0 + minutes(20), 23.0),
@@ -267,42 +261,42 @@ def test_an_hourly_rollup_uses_ok_samples_only(store: Store) -> None:
             Sample(POWER, T0 + minutes(61), 4.0),
         ]
     )
-    assert store.rollup(T0, T0 + timedelta(hours=2)) == 2  # TEMP 08:00, POWER 09:00
-    (hour,) = store.hourly(TEMP, T0, T0 + timedelta(hours=2))
+    assert store.rollups.compute(T0, T0 + timedelta(hours=2)) == 2  # TEMP 08:00, POWER 09:00
+    (hour,) = store.rollups.hourly(TEMP, T0, T0 + timedelta(hours=2))
     assert hour.hour == T0
     assert (hour.count, hour.mean, hour.min, hour.max, hour.last) == (3, 21.0, 19.0, 23.0, 21.0)
     assert (hour.first_ts, hour.last_ts) == (T0 + minutes(5), T0 + minutes(50))
-    assert [r.hour for r in store.hourly(POWER, T0, T0 + timedelta(hours=2))] == [
+    assert [r.hour for r in store.rollups.hourly(POWER, T0, T0 + timedelta(hours=2))] == [
         T0 + timedelta(hours=1)
     ]
 
 
 def test_a_rollup_covers_every_hour_its_range_touches(store: Store) -> None:
-    store.write_samples([Sample(TEMP, T0 + minutes(10), 1.0), Sample(TEMP, T0 + minutes(70), 2.0)])
-    assert store.rollup(T0 + minutes(30), T0 + minutes(61)) == 2
+    store.samples.write([Sample(TEMP, T0 + minutes(10), 1.0), Sample(TEMP, T0 + minutes(70), 2.0)])
+    assert store.rollups.compute(T0 + minutes(30), T0 + minutes(61)) == 2
 
 
 def test_recomputing_an_hour_replaces_it(store: Store) -> None:
-    store.write_samples([Sample(TEMP, T0, 18.0), Sample(TEMP, T0 + minutes(30), 20.0)])
+    store.samples.write([Sample(TEMP, T0, 18.0), Sample(TEMP, T0 + minutes(30), 20.0)])
     hour = (T0, T0 + timedelta(hours=1))
-    store.rollup(*hour)
-    first = store.hourly(TEMP, *hour)
-    store.rollup(*hour)
-    assert store.hourly(TEMP, *hour) == first
+    store.rollups.compute(*hour)
+    first = store.rollups.hourly(TEMP, *hour)
+    store.rollups.compute(*hour)
+    assert store.rollups.hourly(TEMP, *hour) == first
 
-    store.write_samples(
+    store.samples.write(
         [Sample(TEMP, T0 + minutes(30), 22.0), Sample(TEMP, T0 + minutes(45), 23.0)]
     )
-    store.rollup(*hour)
-    (updated,) = store.hourly(TEMP, *hour)
+    store.rollups.compute(*hour)
+    (updated,) = store.rollups.hourly(TEMP, *hour)
     assert (updated.count, updated.mean, updated.max, updated.last) == (3, 21.0, 23.0, 23.0)
 
     # Every sample of the hour turned out failed: the hour has no rollup any more.
-    store.write_samples(
+    store.samples.write(
         Sample(TEMP, T0 + minutes(m), None, Quality.FAILED, "sensor unplugged") for m in (0, 30, 45)
     )
-    assert store.rollup(*hour) == 0
-    assert store.hourly(TEMP, *hour) == []
+    assert store.rollups.compute(*hour) == 0
+    assert store.rollups.hourly(TEMP, *hour) == []
 
 
 @settings(max_examples=40, deadline=None)
@@ -319,12 +313,12 @@ def test_rollups_match_a_direct_computation(
 ) -> None:
     path = tmp_path_factory.mktemp("prop") / "gtb.sqlite"
     with Store(path) as store:
-        store.write_samples(
+        store.samples.write(
             Sample(TEMP, T0 + timedelta(seconds=s), None if q is Quality.FAILED else v, q)
             for s, (v, q) in readings.items()
         )
-        store.rollup(T0, T0 + timedelta(hours=3))
-        got = {r.hour: r for r in store.hourly(TEMP, T0, T0 + timedelta(hours=3))}
+        store.rollups.compute(T0, T0 + timedelta(hours=3))
+        got = {r.hour: r for r in store.rollups.hourly(TEMP, T0, T0 + timedelta(hours=3))}
     ok = sorted((s, v) for s, (v, q) in readings.items() if q is Quality.OK)
     expected: dict[datetime, list[tuple[int, float]]] = {}
     for s, v in ok:
@@ -365,16 +359,16 @@ def local_day_code(t: datetime) -> float:
 def test_a_local_day_has_the_hours_it_really_has(store: Store, day: date, hours: int) -> None:
     before, after = day - timedelta(days=1), day + timedelta(days=1)
     start, end = local_midnight(before), local_midnight(after + timedelta(days=1))
-    store.write_samples(every_minute(POWER, start, end, local_day_code))
-    store.rollup(start, end)
+    store.samples.write(every_minute(POWER, start, end, local_day_code))
+    store.rollups.compute(start, end)
 
-    (agg,) = store.daily(POWER, day, day, PARIS)
+    (agg,) = store.rollups.daily(POWER, day, day, PARIS)
     assert (agg.point, agg.day, agg.hours, agg.count) == (POWER, day, hours, hours * 60)
     assert (agg.min, agg.max) == (day.day * 100, day.day * 100 + 59)
     assert agg.mean == pytest.approx(day.day * 100 + 29.5)
     assert agg.sum_of_means == pytest.approx(hours * (day.day * 100 + 29.5))
 
-    around = store.daily(POWER, before, after, PARIS)
+    around = store.rollups.daily(POWER, before, after, PARIS)
     assert [(a.day, a.hours, a.count) for a in around] == [
         (before, 24, 24 * 60),
         (day, hours, hours * 60),
@@ -383,12 +377,12 @@ def test_a_local_day_has_the_hours_it_really_has(store: Store, day: date, hours:
 
 
 def test_days_without_data_are_left_out(store: Store) -> None:
-    store.write_samples([Sample(TEMP, local_midnight(date(2026, 1, 14)) + minutes(5), 20.0)])
-    store.rollup(T0, T0 + timedelta(days=5))
-    got = store.daily(TEMP, date(2026, 1, 12), date(2026, 1, 16), PARIS)
+    store.samples.write([Sample(TEMP, local_midnight(date(2026, 1, 14)) + minutes(5), 20.0)])
+    store.rollups.compute(T0, T0 + timedelta(days=5))
+    got = store.rollups.daily(TEMP, date(2026, 1, 12), date(2026, 1, 16), PARIS)
     assert [(a.day, a.hours, a.count) for a in got] == [(date(2026, 1, 14), 1, 1)]
     with pytest.raises(ValueError, match="reversed"):
-        store.daily(TEMP, date(2026, 1, 16), date(2026, 1, 12), PARIS)
+        store.rollups.daily(TEMP, date(2026, 1, 16), date(2026, 1, 12), PARIS)
 
 
 @pytest.mark.parametrize(
@@ -407,16 +401,17 @@ def test_a_local_month_has_the_hours_it_really_has(store: Store, month: date, ho
     while t < last:
         batch.append(Sample(POWER, t, float(t.astimezone(PARIS).month)))
         t += minutes(20)
-    store.write_samples(batch)
-    store.rollup(first, last)
+    store.samples.write(batch)
+    store.rollups.compute(first, last)
 
-    (agg,) = store.monthly(POWER, month, month + timedelta(days=12), PARIS)
+    (agg,) = store.rollups.monthly(POWER, month, month + timedelta(days=12), PARIS)
     assert (agg.month, agg.hours, agg.count) == (month, hours, hours * 3)
     assert (agg.min, agg.max, agg.mean) == (month.month, month.month, month.month)
     assert agg.days == calendar.monthrange(month.year, month.month)[1]
     assert agg.sum_of_means == pytest.approx(hours * month.month)
 
-    around = store.monthly(POWER, month - timedelta(days=1), month + timedelta(days=40), PARIS)
+    around = store.rollups.monthly(POWER, month - timedelta(days=1), month + timedelta(days=40),
+                                   PARIS)
     assert [a.month for a in around] == [
         (month - timedelta(days=1)).replace(day=1),
         month,
@@ -429,7 +424,7 @@ def test_a_local_month_has_the_hours_it_really_has(store: Store, month: date, ho
 
 
 def test_the_audit_log_filters_and_lists_newest_first(store: Store) -> None:
-    first = store.record_event(
+    first = store.audit.record(
         T0,
         "override",
         "marie",
@@ -441,11 +436,11 @@ def test_the_audit_log_filters_and_lists_newest_first(store: Store) -> None:
         point=TEMP,
         data={"value": 21.0, "until": "2026-01-12T20:00:00+00:00"},
     )
-    store.record_event(T0 + minutes(1), "command", "engine", "vanne 40 %", building="mairie")
-    store.record_event(T0 + minutes(2), "fault", "engine", "pas de réponse", building="ecole")
-    last = store.record_event(T0 + minutes(3), "login", "marie", "connexion")
+    store.audit.record(T0 + minutes(1), "command", "engine", "vanne 40 %", building="mairie")
+    store.audit.record(T0 + minutes(2), "fault", "engine", "pas de réponse", building="ecole")
+    last = store.audit.record(T0 + minutes(3), "login", "marie", "connexion")
 
-    everything = store.events()
+    everything = store.audit.events()
     assert [e.id for e in everything] == [last, last - 1, last - 2, first]
     logged = everything[-1]
     assert (logged.ts, logged.actor, logged.reason, logged.zone) == (
@@ -457,21 +452,22 @@ def test_the_audit_log_filters_and_lists_newest_first(store: Store) -> None:
     assert logged.data == {"value": 21.0, "until": "2026-01-12T20:00:00+00:00"}
     assert everything[0].data == {} and everything[0].building is None
 
-    assert [e.kind for e in store.events(actor="engine")] == ["fault", "command"]
-    assert [e.kind for e in store.events(building="mairie")] == ["command", "override"]
-    assert [e.kind for e in store.events(zone="mairie.accueil", kind="override")] == ["override"]
-    window = store.events(since=T0 + minutes(1), until=T0 + minutes(3))
+    assert [e.kind for e in store.audit.events(actor="engine")] == ["fault", "command"]
+    assert [e.kind for e in store.audit.events(building="mairie")] == ["command", "override"]
+    overrides = store.audit.events(zone="mairie.accueil", kind="override")
+    assert [e.kind for e in overrides] == ["override"]
+    window = store.audit.events(since=T0 + minutes(1), until=T0 + minutes(3))
     assert [e.kind for e in window] == ["fault", "command"]
-    assert [e.kind for e in store.events(limit=1)] == ["login"]
-    assert store.events(point="mairie.nowhere") == []
+    assert [e.kind for e in store.audit.events(limit=1)] == ["login"]
+    assert store.audit.events(point="mairie.nowhere") == []
 
 
 def test_an_event_that_cannot_be_stored_leaves_no_trace(store: Store) -> None:
     with pytest.raises(ValueError, match="JSON"):
-        store.record_event(T0, "alarm", "engine", "x", data={"when": T0})
+        store.audit.record(T0, "alarm", "engine", "x", data={"when": T0})
     with pytest.raises(ValueError, match="actor"):
-        store.record_event(T0, "alarm", "  ", "x")
-    assert store.events() == []
+        store.audit.record(T0, "alarm", "  ", "x")
+    assert store.audit.events() == []
 
 
 # -- overrides -------------------------------------------------------------------------
@@ -479,21 +475,21 @@ def test_an_event_that_cannot_be_stored_leaves_no_trace(store: Store) -> None:
 
 def test_an_override_is_active_from_its_start_until_its_end(store: Store) -> None:
     start, until = T0 + timedelta(hours=1), T0 + timedelta(hours=3)
-    oid = store.add_override(
+    oid = store.overrides.add(
         TEMP, 21.5, start=start, until=until, who="marie", why="réunion", at=T0
     )
-    assert store.active_overrides(start - timedelta(seconds=1)) == {}
-    active = store.active_overrides(start)
+    assert store.overrides.active(start - timedelta(seconds=1)) == {}
+    active = store.overrides.active(start)
     assert list(active) == [TEMP]
     assert (active[TEMP].id, active[TEMP].value, active[TEMP].who) == (oid, 21.5, "marie")
-    assert TEMP in store.active_overrides(until - timedelta(seconds=1))
-    assert store.active_overrides(until) == {}
+    assert TEMP in store.overrides.active(until - timedelta(seconds=1))
+    assert store.overrides.active(until) == {}
 
 
 def test_the_most_recent_override_on_a_point_wins(store: Store) -> None:
     day = T0 + timedelta(hours=12)
-    older = store.add_override(TEMP, 19.0, start=T0, until=day, who="paul", why="a", at=T0)
-    newer = store.add_override(
+    older = store.overrides.add(TEMP, 19.0, start=T0, until=day, who="paul", why="a", at=T0)
+    newer = store.overrides.add(
         TEMP,
         22.0,
         start=T0,
@@ -502,45 +498,45 @@ def test_the_most_recent_override_on_a_point_wins(store: Store) -> None:
         why="b",
         at=T0 + minutes(5),
     )
-    other = store.add_override(POWER, 0.0, start=T0, until=day, who="paul", why="c", at=T0)
+    other = store.overrides.add(POWER, 0.0, start=T0, until=day, who="paul", why="c", at=T0)
 
-    active = store.active_overrides(T0 + timedelta(hours=1))
+    active = store.overrides.active(T0 + timedelta(hours=1))
     assert {p: o.id for p, o in active.items()} == {TEMP: newer, POWER: other}
     # Once the newer one ends, the older one is in force again.
-    assert store.active_overrides(T0 + timedelta(hours=2))[TEMP].id == older
+    assert store.overrides.active(T0 + timedelta(hours=2))[TEMP].id == older
 
 
 def test_cancelling_ends_an_override_once_and_keeps_it_in_history(store: Store) -> None:
-    oid = store.add_override(
+    oid = store.overrides.add(
         TEMP, 21.0, start=T0, until=T0 + timedelta(hours=4), who="marie", why="réunion", at=T0
     )
-    cancelled = store.cancel_override(
+    cancelled = store.overrides.cancel(
         oid, at=T0 + timedelta(hours=1), who="paul", why="réunion annulée"
     )
     assert cancelled.cancelled_at == T0 + timedelta(hours=1)
     assert (cancelled.cancelled_by, cancelled.cancel_reason) == ("paul", "réunion annulée")
-    assert store.active_overrides(T0 + timedelta(hours=2)) == {}
+    assert store.overrides.active(T0 + timedelta(hours=2)) == {}
     # What was in force before the cancellation stays true of that time.
-    assert TEMP in store.active_overrides(T0 + minutes(30))
+    assert TEMP in store.overrides.active(T0 + minutes(30))
 
     with pytest.raises(ConflictError, match=r"already cancelled .* by paul"):
-        store.cancel_override(oid, at=T0 + timedelta(hours=2), who="marie", why="encore")
+        store.overrides.cancel(oid, at=T0 + timedelta(hours=2), who="marie", why="encore")
     with pytest.raises(NotFoundError, match="no override with id 999"):
-        store.cancel_override(999, at=T0, who="marie", why="?")
-    assert store.override(oid) == cancelled
+        store.overrides.cancel(999, at=T0, who="marie", why="?")
+    assert store.overrides.get(oid) == cancelled
 
 
 def test_an_override_must_end_after_it_starts(store: Store) -> None:
     with pytest.raises(ValueError, match="not after start"):
-        store.add_override(TEMP, 21.0, start=T0, until=T0, who="marie", why="x", at=T0)
+        store.overrides.add(TEMP, 21.0, start=T0, until=T0, who="marie", why="x", at=T0)
     with pytest.raises(ValueError, match="reason"):
-        store.add_override(TEMP, 21.0, start=T0, until=T0 + minutes(1), who="marie", why="", at=T0)
-    assert store.overrides() == []
+        store.overrides.add(TEMP, 21.0, start=T0, until=T0 + minutes(1), who="marie", why="", at=T0)
+    assert store.overrides.history() == []
 
 
 def test_override_history_lists_every_override_newest_first(store: Store) -> None:
     ids = [
-        store.add_override(
+        store.overrides.add(
             point,
             20.0 + n,
             start=T0,
@@ -551,12 +547,12 @@ def test_override_history_lists_every_override_newest_first(store: Store) -> Non
         )
         for n, point in enumerate([TEMP, POWER, TEMP])
     ]
-    store.cancel_override(ids[0], at=T0 + minutes(1), who="marie", why="erreur")
-    assert [o.id for o in store.overrides()] == ids[::-1]
-    history = store.overrides(TEMP)
+    store.overrides.cancel(ids[0], at=T0 + minutes(1), who="marie", why="erreur")
+    assert [o.id for o in store.overrides.history()] == ids[::-1]
+    history = store.overrides.history(TEMP)
     assert [o.id for o in history] == [ids[2], ids[0]]
     assert history[1].cancelled_by == "marie"
-    assert [o.id for o in store.overrides(limit=1)] == [ids[2]]
+    assert [o.id for o in store.overrides.history(limit=1)] == [ids[2]]
 
 
 # -- weekly programmes -----------------------------------------------------------------
@@ -564,55 +560,55 @@ def test_override_history_lists_every_override_newest_first(store: Store) -> Non
 
 def test_a_programme_keeps_every_version(store: Store) -> None:
     zone = "ecole.classe1"
-    assert store.schedule(zone) is None
+    assert store.programmes.current(zone) is None
     v1 = {"monday": ["08:00-17:00"], "wednesday": ["08:00-12:00"]}
     v2 = {"monday": ["07:30-17:00"], "wednesday": []}
-    assert store.save_schedule(zone, v1, at=T0, who="marie") == 1
-    assert store.save_schedule(zone, v2, at=T0 + timedelta(days=1), who="paul") == 2
-    assert store.save_schedule("ecole.classe2", v1, at=T0, who="marie") == 1
+    assert store.programmes.save(zone, v1, at=T0, who="marie") == 1
+    assert store.programmes.save(zone, v2, at=T0 + timedelta(days=1), who="paul") == 2
+    assert store.programmes.save("ecole.classe2", v1, at=T0, who="marie") == 1
 
-    assert store.schedule(zone) == v2
-    history = store.schedule_history(zone)
+    assert store.programmes.current(zone) == v2
+    history = store.programmes.history(zone)
     assert [(h.version, h.saved_by, h.saved_at) for h in history] == [
         (2, "paul", T0 + timedelta(days=1)),
         (1, "marie", T0),
     ]
     assert history[1].programme == v1
     with pytest.raises(ValueError, match="JSON"):
-        store.save_schedule(zone, {"monday": {1, 2}}, at=T0, who="marie")
-    assert len(store.schedule_history(zone)) == 2
+        store.programmes.save(zone, {"monday": {1, 2}}, at=T0, who="marie")
+    assert len(store.programmes.history(zone)) == 2
 
 
 # -- users -----------------------------------------------------------------------------
 
 
 def test_users_are_created_found_and_changed(store: Store) -> None:
-    marie = store.add_user("marie", "scrypt$abc", UserRole.OPERATOR, at=T0)
-    store.add_user("alain", "scrypt$def", "viewer", at=T0 + minutes(1))
+    marie = store.accounts.add_user("marie", "scrypt$abc", UserRole.OPERATOR, at=T0)
+    store.accounts.add_user("alain", "scrypt$def", "viewer", at=T0 + minutes(1))
     assert "scrypt" not in repr(marie)
-    assert store.user("marie") == marie
-    assert store.user("nobody") is None
-    assert [(u.name, u.role) for u in store.users()] == [
+    assert store.accounts.user("marie") == marie
+    assert store.accounts.user("nobody") is None
+    assert [(u.name, u.role) for u in store.accounts.users()] == [
         ("alain", UserRole.VIEWER),
         ("marie", UserRole.OPERATOR),
     ]
 
-    store.set_password_hash("marie", "scrypt$new")
-    store.set_disabled("alain", True)
-    changed, disabled = store.user("marie"), store.user("alain")
+    store.accounts.set_password_hash("marie", "scrypt$new")
+    store.accounts.set_disabled("alain", True)
+    changed, disabled = store.accounts.user("marie"), store.accounts.user("alain")
     assert changed is not None and changed.password_hash == "scrypt$new"
     assert disabled is not None and disabled.disabled and disabled.created_at == T0 + minutes(1)
 
 
 def test_user_names_are_unique_and_roles_are_checked(store: Store) -> None:
-    store.add_user("marie", "h", "admin", at=T0)
+    store.accounts.add_user("marie", "h", "admin", at=T0)
     with pytest.raises(ConflictError, match="already exists"):
-        store.add_user("Marie", "h2", "viewer", at=T0)
+        store.accounts.add_user("Marie", "h2", "viewer", at=T0)
     with pytest.raises(ValueError, match="viewer, operator, admin"):
-        store.add_user("paul", "h", "mayor", at=T0)
+        store.accounts.add_user("paul", "h", "mayor", at=T0)
     with pytest.raises(NotFoundError, match="paul"):
-        store.set_disabled("paul", True)
-    assert [(u.name, u.password_hash) for u in store.users()] == [("marie", "h")]
+        store.accounts.set_disabled("paul", True)
+    assert [(u.name, u.password_hash) for u in store.accounts.users()] == [("marie", "h")]
 
 
 # -- concurrency -----------------------------------------------------------------------
@@ -625,10 +621,10 @@ def write_batches(store: Store, point: str, offset: int = 0) -> None:
     """One transaction per batch, so a reader must only ever see whole batches."""
     for b in range(BATCHES):
         base = T0 + timedelta(hours=offset, minutes=b)
-        store.write_samples(
+        store.samples.write(
             Sample(point, base + timedelta(seconds=i), float(b)) for i in range(BATCH)
         )
-        store.record_event(base, "command", "engine", f"batch {b}", point=point)
+        store.audit.record(base, "command", "engine", f"batch {b}", point=point)
 
 
 def check_reads(store: Store, point: str, done: Callable[[], bool]) -> tuple[int, list[str]]:
@@ -638,7 +634,7 @@ def check_reads(store: Store, point: str, done: Callable[[], bool]) -> tuple[int
     end = T0 + timedelta(days=1)
     while True:
         finished = done()
-        count = len(store.samples(point, T0, end))
+        count = len(store.samples.read(point, T0, end))
         if count % BATCH or count < seen:
             problems.append(f"saw {count} samples after {seen}")
         seen = count
@@ -677,7 +673,7 @@ def test_one_writer_and_several_reader_threads_share_a_store(store: Store) -> No
     assert errors == []
     assert [problems for _, problems in results] == [[], [], []]
     assert all(reads > 1 for reads, _ in results)
-    assert len(store.events(kind="command", limit=1000)) == BATCHES
+    assert len(store.audit.events(kind="command", limit=1000)) == BATCHES
 
 
 def test_two_writer_threads_wait_for_each_other_instead_of_failing(store: Store) -> None:
@@ -699,7 +695,7 @@ def test_two_writer_threads_wait_for_each_other_instead_of_failing(store: Store)
         thread.join(timeout=60)
     assert errors == []
     for point in (TEMP, POWER):
-        assert len(store.samples(point, T0, T0 + timedelta(days=1))) == BATCH * BATCHES
+        assert len(store.samples.read(point, T0, T0 + timedelta(days=1))) == BATCH * BATCHES
 
 
 def test_read_then_write_transactions_from_two_threads_do_not_deadlock(store: Store) -> None:
@@ -709,7 +705,7 @@ def test_read_then_write_transactions_from_two_threads_do_not_deadlock(store: St
     def saver(who: str) -> None:
         try:
             for n in range(30):
-                store.save_schedule("ecole.classe1", {"n": n}, at=T0, who=who)
+                store.programmes.save("ecole.classe1", {"n": n}, at=T0, who=who)
         except BaseException as exc:
             errors.append(exc)
 
@@ -719,7 +715,7 @@ def test_read_then_write_transactions_from_two_threads_do_not_deadlock(store: St
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    versions = [h.version for h in store.schedule_history("ecole.classe1", limit=100)]
+    versions = [h.version for h in store.programmes.history("ecole.classe1", limit=100)]
     assert versions == list(range(60, 0, -1))
 
 
@@ -754,14 +750,14 @@ def test_ids_of_new_points_are_shared_between_threads(store: Store) -> None:
 
     def write() -> None:
         n = next(counter)
-        store.write_samples([Sample(f"b.z.p{n}", T0, float(n)), Sample(TEMP, T0, 1.0)])
+        store.samples.write([Sample(f"b.z.p{n}", T0, float(n)), Sample(TEMP, T0, 1.0)])
 
     threads = [threading.Thread(target=write) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    latest = store.latest_all()
+    latest = store.samples.latest_all()
     assert len(latest) == 9
     assert all(latest[f"b.z.p{n}"].value == n for n in range(8))
 
@@ -770,72 +766,72 @@ def test_alarms_are_raised_once_cleared_acknowledged_and_survive_a_reopen(tmp_pa
     path = tmp_path / "alarms.sqlite"
     key = "point:mairie.accueil.temperature"
     with Store(path) as store:
-        alarm, new = store.raise_alarm(key, at=T0, severity="critical", message="capteur perdu",
+        alarm, new = store.alarms.raise_(key, at=T0, severity="critical", message="capteur perdu",
                                        building="mairie", zone="accueil", point=TEMP)
         assert new and alarm.severity is Severity.CRITICAL
-        again, new = store.raise_alarm(key, at=T0 + minutes(1), severity="critical",
+        again, new = store.alarms.raise_(key, at=T0 + minutes(1), severity="critical",
                                        message="capteur perdu")
         assert not new and again.id == alarm.id and again.raised_at == T0
-        seen = store.acknowledge_alarm(alarm.id, at=T0 + minutes(2), who="marie")
+        seen = store.alarms.acknowledge(alarm.id, at=T0 + minutes(2), who="marie")
         assert seen.acknowledged_by == "marie"
         with pytest.raises(ConflictError, match="already acknowledged by marie"):
-            store.acknowledge_alarm(alarm.id, at=T0 + minutes(3), who="paul")
+            store.alarms.acknowledge(alarm.id, at=T0 + minutes(3), who="paul")
     with Store(path) as store:
-        assert list(store.active_alarms()) == [key]
-        cleared = store.clear_alarm(key, at=T0 + minutes(10))
+        assert list(store.alarms.active()) == [key]
+        cleared = store.alarms.clear(key, at=T0 + minutes(10))
         assert cleared is not None and cleared.cleared_at == T0 + minutes(10)
-        assert store.active_alarms() == {}
-        assert store.clear_alarm(key, at=T0 + minutes(11)) is None
+        assert store.alarms.active() == {}
+        assert store.alarms.clear(key, at=T0 + minutes(11)) is None
         # The same condition coming back is a new alarm; the history keeps both.
-        _, new = store.raise_alarm(key, at=T0 + minutes(20), severity="warning", message="x")
+        _, new = store.alarms.raise_(key, at=T0 + minutes(20), severity="warning", message="x")
         assert new
-        assert [a.cleared_at is None for a in store.alarms()] == [True, False]
+        assert [a.cleared_at is None for a in store.alarms.history()] == [True, False]
     with pytest.raises(NotFoundError):
-        Store(path).acknowledge_alarm(999, at=T0, who="marie")
+        Store(path).alarms.acknowledge(999, at=T0, who="marie")
 
 
 def test_learned_models_and_the_learning_switch_survive_a_reopen(tmp_path: Path) -> None:
     path = tmp_path / "learning.sqlite"
     zone = "mairie.bureaux"
     with Store(path) as store:
-        assert store.zone_learning(zone) is None
-        store.save_learned(zone, {"thermal": {"k": 0.07}}, at=T0)
-        store.set_learning(zone, False, at=T0 + minutes(5), who="marie")
-        store.save_learned(zone, {"thermal": {"k": 0.08}}, at=T0 + minutes(10))
+        assert store.learning.of(zone) is None
+        store.learning.save(zone, {"thermal": {"k": 0.07}}, at=T0)
+        store.learning.switch(zone, False, at=T0 + minutes(5), who="marie")
+        store.learning.save(zone, {"thermal": {"k": 0.08}}, at=T0 + minutes(10))
     with Store(path) as store:
-        learned = store.zone_learning(zone)
+        learned = store.learning.of(zone)
         assert learned is not None
         assert learned.model == {"thermal": {"k": 0.08}} and learned.fitted_at == T0 + minutes(10)
         assert learned.enabled is False and learned.changed_by == "marie"
-        store.set_learning(zone, True, at=T0 + minutes(20), who="paul")
-        assert store.zone_learning(zone).enabled is True  # type: ignore[union-attr]
+        store.learning.switch(zone, True, at=T0 + minutes(20), who="paul")
+        assert store.learning.of(zone).enabled is True  # type: ignore[union-attr]
         with pytest.raises(ValueError, match="cannot be stored as JSON"):
-            store.save_learned(zone, {"bad": object()}, at=T0)
+            store.learning.save(zone, {"bad": object()}, at=T0)
 
 
 def test_the_status_is_replaced_kind_by_kind(store: Store) -> None:
     """The engine rewrites its zones and outputs every tick and what lies ahead (nights,
     holidays) only when it changes: one must not wipe the other."""
-    store.save_status(T0, {"night:ep": ("night", {"night": "2026-01-12"}),
+    store.status.save(T0, {"night:ep": ("night", {"night": "2026-01-12"}),
                            "holidays": ("holidays", {"today": "2026-01-12"})},
                       replace=("night", "holidays"))
-    store.save_status(T0, {"m.a": ("zone", {"setpoint": 19.0}), "cabinet:ep": ("output", {})})
-    store.save_status(T0 + timedelta(minutes=1), {"m.a": ("zone", {"setpoint": 20.0})})
-    assert {k: (s.kind, s.at) for k, s in store.status().items()} == {
+    store.status.save(T0, {"m.a": ("zone", {"setpoint": 19.0}), "cabinet:ep": ("output", {})})
+    store.status.save(T0 + timedelta(minutes=1), {"m.a": ("zone", {"setpoint": 20.0})})
+    assert {k: (s.kind, s.at) for k, s in store.status.read().items()} == {
         "night:ep": ("night", T0), "holidays": ("holidays", T0),
         "m.a": ("zone", T0 + timedelta(minutes=1))}
-    assert store.status("zone")["m.a"].data == {"setpoint": 20.0}
+    assert store.status.read("zone")["m.a"].data == {"setpoint": 20.0}
     with pytest.raises(ValueError,
                        match=r"kinds \['night'\] given to replace \['output', 'zone'\]"):
-        store.save_status(T0, {"night:ep": ("night", {})})
-    assert store.status("night")["night:ep"].data == {"night": "2026-01-12"}
+        store.status.save(T0, {"night:ep": ("night", {})})
+    assert store.status.read("night")["night:ep"].data == {"night": "2026-01-12"}
 
 
 def test_the_first_event_of_a_kind_is_the_oldest_with_that_message(store: Store) -> None:
-    store.record_event(T0 + timedelta(hours=2), "engine", "engine", "Moteur démarré")
-    store.record_event(T0, "engine", "engine", "Moteur arrêté")
-    store.record_event(T0 + timedelta(hours=1), "engine", "engine", "Moteur démarré (50%_)")
-    first = store.first_event("engine", "Moteur démarré")
+    store.audit.record(T0 + timedelta(hours=2), "engine", "engine", "Moteur démarré")
+    store.audit.record(T0, "engine", "engine", "Moteur arrêté")
+    store.audit.record(T0 + timedelta(hours=1), "engine", "engine", "Moteur démarré (50%_)")
+    first = store.audit.first("engine", "Moteur démarré")
     assert first is not None and first.ts == T0 + timedelta(hours=1)
-    assert store.first_event("engine", "Moteur%") is None  # no wildcard
-    assert store.first_event("login") is None
+    assert store.audit.first("engine", "Moteur%") is None  # no wildcard
+    assert store.audit.first("login") is None

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from gtb.model import AgendaEntry
-from gtb.store import MIGRATIONS, NotFoundError, Store
+from gtb.store import Store
+from gtb.store.database import NotFoundError
+from gtb.store.migrations import MIGRATIONS
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 COUNCIL = {"kind": "event", "label": "Conseil municipal", "scope": ["mairie.salle-du-conseil"],
@@ -32,16 +34,16 @@ def test_a_version_4_file_gains_the_agenda_and_keeps_its_data(tmp_path: Path) ->
     path = tmp_path / "gtb.sqlite"
     with Store(path, migrations=MIGRATIONS[:4]) as old:
         assert old.schema_version == 4
-        old.set_learning("mairie.accueil", False, at=NOW, who="marie")
+        old.learning.switch("mairie.accueil", False, at=NOW, who="marie")
     with sqlite3.connect(path) as raw:
         tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
     assert "agenda" not in tables
     with Store(path) as new:
         assert new.schema_version == len(MIGRATIONS)
-        assert new.learning_switches() == {"mairie.accueil": False}
-        assert new.agenda() == [] and new.agenda_revision() == 0
-        new.add_agenda_entry(COUNCIL, at=NOW, who="marie")
-        assert [e.entry.label for e in new.agenda()] == ["Conseil municipal"]
+        assert new.learning.switches() == {"mairie.accueil": False}
+        assert new.agenda.entries() == [] and new.agenda.revision() == 0
+        new.agenda.add(COUNCIL, at=NOW, who="marie")
+        assert [e.entry.label for e in new.agenda.entries()] == ["Conseil municipal"]
 
 
 def test_a_version_5_agenda_takes_lighting_entries_and_keeps_its_entries(
@@ -65,34 +67,34 @@ def test_a_version_5_agenda_takes_lighting_entries_and_keeps_its_entries(
     assert kept is not None
     with Store(path) as new:
         assert new.schema_version == len(MIGRATIONS)
-        assert new.agenda_entry(kept).entry.label == "Conseil municipal"
-        new.add_agenda_entry(MARKET_LIGHTS, at=NOW, who="maire")
-        assert [e.entry.kind for e in new.agenda()] == ["event", "lights_on"]
+        assert new.agenda.get(kept).entry.label == "Conseil municipal"
+        new.agenda.add(MARKET_LIGHTS, at=NOW, who="maire")
+        assert [e.entry.kind for e in new.agenda.entries()] == ["event", "lights_on"]
 
 
 def test_add_update_delete_are_kept_and_audited(store: Store) -> None:
-    council = store.add_agenda_entry(COUNCIL, at=NOW, who="marie")
-    inventory = store.add_agenda_entry(INVENTORY, at=NOW, who="paul")
-    stored = store.agenda_entry(council)
+    council = store.agenda.add(COUNCIL, at=NOW, who="marie")
+    inventory = store.agenda.add(INVENTORY, at=NOW, who="paul")
+    stored = store.agenda.get(council)
     assert stored.entry == AgendaEntry.model_validate(COUNCIL)
     assert (stored.created_by, stored.created_at, stored.updated_by) == ("marie", NOW, "marie")
-    revision = store.agenda_revision()
+    revision = store.agenda.revision()
 
     later = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
     moved = {**COUNCIL, "start": "2026-03-13 18:30", "end": "2026-03-13 23:00"}
-    updated = store.update_agenda_entry(council, moved, at=later, who="paul")
+    updated = store.agenda.update(council, moved, at=later, who="paul")
     assert updated.entry.start == datetime(2026, 3, 13, 18, 30)
     assert (updated.created_by, updated.updated_by, updated.updated_at) == ("marie", "paul", later)
-    assert store.agenda_revision() > revision
+    assert store.agenda.revision() > revision
 
-    store.delete_agenda_entry(inventory, at=later, who="marie")
+    store.agenda.delete(inventory, at=later, who="marie")
     with pytest.raises(NotFoundError, match=f"no agenda entry with id {inventory}"):
-        store.agenda_entry(inventory)
+        store.agenda.get(inventory)
     with pytest.raises(NotFoundError):
-        store.delete_agenda_entry(inventory, at=later, who="marie")
-    assert [e.id for e in store.agenda()] == [council]
+        store.agenda.delete(inventory, at=later, who="marie")
+    assert [e.id for e in store.agenda.entries()] == [council]
 
-    log = store.events(kind="agenda", limit=10)
+    log = store.audit.events(kind="agenda", limit=10)
     assert [(e.actor, e.message) for e in reversed(log)] == [
         ("marie", "Agenda : ajout de « Conseil municipal »"),
         ("paul", "Agenda : ajout de « Inventaire »"),
@@ -123,28 +125,28 @@ def test_add_update_delete_are_kept_and_audited(store: Store) -> None:
 def test_invalid_input_is_refused_and_changes_nothing(
     store: Store, bad: object, message: str
 ) -> None:
-    council = store.add_agenda_entry(COUNCIL, at=NOW, who="marie")
-    revision, events = store.agenda_revision(), len(store.events(limit=100))
+    council = store.agenda.add(COUNCIL, at=NOW, who="marie")
+    revision, events = store.agenda.revision(), len(store.audit.events(limit=100))
     with pytest.raises(ValueError, match=message):
-        store.add_agenda_entry(bad, at=NOW, who="marie")  # type: ignore[arg-type]
+        store.agenda.add(bad, at=NOW, who="marie")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=message):
-        store.update_agenda_entry(council, bad, at=NOW, who="marie")  # type: ignore[arg-type]
+        store.agenda.update(council, bad, at=NOW, who="marie")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="agenda author must be a non-empty text"):
-        store.add_agenda_entry(COUNCIL, at=NOW, who=" ")
+        store.agenda.add(COUNCIL, at=NOW, who=" ")
     with pytest.raises(ValueError, match="naive"):
-        store.add_agenda_entry(COUNCIL, at=datetime(2026, 3, 1), who="marie")
-    assert store.agenda_revision() == revision
-    assert len(store.events(limit=100)) == events
-    assert store.agenda_entry(council).entry == AgendaEntry.model_validate(COUNCIL)
+        store.agenda.add(COUNCIL, at=datetime(2026, 3, 1), who="marie")
+    assert store.agenda.revision() == revision
+    assert len(store.audit.events(limit=100)) == events
+    assert store.agenda.get(council).entry == AgendaEntry.model_validate(COUNCIL)
 
 
 def test_entries_are_listed_by_overlap_with_a_range_and_by_zone(store: Store) -> None:
-    council = store.add_agenda_entry(COUNCIL, at=NOW, who="marie")
-    inventory = store.add_agenda_entry(INVENTORY, at=NOW, who="marie")
-    bridge = store.add_agenda_entry(BRIDGE, at=NOW, who="marie")
+    council = store.agenda.add(COUNCIL, at=NOW, who="marie")
+    inventory = store.agenda.add(INVENTORY, at=NOW, who="marie")
+    bridge = store.agenda.add(BRIDGE, at=NOW, who="marie")
 
     def ids(**query: object) -> list[int]:
-        return [e.id for e in store.agenda(**query)]  # type: ignore[arg-type]
+        return [e.id for e in store.agenda.entries(**query)]  # type: ignore[arg-type]
 
     assert ids() == [council, inventory, bridge]  # by start
     # Half-open ranges: the council ends at 22:30 and the inventory ends on the 19th.
@@ -158,4 +160,4 @@ def test_entries_are_listed_by_overlap_with_a_range_and_by_zone(store: Store) ->
     assert ids(zone="mediatheque.lecture") == [inventory, bridge]
     assert ids(zone="ecole.maternelle", end=date(2026, 4, 1)) == []
     with pytest.raises(ValueError, match="wall-clock"):
-        store.agenda(start=NOW)
+        store.agenda.entries(start=NOW)

@@ -37,10 +37,10 @@ def test_sign_in_failures_and_successes_are_audited(rig: PanelRig) -> None:
                                            "csrf_token": token})
     assert response.status_code == 401
     assert "Nom ou mot de passe incorrect." in response.get_data(as_text=True)
-    [failed] = rig.store.events(kind="login_failed")
+    [failed] = rig.store.audit.events(kind="login_failed")
     assert failed.actor == "marie"
     rig.client("marie")
-    [ok] = rig.store.events(kind="login")
+    [ok] = rig.store.audit.events(kind="login")
     assert ok.actor == "marie" and "operator" in (ok.reason or "")
 
 
@@ -58,7 +58,7 @@ def test_a_form_without_its_csrf_token_is_refused(rig: PanelRig) -> None:
     response = client.post(ZONE + "/override", data={"value": "20", "duration": "1h",
                                                      "why": "réunion"})
     assert response.status_code == 400
-    assert rig.store.active_overrides(NOW) == {}
+    assert rig.store.overrides.active(NOW) == {}
 
 
 def test_an_operator_overrides_a_zone_and_the_audit_log_says_so(rig: PanelRig) -> None:
@@ -67,23 +67,23 @@ def test_an_operator_overrides_a_zone_and_the_audit_log_says_so(rig: PanelRig) -
     response = client.post(ZONE + "/override", data={
         "value": "20,5", "duration": "2h", "why": "permanence", "csrf_token": token})
     assert response.status_code == 302
-    [override] = rig.store.active_overrides(NOW).values()
+    [override] = rig.store.overrides.active(NOW).values()
     assert (override.value, override.who, override.why) == (20.5, "marie", "permanence")
     assert override.until - override.start == timedelta(hours=2)
-    [event] = rig.store.events(kind="override")
+    [event] = rig.store.audit.events(kind="override")
     assert event.actor == "marie" and event.reason == "permanence"
     page = client.get(ZONE).get_data(as_text=True)
     assert "en attente du prochain passage du moteur" in page
     # The engine applies it at its tick, and says so in the store.
-    rig.store.save_status(NOW + timedelta(minutes=1), {"mairie.accueil": ("zone", {
+    rig.store.status.save(NOW + timedelta(minutes=1), {"mairie.accueil": ("zone", {
         "setpoint": 20.5, "source": "override", "level": "reduced",
         "reason": {"fr": "Dérogation de marie", "en": "Override by marie"}})})
     page = client.get(ZONE).get_data(as_text=True)
     assert "appliquée par le moteur" in page and "Dérogation de marie" in page
     response = client.post(ZONE + "/cancel", data={"why": "fini", "csrf_token": token})
     assert response.status_code == 302
-    assert rig.store.active_overrides(NOW) == {}
-    assert [e.reason for e in rig.store.events(kind="override_cancelled")] == ["fini"]
+    assert rig.store.overrides.active(NOW) == {}
+    assert [e.reason for e in rig.store.audit.events(kind="override_cancelled")] == ["fini"]
 
 
 @pytest.mark.parametrize(("form", "message"), [
@@ -101,8 +101,8 @@ def test_bad_overrides_are_refused_with_a_reason_and_change_nothing(
     response = client.post(ZONE + "/override", data={**form, "csrf_token": csrf(client, ZONE)})
     assert response.status_code == 400
     assert message in html.unescape(response.get_data(as_text=True))
-    assert rig.store.active_overrides(NOW) == {}
-    assert rig.store.events(kind="override") == []
+    assert rig.store.overrides.active(NOW) == {}
+    assert rig.store.audit.events(kind="override") == []
 
 
 def test_a_viewer_sees_but_cannot_act(rig: PanelRig) -> None:
@@ -115,7 +115,7 @@ def test_a_viewer_sees_but_cannot_act(rig: PanelRig) -> None:
         response = client.post(ZONE + action, data={"value": "20", "duration": "1h",
                                                     "why": "x", "csrf_token": token})
         assert response.status_code == 403
-    assert rig.store.active_overrides(NOW) == {}
+    assert rig.store.overrides.active(NOW) == {}
 
 
 def test_an_unknown_zone_is_a_404_in_the_persons_language(rig: PanelRig) -> None:
@@ -135,7 +135,7 @@ def test_an_occupied_period_under_way_shows_until_when_not_its_start(rig: PanelR
     client = rig.client("mairie-viewer")
 
     def status(at_hour: int, start: str, end: str) -> str:
-        rig.store.save_status(NOW.replace(hour=at_hour), {"mairie.accueil": ("zone", {
+        rig.store.status.save(NOW.replace(hour=at_hour), {"mairie.accueil": ("zone", {
             "next_arrival": start, "next_arrival_end": end,
             "next_arrival_reason": {"fr": "appris sur 5 jours", "en": "learned on 5 days"}})})
         return html.unescape(client.get(ZONE).get_data(as_text=True))

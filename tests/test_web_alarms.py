@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gtb.model import Site
-from gtb.store import Alarm
+from gtb.store.audit import Alarm
 
 from .web_rig import NOW, PanelRig, csrf, panel_rig
 
@@ -25,7 +25,7 @@ def rig(demo_site: Site, tmp_path: Path) -> Iterator[PanelRig]:
 @pytest.fixture
 def alarm(rig: PanelRig) -> Alarm:
     """An active alarm raised an hour ago on the mairie's reception."""
-    raised, new = rig.store.raise_alarm(
+    raised, new = rig.store.alarms.raise_(
         "device:mairie", at=NOW - timedelta(hours=1), severity="critical",
         message="Automate de la mairie muet", building="mairie", zone="accueil")
     assert new
@@ -59,8 +59,8 @@ def test_a_viewer_sees_the_active_alarm_but_cannot_acknowledge_it(
     assert "12/01/2026 09:00" in live and "critique" in live and "non acquittée" in live
     assert "Acquitter" not in page
     assert ack(rig, "mairie-viewer", alarm.id) == 403
-    assert rig.store.active_alarms()["device:mairie"].acknowledged_at is None
-    assert rig.store.events(kind="alarm_acknowledged") == []
+    assert rig.store.alarms.active()["device:mairie"].acknowledged_at is None
+    assert rig.store.audit.events(kind="alarm_acknowledged") == []
 
 
 def test_an_operator_acknowledges_and_the_audit_log_says_so(rig: PanelRig, alarm: Alarm) -> None:
@@ -70,10 +70,10 @@ def test_an_operator_acknowledges_and_the_audit_log_says_so(rig: PanelRig, alarm
     response = client.post(f"/alarms/{alarm.id}/ack",
                            data={"csrf_token": csrf(client, "/alarms")})
     assert response.status_code == 302 and response.headers["Location"].endswith("/alarms")
-    stored = rig.store.active_alarms()["device:mairie"]
+    stored = rig.store.alarms.active()["device:mairie"]
     assert (stored.acknowledged_by, stored.acknowledged_at) == ("marie", NOW + timedelta(minutes=5))
     assert stored.cleared_at is None  # seen, not solved: it stays until the engine clears it
-    [event] = rig.store.events(kind="alarm_acknowledged")
+    [event] = rig.store.audit.events(kind="alarm_acknowledged")
     assert event.actor == "marie" and event.data["alarm"] == alarm.id
     assert (event.building, event.zone) == ("mairie", "accueil")
     page = text(client, "/alarms")
@@ -84,7 +84,7 @@ def test_an_operator_acknowledges_and_the_audit_log_says_so(rig: PanelRig, alarm
 
 def test_acknowledging_needs_the_csrf_token(rig: PanelRig, alarm: Alarm) -> None:
     assert ack(rig, "marie", alarm.id, token=False) == 400
-    assert rig.store.active_alarms()["device:mairie"].acknowledged_at is None
+    assert rig.store.alarms.active()["device:mairie"].acknowledged_at is None
 
 
 def test_twice_or_an_unknown_alarm_is_refused_with_a_reason(rig: PanelRig, alarm: Alarm) -> None:
@@ -96,13 +96,13 @@ def test_twice_or_an_unknown_alarm_is_refused_with_a_reason(rig: PanelRig, alarm
     assert "Alarme déjà acquittée" in html.unescape(again.get_data(as_text=True))
     unknown = client.post("/alarms/999/ack", data={"csrf_token": token})
     assert unknown.status_code == 404 and "Alarme inconnue : 999" in unknown.get_data(as_text=True)
-    assert len(rig.store.events(kind="alarm_acknowledged")) == 1
+    assert len(rig.store.audit.events(kind="alarm_acknowledged")) == 1
 
 
 def test_a_cleared_alarm_leaves_the_active_list_and_stays_in_the_history(
     rig: PanelRig, alarm: Alarm
 ) -> None:
-    rig.store.clear_alarm("device:mairie", at=NOW - timedelta(minutes=10))
+    rig.store.alarms.clear("device:mairie", at=NOW - timedelta(minutes=10))
     page = text(rig.client("marie"), "/alarms")
     live = page[page.index('<div id="live"'):page.index('id="history"')]
     assert "Aucune alarme en cours." in live and "Automate de la mairie muet" not in live
@@ -114,9 +114,9 @@ def test_a_cleared_alarm_leaves_the_active_list_and_stays_in_the_history(
 def test_the_history_is_newest_first_fifty_a_page(rig: PanelRig) -> None:
     for n in range(60):
         at = NOW - timedelta(days=60 - n)
-        rig.store.raise_alarm(f"point:{n}", at=at, severity="warning",
+        rig.store.alarms.raise_(f"point:{n}", at=at, severity="warning",
                               message=f"Capteur n°{n:02d} muet")
-        rig.store.clear_alarm(f"point:{n}", at=at + timedelta(hours=1))
+        rig.store.alarms.clear(f"point:{n}", at=at + timedelta(hours=1))
     client = rig.client("mairie-viewer")
     first = text(client, "/alarms")
     shown = [int(n) for n in re.findall(r"Capteur n°(\d+) muet", first)]
@@ -136,7 +136,7 @@ def test_the_active_list_refreshes_itself(rig: PanelRig, alarm: Alarm) -> None:
     page = text(rig.client("mairie-viewer"), "/alarms")
     assert re.search(r'<div id="live" hx-get="/alarms" hx-trigger="every 10s" '
                      r'hx-select="#live" hx-swap="outerHTML">', page)
-    rig.store.raise_alarm("point:x", at=NOW, severity="warning", message="Sonde CO2 muette")
+    rig.store.alarms.raise_("point:x", at=NOW, severity="warning", message="Sonde CO2 muette")
     assert "Sonde CO2 muette" in text(rig.client("mairie-viewer"), "/alarms")
 
 
@@ -154,7 +154,7 @@ def test_the_page_in_english(rig: PanelRig, alarm: Alarm) -> None:
     assert "Alarm acknowledged." in text(client, "/alarms")
     # An alarm said in English too shows in English; one said in French only, in French.
     assert "Automate de la mairie muet" in page
-    rig.store.raise_alarm("device:ecole", at=NOW, severity="warning",
+    rig.store.alarms.raise_("device:ecole", at=NOW, severity="warning",
                           message="Automate de l'école muet",
                           message_en="The school's controller is silent", building="ecole")
     page = text(client, "/alarms")

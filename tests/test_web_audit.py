@@ -30,13 +30,13 @@ EARLY_ON_THE_11TH = datetime(2026, 1, 11, 0, 30, tzinfo=PARIS)  # 23:30 UTC, sti
 def log(rig: PanelRig) -> PanelRig:
     """A few lines of several people, buildings and kinds around local midnight."""
     store = rig.store
-    store.record_event(LATE_ON_THE_10TH, "override", "marie", "Ligne A: dérogation mairie",
+    store.audit.record(LATE_ON_THE_10TH, "override", "marie", "Ligne A: dérogation mairie",
                        reason="réunion du soir", building="mairie", zone="accueil")
-    store.record_event(EARLY_ON_THE_11TH, "override", "paul", "Ligne B: dérogation école",
+    store.audit.record(EARLY_ON_THE_11TH, "override", "paul", "Ligne B: dérogation école",
                        reason="classe de neige", building="ecole", zone="maternelle")
-    store.record_event(EARLY_ON_THE_11TH + timedelta(hours=8), "command", "engine",
+    store.audit.record(EARLY_ON_THE_11TH + timedelta(hours=8), "command", "engine",
                        "Ligne C: consigne mairie", reason="programme", building="mairie")
-    store.record_event(NOW - timedelta(hours=1), "learning", "marie",
+    store.audit.record(NOW - timedelta(hours=1), "learning", "marie",
                        "Ligne D: apprentissage école", building="ecole")
     return rig
 
@@ -111,9 +111,9 @@ def test_pages_of_fifty_walk_the_whole_log_once_even_within_one_second(rig: Pane
     # A tick records many lines in the same second: 120 here, then 10 more a minute later.
     tick = NOW - timedelta(hours=2)
     for n in range(120):
-        rig.store.record_event(tick, "command", "engine", f"Commande n°{n:03d}:")
+        rig.store.audit.record(tick, "command", "engine", f"Commande n°{n:03d}:")
     for n in range(120, 130):
-        rig.store.record_event(tick + timedelta(minutes=1), "command", "engine",
+        rig.store.audit.record(tick + timedelta(minutes=1), "command", "engine",
                                f"Commande n°{n:03d}:")
     client = rig.client("mairie-viewer")
     path, seen, pages = "/audit?kind=command", [], 0
@@ -157,7 +157,7 @@ def test_the_page_and_its_refusals_in_english(log: PanelRig) -> None:
 
 def test_lines_said_in_english_show_in_english_and_the_others_in_french(log: PanelRig
                                                                         ) -> None:
-    log.store.record_event(NOW, "override", "marie", "Ligne E: dérogation accueil",
+    log.store.audit.record(NOW, "override", "marie", "Ligne E: dérogation accueil",
                            reason="depuis le panneau", message_en="Line E: override reception",
                            reason_en="from the panel")
     client = log.client("mairie-viewer")

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 
 from gtb import export
 from gtb.model import Site
-from gtb.store import Sample
+from gtb.store.samples import Sample
 from web import export as web_export
 
 from .web_rig import PARIS, PanelRig, panel_rig
@@ -47,8 +47,8 @@ def samples(rig: PanelRig) -> PanelRig:
         written += [Sample(ACCUEIL, t, 19.0 + (i % 5) * 0.1), Sample(ACCUEIL_MODE, t, 1.0),
                     Sample(MATERNELLE, t, 21.0)]
         t, i = t + STEP, i + 1
-    rig.store.write_samples(written)
-    rig.store.rollup(FIRST, LAST)
+    rig.store.samples.write(written)
+    rig.store.rollups.compute(FIRST, LAST)
     return rig
 
 
@@ -121,7 +121,7 @@ def test_the_download_is_in_the_audit_log(samples: PanelRig) -> None:
     status, _, _ = download(samples.client("mairie-viewer"),
                             f"{PERIOD}&zone=mairie.accueil&quantity=temperature&format=lp")
     assert status == 200
-    [event] = samples.store.events(kind="export")
+    [event] = samples.store.audit.events(kind="export")
     assert event.actor == "mairie-viewer"
     assert (event.building, event.zone) == ("mairie", "accueil")
     assert event.message == ("Export LP (raw) du 05/01/2026 au 06/01/2026 : zone Mairie — "
@@ -156,7 +156,7 @@ def test_bad_parameters_are_refused_and_nothing_is_sent(
     assert headers["Content-Type"].startswith("text/html")
     assert "time_local" not in body and ACCUEIL not in body.replace("zones : ", "")
     assert message in html.unescape(body)
-    assert samples.store.events(kind="export") == []
+    assert samples.store.audit.events(kind="export") == []
 
 
 def test_anonymous_people_get_no_data(samples: PanelRig) -> None:

@@ -42,7 +42,7 @@ def _engine_status(rig: PanelRig, at: datetime, on: bool, fr: str, en: str,
                    source: str = "controller") -> None:
     """The status the engine writes after a tick, for the centre's cabinet (``source``
     override: a person's order holds, and ``on`` and the reason are the order's)."""
-    rig.store.save_status(at, {"cabinet:ep-centre": ("output", {
+    rig.store.status.save(at, {"cabinet:ep-centre": ("output", {
         "name": "Éclairage public, centre-bourg", "kind": "cabinet", "on": on,
         "level": 100.0 if on else 0.0, "source": source, "reason": {"fr": fr, "en": en}})})
 
@@ -62,7 +62,7 @@ def test_the_page_shows_each_cabinet_its_state_and_the_engines_night(rig: PanelR
     assert "22:00 – 23:00 : 50\xa0%" in page
     # Each step shown is what the engine decides in its middle.
     centre = rig.site.cabinets[0]
-    night = Night.from_data(rig.store.status("night")["night:ep-centre"].data)
+    night = Night.from_data(rig.store.status.read("night")["night:ep-centre"].data)
     assert night.night == date(2026, 1, 12)
     assert night.on_at is not None and night.on_at.strftime("%H:%M") == f"{sunset:%H:%M}"
     for step in night.steps:
@@ -96,18 +96,18 @@ def test_until_the_engine_publishes_the_night_the_page_waits_for_it(
                                                   "duration": "sunrise", "why": "accident"})
         assert response.status_code == 400
         assert "n'a pas encore publié le prochain lever du soleil" in _text(response)
-        assert rig.store.active_overrides(NOW) == {}
+        assert rig.store.overrides.active(NOW) == {}
         rig.publish_outlook()
         page = _text(rig.client("marie").get(PAGE))
         assert "en attente du premier passage" not in page and 'value="sunrise"' in page
 
 
 def test_a_viewer_sees_but_cannot_act_and_anonymous_people_sign_in(rig: PanelRig) -> None:
-    entry = rig.store.add_agenda_entry(
+    entry = rig.store.agenda.add(
         {"kind": "lights_on", "label": "Vœux du maire", "scope": ["ep-centre"],
          "start": "2026-01-16 17:00", "end": "2026-01-16 22:00"}, at=NOW, who="marie")
     now = NOW.astimezone(PARIS)
-    rig.store.add_override(RELAY, 1.0, start=now, until=now + timedelta(hours=1), who="maire",
+    rig.store.overrides.add(RELAY, 1.0, start=now, until=now + timedelta(hours=1), who="maire",
                            why="accident", at=now)
     assert rig.client().get(PAGE).status_code == 302
     for path, form in [
@@ -119,9 +119,9 @@ def test_a_viewer_sees_but_cannot_act_and_anonymous_people_sign_in(rig: PanelRig
         ("/lighting/ep-centre/cancel", {}),
     ]:
         assert _post(rig, path, form, who="mairie-viewer").status_code == 403
-    assert [e.id for e in rig.store.agenda()] == [entry]
-    assert rig.store.active_overrides(NOW)[RELAY].who == "maire"
-    assert rig.store.events(kind="lighting_order") == []
+    assert [e.id for e in rig.store.agenda.entries()] == [entry]
+    assert rig.store.overrides.active(NOW)[RELAY].who == "maire"
+    assert rig.store.audit.events(kind="lighting_order") == []
 
 
 def test_a_form_without_its_csrf_token_is_refused(rig: PanelRig) -> None:
@@ -129,7 +129,7 @@ def test_a_form_without_its_csrf_token_is_refused(rig: PanelRig) -> None:
     response = client.post("/lighting/order", data={"cabinet": "ep-centre", "state": "on",
                                                     "duration": "1h", "why": "accident"})
     assert response.status_code == 400
-    assert rig.store.active_overrides(NOW) == {}
+    assert rig.store.overrides.active(NOW) == {}
 
 
 def test_an_operator_adds_an_entry_and_removes_it_with_one_audit_line_each(
@@ -139,14 +139,14 @@ def test_an_operator_adds_an_entry_and_removes_it_with_one_audit_line_each(
         "cabinet": "ep-eglise", "kind": "lights_off", "label": "Concert sous les étoiles",
         "start": "2026-01-20T20:00", "end": "2026-01-20T23:30"})
     assert response.status_code == 302
-    [stored] = rig.store.agenda()
+    [stored] = rig.store.agenda.entries()
     assert stored.created_by == "marie"
     entry = stored.entry
     assert (entry.kind, entry.label, entry.scope) == (
         "lights_off", "Concert sous les étoiles", ("ep-eglise",))
     assert (entry.start, entry.end) == (datetime(2026, 1, 20, 20, 0),
                                         datetime(2026, 1, 20, 23, 30))
-    [added] = rig.store.events(kind="agenda")  # the store's line, not two
+    [added] = rig.store.audit.events(kind="agenda")  # the store's line, not two
     assert added.actor == "marie" and "ajout" in added.message
     # The engine's decision on that evening follows it.
     church = rig.site.cabinets[1]
@@ -158,8 +158,8 @@ def test_an_operator_adds_an_entry_and_removes_it_with_one_audit_line_each(
     assert "ajoutée par marie" in page
     response = _post(rig, f"/lighting/entries/{stored.id}/remove", {})
     assert response.status_code == 302
-    assert rig.store.agenda() == []
-    removed = rig.store.events(kind="agenda")
+    assert rig.store.agenda.entries() == []
+    removed = rig.store.audit.events(kind="agenda")
     assert len(removed) == 2 and "suppression" in removed[0].message
     assert removed[0].actor == "marie"
     # Gone already: a second removal is refused.
@@ -167,12 +167,12 @@ def test_an_operator_adds_an_entry_and_removes_it_with_one_audit_line_each(
 
 
 def test_the_lighting_page_does_not_remove_a_zone_exception(rig: PanelRig) -> None:
-    entry = rig.store.add_agenda_entry(
+    entry = rig.store.agenda.add(
         {"kind": "closure", "label": "Travaux", "scope": ["mairie"],
          "start": "2026-01-20 08:00", "end": "2026-01-21 18:00"}, at=NOW, who="marie")
     response = _post(rig, f"/lighting/entries/{entry}/remove", {})
     assert response.status_code == 404
-    assert [e.id for e in rig.store.agenda()] == [entry]
+    assert [e.id for e in rig.store.agenda.entries()] == [entry]
 
 
 GOOD_ENTRY = {"cabinet": "ep-centre", "kind": "lights_on", "label": "Vœux du maire",
@@ -196,8 +196,8 @@ def test_bad_entries_are_refused_with_a_reason_and_change_nothing(
     response = _post(rig, "/lighting/entries", {**GOOD_ENTRY, **change})
     assert response.status_code == status
     assert message in _text(response)
-    assert rig.store.agenda() == []
-    assert rig.store.events(kind="agenda") == []
+    assert rig.store.agenda.entries() == []
+    assert rig.store.audit.events(kind="agenda") == []
 
 
 def test_the_mayor_lights_a_cabinet_until_sunrise_then_changes_and_cancels(
@@ -206,13 +206,13 @@ def test_the_mayor_lights_a_cabinet_until_sunrise_then_changes_and_cancels(
     response = _post(rig, "/lighting/order", {"cabinet": "ep-centre", "state": "on",
                                               "duration": "sunrise", "why": "accident rue"})
     assert response.status_code == 302
-    [order] = rig.store.active_overrides(NOW).values()
+    [order] = rig.store.overrides.active(NOW).values()
     # Monday 10:00: the sun rose at 08:42; the order lasts until Tuesday's sunrise.
     sunrise = sun_times(rig.site.latitude, rig.site.longitude, PARIS, date(2026, 1, 13)).sunrise
     assert (order.point, order.value, order.who, order.why) == (RELAY, 1.0, "marie",
                                                                 "accident rue")
     assert order.until == sunrise.replace(microsecond=0)
-    [event] = rig.store.events(kind="lighting_order")
+    [event] = rig.store.audit.events(kind="lighting_order")
     assert (event.actor, event.reason, event.point) == ("marie", "accident rue", RELAY)
     assert event.data["on"] is True
     client = rig.client("marie")
@@ -232,13 +232,13 @@ def test_the_mayor_lights_a_cabinet_until_sunrise_then_changes_and_cancels(
     response = _post(rig, "/lighting/order", {"cabinet": "ep-centre", "state": "off",
                                               "duration": "2h", "why": "feu d'artifice"})
     assert response.status_code == 302
-    [second] = rig.store.active_overrides(NOW).values()
+    [second] = rig.store.overrides.active(NOW).values()
     assert (second.value, second.until - second.start) == (0.0, timedelta(hours=2))
-    assert rig.store.override(order.id).cancelled_by == "marie"
+    assert rig.store.overrides.get(order.id).cancelled_by == "marie"
     response = _post(rig, "/lighting/ep-centre/cancel", {})
     assert response.status_code == 302
-    assert rig.store.active_overrides(NOW) == {}
-    [cancelled] = rig.store.events(kind="lighting_order_cancelled")
+    assert rig.store.overrides.active(NOW) == {}
+    [cancelled] = rig.store.audit.events(kind="lighting_order_cancelled")
     assert cancelled.actor == "marie" and cancelled.data["override"] == second.id
     # Nothing to cancel any more.
     response = _post(rig, "/lighting/ep-centre/cancel", {})
@@ -250,7 +250,7 @@ def test_an_order_until_a_chosen_time_is_read_in_the_sites_zone(rig: PanelRig) -
                                               "duration": "until", "until": "2026-01-12T23:30",
                                               "why": "match en nocturne"})
     assert response.status_code == 302
-    [order] = rig.store.active_overrides(NOW).values()
+    [order] = rig.store.overrides.active(NOW).values()
     assert order.until == datetime(2026, 1, 12, 23, 30, tzinfo=PARIS)
     assert order.point == "ep-stade.relais"
 
@@ -271,8 +271,8 @@ def test_bad_orders_are_refused_with_a_reason_and_change_nothing(
     response = _post(rig, "/lighting/order", form)
     assert response.status_code == status
     assert message in _text(response)
-    assert rig.store.active_overrides(NOW) == {}
-    assert rig.store.events(kind="lighting_order") == []
+    assert rig.store.overrides.active(NOW) == {}
+    assert rig.store.audit.events(kind="lighting_order") == []
 
 
 def test_the_page_in_english(rig: PanelRig) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gtb.model import Site
-from gtb.store import UserRole
+from gtb.store.accounts import UserRole
 
 from .web_rig import ROLES, PanelRig, csrf, panel_rig
 

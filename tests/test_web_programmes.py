@@ -55,13 +55,13 @@ def test_the_index_shows_every_zone_its_week_and_the_holidays(rig: PanelRig) -> 
 def test_an_operator_saves_a_week_and_the_engine_is_told(rig: PanelRig) -> None:
     response = _post(rig, ZONE, {**WEEK, "why": "horaires d'hiver"})
     assert response.status_code == 302
-    [version] = rig.store.schedule_history("mairie.accueil")
+    [version] = rig.store.programmes.history("mairie.accueil")
     assert (version.version, version.saved_by) == (1, "marie")
     saved = Programme.model_validate(version.programme)
     assert saved.mon == ("07:30-12:00", "13:30-18:00")
     assert saved.fri == ("08:00-12:00", "14:00-17:00") and saved.wed == () and saved.sat == ()
-    assert rig.store.schedule("mairie.bureaux") is None  # its neighbours keep theirs
-    [event] = rig.store.events(kind="programme_saved")
+    assert rig.store.programmes.current("mairie.bureaux") is None  # its neighbours keep theirs
+    [event] = rig.store.audit.events(kind="programme_saved")
     assert (event.actor, event.reason, event.building, event.zone) == (
         "marie", "horaires d'hiver", "mairie", "accueil")
     assert event.data["version"] == 1 and event.data["before"]["sat"] == ["09:00-12:00"]
@@ -71,7 +71,7 @@ def test_an_operator_saves_a_week_and_the_engine_is_told(rig: PanelRig) -> None:
     assert "en attente du prochain passage du moteur" in page
     assert 'value="07:30-12:00, 13:30-18:00"' in page
     # The engine's next tick: applied.
-    rig.store.save_status(NOW + timedelta(minutes=1), {"mairie.accueil": ("zone", {
+    rig.store.status.save(NOW + timedelta(minutes=1), {"mairie.accueil": ("zone", {
         "level": "comfort", "reason": {"fr": "Occupé selon le programme jusqu'à 12:00",
                                        "en": "Occupied by the programme until 12:00"}})})
     page = _text(client.get(ZONE))
@@ -80,7 +80,7 @@ def test_an_operator_saves_a_week_and_the_engine_is_told(rig: PanelRig) -> None:
     response = client.post(ZONE, data={**WEEK, "csrf_token": csrf(client, ZONE)})
     assert response.status_code == 302
     assert "Programme inchangé" in _text(client.get(ZONE))
-    assert len(rig.store.schedule_history("mairie.accueil")) == 1
+    assert len(rig.store.programmes.history("mairie.accueil")) == 1
     # What the engine decides from it: occupied on Monday at 07:45, not on Wednesday.
     calendar = FrenchCalendar("B")
     monday = datetime(2026, 1, 12, 7, 45, tzinfo=PARIS)
@@ -108,8 +108,8 @@ def test_a_bad_period_is_refused_naming_the_day_and_nothing_is_saved(
     # The form comes back as typed, the day marked for screen readers.
     assert f'value="{typed}"' in page
     assert f'id="day-{day}" name="{day}"' in page and 'aria-invalid="true"' in page
-    assert rig.store.schedule_history("mairie.accueil") == []
-    assert rig.store.events(kind="programme_saved") == []
+    assert rig.store.programmes.history("mairie.accueil") == []
+    assert rig.store.audit.events(kind="programme_saved") == []
 
 
 def test_every_bad_day_is_named_at_once(rig: PanelRig) -> None:
@@ -136,7 +136,7 @@ def test_unknown_zones_viewers_and_forms_without_csrf_are_refused(rig: PanelRig)
                                              "end": "2026-01-20T18:00"},
                  who="mairie-viewer").status_code == 403
     assert client.post(ZONE, data=WEEK).status_code == 400  # no CSRF token
-    assert rig.store.latest_schedules() == {} and rig.store.agenda() == []
+    assert rig.store.programmes.latest() == {} and rig.store.agenda.entries() == []
 
 
 def test_exceptions_are_added_listed_and_removed(rig: PanelRig) -> None:
@@ -152,14 +152,14 @@ def test_exceptions_are_added_listed_and_removed(rig: PanelRig) -> None:
         "kind": "closure", "scope": "building", "label": "Désinfection",
         "start": "2026-01-24T08:00", "end": "2026-01-25T18:00"})
     assert response.status_code == 302
-    entries = {s.entry.label: s for s in rig.store.agenda(zone="mairie.accueil")}
+    entries = {s.entry.label: s for s in rig.store.agenda.entries(zone="mairie.accueil")}
     assert entries["Permanence élections"].entry.scope == ("mairie.accueil",)
     assert entries["Pont du 8 mai"].entry.scope == ("mairie",)
     assert entries["Pont du 8 mai"].entry.periods == ("09:00-12:00",)
     assert entries["Désinfection"].entry.kind == "closure"
-    assert len(rig.store.events(kind="agenda")) == 3  # the store's lines, one each
+    assert len(rig.store.audit.events(kind="agenda")) == 3  # the store's lines, one each
     # The office next door shares the building's, not the zone's.
-    assert {s.entry.label for s in rig.store.agenda(zone="mairie.bureaux")} == {
+    assert {s.entry.label for s in rig.store.agenda.entries(zone="mairie.bureaux")} == {
         "Pont du 8 mai", "Désinfection"}
     client = rig.client("marie")
     page = _text(client.get(ZONE))
@@ -176,16 +176,16 @@ def test_exceptions_are_added_listed_and_removed(rig: PanelRig) -> None:
     gone = entries["Permanence élections"].id
     response = _post(rig, f"{ZONE}/exceptions/{gone}/remove", {})
     assert response.status_code == 302
-    assert "Permanence élections" not in {s.entry.label for s in rig.store.agenda()}
-    assert "suppression" in rig.store.events(kind="agenda")[0].message
+    assert "Permanence élections" not in {s.entry.label for s in rig.store.agenda.entries()}
+    assert "suppression" in rig.store.audit.events(kind="agenda")[0].message
 
 
 def test_the_programme_page_does_not_remove_lighting_entries(rig: PanelRig) -> None:
-    entry = rig.store.add_agenda_entry(
+    entry = rig.store.agenda.add(
         {"kind": "lights_on", "label": "Vœux du maire", "scope": ["ep-centre"],
          "start": "2026-01-16 17:00", "end": "2026-01-16 22:00"}, at=NOW, who="marie")
     assert _post(rig, f"{ZONE}/exceptions/{entry}/remove", {}).status_code == 404
-    assert [e.id for e in rig.store.agenda()] == [entry]
+    assert [e.id for e in rig.store.agenda.entries()] == [entry]
 
 
 GOOD_EXCEPTION = {"kind": "closure", "scope": "zone", "label": "Travaux",
@@ -211,8 +211,8 @@ def test_bad_exceptions_are_refused_and_change_nothing(
     response = _post(rig, ZONE + "/exceptions", {**GOOD_EXCEPTION, **change})
     assert response.status_code == 400
     assert message in _text(response)
-    assert rig.store.agenda() == []
-    assert rig.store.events(kind="agenda") == []
+    assert rig.store.agenda.entries() == []
+    assert rig.store.audit.events(kind="agenda") == []
 
 
 def test_school_holidays_show_where_they_apply(rig: PanelRig) -> None:

@@ -24,7 +24,8 @@ from gtb.savings.baseline import day_types
 from gtb.savings.degree_days import hdd_costic
 from gtb.savings.lighting import dark_hours
 from gtb.savings.readings import heating_meters
-from gtb.store import Sample, Store
+from gtb.store import Store
+from gtb.store.samples import Sample
 from web import savings as web_savings
 from web.savings import rounded
 
@@ -97,11 +98,11 @@ def write_history(site: Site, db: Path, first: date, last: date, engine: date | 
             index[key] = index.get(key, 0.0) + former * (1 - LIGHTING_SAVED if saving else 1.0)
             samples.append(Sample(key, evening, round(index[key], 3)))
     with Store(db) as store:
-        store.write_samples(samples)
-        store.rollup(datetime.combine(first, time(), PARIS),
+        store.samples.write(samples)
+        store.rollups.compute(datetime.combine(first, time(), PARIS),
                      datetime.combine(last + timedelta(days=1), time(), PARIS))
         if engine is not None:
-            store.record_event(datetime.combine(engine, time(6), PARIS), "engine", "engine",
+            store.audit.record(datetime.combine(engine, time(6), PARIS), "engine", "engine",
                                "Moteur démarré")
     planted["commune"] = sum(planted.values())
     return planted
@@ -284,8 +285,8 @@ def test_figures_are_computed_once_a_day_until_the_history_changes(
     assert calls == [(ENGINE, YESTERDAY)]
     # A late reading of yesterday changes the history: the figures are made again.
     late = datetime.combine(YESTERDAY, time(12, 30), PARIS)
-    rig.store.write_samples([Sample("mairie.temp-ext", late, 5.0)])
-    rig.store.rollup(late, late + timedelta(hours=1))
+    rig.store.samples.write([Sample("mairie.temp-ext", late, 5.0)])
+    rig.store.rollups.compute(late, late + timedelta(hours=1))
     assert client.get("/savings").status_code == 200
     assert len(calls) == 2
     # And a new day too.

@@ -19,7 +19,8 @@ from controllers.schedule import FrenchCalendar
 from gtb import outlook
 from gtb.clock import SimulatedClock
 from gtb.model import Site
-from gtb.store import Store, UserRole
+from gtb.store import Store
+from gtb.store.accounts import UserRole
 from web import PanelConfig, create_app
 from web.auth import hash_password
 
@@ -51,7 +52,7 @@ class PanelRig:
         cabinet's night and the holidays ahead, as of the rig's clock."""
         now = self.clock.now()
         calendar = FrenchCalendar(self.site.school_zone, self.site.alsace_moselle)
-        self.store.save_status(now, outlook.records(
+        self.store.status.save(now, outlook.records(
             self.site, calendar, *outlook.due(self.site, now.astimezone(self.site.tz))),
             replace=outlook.KINDS)
 
@@ -69,7 +70,7 @@ def panel_rig(site: Site, db: Path, *, published: bool = False) -> Iterator[Pane
     cabinet's night, the holidays ahead: ``PanelRig.publish_outlook``)."""
     store = Store(db)
     for name, role in ROLES.items():
-        store.add_user(name, hash_password(PASSWORD), role, at=NOW)
+        store.accounts.add_user(name, hash_password(PASSWORD), role, at=NOW)
     clock = SimulatedClock(NOW)
     app = create_app(PanelConfig(site=site, store_path=db, clock=clock, secret_key="test-key"))
     app.config["TESTING"] = True

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from gtb.store import UserRole
+from gtb.store.accounts import UserRole
 from web import i18n
 from web.auth import role_required
 from web.panel import ActionError, panel
@@ -50,7 +50,7 @@ def index() -> Any:
     active = p.active_alarms()
     # The store pages by count only: read up to this page, and one more to know if there
     # is a next one.
-    seen = p.store.alarms(limit=page * PAGE + 1)
+    seen = p.store.alarms.history(limit=page * PAGE + 1)
     history = seen[(page - 1) * PAGE:page * PAGE]
     return render_template("alarms.html", active=active, history=history, page=page,
                            more=len(seen) > page * PAGE, place=p.place)

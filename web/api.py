@@ -21,7 +21,10 @@ from pydantic import TypeAdapter
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from gtb.model import LIGHTING_KINDS, WEEKDAYS, AgendaEntry, Reason, Role, Zone
-from gtb.store import Alarm, Override, StoredAgendaEntry, User, UserRole
+from gtb.store.accounts import User, UserRole
+from gtb.store.agenda import StoredAgendaEntry
+from gtb.store.audit import Alarm
+from gtb.store.control import Override
 from web.api_models import (
     NOT_AN_OBJECT,
     AgendaItem,
@@ -142,7 +145,7 @@ def _authenticate(needed: UserRole) -> User:
                           "(gtb users token NOM).",
                           "Missing API token: send 'Authorization: Bearer TOKEN' "
                           "(gtb users token NAME).", 401)
-    user = panel().store.token_user(hash_token(token.strip()))
+    user = panel().store.accounts.token_user(hash_token(token.strip()))
     if user is None:
         raise ActionError("Jeton d'API inconnu, révoqué, ou son compte est désactivé.",
                           "Unknown or revoked API token, or its account is disabled.", 401)
@@ -227,7 +230,7 @@ def _zone(view: ZoneView, switches: Mapping[str, bool]) -> ZoneOut:
 
 def _one_zone(building: str, zone: str) -> ZoneOut:
     p = panel()
-    return _zone(p.zone(building, zone), p.store.learning_switches())
+    return _zone(p.zone(building, zone), p.store.learning.switches())
 
 
 def _until(body: UntilOrMinutes) -> datetime:
@@ -240,7 +243,7 @@ def _agenda_item(entry: AgendaEntry, stored: StoredAgendaEntry | None) -> Agenda
 
 
 def _stored_item(entry_id: int) -> AgendaItem:
-    stored = panel().store.agenda_entry(entry_id)
+    stored = panel().store.agenda.get(entry_id)
     return _agenda_item(stored.entry, stored)
 
 
@@ -294,7 +297,7 @@ def site() -> SiteOut:
            answer=ZonesOut)
 def zones() -> ZonesOut:
     p = panel()
-    switches = p.store.learning_switches()
+    switches = p.store.learning.switches()
     return ZonesOut(zones=[_zone(view, switches) for view in p.zones()])
 
 
@@ -321,7 +324,7 @@ def series(building: str, zone: str, query: SeriesQuery) -> SeriesOut:
         key = f"{view.key}.{point.id}"
         curves[name] = Curve(point=key, unit=point.si_unit, samples=[
             SamplePoint(t=s.ts, value=s.value, quality=s.quality.value)
-            for s in p.store.samples(key, start, end)])
+            for s in p.store.samples.read(key, start, end)])
     return SeriesOut(zone=view.key, range=query.range, start=start, end=end, curves=curves)
 
 
@@ -333,7 +336,7 @@ def override(building: str, zone: str, body: OverrideIn) -> Override:
     p = panel()
     view = p.zone(building, zone)
     override_id = p.override_zone(view, body.value, _until(body), who=_who(), why=body.why)
-    return p.store.override(override_id)
+    return p.store.overrides.get(override_id)
 
 
 @operation("DELETE", "/api/zones/{building}/{zone}/override",
@@ -346,7 +349,7 @@ def cancel_override(building: str, zone: str, body: CancelIn) -> Override:
     p.cancel_override(view, who=_who(), why=body.why, default=Reason(
         "annulée par l'API", "cancelled through the API"))
     assert view.override is not None  # cancel_override refuses a zone without one
-    return p.store.override(view.override.id)
+    return p.store.overrides.get(view.override.id)
 
 
 @operation("POST", "/api/zones/{building}/{zone}/learning",
@@ -363,7 +366,8 @@ def learning(building: str, zone: str, body: LearningIn) -> ZoneOut:
            answer=AlarmsOut, query=AlarmsQuery)
 def alarms(query: AlarmsQuery) -> AlarmsOut:
     p = panel()
-    found = p.active_alarms() if query.state == "active" else p.store.alarms(limit=query.limit)
+    found = (p.active_alarms() if query.state == "active"
+             else p.store.alarms.history(limit=query.limit))
     return AlarmsOut(alarms=found)
 
 
@@ -378,14 +382,14 @@ def acknowledge(alarm_id: int) -> Alarm:
 @operation("GET", "/api/events", "The audit log, newest first, filtered", answer=EventsOut,
            query=EventsQuery)
 def events(query: EventsQuery) -> EventsOut:
-    return EventsOut(events=panel().store.events(**query.model_dump()))
+    return EventsOut(events=panel().store.audit.events(**query.model_dump()))
 
 
 @operation("GET", "/api/outputs", "Lighting cabinets, zone lighting circuits and equipment: "
            "on or off, and why", answer=OutputsOut)
 def outputs() -> OutputsOut:
     p = panel()
-    statuses = p.store.status("output")
+    statuses = p.store.status.read("output")
 
     def output(kind: str, key: str, name: str) -> OutputOut:
         status = statuses.get(f"{kind}:{key}")
@@ -421,7 +425,7 @@ def lighting() -> LightingOut:
 def order_cabinet(cabinet: str, body: OrderIn) -> Override:
     p = panel()
     order_id = p.order_cabinet(cabinet, body.on, _until(body), who=_who(), why=body.why)
-    return p.store.override(order_id)
+    return p.store.overrides.get(order_id)
 
 
 @operation("DELETE", "/api/lighting/{cabinet}/order",
@@ -434,7 +438,7 @@ def cancel_cabinet_order(cabinet: str, body: CancelIn) -> Override:
     p.cancel_cabinet_order(cabinet, who=_who(), why=body.why, default=Reason(
         "annulé par l'API", "cancelled through the API"))
     assert order is not None  # cancel_cabinet_order refuses a cabinet without one
-    return p.store.override(order.id)
+    return p.store.overrides.get(order.id)
 
 
 @operation("POST", "/api/lighting/{cabinet}/entries",

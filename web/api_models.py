@@ -29,7 +29,8 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from gtb.model import AgendaEntry
-from gtb.store import Alarm, Event, Override
+from gtb.store.audit import Alarm, Event
+from gtb.store.control import Override
 from web.panel import ActionError
 from web.timetables import OVERRIDE_DAYS
 

@@ -1,4 +1,4 @@
-"""The audit log: who did what, when and why, as the store keeps it (``Store.events``),
+"""The audit log: who did what, when and why, as the store keeps it (``store.audit.events``),
 filtered by building, person, kind and local dates, newest first, a page at a time.
 
 Everyone signed in may read it: elected officials check what was done in their name.
@@ -13,7 +13,9 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 
-from gtb.store import Event, Store, UserRole
+from gtb.store import Store
+from gtb.store.accounts import UserRole
+from gtb.store.audit import Event
 from web import i18n
 from web.auth import role_required
 from web.panel import ActionError, panel
@@ -91,7 +93,7 @@ class Filters:
     def query(self, store: Store, *, until: datetime | None, limit: int) -> list[Event]:
         if self.until is not None:
             until = self.until if until is None else min(until, self.until)
-        return store.events(since=self.since, until=until, kind=self.kind, actor=self.actor,
+        return store.audit.events(since=self.since, until=until, kind=self.kind, actor=self.actor,
                             building=self.building, limit=limit)
 
 
@@ -100,7 +102,7 @@ class Filters:
 def index() -> Any:
     p = panel()
     asked = {name: request.args.get(name, "").strip() for name in FILTERS}
-    kinds = p.store.event_values("kind")
+    kinds = p.store.audit.values("kind")
     filters = _filters(asked, kinds)
     lines, more = _page(p.store, filters, _cursor(request.args.get("before", "")))
     after = f"{int(lines[-1].ts.timestamp())}-{lines[-1].id}" if more else None
@@ -108,7 +110,7 @@ def index() -> Any:
     query = {name: value for name, value in asked.items() if value}
     return render_template("audit.html", lines=lines, asked=asked, query=query, after=after,
                            paged="before" in request.args, kinds=choices, names=KINDS,
-                           actors=p.store.event_values("actor"),
+                           actors=p.store.audit.values("actor"),
                            buildings=p.site.buildings, place=p.place)
 
 

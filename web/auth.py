@@ -17,7 +17,7 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from gtb.store import User, UserRole
+from gtb.store.accounts import User, UserRole
 from web.panel import may, panel
 
 bp = Blueprint("auth", __name__)
@@ -62,7 +62,7 @@ def init_app(app: Flask) -> None:
 
     @manager.user_loader
     def load(name: str) -> Account | None:
-        user = panel().store.user(name)
+        user = panel().store.accounts.user(name)
         return None if user is None or user.disabled else Account(user)
 
     @manager.request_loader
@@ -70,7 +70,7 @@ def init_app(app: Flask) -> None:
         header = req.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        user = panel().store.token_user(hash_token(header.removeprefix("Bearer ").strip()))
+        user = panel().store.accounts.token_user(hash_token(header.removeprefix("Bearer ").strip()))
         return None if user is None else Account(user)
 
 
@@ -95,10 +95,10 @@ def login() -> Any:
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
     p = panel()
-    user = p.store.user(name) if name else None
+    user = p.store.accounts.user(name) if name else None
     where = request.remote_addr or "?"
     if user is None or user.disabled or not check_password_hash(user.password_hash, password):
-        p.store.record_event(p.now(), "login_failed", name or "?",
+        p.store.audit.record(p.now(), "login_failed", name or "?",
                              f"Connexion refusée pour « {name} » depuis {where}",
                              reason="nom ou mot de passe incorrect", site=p.site.id,
                              message_en=f"Sign-in refused for '{name}' from {where}",
@@ -106,7 +106,7 @@ def login() -> Any:
         flash("bad_login", "error")
         return render_template("login.html", name=name), 401
     login_user(Account(user))
-    p.store.record_event(p.now(), "login", user.name, f"Connexion de {user.name} depuis {where}",
+    p.store.audit.record(p.now(), "login", user.name, f"Connexion de {user.name} depuis {where}",
                          reason=f"rôle {user.role.value}", site=p.site.id,
                          message_en=f"{user.name} signed in from {where}",
                          reason_en=f"role {user.role.value}")
@@ -121,7 +121,7 @@ def login() -> Any:
 def logout() -> Any:
     if current_user.is_authenticated:
         p = panel()
-        p.store.record_event(p.now(), "logout", current_user.name,
+        p.store.audit.record(p.now(), "logout", current_user.name,
                              f"Déconnexion de {current_user.name}", site=p.site.id,
                              message_en=f"{current_user.name} signed out")
     logout_user()

@@ -24,7 +24,8 @@ from werkzeug.datastructures import MultiDict
 from gtb import export
 from gtb.export import ExportPoint, Format, Period, Resolution
 from gtb.model import Site
-from gtb.store import Store, UserRole
+from gtb.store import Store
+from gtb.store.accounts import UserRole
 from web.auth import role_required
 from web.panel import ActionError, panel
 from web.periods import local_period
@@ -195,7 +196,7 @@ def _audit(asked: Download, args: MultiDict[str, str]) -> None:
         scope += f", {' + '.join(asked.quantities)}"
         scope_en += f", {' + '.join(asked.quantities)}"
     first, last = asked.period.first_day, asked.period.last_day
-    p.store.record_event(
+    p.store.audit.record(
         p.now(), "export", current_user.name,
         f"Export {asked.fmt.value.upper()} ({asked.resolution.value}) du {_day(first)} au "
         f"{_day(last)} : {scope}", site=p.site.id, building=building, zone=zone,
@@ -223,7 +224,7 @@ def _chunks(store: Store, site: Site, asked: Download, notes: Sequence[str]) -> 
                 yield buffer.getvalue()
                 buffer.seek(0)
                 buffer.truncate()
-            samples = store.sample_rows(point.key, period.start, period.end)
+            samples = store.samples.rows(point.key, period.start, period.end)
             # A raw CSV line is up to about 160 characters.
             pieces = writer.raw_chunks(point, samples, rows_per_chunk=max(1, CHUNK // 160))
             yield from (text for text, _ in pieces)

@@ -18,7 +18,10 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from gtb.model import LIGHTING_KINDS, AgendaEntry, Cabinet, parse_night_window
-from gtb.store import Override, Status, StoredAgendaEntry, UserRole
+from gtb.store.accounts import UserRole
+from gtb.store.agenda import StoredAgendaEntry
+from gtb.store.control import Override
+from gtb.store.status import Status
 from web import form_input, i18n
 from web.auth import role_required
 from web.panel import ActionError, applied, panel
@@ -108,8 +111,8 @@ def cabinet_views(nights: dict[str, Night] | None = None) -> list[CabinetView]:
     """Each cabinet as the page and the API show it (``nights``: the engine's, when the
     caller has read them already)."""
     p = panel()
-    statuses = p.store.status("output")
-    overrides = p.store.active_overrides(p.now())
+    statuses = p.store.status.read("output")
+    overrides = p.store.overrides.active(p.now())
     agenda = p.lighting_agenda()
     nights = _nights() if nights is None else nights
     return [CabinetView(cabinet, statuses.get(f"cabinet:{cabinet.id}"),
@@ -204,7 +207,7 @@ def _until(duration: str, chosen: str) -> datetime:
 def _nights() -> dict[str, Night]:
     """Each cabinet's night as the engine last published it, by cabinet id."""
     return {key.removeprefix("night:"): Night.from_data(status.data)
-            for key, status in panel().store.status("night").items()}
+            for key, status in panel().store.status.read("night").items()}
 
 
 def _next_sunrise(nights: dict[str, Night], now: datetime) -> datetime | None:

@@ -12,7 +12,7 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from gtb.model import Role, Site
-from gtb.store import UserRole
+from gtb.store.accounts import UserRole
 from web.api_models import Body, ErrorOut, Query
 
 IDENTIFIER = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$", "maxLength": 40}

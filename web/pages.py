@@ -27,7 +27,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from gtb.model import Role
-from gtb.store import UserRole
+from gtb.store.accounts import UserRole
 from web import form_input, i18n
 from web.auth import role_required
 from web.panel import ActionError, ZoneView, panel
@@ -48,7 +48,7 @@ CURVES = {"temperature": Role.ZONE_TEMPERATURE, "setpoint": Role.HEATING_SETPOIN
 def overview() -> Any:
     p = panel()
     zones = p.zones()
-    outputs = [s for s in p.store.status("output").values() if s.data["kind"] != "circuit"]
+    outputs = [s for s in p.store.status.read("output").values() if s.data["kind"] != "circuit"]
     alarms = p.active_alarms()
     by_building = {b.id: [z for z in zones if z.building.id == b.id] for b in p.site.buildings}
     return render_template("overview.html", site=p.site, by_building=by_building,
@@ -125,7 +125,7 @@ def series(building_id: str, zone_id: str) -> Any:
     columns: dict[str, dict[int, float | None]] = {}
     times: set[int] = set()
     for name, key in curves.items():
-        samples = p.store.samples(key, start, end) if key else []
+        samples = p.store.samples.read(key, start, end) if key else []
         columns[name] = {int(s.ts.timestamp()): s.value for s in samples}
         times.update(columns[name])
     stamps = sorted(times)

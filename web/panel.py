@@ -26,17 +26,13 @@ from gtb.model import (
     Site,
     Zone,
 )
-from gtb.store import (
-    Alarm,
-    ConflictError,
-    NotFoundError,
-    Override,
-    ScheduleVersion,
-    Status,
-    Store,
-    StoredAgendaEntry,
-    UserRole,
-)
+from gtb.store import Store
+from gtb.store.accounts import UserRole
+from gtb.store.agenda import StoredAgendaEntry
+from gtb.store.audit import Alarm
+from gtb.store.control import Override, ScheduleVersion
+from gtb.store.database import ConflictError, NotFoundError
+from gtb.store.status import Status
 from web.timetables import (
     EXCEPTION_DAYS,
     LIGHTING_ENTRY_DAYS,
@@ -148,14 +144,14 @@ class Panel:
         building = self.building(building_id)
         for zone in building.zones:
             if zone.id == zone_id:
-                return self._view(building, zone, self.store.status("zone"),
-                                  self.store.active_overrides(self.now()))
+                return self._view(building, zone, self.store.status.read("zone"),
+                                  self.store.overrides.active(self.now()))
         raise NotFound(f"Zone inconnue : {building_id}.{zone_id}",
                        f"Unknown zone: {building_id}.{zone_id}")
 
     def zones(self, building: Building | None = None) -> list[ZoneView]:
-        statuses = self.store.status("zone")
-        overrides = self.store.active_overrides(self.now())
+        statuses = self.store.status.read("zone")
+        overrides = self.store.overrides.active(self.now())
         buildings = [building] if building is not None else list(self.site.buildings)
         return [self._view(b, z, statuses, overrides) for b in buildings for z in b.zones]
 
@@ -192,9 +188,9 @@ class Panel:
             f"An override lasts {OVERRIDE_DAYS} days at most; for longer, change the "
             "programme."))
         why = self._why(why)
-        override_id = self.store.add_override(view.setpoint_key, value, start=now, until=until,
+        override_id = self.store.overrides.add(view.setpoint_key, value, start=now, until=until,
                                               who=who, why=why, at=now)
-        self.store.record_event(
+        self.store.audit.record(
             now, "override", who,
             f"Dérogation {view.zone.name} : {value:g} °C jusqu'au "
             f"{self.local(until):%d/%m %H:%M}", reason=why, site=self.site.id,
@@ -212,8 +208,8 @@ class Panel:
                               "No override holds on this zone.", 409)
         now = self.now()
         reason, reason_en = _reason(why, default)
-        self.store.cancel_override(view.override.id, at=now, who=who, why=reason)
-        self.store.record_event(
+        self.store.overrides.cancel(view.override.id, at=now, who=who, why=reason)
+        self.store.audit.record(
             now, "override_cancelled", who, f"Dérogation {view.zone.name} annulée",
             reason=reason, site=self.site.id, building=view.building.id, zone=view.zone.id,
             point=view.setpoint_key, data={"override": view.override.id},
@@ -221,9 +217,9 @@ class Panel:
 
     def set_learning(self, view: ZoneView, enabled: bool, *, who: str) -> None:
         now = self.now()
-        self.store.set_learning(view.key, enabled, at=now, who=who)
+        self.store.learning.switch(view.key, enabled, at=now, who=who)
         state = ("activé", "on") if enabled else ("désactivé", "off")
-        self.store.record_event(
+        self.store.audit.record(
             now, "learning", who, f"Apprentissage {state[0]} : {view.zone.name}",
             reason=FROM_HERE.fr, site=self.site.id, building=view.building.id,
             zone=view.zone.id, data={"enabled": enabled},
@@ -232,19 +228,19 @@ class Panel:
 
     def active_alarms(self) -> list[Alarm]:
         """The alarms not cleared yet, newest raised first."""
-        return list(reversed(self.store.active_alarms().values()))
+        return list(reversed(self.store.alarms.active().values()))
 
     def acknowledge_alarm(self, alarm_id: int, *, who: str) -> Alarm:
         """A person has seen the alarm; it stays until its condition clears."""
         now = self.now()
         try:
-            alarm = self.store.acknowledge_alarm(alarm_id, at=now, who=who)
+            alarm = self.store.alarms.acknowledge(alarm_id, at=now, who=who)
         except NotFoundError:
             raise NotFound(f"Alarme inconnue : {alarm_id}", f"Unknown alarm: {alarm_id}") from None
         except ConflictError as exc:
             raise ActionError(f"Alarme déjà acquittée : {exc}",
                               f"Alarm already acknowledged: {exc}", 409) from None
-        self.store.record_event(
+        self.store.audit.record(
             now, "alarm_acknowledged", who, f"Alarme acquittée : {alarm.message}",
             site=self.site.id, building=alarm.building, zone=alarm.zone, point=alarm.point,
             data={"alarm": alarm.id},
@@ -279,7 +275,7 @@ class Panel:
 
     def cabinet_order(self, cabinet: Cabinet) -> Override | None:
         """The immediate order in force on a cabinet, if any."""
-        return self.store.active_overrides(self.now()).get(self.relay_key(cabinet))
+        return self.store.overrides.active(self.now()).get(self.relay_key(cabinet))
 
     def lighting_agenda(self) -> list[tuple[AgendaEntry, StoredAgendaEntry | None]]:
         """Lighting entries not yet ended: the site file's (None: not removable here), then
@@ -300,7 +296,7 @@ class Panel:
             if wanted(entry) and (entry.last_day >= now.date() if entry.kind == "day"
                                   else entry.end is not None and entry.end > now)]
         stored: list[tuple[AgendaEntry, StoredAgendaEntry | None]] = [
-            (s.entry, s) for s in self.store.agenda(start=now) if wanted(s.entry)]
+            (s.entry, s) for s in self.store.agenda.entries(start=now) if wanted(s.entry)]
         return sorted(site + stored, key=lambda pair: (pair[0].first_day, pair[0].start
                                                        or datetime.min))
 
@@ -356,13 +352,13 @@ class Panel:
         """Take one of the panel's entries of these kinds out of the agenda (returned as
         it was); the store keeps who did and records the audit line."""
         try:
-            stored = self.store.agenda_entry(entry_id)
+            stored = self.store.agenda.get(entry_id)
         except NotFoundError:
             stored = None
         if stored is None or stored.entry.kind not in kinds:
             raise NotFound(f"Entrée d'agenda inconnue : {entry_id}",
                            f"Unknown agenda entry: {entry_id}")
-        self.store.delete_agenda_entry(entry_id, at=self.now(), who=who)
+        self.store.agenda.delete(entry_id, at=self.now(), who=who)
         return stored
 
     def order_cabinet(self, cabinet_id: str, on: bool, until: datetime, *, who: str,
@@ -381,13 +377,13 @@ class Panel:
         relay = self.relay_key(cabinet)
         before = self.cabinet_order(cabinet)
         if before is not None:
-            self.store.cancel_override(before.id, at=now, who=who,
+            self.store.overrides.cancel(before.id, at=now, who=who,
                                        why="remplacé par un nouvel ordre")
-        order = self.store.add_override(relay, 1.0 if on else 0.0, start=now, until=until,
+        order = self.store.overrides.add(relay, 1.0 if on else 0.0, start=now, until=until,
                                         who=who, why=why, at=now)
         state = ("allumé", "on") if on else ("éteint", "off")
         until_local = f"{self.local(until):%d/%m %H:%M}"
-        self.store.record_event(
+        self.store.audit.record(
             now, "lighting_order", who,
             f"{cabinet.name} : {state[0]} jusqu'au {until_local}", reason=why,
             site=self.site.id, point=relay,
@@ -407,8 +403,8 @@ class Panel:
                               f"No order holds on {cabinet.name}.", 409)
         now = self.now()
         reason, reason_en = _reason(why, default)
-        self.store.cancel_override(order.id, at=now, who=who, why=reason)
-        self.store.record_event(
+        self.store.overrides.cancel(order.id, at=now, who=who, why=reason)
+        self.store.audit.record(
             now, "lighting_order_cancelled", who, f"{cabinet.name} : ordre annulé",
             reason=reason, site=self.site.id, point=order.point,
             data={"cabinet": cabinet.id, "override": order.id},
@@ -417,7 +413,7 @@ class Panel:
     def programmes(self) -> dict[str, tuple[Programme, ScheduleVersion | None]]:
         """Each zone's weekly programme as the engine applies it: the latest saved in the
         panel (with its version), else the site file's (None)."""
-        saved = self.store.latest_schedules()
+        saved = self.store.programmes.latest()
         found: dict[str, tuple[Programme, ScheduleVersion | None]] = {}
         for building in self.site.buildings:
             for zone in building.zones:
@@ -452,9 +448,9 @@ class Panel:
         if programme == before:
             return None
         now = self.now()
-        version = self.store.save_schedule(view.key, programme.model_dump(), at=now, who=who)
+        version = self.store.programmes.save(view.key, programme.model_dump(), at=now, who=who)
         reason, reason_en = _reason(why, FROM_HERE)
-        self.store.record_event(
+        self.store.audit.record(
             now, "programme_saved", who,
             f"Programme de {view.building.name} / {view.zone.name} : version {version}",
             reason=reason, site=self.site.id, building=view.building.id, zone=view.zone.id,
@@ -515,7 +511,7 @@ class Panel:
 
     def _add_agenda(self, entry: Mapping[str, Any], who: str) -> int:
         try:
-            return self.store.add_agenda_entry(entry, at=self.now(), who=who)
+            return self.store.agenda.add(entry, at=self.now(), who=who)
         except ValueError as exc:  # what the model refuses that the checks above let by
             raise ActionError(f"Entrée refusée : {exc}", f"Entry refused: {exc}") from None
 

@@ -15,7 +15,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from gtb.model import WEEKDAYS, Building, Period, Programme
-from gtb.store import ScheduleVersion, UserRole
+from gtb.store.accounts import UserRole
+from gtb.store.control import ScheduleVersion
 from web import form_input, i18n
 from web.auth import role_required
 from web.panel import EXCEPTION_KINDS, ActionError, ZoneView, panel
@@ -177,7 +178,7 @@ def _zone_page(view: ZoneView, *, typed: dict[str, str] | None = None,
         day: ", ".join(getattr(programme, day)) for day in WEEKDAYS}
     return render_template(
         "programme.html", view=view, programme=programme, version=version,
-        history=p.store.schedule_history(view.key, limit=10),
+        history=p.store.programmes.history(view.key, limit=10),
         agenda=p.zone_agenda(view.building, view.zone), typed=shown,
         problems=problems or {}, refused=refused, holidays=_holidays(),
         school=school_holidays_apply(view.building.use),
@@ -221,5 +222,5 @@ def _applied(view: ZoneView, version: ScheduleVersion | None) -> bool | None:
 
 def _holidays() -> list[Holiday] | None:
     """The holidays ahead as the engine last published them (None: not yet)."""
-    status = panel().store.status("holidays").get("holidays")
+    status = panel().store.status.read("holidays").get("holidays")
     return None if status is None else holidays_from(status.data)

@@ -29,7 +29,7 @@ from gtb.savings.lighting import CabinetSavings, cabinet_savings
 from gtb.savings.readings import building_days, cabinet_days, heating_meters
 from gtb.savings.reporting import MonthFigures, Savings, savings
 from gtb.savings.site import BuildingSavings, Excluded, SiteSavings, engine_start, site_savings
-from gtb.store import UserRole
+from gtb.store.accounts import UserRole
 from web import i18n
 from web.auth import role_required
 from web.charts import LineChart, bar_chart, line_chart
@@ -614,9 +614,9 @@ def _revision(p: Panel, today: date) -> Hashable:
     day. A late or replayed reading adds a sample; retention drops some, once a day."""
     midnight = datetime.combine(today, time(), p.site.tz)
     epoch = datetime(1970, 1, 2, tzinfo=UTC)
-    counts = [(p.store.count_hourly(key, epoch, midnight),
-               p.store.count_samples(key, epoch, midnight)) for key in _history_points(p)]
-    return today, p.store.agenda_revision(), tuple(counts)
+    counts = [(p.store.rollups.count(key, epoch, midnight),
+               p.store.samples.count(key, epoch, midnight)) for key in _history_points(p)]
+    return today, p.store.agenda.revision(), tuple(counts)
 
 
 @dataclass(frozen=True)
@@ -668,7 +668,7 @@ def _figures(p: Panel, period: Period, month: date) -> SiteView | NoFigures:
 def _no_figures(p: Panel, period: Period, reasons: list[tuple[str, str]]) -> NoFigures:
     """How much history the store has for the first heating meter, over the last year."""
     meters = [key for b in p.site.buildings for key in heating_meters(p.site, b)]
-    days = (p.store.daily(meters[0], period.today - timedelta(days=BASELINE_DAYS),
+    days = (p.store.rollups.daily(meters[0], period.today - timedelta(days=BASELINE_DAYS),
                           period.end, p.site.tz) if meters else [])
     baseline = (None if period.engine is None else
                 (period.engine - timedelta(days=BASELINE_DAYS),

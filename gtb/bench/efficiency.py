@@ -95,7 +95,7 @@ def _fault_alarm(store: Store, site: Site, zone: str, fault_days: tuple[date, da
     and on which day of the fault it was raised (1: its first day)."""
     building = zone.split(".")[0]
     tz = site.tz
-    alarms = [a for a in store.alarms(limit=1000)
+    alarms = [a for a in store.alarms.history(limit=1000)
               if a.key.startswith(f"efficiency:{building}:")
               and fault_days[0] <= a.raised_at.astimezone(tz).date()
               <= fault_days[1] + timedelta(days=7)]

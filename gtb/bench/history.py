@@ -28,7 +28,8 @@ from gtb.clock import SimulatedClock, monotonic
 from gtb.config import parse_site
 from gtb.influx import InfluxSettings, Shipper
 from gtb.model import Site
-from gtb.store import Sample, Store
+from gtb.store import Store
+from gtb.store.samples import Sample
 
 START = datetime(2026, 1, 12, 0, 0, tzinfo=UTC)
 DATABASE = "gtb_bench"
@@ -72,7 +73,7 @@ def _fill(store: Store, keys: list[str], start: datetime, ticks: int,
     task = progress.add_task(label, total=ticks) if progress else None
     for tick in range(ticks):
         at = start + timedelta(minutes=tick)
-        store.write_samples(Sample(key, at, 19.0 + (tick + n) % 40 / 10)
+        store.samples.write(Sample(key, at, 19.0 + (tick + n) % 40 / 10)
                             for n, key in enumerate(keys))
         if progress is not None and task is not None:
             progress.advance(task)
@@ -83,7 +84,7 @@ def _fill(store: Store, keys: list[str], start: datetime, ticks: int,
 def _ship_all(store: Store, site: Site, settings: InfluxSettings,
               progress: Progress | None) -> tuple[int, float]:
     """Samples shipped by one pass over the whole backlog, and per second."""
-    backlog = store.shipping_backlog()["samples"]
+    backlog = store.shipping.backlog()["samples"]
     task = progress.add_task("InfluxDB: shipping", total=backlog) if progress else None
 
     said = 0
@@ -121,7 +122,7 @@ def _drain_after_outage(store: Store, site: Site, settings: InfluxSettings,
     server.start()
     now[0] += 3600  # past any backoff: the next pass goes at once
     began = monotonic()
-    while sum(store.shipping_backlog().values()):
+    while sum(store.shipping.backlog().values()):
         report = shipper.ship()
         if report.waiting:
             raise RuntimeError(f"the drain stopped: {report.error}")

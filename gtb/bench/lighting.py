@@ -29,7 +29,7 @@ from controllers.lighting import cabinet_decision, lighting_entries, night_of, s
 from gtb.arbitration import Arbiter, Command, Switch
 from gtb.config import load_site
 from gtb.model import AgendaEntry, Role, Site
-from gtb.store import Override
+from gtb.store.control import Override
 
 YEAR = 2026
 STEP = timedelta(minutes=1)

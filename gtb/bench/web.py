@@ -3,7 +3,7 @@
 The store is that of a commune after a year: the engine bench's site cut to 5 buildings
 of 10 zones (50 zones, 10 points each), every point and each zone's decided mode sampled
 every 5 minutes for a year (about 58 million samples), written through
-``Store.write_samples`` in batches and rolled up hour by hour; the engine's status of
+``store.samples.write`` in batches and rolled up hour by hour; the engine's status of
 every zone as at the end of the year, a fortnight of commands in the audit log, a few
 overrides and alarms. Building it is not timed; it takes minutes, and shows its progress.
 
@@ -44,7 +44,9 @@ from gtb.clock import SimulatedClock, monotonic
 from gtb.config import parse_site
 from gtb.model import MODE_OF_LEVEL, Building, HeatingLevel, Site, Zone, zone_mode_key
 from gtb.sim.devices import free_loopback_port
-from gtb.store import Sample, Store, UserRole
+from gtb.store import Store
+from gtb.store.accounts import UserRole
+from gtb.store.samples import Sample
 from web import PanelConfig, PanelServer, create_app
 from web.auth import hash_password
 
@@ -84,7 +86,7 @@ def bench_web(days: int = 365, requests: int = 200,
                 _engine_status(store, site)
                 _audit_log(store, site)
                 password = secrets.token_urlsafe(16)
-                store.add_user(ACCOUNT, hash_password(password), UserRole.OPERATOR, at=END)
+                store.accounts.add_user(ACCOUNT, hash_password(password), UserRole.OPERATOR, at=END)
             store_mb = sum(f.stat().st_size for f in Path(folder).iterdir()) / 1e6
             client = _Client(url)
             client.sign_in(ACCOUNT, password)
@@ -210,7 +212,7 @@ def _fill(store: Store, site: Site, start: datetime, progress: Progress | None) 
             for name, key in keys.items():
                 values = series[name].tolist()
                 for lo in range(0, n, BATCH):
-                    advance(store.write_samples(
+                    advance(store.samples.write(
                         Sample(key, ts, value)
                         for ts, value in zip(calendar.times[lo:lo + BATCH],
                                              values[lo:lo + BATCH], strict=True)))
@@ -224,9 +226,9 @@ def _roll_up(store: Store, site: Site, start: datetime, progress: Progress | Non
     with _task(progress, "magasin : agrégats horaires", weeks) as advance:
         for week in range(weeks):
             lo = start + timedelta(days=7 * week)
-            store.rollup(lo, min(lo + timedelta(days=7), END))
+            store.rollups.compute(lo, min(lo + timedelta(days=7), END))
             advance(1)
-    store.keep_monthly(start.astimezone(site.tz).date(), (END - timedelta(days=1)).date(),
+    store.rollups.keep_monthly(start.astimezone(site.tz).date(), (END - timedelta(days=1)).date(),
                        site.tz)
 
 
@@ -239,7 +241,7 @@ def _engine_status(store: Store, site: Site) -> None:
         key = f"{building.id}.{zone.id}"
         overridden = index % 10 == 3
         if overridden:
-            store.add_override(f"{key}.consigne", 20.0, start=END - timedelta(hours=1),
+            store.overrides.add(f"{key}.consigne", 20.0, start=END - timedelta(hours=1),
                                until=END + timedelta(hours=2), who=ACCOUNT,
                                why="répétition du concert", at=END - timedelta(hours=1))
         reason = ({"fr": f"Dérogation de {ACCOUNT} jusqu'à 02:00 : répétition du concert",
@@ -258,7 +260,7 @@ def _engine_status(store: Store, site: Site) -> None:
                                     "en": "arrival learned over 5 similar days"},
             "period_end": (END + timedelta(hours=6)).isoformat(),
         })
-    store.save_status(END, records)
+    store.status.save(END, records)
 
 
 def _audit_log(store: Store, site: Site) -> None:
@@ -269,7 +271,7 @@ def _audit_log(store: Store, site: Site) -> None:
             at = END - timedelta(days=14 - day) + timedelta(hours=hour)
             for building, zone in _zones(site):
                 key = f"{building.id}.{zone.id}.consigne"
-                store.record_event(at, "command", "engine", f"{key} ← {value:g}",
+                store.audit.record(at, "command", "engine", f"{key} ← {value:g}",
                                    reason=f"programme : {level} {value:g} °C", site=site.id,
                                    building=building.id, zone=zone.id, point=key,
                                    data={"value": value, "source": "controller"})
@@ -278,9 +280,9 @@ def _audit_log(store: Store, site: Site) -> None:
               ("device:b03", "warning", "Bâtiment 3 : automate lent à répondre"),
               ("b04.z1.temperature", "warning", "Zone 1 sous 12 °C"))
     for n, (key, severity, message) in enumerate(alarms):
-        store.raise_alarm(key, at=END - timedelta(hours=5 - n), severity=severity,
+        store.alarms.raise_(key, at=END - timedelta(hours=5 - n), severity=severity,
                           message=message, building=key.split(".")[0].removeprefix("device:"))
-    store.clear_alarm(alarms[-1][0], at=END - timedelta(minutes=30))
+    store.alarms.clear(alarms[-1][0], at=END - timedelta(minutes=30))
 
 
 # -- the panel over HTTP ----------------------------------------------------------------------

@@ -21,7 +21,8 @@ from gtb import export
 from gtb.cli.common import count, echo_json, errors, load_or_exit
 from gtb.cli.tables import print_savings
 from gtb.clock import RealClock
-from gtb.store import Store, StoreError
+from gtb.store import Store
+from gtb.store.database import StoreError
 
 
 @click.command("export")

@@ -14,7 +14,8 @@ from rich.table import Table
 from gtb.cli.common import DEMO_SITE, console, errors, load_or_exit
 from gtb.cli.wiring import History, PanelAddress, history_options, panel_options, serve_engine
 from gtb.clock import Clock, RealClock, SimulatedClock, monotonic
-from gtb.store import Store, UserRole
+from gtb.store import Store
+from gtb.store.accounts import UserRole
 
 if TYPE_CHECKING:
     from gtb.sim.world import VirtualCommune
@@ -130,6 +131,6 @@ def _demo_accounts(db: Path, clock: Clock) -> None:
         for name, role in (("elu", UserRole.VIEWER), ("gestionnaire", UserRole.OPERATOR),
                            ("admin", UserRole.ADMIN)):
             password = secrets.token_urlsafe(12)
-            store.add_user(name, hash_password(password), role, at=clock.now())
+            store.accounts.add_user(name, hash_password(password), role, at=clock.now())
             table.add_row(name, role.value, password)
     console.print(table)

@@ -34,7 +34,7 @@ def status_view(engine: Engine, store: Store) -> Group:
 def zone_table(engine: Engine, store: Store) -> Table:
     """The zones as the engine last saw them: temperature, level, setpoint and why."""
     local = engine.clock.now().astimezone(engine.site.tz)
-    alarms = len(store.active_alarms())
+    alarms = len(store.alarms.active())
     table = Table(title=f"{engine.site.name} — {local:%a %d/%m/%Y %H:%M} — "
                         f"{alarms} alarme{'s' if alarms != 1 else ''}")
     for column in ("zone", "temp. °C", "niveau", "consigne °C", "pourquoi"):

@@ -9,7 +9,8 @@ import click
 
 from gtb.cli.common import console, errors
 from gtb.clock import RealClock
-from gtb.store import Store, UserRole
+from gtb.store import Store
+from gtb.store.accounts import UserRole
 
 
 @click.group()
@@ -28,7 +29,7 @@ _DB = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
 @_DB
 def users_add(name: str, role: str, db: Path) -> None:
     """Create an account; the password is asked, or read from standard input."""
-    from gtb.store import ConflictError
+    from gtb.store.database import ConflictError
     from web.auth import MIN_PASSWORD, hash_password
 
     if sys.stdin.isatty():
@@ -42,11 +43,11 @@ def users_add(name: str, role: str, db: Path) -> None:
     db.parent.mkdir(parents=True, exist_ok=True)
     with Store(db) as store:
         try:
-            store.add_user(name, hash_password(password), role, at=RealClock().now())
+            store.accounts.add_user(name, hash_password(password), role, at=RealClock().now())
         except (ConflictError, ValueError) as exc:
             errors.print(f"[red]{exc}; nothing was created[/red]")
             sys.exit(2)
-        store.record_event(RealClock().now(), "user_added", "gtb users",
+        store.audit.record(RealClock().now(), "user_added", "gtb users",
                            f"Compte {name} créé ({role})", reason="ligne de commande",
                            message_en=f"Account {name} created ({role})",
                            reason_en="command line")
@@ -59,17 +60,17 @@ def users_add(name: str, role: str, db: Path) -> None:
 @_DB
 def users_token(name: str, label: str, db: Path) -> None:
     """Make an API token for NAME (same role as the account); it is shown once."""
-    from gtb.store import NotFoundError
+    from gtb.store.database import NotFoundError
     from web.auth import hash_token, new_token
 
     token = new_token()
     with Store(db) as store:
         try:
-            store.add_token(name, hash_token(token), label, at=RealClock().now())
+            store.accounts.add_token(name, hash_token(token), label, at=RealClock().now())
         except NotFoundError as exc:
             errors.print(f"[red]{exc}[/red]")
             sys.exit(2)
-        store.record_event(RealClock().now(), "token_added", "gtb users",
+        store.audit.record(RealClock().now(), "token_added", "gtb users",
                            f"Jeton d'API « {label} » créé pour {name}",
                            reason="ligne de commande",
                            message_en=f"API token '{label}' made for {name}",

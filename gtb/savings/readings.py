@@ -34,7 +34,7 @@ def meter_days(store: Store, key: str, first: date, last: date, tz: tzinfo
     """kWh of each local day from first to last of a cumulative meter: the end-of-day index
     minus the day before's. A day without both indexes, or whose index went down (a meter
     replaced), has no figure."""
-    rollups = store.hourly(key, wall_instant(first - timedelta(days=1), time(), tz),
+    rollups = store.rollups.hourly(key, wall_instant(first - timedelta(days=1), time(), tz),
                            wall_instant(last + timedelta(days=1), time(), tz))
     ends: dict[date, float] = {}
     for rollup in rollups:
@@ -51,7 +51,7 @@ def meter_days(store: Store, key: str, first: date, last: date, tz: tzinfo
 
 def _temperatures(store: Store, key: str, first: date, last: date, tz: tzinfo
                   ) -> dict[date, tuple[float, float]]:
-    return {a.day: (a.min, a.max) for a in store.daily(key, first, last, tz)
+    return {a.day: (a.min, a.max) for a in store.rollups.daily(key, first, last, tz)
             if a.hours >= MIN_TEMPERATURE_HOURS}
 
 
@@ -105,7 +105,7 @@ def building_days(store: Store, site: Site, building: Building | str, start: dat
     if not all(d in temperatures for d in kwh):
         stored = _temperatures(store, outdoor_point(site, b), start, end, tz)
         temperatures = {**stored, **temperatures}
-    agenda = [*site.agenda, *(s.entry for s in store.agenda(start=start,
+    agenda = [*site.agenda, *(s.entry for s in store.agenda.entries(start=start,
                                                             end=end + timedelta(days=1)))]
     usable = [d for d in _period(start, end) if d in kwh and d in temperatures]
     kinds = day_types(site, b, usable, agenda=agenda)
@@ -125,7 +125,7 @@ def cabinet_days(store: Store, site: Site, cabinet: Cabinet, start: date, end: d
     if Role.CABINET_RELAY not in keys:
         return {}, "relay"
     lit = {a.day: a.sum_of_means * cabinet.power_kw
-           for a in store.daily(keys[Role.CABINET_RELAY], start, end, tz)
+           for a in store.rollups.daily(keys[Role.CABINET_RELAY], start, end, tz)
            if a.hours >= 20}
     return lit, "relay"
 

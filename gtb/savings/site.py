@@ -98,7 +98,7 @@ class SiteSavings:
 
 def engine_start(store: Store, tz: tzinfo) -> date | None:
     """The local day the engine first started on this store (its first « Moteur démarré »)."""
-    started = store.first_event("engine", "Moteur démarré")
+    started = store.audit.first("engine", "Moteur démarré")
     return None if started is None else started.ts.astimezone(tz).date()
 
 

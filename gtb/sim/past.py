@@ -76,7 +76,8 @@ from gtb.sim.season import (
     tabulated_world,
 )
 from gtb.sim.world import PRESENCE_HOLD_S, VirtualCommune
-from gtb.store import Sample, Store
+from gtb.store import Store
+from gtb.store.samples import Sample
 
 BASELINE_DAYS = 365
 ENGINE_DAYS = 365
@@ -503,17 +504,17 @@ def generate(site: Site, seed: int, store: Store, end: datetime, *,
         else:
             state.runs.append(run)
         for batch in recording.samples(fine_from):
-            store.write_samples(batch)
+            store.samples.write(batch)
         if n == first_engine - 1:  # the baseline year is complete: its rollups, meanwhile
-            store.rollup(start, takeover)
-            store.keep_monthly(start.date(), takeover.date() - timedelta(days=1), tz)
+            store.rollups.compute(start, takeover)
+            store.rollups.keep_monthly(start.date(), takeover.date() - timedelta(days=1), tz)
         if progress is not None:
             progress.advance(writing[0])
 
     _simulate(parts, workers, done, progress)
     refs = len(list(site.points()))
     said = f"{refs} points, site {site.id}"
-    store.record_event(takeover, "engine", "engine", "Moteur démarré", reason=said,
+    store.audit.record(takeover, "engine", "engine", "Moteur démarré", reason=said,
                        site=site.id, message_en="Engine started", reason_en=said)
     _settle(site, store, state, takeover, end, progress)
     return state
@@ -524,12 +525,12 @@ def _settle(site: Site, store: Store, state: HistoryState, first: datetime, end:
     """What the engine's jobs do as time goes: rollups and monthly totals, the zones'
     learning kept, the daily efficiency check of each day up to ``end``, retention."""
     tz = site.tz
-    store.rollup(first, end)
-    store.keep_monthly(first.astimezone(tz).date(), end.astimezone(tz).date(), tz)
+    store.rollups.compute(first, end)
+    store.rollups.keep_monthly(first.astimezone(tz).date(), end.astimezone(tz).date(), tz)
     for run in state.runs:
         if run.learned is not None:
             for zone, learner in run.learned.learners.items():
-                store.save_learned(zone, learner.learned(), at=end)
+                store.learning.save(zone, learner.learned(), at=end)
     watch = EfficiencyWatch(store, site, baseline=state.baseline,
                             min_baseline_days=min(MIN_BASELINE_DAYS, state.days[0] * 9 // 10))
     day = first.astimezone(tz).date()
@@ -542,7 +543,7 @@ def _settle(site: Site, store: Store, state: HistoryState, first: datetime, end:
         watch.check(moment)
         if progress is not None and task is not None:
             progress.advance(task)
-    store.delete_samples_before(end - timedelta(days=RAW_DAYS), keep_unshipped=False)
+    store.samples.delete_before(end - timedelta(days=RAW_DAYS), keep_unshipped=False)
 
 
 def extend(site: Site, store: Store, state: HistoryState, until: datetime,
@@ -557,7 +558,7 @@ def extend(site: Site, store: Store, state: HistoryState, until: datetime,
     for run in state.runs:
         recording = run.run(until, began)
         for batch in recording.samples(0):
-            store.write_samples(batch)
+            store.samples.write(batch)
         if progress is not None and task is not None:
             progress.advance(task)
     state.end = state.runs[0].now if state.runs else began

@@ -1,0 +1,124 @@
+"""Accounts of the web panel, their roles, and the API tokens of scripts."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from gtb.store.database import (
+    ConflictError,
+    Database,
+    NotFoundError,
+    epoch,
+    from_row,
+    new_id,
+    require_text,
+    utc,
+)
+
+
+class UserRole(StrEnum):
+    """What a person may do in the panel (not to be confused with a point's role)."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class User:
+    """A panel account; the store keeps the hash it is given and never hashes itself."""
+
+    name: str
+    password_hash: str = field(repr=False)
+    role: UserRole
+    created_at: datetime
+    disabled: bool
+
+
+class Accounts:
+    """Panel accounts and the API tokens of scripts (their hashes only)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add_user(
+        self, name: str, password_hash: str, role: UserRole | str, *, at: datetime
+    ) -> User:
+        """Create an account. Names are unique regardless of (ASCII) case."""
+        require_text(name, "user name")
+        require_text(password_hash, "password hash")
+        try:
+            checked = UserRole(role)
+        except ValueError:
+            known = ", ".join(r.value for r in UserRole)
+            raise ValueError(f"user {name!r}: role {role!r} is not one of {known}") from None
+        ts = epoch(at, "user creation time")
+        with self._db.write() as conn:
+            if self._user_row(conn, name) is not None:
+                raise ConflictError(f"user {name!r} already exists")
+            conn.execute(
+                "INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+                (name, password_hash, checked.value, ts),
+            )
+        return User(name, password_hash, checked, utc(ts), disabled=False)
+
+    def user(self, name: str) -> User | None:
+        row = self._user_row(self._db.conn(), name)
+        return None if row is None else from_row(User, row, role=UserRole, disabled=bool)
+
+    def users(self) -> list[User]:
+        rows = self._db.conn().execute("SELECT * FROM users ORDER BY name")
+        return [from_row(User, row, role=UserRole, disabled=bool) for row in rows]
+
+    def set_password_hash(self, name: str, password_hash: str) -> None:
+        require_text(password_hash, "password hash")
+        self._update_user(name, "password_hash", password_hash)
+
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        self._update_user(name, "disabled", int(disabled))
+
+    def _update_user(self, name: str, column: str, value: object) -> None:
+        with self._db.write() as conn:
+            changed = conn.execute(
+                f"UPDATE users SET {column} = ? WHERE name = ?", (value, name)
+            ).rowcount
+            if changed == 0:
+                raise NotFoundError(f"no user {name!r}")
+
+    def add_token(self, user: str, token_hash: str, label: str, *, at: datetime) -> int:
+        """Record an API token of ``user`` (only its hash); returns its id."""
+        require_text(token_hash, "token hash")
+        require_text(label, "token label")
+        ts = epoch(at, "token creation time")
+        with self._db.write() as conn:
+            if self._user_row(conn, user) is None:
+                raise NotFoundError(f"no user {user!r}")
+            cursor = conn.execute(
+                "INSERT INTO api_tokens (user, token_hash, label, created_at) "
+                "VALUES (?, ?, ?, ?)", (user, token_hash, label, ts))
+            return new_id(cursor)
+
+    def token_user(self, token_hash: str) -> User | None:
+        """The enabled user whose live token has this hash, else None."""
+        row = self._db.conn().execute(
+            "SELECT u.* FROM api_tokens AS t JOIN users AS u ON u.name = t.user "
+            "WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled = 0",
+            (token_hash,)).fetchone()
+        return None if row is None else from_row(User, row, role=UserRole, disabled=bool)
+
+    def revoke_token(self, token_id: int, *, at: datetime) -> None:
+        ts = epoch(at, "revocation time")
+        with self._db.write() as conn:
+            if conn.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND "
+                            "revoked_at IS NULL", (ts, token_id)).rowcount == 0:
+                raise NotFoundError(f"no live API token {token_id}")
+
+    @staticmethod
+    def _user_row(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = conn.execute(
+            "SELECT * FROM users WHERE name = ?", (name,)
+        ).fetchone()
+        return row
