@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from gtb.arbitration import Arbiter, Command, Switch
+from gtb.engine.arbitration import Arbiter, Command, Switch
 from gtb.model import Reason, Site
 from gtb.store.control import Override
 

@@ -1,4 +1,4 @@
-"""The daily check for losses of efficiency (``gtb.efficiency``), on a store written here:
+"""The daily check for losses of efficiency (``gtb.engine.efficiency``), on a store written here:
 a year of the school's heating meter and the outdoor temperature before the engine's
 first start, then days after it, normal, then far above the baseline, then normal again.
 The check is the job's own function, ``EfficiencyWatch.daily``, called each morning."""
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gtb.efficiency import EfficiencyWatch, alarm_key
+from gtb.engine.efficiency import EfficiencyWatch, alarm_key
 from gtb.model import Site
 from gtb.store import Store
 from gtb.store.samples import Sample

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from gtb.config import parse_site
-from gtb.engine import EngineSettings, implausible
+from gtb.engine import EngineSettings
+from gtb.engine.reading import implausible
 from gtb.model import MODE_OF_LEVEL, Quality, Site, zone_mode_key
 
 from .engine_rig import MONDAY_3AM, PARIS, rig, run
@@ -294,7 +295,7 @@ def test_a_programme_saved_in_the_store_changes_the_zone_at_the_next_tick(
             assert r.store.status.read("zone")["mairie.accueil"].data["reason"]["fr"] == (
                 status.reason.fr)
             # The learner follows the saved programme too.
-            learner = r.engine._learners["mairie.accueil"]
+            learner = r.engine.learner("mairie.accueil")
             assert learner.programme.mon == ("03:00-12:00",)
             assert learner.programme.tue == ()
             # Its neighbours keep the site file's programme.
@@ -355,14 +356,14 @@ def test_the_engine_learns_each_night_keeps_it_and_honours_the_switch(
             stored = r.store.learning.of(zone)
             assert stored is not None and stored.model["thermal"] is not None
             assert len(stored.model["days"]) >= 2
-            learned = r.engine._learners[zone].thermal
+            learned = r.engine.learner(zone).thermal
         # A restart takes the models back from the store.
         async with rig(demo_site, db, start=MONDAY_3AM + timedelta(days=days, hours=1),
                        settings=quarter) as r:
-            assert r.engine._learners[zone].thermal == learned
+            assert r.engine.learner(zone).thermal == learned
             r.store.learning.switch(zone, False, at=r.clock.now(), who="marie")
             await r.tick(after_s=900)
-            assert r.engine._learners[zone].learning is False
+            assert r.engine.learner(zone).learning is False
             assert "Préchauffage démarré" not in next(
                 z for z in r.engine.zones() if z.key == zone).reason.fr
 

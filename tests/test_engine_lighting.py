@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from controllers.lighting import sun_times
-from gtb.engine import OutputStatus
+from gtb.engine.status import OutputStatus
 from gtb.model import Site
 
 from .engine_rig import PARIS, Rig, rig, run
@@ -31,7 +31,7 @@ async def _tick_at(r: Rig, local: datetime) -> None:
 
 
 def _assert_published(r: Rig, *, night: str, today: str, at: datetime) -> None:
-    """The engine's last publication for the panel (gtb.outlook): each cabinet's night,
+    """The engine's last publication for the panel (gtb.engine.outlook): each cabinet's night,
     the holidays ahead, and when it wrote them."""
     nights = r.store.status.read("night")
     assert sorted(nights) == [f"night:{c.id}" for c in sorted(r.engine.site.cabinets,

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 from gtb.clock import SimulatedClock
 from gtb.engine import Engine
+from gtb.engine.jobs import start_jobs
 from gtb.influx import InfluxSettings, Shipper
-from gtb.jobs import start_jobs
 from gtb.model import Site
 from gtb.sim.runner import VirtualSite
 from gtb.store import Store
@@ -55,7 +55,7 @@ def test_ticks_and_rollups_run_and_a_failing_job_is_an_event(
                 def disk_full(start: datetime, end: datetime) -> int:
                     raise OSError("disque plein")
 
-                store.rollup = disk_full  # type: ignore[method-assign]
+                store.rollups.compute = disk_full  # type: ignore[method-assign]
                 ticked = len(store.samples.read(POINT, START, clock.now()))
                 await asyncio.sleep(2.5)
                 [failure, *_] = store.audit.events(kind="job_error")

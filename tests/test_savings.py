@@ -30,10 +30,10 @@ from gtb.savings.lighting import dark_hours
 from gtb.savings.readings import building_days, load_baseline_csv
 from gtb.savings.reporting import back_within, efficiency_losses, savings
 from gtb.savings.site import site_savings
+from gtb.savings.tariffs import DEFAULT_TARIFFS, TariffsError, load_tariffs
 from gtb.sim.weather import LILLE_LESQUIN_1991_2020, SyntheticWeather, daily_extremes
 from gtb.store import Store
 from gtb.store.samples import Sample
-from gtb.tariffs import DEFAULT_TARIFFS, TariffsError, load_tariffs
 
 PARIS = ZoneInfo("Europe/Paris")
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,8 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from controllers.schedule import FrenchCalendar
-from gtb import outlook
 from gtb.clock import SimulatedClock
+from gtb.engine import outlook
 from gtb.model import Site
 from gtb.store import Store
 from gtb.store.accounts import UserRole

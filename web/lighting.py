@@ -3,7 +3,7 @@ engine programmes it (sunset, switch-on, night cut, dimming, sunrise), its agend
 and the mayor's immediate on or off with its expiry.
 
 Everyone signed in sees it; operators act. The state comes from the engine's last status;
-the night from the timetable the engine publishes to the store (``gtb.outlook``), so the
+the night from the timetable the engine publishes to the store (``gtb.engine.outlook``), so the
 page shows what the engine does. Writes go through ``Panel``; the engine applies them at
 its next tick.
 """

@@ -2,7 +2,7 @@
 a person types, the holidays ahead.
 
 The nights and the holidays are the engine's: it publishes them to the store's status
-(``gtb.outlook``) and the panel reads them back here, so the panel shows what the engine
+(``gtb.engine.outlook``) and the panel reads them back here, so the panel shows what the engine
 does. Nothing here touches the store or Flask; refusals are returned as ``(fr, en)`` texts
 for ``Panel`` to raise.
 """
@@ -48,7 +48,7 @@ class Night:
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Night:
-        """From a ``night`` status record (gtb.outlook.night_record)."""
+        """From a ``night`` status record (gtb.engine.outlook.night_record)."""
         return cls(
             date.fromisoformat(data["night"]), datetime.fromisoformat(data["sunset"]),
             datetime.fromisoformat(data["sunrise"]),
@@ -149,7 +149,7 @@ class Holiday:
 
 
 def holidays_from(data: Mapping[str, Any]) -> list[Holiday]:
-    """The holidays of a ``holidays`` status record (gtb.outlook.holidays_record)."""
+    """The holidays of a ``holidays`` status record (gtb.engine.outlook.holidays_record)."""
     return [Holiday(date.fromisoformat(h["first"]), date.fromisoformat(h["last"]),
                     _reason(h["name"]), bool(h["school"]), bool(h["estimated"]))
             for h in data["holidays"]]

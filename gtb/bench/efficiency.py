@@ -6,7 +6,7 @@ figures do not move with the calendar; made once, then taken from its cache unde
 ``var/``):
 
 - the demo's fault, a valve of the school stuck open ten days in January: the day its
-  alarm was raised by the daily job (``gtb.efficiency``, run each simulated morning while
+  alarm was raised by the daily job (``gtb.engine.efficiency``, run each simulated morning while
   the history was made) and the day it was cleared;
 - false alarms: the losses found on each heating meter over the engine's year outside the
   fault, and over the baseline year (the baseline's own days);
@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from rich.progress import Progress
 
 from gtb.config import load_site
-from gtb.efficiency import RECENT_DAYS
+from gtb.engine.efficiency import RECENT_DAYS
 from gtb.model import Building, Site
 from gtb.savings.baseline import Baseline, DayRecord, fit_baseline
 from gtb.savings.readings import building_days, heating_meters

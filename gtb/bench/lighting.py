@@ -26,8 +26,8 @@ from rich.progress import Progress
 
 from controllers.light_nuisance import breaches
 from controllers.lighting import cabinet_decision, lighting_entries, night_of, sun_times
-from gtb.arbitration import Arbiter, Command, Switch
 from gtb.config import load_site
+from gtb.engine.arbitration import Arbiter, Command, Switch
 from gtb.model import AgendaEntry, Role, Site
 from gtb.store.control import Override
 

@@ -172,7 +172,7 @@ def savings_command(site_file: Path, db: Path, start: datetime, end: datetime,
     from gtb.savings.baseline import SavingsError
     from gtb.savings.readings import load_baseline_csv
     from gtb.savings.site import site_savings
-    from gtb.tariffs import DEFAULT_TARIFFS, TariffsError, load_tariffs
+    from gtb.savings.tariffs import DEFAULT_TARIFFS, TariffsError, load_tariffs
 
     site = load_or_exit(site_file)
     if (baseline_start is None) != (baseline_end is None):

@@ -18,8 +18,8 @@ from gtb.cli.common import console, quiet_bac0
 from gtb.cli.tables import status_view
 from gtb.clock import Clock, monotonic
 from gtb.engine import Engine, EngineSettings
+from gtb.engine.jobs import Retention, start_jobs
 from gtb.influx import InfluxSettings, Shipper
-from gtb.jobs import Retention, start_jobs
 from gtb.model import Site
 from gtb.store import Store
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from controllers.lighting import sun_times, wall_instant
 from gtb.model import Cabinet, Site
 from gtb.savings.rounding import round_fraction, round_kwh
-from gtb.tariffs import Rate
+from gtb.savings.tariffs import Rate
 
 # --- public lighting ---------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from gtb.i18n import number_fr
 from gtb.savings.baseline import Baseline, DayRecord, SavingsError
 from gtb.savings.degree_days import HDD_METHODS, FloatArray
 from gtb.savings.rounding import round_fraction, round_kwh
-from gtb.tariffs import DEFAULT_TARIFFS, Rate
+from gtb.savings.tariffs import DEFAULT_TARIFFS, Rate
 
 # --- savings ---------------------------------------------------------------------------
 

@@ -17,8 +17,8 @@ from gtb.savings.lighting import CabinetSavings, cabinet_savings
 from gtb.savings.readings import building_days, cabinet_days, heating_meters
 from gtb.savings.reporting import EfficiencyLoss, Savings, efficiency_losses, savings
 from gtb.savings.rounding import round_kwh
+from gtb.savings.tariffs import DEFAULT_TARIFFS, Tariffs
 from gtb.store import Store
-from gtb.tariffs import DEFAULT_TARIFFS, Tariffs
 
 # --- the site's figures ------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ What goes into the store:
   points too; raw samples older than ``RAW_DAYS`` are dropped, as the engine's retention
   does, after their hourly rollups and monthly totals are computed;
 - the engine's first start, what each zone has learned (the live engine carries on from
-  it), and the efficiency alarms: the daily check (``gtb.efficiency``) runs each
+  it), and the efficiency alarms: the daily check (``gtb.engine.efficiency``) runs each
   simulated morning, as the engine's job does, over a fault injected in the engine's
   year, a valve of the school stuck open for ``FAULT_DAYS`` days one winter (and the
   windows of its overheated classrooms left ajar);
@@ -59,7 +59,7 @@ from rich.progress import Progress, TaskID
 
 from controllers.lighting import cabinet_decision, lighting_entries, sun_times
 from gtb.config import load_site
-from gtb.efficiency import CHECK_AFTER, EfficiencyWatch
+from gtb.engine.efficiency import CHECK_AFTER, EfficiencyWatch
 from gtb.model import MODE_OF_LEVEL, Cabinet, Role, Site, zone_mode_key
 from gtb.savings.site import MIN_BASELINE_DAYS
 from gtb.sim.season import (
@@ -85,7 +85,7 @@ FINE_DAYS = 14
 """The last days of the history have 15-minute samples of every zone point; before,
 hourly samples of the meters, the outdoor and zone temperatures, setpoints and levels."""
 RAW_DAYS = 90
-"""Raw samples kept, as the engine's retention keeps them (``gtb.jobs.Retention``)."""
+"""Raw samples kept, as the engine's retention keeps them (``gtb.engine.jobs.Retention``)."""
 MAX_EXTENSION = timedelta(days=14)
 """A cached history this much older than the demo's start is made again."""
 FAULT_DAYS = 10
@@ -97,7 +97,7 @@ _LIT_AFTER = timedelta(minutes=15)  # the engine's building circuits: presence +
 _ZONE_ROLES = (Role.ZONE_TEMPERATURE, Role.HEATING_SETPOINT, Role.HEATING_MODE, Role.VALVE,
                Role.CO2, Role.LIGHTING_RELAY, Role.OCCUPANCY)
 _COARSE_ROLES = (Role.ZONE_TEMPERATURE, Role.HEATING_SETPOINT)
-_CODE = ("gtb/sim", "controllers", "gtb/efficiency.py", "gtb/savings")
+_CODE = ("gtb/sim", "controllers", "gtb/engine/efficiency.py", "gtb/savings")
 
 
 @dataclass(frozen=True)

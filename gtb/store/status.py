@@ -37,7 +37,7 @@ class StatusBoard:
         data)``. The engine writes its zones and outputs (kinds ``zone``, ``output``) at
         the end of each tick, with the samples of what it decided (``samples``, in the
         same transaction: one commit), and what lies ahead (``night``, ``holidays``:
-        gtb.outlook) when it changes."""
+        gtb.engine.outlook) when it changes."""
         ts = epoch(at, "status time")
         strays = sorted({kind for kind, _ in records.values()} - set(replace))
         if strays:

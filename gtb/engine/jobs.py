@@ -9,7 +9,7 @@ audit log, and the next run goes ahead. Jobs that are plain functions (rollups, 
 retention) run in the scheduler's worker threads, so that a slow disk or a slow InfluxDB
 never holds up the tick, which runs on the event loop.
 
-The efficiency check (``gtb.efficiency``) runs once a day, at the first pass after 01:00
+The efficiency check (``gtb.engine.efficiency``) runs once a day, at the first pass after 01:00
 local time: yesterday's hours are rolled up, then each heating meter is compared with its
 baseline; a meter without a baseline yet is left alone, silently.
 """
@@ -97,7 +97,7 @@ def start_jobs(engine: Engine, store: Store, clock: Clock, *, speed: float = 1.0
                       misfire_grace_time=max(1, int(900 / speed)), **options)
     scheduler.add_job(retention_job, "interval", seconds=86400 / speed, id="retention",
                       misfire_grace_time=max(1, int(3600 / speed)), **options)
-    from gtb.efficiency import EfficiencyWatch  # scipy.stats: a third of a second to import
+    from gtb.engine.efficiency import EfficiencyWatch  # scipy.stats: a third of a second to import
 
     watch = EfficiencyWatch(store, engine.site)
 

@@ -1,0 +1,157 @@
+"""One tick: read -> record -> decide -> arbitrate -> write -> record.
+
+The engine reads every point through the drivers, records the samples (with their quality)
+before anything else happens to them, judges what it read, asks the controllers, lets
+arbitration have the last word, writes only what changed (or needs refreshing), and
+records commands, reasons, faults and alarms as events. It never raises out of a tick for
+a field fault: a point it cannot read is stale, then failed; its zone goes to a degraded
+mode that needs no sensor, and an alarm says so until the point comes back.
+
+Each step has its room: ``reading`` (read and judge), ``alarms`` (failed points, dead
+devices, watched thresholds), ``decisions`` (the controllers, zone by zone and output by
+output), ``arbitration`` (people's overrides, safety bounds, minimum times), ``writing``
+(what is due, and releases), ``status`` (what the panel shows), ``journal`` (the audit
+lines). ``Engine`` holds them together and runs them in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from controllers.learning import ZoneLearner
+from controllers.schedule import FrenchCalendar
+from gtb.clock import Clock, monotonic
+from gtb.engine.alarms import FaultAlarms, Watches
+from gtb.engine.arbitration import Arbiter
+from gtb.engine.decisions import Decider
+from gtb.engine.journal import Journal
+from gtb.engine.reading import PointReader
+from gtb.engine.status import OutputStatus, StatusKeeper, ZoneStatus
+from gtb.engine.writing import Writer
+from gtb.model import Quality, Reason, Site
+from gtb.store import Store
+from protocols.base import Driver
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    tick_s: float = 60.0
+    stale_after_s: float = 180.0
+    """A point unread for longer than this is failed; until then its last value serves."""
+    refresh_s: float = 900.0
+    """Every command is written again this often, for a device that lost it."""
+    deadband: float = 0.05
+    """An analog command closer than this to what was written is not written again."""
+
+
+@dataclass(frozen=True)
+class TickReport:
+    at: datetime
+    duration_s: float
+    ok: int
+    stale: int
+    failed: int
+    writes: int
+    write_failures: int
+
+
+class Engine:
+    """The control loop of one site."""
+
+    def __init__(
+        self,
+        site: Site,
+        store: Store,
+        drivers: Mapping[str, Driver],
+        clock: Clock,
+        settings: EngineSettings | None = None,
+    ) -> None:
+        self.site = site
+        self.store = store
+        self.drivers = drivers
+        self.clock = clock
+        self.settings = settings or EngineSettings()
+        self.refs = {ref.key: ref for ref in site.points()}
+        calendar = FrenchCalendar(site.school_zone, site.alsace_moselle)
+        self._journal = Journal(store, clock, site.id)
+        self._reader = PointReader(self.refs, drivers, self.settings.stale_after_s)
+        self._faults = FaultAlarms(self.refs, store, self._journal, self._reader.cause)
+        self._watches = Watches(self.refs, store, self._journal)
+        self._decider = Decider(site, store, self._journal, calendar)
+        self._arbiter = Arbiter(site)
+        self._writer = Writer(self.refs, drivers, store, self._journal,
+                              tick_s=self.settings.tick_s, refresh_s=self.settings.refresh_s,
+                              deadband=self.settings.deadband)
+        self._status = StatusKeeper(site, store, calendar, self._decider)
+        self._ticking = asyncio.Lock()
+
+    # -- life cycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._decider.restore(self.clock.now())
+        for driver in self.drivers.values():
+            await driver.start()
+        said = f"{len(self.refs)} points, site {self.site.id}"
+        self._journal.event("engine", Reason("Moteur démarré", "Engine started"),
+                            Reason(said, said))
+
+    async def stop(self) -> None:
+        """Let a tick under way finish, release or hold the commanded points as the site
+        file says, then disconnect."""
+        released = self.site.on_shutdown == "release"
+        async with self._ticking:
+            if released:
+                await self._writer.release_all()
+        self._journal.event("engine", Reason("Moteur arrêté", "Engine stopped"),
+                            Reason("points rendus", "points released") if released
+                            else Reason("points maintenus", "points held"))
+        for driver in self.drivers.values():
+            await driver.stop()
+
+    # -- one tick ----------------------------------------------------------------------
+
+    async def tick(self) -> TickReport:
+        async with self._ticking:
+            return await self._tick()
+
+    async def _tick(self) -> TickReport:
+        began = monotonic()
+        now = self.clock.now()
+        samples, snapshot = self._reader.judge(now, await self._reader.read())
+        self.store.samples.write(samples)
+        active = self.store.alarms.active()
+        self._faults.follow(now, snapshot, active)
+        self._watches.follow(now, snapshot, active)
+        decided = self._decider.decide(now, snapshot)
+        final = self._arbiter.arbitrate(decided.desired, self.store.overrides.active(now),
+                                        self._writer.switches, now)
+        self._status.follow(decided.zones, decided.outputs, final)
+        self._writer.record(final)
+        self._status.save(now, snapshot)
+        self._status.publish_outlook(now)
+        writes, failures = await self._writer.write(now, final, snapshot, self._faults.dead)
+        await self._writer.release_unused(final)
+        counts = snapshot.counts()
+        return TickReport(now, monotonic() - began, counts[Quality.OK], counts[Quality.STALE],
+                          counts[Quality.FAILED], writes, failures)
+
+    async def learn(self) -> bool:
+        """Once a night (the first call after local midnight): refit every zone from what
+        it observed and keep the models in the store. Runs between ticks."""
+        async with self._ticking:
+            return self._decider.learn(self.clock.now())
+
+    def learner(self, zone_key: str) -> ZoneLearner:
+        """What the zone ``building.zone`` has learned, and whether it may learn."""
+        return self._decider.learners[zone_key]
+
+    def zones(self) -> list[ZoneStatus]:
+        """Each zone as of the last tick, in site-file order."""
+        return list(self._status.zones.values())
+
+    def outputs(self) -> list[OutputStatus]:
+        """Lighting circuits, cabinets and equipment as of the last tick."""
+        return list(self._status.outputs.values())

@@ -1,0 +1,343 @@
+"""What every zone, circuit, cabinet and piece of equipment should do now, and why.
+
+The controllers (``controllers/``) decide; this room gives them what they need: each
+zone's weekly programme (the latest saved in the panel, else the site file's), the agenda
+near today (the site file's and the panel's), the French calendar, what the zone's
+sensors say, and its learner. A zone whose temperature has failed is in degraded mode:
+its programme without any optimisation, which needs no sensor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+
+from pydantic import ValidationError
+
+from controllers.heating import HeatingDecision, programme_decision
+from controllers.learning import ZoneLearner
+from controllers.lighting import (
+    cabinet_decision,
+    circuit_decision,
+    equipment_decision,
+    lighting_entries,
+)
+from controllers.schedule import (
+    HORIZON_DAYS,
+    LOOK_BACK_DAYS,
+    FrenchCalendar,
+    Occupation,
+    agenda_for,
+    occupation,
+)
+from gtb.engine.arbitration import Command
+from gtb.engine.journal import Journal
+from gtb.engine.reading import Snapshot
+from gtb.engine.status import OutputStatus, ZoneStatus
+from gtb.model import (
+    MODE_OF_LEVEL,
+    AgendaEntry,
+    Building,
+    Programme,
+    Quality,
+    Reason,
+    Role,
+    Site,
+    Zone,
+)
+from gtb.store import Store
+
+
+@dataclass(frozen=True)
+class ZonePoints:
+    """A zone, its building, and its points by role."""
+
+    building: Building
+    zone: Zone
+    keys: Mapping[Role, str]
+
+    @property
+    def key(self) -> str:
+        return f"{self.building.id}.{self.zone.id}"
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What the controllers want written, and what people should see of it."""
+
+    desired: dict[str, Command]
+    zones: dict[str, ZoneStatus]
+    outputs: dict[str, OutputStatus]
+
+
+class Decider:
+    """Asks the controllers, zone by zone and output by output, every tick."""
+
+    def __init__(self, site: Site, store: Store, journal: Journal,
+                 calendar: FrenchCalendar) -> None:
+        self._site = site
+        self._store = store
+        self._journal = journal
+        self._calendar = calendar
+        self.zones = [
+            ZonePoints(building, zone, {p.role: f"{building.id}.{zone.id}.{p.id}"
+                                        for p in zone.points})
+            for building in site.buildings
+            for zone in building.zones
+        ]
+        self.learners = {
+            z.key: ZoneLearner(site.programme_of(z.building, z.zone), z.building.use, calendar,
+                               site.comfort_of(z.zone), site.tz)
+            for z in self.zones
+        }
+        self._programmes = {z.key: site.programme_of(z.building, z.zone) for z in self.zones}
+        self._schedules_loaded: int | None = None
+        self._outdoor = self._outdoor_points()
+        self._learned_on: date | None = None
+        self._agenda_of: dict[str, tuple[AgendaEntry, ...]] = {}
+        self._agenda_loaded: tuple[int, date] | None = None
+        self._last_presence: dict[str, datetime] = {}
+        self._cabinets = [(cabinet, {p.role: f"{cabinet.id}.{p.id}" for p in cabinet.points})
+                          for cabinet in site.cabinets]
+        self._equipment = [
+            (item, next(f"{item.id}.{p.id}" for p in item.points
+                        if p.role is Role.EQUIPMENT_RELAY))
+            for item in site.equipment]
+        self.output_relays = {
+            **{f"cabinet:{cabinet.id}": keys[Role.CABINET_RELAY]
+               for cabinet, keys in self._cabinets},
+            **{f"equipment:{item.id}": relay for item, relay in self._equipment},
+            **{f"circuit:{z.key}": z.keys[Role.LIGHTING_RELAY]
+               for z in self.zones if Role.LIGHTING_RELAY in z.keys},
+        }
+        """The relay point behind each output: what a person's order on it names."""
+
+    def restore(self, now: datetime) -> None:
+        """Take back what each zone learned before a restart; the night's refit is due
+        tomorrow."""
+        for key, learner in self.learners.items():
+            stored = self._store.learning.of(key)
+            if stored is not None:
+                learner.restore(stored.model)
+        self._learned_on = now.astimezone(self._site.tz).date()
+
+    def decide(self, now: datetime, snapshot: Snapshot) -> Decisions:
+        local_now = now.astimezone(self._site.tz)
+        desired: dict[str, Command] = {}
+        zones: dict[str, ZoneStatus] = {}
+        outputs: dict[str, OutputStatus] = {}
+        switches = self._store.learning.switches()
+        agendas = self._agendas(local_now.date())
+        self._load_programmes()
+        # Zones that follow their programme and share it, with a use, comfort levels and
+        # agenda, share a decision.
+        shared: dict[tuple[object, ...], HeatingDecision] = {}
+        for z in self.zones:
+            building, zone, keys = z.building, z.zone, z.keys
+            temperature_key = keys[Role.ZONE_TEMPERATURE]
+            degraded = snapshot.quality[temperature_key] is Quality.FAILED
+            learner = self.learners[z.key]
+            learner.learning = switches.get(z.key, True)
+            indoor, outdoor, present = self._observe(now, z, snapshot, learner)
+            programme = self._programmes[z.key]
+            agenda = agendas[z.key]
+            where = occupation(programme, self._calendar, building.use, local_now, agenda)
+            # The learner knows the programme, not the agenda: while an entry changes where
+            # the zone stands, the programme's decision (with the agenda) applies.
+            agenda_matters = bool(agenda) and replace(where, because=None) != occupation(
+                programme, self._calendar, building.use, local_now)
+            if (learner.learning and learner.thermal is not None and not degraded
+                    and not agenda_matters):
+                decision = learner.decide(now, indoor=indoor, outdoor=outdoor, present=present)
+            else:
+                comfort = self._site.comfort_of(zone)
+                same = (programme, building.use, comfort, agenda)
+                decision = shared.get(same) or programme_decision(where, local_now, comfort)
+                shared[same] = decision
+            reason = _degraded(decision.reason) if degraded else decision.reason
+            if Role.HEATING_SETPOINT in keys:
+                key = keys[Role.HEATING_SETPOINT]
+                desired[key] = Command(key, decision.setpoint, reason)
+            if Role.HEATING_MODE in keys:
+                key = keys[Role.HEATING_MODE]
+                desired[key] = Command(key, MODE_OF_LEVEL[decision.level], reason)
+            zones[z.key] = ZoneStatus(
+                key=z.key,
+                name=f"{building.name} / {zone.name}",
+                temperature=snapshot.values[temperature_key],
+                quality=snapshot.quality[temperature_key],
+                level=decision.level,
+                setpoint=decision.setpoint,
+                reason=reason,
+                degraded=degraded,
+                period_end=where.current_end if where.occupied else where.next_start,
+            )
+            if Role.LIGHTING_RELAY in keys:
+                self._circuit(now, local_now, z, where, present, snapshot, desired, outputs)
+        self._cabinet_decisions(local_now, agendas, desired, outputs)
+        self._equipment_decisions(local_now, agendas, desired, outputs)
+        return Decisions(desired, zones, outputs)
+
+    def learn(self, now: datetime) -> bool:
+        """Once a night (the first call after local midnight): refit every zone from what
+        it observed and keep the models in the store."""
+        today = now.astimezone(self._site.tz).date()
+        if self._learned_on == today:
+            return False
+        for key, learner in self.learners.items():
+            learner.refit(now)
+            self._store.learning.save(key, learner.learned(), at=now)
+        self._learned_on = today
+        fitted = sum(1 for learner in self.learners.values() if learner.thermal)
+        self._journal.event("learning", Reason("Apprentissage de la nuit", "Nightly learning"),
+                            Reason(f"{fitted} zone(s) sur {len(self.learners)} ont un modèle "
+                                   "thermique", f"{fitted} zone(s) of {len(self.learners)} "
+                                   "have a thermal model"))
+        return True
+
+    def _observe(self, now: datetime, z: ZonePoints, snapshot: Snapshot,
+                 learner: ZoneLearner) -> tuple[float | None, float | None, bool]:
+        """What the zone's sensors say now (None when unknown); fed to its learner when
+        temperatures and the valve are all known."""
+        values, keys = snapshot.values, z.keys
+        indoor = values.get(keys[Role.ZONE_TEMPERATURE])
+        outdoor_key = self._outdoor.get(z.building.id)
+        outdoor = values.get(outdoor_key) if outdoor_key else None
+        valve = values.get(keys[Role.VALVE]) if Role.VALVE in keys else None
+        present = bool(values.get(keys[Role.OCCUPANCY])) if Role.OCCUPANCY in keys else False
+        if indoor is not None and outdoor is not None and valve is not None:
+            learner.observe(now, indoor=indoor, outdoor=outdoor, heating=valve / 100,
+                            present=present)
+        return indoor, outdoor, present
+
+    def _outdoor_points(self) -> dict[str, str]:
+        """Each building's outdoor temperature: its own sensor, else the site's first one."""
+        own = {ref.building.id: ref.key for ref in self._site.points()
+               if ref.role is Role.OUTDOOR_TEMPERATURE and ref.building is not None}
+        first = next(iter(own.values()), None)
+        if first is None:
+            return {}
+        return {b.id: own.get(b.id, first) for b in self._site.buildings}
+
+    def _circuit(self, now: datetime, local_now: datetime, z: ZonePoints, where: Occupation,
+                 present: bool, snapshot: Snapshot, desired: dict[str, Command],
+                 outputs: dict[str, OutputStatus]) -> None:
+        """A zone's lighting circuit, from its presence detector (the programme when it has
+        none, or it failed)."""
+        keys = z.keys
+        detector = Role.OCCUPANCY in keys
+        known = detector and snapshot.quality[keys[Role.OCCUPANCY]] is not Quality.FAILED
+        if known and present:
+            self._last_presence[z.key] = now
+        decision = circuit_decision(where, local_now, detector=detector,
+                                    presence=present if known else None,
+                                    last_seen=self._last_presence.get(z.key))
+        _switch(keys[Role.LIGHTING_RELAY], decision.on, decision.reason, desired)
+        outputs[f"circuit:{z.key}"] = OutputStatus(z.key, z.zone.name, "circuit", decision.on,
+                                                   None, decision.reason)
+
+    def _cabinet_decisions(self, local_now: datetime,
+                           agendas: Mapping[str, tuple[AgendaEntry, ...]],
+                           desired: dict[str, Command],
+                           outputs: dict[str, OutputStatus]) -> None:
+        for cabinet, keys in self._cabinets:
+            decision = cabinet_decision(cabinet, self._site.latitude, self._site.longitude,
+                                        local_now, agendas.get(cabinet.id, ()))
+            _switch(keys[Role.CABINET_RELAY], decision.on, decision.reason, desired)
+            if Role.DIMMING_LEVEL in keys:
+                # Off, the level goes back to full: the next switch-on is not left dim.
+                dimming = keys[Role.DIMMING_LEVEL]
+                desired[dimming] = Command(dimming, decision.level if decision.on else 100.0,
+                                           decision.reason)
+            outputs[f"cabinet:{cabinet.id}"] = OutputStatus(
+                cabinet.id, cabinet.name, "cabinet", decision.on,
+                decision.level if Role.DIMMING_LEVEL in keys else None, decision.reason)
+
+    def _equipment_decisions(self, local_now: datetime,
+                             agendas: Mapping[str, tuple[AgendaEntry, ...]],
+                             desired: dict[str, Command],
+                             outputs: dict[str, OutputStatus]) -> None:
+        for item, relay in self._equipment:
+            where = occupation(item.programme, self._calendar, "autre", local_now,
+                               agendas.get(item.id, ()))
+            decision = equipment_decision(where, local_now)
+            _switch(relay, decision.on, decision.reason, desired)
+            outputs[f"equipment:{item.id}"] = OutputStatus(item.id, item.name, "equipment",
+                                                           decision.on, None, decision.reason)
+
+    def _agendas(self, today: date) -> Mapping[str, tuple[AgendaEntry, ...]]:
+        """Each zone's, cabinet's and equipment's agenda entries near ``today``: the site
+        file's, then the store's in the order they were made (the later wins a tie).
+        Loaded again only when the day or the store's agenda changes: otherwise one small
+        query per tick."""
+        loaded = (self._store.agenda.revision(), today)
+        if loaded != self._agenda_loaded:
+            stored = self._store.agenda.entries(start=today - timedelta(days=LOOK_BACK_DAYS),
+                                                end=today + timedelta(days=HORIZON_DAYS + 1))
+            entries = (*self._site.agenda,
+                       *(r.entry for r in sorted(stored, key=lambda r: r.id)))
+            self._agenda_of = {z.key: agenda_for(entries, z.building.id, z.zone.id, today)
+                               for z in self.zones}
+            near = [e for e in entries
+                    if e.first_day <= today + timedelta(days=HORIZON_DAYS)
+                    and e.last_day >= today - timedelta(days=LOOK_BACK_DAYS)]
+            for cabinet in self._site.cabinets:
+                self._agenda_of[cabinet.id] = lighting_entries(near, cabinet.id)
+            for item in self._site.equipment:
+                self._agenda_of[item.id] = tuple(
+                    e for e in near if e.applies_to_equipment(item.id))
+            self._agenda_loaded = loaded
+        return self._agenda_of
+
+    def _load_programmes(self) -> None:
+        """Each zone's weekly programme: the latest saved in the panel, else the site
+        file's; the zone's learner follows it too. Loaded again only when a programme is
+        saved: otherwise one small query per tick."""
+        revision = self._store.programmes.revision()
+        if revision == self._schedules_loaded:
+            return
+        saved = self._store.programmes.latest()
+        for z in self.zones:
+            building, zone = z.building, z.zone
+            programme = self._site.programme_of(building, zone)
+            version = saved.get(z.key)
+            if version is not None:
+                try:
+                    programme = Programme.model_validate(version.programme)
+                except ValidationError as exc:
+                    errors = exc.error_count()
+                    self._journal.event(
+                        "fault", Reason(f"Programme enregistré de {z.key} illisible",
+                                        f"Saved programme of {z.key} unreadable"),
+                        Reason(f"version {version.version} ({errors} erreur(s)) : programme "
+                               "du fichier du site appliqué",
+                               f"version {version.version} ({errors} error(s)): the site "
+                               "file's programme applies"),
+                        zone=(building, zone), data={"version": version.version})
+                    version = None
+            if programme == self._programmes[z.key]:
+                continue
+            self._programmes[z.key] = programme
+            self.learners[z.key].follow(programme)
+            source = (Reason(f"version {version.version} de {version.saved_by}",
+                             f"version {version.version} by {version.saved_by}")
+                      if version is not None
+                      else Reason("programme du fichier du site", "the site file's programme"))
+            self._journal.event("programme", Reason(f"Programme de {z.key} appliqué",
+                                                    f"Programme of {z.key} applied"), source,
+                                zone=(building, zone),
+                                data={"version": None if version is None else version.version})
+        self._schedules_loaded = revision
+
+
+def _switch(key: str, on: bool, reason: Reason, desired: dict[str, Command]) -> None:
+    """A relay's command: 1 for on, 0 for off."""
+    desired[key] = Command(key, 1.0 if on else 0.0, reason)
+
+
+def _degraded(reason: Reason) -> Reason:
+    return Reason(
+        f"Mode dégradé, température inconnue : programme sans optimisation. {reason.fr}",
+        f"Degraded mode, temperature unknown: programme without optimisation. {reason.en}",
+    )
