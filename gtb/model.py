@@ -112,6 +112,11 @@ class Reason:
         return self.fr
 
 
+Source = Literal["controller", "override", "safety"]
+"""Who decided a command: a controller, a person's override (or order), or the safety
+bounds that clamped what either asked."""
+
+
 class Severity(StrEnum):
     """How urgent an alarm is: critical when comfort or equipment is at risk."""
 

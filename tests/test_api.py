@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from werkzeug.test import TestResponse
 
-from gtb.model import Quality, Site
+from gtb.model import Quality, Reason, Site
 from gtb.store.accounts import UserRole
 from gtb.store.samples import Sample
 from web.api import OPERATIONS
@@ -268,9 +268,9 @@ def test_an_override_by_token_is_stored_audited_and_shown(api: ApiRig) -> None:
     # Shown, waiting for the engine; then applied at its tick.
     zone = api.call("GET", ZONE, who="mairie-viewer").json
     assert zone["override"]["id"] == override.id and zone["applied"] is False
-    store.status.save(NOW + timedelta(minutes=1), {"mairie.accueil": ("zone", {
-        "temperature": 19.2, "setpoint": 20.5, "source": "override", "level": "reduced",
-        "reason": {"fr": "Dérogation de marie", "en": "Override by marie"}})})
+    api.rig.show_zone("mairie.accueil", NOW + timedelta(minutes=1), temperature=19.2,
+                      setpoint=20.5, source="override",
+                      reason=Reason("Dérogation de marie", "Override by marie"))
     zone = api.call("GET", ZONE, who="mairie-viewer").json
     assert zone["applied"] is True
     assert zone["status"]["reason"] == {"fr": "Dérogation de marie", "en": "Override by marie"}
@@ -446,9 +446,8 @@ def test_site_series_and_outputs(api: ApiRig) -> None:
     week = api.call("GET", ZONE + "/series?range=7d", who="mairie-viewer").json
     assert len(week["curves"]["temperature"]["samples"]) == 3
     cabinet = api.rig.site.cabinets[0]
-    store.status.save(NOW, {f"cabinet:{cabinet.id}": ("output", {
-        "name": cabinet.name, "kind": "cabinet", "on": True, "level": 50.0,
-        "reason": {"fr": "Nuit : abaissement", "en": "Night: dimmed"}})})
+    api.rig.show_output("cabinet", cabinet.id, NOW, on=True, level=50.0,
+                        reason=Reason("Nuit : abaissement", "Night: dimmed"))
     outputs = api.call("GET", "/api/outputs", who="mairie-viewer").json
     shown = next(c for c in outputs["cabinets"] if c["key"] == cabinet.id)
     assert shown["status"]["on"] is True and shown["status"]["level"] == 50.0

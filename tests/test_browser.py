@@ -196,8 +196,8 @@ def test_an_operator_overrides_a_setpoint_and_the_engine_applies_it(
     _until_reason_changes(page, lambda text: "gestionnaire" not in text)
     shot(page, "06-override-cancelled")
     with Store(demo.db) as store:
-        status = store.status.read("zone")["mairie.accueil"]
-        assert status.data["source"] == "controller"
+        status = store.status.zones()["mairie.accueil"]
+        assert status.source == "controller"
 
 
 def _override(page: Page, value: str, until: datetime, why: str) -> Locator:
@@ -238,10 +238,10 @@ def _the_commune_holds(db: Path, value: float) -> None:
     commune's Modbus server (the sample of the setpoint register)."""
     deadline = time.monotonic() + ENGINE_WAIT_MS / 1000
     with Store(db) as store:
-        status = store.status.read("zone")["mairie.accueil"]
-        assert status.data["source"] == "override", status.data
-        assert status.data["actor"] == "gestionnaire"
-        assert status.data["setpoint"] == value
+        status = store.status.zones()["mairie.accueil"]
+        assert status.source == "override", status
+        assert status.actor == "gestionnaire"
+        assert status.setpoint == value
         command = store.audit.events(kind="command", point=SETPOINT, limit=1)
         assert command and command[0].data["value"] == value and (
             command[0].actor == "gestionnaire"), command

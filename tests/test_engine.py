@@ -15,7 +15,7 @@ from pathlib import Path
 from gtb.config import parse_site
 from gtb.engine import EngineSettings
 from gtb.engine.reading import implausible
-from gtb.model import MODE_OF_LEVEL, Quality, Site, zone_mode_key
+from gtb.model import MODE_OF_LEVEL, Programme, Quality, Site, zone_mode_key
 
 from .engine_rig import MONDAY_3AM, PARIS, rig, run
 
@@ -98,12 +98,12 @@ def test_override_beats_the_programme_until_it_ends_and_is_audited(
             assert event.reason == ("Dérogation de marie jusqu'à 04:01 : permanence "
                                     "exceptionnelle")
             # The panel reads what the engine applied from the store.
-            shown = r.store.status.read("zone")["mairie.accueil"]
+            shown = r.store.status.zones()["mairie.accueil"]
             assert shown.at == r.clock.now()
-            assert (shown.data["setpoint"], shown.data["source"], shown.data["actor"]) == (
+            assert (shown.setpoint, shown.source, shown.actor) == (
                 20.0, "override", "marie")
-            assert shown.data["reason"]["fr"] == event.reason
-            assert shown.data["level"] == "reduced"  # the programme's level, overridden
+            assert shown.reason.fr == event.reason
+            assert shown.level == "reduced"  # the programme's level, overridden
             # The engine's own view (the command line's live table) says the same.
             [accueil] = [z for z in r.engine.zones() if z.key == "mairie.accueil"]
             assert (accueil.setpoint, accueil.source, accueil.reason.fr) == (
@@ -285,15 +285,14 @@ def test_a_programme_saved_in_the_store_changes_the_zone_at_the_next_tick(
             assert world.read("mairie.accueil.consigne") == 16.0
             revision = r.store.programmes.revision()
             # Monday 03:00: the panel opens the reception from 03:00 on Mondays.
-            r.store.programmes.save("mairie.accueil", {"mon": ["03:00-12:00"]},
-                                  at=r.clock.now(), who="marie")
+            r.store.programmes.save("mairie.accueil", Programme(mon=("03:00-12:00",)),
+                                    at=r.clock.now(), who="marie")
             assert r.store.programmes.revision() > revision
             await r.tick()
             assert world.read("mairie.accueil.consigne") == 19.0
             [status] = [z for z in r.engine.zones() if z.key == "mairie.accueil"]
             assert status.reason.fr == "Occupé selon le programme jusqu'à 12:00 : confort 19,0 °C"
-            assert r.store.status.read("zone")["mairie.accueil"].data["reason"]["fr"] == (
-                status.reason.fr)
+            assert r.store.status.zones()["mairie.accueil"].reason == status.reason
             # The learner follows the saved programme too.
             learner = r.engine.learner("mairie.accueil")
             assert learner.programme.mon == ("03:00-12:00",)
@@ -303,9 +302,12 @@ def test_a_programme_saved_in_the_store_changes_the_zone_at_the_next_tick(
             [applied] = r.store.audit.events(kind="programme")
             assert (applied.building, applied.zone, applied.reason) == (
                 "mairie", "accueil", "version 1 de marie")
-            # A version the engine cannot read leaves the site file's programme in force.
-            r.store.programmes.save("mairie.accueil", {"mon": ["03:00-02:00"]},
-                                  at=r.clock.now(), who="script")
+            # A version the engine cannot read (another program wrote it) leaves the site
+            # file's programme in force.
+            with r.store.db.write() as conn:
+                conn.execute("INSERT INTO schedules (zone, version, programme, saved_at, "
+                             "saved_by) VALUES ('mairie.accueil', 2, ?, 0, 'script')",
+                             ('{"mon": ["03:00-02:00"]}',))
             await r.tick()
             assert world.read("mairie.accueil.consigne") == 16.0
             [fault] = r.store.audit.events(kind="fault", zone="accueil")

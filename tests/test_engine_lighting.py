@@ -23,7 +23,7 @@ MONDAY_4PM = datetime(2026, 1, 12, 16, 0, tzinfo=PARIS)
 
 
 def _status(r: Rig, key: str) -> OutputStatus:
-    return next(o for o in r.engine.outputs() if o.key == key)
+    return next(o for o in r.engine.outputs() if o.id == key)
 
 
 async def _tick_at(r: Rig, local: datetime) -> None:
@@ -33,13 +33,12 @@ async def _tick_at(r: Rig, local: datetime) -> None:
 def _assert_published(r: Rig, *, night: str, today: str, at: datetime) -> None:
     """The engine's last publication for the panel (gtb.engine.outlook): each cabinet's night,
     the holidays ahead, and when it wrote them."""
-    nights = r.store.status.read("night")
-    assert sorted(nights) == [f"night:{c.id}" for c in sorted(r.engine.site.cabinets,
-                                                               key=lambda c: c.id)]
-    assert {s.data["night"] for s in nights.values()} == {night}
-    holidays = r.store.status.read("holidays")["holidays"]
-    assert holidays.data["today"] == today
-    assert {s.at for s in (*nights.values(), holidays)} == {at.replace(microsecond=0)}
+    nights = r.store.status.nights()
+    assert sorted(nights) == sorted(c.id for c in r.engine.site.cabinets)
+    assert {n.night.isoformat() for n in nights.values()} == {night}
+    holidays = r.store.status.holidays()
+    assert holidays is not None and holidays.today.isoformat() == today
+    assert {s.at for s in (*nights.values(), holidays)} == {at}
 
 
 def test_cabinets_follow_the_sun_the_night_cut_and_the_dimming(
@@ -144,15 +143,14 @@ def test_the_mayors_immediate_on_expires(demo_site: Site, tmp_path: Path) -> Non
             assert event.reason == ("Dérogation de maire jusqu'à demain 00:01 : accident rue de la "
                                     "gare")
             # The panel reads the order, not the timetable, as the cabinet's state.
-            shown = r.store.status.read("output")["cabinet:ep-centre"].data
-            assert (shown["on"], shown["source"], shown["reason"]["fr"]) == (
-                True, "override", event.reason)
+            shown = r.store.status.outputs()["cabinet:ep-centre"]
+            assert (shown.on, shown.source, shown.reason.fr) == (True, "override", event.reason)
             assert (_status(r, "ep-centre").on, _status(r, "ep-centre").source) == (
                 True, "override")
             await r.tick(after_s=31 * 60)
             assert world.read("ep-centre.relais") == 0.0
-            shown = r.store.status.read("output")["cabinet:ep-centre"].data
-            assert (shown["on"], shown["source"]) == (False, "controller")
+            shown = r.store.status.outputs()["cabinet:ep-centre"]
+            assert (shown.on, shown.source) == (False, "controller")
 
     run(body)
 

@@ -18,12 +18,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gtb.model import Quality, Severity
+from gtb.model import HeatingLevel, Programme, Quality, Reason, Severity
 from gtb.store import Store
 from gtb.store.accounts import UserRole
 from gtb.store.database import ConflictError, NotFoundError, SchemaVersionError, StoreError
 from gtb.store.migrations import MIGRATIONS
 from gtb.store.samples import Sample
+from gtb.store.status import Holiday, Holidays, Night, NightStep, OutputStatus, ZoneStatus
 
 PARIS = ZoneInfo("Europe/Paris")
 T0 = datetime(2026, 1, 12, 8, 0, tzinfo=UTC)
@@ -229,7 +230,8 @@ NAIVE_CALLS: dict[str, Callable[[Store], object]] = {
         TEMP, 21.0, start=T0, until=NAIVE + timedelta(days=1), who="marie", why="réunion", at=T0
     ),
     "active": lambda s: s.overrides.active(NAIVE),
-    "schedule": lambda s: s.programmes.save("mairie.accueil", {}, at=NAIVE, who="marie"),
+    "schedule": lambda s: s.programmes.save("mairie.accueil", Programme(), at=NAIVE,
+                                            who="marie"),
     "user": lambda s: s.accounts.add_user("marie", "hash", "operator", at=NAIVE),
 }
 
@@ -561,22 +563,36 @@ def test_override_history_lists_every_override_newest_first(store: Store) -> Non
 def test_a_programme_keeps_every_version(store: Store) -> None:
     zone = "ecole.classe1"
     assert store.programmes.current(zone) is None
-    v1 = {"monday": ["08:00-17:00"], "wednesday": ["08:00-12:00"]}
-    v2 = {"monday": ["07:30-17:00"], "wednesday": []}
+    v1 = Programme(mon=("08:00-17:00",), wed=("08:00-12:00",))
+    v2 = Programme(mon=("07:30-17:00",))
     assert store.programmes.save(zone, v1, at=T0, who="marie") == 1
     assert store.programmes.save(zone, v2, at=T0 + timedelta(days=1), who="paul") == 2
     assert store.programmes.save("ecole.classe2", v1, at=T0, who="marie") == 1
 
-    assert store.programmes.current(zone) == v2
+    current = store.programmes.current(zone)
+    assert current is not None and current.programme == v2
     history = store.programmes.history(zone)
     assert [(h.version, h.saved_by, h.saved_at) for h in history] == [
         (2, "paul", T0 + timedelta(days=1)),
         (1, "marie", T0),
     ]
     assert history[1].programme == v1
-    with pytest.raises(ValueError, match="JSON"):
-        store.programmes.save(zone, {"monday": {1, 2}}, at=T0, who="marie")
+    with pytest.raises(TypeError, match="must be a Programme, not dict"):
+        store.programmes.save(zone, {"mon": ["08:00-17:00"]}, at=T0, who="marie")  # type: ignore[arg-type]
     assert len(store.programmes.history(zone)) == 2
+
+
+def test_a_version_this_program_cannot_read_is_said_so_not_raised(store: Store) -> None:
+    """A version written by another program (or by hand) that breaks the rules comes back
+    without its programme and with how many errors it has: its reader keeps the site
+    file's programme rather than fall over."""
+    with store.db.write() as conn:
+        conn.execute("INSERT INTO schedules (zone, version, programme, saved_at, saved_by)"
+                     " VALUES ('mairie.accueil', 1, ?, 0, 'script')",
+                     ('{"mon": ["03:00-02:00", "25:00-26:00"]}',))
+    [version] = store.programmes.history("mairie.accueil")
+    assert (version.programme, version.errors, version.saved_by) == (None, 2, "script")
+    assert store.programmes.latest()["mairie.accueil"] == version
 
 
 # -- users -----------------------------------------------------------------------------
@@ -705,7 +721,8 @@ def test_read_then_write_transactions_from_two_threads_do_not_deadlock(store: St
     def saver(who: str) -> None:
         try:
             for n in range(30):
-                store.programmes.save("ecole.classe1", {"n": n}, at=T0, who=who)
+                store.programmes.save("ecole.classe1", Programme(mon=(f"08:{n:02d}-12:00",)),
+                                      at=T0, who=who)
         except BaseException as exc:
             errors.append(exc)
 
@@ -811,20 +828,34 @@ def test_learned_models_and_the_learning_switch_survive_a_reopen(tmp_path: Path)
 
 def test_the_status_is_replaced_kind_by_kind(store: Store) -> None:
     """The engine rewrites its zones and outputs every tick and what lies ahead (nights,
-    holidays) only when it changes: one must not wipe the other."""
-    store.status.save(T0, {"night:ep": ("night", {"night": "2026-01-12"}),
-                           "holidays": ("holidays", {"today": "2026-01-12"})},
-                      replace=("night", "holidays"))
-    store.status.save(T0, {"m.a": ("zone", {"setpoint": 19.0}), "cabinet:ep": ("output", {})})
-    store.status.save(T0 + timedelta(minutes=1), {"m.a": ("zone", {"setpoint": 20.0})})
-    assert {k: (s.kind, s.at) for k, s in store.status.read().items()} == {
-        "night:ep": ("night", T0), "holidays": ("holidays", T0),
-        "m.a": ("zone", T0 + timedelta(minutes=1))}
-    assert store.status.read("zone")["m.a"].data == {"setpoint": 20.0}
+    holidays) only when it changes: one must not wipe the other. Records come back as
+    they were written, types and all."""
+    step = NightStep(start=datetime(2026, 1, 12, 17, 5, tzinfo=PARIS),
+                     end=datetime(2026, 1, 12, 23, tzinfo=PARIS), level=100.0,
+                     reason=Reason("coucher du soleil", "sunset"))
+    night = Night(cabinet="ep", at=T0, night=date(2026, 1, 12), sunset=step.start,
+                  sunrise=datetime(2026, 1, 13, 8, 40, tzinfo=PARIS), steps=(step,))
+    holidays = Holidays(at=T0, today=date(2026, 1, 12), holidays=(
+        Holiday(first=date(2026, 2, 7), last=date(2026, 2, 22),
+                name=Reason("Vacances d'hiver", "Winter holidays"), school=True),))
+    store.status.save_outlook(T0, [night], holidays)
+    zone = ZoneStatus(building="m", zone="a", name="Accueil", at=T0, temperature=18.5,
+                      quality=Quality.STALE, level=HeatingLevel.COMFORT, setpoint=19.0,
+                      reason=Reason("Occupé", "Occupied"), degraded=False, occupied=True,
+                      next_arrival=T0 + timedelta(hours=1))
+    output = OutputStatus(kind="cabinet", id="ep", name="EP", at=T0, on=True, level=50.0,
+                          reason=Reason("nuit", "night"))
+    store.status.save(T0, [zone], [output])
+    later = zone.model_copy(update={"at": T0 + minutes(1), "setpoint": 20.0,
+                                    "source": "override", "actor": "marie"})
+    store.status.save(T0 + minutes(1), [later], [])
+    assert store.status.zones() == {"m.a": later}
+    assert store.status.outputs() == {}
+    assert store.status.nights() == {"ep": night} and store.status.holidays() == holidays
     with pytest.raises(ValueError,
                        match=r"kinds \['night'\] given to replace \['output', 'zone'\]"):
-        store.status.save(T0, {"night:ep": ("night", {})})
-    assert store.status.read("night")["night:ep"].data == {"night": "2026-01-12"}
+        store.status.save(T0, [night], [])  # type: ignore[list-item]
+    assert store.status.zones() == {"m.a": later}
 
 
 def test_the_first_event_of_a_kind_is_the_oldest_with_that_message(store: Store) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from gtb.model import Site
+from gtb.model import Reason, Site
 
 from .web_rig import NOW, PanelRig, csrf, panel_rig
 
@@ -75,9 +75,8 @@ def test_an_operator_overrides_a_zone_and_the_audit_log_says_so(rig: PanelRig) -
     page = client.get(ZONE).get_data(as_text=True)
     assert "en attente du prochain passage du moteur" in page
     # The engine applies it at its tick, and says so in the store.
-    rig.store.status.save(NOW + timedelta(minutes=1), {"mairie.accueil": ("zone", {
-        "setpoint": 20.5, "source": "override", "level": "reduced",
-        "reason": {"fr": "Dérogation de marie", "en": "Override by marie"}})})
+    rig.show_zone("mairie.accueil", NOW + timedelta(minutes=1), setpoint=20.5,
+                  source="override", reason=Reason("Dérogation de marie", "Override by marie"))
     page = client.get(ZONE).get_data(as_text=True)
     assert "appliquée par le moteur" in page and "Dérogation de marie" in page
     response = client.post(ZONE + "/cancel", data={"why": "fini", "csrf_token": token})
@@ -135,9 +134,10 @@ def test_an_occupied_period_under_way_shows_until_when_not_its_start(rig: PanelR
     client = rig.client("mairie-viewer")
 
     def status(at_hour: int, start: str, end: str) -> str:
-        rig.store.status.save(NOW.replace(hour=at_hour), {"mairie.accueil": ("zone", {
-            "next_arrival": start, "next_arrival_end": end,
-            "next_arrival_reason": {"fr": "appris sur 5 jours", "en": "learned on 5 days"}})})
+        rig.show_zone("mairie.accueil", NOW.replace(hour=at_hour),
+                      next_arrival=datetime.fromisoformat(start),
+                      next_arrival_end=datetime.fromisoformat(end),
+                      next_arrival_reason=Reason("appris sur 5 jours", "learned on 5 days"))
         return html.unescape(client.get(ZONE).get_data(as_text=True))
 
     # The engine's forecast may start at the very moment of its tick, to the microsecond.

@@ -14,8 +14,7 @@ import pytest
 from werkzeug.test import TestResponse
 
 from controllers.lighting import cabinet_decision, sun_times
-from gtb.model import Site
-from web.timetables import Night
+from gtb.model import Reason, Site
 
 from .web_rig import NOW, PARIS, PanelRig, csrf, panel_rig
 
@@ -42,9 +41,8 @@ def _engine_status(rig: PanelRig, at: datetime, on: bool, fr: str, en: str,
                    source: str = "controller") -> None:
     """The status the engine writes after a tick, for the centre's cabinet (``source``
     override: a person's order holds, and ``on`` and the reason are the order's)."""
-    rig.store.status.save(at, {"cabinet:ep-centre": ("output", {
-        "name": "Éclairage public, centre-bourg", "kind": "cabinet", "on": on,
-        "level": 100.0 if on else 0.0, "source": source, "reason": {"fr": fr, "en": en}})})
+    rig.show_output("cabinet", "ep-centre", at, on=on, level=100.0 if on else 0.0,
+                    source=source, reason=Reason(fr, en))
 
 
 def test_the_page_shows_each_cabinet_its_state_and_the_engines_night(rig: PanelRig) -> None:
@@ -62,7 +60,7 @@ def test_the_page_shows_each_cabinet_its_state_and_the_engines_night(rig: PanelR
     assert "22:00 – 23:00 : 50\xa0%" in page
     # Each step shown is what the engine decides in its middle.
     centre = rig.site.cabinets[0]
-    night = Night.from_data(rig.store.status.read("night")["night:ep-centre"].data)
+    night = rig.store.status.nights()["ep-centre"]
     assert night.night == date(2026, 1, 12)
     assert night.on_at is not None and night.on_at.strftime("%H:%M") == f"{sunset:%H:%M}"
     for step in night.steps:

@@ -13,7 +13,7 @@ import pytest
 from werkzeug.test import TestResponse
 
 from controllers.schedule import FrenchCalendar, occupation
-from gtb.model import Programme, Site
+from gtb.model import HeatingLevel, Reason, Site
 
 from .web_rig import NOW, PARIS, PanelRig, csrf, panel_rig
 
@@ -57,8 +57,8 @@ def test_an_operator_saves_a_week_and_the_engine_is_told(rig: PanelRig) -> None:
     assert response.status_code == 302
     [version] = rig.store.programmes.history("mairie.accueil")
     assert (version.version, version.saved_by) == (1, "marie")
-    saved = Programme.model_validate(version.programme)
-    assert saved.mon == ("07:30-12:00", "13:30-18:00")
+    saved = version.programme
+    assert saved is not None and saved.mon == ("07:30-12:00", "13:30-18:00")
     assert saved.fri == ("08:00-12:00", "14:00-17:00") and saved.wed == () and saved.sat == ()
     assert rig.store.programmes.current("mairie.bureaux") is None  # its neighbours keep theirs
     [event] = rig.store.audit.events(kind="programme_saved")
@@ -71,9 +71,9 @@ def test_an_operator_saves_a_week_and_the_engine_is_told(rig: PanelRig) -> None:
     assert "en attente du prochain passage du moteur" in page
     assert 'value="07:30-12:00, 13:30-18:00"' in page
     # The engine's next tick: applied.
-    rig.store.status.save(NOW + timedelta(minutes=1), {"mairie.accueil": ("zone", {
-        "level": "comfort", "reason": {"fr": "Occupé selon le programme jusqu'à 12:00",
-                                       "en": "Occupied by the programme until 12:00"}})})
+    rig.show_zone("mairie.accueil", NOW + timedelta(minutes=1), level=HeatingLevel.COMFORT,
+                  reason=Reason("Occupé selon le programme jusqu'à 12:00",
+                                "Occupied by the programme until 12:00"))
     page = _text(client.get(ZONE))
     assert "appliqué par le moteur" in page and "Occupé selon le programme" in page
     # The same week again saves nothing.

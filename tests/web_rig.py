@@ -1,8 +1,9 @@
 """The panel on a real store file, for tests: one account per role, a test client per person.
 
 The engine does not run here: tests that need its status write it as the engine does
-(``Store.save_status``, and ``PanelRig.publish_outlook`` for the nights and holidays it
-publishes); the end-to-end browser test runs the real engine."""
+(``PanelRig.show_zone``, ``PanelRig.show_output``: the store's typed records, and
+``PanelRig.publish_outlook`` for the nights and holidays it publishes); the end-to-end
+browser test runs the real engine."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -18,9 +20,10 @@ from flask.testing import FlaskClient
 from controllers.schedule import FrenchCalendar
 from gtb.clock import SimulatedClock
 from gtb.engine import outlook
-from gtb.model import Site
+from gtb.model import HeatingLevel, Quality, Reason, Site
 from gtb.store import Store
 from gtb.store.accounts import UserRole
+from gtb.store.status import OutputStatus, ZoneStatus
 from web import PanelConfig, create_app
 from web.auth import hash_password
 
@@ -52,9 +55,37 @@ class PanelRig:
         cabinet's night and the holidays ahead, as of the rig's clock."""
         now = self.clock.now()
         calendar = FrenchCalendar(self.site.school_zone, self.site.alsace_moselle)
-        self.store.status.save(now, outlook.records(
-            self.site, calendar, *outlook.due(self.site, now.astimezone(self.site.tz))),
-            replace=outlook.KINDS)
+        nights, holidays = outlook.records(
+            self.site, calendar, *outlook.due(self.site, now.astimezone(self.site.tz)), at=now)
+        self.store.status.save_outlook(now, nights, holidays)
+
+    def show_zone(self, key: str, at: datetime, **fields: Any) -> ZoneStatus:
+        """The engine's status of one zone at ``at``, as its tick writes it: reduced at
+        16 °C by the programme unless ``fields`` say otherwise."""
+        status = zone_status(self.site, key, at, **fields)
+        self.store.status.save(at, [status], ())
+        return status
+
+    def show_output(self, kind: str, key: str, at: datetime, **fields: Any) -> OutputStatus:
+        """The engine's status of one output (``cabinet``, ``circuit``, ``equipment``)."""
+        status = OutputStatus(kind=kind, id=key, name=key, at=at,
+                              **{"on": False, "reason": Reason("test", "test"), **fields})
+        self.store.status.save(at, (), [status])
+        return status
+
+
+def zone_status(site: Site, key: str, at: datetime, **fields: Any) -> ZoneStatus:
+    """A zone's status record with what a test does not care about filled in."""
+    building_id, zone_id = key.split(".")
+    building = next(b for b in site.buildings if b.id == building_id)
+    zone = next(z for z in building.zones if z.id == zone_id)
+    defaults: dict[str, Any] = {
+        "temperature": 18.0, "quality": Quality.OK, "level": HeatingLevel.REDUCED,
+        "setpoint": 16.0, "reason": Reason("Inoccupé : réduit 16,0 °C",
+                                           "Unoccupied: reduced 16.0 °C"),
+        "degraded": False}
+    return ZoneStatus(building=building_id, zone=zone_id, name=zone.name, at=at,
+                      **{**defaults, **fields})
 
 
 def csrf(client: FlaskClient, path: str) -> str:

@@ -223,8 +223,7 @@ def _zone(view: ZoneView, switches: Mapping[str, bool]) -> ZoneOut:
         key=view.key, building=view.building.id, zone=view.zone.id, name=view.zone.name,
         building_name=view.building.name, bounds=_bounds(view.zone),
         learning=switches.get(view.key, True),
-        status=None if status is None else ZoneStatusOut.model_validate(
-            {**status.data, "at": status.at}),
+        status=None if status is None else ZoneStatusOut.model_validate(status),
         override=view.override, applied=view.applied)
 
 
@@ -389,12 +388,12 @@ def events(query: EventsQuery) -> EventsOut:
            "on or off, and why", answer=OutputsOut)
 def outputs() -> OutputsOut:
     p = panel()
-    statuses = p.store.status.read("output")
+    statuses = p.store.status.outputs()
 
     def output(kind: str, key: str, name: str) -> OutputOut:
         status = statuses.get(f"{kind}:{key}")
         return OutputOut(key=key, name=name, status=None if status is None else
-                         OutputStatusOut.model_validate({**status.data, "at": status.at}))
+                         OutputStatusOut.model_validate(status))
 
     return OutputsOut(
         cabinets=[output("cabinet", c.id, c.name) for c in p.site.cabinets],
@@ -410,8 +409,7 @@ def outputs() -> OutputsOut:
 def lighting() -> LightingOut:
     return LightingOut(cabinets=[CabinetLightingOut(
         id=view.cabinet.id, name=view.cabinet.name,
-        status=None if view.status is None else OutputStatusOut.model_validate(
-            {**view.status.data, "at": view.status.at}),
+        status=None if view.status is None else OutputStatusOut.model_validate(view.status),
         night=None if view.night is None else NightOut.model_validate(view.night),
         order=view.order, applied=applied(view.status, view.order),
         entries=[_agenda_item(e, s) for e, s in view.entries]) for view in cabinet_views()])

@@ -306,7 +306,9 @@ class SiteOut(BaseModel):
 
 
 class ZoneStatusOut(BaseModel):
-    """What the engine said of the zone at its last tick."""
+    """What the engine said of the zone at its last tick (``gtb.store.status.ZoneStatus``)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     at: Utc
     temperature: float | None = Field(default=None, description="°C")
@@ -317,7 +319,8 @@ class ZoneStatusOut(BaseModel):
     source: str | None = None
     actor: str | None = None
     degraded: bool | None = None
-    occupied: float | None = None
+    occupied: bool | None = Field(default=None, description="what the presence detector "
+                                  "says; null: no detector, or no reading")
     learning: bool | None = None
     next_arrival: Utc | None = Field(
         default=None, description="start of the next occupied period the engine expects, "
@@ -376,6 +379,10 @@ class EventsOut(BaseModel):
 
 
 class OutputStatusOut(BaseModel):
+    """What the engine said of the output at its last tick (``gtb.store.status.OutputStatus``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     at: Utc
     on: bool
     level: float | None = Field(description="% of full power, for a dimmed cabinet")

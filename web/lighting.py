@@ -21,11 +21,10 @@ from gtb.model import LIGHTING_KINDS, AgendaEntry, Cabinet, parse_night_window
 from gtb.store.accounts import UserRole
 from gtb.store.agenda import StoredAgendaEntry
 from gtb.store.control import Override
-from gtb.store.status import Status
+from gtb.store.status import Night, OutputStatus
 from web import form_input, i18n
 from web.auth import role_required
 from web.panel import ActionError, applied, panel
-from web.timetables import Night
 
 bp = Blueprint("lighting", __name__)
 
@@ -80,7 +79,7 @@ class CabinetView:
     and the agenda entries that concern it."""
 
     cabinet: Cabinet
-    status: Status | None
+    status: OutputStatus | None
     order: Override | None
     night: Night | None
     """None until the engine has published it."""
@@ -95,7 +94,7 @@ class CabinetView:
     def on(self) -> bool | None:
         """On or off now as the engine last said, an order included; None before its
         first tick."""
-        return None if self.status is None else bool(self.status.data.get("on"))
+        return None if self.status is None else self.status.on
 
     @property
     def level(self) -> float | None:
@@ -103,15 +102,14 @@ class CabinetView:
         under an order)."""
         if self.status is None or not self.on or self.applied:
             return None
-        level = self.status.data.get("level")
-        return float(level) if isinstance(level, int | float) else None
+        return self.status.level
 
 
 def cabinet_views(nights: dict[str, Night] | None = None) -> list[CabinetView]:
     """Each cabinet as the page and the API show it (``nights``: the engine's, when the
     caller has read them already)."""
     p = panel()
-    statuses = p.store.status.read("output")
+    statuses = p.store.status.outputs()
     overrides = p.store.overrides.active(p.now())
     agenda = p.lighting_agenda()
     nights = _nights() if nights is None else nights
@@ -206,8 +204,7 @@ def _until(duration: str, chosen: str) -> datetime:
 
 def _nights() -> dict[str, Night]:
     """Each cabinet's night as the engine last published it, by cabinet id."""
-    return {key.removeprefix("night:"): Night.from_data(status.data)
-            for key, status in panel().store.status.read("night").items()}
+    return panel().store.status.nights()
 
 
 def _next_sunrise(nights: dict[str, Night], now: datetime) -> datetime | None:

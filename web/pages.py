@@ -48,7 +48,7 @@ CURVES = {"temperature": Role.ZONE_TEMPERATURE, "setpoint": Role.HEATING_SETPOIN
 def overview() -> Any:
     p = panel()
     zones = p.zones()
-    outputs = [s for s in p.store.status.read("output").values() if s.data["kind"] != "circuit"]
+    outputs = [s for s in p.store.status.outputs().values() if s.kind != "circuit"]
     alarms = p.active_alarms()
     by_building = {b.id: [z for z in zones if z.building.id == b.id] for b in p.site.buildings}
     return render_template("overview.html", site=p.site, by_building=by_building,
@@ -70,7 +70,7 @@ def building(building_id: str) -> Any:
 def zone(building_id: str, zone_id: str) -> Any:
     p = panel()
     view = p.zone(building_id, zone_id)
-    return render_template("zone.html", view=view, data=view.data, applied=view.applied,
+    return render_template("zone.html", view=view, data=view.status, applied=view.applied,
                            ranges=list(RANGES), bounds=p.site.bounds_of(view.zone),
                            now_local=p.local(p.now()), site_timezone=p.site.timezone)
 
@@ -199,11 +199,11 @@ def _until(view: ZoneView, duration: str, chosen: str) -> datetime:
     if duration == "2h":
         return now + timedelta(hours=2)
     if duration == "period":
-        end = view.data.get("period_end")
-        if not end:
+        end = None if view.status is None else view.status.period_end
+        if end is None:
             raise ActionError("La période en cours n'a pas de fin connue ; choisissez une heure.",
                               "The current period has no known end; choose a time.")
-        return datetime.fromisoformat(end)
+        return end
     if duration == "until":
         wall = form_input.wall_clock(chosen, ("la fin de la dérogation", "the end of the override"))
         return wall.replace(tzinfo=p.site.tz)

@@ -4,14 +4,12 @@ call the same actions, so they accept and refuse the same things."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from pydantic import ValidationError
 
 from gtb.clock import Clock
 from gtb.model import (
@@ -30,9 +28,9 @@ from gtb.store import Store
 from gtb.store.accounts import UserRole
 from gtb.store.agenda import StoredAgendaEntry
 from gtb.store.audit import Alarm
-from gtb.store.control import Override, ScheduleVersion
+from gtb.store.control import Override, ProgrammeVersion
 from gtb.store.database import ConflictError, NotFoundError
-from gtb.store.status import Status
+from gtb.store.status import OutputStatus, ZoneStatus
 from web.timetables import (
     EXCEPTION_DAYS,
     LIGHTING_ENTRY_DAYS,
@@ -90,36 +88,22 @@ class ZoneView:
     key: str
     building: Building
     zone: Zone
-    status: Status | None
+    status: ZoneStatus | None
     override: Override | None
     setpoint_key: str | None
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return dict(self.status.data) if self.status is not None else {}
 
     @property
     def applied(self) -> bool | None:
         """Whether the engine has applied the override in force (None: no override)."""
         return applied(self.status, self.override)
 
-    @property
-    def occupied_period_under_way(self) -> bool:
-        """Whether the occupied period the engine expects had begun at its last tick: the
-        page then says until when, not when it began."""
-        start = self.data.get("next_arrival")
-        # The store keeps the tick's time to the second; a period starting "now" does not.
-        return (self.status is not None and isinstance(start, str)
-                and datetime.fromisoformat(start).replace(microsecond=0) <= self.status.at)
 
-
-def applied(status: Status | None, override: Override | None) -> bool | None:
+def applied(status: ZoneStatus | OutputStatus | None, override: Override | None) -> bool | None:
     """Whether the engine's last status shows a person's override in force (None: there is
     none): the page then says « appliquée par le moteur »."""
     if override is None:
         return None
-    return (status is not None and status.at >= override.created_at
-            and status.data.get("source") == "override")
+    return status is not None and status.at >= override.created_at and status.source == "override"
 
 
 class Panel:
@@ -144,18 +128,18 @@ class Panel:
         building = self.building(building_id)
         for zone in building.zones:
             if zone.id == zone_id:
-                return self._view(building, zone, self.store.status.read("zone"),
+                return self._view(building, zone, self.store.status.zones(),
                                   self.store.overrides.active(self.now()))
         raise NotFound(f"Zone inconnue : {building_id}.{zone_id}",
                        f"Unknown zone: {building_id}.{zone_id}")
 
     def zones(self, building: Building | None = None) -> list[ZoneView]:
-        statuses = self.store.status.read("zone")
+        statuses = self.store.status.zones()
         overrides = self.store.overrides.active(self.now())
         buildings = [building] if building is not None else list(self.site.buildings)
         return [self._view(b, z, statuses, overrides) for b in buildings for z in b.zones]
 
-    def _view(self, building: Building, zone: Zone, statuses: dict[str, Status],
+    def _view(self, building: Building, zone: Zone, statuses: dict[str, ZoneStatus],
               overrides: dict[str, Override]) -> ZoneView:
         key = f"{building.id}.{zone.id}"
         setpoint = next((f"{key}.{p.id}" for p in zone.points
@@ -410,21 +394,19 @@ class Panel:
             data={"cabinet": cabinet.id, "override": order.id},
             message_en=f"{cabinet.name}: order cancelled", reason_en=reason_en)
 
-    def programmes(self) -> dict[str, tuple[Programme, ScheduleVersion | None]]:
+    def programmes(self) -> dict[str, tuple[Programme, ProgrammeVersion | None]]:
         """Each zone's weekly programme as the engine applies it: the latest saved in the
         panel (with its version), else the site file's (None)."""
         saved = self.store.programmes.latest()
-        found: dict[str, tuple[Programme, ScheduleVersion | None]] = {}
+        found: dict[str, tuple[Programme, ProgrammeVersion | None]] = {}
         for building in self.site.buildings:
             for zone in building.zones:
                 key = f"{building.id}.{zone.id}"
                 found[key] = (self.site.programme_of(building, zone), None)
                 version = saved.get(key)
-                if version is None:
-                    continue
                 # The engine applies the site file's in place of a version it cannot read.
-                with contextlib.suppress(ValidationError):
-                    found[key] = (Programme.model_validate(version.programme), version)
+                if version is not None and version.programme is not None:
+                    found[key] = (version.programme, version)
         return found
 
     def save_programme(self, building_id: str, zone_id: str,
@@ -448,7 +430,7 @@ class Panel:
         if programme == before:
             return None
         now = self.now()
-        version = self.store.programmes.save(view.key, programme.model_dump(), at=now, who=who)
+        version = self.store.programmes.save(view.key, programme, at=now, who=who)
         reason, reason_en = _reason(why, FROM_HERE)
         self.store.audit.record(
             now, "programme_saved", who,

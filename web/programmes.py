@@ -16,15 +16,14 @@ from flask_login import current_user
 
 from gtb.model import WEEKDAYS, Building, Period, Programme
 from gtb.store.accounts import UserRole
-from gtb.store.control import ScheduleVersion
+from gtb.store.control import ProgrammeVersion
+from gtb.store.status import Holiday
 from web import form_input, i18n
 from web.auth import role_required
 from web.panel import EXCEPTION_KINDS, ActionError, ZoneView, panel
 from web.timetables import (
-    Holiday,
     Problem,
     day_names,
-    holidays_from,
     school_holidays_apply,
     split_periods,
     week_problems,
@@ -213,7 +212,7 @@ def _place(scope: tuple[str, ...], building: Building) -> str:
     return i18n.gettext("cette zone")
 
 
-def _applied(view: ZoneView, version: ScheduleVersion | None) -> bool | None:
+def _applied(view: ZoneView, version: ProgrammeVersion | None) -> bool | None:
     """Whether the engine has had a tick since the version was saved (None: no version)."""
     if version is None:
         return None
@@ -222,5 +221,5 @@ def _applied(view: ZoneView, version: ScheduleVersion | None) -> bool | None:
 
 def _holidays() -> list[Holiday] | None:
     """The holidays ahead as the engine last published them (None: not yet)."""
-    status = panel().store.status.read("holidays").get("holidays")
-    return None if status is None else holidays_from(status.data)
+    published = panel().store.status.holidays()
+    return None if published is None else list(published.holidays)

@@ -1,72 +1,23 @@
-"""What the lighting and programme pages work out for people: a cabinet's night, the week
-a person types, the holidays ahead.
+"""What the lighting and programme pages work out for people: the week a person types,
+how long a person may ask for.
 
-The nights and the holidays are the engine's: it publishes them to the store's status
-(``gtb.engine.outlook``) and the panel reads them back here, so the panel shows what the engine
-does. Nothing here touches the store or Flask; refusals are returned as ``(fr, en)`` texts
-for ``Panel`` to raise.
+The nights and the holidays ahead are the engine's: it publishes them to the store's
+status (``gtb.store.status.Night`` and ``Holidays``) and the pages read them from there,
+so the panel shows what the engine does. Nothing here touches the store or Flask;
+refusals are returned as ``(fr, en)`` texts for ``Panel`` to raise.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Iterable
 from itertools import pairwise
-from typing import Any
 
 from gtb.i18n import DAYS_EN, DAYS_FR
-from gtb.model import SCHOOL_USES, WEEKDAYS, Period, Reason, parse_period
+from gtb.model import SCHOOL_USES, WEEKDAYS, Period, parse_period
 
 Problem = tuple[str, str]
 """A refusal in French and English."""
-
-# -- a cabinet's night --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    """Part of a night at one level (0: off), in the site's local time."""
-
-    start: datetime
-    end: datetime
-    level: float
-    reason: Reason
-
-
-@dataclass(frozen=True)
-class Night:
-    """A cabinet's programmed night (without the agenda and orders), in local time, as the
-    engine published it."""
-
-    night: date
-    sunset: datetime
-    sunrise: datetime
-    steps: tuple[Step, ...]
-    """From the first switch-on to the last switch-off."""
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> Night:
-        """From a ``night`` status record (gtb.engine.outlook.night_record)."""
-        return cls(
-            date.fromisoformat(data["night"]), datetime.fromisoformat(data["sunset"]),
-            datetime.fromisoformat(data["sunrise"]),
-            tuple(Step(datetime.fromisoformat(s["start"]), datetime.fromisoformat(s["end"]),
-                       float(s["level"]), _reason(s["reason"])) for s in data["steps"]))
-
-    @property
-    def on_at(self) -> datetime | None:
-        return next((s.start for s in self.steps if s.level > 0), None)
-
-    @property
-    def off_at(self) -> datetime | None:
-        return next((s.end for s in reversed(self.steps) if s.level > 0), None)
-
-
-def _reason(data: Mapping[str, str]) -> Reason:
-    return Reason(data["fr"], data["en"])
-
 
 # -- a week typed by a person ---------------------------------------------------------------
 
@@ -134,25 +85,6 @@ def _capitalised(names: tuple[str, str]) -> Problem:
 
 
 # -- holidays ahead -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Holiday:
-    """A public holiday (one day) or the school holidays of the site's zone (a range)."""
-
-    first: date
-    last: date
-    name: Reason
-    school: bool
-    estimated: bool = False
-    """School holidays beyond the official data, from the rules (right to within a week)."""
-
-
-def holidays_from(data: Mapping[str, Any]) -> list[Holiday]:
-    """The holidays of a ``holidays`` status record (gtb.engine.outlook.holidays_record)."""
-    return [Holiday(date.fromisoformat(h["first"]), date.fromisoformat(h["last"]),
-                    _reason(h["name"]), bool(h["school"]), bool(h["estimated"]))
-            for h in data["holidays"]]
 
 
 def school_holidays_apply(use: str) -> bool:

@@ -42,11 +42,21 @@ from scipy.signal import lfilter
 from gtb.bench.engine import bench_site_yaml
 from gtb.clock import SimulatedClock, monotonic
 from gtb.config import parse_site
-from gtb.model import MODE_OF_LEVEL, Building, HeatingLevel, Site, Zone, zone_mode_key
+from gtb.model import (
+    MODE_OF_LEVEL,
+    Building,
+    HeatingLevel,
+    Quality,
+    Reason,
+    Site,
+    Zone,
+    zone_mode_key,
+)
 from gtb.sim.devices import free_loopback_port
 from gtb.store import Store
 from gtb.store.accounts import UserRole
 from gtb.store.samples import Sample
+from gtb.store.status import ZoneStatus
 from web import PanelConfig, PanelServer, create_app
 from web.auth import hash_password
 
@@ -235,32 +245,31 @@ def _roll_up(store: Store, site: Site, start: datetime, progress: Progress | Non
 def _engine_status(store: Store, site: Site) -> None:
     """What the engine would have saved at its last tick: every zone, in reduced mode at
     midnight, five of them under an override."""
-    records: dict[str, tuple[str, dict[str, Any]]] = {}
-    arrival = (END + timedelta(hours=8)).isoformat()
+    zones: list[ZoneStatus] = []
     for index, (building, zone) in enumerate(_zones(site)):
         key = f"{building.id}.{zone.id}"
         overridden = index % 10 == 3
         if overridden:
             store.overrides.add(f"{key}.consigne", 20.0, start=END - timedelta(hours=1),
-                               until=END + timedelta(hours=2), who=ACCOUNT,
-                               why="répétition du concert", at=END - timedelta(hours=1))
-        reason = ({"fr": f"Dérogation de {ACCOUNT} jusqu'à 02:00 : répétition du concert",
-                   "en": f"Override by {ACCOUNT} until 02:00: concert rehearsal"}
+                                until=END + timedelta(hours=2), who=ACCOUNT,
+                                why="répétition du concert", at=END - timedelta(hours=1))
+        reason = (Reason(f"Dérogation de {ACCOUNT} jusqu'à 02:00 : répétition du concert",
+                         f"Override by {ACCOUNT} until 02:00: concert rehearsal")
                   if overridden else
-                  {"fr": "Inoccupé selon le programme jusqu'à 06:00 : réduit 16,0 °C",
-                   "en": "Unoccupied by the programme until 06:00: reduced 16.0 °C"})
-        records[key] = ("zone", {
-            "name": zone.name, "building": building.id, "zone": zone.id,
-            "temperature": round(16.4 + index % 7 / 10, 1), "quality": "ok",
-            "level": HeatingLevel.REDUCED.value, "setpoint": 20.0 if overridden else 16.0,
-            "reason": reason, "source": "override" if overridden else "controller",
-            "actor": ACCOUNT if overridden else "engine", "degraded": False,
-            "occupied": 0.0, "learning": True, "next_arrival": arrival,
-            "next_arrival_reason": {"fr": "arrivée apprise sur 5 jours semblables",
-                                    "en": "arrival learned over 5 similar days"},
-            "period_end": (END + timedelta(hours=6)).isoformat(),
-        })
-    store.status.save(END, records)
+                  Reason("Inoccupé selon le programme jusqu'à 06:00 : réduit 16,0 °C",
+                         "Unoccupied by the programme until 06:00: reduced 16.0 °C"))
+        zones.append(ZoneStatus(
+            building=building.id, zone=zone.id, name=zone.name, at=END,
+            temperature=round(16.4 + index % 7 / 10, 1), quality=Quality.OK,
+            level=HeatingLevel.REDUCED, setpoint=20.0 if overridden else 16.0,
+            reason=reason, source="override" if overridden else "controller",
+            actor=ACCOUNT if overridden else "engine", degraded=False, occupied=False,
+            next_arrival=END + timedelta(hours=8),
+            next_arrival_reason=Reason("arrivée apprise sur 5 jours semblables",
+                                       "arrival learned over 5 similar days"),
+            period_end=END + timedelta(hours=6),
+        ))
+    store.status.save(END, zones, ())
 
 
 def _audit_log(store: Store, site: Site) -> None:

@@ -39,12 +39,14 @@ def zone_table(engine: Engine, store: Store) -> Table:
                         f"{alarms} alarme{'s' if alarms != 1 else ''}")
     for column in ("zone", "temp. °C", "niveau", "consigne °C", "pourquoi"):
         table.add_column(column)
+    buildings = {b.id: b.name for b in engine.site.buildings}
     for zone in engine.zones():
         shown = "—" if zone.temperature is None else f"{zone.temperature:.1f}"
         if zone.quality != "ok":
             shown += f" ({zone.quality})"
         setpoint = "—" if zone.setpoint is None else f"{zone.setpoint:.1f}"
-        table.add_row(zone.name, shown, zone.level.label.fr, setpoint, zone.reason.fr)
+        table.add_row(f"{buildings[zone.building]} / {zone.name}", shown, zone.level.label.fr,
+                      setpoint, zone.reason.fr)
     return table
 
 

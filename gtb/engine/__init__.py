@@ -29,10 +29,11 @@ from gtb.engine.arbitration import Arbiter
 from gtb.engine.decisions import Decider
 from gtb.engine.journal import Journal
 from gtb.engine.reading import PointReader
-from gtb.engine.status import OutputStatus, StatusKeeper, ZoneStatus
+from gtb.engine.status import StatusKeeper
 from gtb.engine.writing import Writer
 from gtb.model import Quality, Reason, Site
 from gtb.store import Store
+from gtb.store.status import OutputStatus, ZoneStatus
 from protocols.base import Driver
 
 
@@ -128,9 +129,9 @@ class Engine:
         decided = self._decider.decide(now, snapshot)
         final = self._arbiter.arbitrate(decided.desired, self.store.overrides.active(now),
                                         self._writer.switches, now)
-        self._status.follow(decided.zones, decided.outputs, final)
+        self._status.follow(now, snapshot, decided.zones, decided.outputs, final)
         self._writer.record(final)
-        self._status.save(now, snapshot)
+        self._status.save(now)
         self._status.publish_outlook(now)
         writes, failures = await self._writer.write(now, final, snapshot, self._faults.dead)
         await self._writer.release_unused(final)

@@ -11,14 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from gtb.i18n import moment, number_fr, temperature
-from gtb.model import HEATING_MODES, ROLES, PointRef, Reason, Role, Site
+from gtb.model import HEATING_MODES, ROLES, PointRef, Reason, Role, Site, Source
 from gtb.store.control import Override
-
-Source = Literal["controller", "override", "safety"]
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from pydantic import ValidationError
-
 from controllers.heating import HeatingDecision, programme_decision
 from controllers.learning import ZoneLearner
 from controllers.lighting import (
@@ -34,12 +32,10 @@ from controllers.schedule import (
 from gtb.engine.arbitration import Command
 from gtb.engine.journal import Journal
 from gtb.engine.reading import Snapshot
-from gtb.engine.status import OutputStatus, ZoneStatus
 from gtb.model import (
     MODE_OF_LEVEL,
     AgendaEntry,
     Building,
-    Programme,
     Quality,
     Reason,
     Role,
@@ -47,6 +43,7 @@ from gtb.model import (
     Zone,
 )
 from gtb.store import Store
+from gtb.store.status import OutputStatus, ZoneStatus
 
 
 @dataclass(frozen=True)
@@ -163,8 +160,10 @@ class Decider:
                 key = keys[Role.HEATING_MODE]
                 desired[key] = Command(key, MODE_OF_LEVEL[decision.level], reason)
             zones[z.key] = ZoneStatus(
-                key=z.key,
-                name=f"{building.name} / {zone.name}",
+                building=building.id,
+                zone=zone.id,
+                name=zone.name,
+                at=now,
                 temperature=snapshot.values[temperature_key],
                 quality=snapshot.quality[temperature_key],
                 level=decision.level,
@@ -234,8 +233,9 @@ class Decider:
                                     presence=present if known else None,
                                     last_seen=self._last_presence.get(z.key))
         _switch(keys[Role.LIGHTING_RELAY], decision.on, decision.reason, desired)
-        outputs[f"circuit:{z.key}"] = OutputStatus(z.key, z.zone.name, "circuit", decision.on,
-                                                   None, decision.reason)
+        outputs[f"circuit:{z.key}"] = OutputStatus(
+            kind="circuit", id=z.key, name=z.zone.name, at=now, on=decision.on,
+            reason=decision.reason)
 
     def _cabinet_decisions(self, local_now: datetime,
                            agendas: Mapping[str, tuple[AgendaEntry, ...]],
@@ -251,8 +251,9 @@ class Decider:
                 desired[dimming] = Command(dimming, decision.level if decision.on else 100.0,
                                            decision.reason)
             outputs[f"cabinet:{cabinet.id}"] = OutputStatus(
-                cabinet.id, cabinet.name, "cabinet", decision.on,
-                decision.level if Role.DIMMING_LEVEL in keys else None, decision.reason)
+                kind="cabinet", id=cabinet.id, name=cabinet.name, at=local_now,
+                on=decision.on, level=decision.level if Role.DIMMING_LEVEL in keys else None,
+                reason=decision.reason)
 
     def _equipment_decisions(self, local_now: datetime,
                              agendas: Mapping[str, tuple[AgendaEntry, ...]],
@@ -263,8 +264,9 @@ class Decider:
                                agendas.get(item.id, ()))
             decision = equipment_decision(where, local_now)
             _switch(relay, decision.on, decision.reason, desired)
-            outputs[f"equipment:{item.id}"] = OutputStatus(item.id, item.name, "equipment",
-                                                           decision.on, None, decision.reason)
+            outputs[f"equipment:{item.id}"] = OutputStatus(
+                kind="equipment", id=item.id, name=item.name, at=local_now, on=decision.on,
+                reason=decision.reason)
 
     def _agendas(self, today: date) -> Mapping[str, tuple[AgendaEntry, ...]]:
         """Each zone's, cabinet's and equipment's agenda entries near ``today``: the site
@@ -302,20 +304,19 @@ class Decider:
             building, zone = z.building, z.zone
             programme = self._site.programme_of(building, zone)
             version = saved.get(z.key)
-            if version is not None:
-                try:
-                    programme = Programme.model_validate(version.programme)
-                except ValidationError as exc:
-                    errors = exc.error_count()
-                    self._journal.event(
-                        "fault", Reason(f"Programme enregistré de {z.key} illisible",
-                                        f"Saved programme of {z.key} unreadable"),
-                        Reason(f"version {version.version} ({errors} erreur(s)) : programme "
-                               "du fichier du site appliqué",
-                               f"version {version.version} ({errors} error(s)): the site "
-                               "file's programme applies"),
-                        zone=(building, zone), data={"version": version.version})
-                    version = None
+            if version is not None and version.programme is not None:
+                programme = version.programme
+            elif version is not None:
+                errors = version.errors
+                self._journal.event(
+                    "fault", Reason(f"Programme enregistré de {z.key} illisible",
+                                    f"Saved programme of {z.key} unreadable"),
+                    Reason(f"version {version.version} ({errors} erreur(s)) : programme "
+                           "du fichier du site appliqué",
+                           f"version {version.version} ({errors} error(s)): the site "
+                           "file's programme applies"),
+                    zone=(building, zone), data={"version": version.version})
+                version = None
             if programme == self._programmes[z.key]:
                 continue
             self._programmes[z.key] = programme

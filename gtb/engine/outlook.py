@@ -2,37 +2,28 @@
 holidays of the next twelve months.
 
 The panel meets the engine only in the store, so the engine writes these to the store's
-status (``store.status.save``, kinds ``night`` and ``holidays``) when they change: the
-nights at sunrise, when the night people want to see moves on; the holidays once a day.
-They come from the controllers' own functions, so the panel shows what the engine does.
-
-The records, in JSON (times ISO 8601 in the site's local time, reasons ``{"fr", "en"}``):
-
-- ``night:<cabinet>``: ``{"night": date, "sunset", "sunrise", "steps": [{"start", "end",
-  "level", "reason"}]}``, the cabinet's programmed night (without the agenda and orders)
-  from its first switch-on to its last switch-off; ``sunrise`` is the next morning's.
-- ``holidays``: ``{"today": date, "holidays": [{"first", "last", "name", "school",
-  "estimated"}]}``, the public holidays and the school holidays of the site's zone.
+status (``store.status.save_outlook``: ``gtb.store.status.Night`` and ``Holidays``) when
+they change: the nights at sunrise, when the night people want to see moves on; the
+holidays once a day. They come from the controllers' own functions, so the panel shows
+what the engine does: each cabinet's programmed night (without the agenda and orders)
+from its first switch-on to its last switch-off, in the site's local time, and the public
+holidays and the school holidays of the site's zone.
 """
 
 from __future__ import annotations
 
 import functools
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import holidays
 
 from controllers.lighting import sun_times, timetable
 from controllers.schedule import FrenchCalendar
 from gtb.model import Cabinet, Reason, Site
+from gtb.store.status import Holiday, Holidays, Night, NightStep
 
 HOLIDAY_DAYS = 365
 """How far ahead the holidays are published."""
-KINDS = ("night", "holidays")
-"""The status kinds this module's records replace."""
-
-Records = dict[str, tuple[str, dict[str, Any]]]
 
 
 def due(site: Site, local_now: datetime) -> tuple[date, date]:
@@ -41,13 +32,11 @@ def due(site: Site, local_now: datetime) -> tuple[date, date]:
     return shown_night(site, local_now), local_now.date()
 
 
-def records(site: Site, calendar: FrenchCalendar, night: date, today: date) -> Records:
-    """The status records of each cabinet's night of ``night`` and of the holidays from
-    ``today``, for ``store.status.save(..., replace=KINDS)``."""
-    found: Records = {f"night:{cabinet.id}": ("night", night_record(site, cabinet, night))
-                      for cabinet in site.cabinets}
-    found["holidays"] = ("holidays", holidays_record(calendar, today))
-    return found
+def records(site: Site, calendar: FrenchCalendar, night: date, today: date, *,
+            at: datetime) -> tuple[list[Night], Holidays]:
+    """Each cabinet's night of ``night`` and the holidays from ``today``, published ``at``."""
+    return ([night_record(site, cabinet, night, at=at) for cabinet in site.cabinets],
+            holidays_record(calendar, today, at=at))
 
 
 def shown_night(site: Site, local_now: datetime) -> date:
@@ -58,21 +47,21 @@ def shown_night(site: Site, local_now: datetime) -> date:
     return today if local_now >= sunrise else today - timedelta(days=1)
 
 
-def night_record(site: Site, cabinet: Cabinet, night: date) -> dict[str, Any]:
+def night_record(site: Site, cabinet: Cabinet, night: date, *, at: datetime) -> Night:
     """The engine's timetable of the night of ``night`` for one cabinet."""
     tz = site.tz
     stretches = timetable(cabinet, site.latitude, site.longitude, tz, night)
     lit = [i for i, s in enumerate(stretches) if s.level > 0]
     shown = stretches[lit[0]:lit[-1] + 1] if lit else ()
-    return {
-        "night": night.isoformat(),
-        "sunset": sun_times(site.latitude, site.longitude, tz, night).sunset.isoformat(),
-        "sunrise": sun_times(site.latitude, site.longitude, tz,
-                             night + timedelta(days=1)).sunrise.isoformat(),
-        "steps": [{"start": s.start.astimezone(tz).isoformat(),
-                   "end": s.end.astimezone(tz).isoformat(), "level": s.level,
-                   "reason": _reason(s.reason)} for s in shown],
-    }
+    return Night(
+        cabinet=cabinet.id,
+        at=at,
+        night=night,
+        sunset=sun_times(site.latitude, site.longitude, tz, night).sunset,
+        sunrise=sun_times(site.latitude, site.longitude, tz, night + timedelta(days=1)).sunrise,
+        steps=tuple(NightStep(start=s.start.astimezone(tz), end=s.end.astimezone(tz),
+                              level=s.level, reason=s.reason) for s in shown),
+    )
 
 
 _SCHOOL_NAMES = {
@@ -93,8 +82,8 @@ _SCHOOL_NAMES = {
 there (winter in February, spring in April, the Ascension bridge in May)."""
 
 
-def holidays_record(calendar: FrenchCalendar, today: date,
-                    days: int = HOLIDAY_DAYS) -> dict[str, Any]:
+def holidays_record(calendar: FrenchCalendar, today: date, days: int = HOLIDAY_DAYS, *,
+                    at: datetime) -> Holidays:
     """The public holidays and the school holidays of the calendar's zone that touch the
     ``days`` from ``today``, by first day; school holidays under way start when they did."""
     found: list[tuple[date, date, Reason, bool, bool]] = []
@@ -119,14 +108,9 @@ def holidays_record(calendar: FrenchCalendar, today: date,
         found.append((first, last, _SCHOOL_NAMES[first.month], True,
                       not calendar.school_holidays_from_data(first)))
     found.sort(key=lambda h: (h[0], h[3]))
-    return {"today": today.isoformat(), "holidays": [
-        {"first": first.isoformat(), "last": last.isoformat(), "name": _reason(name),
-         "school": school, "estimated": estimated}
-        for first, last, name, school, estimated in found]}
-
-
-def _reason(reason: Reason) -> dict[str, str]:
-    return {"fr": reason.fr, "en": reason.en}
+    return Holidays(at=at, today=today, holidays=tuple(
+        Holiday(first=first, last=last, name=name, school=school, estimated=estimated)
+        for first, last, name, school, estimated in found))
 
 
 def _public_name(calendar: FrenchCalendar, day: date) -> Reason:

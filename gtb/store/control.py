@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
+from gtb.model import Programme
 from gtb.store.database import (
     ConflictError,
     Database,
@@ -20,6 +23,7 @@ from gtb.store.database import (
     new_id,
     require_text,
     to_json,
+    utc,
 )
 
 
@@ -41,14 +45,18 @@ class Override:
 
 
 @dataclass(frozen=True)
-class ScheduleVersion:
+class ProgrammeVersion:
     """One saved version of a zone's weekly programme, kept so a change can be traced."""
 
     zone: str
     version: int
-    programme: Mapping[str, Any]
+    programme: Programme | None
+    """None when this program cannot read it: see ``errors``."""
     saved_at: datetime
     saved_by: str
+    errors: int = 0
+    """Why ``programme`` is None: the errors found reading a version written by another
+    program (or by hand). Whoever reads it keeps the site file's programme instead."""
 
 
 @dataclass(frozen=True)
@@ -157,14 +165,15 @@ class Programmes:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def save(
-        self, zone: str, programme: Mapping[str, Any], *, at: datetime, who: str
-    ) -> int:
+    def save(self, zone: str, programme: Programme, *, at: datetime, who: str) -> int:
         """Store a new version of a zone's weekly programme; returns its version number."""
-        require_text(zone, "schedule zone")
-        require_text(who, "schedule author")
-        payload = to_json(programme, f"programme of {zone}")
-        ts = epoch(at, "schedule save time")
+        require_text(zone, "programme zone")
+        require_text(who, "programme author")
+        if not isinstance(programme, Programme):
+            raise TypeError(f"programme of {zone} must be a Programme, not "
+                            f"{type(programme).__name__}")
+        payload = programme.model_dump_json(exclude_defaults=True)
+        ts = epoch(at, "programme save time")
         with self._db.write() as conn:
             (latest,) = conn.execute(
                 "SELECT COALESCE(MAX(version), 0) FROM schedules WHERE zone = ?", (zone,)
@@ -176,26 +185,25 @@ class Programmes:
             )
         return int(latest) + 1
 
-    def current(self, zone: str) -> dict[str, Any] | None:
-        """The zone's current programme, or None if it has never been saved."""
+    def current(self, zone: str) -> ProgrammeVersion | None:
+        """The zone's latest saved version, or None if it has never been saved."""
         history = self.history(zone, limit=1)
-        return dict(history[0].programme) if history else None
+        return history[0] if history else None
 
-    def history(self, zone: str, *, limit: int = 100) -> list[ScheduleVersion]:
+    def history(self, zone: str, *, limit: int = 100) -> list[ProgrammeVersion]:
         """Saved versions of a zone's programme, newest first."""
         rows = self._db.conn().execute(
             "SELECT * FROM schedules WHERE zone = ? ORDER BY version DESC LIMIT ?", (zone, limit)
         )
-        return [from_row(ScheduleVersion, row, programme=json.loads) for row in rows]
+        return [_version(row) for row in rows]
 
-    def latest(self) -> dict[str, ScheduleVersion]:
+    def latest(self) -> dict[str, ProgrammeVersion]:
         """The latest saved version of each zone's programme (zones never saved are absent)."""
         rows = self._db.conn().execute(
             "SELECT * FROM schedules AS s WHERE version ="
             " (SELECT MAX(version) FROM schedules WHERE zone = s.zone) ORDER BY zone"
         )
-        return {row["zone"]: from_row(ScheduleVersion, row, programme=json.loads)
-                for row in rows}
+        return {row["zone"]: _version(row) for row in rows}
 
     def revision(self) -> int:
         """A number that grows at every programme saved: reload when it moves."""
@@ -248,3 +256,12 @@ class Learning:
                 " changed_by = excluded.changed_by",
                 (zone, int(enabled), ts, who),
             )
+
+
+def _version(row: sqlite3.Row) -> ProgrammeVersion:
+    try:
+        programme, errors = Programme.model_validate_json(row["programme"]), 0
+    except ValidationError as exc:
+        programme, errors = None, exc.error_count()
+    return ProgrammeVersion(row["zone"], row["version"], programme, utc(row["saved_at"]),
+                            row["saved_by"], errors)

@@ -220,4 +220,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE events ADD COLUMN reason_en TEXT",
         "ALTER TABLE alarms ADD COLUMN message_en TEXT",
     ),
+    # 11: the status as typed records (gtb.store.status): rows of the earlier shape are
+    # dropped, and the engine writes them anew at its next tick
+    (
+        "DELETE FROM status",
+    ),
 )

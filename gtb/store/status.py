@@ -1,26 +1,177 @@
 """The engine's status for the panel: each zone and output as of the last tick, each
-cabinet's night and the holidays ahead."""
+cabinet's night and the holidays ahead.
+
+These records are the contract between the engine and everything that shows what it
+does (the panel, the API, the benchmarks, the command line): the engine writes them, the
+others read them back, all through the types defined here. They are kept as JSON, one
+row a record, and replaced as a whole kind at a time: the zones and outputs after every
+tick (with the samples of each zone's decided level, in the same commit), the nights and
+holidays when they move on.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import ClassVar, Literal, TypeVar
 
-from gtb.store.database import Database, epoch, to_json, utc
+from pydantic import BaseModel, ConfigDict
+
+from gtb.model import HeatingLevel, Quality, Reason, Source
+from gtb.store.database import Database, epoch
 from gtb.store.samples import Sample, Samples
 
 
-@dataclass(frozen=True)
-class Status:
-    """What the engine said of a zone or an output after the tick at ``at``."""
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    key: str
-    kind: str
-    data: Mapping[str, Any]
+
+class StatusRecord(_Record):
+    """A row of the status table: validated when written and when read."""
+
+    KIND: ClassVar[str]
+
+    @property
+    def key(self) -> str:
+        """The record's key in the table, unique across kinds."""
+        raise NotImplementedError
+
+
+class ZoneStatus(StatusRecord):
+    """What a person wants to see of a zone: where it is, what it does, and why."""
+
+    KIND: ClassVar[str] = "zone"
+
+    building: str
+    zone: str
+    name: str
+    """The zone's name (the site file's)."""
     at: datetime
+    """The tick this was decided at."""
+    temperature: float | None
+    """°C, the last good value (None: failed)."""
+    quality: Quality
+    level: HeatingLevel
+    setpoint: float | None
+    """°C, the one written (a person's override when one holds)."""
+    reason: Reason
+    degraded: bool
+    """The temperature has failed: the programme without optimisation."""
+    source: Source = "controller"
+    """Who decided the setpoint: the controller, a person's override, or safety."""
+    actor: str = "engine"
+    occupied: bool | None = None
+    """What the presence detector says now (None: no detector, or no reading)."""
+    learning: bool = True
+    next_arrival: datetime | None = None
+    """Start of the next occupied period the engine expects, or of the one under way."""
+    next_arrival_end: datetime | None = None
+    next_arrival_reason: Reason | None = None
+    period_end: datetime | None = None
+    """When the programme's current period ends, or the next begins."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.building}.{self.zone}"
+
+    @property
+    def arrival_under_way(self) -> bool:
+        """Whether the occupied period the engine expects had begun at this tick: people
+        are then told until when it lasts, not when it began."""
+        # The store keeps the tick's time to the second; a period starting "now" does not.
+        return (self.next_arrival is not None
+                and self.next_arrival.replace(microsecond=0) <= self.at)
+
+
+OutputKind = Literal["cabinet", "circuit", "equipment"]
+
+
+class OutputStatus(StatusRecord):
+    """A lighting cabinet, a zone's lighting circuit or a piece of equipment: on or off,
+    at what level, and why."""
+
+    KIND: ClassVar[str] = "output"
+
+    kind: OutputKind
+    id: str
+    """The cabinet's or equipment's id, or the zone's ``building.zone`` for a circuit."""
+    name: str
+    at: datetime
+    on: bool
+    level: float | None = None
+    """% of full power, for a dimmed cabinet."""
+    reason: Reason
+    source: Source = "controller"
+    """Who decided: the controller, or a person's order on the relay."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+class NightStep(_Record):
+    """Part of a night at one level (0: off), in the site's local time."""
+
+    start: datetime
+    end: datetime
+    level: float
+    reason: Reason
+
+
+class Night(StatusRecord):
+    """A cabinet's programmed night (without the agenda and orders), in local time, from
+    its first switch-on to its last switch-off; ``sunrise`` is the next morning's."""
+
+    KIND: ClassVar[str] = "night"
+
+    cabinet: str
+    at: datetime
+    """When the engine published it."""
+    night: date
+    sunset: datetime
+    sunrise: datetime
+    steps: tuple[NightStep, ...]
+
+    @property
+    def key(self) -> str:
+        return f"night:{self.cabinet}"
+
+    @property
+    def on_at(self) -> datetime | None:
+        return next((s.start for s in self.steps if s.level > 0), None)
+
+    @property
+    def off_at(self) -> datetime | None:
+        return next((s.end for s in reversed(self.steps) if s.level > 0), None)
+
+
+class Holiday(_Record):
+    """A public holiday (one day) or the school holidays of the site's zone (a range)."""
+
+    first: date
+    last: date
+    name: Reason
+    school: bool
+    estimated: bool = False
+    """School holidays beyond the official data, from the rules (right to within a week)."""
+
+
+class Holidays(StatusRecord):
+    """The public and school holidays that touch the year from ``today``, by first day."""
+
+    KIND: ClassVar[str] = "holidays"
+
+    at: datetime
+    """When the engine published them."""
+    today: date
+    holidays: tuple[Holiday, ...]
+
+    @property
+    def key(self) -> str:
+        return "holidays"
+
+
+_R = TypeVar("_R", bound=StatusRecord)
 
 
 class StatusBoard:
@@ -30,35 +181,49 @@ class StatusBoard:
         self._db = db
         self._samples = samples
 
-    def save(self, at: datetime, records: Mapping[str, tuple[str, Mapping[str, Any]]],
-                    *, replace: Collection[str] = ("zone", "output"),
-                    samples: Iterable[Sample] = ()) -> None:
-        """Replace the status of the kinds ``replace`` by ``records``: ``key -> (kind,
-        data)``. The engine writes its zones and outputs (kinds ``zone``, ``output``) at
-        the end of each tick, with the samples of what it decided (``samples``, in the
-        same transaction: one commit), and what lies ahead (``night``, ``holidays``:
-        gtb.engine.outlook) when it changes."""
+    def save(self, at: datetime, zones: Iterable[ZoneStatus], outputs: Iterable[OutputStatus],
+             *, samples: Iterable[Sample] = ()) -> None:
+        """Replace every zone's and output's status, with the samples of what the engine
+        decided (each zone's level) in the same transaction: one commit a tick."""
+        self._replace(at, (ZoneStatus.KIND, OutputStatus.KIND), [*zones, *outputs], samples)
+
+    def save_outlook(self, at: datetime, nights: Iterable[Night], holidays: Holidays) -> None:
+        """Replace each cabinet's night and the holidays ahead."""
+        self._replace(at, (Night.KIND, Holidays.KIND), [*nights, holidays])
+
+    def zones(self) -> dict[str, ZoneStatus]:
+        """Each zone's status by ``building.zone``, in the order the engine wrote them."""
+        return {r.key: r for r in self._read(ZoneStatus)}
+
+    def outputs(self) -> dict[str, OutputStatus]:
+        """Each output's status by ``kind:id``, in the order the engine wrote them."""
+        return {r.key: r for r in self._read(OutputStatus)}
+
+    def nights(self) -> dict[str, Night]:
+        """Each cabinet's night, by cabinet id."""
+        return {r.cabinet: r for r in self._read(Night)}
+
+    def holidays(self) -> Holidays | None:
+        """The holidays ahead; None until the engine has published them."""
+        return next(iter(self._read(Holidays)), None)
+
+    def _replace(self, at: datetime, kinds: Sequence[str], records: Sequence[StatusRecord],
+                 samples: Iterable[Sample] = ()) -> None:
         ts = epoch(at, "status time")
-        strays = sorted({kind for kind, _ in records.values()} - set(replace))
+        strays = sorted({r.KIND for r in records} - set(kinds))
         if strays:
-            raise ValueError(f"status of kinds {strays} given to replace {sorted(replace)}")
-        rows = [(key, kind, to_json(data, f"status of {key}"), ts)
-                for key, (kind, data) in records.items()]
-        kinds = sorted(set(replace))
+            raise ValueError(f"status of kinds {strays} given to replace {sorted(kinds)}")
+        rows = [(r.key, r.KIND, r.model_dump_json(), ts) for r in records]
         batch = list(samples)
         with self._db.write() as conn:
             ids = self._samples.insert(conn, batch)
             conn.execute(f"DELETE FROM status WHERE kind IN ({', '.join('?' * len(kinds))})",
-                         kinds)
+                         list(kinds))
             conn.executemany("INSERT INTO status (key, kind, data, at) VALUES (?, ?, ?, ?)",
                              rows)
         self._samples.remember(ids)
 
-    def read(self, kind: str | None = None) -> dict[str, Status]:
-        """The engine's last status of each zone or output (all kinds when None), in the
-        order it wrote them."""
-        where, params = ("WHERE kind = ?", (kind,)) if kind else ("", ())
+    def _read(self, record: type[_R]) -> list[_R]:
         rows = self._db.conn().execute(
-            f"SELECT key, kind, data, at FROM status {where} ORDER BY rowid", params)
-        return {row["key"]: Status(row["key"], row["kind"], json.loads(row["data"]),
-                                   utc(row["at"])) for row in rows}
+            "SELECT data FROM status WHERE kind = ? ORDER BY rowid", (record.KIND,))
+        return [record.model_validate_json(row[0]) for row in rows]
