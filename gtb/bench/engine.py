@@ -179,8 +179,8 @@ class EngineBench:
     tick_p99_s: float
     points_per_s: float
     requests_per_tick: float
-    """Read requests the devices received per tick (Modbus FC1-4, BACnet ReadProperty and
-    ReadPropertyMultiple)."""
+    """Read requests the devices received per tick (Modbus FC1-4; BACnet ReadProperty,
+    ReadPropertyMultiple, ReadRange)."""
     min_requests_per_tick: int
     """A lower bound of the read requests per tick, from the devices' points and the
     protocols' limits (``gtb.sim.traffic``)."""

@@ -493,9 +493,10 @@ class BacnetDeviceServer:
         return self._counter.total()
 
     def fewest_reads(self) -> int:
-        """The fewest ReadPropertyMultiple requests whose answers, each one APDU, fit the
-        maximum APDU the device object declares (bacpypes3's default, 1,024 octets), so
-        known once the device has started (its device object is made then).
+        """A lower bound of the ReadPropertyMultiple requests whose answers, each one
+        APDU, fit the maximum APDU the device object declares (bacpypes3's default, 1,024
+        octets; ``fewest_rpm_requests`` says what it relaxes), so known once the device
+        has started (its device object is made then).
 
         bacpypes3 in fact bounds an answer by the client's maximum only: a client that
         counts on it (the engine's driver asks for answers of up to 1,476 octets) reads a

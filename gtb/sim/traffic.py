@@ -3,10 +3,10 @@ requests their points need.
 
 A benchmark that counts a driver's requests in the driver grades the driver by its own
 account; these counts are taken at the other end of the wire. Each device keeps a
-``TrafficCounter``: a Modbus server counts the bytes of every TCP segment of every client
-connection and each request frame it decodes (``CountingModbusServer``), a BACnet device
-counts every UDP datagram that reaches its sockets (``count_bacnet_datagrams``), before
-anything answers it, so a request is counted once whichever code answers it.
+``TrafficCounter``: a Modbus server counts the bytes each client connection receives and
+each request frame it decodes (``CountingModbusServer``), a BACnet device counts every UDP
+datagram that reaches its sockets (``count_bacnet_datagrams``); both before anything
+answers, so a request is counted once whichever code answers it.
 
 The yardsticks (``fewest_modbus_reads``, ``fewest_rpm_requests``) are lower bounds
 computed from a device's points and the protocol's limits alone, never from a driver's
@@ -88,7 +88,7 @@ _WRITE_FUNCTIONS = frozenset({5, 6, 15, 16, 22, 23})
 """Write single/multiple coils and registers, mask write, read/write multiple registers."""
 
 
-def modbus_kind(function_code: int) -> Kind:
+def _modbus_kind(function_code: int) -> Kind:
     """Reads are FC1-4; writes FC5, 6, 15, 16, 22, 23; everything else is other."""
     if function_code in _READ_FUNCTIONS:
         return "reads"
@@ -130,13 +130,13 @@ class _CountingConnection(ServerRequestHandler):
         returns how many a whole frame used (0 while a frame is incomplete)."""
         used = super().callback_data(data, addr)
         if self.last_pdu is not None:
-            self._counter.request(modbus_kind(self.last_pdu.function_code))
+            self._counter.request(_modbus_kind(self.last_pdu.function_code))
         elif used:  # a whole frame pymodbus could not decode: it answered ILLEGAL_FUNCTION
             self._counter.request("other")
         return used
 
 
-MAX_READ_COUNT: dict[str, int] = {
+_MAX_READ_COUNT: dict[str, int] = {
     "coil": ReadCoilsRequest.MAX_COUNT,
     "discrete_input": ReadDiscreteInputsRequest.MAX_COUNT,
     "holding_register": ReadHoldingRegistersRequest.MAX_COUNT,
@@ -170,7 +170,7 @@ def fewest_modbus_reads(bindings: Iterable[ModbusBinding]) -> int:
         for start, stop in sorted(members):
             if stop > window_end:
                 requests += 1
-                window_end = start + MAX_READ_COUNT[table]
+                window_end = start + _MAX_READ_COUNT[table]
     return requests
 
 
