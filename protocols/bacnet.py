@@ -401,9 +401,8 @@ class BacnetDriver(Driver):
         self._port = port
         self._device_id = device_id
         self._timeout_s = timeout_s
-        self.max_objects_per_request = max_objects_per_request or RPM_OBJECTS
+        self._max_objects = max_objects_per_request or RPM_OBJECTS
         self._backoff_s = backoff_s
-        self.requests = 0
         self._bacnet: Any = None
         self._raw: _RawAcks | None = None
         self._health: dict[_Device, _Health] = {}
@@ -456,7 +455,7 @@ class BacnetDriver(Driver):
         members = tuple((point.key, _binding(point)) for point in points)
         plan = self._plans.get(members)
         if plan is None:
-            plan = _plan(members, self.max_objects_per_request)
+            plan = _plan(members, self._max_objects)
             if len(self._plans) >= _PLANS_KEPT:
                 del self._plans[next(iter(self._plans))]
             self._plans[members] = plan
@@ -543,19 +542,6 @@ class BacnetDriver(Driver):
             for slot in slots
         ]
 
-    # -- counting --------------------------------------------------------------------------
-
-    def fewest_requests(self, points: Sequence[PointRef]) -> int:
-        """Per device, its distinct objects over the objects one request may ask for."""
-        objects: dict[_Device, set[tuple[str, int]]] = {}
-        for point in points:
-            binding = _binding(point)
-            objects.setdefault(_device(binding), set()).add(
-                (binding.object_type, binding.object_instance)
-            )
-        per_request = self.max_objects_per_request
-        return sum(math.ceil(len(members) / per_request) for members in objects.values())
-
     # -- requests, identity and backoff ----------------------------------------------------
 
     @property
@@ -571,7 +557,6 @@ class BacnetDriver(Driver):
         An error, reject or abort reply raises ``DeviceRejected``; silence raises
         ``DeviceTimeout`` and starts (or lengthens) the device's backoff."""
         app = self._app
-        self.requests += 1
         answer = app.request(request)
         token = (request.pduDestination, request.apduInvokeID)
         if raw and self._raw is not None:
@@ -618,7 +603,6 @@ class BacnetDriver(Driver):
                 )
         if health.identified:
             return
-        self.requests += 1
         try:
             i_ams = await asyncio.wait_for(
                 self._app.who_is(address=address, timeout=self._timeout_s), self._timeout_s

@@ -51,13 +51,7 @@ class DeviceRejected(DeviceError):
 
 
 class Driver(ABC):
-    """Reads and writes the points of one protocol, for every device of that protocol.
-
-    ``requests`` counts the protocol requests sent since the driver started, so that a
-    benchmark can compare them with ``fewest_requests``.
-    """
-
-    requests: int = 0
+    """Reads and writes the points of one protocol, for every device of that protocol."""
 
     @abstractmethod
     async def start(self) -> None:
@@ -78,9 +72,4 @@ class Driver(ABC):
     @abstractmethod
     async def release(self, point: PointRef) -> None:
         """Give a commanded point back to the device's own logic; raises ``DeviceError``."""
-
-    @abstractmethod
-    def fewest_requests(self, points: Sequence[PointRef]) -> int:
-        """The fewest protocol requests that could read ``points``: the yardstick of
-        ``requests`` per tick."""
 

@@ -353,7 +353,6 @@ class ModbusDriver(Driver):
         self._timeout_s = timeout_s
         self._max_gap = max_gap
         self._backoff_s = backoff_s
-        self.requests = 0
         self._connections: dict[tuple[str, int], _Connection] = {}
         self._backoffs: dict[Device, _Backoff] = {}
         self._cuts: set[_Cut] = set()
@@ -500,27 +499,6 @@ class ModbusDriver(Driver):
         value written until something writes another. Sends no request."""
         _binding(point)
 
-    # -- counting --------------------------------------------------------------------------
-
-    def fewest_requests(self, points: Sequence[PointRef]) -> int:
-        """Windows of the protocol limit (125 registers, 2000 bits) per device and table
-        that cover every point's registers, gaps ignored: placing each window at the
-        first register not yet covered is optimal."""
-        spans: dict[tuple[Device, str], list[tuple[int, int]]] = {}
-        for point in points:
-            binding = _binding(point)
-            spans.setdefault((_device(binding), binding.table), []).append(
-                (binding.address, binding.address + binding.width)
-            )
-        total = 0
-        for (_, table), members in spans.items():
-            window_end = -1
-            for start, stop in sorted(members):
-                if stop > window_end:
-                    total += 1
-                    window_end = start + MAX_READ[table]
-        return total
-
     # -- connections and backoff -----------------------------------------------------------
 
     def _connection(self, address: tuple[str, int]) -> _Connection:
@@ -533,7 +511,6 @@ class ModbusDriver(Driver):
                     request: Callable[[], Awaitable[ModbusPDU]]) -> ModbusPDU:
         """Send one request and wait at most ``timeout_s`` for its answer (an exception
         response is an answer). Whatever leaves the connection in doubt closes it."""
-        self.requests += 1
         try:
             return await asyncio.wait_for(request(), self._timeout_s)
         except TimeoutError:

@@ -3,17 +3,20 @@
 The simulated devices of ``gtb.sim.devices`` serve the demo commune (or a site built
 here), in the same event loop as the driver, as the engine runs. Every point gets its own
 value, so that a value read from the wrong object shows. Faults are real: a stopped
-device, another device instance at the expected address, objects the device lacks, values
-it refuses. Backoff runs on an injected clock, so no test sleeps through a delay.
+device, a silent one, another device instance at the expected address, objects the device
+lacks, values it refuses. Requests are counted where they arrive: by the devices, or by
+the socket that plays a silent one. Backoff runs on an injected clock, so no test sleeps
+through a delay.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 import re
 import socket
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -40,6 +43,7 @@ from bacpypes3.primitivedata import (
 from gtb.config import parse_site
 from gtb.model import ROLES, BacnetBinding, Building, Point, PointRef, Role, Site, Zone
 from gtb.sim.devices import BacnetDeviceServer, device_servers
+from gtb.sim.traffic import Traffic, bacnet_kind
 from protocols.bacnet import MAX_APDU, RPM_OBJECTS, BacnetDriver, decode_rpm_ack
 from protocols.base import DeviceRejected, DeviceTimeout, Reading
 
@@ -70,6 +74,11 @@ def distinct_values(site: Site) -> dict[str, float]:
 def bacnet_servers(site: Site, values: dict[str, float]) -> list[BacnetDeviceServer]:
     return [server for server in device_servers(site, values)
             if isinstance(server, BacnetDeviceServer)]
+
+
+def received(servers: Sequence[BacnetDeviceServer]) -> Traffic:
+    """What the devices have received, all together, as they counted it."""
+    return sum((server.traffic() for server in servers), Traffic())
 
 
 def bacnet_points(site: Site) -> list[PointRef]:
@@ -132,8 +141,9 @@ def test_every_demo_point_reads_what_the_device_holds(demo_site: Site) -> None:
             assert set(readings) == set(expected)
             assert_read(readings, expected)
             # first contact: a Who-Is and a ReadPropertyMultiple per device
-            assert driver.requests == 5 + 5
-            assert driver.fewest_requests(points) == 5
+            sent = received(servers)
+            assert (sent.reads, sent.writes, sent.other) == (5, 0, 5)
+            assert sum(server.fewest_reads() for server in servers) == 5
 
             gym = next(s for s in servers if s.device_instance == 1001)
             gym.publish("gymnase.salle.temperature", 23.5)
@@ -142,7 +152,8 @@ def test_every_demo_point_reads_what_the_device_holds(demo_site: Site) -> None:
             assert readings["gymnase.salle.temperature"] == Reading(23.5)
             assert readings["gymnase.salle.presence"] == Reading(
                 1 - values["gymnase.salle.presence"])
-            assert driver.requests == 10 + 5
+            sent = received(servers)
+            assert (sent.reads, sent.writes, sent.other) == (10, 0, 5)
 
     run(scenario)
 
@@ -162,26 +173,27 @@ def one_device_site(port: int, objects: int) -> Site:
                 buildings=(building,))
 
 
-@pytest.mark.parametrize(("per_request", "expected_requests"),
-                         # 150 objects in one request: the device answers in segments
-                         [(None, math.ceil(150 / RPM_OBJECTS)), (40, 4), (150, 1)])
-def test_a_device_of_150_objects_takes_the_fewest_requests(
-    per_request: int | None, expected_requests: int
+@pytest.mark.parametrize(("per_request", "expected_requests", "acknowledgements"),
+                         # 150 objects in one request: the device answers in two
+                         # segments, and the client acknowledges each
+                         [(None, math.ceil(150 / RPM_OBJECTS), 0), (40, 4, 0), (150, 1, 2)])
+def test_a_device_of_150_objects_is_read_in_requests_of_the_objects_asked(
+    per_request: int | None, expected_requests: int, acknowledgements: int
 ) -> None:
     site = one_device_site(free_port(socket.SOCK_DGRAM), 150)
     values = distinct_values(site)
     points = bacnet_points(site)
+    (device,) = bacnet_servers(site, values)
 
     async def scenario() -> None:
-        async with serving(bacnet_servers(site, values)), \
+        async with serving([device]), \
                 driver_of(max_objects_per_request=per_request) as driver:
-            assert driver.fewest_requests(points) == expected_requests
             assert_read(await driver.read(points), values)  # a Who-Is, then the reads
-            before = driver.requests
+            before = device.traffic()
             assert_read(await driver.read(points), values)
-            sent = driver.requests - before
-            assert sent == expected_requests
-            assert sent <= 1.1 * driver.fewest_requests(points)
+            sent = device.traffic() - before
+            assert (sent.reads, sent.writes, sent.other) == (expected_requests, 0,
+                                                             acknowledgements)
 
     run(scenario)
 
@@ -193,16 +205,19 @@ def test_points_sharing_an_object_share_its_reading(demo_site: Site) -> None:
     meter = demo_site.point("ep-stade.compteur")
     meter = dataclasses.replace(
         meter, point=meter.point.model_copy(update={"binding": binding(dimming)}))
+    servers = bacnet_servers(demo_site, values)
+    stadium = next(server for server in servers if dimming.key in server.keys)
 
     async def scenario() -> None:
-        async with serving(bacnet_servers(demo_site, values)), driver_of() as driver:
+        async with serving(servers), driver_of() as driver:
             readings = await driver.read([dimming, meter])
             assert readings == {key: Reading(values[dimming.key])
                                 for key in (dimming.key, meter.key)}
-            assert driver.fewest_requests([dimming, meter]) == 1
-            before = driver.requests
+            before = stadium.traffic()
             await driver.read([dimming, meter])
-            assert driver.requests - before == 1
+            sent = stadium.traffic() - before
+            # one request, naming the object once: header 10 octets, 9 for the object
+            assert sent == Traffic(reads=1, bytes_in=10 + 9)
 
     run(scenario)
 
@@ -342,12 +357,12 @@ def test_refused_writes_raise_device_rejected_with_the_bacnet_error(demo_site: S
                 "reading the priority array of analogInput:1 (error property: "
                 "unknown-property)")):
                 await driver.priority_array(temperature)
-            before = driver.requests
+            before = gym.traffic()
             with pytest.raises(ValueError, match=re.escape("a binary point is 0 or 1, not 0.5")):
                 await driver.write(relay, 0.5)
             with pytest.raises(ValueError, match=re.escape("a state is a whole number, not 2.5")):
                 await driver.write(mode, 2.5)
-            assert driver.requests == before
+            assert gym.traffic() == before
 
     run(scenario)
 
@@ -355,10 +370,34 @@ def test_refused_writes_raise_device_rejected_with_the_bacnet_error(demo_site: S
 # --- faults ------------------------------------------------------------------------------
 
 
+class SilentDevice(asyncio.DatagramProtocol):
+    """Holds a device's UDP port and never answers: the device hung, or a network that
+    lets requests in and no answer out. It keeps what each datagram that reaches it asks,
+    as the device would count it."""
+
+    def __init__(self) -> None:
+        self.kinds: list[str | None] = []
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.kinds.append(bacnet_kind(data))
+
+
+@asynccontextmanager
+async def silent_at(port: int) -> AsyncIterator[SilentDevice]:
+    transport, silent = await asyncio.get_running_loop().create_datagram_endpoint(
+        SilentDevice, local_addr=("127.0.0.1", port))
+    try:
+        yield silent
+    finally:
+        transport.close()
+        await asyncio.sleep(0)  # asyncio closes a datagram socket on the next iteration
+
+
 def test_a_silent_device_fails_in_time_backs_off_and_recovers(demo_site: Site) -> None:
     values = distinct_values(demo_site)
     servers = bacnet_servers(demo_site, values)
     gym = next(server for server in servers if server.device_instance == 1001)
+    other_devices = [server for server in servers if server is not gym]
     points = bacnet_points(demo_site)
     gym_points = [ref for ref in points if ref.key in gym.keys]
     others = {ref.key: values[ref.key] for ref in points if ref.key not in gym.keys}
@@ -376,34 +415,35 @@ def test_a_silent_device_fails_in_time_backs_off_and_recovers(demo_site: Site) -
             assert all(reading.ok for reading in (await driver.read(points)).values())
 
             await gym.stop()
-            took = elapsed()
-            readings = await driver.read(points)
-            assert took() < TIMEOUT_S + MARGIN_S
-            assert_gym_failed(readings, f"{silent}; next attempt in 1 s")
+            async with silent_at(gym.port) as hung:
+                took = elapsed()
+                readings = await driver.read(points)
+                assert took() < TIMEOUT_S + MARGIN_S
+                assert_gym_failed(readings, f"{silent}; next attempt in 1 s")
+                assert hung.kinds == ["reads"]  # the ReadPropertyMultiple, unanswered
 
-            # backing off: the gym's points fail at once and it is not asked
-            before, took = driver.requests, elapsed()
-            assert_gym_failed(await driver.read(points), f"{silent}; next attempt in 1 s")
-            assert took() < MARGIN_S
-            assert driver.requests - before == 4
-            with pytest.raises(DeviceTimeout, match="next attempt in 1 s"):
-                await driver.write(gym_points[0], 1.0)
-            assert driver.requests - before == 4
+                # backing off: the gym's points fail at once and it is not asked
+                before, took = received(other_devices), elapsed()
+                assert_gym_failed(await driver.read(points), f"{silent}; next attempt in 1 s")
+                assert took() < MARGIN_S
+                with pytest.raises(DeviceTimeout, match="next attempt in 1 s"):
+                    await driver.write(gym_points[0], 1.0)
+                assert hung.kinds == ["reads"]
+                assert (received(other_devices) - before).reads == 4
 
-            clock.t += 1.0  # due: a Who-Is, unanswered, doubles the delay
-            before = driver.requests
-            assert_gym_failed(await driver.read(points), f"{silent}; next attempt in 2 s")
-            assert driver.requests - before == 4 + 1
-            clock.t += 1.5
-            before = driver.requests
-            assert_gym_failed(await driver.read(points), f"{silent}; next attempt in 1 s")
-            assert driver.requests - before == 4
+                clock.t += 1.0  # due: a Who-Is, unanswered, doubles the delay
+                assert_gym_failed(await driver.read(points), f"{silent}; next attempt in 2 s")
+                assert hung.kinds == ["reads", "other"]
+                clock.t += 1.5
+                assert_gym_failed(await driver.read(points), f"{silent}; next attempt in 1 s")
+                assert hung.kinds == ["reads", "other"]
 
             await gym.start()
             clock.t += 0.5  # due: a Who-Is, answered, then the read
-            before = driver.requests
+            before = gym.traffic()
             assert_read(await driver.read(points), {ref.key: values[ref.key] for ref in points})
-            assert driver.requests - before == 4 + 2
+            sent = gym.traffic() - before
+            assert (sent.reads, sent.writes, sent.other) == (1, 0, 1)
 
             await gym.stop()  # the answer reset the delay to its first step
             assert_gym_failed(await driver.read(points), f"{silent}; next attempt in 1 s")
@@ -449,9 +489,11 @@ def test_an_object_the_device_lacks_fails_only_its_point(demo_site_text: str) ->
     lacking = site.point("gymnase.salle.temperature")
     church = [site.point("ep-eglise.relais"), site.point("ep-eglise.compteur")]
     assert binding(lacking).object_instance == 99
+    servers = bacnet_servers(served, values)
+    church_device = next(server for server in servers if server.device_instance == 2002)
 
     async def scenario() -> None:
-        async with serving(bacnet_servers(served, values)), driver_of() as driver:
+        async with serving(servers), driver_of() as driver:
             readings = await driver.read(points)
             assert readings[lacking.key] == Reading.failed(
                 f"{device_label(lacking)} analogInput:99: error object: unknown-object")
@@ -462,9 +504,9 @@ def test_an_object_the_device_lacks_fails_only_its_point(demo_site_text: str) ->
             assert_read(readings, {ref.key: values[ref.key] for ref in points
                                    if ref != lacking and ref not in church})
             # a refusal is an answer: no backoff, the next tick asks again
-            before = driver.requests
+            before = church_device.traffic()
             assert (await driver.read(church))[church[0].key] == refused
-            assert driver.requests - before == 1
+            assert (church_device.traffic() - before).reads == 1
 
     run(scenario)
 

@@ -1,10 +1,12 @@
 """The Modbus TCP driver against real pymodbus servers on loopback.
 
 The demo commune's simulated servers (``gtb.sim.devices``) check values, data types and
-word orders. A ``RecordingServer`` (a pymodbus server with a register map of our choice,
-holes included, that records every request it receives) checks how reads are planned and
-which function writes use. A plain asyncio TCP server that accepts and never answers plays
-the dead device. Backoff runs on an injected clock, so no test sleeps through a delay.
+word orders, and count the requests they receive. A ``RecordingServer`` (a pymodbus server
+with a register map of our choice, holes included, that records every request it
+receives) checks how reads are planned and which function writes use. A plain asyncio TCP
+server that accepts, counts what it is sent and never answers plays the dead device.
+Requests are always counted where they arrive. Backoff runs on an injected clock, so no
+test sleeps through a delay.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from gtb.model import ROLES, ModbusBinding, Point, PointRef, Role, Site
 from gtb.sim.devices import ModbusDeviceServer, device_servers
+from gtb.sim.traffic import Traffic, fewest_modbus_reads
 from protocols.base import DeviceError, DeviceRejected, DeviceTimeout, Reading
 from protocols.modbus import ModbusDriver
 
@@ -36,6 +39,10 @@ TIMEOUT_S = 0.3
 
 MARGIN_S = 0.5
 """What a read may take beyond the timeout: scheduling, closing, a refused connection."""
+
+READ = 12
+"""Octets of a read request (and of a single write): MBAP header 7, function code 1,
+address 2, quantity (or value) 2."""
 
 
 # --- the demo commune ----------------------------------------------------------------------
@@ -65,6 +72,11 @@ def modbus_points(site: Site, prefix: str = "") -> list[PointRef]:
 
 def modbus_servers(site: Site, values: dict[str, float]) -> list[ModbusDeviceServer]:
     return [s for s in device_servers(site, values) if isinstance(s, ModbusDeviceServer)]
+
+
+def received(servers: Sequence[ModbusDeviceServer]) -> Traffic:
+    """What the servers have received, all together, as they counted it."""
+    return sum((server.traffic() for server in servers), Traffic())
 
 
 @asynccontextmanager
@@ -158,26 +170,27 @@ def test_demo_reads_take_the_requests_computed_by_hand(demo_site: Site) -> None:
     École, 24 points: coils, discrete inputs, holding registers 100-107: one each; input
     registers 0-7, 20-23, 30-31, 40-43: gaps 8-19 (12, split), 24-29 (6), 32-39 (8), so two
     requests: 0-7 and 20-43. Five in all; the demo takes eleven.
-    The fewest, gaps ignored: four per building, eight.
+    The fewest, gaps ignored: four per server (a request a table), eight.
     """
     values = demo_values(demo_site)
     mairie, everything = modbus_points(demo_site, "mairie."), modbus_points(demo_site)
     assert len(mairie) == 21
+    servers = modbus_servers(demo_site, values)
 
     async def scenario() -> None:
-        async with serving(*modbus_servers(demo_site, values)):
+        async with serving(*servers):
             async with driver_of(max_gap=8) as driver:
                 values_of(await bounded(driver.read(mairie)))
-                assert driver.requests == 6
-                assert driver.fewest_requests(mairie) == 4
+                assert received(servers).reads == 6
                 values_of(await bounded(driver.read(everything)))
-                assert driver.requests == 6 + 11
-                assert driver.fewest_requests(everything) == 8
+                assert received(servers).reads == 6 + 11
+            assert [server.fewest_reads() for server in servers] == [4, 4]
             # The demo's widest gap is 12 registers: the default bridges it.
             async with driver_of() as driver:
                 for _ in range(3):
                     values_of(await bounded(driver.read(everything)))
-                assert driver.requests == 3 * 8 <= 3 * 1.1 * driver.fewest_requests(everything)
+            assert received(servers) == Traffic(reads=6 + 11 + 3 * 8,
+                                                bytes_in=(6 + 11 + 3 * 8) * READ)
 
     run(scenario)
 
@@ -249,7 +262,6 @@ def test_a_gap_wider_than_max_gap_splits_the_block() -> None:
             server.requests.clear()
             values_of(await bounded(driver.read(far)))
             assert server.requests == [(4, 0, 2), (4, 11, 1)]
-            assert driver.fewest_requests(far) == 1
 
     run(scenario)
 
@@ -267,11 +279,14 @@ def test_a_block_never_exceeds_the_protocol_limit() -> None:
             assert server.requests == [(1, 0, 2000), (1, 2000, 500), (4, 0, 125), (4, 125, 75)]
             assert [readings[p.key] for p in registers] == [1000 + a for a in range(200)]
             assert [readings[p.key] for p in coils] == [float(a % 3 == 0) for a in range(2500)]
-            assert driver.fewest_requests(registers + coils) == 4
+            # as few as the protocol's limits allow
+            assert fewest_modbus_reads(p.binding for p in registers + coils
+                                       if isinstance(p.binding, ModbusBinding)) == 4
             server.requests.clear()
             values_of(await bounded(driver.read(straddling)))
             assert server.requests == [(4, 0, 1), (4, 124, 2)]
-            assert driver.fewest_requests(straddling) == 2
+            assert fewest_modbus_reads(p.binding for p in straddling
+                                       if isinstance(p.binding, ModbusBinding)) == 2
 
     run(scenario)
 
@@ -292,7 +307,8 @@ def test_every_writable_demo_point_is_written(demo_site: Site) -> None:
         async with serving(*servers), driver_of() as driver:
             for point in writable:
                 await bounded(driver.write(point, commands[point.key]))
-            assert driver.requests == len(writable)
+            sent = received(servers)
+            assert (sent.reads, sent.writes, sent.other) == (0, len(writable), 0)
             for point in writable:
                 server = next(s for s in servers if point.key in s.keys)
                 assert server.commanded(point.key) == pytest.approx(commands[point.key])
@@ -318,23 +334,23 @@ def test_writes_use_the_function_of_their_width_and_refusals_are_clear() -> None
             assert server.requests == [(6, 100, 0), (16, 102, 2), (5, 1, 0)]
             readings = values_of(await bounded(driver.read([setpoint, wide, relay])))
             assert readings == {setpoint.key: 19, wide.key: 20.5, relay.key: 1}
-            requests = driver.requests
+            requests = len(server.requests)
 
             with pytest.raises(DeviceRejected, match=(
                 rf"^127\.0\.0\.1:{server.port} unit 1: holding_register 500 does not exist "
                 r"\(ILLEGAL_ADDRESS\); 21 not written$"
             )):
                 await bounded(driver.write(missing, 21))
-            assert driver.requests == requests + 1
+            assert len(server.requests) == requests + 1
             with pytest.raises(DeviceRejected, match="input_register 0 is read-only"):
                 await bounded(driver.write(reading, 21))
             with pytest.raises(ValueError, match="does not fit a Modbus int16"):
                 await bounded(driver.write(setpoint, 1e6))
             await bounded(driver.release(setpoint))
-            assert driver.requests == requests + 1
+            assert len(server.requests) == requests + 1
             # a refusal is an answer: the device is not backed off
             await bounded(driver.write(setpoint, 18))
-            assert driver.requests == requests + 2
+            assert len(server.requests) == requests + 2
 
     run(scenario)
 
@@ -343,18 +359,20 @@ def test_writes_use_the_function_of_their_width_and_refusals_are_clear() -> None
 
 
 class SilentServer:
-    """Accepts TCP connections, reads what it is sent, never answers: a hung device."""
+    """Accepts TCP connections, reads what it is sent, never answers: a hung device. It
+    counts the connections and the octets it received."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.connections = 0
         self.closed = 0
+        self.received = 0
         self._server: asyncio.Server | None = None
 
     async def _swallow(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
-        while await reader.read(1024):
-            pass
+        while data := await reader.read(1024):
+            self.received += len(data)
         self.closed += 1
         writer.close()
 
@@ -405,33 +423,36 @@ def test_a_silent_device_fails_its_points_in_time_and_its_connection_is_renewed(
             message = f"127.0.0.1:{silent.port} unit 1 did not answer within 0.3 s"
             assert {readings[p.key].error for p in hung} == {f"{message}; next attempt in 1 s"}
             assert values_of({p.key: readings[p.key] for p in healthy})
-            # one request sent, unanswered (the school's four are answered); the stalled
-            # connection is closed
-            assert driver.requests == 1 + 4
+            # one request received, unanswered (the school's four are answered); the
+            # stalled connection is closed
+            assert (silent.received, school.traffic().reads) == (READ, 4)
             await eventually(lambda: silent.closed == 1)
 
             # backing off: no request, no connection, the error says when
             for t, delay, left in [(0.5, 1, 1), (1.0, 2, None), (2.5, 2, 1), (3.0, 3, None),
                                    (5.9, 3, 1), (6.0, 3, None)]:
                 clock.t = t
-                requests, connections = driver.requests, silent.connections
+                octets, connections = silent.received, silent.connections
                 readings = await bounded(driver.read(hung))
                 errors = {readings[p.key].error for p in hung}
                 if left is None:  # due: one new connection, one request
                     assert errors == {f"{message}; next attempt in {delay} s"}
-                    assert (driver.requests, silent.connections) == (requests + 1,
+                    assert (silent.received, silent.connections) == (octets + READ,
                                                                      connections + 1)
                 else:
                     assert errors == {f"{message}; next attempt in {left} s"}
-                    assert (driver.requests, silent.connections) == (requests, connections)
+                    assert (silent.received, silent.connections) == (octets, connections)
 
+            octets = silent.received
             with pytest.raises(DeviceTimeout, match=rf"^{message}; next attempt in 3 s$"):
                 await bounded(driver.write(hung[0], 1))
+            assert silent.received == octets  # backing off: the write is not sent
             clock.t = 9.0
             took = elapsed()
             with pytest.raises(DeviceTimeout, match=rf"^{message}; next attempt in 3 s$"):
                 await bounded(driver.write(hung[0], 1))
             assert took() < TIMEOUT_S + MARGIN_S
+            assert silent.received == octets + READ  # due: sent (FC5), unanswered
 
     run(scenario)
 
@@ -466,27 +487,26 @@ def test_a_stopped_device_is_refused_then_read_again_after_its_backoff(demo_site
                 f"connection refused by 127.0.0.1:{town_hall.port}; next attempt in 1 s"}
             with pytest.raises(DeviceError, match=r"refused.*; next attempt in 1 s$"):
                 await bounded(driver.write(demo_site.point("mairie.chaudiere"), 0))
-            assert driver.requests == 0
 
             await town_hall.start()
             clock.t = 1.0
             try:
                 first = values_of(await bounded(driver.read(points)))
+                assert town_hall.traffic().reads == 4
                 await town_hall.stop()
                 clock.t = 10.0
                 readings = await bounded(driver.read(points))
                 assert not any(r.ok for r in readings.values())
-                requests = driver.requests
 
                 await town_hall.start()   # the same port, while the driver backs off
                 clock.t = 10.5
                 readings = await bounded(driver.read(points))
                 assert {r.error.rsplit("; ", 1)[1] for r in readings.values()
                         if r.error} == {"next attempt in 1 s"}
-                assert driver.requests == requests
+                assert town_hall.traffic().requests == 4  # up, but not asked
                 clock.t = 11.0
                 assert values_of(await bounded(driver.read(points))) == first
-                assert driver.requests == requests + 4
+                assert town_hall.traffic().reads == 4 + 4
             finally:
                 await town_hall.stop()
 
@@ -514,7 +534,6 @@ def test_an_address_the_device_lacks_fails_only_its_points() -> None:
             assert first == [(4, 0, 14), *[(4, a, 1) for a in [0, 1, 2, 3, 10, 11, 12, 13]],
                              (4, 40, 2)]
             assert second == [(4, 0, 4), (4, 10, 4), (4, 40, 2)]
-            assert driver.requests == 13
 
     run(scenario)
 
@@ -573,7 +592,7 @@ def test_every_exception_code_reads_as_what_to_do() -> None:
                                                                    "100") + ".*; 20 not written"):
                     await bounded(driver.write(setpoint, 20))
             # refusals are answers: no backoff, every read and write was sent
-            assert driver.requests == 2 * len(names)
+            assert len(server.requests) == 2 * len(names)
 
     run(scenario)
 
@@ -581,10 +600,8 @@ def test_every_exception_code_reads_as_what_to_do() -> None:
 # --- the rest of the interface -------------------------------------------------------------
 
 
-def test_fewest_requests_and_options(demo_site: Site) -> None:
+def test_options_and_points_are_checked(demo_site: Site) -> None:
     driver = ModbusDriver(now=Clock())
-    assert driver.fewest_requests(modbus_points(demo_site)) == 8
-    assert driver.fewest_requests([]) == 0
     with pytest.raises(ValueError, match="timeout_s"):
         ModbusDriver(now=Clock(), timeout_s=0)
     with pytest.raises(ValueError, match="max_gap"):
@@ -592,8 +609,8 @@ def test_fewest_requests_and_options(demo_site: Site) -> None:
     with pytest.raises(ValueError, match="backoff_s"):
         ModbusDriver(now=Clock(), backoff_s=(5.0, 1.0))
     with pytest.raises(TypeError, match="not a Modbus point"):
-        driver.fewest_requests([next(p for p in demo_site.points()
-                                     if not isinstance(p.binding, ModbusBinding))])
+        asyncio.run(driver.read([next(p for p in demo_site.points()
+                                      if not isinstance(p.binding, ModbusBinding))]))
 
 
 def test_stop_closes_every_connection_and_is_idempotent() -> None:

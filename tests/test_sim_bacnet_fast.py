@@ -4,7 +4,8 @@ A raw UDP client on loopback sends the same requests, byte for byte, to a device
 fast path and to one without it (bacpypes3 answering everything), and every datagram of
 the answers must be the same: values as published and as commanded through the priority
 array, objects the device lacks, requests the fast path leaves to bacpypes3, and answers
-larger than the client accepts (segmented, or refused).
+larger than the client accepts (segmented, or refused). Both devices count what they
+received exactly as the client sent it, whichever code answered.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bacpypes3.primitivedata import Null, ObjectIdentifier, Real, Unsigned
 
 from gtb.model import ROLES, BacnetBinding, PointRef, Site
 from gtb.sim.devices import BacnetDeviceServer
+from gtb.sim.traffic import Traffic
 from protocols.bacnet import decode_rpm_ack
 
 from .field_clients import bounded
@@ -60,13 +62,15 @@ def write(obj: tuple[str, int], value: Any, priority: int) -> bytes:
 
 class RawClient(asyncio.DatagramProtocol):
     """Sends confirmed requests as raw BACnet/IP datagrams and keeps every answer's bytes,
-    acknowledging segments one at a time."""
+    acknowledging segments one at a time; it keeps what it sent, as a device counts it."""
 
     def __init__(self) -> None:
         self.received: asyncio.Queue[bytes] = asyncio.Queue()
         self.transport: Any = None
         self.invoke_id = 0
         self.services: list[int] = []
+        self.acknowledgements = 0
+        self.octets_sent = 0
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -92,6 +96,7 @@ class RawClient(asyncio.DatagramProtocol):
                 return answer
             self._send(port, bytes((0x40, self.invoke_id, header[2], 1)),
                        expecting_reply=False)
+            self.acknowledgements += 1
             if not header[0] & 0x04:  # the last segment
                 return answer
 
@@ -99,6 +104,13 @@ class RawClient(asyncio.DatagramProtocol):
         npdu = bytes((0x01, 0x04 if expecting_reply else 0x00)) + apdu
         self.transport.sendto(b"\x81\x0a" + struct.pack(">H", 4 + len(npdu)) + npdu,
                               ("127.0.0.1", port))
+        self.octets_sent += 4 + len(npdu)
+
+    def sent(self) -> Traffic:
+        """What this client sent, as a device must count it."""
+        return Traffic(reads=self.services.count(RPM),
+                       writes=self.services.count(WRITE_PROPERTY),
+                       other=self.acknowledgements, bytes_in=self.octets_sent)
 
 
 def objects_of(server: BacnetDeviceServer, site: Site) -> Iterator[tuple[PointRef, Any]]:
@@ -136,16 +148,15 @@ Conversation = Callable[[BacnetDeviceServer, RawClient], Any]
 
 
 async def transcript(server: BacnetDeviceServer, conversation: Conversation
-                     ) -> tuple[list[list[bytes]], int]:
-    """The answers of ``server`` to the conversation, and how many ReadPropertyMultiple
-    requests it had."""
+                     ) -> tuple[list[list[bytes]], Traffic]:
+    """The answers of ``server`` to the conversation, and what the client sent it."""
     loop = asyncio.get_running_loop()
     await server.start()
     transport, client = await loop.create_datagram_endpoint(
         RawClient, local_addr=("127.0.0.1", 0))
     try:
         answers: list[list[bytes]] = await conversation(server, client)
-        return answers, client.services.count(RPM)
+        return answers, client.sent()
     finally:
         transport.close()
         await server.stop()
@@ -225,8 +236,10 @@ def test_fast_answers_are_the_bytes_bacpypes3_sends(demo_site: Site,
         fast_answers, sent = await transcript(fast, conversation)
         assert len(rpm_calls) == len(answered_by_bacpypes3)  # the others: the fast path
         reference_answers, _ = await transcript(reference, conversation)
-        assert len(rpm_calls) == len(answered_by_bacpypes3) + sent
+        assert len(rpm_calls) == len(answered_by_bacpypes3) + sent.reads
         assert fast_answers == reference_answers
+        assert fast.traffic() == reference.traffic() == sent
+        assert sent.writes == 2 * len(commands) and sent.other > 0  # the segments' acks
         segmented, (refused,) = fast_answers[-2:]
         assert len(segmented) > 1 and all(d[6] & 0xF8 == 0x38 for d in segmented)
         assert refused[6] == 0x71 and refused[8] == 4  # abort: segmentation not supported

@@ -3,8 +3,12 @@
 The engine bench builds a site of 5,000 points on 50 devices (25 Modbus TCP servers and
 25 BACnet/IP devices of 100 points each), serves them from a separate process (so that
 the engine's CPU time and memory are its own), and runs the real engine on them: drivers,
-store, controllers, arbitration. It reports the tick latency, the requests sent per tick
-against the fewest possible, the CPU time per tick and the peak memory.
+store, controllers, arbitration. It reports the tick latency, the CPU time per tick, the
+peak memory, and what the devices received per tick: read requests against the fewest
+their points need, writes, other requests and bytes. Those are counted by the devices as
+requests arrive (``gtb.sim.traffic``), and the fewest is computed from the devices' points
+and the protocols' limits, so that the engine's drivers are not graded by their own
+account.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ import multiprocessing
 import resource
 import statistics
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from multiprocessing.synchronize import Event as ProcessEvent
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from rich.progress import Progress
 
@@ -27,6 +33,7 @@ from gtb.config import load_site
 from gtb.engine import Engine, EngineSettings
 from gtb.model import ROLES, Role
 from gtb.sim.devices import device_servers, free_loopback_port
+from gtb.sim.traffic import Traffic
 from gtb.store import Store
 
 ZONES_PER_DEVICE = 10
@@ -96,21 +103,71 @@ def _typical(role: Role) -> float:
             Role.ENERGY_METER: 12345.0, Role.POWER: 3.5}.get(role, 40.0)
 
 
-def _serve_devices(site_file: str, ready: ProcessEvent, stop: ProcessEvent) -> None:
-    """The devices' process: serve fixed readings until told to stop."""
+_TRAFFIC, _STOP = "traffic", "stop"
+"""What the benchmark asks the devices' process: what they have received, or to stop."""
+
+
+def _serve_devices(site_file: str, benchmark: Connection) -> None:
+    """The devices' process: serve fixed readings; once started, send the fewest read
+    requests their points need; then answer each ``_TRAFFIC`` with what they have
+    received, until told to stop or the benchmark is gone."""
     site = load_site(site_file)
 
     async def serve() -> None:
         servers = device_servers(site, {ref.key: _typical(ref.role) for ref in site.points()})
         for server in servers:
             await server.start()
-        ready.set()
-        while not stop.is_set():
-            await asyncio.sleep(0.1)
+        benchmark.send(sum(server.fewest_reads() for server in servers))
+        loop = asyncio.get_running_loop()
+        with suppress(EOFError):  # the benchmark's end closed
+            # received in a thread, so that the devices answer while the question waits
+            while await loop.run_in_executor(None, benchmark.recv) == _TRAFFIC:
+                benchmark.send(sum((server.traffic() for server in servers), Traffic()))
         for server in servers:
             await server.stop()
 
     asyncio.run(serve())
+
+
+class _ServedDevices:
+    """The devices' process, seen from the benchmark: a request and its reply over a pipe
+    for each question, asked between ticks only."""
+
+    def __init__(self, site_file: Path) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._connection, theirs = context.Pipe()
+        self._process = context.Process(target=_serve_devices, args=(str(site_file), theirs),
+                                        daemon=True)
+        self._process.start()
+        theirs.close()  # theirs is the process's now: if it dies, our end reads EOF
+
+    def fewest_reads(self) -> int:
+        """Wait for the devices to start; the fewest read requests their points need."""
+        return int(self._reply(60, "start"))
+
+    def traffic(self) -> Traffic:
+        """What the devices have received so far, all together."""
+        self._connection.send(_TRAFFIC)
+        traffic = self._reply(10, "answer")
+        if not isinstance(traffic, Traffic):
+            raise RuntimeError(f"the benchmark's devices answered {traffic!r}")
+        return traffic
+
+    def _reply(self, timeout_s: float, what: str) -> Any:
+        if not self._connection.poll(timeout_s):
+            raise RuntimeError(f"the benchmark's devices did not {what} within {timeout_s:g} s")
+        try:
+            return self._connection.recv()
+        except EOFError:
+            raise RuntimeError("the benchmark's devices stopped on their own") from None
+
+    def stop(self) -> None:
+        with suppress(OSError):  # the process may be gone already
+            self._connection.send(_STOP)
+        self._connection.close()
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
 
 
 @dataclass(frozen=True)
@@ -122,14 +179,25 @@ class EngineBench:
     tick_p99_s: float
     points_per_s: float
     requests_per_tick: float
-    """Read requests (Modbus blocks, BACnet ReadPropertyMultiple, Who-Is) per tick."""
+    """Read requests the devices received per tick (Modbus FC1-4; BACnet ReadProperty,
+    ReadPropertyMultiple, ReadRange)."""
     min_requests_per_tick: int
+    """A lower bound of the read requests per tick, from the devices' points and the
+    protocols' limits (``gtb.sim.traffic``)."""
     writes_per_tick: float
-    """Commands written per tick: changes, and every command again each ``refresh_s``."""
+    """Write requests the devices received per tick: changes, and every command again
+    each ``refresh_s``."""
+    other_requests_per_tick: float
+    """Any other request the devices received per tick (a BACnet Who-Is, for one)."""
+    bytes_per_tick: float
+    """Bytes the devices received per tick, every request together: TCP payloads (MBAP
+    header and PDU) and UDP payloads (BVLL, NPDU and APDU)."""
     cpu_s_per_tick: float
     rss_mb: float
+    counted_at: str = "devices"
+    """Where requests and bytes are counted: by the devices, as they arrive."""
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | str]:
         return asdict(self)
 
 
@@ -143,30 +211,20 @@ def bench_engine(ticks: int = 50, devices: int = 50, progress: Progress | None =
         site_file = Path(folder) / "bench.yaml"
         site_file.write_text(bench_site_yaml(devices), encoding="utf-8")
         site = load_site(site_file)
-        context = multiprocessing.get_context("spawn")
-        ready, stop = context.Event(), context.Event()
-        serving = context.Process(target=_serve_devices, args=(str(site_file), ready, stop),
-                                  daemon=True)
-        serving.start()
+        served = _ServedDevices(site_file)
         try:
-            if not ready.wait(60):
-                raise RuntimeError("the benchmark's devices did not start within 60 s")
+            fewest = served.fewest_reads()
             clock = SimulatedClock(START)
             drivers = {"modbus": ModbusDriver(now=monotonic),
                        "bacnet": BacnetDriver(now=monotonic, port=free_loopback_port(udp=True))}
             store = Store(Path(folder) / "bench.sqlite")
             engine = Engine(site, store, drivers, clock, EngineSettings(tick_s=60))
             refs = list(site.points())
-            fewest = sum(d.fewest_requests([r for r in refs if r.binding.protocol == p])
-                         for p, d in drivers.items())
-            durations, requests, writes, cpu = asyncio.run(
-                _run_ticks(engine, clock, ticks, progress))
+            durations, received, cpu = asyncio.run(
+                _run_ticks(engine, clock, ticks, served.traffic, progress))
             store.close()
         finally:
-            stop.set()
-            serving.join(10)
-            if serving.is_alive():
-                serving.kill()
+            served.stop()
     ordered = sorted(durations)
     p50 = statistics.median(ordered)
     return EngineBench(
@@ -176,21 +234,26 @@ def bench_engine(ticks: int = 50, devices: int = 50, progress: Progress | None =
         tick_p50_s=round(p50, 4),
         tick_p99_s=round(_percentile(ordered, 0.99), 4),
         points_per_s=round(len(refs) / p50),
-        requests_per_tick=round(statistics.mean(requests), 2),
+        requests_per_tick=round(statistics.mean(t.reads for t in received), 2),
         min_requests_per_tick=fewest,
-        writes_per_tick=round(statistics.mean(writes), 2),
+        writes_per_tick=round(statistics.mean(t.writes for t in received), 2),
+        other_requests_per_tick=round(statistics.mean(t.other for t in received), 2),
+        bytes_per_tick=round(statistics.mean(t.bytes_in for t in received)),
         cpu_s_per_tick=round(statistics.mean(cpu), 4),
         rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     )
 
 
 async def _run_ticks(
-    engine: Engine, clock: SimulatedClock, ticks: int, progress: Progress | None
-) -> tuple[list[float], list[int], list[int], list[float]]:
-    """Time ``ticks`` ticks after a first one that connects and writes every command."""
+    engine: Engine, clock: SimulatedClock, ticks: int, traffic: Callable[[], Traffic],
+    progress: Progress | None,
+) -> tuple[list[float], list[Traffic], list[float]]:
+    """Time ``ticks`` ticks after a first one that connects and writes every command;
+    what the devices received during each tick is asked before and after it, outside the
+    time and CPU measured. Every request of a tick is answered (or given up) before the
+    tick ends, and a device counts a request before it answers it."""
     durations: list[float] = []
-    requests: list[int] = []
-    writes: list[int] = []
+    received: list[Traffic] = []
     cpu: list[float] = []
     await engine.start()
     try:
@@ -198,24 +261,18 @@ async def _run_ticks(
         task = progress.add_task("ticks", total=ticks) if progress else None
         for _ in range(ticks):
             clock.advance(engine.settings.tick_s)
-            sent = _requests(engine)
+            before = traffic()
             used = cpu_seconds()
             began = monotonic()
-            report = await engine.tick()
+            await engine.tick()
             durations.append(monotonic() - began)
             cpu.append(cpu_seconds() - used)
-            written = report.writes + report.write_failures  # one request each
-            requests.append(_requests(engine) - sent - written)
-            writes.append(written)
+            received.append(traffic() - before)
             if progress is not None and task is not None:
                 progress.advance(task)
     finally:
         await engine.stop()
-    return durations, requests, writes, cpu
-
-
-def _requests(engine: Engine) -> int:
-    return sum(driver.requests for driver in engine.drivers.values())
+    return durations, received, cpu
 
 
 def _percentile(ordered: list[float], share: float) -> float:
@@ -230,8 +287,10 @@ def summary_rows(result: EngineBench) -> Iterator[tuple[str, str, str]]:
     yield "tick p99", f"{result.tick_p99_s:.3f} s", "< 2 s"
     yield "points read per second", f"{result.points_per_s:,.0f}", ""
     fewest = result.min_requests_per_tick
-    yield "read requests per tick", f"{result.requests_per_tick:g} (fewest {fewest})", \
-        "≤ 1.1 × fewest"
+    yield "read requests per tick, at the devices", \
+        f"{result.requests_per_tick:g} (fewest {fewest})", "≤ 1.1 × fewest"
     yield "writes per tick", f"{result.writes_per_tick:g}", ""
+    yield "other requests per tick", f"{result.other_requests_per_tick:g}", ""
+    yield "bytes to the devices per tick", f"{result.bytes_per_tick:,.0f}", ""
     yield "CPU per tick", f"{result.cpu_s_per_tick:.3f} s", ""
     yield "peak RSS", f"{result.rss_mb:.0f} MB", "< 250 MB"

@@ -23,6 +23,10 @@ decode it, answer it and encode the answer, so that 25 devices of 100 objects wo
 the machine more than the engine reading them does: the benchmark would measure the
 simulator. The one request the engine sends every tick, present values only, is answered
 by ``_PresentValueReads`` from the objects directly, in the bytes bacpypes3 would send.
+
+Every device counts what it receives (``traffic()``: requests by kind, and bytes) and
+knows the fewest read requests its points need (``fewest_reads()``), so that a benchmark
+grades a driver at the devices, not by the driver's own account (``gtb.sim.traffic``).
 """
 
 from __future__ import annotations
@@ -58,10 +62,17 @@ from bacpypes3.local.networkport import NetworkPortObject
 from bacpypes3.local.oos import OutOfService
 from bacpypes3.primitivedata import Null, ObjectIdentifier
 from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from gtb.model import HEATING_MODES, BacnetBinding, ModbusBinding, PointRef, Role, Site
+from gtb.sim.traffic import (
+    CountingModbusServer,
+    Traffic,
+    TrafficCounter,
+    count_bacnet_datagrams,
+    fewest_modbus_reads,
+    fewest_rpm_requests,
+)
 from protocols.modbus import decode, encode
 
 B = TypeVar("B", ModbusBinding, BacnetBinding)
@@ -87,6 +98,13 @@ class DeviceServer(Protocol):
 
     def commanded(self, key: str) -> float:
         """The value of a command point as the device holds it, after clients' writes."""
+
+    def traffic(self) -> Traffic:
+        """What the device has received since it was made, across stops and starts."""
+
+    def fewest_reads(self) -> int:
+        """A lower bound of the read requests that read all its points, from their layout
+        and the protocol's limits: the yardstick of a client's reads."""
 
 
 def device_servers(site: Site, initial: Mapping[str, float]) -> list[DeviceServer]:
@@ -188,7 +206,8 @@ class ModbusDeviceServer:
     Each table spans address 0 to the last address used (bit tables in whole 16-bit
     words, as pymodbus stores them; a table no point uses holds address 0 only); beyond
     it a request gets ILLEGAL_ADDRESS, and an unknown unit id gets GATEWAY_NO_RESPONSE,
-    as from a gateway with nothing behind it.
+    as from a gateway with nothing behind it. What the clients send is counted on each
+    of their connections (``CountingModbusServer``), whatever unit or function it names.
     """
 
     def __init__(self, refs: Sequence[PointRef], initial: Mapping[str, float]) -> None:
@@ -213,7 +232,8 @@ class ModbusDeviceServer:
             f"Modbus TCP {self.host}:{self.port} (unit{'s' if len(self.units) > 1 else ''} "
             f"{units}): {len(self.keys)} points"
         )
-        self._server: ModbusTcpServer | None = None
+        self._counter = TrafficCounter()
+        self._server: CountingModbusServer | None = None
 
     async def start(self) -> None:
         devices = [self._sim_device(unit) for unit in self.units]
@@ -222,7 +242,7 @@ class ModbusDeviceServer:
             # serves reaches the action hook and gets GATEWAY_NO_RESPONSE.
             everywhere = SimData(0, count=65536, datatype=DataType.REGISTERS)
             devices.append(SimDevice(0, simdata=everywhere, action=_no_such_unit))
-        self._server = ModbusTcpServer(devices, address=(self.host, self.port))
+        self._server = CountingModbusServer(devices, (self.host, self.port), self._counter)
         await asyncio.wait_for(self._server.serve_forever(background=True), STARTUP_TIMEOUT_S)
 
     async def stop(self) -> None:
@@ -241,6 +261,12 @@ class ModbusDeviceServer:
         if binding.table in _BIT_TABLES:
             return decode(binding, bool(memory[binding.address]))
         return decode(binding, memory[binding.address : binding.address + binding.width])
+
+    def traffic(self) -> Traffic:
+        return self._counter.total()
+
+    def fewest_reads(self) -> int:
+        return fewest_modbus_reads(self._bindings.values())
 
     def _store(self, binding: ModbusBinding, value: float) -> None:
         raw = encode(binding, value)
@@ -382,7 +408,8 @@ class BacnetDeviceServer:
 
     ReadPropertyMultiple requests of present values only are answered by
     ``_PresentValueReads``, unless ``fast_reads`` is false: then bacpypes3 answers every
-    request, which is what the fast answers are checked against.
+    request, which is what the fast answers are checked against. Either way every datagram
+    is counted as it reaches the device's link layer (``count_bacnet_datagrams``).
     """
 
     def __init__(self, refs: Sequence[PointRef], initial: Mapping[str, float], *,
@@ -397,6 +424,7 @@ class BacnetDeviceServer:
         for ref in refs:
             _present_value(ref.key, self._bindings[ref.key], initial[ref.key])
         self._values = {key: initial[key] for key in self.keys}
+        self._counter = TrafficCounter()
         self._device: Any = None
         self._objects: dict[str, Any] = {}
         self.label = (
@@ -434,6 +462,7 @@ class BacnetDeviceServer:
                 (obj, self._bindings[key].object_type) for key, obj in self._objects.items()
             ))
         link = self._app.link_layers[network_port.objectIdentifier]
+        count_bacnet_datagrams(link.server, self._counter)
         await asyncio.wait_for(link.server._local_transport_ready.wait(), STARTUP_TIMEOUT_S)
 
     async def stop(self) -> None:
@@ -459,6 +488,26 @@ class BacnetDeviceServer:
         _check(self._refs, key, self.label, command=True)
         obj = self._objects.get(key)
         return self._values[key] if obj is None else float(obj.presentValue)
+
+    def traffic(self) -> Traffic:
+        return self._counter.total()
+
+    def fewest_reads(self) -> int:
+        """A lower bound of the ReadPropertyMultiple requests whose answers, each one
+        APDU, fit the maximum APDU the device object declares (bacpypes3's default, 1,024
+        octets; ``fewest_rpm_requests`` says what it relaxes), so known once the device
+        has started (its device object is made then).
+
+        bacpypes3 in fact bounds an answer by the client's maximum only: a client that
+        counts on it (the engine's driver asks for answers of up to 1,476 octets) reads a
+        device whose answers exceed 1,024 octets in fewer requests than this bound would
+        allow a client that keeps to what the device declares (150 analog inputs: 2
+        requests, against 3).
+        """
+        if self._device is None:
+            raise RuntimeError(f"{self.label}: its maximum APDU is declared once started")
+        sizes = (_result_size(self._bindings[key].object_type) for key in self.keys)
+        return fewest_rpm_requests(sizes, int(self._device.maxApduLengthAccepted))
 
 
 def _bacnet_object(ref: PointRef, binding: BacnetBinding, value: float) -> Any:
@@ -553,6 +602,15 @@ def _value_encoder(object_type: str) -> Callable[[Any], bytes]:
     if object_type.startswith("binary"):
         return functools.partial(_small_integer, 0x90)
     return functools.partial(_small_integer, 0x20)
+
+
+def _result_size(object_type: str) -> int:
+    """Octets of one object's present value in a ReadPropertyMultiple answer: its object
+    identifier (5), the result's tags around the value (6), and the value at its longest:
+    a REAL 5, a binary state (enumerated 0 or 1) 2, a state number (unsigned 1 to 4) 2."""
+    longest = len(_STATE_TEXT) if object_type.startswith("multiState") else 1
+    encoded = _value_encoder(object_type)(longest)
+    return 5 + len(_RESULT_START) + len(encoded) + len(_RESULT_END)
 
 
 class _PresentValueReads:
