@@ -13,7 +13,7 @@ def test_the_engine_bench_counts_at_the_devices() -> None:
     assert result.counted_at == "devices"
     # The Modbus server: a request a table (4). The BACnet device: 100 objects, 80 REALs
     # of 16 octets and 20 binary states of 13 in the answers, 1,540 octets over the
-    # 1,021 a 1,024-octet APDU leaves: 2. The driver reads them in 4 and 86 + 14 objects.
+    # 1,473 a 1,476-octet APDU leaves: 2. The driver reads them in 4 and 86 + 14 objects.
     assert result.min_requests_per_tick == 4 + 2
     assert result.requests_per_tick == 4 + 2
     # No command changes in these five minutes of a winter Monday from 05:00 (the first

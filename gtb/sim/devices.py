@@ -66,6 +66,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from gtb.model import HEATING_MODES, BacnetBinding, ModbusBinding, PointRef, Role, Site
 from gtb.sim.traffic import (
+    BACNET_IP_MAX_APDU,
     CountingModbusServer,
     Traffic,
     TrafficCounter,
@@ -493,21 +494,14 @@ class BacnetDeviceServer:
         return self._counter.total()
 
     def fewest_reads(self) -> int:
-        """A lower bound of the ReadPropertyMultiple requests whose answers, each one
-        APDU, fit the maximum APDU the device object declares (bacpypes3's default, 1,024
-        octets; ``fewest_rpm_requests`` says what it relaxes), so known once the device
-        has started (its device object is made then).
-
-        bacpypes3 in fact bounds an answer by the client's maximum only: a client that
-        counts on it (the engine's driver asks for answers of up to 1,476 octets) reads a
-        device whose answers exceed 1,024 octets in fewer requests than this bound would
-        allow a client that keeps to what the device declares (150 analog inputs: 2
-        requests, against 3).
-        """
-        if self._device is None:
-            raise RuntimeError(f"{self.label}: its maximum APDU is declared once started")
+        """A lower bound of the unsegmented ReadPropertyMultiple requests that read every
+        present value of the device: each answer is one APDU of at most what any client
+        may accept on BACnet/IP (``BACNET_IP_MAX_APDU``; an answer's size is bounded by
+        the maximum the client declares in its request, not by the device's own
+        Max_APDU_Length_Accepted, which bounds what it receives). ``fewest_rpm_requests``
+        says what it relaxes."""
         sizes = (_result_size(self._bindings[key].object_type) for key in self.keys)
-        return fewest_rpm_requests(sizes, int(self._device.maxApduLengthAccepted))
+        return fewest_rpm_requests(sizes, BACNET_IP_MAX_APDU)
 
 
 def _bacnet_object(ref: PointRef, binding: BacnetBinding, value: float) -> Any:

@@ -248,6 +248,10 @@ def count_bacnet_datagrams(server: Any, counter: TrafficCounter) -> None:
     server.confirmation = confirmation
 
 
+BACNET_IP_MAX_APDU = 1476
+"""The largest APDU of BACnet/IP without segmentation (ASHRAE 135, the largest a client
+may declare it accepts on BACnet/IP)."""
+
 _ACK_HEADER = 3
 """Octets before the service data of an unsegmented Complex-ACK: type and flags, invoke
 id, service choice."""
@@ -255,19 +259,19 @@ id, service choice."""
 
 def fewest_rpm_requests(result_sizes: Iterable[int], max_apdu: int) -> int:
     """A lower bound of the ReadPropertyMultiple requests that read one device's present
-    values, each answer one APDU of at most ``max_apdu`` octets (the device's
-    Max_APDU_Length_Accepted): the octets of every object's result, over the room an
+    values, each answer one APDU of at most ``max_apdu`` octets (the most the client may
+    accept): the octets of every object's result, over the room an
     answer has for them after its header. (The request, 4 octets and 9 an object, is
     always the shorter.)
 
     It relaxes that a result is indivisible: one object's result may straddle two
     answers, so that no answer has room left unused, where a real one may leave up to a
-    result's size less one (15 octets of the 1,021 of a 1,024-octet APDU).
+    result's size less one (15 octets of the 1,473 of a 1,476-octet APDU).
 
     Segmentation: a device that sends segmented answers (bacpypes3's devices declare
     segmentedBoth) could answer every present value to one request, in as many segments
     as the client accepts, each acknowledged by the client. The bound does not count on
-    it: it counts the APDUs of the declared size that the answers take, which segmenting
+    it: it counts the APDUs of the largest size that the answers take, which segmenting
     does not make fewer (a segment's header is 5 octets), and which are the requests when
     no answer is segmented, as the engine's driver intends.
     """
