@@ -29,6 +29,7 @@ from gtb.savings.degree_days import hdd_costic, hdd_meteo
 from gtb.savings.lighting import dark_hours
 from gtb.savings.readings import building_days, load_baseline_csv
 from gtb.savings.reporting import back_within, efficiency_losses, savings
+from gtb.savings.rounding import rounded
 from gtb.savings.site import site_savings
 from gtb.savings.tariffs import DEFAULT_TARIFFS, TariffsError, load_tariffs
 from gtb.sim.weather import LILLE_LESQUIN_1991_2020, SyntheticWeather, daily_extremes
@@ -320,6 +321,24 @@ def test_a_loss_lasts_several_days_and_ends_when_back_within() -> None:
     assert under_way.ongoing and under_way.end == date(2025, 2, 5)
     assert not back_within(model, [d for d in tripled(3) if d.day <= date(2025, 2, 6)])
     assert back_within(model, [d for d in tripled(3) if d.day <= date(2025, 2, 7)])
+
+
+# --- rounding ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "uncertainty", "shown"), [
+    (12437, 1873, (12400, 1900, 0)),
+    (10497, 213, (10500, 200, 0)),
+    (2.532, 0.051, (2.53, 0.05, 2)),
+    (408.3, 9.8, (408, 10, 0)),
+    (1234.4, 0.0, (1234, 0, 0)),
+])
+def test_figures_are_rounded_to_what_their_uncertainty_allows(
+    value: float, uncertainty: float, shown: tuple[float, float, int]
+) -> None:
+    found = rounded(value, uncertainty)
+    assert found[2] == shown[2]
+    assert found[0] == pytest.approx(shown[0]) and found[1] == pytest.approx(shown[1])
 
 
 # --- day types -----------------------------------------------------------------------------

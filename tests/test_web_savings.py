@@ -27,7 +27,6 @@ from gtb.savings.readings import heating_meters
 from gtb.store import Store
 from gtb.store.samples import Sample
 from web import savings as web_savings
-from web.savings import rounded
 
 from .conftest import DEMO_SITE
 from .web_rig import NOW, PARIS, PanelRig, panel_rig
@@ -377,18 +376,3 @@ def test_every_text_of_the_pages_has_its_english(rig: PanelRig, template: str) -
     assert [t for t in named if t not in catalog] == []
     # No other page's catalog gives one of these texts another English.
     assert {t: catalog[t] for t in web_savings.EN if catalog[t] != web_savings.EN[t]} == {}
-
-
-@pytest.mark.parametrize(("value", "uncertainty", "shown"), [
-    (12437, 1873, (12400, 1900, 0)),
-    (10497, 213, (10500, 200, 0)),
-    (2.532, 0.051, (2.53, 0.05, 2)),
-    (408.3, 9.8, (408, 10, 0)),
-    (1234.4, 0.0, (1234, 0, 0)),
-])
-def test_figures_are_rounded_to_what_their_uncertainty_allows(
-    value: float, uncertainty: float, shown: tuple[float, float, int]
-) -> None:
-    found = rounded(value, uncertainty)
-    assert found[2] == shown[2]
-    assert found[0] == pytest.approx(shown[0]) and found[1] == pytest.approx(shown[1])

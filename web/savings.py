@@ -28,6 +28,7 @@ from gtb.savings.baseline import SavingsError
 from gtb.savings.lighting import CabinetSavings, cabinet_savings
 from gtb.savings.readings import building_days, cabinet_days, heating_meters
 from gtb.savings.reporting import MonthFigures, Savings, savings
+from gtb.savings.rounding import rounded
 from gtb.savings.site import BuildingSavings, Excluded, SiteSavings, engine_start, site_savings
 from gtb.store.accounts import UserRole
 from web import i18n
@@ -705,20 +706,6 @@ def _upto(rows: Sequence[tuple[date, float, float]], month: date
           ) -> list[tuple[date, float, float]]:
     """The report's bars: the twelve months up to its own."""
     return [row for row in rows if row[0] <= month][-12:]
-
-
-def rounded(value: float, uncertainty: float) -> tuple[float, float, int]:
-    """A figure and its uncertainty rounded alike, and the decimals to show: to the
-    uncertainty's two significant digits, or the figure's three if coarser (12 437 ± 1 873
-    → 12 400 ± 1 900; 10 497 ± 213 → 10 500 ± 200): more digits would claim a precision
-    the model does not have. Without an uncertainty, to the unit."""
-    if uncertainty <= 0 or not math.isfinite(uncertainty):
-        return float(round(value)), 0.0, 0
-    exponent = math.floor(math.log10(uncertainty)) - 1
-    if value:
-        exponent = max(exponent, math.floor(math.log10(abs(value))) - 2)
-    step = 10.0 ** exponent
-    return round(value / step) * step, round(uncertainty / step) * step, max(0, -exponent)
 
 
 @bp.route("/savings")

@@ -6,7 +6,7 @@ The computations are pure functions of dataclasses and arrays; ``building_days``
 ``site_savings`` and the CSV readers are the thin part that reads the store and files.
 Each module imports only the ones listed before it:
 
-- ``rounding``: the figures rounded for JSON;
+- ``rounding``: the figures rounded to what their uncertainty allows, and for JSON;
 - ``degree_days``: heating degree-days by the météo and the COSTIC methods;
 - ``baseline``: ``SavingsError``, a meter's days and their day types, the baseline model
   and its Guideline 14 statistics;
