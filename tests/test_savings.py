@@ -26,12 +26,13 @@ from gtb.i18n import number_fr
 from gtb.model import AgendaEntry, Site
 from gtb.savings.baseline import DayRecord, SavingsError, day_types, fit_baseline
 from gtb.savings.degree_days import hdd_costic, hdd_meteo
-from gtb.savings.lighting import dark_hours
+from gtb.savings.lighting import CabinetSavings, dark_hours
 from gtb.savings.readings import building_days, load_baseline_csv
-from gtb.savings.reporting import back_within, efficiency_losses, savings
+from gtb.savings.reporting import Savings, back_within, efficiency_losses, savings
 from gtb.savings.rounding import rounded
-from gtb.savings.site import site_savings
-from gtb.savings.tariffs import DEFAULT_TARIFFS, TariffsError, load_tariffs
+from gtb.savings.site import month_savings, site_savings
+from gtb.savings.tariffs import DEFAULT_TARIFFS, Rate, TariffsError, load_tariffs
+from gtb.savings.totals import Figure, in_quadrature
 from gtb.sim.weather import LILLE_LESQUIN_1991_2020, SyntheticWeather, daily_extremes
 from gtb.store import Store
 from gtb.store.samples import Sample
@@ -323,7 +324,34 @@ def test_a_loss_lasts_several_days_and_ends_when_back_within() -> None:
     assert back_within(model, [d for d in tripled(3) if d.day <= date(2025, 2, 7)])
 
 
-# --- rounding ------------------------------------------------------------------------------
+# --- sums and rounding ---------------------------------------------------------------------
+
+
+def meter_savings(avoided: float, uncertainty: float, rate: Rate) -> Savings:
+    """A meter's savings with only what the sums read: 1 000 kWh expected."""
+    return Savings(date(2025, 1, 1), date(2025, 12, 31), 365, 1000.0 - avoided, 1000.0,
+                   avoided, avoided / 1000.0, uncertainty / avoided, uncertainty, 0.9,
+                   avoided * rate.eur_per_kwh, avoided * rate.kg_co2e_per_kwh, 2500.0, ())
+
+
+def test_independent_meters_add_their_uncertainties_in_quadrature() -> None:
+    assert in_quadrature([300.0, 400.0]) == pytest.approx(500.0)
+    assert in_quadrature([]) == 0.0
+    gas, heat_pump = Rate(0.12, 0.24), Rate(0.08, 0.02)
+    cabinet = CabinetSavings("ep-centre", former_kwh=500.0, metered_kwh=300.0,
+                             avoided_kwh=200.0, avoided_eur=48.0, avoided_co2_kg=11.0)
+    total = Figure.total([Figure.of_meter(meter_savings(100.0, 30.0, gas), gas),
+                          Figure.of_meter(meter_savings(200.0, 40.0, heat_pump), heat_pump),
+                          Figure.of_cabinet(cabinet)])
+    assert (total.actual_kwh, total.baseline_kwh) == pytest.approx((2000.0, 2500.0))
+    assert total.kwh == pytest.approx(500.0)
+    assert total.kwh_u == pytest.approx(50.0)  # sqrt(30² + 40²); the cabinet is metered
+    # Each meter's uncertainty is valued at its own rate before they are combined.
+    assert total.eur == pytest.approx(100 * 0.12 + 200 * 0.08 + 48.0)
+    assert total.eur_u == pytest.approx(math.hypot(30 * 0.12, 40 * 0.08))
+    assert total.co2_u == pytest.approx(math.hypot(30 * 0.24, 40 * 0.02))
+    assert total.fraction == pytest.approx(0.2) and total.significant
+    assert Figure.total([]) == Figure(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 @pytest.mark.parametrize(("value", "uncertainty", "shown"), [
@@ -648,6 +676,33 @@ def test_cli_prints_the_figures_and_their_json(history: History) -> None:
         "days", "hdd"}
     assert set(data["cabinets"][0]) >= {"cabinet", "former_kwh", "metered_kwh", "avoided_kwh",
                                         "avoided_eur", "avoided_co2_kg"}
+
+
+def test_the_month_of_a_result_has_the_figures_of_its_month(site: Site,
+                                                              history: History) -> None:
+    with Store(history.db) as store:
+        result = site_savings(store, site, *REPORT)
+        december = month_savings(store, site, result, date(2025, 12, 1), date(2025, 12, 31))
+    (school,) = result.buildings
+    month = school.savings.months[-1]
+    figure = december.building("ecole")
+    assert figure is not None and december.building("mairie") is None  # no heating meter
+    assert (figure.actual_kwh, figure.baseline_kwh, figure.kwh) == pytest.approx(
+        (month.actual_kwh, month.baseline_kwh, month.avoided_kwh))
+    (bar,) = december.months()
+    assert bar.month == date(2025, 12, 1)
+    assert (bar.actual_kwh, bar.baseline_kwh) == pytest.approx((month.actual_kwh,
+                                                                 month.baseline_kwh))
+    centre = december.cabinets[0]
+    assert (centre.cabinet, centre.days) == ("ep-centre", 31)
+    assert december.total.kwh == pytest.approx(
+        figure.kwh + sum(c.avoided_kwh for c in december.cabinets))
+    assert december.total.kwh_u == pytest.approx(figure.kwh_u)  # the lighting is metered
+    # The whole period sums the same way, and the result's total is that sum.
+    whole = result.span
+    assert result.avoided_kwh == whole.total.kwh
+    assert result.uncertainty_kwh == whole.total.kwh_u
+    assert whole.months("ecole") == whole.months()
 
 
 def test_cli_uses_a_tariffs_file(history: History) -> None:

@@ -3,7 +3,8 @@
 judged by ASHRAE Guideline 14.
 
 The computations are pure functions of dataclasses and arrays; ``building_days``,
-``site_savings`` and the CSV readers are the thin part that reads the store and files.
+``site_savings``, ``month_savings`` and the CSV readers are the thin part that reads the
+store and files.
 Each module imports only the ones listed before it:
 
 - ``rounding``: the figures rounded to what their uncertainty allows, and for JSON;
@@ -13,7 +14,9 @@ Each module imports only the ones listed before it:
 - ``reporting``: the avoided energy with CalTRACK's uncertainty (FSU), and the losses of
   efficiency;
 - ``lighting``: public lighting against its former timetable;
+- ``totals``: figures summed over meters and cabinets (uncertainties in quadrature), and
+  month by month;
 - ``readings``: days read from the store, and readings imported from CSV files;
 - ``site``: the site's figures, per heating meter and lighting cabinet, with what they
-  mean.
+  mean, and their sums; the same over a month of the period.
 """
