@@ -32,7 +32,8 @@ from gtb.savings.reporting import Savings, back_within, efficiency_losses, savin
 from gtb.savings.rounding import rounded
 from gtb.savings.site import month_savings, site_savings
 from gtb.savings.tariffs import DEFAULT_TARIFFS, Rate, TariffsError, load_tariffs
-from gtb.savings.totals import Figure, in_quadrature
+from gtb.savings.totals import Figure, MonthTotal, in_quadrature, month_end
+from gtb.savings.trajectory import trajectory
 from gtb.sim.weather import LILLE_LESQUIN_1991_2020, SyntheticWeather, daily_extremes
 from gtb.store import Store
 from gtb.store.samples import Sample
@@ -324,7 +325,7 @@ def test_a_loss_lasts_several_days_and_ends_when_back_within() -> None:
     assert back_within(model, [d for d in tripled(3) if d.day <= date(2025, 2, 7)])
 
 
-# --- sums and rounding ---------------------------------------------------------------------
+# --- sums, rounding and the décret tertiaire's path -----------------------------------------
 
 
 def meter_savings(avoided: float, uncertainty: float, rate: Rate) -> Savings:
@@ -367,6 +368,66 @@ def test_figures_are_rounded_to_what_their_uncertainty_allows(
     found = rounded(value, uncertainty)
     assert found[2] == shown[2]
     assert found[0] == pytest.approx(shown[0]) and found[1] == pytest.approx(shown[1])
+
+
+def months(first: date, kwh: Sequence[tuple[float, float]]) -> list[MonthTotal]:
+    """Consecutive months from ``first``: (metered, expected) kWh each."""
+    found = []
+    for actual, baseline in kwh:
+        found.append(MonthTotal(first, actual, baseline))
+        first = month_end(first) + timedelta(days=1)
+    return found
+
+
+def test_the_path_of_the_decret_tertiaire_on_a_case_worked_by_hand() -> None:
+    # The reference year's middle, 2 July 2024, the 183rd day after 1 January of a leap
+    # year: 2024.5 exactly; the 2030 target stands at 2030.5, six years later.
+    reference = (date(2024, 1, 2), date(2025, 1, 1))
+    # 2025 (from the 15th of January): 90 % of what the baseline expects; 2026: 3 winter
+    # months of 1 500 kWh for 2 000 expected, 9 others of 400 for 500.
+    kwh = [(900.0, 1000.0)] * 12 + [(1500.0, 2000.0)] * 3 + [(400.0, 500.0)] * 9
+    path = trajectory(reference, months(date(2025, 1, 1), kwh), date(2025, 1, 15),
+                      date(2026, 12, 31))
+    assert path is not None
+    first, latest = path.points
+    assert (first.start, first.end) == (date(2025, 1, 15), date(2025, 12, 31))
+    assert first.index == pytest.approx(90.0)
+    assert first.year == pytest.approx(2025 + 189 / 365)  # 9 July 2025
+    assert (latest.start, latest.end) == (date(2026, 1, 1), date(2026, 12, 31))
+    assert path.window == (date(2026, 1, 1), date(2026, 12, 31))
+    assert path.index == pytest.approx(100 * 8100 / 10500)  # 77.14 %: 22.86 % saved
+    assert path.reduction == pytest.approx(100 - 100 * 8100 / 10500)
+    # The middle of 2026, 2 July: 2026 + 182/365; the steady path from 100 % at 2024.5 to
+    # 60 % at 2030.5 is there at 100 − 40 × 1.9986 / 6 = 86.68 %.
+    year = 2026 + 182 / 365
+    assert latest.year == pytest.approx(year)
+    assert path.path == pytest.approx(100 - 40 * (year - 2024.5) / 6)
+    assert path.needed == pytest.approx(40 * (year - 2024.5) / 6)
+    assert path.ahead and not path.reached
+    assert path.remaining == pytest.approx(100 * 8100 / 10500 - 60)  # 17.14 points to 2030
+    assert path.target_line == [(2024.5, 100.0), (2030.5, 60.0)]
+    assert [v for point in path.actual_line for v in point] == pytest.approx(
+        [2024.5, 100.0, 2025 + 189 / 365, 90.0, year, 100 * 8100 / 10500])
+    # Before the reference year's middle the path is flat, after 2030 it stays at 60 %.
+    assert path.path_at(2024.0) == 100.0 and path.path_at(2035.0) == 60.0
+    data = json.loads(json.dumps(path.as_dict()))
+    assert data["index"] == pytest.approx(0.7714) and data["ahead"] is True
+    assert data["points"][0] == {"start": "2025-01-15", "end": "2025-12-31", "index": 0.9}
+
+
+def test_the_path_counts_years_back_from_the_latest_month() -> None:
+    reference = (date(2024, 1, 2), date(2025, 1, 1))
+    # Seventeen months: the latest twelve make a point; the five before, a season, do not.
+    path = trajectory(reference, months(date(2025, 8, 1), [(800.0, 1000.0)] * 17),
+                      date(2025, 8, 1), date(2026, 12, 31))
+    assert path is not None
+    assert [(p.start, p.end) for p in path.points] == [(date(2026, 1, 1), date(2026, 12, 31))]
+    # Three months in all are all there is: they make the point.
+    short = trajectory(reference, months(date(2026, 1, 1), [(500.0, 1000.0)] * 3),
+                       date(2026, 1, 1), date(2026, 3, 20))
+    assert short is not None and short.window == (date(2026, 1, 1), date(2026, 3, 20))
+    assert short.index == 50.0 and short.reached and short.remaining == -10.0
+    assert trajectory(reference, [], date(2026, 1, 1), date(2026, 3, 20)) is None
 
 
 # --- day types -----------------------------------------------------------------------------

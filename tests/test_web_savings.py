@@ -24,6 +24,7 @@ from gtb.savings.baseline import day_types
 from gtb.savings.degree_days import hdd_costic
 from gtb.savings.lighting import dark_hours
 from gtb.savings.readings import heating_meters
+from gtb.savings.site import site_savings
 from gtb.store import Store
 from gtb.store.samples import Sample
 from web import savings as web_savings
@@ -206,6 +207,18 @@ def test_the_path_of_the_decret_tertiaire(rig: PanelRig) -> None:
     assert "Trajectoire du décret tertiaire" in page
     assert "(Gymnase municipal)" in page  # the one building of 1,000 m² or more
     assert "2030 (objectif) 60 %" in page
+    # The page shows the path gtb.savings computes, which `gtb savings` prints too.
+    decree = site_savings(rig.store, rig.site, ENGINE, YESTERDAY).trajectory
+    assert decree is not None
+    path = decree.commune
+    assert [b.building for b in decree.buildings] == ["gymnase"]
+    assert (f"sur la période du {path.window[0]:%d/%m/%Y} au {path.window[1]:%d/%m/%Y}. Sur un "
+            f"chemin régulier vers −40 % en 2030, il faudrait en être à −{path.needed:.0f} % : "
+            f"la commune est en avance sur ce chemin. Il reste {path.remaining:.0f} points à "
+            "gagner d'ici 2030.") in page
+    assert int(found[1]) == round(path.reduction)
+    for point in path.points:
+        assert (f"{point.start:%d/%m/%Y} – {point.end:%d/%m/%Y} {point.index:.0f} %") in page
 
 
 def test_the_building_page_gives_its_models_quality(rig: PanelRig) -> None:

@@ -5,10 +5,11 @@ towards the décret tertiaire's targets; the public lighting per cabinet; a page
 building with the quality of its baseline; and a printable monthly report.
 
 The figures are ``gtb.savings``'s (IPMVP option C with CalTRACK's daily model, ASHRAE
-Guideline 14's checks; their sums, month by month, per building and in all; their rounding
-to what the uncertainty allows), computed on request from the store. Computing them reads
-two years of hourly rollups, about half a second: they are kept for the day, per store
-revision (``SavingsCache``), and recomputed when the history they rest on changes.
+Guideline 14's checks; their sums, month by month, per building and in all; the décret
+tertiaire's path; their rounding to what the uncertainty allows), computed on request from
+the store: this module arranges them for the pages and draws. Computing them reads two years
+of hourly rollups, about half a second: they are kept for the day, per store revision
+(``SavingsCache``), and recomputed when the history they rest on changes.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from gtb.savings.site import (
     site_savings,
 )
 from gtb.savings.totals import Figure, MonthTotal, month_end
+from gtb.savings.trajectory import Trajectory, subject_to_decree
 from gtb.store.accounts import UserRole
 from web import i18n
 from web.auth import role_required
@@ -303,11 +305,6 @@ EN: dict[str, str] = {
 }
 """English of this blueprint's own texts (the shared ones are in web.i18n)."""
 
-DECREE_AREA_M2 = 1000
-"""The décret tertiaire applies to buildings of 1,000 m² or more."""
-GOAL_YEAR, GOAL = 2030, 40
-"""The décret tertiaire's first target: final energy −40 % in 2030 against the reference
-year (then −50 % in 2040, −60 % in 2050)."""
 MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
              "septembre", "octobre", "novembre", "décembre")
 SHORT_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
@@ -340,46 +337,14 @@ class BuildingView:
 
     @property
     def subject_to_decree(self) -> bool:
-        return self.building.floor_area_m2 >= DECREE_AREA_M2
-
-
-@dataclass(frozen=True)
-class Trajectory:
-    """Where the commune stands on the décret tertiaire's path: its heating consumption
-    over the last twelve months (at most) in % of the reference year's, at equal weather
-    (``index``), against the regular path from the reference to −40 % in 2030
-    (``path``, at the same time)."""
-
-    reference: tuple[date, date]
-    window: tuple[date, date]
-    index: float
-    path: float
-    chart: LineChart
-    points: list[tuple[str, float]]
-    """The chart's points as a table: a period and its % of the reference."""
-
-    @property
-    def reduction(self) -> float:
-        return 100.0 - self.index
-
-    @property
-    def needed(self) -> float:
-        """The reduction the regular path asks for at the same time."""
-        return 100.0 - self.path
-
-    @property
-    def ahead(self) -> bool:
-        return self.index <= self.path
-
-    @property
-    def reached(self) -> bool:
-        return self.reduction >= GOAL
+        return subject_to_decree(self.building)
 
 
 @dataclass(frozen=True)
 class SiteView:
     """Everything the savings pages show of the site, over the period since the engine
-    took over (``result``) and over one month of it (``month_start`` to ``month_end``)."""
+    took over (``result``, the décret tertiaire's path included) and over one month of it
+    (``month_start`` to ``month_end``)."""
 
     result: SiteSavings
     month_start: date
@@ -389,11 +354,6 @@ class SiteView:
     total: Figure
     month: Figure
     bars: list[MonthTotal]
-    trajectory: Trajectory | None
-
-    @property
-    def with_figures(self) -> list[BuildingView]:
-        return [b for b in self.buildings if b.meters]
 
     def building(self, building_id: str) -> BuildingView:
         return next(b for b in self.buildings if b.building.id == building_id)
@@ -419,46 +379,8 @@ def _site_view(p: Panel, result: SiteSavings, first: date, last: date) -> SiteVi
                               [e for e in result.excluded if e.building == b.id],
                               whole.building(b.id), month.building(b.id), whole.months(b.id))
                  for b in p.site.buildings]
-    bars = whole.months()
     return SiteView(result, first, last, buildings, month.cabinets, whole.total, month.total,
-                    bars, _trajectory(result, bars))
-
-
-def _decimal_year(day: date) -> float:
-    start = date(day.year, 1, 1)
-    return day.year + (day - start).days / (date(day.year + 1, 1, 1) - start).days
-
-
-def _trajectory(result: SiteSavings, bars: Sequence[MonthTotal]) -> Trajectory | None:
-    """The reference year is the baseline's; each twelve months since the engine took over
-    are placed at their middle, in % of the reference at equal weather (metered / the
-    baseline's expectation under their weather)."""
-    if not bars or not result.buildings:
-        return None
-    first, last = result.baseline_period
-    x0 = _decimal_year(first + (last - first) / 2)
-    goal_x = GOAL_YEAR + 0.5
-
-    def path(x: float) -> float:
-        return 100.0 - GOAL * min(1.0, max(0.0, (x - x0) / (goal_x - x0)))
-
-    def window(months: Sequence[MonthTotal]) -> tuple[float, float, date, date]:
-        start = max(months[0].month, result.start)
-        end = min(month_end(months[-1].month), result.end)
-        expected = sum(b for _, _, b in months)
-        index = 100.0 * sum(a for _, a, _ in months) / expected if expected > 0 else 100.0
-        return _decimal_year(start + (end - start) / 2), index, start, end
-
-    # Twelve months at a time, counted back from the latest; a remainder of less than half
-    # a year, at the start, would be a season rather than a year: left out.
-    chunks = [bars[max(0, i - 12):i] for i in range(len(bars), 0, -12)][::-1]
-    years = [window(chunk) for chunk in chunks if len(chunk) >= 6 or chunk is chunks[-1]]
-    actual = [(x0, 100.0), *((x, index) for x, index, _, _ in years)]
-    now_x, index, start, end = years[-1]
-    points = [(f"{first:%d/%m/%Y} – {last:%d/%m/%Y}", 100.0),
-              *((f"{s:%d/%m/%Y} – {e:%d/%m/%Y}", i) for _, i, s, e in years)]
-    return Trajectory((first, last), (start, end), index, path(now_x),
-                      line_chart([(x0, 100.0), (goal_x, 100.0 - GOAL)], actual), points)
+                    whole.months())
 
 
 # -- computing once a day --------------------------------------------------------------------
@@ -593,6 +515,7 @@ def _context(site: Site, **values: Any) -> dict[str, Any]:
 
     return {"month_name": month_name, "month_short": month_short, "rounded": rounded,
             "day": lambda d: d.strftime("%d/%m/%Y"), "bar_chart": bar_chart,
+            "trajectory_chart": _trajectory_chart,
             "day_types": DAY_TYPES, "energies": ENERGIES, "finite": math.isfinite, "upto": _upto,
             "meter_name": meter_name, "site": site,
             # French puts a space before a colon or a semicolon, English does not.
@@ -602,6 +525,11 @@ def _context(site: Site, **values: Any) -> dict[str, Any]:
 def _upto(rows: Sequence[MonthTotal], month: date) -> list[MonthTotal]:
     """The report's bars: the twelve months up to its own."""
     return [row for row in rows if row.month <= month][-12:]
+
+
+def _trajectory_chart(t: Trajectory) -> LineChart:
+    """The décret tertiaire's steady path and the consumption, drawn."""
+    return line_chart(t.target_line, t.actual_line)
 
 
 @bp.route("/savings")

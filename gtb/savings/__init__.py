@@ -16,7 +16,12 @@ Each module imports only the ones listed before it:
 - ``lighting``: public lighting against its former timetable;
 - ``totals``: figures summed over meters and cabinets (uncertainties in quadrature), and
   month by month;
+- ``trajectory``: the path to the décret tertiaire's 2030 target, for the commune and each
+  building of 1,000 m² or more;
 - ``readings``: days read from the store, and readings imported from CSV files;
 - ``site``: the site's figures, per heating meter and lighting cabinet, with what they
-  mean, and their sums; the same over a month of the period.
+  mean, their sums and the décret tertiaire's path; the same over a month of the period.
+
+The savings pages (``web.savings``) and ``gtb savings`` only present what this package
+returns.
 """

@@ -1,7 +1,7 @@
 """The site's figures: each heating meter's baseline, savings and losses of efficiency
-with what they mean, each lighting cabinet's savings, and their sums per building and in
-all, against the baseline period (by default the twelve months before the engine took
-over); the same figures over a month of the period."""
+with what they mean, each lighting cabinet's savings, their sums per building and in all,
+and the path to the décret tertiaire's target, against the baseline period (by default the
+twelve months before the engine took over); the same figures over a month of the period."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from gtb.savings.reporting import EfficiencyLoss, Savings, efficiency_losses, sa
 from gtb.savings.rounding import round_kwh
 from gtb.savings.tariffs import DEFAULT_TARIFFS, Tariffs
 from gtb.savings.totals import Figure, MonthTotal, monthly_totals
+from gtb.savings.trajectory import SiteTrajectory, site_trajectory
 from gtb.store import Store
 
 # --- the site's figures ------------------------------------------------------------------
@@ -101,8 +102,10 @@ class SpanSavings:
 
 @dataclass(frozen=True)
 class SiteSavings:
-    """The site's figures over [start, end]: per heating meter, per lighting cabinet, and
-    in all (``span``: the sums, the uncertainty combining the meters' independent ones)."""
+    """The site's figures over [start, end]: per heating meter, per lighting cabinet, in
+    all (``span``: the sums, the uncertainty combining the meters' independent ones), and
+    the path to the décret tertiaire's target (``trajectory``, None without a heating
+    meter)."""
 
     start: date
     end: date
@@ -112,6 +115,7 @@ class SiteSavings:
     confidence: float = 0.9
     excluded: list[Excluded] = field(default_factory=list)
     tariffs: Tariffs = DEFAULT_TARIFFS
+    trajectory: SiteTrajectory | None = None
 
     @property
     def span(self) -> SpanSavings:
@@ -235,8 +239,10 @@ def site_savings(store: Store, site: Site, start: date, end: date, *,
                            fr="aucun chiffre pour cette période : "
                               + ("; ".join(e.reason_fr for e in excluded)
                                  or "ni compteur de chauffage ni armoire"))
+    path = site_trajectory(site, (first, last), [(r.building, r.savings) for r in results],
+                           start, end)
     return SiteSavings(start, end, (first, last), results, cabinets, confidence=confidence,
-                       excluded=excluded, tariffs=tariffs)
+                       excluded=excluded, tariffs=tariffs, trajectory=path)
 
 
 def month_savings(store: Store, site: Site, result: SiteSavings, first: date, last: date
