@@ -6,10 +6,11 @@ or more to cut their final energy by 40 % in 2030, 50 % in 2040 and 60 % in 2050
 reference year from 2010 on; the arrêté « méthode » of 10 April 2020 says how: a yearly
 declaration on OPERAT, the heating adjusted by the degree-days of the department's
 reference station. Here the reference year is the savings' baseline year, and a year's
-consumption is the heating the engine meters in % of the baseline's expectation under that
-year's weather and calendar: the reference year's consumption brought to equal weather,
-as the décret's adjustment does. It covers the heating only, so it is a landmark to
-follow the décret, not the declaration, which counts all the building's energies.
+consumption is the heating the engine meters in % of what the baselines expect under that
+year's weather and calendar: the two years compared at equal weather, as the décret
+compares them after its degree-day adjustment, the baseline model doing the adjusting. It
+covers the heating only, so it is a landmark to follow the décret, not the declaration,
+which counts all the building's energies.
 
 The décret sets milestones, not a path between them: the steady path from the reference
 year (100 %) to the 2030 target (60 %) is this module's, to say whether the commune is
