@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -724,7 +725,7 @@ def test_cli_prints_the_figures_and_their_json(history: History) -> None:
     data = json.loads(result.output)
     assert set(data) >= {"start", "end", "baseline_period", "buildings", "cabinets",
                          "avoided_kwh", "avoided_eur", "avoided_co2_kg", "uncertainty_kwh",
-                         "excluded", "tariffs"}
+                         "excluded", "tariffs", "trajectory"}
     building = data["buildings"][0]
     assert set(building) >= {"building", "name", "meter", "kind", "baseline", "savings",
                              "explanation_fr", "losses"}
@@ -764,6 +765,56 @@ def test_the_month_of_a_result_has_the_figures_of_its_month(site: Site,
     assert result.avoided_kwh == whole.total.kwh
     assert result.uncertainty_kwh == whole.total.kwh_u
     assert whole.months("ecole") == whole.months()
+
+
+def test_the_path_of_the_decret_tertiaire_in_the_results_and_the_command(
+    site: Site, history: History, tmp_path: Path
+) -> None:
+    with Store(history.db) as store:
+        result = site_savings(store, site, *REPORT)
+    (school,) = result.buildings
+    assert result.trajectory is not None
+    commune = result.trajectory.commune
+    assert commune.reference == result.baseline_period
+    assert commune.window == REPORT
+    # A year of figures, at equal weather: metered / expected, 1 − the fraction saved.
+    assert commune.index == pytest.approx(100 * (1 - school.savings.fraction))
+    assert result.trajectory.buildings == ()  # the school has 800 m², the town hall 300
+    shown = history.run("--from", "2025-01-01", "--to", "2025-12-31")
+    assert "Trajectoire du décret tertiaire" in shown.output
+    assert f"s'impose aux bâtiments de {number_fr(1000, 0)} m² et plus (aucun ici)" in shown.output
+    # Of 1,200 m², the school is bound by the décret: the command says where it stands.
+    bound = tmp_path / "essai.yaml"
+    bound.write_text(history.site_file.read_text(encoding="utf-8").replace(
+        "floor_area_m2: 800", "floor_area_m2: 1200"), encoding="utf-8")
+    args = ["savings", str(bound), "--db", str(history.db), "--from", "2025-01-01",
+            "--to", "2025-12-31"]
+    data = json.loads(CliRunner().invoke(main, [*args, "--json"]).output)["trajectory"]
+    saved = round(100 * school.savings.fraction)
+    assert data["targets"] == [{"year": 2030, "reduction": 0.4},
+                               {"year": 2040, "reduction": 0.5},
+                               {"year": 2050, "reduction": 0.6}]
+    assert data["decree_area_m2"] == 1000
+    assert data["commune"]["reference"] == ["2024-01-02", "2024-12-31"]
+    assert data["commune"]["window"] == ["2025-01-01", "2025-12-31"]
+    assert data["commune"]["index"] == pytest.approx(1 - school.savings.fraction, abs=1e-4)
+    assert data["commune"]["path"] == pytest.approx(commune.path / 100, abs=1e-4)
+    assert data["commune"]["ahead"] is True and data["commune"]["reached"] is False
+    (ecole,) = data["buildings"]
+    assert (ecole["building"], ecole["name"], ecole["floor_area_m2"]) == ("ecole", "École", 1200)
+    assert ecole["index"] == data["commune"]["index"]  # its one meter is the commune's
+    table = CliRunner().invoke(main, args).output
+    area = number_fr(1200, 0)
+    assert re.search(rf"┃ +┃ +┃ École +┃\n┃ +┃ La commune +┃ {area} m² +┃", table)
+    assert re.search(rf"│ consommation +│ {saved} % de moins +│ {saved} % de moins +│", table)
+    needed = round(commune.needed)
+    assert re.search(rf"│ il faudrait en être à │ −{needed} % +│ −{needed} % +│", table)
+    assert re.search(r"│ situation +│ en avance sur ce chemin +│ en avance sur ce chemin +│",
+                     table)
+    remaining = round(commune.remaining)
+    assert re.search(rf"│ d'ici 2030 +│ {remaining} points à gagner +│ {remaining} points à "
+                     r"gagner +│", table)
+    assert f"s'impose aux bâtiments de {number_fr(1000, 0)} m² et plus (École)" in table
 
 
 def test_cli_uses_a_tariffs_file(history: History) -> None:

@@ -151,6 +151,7 @@ class SiteSavings:
             "cabinets": [c.as_dict() for c in self.cabinets],
             "excluded": [e.as_dict() for e in self.excluded],
             "tariffs": self.tariffs.as_dict(),
+            "trajectory": None if self.trajectory is None else self.trajectory.as_dict(),
         }
 
 
