@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,11 +27,14 @@ from gtb.i18n import number_fr
 from gtb.model import AgendaEntry, Site
 from gtb.savings.baseline import DayRecord, SavingsError, day_types, fit_baseline
 from gtb.savings.degree_days import hdd_costic, hdd_meteo
-from gtb.savings.lighting import dark_hours
+from gtb.savings.lighting import CabinetSavings, dark_hours
 from gtb.savings.readings import building_days, load_baseline_csv
-from gtb.savings.reporting import back_within, efficiency_losses, savings
-from gtb.savings.site import site_savings
-from gtb.savings.tariffs import DEFAULT_TARIFFS, TariffsError, load_tariffs
+from gtb.savings.reporting import Savings, back_within, efficiency_losses, savings
+from gtb.savings.rounding import rounded
+from gtb.savings.site import month_savings, site_savings
+from gtb.savings.tariffs import DEFAULT_TARIFFS, Rate, TariffsError, load_tariffs
+from gtb.savings.totals import Figure, MonthTotal, in_quadrature, month_end
+from gtb.savings.trajectory import trajectory
 from gtb.sim.weather import LILLE_LESQUIN_1991_2020, SyntheticWeather, daily_extremes
 from gtb.store import Store
 from gtb.store.samples import Sample
@@ -320,6 +324,111 @@ def test_a_loss_lasts_several_days_and_ends_when_back_within() -> None:
     assert under_way.ongoing and under_way.end == date(2025, 2, 5)
     assert not back_within(model, [d for d in tripled(3) if d.day <= date(2025, 2, 6)])
     assert back_within(model, [d for d in tripled(3) if d.day <= date(2025, 2, 7)])
+
+
+# --- sums, rounding and the décret tertiaire's path -----------------------------------------
+
+
+def meter_savings(avoided: float, uncertainty: float, rate: Rate) -> Savings:
+    """A meter's savings with only what the sums read: 1 000 kWh expected."""
+    return Savings(date(2025, 1, 1), date(2025, 12, 31), 365, 1000.0 - avoided, 1000.0,
+                   avoided, avoided / 1000.0, uncertainty / avoided, uncertainty, 0.9,
+                   avoided * rate.eur_per_kwh, avoided * rate.kg_co2e_per_kwh, 2500.0, ())
+
+
+def test_independent_meters_add_their_uncertainties_in_quadrature() -> None:
+    assert in_quadrature([300.0, 400.0]) == pytest.approx(500.0)
+    assert in_quadrature([]) == 0.0
+    gas, heat_pump = Rate(0.12, 0.24), Rate(0.08, 0.02)
+    cabinet = CabinetSavings("ep-centre", former_kwh=500.0, metered_kwh=300.0,
+                             avoided_kwh=200.0, avoided_eur=48.0, avoided_co2_kg=11.0)
+    total = Figure.total([Figure.of_meter(meter_savings(100.0, 30.0, gas), gas),
+                          Figure.of_meter(meter_savings(200.0, 40.0, heat_pump), heat_pump),
+                          Figure.of_cabinet(cabinet)])
+    assert (total.actual_kwh, total.baseline_kwh) == pytest.approx((2000.0, 2500.0))
+    assert total.kwh == pytest.approx(500.0)
+    assert total.kwh_u == pytest.approx(50.0)  # sqrt(30² + 40²); the cabinet is metered
+    # Each meter's uncertainty is valued at its own rate before they are combined.
+    assert total.eur == pytest.approx(100 * 0.12 + 200 * 0.08 + 48.0)
+    assert total.eur_u == pytest.approx(math.hypot(30 * 0.12, 40 * 0.08))
+    assert total.co2_u == pytest.approx(math.hypot(30 * 0.24, 40 * 0.02))
+    assert total.fraction == pytest.approx(0.2) and total.significant
+    assert Figure.total([]) == Figure(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize(("value", "uncertainty", "shown"), [
+    (12437, 1873, (12400, 1900, 0)),
+    (10497, 213, (10500, 200, 0)),
+    (2.532, 0.051, (2.53, 0.05, 2)),
+    (408.3, 9.8, (408, 10, 0)),
+    (1234.4, 0.0, (1234, 0, 0)),
+])
+def test_figures_are_rounded_to_what_their_uncertainty_allows(
+    value: float, uncertainty: float, shown: tuple[float, float, int]
+) -> None:
+    found = rounded(value, uncertainty)
+    assert found[2] == shown[2]
+    assert found[0] == pytest.approx(shown[0]) and found[1] == pytest.approx(shown[1])
+
+
+def months(first: date, kwh: Sequence[tuple[float, float]]) -> list[MonthTotal]:
+    """Consecutive months from ``first``: (metered, expected) kWh each."""
+    found = []
+    for actual, baseline in kwh:
+        found.append(MonthTotal(first, actual, baseline))
+        first = month_end(first) + timedelta(days=1)
+    return found
+
+
+def test_the_path_of_the_decret_tertiaire_on_a_case_worked_by_hand() -> None:
+    # The reference year's middle, 2 July 2024, the 183rd day after 1 January of a leap
+    # year: 2024.5 exactly; the 2030 target stands at 2030.5, six years later.
+    reference = (date(2024, 1, 2), date(2025, 1, 1))
+    # 2025 (from the 15th of January): 90 % of what the baseline expects; 2026: 3 winter
+    # months of 1 500 kWh for 2 000 expected, 9 others of 400 for 500.
+    kwh = [(900.0, 1000.0)] * 12 + [(1500.0, 2000.0)] * 3 + [(400.0, 500.0)] * 9
+    path = trajectory(reference, months(date(2025, 1, 1), kwh), date(2025, 1, 15),
+                      date(2026, 12, 31))
+    assert path is not None
+    first, latest = path.points
+    assert (first.start, first.end) == (date(2025, 1, 15), date(2025, 12, 31))
+    assert first.index == pytest.approx(90.0)
+    assert first.year == pytest.approx(2025 + 189 / 365)  # 9 July 2025
+    assert (latest.start, latest.end) == (date(2026, 1, 1), date(2026, 12, 31))
+    assert path.window == (date(2026, 1, 1), date(2026, 12, 31))
+    assert path.index == pytest.approx(100 * 8100 / 10500)  # 77.14 %: 22.86 % saved
+    assert path.reduction == pytest.approx(100 - 100 * 8100 / 10500)
+    # The middle of 2026, 2 July: 2026 + 182/365; the steady path from 100 % at 2024.5 to
+    # 60 % at 2030.5 is there at 100 − 40 × 1.9986 / 6 = 86.68 %.
+    year = 2026 + 182 / 365
+    assert latest.year == pytest.approx(year)
+    assert path.path == pytest.approx(100 - 40 * (year - 2024.5) / 6)
+    assert path.needed == pytest.approx(40 * (year - 2024.5) / 6)
+    assert path.ahead and not path.reached
+    assert path.remaining == pytest.approx(100 * 8100 / 10500 - 60)  # 17.14 points to 2030
+    assert path.target_line == [(2024.5, 100.0), (2030.5, 60.0)]
+    assert [v for point in path.actual_line for v in point] == pytest.approx(
+        [2024.5, 100.0, 2025 + 189 / 365, 90.0, year, 100 * 8100 / 10500])
+    # Before the reference year's middle the path is flat, after 2030 it stays at 60 %.
+    assert path.path_at(2024.0) == 100.0 and path.path_at(2035.0) == 60.0
+    data = json.loads(json.dumps(path.as_dict()))
+    assert data["index"] == pytest.approx(0.7714) and data["ahead"] is True
+    assert data["points"][0] == {"start": "2025-01-15", "end": "2025-12-31", "index": 0.9}
+
+
+def test_the_path_counts_years_back_from_the_latest_month() -> None:
+    reference = (date(2024, 1, 2), date(2025, 1, 1))
+    # Seventeen months: the latest twelve make a point; the five before, a season, do not.
+    path = trajectory(reference, months(date(2025, 8, 1), [(800.0, 1000.0)] * 17),
+                      date(2025, 8, 1), date(2026, 12, 31))
+    assert path is not None
+    assert [(p.start, p.end) for p in path.points] == [(date(2026, 1, 1), date(2026, 12, 31))]
+    # Three months in all are all there is: they make the point.
+    short = trajectory(reference, months(date(2026, 1, 1), [(500.0, 1000.0)] * 3),
+                       date(2026, 1, 1), date(2026, 3, 20))
+    assert short is not None and short.window == (date(2026, 1, 1), date(2026, 3, 20))
+    assert short.index == 50.0 and short.reached and short.remaining == -10.0
+    assert trajectory(reference, [], date(2026, 1, 1), date(2026, 3, 20)) is None
 
 
 # --- day types -----------------------------------------------------------------------------
@@ -616,7 +725,7 @@ def test_cli_prints_the_figures_and_their_json(history: History) -> None:
     data = json.loads(result.output)
     assert set(data) >= {"start", "end", "baseline_period", "buildings", "cabinets",
                          "avoided_kwh", "avoided_eur", "avoided_co2_kg", "uncertainty_kwh",
-                         "excluded", "tariffs"}
+                         "excluded", "tariffs", "trajectory"}
     building = data["buildings"][0]
     assert set(building) >= {"building", "name", "meter", "kind", "baseline", "savings",
                              "explanation_fr", "losses"}
@@ -629,6 +738,83 @@ def test_cli_prints_the_figures_and_their_json(history: History) -> None:
         "days", "hdd"}
     assert set(data["cabinets"][0]) >= {"cabinet", "former_kwh", "metered_kwh", "avoided_kwh",
                                         "avoided_eur", "avoided_co2_kg"}
+
+
+def test_the_month_of_a_result_has_the_figures_of_its_month(site: Site,
+                                                              history: History) -> None:
+    with Store(history.db) as store:
+        result = site_savings(store, site, *REPORT)
+        december = month_savings(store, site, result, date(2025, 12, 1), date(2025, 12, 31))
+    (school,) = result.buildings
+    month = school.savings.months[-1]
+    figure = december.building("ecole")
+    assert figure is not None and december.building("mairie") is None  # no heating meter
+    assert (figure.actual_kwh, figure.baseline_kwh, figure.kwh) == pytest.approx(
+        (month.actual_kwh, month.baseline_kwh, month.avoided_kwh))
+    (bar,) = december.months()
+    assert bar.month == date(2025, 12, 1)
+    assert (bar.actual_kwh, bar.baseline_kwh) == pytest.approx((month.actual_kwh,
+                                                                 month.baseline_kwh))
+    centre = december.cabinets[0]
+    assert (centre.cabinet, centre.days) == ("ep-centre", 31)
+    assert december.total.kwh == pytest.approx(
+        figure.kwh + sum(c.avoided_kwh for c in december.cabinets))
+    assert december.total.kwh_u == pytest.approx(figure.kwh_u)  # the lighting is metered
+    # The whole period sums the same way, and the result's total is that sum.
+    whole = result.span
+    assert result.avoided_kwh == whole.total.kwh
+    assert result.uncertainty_kwh == whole.total.kwh_u
+    assert whole.months("ecole") == whole.months()
+
+
+def test_the_path_of_the_decret_tertiaire_in_the_results_and_the_command(
+    site: Site, history: History, tmp_path: Path
+) -> None:
+    with Store(history.db) as store:
+        result = site_savings(store, site, *REPORT)
+    (school,) = result.buildings
+    assert result.trajectory is not None
+    commune = result.trajectory.commune
+    assert commune.reference == result.baseline_period
+    assert commune.window == REPORT
+    # A year of figures, at equal weather: metered / expected, 1 − the fraction saved.
+    assert commune.index == pytest.approx(100 * (1 - school.savings.fraction))
+    assert result.trajectory.buildings == ()  # the school has 800 m², the town hall 300
+    shown = history.run("--from", "2025-01-01", "--to", "2025-12-31")
+    assert "Trajectoire du décret tertiaire" in shown.output
+    assert f"s'impose aux bâtiments de {number_fr(1000, 0)} m² et plus (aucun ici)" in shown.output
+    # Of 1,200 m², the school is bound by the décret: the command says where it stands.
+    bound = tmp_path / "essai.yaml"
+    bound.write_text(history.site_file.read_text(encoding="utf-8").replace(
+        "floor_area_m2: 800", "floor_area_m2: 1200"), encoding="utf-8")
+    args = ["savings", str(bound), "--db", str(history.db), "--from", "2025-01-01",
+            "--to", "2025-12-31"]
+    data = json.loads(CliRunner().invoke(main, [*args, "--json"]).output)["trajectory"]
+    saved = round(100 * school.savings.fraction)
+    assert data["targets"] == [{"year": 2030, "reduction": 0.4},
+                               {"year": 2040, "reduction": 0.5},
+                               {"year": 2050, "reduction": 0.6}]
+    assert data["decree_area_m2"] == 1000
+    assert data["commune"]["reference"] == ["2024-01-02", "2024-12-31"]
+    assert data["commune"]["window"] == ["2025-01-01", "2025-12-31"]
+    assert data["commune"]["index"] == pytest.approx(1 - school.savings.fraction, abs=1e-4)
+    assert data["commune"]["path"] == pytest.approx(commune.path / 100, abs=1e-4)
+    assert data["commune"]["ahead"] is True and data["commune"]["reached"] is False
+    (ecole,) = data["buildings"]
+    assert (ecole["building"], ecole["name"], ecole["floor_area_m2"]) == ("ecole", "École", 1200)
+    assert ecole["index"] == data["commune"]["index"]  # its one meter is the commune's
+    table = CliRunner().invoke(main, args).output
+    area = number_fr(1200, 0)
+    assert re.search(rf"┃ +┃ +┃ École +┃\n┃ +┃ La commune +┃ {area} m² +┃", table)
+    assert re.search(rf"│ consommation +│ {saved} % de moins +│ {saved} % de moins +│", table)
+    needed = round(commune.needed)
+    assert re.search(rf"│ il faudrait en être à │ −{needed} % +│ −{needed} % +│", table)
+    assert re.search(r"│ situation +│ en avance sur ce chemin +│ en avance sur ce chemin +│",
+                     table)
+    remaining = round(commune.remaining)
+    assert re.search(rf"│ d'ici 2030 +│ {remaining} points à gagner +│ {remaining} points à "
+                     r"gagner +│", table)
+    assert f"s'impose aux bâtiments de {number_fr(1000, 0)} m² et plus (École)" in table
 
 
 def test_cli_uses_a_tariffs_file(history: History) -> None:

@@ -24,10 +24,10 @@ from gtb.savings.baseline import day_types
 from gtb.savings.degree_days import hdd_costic
 from gtb.savings.lighting import dark_hours
 from gtb.savings.readings import heating_meters
+from gtb.savings.site import site_savings
 from gtb.store import Store
 from gtb.store.samples import Sample
 from web import savings as web_savings
-from web.savings import rounded
 
 from .conftest import DEMO_SITE
 from .web_rig import NOW, PARIS, PanelRig, panel_rig
@@ -207,6 +207,18 @@ def test_the_path_of_the_decret_tertiaire(rig: PanelRig) -> None:
     assert "Trajectoire du décret tertiaire" in page
     assert "(Gymnase municipal)" in page  # the one building of 1,000 m² or more
     assert "2030 (objectif) 60 %" in page
+    # The page shows the path gtb.savings computes, which `gtb savings` prints too.
+    decree = site_savings(rig.store, rig.site, ENGINE, YESTERDAY).trajectory
+    assert decree is not None
+    path = decree.commune
+    assert [b.building for b in decree.buildings] == ["gymnase"]
+    assert (f"sur la période du {path.window[0]:%d/%m/%Y} au {path.window[1]:%d/%m/%Y}. Sur un "
+            f"chemin régulier vers −40 % en 2030, il faudrait en être à −{path.needed:.0f} % : "
+            f"la commune est en avance sur ce chemin. Il reste {path.remaining:.0f} points à "
+            "gagner d'ici 2030.") in page
+    assert int(found[1]) == round(path.reduction)
+    for point in path.points:
+        assert (f"{point.start:%d/%m/%Y} – {point.end:%d/%m/%Y} {point.index:.0f} %") in page
 
 
 def test_the_building_page_gives_its_models_quality(rig: PanelRig) -> None:
@@ -377,18 +389,3 @@ def test_every_text_of_the_pages_has_its_english(rig: PanelRig, template: str) -
     assert [t for t in named if t not in catalog] == []
     # No other page's catalog gives one of these texts another English.
     assert {t: catalog[t] for t in web_savings.EN if catalog[t] != web_savings.EN[t]} == {}
-
-
-@pytest.mark.parametrize(("value", "uncertainty", "shown"), [
-    (12437, 1873, (12400, 1900, 0)),
-    (10497, 213, (10500, 200, 0)),
-    (2.532, 0.051, (2.53, 0.05, 2)),
-    (408.3, 9.8, (408, 10, 0)),
-    (1234.4, 0.0, (1234, 0, 0)),
-])
-def test_figures_are_rounded_to_what_their_uncertainty_allows(
-    value: float, uncertainty: float, shown: tuple[float, float, int]
-) -> None:
-    found = rounded(value, uncertainty)
-    assert found[2] == shown[2]
-    assert found[0] == pytest.approx(shown[0]) and found[1] == pytest.approx(shown[1])

@@ -5,7 +5,9 @@ towards the décret tertiaire's targets; the public lighting per cabinet; a page
 building with the quality of its baseline; and a printable monthly report.
 
 The figures are ``gtb.savings``'s (IPMVP option C with CalTRACK's daily model, ASHRAE
-Guideline 14's checks), computed on request from the store. Computing them reads two years
+Guideline 14's checks; their sums, month by month, per building and in all; the décret
+tertiaire's path; their rounding to what the uncertainty allows), computed on request from
+the store: this module arranges them for the pages and draws. Computing them reads two years
 of hourly rollups, about half a second: they are kept for the day, per store revision
 (``SavingsCache``), and recomputed when the history they rest on changes.
 """
@@ -14,8 +16,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
@@ -25,10 +26,21 @@ from flask.blueprints import BlueprintSetupState
 
 from gtb.model import Building, Role, Site
 from gtb.savings.baseline import SavingsError
-from gtb.savings.lighting import CabinetSavings, cabinet_savings
-from gtb.savings.readings import building_days, cabinet_days, heating_meters
-from gtb.savings.reporting import MonthFigures, Savings, savings
-from gtb.savings.site import BuildingSavings, Excluded, SiteSavings, engine_start, site_savings
+from gtb.savings.lighting import CabinetSavings
+from gtb.savings.readings import heating_meters
+from gtb.savings.rounding import rounded
+from gtb.savings.site import (
+    BASELINE_DAYS,
+    BuildingSavings,
+    Excluded,
+    SiteSavings,
+    baseline_before,
+    engine_start,
+    month_savings,
+    site_savings,
+)
+from gtb.savings.totals import Figure, MonthTotal, month_end
+from gtb.savings.trajectory import Trajectory, subject_to_decree
 from gtb.store.accounts import UserRole
 from web import i18n
 from web.auth import role_required
@@ -293,12 +305,6 @@ EN: dict[str, str] = {
 }
 """English of this blueprint's own texts (the shared ones are in web.i18n)."""
 
-DECREE_AREA_M2 = 1000
-"""The décret tertiaire applies to buildings of 1,000 m² or more."""
-GOAL_YEAR, GOAL = 2030, 40
-"""The décret tertiaire's first target: final energy −40 % in 2030 against the reference
-year (then −50 % in 2040, −60 % in 2050)."""
-BASELINE_DAYS = 365
 MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
              "septembre", "octobre", "novembre", "décembre")
 SHORT_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
@@ -313,58 +319,7 @@ ENERGIES = {"electricity": "électricité", "gas": "gaz", "heat_network": "rése
             "fuel_oil": "fioul", "wood": "bois"}
 
 
-# -- figures ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Figure:
-    """Avoided kWh, euros and kg CO2e over a period, each with its uncertainty at the
-    result's confidence (0 for the lighting, compared with a timetable, not a model);
-    ``actual_kwh`` was metered where ``baseline_kwh`` was expected."""
-
-    actual_kwh: float
-    baseline_kwh: float
-    kwh: float
-    kwh_u: float
-    eur: float
-    eur_u: float
-    co2: float
-    co2_u: float
-
-    @property
-    def fraction(self) -> float:
-        return self.kwh / self.baseline_kwh if self.baseline_kwh > 0 else 0.0
-
-    @property
-    def significant(self) -> bool:
-        """Whether the saving stands out of its uncertainty (always, without one)."""
-        return abs(self.kwh) > self.kwh_u
-
-    @staticmethod
-    def of_meter(s: Savings, eur_per_kwh: float, co2_per_kwh: float) -> Figure:
-        u = s.uncertainty_kwh
-        return Figure(s.actual_kwh, s.baseline_kwh, s.avoided_kwh, u, s.avoided_eur,
-                      u * eur_per_kwh, s.avoided_co2_kg, u * co2_per_kwh)
-
-    @staticmethod
-    def of_cabinet(c: CabinetSavings) -> Figure:
-        return Figure(c.metered_kwh, c.former_kwh, c.avoided_kwh, 0.0, c.avoided_eur, 0.0,
-                      c.avoided_co2_kg, 0.0)
-
-    @staticmethod
-    def total(figures: Iterable[Figure]) -> Figure | None:
-        """The sum; uncertainties of independent meters add in quadrature."""
-        found = list(figures)
-        if not found:
-            return None
-
-        def quadrature(values: Iterable[float]) -> float:
-            return math.sqrt(sum(v * v for v in values))
-
-        return Figure(sum(f.actual_kwh for f in found), sum(f.baseline_kwh for f in found),
-                      sum(f.kwh for f in found), quadrature(f.kwh_u for f in found),
-                      sum(f.eur for f in found), quadrature(f.eur_u for f in found),
-                      sum(f.co2 for f in found), quadrature(f.co2_u for f in found))
+# -- what the pages show ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -378,64 +333,27 @@ class BuildingView:
     excluded: list[Excluded]
     total: Figure | None
     month: Figure | None
-    bars: list[tuple[date, float, float]]
+    bars: list[MonthTotal]
 
     @property
     def subject_to_decree(self) -> bool:
-        return self.building.floor_area_m2 >= DECREE_AREA_M2
-
-
-@dataclass(frozen=True)
-class Trajectory:
-    """Where the commune stands on the décret tertiaire's path: its heating consumption
-    over the last twelve months (at most) in % of the reference year's, at equal weather
-    (``index``), against the regular path from the reference to −40 % in 2030
-    (``path``, at the same time)."""
-
-    reference: tuple[date, date]
-    window: tuple[date, date]
-    index: float
-    path: float
-    chart: LineChart
-    points: list[tuple[str, float]]
-    """The chart's points as a table: a period and its % of the reference."""
-
-    @property
-    def reduction(self) -> float:
-        return 100.0 - self.index
-
-    @property
-    def needed(self) -> float:
-        """The reduction the regular path asks for at the same time."""
-        return 100.0 - self.path
-
-    @property
-    def ahead(self) -> bool:
-        return self.index <= self.path
-
-    @property
-    def reached(self) -> bool:
-        return self.reduction >= GOAL
+        return subject_to_decree(self.building)
 
 
 @dataclass(frozen=True)
 class SiteView:
     """Everything the savings pages show of the site, over the period since the engine
-    took over (``result``) and over one month of it (``month_start`` to ``month_end``)."""
+    took over (``result``, the décret tertiaire's path included) and over one month of it
+    (``month_start`` to ``month_end``)."""
 
     result: SiteSavings
     month_start: date
     month_end: date
     buildings: list[BuildingView]
-    month_cabinets: list[CabinetSavings]
+    month_cabinets: tuple[CabinetSavings, ...]
     total: Figure
     month: Figure
-    bars: list[tuple[date, float, float]]
-    trajectory: Trajectory | None
-
-    @property
-    def with_figures(self) -> list[BuildingView]:
-        return [b for b in self.buildings if b.meters]
+    bars: list[MonthTotal]
 
     def building(self, building_id: str) -> BuildingView:
         return next(b for b in self.buildings if b.building.id == building_id)
@@ -453,112 +371,16 @@ class NoFigures:
     history_since: date | None
 
 
-def _month_figures(p: Panel, result: SiteSavings, first: date, last: date
-                   ) -> tuple[list[Savings], list[CabinetSavings]]:
-    """The savings of ``first`` to ``last`` (within the result's period) with the baselines
-    already fitted: the same figures as ``site_savings`` over that month, without reading
-    the baseline year again."""
-    month: list[Savings] = []
-    for meter in result.buildings:
-        days = building_days(p.store, p.site, meter.building, first, last, meter=meter.meter)
-        if days:
-            rate = result.tariffs.rate(meter.kind, meter.building)
-            month.append(savings(meter.baseline, days, confidence=result.confidence,
-                                 rate=rate))
-        else:
-            month.append(_nothing(first, last, result.confidence))
-    cabinets = []
-    for cabinet in p.site.cabinets:
-        metered, source = cabinet_days(p.store, p.site, cabinet, first, last)
-        if metered:
-            cabinets.append(cabinet_savings(p.site, cabinet, metered,
-                                            result.tariffs.rate("lighting"), source=source))
-    return month, cabinets
-
-
-def _nothing(first: date, last: date, confidence: float) -> Savings:
-    """A month without a day of data: nothing metered, nothing expected."""
-    return Savings(first, last, 0, 0.0, 0.0, 0.0, 0.0, None, 0.0, confidence, 0.0, 0.0, 0.0,
-                   ())
-
-
 def _site_view(p: Panel, result: SiteSavings, first: date, last: date) -> SiteView:
-    month, month_cabinets = _month_figures(p, result, first, last)
-    buildings = []
-    for b in p.site.buildings:
-        pairs = [(m, s) for m, s in zip(result.buildings, month, strict=True)
-                 if m.building == b.id]
-        figures = [(_meter_figure(result, m, m.savings), _meter_figure(result, m, s))
-                   for m, s in pairs]
-        buildings.append(BuildingView(
-            b, [m for m, _ in pairs], [e for e in result.excluded if e.building == b.id],
-            Figure.total(f for f, _ in figures), Figure.total(f for _, f in figures),
-            _bars(m.savings.months for m, _ in pairs)))
-    meters_total = [v.total for v in buildings if v.total is not None]
-    meters_month = [v.month for v in buildings if v.month is not None]
-    total = Figure.total([*meters_total, *map(Figure.of_cabinet, result.cabinets)])
-    month_total = Figure.total([*meters_month, *map(Figure.of_cabinet, month_cabinets)])
-    assert total is not None and month_total is not None  # the result has meters
-    bars = _bars(m.savings.months for m in result.buildings)
-    return SiteView(result, first, last, buildings, month_cabinets, total, month_total, bars,
-                    _trajectory(result, bars))
-
-
-def _meter_figure(result: SiteSavings, meter: BuildingSavings, s: Savings) -> Figure:
-    rate = result.tariffs.rate(meter.kind, meter.building)
-    return Figure.of_meter(s, rate.eur_per_kwh, rate.kg_co2e_per_kwh)
-
-
-def _bars(months: Iterable[Iterable[MonthFigures]]) -> list[tuple[date, float, float]]:
-    """(month, metered kWh, baseline kWh) summed over meters, oldest first."""
-    sums: dict[date, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for meter in months:
-        for m in meter:
-            sums[m.month][0] += m.actual_kwh
-            sums[m.month][1] += m.baseline_kwh
-    return [(month, actual, baseline) for month, (actual, baseline) in sorted(sums.items())]
-
-
-def _decimal_year(day: date) -> float:
-    start = date(day.year, 1, 1)
-    return day.year + (day - start).days / (date(day.year + 1, 1, 1) - start).days
-
-
-def _month_end(month: date) -> date:
-    return (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-
-
-def _trajectory(result: SiteSavings, bars: Sequence[tuple[date, float, float]]
-                ) -> Trajectory | None:
-    """The reference year is the baseline's; each twelve months since the engine took over
-    are placed at their middle, in % of the reference at equal weather (metered / the
-    baseline's expectation under their weather)."""
-    if not bars or not result.buildings:
-        return None
-    first, last = result.baseline_period
-    x0 = _decimal_year(first + (last - first) / 2)
-    goal_x = GOAL_YEAR + 0.5
-
-    def path(x: float) -> float:
-        return 100.0 - GOAL * min(1.0, max(0.0, (x - x0) / (goal_x - x0)))
-
-    def window(months: Sequence[tuple[date, float, float]]) -> tuple[float, float, date, date]:
-        start = max(months[0][0], result.start)
-        end = min(_month_end(months[-1][0]), result.end)
-        expected = sum(b for _, _, b in months)
-        index = 100.0 * sum(a for _, a, _ in months) / expected if expected > 0 else 100.0
-        return _decimal_year(start + (end - start) / 2), index, start, end
-
-    # Twelve months at a time, counted back from the latest; a remainder of less than half
-    # a year, at the start, would be a season rather than a year: left out.
-    chunks = [bars[max(0, i - 12):i] for i in range(len(bars), 0, -12)][::-1]
-    years = [window(chunk) for chunk in chunks if len(chunk) >= 6 or chunk is chunks[-1]]
-    actual = [(x0, 100.0), *((x, index) for x, index, _, _ in years)]
-    now_x, index, start, end = years[-1]
-    points = [(f"{first:%d/%m/%Y} – {last:%d/%m/%Y}", 100.0),
-              *((f"{s:%d/%m/%Y} – {e:%d/%m/%Y}", i) for _, i, s, e in years)]
-    return Trajectory((first, last), (start, end), index, path(now_x),
-                      line_chart([(x0, 100.0), (goal_x, 100.0 - GOAL)], actual), points)
+    """The figures of ``gtb.savings`` arranged as the pages show them: the commune, then
+    each building, since the engine took over and over the month ``first`` to ``last``."""
+    whole, month = result.span, month_savings(p.store, p.site, result, first, last)
+    buildings = [BuildingView(b, [m for m in result.buildings if m.building == b.id],
+                              [e for e in result.excluded if e.building == b.id],
+                              whole.building(b.id), month.building(b.id), whole.months(b.id))
+                 for b in p.site.buildings]
+    return SiteView(result, first, last, buildings, month.cabinets, whole.total, month.total,
+                    whole.months())
 
 
 # -- computing once a day --------------------------------------------------------------------
@@ -660,7 +482,7 @@ def _figures(p: Panel, period: Period, month: date) -> SiteView | NoFigures:
         return _no_figures(p, period, [(result.fr, str(result))])
     if not result.buildings:
         return _no_figures(p, period, [(e.reason_fr, e.reason_en) for e in result.excluded])
-    first, last = max(month, engine), min(_month_end(month), period.end)
+    first, last = max(month, engine), min(month_end(month), period.end)
     return cache.get(period.revision, ("view", first, last),
                      lambda: _site_view(p, result, first, last))
 
@@ -670,9 +492,7 @@ def _no_figures(p: Panel, period: Period, reasons: list[tuple[str, str]]) -> NoF
     meters = [key for b in p.site.buildings for key in heating_meters(p.site, b)]
     days = (p.store.rollups.daily(meters[0], period.today - timedelta(days=BASELINE_DAYS),
                           period.end, p.site.tz) if meters else [])
-    baseline = (None if period.engine is None else
-                (period.engine - timedelta(days=BASELINE_DAYS),
-                 period.engine - timedelta(days=1)))
+    baseline = None if period.engine is None else baseline_before(period.engine)
     return NoFigures(period.engine, baseline, reasons, len(days),
                      days[0].day if days else None)
 
@@ -695,30 +515,21 @@ def _context(site: Site, **values: Any) -> dict[str, Any]:
 
     return {"month_name": month_name, "month_short": month_short, "rounded": rounded,
             "day": lambda d: d.strftime("%d/%m/%Y"), "bar_chart": bar_chart,
+            "trajectory_chart": _trajectory_chart,
             "day_types": DAY_TYPES, "energies": ENERGIES, "finite": math.isfinite, "upto": _upto,
             "meter_name": meter_name, "site": site,
             # French puts a space before a colon or a semicolon, English does not.
             "colon": ":" if english else " :", "semicolon": ";" if english else " ;", **values}
 
 
-def _upto(rows: Sequence[tuple[date, float, float]], month: date
-          ) -> list[tuple[date, float, float]]:
+def _upto(rows: Sequence[MonthTotal], month: date) -> list[MonthTotal]:
     """The report's bars: the twelve months up to its own."""
-    return [row for row in rows if row[0] <= month][-12:]
+    return [row for row in rows if row.month <= month][-12:]
 
 
-def rounded(value: float, uncertainty: float) -> tuple[float, float, int]:
-    """A figure and its uncertainty rounded alike, and the decimals to show: to the
-    uncertainty's two significant digits, or the figure's three if coarser (12 437 ± 1 873
-    → 12 400 ± 1 900; 10 497 ± 213 → 10 500 ± 200): more digits would claim a precision
-    the model does not have. Without an uncertainty, to the unit."""
-    if uncertainty <= 0 or not math.isfinite(uncertainty):
-        return float(round(value)), 0.0, 0
-    exponent = math.floor(math.log10(uncertainty)) - 1
-    if value:
-        exponent = max(exponent, math.floor(math.log10(abs(value))) - 2)
-    step = 10.0 ** exponent
-    return round(value / step) * step, round(uncertainty / step) * step, max(0, -exponent)
+def _trajectory_chart(t: Trajectory) -> LineChart:
+    """The décret tertiaire's steady path and the consumption, drawn."""
+    return line_chart(t.target_line, t.actual_line)
 
 
 @bp.route("/savings")

@@ -1,7 +1,9 @@
-"""What the commands show on a terminal: the engine's zones and outputs, the savings."""
+"""What the commands show on a terminal: the engine's zones and outputs, the savings and
+the path to the décret tertiaire's target."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.console import Group
@@ -13,6 +15,7 @@ from gtb.store import Store
 
 if TYPE_CHECKING:
     from gtb.savings.site import SiteSavings
+    from gtb.savings.trajectory import SiteTrajectory, Trajectory
 
 
 def status_view(engine: Engine, store: Store) -> Group:
@@ -52,7 +55,7 @@ def zone_table(engine: Engine, store: Store) -> Table:
 
 def print_savings(result: SiteSavings) -> None:
     """A table per heating meter and one for the lighting cabinets, in French, then what the
-    figures mean in sentences."""
+    figures mean in sentences, the total, and the path to the décret tertiaire's target."""
     from gtb.i18n import number_fr
 
     def kwh(value: float) -> str:
@@ -102,4 +105,49 @@ def print_savings(result: SiteSavings) -> None:
     console.print(f"Total : {kwh(result.avoided_kwh)} évités ± {kwh(result.uncertainty_kwh)} "
                   f"({pct}), {number_fr(result.avoided_eur, 0)} €, "
                   f"{number_fr(result.avoided_co2_kg, 0)} kg de CO2e.", style="bold",
+                  highlight=False)
+    if result.trajectory is not None:
+        print_trajectory(result.trajectory)
+
+
+def print_trajectory(decree: SiteTrajectory) -> None:
+    """Where the commune and each building the décret tertiaire binds stand against its 2030
+    target, in the words and figures of the panel's savings page, then what it covers."""
+    from gtb.i18n import number_fr
+    from gtb.savings.trajectory import DECREE_AREA_M2, GOAL_YEAR, TARGETS
+
+    def pct(value: float) -> str:
+        """A whole percentage, never « −0 % »."""
+        return f"{number_fr(0.0 if round(value) == 0 else value, 0)} %"
+
+    targets = [f"−{cut} % en {year}" for year, cut in TARGETS]
+    rows: tuple[tuple[str, Callable[[Trajectory], str]], ...] = (
+        ("période", lambda t: f"{t.window[0]:%d/%m/%Y} – {t.window[1]:%d/%m/%Y}"),
+        ("consommation",
+         lambda t: f"{pct(abs(t.reduction))} {'de moins' if t.reduction >= 0 else 'de plus'}"),
+        ("il faudrait en être à", lambda t: f"−{pct(t.needed)}"),
+        ("situation", lambda t: f"objectif de {GOAL_YEAR} atteint" if t.reached else
+         f"en {'avance' if t.ahead else 'retard'} sur ce chemin"),
+        (f"d'ici {GOAL_YEAR}", lambda t: f"à tenir, puis {targets[1]}" if t.reached else
+         f"{number_fr(t.remaining, 0)} points à gagner"),
+    )
+    first, last = decree.commune.reference
+    table = Table(title=f"Trajectoire du décret tertiaire, sur un chemin régulier vers "
+                        f"{targets[0]} : le chauffage à météo égale, par rapport à l'année "
+                        f"de référence (du {first:%d/%m/%Y} au {last:%d/%m/%Y})",
+                  title_justify="left")
+    table.add_column("", no_wrap=True)
+    table.add_column("La commune")
+    for b in decree.buildings:
+        table.add_column(f"{b.name}\n{number_fr(b.floor_area_m2, 0)} m²")
+    paths = [decree.commune, *(b.trajectory for b in decree.buildings)]
+    for label, cell in rows:
+        table.add_row(label, *map(cell, paths))
+    console.print(table)
+    subject = ", ".join(b.name for b in decree.buildings) or "aucun ici"
+    console.print(f"Le décret tertiaire demande {', '.join(targets[:-1])} et {targets[-1]} par "
+                  "rapport à une année de référence, et s'impose aux bâtiments de "
+                  f"{number_fr(DECREE_AREA_M2, 0)} m² et plus ({subject}) ; pour les autres, il "
+                  "sert de repère. Ce repère porte sur le chauffage que suit le moteur ; la "
+                  "déclaration annuelle sur OPERAT compte toutes les énergies du bâtiment.",
                   highlight=False)

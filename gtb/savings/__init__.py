@@ -3,17 +3,25 @@
 judged by ASHRAE Guideline 14.
 
 The computations are pure functions of dataclasses and arrays; ``building_days``,
-``site_savings`` and the CSV readers are the thin part that reads the store and files.
+``site_savings``, ``month_savings`` and the CSV readers are the thin part that reads the
+store and files.
 Each module imports only the ones listed before it:
 
-- ``rounding``: the figures rounded for JSON;
+- ``rounding``: the figures rounded to what their uncertainty allows, and for JSON;
 - ``degree_days``: heating degree-days by the météo and the COSTIC methods;
 - ``baseline``: ``SavingsError``, a meter's days and their day types, the baseline model
   and its Guideline 14 statistics;
 - ``reporting``: the avoided energy with CalTRACK's uncertainty (FSU), and the losses of
   efficiency;
 - ``lighting``: public lighting against its former timetable;
+- ``totals``: figures summed over meters and cabinets (uncertainties in quadrature), and
+  month by month;
+- ``trajectory``: the path to the décret tertiaire's 2030 target, for the commune and each
+  building of 1,000 m² or more;
 - ``readings``: days read from the store, and readings imported from CSV files;
 - ``site``: the site's figures, per heating meter and lighting cabinet, with what they
-  mean.
+  mean, their sums and the décret tertiaire's path; the same over a month of the period.
+
+The savings pages (``web.savings``) and ``gtb savings`` only present what this package
+returns.
 """

@@ -1,10 +1,10 @@
 """The site's figures: each heating meter's baseline, savings and losses of efficiency
-with what they mean, and each lighting cabinet's savings, against the baseline period
-(by default the twelve months before the engine took over)."""
+with what they mean, each lighting cabinet's savings, their sums per building and in all,
+and the path to the décret tertiaire's target, against the baseline period (by default the
+twelve months before the engine took over); the same figures over a month of the period."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
@@ -18,10 +18,14 @@ from gtb.savings.readings import building_days, cabinet_days, heating_meters
 from gtb.savings.reporting import EfficiencyLoss, Savings, efficiency_losses, savings
 from gtb.savings.rounding import round_kwh
 from gtb.savings.tariffs import DEFAULT_TARIFFS, Tariffs
+from gtb.savings.totals import Figure, MonthTotal, monthly_totals
+from gtb.savings.trajectory import SiteTrajectory, site_trajectory
 from gtb.store import Store
 
 # --- the site's figures ------------------------------------------------------------------
 
+BASELINE_DAYS = 365
+"""CalTRACK 2.2.1: a baseline of a year."""
 MIN_BASELINE_DAYS = 300
 MAX_MISSING_FRACTION = 0.10
 
@@ -64,22 +68,76 @@ class Excluded:
 
 
 @dataclass(frozen=True)
+class SpanSavings:
+    """The heating meters' and the lighting cabinets' savings over a span of days (the
+    whole period, or a month of it), summed per building and in all."""
+
+    start: date
+    end: date
+    meters: tuple[tuple[BuildingSavings, Savings], ...]
+    """Each heating meter (with its baseline and its figures over the whole period) and its
+    savings over the span."""
+    cabinets: tuple[CabinetSavings, ...]
+    tariffs: Tariffs
+
+    def _meter_figures(self, building: str | None) -> list[Figure]:
+        return [Figure.of_meter(s, self.tariffs.rate(m.kind, m.building))
+                for m, s in self.meters if building is None or m.building == building]
+
+    def building(self, building: str) -> Figure | None:
+        """The building's heating meters summed; None when it has none."""
+        figures = self._meter_figures(building)
+        return Figure.total(figures) if figures else None
+
+    @property
+    def total(self) -> Figure:
+        """The heating meters and the lighting cabinets summed."""
+        return Figure.total([*self._meter_figures(None), *map(Figure.of_cabinet, self.cabinets)])
+
+    def months(self, building: str | None = None) -> list[MonthTotal]:
+        """The heating meters' monthly totals, the building's or the site's."""
+        return monthly_totals(s for m, s in self.meters
+                              if building is None or m.building == building)
+
+
+@dataclass(frozen=True)
 class SiteSavings:
-    """The site's figures over [start, end]: per heating meter, per lighting cabinet, and
-    in all; ``uncertainty_kwh`` combines the meters' (independent) uncertainties."""
+    """The site's figures over [start, end]: per heating meter, per lighting cabinet, in
+    all (``span``: the sums, the uncertainty combining the meters' independent ones), and
+    the path to the décret tertiaire's target (``trajectory``, None without a heating
+    meter)."""
 
     start: date
     end: date
     baseline_period: tuple[date, date]
     buildings: list[BuildingSavings]
     cabinets: list[CabinetSavings]
-    avoided_kwh: float
-    avoided_eur: float
-    avoided_co2_kg: float
-    uncertainty_kwh: float
     confidence: float = 0.9
     excluded: list[Excluded] = field(default_factory=list)
     tariffs: Tariffs = DEFAULT_TARIFFS
+    trajectory: SiteTrajectory | None = None
+
+    @property
+    def span(self) -> SpanSavings:
+        """The figures over the whole period, to sum."""
+        return SpanSavings(self.start, self.end, tuple((b, b.savings) for b in self.buildings),
+                           tuple(self.cabinets), self.tariffs)
+
+    @property
+    def avoided_kwh(self) -> float:
+        return self.span.total.kwh
+
+    @property
+    def avoided_eur(self) -> float:
+        return self.span.total.eur
+
+    @property
+    def avoided_co2_kg(self) -> float:
+        return self.span.total.co2
+
+    @property
+    def uncertainty_kwh(self) -> float:
+        return self.span.total.kwh_u
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +151,7 @@ class SiteSavings:
             "cabinets": [c.as_dict() for c in self.cabinets],
             "excluded": [e.as_dict() for e in self.excluded],
             "tariffs": self.tariffs.as_dict(),
+            "trajectory": None if self.trajectory is None else self.trajectory.as_dict(),
         }
 
 
@@ -100,6 +159,12 @@ def engine_start(store: Store, tz: tzinfo) -> date | None:
     """The local day the engine first started on this store (its first « Moteur démarré »)."""
     started = store.audit.first("engine", "Moteur démarré")
     return None if started is None else started.ts.astimezone(tz).date()
+
+
+def baseline_before(engine: date) -> tuple[date, date]:
+    """The baseline period by default: the ``BASELINE_DAYS`` before the engine took over on
+    the day ``engine``."""
+    return engine - timedelta(days=BASELINE_DAYS), engine - timedelta(days=1)
 
 
 def default_baseline_period(store: Store, site: Site) -> tuple[date, date]:
@@ -111,7 +176,7 @@ def default_baseline_period(store: Store, site: Site) -> tuple[date, date]:
             "baseline period (--baseline-from, --baseline-to)",
             fr="le journal du stockage n'a pas de démarrage du moteur : donnez la période "
                "de référence")
-    return first - timedelta(days=365), first - timedelta(days=1)
+    return baseline_before(first)
 
 
 def check_baseline(days: Days, first: date, last: date, what: str) -> None:
@@ -168,28 +233,53 @@ def site_savings(store: Store, site: Site, start: date, end: date, *,
                     method, readings, weather))
             except SavingsError as exc:
                 excluded.append(Excluded(b.id, key, str(exc), exc.fr))
-    cabinets = []
-    for cabinet in site.cabinets:
-        metered, source = cabinet_days(store, site, cabinet, start, end)
-        if metered:
-            cabinets.append(cabinet_savings(site, cabinet, metered, tariffs.rate("lighting"),
-                                            source=source))
+    cabinets = _cabinets(store, site, start, end, tariffs)
     if not results and not cabinets:
         reasons = "; ".join(e.reason_en for e in excluded) or "no heating meter, no cabinet"
         raise SavingsError(f"no figures for {start} to {end}: {reasons}",
                            fr="aucun chiffre pour cette période : "
                               + ("; ".join(e.reason_fr for e in excluded)
                                  or "ni compteur de chauffage ni armoire"))
-    return SiteSavings(
-        start, end, (first, last), results, cabinets,
-        avoided_kwh=sum(r.savings.avoided_kwh for r in results)
-        + sum(c.avoided_kwh for c in cabinets),
-        avoided_eur=sum(r.savings.avoided_eur for r in results)
-        + sum(c.avoided_eur for c in cabinets),
-        avoided_co2_kg=sum(r.savings.avoided_co2_kg for r in results)
-        + sum(c.avoided_co2_kg for c in cabinets),
-        uncertainty_kwh=math.sqrt(sum(r.savings.uncertainty_kwh ** 2 for r in results)),
-        confidence=confidence, excluded=excluded, tariffs=tariffs)
+    path = site_trajectory(site, (first, last), [(r.building, r.savings) for r in results],
+                           start, end)
+    return SiteSavings(start, end, (first, last), results, cabinets, confidence=confidence,
+                       excluded=excluded, tariffs=tariffs, trajectory=path)
+
+
+def month_savings(store: Store, site: Site, result: SiteSavings, first: date, last: date
+                  ) -> SpanSavings:
+    """The savings of ``first`` to ``last`` (within the result's period) with the baselines
+    already fitted: the same figures as ``site_savings`` over those days, without reading
+    the baseline year again. A meter without a day of data there has nothing metered and
+    nothing expected."""
+    meters = []
+    for meter in result.buildings:
+        days = building_days(store, site, meter.building, first, last, meter=meter.meter)
+        meters.append((meter, savings(meter.baseline, days, confidence=result.confidence,
+                                      rate=result.tariffs.rate(meter.kind, meter.building))
+                       if days else _nothing(first, last, result.confidence)))
+    return SpanSavings(first, last, tuple(meters),
+                       tuple(_cabinets(store, site, first, last, result.tariffs)),
+                       result.tariffs)
+
+
+def _cabinets(store: Store, site: Site, first: date, last: date, tariffs: Tariffs
+              ) -> list[CabinetSavings]:
+    """Each lighting cabinet with metered days from ``first`` to ``last``, against its
+    former timetable."""
+    found = []
+    for cabinet in site.cabinets:
+        metered, source = cabinet_days(store, site, cabinet, first, last)
+        if metered:
+            found.append(cabinet_savings(site, cabinet, metered, tariffs.rate("lighting"),
+                                         source=source))
+    return found
+
+
+def _nothing(first: date, last: date, confidence: float) -> Savings:
+    """Savings over days without data: nothing metered, nothing expected."""
+    return Savings(first, last, 0, 0.0, 0.0, 0.0, 0.0, None, 0.0, confidence, 0.0, 0.0, 0.0,
+                   ())
 
 
 def _building_savings(store: Store, site: Site, b: Building, key: str,
