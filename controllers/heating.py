@@ -4,6 +4,8 @@ Levels follow the Code de l'énergie (R241-26 and R241-27): comfort when occupie
 for nights and absences of up to 48 h, frost protection beyond. Until the learned optimal
 start exists, the zone starts heating a fixed time before the programme's next period:
 the usual programmable thermostat, and the fallback whenever learning is off or unsure.
+Its lead times, the caps and margins of the learned start and the comfort band of the
+early stop are ``LearningSettings``, which a site file can set.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from controllers.occupancy import ArrivalForecast
 from controllers.schedule import Occupation
 from controllers.thermal import ThermalModel
 from gtb.i18n import duration, moment, temperature
-from gtb.model import ComfortLevels, HeatingLevel, Reason
+from gtb.model import DEFAULT_LEARNING, ComfortLevels, HeatingLevel, LearningSettings, Reason
 
 LONG_ABSENCE = timedelta(hours=48)
-"""Beyond this, a zone drops to frost protection (R241-27)."""
+"""Beyond this, a zone drops to frost protection (R241-27): the law, not a setting."""
 
 
 
@@ -27,14 +29,6 @@ def elapsed(since: datetime, until: datetime) -> timedelta:
     """Real time between two aware times. Subtracting two times of one ``ZoneInfo`` gives
     wall-clock time instead, an hour off across a daylight-saving change."""
     return until.astimezone(UTC) - since.astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class FixedPreheat:
-    """A fixed early start: the programmable thermostat's way, and the fallback."""
-
-    normal: timedelta = timedelta(hours=2)
-    after_long_absence: timedelta = timedelta(hours=4)
 
 
 @dataclass(frozen=True)
@@ -48,9 +42,10 @@ def programme_decision(
     occupation: Occupation,
     local_now: datetime,
     comfort: ComfortLevels,
-    preheat: FixedPreheat = FixedPreheat(),
+    settings: LearningSettings = DEFAULT_LEARNING,
 ) -> HeatingDecision:
-    """The level of a zone that follows its programme with a fixed early start."""
+    """The level of a zone that follows its programme with a fixed early start (the
+    programmable thermostat's way, and the fallback): ``settings.fixed_preheat``."""
     if occupation.occupied:
         assert occupation.current_end is not None
         until_fr = moment(occupation.current_end, local_now)
@@ -73,7 +68,7 @@ def programme_decision(
         or occupation.previous_end is None
         or elapsed(occupation.previous_end, start) > LONG_ABSENCE
     )
-    lead = preheat.after_long_absence if long_absence else preheat.normal
+    lead = settings.fixed_preheat(long_absence)
     if start is not None and elapsed(local_now, start) <= lead:
         minutes = lead.total_seconds() / 60
         return HeatingDecision(
@@ -128,49 +123,40 @@ class Learning:
     """When someone was last detected; None when not known (then the programme says)."""
 
 
-MAX_PREHEAT = timedelta(hours=3)
-"""Never start earlier than this before an arrival (Guideline 36's cap)..."""
-MAX_PREHEAT_AFTER_LONG_ABSENCE = timedelta(hours=12)
-"""... except after more than 48 h away, from frost protection: a heavy or weakly heated
-building (a library closed Sunday and Monday) needs the night to come back, and a
-3 h cap would leave it cold all morning. The learned warm-up decides within the cap."""
-MIN_MARGIN = timedelta(minutes=20)
-"""The least safety margin on a learned warm-up, whatever the model's own error says."""
-COMFORT_BAND = 0.5
-"""How far below comfort a zone may coast at the end of an occupied period (K)."""
-SURPRISE_TOLERANCE = 0.05
-"""A long learned absence goes down to frost protection only if similar days show at most
-this chance of an unexpected visit: a room used now and then stays reduced, from where
-it warms up in minutes rather than hours."""
-
-
 def learned_decision(
     occupation: Occupation,
     local_now: datetime,
     comfort: ComfortLevels,
     learning: Learning | None,
     previous: HeatingLevel | None = None,
-    preheat: FixedPreheat = FixedPreheat(),
+    settings: LearningSettings = DEFAULT_LEARNING,
 ) -> HeatingDecision:
     """Optimal start and stop when learning can answer; the fixed programme otherwise.
 
     Re-evaluated every tick. A preheat once started is held until the arrival (the zone
     warming up shortens its own estimate, which would otherwise stop it halfway), and a
-    zone coasting at the end of a period keeps coasting.
+    zone coasting at the end of a period keeps coasting. The start is capped at
+    ``settings.max_preheat`` (Guideline 36's cap; far longer after more than 48 h away,
+    from frost protection: a heavy or weakly heated building, a library closed Sunday and
+    Monday, needs the night to come back), with at least ``min_margin_minutes`` of margin
+    on the learned warm-up, whatever the model's own error says.
     """
     if learning is None:
-        return programme_decision(occupation, local_now, comfort, preheat)
+        return programme_decision(occupation, local_now, comfort, settings)
     forecast = learning.forecast
     if learning.present:
-        return _comfort_or_coast(occupation, local_now, comfort, learning, previous)
+        return _comfort_or_coast(occupation, local_now, comfort, learning, previous,
+                                 settings)
     if occupation.occupied:
         unused = forecast.basis == "learned" and (
             forecast.start is None
             or (occupation.current_end is not None and forecast.start >= occupation.current_end)
         )
         if not unused:
-            return _comfort_or_coast(occupation, local_now, comfort, learning, previous)
-        level, setpoint, fr, en = _setback_level(occupation, comfort, learning, forecast.start)
+            return _comfort_or_coast(occupation, local_now, comfort, learning, previous,
+                                     settings)
+        level, setpoint, fr, en = _setback_level(occupation, comfort, learning, forecast.start,
+                                                 settings)
         return HeatingDecision(level, setpoint, Reason(
             f"Période programmée rarement utilisée ({forecast.reason.fr}) : {fr} tant que "
             f"personne n'est détecté",
@@ -179,11 +165,11 @@ def learned_decision(
     if forecast.basis != "learned":
         # Arrivals not learned yet: the programme's times are only what was meant, and a
         # fixed early start is what has kept people warm so far.
-        return programme_decision(occupation, local_now, comfort, preheat)
+        return programme_decision(occupation, local_now, comfort, settings)
     arrival = forecast.start
     if arrival is None or (elapsed(local_now, arrival) <= timedelta(0) and (
             forecast.end is None or local_now >= forecast.end)):
-        return _learned_setback(occupation, comfort, learning)
+        return _learned_setback(occupation, comfort, learning, settings)
     if elapsed(local_now, arrival) <= timedelta(0):
         # People usually are here by now: stay warm for them until they come or the
         # learned period ends, as the programme would.
@@ -198,13 +184,14 @@ def learned_decision(
     long_absence = _long_absence(occupation, learning, arrival)
     warmup = learning.thermal.warmup_minutes(learning.indoor, comfort.comfort,
                                              learning.outdoor, after_long_absence=long_absence)
-    margin = max(learning.thermal.margin_minutes(), MIN_MARGIN.total_seconds() / 60)
-    cap = MAX_PREHEAT_AFTER_LONG_ABSENCE if long_absence else MAX_PREHEAT
+    margin = max(learning.thermal.margin_minutes(settings.margin_sigmas),
+                 settings.min_margin_minutes)
+    cap = settings.max_preheat(long_absence)
     lead = min(timedelta(minutes=warmup + margin), cap)
     left = elapsed(local_now, arrival)
     if left > lead and not (previous is HeatingLevel.COMFORT and left <= cap):
         start = (arrival - lead).astimezone(local_now.tzinfo)
-        return _learned_setback(occupation, comfort, learning,
+        return _learned_setback(occupation, comfort, learning, settings,
                                 (moment(start, local_now), moment(start, local_now, "en")))
     basis_fr = f"apprise sur {forecast.similar_days} jours semblables"
     basis_en = f"learned from {forecast.similar_days} similar days"
@@ -233,15 +220,18 @@ def _long_absence(occupation: Occupation, learning: Learning, arrival: datetime 
 
 
 def _setback_level(occupation: Occupation, comfort: ComfortLevels, learning: Learning,
-                   arrival: datetime | None) -> tuple[HeatingLevel, float, str, str]:
+                   arrival: datetime | None,
+                   settings: LearningSettings) -> tuple[HeatingLevel, float, str, str]:
     """Reduced, or frost protection when the learned absence is long: the level, its
-    setpoint, and its words."""
+    setpoint, and its words. Frost protection only if similar days show at most
+    ``surprise_tolerance`` of unexpected visits: a room used now and then stays reduced,
+    from where it warms up in minutes rather than hours."""
     reduced_fr = f"réduit {temperature(comfort.reduced)}"
     reduced_en = f"reduced {temperature(comfort.reduced, 'en')}"
     if not _long_absence(occupation, learning, arrival):
         return HeatingLevel.REDUCED, comfort.reduced, reduced_fr, reduced_en
     surprise = learning.forecast.surprise
-    if surprise > SURPRISE_TOLERANCE:
+    if surprise > settings.surprise_tolerance:
         percent = round(100 * surprise)
         return (HeatingLevel.REDUCED, comfort.reduced,
                 f"{reduced_fr}, pas hors-gel : venues imprévues certains jours (jusqu'à "
@@ -254,10 +244,12 @@ def _setback_level(occupation: Occupation, comfort: ComfortLevels, learning: Lea
 
 
 def _learned_setback(occupation: Occupation, comfort: ComfortLevels, learning: Learning,
+                     settings: LearningSettings,
                      preheat_at: tuple[str, str] | None = None) -> HeatingDecision:
     """Nobody expected before the learned arrival: the setback it allows, and why."""
     forecast = learning.forecast
-    level, setpoint, fr, en = _setback_level(occupation, comfort, learning, forecast.start)
+    level, setpoint, fr, en = _setback_level(occupation, comfort, learning, forecast.start,
+                                             settings)
     then_fr = then_en = ""
     if preheat_at is not None:
         then_fr = f", préchauffage vers {preheat_at[0]}"
@@ -268,15 +260,17 @@ def _learned_setback(occupation: Occupation, comfort: ComfortLevels, learning: L
 
 
 def _comfort_or_coast(occupation: Occupation, local_now: datetime, comfort: ComfortLevels,
-                      learning: Learning, previous: HeatingLevel | None) -> HeatingDecision:
+                      learning: Learning, previous: HeatingLevel | None,
+                      settings: LearningSettings) -> HeatingDecision:
     """Comfort while occupied, except at the end of the period: if the zone, left to cool,
-    stays within the comfort band until the programme's end, the heating stops early."""
+    stays within ``comfort_band_k`` of comfort until the programme's end, the heating
+    stops early."""
     end = occupation.current_end
     forecast = learning.forecast
     if (forecast.basis == "learned" and forecast.start is not None and forecast.end is not None
             and forecast.start <= local_now and (end is None or forecast.end > end)):
         end = forecast.end  # people usually stay later than the programme says
-    floor = comfort.comfort - COMFORT_BAND
+    floor = comfort.comfort - settings.comfort_band_k
     if end is not None and learning.indoor >= floor:
         left = elapsed(local_now, end).total_seconds() / 60
         coast = learning.thermal.cooldown_minutes(learning.indoor, floor, learning.outdoor)

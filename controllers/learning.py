@@ -3,7 +3,8 @@
 This is the controllers' API for anything that drives a zone (the engine, a simulator,
 another building-control system)::
 
-    zone = ZoneLearner(programme, "mairie", FrenchCalendar("B"), ComfortLevels(), PARIS)
+    zone = ZoneLearner(programme, "mairie", FrenchCalendar("B"), ComfortLevels(), PARIS,
+                       settings=LearningSettings(max_preheat_hours=4))  # optional
     zone.observe(time, indoor=17.2, outdoor=3.5, heating=0.8, present=False)  # each step
     zone.refit(now)                                                          # each night
     decision = zone.decide(now, indoor=17.4, outdoor=3.4, present=False)
@@ -11,8 +12,10 @@ another building-control system)::
 
 A fresh zone follows its programme with a fixed early start; once its history holds
 enough heated and unheated hours and enough similar days, it starts just in time for the
-arrivals it has learned and stops early when it can coast. Learning can be switched off,
-and then the programme applies. Nothing here reads a clock or touches a device.
+arrivals it has learned and stops early when it can coast. How much history it keeps and
+how cautious it is are its ``settings`` (a zone's in the engine: ``Site.learning_of``).
+Learning can be switched off, and then the programme applies. Nothing here reads a clock
+or touches a device.
 """
 
 from __future__ import annotations
@@ -35,34 +38,46 @@ from controllers.occupancy import (
 )
 from controllers.schedule import FrenchCalendar, occupation
 from controllers.thermal import ThermalModel, ThermalObservation, fit_thermal
-from gtb.model import BuildingUse, ComfortLevels, HeatingLevel, Programme
+from gtb.model import (
+    DEFAULT_LEARNING,
+    BuildingUse,
+    ComfortLevels,
+    HeatingLevel,
+    LearningSettings,
+    Programme,
+)
 
-THERMAL_WINDOW = timedelta(days=28)
-"""How much temperature history a refit uses: recent enough to follow the seasons."""
 FORECAST_REFRESH = timedelta(hours=1)
-"""A forecast is reused this long (or until its arrival passes): it moves slowly."""
+"""A forecast is reused this long (or until its arrival passes): it moves slowly. Fixed,
+not tuning: a cache of the learner's, not a property of the building."""
 OBSERVATION_STEP = timedelta(minutes=5)
-"""Temperatures are kept at most this often: plenty for a warm-up, light on memory."""
+"""Temperatures are kept at most this often: plenty for a warm-up, light on memory. Fixed,
+not tuning: about the feed of readings and memory, not about the building."""
 
 
 @dataclass
 class ZoneLearner:
-    """The learning state of one zone and the decisions it leads to."""
+    """The learning state of one zone and the decisions it leads to, tuned by
+    ``settings`` (the zone's ``Site.learning_of``)."""
 
     programme: Programme
     use: BuildingUse | str
     calendar: FrenchCalendar
     comfort: ComfortLevels
     tz: tzinfo
+    settings: LearningSettings = DEFAULT_LEARNING
     learning: bool = True
     thermal: ThermalModel | None = None
-    occupancy: OccupancyHistory = field(default_factory=OccupancyHistory)
+    occupancy: OccupancyHistory = field(init=False)
     _observations: list[ThermalObservation] = field(default_factory=list, repr=False)
     _presence: dict[date, list[tuple[datetime, bool]]] = field(
         default_factory=lambda: defaultdict(list), repr=False)
     _forecast: tuple[datetime, ArrivalForecast] | None = field(default=None, repr=False)
     _previous: HeatingLevel | None = field(default=None, repr=False)
     _last_present: datetime | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.occupancy = OccupancyHistory(keep=self.settings.history)
 
     def observe(self, time: datetime, *, indoor: float, outdoor: float, heating: float,
                 present: bool) -> None:
@@ -82,15 +97,16 @@ class ZoneLearner:
 
     def refit(self, now: datetime) -> None:
         """Learn from what was observed: finished days join the occupancy history, and
-        the thermal model is fitted again on the last four weeks."""
+        the thermal model is fitted again on the last ``thermal_window_days``."""
         today = now.astimezone(self.tz).date()
         for day in sorted(d for d in self._presence if d < today):
             slots = day_slots(self._presence.pop(day), day, self.tz)
             known = self.occupancy.days.get(day)  # samples that came after a refit add up
             self.occupancy.add(day, slots if known is None else slots | known)
-        horizon = now - THERMAL_WINDOW
+        horizon = now - self.settings.thermal_window
         self._observations = [o for o in self._observations if o.time >= horizon]
-        self.thermal = fit_thermal(self._observations, now=now) or self.thermal
+        self.thermal = fit_thermal(self._observations, now=now,
+                                   settings=self.settings) or self.thermal
         self._forecast = None
 
     def learned(self) -> dict[str, Any]:
@@ -121,7 +137,7 @@ class ZoneLearner:
             learning = Learning(self._forecast_at(local_now), self.thermal, indoor, outdoor,
                                 present, self._last_seen())
         decision = learned_decision(occupied, local_now, self.comfort, learning,
-                                    self._previous)
+                                    self._previous, self.settings)
         self._previous = decision.level
         return decision
 
@@ -153,6 +169,7 @@ class ZoneLearner:
             fresh = local_now - made < FORECAST_REFRESH and local_now.date() == made.date()
             if fresh and (forecast.start is None or local_now < forecast.start):
                 return forecast
-        forecast = predict(self.occupancy, local_now, self.calendar, self.use, self.programme)
+        forecast = predict(self.occupancy, local_now, self.calendar, self.use, self.programme,
+                           settings=self.settings)
         self._forecast = (local_now, forecast)
         return forecast

@@ -7,11 +7,12 @@ a few months of observed days per zone, as 96 quarter-hour slots of the local wa
 - ``predict``: when will the next occupied period begin and end, and how sure are we?
   Past days of the same kind (same weekday and same calendar ``DayType``: a school-holiday
   Monday is not a school Monday) each give a first arrival after the current time of day.
-  Recent days weigh more (half-life two weeks), so a new Thursday club is learned within
-  two or three Thursdays. Arrival times far from the weighted median are set aside, and
-  the result is a low quantile, not a mean: with ``share=0.9`` the zone is warm for nine
-  arrivals out of ten, and one odd day (somebody in at 05:00) does not move it. When the
-  history is short or the days disagree, the programme answers instead, and says so.
+  Recent days weigh more (half-life two weeks by default), so a new Thursday club is
+  learned within two or three Thursdays. Arrival times far from the weighted median are
+  set aside, and the result is a low quantile, not a mean: with ``arrival_share`` 0.9 the
+  zone is warm for nine arrivals out of ten, and one odd day (somebody in at 05:00) does
+  not move it. When the history is short or the days disagree, the programme answers
+  instead, and says so.
 - ``rarely_used``: which programmed periods are seldom occupied, so that a person can
   shorten the programme (the council room programmed like the offices).
 
@@ -19,8 +20,9 @@ Any evidence of presence can go into a day's slots: presence detectors, a CO2 ri
 people counters, a comfort override (someone asked for heat, so someone was there).
 ``day_slots`` builds a day from timestamped samples.
 
-Pure: times come in as arguments, nothing reads the clock or touches a device. Usable
-without the engine::
+How much history counts and how sure a forecast must be are ``LearningSettings``, which
+a site file can set. Pure: times come in as arguments, nothing reads the clock or
+touches a device. Usable without the engine::
 
     history = OccupancyHistory()
     history.add(day, day_slots(samples, day, tz))          # once a day, per zone
@@ -43,27 +45,19 @@ from numpy.typing import NDArray
 
 from controllers.schedule import DayType, FrenchCalendar, occupation, programmed_periods
 from gtb.i18n import DAYS_EN, DAYS_FR
-from gtb.model import BuildingUse, Period, Programme, Reason
+from gtb.model import DEFAULT_LEARNING, BuildingUse, LearningSettings, Period, Programme, Reason
 
 SLOT_MINUTES = 15
+"""Fixed, not tuning: the days stored in ``zone_learning`` are strings of these slots."""
 SLOTS_PER_DAY = 24 * 60 // SLOT_MINUTES
 
 DaySlots = NDArray[np.bool_]
 """One local day of presence: 96 booleans, slot 0 is 00:00-00:15 of the wall clock."""
 
-KEEP = timedelta(weeks=16)
-"""How long a day is remembered: long enough to hold three school-holiday Mondays."""
-HALF_LIFE_DAYS = 14.0
-"""A day's weight halves every two weeks: a change is learned in two to three weeks."""
-MIN_SIMILAR_DAYS = 3
-"""Fewer similar days than this and the programme answers."""
-MIN_CONFIDENCE = 0.4
-"""Below this, the learned answer is not trusted. A single odd day among two months of
-the same weekday weighs about 0.3, two recent ones about 0.5: the threshold sits between."""
-OUTLIER_FLOOR_MIN = 30.0
-"""Arrivals within this many minutes of the median are never set aside as outliers."""
 HORIZON_DAYS = 8
-"""How far ahead the next arrival is looked for (a long weekend, a week of holidays)."""
+"""How far ahead the next arrival is looked for (a long weekend, a week of holidays).
+Fixed, not tuning: a week and a day looks at every kind of weekday, and an absence
+beyond it is long (over 48 h) whatever the exact horizon."""
 
 
 
@@ -98,7 +92,7 @@ class OccupancyHistory:
     """The observed days of one zone, the oldest forgotten after ``keep``."""
 
     days: dict[date, DaySlots] = field(default_factory=dict)
-    keep: timedelta = KEEP
+    keep: timedelta = DEFAULT_LEARNING.history
     _learnt: dict[tuple[object, ...], _DayForecast] = field(
         default_factory=dict, init=False, repr=False, compare=False)
     """What the days say about a day, worked out once until a day is added (forecasts
@@ -196,16 +190,16 @@ def _runs_from(slots: DaySlots, first: int) -> tuple[int, int] | None:
 
 
 def _learn_day(history: OccupancyHistory, calendar: FrenchCalendar, use: BuildingUse | str,
-               day: date, first_slot: int, share: float) -> _DayForecast:
+               day: date, first_slot: int, settings: LearningSettings) -> _DayForecast:
     """Arrival and departure on ``day`` from ``first_slot`` on, from the similar past days
     (remembered by the history until it changes)."""
-    key = (calendar, use, day, first_slot, share)
+    key = (calendar, use, day, first_slot, settings)
     known = history._learnt.get(key)
     if known is None:
         if len(history._learnt) > 10_000:  # a history that stopped growing: start afresh
             history._learnt.clear()
         known = history._learnt[key] = _learn_day_afresh(history, calendar, use, day,
-                                                         first_slot, share)
+                                                         first_slot, settings)
     return known
 
 
@@ -223,12 +217,12 @@ def _similar_days(history: OccupancyHistory, calendar: FrenchCalendar,
 
 def _learn_day_afresh(history: OccupancyHistory, calendar: FrenchCalendar,
                       use: BuildingUse | str, day: date, first_slot: int,
-                      share: float) -> _DayForecast:
+                      settings: LearningSettings) -> _DayForecast:
     similar = _similar_days(history, calendar, use, day)
     if not similar:
         return _DayForecast(0, 0.0, 0.0)
     ages = np.array([(day - d).days for d in similar], dtype=np.float64)
-    weights = 0.5 ** (ages / HALF_LIFE_DAYS)
+    weights = 0.5 ** (ages / settings.half_life_days)
     runs = [_runs_from(history.days[d], first_slot) for d in similar]
     arrived = np.array([run is not None for run in runs])
     chance = float(weights[arrived].sum() / weights.sum())
@@ -240,7 +234,8 @@ def _learn_day_afresh(history: OccupancyHistory, calendar: FrenchCalendar,
     # Robust spread: one odd day must not drag a low quantile hours early.
     median = _weighted_quantile(starts, w, 0.5)
     spread = _weighted_quantile(np.abs(starts - median), w, 0.5)
-    keep = np.abs(starts - median) <= max(3 * 1.4826 * spread, OUTLIER_FLOOR_MIN)
+    keep = np.abs(starts - median) <= max(3 * 1.4826 * spread, settings.outlier_floor_minutes)
+    share = settings.arrival_share
     start = _weighted_quantile(starts[keep], w[keep], 1.0 - share)
     end = _weighted_quantile(ends[keep], w[keep], share)  # as late as arrivals are early
     return _DayForecast(
@@ -269,7 +264,7 @@ def predict(
     use: BuildingUse | str,
     programme: Programme,
     *,
-    share: float = 0.9,
+    settings: LearningSettings = DEFAULT_LEARNING,
 ) -> ArrivalForecast:
     """The next occupied period after ``local_now`` (aware, in the site's zone).
 
@@ -278,28 +273,26 @@ def predict(
     expected gives the answer. The programme answers as soon as a day on the way has too
     few similar days, or when the similar days do not agree well enough.
     """
-    if not 0.0 < share < 1.0:
-        raise ValueError(f"share must be between 0 and 1, not {share}")
     today = local_now.date()
     surprise = 0.0
     for offset in range(HORIZON_DAYS):
         day = today + timedelta(days=offset)
         first = slot_of(local_now.time()) if offset == 0 else 0
-        learned = _learn_day(history, calendar, use, day, first, share)
-        if learned.similar < MIN_SIMILAR_DAYS:
+        learned = _learn_day(history, calendar, use, day, first, settings)
+        if learned.similar < settings.min_similar_days:
             if not programmed_periods(programme, calendar, use, day):
                 continue  # nothing learned, nothing programmed: a public holiday, say
             return _from_programme(
                 local_now, calendar, use, programme, learned.similar,
                 Reason(f"historique trop court pour {_day_fr(day)} ({learned.similar} "
-                       f"jour(s) semblable(s), {MIN_SIMILAR_DAYS} nécessaires)",
+                       f"jour(s) semblable(s), {settings.min_similar_days} nécessaires)",
                        f"history too short for {_day_en(day)} ({learned.similar} "
-                       f"similar day(s), {MIN_SIMILAR_DAYS} needed)"),
+                       f"similar day(s), {settings.min_similar_days} needed)"),
             )
-        if learned.chance < MIN_CONFIDENCE:
+        if learned.chance < settings.min_confidence:
             surprise = max(surprise, learned.chance)
             continue  # the similar days say nobody comes: look at the next day
-        if learned.confidence < MIN_CONFIDENCE:
+        if learned.confidence < settings.min_confidence:
             percent = round(100 * learned.confidence)
             return _from_programme(
                 local_now, calendar, use, programme, learned.similar,
@@ -391,7 +384,7 @@ def rarely_used(
     use: BuildingUse | str,
     *,
     threshold: float = 0.3,
-    min_days: int = MIN_SIMILAR_DAYS,
+    min_days: int = DEFAULT_LEARNING.min_similar_days,
 ) -> list[PeriodUsage]:
     """Programmed periods occupied on fewer than ``threshold`` of the days they apply to.
 

@@ -28,6 +28,9 @@ The margin comes from the model's own error: every observed warm-up of the histo
 predicted again with the fitted model, and the spread of (predicted - observed) minutes
 is kept; ``margin_minutes()`` turns it into an early start that is late ~10 % of the time.
 
+How much history a fit needs, what counts as a warm-up and how wide the margin is are
+``LearningSettings``, which a site file can set; the defaults are used when none is given.
+
 Usage without the engine::
 
     model = fit_thermal(observations, now=now)
@@ -49,22 +52,18 @@ from typing import Any
 import numpy as np
 from scipy.optimize import least_squares
 
+from gtb.model import DEFAULT_LEARNING, LearningSettings
+
 MAX_STEP = timedelta(hours=1)
-"""Consecutive observations further apart than this are a gap, not a step."""
-MIN_HEATED_HOURS = 12.0
-MIN_UNHEATED_HOURS = 12.0
-"""Hours of heated (u >= 0.5) and unheated (u <= 0.1) steps needed before fitting: without
-both, loss and gain cannot be told apart (a heated-only history fits any k with some g)."""
+"""Consecutive observations further apart than this are a gap, not a step. Fixed, not
+tuning: it is about the feed of readings (every few minutes), not about the building."""
 LONG_ABSENCE = timedelta(hours=48)
-"""A warm-up after this long without comfort is 'after a long absence' (weekend, holidays)."""
+"""A warm-up after this long without comfort is 'after a long absence' (weekend, holidays).
+Fixed: the 48 h of R241-27, after which a zone is at frost protection."""
 FULL_HEAT = 0.95
-"""Heating share from which a zone counts as heating at full power (a warm-up)."""
-MIN_WARMUP_RISE = 1.0
-"""K: a full-heat run must raise the air at least this much to count as a warm-up."""
-MIN_COLD_WARMUPS = 2
-"""Warm-ups of a kind needed to learn their own gain; with fewer, the fallback is used."""
-MARGIN_Z = 1.2816
-"""One-sided normal quantile for 90 %: the start is late about one morning in ten."""
+"""Heating share from which a zone counts as heating at full power (a warm-up). Fixed, not
+tuning: the warm-up gains are at full power (u = 1), and runs at part power would teach
+them too low."""
 _OUTLIER_K = 0.15
 """K: residuals beyond this are treated linearly (Huber) rather than squared."""
 
@@ -166,9 +165,10 @@ class ThermalModel:
             return math.inf
         return 60.0 * math.log((indoor - outdoor) / (floor - outdoor)) / self.k
 
-    def margin_minutes(self) -> float:
-        """Safety margin to add to a predicted warm-up: 90 % one-sided, from the error."""
-        return MARGIN_Z * self.warmup_error_minutes
+    def margin_minutes(self, sigmas: float = DEFAULT_LEARNING.margin_sigmas) -> float:
+        """Safety margin to add to a predicted warm-up: ``sigmas`` standard deviations of
+        the error, 1.2816 (the default) for 90 % one-sided."""
+        return sigmas * self.warmup_error_minutes
 
     def to_dict(self) -> dict[str, Any]:
         """Plain floats, ints and an ISO string, for the store."""
@@ -244,18 +244,19 @@ def _fit_pairs(t0: np.ndarray, t1: np.ndarray, tout: np.ndarray, u: np.ndarray,
     return float(result.x[0]), float(result.x[1])
 
 
-def warmup_episodes(observations: Sequence[ThermalObservation], *,
-                    now: datetime) -> list[WarmupEpisode]:
-    """The runs at full heat (u >= 0.95) that raised the air by at least 1 K.
+def warmup_episodes(observations: Sequence[ThermalObservation], *, now: datetime,
+                    settings: LearningSettings = DEFAULT_LEARNING) -> list[WarmupEpisode]:
+    """The runs at full heat (u >= 0.95) that raised the air by at least
+    ``min_warmup_rise_k`` (1 K by default).
 
     Each is tagged after a long absence when, for 48 h before it, the air never came
     within 1 K of what the run reached: the zone was not at comfort, so its structure is
     cold. Exposed so callers and tests can see what the error was measured on.
     """
-    return _episodes(_clean(observations, now))
+    return _episodes(_clean(observations, now), settings)
 
 
-def _episodes(obs: list[ThermalObservation]) -> list[WarmupEpisode]:
+def _episodes(obs: list[ThermalObservation], settings: LearningSettings) -> list[WarmupEpisode]:
     """``warmup_episodes`` of observations already cleaned (``_clean``)."""
     episodes: list[WarmupEpisode] = []
     times = [_utc(o.time) for o in obs]
@@ -273,7 +274,7 @@ def _episodes(obs: list[ThermalObservation]) -> list[WarmupEpisode]:
         begin = i - 1 if i > 0 and times[i] - times[i - 1] <= MAX_STEP else i
         end = j
         rise = obs[end].indoor - obs[begin].indoor
-        if rise >= MIN_WARMUP_RISE and first is not None:
+        if rise >= settings.min_warmup_rise_k and first is not None:
             start = times[begin]
             reached = obs[end].indoor
             absence: bool | None
@@ -296,32 +297,37 @@ def _episode_gain(k: float, episode: WarmupEpisode) -> float:
     return k * (steady - episode.outdoor)
 
 
-def _median_gain(k: float, episodes: list[WarmupEpisode], fallback: float) -> float:
+def _median_gain(k: float, episodes: list[WarmupEpisode], fallback: float,
+                 minimum: int) -> float:
     """The median of the gains that replay each warm-up exactly; ``fallback`` when fewer
-    than two (one morning is an anecdote: a door left open, a delayed boiler)."""
+    than ``minimum`` (one morning is an anecdote: a door left open, a delayed boiler)."""
     gains = [x for x in (_episode_gain(k, e) for e in episodes) if math.isfinite(x) and x > 0]
-    return float(np.median(gains)) if len(gains) >= MIN_COLD_WARMUPS else fallback
+    return float(np.median(gains)) if len(gains) >= minimum else fallback
 
 
-def fit_thermal(observations: Sequence[ThermalObservation], *,
-                now: datetime) -> ThermalModel | None:
+def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
+                settings: LearningSettings = DEFAULT_LEARNING) -> ThermalModel | None:
     """Fit a zone's model on its history up to ``now``; None when there is not enough.
 
-    Not enough means fewer than 12 h of heated steps (u >= 0.5) or 12 h of unheated ones
-    (u <= 0.1) between valid consecutive observations: without both the loss rate and the
-    gain cannot be separated, and the caller should keep its fixed early start. Invalid
-    observations (NaN, out of range) are dropped, and gaps over an hour are not steps.
+    Not enough means fewer than ``min_heated_hours`` of heated steps (u >= 0.5) or
+    ``min_unheated_hours`` of unheated ones (u <= 0.1; 12 h each by default) between valid
+    consecutive observations: without both the loss rate and the gain cannot be separated
+    (a heated-only history fits any k with some g), and the caller should keep its fixed
+    early start. Invalid observations (NaN, out of range) are dropped, and gaps over an
+    hour are not steps.
     """
     obs = _clean(observations, now)
     if len(obs) < 3:
         return None
     t0, t1, tout, u, dt = _pairs(obs)
-    if (dt[u >= 0.5].sum() < MIN_HEATED_HOURS or dt[u <= 0.1].sum() < MIN_UNHEATED_HOURS):
+    if (dt[u >= 0.5].sum() < settings.min_heated_hours
+            or dt[u <= 0.1].sum() < settings.min_unheated_hours):
         return None
     k, g = _fit_pairs(t0, t1, tout, u, dt)
-    episodes = _episodes(obs)
-    normal = _median_gain(k, [e for e in episodes if not e.after_long_absence], g)
-    cold = _median_gain(k, [e for e in episodes if e.after_long_absence], normal)
+    episodes = _episodes(obs, settings)
+    minimum = settings.min_warmups
+    normal = _median_gain(k, [e for e in episodes if not e.after_long_absence], g, minimum)
+    cold = _median_gain(k, [e for e in episodes if e.after_long_absence], normal, minimum)
     # Never faster than a normal morning: a cold structure only takes heat away.
     cold = min(cold, normal)
     model = ThermalModel(k, g, normal, cold, 0.0, len(dt), _utc(now), len(episodes))

@@ -30,6 +30,8 @@ from gtb.model import (
     REGISTER_WIDTH,
     ZONE_ROLES,
     ComfortLevels,
+    LearningSettings,
+    LearningTuning,
     Role,
     SafetyBounds,
     Site,
@@ -164,11 +166,13 @@ def _locate(name: str, tree: Any, loc: Loc, message: str) -> SiteError:
 
 
 def cross_check(tree: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
-    """Checks across fields: ids, registers, roles, comfort order. Tolerates bad entries."""
+    """Checks across fields: ids, registers, roles, comfort order, a zone's learning
+    settings over the site's. Tolerates bad entries."""
     seen_containers: dict[str, Loc] = {}
     points: list[tuple[Loc, Mapping[str, Any]]] = []
     site_comfort = _mapping(tree.get("comfort"))
     site_bounds = _mapping(tree.get("bounds"))
+    site_learning = _valid_learning(tree.get("learning", {}))
 
     for b, building in _items(tree.get("buildings")):
         loc: Loc = ("buildings", b)
@@ -181,6 +185,7 @@ def cross_check(tree: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
             yield from _container_points(zone, zloc, ZONE_ROLES, "a zone", points)
             yield from _exactly_one(zone, zloc, Role.ZONE_TEMPERATURE, "zone")
             yield from _comfort_order(zone, zloc, site_comfort, site_bounds)
+            yield from _learning_over_site(zone, zloc, site_learning)
     for c, cabinet in _items(tree.get("cabinets")):
         loc = ("cabinets", c)
         yield from _unique_id(cabinet, loc, seen_containers, "building, cabinet or equipment")
@@ -280,6 +285,34 @@ def _comfort_order(
             yield (*loc, key), (
                 f"{low_name} ({low}) must not be above {high_name} ({high})"
             )
+
+
+def _valid_learning(node: Any) -> LearningSettings | None:
+    """The site's learning settings; None when they are wrong (pydantic says where)."""
+    try:
+        return LearningSettings.model_validate(node)
+    except ValidationError:
+        return None
+
+
+def _learning_over_site(
+    zone: Mapping[str, Any], loc: Loc, site: LearningSettings | None
+) -> Iterator[tuple[Loc, str]]:
+    """A zone's ``learning:`` keys in place of the site's must still hold together (a
+    zone's pre-heat cap above the site's cap after a long absence). Checked only when
+    both sections are valid on their own: pydantic reports what is wrong in each, once."""
+    node = zone.get("learning")
+    if site is None or not isinstance(node, Mapping):
+        return
+    try:
+        own = LearningTuning.model_validate(node)
+    except ValidationError:
+        return
+    try:
+        site.overridden_by(own)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            yield (*loc, "learning"), error["msg"].removeprefix("Value error, ")
 
 
 def _shared_registers(points: list[tuple[Loc, Mapping[str, Any]]]) -> Iterator[tuple[Loc, str]]:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from gtb.cli import main
 from gtb.config import SiteError, SiteFileError, load_site, parse_site
-from gtb.model import HEATING_MODES, Role
+from gtb.model import HEATING_MODES, LearningSettings, Role
 
 from .conftest import DEMO_SITE, ROOT
 
@@ -41,6 +41,12 @@ def test_shipped_site_files_are_valid(name: str) -> None:
         for zone in building.zones:
             roles = [p.role for p in zone.points]
             assert roles.count(Role.ZONE_TEMPERATURE) == 1
+
+
+def test_the_annotated_example_documents_every_learning_key_with_its_default() -> None:
+    site = load_site(ROOT / "sites" / "example-annotated.yaml")
+    assert site.learning == LearningSettings()
+    assert site.learning.model_fields_set == set(LearningSettings.model_fields)
 
 
 def test_demo_commune_has_what_the_issue_describes() -> None:
@@ -171,6 +177,45 @@ def test_comfort_levels_out_of_order(demo_site_text: str) -> None:
     [error] = errors_of(text)
     assert "comfort.comfort (22) must not be above bounds.setpoint_ceiling (21.0)" in error.message
     assert error.line == line_of(text, "comfort: {comfort: 22}")
+
+
+def test_learning_values_out_of_range_are_located(demo_site_text: str) -> None:
+    text = replace_once(demo_site_text, "school_zone: B",
+                        "school_zone: B\nlearning:\n  min_similar_days: 2\n  half_life_days: 0")
+    offices = "        name: Bureaux du secrétariat\n"
+    text = replace_once(text, offices,
+                        f"{offices}        learning: {{max_preheat_hours: 30, colour: red}}\n")
+    errors = errors_of(text)
+    assert [(e.line, e.path) for e in errors] == [
+        (line_of(text, "half_life_days: 0"), "learning.half_life_days"),
+        (line_of(text, "max_preheat_hours: 30"),
+         "buildings[mairie].zones[bureaux].learning.colour"),
+        (line_of(text, "max_preheat_hours: 30"),
+         "buildings[mairie].zones[bureaux].learning.max_preheat_hours"),
+    ]
+    assert "greater than or equal to 1" in errors[0].message
+    assert errors[1].message == "unknown key"
+    assert "less than or equal to 12" in errors[2].message
+    assert str(errors[0]).startswith(f"site.yaml:{errors[0].line}: learning.half_life_days: ")
+
+
+def test_learning_settings_that_contradict_each_other(demo_site_text: str) -> None:
+    text = replace_once(demo_site_text, "school_zone: B",
+                        "school_zone: B\nlearning: {max_preheat_after_long_absence_hours: 2}")
+    [error] = errors_of(text)
+    assert error.line == line_of(text, "learning: {") and error.path == "learning"
+    assert ("max_preheat_after_long_absence_hours (2) must not be below max_preheat_hours (3)"
+            in error.message)
+    # Valid on its own, a zone's key must still fit the site's other keys.
+    text = replace_once(demo_site_text, "school_zone: B",
+                        "school_zone: B\nlearning: {max_preheat_after_long_absence_hours: 6}")
+    offices = "        name: Bureaux du secrétariat\n"
+    text = replace_once(text, offices, f"{offices}        learning: {{max_preheat_hours: 8}}\n")
+    [error] = errors_of(text)
+    assert error.line == line_of(text, "max_preheat_hours: 8")
+    assert error.path == "buildings[mairie].zones[bureaux].learning"
+    assert ("max_preheat_after_long_absence_hours (6) must not be below max_preheat_hours (8)"
+            in error.message)
 
 
 def test_programme_period_errors(demo_site_text: str) -> None:

@@ -19,7 +19,7 @@ from controllers.occupancy import (
     rarely_used,
 )
 from controllers.schedule import FrenchCalendar
-from gtb.model import Programme, Site
+from gtb.model import LearningSettings, Programme, Site
 from gtb.sim.occupants import Occupants
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -253,5 +253,5 @@ def test_bad_input_is_refused() -> None:
     history = OccupancyHistory()
     with pytest.raises(ValueError, match="96 slots"):
         history.add(FIRST, [True] * 24)
-    with pytest.raises(ValueError, match="share"):
-        predict(history, at(MONDAY, 6), CALENDAR, "mairie", OFFICE, share=1.5)
+    with pytest.raises(ValueError, match="arrival_share"):
+        LearningSettings(arrival_share=1.5)  # a share is in 0..1, as predict takes it

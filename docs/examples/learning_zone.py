@@ -46,7 +46,7 @@ def fresh_learner() -> ZoneLearner:
     zone = next(z for z in building.zones if z.id == "bureaux")
     return ZoneLearner(site.programme_of(building, zone), building.use,
                        FrenchCalendar(site.school_zone, site.alsace_moselle),
-                       site.comfort_of(zone), site.tz)
+                       site.comfort_of(zone), site.tz, settings=site.learning_of(zone))
 
 
 def run(weeks: int = 6, start: datetime = FIRST_MONDAY) -> list[Morning]:

@@ -85,7 +85,8 @@ class Decider:
         ]
         self.learners = {
             z.key: ZoneLearner(site.programme_of(z.building, z.zone), z.building.use, calendar,
-                               site.comfort_of(z.zone), site.tz)
+                               site.comfort_of(z.zone), site.tz,
+                               settings=site.learning_of(z.zone))
             for z in self.zones
         }
         self._programmes = {z.key: site.programme_of(z.building, z.zone) for z in self.zones}
@@ -127,8 +128,8 @@ class Decider:
         switches = self._store.learning.switches()
         agendas = self._agendas(local_now.date())
         self._load_programmes()
-        # Zones that follow their programme and share it, with a use, comfort levels and
-        # agenda, share a decision.
+        # Zones that follow their programme and share it, with a use, comfort levels, fixed
+        # early start and agenda, share a decision.
         shared: dict[tuple[object, ...], HeatingDecision] = {}
         for z in self.zones:
             building, zone, keys = z.building, z.zone, z.keys
@@ -149,8 +150,10 @@ class Decider:
                 decision = learner.decide(now, indoor=indoor, outdoor=outdoor, present=present)
             else:
                 comfort = self._site.comfort_of(zone)
-                same = (programme, building.use, comfort, agenda)
-                decision = shared.get(same) or programme_decision(where, local_now, comfort)
+                settings = learner.settings
+                same = (programme, building.use, comfort, settings, agenda)
+                decision = shared.get(same) or programme_decision(where, local_now, comfort,
+                                                                  settings)
                 shared[same] = decision
             reason = _degraded(decision.reason) if degraded else decision.reason
             if Role.HEATING_SETPOINT in keys:

@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from controllers.heating import FixedPreheat, programme_decision
+from controllers.heating import programme_decision
 from controllers.learning import ZoneLearner
 from controllers.schedule import FrenchCalendar, occupation
 from gtb.model import MODE_OF_LEVEL, ComfortLevels, HeatingLevel, Role, Site
@@ -156,24 +156,25 @@ class FixedProgramme:
     """The programme as a diligent manager sets it, with the usual fixed early start.
 
     ``controllers.heating.programme_decision`` with public and school holidays from the
-    French calendar: comfort in programmed periods, 2 h of preheat (4 h after more than
-    48 h without a period, which covers Mondays and the ends of holidays), reduced or
-    frost protection outside. BOPTEST's baseline is the same idea (DOMAIN.md).
+    French calendar: comfort in programmed periods, the zone's fixed preheat (by default
+    2 h, 4 h after more than 48 h without a period, which covers Mondays and the ends of
+    holidays), reduced or frost protection outside. BOPTEST's baseline is the same idea
+    (DOMAIN.md).
     """
 
     def __init__(self, site: Site) -> None:
         self._tz = site.tz
-        self._preheat = FixedPreheat()
         self._calendar = FrenchCalendar(site.school_zone, site.alsace_moselle)
-        self._zones = [(f"{b.id}.{z.id}", site.programme_of(b, z), b.use, site.comfort_of(z))
+        self._zones = [(f"{b.id}.{z.id}", site.programme_of(b, z), b.use, site.comfort_of(z),
+                        site.learning_of(z))
                        for b in site.buildings for z in b.zones]
 
     def setpoints(self, now: datetime, seen: Observations) -> dict[str, ZoneCommand]:
         local = now.astimezone(self._tz)
         commands = {}
-        for key, programme, use, levels in self._zones:
+        for key, programme, use, levels, settings in self._zones:
             where = occupation(programme, self._calendar, use, local)
-            decision = programme_decision(where, local, levels, self._preheat)
+            decision = programme_decision(where, local, levels, settings)
             commands[key] = ZoneCommand(decision.level, decision.setpoint)
         return commands
 
@@ -194,7 +195,8 @@ class Learned:
         self._tz = site.tz
         self._learners = {
             f"{b.id}.{z.id}": ZoneLearner(site.programme_of(b, z), b.use, calendar,
-                                          site.comfort_of(z), site.tz)
+                                          site.comfort_of(z), site.tz,
+                                          settings=site.learning_of(z))
             for b in site.buildings for z in b.zones}
         self._refitted: date | None = None
 
