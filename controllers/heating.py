@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from controllers.occupancy import ArrivalForecast
 from controllers.schedule import Occupation
 from controllers.thermal import ThermalModel
-from gtb.i18n import duration, moment, temperature
-from gtb.model import DEFAULT_LEARNING, ComfortLevels, HeatingLevel, LearningSettings, Reason
+from gtb.model import DEFAULT_LEARNING, ComfortLevels, HeatingLevel, LearningSettings
+from gtb.texts import Reason
 
 LONG_ABSENCE = timedelta(hours=48)
 """Beyond this, a zone drops to frost protection (R241-27): the law, not a setting."""
@@ -48,19 +48,12 @@ def programme_decision(
     programmable thermostat's way, and the fallback): ``settings.fixed_preheat``."""
     if occupation.occupied:
         assert occupation.current_end is not None
-        until_fr = moment(occupation.current_end, local_now)
-        until_en = moment(occupation.current_end, local_now, "en")
-        by_fr, by_en = "selon le programme", "by the programme"
-        if occupation.because is not None:
-            by_fr = by_en = f"({occupation.because})"
         return HeatingDecision(
             HeatingLevel.COMFORT,
             comfort.comfort,
-            Reason(
-                f"Occupé {by_fr} jusqu'à {until_fr} : confort {temperature(comfort.comfort)}",
-                f"Occupied {by_en} until {until_en}: comfort "
-                f"{temperature(comfort.comfort, 'en')}",
-            ),
+            Reason.of("heating.occupied_because" if occupation.because else "heating.occupied",
+                      at=local_now, because=occupation.because, until=occupation.current_end,
+                      setpoint=comfort.comfort),
         )
     start = occupation.next_start
     long_absence = (
@@ -70,42 +63,27 @@ def programme_decision(
     )
     lead = settings.fixed_preheat(long_absence)
     if start is not None and elapsed(local_now, start) <= lead:
-        minutes = lead.total_seconds() / 60
         return HeatingDecision(
             HeatingLevel.COMFORT,
             comfort.comfort,
-            Reason(
-                f"Préchauffage fixe de {duration(minutes)} : occupation prévue à "
-                f"{moment(start, local_now)}",
-                f"Fixed {duration(minutes, 'en')} preheat: occupancy scheduled at "
-                f"{moment(start, local_now, 'en')}",
-            ),
+            Reason.of("heating.fixed_preheat", at=local_now,
+                      minutes=lead.total_seconds() / 60, start=start),
         )
-    when_fr = "aucune occupation prévue" if start is None else f"jusqu'à {moment(start, local_now)}"
-    when_en = "no occupancy scheduled" if start is None else (
-        f"until {moment(start, local_now, 'en')}"
-    )
-    because = "" if occupation.because is None else f"{occupation.because}, "
+    when = (Reason.of("heating.nothing_scheduled") if start is None
+            else Reason.of("heating.until", at=local_now, start=start))
+    because = "_because" if occupation.because else ""
     if long_absence:
         return HeatingDecision(
             HeatingLevel.FROST_PROTECTION,
             comfort.frost_protection,
-            Reason(
-                f"Inoccupé plus de 48 h ({because}{when_fr}) : hors-gel "
-                f"{temperature(comfort.frost_protection)}",
-                f"Unoccupied for more than 48 h ({because}{when_en}): frost protection "
-                f"{temperature(comfort.frost_protection, 'en')}",
-            ),
+            Reason.of(f"heating.long_absence{because}", because=occupation.because, when=when,
+                      setpoint=comfort.frost_protection),
         )
     return HeatingDecision(
         HeatingLevel.REDUCED,
         comfort.reduced,
-        Reason(
-            f"Inoccupé ({because}{when_fr}) : réduit {temperature(comfort.reduced)}"
-            if because else f"Inoccupé {when_fr} : réduit {temperature(comfort.reduced)}",
-            f"Unoccupied ({because}{when_en}): reduced {temperature(comfort.reduced, 'en')}"
-            if because else f"Unoccupied {when_en}: reduced {temperature(comfort.reduced, 'en')}",
-        ),
+        Reason.of(f"heating.unoccupied{because}", because=occupation.because, when=when,
+                  setpoint=comfort.reduced),
     )
 
 
@@ -155,13 +133,10 @@ def learned_decision(
         if not unused:
             return _comfort_or_coast(occupation, local_now, comfort, learning, previous,
                                      settings)
-        level, setpoint, fr, en = _setback_level(occupation, comfort, learning, forecast.start,
-                                                 settings)
-        return HeatingDecision(level, setpoint, Reason(
-            f"Période programmée rarement utilisée ({forecast.reason.fr}) : {fr} tant que "
-            f"personne n'est détecté",
-            f"Programmed period seldom used ({forecast.reason.en}): {en} until someone is "
-            f"detected"))
+        level, setpoint, setback = _setback_level(occupation, comfort, learning, forecast.start,
+                                                  settings)
+        return HeatingDecision(level, setpoint, Reason.of(
+            "heating.seldom_used", forecast=forecast.reason, setback=setback))
     if forecast.basis != "learned":
         # Arrivals not learned yet: the programme's times are only what was meant, and a
         # fixed early start is what has kept people warm so far.
@@ -176,10 +151,8 @@ def learned_decision(
         return HeatingDecision(
             HeatingLevel.COMFORT,
             comfort.comfort,
-            Reason(f"Arrivée attendue ({forecast.reason.fr}) : confort "
-                   f"{temperature(comfort.comfort)}",
-                   f"Arrival expected ({forecast.reason.en}): comfort "
-                   f"{temperature(comfort.comfort, 'en')}"),
+            Reason.of("heating.arrival_expected", forecast=forecast.reason,
+                      setpoint=comfort.comfort),
         )
     long_absence = _long_absence(occupation, learning, arrival)
     warmup = learning.thermal.warmup_minutes(learning.indoor, comfort.comfort,
@@ -189,26 +162,17 @@ def learned_decision(
     cap = settings.max_preheat(long_absence)
     lead = min(timedelta(minutes=warmup + margin), cap)
     left = elapsed(local_now, arrival)
+    start = (arrival - lead).astimezone(local_now.tzinfo)
     if left > lead and not (previous is HeatingLevel.COMFORT and left <= cap):
-        start = (arrival - lead).astimezone(local_now.tzinfo)
         return _learned_setback(occupation, comfort, learning, settings,
-                                (moment(start, local_now), moment(start, local_now, "en")))
-    basis_fr = f"apprise sur {forecast.similar_days} jours semblables"
-    basis_en = f"learned from {forecast.similar_days} similar days"
-    started = (arrival - lead).astimezone(local_now.tzinfo)
-    estimate_fr = "hors d'atteinte" if math.isinf(warmup) else duration(warmup)
-    estimate_en = "out of reach" if math.isinf(warmup) else duration(warmup, "en")
+                                Reason.of("heating.preheat_about", at=local_now, start=start))
+    estimate = (Reason.of("heating.out_of_reach") if math.isinf(warmup)
+                else Reason.of("duration", minutes=warmup))
     return HeatingDecision(
         HeatingLevel.COMFORT,
         comfort.comfort,
-        Reason(
-            f"Préchauffage démarré à {started:%H:%M} : arrivée prévue à "
-            f"{moment(arrival, local_now)} ({basis_fr}), montée estimée à {estimate_fr} "
-            f"par {temperature(learning.outdoor)} extérieurs",
-            f"Preheat started at {started:%H:%M}: arrival expected at "
-            f"{moment(arrival, local_now, 'en')} ({basis_en}), warm-up estimated at "
-            f"{estimate_en} with {temperature(learning.outdoor, 'en')} outside",
-        ),
+        Reason.of("heating.preheat", at=local_now, start=start, arrival=arrival,
+                  days=forecast.similar_days, estimate=estimate, outdoor=learning.outdoor),
     )
 
 
@@ -221,42 +185,34 @@ def _long_absence(occupation: Occupation, learning: Learning, arrival: datetime 
 
 def _setback_level(occupation: Occupation, comfort: ComfortLevels, learning: Learning,
                    arrival: datetime | None,
-                   settings: LearningSettings) -> tuple[HeatingLevel, float, str, str]:
+                   settings: LearningSettings) -> tuple[HeatingLevel, float, Reason]:
     """Reduced, or frost protection when the learned absence is long: the level, its
-    setpoint, and its words. Frost protection only if similar days show at most
+    setpoint, and why. Frost protection only if similar days show at most
     ``surprise_tolerance`` of unexpected visits: a room used now and then stays reduced,
     from where it warms up in minutes rather than hours."""
-    reduced_fr = f"réduit {temperature(comfort.reduced)}"
-    reduced_en = f"reduced {temperature(comfort.reduced, 'en')}"
     if not _long_absence(occupation, learning, arrival):
-        return HeatingLevel.REDUCED, comfort.reduced, reduced_fr, reduced_en
+        return (HeatingLevel.REDUCED, comfort.reduced,
+                Reason.of("setback.reduced", setpoint=comfort.reduced))
     surprise = learning.forecast.surprise
     if surprise > settings.surprise_tolerance:
-        percent = round(100 * surprise)
         return (HeatingLevel.REDUCED, comfort.reduced,
-                f"{reduced_fr}, pas hors-gel : venues imprévues certains jours (jusqu'à "
-                f"{percent} % des jours semblables)",
-                f"{reduced_en}, not frost protection: unexpected visits on some days (up to "
-                f"{percent}% of similar days)")
+                Reason.of("setback.reduced_surprises", setpoint=comfort.reduced,
+                          surprise=surprise))
     return (HeatingLevel.FROST_PROTECTION, comfort.frost_protection,
-            f"hors-gel {temperature(comfort.frost_protection)}",
-            f"frost protection {temperature(comfort.frost_protection, 'en')}")
+            Reason.of("setback.frost_protection", setpoint=comfort.frost_protection))
 
 
 def _learned_setback(occupation: Occupation, comfort: ComfortLevels, learning: Learning,
                      settings: LearningSettings,
-                     preheat_at: tuple[str, str] | None = None) -> HeatingDecision:
-    """Nobody expected before the learned arrival: the setback it allows, and why."""
+                     then: Reason | None = None) -> HeatingDecision:
+    """Nobody expected before the learned arrival: the setback it allows, and why (and
+    ``then``, when the preheat is to start)."""
     forecast = learning.forecast
-    level, setpoint, fr, en = _setback_level(occupation, comfort, learning, forecast.start,
-                                             settings)
-    then_fr = then_en = ""
-    if preheat_at is not None:
-        then_fr = f", préchauffage vers {preheat_at[0]}"
-        then_en = f", preheat about {preheat_at[1]}"
-    return HeatingDecision(level, setpoint, Reason(
-        f"Inoccupé ({forecast.reason.fr}) : {fr}{then_fr}",
-        f"Unoccupied ({forecast.reason.en}): {en}{then_en}"))
+    level, setpoint, setback = _setback_level(occupation, comfort, learning, forecast.start,
+                                              settings)
+    return HeatingDecision(level, setpoint, Reason.of(
+        "heating.learned_setback", forecast=forecast.reason, setback=setback,
+        then=then or Reason.of("empty")))
 
 
 def _comfort_or_coast(occupation: Occupation, local_now: datetime, comfort: ComfortLevels,
@@ -278,20 +234,12 @@ def _comfort_or_coast(occupation: Occupation, local_now: datetime, comfort: Comf
             return HeatingDecision(
                 HeatingLevel.REDUCED,
                 comfort.reduced,
-                Reason(
-                    f"Arrêt anticipé : la zone reste au-dessus de {temperature(floor)} "
-                    f"jusqu'à la fin prévue à {moment(end, local_now)}",
-                    f"Early stop: the zone stays above {temperature(floor, 'en')} until the "
-                    f"expected end at {moment(end, local_now, 'en')}",
-                ),
+                Reason.of("heating.early_stop", at=local_now, floor=floor, end=end),
             )
-    until = "" if end is None else f" jusqu'à {moment(end, local_now)}"
-    until_en = "" if end is None else f" until {moment(end, local_now, 'en')}"
-    who_fr = "Présence détectée" if learning.present else "Occupé selon le programme"
-    who_en = "Presence detected" if learning.present else "Occupied by the programme"
+    code = "heating.presence" if learning.present else "heating.occupied"
     return HeatingDecision(
         HeatingLevel.COMFORT,
         comfort.comfort,
-        Reason(f"{who_fr}{until} : confort {temperature(comfort.comfort)}",
-               f"{who_en}{until_en}: comfort {temperature(comfort.comfort, 'en')}"),
+        Reason.of(code if end is not None else f"{code}_open", at=local_now, until=end,
+                  setpoint=comfort.comfort),
     )

@@ -36,14 +36,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from controllers.lighting import sun_times, timetable, wall_clock, wall_instant
-from gtb.model import Cabinet, Period, Reason
+from controllers.lighting import sun_times, timetable, wall_instant
+from gtb.model import Cabinet, Period
+from gtb.texts import Reason
 
 TOLERANCE = timedelta(minutes=1)
 """How late (or early) a switch may be before it is a breach."""
 
-ARRETE_FR = "l'arrêté du 27 décembre 2018 (art. 2)"
-ARRETE_EN = "the arrêté of 27 December 2018 (art. 2)"
 
 
 @dataclass(frozen=True)
@@ -63,24 +62,6 @@ class Breach:
     reason: Reason
     """What happened and what the arrêté asks, in French and English."""
 
-
-@dataclass(frozen=True)
-class _Name:
-    fr: str
-    en: str
-    feminine: bool = False
-
-    def agree(self, participle: str) -> str:
-        return participle + "e" if self.feminine else participle
-
-
-_NAMES = {
-    "heritage": _Name("Mise en lumière du patrimoine", "Heritage lighting", feminine=True),
-    "park": _Name("Éclairage du parc ou jardin", "Park lighting"),
-    "facade": _Name("Éclairage de façade", "Façade lighting"),
-    "activity": _Name("Éclairage lié à l'activité", "Activity lighting"),
-    "car_park": _Name("Éclairage du parc de stationnement", "Car park lighting"),
-}
 
 _AT_SUNSET = frozenset({"heritage", "park", "facade", "car_park"})
 """Categories that may be switched on at sunset at the earliest (II, III, IV)."""
@@ -114,48 +95,38 @@ def breaches(cabinet: Cabinet, latitude: float, longitude: float, tz: ZoneInfo, 
     spans = _spans(lit, noon, next_noon)
     if not spans:
         return []
-    name = _NAMES[category]
-    hm = wall_clock(tz)
+    on = Reason.of(f"nuisance.lit.{category}")
     found: list[Breach] = []
 
-    def breach(rule: str, when: datetime, duration: timedelta, fr: str, en: str) -> None:
-        found.append(Breach(cabinet.id, night, rule, when, duration, Reason(fr, en)))
+    def breach(rule: str, when: datetime, duration: timedelta, reason: Reason) -> None:
+        found.append(Breach(cabinet.id, night, rule, when, duration, reason))
 
     if category in _AT_SUNSET:
         sunset = sun_times(latitude, longitude, tz, night).sunset.astimezone(UTC)
         for start, end in spans:
             early = min(end, sunset) - start
             if early > TOLERANCE:
-                breach(f"{category}_on_at_sunset", start, early,
-                       f"{name.fr} {name.agree('allumé')} à {hm(start)} : {ARRETE_FR} demande "
-                       f"l'allumage au plus tôt au coucher du soleil ({hm(sunset)})",
-                       f"{name.en} on at {hm(start)}: {ARRETE_EN} requires it on at sunset "
-                       f"({hm(sunset)}) at the earliest")
+                breach(f"{category}_on_at_sunset", start, early, Reason.of(
+                    "nuisance.on_before_sunset", lit=on, start=start.astimezone(tz),
+                    sunset=sunset.astimezone(tz)))
     limits = _limits(cabinet, night, tz, next_noon)
     if limits is None:
-        what = "1 h" if category == "activity" else "2 h"
-        breach(f"{category}_hours_needed", spans[0][0], timedelta(0),
-               f"{name.fr} : les horaires de l'activité (clé activity) sont nécessaires pour "
-               f"vérifier {ARRETE_FR}, qui demande l'extinction {what} après la fin de "
-               "l'activité",
-               f"{name.en}: the hours of the activity (key activity) are needed to check "
-               f"{ARRETE_EN}, which requires it off {what} after the activity ends")
+        breach(f"{category}_hours_needed", spans[0][0], timedelta(0), Reason.of(
+            "nuisance.hours_needed", name=Reason.of(f"nuisance.name.{category}"),
+            hours=1 if category == "activity" else 2))
         return sorted(found, key=lambda b: b.when)
     for index, (start, end) in enumerate(spans):
         first, last = max(start, limits.off_by), min(end, limits.on_again)
         if last - first <= TOLERANCE:
             continue
         if start <= limits.off_by + TOLERANCE:
-            breach(limits.off_rule, first, last - first,
-                   f"{name.fr} {name.agree('allumé')} jusqu'à {hm(end)} : {ARRETE_FR} "
-                   f"{limits.off_says.fr}",
-                   f"{name.en} on until {hm(end)}: {ARRETE_EN} {limits.off_says.en}")
+            breach(limits.off_rule, first, last - first, Reason.of(
+                "nuisance.lit_until", lit=on, end=end.astimezone(tz), says=limits.off_says))
         else:
-            again_fr, again_en = ("rallumé", "on again") if index else ("allumé", "on")
-            breach(limits.on_rule, first, last - first,
-                   f"{name.fr} {name.agree(again_fr)} à {hm(start)} : {ARRETE_FR} "
-                   f"{limits.on_says.fr}",
-                   f"{name.en} {again_en} at {hm(start)}: {ARRETE_EN} {limits.on_says.en}")
+            again = Reason.of(f"nuisance.relit.{category}") if index else on
+            breach(limits.on_rule, first, last - first, Reason.of(
+                "nuisance.lit_at", lit=again, start=start.astimezone(tz),
+                says=limits.on_says))
     return sorted(found, key=lambda b: b.when)
 
 
@@ -187,29 +158,22 @@ def _limits(cabinet: Cabinet, night: date, tz: ZoneInfo, next_noon: datetime) ->
     """When the cabinet must be off during the night of ``night``; None when that depends
     on activity hours that the cabinet does not give."""
     category = cabinet.category
-    hm = wall_clock(tz)
     morning = night + timedelta(days=1)
     one_am = wall_instant(morning, time(1), tz)
     period = cabinet.activity_period
     if category in ("heritage", "facade", "park"):
+        off_says, on_says = Reason.of("nuisance.off_by_1h"), Reason.of("nuisance.on_until_1h")
         off_by = one_am
-        off_fr, off_en = "à 1 h au plus tard", "by 1:00 at the latest"
-        until_fr, until_en = "1 h", "1:00"
         if category == "park" and period is not None:
             closing = _end_of(period, night, tz)
             if closing + timedelta(hours=1) < one_am:
                 off_by = closing + timedelta(hours=1)
-                off_fr = (f"1 h au plus tard après la fermeture ({hm(closing)}), "
-                          f"soit à {hm(off_by)}")
-                off_en = f"1 h after closing ({hm(closing)}) at the latest, by {hm(off_by)}"
-                until_fr = f"{hm(off_by)} (1 h après la fermeture)"
-                until_en = f"{hm(off_by)} (1 h after closing)"
+                off_says = Reason.of("nuisance.off_after_closing",
+                                     closing=closing.astimezone(tz), off=off_by.astimezone(tz))
+                on_says = Reason.of("nuisance.on_until_closing", off=off_by.astimezone(tz))
         late = "off_1h_after_closing" if off_by != one_am else "off_by_1h"
-        return _Limits(
-            off_by, next_noon, f"{category}_{late}", f"{category}_no_relight",
-            Reason(f"demande l'extinction {off_fr}", f"requires it off {off_en}"),
-            Reason(f"ne permet l'allumage qu'entre le coucher du soleil et {until_fr}",
-                   f"allows it on only from sunset to {until_en}"))
+        return _Limits(off_by, next_noon, f"{category}_{late}", f"{category}_no_relight",
+                       off_says, on_says)
     if period is None:
         return None
     hours = 1 if category == "activity" else 2
@@ -220,14 +184,10 @@ def _limits(cabinet: Cabinet, night: date, tz: ZoneInfo, next_noon: datetime) ->
     return _Limits(
         off_by, max(off_by, on_again), f"{category}_off_{hours}h_after",
         f"{category}_relit_from_7h",
-        Reason(f"demande l'extinction {hours} h au plus tard après la fin de l'activité "
-               f"({hm(ends)}), soit à {hm(off_by)}",
-               f"requires it off {hours} h after the activity ends ({hm(ends)}) at the "
-               f"latest, by {hm(off_by)}"),
-        Reason(f"ne permet de le rallumer qu'à {hm(on_again)} (7 h au plus tôt, ou 1 h avant "
-               f"le début de l'activité à {hm(starts)} si c'est plus tôt)",
-               f"allows it on again only from {hm(on_again)} (7:00 at the earliest, or 1 h "
-               f"before the activity starts at {hm(starts)} if that is earlier)"))
+        Reason.of("nuisance.off_after_activity", hours=hours, ends=ends.astimezone(tz),
+                  off=off_by.astimezone(tz)),
+        Reason.of("nuisance.relight_from", on=on_again.astimezone(tz),
+                  starts=starts.astimezone(tz)))
 
 
 def _end_of(period: Period, night: date, tz: tzinfo) -> datetime:

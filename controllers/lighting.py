@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
@@ -34,15 +34,14 @@ from astral import Observer
 from astral.sun import sun
 
 from controllers.schedule import Occupation, existing_time
-from gtb.i18n import moment
 from gtb.model import (
     LIGHTING_KINDS,
     AgendaEntry,
     Cabinet,
     NightWindow,
-    Reason,
     parse_night_window,
 )
+from gtb.texts import Reason, said
 
 # --- the sun -------------------------------------------------------------------------------
 
@@ -109,16 +108,12 @@ def timetable(cabinet: Cabinet, latitude: float, longitude: float, tz: ZoneInfo,
     next_noon = wall_instant(night + timedelta(days=1), time(12), tz)
     sunset = sun_times(latitude, longitude, tz, night).sunset.astimezone(UTC)
     sunrise = sun_times(latitude, longitude, tz, night + timedelta(days=1)).sunrise.astimezone(UTC)
-    _hm = wall_clock(tz)
     lit_from = sunset + timedelta(minutes=cabinet.on_after_sunset_min)
     lit_to = sunrise - timedelta(minutes=cabinet.off_before_sunrise_min)
-    at_dusk = Reason(f"allumé au coucher du soleil ({_hm(sunset)})",
-                     f"on at sunset ({_hm(sunset)})")
-    if cabinet.on_after_sunset_min:
-        at_dusk = Reason(
-            f"allumé {cabinet.on_after_sunset_min} min après le coucher du soleil "
-            f"({_hm(sunset)})",
-            f"on {cabinet.on_after_sunset_min} min after sunset ({_hm(sunset)})")
+    at_dusk = (Reason.of("lighting.after_sunset", minutes=cabinet.on_after_sunset_min,
+                         sunset=sunset.astimezone(tz))
+               if cabinet.on_after_sunset_min
+               else Reason.of("lighting.at_sunset", sunset=sunset.astimezone(tz)))
     # Cut points: the lit span, the cut-off and the dimming windows.
     edges = {noon, next_noon, lit_from, lit_to}
     cut = None
@@ -135,38 +130,36 @@ def timetable(cabinet: Cabinet, latitude: float, longitude: float, tz: ZoneInfo,
         if start >= end:
             continue
         stretches.append(_stretch(start, end, lit_from, lit_to, sunrise, cut, dims, at_dusk,
-                                  _hm))
+                                  tz))
     return tuple(_merged(stretches))
 
 
 def _stretch(start: datetime, end: datetime, lit_from: datetime, lit_to: datetime,
              sunrise: datetime, cut: tuple[datetime, datetime] | None,
              dims: Sequence[tuple[tuple[datetime, datetime], float]], at_dusk: Reason,
-             _hm: Callable[[datetime], str]) -> Stretch:
+             tz: tzinfo) -> Stretch:
     """One stretch between two edges: what holds in its middle holds throughout."""
     middle = start + (end - start) / 2
     if not lit_from <= middle < lit_to:
         if lit_to <= middle < sunrise:
             before = round((sunrise - lit_to).total_seconds() / 60)
-            return Stretch(start, end, 0.0, Reason(
-                f"éteint {before} min avant le lever du soleil ({_hm(sunrise)})",
-                f"off {before} min before sunrise ({_hm(sunrise)})"))
-        return Stretch(start, end, 0.0, Reason("jour : éteint", "daylight: off"))
+            return Stretch(start, end, 0.0, Reason.of(
+                "lighting.before_sunrise", minutes=before, sunrise=sunrise.astimezone(tz)))
+        return Stretch(start, end, 0.0, Reason.of("lighting.daylight"))
     if cut is not None and cut[0] <= middle < cut[1]:
-        until = ("jusqu'au lever du soleil" if cut[1] >= lit_to else f"jusqu'à {_hm(cut[1])}")
-        until_en = ("sunrise" if cut[1] >= lit_to else _hm(cut[1]))
-        return Stretch(start, end, 0.0, Reason(
-            f"coupure de nuit de {_hm(cut[0])} {until} : éteint",
-            f"night cut from {_hm(cut[0])} until {until_en}: off"))
+        if cut[1] >= lit_to:
+            return Stretch(start, end, 0.0, Reason.of("lighting.cut_until_sunrise",
+                                                      start=cut[0].astimezone(tz)))
+        return Stretch(start, end, 0.0, Reason.of("lighting.cut", start=cut[0].astimezone(tz),
+                                                  end=cut[1].astimezone(tz)))
     for (d_start, d_end), level in dims:
         if d_start <= middle < d_end:
-            return Stretch(start, end, level, Reason(
-                f"{at_dusk.fr}, abaissé à {level:.0f} % de {_hm(d_start)} à {_hm(d_end)}",
-                f"{at_dusk.en}, dimmed to {level:.0f} % from {_hm(d_start)} to {_hm(d_end)}"))
+            return Stretch(start, end, level, Reason.of(
+                "lighting.dimmed", lit=at_dusk, level=level, start=d_start.astimezone(tz),
+                end=d_end.astimezone(tz)))
     if cut is not None and middle >= cut[1]:
-        return Stretch(start, end, 100.0, Reason(
-            f"rallumé à {_hm(cut[1])} jusqu'au lever du soleil ({_hm(sunrise)})",
-            f"on again at {_hm(cut[1])} until sunrise ({_hm(sunrise)})"))
+        return Stretch(start, end, 100.0, Reason.of(
+            "lighting.on_again", start=cut[1].astimezone(tz), sunrise=sunrise.astimezone(tz)))
     return Stretch(start, end, 100.0, at_dusk)
 
 
@@ -181,11 +174,6 @@ def _merged(stretches: Iterable[Stretch]) -> Iterator[Stretch]:
         last = stretch
     if last is not None:
         yield last
-
-
-def wall_clock(tz: tzinfo) -> Callable[[datetime], str]:
-    """Formats an instant as the site's wall clock, ``HH:MM``."""
-    return lambda when: when.astimezone(tz).strftime("%H:%M")
 
 
 # --- decisions ---------------------------------------------------------------------------
@@ -219,11 +207,10 @@ def cabinet_decision(cabinet: Cabinet, latitude: float, longitude: float,
         assert entry.end is not None
         end = _existing(entry.end, tz).astimezone(tz)
         on = entry.kind == "lights_on"
-        state_fr, state_en = ("allumé", "on") if on else ("éteint", "off")
         return CabinetDecision(
             on, 100.0 if on else 0.0,
-            Reason(f"{entry.label} : {state_fr} jusqu'à {moment(end, local_now)}",
-                   f"{entry.label}: {state_en} until {moment(end, local_now, 'en')}"),
+            Reason.of("lighting.entry_on" if on else "lighting.entry_off", at=local_now,
+                      label=entry.label, until=end),
             entry.label)
     night = night_of(local_now)
     instant = local_now.astimezone(UTC)
@@ -280,63 +267,53 @@ def circuit_decision(where: Occupation, local_now: datetime, *, detector: bool,
     ``last_seen`` is the last moment presence was detected (aware).
     """
     if presence is None:
-        missing = (Reason("détecteur de présence en défaut", "presence detector failed")
-                   if detector else Reason("pas de détecteur de présence", "no presence detector"))
+        missing = Reason.of("circuit.detector_failed" if detector else "circuit.no_detector")
         if where.occupied:
             assert where.current_end is not None
-            return SwitchDecision(True, Reason(
-                f"{_occupied_fr(where)} jusqu'à {moment(where.current_end, local_now)} "
-                f"({missing.fr}) : allumé",
-                f"{_occupied_en(where)} until {moment(where.current_end, local_now, 'en')} "
-                f"({missing.en}): on"))
-        return SwitchDecision(False, Reason(f"{_unoccupied_fr(where)} ({missing.fr}) : éteint",
-                                            f"{_unoccupied_en(where)} ({missing.en}): off"))
+            return SwitchDecision(True, Reason.of(
+                "circuit.occupied_unseen", at=local_now, occupied=occupied_by(where),
+                until=where.current_end, missing=missing))
+        return SwitchDecision(False, Reason.of("circuit.unoccupied_unseen",
+                                               unoccupied=unoccupied_by(where), missing=missing))
     if presence:
-        return SwitchDecision(True, Reason("présence détectée : allumé", "presence detected: on"))
+        return SwitchDecision(True, Reason.of("circuit.presence"))
     if last_seen is not None:
         off_at = last_seen.astimezone(UTC) + vacancy_delay
         if local_now.astimezone(UTC) < off_at:
-            off_local = off_at.astimezone(local_now.tzinfo)
-            return SwitchDecision(True, Reason(
-                f"personne depuis {moment(last_seen, local_now)} : éteint à "
-                f"{moment(off_local, local_now)}",
-                f"nobody since {moment(last_seen, local_now, 'en')}: off at "
-                f"{moment(off_local, local_now, 'en')}"))
+            return SwitchDecision(True, Reason.of(
+                "circuit.vacating", at=local_now, since=last_seen,
+                off=off_at.astimezone(local_now.tzinfo)))
     minutes = round(vacancy_delay.total_seconds() / 60)
     if where.occupied:
-        return SwitchDecision(False, Reason(
-            f"{_occupied_fr(where)} mais personne depuis plus de {minutes} min : éteint",
-            f"{_occupied_en(where)} but nobody for more than {minutes} min: off"))
-    return SwitchDecision(False, Reason(f"{_unoccupied_fr(where)}, personne : éteint",
-                                        f"{_unoccupied_en(where)}, nobody: off"))
+        return SwitchDecision(False, Reason.of("circuit.occupied_empty",
+                                               occupied=occupied_by(where), minutes=minutes))
+    return SwitchDecision(False, Reason.of("circuit.unoccupied_empty",
+                                           unoccupied=unoccupied_by(where)))
 
 
 def equipment_decision(where: Occupation, local_now: datetime) -> SwitchDecision:
     """A scheduled output: on in its programme's periods and its events, off otherwise."""
-    why = where.because or "programme"
+    why = said(where.because) if where.because else Reason.of("equipment.programme")
     if where.occupied:
         assert where.current_end is not None
-        return SwitchDecision(True, Reason(
-            f"{why} : en marche jusqu'à {moment(where.current_end, local_now)}",
-            f"{why}: on until {moment(where.current_end, local_now, 'en')}"))
-    after_fr = after_en = ""
+        return SwitchDecision(True, Reason.of("equipment.on", at=local_now, why=why,
+                                              until=where.current_end))
     if where.next_start is not None:
-        after_fr = f" jusqu'à {moment(where.next_start, local_now)}"
-        after_en = f" until {moment(where.next_start, local_now, 'en')}"
-    return SwitchDecision(False, Reason(f"{why} : arrêt{after_fr}", f"{why}: off{after_en}"))
+        return SwitchDecision(False, Reason.of("equipment.off_until", at=local_now, why=why,
+                                               until=where.next_start))
+    return SwitchDecision(False, Reason.of("equipment.off", why=why))
 
 
-def _occupied_fr(where: Occupation) -> str:
-    return f"occupé ({where.because})" if where.because else "occupé selon le programme"
+def occupied_by(where: Occupation) -> Reason:
+    """« occupé (Conseil municipal) » when an agenda entry decides, else « occupé selon le
+    programme »."""
+    if where.because:
+        return Reason.of("occupation.occupied_because", because=where.because)
+    return Reason.of("occupation.occupied")
 
 
-def _occupied_en(where: Occupation) -> str:
-    return f"occupied ({where.because})" if where.because else "occupied by the programme"
-
-
-def _unoccupied_fr(where: Occupation) -> str:
-    return f"inoccupé ({where.because})" if where.because else "inoccupé"
-
-
-def _unoccupied_en(where: Occupation) -> str:
-    return f"unoccupied ({where.because})" if where.because else "unoccupied"
+def unoccupied_by(where: Occupation) -> Reason:
+    """« inoccupé (Inventaire) » when an agenda entry decides, else « inoccupé »."""
+    if where.because:
+        return Reason.of("occupation.unoccupied_because", because=where.because)
+    return Reason.of("occupation.unoccupied")

@@ -44,8 +44,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from controllers.schedule import DayType, FrenchCalendar, occupation, programmed_periods
-from gtb.i18n import DAYS_EN, DAYS_FR
-from gtb.model import DEFAULT_LEARNING, BuildingUse, LearningSettings, Period, Programme, Reason
+from gtb.model import DEFAULT_LEARNING, BuildingUse, LearningSettings, Period, Programme
+from gtb.texts import Reason
 
 SLOT_MINUTES = 15
 """Fixed, not tuning: the days stored in ``zone_learning`` are strings of these slots."""
@@ -284,64 +284,37 @@ def predict(
                 continue  # nothing learned, nothing programmed: a public holiday, say
             return _from_programme(
                 local_now, calendar, use, programme, learned.similar,
-                Reason(f"historique trop court pour {_day_fr(day)} ({learned.similar} "
-                       f"jour(s) semblable(s), {settings.min_similar_days} nécessaires)",
-                       f"history too short for {_day_en(day)} ({learned.similar} "
-                       f"similar day(s), {settings.min_similar_days} needed)"),
+                Reason.of("forecast.history_short", day=day, similar=learned.similar,
+                          needed=settings.min_similar_days),
             )
         if learned.chance < settings.min_confidence:
             surprise = max(surprise, learned.chance)
             continue  # the similar days say nobody comes: look at the next day
         if learned.confidence < settings.min_confidence:
-            percent = round(100 * learned.confidence)
             return _from_programme(
                 local_now, calendar, use, programme, learned.similar,
-                Reason(f"apprentissage incertain (confiance {percent} %)",
-                       f"learning uncertain (confidence {percent}%)"),
+                Reason.of("forecast.uncertain", confidence=learned.confidence),
             )
         return replace(_learned(learned, day, local_now), surprise=surprise)
     programmed = occupation(programme, calendar, use, local_now).next_start
-    rare_fr = rare_en = ""
-    if programmed is not None:
-        rare_fr = f" ; le programme prévoit {programmed:%d/%m %H:%M}, rarement occupé"
-        rare_en = f"; the programme has {programmed:%d/%m %H:%M}, rarely occupied"
     return ArrivalForecast(
         None, None, 1.0, "learned", 0,
-        Reason(f"aucune arrivée attendue dans les {HORIZON_DAYS} jours{rare_fr}",
-               f"no arrival expected within {HORIZON_DAYS} days{rare_en}"),
+        Reason.of("forecast.none" if programmed is None else "forecast.none_rarely_used",
+                  days=HORIZON_DAYS, programmed=programmed),
         surprise,
     )
-
-
-def _day_fr(day: date) -> str:
-    return f"{DAYS_FR[day.weekday()]} {day:%d/%m}"
-
-
-def _day_en(day: date) -> str:
-    return f"{DAYS_EN[day.weekday()]} {day:%d/%m}"
 
 
 def _learned(learned: _DayForecast, day: date, local_now: datetime) -> ArrivalForecast:
     tz = local_now.tzinfo
     start = max(_at(day, learned.start_min, tz), local_now)
     end = _at(day, learned.end_min, tz)
-    hhmm, until = f"{start:%H:%M}", f"{end:%H:%M}"
-    when_fr = when_en = ""
-    if day != local_now.date():
-        when_fr, when_en = f"{_day_fr(day)} ", f"{_day_en(day)} "
-    percent = round(100 * learned.confidence)
+    code = "forecast.learned" if day == local_now.date() else "forecast.learned_on"
     return ArrivalForecast(
         start, end, learned.confidence, "learned", learned.similar,
-        Reason(
-            f"arrivée prévue {when_fr}à {hhmm}, départ vers {until} (appris sur "
-            f"{learned.similar} jours semblables en {learned.weeks} semaines, "
-            f"{learned.covered} arrivées sur {learned.kept} à {hhmm} ou après, "
-            f"confiance {percent} %)",
-            f"arrival expected {when_en}at {hhmm}, leaving about {until} (learned from "
-            f"{learned.similar} similar days over {learned.weeks} weeks, "
-            f"{learned.covered} arrivals out of {learned.kept} at {hhmm} or later, "
-            f"confidence {percent}%)",
-        ),
+        Reason.of(code, day=day, start=start, end=end, similar=learned.similar,
+                  weeks=learned.weeks, covered=learned.covered, kept=learned.kept,
+                  confidence=learned.confidence),
     )
 
 
@@ -353,14 +326,10 @@ def _from_programme(local_now: datetime, calendar: FrenchCalendar, use: Building
     end = now.current_end
     if start is not None and not now.occupied:
         end = occupation(programme, calendar, use, start).current_end
-    if start is None:
-        fr, en = "aucune période programmée", "no programmed period"
-    else:
-        fr = f"période programmée à partir de {start:%d/%m %H:%M}"
-        en = f"programmed period from {start:%d/%m %H:%M}"
     return ArrivalForecast(
         start, end, 0.0, "programme", similar,
-        Reason(f"programme suivi, {why.fr} : {fr}", f"following the programme, {why.en}: {en}"),
+        Reason.of("forecast.programme_none" if start is None else "forecast.programme",
+                  why=why, start=start),
     )
 
 

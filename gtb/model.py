@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from gtb.texts import Reason
+
 
 class Model(BaseModel):
     """Base of every site-file model: unknown keys are errors, values are frozen."""
@@ -101,17 +103,6 @@ class Quality(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
-class Reason:
-    """Why an automatic decision was taken, in the panel's two languages."""
-
-    fr: str
-    en: str
-
-    def __str__(self) -> str:
-        return self.fr
-
-
 Source = Literal["controller", "override", "safety"]
 """Who decided a command: a controller, a person's override (or order), or the safety
 bounds that clamped what either asked."""
@@ -134,15 +125,7 @@ class HeatingLevel(StrEnum):
 
     @property
     def label(self) -> Reason:
-        return _LEVEL_LABELS[self]
-
-
-_LEVEL_LABELS = {
-    HeatingLevel.COMFORT: Reason("confort", "comfort"),
-    HeatingLevel.REDUCED: Reason("réduit", "reduced"),
-    HeatingLevel.FROST_PROTECTION: Reason("hors-gel", "frost protection"),
-    HeatingLevel.OFF: Reason("arrêt", "off"),
-}
+        return Reason.of(f"level.{self.value}")
 
 HEATING_MODES = dict(enumerate(HeatingLevel, start=1))
 """States of a ``heating_mode`` multi-state point (BACnet multi-state values count from 1)."""

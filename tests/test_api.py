@@ -25,9 +25,10 @@ from schemathesis.specs.openapi.checks import (
 )
 from werkzeug.test import TestResponse
 
-from gtb.model import Quality, Reason, Site
+from gtb.model import Quality, Site
 from gtb.store.accounts import UserRole
 from gtb.store.samples import Sample
+from gtb.texts import said
 from web.api import OPERATIONS
 from web.auth import hash_token
 from web.panel import may
@@ -270,7 +271,7 @@ def test_an_override_by_token_is_stored_audited_and_shown(api: ApiRig) -> None:
     assert zone["override"]["id"] == override.id and zone["applied"] is False
     api.rig.show_zone("mairie.accueil", NOW + timedelta(minutes=1), temperature=19.2,
                       setpoint=20.5, source="override",
-                      reason=Reason("Dérogation de marie", "Override by marie"))
+                      reason=said("Dérogation de marie", "Override by marie"))
     zone = api.call("GET", ZONE, who="mairie-viewer").json
     assert zone["applied"] is True
     assert zone["status"]["reason"] == {"fr": "Dérogation de marie", "en": "Override by marie"}
@@ -447,7 +448,7 @@ def test_site_series_and_outputs(api: ApiRig) -> None:
     assert len(week["curves"]["temperature"]["samples"]) == 3
     cabinet = api.rig.site.cabinets[0]
     api.rig.show_output("cabinet", cabinet.id, NOW, on=True, level=50.0,
-                        reason=Reason("Nuit : abaissement", "Night: dimmed"))
+                        reason=said("Nuit : abaissement", "Night: dimmed"))
     outputs = api.call("GET", "/api/outputs", who="mairie-viewer").json
     shown = next(c for c in outputs["cabinets"] if c["key"] == cabinet.id)
     assert shown["status"]["on"] is True and shown["status"]["level"] == 50.0

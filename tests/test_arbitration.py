@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from gtb.engine.arbitration import Arbiter, Command, Switch
-from gtb.model import Reason, Site
+from gtb.model import Site
 from gtb.store.control import Override
+from gtb.texts import said
 
 NOW = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)  # 10:00 in Paris
-PROGRAMME = Reason("Occupé selon le programme", "Occupied by the programme")
+PROGRAMME = said("Occupé selon le programme", "Occupied by the programme")
 
 
 def override(point: str, value: float, who: str = "marie", hours: float = 2) -> Override:

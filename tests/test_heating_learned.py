@@ -10,7 +10,8 @@ from controllers.heating import HeatingDecision, Learning, learned_decision, pro
 from controllers.occupancy import ArrivalForecast
 from controllers.schedule import FrenchCalendar, occupation
 from controllers.thermal import ThermalModel
-from gtb.model import ComfortLevels, HeatingLevel, Programme, Reason
+from gtb.model import ComfortLevels, HeatingLevel, Programme
+from gtb.texts import said
 
 PARIS = ZoneInfo("Europe/Paris")
 LEVELS = ComfortLevels()
@@ -29,7 +30,7 @@ def at(hour: int, minute: int = 0, day: int = 13) -> datetime:
 
 def forecast(start: datetime | None, basis: str = "learned",
              end: datetime | None = None) -> ArrivalForecast:
-    return ArrivalForecast(start, end, 0.95, basis, 12, Reason("appris", "learned"))
+    return ArrivalForecast(start, end, 0.95, basis, 12, said("appris", "learned"))
 
 
 EIGHT = datetime(2026, 1, 13, 8, 0, tzinfo=PARIS)
@@ -171,7 +172,7 @@ def test_a_room_used_now_and_then_stays_reduced_rather_than_frost_protected() ->
     friday = datetime(2026, 1, 9, 17, 0, tzinfo=PARIS)
     now = at(22)
     unexpected = ArrivalForecast(at(8, day=15), None, 0.95, "learned", 12,
-                                 Reason("appris", "learned"), surprise=0.12)
+                                 said("appris", "learned"), surprise=0.12)
     decision = learned_decision(occupation(OFFICE, CALENDAR, "mairie", now), now, LEVELS,
                                 Learning(unexpected, ZONE, 12.0, 2.0, False, friday))
     assert decision.level is HeatingLevel.REDUCED

@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from controllers.monitoring import WatchChange, WatchLevel, WatchState, WatchVerdict, evaluate
-from gtb.model import Reason, Severity, Watch
+from gtb.model import Severity, Watch
+from gtb.texts import Reason, said
 
 PARIS = ZoneInfo("Europe/Paris")
 MINUTE = timedelta(minutes=1)
-CLASSROOM = Reason("CO2 de Classes élémentaires", "CO2 of Classes élémentaires")
+CLASSROOM = said("CO2 de Classes élémentaires", "CO2 of Classes élémentaires")
 CO2 = Watch(high=800, high_high=1500, hysteresis=50, delay_s=600, label="Air à renouveler")
 PLANT_ROOM = Watch(low=5, low_low=3, hysteresis=1, delay_s=900, label="Risque de gel")
 
@@ -141,7 +142,7 @@ def test_classroom_messages_tell_each_stage() -> None:
         "Air à renouveler : CO2 de Classes élémentaires à 800 ppm : alerte maintenue jusqu'à "
         "750 ppm (seuil 800 ppm, hystérésis 50 ppm)"
     )
-    assert reasons["10:18"] == Reason(
+    assert (reasons["10:18"].fr, reasons["10:18"].en) == (
         "CO2 de Classes élémentaires à 750 ppm : fin de l'alerte (seuil 800 ppm, hystérésis "
         "50 ppm)",
         "CO2 of Classes élémentaires at 750 ppm: warning over (threshold 800 ppm, hysteresis "
@@ -348,7 +349,7 @@ def test_french_message_formats_numbers_the_french_way() -> None:
     steps = run(CO2, every(at(2026, 1, 12, 9, 0), MINUTE, values))
     verdict = steps[10].verdict
     assert verdict.change is RAISED and verdict.level is HIGH_HIGH
-    assert verdict.reason == Reason(
+    assert (verdict.reason.fr, verdict.reason.en) == (
         "Air à renouveler : CO2 de Classes élémentaires à 1\u202f520 ppm, au-dessus du seuil "
         "critique de 1\u202f500 ppm depuis 10 min",
         "Air à renouveler: CO2 of Classes élémentaires at 1,520 ppm, above the critical "
@@ -360,7 +361,7 @@ def test_french_message_formats_numbers_the_french_way() -> None:
 def test_decimals_follow_the_thresholds_and_a_comma_marks_them() -> None:
     river = Watch(high=2.35, high_high=3.1, hysteresis=0.05, label="Crue")
     steps = run(river, [(at(2026, 2, 3, 6, 0), 2.414)], name="Niveau de l'Orge", unit="m")
-    assert steps[0].verdict.reason == Reason(
+    assert (steps[0].verdict.reason.fr, steps[0].verdict.reason.en) == (
         "Crue : Niveau de l'Orge à 2,41 m, au-dessus du seuil d'alerte de 2,35 m",
         "Crue: Niveau de l'Orge at 2.41 m, above the warning threshold of 2.35 m",
     )
@@ -419,7 +420,7 @@ def test_a_plain_name_serves_both_languages_and_state_is_not_mutated() -> None:
     state = WatchState()
     verdict = evaluate(Watch(high=800), 900.0, at(2026, 1, 12, 9, 0), state,
                        name="ecole.classes.co2", unit="ppm")
-    assert verdict.reason == Reason(
+    assert (verdict.reason.fr, verdict.reason.en) == (
         "ecole.classes.co2 à 900 ppm, au-dessus du seuil d'alerte de 800 ppm",
         "ecole.classes.co2 at 900 ppm, above the warning threshold of 800 ppm",
     )

@@ -18,13 +18,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gtb.model import HeatingLevel, Programme, Quality, Reason, Severity
+from gtb.model import HeatingLevel, Programme, Quality, Severity
 from gtb.store import Store
 from gtb.store.accounts import UserRole
 from gtb.store.database import ConflictError, NotFoundError, SchemaVersionError, StoreError
 from gtb.store.migrations import MIGRATIONS
 from gtb.store.samples import Sample
 from gtb.store.status import Holiday, Holidays, Night, NightStep, OutputStatus, ZoneStatus
+from gtb.texts import said
 
 PARIS = ZoneInfo("Europe/Paris")
 T0 = datetime(2026, 1, 12, 8, 0, tzinfo=UTC)
@@ -832,19 +833,19 @@ def test_the_status_is_replaced_kind_by_kind(store: Store) -> None:
     they were written, types and all."""
     step = NightStep(start=datetime(2026, 1, 12, 17, 5, tzinfo=PARIS),
                      end=datetime(2026, 1, 12, 23, tzinfo=PARIS), level=100.0,
-                     reason=Reason("coucher du soleil", "sunset"))
+                     reason=said("coucher du soleil", "sunset"))
     night = Night(cabinet="ep", at=T0, night=date(2026, 1, 12), sunset=step.start,
                   sunrise=datetime(2026, 1, 13, 8, 40, tzinfo=PARIS), steps=(step,))
     holidays = Holidays(at=T0, today=date(2026, 1, 12), holidays=(
         Holiday(first=date(2026, 2, 7), last=date(2026, 2, 22),
-                name=Reason("Vacances d'hiver", "Winter holidays"), school=True),))
+                name=said("Vacances d'hiver", "Winter holidays"), school=True),))
     store.status.save_outlook(T0, [night], holidays)
     zone = ZoneStatus(building="m", zone="a", name="Accueil", at=T0, temperature=18.5,
                       quality=Quality.STALE, level=HeatingLevel.COMFORT, setpoint=19.0,
-                      reason=Reason("Occupé", "Occupied"), degraded=False, occupied=True,
+                      reason=said("Occupé", "Occupied"), degraded=False, occupied=True,
                       next_arrival=T0 + timedelta(hours=1))
     output = OutputStatus(kind="cabinet", id="ep", name="EP", at=T0, on=True, level=50.0,
-                          reason=Reason("nuit", "night"))
+                          reason=said("nuit", "night"))
     store.status.save(T0, [zone], [output])
     later = zone.model_copy(update={"at": T0 + minutes(1), "setpoint": 20.0,
                                     "source": "override", "actor": "marie"})

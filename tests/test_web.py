@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gtb.model import Reason, Site
+from gtb.model import Site
+from gtb.texts import said
 
 from .web_rig import NOW, PanelRig, csrf, panel_rig
 
@@ -76,7 +77,7 @@ def test_an_operator_overrides_a_zone_and_the_audit_log_says_so(rig: PanelRig) -
     assert "en attente du prochain passage du moteur" in page
     # The engine applies it at its tick, and says so in the store.
     rig.show_zone("mairie.accueil", NOW + timedelta(minutes=1), setpoint=20.5,
-                  source="override", reason=Reason("Dérogation de marie", "Override by marie"))
+                  source="override", reason=said("Dérogation de marie", "Override by marie"))
     page = client.get(ZONE).get_data(as_text=True)
     assert "appliquée par le moteur" in page and "Dérogation de marie" in page
     response = client.post(ZONE + "/cancel", data={"why": "fini", "csrf_token": token})
@@ -137,7 +138,7 @@ def test_an_occupied_period_under_way_shows_until_when_not_its_start(rig: PanelR
         rig.show_zone("mairie.accueil", NOW.replace(hour=at_hour),
                       next_arrival=datetime.fromisoformat(start),
                       next_arrival_end=datetime.fromisoformat(end),
-                      next_arrival_reason=Reason("appris sur 5 jours", "learned on 5 days"))
+                      next_arrival_reason=said("appris sur 5 jours", "learned on 5 days"))
         return html.unescape(client.get(ZONE).get_data(as_text=True))
 
     # The engine's forecast may start at the very moment of its tick, to the microsecond.

@@ -14,7 +14,8 @@ import pytest
 from werkzeug.test import TestResponse
 
 from controllers.lighting import cabinet_decision, sun_times
-from gtb.model import Reason, Site
+from gtb.model import Site
+from gtb.texts import said
 
 from .web_rig import NOW, PARIS, PanelRig, csrf, panel_rig
 
@@ -42,7 +43,7 @@ def _engine_status(rig: PanelRig, at: datetime, on: bool, fr: str, en: str,
     """The status the engine writes after a tick, for the centre's cabinet (``source``
     override: a person's order holds, and ``on`` and the reason are the order's)."""
     rig.show_output("cabinet", "ep-centre", at, on=on, level=100.0 if on else 0.0,
-                    source=source, reason=Reason(fr, en))
+                    source=source, reason=said(fr, en))
 
 
 def test_the_page_shows_each_cabinet_its_state_and_the_engines_night(rig: PanelRig) -> None:

@@ -13,7 +13,8 @@ import pytest
 from werkzeug.test import TestResponse
 
 from controllers.schedule import FrenchCalendar, occupation
-from gtb.model import HeatingLevel, Reason, Site
+from gtb.model import HeatingLevel, Site
+from gtb.texts import said
 
 from .web_rig import NOW, PARIS, PanelRig, csrf, panel_rig
 
@@ -72,7 +73,7 @@ def test_an_operator_saves_a_week_and_the_engine_is_told(rig: PanelRig) -> None:
     assert 'value="07:30-12:00, 13:30-18:00"' in page
     # The engine's next tick: applied.
     rig.show_zone("mairie.accueil", NOW + timedelta(minutes=1), level=HeatingLevel.COMFORT,
-                  reason=Reason("Occupé selon le programme jusqu'à 12:00",
+                  reason=said("Occupé selon le programme jusqu'à 12:00",
                                 "Occupied by the programme until 12:00"))
     page = _text(client.get(ZONE))
     assert "appliqué par le moteur" in page and "Occupé selon le programme" in page

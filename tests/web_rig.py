@@ -20,10 +20,11 @@ from flask.testing import FlaskClient
 from controllers.schedule import FrenchCalendar
 from gtb.clock import SimulatedClock
 from gtb.engine import outlook
-from gtb.model import HeatingLevel, Quality, Reason, Site
+from gtb.model import HeatingLevel, Quality, Site
 from gtb.store import Store
 from gtb.store.accounts import UserRole
 from gtb.store.status import OutputStatus, ZoneStatus
+from gtb.texts import said
 from web import PanelConfig, create_app
 from web.auth import hash_password
 
@@ -69,7 +70,7 @@ class PanelRig:
     def show_output(self, kind: str, key: str, at: datetime, **fields: Any) -> OutputStatus:
         """The engine's status of one output (``cabinet``, ``circuit``, ``equipment``)."""
         status = OutputStatus(kind=kind, id=key, name=key, at=at,
-                              **{"on": False, "reason": Reason("test", "test"), **fields})
+                              **{"on": False, "reason": said("test", "test"), **fields})
         self.store.status.save(at, (), [status])
         return status
 
@@ -81,7 +82,7 @@ def zone_status(site: Site, key: str, at: datetime, **fields: Any) -> ZoneStatus
     zone = next(z for z in building.zones if z.id == zone_id)
     defaults: dict[str, Any] = {
         "temperature": 18.0, "quality": Quality.OK, "level": HeatingLevel.REDUCED,
-        "setpoint": 16.0, "reason": Reason("Inoccupé : réduit 16,0 °C",
+        "setpoint": 16.0, "reason": said("Inoccupé : réduit 16,0 °C",
                                            "Unoccupied: reduced 16.0 °C"),
         "degraded": False}
     return ZoneStatus(building=building_id, zone=zone_id, name=zone.name, at=at,

@@ -20,11 +20,12 @@ from flask.blueprints import BlueprintSetupState
 from pydantic import TypeAdapter
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from gtb.model import LIGHTING_KINDS, WEEKDAYS, AgendaEntry, Reason, Role, Zone
+from gtb.model import LIGHTING_KINDS, WEEKDAYS, AgendaEntry, Role, Zone
 from gtb.store.accounts import User, UserRole
 from gtb.store.agenda import StoredAgendaEntry
 from gtb.store.audit import Alarm
 from gtb.store.control import Override
+from gtb.texts import Reason
 from web.api_models import (
     NOT_AN_OBJECT,
     AgendaItem,
@@ -345,8 +346,8 @@ def override(building: str, zone: str, body: OverrideIn) -> Override:
 def cancel_override(building: str, zone: str, body: CancelIn) -> Override:
     p = panel()
     view = p.zone(building, zone)
-    p.cancel_override(view, who=_who(), why=body.why, default=Reason(
-        "annulée par l'API", "cancelled through the API"))
+    p.cancel_override(view, who=_who(), why=body.why,
+                      default=Reason.of("api.override_cancelled"))
     assert view.override is not None  # cancel_override refuses a zone without one
     return p.store.overrides.get(view.override.id)
 
@@ -433,8 +434,8 @@ def order_cabinet(cabinet: str, body: OrderIn) -> Override:
 def cancel_cabinet_order(cabinet: str, body: CancelIn) -> Override:
     p = panel()
     order = p.cabinet_order(p.cabinet(cabinet))
-    p.cancel_cabinet_order(cabinet, who=_who(), why=body.why, default=Reason(
-        "annulé par l'API", "cancelled through the API"))
+    p.cancel_cabinet_order(cabinet, who=_who(), why=body.why,
+                           default=Reason.of("api.order_cancelled"))
     assert order is not None  # cancel_cabinet_order refuses a cabinet without one
     return p.store.overrides.get(order.id)
 

@@ -19,7 +19,6 @@ from gtb.model import (
     Building,
     Cabinet,
     Programme,
-    Reason,
     Role,
     Site,
     Zone,
@@ -31,6 +30,7 @@ from gtb.store.audit import Alarm
 from gtb.store.control import Override, ProgrammeVersion
 from gtb.store.database import ConflictError, NotFoundError
 from gtb.store.status import OutputStatus, ZoneStatus
+from gtb.texts import Reason
 from web.timetables import (
     EXCEPTION_DAYS,
     LIGHTING_ENTRY_DAYS,
@@ -45,10 +45,10 @@ EXCEPTION_KINDS = ("event", "closure", "day")
 """The agenda entries of the programme pages (the lighting page's: ``LIGHTING_KINDS``)."""
 
 
-CANCELLED_HERE = Reason("annulée depuis le panneau", "cancelled from the panel")
+CANCELLED_HERE = Reason.of("panel.override_cancelled")
 """The reason of a cancellation given without one, in the panel (an override)."""
-ORDER_CANCELLED_HERE = Reason("annulé depuis le panneau", "cancelled from the panel")
-FROM_HERE = Reason("depuis le panneau", "from the panel")
+ORDER_CANCELLED_HERE = Reason.of("panel.order_cancelled")
+FROM_HERE = Reason.of("panel.from_here")
 
 
 def _reason(why: str, default: Reason) -> tuple[str, str | None]:

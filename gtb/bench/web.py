@@ -47,7 +47,6 @@ from gtb.model import (
     Building,
     HeatingLevel,
     Quality,
-    Reason,
     Site,
     Zone,
     zone_mode_key,
@@ -57,6 +56,7 @@ from gtb.store import Store
 from gtb.store.accounts import UserRole
 from gtb.store.samples import Sample
 from gtb.store.status import ZoneStatus
+from gtb.texts import Reason
 from web import PanelConfig, PanelServer, create_app
 from web.auth import hash_password
 
@@ -253,11 +253,12 @@ def _engine_status(store: Store, site: Site) -> None:
             store.overrides.add(f"{key}.consigne", 20.0, start=END - timedelta(hours=1),
                                 until=END + timedelta(hours=2), who=ACCOUNT,
                                 why="répétition du concert", at=END - timedelta(hours=1))
-        reason = (Reason(f"Dérogation de {ACCOUNT} jusqu'à 02:00 : répétition du concert",
-                         f"Override by {ACCOUNT} until 02:00: concert rehearsal")
+        local = END.astimezone(site.tz)
+        reason = (Reason.of("override", at=local, who=ACCOUNT, why="répétition du concert",
+                            until=local + timedelta(hours=2))
                   if overridden else
-                  Reason("Inoccupé selon le programme jusqu'à 06:00 : réduit 16,0 °C",
-                         "Unoccupied by the programme until 06:00: reduced 16.0 °C"))
+                  Reason.of("heating.unoccupied", setpoint=16.0, when=Reason.of(
+                      "heating.until", at=local, start=local + timedelta(hours=6))))
         zones.append(ZoneStatus(
             building=building.id, zone=zone.id, name=zone.name, at=END,
             temperature=round(16.4 + index % 7 / 10, 1), quality=Quality.OK,
@@ -265,8 +266,10 @@ def _engine_status(store: Store, site: Site) -> None:
             reason=reason, source="override" if overridden else "controller",
             actor=ACCOUNT if overridden else "engine", degraded=False, occupied=False,
             next_arrival=END + timedelta(hours=8),
-            next_arrival_reason=Reason("arrivée apprise sur 5 jours semblables",
-                                       "arrival learned over 5 similar days"),
+            next_arrival_reason=Reason.of(
+                "forecast.learned", day=END + timedelta(hours=8), start=END + timedelta(hours=8),
+                end=END + timedelta(hours=18), similar=5, weeks=3, covered=4, kept=5,
+                confidence=0.8),
             period_end=END + timedelta(hours=6),
         ))
     store.status.save(END, zones, ())

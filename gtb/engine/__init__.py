@@ -31,9 +31,10 @@ from gtb.engine.journal import Journal
 from gtb.engine.reading import PointReader
 from gtb.engine.status import StatusKeeper
 from gtb.engine.writing import Writer
-from gtb.model import Quality, Reason, Site
+from gtb.model import Quality, Site
 from gtb.store import Store
 from gtb.store.status import OutputStatus, ZoneStatus
+from gtb.texts import Reason
 from protocols.base import Driver
 
 
@@ -95,9 +96,8 @@ class Engine:
         self._decider.restore(self.clock.now())
         for driver in self.drivers.values():
             await driver.start()
-        said = f"{len(self.refs)} points, site {self.site.id}"
-        self._journal.event("engine", Reason("Moteur démarré", "Engine started"),
-                            Reason(said, said))
+        self._journal.event("engine", Reason.of("engine.started"),
+                            Reason.of("engine.points", points=len(self.refs), site=self.site.id))
 
     async def stop(self) -> None:
         """Let a tick under way finish, release or hold the commanded points as the site
@@ -106,9 +106,9 @@ class Engine:
         async with self._ticking:
             if released:
                 await self._writer.release_all()
-        self._journal.event("engine", Reason("Moteur arrêté", "Engine stopped"),
-                            Reason("points rendus", "points released") if released
-                            else Reason("points maintenus", "points held"))
+        self._journal.event("engine", Reason.of("engine.stopped"),
+                            Reason.of("engine.points_released" if released
+                                      else "engine.points_held"))
         for driver in self.drivers.values():
             await driver.stop()
 

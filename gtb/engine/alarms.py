@@ -13,9 +13,10 @@ from datetime import datetime
 from controllers.monitoring import WatchChange, WatchState, evaluate
 from gtb.engine.journal import Journal, where_of
 from gtb.engine.reading import Snapshot
-from gtb.model import PointRef, Quality, Reason, Role, Severity
+from gtb.model import PointRef, Quality, Role, Severity
 from gtb.store import Store
 from gtb.store.audit import Alarm
+from gtb.texts import Reason, said
 
 Endpoint = tuple[str, str, int]
 """A device: protocol, address and unit (Modbus) or device instance (BACnet)."""
@@ -54,10 +55,8 @@ class FaultAlarms:
                 critical = ref.role is Role.ZONE_TEMPERATURE
                 wanted[f"point:{key}"] = (
                     Severity.CRITICAL if critical else Severity.WARNING,
-                    Reason(f"{key} illisible : {self._cause(key)}"
-                           + (" — zone en mode dégradé" if critical else ""),
-                           f"{key} unreadable: {self._cause(key)}"
-                           + (" — zone in degraded mode" if critical else "")),
+                    Reason.of("point.unreadable_degraded" if critical else "point.unreadable",
+                              key=key, cause=self._cause(key)),
                     ref,
                 )
         for alarm_key, (severity, message, about) in wanted.items():
@@ -67,47 +66,39 @@ class FaultAlarms:
             )
             if new:
                 self._journal.event(
-                    "alarm", Reason(f"Alarme : {message.fr}", f"Alarm: {message.en}"),
-                    Reason("défaut de lecture", "read failure"), ref=about,
+                    "alarm", Reason.of("alarm.raised", alarm=message),
+                    Reason.of("alarm.read_failure"), ref=about,
                     data={"state": "raised", "alarm": alarm.id, "key": alarm_key})
         for alarm_key in active:
             if alarm_key.startswith(("device:", "point:")) and alarm_key not in wanted:
                 cleared = self._store.alarms.clear(alarm_key, at=now)
                 if cleared is not None:
                     about = self._refs.get(cleared.point) if cleared.point else None
-                    self._journal.event("alarm", Reason(
-                        f"Fin d'alarme : {cleared.message}",
-                        f"Alarm over: {cleared.message_en or cleared.message}"),
-                        Reason("lecture rétablie", "reading again"), ref=about,
+                    self._journal.event(
+                        "alarm", Reason.of("alarm.cleared", alarm=said(
+                            cleared.message, cleared.message_en or cleared.message)),
+                        Reason.of("alarm.reading_again"), ref=about,
                         data={"state": "cleared", "alarm": cleared.id, "key": alarm_key})
 
     def _dead_device(self, endpoint: Endpoint, keys: list[str]) -> Reason:
         protocol, address, unit = endpoint
-        what_fr, what_en = (
-            (f"Modbus TCP {address} (unité {unit})", f"Modbus TCP {address} (unit {unit})")
-            if protocol == "modbus"
-            else (f"BACnet/IP {address} (appareil {unit})", f"BACnet/IP {address} (device {unit})"))
-        cause, consequences = self._cause(keys[0]), self._consequences(keys)
-        return Reason(f"{what_fr} ne répond plus : {cause} — {consequences.fr}",
-                      f"{what_en} does not answer: {cause} — {consequences.en}")
+        device = Reason.of(f"device.{protocol}", address=address, unit=unit)
+        return Reason.of("device.silent", device=device, cause=self._cause(keys[0]),
+                         consequences=self._consequences(keys))
 
-    def _consequences(self, keys: list[str]) -> Reason:
+    def _consequences(self, keys: list[str]) -> list[Reason]:
         """What a dead device means for people: the zones it measures go to their
         degraded mode; what it switches (lights, equipment) keeps its last state until it
         answers, when the engine applies the state of the moment again."""
         refs = [self._refs[key] for key in keys]
-        said: list[Reason] = []
+        found: list[Reason] = []
         if any(ref.role is Role.ZONE_TEMPERATURE for ref in refs):
-            said.append(Reason("zones en mode dégradé", "zones in degraded mode"))
+            found.append(Reason.of("consequence.degraded"))
         held = ", ".join(sorted({owner.name for ref in refs
                                  if (owner := ref.cabinet or ref.equipment) is not None}))
         if held:
-            said.append(Reason(
-                f"{held} : dernier état maintenu par l'appareil, rétabli dès qu'il répond",
-                f"{held}: last state held by the device, restored as soon as it answers"))
-        if not said:
-            return Reason("points en défaut", "points failed")
-        return Reason(" ; ".join(r.fr for r in said), "; ".join(r.en for r in said))
+            found.append(Reason.of("consequence.held", names=held))
+        return found or [Reason.of("consequence.failed")]
 
 
 def _device_key(endpoint: Endpoint) -> str:
@@ -115,7 +106,7 @@ def _device_key(endpoint: Endpoint) -> str:
     return f"device:{protocol}:{address}:{unit}"
 
 
-THRESHOLD = Reason("seuil", "threshold")
+THRESHOLD = Reason.of("alarm.threshold")
 
 
 class Watches:
@@ -145,8 +136,7 @@ class Watches:
                 if current is not None and value is not None:
                     self._store.alarms.clear(alarm_key, at=now)
                     self._journal.event(
-                        "alarm", Reason(f"Fin d'alarme : {verdict.reason.fr}",
-                                        f"Alarm over: {verdict.reason.en}"),
+                        "alarm", Reason.of("alarm.cleared", alarm=verdict.reason),
                         THRESHOLD, ref=ref,
                         data={"state": "cleared", "alarm": current.id, "key": alarm_key})
                 continue
@@ -161,6 +151,6 @@ class Watches:
                 message_en=verdict.reason.en, **where_of(ref))
             if new:
                 self._journal.event(
-                    "alarm", Reason(f"Alarme : {verdict.reason.fr}", f"Alarm: {verdict.reason.en}"),
+                    "alarm", Reason.of("alarm.raised", alarm=verdict.reason),
                     THRESHOLD, ref=ref,
                     data={"state": "raised", "alarm": alarm.id, "key": alarm_key})

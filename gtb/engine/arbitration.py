@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from gtb.i18n import moment, number_fr, temperature
-from gtb.model import HEATING_MODES, ROLES, PointRef, Reason, Role, Site, Source
+from gtb.model import HEATING_MODES, ROLES, PointRef, Role, Site, Source
 from gtb.store.control import Override
+from gtb.texts import Reason
 
 
 @dataclass(frozen=True)
@@ -94,11 +94,7 @@ def _override_command(override: Override, local_now: datetime) -> Command:
     return Command(
         override.point,
         override.value,
-        Reason(
-            f"Dérogation de {override.who} jusqu'à {moment(until, local_now)} : {override.why}",
-            f"Override by {override.who} until {moment(until, local_now, 'en')}: "
-            f"{override.why}",
-        ),
+        Reason.of("override", at=local_now, who=override.who, until=until, why=override.why),
         "override",
         override.who,
     )
@@ -110,21 +106,14 @@ def _within_bounds(site: Site, ref: PointRef, command: Command) -> Command:
         assert ref.zone is not None
         bounds = site.bounds_of(ref.zone)
         if command.value > bounds.setpoint_ceiling:
-            return _clamped(command, bounds.setpoint_ceiling, "plafonné à", "capped at")
+            return _safety(command, bounds.setpoint_ceiling, "safety.capped")
         if command.value < bounds.frost_floor:
-            return _clamped(command, bounds.frost_floor, "relevé au plancher hors-gel",
-                            "raised to the frost floor")
+            return _safety(command, bounds.frost_floor, "safety.frost_floor")
         return command
     if role is Role.DIMMING_LEVEL:
         level = min(100.0, max(0.0, command.value))
         if level != command.value:
-            return replace(
-                command,
-                value=level,
-                reason=_append(command.reason, f"ramené à {number_fr(level, 0)} %",
-                               f"limited to {level:.0f} %"),
-                source="safety",
-            )
+            return _safety(command, level, "safety.dimming", level=level)
         return command
     if ROLES[role].kind == "binary":
         return replace(command, value=1.0 if command.value >= 0.5 else 0.0)
@@ -134,14 +123,10 @@ def _within_bounds(site: Site, ref: PointRef, command: Command) -> Command:
     return command
 
 
-def _clamped(command: Command, value: float, fr: str, en: str) -> Command:
-    return replace(
-        command,
-        value=value,
-        reason=_append(command.reason, f"{fr} {temperature(value)} (limite de sécurité)",
-                       f"{en} {temperature(value, 'en')} (safety bound)"),
-        source="safety",
-    )
+def _safety(command: Command, value: float, code: str, **params: object) -> Command:
+    """The command held back by a safety rule: its value, and its reason with the rule's."""
+    return replace(command, value=value, source="safety",
+                   reason=Reason.of(code, decision=command.reason, value=value, **params))
 
 
 def _minimum_state_time(ref: PointRef, command: Command, switch: Switch, now: datetime) -> Command:
@@ -149,18 +134,5 @@ def _minimum_state_time(ref: PointRef, command: Command, switch: Switch, now: da
     if minimum is None or command.value == switch.value or now - switch.at >= minimum:
         return command
     wait = int((switch.at + minimum - now).total_seconds())
-    state_fr, state_en = ("marche", "on") if switch.value else ("arrêt", "off")
-    return replace(
-        command,
-        value=switch.value,
-        reason=_append(
-            command.reason,
-            f"maintenu en {state_fr} encore {wait} s (durée minimale de protection)",
-            f"kept {state_en} {wait} s more (minimum time protecting the equipment)",
-        ),
-        source="safety",
-    )
-
-
-def _append(reason: Reason, fr: str, en: str) -> Reason:
-    return Reason(f"{reason.fr} — {fr}", f"{reason.en} — {en}")
+    return _safety(command, switch.value, "safety.kept_on" if switch.value else "safety.kept_off",
+                   wait=wait)

@@ -37,13 +37,13 @@ from gtb.model import (
     AgendaEntry,
     Building,
     Quality,
-    Reason,
     Role,
     Site,
     Zone,
 )
 from gtb.store import Store
 from gtb.store.status import OutputStatus, ZoneStatus
+from gtb.texts import Reason
 
 
 @dataclass(frozen=True)
@@ -192,10 +192,8 @@ class Decider:
             self._store.learning.save(key, learner.learned(), at=now)
         self._learned_on = today
         fitted = sum(1 for learner in self.learners.values() if learner.thermal)
-        self._journal.event("learning", Reason("Apprentissage de la nuit", "Nightly learning"),
-                            Reason(f"{fitted} zone(s) sur {len(self.learners)} ont un modèle "
-                                   "thermique", f"{fitted} zone(s) of {len(self.learners)} "
-                                   "have a thermal model"))
+        self._journal.event("learning", Reason.of("learning.nightly"),
+                            Reason.of("learning.fitted", fitted=fitted, zones=len(self.learners)))
         return True
 
     def _observe(self, now: datetime, z: ZonePoints, snapshot: Snapshot,
@@ -310,26 +308,20 @@ class Decider:
             if version is not None and version.programme is not None:
                 programme = version.programme
             elif version is not None:
-                errors = version.errors
                 self._journal.event(
-                    "fault", Reason(f"Programme enregistré de {z.key} illisible",
-                                    f"Saved programme of {z.key} unreadable"),
-                    Reason(f"version {version.version} ({errors} erreur(s)) : programme "
-                           "du fichier du site appliqué",
-                           f"version {version.version} ({errors} error(s)): the site "
-                           "file's programme applies"),
+                    "fault", Reason.of("programme.unreadable", zone=z.key),
+                    Reason.of("programme.site_file_applies", version=version.version,
+                              errors=version.errors),
                     zone=(building, zone), data={"version": version.version})
                 version = None
             if programme == self._programmes[z.key]:
                 continue
             self._programmes[z.key] = programme
             self.learners[z.key].follow(programme)
-            source = (Reason(f"version {version.version} de {version.saved_by}",
-                             f"version {version.version} by {version.saved_by}")
-                      if version is not None
-                      else Reason("programme du fichier du site", "the site file's programme"))
-            self._journal.event("programme", Reason(f"Programme de {z.key} appliqué",
-                                                    f"Programme of {z.key} applied"), source,
+            source = (Reason.of("programme.version", version=version.version,
+                                who=version.saved_by)
+                      if version is not None else Reason.of("programme.site_file"))
+            self._journal.event("programme", Reason.of("programme.applied", zone=z.key), source,
                                 zone=(building, zone),
                                 data={"version": None if version is None else version.version})
         self._schedules_loaded = revision
@@ -341,7 +333,4 @@ def _switch(key: str, on: bool, reason: Reason, desired: dict[str, Command]) -> 
 
 
 def _degraded(reason: Reason) -> Reason:
-    return Reason(
-        f"Mode dégradé, température inconnue : programme sans optimisation. {reason.fr}",
-        f"Degraded mode, temperature unknown: programme without optimisation. {reason.en}",
-    )
+    return Reason.of("zone.degraded", decision=reason)

@@ -30,6 +30,7 @@ from gtb.savings.reporting import BACK_WITHIN_DAYS, back_within, efficiency_loss
 from gtb.savings.site import MAX_MISSING_FRACTION, MIN_BASELINE_DAYS, default_baseline_period
 from gtb.store import Store
 from gtb.store.audit import Alarm
+from gtb.texts import Reason, said
 
 CHECK_AFTER = time(1, 0)
 """Local time from which a day is checked: yesterday's last hour is in its rollup."""
@@ -146,27 +147,22 @@ class EfficiencyWatch:
                                               message=loss.explanation_fr,
                                               message_en=loss.explanation_en,
                                               building=building.id, point=meter)
-            self.store.audit.record(
-                now, EVENT_KIND, "engine", f"Alarme : dérive de consommation — {label}",
-                reason=loss.explanation_fr, site=self.site.id, building=building.id,
-                point=meter, data={"state": "raised", "alarm": alarm.id, "key": key,
-                                   **loss.as_dict()},
-                message_en=f"Alarm: consumption drift — {label}",
-                reason_en=loss.explanation_en)
+            self.store.audit.log(
+                now, EVENT_KIND, "engine", Reason.of("efficiency.alarm", label=label),
+                said(loss.explanation_fr, loss.explanation_en), site=self.site.id,
+                building=building.id, point=meter,
+                data={"state": "raised", "alarm": alarm.id, "key": key, **loss.as_dict()})
             return Change(key, True, alarm)
         if active is not None and not ongoing and back_within(baseline, recent):
             cleared = self.store.alarms.clear(key, at=now)
             if cleared is None:
                 return None
             back = yesterday - timedelta(days=BACK_WITHIN_DAYS - 1)
-            self.store.audit.record(
-                now, EVENT_KIND, "engine",
-                f"Fin d'alarme : {label} est revenu dans la bande de sa référence",
-                reason=f"consommation dans la bande de la référence depuis le {back:%d/%m/%Y}",
-                site=self.site.id, building=building.id, point=meter,
-                data={"state": "cleared", "alarm": cleared.id, "key": key},
-                message_en=f"Alarm over: {label} is back within its baseline's band",
-                reason_en=f"consumption within the baseline's band since {back:%d/%m/%Y}")
+            self.store.audit.log(
+                now, EVENT_KIND, "engine", Reason.of("efficiency.over", label=label),
+                Reason.of("efficiency.back_within", since=back), site=self.site.id,
+                building=building.id, point=meter,
+                data={"state": "cleared", "alarm": cleared.id, "key": key})
             return Change(key, False, cleared)
         return None
 

@@ -29,6 +29,7 @@ from gtb.clock import Clock
 from gtb.engine import Engine
 from gtb.influx import Shipper
 from gtb.store import Store
+from gtb.texts import Reason
 
 FIVE_YEARS = timedelta(days=5 * 366)
 
@@ -114,13 +115,10 @@ def start_jobs(engine: Engine, store: Store, clock: Clock, *, speed: float = 1.0
     def on_error(event: JobExecutionEvent) -> None:
         if isinstance(event.exception, asyncio.CancelledError):
             return  # stopped with the program, not a failure
-        message = f"La tâche « {event.job_id} » a échoué : {event.exception!r}"
-        store.audit.record(clock.now(), "job_error", "engine", message,
-                           reason="erreur interne ; la tâche reprendra à son prochain passage",
-                           message_en=f"Job '{event.job_id}' failed: {event.exception!r}",
-                           reason_en="internal error; the job runs again at its next turn")
+        message = Reason.of("job.failed", job=event.job_id, error=repr(event.exception))
+        store.audit.log(clock.now(), "job_error", "engine", message, Reason.of("job.retry"))
         if console is not None:
-            console.print(f"[red]{message}[/red]")
+            console.print(f"[red]{message.fr}[/red]")
 
     scheduler.add_listener(on_error, EVENT_JOB_ERROR)
     scheduler.start()

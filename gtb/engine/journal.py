@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gtb.clock import Clock
-from gtb.model import Building, PointRef, Reason, Zone
+from gtb.model import Building, PointRef, Zone
 from gtb.store import Store
+from gtb.texts import Reason
 
 
 class Journal:
@@ -23,10 +24,8 @@ class Journal:
         """An audit line about a point (``ref``), a zone, or the site."""
         where = (where_of(ref) if zone is None
                  else {"building": zone[0].id, "zone": zone[1].id, "point": None})
-        self._store.audit.record(
-            self._clock.now(), kind, actor, message.fr, reason=reason.fr, site=self._site,
-            data=data, message_en=message.en, reason_en=reason.en, **where,
-        )
+        self._store.audit.log(self._clock.now(), kind, actor, message, reason,
+                              site=self._site, data=data, **where)
 
 
 def where_of(ref: PointRef | None) -> dict[str, str | None]:

@@ -19,8 +19,9 @@ import holidays
 
 from controllers.lighting import sun_times, timetable
 from controllers.schedule import FrenchCalendar
-from gtb.model import Cabinet, Reason, Site
+from gtb.model import Cabinet, Site
 from gtb.store.status import Holiday, Holidays, Night, NightStep
+from gtb.texts import Reason, said
 
 HOLIDAY_DAYS = 365
 """How far ahead the holidays are published."""
@@ -65,18 +66,8 @@ def night_record(site: Site, cabinet: Cabinet, night: date, *, at: datetime) -> 
 
 
 _SCHOOL_NAMES = {
-    1: Reason("Vacances de Noël", "Christmas holidays"),
-    2: Reason("Vacances d'hiver", "Winter holidays"),
-    3: Reason("Vacances d'hiver", "Winter holidays"),
-    4: Reason("Vacances de printemps", "Spring holidays"),
-    5: Reason("Pont de l'Ascension", "Ascension bridge"),
-    6: Reason("Pont de l'Ascension", "Ascension bridge"),
-    7: Reason("Vacances d'été", "Summer holidays"),
-    8: Reason("Vacances d'été", "Summer holidays"),
-    9: Reason("Vacances d'été", "Summer holidays"),
-    10: Reason("Vacances de la Toussaint", "All Saints' holidays"),
-    11: Reason("Vacances de la Toussaint", "All Saints' holidays"),
-    12: Reason("Vacances de Noël", "Christmas holidays"),
+    1: "christmas", 2: "winter", 3: "winter", 4: "spring", 5: "ascension", 6: "ascension",
+    7: "summer", 8: "summer", 9: "summer", 10: "all_saints", 11: "all_saints", 12: "christmas",
 }
 """School holidays named by the month they start in: the ministry's calendar keeps them
 there (winter in February, spring in April, the Ascension bridge in May)."""
@@ -105,7 +96,7 @@ def holidays_record(calendar: FrenchCalendar, today: date, days: int = HOLIDAY_D
             first -= one
         while calendar.is_school_holiday(last + one):
             last += one
-        found.append((first, last, _SCHOOL_NAMES[first.month], True,
+        found.append((first, last, Reason.of(f"holidays.{_SCHOOL_NAMES[first.month]}"), True,
                       not calendar.school_holidays_from_data(first)))
     found.sort(key=lambda h: (h[0], h[3]))
     return Holidays(at=at, today=today, holidays=tuple(
@@ -116,7 +107,7 @@ def holidays_record(calendar: FrenchCalendar, today: date, days: int = HOLIDAY_D
 def _public_name(calendar: FrenchCalendar, day: date) -> Reason:
     english = calendar.public_holiday_name(day) or ""
     french = _names(day.year, calendar.alsace_moselle, "fr").get(day, english)
-    return Reason(french, _names(day.year, calendar.alsace_moselle, "en_US").get(day, english))
+    return said(french, _names(day.year, calendar.alsace_moselle, "en_US").get(day, english))
 
 
 @functools.cache

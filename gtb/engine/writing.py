@@ -18,8 +18,9 @@ from gtb.engine.alarms import Endpoint
 from gtb.engine.arbitration import Command, Switch
 from gtb.engine.journal import Journal, where_of
 from gtb.engine.reading import Snapshot
-from gtb.model import ROLES, PointRef, Quality, Reason, Severity
+from gtb.model import ROLES, PointRef, Quality, Severity
 from gtb.store import Store
+from gtb.texts import Reason, said
 from protocols.base import DeviceError, Driver
 
 
@@ -52,8 +53,8 @@ class Writer:
         for key, command in final.items():
             before = self._recorded.get(key)
             if before is None or before.value != command.value or before.reason != command.reason:
-                said = f"{key} ← {command.value:g}"
-                self._journal.event("command", Reason(said, said), command.reason,
+                self._journal.event("command", Reason.of("command.value", key=key,
+                                                         value=command.value), command.reason,
                                     ref=self._refs[key], actor=command.actor,
                                     data={"value": command.value, "source": command.source})
         self._recorded = dict(final)
@@ -74,16 +75,12 @@ class Writer:
     async def release_unused(self, final: Mapping[str, Command]) -> None:
         """Hand back the points no command holds any more."""
         for key in [k for k in self._written if k not in final]:
-            await self._release(key, Reason(
-                "plus aucune commande : point rendu à l'automate",
-                "no command any more: point handed back to the controller"))
+            await self._release(key, Reason.of("command.unused"))
 
     async def release_all(self) -> None:
         """The engine stops: every point it wrote goes back to the devices' own logic."""
         for key in list(self._written):
-            await self._release(key, Reason(
-                "arrêt du moteur : point rendu à l'automate",
-                "engine stopped: point handed back to the controller"))
+            await self._release(key, Reason.of("command.engine_stopped"))
 
     def _needs_write(self, now: datetime, command: Command, snapshot: Snapshot) -> bool:
         written = self._written.get(command.key)
@@ -108,15 +105,14 @@ class Writer:
         try:
             await self._drivers[ref.binding.protocol].write(ref, command.value)
         except DeviceError as exc:
+            failed = Reason.of("command.failed", key=command.key, error=str(exc))
             alarm, new = self._store.alarms.raise_(
-                alarm_key, at=now, severity=Severity.WARNING,
-                message=f"Commande de {command.key} impossible : {exc}",
-                message_en=f"Command of {command.key} failed: {exc}", **where_of(ref),
+                alarm_key, at=now, severity=Severity.WARNING, message=failed.fr,
+                message_en=failed.en, **where_of(ref),
             )
             if new:
-                self._journal.event("fault", Reason(f"Écriture de {command.key} impossible",
-                                                    f"Writing {command.key} failed"),
-                                    Reason(str(exc), str(exc)), ref=ref,
+                self._journal.event("fault", Reason.of("command.write_failed", key=command.key),
+                                    said(str(exc)), ref=ref,
                                     data={"alarm": alarm.id, "value": command.value})
             return False
         before = self._written.get(command.key)
@@ -125,9 +121,8 @@ class Writer:
             self.switches[command.key] = Switch(command.value, now)
         if self._store.alarms.clear(alarm_key, at=now) is not None:
             self._journal.event(
-                "alarm", Reason(f"Fin d'alarme : commande de {command.key} rétablie",
-                                f"Alarm over: command of {command.key} restored"),
-                Reason("écriture réussie", "written"), ref=ref,
+                "alarm", Reason.of("command.restored", key=command.key),
+                Reason.of("command.written"), ref=ref,
                 data={"state": "cleared", "key": alarm_key})
         return True
 
@@ -136,9 +131,8 @@ class Writer:
         try:
             await self._drivers[ref.binding.protocol].release(ref)
         except DeviceError as exc:
-            self._journal.event("fault", Reason(f"Libération de {key} impossible",
-                                                f"Releasing {key} failed"),
-                                Reason(str(exc), str(exc)), ref=ref)
+            self._journal.event("fault", Reason.of("command.release_failed", key=key),
+                                said(str(exc)), ref=ref)
             return
         del self._written[key]
-        self._journal.event("command", Reason(f"{key} libéré", f"{key} released"), why, ref=ref)
+        self._journal.event("command", Reason.of("command.released", key=key), why, ref=ref)

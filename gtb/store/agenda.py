@@ -26,6 +26,7 @@ from gtb.store.database import (
     to_json,
     utc,
 )
+from gtb.texts import Reason, said
 
 
 @dataclass(frozen=True)
@@ -142,20 +143,7 @@ class Agenda:
 
 
 _AGENDA_FIELDS = "id, entry, created_at, created_by, updated_at, updated_by"
-
-
 _NEXT_REVISION = "(SELECT COALESCE(MAX(revision), 0) + 1 FROM agenda)"
-
-
-_KIND_FR = {"event": "événement", "closure": "fermeture", "day": "jour particulier",
-            "lights_on": "éclairage public allumé", "lights_off": "éclairage public éteint"}
-
-
-_CHANGE_FR = {"added": "ajout", "changed": "modification", "removed": "suppression"}
-
-
-_KIND_EN = {"event": "event", "closure": "closure", "day": "special days",
-            "lights_on": "public lighting on", "lights_off": "public lighting off"}
 
 
 def _validated(value: AgendaEntry | Mapping[str, Any]) -> AgendaEntry:
@@ -210,13 +198,11 @@ def _audit_agenda(
 ) -> None:
     """The audit line of an agenda change, with the entry (and what it was) as data."""
     lo, hi = (entry.first_day, entry.last_day) if entry.kind == "day" else (entry.start, entry.end)
-    where = ", ".join(entry.scope)
-    reason = f"{_KIND_FR[entry.kind]} du {lo} au {hi} ({where or 'tout le site'})"
-    reason_en = f"{_KIND_EN[entry.kind]} from {lo} to {hi} ({where or 'the whole site'})"
+    where = said(", ".join(entry.scope)) if entry.scope else Reason.of("agenda.whole_site")
+    reason = Reason.of(f"agenda.{entry.kind}", lo=str(lo), hi=str(hi), where=where)
+    message = Reason.of(f"agenda.{change}", label=entry.label)
     data: dict[str, Any] = {"id": entry_id, "entry": entry.model_dump(mode="json")}
     if before is not None:
         data["before"] = before.model_dump(mode="json")
-    insert_event(conn, (ts, "agenda", who, None, None, None, None,
-                         f"Agenda : {_CHANGE_FR[change]} de « {entry.label} »", reason,
-                         to_json(data, "agenda change"),
-                         f"Agenda: « {entry.label} » {change}", reason_en))
+    insert_event(conn, (ts, "agenda", who, None, None, None, None, message.fr, reason.fr,
+                        to_json(data, "agenda change"), message.en, reason.en))

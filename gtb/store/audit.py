@@ -21,6 +21,7 @@ from gtb.store.database import (
     require_text,
     to_json,
 )
+from gtb.texts import Reason
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,18 @@ class AuditLog:
         with self._db.write() as conn:
             return insert_event(conn, (ts, kind, actor, site, building, zone, point, message,
                                         reason, payload, message_en, reason_en))
+
+    def log(self, at: datetime, kind: str, actor: str, message: Reason,
+            reason: Reason | None = None, *, site: str | None = None,
+            building: str | None = None, zone: str | None = None, point: str | None = None,
+            data: Mapping[str, Any] | None = None) -> int:
+        """Append a line said with reason codes (``gtb.texts``): kept in French and English
+        as they read now, so that the log says what was said then."""
+        return self.record(at, kind, actor, message.fr,
+                           reason=None if reason is None else reason.fr, site=site,
+                           building=building, zone=zone, point=point, data=data,
+                           message_en=message.en,
+                           reason_en=None if reason is None else reason.en)
 
     def events(
         self,

@@ -17,9 +17,10 @@ from typing import ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from gtb.model import HeatingLevel, Quality, Reason, Source
+from gtb.model import HeatingLevel, Quality, Source
 from gtb.store.database import Database, epoch
 from gtb.store.samples import Sample, Samples
+from gtb.texts import Reason
 
 
 class _Record(BaseModel):

@@ -1,0 +1,154 @@
+"""What people read about the engine's decisions, in French and English: the one place
+where a reason code becomes words.
+
+A ``Reason`` is a code and its parameters: ``Reason.of("heating.preheat", at=now,
+start=..., arrival=..., minutes=47.0, outdoor=1.3)``. The controllers and the engine say
+*why* with codes; how it reads is decided by ``CATALOGUE`` below, so that the same
+decision always reads the same, wherever it is shown (the panel, the audit log, the
+command line, the API).
+
+Parameters are JSON values, so that a reason is stored and read back as it was: numbers,
+texts (names, labels, what a person typed, a device's own error), moments (given as
+``datetime`` or ``date``, kept as ISO 8601 text with their offset), and other reasons,
+alone or in lists. A template says how each is shown, by the format spec of its field:
+
+- ``temperature`` ``19,5 °C``; ``number`` ``1 234,5``; ``whole`` ``12``; ``percent``
+  ``12 %`` (a share 0..1); ``duration`` ``2 h 15`` (minutes);
+- ``moment`` ``08:00``, ``demain 08:00``, ``lundi 12/01 08:00`` (relative to the
+  reason's ``at``); ``clock`` ``08:00``; ``date`` ``12/01/2026``; ``day`` ``lundi``;
+- no spec: a text as it is, a nested reason in the same language, a list of reasons
+  joined by the catalogue's ``join`` of that list.
+
+A template is a pair ``(French, English)`` of ``str.format`` texts (``catalogue.py``);
+where a reason reads differently with or without a part, the caller chooses another code,
+or passes the part as a nested reason that may be ``Reason.of("empty")``. The few
+sentences whose wording follows the facts too closely for a template (a watched point's
+alarm: thresholds, hysteresis, delays) are written by functions (``watch.py``), still
+here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal, Union
+
+from gtb.i18n import DAYS_EN, DAYS_FR, duration, moment, number_fr, temperature
+
+Lang = Literal["fr", "en"]
+Param = Union["Reason", list["Reason"], str, int, float, bool, None]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why something was decided: a code of the catalogue and its parameters. A plain
+    dataclass, cheap to make on the tick's path; pydantic validates it where it is read
+    back from JSON (a status record, an API answer)."""
+
+    code: str
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, code: str, **params: Any) -> Reason:
+        """A reason; moments (``datetime``, ``date``) are kept as ISO 8601 text."""
+        return cls(code, {name: _json(value) for name, value in params.items()})
+
+    @property
+    def fr(self) -> str:
+        return render(self, "fr")
+
+    @property
+    def en(self) -> str:
+        return render(self, "en")
+
+    def __str__(self) -> str:
+        return self.fr
+
+
+def said(fr: str, en: str | None = None) -> Reason:
+    """What a person or a device said, as it was said (a person's reason, a device's own
+    error, a label): shown as is, in English too when given."""
+    return Reason.of("said", fr=fr, en=fr if en is None else en)
+
+
+def _json(value: Any) -> Param:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def render(reason: Reason, lang: Lang) -> str:
+    """The reason in ``lang``; a code this program does not know (a newer one wrote it)
+    reads as its code."""
+    from gtb.texts.catalogue import CATALOGUE, WRITERS
+
+    writer = WRITERS.get(reason.code)
+    if writer is not None:
+        return writer(reason, lang)
+    template = CATALOGUE.get(reason.code)
+    if template is None:
+        return reason.code
+    return fill(template[0 if lang == "fr" else 1], reason, lang)
+
+
+def fill(template: str, reason: Reason, lang: Lang, **more: Any) -> str:
+    """``template`` with the reason's parameters (and ``more``) put in."""
+    return _Formatter(reason, lang).format(template, **reason.params, **more)
+
+
+class _Formatter(string.Formatter):
+    def __init__(self, reason: Reason, lang: Lang) -> None:
+        self._reason = reason
+        self._lang = lang
+
+    def format_field(self, value: Any, spec: str) -> str:
+        lang = self._lang
+        if isinstance(value, Reason):
+            return render(value, lang)
+        if isinstance(value, list):
+            joiner = JOINS.get(spec, JOINS["and"])[0 if lang == "fr" else 1]
+            return joiner.join(render(item, lang) for item in value)
+        if spec == "temperature":
+            return temperature(float(value), lang)
+        if spec == "number":
+            return number_fr(float(value)) if lang == "fr" else f"{float(value):,.1f}"
+        if spec == "g":
+            return f"{float(value):g}"
+        if spec == "whole":
+            return number_fr(float(value), 0) if lang == "fr" else f"{float(value):,.0f}"
+        if spec == "percent":
+            share = round(100 * float(value))
+            return f"{share} %" if lang == "fr" else f"{share}%"
+        if spec == "duration":
+            return duration(float(value), lang)
+        if spec == "moment":
+            return moment(datetime.fromisoformat(value), self._at(), lang)
+        if spec == "clock":
+            return datetime.fromisoformat(value).strftime("%H:%M")
+        if spec == "ddmm":
+            return date.fromisoformat(value[:10]).strftime("%d/%m")
+        if spec == "date":
+            return date.fromisoformat(value[:10]).strftime("%d/%m/%Y")
+        if spec == "day":
+            return (DAYS_FR if lang == "fr" else DAYS_EN)[date.fromisoformat(value[:10])
+                                                         .weekday()]
+        if spec:
+            raise ValueError(f"{self._reason.code}: unknown format {spec!r}")
+        return str(value)
+
+    def _at(self) -> datetime:
+        at = self._reason.params.get("at")
+        if not isinstance(at, str):
+            raise ValueError(f"{self._reason.code}: a moment needs the reason's 'at'")
+        return datetime.fromisoformat(at)
+
+
+JOINS: Mapping[str, tuple[str, str]] = {
+    "and": (" ; ", "; "),
+    "comma": (", ", ", "),
+}
+"""How a list of reasons is joined, by the format spec of its field."""
