@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from gtb.model import HeatingLevel, Programme, Quality, Severity
 from gtb.store import Store
 from gtb.store.accounts import UserRole
-from gtb.store.database import ConflictError, NotFoundError, SchemaVersionError, StoreError
+from gtb.store.errors import ConflictError, NotFoundError, SchemaVersionError, StoreError
 from gtb.store.migrations import MIGRATIONS
 from gtb.store.samples import Sample
 from gtb.store.status import Holiday, Holidays, Night, NightStep, OutputStatus, ZoneStatus

@@ -11,7 +11,7 @@ import pytest
 
 from gtb.model import AgendaEntry
 from gtb.store import Store
-from gtb.store.database import NotFoundError
+from gtb.store.errors import NotFoundError
 from gtb.store.migrations import MIGRATIONS
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

@@ -28,7 +28,7 @@ from gtb.store.accounts import UserRole
 from gtb.store.agenda import StoredAgendaEntry
 from gtb.store.audit import Alarm
 from gtb.store.control import Override, ProgrammeVersion
-from gtb.store.database import ConflictError, NotFoundError
+from gtb.store.errors import ConflictError, NotFoundError
 from gtb.store.status import OutputStatus, ZoneStatus
 from gtb.texts import Reason
 from web.timetables import (

@@ -22,7 +22,7 @@ from gtb.cli.common import count, echo_json, errors, load_or_exit
 from gtb.cli.tables import print_savings
 from gtb.clock import RealClock
 from gtb.store import Store
-from gtb.store.database import StoreError
+from gtb.store.errors import StoreError
 
 
 @click.command("export")

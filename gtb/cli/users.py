@@ -29,7 +29,7 @@ _DB = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
 @_DB
 def users_add(name: str, role: str, db: Path) -> None:
     """Create an account; the password is asked, or read from standard input."""
-    from gtb.store.database import ConflictError
+    from gtb.store.errors import ConflictError
     from web.auth import MIN_PASSWORD, hash_password
 
     if sys.stdin.isatty():
@@ -60,7 +60,7 @@ def users_add(name: str, role: str, db: Path) -> None:
 @_DB
 def users_token(name: str, label: str, db: Path) -> None:
     """Make an API token for NAME (same role as the account); it is shown once."""
-    from gtb.store.database import NotFoundError
+    from gtb.store.errors import NotFoundError
     from web.auth import hash_token, new_token
 
     token = new_token()

@@ -48,7 +48,7 @@ class Store:
         busy_timeout: float = 5.0,
         migrations: Sequence[Migration] = MIGRATIONS,
     ) -> None:
-        self.db = Database(path, busy_timeout=busy_timeout, migrations=migrations)
+        self.db = Database(path, busy_timeout, migrations)
         self.samples = Samples(self.db)
         self.rollups = Rollups(self.db)
         self.audit = AuditLog(self.db)

@@ -7,16 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from gtb.store.database import (
-    ConflictError,
-    Database,
-    NotFoundError,
-    epoch,
-    from_row,
-    new_id,
-    require_text,
-    utc,
-)
+from gtb.store.database import Room, epoch, from_row, new_id, require_text, utc
+from gtb.store.errors import ConflictError, NotFoundError
 
 
 class UserRole(StrEnum):
@@ -38,11 +30,8 @@ class User:
     disabled: bool
 
 
-class Accounts:
+class Accounts(Room):
     """Panel accounts and the API tokens of scripts (their hashes only)."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def add_user(
         self, name: str, password_hash: str, role: UserRole | str, *, at: datetime

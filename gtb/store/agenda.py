@@ -17,15 +17,8 @@ from pydantic import ValidationError
 
 from gtb.model import AgendaEntry
 from gtb.store.audit import insert_event
-from gtb.store.database import (
-    Database,
-    NotFoundError,
-    epoch,
-    new_id,
-    require_text,
-    to_json,
-    utc,
-)
+from gtb.store.database import Room, epoch, new_id, require_text, to_json, utc
+from gtb.store.errors import NotFoundError
 from gtb.texts import Reason, said
 
 
@@ -41,11 +34,8 @@ class StoredAgendaEntry:
     updated_by: str
 
 
-class Agenda:
+class Agenda(Room):
     """The panel's agenda entries: events, closures, day exceptions and lighting orders."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def add(
         self, entry: AgendaEntry | Mapping[str, Any], *, at: datetime, who: str

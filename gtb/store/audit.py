@@ -11,16 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from gtb.model import Severity
-from gtb.store.database import (
-    ConflictError,
-    Database,
-    NotFoundError,
-    epoch,
-    from_row,
-    new_id,
-    require_text,
-    to_json,
-)
+from gtb.store.database import Room, epoch, from_row, new_id, require_text, to_json
+from gtb.store.errors import ConflictError, NotFoundError
 from gtb.texts import Reason
 
 
@@ -67,11 +59,8 @@ class Alarm:
     """The message in English (None: said in French only)."""
 
 
-class AuditLog:
+class AuditLog(Room):
     """The audit log: who did what, when and why, in French and English."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def record(
         self,
@@ -163,11 +152,8 @@ class AuditLog:
         return None if row is None else from_row(Event, row, data=json.loads)
 
 
-class Alarms:
+class Alarms(Room):
     """Alarms, raised once per condition and kept until it clears, across restarts."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def raise_(
         self,

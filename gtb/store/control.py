@@ -14,17 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from gtb.model import Programme
-from gtb.store.database import (
-    ConflictError,
-    Database,
-    NotFoundError,
-    epoch,
-    from_row,
-    new_id,
-    require_text,
-    to_json,
-    utc,
-)
+from gtb.store.database import Room, epoch, from_row, new_id, require_text, to_json, utc
+from gtb.store.errors import ConflictError, NotFoundError
 
 
 @dataclass(frozen=True)
@@ -71,11 +62,8 @@ class ZoneLearning:
     changed_by: str
 
 
-class Overrides:
+class Overrides(Room):
     """People's values for a point over a period; they beat the controllers until they end."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def add(
         self,
@@ -159,11 +147,8 @@ class Overrides:
         return from_row(Override, row)
 
 
-class Programmes:
+class Programmes(Room):
     """Zones' weekly programmes as saved in the panel, every version kept."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def save(self, zone: str, programme: Programme, *, at: datetime, who: str) -> int:
         """Store a new version of a zone's weekly programme; returns its version number."""
@@ -212,11 +197,8 @@ class Programmes:
         return int(row[0])
 
 
-class Learning:
+class Learning(Room):
     """What each zone has learned, and whether it may learn."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def of(self, zone: str) -> ZoneLearning | None:
         """What the zone has learned, and whether it may; None for a zone never seen."""

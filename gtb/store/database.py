@@ -24,38 +24,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gtb.store.migrations import MIGRATIONS, Migration
+from gtb.store.errors import SchemaVersionError, StoreError
+from gtb.store.migrations import Migration
 
 _T = TypeVar("_T")
-
-
-class StoreError(Exception):
-    """The store refused an operation; the message says why, and nothing was changed."""
-
-
-class SchemaVersionError(StoreError):
-    """The file was written by a newer program: opening it could corrupt what it holds."""
-
-
-class NotFoundError(StoreError, LookupError):
-    """The override or user named does not exist."""
-
-
-class ConflictError(StoreError):
-    """The operation contradicts what is stored: an existing user, an ended override."""
 
 
 class Database:
     """One SQLite file of the store: a connection per thread, write transactions, and the
     schema brought up to date when it is opened."""
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        busy_timeout: float = 5.0,
-        migrations: Sequence[Migration] = MIGRATIONS,
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str], busy_timeout: float,
+                 migrations: Sequence[Migration]) -> None:
         self.path = Path(path)
         self._busy_timeout = busy_timeout
         self._pid = os.getpid()
@@ -153,6 +133,14 @@ class Database:
                         f"the file stays at version {version}: {exc}"
                     ) from exc
                 conn.execute(f"PRAGMA user_version = {version + 1}")
+
+
+class Room:
+    """A part of the store with one job (samples, alarms, accounts...), on the file's
+    connections and transactions."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
 
 # Samples and rollups are stored point by point (PRIMARY KEY (point_id, ...)), so a query

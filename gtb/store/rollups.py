@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from gtb.store.database import ALL_POINTS, POINT_ID, Database, epoch, span, utc
+from gtb.store.database import ALL_POINTS, POINT_ID, Room, epoch, span, utc
 
 HOUR = 3600
 
@@ -32,16 +32,15 @@ class Rollup:
     last_ts: datetime
 
 
-@dataclass(frozen=True)
-class DailyAggregate:
-    """One local calendar day of one point, from its hourly rollups.
+@dataclass(frozen=True, kw_only=True)
+class _Aggregate:
+    """A local period of one point, from its hourly rollups.
 
     ``hours`` counts the hours that have data: 23 or 25 on a complete daylight-saving day.
     ``sum_of_means`` adds the hourly means: for a power point in kW, that is kWh.
     """
 
     point: str
-    day: date
     hours: int
     count: int
     mean: float
@@ -50,26 +49,23 @@ class DailyAggregate:
     sum_of_means: float
 
 
-@dataclass(frozen=True)
-class MonthlyAggregate:
+@dataclass(frozen=True, kw_only=True)
+class DailyAggregate(_Aggregate):
+    """One local calendar day of one point."""
+
+    day: date
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonthlyAggregate(_Aggregate):
     """One local calendar month of one point; ``month`` is its first day."""
 
-    point: str
     month: date
     days: int
-    hours: int
-    count: int
-    mean: float
-    min: float
-    max: float
-    sum_of_means: float
 
 
-class Rollups:
+class Rollups(Room):
     """Hourly rollups of the ok samples, and the local days and months made from them."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def compute(self, start: datetime, end: datetime) -> int:
         """(Re)compute the hourly rollups of every point for each UTC hour touching [start, end).
@@ -114,10 +110,7 @@ class Rollups:
         """Local calendar days from start_date to end_date, both included; days without data
         are left out. Means are weighted by sample count, not averaged per hour."""
         periods = self._local_periods(point, start_date, end_date + timedelta(days=1), tz, _same)
-        return [
-            DailyAggregate(point, day, p.hours, p.count, p.mean, p.min, p.max, p.sum_of_means)
-            for day, p in periods.items()
-        ]
+        return [DailyAggregate(point=point, day=day, **p.figures()) for day, p in periods.items()]
 
     def monthly(
         self, point: str, start_month: date, end_month: date, tz: tzinfo
@@ -127,9 +120,7 @@ class Rollups:
         first, stop = start_month.replace(day=1), _next_month(end_month)
         periods = self._local_periods(point, first, stop, tz, _month_of)
         months = {
-            month: MonthlyAggregate(
-                point, month, len(p.days), p.hours, p.count, p.mean, p.min, p.max, p.sum_of_means
-            )
+            month: MonthlyAggregate(point=point, month=month, days=len(p.days), **p.figures())
             for month, p in periods.items()
         }
         # Months whose hourly rollups are gone, wholly or in part, come from the record.
@@ -142,8 +133,9 @@ class Rollups:
             month = date.fromisoformat(row["month"] + "-01")
             if month not in months or months[month].hours < row["hours"]:
                 months[month] = MonthlyAggregate(
-                    point, month, row["days"], row["hours"], row["count"],
-                    row["total"] / row["count"], row["min"], row["max"], row["sum_of_means"])
+                    point=point, month=month, days=row["days"], hours=row["hours"],
+                    count=row["count"], mean=row["total"] / row["count"], min=row["min"],
+                    max=row["max"], sum_of_means=row["sum_of_means"])
         return [months[month] for month in sorted(months)]
 
     def keep_monthly(self, start_month: date, end_month: date, tz: tzinfo) -> int:
@@ -258,6 +250,11 @@ class _Period:
     @property
     def mean(self) -> float:
         return self.total / self.count
+
+    def figures(self) -> dict[str, Any]:
+        """What every aggregate says of its period (``_Aggregate``'s figures)."""
+        return {"hours": self.hours, "count": self.count, "mean": self.mean, "min": self.min,
+                "max": self.max, "sum_of_means": self.sum_of_means}
 
 
 def _same(day: date) -> date:

@@ -13,6 +13,7 @@ from gtb.store.database import (
     ALL_POINTS,
     POINT_ID,
     Database,
+    Room,
     epoch,
     require_text,
     span,
@@ -50,11 +51,11 @@ class Sample:
         return f"sample {self.point} at {self.ts.isoformat()}"
 
 
-class Samples:
+class Samples(Room):
     """Raw samples: what was read of each point at each tick, with its quality."""
 
     def __init__(self, db: Database) -> None:
-        self._db = db
+        super().__init__(db)
         self._point_ids: dict[str, int] = {}
         """Point key -> id, as known after the last committed insert."""
 

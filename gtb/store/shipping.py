@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gtb.store.audit import Event
-from gtb.store.database import Database, epoch, from_row
+from gtb.store.database import Room, epoch, from_row
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,8 @@ class SetAside:
     at: datetime
 
 
-class Shipping:
+class Shipping(Room):
     """What is still to ship to InfluxDB, how far each stream went, what it refused."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def samples(self, limit: int) -> list[ShippableSample]:
         """The next ``limit`` samples after the watermark, in write order. A sample written

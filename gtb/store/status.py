@@ -18,7 +18,7 @@ from typing import ClassVar, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from gtb.model import HeatingLevel, Quality, Source
-from gtb.store.database import Database, epoch
+from gtb.store.database import Database, Room, epoch
 from gtb.store.samples import Sample, Samples
 from gtb.texts import Reason
 
@@ -175,11 +175,11 @@ class Holidays(StatusRecord):
 _R = TypeVar("_R", bound=StatusRecord)
 
 
-class StatusBoard:
+class StatusBoard(Room):
     """What the engine shows of each zone and output, and what lies ahead."""
 
     def __init__(self, db: Database, samples: Samples) -> None:
-        self._db = db
+        super().__init__(db)
         self._samples = samples
 
     def save(self, at: datetime, zones: Iterable[ZoneStatus], outputs: Iterable[OutputStatus],
