@@ -7,6 +7,7 @@ the figures themselves are measured by ``gtb bench heating`` (docs/heating-bench
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from gtb.bench.heating import bench_heating, zone_comfort
+from gtb.bench.plots import PlotsUnavailable
 from gtb.cli import main
 from gtb.config import load_site
 from gtb.sim.season import CONTROL_STEP_S, Observations, Sensors, restrict, simulate
@@ -110,3 +112,15 @@ def test_the_command_refuses_a_broken_site_file(tmp_path: Path) -> None:
     outcome = CliRunner().invoke(main, ["bench", "heating", "--quick", "--site", str(broken)])
     assert outcome.exit_code != 0
     assert "broken.yaml" in outcome.output
+
+
+def test_without_matplotlib_the_plots_are_refused_before_any_season_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """matplotlib is the optional ``bench`` extra: without it, the command says what to
+    install at once, instead of failing after minutes of simulation."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
+    with pytest.raises(PlotsUnavailable, match=r"pip install -e '\.\[bench\]'"):
+        bench_heating(DEMO, years=(1,), period=PERIOD, buildings=["mairie"],
+                      plots=tmp_path / "plots", workers=1)
+    assert not (tmp_path / "plots").exists()
