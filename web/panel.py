@@ -128,13 +128,15 @@ class Panel:
         building = self.building(building_id)
         for zone in building.zones:
             if zone.id == zone_id:
-                return self._view(building, zone, self.store.status.zones(),
+                key = f"{building.id}.{zone.id}"
+                return self._view(building, zone, self.store.status.zones([key]),
                                   self.store.overrides.active(self.now()))
         raise NotFound(f"Zone inconnue : {building_id}.{zone_id}",
                        f"Unknown zone: {building_id}.{zone_id}")
 
     def zones(self, building: Building | None = None) -> list[ZoneView]:
-        statuses = self.store.status.zones()
+        statuses = self.store.status.zones(
+            None if building is None else [f"{building.id}.{z.id}" for z in building.zones])
         overrides = self.store.overrides.active(self.now())
         buildings = [building] if building is not None else list(self.site.buildings)
         return [self._view(b, z, statuses, overrides) for b in buildings for z in b.zones]

@@ -11,7 +11,7 @@ holidays when they move on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 from typing import ClassVar, Literal, TypeVar
 
@@ -181,6 +181,9 @@ class StatusBoard(Room):
     def __init__(self, db: Database, samples: Samples) -> None:
         super().__init__(db)
         self._samples = samples
+        self._read_before: dict[str, StatusRecord] = {}
+        """Records read before, by their JSON: the panel reads the same rows every few
+        seconds between two ticks, and a row unchanged need not be validated again."""
 
     def save(self, at: datetime, zones: Iterable[ZoneStatus], outputs: Iterable[OutputStatus],
              *, samples: Iterable[Sample] = ()) -> None:
@@ -192,9 +195,10 @@ class StatusBoard(Room):
         """Replace each cabinet's night and the holidays ahead."""
         self._replace(at, (Night.KIND, Holidays.KIND), [*nights, holidays])
 
-    def zones(self) -> dict[str, ZoneStatus]:
-        """Each zone's status by ``building.zone``, in the order the engine wrote them."""
-        return {r.key: r for r in self._read(ZoneStatus)}
+    def zones(self, keys: Collection[str] | None = None) -> dict[str, ZoneStatus]:
+        """Each zone's status by ``building.zone`` (those of ``keys`` only, when given), in
+        the order the engine wrote them."""
+        return {r.key: r for r in self._read(ZoneStatus, keys)}
 
     def outputs(self) -> dict[str, OutputStatus]:
         """Each output's status by ``kind:id``, in the order the engine wrote them."""
@@ -224,7 +228,22 @@ class StatusBoard(Room):
                              rows)
         self._samples.remember(ids)
 
-    def _read(self, record: type[_R]) -> list[_R]:
-        rows = self._db.conn().execute(
-            "SELECT data FROM status WHERE kind = ? ORDER BY rowid", (record.KIND,))
-        return [record.model_validate_json(row[0]) for row in rows]
+    def _read(self, record: type[_R], keys: Collection[str] | None = None) -> list[_R]:
+        query, params = "SELECT data FROM status WHERE kind = ?", [record.KIND]
+        if keys is not None:
+            query += f" AND key IN ({', '.join('?' * len(keys))})"
+            params.extend(keys)
+        rows = self._db.conn().execute(query + " ORDER BY rowid", params).fetchall()
+        if len(self._read_before) > _KEPT:
+            self._read_before.clear()
+        found = []
+        for (data,) in rows:
+            known = self._read_before.get(data)
+            if not isinstance(known, record):
+                known = self._read_before[data] = record.model_validate_json(data)
+            found.append(known)
+        return found
+
+
+_KEPT = 4096
+"""Records kept read (a site's zones and outputs over a few ticks)."""

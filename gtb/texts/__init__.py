@@ -29,11 +29,14 @@ here and nowhere else.
 
 from __future__ import annotations
 
+import functools
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field
 
 from gtb.i18n import DAYS_EN, DAYS_FR, duration, moment, number_fr, temperature
 
@@ -49,19 +52,30 @@ class Reason:
 
     code: str
     params: Mapping[str, Param] = field(default_factory=dict)
+    read_as: Annotated[dict[str, str], Field(exclude=True)] = field(
+        default_factory=dict, init=False, compare=False, repr=False)
+    """What it reads as in each language, once rendered: the panel shows the same status
+    every few seconds. Not kept with the reason (JSON), nor part of what it is."""
 
     @classmethod
     def of(cls, code: str, **params: Any) -> Reason:
         """A reason; moments (``datetime``, ``date``) are kept as ISO 8601 text."""
         return cls(code, {name: _json(value) for name, value in params.items()})
 
+    def text(self, lang: Lang) -> str:
+        """The reason in ``lang``."""
+        said_ = self.read_as.get(lang)
+        if said_ is None:
+            said_ = self.read_as[lang] = render(self, lang)
+        return said_
+
     @property
     def fr(self) -> str:
-        return render(self, "fr")
+        return self.text("fr")
 
     @property
     def en(self) -> str:
-        return render(self, "en")
+        return self.text("en")
 
     def __str__(self) -> str:
         return self.fr
@@ -84,67 +98,77 @@ def _json(value: Any) -> Param:
 def render(reason: Reason, lang: Lang) -> str:
     """The reason in ``lang``; a code this program does not know (a newer one wrote it)
     reads as its code."""
-    from gtb.texts.catalogue import CATALOGUE, WRITERS
-
-    writer = WRITERS.get(reason.code)
+    catalogue, writers = _catalogue()
+    writer = writers.get(reason.code)
     if writer is not None:
         return writer(reason, lang)
-    template = CATALOGUE.get(reason.code)
+    template = catalogue.get(reason.code)
     if template is None:
         return reason.code
     return fill(template[0 if lang == "fr" else 1], reason, lang)
 
 
-def fill(template: str, reason: Reason, lang: Lang, **more: Any) -> str:
-    """``template`` with the reason's parameters (and ``more``) put in."""
-    return _Formatter(reason, lang).format(template, **reason.params, **more)
+@functools.cache
+def _catalogue() -> tuple[Mapping[str, tuple[str, str]],
+                          Mapping[str, Callable[[Reason, Lang], str]]]:
+    """The catalogue, imported on first use: it imports this module's ``Reason``."""
+    from gtb.texts.catalogue import CATALOGUE, WRITERS
+
+    return CATALOGUE, WRITERS
 
 
-class _Formatter(string.Formatter):
-    def __init__(self, reason: Reason, lang: Lang) -> None:
-        self._reason = reason
-        self._lang = lang
+def fill(template: str, reason: Reason, lang: Lang) -> str:
+    """``template`` with the reason's parameters put in."""
+    params = reason.params
+    return "".join(
+        literal if field is None else literal + _field(params[field], spec, reason, lang)
+        for literal, field, spec in _parsed(template))
 
-    def format_field(self, value: Any, spec: str) -> str:
-        lang = self._lang
-        if isinstance(value, Reason):
-            return render(value, lang)
-        if isinstance(value, list):
-            joiner = JOINS.get(spec, JOINS["and"])[0 if lang == "fr" else 1]
-            return joiner.join(render(item, lang) for item in value)
-        if spec == "temperature":
-            return temperature(float(value), lang)
-        if spec == "number":
-            return number_fr(float(value)) if lang == "fr" else f"{float(value):,.1f}"
-        if spec == "g":
-            return f"{float(value):g}"
-        if spec == "whole":
-            return number_fr(float(value), 0) if lang == "fr" else f"{float(value):,.0f}"
-        if spec == "percent":
-            share = round(100 * float(value))
-            return f"{share} %" if lang == "fr" else f"{share}%"
-        if spec == "duration":
-            return duration(float(value), lang)
-        if spec == "moment":
-            return moment(datetime.fromisoformat(value), self._at(), lang)
-        if spec == "clock":
-            return datetime.fromisoformat(value).strftime("%H:%M")
-        if spec == "ddmm":
-            return date.fromisoformat(value[:10]).strftime("%d/%m")
-        if spec == "date":
-            return date.fromisoformat(value[:10]).strftime("%d/%m/%Y")
-        if spec == "day":
-            return (DAYS_FR if lang == "fr" else DAYS_EN)[date.fromisoformat(value[:10])
-                                                         .weekday()]
-        if spec:
-            raise ValueError(f"{self._reason.code}: unknown format {spec!r}")
-        return str(value)
 
-    def _at(self) -> datetime:
-        at = self._reason.params.get("at")
+@functools.cache
+def _parsed(template: str) -> tuple[tuple[str, str | None, str], ...]:
+    """A template's literal texts, each followed by the field it names and its spec:
+    parsed once (``str.format``'s syntax; a field is a parameter's name)."""
+    return tuple((literal, field, spec or "")
+                 for literal, field, spec, _ in string.Formatter().parse(template))
+
+
+def _field(value: Any, spec: str, reason: Reason, lang: Lang) -> str:
+    """One parameter as ``spec`` shows it (the module's docstring lists them)."""
+    if isinstance(value, Reason):
+        return value.text(lang)
+    if isinstance(value, list):
+        joiner = JOINS.get(spec, JOINS["and"])[0 if lang == "fr" else 1]
+        return joiner.join(item.text(lang) for item in value)
+    if spec == "temperature":
+        return temperature(float(value), lang)
+    if spec == "number":
+        return number_fr(float(value)) if lang == "fr" else f"{float(value):,.1f}"
+    if spec == "g":
+        return f"{float(value):g}"
+    if spec == "whole":
+        return number_fr(float(value), 0) if lang == "fr" else f"{float(value):,.0f}"
+    if spec == "percent":
+        share = round(100 * float(value))
+        return f"{share} %" if lang == "fr" else f"{share}%"
+    if spec == "duration":
+        return duration(float(value), lang)
+    if spec == "moment":
+        at = reason.params.get("at")
         if not isinstance(at, str):
-            raise ValueError(f"{self._reason.code}: a moment needs the reason's 'at'")
-        return datetime.fromisoformat(at)
+            raise ValueError(f"{reason.code}: a moment needs the reason's 'at'")
+        return moment(datetime.fromisoformat(value), datetime.fromisoformat(at), lang)
+    if spec == "clock":
+        return datetime.fromisoformat(value).strftime("%H:%M")
+    if spec == "ddmm":
+        return date.fromisoformat(value[:10]).strftime("%d/%m")
+    if spec == "date":
+        return date.fromisoformat(value[:10]).strftime("%d/%m/%Y")
+    if spec == "day":
+        return (DAYS_FR if lang == "fr" else DAYS_EN)[date.fromisoformat(value[:10]).weekday()]
+    if spec:
+        raise ValueError(f"{reason.code}: unknown format {spec!r}")
+    return str(value)
 
 
 JOINS: Mapping[str, tuple[str, str]] = {
