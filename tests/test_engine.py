@@ -52,7 +52,10 @@ def test_a_tick_reads_records_decides_and_writes(demo_site: Site, tmp_path: Path
             assert world.read("ecole.maternelle.consigne") == 19.0
             assert world.read("ecole.cantine.consigne") == 8.0
             assert report.writes == 3
+            logged = len(r.events("command"))
             assert (await r.tick()).writes == 0  # nothing changed, nothing written
+            # ... nor logged: each tick decides anew, but says the same.
+            assert len(r.events("command")) == logged
 
     run(body)
 

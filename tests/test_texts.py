@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import ast
 import string
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import TypeAdapter
 
-from gtb.texts import Reason, render, said
+from gtb.texts import Reason, reads_alike, render, said
 from gtb.texts.catalogue import CATALOGUE, WRITERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,3 +91,22 @@ def test_lists_what_people_said_and_codes_this_program_does_not_know() -> None:
     assert Reason.of("agenda.day", lo=str(date(2026, 5, 1)), hi=str(date(2026, 5, 1)),
                      where=Reason.of("agenda.whole_site")).en == (
         "special days from 2026-05-01 to 2026-05-01 (the whole site)")
+
+
+def test_decisions_made_anew_the_same_day_read_alike() -> None:
+    """The engine logs a command when what its reason says changes: a decision made again a
+    minute later says the same; across midnight « demain 08:00 » becomes « 08:00 »."""
+    def unoccupied(at: datetime, start: datetime) -> Reason:
+        return Reason.of("heating.unoccupied", setpoint=16.0,
+                         when=Reason.of("heating.until", at=at, start=start))
+    night = datetime(2026, 1, 12, 23, 58, tzinfo=PARIS)
+    morning = datetime(2026, 1, 13, 8, tzinfo=PARIS)
+    assert reads_alike(unoccupied(night, morning),
+                       unoccupied(night + timedelta(minutes=1), morning))
+    assert not reads_alike(unoccupied(night, morning),
+                           unoccupied(night + timedelta(minutes=3), morning))
+    assert not reads_alike(unoccupied(night, morning),
+                           unoccupied(night, morning + timedelta(minutes=15)))
+    # Another day, the same words (no moment in them): alike.
+    assert reads_alike(Reason.of("lighting.daylight", at=night),
+                       Reason.of("lighting.daylight", at=morning))

@@ -20,7 +20,7 @@ from gtb.engine.journal import Journal, where_of
 from gtb.engine.reading import Snapshot
 from gtb.model import ROLES, PointRef, Quality, Severity
 from gtb.store import Store
-from gtb.texts import Reason, said
+from gtb.texts import Reason, reads_alike, said
 from protocols.base import DeviceError, Driver
 
 
@@ -49,10 +49,11 @@ class Writer:
         """When each relay last changed state: arbitration keeps its minimum times."""
 
     def record(self, final: Mapping[str, Command]) -> None:
-        """A command is an event when its value or its reason changes."""
+        """A command is an event when its value or what its reason says changes."""
         for key, command in final.items():
             before = self._recorded.get(key)
-            if before is None or before.value != command.value or before.reason != command.reason:
+            if (before is None or before.value != command.value
+                    or not reads_alike(before.reason, command.reason)):
                 self._journal.event("command", Reason.of("command.value", key=key,
                                                          value=command.value), command.reason,
                                     ref=self._refs[key], actor=command.actor,

@@ -81,6 +81,31 @@ class Reason:
         return self.fr
 
 
+def reads_alike(a: Reason, b: Reason) -> bool:
+    """Whether two reasons read the same in both languages. Decisions are made anew at
+    every tick, each with the moment it was made (``at``), from which a time reads
+    « demain 08:00 »: two reasons of the same code and facts made the same day read the
+    same, whatever their ``at``; others are compared by their words."""
+    return _same_facts(a, b) or (a.fr, a.en) == (b.fr, b.en)
+
+
+def _same_facts(a: Param, b: Param) -> bool:
+    if isinstance(a, Reason) and isinstance(b, Reason):
+        if a.code != b.code or a.params.keys() != b.params.keys():
+            return False
+        return all(_same_day(value, b.params[name]) if name == "at"
+                   else _same_facts(value, b.params[name])
+                   for name, value in a.params.items())
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(_same_facts, a, b))
+    return a == b
+
+
+def _same_day(a: Param, b: Param) -> bool:
+    """Two moments (ISO 8601 text) of the same local day."""
+    return isinstance(a, str) and isinstance(b, str) and a[:10] == b[:10]
+
+
 def said(fr: str, en: str | None = None) -> Reason:
     """What a person or a device said, as it was said (a person's reason, a device's own
     error, a label): shown as is, in English too when given."""
