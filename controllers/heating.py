@@ -17,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 from controllers.occupancy import ArrivalForecast
 from controllers.schedule import Occupation
 from controllers.thermal import ThermalModel
-from gtb.model import DEFAULT_LEARNING, ComfortLevels, HeatingLevel, LearningSettings
+from gtb.model import ComfortLevels
+from gtb.model.learning import DEFAULT_LEARNING, LearningSettings
+from gtb.model.points import HeatingLevel
 from gtb.texts import Reason
 
 LONG_ABSENCE = timedelta(hours=48)

@@ -38,14 +38,10 @@ from controllers.occupancy import (
 )
 from controllers.schedule import FrenchCalendar, occupation
 from controllers.thermal import ThermalModel, ThermalObservation, fit_thermal
-from gtb.model import (
-    DEFAULT_LEARNING,
-    BuildingUse,
-    ComfortLevels,
-    HeatingLevel,
-    LearningSettings,
-    Programme,
-)
+from gtb.model import BuildingUse, ComfortLevels
+from gtb.model.calendar import Programme
+from gtb.model.learning import DEFAULT_LEARNING, LearningSettings
+from gtb.model.points import HeatingLevel
 
 FORECAST_REFRESH = timedelta(hours=1)
 """A forecast is reused this long (or until its arrival passes): it moves slowly. Fixed,

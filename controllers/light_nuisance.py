@@ -37,7 +37,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from controllers.lighting import sun_times, timetable, wall_instant
-from gtb.model import Cabinet, Period
+from gtb.model import Cabinet
+from gtb.model.calendar import Period
 from gtb.texts import Reason
 
 TOLERANCE = timedelta(minutes=1)

@@ -34,13 +34,8 @@ from astral import Observer
 from astral.sun import sun
 
 from controllers.schedule import Occupation, existing_time
-from gtb.model import (
-    LIGHTING_KINDS,
-    AgendaEntry,
-    Cabinet,
-    NightWindow,
-    parse_night_window,
-)
+from gtb.model import Cabinet
+from gtb.model.calendar import LIGHTING_KINDS, AgendaEntry, NightWindow, parse_night_window
 from gtb.texts import Reason, said
 
 # --- the sun -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 close to freezing.
 
 Each tick the engine calls :func:`evaluate` for every point that has a
-:class:`~gtb.model.Watch`, with the point's reading and what the previous call remembered
+:class:`~gtb.model.points.Watch`, with the point's reading and what the previous call remembered
 (a :class:`WatchState`, ``WatchState()`` the first time). It gets back a
 :class:`WatchVerdict`: the alarm level in force after this reading, whether it changed, how
 severe it is, the reason in French and English, and the state to hand back next tick. Pure:
@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from gtb.model import Severity, Watch
+from gtb.model.points import Severity, Watch
 from gtb.texts import Reason
 
 

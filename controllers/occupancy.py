@@ -44,7 +44,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from controllers.schedule import DayType, FrenchCalendar, occupation, programmed_periods
-from gtb.model import DEFAULT_LEARNING, BuildingUse, LearningSettings, Period, Programme
+from gtb.model import BuildingUse
+from gtb.model.calendar import Period, Programme
+from gtb.model.learning import DEFAULT_LEARNING, LearningSettings
 from gtb.texts import Reason
 
 SLOT_MINUTES = 15

@@ -5,7 +5,7 @@ reads the clock. The calendar libraries ship their data with them (``holidays`` 
 public holidays, ``vacances-scolaires-france`` carries a CSV of school holidays), so no
 network or device is touched here.
 
-The agenda (``gtb.model.AgendaEntry``: events, closures, day exceptions) layers on top of
+The agenda (``gtb.model.calendar.AgendaEntry``: events, closures, day exceptions) layers on top of
 the programme and the calendar. Where several things say something about one moment, the
 strongest wins:
 
@@ -38,7 +38,8 @@ from typing import Literal
 import holidays
 from vacances_scolaires_france import SchoolHolidayDates
 
-from gtb.model import SCHOOL_USES, AgendaEntry, BuildingUse, Period, Programme, parse_period
+from gtb.model import SCHOOL_USES, BuildingUse
+from gtb.model.calendar import AgendaEntry, Period, Programme, parse_period
 
 SchoolZone = Literal["A", "B", "C"]
 

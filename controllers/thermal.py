@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import least_squares
 
-from gtb.model import DEFAULT_LEARNING, LearningSettings
+from gtb.model.learning import DEFAULT_LEARNING, LearningSettings
 
 MAX_STEP = timedelta(hours=1)
 """Consecutive observations further apart than this are a gap, not a step. Fixed, not

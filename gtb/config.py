@@ -22,19 +22,16 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
-from gtb.model import (
+from gtb.model import ComfortLevels, SafetyBounds, Site
+from gtb.model.calendar import LIGHTING_KINDS
+from gtb.model.learning import LearningSettings, LearningTuning
+from gtb.model.points import (
     BUILDING_ROLES,
     CABINET_ROLES,
     EQUIPMENT_ROLES,
-    LIGHTING_KINDS,
     REGISTER_WIDTH,
     ZONE_ROLES,
-    ComfortLevels,
-    LearningSettings,
-    LearningTuning,
     Role,
-    SafetyBounds,
-    Site,
 )
 
 Loc = tuple[str | int, ...]

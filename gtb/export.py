@@ -28,7 +28,8 @@ from enum import StrEnum
 from typing import Protocol, TextIO
 
 from gtb.influx import MEASUREMENTS, Schema
-from gtb.model import HEATING_MODES, Role, Site, zone_mode_key
+from gtb.model import Site
+from gtb.model.points import HEATING_MODES, Role, zone_mode_key
 from gtb.store import Store
 
 QUANTITIES: tuple[str, ...] = tuple(dict.fromkeys(MEASUREMENTS.values()))

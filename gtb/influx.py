@@ -48,7 +48,8 @@ import urllib3
 
 from gtb.clock import Clock, monotonic
 from gtb.i18n import number_fr
-from gtb.model import Role, Severity, Site, zone_mode_key
+from gtb.model import Site
+from gtb.model.points import Role, Severity, zone_mode_key
 from gtb.store import Store
 from gtb.store.audit import Event
 from gtb.store.shipping import ShippableSample

@@ -50,7 +50,8 @@ from bacpypes3.constructeddata import SequenceOf
 from bacpypes3.pdu import Address
 from bacpypes3.primitivedata import Null, ObjectIdentifier, Real, Unsigned
 
-from gtb.model import ROLES, BacnetBinding, PointRef
+from gtb.model import PointRef
+from gtb.model.points import ROLES, BacnetBinding
 from protocols.base import DeviceError, DeviceRejected, DeviceTimeout, Driver, Reading
 
 MAX_APDU = 1476

@@ -20,7 +20,8 @@ from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 
-from gtb.model import ModbusBinding, ModbusTable, PointRef
+from gtb.model import PointRef
+from gtb.model.points import ModbusBinding, ModbusTable
 from protocols.base import DeviceError, DeviceRejected, DeviceTimeout, Driver, Reading
 
 _DATATYPE = {

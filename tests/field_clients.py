@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from pymodbus.client import AsyncModbusTcpClient
 
-from gtb.model import ROLES, ModbusBinding, Role
+from gtb.model.points import ROLES, ModbusBinding, Role
 from protocols.modbus import decode, encode
 
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from controllers.schedule import FrenchCalendar, agenda_for, occupation
 from gtb.config import SiteError, SiteFileError, parse_site
-from gtb.model import AgendaEntry, Programme
+from gtb.model.calendar import AgendaEntry, Programme
 
 PARIS = ZoneInfo("Europe/Paris")
 CALENDAR = FrenchCalendar("B")

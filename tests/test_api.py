@@ -25,7 +25,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from werkzeug.test import TestResponse
 
-from gtb.model import Quality, Site
+from gtb.model import Site
+from gtb.model.points import Quality
 from gtb.store.accounts import UserRole
 from gtb.store.samples import Sample
 from gtb.texts import said

@@ -51,7 +51,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "gtb.texts": ("gtb.texts", "gtb.i18n"),
     "gtb.i18n": (),
     "gtb.clock": (),
-    "gtb.model": ("gtb.texts",),
+    "gtb.model": ("gtb.model", "gtb.texts"),
     "controllers": ("controllers", *VOCABULARY),
     "protocols": ("protocols", "gtb.model", "gtb.texts"),
     "gtb.store": ("gtb.store", *VOCABULARY),

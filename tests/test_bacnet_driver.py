@@ -41,7 +41,8 @@ from bacpypes3.primitivedata import (
 )
 
 from gtb.config import parse_site
-from gtb.model import ROLES, BacnetBinding, Building, Point, PointRef, Role, Site, Zone
+from gtb.model import Building, PointRef, Site, Zone
+from gtb.model.points import ROLES, BacnetBinding, Point, Role
 from gtb.sim.devices import BacnetDeviceServer, device_servers
 from gtb.sim.traffic import Traffic, bacnet_kind
 from protocols.bacnet import MAX_APDU, RPM_OBJECTS, BacnetDriver, decode_rpm_ack

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from controllers.schedule import DayType, FrenchCalendar, is_programmed
-from gtb.model import Programme
+from gtb.model.calendar import Programme
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from gtb.cli import main
 from gtb.config import SiteError, SiteFileError, load_site, parse_site
-from gtb.model import HEATING_MODES, LearningSettings, Role
+from gtb.model.learning import LearningSettings
+from gtb.model.points import HEATING_MODES, Role
 
 from .conftest import DEMO_SITE, ROOT
 

@@ -15,7 +15,9 @@ from pathlib import Path
 from gtb.config import parse_site
 from gtb.engine import EngineSettings
 from gtb.engine.reading import implausible
-from gtb.model import MODE_OF_LEVEL, Programme, Quality, Site, zone_mode_key
+from gtb.model import Site
+from gtb.model.calendar import Programme
+from gtb.model.points import MODE_OF_LEVEL, Quality, zone_mode_key
 
 from .engine_rig import MONDAY_3AM, PARIS, rig, run
 

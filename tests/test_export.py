@@ -20,7 +20,8 @@ from click.testing import CliRunner, Result
 from gtb.cli import main
 from gtb.export import CsvWriter, Period, Resolution, rows, site_points
 from gtb.influx import Schema
-from gtb.model import Quality, Site
+from gtb.model import Site
+from gtb.model.points import Quality
 from gtb.store import Store
 from gtb.store.samples import Sample, Samples
 

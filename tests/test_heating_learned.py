@@ -10,7 +10,9 @@ from controllers.heating import HeatingDecision, Learning, learned_decision, pro
 from controllers.occupancy import ArrivalForecast
 from controllers.schedule import FrenchCalendar, occupation
 from controllers.thermal import ThermalModel
-from gtb.model import ComfortLevels, HeatingLevel, Programme
+from gtb.model import ComfortLevels
+from gtb.model.calendar import Programme
+from gtb.model.points import HeatingLevel
 from gtb.texts import said
 
 PARIS = ZoneInfo("Europe/Paris")

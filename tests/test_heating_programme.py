@@ -9,7 +9,9 @@ import pytest
 
 from controllers.heating import programme_decision
 from controllers.schedule import FrenchCalendar, occupation
-from gtb.model import AgendaEntry, ComfortLevels, HeatingLevel, Programme
+from gtb.model import ComfortLevels
+from gtb.model.calendar import AgendaEntry, Programme
+from gtb.model.points import HeatingLevel
 
 PARIS = ZoneInfo("Europe/Paris")
 CALENDAR = FrenchCalendar("B")

@@ -19,7 +19,8 @@ import pytest
 from gtb.bench.servers import LocalInfluxDB1, LocalVictoriaMetrics
 from gtb.clock import SimulatedClock
 from gtb.influx import ALARM_KEY, InfluxSettings, Schema, Shipper
-from gtb.model import Quality, Site
+from gtb.model import Site
+from gtb.model.points import Quality
 from gtb.store import Store
 from gtb.store.samples import Sample
 

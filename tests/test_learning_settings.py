@@ -20,20 +20,14 @@ from gtb.config import parse_site
 from gtb.engine.decisions import Decider
 from gtb.engine.journal import Journal
 from gtb.engine.reading import Snapshot
-from gtb.model import (
-    DEFAULT_LEARNING,
-    ComfortLevels,
-    HeatingLevel,
-    LearningSettings,
-    Programme,
-    Quality,
-    Reason,
-    Site,
-    Zone,
-)
+from gtb.model import ComfortLevels, Site, Zone
+from gtb.model.calendar import Programme
+from gtb.model.learning import DEFAULT_LEARNING, LearningSettings
+from gtb.model.points import HeatingLevel, Quality
 from gtb.sim.season import FixedProgramme, Learned, Observations, Sensors
 from gtb.sim.world import VirtualCommune
 from gtb.store import Store
+from gtb.texts import Reason
 from tests.test_thermal_learning import first_order_history
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gtb.model import ModbusBinding
+from gtb.model.points import ModbusBinding
 from protocols.modbus import FLOAT32_MAX, decode, encode
 
 INTEGER_RANGES = {

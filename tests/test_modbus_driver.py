@@ -25,7 +25,8 @@ from pymodbus.pdu import ModbusPDU
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from gtb.model import ROLES, ModbusBinding, Point, PointRef, Role, Site
+from gtb.model import PointRef, Site
+from gtb.model.points import ROLES, ModbusBinding, Point, Role
 from gtb.sim.devices import ModbusDeviceServer, device_servers
 from gtb.sim.traffic import Traffic, fewest_modbus_reads
 from protocols.base import DeviceError, DeviceRejected, DeviceTimeout, Reading

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from controllers.monitoring import WatchChange, WatchLevel, WatchState, WatchVerdict, evaluate
-from gtb.model import Severity, Watch
+from gtb.model.points import Severity, Watch
 from gtb.texts import Reason, said
 
 PARIS = ZoneInfo("Europe/Paris")

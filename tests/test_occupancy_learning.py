@@ -19,7 +19,9 @@ from controllers.occupancy import (
     rarely_used,
 )
 from controllers.schedule import FrenchCalendar
-from gtb.model import LearningSettings, Programme, Site
+from gtb.model import Site
+from gtb.model.calendar import Programme
+from gtb.model.learning import LearningSettings
 from gtb.sim.occupants import Occupants
 
 PARIS = ZoneInfo("Europe/Paris")

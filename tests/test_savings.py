@@ -24,7 +24,8 @@ from scipy import stats
 from gtb.cli import main
 from gtb.config import parse_site
 from gtb.i18n import number_fr
-from gtb.model import AgendaEntry, Site
+from gtb.model import Site
+from gtb.model.calendar import AgendaEntry
 from gtb.savings.baseline import DayRecord, SavingsError, day_types, fit_baseline
 from gtb.savings.degree_days import hdd_costic, hdd_meteo
 from gtb.savings.lighting import CabinetSavings, dark_hours

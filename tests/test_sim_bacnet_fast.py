@@ -27,7 +27,8 @@ from bacpypes3.basetypes import (
 from bacpypes3.constructeddata import Any as AnyValue
 from bacpypes3.primitivedata import Null, ObjectIdentifier, Real, Unsigned
 
-from gtb.model import ROLES, BacnetBinding, PointRef, Site
+from gtb.model import PointRef, Site
+from gtb.model.points import ROLES, BacnetBinding
 from gtb.sim.devices import BacnetDeviceServer
 from gtb.sim.traffic import Traffic
 from protocols.bacnet import decode_rpm_ack

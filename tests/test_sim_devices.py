@@ -18,7 +18,8 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.constants import ExcCodes
 
 from gtb.config import parse_site
-from gtb.model import BacnetBinding, ModbusBinding, PointRef, Role, Site
+from gtb.model import PointRef, Site
+from gtb.model.points import BacnetBinding, ModbusBinding, Role
 from gtb.sim.devices import (
     BacnetDeviceServer,
     DeviceServer,

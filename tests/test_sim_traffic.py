@@ -14,7 +14,8 @@ import struct
 
 import pytest
 
-from gtb.model import BacnetBinding, ModbusBinding, Point, PointRef, Role, Site
+from gtb.model import PointRef, Site
+from gtb.model.points import BacnetBinding, ModbusBinding, Point, Role
 from gtb.sim.devices import BacnetDeviceServer, ModbusDeviceServer, device_servers
 from gtb.sim.traffic import Traffic, bacnet_kind, fewest_modbus_reads
 from protocols.bacnet import BacnetDriver

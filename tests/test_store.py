@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gtb.model import HeatingLevel, Programme, Quality, Severity
+from gtb.model.calendar import Programme
+from gtb.model.points import HeatingLevel, Quality, Severity
 from gtb.store import Store
 from gtb.store.accounts import UserRole
 from gtb.store.errors import ConflictError, NotFoundError, SchemaVersionError, StoreError

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gtb.model import AgendaEntry
+from gtb.model.calendar import AgendaEntry
 from gtb.store import Store
 from gtb.store.errors import NotFoundError
 from gtb.store.migrations import MIGRATIONS

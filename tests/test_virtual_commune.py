@@ -18,7 +18,8 @@ import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
 from gtb.clock import SimulatedClock
-from gtb.model import BacnetBinding, ModbusBinding, PointRef, Site
+from gtb.model import PointRef, Site
+from gtb.model.points import BacnetBinding, ModbusBinding
 from gtb.sim.runner import VirtualSite
 
 from .conftest import free_port

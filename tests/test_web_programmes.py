@@ -13,7 +13,8 @@ import pytest
 from werkzeug.test import TestResponse
 
 from controllers.schedule import FrenchCalendar, occupation
-from gtb.model import HeatingLevel, Site
+from gtb.model import Site
+from gtb.model.points import HeatingLevel
 from gtb.texts import said
 
 from .web_rig import NOW, PARIS, PanelRig, csrf, panel_rig

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from gtb.model import ROLES, Role, Site
+from gtb.model import Site
+from gtb.model.points import ROLES, Role
 from gtb.sim.weather import CsvWeather
 from gtb.sim.world import VirtualCommune
 

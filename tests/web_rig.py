@@ -20,7 +20,8 @@ from flask.testing import FlaskClient
 from controllers.schedule import FrenchCalendar
 from gtb.clock import SimulatedClock
 from gtb.engine import outlook
-from gtb.model import HeatingLevel, Quality, Site
+from gtb.model import Site
+from gtb.model.points import HeatingLevel, Quality
 from gtb.store import Store
 from gtb.store.accounts import UserRole
 from gtb.store.status import OutputStatus, ZoneStatus

@@ -20,7 +20,9 @@ from flask.blueprints import BlueprintSetupState
 from pydantic import TypeAdapter
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from gtb.model import LIGHTING_KINDS, WEEKDAYS, AgendaEntry, Role, Zone
+from gtb.model import Zone
+from gtb.model.calendar import LIGHTING_KINDS, WEEKDAYS, AgendaEntry
+from gtb.model.points import Role
 from gtb.store.accounts import User, UserRole
 from gtb.store.agenda import StoredAgendaEntry
 from gtb.store.audit import Alarm

@@ -28,7 +28,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from gtb.model import AgendaEntry
+from gtb.model.calendar import AgendaEntry
 from gtb.store.audit import Alarm, Event
 from gtb.store.control import Override
 from web.panel import ActionError
@@ -402,7 +402,7 @@ class OutputsOut(BaseModel):
 
 
 class AgendaEntryOut(BaseModel):
-    """An agenda entry as the site file or the panel wrote it (``gtb.model.AgendaEntry``)."""
+    """An agenda entry as the site file or the panel wrote it (``gtb.model.calendar.AgendaEntry``)."""
 
     kind: str = Field(description="event, closure, day, lights_on, lights_off")
     label: str

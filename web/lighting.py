@@ -17,7 +17,8 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from gtb.model import LIGHTING_KINDS, AgendaEntry, Cabinet, parse_night_window
+from gtb.model import Cabinet
+from gtb.model.calendar import LIGHTING_KINDS, AgendaEntry, parse_night_window
 from gtb.store.accounts import UserRole
 from gtb.store.agenda import StoredAgendaEntry
 from gtb.store.control import Override

@@ -11,7 +11,8 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
-from gtb.model import Role, Site
+from gtb.model import Site
+from gtb.model.points import Role
 from gtb.store.accounts import UserRole
 from web.api_models import Body, ErrorOut, Query
 

@@ -26,7 +26,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from gtb.model import Role
+from gtb.model.points import Role
 from gtb.store.accounts import UserRole
 from web import form_input, i18n
 from web.auth import role_required

@@ -12,17 +12,9 @@ from typing import Any
 from flask import current_app
 
 from gtb.clock import Clock
-from gtb.model import (
-    LIGHTING_KINDS,
-    WEEKDAYS,
-    AgendaEntry,
-    Building,
-    Cabinet,
-    Programme,
-    Role,
-    Site,
-    Zone,
-)
+from gtb.model import Building, Cabinet, Site, Zone
+from gtb.model.calendar import LIGHTING_KINDS, WEEKDAYS, AgendaEntry, Programme
+from gtb.model.points import Role
 from gtb.store import Store
 from gtb.store.accounts import UserRole
 from gtb.store.agenda import StoredAgendaEntry

@@ -14,7 +14,8 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from gtb.model import WEEKDAYS, Building, Period, Programme
+from gtb.model import Building
+from gtb.model.calendar import WEEKDAYS, Period, Programme
 from gtb.store.accounts import UserRole
 from gtb.store.control import ProgrammeVersion
 from gtb.store.status import Holiday

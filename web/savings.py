@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 from flask import Blueprint, current_app, render_template, request
 from flask.blueprints import BlueprintSetupState
 
-from gtb.model import Building, Role, Site
+from gtb.model import Building, Site
+from gtb.model.points import Role
 from gtb.savings.baseline import SavingsError
 from gtb.savings.lighting import CabinetSavings
 from gtb.savings.readings import heating_meters

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from itertools import pairwise
 
 from gtb.i18n import DAYS_EN, DAYS_FR
-from gtb.model import SCHOOL_USES, WEEKDAYS, Period, parse_period
+from gtb.model import SCHOOL_USES
+from gtb.model.calendar import WEEKDAYS, Period, parse_period
 
 Problem = tuple[str, str]
 """A refusal in French and English."""

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from controllers.learning import ZoneLearner
 from controllers.schedule import FrenchCalendar
 from gtb.config import load_site
-from gtb.model import HeatingLevel
+from gtb.model.points import HeatingLevel
 from gtb.sim.world import VirtualCommune
 
 SITE = Path(__file__).resolve().parents[2] / "sites" / "demo-commune.yaml"

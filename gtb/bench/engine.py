@@ -31,7 +31,7 @@ from rich.progress import Progress
 from gtb.clock import SimulatedClock, cpu_seconds, monotonic
 from gtb.config import load_site
 from gtb.engine import Engine, EngineSettings
-from gtb.model import ROLES, Role
+from gtb.model.points import ROLES, Role
 from gtb.sim.devices import device_servers, free_loopback_port
 from gtb.sim.traffic import Traffic
 from gtb.store import Store

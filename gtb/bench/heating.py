@@ -29,7 +29,8 @@ from scipy.linalg import expm
 from controllers.heating import LONG_ABSENCE
 from gtb.bench.plots import plot, require_matplotlib
 from gtb.config import load_site
-from gtb.model import HeatingLevel, Site
+from gtb.model import Site
+from gtb.model.points import HeatingLevel
 from gtb.sim.season import (
     CONTROL_STEP_S,
     PHYSICS_STEP_S,

@@ -28,7 +28,9 @@ from controllers.light_nuisance import breaches
 from controllers.lighting import cabinet_decision, lighting_entries, night_of, sun_times
 from gtb.config import load_site
 from gtb.engine.arbitration import Arbiter, Command, Switch
-from gtb.model import AgendaEntry, Role, Site
+from gtb.model import Site
+from gtb.model.calendar import AgendaEntry
+from gtb.model.points import Role
 from gtb.store.control import Override
 
 YEAR = 2026

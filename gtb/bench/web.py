@@ -42,15 +42,8 @@ from scipy.signal import lfilter
 from gtb.bench.engine import bench_site_yaml
 from gtb.clock import SimulatedClock, monotonic
 from gtb.config import parse_site
-from gtb.model import (
-    MODE_OF_LEVEL,
-    Building,
-    HeatingLevel,
-    Quality,
-    Site,
-    Zone,
-    zone_mode_key,
-)
+from gtb.model import Building, Site, Zone
+from gtb.model.points import MODE_OF_LEVEL, HeatingLevel, Quality, zone_mode_key
 from gtb.sim.devices import free_loopback_port
 from gtb.store import Store
 from gtb.store.accounts import UserRole

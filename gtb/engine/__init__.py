@@ -31,7 +31,8 @@ from gtb.engine.journal import Journal
 from gtb.engine.reading import PointReader
 from gtb.engine.status import StatusKeeper
 from gtb.engine.writing import Writer
-from gtb.model import Quality, Site
+from gtb.model import Site
+from gtb.model.points import Quality
 from gtb.store import Store
 from gtb.store.status import OutputStatus, ZoneStatus
 from gtb.texts import Reason

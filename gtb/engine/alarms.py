@@ -13,7 +13,8 @@ from datetime import datetime
 from controllers.monitoring import WatchChange, WatchState, evaluate
 from gtb.engine.journal import Journal, where_of
 from gtb.engine.reading import Snapshot
-from gtb.model import PointRef, Quality, Role, Severity
+from gtb.model import PointRef
+from gtb.model.points import Quality, Role, Severity
 from gtb.store import Store
 from gtb.store.audit import Alarm
 from gtb.texts import Reason, said

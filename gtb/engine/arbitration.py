@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from gtb.model import HEATING_MODES, ROLES, PointRef, Role, Site, Source
+from gtb.model import PointRef, Site
+from gtb.model.points import HEATING_MODES, ROLES, Role, Source
 from gtb.store.control import Override
 from gtb.texts import Reason
 

@@ -32,15 +32,9 @@ from controllers.schedule import (
 from gtb.engine.arbitration import Command
 from gtb.engine.journal import Journal
 from gtb.engine.reading import Snapshot
-from gtb.model import (
-    MODE_OF_LEVEL,
-    AgendaEntry,
-    Building,
-    Quality,
-    Role,
-    Site,
-    Zone,
-)
+from gtb.model import Building, Site, Zone
+from gtb.model.calendar import AgendaEntry
+from gtb.model.points import MODE_OF_LEVEL, Quality, Role
 from gtb.store import Store
 from gtb.store.status import OutputStatus, ZoneStatus
 from gtb.texts import Reason

@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from gtb.model import Building, Severity, Site
+from gtb.model import Building, Site
+from gtb.model.points import Severity
 from gtb.savings.baseline import Baseline, DayRecord, SavingsError, fit_baseline
 from gtb.savings.readings import building_days, heating_meters
 from gtb.savings.reporting import BACK_WITHIN_DAYS, back_within, efficiency_losses

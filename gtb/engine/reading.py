@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from gtb.model import PointRef, Quality
+from gtb.model import PointRef
+from gtb.model.points import Quality
 from gtb.store.samples import Sample
 from protocols.base import Driver, Reading
 

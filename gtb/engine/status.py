@@ -13,7 +13,8 @@ from controllers.schedule import FrenchCalendar
 from gtb.engine import outlook
 from gtb.engine.arbitration import Command
 from gtb.engine.reading import Snapshot
-from gtb.model import MODE_OF_LEVEL, Role, Site, zone_mode_key
+from gtb.model import Site
+from gtb.model.points import MODE_OF_LEVEL, Role, zone_mode_key
 from gtb.store import Store
 from gtb.store.samples import Sample
 from gtb.store.status import OutputStatus, ZoneStatus

@@ -18,7 +18,8 @@ from gtb.engine.alarms import Endpoint
 from gtb.engine.arbitration import Command, Switch
 from gtb.engine.journal import Journal, where_of
 from gtb.engine.reading import Snapshot
-from gtb.model import ROLES, PointRef, Quality, Severity
+from gtb.model import PointRef
+from gtb.model.points import ROLES, Quality, Severity
 from gtb.store import Store
 from gtb.texts import Reason, reads_alike, said
 from protocols.base import DeviceError, Driver

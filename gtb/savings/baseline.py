@@ -20,7 +20,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from controllers.schedule import FrenchCalendar, day_exception, programmed_periods
-from gtb.model import AgendaEntry, Building, Site
+from gtb.model import Building, Site
+from gtb.model.calendar import AgendaEntry
 from gtb.savings.degree_days import HDD_METHODS, FloatArray
 from gtb.savings.rounding import round_fraction
 

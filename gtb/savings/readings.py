@@ -13,7 +13,8 @@ from datetime import date, time, timedelta, tzinfo
 from pathlib import Path
 
 from controllers.lighting import wall_instant
-from gtb.model import Building, Cabinet, Role, Site
+from gtb.model import Building, Cabinet, Site
+from gtb.model.points import Role
 from gtb.savings.baseline import DayRecord, Days, SavingsError, day_types, find_building
 from gtb.store import Store
 

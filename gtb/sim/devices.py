@@ -64,7 +64,8 @@ from bacpypes3.primitivedata import Null, ObjectIdentifier
 from pymodbus.constants import ExcCodes
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from gtb.model import HEATING_MODES, BacnetBinding, ModbusBinding, PointRef, Role, Site
+from gtb.model import PointRef, Site
+from gtb.model.points import HEATING_MODES, BacnetBinding, ModbusBinding, Role
 from gtb.sim.traffic import (
     BACNET_IP_MAX_APDU,
     CountingModbusServer,

@@ -60,7 +60,8 @@ from rich.progress import Progress, TaskID
 from controllers.lighting import cabinet_decision, lighting_entries, sun_times
 from gtb.config import load_site
 from gtb.engine.efficiency import CHECK_AFTER, EfficiencyWatch
-from gtb.model import MODE_OF_LEVEL, Cabinet, Role, Site, zone_mode_key
+from gtb.model import Cabinet, Site
+from gtb.model.points import MODE_OF_LEVEL, Role, zone_mode_key
 from gtb.savings.site import MIN_BASELINE_DAYS
 from gtb.sim.season import (
     CONTROL_STEP_S,

@@ -17,7 +17,8 @@ from rich.live import Live
 from rich.table import Table
 
 from gtb.clock import SimulatedClock
-from gtb.model import Role, Site
+from gtb.model import Site
+from gtb.model.points import Role
 from gtb.sim.devices import DeviceServer, device_servers
 from gtb.sim.world import VirtualCommune
 

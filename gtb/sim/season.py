@@ -24,7 +24,8 @@ from numpy.typing import NDArray
 from controllers.heating import programme_decision
 from controllers.learning import ZoneLearner
 from controllers.schedule import FrenchCalendar, occupation
-from gtb.model import MODE_OF_LEVEL, ComfortLevels, HeatingLevel, Role, Site
+from gtb.model import ComfortLevels, Site
+from gtb.model.points import MODE_OF_LEVEL, HeatingLevel, Role
 from gtb.sim.thermal import FloatArray
 from gtb.sim.weather import SyntheticWeather, Weather, to_epoch
 from gtb.sim.world import PRESENCE_HOLD_S, VirtualCommune

@@ -30,7 +30,7 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 from pymodbus.simulator import SimDevice
 
-from gtb.model import ModbusBinding
+from gtb.model.points import ModbusBinding
 
 Kind = Literal["reads", "writes", "other"]
 """What a request asks: to read, to write, or anything else (identification, a segment's

@@ -31,7 +31,8 @@ from datetime import UTC, datetime
 import numpy as np
 from numpy.typing import NDArray
 
-from gtb.model import ROLES, Building, Role, Site, Zone
+from gtb.model import Building, Site, Zone
+from gtb.model.points import ROLES, Role
 from gtb.sim.occupants import TRAITS, Occupants, Traits, zone_simulation
 from gtb.sim.thermal import (
     AIR_HEAT_CAPACITY,

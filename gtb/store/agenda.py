@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gtb.model import AgendaEntry
+from gtb.model.calendar import AgendaEntry
 from gtb.store.audit import insert_event
 from gtb.store.database import Room, epoch, new_id, require_text, to_json, utc
 from gtb.store.errors import NotFoundError

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gtb.model import Severity
+from gtb.model.points import Severity
 from gtb.store.database import Room, epoch, from_row, new_id, require_text, to_json
 from gtb.store.errors import ConflictError, NotFoundError
 from gtb.texts import Reason

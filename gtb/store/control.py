@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gtb.model import Programme
+from gtb.model.calendar import Programme
 from gtb.store.database import Room, epoch, from_row, new_id, require_text, to_json, utc
 from gtb.store.errors import ConflictError, NotFoundError
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from gtb.model import Quality
+from gtb.model.points import Quality
 from gtb.store.database import (
     ALL_POINTS,
     POINT_ID,

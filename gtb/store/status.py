@@ -17,7 +17,7 @@ from typing import ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from gtb.model import HeatingLevel, Quality, Source
+from gtb.model.points import HeatingLevel, Quality, Source
 from gtb.store.database import Database, Room, epoch
 from gtb.store.samples import Sample, Samples
 from gtb.texts import Reason

@@ -1,0 +1,268 @@
+"""The vocabulary every part of the engine speaks: a site, its buildings, zones and points.
+
+A site file (YAML, see ``gtb.config``) is validated into these pydantic models. They are
+immutable once loaded; everything else in the engine refers to points by their dotted
+``key`` (``building.zone.point``, ``building.point`` or ``cabinet.point``), which is also
+the ``point`` tag in InfluxDB.
+
+The vocabulary is split by theme: ``points`` (roles, quality, levels, bindings, watches),
+``calendar`` (programmes, agenda entries, night windows), ``learning`` (the learners'
+settings); this module holds the site itself: buildings, zones, lighting cabinets,
+equipment, comfort levels and safety bounds, and every point with where it stands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+
+from gtb.model.base import Identifier, Model
+from gtb.model.calendar import (
+    AgendaEntry,
+    NightWindow,
+    NightWindowText,
+    Period,
+    PeriodText,
+    Programme,
+    parse_night_window,
+    parse_period,
+)
+from gtb.model.learning import DEFAULT_LEARNING, LearningSettings, LearningTuning
+from gtb.model.points import BacnetBinding, ModbusBinding, Point, Role
+
+
+class ComfortLevels(Model):
+    """Setpoints by absence length (Code de l'énergie R241-26 and R241-27)."""
+
+    comfort: float = Field(default=19.0, description="occupied")
+    reduced: float = Field(default=16.0, description="unoccupied for 24 to 48 h, and nights")
+    frost_protection: float = Field(default=8.0, description="unoccupied for more than 48 h")
+
+
+class SafetyBounds(Model):
+    """Limits nobody, person or algorithm, can write past."""
+
+    frost_floor: float = Field(default=6.0, description="lowest setpoint ever written")
+    setpoint_ceiling: float = Field(default=21.0, description="highest setpoint ever written")
+
+
+class ZoneSimulation(Model):
+    """How the virtual commune (``gtb sim``) simulates this zone. Ignored by the engine."""
+
+    profile: Literal[
+        "office", "reception", "council_room", "classroom", "canteen", "sports_hall",
+        "changing_room", "reading_room", "events_hall",
+    ]
+    occupants: int = Field(ge=0, le=1000, description="typical headcount when in use")
+    lighting_w: float = Field(default=0.0, ge=0, description="power of the lighting circuit")
+
+
+class BuildingSimulation(Model):
+    """How the virtual commune simulates this building. Ignored by the engine."""
+
+    envelope: Literal["pre_1975", "from_1975", "from_2000", "renovated"] = "from_1975"
+    inertia: Literal["light", "medium", "heavy"] = "medium"
+    plant: Literal["boiler", "heat_pump"] = "boiler"
+    plant_kw: float | None = Field(
+        default=None, gt=0, description="heat output limit; sized from the envelope if absent"
+    )
+
+
+class Zone(Model):
+    """A functional zone: one temperature, one programme, one set of comfort levels."""
+
+    id: Identifier
+    name: str
+    area_m2: float = Field(gt=0)
+    comfort: ComfortLevels | None = Field(default=None, description="defaults to the site's")
+    bounds: SafetyBounds | None = Field(default=None, description="defaults to the site's")
+    programme: Programme | None = Field(default=None, description="defaults to the building's")
+    learning: LearningTuning | None = Field(
+        default=None, description="keys written here replace the site's, one by one")
+    points: tuple[Point, ...]
+    simulation: ZoneSimulation | None = None
+
+
+BuildingUse = Literal[
+    "mairie", "ecole", "gymnase", "mediatheque", "salle_des_fetes", "creche", "atelier",
+    "eglise", "autre",
+]
+
+SCHOOL_USES: frozenset[str] = frozenset({"ecole", "gymnase"})
+"""Building uses whose weekdays change with the school calendar (pupils by day)."""
+
+
+class Building(Model):
+    id: Identifier
+    name: str
+    use: BuildingUse
+    floor_area_m2: float = Field(gt=0)
+    programme: Programme | None = Field(default=None, description="default for its zones")
+    points: tuple[Point, ...] = ()
+    zones: tuple[Zone, ...] = Field(min_length=1)
+    simulation: BuildingSimulation | None = None
+
+
+LightingCategory = Literal["road", "heritage", "park", "facade", "activity", "car_park"]
+
+
+class Dimming(Model):
+    """A reduced light level for part of the night (where the cabinet has a dimming point)."""
+
+    window: NightWindowText = Field(description="HH:MM-HH:MM, may cross midnight")
+    level: float = Field(ge=0, le=100, description="% of full power")
+
+
+class Cabinet(Model):
+    """A public lighting cabinet (armoire d'éclairage public): switched as a whole.
+
+    Lit from sunset + ``on_after_sunset_min`` to sunrise - ``off_before_sunrise_min``,
+    except during ``cut_off`` (the night cut, 23:00-05:00 by default; null for none), at
+    the ``dimming`` levels where they apply. ``activity`` gives the hours of the activity
+    the lighting serves (a shop, a stadium), which the arrêté's rules for activity,
+    car-park and park lighting refer to.
+    """
+
+    id: Identifier
+    name: str
+    category: LightingCategory = Field(
+        description="category of the arrêté of 27 December 2018 on light nuisance"
+    )
+    power_kw: float = Field(gt=0, description="installed power at full level")
+    on_after_sunset_min: int = Field(default=0, ge=-60, le=120,
+                                     description="switch on this long after sunset")
+    off_before_sunrise_min: int = Field(default=0, ge=-60, le=120,
+                                        description="switch off this long before sunrise")
+    cut_off: NightWindowText | None = Field(default="23:00-05:00",
+                                            description="night cut; null: lit all night")
+    dimming: tuple[Dimming, ...] = ()
+    activity: PeriodText | None = Field(default=None,
+                                        description="daily hours of the activity it serves")
+    points: tuple[Point, ...]
+
+    @property
+    def night_cut(self) -> NightWindow | None:
+        return None if self.cut_off is None else parse_night_window(self.cut_off)
+
+    @property
+    def activity_period(self) -> Period | None:
+        return None if self.activity is None else parse_period(self.activity)
+
+
+class Equipment(Model):
+    """A binary output that follows a weekly programme and the agenda entries naming it:
+    a ventilation, a fountain pump, church bells. On during the programme's periods, off
+    on public holidays (a ``day`` entry gives a holiday its periods), on during an
+    ``event`` naming it and off during a ``closure``."""
+
+    id: Identifier
+    name: str
+    building: Identifier | None = Field(default=None, description="where it stands, if anywhere")
+    programme: Programme
+    points: tuple[Point, ...]
+
+
+class Site(Model):
+    """A commune, or one member of a syndicate: the root of a site file."""
+
+    id: Identifier
+    name: str
+    timezone: str = "Europe/Paris"
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    school_zone: Literal["A", "B", "C"]
+    alsace_moselle: bool = False
+    comfort: ComfortLevels = ComfortLevels()
+    bounds: SafetyBounds = SafetyBounds()
+    learning: LearningSettings = Field(
+        default=DEFAULT_LEARNING, description="the learners' tuning; a zone can replace keys")
+    on_shutdown: Literal["release", "hold"] = Field(
+        default="release",
+        description="when the engine stops: give commanded points back to the devices "
+        "(BACnet: relinquish its priority), or leave its last commands in place",
+    )
+    buildings: tuple[Building, ...] = ()
+    cabinets: tuple[Cabinet, ...] = ()
+    equipment: tuple[Equipment, ...] = ()
+    agenda: tuple[AgendaEntry, ...] = Field(
+        default=(), description="events, closures and day exceptions; the panel adds more"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (expected e.g. Europe/Paris)") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def comfort_of(self, zone: Zone) -> ComfortLevels:
+        return zone.comfort or self.comfort
+
+    def bounds_of(self, zone: Zone) -> SafetyBounds:
+        return zone.bounds or self.bounds
+
+    def learning_of(self, zone: Zone) -> LearningSettings:
+        """The site's learning settings with the keys the zone's ``learning:`` replaces."""
+        return self.learning if zone.learning is None else self.learning.overridden_by(
+            zone.learning)
+
+    def programme_of(self, building: Building, zone: Zone) -> Programme:
+        return zone.programme or building.programme or Programme()
+
+    def points(self) -> Iterator[PointRef]:
+        """Every point of the site with where it stands, in file order."""
+        for building in self.buildings:
+            for point in building.points:
+                yield PointRef(f"{building.id}.{point.id}", point, building, None, None)
+            for zone in building.zones:
+                for point in zone.points:
+                    yield PointRef(f"{building.id}.{zone.id}.{point.id}", point, building, zone,
+                                   None)
+        for cabinet in self.cabinets:
+            for point in cabinet.points:
+                yield PointRef(f"{cabinet.id}.{point.id}", point, None, None, cabinet)
+        for item in self.equipment:
+            for point in item.points:
+                yield PointRef(f"{item.id}.{point.id}", point, None, None, None, item)
+
+    def point(self, key: str) -> PointRef:
+        for ref in self.points():
+            if ref.key == key:
+                return ref
+        raise KeyError(f"no point {key!r} in site {self.id}")
+
+
+@dataclass(frozen=True)
+class PointRef:
+    """A point with its site-unique dotted key and the containers it belongs to."""
+
+    key: str
+    point: Point
+    building: Building | None
+    zone: Zone | None
+    cabinet: Cabinet | None
+    equipment: Equipment | None = None
+
+    @property
+    def owner(self) -> str:
+        """The id of the building, cabinet or equipment the point belongs to."""
+        owner = self.building or self.cabinet or self.equipment
+        assert owner is not None
+        return owner.id
+
+    @property
+    def role(self) -> Role:
+        return self.point.role
+
+    @property
+    def binding(self) -> BacnetBinding | ModbusBinding:
+        return self.point.binding

@@ -1,0 +1,172 @@
+"""How a zone learns: the learners' tuning, which a site file may set for the whole site and
+for each zone (``learning:``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import (
+    Field,
+    model_validator,
+)
+
+from gtb.model.base import (
+    Model,
+)
+
+
+class LearningTuning(Model):
+    """The tuning of the learners (``controllers/``), each key within bounds that keep its
+    algorithm sane; the defaults are the values the controllers were tuned with.
+
+    As a zone's ``learning:`` section, only the keys written count: each replaces the
+    site's (``LearningSettings.overridden_by``), so a heavy church can lengthen its
+    pre-heat caps and keep the site's memory of days. What stays fixed is not here: the
+    48 h of R241-27, the quarter-hour slots the stored days are made of, the horizons.
+    """
+
+    # How much history counts.
+    history_weeks: int = Field(
+        default=16, ge=2, le=52,
+        description="weeks of presence days remembered (enough for three school-holiday "
+        "Mondays)")
+    half_life_days: float = Field(
+        default=14.0, ge=1, le=365,
+        description="days after which a past day weighs half: a change of habits is learned "
+        "in two or three half-lives")
+    thermal_window_days: int = Field(
+        default=28, ge=3, le=120,
+        description="days of temperatures a nightly refit uses: recent enough to follow the "
+        "seasons")
+    # How sure an arrival forecast must be.
+    min_similar_days: int = Field(
+        default=3, ge=2, le=20,
+        description="past days of the same kind (weekday and type of day) needed before "
+        "arrivals are learned; with fewer, the programme answers")
+    min_confidence: float = Field(
+        default=0.4, ge=0.1, le=0.9,
+        description="share (0-1) under which a learned forecast is not trusted; a single odd "
+        "day among two months of one weekday weighs about 0.3, two recent ones about 0.5")
+    arrival_share: float = Field(
+        default=0.9, ge=0.5, le=0.99,
+        description="share (0-1) of similar days the learned period covers: warm before "
+        "that share of their arrivals, and until that share of their departures")
+    outlier_floor_minutes: float = Field(
+        default=30.0, ge=15, le=240,
+        description="arrivals within this many minutes of the median are never set aside "
+        "as outliers")
+    # The thermal fit.
+    min_heated_hours: float = Field(
+        default=12.0, ge=2, le=168,
+        description="hours of heated steps (valve at 50 % or more) needed before a warm-up "
+        "is learned: without them and the unheated ones, losses and gain cannot be told apart")
+    min_unheated_hours: float = Field(
+        default=12.0, ge=2, le=168,
+        description="hours of unheated steps (valve at 10 % or less) needed likewise")
+    min_warmup_rise_k: float = Field(
+        default=1.0, ge=0.2, le=5,
+        description="K: a run at full heat counts as a warm-up if it raised the air this much")
+    min_warmups: int = Field(
+        default=2, ge=2, le=20,
+        description="warm-ups of a kind (normal, after a long absence) needed to learn their "
+        "own gain; one morning is an anecdote")
+    margin_sigmas: float = Field(
+        default=1.2816, ge=0, le=3,
+        description="margin on a learned warm-up, in standard deviations of the model's error "
+        "on past warm-ups: 1.28 is late about one morning in ten, 1.64 one in twenty")
+    # Pre-heat and early stop.
+    min_margin_minutes: float = Field(
+        default=20.0, ge=0, le=120,
+        description="least margin added to a learned warm-up, whatever the model's error")
+    max_preheat_hours: float = Field(
+        default=3.0, ge=0.5, le=12,
+        description="a learned pre-heat never starts earlier than this before an arrival")
+    max_preheat_after_long_absence_hours: float = Field(
+        default=12.0, ge=0.5, le=24,
+        description="the same cap after more than 48 h away, from frost protection: a heavy "
+        "building needs the night to come back")
+    fixed_preheat_hours: float = Field(
+        default=2.0, ge=0, le=12,
+        description="the programme's fixed early start, while nothing is learned or learning "
+        "is off")
+    fixed_preheat_after_long_absence_hours: float = Field(
+        default=4.0, ge=0, le=24,
+        description="the fixed early start after more than 48 h without a period (Mondays, "
+        "the end of holidays)")
+    comfort_band_k: float = Field(
+        default=0.5, ge=0, le=2,
+        description="K below comfort a zone may coast to at the end of an occupied period "
+        "(early stop)")
+    surprise_tolerance: float = Field(
+        default=0.05, ge=0, le=0.5,
+        description="a learned absence of more than 48 h goes to frost protection only if "
+        "similar days show at most this chance (0-1) of an unexpected visit; above it, reduced")
+
+
+class LearningSettings(LearningTuning):
+    """A complete and consistent tuning: the site's ``learning:`` section, or a zone's
+    effective one (``Site.learning_of``), which the controllers take."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LearningSettings:
+        problems = [
+            message for wrong, message in (
+                (self.fixed_preheat_after_long_absence_hours < self.fixed_preheat_hours,
+                 f"fixed_preheat_after_long_absence_hours "
+                 f"({self.fixed_preheat_after_long_absence_hours:g}) must not be below "
+                 f"fixed_preheat_hours ({self.fixed_preheat_hours:g}): a zone cold from a "
+                 "long absence needs at least as long"),
+                (self.max_preheat_after_long_absence_hours < self.max_preheat_hours,
+                 f"max_preheat_after_long_absence_hours "
+                 f"({self.max_preheat_after_long_absence_hours:g}) must not be below "
+                 f"max_preheat_hours ({self.max_preheat_hours:g}): a zone cold from a long "
+                 "absence needs at least as long"),
+                (self.surprise_tolerance >= self.min_confidence,
+                 f"surprise_tolerance ({self.surprise_tolerance:g}) must be below "
+                 f"min_confidence ({self.min_confidence:g}): only days with a smaller chance "
+                 "of a visit are skipped, so a larger tolerance could never be exceeded"),
+                (self.history_weeks < self.min_similar_days,
+                 f"history_weeks ({self.history_weeks}) must not be below min_similar_days "
+                 f"({self.min_similar_days}): the history holds one day of each weekday a "
+                 "week"),
+                (self.min_heated_hours + self.min_unheated_hours > 24 * self.thermal_window_days,
+                 f"min_heated_hours + min_unheated_hours "
+                 f"({self.min_heated_hours + self.min_unheated_hours:g} h) must fit in "
+                 f"thermal_window_days ({self.thermal_window_days} days), all a refit sees"),
+            ) if wrong
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def overridden_by(self, zone: LearningTuning) -> LearningSettings:
+        """These settings with each key that a zone's section writes in place of ours;
+        checked as a whole, since a zone's cap must still fit the site's other keys."""
+        return LearningSettings.model_validate(
+            {**self.model_dump(), **zone.model_dump(exclude_unset=True)})
+
+    @property
+    def history(self) -> timedelta:
+        """How long a day of presence is remembered."""
+        return timedelta(weeks=self.history_weeks)
+
+    @property
+    def thermal_window(self) -> timedelta:
+        """How far back a refit looks."""
+        return timedelta(days=self.thermal_window_days)
+
+    def max_preheat(self, long_absence: bool) -> timedelta:
+        """The cap on a learned pre-heat, after a long absence or not."""
+        hours = self.max_preheat_after_long_absence_hours if long_absence else (
+            self.max_preheat_hours)
+        return timedelta(hours=hours)
+
+    def fixed_preheat(self, long_absence: bool) -> timedelta:
+        """The programme's fixed early start, after a long absence or not."""
+        hours = self.fixed_preheat_after_long_absence_hours if long_absence else (
+            self.fixed_preheat_hours)
+        return timedelta(hours=hours)
+
+
+DEFAULT_LEARNING = LearningSettings()
+"""The tuning of a site without a ``learning:`` section, and of controllers used alone."""
