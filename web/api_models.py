@@ -402,7 +402,8 @@ class OutputsOut(BaseModel):
 
 
 class AgendaEntryOut(BaseModel):
-    """An agenda entry as the site file or the panel wrote it (``gtb.model.calendar.AgendaEntry``)."""
+    """An agenda entry as the site file or the panel wrote it
+    (``gtb.model.calendar.AgendaEntry``)."""
 
     kind: str = Field(description="event, closure, day, lights_on, lights_off")
     label: str
