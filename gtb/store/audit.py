@@ -200,6 +200,22 @@ class Alarms(Room):
             )
             return self._alarm(conn, row["id"])
 
+    def update(self, key: str, *, message: str, message_en: str | None = None
+               ) -> Alarm | None:
+        """Say the active alarm ``key`` anew, as its condition evolves (a backlog that
+        grows): the same alarm, raised at the same time, with its figures kept current; no
+        new alarm and no audit line. Returns it, or None if none is active."""
+        require_text(message, "alarm message")
+        with self._db.write() as conn:
+            row = conn.execute(
+                "SELECT id FROM alarms WHERE key = ? AND cleared_at IS NULL", (key,)
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute("UPDATE alarms SET message = ?, message_en = ? WHERE id = ?",
+                         (message, message_en, row["id"]))
+            return self._alarm(conn, row["id"])
+
     def acknowledge(self, alarm_id: int, *, at: datetime, who: str) -> Alarm:
         """A person has seen the alarm; it stays active until its condition clears."""
         require_text(who, "acknowledged by")
