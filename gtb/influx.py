@@ -38,6 +38,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -251,6 +252,11 @@ class RetryLater(InfluxError):
         self.after_s = after_s
 
 
+class Unreachable(RetryLater):
+    """No answer at all (a refused connection, a timeout): the server is away, not busy, so
+    a cheap probe may tell when it is back sooner than the backoff would."""
+
+
 class Refused(InfluxError):
     """The settings are wrong (token, bucket, database): nothing goes until they are fixed."""
 
@@ -347,7 +353,7 @@ class V1Writer:
         try:
             response = self._http.request("POST", url, body=body.encode(), headers=self._headers)
         except urllib3.exceptions.HTTPError as exc:
-            raise RetryLater(f"{self._settings.url}: {_reason(exc)}") from exc
+            raise Unreachable(f"{self._settings.url}: {_reason(exc)}") from exc
         error = answer(response.status, response.data, response.headers.get("Retry-After"))
         if error is not None:
             raise error
@@ -384,7 +390,7 @@ class V2Writer:
             error = answer(int(exc.status or 0), _bytes(exc.body), headers.get("Retry-After"))
             raise (error or RetryLater(str(exc))) from exc
         except urllib3.exceptions.HTTPError as exc:
-            raise RetryLater(f"{self._settings.url}: {_reason(exc)}") from exc
+            raise Unreachable(f"{self._settings.url}: {_reason(exc)}") from exc
 
     def close(self) -> None:
         self._client.close()
@@ -405,6 +411,24 @@ def writer_for(settings: InfluxSettings) -> Writer:
     return V1Writer(settings) if settings.api == "v1" else V2Writer(settings)
 
 
+PING_TIMEOUT_S = 2.0
+
+_PING_HTTP = urllib3.PoolManager(retries=False)
+
+
+def ping(settings: InfluxSettings) -> bool:
+    """Whether the server answers at all: ``GET /ping``, which InfluxDB 1.x, 2.x and 3.x
+    serve without a body. Any answer below 500 counts (a 401 or a 404 is a server that is
+    there; the write will say what is wrong); a refused connection, a timeout or a proxy's
+    502 is a server still away."""
+    try:
+        response = _PING_HTTP.request("GET", f"{settings.url}/ping",
+                                      timeout=min(PING_TIMEOUT_S, settings.timeout_s))
+    except urllib3.exceptions.HTTPError:
+        return False
+    return response.status < 500
+
+
 # -- the shipper ---------------------------------------------------------------------------
 
 
@@ -418,9 +442,16 @@ class ShipReport:
     waiting: bool = False
     """True when the pass stopped on an error (or did not start: backing off)."""
     error: str | None = None
+    probed: bool = False
+    """True when the pass pinged InfluxDB during a backoff to see whether it was back."""
 
 
 BACKOFF_MAX_S = 300.0
+
+PROBE_EVERY_S = 15.0
+"""Seconds between two pings while the backoff keeps an unreachable server waiting: with a
+pass every 10 s (``gtb.engine.jobs.SHIP_EVERY_S``) the drain starts within 25 s of the
+server's return, however long the backoff has grown."""
 
 
 class Shipper:
@@ -428,13 +459,20 @@ class Shipper:
 
     Run it off the tick (the engine's scheduler runs it in a worker thread): InfluxDB's
     delays never reach the tick. ``progress`` receives a line per batch when the backlog
-    is larger than a few batches, e.g. after an outage.
+    is larger than a few batches, e.g. after an outage. ``now`` is the clock of the backoff
+    and of the probes (``probe``, by default ``ping``); the engine's ``clock`` dates the
+    events and the alarm.
+
+    An outage outlives the process that saw it begin: a new shipper adopts the one the
+    store says is under way (an ``influx_down`` event that no ``influx_up`` followed, or
+    the alarm still active), so that its alarm is kept current and cleared once shipping
+    goes through again, instead of staying active for ever.
     """
 
     def __init__(
         self, store: Store, site: Site, settings: InfluxSettings, clock: Clock, *,
         writer: Writer | None = None, progress: Callable[[str], None] | None = None,
-        now: Callable[[], float] = monotonic,
+        now: Callable[[], float] = monotonic, probe: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -443,32 +481,85 @@ class Shipper:
         self.writer = writer if writer is not None else writer_for(settings)
         self.progress = progress
         self._now = now
+        self._probe = probe if probe is not None else lambda: ping(settings)
         self._not_before = 0.0
+        self._next_probe = 0.0
         self._failures = 0
-        self._down_since: datetime | None = None
+        self._down_since: datetime | None = self._outage_under_way()
         self._last_error: str | None = None
+        self._away = False
+        """The last failure was no answer at all: probing may end the backoff early."""
+        self._refused = False
+        # One pass at a time: the scheduler's and the last one when the engine stops.
+        self._passing = threading.Lock()
+        self._stopping = threading.Event()
+
+    def _outage_under_way(self) -> datetime | None:
+        """When the outage that a former process saw began, if the store says it is not
+        over; None if InfluxDB was taking everything when it stopped."""
+        down = self.store.audit.events(kind="influx_down", limit=1)
+        up = self.store.audit.events(kind="influx_up", limit=1)
+        if down and (not up or up[0].id < down[0].id):
+            return down[0].ts
+        alarm = self.store.alarms.active().get(ALARM_KEY)
+        return None if alarm is None else alarm.raised_at
 
     def close(self) -> None:
         self.writer.close()
 
     def ship(self) -> ShipReport:
         """Send batches, samples then events, until both streams are shipped or InfluxDB
-        fails; on failure, the next pass waits for the backoff (or Retry-After)."""
-        report = ShipReport()
-        if self._now() < self._not_before:
-            report.waiting, report.error = True, self._last_error
-            return report
+        fails; on failure, the next pass waits for the backoff (or Retry-After). While it
+        waits on a server that did not answer at all, a ping every ``PROBE_EVERY_S`` ends
+        the wait as soon as the server answers again."""
+        with self._passing:
+            if self._stopping.is_set():
+                return ShipReport()  # the last pass of the stop has it in hand
+            report = ShipReport()
+            if self._now() < self._not_before and not self._back(report):
+                report.waiting, report.error = True, self._last_error
+                return report
+            return self._pass(report, self._stopping.is_set)
+
+    def drain(self, within_s: float) -> ShipReport:
+        """The last pass, when the engine stops: whatever the backoff says, send what is
+        left (the last tick's samples, the stop's events), starting no batch after
+        ``within_s`` seconds, so that a stop is never held up for long (a batch under way
+        ends within the writer's timeout). What does not go stays in the store, shipped at
+        the next start: nothing is lost. A pass of the scheduler under way ends at its next
+        batch, and none starts after this one."""
+        self._stopping.set()
+        with self._passing:
+            until = self._now() + within_s
+            return self._pass(ShipReport(), lambda: self._now() >= until)
+
+    def _back(self, report: ShipReport) -> bool:
+        """During a backoff, whether a server that did not answer answers again (pinged at
+        most every ``PROBE_EVERY_S``). Not when it answered busy (Retry-After, 5xx) or
+        refused: it was there all along, and the backoff is what it asked for."""
+        if not self._away or self._now() < self._next_probe:
+            return False
+        self._next_probe = self._now() + PROBE_EVERY_S
+        report.probed = True
+        if self._probe():
+            return True
+        self._keep_alarm_current(self._last_error or "")
+        return False
+
+    def _pass(self, report: ShipReport, stop: Callable[[], bool]) -> ShipReport:
         backlog = self.store.shipping.backlog()
         total = backlog["samples"] + backlog["events"]
         loud = total > 3 * self.settings.batch_size
         if loud:
             self._say(f"InfluxDB : {number_fr(total, 0)} points en attente, les plus anciens "
                       "d'abord")
+        drained = False
         try:
-            while True:
+            while not stop():
                 sent_samples = self._samples_batch(report)
                 sent_events = self._events_batch(report)
                 if not (sent_samples or sent_events):
+                    drained = True
                     break
                 if loud:
                     done = report.samples + report.events + report.set_aside
@@ -477,9 +568,10 @@ class Shipper:
         except Refused as exc:
             self._failed(report, exc, refused=True)
         except RetryLater as exc:
-            self._failed(report, exc, after_s=exc.after_s)
+            self._failed(report, exc, after_s=exc.after_s, away=isinstance(exc, Unreachable))
         else:
-            self._recovered()
+            if drained:  # a pass cut short by the stop leaves the outage to the next start
+                self._recovered()
         return report
 
     def _samples_batch(self, report: ShipReport) -> bool:
@@ -547,10 +639,12 @@ class Shipper:
         )
 
     def _failed(self, report: ShipReport, exc: InfluxError, *, refused: bool = False,
-                after_s: float | None = None) -> None:
+                after_s: float | None = None, away: bool = False) -> None:
         self._failures += 1
         delay = after_s if after_s is not None else min(BACKOFF_MAX_S, 2.0 ** (self._failures - 1))
         self._not_before = self._now() + delay
+        self._next_probe = self._now() + PROBE_EVERY_S
+        self._away, self._refused = away, refused
         report.waiting, report.error = True, str(exc)
         self._last_error = str(exc)
         now = self.clock.now()
@@ -565,23 +659,35 @@ class Shipper:
                            f"{exc}",
                 reason_en="the data stay in the local store and leave when it is back")
         if refused or now - self._down_since >= ALARM_AFTER:
-            waiting = sum(self.store.shipping.backlog().values())
-            why = "refuse l'écriture (réglages à vérifier)" if refused else "ne répond pas"
-            why_en = "refuses writes (check the settings)" if refused else "does not answer"
-            self.store.alarms.raise_(
-                ALARM_KEY, at=now,
-                severity=Severity.WARNING,
-                message=f"L'archive InfluxDB {self.settings.where} {why} depuis "
-                        f"{self._down_since:%d/%m %H:%M} UTC : {exc}. {waiting} points "
-                        f"attendent dans la base locale ; rien n'est perdu.",
-                message_en=f"The InfluxDB archive {self.settings.where} {why_en} since "
-                           f"{self._down_since:%d/%m %H:%M} UTC: {exc}. {waiting} points "
-                           "wait in the local store; nothing is lost.",
-            )
+            message, message_en = self._alarm_text(str(exc))
+            _, new = self.store.alarms.raise_(ALARM_KEY, at=now, severity=Severity.WARNING,
+                                              message=message, message_en=message_en)
+            if not new:
+                self.store.alarms.update(ALARM_KEY, message=message, message_en=message_en)
+
+    def _keep_alarm_current(self, error: str) -> None:
+        """The active alarm says the backlog as it is now, not as it was when raised."""
+        if self._down_since is not None and ALARM_KEY in self.store.alarms.active():
+            message, message_en = self._alarm_text(error)
+            self.store.alarms.update(ALARM_KEY, message=message, message_en=message_en)
+
+    def _alarm_text(self, error: str) -> tuple[str, str]:
+        """The alarm's French and English: since when, why, and how many points wait."""
+        assert self._down_since is not None
+        waiting = sum(self.store.shipping.backlog().values())
+        why = "refuse l'écriture (réglages à vérifier)" if self._refused else "ne répond pas"
+        why_en = "refuses writes (check the settings)" if self._refused else "does not answer"
+        return (f"L'archive InfluxDB {self.settings.where} {why} depuis "
+                f"{self._down_since:%d/%m %H:%M} UTC : {error}. {number_fr(waiting, 0)} points "
+                "attendent dans la base locale ; rien n'est perdu.",
+                f"The InfluxDB archive {self.settings.where} {why_en} since "
+                f"{self._down_since:%d/%m %H:%M} UTC: {error}. {waiting:,} points wait in "
+                "the local store; nothing is lost.")
 
     def _recovered(self) -> None:
         self._failures = 0
         self._not_before = 0.0
+        self._away = self._refused = False
         if self._down_since is None:
             return
         now = self.clock.now()
