@@ -1,7 +1,9 @@
-"""The commands as a person runs them: real processes, stopped with Ctrl-C."""
+"""The commands as a person runs them: real processes, stopped with Ctrl-C, or with
+SIGTERM as kill and systemd stop them."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 import sqlite3
@@ -10,15 +12,24 @@ import sys
 import time
 from pathlib import Path
 
-from .conftest import free_port
+from gtb.bench.servers import LocalInfluxDB1
+from gtb.clock import RealClock, SimulatedClock, monotonic
+from gtb.model import PointRef, Site
+from gtb.model.points import BacnetBinding
+from gtb.sim.runner import VirtualSite
+from protocols.bacnet import BacnetDriver
+
+from .conftest import ROOT, free_port
 
 GTB = [sys.executable, "-m", "gtb.cli"]
+ENV = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+"""The commands' environment: this checkout's code, whatever the venv has installed."""
 
 
 def run_for(args: list[str], seconds: float, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Start a command, let it run, interrupt it as Ctrl-C does, and collect its output."""
     process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+                               text=True, env=ENV)
     time.sleep(seconds)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
@@ -66,7 +77,7 @@ def test_gtb_demo_without_history_starts_in_seconds(tmp_path: Path, demo_site_te
              str(tmp_path / "demo.sqlite"), "--bacnet-port", str(free_port(2)),
              "--panel-port", str(free_port())],
             cwd=tmp_path, stdout=stdout, stderr=subprocess.PIPE, text=True,
-            env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+            env=ENV)
     try:
         while "panneau web" not in out.read_text(encoding="utf-8"):
             assert process.poll() is None, process.communicate()[1]
@@ -97,7 +108,7 @@ def test_check_reports_a_lighting_programme_that_breaks_the_arrete(
     relit_church_site: Path
 ) -> None:
     result = subprocess.run([*GTB, "check", str(relit_church_site)], capture_output=True,
-                            text=True, env={"COLUMNS": "300", "PATH": "/usr/bin:/bin"},
+                            text=True, env={**ENV, "COLUMNS": "300"},
                             timeout=60)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "ep-eglise: 365 night(s) of the coming year break the arrêté" in result.stdout
@@ -117,8 +128,91 @@ def test_a_panel_port_already_taken_is_a_clear_error(tmp_path: Path, demo_site_t
         result = subprocess.run([*GTB, "run", str(site), "--db", str(tmp_path / "gtb.sqlite"),
                                  "--bacnet-port", str(free_port(2)), "--panel-port", str(port)],
                                 cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                                env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+                                env=ENV)
     assert result.returncode == 1
     assert f"the web panel cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
     assert not events(tmp_path / "gtb.sqlite"), "the engine started"
+
+
+def test_sigterm_stops_gtb_run_as_ctrl_c_does(tmp_path: Path, demo_site_text: str,
+                                             demo_site: Site) -> None:
+    """kill, systemd and supervisors stop with SIGTERM: the points must be handed back to
+    the devices (their priority slots empty again, read over BACnet) and the stop's events
+    must reach InfluxDB, as with Ctrl-C; the virtual commune runs here, gtb run in its own
+    process."""
+    site = tmp_path / "site.yaml"
+    site.write_text(demo_site_text, encoding="utf-8")
+    db = tmp_path / "gtb.sqlite"
+    bacnet = [ref for ref in demo_site.points()
+              if isinstance(ref.binding, BacnetBinding) and ref.point.writable]
+    commanded: list[PointRef] = []
+
+    async def scenario(influx: LocalInfluxDB1) -> int:
+        nonlocal commanded
+        virtual = VirtualSite(demo_site, SimulatedClock(RealClock().now(), speed=1.0))
+        driver = BacnetDriver(now=monotonic, port=free_port(socket.SOCK_DGRAM))
+        async with virtual.serving():
+            await driver.start()
+            with (tmp_path / "stdout.txt").open("w", encoding="utf-8") as out:
+                process = await asyncio.create_subprocess_exec(
+                    *GTB, "run", str(site), "--db", str(db), "--no-panel",
+                    "--bacnet-port", str(free_port(socket.SOCK_DGRAM)),
+                    "--influx-url", influx.url, "--influx-api", "v1",
+                    "--influx-database", "gtb", cwd=tmp_path, stdout=out,
+                    stderr=asyncio.subprocess.PIPE, env=ENV)
+            try:
+                # The first tick records its commands, then writes them: each slot fills.
+                while not (commanded := [ref for ref in bacnet if ref.key in written(db)]) or (
+                        not all([await held(driver, ref) for ref in commanded])):
+                    assert process.returncode is None, await process.communicate()
+                    await asyncio.sleep(0.2)
+                process.send_signal(signal.SIGTERM)
+                _, err = await asyncio.wait_for(process.communicate(), 60)
+            finally:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+            assert "Traceback" not in err.decode(), err.decode()
+            for ref in commanded:
+                assert await driver.priority_array(ref) == [None] * 16, ref.key
+            await driver.stop()
+        assert process.returncode is not None
+        return process.returncode
+
+    with LocalInfluxDB1() as influx:
+        influx.create_database("gtb")
+        returncode = asyncio.run(asyncio.wait_for(scenario(influx), 180))
+        assert returncode == 0
+        stopped = influx.query('SELECT "message", "reason" FROM "event" WHERE kind = \'engine\'',
+                               "gtb")[0]["values"]
+        assert stopped[-1][1:] == ["Moteur arrêté", "points rendus"], "shipped at the stop"
+    assert "SIGTERM : arrêt du moteur" in (tmp_path / "stdout.txt").read_text(encoding="utf-8")
+    with sqlite3.connect(db) as conn:
+        last = conn.execute("SELECT kind, message, reason FROM events WHERE kind = 'engine' "
+                            "ORDER BY id DESC LIMIT 1").fetchone()
+        released = {row[0] for row in conn.execute(
+            "SELECT point FROM events WHERE kind = 'command' AND reason LIKE 'arrêt du moteur%'")}
+        backlog = conn.execute("SELECT COUNT(*) FROM events WHERE id > (SELECT position FROM "
+                               "shipped WHERE stream = 'events')").fetchone()[0]
+    assert last == ("engine", "Moteur arrêté", "points rendus")
+    assert len(commanded) >= 10 and {ref.key for ref in commanded} <= released
+    assert backlog == 0, "the stop's events went to InfluxDB before the store closed"
+
+
+def written(db: Path) -> set[str]:
+    """The points the engine has commanded so far (its command events)."""
+    if not db.exists():
+        return set()
+    try:
+        with sqlite3.connect(db) as conn:
+            return {row[0] for row in conn.execute(
+                "SELECT point FROM events WHERE kind = 'command'")}
+    except sqlite3.OperationalError:  # the engine is still making the schema
+        return set()
+
+
+async def held(driver: BacnetDriver, ref: PointRef) -> bool:
+    """Whether the point's slot at its binding's priority holds a command."""
+    assert isinstance(ref.binding, BacnetBinding)
+    return (await driver.priority_array(ref))[ref.binding.priority - 1] is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +11,14 @@ from rich.progress import Progress
 from rich.table import Table
 
 from gtb.cli.common import DEMO_SITE, console, errors, load_or_exit
-from gtb.cli.wiring import History, PanelAddress, history_options, panel_options, serve_engine
+from gtb.cli.wiring import (
+    History,
+    PanelAddress,
+    history_options,
+    panel_options,
+    run_until_stopped,
+    serve_engine,
+)
 from gtb.clock import Clock, RealClock, SimulatedClock, monotonic
 from gtb.store import Store
 from gtb.store.accounts import UserRole
@@ -36,11 +42,8 @@ def run(site_file: Path, db: Path, tick_s: float, bacnet_port: int, **options: A
     history = History.from_options(options)
     panel = PanelAddress.from_options(options)
     site = load_or_exit(site_file)
-    try:
-        asyncio.run(serve_engine(site, db, RealClock(), speed=1.0, tick_s=tick_s,
-                                 bacnet_port=bacnet_port, history=history, panel=panel))
-    except KeyboardInterrupt:
-        console.print("stopped")
+    run_until_stopped(serve_engine(site, db, RealClock(), speed=1.0, tick_s=tick_s,
+                                   bacnet_port=bacnet_port, history=history, panel=panel))
 
 
 @click.command()
@@ -91,10 +94,7 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, no_history: bool,
             await serve_engine(site, db, clock, speed=speed, tick_s=60.0,
                                bacnet_port=bacnet_port, history=history, panel=panel)
 
-    try:
-        asyncio.run(both())
-    except KeyboardInterrupt:
-        console.print("stopped")
+    run_until_stopped(both())
 
 
 def _demo_past(site_file: Path, seed: int, db: Path, until: datetime

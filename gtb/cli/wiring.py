@@ -4,8 +4,10 @@ together for ``gtb run`` and ``gtb demo``, with the options that configure them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -106,10 +108,56 @@ class PanelAddress:
         return None if options.pop("no_panel") else cls(host, port, secure)
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+"""SIGTERM is how kill, systemd and most supervisors stop a service; SIGINT is Ctrl-C."""
+
+STOP_DRAIN_S = 10.0
+"""Seconds the last shipping pass may start batches when the engine stops: what the last
+tick wrote reaches InfluxDB if it is up; if not, it waits in the store for the next start."""
+
+
+async def until_stopped(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` until it ends or the process is asked to stop, by SIGTERM or SIGINT
+    alike: the first signal cancels it, so that its ``finally`` blocks do the orderly stop
+    (points released or held, the last samples shipped, the store closed). Signals that
+    come during the stop are ignored: a second Ctrl-C must not cut the release short and
+    leave points commanded by nobody. Without this, SIGTERM killed the process on the spot."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    stopping: list[signal.Signals] = []
+
+    def stop(received: signal.Signals) -> None:
+        if stopping:
+            console.print(f"{received.name} : arrêt déjà en cours", highlight=False)
+            return
+        stopping.append(received)
+        console.print(f"{received.name} : arrêt du moteur", highlight=False)
+        task.cancel()
+
+    for number in STOP_SIGNALS:
+        loop.add_signal_handler(number, stop, number)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not stopping:
+            raise  # cancelled from outside, not by a signal: not ours to swallow
+    finally:
+        for number in STOP_SIGNALS:
+            loop.remove_signal_handler(number)
+
+
+def run_until_stopped(work: Coroutine[Any, Any, None]) -> None:
+    """``gtb run``, ``gtb demo``: run ``work`` on a new event loop until SIGTERM or SIGINT
+    (``until_stopped``), then say it stopped."""
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before the loop took the signals
+        asyncio.run(until_stopped(work))
+    console.print("stopped")
+
+
 async def serve_engine(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: float,
                        bacnet_port: int, history: History, panel: PanelAddress | None) -> None:
     """Wire store, drivers, engine, shipper, jobs and panel; show the zones until
-    interrupted."""
+    cancelled (``until_stopped``: SIGTERM or SIGINT)."""
     quiet_bac0()
     # A tick still running when the next is due is skipped, and APScheduler warns of it;
     # that is coalescing at work, not news. Job failures are events, printed by the jobs.
@@ -161,6 +209,8 @@ async def _serve(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: fl
             scheduler.shutdown(wait=False)
         await engine.stop()
         if shipper is not None:
+            # The last tick's samples and the stop's own events (releases, "Moteur arrêté").
+            await asyncio.to_thread(shipper.drain, STOP_DRAIN_S)
             shipper.close()
         store.close()
 
