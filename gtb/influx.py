@@ -20,7 +20,10 @@ What InfluxDB answers decides what happens next:
 - 401, 403, 404 (a bad token, a missing bucket or database): nothing can go until a person
   fixes the settings; retried with backoff, and alarmed at once.
 
-An outage that lasts raises an alarm; the backlog then drains with a progress line.
+An outage that lasts raises an alarm, kept current as the backlog grows and adopted by the
+shipper of a restarted engine; a ping during the backoff sees the server's return within
+seconds, and the backlog then drains with a progress line. When the engine stops, a last
+pass of bounded time ships what is left (``Shipper.drain``).
 
 Schema (../shared/DESIGN.md): one measurement per quantity, tags ``site``, ``building``,
 ``zone``, ``cabinet``, ``equipment`` and ``point`` (bounded by the number of points),
