@@ -809,6 +809,25 @@ def test_alarms_are_raised_once_cleared_acknowledged_and_survive_a_reopen(tmp_pa
         Store(path).alarms.acknowledge(999, at=T0, who="marie")
 
 
+def test_an_alarm_said_anew_is_the_same_alarm_with_its_words_current(tmp_path: Path) -> None:
+    with Store(tmp_path / "alarms.sqlite") as store:
+        alarm, _ = store.alarms.raise_("influx:unreachable", at=T0, severity="warning",
+                                       message="673 points attendent", message_en="673 wait")
+        store.alarms.acknowledge(alarm.id, at=T0 + minutes(1), who="marie")
+        said = store.alarms.update("influx:unreachable", message="24 700 points attendent",
+                                   message_en="24,700 wait")
+        assert said is not None
+        assert (said.id, said.raised_at, said.acknowledged_by) == (alarm.id, T0, "marie")
+        assert (said.message, said.message_en) == ("24 700 points attendent", "24,700 wait")
+        assert [a.id for a in store.alarms.history()] == [alarm.id]
+        assert store.audit.events() == [], "no audit line"
+        with pytest.raises(ValueError, match="alarm message"):
+            store.alarms.update("influx:unreachable", message=" ")
+        assert store.alarms.active()["influx:unreachable"].message == "24 700 points attendent"
+        store.alarms.clear("influx:unreachable", at=T0 + minutes(5))
+        assert store.alarms.update("influx:unreachable", message="x") is None
+
+
 def test_learned_models_and_the_learning_switch_survive_a_reopen(tmp_path: Path) -> None:
     path = tmp_path / "learning.sqlite"
     zone = "mairie.bureaux"
