@@ -187,7 +187,9 @@ def test_sigterm_stops_gtb_run_as_ctrl_c_does(tmp_path: Path, demo_site_text: st
         stopped = influx.query('SELECT "message", "reason" FROM "event" WHERE kind = \'engine\'',
                                "gtb")[0]["values"]
         assert stopped[-1][1:] == ["Moteur arrêté", "points rendus"], "shipped at the stop"
-    assert "SIGTERM : arrêt du moteur" in (tmp_path / "stdout.txt").read_text(encoding="utf-8")
+    said = (tmp_path / "stdout.txt").read_text(encoding="utf-8")
+    assert "SIGTERM : arrêt du moteur" in said
+    assert "InfluxDB à l'arrêt : " in said and " 0 attendent le prochain démarrage" in said
     with sqlite3.connect(db) as conn:
         last = conn.execute("SELECT kind, message, reason FROM events WHERE kind = 'engine' "
                             "ORDER BY id DESC LIMIT 1").fetchone()

@@ -21,6 +21,7 @@ from gtb.cli.tables import status_view
 from gtb.clock import Clock, monotonic
 from gtb.engine import Engine, EngineSettings
 from gtb.engine.jobs import Retention, start_jobs
+from gtb.i18n import number_fr
 from gtb.influx import InfluxSettings, Shipper
 from gtb.model import Site
 from gtb.store import Store
@@ -210,7 +211,11 @@ async def _serve(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: fl
         await engine.stop()
         if shipper is not None:
             # The last tick's samples and the stop's own events (releases, "Moteur arrêté").
-            await asyncio.to_thread(shipper.drain, STOP_DRAIN_S)
+            last = await asyncio.to_thread(shipper.drain, STOP_DRAIN_S)
+            left = sum(store.shipping.backlog().values())
+            console.print(f"InfluxDB à l'arrêt : {number_fr(last.samples + last.events, 0)} "
+                          f"envoyés, {number_fr(left, 0)} attendent le prochain démarrage "
+                          "dans la base locale", highlight=False)
             shipper.close()
         store.close()
 
