@@ -49,6 +49,12 @@ _ENGINE: dict[str, Template] = {
     "alarm.read_failure": ("défaut de lecture", "read failure"),
     "alarm.reading_again": ("lecture rétablie", "reading again"),
     "alarm.threshold": ("seuil", "threshold"),
+    "decision.not_a_number": ("{key} : la décision n'est pas un nombre — repli sûr sur "
+                              "{value:g}",
+                              "{key}: the decision is not a number — safe fallback to "
+                              "{value:g}"),
+    "alarm.safe_fallback": ("repli sûr", "safe fallback"),
+    "alarm.deciding_again": ("décisions de nouveau numériques", "decisions are numbers again"),
     # decisions
     "zone.degraded": ("Mode dégradé, température inconnue : programme sans optimisation. "
                       "{decision}",
@@ -85,6 +91,8 @@ _ENGINE: dict[str, Template] = {
                         "protection)",
                         "{decision} — kept off {wait} s more (minimum time protecting the "
                         "equipment)"),
+    "safety.fallback": ("{decision} — {asked} n'est pas un nombre : repli sûr sur {value:g}",
+                        "{decision} — {asked} is not a number: safe fallback to {value:g}"),
     # writing
     "command.value": ("{key} ← {value:g}", "{key} ← {value:g}"),
     "command.failed": ("Commande de {key} impossible : {error}",
