@@ -284,6 +284,27 @@ def test_an_override_by_token_is_stored_audited_and_shown(api: ApiRig) -> None:
     assert api.call("GET", "/api/events?actor=admin").json["events"] == []
 
 
+def test_an_override_by_token_replaces_the_one_in_force_for_good(api: ApiRig) -> None:
+    store = api.rig.store
+    first = api.call("POST", ZONE + "/override", who="marie",
+                     body={"value": 20, "minutes": 120, "why": "réunion"}).json
+    second = api.call("POST", ZONE + "/override", who="admin",
+                      body={"value": 17, "minutes": 30, "why": "salle vide"}).json
+    replaced = api.call("GET", "/api/events?kind=override", who="admin").json["events"][0]
+    assert replaced["data"]["replaced"] == first["id"]
+    assert replaced["message"].endswith(f"— remplace la dérogation n° {first['id']} de marie "
+                                        "(20 °C)")
+    assert store.overrides.get(first["id"]).cancel_reason == (
+        f"remplacée par la dérogation n° {second['id']}")
+    assert api.call("GET", ZONE).json["override"]["id"] == second["id"]
+    cancelled = api.call("DELETE", ZONE + "/override", body={"why": "fini"})
+    assert cancelled.status_code == 200 and cancelled.json["id"] == second["id"]
+    # The first one does not come back in force.
+    assert api.call("GET", ZONE).json["override"] is None
+    assert store.overrides.active(NOW) == {}
+    assert api.call("DELETE", ZONE + "/override").status_code == 409
+
+
 def test_cancelling_an_override_and_switching_learning(api: ApiRig) -> None:
     store = api.rig.store
     created = api.call("POST", ZONE + "/override",

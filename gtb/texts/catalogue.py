@@ -75,6 +75,7 @@ _ENGINE: dict[str, Template] = {
     # arbitration
     "override": ("Dérogation de {who} jusqu'à {until:moment} : {why}",
                  "Override by {who} until {until:moment}: {why}"),
+    "override.replaced": ("remplacée par la dérogation n° {id}", "replaced by override {id}"),
     "safety.capped": ("{decision} — plafonné à {value:temperature} (limite de sécurité)",
                       "{decision} — capped at {value:temperature} (safety bound)"),
     "safety.frost_floor": ("{decision} — relevé au plancher hors-gel {value:temperature} "
