@@ -24,6 +24,7 @@ from gtb.model import Site
 from gtb.model.calendar import Programme
 from gtb.model.points import MODE_OF_LEVEL, Quality, zone_mode_key
 from gtb.sim.devices import ModbusDeviceServer
+from gtb.store import Store
 
 from .engine_rig import MONDAY_3AM, PARIS, rig, run
 
@@ -242,6 +243,17 @@ def test_engine_restart_restores_overrides_and_alarms_and_releases_on_shutdown(
         # the gym's setpoint is back at the device's own default.
         virtual.sync()
         assert virtual.world.read(key) == 19.0
+        # The log says what each protocol did: BACnet handed the point back, Modbus (no
+        # priorities) left it at its last value.
+        with Store(db) as store:
+            said = {e.point: (e.message, e.reason) for e in store.audit.events(
+                kind="command", limit=1000) if e.message.endswith(("libéré", "valeur"))}
+        assert said[key] == ("gymnase.salle.consigne libéré",
+                             "arrêt du moteur : point rendu à l'automate")
+        assert said["mairie.accueil.consigne"] == (
+            "mairie.accueil.consigne laissé à sa dernière valeur",
+            "arrêt du moteur : Modbus n'a pas de priorités, l'appareil garde la dernière "
+            "valeur écrite")
         # A second engine on the same store picks the override and the alarm up again.
         async with rig(demo_site, db, start=now + timedelta(minutes=10)) as r:
             await r.server("ep-eglise").stop()

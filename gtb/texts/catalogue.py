@@ -27,7 +27,10 @@ _ENGINE: dict[str, Template] = {
     "engine.started": ("Moteur démarré", "Engine started"),
     "engine.points": ("{points} points, site {site}", "{points} points, site {site}"),
     "engine.stopped": ("Moteur arrêté", "Engine stopped"),
-    "engine.points_released": ("points rendus", "points released"),
+    "engine.points_released": ("points libérés (rendus à l'automate en BACnet, laissés à "
+                               "leur dernière valeur en Modbus)",
+                               "points released (handed back to the controller in BACnet, "
+                               "left at their last value in Modbus)"),
     "engine.points_held": ("points maintenus", "points held"),
     # reading and alarms
     "device.modbus": ("Modbus TCP {address} (unité {unit})", "Modbus TCP {address} (unit {unit})"),
@@ -108,6 +111,15 @@ _ENGINE: dict[str, Template] = {
                        "no command any more: point handed back to the controller"),
     "command.engine_stopped": ("arrêt du moteur : point rendu à l'automate",
                                "engine stopped: point handed back to the controller"),
+    "command.kept": ("{key} laissé à sa dernière valeur", "{key} left at its last value"),
+    "command.unused_kept": ("plus aucune commande : Modbus n'a pas de priorités, l'appareil "
+                            "garde la dernière valeur écrite",
+                            "no command any more: Modbus has no priorities, the device keeps "
+                            "the last value written"),
+    "command.engine_stopped_kept": ("arrêt du moteur : Modbus n'a pas de priorités, "
+                                    "l'appareil garde la dernière valeur écrite",
+                                    "engine stopped: Modbus has no priorities, the device "
+                                    "keeps the last value written"),
 }
 
 _CALENDAR: dict[str, Template] = {
