@@ -437,3 +437,38 @@ def test_a_decision_that_is_not_a_number_is_never_written_and_raises_an_alarm(
                    " — repli sûr sur 8" in r.events("alarm")
 
     run(body)
+
+
+def test_a_quiet_hour_logs_only_real_changes(demo_site: Site, tmp_path: Path) -> None:
+    """Monday 03:00 to 04:00 in the demo commune: nothing the programmes decide changes,
+    yet every command is written again every quarter of an hour (refresh_s) and after a
+    device lost its memory. Those writes are no audit lines; the one real change, an
+    override and its end, is."""
+    quarter = EngineSettings(tick_s=60.0, stale_after_s=180.0, refresh_s=900.0)
+    key = "mairie.accueil.consigne"
+
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite", settings=quarter) as r:
+            first = await r.tick(after_s=0)
+            began = r.clock.now()
+            writes = 0
+            for minute in range(1, 61):
+                if minute == 20:
+                    await r.virtual.power_cycle(r.server("gymnase"))
+                if minute == 30:
+                    now = r.clock.now()
+                    r.store.overrides.add(key, 19.0, start=now, until=now + timedelta(
+                        minutes=10), who="marie", why="ménage", at=now)
+                writes += (await r.tick()).writes
+                if minute == 25:  # the gym's lost setpoint was written again
+                    assert r.virtual.world.read("gymnase.salle.consigne") == 16.0
+            logged = r.store.audit.events(since=began + timedelta(seconds=1),
+                                          until=r.clock.now() + timedelta(seconds=1),
+                                          limit=1000)
+            # Every command refreshed four times (the gym's after its restart instead)...
+            assert writes >= 4 * first.writes
+            # ... but only the override and its end are logged (two on the setpoint).
+            assert [(e.kind, e.point, e.actor) for e in reversed(logged)] == [
+                ("command", key, "marie"), ("command", key, "engine")]
+
+    run(body)
