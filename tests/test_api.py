@@ -5,6 +5,7 @@ the API against its own OpenAPI description."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -186,6 +187,10 @@ def test_a_session_cookie_is_not_accepted_and_needs_no_csrf(api: ApiRig) -> None
      "colour : champ inconnu", "colour: unknown field"),
     ({"value": "20", "minutes": 60, "why": "froid"}, 400,
      "value : il faut un nombre", "value: expected a number"),
+    ({"value": math.nan, "minutes": 60, "why": "froid"}, 400,
+     "value : il faut un nombre fini", "value: expected a finite number"),
+    ({"value": -math.inf, "minutes": 60, "why": "froid"}, 400,
+     "value : il faut un nombre fini", "value: expected a finite number"),
     ({"value": 20, "minutes": 60}, 400, "why : champ manquant", "why: missing field"),
     ({"value": 20, "why": "froid"}, 400, "Donnez soit until", "Give either until"),
     ({"value": 20, "minutes": 60, "until": "2026-01-12T12:00:00+01:00", "why": "froid"}, 400,

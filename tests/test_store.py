@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import itertools
+import math
 import multiprocessing
 import sqlite3
 import threading
@@ -557,6 +558,10 @@ def test_cancelling_ends_an_override_once_and_keeps_it_in_history(store: Store) 
 def test_an_override_must_end_after_it_starts(store: Store) -> None:
     with pytest.raises(ValueError, match="not after start"):
         store.overrides.add(TEMP, 21.0, start=T0, until=T0, who="marie", why="x", at=T0)
+    for value in (math.nan, math.inf, -math.inf):
+        with pytest.raises(ValueError, match="is not a finite number"):
+            store.overrides.add(TEMP, value, start=T0, until=T0 + minutes(1), who="marie",
+                                why="x", at=T0)
     with pytest.raises(ValueError, match="reason"):
         store.overrides.add(TEMP, 21.0, start=T0, until=T0 + minutes(1), who="marie", why="", at=T0)
     assert store.overrides.history() == []
