@@ -388,29 +388,20 @@ class SilentServer:
             self._server = None
 
 
-class HangingUpServer:
+class HangingUpServer(SilentServer):
     """Accepts TCP connections and closes each at its first request, cleanly or with a
     reset (SO_LINGER 0: a RST, as a device that restarts or a firewall that cuts)."""
 
     def __init__(self, reset: bool) -> None:
-        self.port = free_port()
+        super().__init__()
         self.reset = reset
-        self._server: asyncio.Server | None = None
 
-    async def _hang_up(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(1024)
+    async def _swallow(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.received += len(await reader.read(1024))
         if self.reset:
             writer.get_extra_info("socket").setsockopt(
                 socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         writer.close()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._hang_up, "127.0.0.1", self.port)
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
 
 
 def retargeted(points: Sequence[PointRef], port: int, unit: int | None = None) -> list[PointRef]:
