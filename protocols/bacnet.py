@@ -559,11 +559,16 @@ class BacnetDriver(Driver):
         ``DeviceTimeout`` and starts (or lengthens) the device's backoff."""
         app = self._app
         answer = app.request(request)
+        # bacpypes3 ends every request itself (an abort at its own APDU timeout, which is
+        # ours): the answer is shielded, never cancelled, since bacpypes3 completing one
+        # cancelled raises InvalidStateError in its task (a stray "Task exception was
+        # never retrieved" in the log); and an answer nobody awaits any more is retrieved.
+        answer.add_done_callback(_retrieved)
         token = (request.pduDestination, request.apduInvokeID)
         if raw and self._raw is not None:
             self._raw.awaited.add(token)
         try:
-            return await asyncio.wait_for(answer, self._timeout_s)
+            return await asyncio.wait_for(asyncio.shield(answer), self._timeout_s)
         except TimeoutError:
             raise self._back_off(device, self._silence(device)) from None
         except ErrorRejectAbortNack as reply:  # a BaseException in bacpypes3
@@ -631,6 +636,12 @@ class BacnetDriver(Driver):
             previous.delay * 2, longest)
         self._health[device] = _Health(False, error, delay, self._now() + delay)
         return type(error)(f"{error}; next attempt in {delay:g} s")
+
+
+def _retrieved(answer: asyncio.Future[Any]) -> None:
+    """Mark an answer's exception as seen (a late abort after our own timeout)."""
+    if not answer.cancelled():
+        answer.exception()
 
 
 def _failed(chunks: Iterable[_Chunk], message: str,

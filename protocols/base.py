@@ -53,6 +53,11 @@ class DeviceRejected(DeviceError):
 class Driver(ABC):
     """Reads and writes the points of one protocol, for every device of that protocol."""
 
+    hands_back: bool = True
+    """Whether ``release`` gives a point back to the device's own logic (BACnet's
+    priorities); a protocol without priorities (Modbus) can only leave it at the last
+    value written, and what the engine logs says so."""
+
     @abstractmethod
     async def start(self) -> None:
         """Open what the driver needs (a socket, a BACnet application)."""
@@ -71,5 +76,6 @@ class Driver(ABC):
 
     @abstractmethod
     async def release(self, point: PointRef) -> None:
-        """Give a commanded point back to the device's own logic; raises ``DeviceError``."""
+        """Give a commanded point back to the device's own logic, or do nothing where the
+        protocol cannot (``hands_back``); raises ``DeviceError``."""
 

@@ -282,7 +282,7 @@ class _Connection:
         # reconnect_delay=0: pymodbus would otherwise reconnect in the background on its
         # own schedule; the driver decides when to try again (its backoff).
         client = AsyncModbusTcpClient(self.host, port=self.port, timeout=timeout_s, retries=0,
-                                      reconnect_delay=0)
+                                      reconnect_delay=0, trace_connect=self._traced)
         try:
             connected = await asyncio.wait_for(client.connect(), timeout_s)
         except TimeoutError:
@@ -312,6 +312,16 @@ class _Connection:
         writer.close()
         return DeviceError(f"could not connect to {address}")
 
+    def _traced(self, connected: bool) -> None:
+        """pymodbus leaves a request waiting for its whole timeout when the device closes
+        (or resets) the connection, which would then read as silence: fail it at once,
+        saying what happened."""
+        if connected or self.client is None:
+            return
+        pending = self.client.ctx.response_future
+        if not pending.done():
+            pending.set_exception(_Closed())
+
     def _unanswered(self, timeout_s: float) -> DeviceTimeout:
         return DeviceTimeout(
             f"{self.host}:{self.port} did not accept a connection within {timeout_s:g} s"
@@ -321,6 +331,13 @@ class _Connection:
         if self.client is not None:
             self.client.close()
             self.client = None
+
+
+class _Closed(ConnectionException):
+    """The device closed the connection while a request waited for its answer."""
+
+    def __init__(self) -> None:
+        super().__init__("closed by the device")
 
 
 class ModbusDriver(Driver):
@@ -340,6 +357,8 @@ class ModbusDriver(Driver):
     it will be tried again, from ``backoff_s[0]`` seconds doubling to ``backoff_s[1]``;
     an answer resets the delay. ``now`` gives monotonic seconds for this bookkeeping.
     """
+
+    hands_back = False  # no command priorities: a device keeps the last value written
 
     def __init__(self, *, now: Callable[[], float], timeout_s: float = 2.0, max_gap: int = 16,
                  backoff_s: tuple[float, float] = (1.0, 60.0)) -> None:
@@ -522,6 +541,11 @@ class ModbusDriver(Driver):
         except ModbusIOException as error:
             connection.close()
             raise DeviceError(f"{_label(device)} gave an answer out of step ({error})") from None
+        except _Closed:
+            connection.close()
+            raise DeviceError(
+                f"{_label(device)} closed (or reset) the connection instead of answering"
+            ) from None
         except (ConnectionException, OSError) as error:
             connection.close()
             raise DeviceError(

@@ -5,6 +5,7 @@ the API against its own OpenAPI description."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -186,6 +187,10 @@ def test_a_session_cookie_is_not_accepted_and_needs_no_csrf(api: ApiRig) -> None
      "colour : champ inconnu", "colour: unknown field"),
     ({"value": "20", "minutes": 60, "why": "froid"}, 400,
      "value : il faut un nombre", "value: expected a number"),
+    ({"value": math.nan, "minutes": 60, "why": "froid"}, 400,
+     "value : il faut un nombre fini", "value: expected a finite number"),
+    ({"value": -math.inf, "minutes": 60, "why": "froid"}, 400,
+     "value : il faut un nombre fini", "value: expected a finite number"),
     ({"value": 20, "minutes": 60}, 400, "why : champ manquant", "why: missing field"),
     ({"value": 20, "why": "froid"}, 400, "Donnez soit until", "Give either until"),
     ({"value": 20, "minutes": 60, "until": "2026-01-12T12:00:00+01:00", "why": "froid"}, 400,
@@ -282,6 +287,27 @@ def test_an_override_by_token_is_stored_audited_and_shown(api: ApiRig) -> None:
                              "&until=2026-01-12T09:00:01Z").json["events"]
     assert [e["kind"] for e in events] == ["override"]
     assert api.call("GET", "/api/events?actor=admin").json["events"] == []
+
+
+def test_an_override_by_token_replaces_the_one_in_force_for_good(api: ApiRig) -> None:
+    store = api.rig.store
+    first = api.call("POST", ZONE + "/override", who="marie",
+                     body={"value": 20, "minutes": 120, "why": "réunion"}).json
+    second = api.call("POST", ZONE + "/override", who="admin",
+                      body={"value": 17, "minutes": 30, "why": "salle vide"}).json
+    replaced = api.call("GET", "/api/events?kind=override", who="admin").json["events"][0]
+    assert replaced["data"]["replaced"] == first["id"]
+    assert replaced["message"].endswith(f"— remplace la dérogation n° {first['id']} de marie "
+                                        "(20 °C)")
+    assert store.overrides.get(first["id"]).cancel_reason == (
+        f"remplacée par la dérogation n° {second['id']}")
+    assert api.call("GET", ZONE).json["override"]["id"] == second["id"]
+    cancelled = api.call("DELETE", ZONE + "/override", body={"why": "fini"})
+    assert cancelled.status_code == 200 and cancelled.json["id"] == second["id"]
+    # The first one does not come back in force.
+    assert api.call("GET", ZONE).json["override"] is None
+    assert store.overrides.active(NOW) == {}
+    assert api.call("DELETE", ZONE + "/override").status_code == 409
 
 
 def test_cancelling_an_override_and_switching_learning(api: ApiRig) -> None:

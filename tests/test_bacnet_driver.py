@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
+import logging
 import math
 import re
 import socket
@@ -450,6 +452,39 @@ def test_a_silent_device_fails_in_time_backs_off_and_recovers(demo_site: Site) -
             assert_gym_failed(await driver.read(points), f"{silent}; next attempt in 1 s")
 
     run(scenario)
+
+
+def test_a_timeout_leaves_no_library_traceback_in_the_log(
+    demo_site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    """bacpypes3 ends an unanswered request at its own APDU timeout, about when the driver
+    gives up: the driver must not leave it a cancelled answer to complete, which it
+    reports as a stray "Task exception was never retrieved" with a traceback. A race:
+    several timeouts, each after the device was read again."""
+    caplog.set_level(logging.WARNING)
+    values = distinct_values(demo_site)
+    gym = next(server for server in bacnet_servers(demo_site, values)
+               if server.device_instance == 1001)
+    points = [ref for ref in bacnet_points(demo_site) if ref.key in gym.keys]
+    clock = Clock()
+
+    async def scenario() -> None:
+        async with driver_of(now=clock, timeout_s=TIMEOUT_S, backoff_s=(1.0, 1.0)) as driver:
+            for _ in range(6):
+                clock.t += 1.0
+                async with serving([gym]):
+                    assert all(r.ok for r in (await driver.read(points)).values())
+                async with silent_at(gym.port) as hung:
+                    readings = await driver.read(points)
+                    assert hung.kinds == ["reads"]
+                assert not any(r.ok for r in readings.values())
+                await asyncio.sleep(TIMEOUT_S)  # bacpypes3's own timeout has passed
+
+    run(scenario)
+    gc.collect()  # asyncio logs a task's unretrieved exception when it is collected
+    leaked = [(r.name, r.levelname, r.getMessage()) for r in caplog.records
+              if r.levelno >= logging.ERROR or r.exc_info]
+    assert leaked == []
 
 
 def test_another_device_at_the_address_fails_its_points(demo_site_text: str) -> None:

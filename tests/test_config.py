@@ -180,6 +180,23 @@ def test_comfort_levels_out_of_order(demo_site_text: str) -> None:
     assert error.line == line_of(text, "comfort: {comfort: 22}")
 
 
+def test_non_finite_numbers_are_refused_where_they_are_written(demo_site_text: str) -> None:
+    """``.nan`` and ``.inf`` are YAML floats; a NaN would pass every bound unseen."""
+    text = replace_once(demo_site_text, "school_zone: B",
+                        "school_zone: B\ncomfort: {comfort: .nan}\nbounds: {frost_floor: -.inf}")
+    text = replace_once(text, "address: 30, data_type: int16, scale: 0.1}",
+                        "address: 30, data_type: int16, scale: .inf}")
+    errors = errors_of(text)
+    found = {(e.path, e.line) for e in errors if "finite number" in e.message}
+    assert found == {
+        ("comfort.comfort", line_of(text, "comfort: {comfort: .nan}")),
+        ("bounds.frost_floor", line_of(text, "bounds: {frost_floor: -.inf}")),
+        ("buildings[mairie].points[temp-ext].binding.scale", line_of(text, "scale: .inf}")),
+    }
+    assert all(str(e).startswith(f"site.yaml:{e.line}: {e.path}: ") for e in errors
+               if "finite number" in e.message)
+
+
 def test_learning_values_out_of_range_are_located(demo_site_text: str) -> None:
     text = replace_once(demo_site_text, "school_zone: B",
                         "school_zone: B\nlearning:\n  min_similar_days: 2\n  half_life_days: 0")

@@ -8,16 +8,23 @@ reports a value no sensor could.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from controllers.heating import HeatingDecision, programme_decision
 from gtb.config import parse_site
-from gtb.engine import EngineSettings
+from gtb.engine import EngineSettings, decisions
 from gtb.engine.reading import implausible
 from gtb.model import Site
 from gtb.model.calendar import Programme
 from gtb.model.points import MODE_OF_LEVEL, Quality, zone_mode_key
+from gtb.sim.devices import ModbusDeviceServer
+from gtb.store import Store
 
 from .engine_rig import MONDAY_3AM, PARIS, rig, run
 
@@ -185,11 +192,19 @@ def test_exception_responses_and_implausible_values_fail_only_their_points(
             assert "ILLEGAL_ADDRESS" in alarm.message
             # A thermometer reporting 95 °C is not believed: its zone goes degraded.
             r.server("ecole").publish("ecole.cantine.temperature", 95.0)
+            # ... nor a meter sending NaN: the simulator's codec refuses to encode one, so
+            # its float32 registers (address 42, big word order) are set as such a device
+            # would hold them. Once stale, an alarm.
+            school = r.server("ecole")
+            assert isinstance(school, ModbusDeviceServer)
+            school._memory[(1, "input_register")][42:44] = [0x7FC0, 0x0000]
             for _ in range(5):
                 await r.engine.tick()
                 r.clock.advance(60)
             alarm = r.store.alarms.active()["point:ecole.cantine.temperature"]
             assert "95 °C is outside the physical range -30..60 °C" in alarm.message
+            alarm = r.store.alarms.active()["point:ecole.compteur-electricite"]
+            assert "the device sent nan, not a number" in alarm.message
             cantine = next(z for z in r.engine.zones() if z.key == "ecole.cantine")
             assert cantine.degraded
             assert r.store.samples.latest("ecole.maternelle.temperature").quality is Quality.OK  # type: ignore[union-attr]
@@ -228,6 +243,17 @@ def test_engine_restart_restores_overrides_and_alarms_and_releases_on_shutdown(
         # the gym's setpoint is back at the device's own default.
         virtual.sync()
         assert virtual.world.read(key) == 19.0
+        # The log says what each protocol did: BACnet handed the point back, Modbus (no
+        # priorities) left it at its last value.
+        with Store(db) as store:
+            said = {e.point: (e.message, e.reason) for e in store.audit.events(
+                kind="command", limit=1000) if e.message.endswith(("libéré", "valeur"))}
+        assert said[key] == ("gymnase.salle.consigne libéré",
+                             "arrêt du moteur : point rendu à l'automate")
+        assert said["mairie.accueil.consigne"] == (
+            "mairie.accueil.consigne laissé à sa dernière valeur",
+            "arrêt du moteur : Modbus n'a pas de priorités, l'appareil garde la dernière "
+            "valeur écrite")
         # A second engine on the same store picks the override and the alarm up again.
         async with rig(demo_site, db, start=now + timedelta(minutes=10)) as r:
             await r.server("ep-eglise").stop()
@@ -373,5 +399,76 @@ def test_the_engine_learns_each_night_keeps_it_and_honours_the_switch(
             assert r.engine.learner(zone).learning is False
             assert "Préchauffage démarré" not in next(
                 z for z in r.engine.zones() if z.key == zone).reason.fr
+
+    run(body)
+
+
+def test_a_decision_that_is_not_a_number_is_never_written_and_raises_an_alarm(
+    demo_site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No controller here makes a NaN (the site file, overrides and readings refuse one):
+    the heating controller is wrapped to make one, the fault arbitration must survive."""
+    key, alarm = "mairie.accueil.consigne", "decision:mairie.accueil.consigne"
+
+    def broken(*args: Any, **kwargs: Any) -> HeatingDecision:
+        return dataclasses.replace(programme_decision(*args, **kwargs), setpoint=math.nan)
+
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite") as r:
+            await r.tick()
+            assert r.virtual.world.read(key) == 16.0
+            monkeypatch.setattr(decisions, "programme_decision", broken)
+            await r.tick()
+            # Its frost protection level is written, never NaN, and an alarm says why.
+            assert r.virtual.world.read(key) == 8.0
+            raised = r.store.alarms.active()[alarm]
+            assert raised.severity == "critical" and raised.point == key
+            assert raised.message == ("mairie.accueil.consigne : la décision n'est pas un "
+                                      "nombre — repli sûr sur 8")
+            assert any("n'est pas un nombre : repli sûr sur 8" in (e.reason or "")
+                       for e in r.store.audit.events(kind="command", point=key, limit=10))
+            await r.tick()  # raised once
+            assert [a.key for a in r.store.alarms.history()].count(alarm) == 1
+            monkeypatch.undo()
+            await r.tick()
+            assert r.virtual.world.read(key) == 16.0
+            assert alarm not in r.store.alarms.active()
+            assert "Fin d'alarme : mairie.accueil.consigne : la décision n'est pas un nombre" \
+                   " — repli sûr sur 8" in r.events("alarm")
+
+    run(body)
+
+
+def test_a_quiet_hour_logs_only_real_changes(demo_site: Site, tmp_path: Path) -> None:
+    """Monday 03:00 to 04:00 in the demo commune: nothing the programmes decide changes,
+    yet every command is written again every quarter of an hour (refresh_s) and after a
+    device lost its memory. Those writes are no audit lines; the one real change, an
+    override and its end, is."""
+    quarter = EngineSettings(tick_s=60.0, stale_after_s=180.0, refresh_s=900.0)
+    key = "mairie.accueil.consigne"
+
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite", settings=quarter) as r:
+            first = await r.tick(after_s=0)
+            began = r.clock.now()
+            writes = 0
+            for minute in range(1, 61):
+                if minute == 20:
+                    await r.virtual.power_cycle(r.server("gymnase"))
+                if minute == 30:
+                    now = r.clock.now()
+                    r.store.overrides.add(key, 19.0, start=now, until=now + timedelta(
+                        minutes=10), who="marie", why="ménage", at=now)
+                writes += (await r.tick()).writes
+                if minute == 25:  # the gym's lost setpoint was written again
+                    assert r.virtual.world.read("gymnase.salle.consigne") == 16.0
+            logged = r.store.audit.events(since=began + timedelta(seconds=1),
+                                          until=r.clock.now() + timedelta(seconds=1),
+                                          limit=1000)
+            # Every command refreshed four times (the gym's after its restart instead)...
+            assert writes >= 4 * first.writes
+            # ... but only the override and its end are logged (two on the setpoint).
+            assert [(e.kind, e.point, e.actor) for e in reversed(logged)] == [
+                ("command", key, "marie"), ("command", key, "engine")]
 
     run(body)

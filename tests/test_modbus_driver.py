@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import socket
+import struct
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -386,6 +388,22 @@ class SilentServer:
             self._server = None
 
 
+class HangingUpServer(SilentServer):
+    """Accepts TCP connections and closes each at its first request, cleanly or with a
+    reset (SO_LINGER 0: a RST, as a device that restarts or a firewall that cuts)."""
+
+    def __init__(self, reset: bool) -> None:
+        super().__init__()
+        self.reset = reset
+
+    async def _swallow(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.received += len(await reader.read(1024))
+        if self.reset:
+            writer.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.close()
+
+
 def retargeted(points: Sequence[PointRef], port: int, unit: int | None = None) -> list[PointRef]:
     """The same points, served on another port (or unit)."""
     moved = []
@@ -454,6 +472,22 @@ def test_a_silent_device_fails_its_points_in_time_and_its_connection_is_renewed(
                 await bounded(driver.write(hung[0], 1))
             assert took() < TIMEOUT_S + MARGIN_S
             assert silent.received == octets + READ  # due: sent (FC5), unanswered
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("reset", [False, True])
+def test_a_device_that_hangs_up_is_not_said_silent(reset: bool) -> None:
+    """A closed or reset connection says so, at once, not after the timeout as silence."""
+    server = HangingUpServer(reset)
+    points = retargeted([RecordingServer({0: 1}).point(0)], server.port)
+
+    async def scenario() -> None:
+        async with serving(server), driver_of(timeout_s=20.0) as driver:
+            readings = await bounded(driver.read(points))
+            assert {r.error for r in readings.values()} == {
+                f"127.0.0.1:{server.port} unit 1 closed (or reset) the connection instead of "
+                "answering; next attempt in 1 s"}
 
     run(scenario)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import itertools
+import math
 import multiprocessing
 import sqlite3
 import threading
@@ -490,7 +491,7 @@ def test_an_override_is_active_from_its_start_until_its_end(store: Store) -> Non
     assert store.overrides.active(until) == {}
 
 
-def test_the_most_recent_override_on_a_point_wins(store: Store) -> None:
+def test_a_new_override_replaces_the_one_in_force_which_never_comes_back(store: Store) -> None:
     day = T0 + timedelta(hours=12)
     older = store.overrides.add(TEMP, 19.0, start=T0, until=day, who="paul", why="a", at=T0)
     newer = store.overrides.add(
@@ -506,8 +507,32 @@ def test_the_most_recent_override_on_a_point_wins(store: Store) -> None:
 
     active = store.overrides.active(T0 + timedelta(hours=1))
     assert {p: o.id for p, o in active.items()} == {TEMP: newer, POWER: other}
-    # Once the newer one ends, the older one is in force again.
-    assert store.overrides.active(T0 + timedelta(hours=2))[TEMP].id == older
+    # The older one ended when the newer one was asked for, by its author, and says why.
+    replaced = store.overrides.get(older)
+    assert (replaced.cancelled_at, replaced.cancelled_by, replaced.cancel_reason) == (
+        T0 + minutes(5), "marie", f"remplacée par la dérogation n° {newer}")
+    assert store.overrides.active(T0 + minutes(1))[TEMP].id == older  # history stays true
+    # Once the newer one ends, or is cancelled, nothing comes back.
+    assert store.overrides.active(T0 + timedelta(hours=2)) == {POWER: active[POWER]}
+    store.overrides.cancel(newer, at=T0 + timedelta(hours=1), who="marie", why="fini")
+    assert TEMP not in store.overrides.active(T0 + timedelta(hours=1, minutes=1))
+    with pytest.raises(ConflictError, match="already cancelled"):
+        store.overrides.cancel(older, at=T0 + timedelta(hours=1), who="paul", why="x")
+
+
+def test_an_override_replaced_in_an_older_file_does_not_come_back(store: Store) -> None:
+    """Files written before ``add`` ended the replaced ones hold overrides stacked on one
+    point: the newest started one is in force, and the older ones never again."""
+    day = T0 + timedelta(hours=12)
+    older = store.overrides.add(TEMP, 19.0, start=T0, until=day, who="paul", why="a", at=T0)
+    newer = store.overrides.add(TEMP, 22.0, start=T0 + timedelta(hours=1),
+                                until=T0 + timedelta(hours=2), who="marie", why="b", at=T0)
+    with store.db.write() as conn:  # as such a file holds them
+        conn.execute("UPDATE overrides SET cancelled_at = NULL, cancelled_by = NULL,"
+                     " cancel_reason = NULL")
+    assert store.overrides.active(T0 + minutes(30))[TEMP].id == older
+    assert store.overrides.active(T0 + timedelta(hours=1))[TEMP].id == newer
+    assert store.overrides.active(T0 + timedelta(hours=3)) == {}
 
 
 def test_cancelling_ends_an_override_once_and_keeps_it_in_history(store: Store) -> None:
@@ -533,6 +558,10 @@ def test_cancelling_ends_an_override_once_and_keeps_it_in_history(store: Store) 
 def test_an_override_must_end_after_it_starts(store: Store) -> None:
     with pytest.raises(ValueError, match="not after start"):
         store.overrides.add(TEMP, 21.0, start=T0, until=T0, who="marie", why="x", at=T0)
+    for value in (math.nan, math.inf, -math.inf):
+        with pytest.raises(ValueError, match="is not a finite number"):
+            store.overrides.add(TEMP, value, start=T0, until=T0 + minutes(1), who="marie",
+                                why="x", at=T0)
     with pytest.raises(ValueError, match="reason"):
         store.overrides.add(TEMP, 21.0, start=T0, until=T0 + minutes(1), who="marie", why="", at=T0)
     assert store.overrides.history() == []
@@ -551,11 +580,13 @@ def test_override_history_lists_every_override_newest_first(store: Store) -> Non
         )
         for n, point in enumerate([TEMP, POWER, TEMP])
     ]
-    store.overrides.cancel(ids[0], at=T0 + minutes(1), who="marie", why="erreur")
+    store.overrides.cancel(ids[1], at=T0 + minutes(3), who="paul", why="erreur")
     assert [o.id for o in store.overrides.history()] == ids[::-1]
     history = store.overrides.history(TEMP)
     assert [o.id for o in history] == [ids[2], ids[0]]
-    assert history[1].cancelled_by == "marie"
+    assert (history[1].cancelled_by, history[1].cancel_reason) == (
+        "marie", f"remplacée par la dérogation n° {ids[2]}")
+    assert store.overrides.history(POWER)[0].cancelled_by == "paul"
     assert [o.id for o in store.overrides.history(limit=1)] == [ids[2]]
 
 

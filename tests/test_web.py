@@ -86,9 +86,35 @@ def test_an_operator_overrides_a_zone_and_the_audit_log_says_so(rig: PanelRig) -
     assert [e.reason for e in rig.store.audit.events(kind="override_cancelled")] == ["fini"]
 
 
+def test_a_new_override_replaces_the_one_in_force_and_cancelling_it_brings_none_back(
+    rig: PanelRig,
+) -> None:
+    client = rig.client("marie")
+    token = csrf(client, ZONE)
+    for value, why in (("20", "permanence"), ("18", "salle vide")):
+        response = client.post(ZONE + "/override", data={
+            "value": value, "duration": "2h", "why": why, "csrf_token": token})
+        assert response.status_code == 302
+    first, second = sorted(rig.store.overrides.history(), key=lambda o: o.id)
+    assert list(rig.store.overrides.active(NOW).values()) == [second]
+    assert (first.cancelled_at, first.cancelled_by, first.cancel_reason) == (
+        NOW, "marie", f"remplacée par la dérogation n° {second.id}")
+    newest = rig.store.audit.events(kind="override")[0]
+    assert newest.message.endswith(
+        f"— remplace la dérogation n° {first.id} de marie (20 °C)")
+    assert newest.message_en is not None and newest.message_en.endswith(
+        f"— replaces override {first.id} by marie (20 °C)")
+    assert newest.data["replaced"] == first.id
+    response = client.post(ZONE + "/cancel", data={"why": "fini", "csrf_token": token})
+    assert response.status_code == 302
+    assert rig.store.overrides.active(NOW) == {}  # the first one does not come back
+
+
 @pytest.mark.parametrize(("form", "message"), [
     ({"value": "35", "duration": "1h", "why": "froid"}, "hors des limites de la zone"),
     ({"value": "abc", "duration": "1h", "why": "froid"}, "n'est pas une température"),
+    ({"value": "nan", "duration": "1h", "why": "froid"}, "n'est pas une température"),
+    ({"value": "-inf", "duration": "1h", "why": "froid"}, "n'est pas une température"),
     ({"value": "20", "duration": "until", "until": "2026-01-12T09:00", "why": "froid"},
      "doit être après maintenant"),
     ({"value": "20", "duration": "1h", "why": "  "}, "Dites pourquoi"),

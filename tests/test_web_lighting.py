@@ -233,7 +233,11 @@ def test_the_mayor_lights_a_cabinet_until_sunrise_then_changes_and_cancels(
     assert response.status_code == 302
     [second] = rig.store.overrides.active(NOW).values()
     assert (second.value, second.until - second.start) == (0.0, timedelta(hours=2))
-    assert rig.store.overrides.get(order.id).cancelled_by == "marie"
+    replaced = rig.store.overrides.get(order.id)
+    assert (replaced.cancelled_by, replaced.cancel_reason) == (
+        "marie", f"remplacée par la dérogation n° {second.id}")
+    assert rig.store.audit.events(kind="lighting_order")[0].message.endswith(
+        f"— remplace l'ordre n° {order.id} de marie")
     response = _post(rig, "/lighting/ep-centre/cancel", {})
     assert response.status_code == 302
     assert rig.store.overrides.active(NOW) == {}

@@ -146,7 +146,8 @@ class Panel:
     def override_zone(self, view: ZoneView, value: float, until: datetime, *, who: str,
                       why: str) -> int:
         """A setpoint for the zone until ``until``; refused outside the zone's bounds, in the
-        past, or without a reason."""
+        past, or without a reason. It replaces the override in force, which ends now (the
+        store does it, and the audit line says which it replaced)."""
         if view.setpoint_key is None:
             raise ActionError(f"La zone {view.zone.name} n'a pas de consigne à déroger.",
                               f"Zone {view.zone.name} has no setpoint to override.")
@@ -166,16 +167,21 @@ class Panel:
             f"An override lasts {OVERRIDE_DAYS} days at most; for longer, change the "
             "programme."))
         why = self._why(why)
+        before = view.override
         override_id = self.store.overrides.add(view.setpoint_key, value, start=now, until=until,
                                               who=who, why=why, at=now)
+        replaced = ("", "") if before is None else (
+            f" — remplace la dérogation n° {before.id} de {before.who} ({before.value:g} °C)",
+            f" — replaces override {before.id} by {before.who} ({before.value:g} °C)")
         self.store.audit.record(
             now, "override", who,
             f"Dérogation {view.zone.name} : {value:g} °C jusqu'au "
-            f"{self.local(until):%d/%m %H:%M}", reason=why, site=self.site.id,
+            f"{self.local(until):%d/%m %H:%M}{replaced[0]}", reason=why, site=self.site.id,
             building=view.building.id, zone=view.zone.id, point=view.setpoint_key,
-            data={"value": value, "until": until.isoformat(), "override": override_id},
+            data={"value": value, "until": until.isoformat(), "override": override_id,
+                  "replaced": before.id if before else None},
             message_en=f"Override {view.zone.name}: {value:g} °C until "
-                       f"{self.local(until):%d/%m %H:%M}")
+                       f"{self.local(until):%d/%m %H:%M}{replaced[1]}")
         return override_id
 
     def cancel_override(self, view: ZoneView, *, who: str, why: str,
@@ -342,7 +348,8 @@ class Panel:
     def order_cabinet(self, cabinet_id: str, on: bool, until: datetime, *, who: str,
                       why: str) -> int:
         """The mayor's immediate on or off: an override of the cabinet's relay until
-        ``until``, a week at most; it replaces an order in force."""
+        ``until``, a week at most; it replaces an order in force, which ends now (the
+        store does it, and the audit line says which it replaced)."""
         cabinet = self.cabinet(cabinet_id)
         now = self.now()
         self._check_until(now, until, ORDER_DAYS, (
@@ -354,20 +361,20 @@ class Panel:
         why = self._why(why)
         relay = self.relay_key(cabinet)
         before = self.cabinet_order(cabinet)
-        if before is not None:
-            self.store.overrides.cancel(before.id, at=now, who=who,
-                                       why="remplacé par un nouvel ordre")
         order = self.store.overrides.add(relay, 1.0 if on else 0.0, start=now, until=until,
                                         who=who, why=why, at=now)
         state = ("allumé", "on") if on else ("éteint", "off")
         until_local = f"{self.local(until):%d/%m %H:%M}"
+        replaced = ("", "") if before is None else (
+            f" — remplace l'ordre n° {before.id} de {before.who}",
+            f" — replaces order {before.id} by {before.who}")
         self.store.audit.record(
             now, "lighting_order", who,
-            f"{cabinet.name} : {state[0]} jusqu'au {until_local}", reason=why,
+            f"{cabinet.name} : {state[0]} jusqu'au {until_local}{replaced[0]}", reason=why,
             site=self.site.id, point=relay,
             data={"cabinet": cabinet.id, "on": on, "until": until.isoformat(),
                   "override": order, "replaced": before.id if before else None},
-            message_en=f"{cabinet.name}: {state[1]} until {until_local}")
+            message_en=f"{cabinet.name}: {state[1]} until {until_local}{replaced[1]}")
         return order
 
     def cancel_cabinet_order(self, cabinet_id: str, *, who: str, why: str = "",

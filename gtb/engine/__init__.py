@@ -24,7 +24,7 @@ from datetime import datetime
 from controllers.learning import ZoneLearner
 from controllers.schedule import FrenchCalendar
 from gtb.clock import Clock, monotonic
-from gtb.engine.alarms import FaultAlarms, Watches
+from gtb.engine.alarms import FallbackAlarms, FaultAlarms, Watches
 from gtb.engine.arbitration import Arbiter
 from gtb.engine.decisions import Decider
 from gtb.engine.journal import Journal
@@ -83,6 +83,7 @@ class Engine:
         self._reader = PointReader(self.refs, drivers, self.settings.stale_after_s)
         self._faults = FaultAlarms(self.refs, store, self._journal, self._reader.cause)
         self._watches = Watches(self.refs, store, self._journal)
+        self._fallbacks = FallbackAlarms(self.refs, store, self._journal)
         self._decider = Decider(site, store, self._journal, calendar)
         self._arbiter = Arbiter(site)
         self._writer = Writer(self.refs, drivers, store, self._journal,
@@ -130,6 +131,7 @@ class Engine:
         decided = self._decider.decide(now, snapshot)
         final = self._arbiter.arbitrate(decided.desired, self.store.overrides.active(now),
                                         self._writer.switches, now)
+        self._fallbacks.follow(now, final, active)
         self._status.follow(now, snapshot, decided.zones, decided.outputs, final)
         self._writer.record(final)
         self._status.save(now)

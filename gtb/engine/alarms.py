@@ -1,4 +1,5 @@
-"""Alarms that follow what was read: devices and points that fail, watched thresholds.
+"""Alarms that follow what was read: devices and points that fail, watched thresholds;
+and commands arbitration had to replace because they were not numbers.
 
 An alarm is raised once, stays active while its condition lasts, survives a restart of
 the engine (it is in the store), and is cleared, with an event, when its condition ends.
@@ -11,6 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from controllers.monitoring import WatchChange, WatchState, evaluate
+from gtb.engine.arbitration import FALLBACK, Command
 from gtb.engine.journal import Journal, where_of
 from gtb.engine.reading import Snapshot
 from gtb.model import PointRef
@@ -61,25 +63,12 @@ class FaultAlarms:
                     ref,
                 )
         for alarm_key, (severity, message, about) in wanted.items():
-            alarm, new = self._store.alarms.raise_(
-                alarm_key, at=now, severity=severity, message=message.fr,
-                message_en=message.en, **where_of(about)
-            )
-            if new:
-                self._journal.event(
-                    "alarm", Reason.of("alarm.raised", alarm=message),
-                    Reason.of("alarm.read_failure"), ref=about,
-                    data={"state": "raised", "alarm": alarm.id, "key": alarm_key})
+            _raise(self._store, self._journal, now, alarm_key, severity, message,
+                   Reason.of("alarm.read_failure"), about)
         for alarm_key in active:
             if alarm_key.startswith(("device:", "point:")) and alarm_key not in wanted:
-                cleared = self._store.alarms.clear(alarm_key, at=now)
-                if cleared is not None:
-                    about = self._refs.get(cleared.point) if cleared.point else None
-                    self._journal.event(
-                        "alarm", Reason.of("alarm.cleared", alarm=said(
-                            cleared.message, cleared.message_en or cleared.message)),
-                        Reason.of("alarm.reading_again"), ref=about,
-                        data={"state": "cleared", "alarm": cleared.id, "key": alarm_key})
+                _clear(self._store, self._journal, self._refs, now, alarm_key,
+                       Reason.of("alarm.reading_again"))
 
     def _dead_device(self, endpoint: Endpoint, keys: list[str]) -> Reason:
         protocol, address, unit = endpoint
@@ -100,6 +89,61 @@ class FaultAlarms:
         if held:
             found.append(Reason.of("consequence.held", names=held))
         return found or [Reason.of("consequence.failed")]
+
+
+class FallbackAlarms:
+    """A command arbitration had to replace because its value was not a number (a
+    controller's fault: ``arbitration.FALLBACK``) raises an alarm on its point, critical
+    since its zone or its lights run on their safe fallback; cleared once the decisions of
+    that point are numbers again."""
+
+    def __init__(self, refs: Mapping[str, PointRef], store: Store, journal: Journal) -> None:
+        self._refs = refs
+        self._store = store
+        self._journal = journal
+
+    def follow(self, now: datetime, final: Mapping[str, Command],
+               active: Mapping[str, Alarm]) -> None:
+        wanted = {f"decision:{key}": command for key, command in final.items()
+                  if _fell_back(command.reason)}
+        for alarm_key, command in wanted.items():
+            _raise(self._store, self._journal, now, alarm_key, Severity.CRITICAL,
+                   Reason.of("decision.not_a_number", key=command.key, value=command.value),
+                   Reason.of("alarm.safe_fallback"), self._refs[command.key])
+        for alarm_key in active:
+            if alarm_key.startswith("decision:") and alarm_key not in wanted:
+                _clear(self._store, self._journal, self._refs, now, alarm_key,
+                       Reason.of("alarm.deciding_again"))
+
+
+def _fell_back(reason: Reason) -> bool:
+    """Whether a command's reason, or one it wraps (a minimum time kept after the
+    fallback), is arbitration's fallback."""
+    if reason.code == FALLBACK:
+        return True
+    decision = reason.params.get("decision")
+    return isinstance(decision, Reason) and _fell_back(decision)
+
+
+def _raise(store: Store, journal: Journal, now: datetime, alarm_key: str, severity: Severity,
+           message: Reason, why: Reason, about: PointRef | None) -> None:
+    """Raise an alarm unless it is active, and journal it when new."""
+    alarm, new = store.alarms.raise_(alarm_key, at=now, severity=severity, message=message.fr,
+                                     message_en=message.en, **where_of(about))
+    if new:
+        journal.event("alarm", Reason.of("alarm.raised", alarm=message), why, ref=about,
+                      data={"state": "raised", "alarm": alarm.id, "key": alarm_key})
+
+
+def _clear(store: Store, journal: Journal, refs: Mapping[str, PointRef], now: datetime,
+           alarm_key: str, why: Reason) -> None:
+    """Clear an active alarm, and journal it if it was."""
+    cleared = store.alarms.clear(alarm_key, at=now)
+    if cleared is not None:
+        about = refs.get(cleared.point) if cleared.point else None
+        journal.event("alarm", Reason.of("alarm.cleared", alarm=said(
+            cleared.message, cleared.message_en or cleared.message)), why, ref=about,
+            data={"state": "cleared", "alarm": cleared.id, "key": alarm_key})
 
 
 def _device_key(endpoint: Endpoint) -> str:

@@ -4,17 +4,22 @@ Order, from weakest to strongest: the controllers; a person's override until it 
 or is cancelled; the safety bounds, which clamp everything whoever asked (frost floor and
 setpoint ceiling of the zone, the range of a dimming level); and the minimum on and off
 times of relays, which protect the equipment from short cycles.
+
+A value that is not a finite number (a controller's fault: every comparison with NaN is
+false, so no bound would hold it) is never written: its point gets its safe fallback
+(``FALLBACK``), and the engine raises an alarm while it lasts.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from gtb.model import PointRef, Site
-from gtb.model.points import HEATING_MODES, ROLES, Role, Source
+from gtb.model.points import HEATING_MODES, MODE_OF_LEVEL, ROLES, HeatingLevel, Role, Source
 from gtb.store.control import Override
 from gtb.texts import Reason
 
@@ -44,6 +49,9 @@ MINIMUM_STATE_TIME = {
     Role.CABINET_RELAY: timedelta(minutes=1),
 }
 """How long a relay stays in a state before it may change again."""
+
+FALLBACK = "safety.fallback"
+"""The reason code of a command whose value was not a number, replaced by its fallback."""
 
 
 class Arbiter:
@@ -81,8 +89,8 @@ class Arbiter:
                 final[mode] = replace(final[setpoint], key=mode, value=1.0)
         for key, command in final.items():
             ref = self._writable[key]
-            final[key] = _within_bounds(self.site, ref, command)
             switch = switches.get(key)
+            final[key] = _within_bounds(self.site, ref, command, switch)
             if switch is not None:
                 final[key] = _minimum_state_time(ref, final[key], switch, now)
         return final
@@ -101,8 +109,12 @@ def _override_command(override: Override, local_now: datetime) -> Command:
     )
 
 
-def _within_bounds(site: Site, ref: PointRef, command: Command) -> Command:
+def _within_bounds(site: Site, ref: PointRef, command: Command,
+                   switch: Switch | None) -> Command:
     role = ref.role
+    if not math.isfinite(command.value):
+        command = _safety(command, _fallback(site, ref, switch), FALLBACK,
+                          asked=str(command.value))
     if role is Role.HEATING_SETPOINT:
         assert ref.zone is not None
         bounds = site.bounds_of(ref.zone)
@@ -122,6 +134,30 @@ def _within_bounds(site: Site, ref: PointRef, command: Command) -> Command:
         state = float(min(max(HEATING_MODES), max(min(HEATING_MODES), round(command.value))))
         return replace(command, value=state)
     return command
+
+
+def _fallback(site: Site, ref: PointRef, switch: Switch | None) -> float:
+    """What a point gets when what was asked of it is not a number.
+
+    A zone goes to its frost protection level (setpoint and mode): the one level that
+    needs nothing from the decision that failed (the programme's level is what that
+    decision was working out, from the same state), protects the building whatever the
+    occupancy, and lies within the bounds; the alarm calls a person, who may override. A
+    dimming level goes to full light, as when a cabinet is off, so that it is never left
+    dark by a fault. A relay keeps the state it is in (nothing switches on a value nobody
+    can read); one never switched yet stays off, but a plant's enable goes on, since the
+    zones' frost protection needs the plant."""
+    role = ref.role
+    if role is Role.HEATING_SETPOINT:
+        assert ref.zone is not None
+        return site.comfort_of(ref.zone).frost_protection
+    if role is Role.HEATING_MODE:
+        return MODE_OF_LEVEL[HeatingLevel.FROST_PROTECTION]
+    if role is Role.DIMMING_LEVEL:
+        return 100.0
+    if switch is not None:
+        return switch.value
+    return 1.0 if role is Role.PLANT_ENABLE else 0.0
 
 
 def _safety(command: Command, value: float, code: str, **params: object) -> Command:

@@ -4,7 +4,8 @@ dead device; every change of a command, and every release, recorded with its rea
 A command is written again when it moved by more than the deadband, when it has not been
 written for ``refresh_s``, and when the device reports something else two ticks after the
 write (a device that restarted and lost it). A point nobody commands any more is released:
-BACnet writes null at its priority, so that the device's own logic takes over again.
+BACnet writes null at its priority, so that the device's own logic takes over again;
+Modbus has no priorities, so the point is left at its last value, and the log says that.
 """
 
 from __future__ import annotations
@@ -77,12 +78,14 @@ class Writer:
     async def release_unused(self, final: Mapping[str, Command]) -> None:
         """Hand back the points no command holds any more."""
         for key in [k for k in self._written if k not in final]:
-            await self._release(key, Reason.of("command.unused"))
+            await self._release(key, Reason.of("command.unused"), Reason.of("command.unused_kept"))
 
     async def release_all(self) -> None:
-        """The engine stops: every point it wrote goes back to the devices' own logic."""
+        """The engine stops: every point it wrote goes back to the devices' own logic, or
+        stays at its last value where the protocol has no priorities (Modbus)."""
         for key in list(self._written):
-            await self._release(key, Reason.of("command.engine_stopped"))
+            await self._release(key, Reason.of("command.engine_stopped"),
+                                Reason.of("command.engine_stopped_kept"))
 
     def _needs_write(self, now: datetime, command: Command, snapshot: Snapshot) -> bool:
         written = self._written.get(command.key)
@@ -128,13 +131,20 @@ class Writer:
                 data={"state": "cleared", "key": alarm_key})
         return True
 
-    async def _release(self, key: str, why: Reason) -> None:
+    async def _release(self, key: str, handed_back: Reason, kept: Reason) -> None:
+        """Release a point; ``handed_back`` says why where the protocol gives it back to the
+        device (BACnet), ``kept`` where it can only leave it at its last value (Modbus)."""
         ref = self._refs[key]
+        driver = self._drivers[ref.binding.protocol]
         try:
-            await self._drivers[ref.binding.protocol].release(ref)
+            await driver.release(ref)
         except DeviceError as exc:
             self._journal.event("fault", Reason.of("command.release_failed", key=key),
                                 said(str(exc)), ref=ref)
             return
         del self._written[key]
-        self._journal.event("command", Reason.of("command.released", key=key), why, ref=ref)
+        if driver.hands_back:
+            self._journal.event("command", Reason.of("command.released", key=key), handed_back,
+                                ref=ref)
+        else:
+            self._journal.event("command", Reason.of("command.kept", key=key), kept, ref=ref)

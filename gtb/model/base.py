@@ -12,9 +12,12 @@ from pydantic import (
 
 
 class Model(BaseModel):
-    """Base of every site-file model: unknown keys are errors, values are frozen."""
+    """Base of every site-file model: unknown keys are errors, values are frozen, and a
+    number must be finite: ``.nan`` and ``.inf`` are valid YAML floats, but a NaN passes
+    every comparison as false (a bound, a clamp) and an infinity is no setting."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
 
 Identifier = Annotated[

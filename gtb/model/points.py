@@ -281,10 +281,10 @@ class Watch(Model):
     750 ppm or below).
     """
 
-    high: float | None = Field(default=None, allow_inf_nan=False)
-    high_high: float | None = Field(default=None, allow_inf_nan=False)
-    low: float | None = Field(default=None, allow_inf_nan=False)
-    low_low: float | None = Field(default=None, allow_inf_nan=False)
+    high: float | None = None
+    high_high: float | None = None
+    low: float | None = None
+    low_low: float | None = None
     hysteresis: float = Field(default=0.0, ge=0, description="in the point's unit")
     delay_s: float = Field(default=0.0, ge=0, le=86400, description="how long past a threshold")
     label: str | None = Field(default=None, max_length=120,

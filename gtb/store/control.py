@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from gtb.model.calendar import Programme
 from gtb.store.database import Room, epoch, from_row, new_id, require_text, to_json, utc
 from gtb.store.errors import ConflictError, NotFoundError
+from gtb.texts import Reason
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ class ZoneLearning:
 
 
 class Overrides(Room):
-    """People's values for a point over a period; they beat the controllers until they end."""
+    """People's values for a point over a period; they beat the controllers until they end.
+    One at a time per point: a new one replaces the one in force."""
 
     def add(
         self,
@@ -76,7 +78,13 @@ class Overrides(Room):
         why: str,
         at: datetime,
     ) -> int:
-        """Record a manual value for [start, until); ``at`` is when it was asked for."""
+        """Record a manual value for [start, until); ``at`` is when it was asked for.
+
+        One override per point: a new one replaces whatever is in force or ahead on the
+        point, which ends (in the same transaction) when the new one takes over, at its
+        start or when it was asked for if later, cancelled by the new one's author
+        « remplacée par la dérogation n° N ». Ending it rather than stacking the new one on
+        it keeps it from coming back in force when the new one is cancelled or expires."""
         require_text(point, "override point")
         require_text(who, "override author")
         require_text(why, "override reason")
@@ -89,20 +97,34 @@ class Overrides(Room):
                 f"override of {point}: end {until.isoformat()} is not after start "
                 f"{start.isoformat()}"
             )
+        created = epoch(at, "override creation time")
         with self._db.write() as conn:
             cursor = conn.execute(
                 "INSERT INTO overrides (point, value, start, until, who, why, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (point, value, lo, hi, who, why, epoch(at, "override creation time")),
+                (point, value, lo, hi, who, why, created),
             )
-            return new_id(cursor)
+            override_id = new_id(cursor)
+            conn.execute(
+                "UPDATE overrides SET cancelled_at = :end, cancelled_by = :who,"
+                " cancel_reason = :why WHERE point = :point AND id != :id"
+                " AND cancelled_at IS NULL AND until > :end",
+                {"end": max(lo, created), "who": who, "point": point, "id": override_id,
+                 "why": Reason.of("override.replaced", id=override_id).fr},
+            )
+            return override_id
 
     def active(self, at: datetime) -> dict[str, Override]:
-        """The override in force on each point at ``at``; the most recently created wins."""
+        """The override in force on each point at ``at``. An override that a newer one of
+        its point had replaced by then (created and started) never comes back, even in a
+        file written before ``add`` ended the replaced ones."""
         ts = epoch(at)
         rows = self._db.conn().execute(
-            "SELECT * FROM overrides WHERE start <= :ts AND until > :ts"
-            " AND (cancelled_at IS NULL OR cancelled_at > :ts) ORDER BY created_at, id",
+            "SELECT * FROM overrides AS o WHERE start <= :ts AND until > :ts"
+            " AND (cancelled_at IS NULL OR cancelled_at > :ts)"
+            " AND NOT EXISTS (SELECT 1 FROM overrides AS n WHERE n.point = o.point"
+            " AND (n.created_at, n.id) > (o.created_at, o.id)"
+            " AND n.created_at <= :ts AND n.start <= :ts)",
             {"ts": ts},
         )
         return {o.point: o for o in (from_row(Override, row) for row in rows)}

@@ -27,7 +27,10 @@ _ENGINE: dict[str, Template] = {
     "engine.started": ("Moteur démarré", "Engine started"),
     "engine.points": ("{points} points, site {site}", "{points} points, site {site}"),
     "engine.stopped": ("Moteur arrêté", "Engine stopped"),
-    "engine.points_released": ("points rendus", "points released"),
+    "engine.points_released": ("points libérés (rendus à l'automate en BACnet, laissés à "
+                               "leur dernière valeur en Modbus)",
+                               "points released (handed back to the controller in BACnet, "
+                               "left at their last value in Modbus)"),
     "engine.points_held": ("points maintenus", "points held"),
     # reading and alarms
     "device.modbus": ("Modbus TCP {address} (unité {unit})", "Modbus TCP {address} (unit {unit})"),
@@ -49,6 +52,12 @@ _ENGINE: dict[str, Template] = {
     "alarm.read_failure": ("défaut de lecture", "read failure"),
     "alarm.reading_again": ("lecture rétablie", "reading again"),
     "alarm.threshold": ("seuil", "threshold"),
+    "decision.not_a_number": ("{key} : la décision n'est pas un nombre — repli sûr sur "
+                              "{value:g}",
+                              "{key}: the decision is not a number — safe fallback to "
+                              "{value:g}"),
+    "alarm.safe_fallback": ("repli sûr", "safe fallback"),
+    "alarm.deciding_again": ("décisions de nouveau numériques", "decisions are numbers again"),
     # decisions
     "zone.degraded": ("Mode dégradé, température inconnue : programme sans optimisation. "
                       "{decision}",
@@ -69,6 +78,7 @@ _ENGINE: dict[str, Template] = {
     # arbitration
     "override": ("Dérogation de {who} jusqu'à {until:moment} : {why}",
                  "Override by {who} until {until:moment}: {why}"),
+    "override.replaced": ("remplacée par la dérogation n° {id}", "replaced by override {id}"),
     "safety.capped": ("{decision} — plafonné à {value:temperature} (limite de sécurité)",
                       "{decision} — capped at {value:temperature} (safety bound)"),
     "safety.frost_floor": ("{decision} — relevé au plancher hors-gel {value:temperature} "
@@ -85,6 +95,8 @@ _ENGINE: dict[str, Template] = {
                         "protection)",
                         "{decision} — kept off {wait} s more (minimum time protecting the "
                         "equipment)"),
+    "safety.fallback": ("{decision} — {asked} n'est pas un nombre : repli sûr sur {value:g}",
+                        "{decision} — {asked} is not a number: safe fallback to {value:g}"),
     # writing
     "command.value": ("{key} ← {value:g}", "{key} ← {value:g}"),
     "command.failed": ("Commande de {key} impossible : {error}",
@@ -99,6 +111,15 @@ _ENGINE: dict[str, Template] = {
                        "no command any more: point handed back to the controller"),
     "command.engine_stopped": ("arrêt du moteur : point rendu à l'automate",
                                "engine stopped: point handed back to the controller"),
+    "command.kept": ("{key} laissé à sa dernière valeur", "{key} left at its last value"),
+    "command.unused_kept": ("plus aucune commande : Modbus n'a pas de priorités, l'appareil "
+                            "garde la dernière valeur écrite",
+                            "no command any more: Modbus has no priorities, the device keeps "
+                            "the last value written"),
+    "command.engine_stopped_kept": ("arrêt du moteur : Modbus n'a pas de priorités, "
+                                    "l'appareil garde la dernière valeur écrite",
+                                    "engine stopped: Modbus has no priorities, the device "
+                                    "keeps the last value written"),
 }
 
 _CALENDAR: dict[str, Template] = {
