@@ -257,7 +257,8 @@ def circuit_decision(where: Occupation, local_now: datetime, *, detector: bool,
     """A zone's lighting circuit: on while someone is there and for ``vacancy_delay``
     after, whatever the programme says, so an empty building is never lit at night.
 
-    Without a detector, or when it has failed (``presence`` None), the programme decides:
+    Without a detector, or when its reading is not good (stale or failed: ``presence``
+    None), the programme decides:
     on in its occupied periods, so nobody is left in the dark, off outside.
     ``last_seen`` is the last moment presence was detected (aware).
     """
