@@ -8,10 +8,14 @@ reports a value no sensor could.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from controllers.schedule import FrenchCalendar, occupation
 from gtb.config import parse_site
 from gtb.engine import EngineSettings
 from gtb.engine.reading import implausible
@@ -20,6 +24,8 @@ from gtb.model.calendar import Programme
 from gtb.model.points import MODE_OF_LEVEL, Quality, zone_mode_key
 
 from .engine_rig import MONDAY_3AM, PARIS, rig, run
+
+CALENDAR = FrenchCalendar("B")
 
 
 def test_a_tick_reads_records_decides_and_writes(demo_site: Site, tmp_path: Path) -> None:
@@ -375,3 +381,50 @@ def test_the_engine_learns_each_night_keeps_it_and_honours_the_switch(
                 z for z in r.engine.zones() if z.key == zone).reason.fr
 
     run(body)
+
+
+@pytest.mark.timeout(400)
+def test_a_dead_presence_detector_keeps_its_zone_at_comfort_in_every_programmed_hour(
+    demo_site_text: str, tmp_path: Path
+) -> None:
+    """Two weeks of the offices' detector failing (the engine reads it at an address the
+    device does not have: an exception response at every tick) teach the learner nothing
+    about presence: with two similar days enough to learn arrivals, blind days taken for
+    empty ones would have it call the offices seldom used from the third Monday on."""
+    site = parse_site(demo_site_text)
+    anchor = ("          - {id: presence, role: occupancy, binding: {protocol: modbus, "
+              "host: 127.0.0.1, port: PORT, unit: 1, table: discrete_input, address: 1,")
+    port = str(site.point("mairie.bureaux.presence").binding.port)  # type: ignore[union-attr]
+    dead = demo_site_text.replace(anchor.replace("PORT", port),
+                                  anchor.replace("PORT", port).replace("address: 1,",
+                                                                       "address: 900,"), 1)
+    offices = "        simulation: {profile: office, occupants: 5, lighting_w: 1500}\n"
+    engine_site = parse_site(dead.replace(
+        offices, offices + "        learning: {min_similar_days: 2}\n", 1))
+    half_hour = EngineSettings(tick_s=1800.0, stale_after_s=5400.0, refresh_s=6 * 3600.0)
+    zone = "mairie.bureaux"
+    programme = site.programme_of(site.buildings[0], site.buildings[0].zones[1])
+
+    async def body() -> None:
+        async with rig(site, tmp_path / "gtb.sqlite", engine_site=engine_site,
+                       settings=half_hour) as r:
+            seen: list[tuple[datetime, str]] = []
+            while r.clock.now() < MONDAY_3AM + timedelta(days=16):
+                await r.tick(after_s=1800)
+                await r.engine.learn()
+                local = r.clock.now().astimezone(PARIS)
+                if occupation(programme, CALENDAR, "mairie", local).occupied:
+                    status = next(z for z in r.engine.zones() if z.key == zone)
+                    seen.append((local, status.reason.code))
+            assert r.store.samples.latest(f"{zone}.presence").quality is Quality.FAILED  # type: ignore[union-attr]
+            learner = r.engine.learner(zone)
+            assert learner.thermal is not None  # the learner decided, not the programme
+            # Comfort in every programmed half hour; the learned early stop at the end of
+            # a period (the zone coasting within the comfort band) is the one exception.
+            assert {code for _, code in seen} <= {"heating.occupied", "heating.early_stop"}
+            for at, code in seen:
+                end = occupation(programme, CALENDAR, "mairie", at).current_end
+                assert code != "heating.early_stop" or end - at <= timedelta(hours=1)  # type: ignore[operator]
+            assert learner.occupancy.days == {}  # no day was seen, none is empty
+
+    asyncio.run(asyncio.wait_for(body(), 300))
