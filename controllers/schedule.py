@@ -45,7 +45,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from functools import cache, lru_cache
 from itertools import pairwise
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import holidays
 from vacances_scolaires_france import SchoolHolidayDates
@@ -286,21 +286,15 @@ def occupation(
     now = local_now.astimezone(UTC)  # instants: the autumn's repeated hour is not inside
     because = _label_at(labels, now) if labels else None
     previous_end = None
-    for index, (start, end) in enumerate(intervals):
+    for index, (start, end, local_start, local_end) in enumerate(intervals):
         if end <= now:
-            previous_end = end
+            previous_end = local_end
         elif start <= now:
-            following = intervals[index + 1][0] if index + 1 < len(intervals) else None
-            return Occupation(True, _local(previous_end, tz), end.astimezone(tz),
-                              _local(following, tz), because)
+            following = intervals[index + 1].local_start if index + 1 < len(intervals) else None
+            return Occupation(True, previous_end, local_end, following, because)
         else:
-            return Occupation(False, _local(previous_end, tz), None, start.astimezone(tz),
-                              because)
-    return Occupation(False, _local(previous_end, tz), None, None, because)
-
-
-def _local(instant: datetime | None, tz: tzinfo) -> datetime | None:
-    return None if instant is None else instant.astimezone(tz)
+            return Occupation(False, previous_end, None, local_start, because)
+    return Occupation(False, previous_end, None, None, because)
 
 
 def agenda_for(
@@ -331,22 +325,33 @@ def _day_span(day: date, period: Period, tz: tzinfo) -> tuple[datetime, datetime
     return start, end
 
 
-def _joined(spans: Iterable[tuple[datetime, datetime]]) -> tuple[tuple[datetime, datetime], ...]:
-    """Spans in order, those that touch or overlap joined into one."""
+class _Interval(NamedTuple):
+    """An occupied interval: its instants (UTC), compared with the present, and the same
+    in the site's zone, as an ``Occupation`` tells them (converted once, in the cache)."""
+
+    start: datetime
+    end: datetime
+    local_start: datetime
+    local_end: datetime
+
+
+def _joined(spans: Iterable[tuple[datetime, datetime]], tz: tzinfo) -> tuple[_Interval, ...]:
+    """Spans (UTC instants) in order, those that touch or overlap joined into one."""
     intervals: list[tuple[datetime, datetime]] = []
     for start, end in spans:
         if intervals and intervals[-1][1] >= start:
             intervals[-1] = (intervals[-1][0], max(intervals[-1][1], end))
         else:
             intervals.append((start, end))
-    return tuple(intervals)
+    return tuple(_Interval(start, end, start.astimezone(tz), end.astimezone(tz))
+                 for start, end in intervals)
 
 
 @lru_cache(maxsize=4096)
 def _intervals(
     programme: Programme, calendar: FrenchCalendar, use: str, today: date, tz: tzinfo
-) -> tuple[tuple[datetime, datetime], ...]:
-    """The programme's occupied intervals around ``today`` (UTC instants), touching
+) -> tuple[_Interval, ...]:
+    """The programme's occupied intervals around ``today``, touching
     periods joined; a period that lies wholly in the hour skipped in spring occupies
     nothing.
 
@@ -354,12 +359,10 @@ def _intervals(
     its programme, so a tick of a thousand zones computes a handful of these.
     """
     first, last = _window(today)
-    return _joined(
-        span
-        for day in _days(first, last)
-        for period in programmed_periods(programme, calendar, use, day)
-        if (span := _day_span(day, period, tz))[0] < span[1]
-    )
+    spans = (span for day in _days(first, last)
+             for period in programmed_periods(programme, calendar, use, day)
+             if (span := _day_span(day, period, tz))[0] < span[1])
+    return _joined(spans, tz)
 
 
 def day_exception(agenda: Sequence[AgendaEntry], day: date
@@ -398,9 +401,9 @@ def _agenda_intervals(
     today: date,
     tz: tzinfo,
     agenda: tuple[AgendaEntry, ...],
-) -> tuple[tuple[tuple[datetime, datetime], ...], tuple[tuple[datetime, datetime, str], ...]]:
+) -> tuple[tuple[_Interval, ...], tuple[tuple[datetime, datetime, str], ...]]:
     """The occupied intervals around ``today`` with the agenda applied, and the stretches
-    of time an agenda entry decides, with its label, as UTC instants. Cached like
+    of time an agenda entry decides, with its label (UTC instants). Cached like
     ``_intervals``."""
     first, last = _window(today)
     window_start = wall_instant(first, time(), tz)
@@ -417,7 +420,7 @@ def _agenda_intervals(
             spans.append(_Span(start, end, (_EVENT if event else _CLOSURE, position), event,
                                entry.label))
     segments = _paint(spans)
-    intervals = _joined((s.start, s.end) for s in segments if s.occupied)
+    intervals = _joined(((s.start, s.end) for s in segments if s.occupied), tz)
     labels: list[tuple[datetime, datetime, str]] = []
     for s in segments:
         if s.label is None:
