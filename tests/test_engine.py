@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -345,6 +345,53 @@ def test_a_daylight_saving_night_keeps_time_in_order(demo_site: Site, tmp_path: 
                                       + timedelta(seconds=1))
             times = [s.ts for s in samples]
             assert len(times) == ticks and times == sorted(set(times))
+
+    run(body)
+
+
+@pytest.mark.parametrize(("night", "event", "lights", "expected"), [
+    # Spring: 02:00 becomes 03:00; what starts in the missing hour starts at 03:00.
+    (date(2026, 3, 28), ("02:30", "05:00"), ("02:15", "04:00"),
+     ((("03:00", 2), ("05:00", 2)), (("03:00", 2), ("04:00", 2)))),
+    # Autumn: 02:00-03:00 is lived twice; an entry runs once, to the first 02:30.
+    (date(2026, 10, 24), ("01:30", "02:30"), ("01:30", "02:30"),
+     ((("01:30", 2), ("02:30", 2)), (("01:30", 2), ("02:30", 2)))),
+])
+def test_an_event_and_a_lighting_entry_run_once_on_a_daylight_saving_night(
+    demo_site: Site, tmp_path: Path, night: date, event: tuple[str, str],
+    lights: tuple[str, str], expected: tuple[tuple[tuple[str, int], ...], ...],
+) -> None:
+    start = datetime.combine(night, time(23), tzinfo=PARIS)
+    sunday = (night + timedelta(days=1)).isoformat()
+
+    def entry(kind: str, scope: str, times: tuple[str, str]) -> dict[str, object]:
+        return {"kind": kind, "label": "Veillée", "scope": [scope],
+                "start": f"{sunday} {times[0]}", "end": f"{sunday} {times[1]}"}
+
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite", start=start) as r:
+            r.store.agenda.add(entry("event", "mairie.accueil", event), at=start, who="marie")
+            r.store.agenda.add(entry("lights_on", "ep-centre", lights), at=start, who="maire")
+            step = timedelta(minutes=15)
+            occupied: list[datetime] = []
+            lit: list[datetime] = []
+            while r.clock.now() < datetime.combine(night, time(6), tzinfo=PARIS) + timedelta(
+                    days=1):
+                await r.tick(after_s=step.total_seconds())
+                now = r.clock.now().astimezone(UTC)
+                [zone] = [z for z in r.engine.zones() if z.key == "mairie.accueil"]
+                if zone.reason.code == "heating.occupied_because":
+                    occupied.append(now)
+                [centre] = [o for o in r.engine.outputs() if o.id == "ep-centre"]
+                if centre.reason.code == "lighting.entry_on":
+                    lit.append(now)
+            for ticks, (first, end) in zip((occupied, lit), expected, strict=True):
+                # One stretch of consecutive ticks, from the first to the end.
+                assert ticks == [ticks[0] + n * step for n in range(len(ticks))]
+                shown = [(t.astimezone(PARIS).strftime("%H:%M"),
+                          int(t.astimezone(PARIS).utcoffset() / timedelta(hours=1)))  # type: ignore[operator]
+                         for t in (ticks[0], ticks[-1] + step)]
+                assert shown == [first, end]
 
     run(body)
 
