@@ -466,6 +466,8 @@ def test_a_dead_presence_detector_keeps_its_zone_at_comfort_in_every_programmed_
             assert r.store.samples.latest(f"{zone}.presence").quality is Quality.FAILED  # type: ignore[union-attr]
             learner = r.engine.learner(zone)
             assert learner.thermal is not None  # the learner decided, not the programme
+            [status] = [z for z in r.engine.zones() if z.key == zone]
+            assert status.occupied is None  # the panel shows it unknown, not empty
             # Comfort in every programmed half hour; the learned early stop at the end of
             # a period (the zone coasting within the comfort band) is the one exception.
             assert {code for _, code in seen} <= {"heating.occupied", "heating.early_stop"}
