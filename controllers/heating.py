@@ -98,7 +98,9 @@ class Learning:
     thermal: ThermalModel
     indoor: float
     outdoor: float
-    present: bool = False
+    present: bool | None = None
+    """Someone is detected now (True), nobody is (False), or it is unknown (None: no
+    detector, or its reading is not good); unknown is never taken for absence."""
     last_present: datetime | None = None
     """When someone was last detected; None when not known (then the programme says)."""
 

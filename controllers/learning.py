@@ -35,6 +35,7 @@ from controllers.occupancy import (
     OccupancyHistory,
     day_slots,
     predict,
+    seen_whole,
 )
 from controllers.schedule import FrenchCalendar, occupation
 from controllers.thermal import ThermalModel, ThermalObservation, fit_thermal
@@ -66,7 +67,7 @@ class ZoneLearner:
     thermal: ThermalModel | None = None
     occupancy: OccupancyHistory = field(init=False)
     _observations: list[ThermalObservation] = field(default_factory=list, repr=False)
-    _presence: dict[date, list[tuple[datetime, bool]]] = field(
+    _presence: dict[date, list[tuple[datetime, bool | None]]] = field(
         default_factory=lambda: defaultdict(list), repr=False)
     _forecast: tuple[datetime, ArrivalForecast] | None = field(default=None, repr=False)
     _previous: HeatingLevel | None = field(default=None, repr=False)
@@ -75,28 +76,36 @@ class ZoneLearner:
     def __post_init__(self) -> None:
         self.occupancy = OccupancyHistory(keep=self.settings.history)
 
-    def observe(self, time: datetime, *, indoor: float, outdoor: float, heating: float,
-                present: bool) -> None:
-        """Record one step: temperatures in °C, ``heating`` the share of power used (0..1)."""
+    def observe(self, time: datetime, *, indoor: float | None, outdoor: float | None,
+                heating: float | None, present: bool | None) -> None:
+        """Record one step: temperatures in °C, ``heating`` the share of power used (0..1),
+        ``present`` the detector's answer (None: unknown). Each part counts for what it
+        is: a missing outdoor sensor skips the thermal observation, not the presence."""
         last = self._observations[-1].time if self._observations else None
-        if last is None or time - last >= OBSERVATION_STEP:
+        if indoor is not None and outdoor is not None and heating is not None and (
+                last is None or time - last >= OBSERVATION_STEP):
             self._observations.append(ThermalObservation(time, indoor, outdoor, heating))
         self.record_presence(time, present)
 
-    def record_presence(self, time: datetime, present: bool) -> None:
+    def record_presence(self, time: datetime, present: bool | None) -> None:
         """Record what the presence detector said, when it is read more often than the
-        temperatures are observed (or without them)."""
+        temperatures are observed (or without them). None is a zone without a detector,
+        or one whose reading was not good: unknown, never absence."""
         local = time.astimezone(self.tz)
         self._presence[local.date()].append((local, present))
         if present and (self._last_present is None or local > self._last_present):
             self._last_present = local
 
     def refit(self, now: datetime) -> None:
-        """Learn from what was observed: finished days join the occupancy history, and
-        the thermal model is fitted again on the last ``thermal_window_days``."""
+        """Learn from what was observed: finished days the detector saw whole join the
+        occupancy history (``seen_whole``), and the thermal model is fitted again on the
+        last ``thermal_window_days``."""
         today = now.astimezone(self.tz).date()
         for day in sorted(d for d in self._presence if d < today):
-            slots = day_slots(self._presence.pop(day), day, self.tz)
+            samples = self._presence.pop(day)
+            if not seen_whole(samples):
+                continue
+            slots = day_slots(samples, day, self.tz)
             known = self.occupancy.days.get(day)  # samples that came after a refit add up
             self.occupancy.add(day, slots if known is None else slots | known)
         horizon = now - self.settings.thermal_window
@@ -122,8 +131,10 @@ class ZoneLearner:
         self._forecast = None
 
     def decide(self, now: datetime, *, indoor: float | None, outdoor: float | None,
-               present: bool) -> HeatingDecision:
-        """The zone's level now, with its reason; the programme when learning cannot say."""
+               present: bool | None) -> HeatingDecision:
+        """The zone's level now, with its reason; the programme when learning cannot say.
+        ``present`` None (no detector, or not a good reading): nobody is known to be here,
+        nor when someone last was."""
         local_now = now.astimezone(self.tz)
         occupied = occupation(self.programme, self.calendar, self.use, local_now)
         learning = None
@@ -131,7 +142,7 @@ class ZoneLearner:
             outdoor is not None
         ):
             learning = Learning(self._forecast_at(local_now), self.thermal, indoor, outdoor,
-                                present, self._last_seen())
+                                present, None if present is None else self._last_seen())
         decision = learned_decision(occupied, local_now, self.comfort, learning,
                                     self._previous, self.settings)
         self._previous = decision.level

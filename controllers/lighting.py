@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from astral import Observer
 from astral.sun import sun
 
-from controllers.schedule import Occupation, existing_time
+from controllers.schedule import Occupation, wall_instant
 from gtb.model import Cabinet
 from gtb.model.calendar import LIGHTING_KINDS, AgendaEntry, NightWindow, parse_night_window
 from gtb.texts import Reason, said
@@ -74,12 +74,6 @@ class Stretch:
 def night_of(local: datetime) -> date:
     """The date whose night ``local`` belongs to (nights run from noon to noon)."""
     return (local - timedelta(hours=12)).date()
-
-
-def wall_instant(day: date, clock: time, tz: tzinfo) -> datetime:
-    """A wall-clock time on a day, as a UTC instant (a time that the spring change skips
-    is read as the same wall time after it, the autumn one as its first occurrence)."""
-    return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)
 
 
 def _window_span(window: NightWindow, night: date, sunrise: datetime, tz: tzinfo
@@ -217,8 +211,10 @@ def cabinet_decision(cabinet: Cabinet, latitude: float, longitude: float,
 
 @functools.lru_cache(maxsize=4096)
 def _existing(wall: datetime, tz: ZoneInfo) -> datetime:
-    """An agenda entry's wall-clock time as a UTC instant, read as the zones read it."""
-    return existing_time(wall.replace(tzinfo=tz)).astimezone(UTC)
+    """An agenda entry's wall-clock time as a UTC instant, read as the zones read it
+    (``wall_instant``: 03:00 for a time the spring change skips, the first occurrence
+    of one the autumn change repeats)."""
+    return wall_instant(wall.date(), wall.time(), tz)
 
 
 def _deciding_entry(agenda: Sequence[AgendaEntry], local_now: datetime, tz: ZoneInfo
@@ -257,7 +253,8 @@ def circuit_decision(where: Occupation, local_now: datetime, *, detector: bool,
     """A zone's lighting circuit: on while someone is there and for ``vacancy_delay``
     after, whatever the programme says, so an empty building is never lit at night.
 
-    Without a detector, or when it has failed (``presence`` None), the programme decides:
+    Without a detector, or when its reading is not good (stale or failed: ``presence``
+    None), the programme decides:
     on in its occupied periods, so nobody is left in the dark, off outside.
     ``last_seen`` is the last moment presence was detected (aware).
     """

@@ -71,13 +71,15 @@ def slot_of(moment: time) -> int:
     return (moment.hour * 60 + moment.minute) // SLOT_MINUTES
 
 
-def day_slots(samples: Iterable[tuple[datetime, bool]], day: date, tz: tzinfo) -> DaySlots:
+def day_slots(samples: Iterable[tuple[datetime, bool | None]], day: date,
+              tz: tzinfo) -> DaySlots:
     """The slots of local ``day`` in which presence was seen at least once.
 
     Samples may be aware (any zone; converted to ``tz``) or naive (already local wall
     clock). Slots follow the wall clock, so a daylight-saving day still has 96 of them:
     in March the slots 02:00-03:00 stay empty, in October both 02:00-03:00 hours fall in
     the same four slots. Samples of other days are ignored, so a stream can be passed.
+    An unknown sample (None) marks nothing: see ``seen_whole`` for whether the day counts.
     """
     slots = np.zeros(SLOTS_PER_DAY, dtype=np.bool_)
     for moment, present in samples:
@@ -87,6 +89,21 @@ def day_slots(samples: Iterable[tuple[datetime, bool]], day: date, tz: tzinfo) -
         if local.date() == day:
             slots[slot_of(local.time())] = True
     return slots
+
+
+def seen_whole(samples: Iterable[tuple[datetime, bool | None]]) -> bool:
+    """Whether a day's detector samples (local wall-clock times, as a learner keeps them)
+    may join the history: at least one good reading, and no quarter-hour where the
+    detector was unknown (None: no detector, a stale or failed reading) without a good
+    reading too. An empty slot of such a day is absence; a blind one is not, and counting
+    it so would teach that the zone is seldom used. A single failed read among a
+    quarter-hour's good ones does not cost the day."""
+    known: set[tuple[date, int]] = set()
+    blind: set[tuple[date, int]] = set()
+    for moment, present in samples:
+        slot = (moment.date(), slot_of(moment.time()))
+        (blind if present is None else known).add(slot)
+    return bool(known) and blind <= known
 
 
 @dataclass

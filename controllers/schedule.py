@@ -18,10 +18,22 @@ strongest wins:
 Among day exceptions covering one day, the one with the shortest range wins (14 July
 inside a summer timetable), then the one listed last; among overlapping events or
 closures, the one listed last names the moment. Everything is wall-clock time in the
-site's zone, like the programme's periods: on the night clocks go forward, an event
-02:00-03:00 names an hour that does not exist and occupies nothing (one of 01:30-02:30
-lasts half an hour, until 03:00); on the night they go back, 02:00-03:00 is lived twice
-and stays occupied both times.
+site's zone, like the programme's periods, read as an instant by ``wall_instant``, one
+rule for periods, day exceptions, events, closures and the cabinets' entries and night
+windows:
+
+- on the night clocks go forward (02:00 becomes 03:00), a time in the missing hour is
+  read as 03:00: a period 02:30-05:00 starts at 03:00, one of 01:30-02:30 lasts half an
+  hour, until 03:00, and an event 02:00-03:00 or 02:15-02:45 names no time that exists
+  and occupies nothing;
+- on the night they go back (03:00 becomes 02:00, and 02:00-03:00 is lived twice), a time
+  in the repeated hour is read at its first occurrence: a period happens once, without a
+  gap or a second time, so 01:30-02:30 runs from 01:30 to the first 02:30 and 02:00-03:00
+  runs from the first 02:00 to 03:00, both passes (two real hours).
+
+Comparisons are made between instants (UTC), never between wall-clock times, which
+Python compares without the fold and would see the repeated hour's second pass inside a
+period of its first.
 """
 
 from __future__ import annotations
@@ -29,11 +41,11 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from functools import cache, lru_cache
 from itertools import pairwise
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import holidays
 from vacances_scolaires_france import SchoolHolidayDates
@@ -204,13 +216,18 @@ def is_programmed(programme: Programme, local_dt: datetime) -> bool:
     ``local_dt`` is a time in the site's zone (aware, converted with
     ``astimezone(site.tz)``, or naive wall-clock time): periods are wall-clock times, so on
     a daylight-saving day a period 08:00-12:00 lasts four hours of the wall clock whatever
-    the length of the day.
+    the length of the day. An aware time is placed by instant, so that the hour lived
+    twice in autumn is in a period once (see the module docstring).
     """
-    moment = local_dt.time()
-    return any(
-        period.start <= moment and (period.end is None or moment < period.end)
-        for period in programme.periods(local_dt.weekday())
-    )
+    tz = local_dt.tzinfo
+    periods = programme.periods(local_dt.weekday())
+    if tz is None:
+        moment = local_dt.time()
+        return any(period.start <= moment and (period.end is None or moment < period.end)
+                   for period in periods)
+    instant = local_dt.astimezone(UTC)
+    return any(start <= instant < end
+               for start, end in (_day_span(local_dt.date(), p, tz) for p in periods))
 
 
 def programmed_periods(
@@ -266,16 +283,17 @@ def occupation(
         intervals, labels = _agenda_intervals(programme, calendar, use, today, tz, agenda)
     else:
         intervals = _intervals(programme, calendar, use, today, tz)
-    because = _label_at(labels, local_now) if labels else None
+    now = local_now.astimezone(UTC)  # instants: the autumn's repeated hour is not inside
+    because = _label_at(labels, now) if labels else None
     previous_end = None
-    for index, (start, end) in enumerate(intervals):
-        if end <= local_now:
-            previous_end = end
-        elif start <= local_now:
-            following = intervals[index + 1][0] if index + 1 < len(intervals) else None
-            return Occupation(True, previous_end, end, following, because)
+    for index, (start, end, local_start, local_end) in enumerate(intervals):
+        if end <= now:
+            previous_end = local_end
+        elif start <= now:
+            following = intervals[index + 1].local_start if index + 1 < len(intervals) else None
+            return Occupation(True, previous_end, local_end, following, because)
         else:
-            return Occupation(False, previous_end, None, start, because)
+            return Occupation(False, previous_end, None, local_start, because)
     return Occupation(False, previous_end, None, None, because)
 
 
@@ -299,41 +317,52 @@ def _window(today: date) -> tuple[date, date]:
 
 
 def _day_span(day: date, period: Period, tz: tzinfo) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, period.start, tzinfo=tz)
-    end = (
-        datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-        if period.end is None
-        else datetime.combine(day, period.end, tzinfo=tz)
-    )
+    """A period of ``day`` as UTC instants (``wall_instant``): empty when it lies wholly
+    in the hour skipped in spring."""
+    start = wall_instant(day, period.start, tz)
+    end = (wall_instant(day + timedelta(days=1), time(), tz) if period.end is None
+           else wall_instant(day, period.end, tz))
     return start, end
 
 
-def _joined(spans: Iterable[tuple[datetime, datetime]]) -> tuple[tuple[datetime, datetime], ...]:
-    """Spans in order, those that touch or overlap joined into one."""
+class _Interval(NamedTuple):
+    """An occupied interval: its instants (UTC), compared with the present, and the same
+    in the site's zone, as an ``Occupation`` tells them (converted once, in the cache)."""
+
+    start: datetime
+    end: datetime
+    local_start: datetime
+    local_end: datetime
+
+
+def _joined(spans: Iterable[tuple[datetime, datetime]], tz: tzinfo) -> tuple[_Interval, ...]:
+    """Spans (UTC instants) in order, those that touch or overlap joined into one."""
     intervals: list[tuple[datetime, datetime]] = []
     for start, end in spans:
         if intervals and intervals[-1][1] >= start:
             intervals[-1] = (intervals[-1][0], max(intervals[-1][1], end))
         else:
             intervals.append((start, end))
-    return tuple(intervals)
+    return tuple(_Interval(start, end, start.astimezone(tz), end.astimezone(tz))
+                 for start, end in intervals)
 
 
 @lru_cache(maxsize=4096)
 def _intervals(
     programme: Programme, calendar: FrenchCalendar, use: str, today: date, tz: tzinfo
-) -> tuple[tuple[datetime, datetime], ...]:
-    """The programme's occupied intervals around ``today``, touching periods joined.
+) -> tuple[_Interval, ...]:
+    """The programme's occupied intervals around ``today``, touching
+    periods joined; a period that lies wholly in the hour skipped in spring occupies
+    nothing.
 
     Cached: it changes only with the day, and every zone of a building usually shares
     its programme, so a tick of a thousand zones computes a handful of these.
     """
     first, last = _window(today)
-    return _joined(
-        _day_span(day, period, tz)
-        for day in _days(first, last)
-        for period in programmed_periods(programme, calendar, use, day)
-    )
+    spans = (span for day in _days(first, last)
+             for period in programmed_periods(programme, calendar, use, day)
+             if (span := _day_span(day, period, tz))[0] < span[1])
+    return _joined(spans, tz)
 
 
 def day_exception(agenda: Sequence[AgendaEntry], day: date
@@ -372,25 +401,26 @@ def _agenda_intervals(
     today: date,
     tz: tzinfo,
     agenda: tuple[AgendaEntry, ...],
-) -> tuple[tuple[tuple[datetime, datetime], ...], tuple[tuple[datetime, datetime, str], ...]]:
+) -> tuple[tuple[_Interval, ...], tuple[tuple[datetime, datetime, str], ...]]:
     """The occupied intervals around ``today`` with the agenda applied, and the stretches
-    of time an agenda entry decides, with its label. Cached like ``_intervals``."""
+    of time an agenda entry decides, with its label (UTC instants). Cached like
+    ``_intervals``."""
     first, last = _window(today)
-    window_start = datetime.combine(first, datetime.min.time(), tzinfo=tz)
-    window_end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    window_start = wall_instant(first, time(), tz)
+    window_end = wall_instant(last + timedelta(days=1), time(), tz)
     spans = _programme_and_day_spans(programme, calendar, use, first, last, tz, agenda)
     for position, entry in enumerate(agenda):
         if entry.kind == "day":
             continue
         assert entry.start is not None and entry.end is not None
-        start = max(existing_time(entry.start.replace(tzinfo=tz)), window_start)
-        end = min(existing_time(entry.end.replace(tzinfo=tz)), window_end)
+        start = max(wall_instant(entry.start.date(), entry.start.time(), tz), window_start)
+        end = min(wall_instant(entry.end.date(), entry.end.time(), tz), window_end)
         if start < end:
             event = entry.kind == "event"
             spans.append(_Span(start, end, (_EVENT if event else _CLOSURE, position), event,
                                entry.label))
     segments = _paint(spans)
-    intervals = _joined((s.start, s.end) for s in segments if s.occupied)
+    intervals = _joined(((s.start, s.end) for s in segments if s.occupied), tz)
     labels: list[tuple[datetime, datetime, str]] = []
     for s in segments:
         if s.label is None:
@@ -423,8 +453,8 @@ def _programme_and_day_spans(
             )
             continue
         position, entry = found
-        midnight = datetime.combine(day, datetime.min.time(), tzinfo=tz)
-        next_midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+        midnight = wall_instant(day, time(), tz)
+        next_midnight = wall_instant(day + timedelta(days=1), time(), tz)
         spans.append(_Span(midnight, next_midnight, (_DAY_CLOSED, position), False, entry.label))
         spans.extend(
             _Span(*_day_span(day, parse_period(text), tz), (_DAY_OPEN, position), True,
@@ -453,6 +483,13 @@ def _paint(spans: list[_Span]) -> list[_Span]:
     return pieces
 
 
+def wall_instant(day: date, clock: time, tz: tzinfo) -> datetime:
+    """A wall-clock time on a day, as a UTC instant: a time that the spring change skips
+    is read as the end of the skipped hour (``existing_time``), one that the autumn change
+    repeats as its first occurrence (see the module docstring)."""
+    return existing_time(datetime.combine(day, clock, tzinfo=tz)).astimezone(UTC)
+
+
 def existing_time(moment: datetime) -> datetime:
     """The time itself, or for one in the hour skipped in spring, the end of that hour:
     an event 02:00-03:00 that night lasts nothing, and none starts or ends at a time that
@@ -466,9 +503,9 @@ def existing_time(moment: datetime) -> datetime:
 
 
 def _label_at(
-    labels: tuple[tuple[datetime, datetime, str], ...], local_now: datetime
+    labels: tuple[tuple[datetime, datetime, str], ...], now: datetime
 ) -> str | None:
-    index = bisect_right(labels, local_now, key=lambda item: item[0]) - 1
-    if index >= 0 and local_now < labels[index][1]:
+    index = bisect_right(labels, now, key=lambda item: item[0]) - 1
+    if index >= 0 and now < labels[index][1]:
         return labels[index][2]
     return None

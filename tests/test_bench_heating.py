@@ -20,7 +20,8 @@ from gtb.bench.heating import bench_heating, zone_comfort
 from gtb.bench.plots import PlotsUnavailable
 from gtb.cli import main
 from gtb.config import load_site
-from gtb.sim.season import CONTROL_STEP_S, Observations, Sensors, restrict, simulate
+from gtb.model.points import Role
+from gtb.sim.season import CONTROL_STEP_S, Learned, Observations, Sensors, restrict, simulate
 from gtb.sim.world import VirtualCommune
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -124,3 +125,28 @@ def test_without_matplotlib_the_plots_are_refused_before_any_season_runs(
         bench_heating(DEMO, years=(1,), period=PERIOD, buildings=["mairie"],
                       plots=tmp_path / "plots", workers=1)
     assert not (tmp_path / "plots").exists()
+
+
+def test_a_zone_without_a_detector_is_unknown_to_the_season_harness() -> None:
+    """The learned strategy of the harness (and so the demo's past) records no day for
+    a zone without a presence detector: unknown, never a day without anybody."""
+    site = restrict(load_site(DEMO), ["mairie"])
+    mairie = site.buildings[0]
+    zones = tuple(
+        z.model_copy(update={"points": tuple(p for p in z.points
+                                             if p.role is not Role.OCCUPANCY)})
+        if z.id == "bureaux" else z
+        for z in mairie.zones)
+    blind = site.model_copy(update={"buildings": (mairie.model_copy(update={"zones": zones}),)})
+    start = PERIOD[0] + timedelta(hours=10)
+    world = VirtualCommune(site, start, seed=1, step_s=300)
+    strategy, sensors = Learned(blind), Sensors(blind)
+    for now in (start + timedelta(seconds=CONTROL_STEP_S), PERIOD[0] + timedelta(days=1)):
+        world.advance_to(now)
+        seen = Observations(world, sensors, now)
+        assert {present for _, present in seen.presence_since_last("mairie.bureaux")} == {None}
+        assert seen.presence("mairie.bureaux") is None
+        strategy.setpoints(now, seen)  # the second, after midnight, refits
+    learners = strategy.learners
+    assert PERIOD[0].date() in learners["mairie.accueil"].occupancy.days
+    assert learners["mairie.bureaux"].occupancy.days == {}

@@ -8,15 +8,17 @@ reports a value no sensor could.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from controllers.heating import HeatingDecision, programme_decision
+from controllers.schedule import FrenchCalendar, occupation
 from gtb.config import parse_site
 from gtb.engine import EngineSettings, decisions
 from gtb.engine.reading import implausible
@@ -27,6 +29,8 @@ from gtb.sim.devices import ModbusDeviceServer
 from gtb.store import Store
 
 from .engine_rig import MONDAY_3AM, PARIS, rig, run
+
+CALENDAR = FrenchCalendar("B")
 
 
 def test_a_tick_reads_records_decides_and_writes(demo_site: Site, tmp_path: Path) -> None:
@@ -369,6 +373,53 @@ def test_a_daylight_saving_night_keeps_time_in_order(demo_site: Site, tmp_path: 
     run(body)
 
 
+@pytest.mark.parametrize(("night", "event", "lights", "expected"), [
+    # Spring: 02:00 becomes 03:00; what starts in the missing hour starts at 03:00.
+    (date(2026, 3, 28), ("02:30", "05:00"), ("02:15", "04:00"),
+     ((("03:00", 2), ("05:00", 2)), (("03:00", 2), ("04:00", 2)))),
+    # Autumn: 02:00-03:00 is lived twice; an entry runs once, to the first 02:30.
+    (date(2026, 10, 24), ("01:30", "02:30"), ("01:30", "02:30"),
+     ((("01:30", 2), ("02:30", 2)), (("01:30", 2), ("02:30", 2)))),
+])
+def test_an_event_and_a_lighting_entry_run_once_on_a_daylight_saving_night(
+    demo_site: Site, tmp_path: Path, night: date, event: tuple[str, str],
+    lights: tuple[str, str], expected: tuple[tuple[tuple[str, int], ...], ...],
+) -> None:
+    start = datetime.combine(night, time(23), tzinfo=PARIS)
+    sunday = (night + timedelta(days=1)).isoformat()
+
+    def entry(kind: str, scope: str, times: tuple[str, str]) -> dict[str, object]:
+        return {"kind": kind, "label": "Veillée", "scope": [scope],
+                "start": f"{sunday} {times[0]}", "end": f"{sunday} {times[1]}"}
+
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite", start=start) as r:
+            r.store.agenda.add(entry("event", "mairie.accueil", event), at=start, who="marie")
+            r.store.agenda.add(entry("lights_on", "ep-centre", lights), at=start, who="maire")
+            step = timedelta(minutes=15)
+            occupied: list[datetime] = []
+            lit: list[datetime] = []
+            while r.clock.now() < datetime.combine(night, time(6), tzinfo=PARIS) + timedelta(
+                    days=1):
+                await r.tick(after_s=step.total_seconds())
+                now = r.clock.now().astimezone(UTC)
+                [zone] = [z for z in r.engine.zones() if z.key == "mairie.accueil"]
+                if zone.reason.code == "heating.occupied_because":
+                    occupied.append(now)
+                [centre] = [o for o in r.engine.outputs() if o.id == "ep-centre"]
+                if centre.reason.code == "lighting.entry_on":
+                    lit.append(now)
+            for ticks, (first, end) in zip((occupied, lit), expected, strict=True):
+                # One stretch of consecutive ticks, from the first to the end.
+                assert ticks == [ticks[0] + n * step for n in range(len(ticks))]
+                shown = [(t.astimezone(PARIS).strftime("%H:%M"),
+                          int(t.astimezone(PARIS).utcoffset() / timedelta(hours=1)))  # type: ignore[operator]
+                         for t in (ticks[0], ticks[-1] + step)]
+                assert shown == [first, end]
+
+    run(body)
+
+
 def test_the_engine_learns_each_night_keeps_it_and_honours_the_switch(
     demo_site: Site, tmp_path: Path
 ) -> None:
@@ -472,3 +523,52 @@ def test_a_quiet_hour_logs_only_real_changes(demo_site: Site, tmp_path: Path) ->
                 ("command", key, "marie"), ("command", key, "engine")]
 
     run(body)
+
+
+@pytest.mark.timeout(400)
+def test_a_dead_presence_detector_keeps_its_zone_at_comfort_in_every_programmed_hour(
+    demo_site_text: str, tmp_path: Path
+) -> None:
+    """Two weeks of the offices' detector failing (the engine reads it at an address the
+    device does not have: an exception response at every tick) teach the learner nothing
+    about presence: with two similar days enough to learn arrivals, blind days taken for
+    empty ones would have it call the offices seldom used from the third Monday on."""
+    site = parse_site(demo_site_text)
+    anchor = ("          - {id: presence, role: occupancy, binding: {protocol: modbus, "
+              "host: 127.0.0.1, port: PORT, unit: 1, table: discrete_input, address: 1,")
+    port = str(site.point("mairie.bureaux.presence").binding.port)  # type: ignore[union-attr]
+    dead = demo_site_text.replace(anchor.replace("PORT", port),
+                                  anchor.replace("PORT", port).replace("address: 1,",
+                                                                       "address: 900,"), 1)
+    offices = "        simulation: {profile: office, occupants: 5, lighting_w: 1500}\n"
+    engine_site = parse_site(dead.replace(
+        offices, offices + "        learning: {min_similar_days: 2}\n", 1))
+    half_hour = EngineSettings(tick_s=1800.0, stale_after_s=5400.0, refresh_s=6 * 3600.0)
+    zone = "mairie.bureaux"
+    programme = site.programme_of(site.buildings[0], site.buildings[0].zones[1])
+
+    async def body() -> None:
+        async with rig(site, tmp_path / "gtb.sqlite", engine_site=engine_site,
+                       settings=half_hour) as r:
+            seen: list[tuple[datetime, str]] = []
+            while r.clock.now() < MONDAY_3AM + timedelta(days=16):
+                await r.tick(after_s=1800)
+                await r.engine.learn()
+                local = r.clock.now().astimezone(PARIS)
+                if occupation(programme, CALENDAR, "mairie", local).occupied:
+                    status = next(z for z in r.engine.zones() if z.key == zone)
+                    seen.append((local, status.reason.code))
+            assert r.store.samples.latest(f"{zone}.presence").quality is Quality.FAILED  # type: ignore[union-attr]
+            learner = r.engine.learner(zone)
+            assert learner.thermal is not None  # the learner decided, not the programme
+            [status] = [z for z in r.engine.zones() if z.key == zone]
+            assert status.occupied is None  # the panel shows it unknown, not empty
+            # Comfort in every programmed half hour; the learned early stop at the end of
+            # a period (the zone coasting within the comfort band) is the one exception.
+            assert {code for _, code in seen} <= {"heating.occupied", "heating.early_stop"}
+            for at, code in seen:
+                end = occupation(programme, CALENDAR, "mairie", at).current_end
+                assert code != "heating.early_stop" or end - at <= timedelta(hours=1)  # type: ignore[operator]
+            assert learner.occupancy.days == {}  # no day was seen, none is empty
+
+    asyncio.run(asyncio.wait_for(body(), 300))

@@ -170,7 +170,7 @@ class Decider:
                 period_end=where.current_end if where.occupied else where.next_start,
             )
             if Role.LIGHTING_RELAY in keys:
-                self._circuit(now, local_now, z, where, present, snapshot, desired, outputs)
+                self._circuit(now, local_now, z, where, present, desired, outputs)
         self._cabinet_decisions(local_now, agendas, desired, outputs)
         self._equipment_decisions(local_now, agendas, desired, outputs)
         return Decisions(desired, zones, outputs)
@@ -191,18 +191,20 @@ class Decider:
         return True
 
     def _observe(self, now: datetime, z: ZonePoints, snapshot: Snapshot,
-                 learner: ZoneLearner) -> tuple[float | None, float | None, bool]:
-        """What the zone's sensors say now (None when unknown); fed to its learner when
-        temperatures and the valve are all known."""
+                 learner: ZoneLearner) -> tuple[float | None, float | None, bool | None]:
+        """What the zone's sensors say now (None when unknown), fed to its learner: each
+        sensor for what it is, so a failed outdoor sensor costs the thermal observation,
+        not the presence. Presence is unknown (None) without a detector, or when its
+        reading is not good (stale or failed): never taken for absence."""
         values, keys = snapshot.values, z.keys
         indoor = values.get(keys[Role.ZONE_TEMPERATURE])
         outdoor_key = self._outdoor.get(z.building.id)
         outdoor = values.get(outdoor_key) if outdoor_key else None
         valve = values.get(keys[Role.VALVE]) if Role.VALVE in keys else None
-        present = bool(values.get(keys[Role.OCCUPANCY])) if Role.OCCUPANCY in keys else False
-        if indoor is not None and outdoor is not None and valve is not None:
-            learner.observe(now, indoor=indoor, outdoor=outdoor, heating=valve / 100,
-                            present=present)
+        reading = snapshot.good(keys[Role.OCCUPANCY]) if Role.OCCUPANCY in keys else None
+        present = None if reading is None else reading > 0.5
+        learner.observe(now, indoor=indoor, outdoor=outdoor,
+                        heating=None if valve is None else valve / 100, present=present)
         return indoor, outdoor, present
 
     def _outdoor_points(self) -> dict[str, str]:
@@ -215,17 +217,15 @@ class Decider:
         return {b.id: own.get(b.id, first) for b in self._site.buildings}
 
     def _circuit(self, now: datetime, local_now: datetime, z: ZonePoints, where: Occupation,
-                 present: bool, snapshot: Snapshot, desired: dict[str, Command],
+                 present: bool | None, desired: dict[str, Command],
                  outputs: dict[str, OutputStatus]) -> None:
         """A zone's lighting circuit, from its presence detector (the programme when it has
-        none, or it failed)."""
+        none, or its reading is not good)."""
         keys = z.keys
-        detector = Role.OCCUPANCY in keys
-        known = detector and snapshot.quality[keys[Role.OCCUPANCY]] is not Quality.FAILED
-        if known and present:
+        if present:
             self._last_presence[z.key] = now
-        decision = circuit_decision(where, local_now, detector=detector,
-                                    presence=present if known else None,
+        decision = circuit_decision(where, local_now, detector=Role.OCCUPANCY in keys,
+                                    presence=present,
                                     last_seen=self._last_presence.get(z.key))
         _switch(keys[Role.LIGHTING_RELAY], decision.on, decision.reason, desired)
         outputs[f"circuit:{z.key}"] = OutputStatus(

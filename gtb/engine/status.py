@@ -47,7 +47,8 @@ class StatusKeeper:
             learner = self._decider.learners[z.key]
             forecast = learner.next_arrival(now)
             occupancy = z.keys.get(Role.OCCUPANCY)
-            present = None if occupancy is None else snapshot.values.get(occupancy)
+            # As the learner sees it: unknown (None) unless the detector read well now.
+            present = None if occupancy is None else snapshot.good(occupancy)
             update: dict[str, object] = {
                 "occupied": None if present is None else bool(present),
                 "learning": learner.learning,

@@ -87,10 +87,10 @@ class Observations:
         value = self._read(zone_key, Role.OCCUPANCY)
         return None if value is None else value > 0.5
 
-    def presence_since_last(self, zone_key: str) -> list[tuple[datetime, bool]]:
+    def presence_since_last(self, zone_key: str) -> list[tuple[datetime, bool | None]]:
         """The presence detector at each physics step since the last control step, the
         last one being now: what an engine polling every few minutes has recorded.
-        A zone without a detector answers False throughout."""
+        A zone without a detector answers None (unknown) throughout, never absence."""
         if self._detector is None:
             lags = np.arange(STEPS_PER_CONTROL - 1, -1, -1) * PHYSICS_STEP_S
             epochs = to_epoch(self.now) - lags
@@ -102,7 +102,7 @@ class Observations:
             self._detector = (times, on)
         times, on = self._detector
         if (zone_key, Role.OCCUPANCY) not in self._sensors.keys:
-            return [(time_, False) for time_ in times]
+            return [(time_, None) for time_ in times]
         column = self._sensors.zone_index[zone_key]
         return [(time_, bool(on[n, column])) for n, time_ in enumerate(times)]
 
@@ -188,7 +188,8 @@ class Learned:
     polling every few minutes records it), refits each zone at the first step after
     local midnight, as the engine's nightly job does, and asks for the decision. A zone
     without a temperature sensor, or a site without an outdoor one, stays on its
-    programme, as in the engine.
+    programme, as in the engine; a zone without a presence detector records unknown
+    presence, never absence, so it is never learned as seldom used.
     """
 
     def __init__(self, site: Site) -> None:
@@ -221,11 +222,8 @@ class Learned:
             presence = seen.presence_since_last(key)
             for moment, present in presence[:-1]:
                 learner.record_presence(moment, present)
-            if indoor is not None and outdoor is not None and valve is not None:
-                learner.observe(now, indoor=indoor, outdoor=outdoor, heating=valve,
-                                present=presence[-1][1])
-            else:
-                learner.record_presence(*presence[-1])
+            learner.observe(now, indoor=indoor, outdoor=outdoor, heating=valve,
+                            present=presence[-1][1])
             decision = learner.decide(now, indoor=indoor, outdoor=outdoor,
                                       present=presence[-1][1])
             commands[key] = ZoneCommand(decision.level, decision.setpoint)

@@ -62,7 +62,7 @@ class ZoneStatus(StatusRecord):
     """Who decided the setpoint: the controller, a person's override, or safety."""
     actor: str = "engine"
     occupied: bool | None = None
-    """What the presence detector says now (None: no detector, or no reading)."""
+    """What the presence detector says now (None: no detector, or no good reading)."""
     learning: bool = True
     next_arrival: datetime | None = None
     """Start of the next occupied period the engine expects, or of the one under way."""
