@@ -37,6 +37,7 @@ from bacpypes3.apdu import (
 )
 from bacpypes3.basetypes import (
     BinaryPV,
+    EngineeringUnits,
     ErrorClass,
     ErrorCode,
     ObjectType,
@@ -51,8 +52,15 @@ from bacpypes3.pdu import Address
 from bacpypes3.primitivedata import Null, ObjectIdentifier, Real, Unsigned
 
 from gtb.model import PointRef
-from gtb.model.points import ROLES, BacnetBinding
-from protocols.base import DeviceError, DeviceRejected, DeviceTimeout, Driver, Reading
+from gtb.model.points import BACNET_UNITS, ROLES, BacnetBinding
+from protocols.base import (
+    BindingProblem,
+    DeviceError,
+    DeviceRejected,
+    DeviceTimeout,
+    Driver,
+    Reading,
+)
 
 MAX_APDU = 1476
 """Largest APDU of BACnet/IP without segmentation; the client declares it in its requests."""
@@ -542,6 +550,46 @@ class BacnetDriver(Driver):
             None if slot.null is not None else float(getattr(slot, slot._choice))
             for slot in slots
         ]
+
+    prioritised = True
+
+    async def command_priority(self, point: PointRef) -> int | None:
+        """The first filled slot of the priority array: the command the device follows."""
+        slots = await self.priority_array(point)
+        return next((number for number, slot in enumerate(slots, 1) if slot is not None), None)
+
+    async def verify(self, point: PointRef) -> list[BindingProblem]:
+        """The object exists (its present value reads), an analog one is in the point's
+        unit when the device says one, and a command point has a priority array, without
+        which a command could not be released. A device that cannot be asked raises."""
+        binding = _binding(point)
+        name = f"{_device(binding)} {_object_name(binding)}"
+        try:
+            await self._ask(point, ReadPropertyRequest, "reading {object}",
+                            propertyIdentifier=_PRESENT_VALUE)
+        except DeviceRejected as error:
+            return [BindingProblem(str(error))]
+        problems: list[BindingProblem] = []
+        expected = BACNET_UNITS.get(point.point.si_unit)
+        if binding.object_type.startswith("analog") and expected is not None:
+            try:
+                ack = await self._ask(point, ReadPropertyRequest, "reading the units of {object}",
+                                      propertyIdentifier=PropertyIdentifier("units"))
+                units = ack.propertyValue.cast_out(EngineeringUnits)
+            except DeviceRejected:
+                units = EngineeringUnits("noUnits")  # the device does not say
+            if units not in (EngineeringUnits("noUnits"), EngineeringUnits(expected)):
+                problems.append(BindingProblem(
+                    f"{name} is in {units}, the point in {point.point.si_unit} "
+                    f"({EngineeringUnits(expected)})"))
+        if point.point.writable:
+            try:
+                await self.priority_array(point)
+            except DeviceRejected:
+                problems.append(BindingProblem(
+                    f"{name} has no priority array: a command written there could not be "
+                    f"released, it would stay when the engine lets go", uncommandable=True))
+        return problems
 
     # -- requests, identity and backoff ----------------------------------------------------
 

@@ -157,6 +157,24 @@ COMMANDABLE_BACNET_TYPES = frozenset(
      "multiStateValue"}
 )
 
+BACNET_UNITS = {
+    "°C": "degreesCelsius",
+    "K": "degreesKelvin",
+    "%": "percent",
+    "ppm": "partsPerMillion",
+    "Wh": "wattHours",
+    "kWh": "kilowattHours",
+    "MWh": "megawattHours",
+    "W": "watts",
+    "kW": "kilowatts",
+    "MW": "megawatts",
+    "m³": "cubicMeters",
+    "m3": "cubicMeters",
+    "l": "liters",
+}
+"""SI unit of a point -> the BACnet engineering unit of an object that holds it; the
+simulated devices declare them, the live check of bindings compares them."""
+
 _HOST_PORT = re.compile(r"^(?P<host>[^:\s]+):(?P<port>\d{1,5})$")
 
 

@@ -65,7 +65,13 @@ from pymodbus.constants import ExcCodes
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from gtb.model import PointRef, Site
-from gtb.model.points import HEATING_MODES, BacnetBinding, ModbusBinding, Role
+from gtb.model.points import (
+    BACNET_UNITS,
+    HEATING_MODES,
+    BacnetBinding,
+    ModbusBinding,
+    Role,
+)
 from gtb.sim.traffic import (
     BACNET_IP_MAX_APDU,
     CountingModbusServer,
@@ -371,22 +377,6 @@ _OBJECT_CLASSES: dict[str, Any] = {
     "multiStateValue": _MultiStateValue,
 }
 
-_UNITS = {
-    "°C": "degreesCelsius",
-    "K": "degreesKelvin",
-    "%": "percent",
-    "ppm": "partsPerMillion",
-    "Wh": "wattHours",
-    "kWh": "kilowattHours",
-    "MWh": "megawattHours",
-    "W": "watts",
-    "kW": "kilowatts",
-    "MW": "megawatts",
-    "m³": "cubicMeters",
-    "m3": "cubicMeters",
-    "l": "liters",
-}
-"""SI unit of a point -> BACnet engineering unit; anything else is ``noUnits``."""
 
 _COV_INCREMENT = 0.1
 """Smallest analog change that COV subscribers hear of: a tenth of a unit."""
@@ -518,7 +508,7 @@ def _bacnet_object(ref: PointRef, binding: BacnetBinding, value: float) -> Any:
         "outOfService": False,
     }
     if binding.object_type.startswith("analog"):
-        properties["units"] = EngineeringUnits(_UNITS.get(ref.point.si_unit, "noUnits"))
+        properties["units"] = EngineeringUnits(BACNET_UNITS.get(ref.point.si_unit, "noUnits"))
         properties["covIncrement"] = _COV_INCREMENT
     elif binding.object_type.startswith("binary"):
         inactive, active = _BINARY_TEXT.get(ref.role, ("off", "on"))
