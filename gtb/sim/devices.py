@@ -37,7 +37,7 @@ import ipaddress
 import math
 import socket
 import struct
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from bacpypes3.apdu import APDU, ComplexAckPDU, ConfirmedServiceChoice
@@ -45,7 +45,12 @@ from bacpypes3.app import Application
 from bacpypes3.appservice import ServerSSM
 from bacpypes3.basetypes import EngineeringUnits, PropertyIdentifier
 from bacpypes3.errors import PropertyError
-from bacpypes3.local.analog import AnalogInputObject, AnalogOutputObject, AnalogValueObjectCmd
+from bacpypes3.local.analog import (
+    AnalogInputObject,
+    AnalogOutputObject,
+    AnalogValueObject,
+    AnalogValueObjectCmd,
+)
 from bacpypes3.local.binary import (
     BinaryInputObject,
     BinaryOutputObject,
@@ -60,7 +65,7 @@ from bacpypes3.local.multistate import (
 )
 from bacpypes3.local.networkport import NetworkPortObject
 from bacpypes3.local.oos import OutOfService
-from bacpypes3.primitivedata import Null, ObjectIdentifier
+from bacpypes3.primitivedata import Null, ObjectIdentifier, Real
 from pymodbus.constants import ExcCodes
 from pymodbus.simulator import DataType, SimData, SimDevice
 
@@ -115,12 +120,16 @@ class DeviceServer(Protocol):
         and the protocol's limits: the yardstick of a client's reads."""
 
 
-def device_servers(site: Site, initial: Mapping[str, float]) -> list[DeviceServer]:
+def device_servers(site: Site, initial: Mapping[str, float],
+                   bacnet_options: Mapping[str, Mapping[str, Any]] | None = None
+                   ) -> list[DeviceServer]:
     """A server for every device of the site, in file order, holding ``initial`` values.
 
     ``initial`` has a value for every point. For a command point it is what the device
     holds while nobody commands it: the holding register or coil, or for BACnet the
     relinquish default, to which the point returns when every priority is released.
+    ``bacnet_options``: the BACnet device at an address (``host:port``) made with these
+    options of ``BacnetDeviceServer`` (a device unlike the others).
     """
     refs = list(site.points())
     missing = [ref.key for ref in refs if ref.key not in initial]
@@ -140,11 +149,12 @@ def device_servers(site: Site, initial: Mapping[str, float]) -> list[DeviceServe
         )
         groups.setdefault(group, []).append(ref)
     servers: list[DeviceServer] = []
-    for (protocol, _, _), members in groups.items():
+    for (protocol, address, _), members in groups.items():
         if protocol == "modbus":
             servers.append(ModbusDeviceServer(members, initial))
         else:
-            servers.append(BacnetDeviceServer(members, initial))
+            options = (bacnet_options or {}).get(address, {})
+            servers.append(BacnetDeviceServer(members, initial, **options))
     return servers
 
 
@@ -345,6 +355,30 @@ class _StateCheck:
         await super().write_property(attr, value, index, priority)  # type: ignore[misc]
 
 
+class _Rounding:
+    """Keeps an analog command to the device's resolution, as many controllers keep a
+    setpoint to the half degree: what a client reads back is not what it wrote."""
+
+    _resolution: float | None = None
+    """Set on an object by ``object.__setattr__`` (bacpypes3 guards its attributes)."""
+
+    async def write_property(
+        self, attr: Any, value: Any, index: int | None = None, priority: int | None = None
+    ) -> None:
+        step = self._resolution
+        if attr == PropertyIdentifier.presentValue and step and not isinstance(value, Null):
+            value = Real(round(float(value) / step) * step)
+        await super().write_property(attr, value, index, priority)  # type: ignore[misc]
+
+
+class _AnalogValue(_Rounding, AnalogValueObjectCmd):
+    pass
+
+
+class _AnalogOutput(_Rounding, AnalogOutputObject):
+    pass
+
+
 class _AnalogInput(OutOfService, AnalogInputObject):
     """Inputs refuse present-value writes unless out of service, as in the standard."""
 
@@ -367,8 +401,8 @@ class _MultiStateValue(_StateCheck, Commandable, MultiStateValueObject):
 
 _OBJECT_CLASSES: dict[str, Any] = {
     "analogInput": _AnalogInput,
-    "analogOutput": AnalogOutputObject,
-    "analogValue": AnalogValueObjectCmd,
+    "analogOutput": _AnalogOutput,
+    "analogValue": _AnalogValue,
     "binaryInput": _BinaryInput,
     "binaryOutput": BinaryOutputObject,
     "binaryValue": BinaryValueObjectCmd,
@@ -402,10 +436,16 @@ class BacnetDeviceServer:
     ``_PresentValueReads``, unless ``fast_reads`` is false: then bacpypes3 answers every
     request, which is what the fast answers are checked against. Either way every datagram
     is counted as it reaches the device's link layer (``count_bacnet_datagrams``).
+
+    Real devices differ, and these can too: the analog values of ``plain`` keys have no
+    priority array (a write takes whatever its priority, null is refused: the point can
+    be written but not released), and ``resolution`` keeps analog commands to a step
+    (a device that holds 19.0 when 19.04 was written).
     """
 
     def __init__(self, refs: Sequence[PointRef], initial: Mapping[str, float], *,
-                 fast_reads: bool = True) -> None:
+                 fast_reads: bool = True, plain: Collection[str] = (),
+                 resolution: float | None = None) -> None:
         self._refs = {ref.key: ref for ref in refs}
         self._bindings = _bindings(refs, BacnetBinding)
         self.keys = tuple(self._refs)
@@ -413,6 +453,14 @@ class BacnetDeviceServer:
         self.host, self.port = _loopback(first.host), first.port
         self.device_instance = first.device_instance
         self._fast_reads = fast_reads
+        unknown = sorted(set(plain) - {k for k, b in self._bindings.items()
+                                       if b.object_type == "analogValue"})
+        if unknown:
+            raise ValueError(f"plain objects must be analog values of this device: {unknown}")
+        if resolution is not None and not resolution > 0:
+            raise ValueError(f"resolution must be positive, not {resolution}")
+        self._plain = frozenset(plain)
+        self._resolution = resolution
         for ref in refs:
             _present_value(ref.key, self._bindings[ref.key], initial[ref.key])
         self._values = {key: initial[key] for key in self.keys}
@@ -438,9 +486,13 @@ class BacnetDeviceServer:
                 modelName="GTB simulated controller",
             )
             self._objects = {
-                key: _bacnet_object(self._refs[key], self._bindings[key], self._values[key])
+                key: _bacnet_object(self._refs[key], self._bindings[key], self._values[key],
+                                    plain=key in self._plain)
                 for key in self.keys
             }
+            for obj in self._objects.values():
+                if isinstance(obj, _Rounding):
+                    object.__setattr__(obj, "_resolution", self._resolution)
         network_port = NetworkPortObject(
             f"{self.host}/24:{self.port}",
             objectIdentifier=("network-port", 1),
@@ -495,8 +547,10 @@ class BacnetDeviceServer:
         return fewest_rpm_requests(sizes, BACNET_IP_MAX_APDU)
 
 
-def _bacnet_object(ref: PointRef, binding: BacnetBinding, value: float) -> Any:
-    """The bacpypes3 object serving a point, holding ``value``."""
+def _bacnet_object(ref: PointRef, binding: BacnetBinding, value: float,
+                   plain: bool = False) -> Any:
+    """The bacpypes3 object serving a point, holding ``value``; ``plain``: an analog
+    value without a priority array."""
     present = _present_value(ref.key, binding, value)
     properties: dict[str, Any] = {
         "objectIdentifier": (binding.object_type, binding.object_instance),
@@ -515,6 +569,8 @@ def _bacnet_object(ref: PointRef, binding: BacnetBinding, value: float) -> Any:
         properties.update(polarity="normal", inactiveText=inactive, activeText=active)
     else:
         properties.update(numberOfStates=len(_STATE_TEXT), stateText=_STATE_TEXT)
+    if plain:
+        return AnalogValueObject(**properties)
     if binding.commandable:
         properties["relinquishDefault"] = present
     return _OBJECT_CLASSES[binding.object_type](**properties)
