@@ -98,6 +98,27 @@ def parse_site(text: str, name: str = "<site>") -> Site:
     return site
 
 
+def point_lines(path: str | Path) -> dict[str, int]:
+    """The line of every point of a valid site file, by its key (``building.zone.point``,
+    as ``Site.points`` names it): where a person fixes what the devices contradict."""
+    tree = YAML(typ="rt").load(Path(path).read_text(encoding="utf-8"))
+    lines: dict[str, int] = {}
+
+    def add(prefix: str, container: Any) -> None:
+        points = _child(container, "points")
+        for index, point in _items(points):
+            lines[f"{prefix}.{point.get('id')}"] = points.lc.item(index)[0] + 1
+
+    for _, building in _items(tree.get("buildings")):
+        add(str(building.get("id")), building)
+        for _, zone in _items(building.get("zones")):
+            add(f"{building.get('id')}.{zone.get('id')}", zone)
+    for group in ("cabinets", "equipment"):
+        for _, item in _items(tree.get(group)):
+            add(str(item.get("id")), item)
+    return lines
+
+
 # --- turning locations into lines and readable paths --------------------------------------
 
 

@@ -64,5 +64,5 @@ async def _check_device(members: Sequence[PointRef], driver: Driver) -> list[Fin
         if reading is not None and reading.value is not None:
             wrong = implausible(ref, reading.value)
             if wrong is not None:
-                findings.append(Finding(ref.key, wrong))
+                findings.append(Finding(ref.key, wrong.removeprefix(f"{ref.key}: ")))
     return findings

@@ -80,8 +80,11 @@ class Writer:
         self.refused = set(keys)
 
     def record(self, final: Mapping[str, Command]) -> None:
-        """A command is an event when its value or what its reason says changes."""
+        """A command is an event when its value or what its reason says changes (a
+        refused point's are not: they are never written, and its alarm says why)."""
         for key, command in final.items():
+            if key in self.refused:
+                continue
             before = self._recorded.get(key)
             if (before is None or before.value != command.value
                     or not reads_alike(before.reason, command.reason)):
