@@ -40,7 +40,13 @@ import struct
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
-from bacpypes3.apdu import APDU, ComplexAckPDU, ConfirmedServiceChoice
+from bacpypes3.apdu import (
+    APDU,
+    AbortPDU,
+    AbortReason,
+    ComplexAckPDU,
+    ConfirmedServiceChoice,
+)
 from bacpypes3.app import Application
 from bacpypes3.appservice import ServerSSM
 from bacpypes3.basetypes import EngineeringUnits, PropertyIdentifier
@@ -440,12 +446,19 @@ class BacnetDeviceServer:
     Real devices differ, and these can too: the analog values of ``plain`` keys have no
     priority array (a write takes whatever its priority, null is refused: the point can
     be written but not released), and ``resolution`` keeps analog commands to a step
-    (a device that holds 19.0 when 19.04 was written).
+    (a device that holds 19.0 when 19.04 was written). ``max_apdu`` is the largest APDU
+    the device takes and sends (an MS/TP controller behind a router: 480, or 128), which
+    its I-Am announces with whether it can ``segment`` its answers; such a device aborts
+    a ReadPropertyMultiple of present values larger than that (buffer overflow), and one
+    whose answer would be larger and that cannot segment (segmentation not supported),
+    as a real one does. ``announced_max_apdu`` makes its I-Am say more than it takes, as
+    one does behind a router whose buffers are smaller than the device's.
     """
 
     def __init__(self, refs: Sequence[PointRef], initial: Mapping[str, float], *,
                  fast_reads: bool = True, plain: Collection[str] = (),
-                 resolution: float | None = None) -> None:
+                 resolution: float | None = None, max_apdu: int = BACNET_IP_MAX_APDU,
+                 segment: bool = True, announced_max_apdu: int | None = None) -> None:
         self._refs = {ref.key: ref for ref in refs}
         self._bindings = _bindings(refs, BacnetBinding)
         self.keys = tuple(self._refs)
@@ -461,6 +474,12 @@ class BacnetDeviceServer:
             raise ValueError(f"resolution must be positive, not {resolution}")
         self._plain = frozenset(plain)
         self._resolution = resolution
+        for size in (max_apdu, announced_max_apdu or max_apdu):
+            if size not in _MAX_APDU_SIZES:
+                raise ValueError(f"an APDU size is one of {_MAX_APDU_SIZES}, not {size}")
+        self.max_apdu = max_apdu
+        self._announced_max_apdu = announced_max_apdu or max_apdu
+        self.segment = segment
         for ref in refs:
             _present_value(ref.key, self._bindings[ref.key], initial[ref.key])
         self._values = {key: initial[key] for key in self.keys}
@@ -484,6 +503,8 @@ class BacnetDeviceServer:
                 objectIdentifier=("device", self.device_instance),
                 objectName="+".join(owners),
                 modelName="GTB simulated controller",
+                maxApduLengthAccepted=self._announced_max_apdu,
+                segmentationSupported="segmentedBoth" if self.segment else "noSegmentation",
             )
             self._objects = {
                 key: _bacnet_object(self._refs[key], self._bindings[key], self._values[key],
@@ -504,7 +525,7 @@ class BacnetDeviceServer:
         if self._fast_reads:
             _PresentValueReads(self._app, (
                 (obj, self._bindings[key].object_type) for key, obj in self._objects.items()
-            ))
+            ), max_apdu=self.max_apdu, segment=self.segment)
         link = self._app.link_layers[network_port.objectIdentifier]
         count_bacnet_datagrams(link.server, self._counter)
         await asyncio.wait_for(link.server._local_transport_ready.wait(), STARTUP_TIMEOUT_S)
@@ -615,6 +636,16 @@ error class object (1), error code unknown-object (31)."""
 
 _WILDCARD_DEVICE = ObjectIdentifier(("device", 4194303))
 
+_MAX_APDU_SIZES = (50, 128, 206, 480, 1024, 1476)
+"""The max-APDU-length-accepted a device may announce (ASHRAE 135, 20.1.2.5)."""
+
+_REQUEST_HEADER = 4
+"""Confirmed-request header: type and flags, max segments and response, invoke id,
+service choice."""
+
+_ACK_HEADER = 3
+"""Complex-ACK header of an unsegmented answer: type and flags, invoke id, service."""
+
 
 def _object_identifier(identifier: Any) -> bytes:
     """The 4 octets of an object identifier: type in the top 10 bits, instance below."""
@@ -677,7 +708,10 @@ class _PresentValueReads:
     values and the result of the priority array, as set by ``publish`` and by writes.
     """
 
-    def __init__(self, app: Any, points: Iterable[tuple[Any, str]]) -> None:
+    def __init__(self, app: Any, points: Iterable[tuple[Any, str]], *,
+                 max_apdu: int = BACNET_IP_MAX_APDU, segment: bool = True) -> None:
+        self.max_apdu = max_apdu
+        self.segment = segment
         self._points = {
             _object_identifier(obj.objectIdentifier): (
                 obj,
@@ -748,8 +782,15 @@ class _PresentValueTransaction(ServerSSM):
         self._reads = reads
 
     async def request(self, apdu: Any) -> None:
-        answer = self._reads.answer(bytes(apdu.pduData))
+        reads = self._reads
+        if len(apdu.pduData) + _REQUEST_HEADER > reads.max_apdu:
+            await self.confirmation(AbortPDU(True, self.invokeID, AbortReason.bufferOverflow))
+            return
+        answer = reads.answer(bytes(apdu.pduData))
         if answer is None:
             await super().request(apdu)
+        elif len(answer) + _ACK_HEADER > reads.max_apdu and not reads.segment:
+            await self.confirmation(
+                AbortPDU(True, self.invokeID, AbortReason.segmentationNotSupported))
         else:
             await self.confirmation(ComplexAckPDU(None, None, apdu, answer))
