@@ -354,7 +354,8 @@ def _shared_registers(points: list[tuple[Loc, Mapping[str, Any]]]) -> Iterator[t
             label = f"{binding.get('table')} {address}"
         elif protocol == "bacnet":
             slots = [(
-                "bacnet", binding.get("address"), binding.get("object_type"),
+                "bacnet", binding.get("address"), binding.get("network"), binding.get("mac"),
+                binding.get("object_type"),
                 binding.get("object_instance"), binding.get("property", "presentValue"),
             )]
             label = f"{binding.get('object_type')} {binding.get('object_instance')}"
@@ -369,7 +370,8 @@ def _shared_registers(points: list[tuple[Loc, Mapping[str, Any]]]) -> Iterator[t
 
 
 def _bacnet_devices(points: list[tuple[Loc, Mapping[str, Any]]]) -> Iterator[tuple[Loc, str]]:
-    """One BACnet device per address, and one address per device instance."""
+    """One BACnet device per address (a router's address and the device's network and
+    MAC behind it), and one address per device instance."""
     instance_of: dict[Any, tuple[Any, Loc]] = {}
     address_of: dict[Any, tuple[Any, Loc]] = {}
     for loc, point in points:
@@ -377,6 +379,8 @@ def _bacnet_devices(points: list[tuple[Loc, Mapping[str, Any]]]) -> Iterator[tup
         if binding.get("protocol") != "bacnet":
             continue
         address, instance = binding.get("address"), binding.get("device_instance")
+        if binding.get("network") is not None:
+            address = f"{address} network {binding.get('network')} MAC {binding.get('mac')}"
         known = instance_of.setdefault(address, (instance, loc))
         if known[0] != instance:
             yield (*loc, "binding", "device_instance"), (

@@ -243,10 +243,20 @@ class _Device:
     """One BACnet device, as the site file names it."""
 
     address: str
+    """Its IP:port, or its router's."""
     instance: int
+    network: int | None = None
+    mac: int | None = None
+
+    @property
+    def station(self) -> str:
+        """Where requests go: the IP:port, or ``network:mac`` through the router."""
+        return self.address if self.network is None else f"{self.network}:{self.mac}"
 
     def __str__(self) -> str:
-        return f"{self.address} device {self.instance}"
+        if self.network is None:
+            return f"{self.address} device {self.instance}"
+        return f"{self.address} network {self.network} MAC {self.mac} device {self.instance}"
 
 
 @dataclass(frozen=True)
@@ -306,7 +316,7 @@ def _binding(point: PointRef) -> BacnetBinding:
 
 
 def _device(binding: BacnetBinding) -> _Device:
-    return _Device(binding.address, binding.device_instance)
+    return _Device(binding.address, binding.device_instance, binding.network, binding.mac)
 
 
 def _object_name(binding: BacnetBinding) -> str:
@@ -320,7 +330,7 @@ def _plan(members: Sequence[tuple[str, BacnetBinding]]) -> dict[_Device, _Device
         on_device = objects.setdefault(_device(binding), {})
         on_device.setdefault((binding.object_type, binding.object_instance), []).append(key)
     return {
-        device: _DevicePlan(Address(device.address), tuple(
+        device: _DevicePlan(Address(device.station), tuple(
             ((int(ObjectType(type_name)), instance), (f"{type_name}:{instance}", tuple(keys)))
             for (type_name, instance), keys in on_device.items()
         ), {})
@@ -699,7 +709,7 @@ class BacnetDriver(Driver):
         once its device is ready, and return the answer."""
         binding = _binding(point)
         device = _device(binding)
-        address = Address(binding.address)
+        address = Address(device.station)
         await self._ready(device, address)
         request = request_type(
             objectIdentifier=ObjectIdentifier((binding.object_type, binding.object_instance)),
@@ -723,6 +733,12 @@ class BacnetDriver(Driver):
                 )
         if health.identified:
             return
+        if device.network is not None:
+            # The site file names the router: no Who-Is-Router-To-Network broadcast needed.
+            nsap = self._app.nsap
+            for snet in nsap.adapters:
+                await nsap.router_info_cache.update_path_info(
+                    snet, Address(device.address), {device.network})
         try:
             i_ams = await asyncio.wait_for(
                 self._app.who_is(address=address, timeout=self._timeout_s), self._timeout_s
@@ -735,7 +751,7 @@ class BacnetDriver(Driver):
         found = i_am.iAmDeviceIdentifier[1]
         if found != device.instance:
             raise self._back_off(device, DeviceRejected(
-                f"device at {device.address} is {found}, the site file says {device.instance}"
+                f"device at {device.station} is {found}, the site file says {device.instance}"
             ))
         self._health[device] = _Health(identified=True)
         fits = _objects_fitting(int(i_am.maxAPDULengthAccepted),

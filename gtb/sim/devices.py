@@ -72,6 +72,7 @@ from bacpypes3.local.multistate import (
 from bacpypes3.local.networkport import NetworkPortObject
 from bacpypes3.local.oos import OutOfService
 from bacpypes3.primitivedata import Null, ObjectIdentifier, Real
+from bacpypes3.vlan import VirtualNetwork
 from pymodbus.constants import ExcCodes
 from pymodbus.simulator import DataType, SimData, SimDevice
 
@@ -154,13 +155,23 @@ def device_servers(site: Site, initial: Mapping[str, float],
             else binding.endpoint
         )
         groups.setdefault(group, []).append(ref)
+    routed: dict[tuple[str, int], set[tuple[int, int]]] = {}
+    for ref in refs:
+        binding = ref.binding
+        if isinstance(binding, BacnetBinding) and binding.network is not None:
+            assert binding.mac is not None
+            routed.setdefault((binding.host, binding.port), set()).add(
+                (binding.network, binding.mac))
+    routers = {f"{host}:{port}": BacnetRouter(host, port, stations)
+               for (host, port), stations in routed.items()}
     servers: list[DeviceServer] = []
     for (protocol, address, _), members in groups.items():
         if protocol == "modbus":
             servers.append(ModbusDeviceServer(members, initial))
         else:
             options = (bacnet_options or {}).get(address, {})
-            servers.append(BacnetDeviceServer(members, initial, **options))
+            servers.append(BacnetDeviceServer(members, initial, router=routers.get(address),
+                                              **options))
     return servers
 
 
@@ -429,6 +440,70 @@ _BINARY_TEXT = {Role.OCCUPANCY: ("unoccupied", "occupied")}
 _STATE_TEXT = [name.replace("_", " ") for _, name in sorted(HEATING_MODES.items())]
 
 
+class BacnetRouter:
+    """A BACnet router (bacpypes3) from BACnet/IP at ``host:port`` to virtual networks,
+    one per network number of the devices behind it, as an MS/TP router is: the devices
+    are reached at ``network:mac`` through it. Devices behind it share it: it starts
+    with the first and stops with the last (``acquire``, ``release``).
+
+    Its own station on each network is the first MAC no device takes, and its BACnet/IP
+    side a network number none of them uses. Datagrams behind it are not counted."""
+
+    def __init__(self, host: str, port: int, stations: Iterable[tuple[int, int]]) -> None:
+        self.host, self.port = _loopback(host), port
+        self._stations = set(stations)
+        networks = {network for network, _ in self._stations}
+        self._ip_network = next(n for n in range(65534, 0, -1) if n not in networks)
+        self._users = 0
+        self._app: Any = None
+
+    def lan(self, network: int) -> str:
+        """The name of the virtual network ``network`` behind this router."""
+        return f"gtb:{self.host}:{self.port}:{network}"
+
+    async def acquire(self) -> None:
+        if self._users == 0:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.bind((self.host, self.port))
+            ports = [NetworkPortObject(f"{self.host}/24:{self.port}",
+                                       objectIdentifier=("network-port", 1),
+                                       objectName="NetworkPort-1",
+                                       networkNumber=self._ip_network,
+                                       networkNumberQuality="configured")]
+            for index, network in enumerate(sorted({n for n, _ in self._stations}), 2):
+                name = self.lan(network)
+                if name not in VirtualNetwork._networks:
+                    VirtualNetwork(name)
+                taken = {mac for n, mac in self._stations if n == network}
+                ports.append(_virtual_port(index, network, next(
+                    mac for mac in range(255) if mac not in taken), name))
+            self._app = Application.from_object_list([
+                DeviceObject(objectIdentifier=("device", 4194301),
+                             objectName=f"router {self.host}:{self.port}",
+                             modelName="GTB simulated router"), *ports])
+            link = self._app.link_layers[ports[0].objectIdentifier]
+            await asyncio.wait_for(link.server._local_transport_ready.wait(),
+                                   STARTUP_TIMEOUT_S)
+        self._users += 1
+
+    async def release(self) -> None:
+        self._users -= 1
+        if self._users == 0 and self._app is not None:
+            self._app.close()
+            self._app = None
+            await asyncio.sleep(0)
+
+
+def _virtual_port(index: int, network: int, mac: int, lan: str) -> Any:
+    """A network port on the virtual network ``lan`` (an MS/TP segment, here)."""
+    return NetworkPortObject(
+        None, objectIdentifier=("network-port", index), objectName=f"NetworkPort-{index}",
+        networkType="virtual", protocolLevel="bacnet-application", macAddress=bytes((mac,)),
+        networkNumber=network, networkNumberQuality="configured", networkInterfaceName=lan,
+        statusFlags=[0, 0, 0, 0], reliability="no-fault-detected", outOfService=False,
+        changesPending=False, linkSpeed=0.0)
+
+
 class BacnetDeviceServer:
     """A BACnet/IP device (bacpypes3) with one object per point, named by the point key.
 
@@ -452,19 +527,28 @@ class BacnetDeviceServer:
     a ReadPropertyMultiple of present values larger than that (buffer overflow), and one
     whose answer would be larger and that cannot segment (segmentation not supported),
     as a real one does. ``announced_max_apdu`` makes its I-Am say more than it takes, as
-    one does behind a router whose buffers are smaller than the device's.
+    one does behind a router whose buffers are smaller than the device's. A device whose
+    bindings name a ``network`` and ``mac`` is behind the ``BacnetRouter`` at their
+    address (``router``, or one of its own), on a virtual network; its datagrams are not
+    counted.
     """
 
     def __init__(self, refs: Sequence[PointRef], initial: Mapping[str, float], *,
                  fast_reads: bool = True, plain: Collection[str] = (),
                  resolution: float | None = None, max_apdu: int = BACNET_IP_MAX_APDU,
-                 segment: bool = True, announced_max_apdu: int | None = None) -> None:
+                 segment: bool = True, announced_max_apdu: int | None = None,
+                 router: BacnetRouter | None = None) -> None:
         self._refs = {ref.key: ref for ref in refs}
         self._bindings = _bindings(refs, BacnetBinding)
         self.keys = tuple(self._refs)
         first = self._bindings[self.keys[0]]
         self.host, self.port = _loopback(first.host), first.port
         self.device_instance = first.device_instance
+        self.station = (
+            None if first.network is None or first.mac is None else (first.network, first.mac))
+        self._router = router
+        if self.station is not None and router is None:
+            self._router = BacnetRouter(self.host, self.port, [self.station])
         self._fast_reads = fast_reads
         unknown = sorted(set(plain) - {k for k, b in self._bindings.items()
                                        if b.object_type == "analogValue"})
@@ -493,10 +577,13 @@ class BacnetDeviceServer:
         self._app: Any = None
 
     async def start(self) -> None:
-        # bacpypes3 binds with SO_REUSEPORT and retries a busy port forever: bind once
-        # without it so that a taken port is an error now.
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind((self.host, self.port))
+        if self._router is not None:
+            await self._router.acquire()
+        else:
+            # bacpypes3 binds with SO_REUSEPORT and retries a busy port forever: bind
+            # once without it so that a taken port is an error now.
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.bind((self.host, self.port))
         if self._device is None:
             owners = dict.fromkeys(key.split(".")[0] for key in self.keys)
             self._device = DeviceObject(
@@ -514,11 +601,15 @@ class BacnetDeviceServer:
             for obj in self._objects.values():
                 if isinstance(obj, _Rounding):
                     object.__setattr__(obj, "_resolution", self._resolution)
-        network_port = NetworkPortObject(
-            f"{self.host}/24:{self.port}",
-            objectIdentifier=("network-port", 1),
-            objectName="NetworkPort-1",
-        )
+        if self._router is not None and self.station is not None:
+            network, mac = self.station
+            network_port = _virtual_port(1, network, mac, self._router.lan(network))
+        else:
+            network_port = NetworkPortObject(
+                f"{self.host}/24:{self.port}",
+                objectIdentifier=("network-port", 1),
+                objectName="NetworkPort-1",
+            )
         self._app = Application.from_object_list(
             [self._device, network_port, *self._objects.values()]
         )
@@ -526,9 +617,11 @@ class BacnetDeviceServer:
             _PresentValueReads(self._app, (
                 (obj, self._bindings[key].object_type) for key, obj in self._objects.items()
             ), max_apdu=self.max_apdu, segment=self.segment)
-        link = self._app.link_layers[network_port.objectIdentifier]
-        count_bacnet_datagrams(link.server, self._counter)
-        await asyncio.wait_for(link.server._local_transport_ready.wait(), STARTUP_TIMEOUT_S)
+        if self.station is None:
+            link = self._app.link_layers[network_port.objectIdentifier]
+            count_bacnet_datagrams(link.server, self._counter)
+            await asyncio.wait_for(link.server._local_transport_ready.wait(),
+                                   STARTUP_TIMEOUT_S)
 
     async def stop(self) -> None:
         if self._app is not None:
@@ -536,6 +629,8 @@ class BacnetDeviceServer:
             self._app = None
             # asyncio closes a datagram socket on the next loop iteration
             await asyncio.sleep(0)
+            if self._router is not None:
+                await self._router.release()
 
     def publish(self, key: str, value: float) -> None:
         _check(self._refs, key, self.label, command=False)
