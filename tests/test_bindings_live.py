@@ -61,18 +61,9 @@ def plain_setpoint(text: str) -> dict[str, dict[str, object]]:
     return {binding.address: {"plain": [SETPOINT]}}
 
 
-def test_check_live_reports_each_binding_the_devices_contradict_at_its_line(
-    demo_site_text: str, tmp_path: Path
-) -> None:
-    served = parse_site(demo_site_text, "served.yaml")
-    text, lines = wrong_site(demo_site_text)
-    lines[SETPOINT] = next(n for n, line in enumerate(text.splitlines(), 1)
-                           if "id: consigne" in line and "device_instance: 1001" in line)
-    path = tmp_path / "wrong.yaml"
-    path.write_text(text, encoding="utf-8")
-    virtual = VirtualSite(served, SimulatedClock(MONDAY_3AM),
-                          bacnet_options=plain_setpoint(demo_site_text))
-
+def check_live(path: Path, virtual: VirtualSite) -> tuple[int, str, str]:
+    """``gtb check --live`` on ``path`` while ``virtual`` serves its devices: the exit code,
+    the standard output and error."""
     async def body() -> tuple[int, str, str]:
         async with virtual.serving(sync_s=3600):
             process = await asyncio.create_subprocess_exec(
@@ -84,7 +75,21 @@ def test_check_live_reports_each_binding_the_devices_contradict_at_its_line(
             assert process.returncode is not None
             return process.returncode, out.decode(), err.decode()
 
-    code, out, err = asyncio.run(asyncio.wait_for(body(), 90))
+    return asyncio.run(asyncio.wait_for(body(), 90))
+
+
+def test_check_live_reports_each_binding_the_devices_contradict_at_its_line(
+    demo_site_text: str, tmp_path: Path
+) -> None:
+    served = parse_site(demo_site_text, "served.yaml")
+    text, lines = wrong_site(demo_site_text)
+    lines[SETPOINT] = next(n for n, line in enumerate(text.splitlines(), 1)
+                           if "id: consigne" in line and "device_instance: 1001" in line)
+    path = tmp_path / "wrong.yaml"
+    path.write_text(text, encoding="utf-8")
+    virtual = VirtualSite(served, SimulatedClock(MONDAY_3AM),
+                          bacnet_options=plain_setpoint(demo_site_text))
+    code, out, err = check_live(path, virtual)
     assert code == 2, out + err
     located = re.compile(rf"{re.escape(str(path))}:\d+: ")
     problems = [line for line in err.splitlines() if located.match(line)]
@@ -107,20 +112,8 @@ def test_check_live_passes_a_site_its_devices_agree_with(
     path = tmp_path / "demo.yaml"
     path.write_text(demo_site_text, encoding="utf-8")
     virtual = VirtualSite(parse_site(demo_site_text), SimulatedClock(MONDAY_3AM))
-
-    async def body() -> tuple[int, str]:
-        async with virtual.serving(sync_s=3600):
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "gtb.cli", "check", "--live", str(path),
-                "--bacnet-port", str(free_port(socket.SOCK_DGRAM)), cwd=ROOT,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                env={"COLUMNS": "400", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
-            out, _ = await process.communicate()
-            assert process.returncode is not None
-            return process.returncode, out.decode()
-
-    code, out = asyncio.run(asyncio.wait_for(body(), 90))
-    assert code == 0, out
+    code, out, err = check_live(path, virtual)
+    assert code == 0, out + err
     assert "84 bindings checked on 7 devices, as the file says" in out
 
 
