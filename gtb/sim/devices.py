@@ -657,10 +657,11 @@ class BacnetDeviceServer:
         present value of the device: each answer is one APDU of at most what any client
         may accept on BACnet/IP (``BACNET_IP_MAX_APDU``; an answer's size is bounded by
         the maximum the client declares in its request, not by the device's own
-        Max_APDU_Length_Accepted, which bounds what it receives). ``fewest_rpm_requests``
-        says what it relaxes."""
+        Max_APDU_Length_Accepted, which bounds what it receives), or of at most its own
+        ``max_apdu`` when it cannot segment (it sends nothing larger).
+        ``fewest_rpm_requests`` says what it relaxes."""
         sizes = (_result_size(self._bindings[key].object_type) for key in self.keys)
-        return fewest_rpm_requests(sizes, BACNET_IP_MAX_APDU)
+        return fewest_rpm_requests(sizes, BACNET_IP_MAX_APDU if self.segment else self.max_apdu)
 
 
 def _bacnet_object(ref: PointRef, binding: BacnetBinding, value: float,
