@@ -44,6 +44,8 @@ def test_a_device_that_cannot_segment_is_read_in_requests_it_can_answer(
                 assert_read(await driver.read(points), values)
                 assert (device.traffic() - before).reads == math.ceil(OBJECTS / per_request)
             assert driver.objects_per_request(points[0].binding) == per_request
+            # the yardstick: its answers' octets over the room one of its APDUs has
+            assert device.fewest_reads() == math.ceil(OBJECTS * 16 / (max_apdu - 3))
 
     run(scenario)
 
