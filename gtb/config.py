@@ -98,6 +98,27 @@ def parse_site(text: str, name: str = "<site>") -> Site:
     return site
 
 
+def point_lines(path: str | Path) -> dict[str, int]:
+    """The line of every point of a valid site file, by its key (``building.zone.point``,
+    as ``Site.points`` names it): where a person fixes what the devices contradict."""
+    tree = YAML(typ="rt").load(Path(path).read_text(encoding="utf-8"))
+    lines: dict[str, int] = {}
+
+    def add(prefix: str, container: Any) -> None:
+        points = _child(container, "points")
+        for index, point in _items(points):
+            lines[f"{prefix}.{point.get('id')}"] = points.lc.item(index)[0] + 1
+
+    for _, building in _items(tree.get("buildings")):
+        add(str(building.get("id")), building)
+        for _, zone in _items(building.get("zones")):
+            add(f"{building.get('id')}.{zone.get('id')}", zone)
+    for group in ("cabinets", "equipment"):
+        for _, item in _items(tree.get(group)):
+            add(str(item.get("id")), item)
+    return lines
+
+
 # --- turning locations into lines and readable paths --------------------------------------
 
 
@@ -333,7 +354,8 @@ def _shared_registers(points: list[tuple[Loc, Mapping[str, Any]]]) -> Iterator[t
             label = f"{binding.get('table')} {address}"
         elif protocol == "bacnet":
             slots = [(
-                "bacnet", binding.get("address"), binding.get("object_type"),
+                "bacnet", binding.get("address"), binding.get("network"), binding.get("mac"),
+                binding.get("object_type"),
                 binding.get("object_instance"), binding.get("property", "presentValue"),
             )]
             label = f"{binding.get('object_type')} {binding.get('object_instance')}"
@@ -348,7 +370,8 @@ def _shared_registers(points: list[tuple[Loc, Mapping[str, Any]]]) -> Iterator[t
 
 
 def _bacnet_devices(points: list[tuple[Loc, Mapping[str, Any]]]) -> Iterator[tuple[Loc, str]]:
-    """One BACnet device per address, and one address per device instance."""
+    """One BACnet device per address (a router's address and the device's network and
+    MAC behind it), and one address per device instance."""
     instance_of: dict[Any, tuple[Any, Loc]] = {}
     address_of: dict[Any, tuple[Any, Loc]] = {}
     for loc, point in points:
@@ -356,6 +379,8 @@ def _bacnet_devices(points: list[tuple[Loc, Mapping[str, Any]]]) -> Iterator[tup
         if binding.get("protocol") != "bacnet":
             continue
         address, instance = binding.get("address"), binding.get("device_instance")
+        if binding.get("network") is not None:
+            address = f"{address} network {binding.get('network')} MAC {binding.get('mac')}"
         known = instance_of.setdefault(address, (instance, loc))
         if known[0] != instance:
             yield (*loc, "binding", "device_instance"), (

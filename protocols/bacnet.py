@@ -37,6 +37,7 @@ from bacpypes3.apdu import (
 )
 from bacpypes3.basetypes import (
     BinaryPV,
+    EngineeringUnits,
     ErrorClass,
     ErrorCode,
     ObjectType,
@@ -44,6 +45,7 @@ from bacpypes3.basetypes import (
     PropertyIdentifier,
     PropertyReference,
     ReadAccessSpecification,
+    Segmentation,
 )
 from bacpypes3.comm import ServiceAccessPoint
 from bacpypes3.constructeddata import SequenceOf
@@ -51,8 +53,15 @@ from bacpypes3.pdu import Address
 from bacpypes3.primitivedata import Null, ObjectIdentifier, Real, Unsigned
 
 from gtb.model import PointRef
-from gtb.model.points import ROLES, BacnetBinding
-from protocols.base import DeviceError, DeviceRejected, DeviceTimeout, Driver, Reading
+from gtb.model.points import BACNET_UNITS, ROLES, BacnetBinding
+from protocols.base import (
+    BindingProblem,
+    DeviceError,
+    DeviceRejected,
+    DeviceTimeout,
+    Driver,
+    Reading,
+)
 
 MAX_APDU = 1476
 """Largest APDU of BACnet/IP without segmentation; the client declares it in its requests."""
@@ -234,10 +243,20 @@ class _Device:
     """One BACnet device, as the site file names it."""
 
     address: str
+    """Its IP:port, or its router's."""
     instance: int
+    network: int | None = None
+    mac: int | None = None
+
+    @property
+    def station(self) -> str:
+        """Where requests go: the IP:port, or ``network:mac`` through the router."""
+        return self.address if self.network is None else f"{self.network}:{self.mac}"
 
     def __str__(self) -> str:
-        return f"{self.address} device {self.instance}"
+        if self.network is None:
+            return f"{self.address} device {self.instance}"
+        return f"{self.address} network {self.network} MAC {self.mac} device {self.instance}"
 
 
 @dataclass(frozen=True)
@@ -253,10 +272,40 @@ class _Chunk:
             yield from keys
 
 
-@dataclass(frozen=True)
+_Item = tuple[tuple[int, int], tuple[str, tuple[str, ...]]]
+"""An object of a request: (type number, instance), and (its name, the point keys)."""
+
+
+def _chunk(items: Sequence[_Item]) -> _Chunk:
+    """The request reading the present values of ``items``, encoded."""
+    request = ReadPropertyMultipleRequest(
+        listOfReadAccessSpecs=SequenceOf(ReadAccessSpecification)([
+            ReadAccessSpecification(
+                objectIdentifier=ObjectIdentifier(obj),
+                listOfPropertyReferences=[PropertyReference(propertyIdentifier=_PRESENT_VALUE)],
+            )
+            for obj, _ in items
+        ])
+    )
+    return _Chunk(bytes(request.encode().pduData), dict(items))
+
+
+@dataclass
 class _DevicePlan:
+    """A device's objects and its requests, encoded once for each request size used."""
+
     bacnet_address: Any  # bacpypes3 Address, parsed once
-    chunks: tuple[_Chunk, ...]
+    items: tuple[_Item, ...]
+    by_size: dict[int, tuple[_Chunk, ...]]
+
+    def chunks(self, per_request: int) -> tuple[_Chunk, ...]:
+        chunks = self.by_size.get(per_request)
+        if chunks is None:
+            chunks = self.by_size[per_request] = tuple(
+                _chunk(self.items[first : first + per_request])
+                for first in range(0, len(self.items), per_request)
+            )
+        return chunks
 
 
 def _binding(point: PointRef) -> BacnetBinding:
@@ -267,44 +316,26 @@ def _binding(point: PointRef) -> BacnetBinding:
 
 
 def _device(binding: BacnetBinding) -> _Device:
-    return _Device(binding.address, binding.device_instance)
+    return _Device(binding.address, binding.device_instance, binding.network, binding.mac)
 
 
 def _object_name(binding: BacnetBinding) -> str:
     return f"{binding.object_type}:{binding.object_instance}"
 
 
-def _plan(members: Sequence[tuple[str, BacnetBinding]],
-          per_request: int) -> dict[_Device, _DevicePlan]:
-    """Group the points by device, each object once, ``per_request`` objects a request."""
+def _plan(members: Sequence[tuple[str, BacnetBinding]]) -> dict[_Device, _DevicePlan]:
+    """Group the points by device, each object once."""
     objects: dict[_Device, dict[tuple[str, int], list[str]]] = {}
     for key, binding in members:
         on_device = objects.setdefault(_device(binding), {})
         on_device.setdefault((binding.object_type, binding.object_instance), []).append(key)
-    plan: dict[_Device, _DevicePlan] = {}
-    for device, on_device in objects.items():
-        listed = list(on_device.items())
-        chunks = []
-        for first in range(0, len(listed), per_request):
-            part = listed[first : first + per_request]
-            request = ReadPropertyMultipleRequest(
-                listOfReadAccessSpecs=SequenceOf(ReadAccessSpecification)([
-                    ReadAccessSpecification(
-                        objectIdentifier=ObjectIdentifier(obj),
-                        listOfPropertyReferences=[
-                            PropertyReference(propertyIdentifier=_PRESENT_VALUE)
-                        ],
-                    )
-                    for obj, _ in part
-                ])
-            )
-            chunks.append(_Chunk(
-                bytes(request.encode().pduData),
-                {(int(ObjectType(type_name)), instance): (f"{type_name}:{instance}", tuple(keys))
-                 for (type_name, instance), keys in part},
-            ))
-        plan[device] = _DevicePlan(Address(device.address), tuple(chunks))
-    return plan
+    return {
+        device: _DevicePlan(Address(device.station), tuple(
+            ((int(ObjectType(type_name)), instance), (f"{type_name}:{instance}", tuple(keys)))
+            for (type_name, instance), keys in on_device.items()
+        ), {})
+        for device, on_device in objects.items()
+    }
 
 
 # --- the raw acknowledgements -----------------------------------------------------------
@@ -352,6 +383,32 @@ class _Health:
     retry_at: float = 0.0
 
 
+class _TooLarge(DeviceRejected):
+    """The device aborted a request, or its answer, as larger than it can take or send."""
+
+
+_TOO_LARGE = (AbortReason.segmentationNotSupported, AbortReason.bufferOverflow)
+
+_SEGMENTS_ANSWERS = (Segmentation.segmentedTransmit, Segmentation.segmentedBoth)
+
+_REQUEST_HEADER = 4
+"""Confirmed-request header: type and flags, max segments and response, invoke id,
+service choice."""
+
+_REQUEST_BYTES = 9
+"""One object's present value in a ReadPropertyMultiple request: object identifier 5,
+list opening 1, property identifier 2, list closing 1."""
+
+
+def _objects_fitting(max_apdu: int, segments: bool) -> int:
+    """Objects per ReadPropertyMultiple for a device that takes ``max_apdu`` bytes: the
+    request must fit, and the answer too unless the device can segment it."""
+    fitting = (max_apdu - _REQUEST_HEADER) // _REQUEST_BYTES
+    if not segments:
+        fitting = min(fitting, (max_apdu - _ACK_HEADER) // _RESULT_BYTES)
+    return max(1, fitting)
+
+
 def _refusal(device: _Device, what: str, reply: ErrorRejectAbortNack) -> DeviceRejected:
     """A device's error, reject or abort reply, with the BACnet reason, as an error."""
     if isinstance(reply, ErrorPDU):
@@ -369,9 +426,13 @@ class BacnetDriver(Driver):
 
     Reads are planned once per point set: per device, each object once, ``RPM_OBJECTS``
     (86) objects a request unless ``max_objects_per_request`` says fewer (or more, if
-    the devices segment). ``read`` asks every device at once and, on each device, one
-    request after the other, each bounded by ``timeout_s`` (BAC0 alone would wait about
-    27 s for a dead device).
+    the devices segment), and fewer for a device whose I-Am announces a smaller
+    max-APDU-length-accepted (the request must fit, and the answer too when it cannot
+    segment): 28 for 480 bytes, 7 for 128. A device that still aborts a request as too
+    large (segmentation not supported, buffer overflow) gets it in halves, and that size
+    from then on. ``read`` asks every device at once and, on each device, one request
+    after the other, each bounded by ``timeout_s`` (BAC0 alone would wait about 27 s for
+    a dead device).
 
     Before its first request a device gets a directed Who-Is, so that points are never
     read from, or written to, another device that took the address; the I-Am must name
@@ -407,6 +468,7 @@ class BacnetDriver(Driver):
         self._bacnet: Any = None
         self._raw: _RawAcks | None = None
         self._health: dict[_Device, _Health] = {}
+        self._fits: dict[_Device, int] = {}
         self._plans: dict[tuple[tuple[str, BacnetBinding], ...], dict[_Device, _DevicePlan]] = {}
 
     async def start(self) -> None:
@@ -456,26 +518,51 @@ class BacnetDriver(Driver):
         members = tuple((point.key, _binding(point)) for point in points)
         plan = self._plans.get(members)
         if plan is None:
-            plan = _plan(members, self._max_objects)
+            plan = _plan(members)
             if len(self._plans) >= _PLANS_KEPT:
                 del self._plans[next(iter(self._plans))]
             self._plans[members] = plan
         return plan
 
     async def _read_device(self, device: _Device, plan: _DevicePlan) -> dict[str, Reading]:
+        chunks = plan.chunks(self._max_objects)
         try:
             await self._ready(device, plan.bacnet_address)
         except DeviceError as error:
-            return _failed(plan.chunks, str(error))
+            return _failed(chunks, str(error))
+        chunks = plan.chunks(self.objects_per_request(device))
         readings: dict[str, Reading] = {}
-        for chunk in plan.chunks:
+        for chunk in chunks:
             try:
-                readings.update(await self._read_chunk(device, plan.bacnet_address, chunk))
+                readings.update(await self._read_fitting(device, plan.bacnet_address, chunk))
             except DeviceTimeout as error:
-                return readings | _failed(plan.chunks, str(error), unless=readings)
+                return readings | _failed(chunks, str(error), unless=readings)
             except DeviceError as error:
                 readings.update(_failed([chunk], str(error)))
         return readings
+
+    def objects_per_request(self, device: _Device | BacnetBinding) -> int:
+        """Objects a ReadPropertyMultiple asks of the device: ``max_objects_per_request``,
+        or fewer when its I-Am or an abort of a larger request said so."""
+        if isinstance(device, BacnetBinding):
+            device = _device(device)
+        return self._fits.get(device, self._max_objects)
+
+    async def _read_fitting(self, device: _Device, address: Any,
+                            chunk: _Chunk) -> dict[str, Reading]:
+        """Read a chunk; if the device aborts it as too large (it cannot segment the
+        answer, or its buffer cannot take the request), halve it, remember the size for
+        this device, and read the halves."""
+        try:
+            return await self._read_chunk(device, address, chunk)
+        except _TooLarge:
+            items = list(chunk.objects.items())
+            if len(items) == 1:
+                raise
+            half = len(items) // 2
+            self._fits[device] = min(self.objects_per_request(device), half)
+            first = await self._read_fitting(device, address, _chunk(items[:half]))
+            return first | await self._read_fitting(device, address, _chunk(items[half:]))
 
     async def _read_chunk(self, device: _Device, address: Any,
                           chunk: _Chunk) -> dict[str, Reading]:
@@ -543,6 +630,46 @@ class BacnetDriver(Driver):
             for slot in slots
         ]
 
+    prioritised = True
+
+    async def command_priority(self, point: PointRef) -> int | None:
+        """The first filled slot of the priority array: the command the device follows."""
+        slots = await self.priority_array(point)
+        return next((number for number, slot in enumerate(slots, 1) if slot is not None), None)
+
+    async def verify(self, point: PointRef) -> list[BindingProblem]:
+        """The object exists (its present value reads), an analog one is in the point's
+        unit when the device says one, and a command point has a priority array, without
+        which a command could not be released. A device that cannot be asked raises."""
+        binding = _binding(point)
+        name = f"{_device(binding)} {_object_name(binding)}"
+        try:
+            await self._ask(point, ReadPropertyRequest, "reading {object}",
+                            propertyIdentifier=_PRESENT_VALUE)
+        except DeviceRejected as error:
+            return [BindingProblem(str(error))]
+        problems: list[BindingProblem] = []
+        expected = BACNET_UNITS.get(point.point.si_unit)
+        if binding.object_type.startswith("analog") and expected is not None:
+            try:
+                ack = await self._ask(point, ReadPropertyRequest, "reading the units of {object}",
+                                      propertyIdentifier=PropertyIdentifier("units"))
+                units = ack.propertyValue.cast_out(EngineeringUnits)
+            except DeviceRejected:
+                units = EngineeringUnits("noUnits")  # the device does not say
+            if units not in (EngineeringUnits("noUnits"), EngineeringUnits(expected)):
+                problems.append(BindingProblem(
+                    f"{name} is in {units}, the point in {point.point.si_unit} "
+                    f"({EngineeringUnits(expected)})"))
+        if point.point.writable:
+            try:
+                await self.priority_array(point)
+            except DeviceRejected:
+                problems.append(BindingProblem(
+                    f"{name} has no priority array: a command written there could not be "
+                    f"released, it would stay when the engine lets go", uncommandable=True))
+        return problems
+
     # -- requests, identity and backoff ----------------------------------------------------
 
     @property
@@ -575,6 +702,8 @@ class BacnetDriver(Driver):
             # bacpypes3 reports its own give-up on an unanswered request as an abort
             if isinstance(reply, AbortPDU) and reply.reason == AbortReason.noResponse:
                 raise self._back_off(device, self._silence(device)) from None
+            if isinstance(reply, AbortPDU) and reply.reason in _TOO_LARGE:
+                raise _TooLarge(str(_refusal(device, what, reply))) from None
             raise _refusal(device, what, reply) from None
         finally:
             if self._raw is not None:
@@ -585,7 +714,7 @@ class BacnetDriver(Driver):
         once its device is ready, and return the answer."""
         binding = _binding(point)
         device = _device(binding)
-        address = Address(binding.address)
+        address = Address(device.station)
         await self._ready(device, address)
         request = request_type(
             objectIdentifier=ObjectIdentifier((binding.object_type, binding.object_instance)),
@@ -609,6 +738,12 @@ class BacnetDriver(Driver):
                 )
         if health.identified:
             return
+        if device.network is not None:
+            # The site file names the router: no Who-Is-Router-To-Network broadcast needed.
+            nsap = self._app.nsap
+            for snet in nsap.adapters:
+                await nsap.router_info_cache.update_path_info(
+                    snet, Address(device.address), {device.network})
         try:
             i_ams = await asyncio.wait_for(
                 self._app.who_is(address=address, timeout=self._timeout_s), self._timeout_s
@@ -617,12 +752,16 @@ class BacnetDriver(Driver):
             i_ams = []
         if not i_ams:
             raise self._back_off(device, self._silence(device))
-        found = i_ams[0].iAmDeviceIdentifier[1]
+        i_am = i_ams[0]
+        found = i_am.iAmDeviceIdentifier[1]
         if found != device.instance:
             raise self._back_off(device, DeviceRejected(
-                f"device at {device.address} is {found}, the site file says {device.instance}"
+                f"device at {device.station} is {found}, the site file says {device.instance}"
             ))
         self._health[device] = _Health(identified=True)
+        fits = _objects_fitting(int(i_am.maxAPDULengthAccepted),
+                                i_am.segmentationSupported in _SEGMENTS_ANSWERS)
+        self._fits[device] = min(self.objects_per_request(device), fits)
 
     def _silence(self, device: _Device) -> DeviceTimeout:
         return DeviceTimeout(f"{device} did not answer within {self._timeout_s:g} s")

@@ -38,6 +38,16 @@ class Reading:
         return cls(None, error)
 
 
+@dataclass(frozen=True)
+class BindingProblem:
+    """Something wrong with a point's binding on its device, said so a person can fix it."""
+
+    message: str
+    uncommandable: bool = False
+    """The device could not take a command back (no priority array): whatever the
+    engine wrote there would stay after the engine let go, so it must not command it."""
+
+
 class DeviceError(Exception):
     """A device could not do what was asked; the message says which device and why."""
 
@@ -53,10 +63,12 @@ class DeviceRejected(DeviceError):
 class Driver(ABC):
     """Reads and writes the points of one protocol, for every device of that protocol."""
 
-    hands_back: bool = True
-    """Whether ``release`` gives a point back to the device's own logic (BACnet's
-    priorities); a protocol without priorities (Modbus) can only leave it at the last
-    value written, and what the engine logs says so."""
+    prioritised = False
+    """Whether the protocol's commands take a priority slot (BACnet): then ``release``
+    gives a point back to the device's own logic, ``command_priority`` says who commands
+    a point, and a person's command at a higher priority can be told from a device that
+    lost the engine's. A protocol without priorities (Modbus) can only leave a released
+    point at the last value written, and what the engine logs says so."""
 
     @abstractmethod
     async def start(self) -> None:
@@ -77,5 +89,19 @@ class Driver(ABC):
     @abstractmethod
     async def release(self, point: PointRef) -> None:
         """Give a commanded point back to the device's own logic, or do nothing where the
-        protocol cannot (``hands_back``); raises ``DeviceError``."""
+        protocol cannot (not ``prioritised``); raises ``DeviceError``."""
 
+
+    async def command_priority(self, point: PointRef) -> int | None:
+        """The priority (1 highest ... 16) whose command the point follows now, ``None``
+        when no slot holds one (its own default); raises ``DeviceError``. Only for a
+        ``prioritised`` protocol."""
+        raise NotImplementedError(f"{type(self).__name__} has no command priorities")
+
+    async def verify(self, point: PointRef) -> list[BindingProblem]:
+        """What is wrong with the point's binding on its device (an object or register
+        that does not exist or cannot be read, a unit that is not the point's, a command
+        the device could not take back); empty when nothing is. Here: whether it reads;
+        a protocol that knows more of its devices says more."""
+        reading = (await self.read([point]))[point.key]
+        return [] if reading.ok else [BindingProblem(reading.error or "?")]

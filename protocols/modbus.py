@@ -358,8 +358,6 @@ class ModbusDriver(Driver):
     an answer resets the delay. ``now`` gives monotonic seconds for this bookkeeping.
     """
 
-    hands_back = False  # no command priorities: a device keeps the last value written
-
     def __init__(self, *, now: Callable[[], float], timeout_s: float = 2.0, max_gap: int = 16,
                  backoff_s: tuple[float, float] = (1.0, 60.0)) -> None:
         if timeout_s <= 0:

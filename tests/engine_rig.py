@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from gtb.clock import SimulatedClock
@@ -56,9 +57,10 @@ class Rig:
 async def rig(
     site: Site, db: Path, start: datetime = MONDAY_3AM, engine_site: Site | None = None,
     settings: EngineSettings = SETTINGS,
+    bacnet_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> AsyncIterator[Rig]:
     clock = SimulatedClock(start)
-    virtual = VirtualSite(site, clock, seed=5)
+    virtual = VirtualSite(site, clock, seed=5, bacnet_options=bacnet_options)
     store = Store(db)
     drivers = {
         "modbus": ModbusDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5),

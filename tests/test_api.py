@@ -530,3 +530,11 @@ def test_the_api_keeps_to_its_description(api: ApiRig) -> None:
         conforms()
         tested.append(operation.label)
     assert len(tested) == len(OPERATIONS) - 1  # all but the description itself
+
+
+def test_a_zone_held_by_a_local_command_says_its_priority(api: ApiRig) -> None:
+    api.rig.show_zone("mairie.accueil", NOW, setpoint=19.0)
+    assert api.call("GET", ZONE).json["status"]["held_by_priority"] is None
+    api.rig.show_zone("mairie.accueil", NOW + timedelta(minutes=1), setpoint=19.0,
+                      held_by_priority=8)
+    assert api.call("GET", ZONE).json["status"]["held_by_priority"] == 8

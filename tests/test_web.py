@@ -183,3 +183,16 @@ def test_an_occupied_period_under_way_shows_until_when_not_its_start(rig: PanelR
 def test_the_zone_chart_is_drawn_in_the_sites_time_zone(rig: PanelRig) -> None:
     page = rig.client("mairie-viewer").get(ZONE).get_data(as_text=True)
     assert f'data-timezone="{rig.site.timezone}"' in page
+
+
+def test_a_zone_held_by_a_local_command_says_so_in_both_languages(rig: PanelRig) -> None:
+    client = rig.client("mairie-viewer")
+    rig.show_zone("mairie.accueil", NOW, setpoint=19.0)
+    assert 'id="held"' not in client.get(ZONE).get_data(as_text=True)
+    rig.show_zone("mairie.accueil", NOW + timedelta(minutes=1), setpoint=19.0,
+                  held_by_priority=8)
+    page = client.get(ZONE).get_data(as_text=True)
+    assert "commande locale prioritaire" in page and "priorité 8" in page
+    client.get("/lang/en")
+    page = client.get(ZONE).get_data(as_text=True)
+    assert "local command in force" in page and "priority 8" in page

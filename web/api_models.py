@@ -329,6 +329,10 @@ class ZoneStatusOut(BaseModel):
                                          description="when that period is expected to end")
     next_arrival_reason: Text | None = None
     period_end: Utc | None = None
+    held_by_priority: int | None = Field(
+        default=None, description="a local command at this BACnet priority, above the "
+        "engine's, holds the setpoint or mode: the engine stands back until it is "
+        "relinquished; null: nobody")
 
 
 class ZoneOut(BaseModel):

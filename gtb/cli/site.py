@@ -7,21 +7,32 @@ import sys
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from gtb.cli.common import console, count, load_or_exit
-from gtb.clock import RealClock, SimulatedClock
+from gtb.cli.common import console, count, errors, load_or_exit, quiet_bac0
+from gtb.clock import RealClock, SimulatedClock, monotonic
 from gtb.model import Site
+
+if TYPE_CHECKING:
+    from gtb.engine.bindings import Finding
 
 
 @click.command()
 @click.argument("site_file", type=click.Path(dir_okay=False, path_type=Path))
-def check(site_file: Path) -> None:
+@click.option("--live", is_flag=True,
+              help="also ask every device whether each binding is what the file says")
+@click.option("--bacnet-port", type=int, default=47808, show_default=True,
+              help="UDP port of the BACnet/IP client of --live")
+def check(site_file: Path, live: bool, bacnet_port: int) -> None:
     """Validate SITE_FILE; exit 0 when valid, 2 with every error otherwise.
 
     A valid file whose lighting programmes break the arrêté of 27 December 2018 on light
-    nuisance over the coming year is reported, rule by rule, and exits 1."""
+    nuisance over the coming year is reported, rule by rule, and exits 1. With --live,
+    every binding is checked on its device (the object or register exists and reads, the
+    unit is the point's, the value is inside its physical range, a command point can be
+    released), one line per problem at the point's line in the file, and exits 2 if any."""
     from controllers.light_nuisance import check_programme
 
     site = load_or_exit(site_file)
@@ -47,8 +58,53 @@ def check(site_file: Path) -> None:
             console.print(f"[yellow]{cabinet.id}: {nights} night(s) of the coming year "
                           f"break the arrêté on light nuisance, first the night of "
                           f"{first.night:%d/%m/%Y}: {first.reason.fr}[/yellow]")
+    if live and not _live_bindings_hold(site, site_file, bacnet_port):
+        sys.exit(2)
     if breached:
         sys.exit(1)
+
+
+def _live_bindings_hold(site: Site, site_file: Path, bacnet_port: int) -> bool:
+    """Ask the devices what the engine asks them at its start; print each problem as
+    ``FILE:LINE: point: problem``; whether there was none."""
+    from gtb.config import point_lines
+    from gtb.engine.bindings import check_bindings
+    from protocols.bacnet import BacnetDriver  # BAC0 takes most of a second to import
+    from protocols.base import Driver
+    from protocols.modbus import ModbusDriver
+
+    quiet_bac0()
+    refs = list(site.points())
+    drivers: dict[str, Driver] = {"modbus": ModbusDriver(now=monotonic),
+                                  "bacnet": BacnetDriver(now=monotonic, port=bacnet_port)}
+    used = {ref.binding.protocol for ref in refs}
+
+    async def ask() -> list[Finding]:
+        for protocol in used:
+            await drivers[protocol].start()
+        try:
+            return await check_bindings(refs, drivers)
+        finally:
+            for protocol in used:
+                await drivers[protocol].stop()
+
+    try:
+        findings = asyncio.run(ask())
+    except OSError as exc:
+        raise click.ClickException(f"cannot open the BACnet/IP client on port {bacnet_port} "
+                                   f"({exc.strerror}); choose another --bacnet-port") from None
+    lines = point_lines(site_file)
+    for finding in findings:
+        errors.print(f"{site_file}:{lines.get(finding.key, 0)}: {finding.key}: "
+                     f"{finding.message}", markup=False, highlight=False)
+    devices = len({ref.binding.endpoint for ref in refs})
+    if findings:
+        errors.print(f"[red]{site_file}: {count(len(findings), 'binding problem')} on the "
+                     f"devices[/red]")
+        return False
+    console.print(f"[green]{site_file}: {count(len(refs), 'binding')} checked on "
+                  f"{count(devices, 'device')}, as the file says[/green]")
+    return True
 
 
 @click.command()

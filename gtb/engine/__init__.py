@@ -24,18 +24,19 @@ from datetime import datetime
 from controllers.learning import ZoneLearner
 from controllers.schedule import FrenchCalendar
 from gtb.clock import Clock, monotonic
-from gtb.engine.alarms import FallbackAlarms, FaultAlarms, Watches
+from gtb.engine.alarms import Endpoint, FallbackAlarms, FaultAlarms, Watches
 from gtb.engine.arbitration import Arbiter
+from gtb.engine.bindings import Finding, check_bindings
 from gtb.engine.decisions import Decider
-from gtb.engine.journal import Journal
+from gtb.engine.journal import Journal, where_of
 from gtb.engine.reading import PointReader
 from gtb.engine.status import StatusKeeper
 from gtb.engine.writing import Writer
 from gtb.model import Site
-from gtb.model.points import Quality
+from gtb.model.points import Quality, Severity
 from gtb.store import Store
 from gtb.store.status import OutputStatus, ZoneStatus
-from gtb.texts import Reason
+from gtb.texts import Reason, said
 from protocols.base import Driver
 
 
@@ -48,6 +49,9 @@ class EngineSettings:
     """Every command is written again this often, for a device that lost it."""
     deadband: float = 0.05
     """An analog command closer than this to what was written is not written again."""
+    check_bindings: bool = True
+    """Ask the devices at start whether each binding is what the site file says
+    (``gtb.engine.bindings``); a command point that could not be released is refused."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,52 @@ class Engine:
             await driver.start()
         self._journal.event("engine", Reason.of("engine.started"),
                             Reason.of("engine.points", points=len(self.refs), site=self.site.id))
+        if self.settings.check_bindings:
+            await self._check_bindings()
+
+    async def _check_bindings(self) -> None:
+        """An alarm for each point whose binding the devices contradict (its problems in
+        one message), cleared for those they no longer do; the command points they could
+        not release are never written. A device that cannot be asked keeps the alarms it
+        had: nothing is known of it."""
+        findings = await check_bindings(self.refs.values(), self.drivers)
+        now = self.clock.now()
+        checked = Reason.of("binding.checked")
+        problems: dict[str, list[Finding]] = {}
+        unchecked: set[Endpoint] = set()
+        for finding in findings:
+            ref = self.refs[finding.key]
+            if finding.unchecked:
+                unchecked.add(ref.binding.endpoint)
+                self._journal.event("fault", Reason.of("binding.unchecked", error=finding.message),
+                                    checked, ref=ref)
+            else:
+                problems.setdefault(finding.key, []).append(finding)
+        refused = {key for key, found in problems.items() if any(f.uncommandable for f in found)}
+        for key, found in problems.items():
+            ref = self.refs[key]
+            problem = Reason.of("binding.refused" if key in refused else "binding.problem",
+                                key=key, problem=said("; ".join(f.message for f in found)))
+            alarm_key = f"binding:{key}"
+            alarm, new = self.store.alarms.raise_(
+                alarm_key, at=now,
+                severity=Severity.CRITICAL if key in refused else Severity.WARNING,
+                message=problem.fr, message_en=problem.en, **where_of(ref))
+            if new:
+                self._journal.event("alarm", Reason.of("alarm.raised", alarm=problem), checked,
+                                    ref=ref, data={"state": "raised", "alarm": alarm.id,
+                                                   "key": alarm_key})
+        self._writer.refuse(refused)
+        for alarm_key, alarm in self.store.alarms.active().items():
+            key = alarm_key.removeprefix("binding:")
+            if (alarm_key.startswith("binding:") and key not in problems
+                    and (key not in self.refs or self.refs[key].binding.endpoint not in unchecked)):
+                self.store.alarms.clear(alarm_key, at=now)
+                self._journal.event(
+                    "alarm", Reason.of("alarm.cleared", alarm=said(
+                        alarm.message, alarm.message_en or alarm.message)),
+                    checked, ref=self.refs.get(key),
+                    data={"state": "cleared", "alarm": alarm.id, "key": alarm_key})
 
     async def stop(self) -> None:
         """Let a tick under way finish, release or hold the commanded points as the site
@@ -132,7 +182,9 @@ class Engine:
         final = self._arbiter.arbitrate(decided.desired, self.store.overrides.active(now),
                                         self._writer.switches, now)
         self._fallbacks.follow(now, final, active)
-        self._status.follow(now, snapshot, decided.zones, decided.outputs, final)
+        await self._writer.inspect(now, final, snapshot, self._faults.dead)
+        self._status.follow(now, snapshot, decided.zones, decided.outputs, final,
+                            self._writer.held)
         self._writer.record(final)
         self._status.save(now)
         self._status.publish_outlook(now)

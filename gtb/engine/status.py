@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from gtb.engine.decisions import Decider
 
 
+_HELD_ROLES = (Role.HEATING_SETPOINT, Role.HEATING_MODE)
+"""The commands of a zone's heating, which a local command may hold."""
+
+
 class StatusKeeper:
     """The status of every zone and output as of the last tick, and its copy in the store."""
 
@@ -37,11 +41,13 @@ class StatusKeeper:
         self._outlook_of: tuple[date, date] | None = None
 
     def follow(self, now: datetime, snapshot: Snapshot, zones: Mapping[str, ZoneStatus],
-               outputs: Mapping[str, OutputStatus], final: Mapping[str, Command]) -> None:
+               outputs: Mapping[str, OutputStatus], final: Mapping[str, Command],
+               held: Mapping[str, int]) -> None:
         """What holds after arbitration: a zone's final setpoint and reason (an override's,
         when one holds), a person's order on a relay (the mayor's immediate on or off), so
-        that what is shown is what is written; with each zone's presence, learning switch
-        and the arrival its learner expects."""
+        that what is shown is what is written; with each zone's presence, learning switch,
+        the arrival its learner expects, and the priority of a local command that holds
+        its setpoint or mode (``held``: point key -> priority)."""
         self.zones = {}
         for z in self._decider.zones:
             learner = self._decider.learners[z.key]
@@ -54,6 +60,8 @@ class StatusKeeper:
                 "learning": learner.learning,
                 "next_arrival": forecast.start, "next_arrival_end": forecast.end,
                 "next_arrival_reason": forecast.reason,
+                "held_by_priority": min((held[k] for role, k in z.keys.items()
+                                         if role in _HELD_ROLES and k in held), default=None),
             }
             command = final.get(z.keys.get(Role.HEATING_SETPOINT, ""))
             if command is not None:

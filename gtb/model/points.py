@@ -157,6 +157,24 @@ COMMANDABLE_BACNET_TYPES = frozenset(
      "multiStateValue"}
 )
 
+BACNET_UNITS = {
+    "°C": "degreesCelsius",
+    "K": "degreesKelvin",
+    "%": "percent",
+    "ppm": "partsPerMillion",
+    "Wh": "wattHours",
+    "kWh": "kilowattHours",
+    "MWh": "megawattHours",
+    "W": "watts",
+    "kW": "kilowatts",
+    "MW": "megawatts",
+    "m³": "cubicMeters",
+    "m3": "cubicMeters",
+    "l": "liters",
+}
+"""SI unit of a point -> the BACnet engineering unit of an object that holds it; the
+simulated devices declare them, the live check of bindings compares them."""
+
 _HOST_PORT = re.compile(r"^(?P<host>[^:\s]+):(?P<port>\d{1,5})$")
 
 
@@ -175,6 +193,23 @@ class BacnetBinding(Model):
         le=16,
         description="write priority; 10 leaves 1-9 to life safety, equipment and operators",
     )
+    network: int | None = Field(
+        default=None, ge=1, le=65534,
+        description="BACnet network number of a device behind a router (an MS/TP "
+        "controller), with `mac`; `address` is then the router's IP:port")
+    mac: int | None = Field(default=None, ge=0, le=254,
+                            description="the device's MAC address on `network` (MS/TP station)")
+
+    @model_validator(mode="after")
+    def _routed_needs_both(self) -> BacnetBinding:
+        if (self.network is None) != (self.mac is None):
+            raise ValueError("a device behind a router needs both `network` and `mac`")
+        return self
+
+    @property
+    def station(self) -> str:
+        """Where requests go: the device's IP:port, or ``network:mac`` behind a router."""
+        return self.address if self.network is None else f"{self.network}:{self.mac}"
 
     @field_validator("address")
     @classmethod
@@ -194,7 +229,8 @@ class BacnetBinding(Model):
 
     @property
     def endpoint(self) -> tuple[str, str, int]:
-        """One BACnet device: points with the same endpoint are served and read together."""
+        """One BACnet device: points with the same endpoint are served and read together
+        (devices behind one router share its address, and differ by their instance)."""
         return ("bacnet", self.address, self.device_instance)
 
     @property

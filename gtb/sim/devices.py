@@ -37,15 +37,26 @@ import ipaddress
 import math
 import socket
 import struct
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
-from bacpypes3.apdu import APDU, ComplexAckPDU, ConfirmedServiceChoice
+from bacpypes3.apdu import (
+    APDU,
+    AbortPDU,
+    AbortReason,
+    ComplexAckPDU,
+    ConfirmedServiceChoice,
+)
 from bacpypes3.app import Application
 from bacpypes3.appservice import ServerSSM
 from bacpypes3.basetypes import EngineeringUnits, PropertyIdentifier
 from bacpypes3.errors import PropertyError
-from bacpypes3.local.analog import AnalogInputObject, AnalogOutputObject, AnalogValueObjectCmd
+from bacpypes3.local.analog import (
+    AnalogInputObject,
+    AnalogOutputObject,
+    AnalogValueObject,
+    AnalogValueObjectCmd,
+)
 from bacpypes3.local.binary import (
     BinaryInputObject,
     BinaryOutputObject,
@@ -60,12 +71,19 @@ from bacpypes3.local.multistate import (
 )
 from bacpypes3.local.networkport import NetworkPortObject
 from bacpypes3.local.oos import OutOfService
-from bacpypes3.primitivedata import Null, ObjectIdentifier
+from bacpypes3.primitivedata import Null, ObjectIdentifier, Real
+from bacpypes3.vlan import VirtualNetwork
 from pymodbus.constants import ExcCodes
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from gtb.model import PointRef, Site
-from gtb.model.points import HEATING_MODES, BacnetBinding, ModbusBinding, Role
+from gtb.model.points import (
+    BACNET_UNITS,
+    HEATING_MODES,
+    BacnetBinding,
+    ModbusBinding,
+    Role,
+)
 from gtb.sim.traffic import (
     BACNET_IP_MAX_APDU,
     CountingModbusServer,
@@ -109,12 +127,16 @@ class DeviceServer(Protocol):
         and the protocol's limits: the yardstick of a client's reads."""
 
 
-def device_servers(site: Site, initial: Mapping[str, float]) -> list[DeviceServer]:
+def device_servers(site: Site, initial: Mapping[str, float],
+                   bacnet_options: Mapping[str, Mapping[str, Any]] | None = None
+                   ) -> list[DeviceServer]:
     """A server for every device of the site, in file order, holding ``initial`` values.
 
     ``initial`` has a value for every point. For a command point it is what the device
     holds while nobody commands it: the holding register or coil, or for BACnet the
     relinquish default, to which the point returns when every priority is released.
+    ``bacnet_options``: the BACnet device at an address (``host:port``) made with these
+    options of ``BacnetDeviceServer`` (a device unlike the others).
     """
     refs = list(site.points())
     missing = [ref.key for ref in refs if ref.key not in initial]
@@ -133,12 +155,23 @@ def device_servers(site: Site, initial: Mapping[str, float]) -> list[DeviceServe
             else binding.endpoint
         )
         groups.setdefault(group, []).append(ref)
+    routed: dict[tuple[str, int], set[tuple[int, int]]] = {}
+    for ref in refs:
+        binding = ref.binding
+        if isinstance(binding, BacnetBinding) and binding.network is not None:
+            assert binding.mac is not None
+            routed.setdefault((binding.host, binding.port), set()).add(
+                (binding.network, binding.mac))
+    routers = {f"{host}:{port}": BacnetRouter(host, port, stations)
+               for (host, port), stations in routed.items()}
     servers: list[DeviceServer] = []
-    for (protocol, _, _), members in groups.items():
+    for (protocol, address, _), members in groups.items():
         if protocol == "modbus":
             servers.append(ModbusDeviceServer(members, initial))
         else:
-            servers.append(BacnetDeviceServer(members, initial))
+            options = (bacnet_options or {}).get(address, {})
+            servers.append(BacnetDeviceServer(members, initial, router=routers.get(address),
+                                              **options))
     return servers
 
 
@@ -339,6 +372,30 @@ class _StateCheck:
         await super().write_property(attr, value, index, priority)  # type: ignore[misc]
 
 
+class _Rounding:
+    """Keeps an analog command to the device's resolution, as many controllers keep a
+    setpoint to the half degree: what a client reads back is not what it wrote."""
+
+    _resolution: float | None = None
+    """Set on an object by ``object.__setattr__`` (bacpypes3 guards its attributes)."""
+
+    async def write_property(
+        self, attr: Any, value: Any, index: int | None = None, priority: int | None = None
+    ) -> None:
+        step = self._resolution
+        if attr == PropertyIdentifier.presentValue and step and not isinstance(value, Null):
+            value = Real(round(float(value) / step) * step)
+        await super().write_property(attr, value, index, priority)  # type: ignore[misc]
+
+
+class _AnalogValue(_Rounding, AnalogValueObjectCmd):
+    pass
+
+
+class _AnalogOutput(_Rounding, AnalogOutputObject):
+    pass
+
+
 class _AnalogInput(OutOfService, AnalogInputObject):
     """Inputs refuse present-value writes unless out of service, as in the standard."""
 
@@ -361,8 +418,8 @@ class _MultiStateValue(_StateCheck, Commandable, MultiStateValueObject):
 
 _OBJECT_CLASSES: dict[str, Any] = {
     "analogInput": _AnalogInput,
-    "analogOutput": AnalogOutputObject,
-    "analogValue": AnalogValueObjectCmd,
+    "analogOutput": _AnalogOutput,
+    "analogValue": _AnalogValue,
     "binaryInput": _BinaryInput,
     "binaryOutput": BinaryOutputObject,
     "binaryValue": BinaryValueObjectCmd,
@@ -371,22 +428,6 @@ _OBJECT_CLASSES: dict[str, Any] = {
     "multiStateValue": _MultiStateValue,
 }
 
-_UNITS = {
-    "°C": "degreesCelsius",
-    "K": "degreesKelvin",
-    "%": "percent",
-    "ppm": "partsPerMillion",
-    "Wh": "wattHours",
-    "kWh": "kilowattHours",
-    "MWh": "megawattHours",
-    "W": "watts",
-    "kW": "kilowatts",
-    "MW": "megawatts",
-    "m³": "cubicMeters",
-    "m3": "cubicMeters",
-    "l": "liters",
-}
-"""SI unit of a point -> BACnet engineering unit; anything else is ``noUnits``."""
 
 _COV_INCREMENT = 0.1
 """Smallest analog change that COV subscribers hear of: a tenth of a unit."""
@@ -397,6 +438,70 @@ be sent."""
 
 _BINARY_TEXT = {Role.OCCUPANCY: ("unoccupied", "occupied")}
 _STATE_TEXT = [name.replace("_", " ") for _, name in sorted(HEATING_MODES.items())]
+
+
+class BacnetRouter:
+    """A BACnet router (bacpypes3) from BACnet/IP at ``host:port`` to virtual networks,
+    one per network number of the devices behind it, as an MS/TP router is: the devices
+    are reached at ``network:mac`` through it. Devices behind it share it: it starts
+    with the first and stops with the last (``acquire``, ``release``).
+
+    Its own station on each network is the first MAC no device takes, and its BACnet/IP
+    side a network number none of them uses. Datagrams behind it are not counted."""
+
+    def __init__(self, host: str, port: int, stations: Iterable[tuple[int, int]]) -> None:
+        self.host, self.port = _loopback(host), port
+        self._stations = set(stations)
+        networks = {network for network, _ in self._stations}
+        self._ip_network = next(n for n in range(65534, 0, -1) if n not in networks)
+        self._users = 0
+        self._app: Any = None
+
+    def lan(self, network: int) -> str:
+        """The name of the virtual network ``network`` behind this router."""
+        return f"gtb:{self.host}:{self.port}:{network}"
+
+    async def acquire(self) -> None:
+        if self._users == 0:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.bind((self.host, self.port))
+            ports = [NetworkPortObject(f"{self.host}/24:{self.port}",
+                                       objectIdentifier=("network-port", 1),
+                                       objectName="NetworkPort-1",
+                                       networkNumber=self._ip_network,
+                                       networkNumberQuality="configured")]
+            for index, network in enumerate(sorted({n for n, _ in self._stations}), 2):
+                name = self.lan(network)
+                if name not in VirtualNetwork._networks:
+                    VirtualNetwork(name)
+                taken = {mac for n, mac in self._stations if n == network}
+                ports.append(_virtual_port(index, network, next(
+                    mac for mac in range(255) if mac not in taken), name))
+            self._app = Application.from_object_list([
+                DeviceObject(objectIdentifier=("device", 4194301),
+                             objectName=f"router {self.host}:{self.port}",
+                             modelName="GTB simulated router"), *ports])
+            link = self._app.link_layers[ports[0].objectIdentifier]
+            await asyncio.wait_for(link.server._local_transport_ready.wait(),
+                                   STARTUP_TIMEOUT_S)
+        self._users += 1
+
+    async def release(self) -> None:
+        self._users -= 1
+        if self._users == 0 and self._app is not None:
+            self._app.close()
+            self._app = None
+            await asyncio.sleep(0)
+
+
+def _virtual_port(index: int, network: int, mac: int, lan: str) -> Any:
+    """A network port on the virtual network ``lan`` (an MS/TP segment, here)."""
+    return NetworkPortObject(
+        None, objectIdentifier=("network-port", index), objectName=f"NetworkPort-{index}",
+        networkType="virtual", protocolLevel="bacnet-application", macAddress=bytes((mac,)),
+        networkNumber=network, networkNumberQuality="configured", networkInterfaceName=lan,
+        statusFlags=[0, 0, 0, 0], reliability="no-fault-detected", outOfService=False,
+        changesPending=False, linkSpeed=0.0)
 
 
 class BacnetDeviceServer:
@@ -412,17 +517,53 @@ class BacnetDeviceServer:
     ``_PresentValueReads``, unless ``fast_reads`` is false: then bacpypes3 answers every
     request, which is what the fast answers are checked against. Either way every datagram
     is counted as it reaches the device's link layer (``count_bacnet_datagrams``).
+
+    Real devices differ, and these can too: the analog values of ``plain`` keys have no
+    priority array (a write takes whatever its priority, null is refused: the point can
+    be written but not released), and ``resolution`` keeps analog commands to a step
+    (a device that holds 19.0 when 19.04 was written). ``max_apdu`` is the largest APDU
+    the device takes and sends (an MS/TP controller behind a router: 480, or 128), which
+    its I-Am announces with whether it can ``segment`` its answers; such a device aborts
+    a ReadPropertyMultiple of present values larger than that (buffer overflow), and one
+    whose answer would be larger and that cannot segment (segmentation not supported),
+    as a real one does. ``announced_max_apdu`` makes its I-Am say more than it takes, as
+    one does behind a router whose buffers are smaller than the device's. A device whose
+    bindings name a ``network`` and ``mac`` is behind the ``BacnetRouter`` at their
+    address (``router``, or one of its own), on a virtual network; its datagrams are not
+    counted.
     """
 
     def __init__(self, refs: Sequence[PointRef], initial: Mapping[str, float], *,
-                 fast_reads: bool = True) -> None:
+                 fast_reads: bool = True, plain: Collection[str] = (),
+                 resolution: float | None = None, max_apdu: int = BACNET_IP_MAX_APDU,
+                 segment: bool = True, announced_max_apdu: int | None = None,
+                 router: BacnetRouter | None = None) -> None:
         self._refs = {ref.key: ref for ref in refs}
         self._bindings = _bindings(refs, BacnetBinding)
         self.keys = tuple(self._refs)
         first = self._bindings[self.keys[0]]
         self.host, self.port = _loopback(first.host), first.port
         self.device_instance = first.device_instance
+        self.station = (
+            None if first.network is None or first.mac is None else (first.network, first.mac))
+        self._router = router
+        if self.station is not None and router is None:
+            self._router = BacnetRouter(self.host, self.port, [self.station])
         self._fast_reads = fast_reads
+        unknown = sorted(set(plain) - {k for k, b in self._bindings.items()
+                                       if b.object_type == "analogValue"})
+        if unknown:
+            raise ValueError(f"plain objects must be analog values of this device: {unknown}")
+        if resolution is not None and not resolution > 0:
+            raise ValueError(f"resolution must be positive, not {resolution}")
+        self._plain = frozenset(plain)
+        self._resolution = resolution
+        for size in (max_apdu, announced_max_apdu or max_apdu):
+            if size not in _MAX_APDU_SIZES:
+                raise ValueError(f"an APDU size is one of {_MAX_APDU_SIZES}, not {size}")
+        self.max_apdu = max_apdu
+        self._announced_max_apdu = announced_max_apdu or max_apdu
+        self.segment = segment
         for ref in refs:
             _present_value(ref.key, self._bindings[ref.key], initial[ref.key])
         self._values = {key: initial[key] for key in self.keys}
@@ -436,36 +577,51 @@ class BacnetDeviceServer:
         self._app: Any = None
 
     async def start(self) -> None:
-        # bacpypes3 binds with SO_REUSEPORT and retries a busy port forever: bind once
-        # without it so that a taken port is an error now.
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind((self.host, self.port))
+        if self._router is not None:
+            await self._router.acquire()
+        else:
+            # bacpypes3 binds with SO_REUSEPORT and retries a busy port forever: bind
+            # once without it so that a taken port is an error now.
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.bind((self.host, self.port))
         if self._device is None:
             owners = dict.fromkeys(key.split(".")[0] for key in self.keys)
             self._device = DeviceObject(
                 objectIdentifier=("device", self.device_instance),
                 objectName="+".join(owners),
                 modelName="GTB simulated controller",
+                maxApduLengthAccepted=self._announced_max_apdu,
+                segmentationSupported="segmentedBoth" if self.segment else "noSegmentation",
             )
             self._objects = {
-                key: _bacnet_object(self._refs[key], self._bindings[key], self._values[key])
+                key: _bacnet_object(self._refs[key], self._bindings[key], self._values[key],
+                                    plain=key in self._plain)
                 for key in self.keys
             }
-        network_port = NetworkPortObject(
-            f"{self.host}/24:{self.port}",
-            objectIdentifier=("network-port", 1),
-            objectName="NetworkPort-1",
-        )
+            for obj in self._objects.values():
+                if isinstance(obj, _Rounding):
+                    object.__setattr__(obj, "_resolution", self._resolution)
+        if self._router is not None and self.station is not None:
+            network, mac = self.station
+            network_port = _virtual_port(1, network, mac, self._router.lan(network))
+        else:
+            network_port = NetworkPortObject(
+                f"{self.host}/24:{self.port}",
+                objectIdentifier=("network-port", 1),
+                objectName="NetworkPort-1",
+            )
         self._app = Application.from_object_list(
             [self._device, network_port, *self._objects.values()]
         )
         if self._fast_reads:
             _PresentValueReads(self._app, (
                 (obj, self._bindings[key].object_type) for key, obj in self._objects.items()
-            ))
-        link = self._app.link_layers[network_port.objectIdentifier]
-        count_bacnet_datagrams(link.server, self._counter)
-        await asyncio.wait_for(link.server._local_transport_ready.wait(), STARTUP_TIMEOUT_S)
+            ), max_apdu=self.max_apdu, segment=self.segment)
+        if self.station is None:
+            link = self._app.link_layers[network_port.objectIdentifier]
+            count_bacnet_datagrams(link.server, self._counter)
+            await asyncio.wait_for(link.server._local_transport_ready.wait(),
+                                   STARTUP_TIMEOUT_S)
 
     async def stop(self) -> None:
         if self._app is not None:
@@ -473,6 +629,8 @@ class BacnetDeviceServer:
             self._app = None
             # asyncio closes a datagram socket on the next loop iteration
             await asyncio.sleep(0)
+            if self._router is not None:
+                await self._router.release()
 
     def publish(self, key: str, value: float) -> None:
         _check(self._refs, key, self.label, command=False)
@@ -499,14 +657,17 @@ class BacnetDeviceServer:
         present value of the device: each answer is one APDU of at most what any client
         may accept on BACnet/IP (``BACNET_IP_MAX_APDU``; an answer's size is bounded by
         the maximum the client declares in its request, not by the device's own
-        Max_APDU_Length_Accepted, which bounds what it receives). ``fewest_rpm_requests``
-        says what it relaxes."""
+        Max_APDU_Length_Accepted, which bounds what it receives), or of at most its own
+        ``max_apdu`` when it cannot segment (it sends nothing larger).
+        ``fewest_rpm_requests`` says what it relaxes."""
         sizes = (_result_size(self._bindings[key].object_type) for key in self.keys)
-        return fewest_rpm_requests(sizes, BACNET_IP_MAX_APDU)
+        return fewest_rpm_requests(sizes, BACNET_IP_MAX_APDU if self.segment else self.max_apdu)
 
 
-def _bacnet_object(ref: PointRef, binding: BacnetBinding, value: float) -> Any:
-    """The bacpypes3 object serving a point, holding ``value``."""
+def _bacnet_object(ref: PointRef, binding: BacnetBinding, value: float,
+                   plain: bool = False) -> Any:
+    """The bacpypes3 object serving a point, holding ``value``; ``plain``: an analog
+    value without a priority array."""
     present = _present_value(ref.key, binding, value)
     properties: dict[str, Any] = {
         "objectIdentifier": (binding.object_type, binding.object_instance),
@@ -518,13 +679,15 @@ def _bacnet_object(ref: PointRef, binding: BacnetBinding, value: float) -> Any:
         "outOfService": False,
     }
     if binding.object_type.startswith("analog"):
-        properties["units"] = EngineeringUnits(_UNITS.get(ref.point.si_unit, "noUnits"))
+        properties["units"] = EngineeringUnits(BACNET_UNITS.get(ref.point.si_unit, "noUnits"))
         properties["covIncrement"] = _COV_INCREMENT
     elif binding.object_type.startswith("binary"):
         inactive, active = _BINARY_TEXT.get(ref.role, ("off", "on"))
         properties.update(polarity="normal", inactiveText=inactive, activeText=active)
     else:
         properties.update(numberOfStates=len(_STATE_TEXT), stateText=_STATE_TEXT)
+    if plain:
+        return AnalogValueObject(**properties)
     if binding.commandable:
         properties["relinquishDefault"] = present
     return _OBJECT_CLASSES[binding.object_type](**properties)
@@ -568,6 +731,16 @@ _UNKNOWN_OBJECT = b"\x1e\x29\x55\x5e\x91\x01\x91\x1f\x5f\x1f"
 error class object (1), error code unknown-object (31)."""
 
 _WILDCARD_DEVICE = ObjectIdentifier(("device", 4194303))
+
+_MAX_APDU_SIZES = (50, 128, 206, 480, 1024, 1476)
+"""The max-APDU-length-accepted a device may announce (ASHRAE 135, 20.1.2.5)."""
+
+_REQUEST_HEADER = 4
+"""Confirmed-request header: type and flags, max segments and response, invoke id,
+service choice."""
+
+_ACK_HEADER = 3
+"""Complex-ACK header of an unsegmented answer: type and flags, invoke id, service."""
 
 
 def _object_identifier(identifier: Any) -> bytes:
@@ -631,7 +804,10 @@ class _PresentValueReads:
     values and the result of the priority array, as set by ``publish`` and by writes.
     """
 
-    def __init__(self, app: Any, points: Iterable[tuple[Any, str]]) -> None:
+    def __init__(self, app: Any, points: Iterable[tuple[Any, str]], *,
+                 max_apdu: int = BACNET_IP_MAX_APDU, segment: bool = True) -> None:
+        self.max_apdu = max_apdu
+        self.segment = segment
         self._points = {
             _object_identifier(obj.objectIdentifier): (
                 obj,
@@ -702,8 +878,15 @@ class _PresentValueTransaction(ServerSSM):
         self._reads = reads
 
     async def request(self, apdu: Any) -> None:
-        answer = self._reads.answer(bytes(apdu.pduData))
+        reads = self._reads
+        if len(apdu.pduData) + _REQUEST_HEADER > reads.max_apdu:
+            await self.confirmation(AbortPDU(True, self.invokeID, AbortReason.bufferOverflow))
+            return
+        answer = reads.answer(bytes(apdu.pduData))
         if answer is None:
             await super().request(apdu)
+        elif len(answer) + _ACK_HEADER > reads.max_apdu and not reads.segment:
+            await self.confirmation(
+                AbortPDU(True, self.invokeID, AbortReason.segmentationNotSupported))
         else:
             await self.confirmation(ComplexAckPDU(None, None, apdu, answer))

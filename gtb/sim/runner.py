@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -27,16 +28,19 @@ class VirtualSite:
     """The physics of a site and the devices that expose it, kept in step."""
 
     def __init__(self, site: Site, clock: SimulatedClock, seed: int = 0,
-                 carry_on: Sequence[VirtualCommune] = ()) -> None:
+                 carry_on: Sequence[VirtualCommune] = (),
+                 bacnet_options: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         """``carry_on``: worlds (of the site or of some of its buildings) whose physics
-        the virtual site continues, as the demo continues its simulated history."""
+        the virtual site continues, as the demo continues its simulated history;
+        ``bacnet_options``: devices unlike the others (``device_servers``)."""
         self.site = site
         self.clock = clock
         self.world = VirtualCommune(site, clock.now(), seed=seed)
         for past in carry_on:
             self.world.carry_on_from(past)
         self._defaults = self.world.values()
-        self.servers: list[DeviceServer] = device_servers(site, self._defaults)
+        self._bacnet_options = bacnet_options
+        self.servers: list[DeviceServer] = device_servers(site, self._defaults, bacnet_options)
         self._writable = {ref.key for ref in site.points() if ref.point.writable}
         self._pair_points()
 
@@ -60,7 +64,8 @@ class VirtualSite:
         values = self.world.values()
         initial = {key: self._defaults[key] if key in self._writable else values[key]
                    for key in self._defaults}
-        [fresh] = [s for s in device_servers(self.site, initial) if s.keys == server.keys]
+        [fresh] = [s for s in device_servers(self.site, initial, self._bacnet_options)
+                   if s.keys == server.keys]
         self.servers[self.servers.index(server)] = fresh
         self._pair_points()
         await fresh.start()

@@ -70,6 +70,9 @@ class ZoneStatus(StatusRecord):
     next_arrival_reason: Reason | None = None
     period_end: datetime | None = None
     """When the programme's current period ends, or the next begins."""
+    held_by_priority: int | None = None
+    """A local command at this BACnet priority, above the engine's, holds the zone's
+    setpoint or mode: the engine stands back until it is relinquished (None: nobody)."""
 
     @property
     def key(self) -> str:

@@ -120,6 +120,33 @@ _ENGINE: dict[str, Template] = {
                                     "l'appareil garde la dernière valeur écrite",
                                     "engine stopped: Modbus has no priorities, the device "
                                     "keeps the last value written"),
+    "command.held": ("Commande locale prioritaire sur {key} (priorité {priority})",
+                     "Local command in force on {key} (priority {priority})"),
+    "command.held_why": ("une commande de priorité {priority}, plus forte que celle du "
+                         "moteur ({ours}), tient le point : le moteur n'y écrit plus tant "
+                         "qu'elle n'est pas levée",
+                         "a command at priority {priority}, above the engine's ({ours}), "
+                         "holds the point: the engine stops writing it until it is "
+                         "relinquished"),
+    "command.resumed": ("{key} : le moteur reprend la main", "{key}: the engine resumes"),
+    "command.relinquished": ("la commande locale prioritaire a été levée",
+                             "the local command was relinquished"),
+    "command.rewritten": ("{key} réécrit {count} fois en une heure sans changement de "
+                          "commande : l'appareil ne garde pas la valeur envoyée",
+                          "{key} written {count} times in an hour with no change of "
+                          "command: the device does not keep the value sent"),
+    "command.not_kept": ("relecture différente de la valeur écrite",
+                         "read back differs from the value written"),
+    "command.device_keeps": ("l'appareil garde la valeur écrite",
+                             "the device keeps the value written"),
+    # bindings checked against the devices
+    "binding.problem": ("Liaison de {key} : {problem}", "Binding of {key}: {problem}"),
+    "binding.checked": ("vérification des liaisons au démarrage",
+                        "bindings checked at start"),
+    "binding.refused": ("{key} ne sera pas commandé : {problem}",
+                        "{key} will not be commanded: {problem}"),
+    "binding.unchecked": ("liaisons non vérifiées, appareil injoignable : {error}",
+                          "bindings not checked, the device cannot be reached: {error}"),
 }
 
 _CALENDAR: dict[str, Template] = {
