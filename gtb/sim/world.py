@@ -65,6 +65,24 @@ _HELD_IN = {
 engine writes, and the CO2)."""
 
 
+def command_refusal(key: str, role: Role, bounds: tuple[float, float],
+                    value: float) -> str | None:
+    """Why a command point cannot take ``value``, or None: not writable, not a finite
+    number within the point's physical range, or a fraction for a binary or a state. The
+    virtual commune's physics and its devices refuse the same values, so that a device
+    answers a client with an error where the physics could not follow."""
+    info = ROLES[role]
+    if not info.writable:
+        return f"point {key!r} ({role}) cannot be written"
+    value = float(value)
+    low, high = bounds
+    if not (math.isfinite(value) and low <= value <= high):
+        return f"point {key!r}: {value} is outside [{low}, {high}]"
+    if info.kind != "analog" and value != round(value):
+        return f"point {key!r}: a {info.kind} value is whole, not {value}"
+    return None
+
+
 @dataclass(frozen=True)
 class ZoneState:
     """The truth about a zone, for tests and benchmarks (not through points)."""
@@ -438,16 +456,15 @@ class VirtualCommune:
     def write(self, key: str, value: float) -> None:
         """Take a command; ``ValueError`` naming the key if it cannot be written so."""
         slot = self._slot(key)
-        info = ROLES[slot.role]
-        if not info.writable:
-            raise ValueError(f"point {key!r} ({slot.role}) cannot be written")
-        value = float(value)
-        low, high = slot.bounds
-        if not (math.isfinite(value) and low <= value <= high):
-            raise ValueError(f"point {key!r}: {value} is outside [{low}, {high}]")
-        if info.kind != "analog" and value != round(value):
-            raise ValueError(f"point {key!r}: a {info.kind} value is whole, not {value}")
-        getattr(self, _HELD_IN[slot.role])[slot.index] = value
+        refused = command_refusal(key, slot.role, slot.bounds, value)
+        if refused is not None:
+            raise ValueError(refused)
+        getattr(self, _HELD_IN[slot.role])[slot.index] = float(value)
+
+    def refusal(self, key: str, value: float) -> str | None:
+        """Why ``write`` would refuse ``value`` on the point ``key``, or None."""
+        slot = self._slot(key)
+        return command_refusal(key, slot.role, slot.bounds, value)
 
     def set_measurement(self, key: str, value: float) -> None:
         """What a measurement point (a river's level...) reads from now on."""
