@@ -3,8 +3,12 @@ dead device; every change of a command, and every release, recorded with its rea
 
 A command is written again when it moved by more than the deadband, when it has not been
 written for ``refresh_s``, and when the device reports something else two ticks after the
-write (a device that restarted and lost it). A point nobody commands any more is released:
-BACnet writes null at its priority, so that the device's own logic takes over again.
+write (a device that restarted and lost it). Every command of a device is written again
+at once when the device answers after a tick without an answer (it may have restarted in
+the silence), and when a command point of it reads back a value no point may hold (a
+restart left a mode 0 in a register): nothing waits for a good reading or the refresh.
+A point nobody commands any more is released: BACnet writes null at its priority, so that
+the device's own logic takes over again.
 """
 
 from __future__ import annotations
@@ -45,6 +49,10 @@ class Writer:
         self._refresh = timedelta(seconds=refresh_s)
         self._deadband = deadband
         self._written: dict[str, _Written] = {}
+        self._silent: set[Endpoint] = set()
+        """Devices that answered for none of their points at the last tick."""
+        self._invalid: set[Endpoint] = set()
+        """Devices a command point of which read back out of range at the last tick."""
         self._recorded: dict[str, Command] = {}
         self.switches: dict[str, Switch] = {}
         """When each relay last changed state: arbitration keeps its minimum times."""
@@ -66,13 +74,45 @@ class Writer:
         """Write what is due, except to a dead device: its alarm says enough, and what it
         misses goes out when it answers again (nothing counts as written until then).
         Returns the writes that succeeded and those that failed."""
-        due = [
-            c for c in final.values()
-            if self._refs[c.key].binding.endpoint not in dead
-            and self._needs_write(now, c, snapshot)
-        ]
+        restore = self._restorations(final, snapshot)
+        due = []
+        for c in final.values():
+            endpoint = self._refs[c.key].binding.endpoint
+            if endpoint in dead:
+                continue
+            if endpoint in restore and c.key in self._written:
+                self._journal.event("command", Reason.of("command.restoring", key=c.key,
+                                                         value=c.value),
+                                    restore[endpoint], ref=self._refs[c.key],
+                                    data={"value": c.value})
+                due.append(c)
+            elif self._needs_write(now, c, snapshot):
+                due.append(c)
         results = await asyncio.gather(*(self._write_one(now, c) for c in due))
         return sum(results), len(results) - sum(results)
+
+    def _restorations(self, final: Mapping[str, Command], snapshot: Snapshot
+                      ) -> dict[Endpoint, Reason]:
+        """The devices whose every command is written again now, and why: back after a
+        tick of silence, or a command point newly read back out of range (while it stays
+        so, the read-back rule below writes it again every two ticks)."""
+        answering: set[Endpoint] = set()
+        endpoints: set[Endpoint] = set()
+        for key, ref in self._refs.items():
+            endpoints.add(ref.binding.endpoint)
+            if snapshot.answered(key):
+                answering.add(ref.binding.endpoint)
+        invalid = {self._refs[key].binding.endpoint: value
+                   for key, value in snapshot.implausible.items() if key in final}
+        restore = {endpoint: Reason.of("command.device_back")
+                   for endpoint in self._silent & answering}
+        for endpoint, value in invalid.items():
+            if endpoint not in self._invalid:
+                restore.setdefault(endpoint, Reason.of("command.read_back_invalid",
+                                                       value=value))
+        self._silent = endpoints - answering
+        self._invalid = set(invalid)
+        return restore
 
     async def release_unused(self, final: Mapping[str, Command]) -> None:
         """Hand back the points no command holds any more."""
@@ -94,6 +134,8 @@ class Writer:
             return True
         # A device that restarted holds its default again: read back, and write again.
         seen = snapshot.values.get(command.key)
+        if command.key in snapshot.implausible:
+            return now - written.at >= self._settle
         return (
             now - written.at >= self._settle
             and seen is not None

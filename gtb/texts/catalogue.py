@@ -93,6 +93,15 @@ _ENGINE: dict[str, Template] = {
     "command.restored": ("Fin d'alarme : commande de {key} rétablie",
                          "Alarm over: command of {key} restored"),
     "command.written": ("écriture réussie", "written"),
+    "command.restoring": ("{key} ← {value:g} de nouveau", "{key} ← {value:g} again"),
+    "command.device_back": ("l'appareil répond de nouveau : il a pu redémarrer et perdre "
+                            "ses commandes",
+                            "the device answers again: it may have restarted and lost its "
+                            "commands"),
+    "command.read_back_invalid": ("l'appareil a relu {value:g} sur un point commandé, "
+                                  "hors plage : il a redémarré ou perdu ses commandes",
+                                  "the device read back {value:g} on a commanded point, out "
+                                  "of range: it restarted or lost its commands"),
     "command.release_failed": ("Libération de {key} impossible", "Releasing {key} failed"),
     "command.released": ("{key} libéré", "{key} released"),
     "command.unused": ("plus aucune commande : point rendu à l'automate",
