@@ -334,6 +334,22 @@ _HEATING: dict[str, Template] = {
                            "{start:ddmm} {start:clock}"),
     "forecast.programme_none": ("programme suivi, {why} : aucune période programmée",
                                 "following the programme, {why}: no programmed period"),
+    # the building's plant (controllers/plant.py)
+    "plant.heat": ("Chaufferie en marche : {zone} en {level}, sous sa consigne de "
+                   "{setpoint:temperature} ou tout près",
+                   "Plant on: {zone} at {level}, below or near its setpoint of "
+                   "{setpoint:temperature}"),
+    "plant.frost": ("Chaufferie en marche, hors-gel : {zone} près de son seuil de "
+                    "{floor:temperature}",
+                    "Plant on, frost protection: {zone} near its floor of {floor:temperature}"),
+    "plant.unknown": ("Chaufferie en marche, hors-gel : température de {zone} inconnue",
+                      "Plant on, frost protection: temperature of {zone} unknown"),
+    "plant.idle": ("Chaufferie à l'arrêt : aucune zone ne demande de chaleur (toutes à plus "
+                   "de {margin:number} K au-dessus de leur consigne, ou en hors-gel à plus de "
+                   "{frost_margin:number} K de leur seuil)",
+                   "Plant off: no zone needs heat (all more than {margin:number} K above their "
+                   "setpoint, or at frost protection more than {frost_margin:number} K above "
+                   "their floor)"),
 }
 
 _JOBS: dict[str, Template] = {
