@@ -21,7 +21,7 @@ from controllers.lighting import (
     equipment_decision,
     lighting_entries,
 )
-from controllers.plant import ZoneNeed, plant_decision
+from controllers.plant import ZoneNeed, frost_floor, plant_decision
 from controllers.schedule import (
     HORIZON_DAYS,
     LOOK_BACK_DAYS,
@@ -207,7 +207,7 @@ class Decider:
                 if override is not None:
                     level, setpoint = HeatingLevel.COMFORT, override.value
                 needs.append(ZoneNeed(z.zone.name, level, setpoint, status.temperature,
-                                      self._site.bounds_of(z.zone).frost_floor))
+                                      frost_floor(self._site, z.zone)))
             seen = snapshot.good(plant)
             was_on = self._plant_on.get(plant, True) if seen is None else seen >= 0.5
             decision = plant_decision(needs, was_on)
