@@ -7,6 +7,7 @@ Modbus and BACnet stacks on loopback, with the plant's status for the panel.
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from gtb.texts import Reason
 
 from .engine_rig import rig, run
 from .test_arbitration import override
+from .web_rig import NOW, panel_rig
 
 COMFORT, REDUCED, FROST = (HeatingLevel.COMFORT, HeatingLevel.REDUCED,
                            HeatingLevel.FROST_PROTECTION)
@@ -133,3 +135,20 @@ def test_an_enabled_idle_boiler_loses_its_standby_a_disabled_one_nothing(
     assert idle.heat_kwh < 0.05 * idle.standby_kwh
     assert idle.standby_kwh == pytest.approx(STANDBY_LOSS * rated_kw * 4, rel=0.05)
     assert lost[0.0].standby_kwh == lost[0.0].heat_kwh == 0.0
+
+
+def test_the_building_page_shows_its_plant_and_why(demo_site: Site, tmp_path: Path) -> None:
+    for rig_ in panel_rig(demo_site, tmp_path / "gtb.sqlite"):
+        rig_.show_output("plant", "mairie", NOW, on=True,
+                         reason=Reason.of("plant.heat", zone="Accueil",
+                                          level=HeatingLevel.REDUCED.label, setpoint=16.0))
+        client = rig_.client("mairie-viewer")
+        page = html.unescape(client.get("/building/mairie").get_data(as_text=True))
+        assert "<strong>mairie</strong> : en marche" in page
+        assert ("Chaufferie en marche : Accueil en réduit, sous sa consigne de 16,0 °C ou "
+                "tout près") in page
+        # The overview lists lighting and equipment, not the plants.
+        assert "Chaufferie" not in html.unescape(client.get("/").get_data(as_text=True))
+        client.get("/lang/en")
+        page = html.unescape(client.get("/building/mairie").get_data(as_text=True))
+        assert "Plant on: Accueil at reduced, below or near its setpoint of 16.0 °C" in page
