@@ -85,7 +85,7 @@ class Arbiter:
             ref = self._writable[key]
             final[key] = _within_bounds(self.site, ref, command)
             switch = switches.get(key)
-            if switch is not None and not _safety_first(final[key]):
+            if switch is not None and not _safety_first(desired.get(key)):
                 final[key] = _minimum_state_time(ref, final[key], switch, now)
         return final
 
