@@ -83,8 +83,7 @@ def plant_decision(zones: Sequence[ZoneNeed], was_on: bool) -> PlantDecision:
                 and zone.temperature < zone.setpoint + margin):
             return PlantDecision(True, False, Reason.of(
                 "plant.heat", zone=zone.zone, level=zone.level.label, setpoint=zone.setpoint))
-    return PlantDecision(False, False, Reason.of("plant.idle", margin=margin,
-                                                 frost_margin=frost_margin))
+    return PlantDecision(False, False, Reason.of("plant.idle"))
 
 
 def frost_floor(site: Site, zone: Zone) -> float:

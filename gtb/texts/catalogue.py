@@ -344,12 +344,10 @@ _HEATING: dict[str, Template] = {
                     "Plant on, frost protection: {zone} near its floor of {floor:temperature}"),
     "plant.unknown": ("Chaufferie en marche, hors-gel : température de {zone} inconnue",
                       "Plant on, frost protection: temperature of {zone} unknown"),
-    "plant.idle": ("Chaufferie à l'arrêt : aucune zone ne demande de chaleur (toutes à plus "
-                   "de {margin:number} K au-dessus de leur consigne, ou en hors-gel à plus de "
-                   "{frost_margin:number} K de leur seuil)",
-                   "Plant off: no zone needs heat (all more than {margin:number} K above their "
-                   "setpoint, or at frost protection more than {frost_margin:number} K above "
-                   "their floor)"),
+    "plant.idle": ("Chaufferie à l'arrêt : aucune zone ne demande de chaleur (aucune sous sa "
+                   "consigne ou tout près, aucune près de son seuil hors-gel)",
+                   "Plant off: no zone needs heat (none below or near its setpoint, none near "
+                   "its frost floor)"),
 }
 
 _JOBS: dict[str, Template] = {
