@@ -60,11 +60,14 @@ def test_a_tick_reads_records_decides_and_writes(demo_site: Site, tmp_path: Path
             assert maternelle.reason_en is not None and "frost protection" in maternelle.reason_en
             assert maternelle.message == maternelle.message_en == "ecole.maternelle.consigne ← 8"
             # 04:20: the classrooms' 4 h early start begins (the canteen's, for 11:30, at
-            # 07:30); only those three commands change, so only they are written.
+            # 07:30); only those three commands change, and the school's boiler goes on
+            # for them, as the town hall's for its zones cooled to near their reduced
+            # level: so only they are written.
             report = await r.tick(after_s=80 * 60)
             assert world.read("ecole.maternelle.consigne") == 19.0
             assert world.read("ecole.cantine.consigne") == 8.0
-            assert report.writes == 3
+            assert world.read("ecole.chaudiere") == world.read("mairie.chaudiere") == 1.0
+            assert report.writes == 5
             logged = len(r.events("command"))
             assert (await r.tick()).writes == 0  # nothing changed, nothing written
             # ... nor logged: each tick decides anew, but says the same.

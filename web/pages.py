@@ -48,7 +48,8 @@ CURVES = {"temperature": Role.ZONE_TEMPERATURE, "setpoint": Role.HEATING_SETPOIN
 def overview() -> Any:
     p = panel()
     zones = p.zones()
-    outputs = [s for s in p.store.status.outputs().values() if s.kind != "circuit"]
+    outputs = [s for s in p.store.status.outputs().values()
+               if s.kind not in ("circuit", "plant")]
     alarms = p.active_alarms()
     by_building = {b.id: [z for z in zones if z.building.id == b.id] for b in p.site.buildings}
     return render_template("overview.html", site=p.site, by_building=by_building,
@@ -62,6 +63,7 @@ def building(building_id: str) -> Any:
     found = p.building(building_id)
     zones = p.zones(found)
     return render_template("building.html", building=found, zones=zones,
+                           plant=p.store.status.outputs().get(f"plant:{found.id}"),
                            updated=_updated(zones))
 
 

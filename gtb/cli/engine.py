@@ -70,7 +70,7 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, no_history: bool,
     The store starts with the commune's past (docs/simulation.md): a year under its
     former heating programme, then the engine's controllers up to now, simulated the
     first time (about a minute) and cached beside the store."""
-    from gtb.sim.runner import VirtualSite
+    from gtb.sim.runner import SimulationStopped, VirtualSite
 
     history = History.from_options(options)
     panel = PanelAddress.from_options(options)
@@ -91,10 +91,14 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, no_history: bool,
             console.print(f"virtual commune on loopback: {len(virtual.servers)} devices; "
                           f"speed ×{speed:g}; store {db} "
                           f"({'new, empty' if no_history else 'with its history'})")
-            await serve_engine(site, db, clock, speed=speed, tick_s=60.0,
-                               bacnet_port=bacnet_port, history=history, panel=panel)
+            await virtual.alongside(serve_engine(
+                site, db, clock, speed=speed, tick_s=60.0, bacnet_port=bacnet_port,
+                history=history, panel=panel))
 
-    run_until_stopped(both())
+    try:
+        run_until_stopped(both())
+    except SimulationStopped as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _demo_past(site_file: Path, seed: int, db: Path, until: datetime

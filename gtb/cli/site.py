@@ -117,7 +117,7 @@ def _live_bindings_hold(site: Site, site_file: Path, bacnet_port: int) -> bool:
               help="simulated start, e.g. 2026-01-12T06:00+01:00 (default: now)")
 def sim(site_file: Path, speed: float, seed: int, start_text: str | None) -> None:
     """Serve the virtual buildings of SITE_FILE on loopback until interrupted."""
-    from gtb.sim.runner import serve_virtual_site
+    from gtb.sim.runner import SimulationStopped, serve_virtual_site
 
     site = load_or_exit(site_file)
     start = _parse_start(start_text, site) if start_text else RealClock().now()
@@ -126,6 +126,8 @@ def sim(site_file: Path, speed: float, seed: int, start_text: str | None) -> Non
         asyncio.run(serve_virtual_site(site, clock, seed=seed, console=console))
     except KeyboardInterrupt:
         console.print("stopped")
+    except SimulationStopped as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _parse_start(text: str, site: Site) -> datetime:

@@ -178,9 +178,9 @@ class Engine:
         active = self.store.alarms.active()
         self._faults.follow(now, snapshot, active)
         self._watches.follow(now, snapshot, active)
-        decided = self._decider.decide(now, snapshot)
-        final = self._arbiter.arbitrate(decided.desired, self.store.overrides.active(now),
-                                        self._writer.switches, now)
+        overrides = self.store.overrides.active(now)
+        decided = self._decider.decide(now, snapshot, overrides)
+        final = self._arbiter.arbitrate(decided.desired, overrides, self._writer.switches, now)
         self._fallbacks.follow(now, final, active)
         await self._writer.inspect(now, final, snapshot, self._faults.dead)
         self._status.follow(now, snapshot, decided.zones, decided.outputs, final,

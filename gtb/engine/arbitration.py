@@ -3,7 +3,9 @@
 Order, from weakest to strongest: the controllers; a person's override until it expires
 or is cancelled; the safety bounds, which clamp everything whoever asked (frost floor and
 setpoint ceiling of the zone, the range of a dimming level); and the minimum on and off
-times of relays, which protect the equipment from short cycles.
+times of relays, which protect the equipment from short cycles. A plant that frost
+protection needs (a controller's command of source ``safety``) is on whatever: no
+override nor minimum off time holds it back.
 
 A value that is not a finite number (a controller's fault: every comparison with NaN is
 false, so no bound would hold it) is never written: its point gets its safe fallback
@@ -80,7 +82,7 @@ class Arbiter:
         final = dict(desired)
         local_now = now.astimezone(self.site.tz)
         for key, override in overrides.items():
-            if key in self._writable:
+            if key in self._writable and not _safety_first(desired.get(key)):
                 final[key] = _override_command(override, local_now)
         # An overridden setpoint needs the zone's mode at comfort, or the mode would ignore
         # it (frost protection and off replace the setpoint in the zone's controller).
@@ -91,9 +93,15 @@ class Arbiter:
             ref = self._writable[key]
             switch = switches.get(key)
             final[key] = _within_bounds(self.site, ref, command, switch)
-            if switch is not None:
+            if switch is not None and not _safety_first(desired.get(key)):
                 final[key] = _minimum_state_time(ref, final[key], switch, now)
         return final
+
+
+def _safety_first(command: Command | None) -> bool:
+    """A controller's command that is itself a safety rule (a plant kept on for frost
+    protection): neither a person's order nor a minimum time holds it back."""
+    return command is not None and command.source == "safety"
 
 
 def _override_command(override: Override, local_now: datetime) -> Command:

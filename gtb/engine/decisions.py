@@ -21,6 +21,7 @@ from controllers.lighting import (
     equipment_decision,
     lighting_entries,
 )
+from controllers.plant import ZoneNeed, frost_floor, plant_decision
 from controllers.schedule import (
     HORIZON_DAYS,
     LOOK_BACK_DAYS,
@@ -34,8 +35,9 @@ from gtb.engine.journal import Journal
 from gtb.engine.reading import Snapshot
 from gtb.model import Building, Site, Zone
 from gtb.model.calendar import AgendaEntry
-from gtb.model.points import MODE_OF_LEVEL, Quality, Role
+from gtb.model.points import MODE_OF_LEVEL, HeatingLevel, Quality, Role
 from gtb.store import Store
+from gtb.store.control import Override
 from gtb.store.status import OutputStatus, ZoneStatus
 from gtb.texts import Reason
 
@@ -103,6 +105,14 @@ class Decider:
             **{f"circuit:{z.key}": z.keys[Role.LIGHTING_RELAY]
                for z in self.zones if Role.LIGHTING_RELAY in z.keys},
         }
+        self._plants = [(building, f"{building.id}.{p.id}",
+                         f"{building.name} — {p.name}" if p.name else building.name)
+                        for building in site.buildings
+                        for p in building.points if p.role is Role.PLANT_ENABLE]
+        self._plant_on: dict[str, bool] = {}
+        """The state each plant was last decided, when its read-back is not known."""
+        self.output_relays.update({f"plant:{building.id}": plant
+                                   for building, plant, _ in self._plants})
         """The relay point behind each output: what a person's order on it names."""
 
     def restore(self, now: datetime) -> None:
@@ -114,7 +124,11 @@ class Decider:
                 learner.restore(stored.model)
         self._learned_on = now.astimezone(self._site.tz).date()
 
-    def decide(self, now: datetime, snapshot: Snapshot) -> Decisions:
+    def decide(self, now: datetime, snapshot: Snapshot,
+               overrides: Mapping[str, Override] | None = None) -> Decisions:
+        """What every zone and output should do now; ``overrides``, people's overrides in
+        force, count in the plants' decisions (arbitration applies them)."""
+        overrides = overrides or {}
         local_now = now.astimezone(self._site.tz)
         desired: dict[str, Command] = {}
         zones: dict[str, ZoneStatus] = {}
@@ -173,7 +187,36 @@ class Decider:
                 self._circuit(now, local_now, z, where, present, desired, outputs)
         self._cabinet_decisions(local_now, agendas, desired, outputs)
         self._equipment_decisions(local_now, agendas, desired, outputs)
+        self._plant_decisions(now, snapshot, zones, overrides, desired, outputs)
         return Decisions(desired, zones, outputs)
+
+    def _plant_decisions(self, now: datetime, snapshot: Snapshot,
+                         zones: Mapping[str, ZoneStatus], overrides: Mapping[str, Override],
+                         desired: dict[str, Command], outputs: dict[str, OutputStatus]) -> None:
+        """Each building's plant, on while a zone needs heat or frost protection
+        (``controllers.plant``): a zone's setpoint overridden by a person counts at
+        comfort, as arbitration will write it. Frost protection is a safety command."""
+        for building, plant, name in self._plants:
+            needs = []
+            for z in self.zones:
+                if z.building is not building:
+                    continue
+                status = zones[z.key]
+                level, setpoint = status.level, status.setpoint
+                override = overrides.get(z.keys.get(Role.HEATING_SETPOINT, ""))
+                if override is not None:
+                    level, setpoint = HeatingLevel.COMFORT, override.value
+                needs.append(ZoneNeed(z.zone.name, level, setpoint, status.temperature,
+                                      frost_floor(self._site, z.zone)))
+            seen = snapshot.good(plant)
+            was_on = self._plant_on.get(plant, True) if seen is None else seen >= 0.5
+            decision = plant_decision(needs, was_on)
+            self._plant_on[plant] = decision.on
+            desired[plant] = Command(plant, 1.0 if decision.on else 0.0, decision.reason,
+                                     source="safety" if decision.frost else "controller")
+            outputs[f"plant:{building.id}"] = OutputStatus(
+                kind="plant", id=building.id, name=name, at=now, on=decision.on,
+                reason=decision.reason, source=desired[plant].source)
 
     def learn(self, now: datetime) -> bool:
         """Once a night (the first call after local midnight): refit every zone from what

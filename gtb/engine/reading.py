@@ -28,10 +28,17 @@ class Snapshot:
 
     values: dict[str, float | None] = field(default_factory=dict)
     quality: dict[str, Quality] = field(default_factory=dict)
+    implausible: dict[str, float] = field(default_factory=dict)
+    """What a device answered for a point that cannot be believed (NaN, out of range):
+    the device answers, but a command point reading so was lost (a restart)."""
 
     def good(self, key: str) -> float | None:
         """The point's value read this tick, None unless its quality is ok."""
         return self.values.get(key) if self.quality.get(key) is Quality.OK else None
+
+    def answered(self, key: str) -> bool:
+        """Whether the point's device answered for it this tick, believably or not."""
+        return self.quality.get(key) is Quality.OK or key in self.implausible
 
     def counts(self) -> dict[Quality, int]:
         counted = dict.fromkeys(Quality, 0)
@@ -99,6 +106,8 @@ class PointReader:
                 snapshot.values[key], snapshot.quality[key] = None, Quality.FAILED
                 samples.append(Sample(key, now, None, Quality.FAILED, error))
             self._error_of[key] = error
+            if reading.value is not None:
+                snapshot.implausible[key] = reading.value
         return samples, snapshot
 
     def cause(self, key: str) -> str:

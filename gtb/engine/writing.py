@@ -3,8 +3,12 @@ dead device; every change of a command, and every release, recorded with its rea
 
 A command is written again when it moved by more than the deadband, when it has not been
 written for ``refresh_s``, and when the device reports something else two ticks after the
-write (a device that restarted and lost it). A point nobody commands any more is released:
-BACnet writes null at its priority, so that the device's own logic takes over again;
+write (a device that restarted and lost it). Every command of a device is written again
+at once when the device answers after a tick without an answer (it may have restarted in
+the silence), and when a command point of it reads back a value no point may hold (a
+restart left a mode 0 in a register): nothing waits for a good reading or the refresh.
+A point nobody commands any more is released: BACnet writes null at its priority, so that
+the device's own logic takes over again;
 Modbus has no priorities, so the point is left at its last value, and the log says that.
 
 Where commands take a priority slot (BACnet), a read-back that differs is looked into
@@ -68,6 +72,10 @@ class Writer:
         self._written: dict[str, _Written] = {}
         self._recorded: dict[str, Command] = {}
         self._rewrites: dict[str, list[datetime]] = {}
+        self._silent: set[Endpoint] = set()
+        """Devices that answered for none of their points at the last tick."""
+        self._invalid: set[Endpoint] = set()
+        """Devices a command point of which read back out of range at the last tick."""
         self.switches: dict[str, Switch] = {}
         """When each relay last changed state: arbitration keeps its minimum times."""
         self.held: dict[str, int] = {}
@@ -100,18 +108,48 @@ class Writer:
         """Write what is due, except to a dead device: its alarm says enough, and what it
         misses goes out when it answers again (nothing counts as written until then).
         Returns the writes that succeeded and those that failed."""
+        restore = self._restorations(final, snapshot)
         due: list[tuple[Command, bool]] = []
         for command in final.values():
-            if (command.key in self.refused or command.key in self.held
-                    or self._refs[command.key].binding.endpoint in dead):
+            endpoint = self._refs[command.key].binding.endpoint
+            if command.key in self.refused or command.key in self.held or endpoint in dead:
                 continue
-            if self._needs_write(now, command):
+            if endpoint in restore and command.key in self._written:
+                self._journal.event("command", Reason.of("command.restoring", key=command.key,
+                                                         value=command.value),
+                                    restore[endpoint], ref=self._refs[command.key],
+                                    data={"value": command.value})
+                due.append((command, False))
+            elif self._needs_write(now, command):
                 due.append((command, False))
             elif self._diverged(now, command, snapshot):
                 due.append((command, True))
         results = await asyncio.gather(*(self._write_one(now, c, again) for c, again in due))
         self._follow_rewrites(now, final)
         return sum(results), len(results) - sum(results)
+
+    def _restorations(self, final: Mapping[str, Command], snapshot: Snapshot
+                      ) -> dict[Endpoint, Reason]:
+        """The devices whose every command is written again now, and why: back after a
+        tick of silence, or a command point newly read back out of range (while it stays
+        so, the read-back rule below writes it again every two ticks)."""
+        answering: set[Endpoint] = set()
+        endpoints: set[Endpoint] = set()
+        for key, ref in self._refs.items():
+            endpoints.add(ref.binding.endpoint)
+            if snapshot.answered(key):
+                answering.add(ref.binding.endpoint)
+        invalid = {self._refs[key].binding.endpoint: value
+                   for key, value in snapshot.implausible.items() if key in final}
+        restore = {endpoint: Reason.of("command.device_back")
+                   for endpoint in self._silent & answering}
+        for endpoint, value in invalid.items():
+            if endpoint not in self._invalid:
+                restore.setdefault(endpoint, Reason.of("command.read_back_invalid",
+                                                       value=value))
+        self._silent = endpoints - answering
+        self._invalid = set(invalid)
+        return restore
 
     async def inspect(self, now: datetime, final: Mapping[str, Command], snapshot: Snapshot,
                       dead: Collection[Endpoint]) -> None:
@@ -184,6 +222,9 @@ class Writer:
         """The device reads back something else than it held for the command, two ticks
         after the write: it restarted and lost it, or someone else commands it."""
         written = self._written.get(command.key)
+        if written is not None and command.key in snapshot.implausible:
+            # Out of range: no point may hold it (a restart's mode 0); again every 2 ticks.
+            return now - written.at >= self._settle
         seen = snapshot.values.get(command.key)
         return (
             written is not None

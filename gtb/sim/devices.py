@@ -9,7 +9,10 @@ is ``host/24``: whatever bacpypes3 broadcasts goes to ``127.0.0.255``, on loopba
 
 The simulation publishes readings (temperatures, meters, valves, occupancy...) into the
 devices and reads back what clients commanded (setpoints, modes, relays, dimming). A
-stop and a start is a network outage, not a power cycle: the values survive it.
+stop and a start is a network outage, not a power cycle: the values survive it (a power
+cycle is ``VirtualSite.power_cycle``). A write that would leave a command point outside
+its physical range, or not a number, is refused as a controller refuses it: Modbus
+exception 03, BACnet value-out-of-range; the device keeps what it held.
 
 The BACnet devices are built on bacpypes3 directly, not with BAC0, because in BAC0
 2026.7: stopping any BAC0 instance cancels every BAC0 task of the process (``Base._disconnect``
@@ -46,10 +49,18 @@ from bacpypes3.apdu import (
     AbortReason,
     ComplexAckPDU,
     ConfirmedServiceChoice,
+    UnconfirmedServiceChoice,
+    confirmed_request_types,
+    unconfirmed_request_types,
 )
 from bacpypes3.app import Application
 from bacpypes3.appservice import ServerSSM
-from bacpypes3.basetypes import EngineeringUnits, PropertyIdentifier
+from bacpypes3.basetypes import (
+    EngineeringUnits,
+    ObjectTypesSupported,
+    PropertyIdentifier,
+    ServicesSupported,
+)
 from bacpypes3.errors import PropertyError
 from bacpypes3.local.analog import (
     AnalogInputObject,
@@ -93,6 +104,7 @@ from gtb.sim.traffic import (
     fewest_modbus_reads,
     fewest_rpm_requests,
 )
+from gtb.sim.world import command_refusal
 from protocols.modbus import decode, encode
 
 B = TypeVar("B", ModbusBinding, BacnetBinding)
@@ -267,6 +279,11 @@ class ModbusDeviceServer:
             f"Modbus TCP {self.host}:{self.port} (unit{'s' if len(self.units) > 1 else ''} "
             f"{units}): {len(self.keys)} points"
         )
+        self._writable: dict[tuple[int, str], list[str]] = {}
+        for key, ref in self._refs.items():
+            if ref.point.writable:
+                binding = self._bindings[key]
+                self._writable.setdefault((binding.unit, binding.table), []).append(key)
         self._counter = TrafficCounter()
         self._server: CountingModbusServer | None = None
 
@@ -337,7 +354,11 @@ class ModbusDeviceServer:
         table = _TABLE_OF_FUNCTION[function_code]
         memory = self._memory[(unit, table)]
         if written is not None:
-            memory[address : address + len(written)] = [int(value) for value in written]
+            after = list(memory)
+            after[address : address + len(written)] = [int(value) for value in written]
+            if self._refused(unit, table, address, len(written), after):
+                return ExcCodes.ILLEGAL_VALUE
+            memory[:] = after
         elif table in _BIT_TABLES:
             registers[: len(memory) // 16] = [
                 sum(bit << i for i, bit in enumerate(memory[word : word + 16]))
@@ -346,6 +367,23 @@ class ModbusDeviceServer:
         else:
             registers[: len(memory)] = memory
         return None
+
+
+    def _refused(self, unit: int, table: str, address: int, count: int,
+                 after: list[int]) -> bool:
+        """Whether a write leaves a command point it touches with a value the point cannot
+        take (a setpoint of 95 °C, a NaN, a mode 0): a controller answers exception 03
+        (illegal data value) and keeps what it held."""
+        for key in self._writable.get((unit, table), ()):
+            binding = self._bindings[key]
+            if binding.address >= address + count or binding.address + binding.width <= address:
+                continue
+            span = after[binding.address : binding.address + binding.width]
+            value = decode(binding, bool(span[0]) if table in _BIT_TABLES else span)
+            ref = self._refs[key]
+            if command_refusal(key, ref.role, ref.point.physical_range, value) is not None:
+                return True
+        return False
 
 
 async def _no_such_unit(*_: Any) -> ExcCodes:
@@ -388,12 +426,92 @@ class _Rounding:
         await super().write_property(attr, value, index, priority)  # type: ignore[misc]
 
 
-class _AnalogValue(_Rounding, AnalogValueObjectCmd):
-    pass
+class _RangeCheck:
+    """Refuses a present-value write outside the object's Min_Pres_Value and
+    Max_Pres_Value (the point's physical range), or not a number, as controllers do."""
+
+    minPresValue: float
+    maxPresValue: float
+
+    async def write_property(
+        self, attr: Any, value: Any, index: int | None = None, priority: int | None = None
+    ) -> None:
+        if (
+            attr == PropertyIdentifier.presentValue
+            and not isinstance(value, Null)
+            and not (math.isfinite(value) and self.minPresValue <= value <= self.maxPresValue)
+        ):
+            raise PropertyError("valueOutOfRange")
+        await super().write_property(attr, value, index, priority)  # type: ignore[misc]
 
 
-class _AnalogOutput(_Rounding, AnalogOutputObject):
-    pass
+class _AnalogOutput(_RangeCheck, _Rounding, AnalogOutputObject):
+    """Out of range or NaN refused first (rounding NaN would fail), then rounded."""
+
+
+class _AnalogValue(_RangeCheck, _Rounding, AnalogValueObjectCmd):
+    """Out of range or NaN refused first (rounding NaN would fail), then rounded."""
+
+
+class _Device(DeviceObject):
+    """The device object, announcing the services and object types the device serves.
+
+    bacpypes3 0.0.110 announces no object type at all, and names its unconfirmed services
+    by the confirmed service of the same number (Who-Is as AddListElement): a client that
+    reads Protocol_Services_Supported to choose how to talk to the device is misled."""
+
+    @property
+    def protocolServicesSupported(self) -> ServicesSupported:
+        supported = ServicesSupported([])
+        if self._app:
+            for choices, requests in ((ConfirmedServiceChoice, confirmed_request_types),
+                                      (UnconfirmedServiceChoice, unconfirmed_request_types)):
+                for choice, request in requests.items():
+                    if hasattr(self._app, f"do_{request.__name__}"):
+                        supported[getattr(ServicesSupported, choices(choice).attr)] = 1
+        return supported
+
+    @protocolServicesSupported.setter
+    def protocolServicesSupported(self, value: Any) -> None:
+        """Worked out from the application, as bacpypes3's own: a value given is ignored."""
+
+    @property
+    def protocolObjectTypesSupported(self) -> ObjectTypesSupported:
+        supported = ObjectTypesSupported([])
+        if self._app:
+            for object_type, _ in self._app.objectIdentifier:
+                supported[int(object_type)] = 1
+        return supported
+
+    @protocolObjectTypesSupported.setter
+    def protocolObjectTypesSupported(self, value: Any) -> None:
+        """The types of the device's objects: a value given is ignored."""
+
+
+def _null_writes_at_lowest_priority(app: Any) -> None:
+    """A WriteProperty of NULL to a commandable present value without a priority
+    relinquishes at priority 16, as a write without priority is at 16 (clause 19.2.1);
+    bacpypes3 0.0.110 takes NULL only when a priority is given and answers an error."""
+    answer = app.do_WritePropertyRequest
+
+    async def do_WritePropertyRequest(apdu: Any) -> None:
+        if (apdu.priority is None
+                and apdu.propertyIdentifier == PropertyIdentifier.presentValue
+                and isinstance(app.get_object_id(apdu.objectIdentifier), Commandable)
+                and _is_null(apdu.propertyValue)):
+            apdu.priority = 16
+        await answer(apdu)
+
+    app.do_WritePropertyRequest = do_WritePropertyRequest
+
+
+def _is_null(value: Any) -> bool:
+    """Whether a WriteProperty's value (an ``Any``) is a NULL."""
+    try:
+        value.cast_out(Null)
+    except Exception:  # bacpypes3 raises various errors for other types
+        return False
+    return True
 
 
 class _AnalogInput(OutOfService, AnalogInputObject):
@@ -586,7 +704,7 @@ class BacnetDeviceServer:
                 probe.bind((self.host, self.port))
         if self._device is None:
             owners = dict.fromkeys(key.split(".")[0] for key in self.keys)
-            self._device = DeviceObject(
+            self._device = _Device(
                 objectIdentifier=("device", self.device_instance),
                 objectName="+".join(owners),
                 modelName="GTB simulated controller",
@@ -613,6 +731,7 @@ class BacnetDeviceServer:
         self._app = Application.from_object_list(
             [self._device, network_port, *self._objects.values()]
         )
+        _null_writes_at_lowest_priority(self._app)
         if self._fast_reads:
             _PresentValueReads(self._app, (
                 (obj, self._bindings[key].object_type) for key, obj in self._objects.items()
@@ -690,6 +809,8 @@ def _bacnet_object(ref: PointRef, binding: BacnetBinding, value: float,
         return AnalogValueObject(**properties)
     if binding.commandable:
         properties["relinquishDefault"] = present
+        if binding.object_type.startswith("analog"):
+            properties["minPresValue"], properties["maxPresValue"] = ref.point.physical_range
     return _OBJECT_CLASSES[binding.object_type](**properties)
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.live import Live
@@ -22,6 +22,12 @@ from gtb.model import Site
 from gtb.model.points import Role
 from gtb.sim.devices import DeviceServer, device_servers
 from gtb.sim.world import VirtualCommune
+
+T = TypeVar("T")
+
+
+class SimulationStopped(RuntimeError):
+    """The loop that keeps the devices in step with the physics failed: why, and when."""
 
 
 class VirtualSite:
@@ -42,6 +48,7 @@ class VirtualSite:
         self._bacnet_options = bacnet_options
         self.servers: list[DeviceServer] = device_servers(site, self._defaults, bacnet_options)
         self._writable = {ref.key for ref in site.points() if ref.point.writable}
+        self._stepping: asyncio.Task[None] | None = None
         self._pair_points()
 
     def _pair_points(self) -> None:
@@ -50,20 +57,31 @@ class VirtualSite:
                           if k not in self._writable]
 
     def sync(self) -> None:
-        """Commands in, physics up to now, readings out."""
+        """Commands in, physics up to now, readings out. A command the physics cannot take
+        (a device power-cycled to an invalid value: clients' writes of one are refused by
+        the devices) leaves the physics as it was, as a controller ignores it."""
         for server, key in self._commands:
-            self.world.write(key, server.commanded(key))
+            value = server.commanded(key)
+            if self.world.refusal(key, value) is None:
+                self.world.write(key, value)
         self.world.advance_to(self.clock.now())
         for server, key in self._readings:
             server.publish(key, self.world.read(key))
 
-    async def power_cycle(self, server: DeviceServer) -> DeviceServer:
+    async def power_cycle(self, server: DeviceServer,
+                          held: Mapping[str, float] | None = None) -> DeviceServer:
         """Switch a device off and on: it comes back holding the building's own defaults
-        for its commands, as a controller that lost its memory does."""
+        for its commands, as a controller that lost its memory does, or what ``held`` says
+        for some of them: a value out of the point's range (a mode 0, a setpoint of
+        -1000 °C) is what a controller that lost its configuration may hold."""
         await server.stop()
         values = self.world.values()
         initial = {key: self._defaults[key] if key in self._writable else values[key]
                    for key in self._defaults}
+        for key, value in (held or {}).items():
+            if key not in self._writable or key not in server.keys:
+                raise ValueError(f"{key!r} is not a command point of {server.label}")
+            initial[key] = value
         [fresh] = [s for s in device_servers(self.site, initial, self._bacnet_options)
                    if s.keys == server.keys]
         self.servers[self.servers.index(server)] = fresh
@@ -80,13 +98,14 @@ class VirtualSite:
                 await server.start()
                 started.append(server)
             self.sync()
-            task = asyncio.create_task(self._keep_in_step(sync_s))
+            self._stepping = asyncio.create_task(self._keep_in_step(sync_s))
             try:
                 yield self
             finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                self._stepping.cancel()
+                with contextlib.suppress(asyncio.CancelledError, SimulationStopped):
+                    await self._stepping
+                self._stepping = None
         finally:
             for server in reversed(started):
                 await server.stop()
@@ -94,7 +113,33 @@ class VirtualSite:
     async def _keep_in_step(self, sync_s: float) -> None:
         while True:
             await asyncio.sleep(sync_s)
-            self.sync()
+            try:
+                self.sync()
+            except Exception as exc:
+                raise SimulationStopped(
+                    f"the virtual commune stopped at {self.world.now:%Y-%m-%d %H:%M} "
+                    f"(simulated, UTC): {type(exc).__name__}: {exc}; its devices would "
+                    "answer with frozen values") from exc
+
+    async def alongside(self, work: Awaitable[T]) -> T:
+        """Run ``work`` while serving; if the loop that keeps the devices in step with the
+        physics fails, ``work`` is cancelled and ``SimulationStopped`` says why, instead of
+        devices answering with frozen values while nobody knows."""
+        if self._stepping is None:
+            raise RuntimeError("alongside() runs inside serving()")
+        worker = asyncio.ensure_future(work)
+        watcher = asyncio.ensure_future(asyncio.shield(self._stepping))
+        try:
+            await asyncio.wait((worker, watcher), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watcher.cancel()
+            if not worker.done():
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+        if self._stepping.done() and not self._stepping.cancelled():
+            self._stepping.result()  # raises SimulationStopped
+        return worker.result()
 
 
 def zone_table(virtual: VirtualSite) -> Table:
@@ -144,6 +189,10 @@ async def serve_virtual_site(
         console.print(devices)
         console.print(f"speed ×{clock.speed:g}; Ctrl-C to stop")
         with Live(zone_table(virtual), console=console, refresh_per_second=1) as live:
-            while True:
-                await asyncio.sleep(1.0)
-                live.update(zone_table(virtual))
+
+            async def show() -> None:
+                while True:
+                    await asyncio.sleep(1.0)
+                    live.update(zone_table(virtual))
+
+            await virtual.alongside(show())

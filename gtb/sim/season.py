@@ -1,9 +1,10 @@
 """The season harness: a heating strategy at the controls of the virtual commune.
 
 A strategy is asked for each zone's level and setpoint every ``CONTROL_STEP_S``; the
-harness writes them to the zone's setpoint (and heating mode, when the zone has one) and
-runs the physics in ``PHYSICS_STEP_S`` steps, directly on ``VirtualCommune`` (no devices,
-no engine: a season takes seconds). Strategies see only what a real controller could
+harness writes them to the zone's setpoint (and heating mode, when the zone has one),
+commands each building's plant from its zones as the engine does, and runs the physics
+in ``PHYSICS_STEP_S`` steps, directly on ``VirtualCommune`` (no devices, no engine: a
+season takes seconds). Strategies see only what a real controller could
 read (``Observations``: the site's sensor points); one that is handed the simulator
 itself (a bound) is built by the caller from the world.
 
@@ -23,6 +24,7 @@ from numpy.typing import NDArray
 
 from controllers.heating import programme_decision
 from controllers.learning import ZoneLearner
+from controllers.plant import ZoneNeed, frost_floor, plant_decision
 from controllers.schedule import FrenchCalendar, occupation
 from gtb.model import ComfortLevels, Site
 from gtb.model.points import MODE_OF_LEVEL, HeatingLevel, Role
@@ -279,7 +281,8 @@ class Run:
     strategy: str
     seed: int
     heat_kwh: dict[str, float]
-    """Heat metered per building over the counted period."""
+    """Heat produced per building over the counted period: delivered to the emitters, and
+    a boiler's standby losses while enabled (``_produced_kwh``)."""
     trace: Trace
 
 
@@ -295,7 +298,8 @@ def tabulated_world(site: Site, seed: int, begin: datetime, controls: int, *,
 class Harness:
     """A strategy at the controls of a world, as the engine is: asked at each control
     step, and only what changed is written, to the zone's setpoint and, where the zone
-    has one, its heating mode."""
+    has one, its heating mode; each building's plant follows its zones as the engine
+    commands it (``controllers.plant``), whatever the strategy."""
 
     def __init__(self, site: Site, world: VirtualCommune, strategy: Strategy) -> None:
         self.world = world
@@ -303,6 +307,10 @@ class Harness:
         self.commands: dict[str, ZoneCommand] = {}
         """The last command written to each zone."""
         self._writable, self._sensors = _writable(site), Sensors(site)
+        self._plants = [
+            (f"{b.id}.{p.id}", [(f"{b.id}.{z.id}", z.name, frost_floor(site, z))
+                                for z in b.zones])
+            for b in site.buildings for p in b.points if p.role is Role.PLANT_ENABLE]
 
     def control(self, now: datetime) -> None:
         """Ask the strategy at ``now`` and write what changed."""
@@ -315,6 +323,23 @@ class Harness:
             self.world.write(setpoint_key, command.setpoint)
             if mode_key is not None:
                 self.world.write(mode_key, MODE_OF_LEVEL[command.level])
+        self._command_plants(seen)
+
+    def _command_plants(self, seen: Observations) -> None:
+        """Each plant on while a zone of its building needs heat or frost protection,
+        off otherwise; the control step (15 min) is longer than the plant's minimum times."""
+        for plant, zones in self._plants:
+            needs = []
+            for key, name, floor in zones:
+                command = self.commands.get(key)
+                if command is None:
+                    continue  # never commanded yet: the building's own comfort
+                needs.append(ZoneNeed(name, command.level, command.setpoint,
+                                      seen.temperature(key), floor))
+            was_on = self.world.read(plant) >= 0.5
+            on = plant_decision(needs, was_on).on
+            if on != was_on:
+                self.world.write(plant, 1.0 if on else 0.0)
 
 
 StrategyBuilder = Callable[[Site, VirtualCommune, datetime, datetime], Strategy]
@@ -340,7 +365,7 @@ def simulate(site: Site, strategy: str, seed: int, start: datetime, end: datetim
     metered = dict.fromkeys((b.id for b in site.buildings), 0.0)
     for c in range(controls):
         if c == counted_from:
-            metered = {b: world.building_state(b).heat_kwh for b in metered}
+            metered = {b: _produced_kwh(world, b) for b in metered}
         now = begin + timedelta(seconds=c * CONTROL_STEP_S)
         harness.control(now)
         setpoints[c] = world.setpoint
@@ -351,8 +376,15 @@ def simulate(site: Site, strategy: str, seed: int, start: datetime, end: datetim
     trace = Trace(origin, counted_from * STEPS_PER_CONTROL, air, setpoints,
                   world.occupants.counts(starts),
                   world.weather.sample(starts + PHYSICS_STEP_S / 2)[0])
-    heat = {b: world.building_state(b).heat_kwh - before for b, before in metered.items()}
+    heat = {b: _produced_kwh(world, b) - before for b, before in metered.items()}
     return Run(strategy, seed, heat, trace)
+
+
+def _produced_kwh(world: VirtualCommune, building: str) -> float:
+    """Heat the building's plant produced: delivered to the emitters (its heating meter)
+    and lost on standby while enabled and idle (a boiler's)."""
+    state = world.building_state(building)
+    return state.heat_kwh + state.standby_kwh
 
 
 class _Tabulated(Weather):

@@ -366,6 +366,13 @@ class Thermostat:
         return self.valve
 
 
+STANDBY_LOSS = 0.015
+"""Standby loss of an enabled, idle boiler, as a share of its rated output: an
+assumption in the middle of the 1 to 2 % usually quoted for the non-condensing boilers
+of small public buildings (EN 15316-4-1's standby loss at 30 K; quoted from memory, to
+verify; older boilers lose more, condensing ones less)."""
+
+
 @dataclass(frozen=True)
 class Plant:
     """A building's heat source, shared by its zones' emitters.
@@ -402,6 +409,15 @@ class Plant:
     def fuel_w(self, heat_w: float) -> float:
         """Fuel (gas) power burnt, on the lower heating value; 0 for a heat pump."""
         return heat_w / self.efficiency if self.kind == "boiler" else 0.0
+
+    def standby_w(self, heat_w: FloatArray) -> FloatArray:
+        """Heat an enabled boiler loses through its casing and flue beyond what it
+        delivers: ``STANDBY_LOSS`` of its rated output when idle, less as it works (the
+        losses while firing are in its efficiency). None modelled for a heat pump."""
+        if self.kind != "boiler":
+            return np.zeros_like(np.asarray(heat_w, dtype=np.float64))
+        idle = np.clip(1.0 - np.asarray(heat_w) / self.rated_w, 0.0, 1.0)
+        return np.asarray(STANDBY_LOSS * self.rated_w * idle)
 
     @classmethod
     def sized(cls, kind: str, design_load_w: float, rated_kw: float | None) -> Plant:

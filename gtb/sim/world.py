@@ -65,6 +65,24 @@ _HELD_IN = {
 engine writes, and the CO2)."""
 
 
+def command_refusal(key: str, role: Role, bounds: tuple[float, float],
+                    value: float) -> str | None:
+    """Why a command point cannot take ``value``, or None: not writable, not a finite
+    number within the point's physical range, or a fraction for a binary or a state. The
+    virtual commune's physics and its devices refuse the same values, so that a device
+    answers a client with an error where the physics could not follow."""
+    info = ROLES[role]
+    if not info.writable:
+        return f"point {key!r} ({role}) cannot be written"
+    value = float(value)
+    low, high = bounds
+    if not (math.isfinite(value) and low <= value <= high):
+        return f"point {key!r}: {value} is outside [{low}, {high}]"
+    if info.kind != "analog" and value != round(value):
+        return f"point {key!r}: a {info.kind} value is whole, not {value}"
+    return None
+
+
 @dataclass(frozen=True)
 class ZoneState:
     """The truth about a zone, for tests and benchmarks (not through points)."""
@@ -93,6 +111,9 @@ class BuildingState:
     lighting_kwh: float
     heat_w: float
     plant_enabled: bool
+    standby_kwh: float = 0.0
+    """Heat the plant lost while enabled, beyond what it delivered (a boiler's standby
+    losses, ``gtb.sim.thermal.STANDBY_LOSS``): in the fuel, not in the heating meter."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +229,8 @@ class VirtualCommune:
             for b in site.buildings
         ]
         self._heat_pump = np.array([p.kind == "heat_pump" for p in self.plants])
+        self._standby_j = np.zeros(len(site.buildings))  # an enabled boiler's idle losses
+        self._standby_w = np.zeros(len(site.buildings))
         self.co2 = np.full(len(entries), OUTDOOR_CO2)
         self._occupancy = np.zeros(len(entries), dtype=np.int64)
         self._heat_w = np.zeros(len(entries))
@@ -297,6 +320,11 @@ class VirtualCommune:
             return share_plant(valve * emitter, membership, capacity[k])
 
         heat = self.network.run(inputs, controller)
+        produced = heat @ self._membership.T  # (steps, buildings)
+        standby = self.plant_enabled * np.stack(
+            [p.standby_w(produced[:, b]) for b, p in enumerate(self.plants)], axis=1)
+        self._standby_j += standby.sum(axis=0) * dt
+        self._standby_w = standby[-1]
         inverse_cop = np.stack([1.0 / p.cop(outdoor) if p.kind == "heat_pump"
                                 else np.zeros(steps) for p in self.plants], axis=1)
         self._heat_j += heat.sum(axis=0) * dt
@@ -363,6 +391,9 @@ class VirtualCommune:
         self.co2[to] = other.co2[of]
         for counted in ("_heat_j", "_lighting_j", "_other_j", "_compressor_j"):
             getattr(self, counted)[to] = getattr(other, counted)[of]
+        buildings = {b.id: i for i, b in enumerate(self.site.buildings)}
+        for j, building in enumerate(other.site.buildings):
+            self._standby_j[buildings[building.id]] = other._standby_j[j]
         cabinets = {c.id: i for i, c in enumerate(self.site.cabinets)}
         for j, cabinet in enumerate(other.site.cabinets):
             self._cabinet_j[cabinets[cabinet.id]] = other._cabinet_j[j]
@@ -400,7 +431,12 @@ class VirtualCommune:
             return float(self._heat_j[zones].sum()), float(heat.sum())
         if slot.meter == "gas":
             fuel = np.array([self.plants[b].fuel_w(1.0) for b in self._building[zones]])
-            return float((self._heat_j[zones] * fuel).sum()), float((heat * fuel).sum())
+            energy, power = (self._heat_j[zones] * fuel).sum(), (heat * fuel).sum()
+            if slot.where == "building":  # the boiler's standby losses burn gas too
+                boiler = self.plants[slot.index]
+                energy += boiler.fuel_w(float(self._standby_j[slot.index]))
+                power += boiler.fuel_w(float(self._standby_w[slot.index]))
+            return float(energy), float(power)
         lighting = self._lighting_w[zones] * self.lighting[zones]
         if slot.meter == "lighting":
             return float(self._lighting_j[zones].sum()), float(lighting.sum())
@@ -438,16 +474,15 @@ class VirtualCommune:
     def write(self, key: str, value: float) -> None:
         """Take a command; ``ValueError`` naming the key if it cannot be written so."""
         slot = self._slot(key)
-        info = ROLES[slot.role]
-        if not info.writable:
-            raise ValueError(f"point {key!r} ({slot.role}) cannot be written")
-        value = float(value)
-        low, high = slot.bounds
-        if not (math.isfinite(value) and low <= value <= high):
-            raise ValueError(f"point {key!r}: {value} is outside [{low}, {high}]")
-        if info.kind != "analog" and value != round(value):
-            raise ValueError(f"point {key!r}: a {info.kind} value is whole, not {value}")
-        getattr(self, _HELD_IN[slot.role])[slot.index] = value
+        refused = command_refusal(key, slot.role, slot.bounds, value)
+        if refused is not None:
+            raise ValueError(refused)
+        getattr(self, _HELD_IN[slot.role])[slot.index] = float(value)
+
+    def refusal(self, key: str, value: float) -> str | None:
+        """Why ``write`` would refuse ``value`` on the point ``key``, or None."""
+        slot = self._slot(key)
+        return command_refusal(key, slot.role, slot.bounds, value)
 
     def set_measurement(self, key: str, value: float) -> None:
         """What a measurement point (a river's level...) reads from now on."""
@@ -494,13 +529,15 @@ class VirtualCommune:
         zones = self._building == index
         heat_j = float(self._heat_j[zones].sum())
         electricity_j = (self._lighting_j + self._other_j + self._compressor_j)[zones].sum()
+        standby_j = float(self._standby_j[index])
         return BuildingState(
             id=building_id, heat_kwh=heat_j / J_PER_KWH,
-            fuel_kwh=self.plants[index].fuel_w(heat_j) / J_PER_KWH,
+            fuel_kwh=self.plants[index].fuel_w(heat_j + standby_j) / J_PER_KWH,
             electricity_kwh=float(electricity_j) / J_PER_KWH,
             lighting_kwh=float(self._lighting_j[zones].sum()) / J_PER_KWH,
             heat_w=float(self._heat_w[zones].sum()),
             plant_enabled=bool(self.plant_enabled[index]),
+            standby_kwh=standby_j / J_PER_KWH,
         )
 
     def energy_account(self, building_id: str | None = None) -> EnergyAccount:

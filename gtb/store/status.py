@@ -87,18 +87,19 @@ class ZoneStatus(StatusRecord):
                 and self.next_arrival.replace(microsecond=0) <= self.at)
 
 
-OutputKind = Literal["cabinet", "circuit", "equipment"]
+OutputKind = Literal["cabinet", "circuit", "equipment", "plant"]
 
 
 class OutputStatus(StatusRecord):
-    """A lighting cabinet, a zone's lighting circuit or a piece of equipment: on or off,
-    at what level, and why."""
+    """A lighting cabinet, a zone's lighting circuit, a piece of equipment or a building's
+    plant (boiler, heat pump): on or off, at what level, and why."""
 
     KIND: ClassVar[str] = "output"
 
     kind: OutputKind
     id: str
-    """The cabinet's or equipment's id, or the zone's ``building.zone`` for a circuit."""
+    """The cabinet's or equipment's id, the zone's ``building.zone`` for a circuit, the
+    building's id for a plant."""
     name: str
     at: datetime
     on: bool
@@ -106,7 +107,8 @@ class OutputStatus(StatusRecord):
     """% of full power, for a dimmed cabinet."""
     reason: Reason
     source: Source = "controller"
-    """Who decided: the controller, or a person's order on the relay."""
+    """Who decided: the controller, a person's order on the relay, or safety (a minimum
+    time, a plant kept on for frost protection)."""
 
     @property
     def key(self) -> str:

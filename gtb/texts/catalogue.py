@@ -105,6 +105,15 @@ _ENGINE: dict[str, Template] = {
     "command.restored": ("Fin d'alarme : commande de {key} rétablie",
                          "Alarm over: command of {key} restored"),
     "command.written": ("écriture réussie", "written"),
+    "command.restoring": ("{key} ← {value:g} de nouveau", "{key} ← {value:g} again"),
+    "command.device_back": ("l'appareil répond de nouveau : il a pu redémarrer et perdre "
+                            "ses commandes",
+                            "the device answers again: it may have restarted and lost its "
+                            "commands"),
+    "command.read_back_invalid": ("l'appareil a relu {value:g} sur un point commandé, "
+                                  "hors plage : il a redémarré ou perdu ses commandes",
+                                  "the device read back {value:g} on a commanded point, out "
+                                  "of range: it restarted or lost its commands"),
     "command.release_failed": ("Libération de {key} impossible", "Releasing {key} failed"),
     "command.released": ("{key} libéré", "{key} released"),
     "command.unused": ("plus aucune commande : point rendu à l'automate",
@@ -373,6 +382,20 @@ _HEATING: dict[str, Template] = {
                            "{start:ddmm} {start:clock}"),
     "forecast.programme_none": ("programme suivi, {why} : aucune période programmée",
                                 "following the programme, {why}: no programmed period"),
+    # the building's plant (controllers/plant.py)
+    "plant.heat": ("Chaufferie en marche : {zone} en {level}, sous sa consigne de "
+                   "{setpoint:temperature} ou tout près",
+                   "Plant on: {zone} at {level}, below or near its setpoint of "
+                   "{setpoint:temperature}"),
+    "plant.frost": ("Chaufferie en marche, hors-gel : {zone} près de son seuil de "
+                    "{floor:temperature}",
+                    "Plant on, frost protection: {zone} near its floor of {floor:temperature}"),
+    "plant.unknown": ("Chaufferie en marche, hors-gel : température de {zone} inconnue",
+                      "Plant on, frost protection: temperature of {zone} unknown"),
+    "plant.idle": ("Chaufferie à l'arrêt : aucune zone ne demande de chaleur (aucune sous sa "
+                   "consigne ou tout près, aucune près de son seuil hors-gel)",
+                   "Plant off: no zone needs heat (none below or near its setpoint, none near "
+                   "its frost floor)"),
 }
 
 _JOBS: dict[str, Template] = {
