@@ -638,9 +638,10 @@ def _unsafe(site: Site, reference: _Morning, faulted: _Morning,
     return found
 
 
-def _storms(morning: _Morning) -> list[Storm]:
-    """Per point and 15-minute window: writes at the device beyond one a window and the
-    changes of what the engine intended."""
+def _storms(morning: _Morning, faults: Sequence[Fault]) -> list[Storm]:
+    """Per point and 15-minute window: writes at the device beyond one a window (the
+    refresh), the changes of what the engine intended, and one restoration for each
+    fault of the point that ends in the window (a device back with its commands lost)."""
     found: list[Storm] = []
     window = int(STORM_WINDOW.total_seconds() // SETTINGS.tick_s)
     for first in range(1, len(morning.ticks) - window + 1, window):
@@ -651,7 +652,8 @@ def _storms(morning: _Morning) -> list[Storm]:
                 1 for a, b in zip(morning.ticks[first - 1 : last], morning.ticks[first : last + 1],
                                   strict=True)
                 if a.intended.get(key) != b.intended.get(key))
-            if writes > changes + 1:
+            restored = sum(1 for f in faults if key in f.points and first <= f.end_min <= last)
+            if writes > changes + restored + 1:
                 found.append(Storm(key, f"{_at(first):%H:%M}-{_at(last + 1):%H:%M}", writes,
                                    changes))
     return found
@@ -813,7 +815,7 @@ def bench_faults(site_file: Path = DEMO_SITE, progress: Progress | None = None,
         start=START.isoformat(), minutes=MORNING_MIN,
         faults=[_outcome(f, faulted, site) for f in schedule],
         unsafe=_unsafe(site, reference, faulted, schedule),
-        storms=_storms(faulted),
+        storms=_storms(faulted, schedule),
         samples_expected=faulted.samples_expected,
         samples_lost=max(0, faulted.samples_expected - faulted.samples_stored),
         archive=faulted.archive, process=outcome)

@@ -66,8 +66,7 @@ def bench_faults_command(as_json: bool, no_process: bool, site_file: Path) -> No
         click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
         return
     table = Table(title=f"gtb bench faults — {result.start}, {result.minutes} min")
-    for column in ("panne", "détectée après (limite)", "alarme levée après la fin",
-                   "commandes rétablies en", "écritures pendant"):
+    for column in ("panne", "détectée (limite)", "levée après", "rétablie en", "écritures"):
         table.add_column(column)
     for row in summary_rows(result):
         table.add_row(*row)
