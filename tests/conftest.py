@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import socket
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 
 from gtb.config import parse_site
 from gtb.model import Site
-from gtb.sim.devices import free_loopback_port
+from gtb.sim.devices import free_loopback_port, relocate_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SITE = ROOT / "sites" / "demo-commune.yaml"
@@ -19,30 +18,6 @@ DEMO_SITE = ROOT / "sites" / "demo-commune.yaml"
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     """A free port on 127.0.0.1, TCP or (``socket.SOCK_DGRAM``) UDP."""
     return free_loopback_port(udp=kind == socket.SOCK_DGRAM)
-
-
-def relocate_ports(text: str) -> str:
-    """Give every Modbus server and BACnet device of a site file its own free port (the
-    system may hand the same free port out twice in a row: each is taken once)."""
-    taken: set[int] = set()
-
-    def distinct(kind: int) -> int:
-        port = free_port(kind)
-        while port in taken:
-            port = free_port(kind)
-        taken.add(port)
-        return port
-
-    tcp = {port: distinct(socket.SOCK_STREAM)
-           for port in set(re.findall(r"\bport: (\d+)", text))}
-    udp = {
-        port: distinct(socket.SOCK_DGRAM)
-        for port in set(re.findall(r'address: "127\.0\.0\.1:(\d+)"', text))
-    }
-    text = re.sub(r"\bport: (\d+)", lambda m: f"port: {tcp[m[1]]}", text)
-    return re.sub(
-        r'address: "127\.0\.0\.1:(\d+)"', lambda m: f'address: "127.0.0.1:{udp[m[1]]}"', text
-    )
 
 
 @pytest.fixture

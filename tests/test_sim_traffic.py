@@ -91,6 +91,11 @@ def test_a_modbus_server_counts_the_requests_and_bytes_it_receives(demo_site: Si
             # count 1, the registers 4
             await bounded(driver.write(wide, 21.0))
             assert school.traffic() == Traffic(writes=1, bytes_in=17)
+            # each write is also counted for the point it lands on, once even when it
+            # spans two registers
+            await bounded(driver.write(setpoint, 21.0))
+            assert town_hall.writes_by_point() == {setpoint.key: 2, relay.key: 1}
+            assert school.writes_by_point() == {wide.key: 1}
 
             before = town_hall.traffic()
             # a read sent in two TCP segments is one request
@@ -150,6 +155,8 @@ def test_a_bacnet_device_counts_the_requests_and_bytes_it_receives(
             sent = gym.traffic() - before
             assert (sent.reads, sent.writes, sent.other) == (1, 2, 0)
             assert sent.bytes_in > 0
+            # a write and a release (a write of null) to the one object written
+            assert gym.writes_by_point() == {setpoint.key: 2}
         finally:
             await driver.stop()
             await gym.stop()

@@ -211,3 +211,7 @@ class Engine:
     def outputs(self) -> list[OutputStatus]:
         """Lighting circuits, cabinets and equipment as of the last tick."""
         return list(self._status.outputs.values())
+
+    def intended(self) -> dict[str, float]:
+        """What the last tick decided each command point should hold, after arbitration."""
+        return self._writer.intended()

@@ -103,6 +103,10 @@ class Writer:
                                     data={"value": command.value, "source": command.source})
         self._recorded = dict(final)
 
+    def intended(self) -> dict[str, float]:
+        """What the last tick decided each command point should hold, after arbitration."""
+        return {key: command.value for key, command in self._recorded.items()}
+
     async def write(self, now: datetime, final: Mapping[str, Command], snapshot: Snapshot,
                     dead: Collection[Endpoint]) -> tuple[int, int]:
         """Write what is due, except to a dead device: its alarm says enough, and what it

@@ -38,8 +38,10 @@ import asyncio
 import functools
 import ipaddress
 import math
+import re
 import socket
 import struct
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -134,6 +136,9 @@ class DeviceServer(Protocol):
     def traffic(self) -> Traffic:
         """What the device has received since it was made, across stops and starts."""
 
+    def writes_by_point(self) -> Counter[str]:
+        """The write requests each of its points has received, as they arrived."""
+
     def fewest_reads(self) -> int:
         """A lower bound of the read requests that read all its points, from their layout
         and the protocol's limits: the yardstick of a client's reads."""
@@ -193,6 +198,27 @@ def free_loopback_port(udp: bool = False) -> int:
     with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def relocate_ports(text: str) -> str:
+    """Give every Modbus server and BACnet device of a site file its own free port (the
+    system may hand the same free port out twice in a row: each is taken once)."""
+    taken: set[int] = set()
+
+    def distinct(udp: bool) -> int:
+        port = free_loopback_port(udp=udp)
+        while port in taken:
+            port = free_loopback_port(udp=udp)
+        taken.add(port)
+        return port
+
+    tcp = {port: distinct(udp=False) for port in set(re.findall(r"\bport: (\d+)", text))}
+    udp = {port: distinct(udp=True)
+           for port in set(re.findall(r'address: "127\.0\.0\.1:(\d+)"', text))}
+    text = re.sub(r"\bport: (\d+)", lambda m: f"port: {tcp[m[1]]}", text)
+    return re.sub(
+        r'address: "127\.0\.0\.1:(\d+)"', lambda m: f'address: "127.0.0.1:{udp[m[1]]}"', text
+    )
 
 
 def _loopback(host: str) -> str:
@@ -284,7 +310,12 @@ class ModbusDeviceServer:
             if ref.point.writable:
                 binding = self._bindings[key]
                 self._writable.setdefault((binding.unit, binding.table), []).append(key)
+        self._point_at: dict[tuple[int, str, int], str] = {
+            (b.unit, b.table, b.address + offset): key
+            for key, b in self._bindings.items() for offset in range(b.width)
+        }
         self._counter = TrafficCounter()
+        self._failure: ExcCodes | None = None
         self._server: CountingModbusServer | None = None
 
     async def start(self) -> None:
@@ -317,8 +348,16 @@ class ModbusDeviceServer:
     def traffic(self) -> Traffic:
         return self._counter.total()
 
+    def writes_by_point(self) -> Counter[str]:
+        return self._counter.writes_by_point()
+
     def fewest_reads(self) -> int:
         return fewest_modbus_reads(self._bindings.values())
+
+    def fail_with(self, code: ExcCodes | None) -> None:
+        """A fault to inject: answer every request with the exception ``code`` (a device
+        whose own sensors bus has failed answers SERVER_DEVICE_FAILURE), until ``None``."""
+        self._failure = code
 
     def _store(self, binding: ModbusBinding, value: float) -> None:
         raw = encode(binding, value)
@@ -351,9 +390,16 @@ class ModbusDeviceServer:
         registers: list[int],
         written: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
+        if self._failure is not None:
+            return self._failure
         table = _TABLE_OF_FUNCTION[function_code]
         memory = self._memory[(unit, table)]
         if written is not None:
+            for key in dict.fromkeys(
+                self._point_at.get((unit, table, address + i)) for i in range(len(written))
+            ):
+                if key is not None:
+                    self._counter.wrote(key)
             after = list(memory)
             after[address : address + len(written)] = [int(value) for value in written]
             if self._refused(unit, table, address, len(written), after):
@@ -693,6 +739,7 @@ class BacnetDeviceServer:
             f"{len(self.keys)} objects"
         )
         self._app: Any = None
+        self._fast: _PresentValueReads | None = None
 
     async def start(self) -> None:
         if self._router is not None:
@@ -732,13 +779,15 @@ class BacnetDeviceServer:
             [self._device, network_port, *self._objects.values()]
         )
         _null_writes_at_lowest_priority(self._app)
-        if self._fast_reads:
-            _PresentValueReads(self._app, (
-                (obj, self._bindings[key].object_type) for key, obj in self._objects.items()
-            ), max_apdu=self.max_apdu, segment=self.segment)
+        self._fast = _PresentValueReads(self._app, (
+            (obj, self._bindings[key].object_type) for key, obj in self._objects.items()
+        ), max_apdu=self.max_apdu, segment=self.segment) if self._fast_reads else None
         if self.station is None:
             link = self._app.link_layers[network_port.objectIdentifier]
-            count_bacnet_datagrams(link.server, self._counter)
+            count_bacnet_datagrams(link.server, self._counter, {
+                _object_identifier(obj.objectIdentifier): key
+                for key, obj in self._objects.items()
+            })
             await asyncio.wait_for(link.server._local_transport_ready.wait(),
                                    STARTUP_TIMEOUT_S)
 
@@ -770,6 +819,34 @@ class BacnetDeviceServer:
 
     def traffic(self) -> Traffic:
         return self._counter.total()
+
+    def writes_by_point(self) -> Counter[str]:
+        return self._counter.writes_by_point()
+
+    def send_not_a_number(self, key: str) -> None:
+        """A fault to inject: the analog input ``key`` reads NaN, as a REAL may (a
+        transmitter out of its range, a broken wire), until the next ``publish``."""
+        _check(self._refs, key, self.label, command=False)
+        if not self._bindings[key].object_type.startswith("analog"):
+            raise ValueError(f"{key}: only an analog object can read NaN")
+        obj = self._objects.get(key)
+        if obj is None:
+            raise RuntimeError(f"{self.label}: start the device before injecting a fault")
+        obj.presentValue = math.nan
+
+    def withdraw(self, key: str, gone: bool = True) -> None:
+        """A fault to inject: the object of ``key`` is gone from the device (its input
+        module failed or was unplugged), so that reads of it answer unknown-object; with
+        ``gone`` false it is back, with its value."""
+        obj = self._objects.get(key)
+        if obj is None or self._app is None:
+            raise RuntimeError(f"{self.label}: start the device before injecting a fault")
+        if gone:
+            self._app.delete_object(obj)
+        else:
+            self._app.add_object(obj)
+        if self._fast is not None:
+            self._fast.withdraw(obj.objectIdentifier, gone)
 
     def fewest_reads(self) -> int:
         """A lower bound of the unsegmented ReadPropertyMultiple requests that read every
@@ -940,6 +1017,7 @@ class _PresentValueReads:
         self._others = {
             _object_identifier(identifier) for identifier in app.objectIdentifier
         }.difference(self._points) | {_object_identifier(_WILDCARD_DEVICE)}
+        self._withdrawn: set[bytes] = set()
         self._asap = app.asap
         self._bacpypes_confirmation = app.asap.confirmation
         app.asap.confirmation = self._confirmation
@@ -965,6 +1043,10 @@ class _PresentValueReads:
                 return
         await self._bacpypes_confirmation(pdu)
 
+    def withdraw(self, identifier: Any, gone: bool) -> None:
+        """The object ``identifier`` is gone from the device (unknown-object), or back."""
+        (self._withdrawn.add if gone else self._withdrawn.discard)(_object_identifier(identifier))
+
     def answer(self, request: bytes) -> bytes | None:
         """The service data of the ReadPropertyMultiple-ACK to ``request`` (service
         data), or ``None`` when bacpypes3 must answer it."""
@@ -975,7 +1057,7 @@ class _PresentValueReads:
             if spec[0] != 0x0C or spec[5:] != _PRESENT_VALUE_ONLY:
                 return None
             identifier = spec[1:5]
-            point = self._points.get(identifier)
+            point = None if identifier in self._withdrawn else self._points.get(identifier)
             if point is not None:
                 obj, head, encode = point
                 parts += (head, encode(object.__getattribute__(obj, "presentValue")),

@@ -16,7 +16,8 @@ settings: what a perfect client could not do better than.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import astuple, dataclass
 from typing import Any, Literal
 
@@ -70,12 +71,21 @@ class TrafficCounter:
 
     def __init__(self) -> None:
         self._totals: dict[str, int] = dict.fromkeys(("reads", "writes", "other", "bytes_in"), 0)
+        self._writes: Counter[str] = Counter()
 
     def received(self, size: int) -> None:
         self._totals["bytes_in"] += size
 
     def request(self, kind: Kind) -> None:
         self._totals[kind] += 1
+
+    def wrote(self, key: str) -> None:
+        """A write request to the point ``key`` arrived (counted besides ``request``)."""
+        self._writes[key] += 1
+
+    def writes_by_point(self) -> Counter[str]:
+        """The write requests each point has received so far."""
+        return Counter(self._writes)
 
     def total(self) -> Traffic:
         return Traffic(**self._totals)
@@ -187,6 +197,26 @@ _WRITE_SERVICES = frozenset(int(ConfirmedServiceChoice(name)) for name in (
     "writeProperty", "writePropertyMultiple"))
 
 
+def _apdu_at(datagram: bytes) -> int | None:
+    """Where the APDU of a BACnet/IP datagram starts, read from the BVLL and NPDU headers;
+    ``None`` when it carries none (a BVLL or network-layer message). Raises IndexError
+    when the datagram is too short for its own headers."""
+    if datagram[0] != 0x81 or datagram[1] not in _NPDU_AT:
+        return None
+    at = _NPDU_AT[datagram[1]]
+    control = datagram[at + 1]
+    if control & 0x80:  # a network-layer message, no APDU
+        return None
+    at += 2
+    if control & 0x20:  # destination network, address length, address
+        at += 3 + datagram[at + 2]
+    if control & 0x08:  # source network, address length, address
+        at += 3 + datagram[at + 2]
+    if control & 0x20:  # the hop count, after both
+        at += 1
+    return at
+
+
 def bacnet_kind(datagram: bytes) -> Kind | None:
     """What a BACnet/IP datagram asks, read from its headers; ``None`` for the second
     and later segments of a segmented request, which was counted at its first.
@@ -198,19 +228,9 @@ def bacnet_kind(datagram: bytes) -> Kind | None:
     and BVLL messages, and what is too short to be any of them.
     """
     try:
-        if datagram[0] != 0x81 or datagram[1] not in _NPDU_AT:
+        at = _apdu_at(datagram)
+        if at is None:
             return "other"
-        at = _NPDU_AT[datagram[1]]
-        control = datagram[at + 1]
-        if control & 0x80:  # a network-layer message, no APDU
-            return "other"
-        at += 2
-        if control & 0x20:  # destination network, address length, address
-            at += 3 + datagram[at + 2]
-        if control & 0x08:  # source network, address length, address
-            at += 3 + datagram[at + 2]
-        if control & 0x20:  # the hop count, after both
-            at += 1
         header = datagram[at]
         if header >> 4 != 0:  # not a confirmed request
             return "other"
@@ -227,9 +247,29 @@ def bacnet_kind(datagram: bytes) -> Kind | None:
     return "writes" if service in _WRITE_SERVICES else "other"
 
 
-def count_bacnet_datagrams(server: Any, counter: TrafficCounter) -> None:
+_WRITE_PROPERTY = int(ConfirmedServiceChoice("writeProperty"))
+
+
+def bacnet_written_object(datagram: bytes) -> bytes | None:
+    """The object identifier (4 octets) an unsegmented WriteProperty request writes to,
+    or ``None`` for any other datagram: its first parameter is the object, context tag 0
+    of 4 octets (``0c``), right after the 4 octets of the request's header."""
+    try:
+        at = _apdu_at(datagram)
+        if at is None or datagram[at] >> 4 != 0 or datagram[at] & 0x08:
+            return None
+        if datagram[at + 3] != _WRITE_PROPERTY or datagram[at + 4] != 0x0C:
+            return None
+        return bytes(datagram[at + 5 : at + 9]) if len(datagram) >= at + 9 else None
+    except IndexError:
+        return None
+
+
+def count_bacnet_datagrams(server: Any, counter: TrafficCounter,
+                           objects: Mapping[bytes, str]) -> None:
     """Count every datagram that reaches ``server``, the bacpypes3 ``IPv4DatagramServer``
-    of a device's link layer, before it goes up the stack.
+    of a device's link layer, before it goes up the stack; a WriteProperty to one of
+    ``objects`` (object identifier -> point key) is also counted for that point.
 
     Its sockets' protocols hand each datagram to the server's ``confirmation``; this
     wraps that one method of this one server, below everything that answers (bacpypes3
@@ -243,6 +283,10 @@ def count_bacnet_datagrams(server: Any, counter: TrafficCounter) -> None:
         kind = bacnet_kind(datagram)
         if kind is not None:
             counter.request(kind)
+        if kind == "writes":
+            written = objects.get(bacnet_written_object(datagram) or b"")
+            if written is not None:
+                counter.wrote(written)
         await receive(pdu)
 
     server.confirmation = confirmation

@@ -164,6 +164,10 @@ class Samples(Room):
                 return
             lo = rows[-1][0] + 1
 
+    def total(self) -> int:
+        """How many raw samples the store holds, every point together."""
+        return int(self._db.conn().execute("SELECT COUNT(*) FROM samples").fetchone()[0])
+
     def count(self, point: str, start: datetime, end: datetime) -> int:
         """How many raw samples of one point have start <= ts < end."""
         lo, hi = span(start, end)
