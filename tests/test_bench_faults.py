@@ -39,7 +39,7 @@ def morning(site: Site, minutes: int = 16, **changes: dict[int, float]) -> _Morn
                                      if minute >= m), 19.0)
         ticks.append(_Tick(minute, held, intended, dict.fromkeys(zones, "comfort"),
                            dict.fromkeys(zones, True), dict.fromkeys(zones, 19.0)))
-    return _Morning(ticks, [Counter() for _ in ticks], [], [], 0, 0, {}, [])
+    return _Morning(ticks, [Counter() for _ in ticks], [], [], 0, 0, {}, {})
 
 
 def written(day: _Morning, key: str, minutes: list[int]) -> None:
@@ -105,7 +105,7 @@ def outcome(**changes: object) -> FaultOutcome:
     fields: dict[str, object] = dict(
         name="device_silent", what="", start="", end="", detected_after_s=180.0,
         detection_limit_s=240.0, alarm="device:x", cleared_after_s=0.0, zone_levels={},
-        writes_during=0, restored_in_ticks=1)
+        writes_during=0, restored_in_ticks=1, failed_samples=0)
     return FaultOutcome(**(fields | changes))  # type: ignore[arg-type]
 
 

@@ -76,6 +76,38 @@ def test_a_tick_reads_records_decides_and_writes(demo_site: Site, tmp_path: Path
     run(body)
 
 
+def test_a_stop_during_a_tick_lets_it_finish_and_releases_what_it_wrote(
+    demo_site: Site, tmp_path: Path
+) -> None:
+    """SIGTERM's stop cancels whatever awaits the tick: the tick must still write all it
+    decided, or the stop would not know what to release and the devices would keep the
+    engine's commands with nobody behind them."""
+    setpoint, gym_setpoint = "mairie.accueil.consigne", "gymnase.salle.consigne"
+
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite") as r:
+            await r.server("ep-eglise").stop()  # silent: the tick's reads wait its timeout
+            town_hall = r.server("mairie")
+            before = town_hall.traffic().reads
+            r.clock.advance(60)
+            r.virtual.sync()
+            tick = asyncio.create_task(r.engine.tick())
+            while town_hall.traffic().reads == before:  # counted as it arrives: reading
+                await asyncio.sleep(0.01)
+            tick.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await tick
+            r.virtual.sync()
+            # The tick ran to its end: its commands reached the devices...
+            assert r.virtual.world.read(setpoint) == 16.0
+            assert r.server("gymnase").commanded(gym_setpoint) == 16.0
+            await r.engine.stop()
+            # ... and the stop knew them: the gym's setpoint is handed back (its own 19 °C).
+            assert r.server("gymnase").commanded(gym_setpoint) == 19.0
+
+    run(body)
+
+
 def test_commands_are_refreshed_and_restored_after_a_device_power_cycle(
     demo_site: Site, tmp_path: Path
 ) -> None:

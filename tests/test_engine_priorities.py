@@ -94,10 +94,11 @@ def test_a_device_that_rounds_a_setpoint_is_not_written_again_and_again(
             await r.tick()
             assert r.virtual.world.read(SETPOINT) == 19.5  # the device keeps half degrees
             gym = r.server("gymnase")
-            before = gym.traffic()
+            before = gym.writes_by_point()[SETPOINT]
             for _ in range(12):
                 await r.tick()
-            assert (gym.traffic() - before).writes == 0
+            # (the gym's boiler may switch for the override's heat: its writes are its own)
+            assert gym.writes_by_point()[SETPOINT] == before
             assert not any(k.startswith("rewrite:") for k in r.store.alarms.active())
 
     run(body)

@@ -52,7 +52,7 @@ from gtb.config import parse_site
 from gtb.engine import Engine, EngineSettings
 from gtb.influx import ALARM_AFTER, BACKOFF_MAX_S, InfluxSettings, Shipper
 from gtb.model import PointRef, Site
-from gtb.model.points import ROLES, Role
+from gtb.model.points import ROLES, Quality, Role
 from gtb.sim.devices import (
     BacnetDeviceServer,
     DeviceServer,
@@ -95,7 +95,8 @@ class Fault:
     device: str = ""
     """The owner id of the device it breaks (a building, a cabinet), if any."""
     detected_by: tuple[str, ...] = ()
-    """Alarm keys, or ``event:KIND`` of the audit log, that count as detecting it."""
+    """Alarm keys, or ``event:KIND:FIELD`` (an audit-log line of that kind about one of
+    its points, whose data has ``FIELD`` set), that count as detecting it."""
     detection_limit_s: float = 0.0
     """The longest the engine documents it may take to say so."""
     clears: bool = True
@@ -143,12 +144,12 @@ def script(site: Site, virtual: VirtualSite, settings: EngineSettings) -> list[F
         Fault("device_restart_bacnet", "the library's BACnet controller restarts: empty "
               "priority arrays, its own defaults", 95, 95, library.keys, "mediatheque",
               clears=False),
-        Fault("device_restart_modbus", "the school's Modbus server restarts: its "
-              "registers back to their defaults", 100, 100, school.keys, "ecole",
-              clears=False),
+        Fault("device_restart_modbus", "the school's Modbus server restarts with its "
+              "command registers empty (0: a setpoint of 0 °C, every relay off)", 100, 100,
+              school.keys, "ecole", clears=False),
         Fault("local_command", "someone commands the gym hall's setpoint to 24 °C at "
               "BACnet priority 8 for 20 minutes, then relinquishes it", 110, 130,
-              ("gymnase.salle.consigne",), "", ("event:local_command",),
+              ("gymnase.salle.consigne",), "", ("event:command:held_by_priority",),
               2 * settings.tick_s, clears=False),
         Fault("presence_failed", "the gym hall's presence detector is gone (unknown-object) "
               "for 2 hours", 140, 260, ("gymnase.salle.presence",), "",
@@ -159,7 +160,27 @@ def script(site: Site, virtual: VirtualSite, settings: EngineSettings) -> list[F
         Fault("influxdb_down", "the InfluxDB archive is stopped for 10 minutes", 220, 230,
               (), "", ("influx:unreachable",),
               ALARM_AFTER.total_seconds() + settings.tick_s),
+        Fault(SMALL_DEVICE, "the library's BACnet controller takes APDUs of 128 octets "
+              "only, cannot segment, and its I-Am claims 480: all morning", 0, MORNING_MIN,
+              library.keys, "mediatheque", clears=False),
     ]
+
+
+SMALL_DEVICE = "small_apdu"
+SMALL_DEVICE_OPTIONS = {"max_apdu": 128, "segment": False, "announced_max_apdu": 480}
+"""A controller behind an MS/TP router typically takes 128 or 480 octets; this one says
+more than it takes, so that the engine must learn it from its aborts."""
+
+
+def _device_options(faults: Sequence[Fault], site: Site) -> dict[str, dict[str, Any]]:
+    """The BACnet devices that are unlike the others all morning (``bacnet_options``)."""
+    options: dict[str, dict[str, Any]] = {}
+    for fault in faults:
+        if fault.name == SMALL_DEVICE:
+            binding = site.point(fault.points[0]).binding
+            assert binding.protocol == "bacnet"
+            options[binding.address] = SMALL_DEVICE_OPTIONS
+    return options
 
 
 class _Injector:
@@ -174,6 +195,10 @@ class _Injector:
         self._client = local_client
         self._readings: dict[str, float] = {}
         self._nan: set[str] = set()
+        self._commands = {ref.key for ref in virtual.site.points() if ref.point.writable}
+        self.writes: Counter[str] = Counter()
+        """The writes the faults themselves sent (a person's command and its release), so
+        that what the devices count can be told from what the engine sent."""
 
     def server(self, key: str) -> DeviceServer:
         return next(s for s in self.virtual.servers if key in s.keys)
@@ -190,10 +215,15 @@ class _Injector:
                 self._readings[fault.points[0]] = 95.0
             case "outdoor_sensor_failed":
                 self._readings[fault.points[0]] = -3276.8
-            case "device_restart_bacnet" | "device_restart_modbus":
+            case "device_restart_bacnet":
                 await self.virtual.power_cycle(self.server(fault.points[0]))
+            case "device_restart_modbus":
+                server = self.server(fault.points[0])
+                await self.virtual.power_cycle(server, held={
+                    key: 0.0 for key in server.keys if key in self._commands})
             case "local_command":
                 await self._client.command(fault.points[0], 24.0)
+                self.writes[fault.points[0]] += 1
             case "presence_failed":
                 self._bacnet(fault.points[0]).withdraw(fault.points[0])
             case "influxdb_down":
@@ -213,6 +243,7 @@ class _Injector:
                 del self._readings[fault.points[0]]
             case "local_command":
                 await self._client.relinquish(fault.points[0])
+                self.writes[fault.points[0]] += 1
             case "presence_failed":
                 self._bacnet(fault.points[0]).withdraw(fault.points[0], gone=False)
             case "influxdb_down":
@@ -288,13 +319,15 @@ class _Tick:
 class _Morning:
     ticks: list[_Tick]
     writes: list[Counter[str]]
-    """Writes each point received at its device, per tick (cumulated)."""
+    """Writes each point received at its device from the engine, per tick (cumulated):
+    counted by the devices, less what the faults sent themselves."""
     alarms: list[Any]
     events: list[Any]
     samples_stored: int
     samples_expected: int
     archive: dict[str, int]
-    points: list[PointRef]
+    failed: dict[str, set[int]]
+    """The minutes at which each point's sample was failed (nothing good to decide on)."""
 
 
 async def _morning(site: Site, folder: Path, faults: bool,
@@ -316,7 +349,8 @@ async def _run_morning(site: Site, folder: Path, influx: LocalInfluxDB1 | None,
     from protocols.modbus import ModbusDriver
 
     clock = SimulatedClock(START)
-    virtual = VirtualSite(site, clock, seed=7)
+    schedule = _schedule(site) if influx is not None else []
+    virtual = VirtualSite(site, clock, seed=7, bacnet_options=_device_options(schedule, site))
     store = Store(folder / ("faults.sqlite" if influx else "reference.sqlite"))
 
     def now() -> float:
@@ -340,7 +374,6 @@ async def _run_morning(site: Site, folder: Path, influx: LocalInfluxDB1 | None,
     try:
         async with virtual.serving(sync_s=3600):  # synchronised by hand, at known times
             injector = _Injector(virtual, influx, front_end)
-            schedule = script(site, virtual, SETTINGS) if influx is not None else []
             await front_end.start()
             await engine.start()
             try:
@@ -358,7 +391,7 @@ async def _run_morning(site: Site, folder: Path, influx: LocalInfluxDB1 | None,
                     if shipper is not None:
                         await asyncio.to_thread(shipper.ship)
                     ticks.append(_observe(minute, site, virtual, engine, commands))
-                    writes.append(tally.total(virtual.servers))
+                    writes.append(tally.total(virtual.servers) - injector.writes)
                     clock.advance(SETTINGS.tick_s)
                     if progress is not None and task is not None:
                         progress.advance(task)
@@ -371,9 +404,11 @@ async def _run_morning(site: Site, folder: Path, influx: LocalInfluxDB1 | None,
             shipper.close()
         end = _at(MORNING_MIN + 1)
         stored = sum(store.samples.count(r.key, START, end) for r in refs)
+        failed = {r.key: {_minute(sample.ts) for sample in store.samples.read(r.key, START, end)
+                          if sample.quality is Quality.FAILED} for r in refs}
         return _Morning(ticks, writes, store.alarms.history(limit=1000),
                         store.audit.events(limit=100_000), stored,
-                        (MORNING_MIN + 1) * len(refs), archive, refs)
+                        (MORNING_MIN + 1) * len(refs), archive, failed)
     finally:
         store.close()
 
@@ -454,6 +489,9 @@ class FaultOutcome:
     restored_in_ticks: int | None
     """Ticks from the device answering again (or the local command's end) until every
     command of its points held what the engine wants; None when it has no command."""
+    failed_samples: int
+    """Samples of its points with nothing good to decide on (failed), from its start to
+    two ticks after its end."""
 
     @property
     def detected_in_time(self) -> bool:
@@ -534,6 +572,8 @@ class FaultsBench:
                 f.restored_in_ticks is None or f.restored_in_ticks <= RESTORED_WITHIN_TICKS
                 for f in self.faults),
             "no_write_storm": not self.storms,
+            "small_device_read_whole": all(f.failed_samples == 0 for f in self.faults
+                                           if f.name == SMALL_DEVICE),
             "sigterm_orderly": self.process is not None
             and self.process.sigterm_exit_code == 0 and self.process.stopped_event
             and self.process.released_on_sigterm == self.process.bacnet_commands,
@@ -548,6 +588,10 @@ def _at(minute: int) -> datetime:
     return START + timedelta(minutes=minute)
 
 
+def _minute(at: datetime) -> int:
+    return round((at - START).total_seconds() / 60)
+
+
 def _matches(held: float, wanted: float | None) -> bool:
     return wanted is not None and math.isfinite(held) and abs(held - wanted) <= 0.05
 
@@ -557,9 +601,9 @@ def _outcome(fault: Fault, morning: _Morning, site: Site) -> FaultOutcome:
     detected, alarm, cleared = None, None, None
     for wanted in fault.detected_by:
         if wanted.startswith("event:"):
-            kind = wanted.removeprefix("event:")
+            _, kind, field = wanted.split(":")
             seen = [e.ts for e in morning.events if e.kind == kind and e.ts >= began
-                    and (not fault.points or e.point in fault.points)]
+                    and e.point in fault.points and e.data.get(field) is not None]
         else:
             found = [a for a in morning.alarms if a.key == wanted and a.raised_at >= began]
             seen = [a.raised_at for a in found]
@@ -586,9 +630,12 @@ def _outcome(fault: Fault, morning: _Morning, site: Site) -> FaultOutcome:
                    if (goal := tick.intended.get(k)) is not None):
                 restored = n
                 break
+    window = range(fault.start_min, fault.end_min + RESTORED_WITHIN_TICKS + 1)
+    failed = sum(1 for key in fault.points for minute in morning.failed.get(key, ())
+                 if minute in window)
     return FaultOutcome(fault.name, fault.what, began.isoformat(), ended.isoformat(),
                         detected, fault.detection_limit_s if fault.detected_by else 0.0,
-                        alarm, cleared, dict(levels), writes, restored)
+                        alarm, cleared, dict(levels), writes, restored, failed)
 
 
 def _excused(key: str, minute: int, faults: Sequence[Fault]) -> bool:
@@ -672,13 +719,21 @@ class _EngineProcess:
         self._command = [sys.executable, "-m", "gtb.cli", "run", str(site_file), "--db",
                          str(db), "--tick", f"{PROCESS_TICK_S:g}", "--bacnet-port",
                          str(free_loopback_port(udp=True)), "--no-panel"]
+        self.log = db.with_suffix(".log")
+        """What the processes printed, one after the other."""
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         env = {**os.environ, "NO_COLOR": "1", "TERM": "dumb"}
         env.pop("GTB_INFLUX_URL", None)  # the process part has no archive
-        self.process = await asyncio.create_subprocess_exec(
-            *self._command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        with self.log.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                *self._command, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    def said(self, lines: int = 15) -> str:
+        """The last lines the processes printed."""
+        text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
 
     async def signal(self, number: int, timeout_s: float = 60.0) -> tuple[int | None, float]:
         """Send ``number``; the exit code (None: it did not exit) and how long it took."""
@@ -694,7 +749,8 @@ class _EngineProcess:
         return code, monotonic() - began
 
 
-async def _ticks_stored(store: Store, key: str, at_least: int, timeout_s: float = 90.0) -> int:
+async def _ticks_stored(store: Store, key: str, at_least: int, engine: _EngineProcess,
+                        timeout_s: float = 90.0) -> int:
     """Wait until the store holds ``at_least`` samples of ``key`` (the engine's ticks)."""
     began = monotonic()
     while True:
@@ -704,7 +760,7 @@ async def _ticks_stored(store: Store, key: str, at_least: int, timeout_s: float 
             return count
         if monotonic() - began > timeout_s:
             raise RuntimeError(f"gtb run stored {count} ticks of {key} in {timeout_s:g} s, "
-                               f"not {at_least}")
+                               f"not {at_least}; it said: {engine.said()}")
         await asyncio.sleep(0.2)
 
 
@@ -732,14 +788,14 @@ async def _process_faults(site_text: str, folder: Path,
         await engine.start()
         store = Store(db)
         try:
-            before = await _ticks_stored(store, probe, 3)
+            before = await _ticks_stored(store, probe, 3, engine)
             await engine.signal(signal.SIGKILL)
             step()
             kept = [store.samples.count(r.key, START - timedelta(days=3650),
                                         START + timedelta(days=3650)) for r in refs]
             partial = len(set(kept)) - 1
             await engine.start()
-            restored = await _restored_after_restart(store, virtual, probe, before)
+            restored = await _restored_after_restart(store, virtual, probe, before, engine)
             step()
             after = [store.samples.count(r.key, START - timedelta(days=3650),
                                          START + timedelta(days=3650)) for r in refs]
@@ -760,14 +816,14 @@ async def _process_faults(site_text: str, folder: Path,
 
 
 async def _restored_after_restart(store: Store, virtual: VirtualSite, probe: str,
-                                  before: int) -> int | None:
+                                  before: int, engine: _EngineProcess) -> int | None:
     """Ticks of the restarted engine until every zone's setpoint at its device is what
     the engine shows in its status (None: not within 10 ticks)."""
     setpoints = {ref.key: f"{ref.building.id}.{ref.zone.id}" for ref in virtual.site.points()
                  if ref.role is Role.HEATING_SETPOINT and ref.building and ref.zone}
     servers = {key: s for s in virtual.servers for key in s.keys}
     for n in range(1, 11):
-        await _ticks_stored(store, probe, before + n)
+        await _ticks_stored(store, probe, before + n, engine)
         zones = store.status.zones()
         if all(z in zones and _matches(servers[k].commanded(k), zones[z].setpoint)
                for k, z in setpoints.items()):
@@ -826,13 +882,14 @@ def _schedule(site: Site) -> list[Fault]:
     return script(site, VirtualSite(site, SimulatedClock(START)), SETTINGS)
 
 
-def summary_rows(result: FaultsBench) -> Iterator[tuple[str, str, str, str, str]]:
+def summary_rows(result: FaultsBench) -> Iterator[tuple[str, str, str, str, str, str]]:
     """What a person reads: fault, detected after (limit), cleared after, restored in,
-    writes during."""
+    writes during, failed samples."""
     for f in result.faults:
         detected = "—" if f.detection_limit_s == 0 else (
             "jamais" if f.detected_after_s is None else f"{f.detected_after_s:.0f} s")
         limit = "" if f.detection_limit_s == 0 else f" (≤ {f.detection_limit_s:.0f} s)"
         cleared = "—" if f.cleared_after_s is None else f"{f.cleared_after_s:.0f} s"
         restored = "—" if f.restored_in_ticks is None else f"{f.restored_in_ticks} tick(s)"
-        yield f.name, detected + limit, cleared, restored, str(f.writes_during)
+        yield (f.name, detected + limit, cleared, restored, str(f.writes_during),
+               str(f.failed_samples))

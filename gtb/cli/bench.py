@@ -66,7 +66,8 @@ def bench_faults_command(as_json: bool, no_process: bool, site_file: Path) -> No
         click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
         return
     table = Table(title=f"gtb bench faults — {result.start}, {result.minutes} min")
-    for column in ("panne", "détectée (limite)", "levée après", "rétablie en", "écritures"):
+    for column in ("panne", "détectée (limite)", "levée après", "rétablie en", "écritures",
+                   "échantillons en échec"):
         table.add_column(column)
     for row in summary_rows(result):
         table.add_row(*row)

@@ -17,6 +17,7 @@ lines). ``Engine`` holds them together and runs them in order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -167,6 +168,18 @@ class Engine:
     # -- one tick ----------------------------------------------------------------------
 
     async def tick(self) -> TickReport:
+        """One tick. Once begun, a tick is not cut short by a cancellation (SIGTERM's
+        stop cancels whatever awaits it): it runs to its end, so that what it wrote is
+        known and the stop releases or holds it; then the cancellation goes on."""
+        work = asyncio.ensure_future(self._locked_tick())
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):  # the tick's own failure is not the stop's
+                await asyncio.shield(work)
+            raise
+
+    async def _locked_tick(self) -> TickReport:
         async with self._ticking:
             return await self._tick()
 
