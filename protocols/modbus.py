@@ -22,7 +22,14 @@ from pymodbus.pdu import ModbusPDU
 
 from gtb.model import PointRef
 from gtb.model.points import ModbusBinding, ModbusTable
-from protocols.base import DeviceError, DeviceRejected, DeviceTimeout, Driver, Reading
+from protocols.base import (
+    BindingProblem,
+    DeviceError,
+    DeviceRejected,
+    DeviceTimeout,
+    Driver,
+    Reading,
+)
 
 _DATATYPE = {
     "int16": AsyncModbusTcpClient.DATATYPE.INT16,
@@ -382,6 +389,18 @@ class ModbusDriver(Driver):
     async def stop(self) -> None:
         for connection in self._connections.values():
             connection.close()
+
+    async def verify(self, point: PointRef) -> list[BindingProblem]:
+        """What reading the point's register says of its binding: a refusal (an address
+        the device does not map) is a problem of the binding; a device that did not
+        answer at all (refused, closed, silent) says nothing of it, and raises that."""
+        reading = (await self.read([point]))[point.key]
+        if reading.ok:
+            return []
+        unreachable = self._backoffs.get(_device(_binding(point)))
+        if unreachable is not None:
+            raise type(unreachable.error)(reading.error or str(unreachable.error))
+        return [BindingProblem(reading.error or "?")]
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -79,4 +79,4 @@ async def rig(
 
 
 def run(body: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(asyncio.wait_for(body(), 90))
+    asyncio.run(asyncio.wait_for(body(), 300))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gtb.clock import SimulatedClock
 from gtb.config import parse_site
+from gtb.model import Site
 from gtb.model.points import BacnetBinding, Severity
 from gtb.sim.runner import VirtualSite
 from gtb.store import Store
@@ -148,5 +149,37 @@ def test_the_engine_refuses_to_command_what_it_could_not_release(
         said = [e.message for e in store.audit.events(kind="command", limit=1000)]
         store.close()
         assert not [m for m in said if m.startswith(SETPOINT)], "never written nor released"
+
+    run(body)
+
+
+def test_a_device_that_cannot_be_reached_says_nothing_of_its_bindings(
+    demo_site: Site
+) -> None:
+    """Nothing listens on the commune's ports: every device goes unchecked (one finding
+    each, saying why), and no binding is called wrong for it."""
+    from gtb.engine.bindings import check_bindings
+    from protocols.bacnet import BacnetDriver
+    from protocols.modbus import ModbusDriver
+
+    async def body() -> None:
+        clock = SimulatedClock(MONDAY_3AM)
+        drivers = {
+            "modbus": ModbusDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5),
+            "bacnet": BacnetDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5,
+                                   port=free_port(socket.SOCK_DGRAM)),
+        }
+        for driver in drivers.values():
+            await driver.start()
+        try:
+            findings = await check_bindings(demo_site.points(), drivers)
+        finally:
+            for driver in drivers.values():
+                await driver.stop()
+        devices = {ref.binding.endpoint for ref in demo_site.points()}
+        assert len(findings) == len(devices)
+        assert all(finding.unchecked for finding in findings), findings
+        modbus = [f for f in findings if demo_site.point(f.key).binding.protocol == "modbus"]
+        assert modbus and all("connection refused" in f.message for f in modbus)
 
     run(body)

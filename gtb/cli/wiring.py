@@ -202,8 +202,11 @@ async def _serve(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: fl
             panel.start()
             console.print(f"panneau web : {panel.url}")
         with Live(status_view(engine, store), console=console, refresh_per_second=1) as live:
-            while True:
-                await asyncio.sleep(1.0)
+            try:
+                while True:
+                    await asyncio.sleep(1.0)
+                    live.update(status_view(engine, store))
+            finally:  # the last frame says how things stood at the stop, not a second before
                 live.update(status_view(engine, store))
     finally:
         if scheduler is not None:

@@ -354,6 +354,18 @@ class ModbusDeviceServer:
     def fewest_reads(self) -> int:
         return fewest_modbus_reads(self._bindings.values())
 
+    def send_raw(self, key: str, registers: Sequence[int]) -> None:
+        """A fault to inject: the registers of the reading ``key`` hold these words until
+        the next ``publish``, whatever they mean (a float32 NaN or infinity, a sensor's
+        error code): what no ``publish`` of a value could put there."""
+        _check(self._refs, key, self.label, command=False)
+        binding = self._bindings[key]
+        if binding.table in _BIT_TABLES or len(registers) != binding.width:
+            raise ValueError(f"{key}: {binding.width} register(s) of {binding.table}, "
+                             f"not {len(registers)}")
+        memory = self._memory[(binding.unit, binding.table)]
+        memory[binding.address : binding.address + binding.width] = list(registers)
+
     def fail_with(self, code: ExcCodes | None) -> None:
         """A fault to inject: answer every request with the exception ``code`` (a device
         whose own sensors bus has failed answers SERVER_DEVICE_FAILURE), until ``None``."""
