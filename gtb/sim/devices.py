@@ -451,10 +451,12 @@ async def _no_such_unit(*_: Any) -> ExcCodes:
 # --- BACnet/IP ---------------------------------------------------------------------------
 
 
-class _StateCheck:
-    """Refuses a write of a state the object does not have, as controllers do."""
+class _PresentValueCheck:
+    """Refuses a present-value write the object cannot hold (value-out-of-range), as
+    controllers do; a NULL, a release, always goes through."""
 
-    numberOfStates: int
+    def _holds(self, value: Any) -> bool:
+        raise NotImplementedError
 
     async def write_property(
         self, attr: Any, value: Any, index: int | None = None, priority: int | None = None
@@ -462,10 +464,19 @@ class _StateCheck:
         if (
             attr == PropertyIdentifier.presentValue
             and not isinstance(value, Null)
-            and not 1 <= int(value) <= self.numberOfStates
+            and not self._holds(value)
         ):
             raise PropertyError("valueOutOfRange")
         await super().write_property(attr, value, index, priority)  # type: ignore[misc]
+
+
+class _StateCheck(_PresentValueCheck):
+    """A state the object has: 1 to its Number_Of_States."""
+
+    numberOfStates: int
+
+    def _holds(self, value: Any) -> bool:
+        return 1 <= int(value) <= self.numberOfStates
 
 
 class _Rounding:
@@ -484,23 +495,15 @@ class _Rounding:
         await super().write_property(attr, value, index, priority)  # type: ignore[misc]
 
 
-class _RangeCheck:
-    """Refuses a present-value write outside the object's Min_Pres_Value and
-    Max_Pres_Value (the point's physical range), or not a number, as controllers do."""
+class _RangeCheck(_PresentValueCheck):
+    """A number within the object's Min_Pres_Value and Max_Pres_Value (the point's
+    physical range)."""
 
     minPresValue: float
     maxPresValue: float
 
-    async def write_property(
-        self, attr: Any, value: Any, index: int | None = None, priority: int | None = None
-    ) -> None:
-        if (
-            attr == PropertyIdentifier.presentValue
-            and not isinstance(value, Null)
-            and not (math.isfinite(value) and self.minPresValue <= value <= self.maxPresValue)
-        ):
-            raise PropertyError("valueOutOfRange")
-        await super().write_property(attr, value, index, priority)  # type: ignore[misc]
+    def _holds(self, value: Any) -> bool:
+        return math.isfinite(value) and self.minPresValue <= value <= self.maxPresValue
 
 
 class _AnalogOutput(_RangeCheck, _Rounding, AnalogOutputObject):

@@ -189,16 +189,12 @@ class Alarms(Room):
     def clear(self, key: str, *, at: datetime) -> Alarm | None:
         """Clear the active alarm ``key``; returns it cleared, or None if none was active."""
         with self._db.write() as conn:
-            row = conn.execute(
-                "SELECT id FROM alarms WHERE key = ? AND cleared_at IS NULL", (key,)
-            ).fetchone()
-            if row is None:
+            alarm_id = _active_id(conn, key)
+            if alarm_id is None:
                 return None
-            conn.execute(
-                "UPDATE alarms SET cleared_at = ? WHERE id = ?",
-                (epoch(at, "alarm clearing time"), row["id"]),
-            )
-            return self._alarm(conn, row["id"])
+            conn.execute("UPDATE alarms SET cleared_at = ? WHERE id = ?",
+                         (epoch(at, "alarm clearing time"), alarm_id))
+            return self._alarm(conn, alarm_id)
 
     def update(self, key: str, *, message: str, message_en: str | None = None
                ) -> Alarm | None:
@@ -207,14 +203,12 @@ class Alarms(Room):
         new alarm and no audit line. Returns it, or None if none is active."""
         require_text(message, "alarm message")
         with self._db.write() as conn:
-            row = conn.execute(
-                "SELECT id FROM alarms WHERE key = ? AND cleared_at IS NULL", (key,)
-            ).fetchone()
-            if row is None:
+            alarm_id = _active_id(conn, key)
+            if alarm_id is None:
                 return None
             conn.execute("UPDATE alarms SET message = ?, message_en = ? WHERE id = ?",
-                         (message, message_en, row["id"]))
-            return self._alarm(conn, row["id"])
+                         (message, message_en, alarm_id))
+            return self._alarm(conn, alarm_id)
 
     def acknowledge(self, alarm_id: int, *, at: datetime, who: str) -> Alarm:
         """A person has seen the alarm; it stays active until its condition clears."""
@@ -251,6 +245,13 @@ class Alarms(Room):
         if row is None:
             raise NotFoundError(f"no alarm with id {alarm_id}")
         return _alarm_of(row)
+
+
+def _active_id(conn: sqlite3.Connection, key: str) -> int | None:
+    """The id of the active alarm ``key``, if one is."""
+    row = conn.execute("SELECT id FROM alarms WHERE key = ? AND cleared_at IS NULL",
+                       (key,)).fetchone()
+    return None if row is None else int(row["id"])
 
 
 def insert_event(conn: sqlite3.Connection, row: tuple[Any, ...]) -> int:
