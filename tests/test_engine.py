@@ -525,6 +525,41 @@ def test_a_decision_that_is_not_a_number_is_never_written_and_raises_an_alarm(
     run(body)
 
 
+def test_a_controller_that_fails_leaves_its_zones_on_their_fallback_and_the_rest_decided(
+    demo_site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug met on some input: the zone's controller raises. That zone has no decision,
+    which is its safe fallback with an alarm; the tick goes on for everything else (the
+    heating controller is wrapped to raise: a fake, no controller here does)."""
+    key, alarm = "mairie.accueil.consigne", "decision:mairie.accueil.consigne"
+
+    def broken(*args: Any, **kwargs: Any) -> HeatingDecision:
+        raise ZeroDivisionError("division by zero")
+
+    async def body() -> None:
+        async with rig(demo_site, tmp_path / "gtb.sqlite") as r:
+            await r.tick()
+            cabinets_before = {k: v for k, v in r.engine.intended().items()
+                               if k.startswith("ep-")}
+            monkeypatch.setattr(decisions, "programme_decision", broken)
+            report = await r.tick()
+            assert report.writes > 0  # the tick ran to its end
+            assert r.virtual.world.read(key) == 8.0  # frost protection, never NaN
+            raised = r.store.alarms.active()[alarm]
+            assert raised.severity == "critical"
+            [status] = [z for z in r.engine.zones() if z.key == "mairie.accueil"]
+            assert "ZeroDivisionError: division by zero" in status.reason.fr
+            # the lighting cabinets are still decided
+            assert {k: v for k, v in r.engine.intended().items()
+                    if k.startswith("ep-")} == cabinets_before
+            monkeypatch.undo()
+            await r.tick()
+            assert r.virtual.world.read(key) == 16.0
+            assert alarm not in r.store.alarms.active()
+
+    run(body)
+
+
 def test_a_quiet_hour_logs_only_real_changes(demo_site: Site, tmp_path: Path) -> None:
     """Monday 03:00 to 04:00 in the demo commune: nothing the programmes decide changes,
     yet every command is written again every quarter of an hour (refresh_s) and after a

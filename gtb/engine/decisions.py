@@ -9,6 +9,7 @@ its programme without any optimisation, which needs no sensor.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -145,24 +146,34 @@ class Decider:
             degraded = snapshot.quality[temperature_key] is Quality.FAILED
             learner = self.learners[z.key]
             learner.learning = switches.get(z.key, True)
-            indoor, outdoor, present = self._observe(now, z, snapshot, learner)
-            programme = self._programmes[z.key]
-            agenda = agendas[z.key]
-            where = occupation(programme, self._calendar, building.use, local_now, agenda)
-            # The learner knows the programme, not the agenda: while an entry changes where
-            # the zone stands, the programme's decision (with the agenda) applies.
-            agenda_matters = bool(agenda) and replace(where, because=None) != occupation(
-                programme, self._calendar, building.use, local_now)
-            if (learner.learning and learner.thermal is not None and not degraded
-                    and not agenda_matters):
-                decision = learner.decide(now, indoor=indoor, outdoor=outdoor, present=present)
-            else:
-                comfort = self._site.comfort_of(zone)
-                settings = learner.settings
-                same = (programme, building.use, comfort, settings, agenda)
-                decision = shared.get(same) or programme_decision(where, local_now, comfort,
-                                                                  settings)
-                shared[same] = decision
+            where: Occupation | None = None
+            try:
+                indoor, outdoor, present = self._observe(now, z, snapshot, learner)
+                programme = self._programmes[z.key]
+                agenda = agendas[z.key]
+                where = occupation(programme, self._calendar, building.use, local_now, agenda)
+                # The learner knows the programme, not the agenda: while an entry changes
+                # where the zone stands, the programme's decision (with the agenda) applies.
+                agenda_matters = bool(agenda) and replace(where, because=None) != occupation(
+                    programme, self._calendar, building.use, local_now)
+                if (learner.learning and learner.thermal is not None and not degraded
+                        and not agenda_matters):
+                    decision = learner.decide(now, indoor=indoor, outdoor=outdoor,
+                                              present=present)
+                else:
+                    comfort = self._site.comfort_of(zone)
+                    settings = learner.settings
+                    same = (programme, building.use, comfort, settings, agenda)
+                    decision = shared.get(same) or programme_decision(where, local_now,
+                                                                      comfort, settings)
+                    shared[same] = decision
+            except Exception as exc:  # one zone's fault is not the site's
+                # No decision: no number, which arbitration turns into the zone's safe
+                # fallback (its frost protection level) with an alarm; the other zones and
+                # outputs are decided as ever.
+                decision = HeatingDecision(HeatingLevel.FROST_PROTECTION, math.nan,
+                                           Reason.of("decision.failed", zone=zone.name,
+                                                     error=f"{type(exc).__name__}: {exc}"))
             reason = _degraded(decision.reason) if degraded else decision.reason
             if Role.HEATING_SETPOINT in keys:
                 key = keys[Role.HEATING_SETPOINT]
@@ -178,12 +189,13 @@ class Decider:
                 temperature=snapshot.values[temperature_key],
                 quality=snapshot.quality[temperature_key],
                 level=decision.level,
-                setpoint=decision.setpoint,
+                setpoint=decision.setpoint if math.isfinite(decision.setpoint) else None,
                 reason=reason,
                 degraded=degraded,
-                period_end=where.current_end if where.occupied else where.next_start,
+                period_end=None if where is None
+                else where.current_end if where.occupied else where.next_start,
             )
-            if Role.LIGHTING_RELAY in keys:
+            if Role.LIGHTING_RELAY in keys and where is not None:
                 self._circuit(now, local_now, z, where, present, desired, outputs)
         self._cabinet_decisions(local_now, agendas, desired, outputs)
         self._equipment_decisions(local_now, agendas, desired, outputs)

@@ -52,6 +52,8 @@ _ENGINE: dict[str, Template] = {
     "alarm.read_failure": ("défaut de lecture", "read failure"),
     "alarm.reading_again": ("lecture rétablie", "reading again"),
     "alarm.threshold": ("seuil", "threshold"),
+    "decision.failed": ("aucune décision pour {zone}, le calcul a échoué ({error})",
+                        "no decision for {zone}, the computation failed ({error})"),
     "decision.not_a_number": ("{key} : la décision n'est pas un nombre — repli sûr sur "
                               "{value:g}",
                               "{key}: the decision is not a number — safe fallback to "
