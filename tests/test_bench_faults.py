@@ -127,3 +127,7 @@ def test_the_targets_follow_the_measures() -> None:
     killed = FaultsBench("", 300, [outcome()], [], [], 100, 0, archive,
                          ProcessOutcome(3, 0, True, 1, -15, 0.0, False, 2, 17))
     assert not killed.targets()["sigterm_orderly"]
+    # without the process part, its targets are not measured: left out, not failed
+    partial = FaultsBench("", 300, [outcome()], [], [], 100, 0, archive, None)
+    assert all(partial.targets().values())
+    assert "sigterm_orderly" not in partial.targets()

@@ -48,20 +48,17 @@ def bench_engine_command(as_json: bool, ticks: int, devices: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
 @click.option("--no-process", is_flag=True,
               help="leave out the process part (gtb run killed, restarted, stopped)")
-@click.option("--site", "site_file", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEMO_SITE, show_default=True)
-def bench_faults_command(as_json: bool, no_process: bool, site_file: Path) -> None:
-    """Every fault a real site throws, injected for real at the devices, the sensors, the
-    archive and the engine's process, on a winter morning, against the same morning
-    without any fault."""
+def bench_faults_command(as_json: bool, no_process: bool) -> None:
+    """Every fault a real site throws, injected for real at the demo commune's devices,
+    sensors and archive and at the engine's process, on a winter morning, against the
+    same morning without any fault (the script names the demo's devices)."""
     from gtb.bench.faults import bench_faults, summary_rows
 
-    load_or_exit(site_file)
     quiet_bac0()
     # pymodbus logs every refused connection; the faults are the point, the alarms say so.
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     with Progress(console=errors, transient=True) as progress:
-        result = bench_faults(site_file, progress=progress, process=not no_process)
+        result = bench_faults(progress=progress, process=not no_process)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
         return
