@@ -10,14 +10,14 @@ import pytest
 from pymodbus.constants import ExcCodes
 
 from gtb.model import Site
-from gtb.model.points import BacnetBinding
-from gtb.sim.devices import BacnetDeviceServer, ModbusDeviceServer, device_servers
+from gtb.sim.devices import ModbusDeviceServer, device_servers
 from protocols.bacnet import BacnetDriver
 from protocols.modbus import ModbusDriver
 
 from .conftest import free_port
 from .field_clients import Clock, bounded, run
 from .test_bacnet_driver import distinct_values
+from .test_sim_traffic import gym_device
 
 
 def test_a_modbus_server_answers_exceptions_until_told_to_stop(demo_site: Site) -> None:
@@ -50,9 +50,7 @@ def test_a_withdrawn_bacnet_object_fails_alone_and_comes_back(
     demo_site: Site, fast_reads: bool
 ) -> None:
     values = distinct_values(demo_site)
-    gym_points = [ref for ref in demo_site.points() if isinstance(ref.binding, BacnetBinding)
-                  and ref.binding.device_instance == 1001]
-    gym = BacnetDeviceServer(gym_points, values, fast_reads=fast_reads)
+    gym, gym_points = gym_device(demo_site, fast_reads)
     presence, temperature = "gymnase.salle.presence", "gymnase.salle.temperature"
 
     async def scenario() -> None:

@@ -35,6 +35,14 @@ WHO_IS = 8
 APDU 2 (unconfirmed request, service)."""
 
 
+def gym_device(site: Site, fast_reads: bool) -> tuple[BacnetDeviceServer, list[PointRef]]:
+    """The gym's BACnet device (1001) of the demo commune, holding ``distinct_values``, and
+    its points."""
+    points = [ref for ref in site.points() if isinstance(ref.binding, BacnetBinding)
+              and ref.binding.device_instance == 1001]
+    return BacnetDeviceServer(points, distinct_values(site), fast_reads=fast_reads), points
+
+
 def rpm_octets(objects: int) -> int:
     """Octets of a ReadPropertyMultiple of present values: BVLL 4, NPDU 2, APDU header 4
     (type and flags, max segments and APDU, invoke id, service), and 9 an object (object
@@ -131,10 +139,7 @@ def test_a_modbus_server_counts_the_requests_and_bytes_it_receives(demo_site: Si
 def test_a_bacnet_device_counts_the_requests_and_bytes_it_receives(
     demo_site: Site, fast_reads: bool
 ) -> None:
-    values = distinct_values(demo_site)
-    gym_points = [ref for ref in demo_site.points() if isinstance(ref.binding, BacnetBinding)
-                  and ref.binding.device_instance == 1001]
-    gym = BacnetDeviceServer(gym_points, values, fast_reads=fast_reads)
+    gym, gym_points = gym_device(demo_site, fast_reads)
     setpoint = demo_site.point("gymnase.salle.consigne")
     assert len(gym_points) == 16
 

@@ -72,6 +72,7 @@ class Writer:
         self._written: dict[str, _Written] = {}
         self._recorded: dict[str, Command] = {}
         self._rewrites: dict[str, list[datetime]] = {}
+        self._endpoints = {ref.binding.endpoint for ref in refs.values()}
         self._silent: set[Endpoint] = set()
         """Devices that answered for none of their points at the last tick."""
         self._invalid: set[Endpoint] = set()
@@ -137,12 +138,8 @@ class Writer:
         """The devices whose every command is written again now, and why: back after a
         tick of silence, or a command point newly read back out of range (while it stays
         so, the read-back rule below writes it again every two ticks)."""
-        answering: set[Endpoint] = set()
-        endpoints: set[Endpoint] = set()
-        for key, ref in self._refs.items():
-            endpoints.add(ref.binding.endpoint)
-            if snapshot.answered(key):
-                answering.add(ref.binding.endpoint)
+        answering = {ref.binding.endpoint for key, ref in self._refs.items()
+                     if snapshot.answered(key)}
         invalid = {self._refs[key].binding.endpoint: value
                    for key, value in snapshot.implausible.items() if key in final}
         restore = {endpoint: Reason.of("command.device_back")
@@ -151,7 +148,7 @@ class Writer:
             if endpoint not in self._invalid:
                 restore.setdefault(endpoint, Reason.of("command.read_back_invalid",
                                                        value=value))
-        self._silent = endpoints - answering
+        self._silent = self._endpoints - answering
         self._invalid = set(invalid)
         return restore
 
