@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from controllers.forecast import OutdoorForecast
 from controllers.heating import HeatingDecision, Learning, learned_decision
 from controllers.occupancy import (
     SLOT_MINUTES,
@@ -131,10 +132,12 @@ class ZoneLearner:
         self._forecast = None
 
     def decide(self, now: datetime, *, indoor: float | None, outdoor: float | None,
-               present: bool | None) -> HeatingDecision:
+               present: bool | None,
+               forecast: OutdoorForecast | None = None) -> HeatingDecision:
         """The zone's level now, with its reason; the programme when learning cannot say.
         ``present`` None (no detector, or not a good reading): nobody is known to be here,
-        nor when someone last was."""
+        nor when someone last was. ``forecast``: the outdoor temperature to come (None:
+        persistence of ``outdoor``)."""
         local_now = now.astimezone(self.tz)
         occupied = occupation(self.programme, self.calendar, self.use, local_now)
         learning = None

@@ -101,6 +101,11 @@ class Building(Model):
     use: BuildingUse
     floor_area_m2: float = Field(gt=0)
     programme: Programme | None = Field(default=None, description="default for its zones")
+    plant_schedule: Programme | None = Field(
+        default=None,
+        description="when the plant or the emission circuit can deliver heat, by its own "
+        "clock (an emission pump's programme) that the engine does not command; none: "
+        "always, or whenever a plant_available point says so")
     points: tuple[Point, ...] = ()
     zones: tuple[Zone, ...] = Field(min_length=1)
     simulation: BuildingSimulation | None = None

@@ -30,10 +30,13 @@ class Role(StrEnum):
     HEATING_SETPOINT = "heating_setpoint"
     HEATING_MODE = "heating_mode"
     VALVE = "valve"
+    EMITTER_POWER = "emitter_power"
+    FAN_SPEED = "fan_speed"
     OCCUPANCY = "occupancy"
     CO2 = "co2"
     LIGHTING_RELAY = "lighting_relay"
     PLANT_ENABLE = "plant_enable"
+    PLANT_AVAILABLE = "plant_available"
     OUTDOOR_TEMPERATURE = "outdoor_temperature"
     ENERGY_METER = "energy_meter"
     POWER = "power"
@@ -59,10 +62,13 @@ ROLES: dict[Role, RoleInfo] = {
     Role.HEATING_SETPOINT: RoleInfo("°C", 0.0, 35.0, "analog", True),
     Role.HEATING_MODE: RoleInfo("", 1.0, 4.0, "multistate", True),
     Role.VALVE: RoleInfo("%", 0.0, 100.0, "analog", False),
+    Role.EMITTER_POWER: RoleInfo("%", 0.0, 100.0, "analog", False),
+    Role.FAN_SPEED: RoleInfo("%", 0.0, 100.0, "analog", False),
     Role.OCCUPANCY: RoleInfo("", 0.0, 1.0, "binary", False),
     Role.CO2: RoleInfo("ppm", 300.0, 10000.0, "analog", False),
     Role.LIGHTING_RELAY: RoleInfo("", 0.0, 1.0, "binary", True),
     Role.PLANT_ENABLE: RoleInfo("", 0.0, 1.0, "binary", True),
+    Role.PLANT_AVAILABLE: RoleInfo("", 0.0, 1.0, "binary", False),
     Role.OUTDOOR_TEMPERATURE: RoleInfo("°C", -40.0, 50.0, "analog", False),
     Role.ENERGY_METER: RoleInfo("kWh", 0.0, 1e9, "analog", False),
     Role.POWER: RoleInfo("kW", 0.0, 1e5, "analog", False),
@@ -122,6 +128,8 @@ ZONE_ROLES = frozenset(
         Role.HEATING_SETPOINT,
         Role.HEATING_MODE,
         Role.VALVE,
+        Role.EMITTER_POWER,
+        Role.FAN_SPEED,
         Role.OCCUPANCY,
         Role.CO2,
         Role.LIGHTING_RELAY,
@@ -131,8 +139,8 @@ ZONE_ROLES = frozenset(
     }
 )
 BUILDING_ROLES = frozenset(
-    {Role.PLANT_ENABLE, Role.OUTDOOR_TEMPERATURE, Role.ENERGY_METER, Role.POWER,
-     Role.MEASUREMENT}
+    {Role.PLANT_ENABLE, Role.PLANT_AVAILABLE, Role.OUTDOOR_TEMPERATURE, Role.ENERGY_METER,
+     Role.POWER, Role.MEASUREMENT}
 )
 CABINET_ROLES = frozenset({Role.CABINET_RELAY, Role.DIMMING_LEVEL, Role.ENERGY_METER, Role.POWER,
                            Role.MEASUREMENT})
