@@ -116,7 +116,7 @@ class OccupancyHistory:
         default_factory=dict, init=False, repr=False, compare=False)
     """What the days say about a day, worked out once until a day is added (forecasts
     are asked every few minutes, the days change once a night)."""
-    _similar: dict[tuple[object, ...], list[date]] = field(
+    _similar: dict[tuple[object, ...], tuple[list[date], list[date]]] = field(
         default_factory=dict, init=False, repr=False, compare=False)
 
     def add(self, day: date, slots: DaySlots | Iterable[bool]) -> None:
@@ -158,16 +158,25 @@ class ArrivalForecast:
 
 @dataclass(frozen=True)
 class _DayForecast:
-    """What the similar days say about one day, from one slot on."""
+    """What the programme and the similar days say about one day, from one slot on."""
 
-    similar: int
-    chance: float  # weighted share of similar days with an arrival
-    agreement: float  # weighted share of those arrivals kept (not outliers)
+    programmed: bool  # the programme has a period on that day from that slot on
+    similar: int  # observed days the answer rests on
+    observed: float  # their weight, in days (the programme weighs programme_prior_days)
+    chance: float  # weighted share of the mixture (programme included) with an arrival
+    surprise: float  # weighted share of the observed days alone with an arrival
+    agreement: float = 0.0  # weighted share of those arrivals kept (not outliers)
     start_min: float = 0.0
     end_min: float = 0.0
-    covered: int = 0  # kept arrivals at or after start_min
-    kept: int = 0
-    weeks: int = 0  # span of the similar days, in weeks
+    covered: int = 0  # kept observed arrivals at or after start_min
+    kept: int = 0  # observed arrivals kept
+    weeks: int = 0  # span of the observed days, in weeks
+    prior_share: float = 1.0  # the programme's share of the mixture
+
+    @property
+    def learned(self) -> bool:
+        """The observed days carry the forecast: they weigh at least the programme."""
+        return self.similar > 0 and self.prior_share <= 0.5 + 1e-9
 
     @property
     def confidence(self) -> float:
@@ -182,6 +191,24 @@ def day_kind(calendar: FrenchCalendar, use: BuildingUse | str, day: date) -> tup
     asks about the same ones.
     """
     return day.weekday(), calendar.day_type(day, use)
+
+
+def _period_slots(period: Period) -> slice:
+    """The slots a programmed period touches (a period ending at 08:20 holds 08:15)."""
+    last = SLOTS_PER_DAY if period.end is None else -(-(
+        period.end.hour * 60 + period.end.minute) // SLOT_MINUTES)
+    return slice(slot_of(period.start), last)
+
+
+@lru_cache(maxsize=65536)
+def _programme_run(programme: Programme, calendar: FrenchCalendar, use: BuildingUse | str,
+                   day: date, first: int) -> tuple[int, int] | None:
+    """The programme's first occupied run on ``day`` from slot ``first`` on, in slots,
+    as an observed day's (holidays and weekends as the calendar has them)."""
+    slots = np.zeros(SLOTS_PER_DAY, dtype=np.bool_)
+    for period in programmed_periods(programme, calendar, use, day):
+        slots[_period_slots(period)] = True
+    return _runs_from(slots, first)
 
 
 def _weighted_quantile(values: NDArray[np.float64], weights: NDArray[np.float64],
@@ -209,47 +236,83 @@ def _runs_from(slots: DaySlots, first: int) -> tuple[int, int] | None:
 
 
 def _learn_day(history: OccupancyHistory, calendar: FrenchCalendar, use: BuildingUse | str,
-               day: date, first_slot: int, settings: LearningSettings) -> _DayForecast:
-    """Arrival and departure on ``day`` from ``first_slot`` on, from the similar past days
-    (remembered by the history until it changes)."""
-    key = (calendar, use, day, first_slot, settings)
+               programme: Programme, day: date, first_slot: int,
+               settings: LearningSettings) -> _DayForecast:
+    """Arrival and departure on ``day`` from ``first_slot`` on, from the programme and the
+    similar past days (remembered by the history until it changes)."""
+    key = (calendar, use, programme, day, first_slot, settings)
     known = history._learnt.get(key)
     if known is None:
         if len(history._learnt) > 10_000:  # a history that stopped growing: start afresh
             history._learnt.clear()
-        known = history._learnt[key] = _learn_day_afresh(history, calendar, use, day,
-                                                         first_slot, settings)
+        known = history._learnt[key] = _learn_day_afresh(history, calendar, use, programme,
+                                                         day, first_slot, settings)
     return known
 
 
-def _similar_days(history: OccupancyHistory, calendar: FrenchCalendar,
-                  use: BuildingUse | str, day: date) -> list[date]:
-    """The past days of the history of the same kind as ``day``, oldest first."""
+def _same_type_days(history: OccupancyHistory, calendar: FrenchCalendar,
+                    use: BuildingUse | str, day: date) -> tuple[list[date], list[date]]:
+    """The past days of the history of the same type as ``day`` (``DayType``): those of
+    its weekday, and those of the other weekdays, each oldest first."""
     key = (calendar, use, day)
     known = history._similar.get(key)
     if known is None:
-        kind = day_kind(calendar, use, day)
-        known = history._similar[key] = sorted(
-            d for d in history.days if d < day and day_kind(calendar, use, d) == kind)
+        weekday, kind = day_kind(calendar, use, day)
+        same, others = [], []
+        for past in sorted(history.days):
+            if past < day and day_kind(calendar, use, past)[1] == kind:
+                (same if past.weekday() == weekday else others).append(past)
+        known = history._similar[key] = (same, others)
     return known
 
 
+def _recency(days: list[date], settings: LearningSettings) -> NDArray[np.float64]:
+    """Each day's weight, halved every ``half_life_days`` before the newest of them: the
+    newest weighs 1, so a kind of day that comes back after weeks (a holiday Monday) is
+    still known from the last time it came."""
+    if not days:
+        return np.zeros(0)
+    ages = np.array([(days[-1] - d).days for d in days], dtype=np.float64)
+    return np.asarray(0.5 ** (ages / settings.half_life_days))
+
+
 def _learn_day_afresh(history: OccupancyHistory, calendar: FrenchCalendar,
-                      use: BuildingUse | str, day: date, first_slot: int,
-                      settings: LearningSettings) -> _DayForecast:
-    similar = _similar_days(history, calendar, use, day)
-    if not similar:
-        return _DayForecast(0, 0.0, 0.0)
-    ages = np.array([(day - d).days for d in similar], dtype=np.float64)
-    weights = 0.5 ** (ages / settings.half_life_days)
-    runs = [_runs_from(history.days[d], first_slot) for d in similar]
-    arrived = np.array([run is not None for run in runs])
-    chance = float(weights[arrived].sum() / weights.sum())
+                      use: BuildingUse | str, programme: Programme, day: date,
+                      first_slot: int, settings: LearningSettings) -> _DayForecast:
+    """The mixture of the programme's day (weight ``programme_prior_days``), the past days
+    of the same weekday and type (recency weights, the newest 1) and, while those weigh
+    less than the programme, days of other weekdays of the same type that the programme
+    treats alike from ``first_slot`` on (``other_weekday_weight`` each, together filling
+    at most what the weekday's own days lack)."""
+    prior = settings.programme_prior_days
+    programmed = _programme_run(programme, calendar, use, day, first_slot)
+    same, others = _same_type_days(history, calendar, use, day)
+    used, weights = list(same), _recency(same, settings)
+    lacking = prior - float(weights.sum())
+    if lacking > 0 and settings.other_weekday_weight > 0:
+        alike = [d for d in others
+                 if _programme_run(programme, calendar, use, d, first_slot) == programmed]
+        stand_in = settings.other_weekday_weight * _recency(alike, settings)
+        if alike:
+            stand_in *= min(1.0, lacking / float(stand_in.sum()))
+            used, weights = used + alike, np.concatenate([weights, stand_in])
+    observed = float(weights.sum())
+    runs: list[tuple[int, int] | None] = [_runs_from(history.days[d], first_slot)
+                                           for d in used]
+    arrived = np.array([run is not None for run in runs], dtype=np.bool_)
+    surprise = float(weights[arrived].sum() / observed) if used else 0.0
+    runs.append(programmed)
+    arrived = np.append(arrived, programmed is not None)
+    weights = np.append(weights, prior)
+    forecast = _DayForecast(programmed is not None, len(used), observed,
+                            chance=float(weights[arrived].sum() / weights.sum()),
+                            surprise=surprise, prior_share=prior / float(weights.sum()))
     if not arrived.any():
-        return _DayForecast(len(similar), 0.0, 0.0)
+        return forecast
     starts = np.array([r[0] for r in runs if r is not None], dtype=np.float64) * SLOT_MINUTES
     ends = np.array([r[1] for r in runs if r is not None], dtype=np.float64) * SLOT_MINUTES
     w = weights[arrived]
+    seen = np.arange(len(w)) < arrived[:len(used)].sum()  # the programme's comes last
     # Robust spread: one odd day must not drag a low quantile hours early.
     median = _weighted_quantile(starts, w, 0.5)
     spread = _weighted_quantile(np.abs(starts - median), w, 0.5)
@@ -257,15 +320,14 @@ def _learn_day_afresh(history: OccupancyHistory, calendar: FrenchCalendar,
     share = settings.arrival_share
     start = _weighted_quantile(starts[keep], w[keep], 1.0 - share)
     end = _weighted_quantile(ends[keep], w[keep], share)  # as late as arrivals are early
-    return _DayForecast(
-        similar=len(similar),
-        chance=chance,
+    return replace(
+        forecast,
         agreement=float(w[keep].sum() / w.sum()),
         start_min=start,
         end_min=max(end, start + SLOT_MINUTES),
-        covered=int((starts[keep] >= start - 1e-9).sum()),
-        kept=int(keep.sum()),
-        weeks=max(1, round((similar[-1] - similar[0]).days / 7) + 1),
+        covered=int((starts[keep & seen] >= start - 1e-9).sum()),
+        kept=int((keep & seen).sum()),
+        weeks=max(1, round((max(used) - min(used)).days / 7) + 1) if used else 0,
     )
 
 
@@ -297,17 +359,18 @@ def predict(
     for offset in range(HORIZON_DAYS):
         day = today + timedelta(days=offset)
         first = slot_of(local_now.time()) if offset == 0 else 0
-        learned = _learn_day(history, calendar, use, day, first, settings)
-        if learned.similar < settings.min_similar_days:
-            if not programmed_periods(programme, calendar, use, day):
-                continue  # nothing learned, nothing programmed: a public holiday, say
+        learned = _learn_day(history, calendar, use, programme, day, first, settings)
+        if not learned.learned:
+            if not learned.programmed:
+                surprise = max(surprise, learned.surprise)
+                continue  # the programme, which still carries the day, has nobody come
             return _from_programme(
                 local_now, calendar, use, programme, learned.similar,
-                Reason.of("forecast.history_short", day=day, similar=learned.similar,
-                          needed=settings.min_similar_days),
+                Reason.of("forecast.history_short", day=day, observed=learned.observed,
+                          prior=settings.programme_prior_days),
             )
         if learned.chance < settings.min_confidence:
-            surprise = max(surprise, learned.chance)
+            surprise = max(surprise, learned.surprise)
             continue  # the similar days say nobody comes: look at the next day
         if learned.confidence < settings.min_confidence:
             return _from_programme(
@@ -333,7 +396,7 @@ def _learned(learned: _DayForecast, day: date, local_now: datetime) -> ArrivalFo
         start, end, learned.confidence, "learned", learned.similar,
         Reason.of(code, day=day, start=start, end=end, similar=learned.similar,
                   weeks=learned.weeks, covered=learned.covered, kept=learned.kept,
-                  confidence=learned.confidence),
+                  confidence=learned.confidence, prior=learned.prior_share),
     )
 
 
@@ -372,7 +435,7 @@ def rarely_used(
     use: BuildingUse | str,
     *,
     threshold: float = 0.3,
-    min_days: int = DEFAULT_LEARNING.min_similar_days,
+    min_days: int = 3,
 ) -> list[PeriodUsage]:
     """Programmed periods occupied on fewer than ``threshold`` of the days they apply to.
 
@@ -383,11 +446,8 @@ def rarely_used(
     found: list[PeriodUsage] = []
     for weekday in range(7):
         for period in programme.periods(weekday):
-            first = slot_of(period.start)
-            last = SLOTS_PER_DAY if period.end is None else -(-(
-                period.end.hour * 60 + period.end.minute) // SLOT_MINUTES)
             used = [
-                bool(slots[first:last].any())
+                bool(slots[_period_slots(period)].any())
                 for day, slots in history.days.items()
                 if day.weekday() == weekday
                 and period in programmed_periods(programme, calendar, use, day)

@@ -262,7 +262,7 @@ def _engine_status(store: Store, site: Site) -> None:
             next_arrival_reason=Reason.of(
                 "forecast.learned", day=END + timedelta(hours=8), start=END + timedelta(hours=8),
                 end=END + timedelta(hours=18), similar=5, weeks=3, covered=4, kept=5,
-                confidence=0.8),
+                confidence=0.8, prior=0.1),
             period_end=END + timedelta(hours=6),
         ))
     store.status.save(END, zones, ())

@@ -39,10 +39,16 @@ class LearningTuning(Model):
         description="days of temperatures a nightly refit uses: recent enough to follow the "
         "seasons")
     # How sure an arrival forecast must be.
-    min_similar_days: int = Field(
-        default=3, ge=2, le=20,
-        description="past days of the same kind (weekday and type of day) needed before "
-        "arrivals are learned; with fewer, the programme answers")
+    programme_prior_days: float = Field(
+        default=0.5, ge=0.1, le=20,
+        description="what the programme weighs in an arrival forecast, in observed days of "
+        "the same kind: the forecast is the programme's until the observed days weigh as "
+        "much, and learned from then on")
+    other_weekday_weight: float = Field(
+        default=0.5, ge=0, le=1,
+        description="what a past day of another weekday of the same type weighs (0-1) where "
+        "the programme treats it alike, while the weekday's own days weigh less than the "
+        "programme: 0 keeps weekdays apart")
     min_confidence: float = Field(
         default=0.4, ge=0.1, le=0.9,
         description="share (0-1) under which a learned forecast is not trusted; a single odd "
@@ -125,10 +131,6 @@ class LearningSettings(LearningTuning):
                  f"surprise_tolerance ({self.surprise_tolerance:g}) must be below "
                  f"min_confidence ({self.min_confidence:g}): only days with a smaller chance "
                  "of a visit are skipped, so a larger tolerance could never be exceeded"),
-                (self.history_weeks < self.min_similar_days,
-                 f"history_weeks ({self.history_weeks}) must not be below min_similar_days "
-                 f"({self.min_similar_days}): the history holds one day of each weekday a "
-                 "week"),
                 (self.min_heated_hours + self.min_unheated_hours > 24 * self.thermal_window_days,
                  f"min_heated_hours + min_unheated_hours "
                  f"({self.min_heated_hours + self.min_unheated_hours:g} h) must fit in "

@@ -352,10 +352,11 @@ _HEATING: dict[str, Template] = {
     "setback.frost_protection": ("hors-gel {setpoint:temperature}",
                                  "frost protection {setpoint:temperature}"),
     # arrivals forecast from what the zone's detector saw
-    "forecast.history_short": ("historique trop court pour {day:day} {day:ddmm} ({similar} "
-                               "jour(s) semblable(s), {needed} nécessaires)",
-                               "history too short for {day:day} {day:ddmm} ({similar} similar "
-                               "day(s), {needed} needed)"),
+    "forecast.history_short": ("historique trop court pour {day:day} {day:ddmm} : les jours "
+                               "observés pèsent {observed:number} jour, le programme "
+                               "{prior:number}",
+                               "history too short for {day:day} {day:ddmm}: the observed days "
+                               "weigh {observed:number} day, the programme {prior:number}"),
     "forecast.uncertain": ("apprentissage incertain (confiance {confidence:percent})",
                            "learning uncertain (confidence {confidence:percent})"),
     "forecast.none": ("aucune arrivée attendue dans les {days} jours",
@@ -366,18 +367,20 @@ _HEATING: dict[str, Template] = {
                                   "{programmed:ddmm} {programmed:clock}, rarely occupied"),
     "forecast.learned": ("arrivée prévue à {start:clock}, départ vers {end:clock} (appris sur "
                          "{similar} jours semblables en {weeks} semaines, {covered} arrivées sur "
-                         "{kept} à {start:clock} ou après, confiance {confidence:percent})",
+                         "{kept} à {start:clock} ou après, programme pour {prior:percent}, "
+                         "confiance {confidence:percent})",
                          "arrival expected at {start:clock}, leaving about {end:clock} (learned "
                          "from {similar} similar days over {weeks} weeks, {covered} arrivals out "
-                         "of {kept} at {start:clock} or later, confidence {confidence:percent})"),
+                         "of {kept} at {start:clock} or later, programme {prior:percent}, "
+                         "confidence {confidence:percent})"),
     "forecast.learned_on": ("arrivée prévue {day:day} {day:ddmm} à {start:clock}, départ vers "
                             "{end:clock} (appris sur {similar} jours semblables en {weeks} "
                             "semaines, {covered} arrivées sur {kept} à {start:clock} ou après, "
-                            "confiance {confidence:percent})",
+                            "programme pour {prior:percent}, confiance {confidence:percent})",
                             "arrival expected {day:day} {day:ddmm} at {start:clock}, leaving "
                             "about {end:clock} (learned from {similar} similar days over "
                             "{weeks} weeks, {covered} arrivals out of {kept} at {start:clock} or "
-                            "later, confidence {confidence:percent})"),
+                            "later, programme {prior:percent}, confidence {confidence:percent})"),
     "forecast.programme": ("programme suivi, {why} : période programmée à partir de "
                            "{start:ddmm} {start:clock}",
                            "following the programme, {why}: programmed period from "
