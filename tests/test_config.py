@@ -199,7 +199,7 @@ def test_non_finite_numbers_are_refused_where_they_are_written(demo_site_text: s
 
 def test_learning_values_out_of_range_are_located(demo_site_text: str) -> None:
     text = replace_once(demo_site_text, "school_zone: B",
-                        "school_zone: B\nlearning:\n  min_similar_days: 2\n  half_life_days: 0")
+                        "school_zone: B\nlearning:\n  programme_prior_days: 2\n  half_life_days: 0")
     offices = "        name: Bureaux du secrétariat\n"
     text = replace_once(text, offices,
                         f"{offices}        learning: {{max_preheat_hours: 30, colour: red}}\n")

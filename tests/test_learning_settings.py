@@ -85,7 +85,7 @@ def test_a_zone_key_beats_the_site_key_and_the_others_stay_the_site_s(
     assert offices.fixed_preheat_hours == 3.0 and reception.fixed_preheat_hours == 1.0
     assert offices.max_preheat_hours == reception.max_preheat_hours == 2.0
     assert offices.half_life_days == reception.half_life_days == 21.0
-    assert offices.min_similar_days == DEFAULT_LEARNING.min_similar_days
+    assert offices.programme_prior_days == DEFAULT_LEARNING.programme_prior_days
 
 
 def learn_two_mondays(learner: ZoneLearner) -> ArrivalForecast:
@@ -98,14 +98,15 @@ def learn_two_mondays(learner: ZoneLearner) -> ArrivalForecast:
     return learner.next_arrival(at(5, 0, 26))
 
 
-def test_min_similar_days_2_learns_arrivals_from_two_similar_days(demo_site_text: str) -> None:
+def test_a_programme_weighing_two_days_outweighs_two_mondays(demo_site_text: str) -> None:
     default = learn_two_mondays(Learned(parse_site(demo_site_text)).learners["mairie.bureaux"])
-    assert default.basis == "programme"
-    assert "2 jour(s) semblable(s), 3 nécessaires" in default.reason.fr
-    site = parse_site(with_learning(demo_site_text, "{min_similar_days: 2}"))
-    eager = learn_two_mondays(Learned(site).learners["mairie.bureaux"])
-    assert eager.basis == "learned" and eager.similar_days == 2
-    assert eager.start == at(7, 30, 26)
+    assert default.basis == "learned" and default.similar_days == 2
+    assert default.start == at(7, 30, 26)
+    site = parse_site(with_learning(demo_site_text, "{programme_prior_days: 2}"))
+    cautious = learn_two_mondays(Learned(site).learners["mairie.bureaux"])
+    assert cautious.basis == "programme" and cautious.start == at(8, 30, 26)
+    # The newer Monday weighs 1, the one before 0.71 (half-life 14 days).
+    assert "les jours observés pèsent 1,7 jour, le programme 2,0" in cautious.reason.fr
 
 
 def test_the_history_kept_and_the_thermal_window_are_the_zone_s() -> None:

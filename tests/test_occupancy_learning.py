@@ -18,10 +18,11 @@ from controllers.occupancy import (
     predict,
     rarely_used,
 )
-from controllers.schedule import FrenchCalendar
+from controllers.schedule import FrenchCalendar, programmed_periods
 from gtb.model import Site
 from gtb.model.calendar import Programme
 from gtb.model.learning import LearningSettings
+from gtb.model.points import Role
 from gtb.sim.occupants import Occupants
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -88,6 +89,7 @@ def forecast(history: OccupancyHistory, now: datetime, use: str = "mairie",
     return predict(history, now, CALENDAR, use, programme)
 
 
+COLD_START = date(2026, 10, 5)  # a Monday, two weeks before the autumn school holidays
 # 16 weeks of weekdays, up to the Sunday before Monday 28 April 2025 (Easter Monday is
 # 21 April: a public holiday, not a Monday like the others).
 FIRST, LAST, MONDAY = date(2025, 1, 6), date(2025, 4, 27), date(2025, 4, 28)
@@ -196,13 +198,113 @@ def test_a_school_holiday_monday_is_not_a_school_monday() -> None:
     assert minutes(term.start) == 8 * 60 + 15  # the slot the 08:20 arrivals fall in
 
 
-def test_a_short_history_falls_back_to_the_programme() -> None:
-    history = history_of(date(2025, 4, 14), LAST, staff(3))
-    result = forecast(history, at(MONDAY, 6))
+def test_the_programme_answers_until_the_observed_days_weigh_as_much() -> None:
+    """The programme weighs ``programme_prior_days`` (1.5 here); a past Monday weighs 1 for
+    a Monday, a past Friday (which the programme treats alike) half of that."""
+    settings = LearningSettings(programme_prior_days=1.5)
+    history = OccupancyHistory()
+    assert predict(history, at(MONDAY, 6), CALENDAR, "mairie", OFFICE).basis == "programme"
+    monday, friday = date(2025, 4, 14), date(2025, 4, 25)  # 21 April is Easter Monday
+    history.add(monday, presence(monday, [(7 * 60 + 30, 17 * 60 + 30)]))
+    result = predict(history, at(MONDAY, 6), CALENDAR, "mairie", OFFICE, settings=settings)
     assert result.basis == "programme" and result.similar_days == 1
     assert result.start == at(MONDAY, 8, 30) and result.end == at(MONDAY, 17, 30)
-    assert "historique trop court" in result.reason.fr
+    assert "historique trop court pour lundi 28/04 : les jours observés pèsent 1,0 jour, " \
+        "le programme 1,5" in result.reason.fr
     assert "history too short" in result.reason.en
+    history.add(friday, presence(friday, [(7 * 60 + 30, 17 * 60 + 30)]))
+    result = predict(history, at(MONDAY, 6), CALENDAR, "mairie", OFFICE, settings=settings)
+    assert result.basis == "learned" and result.similar_days == 2
+    assert minutes(result.start) < 8 * 60 and "programme pour 50 %" in result.reason.fr
+    apart = settings.model_copy(update={"other_weekday_weight": 0.0})
+    assert predict(history, at(MONDAY, 6), CALENDAR, "mairie", OFFICE,
+                   settings=apart).basis == "programme"
+    # With the default weight (half a day), the one Monday is enough.
+    assert predict(history, at(MONDAY, 6), CALENDAR, "mairie", OFFICE).basis == "learned"
+
+
+def test_other_weekdays_stand_in_only_where_the_programme_treats_them_alike() -> None:
+    """A school's Monday and Tuesday tell about Thursday (the same hours), not about
+    Wednesday (mornings only), which waits for a Wednesday of its own."""
+    wednesdays = Programme(mon=("08:20-16:30",), tue=("08:20-16:30",), wed=("08:20-11:30",),
+                           thu=("08:20-16:30",), fri=("08:20-16:30",))
+    monday = date(2025, 3, 3)
+    history = history_of(monday, monday + timedelta(days=1),
+                         lambda d: [(7 * 60 + 45, 16 * 60 + 40)])
+    wednesday = predict(history, at(monday + timedelta(days=2), 0), CALENDAR, "ecole",
+                        wednesdays)
+    thursday = predict(history, at(monday + timedelta(days=3), 0), CALENDAR, "ecole",
+                       wednesdays)
+    assert wednesday.basis == "programme" and wednesday.end == at(monday + timedelta(days=2),
+                                                                  11, 30)
+    assert thursday.basis == "learned" and thursday.similar_days == 2
+    assert minutes(thursday.start) == 7 * 60 + 45
+
+
+def test_a_day_of_the_same_weekday_takes_the_place_of_the_other_weekdays() -> None:
+    """Once a weekday's own days weigh as much as the programme, they alone speak for
+    it: a Monday routine does not hide that Tuesday mornings start later."""
+    def routine(d: date) -> list[tuple[float, float]]:
+        start = 10 * 60 if d.weekday() == 1 else 7 * 60 + 30
+        return [(start, 17 * 60)] if d.weekday() < 5 else []
+
+    history = history_of(date(2025, 3, 3), date(2025, 3, 9), routine)
+    tuesday = forecast(history, at(date(2025, 3, 11), 0))
+    assert tuesday.basis == "learned" and tuesday.similar_days == 1
+    # Between the programme's 08:30 (a third of the weight) and the Tuesday's 10:00;
+    # not the Mondays' 07:30.
+    assert 8 * 60 + 30 <= minutes(tuesday.start) <= 10 * 60
+
+
+def first_arrival(counts: np.ndarray) -> int | None:
+    """The simulator's first occupied minute of a day (5-minute slots)."""
+    occupied = np.flatnonzero(counts)
+    return None if occupied.size == 0 else int(occupied[0]) * 5
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_every_demo_zone_learns_its_arrivals_by_its_fifth_working_day(
+        demo_site: Site, seed: int) -> None:
+    """A cold start on Monday 5 October 2026: each zone with a presence detector is asked
+    at midnight before each of its working days (the days its programme has a period)
+    for that day's arrival, and the day's detector slots join its history at the end
+    of the day. By its fifth working day every zone's forecast is learned (the media
+    library's reading room, whose four opening days all differ, on its second Tuesday;
+    the others sooner), and the learned arrivals err early: later than the real first
+    arrival on about one day in ten (``arrival_share`` 0.9), hardly ever by more than a
+    quarter of an hour (the slots' resolution)."""
+    occupants = Occupants(demo_site, seed=seed)
+    bases: dict[str, list[tuple[int, str]]] = {}  # (weekday, basis) of its working days
+    errors: list[int] = []
+    detected = [(building, zone) for building in demo_site.buildings for zone in building.zones
+                if any(p.role is Role.OCCUPANCY for p in zone.points)]
+    for building, zone in detected:
+        key, programme = f"{building.id}.{zone.id}", demo_site.programme_of(building, zone)
+        history, bases[key] = OccupancyHistory(), []
+        for day in (COLD_START + timedelta(days=n) for n in range(28)):  # 25 Oct: DST
+            counts = occupants.day(key, day)
+            if programmed_periods(programme, CALENDAR, building.use, day):
+                result = predict(history, at(day, 0), CALENDAR, building.use, programme)
+                bases[key].append((day.weekday(), result.basis))
+                real = first_arrival(counts)
+                if result.basis == "learned" and result.start is not None and (
+                        result.start.date() == day and real is not None):
+                    errors.append(minutes(result.start) - real)
+            history.add(day, quarter_hours(counts))
+    first_learned = {key: [basis for _, basis in days].index("learned") + 1
+                     for key, days in bases.items()}
+    assert len(first_learned) == len(detected) >= 11
+    assert max(first_learned.values()) <= 5, first_learned
+    assert first_learned["mediatheque.lecture"] == 5
+    # The programme answers again only on the first day of a weekday that the programme
+    # treats apart (a school's Wednesday, the town hall's Saturday).
+    for days in bases.values():
+        assert all(basis == "learned" or weekday not in {w for w, _ in days[:n]}
+                   for n, (weekday, basis) in enumerate(days)), days
+    late = np.array(errors) > 0
+    assert len(errors) > 100 and late.mean() < 0.2
+    assert (np.array(errors) > 15).mean() < 0.03
+    assert np.median(errors) <= 0
 
 
 def test_the_council_room_is_programmed_but_rarely_used(demo_site: Site) -> None:
@@ -257,3 +359,5 @@ def test_bad_input_is_refused() -> None:
         history.add(FIRST, [True] * 24)
     with pytest.raises(ValueError, match="arrival_share"):
         LearningSettings(arrival_share=1.5)  # a share is in 0..1, as predict takes it
+    with pytest.raises(ValueError, match="programme_prior_days"):
+        LearningSettings(programme_prior_days=0)  # the programme always counts
