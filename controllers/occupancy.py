@@ -258,7 +258,8 @@ def _same_type_days(history: OccupancyHistory, calendar: FrenchCalendar,
     known = history._similar.get(key)
     if known is None:
         weekday, kind = day_kind(calendar, use, day)
-        same, others = [], []
+        same: list[date] = []
+        others: list[date] = []
         for past in sorted(history.days):
             if past < day and day_kind(calendar, use, past)[1] == kind:
                 (same if past.weekday() == weekday else others).append(past)
