@@ -5,14 +5,25 @@ a few months of observed days per zone, as 96 quarter-hour slots of the local wa
 (the representation of PreHeat, UbiComp 2011), and answers two questions:
 
 - ``predict``: when will the next occupied period begin and end, and how sure are we?
-  Past days of the same kind (same weekday and same calendar ``DayType``: a school-holiday
-  Monday is not a school Monday) each give a first arrival after the current time of day.
-  Recent days weigh more (half-life two weeks by default), so a new Thursday club is
-  learned within two or three Thursdays. Arrival times far from the weighted median are
-  set aside, and the result is a low quantile, not a mean: with ``arrival_share`` 0.9 the
-  zone is warm for nine arrivals out of ten, and one odd day (somebody in at 05:00) does
-  not move it. When the history is short or the days disagree, the programme answers
-  instead, and says so.
+  The programme is the prior, updated by each observed day. For a day and a time of day,
+  the forecast mixes the first arrivals (and the ends of those periods) after that time
+  of: the programme's day, which weighs ``programme_prior_days`` (half a day by default);
+  the past days of the same kind (same weekday and same calendar ``DayType``: a
+  school-holiday Monday is not a school Monday), the newest weighing 1 and each older
+  one half as much every ``half_life_days`` (two weeks), so a new Thursday club is learned
+  within two or three Thursdays; and, while those weigh less than the programme, days of
+  the other weekdays of the same type that the programme treats alike from that time on
+  (the same next period: a school's Monday tells about its Thursday, not about its
+  Wednesday morning), each weighing ``other_weekday_weight`` and together no more than
+  the weekday's own days lack. The forecast is **learned** (``basis`` "learned") once the
+  observed days weigh at least as much as the programme: from a cold start, after one
+  day of its weekday, or as many other weekdays alike as make up the programme's weight
+  (one by default). Before, the programme answers, and its reason says the observed days
+  are too light. Arrival times far from the weighted median are set aside, and the
+  result is a low quantile, not a mean: with ``arrival_share`` 0.9 the zone is warm for
+  nine arrivals out of ten, the first time by which, in the mixture, that share of
+  arrivals is still to come; one odd day (somebody in at 05:00) does not move it. When
+  the learned days disagree, the programme answers instead, and says so.
 - ``rarely_used``: which programmed periods are seldom occupied, so that a person can
   shorten the programme (the council room programmed like the offices).
 
@@ -141,8 +152,10 @@ class ArrivalForecast:
 
     ``start`` is when the zone should be warm (None: nothing within the horizon),
     ``end`` when the period is expected to end, ``confidence`` in 0..1 (the weighted share
-    of similar days with an arrival, times the share of those that agree), ``basis``
-    "learned" or "programme", ``similar_days`` how many past days the answer rests on.
+    of the mixture of the programme and the observed days with an arrival, times the share
+    of those arrivals that agree), ``basis`` "learned" (the observed days weigh at least as
+    much as the programme) or "programme", ``similar_days`` how many observed days the
+    answer rests on (of the same weekday, and of others standing in for them).
     """
 
     start: datetime | None
@@ -153,7 +166,8 @@ class ArrivalForecast:
     reason: Reason
     surprise: float = 0.0
     """The highest chance, among the days skipped before ``start`` because nobody was
-    expected, that somebody comes anyway: a room used now and then without a pattern."""
+    expected, that somebody comes anyway, from the observed days alone (a programmed
+    period nobody uses is no surprise): a room used now and then without a pattern."""
 
 
 @dataclass(frozen=True)
@@ -351,9 +365,11 @@ def predict(
     """The next occupied period after ``local_now`` (aware, in the site's zone).
 
     Looks at the rest of today, then the following days, up to ``HORIZON_DAYS``: a day
-    where similar past days say nobody comes is skipped; the first day where somebody is
-    expected gives the answer. The programme answers as soon as a day on the way has too
-    few similar days, or when the similar days do not agree well enough.
+    where the programme and the similar past days together say nobody comes is skipped;
+    the first day where somebody is expected gives the answer. The programme answers as
+    soon as a day on the way has a programmed period and observed days weighing less than
+    the programme (``programme_prior_days``), or when the learned days do not agree well
+    enough (``min_confidence``).
     """
     today = local_now.date()
     surprise = 0.0
