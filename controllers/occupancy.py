@@ -189,8 +189,9 @@ class _DayForecast:
 
     @property
     def learned(self) -> bool:
-        """The observed days carry the forecast: they weigh at least the programme."""
-        return self.similar > 0 and self.prior_share <= 0.5 + 1e-9
+        """The observed days carry the forecast: they weigh at least the programme (the
+        tolerance for stand-ins scaled to exactly what the weekday's own days lack)."""
+        return self.prior_share <= 0.5 + 1e-9
 
     @property
     def confidence(self) -> float:
