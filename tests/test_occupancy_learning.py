@@ -271,8 +271,8 @@ def test_every_demo_zone_learns_its_arrivals_by_its_fifth_working_day(
     of the day. By its fifth working day every zone's forecast is learned (the media
     library's reading room, whose four opening days all differ, on its second Tuesday;
     the others sooner), and the learned arrivals err early: later than the real first
-    arrival on about one day in ten (``arrival_share`` 0.9), hardly ever by more than a
-    quarter of an hour (the slots' resolution)."""
+    arrival on about one day in eight (``arrival_share`` 0.9 aims at one in ten), hardly
+    ever by more than a quarter of an hour (the slots' resolution)."""
     occupants = Occupants(demo_site, seed=seed)
     bases: dict[str, list[tuple[int, str]]] = {}  # (weekday, basis) of its working days
     errors: list[int] = []
