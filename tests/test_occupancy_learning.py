@@ -361,3 +361,6 @@ def test_bad_input_is_refused() -> None:
         LearningSettings(arrival_share=1.5)  # a share is in 0..1, as predict takes it
     with pytest.raises(ValueError, match="programme_prior_days"):
         LearningSettings(programme_prior_days=0)  # the programme always counts
+    # Days halving in weight every day: a weekday's own days never weigh more than 1.01.
+    with pytest.raises(ValueError, match=r"programme_prior_days \(2\) must not be above 1.01"):
+        LearningSettings(programme_prior_days=2, half_life_days=1)

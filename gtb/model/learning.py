@@ -115,6 +115,10 @@ class LearningSettings(LearningTuning):
 
     @model_validator(mode="after")
     def _consistent(self) -> LearningSettings:
+        # What a weekday's own days weigh at most: the newest 1, the one a week before
+        # less by the half-life, over the history kept.
+        reach = sum(0.5 ** (7 * week / self.half_life_days)
+                    for week in range(self.history_weeks))
         problems = [
             message for wrong, message in (
                 (self.fixed_preheat_after_long_absence_hours < self.fixed_preheat_hours,
@@ -131,6 +135,11 @@ class LearningSettings(LearningTuning):
                  f"surprise_tolerance ({self.surprise_tolerance:g}) must be below "
                  f"min_confidence ({self.min_confidence:g}): only days with a smaller chance "
                  "of a visit are skipped, so a larger tolerance could never be exceeded"),
+                (self.programme_prior_days > reach,
+                 f"programme_prior_days ({self.programme_prior_days:g}) must not be above "
+                 f"{reach:.2f}, what {self.history_weeks} weeks of one weekday weigh with "
+                 f"half_life_days {self.half_life_days:g}: they could never outweigh the "
+                 "programme"),
                 (self.min_heated_hours + self.min_unheated_hours > 24 * self.thermal_window_days,
                  f"min_heated_hours + min_unheated_hours "
                  f"({self.min_heated_hours + self.min_unheated_hours:g} h) must fit in "
