@@ -108,6 +108,27 @@ def plant_decision(zones: Sequence[ZoneNeed], was_on: bool, *, now: datetime | N
     return wanted
 
 
+@dataclass
+class PlantSwitch:
+    """One plant's last switch, for its minimum times: kept by whatever commands it (the
+    engine, the season harness), which asks it for each decision."""
+
+    on: bool | None = None
+    since: datetime | None = None
+
+    def decide(self, zones: Sequence[ZoneNeed], was_on: bool, now: datetime, *,
+               available: bool = True,
+               settings: LearningSettings = DEFAULT_LEARNING) -> PlantDecision:
+        """``plant_decision``, held the time since this switch last changed it (none
+        known when it never did, or something else switched it since: long enough)."""
+        held = now - self.since if self.since is not None and self.on == was_on else None
+        decision = plant_decision(zones, was_on, now=now, held=held, available=available,
+                                  settings=settings)
+        if decision.on != was_on:
+            self.on, self.since = decision.on, now
+        return decision
+
+
 def _wanted(zones: Sequence[ZoneNeed], was_on: bool, now: datetime | None, available: bool,
             settings: LearningSettings) -> PlantDecision:
     """What the zones ask, frost aside and before the minimum times."""

@@ -10,12 +10,15 @@ from __future__ import annotations
 import html
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from controllers.plant import ZoneNeed, plant_decision
+from controllers.plant import PlantClock, ZoneNeed, plant_decision
 from gtb.engine.arbitration import Arbiter, Command, Switch
 from gtb.model import Site
+from gtb.model.calendar import Programme
+from gtb.model.learning import LearningSettings
 from gtb.model.points import HeatingLevel
 from gtb.sim.thermal import STANDBY_LOSS
 from gtb.sim.world import VirtualCommune
@@ -56,6 +59,64 @@ def test_frost_protection_and_the_unknown_turn_the_plant_on() -> None:
     assert cold.reason.en == "Plant on, frost protection: Salle near its floor of 8.0 °C"
     unknown = plant_decision([need(FROST, 8.0, None)], was_on=False)
     assert unknown.on and unknown.frost and unknown.reason.code == "plant.unknown"
+
+
+def test_the_plant_keeps_its_minimum_on_and_off_times_frost_first() -> None:
+    heat, idle = need(REDUCED, 16.0, 16.0), need(REDUCED, 16.0, 18.0)
+    settings = LearningSettings(plant_min_on_minutes=10, plant_min_off_minutes=15)
+    # On for 4 min: kept on 6 min more, and it says what comes after.
+    kept = plant_decision([idle], was_on=True, held=timedelta(minutes=4), settings=settings)
+    assert kept.on and not kept.frost
+    assert kept.reason.fr.startswith("Chaufferie maintenue en marche 6 min encore (durée "
+                                     "minimale de marche) ; ensuite : Chaufferie à l'arrêt")
+    assert plant_decision([idle], was_on=True, held=timedelta(minutes=10),
+                          settings=settings).on is False
+    # Off for 14 min: a zone that asks waits a minute more; after 15, on.
+    assert plant_decision([heat], was_on=False, held=timedelta(minutes=14),
+                          settings=settings).reason.code == "plant.kept_off"
+    assert plant_decision([heat], was_on=False, held=timedelta(minutes=15),
+                          settings=settings).on
+    # Frost protection does not wait for the minimum off time.
+    frost = plant_decision([need(FROST, 8.0, 9.0)], was_on=False, held=timedelta(0),
+                           settings=settings)
+    assert frost.on and frost.frost
+
+
+def test_an_enabled_plant_stays_on_for_a_preheat_about_to_start() -> None:
+    now = datetime(2026, 1, 13, 6, 0, tzinfo=UTC)
+    soon = ZoneNeed("Salle", REDUCED, 16.0, 18.0, 8.0, preheat_at=now + timedelta(minutes=8))
+    later = ZoneNeed("Salle", REDUCED, 16.0, 18.0, 8.0, preheat_at=now + timedelta(hours=1))
+    kept = plant_decision([soon], was_on=True, now=now)
+    assert kept.on and kept.reason.code == "plant.preheat_soon"
+    assert plant_decision([later], was_on=True, now=now).on is False
+    # Off, it is not switched on ahead: the pre-heat's comfort does it when it starts.
+    assert plant_decision([soon], was_on=False, now=now).on is False
+
+
+def test_outside_the_plants_own_schedule_it_is_off_and_frost_says_no_heat_comes() -> None:
+    assert plant_decision([need(COMFORT, 19.0, 17.0)], was_on=True,
+                          available=False).reason.code == "plant.unavailable"
+    frost = plant_decision([need(FROST, 8.0, 9.0)], was_on=False, available=False)
+    assert frost.on and frost.frost
+    assert frost.reason.fr == ("Chaufferie en marche, hors-gel : Salle près de son seuil de "
+                               "8,0 °C ; ALERTE : le chauffage n'est pas disponible (horaire "
+                               "propre de la chaufferie ou du circuit)")
+
+
+def test_the_plant_clock_finds_the_next_window() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    tuesday = datetime(2026, 1, 13, 5, 0, tzinfo=paris)
+    pump = PlantClock(Programme(tue=("06:00-18:00",), wed=("06:00-18:00",)))
+    assert pump.first_available(tuesday, tuesday) == tuesday.replace(hour=6)
+    noon = tuesday.replace(hour=12)
+    assert pump.first_available(noon, tuesday) == noon
+    assert pump.first_available(tuesday.replace(hour=19), tuesday) == datetime(
+        2026, 1, 14, 6, 0, tzinfo=paris)
+    # The point speaks for now: it says no, the schedule says when next.
+    stopped = PlantClock(pump.schedule, available=False)
+    assert stopped.first_available(noon, noon) == datetime(2026, 1, 14, 6, 0, tzinfo=paris)
+    assert PlantClock(available=False).first_available(noon, noon) is None
+    assert PlantClock().first_available(tuesday, noon) == noon
 
 
 def test_frost_protection_beats_a_persons_order_and_the_minimum_off_time(
