@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from controllers.forecast import OutdoorForecast
 from controllers.heating import HeatingDecision, Learning, learned_decision, programme_decision
@@ -19,7 +19,8 @@ from gtb.model import ComfortLevels
 from gtb.model.calendar import Programme
 from gtb.model.learning import LearningSettings
 from gtb.model.points import HeatingLevel
-from gtb.texts import said
+from gtb.texts import Reason, said
+from web.api_models import Text
 
 PARIS = ZoneInfo("Europe/Paris")
 LEVELS = ComfortLevels()
@@ -296,3 +297,14 @@ def test_a_room_used_now_and_then_stays_reduced_rather_than_frost_protected() ->
     assert decision.reason.fr.startswith(
         "Inoccupé (appris) : réduit 16,0 °C, pas hors-gel : venues imprévues certains jours "
         "(jusqu'à 12 % des jours semblables)")
+
+
+def test_the_details_survive_the_store_and_reach_the_api() -> None:
+    reason = decide(at(7, 0), 16.0).reason
+    back = TypeAdapter(Reason).validate_json(TypeAdapter(Reason).dump_json(reason))
+    assert back.fr == reason.fr and back.details("en") == reason.details("en")
+    text = Text.model_validate(back)
+    assert text.fr == reason.fr and text.details is not None
+    assert text.details.en.startswith("arrival learned from 12 similar days; warm-up estimated")
+    # A reason without details has none.
+    assert Text.model_validate(said("x")).details is None
