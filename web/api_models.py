@@ -249,9 +249,10 @@ class Text(BaseModel):
 
     fr: str
     en: str
-    details: Text | None = Field(default=None, description="what lies behind the sentence "
-                                 "(the model, the days, the estimate, the outdoor "
-                                 "temperature, the margin), shown on demand; null: nothing")
+    details: Text | SkipJsonSchema[None] = Field(
+        default=None, exclude_if=lambda value: value is None,
+        description="what lies behind the sentence (the model, the days, the estimate, the "
+        "outdoor temperature, the margin), shown on demand; absent when nothing does")
 
     @model_validator(mode="before")
     @classmethod
