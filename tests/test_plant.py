@@ -20,6 +20,7 @@ from gtb.model import Site
 from gtb.model.calendar import Programme
 from gtb.model.learning import LearningSettings
 from gtb.model.points import HeatingLevel
+from gtb.sim.season import CONTROL_STEP_S, simulate
 from gtb.sim.thermal import STANDBY_LOSS
 from gtb.sim.world import VirtualCommune
 from gtb.texts import Reason
@@ -213,3 +214,24 @@ def test_the_building_page_shows_its_plant_and_why(demo_site: Site, tmp_path: Pa
         client.get("/lang/en")
         page = html.unescape(client.get("/building/mairie").get_data(as_text=True))
         assert "Plant on: Accueil at reduced, below or near its setpoint of 16.0 °C" in page
+
+
+def test_the_harness_heats_only_within_the_plants_own_schedule(demo_site: Site) -> None:
+    """The town hall's emission pump runs 07:30-18:00 on weekdays, by its own clock: the
+    fixed 2 h early start (06:30 for 08:30) waits for it, and outside it no heat is made
+    at all (the boiler is off, nothing near its frost floor)."""
+    day = ("07:30-18:00",)
+    mairie = demo_site.buildings[0].model_copy(update={"plant_schedule": Programme(
+        mon=day, tue=day, wed=day, thu=day, fri=day)})
+    site = demo_site.model_copy(update={"buildings": (mairie,)})
+    paris = ZoneInfo("Europe/Paris")
+    start = datetime(2026, 1, 13, 0, 0, tzinfo=paris)
+    run_ = simulate(site, "fixed", 1, start, start + timedelta(days=2), timedelta(hours=12))
+    trace = run_.trace
+    for step in range(trace.setpoint.shape[0]):
+        moment = datetime.fromtimestamp(trace.origin + step * CONTROL_STEP_S, paris)
+        if moment.weekday() < 5 and moment.hour == 7 and moment.minute < 30:
+            # Past the fixed early start, before the pump: still set back.
+            assert (trace.setpoint[step] < 19.0).all(), moment
+        if moment.weekday() < 5 and moment.hour == 8:
+            assert (trace.setpoint[step] == 19.0).all(), moment
