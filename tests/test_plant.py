@@ -15,7 +15,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from controllers.plant import PlantClock, ZoneNeed, plant_decision
+from gtb.clock import SimulatedClock
+from gtb.engine.alarms import NoHeatAlarms
 from gtb.engine.arbitration import Arbiter, Command, Switch
+from gtb.engine.journal import Journal
 from gtb.model import Site
 from gtb.model.calendar import Programme
 from gtb.model.learning import LearningSettings
@@ -23,6 +26,7 @@ from gtb.model.points import HeatingLevel
 from gtb.sim.season import CONTROL_STEP_S, simulate
 from gtb.sim.thermal import STANDBY_LOSS
 from gtb.sim.world import VirtualCommune
+from gtb.store import Store
 from gtb.texts import Reason
 
 from .engine_rig import rig, run
@@ -235,3 +239,25 @@ def test_the_harness_heats_only_within_the_plants_own_schedule(demo_site: Site) 
             assert (trace.setpoint[step] < 19.0).all(), moment
         if moment.weekday() < 5 and moment.hour == 8:
             assert (trace.setpoint[step] == 19.0).all(), moment
+
+
+def test_frost_with_no_heat_available_raises_an_alarm_until_heat_can_come(
+    demo_site: Site, tmp_path: Path
+) -> None:
+    now = datetime(2026, 1, 13, 3, 0, tzinfo=UTC)
+    refs = {ref.key: ref for ref in demo_site.points()}
+    key = "mairie.chaudiere"
+    frost = plant_decision([need(FROST, 8.0, 9.0)], was_on=False, available=False)
+    with Store(tmp_path / "gtb.sqlite") as store:
+        alarms = NoHeatAlarms(refs, store, Journal(store, SimulatedClock(now), demo_site.id))
+        alarms.follow(now, {key: Command(key, 1.0, frost.reason, "safety")},
+                      store.alarms.active())
+        active = store.alarms.active()
+        assert list(active) == [f"no_heat:{key}"]
+        assert active[f"no_heat:{key}"].severity == "critical"
+        assert "le chauffage n'est pas disponible" in active[f"no_heat:{key}"].message
+        heat = plant_decision([need(FROST, 8.0, 9.0)], was_on=False)
+        later = now + timedelta(minutes=5)
+        alarms.follow(later, {key: Command(key, 1.0, heat.reason, "safety")},
+                      store.alarms.active())
+        assert store.alarms.active() == {}

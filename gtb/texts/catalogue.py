@@ -59,6 +59,10 @@ _ENGINE: dict[str, Template] = {
                               "{key}: the decision is not a number — safe fallback to "
                               "{value:g}"),
     "alarm.safe_fallback": ("repli sûr", "safe fallback"),
+    "alarm.no_heat": ("hors-gel sans chauffage disponible", "frost protection with no heat "
+                      "available"),
+    "alarm.heat_again": ("chauffage de nouveau disponible, ou zone hors de danger",
+                         "heat available again, or the zone out of danger"),
     "alarm.deciding_again": ("décisions de nouveau numériques", "decisions are numbers again"),
     # decisions
     "zone.degraded": ("Mode dégradé, température inconnue : programme sans optimisation. "
