@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,10 +16,15 @@ from controllers.occupancy import ArrivalForecast
 from controllers.plant import PlantClock
 from controllers.schedule import FrenchCalendar, occupation
 from controllers.thermal import ThermalModel
-from gtb.model import ComfortLevels
+from gtb.clock import SimulatedClock
+from gtb.engine.decisions import Decider
+from gtb.engine.journal import Journal
+from gtb.engine.reading import Snapshot
+from gtb.model import Building, ComfortLevels, Site
 from gtb.model.calendar import Programme
 from gtb.model.learning import LearningSettings
-from gtb.model.points import HeatingLevel
+from gtb.model.points import HeatingLevel, Quality
+from gtb.store import Store
 from gtb.texts import Reason, said
 from web.api_models import Text
 
@@ -308,3 +314,42 @@ def test_the_details_survive_the_store_and_reach_the_api() -> None:
     assert text.details.en.startswith("arrival learned from 12 similar days; warm-up estimated")
     # A reason without details has none.
     assert Text.model_validate(said("x")).details is None
+
+
+def test_the_engine_gives_the_learners_their_forecast_and_the_plants_clock(
+    demo_site: Site, tmp_path: Path
+) -> None:
+    """Tuesday 06:45 in the demo commune, the town hall's emission pump on its own clock
+    from 07:00: its zones' fixed early start (06:30) waits for it, and says so; the plant
+    is off; the learned zone is given its building's forecast."""
+    day = ("07:00-18:00",)
+    mairie = demo_site.buildings[0].model_copy(update={"plant_schedule": Programme(
+        mon=day, tue=day, wed=day, thu=day, fri=day)})
+    site = demo_site.model_copy(update={"buildings": (mairie, *demo_site.buildings[1:])})
+    now = at(6, 45)
+    asked: list[str] = []
+
+    def forecasts(building: Building, when: datetime) -> OutdoorForecast | None:
+        asked.append(building.id)
+        return OutdoorForecast.persistence(when, -3.0)
+
+    with Store(tmp_path / "gtb.sqlite") as store:
+        decider = Decider(site, store, Journal(store, SimulatedClock(now), site.id),
+                          CALENDAR, forecasts)
+        decider.learners["mairie.bureaux"].thermal = ZONE
+        keys = [ref.key for ref in site.points()]
+        values: dict[str, float | None] = {
+            key: 17.0 if key.endswith(".temperature") else 2.0 if "temp-ext" in key else None
+            for key in keys}
+        quality = {key: Quality.OK if values[key] is not None else Quality.FAILED
+                   for key in keys}
+        decided = decider.decide(now, Snapshot(values, quality))
+    assert asked == ["mairie"]  # once for the building, for its one learned zone
+    accueil = decided.zones["mairie.accueil"]
+    assert accueil.level is HeatingLevel.REDUCED
+    assert "préchauffage à 07:00, quand le chauffage sera disponible (30 min plus tard" in (
+        accueil.reason.fr)
+    plant = decided.outputs["plant:mairie"]
+    assert not plant.on and plant.reason.code == "plant.unavailable"
+    # The school has no clock of its own: its plant follows its zones as ever.
+    assert decided.outputs["plant:ecole"].reason.code != "plant.unavailable"
