@@ -172,9 +172,10 @@ class PlantClock:
     available: bool | None = None
 
     def first_available(self, when: datetime, now: datetime) -> datetime | None:
-        """The first moment at or after ``when`` (aware, like ``now``) when heat can be
-        delivered; None when not within ``LOOK_AHEAD_DAYS``, or when the point says no
-        now and nothing says when it will."""
+        """The first moment at or after ``when`` (aware, in the site's time zone: the
+        schedule is wall-clock time; like ``now``) when heat can be delivered; None when
+        not within ``LOOK_AHEAD_DAYS``, or when the point says no now and nothing says
+        when it will."""
         if when <= now:
             if self.available is False:
                 return self._next_window(now, strictly=True)
