@@ -153,7 +153,8 @@ class ZoneLearner:
                                 weather=forecast, power=power)
         decision = learned_decision(occupied, local_now, self.comfort, learning,
                                     self._previous, self.settings, plant=plant,
-                                    refused=self.thermal_refused if self.learning else None)
+                                    refused=self.thermal_refused
+                                    if self.learning and self.thermal is None else None)
         self._previous = decision
         return decision
 

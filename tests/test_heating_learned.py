@@ -12,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from controllers.forecast import OutdoorForecast
 from controllers.heating import HeatingDecision, Learning, learned_decision, programme_decision
+from controllers.learning import ZoneLearner
 from controllers.occupancy import ArrivalForecast
 from controllers.plant import PlantClock
 from controllers.schedule import FrenchCalendar, occupation
@@ -353,3 +354,16 @@ def test_the_engine_gives_the_learners_their_forecast_and_the_plants_clock(
     assert not plant.on and plant.reason.code == "plant.unavailable"
     # The school has no clock of its own: its plant follows its zones as ever.
     assert decided.outputs["plant:ecole"].reason.code != "plant.unavailable"
+
+
+def test_a_learner_whose_model_was_refused_says_so_in_its_fixed_early_start() -> None:
+    zone = ZoneLearner(OFFICE, "mairie", CALENDAR, LEVELS, PARIS)
+    zone.thermal_refused = said("perte au plancher, aucune montée vue",
+                                "loss rate at its floor, no warm-up seen")
+    decision = zone.decide(at(6, 30), indoor=16.0, outdoor=2.0, present=False)
+    assert decision.reason.fr.startswith("Préchauffage fixe de 2 h (modèle thermique refusé)")
+    assert decision.reason.details("en") == "loss rate at its floor, no warm-up seen"
+    # Learning switched off: the programme, and nothing about a model.
+    zone.learning = False
+    assert zone.decide(at(6, 30), indoor=16.0, outdoor=2.0, present=False).reason.code == (
+        "heating.fixed_preheat")

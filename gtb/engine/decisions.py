@@ -185,7 +185,8 @@ class Decider:
                 else:
                     comfort = self._site.comfort_of(zone)
                     settings = learner.settings
-                    refused = learner.thermal_refused if learner.learning else None
+                    refused = (learner.thermal_refused
+                               if learner.learning and learner.thermal is None else None)
                     same = (programme, building.use, comfort, settings, agenda, clock, refused)
                     decision = shared.get(same) or programme_decision(
                         where, local_now, comfort, settings, plant=clock, refused=refused)
