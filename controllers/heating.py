@@ -231,7 +231,9 @@ def learned_decision(
     long_absence = _long_absence(occupation, learning, arrival)
     cap = settings.max_preheat(long_absence)
     left = elapsed(local_now, arrival)
-    latched = previous.preheat if previous is not None and left <= cap else None
+    latched = previous.preheat if previous is not None else None
+    if latched is not None and (left > cap or elapsed(latched.since, local_now) > cap):
+        latched = None  # not this pre-heat's: one lasts at most the cap
     margin = max(learning.thermal.margin_minutes(settings.margin_sigmas),
                  settings.min_margin_minutes)
     warmup, outdoor = _warmup(learning, comfort.comfort, long_absence, margin, cap,

@@ -367,3 +367,11 @@ def test_a_learner_whose_model_was_refused_says_so_in_its_fixed_early_start() ->
     zone.learning = False
     assert zone.decide(at(6, 30), indoor=16.0, outdoor=2.0, present=False).reason.code == (
         "heating.fixed_preheat")
+
+
+def test_a_latch_left_from_another_day_is_not_taken_for_this_preheat() -> None:
+    monday = decide(at(7, 0, day=12), 16.0, arrival=at(8, day=12))
+    assert monday.preheat is not None
+    # The zone was decided otherwise since (an agenda entry): Tuesday's start is its own.
+    tuesday = decide(at(6, 30), 16.0, previous=monday)
+    assert tuesday.level is HeatingLevel.REDUCED
