@@ -11,10 +11,12 @@ early stop are ``LearningSettings``, which a site file can set.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from controllers.forecast import OutdoorForecast
 from controllers.occupancy import ArrivalForecast
+from controllers.plant import PlantClock
 from controllers.schedule import Occupation
 from controllers.thermal import ThermalModel
 from gtb.model import ComfortLevels
@@ -24,7 +26,9 @@ from gtb.texts import Reason
 
 LONG_ABSENCE = timedelta(hours=48)
 """Beyond this, a zone drops to frost protection (R241-27): the law, not a setting."""
-
+WARMUP_ITERATIONS = 4
+"""Rounds of (warm-up -> its window -> the forecast's mean over it -> warm-up): a forecast
+changes by a few kelvins over hours, and the start settles in two or three."""
 
 
 def elapsed(since: datetime, until: datetime) -> timedelta:
@@ -34,10 +38,26 @@ def elapsed(since: datetime, until: datetime) -> timedelta:
 
 
 @dataclass(frozen=True)
+class Preheat:
+    """A pre-heat under way: when it really started (latched until it ends), and how much
+    later than needed, when the plant could not deliver heat before."""
+
+    since: datetime
+    late_minutes: float = 0.0
+
+
+@dataclass(frozen=True)
 class HeatingDecision:
     level: HeatingLevel
     setpoint: float
     reason: Reason
+    preheat: Preheat | None = None
+    """The learned pre-heat under way, from its start to the arrival."""
+    planned: datetime | None = None
+    """While set back before a learned pre-heat: when it is planned to start (the plant's
+    decision keeps an enabled plant on for it)."""
+    coasting: bool = False
+    """An early stop under way: held until the end of the period."""
 
 
 def programme_decision(
@@ -45,9 +65,14 @@ def programme_decision(
     local_now: datetime,
     comfort: ComfortLevels,
     settings: LearningSettings = DEFAULT_LEARNING,
+    *,
+    plant: PlantClock | None = None,
+    refused: Reason | None = None,
 ) -> HeatingDecision:
     """The level of a zone that follows its programme with a fixed early start (the
-    programmable thermostat's way, and the fallback): ``settings.fixed_preheat``."""
+    programmable thermostat's way, and the fallback): ``settings.fixed_preheat``. The
+    early start waits for the ``plant`` to deliver heat (None: always can); ``refused``
+    is why the zone's thermal model was refused, which its reason then says."""
     if occupation.occupied:
         assert occupation.current_end is not None
         return HeatingDecision(
@@ -64,29 +89,57 @@ def programme_decision(
         or elapsed(occupation.previous_end, start) > LONG_ABSENCE
     )
     lead = settings.fixed_preheat(long_absence)
+    then = None
     if start is not None and elapsed(local_now, start) <= lead:
-        return HeatingDecision(
-            HeatingLevel.COMFORT,
-            comfort.comfort,
-            Reason.of("heating.fixed_preheat", at=local_now,
-                      minutes=lead.total_seconds() / 60, start=start),
-        )
+        wanted = (start - lead).astimezone(local_now.tzinfo)
+        begin = local_now if plant is None else plant.first_available(local_now, local_now)
+        if begin is not None and begin <= local_now:
+            late = _late(plant, wanted)
+            code = ("heating.fixed_preheat_late" if late else "heating.fixed_preheat_refused"
+                    if refused is not None else "heating.fixed_preheat")
+            return HeatingDecision(
+                HeatingLevel.COMFORT,
+                comfort.comfort,
+                Reason.of(code, at=local_now, minutes=lead.total_seconds() / 60, start=start,
+                          late=late, detail=refused),
+            )
+        then = _waiting(local_now, wanted, begin, start)
     when = (Reason.of("heating.nothing_scheduled") if start is None
             else Reason.of("heating.until", at=local_now, start=start))
     because = "_because" if occupation.because else ""
     if long_absence:
-        return HeatingDecision(
-            HeatingLevel.FROST_PROTECTION,
-            comfort.frost_protection,
-            Reason.of(f"heating.long_absence{because}", because=occupation.because, when=when,
-                      setpoint=comfort.frost_protection),
-        )
-    return HeatingDecision(
-        HeatingLevel.REDUCED,
-        comfort.reduced,
-        Reason.of(f"heating.unoccupied{because}", because=occupation.because, when=when,
-                  setpoint=comfort.reduced),
-    )
+        level, setpoint = HeatingLevel.FROST_PROTECTION, comfort.frost_protection
+        reason = Reason.of(f"heating.long_absence{because}", because=occupation.because,
+                           when=when, setpoint=setpoint)
+    else:
+        level, setpoint = HeatingLevel.REDUCED, comfort.reduced
+        reason = Reason.of(f"heating.unoccupied{because}", because=occupation.because,
+                           when=when, setpoint=setpoint)
+    if then is not None:
+        reason = Reason.of("heating.then", first=reason, then=then)
+    return HeatingDecision(level, setpoint, reason)
+
+
+def _late(plant: PlantClock | None, wanted: datetime) -> float:
+    """Minutes after ``wanted`` that the plant's own schedule first delivers heat: what a
+    pre-heat that should have started then loses (0 when it could, or nothing says)."""
+    if plant is None or plant.schedule is None:
+        return 0.0
+    begin = PlantClock(plant.schedule).first_available(wanted, wanted)
+    if begin is None:
+        return 0.0
+    return max(0.0, elapsed(wanted, begin).total_seconds() / 60)
+
+
+def _waiting(local_now: datetime, wanted: datetime, begin: datetime | None,
+             arrival: datetime) -> Reason:
+    """Why a pre-heat that should start by ``wanted`` waits: heat comes only from
+    ``begin`` (None: nothing says when)."""
+    if begin is None:
+        return Reason.of("heating.no_heat", at=local_now, arrival=arrival)
+    late = max(0.0, elapsed(wanted, begin).total_seconds() / 60)
+    return Reason.of("heating.waiting_plant", at=local_now, begin=begin, late=late,
+                     arrival=arrival)
 
 
 
@@ -103,6 +156,14 @@ class Learning:
     detector, or its reading is not good); unknown is never taken for absence."""
     last_present: datetime | None = None
     """When someone was last detected; None when not known (then the programme says)."""
+    weather: OutdoorForecast | None = None
+    """The outdoor temperature to come; None: ``outdoor`` held flat (persistence)."""
+    power: float = 1.0
+    """The share of the zone's full heating power its warm-up can count on: below 1 where
+    the building's plant cannot serve all its zones warming up at once."""
+
+    def outdoor_forecast(self, now: datetime) -> OutdoorForecast:
+        return self.weather or OutdoorForecast.persistence(now, self.outdoor)
 
 
 def learned_decision(
@@ -110,21 +171,30 @@ def learned_decision(
     local_now: datetime,
     comfort: ComfortLevels,
     learning: Learning | None,
-    previous: HeatingLevel | None = None,
+    previous: HeatingDecision | None = None,
     settings: LearningSettings = DEFAULT_LEARNING,
+    *,
+    plant: PlantClock | None = None,
+    refused: Reason | None = None,
 ) -> HeatingDecision:
-    """Optimal start and stop when learning can answer; the fixed programme otherwise.
+    """Optimal start and stop when learning can answer; the fixed programme otherwise
+    (``refused``: why the thermal model was refused, which its reason says).
 
-    Re-evaluated every tick. A preheat once started is held until the arrival (the zone
-    warming up shortens its own estimate, which would otherwise stop it halfway), and a
-    zone coasting at the end of a period keeps coasting. The start is capped at
-    ``settings.max_preheat`` (Guideline 36's cap; far longer after more than 48 h away,
-    from frost protection: a heavy or weakly heated building, a library closed Sunday and
-    Monday, needs the night to come back), with at least ``min_margin_minutes`` of margin
-    on the learned warm-up, whatever the model's own error says.
+    Re-evaluated every tick, ``previous`` being the last decision. A preheat once started
+    is held until the arrival (the zone warming up shortens its own estimate, which would
+    otherwise stop it halfway), and its start is latched: the reason says when it really
+    started. A zone coasting at the end of a period keeps coasting. The warm-up is
+    computed with the outdoor temperature the forecast gives over it, and the start is
+    capped at ``settings.max_preheat`` (Guideline 36's cap; far longer after more than
+    48 h away, from frost protection: a heavy or weakly heated building, a library closed
+    Sunday and Monday, needs the night to come back), with at least ``min_margin_minutes``
+    of margin on the learned warm-up, whatever the model's own error says. A pre-heat
+    starts only when the ``plant`` can deliver heat (None: whenever): one that should
+    start earlier starts then, and its reason says how much later than needed.
     """
     if learning is None:
-        return programme_decision(occupation, local_now, comfort, settings)
+        return programme_decision(occupation, local_now, comfort, settings, plant=plant,
+                                  refused=refused)
     forecast = learning.forecast
     if learning.present:
         return _comfort_or_coast(occupation, local_now, comfort, learning, previous,
@@ -144,7 +214,7 @@ def learned_decision(
     if forecast.basis != "learned":
         # Arrivals not learned yet: the programme's times are only what was meant, and a
         # fixed early start is what has kept people warm so far.
-        return programme_decision(occupation, local_now, comfort, settings)
+        return programme_decision(occupation, local_now, comfort, settings, plant=plant)
     arrival = forecast.start
     if arrival is None or (elapsed(local_now, arrival) <= timedelta(0) and (
             forecast.end is None or local_now >= forecast.end)):
@@ -159,25 +229,62 @@ def learned_decision(
                       setpoint=comfort.comfort),
         )
     long_absence = _long_absence(occupation, learning, arrival)
-    warmup = learning.thermal.warmup_minutes(learning.indoor, comfort.comfort,
-                                             learning.outdoor, after_long_absence=long_absence)
+    cap = settings.max_preheat(long_absence)
+    left = elapsed(local_now, arrival)
+    latched = previous.preheat if previous is not None else None
+    if latched is not None and (left > cap or elapsed(latched.since, local_now) > cap):
+        latched = None  # not this pre-heat's: one lasts at most the cap
     margin = max(learning.thermal.margin_minutes(settings.margin_sigmas),
                  settings.min_margin_minutes)
-    cap = settings.max_preheat(long_absence)
+    warmup, outdoor = _warmup(learning, comfort.comfort, long_absence, margin, cap,
+                              local_now, arrival)
     lead = min(timedelta(minutes=warmup + margin), cap)
-    left = elapsed(local_now, arrival)
     start = (arrival - lead).astimezone(local_now.tzinfo)
-    if left > lead and not (previous is HeatingLevel.COMFORT and left <= cap):
-        return _learned_setback(occupation, comfort, learning, settings,
-                                Reason.of("heating.preheat_about", at=local_now, start=start))
-    estimate = (Reason.of("heating.out_of_reach") if math.isinf(warmup)
-                else Reason.of("duration", minutes=warmup))
+    detail = Reason.of(
+        "heating.preheat_detail", days=forecast.similar_days,
+        estimate=(Reason.of("heating.out_of_reach") if math.isinf(warmup)
+                  else Reason.of("duration", minutes=warmup)),
+        outdoor=outdoor, source=Reason.of(f"outdoor.{learning.outdoor_forecast(local_now).source}"),
+        margin=margin, power=learning.power)
+    if latched is None:
+        begin = start if plant is None else plant.first_available(start, local_now)
+        if begin is None or begin > local_now:
+            then = (Reason.of("heating.preheat_about", at=local_now, start=start)
+                    if begin == start else _waiting(local_now, start, begin, arrival))
+            return replace(_learned_setback(occupation, comfort, learning, settings, then),
+                           planned=begin)
+        latched = Preheat(local_now, _late(plant, start))
+    code = "heating.preheat_late" if latched.late_minutes else "heating.preheat"
     return HeatingDecision(
         HeatingLevel.COMFORT,
         comfort.comfort,
-        Reason.of("heating.preheat", at=local_now, start=start, arrival=arrival,
-                  days=forecast.similar_days, estimate=estimate, outdoor=learning.outdoor),
+        Reason.of(code, at=local_now, start=latched.since, arrival=arrival,
+                  late=latched.late_minutes, detail=detail),
+        preheat=latched,
     )
+
+
+def _warmup(learning: Learning, target: float, long_absence: bool, margin: float,
+            cap: timedelta, local_now: datetime, arrival: datetime) -> tuple[float, float]:
+    """Minutes of warm-up to ``target`` before ``arrival``, and the outdoor temperature
+    they are computed with: the forecast's mean over the pre-heat's window [start,
+    arrival], the start found by iteration (a colder forecast, a longer warm-up, an
+    earlier start, over hours whose mean may differ again)."""
+    weather = learning.outdoor_forecast(local_now)
+    outdoor = weather.mean(local_now, arrival) if weather.source == "forecast" else (
+        learning.outdoor)
+    for _ in range(WARMUP_ITERATIONS):
+        warmup = learning.thermal.warmup_minutes(
+            learning.indoor, target, outdoor, after_long_absence=long_absence,
+            power=learning.power)
+        lead = min(timedelta(minutes=warmup + margin), cap)
+        mean = weather.mean(max(arrival - lead, local_now), arrival)
+        if abs(mean - outdoor) < 0.05:
+            return warmup, outdoor
+        outdoor = mean
+    return learning.thermal.warmup_minutes(
+        learning.indoor, target, outdoor, after_long_absence=long_absence,
+        power=learning.power), outdoor
 
 
 def _long_absence(occupation: Occupation, learning: Learning, arrival: datetime | None) -> bool:
@@ -220,11 +327,14 @@ def _learned_setback(occupation: Occupation, comfort: ComfortLevels, learning: L
 
 
 def _comfort_or_coast(occupation: Occupation, local_now: datetime, comfort: ComfortLevels,
-                      learning: Learning, previous: HeatingLevel | None,
+                      learning: Learning, previous: HeatingDecision | None,
                       settings: LearningSettings) -> HeatingDecision:
-    """Comfort while occupied, except at the end of the period: if the zone, left to cool,
-    stays within ``comfort_band_k`` of comfort until the programme's end, the heating
-    stops early."""
+    """Comfort while occupied, except in the last ``early_stop_max_minutes`` of the
+    period: if the zone, left to cool with its occupants' gains, stays within
+    ``comfort_band_k`` (at most 1 K) of comfort until the end, the heating stops early.
+    The thermostat is then asked for comfort minus the band, not the reduced level:
+    people are still there, and should the zone cool faster than foreseen, it is held
+    there."""
     end = occupation.current_end
     forecast = learning.forecast
     if (forecast.basis == "learned" and forecast.start is not None and forecast.end is not None
@@ -233,13 +343,17 @@ def _comfort_or_coast(occupation: Occupation, local_now: datetime, comfort: Comf
     floor = comfort.comfort - settings.comfort_band_k
     if end is not None and learning.indoor >= floor:
         left = elapsed(local_now, end).total_seconds() / 60
-        coast = learning.thermal.cooldown_minutes(learning.indoor, floor, learning.outdoor)
-        if coast >= left or (previous is HeatingLevel.REDUCED and left <= 60):
-            return HeatingDecision(
-                HeatingLevel.REDUCED,
-                comfort.reduced,
-                Reason.of("heating.early_stop", at=local_now, floor=floor, end=end),
-            )
+        if left <= settings.early_stop_max_minutes:
+            outdoor = learning.outdoor_forecast(local_now).mean(local_now, end)
+            coast = learning.thermal.cooldown_minutes(learning.indoor, floor, outdoor,
+                                                      occupied=True)
+            if coast >= left or (previous is not None and previous.coasting):
+                return HeatingDecision(
+                    HeatingLevel.COMFORT,
+                    floor,
+                    Reason.of("heating.early_stop", at=local_now, floor=floor, end=end),
+                    coasting=True,
+                )
     code = "heating.presence" if learning.present else "heating.occupied"
     return HeatingDecision(
         HeatingLevel.COMFORT,

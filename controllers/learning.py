@@ -38,12 +38,13 @@ from controllers.occupancy import (
     predict,
     seen_whole,
 )
+from controllers.plant import PlantClock
 from controllers.schedule import FrenchCalendar, occupation
 from controllers.thermal import ThermalModel, ThermalObservation, fit_thermal
 from gtb.model import BuildingUse, ComfortLevels
 from gtb.model.calendar import Programme
 from gtb.model.learning import DEFAULT_LEARNING, LearningSettings
-from gtb.model.points import HeatingLevel
+from gtb.texts import Reason
 
 FORECAST_REFRESH = timedelta(hours=1)
 """A forecast is reused this long (or until its arrival passes): it moves slowly. Fixed,
@@ -66,12 +67,13 @@ class ZoneLearner:
     settings: LearningSettings = DEFAULT_LEARNING
     learning: bool = True
     thermal: ThermalModel | None = None
+    thermal_refused: Reason | None = None
     occupancy: OccupancyHistory = field(init=False)
     _observations: list[ThermalObservation] = field(default_factory=list, repr=False)
     _presence: dict[date, list[tuple[datetime, bool | None]]] = field(
         default_factory=lambda: defaultdict(list), repr=False)
     _forecast: tuple[datetime, ArrivalForecast] | None = field(default=None, repr=False)
-    _previous: HeatingLevel | None = field(default=None, repr=False)
+    _previous: HeatingDecision | None = field(default=None, repr=False)
     _last_present: datetime | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -132,12 +134,14 @@ class ZoneLearner:
         self._forecast = None
 
     def decide(self, now: datetime, *, indoor: float | None, outdoor: float | None,
-               present: bool | None,
-               forecast: OutdoorForecast | None = None) -> HeatingDecision:
+               present: bool | None, forecast: OutdoorForecast | None = None,
+               plant: PlantClock | None = None, power: float = 1.0) -> HeatingDecision:
         """The zone's level now, with its reason; the programme when learning cannot say.
         ``present`` None (no detector, or not a good reading): nobody is known to be here,
         nor when someone last was. ``forecast``: the outdoor temperature to come (None:
-        persistence of ``outdoor``)."""
+        persistence of ``outdoor``). ``plant``: when the building's plant can deliver heat
+        (None: whenever); ``power``: the share of full heating power a warm-up can count
+        on (the plant shared by zones warming up at once)."""
         local_now = now.astimezone(self.tz)
         occupied = occupation(self.programme, self.calendar, self.use, local_now)
         learning = None
@@ -145,10 +149,13 @@ class ZoneLearner:
             outdoor is not None
         ):
             learning = Learning(self._forecast_at(local_now), self.thermal, indoor, outdoor,
-                                present, None if present is None else self._last_seen())
+                                present, None if present is None else self._last_seen(),
+                                weather=forecast, power=power)
         decision = learned_decision(occupied, local_now, self.comfort, learning,
-                                    self._previous, self.settings)
-        self._previous = decision.level
+                                    self._previous, self.settings, plant=plant,
+                                    refused=self.thermal_refused
+                                    if self.learning and self.thermal is None else None)
+        self._previous = decision
         return decision
 
     def follow(self, programme: Programme) -> None:

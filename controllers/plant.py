@@ -14,6 +14,18 @@ off when no zone needs heat, and on as soon as one does. A zone needs heat when:
   failed sensor could hide a zone freezing): frost protection, which nothing holds back,
   neither a minimum off time nor a person's order.
 
+A plant switched on stays on ``plant_min_on_minutes``, and one switched off stays off
+``plant_min_off_minutes`` (``LearningSettings``, the site's), except for frost protection;
+an enabled plant is kept on rather than switched off when a zone's planned pre-heat starts
+within the minimum off time, so that the pre-heat finds it on.
+
+The plant or its emission circuit may have its own clock (``Building.plant_schedule``, an
+emission pump's programme) or a point that says whether heat can be delivered now
+(``plant_available``): ``PlantClock``. Outside it no heat comes whatever the engine
+commands: the plant is off (nothing to lose standby heat for), and pre-heats are planned
+within it (``controllers.heating``). A zone near its frost floor then still enables the
+plant, with a reason that says heat is not available.
+
 Pure: the zones' levels, setpoints, temperatures and floors in, a decision out. Its
 reasons name the zone that asks, not its temperature of the moment: a command is logged
 when what its reason says changes, not at every tick.
@@ -21,10 +33,14 @@ when what its reason says changes, not at every tick.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 
+from controllers.schedule import wall_instant
 from gtb.model import Site, Zone
+from gtb.model.calendar import Programme
+from gtb.model.learning import DEFAULT_LEARNING, LearningSettings
 from gtb.model.points import HeatingLevel
 from gtb.texts import Reason
 
@@ -56,6 +72,8 @@ class ZoneNeed:
     frost_floor: float
     """°C, what frost protection holds the zone at: its frost-protection level, never
     below the site's safety floor."""
+    preheat_at: datetime | None = None
+    """When the zone's next pre-heat is planned to start (None: none planned)."""
 
 
 @dataclass(frozen=True)
@@ -66,15 +84,56 @@ class PlantDecision:
     reason: Reason
 
 
-def plant_decision(zones: Sequence[ZoneNeed], was_on: bool) -> PlantDecision:
-    """The plant's state from its zones; ``was_on`` is its state now (the hysteresis)."""
+def plant_decision(zones: Sequence[ZoneNeed], was_on: bool, *, now: datetime | None = None,
+                   held: timedelta | None = None, available: bool = True,
+                   settings: LearningSettings = DEFAULT_LEARNING) -> PlantDecision:
+    """The plant's state from its zones; ``was_on`` is its state now (the hysteresis),
+    ``held`` how long it has been in it (None: long enough), ``available`` whether it can
+    deliver heat now (``PlantClock.first_available``), ``now`` the moment, for the planned
+    pre-heats. ``settings``: the site's, for the minimum times."""
     frost_margin = FROST_RELEASE_MARGIN_K if was_on else FROST_MARGIN_K
     for zone in zones:
         if zone.temperature is None:
-            return PlantDecision(True, True, Reason.of("plant.unknown", zone=zone.zone))
+            return PlantDecision(True, True, _unavailable(
+                Reason.of("plant.unknown", zone=zone.zone), available))
         if zone.temperature < zone.frost_floor + frost_margin:
-            return PlantDecision(True, True, Reason.of("plant.frost", zone=zone.zone,
-                                                       floor=zone.frost_floor))
+            return PlantDecision(True, True, _unavailable(
+                Reason.of("plant.frost", zone=zone.zone, floor=zone.frost_floor), available))
+    wanted = _wanted(zones, was_on, now, available, settings)
+    minimum = settings.plant_min_on_minutes if was_on else settings.plant_min_off_minutes
+    if wanted.on != was_on and held is not None and held < timedelta(minutes=minimum):
+        left = minimum - held.total_seconds() / 60
+        return PlantDecision(was_on, False, Reason.of(
+            "plant.kept_on" if was_on else "plant.kept_off", minutes=left, then=wanted.reason))
+    return wanted
+
+
+@dataclass
+class PlantSwitch:
+    """One plant's last switch, for its minimum times: kept by whatever commands it (the
+    engine, the season harness), which asks it for each decision."""
+
+    on: bool | None = None
+    since: datetime | None = None
+
+    def decide(self, zones: Sequence[ZoneNeed], was_on: bool, now: datetime, *,
+               available: bool = True,
+               settings: LearningSettings = DEFAULT_LEARNING) -> PlantDecision:
+        """``plant_decision``, held the time since this switch last changed it (none
+        known when it never did, or something else switched it since: long enough)."""
+        held = now - self.since if self.since is not None and self.on == was_on else None
+        decision = plant_decision(zones, was_on, now=now, held=held, available=available,
+                                  settings=settings)
+        if decision.on != was_on:
+            self.on, self.since = decision.on, now
+        return decision
+
+
+def _wanted(zones: Sequence[ZoneNeed], was_on: bool, now: datetime | None, available: bool,
+            settings: LearningSettings) -> PlantDecision:
+    """What the zones ask, frost aside and before the minimum times."""
+    if not available:
+        return PlantDecision(False, False, Reason.of("plant.unavailable"))
     margin = RELEASE_MARGIN_K if was_on else DEMAND_MARGIN_K
     for zone in zones:
         assert zone.temperature is not None
@@ -83,7 +142,68 @@ def plant_decision(zones: Sequence[ZoneNeed], was_on: bool) -> PlantDecision:
                 and zone.temperature < zone.setpoint + margin):
             return PlantDecision(True, False, Reason.of(
                 "plant.heat", zone=zone.zone, level=zone.level.label, setpoint=zone.setpoint))
+    if was_on and now is not None:
+        soon = now + timedelta(minutes=settings.plant_min_off_minutes)
+        for zone in zones:
+            if zone.preheat_at is not None and zone.preheat_at <= soon:
+                return PlantDecision(True, False, Reason.of(
+                    "plant.preheat_soon", zone=zone.zone, at=now, start=zone.preheat_at))
     return PlantDecision(False, False, Reason.of("plant.idle"))
+
+
+def _unavailable(reason: Reason, available: bool) -> Reason:
+    """A frost protection reason, and that no heat comes when the plant is not available:
+    a zone nearing its floor with no heat to come is worth an alarm."""
+    return reason if available else Reason.of("plant.frost_unavailable", why=reason)
+
+
+LOOK_AHEAD_DAYS = 8
+"""How far ahead the plant's next window is looked for: every weekday once."""
+
+
+@dataclass(frozen=True)
+class PlantClock:
+    """When a building's plant or emission circuit can deliver heat: its own weekly
+    ``schedule`` (``Building.plant_schedule``; None: always) and what its
+    ``plant_available`` point says now (None: no point, or its reading is not good). The
+    point speaks for now only; later moments follow the schedule."""
+
+    schedule: Programme | None = None
+    available: bool | None = None
+
+    def first_available(self, when: datetime, now: datetime) -> datetime | None:
+        """The first moment at or after ``when`` (aware, in the site's time zone: the
+        schedule is wall-clock time; like ``now``) when heat can be delivered; None when
+        not within ``LOOK_AHEAD_DAYS``, or when the point says no now and nothing says
+        when it will."""
+        if when <= now:
+            if self.available is False:
+                return self._next_window(now, strictly=True)
+            when = now
+        return when if self.schedule is None else self._next_window(when, strictly=False)
+
+    def _next_window(self, when: datetime, *, strictly: bool) -> datetime | None:
+        if self.schedule is None:
+            return None
+        for start, end in self._windows(when):
+            if end <= when:
+                continue
+            if start <= when and not strictly:
+                return when
+            if start > when:
+                return start
+        return None
+
+    def _windows(self, when: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """The schedule's periods, in order, from the day before ``when``'s."""
+        assert self.schedule is not None and when.tzinfo is not None
+        tz, first = when.tzinfo, when.date() - timedelta(days=1)
+        for n in range(LOOK_AHEAD_DAYS + 2):
+            day = first + timedelta(days=n)
+            for period in self.schedule.periods(day.weekday()):
+                end = (wall_instant(day + timedelta(days=1), time(0), tz) if period.end is None
+                       else wall_instant(day, period.end, tz))
+                yield wall_instant(day, period.start, tz).astimezone(tz), end.astimezone(tz)
 
 
 def frost_floor(site: Site, zone: Zone) -> float:

@@ -145,20 +145,23 @@ class ThermalModel:
         return outdoor + gain / self.k
 
     def warmup_minutes(self, indoor: float, target: float, outdoor: float,
-                       after_long_absence: bool = False) -> float:
-        """Minutes at full heat from ``indoor`` to ``target``; 0 if already there, inf if
-        the zone cannot get there (target at or above the full-power equilibrium)."""
+                       after_long_absence: bool = False, power: float = 1.0) -> float:
+        """Minutes at full heat (``power``: the share of it the plant can give) from
+        ``indoor`` to ``target``; 0 if already there, inf if the zone cannot get there
+        (target at or above the full-power equilibrium)."""
         if indoor >= target:
             return 0.0
-        gain = self.g_after_long_absence if after_long_absence else self.g_warmup
+        gain = power * (self.g_after_long_absence if after_long_absence else self.g_warmup)
         steady = self._steady(outdoor, gain)
         if target >= steady:
             return math.inf
         return 60.0 * math.log((steady - indoor) / (steady - target)) / self.k
 
-    def cooldown_minutes(self, indoor: float, floor: float, outdoor: float) -> float:
+    def cooldown_minutes(self, indoor: float, floor: float, outdoor: float,
+                         occupied: bool = False) -> float:
         """Minutes with no heat from ``indoor`` down to ``floor``: how early heating can stop
-        (optimal stop); 0 if already there, inf if the outdoor air is not colder than it."""
+        (optimal stop); 0 if already there, inf if the outdoor air is not colder than it.
+        ``occupied``: with people in (their gains are not modelled here yet)."""
         if indoor <= floor:
             return 0.0
         if floor <= outdoor:

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from controllers.forecast import OutdoorForecast
 from controllers.heating import HeatingDecision, Learning, learned_decision, programme_decision
+from controllers.learning import ZoneLearner
 from controllers.occupancy import ArrivalForecast
+from controllers.plant import PlantClock
 from controllers.schedule import FrenchCalendar, occupation
 from controllers.thermal import ThermalModel
-from gtb.model import ComfortLevels
+from gtb.clock import SimulatedClock
+from gtb.engine.decisions import Decider
+from gtb.engine.journal import Journal
+from gtb.engine.reading import Snapshot
+from gtb.model import Building, ComfortLevels, Site
 from gtb.model.calendar import Programme
-from gtb.model.points import HeatingLevel
-from gtb.texts import said
+from gtb.model.learning import LearningSettings
+from gtb.model.points import HeatingLevel, Quality
+from gtb.store import Store
+from gtb.texts import Reason, said
+from web.api_models import Text
 
 PARIS = ZoneInfo("Europe/Paris")
 LEVELS = ComfortLevels()
@@ -39,12 +53,14 @@ EIGHT = datetime(2026, 1, 13, 8, 0, tzinfo=PARIS)
 
 
 def decide(now: datetime, indoor: float, arrival: datetime | None = EIGHT, *,
-           present: bool = False, previous: HeatingLevel | None = None,
+           present: bool = False, previous: HeatingDecision | None = None,
            model: ThermalModel = ZONE, basis: str = "learned",
-           departure: datetime | None = None) -> HeatingDecision:
-    learning = Learning(forecast(arrival, basis, departure), model, indoor, 2.0, present)
+           departure: datetime | None = None, weather: OutdoorForecast | None = None,
+           plant: PlantClock | None = None) -> HeatingDecision:
+    learning = Learning(forecast(arrival, basis, departure), model, indoor, 2.0, present,
+                        weather=weather)
     return learned_decision(occupation(OFFICE, CALENDAR, "mairie", now), now, LEVELS,
-                            learning, previous)
+                            learning, previous, plant=plant)
 
 
 def test_starts_just_in_time_for_the_learned_arrival_and_holds_it() -> None:
@@ -56,15 +72,95 @@ def test_starts_just_in_time_for_the_learned_arrival_and_holds_it() -> None:
     # Waiting, it says what it waits for, and when it will start.
     expected = (EIGHT - timedelta(minutes=lead)).strftime("%H:%M")
     assert early.reason.fr == f"Inoccupé (appris) : réduit 16,0 °C, préchauffage vers {expected}"
-    start = decide(at(8) - timedelta(minutes=lead - 1), 16.0)
+    now = at(8) - timedelta(minutes=lead - 1)
+    start = decide(now, 16.0)
     assert start.level is HeatingLevel.COMFORT
-    expected = (EIGHT - timedelta(minutes=lead)).strftime("%H:%M")
-    assert start.reason.fr.startswith(f"Préchauffage démarré à {expected} : ")
-    assert "arrivée prévue à 08:00 (apprise sur 12 jours semblables)" in start.reason.fr
-    assert "par 2,0 °C extérieurs" in start.reason.fr
+    # One short sentence: when it started, for what; the rest on demand.
+    assert start.reason.fr == (f"Préchauffage démarré à {now:%H:%M} pour l'arrivée prévue "
+                               "à 08:00")
+    details = start.reason.details("fr")
+    assert details is not None and details.startswith("arrivée apprise sur 12 jours semblables")
+    assert "par 2,0 °C extérieurs (température actuelle, sans prévision)" in details
+    assert "marge 20 min" in details
     # Warmer now, the estimate shrinks; the preheat started is held until the arrival.
-    assert decide(at(7, 30), 18.8, previous=HeatingLevel.COMFORT).level is HeatingLevel.COMFORT
+    assert decide(at(7, 30), 18.8, previous=start).level is HeatingLevel.COMFORT
     assert decide(at(7, 30), 18.8).level is HeatingLevel.REDUCED
+
+
+def test_the_start_shown_is_latched_while_the_estimate_shrinks() -> None:
+    previous = decide(at(7, 0), 16.0)
+    assert previous.level is HeatingLevel.COMFORT
+    shown = previous.reason.fr
+    assert shown.startswith("Préchauffage démarré à 07:00 ")
+    for now, indoor in ((at(7, 10), 16.8), (at(7, 25), 17.6), (at(7, 40), 18.5),
+                        (at(7, 55), 18.9)):
+        previous = decide(now, indoor, previous=previous)
+        assert previous.level is HeatingLevel.COMFORT
+        assert previous.reason.fr == shown
+    # The latch ends with the pre-heat: at the arrival, the zone is simply waiting warm.
+    after = decide(at(8, 5), 19.0, previous=previous)
+    assert after.preheat is None and not after.reason.fr.startswith("Préchauffage")
+
+
+def test_a_colder_forecast_starts_earlier_than_persistence() -> None:
+    flat = decide(at(6, 55), 16.0)
+    assert flat.level is HeatingLevel.REDUCED
+    # Now 2 °C, but -8 °C forecast from 06:00: the warm-up is longer, it starts now.
+    cold = OutdoorForecast.of([(at(5), 2.0), (at(6), -8.0), (at(10), -8.0)])
+    colder = decide(at(6, 55), 16.0, weather=cold)
+    assert colder.level is HeatingLevel.COMFORT
+    details = colder.reason.details("fr")
+    assert details is not None and "par -8,0 °C extérieurs (prévision)" in details
+    # Milder than now: later than persistence.
+    mild = OutdoorForecast.of([(at(5), 2.0), (at(6), 12.0), (at(10), 12.0)])
+    assert decide(at(7, 0), 16.0).level is HeatingLevel.COMFORT
+    assert decide(at(7, 0), 16.0, weather=mild).level is HeatingLevel.REDUCED
+
+
+def test_a_preheat_never_starts_before_the_plant_can_deliver_heat() -> None:
+    # The emission pump runs from 07:30: the needed start (about 06:58) is before it.
+    pump = PlantClock(Programme(tue=("07:30-18:00",)))
+    waiting = decide(at(7, 5), 16.0, plant=pump)
+    assert waiting.level is HeatingLevel.REDUCED
+    assert waiting.planned == at(7, 30)
+    assert waiting.reason.fr.startswith("Inoccupé (appris) : réduit 16,0 °C, préchauffage à "
+                                        "07:30, quand le chauffage sera disponible (")
+    assert "min plus tard que nécessaire pour 08:00)" in waiting.reason.fr
+    started = decide(at(7, 30), 16.0, plant=pump, previous=waiting)
+    assert started.level is HeatingLevel.COMFORT
+    assert started.preheat is not None and 25 < started.preheat.late_minutes < 40
+    assert started.reason.fr.startswith("Préchauffage démarré à 07:30, dès que le chauffage "
+                                        "l'a permis (")
+    # Its point says no heat now, and no schedule says when: no pre-heat, and it says so.
+    off = decide(at(7, 5), 16.0, plant=PlantClock(available=False))
+    assert off.level is HeatingLevel.REDUCED and off.planned is None
+    assert "préchauffage impossible : chauffage indisponible" in off.reason.fr
+    # A plant available all along changes nothing.
+    assert decide(at(7, 5), 16.0, plant=PlantClock(available=True)).level is (
+        HeatingLevel.COMFORT)
+
+
+def test_the_fixed_early_start_waits_for_the_plant_and_says_why() -> None:
+    pump = PlantClock(Programme(tue=("07:00-18:00",)))
+    now = at(6, 30)
+    where = occupation(OFFICE, CALENDAR, "mairie", now)
+    waiting = programme_decision(where, now, LEVELS, plant=pump)
+    assert waiting.level is HeatingLevel.REDUCED
+    assert "préchauffage à 07:00, quand le chauffage sera disponible (1 h plus tard" in (
+        waiting.reason.fr)
+    now = at(7, 0)
+    late = programme_decision(occupation(OFFICE, CALENDAR, "mairie", now), now, LEVELS,
+                              plant=pump)
+    assert late.level is HeatingLevel.COMFORT
+    assert late.reason.fr.startswith("Préchauffage fixe de 2 h, commencé 1 h plus tard")
+
+
+def test_the_fixed_early_start_says_when_the_thermal_model_was_refused() -> None:
+    now = at(6, 30)
+    refused = programme_decision(occupation(OFFICE, CALENDAR, "mairie", now), now, LEVELS,
+                                 refused=said("trop incertain", "too uncertain"))
+    assert refused.reason.fr.startswith("Préchauffage fixe de 2 h (modèle thermique refusé)")
+    assert refused.reason.details("fr") == "trop incertain"
 
 
 def test_the_fixed_programme_starts_much_earlier() -> None:
@@ -97,11 +193,38 @@ def test_a_slow_zone_starts_at_most_three_hours_early() -> None:
 def test_coasts_at_the_end_of_the_period_within_the_comfort_band() -> None:
     assert decide(at(15), 19.0).level is HeatingLevel.COMFORT
     coast = decide(at(17, 15), 19.0)
-    assert coast.level is HeatingLevel.REDUCED
-    assert coast.reason.fr == ("Arrêt anticipé : la zone reste au-dessus de 18,5 °C jusqu'à la "
-                               "fin prévue à 17:30")
+    # The thermostat is asked for comfort - band, never the reduced level, while people
+    # are there.
+    assert (coast.level, coast.setpoint, coast.coasting) == (HeatingLevel.COMFORT, 18.5, True)
+    assert coast.reason.fr == ("Arrêt anticipé : consigne 18,5 °C, que la zone tient sans "
+                               "chauffer jusqu'à la fin prévue à 17:30")
     # Already below the band: heat on.
-    assert decide(at(17, 15), 18.3).level is HeatingLevel.COMFORT
+    assert decide(at(17, 15), 18.3).setpoint == 19.0
+
+
+def test_an_early_stop_starts_only_in_the_last_hour_and_never_below_one_kelvin() -> None:
+    # A zone that would coast for hours (no loss at all): still not before 16:30.
+    still = ThermalModel(k=0.001, g=5.0, g_warmup=5.0, g_after_long_absence=4.0,
+                         warmup_error_minutes=3.0, samples=500,
+                         fitted_at=datetime(2026, 1, 1, tzinfo=UTC), warmups=12)
+    for hour, minute in ((9, 0), (12, 0), (16, 29)):
+        assert decide(at(hour, minute), 19.0, model=still).setpoint == 19.0
+    assert decide(at(16, 30), 19.0, model=still).coasting
+    # Held once started, even if the estimate turns; not beyond the hour.
+    coast = decide(at(16, 45), 19.0, model=still)
+    assert decide(at(17, 0), 18.9, previous=coast).coasting
+    # Whatever the settings, the setpoint while people are there is at most 1 K below.
+    with pytest.raises(ValidationError):
+        LearningSettings(comfort_band_k=1.5)
+    wide = LearningSettings(comfort_band_k=1.0, early_stop_max_minutes=30)
+    now = at(17, 15)
+    widest = learned_decision(occupation(OFFICE, CALENDAR, "mairie", now), now, LEVELS,
+                              Learning(forecast(EIGHT), still, 19.0, 2.0, True), None, wide)
+    assert widest.coasting and widest.setpoint == LEVELS.comfort - 1.0
+    now = at(16, 55)
+    assert not learned_decision(occupation(OFFICE, CALENDAR, "mairie", now), now, LEVELS,
+                                Learning(forecast(EIGHT), still, 19.0, 2.0, True), None,
+                                wide).coasting
 
 
 def test_a_programmed_period_nobody_uses_stays_set_back_until_someone_comes() -> None:
@@ -146,7 +269,7 @@ def test_people_who_stay_late_keep_the_zone_warm_until_they_usually_leave() -> N
     stays = decide(at(17, 15), 19.0, arrival=at(17, 15), departure=at(18, 30))
     assert stays.level is HeatingLevel.COMFORT
     coast = decide(at(18, 15), 19.0, arrival=at(18, 15), departure=at(18, 30), present=True)
-    assert coast.level is HeatingLevel.REDUCED
+    assert coast.coasting
     assert coast.reason.fr.endswith("fin prévue à 18:30")
 
 
@@ -181,3 +304,74 @@ def test_a_room_used_now_and_then_stays_reduced_rather_than_frost_protected() ->
     assert decision.reason.fr.startswith(
         "Inoccupé (appris) : réduit 16,0 °C, pas hors-gel : venues imprévues certains jours "
         "(jusqu'à 12 % des jours semblables)")
+
+
+def test_the_details_survive_the_store_and_reach_the_api() -> None:
+    reason = decide(at(7, 0), 16.0).reason
+    back = TypeAdapter(Reason).validate_json(TypeAdapter(Reason).dump_json(reason))
+    assert back.fr == reason.fr and back.details("en") == reason.details("en")
+    text = Text.model_validate(back)
+    assert text.fr == reason.fr and text.details is not None
+    assert text.details.en.startswith("arrival learned from 12 similar days; warm-up estimated")
+    # A reason without details has none.
+    assert Text.model_validate(said("x")).details is None
+
+
+def test_the_engine_gives_the_learners_their_forecast_and_the_plants_clock(
+    demo_site: Site, tmp_path: Path
+) -> None:
+    """Tuesday 06:45 in the demo commune, the town hall's emission pump on its own clock
+    from 07:00: its zones' fixed early start (06:30) waits for it, and says so; the plant
+    is off; the learned zone is given its building's forecast."""
+    day = ("07:00-18:00",)
+    mairie = demo_site.buildings[0].model_copy(update={"plant_schedule": Programme(
+        mon=day, tue=day, wed=day, thu=day, fri=day)})
+    site = demo_site.model_copy(update={"buildings": (mairie, *demo_site.buildings[1:])})
+    now = at(6, 45)
+    asked: list[str] = []
+
+    def forecasts(building: Building, when: datetime) -> OutdoorForecast | None:
+        asked.append(building.id)
+        return OutdoorForecast.persistence(when, -3.0)
+
+    with Store(tmp_path / "gtb.sqlite") as store:
+        decider = Decider(site, store, Journal(store, SimulatedClock(now), site.id),
+                          CALENDAR, forecasts)
+        decider.learners["mairie.bureaux"].thermal = ZONE
+        keys = [ref.key for ref in site.points()]
+        values: dict[str, float | None] = {
+            key: 17.0 if key.endswith(".temperature") else 2.0 if "temp-ext" in key else None
+            for key in keys}
+        quality = {key: Quality.OK if values[key] is not None else Quality.FAILED
+                   for key in keys}
+        decided = decider.decide(now, Snapshot(values, quality))
+    assert asked == ["mairie"]  # once for the building, for its one learned zone
+    accueil = decided.zones["mairie.accueil"]
+    assert accueil.level is HeatingLevel.REDUCED
+    assert "préchauffage à 07:00, quand le chauffage sera disponible (30 min plus tard" in (
+        accueil.reason.fr)
+    plant = decided.outputs["plant:mairie"]
+    assert not plant.on and plant.reason.code == "plant.unavailable"
+    # The school has no clock of its own: its plant follows its zones as ever.
+    assert decided.outputs["plant:ecole"].reason.code != "plant.unavailable"
+
+
+def test_a_learner_whose_model_was_refused_says_so_in_its_fixed_early_start() -> None:
+    zone = ZoneLearner(OFFICE, "mairie", CALENDAR, LEVELS, PARIS)
+    zone.thermal_refused = said("perte au plancher, aucune montée vue",
+                                "loss rate at its floor, no warm-up seen")
+    decision = zone.decide(at(6, 30), indoor=16.0, outdoor=2.0, present=False)
+    assert decision.reason.fr.startswith("Préchauffage fixe de 2 h (modèle thermique refusé)")
+    assert decision.reason.details("en") == "loss rate at its floor, no warm-up seen"
+    # Learning switched off: the programme, and nothing about a model.
+    zone.learning = False
+    assert zone.decide(at(6, 30), indoor=16.0, outdoor=2.0, present=False).reason.code == (
+        "heating.fixed_preheat")
+
+
+def test_a_latch_left_from_another_day_is_not_taken_for_this_preheat() -> None:
+    monday = decide(at(7, 0, day=12), 16.0, arrival=at(8, day=12))
+    assert monday.preheat is not None
+    # The zone was decided otherwise since (an agenda entry): Tuesday's start is its own.
+    tuesday = decide(at(6, 30), 16.0, previous=monday)
+    assert tuesday.level is HeatingLevel.REDUCED

@@ -158,14 +158,14 @@ def test_a_wider_comfort_band_stops_earlier() -> None:
                                Reason("appris", "learned"))
     now = at(16, 30)
 
-    def decision(settings: LearningSettings) -> HeatingLevel:
+    def decision(settings: LearningSettings) -> float:
         return learned_decision(occupation(OFFICE, CALENDAR, "mairie", now), now, LEVELS,
                                 Learning(forecast, SLOW, 19.0, 2.0, present=True), None,
-                                settings).level
+                                settings).setpoint
 
-    # Left to cool, the zone loses about 0.8 K in the hour left.
-    assert decision(DEFAULT_LEARNING) is HeatingLevel.COMFORT
-    assert decision(LearningSettings(comfort_band_k=1.0)) is HeatingLevel.REDUCED
+    # Left to cool, the zone loses about 0.8 K in the hour left: it coasts at comfort - 1 K.
+    assert decision(DEFAULT_LEARNING) == 19.0
+    assert decision(LearningSettings(comfort_band_k=1.0)) == 18.0
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def test_a_fresh_zone_follows_its_programme_then_starts_later_once_it_has_learne
     # Four weeks on, arrivals and warm-up are learned: the heating starts later, and
     # says why.
     assert all(m.reason.startswith("Préchauffage démarré à") for m in last_week)
-    assert all("apprise sur" in m.reason and "jours semblables" in m.reason for m in last_week)
+    assert all("pour l'arrivée prévue à" in m.reason for m in last_week)
     assert all(m.comfort_from is not None and m.comfort_from > "06:30" for m in last_week)
     # The staff find the offices close to comfort when they arrive (see the note in
     # docs/heating.md on the learned warm-up being a little optimistic after setbacks).

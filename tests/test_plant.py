@@ -10,15 +10,23 @@ from __future__ import annotations
 import html
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from controllers.plant import ZoneNeed, plant_decision
+from controllers.plant import PlantClock, ZoneNeed, plant_decision
+from gtb.clock import SimulatedClock
+from gtb.engine.alarms import NoHeatAlarms
 from gtb.engine.arbitration import Arbiter, Command, Switch
+from gtb.engine.journal import Journal
 from gtb.model import Site
+from gtb.model.calendar import Programme
+from gtb.model.learning import LearningSettings
 from gtb.model.points import HeatingLevel
+from gtb.sim.season import CONTROL_STEP_S, simulate
 from gtb.sim.thermal import STANDBY_LOSS
 from gtb.sim.world import VirtualCommune
+from gtb.store import Store
 from gtb.texts import Reason
 
 from .engine_rig import rig, run
@@ -56,6 +64,64 @@ def test_frost_protection_and_the_unknown_turn_the_plant_on() -> None:
     assert cold.reason.en == "Plant on, frost protection: Salle near its floor of 8.0 °C"
     unknown = plant_decision([need(FROST, 8.0, None)], was_on=False)
     assert unknown.on and unknown.frost and unknown.reason.code == "plant.unknown"
+
+
+def test_the_plant_keeps_its_minimum_on_and_off_times_frost_first() -> None:
+    heat, idle = need(REDUCED, 16.0, 16.0), need(REDUCED, 16.0, 18.0)
+    settings = LearningSettings(plant_min_on_minutes=10, plant_min_off_minutes=15)
+    # On for 4 min: kept on 6 min more, and it says what comes after.
+    kept = plant_decision([idle], was_on=True, held=timedelta(minutes=4), settings=settings)
+    assert kept.on and not kept.frost
+    assert kept.reason.fr.startswith("Chaufferie maintenue en marche 6 min encore (durée "
+                                     "minimale de marche) ; ensuite : Chaufferie à l'arrêt")
+    assert plant_decision([idle], was_on=True, held=timedelta(minutes=10),
+                          settings=settings).on is False
+    # Off for 14 min: a zone that asks waits a minute more; after 15, on.
+    assert plant_decision([heat], was_on=False, held=timedelta(minutes=14),
+                          settings=settings).reason.code == "plant.kept_off"
+    assert plant_decision([heat], was_on=False, held=timedelta(minutes=15),
+                          settings=settings).on
+    # Frost protection does not wait for the minimum off time.
+    frost = plant_decision([need(FROST, 8.0, 9.0)], was_on=False, held=timedelta(0),
+                           settings=settings)
+    assert frost.on and frost.frost
+
+
+def test_an_enabled_plant_stays_on_for_a_preheat_about_to_start() -> None:
+    now = datetime(2026, 1, 13, 6, 0, tzinfo=UTC)
+    soon = ZoneNeed("Salle", REDUCED, 16.0, 18.0, 8.0, preheat_at=now + timedelta(minutes=8))
+    later = ZoneNeed("Salle", REDUCED, 16.0, 18.0, 8.0, preheat_at=now + timedelta(hours=1))
+    kept = plant_decision([soon], was_on=True, now=now)
+    assert kept.on and kept.reason.code == "plant.preheat_soon"
+    assert plant_decision([later], was_on=True, now=now).on is False
+    # Off, it is not switched on ahead: the pre-heat's comfort does it when it starts.
+    assert plant_decision([soon], was_on=False, now=now).on is False
+
+
+def test_outside_the_plants_own_schedule_it_is_off_and_frost_says_no_heat_comes() -> None:
+    assert plant_decision([need(COMFORT, 19.0, 17.0)], was_on=True,
+                          available=False).reason.code == "plant.unavailable"
+    frost = plant_decision([need(FROST, 8.0, 9.0)], was_on=False, available=False)
+    assert frost.on and frost.frost
+    assert frost.reason.fr == ("Chaufferie en marche, hors-gel : Salle près de son seuil de "
+                               "8,0 °C ; ALERTE : le chauffage n'est pas disponible (horaire "
+                               "propre de la chaufferie ou du circuit)")
+
+
+def test_the_plant_clock_finds_the_next_window() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    tuesday = datetime(2026, 1, 13, 5, 0, tzinfo=paris)
+    pump = PlantClock(Programme(tue=("06:00-18:00",), wed=("06:00-18:00",)))
+    assert pump.first_available(tuesday, tuesday) == tuesday.replace(hour=6)
+    noon = tuesday.replace(hour=12)
+    assert pump.first_available(noon, tuesday) == noon
+    assert pump.first_available(tuesday.replace(hour=19), tuesday) == datetime(
+        2026, 1, 14, 6, 0, tzinfo=paris)
+    # The point speaks for now: it says no, the schedule says when next.
+    stopped = PlantClock(pump.schedule, available=False)
+    assert stopped.first_available(noon, noon) == datetime(2026, 1, 14, 6, 0, tzinfo=paris)
+    assert PlantClock(available=False).first_available(noon, noon) is None
+    assert PlantClock().first_available(tuesday, noon) == noon
 
 
 def test_frost_protection_beats_a_persons_order_and_the_minimum_off_time(
@@ -152,3 +218,46 @@ def test_the_building_page_shows_its_plant_and_why(demo_site: Site, tmp_path: Pa
         client.get("/lang/en")
         page = html.unescape(client.get("/building/mairie").get_data(as_text=True))
         assert "Plant on: Accueil at reduced, below or near its setpoint of 16.0 °C" in page
+
+
+def test_the_harness_heats_only_within_the_plants_own_schedule(demo_site: Site) -> None:
+    """The town hall's emission pump runs 07:30-18:00 on weekdays, by its own clock: the
+    fixed 2 h early start (06:30 for 08:30) waits for it, and outside it no heat is made
+    at all (the boiler is off, nothing near its frost floor)."""
+    day = ("07:30-18:00",)
+    mairie = demo_site.buildings[0].model_copy(update={"plant_schedule": Programme(
+        mon=day, tue=day, wed=day, thu=day, fri=day)})
+    site = demo_site.model_copy(update={"buildings": (mairie,)})
+    paris = ZoneInfo("Europe/Paris")
+    start = datetime(2026, 1, 13, 0, 0, tzinfo=paris)
+    run_ = simulate(site, "fixed", 1, start, start + timedelta(days=2), timedelta(hours=12))
+    trace = run_.trace
+    for step in range(trace.setpoint.shape[0]):
+        moment = datetime.fromtimestamp(trace.origin + step * CONTROL_STEP_S, paris)
+        if moment.weekday() < 5 and moment.hour == 7 and moment.minute < 30:
+            # Past the fixed early start, before the pump: still set back.
+            assert (trace.setpoint[step] < 19.0).all(), moment
+        if moment.weekday() < 5 and moment.hour == 8:
+            assert (trace.setpoint[step] == 19.0).all(), moment
+
+
+def test_frost_with_no_heat_available_raises_an_alarm_until_heat_can_come(
+    demo_site: Site, tmp_path: Path
+) -> None:
+    now = datetime(2026, 1, 13, 3, 0, tzinfo=UTC)
+    refs = {ref.key: ref for ref in demo_site.points()}
+    key = "mairie.chaudiere"
+    frost = plant_decision([need(FROST, 8.0, 9.0)], was_on=False, available=False)
+    with Store(tmp_path / "gtb.sqlite") as store:
+        alarms = NoHeatAlarms(refs, store, Journal(store, SimulatedClock(now), demo_site.id))
+        alarms.follow(now, {key: Command(key, 1.0, frost.reason, "safety")},
+                      store.alarms.active())
+        active = store.alarms.active()
+        assert list(active) == [f"no_heat:{key}"]
+        assert active[f"no_heat:{key}"].severity == "critical"
+        assert "le chauffage n'est pas disponible" in active[f"no_heat:{key}"].message
+        heat = plant_decision([need(FROST, 8.0, 9.0)], was_on=False)
+        later = now + timedelta(minutes=5)
+        alarms.follow(later, {key: Command(key, 1.0, heat.reason, "safety")},
+                      store.alarms.active())
+        assert store.alarms.active() == {}

@@ -54,16 +54,19 @@ def test_french_and_english_ask_for_the_same_facts(code: str) -> None:
 def test_a_reason_reads_the_same_after_the_store_kept_it() -> None:
     now = datetime(2026, 1, 12, 5, 52, tzinfo=PARIS)
     reason = Reason.of(
-        "heating.preheat", at=now, start=now, arrival=now.replace(hour=8),
-        days=5, estimate=Reason.of("duration", minutes=128.0), outdoor=-1.25)
+        "heating.preheat", at=now, start=now, arrival=now.replace(hour=8), late=0.0,
+        detail=Reason.of("heating.preheat_detail", days=5,
+                         estimate=Reason.of("duration", minutes=128.0), outdoor=-1.25,
+                         source=Reason.of("outdoor.forecast"), margin=20.0, power=1.0))
     kept = TypeAdapter(Reason).validate_json(TypeAdapter(Reason).dump_json(reason))
-    assert kept == reason and isinstance(kept.params["estimate"], Reason)
-    assert kept.fr == (
-        "Préchauffage démarré à 05:52 : arrivée prévue à 08:52 (apprise sur 5 jours "
-        "semblables), montée estimée à 2 h 08 par -1,2 °C extérieurs")
-    assert kept.en == (
-        "Preheat started at 05:52: arrival expected at 08:52 (learned from 5 similar days), "
-        "warm-up estimated at 2 h 08 min with -1.2 °C outside")
+    detail = kept.params["detail"]
+    assert kept == reason and isinstance(detail, Reason)
+    assert isinstance(detail.params["estimate"], Reason)
+    assert kept.fr == "Préchauffage démarré à 05:52 pour l'arrivée prévue à 08:52"
+    assert kept.en == "Preheat started at 05:52 for the arrival expected at 08:52"
+    assert kept.details("fr") == (
+        "arrivée apprise sur 5 jours semblables ; montée estimée à 2 h 08 par -1,2 °C "
+        "extérieurs (prévision), à 100 % de la puissance ; marge 20 min")
 
 
 def test_moments_read_relative_to_when_the_reason_was_given() -> None:

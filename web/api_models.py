@@ -31,6 +31,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from gtb.model.calendar import AgendaEntry
 from gtb.store.audit import Alarm, Event
 from gtb.store.control import Override
+from gtb.texts import Reason
 from web.panel import ActionError
 from web.timetables import OVERRIDE_DAYS
 
@@ -242,12 +243,25 @@ def _explain(error: ErrorDetails) -> tuple[str, str]:
 
 
 class Text(BaseModel):
-    """A reason for people, in French and English."""
+    """A reason for people, in French and English, and what lies behind it."""
 
     model_config = ConfigDict(from_attributes=True)
 
     fr: str
     en: str
+    details: Text | SkipJsonSchema[None] = Field(
+        default=None, exclude_if=lambda value: value is None,
+        description="what lies behind the sentence (the model, the days, the estimate, the "
+        "outdoor temperature, the margin), shown on demand; absent when nothing does")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _of_reason(cls, value: Any) -> Any:
+        if isinstance(value, Reason):
+            detail = value.params.get("detail")
+            return {"fr": value.fr, "en": value.en,
+                    "details": detail if isinstance(detail, Reason) else None}
+        return value
 
 
 class ErrorOut(BaseModel):

@@ -55,6 +55,7 @@ EN: dict[str, str] = {
     "Consigne": "Setpoint",
     "Mode": "Mode",
     "Pourquoi": "Why",
+    "Détails": "Details",
     "Présence": "Occupancy",
     "présent": "occupied",
     "personne": "nobody",

@@ -25,7 +25,7 @@ from datetime import datetime
 from controllers.learning import ZoneLearner
 from controllers.schedule import FrenchCalendar
 from gtb.clock import Clock, monotonic
-from gtb.engine.alarms import Endpoint, FallbackAlarms, FaultAlarms, Watches
+from gtb.engine.alarms import Endpoint, FallbackAlarms, FaultAlarms, NoHeatAlarms, Watches
 from gtb.engine.arbitration import Arbiter
 from gtb.engine.bindings import Finding, check_bindings
 from gtb.engine.decisions import Decider
@@ -89,6 +89,7 @@ class Engine:
         self._faults = FaultAlarms(self.refs, store, self._journal, self._reader.cause)
         self._watches = Watches(self.refs, store, self._journal)
         self._fallbacks = FallbackAlarms(self.refs, store, self._journal)
+        self._no_heat = NoHeatAlarms(self.refs, store, self._journal)
         self._decider = Decider(site, store, self._journal, calendar)
         self._arbiter = Arbiter(site)
         self._writer = Writer(self.refs, drivers, store, self._journal,
@@ -195,6 +196,7 @@ class Engine:
         decided = self._decider.decide(now, snapshot, overrides)
         final = self._arbiter.arbitrate(decided.desired, overrides, self._writer.switches, now)
         self._fallbacks.follow(now, final, active)
+        self._no_heat.follow(now, decided.desired, active)
         await self._writer.inspect(now, final, snapshot, self._faults.dead)
         self._status.follow(now, snapshot, decided.zones, decided.outputs, final,
                             self._writer.held)

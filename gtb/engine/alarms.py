@@ -116,6 +116,30 @@ class FallbackAlarms:
                        Reason.of("alarm.deciding_again"))
 
 
+class NoHeatAlarms:
+    """A plant that frost protection needs while its own schedule (or its
+    ``plant_available`` point) says no heat comes (``plant.frost_unavailable``) raises a
+    critical alarm on the plant: a zone is nearing its frost floor and nothing will warm
+    it. Cleared once heat can come or the zone is warm enough."""
+
+    def __init__(self, refs: Mapping[str, PointRef], store: Store, journal: Journal) -> None:
+        self._refs = refs
+        self._store = store
+        self._journal = journal
+
+    def follow(self, now: datetime, desired: Mapping[str, Command],
+               active: Mapping[str, Alarm]) -> None:
+        wanted = {f"no_heat:{key}": command for key, command in desired.items()
+                  if command.reason.code == "plant.frost_unavailable"}
+        for alarm_key, command in wanted.items():
+            _raise(self._store, self._journal, now, alarm_key, Severity.CRITICAL,
+                   command.reason, Reason.of("alarm.no_heat"), self._refs[command.key])
+        for alarm_key in active:
+            if alarm_key.startswith("no_heat:") and alarm_key not in wanted:
+                _clear(self._store, self._journal, self._refs, now, alarm_key,
+                       Reason.of("alarm.heat_again"))
+
+
 def _fell_back(reason: Reason) -> bool:
     """Whether a command's reason, or one it wraps (a minimum time kept after the
     fallback), is arbitration's fallback."""

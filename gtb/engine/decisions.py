@@ -10,10 +10,11 @@ its programme without any optimisation, which needs no sensor.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
+from controllers.forecast import OutdoorForecast
 from controllers.heating import HeatingDecision, programme_decision
 from controllers.learning import ZoneLearner
 from controllers.lighting import (
@@ -22,7 +23,7 @@ from controllers.lighting import (
     equipment_decision,
     lighting_entries,
 )
-from controllers.plant import ZoneNeed, frost_floor, plant_decision
+from controllers.plant import PlantClock, PlantSwitch, ZoneNeed, frost_floor
 from controllers.schedule import (
     HORIZON_DAYS,
     LOOK_BACK_DAYS,
@@ -65,12 +66,18 @@ class Decisions:
     outputs: dict[str, OutputStatus]
 
 
+Forecasts = Callable[[Building, datetime], OutdoorForecast | None]
+"""The outdoor temperature to come at a building, now (None: none, persistence then)."""
+
+
 class Decider:
-    """Asks the controllers, zone by zone and output by output, every tick."""
+    """Asks the controllers, zone by zone and output by output, every tick;
+    ``forecasts`` gives each building's outdoor forecast (None: persistence)."""
 
     def __init__(self, site: Site, store: Store, journal: Journal,
-                 calendar: FrenchCalendar) -> None:
+                 calendar: FrenchCalendar, forecasts: Forecasts | None = None) -> None:
         self._site = site
+        self._forecasts = forecasts
         self._store = store
         self._journal = journal
         self._calendar = calendar
@@ -112,6 +119,13 @@ class Decider:
                         for p in building.points if p.role is Role.PLANT_ENABLE]
         self._plant_on: dict[str, bool] = {}
         """The state each plant was last decided, when its read-back is not known."""
+        self._plant_switch = {plant: PlantSwitch() for _, plant, _ in self._plants}
+        """Each plant's last switch, for its minimum on and off times."""
+        self._plant_available = {
+            building.id: next((f"{building.id}.{p.id}" for p in building.points
+                               if p.role is Role.PLANT_AVAILABLE), None)
+            for building in site.buildings}
+        """Each building's ``plant_available`` point, when it has one."""
         self.output_relays.update({f"plant:{building.id}": plant
                                    for building, plant, _ in self._plants})
         """The relay point behind each output: what a person's order on it names."""
@@ -138,8 +152,11 @@ class Decider:
         agendas = self._agendas(local_now.date())
         self._load_programmes()
         # Zones that follow their programme and share it, with a use, comfort levels, fixed
-        # early start and agenda, share a decision.
+        # early start, agenda and plant, share a decision.
         shared: dict[tuple[object, ...], HeatingDecision] = {}
+        clocks = {b.id: self._plant_clock(b, snapshot) for b in self._site.buildings}
+        forecasts: dict[str, OutdoorForecast | None] = {}
+        planned: dict[str, datetime | None] = {}
         for z in self.zones:
             building, zone, keys = z.building, z.zone, z.keys
             temperature_key = keys[Role.ZONE_TEMPERATURE]
@@ -156,17 +173,25 @@ class Decider:
                 # where the zone stands, the programme's decision (with the agenda) applies.
                 agenda_matters = bool(agenda) and replace(where, because=None) != occupation(
                     programme, self._calendar, building.use, local_now)
+                clock = clocks[building.id]
                 if (learner.learning and learner.thermal is not None and not degraded
                         and not agenda_matters):
+                    if building.id not in forecasts:
+                        forecasts[building.id] = (None if self._forecasts is None
+                                                  else self._forecasts(building, now))
                     decision = learner.decide(now, indoor=indoor, outdoor=outdoor,
-                                              present=present)
+                                              present=present, forecast=forecasts[building.id],
+                                              plant=clock)
                 else:
                     comfort = self._site.comfort_of(zone)
                     settings = learner.settings
-                    same = (programme, building.use, comfort, settings, agenda)
-                    decision = shared.get(same) or programme_decision(where, local_now,
-                                                                      comfort, settings)
+                    refused = (learner.thermal_refused
+                               if learner.learning and learner.thermal is None else None)
+                    same = (programme, building.use, comfort, settings, agenda, clock, refused)
+                    decision = shared.get(same) or programme_decision(
+                        where, local_now, comfort, settings, plant=clock, refused=refused)
                     shared[same] = decision
+                planned[z.key] = decision.planned
             except Exception as exc:  # one zone's fault is not the site's
                 # No decision: no number, which arbitration turns into the zone's safe
                 # fallback (its frost protection level) with an alarm; the other zones and
@@ -199,15 +224,26 @@ class Decider:
                 self._circuit(now, local_now, z, where, present, desired, outputs)
         self._cabinet_decisions(local_now, agendas, desired, outputs)
         self._equipment_decisions(local_now, agendas, desired, outputs)
-        self._plant_decisions(now, snapshot, zones, overrides, desired, outputs)
+        self._plant_decisions(now, snapshot, zones, planned, clocks, overrides, desired,
+                              outputs)
         return Decisions(desired, zones, outputs)
 
+    def _plant_clock(self, building: Building, snapshot: Snapshot) -> PlantClock:
+        """When the building's plant can deliver heat: its schedule, and its
+        ``plant_available`` point's good reading now."""
+        key = self._plant_available[building.id]
+        reading = None if key is None else snapshot.good(key)
+        return PlantClock(building.plant_schedule, None if reading is None else reading >= 0.5)
+
     def _plant_decisions(self, now: datetime, snapshot: Snapshot,
-                         zones: Mapping[str, ZoneStatus], overrides: Mapping[str, Override],
+                         zones: Mapping[str, ZoneStatus], planned: Mapping[str, datetime | None],
+                         clocks: Mapping[str, PlantClock], overrides: Mapping[str, Override],
                          desired: dict[str, Command], outputs: dict[str, OutputStatus]) -> None:
         """Each building's plant, on while a zone needs heat or frost protection
-        (``controllers.plant``): a zone's setpoint overridden by a person counts at
-        comfort, as arbitration will write it. Frost protection is a safety command."""
+        (``controllers.plant``), with its minimum times, off outside its own schedule: a
+        zone's setpoint overridden by a person counts at comfort, as arbitration will write
+        it. Frost protection is a safety command."""
+        local_now = now.astimezone(self._site.tz)
         for building, plant, name in self._plants:
             needs = []
             for z in self.zones:
@@ -219,10 +255,13 @@ class Decider:
                 if override is not None:
                     level, setpoint = HeatingLevel.COMFORT, override.value
                 needs.append(ZoneNeed(z.zone.name, level, setpoint, status.temperature,
-                                      frost_floor(self._site, z.zone)))
+                                      frost_floor(self._site, z.zone), planned.get(z.key)))
             seen = snapshot.good(plant)
             was_on = self._plant_on.get(plant, True) if seen is None else seen >= 0.5
-            decision = plant_decision(needs, was_on)
+            clock = clocks[building.id]
+            available = clock.first_available(local_now, local_now) == local_now
+            decision = self._plant_switch[plant].decide(needs, was_on, now, available=available,
+                                                        settings=self._site.learning)
             self._plant_on[plant] = decision.on
             desired[plant] = Command(plant, 1.0 if decision.on else 0.0, decision.reason,
                                      source="safety" if decision.frost else "controller")

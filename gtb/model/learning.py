@@ -100,13 +100,25 @@ class LearningTuning(Model):
         description="the fixed early start after more than 48 h without a period (Mondays, "
         "the end of holidays)")
     comfort_band_k: float = Field(
-        default=0.5, ge=0, le=2,
+        default=0.5, ge=0, le=1,
         description="K below comfort a zone may coast to at the end of an occupied period "
-        "(early stop)")
+        "(early stop), never more than 1 K while people are there")
     surprise_tolerance: float = Field(
         default=0.05, ge=0, le=0.5,
         description="a learned absence of more than 48 h goes to frost protection only if "
         "similar days show at most this chance (0-1) of an unexpected visit; above it, reduced")
+    early_stop_max_minutes: float = Field(
+        default=60.0, ge=0, le=240,
+        description="an early stop begins at most this many minutes before the end of an "
+        "occupied period")
+    plant_min_on_minutes: float = Field(
+        default=10.0, ge=0, le=60,
+        description="a plant switched on stays on at least this long (the site's value): "
+        "a boiler fired for less wears and wastes its purge")
+    plant_min_off_minutes: float = Field(
+        default=10.0, ge=0, le=60,
+        description="a plant switched off stays off at least this long (the site's value), "
+        "except for frost protection")
 
 
 class LearningSettings(LearningTuning):

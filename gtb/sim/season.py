@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from controllers.heating import programme_decision
 from controllers.learning import ZoneLearner
-from controllers.plant import ZoneNeed, frost_floor, plant_decision
+from controllers.plant import PlantClock, PlantSwitch, ZoneNeed, frost_floor
 from controllers.schedule import FrenchCalendar, occupation
 from gtb.model import ComfortLevels, Site
 from gtb.model.points import MODE_OF_LEVEL, HeatingLevel, Role
@@ -169,15 +169,15 @@ class FixedProgramme:
         self._tz = site.tz
         self._calendar = FrenchCalendar(site.school_zone, site.alsace_moselle)
         self._zones = [(f"{b.id}.{z.id}", site.programme_of(b, z), b.use, site.comfort_of(z),
-                        site.learning_of(z))
+                        site.learning_of(z), PlantClock(b.plant_schedule))
                        for b in site.buildings for z in b.zones]
 
     def setpoints(self, now: datetime, seen: Observations) -> dict[str, ZoneCommand]:
         local = now.astimezone(self._tz)
         commands = {}
-        for key, programme, use, levels, settings in self._zones:
+        for key, programme, use, levels, settings, plant in self._zones:
             where = occupation(programme, self._calendar, use, local)
-            decision = programme_decision(where, local, levels, settings)
+            decision = programme_decision(where, local, levels, settings, plant=plant)
             commands[key] = ZoneCommand(decision.level, decision.setpoint)
         return commands
 
@@ -191,12 +191,15 @@ class Learned:
     local midnight, as the engine's nightly job does, and asks for the decision. A zone
     without a temperature sensor, or a site without an outdoor one, stays on its
     programme, as in the engine; a zone without a presence detector records unknown
-    presence, never absence, so it is never learned as seldom used.
+    presence, never absence, so it is never learned as seldom used. Pre-heats are planned
+    within each building's ``plant_schedule``.
     """
 
     def __init__(self, site: Site) -> None:
         calendar = FrenchCalendar(site.school_zone, site.alsace_moselle)
         self._tz = site.tz
+        self._clocks = {f"{b.id}.{z.id}": PlantClock(b.plant_schedule)
+                        for b in site.buildings for z in b.zones}
         self._learners = {
             f"{b.id}.{z.id}": ZoneLearner(site.programme_of(b, z), b.use, calendar,
                                           site.comfort_of(z), site.tz,
@@ -227,7 +230,7 @@ class Learned:
             learner.observe(now, indoor=indoor, outdoor=outdoor, heating=valve,
                             present=presence[-1][1])
             decision = learner.decide(now, indoor=indoor, outdoor=outdoor,
-                                      present=presence[-1][1])
+                                      present=presence[-1][1], plant=self._clocks[key])
             commands[key] = ZoneCommand(decision.level, decision.setpoint)
         return commands
 
@@ -307,9 +310,12 @@ class Harness:
         self.commands: dict[str, ZoneCommand] = {}
         """The last command written to each zone."""
         self._writable, self._sensors = _writable(site), Sensors(site)
+        self._tz, self._settings = site.tz, site.learning
         self._plants = [
             (f"{b.id}.{p.id}", [(f"{b.id}.{z.id}", z.name, frost_floor(site, z))
-                                for z in b.zones])
+                                for z in b.zones], PlantSwitch(),
+             PlantClock(b.plant_schedule),
+             next((f"{b.id}.{q.id}" for q in b.points if q.role is Role.PLANT_AVAILABLE), None))
             for b in site.buildings for p in b.points if p.role is Role.PLANT_ENABLE]
 
     def control(self, now: datetime) -> None:
@@ -326,9 +332,11 @@ class Harness:
         self._command_plants(seen)
 
     def _command_plants(self, seen: Observations) -> None:
-        """Each plant on while a zone of its building needs heat or frost protection,
-        off otherwise; the control step (15 min) is longer than the plant's minimum times."""
-        for plant, zones in self._plants:
+        """Each plant on while a zone of its building needs heat or frost protection, off
+        otherwise and outside its own schedule, with the engine's minimum times (the
+        control step, 15 min, is longer than the defaults)."""
+        local_now = seen.now.astimezone(self._tz)
+        for plant, zones, switch, schedule, available_key in self._plants:
             needs = []
             for key, name, floor in zones:
                 command = self.commands.get(key)
@@ -337,7 +345,11 @@ class Harness:
                 needs.append(ZoneNeed(name, command.level, command.setpoint,
                                       seen.temperature(key), floor))
             was_on = self.world.read(plant) >= 0.5
-            on = plant_decision(needs, was_on).on
+            clock = schedule if available_key is None else PlantClock(
+                schedule.schedule, self.world.read(available_key) >= 0.5)
+            available = clock.first_available(local_now, local_now) == local_now
+            on = switch.decide(needs, was_on, seen.now, available=available,
+                               settings=self._settings).on
             if on != was_on:
                 self.world.write(plant, 1.0 if on else 0.0)
 

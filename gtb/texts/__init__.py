@@ -19,6 +19,11 @@ alone or in lists. A template says how each is shown, by the format spec of its 
 - no spec: a text as it is, a nested reason in the same language, a list of reasons
   joined by the catalogue's ``join`` of that list.
 
+A reason is one short sentence. What lies behind it (the model, the days it learned from,
+the estimate, the outdoor temperature, the margin) is its ``detail`` parameter: a nested
+reason that no template names, so the sentence never shows it, and that
+``Reason.details(lang)`` renders on demand (the zone page's « Détails », the API).
+
 A template is a pair ``(French, English)`` of ``str.format`` texts (``catalogue.py``);
 where a reason reads differently with or without a part, the caller chooses another code,
 or passes the part as a nested reason that may be ``Reason.of("empty")``. The few
@@ -68,6 +73,12 @@ class Reason:
         if said_ is None:
             said_ = self.read_as[lang] = render(self, lang)
         return said_
+
+    def details(self, lang: Lang) -> str | None:
+        """What lies behind the sentence (its ``detail`` parameter) in ``lang``; None when
+        it has none."""
+        detail = self.params.get("detail")
+        return detail.text(lang) if isinstance(detail, Reason) else None
 
     @property
     def fr(self) -> str:

@@ -59,6 +59,10 @@ _ENGINE: dict[str, Template] = {
                               "{key}: the decision is not a number — safe fallback to "
                               "{value:g}"),
     "alarm.safe_fallback": ("repli sûr", "safe fallback"),
+    "alarm.no_heat": ("hors-gel sans chauffage disponible", "frost protection with no heat "
+                      "available"),
+    "alarm.heat_again": ("chauffage de nouveau disponible, ou zone hors de danger",
+                         "heat available again, or the zone out of danger"),
     "alarm.deciding_again": ("décisions de nouveau numériques", "decisions are numbers again"),
     # decisions
     "zone.degraded": ("Mode dégradé, température inconnue : programme sans optimisation. "
@@ -331,17 +335,50 @@ _HEATING: dict[str, Template] = {
                                 "Unoccupied ({forecast}): {setback}{then}"),
     "heating.preheat_about": (", préchauffage vers {start:moment}",
                               ", preheat about {start:moment}"),
-    "heating.preheat": ("Préchauffage démarré à {start:clock} : arrivée prévue à "
-                        "{arrival:moment} (apprise sur {days} jours semblables), montée estimée "
-                        "à {estimate} par {outdoor:temperature} extérieurs",
-                        "Preheat started at {start:clock}: arrival expected at {arrival:moment} "
-                        "(learned from {days} similar days), warm-up estimated at {estimate} "
-                        "with {outdoor:temperature} outside"),
+    "heating.preheat": ("Préchauffage démarré à {start:clock} pour l'arrivée prévue à "
+                        "{arrival:moment}",
+                        "Preheat started at {start:clock} for the arrival expected at "
+                        "{arrival:moment}"),
+    "heating.preheat_late": ("Préchauffage démarré à {start:clock}, dès que le chauffage l'a "
+                             "permis ({late:duration} plus tard que nécessaire), pour l'arrivée "
+                             "prévue à {arrival:moment}",
+                             "Preheat started at {start:clock}, as soon as heat was available "
+                             "({late:duration} later than needed), for the arrival expected at "
+                             "{arrival:moment}"),
+    "heating.preheat_detail": ("arrivée apprise sur {days} jours semblables ; montée estimée à "
+                               "{estimate} par {outdoor:temperature} extérieurs ({source}), "
+                               "à {power:percent} de la puissance ; marge {margin:duration}",
+                               "arrival learned from {days} similar days; warm-up estimated at "
+                               "{estimate} with {outdoor:temperature} outside ({source}), at "
+                               "{power:percent} of full power; margin {margin:duration}"),
+    "outdoor.forecast": ("prévision", "forecast"),
+    "outdoor.persistence": ("température actuelle, sans prévision",
+                            "current temperature, no forecast"),
+    "heating.waiting_plant": (", préchauffage à {begin:moment}, quand le chauffage sera "
+                              "disponible ({late:duration} plus tard que nécessaire pour "
+                              "{arrival:moment})",
+                              ", preheat at {begin:moment}, when heat is available "
+                              "({late:duration} later than needed for {arrival:moment})"),
+    "heating.no_heat": (", préchauffage impossible : chauffage indisponible (arrivée à "
+                        "{arrival:moment})",
+                        ", no preheat possible: heat not available (arrival at "
+                        "{arrival:moment})"),
+    "heating.then": ("{first}{then}", "{first}{then}"),
+    "heating.fixed_preheat_refused": ("Préchauffage fixe de {minutes:duration} (modèle "
+                                      "thermique refusé) : occupation prévue à {start:moment}",
+                                      "Fixed {minutes:duration} preheat (thermal model "
+                                      "refused): occupancy scheduled at {start:moment}"),
+    "heating.fixed_preheat_late": ("Préchauffage fixe de {minutes:duration}, commencé "
+                                   "{late:duration} plus tard, quand le chauffage l'a permis : "
+                                   "occupation prévue à {start:moment}",
+                                   "Fixed {minutes:duration} preheat, begun {late:duration} "
+                                   "later, when heat was available: occupancy scheduled at "
+                                   "{start:moment}"),
     "heating.out_of_reach": ("hors d'atteinte", "out of reach"),
-    "heating.early_stop": ("Arrêt anticipé : la zone reste au-dessus de {floor:temperature} "
-                           "jusqu'à la fin prévue à {end:moment}",
-                           "Early stop: the zone stays above {floor:temperature} until the "
-                           "expected end at {end:moment}"),
+    "heating.early_stop": ("Arrêt anticipé : consigne {floor:temperature}, que la zone tient "
+                           "sans chauffer jusqu'à la fin prévue à {end:moment}",
+                           "Early stop: setpoint {floor:temperature}, which the zone holds "
+                           "without heating until the expected end at {end:moment}"),
     "setback.reduced": ("réduit {setpoint:temperature}", "reduced {setpoint:temperature}"),
     "setback.reduced_surprises": ("réduit {setpoint:temperature}, pas hors-gel : venues "
                                   "imprévues certains jours (jusqu'à {surprise:percent} des "
@@ -397,6 +434,23 @@ _HEATING: dict[str, Template] = {
                     "Plant on, frost protection: {zone} near its floor of {floor:temperature}"),
     "plant.unknown": ("Chaufferie en marche, hors-gel : température de {zone} inconnue",
                       "Plant on, frost protection: temperature of {zone} unknown"),
+    "plant.frost_unavailable": ("{why} ; ALERTE : le chauffage n'est pas disponible "
+                                "(horaire propre de la chaufferie ou du circuit)",
+                                "{why}; ALERT: heat is not available (the plant's or the "
+                                "circuit's own schedule)"),
+    "plant.unavailable": ("Chaufferie à l'arrêt : le chauffage n'est pas disponible à cette "
+                          "heure (horaire propre de la chaufferie ou du circuit)",
+                          "Plant off: heat is not available now (the plant's or the "
+                          "circuit's own schedule)"),
+    "plant.preheat_soon": ("Chaufferie maintenue : préchauffage de {zone} à {start:moment}",
+                           "Plant kept on: preheat of {zone} at {start:moment}"),
+    "plant.kept_on": ("Chaufferie maintenue en marche {minutes:duration} encore (durée "
+                      "minimale de marche) ; ensuite : {then}",
+                      "Plant kept on {minutes:duration} more (minimum on time); then: {then}"),
+    "plant.kept_off": ("Chaufferie maintenue à l'arrêt {minutes:duration} encore (durée "
+                       "minimale d'arrêt) ; ensuite : {then}",
+                       "Plant kept off {minutes:duration} more (minimum off time); then: "
+                       "{then}"),
     "plant.idle": ("Chaufferie à l'arrêt : aucune zone ne demande de chaleur (aucune sous sa "
                    "consigne ou tout près, aucune près de son seuil hors-gel)",
                    "Plant off: no zone needs heat (none below or near its setpoint, none near "
