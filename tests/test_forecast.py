@@ -24,10 +24,14 @@ from gtb.engine.forecast import (
 )
 from gtb.engine.journal import Journal
 from gtb.model import ForecastService, Site
+from gtb.model.points import HeatingLevel, Quality
 from gtb.sim.forecast import ForecastServer, loopback_address
 from gtb.sim.season import Observations, Sensors, restrict, tabulated_world
 from gtb.sim.weather import SyntheticWeather
 from gtb.store import Store
+from gtb.store.status import ZoneStatus
+from gtb.texts import Reason
+from web.api_models import ZoneStatusOut
 
 from .engine_rig import rig, run
 
@@ -391,3 +395,11 @@ def test_the_harness_hands_the_forecast_of_the_last_whole_hour(demo_site: Site) 
     assert Observations(tabulated_world(school, 3, begin, 8), Sensors(school),
                         at).outdoor_forecast() is None
 
+
+
+def test_the_api_shows_the_source() -> None:
+    status = ZoneStatus(building="mairie", zone="accueil", name="Accueil", at=NOW,
+                        temperature=18.0, quality=Quality.OK, level=HeatingLevel.COMFORT,
+                        setpoint=19.0, reason=Reason.of("empty"), degraded=False,
+                        forecast="persistence")
+    assert ZoneStatusOut.model_validate(status).model_dump()["forecast"] == "persistence"
