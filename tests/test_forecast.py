@@ -403,3 +403,15 @@ def test_the_api_shows_the_source() -> None:
                         setpoint=19.0, reason=Reason.of("empty"), degraded=False,
                         forecast="persistence")
     assert ZoneStatusOut.model_validate(status).model_dump()["forecast"] == "persistence"
+
+
+def test_a_fetch_that_ends_after_the_engine_stopped_keeps_and_says_nothing(
+        answers: Answers, store: Store) -> None:
+    answers.json()
+    clock = SimulatedClock(NOW)
+    forecasts = keeper(store, answers.url, clock)
+    forecasts.stop()
+    forecasts.refresh()
+    assert answers.requests == 1
+    assert forecasts.source(NOW) == "persistence"
+    assert events(store) == []

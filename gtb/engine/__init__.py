@@ -90,9 +90,9 @@ class Engine:
         self._faults = FaultAlarms(self.refs, store, self._journal, self._reader.cause)
         self._watches = Watches(self.refs, store, self._journal)
         self._fallbacks = FallbackAlarms(self.refs, store, self._journal)
-        self._decider = Decider(site, store, self._journal, calendar)
         self.forecasts = Forecasts(site.forecast, clock, self._journal)
         """The outdoor temperature to come (``gtb.engine.forecast``), fetched by a job."""
+        self._decider = Decider(site, store, self._journal, calendar)
         self._arbiter = Arbiter(site)
         self._writer = Writer(self.refs, drivers, store, self._journal,
                               tick_s=self.settings.tick_s, refresh_s=self.settings.refresh_s,
@@ -159,6 +159,7 @@ class Engine:
         """Let a tick under way finish, release or hold the commanded points as the site
         file says, then disconnect."""
         released = self.site.on_shutdown == "release"
+        self.forecasts.stop()
         async with self._ticking:
             if released:
                 await self._writer.release_all()

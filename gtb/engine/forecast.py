@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -180,6 +181,14 @@ class Forecasts:
         self._received: Received | None = None
         self._announced: ForecastSource | None = None
         """The source the audit log last said was in force (None: nothing said yet)."""
+        self._keeping = threading.Lock()
+        self._stopped = False
+
+    def stop(self) -> None:
+        """The engine stops: a fetch still under way keeps nothing and says nothing (the
+        store is about to close)."""
+        with self._keeping:
+            self._stopped = True
 
     def refresh(self) -> None:
         """Fetch the forecast once and keep it if it is good; say in the audit log when
@@ -190,15 +199,19 @@ class Forecasts:
             return
         now = self._clock.now()
         failure: Reason | None = None
+        forecast: OutdoorForecast | None = None
         try:
             forecast = parse_open_meteo(self._fetch(service.url, service.timeout_s),
                                         service.url, now)
         except ForecastRefused as refused:
             failure = refused.reason
             log.warning("weather forecast refused: %s", refused.reason.en)
-        else:
-            self._received = Received(forecast, now)
-        self._announce(now, failure)
+        with self._keeping:
+            if self._stopped:
+                return
+            if forecast is not None:
+                self._received = Received(forecast, now)
+            self._announce(now, failure)
 
     def received(self, now: datetime) -> Received | None:
         """The last good forecast, if it may still be used at ``now``."""
