@@ -471,7 +471,7 @@ Beyond a week nothing is served."""
 MAX_LEAD_H = FORECAST_RMSE_K[-1][0]
 _LEAD_TIME_SCALE_H = 12.0  # errors 12 h apart in a run correlate at exp(-1) = 0.37
 _RUN_TIME_SCALE_H = 24.0  # runs a day apart share exp(-1) of their error on an instant
-_RUN_MEMORY_H = 168  # exp(-168 / 24) < 1e-3: older runs no longer matter
+_RUN_MEMORY_H = 168  # exp(-168 / 24) < 1e-3: older runs no longer matter; a week
 
 
 @dataclass(eq=False)
@@ -485,21 +485,21 @@ class ForecastErrors:
     forecast issued an hour later changes by about a third of its error, and forecasts
     change smoothly from one issue to the next. Zero mean: no bias is modelled.
 
-    Shocks are drawn a year of runs at a time from ``seeded_rng(seed, "forecast", year)``,
-    filtered along the instants (an AR(1), stationary from lead 0) and then averaged
-    along the runs with exponential weights, the runs across New Year with the last week
-    of the year before: an error depends only on the seed, the run and the lead, never
-    on what was asked before, and draws from no other stream.
+    Shocks are drawn a week of runs at a time (168 hourly runs, counted from the epoch)
+    from ``seeded_rng(seed, "forecast", week)``, filtered along the instants (an AR(1),
+    stationary from lead 0) and then averaged along the runs with exponential weights,
+    over the week before too: an error depends only on the seed, the run and the lead,
+    never on what was asked before, and draws from no other stream.
     """
 
     seed: int
-    _years: dict[int, FloatArray] = field(default_factory=dict, init=False, repr=False)
+    _weeks: dict[int, FloatArray] = field(default_factory=dict, init=False, repr=False)
 
     _known: ClassVar[dict[int, ForecastErrors]] = {}
 
     @classmethod
     def of(cls, seed: int) -> ForecastErrors:
-        """The errors of ``seed``, made once per process (a year of runs costs 0.5 s)."""
+        """The errors of ``seed``, made once per process (a week of runs costs 10 ms)."""
         known = cls._known.get(seed)
         if known is None:
             known = cls._known[seed] = cls(seed)
@@ -515,34 +515,32 @@ class ForecastErrors:
         leads = np.rint(leads_h).astype(np.int64)
         if leads.size and (leads.min() < 0 or leads.max() > MAX_LEAD_H):
             raise ValueError(f"forecast leads run from 0 to {MAX_LEAD_H} h")
-        year = run.astimezone(UTC).year
-        row = round((to_epoch(run) - datetime(year, 1, 1, tzinfo=UTC).timestamp()) / HOUR_S)
-        return np.asarray(self.rmse(np.asarray(leads_h)) * self._field(year)[row, leads])
+        week, row = divmod(math.floor(to_epoch(run) / HOUR_S), _RUN_MEMORY_H)
+        return np.asarray(self.rmse(np.asarray(leads_h)) * self._field(week)[row, leads])
 
-    def _shocks(self, year: int) -> FloatArray:
-        return seeded_rng(self.seed, "forecast", year).standard_normal(
-            (_year_days(year) * 24, MAX_LEAD_H + _RUN_MEMORY_H + 1))
+    def _shocks(self, week: int) -> FloatArray:
+        return seeded_rng(self.seed, "forecast", week).standard_normal(
+            (_RUN_MEMORY_H, MAX_LEAD_H + _RUN_MEMORY_H + 1))
 
-    def _field(self, year: int) -> FloatArray:
-        """z(run, run + lead) for every run of ``year`` (rows) and lead (columns)."""
-        known = self._years.get(year)
+    def _field(self, week: int) -> FloatArray:
+        """z(run, run + lead) for every run of ``week`` (rows) and lead (columns)."""
+        known = self._weeks.get(week)
         if known is not None:
             return known
         lead_phi = math.exp(-1.0 / _LEAD_TIME_SCALE_H)
         gain = math.sqrt(1.0 - lead_phi**2)
-        shocks = np.concatenate([self._shocks(year - 1)[-_RUN_MEMORY_H:], self._shocks(year)])
+        shocks = np.concatenate([self._shocks(week - 1), self._shocks(week)])
         # Along the instants of each run: stationary from lead 0 (a plain shock).
         instants = signal.lfilter([gain], [1.0, -lead_phi], shocks, axis=1,
                                   zi=(1.0 - gain) * shocks[:, :1])[0]
         # Along the runs for one instant: the run k hours earlier saw it at lead + k.
         weights = math.exp(-1.0 / _RUN_TIME_SCALE_H) ** np.arange(_RUN_MEMORY_H + 1)
         weights /= math.sqrt(float((weights**2).sum()))
-        runs = len(shocks) - _RUN_MEMORY_H
-        made = np.zeros((runs, MAX_LEAD_H + 1))
+        made = np.zeros((_RUN_MEMORY_H, MAX_LEAD_H + 1))
         for k, weight in enumerate(weights):
-            made += weight * instants[_RUN_MEMORY_H - k : _RUN_MEMORY_H - k + runs,
+            made += weight * instants[_RUN_MEMORY_H - k : 2 * _RUN_MEMORY_H - k,
                                       k : k + MAX_LEAD_H + 1]
-        self._years[year] = made
+        self._weeks[week] = made
         return made
 
 
