@@ -415,3 +415,14 @@ def test_a_fetch_that_ends_after_the_engine_stopped_keeps_and_says_nothing(
     assert answers.requests == 1
     assert forecasts.source(NOW) == "persistence"
     assert events(store) == []
+
+
+def test_a_taken_port_is_said_with_what_to_change() -> None:
+    first = ForecastServer(SyntheticWeather(LAT, LON, 0), lambda: NOW, LAT, LON).start()
+    try:
+        second = ForecastServer(SyntheticWeather(LAT, LON, 0), lambda: NOW, LAT, LON,
+                                port=first.port)
+        with pytest.raises(OSError, match=f"127.0.0.1:{first.port}.*forecast: url:"):
+            second.start()
+    finally:
+        first.stop()

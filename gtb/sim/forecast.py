@@ -53,8 +53,14 @@ class ForecastServer:
                 f"&longitude={self.longitude}&hourly=temperature_2m&timezone=UTC")
 
     def start(self) -> ForecastServer:
-        """Listen (``OSError`` if the port is taken) and serve in a thread of its own."""
-        self._http = ThreadingHTTPServer((self.host, self.port), _handler(self))
+        """Listen and serve in a thread of its own; ``OSError`` saying where and what to
+        change if the address is taken."""
+        try:
+            self._http = ThreadingHTTPServer((self.host, self.port), _handler(self))
+        except OSError as exc:
+            raise OSError(exc.errno, f"the weather forecast cannot be served on "
+                          f"{self.host}:{self.port} ({exc.strerror}): change the port of "
+                          "the site file's forecast: url:") from None
         self.port = int(self._http.server_address[1])
         self._thread = threading.Thread(target=self._http.serve_forever, daemon=True,
                                         name=f"forecast:{self.port}")
