@@ -26,6 +26,7 @@ from gtb.engine.journal import Journal
 from gtb.model import ForecastService, Site
 from gtb.model.points import HeatingLevel, Quality
 from gtb.sim.forecast import ForecastServer, loopback_address
+from gtb.sim.runner import VirtualSite
 from gtb.sim.season import Observations, Sensors, restrict, tabulated_world
 from gtb.sim.weather import SyntheticWeather
 from gtb.store import Store
@@ -426,3 +427,25 @@ def test_a_taken_port_is_said_with_what_to_change() -> None:
             second.start()
     finally:
         first.stop()
+
+
+def test_the_virtual_site_serves_the_forecast_where_the_site_file_says(
+        demo_site: Site) -> None:
+    """As ``gtb sim`` and ``gtb demo`` do: the demo's forecast: url: (moved to a free
+    port) answers the virtual commune's own forecast, and only while it serves."""
+    site = restrict(demo_site, ["mairie"])
+    assert site.forecast is not None
+    url = site.forecast.url
+    clock = SimulatedClock(NOW)
+
+    async def body() -> None:
+        virtual = VirtualSite(site, clock, seed=4, serve_forecast=True)
+        async with virtual.serving(sync_s=3600):
+            forecast = parse_open_meteo(fetch(url, 10), url, NOW)
+            assert forecast.at(NOW + timedelta(hours=7)) == pytest.approx(
+                virtual.world.weather.forecast(NOW).at(NOW + timedelta(hours=7)))
+        with pytest.raises(ForecastRefused, match="unreachable"):
+            fetch(url, 10)
+        assert VirtualSite(site, clock, seed=4).forecast is None  # the tests' own rigs
+
+    run(body)
