@@ -213,3 +213,77 @@ def test_bad_csv_rows_name_the_file_and_line(tmp_path: Path, body: str, line: in
 def test_missing_csv_file(tmp_path: Path) -> None:
     with pytest.raises(WeatherFileError, match="cannot read"):
         read_csv(tmp_path / "nothing.csv", LAT, LON)
+
+
+# --- the forecast the virtual commune publishes --------------------------------------
+
+
+def season_errors(seed: int, first: datetime, days: int) -> np.ndarray:
+    """Forecast minus weather for every hourly run of ``days`` days, leads 0 to 48 h."""
+    weather = SyntheticWeather(LAT, LON, seed)
+    errors = []
+    for hour in range(days * 24):
+        forecast = weather.forecast(first + timedelta(hours=hour))
+        truth, _ = weather.sample(np.array([t.timestamp() for t in forecast.times]))
+        errors.append(np.array(forecast.temperatures) - truth)
+    return np.array(errors)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_forecast_error_grows_with_lead_time_as_a_weather_service_s(seed: int) -> None:
+    """Over a heating season of hourly runs: about 1 K at day 1, 1.5-2 K at day 2 (the
+    RMSE of a national model at a station, FORECAST_RMSE_K), less at the first hours,
+    and no bias."""
+    errors = season_errors(seed, datetime(2025, 10, 1, tzinfo=UTC), 182)
+    rmse = np.sqrt((errors**2).mean(axis=0))
+    assert 0.4 <= rmse[0] <= 0.8
+    assert 0.85 <= rmse[24] <= 1.15
+    assert 1.5 <= rmse[48] <= 2.0
+    assert np.all(np.diff(rmse[::6]) > 0)  # grows with the lead
+    assert np.all(np.abs(errors.mean(axis=0)) <= 0.3)
+
+
+def test_forecast_errors_are_correlated_across_leads_and_runs() -> None:
+    """Neighbouring hours of a run err alike, and a run three hours later revises the
+    forecast of the same instant smoothly rather than drawing a new one."""
+    errors = season_errors(0, datetime(2026, 1, 1, tzinfo=UTC), 60)
+    along_lead = np.corrcoef(errors[:, 24], errors[:, 25])[0, 1]
+    far_lead = np.corrcoef(errors[:, 0], errors[:, 48])[0, 1]
+    same_instant = np.corrcoef(errors[:-3, 27], errors[3:, 24])[0, 1]
+    assert along_lead > 0.85
+    assert abs(far_lead) < 0.3
+    assert 0.8 < same_instant < 0.95
+    # The hourly change of a forecast for a given instant is a fraction of its error.
+    revisions = errors[1:, 23] - errors[:-1, 24]
+    assert revisions.std() < 0.4 * errors[:, 24].std()
+
+
+def test_forecast_is_reproducible_whatever_was_asked_before_and_changes_no_weather() -> None:
+    issued = datetime(2025, 12, 31, 22, 40, tzinfo=UTC)
+    times = np.arange(epoch(2025, 12, 1), epoch(2026, 1, 3), 600.0)
+    before = SyntheticWeather(LAT, LON, 3).sample(times)
+    fresh = SyntheticWeather(LAT, LON, 3)
+    asked_first = fresh.forecast(datetime(2026, 3, 1, tzinfo=UTC))
+    forecast = fresh.forecast(issued)
+    after = fresh.sample(times)
+    assert np.array_equal(before[0], after[0]) and np.array_equal(before[1], after[1])
+    again = SyntheticWeather(LAT, LON, 3).forecast(issued)
+    assert forecast == again
+    assert asked_first != SyntheticWeather(LAT, LON, 4).forecast(datetime(2026, 3, 1, tzinfo=UTC))
+    # The run of the last whole hour, 48 h ahead, hourly; across New Year without a jump.
+    assert forecast.source == "forecast"
+    assert forecast.times[0] == datetime(2025, 12, 31, 22, tzinfo=UTC)
+    assert forecast.times[-1] - forecast.times[0] == timedelta(hours=48)
+    assert len(forecast.times) == 49
+    steps = np.diff(forecast.temperatures)
+    assert np.abs(steps).max() < 2.5
+
+
+def test_forecast_refuses_steps_that_are_not_whole_hours() -> None:
+    weather = SyntheticWeather(LAT, LON, 0)
+    with pytest.raises(ValueError, match="whole number of hours"):
+        weather.forecast(datetime(2025, 1, 1, tzinfo=UTC), step=timedelta(minutes=30))
+    with pytest.raises(ValueError, match="168"):
+        weather.forecast(datetime(2025, 1, 1, tzinfo=UTC), hours=24 * 8)
+    assert len(weather.forecast(datetime(2025, 1, 1, tzinfo=UTC), hours=24,
+                                step=timedelta(hours=3)).times) == 9

@@ -347,6 +347,10 @@ class ZoneStatusOut(BaseModel):
         default=None, description="a local command at this BACnet priority, above the "
         "engine's, holds the setpoint or mode: the engine stands back until it is "
         "relinquished; null: nobody")
+    forecast: Literal["forecast", "persistence"] | None = Field(
+        default=None, description="where the outdoor temperature to come is taken from: "
+        "the weather service's forecast, or persistence (the outdoor temperature now, "
+        "held); null: no outdoor reading")
 
 
 class ZoneOut(BaseModel):

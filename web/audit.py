@@ -36,6 +36,7 @@ KINDS = {
     "fault": "Défaut",
     "engine": "Moteur",
     "job_error": "Erreur d'une tâche",
+    "forecast": "Prévision météo",
     "agenda": "Agenda",
     "login": "Connexion",
     "login_failed": "Connexion refusée",

@@ -86,7 +86,7 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, no_history: bool,
         _demo_accounts(db, clock)
 
     async def both() -> None:
-        virtual = VirtualSite(site, clock, seed=seed, carry_on=past)
+        virtual = VirtualSite(site, clock, seed=seed, carry_on=past, serve_forecast=True)
         async with virtual.serving():
             console.print(f"virtual commune on loopback: {len(virtual.servers)} devices; "
                           f"speed ×{speed:g}; store {db} "

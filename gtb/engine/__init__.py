@@ -29,6 +29,7 @@ from gtb.engine.alarms import Endpoint, FallbackAlarms, FaultAlarms, NoHeatAlarm
 from gtb.engine.arbitration import Arbiter
 from gtb.engine.bindings import Finding, check_bindings
 from gtb.engine.decisions import Decider
+from gtb.engine.forecast import Forecasts
 from gtb.engine.journal import Journal, where_of
 from gtb.engine.reading import PointReader
 from gtb.engine.status import StatusKeeper
@@ -90,12 +91,14 @@ class Engine:
         self._watches = Watches(self.refs, store, self._journal)
         self._fallbacks = FallbackAlarms(self.refs, store, self._journal)
         self._no_heat = NoHeatAlarms(self.refs, store, self._journal)
-        self._decider = Decider(site, store, self._journal, calendar)
+        self.forecasts = Forecasts(site.forecast, clock, self._journal)
+        """The outdoor temperature to come (``gtb.engine.forecast``), fetched by a job."""
+        self._decider = Decider(site, store, self._journal, calendar, self.forecasts.current)
         self._arbiter = Arbiter(site)
         self._writer = Writer(self.refs, drivers, store, self._journal,
                               tick_s=self.settings.tick_s, refresh_s=self.settings.refresh_s,
                               deadband=self.settings.deadband)
-        self._status = StatusKeeper(site, store, calendar, self._decider)
+        self._status = StatusKeeper(site, store, calendar, self._decider, self.forecasts)
         self._ticking = asyncio.Lock()
 
     # -- life cycle --------------------------------------------------------------------
@@ -157,6 +160,7 @@ class Engine:
         """Let a tick under way finish, release or hold the commanded points as the site
         file says, then disconnect."""
         released = self.site.on_shutdown == "release"
+        self.forecasts.stop()
         async with self._ticking:
             if released:
                 await self._writer.release_all()

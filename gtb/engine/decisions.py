@@ -66,8 +66,9 @@ class Decisions:
     outputs: dict[str, OutputStatus]
 
 
-Forecasts = Callable[[Building, datetime], OutdoorForecast | None]
-"""The outdoor temperature to come at a building, now (None: none, persistence then)."""
+Forecasts = Callable[[datetime, float | None], OutdoorForecast | None]
+"""The outdoor temperature to come, from now and a building's outdoor reading (for
+persistence when there is no forecast): ``gtb.engine.forecast.Forecasts.current``."""
 
 
 class Decider:
@@ -178,7 +179,7 @@ class Decider:
                         and not agenda_matters):
                     if building.id not in forecasts:
                         forecasts[building.id] = (None if self._forecasts is None
-                                                  else self._forecasts(building, now))
+                                                  else self._forecasts(now, outdoor))
                     decision = learner.decide(now, indoor=indoor, outdoor=outdoor,
                                               present=present, forecast=forecasts[building.id],
                                               plant=clock)

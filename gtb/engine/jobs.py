@@ -1,13 +1,15 @@
 """The engine's background jobs, on APScheduler 3.11: the tick, hourly rollups, learning,
-InfluxDB shipping, retention and the daily check for losses of efficiency.
+InfluxDB shipping, retention, the daily check for losses of efficiency and the weather
+forecast (``gtb.engine.forecast``).
 
 APScheduler counts real seconds; the jobs themselves ask the engine's clock what time it
 is. With a simulated clock running ``speed`` times faster, intervals are divided by the
 speed, so a simulated hour of ticks takes ``3600 / speed`` real seconds. Every job
 coalesces missed runs and never overlaps itself; an exception in a job is an event in the
 audit log, and the next run goes ahead. Jobs that are plain functions (rollups, shipping,
-retention) run in the scheduler's worker threads, so that a slow disk or a slow InfluxDB
-never holds up the tick, which runs on the event loop.
+retention, the forecast) run in the scheduler's worker threads, so that a slow disk, a
+slow InfluxDB or a slow weather service never holds up the tick, which runs on the event
+loop.
 
 The efficiency check (``gtb.engine.efficiency``) runs once a day, at the first pass after 01:00
 local time: yesterday's hours are rolled up, then each heating meter is compared with its
@@ -107,6 +109,13 @@ def start_jobs(engine: Engine, store: Store, clock: Clock, *, speed: float = 1.0
 
     scheduler.add_job(efficiency, "interval", seconds=900 / speed, id="efficiency",
                       misfire_grace_time=max(1, int(900 / speed)), **options)
+    service = engine.site.forecast
+    if service is not None:
+        # At once (a job without a trigger runs now), then every refresh_minutes.
+        scheduler.add_job(engine.forecasts.refresh, id="forecast-first", **options)
+        refresh_s = service.refresh_minutes * 60 / speed
+        scheduler.add_job(engine.forecasts.refresh, "interval", seconds=refresh_s,
+                          id="forecast", misfire_grace_time=max(1, int(refresh_s)), **options)
     if shipper is not None:
         ship_s = max(1.0, SHIP_EVERY_S / speed)
         scheduler.add_job(shipper.ship, "interval", seconds=ship_s, id="influx",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from controllers.schedule import FrenchCalendar
 from gtb.engine import outlook
 from gtb.engine.arbitration import Command
+from gtb.engine.forecast import Forecasts
 from gtb.engine.reading import Snapshot
 from gtb.model import Site
 from gtb.model.points import MODE_OF_LEVEL, Role, zone_mode_key
@@ -31,8 +32,10 @@ class StatusKeeper:
     """The status of every zone and output as of the last tick, and its copy in the store."""
 
     def __init__(self, site: Site, store: Store, calendar: FrenchCalendar,
-                 decider: Decider) -> None:
+                 decider: Decider, forecasts: Forecasts) -> None:
         self._site = site
+        self._forecasts = forecasts
+        self._outdoor = any(ref.role is Role.OUTDOOR_TEMPERATURE for ref in site.points())
         self._store = store
         self._calendar = calendar
         self._decider = decider
@@ -47,8 +50,11 @@ class StatusKeeper:
         when one holds), a person's order on a relay (the mayor's immediate on or off), so
         that what is shown is what is written; with each zone's presence, learning switch,
         the arrival its learner expects, and the priority of a local command that holds
-        its setpoint or mode (``held``: point key -> priority)."""
+        its setpoint or mode (``held``: point key -> priority), and where the outdoor
+        temperature to come comes from (none without a forecast nor an outdoor sensor)."""
         self.zones = {}
+        source = self._forecasts.source(now)
+        outlook = source if source == "forecast" or self._outdoor else None
         for z in self._decider.zones:
             learner = self._decider.learners[z.key]
             forecast = learner.next_arrival(now)
@@ -62,6 +68,7 @@ class StatusKeeper:
                 "next_arrival_reason": forecast.reason,
                 "held_by_priority": min((held[k] for role, k in z.keys.items()
                                          if role in _HELD_ROLES and k in held), default=None),
+                "forecast": outlook,
             }
             command = final.get(z.keys.get(Role.HEATING_SETPOINT, ""))
             if command is not None:

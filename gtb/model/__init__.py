@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -170,6 +171,30 @@ class Equipment(Model):
     points: tuple[Point, ...]
 
 
+class ForecastService(Model):
+    """Where the engine fetches the outdoor temperature to come (docs/heating.md): a
+    service answering as Open-Meteo's ``/v1/forecast`` does, hourly ``temperature_2m``."""
+
+    url: str = Field(description="the whole request, e.g. https://api.open-meteo.com/v1/"
+                     "forecast?latitude=50.40&longitude=3.28&hourly=temperature_2m"
+                     "&timezone=UTC")
+    refresh_minutes: float = Field(default=60, ge=5, le=1440,
+                                   description="how often it is fetched again")
+    timeout_s: float = Field(default=10, gt=0, le=120,
+                             description="a request that takes longer has failed")
+    stale_after_hours: float = Field(
+        default=6, ge=1, le=48,
+        description="a forecast fetched longer ago than this is not used: persistence")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL with a host")
+        return value
+
+
 class Site(Model):
     """A commune, or one member of a syndicate: the root of a site file."""
 
@@ -195,6 +220,9 @@ class Site(Model):
     agenda: tuple[AgendaEntry, ...] = Field(
         default=(), description="events, closures and day exceptions; the panel adds more"
     )
+    forecast: ForecastService | None = Field(
+        default=None, description="the outdoor temperature forecast; none: persistence "
+        "(the outdoor temperature now, held)")
 
     @field_validator("timezone")
     @classmethod

@@ -201,8 +201,9 @@ def free_loopback_port(udp: bool = False) -> int:
 
 
 def relocate_ports(text: str) -> str:
-    """Give every Modbus server and BACnet device of a site file its own free port (the
-    system may hand the same free port out twice in a row: each is taken once)."""
+    """Give every Modbus server, BACnet device and weather service of a site file its own
+    free port (the system may hand the same free port out twice in a row: each is taken
+    once)."""
     taken: set[int] = set()
 
     def distinct(udp: bool) -> int:
@@ -216,6 +217,9 @@ def relocate_ports(text: str) -> str:
     udp = {port: distinct(udp=True)
            for port in set(re.findall(r'address: "127\.0\.0\.1:(\d+)"', text))}
     text = re.sub(r"\bport: (\d+)", lambda m: f"port: {tcp[m[1]]}", text)
+    # The weather service the simulator serves (gtb.sim.forecast).
+    text = re.sub(r"(url: http://127\.0\.0\.1:)(\d+)",
+                  lambda m: f"{m[1]}{distinct(udp=False)}", text)
     return re.sub(
         r'address: "127\.0\.0\.1:(\d+)"', lambda m: f'address: "127.0.0.1:{udp[m[1]]}"', text
     )

@@ -21,6 +21,7 @@ from gtb.clock import SimulatedClock
 from gtb.model import Site
 from gtb.model.points import Role
 from gtb.sim.devices import DeviceServer, device_servers
+from gtb.sim.forecast import ForecastServer, loopback_address
 from gtb.sim.world import VirtualCommune
 
 T = TypeVar("T")
@@ -35,10 +36,13 @@ class VirtualSite:
 
     def __init__(self, site: Site, clock: SimulatedClock, seed: int = 0,
                  carry_on: Sequence[VirtualCommune] = (),
-                 bacnet_options: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+                 bacnet_options: Mapping[str, Mapping[str, Any]] | None = None,
+                 serve_forecast: bool = False) -> None:
         """``carry_on``: worlds (of the site or of some of its buildings) whose physics
         the virtual site continues, as the demo continues its simulated history;
-        ``bacnet_options``: devices unlike the others (``device_servers``)."""
+        ``bacnet_options``: devices unlike the others (``device_servers``);
+        ``serve_forecast``: serve the weather's forecast where the site file's
+        ``forecast: url:`` says, if that is on loopback (``gtb.sim.forecast``)."""
         self.site = site
         self.clock = clock
         self.world = VirtualCommune(site, clock.now(), seed=seed)
@@ -50,6 +54,11 @@ class VirtualSite:
         self._writable = {ref.key for ref in site.points() if ref.point.writable}
         self._stepping: asyncio.Task[None] | None = None
         self._pair_points()
+        address = (None if not serve_forecast or site.forecast is None
+                   else loopback_address(site.forecast.url))
+        self.forecast = None if address is None else ForecastServer(
+            self.world.weather, clock.now, site.latitude, site.longitude, *address)
+        """The weather service, when this virtual site serves one."""
 
     def _pair_points(self) -> None:
         self._commands = [(s, k) for s in self.servers for k in s.keys if k in self._writable]
@@ -98,6 +107,8 @@ class VirtualSite:
                 await server.start()
                 started.append(server)
             self.sync()
+            if self.forecast is not None:
+                self.forecast.start()
             self._stepping = asyncio.create_task(self._keep_in_step(sync_s))
             try:
                 yield self
@@ -107,6 +118,8 @@ class VirtualSite:
                     await self._stepping
                 self._stepping = None
         finally:
+            if self.forecast is not None:
+                self.forecast.stop()
             for server in reversed(started):
                 await server.stop()
 
@@ -180,12 +193,14 @@ async def serve_virtual_site(
 ) -> None:
     """``gtb sim``: serve until cancelled, showing where devices listen and the zones."""
     console = console or Console()
-    virtual = VirtualSite(site, clock, seed)
+    virtual = VirtualSite(site, clock, seed, serve_forecast=True)
     async with virtual.serving():
         devices = Table(title="Virtual devices on loopback")
         devices.add_column("device")
         for server in virtual.servers:
             devices.add_row(server.label)
+        if virtual.forecast is not None:
+            devices.add_row(f"weather forecast {virtual.forecast.url}")
         console.print(devices)
         console.print(f"speed ×{clock.speed:g}; Ctrl-C to stop")
         with Live(zone_table(virtual), console=console, refresh_per_second=1) as live:

@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from controllers.forecast import OutdoorForecast
 from controllers.heating import programme_decision
 from controllers.learning import ZoneLearner
 from controllers.plant import PlantClock, PlantSwitch, ZoneNeed, frost_floor
@@ -54,6 +55,8 @@ class Sensors:
     def __init__(self, site: Site) -> None:
         self.keys: dict[tuple[str, Role], str] = {}
         self.outdoor: str | None = None
+        self.forecast: OutdoorForecast | None = None
+        """The last forecast run handed out (``Observations.outdoor_forecast``)."""
         self.zone_index = {key: i for i, (key, _) in enumerate(zone_levels(site))}
         for ref in site.points():
             if ref.building is not None and ref.zone is not None and ref.role in self._SENSED:
@@ -121,6 +124,19 @@ class Observations:
         """Outdoor temperature from the site's first outdoor sensor, °C."""
         key = self._sensors.outdoor
         return None if key is None else self._world.read(key)
+
+    def outdoor_forecast(self) -> OutdoorForecast | None:
+        """The outdoor temperature to come, as the virtual commune's weather service
+        forecasts it (``Weather.forecast``: the run of the last whole hour, 48 hours, with
+        its error); None for a site without an outdoor sensor, as the engine has no
+        outdoor reading to fall back on there. The same run serves a whole hour."""
+        if self._sensors.outdoor is None:
+            return None
+        run = self.now.replace(minute=0, second=0, microsecond=0)
+        known = self._sensors.forecast
+        if known is None or known.times[0] != run:
+            known = self._sensors.forecast = self._world.weather.forecast(run)
+        return known
 
 
 class Strategy(Protocol):
@@ -221,6 +237,7 @@ class Learned:
                 learner.refit(now)
             self._refitted = today
         outdoor = seen.outdoor()
+        forecast = seen.outdoor_forecast()
         commands = {}
         for key, learner in self._learners.items():
             indoor, valve = seen.temperature(key), seen.valve(key)
@@ -230,7 +247,8 @@ class Learned:
             learner.observe(now, indoor=indoor, outdoor=outdoor, heating=valve,
                             present=presence[-1][1])
             decision = learner.decide(now, indoor=indoor, outdoor=outdoor,
-                                      present=presence[-1][1], plant=self._clocks[key])
+                                      present=presence[-1][1], plant=self._clocks[key],
+                                      forecast=forecast)
             commands[key] = ZoneCommand(decision.level, decision.setpoint)
         return commands
 
@@ -416,6 +434,10 @@ class _Tabulated(Weather):
                 and index.max() < len(self._table[0])):
             return self._table[0][index], self._table[1][index]
         return self._weather.sample(epoch_s)
+
+    def forecast(self, issued: datetime, hours: int = 48,
+                 step: timedelta = timedelta(hours=1)) -> OutdoorForecast:
+        return self._weather.forecast(issued, hours, step)
 
 
 def _writable(site: Site) -> dict[str, tuple[str, str | None]]:

@@ -8,6 +8,10 @@ Two sources answer the same question, "what is the weather at these instants?":
 - ``CsvWeather``: measured data read from a CSV file (``time``, ``temperature`` and
   optionally ``solar``), interpolated linearly.
 
+Either also publishes a forecast of its own temperature (``Weather.forecast``): the
+truth to come plus an error that grows with the lead time, as a weather service's would
+(``ForecastErrors``).
+
 Instants are UTC seconds since the epoch in numpy arrays, so that a season of 5-minute
 steps is sampled in one call. Every random stream is derived from the seed and what it is
 for (``seeded_rng``), year by year, so a value does not depend on which instants were
@@ -25,10 +29,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import signal, stats
+
+from controllers.forecast import OutdoorForecast
 
 FloatArray = NDArray[np.float64]
 
@@ -171,6 +178,34 @@ class Weather(ABC):
         temperature, solar = self.sample(np.array([to_epoch(t)]))
         return WeatherSample(float(temperature[0]), float(solar[0]))
 
+    @property
+    def forecast_seed(self) -> int:
+        """The seed of the forecast's errors: the weather's own where it has one."""
+        return 0
+
+    def forecast(self, issued: datetime, hours: int = 48,
+                 step: timedelta = timedelta(hours=1)) -> OutdoorForecast:
+        """The outdoor temperature as a weather service would forecast it at ``issued``.
+
+        The service runs every hour: the forecast is the run of the last whole hour at
+        or before ``issued``, from that hour to ``hours`` later every ``step`` (whole
+        hours): this weather's own temperature plus ``ForecastErrors``' error for that
+        run and lead time. The errors have their own random stream: asking for a
+        forecast changes no value of the weather, the occupants or anything else.
+        """
+        run = datetime.fromtimestamp(
+            math.floor(to_epoch(issued) / HOUR_S) * HOUR_S, UTC)
+        step_h = step / timedelta(hours=1)
+        if step_h < 1 or step_h != int(step_h) or hours % int(step_h):
+            raise ValueError(f"a forecast step is a whole number of hours dividing {hours} h, "
+                             f"not {step}")
+        leads = np.arange(0, hours + 1, int(step_h), dtype=np.float64)
+        truth, _ = self.sample(run.timestamp() + HOUR_S * leads)
+        values = truth + ForecastErrors.of(self.forecast_seed).at(run, leads)
+        return OutdoorForecast(
+            tuple(run + timedelta(hours=int(lead)) for lead in leads),
+            tuple(round(float(v), 2) for v in values), "forecast")
+
 
 def daily_extremes(
     weather: Weather, first: date, last: date, tz: tzinfo
@@ -288,6 +323,10 @@ class SyntheticWeather(Weather):
     _hourly_cache: dict[int, tuple[FloatArray, FloatArray]] = field(
         default_factory=dict, init=False, repr=False
     )
+
+    @property
+    def forecast_seed(self) -> int:
+        return self.seed
 
     # -- daily values --
 
@@ -415,6 +454,94 @@ class SyntheticWeather(Weather):
 def _utc_years(epoch_s: FloatArray) -> NDArray[np.int64]:
     as_dates = np.floor(epoch_s).astype(np.int64).astype("datetime64[s]").astype("datetime64[Y]")
     return as_dates.astype(np.int64) + 1970
+
+
+# --- forecasts ------------------------------------------------------------------------
+
+FORECAST_RMSE_K = ((0, 0.6), (24, 1.0), (48, 1.7), (168, 3.0))
+"""RMSE of a 2 m temperature forecast at a station by lead time (hours, K), linear in
+between. Day 1 about 1 K and day 2 1.5 to 2 K: the figures the issue gives for a national
+NWP model at a station, after the usual statistical post-processing (verify against
+ECMWF's station scores or Météo-France's published verification); ECMWF's forecast user
+guide (2 m temperature) says post-processing improves raw model output substantially
+and that errors depend little on the range in the first days, larger near the ground in
+calm, cold and clear nights (not modelled). Lead 0 (the service's value for the hour it
+is issued) is 0.6 K away from the station: a model's grid point is not the sensor.
+Beyond a week nothing is served."""
+MAX_LEAD_H = FORECAST_RMSE_K[-1][0]
+_LEAD_TIME_SCALE_H = 12.0  # errors 12 h apart in a run correlate at exp(-1) = 0.37
+_RUN_TIME_SCALE_H = 24.0  # runs a day apart share exp(-1) of their error on an instant
+_RUN_MEMORY_H = 168  # exp(-168 / 24) < 1e-3: older runs no longer matter; a week
+
+
+@dataclass(eq=False)
+class ForecastErrors:
+    """The error of the forecast each hourly run makes at each lead time, K.
+
+    ``error(run, lead) = rmse(lead) × z(run, run + lead)``: ``z`` is a unit-variance
+    Gaussian field, exponentially correlated along the instants a run forecasts (a front
+    a few hours early errs on neighbouring hours alike: exp(-Δ/12 h)) and along the runs
+    for one instant (the next run is mostly the last one, revised: exp(-Δ/24 h)), so a
+    forecast issued an hour later changes by about a third of its error, and forecasts
+    change smoothly from one issue to the next. Zero mean: no bias is modelled.
+
+    Shocks are drawn a week of runs at a time (168 hourly runs, counted from the epoch)
+    from ``seeded_rng(seed, "forecast", week)``, filtered along the instants (an AR(1),
+    stationary from lead 0) and then averaged along the runs with exponential weights,
+    over the week before too: an error depends only on the seed, the run and the lead,
+    never on what was asked before, and draws from no other stream.
+    """
+
+    seed: int
+    _weeks: dict[int, FloatArray] = field(default_factory=dict, init=False, repr=False)
+
+    _known: ClassVar[dict[int, ForecastErrors]] = {}
+
+    @classmethod
+    def of(cls, seed: int) -> ForecastErrors:
+        """The errors of ``seed``, made once per process (a week of runs costs 10 ms)."""
+        known = cls._known.get(seed)
+        if known is None:
+            known = cls._known[seed] = cls(seed)
+        return known
+
+    @staticmethod
+    def rmse(lead_h: FloatArray) -> FloatArray:
+        hours, values = zip(*FORECAST_RMSE_K, strict=True)
+        return np.interp(lead_h, hours, values)
+
+    def at(self, run: datetime, leads_h: FloatArray) -> FloatArray:
+        """The error of the run of ``run`` (a whole UTC hour) at whole-hour leads."""
+        leads = np.rint(leads_h).astype(np.int64)
+        if leads.size and (leads.min() < 0 or leads.max() > MAX_LEAD_H):
+            raise ValueError(f"forecast leads run from 0 to {MAX_LEAD_H} h")
+        week, row = divmod(math.floor(to_epoch(run) / HOUR_S), _RUN_MEMORY_H)
+        return np.asarray(self.rmse(np.asarray(leads_h)) * self._field(week)[row, leads])
+
+    def _shocks(self, week: int) -> FloatArray:
+        return seeded_rng(self.seed, "forecast", week).standard_normal(
+            (_RUN_MEMORY_H, MAX_LEAD_H + _RUN_MEMORY_H + 1))
+
+    def _field(self, week: int) -> FloatArray:
+        """z(run, run + lead) for every run of ``week`` (rows) and lead (columns)."""
+        known = self._weeks.get(week)
+        if known is not None:
+            return known
+        lead_phi = math.exp(-1.0 / _LEAD_TIME_SCALE_H)
+        gain = math.sqrt(1.0 - lead_phi**2)
+        shocks = np.concatenate([self._shocks(week - 1), self._shocks(week)])
+        # Along the instants of each run: stationary from lead 0 (a plain shock).
+        instants = signal.lfilter([gain], [1.0, -lead_phi], shocks, axis=1,
+                                  zi=(1.0 - gain) * shocks[:, :1])[0]
+        # Along the runs for one instant: the run k hours earlier saw it at lead + k.
+        weights = math.exp(-1.0 / _RUN_TIME_SCALE_H) ** np.arange(_RUN_MEMORY_H + 1)
+        weights /= math.sqrt(float((weights**2).sum()))
+        made = np.zeros((_RUN_MEMORY_H, MAX_LEAD_H + 1))
+        for k, weight in enumerate(weights):
+            made += weight * instants[_RUN_MEMORY_H - k : 2 * _RUN_MEMORY_H - k,
+                                      k : k + MAX_LEAD_H + 1]
+        self._weeks[week] = made
+        return made
 
 
 # --- measured weather -----------------------------------------------------------------

@@ -73,6 +73,9 @@ class ZoneStatus(StatusRecord):
     held_by_priority: int | None = None
     """A local command at this BACnet priority, above the engine's, holds the zone's
     setpoint or mode: the engine stands back until it is relinquished (None: nobody)."""
+    forecast: Literal["forecast", "persistence"] | None = None
+    """Where the outdoor temperature to come is taken from: a weather service's forecast,
+    or persistence (the outdoor temperature now, held); None: no outdoor reading."""
 
     @property
     def key(self) -> str:

@@ -458,6 +458,34 @@ _HEATING: dict[str, Template] = {
 }
 
 _JOBS: dict[str, Template] = {
+    "forecast.in_use": ("Prévision météo en service", "Weather forecast in use"),
+    "forecast.fetched": ("prévision de {url}, jusqu'au {until:date} {until:clock} (UTC)",
+                         "forecast from {url}, up to {until:date} {until:clock} (UTC)"),
+    "forecast.persistence": (
+        "Prévision météo indisponible : la température extérieure actuelle est tenue pour "
+        "celle des heures à venir (persistance)",
+        "Weather forecast unavailable: the outdoor temperature now stands for the hours to "
+        "come (persistence)"),
+    "forecast.unreachable": ("{url} injoignable : {error}", "{url} unreachable: {error}"),
+    "forecast.timeout": ("{url} n'a pas répondu en {seconds:number} s",
+                         "{url} did not answer within {seconds:number} s"),
+    "forecast.http": ("{url} a répondu HTTP {status:whole} {detail}",
+                      "{url} answered HTTP {status:whole} {detail}"),
+    "forecast.unreadable": ("réponse de {url} illisible comme prévision Open-Meteo : {detail}",
+                            "answer of {url} unreadable as an Open-Meteo forecast: {detail}"),
+    "forecast.implausible": (
+        "réponse de {url} refusée : {value:number} °C le {time:date} à {time:clock} (UTC) "
+        "n'est pas une température extérieure plausible",
+        "answer of {url} refused: {value:number} °C on {time:date} at {time:clock} (UTC) is "
+        "not a plausible outdoor temperature"),
+    "forecast.short": (
+        "réponse de {url} refusée : elle s'arrête le {until:date} à {until:clock} (UTC), "
+        "moins de {hours:whole} h devant",
+        "answer of {url} refused: it ends on {until:date} at {until:clock} (UTC), less "
+        "than {hours:whole} h ahead"),
+    "forecast.stale": ("la dernière prévision reçue de {url} a plus de {hours:number} h",
+                       "the last forecast received from {url} is more than {hours:number} h "
+                       "old"),
     "job.failed": ("La tâche « {job} » a échoué : {error}", "Job '{job}' failed: {error}"),
     "job.retry": ("erreur interne ; la tâche reprendra à son prochain passage",
                   "internal error; the job runs again at its next turn"),
