@@ -21,7 +21,7 @@ from gtb.clock import SimulatedClock
 from gtb.engine.decisions import Decider
 from gtb.engine.journal import Journal
 from gtb.engine.reading import Snapshot
-from gtb.model import Building, ComfortLevels, Site
+from gtb.model import ComfortLevels, Site
 from gtb.model.calendar import Programme
 from gtb.model.learning import LearningSettings
 from gtb.model.points import HeatingLevel, Quality
@@ -328,10 +328,10 @@ def test_the_engine_gives_the_learners_their_forecast_and_the_plants_clock(
         mon=day, tue=day, wed=day, thu=day, fri=day)})
     site = demo_site.model_copy(update={"buildings": (mairie, *demo_site.buildings[1:])})
     now = at(6, 45)
-    asked: list[str] = []
+    asked: list[float | None] = []
 
-    def forecasts(building: Building, when: datetime) -> OutdoorForecast | None:
-        asked.append(building.id)
+    def forecasts(when: datetime, outdoor: float | None) -> OutdoorForecast | None:
+        asked.append(outdoor)
         return OutdoorForecast.persistence(when, -3.0)
 
     with Store(tmp_path / "gtb.sqlite") as store:
@@ -345,7 +345,7 @@ def test_the_engine_gives_the_learners_their_forecast_and_the_plants_clock(
         quality = {key: Quality.OK if values[key] is not None else Quality.FAILED
                    for key in keys}
         decided = decider.decide(now, Snapshot(values, quality))
-    assert asked == ["mairie"]  # once for the building, for its one learned zone
+    assert asked == [2.0]  # once, with the building's outdoor reading, for its learned zone
     accueil = decided.zones["mairie.accueil"]
     assert accueil.level is HeatingLevel.REDUCED
     assert "préchauffage à 07:00, quand le chauffage sera disponible (30 min plus tard" in (
