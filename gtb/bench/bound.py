@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,20 +47,22 @@ from scipy.linalg import expm
 from scipy.optimize import linprog
 
 from gtb.model import Site
-from gtb.sim.occupants import TRAITS, zone_simulation
+from gtb.sim.occupants import TRAITS, Traits, zone_simulation
 from gtb.sim.season import CONTROL_STEP_S, PHYSICS_STEP_S, STEPS_PER_CONTROL, instants
 from gtb.sim.thermal import AIR_HEAT_CAPACITY, FloatArray, ZoneThermal
-from gtb.sim.weather import SyntheticWeather, to_epoch
+from gtb.sim.weather import SyntheticWeather, Weather, to_epoch
 from gtb.sim.world import BASE_LOAD_W_M2, J_PER_KWH, VirtualCommune
 
 LEAD_IN = timedelta(hours=24)
 """How far before each block its LP begins, from a free state: longer is tighter, slower."""
-BLOCK_DAYS = 1
-"""Days counted by each LP: longer is tighter (fewer free starts) and slower."""
+BLOCK_DAYS = 4
+"""Days counted by each LP: longer is tighter (fewer free starts); 2 to 6 were the fastest
+measured (a 12-day span of the mairie in blocks of 1 to 12 days), 1 twice as slow."""
 BOX = (-60.0, 150.0)
 """°C: no node of a heated building is ever colder (France's coldest outdoor air is above
 -42 °C) or warmer (boilers stop their water at 110 °C, their safety thermostat): bounds
-every trajectory keeps, which keep the LP well posed (a free state has no other)."""
+every trajectory keeps, which keep the LP well posed (a free state has no other). When
+it is known when every trajectory began, the floor is higher (``BuildingModel``)."""
 
 
 class InfeasibleComfort(ValueError):
@@ -96,10 +99,16 @@ class BuildingModel:
     its start to x at its end: x' = phi_c x + sum_j gamma_cj q_cj + d_c, q_cj the heat
     (kW) to the emitter during physics step j of c: the world's own step matrices
     composed over the ``STEPS_PER_CONTROL`` steps of c.
+
+    ``began``, the epoch at which every trajectory considered began at the world's initial
+    state (its zones at their setpoints), raises the floor of every node to the coldest of
+    those setpoints and of the outdoor air since then: the network is a positive system
+    (the step matrices and input maps have no negative entry, checked here, and heat only
+    flows to the outdoor air), so no node can be colder than everything that drives it.
     """
 
     def __init__(self, site: Site, world: VirtualCommune, building: int,
-                 origin: float, controls: int) -> None:
+                 origin: float, controls: int, began: float | None = None) -> None:
         dt, per = PHYSICS_STEP_S, STEPS_PER_CONTROL
         if world.step_s != dt:
             raise ValueError(f"the bound needs a world stepped every {dt} s, "
@@ -122,7 +131,8 @@ class BuildingModel:
         counts = world.occupants.counts(starts)
         people[:, : self.real] = counts[:, reals]
         self.occupied = people[:, : self.real] > 0
-        traits = [TRAITS[zone_simulation(owner, zone).profile] for zone in owner.zones]
+        traits = [TRAITS.get(zone_simulation(owner, zone).profile, Traits(0.0, 0.0, 0.0))
+                  for zone in owner.zones]
         per_person = np.zeros(len(self.zones))
         fresh = np.zeros(len(self.zones))
         per_person[: self.real] = [t.sensible_w + t.equipment_w for t in traits]
@@ -159,6 +169,14 @@ class BuildingModel:
             gamma[:, j] = e[None]
         self.phi, self.gamma, self.d = phi, gamma, d
         self.controls = controls
+        self.coldest = BOX[0]
+        if began is not None:
+            if (m < 0).any() or (bd < 0).any():
+                raise ValueError(f"the zones of {owner.id!r} are not a positive system at "
+                                 f"a {dt} s step: no floor from the outdoor air")
+            since = instants(began, dt, round((origin - began) / dt) + steps)
+            coldest = float(world.weather.sample(since + dt / 2)[0].min())
+            self.coldest = min(coldest, float(world.setpoint.min()))
 
     def hidden_floor(self, requirements: Requirements, occupied: NDArray[np.bool_]
                      ) -> FloatArray:
@@ -215,19 +233,19 @@ class BuildingModel:
             (np.concatenate(ub_data), (np.concatenate(ub_rows), np.concatenate(ub_cols))),
             shape=(width * per + len(k), equality.shape[1]))
         # Frost protection, and the hidden zone's floor, at every counted instant.
-        lower = np.full(equality.shape[1], BOX[0])
+        lower = np.full(equality.shape[1], self.coldest)
         upper = np.full(equality.shape[1], BOX[1])
         lower[size_x:] = 0.0
         upper[size_x:] = np.repeat(self.emitter_kw, width * per)
-        floors = np.full((n, width + 1), BOX[0])
+        floors = np.full((n, width + 1), self.coldest)
         since = max(0, counted - first)
         floors[: self.real, since:] = (requirements.frost - requirements.tolerance_k)[:, None]
         if n > self.real:
             occupied_steps = self.occupied[first * per : end * per].reshape(width, per, -1)
             step_floor = self.hidden_floor(requirements, np.asarray(occupied_steps.any(axis=1)))
-            step_floor[:since] = BOX[0]
-            floors[self.real] = np.maximum(np.concatenate([step_floor, [BOX[0]]]),
-                                           np.concatenate([[BOX[0]], step_floor]))
+            step_floor[:since] = self.coldest
+            floors[self.real] = np.maximum(np.concatenate([step_floor, [self.coldest]]),
+                                           np.concatenate([[self.coldest], step_floor]))
         lower[(np.arange(n)[:, None] * (width + 1) + np.arange(width + 1)) * 3] = floors
         # Day d's heat, plus the heat stored at its start, less what is stored at its end.
         cost = np.zeros(equality.shape[1])
@@ -237,14 +255,37 @@ class BuildingModel:
         for instant, sign in ((day - first, 1.0), (width, -1.0)):
             cost[(np.arange(n) * (width + 1) + instant)[:, None] * 3 + np.arange(3)] += (
                 sign * stored)
-        outcome = linprog(cost, A_ub=inequality, b_ub=np.concatenate(ub_rhs),
-                          A_eq=equality, b_eq=rhs, bounds=np.stack([lower, upper], axis=1),
-                          method="highs")
+        outcome = _solved(cost, inequality, np.concatenate(ub_rhs), equality, rhs,
+                          np.stack([lower, upper], axis=1))
+        if outcome is None:
+            return None
+        return float(outcome.fun), float(outcome.x[day_heat].sum() * PHYSICS_STEP_S / 3600.0)
+
+
+OBJECTIVE_SCALE = 0.01
+"""The objective is given to HiGHS in hundreds of kWh: in kWh, the stored energy's
+coefficients make its dual simplex fail now and then ("excessive dual values")."""
+SOLVERS: tuple[tuple[str, dict[str, bool]], ...] = (
+    ("highs-ipm", {}), ("highs-ds", {}), ("highs-ds", {"presolve": False}))
+"""HiGHS's interior point method (the fastest here), then its dual simplex, then the
+simplex without its presolve: the next is tried when one fails numerically."""
+
+
+def _solved(cost: FloatArray, inequality: sp.csr_matrix, ub: FloatArray,
+            equality: sp.csr_matrix, eq: FloatArray, bounds: FloatArray) -> Any:
+    """HiGHS's optimum (objective in kWh), None if infeasible; an error if every solver
+    fails."""
+    messages = []
+    for method, options in SOLVERS:
+        outcome = linprog(cost * OBJECTIVE_SCALE, A_ub=inequality, b_ub=ub, A_eq=equality,
+                          b_eq=eq, bounds=bounds, method=method, options=options)
+        if outcome.status == 0:
+            outcome.fun /= OBJECTIVE_SCALE
+            return outcome
         if outcome.status == 2:
             return None
-        if outcome.status != 0:
-            raise RuntimeError(f"the bound's LP failed: {outcome.message}")
-        return float(outcome.fun), float(outcome.x[day_heat].sum() * PHYSICS_STEP_S / 3600.0)
+        messages.append(f"{method} {options}: {outcome.message}")
+    raise RuntimeError(f"the bound's LP failed: {'; '.join(messages)}")
 
 
 def requirements_of(site: Site, building: int, tolerance_k: float) -> Requirements:
@@ -256,10 +297,14 @@ def requirements_of(site: Site, building: int, tolerance_k: float) -> Requiremen
 
 def bound_span(site: Site, seed: int, building: str, first: date, last: date, *,
                tolerance_k: float, block_days: int = BLOCK_DAYS, lead_in: timedelta = LEAD_IN,
-               counted_from: datetime | None = None) -> list[Block]:
+               counted_from: datetime | None = None, began: datetime | None = None,
+               weather: Weather | None = None) -> list[Block]:
     """The LPs of one building's local days [first, last), ``block_days`` at a time, on
     weather and occupants ``seed`` as the season harness has them; requirements hold
-    from ``counted_from`` on (by default from ``first``).
+    from ``counted_from`` on (by default from ``first``). ``began``: when every trajectory
+    bounded started from the world's initial state (the season harness's warm-up), which
+    raises the floor of the states (``BuildingModel``); ``weather``: the season harness's
+    by default.
 
     ``InfeasibleComfort`` names the blocks no heat can make comfortable: the bound is
     refused rather than given without them."""
@@ -278,10 +323,11 @@ def bound_span(site: Site, seed: int, building: str, first: date, last: date, *,
     def control(when: datetime) -> int:
         return round((to_epoch(when) - origin) / CONTROL_STEP_S)
 
-    weather = SyntheticWeather(site.latitude, site.longitude, seed, typical=False)
-    world = VirtualCommune(site, midnight(first) - lead_in, seed=seed, weather=weather,
-                           step_s=PHYSICS_STEP_S)
-    model = BuildingModel(site, world, index, origin, control(midnight(last)))
+    world = VirtualCommune(
+        site, midnight(first) - lead_in, seed=seed, step_s=PHYSICS_STEP_S,
+        weather=weather or SyntheticWeather(site.latitude, site.longitude, seed, typical=False))
+    model = BuildingModel(site, world, index, origin, control(midnight(last)),
+                          None if began is None else to_epoch(began))
     requirements = requirements_of(site, index, tolerance_k)
     lead = round(lead_in.total_seconds() / CONTROL_STEP_S)
     counted = control(counted_from or midnight(first))

@@ -232,7 +232,7 @@ def _bound_task(site_file: str, buildings: tuple[str, ...] | None, seed: int, bu
     """One building's bound over local days [first, last)."""
     site = restrict(load_site(site_file), buildings)
     return bound_span(site, seed, building, first, last, tolerance_k=DISCOMFORT_BELOW_K,
-                      counted_from=counted_from)
+                      counted_from=counted_from, began=counted_from - WARM_UP)
 
 
 class _InProcess(Executor):
