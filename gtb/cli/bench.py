@@ -100,8 +100,8 @@ def bench_heating_command(as_json: bool, quick: bool, plots_dir: Path, site_file
         return
     table = Table(title=f"gtb bench heating — saison {result['season']['start']} → "
                         f"{result['season']['end']}, années météo {result['years']}")
-    for column in ("stratégie", "kWh chaleur", "kWh/m²", "inconfort K·h", "MissTime min",
-                   "vs fixed", "vs always"):
+    for column in ("stratégie", "kWh chaleur", "dont veille", "kWh/m²", "inconfort K·h",
+                   "MissTime min", "vs fixed", "vs as_found", "net / borne"):
         table.add_column(column)
     for row in summary_rows(result):
         table.add_row(*row)
