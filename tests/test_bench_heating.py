@@ -61,7 +61,10 @@ def test_the_report_has_the_documented_keys_for_every_strategy(
     assert isinstance(summary, dict)
     assert set(summary) == {"savings_vs_fixed_pct", "savings_vs_as_found_pct",
                             "savings_vs_always_pct", "net_heat_vs_bound_ratio",
-                            "discomfort_kh", "misstime_min", "delivered_kwh", "standby_kwh"}
+                            "discomfort_kh", "misstime_min", "delivered_kwh", "standby_kwh",
+                            "uses"}
+    assert set(summary["uses"]) == {"mairie"}
+    assert summary["uses"]["mairie"]["savings_vs_fixed_pct"] == summary["savings_vs_fixed_pct"]
     assert set(summary["discomfort_kh"]) == STRATEGY_NAMES
     assert set(summary["savings_vs_fixed_pct"]) == STRATEGY_NAMES - {"fixed"}
     assert set(summary["savings_vs_as_found_pct"]) == STRATEGY_NAMES - {"as_found"}

@@ -169,6 +169,27 @@ def _pct_saved(energy: float, reference: float) -> float:
 REFERENCES = ("fixed", "as_found", "always")
 
 
+def _summary(total: dict[str, Figures], bound_kwh: float | None) -> dict[str, Any]:
+    """Savings against each reference, net heat against the bound, comfort, delivered
+    heat and standby, each by strategy."""
+    summary: dict[str, dict[str, float]] = {
+        **{f"savings_vs_{reference}_pct": {} for reference in REFERENCES},
+        "net_heat_vs_bound_ratio": {}, "discomfort_kh": {}, "misstime_min": {},
+        "delivered_kwh": {}, "standby_kwh": {}}
+    for name, found in total.items():
+        for reference in REFERENCES:
+            if name != reference and reference in total:
+                summary[f"savings_vs_{reference}_pct"][name] = _pct_saved(
+                    found.heat_kwh, total[reference].heat_kwh)
+        if bound_kwh is not None and bound_kwh > 0:
+            summary["net_heat_vs_bound_ratio"][name] = round(found.net_kwh / bound_kwh, 3)
+        summary["discomfort_kh"][name] = round(found.discomfort_kh, 2)
+        summary["misstime_min"][name] = round(found.misstime_min, 1)
+        summary["delivered_kwh"][name] = round(found.delivered_kwh, 1)
+        summary["standby_kwh"][name] = round(found.standby_kwh, 1)
+    return summary
+
+
 def report(site: Site, runs: Sequence[Run], start: datetime, end: datetime,
            years: Sequence[int], blocks: dict[tuple[int, str], list[Block]] | None = None
            ) -> dict[str, Any]:
@@ -177,29 +198,19 @@ def report(site: Site, runs: Sequence[Run], start: datetime, end: datetime,
     names = list(dict.fromkeys(run.strategy for run in runs))
     strategies: dict[str, Any] = {}
     total: dict[str, Figures] = {}
+    by_use: dict[str, dict[str, Figures]] = {}
     for name in names:
         buildings, uses, total[name] = figures(site, [r for r in runs if r.strategy == name])
+        for use, found in uses.items():
+            by_use.setdefault(use, {})[name] = found
         strategies[name] = {"buildings": {b: f.as_dict() for b, f in buildings.items()},
                             "uses": {u: f.as_dict() for u, f in uses.items()},
                             "total": total[name].as_dict()}
-    summary: dict[str, dict[str, float]] = {
-        **{f"savings_vs_{reference}_pct": {} for reference in REFERENCES},
-        "net_heat_vs_bound_ratio": {}, "discomfort_kh": {}, "misstime_min": {},
-        "delivered_kwh": {}, "standby_kwh": {}}
     bound = None if blocks is None else bound_figures(site, blocks)
-    for name in names:
-        energy = total[name].heat_kwh
-        for reference in REFERENCES:
-            if name != reference and reference in total:
-                summary[f"savings_vs_{reference}_pct"][name] = _pct_saved(
-                    energy, total[reference].heat_kwh)
-        if bound is not None and bound["total"]["net_kwh"] > 0:
-            summary["net_heat_vs_bound_ratio"][name] = round(
-                total[name].net_kwh / bound["total"]["net_kwh"], 3)
-        summary["discomfort_kh"][name] = round(total[name].discomfort_kh, 2)
-        summary["misstime_min"][name] = round(total[name].misstime_min, 1)
-        summary["delivered_kwh"][name] = round(total[name].delivered_kwh, 1)
-        summary["standby_kwh"][name] = round(total[name].standby_kwh, 1)
+    summary = _summary(total, None if bound is None else bound["total"]["net_kwh"])
+    summary["uses"] = {use: _summary(found, None if bound is None
+                                     else bound["uses"][use]["net_kwh"])
+                       for use, found in by_use.items()}
     result: dict[str, Any] = {
         "season": {"start": start.date().isoformat(),
                    "end": (end - timedelta(days=1)).date().isoformat(),
