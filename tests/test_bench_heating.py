@@ -7,6 +7,7 @@ the figures themselves are measured by ``gtb bench heating`` (docs/heating-bench
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from gtb.bench.bound import BuildingModel, InfeasibleComfort, bound_span, requirements_of
-from gtb.bench.heating import bench_heating, zone_comfort
+from gtb.bench.heating import _bound_task, bench_heating, zone_comfort
 from gtb.bench.plots import PlotsUnavailable
 from gtb.cli import main
 from gtb.config import load_site
@@ -281,3 +282,25 @@ def test_every_requirement_of_the_bound_is_what_the_site_says() -> None:
     levels = [site.comfort_of(zone) for zone in site.buildings[0].zones]
     assert list(requirements.comfort) == [level.comfort for level in levels]
     assert list(requirements.frost) == [level.frost_protection for level in levels]
+
+
+def test_a_bound_is_computed_once_and_kept_by_all_it_follows_from(tmp_path: Path) -> None:
+    """A span's bound depends on nothing a strategy does: the bench keeps it, under a
+    digest of the site file, the arguments and the simulator's code, and takes it back."""
+    site_file = tmp_path / "site.yaml"
+    text = DEMO.read_text(encoding="utf-8")
+    site_file.write_text(text, encoding="utf-8")
+    cache = tmp_path / "cache"
+    first = PERIOD[0].date()
+    task = (str(site_file), ("mairie",), 1, "mairie", first, first + timedelta(days=1),
+            PERIOD[0], cache)
+    computed = _bound_task(*task)
+    kept = list(cache.glob("*.json"))
+    assert len(kept) == 1 and computed[0].net_kwh > 0
+    blocks = json.loads(kept[0].read_text(encoding="utf-8"))
+    blocks[0]["net_kwh"] = 1.0  # what is kept is what comes back
+    kept[0].write_text(json.dumps(blocks), encoding="utf-8")
+    assert _bound_task(*task)[0].net_kwh == 1.0
+    site_file.write_text(text + "\n# another site\n", encoding="utf-8")
+    assert _bound_task(*task)[0].net_kwh == computed[0].net_kwh
+    assert len(list(cache.glob("*.json"))) == 2

@@ -14,7 +14,9 @@ during the true occupied time. docs/heating-bench.md gives the method and the fi
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -238,12 +240,44 @@ def _season_task(site_file: str, buildings: tuple[str, ...] | None, strategy: st
     return run, [] if plots is None else plot(site, run, plots)
 
 
+_BOUND_SOURCES = ("gtb/bench/bound.py", "gtb/sim/thermal.py", "gtb/sim/world.py",
+                  "gtb/sim/occupants.py", "gtb/sim/weather.py", "gtb/sim/season.py")
+"""What a bound follows from, besides the site file and its arguments."""
+
+
+def _bound_key(site_file: str, *arguments: object) -> str:
+    """A digest of everything a span's bound follows from: the site file, the
+    arguments and settings, and the code of the bound and of the simulator."""
+    digest = hashlib.sha256(Path(site_file).read_bytes())
+    root = Path(__file__).resolve().parent.parent.parent
+    for source in _BOUND_SOURCES:
+        digest.update((root / source).read_bytes())
+    digest.update(repr((arguments, LEAD_IN, BLOCK_DAYS, DISCOMFORT_BELOW_K)).encode())
+    return digest.hexdigest()[:32]
+
+
 def _bound_task(site_file: str, buildings: tuple[str, ...] | None, seed: int, building: str,
-                first: date, last: date, counted_from: datetime) -> list[Block]:
-    """One building's bound over local days [first, last)."""
+                first: date, last: date, counted_from: datetime, cache: Path | None
+                ) -> list[Block]:
+    """One building's bound over local days [first, last), from ``cache`` when it holds
+    it (a bound depends on nothing a strategy does: computed once, it is reused)."""
+    stored = None
+    if cache is not None:
+        key = _bound_key(site_file, buildings, seed, building, first, last, counted_from)
+        stored = cache / f"{key}.json"
+        if stored.exists():
+            return [Block(date.fromisoformat(b["first"]), date.fromisoformat(b["last"]),
+                          b["net_kwh"], b["heat_kwh"])
+                    for b in json.loads(stored.read_text(encoding="utf-8"))]
     site = restrict(load_site(site_file), buildings)
-    return bound_span(site, seed, building, first, last, tolerance_k=DISCOMFORT_BELOW_K,
-                      counted_from=counted_from, began=counted_from - WARM_UP)
+    blocks = bound_span(site, seed, building, first, last, tolerance_k=DISCOMFORT_BELOW_K,
+                        counted_from=counted_from, began=counted_from - WARM_UP)
+    if stored is not None:
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        stored.write_text(json.dumps([{**asdict(b), "first": b.first.isoformat(),
+                                       "last": b.last.isoformat()} for b in blocks]),
+                          encoding="utf-8")
+    return blocks
 
 
 class _InProcess(Executor):
@@ -259,12 +293,14 @@ def bench_heating(site_file: Path, years: Sequence[int] = YEARS,
                   strategies: Sequence[str] = tuple(STRATEGIES), bound: bool = True,
                   period: tuple[datetime, datetime] | None = None,
                   buildings: Sequence[str] | None = None, plots: Path | None = None,
-                  workers: int = 2, progress: Progress | None = None) -> dict[str, Any]:
+                  workers: int = 2, progress: Progress | None = None,
+                  bound_cache: Path | None = None) -> dict[str, Any]:
     """Every strategy over every weather year, and the bound when asked; the report, and
     plots of the first year.
 
     Seasons and the bound's spans are independent, so they go to a pool of ``workers``
-    processes (1: in this one), the long seasons first.
+    processes (1: in this one), the long seasons first. The bound's spans are kept in
+    ``bound_cache`` when given, by a digest of all they follow from, and taken from it.
     """
     if plots is not None:
         require_matplotlib()
@@ -279,7 +315,7 @@ def bench_heating(site_file: Path, years: Sequence[int] = YEARS,
         first, last = start.date(), end.astimezone(site.tz).date()
         cuts = [*range(0, (last - first).days, BOUND_TASK_DAYS), (last - first).days]
         spans = [(str(site_file), picked, seed, b.id, first + timedelta(days=a),
-                  first + timedelta(days=z), start)
+                  first + timedelta(days=z), start, bound_cache)
                  for seed in years for b in site.buildings
                  for a, z in itertools.pairwise(cuts)]
     track = (progress.add_task("saisons et bornes", total=len(seasons) + len(spans))
