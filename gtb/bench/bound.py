@@ -119,7 +119,6 @@ class BuildingModel:
                   for h, b in enumerate(_hidden_owners(site)) if b == building]
         self.zones = reals + hidden
         self.real = len(reals)
-        self.building = owner
         thermals: list[ZoneThermal] = [world.network.zones[i] for i in self.zones]
         self.capacity = np.array([[z.c_air, z.c_structure, z.c_emitter] for z in thermals])
         self.emitter_kw = np.array([z.emitter_w for z in thermals]) / 1000.0
@@ -168,7 +167,6 @@ class BuildingModel:
             gamma[:, :j] = np.einsum("cnij,cpnj->cpni", mj, gamma[:, :j])
             gamma[:, j] = e[None]
         self.phi, self.gamma, self.d = phi, gamma, d
-        self.controls = controls
         self.coldest = BOX[0]
         if began is not None:
             if (m < 0).any() or (bd < 0).any():
