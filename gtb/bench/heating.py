@@ -4,50 +4,45 @@ One heating season (1 October to 30 April, after a week of warm-up) of the demo 
 is simulated for each strategy and weather year by the season harness (``gtb.sim.season``).
 Every strategy sees the same occupants and the same weather, and uses the same comfort
 levels, so what differs is *when* each one heats, and that comes from what it knows:
-nothing but the clock (``always``), the programme (``fixed``), what sensors show
-(``learned``, the project's controller), or everything, the real occupants and the true
-building (``oracle``). Energy comes from the buildings' heating meters, comfort from the
-true air temperatures during the true occupied time. docs/heating-bench.md gives the
-method and the figures measured.
+nothing but the clock (``always``), a building's boiler clock as found before any
+management (``as_found``), the programme and the holidays (``fixed``), what sensors show
+(``learned``, the project's controller). Beside them, a lower bound no strategy can beat
+(``gtb.bench.bound``: the least net heat with perfect knowledge, by linear programming).
+Energy comes from the buildings' heating meters, comfort from the true air temperatures
+during the true occupied time. docs/heating-bench.md gives the method and the figures.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import json
 import multiprocessing
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 from rich.progress import Progress
-from scipy.linalg import expm
 
-from controllers.heating import LONG_ABSENCE
+from gtb.bench.bound import BLOCK_DAYS, LEAD_IN, Block, bound_span
 from gtb.bench.plots import plot, require_matplotlib
 from gtb.config import load_site
 from gtb.model import Site
-from gtb.model.points import HeatingLevel
 from gtb.sim.season import (
     CONTROL_STEP_S,
     PHYSICS_STEP_S,
-    STEPS_PER_CONTROL,
     STRATEGIES,
     WARM_UP,
-    Observations,
     Run,
-    ZoneCommand,
-    instants,
     restrict,
     simulate,
     zone_levels,
 )
 from gtb.sim.thermal import FloatArray
-from gtb.sim.weather import to_epoch
-from gtb.sim.world import BASE_LOAD_W_M2, VirtualCommune
 
 DISCOMFORT_BELOW_K = 0.5  # occupied and more than this below comfort: discomfort (K·h)
 MISS_BELOW_K = 1.0  # occupied and more than this below comfort: MissTime (minutes)
@@ -55,118 +50,9 @@ YEARS = (1, 2, 3)
 """Seeds of the weather years (``typical=False``: the years differ) and of the occupants."""
 SEASON_YEAR = 2025
 """The season runs from 1 October of this year to 30 April of the next."""
-
-ORACLE = "oracle"
-
-
-def _hidden_owners(site: Site) -> list[int]:
-    """Building of each hidden zone of ``VirtualCommune`` (floor area outside the zones),
-    in its order: after the real zones, one per building with more than 1 m² left."""
-    return [b for b, building in enumerate(site.buildings)
-            if building.floor_area_m2 - sum(z.area_m2 for z in building.zones) > 1.0]
-
-
-class Oracle:
-    """The limit: the lowest energy that still has every zone at comfort when people come.
-
-    It is handed the simulator itself, which no real controller has: the real occupant
-    timeline (every arrival, including the council meeting nobody programmed), the
-    weather to come, and the true thermal network of every zone. When a zone is
-    unoccupied it holds the same setback as the others (reduced, or frost protection when
-    the *real* absence exceeds 48 h) and switches to comfort at the last control step
-    from which full power still brings the air to comfort + ``margin`` by the real
-    arrival. "Full power" is the zone's emitter at the share of its plant it would get if
-    every zone of the building heated at once (the worst case); the forecast of the
-    zone's air is exact for the linear network (same matrices, weather, solar and base
-    gains as the world), but assumes no heat while it waits one more step, and does not
-    model the thermostat easing its valve near the setpoint: ``margin`` covers that.
-    Limits: it does no optimal stop (it keeps comfort to the end of every real presence),
-    and it decides on the 15-minute control grid like the others.
-    """
-
-    def __init__(self, site: Site, world: VirtualCommune, begin: datetime, end: datetime,
-                 margin_k: float = 0.3, horizon: timedelta = timedelta(hours=48)) -> None:
-        dt = world.step_s
-        self._dt, self._margin = dt, margin_k
-        self._origin = to_epoch(begin)
-        self._horizon = round(horizon.total_seconds() / dt)
-        steps = round((to_epoch(end) - self._origin) / dt) + self._horizon + 1
-        starts = instants(self._origin, dt, steps)
-        occupied = world.occupants.counts(starts) > 0
-        self._keys = list(world.zone_keys)
-        self._levels = dict(zone_levels(site))
-        outdoor, solar = world.weather.sample(starts + dt / 2)
-        self._world = world
-        network = world.network
-        owners = [b for b, building in enumerate(site.buildings) for _ in building.zones]
-        owners += _hidden_owners(site)
-        emitters = np.array([zone.emitter_w for zone in network.zones])
-        capacity = np.stack([plant.capacity(outdoor) for plant in world.plants], axis=1)
-        building_emitters = np.bincount(owners, weights=emitters, minlength=len(world.plants))
-        share = np.minimum(1.0, capacity / building_emitters)  # (steps, buildings)
-        self._inputs: list[FloatArray] = []
-        self._air_rows: list[FloatArray] = []
-        self._responses: list[FloatArray] = []
-        self._next: list[NDArray[np.int64]] = []
-        self._last_end: list[NDArray[np.int64]] = []
-        index = np.arange(steps)
-        for i in range(len(self._keys)):
-            zone = network.zones[i]
-            base = BASE_LOAD_W_M2 * zone.area_m2
-            sun = solar * zone.solar_aperture_m2
-            full = emitters[i] * share[:, owners[i]]
-            self._inputs.append(np.stack([outdoor, 0.5 * base + 0.2 * sun,
-                                          0.5 * base + 0.8 * sun, full], axis=1))
-            rows, responses = _air_response(zone.matrices(), dt, self._horizon)
-            self._air_rows.append(rows)
-            self._responses.append(responses)
-            times = np.flatnonzero(occupied[:, i])
-            after = np.searchsorted(times, index)
-            self._next.append(np.where(after < len(times),
-                                       times[np.minimum(after, len(times) - 1)], steps * 10))
-            self._last_end.append(np.where(after > 0, times[np.maximum(after - 1, 0)] + 1,
-                                           -steps * 10))
-
-    def setpoints(self, now: datetime, seen: Observations) -> dict[str, ZoneCommand]:
-        k = round((to_epoch(now) - self._origin) / self._dt)
-        return {key: self._decide(i, key, k) for i, key in enumerate(self._keys)}
-
-    def _decide(self, i: int, key: str, k: int) -> ZoneCommand:
-        levels = self._levels[key]
-        arrival = int(self._next[i][k])
-        if arrival < k + STEPS_PER_CONTROL:
-            return ZoneCommand(HeatingLevel.COMFORT, levels.comfort)
-        gap = arrival - k
-        if gap <= self._horizon and self._forecast(i, k, gap) < levels.comfort + self._margin:
-            return ZoneCommand(HeatingLevel.COMFORT, levels.comfort)
-        absence_s = (arrival - int(self._last_end[i][k])) * self._dt
-        if absence_s > LONG_ABSENCE.total_seconds():
-            return ZoneCommand(HeatingLevel.FROST_PROTECTION, levels.frost_protection)
-        return ZoneCommand(HeatingLevel.REDUCED, levels.reduced)
-
-    def _forecast(self, i: int, k: int, gap: int) -> float:
-        """Air temperature ``gap`` steps ahead if the zone waits one control step without
-        heat, then heats at full power: exact sum of the discrete network's responses."""
-        state = np.array(self._world.network.temperatures(i))
-        inputs = self._inputs[i][k : k + gap].copy()
-        inputs[:STEPS_PER_CONTROL, 3] = 0.0
-        responses = self._responses[i][gap - 1 :: -1]
-        return float(self._air_rows[i][gap] @ state + np.sum(responses * inputs))
-
-
-def _air_response(matrices: tuple[FloatArray, FloatArray], dt: float, horizon: int
-                  ) -> tuple[FloatArray, FloatArray]:
-    """Row of the air node in A_d^n (n = 0..horizon), and in A_d^n B_d (n < horizon): the
-    air's response to the initial state and to each step's inputs, as the world steps."""
-    a, b = matrices
-    ad = expm(a * dt)
-    bd = np.linalg.solve(a, (ad - np.eye(3)) @ b)
-    rows = np.empty((horizon + 1, 3))
-    row = np.array([1.0, 0.0, 0.0])
-    for n in range(horizon + 1):
-        rows[n] = row
-        row = row @ ad
-    return rows, rows[:horizon] @ bd
+BOUND = "bound"
+BOUND_TASK_DAYS = 28
+"""Days of one building's bound computed by one task of the pool."""
 
 
 def season(year: int = SEASON_YEAR, tz: tzinfo | None = None) -> tuple[datetime, datetime]:
@@ -179,16 +65,28 @@ def season(year: int = SEASON_YEAR, tz: tzinfo | None = None) -> tuple[datetime,
 
 @dataclass(frozen=True)
 class Figures:
-    """A building's (or the commune's) figures over the counted period."""
+    """A building's (or a kind of building's, or the commune's) figures over the counted
+    period."""
 
     heat_kwh: float
+    """Heat produced: delivered to the emitters, and a boiler's standby losses."""
+    delivered_kwh: float
+    standby_kwh: float
+    stored_kwh: float
+    """Change of the heat stored in the zones over the period (air, structure, emitters)."""
     kwh_m2: float
+    """Heat produced per m² of floor."""
     discomfort_kh: float
     """Occupied time below comfort - 0.5 K, weighted by the deficit, K·h (zones summed)."""
     misstime_min: float
     """Occupied time more than 1 K below comfort, minutes (zones summed)."""
     occupied_h: float
     """Occupied time, hours (zones summed): the bound of MissTime."""
+
+    @property
+    def net_kwh(self) -> float:
+        """Delivered less what was left stored: what the bound bounds."""
+        return self.delivered_kwh - self.stored_kwh
 
     def as_dict(self) -> dict[str, float]:
         return {name: round(value, 2) for name, value in asdict(self).items()}
@@ -207,54 +105,115 @@ def zone_comfort(run: Run, comfort: FloatArray) -> tuple[FloatArray, FloatArray,
             occupied.sum(axis=0) * hours)
 
 
-def figures(site: Site, runs: Sequence[Run]) -> tuple[dict[str, Figures], Figures]:
-    """Per building and for the commune, averaged over the runs (one per weather year)."""
+_SUMMED = ("heat_kwh", "delivered_kwh", "standby_kwh", "stored_kwh", "discomfort_kh",
+           "misstime_min", "occupied_h")
+
+
+def _grouped(site: Site, rows: dict[str, FloatArray], build: Callable[..., Any]
+             ) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """Per building, per kind of building (``use``) and for the commune: ``build`` of the
+    summed rows and the floor area."""
+    def summed(ids: list[str]) -> Any:
+        area = sum(b.floor_area_m2 for b in site.buildings if b.id in ids)
+        return build(sum(rows[i] for i in ids), area)
+
+    uses = dict.fromkeys(b.use for b in site.buildings)
+    return ({b.id: summed([b.id]) for b in site.buildings},
+            {use: summed([b.id for b in site.buildings if b.use == use]) for use in uses},
+            summed([b.id for b in site.buildings]))
+
+
+def _figures(row: FloatArray, area: float) -> Figures:
+    values = dict(zip(_SUMMED, (float(v) for v in row), strict=True))
+    return Figures(kwh_m2=values["heat_kwh"] / area, **values)
+
+
+def figures(site: Site, runs: Sequence[Run]
+            ) -> tuple[dict[str, Figures], dict[str, Figures], Figures]:
+    """Per building, per kind of building and for the commune, averaged over the runs
+    (one per weather year)."""
     comfort = np.array([levels.comfort for _, levels in zone_levels(site)])
-    owner = np.array([b for b, building in enumerate(site.buildings) for _ in building.zones])
-    totals = np.zeros((len(site.buildings), 4))
+    owner = [b.id for b in site.buildings for _ in b.zones]
+    rows = {b.id: np.zeros(len(_SUMMED)) for b in site.buildings}
     for run in runs:
         discomfort, miss, occupied = zone_comfort(run, comfort)
-        for b, building in enumerate(site.buildings):
-            mine = owner == b
-            totals[b] += (run.heat_kwh[building.id], discomfort[mine].sum(), miss[mine].sum(),
-                          occupied[mine].sum())
-    totals /= len(runs)
-    buildings = {building.id: Figures(row[0], row[0] / building.floor_area_m2, *row[1:])
-                 for building, row in zip(site.buildings, totals, strict=True)}
-    area = sum(building.floor_area_m2 for building in site.buildings)
-    whole = totals.sum(axis=0)
-    return buildings, Figures(whole[0], whole[0] / area, *whole[1:])
+        for b in site.buildings:
+            mine = np.array([o == b.id for o in owner])
+            rows[b.id] += (run.heat_kwh[b.id], run.heat_kwh[b.id] - run.standby_kwh[b.id],
+                           run.standby_kwh[b.id], run.stored_kwh[b.id],
+                           discomfort[mine].sum(), miss[mine].sum(), occupied[mine].sum())
+    return _grouped(site, {b: row / len(runs) for b, row in rows.items()}, _figures)
+
+
+def _bound_figures(row: FloatArray, area: float) -> dict[str, float]:
+    return {"net_kwh": round(float(row[0]), 2), "kwh_m2": round(float(row[0]) / area, 2),
+            "heat_kwh": round(float(row[1]), 2)}
+
+
+def bound_figures(site: Site, blocks: dict[tuple[int, str], list[Block]]) -> dict[str, Any]:
+    """The bound per building, kind of building and commune, averaged over the years:
+    ``net_kwh`` (the bound), ``heat_kwh`` (the heat of one of the LPs' optima)."""
+    years = {seed for seed, _ in blocks}
+    rows = {b.id: np.zeros(2) for b in site.buildings}
+    for (_, building), found in blocks.items():
+        rows[building] += (sum(b.net_kwh for b in found), sum(b.heat_kwh for b in found))
+    buildings, uses, total = _grouped(site, {b: r / len(years) for b, r in rows.items()},
+                                      _bound_figures)
+    return {"buildings": buildings, "uses": uses, "total": total,
+            "lead_in_h": LEAD_IN.total_seconds() / 3600, "block_days": BLOCK_DAYS,
+            "tolerance_k": DISCOMFORT_BELOW_K}
 
 
 def _pct_saved(energy: float, reference: float) -> float:
     return round(100.0 * (1.0 - energy / reference), 1) if reference > 0 else 0.0
 
 
+REFERENCES = ("fixed", "as_found", "always")
+
+
+def _summary(total: dict[str, Figures], bound_kwh: float | None) -> dict[str, Any]:
+    """Savings against each reference, net heat against the bound, comfort, delivered
+    heat and standby, each by strategy."""
+    summary: dict[str, dict[str, float]] = {
+        **{f"savings_vs_{reference}_pct": {} for reference in REFERENCES},
+        "net_heat_vs_bound_ratio": {}, "discomfort_kh": {}, "misstime_min": {},
+        "delivered_kwh": {}, "standby_kwh": {}}
+    for name, found in total.items():
+        for reference in REFERENCES:
+            if name != reference and reference in total:
+                summary[f"savings_vs_{reference}_pct"][name] = _pct_saved(
+                    found.heat_kwh, total[reference].heat_kwh)
+        if bound_kwh is not None and bound_kwh > 0:
+            summary["net_heat_vs_bound_ratio"][name] = round(found.net_kwh / bound_kwh, 3)
+        summary["discomfort_kh"][name] = round(found.discomfort_kh, 2)
+        summary["misstime_min"][name] = round(found.misstime_min, 1)
+        summary["delivered_kwh"][name] = round(found.delivered_kwh, 1)
+        summary["standby_kwh"][name] = round(found.standby_kwh, 1)
+    return summary
+
+
 def report(site: Site, runs: Sequence[Run], start: datetime, end: datetime,
-           years: Sequence[int]) -> dict[str, Any]:
-    """The JSON of ``gtb bench heating``: season, years, per strategy, and the summary."""
+           years: Sequence[int], blocks: dict[tuple[int, str], list[Block]] | None = None
+           ) -> dict[str, Any]:
+    """The JSON of ``gtb bench heating``: season, years, per strategy, the bound, and the
+    summary."""
     names = list(dict.fromkeys(run.strategy for run in runs))
     strategies: dict[str, Any] = {}
     total: dict[str, Figures] = {}
+    by_use: dict[str, dict[str, Figures]] = {}
     for name in names:
-        buildings, total[name] = figures(site, [run for run in runs if run.strategy == name])
+        buildings, uses, total[name] = figures(site, [r for r in runs if r.strategy == name])
+        for use, found in uses.items():
+            by_use.setdefault(use, {})[name] = found
         strategies[name] = {"buildings": {b: f.as_dict() for b, f in buildings.items()},
+                            "uses": {u: f.as_dict() for u, f in uses.items()},
                             "total": total[name].as_dict()}
-    summary: dict[str, dict[str, float]] = {
-        "savings_vs_fixed_pct": {}, "savings_vs_always_pct": {},
-        "energy_vs_oracle_ratio": {}, "discomfort_kh": {}, "misstime_min": {}}
-    for name in names:
-        energy = total[name].heat_kwh
-        if name != "fixed" and "fixed" in total:
-            summary["savings_vs_fixed_pct"][name] = _pct_saved(energy, total["fixed"].heat_kwh)
-        if name != "always" and "always" in total:
-            summary["savings_vs_always_pct"][name] = _pct_saved(energy,
-                                                                total["always"].heat_kwh)
-        if ORACLE in total and total[ORACLE].heat_kwh > 0:
-            summary["energy_vs_oracle_ratio"][name] = round(energy / total[ORACLE].heat_kwh, 3)
-        summary["discomfort_kh"][name] = round(total[name].discomfort_kh, 2)
-        summary["misstime_min"][name] = round(total[name].misstime_min, 1)
-    return {
+    bound = None if blocks is None else bound_figures(site, blocks)
+    summary = _summary(total, None if bound is None else bound["total"]["net_kwh"])
+    summary["uses"] = {use: _summary(found, None if bound is None
+                                     else bound["uses"][use]["net_kwh"])
+                       for use, found in by_use.items()}
+    result: dict[str, Any] = {
         "season": {"start": start.date().isoformat(),
                    "end": (end - timedelta(days=1)).date().isoformat(),
                    "warm_up_days": WARM_UP.days, "physics_step_s": PHYSICS_STEP_S,
@@ -264,71 +223,148 @@ def report(site: Site, runs: Sequence[Run], start: datetime, end: datetime,
         "strategies": strategies,
         "summary": summary,
     }
+    if bound is not None:
+        result[BOUND] = bound
+    return result
 
 
 # -- the whole bench ------------------------------------------------------------------
 
 
-def _task(site_file: str, buildings: tuple[str, ...] | None, strategy: str, seed: int,
-          start: datetime, end: datetime, plots: Path | None) -> tuple[Run, list[Path]]:
+def _season_task(site_file: str, buildings: tuple[str, ...] | None, strategy: str, seed: int,
+                 start: datetime, end: datetime, plots: Path | None
+                 ) -> tuple[Run, list[Path]]:
     """One run, and its plots when asked: in the worker, so plots are drawn in parallel."""
     site = restrict(load_site(site_file), buildings)
-    run = simulate(site, strategy, seed, start, end,
-                   build=Oracle if strategy == ORACLE else None)
+    run = simulate(site, strategy, seed, start, end)
     return run, [] if plots is None else plot(site, run, plots)
 
 
+_BOUND_SOURCES = ("gtb/bench/bound.py", "gtb/sim/thermal.py", "gtb/sim/world.py",
+                  "gtb/sim/occupants.py", "gtb/sim/weather.py", "gtb/sim/season.py")
+"""What a bound follows from, besides the site file and its arguments."""
+
+
+def _bound_key(site_file: str, *arguments: object) -> str:
+    """A digest of everything a span's bound follows from: the site file, the
+    arguments and settings, and the code of the bound and of the simulator."""
+    digest = hashlib.sha256(Path(site_file).read_bytes())
+    root = Path(__file__).resolve().parent.parent.parent
+    for source in _BOUND_SOURCES:
+        digest.update((root / source).read_bytes())
+    digest.update(repr((arguments, LEAD_IN, BLOCK_DAYS, DISCOMFORT_BELOW_K)).encode())
+    return digest.hexdigest()[:32]
+
+
+def _bound_task(site_file: str, buildings: tuple[str, ...] | None, seed: int, building: str,
+                first: date, last: date, counted_from: datetime, cache: Path | None
+                ) -> list[Block]:
+    """One building's bound over local days [first, last), from ``cache`` when it holds
+    it (a bound depends on nothing a strategy does: computed once, it is reused)."""
+    stored = None
+    if cache is not None:
+        key = _bound_key(site_file, buildings, seed, building, first, last, counted_from)
+        stored = cache / f"{key}.json"
+        if stored.exists():
+            return [Block(date.fromisoformat(b["first"]), date.fromisoformat(b["last"]),
+                          b["net_kwh"], b["heat_kwh"])
+                    for b in json.loads(stored.read_text(encoding="utf-8"))]
+    site = restrict(load_site(site_file), buildings)
+    blocks = bound_span(site, seed, building, first, last, tolerance_k=DISCOMFORT_BELOW_K,
+                        counted_from=counted_from, began=counted_from - WARM_UP)
+    if stored is not None:
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        stored.write_text(json.dumps([{**asdict(b), "first": b.first.isoformat(),
+                                       "last": b.last.isoformat()} for b in blocks]),
+                          encoding="utf-8")
+    return blocks
+
+
+class _InProcess(Executor):
+    """Runs each task when submitted: the bench with one worker, in this process."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
 def bench_heating(site_file: Path, years: Sequence[int] = YEARS,
-                  strategies: Sequence[str] = (*STRATEGIES, ORACLE),
+                  strategies: Sequence[str] = tuple(STRATEGIES), bound: bool = True,
                   period: tuple[datetime, datetime] | None = None,
                   buildings: Sequence[str] | None = None, plots: Path | None = None,
-                  workers: int = 2, progress: Progress | None = None) -> dict[str, Any]:
-    """Every strategy over every weather year; the report, and plots of the first year.
+                  workers: int = 2, progress: Progress | None = None,
+                  bound_cache: Path | None = None) -> dict[str, Any]:
+    """Every strategy over every weather year, and the bound when asked; the report, and
+    plots of the first year.
 
-    Runs are independent, so they go to a pool of ``workers`` processes (1: in this one).
+    Seasons and the bound's spans are independent, so they go to a pool of ``workers``
+    processes (1: in this one), the long seasons first. The bound's spans are kept in
+    ``bound_cache`` when given, by a digest of all they follow from, and taken from it.
     """
     if plots is not None:
         require_matplotlib()
     site = restrict(load_site(site_file), buildings)
     start, end = period or season(SEASON_YEAR, site.tz)
     picked = tuple(buildings) if buildings is not None else None
-    tasks = [(str(site_file), picked, name, seed, start, end, plots if seed == years[0] else None)
-             for seed in years for name in strategies]
-    track = progress.add_task("saisons simulées", total=len(tasks)) if progress else None
+    seasons = [(str(site_file), picked, name, seed, start, end,
+                plots if seed == years[0] else None)
+               for seed in years for name in strategies]
+    spans = []
+    if bound:
+        first, last = start.date(), end.astimezone(site.tz).date()
+        cuts = [*range(0, (last - first).days, BOUND_TASK_DAYS), (last - first).days]
+        spans = [(str(site_file), picked, seed, b.id, first + timedelta(days=a),
+                  first + timedelta(days=z), start, bound_cache)
+                 for seed in years for b in site.buildings
+                 for a, z in itertools.pairwise(cuts)]
+    track = (progress.add_task("saisons et bornes", total=len(seasons) + len(spans))
+             if progress else None)
     runs: list[Run] = []
     drawn: list[Path] = []
+    blocks: dict[tuple[int, str], list[Block]] = {}
 
-    def done(outcome: tuple[Run, list[Path]]) -> None:
-        runs.append(outcome[0])
-        drawn.extend(outcome[1])
+    def advance(_: Future[Any]) -> None:
         if progress is not None and track is not None:
             progress.advance(track)
 
-    if workers > 1:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")
-                                 ) as pool:
-            for outcome in pool.map(_task, *zip(*tasks, strict=True)):
-                done(outcome)
-    else:
-        for task in tasks:
-            done(_task(*task))
-    result = report(site, runs, start, end, years)
+    pool: Executor = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+                      if workers > 1 else _InProcess())
+    with pool:
+        ran = [pool.submit(_season_task, *task) for task in seasons]
+        bounded = [pool.submit(_bound_task, *task) for task in spans]
+        every: list[Future[Any]] = [*ran, *bounded]
+        for future in every:
+            future.add_done_callback(advance)
+        for future in ran:
+            run, paths = future.result()
+            runs.append(run)
+            drawn.extend(paths)
+        for task, future in zip(spans, bounded, strict=True):
+            blocks.setdefault((task[2], task[3]), []).extend(future.result())
+    result = report(site, runs, start, end, years, blocks if bound else None)
     if plots is not None:
         result["plots"] = [str(path) for path in drawn]
     return result
 
 
 def summary_rows(result: dict[str, Any]) -> Iterator[tuple[str, ...]]:
-    """What a person reads: one row per strategy, commune totals."""
+    """What a person reads: one row per strategy, commune totals, then the bound."""
     summary = result["summary"]
     for name, figures_ in result["strategies"].items():
         total = figures_["total"]
-        yield (name, f"{total['heat_kwh']:,.0f}", f"{total['kwh_m2']:.1f}",
-               f"{total['discomfort_kh']:.1f}", f"{total['misstime_min']:.0f}",
+        ratio = summary["net_heat_vs_bound_ratio"].get(name)
+        yield (name, f"{total['heat_kwh']:,.0f}", f"{total['standby_kwh']:,.0f}",
+               f"{total['kwh_m2']:.1f}", f"{total['discomfort_kh']:.1f}",
+               f"{total['misstime_min']:.0f}",
                _signed(summary["savings_vs_fixed_pct"].get(name)),
-               _signed(summary["savings_vs_always_pct"].get(name)))
+               _signed(summary["savings_vs_as_found_pct"].get(name)),
+               "—" if ratio is None else f"{ratio:.2f}")
+    if BOUND in result:
+        total = result[BOUND]["total"]
+        yield (BOUND, f"{total['net_kwh']:,.0f}", "0", f"{total['kwh_m2']:.1f}", "0.0", "0",
+               "—", "—", "1.00")
 
 
 def _signed(value: float | None) -> str:
     return "—" if value is None else f"{value:+.1f} %"
-

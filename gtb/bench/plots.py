@@ -31,7 +31,7 @@ def require_matplotlib() -> None:
 
 
 LABELS_FR = {"always": "confort permanent", "fixed": "programme, relance fixe",
-             "learned": "appris", "oracle": "oracle"}
+             "learned": "appris", "as_found": "horloge d'origine"}
 
 
 def typical_weeks(trace: Trace, tz: tzinfo) -> dict[str, datetime]:

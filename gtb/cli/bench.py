@@ -86,7 +86,11 @@ def bench_faults_command(as_json: bool, no_process: bool) -> None:
               help="folder of the PNG plots (a cold and a mild week per building and strategy)")
 @click.option("--site", "site_file", type=click.Path(dir_okay=False, path_type=Path),
               default=DEMO_SITE, show_default=True)
-def bench_heating_command(as_json: bool, quick: bool, plots_dir: Path, site_file: Path) -> None:
+@click.option("--bound-cache", "bound_cache", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("bench-out/heating-bound"), show_default=True,
+              help="where the lower bound's spans are kept, to be computed once")
+def bench_heating_command(as_json: bool, quick: bool, plots_dir: Path, site_file: Path,
+                          bound_cache: Path) -> None:
     """A heating season (1 October to 30 April) of each strategy, on the same occupants
     and weather years."""
     from gtb.bench.heating import YEARS, bench_heating, summary_rows
@@ -94,14 +98,15 @@ def bench_heating_command(as_json: bool, quick: bool, plots_dir: Path, site_file
     load_or_exit(site_file)  # a bad site file is reported here, not in a worker
     years = YEARS[:1] if quick else YEARS
     result = _timed_bench(lambda progress: bench_heating(
-        site_file, years=years, plots=plots_dir, progress=progress))
+        site_file, years=years, plots=plots_dir, progress=progress,
+        bound_cache=bound_cache))
     if as_json:
         echo_json(result)
         return
     table = Table(title=f"gtb bench heating — saison {result['season']['start']} → "
                         f"{result['season']['end']}, années météo {result['years']}")
-    for column in ("stratégie", "kWh chaleur", "kWh/m²", "inconfort K·h", "MissTime min",
-                   "vs fixed", "vs always"):
+    for column in ("stratégie", "kWh chaleur", "dont veille", "kWh/m²", "inconfort K·h",
+                   "MissTime min", "vs fixed", "vs as_found", "net / borne"):
         table.add_column(column)
     for row in summary_rows(result):
         table.add_row(*row)

@@ -5,8 +5,8 @@ harness writes them to the zone's setpoint (and heating mode, when the zone has 
 commands each building's plant from its zones as the engine does, and runs the physics
 in ``PHYSICS_STEP_S`` steps, directly on ``VirtualCommune`` (no devices, no engine: a
 season takes seconds). Strategies see only what a real controller could
-read (``Observations``: the site's sensor points); one that is handed the simulator
-itself (a bound) is built by the caller from the world.
+read (``Observations``: the site's sensor points); the bench's bound, which is handed
+the simulator itself, is no strategy (``gtb.bench.bound``).
 
 Both the heating benchmark (``gtb bench heating``) and the demo's simulated past
 (``gtb.sim.past``) run on it, so that what the demo shows is what the bench measures.
@@ -31,7 +31,7 @@ from gtb.model import ComfortLevels, Site
 from gtb.model.points import MODE_OF_LEVEL, HeatingLevel, Role
 from gtb.sim.thermal import FloatArray
 from gtb.sim.weather import SyntheticWeather, Weather, to_epoch
-from gtb.sim.world import PRESENCE_HOLD_S, VirtualCommune
+from gtb.sim.world import J_PER_KWH, PRESENCE_HOLD_S, VirtualCommune
 
 PHYSICS_STEP_S = 300.0  # docs/simulation.md: steps of at most 5 minutes
 CONTROL_STEP_S = 900.0  # every strategy decides every 15 minutes, as the engine may
@@ -198,6 +198,64 @@ class FixedProgramme:
         return commands
 
 
+AS_FOUND_EARLY_START = timedelta(hours=2)
+"""How long before the building's first period of the day its clock starts the heating:
+the same fixed early start as ``fixed``'s (verify: no survey of clock settings found)."""
+AS_FOUND_SETBACK_K = 2.0
+"""The setback outside the clock's hours, K below comfort, no deeper than the reduced
+level: measured night setbacks are mostly faint or absent (Kocliko's loggers found one
+in 5 % of the collective-housing plants whose managers believed 90 % had one, verify)."""
+
+
+class AsFound:
+    """The heating as a small commune's building is found before any management system.
+
+    One clock per building, as its emission circuit has: on each weekday, comfort from
+    ``AS_FOUND_EARLY_START`` before the earliest period of any of its zones to the end of
+    the latest, the same every week of the season, whatever the school and public
+    holidays (a weekly clock knows none; cutting them is a manual job, often forgotten);
+    outside, a faint setback (``AS_FOUND_SETBACK_K``) rather than the reduced level, and
+    never frost protection, on weekends and holidays alike. Sources and what they say are
+    in docs/heating-bench.md.
+    """
+
+    def __init__(self, site: Site) -> None:
+        self._tz = site.tz
+        self._buildings: list[tuple[list[tuple[int, int] | None], list[tuple[str, float, float]]]]
+        self._buildings = []
+        for building in site.buildings:
+            clock: list[tuple[int, int] | None] = []
+            for weekday in range(7):
+                periods = [p for zone in building.zones
+                           for p in site.programme_of(building, zone).periods(weekday)]
+                if not periods:
+                    clock.append(None)
+                    continue
+                first = min(p.start.hour * 60 + p.start.minute for p in periods)
+                last = max(24 * 60 if p.end is None else p.end.hour * 60 + p.end.minute
+                           for p in periods)
+                early = round(AS_FOUND_EARLY_START.total_seconds() / 60)
+                clock.append((max(0, first - early), last))
+            zones = []
+            for zone in building.zones:
+                levels = site.comfort_of(zone)
+                zones.append((f"{building.id}.{zone.id}", levels.comfort,
+                              max(levels.reduced, levels.comfort - AS_FOUND_SETBACK_K)))
+            self._buildings.append((clock, zones))
+
+    def setpoints(self, now: datetime, seen: Observations) -> dict[str, ZoneCommand]:
+        local = now.astimezone(self._tz)
+        minute = local.hour * 60 + local.minute
+        commands = {}
+        for clock, zones in self._buildings:
+            hours = clock[local.weekday()]
+            on = hours is not None and hours[0] <= minute < hours[1]
+            for key, comfort, setback in zones:
+                commands[key] = (ZoneCommand(HeatingLevel.COMFORT, comfort) if on
+                                 else ZoneCommand(HeatingLevel.REDUCED, setback))
+        return commands
+
+
 class Learned:
     """This project's controller from an empty history: a ``ZoneLearner`` per zone.
 
@@ -255,11 +313,12 @@ class Learned:
 
 STRATEGIES: dict[str, StrategyFactory] = {
     "always": AlwaysComfort,
+    "as_found": AsFound,
     "fixed": FixedProgramme,
     "learned": Learned,
 }
-"""Strategies that control from observations; a bound is built apart (it is handed the
-world: ``simulate``'s ``build``)."""
+"""Strategies that control from observations; the bench's bound is no strategy
+(``gtb.bench.bound``)."""
 
 
 def instants(origin: float, step: float, count: int) -> FloatArray:
@@ -304,6 +363,11 @@ class Run:
     heat_kwh: dict[str, float]
     """Heat produced per building over the counted period: delivered to the emitters, and
     a boiler's standby losses while enabled (``_produced_kwh``)."""
+    standby_kwh: dict[str, float]
+    """Of which standby losses, per building."""
+    stored_kwh: dict[str, float]
+    """Change of the heat stored in each building's zones over the counted period (air,
+    structure, emitters): what a bound on the net heat compares with."""
     trace: Trace
 
 
@@ -372,30 +436,26 @@ class Harness:
                 self.world.write(plant, 1.0 if on else 0.0)
 
 
-StrategyBuilder = Callable[[Site, VirtualCommune, datetime, datetime], Strategy]
-"""Builds a strategy that is handed the world itself over [begin, end): a bound, which no
-real controller could be."""
-
-
 def simulate(site: Site, strategy: str, seed: int, start: datetime, end: datetime,
-             warm_up: timedelta = WARM_UP, *, build: StrategyBuilder | None = None) -> Run:
+             warm_up: timedelta = WARM_UP) -> Run:
     """One strategy over [start, end) after ``warm_up``, on weather and occupants ``seed``:
-    the strategy named ``strategy`` in ``STRATEGIES``, or the one ``build`` makes."""
+    the strategy named ``strategy`` in ``STRATEGIES``."""
     begin = (start - warm_up).astimezone(UTC)
     controls = round((to_epoch(end) - to_epoch(begin)) / CONTROL_STEP_S)
     world = tabulated_world(site, seed, begin, controls)
     counted_from = round(warm_up.total_seconds() / CONTROL_STEP_S)
-    chosen = (STRATEGIES[strategy](site) if build is None
-              else build(site, world, begin, end))
-    harness = Harness(site, world, chosen)
+    harness = Harness(site, world, STRATEGIES[strategy](site))
     zones = len(world.zone_keys)
     air = np.empty((controls + 1, zones))
     setpoints = np.empty((controls, zones))
     air[0] = world.network.air[:zones]
     metered = dict.fromkeys((b.id for b in site.buildings), 0.0)
+    standby, stored = dict(metered), dict(metered)
     for c in range(controls):
         if c == counted_from:
             metered = {b: _produced_kwh(world, b) for b in metered}
+            standby = {b: world.building_state(b).standby_kwh for b in metered}
+            stored = {b: _stored_kwh(world, b) for b in metered}
         now = begin + timedelta(seconds=c * CONTROL_STEP_S)
         harness.control(now)
         setpoints[c] = world.setpoint
@@ -407,7 +467,9 @@ def simulate(site: Site, strategy: str, seed: int, start: datetime, end: datetim
                   world.occupants.counts(starts),
                   world.weather.sample(starts + PHYSICS_STEP_S / 2)[0])
     heat = {b: _produced_kwh(world, b) - before for b, before in metered.items()}
-    return Run(strategy, seed, heat, trace)
+    return Run(strategy, seed, heat,
+               {b: world.building_state(b).standby_kwh - before for b, before in standby.items()},
+               {b: _stored_kwh(world, b) - before for b, before in stored.items()}, trace)
 
 
 def _produced_kwh(world: VirtualCommune, building: str) -> float:
@@ -415,6 +477,11 @@ def _produced_kwh(world: VirtualCommune, building: str) -> float:
     and lost on standby while enabled and idle (a boiler's)."""
     state = world.building_state(building)
     return state.heat_kwh + state.standby_kwh
+
+
+def _stored_kwh(world: VirtualCommune, building: str) -> float:
+    """Heat stored in the building's zones since the world began."""
+    return world.energy_account(building).stored_change / J_PER_KWH
 
 
 class _Tabulated(Weather):
