@@ -483,7 +483,7 @@ def _nursery(seed: int, key: str, ctx: _Day, periods: Sequence[tuple[int, int]],
             start = closing + 10 - shift
         else:
             start = opening + 45.0 + 60 * (n - 1)
-        start += rng.normal(0.0, 4.0)
+        start += rng.uniform(-5.0, 5.0)
         timeline.add(start, start + shift + rng.normal(5.0, 5.0))
 
 
@@ -745,6 +745,12 @@ def _events(seed: int, building: Building, year: int,
                             (date(year, 10, 1), date(year, 10, 31))):
             events += event(on(4, first, last), "19:00", "21:30", room, 35,
                             "rencontre avec un auteur")
+    elif building.use == "creche":
+        sections = by_profile.get("nursery", largest)
+        events += event(on(4, date(year, 6, 15), date(year, 7, 10)), "16:30", "19:30",
+                        sections[:1], 45, "fête de fin d'année des familles")
+        events += event(on(int(rng.choice([1, 3])), date(year, 9, 8), date(year, 10, 2)),
+                        "18:45", "20:15", sections[:1], 25, "réunion des parents")
     else:
         for first, last in ((date(year, 4, 1), date(year, 6, 30)),
                             (date(year, 10, 1), date(year, 12, 15))):
