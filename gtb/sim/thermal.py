@@ -35,7 +35,10 @@ AIR_HEAT_CAPACITY = 1200.0  # J/(m³·K), rho·c of air
 DESIGN_OUTDOOR = -9.0  # °C, base temperature for sizing in the Nord (NF EN 12831, H1 < 200 m)
 DESIGN_INDOOR = 19.0  # °C
 PLANT_MARGIN = 1.2  # plants are sized 20 % above the design load (reheat after setbacks)
-EMITTER_MARGIN = 1.3  # and each room's emitters a little more
+EMITTER_MARGIN = {"radiator": 1.3, "fan_coil": 2.0}
+"""Each room's emitters above its design load: radiators a little; fan coils, chosen for
+the summer's cooling load, give about twice the heat the room needs (an assumption of
+the usual ratio for two-pipe units, to verify)."""
 EMITTER_TIME_CONSTANT = {"radiator": 1800.0, "fan_coil": 300.0}
 """s: a radiator's water and metal; a fan coil's few litres and its fan's forced
 convection answer in minutes (an assumption of the order of its coil's published
@@ -157,7 +160,7 @@ class ZoneThermal:
         mass_surface = 3.0 if inertia == "heavy" else 2.5
         h_air_structure = area_m2 / (1 / (9.1 * mass_surface) + 1 / (3.45 * 4.5))
         design = (h_air_out + h_structure_out) * (DESIGN_INDOOR - DESIGN_OUTDOOR)
-        emitter_w = EMITTER_MARGIN * design
+        emitter_w = EMITTER_MARGIN[emitter] * design
         h_emitter = emitter_w / (25.0 if low_temperature else 50.0)
         return cls(
             area_m2=area_m2,
