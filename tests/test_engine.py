@@ -565,9 +565,9 @@ def test_a_controller_that_fails_leaves_its_zones_on_their_fallback_and_the_rest
 
 def test_a_quiet_hour_logs_only_real_changes(demo_site: Site, tmp_path: Path) -> None:
     """Monday 03:00 to 04:00 in the demo commune: nothing the programmes decide changes
-    but the crèche's early start, yet every command is written again every quarter of an hour (refresh_s) and after a
-    device lost its memory. Those writes are no audit lines; the one real change, an
-    override and its end, is."""
+    but the crèche's early start, yet every command is written again every quarter of an
+    hour (refresh_s) and after a device lost its memory. Those writes are no audit lines;
+    the real changes, an override and its end and the crèche's start, are."""
     quarter = EngineSettings(tick_s=60.0, stale_after_s=180.0, refresh_s=900.0)
     key = "mairie.accueil.consigne"
 
