@@ -243,10 +243,10 @@ def test_zone_state_and_building_state(world: VirtualCommune) -> None:
 
 def test_an_emission_pump_on_its_own_clock_lets_heat_through_only_in_its_hours(
         world: VirtualCommune) -> None:
-    """The crèche's pump runs 06:00-18:30 on weekdays whatever its boiler is told: the
+    """The crèche's pump runs 05:30-19:00 on Tuesdays whatever its boiler is told: the
     ``plant_available`` point reads it, and no heat reaches the emitters outside it."""
     assert world.read("creche.chaudiere") == 1.0
-    world.advance_to(local(5, 55))
+    world.advance_to(local(5, 25))
     assert world.read("creche.circulateur") == 0.0
     assert world.read("creche.compteur-chauffage") == 0.0
     calling = world.zone_state("creche.bebes")
@@ -258,7 +258,7 @@ def test_an_emission_pump_on_its_own_clock_lets_heat_through_only_in_its_hours(
     assert world.read("creche.bebes.ventilo") == pytest.approx(
         100 * world.zone_state("creche.bebes").valve)
     world.write("creche.bebes.consigne", 30)  # far above the room: the coil gives all it can
-    world.advance_to(local(18, 30))
+    world.advance_to(local(19))
     meter = world.read("creche.compteur-chauffage")
     world.advance_to(local(23))
     assert world.read("creche.circulateur") == 0.0

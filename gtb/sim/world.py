@@ -326,7 +326,7 @@ class VirtualCommune:
                             AIR_HEAT_CAPACITY * ventilated)
         target, on = self._targets()
         enabled = on.astype(np.float64)
-        delivering = self.plant_enabled & self._pumps_running(starts)  # (steps, buildings)
+        delivering = self.plant_enabled & self.pumps_running(starts)  # (steps, buildings)
         available = delivering[:, self._building]
         emitter = self._emitter_w * available
         capacity = np.stack([p.capacity(outdoor) for p in self.plants], axis=1)
@@ -361,8 +361,10 @@ class VirtualCommune:
         self._epoch += dt * steps
         self._instant.clear()
 
-    def _pumps_running(self, epoch_s: FloatArray) -> NDArray[np.bool_]:
-        """(instants, buildings): each building's emission pump runs by its own clock."""
+    def pumps_running(self, epoch_s: FloatArray) -> NDArray[np.bool_]:
+        """(instants, buildings): each building's emission pump runs by its own clock
+        (``plant_schedule``; always without one). No heat reaches a building's emitters
+        while its pump is stopped: a bound over this world's physics must hold to it."""
         running = np.ones((len(epoch_s), len(self.site.buildings)), dtype=bool)
         if any(clock is not None for clock in self._pump_clock):
             days, seconds = local_time(epoch_s, self.site.tz)
@@ -448,7 +450,7 @@ class VirtualCommune:
 
     def _pumps_now(self) -> FloatArray:
         if "pumps" not in self._instant:
-            self._instant["pumps"] = self._pumps_running(np.array([self._epoch]))[0].astype(
+            self._instant["pumps"] = self.pumps_running(np.array([self._epoch]))[0].astype(
                 np.float64)
         return self._instant["pumps"]
 
