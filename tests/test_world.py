@@ -12,7 +12,7 @@ import pytest
 
 from gtb.model import Programme, Site
 from gtb.model.points import ROLES, Role
-from gtb.sim.season import restrict
+from gtb.sim.season import restrict, simulate
 from gtb.sim.thermal import StepInputs, ThermalNetwork, ZoneThermal
 from gtb.sim.weather import CsvWeather
 from gtb.sim.world import VirtualCommune
@@ -331,3 +331,19 @@ def test_a_double_flow_unit_saves_the_fresh_airs_heat(demo_site: Site) -> None:
     (recovered, co2), (plain, co2_plain) = results
     assert recovered < 0.95 * plain
     assert co2 == pytest.approx(co2_plain, rel=0.01)
+
+
+def test_the_creche_under_its_fixed_programme_is_warm_when_the_children_are_there(
+        demo_site: Site) -> None:
+    """A January week of the season harness (the bench's): within its pump's clock, the
+    programme's fixed early start has the rooms at comfort when the carers arrive, for
+    about 1.7 kWh/m² of heat in this cold week (docs/simulation.md: some 30 a season)."""
+    site = restrict(demo_site, ["creche"])
+    run = simulate(site, "fixed", 1, datetime(2026, 1, 13, tzinfo=PARIS),
+                   datetime(2026, 1, 20, tzinfo=PARIS), timedelta(days=3))
+    trace = run.trace
+    air = trace.air_per_step()[trace.counted_from:]
+    occupied = trace.occupants[trace.counted_from:] > 0
+    assert occupied.any(axis=0).all()
+    assert (air[occupied] >= 18.5).mean() > 0.99
+    assert 1.0 < run.heat_kwh["creche"] / 420 < 2.5
