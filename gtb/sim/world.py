@@ -9,7 +9,8 @@ their thermostats and plants (``thermal``), all zones at once.
 
 Before any engine writes, a building does what it would on its own: setpoints at the
 zone's comfort level, plants on, heating mode comfort, lights and cabinets off, dimming
-at 100 %.
+at 100 %. A building's emission pump runs by its own clock (``plant_schedule``), which
+nothing writes: outside it no heat reaches the building's emitters.
 
 Meters count energy, in kWh:
 - ``heating``: heat delivered by the plant to the emitters (for a boiler, the gas burnt
