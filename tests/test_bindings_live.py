@@ -40,7 +40,7 @@ def wrong_site(text: str) -> tuple[str, dict[str, int]]:
     excludes what the device holds."""
     lines: dict[str, int] = {}
     text, lines["mairie.accueil.vanne"] = edit_line(
-        text, having=("table: input_register, address: 10,",), old="address: 10,",
+        text, having=("role: valve,", "table: input_register, address: 10,"), old="address: 10,",
         new="address: 900,")
     text, lines["gymnase.salle.vanne"] = edit_line(
         text, having=("device_instance: 1001, object_type: analogInput, object_instance: 11}}",),
@@ -115,7 +115,7 @@ def test_check_live_passes_a_site_its_devices_agree_with(
     virtual = VirtualSite(parse_site(demo_site_text), SimulatedClock(MONDAY_3AM))
     code, out, err = check_live(path, virtual)
     assert code == 0, out + err
-    assert "84 bindings checked on 7 devices, as the file says" in out
+    assert "106 bindings checked on 8 devices, as the file says" in out
 
 
 def test_the_engine_refuses_to_command_what_it_could_not_release(

@@ -103,17 +103,17 @@ def test_gtb_run_on_devices_that_are_not_there_raises_alarms(
         try:
             with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
                 return conn.execute("SELECT COUNT(*) FROM alarms WHERE cleared_at IS NULL"
-                                    ).fetchone()[0] >= 7
+                                    ).fetchone()[0] >= 8
         except sqlite3.OperationalError:  # not made yet, or its tables not yet
             return False
 
     result = run_until([*GTB, "run", str(site), "--db", str(db),
                         "--bacnet-port", str(free_port(2)), "--no-panel"], tmp_path, alarmed)
     assert result.returncode == 0, result.stderr
-    assert "7 alarmes" in result.stdout
+    assert "8 alarmes" in result.stdout
     with sqlite3.connect(db) as conn:
         alarms = [row[0] for row in conn.execute("SELECT key FROM alarms WHERE cleared_at IS NULL")]
-    assert len(alarms) == 7 and all(key.startswith("device:") for key in alarms)
+    assert len(alarms) == 8 and all(key.startswith("device:") for key in alarms)
 
 
 def test_check_reports_a_lighting_programme_that_breaks_the_arrete(

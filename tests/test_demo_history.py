@@ -192,3 +192,25 @@ def test_a_later_start_carries_the_cached_history_on(tmp_path: Path) -> None:
     assert last is not None and later - last.ts.astimezone(UTC) <= timedelta(minutes=30)
     assert all(b.last >= a.last for a, b in itertools.pairwise(hours))
     assert len(hours) >= 4 * 24 - 1
+
+
+def test_the_creches_history_has_its_fan_speeds_emitter_power_and_pump(tmp_path: Path
+                                                                       ) -> None:
+    """A week under its programme, a week under the engine: the crèche's heating signals
+    and its pump's state are in the store as the engine would have read them."""
+    site = restrict(load_site(DEMO_SITE), ["creche"])
+    with Store(tmp_path / "creche.sqlite") as store:
+        generate(site, 0, store, END, baseline_days=7, engine_days=7, fault=None, workers=1)
+        day = END - timedelta(days=4)  # a Thursday
+        pump = store.samples.read("creche.circulateur", day, day + timedelta(days=1))
+        running = {s.ts.astimezone(PARIS).time() for s in pump if s.value == 1.0}
+        assert time(5, 30) in running and time(18, 45) in running
+        assert time(5, 15) not in running and time(19) not in running
+        fan = store.samples.read("creche.bebes.ventilo", day, day + timedelta(days=1))
+        assert max(s.value for s in fan) > 0
+        assert all(s.value == 0 for s in fan if s.ts.astimezone(PARIS).time() < time(5, 30))
+        power = store.samples.read("creche.bureau.puissance", day, day + timedelta(days=1))
+        assert len(power) == 96 and max(s.value for s in power) > 0
+        assert store.samples.latest("creche.compteur-chauffage") is not None
+        for zone in ("bebes", "moyens", "grands", "bureau"):
+            assert store.learning.of(f"creche.{zone}") is not None, zone

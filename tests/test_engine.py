@@ -62,12 +62,15 @@ def test_a_tick_reads_records_decides_and_writes(demo_site: Site, tmp_path: Path
             # 04:20: the classrooms' 4 h early start begins (the canteen's, for 11:30, at
             # 07:30); only those three commands change, and the school's boiler goes on
             # for them, as the town hall's for its zones cooled to near their reduced
-            # level: so only they are written.
+            # level; the crèche's four zones began theirs at 03:30 (07:30 after the
+            # weekend), and its boiler with them: so only they are written.
             report = await r.tick(after_s=80 * 60)
             assert world.read("ecole.maternelle.consigne") == 19.0
             assert world.read("ecole.cantine.consigne") == 8.0
+            assert world.read("creche.grands.consigne") == 19.0
             assert world.read("ecole.chaudiere") == world.read("mairie.chaudiere") == 1.0
-            assert report.writes == 5
+            assert world.read("creche.chaudiere") == 1.0
+            assert report.writes == 10
             logged = len(r.events("command"))
             assert (await r.tick()).writes == 0  # nothing changed, nothing written
             # ... nor logged: each tick decides anew, but says the same.
@@ -561,10 +564,10 @@ def test_a_controller_that_fails_leaves_its_zones_on_their_fallback_and_the_rest
 
 
 def test_a_quiet_hour_logs_only_real_changes(demo_site: Site, tmp_path: Path) -> None:
-    """Monday 03:00 to 04:00 in the demo commune: nothing the programmes decide changes,
-    yet every command is written again every quarter of an hour (refresh_s) and after a
-    device lost its memory. Those writes are no audit lines; the one real change, an
-    override and its end, is."""
+    """Monday 03:00 to 04:00 in the demo commune: nothing the programmes decide changes
+    but the crèche's early start, yet every command is written again every quarter of an
+    hour (refresh_s) and after a device lost its memory. Those writes are no audit lines;
+    the real changes, an override and its end and the crèche's start, are."""
     quarter = EngineSettings(tick_s=60.0, stale_after_s=180.0, refresh_s=900.0)
     key = "mairie.accueil.consigne"
 
@@ -589,8 +592,15 @@ def test_a_quiet_hour_logs_only_real_changes(demo_site: Site, tmp_path: Path) ->
             # Every command refreshed four times (the gym's after its restart instead)...
             assert writes >= 4 * first.writes
             # ... but only the override and its end are logged (two on the setpoint), and
-            # the town hall's boiler following the heat the override asked for.
+            # the town hall's boiler following the heat the override asked for; and the
+            # crèche's Monday early start at 03:30, its one real change of the hour.
             lines = [(e.kind, e.point, e.actor) for e in reversed(logged)]
+            creche = {line for line in lines if line[1].startswith("creche.")}
+            assert {(kind, point) for kind, point, _ in creche} >= {
+                ("command", f"creche.{zone}.consigne")
+                for zone in ("bebes", "moyens", "grands", "bureau")}
+            assert {actor for _, point, actor in creche} == {"engine"}
+            lines = [line for line in lines if line not in creche]
             assert [line for line in lines if line[1] != "mairie.chaudiere"] == [
                 ("command", key, "marie"), ("command", key, "engine")]
             assert {line for line in lines if line[1] == "mairie.chaudiere"} <= {

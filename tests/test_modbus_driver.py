@@ -29,6 +29,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 from gtb.model import PointRef, Site
 from gtb.model.points import ROLES, ModbusBinding, Point, Role
 from gtb.sim.devices import ModbusDeviceServer, device_servers
+from gtb.sim.season import restrict
 from gtb.sim.traffic import Traffic, fewest_modbus_reads
 from protocols.base import DeviceError, DeviceRejected, DeviceTimeout, Reading
 from protocols.modbus import ModbusDriver
@@ -48,6 +49,13 @@ address 2, quantity (or value) 2."""
 
 
 # --- the demo commune ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo_site(demo_site: Site) -> Site:
+    """The demo commune's town hall and school, on the two Modbus servers these tests
+    count requests on (the crèche's third one is read as they are)."""
+    return restrict(demo_site, ["mairie", "ecole"])
 
 
 def demo_values(site: Site) -> dict[str, float]:

@@ -132,7 +132,7 @@ def test_a_gym_association_starts_partway_through_the_season(occupants: Occupant
 
 
 def test_events_and_closures_happen_over_a_season(occupants: Occupants) -> None:
-    for building in ("mairie", "ecole", "gymnase", "mediatheque"):
+    for building in ("mairie", "ecole", "gymnase", "mediatheque", "creche"):
         events = occupants.events(building, 2025)
         closures = occupants.closures(building, 2025)
         assert events and closures, building
@@ -205,3 +205,33 @@ def test_traits_are_plausible() -> None:
         assert 55 <= traits.sensible_w <= 200, profile
         assert 10 <= traits.co2_lph <= 70, profile
         assert 15 <= traits.fresh_air_m3h <= 30, profile
+
+
+def test_a_creches_children_come_on_weekdays_between_its_opening_and_closing(
+        occupants: Occupants) -> None:
+    """Carers from a quarter of an hour before 07:30, children from 07:30, all gone soon
+    after 18:30; weekdays only, open in school holidays with fewer children, shut three weeks
+    in August and from Christmas to New Year; no two days alike."""
+    section = "creche.grands"
+    closures = closed_days(occupants, "creche")
+    counts: dict[date, np.ndarray] = {d: occupants.day(section, d)
+                                      for d in days(date(2024, 9, 2), date(2025, 8, 31))}
+    for day, count in counts.items():
+        if day.weekday() >= 5 or day in closures or CALENDAR.is_public_holiday(day):
+            assert count.max() == 0, day
+            continue
+        assert count[: slot(7, 10)].max() == 0 and count[slot(19):].max() == 0, day
+        assert count[slot(7, 20)] == 1, day  # the opening carer only
+        assert count[slot(10)] >= 4, day  # two carers and their children
+    summer = sorted(d for d in closures if (d.year, d.month) == (2025, 8) and d.weekday() < 5)
+    assert len(summer) == 15 and [d.weekday() for d in summer[:1]] == [0]
+    assert date(2024, 12, 24) in closures and date(2024, 12, 31) in closures
+    term = [counts[d][slot(10)] for d in days(date(2025, 1, 6), date(2025, 2, 14))
+            if d.weekday() < 5 and d not in closures]
+    holidays = [counts[d][slot(10)] for d in days(date(2025, 4, 14), date(2025, 4, 25))
+                if d.weekday() < 5 and not CALENDAR.is_public_holiday(d)]
+    assert holidays and min(holidays) > 0  # open in the school holidays (zone B, spring)
+    assert np.mean(holidays) < np.mean(term)
+    mornings = {tuple(counts[d][slot(7, 30):slot(9, 30)]) for d in days(
+        date(2025, 1, 6), date(2025, 1, 31)) if d.weekday() < 5}
+    assert len(mornings) >= 15  # arrivals differ every day

@@ -151,7 +151,7 @@ def test_the_engine_commands_each_plant_and_says_why(demo_site: Site, tmp_path: 
             # Monday 03:00: every zone still warm from the building's own comfort, above its
             # reduced level or far from its frost floor: every plant off.
             plants = {o.id: o for o in r.store.status.outputs().values() if o.kind == "plant"}
-            assert set(plants) == {"mairie", "ecole", "gymnase", "mediatheque"}
+            assert set(plants) == {"mairie", "ecole", "gymnase", "mediatheque", "creche"}
             assert not any(p.on for p in plants.values())
             assert plants["mairie"].reason.code == "plant.idle"
             assert plants["mairie"].name == "Mairie — Chaudière"

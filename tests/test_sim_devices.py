@@ -35,10 +35,13 @@ INITIAL = {
     Role.HEATING_SETPOINT: 19.0,
     Role.HEATING_MODE: 2.0,
     Role.VALVE: 35.5,
+    Role.FAN_SPEED: 40.0,
+    Role.EMITTER_POWER: 20.0,
     Role.OCCUPANCY: 0.0,
     Role.CO2: 640.0,
     Role.LIGHTING_RELAY: 0.0,
     Role.PLANT_ENABLE: 1.0,
+    Role.PLANT_AVAILABLE: 0.0,
     Role.OUTDOOR_TEMPERATURE: -3.5,
     Role.ENERGY_METER: 12345.5,
     Role.POWER: 4.25,
@@ -52,6 +55,9 @@ INITIAL = {
 PUBLISHED = {
     Role.ZONE_TEMPERATURE: 21.3,
     Role.VALVE: 62.5,
+    Role.FAN_SPEED: 75.5,
+    Role.EMITTER_POWER: 55.5,
+    Role.PLANT_AVAILABLE: 1.0,
     Role.OCCUPANCY: 1.0,
     Role.CO2: 1150.0,
     Role.OUTDOOR_TEMPERATURE: -7.2,
@@ -90,6 +96,7 @@ def test_modbus_clients_read_and_write_every_point(demo_site: Site) -> None:
     assert [s.label for s in servers] == [
         f"Modbus TCP 127.0.0.1:{servers[0].port} (unit 1): 22 points",
         f"Modbus TCP 127.0.0.1:{servers[1].port} (unit 1): 24 points",
+        f"Modbus TCP 127.0.0.1:{servers[2].port} (unit 1): 22 points",
     ]
 
     async def scenario() -> None:
@@ -153,8 +160,8 @@ def test_one_modbus_server_serves_every_unit_on_its_port(demo_site_text: str,
     text = demo_site_text.replace(f"port: {school.port}, unit: 1",
                                   f"port: {town_hall.port}, unit: 2")
     site = parse_site(text, "two-units.yaml")
-    (server,) = [s for s in device_servers(site, initial_values(site))
-                 if isinstance(s, ModbusDeviceServer)]
+    (server, _) = [s for s in device_servers(site, initial_values(site))  # and the crèche's
+                   if isinstance(s, ModbusDeviceServer)]
     assert server.label == f"Modbus TCP 127.0.0.1:{town_hall.port} (units 1, 2): 46 points"
     server.publish("mairie.accueil.temperature", 20.5)
     server.publish("ecole.maternelle.temperature", 22.5)

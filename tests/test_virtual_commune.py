@@ -62,6 +62,13 @@ COMMANDS = {
     "ep-stade.relais": 0.0,
     "ep-stade.gradation": 100.0,
     "fontaine.pompe": 1.0,
+    "creche.chaudiere": 1.0,
+    "creche.bebes.consigne": 20.0,
+    "creche.moyens.consigne": 20.0,
+    "creche.grands.consigne": 20.0,
+    "creche.bureau.consigne": 20.0,
+    "creche.bebes.eclairage": 1.0,
+    "creche.moyens.eclairage": 0.0,
 }
 
 
@@ -180,6 +187,9 @@ def test_written_commands_change_what_the_buildings_do(demo_site: Site) -> None:
     assert after["ep-eglise.compteur"] - before["ep-eglise.compteur"] == pytest.approx(
         1.8 * hours, rel=0.02)
     assert after["ep-stade.compteur"] == pytest.approx(before["ep-stade.compteur"])
+    # The crèche's pump runs from 06:00 (its own clock): its fan coils have heated.
+    assert after["creche.circulateur"] == 1.0
+    assert after["creche.compteur-chauffage"] > before["creche.compteur-chauffage"]
     # The reception's 900 W circuit is on: the town hall's electricity meter counts it.
     used = after["mairie.compteur-electricite"] - before["mairie.compteur-electricite"]
     assert used >= 0.9 * hours * 0.98

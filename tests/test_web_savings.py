@@ -40,7 +40,7 @@ LIGHTING_SAVED = 0.45
 BALANCE = 16.0
 NOISE = 0.04
 OPEN_KWH, CLOSED_KWH, KWH_PER_DEGREE_DAY = 60.0, 20.0, 10.0
-BUILDINGS = ("mairie", "ecole", "gymnase", "mediatheque")
+BUILDINGS = ("mairie", "ecole", "gymnase", "mediatheque", "creche")
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ def write_history(site: Site, db: Path, first: date, last: date, engine: date | 
     with 4 % noise, less a quarter from the engine's start; lighting dusk to dawn, less
     45 % from the engine's start. Returns the planted avoided kWh."""
     rng = np.random.default_rng(seed)
+    noise = {b.id: np.random.default_rng([seed, n]) for n, b in enumerate(site.buildings)}
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     types = {b.id: day_types(site, b, days) for b in site.buildings}
     outdoor = [ref.key for ref in site.points() if ref.role.value == "outdoor_temperature"]
@@ -84,7 +85,8 @@ def write_history(site: Site, db: Path, first: date, last: date, engine: date | 
         for b in site.buildings:
             expected = (OPEN_KWH if types[b.id][day] == "school" else CLOSED_KWH) \
                 + KWH_PER_DEGREE_DAY * hdd
-            used = expected * (1 - HEATING_SAVED if saving else 1.0) * (1 + rng.normal(0, NOISE))
+            used = expected * (1 - HEATING_SAVED if saving else 1.0) * (
+                1 + noise[b.id].normal(0, NOISE))
             if saving:
                 planted[b.id] = planted.get(b.id, 0.0) + HEATING_SAVED * expected
             for key in heating_meters(site, b):

@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from gtb.model import Site
+from gtb.model import Programme, Site
 from gtb.model.points import ROLES, Role
+from gtb.sim.season import restrict, simulate
+from gtb.sim.thermal import StepInputs, ThermalNetwork, ZoneThermal
 from gtb.sim.weather import CsvWeather
 from gtb.sim.world import VirtualCommune
 
@@ -237,3 +239,111 @@ def test_zone_state_and_building_state(world: VirtualCommune) -> None:
         world.zone_state("ecole.nowhere")
     with pytest.raises(KeyError):
         world.building_state("piscine")
+
+
+def test_an_emission_pump_on_its_own_clock_lets_heat_through_only_in_its_hours(
+        world: VirtualCommune) -> None:
+    """The crèche's pump runs 05:30-19:00 on Tuesdays whatever its boiler is told: the
+    ``plant_available`` point reads it, and no heat reaches the emitters outside it."""
+    assert world.read("creche.chaudiere") == 1.0
+    world.advance_to(local(5, 25))
+    assert world.read("creche.circulateur") == 0.0
+    assert world.read("creche.compteur-chauffage") == 0.0
+    calling = world.zone_state("creche.bebes")
+    assert calling.valve > 0 and calling.heat_w == 0.0  # cooled since 04:00, it calls
+    assert world.read("creche.bebes.ventilo") == 0.0  # no hot water: the fan stays still
+    world.advance_to(local(6, 30))
+    assert world.read("creche.circulateur") == 1.0
+    assert world.read("creche.compteur-chauffage") > 0
+    assert world.read("creche.bebes.ventilo") == pytest.approx(
+        100 * world.zone_state("creche.bebes").valve)
+    world.write("creche.bebes.consigne", 30)  # far above the room: the coil gives all it can
+    world.advance_to(local(19))
+    meter = world.read("creche.compteur-chauffage")
+    world.advance_to(local(23))
+    assert world.read("creche.circulateur") == 0.0
+    assert world.read("creche.compteur-chauffage") == meter
+    assert world.building_state("creche").heat_w == 0.0
+
+
+def test_any_building_can_have_a_plant_schedule(demo_site: Site) -> None:
+    """The town hall given a pump clock of 10:00-12:00 on Tuesdays heats only then."""
+    mairie = demo_site.buildings[0]
+    clock = Programme(tue=("10:00-12:00",))
+    site = demo_site.model_copy(update={"buildings": (
+        mairie.model_copy(update={"plant_schedule": clock}), *demo_site.buildings[1:])})
+    world = VirtualCommune(site, TUESDAY, seed=1, step_s=300.0)
+    world.advance_to(local(9, 55))
+    assert world.read("mairie.compteur-chauffage") == 0.0
+    assert world.read("ecole.compteur-chauffage") > 0  # the school has no clock: it heats
+    world.advance_to(local(12))
+    meter = world.read("mairie.compteur-chauffage")
+    assert meter > 0
+    world.advance_to(local(16))
+    assert world.read("mairie.compteur-chauffage") == meter
+
+
+def test_heating_signals_say_what_the_emitters_give(world: VirtualCommune,
+                                                    demo_site: Site) -> None:
+    """A fan coil's speed, an emitter's power, or nothing at all (the crèche's grands)."""
+    signals = {Role.VALVE, Role.FAN_SPEED, Role.EMITTER_POWER}
+    roles = {ref.zone.id: {r.role for r in demo_site.points() if r.zone is ref.zone}
+             for ref in demo_site.points() if ref.building is not None
+             and ref.building.id == "creche" and ref.zone is not None}
+    assert roles["bebes"] & signals == {Role.FAN_SPEED}
+    assert roles["bureau"] & signals == {Role.EMITTER_POWER}
+    assert roles["grands"] & signals == set()
+    world.write("creche.bureau.consigne", 25)
+    world.advance_to(local(8))
+    assert world.read("creche.bureau.puissance") == pytest.approx(100.0)  # wide open
+    world.write("creche.bureau.consigne", 10)
+    world.advance_to(local(9))
+    assert world.read("creche.bureau.puissance") == 0.0
+    assert world.zone_state("creche.bureau").heat_w == 0.0
+
+
+def test_a_fan_coil_warms_its_room_faster_than_a_radiator() -> None:
+    rises = {}
+    for emitter in ("radiator", "fan_coil"):
+        zone = ZoneThermal.build(80.0, "nursery", "from_2012", "medium", False, emitter)
+        network = ThermalNetwork([zone], 60.0, 15.0)
+        steps = 15
+        inputs = StepInputs(np.full(steps, 15.0), np.zeros((steps, 1)), np.zeros((steps, 1)),
+                            np.zeros((steps, 1)))
+        network.run(inputs, lambda air, k, w=zone.emitter_w: np.array([w]))
+        rises[emitter] = float(network.air[0]) - 15.0
+    assert rises["fan_coil"] > 2 * rises["radiator"] > 0
+
+
+def test_a_double_flow_unit_saves_the_fresh_airs_heat(demo_site: Site) -> None:
+    """The crèche's heat recovery: less heat for the same occupants and the same CO2."""
+    creche = next(b for b in demo_site.buildings if b.id == "creche")
+    assert creche.simulation is not None and creche.simulation.heat_recovery > 0
+    results = []
+    for recovery in (creche.simulation.heat_recovery, 0.0):
+        simulation = creche.simulation.model_copy(update={"heat_recovery": recovery})
+        site = restrict(demo_site, ["creche"])
+        site = site.model_copy(update={"buildings": (
+            creche.model_copy(update={"simulation": simulation}),)})
+        world = VirtualCommune(site, TUESDAY, seed=1, step_s=300.0)
+        world.advance_to(local(17))
+        results.append((world.read("creche.compteur-chauffage"), world.co2.copy()))
+    (recovered, co2), (plain, co2_plain) = results
+    assert recovered < 0.95 * plain
+    assert co2 == pytest.approx(co2_plain, rel=0.01)
+
+
+def test_the_creche_under_its_fixed_programme_is_warm_when_the_children_are_there(
+        demo_site: Site) -> None:
+    """A January week of the season harness (the bench's): within its pump's clock, the
+    programme's fixed early start has the rooms at comfort when the carers arrive, for
+    about 1.7 kWh/m² of heat in this cold week (docs/simulation.md: some 30 a season)."""
+    site = restrict(demo_site, ["creche"])
+    run = simulate(site, "fixed", 1, datetime(2026, 1, 13, tzinfo=PARIS),
+                   datetime(2026, 1, 20, tzinfo=PARIS), timedelta(days=3))
+    trace = run.trace
+    air = trace.air_per_step()[trace.counted_from:]
+    occupied = trace.occupants[trace.counted_from:] > 0
+    assert occupied.any(axis=0).all()
+    assert (air[occupied] >= 18.5).mean() > 0.99
+    assert 1.0 < run.heat_kwh["creche"] / 420 < 2.5

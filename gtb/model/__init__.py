@@ -55,21 +55,26 @@ class ZoneSimulation(Model):
 
     profile: Literal[
         "office", "reception", "council_room", "classroom", "canteen", "sports_hall",
-        "changing_room", "reading_room", "events_hall",
+        "changing_room", "reading_room", "events_hall", "nursery",
     ]
     occupants: int = Field(ge=0, le=1000, description="typical headcount when in use")
     lighting_w: float = Field(default=0.0, ge=0, description="power of the lighting circuit")
+    emitter: Literal["radiator", "fan_coil"] = Field(
+        default="radiator", description="a fan coil's output follows its fan, within minutes")
 
 
 class BuildingSimulation(Model):
     """How the virtual commune simulates this building. Ignored by the engine."""
 
-    envelope: Literal["pre_1975", "from_1975", "from_2000", "renovated"] = "from_1975"
+    envelope: Literal["pre_1975", "from_1975", "from_2000", "from_2012", "renovated"] = "from_1975"
     inertia: Literal["light", "medium", "heavy"] = "medium"
     plant: Literal["boiler", "heat_pump"] = "boiler"
     plant_kw: float | None = Field(
         default=None, gt=0, description="heat output limit; sized from the envelope if absent"
     )
+    heat_recovery: float = Field(
+        default=0.0, ge=0, lt=1,
+        description="share of the occupants' fresh air's heat a double-flow unit recovers")
 
 
 class Zone(Model):

@@ -37,7 +37,7 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 Profile = Literal[
     "office", "reception", "council_room", "classroom", "canteen", "sports_hall",
-    "changing_room", "reading_room", "events_hall",
+    "changing_room", "reading_room", "events_hall", "nursery",
 ]
 
 
@@ -65,11 +65,17 @@ TRAITS: dict[str, Traits] = {
     "changing_room": Traits(100.0, 25.0, 25.0),
     "reading_room": Traits(80.0, 18.0, 18.0, 10.0),
     "events_hall": Traits(90.0, 20.0, 18.0),
+    # A crèche's section: toddlers (about 45 W and 8 L/h each, half an adult's at rest)
+    # with their carers (90 W, 18 L/h), one for five or six children, so 55 W and 10 L/h
+    # a head; 15 m³/h a head as in nursery schools (RSDT art. 64, verify for crèches);
+    # 25 W a head for what runs while they are there: the kitchen's reheating and dish
+    # washer, bottle warmers, the daily laundry (an assumption, not a survey).
+    "nursery": Traits(55.0, 10.0, 15.0, 25.0),
 }
 
 DEFAULT_PROFILE: dict[str, Profile] = {
     "mairie": "office", "ecole": "classroom", "gymnase": "sports_hall",
-    "mediatheque": "reading_room", "salle_des_fetes": "events_hall", "creche": "classroom",
+    "mediatheque": "reading_room", "salle_des_fetes": "events_hall", "creche": "nursery",
     "atelier": "office", "eglise": "events_hall", "autre": "office",
 }
 
@@ -339,8 +345,8 @@ class Occupants:
         return known
 
 
-def local_slots(epoch_s: FloatArray, tz: ZoneInfo) -> tuple[IntArray, IntArray]:
-    """Local date ordinal and 5-minute wall-clock slot of each UTC instant.
+def local_time(epoch_s: FloatArray, tz: ZoneInfo) -> tuple[IntArray, FloatArray]:
+    """Local date ordinal and wall-clock seconds since midnight of each UTC instant.
 
     Offsets are looked up once per quarter-hour (every zone's changes fall on one), so a
     year of 1-minute steps costs 35,000 lookups, not 500,000.
@@ -350,8 +356,14 @@ def local_slots(epoch_s: FloatArray, tz: ZoneInfo) -> tuple[IntArray, IntArray]:
     offsets = np.array([_utc_offset(int(q) * 900, tz) for q in unique])
     local = epoch_s + offsets[inverse]
     days = np.floor(local / 86_400.0).astype(np.int64)
-    slots = ((local - days * 86_400.0) // (SLOT_MINUTES * 60)).astype(np.int64)
-    return days + _EPOCH_ORDINAL, np.minimum(slots, SLOTS_PER_DAY - 1)
+    return days + _EPOCH_ORDINAL, local - days * 86_400.0
+
+
+def local_slots(epoch_s: FloatArray, tz: ZoneInfo) -> tuple[IntArray, IntArray]:
+    """Local date ordinal and 5-minute wall-clock slot of each UTC instant."""
+    days, seconds = local_time(epoch_s, tz)
+    slots = (seconds // (SLOT_MINUTES * 60)).astype(np.int64)
+    return days, np.minimum(slots, SLOTS_PER_DAY - 1)
 
 
 def _utc_offset(epoch_s: int, tz: ZoneInfo) -> float:
@@ -396,6 +408,8 @@ def _populate(
             _changing_room(ctx, sessions, timeline)
         elif profile == "reading_room":
             _reading_room(occupants.seed, building.id, ctx, periods, people, timeline)
+        elif profile == "nursery":
+            _nursery(occupants.seed, key, ctx, periods, people, timeline)
         else:
             _events_hall(ctx, periods, people, timeline)
 
@@ -429,6 +443,48 @@ def _staff(occupants: Occupants, key: str, ctx: _Day, periods: Sequence[tuple[in
             arrive = start - 5 + rng.normal(0.0, 5.0)
         leave = periods[-1][1] + 5 + 0.5 * habit + rng.exponential(12.0)
         timeline.add(arrive, leave)
+
+
+def _nursery(seed: int, key: str, ctx: _Day, periods: Sequence[tuple[int, int]],
+             places: int, timeline: _Timeline) -> None:
+    """A crèche's section on a weekday: each child on the days of its contract, dropped
+    off from the opening and picked up until the closing at its parents' own hours, and
+    their carers in shifts from a quarter of an hour before the opening to after the last
+    child has gone. The children change every September."""
+    if not periods or ctx.weekday >= 5:
+        return
+    rng = ctx.rng
+    opening, closing = periods[0][0], periods[-1][1]
+    children = seeded_rng(seed, "children", key, _season(ctx.day))
+    days = children.choice([5, 4, 3], size=places, p=[0.6, 0.25, 0.15])
+    off = children.integers(0, 5, size=places)  # a four-day contract: one weekday off
+    off = np.where(days == 4, np.where(children.random(places) < 0.6, 2, off), off)
+    drop = np.clip(children.normal(510.0, 35.0, places), opening, opening + 150)
+    pick = np.clip(children.normal(1040.0, 40.0, places), closing - 240, closing - 5)
+    weekday = ctx.weekday
+    contracted = np.where(days == 5, True, np.where(days == 4, off != weekday,
+                                                    weekday in (0, 1, 3)))
+    away = 0.05 + 0.05 * (ctx.day.month in (11, 12, 1, 2, 3))  # winter illnesses
+    if ctx.school_holiday:
+        away += 0.25  # older siblings at home, parents on leave
+    if ctx.day.month == 7:
+        away += 0.15
+    here = contracted & (rng.random(places) >= away)
+    count = int(here.sum())
+    arrive = np.maximum(drop[here] + rng.normal(0.0, 10.0, count), opening)
+    leave = np.minimum(pick[here] + rng.normal(0.0, 12.0, count), closing)
+    timeline.add_many(arrive, leave)
+    carers = max(1, math.ceil(places / 6))  # one adult for five that do not walk, eight that do
+    shift = 7.5 * 60
+    for n in range(carers):
+        if n == 0:
+            start = opening - 15.0
+        elif n == carers - 1:
+            start = closing + 10 - shift
+        else:
+            start = opening + 45.0 + 60 * (n - 1)
+        start += rng.uniform(-5.0, 5.0)
+        timeline.add(start, start + shift + rng.normal(5.0, 5.0))
 
 
 def _visitors(ctx: _Day, periods: Sequence[tuple[int, int]], per_hour: float,
@@ -689,6 +745,12 @@ def _events(seed: int, building: Building, year: int,
                             (date(year, 10, 1), date(year, 10, 31))):
             events += event(on(4, first, last), "19:00", "21:30", room, 35,
                             "rencontre avec un auteur")
+    elif building.use == "creche":
+        sections = by_profile.get("nursery", largest)
+        events += event(on(4, date(year, 6, 15), date(year, 7, 10)), "16:30", "19:30",
+                        sections[:1], 45, "fête de fin d'année des familles")
+        events += event(on(int(rng.choice([1, 3])), date(year, 9, 8), date(year, 10, 2)),
+                        "18:45", "20:15", sections[:1], 25, "réunion des parents")
     else:
         for first, last in ((date(year, 4, 1), date(year, 6, 30)),
                             (date(year, 10, 1), date(year, 12, 15))):
@@ -700,6 +762,7 @@ def _closures(seed: int, building: Building, year: int,
               calendar: FrenchCalendar) -> tuple[Closure, ...]:
     rng = seeded_rng(seed, "closures", building.id, year)
     school = building.use == "ecole"
+    nursery = building.use == "creche"
 
     def open_day(d: date) -> bool:
         if d.weekday() >= 5 or calendar.is_public_holiday(d):
@@ -718,5 +781,12 @@ def _closures(seed: int, building: Building, year: int,
             day = _random_day(rng, date(year, 1, 5), date(year, 6, 30), open_day)
             if day is not None:
                 closures.append(Closure(day, "strike", "grève"))
+    if nursery:  # three weeks from the first Monday of August, and Christmas to New Year
+        summer = date(year, 8, 1) + timedelta(days=-date(year, 8, 1).weekday() % 7)
+        closures += [Closure(summer + timedelta(days=n), "closed", "fermeture estivale")
+                     for n in range(19)]
+        closures += [Closure(date(year, 12, day), "closed", "fermeture de fin d'année")
+                     for day in range(24, 32)]
+        closures.append(Closure(date(year, 1, 1), "closed", "fermeture de fin d'année"))
     unique = {c.day: c for c in closures}
     return tuple(sorted(unique.values(), key=lambda c: c.day))

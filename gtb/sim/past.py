@@ -98,6 +98,8 @@ _LIT_AFTER = timedelta(minutes=15)  # the engine's building circuits: presence +
 _ZONE_ROLES = (Role.ZONE_TEMPERATURE, Role.HEATING_SETPOINT, Role.HEATING_MODE, Role.VALVE,
                Role.CO2, Role.LIGHTING_RELAY, Role.OCCUPANCY)
 _COARSE_ROLES = (Role.ZONE_TEMPERATURE, Role.HEATING_SETPOINT)
+_SIGNAL_ROLES = (Role.FAN_SPEED, Role.EMITTER_POWER, Role.PLANT_AVAILABLE)
+"""Read through the points (what the physics says of them), not from its arrays."""
 _CODE = ("gtb/sim", "controllers", "gtb/engine/efficiency.py", "gtb/savings")
 
 
@@ -207,6 +209,7 @@ class CommuneRun:
         self._zone_points = [(ref.key, ref.role, index[f"{ref.building.id}.{ref.zone.id}"])
                              for ref in site.points() if ref.role in _ZONE_ROLES
                              and ref.building is not None and ref.zone is not None]
+        self._signals = [ref.key for ref in site.points() if ref.role in _SIGNAL_ROLES]
         self._meters = [ref.key for ref in site.points() if ref.role is Role.ENERGY_METER]
         self._outdoor = [ref.key for ref in site.points()
                          if ref.role is Role.OUTDOOR_TEMPERATURE]
@@ -242,10 +245,11 @@ class CommuneRun:
         hold = round(PRESENCE_HOLD_S / PHYSICS_STEP_S)
         keys = [key for key, _, _ in self._zone_points]
         modes = [zone_mode_key(key) for key in world.zone_keys]
-        all_keys = [*keys, *modes, *self._meters, *self._outdoor]
+        signals = slice(len(keys), len(keys) + len(self._signals))
+        all_keys = [*keys, *self._signals, *modes, *self._meters, *self._outdoor]
         roles = [role for _, role, _ in self._zone_points]
-        coarse = np.array([role in _COARSE_ROLES for role in roles]
-                          + [True] * (len(all_keys) - len(roles)))
+        coarse = np.array([role in _COARSE_ROLES for role in roles] + [False] * len(
+            self._signals) + [True] * (len(all_keys) - len(roles) - len(self._signals)))
         first = max(0, math.ceil((record_from - start) / _STEP))
         times = np.array([round(start.timestamp() + CONTROL_STEP_S * c)
                           for c in range(first, steps)], dtype=np.int64)
@@ -255,7 +259,8 @@ class CommuneRun:
                      Role.VALVE: 3, Role.CO2: 4, Role.LIGHTING_RELAY: 5, Role.OCCUPANCY: 6}
         where = np.array([role_rows[role] * zones + i for _, role, i in self._zone_points],
                          dtype=np.int64)
-        meters = slice(len(keys) + len(modes), len(keys) + len(modes) + len(self._meters))
+        modes_at = slice(signals.stop, signals.stop + len(modes))
+        meters = slice(modes_at.stop, modes_at.stop + len(self._meters))
         for c in range(steps):
             now = start + c * _STEP
             k = lead + c * STEPS_PER_CONTROL  # index of now in ``present``
@@ -270,12 +275,13 @@ class CommuneRun:
                                         100.0 * world.thermostat.valve[:zones],
                                         world.co2[:zones], world.lighting[:zones], detector])
                 values[row, : len(keys)] = state[where]
+                values[row, signals] = [world.read(key) for key in self._signals]
                 if times[row] % 3600 == 0:
                     values[row, meters] = [world.read(key) for key in self._meters]
             self.harness.control(now)
             if row >= 0:
                 commands = self.harness.commands
-                values[row, len(keys) : meters.start] = [
+                values[row, modes_at] = [
                     MODE_OF_LEVEL[commands[key].level] if key in commands else np.nan
                     for key in world.zone_keys]
             lit = np.asarray(present[k - lead : k + 1].any(axis=0))

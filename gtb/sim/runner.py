@@ -165,7 +165,7 @@ def zone_table(virtual: VirtualSite) -> Table:
     )
     weather = "" if outdoor is None else f", {outdoor:.1f} °C dehors"
     table = Table(title=f"{site.name} — {local:%a %d/%m/%Y %H:%M} (simulé){weather}")
-    for column in ("zone", "temp. °C", "consigne °C", "vanne %", "présence"):
+    for column in ("zone", "temp. °C", "consigne °C", "chauffage %", "présence"):
         table.add_column(column, justify="left" if column == "zone" else "right")
     for building in site.buildings:
         for zone in building.zones:
@@ -178,11 +178,14 @@ def zone_table(virtual: VirtualSite) -> Table:
             def show(role: Role, fmt: str, values: dict[Role, float] = values) -> str:
                 return format(values[role], fmt) if role in values else "—"
 
+            signal = next((role for role in (Role.VALVE, Role.FAN_SPEED, Role.EMITTER_POWER)
+                           if role in values), Role.VALVE)  # whichever the zone reports
+
             table.add_row(
                 f"{building.name} / {zone.name}",
                 show(Role.ZONE_TEMPERATURE, ".1f"),
                 show(Role.HEATING_SETPOINT, ".1f"),
-                show(Role.VALVE, ".0f"),
+                show(signal, ".0f"),
                 "oui" if values.get(Role.OCCUPANCY) else "non",
             )
     return table

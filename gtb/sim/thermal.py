@@ -35,8 +35,14 @@ AIR_HEAT_CAPACITY = 1200.0  # J/(m³·K), rho·c of air
 DESIGN_OUTDOOR = -9.0  # °C, base temperature for sizing in the Nord (NF EN 12831, H1 < 200 m)
 DESIGN_INDOOR = 19.0  # °C
 PLANT_MARGIN = 1.2  # plants are sized 20 % above the design load (reheat after setbacks)
-EMITTER_MARGIN = 1.3  # and each room's emitters a little more
-EMITTER_TIME_CONSTANT = 1800.0  # s, radiator water and metal
+EMITTER_MARGIN = {"radiator": 1.3, "fan_coil": 2.0}
+"""Each room's emitters above its design load: radiators a little; fan coils, chosen for
+the summer's cooling load, give about twice the heat the room needs (an assumption of
+the usual ratio for two-pipe units, to verify)."""
+EMITTER_TIME_CONSTANT = {"radiator": 1800.0, "fan_coil": 300.0}
+"""s: a radiator's water and metal; a fan coil's few litres and its fan's forced
+convection answer in minutes (an assumption of the order of its coil's published
+warm-up, to verify)."""
 GROUND_FACTOR = 0.5  # floors lose to the ground, slower and warmer than the outdoor air
 
 
@@ -64,6 +70,10 @@ ENVELOPES: dict[str, Envelope] = {
     "from_1975": Envelope(0.9, 3.0, 0.55, 0.8, 0.55, 0.72, 0.15),
     # RT 2000 / RT 2005 guard-rail values.
     "from_2000": Envelope(0.45, 2.3, 0.30, 0.40, 0.40, 0.62, 0.15),
+    # RT 2012: no element limits, but its Bbio and airtightness (Q4Pa-surf at most
+    # 1.7 m³/(h·m²) for non-residential buildings, measured or default) lead to about these
+    # values (orders of magnitude of recent public buildings, to verify on a real one).
+    "from_2012": Envelope(0.25, 1.5, 0.18, 0.25, 0.25, 0.55, 0.10),
     # Renovated element by element to the RT existant minima (arrêté du 3 mai 2007):
     # walls insulated from inside (strong slab bridges), loft and windows redone, the
     # ground floor and the natural ventilation left as they were.
@@ -98,6 +108,9 @@ GEOMETRY: dict[str, Geometry] = {
     "changing_room": Geometry(3.0, 0.70, 0.05, 1.0, 1.0),
     "reading_room": _ROOM,
     "events_hall": Geometry(5.0, 0.80, 0.10, 1.0, 1.0, 0.7),
+    # A single-storey crèche: every room under the roof and on the ground, wide glazing
+    # onto its garden.
+    "nursery": Geometry(2.8, 0.80, 0.25, 1.0, 1.0),
     # Corridors, stairs and toilets that belong to no zone of the site file.
     "circulation": Geometry(3.0, 0.5, 0.10, 0.6, 0.6),
 }
@@ -122,12 +135,15 @@ class ZoneThermal:
 
     @classmethod
     def build(
-        cls, area_m2: float, profile: str, envelope: str, inertia: str, low_temperature: bool
+        cls, area_m2: float, profile: str, envelope: str, inertia: str, low_temperature: bool,
+        emitter: str = "radiator",
     ) -> ZoneThermal:
         """Constants from the zone's floor area, profile and the building's type.
 
         ``low_temperature`` emitters (heat pumps) are sized for a 25 K water-to-air
-        difference instead of 50 K, so they are larger for the same output.
+        difference instead of 50 K, so they are larger for the same output. A
+        ``fan_coil`` (``EMITTER_TIME_CONSTANT``) gives the same output as a radiator,
+        within minutes: its valve or fan follows the thermostat, as a radiator's valve.
         """
         env, geo = ENVELOPES[envelope], GEOMETRY[profile]
         opaque_wall = max(geo.wall - geo.window, 0.0)
@@ -144,14 +160,14 @@ class ZoneThermal:
         mass_surface = 3.0 if inertia == "heavy" else 2.5
         h_air_structure = area_m2 / (1 / (9.1 * mass_surface) + 1 / (3.45 * 4.5))
         design = (h_air_out + h_structure_out) * (DESIGN_INDOOR - DESIGN_OUTDOOR)
-        emitter_w = EMITTER_MARGIN * design
+        emitter_w = EMITTER_MARGIN[emitter] * design
         h_emitter = emitter_w / (25.0 if low_temperature else 50.0)
         return cls(
             area_m2=area_m2,
             volume_m3=volume,
             c_air=c_air,
             c_structure=c_structure,
-            c_emitter=EMITTER_TIME_CONSTANT * h_emitter,
+            c_emitter=EMITTER_TIME_CONSTANT[emitter] * h_emitter,
             h_air_out=h_air_out,
             h_structure_out=h_structure_out,
             h_air_structure=h_air_structure,

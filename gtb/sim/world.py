@@ -9,7 +9,8 @@ their thermostats and plants (``thermal``), all zones at once.
 
 Before any engine writes, a building does what it would on its own: setpoints at the
 zone's comfort level, plants on, heating mode comfort, lights and cabinets off, dimming
-at 100 %.
+at 100 %. A building's emission pump runs by its own clock (``plant_schedule``), which
+nothing writes: outside it no heat reaches the building's emitters.
 
 Meters count energy, in kWh:
 - ``heating``: heat delivered by the plant to the emitters (for a boiler, the gas burnt
@@ -31,9 +32,9 @@ from datetime import UTC, datetime
 import numpy as np
 from numpy.typing import NDArray
 
-from gtb.model import Building, Site, Zone
+from gtb.model import Building, Programme, Site, Zone
 from gtb.model.points import ROLES, Role
-from gtb.sim.occupants import TRAITS, Occupants, Traits, zone_simulation
+from gtb.sim.occupants import TRAITS, Occupants, Traits, local_time, zone_simulation
 from gtb.sim.thermal import (
     AIR_HEAT_CAPACITY,
     ENVELOPES,
@@ -136,10 +137,22 @@ class _Entry:
 
     def thermal(self) -> ZoneThermal:
         sim = self.owner.simulation
+        emitter = "radiator" if self.zone is None else zone_simulation(
+            self.owner, self.zone).emitter
         return ZoneThermal.build(
             self.area, self.profile, sim.envelope if sim else "from_1975",
-            sim.inertia if sim else "medium", bool(sim and sim.plant == "heat_pump"),
+            sim.inertia if sim else "medium", bool(sim and sim.plant == "heat_pump"), emitter,
         )
+
+
+def _weekly_minutes(programme: Programme) -> NDArray[np.bool_]:
+    """A weekly programme as (weekday, minute of the wall-clock day): in a period."""
+    on = np.zeros((7, 1440), dtype=bool)
+    for weekday in range(7):
+        for period in programme.periods(weekday):
+            end = 1440 if period.end is None else period.end.hour * 60 + period.end.minute
+            on[weekday, period.start.hour * 60 + period.start.minute : end] = True
+    return on
 
 
 def _entries(site: Site) -> list[_Entry]:
@@ -195,6 +208,12 @@ class VirtualCommune:
         self._sensible = np.array([e.traits.sensible_w for e in entries])
         self._co2_m3s = np.array([e.traits.co2_lph / 3.6e6 for e in entries])
         self._fresh_m3s = np.array([e.traits.fresh_air_m3h / 3600.0 for e in entries])
+        self._unrecovered = 1.0 - np.array([
+            e.owner.simulation.heat_recovery if e.owner.simulation else 0.0 for e in entries])
+        # The emission pumps' own clocks (``plant_schedule``): no heat reaches a
+        # building's emitters outside it, whatever its plant is told.
+        self._pump_clock = [None if b.plant_schedule is None
+                            else _weekly_minutes(b.plant_schedule) for b in site.buildings]
         self._equipment_w = np.array([e.traits.equipment_w for e in entries])
         self._lighting_w = np.array([e.lighting_w for e in entries])
         comfort = [site.comfort_of(e.zone) for e in entries if e.zone is not None]
@@ -301,23 +320,27 @@ class VirtualCommune:
             lights + BASE_LOAD_W_M2 * self._area)
         sun = solar[:, None] * self._aperture
         fresh = people * self._fresh_m3s + self._window_m3s
+        # A double-flow unit gives back part of the occupants' fresh air's heat (its own
+        # coil is not modelled: the zones' emitters make up the rest).
+        ventilated = people * self._fresh_m3s * self._unrecovered + self._window_m3s
         inputs = StepInputs(outdoor, 0.5 * internal + 0.2 * sun, 0.5 * internal + 0.8 * sun,
-                            AIR_HEAT_CAPACITY * fresh)
+                            AIR_HEAT_CAPACITY * ventilated)
         target, on = self._targets()
         enabled = on.astype(np.float64)
-        available = self.plant_enabled[self._building]
+        delivering = self.plant_enabled & self.pumps_running(starts)  # (steps, buildings)
+        available = delivering[:, self._building]
         emitter = self._emitter_w * available
         capacity = np.stack([p.capacity(outdoor) for p in self.plants], axis=1)
-        capacity *= self.plant_enabled
+        capacity *= delivering
         thermostat, membership = self.thermostat, self._membership
         free = np.isnan(self._stuck)
         stuck = np.where(free, 0.0, self._stuck)
 
         def controller(air: FloatArray, k: int) -> FloatArray:
-            valve = thermostat.update(air, target, enabled, available, dt)
+            valve = thermostat.update(air, target, enabled, available[k], dt)
             if not free.all():
                 valve = np.where(free, valve, stuck)
-            return share_plant(valve * emitter, membership, capacity[k])
+            return share_plant(valve * emitter[k], membership, capacity[k])
 
         heat = self.network.run(inputs, controller)
         produced = heat @ self._membership.T  # (steps, buildings)
@@ -338,6 +361,19 @@ class VirtualCommune:
         self._co2_run(people, fresh)
         self._epoch += dt * steps
         self._instant.clear()
+
+    def pumps_running(self, epoch_s: FloatArray) -> NDArray[np.bool_]:
+        """(instants, buildings): each building's emission pump runs by its own clock
+        (``plant_schedule``; always without one). No heat reaches a building's emitters
+        while its pump is stopped: a bound over this world's physics must hold to it."""
+        running = np.ones((len(epoch_s), len(self.site.buildings)), dtype=bool)
+        if any(clock is not None for clock in self._pump_clock):
+            days, seconds = local_time(epoch_s, self.site.tz)
+            weekday, minute = (days - 1) % 7, (seconds // 60).astype(np.int64)
+            for b, clock in enumerate(self._pump_clock):
+                if clock is not None:
+                    running[:, b] = clock[weekday, minute]
+        return running
 
     def _co2_run(self, people: FloatArray, fresh: FloatArray) -> None:
         """CO2 mass balance, exact over each step: only its value at the end is kept."""
@@ -413,6 +449,12 @@ class VirtualCommune:
             self._instant["presence"] = np.asarray((counts > 0).any(axis=0), dtype=np.float64)
         return self._instant["presence"]
 
+    def _pumps_now(self) -> FloatArray:
+        if "pumps" not in self._instant:
+            self._instant["pumps"] = self.pumps_running(np.array([self._epoch]))[0].astype(
+                np.float64)
+        return self._instant["pumps"]
+
     def _outdoor(self) -> float:
         if "outdoor" not in self._instant:
             self._instant["outdoor"] = self.weather.sample(np.array([self._epoch]))[0]
@@ -469,6 +511,13 @@ class VirtualCommune:
             return float(self.network.air[i])
         if role is Role.VALVE:
             return 100.0 * float(self.thermostat.valve[i])
+        if role is Role.FAN_SPEED:  # a fan coil's fan stops without hot water
+            return 100.0 * float(self.thermostat.valve[i] * self._pumps_now()[self._building[i]]
+                                 * self.plant_enabled[self._building[i]])
+        if role is Role.EMITTER_POWER:
+            return 100.0 * float(self._heat_w[i] / self._emitter_w[i])
+        if role is Role.PLANT_AVAILABLE:
+            return float(self._pumps_now()[i])
         return float(getattr(self, _HELD_IN[role])[i])
 
     def write(self, key: str, value: float) -> None:
