@@ -47,11 +47,10 @@ from scipy.linalg import expm
 from scipy.optimize import linprog
 
 from gtb.model import Site
-from gtb.sim.occupants import TRAITS, Traits, zone_simulation
 from gtb.sim.season import CONTROL_STEP_S, PHYSICS_STEP_S, STEPS_PER_CONTROL, instants
-from gtb.sim.thermal import AIR_HEAT_CAPACITY, FloatArray, ZoneThermal
+from gtb.sim.thermal import FloatArray, ZoneThermal
 from gtb.sim.weather import SyntheticWeather, Weather, to_epoch
-from gtb.sim.world import BASE_LOAD_W_M2, J_PER_KWH, VirtualCommune
+from gtb.sim.world import J_PER_KWH, VirtualCommune
 
 LEAD_IN = timedelta(hours=24)
 """How far before each block its LP begins, from a free state: longer is tighter, slower."""
@@ -124,24 +123,13 @@ class BuildingModel:
         self.emitter_kw = np.array([z.emitter_w for z in thermals]) / 1000.0
         self.area = np.array([z.area_m2 for z in thermals])
         steps = controls * per
-        starts = instants(origin, dt, steps)
-        outdoor, solar = world.weather.sample(starts + dt / 2)
-        people = np.zeros((steps, len(self.zones)))
-        counts = world.occupants.counts(starts)
-        people[:, : self.real] = counts[:, reals]
-        self.occupied = people[:, : self.real] > 0
-        traits = [TRAITS.get(zone_simulation(owner, zone).profile, Traits(0.0, 0.0, 0.0))
-                  for zone in owner.zones]
-        per_person = np.zeros(len(self.zones))
-        fresh = np.zeros(len(self.zones))
-        per_person[: self.real] = [t.sensible_w + t.equipment_w for t in traits]
-        fresh[: self.real] = [t.fresh_air_m3h / 3600.0 for t in traits]
-        internal = people * per_person + BASE_LOAD_W_M2 * self.area
-        sun = solar[:, None] * np.array([z.solar_aperture_m2 for z in thermals])
-        to_air, to_structure = 0.5 * internal + 0.2 * sun, 0.5 * internal + 0.8 * sun
-        ventilation = AIR_HEAT_CAPACITY * people * fresh  # W/K
-        plant = world.plants[building]
-        self.plant_kw = plant.capacity(outdoor).reshape(controls, per) / 1000.0
+        drive = world.drive(instants(origin, dt, steps))
+        outdoor = drive.inputs.outdoor
+        self.occupied = drive.people[:, reals] > 0
+        to_air = drive.inputs.to_air[:, self.zones]
+        to_structure = drive.inputs.to_structure[:, self.zones]
+        ventilation = drive.inputs.ventilation[:, self.zones]  # W/K
+        self.plant_kw = drive.capacity[:, building].reshape(controls, per) / 1000.0
         n = len(self.zones)
         ad, bd = np.empty((n, 3, 3)), np.empty((n, 3, 4))
         for z, zone in enumerate(thermals):

@@ -118,6 +118,21 @@ class BuildingState:
 
 
 @dataclass(frozen=True)
+class Drive:
+    """What drives the zones over a run of physics steps (``VirtualCommune.drive``)."""
+
+    people: FloatArray
+    """(steps, zones) headcount, hidden zones empty."""
+    lights: FloatArray
+    """(zones,) W of the lighting circuits on."""
+    inputs: StepInputs
+    running: NDArray[np.bool_]
+    """(steps, buildings) each building's emission pump runs (its own clock)."""
+    capacity: FloatArray
+    """(steps, buildings) W each plant can deliver, 0 while its pump is stopped."""
+
+
+@dataclass(frozen=True)
 class _Entry:
     """A simulated zone: one of the site file, or the rest of a building's floor area."""
 
@@ -309,29 +324,41 @@ class VirtualCommune:
         return (np.concatenate([target, weighted[hidden] / np.maximum(total[hidden], 1e-9)]),
                 np.concatenate([enabled, total[hidden] > 0]))
 
-    def _run(self, steps: int) -> None:
+    def drive(self, starts: FloatArray) -> Drive:
+        """What drives the zones over the physics steps beginning at ``starts``, known
+        before they run: the weather, the occupants, the lights as they are now, and what
+        each building's plant can deliver (its pump's clock included, its ``plant_enable``
+        aside). The world's own steps and a bound over its physics take the same."""
         dt = self.step_s
-        starts = self._epoch + dt * np.arange(steps, dtype=np.float64)
         outdoor, solar = self.weather.sample(starts + dt / 2)
-        people = np.zeros((steps, len(self._area)))
+        people = np.zeros((len(starts), len(self._area)))
         people[:, : self._real] = self.occupants.counts(starts)
         lights = self._lighting_w * self.lighting
         internal = people * (self._sensible + self._equipment_w) + (
             lights + BASE_LOAD_W_M2 * self._area)
         sun = solar[:, None] * self._aperture
-        fresh = people * self._fresh_m3s + self._window_m3s
         # A double-flow unit gives back part of the occupants' fresh air's heat (its own
         # coil is not modelled: the zones' emitters make up the rest).
         ventilated = people * self._fresh_m3s * self._unrecovered + self._window_m3s
         inputs = StepInputs(outdoor, 0.5 * internal + 0.2 * sun, 0.5 * internal + 0.8 * sun,
                             AIR_HEAT_CAPACITY * ventilated)
+        running = self.pumps_running(starts)
+        capacity = np.stack([p.capacity(outdoor) for p in self.plants], axis=1) * running
+        return Drive(people, lights, inputs, running, capacity)
+
+    def _run(self, steps: int) -> None:
+        dt = self.step_s
+        starts = self._epoch + dt * np.arange(steps, dtype=np.float64)
+        drive = self.drive(starts)
+        people, lights, inputs = drive.people, drive.lights, drive.inputs
+        outdoor = inputs.outdoor
+        fresh = people * self._fresh_m3s + self._window_m3s
         target, on = self._targets()
         enabled = on.astype(np.float64)
-        delivering = self.plant_enabled & self.pumps_running(starts)  # (steps, buildings)
+        delivering = self.plant_enabled & drive.running  # (steps, buildings)
         available = delivering[:, self._building]
         emitter = self._emitter_w * available
-        capacity = np.stack([p.capacity(outdoor) for p in self.plants], axis=1)
-        capacity *= delivering
+        capacity = drive.capacity * self.plant_enabled
         thermostat, membership = self.thermostat, self._membership
         free = np.isnan(self._stuck)
         stuck = np.where(free, 0.0, self._stuck)
