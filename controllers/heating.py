@@ -207,8 +207,8 @@ def learned_decision(
         if not unused:
             return _comfort_or_coast(occupation, local_now, comfort, learning, previous,
                                      settings)
-        level, setpoint, setback = _setback_level(occupation, comfort, learning, forecast.start,
-                                                  settings)
+        level, setpoint, setback = _setback_level(occupation, local_now, comfort, learning,
+                                                  forecast.start, settings, plant)
         return HeatingDecision(level, setpoint, Reason.of(
             "heating.seldom_used", forecast=forecast.reason, setback=setback))
     if forecast.basis != "learned":
@@ -218,7 +218,7 @@ def learned_decision(
     arrival = forecast.start
     if arrival is None or (elapsed(local_now, arrival) <= timedelta(0) and (
             forecast.end is None or local_now >= forecast.end)):
-        return _learned_setback(occupation, comfort, learning, settings)
+        return _learned_setback(occupation, local_now, comfort, learning, settings, plant)
     if elapsed(local_now, arrival) <= timedelta(0):
         # People usually are here by now: stay warm for them until they come or the
         # learned period ends, as the programme would.
@@ -228,7 +228,10 @@ def learned_decision(
             Reason.of("heating.arrival_expected", forecast=forecast.reason,
                       setpoint=comfort.comfort),
         )
-    long_absence = _long_absence(occupation, learning, arrival)
+    # From frost protection (a long absence, or a deep setback) the structure is cold:
+    # the slower gain, and the longer cap.
+    long_absence = _long_absence(occupation, learning, arrival) or (
+        previous is not None and previous.level is HeatingLevel.FROST_PROTECTION)
     cap = settings.max_preheat(long_absence)
     left = elapsed(local_now, arrival)
     latched = previous.preheat if previous is not None else None
@@ -251,8 +254,8 @@ def learned_decision(
         if begin is None or begin > local_now:
             then = (Reason.of("heating.preheat_about", at=local_now, start=start)
                     if begin == start else _waiting(local_now, start, begin, arrival))
-            return replace(_learned_setback(occupation, comfort, learning, settings, then),
-                           planned=begin)
+            return replace(_learned_setback(occupation, local_now, comfort, learning,
+                                            settings, plant, then), planned=begin)
         latched = Preheat(local_now, _late(plant, start))
     code = "heating.preheat_late" if latched.late_minutes else "heating.preheat"
     return HeatingDecision(
@@ -294,18 +297,29 @@ def _long_absence(occupation: Occupation, learning: Learning, arrival: datetime 
     return arrival is None or since is None or elapsed(since, arrival) > LONG_ABSENCE
 
 
-def _setback_level(occupation: Occupation, comfort: ComfortLevels, learning: Learning,
-                   arrival: datetime | None,
-                   settings: LearningSettings) -> tuple[HeatingLevel, float, Reason]:
-    """Reduced, or frost protection when the learned absence is long: the level, its
-    setpoint, and why. Frost protection only if similar days show at most
-    ``surprise_tolerance`` of unexpected visits: a room used now and then stays reduced,
-    from where it warms up in minutes rather than hours."""
+def _setback_level(occupation: Occupation, local_now: datetime, comfort: ComfortLevels,
+                   learning: Learning, arrival: datetime | None, settings: LearningSettings,
+                   plant: PlantClock | None) -> tuple[HeatingLevel, float, Reason]:
+    """Reduced, or frost protection when the learned absence is long or the zone can come
+    back from it in time: the level, its setpoint, and why. Frost protection only if
+    similar days show at most ``surprise_tolerance`` of unexpected visits: a room used now
+    and then stays reduced, from where it warms up in minutes rather than hours.
+
+    A short absence (a night, a weekend under 48 h) goes to frost protection too when the
+    zone, left to cool until the latest pre-heat the cap allows, would still be back at
+    comfort by the arrival (``_back_in_time``): heat that holds a reduced level nobody
+    needs is saved, and the law's 16 °C is a ceiling, not a floor (R241-26). This is the
+    French "coupure avec relance optimisée"; otherwise reduced, the "ralenti"."""
+    surprise = learning.forecast.surprise
+    surprises = surprise > settings.surprise_tolerance
     if not _long_absence(occupation, learning, arrival):
+        if not surprises and _back_in_time(local_now, comfort, learning, arrival, settings,
+                                           plant):
+            return (HeatingLevel.FROST_PROTECTION, comfort.frost_protection,
+                    Reason.of("setback.deep", setpoint=comfort.frost_protection))
         return (HeatingLevel.REDUCED, comfort.reduced,
                 Reason.of("setback.reduced", setpoint=comfort.reduced))
-    surprise = learning.forecast.surprise
-    if surprise > settings.surprise_tolerance:
+    if surprises:
         return (HeatingLevel.REDUCED, comfort.reduced,
                 Reason.of("setback.reduced_surprises", setpoint=comfort.reduced,
                           surprise=surprise))
@@ -313,14 +327,57 @@ def _setback_level(occupation: Occupation, comfort: ComfortLevels, learning: Lea
             Reason.of("setback.frost_protection", setpoint=comfort.frost_protection))
 
 
-def _learned_setback(occupation: Occupation, comfort: ComfortLevels, learning: Learning,
-                     settings: LearningSettings,
+def _back_in_time(local_now: datetime, comfort: ComfortLevels, learning: Learning,
+                  arrival: datetime | None, settings: LearningSettings,
+                  plant: PlantClock | None) -> bool:
+    """Whether the zone, left without heat (down to its frost-protection level) until
+    ``max_preheat`` before ``arrival``, warms up to comfort from there within that cap,
+    with its margin, at the slower gain of a cold structure and the forecast's outdoor
+    temperature: then a deep setback costs no comfort. Not when the plant could not
+    deliver heat from then on (its own clock, or its point saying no)."""
+    if arrival is None:
+        return False
+    cap = settings.max_preheat(False)
+    if plant is not None and plant.first_available(arrival - cap, local_now) != max(
+            arrival - cap, local_now):
+        return False
+    coast = elapsed(local_now, arrival - cap).total_seconds() / 60.0
+    weather = learning.outdoor_forecast(local_now)
+    outdoor = (weather.mean(local_now, arrival) if weather.source == "forecast"
+               else learning.outdoor)
+    thermal = learning.thermal
+    coasted = _coasted(thermal, learning.indoor, comfort.frost_protection, outdoor,
+                       max(coast, 0.0))
+    warmup = thermal.warmup_minutes(coasted, comfort.comfort, outdoor,
+                                    after_long_absence=True, power=learning.power)
+    margin = max(thermal.margin_minutes(settings.margin_sigmas), settings.min_margin_minutes)
+    return warmup + margin <= cap.total_seconds() / 60.0
+
+
+def _coasted(thermal: ThermalModel, indoor: float, floor: float, outdoor: float,
+             minutes: float) -> float:
+    """The air after ``minutes`` without heat from ``indoor``, held at ``floor``: by
+    bisection on the model's cooling time (any model whose cooling is monotonic)."""
+    if thermal.cooldown_minutes(indoor, floor, outdoor) <= minutes:
+        return min(indoor, floor)
+    low, high = floor, indoor
+    for _ in range(24):
+        middle = 0.5 * (low + high)
+        if thermal.cooldown_minutes(indoor, middle, outdoor) <= minutes:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def _learned_setback(occupation: Occupation, local_now: datetime, comfort: ComfortLevels,
+                     learning: Learning, settings: LearningSettings, plant: PlantClock | None,
                      then: Reason | None = None) -> HeatingDecision:
     """Nobody expected before the learned arrival: the setback it allows, and why (and
     ``then``, when the preheat is to start)."""
     forecast = learning.forecast
-    level, setpoint, setback = _setback_level(occupation, comfort, learning, forecast.start,
-                                              settings)
+    level, setpoint, setback = _setback_level(occupation, local_now, comfort, learning,
+                                              forecast.start, settings, plant)
     return HeatingDecision(level, setpoint, Reason.of(
         "heating.learned_setback", forecast=forecast.reason, setback=setback,
         then=then or Reason.of("empty")))

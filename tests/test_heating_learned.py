@@ -68,7 +68,7 @@ def test_starts_just_in_time_for_the_learned_arrival_and_holds_it() -> None:
     assert 30 < warmup < 50
     lead = warmup + 20  # the margin floor: the model's own error is smaller
     early = decide(at(8) - timedelta(minutes=lead + 5), 16.0)
-    assert early.level is HeatingLevel.REDUCED
+    assert early.level is HeatingLevel.FROST_PROTECTION
     # Waiting, it says what it waits for, and when it will start.
     expected = (EIGHT - timedelta(minutes=lead)).strftime("%H:%M")
     assert early.reason.fr == f"Inoccupé (appris) : réduit 16,0 °C, préchauffage vers {expected}"
@@ -104,7 +104,7 @@ def test_the_start_shown_is_latched_while_the_estimate_shrinks() -> None:
 
 def test_a_colder_forecast_starts_earlier_than_persistence() -> None:
     flat = decide(at(6, 55), 16.0)
-    assert flat.level is HeatingLevel.REDUCED
+    assert flat.level is HeatingLevel.FROST_PROTECTION
     # Now 2 °C, but -8 °C forecast from 06:00: the warm-up is longer, it starts now.
     cold = OutdoorForecast.of([(at(5), 2.0), (at(6), -8.0), (at(10), -8.0)])
     colder = decide(at(6, 55), 16.0, weather=cold)
@@ -167,7 +167,7 @@ def test_the_fixed_programme_starts_much_earlier() -> None:
     fixed = programme_decision(occupation(OFFICE, CALENDAR, "mairie", at(6, 30)), at(6, 30),
                                LEVELS)
     assert fixed.level is HeatingLevel.COMFORT  # a fixed 2 h early start
-    assert decide(at(6, 30), 16.0).level is HeatingLevel.REDUCED
+    assert decide(at(6, 30), 16.0).level is HeatingLevel.FROST_PROTECTION
 
 
 def test_a_slow_zone_starts_at_most_three_hours_early() -> None:
@@ -374,4 +374,4 @@ def test_a_latch_left_from_another_day_is_not_taken_for_this_preheat() -> None:
     assert monday.preheat is not None
     # The zone was decided otherwise since (an agenda entry): Tuesday's start is its own.
     tuesday = decide(at(6, 30), 16.0, previous=monday)
-    assert tuesday.level is HeatingLevel.REDUCED
+    assert tuesday.level is HeatingLevel.FROST_PROTECTION

@@ -386,6 +386,8 @@ _HEATING: dict[str, Template] = {
                                   "reduced {setpoint:temperature}, not frost protection: "
                                   "unexpected visits on some days (up to {surprise:percent} of "
                                   "similar days)"),
+    "setback.deep": ("hors-gel {setpoint:temperature}, la relance rattrape l'arrivée",
+                     "frost protection {setpoint:temperature}, the warm-up makes the arrival"),
     "setback.frost_protection": ("hors-gel {setpoint:temperature}",
                                  "frost protection {setpoint:temperature}"),
     # arrivals forecast from what the zone's detector saw
