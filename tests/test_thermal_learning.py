@@ -8,9 +8,10 @@ approximation there, as it is in a real building.
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from controllers.thermal import (
+    ThermalFit,
     ThermalModel,
     ThermalObservation,
     fit_thermal,
@@ -59,7 +61,7 @@ def first_order_history(k: float, g: float, days: int, seed: int = 0,
 def test_fit_recovers_known_parameters_within_10_percent() -> None:
     k, g = 0.12, 4.0
     history = first_order_history(k, g, days=10)
-    model = fit_thermal(history, now=history[-1].time)
+    model = fit_thermal(history, now=history[-1].time).model
     assert model is not None
     assert abs(model.k - k) / k < 0.10, model
     assert abs(model.g - g) / g < 0.10, model
@@ -69,27 +71,36 @@ def test_fit_recovers_known_parameters_within_10_percent() -> None:
 
 def test_nan_observation_is_skipped_not_fitted() -> None:
     history = first_order_history(0.12, 4.0, days=10, seed=1)
-    clean = fit_thermal(history, now=history[-1].time)
+    clean = fit_thermal(history, now=history[-1].time).model
     poisoned = list(history)
     for i in (100, 500, 900):
         o = poisoned[i]
         poisoned[i] = ThermalObservation(o.time, math.nan, o.outdoor, o.heating)
     poisoned[700] = ThermalObservation(poisoned[700].time, 20.0, math.inf, 1.0)
-    model = fit_thermal(poisoned, now=history[-1].time)
+    model = fit_thermal(poisoned, now=history[-1].time).model
     assert model is not None and clean is not None
     assert math.isfinite(model.k) and math.isfinite(model.g)
     assert abs(model.k - clean.k) / clean.k < 0.02
     assert abs(model.g - clean.g) / clean.g < 0.02
 
 
-def test_too_little_data_gives_none() -> None:
+def test_too_little_data_is_refused_with_the_reason() -> None:
     history = first_order_history(0.12, 4.0, days=10)
-    assert fit_thermal([], now=history[-1].time) is None
-    assert fit_thermal(history[:60], now=history[-1].time) is None  # ten hours
-    heated_only = [ThermalObservation(o.time, o.indoor, o.outdoor, 1.0) for o in history]
-    assert fit_thermal(heated_only, now=history[-1].time) is None
+    assert reason_of(fit_thermal([], now=history[-1].time)) == "thermal.no_cooldown"
+    # Heating always on: nothing tells the losses from the gain.
+    always = [replace(o, heating=1.0) for o in history]
+    assert reason_of(fit_thermal(always, now=history[-1].time)) == "thermal.no_cooldown"
+    # A constant temperature, heated or not: no warm-up to learn from.
+    constant = [replace(o, indoor=19.0) for o in history]
+    assert reason_of(fit_thermal(constant, now=history[-1].time)) == "thermal.no_warmup"
     # Observations after ``now`` are not used: the fit sees only the past.
-    assert fit_thermal(history, now=history[0].time + timedelta(hours=5)) is None
+    assert reason_of(fit_thermal(history, now=history[0].time + timedelta(hours=2))) == (
+        "thermal.no_cooldown")
+
+
+def reason_of(fit: ThermalFit) -> str | None:
+    assert (fit.model is None) == (fit.refused is not None), fit
+    return None if fit.refused is None else fit.refused.code
 
 
 def _model(k: float = 0.1, g: float = 3.0, g_cold: float = 2.0) -> ThermalModel:
@@ -129,12 +140,24 @@ def test_unreachable_targets_and_trivial_cases() -> None:
 
 
 def test_to_dict_from_dict_round_trip() -> None:
-    model = _model()
-    data = model.to_dict()
-    assert all(isinstance(v, float | int | str) for v in data.values())
+    history = first_order_history(0.12, 4.0, days=3)
+    model = fit_thermal(history, now=history[-1].time).model
+    assert model is not None and len(model.covariance) == 4
+    data = json.loads(json.dumps(model.to_dict()))  # what the store keeps
     assert ThermalModel.from_dict(data) == model
     with pytest.raises(ValueError, match="time zone"):
         ThermalModel.from_dict({**data, "fitted_at": "2025-01-20T03:00:00"})
+    # A model stored before the gains and the covariance were kept still loads, without
+    # a parameter uncertainty; one without its loss rate is refused, saying so.
+    old = {key: data[key] for key in ("k", "g", "g_warmup", "g_after_long_absence",
+                                      "warmup_error_minutes", "samples", "fitted_at")}
+    loaded = ThermalModel.from_dict(old)
+    assert loaded.covariance == () and loaded.gains == 0.0
+    assert loaded.warmup_sigma(16.0, 19.0, 2.0) == 0.0
+    with pytest.raises(ValueError, match="'k'"):
+        ThermalModel.from_dict({key: v for key, v in data.items() if key != "k"})
+    with pytest.raises(ValueError, match="covariance"):
+        ThermalModel.from_dict({**data, "covariance": [[1.0, 0.0]]})
 
 
 @dataclass(frozen=True)
@@ -197,7 +220,7 @@ def test_commune_held_out_mornings_are_predicted_within_20_minutes(
         commune_history: CommuneHistory) -> None:
     """Fit on the first 16 days, predict the mornings of the last week."""
     cutoff = datetime(2025, 1, 18, 0, 0, tzinfo=PARIS)
-    model = fit_thermal(commune_history.observations, now=cutoff)
+    model = fit_thermal(commune_history.observations, now=cutoff, use="mairie").model
     assert model is not None
     errors, lines = [], []
     held_out = [m for m in commune_history.mornings if m[0] >= cutoff]
@@ -217,7 +240,7 @@ def test_commune_held_out_mornings_are_predicted_within_20_minutes(
 def test_commune_warmup_after_a_weekend_is_predicted_slower(
         commune_history: CommuneHistory) -> None:
     cutoff = datetime(2025, 1, 18, 0, 0, tzinfo=PARIS)
-    model = fit_thermal(commune_history.observations, now=cutoff)
+    model = fit_thermal(commune_history.observations, now=cutoff, use="mairie").model
     assert model is not None
     episodes = warmup_episodes(commune_history.observations, now=cutoff)
     assert sum(bool(e.after_long_absence) for e in episodes) >= 2, episodes

@@ -27,7 +27,7 @@ from controllers.learning import ZoneLearner
 from controllers.plant import ZoneNeed, frost_floor, plant_decision
 from controllers.schedule import FrenchCalendar, occupation
 from gtb.model import ComfortLevels, Site
-from gtb.model.points import MODE_OF_LEVEL, HeatingLevel, Role
+from gtb.model.points import HEATING_SIGNALS, MODE_OF_LEVEL, HeatingLevel, Role
 from gtb.sim.thermal import FloatArray
 from gtb.sim.weather import SyntheticWeather, Weather, to_epoch
 from gtb.sim.world import PRESENCE_HOLD_S, VirtualCommune
@@ -49,7 +49,7 @@ class ZoneCommand:
 class Sensors:
     """Which point of a site measures what, looked up once per run."""
 
-    _SENSED = (Role.ZONE_TEMPERATURE, Role.OCCUPANCY, Role.VALVE, Role.HEATING_SETPOINT)
+    _SENSED = (Role.ZONE_TEMPERATURE, Role.OCCUPANCY, Role.HEATING_SETPOINT, *HEATING_SIGNALS)
 
     def __init__(self, site: Site) -> None:
         self.keys: dict[tuple[str, Role], str] = {}
@@ -111,6 +111,13 @@ class Observations:
     def valve(self, zone_key: str) -> float | None:
         """Valve opening, 0 to 1."""
         value = self._read(zone_key, Role.VALVE)
+        return None if value is None else value / 100.0
+
+    def heating_signal(self, zone_key: str) -> float | None:
+        """The share (0 to 1) of its emitter's output the zone uses, from its valve, emitter
+        power or fan speed point, whichever it has (None: none)."""
+        value = next((v for role in HEATING_SIGNALS
+                      if (v := self._read(zone_key, role)) is not None), None)
         return None if value is None else value / 100.0
 
     def setpoint(self, zone_key: str) -> float | None:
@@ -220,12 +227,12 @@ class Learned:
         outdoor = seen.outdoor()
         commands = {}
         for key, learner in self._learners.items():
-            indoor, valve = seen.temperature(key), seen.valve(key)
+            indoor, heating = seen.temperature(key), seen.heating_signal(key)
             presence = seen.presence_since_last(key)
             for moment, present in presence[:-1]:
                 learner.record_presence(moment, present)
-            learner.observe(now, indoor=indoor, outdoor=outdoor, heating=valve,
-                            present=presence[-1][1])
+            learner.observe(now, indoor=indoor, outdoor=outdoor, heating=heating,
+                            present=presence[-1][1], setpoint=seen.setpoint(key))
             decision = learner.decide(now, indoor=indoor, outdoor=outdoor,
                                       present=presence[-1][1])
             commands[key] = ZoneCommand(decision.level, decision.setpoint)
