@@ -120,6 +120,8 @@ class ZoneLearner:
                 self.programme, self.calendar, self.use, time.astimezone(self.tz)).occupied
             self._observations.append(ThermalObservation(time, indoor, outdoor, heating,
                                                          occupied))
+        if self.thermal is not None and indoor is not None:
+            self.thermal = self.thermal.observed(time, indoor)  # two states: the structure
         self.record_presence(time, present)
 
     def record_presence(self, time: datetime, present: bool | None) -> None:

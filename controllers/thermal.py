@@ -57,7 +57,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -79,6 +79,15 @@ in bursts and a thermostatic valve closes as the air nears its setpoint: a warm-
 only full power, and the replay takes the mean share of the run into account."""
 UNHEATED = 0.1
 """Heating share up to which a step counts as unheated (part of a cool-down)."""
+MIN_WARMUP = timedelta(minutes=30)
+"""A heated run shorter than this is a thermostat's burst, not a warm-up: the air's rise
+is then mostly the heat the emitter had stored. Fixed: about emitters, not buildings."""
+REPLAYED = (0.5, 0.75, 1.0)
+"""Points of each warm-up's rise that the fit replays and the margin is measured on."""
+STRUCTURE_HOURS = (4.0, 12.0, 36.0)
+"""Time constants of the structure tried for the two-state form, h: from light partitions
+to heavy masonry (EN ISO 13790 inertia classes); the one that predicts the held-out
+mornings best is kept."""
 
 
 @dataclass(frozen=True)
@@ -132,9 +141,16 @@ or windy morning. Fixed: it weighs one morning against the prior, not the buildi
 NOT_INFORMED = 0.7
 """A loss rate whose posterior spread is still this share of the prior's or more was not
 learnt from the data: the fit is refused."""
+TWO_STATES_BETTER = 0.8
+"""Two states are kept only when they predict the held-out mornings with this share of the
+simpler form's error or less: a few mornings' noise is not a better model."""
 _BOUNDS_LN_K = (math.log(1.0 / 500.0), math.log(2.0))
 _BOUNDS_LN_D = (math.log(2.0), math.log(300.0))
 _BOUNDS_G = (-15.0, 30.0)
+_BOUNDS_LOGIT_SHARE = (-6.0, 6.0)
+PRIOR_SD_LOGIT_SHARE = 1.5
+"""Standard deviation of the logit of the structure's share (centred on a half): from a
+tenth to nine tenths at about 1.5 sigma."""
 _PARAMETERS = ("ln_k", "ln_g", "gains", "ln_g_warmup")
 """The order of ``ThermalModel.covariance``: ln k, ln g, q (K/h), ln g_warmup."""
 
@@ -185,7 +201,7 @@ def _plausible(values: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class WarmupEpisode:
-    """A heated run seen in the history: where it started, what it reached, when."""
+    """A warm-up seen in the history: where it started, what it reached, when."""
 
     start: datetime
     minutes: float
@@ -194,18 +210,37 @@ class WarmupEpisode:
     outdoor: float
     after_long_absence: bool | None
     """None when the history does not reach 48 h before the start."""
-    heating: float = 1.0
-    """Mean heating share over the run."""
     occupied: float = 0.0
     """Share of the run the zone was occupied."""
+    path: tuple[tuple[float, float], ...] = ()
+    """Minutes since the start and air temperature at each sample of the run."""
+
+    def reached(self, temperature: float) -> float:
+        """Minutes until the air first reached ``temperature`` (interpolated between
+        samples); the whole run if it never did."""
+        before = (0.0, self.indoor_start)
+        for minutes, air in self.path:
+            if air >= temperature:
+                rise = air - before[1]
+                share = (temperature - before[1]) / rise if rise > 0 else 1.0
+                return before[0] + share * (minutes - before[0])
+            before = (minutes, air)
+        return self.minutes
 
 
 @dataclass(frozen=True)
 class ThermalModel:
-    """A zone's learnt response; all times in minutes, temperatures in °C."""
+    """A zone's learnt response; all times in minutes, temperatures in °C.
+
+    First order (``structure_hours`` 0), or two states: the air then loses towards a
+    reference between the outdoor air and its structure, ``structure_share`` of the way
+    to the structure, whose temperature follows the air's with a time constant of
+    ``structure_hours`` (an observer over the history: ``structure`` is its latest
+    estimate, which the zone's learner keeps up to date)."""
 
     k: float
-    """Loss rate, 1/h: the fraction of the indoor-outdoor difference lost per hour."""
+    """Loss rate, 1/h: the fraction of the air's difference from its reference (the
+    outdoor air, first order) lost per hour."""
     g: float
     """Heating gain at full power, K/h, from every step of the history (the physical fit)."""
     g_warmup: float
@@ -213,7 +248,8 @@ class ThermalModel:
     (pooled with ``g`` as a prior)."""
     g_after_long_absence: float
     """Effective gain at full power after a weekend or holidays (cold structure), K/h;
-    ``g_warmup`` when fewer than ``min_warmups`` such warm-ups were seen."""
+    ``g_warmup`` when fewer than ``min_warmups`` such warm-ups were seen, or when the model
+    has two states (the cold structure is then in its state)."""
     warmup_error_minutes: float
     """Root mean square of (predicted - observed) minutes over the warm-ups of the history,
     each predicted by the model learnt without it (held out; bias included)."""
@@ -230,32 +266,54 @@ class ThermalModel:
     covariance: tuple[tuple[float, ...], ...] = ()
     """Posterior covariance of (ln k, ln g, gains, ln g_warmup) (Laplace approximation);
     empty when unknown (a model stored before it was kept)."""
+    structure_hours: float = 0.0
+    """Time constant of the structure's temperature, h; 0: first order."""
+    structure_share: float = 0.0
+    """Share (0..1) of the air's losses that go to the structure rather than outdoors."""
+    structure: float | None = None
+    """The structure's estimated temperature, °C (None: first order, or not known)."""
+    structure_at: datetime | None = None
+    """When ``structure`` was estimated."""
 
     def _gain(self, after_long_absence: bool) -> float:
         return self.g_after_long_absence if after_long_absence else self.g_warmup
 
+    def _reference(self, indoor: float, outdoor: float, structure: float | None) -> float:
+        """What the air tends to without heat nor gains: the outdoor air, or part of the
+        way to the structure (known, else taken at the air's temperature)."""
+        if not self.structure_share:
+            return outdoor
+        known = structure if structure is not None else self.structure
+        return outdoor + self.structure_share * ((indoor if known is None else known)
+                                                 - outdoor)
+
     def warmup_minutes(self, indoor: float, target: float, outdoor: float,
-                       after_long_absence: bool = False, power: float = 1.0) -> float:
+                       after_long_absence: bool = False, power: float = 1.0,
+                       structure: float | None = None) -> float:
         """Minutes at ``power`` share of full heat from ``indoor`` to ``target``; 0 if
         already there, inf if the zone cannot get there (target at or above the
-        equilibrium at that power)."""
+        equilibrium at that power). ``structure``: the structure's temperature, when not
+        the model's own estimate (``structure``)."""
         if indoor >= target:
             return 0.0
-        steady = outdoor + power * self._gain(after_long_absence) / self.k
+        steady = self._reference(indoor, outdoor, structure) + (
+            power * self._gain(after_long_absence) / self.k)
         if target >= steady:
             return math.inf
         return 60.0 * math.log((steady - indoor) / (steady - target)) / self.k
 
     def warmup_sigma(self, indoor: float, target: float, outdoor: float,
-                     after_long_absence: bool = False, power: float = 1.0) -> float:
+                     after_long_absence: bool = False, power: float = 1.0,
+                     structure: float | None = None) -> float:
         """Standard deviation of ``warmup_minutes`` from the parameters' uncertainty (first
         order in ln k and ln g_warmup); 0 without a covariance, inf when unreachable."""
-        minutes = self.warmup_minutes(indoor, target, outdoor, after_long_absence, power)
+        minutes = self.warmup_minutes(indoor, target, outdoor, after_long_absence, power,
+                                      structure)
         if not self.covariance or minutes == 0.0 or not math.isfinite(minutes):
             return 0.0 if math.isfinite(minutes) else math.inf
         rise = power * self._gain(after_long_absence) / self.k
-        steady = outdoor + rise
-        # t = 60/k ln((S - T0)/(S - T1)), S = Tout + power·g/k: derivatives in ln k, ln g.
+        steady = self._reference(indoor, outdoor, structure) + rise
+        # t = 60/k ln((S - T0)/(S - T1)), S = R + power·g/k: derivatives in ln k, ln g.
         d_ln_g = 60.0 / self.k * rise * (1.0 / (steady - indoor) - 1.0 / (steady - target))
         d_ln_k = -minutes - d_ln_g
         cov = np.array(self.covariance)
@@ -263,13 +321,14 @@ class ThermalModel:
         return float(math.sqrt(max(gradient @ cov @ gradient, 0.0)))
 
     def cooldown_minutes(self, indoor: float, floor: float, outdoor: float,
-                         occupied: bool = False) -> float:
+                         occupied: bool = False, structure: float | None = None) -> float:
         """Minutes with no heat from ``indoor`` down to ``floor``: how early heating can stop
         (optimal stop), with the internal gains when ``occupied``; 0 if already there, inf
         if the zone holds above ``floor`` without heat."""
         if indoor <= floor:
             return 0.0
-        steady = outdoor + (self.gains / self.k if occupied else 0.0)
+        steady = self._reference(indoor, outdoor, structure) + (
+            self.gains / self.k if occupied else 0.0)
         if floor <= steady:
             return math.inf
         return 60.0 * math.log((indoor - steady) / (floor - steady)) / self.k
@@ -280,6 +339,18 @@ class ThermalModel:
         (the default) for 90 % one-sided."""
         return sigmas * math.hypot(self.warmup_error_minutes, self.warmup_sigma_minutes)
 
+    def observed(self, time: datetime, indoor: float) -> ThermalModel:
+        """The model with its structure estimate moved on to ``time``, the air having been
+        at ``indoor`` since the last estimate (itself when first order)."""
+        if not self.structure_hours:
+            return self
+        before = indoor if self.structure is None else self.structure
+        hours = 0.0 if self.structure_at is None else (
+            _utc(time) - self.structure_at).total_seconds() / 3600.0
+        follow = 1.0 - math.exp(-max(hours, 0.0) / self.structure_hours)
+        return replace(self, structure=before + (indoor - before) * follow,
+                       structure_at=_utc(time))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain floats, ints, lists and an ISO string, for the store."""
         return {"k": self.k, "g": self.g, "g_warmup": self.g_warmup,
@@ -287,13 +358,17 @@ class ThermalModel:
                 "warmup_error_minutes": self.warmup_error_minutes, "samples": self.samples,
                 "fitted_at": self.fitted_at.isoformat(), "warmups": self.warmups,
                 "gains": self.gains, "warmup_sigma_minutes": self.warmup_sigma_minutes,
-                "covariance": [list(row) for row in self.covariance]}
+                "covariance": [list(row) for row in self.covariance],
+                "structure_hours": self.structure_hours,
+                "structure_share": self.structure_share, "structure": self.structure,
+                "structure_at": None if self.structure_at is None else (
+                    self.structure_at.isoformat())}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ThermalModel:
-        """Read back ``to_dict``; a model stored before the gains and the covariance were
-        kept loads without them (no gains, no parameter uncertainty). Missing or wrong
-        fields raise ValueError naming them."""
+        """Read back ``to_dict``; a model stored before the gains, the covariance and the
+        structure were kept loads as a first-order one without them (no gains, no
+        parameter uncertainty). Missing or wrong fields raise ValueError naming them."""
         try:
             fitted_at = datetime.fromisoformat(str(data["fitted_at"]))
             covariance = tuple(tuple(float(x) for x in row)
@@ -301,6 +376,7 @@ class ThermalModel:
             if covariance and (len(covariance) != len(_PARAMETERS)
                                or any(len(row) != len(_PARAMETERS) for row in covariance)):
                 raise ValueError(f"covariance is not {len(_PARAMETERS)}×{len(_PARAMETERS)}")
+            structure, structure_at = data.get("structure"), data.get("structure_at")
             return cls(k=float(data["k"]), g=float(data["g"]),
                        g_warmup=float(data["g_warmup"]),
                        g_after_long_absence=float(data["g_after_long_absence"]),
@@ -309,7 +385,12 @@ class ThermalModel:
                        warmups=int(data.get("warmups", 0)),
                        gains=float(data.get("gains", 0.0)),
                        warmup_sigma_minutes=float(data.get("warmup_sigma_minutes", 0.0)),
-                       covariance=covariance)
+                       covariance=covariance,
+                       structure_hours=float(data.get("structure_hours", 0.0)),
+                       structure_share=float(data.get("structure_share", 0.0)),
+                       structure=None if structure is None else float(structure),
+                       structure_at=None if structure_at is None else _utc(
+                           datetime.fromisoformat(str(structure_at))))
         except KeyError as missing:
             raise ValueError(f"stored thermal model has no {missing}") from None
         except TypeError as wrong:
@@ -350,6 +431,8 @@ def _epoch(t: datetime) -> float:
 class _Steps:
     """Consecutive steps without a gap and with a known heating share."""
 
+    start: np.ndarray
+    """Index of each step's first observation."""
     t0: np.ndarray
     t1: np.ndarray
     outdoor: np.ndarray
@@ -361,49 +444,78 @@ class _Steps:
     correlation)."""
 
 
-def _steps(obs: list[ThermalObservation]) -> _Steps:
-    t = np.array([o.time.timestamp() for o in obs])
+def _steps(obs: list[ThermalObservation], epochs: np.ndarray) -> _Steps:
     indoor = np.array([o.indoor for o in obs])
     outdoor = np.array([o.outdoor for o in obs])
     heating = np.clip(np.array([o.heating for o in obs]), 0.0, 1.0)
     occupied = np.array([o.occupied for o in obs], dtype=np.float64)
-    dt = np.diff(t) / 3600.0
+    dt = np.diff(epochs) / 3600.0
     ok = (dt > 0) & (dt <= MAX_STEP.total_seconds() / 3600.0) & np.isfinite(heating[1:])
     index = np.flatnonzero(ok)
     follows = np.concatenate([[False], np.diff(index) == 1])
-    return _Steps(indoor[:-1][ok], indoor[1:][ok], 0.5 * (outdoor[:-1] + outdoor[1:])[ok],
-                  heating[1:][ok], occupied[1:][ok], dt[ok], follows)
+    return _Steps(index, indoor[:-1][ok], indoor[1:][ok],
+                  0.5 * (outdoor[:-1] + outdoor[1:])[ok], heating[1:][ok], occupied[1:][ok],
+                  dt[ok], follows)
 
 
-def _predict(p: np.ndarray, s: _Steps) -> np.ndarray:
-    """Each step's end temperature under parameters (ln k, ln D, G)."""
+def _structure(epochs: np.ndarray, indoor: np.ndarray, hours: float) -> np.ndarray:
+    """The structure's temperature at each observation: the air's, followed with a time
+    constant of ``hours`` (an observer started at the first air temperature)."""
+    follow = 1.0 - np.exp(-np.diff(epochs) / 3600.0 / hours)
+    estimate = np.empty_like(indoor)
+    estimate[0] = indoor[0]
+    for n in range(1, len(indoor)):
+        estimate[n] = estimate[n - 1] + (indoor[n - 1] - estimate[n - 1]) * follow[n - 1]
+    return estimate
+
+
+def _reference(p: np.ndarray, outdoor: np.ndarray | float,
+               structure: np.ndarray | float | None) -> Any:
+    """What the air tends to without heat: the outdoor air, or (two states, p[3] the
+    logit of the structure's share) part of the way to the structure."""
+    if structure is None:
+        return outdoor
+    share = 1.0 / (1.0 + math.exp(-p[3]))
+    return outdoor + share * (structure - outdoor)
+
+
+def _predict(p: np.ndarray, s: _Steps, structure: np.ndarray | None) -> np.ndarray:
+    """Each step's end temperature under parameters (ln k, ln D, G[, logit share])."""
     k, rise = math.exp(p[0]), math.exp(p[1])
-    steady = s.outdoor + rise * s.heating + p[2] * s.occupied
+    steady = _reference(p, s.outdoor, structure) + rise * s.heating + p[2] * s.occupied
     return np.asarray(steady + (s.t0 - steady) * np.exp(-k * s.hours))
 
 
-def _map_fit(s: _Steps, prior: Prior) -> tuple[np.ndarray, np.ndarray]:
-    """(ln k, ln D, G) at the maximum a posteriori and their covariance.
+def _map_fit(s: _Steps, prior: Prior,
+             structure: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(ln k, ln D, G[, logit of the structure's share]) at the maximum a posteriori and
+    their covariance; ``structure`` the structure's temperature at each step's start
+    (None: first order).
 
     A first pass (Huber) gives the step residuals' robust scale, their lag-one correlation
     (which shrinks the number of independent steps: 1000 correlated residuals do not
     weigh as 1000 facts against the prior) and the outliers' down-weighting; the second,
     with those weights and the prior, gives the optimum and the Laplace covariance.
     """
-    mean = np.array([-math.log(prior.time_constant_hours), math.log(prior.full_power_rise_k),
-                     prior.occupied_rise_k])
-    spread = np.array([PRIOR_SD_LN_K, PRIOR_SD_LN_D, PRIOR_SD_G])
-    lower = np.array([_BOUNDS_LN_K[0], _BOUNDS_LN_D[0], _BOUNDS_G[0]])
-    upper = np.array([_BOUNDS_LN_K[1], _BOUNDS_LN_D[1], _BOUNDS_G[1]])
+    mean = [-math.log(prior.time_constant_hours), math.log(prior.full_power_rise_k),
+            prior.occupied_rise_k]
+    spread = [PRIOR_SD_LN_K, PRIOR_SD_LN_D, PRIOR_SD_G]
+    lower = [_BOUNDS_LN_K[0], _BOUNDS_LN_D[0], _BOUNDS_G[0]]
+    upper = [_BOUNDS_LN_K[1], _BOUNDS_LN_D[1], _BOUNDS_G[1]]
+    if structure is not None:
+        mean, spread = [*mean, 0.0], [*spread, PRIOR_SD_LOGIT_SHARE]
+        lower, upper = [*lower, _BOUNDS_LOGIT_SHARE[0]], [*upper, _BOUNDS_LOGIT_SHARE[1]]
+    centre, width = np.array(mean), np.array(spread)
 
     def solve(weights: np.ndarray, x0: np.ndarray, loss: str) -> Any:
         def residuals(p: np.ndarray) -> np.ndarray:
-            return np.concatenate([(_predict(p, s) - s.t1) * weights, (p - mean) / spread])
+            return np.concatenate([(_predict(p, s, structure) - s.t1) * weights,
+                                   (p - centre) / width])
         return least_squares(residuals, x0=x0, bounds=(lower, upper), loss=loss,
-                             f_scale=1.5, x_scale=spread)
+                             f_scale=1.5, x_scale=width)
 
-    first = solve(np.full(len(s.t0), 1.0 / 0.05), mean, "huber")
-    error = _predict(first.x, s) - s.t1
+    first = solve(np.full(len(s.t0), 1.0 / 0.05), centre, "huber")
+    error = _predict(first.x, s, structure) - s.t1
     scale = max(1.4826 * float(np.median(np.abs(error - np.median(error)))), 0.01)
     pairs = s.follows[1:]
     rho = 0.0
@@ -421,19 +533,23 @@ def _map_fit(s: _Steps, prior: Prior) -> tuple[np.ndarray, np.ndarray]:
 
 def warmup_episodes(observations: Sequence[ThermalObservation], *, now: datetime,
                     settings: LearningSettings = DEFAULT_LEARNING) -> list[WarmupEpisode]:
-    """The heated runs (share >= 0.5 at every step) that raised the air by at least
+    """The heated runs (share >= 0.5 at every step, then on while the heating is not off
+    and the air still rising) of at least half an hour that raised the air by at least
     ``min_warmup_rise_k`` (1 K by default).
 
     Each is tagged after a long absence when, for 48 h before it, the air never came
     within 1 K of what the run reached: the zone was not at comfort, so its structure is
     cold. Exposed so callers and tests can see what the error was measured on.
     """
-    return _episodes(_clean(observations, now), settings)
+    obs = _clean(observations, now)
+    return [e for _, e in _episodes(obs, settings)]
 
 
-def _episodes(obs: list[ThermalObservation], settings: LearningSettings) -> list[WarmupEpisode]:
-    """``warmup_episodes`` of observations already cleaned (``_clean``)."""
-    episodes: list[WarmupEpisode] = []
+def _episodes(obs: list[ThermalObservation],
+              settings: LearningSettings) -> list[tuple[int, WarmupEpisode]]:
+    """``warmup_episodes`` of observations already cleaned (``_clean``), each with the
+    index of its first observation."""
+    episodes: list[tuple[int, WarmupEpisode]] = []
     times = [_utc(o.time) for o in obs]
     first = times[0] if times else None
     i = 0
@@ -445,11 +561,17 @@ def _episodes(obs: list[ThermalObservation], settings: LearningSettings) -> list
         while (j + 1 < len(obs) and obs[j + 1].heating >= HEATED
                and times[j + 1] - times[j] <= MAX_STEP):
             j += 1
+        # A thermostat closes its valve as the air nears the setpoint: the warm-up goes on
+        # while the zone is still heated and its air still rising.
+        while (j + 1 < len(obs) and obs[j + 1].heating > UNHEATED
+               and obs[j + 1].indoor > obs[j].indoor and times[j + 1] - times[j] <= MAX_STEP):
+            j += 1
         # Heating is logged at the end of its interval: the run began a sample earlier.
         begin = i - 1 if i > 0 and times[i] - times[i - 1] <= MAX_STEP else i
         end = j
         rise = obs[end].indoor - obs[begin].indoor
-        if rise >= settings.min_warmup_rise_k and first is not None and end > begin:
+        if (rise >= settings.min_warmup_rise_k and first is not None
+                and times[end] - times[begin] >= MIN_WARMUP):
             start = times[begin]
             reached = obs[end].indoor
             absence: bool | None
@@ -458,54 +580,121 @@ def _episodes(obs: list[ThermalObservation], settings: LearningSettings) -> list
             else:
                 since = bisect_left(times, start - LONG_ABSENCE, hi=begin)
                 absence = max(o.indoor for o in obs[since:begin]) < reached - 1.0
-            run = obs[begin + 1:end + 1]
-            episodes.append(WarmupEpisode(
+            episodes.append((begin, WarmupEpisode(
                 start, (times[end] - start).total_seconds() / 60.0, obs[begin].indoor,
                 reached, float(np.mean([o.outdoor for o in obs[begin:end + 1]])), absence,
-                float(np.mean([o.heating for o in run])),
-                float(np.mean([o.occupied for o in run]))))
+                float(np.mean([o.occupied for o in obs[begin + 1:end + 1]])),
+                tuple(((times[n] - start).total_seconds() / 60.0, obs[n].indoor)
+                      for n in range(begin + 1, end + 1)))))
         i = j + 1
     return episodes
 
 
-def _episode_ln_rise(k: float, gains_rise: float, episode: WarmupEpisode) -> float:
-    """ln of the full-power rise D that makes the closed form replay one warm-up exactly
-    (NaN when none can: the air rose faster than any equilibrium explains)."""
-    decay = math.exp(-k * episode.minutes / 60.0)
-    steady = (episode.indoor_end - episode.indoor_start * decay) / (1.0 - decay)
-    rise = (steady - episode.outdoor - gains_rise * episode.occupied) / episode.heating
-    return math.log(rise) if rise > 0 else math.nan
+@dataclass(frozen=True)
+class _Mornings:
+    """The warm-ups as arrays, each at several points of its rise (``REPLAYED``): the fit
+    replays them, so that a warm-up to a lower target is predicted as well as one to the
+    end (an emitter's lag makes a real warm-up slower at first than an exponential)."""
+
+    episode: np.ndarray
+    """Which warm-up each row is a point of."""
+    minutes: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    outdoor: np.ndarray
+    occupied: np.ndarray
+    cold: np.ndarray
+    """After a long absence."""
+    structure: np.ndarray | None
+    """The structure's temperature at their start (None: first order)."""
+
+    def reference(self, p: np.ndarray) -> np.ndarray:
+        return np.asarray(_reference(p, self.outdoor, self.structure))
+
+    def ln_rises(self, p: np.ndarray) -> np.ndarray:
+        """ln of the full-power rise D that replays each warm-up exactly (NaN when none
+        can: the air rose faster than any equilibrium explains)."""
+        decay = np.exp(-math.exp(p[0]) * self.minutes / 60.0)
+        steady = (self.end - self.start * decay) / (1.0 - decay)
+        rise = steady - self.reference(p) - p[2] * self.occupied
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(np.where(rise > 0, np.log(np.maximum(rise, 1e-12)), np.nan))
+
+    def predicted(self, p: np.ndarray, ln_rise: np.ndarray) -> np.ndarray:
+        """Minutes to each warm-up's end at full power with these rises (inf when
+        unreachable)."""
+        steady = self.reference(p) + np.exp(ln_rise) + p[2] * self.occupied
+        with np.errstate(invalid="ignore", divide="ignore"):
+            minutes = 60.0 / math.exp(p[0]) * np.log((steady - self.start)
+                                                     / (steady - self.end))
+        return np.asarray(np.where(steady > self.end, minutes, np.inf))
 
 
-def _pooled(prior: float, prior_sd: float, values: Sequence[float]) -> tuple[float, float]:
-    """Normal posterior (mean, variance) of a ln D from its prior and mornings' values."""
-    precision = 1.0 / prior_sd ** 2 + len(values) / MORNING_SD_LN_D ** 2
-    mean = (prior / prior_sd ** 2 + sum(values) / MORNING_SD_LN_D ** 2) / precision
+def _pooled(prior: float, prior_sd: float, values: np.ndarray) -> tuple[float, float]:
+    """Normal posterior (mean, variance) of a ln D from its prior and mornings' values
+    (``len(REPLAYED)`` points a morning: together they weigh one morning)."""
+    weight = 1.0 / (len(REPLAYED) * MORNING_SD_LN_D ** 2)
+    precision = 1.0 / prior_sd ** 2 + len(values) * weight
+    mean = (prior / prior_sd ** 2 + float(values.sum()) * weight) / precision
     return mean, 1.0 / precision
 
 
 @dataclass(frozen=True)
 class _Warmups:
-    """The warm-up gains given (ln k, ln D, G): normal and cold, ln D each."""
+    """The warm-up gains given the step fit's parameters: normal and cold, ln D each."""
 
     normal: float
     normal_variance: float
     cold: float
 
 
-def _warmups(p: np.ndarray, episodes: list[WarmupEpisode],
-             settings: LearningSettings) -> _Warmups:
-    k = math.exp(p[0])
-    normal_values = [x for e in episodes if not e.after_long_absence
-                     if math.isfinite(x := _episode_ln_rise(k, p[2], e))]
-    cold_values = [x for e in episodes if e.after_long_absence
-                   if math.isfinite(x := _episode_ln_rise(k, p[2], e))]
-    normal, variance = _pooled(float(p[1]), WARMUP_SD_LN_D, normal_values)
-    cold = normal
-    if len(cold_values) >= settings.min_warmups:
+def _warmups(p: np.ndarray, mornings: _Mornings, settings: LearningSettings,
+             keep: np.ndarray | None = None) -> _Warmups:
+    """The warm-up gains learnt from the mornings ``keep`` says (all by default)."""
+    values = mornings.ln_rises(p)
+    kept = np.isfinite(values) & (True if keep is None else keep)
+    if mornings.structure is not None:  # two states: a cold structure is in the state
+        normal, variance = _pooled(float(p[1]), WARMUP_SD_LN_D, values[kept])
+        return _Warmups(normal, variance, normal)
+    normal, variance = _pooled(float(p[1]), WARMUP_SD_LN_D, values[kept & ~mornings.cold])
+    cold = kept & mornings.cold
+    if len(np.unique(mornings.episode[cold])) >= settings.min_warmups:
         # Never faster than a normal morning: a cold structure only takes heat away.
-        cold = min(_pooled(normal, COLD_SD_LN_D, cold_values)[0], normal)
-    return _Warmups(normal, variance, cold)
+        return _Warmups(normal, variance,
+                        min(_pooled(normal, COLD_SD_LN_D, values[cold])[0], normal))
+    return _Warmups(normal, variance, normal)
+
+
+def _mornings(episodes: list[tuple[int, WarmupEpisode]],
+              structure: np.ndarray | None) -> _Mornings:
+    rows = [(n, e, e.indoor_start + share * (e.indoor_end - e.indoor_start))
+            for n, (_, e) in enumerate(episodes) for share in REPLAYED]
+    first = [begin for begin, _ in episodes]
+    return _Mornings(
+        np.array([n for n, _, _ in rows]),
+        np.array([e.reached(target) for _, e, target in rows]),
+        np.array([e.indoor_start for _, e, _ in rows]),
+        np.array([target for _, _, target in rows]),
+        np.array([e.outdoor for _, e, _ in rows]),
+        np.array([e.occupied for _, e, _ in rows]),
+        np.array([bool(e.after_long_absence) for _, e, _ in rows]),
+        None if structure is None else np.repeat(structure[first], len(REPLAYED)))
+
+
+def _held_out_errors(p: np.ndarray, mornings: _Mornings,
+                     settings: LearningSettings) -> np.ndarray:
+    """(predicted - observed) minutes of each warm-up, predicted with the warm-up gains
+    learnt without it (leave one morning out; the step fit, on every step, is kept: one
+    morning hardly moves it). An unreachable prediction counts as late by the whole
+    warm-up."""
+    rises = np.empty(len(mornings.minutes))
+    for n in np.unique(mornings.episode):
+        this = mornings.episode == n
+        others = _warmups(p, mornings, settings, ~this)
+        rises[this] = others.cold if mornings.cold[this][0] else others.normal
+    predicted = mornings.predicted(p, rises)
+    return np.asarray(np.where(np.isfinite(predicted), predicted - mornings.minutes,
+                               mornings.minutes))
 
 
 def _gradient(f: Callable[[np.ndarray], float], p: np.ndarray) -> np.ndarray:
@@ -513,6 +702,23 @@ def _gradient(f: Callable[[np.ndarray], float], p: np.ndarray) -> np.ndarray:
     step = 1e-4
     return np.array([(f(p + step * e) - f(p - step * e)) / (2 * step)
                      for e in np.eye(len(p))])
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """One form of the model fitted: first order (``hours`` 0) or two states."""
+
+    hours: float
+    p: np.ndarray
+    covariance: np.ndarray
+    mornings: _Mornings
+    errors: np.ndarray
+    structure: float | None
+    structure_at: datetime
+
+    @property
+    def error(self) -> float:
+        return float(np.sqrt(np.mean(np.square(self.errors))))
 
 
 def _refused(code: str, **params: Any) -> ThermalFit:
@@ -525,6 +731,9 @@ def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
     """Fit a zone's model on its history up to ``now`` with the prior of its building's
     ``use``; the model, or None and the reason it is refused.
 
+    First order, or two states (air and structure) when that predicts the held-out
+    mornings better: each structure time constant of ``STRUCTURE_HOURS`` is tried.
+
     Refused: fewer than ``min_unheated_hours`` of unheated steps (share <= 0.1: no
     cool-down, the loss rate cannot be told from the gain) or fewer than
     ``min_heated_hours`` of full-power-equivalent heating, or no warm-up; a parameter at
@@ -534,7 +743,8 @@ def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
     steps of unknown heating are not fitted, and gaps over an hour are not steps.
     """
     obs = _clean(observations, now)
-    s = _steps(obs)
+    epochs = np.array([o.time.timestamp() for o in obs])
+    s = _steps(obs, epochs)
     unheated = float(s.hours[s.heating <= UNHEATED].sum())
     if unheated < settings.min_unheated_hours:
         return _refused("thermal.no_cooldown", hours=unheated,
@@ -544,65 +754,75 @@ def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
     if heated < settings.min_heated_hours or not episodes:
         return _refused("thermal.no_warmup")
     prior = prior_of(use)
-    p, cov = _map_fit(s, prior)
-    bounds = ((0, _BOUNDS_LN_K), (1, _BOUNDS_LN_D), (2, _BOUNDS_G))
-    if any(min(p[i] - low, high - p[i]) < 1e-3 for i, (low, high) in bounds):
-        return _refused("thermal.at_bound")
-    if math.sqrt(cov[0, 0]) >= NOT_INFORMED * PRIOR_SD_LN_K:
-        return _refused("thermal.not_informed")
-    warm = _warmups(p, episodes, settings)
-    # The warm-up D moves with the step fit's parameters: its covariance with them, and
-    # its own spread given them.
-    sensitivity = _gradient(lambda q: _warmups(q, episodes, settings).normal, p)
-    full = np.zeros((4, 4))
-    full[:3, :3] = cov
-    full[3, :3] = full[:3, 3] = sensitivity @ cov
-    full[3, 3] = sensitivity @ cov @ sensitivity + warm.normal_variance
-    k, rise, gains_rise = math.exp(p[0]), math.exp(p[1]), float(p[2])
-    # (ln k, ln D, G, ln D_w) -> (ln k, ln g, q, ln g_warmup): g = k·D, q = k·G.
-    to_stored = np.array([[1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0],
-                          [k * gains_rise, 0.0, k, 0.0], [1.0, 0.0, 0.0, 1.0]])
-    covariance = to_stored @ full @ to_stored.T
-    model = ThermalModel(
-        k=k, g=k * rise, g_warmup=k * math.exp(warm.normal),
-        g_after_long_absence=k * math.exp(warm.cold), warmup_error_minutes=0.0,
-        samples=len(s.t0), fitted_at=_utc(now), warmups=len(episodes),
-        gains=k * gains_rise,
-        covariance=tuple(tuple(float(x) for x in row) for row in covariance))
-    errors = _held_out_errors(model, p, episodes, settings)
-    typical = sorted(episodes, key=lambda e: e.minutes)[len(episodes) // 2]
-    sigma = model.warmup_sigma(typical.indoor_start, typical.indoor_end, typical.outdoor,
-                               bool(typical.after_long_absence), typical.heating)
-    error = float(np.sqrt(np.mean(np.square(errors)))) if errors else math.inf
-    total = math.hypot(error, sigma)
+    indoor = np.array([o.indoor for o in obs])
+    candidates: list[_Candidate] = []
+    refused: ThermalFit | None = None
+    for hours in (0.0, *STRUCTURE_HOURS):
+        if hours and len(episodes) < 2:
+            break  # one morning cannot tell which form predicts mornings better
+        structure = _structure(epochs, indoor, hours) if hours else None
+        p, cov = _map_fit(s, prior, None if structure is None else structure[s.start])
+        bounds = [_BOUNDS_LN_K, _BOUNDS_LN_D, _BOUNDS_G, _BOUNDS_LOGIT_SHARE][:len(p)]
+        if any(min(x - low, high - x) < 1e-3 for x, (low, high) in zip(p, bounds,
+                                                                        strict=True)):
+            refused = refused or _refused("thermal.at_bound")
+            continue
+        if math.sqrt(cov[0, 0]) >= NOT_INFORMED * PRIOR_SD_LN_K:
+            refused = refused or _refused("thermal.not_informed")
+            continue
+        mornings = _mornings(episodes, structure)
+        candidates.append(_Candidate(hours, p, cov, mornings,
+                                     _held_out_errors(p, mornings, settings),
+                                     None if structure is None else float(structure[-1]),
+                                     obs[-1].time))
+    if not candidates:
+        assert refused is not None
+        return refused
+    best = min(candidates, key=lambda c: c.error)
+    if best.hours and candidates[0].hours == 0.0 and (
+            best.error >= TWO_STATES_BETTER * candidates[0].error):
+        best = candidates[0]
+    model = _model(best, len(s.t0), len(episodes), now, settings)
+    m = best.mornings
+    typical = int(np.argsort(m.minutes)[len(m.minutes) // 2])
+    sigma = model.warmup_sigma(
+        m.start[typical], m.end[typical], m.outdoor[typical], bool(m.cold[typical]),
+        structure=None if m.structure is None else float(m.structure[typical]))
+    total = math.hypot(best.error, sigma)
     if not math.isfinite(total) or total > settings.max_warmup_sigma_minutes:
         return _refused("thermal.uncertain", minutes=total,
                         limit=settings.max_warmup_sigma_minutes)
-    return ThermalFit(
-        ThermalModel(k=model.k, g=model.g, g_warmup=model.g_warmup,
-                     g_after_long_absence=model.g_after_long_absence,
-                     warmup_error_minutes=error, samples=model.samples,
-                     fitted_at=model.fitted_at, warmups=model.warmups, gains=model.gains,
-                     warmup_sigma_minutes=sigma, covariance=model.covariance),
-        None)
+    return ThermalFit(replace(model, warmup_sigma_minutes=sigma), None)
 
 
-def _held_out_errors(model: ThermalModel, p: np.ndarray, episodes: list[WarmupEpisode],
-                     settings: LearningSettings) -> list[float]:
-    """(predicted - observed) minutes of each warm-up, predicted with the warm-up gains
-    learnt without it (leave one morning out; the loss rate, fitted on every step, is
-    kept: one morning hardly moves it). An unreachable prediction counts as late by the
-    whole warm-up."""
-    errors = []
-    for n, episode in enumerate(episodes):
-        others = _warmups(p, episodes[:n] + episodes[n + 1:], settings)
-        ln_rise = others.cold if episode.after_long_absence else others.normal
-        steady = episode.outdoor + episode.heating * math.exp(ln_rise) + (
-            p[2] * episode.occupied)
-        if episode.indoor_end >= steady:
-            errors.append(episode.minutes)
-            continue
-        predicted = 60.0 * math.log((steady - episode.indoor_start)
-                                    / (steady - episode.indoor_end)) / model.k
-        errors.append(predicted - episode.minutes)
-    return errors
+def _model(best: _Candidate, samples: int, warmups: int, now: datetime,
+           settings: LearningSettings) -> ThermalModel:
+    """The model of a candidate, with the covariance of its stored parameters."""
+    p, cov = best.p, best.covariance
+    warm = _warmups(p, best.mornings, settings)
+    # The warm-up D moves with the step fit's parameters: its covariance with them, and
+    # its own spread given them.
+    sensitivity = _gradient(lambda q: _warmups(q, best.mornings, settings).normal, p)
+    size = len(p) + 1
+    full = np.zeros((size, size))
+    full[:-1, :-1] = cov
+    full[-1, :-1] = full[:-1, -1] = sensitivity @ cov
+    full[-1, -1] = sensitivity @ cov @ sensitivity + warm.normal_variance
+    k, rise, gains_rise = math.exp(p[0]), math.exp(p[1]), float(p[2])
+    # (ln k, ln D, G, [logit share,] ln D_w) -> (ln k, ln g, q, ln g_warmup): g = k·D,
+    # q = k·G; the structure's share is left out (marginal: its rows and columns dropped).
+    to_stored = np.zeros((4, size))
+    to_stored[0, 0] = to_stored[1, 0] = to_stored[1, 1] = to_stored[3, 0] = 1.0
+    to_stored[2, 0], to_stored[2, 2] = k * gains_rise, k
+    to_stored[3, -1] = 1.0
+    covariance = to_stored @ full @ to_stored.T
+    return ThermalModel(
+        k=k, g=k * rise, g_warmup=k * math.exp(warm.normal),
+        g_after_long_absence=k * math.exp(warm.cold),
+        warmup_error_minutes=best.error, samples=samples, fitted_at=_utc(now),
+        warmups=warmups, gains=k * gains_rise,
+        covariance=tuple(tuple(float(x) for x in row) for row in covariance),
+        structure_hours=best.hours,
+        structure_share=0.0 if len(p) < 4 else 1.0 / (1.0 + math.exp(-p[3])),
+        structure=best.structure,
+        structure_at=None if best.structure is None else _utc(best.structure_at))

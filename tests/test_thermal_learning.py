@@ -216,7 +216,17 @@ def _observed_minutes(history: list[ThermalObservation], start: datetime) -> flo
     raise AssertionError(f"never warm after {start}")
 
 
-def test_commune_held_out_mornings_are_predicted_within_20_minutes(
+def at(model: ThermalModel, history: list[ThermalObservation], since: datetime,
+       when: datetime) -> ThermalModel:
+    """The model with its structure estimate followed from ``since`` to ``when``, as a
+    zone's learner keeps it at each observation."""
+    for o in history:
+        if since < o.time <= when:
+            model = model.observed(o.time, o.indoor)
+    return model
+
+
+def test_commune_held_out_mornings_are_predicted_within_their_margin(
         commune_history: CommuneHistory) -> None:
     """Fit on the first 16 days, predict the mornings of the last week."""
     cutoff = datetime(2025, 1, 18, 0, 0, tzinfo=PARIS)
@@ -227,24 +237,33 @@ def test_commune_held_out_mornings_are_predicted_within_20_minutes(
     assert len(held_out) == 5
     for start, indoor, outdoor, weekend in held_out:
         observed = _observed_minutes(commune_history.observations, start)
-        predicted = model.warmup_minutes(indoor, READY, outdoor, after_long_absence=weekend)
-        errors.append(abs(predicted - observed))
+        now = at(model, commune_history.observations, cutoff, start)
+        predicted = now.warmup_minutes(indoor, READY, outdoor, after_long_absence=weekend)
+        errors.append(predicted - observed)
         lines.append(f"{start:%a %d} {observed:.0f} min, predicted {predicted:.0f}")
-    median = statistics.median(errors)
+    median = statistics.median(abs(e) for e in errors)
     print(model, *lines, f"median |error| {median:.1f} min", sep="\n")
-    assert median < 20.0, lines
-    # The margin is what the model's own error says, and it is in the right range.
+    assert median < 10.0, lines
+    # The margin is what the held-out mornings and the parameters say, and it covers the
+    # late ones: started that much earlier, no morning of the week is missed.
     assert 0.0 < model.margin_minutes() < 45.0, model
+    assert all(-e <= model.margin_minutes() for e in errors), (lines, model.margin_minutes())
 
 
 def test_commune_warmup_after_a_weekend_is_predicted_slower(
         commune_history: CommuneHistory) -> None:
+    """The walls cold from a weekend are in the model's state: Monday's warm-up from the
+    same air temperature is slower than Friday's."""
     cutoff = datetime(2025, 1, 18, 0, 0, tzinfo=PARIS)
     model = fit_thermal(commune_history.observations, now=cutoff, use="mairie").model
-    assert model is not None
+    assert model is not None and model.structure_hours > 0, model
     episodes = warmup_episodes(commune_history.observations, now=cutoff)
     assert sum(bool(e.after_long_absence) for e in episodes) >= 2, episodes
-    assert model.g_after_long_absence < model.g_warmup, model
-    normal = model.warmup_minutes(12.0, READY, 3.0)
-    monday = model.warmup_minutes(12.0, READY, 3.0, after_long_absence=True)
-    assert monday > normal, (monday, normal)
+    mornings = [m[0] for m in commune_history.mornings if m[0] >= cutoff]
+    monday, friday = mornings[0], mornings[-1]
+    assert monday.astimezone(PARIS).weekday() == 0 and friday.astimezone(PARIS).weekday() == 4
+    cold = at(model, commune_history.observations, cutoff, monday)
+    warm = at(model, commune_history.observations, cutoff, friday)
+    assert cold.structure is not None and warm.structure is not None
+    assert cold.structure < warm.structure - 1.0, (cold.structure, warm.structure)
+    assert cold.warmup_minutes(15.0, READY, 3.0) > warm.warmup_minutes(15.0, READY, 3.0)
