@@ -58,7 +58,7 @@ BELOW_SETPOINT_FULL_HEAT = 1.0
 """K: a zone with no heating signal is taken at full heat while its air is this far below
 the setpoint it holds (a thermostat's proportional band is 1-2 K: well below it, the
 emitter is fully open)."""
-ABOVE_SETPOINT_NO_HEAT = 0.5
+ABOVE_SETPOINT_NO_HEAT = 0.3
 """K: and with no heat while its air is this far above it; in between, unknown (not
 fitted). Both fixed: about thermostats, not about the building."""
 

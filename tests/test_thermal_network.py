@@ -6,6 +6,7 @@ fan coil), from a cold start: two nights and two mornings, then a held-out morni
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +14,12 @@ import numpy as np
 import pytest
 from scipy.linalg import expm
 
+from controllers.learning import ZoneLearner
+from controllers.schedule import FrenchCalendar
 from controllers.thermal import ThermalModel, ThermalObservation, fit_thermal
+from gtb.model import ComfortLevels
+from gtb.model.calendar import Programme
+from gtb.model.learning import DEFAULT_LEARNING, LearningTuning
 from gtb.sim.thermal import ZoneThermal
 
 STEP = timedelta(minutes=5)
@@ -56,12 +62,17 @@ class History:
     setpoints: list[float]
 
 
+def office_hours(t: datetime) -> bool:
+    return 8 <= t.hour < 18
+
+
 def simulate(building: Building, days: float, *, noise: float = 0.05, seed: int = 0,
-             disturbance_w_m2: float = 0.0) -> History:
-    """Comfort 07:00-18:00 (occupied 08:00-18:00 with internal gains), reduced otherwise,
-    outdoor air swinging around 3 °C; air measured with ``noise`` K, and a random
-    heat ``disturbance`` (doors, wind, sun) changing every hour. Observations start at
-    Monday noon (after a day settling from a uniform 17 °C)."""
+             disturbance_w_m2: float = 0.0,
+             occupied_at: Callable[[datetime], bool] = office_hours) -> History:
+    """Comfort 07:00-18:00, reduced otherwise, occupied (with internal gains) by
+    ``occupied_at``, outdoor air swinging around 3 °C; air measured with ``noise`` K, and
+    a random heat ``disturbance`` (doors, wind, sun) changing every hour. Observations
+    start at Monday noon (after a day settling from a uniform 17 °C)."""
     rng = np.random.default_rng(seed)
     z = building.zone
     a, b = z.matrices()
@@ -80,7 +91,7 @@ def simulate(building: Building, days: float, *, noise: float = 0.05, seed: int 
         hour = t.hour + t.minute / 60
         outdoor = 3.0 + 4.0 * math.sin(2 * math.pi * (hour - 9) / 24) + rng.normal(0, 0.2)
         setpoint = COMFORT if 7 <= hour < 18 else REDUCED
-        occupied = 8 <= hour < 18
+        occupied = occupied_at(t)
         if t.minute == 0:
             disturbance = rng.normal(0, disturbance_w_m2) * z.area_m2
         if building.fan_coil:  # on/off with 0.4 K of hysteresis: bursts once warm
@@ -137,3 +148,96 @@ def test_two_nights_and_two_mornings_give_a_model_that_predicts_the_next_morning
     assert abs(predicted - thursday.minutes) <= 2.0 * sigma, (predicted, thursday, sigma)
     # The stated uncertainty is a real one: neither zero nor as wide as the warm-up.
     assert 0.0 < sigma < thursday.minutes
+
+
+def test_a_noisier_zone_gets_a_wider_margin() -> None:
+    """The same building, its sensor noisier and its air stirred by doors and wind: its
+    mornings are less alike and the model says so."""
+    quiet = simulate(HEAVY, days=10)
+    noisy = simulate(HEAVY, days=10, noise=0.3, disturbance_w_m2=8.0, seed=1)
+    end = MONDAY + timedelta(days=10)
+    calm = fit_thermal(until(quiet, end), now=end, use="mairie").model
+    stirred = fit_thermal(until(noisy, end), now=end, use="mairie").model
+    assert calm is not None and stirred is not None
+    print(calm.margin_minutes(), stirred.margin_minutes())
+    assert stirred.margin_minutes() > 1.5 * calm.margin_minutes()
+
+
+def test_internal_gains_are_learnt_and_slow_the_occupied_cool_down() -> None:
+    """A hall used on some afternoons and evenings, heated or not: its gains are seen apart
+    from the heating, and coasting while it is occupied lasts longer."""
+    rng = np.random.default_rng(5)
+    busy = {day: (int(rng.integers(12, 20)), bool(rng.random() < 0.6)) for day in range(12)}
+
+    def events(t: datetime) -> bool:
+        start, used = busy[(t - MONDAY).days + 1]
+        return used and start <= t.hour < start + 4
+
+    hall = replace(HEAVY, gains_w_m2=30.0)
+    history = simulate(hall, days=10, occupied_at=events)
+    end = MONDAY + timedelta(days=10)
+    model = fit_thermal(until(history, end), now=end, use="salle_des_fetes").model
+    assert model is not None
+    # 30 W/m² over this zone's losses hold it several kelvin above its reference.
+    assert model.gains / model.k > 3.0, model
+    empty = model.cooldown_minutes(19.0, 16.0, 2.0)
+    occupied = model.cooldown_minutes(19.0, 16.0, 2.0, occupied=True)
+    assert occupied > 1.2 * empty, (occupied, empty)
+
+
+def test_a_zone_without_a_heating_signal_learns_from_its_setpoint() -> None:
+    """No valve, no emitter power, no fan speed: the learner is given the setpoint it holds
+    and infers when it heated; two nights and two mornings give it a model."""
+    history = simulate(HEAVY, days=3)
+    learner = ZoneLearner(Programme.model_validate({}), "mairie",
+                          FrenchCalendar("B"), ComfortLevels(), UTC)
+    for o, setpoint in zip(history.observations, history.setpoints, strict=True):
+        learner.observe(o.time, indoor=o.indoor, outdoor=o.outdoor, heating=None,
+                        present=o.occupied, setpoint=setpoint)
+    learner.refit(LEARNT)
+    assert learner.thermal is not None, learner.thermal_refused
+    assert learner.thermal_refused is None
+    thursday = next(d for d in simulate(HEAVY, days=4).mornings
+                    if d.morning.weekday() == 3)
+    predicted = learner.thermal.warmup_minutes(thursday.indoor, READY, thursday.outdoor)
+    assert abs(predicted - thursday.minutes) <= 2.0 * learner.thermal.margin_minutes(1.0) + 5
+    # Without a setpoint either, nothing is known of its heating: no thermal history.
+    blind = ZoneLearner(Programme.model_validate({}), "mairie", FrenchCalendar("B"),
+                        ComfortLevels(), UTC)
+    for o in history.observations:
+        blind.observe(o.time, indoor=o.indoor, outdoor=o.outdoor, heating=None,
+                      present=o.occupied)
+    blind.refit(LEARNT)
+    assert blind.thermal is None
+    assert blind.thermal_refused is not None
+    assert blind.thermal_refused.code == "thermal.no_cooldown"
+    assert blind.thermal_refused.fr.startswith("pas de modèle thermique")
+
+
+def test_a_model_too_uncertain_is_refused_and_a_previous_one_kept() -> None:
+    history = simulate(HEAVY, days=10)
+    strict = DEFAULT_LEARNING.overridden_by(LearningTuning(max_warmup_sigma_minutes=5))
+    fit = fit_thermal(until(history, LEARNT), now=LEARNT, use="mairie", settings=strict)
+    assert fit.model is None and fit.refused is not None
+    assert fit.refused.code == "thermal.uncertain"
+    assert "relance incertaine" in fit.refused.fr
+    # A zone that had a model keeps it through a refused refit (a week of holidays, the
+    # heating off: no warm-up among the three days a refit sees here), and says why.
+    learner = ZoneLearner(Programme.model_validate({}), "mairie", FrenchCalendar("B"),
+                          ComfortLevels(), UTC,
+                          settings=DEFAULT_LEARNING.overridden_by(
+                              LearningTuning(thermal_window_days=3)))
+    end = MONDAY + timedelta(days=10)
+    for o in until(history, end):
+        learner.observe(o.time, indoor=o.indoor, outdoor=o.outdoor, heating=o.heating,
+                        present=o.occupied)
+    learner.refit(end)
+    model = learner.thermal
+    assert model is not None and learner.thermal_refused is None
+    for n in range(1, 3 * 288 + 1):
+        learner.observe(end + n * STEP, indoor=12.0, outdoor=3.0, heating=0.0,
+                        present=False)
+    learner.refit(MONDAY + timedelta(days=13))
+    assert learner.thermal_refused is not None
+    assert learner.thermal_refused.code == "thermal.no_warmup"
+    assert learner.thermal is not None and learner.thermal.k == model.k

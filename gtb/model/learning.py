@@ -62,7 +62,7 @@ class LearningTuning(Model):
         "before a warm-up is learned: without them and the unheated ones, losses and gain "
         "cannot be told apart")
     min_unheated_hours: float = Field(
-        default=3.0, ge=1, le=168,
+        default=2.0, ge=1, le=168,
         description="hours of unheated steps (heating share at 10 % or less: a cool-down) "
         "needed likewise")
     min_warmup_rise_k: float = Field(
