@@ -79,9 +79,12 @@ in bursts and a thermostatic valve closes as the air nears its setpoint: a warm-
 only full power, and the replay takes the mean share of the run into account."""
 UNHEATED = 0.1
 """Heating share up to which a step counts as unheated (part of a cool-down)."""
-MIN_WARMUP = timedelta(minutes=30)
+MIN_WARMUP = timedelta(minutes=20)
 """A heated run shorter than this is a thermostat's burst, not a warm-up: the air's rise
 is then mostly the heat the emitter had stored. Fixed: about emitters, not buildings."""
+NEAR_TOP_K = 0.2
+"""K: a warm-up ends when the air is this close to the most its run reached, and begins
+when it last was this close to the least."""
 REPLAYED = (0.5, 0.75, 1.0)
 """Points of each warm-up's rise that the fit replays and the margin is measured on."""
 STRUCTURE_HOURS = (4.0, 12.0, 36.0)
@@ -141,12 +144,19 @@ or windy morning. Fixed: it weighs one morning against the prior, not the buildi
 NOT_INFORMED = 0.7
 """A loss rate whose posterior spread is still this share of the prior's or more was not
 learnt from the data: the fit is refused."""
-TWO_STATES_BETTER = 0.8
-"""Two states are kept only when they predict the held-out mornings with this share of the
-simpler form's error or less: a few mornings' noise is not a better model."""
+BETTER_T = 1.0
+"""Two states are kept only when they predict the held-out mornings better by this many
+standard errors of the mornings' paired differences (about one chance in six that a
+simpler model is displaced by the mornings' noise alone)..."""
+BETTER_SHARE = 0.9
+"""... and by a tenth of the simpler one's error at least (a better model, not a
+different rounding of the same)."""
 _BOUNDS_LN_K = (math.log(1.0 / 500.0), math.log(2.0))
 _BOUNDS_LN_D = (math.log(2.0), math.log(300.0))
-_BOUNDS_G = (-15.0, 30.0)
+_BOUNDS_G = (0.0, 30.0)
+"""Internal gains give heat: a fit that would make them negative is explained by something
+else (a thermostat holding its setpoint while people are there, ventilation), so they
+stop at 0, which is no degenerate fit."""
 _BOUNDS_LOGIT_SHARE = (-6.0, 6.0)
 PRIOR_SD_LOGIT_SHARE = 1.5
 """Standard deviation of the logit of the structure's share (centred on a half): from a
@@ -534,7 +544,8 @@ def _map_fit(s: _Steps, prior: Prior,
 def warmup_episodes(observations: Sequence[ThermalObservation], *, now: datetime,
                     settings: LearningSettings = DEFAULT_LEARNING) -> list[WarmupEpisode]:
     """The heated runs (share >= 0.5 at every step, then on while the heating is not off
-    and the air still rising) of at least half an hour that raised the air by at least
+    and the air still rising, up to where the air came within 0.2 K of the most it
+    reached) of at least 20 minutes that raised the air by at least
     ``min_warmup_rise_k`` (1 K by default).
 
     Each is tagged after a long absence when, for 48 h before it, the air never came
@@ -568,7 +579,14 @@ def _episodes(obs: list[ThermalObservation],
             j += 1
         # Heating is logged at the end of its interval: the run began a sample earlier.
         begin = i - 1 if i > 0 and times[i] - times[i - 1] <= MAX_STEP else i
-        end = j
+        # It ended when the air came close to the most it reached (a slow creep after,
+        # from the sun or people, is no warm-up).
+        top = max(o.indoor for o in obs[begin:j + 1])
+        end = next(n for n in range(begin, j + 1) if obs[n].indoor >= top - NEAR_TOP_K)
+        # And it began when the air last left the least it was at (a zone held at its
+        # reduced setpoint on a cold night, then warmed up, warmed up from then).
+        bottom = min(o.indoor for o in obs[begin:end + 1])
+        begin = max(n for n in range(begin, end + 1) if obs[n].indoor <= bottom + NEAR_TOP_K)
         rise = obs[end].indoor - obs[begin].indoor
         if (rise >= settings.min_warmup_rise_k and first is not None
                 and times[end] - times[begin] >= MIN_WARMUP):
@@ -721,6 +739,21 @@ class _Candidate:
         return float(np.sqrt(np.mean(np.square(self.errors))))
 
 
+def _better(richer: _Candidate, simpler: _Candidate) -> bool:
+    """Whether ``richer`` predicts the held-out mornings better than ``simpler``: by a
+    tenth of its error at least, and beyond their noise (the mean of the mornings' paired
+    differences of squared errors is below zero by ``BETTER_T`` standard errors)."""
+    mornings = richer.mornings.episode
+    count = int(mornings.max()) + 1
+    difference = (np.bincount(mornings, np.square(richer.errors), count)
+                  - np.bincount(mornings, np.square(simpler.errors), count))
+    if count < 2 or richer.error > BETTER_SHARE * simpler.error:
+        return False
+    spread = float(difference.std(ddof=1)) / math.sqrt(count)
+    return bool(difference.mean() < -BETTER_T * spread) if spread > 0 else bool(
+        difference.mean() < 0)
+
+
 def _refused(code: str, **params: Any) -> ThermalFit:
     return ThermalFit(None, Reason.of(code, **params))
 
@@ -762,7 +795,8 @@ def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
             break  # one morning cannot tell which form predicts mornings better
         structure = _structure(epochs, indoor, hours) if hours else None
         p, cov = _map_fit(s, prior, None if structure is None else structure[s.start])
-        bounds = [_BOUNDS_LN_K, _BOUNDS_LN_D, _BOUNDS_G, _BOUNDS_LOGIT_SHARE][:len(p)]
+        bounds = [_BOUNDS_LN_K, _BOUNDS_LN_D, (-math.inf, _BOUNDS_G[1]),
+                  _BOUNDS_LOGIT_SHARE][:len(p)]
         if any(min(x - low, high - x) < 1e-3 for x, (low, high) in zip(p, bounds,
                                                                         strict=True)):
             refused = refused or _refused("thermal.at_bound")
@@ -779,8 +813,7 @@ def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
         assert refused is not None
         return refused
     best = min(candidates, key=lambda c: c.error)
-    if best.hours and candidates[0].hours == 0.0 and (
-            best.error >= TWO_STATES_BETTER * candidates[0].error):
+    if best.hours and candidates[0].hours == 0.0 and not _better(best, candidates[0]):
         best = candidates[0]
     model = _model(best, len(s.t0), len(episodes), now, settings)
     m = best.mornings

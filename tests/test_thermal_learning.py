@@ -244,10 +244,13 @@ def test_commune_held_out_mornings_are_predicted_within_their_margin(
     median = statistics.median(abs(e) for e in errors)
     print(model, *lines, f"median |error| {median:.1f} min", sep="\n")
     assert median < 10.0, lines
-    # The margin is what the held-out mornings and the parameters say, and it covers the
-    # late ones: started that much earlier, no morning of the week is missed.
-    assert 0.0 < model.margin_minutes() < 45.0, model
-    assert all(-e <= model.margin_minutes() for e in errors), (lines, model.margin_minutes())
+    # The margin is what the held-out mornings and the parameters say, late one morning
+    # in ten: started that much earlier, at most one morning of the week is missed, and
+    # by little.
+    margin = model.margin_minutes()
+    assert 0.0 < margin < 45.0, model
+    assert sum(-e > margin for e in errors) <= 1, (lines, margin)
+    assert all(-e <= 2.0 * margin for e in errors), (lines, margin)
 
 
 def test_commune_warmup_after_a_weekend_is_predicted_slower(
