@@ -261,8 +261,8 @@ class ThermalModel:
     ``g_warmup`` when fewer than ``min_warmups`` such warm-ups were seen, or when the model
     has two states (the cold structure is then in its state)."""
     warmup_error_minutes: float
-    """Root mean square of (predicted - observed) minutes over the warm-ups of the history,
-    each predicted by the model learnt without it (held out; bias included)."""
+    """Root mean square of (predicted - observed) minutes over the normal warm-ups of the
+    history, each predicted by the model learnt without it (held out; bias included)."""
     samples: int
     """Steps (pairs of observations) the fit used."""
     fitted_at: datetime
@@ -284,6 +284,9 @@ class ThermalModel:
     """The structure's estimated temperature, °C (None: first order, or not known)."""
     structure_at: datetime | None = None
     """When ``structure`` was estimated."""
+    warmup_error_after_long_absence_minutes: float | None = None
+    """The same over the warm-ups after a long absence (hours long, from frost
+    protection: their errors are of another size); None when none was seen."""
 
     def _gain(self, after_long_absence: bool) -> float:
         return self.g_after_long_absence if after_long_absence else self.g_warmup
@@ -343,11 +346,16 @@ class ThermalModel:
             return math.inf
         return 60.0 * math.log((indoor - steady) / (floor - steady)) / self.k
 
-    def margin_minutes(self, sigmas: float = DEFAULT_LEARNING.margin_sigmas) -> float:
+    def margin_minutes(self, sigmas: float = DEFAULT_LEARNING.margin_sigmas, *,
+                       after_long_absence: bool = False) -> float:
         """Safety margin to add to a predicted warm-up: ``sigmas`` standard deviations of
-        the error on held-out mornings combined with the parameters' uncertainty, 1.2816
-        (the default) for 90 % one-sided."""
-        return sigmas * math.hypot(self.warmup_error_minutes, self.warmup_sigma_minutes)
+        the error on held-out mornings (those after a long absence when
+        ``after_long_absence`` and some were seen) combined with the parameters'
+        uncertainty, 1.2816 (the default) for 90 % one-sided."""
+        error = self.warmup_error_minutes
+        if after_long_absence and self.warmup_error_after_long_absence_minutes is not None:
+            error = self.warmup_error_after_long_absence_minutes
+        return sigmas * math.hypot(error, self.warmup_sigma_minutes)
 
     def observed(self, time: datetime, indoor: float) -> ThermalModel:
         """The model with its structure estimate moved on to ``time``, the air having been
@@ -372,7 +380,9 @@ class ThermalModel:
                 "structure_hours": self.structure_hours,
                 "structure_share": self.structure_share, "structure": self.structure,
                 "structure_at": None if self.structure_at is None else (
-                    self.structure_at.isoformat())}
+                    self.structure_at.isoformat()),
+                "warmup_error_after_long_absence_minutes":
+                    self.warmup_error_after_long_absence_minutes}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ThermalModel:
@@ -387,6 +397,7 @@ class ThermalModel:
                                or any(len(row) != len(_PARAMETERS) for row in covariance)):
                 raise ValueError(f"covariance is not {len(_PARAMETERS)}×{len(_PARAMETERS)}")
             structure, structure_at = data.get("structure"), data.get("structure_at")
+            cold_error = data.get("warmup_error_after_long_absence_minutes")
             return cls(k=float(data["k"]), g=float(data["g"]),
                        g_warmup=float(data["g_warmup"]),
                        g_after_long_absence=float(data["g_after_long_absence"]),
@@ -400,7 +411,9 @@ class ThermalModel:
                        structure_share=float(data.get("structure_share", 0.0)),
                        structure=None if structure is None else float(structure),
                        structure_at=None if structure_at is None else _utc(
-                           datetime.fromisoformat(str(structure_at))))
+                           datetime.fromisoformat(str(structure_at))),
+                       warmup_error_after_long_absence_minutes=None if cold_error is None
+                       else float(cold_error))
         except KeyError as missing:
             raise ValueError(f"stored thermal model has no {missing}") from None
         except TypeError as wrong:
@@ -491,9 +504,22 @@ def _reference(p: np.ndarray, outdoor: np.ndarray | float,
 
 def _predict(p: np.ndarray, s: _Steps, structure: np.ndarray | None) -> np.ndarray:
     """Each step's end temperature under parameters (ln k, ln D, G[, logit share])."""
+    return _predict_and_gradient(p, s, structure)[0]
+
+
+def _predict_and_gradient(p: np.ndarray, s: _Steps, structure: np.ndarray | None
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """``_predict`` and its derivatives in each parameter (one column each)."""
     k, rise = math.exp(p[0]), math.exp(p[1])
     steady = _reference(p, s.outdoor, structure) + rise * s.heating + p[2] * s.occupied
-    return np.asarray(steady + (s.t0 - steady) * np.exp(-k * s.hours))
+    decay = np.exp(-k * s.hours)
+    rest = 1.0 - decay
+    columns = [(s.t0 - steady) * decay * (-k * s.hours), rise * s.heating * rest,
+               s.occupied * rest]
+    if structure is not None:
+        share = 1.0 / (1.0 + math.exp(-p[3]))
+        columns.append((structure - s.outdoor) * share * (1.0 - share) * rest)
+    return np.asarray(steady + (s.t0 - steady) * decay), np.column_stack(columns)
 
 
 def _map_fit(s: _Steps, prior: Prior,
@@ -521,8 +547,12 @@ def _map_fit(s: _Steps, prior: Prior,
         def residuals(p: np.ndarray) -> np.ndarray:
             return np.concatenate([(_predict(p, s, structure) - s.t1) * weights,
                                    (p - centre) / width])
-        return least_squares(residuals, x0=x0, bounds=(lower, upper), loss=loss,
-                             f_scale=1.5, x_scale=width)
+
+        def jacobian(p: np.ndarray) -> np.ndarray:
+            gradient = _predict_and_gradient(p, s, structure)[1]
+            return np.vstack([gradient * weights[:, None], np.diag(1.0 / width)])
+        return least_squares(residuals, x0=x0, jac=jacobian, bounds=(lower, upper),
+                             loss=loss, f_scale=1.5, x_scale=width)
 
     first = solve(np.full(len(s.t0), 1.0 / 0.05), centre, "huber")
     error = _predict(first.x, s, structure) - s.t1
@@ -667,9 +697,10 @@ class _Warmups:
 
 
 def _warmups(p: np.ndarray, mornings: _Mornings, settings: LearningSettings,
-             keep: np.ndarray | None = None) -> _Warmups:
-    """The warm-up gains learnt from the mornings ``keep`` says (all by default)."""
-    values = mornings.ln_rises(p)
+             keep: np.ndarray | None = None, values: np.ndarray | None = None) -> _Warmups:
+    """The warm-up gains learnt from the mornings ``keep`` says (all by default);
+    ``values``: their ``ln_rises``, when already known."""
+    values = mornings.ln_rises(p) if values is None else values
     kept = np.isfinite(values) & (True if keep is None else keep)
     if mornings.structure is not None:  # two states: a cold structure is in the state
         normal, variance = _pooled(float(p[1]), WARMUP_SD_LN_D, values[kept])
@@ -706,9 +737,10 @@ def _held_out_errors(p: np.ndarray, mornings: _Mornings,
     morning hardly moves it). An unreachable prediction counts as late by the whole
     warm-up."""
     rises = np.empty(len(mornings.minutes))
+    values = mornings.ln_rises(p)
     for n in np.unique(mornings.episode):
         this = mornings.episode == n
-        others = _warmups(p, mornings, settings, ~this)
+        others = _warmups(p, mornings, settings, ~this, values)
         rises[this] = others.cold if mornings.cold[this][0] else others.normal
     predicted = mornings.predicted(p, rises)
     return np.asarray(np.where(np.isfinite(predicted), predicted - mornings.minutes,
@@ -736,7 +768,13 @@ class _Candidate:
 
     @property
     def error(self) -> float:
+        """Root mean square of the held-out errors, all warm-ups."""
         return float(np.sqrt(np.mean(np.square(self.errors))))
+
+    def error_of(self, cold: bool) -> float | None:
+        """The same over the normal warm-ups, or those after a long absence; None: none."""
+        chosen = self.errors[self.mornings.cold == cold]
+        return float(np.sqrt(np.mean(np.square(chosen)))) if len(chosen) else None
 
 
 def _better(richer: _Candidate, simpler: _Candidate) -> bool:
@@ -817,11 +855,13 @@ def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
         best = candidates[0]
     model = _model(best, len(s.t0), len(episodes), now, settings)
     m = best.mornings
-    typical = int(np.argsort(m.minutes)[len(m.minutes) // 2])
+    # The median warm-up, a normal one if any was seen.
+    rows = np.flatnonzero(~m.cold) if (~m.cold).any() else np.arange(len(m.minutes))
+    typical = int(rows[np.argsort(m.minutes[rows])[len(rows) // 2]])
     sigma = model.warmup_sigma(
         m.start[typical], m.end[typical], m.outdoor[typical], bool(m.cold[typical]),
         structure=None if m.structure is None else float(m.structure[typical]))
-    total = math.hypot(best.error, sigma)
+    total = math.hypot(model.warmup_error_minutes, sigma)
     if not math.isfinite(total) or total > settings.max_warmup_sigma_minutes:
         return _refused("thermal.uncertain", minutes=total,
                         limit=settings.max_warmup_sigma_minutes)
@@ -852,7 +892,9 @@ def _model(best: _Candidate, samples: int, warmups: int, now: datetime,
     return ThermalModel(
         k=k, g=k * rise, g_warmup=k * math.exp(warm.normal),
         g_after_long_absence=k * math.exp(warm.cold),
-        warmup_error_minutes=best.error, samples=samples, fitted_at=_utc(now),
+        warmup_error_minutes=best.error_of(cold=False) or best.error_of(cold=True) or 0.0,
+        warmup_error_after_long_absence_minutes=best.error_of(cold=True),
+        samples=samples, fitted_at=_utc(now),
         warmups=warmups, gains=k * gains_rise,
         covariance=tuple(tuple(float(x) for x in row) for row in covariance),
         structure_hours=best.hours,
