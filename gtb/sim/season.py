@@ -108,11 +108,6 @@ class Observations:
         column = self._sensors.zone_index[zone_key]
         return [(time_, bool(on[n, column])) for n, time_ in enumerate(times)]
 
-    def valve(self, zone_key: str) -> float | None:
-        """Valve opening, 0 to 1."""
-        value = self._read(zone_key, Role.VALVE)
-        return None if value is None else value / 100.0
-
     def heating_signal(self, zone_key: str) -> float | None:
         """The share (0 to 1) of its emitter's output the zone uses, from its valve, emitter
         power or fan speed point, whichever it has (None: none)."""
@@ -192,10 +187,11 @@ class FixedProgramme:
 class Learned:
     """This project's controller from an empty history: a ``ZoneLearner`` per zone.
 
-    Each control step it feeds every zone what its sensors show (air, outdoor and valve
-    now; the presence detector at every physics step since the last call, as an engine
-    polling every few minutes records it), refits each zone at the first step after
-    local midnight, as the engine's nightly job does, and asks for the decision. A zone
+    Each control step it feeds every zone what its sensors show (air, outdoor, heating
+    signal and setpoint now; the presence detector at every physics step since the last
+    call, as an engine polling every few minutes records it), refits each zone at the
+    first step after local midnight, as the engine's nightly job does, and asks for the
+    decision. A zone
     without a temperature sensor, or a site without an outdoor one, stays on its
     programme, as in the engine; a zone without a presence detector records unknown
     presence, never absence, so it is never learned as seldom used.
