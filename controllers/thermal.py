@@ -2,7 +2,8 @@
 
 Pure: no I/O and no clock reads; the caller passes the observations and ``now``.
 
-The model is first order, per zone (Seem et al. found two parameters enough for warm-up):
+The model is first order, per zone (Seem et al. found two parameters enough for warm-up),
+or has two states where the data support it:
 
     dT/dt = k · (Tout - T) + k · D · u + k · G · occupied
 
@@ -27,12 +28,19 @@ Laplace approximation at the optimum (the inverse of JᵀJ) is the parameters' c
 kept in the model.
 
 A real zone is not first order: the air warms fast from the emitters while the walls lag
-behind, so the ``D`` fitted on every step under-rates a morning warm-up. Warm-up
-predictions use an effective ``D`` learnt from the warm-ups of the history (runs heated
-at half power or more that raised the air): the one that replays each exactly, pooled
-with the step fit's as a prior. A building left cold for a weekend warms up more slowly
-(its structure is cold too): warm-ups after more than 48 h without comfort learn their
-own ``D`` once ``min_warmups`` of them were seen.
+behind. Two answers, the data choosing between them:
+
+- Two states: the air loses towards a reference ``R`` part of the way from the outdoor
+  air to its structure, whose temperature follows the air's with a time constant of
+  hours (an observer over the history, ``STRUCTURE_HOURS`` tried): ``Tout`` above becomes
+  ``R``. A Monday after a weekend at frost protection is slower because its structure is
+  cold. Kept only when it predicts the held-out mornings a tenth better than first order,
+  and beyond their noise.
+- Effective warm-up gains: warm-up predictions use the ``D`` that replays the warm-ups of
+  the history (heated runs that raised the air, followed while a thermostat closes its
+  valve near the setpoint), at half, three quarters and all of their rise, pooled with the
+  step fit's as a prior. First order, warm-ups after more than 48 h without comfort learn
+  their own once ``min_warmups`` of them were seen.
 
 The margin comes from mornings not used for it: each observed warm-up is predicted by the
 model learnt without it (leave one morning out) and the spread of those errors, combined
