@@ -161,7 +161,8 @@ def learned_decision(
     long_absence = _long_absence(occupation, learning, arrival)
     warmup = learning.thermal.warmup_minutes(learning.indoor, comfort.comfort,
                                              learning.outdoor, after_long_absence=long_absence)
-    margin = max(learning.thermal.margin_minutes(settings.margin_sigmas),
+    margin = max(learning.thermal.margin_minutes(settings.margin_sigmas,
+                                                 after_long_absence=long_absence),
                  settings.min_margin_minutes)
     cap = settings.max_preheat(long_absence)
     lead = min(timedelta(minutes=warmup + margin), cap)

@@ -90,6 +90,10 @@ UNHEATED = 0.1
 MIN_WARMUP = timedelta(minutes=20)
 """A heated run shorter than this is a thermostat's burst, not a warm-up: the air's rise
 is then mostly the heat the emitter had stored. Fixed: about emitters, not buildings."""
+WARMING_K_PER_HOUR = 0.5
+"""Past the run at half power or more, a warm-up goes on while the air rises at least this
+fast: a warm-up gains kelvins an hour, a slower creep is the sun, people or a thermostat's
+overshoot. Fixed: about what a warm-up is, not about a building."""
 NEAR_TOP_K = 0.2
 """K: a warm-up ends when the air is this close to the most its run reached, and begins
 when it last was this close to the least."""
@@ -582,8 +586,9 @@ def _map_fit(s: _Steps, prior: Prior,
 def warmup_episodes(observations: Sequence[ThermalObservation], *, now: datetime,
                     settings: LearningSettings = DEFAULT_LEARNING) -> list[WarmupEpisode]:
     """The heated runs (share >= 0.5 at every step, then on while the heating is not off
-    and the air still rising, up to where the air came within 0.2 K of the most it
-    reached) of at least 20 minutes that raised the air by at least
+    and the air still rising by 0.5 K/h or more), cut where the air stops gaining 0.5 K in
+    the next hour, from where the air last left its lowest to where it came within 0.2 K of
+    the most it reached, of at least 20 minutes, that raised the air by at least
     ``min_warmup_rise_k`` (1 K by default).
 
     Each is tagged after a long absence when, for 48 h before it, the air never came
@@ -613,12 +618,24 @@ def _episodes(obs: list[ThermalObservation],
         # A thermostat closes its valve as the air nears the setpoint: the warm-up goes on
         # while the zone is still heated and its air still rising.
         while (j + 1 < len(obs) and obs[j + 1].heating > UNHEATED
-               and obs[j + 1].indoor > obs[j].indoor and times[j + 1] - times[j] <= MAX_STEP):
+               and times[j + 1] - times[j] <= MAX_STEP
+               and obs[j + 1].indoor - obs[j].indoor >= WARMING_K_PER_HOUR * (
+                   times[j + 1] - times[j]).total_seconds() / 3600.0):
             j += 1
+        after = j + 1  # where the next run is looked for
         # Heating is logged at the end of its interval: the run began a sample earlier.
         begin = i - 1 if i > 0 and times[i] - times[i - 1] <= MAX_STEP else i
-        # It ended when the air came close to the most it reached (a slow creep after,
-        # from the sun or people, is no warm-up).
+        # It ended where the air stopped gaining WARMING_K_PER_HOUR over the next hour (a
+        # zone held at its setpoint on a cold day keeps its valve open), and when the air
+        # came close to the most it reached before (a slow creep is no warm-up).
+        for n in range(begin, j + 1):
+            ahead = times[n] + timedelta(hours=1)
+            if times[j] < ahead:
+                break
+            window = bisect_left(times, ahead, lo=n, hi=j + 1)
+            if max(o.indoor for o in obs[n:window + 1]) - obs[n].indoor < WARMING_K_PER_HOUR:
+                j = n
+                break
         top = max(o.indoor for o in obs[begin:j + 1])
         end = next(n for n in range(begin, j + 1) if obs[n].indoor >= top - NEAR_TOP_K)
         # And it began when the air last left the least it was at (a zone held at its
@@ -642,7 +659,7 @@ def _episodes(obs: list[ThermalObservation],
                 float(np.mean([o.occupied for o in obs[begin + 1:end + 1]])),
                 tuple(((times[n] - start).total_seconds() / 60.0, obs[n].indoor)
                       for n in range(begin + 1, end + 1)))))
-        i = j + 1
+        i = after
     return episodes
 
 
