@@ -229,7 +229,7 @@ def learned_decision(
                       setpoint=comfort.comfort),
         )
     # From frost protection (a long absence, or a deep setback) the structure is cold:
-    # the slower gain, and the longer cap.
+    # the slower gain, its own margin, and the longer cap.
     long_absence = _long_absence(occupation, learning, arrival) or (
         previous is not None and previous.level is HeatingLevel.FROST_PROTECTION)
     cap = settings.max_preheat(long_absence)
@@ -237,7 +237,8 @@ def learned_decision(
     latched = previous.preheat if previous is not None else None
     if latched is not None and (left > cap or elapsed(latched.since, local_now) > cap):
         latched = None  # not this pre-heat's: one lasts at most the cap
-    margin = max(learning.thermal.margin_minutes(settings.margin_sigmas),
+    margin = max(learning.thermal.margin_minutes(settings.margin_sigmas,
+                                                 after_long_absence=long_absence),
                  settings.min_margin_minutes)
     warmup, outdoor = _warmup(learning, comfort.comfort, long_absence, margin, cap,
                               local_now, arrival)

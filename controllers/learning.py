@@ -6,6 +6,8 @@ another building-control system)::
     zone = ZoneLearner(programme, "mairie", FrenchCalendar("B"), ComfortLevels(), PARIS,
                        settings=LearningSettings(max_preheat_hours=4))  # optional
     zone.observe(time, indoor=17.2, outdoor=3.5, heating=0.8, present=False)  # each step
+    zone.observe(time, indoor=17.2, outdoor=3.5, heating=None, present=False,
+                 setpoint=19.0)              # a zone with no heating signal: the setpoint
     zone.refit(now)                                                          # each night
     decision = zone.decide(now, indoor=17.4, outdoor=3.4, present=False)
     decision.level, decision.setpoint, decision.reason.fr
@@ -52,6 +54,23 @@ not tuning: a cache of the learner's, not a property of the building."""
 OBSERVATION_STEP = timedelta(minutes=5)
 """Temperatures are kept at most this often: plenty for a warm-up, light on memory. Fixed,
 not tuning: about the feed of readings and memory, not about the building."""
+BELOW_SETPOINT_FULL_HEAT = 1.0
+"""K: a zone with no heating signal is taken at full heat while its air is this far below
+the setpoint it holds (a thermostat's proportional band is 1-2 K: well below it, the
+emitter is fully open)."""
+ABOVE_SETPOINT_NO_HEAT = 0.3
+"""K: and with no heat while its air is this far above it; in between, unknown (not
+fitted). Both fixed: about thermostats, not about the building."""
+
+
+def inferred_heating(indoor: float, setpoint: float) -> float:
+    """The heating share a zone with no signal is taken to use: 1 well below its
+    setpoint, 0 above it, NaN (unknown) in between."""
+    if indoor <= setpoint - BELOW_SETPOINT_FULL_HEAT:
+        return 1.0
+    if indoor >= setpoint + ABOVE_SETPOINT_NO_HEAT:
+        return 0.0
+    return float("nan")
 
 
 @dataclass
@@ -68,6 +87,8 @@ class ZoneLearner:
     learning: bool = True
     thermal: ThermalModel | None = None
     thermal_refused: Reason | None = None
+    """Why the last refit gave no thermal model (``thermal`` then keeps the previous
+    accepted one, or None); None when it was accepted or never tried."""
     occupancy: OccupancyHistory = field(init=False)
     _observations: list[ThermalObservation] = field(default_factory=list, repr=False)
     _presence: dict[date, list[tuple[datetime, bool | None]]] = field(
@@ -80,14 +101,27 @@ class ZoneLearner:
         self.occupancy = OccupancyHistory(keep=self.settings.history)
 
     def observe(self, time: datetime, *, indoor: float | None, outdoor: float | None,
-                heating: float | None, present: bool | None) -> None:
-        """Record one step: temperatures in °C, ``heating`` the share of power used (0..1),
-        ``present`` the detector's answer (None: unknown). Each part counts for what it
-        is: a missing outdoor sensor skips the thermal observation, not the presence."""
+                heating: float | None, present: bool | None,
+                setpoint: float | None = None) -> None:
+        """Record one step: temperatures in °C, ``heating`` the share of its emitter's output
+        the zone uses (0..1, from its valve, emitter power or fan speed; None: no signal),
+        ``present`` the detector's answer (None: unknown), ``setpoint`` the one the zone
+        holds (°C), from which the heating of a zone with no signal is inferred
+        (``inferred_heating``). Each part counts for what it is: a missing outdoor sensor
+        skips the thermal observation, not the presence. The internal gains are learnt on
+        the steps someone was detected, or, without a detector, that the programme says
+        are occupied."""
         last = self._observations[-1].time if self._observations else None
+        if heating is None and setpoint is not None and indoor is not None:
+            heating = inferred_heating(indoor, setpoint)
         if indoor is not None and outdoor is not None and heating is not None and (
                 last is None or time - last >= OBSERVATION_STEP):
-            self._observations.append(ThermalObservation(time, indoor, outdoor, heating))
+            occupied = present if present is not None else occupation(
+                self.programme, self.calendar, self.use, time.astimezone(self.tz)).occupied
+            self._observations.append(ThermalObservation(time, indoor, outdoor, heating,
+                                                         occupied))
+        if self.thermal is not None and indoor is not None:
+            self.thermal = self.thermal.observed(time, indoor)  # two states: the structure
         self.record_presence(time, present)
 
     def record_presence(self, time: datetime, present: bool | None) -> None:
@@ -102,7 +136,9 @@ class ZoneLearner:
     def refit(self, now: datetime) -> None:
         """Learn from what was observed: finished days the detector saw whole join the
         occupancy history (``seen_whole``), and the thermal model is fitted again on the
-        last ``thermal_window_days``."""
+        last ``thermal_window_days``. A refused fit (``thermal_refused`` says why) keeps
+        the model accepted before, if any: it was learnt on this zone's data, and a week
+        of holidays without a warm-up does not make it wrong."""
         today = now.astimezone(self.tz).date()
         for day in sorted(d for d in self._presence if d < today):
             samples = self._presence.pop(day)
@@ -113,8 +149,9 @@ class ZoneLearner:
             self.occupancy.add(day, slots if known is None else slots | known)
         horizon = now - self.settings.thermal_window
         self._observations = [o for o in self._observations if o.time >= horizon]
-        self.thermal = fit_thermal(self._observations, now=now,
-                                   settings=self.settings) or self.thermal
+        fit = fit_thermal(self._observations, now=now, use=self.use, settings=self.settings)
+        self.thermal = fit.model or self.thermal
+        self.thermal_refused = fit.refused
         self._forecast = None
 
     def learned(self) -> dict[str, Any]:
@@ -126,9 +163,15 @@ class ZoneLearner:
         }
 
     def restore(self, learned: Mapping[str, Any]) -> None:
-        """Take back what ``learned()`` gave, after a restart."""
+        """Take back what ``learned()`` gave, after a restart; a stored thermal model that
+        cannot be read is dropped (``thermal_refused`` says why), the days are kept."""
         thermal = learned.get("thermal")
-        self.thermal = None if thermal is None else ThermalModel.from_dict(thermal)
+        self.thermal, self.thermal_refused = None, None
+        if thermal is not None:
+            try:
+                self.thermal = ThermalModel.from_dict(thermal)
+            except ValueError as error:
+                self.thermal_refused = Reason.of("thermal.unreadable", error=str(error))
         for day, slots in learned.get("days", {}).items():
             self.occupancy.add(date.fromisoformat(day), [c == "1" for c in slots])
         self._forecast = None

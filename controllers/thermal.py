@@ -2,50 +2,70 @@
 
 Pure: no I/O and no clock reads; the caller passes the observations and ``now``.
 
-The model is first order, per zone (Seem et al. found two parameters enough for warm-up):
+The model is first order, per zone (Seem et al. found two parameters enough for warm-up),
+or has two states where the data support it:
 
-    dT/dt = -k · (T - Tout) + g · u
+    dT/dt = k · (Tout - T) + k · D · u + k · G · occupied
 
 ``T`` indoor air (°C), ``Tout`` outdoor (°C), ``u`` the share of emitter power in use
-(0..1), ``k`` the loss rate (1/h) and ``g`` the heating gain at full power (K/h). Over a
-step ``dt`` with ``Tout`` and ``u`` held, it integrates exactly to
+(0..1), ``k`` the loss rate (1/h), ``D`` how far above the outdoor air full power would
+hold the zone (K) and ``G`` how far its internal gains hold it while occupied (K). The
+heating gain at full power is ``g = k·D`` (K/h), the internal gain ``q = k·G`` (K/h).
+Over a step ``dt`` with ``Tout``, ``u`` and occupancy held it integrates exactly to
 
-    T1 = Tout + g·u/k + (T0 - Tout - g·u/k) · exp(-k·dt)
+    T1 = S + (T0 - S) · exp(-k·dt),   S = Tout + D·u + G·occupied
 
-which is what the fit matches, pair of consecutive observations by pair, with a robust
-(Huber) loss so a window opened or a sensor glitch does not drag the parameters.
+which is what the fit matches, pair of consecutive observations by pair.
 
-A real zone is not first order: the air warms fast from the emitters while the walls
-lag behind, so the gain fitted on every step (``g``) under-rates a morning warm-up.
-Warm-up predictions therefore use effective gains learnt from the warm-ups seen in the
-history (runs at full heat): the gain that replays each one exactly, median over them.
-A building left cold for a weekend or a holiday warms up more slowly: its walls and
-furniture are cold too and soak up heat. Rather than a second state, the model keeps a
-second gain, ``g_after_long_absence``, from the warm-ups that followed more than 48 h
-without comfort; with fewer than two of them it falls back to the normal one.
+The fit is a maximum a posteriori one: a prior per kind of building (``PRIORS``: a time
+constant, an emitter sizing and occupied gains from published typical values) is updated
+by the history, so one night's cool-down and one morning's warm-up already give a usable
+model, and a long history makes the prior irrelevant. The step residuals are weighted by
+their own scale and by how correlated they are (consecutive residuals of a real zone are:
+counting each as independent would make the model sure of itself after one day), and
+Huber-weighted so a window opened or a sensor glitch does not drag the parameters. The
+Laplace approximation at the optimum (the inverse of JᵀJ) is the parameters' covariance,
+kept in the model.
 
-The margin comes from the model's own error: every observed warm-up of the history is
-predicted again with the fitted model, and the spread of (predicted - observed) minutes
-is kept; ``margin_minutes()`` turns it into an early start that is late ~10 % of the time.
+A real zone is not first order: the air warms fast from the emitters while the walls lag
+behind. Two answers, the data choosing between them:
 
-How much history a fit needs, what counts as a warm-up and how wide the margin is are
-``LearningSettings``, which a site file can set; the defaults are used when none is given.
+- Two states: the air loses towards a reference ``R`` part of the way from the outdoor
+  air to its structure, whose temperature follows the air's with a time constant of
+  hours (an observer over the history, ``STRUCTURE_HOURS`` tried): ``Tout`` above becomes
+  ``R``. A Monday after a weekend at frost protection is slower because its structure is
+  cold. Kept only when it predicts the held-out mornings a tenth better than first order,
+  and beyond their noise.
+- Effective warm-up gains: warm-up predictions use the ``D`` that replays the warm-ups of
+  the history (heated runs that raised the air, followed while a thermostat closes its
+  valve near the setpoint), at half, three quarters and all of their rise, pooled with the
+  step fit's as a prior. First order, warm-ups after more than 48 h without comfort learn
+  their own once ``min_warmups`` of them were seen.
+
+The margin comes from mornings not used for it: each observed warm-up is predicted by the
+model learnt without it (leave one morning out) and the spread of those errors, combined
+with the parameters' uncertainty, is what ``margin_minutes()`` turns into an early start.
+
+A fit is refused, with a ``Reason`` saying why, when the history shows no cool-down or no
+warm-up, when a parameter ends at its bound or the data did not move the loss rate away
+from its prior, or when a warm-up would still be uncertain by more than
+``max_warmup_sigma_minutes``.
 
 Usage without the engine::
 
-    model = fit_thermal(observations, now=now)
-    if model is None:          # not enough history yet: use a fixed early start
+    fit = fit_thermal(observations, now=now, use="mairie")
+    if fit.model is None:      # not enough history yet: fit.refused says why
         ...
     else:
-        lead = model.warmup_minutes(16.0, 19.0, outdoor=2.0) + model.margin_minutes()
+        lead = fit.model.warmup_minutes(16.0, 19.0, outdoor=2.0) + fit.model.margin_minutes()
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,6 +73,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from gtb.model.learning import DEFAULT_LEARNING, LearningSettings
+from gtb.texts import Reason
 
 MAX_STEP = timedelta(hours=1)
 """Consecutive observations further apart than this are a gap, not a step. Fixed, not
@@ -60,12 +81,105 @@ tuning: it is about the feed of readings (every few minutes), not about the buil
 LONG_ABSENCE = timedelta(hours=48)
 """A warm-up after this long without comfort is 'after a long absence' (weekend, holidays).
 Fixed: the 48 h of R241-27, after which a zone is at frost protection."""
-FULL_HEAT = 0.95
-"""Heating share from which a zone counts as heating at full power (a warm-up). Fixed, not
-tuning: the warm-up gains are at full power (u = 1), and runs at part power would teach
-them too low."""
-_OUTLIER_K = 0.15
-"""K: residuals beyond this are treated linearly (Huber) rather than squared."""
+HEATED = 0.5
+"""Heating share from which a step counts as heating (part of a warm-up). A fan coil heats
+in bursts and a thermostatic valve closes as the air nears its setpoint: a warm-up is not
+only full power, and the replay takes the mean share of the run into account."""
+UNHEATED = 0.1
+"""Heating share up to which a step counts as unheated (part of a cool-down)."""
+MIN_WARMUP = timedelta(minutes=20)
+"""A heated run shorter than this is a thermostat's burst, not a warm-up: the air's rise
+is then mostly the heat the emitter had stored. Fixed: about emitters, not buildings."""
+WARMING_K_PER_HOUR = 0.5
+"""Past the run at half power or more, a warm-up goes on while the air rises at least this
+fast: a warm-up gains kelvins an hour, a slower creep is the sun, people or a thermostat's
+overshoot. Fixed: about what a warm-up is, not about a building."""
+NEAR_TOP_K = 0.2
+"""K: a warm-up ends when the air is this close to the most its run reached, and begins
+when it last was this close to the least."""
+REPLAYED = (0.5, 0.75, 1.0)
+"""Points of each warm-up's rise that the fit replays and the margin is measured on."""
+STRUCTURE_HOURS = (4.0, 12.0, 36.0)
+"""Time constants of the structure tried for the two-state form, h: from light partitions
+to heavy masonry (EN ISO 13790 inertia classes); the one that predicts the held-out
+mornings best is kept."""
+
+
+@dataclass(frozen=True)
+class Prior:
+    """What is expected of a kind of building before any of its history is seen."""
+
+    time_constant_hours: float
+    """1/k: the air's apparent time constant, from the building's heat capacity over its
+    heat loss coefficient (EN ISO 13790 inertia classes)."""
+    full_power_rise_k: float
+    """D: full power holds this far above the outdoor air (emitters sized per EN 12831)."""
+    occupied_rise_k: float
+    """G: internal gains (people, lighting, equipment) hold this far above, occupied."""
+
+
+# Time constant: C_m/H with the EN ISO 13790 (table 12) internal heat capacity of the
+# building's usual inertia class (light 110, medium 165, very heavy 370 kJ/(m²·K) of
+# floor) over a heat loss coefficient H per m² of floor typical of the French public
+# building stock of that use (uninsulated pre-1975: 2.5-3.5 W/(m²·K); recent crèches
+# and offices: about 1.2) (verify: second-hand typical values, not measurements).
+# Full-power rise: emitters sized for the EN 12831 design difference (19 °C inside,
+# -7 to -10 °C outside in most of France, about 28 K) with the usual 20-30 % margin.
+# Occupied rise: internal gains while occupied (offices ~8 W/m², classrooms and crèches
+# ~15-20 W/m² with their density of people, halls and churches ~2-4 W/m² over a large
+# volume; Règles Th-BCE 2012 scenarios, verify) over the same H.
+PRIORS: dict[str, Prior] = {
+    "mairie": Prior(18.0, 35.0, 2.0),
+    "ecole": Prior(18.0, 35.0, 4.0),
+    "gymnase": Prior(8.0, 35.0, 1.0),
+    "mediatheque": Prior(18.0, 35.0, 2.0),
+    "salle_des_fetes": Prior(10.0, 35.0, 3.0),
+    "creche": Prior(38.0, 35.0, 4.0),
+    "atelier": Prior(9.0, 35.0, 1.0),
+    "eglise": Prior(34.0, 35.0, 0.5),
+    "autre": Prior(18.0, 35.0, 2.0),
+}
+PRIOR_SD_LN_K = 0.8
+"""Standard deviation of ln k in the prior: a factor 2.2 either way at one sigma. The air
+of a zone responds faster than its whole mass (C_m/H): the prior is wide for that."""
+PRIOR_SD_LN_D = 0.5
+"""Standard deviation of ln D: emitters are over- or under-sized by a factor 1.6 often."""
+PRIOR_SD_G = 2.0
+"""Standard deviation of G, K."""
+WARMUP_SD_LN_D = 0.5
+"""How far a warm-up's effective D may be from the step fit's, a priori (ln)."""
+COLD_SD_LN_D = 0.3
+"""How far a cold-structure warm-up's D may be from a normal morning's, a priori (ln)."""
+MORNING_SD_LN_D = 0.2
+"""Scatter of one morning's effective D around the zone's (ln): doors opened, a sunny
+or windy morning. Fixed: it weighs one morning against the prior, not the building."""
+NOT_INFORMED = 0.7
+"""A loss rate whose posterior spread is still this share of the prior's or more was not
+learnt from the data: the fit is refused."""
+BETTER_T = 1.0
+"""Two states are kept only when they predict the held-out mornings better by this many
+standard errors of the mornings' paired differences (about one chance in six that a
+simpler model is displaced by the mornings' noise alone)..."""
+BETTER_SHARE = 0.9
+"""... and by a tenth of the simpler one's error at least (a better model, not a
+different rounding of the same)."""
+_BOUNDS_LN_K = (math.log(1.0 / 500.0), math.log(2.0))
+_BOUNDS_LN_D = (math.log(2.0), math.log(300.0))
+_BOUNDS_G = (0.0, 30.0)
+"""Internal gains give heat: a fit that would make them negative is explained by something
+else (a thermostat holding its setpoint while people are there, ventilation), so they
+stop at 0, which is no degenerate fit."""
+_BOUNDS_LOGIT_SHARE = (-6.0, 6.0)
+PRIOR_SD_LOGIT_SHARE = 1.5
+"""Standard deviation of the logit of the structure's share (centred on a half): from a
+tenth to nine tenths at about 1.5 sigma."""
+_PARAMETERS = ("ln_k", "ln_g", "gains", "ln_g_warmup")
+"""The order of ``ThermalModel.covariance``: ln k, ln g, q (K/h), ln g_warmup."""
+
+
+def prior_of(use: str) -> Prior:
+    """The prior of a building's use (``autre`` for one not in the table)."""
+    return PRIORS.get(use, PRIORS["autre"])
 
 
 def _utc(t: datetime) -> datetime:
@@ -77,34 +191,39 @@ def _utc(t: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class ThermalObservation:
-    """One sample of a zone: aware time, indoor and outdoor air (°C), heating share 0..1.
+    """One sample of a zone: aware time, indoor and outdoor air (°C), heating share 0..1
+    (NaN: unknown, the step is not fitted), occupied or not.
 
-    ``heating`` is the valve position / 100, or 1/0 for a plant on or off: the share of
-    the emitters' full power in use over the interval that ends at ``time`` (what a
-    valve or a plant state logged at the end of each period says). With samples a few
-    minutes apart the difference from "from ``time`` on" hardly matters.
+    ``heating`` is the share of the emitters' full power in use over the interval that
+    ends at ``time`` (a valve position / 100, an emitter's power, a fan speed, or what the
+    setpoint implies; what a device logged at the end of each period says). With samples a
+    few minutes apart the difference from "from ``time`` on" hardly matters.
     """
 
     time: datetime
     indoor: float
     outdoor: float
     heating: float
+    occupied: bool = False
 
     def is_valid(self) -> bool:
         return bool(_plausible(np.array([(self.indoor, self.outdoor, self.heating)]))[0])
 
 
 def _plausible(values: np.ndarray) -> np.ndarray:
-    """Which rows of (indoor, outdoor, heating) are finite and within bounds."""
+    """Which rows of (indoor, outdoor, heating) are finite (heating may be unknown, NaN)
+    and within bounds."""
     indoor, outdoor, heating = values.T
-    return np.asarray(np.isfinite(values).all(axis=1) & (indoor > -30.0) & (indoor < 60.0)
-                      & (outdoor > -60.0) & (outdoor < 60.0) & (heating >= -0.01)
-                      & (heating <= 1.01))
+    known = np.isfinite(heating)
+    return np.asarray(np.isfinite(values[:, :2]).all(axis=1) & (indoor > -30.0)
+                      & (indoor < 60.0) & (outdoor > -60.0) & (outdoor < 60.0)
+                      & ((~known & np.isnan(heating))
+                         | (known & (heating >= -0.01) & (heating <= 1.01))))
 
 
 @dataclass(frozen=True)
 class WarmupEpisode:
-    """A run at full heat seen in the history: where it started, what it reached, when."""
+    """A warm-up seen in the history: where it started, what it reached, when."""
 
     start: datetime
     minutes: float
@@ -113,81 +232,212 @@ class WarmupEpisode:
     outdoor: float
     after_long_absence: bool | None
     """None when the history does not reach 48 h before the start."""
+    occupied: float = 0.0
+    """Share of the run the zone was occupied."""
+    path: tuple[tuple[float, float], ...] = ()
+    """Minutes since the start and air temperature at each sample of the run."""
+
+    def reached(self, temperature: float) -> float:
+        """Minutes until the air first reached ``temperature`` (interpolated between
+        samples); the whole run if it never did."""
+        before = (0.0, self.indoor_start)
+        for minutes, air in self.path:
+            if air >= temperature:
+                rise = air - before[1]
+                share = (temperature - before[1]) / rise if rise > 0 else 1.0
+                return before[0] + share * (minutes - before[0])
+            before = (minutes, air)
+        return self.minutes
 
 
 @dataclass(frozen=True)
 class ThermalModel:
-    """A zone's learnt response; all times in minutes, temperatures in °C."""
+    """A zone's learnt response; all times in minutes, temperatures in °C.
+
+    First order (``structure_hours`` 0), or two states: the air then loses towards a
+    reference between the outdoor air and its structure, ``structure_share`` of the way
+    to the structure, whose temperature follows the air's with a time constant of
+    ``structure_hours`` (an observer over the history: ``structure`` is its latest
+    estimate, which the zone's learner keeps up to date)."""
 
     k: float
-    """Loss rate, 1/h: the fraction of the indoor-outdoor difference lost per hour."""
+    """Loss rate, 1/h: the fraction of the air's difference from its reference (the
+    outdoor air, first order) lost per hour."""
     g: float
     """Heating gain at full power, K/h, from every step of the history (the physical fit)."""
     g_warmup: float
-    """Effective gain at full power on a normal morning, K/h, from the observed warm-ups.
-
-    A real zone is not first order: the air warms fast from the emitters, then the walls
-    take their share. Replaying the observed warm-ups (median over them) gives the gain
-    that reproduces their durations; with fewer than two it is ``g``."""
+    """Effective gain at full power on a normal morning, K/h, from the observed warm-ups
+    (pooled with ``g`` as a prior)."""
     g_after_long_absence: float
     """Effective gain at full power after a weekend or holidays (cold structure), K/h;
-    ``g_warmup`` when fewer than two such warm-ups were seen."""
+    ``g_warmup`` when fewer than ``min_warmups`` such warm-ups were seen, or when the model
+    has two states (the cold structure is then in its state)."""
     warmup_error_minutes: float
-    """Root mean square of (predicted - observed) minutes over the warm-ups of the history
-    (bias included: a model that is always late needs that much more margin)."""
+    """Root mean square of (predicted - observed) minutes over the normal warm-ups of the
+    history, each predicted by the model learnt without it (held out; bias included)."""
     samples: int
     """Steps (pairs of observations) the fit used."""
     fitted_at: datetime
     warmups: int = 0
-    """Warm-ups of the history the error was measured on."""
+    """Warm-ups of the history (the held-out error was measured on these)."""
+    gains: float = 0.0
+    """Internal gains while occupied, K/h (people, lighting, equipment)."""
+    warmup_sigma_minutes: float = 0.0
+    """Standard deviation of a typical warm-up of the history (its median one) from the
+    parameters' uncertainty alone, minutes."""
+    covariance: tuple[tuple[float, ...], ...] = ()
+    """Posterior covariance of (ln k, ln g, gains, ln g_warmup) (Laplace approximation);
+    empty when unknown (a model stored before it was kept)."""
+    structure_hours: float = 0.0
+    """Time constant of the structure's temperature, h; 0: first order."""
+    structure_share: float = 0.0
+    """Share (0..1) of the air's losses that go to the structure rather than outdoors."""
+    structure: float | None = None
+    """The structure's estimated temperature, °C (None: first order, or not known)."""
+    structure_at: datetime | None = None
+    """When ``structure`` was estimated."""
+    warmup_error_after_long_absence_minutes: float | None = None
+    """The same over the warm-ups after a long absence (hours long, from frost
+    protection: their errors are of another size); None when none was seen."""
 
-    def _steady(self, outdoor: float, gain: float) -> float:
-        return outdoor + gain / self.k
+    def _gain(self, after_long_absence: bool) -> float:
+        return self.g_after_long_absence if after_long_absence else self.g_warmup
+
+    def _reference(self, indoor: float, outdoor: float, structure: float | None) -> float:
+        """What the air tends to without heat nor gains: the outdoor air, or part of the
+        way to the structure (known, else taken at the air's temperature)."""
+        if not self.structure_share:
+            return outdoor
+        known = structure if structure is not None else self.structure
+        return outdoor + self.structure_share * ((indoor if known is None else known)
+                                                 - outdoor)
 
     def warmup_minutes(self, indoor: float, target: float, outdoor: float,
-                       after_long_absence: bool = False, power: float = 1.0) -> float:
-        """Minutes at full heat (``power``: the share of it the plant can give) from
-        ``indoor`` to ``target``; 0 if already there, inf if the zone cannot get there
-        (target at or above the full-power equilibrium)."""
+                       after_long_absence: bool = False, power: float = 1.0,
+                       structure: float | None = None) -> float:
+        """Minutes at ``power`` share of full heat from ``indoor`` to ``target``; 0 if
+        already there, inf if the zone cannot get there (target at or above the
+        equilibrium at that power). ``structure``: the structure's temperature, when not
+        the model's own estimate (``structure``)."""
         if indoor >= target:
             return 0.0
-        gain = power * (self.g_after_long_absence if after_long_absence else self.g_warmup)
-        steady = self._steady(outdoor, gain)
+        steady = self._reference(indoor, outdoor, structure) + (
+            power * self._gain(after_long_absence) / self.k)
         if target >= steady:
             return math.inf
         return 60.0 * math.log((steady - indoor) / (steady - target)) / self.k
 
+    def warmup_sigma(self, indoor: float, target: float, outdoor: float,
+                     after_long_absence: bool = False, power: float = 1.0,
+                     structure: float | None = None) -> float:
+        """Standard deviation of ``warmup_minutes`` from the parameters' uncertainty (first
+        order in ln k and ln g_warmup); 0 without a covariance, inf when unreachable."""
+        minutes = self.warmup_minutes(indoor, target, outdoor, after_long_absence, power,
+                                      structure)
+        if not self.covariance or minutes == 0.0 or not math.isfinite(minutes):
+            return 0.0 if math.isfinite(minutes) else math.inf
+        rise = power * self._gain(after_long_absence) / self.k
+        steady = self._reference(indoor, outdoor, structure) + rise
+        # t = 60/k ln((S - T0)/(S - T1)), S = R + power·g/k: derivatives in ln k, ln g.
+        d_ln_g = 60.0 / self.k * rise * (1.0 / (steady - indoor) - 1.0 / (steady - target))
+        d_ln_k = -minutes - d_ln_g
+        cov = np.array(self.covariance)
+        gradient = np.array([d_ln_k, 0.0, 0.0, d_ln_g])
+        return float(math.sqrt(max(gradient @ cov @ gradient, 0.0)))
+
     def cooldown_minutes(self, indoor: float, floor: float, outdoor: float,
-                         occupied: bool = False) -> float:
+                         occupied: bool = False, structure: float | None = None) -> float:
         """Minutes with no heat from ``indoor`` down to ``floor``: how early heating can stop
-        (optimal stop); 0 if already there, inf if the outdoor air is not colder than it.
-        ``occupied``: with people in (their gains are not modelled here yet)."""
+        (optimal stop), with the internal gains when ``occupied``; 0 if already there, inf
+        if the zone holds above ``floor`` without heat."""
         if indoor <= floor:
             return 0.0
-        if floor <= outdoor:
+        steady = self._reference(indoor, outdoor, structure) + (
+            self.gains / self.k if occupied else 0.0)
+        if floor <= steady:
             return math.inf
-        return 60.0 * math.log((indoor - outdoor) / (floor - outdoor)) / self.k
+        return 60.0 * math.log((indoor - steady) / (floor - steady)) / self.k
 
-    def margin_minutes(self, sigmas: float = DEFAULT_LEARNING.margin_sigmas) -> float:
+    def margin_minutes(self, sigmas: float = DEFAULT_LEARNING.margin_sigmas, *,
+                       after_long_absence: bool = False) -> float:
         """Safety margin to add to a predicted warm-up: ``sigmas`` standard deviations of
-        the error, 1.2816 (the default) for 90 % one-sided."""
-        return sigmas * self.warmup_error_minutes
+        the error on held-out mornings (those after a long absence when
+        ``after_long_absence`` and some were seen) combined with the parameters'
+        uncertainty, 1.2816 (the default) for 90 % one-sided."""
+        error = self.warmup_error_minutes
+        if after_long_absence and self.warmup_error_after_long_absence_minutes is not None:
+            error = self.warmup_error_after_long_absence_minutes
+        return sigmas * math.hypot(error, self.warmup_sigma_minutes)
+
+    def observed(self, time: datetime, indoor: float) -> ThermalModel:
+        """The model with its structure estimate moved on to ``time``, the air having been
+        at ``indoor`` since the last estimate (itself when first order)."""
+        if not self.structure_hours:
+            return self
+        before = indoor if self.structure is None else self.structure
+        hours = 0.0 if self.structure_at is None else (
+            _utc(time) - self.structure_at).total_seconds() / 3600.0
+        follow = 1.0 - math.exp(-max(hours, 0.0) / self.structure_hours)
+        return replace(self, structure=before + (indoor - before) * follow,
+                       structure_at=_utc(time))
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain floats, ints and an ISO string, for the store."""
+        """Plain floats, ints, lists and an ISO string, for the store."""
         return {"k": self.k, "g": self.g, "g_warmup": self.g_warmup,
                 "g_after_long_absence": self.g_after_long_absence,
                 "warmup_error_minutes": self.warmup_error_minutes, "samples": self.samples,
-                "fitted_at": self.fitted_at.isoformat(), "warmups": self.warmups}
+                "fitted_at": self.fitted_at.isoformat(), "warmups": self.warmups,
+                "gains": self.gains, "warmup_sigma_minutes": self.warmup_sigma_minutes,
+                "covariance": [list(row) for row in self.covariance],
+                "structure_hours": self.structure_hours,
+                "structure_share": self.structure_share, "structure": self.structure,
+                "structure_at": None if self.structure_at is None else (
+                    self.structure_at.isoformat()),
+                "warmup_error_after_long_absence_minutes":
+                    self.warmup_error_after_long_absence_minutes}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ThermalModel:
-        fitted_at = datetime.fromisoformat(str(data["fitted_at"]))
-        return cls(k=float(data["k"]), g=float(data["g"]), g_warmup=float(data["g_warmup"]),
-                   g_after_long_absence=float(data["g_after_long_absence"]),
-                   warmup_error_minutes=float(data["warmup_error_minutes"]),
-                   samples=int(data["samples"]), fitted_at=_utc(fitted_at),
-                   warmups=int(data.get("warmups", 0)))
+        """Read back ``to_dict``; a model stored before the gains, the covariance and the
+        structure were kept loads as a first-order one without them (no gains, no
+        parameter uncertainty). Missing or wrong fields raise ValueError naming them."""
+        try:
+            fitted_at = datetime.fromisoformat(str(data["fitted_at"]))
+            covariance = tuple(tuple(float(x) for x in row)
+                               for row in data.get("covariance", ()))
+            if covariance and (len(covariance) != len(_PARAMETERS)
+                               or any(len(row) != len(_PARAMETERS) for row in covariance)):
+                raise ValueError(f"covariance is not {len(_PARAMETERS)}×{len(_PARAMETERS)}")
+            structure, structure_at = data.get("structure"), data.get("structure_at")
+            cold_error = data.get("warmup_error_after_long_absence_minutes")
+            return cls(k=float(data["k"]), g=float(data["g"]),
+                       g_warmup=float(data["g_warmup"]),
+                       g_after_long_absence=float(data["g_after_long_absence"]),
+                       warmup_error_minutes=float(data["warmup_error_minutes"]),
+                       samples=int(data["samples"]), fitted_at=_utc(fitted_at),
+                       warmups=int(data.get("warmups", 0)),
+                       gains=float(data.get("gains", 0.0)),
+                       warmup_sigma_minutes=float(data.get("warmup_sigma_minutes", 0.0)),
+                       covariance=covariance,
+                       structure_hours=float(data.get("structure_hours", 0.0)),
+                       structure_share=float(data.get("structure_share", 0.0)),
+                       structure=None if structure is None else float(structure),
+                       structure_at=None if structure_at is None else _utc(
+                           datetime.fromisoformat(str(structure_at))),
+                       warmup_error_after_long_absence_minutes=None if cold_error is None
+                       else float(cold_error))
+        except KeyError as missing:
+            raise ValueError(f"stored thermal model has no {missing}") from None
+        except TypeError as wrong:
+            raise ValueError(f"stored thermal model is malformed: {wrong}") from None
+
+
+@dataclass(frozen=True)
+class ThermalFit:
+    """What a refit gives: a model, or None and why it was refused."""
+
+    model: ThermalModel | None
+    refused: Reason | None
 
 
 def _clean(observations: Sequence[ThermalObservation],
@@ -212,72 +462,189 @@ def _epoch(t: datetime) -> float:
     return t.timestamp()
 
 
-def _pairs(obs: list[ThermalObservation]) -> tuple[np.ndarray, ...]:
-    """Consecutive steps without a gap: start and end indoor, outdoor, heating, hours."""
-    t = np.array([o.time.timestamp() for o in obs])
+@dataclass(frozen=True)
+class _Steps:
+    """Consecutive steps without a gap and with a known heating share."""
+
+    start: np.ndarray
+    """Index of each step's first observation."""
+    t0: np.ndarray
+    t1: np.ndarray
+    outdoor: np.ndarray
+    heating: np.ndarray
+    occupied: np.ndarray
+    hours: np.ndarray
+    follows: np.ndarray
+    """Whether each step starts where the previous one ended (for the residuals'
+    correlation)."""
+
+
+def _steps(obs: list[ThermalObservation], epochs: np.ndarray) -> _Steps:
     indoor = np.array([o.indoor for o in obs])
     outdoor = np.array([o.outdoor for o in obs])
     heating = np.clip(np.array([o.heating for o in obs]), 0.0, 1.0)
-    dt = np.diff(t) / 3600.0
-    ok = (dt > 0) & (dt <= MAX_STEP.total_seconds() / 3600.0)
-    return (indoor[:-1][ok], indoor[1:][ok], 0.5 * (outdoor[:-1] + outdoor[1:])[ok],
-            heating[1:][ok], dt[ok])
+    occupied = np.array([o.occupied for o in obs], dtype=np.float64)
+    dt = np.diff(epochs) / 3600.0
+    ok = (dt > 0) & (dt <= MAX_STEP.total_seconds() / 3600.0) & np.isfinite(heating[1:])
+    index = np.flatnonzero(ok)
+    follows = np.concatenate([[False], np.diff(index) == 1])
+    return _Steps(index, indoor[:-1][ok], indoor[1:][ok],
+                  0.5 * (outdoor[:-1] + outdoor[1:])[ok], heating[1:][ok], occupied[1:][ok],
+                  dt[ok], follows)
 
 
-def _fit_pairs(t0: np.ndarray, t1: np.ndarray, tout: np.ndarray, u: np.ndarray,
-               dt: np.ndarray) -> tuple[float, float]:
-    """k and g by robust least squares on the exact step response.
+def _structure(epochs: np.ndarray, indoor: np.ndarray, hours: float) -> np.ndarray:
+    """The structure's temperature at each observation: the air's, followed with a time
+    constant of ``hours`` (an observer started at the first air temperature)."""
+    follow = 1.0 - np.exp(-np.diff(epochs) / 3600.0 / hours)
+    estimate = np.empty_like(indoor)
+    estimate[0] = indoor[0]
+    for n in range(1, len(indoor)):
+        estimate[n] = estimate[n - 1] + (indoor[n - 1] - estimate[n - 1]) * follow[n - 1]
+    return estimate
 
-    Started from the finite-difference linear solution (dT/dt = -k·ΔT + g·u), which is
-    close for short steps; the exact form then removes its bias on longer ones.
+
+def _reference(p: np.ndarray, outdoor: np.ndarray | float,
+               structure: np.ndarray | float | None) -> Any:
+    """What the air tends to without heat: the outdoor air, or (two states, p[3] the
+    logit of the structure's share) part of the way to the structure."""
+    if structure is None:
+        return outdoor
+    share = 1.0 / (1.0 + math.exp(-p[3]))
+    return outdoor + share * (structure - outdoor)
+
+
+def _predict(p: np.ndarray, s: _Steps, structure: np.ndarray | None) -> np.ndarray:
+    """Each step's end temperature under parameters (ln k, ln D, G[, logit share])."""
+    return _predict_and_gradient(p, s, structure)[0]
+
+
+def _predict_and_gradient(p: np.ndarray, s: _Steps, structure: np.ndarray | None
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """``_predict`` and its derivatives in each parameter (one column each)."""
+    k, rise = math.exp(p[0]), math.exp(p[1])
+    steady = _reference(p, s.outdoor, structure) + rise * s.heating + p[2] * s.occupied
+    decay = np.exp(-k * s.hours)
+    rest = 1.0 - decay
+    columns = [(s.t0 - steady) * decay * (-k * s.hours), rise * s.heating * rest,
+               s.occupied * rest]
+    if structure is not None:
+        share = 1.0 / (1.0 + math.exp(-p[3]))
+        columns.append((structure - s.outdoor) * share * (1.0 - share) * rest)
+    return np.asarray(steady + (s.t0 - steady) * decay), np.column_stack(columns)
+
+
+def _map_fit(s: _Steps, prior: Prior,
+             structure: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(ln k, ln D, G[, logit of the structure's share]) at the maximum a posteriori and
+    their covariance; ``structure`` the structure's temperature at each step's start
+    (None: first order).
+
+    A first pass (Huber) gives the step residuals' robust scale, their lag-one correlation
+    (which shrinks the number of independent steps: 1000 correlated residuals do not
+    weigh as 1000 facts against the prior) and the outliers' down-weighting; the second,
+    with those weights and the prior, gives the optimum and the Laplace covariance.
     """
-    rate = (t1 - t0) / dt
-    design = np.column_stack([-(t0 - tout), u])
-    (k0, g0), *_ = np.linalg.lstsq(design, rate, rcond=None)
-    k0 = float(min(max(k0, 1e-3), 5.0))
-    g0 = float(min(max(g0, 1e-2), 50.0))
+    mean = [-math.log(prior.time_constant_hours), math.log(prior.full_power_rise_k),
+            prior.occupied_rise_k]
+    spread = [PRIOR_SD_LN_K, PRIOR_SD_LN_D, PRIOR_SD_G]
+    lower = [_BOUNDS_LN_K[0], _BOUNDS_LN_D[0], _BOUNDS_G[0]]
+    upper = [_BOUNDS_LN_K[1], _BOUNDS_LN_D[1], _BOUNDS_G[1]]
+    if structure is not None:
+        mean, spread = [*mean, 0.0], [*spread, PRIOR_SD_LOGIT_SHARE]
+        lower, upper = [*lower, _BOUNDS_LOGIT_SHARE[0]], [*upper, _BOUNDS_LOGIT_SHARE[1]]
+    centre, width = np.array(mean), np.array(spread)
 
-    def residuals(p: np.ndarray) -> np.ndarray:
-        k, g = p
-        steady = tout + g * u / k
-        return np.asarray(steady + (t0 - steady) * np.exp(-k * dt) - t1)
+    def solve(weights: np.ndarray, x0: np.ndarray, loss: str) -> Any:
+        def residuals(p: np.ndarray) -> np.ndarray:
+            return np.concatenate([(_predict(p, s, structure) - s.t1) * weights,
+                                   (p - centre) / width])
 
-    result = least_squares(residuals, x0=[k0, g0], bounds=([1e-4, 1e-3], [10.0, 100.0]),
-                           loss="huber", f_scale=_OUTLIER_K)
-    return float(result.x[0]), float(result.x[1])
+        def jacobian(p: np.ndarray) -> np.ndarray:
+            gradient = _predict_and_gradient(p, s, structure)[1]
+            return np.vstack([gradient * weights[:, None], np.diag(1.0 / width)])
+        return least_squares(residuals, x0=x0, jac=jacobian, bounds=(lower, upper),
+                             loss=loss, f_scale=1.5, x_scale=width)
+
+    first = solve(np.full(len(s.t0), 1.0 / 0.05), centre, "huber")
+    error = _predict(first.x, s, structure) - s.t1
+    scale = max(1.4826 * float(np.median(np.abs(error - np.median(error)))), 0.01)
+    pairs = s.follows[1:]
+    rho = 0.0
+    if pairs.sum() > 2:
+        a, b = error[:-1][pairs], error[1:][pairs]
+        if a.std() > 0 and b.std() > 0:
+            rho = float(np.clip(np.corrcoef(a, b)[0, 1], 0.0, 0.98))
+    inflation = (1.0 + rho) / (1.0 - rho)
+    robust = np.sqrt(np.minimum(1.0, 1.5 * scale / np.maximum(np.abs(error), 1e-12)))
+    second = solve(robust / (scale * math.sqrt(inflation)), first.x, "linear")
+    jac = np.asarray(second.jac)
+    covariance = np.linalg.pinv(jac.T @ jac)
+    return np.asarray(second.x), covariance
 
 
 def warmup_episodes(observations: Sequence[ThermalObservation], *, now: datetime,
                     settings: LearningSettings = DEFAULT_LEARNING) -> list[WarmupEpisode]:
-    """The runs at full heat (u >= 0.95) that raised the air by at least
+    """The heated runs (share >= 0.5 at every step, then on while the heating is not off
+    and the air still rising by 0.5 K/h or more), cut where the air stops gaining 0.5 K in
+    the next hour, from where the air last left its lowest to where it came within 0.2 K of
+    the most it reached, of at least 20 minutes, that raised the air by at least
     ``min_warmup_rise_k`` (1 K by default).
 
     Each is tagged after a long absence when, for 48 h before it, the air never came
     within 1 K of what the run reached: the zone was not at comfort, so its structure is
     cold. Exposed so callers and tests can see what the error was measured on.
     """
-    return _episodes(_clean(observations, now), settings)
+    obs = _clean(observations, now)
+    return [e for _, e in _episodes(obs, settings)]
 
 
-def _episodes(obs: list[ThermalObservation], settings: LearningSettings) -> list[WarmupEpisode]:
-    """``warmup_episodes`` of observations already cleaned (``_clean``)."""
-    episodes: list[WarmupEpisode] = []
+def _episodes(obs: list[ThermalObservation],
+              settings: LearningSettings) -> list[tuple[int, WarmupEpisode]]:
+    """``warmup_episodes`` of observations already cleaned (``_clean``), each with the
+    index of its first observation."""
+    episodes: list[tuple[int, WarmupEpisode]] = []
     times = [_utc(o.time) for o in obs]
     first = times[0] if times else None
     i = 0
     while i < len(obs):
-        if obs[i].heating < FULL_HEAT:
+        if not obs[i].heating >= HEATED:  # NaN (unknown) is not heated
             i += 1
             continue
         j = i
-        while (j + 1 < len(obs) and obs[j + 1].heating >= FULL_HEAT
+        while (j + 1 < len(obs) and obs[j + 1].heating >= HEATED
                and times[j + 1] - times[j] <= MAX_STEP):
             j += 1
+        # A thermostat closes its valve as the air nears the setpoint: the warm-up goes on
+        # while the zone is still heated and its air still rising.
+        while (j + 1 < len(obs) and obs[j + 1].heating > UNHEATED
+               and times[j + 1] - times[j] <= MAX_STEP
+               and obs[j + 1].indoor - obs[j].indoor >= WARMING_K_PER_HOUR * (
+                   times[j + 1] - times[j]).total_seconds() / 3600.0):
+            j += 1
+        after = j + 1  # where the next run is looked for
         # Heating is logged at the end of its interval: the run began a sample earlier.
         begin = i - 1 if i > 0 and times[i] - times[i - 1] <= MAX_STEP else i
-        end = j
+        # It ended where the air stopped gaining WARMING_K_PER_HOUR over the next hour (a
+        # zone held at its setpoint on a cold day keeps its valve open), and when the air
+        # came close to the most it reached before (a slow creep is no warm-up).
+        for n in range(begin, j + 1):
+            ahead = times[n] + timedelta(hours=1)
+            if times[j] < ahead:
+                break
+            window = bisect_left(times, ahead, lo=n, hi=j + 1)
+            if max(o.indoor for o in obs[n:window + 1]) - obs[n].indoor < WARMING_K_PER_HOUR:
+                j = n
+                break
+        top = max(o.indoor for o in obs[begin:j + 1])
+        end = next(n for n in range(begin, j + 1) if obs[n].indoor >= top - NEAR_TOP_K)
+        # And it began when the air last left the least it was at (a zone held at its
+        # reduced setpoint on a cold night, then warmed up, warmed up from then).
+        bottom = min(o.indoor for o in obs[begin:end + 1])
+        begin = max(n for n in range(begin, end + 1) if obs[n].indoor <= bottom + NEAR_TOP_K)
         rise = obs[end].indoor - obs[begin].indoor
-        if rise >= settings.min_warmup_rise_k and first is not None:
+        if (rise >= settings.min_warmup_rise_k and first is not None
+                and times[end] - times[begin] >= MIN_WARMUP):
             start = times[begin]
             reached = obs[end].indoor
             absence: bool | None
@@ -286,57 +653,276 @@ def _episodes(obs: list[ThermalObservation], settings: LearningSettings) -> list
             else:
                 since = bisect_left(times, start - LONG_ABSENCE, hi=begin)
                 absence = max(o.indoor for o in obs[since:begin]) < reached - 1.0
-            outdoor = float(np.mean([o.outdoor for o in obs[begin:end + 1]]))
-            episodes.append(WarmupEpisode(start, (times[end] - start).total_seconds() / 60.0,
-                                          obs[begin].indoor, reached, outdoor, absence))
-        i = j + 1
+            episodes.append((begin, WarmupEpisode(
+                start, (times[end] - start).total_seconds() / 60.0, obs[begin].indoor,
+                reached, float(np.mean([o.outdoor for o in obs[begin:end + 1]])), absence,
+                float(np.mean([o.occupied for o in obs[begin + 1:end + 1]])),
+                tuple(((times[n] - start).total_seconds() / 60.0, obs[n].indoor)
+                      for n in range(begin + 1, end + 1)))))
+        i = after
     return episodes
 
 
-def _episode_gain(k: float, episode: WarmupEpisode) -> float:
-    """The gain that makes the closed form match one observed warm-up exactly."""
-    decay = math.exp(-k * episode.minutes / 60.0)
-    steady = (episode.indoor_end - episode.indoor_start * decay) / (1.0 - decay)
-    return k * (steady - episode.outdoor)
+@dataclass(frozen=True)
+class _Mornings:
+    """The warm-ups as arrays, each at several points of its rise (``REPLAYED``): the fit
+    replays them, so that a warm-up to a lower target is predicted as well as one to the
+    end (an emitter's lag makes a real warm-up slower at first than an exponential)."""
+
+    episode: np.ndarray
+    """Which warm-up each row is a point of."""
+    minutes: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    outdoor: np.ndarray
+    occupied: np.ndarray
+    cold: np.ndarray
+    """After a long absence."""
+    structure: np.ndarray | None
+    """The structure's temperature at their start (None: first order)."""
+
+    def reference(self, p: np.ndarray) -> np.ndarray:
+        return np.asarray(_reference(p, self.outdoor, self.structure))
+
+    def ln_rises(self, p: np.ndarray) -> np.ndarray:
+        """ln of the full-power rise D that replays each warm-up exactly (NaN when none
+        can: the air rose faster than any equilibrium explains)."""
+        decay = np.exp(-math.exp(p[0]) * self.minutes / 60.0)
+        steady = (self.end - self.start * decay) / (1.0 - decay)
+        rise = steady - self.reference(p) - p[2] * self.occupied
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(np.where(rise > 0, np.log(np.maximum(rise, 1e-12)), np.nan))
+
+    def predicted(self, p: np.ndarray, ln_rise: np.ndarray) -> np.ndarray:
+        """Minutes to each warm-up's end at full power with these rises (inf when
+        unreachable)."""
+        steady = self.reference(p) + np.exp(ln_rise) + p[2] * self.occupied
+        with np.errstate(invalid="ignore", divide="ignore"):
+            minutes = 60.0 / math.exp(p[0]) * np.log((steady - self.start)
+                                                     / (steady - self.end))
+        return np.asarray(np.where(steady > self.end, minutes, np.inf))
 
 
-def _median_gain(k: float, episodes: list[WarmupEpisode], fallback: float,
-                 minimum: int) -> float:
-    """The median of the gains that replay each warm-up exactly; ``fallback`` when fewer
-    than ``minimum`` (one morning is an anecdote: a door left open, a delayed boiler)."""
-    gains = [x for x in (_episode_gain(k, e) for e in episodes) if math.isfinite(x) and x > 0]
-    return float(np.median(gains)) if len(gains) >= minimum else fallback
+def _pooled(prior: float, prior_sd: float, values: np.ndarray) -> tuple[float, float]:
+    """Normal posterior (mean, variance) of a ln D from its prior and mornings' values
+    (``len(REPLAYED)`` points a morning: together they weigh one morning)."""
+    weight = 1.0 / (len(REPLAYED) * MORNING_SD_LN_D ** 2)
+    precision = 1.0 / prior_sd ** 2 + len(values) * weight
+    mean = (prior / prior_sd ** 2 + float(values.sum()) * weight) / precision
+    return mean, 1.0 / precision
+
+
+@dataclass(frozen=True)
+class _Warmups:
+    """The warm-up gains given the step fit's parameters: normal and cold, ln D each."""
+
+    normal: float
+    normal_variance: float
+    cold: float
+
+
+def _warmups(p: np.ndarray, mornings: _Mornings, settings: LearningSettings,
+             keep: np.ndarray | None = None, values: np.ndarray | None = None) -> _Warmups:
+    """The warm-up gains learnt from the mornings ``keep`` says (all by default);
+    ``values``: their ``ln_rises``, when already known."""
+    values = mornings.ln_rises(p) if values is None else values
+    kept = np.isfinite(values) & (True if keep is None else keep)
+    if mornings.structure is not None:  # two states: a cold structure is in the state
+        normal, variance = _pooled(float(p[1]), WARMUP_SD_LN_D, values[kept])
+        return _Warmups(normal, variance, normal)
+    normal, variance = _pooled(float(p[1]), WARMUP_SD_LN_D, values[kept & ~mornings.cold])
+    cold = kept & mornings.cold
+    if len(np.unique(mornings.episode[cold])) >= settings.min_warmups:
+        # Never faster than a normal morning: a cold structure only takes heat away.
+        return _Warmups(normal, variance,
+                        min(_pooled(normal, COLD_SD_LN_D, values[cold])[0], normal))
+    return _Warmups(normal, variance, normal)
+
+
+def _mornings(episodes: list[tuple[int, WarmupEpisode]],
+              structure: np.ndarray | None) -> _Mornings:
+    rows = [(n, e, e.indoor_start + share * (e.indoor_end - e.indoor_start))
+            for n, (_, e) in enumerate(episodes) for share in REPLAYED]
+    first = [begin for begin, _ in episodes]
+    return _Mornings(
+        np.array([n for n, _, _ in rows]),
+        np.array([e.reached(target) for _, e, target in rows]),
+        np.array([e.indoor_start for _, e, _ in rows]),
+        np.array([target for _, _, target in rows]),
+        np.array([e.outdoor for _, e, _ in rows]),
+        np.array([e.occupied for _, e, _ in rows]),
+        np.array([bool(e.after_long_absence) for _, e, _ in rows]),
+        None if structure is None else np.repeat(structure[first], len(REPLAYED)))
+
+
+def _held_out_errors(p: np.ndarray, mornings: _Mornings,
+                     settings: LearningSettings) -> np.ndarray:
+    """(predicted - observed) minutes of each warm-up, predicted with the warm-up gains
+    learnt without it (leave one morning out; the step fit, on every step, is kept: one
+    morning hardly moves it). An unreachable prediction counts as late by the whole
+    warm-up."""
+    rises = np.empty(len(mornings.minutes))
+    values = mornings.ln_rises(p)
+    for n in np.unique(mornings.episode):
+        this = mornings.episode == n
+        others = _warmups(p, mornings, settings, ~this, values)
+        rises[this] = others.cold if mornings.cold[this][0] else others.normal
+    predicted = mornings.predicted(p, rises)
+    return np.asarray(np.where(np.isfinite(predicted), predicted - mornings.minutes,
+                               mornings.minutes))
+
+
+def _gradient(f: Callable[[np.ndarray], float], p: np.ndarray) -> np.ndarray:
+    """Central differences of a scalar function of the parameters."""
+    step = 1e-4
+    return np.array([(f(p + step * e) - f(p - step * e)) / (2 * step)
+                     for e in np.eye(len(p))])
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """One form of the model fitted: first order (``hours`` 0) or two states."""
+
+    hours: float
+    p: np.ndarray
+    covariance: np.ndarray
+    mornings: _Mornings
+    errors: np.ndarray
+    structure: float | None
+    structure_at: datetime
+
+    @property
+    def error(self) -> float:
+        """Root mean square of the held-out errors, all warm-ups."""
+        return float(np.sqrt(np.mean(np.square(self.errors))))
+
+    def error_of(self, cold: bool) -> float | None:
+        """The same over the normal warm-ups, or those after a long absence; None: none."""
+        chosen = self.errors[self.mornings.cold == cold]
+        return float(np.sqrt(np.mean(np.square(chosen)))) if len(chosen) else None
+
+
+def _better(richer: _Candidate, simpler: _Candidate) -> bool:
+    """Whether ``richer`` predicts the held-out mornings better than ``simpler``: by a
+    tenth of its error at least, and beyond their noise (the mean of the mornings' paired
+    differences of squared errors is below zero by ``BETTER_T`` standard errors)."""
+    mornings = richer.mornings.episode
+    count = int(mornings.max()) + 1
+    difference = (np.bincount(mornings, np.square(richer.errors), count)
+                  - np.bincount(mornings, np.square(simpler.errors), count))
+    if count < 2 or richer.error > BETTER_SHARE * simpler.error:
+        return False
+    spread = float(difference.std(ddof=1)) / math.sqrt(count)
+    return bool(difference.mean() < -BETTER_T * spread) if spread > 0 else bool(
+        difference.mean() < 0)
+
+
+def _refused(code: str, **params: Any) -> ThermalFit:
+    return ThermalFit(None, Reason.of(code, **params))
 
 
 def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
-                settings: LearningSettings = DEFAULT_LEARNING) -> ThermalModel | None:
-    """Fit a zone's model on its history up to ``now``; None when there is not enough.
+                use: str = "autre",
+                settings: LearningSettings = DEFAULT_LEARNING) -> ThermalFit:
+    """Fit a zone's model on its history up to ``now`` with the prior of its building's
+    ``use``; the model, or None and the reason it is refused.
 
-    Not enough means fewer than ``min_heated_hours`` of heated steps (u >= 0.5) or
-    ``min_unheated_hours`` of unheated ones (u <= 0.1; 12 h each by default) between valid
-    consecutive observations: without both the loss rate and the gain cannot be separated
-    (a heated-only history fits any k with some g), and the caller should keep its fixed
-    early start. Invalid observations (NaN, out of range) are dropped, and gaps over an
-    hour are not steps.
+    First order, or two states (air and structure) when that predicts the held-out
+    mornings better: each structure time constant of ``STRUCTURE_HOURS`` is tried.
+
+    Refused: fewer than ``min_unheated_hours`` of unheated steps (share <= 0.1: no
+    cool-down, the loss rate cannot be told from the gain) or fewer than
+    ``min_heated_hours`` of full-power-equivalent heating, or no warm-up; a parameter at
+    its bound; a loss rate the data hardly moved from its prior; or a typical warm-up
+    whose standard deviation (held-out error and parameters) is over
+    ``max_warmup_sigma_minutes``. Invalid observations (NaN, out of range) are dropped,
+    steps of unknown heating are not fitted, and gaps over an hour are not steps.
     """
     obs = _clean(observations, now)
-    if len(obs) < 3:
-        return None
-    t0, t1, tout, u, dt = _pairs(obs)
-    if (dt[u >= 0.5].sum() < settings.min_heated_hours
-            or dt[u <= 0.1].sum() < settings.min_unheated_hours):
-        return None
-    k, g = _fit_pairs(t0, t1, tout, u, dt)
+    epochs = np.array([o.time.timestamp() for o in obs])
+    s = _steps(obs, epochs)
+    unheated = float(s.hours[s.heating <= UNHEATED].sum())
+    if unheated < settings.min_unheated_hours:
+        return _refused("thermal.no_cooldown", hours=unheated,
+                        needed=settings.min_unheated_hours)
+    heated = float((s.hours * s.heating).sum())
     episodes = _episodes(obs, settings)
-    minimum = settings.min_warmups
-    normal = _median_gain(k, [e for e in episodes if not e.after_long_absence], g, minimum)
-    cold = _median_gain(k, [e for e in episodes if e.after_long_absence], normal, minimum)
-    # Never faster than a normal morning: a cold structure only takes heat away.
-    cold = min(cold, normal)
-    model = ThermalModel(k, g, normal, cold, 0.0, len(dt), _utc(now), len(episodes))
-    errors = [model.warmup_minutes(e.indoor_start, e.indoor_end, e.outdoor,
-                                   bool(e.after_long_absence)) - e.minutes for e in episodes]
-    finite = np.array([x for x in errors if math.isfinite(x)])
-    # No warm-up seen, or one: assume a quarter of an hour rather than a false zero.
-    sigma = float(np.sqrt(np.mean(finite ** 2))) if len(finite) >= 2 else 15.0
-    return ThermalModel(k, g, normal, cold, sigma, len(dt), _utc(now), len(episodes))
+    if heated < settings.min_heated_hours or not episodes:
+        return _refused("thermal.no_warmup")
+    prior = prior_of(use)
+    indoor = np.array([o.indoor for o in obs])
+    candidates: list[_Candidate] = []
+    refused: ThermalFit | None = None
+    for hours in (0.0, *STRUCTURE_HOURS):
+        if hours and len(episodes) < 2:
+            break  # one morning cannot tell which form predicts mornings better
+        structure = _structure(epochs, indoor, hours) if hours else None
+        p, cov = _map_fit(s, prior, None if structure is None else structure[s.start])
+        bounds = [_BOUNDS_LN_K, _BOUNDS_LN_D, (-math.inf, _BOUNDS_G[1]),
+                  _BOUNDS_LOGIT_SHARE][:len(p)]
+        if any(min(x - low, high - x) < 1e-3 for x, (low, high) in zip(p, bounds,
+                                                                        strict=True)):
+            refused = refused or _refused("thermal.at_bound")
+            continue
+        if math.sqrt(cov[0, 0]) >= NOT_INFORMED * PRIOR_SD_LN_K:
+            refused = refused or _refused("thermal.not_informed")
+            continue
+        mornings = _mornings(episodes, structure)
+        candidates.append(_Candidate(hours, p, cov, mornings,
+                                     _held_out_errors(p, mornings, settings),
+                                     None if structure is None else float(structure[-1]),
+                                     obs[-1].time))
+    if not candidates:
+        assert refused is not None
+        return refused
+    best = min(candidates, key=lambda c: c.error)
+    if best.hours and candidates[0].hours == 0.0 and not _better(best, candidates[0]):
+        best = candidates[0]
+    model = _model(best, len(s.t0), len(episodes), now, settings)
+    m = best.mornings
+    # The median warm-up, a normal one if any was seen.
+    rows = np.flatnonzero(~m.cold) if (~m.cold).any() else np.arange(len(m.minutes))
+    typical = int(rows[np.argsort(m.minutes[rows])[len(rows) // 2]])
+    sigma = model.warmup_sigma(
+        m.start[typical], m.end[typical], m.outdoor[typical], bool(m.cold[typical]),
+        structure=None if m.structure is None else float(m.structure[typical]))
+    total = math.hypot(model.warmup_error_minutes, sigma)
+    if not math.isfinite(total) or total > settings.max_warmup_sigma_minutes:
+        return _refused("thermal.uncertain", minutes=total,
+                        limit=settings.max_warmup_sigma_minutes)
+    return ThermalFit(replace(model, warmup_sigma_minutes=sigma), None)
+
+
+def _model(best: _Candidate, samples: int, warmups: int, now: datetime,
+           settings: LearningSettings) -> ThermalModel:
+    """The model of a candidate, with the covariance of its stored parameters."""
+    p, cov = best.p, best.covariance
+    warm = _warmups(p, best.mornings, settings)
+    # The warm-up D moves with the step fit's parameters: its covariance with them, and
+    # its own spread given them.
+    sensitivity = _gradient(lambda q: _warmups(q, best.mornings, settings).normal, p)
+    size = len(p) + 1
+    full = np.zeros((size, size))
+    full[:-1, :-1] = cov
+    full[-1, :-1] = full[:-1, -1] = sensitivity @ cov
+    full[-1, -1] = sensitivity @ cov @ sensitivity + warm.normal_variance
+    k, rise, gains_rise = math.exp(p[0]), math.exp(p[1]), float(p[2])
+    # (ln k, ln D, G, [logit share,] ln D_w) -> (ln k, ln g, q, ln g_warmup): g = k·D,
+    # q = k·G; the structure's share is left out (marginal: its rows and columns dropped).
+    to_stored = np.zeros((4, size))
+    to_stored[0, 0] = to_stored[1, 0] = to_stored[1, 1] = to_stored[3, 0] = 1.0
+    to_stored[2, 0], to_stored[2, 2] = k * gains_rise, k
+    to_stored[3, -1] = 1.0
+    covariance = to_stored @ full @ to_stored.T
+    return ThermalModel(
+        k=k, g=k * rise, g_warmup=k * math.exp(warm.normal),
+        g_after_long_absence=k * math.exp(warm.cold),
+        warmup_error_minutes=best.error_of(cold=False) or best.error_of(cold=True) or 0.0,
+        warmup_error_after_long_absence_minutes=best.error_of(cold=True),
+        samples=samples, fitted_at=_utc(now),
+        warmups=warmups, gains=k * gains_rise,
+        covariance=tuple(tuple(float(x) for x in row) for row in covariance),
+        structure_hours=best.hours,
+        structure_share=0.0 if len(p) < 4 else 1.0 / (1.0 + math.exp(-p[3])),
+        structure=best.structure,
+        structure_at=None if best.structure is None else _utc(best.structure_at))

@@ -464,7 +464,7 @@ def test_the_engine_learns_each_night_keeps_it_and_honours_the_switch(
     db = tmp_path / "gtb.sqlite"
     quarter = EngineSettings(tick_s=900.0, stale_after_s=2700.0, refresh_s=6 * 3600.0)
     zone = "mairie.bureaux"
-    days = 10  # the thermal fit needs 12 h heated and 12 h unheated: about ten days here
+    days = 2  # a night's cool-down and a morning's warm-up give a thermal model
 
     async def body() -> None:
         async with rig(demo_site, db, settings=quarter) as r:

@@ -111,7 +111,7 @@ def test_a_programme_weighing_two_days_outweighs_two_mondays(demo_site_text: str
 
 def test_the_history_kept_and_the_thermal_window_are_the_zone_s() -> None:
     history = first_order_history(0.12, 4.0, days=10)
-    later = history[-1].time + timedelta(days=2, hours=12)  # two and a half days on
+    later = history[-1].time + timedelta(days=2, hours=22)  # nearly three days on
 
     def learner(settings: LearningSettings) -> ZoneLearner:
         zone = ZoneLearner(OFFICE, "mairie", CALENDAR, LEVELS, PARIS, settings=settings)
@@ -122,7 +122,7 @@ def test_the_history_kept_and_the_thermal_window_are_the_zone_s() -> None:
         return zone
 
     assert learner(DEFAULT_LEARNING).thermal is not None
-    # Three days back from then hold half a day: too little to fit.
+    # Three days back from then hold two hours of a night: too little to fit.
     short = learner(LearningSettings(history_weeks=4, thermal_window_days=3))
     assert short.thermal is None
     assert short.occupancy.keep == timedelta(weeks=4)

@@ -8,9 +8,10 @@ approximation there, as it is in a real building.
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from controllers.thermal import (
+    ThermalFit,
     ThermalModel,
     ThermalObservation,
     fit_thermal,
@@ -59,7 +61,7 @@ def first_order_history(k: float, g: float, days: int, seed: int = 0,
 def test_fit_recovers_known_parameters_within_10_percent() -> None:
     k, g = 0.12, 4.0
     history = first_order_history(k, g, days=10)
-    model = fit_thermal(history, now=history[-1].time)
+    model = fit_thermal(history, now=history[-1].time).model
     assert model is not None
     assert abs(model.k - k) / k < 0.10, model
     assert abs(model.g - g) / g < 0.10, model
@@ -69,27 +71,36 @@ def test_fit_recovers_known_parameters_within_10_percent() -> None:
 
 def test_nan_observation_is_skipped_not_fitted() -> None:
     history = first_order_history(0.12, 4.0, days=10, seed=1)
-    clean = fit_thermal(history, now=history[-1].time)
+    clean = fit_thermal(history, now=history[-1].time).model
     poisoned = list(history)
     for i in (100, 500, 900):
         o = poisoned[i]
         poisoned[i] = ThermalObservation(o.time, math.nan, o.outdoor, o.heating)
     poisoned[700] = ThermalObservation(poisoned[700].time, 20.0, math.inf, 1.0)
-    model = fit_thermal(poisoned, now=history[-1].time)
+    model = fit_thermal(poisoned, now=history[-1].time).model
     assert model is not None and clean is not None
     assert math.isfinite(model.k) and math.isfinite(model.g)
     assert abs(model.k - clean.k) / clean.k < 0.02
     assert abs(model.g - clean.g) / clean.g < 0.02
 
 
-def test_too_little_data_gives_none() -> None:
+def test_too_little_data_is_refused_with_the_reason() -> None:
     history = first_order_history(0.12, 4.0, days=10)
-    assert fit_thermal([], now=history[-1].time) is None
-    assert fit_thermal(history[:60], now=history[-1].time) is None  # ten hours
-    heated_only = [ThermalObservation(o.time, o.indoor, o.outdoor, 1.0) for o in history]
-    assert fit_thermal(heated_only, now=history[-1].time) is None
+    assert reason_of(fit_thermal([], now=history[-1].time)) == "thermal.no_cooldown"
+    # Heating always on: nothing tells the losses from the gain.
+    always = [replace(o, heating=1.0) for o in history]
+    assert reason_of(fit_thermal(always, now=history[-1].time)) == "thermal.no_cooldown"
+    # A constant temperature, heated or not: no warm-up to learn from.
+    constant = [replace(o, indoor=19.0) for o in history]
+    assert reason_of(fit_thermal(constant, now=history[-1].time)) == "thermal.no_warmup"
     # Observations after ``now`` are not used: the fit sees only the past.
-    assert fit_thermal(history, now=history[0].time + timedelta(hours=5)) is None
+    assert reason_of(fit_thermal(history, now=history[0].time + timedelta(hours=2))) == (
+        "thermal.no_cooldown")
+
+
+def reason_of(fit: ThermalFit) -> str | None:
+    assert (fit.model is None) == (fit.refused is not None), fit
+    return None if fit.refused is None else fit.refused.code
 
 
 def _model(k: float = 0.1, g: float = 3.0, g_cold: float = 2.0) -> ThermalModel:
@@ -129,12 +140,24 @@ def test_unreachable_targets_and_trivial_cases() -> None:
 
 
 def test_to_dict_from_dict_round_trip() -> None:
-    model = _model()
-    data = model.to_dict()
-    assert all(isinstance(v, float | int | str) for v in data.values())
+    history = first_order_history(0.12, 4.0, days=3)
+    model = fit_thermal(history, now=history[-1].time).model
+    assert model is not None and len(model.covariance) == 4
+    data = json.loads(json.dumps(model.to_dict()))  # what the store keeps
     assert ThermalModel.from_dict(data) == model
     with pytest.raises(ValueError, match="time zone"):
         ThermalModel.from_dict({**data, "fitted_at": "2025-01-20T03:00:00"})
+    # A model stored before the gains and the covariance were kept still loads, without
+    # a parameter uncertainty; one without its loss rate is refused, saying so.
+    old = {key: data[key] for key in ("k", "g", "g_warmup", "g_after_long_absence",
+                                      "warmup_error_minutes", "samples", "fitted_at")}
+    loaded = ThermalModel.from_dict(old)
+    assert loaded.covariance == () and loaded.gains == 0.0
+    assert loaded.warmup_sigma(16.0, 19.0, 2.0) == 0.0
+    with pytest.raises(ValueError, match="'k'"):
+        ThermalModel.from_dict({key: v for key, v in data.items() if key != "k"})
+    with pytest.raises(ValueError, match="covariance"):
+        ThermalModel.from_dict({**data, "covariance": [[1.0, 0.0]]})
 
 
 @dataclass(frozen=True)
@@ -193,35 +216,57 @@ def _observed_minutes(history: list[ThermalObservation], start: datetime) -> flo
     raise AssertionError(f"never warm after {start}")
 
 
-def test_commune_held_out_mornings_are_predicted_within_20_minutes(
+def at(model: ThermalModel, history: list[ThermalObservation], since: datetime,
+       when: datetime) -> ThermalModel:
+    """The model with its structure estimate followed from ``since`` to ``when``, as a
+    zone's learner keeps it at each observation."""
+    for o in history:
+        if since < o.time <= when:
+            model = model.observed(o.time, o.indoor)
+    return model
+
+
+def test_commune_held_out_mornings_are_predicted_within_their_margin(
         commune_history: CommuneHistory) -> None:
     """Fit on the first 16 days, predict the mornings of the last week."""
     cutoff = datetime(2025, 1, 18, 0, 0, tzinfo=PARIS)
-    model = fit_thermal(commune_history.observations, now=cutoff)
+    model = fit_thermal(commune_history.observations, now=cutoff, use="mairie").model
     assert model is not None
     errors, lines = [], []
     held_out = [m for m in commune_history.mornings if m[0] >= cutoff]
     assert len(held_out) == 5
     for start, indoor, outdoor, weekend in held_out:
         observed = _observed_minutes(commune_history.observations, start)
-        predicted = model.warmup_minutes(indoor, READY, outdoor, after_long_absence=weekend)
-        errors.append(abs(predicted - observed))
+        now = at(model, commune_history.observations, cutoff, start)
+        predicted = now.warmup_minutes(indoor, READY, outdoor, after_long_absence=weekend)
+        errors.append(predicted - observed)
         lines.append(f"{start:%a %d} {observed:.0f} min, predicted {predicted:.0f}")
-    median = statistics.median(errors)
+    median = statistics.median(abs(e) for e in errors)
     print(model, *lines, f"median |error| {median:.1f} min", sep="\n")
-    assert median < 20.0, lines
-    # The margin is what the model's own error says, and it is in the right range.
-    assert 0.0 < model.margin_minutes() < 45.0, model
+    assert median < 10.0, lines
+    # The margin is what the held-out mornings and the parameters say, late one morning
+    # in ten: started that much earlier, at most one morning of the week is missed, and
+    # by little.
+    margin = model.margin_minutes()
+    assert 0.0 < margin < 45.0, model
+    assert sum(-e > margin for e in errors) <= 1, (lines, margin)
+    assert all(-e <= 2.0 * margin for e in errors), (lines, margin)
 
 
 def test_commune_warmup_after_a_weekend_is_predicted_slower(
         commune_history: CommuneHistory) -> None:
+    """The walls cold from a weekend are in the model's state: Monday's warm-up from the
+    same air temperature is slower than Friday's."""
     cutoff = datetime(2025, 1, 18, 0, 0, tzinfo=PARIS)
-    model = fit_thermal(commune_history.observations, now=cutoff)
-    assert model is not None
+    model = fit_thermal(commune_history.observations, now=cutoff, use="mairie").model
+    assert model is not None and model.structure_hours > 0, model
     episodes = warmup_episodes(commune_history.observations, now=cutoff)
     assert sum(bool(e.after_long_absence) for e in episodes) >= 2, episodes
-    assert model.g_after_long_absence < model.g_warmup, model
-    normal = model.warmup_minutes(12.0, READY, 3.0)
-    monday = model.warmup_minutes(12.0, READY, 3.0, after_long_absence=True)
-    assert monday > normal, (monday, normal)
+    mornings = [m[0] for m in commune_history.mornings if m[0] >= cutoff]
+    monday, friday = mornings[0], mornings[-1]
+    assert monday.astimezone(PARIS).weekday() == 0 and friday.astimezone(PARIS).weekday() == 4
+    cold = at(model, commune_history.observations, cutoff, monday)
+    warm = at(model, commune_history.observations, cutoff, friday)
+    assert cold.structure is not None and warm.structure is not None
+    assert cold.structure < warm.structure - 1.0, (cold.structure, warm.structure)
+    assert cold.warmup_minutes(15.0, READY, 3.0) > warm.warmup_minutes(15.0, READY, 3.0)

@@ -37,7 +37,7 @@ from gtb.engine.journal import Journal
 from gtb.engine.reading import Snapshot
 from gtb.model import Building, Site, Zone
 from gtb.model.calendar import AgendaEntry
-from gtb.model.points import MODE_OF_LEVEL, HeatingLevel, Quality, Role
+from gtb.model.points import HEATING_SIGNALS, MODE_OF_LEVEL, HeatingLevel, Quality, Role
 from gtb.store import Store
 from gtb.store.control import Override
 from gtb.store.status import OutputStatus, ZoneStatus
@@ -295,11 +295,17 @@ class Decider:
         indoor = values.get(keys[Role.ZONE_TEMPERATURE])
         outdoor_key = self._outdoor.get(z.building.id)
         outdoor = values.get(outdoor_key) if outdoor_key else None
-        valve = values.get(keys[Role.VALVE]) if Role.VALVE in keys else None
+        # The share of its emitter's output the zone uses, from whichever signal it has;
+        # with none, the learner infers it from the setpoint the zone holds.
+        signal = next((keys[role] for role in HEATING_SIGNALS if role in keys), None)
+        share = values.get(signal) if signal else None
+        setpoint = (values.get(keys[Role.HEATING_SETPOINT]) if Role.HEATING_SETPOINT in keys
+                    else None)
         reading = snapshot.good(keys[Role.OCCUPANCY]) if Role.OCCUPANCY in keys else None
         present = None if reading is None else reading > 0.5
         learner.observe(now, indoor=indoor, outdoor=outdoor,
-                        heating=None if valve is None else valve / 100, present=present)
+                        heating=None if share is None else share / 100, present=present,
+                        setpoint=setpoint)
         return indoor, outdoor, present
 
     def _outdoor_points(self) -> dict[str, str]:

@@ -63,23 +63,26 @@ class LearningTuning(Model):
         "as outliers")
     # The thermal fit.
     min_heated_hours: float = Field(
-        default=12.0, ge=2, le=168,
-        description="hours of heated steps (valve at 50 % or more) needed before a warm-up "
-        "is learned: without them and the unheated ones, losses and gain cannot be told apart")
+        default=1.0, ge=0.5, le=168,
+        description="hours of heating at full power (or the same heat at part power) needed "
+        "before a warm-up is learned: without them and the unheated ones, losses and gain "
+        "cannot be told apart")
     min_unheated_hours: float = Field(
-        default=12.0, ge=2, le=168,
-        description="hours of unheated steps (valve at 10 % or less) needed likewise")
+        default=2.0, ge=1, le=168,
+        description="hours of unheated steps (heating share at 10 % or less: a cool-down) "
+        "needed likewise")
     min_warmup_rise_k: float = Field(
         default=1.0, ge=0.2, le=5,
         description="K: a run at full heat counts as a warm-up if it raised the air this much")
     min_warmups: int = Field(
-        default=2, ge=2, le=20,
-        description="warm-ups of a kind (normal, after a long absence) needed to learn their "
-        "own gain; one morning is an anecdote")
+        default=2, ge=1, le=20,
+        description="warm-ups after a long absence needed to learn their own gain; with "
+        "fewer, a normal morning's applies")
     margin_sigmas: float = Field(
         default=1.2816, ge=0, le=3,
         description="margin on a learned warm-up, in standard deviations of the model's error "
-        "on past warm-ups: 1.28 is late about one morning in ten, 1.64 one in twenty")
+        "on held-out mornings and its parameters' uncertainty: 1.28 is late about one morning "
+        "in ten, 1.64 one in twenty")
     # Pre-heat and early stop.
     min_margin_minutes: float = Field(
         default=20.0, ge=0, le=120,
@@ -120,6 +123,10 @@ class LearningTuning(Model):
         description="a plant switched off stays off at least this long (the site's value), "
         "except for frost protection")
 
+    max_warmup_sigma_minutes: float = Field(
+        default=40.0, ge=5, le=240,
+        description="a thermal model is refused while a typical warm-up is uncertain by more "
+        "than this many minutes (one standard deviation): the fixed early start applies")
 
 class LearningSettings(LearningTuning):
     """A complete and consistent tuning: the site's ``learning:`` section, or a zone's

@@ -142,6 +142,9 @@ BUILDING_ROLES = frozenset(
     {Role.PLANT_ENABLE, Role.PLANT_AVAILABLE, Role.OUTDOOR_TEMPERATURE, Role.ENERGY_METER,
      Role.POWER, Role.MEASUREMENT}
 )
+HEATING_SIGNALS = (Role.VALVE, Role.EMITTER_POWER, Role.FAN_SPEED)
+"""A zone's heating signals, the first it has being the one that counts: each is the share
+(%) of its emitter's output in use."""
 CABINET_ROLES = frozenset({Role.CABINET_RELAY, Role.DIMMING_LEVEL, Role.ENERGY_METER, Role.POWER,
                            Role.MEASUREMENT})
 EQUIPMENT_ROLES = frozenset({Role.EQUIPMENT_RELAY, Role.MEASUREMENT})

@@ -28,7 +28,7 @@ from controllers.learning import ZoneLearner
 from controllers.plant import PlantClock, PlantSwitch, ZoneNeed, frost_floor
 from controllers.schedule import FrenchCalendar, occupation
 from gtb.model import ComfortLevels, Site
-from gtb.model.points import MODE_OF_LEVEL, HeatingLevel, Role
+from gtb.model.points import HEATING_SIGNALS, MODE_OF_LEVEL, HeatingLevel, Role
 from gtb.sim.thermal import FloatArray
 from gtb.sim.weather import SyntheticWeather, Weather, to_epoch
 from gtb.sim.world import J_PER_KWH, PRESENCE_HOLD_S, VirtualCommune
@@ -50,7 +50,7 @@ class ZoneCommand:
 class Sensors:
     """Which point of a site measures what, looked up once per run."""
 
-    _SENSED = (Role.ZONE_TEMPERATURE, Role.OCCUPANCY, Role.VALVE, Role.HEATING_SETPOINT)
+    _SENSED = (Role.ZONE_TEMPERATURE, Role.OCCUPANCY, Role.HEATING_SETPOINT, *HEATING_SIGNALS)
 
     def __init__(self, site: Site) -> None:
         self.keys: dict[tuple[str, Role], str] = {}
@@ -111,9 +111,11 @@ class Observations:
         column = self._sensors.zone_index[zone_key]
         return [(time_, bool(on[n, column])) for n, time_ in enumerate(times)]
 
-    def valve(self, zone_key: str) -> float | None:
-        """Valve opening, 0 to 1."""
-        value = self._read(zone_key, Role.VALVE)
+    def heating_signal(self, zone_key: str) -> float | None:
+        """The share (0 to 1) of its emitter's output the zone uses, from its valve, emitter
+        power or fan speed point, whichever it has (None: none)."""
+        value = next((v for role in HEATING_SIGNALS
+                      if (v := self._read(zone_key, role)) is not None), None)
         return None if value is None else value / 100.0
 
     def setpoint(self, zone_key: str) -> float | None:
@@ -259,10 +261,11 @@ class AsFound:
 class Learned:
     """This project's controller from an empty history: a ``ZoneLearner`` per zone.
 
-    Each control step it feeds every zone what its sensors show (air, outdoor and valve
-    now; the presence detector at every physics step since the last call, as an engine
-    polling every few minutes records it), refits each zone at the first step after
-    local midnight, as the engine's nightly job does, and asks for the decision. A zone
+    Each control step it feeds every zone what its sensors show (air, outdoor, heating
+    signal and setpoint now; the presence detector at every physics step since the last
+    call, as an engine polling every few minutes records it), refits each zone at the
+    first step after local midnight, as the engine's nightly job does, and asks for the
+    decision. A zone
     without a temperature sensor, or a site without an outdoor one, stays on its
     programme, as in the engine; a zone without a presence detector records unknown
     presence, never absence, so it is never learned as seldom used. Pre-heats are planned
@@ -298,12 +301,12 @@ class Learned:
         forecast = seen.outdoor_forecast()
         commands = {}
         for key, learner in self._learners.items():
-            indoor, valve = seen.temperature(key), seen.valve(key)
+            indoor, heating = seen.temperature(key), seen.heating_signal(key)
             presence = seen.presence_since_last(key)
             for moment, present in presence[:-1]:
                 learner.record_presence(moment, present)
-            learner.observe(now, indoor=indoor, outdoor=outdoor, heating=valve,
-                            present=presence[-1][1])
+            learner.observe(now, indoor=indoor, outdoor=outdoor, heating=heating,
+                            present=presence[-1][1], setpoint=seen.setpoint(key))
             decision = learner.decide(now, indoor=indoor, outdoor=outdoor,
                                       present=presence[-1][1], plant=self._clocks[key],
                                       forecast=forecast)

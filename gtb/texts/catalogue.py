@@ -72,6 +72,24 @@ _ENGINE: dict[str, Template] = {
     "learning.nightly": ("Apprentissage de la nuit", "Nightly learning"),
     "learning.fitted": ("{fitted} zone(s) sur {zones} ont un modèle thermique",
                         "{fitted} zone(s) of {zones} have a thermal model"),
+    "thermal.no_cooldown": ("pas de modèle thermique : {hours:number} h de refroidissement "
+                            "observées sur {needed:number} h nécessaires",
+                            "no thermal model: {hours:number} h of cool-down seen of the "
+                            "{needed:number} h needed"),
+    "thermal.no_warmup": ("pas de modèle thermique : aucune relance observée",
+                          "no thermal model: no warm-up seen"),
+    "thermal.at_bound": ("modèle thermique refusé : un paramètre est en butée",
+                         "thermal model refused: a parameter is at its bound"),
+    "thermal.not_informed": ("modèle thermique refusé : l'historique ne dit pas encore la "
+                             "vitesse de refroidissement",
+                             "thermal model refused: the history does not tell the cooling "
+                             "rate yet"),
+    "thermal.uncertain": ("modèle thermique refusé : relance incertaine à "
+                          "{minutes:duration} près (limite {limit:duration})",
+                          "thermal model refused: warm-up uncertain by {minutes:duration} "
+                          "(limit {limit:duration})"),
+    "thermal.unreadable": ("modèle thermique enregistré illisible : {error}",
+                           "stored thermal model unreadable: {error}"),
     "programme.unreadable": ("Programme enregistré de {zone} illisible",
                              "Saved programme of {zone} unreadable"),
     "programme.site_file_applies": ("version {version} ({errors} erreur(s)) : programme du "

@@ -1,0 +1,243 @@
+"""The thermal model learnt from zones that are not first order: ``gtb.sim.thermal``'s
+three-node network (air, structure, emitter) of two very different buildings, an old
+heavy one with radiators and a recent light one with a fast emitter driven in bursts (a
+fan coil), from a cold start: two nights and two mornings, then a held-out morning."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from scipy.linalg import expm
+
+from controllers.learning import ZoneLearner
+from controllers.schedule import FrenchCalendar
+from controllers.thermal import ThermalModel, ThermalObservation, fit_thermal
+from gtb.model import ComfortLevels
+from gtb.model.calendar import Programme
+from gtb.model.learning import DEFAULT_LEARNING, LearningTuning
+from gtb.sim.thermal import ZoneThermal
+
+STEP = timedelta(minutes=5)
+MONDAY = datetime(2025, 1, 6, tzinfo=UTC)
+COMFORT, REDUCED = 19.0, 16.0
+READY = COMFORT - 0.5
+
+
+@dataclass(frozen=True)
+class Building:
+    zone: ZoneThermal
+    use: str
+    fan_coil: bool
+    """A fan coil: a fast emitter switched on and off around the setpoint (bursts); else
+    radiators behind a proportional valve."""
+    gains_w_m2: float = 10.0
+
+
+HEAVY = Building(ZoneThermal.build(200.0, "office", "pre_1975", "heavy", False), "mairie",
+                 fan_coil=False)
+_LIGHT = ZoneThermal.build(150.0, "office", "from_2000", "light", False)
+LIGHT = Building(replace(_LIGHT, c_emitter=120.0 * _LIGHT.h_emitter), "creche",
+                 fan_coil=True, gains_w_m2=15.0)
+
+
+@dataclass(frozen=True)
+class Day:
+    morning: datetime
+    """When comfort was switched on."""
+    indoor: float
+    outdoor: float
+    minutes: float
+    """Until the air reached READY."""
+
+
+@dataclass(frozen=True)
+class History:
+    observations: list[ThermalObservation]
+    mornings: list[Day]
+    setpoints: list[float]
+
+
+def office_hours(t: datetime) -> bool:
+    return 8 <= t.hour < 18
+
+
+def simulate(building: Building, days: float, *, noise: float = 0.05, seed: int = 0,
+             disturbance_w_m2: float = 0.0,
+             occupied_at: Callable[[datetime], bool] = office_hours) -> History:
+    """Comfort 07:00-18:00, reduced otherwise, occupied (with internal gains) by
+    ``occupied_at``, outdoor air swinging around 3 °C; air measured with ``noise`` K, and
+    a random heat ``disturbance`` (doors, wind, sun) changing every hour. Observations
+    start at Monday noon (after a day settling from a uniform 17 °C)."""
+    rng = np.random.default_rng(seed)
+    z = building.zone
+    a, b = z.matrices()
+    dt = STEP.total_seconds()
+    augmented = np.zeros((7, 7))
+    augmented[:3, :3], augmented[:3, 3:] = a * dt, b * dt
+    exact = expm(augmented)
+    ad, bd = exact[:3, :3], exact[:3, 3:]
+    x = np.full(3, 17.0)
+    start = MONDAY - timedelta(days=1)
+    observations, mornings, setpoints = [], [], []
+    heating, disturbance = 0.0, 0.0
+    morning: tuple[datetime, float, float] | None = None
+    for n in range(int((days + 1.5) * 86400 / dt)):
+        t = start + n * STEP
+        hour = t.hour + t.minute / 60
+        outdoor = 3.0 + 4.0 * math.sin(2 * math.pi * (hour - 9) / 24) + rng.normal(0, 0.2)
+        setpoint = COMFORT if 7 <= hour < 18 else REDUCED
+        occupied = occupied_at(t)
+        if t.minute == 0:
+            disturbance = rng.normal(0, disturbance_w_m2) * z.area_m2
+        if building.fan_coil:  # on/off with 0.4 K of hysteresis: bursts once warm
+            heating = 1.0 if x[0] < setpoint - 0.2 else (0.0 if x[0] > setpoint + 0.2
+                                                         else heating)
+        else:  # proportional valve, 1 K band
+            heating = float(np.clip((setpoint + 0.2 - x[0]) / 1.0, 0.0, 1.0))
+        if setpoint == COMFORT and morning is None and t >= MONDAY and hour < 8:
+            morning = (t, float(x[0]), outdoor)
+        if morning is not None and x[0] >= READY:
+            mornings.append(Day(*morning, (t - morning[0]).total_seconds() / 60.0))
+            morning = None
+        gains = building.gains_w_m2 * z.area_m2 if occupied else 0.0
+        u = np.array([outdoor, 0.7 * gains + disturbance, 0.3 * gains,
+                      heating * z.emitter_w])
+        x = ad @ x + bd @ u
+        if t + STEP >= MONDAY + timedelta(hours=12):
+            observations.append(ThermalObservation(
+                t + STEP, float(x[0]) + rng.normal(0, noise), outdoor, heating, occupied))
+            setpoints.append(setpoint)
+    return History(observations, mornings, setpoints)
+
+
+def until(history: History, end: datetime) -> list[ThermalObservation]:
+    return [o for o in history.observations if o.time <= end]
+
+
+def followed(model: ThermalModel, history: History, start: datetime,
+             end: datetime) -> ThermalModel:
+    """The model with its structure estimate kept up to date from ``start`` to ``end``, as
+    a zone's learner does at each observation."""
+    for o in history.observations:
+        if start < o.time <= end:
+            model = model.observed(o.time, o.indoor)
+    return model
+
+
+# Two nights and two mornings: Monday noon to Wednesday noon.
+LEARNT = MONDAY + timedelta(days=2, hours=12)
+
+
+@pytest.mark.parametrize("building", [HEAVY, LIGHT], ids=["heavy-radiators", "light-fan-coil"])
+def test_two_nights_and_two_mornings_give_a_model_that_predicts_the_next_morning(
+        building: Building) -> None:
+    history = simulate(building, days=4)
+    fit = fit_thermal(until(history, LEARNT), now=LEARNT, use=building.use)
+    model = fit.model
+    assert model is not None, fit.refused
+    thursday = next(d for d in history.mornings if d.morning.weekday() == 3)
+    model = followed(model, history, LEARNT, thursday.morning)
+    predicted = model.warmup_minutes(thursday.indoor, READY, thursday.outdoor)
+    sigma = model.margin_minutes(1.0)
+    print(building.use, model, thursday, f"predicted {predicted:.0f} ± {sigma:.0f} min")
+    assert abs(predicted - thursday.minutes) <= 2.0 * sigma, (predicted, thursday, sigma)
+    # The stated uncertainty is a real one: neither zero nor as wide as the warm-up.
+    assert 0.0 < sigma < thursday.minutes
+
+
+def test_a_noisier_zone_gets_a_wider_margin() -> None:
+    """The same building, its sensor noisier and its air stirred by doors and wind: its
+    mornings are less alike and the model says so."""
+    quiet = simulate(HEAVY, days=10)
+    noisy = simulate(HEAVY, days=10, noise=0.3, disturbance_w_m2=8.0, seed=1)
+    end = MONDAY + timedelta(days=10)
+    calm = fit_thermal(until(quiet, end), now=end, use="mairie").model
+    stirred = fit_thermal(until(noisy, end), now=end, use="mairie").model
+    assert calm is not None and stirred is not None
+    print(calm.margin_minutes(), stirred.margin_minutes())
+    assert stirred.margin_minutes() > 1.5 * calm.margin_minutes()
+
+
+def test_internal_gains_are_learnt_and_slow_the_occupied_cool_down() -> None:
+    """A hall used on some afternoons and evenings, heated or not: its gains are seen apart
+    from the heating, and coasting while it is occupied lasts longer."""
+    rng = np.random.default_rng(5)
+    busy = {day: (int(rng.integers(12, 20)), bool(rng.random() < 0.6)) for day in range(12)}
+
+    def events(t: datetime) -> bool:
+        start, used = busy[(t - MONDAY).days + 1]
+        return used and start <= t.hour < start + 4
+
+    hall = replace(HEAVY, gains_w_m2=30.0)
+    history = simulate(hall, days=10, occupied_at=events)
+    end = MONDAY + timedelta(days=10)
+    model = fit_thermal(until(history, end), now=end, use="salle_des_fetes").model
+    assert model is not None
+    # 30 W/m² over this zone's losses hold it several kelvin above its reference.
+    assert model.gains / model.k > 3.0, model
+    empty = model.cooldown_minutes(19.0, 16.0, 2.0)
+    occupied = model.cooldown_minutes(19.0, 16.0, 2.0, occupied=True)
+    assert occupied > 1.2 * empty, (occupied, empty)
+
+
+def test_a_zone_without_a_heating_signal_learns_from_its_setpoint() -> None:
+    """No valve, no emitter power, no fan speed: the learner is given the setpoint it holds
+    and infers when it heated; two nights and two mornings give it a model."""
+    history = simulate(HEAVY, days=3)
+    learner = ZoneLearner(Programme.model_validate({}), "mairie",
+                          FrenchCalendar("B"), ComfortLevels(), UTC)
+    for o, setpoint in zip(history.observations, history.setpoints, strict=True):
+        learner.observe(o.time, indoor=o.indoor, outdoor=o.outdoor, heating=None,
+                        present=o.occupied, setpoint=setpoint)
+    learner.refit(LEARNT)
+    assert learner.thermal is not None, learner.thermal_refused
+    assert learner.thermal_refused is None
+    thursday = next(d for d in simulate(HEAVY, days=4).mornings
+                    if d.morning.weekday() == 3)
+    predicted = learner.thermal.warmup_minutes(thursday.indoor, READY, thursday.outdoor)
+    assert abs(predicted - thursday.minutes) <= 2.0 * learner.thermal.margin_minutes(1.0) + 5
+    # Without a setpoint either, nothing is known of its heating: no thermal history.
+    blind = ZoneLearner(Programme.model_validate({}), "mairie", FrenchCalendar("B"),
+                        ComfortLevels(), UTC)
+    for o in history.observations:
+        blind.observe(o.time, indoor=o.indoor, outdoor=o.outdoor, heating=None,
+                      present=o.occupied)
+    blind.refit(LEARNT)
+    assert blind.thermal is None
+    assert blind.thermal_refused is not None
+    assert blind.thermal_refused.code == "thermal.no_cooldown"
+    assert blind.thermal_refused.fr.startswith("pas de modèle thermique")
+
+
+def test_a_model_too_uncertain_is_refused_and_a_previous_one_kept() -> None:
+    history = simulate(HEAVY, days=10)
+    strict = DEFAULT_LEARNING.overridden_by(LearningTuning(max_warmup_sigma_minutes=5))
+    fit = fit_thermal(until(history, LEARNT), now=LEARNT, use="mairie", settings=strict)
+    assert fit.model is None and fit.refused is not None
+    assert fit.refused.code == "thermal.uncertain"
+    assert "relance incertaine" in fit.refused.fr
+    # A zone that had a model keeps it through a refused refit (a week of holidays, the
+    # heating off: no warm-up among the three days a refit sees here), and says why.
+    learner = ZoneLearner(Programme.model_validate({}), "mairie", FrenchCalendar("B"),
+                          ComfortLevels(), UTC,
+                          settings=DEFAULT_LEARNING.overridden_by(
+                              LearningTuning(thermal_window_days=3)))
+    end = MONDAY + timedelta(days=10)
+    for o in until(history, end):
+        learner.observe(o.time, indoor=o.indoor, outdoor=o.outdoor, heating=o.heating,
+                        present=o.occupied)
+    learner.refit(end)
+    model = learner.thermal
+    assert model is not None and learner.thermal_refused is None
+    for n in range(1, 3 * 288 + 1):
+        learner.observe(end + n * STEP, indoor=12.0, outdoor=3.0, heating=0.0,
+                        present=False)
+    learner.refit(MONDAY + timedelta(days=13))
+    assert learner.thermal_refused is not None
+    assert learner.thermal_refused.code == "thermal.no_warmup"
+    assert learner.thermal is not None and learner.thermal.k == model.k
