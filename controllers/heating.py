@@ -242,7 +242,7 @@ def learned_decision(
                  settings.min_margin_minutes)
     warmup, outdoor = _warmup(learning, comfort.comfort, long_absence, margin, cap,
                               local_now, arrival)
-    lead = min(timedelta(minutes=warmup + margin), cap)
+    lead = _lead(warmup + margin, cap)
     start = (arrival - lead).astimezone(local_now.tzinfo)
     detail = Reason.of(
         "heating.preheat_detail", days=forecast.similar_days,
@@ -268,6 +268,12 @@ def learned_decision(
     )
 
 
+def _lead(minutes: float, cap: timedelta) -> timedelta:
+    """A warm-up and its margin as a lead time, at most ``cap`` (an unreachable comfort,
+    an infinite warm-up, is the cap)."""
+    return cap if not minutes < cap.total_seconds() / 60.0 else timedelta(minutes=minutes)
+
+
 def _warmup(learning: Learning, target: float, long_absence: bool, margin: float,
             cap: timedelta, local_now: datetime, arrival: datetime) -> tuple[float, float]:
     """Minutes of warm-up to ``target`` before ``arrival``, and the outdoor temperature
@@ -281,7 +287,7 @@ def _warmup(learning: Learning, target: float, long_absence: bool, margin: float
         warmup = learning.thermal.warmup_minutes(
             learning.indoor, target, outdoor, after_long_absence=long_absence,
             power=learning.power)
-        lead = min(timedelta(minutes=warmup + margin), cap)
+        lead = _lead(warmup + margin, cap)
         mean = weather.mean(max(arrival - lead, local_now), arrival)
         if abs(mean - outdoor) < 0.05:
             return warmup, outdoor
