@@ -71,7 +71,9 @@ def test_starts_just_in_time_for_the_learned_arrival_and_holds_it() -> None:
     assert early.level is HeatingLevel.FROST_PROTECTION
     # Waiting, it says what it waits for, and when it will start.
     expected = (EIGHT - timedelta(minutes=lead)).strftime("%H:%M")
-    assert early.reason.fr == f"Inoccupé (appris) : réduit 16,0 °C, préchauffage vers {expected}"
+    # Back at comfort in time from there: a deep setback, not the reduced level.
+    assert early.reason.fr == ("Inoccupé (appris) : hors-gel 8,0 °C, la relance rattrape "
+                               f"l'arrivée, préchauffage vers {expected}")
     now = at(8) - timedelta(minutes=lead - 1)
     start = decide(now, 16.0)
     assert start.level is HeatingLevel.COMFORT
@@ -84,7 +86,7 @@ def test_starts_just_in_time_for_the_learned_arrival_and_holds_it() -> None:
     assert "marge 20 min" in details
     # Warmer now, the estimate shrinks; the preheat started is held until the arrival.
     assert decide(at(7, 30), 18.8, previous=start).level is HeatingLevel.COMFORT
-    assert decide(at(7, 30), 18.8).level is HeatingLevel.REDUCED
+    assert decide(at(7, 30), 18.8).level is HeatingLevel.FROST_PROTECTION
 
 
 def test_the_start_shown_is_latched_while_the_estimate_shrinks() -> None:
@@ -114,7 +116,7 @@ def test_a_colder_forecast_starts_earlier_than_persistence() -> None:
     # Milder than now: later than persistence.
     mild = OutdoorForecast.of([(at(5), 2.0), (at(6), 12.0), (at(10), 12.0)])
     assert decide(at(7, 0), 16.0).level is HeatingLevel.COMFORT
-    assert decide(at(7, 0), 16.0, weather=mild).level is HeatingLevel.REDUCED
+    assert decide(at(7, 0), 16.0, weather=mild).level is HeatingLevel.FROST_PROTECTION
 
 
 def test_a_preheat_never_starts_before_the_plant_can_deliver_heat() -> None:
@@ -261,7 +263,7 @@ def test_once_the_learned_arrival_has_come_the_zone_waits_warm_for_people() -> N
     assert waiting.reason.fr == "Arrivée attendue (appris) : confort 19,0 °C"
     # Past the learned period without anybody: back to the setback.
     assert decide(at(7, 45), 19.0, arrival=at(7, 45), departure=at(7, 45)).level is (
-        HeatingLevel.REDUCED)
+        HeatingLevel.FROST_PROTECTION)
 
 
 def test_people_who_stay_late_keep_the_zone_warm_until_they_usually_leave() -> None:

@@ -37,6 +37,8 @@ class Morning:
     first_arrival: str | None
     temperature_at_arrival: float | None
     reason: str
+    night: str | None = None
+    """The level the zone was at at 03:00 (``HeatingLevel``'s value)."""
 
 
 def fresh_learner() -> ZoneLearner:
@@ -62,7 +64,7 @@ def learner_after(weeks: int, start: datetime = FIRST_MONDAY
     world = VirtualCommune(site, start, seed=7, step_s=300)
     mornings: list[Morning] = []
     now, end = start, start + timedelta(weeks=weeks)
-    comfort_from = arrival = reason = None
+    comfort_from = arrival = reason = night = None
     arrival_temperature = None
     while now < end:
         state = world.zone_state(ZONE)
@@ -71,6 +73,8 @@ def learner_after(weeks: int, start: datetime = FIRST_MONDAY
                                   present=state.presence)
         world.write(f"{ZONE}.consigne", decision.setpoint)
         local = now.astimezone(tz)
+        if local.hour == 3 and local.minute == 0:
+            night = decision.level.value
         if local.hour < 12 and decision.level is HeatingLevel.COMFORT and comfort_from is None:
             comfort_from, reason = f"{local:%H:%M}", decision.reason.fr
         if local.hour < 12 and state.occupants and arrival is None:
@@ -84,8 +88,8 @@ def learner_after(weeks: int, start: datetime = FIRST_MONDAY
             learner.refit(now)
             if local.weekday() < 5:
                 mornings.append(Morning(f"{local:%a %d/%m}", comfort_from, arrival,
-                                        arrival_temperature, reason or ""))
-            comfort_from = arrival = reason = None
+                                        arrival_temperature, reason or "", night))
+            comfort_from = arrival = reason = night = None
             arrival_temperature = None
     return learner, mornings
 
@@ -94,5 +98,6 @@ if __name__ == "__main__":
     for morning in run(int(sys.argv[1]) if len(sys.argv) > 1 else 6):
         warm = ("—" if morning.temperature_at_arrival is None
                 else f"{morning.temperature_at_arrival:.1f} °C")
-        print(f"{morning.day}  confort dès {morning.comfort_from or '—':>5}  "
+        print(f"{morning.day}  nuit {morning.night or '—':<16}  "
+              f"confort dès {morning.comfort_from or '—':>5}  "
               f"arrivée {morning.first_arrival or '—':>5}  {warm:>8}  {morning.reason}")
