@@ -243,6 +243,10 @@ def learned_decision(
     warmup, outdoor = _warmup(learning, comfort.comfort, long_absence, margin, cap,
                               local_now, arrival)
     lead = _lead(warmup + margin, cap)
+    if long_absence and learning.thermal.warmup_error_after_long_absence_minutes is None:
+        # No warm-up from a cold structure seen yet (the first Mondays): its gain is a
+        # normal morning's, too quick; never later than the fixed early start then.
+        lead = max(lead, min(settings.fixed_preheat(True), cap))
     start = (arrival - lead).astimezone(local_now.tzinfo)
     detail = Reason.of(
         "heating.preheat_detail", days=forecast.similar_days,
