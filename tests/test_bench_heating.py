@@ -91,8 +91,10 @@ def test_strategies_rank_as_their_knowledge_says(result: dict[str, object]) -> N
     assert energy["always"] > energy["as_found"] > energy["fixed"] > 0
     assert summary["savings_vs_always_pct"]["fixed"] > 5.0
     assert summary["misstime_min"]["always"] == 0.0
-    # A fresh learner starts on the programme: close to it in its first week.
-    assert abs(summary["savings_vs_fixed_pct"]["learned"]) < 15.0
+    # A fresh learner follows the programme for its first days only, then sets back
+    # deeper and starts later: less heat than the programme, with no more discomfort.
+    assert summary["savings_vs_fixed_pct"]["learned"] > 0.0
+    assert summary["discomfort_kh"]["learned"] <= summary["discomfort_kh"]["fixed"] + 1.0
 
 
 def test_no_strategy_beats_the_bound(result: dict[str, object]) -> None:

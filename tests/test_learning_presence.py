@@ -14,6 +14,7 @@ from controllers.thermal import ThermalModel
 from gtb.model import ComfortLevels
 from gtb.model.calendar import Programme
 from gtb.model.points import HeatingLevel
+from gtb.texts import Reason
 
 PARIS = ZoneInfo("Europe/Paris")
 CALENDAR = FrenchCalendar("B")
@@ -108,11 +109,13 @@ def test_a_detector_failed_for_two_weeks_leaves_the_learned_arrivals_as_they_wer
     monday = failed_from + timedelta(days=14)
     levels = week(zone, monday, None)
     assert programmed(levels) == {HeatingLevel.COMFORT}
-    # Between two working days, the setback is the usual night's, not frost protection:
-    # the last presence seen, two weeks ago, is not taken for a long absence.
-    nights = {level for moment, level in levels.items()
-              if moment.weekday() > 0 and 1 <= moment.hour < 4}
-    assert nights == {HeatingLevel.REDUCED}
+    # Between two working days, the setback is the usual night's (a deep setback, the
+    # zone being back in time from it), not the frost protection of a long absence: the
+    # last presence seen, two weeks ago, is not taken for one.
+    nights = [zone.decide(moment, indoor=18.0, outdoor=2.0, present=None).reason.params[
+        "setback"] for moment in levels if moment.weekday() > 0 and 1 <= moment.hour < 4]
+    assert {setback.code if isinstance(setback, Reason) else None for setback in nights} == {
+        "setback.deep"}
 
 
 def test_presence_is_recorded_when_the_outdoor_sensor_is_missing() -> None:

@@ -58,6 +58,7 @@ EN: dict[str, str] = {
     "Défaut": "Fault",
     "Moteur": "Engine",
     "Erreur d'une tâche": "Job error",
+    "Prévision météo": "Weather forecast",
     "Agenda": "Agenda",
     "Connexion refusée": "Sign-in refused",
     "Déconnexion": "Sign-out",
