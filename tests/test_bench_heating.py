@@ -306,3 +306,13 @@ def test_a_bound_is_computed_once_and_kept_by_all_it_follows_from(tmp_path: Path
     site_file.write_text(text + "\n# another site\n", encoding="utf-8")
     assert _bound_task(*task)[0].net_kwh == computed[0].net_kwh
     assert len(list(cache.glob("*.json"))) == 2
+
+
+def test_a_cold_start_learns_its_first_preheat_within_days(result: dict[str, object]) -> None:
+    """From no history at the start of the warm-up, every zone of the town hall has a
+    learned pre-heat by its fifth working day (issue 18's target for every zone)."""
+    first = result["first_learned_preheat"]
+    assert isinstance(first, dict)
+    assert set(first["zones"]) == {"mairie.accueil", "mairie.bureaux", "mairie.salle-du-conseil"}
+    assert all(isinstance(day, int) and 1 <= day <= 5 for day in first["zones"].values())
+    assert first["latest"] == max(first["zones"].values())

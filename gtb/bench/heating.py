@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from rich.progress import Progress
 
+from controllers.schedule import FrenchCalendar
 from gtb.bench.bound import BLOCK_DAYS, LEAD_IN, Block, bound_span
 from gtb.bench.plots import plot, require_matplotlib
 from gtb.config import load_site
@@ -223,9 +224,37 @@ def report(site: Site, runs: Sequence[Run], start: datetime, end: datetime,
         "strategies": strategies,
         "summary": summary,
     }
+    learned = [run for run in runs if run.strategy == "learned"]
+    if learned:
+        result["first_learned_preheat"] = first_learned_preheats(site, learned,
+                                                                 start - WARM_UP)
     if bound is not None:
         result[BOUND] = bound
     return result
+
+
+def first_learned_preheats(site: Site, runs: Sequence[Run], cold_start: datetime
+                           ) -> dict[str, Any]:
+    """How soon a cold start learns: the working day (Monday to Friday, public holidays
+    apart, the cold start's day being the first) of each zone's first learned pre-heat,
+    the latest over the runs (None: none in the season), and the latest of all zones."""
+    calendar = FrenchCalendar(site.school_zone, site.alsace_moselle)
+    first = cold_start.astimezone(site.tz).date()
+
+    def working_day(day: date) -> int:
+        days = (first + timedelta(days=n) for n in range((day - first).days + 1))
+        return sum(1 for d in days if d.weekday() < 5 and not calendar.is_public_holiday(d))
+
+    zones: dict[str, int | None] = {}
+    for building in site.buildings:
+        for zone in building.zones:
+            key = f"{building.id}.{zone.id}"
+            seen = [run.first_preheats.get(key) for run in runs]
+            zones[key] = (None if any(when is None for when in seen) else max(
+                working_day(when.astimezone(site.tz).date()) for when in seen if when))
+    known = [day for day in zones.values() if day is not None]
+    return {"cold_start": first.isoformat(), "zones": zones,
+            "latest": None if len(known) < len(zones) else max(known)}
 
 
 # -- the whole bench ------------------------------------------------------------------

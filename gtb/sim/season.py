@@ -283,6 +283,9 @@ class Learned:
                                           settings=site.learning_of(z))
             for b in site.buildings for z in b.zones}
         self._refitted: date | None = None
+        self.first_preheats: dict[str, datetime] = {}
+        """When each zone's first learned pre-heat started (its latched start): how soon
+        a cold start learns."""
 
     @property
     def learners(self) -> dict[str, ZoneLearner]:
@@ -310,6 +313,8 @@ class Learned:
             decision = learner.decide(now, indoor=indoor, outdoor=outdoor,
                                       present=presence[-1][1], plant=self._clocks[key],
                                       forecast=forecast)
+            if decision.preheat is not None:
+                self.first_preheats.setdefault(key, decision.preheat.since)
             commands[key] = ZoneCommand(decision.level, decision.setpoint)
         return commands
 
@@ -372,6 +377,9 @@ class Run:
     """Change of the heat stored in each building's zones over the counted period (air,
     structure, emitters): what a bound on the net heat compares with."""
     trace: Trace
+    first_preheats: dict[str, datetime]
+    """When each zone's first learned pre-heat started, from the cold start at the
+    beginning of the warm-up (the ``learned`` strategy's; empty for the others)."""
 
 
 def tabulated_world(site: Site, seed: int, begin: datetime, controls: int, *,
@@ -447,7 +455,8 @@ def simulate(site: Site, strategy: str, seed: int, start: datetime, end: datetim
     controls = round((to_epoch(end) - to_epoch(begin)) / CONTROL_STEP_S)
     world = tabulated_world(site, seed, begin, controls)
     counted_from = round(warm_up.total_seconds() / CONTROL_STEP_S)
-    harness = Harness(site, world, STRATEGIES[strategy](site))
+    chosen = STRATEGIES[strategy](site)
+    harness = Harness(site, world, chosen)
     zones = len(world.zone_keys)
     air = np.empty((controls + 1, zones))
     setpoints = np.empty((controls, zones))
@@ -472,7 +481,8 @@ def simulate(site: Site, strategy: str, seed: int, start: datetime, end: datetim
     heat = {b: _produced_kwh(world, b) - before for b, before in metered.items()}
     return Run(strategy, seed, heat,
                {b: world.building_state(b).standby_kwh - before for b, before in standby.items()},
-               {b: _stored_kwh(world, b) - before for b, before in stored.items()}, trace)
+               {b: _stored_kwh(world, b) - before for b, before in stored.items()}, trace,
+               dict(chosen.first_preheats) if isinstance(chosen, Learned) else {})
 
 
 def _produced_kwh(world: VirtualCommune, building: str) -> float:
