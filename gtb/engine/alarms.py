@@ -91,53 +91,63 @@ class FaultAlarms:
         return found or [Reason.of("consequence.failed")]
 
 
-class FallbackAlarms:
+class _CommandAlarms:
+    """A critical alarm on each point whose command's reason calls for one, raised while
+    it does and cleared once it no longer does: ``PREFIX`` names the alarms, ``_alarm``
+    says which commands call for one (its message and why), ``CLEARED`` why it ends."""
+
+    PREFIX: str
+    CLEARED: str
+
+    def __init__(self, refs: Mapping[str, PointRef], store: Store, journal: Journal) -> None:
+        self._refs = refs
+        self._store = store
+        self._journal = journal
+
+    def _alarm(self, command: Command) -> tuple[Reason, Reason] | None:
+        raise NotImplementedError
+
+    def follow(self, now: datetime, commands: Mapping[str, Command],
+               active: Mapping[str, Alarm]) -> None:
+        wanted = {f"{self.PREFIX}:{key}": (command, said) for key, command in commands.items()
+                  if (said := self._alarm(command)) is not None}
+        for alarm_key, (command, (message, why)) in wanted.items():
+            _raise(self._store, self._journal, now, alarm_key, Severity.CRITICAL, message, why,
+                   self._refs[command.key])
+        for alarm_key in active:
+            if alarm_key.startswith(f"{self.PREFIX}:") and alarm_key not in wanted:
+                _clear(self._store, self._journal, self._refs, now, alarm_key,
+                       Reason.of(self.CLEARED))
+
+
+class FallbackAlarms(_CommandAlarms):
     """A command arbitration had to replace because its value was not a number (a
     controller's fault: ``arbitration.FALLBACK``) raises an alarm on its point, critical
     since its zone or its lights run on their safe fallback; cleared once the decisions of
-    that point are numbers again."""
+    that point are numbers again. ``follow`` takes the final commands."""
 
-    def __init__(self, refs: Mapping[str, PointRef], store: Store, journal: Journal) -> None:
-        self._refs = refs
-        self._store = store
-        self._journal = journal
+    PREFIX, CLEARED = "decision", "alarm.deciding_again"
 
-    def follow(self, now: datetime, final: Mapping[str, Command],
-               active: Mapping[str, Alarm]) -> None:
-        wanted = {f"decision:{key}": command for key, command in final.items()
-                  if _fell_back(command.reason)}
-        for alarm_key, command in wanted.items():
-            _raise(self._store, self._journal, now, alarm_key, Severity.CRITICAL,
-                   Reason.of("decision.not_a_number", key=command.key, value=command.value),
-                   Reason.of("alarm.safe_fallback"), self._refs[command.key])
-        for alarm_key in active:
-            if alarm_key.startswith("decision:") and alarm_key not in wanted:
-                _clear(self._store, self._journal, self._refs, now, alarm_key,
-                       Reason.of("alarm.deciding_again"))
+    def _alarm(self, command: Command) -> tuple[Reason, Reason] | None:
+        if not _fell_back(command.reason):
+            return None
+        return (Reason.of("decision.not_a_number", key=command.key, value=command.value),
+                Reason.of("alarm.safe_fallback"))
 
 
-class NoHeatAlarms:
+class NoHeatAlarms(_CommandAlarms):
     """A plant that frost protection needs while its own schedule (or its
     ``plant_available`` point) says no heat comes (``plant.frost_unavailable``) raises a
     critical alarm on the plant: a zone is nearing its frost floor and nothing will warm
-    it. Cleared once heat can come or the zone is warm enough."""
+    it. Cleared once heat can come or the zone is warm enough. ``follow`` takes the
+    decided commands."""
 
-    def __init__(self, refs: Mapping[str, PointRef], store: Store, journal: Journal) -> None:
-        self._refs = refs
-        self._store = store
-        self._journal = journal
+    PREFIX, CLEARED = "no_heat", "alarm.heat_again"
 
-    def follow(self, now: datetime, desired: Mapping[str, Command],
-               active: Mapping[str, Alarm]) -> None:
-        wanted = {f"no_heat:{key}": command for key, command in desired.items()
-                  if command.reason.code == "plant.frost_unavailable"}
-        for alarm_key, command in wanted.items():
-            _raise(self._store, self._journal, now, alarm_key, Severity.CRITICAL,
-                   command.reason, Reason.of("alarm.no_heat"), self._refs[command.key])
-        for alarm_key in active:
-            if alarm_key.startswith("no_heat:") and alarm_key not in wanted:
-                _clear(self._store, self._journal, self._refs, now, alarm_key,
-                       Reason.of("alarm.heat_again"))
+    def _alarm(self, command: Command) -> tuple[Reason, Reason] | None:
+        if command.reason.code != "plant.frost_unavailable":
+            return None
+        return command.reason, Reason.of("alarm.no_heat")
 
 
 def _fell_back(reason: Reason) -> bool:
