@@ -278,6 +278,14 @@ def _lead(minutes: float, cap: timedelta) -> timedelta:
     return cap if not minutes < cap.total_seconds() / 60.0 else timedelta(minutes=minutes)
 
 
+def _outdoor_until(learning: Learning, local_now: datetime, arrival: datetime) -> float:
+    """The outdoor temperature from now to ``arrival``: the forecast's mean, or the
+    temperature now without a forecast."""
+    weather = learning.outdoor_forecast(local_now)
+    return (weather.mean(local_now, arrival) if weather.source == "forecast"
+            else learning.outdoor)
+
+
 def _warmup(learning: Learning, target: float, long_absence: bool, margin: float,
             cap: timedelta, local_now: datetime, arrival: datetime) -> tuple[float, float]:
     """Minutes of warm-up to ``target`` before ``arrival``, and the outdoor temperature
@@ -285,8 +293,7 @@ def _warmup(learning: Learning, target: float, long_absence: bool, margin: float
     arrival], the start found by iteration (a colder forecast, a longer warm-up, an
     earlier start, over hours whose mean may differ again)."""
     weather = learning.outdoor_forecast(local_now)
-    outdoor = weather.mean(local_now, arrival) if weather.source == "forecast" else (
-        learning.outdoor)
+    outdoor = _outdoor_until(learning, local_now, arrival)
     for _ in range(WARMUP_ITERATIONS):
         warmup = learning.thermal.warmup_minutes(
             learning.indoor, target, outdoor, after_long_absence=long_absence,
@@ -353,9 +360,7 @@ def _back_in_time(local_now: datetime, comfort: ComfortLevels, learning: Learnin
             arrival - cap, local_now):
         return False
     coast = elapsed(local_now, arrival - cap).total_seconds() / 60.0
-    weather = learning.outdoor_forecast(local_now)
-    outdoor = (weather.mean(local_now, arrival) if weather.source == "forecast"
-               else learning.outdoor)
+    outdoor = _outdoor_until(learning, local_now, arrival)
     thermal = learning.thermal
     coasted = _coasted(thermal, learning.indoor, comfort.frost_protection, outdoor,
                        max(coast, 0.0))
