@@ -42,13 +42,15 @@ PARIS = ZoneInfo("Europe/Paris")
 DEMO = Path(__file__).resolve().parent.parent / "sites" / "demo-commune.yaml"
 # A cold week of January, Monday to Monday, and the Tuesday: one whole week to plot.
 PERIOD = (datetime(2026, 1, 5, tzinfo=PARIS), datetime(2026, 1, 13, tzinfo=PARIS))
+# A second cold start, on the Thursday, followed to the Tuesday.
+COLD_START = (datetime(2026, 1, 8, tzinfo=PARIS), datetime(2026, 1, 13, tzinfo=PARIS))
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     plots = tmp_path_factory.mktemp("plots")
     outcome = bench_heating(DEMO, years=(1,), period=PERIOD, buildings=["mairie"],
-                            plots=plots, workers=1)
+                            plots=plots, workers=1, cold_start=COLD_START)
     outcome["folder"] = plots
     return outcome
 
@@ -316,3 +318,15 @@ def test_a_cold_start_learns_its_first_preheat_within_days(result: dict[str, obj
     assert set(first["zones"]) == {"mairie.accueil", "mairie.bureaux", "mairie.salle-du-conseil"}
     assert all(isinstance(day, int) and 1 <= day <= 5 for day in first["zones"].values())
     assert first["latest"] == max(first["zones"].values())
+
+
+def test_a_second_cold_start_is_counted_from_its_own_day(result: dict[str, object]) -> None:
+    """The second cold start (Thursday 8 January here) is followed from no history: its
+    working days are counted from that Thursday, so a pre-heat learned on the Monday
+    after is on its third working day, not the season's."""
+    first, winter = result["first_learned_preheat"], result["first_learned_preheat_winter"]
+    assert isinstance(first, dict) and isinstance(winter, dict)
+    assert winter["cold_start"] == "2026-01-08"
+    assert set(winter["zones"]) == set(first["zones"])
+    assert all(day is None or 1 <= day <= 4 for day in winter["zones"].values())
+    assert any(day is not None for day in winter["zones"].values())

@@ -18,7 +18,7 @@ import hashlib
 import itertools
 import json
 import multiprocessing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, tzinfo
@@ -54,6 +54,14 @@ SEASON_YEAR = 2025
 BOUND = "bound"
 BOUND_TASK_DAYS = 28
 """Days of one building's bound computed by one task of the pool."""
+WINTER_COLD_START = (12, 1)
+"""Month and day of ``SEASON_YEAR`` from which a second cold start of ``learned`` is
+measured (the first Monday from then): an engine installed in winter, when every zone
+needs heat, beside the one at the start of the season's warm-up, when a well-insulated
+building may need none for weeks."""
+COLD_START_DAYS = 21
+"""How long that second cold start is followed: three weeks, before the Christmas
+holidays."""
 
 
 def season(year: int = SEASON_YEAR, tz: tzinfo | None = None) -> tuple[datetime, datetime]:
@@ -194,10 +202,12 @@ def _summary(total: dict[str, Figures], bound_kwh: float | None) -> dict[str, An
 
 
 def report(site: Site, runs: Sequence[Run], start: datetime, end: datetime,
-           years: Sequence[int], blocks: dict[tuple[int, str], list[Block]] | None = None
+           years: Sequence[int], blocks: dict[tuple[int, str], list[Block]] | None = None,
+           winter: tuple[datetime, Sequence[Mapping[str, datetime]]] | None = None
            ) -> dict[str, Any]:
     """The JSON of ``gtb bench heating``: season, years, per strategy, the bound, and the
-    summary."""
+    summary; ``winter``: a second cold start of ``learned`` and the first pre-heats its
+    runs learned."""
     names = list(dict.fromkeys(run.strategy for run in runs))
     strategies: dict[str, Any] = {}
     total: dict[str, Figures] = {}
@@ -226,18 +236,22 @@ def report(site: Site, runs: Sequence[Run], start: datetime, end: datetime,
     }
     learned = [run for run in runs if run.strategy == "learned"]
     if learned:
-        result["first_learned_preheat"] = first_learned_preheats(site, learned,
-                                                                 start - WARM_UP)
+        result["first_learned_preheat"] = first_learned_preheats(
+            site, [run.first_preheats for run in learned], start - WARM_UP)
+    if winter is not None:
+        began, seen = winter
+        result["first_learned_preheat_winter"] = first_learned_preheats(site, seen, began)
     if bound is not None:
         result[BOUND] = bound
     return result
 
 
-def first_learned_preheats(site: Site, runs: Sequence[Run], cold_start: datetime
-                           ) -> dict[str, Any]:
+def first_learned_preheats(site: Site, runs: Sequence[Mapping[str, datetime]],
+                           cold_start: datetime) -> dict[str, Any]:
     """How soon a cold start learns: the working day (Monday to Friday, public holidays
     apart, the cold start's day being the first) of each zone's first learned pre-heat,
-    the latest over the runs (None: none in the season), and the latest of all zones."""
+    the latest over the runs (each run's first pre-heats by zone; None: none in a run),
+    and the latest of all zones."""
     calendar = FrenchCalendar(site.school_zone, site.alsace_moselle)
     first = cold_start.astimezone(site.tz).date()
 
@@ -249,7 +263,7 @@ def first_learned_preheats(site: Site, runs: Sequence[Run], cold_start: datetime
     for building in site.buildings:
         for zone in building.zones:
             key = f"{building.id}.{zone.id}"
-            seen = [run.first_preheats.get(key) for run in runs]
+            seen = [run.get(key) for run in runs]
             zones[key] = (None if any(when is None for when in seen) else max(
                 working_day(when.astimezone(site.tz).date()) for when in seen if when))
     known = [day for day in zones.values() if day is not None]
@@ -283,6 +297,21 @@ def _bound_key(site_file: str, *arguments: object) -> str:
         digest.update((root / source).read_bytes())
     digest.update(repr((arguments, LEAD_IN, BLOCK_DAYS, DISCOMFORT_BELOW_K)).encode())
     return digest.hexdigest()[:32]
+
+
+def _cold_start_task(site_file: str, buildings: tuple[str, ...] | None, seed: int,
+                     begin: datetime, end: datetime) -> dict[str, datetime]:
+    """``learned`` from no history at ``begin`` until ``end``, without warm-up: when each
+    zone's first learned pre-heat started."""
+    site = restrict(load_site(site_file), buildings)
+    return simulate(site, "learned", seed, begin, end, warm_up=timedelta(0)).first_preheats
+
+
+def winter_cold_start(tz: tzinfo | None) -> datetime:
+    """The first Monday from ``WINTER_COLD_START`` in ``SEASON_YEAR``, at midnight."""
+    day = date(SEASON_YEAR, *WINTER_COLD_START)
+    day += timedelta(days=-day.weekday() % 7)
+    return datetime.combine(day, datetime.min.time(), tzinfo=tz)
 
 
 def _bound_task(site_file: str, buildings: tuple[str, ...] | None, seed: int, building: str,
@@ -323,13 +352,17 @@ def bench_heating(site_file: Path, years: Sequence[int] = YEARS,
                   period: tuple[datetime, datetime] | None = None,
                   buildings: Sequence[str] | None = None, plots: Path | None = None,
                   workers: int = 2, progress: Progress | None = None,
-                  bound_cache: Path | None = None) -> dict[str, Any]:
+                  bound_cache: Path | None = None,
+                  cold_start: tuple[datetime, datetime] | None = None) -> dict[str, Any]:
     """Every strategy over every weather year, and the bound when asked; the report, and
     plots of the first year.
 
     Seasons and the bound's spans are independent, so they go to a pool of ``workers``
     processes (1: in this one), the long seasons first. The bound's spans are kept in
     ``bound_cache`` when given, by a digest of all they follow from, and taken from it.
+    ``cold_start`` (from, until): a second cold start of ``learned``, each weather year,
+    to see how soon it learns there; by default, for the whole season,
+    ``COLD_START_DAYS`` from ``winter_cold_start``.
     """
     if plots is not None:
         require_matplotlib()
@@ -347,7 +380,13 @@ def bench_heating(site_file: Path, years: Sequence[int] = YEARS,
                   first + timedelta(days=z), start, bound_cache)
                  for seed in years for b in site.buildings
                  for a, z in itertools.pairwise(cuts)]
-    track = (progress.add_task("saisons et bornes", total=len(seasons) + len(spans))
+    if cold_start is None and period is None:
+        winter = winter_cold_start(site.tz)
+        cold_start = (winter, winter + timedelta(days=COLD_START_DAYS))
+    colds = ([(str(site_file), picked, seed, *cold_start) for seed in years]
+             if cold_start is not None and "learned" in strategies else [])
+    track = (progress.add_task("saisons et bornes",
+                               total=len(seasons) + len(colds) + len(spans))
              if progress else None)
     runs: list[Run] = []
     drawn: list[Path] = []
@@ -361,8 +400,9 @@ def bench_heating(site_file: Path, years: Sequence[int] = YEARS,
                       if workers > 1 else _InProcess())
     with pool:
         ran = [pool.submit(_season_task, *task) for task in seasons]
+        cold = [pool.submit(_cold_start_task, *task) for task in colds]
         bounded = [pool.submit(_bound_task, *task) for task in spans]
-        every: list[Future[Any]] = [*ran, *bounded]
+        every: list[Future[Any]] = [*ran, *cold, *bounded]
         for future in every:
             future.add_done_callback(advance)
         for future in ran:
@@ -371,7 +411,9 @@ def bench_heating(site_file: Path, years: Sequence[int] = YEARS,
             drawn.extend(paths)
         for task, future in zip(spans, bounded, strict=True):
             blocks.setdefault((task[2], task[3]), []).extend(future.result())
-    result = report(site, runs, start, end, years, blocks if bound else None)
+    result = report(site, runs, start, end, years, blocks if bound else None,
+                    None if not colds or cold_start is None
+                    else (cold_start[0], [future.result() for future in cold]))
     if plots is not None:
         result["plots"] = [str(path) for path in drawn]
     return result

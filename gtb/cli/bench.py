@@ -111,14 +111,15 @@ def bench_heating_command(as_json: bool, quick: bool, plots_dir: Path, site_file
     for row in summary_rows(result):
         table.add_row(*row)
     console.print(table)
-    first = result.get("first_learned_preheat")
-    if first is not None:
-        late = first["latest"]
-        console.print(
-            f"Premier préchauffage appris depuis un démarrage à froid ({first['cold_start']}) "
-            + ("dans toutes les zones au plus tard le jour ouvré " + str(late) if late
-               else "pas dans toutes les zones : " + ", ".join(
-                   zone for zone, day in first["zones"].items() if day is None)))
+    for key in ("first_learned_preheat", "first_learned_preheat_winter"):
+        first = result.get(key)
+        if first is not None:
+            late = first["latest"]
+            console.print(
+                f"Premier préchauffage appris depuis un démarrage à froid ({first['cold_start']}) "
+                + ("dans toutes les zones au plus tard le jour ouvré " + str(late) if late
+                   else "pas dans toutes les zones : " + ", ".join(
+                       zone for zone, day in first["zones"].items() if day is None)))
     console.print(f"{len(result.get('plots', []))} figures dans {plots_dir}; "
                   f"{result['elapsed_s']} s")
 
