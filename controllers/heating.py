@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from controllers.agenda import AGENDA
 from controllers.forecast import OutdoorForecast
 from controllers.occupancy import ArrivalForecast
 from controllers.plant import PlantClock
@@ -44,6 +45,8 @@ class Preheat:
 
     since: datetime
     late_minutes: float = 0.0
+    agenda: bool = False
+    """Toward an arrival the agenda gave (``controllers.agenda``), not a learned one."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,9 @@ class Learning:
     power: float = 1.0
     """The share of the zone's full heating power its warm-up can count on: below 1 where
     the building's plant cannot serve all its zones warming up at once."""
+    event: str | None = None
+    """The label of the agenda event ``forecast`` is the start of, which the pre-heat's
+    reason names; None: an arrival learned, or the programme's."""
 
     def outdoor_forecast(self, now: datetime) -> OutdoorForecast:
         return self.weather or OutdoorForecast.persistence(now, self.outdoor)
@@ -190,7 +196,9 @@ def learned_decision(
     Sunday and Monday, needs the night to come back), with at least ``min_margin_minutes``
     of margin on the learned warm-up, whatever the model's own error says. A pre-heat
     starts only when the ``plant`` can deliver heat (None: whenever): one that should
-    start earlier starts then, and its reason says how much later than needed.
+    start earlier starts then, and its reason says how much later than needed. An arrival
+    the agenda gives (``forecast.basis`` ``AGENDA``, ``controllers.agenda``) is pre-heated
+    for as a learned one, and the reason names its event (``learning.event``).
     """
     if learning is None:
         return programme_decision(occupation, local_now, comfort, settings, plant=plant,
@@ -211,7 +219,7 @@ def learned_decision(
                                                   forecast.start, settings, plant)
         return HeatingDecision(level, setpoint, Reason.of(
             "heating.seldom_used", forecast=forecast.reason, setback=setback))
-    if forecast.basis != "learned":
+    if forecast.basis not in ("learned", AGENDA):
         # Arrivals not learned yet: the programme's times are only what was meant, and a
         # fixed early start is what has kept people warm so far.
         return programme_decision(occupation, local_now, comfort, settings, plant=plant)
@@ -248,12 +256,14 @@ def learned_decision(
         # normal morning's, too quick; never later than the fixed early start then.
         lead = max(lead, min(settings.fixed_preheat(True), cap))
     start = (arrival - lead).astimezone(local_now.tzinfo)
-    detail = Reason.of(
-        "heating.preheat_detail", days=forecast.similar_days,
-        estimate=(Reason.of("heating.out_of_reach") if math.isinf(warmup)
-                  else Reason.of("duration", minutes=warmup)),
-        outdoor=outdoor, source=Reason.of(f"outdoor.{learning.outdoor_forecast(local_now).source}"),
-        margin=margin, power=learning.power)
+    warming = {"estimate": (Reason.of("heating.out_of_reach") if math.isinf(warmup)
+                            else Reason.of("duration", minutes=warmup)),
+               "outdoor": outdoor,
+               "source": Reason.of(f"outdoor.{learning.outdoor_forecast(local_now).source}"),
+               "margin": margin, "power": learning.power}
+    detail = (Reason.of("heating.preheat_detail_agenda", **warming)
+              if forecast.basis == AGENDA
+              else Reason.of("heating.preheat_detail", days=forecast.similar_days, **warming))
     if latched is None:
         begin = start if plant is None else plant.first_available(start, local_now)
         if begin is None or begin > local_now:
@@ -261,15 +271,16 @@ def learned_decision(
                     if begin == start else _waiting(local_now, start, begin, arrival))
             return replace(_learned_setback(occupation, local_now, comfort, learning,
                                             settings, plant, then), planned=begin)
-        latched = Preheat(local_now, _late(plant, start))
-    code = "heating.preheat_late" if latched.late_minutes else "heating.preheat"
-    return HeatingDecision(
-        HeatingLevel.COMFORT,
-        comfort.comfort,
-        Reason.of(code, at=local_now, start=latched.since, arrival=arrival,
-                  late=latched.late_minutes, detail=detail),
-        preheat=latched,
-    )
+        latched = Preheat(local_now, _late(plant, start), agenda=forecast.basis == AGENDA)
+    said = {"at": local_now, "start": latched.since, "arrival": arrival,
+            "late": latched.late_minutes, "detail": detail}
+    if learning.event is None:
+        code = "heating.preheat_late" if latched.late_minutes else "heating.preheat"
+    else:
+        code = "heating.preheat_event_late" if latched.late_minutes else "heating.preheat_event"
+        said["event"] = learning.event
+    return HeatingDecision(HeatingLevel.COMFORT, comfort.comfort, Reason.of(code, **said),
+                           preheat=latched)
 
 
 def _lead(minutes: float, cap: timedelta) -> timedelta:

@@ -9,15 +9,18 @@ another building-control system)::
     zone.observe(time, indoor=17.2, outdoor=3.5, heating=None, present=False,
                  setpoint=19.0)              # a zone with no heating signal: the setpoint
     zone.refit(now)                                                          # each night
-    decision = zone.decide(now, indoor=17.4, outdoor=3.4, present=False)
+    decision = zone.decide(now, indoor=17.4, outdoor=3.4, present=False,
+                           agenda=agenda_for(entries, "mairie", "accueil", today))  # optional
     decision.level, decision.setpoint, decision.reason.fr
 
 A fresh zone follows its programme with a fixed early start; once its history holds
 enough heated and unheated hours and enough similar days, it starts just in time for the
 arrivals it has learned and stops early when it can coast. How much history it keeps and
 how cautious it is are its ``settings`` (a zone's in the engine: ``Site.learning_of``).
-Learning can be switched off, and then the programme applies. Nothing here reads a clock
-or touches a device.
+Learning can be switched off, and then the programme applies. The agenda's events and
+closures, which the learner does not know, are followed as ``controllers.agenda`` says:
+a pre-heat toward an event is a learned optimal start. Nothing here reads a clock or
+touches a device.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from controllers.agenda import Bearing, agenda_arrival, bearing
 from controllers.forecast import OutdoorForecast
-from controllers.heating import HeatingDecision, Learning, learned_decision
+from controllers.heating import HeatingDecision, Learning, learned_decision, programme_decision
 from controllers.occupancy import (
     SLOT_MINUTES,
     ArrivalForecast,
@@ -44,7 +48,7 @@ from controllers.plant import PlantClock
 from controllers.schedule import FrenchCalendar, occupation
 from controllers.thermal import ThermalModel, ThermalObservation, fit_thermal
 from gtb.model import BuildingUse, ComfortLevels
-from gtb.model.calendar import Programme
+from gtb.model.calendar import AgendaEntry, Programme
 from gtb.model.learning import DEFAULT_LEARNING, LearningSettings
 from gtb.texts import Reason
 
@@ -178,26 +182,40 @@ class ZoneLearner:
 
     def decide(self, now: datetime, *, indoor: float | None, outdoor: float | None,
                present: bool | None, forecast: OutdoorForecast | None = None,
-               plant: PlantClock | None = None, power: float = 1.0) -> HeatingDecision:
+               plant: PlantClock | None = None, power: float = 1.0,
+               agenda: tuple[AgendaEntry, ...] = ()) -> HeatingDecision:
         """The zone's level now, with its reason; the programme when learning cannot say.
         ``present`` None (no detector, or not a good reading): nobody is known to be here,
         nor when someone last was. ``forecast``: the outdoor temperature to come (None:
         persistence of ``outdoor``). ``plant``: when the building's plant can deliver heat
         (None: whenever); ``power``: the share of full heating power a warm-up can count
-        on (the plant shared by zones warming up at once)."""
+        on (the plant shared by zones warming up at once). ``agenda``: the entries that
+        apply to the zone near now (``agenda_for``), followed as ``controllers.agenda``
+        says."""
         local_now = now.astimezone(self.tz)
         occupied = occupation(self.programme, self.calendar, self.use, local_now)
-        learning = None
-        if self.learning and self.thermal is not None and indoor is not None and (
-            outdoor is not None
-        ):
-            learning = Learning(self._forecast_at(local_now), self.thermal, indoor, outdoor,
-                                present, None if present is None else self._last_seen(),
-                                weather=forecast, power=power)
-        decision = learned_decision(occupied, local_now, self.comfort, learning,
-                                    self._previous, self.settings, plant=plant,
-                                    refused=self.thermal_refused
-                                    if self.learning and self.thermal is None else None)
+        where = (occupation(self.programme, self.calendar, self.use, local_now, agenda)
+                 if agenda else occupied)
+        under = bearing(occupied, where)
+        refused = self.thermal_refused if self.learning and self.thermal is None else None
+        if under is Bearing.PROGRAMME:
+            decision = programme_decision(where, local_now, self.comfort, self.settings,
+                                          plant=plant, refused=refused)
+        else:
+            learning = None
+            if self.learning and self.thermal is not None and indoor is not None and (
+                outdoor is not None
+            ):
+                arrival, event = self._forecast_at(local_now), None
+                if under is Bearing.ARRIVAL:
+                    arrival, event = agenda_arrival(self.programme, self.calendar, self.use,
+                                                    where, agenda, arrival)
+                learning = Learning(arrival, self.thermal, indoor, outdoor,
+                                    present, None if present is None else self._last_seen(),
+                                    weather=forecast, power=power, event=event)
+            decision = learned_decision(where, local_now, self.comfort, learning,
+                                        self._previous, self.settings, plant=plant,
+                                        refused=refused)
         self._previous = decision
         return decision
 

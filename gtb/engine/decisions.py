@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from controllers.forecast import OutdoorForecast
@@ -170,19 +170,15 @@ class Decider:
                 programme = self._programmes[z.key]
                 agenda = agendas[z.key]
                 where = occupation(programme, self._calendar, building.use, local_now, agenda)
-                # The learner knows the programme, not the agenda: while an entry changes
-                # where the zone stands, the programme's decision (with the agenda) applies.
-                agenda_matters = bool(agenda) and replace(where, because=None) != occupation(
-                    programme, self._calendar, building.use, local_now)
                 clock = clocks[building.id]
-                if (learner.learning and learner.thermal is not None and not degraded
-                        and not agenda_matters):
+                if learner.learning and learner.thermal is not None and not degraded:
+                    # The agenda is followed as controllers.agenda says, as in the bench.
                     if building.id not in forecasts:
                         forecasts[building.id] = (None if self._forecasts is None
                                                   else self._forecasts(now, outdoor))
                     decision = learner.decide(now, indoor=indoor, outdoor=outdoor,
                                               present=present, forecast=forecasts[building.id],
-                                              plant=clock)
+                                              plant=clock, agenda=agenda)
                 else:
                     comfort = self._site.comfort_of(zone)
                     settings = learner.settings

@@ -18,7 +18,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from controllers.schedule import FrenchCalendar
 from gtb.model import Building, Site, Zone, ZoneSimulation
+from gtb.model.calendar import AgendaEntry
 from gtb.sim.weather import FloatArray, seeded_rng
 
 IntArray = NDArray[np.int64]
@@ -294,6 +295,34 @@ class Occupants:
             self._closures[building_id, year] = _closures(
                 self.seed, self._building(building_id), year, self._calendar)
         return self._closures[building_id, year]
+
+    def agenda(self, first: date, last: date) -> tuple[AgendaEntry, ...]:
+        """The agenda a commune's manager would have entered for the days ``first`` to
+        ``last``: what is booked or decided ahead, each scoped to the zones or the building
+        concerned. The one-off events (tournaments, elections, the mayor's New Year
+        wishes, an author's evening, parents' meetings), the council meetings (convened
+        days ahead by law; the room booked ``COUNCIL_BOOKED`` from their start) and the
+        days a building is closed. Not the associations' weekly slots and Saturday matches,
+        the library's class visits, walk-ins, weddings, the staff who come early or stay
+        late, nor a strike (the building opens): no manager enters those, and learning is
+        there to find them. Events on a day the building is closed are entered and lose to
+        the closure, as in the simulation."""
+        entries: list[AgendaEntry] = []
+        for year in range(first.year, last.year + 1):
+            for building in self.site.buildings:
+                entries += (_event_entry(building.id, e) for e in self.events(building.id, year)
+                            if first <= e.day <= last)
+                entries += (_closure_entry(building.id, c)
+                            for c in self.closures(building.id, year)
+                            if c.kind == "closed" and first <= c.day <= last)
+                for zone in building.zones:
+                    if zone_simulation(building, zone).profile != "council_room":
+                        continue
+                    key = f"{building.id}.{zone.id}"
+                    entries += (_council_entry(key, day, start)
+                                for day, start in self.council_meetings(key, year).items()
+                                if first <= day <= last)
+        return tuple(sorted(entries, key=lambda e: (e.start, e.label)))
 
     # -- generation --
 
@@ -694,6 +723,37 @@ def _events_hall(ctx: _Day, periods: Sequence[tuple[int, int]], people: int,
 
 
 # --- events and closures of a year ----------------------------------------------------
+
+
+COUNCIL_BOOKED = timedelta(hours=3)
+"""How long the council room is booked from a meeting's start: a convocation gives the
+start; meetings here last 100 to 170 minutes."""
+
+
+def _at(day: date, minutes: float) -> datetime:
+    """A wall-clock time of ``day``, ``minutes`` after its midnight."""
+    return datetime.combine(day, time()) + timedelta(minutes=minutes)
+
+
+def _capitalised(label: str) -> str:
+    return label[:1].upper() + label[1:]
+
+
+def _event_entry(building: str, event: Event) -> AgendaEntry:
+    return AgendaEntry(kind="event", label=_capitalised(event.label),
+                       scope=tuple(f"{building}.{zone}" for zone in event.zone_ids),
+                       start=_at(event.day, event.start), end=_at(event.day, event.end))
+
+
+def _closure_entry(building: str, closure: Closure) -> AgendaEntry:
+    return AgendaEntry(kind="closure", label=_capitalised(closure.label), scope=(building,),
+                       start=_at(closure.day, 0), end=_at(closure.day, 24 * 60))
+
+
+def _council_entry(zone_key: str, day: date, start: float) -> AgendaEntry:
+    begin = _at(day, start)
+    return AgendaEntry(kind="event", label="Conseil municipal", scope=(zone_key,),
+                       start=begin, end=begin + COUNCIL_BOOKED)
 
 
 def _events(seed: int, building: Building, year: int,

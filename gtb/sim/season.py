@@ -26,8 +26,9 @@ from controllers.forecast import OutdoorForecast
 from controllers.heating import programme_decision
 from controllers.learning import ZoneLearner
 from controllers.plant import PlantClock, PlantSwitch, ZoneNeed, frost_floor
-from controllers.schedule import FrenchCalendar, occupation
+from controllers.schedule import FrenchCalendar, agenda_for, occupation
 from gtb.model import ComfortLevels, Site
+from gtb.model.calendar import AgendaEntry
 from gtb.model.points import HEATING_SIGNALS, MODE_OF_LEVEL, HeatingLevel, Role
 from gtb.sim.thermal import FloatArray
 from gtb.sim.weather import SyntheticWeather, Weather, to_epoch
@@ -152,7 +153,8 @@ class Strategy(Protocol):
 
 StrategyFactory = Callable[[Site], Strategy]
 """Builds a fresh strategy (no history) for a site: a controller gets the site file's
-knowledge and the observations, never the simulator."""
+knowledge, with the agenda its manager entered (``simulate``), and the observations,
+never the simulator."""
 
 
 def zone_levels(site: Site) -> Iterator[tuple[str, ComfortLevels]]:
@@ -160,6 +162,25 @@ def zone_levels(site: Site) -> Iterator[tuple[str, ComfortLevels]]:
     for building in site.buildings:
         for zone in building.zones:
             yield f"{building.id}.{zone.id}", site.comfort_of(zone)
+
+
+class ZoneAgendas:
+    """Each zone's agenda entries near a day, as the engine hands them to its decisions
+    (``agenda_for`` on the site's agenda), worked out again when the day changes."""
+
+    def __init__(self, site: Site) -> None:
+        self._entries = site.agenda
+        self._zones = [(f"{b.id}.{z.id}", b.id, z.id) for b in site.buildings for z in b.zones]
+        self._day: date | None = None
+        self._of: dict[str, tuple[AgendaEntry, ...]] = {}
+
+    def on(self, today: date) -> dict[str, tuple[AgendaEntry, ...]]:
+        """Each zone's entries, by zone key, near ``today``."""
+        if today != self._day:
+            self._of = {key: agenda_for(self._entries, building, zone, today)
+                        for key, building, zone in self._zones}
+            self._day = today
+        return self._of
 
 
 class AlwaysComfort:
@@ -177,24 +198,26 @@ class FixedProgramme:
     """The programme as a diligent manager sets it, with the usual fixed early start.
 
     ``controllers.heating.programme_decision`` with public and school holidays from the
-    French calendar: comfort in programmed periods, the zone's fixed preheat (by default
-    2 h, 4 h after more than 48 h without a period, which covers Mondays and the ends of
-    holidays), reduced or frost protection outside. BOPTEST's baseline is the same idea
-    (DOMAIN.md).
+    French calendar and the site's agenda (its events and closures): comfort in
+    programmed periods and events, the zone's fixed preheat (by default 2 h, 4 h after
+    more than 48 h without a period, which covers Mondays and the ends of holidays),
+    reduced or frost protection outside. BOPTEST's baseline is the same idea (DOMAIN.md).
     """
 
     def __init__(self, site: Site) -> None:
         self._tz = site.tz
         self._calendar = FrenchCalendar(site.school_zone, site.alsace_moselle)
+        self._agendas = ZoneAgendas(site)
         self._zones = [(f"{b.id}.{z.id}", site.programme_of(b, z), b.use, site.comfort_of(z),
                         site.learning_of(z), PlantClock(b.plant_schedule))
                        for b in site.buildings for z in b.zones]
 
     def setpoints(self, now: datetime, seen: Observations) -> dict[str, ZoneCommand]:
         local = now.astimezone(self._tz)
+        agendas = self._agendas.on(local.date())
         commands = {}
         for key, programme, use, levels, settings, plant in self._zones:
-            where = occupation(programme, self._calendar, use, local)
+            where = occupation(programme, self._calendar, use, local, agendas[key])
             decision = programme_decision(where, local, levels, settings, plant=plant)
             commands[key] = ZoneCommand(decision.level, decision.setpoint)
         return commands
@@ -215,8 +238,9 @@ class AsFound:
     One clock per building, as its emission circuit has: on each weekday, comfort from
     ``AS_FOUND_EARLY_START`` before the earliest period of any of its zones to the end of
     the latest, the same every week of the season, whatever the school and public
-    holidays (a weekly clock knows none; cutting them is a manual job, often forgotten);
-    outside, a faint setback (``AS_FOUND_SETBACK_K``) rather than the reduced level, and
+    holidays (a weekly clock knows none; cutting them is a manual job, often forgotten),
+    and whatever the agenda (nobody sets the clock for an event or a closure); outside, a
+    faint setback (``AS_FOUND_SETBACK_K``) rather than the reduced level, and
     never frost protection, on weekends and holidays alike. Sources and what they say are
     in docs/heating-bench.md.
     """
@@ -269,12 +293,15 @@ class Learned:
     without a temperature sensor, or a site without an outdoor one, stays on its
     programme, as in the engine; a zone without a presence detector records unknown
     presence, never absence, so it is never learned as seldom used. Pre-heats are planned
-    within each building's ``plant_schedule``.
+    within each building's ``plant_schedule``. The site's agenda (its events and closures)
+    is handed to each decision as the engine hands it (``controllers.agenda``: a pre-heat
+    toward an event is the learned optimal start).
     """
 
     def __init__(self, site: Site) -> None:
         calendar = FrenchCalendar(site.school_zone, site.alsace_moselle)
         self._tz = site.tz
+        self._agendas = ZoneAgendas(site)
         self._clocks = {f"{b.id}.{z.id}": PlantClock(b.plant_schedule)
                         for b in site.buildings for z in b.zones}
         self._learners = {
@@ -302,6 +329,7 @@ class Learned:
             self._refitted = today
         outdoor = seen.outdoor()
         forecast = seen.outdoor_forecast()
+        agendas = self._agendas.on(today)
         commands = {}
         for key, learner in self._learners.items():
             indoor, heating = seen.temperature(key), seen.heating_signal(key)
@@ -312,8 +340,8 @@ class Learned:
                             present=presence[-1][1], setpoint=seen.setpoint(key))
             decision = learner.decide(now, indoor=indoor, outdoor=outdoor,
                                       present=presence[-1][1], plant=self._clocks[key],
-                                      forecast=forecast)
-            if decision.preheat is not None:
+                                      forecast=forecast, agenda=agendas[key])
+            if decision.preheat is not None and not decision.preheat.agenda:
                 self.first_preheats.setdefault(key, decision.preheat.since)
             commands[key] = ZoneCommand(decision.level, decision.setpoint)
         return commands
@@ -450,12 +478,17 @@ class Harness:
 def simulate(site: Site, strategy: str, seed: int, start: datetime, end: datetime,
              warm_up: timedelta = WARM_UP) -> Run:
     """One strategy over [start, end) after ``warm_up``, on weather and occupants ``seed``:
-    the strategy named ``strategy`` in ``STRATEGIES``."""
+    the strategy named ``strategy`` in ``STRATEGIES``, given the site with the agenda its
+    manager would have entered for the run (``Occupants.agenda``: the booked events, the
+    council meetings and the closures), as an engine has it; ``fixed`` and ``learned``
+    follow it, ``always`` and ``as_found`` know no agenda."""
     begin = (start - warm_up).astimezone(UTC)
     controls = round((to_epoch(end) - to_epoch(begin)) / CONTROL_STEP_S)
     world = tabulated_world(site, seed, begin, controls)
     counted_from = round(warm_up.total_seconds() / CONTROL_STEP_S)
-    chosen = STRATEGIES[strategy](site)
+    entered = world.occupants.agenda(begin.astimezone(site.tz).date(),
+                                     end.astimezone(site.tz).date())
+    chosen = STRATEGIES[strategy](site.model_copy(update={"agenda": (*site.agenda, *entered)}))
     harness = Harness(site, world, chosen)
     zones = len(world.zone_keys)
     air = np.empty((controls + 1, zones))

@@ -369,6 +369,24 @@ _HEATING: dict[str, Template] = {
                                "arrival learned from {days} similar days; warm-up estimated at "
                                "{estimate} with {outdoor:temperature} outside ({source}), at "
                                "{power:percent} of full power; margin {margin:duration}"),
+    "heating.preheat_event": ("Préchauffage démarré à {start:clock} pour {event} "
+                              "({arrival:moment})",
+                              "Preheat started at {start:clock} for {event} "
+                              "({arrival:moment})"),
+    "heating.preheat_event_late": ("Préchauffage démarré à {start:clock}, dès que le chauffage "
+                                   "l'a permis ({late:duration} plus tard que nécessaire), pour "
+                                   "{event} ({arrival:moment})",
+                                   "Preheat started at {start:clock}, as soon as heat was "
+                                   "available ({late:duration} later than needed), for {event} "
+                                   "({arrival:moment})"),
+    "heating.preheat_detail_agenda": ("arrivée connue par l'agenda ; montée estimée à "
+                                      "{estimate} par {outdoor:temperature} extérieurs "
+                                      "({source}), à {power:percent} de la puissance ; marge "
+                                      "{margin:duration}",
+                                      "arrival known from the agenda; warm-up estimated at "
+                                      "{estimate} with {outdoor:temperature} outside ({source}), "
+                                      "at {power:percent} of full power; margin "
+                                      "{margin:duration}"),
     "outdoor.forecast": ("prévision", "forecast"),
     "outdoor.persistence": ("température actuelle, sans prévision",
                             "current temperature, no forecast"),
@@ -416,6 +434,10 @@ _HEATING: dict[str, Template] = {
                                "weigh {observed:number} day, the programme {prior:number}"),
     "forecast.uncertain": ("apprentissage incertain (confiance {confidence:percent})",
                            "learning uncertain (confidence {confidence:percent})"),
+    "forecast.agenda": ("arrivée {start:day} {start:ddmm} à {start:clock} selon l'agenda",
+                        "arrival {start:day} {start:ddmm} at {start:clock} by the agenda"),
+    "forecast.agenda_event": ("{event} {start:day} {start:ddmm} à {start:clock}",
+                              "{event} {start:day} {start:ddmm} at {start:clock}"),
     "forecast.none": ("aucune arrivée attendue dans les {days} jours",
                       "no arrival expected within {days} days"),
     "forecast.none_rarely_used": ("aucune arrivée attendue dans les {days} jours ; le programme "
