@@ -248,12 +248,6 @@ def learned_decision(
         # normal morning's, too quick; never later than the fixed early start then.
         lead = max(lead, min(settings.fixed_preheat(True), cap))
     start = (arrival - lead).astimezone(local_now.tzinfo)
-    detail = Reason.of(
-        "heating.preheat_detail", days=forecast.similar_days,
-        estimate=(Reason.of("heating.out_of_reach") if math.isinf(warmup)
-                  else Reason.of("duration", minutes=warmup)),
-        outdoor=outdoor, source=Reason.of(f"outdoor.{learning.outdoor_forecast(local_now).source}"),
-        margin=margin, power=learning.power)
     if latched is None:
         begin = start if plant is None else plant.first_available(start, local_now)
         if begin is None or begin > local_now:
@@ -263,6 +257,12 @@ def learned_decision(
                                             settings, plant, then), planned=begin)
         latched = Preheat(local_now, _late(plant, start))
     code = "heating.preheat_late" if latched.late_minutes else "heating.preheat"
+    detail = Reason.of(
+        "heating.preheat_detail", days=forecast.similar_days,
+        estimate=(Reason.of("heating.out_of_reach") if math.isinf(warmup)
+                  else Reason.of("duration", minutes=warmup)),
+        outdoor=outdoor, source=Reason.of(f"outdoor.{learning.outdoor_forecast(local_now).source}"),
+        margin=margin, power=learning.power)
     return HeatingDecision(
         HeatingLevel.COMFORT,
         comfort.comfort,
