@@ -72,14 +72,14 @@ class OutdoorForecast:
         """``at`` increasing instants, in microseconds since the epoch: one search for
         the first, then a walk (a mean asks for a dozen on every decision)."""
         knots, values = self._instants, self.temperatures
-        i = bisect_right(knots, instants[0])
+        count, i = len(knots), bisect_right(knots, instants[0])
         found = []
         for instant in instants:
-            while i < len(knots) and knots[i] <= instant:
+            while i < count and knots[i] <= instant:
                 i += 1
             if i == 0:
                 found.append(values[0])
-            elif i == len(knots):
+            elif i == count:
                 found.append(values[-1])
             else:
                 share = (instant - knots[i - 1]) / (knots[i] - knots[i - 1])
@@ -97,9 +97,12 @@ def _micros(when: datetime) -> int:
 def _spaced(first: int, last: int, steps: int) -> list[int]:
     """``steps`` + 1 instants evenly spaced from ``first`` to ``last``, each rounded to
     the microsecond as a ``timedelta`` divided by an integer is (halves to even)."""
+    span = last - first
+    if span % steps == 0:  # nothing to round (a whole number of minutes over 12 steps)
+        return list(range(first, last + 1, span // steps))
     spaced = []
     for n in range(steps + 1):
-        scaled = (last - first) * n
+        scaled = span * n
         quotient = scaled // steps
         twice = 2 * (scaled - quotient * steps)
         if twice > steps or (twice == steps and quotient % 2):
