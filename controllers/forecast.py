@@ -98,7 +98,7 @@ def _spaced(first: int, last: int, steps: int) -> list[int]:
     """``steps`` + 1 instants evenly spaced from ``first`` to ``last``, each rounded to
     the microsecond as a ``timedelta`` divided by an integer is (halves to even)."""
     span = last - first
-    if span % steps == 0:  # nothing to round (a whole number of minutes over 12 steps)
+    if span % steps == 0:  # nothing to round: a whole number of minutes in 12 steps
         return list(range(first, last + 1, span // steps))
     spaced = []
     for n in range(steps + 1):
