@@ -60,21 +60,15 @@ class OutdoorForecast:
         return self._along([_micros(when)])[0]
 
     def mean(self, start: datetime, end: datetime, steps: int = 12) -> float:
-        """The mean of ``steps`` + 1 values evenly spaced over [start, end], both ends
-        included (the value at ``start`` when the window is empty): a sample mean of the
-        values interpolated, not their integral. Spaced as ``start + (end - start) * n /
-        steps`` spaces them: across a daylight-saving change, evenly on the wall clock of
-        ``start``'s zone, not in real time."""
-        if end <= start:
-            return self.at(start)
-        if not start.fold and start.utcoffset() == end.utcoffset():
-            # The wall clock keeps real time (a time in the hour repeated in October is
-            # the first of the two once moved on the wall clock, hence not ``fold``).
-            values = self._along(_spaced(_micros(start), _micros(end), steps))
-        else:  # instants on the wall clock, not all in order in real time
-            span = end - start
-            values = [self.at(start + span * n / steps) for n in range(steps + 1)]
-        return sum(values) / (steps + 1)
+        """The mean of ``steps`` + 1 values evenly spaced in real time over [start, end],
+        both ends included (the value at ``start`` when the window is empty): a sample
+        mean of the values interpolated, not their integral. Real time, not the wall
+        clock: a window across a daylight-saving change is an hour longer or shorter
+        than the clock says."""
+        first, last = _micros(start), _micros(end)
+        if last <= first:
+            return self._along([first])[0]
+        return sum(self._along(_spaced(first, last, steps))) / (steps + 1)
 
     def _along(self, instants: list[int]) -> list[float]:
         """``at`` increasing instants, in microseconds since the epoch: one search for

@@ -64,8 +64,9 @@ def reference_at(forecast: OutdoorForecast, when: datetime) -> float:
 
 
 def reference_mean(forecast: OutdoorForecast, start: datetime, end: datetime) -> float:
-    """The values at ``start + (end - start) * n / 12``, n from 0 to 12, averaged; the
-    value at ``start`` when the window is empty."""
+    """Thirteen values evenly spaced in real time (UTC) over [start, end]; the value at
+    ``start`` when the window is empty."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end <= start:
         return reference_at(forecast, start)
     return sum(reference_at(forecast, start + (end - start) * n / 12) for n in range(13)) / 13
@@ -97,6 +98,25 @@ def test_values_and_means_match_a_plain_reference_on_random_forecasts(seed: int)
                                                        abs=1e-9)
             assert forecast.mean(start, start + length) == pytest.approx(
                 reference_mean(forecast, start, start + length), abs=1e-9)
+
+
+@pytest.mark.parametrize(("start", "end"), [
+    (datetime(2025, 10, 26, 1, 30, tzinfo=PARIS),  # 3 hours of 2 on the wall clock
+     datetime(2025, 10, 26, 3, 30, tzinfo=PARIS)),
+    (datetime(2025, 10, 26, 2, 30, tzinfo=PARIS, fold=1),  # the repeated hour's second
+     datetime(2025, 10, 26, 4, 30, tzinfo=PARIS)),
+    (datetime(2026, 3, 29, 1, 0, tzinfo=PARIS),  # 2 hours of 3 on the wall clock
+     datetime(2026, 3, 29, 4, 0, tzinfo=PARIS)),
+])
+def test_a_mean_across_a_daylight_saving_change_spaces_its_values_in_real_time(
+        start: datetime, end: datetime) -> None:
+    """A forecast rising 1 K an hour: its mean over a window is the value at the window's
+    middle in real time, whatever the wall clock did in between."""
+    origin = start.astimezone(UTC) - timedelta(hours=5)
+    forecast = OutdoorForecast(tuple(origin + timedelta(hours=h) for h in range(12)),
+                               tuple(float(h) for h in range(12)), "forecast")
+    middle = start.astimezone(UTC) + (end.astimezone(UTC) - start.astimezone(UTC)) / 2
+    assert forecast.mean(start, end) == pytest.approx(forecast.at(middle), abs=1e-9)
 
 
 # --- servers on loopback -------------------------------------------------------------
