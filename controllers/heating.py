@@ -38,6 +38,12 @@ def elapsed(since: datetime, until: datetime) -> timedelta:
     return until.astimezone(UTC) - since.astimezone(UTC)
 
 
+def before(moment: datetime, span: timedelta) -> datetime:
+    """The instant ``span`` of real time before ``moment``, in its zone. ``moment - span``
+    goes back on the wall clock instead: an hour off across a daylight-saving change."""
+    return (moment.astimezone(UTC) - span).astimezone(moment.tzinfo)
+
+
 @dataclass(frozen=True)
 class Preheat:
     """A pre-heat under way: when it really started (latched until it ends), and how much
@@ -94,7 +100,7 @@ def programme_decision(
     lead = settings.fixed_preheat(long_absence)
     then = None
     if start is not None and elapsed(local_now, start) <= lead:
-        wanted = (start - lead).astimezone(local_now.tzinfo)
+        wanted = before(start, lead).astimezone(local_now.tzinfo)
         begin = local_now if plant is None else plant.first_available(local_now, local_now)
         if begin is not None and begin <= local_now:
             late = _late(plant, wanted)
@@ -255,15 +261,7 @@ def learned_decision(
         # No warm-up from a cold structure seen yet (the first Mondays): its gain is a
         # normal morning's, too quick; never later than the fixed early start then.
         lead = max(lead, min(settings.fixed_preheat(True), cap))
-    start = (arrival - lead).astimezone(local_now.tzinfo)
-    warming = {"estimate": (Reason.of("heating.out_of_reach") if math.isinf(warmup)
-                            else Reason.of("duration", minutes=warmup)),
-               "outdoor": outdoor,
-               "source": Reason.of(f"outdoor.{learning.outdoor_forecast(local_now).source}"),
-               "margin": margin, "power": learning.power}
-    detail = (Reason.of("heating.preheat_detail_agenda", **warming)
-              if forecast.basis == AGENDA
-              else Reason.of("heating.preheat_detail", days=forecast.similar_days, **warming))
+    start = before(arrival, lead).astimezone(local_now.tzinfo)
     if latched is None:
         begin = start if plant is None else plant.first_available(start, local_now)
         if begin is None or begin > local_now:
@@ -272,6 +270,15 @@ def learned_decision(
             return replace(_learned_setback(occupation, local_now, comfort, learning,
                                             settings, plant, then), planned=begin)
         latched = Preheat(local_now, _late(plant, start), agenda=forecast.basis == AGENDA)
+    # The detail, built only for a pre-heat that runs: zones waiting for theirs never show it.
+    warming = {"estimate": (Reason.of("heating.out_of_reach") if math.isinf(warmup)
+                            else Reason.of("duration", minutes=warmup)),
+               "outdoor": outdoor,
+               "source": Reason.of(f"outdoor.{learning.outdoor_forecast(local_now).source}"),
+               "margin": margin, "power": learning.power}
+    detail = (Reason.of("heating.preheat_detail_agenda", **warming)
+              if forecast.basis == AGENDA
+              else Reason.of("heating.preheat_detail", days=forecast.similar_days, **warming))
     said = {"at": local_now, "start": latched.since, "arrival": arrival,
             "late": latched.late_minutes, "detail": detail}
     if learning.event is None:
@@ -310,7 +317,7 @@ def _warmup(learning: Learning, target: float, long_absence: bool, margin: float
             learning.indoor, target, outdoor, after_long_absence=long_absence,
             power=learning.power)
         lead = _lead(warmup + margin, cap)
-        mean = weather.mean(max(arrival - lead, local_now), arrival)
+        mean = weather.mean(max(before(arrival, lead), local_now), arrival)
         if abs(mean - outdoor) < 0.05:
             return warmup, outdoor
         outdoor = mean
@@ -367,10 +374,10 @@ def _back_in_time(local_now: datetime, comfort: ComfortLevels, learning: Learnin
     if arrival is None:
         return False
     cap = settings.max_preheat(False)
-    if plant is not None and plant.first_available(arrival - cap, local_now) != max(
-            arrival - cap, local_now):
+    latest = before(arrival, cap)
+    if plant is not None and plant.first_available(latest, local_now) != max(latest, local_now):
         return False
-    coast = elapsed(local_now, arrival - cap).total_seconds() / 60.0
+    coast = elapsed(local_now, latest).total_seconds() / 60.0
     outdoor = _outdoor_until(learning, local_now, arrival)
     thermal = learning.thermal
     coasted = _coasted(thermal, learning.indoor, comfort.frost_protection, outdoor,

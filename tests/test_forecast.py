@@ -1,19 +1,24 @@
-"""The outdoor forecast: the simulator's Open-Meteo-shaped server, the engine's client
-against real loopback servers (good, refused, failing, hanging, stale), persistence as
-fallback with its events, the engine showing the source, and the season harness."""
+"""The outdoor forecast: its values and means against a plain reference, the simulator's
+Open-Meteo-shaped server, the engine's client against real loopback servers (good,
+refused, failing, hanging, stale), persistence as fallback with its events, the engine
+showing the source, and the season harness."""
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from controllers.forecast import OutdoorForecast
 from gtb.clock import SimulatedClock
 from gtb.config import SiteFileError, parse_site
 from gtb.engine.forecast import (
@@ -39,6 +44,79 @@ from .engine_rig import rig, run
 NOW = datetime(2026, 1, 12, 5, 20, tzinfo=UTC)
 MIDNIGHT = NOW.replace(hour=0, minute=0)
 LAT, LON = 50.40, 3.28
+
+
+# --- the forecast's values ----------------------------------------------------------
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def reference_at(forecast: OutdoorForecast, when: datetime) -> float:
+    """The value at ``when`` as one would write it by hand: flat before the first time
+    and after the last, linear in between."""
+    pairs = list(zip(forecast.times, forecast.temperatures, strict=True))
+    if when <= pairs[0][0]:
+        return pairs[0][1]
+    for (before, low), (after, high) in pairwise(pairs):
+        if when < after:
+            return low + (when - before) / (after - before) * (high - low)
+    return pairs[-1][1]
+
+
+def reference_mean(forecast: OutdoorForecast, start: datetime, end: datetime) -> float:
+    """Thirteen values evenly spaced in real time (UTC) over [start, end]; the value at
+    ``start`` when the window is empty."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if end <= start:
+        return reference_at(forecast, start)
+    return sum(reference_at(forecast, start + (end - start) * n / 12) for n in range(13)) / 13
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_values_and_means_match_a_plain_reference_on_random_forecasts(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(40):
+        # November, and the weeks of both daylight-saving changes.
+        first = rng.choice([datetime(2025, 10, 23, tzinfo=UTC), datetime(2025, 11, 3, tzinfo=UTC),
+                            datetime(2026, 3, 26, tzinfo=UTC)])
+        first += timedelta(minutes=rng.randrange(0, 6000))
+        times = [first]
+        for _ in range(rng.randrange(0, 30)):  # irregular gaps, and a single value
+            times.append(times[-1] + timedelta(minutes=rng.randrange(1, 180)))
+        forecast = OutdoorForecast(tuple(times), tuple(rng.uniform(-15, 20) for _ in times),
+                                   "forecast")
+        reach = (times[-1] - first) + timedelta(hours=6)
+        for _ in range(30):
+            # Windows that start before the forecast, inside it or after it, in the
+            # site's zone or in UTC, empty, reversed, or hours long.
+            start = first - timedelta(hours=3) + reach * rng.random()
+            start = start.astimezone(rng.choice([PARIS, UTC]))
+            length = rng.choice([timedelta(0), timedelta(minutes=-20),
+                                 timedelta(minutes=rng.randrange(1, 900, 15)),
+                                 timedelta(seconds=rng.uniform(1, 50_000))])
+            assert forecast.at(start) == pytest.approx(reference_at(forecast, start),
+                                                       abs=1e-9)
+            assert forecast.mean(start, start + length) == pytest.approx(
+                reference_mean(forecast, start, start + length), abs=1e-9)
+
+
+@pytest.mark.parametrize(("start", "end"), [
+    (datetime(2025, 10, 26, 1, 30, tzinfo=PARIS),  # 3 hours of 2 on the wall clock
+     datetime(2025, 10, 26, 3, 30, tzinfo=PARIS)),
+    (datetime(2025, 10, 26, 2, 30, tzinfo=PARIS, fold=1),  # the repeated hour's second
+     datetime(2025, 10, 26, 4, 30, tzinfo=PARIS)),
+    (datetime(2026, 3, 29, 1, 0, tzinfo=PARIS),  # 2 hours of 3 on the wall clock
+     datetime(2026, 3, 29, 4, 0, tzinfo=PARIS)),
+])
+def test_a_mean_across_a_daylight_saving_change_spaces_its_values_in_real_time(
+        start: datetime, end: datetime) -> None:
+    """A forecast rising 1 K an hour: its mean over a window is the value at the window's
+    middle in real time, whatever the wall clock did in between."""
+    origin = start.astimezone(UTC) - timedelta(hours=5)
+    forecast = OutdoorForecast(tuple(origin + timedelta(hours=h) for h in range(12)),
+                               tuple(float(h) for h in range(12)), "forecast")
+    middle = start.astimezone(UTC) + (end.astimezone(UTC) - start.astimezone(UTC)) / 2
+    assert forecast.mean(start, end) == pytest.approx(forecast.at(middle), abs=1e-9)
 
 
 # --- servers on loopback -------------------------------------------------------------

@@ -11,7 +11,13 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from controllers.forecast import OutdoorForecast
-from controllers.heating import HeatingDecision, Learning, learned_decision, programme_decision
+from controllers.heating import (
+    HeatingDecision,
+    Learning,
+    before,
+    learned_decision,
+    programme_decision,
+)
 from controllers.learning import ZoneLearner
 from controllers.occupancy import ArrivalForecast
 from controllers.plant import PlantClock
@@ -377,3 +383,23 @@ def test_a_latch_left_from_another_day_is_not_taken_for_this_preheat() -> None:
     # The zone was decided otherwise since (an agenda entry): Tuesday's start is its own.
     tuesday = decide(at(6, 30), 16.0, previous=monday)
     assert tuesday.level is HeatingLevel.FROST_PROTECTION
+
+
+@pytest.mark.parametrize(
+    ("moment", "span", "expected_utc"),
+    [
+        # 29 March 2026, 04:00 CEST is 02:00 UTC: two real hours before is 00:00 UTC
+        # (01:00 CET), where the wall clock would say 02:00, an hour that does not exist.
+        (datetime(2026, 3, 29, 4, 0, tzinfo=PARIS), timedelta(hours=2),
+         datetime(2026, 3, 29, 0, 0, tzinfo=UTC)),
+        # 25 October 2026, 04:00 CET is 03:00 UTC: three real hours before is 00:00 UTC
+        # (02:00 CEST, the repeated hour's first pass), where the wall clock says 01:00.
+        (datetime(2026, 10, 25, 4, 0, tzinfo=PARIS), timedelta(hours=3),
+         datetime(2026, 10, 25, 0, 0, tzinfo=UTC)),
+    ],
+)
+def test_a_lead_before_an_arrival_is_real_time_across_a_daylight_saving_change(
+        moment: datetime, span: timedelta, expected_utc: datetime) -> None:
+    start = before(moment, span)
+    assert start.astimezone(UTC) == expected_utc and start.tzinfo is PARIS
+    assert start.astimezone(UTC) + span == moment.astimezone(UTC)
