@@ -19,11 +19,15 @@ a few months of observed days per zone, as 96 quarter-hour slots of the local wa
   observed days weigh at least as much as the programme: from a cold start, after one
   day of its weekday, or as many other weekdays alike as make up the programme's weight
   (one by default). Before, the programme answers, and its reason says the observed days
-  are too light. Arrival times far from the weighted median are set aside, and the
-  result is a low quantile, not a mean: with ``arrival_share`` 0.9 the zone is warm for
-  nine arrivals out of ten, the first time by which, in the mixture, that share of
-  arrivals is still to come; one odd day (somebody in at 05:00) does not move it. When
-  the learned days disagree, the programme answers instead, and says so.
+  are too light. Arrival times far from the weighted median are set aside, unless they
+  recur: a second mode (class visits at 09:30 on half of the Tuesdays of a library that
+  opens at 14:00) is kept when its arrivals, within ``outlier_floor_minutes`` of each
+  other, come from at least two observed days and weigh at least ``1 - arrival_share``
+  of the mixture. The result is a low quantile, not a mean: with ``arrival_share`` 0.9
+  the zone is warm for nine arrivals out of ten, the first time by which, in the
+  mixture, that share of arrivals is still to come, and never a time between two modes;
+  one odd day (somebody in at 05:00) does not move it. When the learned days disagree,
+  the programme answers instead, and says so.
 - ``rarely_used``: which programmed periods are seldom occupied, so that a person can
   shorten the programme (the council room programmed like the offices).
 
@@ -236,6 +240,34 @@ def _weighted_quantile(values: NDArray[np.float64], weights: NDArray[np.float64]
     return float(np.interp(q, positions, values))
 
 
+def _recurring(starts: NDArray[np.float64], weights: NDArray[np.float64],
+               seen: NDArray[np.bool_], aside: NDArray[np.bool_], near: float,
+               least: float) -> NDArray[np.bool_]:
+    """Of the arrivals ``aside`` (far from the median), those of a second mode rather
+    than odd days: the arrivals set aside within ``near`` minutes of each one come from
+    at least two observed days (``seen``: not the programme's) and weigh together at
+    least ``least`` (what the low quantile already tolerates to be late for: a lighter
+    group could not move it). Class visits at 09:30 on half of the Tuesdays of a library
+    open at 14:00 are a mode; one Monday at 05:00 is not, nor are two Mondays at 05:00
+    so long ago that they weigh next to nothing."""
+    close = (np.abs(starts[:, None] - starts[None, :]) <= near) & aside[None, :]
+    return aside & ((close & seen[None, :]).sum(axis=1) >= 2) & (
+        close @ weights >= least - 1e-9)
+
+
+def _quantile_in_a_mode(values: NDArray[np.float64], weights: NDArray[np.float64], q: float,
+                        gap: float, *, earlier: bool) -> float:
+    """The weighted quantile, unless it falls between two values more than ``gap`` apart:
+    between two modes (class visits at 09:30, the opening at 14:00) is a time nobody
+    comes, too late for the one and too early for the other; then the ``earlier`` of the
+    two values (an arrival: warm for the early mode), else the later (an end)."""
+    value = _weighted_quantile(values, weights, q)
+    below, above = values[values <= value], values[values >= value]
+    if below.size and above.size and float(above.min() - below.max()) > gap:
+        return float(below.max() if earlier else above.min())
+    return value
+
+
 def _runs_from(slots: DaySlots, first: int) -> tuple[int, int] | None:
     """First occupied run at or after slot ``first``, a single empty slot bridged."""
     occupied = np.flatnonzero(slots[first:])
@@ -299,7 +331,10 @@ def _learn_day_afresh(history: OccupancyHistory, calendar: FrenchCalendar,
     of the same weekday and type (recency weights, the newest 1) and, while those weigh
     less than the programme, days of other weekdays of the same type that the programme
     treats alike from ``first_slot`` on (``other_weekday_weight`` each, together filling
-    at most what the weekday's own days lack)."""
+    at most what the weekday's own days lack). Its arrivals far from the median are set
+    aside unless they recur (``_recurring``). With one observed day and the programme,
+    nothing is far from a majority: the learned period runs from the earlier arrival of
+    the two to the later end."""
     prior = settings.programme_prior_days
     programmed = _programme_run(programme, calendar, use, day, first_slot)
     same, others = _same_type_days(history, calendar, use, day)
@@ -332,10 +367,12 @@ def _learn_day_afresh(history: OccupancyHistory, calendar: FrenchCalendar,
     # Robust spread: one odd day must not drag a low quantile hours early.
     median = _weighted_quantile(starts, w, 0.5)
     spread = _weighted_quantile(np.abs(starts - median), w, 0.5)
-    keep = np.abs(starts - median) <= max(3 * 1.4826 * spread, settings.outlier_floor_minutes)
-    share = settings.arrival_share
-    start = _weighted_quantile(starts[keep], w[keep], 1.0 - share)
-    end = _weighted_quantile(ends[keep], w[keep], share)  # as late as arrivals are early
+    floor, share = settings.outlier_floor_minutes, settings.arrival_share
+    aside = np.abs(starts - median) > max(3 * 1.4826 * spread, floor)
+    keep = ~aside | _recurring(starts, w, seen, aside, floor, (1.0 - share) * float(w.sum()))
+    start = _quantile_in_a_mode(starts[keep], w[keep], 1.0 - share, floor, earlier=True)
+    # As late as arrivals are early.
+    end = _quantile_in_a_mode(ends[keep], w[keep], share, floor, earlier=False)
     return replace(
         forecast,
         agreement=float(w[keep].sum() / w.sum()),
