@@ -71,6 +71,10 @@ SLOTS_PER_DAY = 24 * 60 // SLOT_MINUTES
 DaySlots = NDArray[np.bool_]
 """One local day of presence: 96 booleans, slot 0 is 00:00-00:15 of the wall clock."""
 
+Runs = NDArray[np.int64]
+"""For each slot of a day, the first occupied run at or after it: 96 rows of its first
+slot and the slot after its last, (96, 96) where there is none (see ``first_runs``)."""
+
 HORIZON_DAYS = 8
 """How far ahead the next arrival is looked for (a long weekend, a week of holidays).
 Fixed, not tuning: a week and a day looks at every kind of weekday, and an absence
@@ -133,6 +137,10 @@ class OccupancyHistory:
     are asked every few minutes, the days change once a night)."""
     _similar: dict[tuple[object, ...], tuple[list[date], list[date]]] = field(
         default_factory=dict, init=False, repr=False, compare=False)
+    _runs: dict[date, Runs] = field(default_factory=dict, init=False, repr=False,
+                                    compare=False)
+    _next_seen: dict[Programme, NDArray[np.int64]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def add(self, day: date, slots: DaySlots | Iterable[bool]) -> None:
         """Record (or replace) a day; days older than ``keep`` before the newest go."""
@@ -141,10 +149,33 @@ class OccupancyHistory:
             raise ValueError(f"a day has {SLOTS_PER_DAY} slots of 15 min, not {array.shape}")
         self._learnt.clear()
         self._similar.clear()
+        self._next_seen.clear()
+        self._runs.pop(day, None)
         self.days[day] = array
         oldest = max(self.days) - self.keep
         for old in [d for d in self.days if d < oldest]:
             del self.days[old]
+            self._runs.pop(old, None)
+
+    def first_runs(self, day: date) -> Runs:
+        """The day's ``first_runs``, worked out once: forecasts are made from every
+        quarter-hour, and each looks at months of days."""
+        known = self._runs.get(day)
+        if known is None:
+            known = self._runs[day] = first_runs(self.days[day])
+        return known
+
+    def next_seen(self, programme: Programme, first: int) -> int:
+        """The first slot at or after ``first`` occupied on a day of the history or
+        programmed on a weekday (``SLOTS_PER_DAY``: none). A forecast from ``first`` is
+        the same as from that slot, so the forecasts made all night long share one."""
+        known = self._next_seen.get(programme)
+        if known is None:
+            anyone = _weekly_slots(programme).copy()
+            for slots in self.days.values():
+                anyone |= slots
+            known = self._next_seen[programme] = first_runs(anyone)[:, 0]
+        return int(known[first])
 
 
 # --- forecasting ------------------------------------------------------------------------
@@ -219,15 +250,27 @@ def _period_slots(period: Period) -> slice:
     return slice(slot_of(period.start), last)
 
 
+def _slots_of(periods: Iterable[Period]) -> DaySlots:
+    """The slots programmed periods touch, as an observed day's."""
+    slots = np.zeros(SLOTS_PER_DAY, dtype=np.bool_)
+    for period in periods:
+        slots[_period_slots(period)] = True
+    return slots
+
+
+@lru_cache(maxsize=256)
+def _weekly_slots(programme: Programme) -> DaySlots:
+    """The slots programmed on at least one weekday, whatever the calendar."""
+    return _slots_of(period for weekday in range(7) for period in programme.periods(weekday))
+
+
 @lru_cache(maxsize=65536)
 def _programme_run(programme: Programme, calendar: FrenchCalendar, use: BuildingUse | str,
                    day: date, first: int) -> tuple[int, int] | None:
     """The programme's first occupied run on ``day`` from slot ``first`` on, in slots,
     as an observed day's (holidays and weekends as the calendar has them)."""
-    slots = np.zeros(SLOTS_PER_DAY, dtype=np.bool_)
-    for period in programmed_periods(programme, calendar, use, day):
-        slots[_period_slots(period)] = True
-    return _runs_from(slots, first)
+    start, end = first_runs(_slots_of(programmed_periods(programme, calendar, use, day)))[first]
+    return None if start == SLOTS_PER_DAY else (int(start), int(end))
 
 
 def _weighted_quantile(values: NDArray[np.float64], weights: NDArray[np.float64],
@@ -268,25 +311,28 @@ def _quantile_in_a_mode(values: NDArray[np.float64], weights: NDArray[np.float64
     return value
 
 
-def _runs_from(slots: DaySlots, first: int) -> tuple[int, int] | None:
-    """First occupied run at or after slot ``first``, a single empty slot bridged."""
-    occupied = np.flatnonzero(slots[first:])
-    if occupied.size == 0:
-        return None
-    start = first + int(occupied[0])
-    end = start
-    while end < SLOTS_PER_DAY and (
-        slots[end] or (end + 1 < SLOTS_PER_DAY and slots[end + 1])
-    ):
-        end += 1
-    return start, end
+def first_runs(slots: DaySlots) -> Runs:
+    """The first occupied run at or after each slot, a single empty slot bridged: the
+    run goes on while a slot or the next one is occupied."""
+    index = np.arange(SLOTS_PER_DAY)
+
+    def next_where(mask: NDArray[np.bool_]) -> NDArray[np.int64]:
+        """The first slot at or after each one where ``mask`` holds (96: none)."""
+        return np.minimum.accumulate(np.where(mask, index, SLOTS_PER_DAY)[::-1])[::-1]
+
+    start = next_where(slots)
+    gap = next_where(~slots & ~np.append(slots[1:], False))
+    return np.stack([start, np.append(gap, SLOTS_PER_DAY)[start]], axis=1)
 
 
 def _learn_day(history: OccupancyHistory, calendar: FrenchCalendar, use: BuildingUse | str,
                programme: Programme, day: date, first_slot: int,
                settings: LearningSettings) -> _DayForecast:
     """Arrival and departure on ``day`` from ``first_slot`` on, from the programme and the
-    similar past days (remembered by the history until it changes)."""
+    similar past days (remembered by the history until it changes). Until a slot where
+    somebody was seen or is programmed, no day's first run changes: the answer from that
+    slot serves (the last slot of the day if none)."""
+    first_slot = min(history.next_seen(programme, first_slot), SLOTS_PER_DAY - 1)
     key = (calendar, use, programme, day, first_slot, settings)
     known = history._learnt.get(key)
     if known is None:
@@ -348,20 +394,17 @@ def _learn_day_afresh(history: OccupancyHistory, calendar: FrenchCalendar,
             stand_in *= min(1.0, lacking / float(stand_in.sum()))
             used, weights = used + alike, np.concatenate([weights, stand_in])
     observed = float(weights.sum())
-    runs: list[tuple[int, int] | None] = [_runs_from(history.days[d], first_slot)
-                                           for d in used]
-    arrived = np.array([run is not None for run in runs], dtype=np.bool_)
-    surprise = float(weights[arrived].sum() / observed) if used else 0.0
-    runs.append(programmed)
-    arrived = np.append(arrived, programmed is not None)
+    found = np.array([history.first_runs(d)[first_slot] for d in used] + [
+        programmed or (SLOTS_PER_DAY, SLOTS_PER_DAY)], dtype=np.float64)
+    arrived = found[:, 0] < SLOTS_PER_DAY  # the programme's comes last
+    surprise = float(weights[arrived[:-1]].sum() / observed) if used else 0.0
     weights = np.append(weights, prior)
     forecast = _DayForecast(programmed is not None, len(used), observed,
                             chance=float(weights[arrived].sum() / weights.sum()),
                             surprise=surprise, prior_share=prior / float(weights.sum()))
     if not arrived.any():
         return forecast
-    starts = np.array([r[0] for r in runs if r is not None], dtype=np.float64) * SLOT_MINUTES
-    ends = np.array([r[1] for r in runs if r is not None], dtype=np.float64) * SLOT_MINUTES
+    starts, ends = found[arrived].T * SLOT_MINUTES
     w = weights[arrived]
     seen = np.arange(len(w)) < arrived[:len(used)].sum()  # the programme's comes last
     # Robust spread: one odd day must not drag a low quantile hours early.

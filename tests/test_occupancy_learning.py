@@ -14,14 +14,17 @@ from controllers.occupancy import (
     SLOTS_PER_DAY,
     ArrivalForecast,
     OccupancyHistory,
+    _learn_day,
+    _learn_day_afresh,
     day_slots,
+    first_runs,
     predict,
     rarely_used,
 )
 from controllers.schedule import FrenchCalendar, programmed_periods
 from gtb.model import Site
 from gtb.model.calendar import Programme
-from gtb.model.learning import LearningSettings
+from gtb.model.learning import DEFAULT_LEARNING, LearningSettings
 from gtb.model.points import Role
 from gtb.sim.occupants import Occupants
 
@@ -226,6 +229,30 @@ def test_a_cold_start_with_one_observed_day_keeps_both_arrivals() -> None:
     result = forecast(history, at(tuesday + timedelta(weeks=1), 6), "mediatheque", LIBRARY)
     assert result.basis == "learned" and result.similar_days == 1
     assert minutes(result.start) == 9 * 60 + 30 and minutes(result.end) == 18 * 60
+
+
+def test_the_runs_of_a_day_bridge_one_empty_slot() -> None:
+    slots = np.zeros(SLOTS_PER_DAY, dtype=np.bool_)
+    slots[[32, 33, 34, 36, 80]] = True  # 08:00-08:45, 09:00, 20:00
+    table = first_runs(slots)
+    assert tuple(table[0]) == tuple(table[32]) == (32, 37)  # 08:45 empty, bridged
+    assert tuple(table[35]) == (36, 37) and tuple(table[37]) == (80, 81)
+    assert tuple(table[81]) == (SLOTS_PER_DAY, SLOTS_PER_DAY)  # nobody after 20:15
+
+
+@pytest.mark.parametrize("weeks", [0, 1, 16])
+def test_forecasts_from_quiet_slots_share_the_answer_of_the_next_busy_one(
+        weeks: int) -> None:
+    """Forecasts made from a slot where nobody was ever seen nor programmed are those made
+    from the next slot where somebody was (the cache of the forecasts made at night):
+    the same answer as worked out afresh from each slot, with stand-ins or not."""
+    tuesday = date(2025, 4, 29)
+    history = history_of(tuesday - timedelta(weeks=weeks, days=3), tuesday - timedelta(days=1),
+                         library(0))
+    for use, programme in (("mediatheque", LIBRARY), ("mairie", OFFICE)):
+        for slot in range(SLOTS_PER_DAY):
+            arguments = (history, CALENDAR, use, programme, tuesday, slot, DEFAULT_LEARNING)
+            assert _learn_day(*arguments) == _learn_day_afresh(*arguments), slot
 
 
 def test_unexpected_visits_on_the_days_skipped_are_reported() -> None:
