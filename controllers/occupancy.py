@@ -298,16 +298,16 @@ def _recurring(starts: NDArray[np.float64], weights: NDArray[np.float64],
         close @ weights >= least - 1e-9)
 
 
-def _quantile_in_a_mode(values: NDArray[np.float64], weights: NDArray[np.float64], q: float,
-                        gap: float, *, earlier: bool) -> float:
-    """The weighted quantile, unless it falls between two values more than ``gap`` apart:
-    between two modes (class visits at 09:30, the opening at 14:00) is a time nobody
-    comes, too late for the one and too early for the other; then the ``earlier`` of the
-    two values (an arrival: warm for the early mode), else the later (an end)."""
+def _earliest_of_a_mode(values: NDArray[np.float64], weights: NDArray[np.float64],
+                        q: float, gap: float) -> float:
+    """The weighted quantile of arrivals, unless it falls between two of them more than
+    ``gap`` apart: between two modes (class visits at 09:30, the opening at 14:00) is a
+    time nobody comes, too late for the one and needlessly early for the other; then
+    the earlier arrival, so that the zone is warm for the early mode."""
     value = _weighted_quantile(values, weights, q)
     below, above = values[values <= value], values[values >= value]
     if below.size and above.size and float(above.min() - below.max()) > gap:
-        return float(below.max() if earlier else above.min())
+        return float(below.max())
     return value
 
 
@@ -413,9 +413,8 @@ def _learn_day_afresh(history: OccupancyHistory, calendar: FrenchCalendar,
     floor, share = settings.outlier_floor_minutes, settings.arrival_share
     aside = np.abs(starts - median) > max(3 * 1.4826 * spread, floor)
     keep = ~aside | _recurring(starts, w, seen, aside, floor, (1.0 - share) * float(w.sum()))
-    start = _quantile_in_a_mode(starts[keep], w[keep], 1.0 - share, floor, earlier=True)
-    # As late as arrivals are early.
-    end = _quantile_in_a_mode(ends[keep], w[keep], share, floor, earlier=False)
+    start = _earliest_of_a_mode(starts[keep], w[keep], 1.0 - share, floor)
+    end = _weighted_quantile(ends[keep], w[keep], share)  # as late as arrivals are early
     return replace(
         forecast,
         agreement=float(w[keep].sum() / w.sum()),
