@@ -293,6 +293,8 @@ def _recurring(starts: NDArray[np.float64], weights: NDArray[np.float64],
     group could not move it). Class visits at 09:30 on half of the Tuesdays of a library
     open at 14:00 are a mode; one Monday at 05:00 is not, nor are two Mondays at 05:00
     so long ago that they weigh next to nothing."""
+    if aside.sum() < 2:  # no mode of one day
+        return np.zeros_like(aside)
     close = (np.abs(starts[:, None] - starts[None, :]) <= near) & aside[None, :]
     return aside & ((close & seen[None, :]).sum(axis=1) >= 2) & (
         close @ weights >= least - 1e-9)
