@@ -19,11 +19,15 @@ a few months of observed days per zone, as 96 quarter-hour slots of the local wa
   observed days weigh at least as much as the programme: from a cold start, after one
   day of its weekday, or as many other weekdays alike as make up the programme's weight
   (one by default). Before, the programme answers, and its reason says the observed days
-  are too light. Arrival times far from the weighted median are set aside, and the
-  result is a low quantile, not a mean: with ``arrival_share`` 0.9 the zone is warm for
-  nine arrivals out of ten, the first time by which, in the mixture, that share of
-  arrivals is still to come; one odd day (somebody in at 05:00) does not move it. When
-  the learned days disagree, the programme answers instead, and says so.
+  are too light. Arrival times far from the weighted median are set aside, unless they
+  recur: a second mode (class visits at 09:30 on half of the Tuesdays of a library that
+  opens at 14:00) is kept when its arrivals, within ``outlier_floor_minutes`` of each
+  other, come from at least two observed days and weigh at least ``1 - arrival_share``
+  of the mixture. The result is a low quantile, not a mean: with ``arrival_share`` 0.9
+  the zone is warm for nine arrivals out of ten, the first time by which, in the
+  mixture, that share of arrivals is still to come, and never a time between two modes;
+  one odd day (somebody in at 05:00) does not move it. When the learned days disagree,
+  the programme answers instead, and says so.
 - ``rarely_used``: which programmed periods are seldom occupied, so that a person can
   shorten the programme (the council room programmed like the offices).
 
@@ -66,6 +70,10 @@ SLOTS_PER_DAY = 24 * 60 // SLOT_MINUTES
 
 DaySlots = NDArray[np.bool_]
 """One local day of presence: 96 booleans, slot 0 is 00:00-00:15 of the wall clock."""
+
+Runs = NDArray[np.int64]
+"""For each slot of a day, the first occupied run at or after it: 96 rows of its first
+slot and the slot after its last, (96, 96) where there is none (see ``first_runs``)."""
 
 HORIZON_DAYS = 8
 """How far ahead the next arrival is looked for (a long weekend, a week of holidays).
@@ -129,6 +137,10 @@ class OccupancyHistory:
     are asked every few minutes, the days change once a night)."""
     _similar: dict[tuple[object, ...], tuple[list[date], list[date]]] = field(
         default_factory=dict, init=False, repr=False, compare=False)
+    _runs: dict[date, Runs] = field(default_factory=dict, init=False, repr=False,
+                                    compare=False)
+    _next_seen: dict[Programme, NDArray[np.int64]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def add(self, day: date, slots: DaySlots | Iterable[bool]) -> None:
         """Record (or replace) a day; days older than ``keep`` before the newest go."""
@@ -137,10 +149,33 @@ class OccupancyHistory:
             raise ValueError(f"a day has {SLOTS_PER_DAY} slots of 15 min, not {array.shape}")
         self._learnt.clear()
         self._similar.clear()
+        self._next_seen.clear()
+        self._runs.pop(day, None)
         self.days[day] = array
         oldest = max(self.days) - self.keep
         for old in [d for d in self.days if d < oldest]:
             del self.days[old]
+            self._runs.pop(old, None)
+
+    def first_runs(self, day: date) -> Runs:
+        """The day's ``first_runs``, worked out once: forecasts are made from every
+        quarter-hour, and each looks at months of days."""
+        known = self._runs.get(day)
+        if known is None:
+            known = self._runs[day] = first_runs(self.days[day])
+        return known
+
+    def next_seen(self, programme: Programme, first: int) -> int:
+        """The first slot at or after ``first`` occupied on a day of the history or
+        programmed on a weekday (``SLOTS_PER_DAY``: none). A forecast from ``first`` is
+        the same as from that slot, so the forecasts made all night long share one."""
+        known = self._next_seen.get(programme)
+        if known is None:
+            anyone = _weekly_slots(programme).copy()
+            for slots in self.days.values():
+                anyone |= slots
+            known = self._next_seen[programme] = first_runs(anyone)[:, 0]
+        return int(known[first])
 
 
 # --- forecasting ------------------------------------------------------------------------
@@ -215,15 +250,27 @@ def _period_slots(period: Period) -> slice:
     return slice(slot_of(period.start), last)
 
 
+def _slots_of(periods: Iterable[Period]) -> DaySlots:
+    """The slots programmed periods touch, as an observed day's."""
+    slots = np.zeros(SLOTS_PER_DAY, dtype=np.bool_)
+    for period in periods:
+        slots[_period_slots(period)] = True
+    return slots
+
+
+@lru_cache(maxsize=256)
+def _weekly_slots(programme: Programme) -> DaySlots:
+    """The slots programmed on at least one weekday, whatever the calendar."""
+    return _slots_of(period for weekday in range(7) for period in programme.periods(weekday))
+
+
 @lru_cache(maxsize=65536)
 def _programme_run(programme: Programme, calendar: FrenchCalendar, use: BuildingUse | str,
                    day: date, first: int) -> tuple[int, int] | None:
     """The programme's first occupied run on ``day`` from slot ``first`` on, in slots,
     as an observed day's (holidays and weekends as the calendar has them)."""
-    slots = np.zeros(SLOTS_PER_DAY, dtype=np.bool_)
-    for period in programmed_periods(programme, calendar, use, day):
-        slots[_period_slots(period)] = True
-    return _runs_from(slots, first)
+    start, end = first_runs(_slots_of(programmed_periods(programme, calendar, use, day)))[first]
+    return None if start == SLOTS_PER_DAY else (int(start), int(end))
 
 
 def _weighted_quantile(values: NDArray[np.float64], weights: NDArray[np.float64],
@@ -236,25 +283,58 @@ def _weighted_quantile(values: NDArray[np.float64], weights: NDArray[np.float64]
     return float(np.interp(q, positions, values))
 
 
-def _runs_from(slots: DaySlots, first: int) -> tuple[int, int] | None:
-    """First occupied run at or after slot ``first``, a single empty slot bridged."""
-    occupied = np.flatnonzero(slots[first:])
-    if occupied.size == 0:
-        return None
-    start = first + int(occupied[0])
-    end = start
-    while end < SLOTS_PER_DAY and (
-        slots[end] or (end + 1 < SLOTS_PER_DAY and slots[end + 1])
-    ):
-        end += 1
-    return start, end
+def _recurring(starts: NDArray[np.float64], weights: NDArray[np.float64],
+               seen: NDArray[np.bool_], aside: NDArray[np.bool_], near: float,
+               least: float) -> NDArray[np.bool_]:
+    """Of the arrivals ``aside`` (far from the median), those of a second mode rather
+    than odd days: the arrivals set aside within ``near`` minutes of each one come from
+    at least two observed days (``seen``: not the programme's) and weigh together at
+    least ``least`` (what the low quantile already tolerates to be late for: a lighter
+    group could not move it). Class visits at 09:30 on half of the Tuesdays of a library
+    open at 14:00 are a mode; one Monday at 05:00 is not, nor are two Mondays at 05:00
+    so long ago that they weigh next to nothing."""
+    if aside.sum() < 2:  # no mode of one day
+        return np.zeros_like(aside)
+    close = (np.abs(starts[:, None] - starts[None, :]) <= near) & aside[None, :]
+    return aside & ((close & seen[None, :]).sum(axis=1) >= 2) & (
+        close @ weights >= least - 1e-9)
+
+
+def _earliest_of_a_mode(values: NDArray[np.float64], weights: NDArray[np.float64],
+                        q: float, gap: float) -> float:
+    """The weighted quantile of arrivals, unless it falls between two of them more than
+    ``gap`` apart: between two modes (class visits at 09:30, the opening at 14:00) is a
+    time nobody comes, too late for the one and needlessly early for the other; then
+    the earlier arrival, so that the zone is warm for the early mode."""
+    value = _weighted_quantile(values, weights, q)
+    below, above = values[values <= value], values[values >= value]
+    if below.size and above.size and float(above.min() - below.max()) > gap:
+        return float(below.max())
+    return value
+
+
+def first_runs(slots: DaySlots) -> Runs:
+    """The first occupied run at or after each slot, a single empty slot bridged: the
+    run goes on while a slot or the next one is occupied."""
+    index = np.arange(SLOTS_PER_DAY)
+
+    def next_where(mask: NDArray[np.bool_]) -> NDArray[np.int64]:
+        """The first slot at or after each one where ``mask`` holds (96: none)."""
+        return np.minimum.accumulate(np.where(mask, index, SLOTS_PER_DAY)[::-1])[::-1]
+
+    start = next_where(slots)
+    gap = next_where(~slots & ~np.append(slots[1:], False))
+    return np.stack([start, np.append(gap, SLOTS_PER_DAY)[start]], axis=1)
 
 
 def _learn_day(history: OccupancyHistory, calendar: FrenchCalendar, use: BuildingUse | str,
                programme: Programme, day: date, first_slot: int,
                settings: LearningSettings) -> _DayForecast:
     """Arrival and departure on ``day`` from ``first_slot`` on, from the programme and the
-    similar past days (remembered by the history until it changes)."""
+    similar past days (remembered by the history until it changes). Until a slot where
+    somebody was seen or is programmed, no day's first run changes: the answer from that
+    slot serves (the last slot of the day if none)."""
+    first_slot = min(history.next_seen(programme, first_slot), SLOTS_PER_DAY - 1)
     key = (calendar, use, programme, day, first_slot, settings)
     known = history._learnt.get(key)
     if known is None:
@@ -299,7 +379,10 @@ def _learn_day_afresh(history: OccupancyHistory, calendar: FrenchCalendar,
     of the same weekday and type (recency weights, the newest 1) and, while those weigh
     less than the programme, days of other weekdays of the same type that the programme
     treats alike from ``first_slot`` on (``other_weekday_weight`` each, together filling
-    at most what the weekday's own days lack)."""
+    at most what the weekday's own days lack). Its arrivals far from the median are set
+    aside unless they recur (``_recurring``). With one observed day and the programme,
+    nothing is far from a majority: the learned period runs from the earlier arrival of
+    the two to the later end."""
     prior = settings.programme_prior_days
     programmed = _programme_run(programme, calendar, use, day, first_slot)
     same, others = _same_type_days(history, calendar, use, day)
@@ -313,28 +396,26 @@ def _learn_day_afresh(history: OccupancyHistory, calendar: FrenchCalendar,
             stand_in *= min(1.0, lacking / float(stand_in.sum()))
             used, weights = used + alike, np.concatenate([weights, stand_in])
     observed = float(weights.sum())
-    runs: list[tuple[int, int] | None] = [_runs_from(history.days[d], first_slot)
-                                           for d in used]
-    arrived = np.array([run is not None for run in runs], dtype=np.bool_)
-    surprise = float(weights[arrived].sum() / observed) if used else 0.0
-    runs.append(programmed)
-    arrived = np.append(arrived, programmed is not None)
+    found = np.array([history.first_runs(d)[first_slot] for d in used] + [
+        programmed or (SLOTS_PER_DAY, SLOTS_PER_DAY)], dtype=np.float64)
+    arrived = found[:, 0] < SLOTS_PER_DAY  # the programme's comes last
+    surprise = float(weights[arrived[:-1]].sum() / observed) if used else 0.0
     weights = np.append(weights, prior)
     forecast = _DayForecast(programmed is not None, len(used), observed,
                             chance=float(weights[arrived].sum() / weights.sum()),
                             surprise=surprise, prior_share=prior / float(weights.sum()))
     if not arrived.any():
         return forecast
-    starts = np.array([r[0] for r in runs if r is not None], dtype=np.float64) * SLOT_MINUTES
-    ends = np.array([r[1] for r in runs if r is not None], dtype=np.float64) * SLOT_MINUTES
+    starts, ends = found[arrived].T * SLOT_MINUTES
     w = weights[arrived]
     seen = np.arange(len(w)) < arrived[:len(used)].sum()  # the programme's comes last
     # Robust spread: one odd day must not drag a low quantile hours early.
     median = _weighted_quantile(starts, w, 0.5)
     spread = _weighted_quantile(np.abs(starts - median), w, 0.5)
-    keep = np.abs(starts - median) <= max(3 * 1.4826 * spread, settings.outlier_floor_minutes)
-    share = settings.arrival_share
-    start = _weighted_quantile(starts[keep], w[keep], 1.0 - share)
+    floor, share = settings.outlier_floor_minutes, settings.arrival_share
+    aside = np.abs(starts - median) > max(3 * 1.4826 * spread, floor)
+    keep = ~aside | _recurring(starts, w, seen, aside, floor, (1.0 - share) * float(w.sum()))
+    start = _earliest_of_a_mode(starts[keep], w[keep], 1.0 - share, floor)
     end = _weighted_quantile(ends[keep], w[keep], share)  # as late as arrivals are early
     return replace(
         forecast,

@@ -14,14 +14,17 @@ from controllers.occupancy import (
     SLOTS_PER_DAY,
     ArrivalForecast,
     OccupancyHistory,
+    _learn_day,
+    _learn_day_afresh,
     day_slots,
+    first_runs,
     predict,
     rarely_used,
 )
 from controllers.schedule import FrenchCalendar, programmed_periods
 from gtb.model import Site
 from gtb.model.calendar import Programme
-from gtb.model.learning import LearningSettings
+from gtb.model.learning import DEFAULT_LEARNING, LearningSettings
 from gtb.model.points import Role
 from gtb.sim.occupants import Occupants
 
@@ -160,6 +163,96 @@ def test_one_odd_day_does_not_move_the_forecast() -> None:
     assert " sur 14 " in after.reason.fr  # 15 Mondays, the odd one set aside
     assert abs(minutes(after.start) - minutes(before.start)) < 15
     assert minutes(after.start) > 7 * 60
+
+
+@pytest.mark.parametrize("odd_mondays", [
+    ((12, 5 * 60), (13, 5 * 60)),  # the same hour, but months ago: they weigh next to nothing
+    ((2, 5 * 60), (4, 6 * 60 + 30)),  # heavy enough, but not the same hour: none comes back
+])
+def test_odd_days_that_do_not_recur_do_not_move_the_forecast(
+        odd_mondays: tuple[tuple[int, int], ...]) -> None:
+    history = history_of(FIRST, LAST, staff(2))
+    before = forecast(history, at(MONDAY, 4))
+    for weeks_ago, arrival in odd_mondays:
+        odd = MONDAY - timedelta(weeks=weeks_ago + 1)  # 21 April is Easter Monday
+        history.add(odd, presence(odd, [(arrival, 17 * 60 + 30)]))
+    after = forecast(history, at(MONDAY, 4))
+    assert after.basis == "learned" and " sur 13 " in after.reason.fr  # the two set aside
+    assert abs(minutes(after.start) - minutes(before.start)) < 15
+
+
+LIBRARY = Programme(tue=("14:00-18:00",), wed=("10:00-12:00", "14:00-18:00"),
+                    fri=("14:00-19:00",), sat=("10:00-17:00",))
+
+
+def library(phase: int) -> Intervals:
+    """A reading room: staff in 20 minutes before the opening, and a class from 09:30 to
+    10:30 on every other school Tuesday (the weeks of parity ``phase``), as
+    gtb.sim.occupants' class visits come on about half of them."""
+
+    def day(d: date) -> list[tuple[float, float]]:
+        periods = [(p.start.hour * 60 + p.start.minute - 20, p.end.hour * 60 + 10)
+                   for p in programmed_periods(LIBRARY, CALENDAR, "mediatheque", d)
+                   if p.end is not None]
+        school = CALENDAR.day_type(d, "ecole") == "school_day"
+        if d.weekday() == 1 and school and d.isocalendar().week % 2 == phase:
+            periods.append((9 * 60 + 30, 10 * 60 + 30))
+        return periods
+
+    return day
+
+
+@pytest.mark.parametrize("phase", [0, 1])
+def test_a_second_mode_on_about_half_the_days_is_kept(phase: int) -> None:
+    """Class visits at 09:30 on every other school Tuesday are not odd days: the zone is
+    warm for them, whether the class came on the newest Tuesday or not; once their hour
+    has passed, the forecast moves on to the staff's arrival before the 14:00 opening."""
+    history = history_of(FIRST, LAST, library(phase))
+    tuesday = MONDAY + timedelta(days=1)
+    morning = forecast(history, at(tuesday, 6), "mediatheque", LIBRARY)
+    assert morning.basis == "learned" and morning.similar_days == 16
+    assert minutes(morning.start) == 9 * 60 + 30, morning.reason.fr
+    assert "16 arrivées sur 16" in morning.reason.fr  # none set aside
+    assert minutes(morning.end) >= 18 * 60
+    later = forecast(history, at(tuesday, 11), "mediatheque", LIBRARY)
+    assert minutes(later.start) == 13 * 60 + 30, later.reason.fr
+
+
+def test_a_cold_start_with_one_observed_day_keeps_both_arrivals() -> None:
+    """One day of the weekday and the programme: two arrivals, neither far from a
+    majority, so nothing is set aside; the learned period runs from the earlier of the
+    two arrivals to the later end."""
+    history = OccupancyHistory()
+    tuesday = date(2025, 3, 4)
+    history.add(tuesday, presence(tuesday, [(9 * 60 + 30, 10 * 60 + 30),
+                                            (13 * 60 + 40, 17 * 60 + 10)]))
+    result = forecast(history, at(tuesday + timedelta(weeks=1), 6), "mediatheque", LIBRARY)
+    assert result.basis == "learned" and result.similar_days == 1
+    assert minutes(result.start) == 9 * 60 + 30 and minutes(result.end) == 18 * 60
+
+
+def test_the_runs_of_a_day_bridge_one_empty_slot() -> None:
+    slots = np.zeros(SLOTS_PER_DAY, dtype=np.bool_)
+    slots[[32, 33, 34, 36, 80]] = True  # 08:00-08:45, 09:00, 20:00
+    table = first_runs(slots)
+    assert tuple(table[0]) == tuple(table[32]) == (32, 37)  # 08:45 empty, bridged
+    assert tuple(table[35]) == (36, 37) and tuple(table[37]) == (80, 81)
+    assert tuple(table[81]) == (SLOTS_PER_DAY, SLOTS_PER_DAY)  # nobody after 20:15
+
+
+@pytest.mark.parametrize("weeks", [0, 1, 16])
+def test_forecasts_from_quiet_slots_share_the_answer_of_the_next_busy_one(
+        weeks: int) -> None:
+    """Forecasts made from a slot where nobody was ever seen nor programmed are those made
+    from the next slot where somebody was (the cache of the forecasts made at night):
+    the same answer as worked out afresh from each slot, with stand-ins or not."""
+    tuesday = date(2025, 4, 29)
+    history = history_of(tuesday - timedelta(weeks=weeks, days=3), tuesday - timedelta(days=1),
+                         library(0))
+    for use, programme in (("mediatheque", LIBRARY), ("mairie", OFFICE)):
+        for slot in range(SLOTS_PER_DAY):
+            arguments = (history, CALENDAR, use, programme, tuesday, slot, DEFAULT_LEARNING)
+            assert _learn_day(*arguments) == _learn_day_afresh(*arguments), slot
 
 
 def test_unexpected_visits_on_the_days_skipped_are_reported() -> None:

@@ -60,7 +60,8 @@ class LearningTuning(Model):
     outlier_floor_minutes: float = Field(
         default=30.0, ge=15, le=240,
         description="arrivals within this many minutes of the median are never set aside "
-        "as outliers")
+        "as outliers; arrivals set aside this close to each other on two observed days or "
+        "more are a mode of their own, kept if they weigh at least 1 - arrival_share")
     # The thermal fit.
     min_heated_hours: float = Field(
         default=1.0, ge=0.5, le=168,
