@@ -54,6 +54,13 @@ not tuning: a cache of the learner's, not a property of the building."""
 OBSERVATION_STEP = timedelta(minutes=5)
 """Temperatures are kept at most this often: plenty for a warm-up, light on memory. Fixed,
 not tuning: about the feed of readings and memory, not about the building."""
+FORM_RESELECTION_DAYS = 7
+"""Nights between two choices of the thermal model's form (first order, or two states
+with which structure time constant): the nights between refit the chosen form only, a
+fourth of the work. It is chosen again sooner when the history has doubled since (a
+cold start's first choices rest on a morning or two), and whenever the chosen form is
+refused. Fixed, not tuning: it spares computing, and a building's form does not change
+in a week."""
 BELOW_SETPOINT_FULL_HEAT = 1.0
 """K: a zone with no heating signal is taken at full heat while its air is this far below
 the setpoint it holds (a thermostat's proportional band is 1-2 K: well below it, the
@@ -96,6 +103,9 @@ class ZoneLearner:
     _forecast: tuple[datetime, ArrivalForecast] | None = field(default=None, repr=False)
     _previous: HeatingDecision | None = field(default=None, repr=False)
     _last_present: datetime | None = field(default=None, repr=False)
+    _form_chosen: tuple[date, int] | None = field(default=None, repr=False)
+    """When the thermal model's form was last chosen (the local date) and how many
+    observations the history held then; None: not since the start or a restore."""
 
     def __post_init__(self) -> None:
         self.occupancy = OccupancyHistory(keep=self.settings.history)
@@ -136,9 +146,12 @@ class ZoneLearner:
     def refit(self, now: datetime) -> None:
         """Learn from what was observed: finished days the detector saw whole join the
         occupancy history (``seen_whole``), and the thermal model is fitted again on the
-        last ``thermal_window_days``. A refused fit (``thermal_refused`` says why) keeps
-        the model accepted before, if any: it was learnt on this zone's data, and a week
-        of holidays without a warm-up does not make it wrong."""
+        last ``thermal_window_days``, from the last model's parameters: in the form it
+        has, or, every ``FORM_RESELECTION_DAYS`` and when the history has doubled, in the
+        form that predicts the held-out mornings best. A refused fit
+        (``thermal_refused`` says why) keeps the model accepted before, if any: it was
+        learnt on this zone's data, and a week of holidays without a warm-up does not
+        make it wrong."""
         today = now.astimezone(self.tz).date()
         for day in sorted(d for d in self._presence if d < today):
             samples = self._presence.pop(day)
@@ -149,7 +162,15 @@ class ZoneLearner:
             self.occupancy.add(day, slots if known is None else slots | known)
         horizon = now - self.settings.thermal_window
         self._observations = [o for o in self._observations if o.time >= horizon]
-        fit = fit_thermal(self._observations, now=now, use=self.use, settings=self.settings)
+        chosen = self._form_chosen
+        due = (self.thermal is None or chosen is None
+               or (today - chosen[0]).days >= FORM_RESELECTION_DAYS
+               or len(self._observations) >= 2 * chosen[1])
+        fit = fit_thermal(self._observations, now=now, use=self.use, settings=self.settings,
+                          form=None if due or self.thermal is None
+                          else self.thermal.structure_hours, start=self.thermal)
+        if fit.model is not None and fit.selected:
+            self._form_chosen = (today, len(self._observations))
         self.thermal = fit.model or self.thermal
         self.thermal_refused = fit.refused
         self._forecast = None
@@ -166,7 +187,7 @@ class ZoneLearner:
         """Take back what ``learned()`` gave, after a restart; a stored thermal model that
         cannot be read is dropped (``thermal_refused`` says why), the days are kept."""
         thermal = learned.get("thermal")
-        self.thermal, self.thermal_refused = None, None
+        self.thermal, self.thermal_refused, self._form_chosen = None, None, None
         if thermal is not None:
             try:
                 self.thermal = ThermalModel.from_dict(thermal)

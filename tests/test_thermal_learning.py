@@ -270,3 +270,27 @@ def test_commune_warmup_after_a_weekend_is_predicted_slower(
     assert cold.structure is not None and warm.structure is not None
     assert cold.structure < warm.structure - 1.0, (cold.structure, warm.structure)
     assert cold.warmup_minutes(15.0, READY, 3.0) > warm.warmup_minutes(15.0, READY, 3.0)
+
+
+def test_a_form_asked_for_is_refitted_alone_from_last_nights_parameters(
+        commune_history: CommuneHistory) -> None:
+    """Between two selections a refit fits the chosen form only; starting from last
+    night's parameters moves where the search starts, not where it ends."""
+    cutoff = datetime(2025, 1, 18, 0, 0, tzinfo=PARIS)
+    history = commune_history.observations
+    chosen = fit_thermal(history, now=cutoff, use="mairie")
+    assert chosen.model is not None and chosen.selected
+    assert chosen.model.structure_hours > 0, chosen.model
+    night_before = fit_thermal(history, now=cutoff - timedelta(days=1), use="mairie").model
+    assert night_before is not None and night_before.k != chosen.model.k
+    again = fit_thermal(history, now=cutoff, use="mairie",
+                        form=chosen.model.structure_hours, start=night_before)
+    assert again.model is not None and not again.selected
+    for name in ("k", "g", "g_warmup", "gains", "structure_share", "warmup_error_minutes"):
+        assert getattr(again.model, name) == pytest.approx(getattr(chosen.model, name),
+                                                           rel=1e-4, abs=1e-6), name
+    # Asked for the first order, it is what it fits, though two states predict better.
+    first = fit_thermal(history, now=cutoff, use="mairie", form=0.0, start=chosen.model)
+    assert first.model is not None and not first.selected
+    assert first.model.structure_hours == 0.0 and first.model.structure is None
+
