@@ -51,6 +51,11 @@ warm-up, when a parameter ends at its bound or the data did not move the loss ra
 from its prior, or when a warm-up would still be uncertain by more than
 ``max_warmup_sigma_minutes``.
 
+Refitted every night, a model need not have its form chosen again each time:
+``fit_thermal(..., form=model.structure_hours, start=model)`` fits last night's form
+alone (a fourth of the work), from last night's parameters, and still chooses among all
+when that form is refused; the zone's learner chooses weekly (``controllers.learning``).
+
 Usage without the engine::
 
     fit = fit_thermal(observations, now=now, use="mairie")
