@@ -588,7 +588,7 @@ def _map_fit(s: _Steps, prior: Prior, structure: np.ndarray | None,
     x0 = _parameters_of(start, len(centre)) if start is not None and usable else centre
     bounds = (np.array(lower), np.array(upper))
     first, _ = _least_squares(residuals(np.full(len(s.t0), 1.0 / 0.05)), x0, bounds,
-                              huber=1.5)
+                              width, huber=1.5)
     error = _predict(first, s, structure) - s.t1
     scale = max(1.4826 * float(np.median(np.abs(error - np.median(error)))), 0.01)
     pairs = s.follows[1:]
@@ -600,17 +600,21 @@ def _map_fit(s: _Steps, prior: Prior, structure: np.ndarray | None,
     inflation = (1.0 + rho) / (1.0 - rho)
     robust = np.sqrt(np.minimum(1.0, 1.5 * scale / np.maximum(np.abs(error), 1e-12)))
     second, jac = _least_squares(residuals(robust / (scale * math.sqrt(inflation))), first,
-                                 bounds)
+                                 bounds, width)
     covariance = np.linalg.pinv(jac.T @ jac)
     return second, covariance
 
 
 def _least_squares(residuals: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
                    x0: np.ndarray, bounds: tuple[np.ndarray, np.ndarray],
-                   huber: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   scale: np.ndarray, huber: float | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """The parameters within ``bounds`` that minimise the sum of the squared
     ``residuals`` (Huber's loss beyond ``huber`` when given), and the residuals' Jacobian
-    there (``residuals`` gives both).
+    there (``residuals`` gives both). ``scale``: the parameters' usual size (the prior's
+    spread); the damping is never weaker than in those units, so that a parameter no
+    residual within ``huber`` bears on (gains in a window nobody was in, started far
+    from their prior) still takes bounded steps.
 
     Levenberg-Marquardt with the Huber loss as reweighted least squares, and a parameter
     that presses against a bound held there: scipy's ``least_squares`` does the same for
@@ -641,7 +645,8 @@ def _least_squares(residuals: Callable[[np.ndarray], tuple[np.ndarray, np.ndarra
         h, g = hessian[np.ix_(free, free)], gradient[free]
         while damping < 1e10:
             step = np.zeros_like(x)
-            step[free] = -np.linalg.solve(h + damping * np.diag(np.diag(h)), g)
+            floor = np.maximum(np.diag(h), 1.0 / scale[free] ** 2)
+            step[free] = -np.linalg.solve(h + damping * np.diag(floor), g)
             tried = np.clip(x + step, lower, upper)
             r_tried, jac_tried = residuals(tried)
             after = cost(r_tried)

@@ -294,3 +294,18 @@ def test_a_form_asked_for_is_refitted_alone_from_last_nights_parameters(
     assert first.model is not None and not first.selected
     assert first.model.structure_hours == 0.0 and first.model.structure is None
 
+
+def test_a_start_far_from_tonights_optimum_ends_where_the_priors_does() -> None:
+    """Last night's model learnt large gains and a slower zone (a busy week); tonight's
+    window has nobody in it: the search starts far off, the gains bear on no step, and
+    it still ends where a search from the prior ends."""
+    history = first_order_history(0.12, 4.0, days=10)
+    now = history[-1].time
+    model = fit_thermal(history, now=now).model
+    assert model is not None
+    busy = replace(model, k=model.k / 3.0, gains=12.0 * model.k)
+    fit = fit_thermal(history, now=now, form=0.0, start=busy)
+    assert fit.model is not None and not fit.selected
+    assert fit.model.k == pytest.approx(model.k, rel=1e-5)
+    assert fit.model.g == pytest.approx(model.g, rel=1e-5)
+    assert fit.model.gains == pytest.approx(model.gains, abs=1e-5)
