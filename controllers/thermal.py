@@ -462,9 +462,6 @@ class _History:
     occupied: np.ndarray
     """1.0 occupied, 0.0 not."""
 
-    def __len__(self) -> int:
-        return len(self.observations)
-
 
 def _clean(observations: Sequence[ThermalObservation], now: datetime) -> _History:
     """Valid observations up to ``now``, in time order (a NaN is dropped, not fitted)."""
@@ -584,8 +581,8 @@ def _map_fit(s: _Steps, prior: Prior, structure: np.ndarray | None,
                     np.vstack([gradient * weights[:, None], np.diag(1.0 / width)]))
         return evaluate
 
-    usable = start is not None and start.k > 0 and start.g > 0  # a stored one may not be
-    x0 = _parameters_of(start, len(centre)) if start is not None and usable else centre
+    x0 = _parameters_of(start, len(centre)) if (
+        start is not None and start.k > 0 and start.g > 0) else centre  # a stored one may not be
     bounds = (np.array(lower), np.array(upper))
     first, _ = _least_squares(residuals(np.full(len(s.t0), 1.0 / 0.05)), x0, bounds,
                               width, huber=1.5)
@@ -616,10 +613,11 @@ def _least_squares(residuals: Callable[[np.ndarray], tuple[np.ndarray, np.ndarra
     residual within ``huber`` bears on (gains in a window nobody was in, started far
     from their prior) still takes bounded steps.
 
-    Levenberg-Marquardt with the Huber loss as reweighted least squares, and a parameter
-    that presses against a bound held there: scipy's ``least_squares`` does the same for
-    any problem, but for three or four parameters its own work at each iteration cost
-    several times the residuals', and a refit runs every night in every zone.
+    Levenberg-Marquardt, a residual beyond ``huber`` pulling with a constant slope and
+    no curvature, and a parameter that presses against a bound held there. scipy's
+    ``least_squares`` does the same for any problem, but for three or four parameters its
+    own work at each iteration cost several times the residuals', and a refit runs every
+    night in every zone.
     """
     lower, upper = bounds
     x = np.clip(x0, lower, upper)
@@ -631,7 +629,7 @@ def _least_squares(residuals: Callable[[np.ndarray], tuple[np.ndarray, np.ndarra
         size = np.abs(r)
         return float(np.where(size <= huber, 0.5 * r * r, huber * (size - 0.5 * huber)).sum())
 
-    now, damping = cost(r), 1e-4
+    current, damping = cost(r), 1e-4
     for _ in range(200):
         if huber is None:
             gradient, hessian = jac.T @ r, jac.T @ jac
@@ -650,16 +648,16 @@ def _least_squares(residuals: Callable[[np.ndarray], tuple[np.ndarray, np.ndarra
             tried = np.clip(x + step, lower, upper)
             r_tried, jac_tried = residuals(tried)
             after = cost(r_tried)
-            if after <= now:
+            if after <= current:
                 break
             damping *= 10.0
         else:
             break  # no step lowers the cost: at the optimum
         moved = float(np.max(np.abs(tried - x) / (1.0 + np.abs(x))))
-        gain = now - after
-        x, r, jac, now, damping = tried, r_tried, jac_tried, after, max(damping / 10.0,
-                                                                       1e-12)
-        if gain <= 1e-12 * (1.0 + now) or moved <= 1e-10:
+        gain = current - after
+        x, r, jac, current = tried, r_tried, jac_tried, after
+        damping = max(damping / 10.0, 1e-12)
+        if gain <= 1e-12 * (1.0 + current) or moved <= 1e-10:
             break
     return x, jac
 
