@@ -42,7 +42,7 @@ from controllers.occupancy import (
 )
 from controllers.plant import PlantClock
 from controllers.schedule import FrenchCalendar, occupation
-from controllers.thermal import ThermalModel, ThermalObservation, fit_thermal
+from controllers.thermal import ThermalHistory, ThermalModel, ThermalObservation, fit_thermal
 from gtb.model import BuildingUse, ComfortLevels
 from gtb.model.calendar import Programme
 from gtb.model.learning import DEFAULT_LEARNING, LearningSettings
@@ -97,7 +97,7 @@ class ZoneLearner:
     """Why the last refit gave no thermal model (``thermal`` then keeps the previous
     accepted one, or None); None when it was accepted or never tried."""
     occupancy: OccupancyHistory = field(init=False)
-    _observations: list[ThermalObservation] = field(default_factory=list, repr=False)
+    _observations: ThermalHistory = field(default_factory=ThermalHistory, repr=False)
     _presence: dict[date, list[tuple[datetime, bool | None]]] = field(
         default_factory=lambda: defaultdict(list), repr=False)
     _forecast: tuple[datetime, ArrivalForecast] | None = field(default=None, repr=False)
@@ -161,7 +161,7 @@ class ZoneLearner:
             known = self.occupancy.days.get(day)  # samples that came after a refit add up
             self.occupancy.add(day, slots if known is None else slots | known)
         horizon = now - self.settings.thermal_window
-        self._observations = [o for o in self._observations if o.time >= horizon]
+        self._observations.drop_before(horizon)
         chosen = self._form_chosen
         due = (self.thermal is None or chosen is None
                or (today - chosen[0]).days >= FORM_RESELECTION_DAYS

@@ -69,10 +69,10 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -449,10 +449,13 @@ class ThermalFit:
 
 @dataclass(frozen=True)
 class _History:
-    """The valid observations up to ``now`` in time order, and the same as columns: a
-    refit goes through weeks of them every night, in arrays rather than objects."""
+    """The valid observations up to ``now`` in time order, as columns (a refit goes
+    through weeks of them every night: in arrays rather than objects), and where each
+    is in the sequence they came in."""
 
-    observations: list[ThermalObservation]
+    source: Sequence[ThermalObservation]
+    rows: list[int]
+    """Where each valid observation is in ``source``."""
     epochs: np.ndarray
     """Seconds since the epoch."""
     indoor: np.ndarray
@@ -462,16 +465,67 @@ class _History:
     occupied: np.ndarray
     """1.0 occupied, 0.0 not."""
 
+    def time(self, n: int) -> datetime:
+        """The time of the ``n``-th valid observation, as observed."""
+        return self.source[self.rows[n]].time
+
 
 def _clean(observations: Sequence[ThermalObservation], now: datetime) -> _History:
     """Valid observations up to ``now``, in time order (a NaN is dropped, not fitted)."""
-    columns = np.array([(o.indoor, o.outdoor, o.heating, o.occupied, _epoch(o.time))
-                        for o in observations], dtype=np.float64).reshape(-1, 5)
+    columns = observations.columns() if isinstance(observations, ThermalHistory) else (
+        _columns(observations))
     kept = np.flatnonzero(_plausible(columns[:, :3]) & (columns[:, 4] <= _epoch(now)))
     kept = kept[np.argsort(columns[kept, 4], kind="stable")]
     indoor, outdoor, heating, occupied, epochs = columns[kept].T
-    return _History([observations[n] for n in kept.tolist()], epochs, indoor, outdoor,
-                    heating, occupied)
+    return _History(observations, kept.tolist(), epochs, indoor, outdoor, heating, occupied)
+
+
+def _columns(observations: Sequence[ThermalObservation]) -> np.ndarray:
+    """(indoor, outdoor, heating, occupied, epoch) of each observation, a row each."""
+    return np.array([(o.indoor, o.outdoor, o.heating, o.occupied, _epoch(o.time))
+                     for o in observations], dtype=np.float64).reshape(-1, 5)
+
+
+class ThermalHistory(Sequence[ThermalObservation]):
+    """A zone's observations in the order they came, and the same as columns, each
+    converted once: a nightly refit reads weeks of them, and a zone's learner adds a day
+    of them and drops the oldest each night (``append``, ``drop_before``). Any sequence of
+    observations fits as well; this one spares going through each of them every night."""
+
+    def __init__(self, observations: Iterable[ThermalObservation] = ()) -> None:
+        self._observations = list(observations)
+        self._columns = _columns(self._observations)
+
+    def __len__(self) -> int:
+        return len(self._observations)
+
+    @overload
+    def __getitem__(self, index: int) -> ThermalObservation: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ThermalObservation]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        return self._observations[index]
+
+    def __iter__(self) -> Iterator[ThermalObservation]:
+        return iter(self._observations)
+
+    def append(self, observation: ThermalObservation) -> None:
+        self._observations.append(observation)
+
+    def drop_before(self, time: datetime) -> None:
+        """Forget the observations from before ``time``."""
+        kept = np.flatnonzero(self.columns()[:, 4] >= _epoch(time))
+        self._observations = [self._observations[n] for n in kept.tolist()]
+        self._columns = self._columns[kept]
+
+    def columns(self) -> np.ndarray:
+        """(indoor, outdoor, heating, occupied, epoch) of each observation, a row each."""
+        if len(self._columns) < len(self._observations):
+            self._columns = np.concatenate(
+                [self._columns, _columns(self._observations[len(self._columns):])])
+        return self._columns
 
 
 def _epoch(t: datetime) -> float:
@@ -696,11 +750,10 @@ def _episodes(history: _History,
     heating, outdoor = history.heating.tolist(), history.outdoor.tolist()
     occupied = history.occupied.tolist()
     gap, hour = MAX_STEP.total_seconds(), 3600.0
+    heated = np.flatnonzero(history.heating >= HEATED).tolist()  # NaN (unknown) is not
     i = 0
-    while i < len(times):
-        if not heating[i] >= HEATED:  # NaN (unknown) is not heated
-            i += 1
-            continue
+    while (next_heated := bisect_left(heated, i)) < len(heated):
+        i = heated[next_heated]
         j = i
         while (j + 1 < len(times) and heating[j + 1] >= HEATED
                and times[j + 1] - times[j] <= gap):
@@ -742,7 +795,7 @@ def _episodes(history: _History,
                 since = bisect_left(times, start - LONG_ABSENCE.total_seconds(), hi=begin)
                 absence = max(air[since:begin]) < air[end] - 1.0
             episodes.append((begin, WarmupEpisode(
-                _utc(history.observations[begin].time), (times[end] - start) / 60.0,
+                _utc(history.time(begin)), (times[end] - start) / 60.0,
                 air[begin], air[end], float(np.mean(outdoor[begin:end + 1])), absence,
                 float(np.mean(occupied[begin + 1:end + 1])),
                 tuple(((times[n] - start) / 60.0, air[n]) for n in range(begin + 1, end + 1)))))
@@ -989,7 +1042,7 @@ def _fitted(data: _Data, forms: Sequence[float]) -> ThermalFit:
         candidates.append(_Candidate(hours, p, cov, mornings,
                                      _held_out_errors(p, mornings, settings),
                                      None if structure is None else float(structure[-1]),
-                                     data.history.observations[-1].time))
+                                     data.history.time(-1)))
     if not candidates:
         assert refused is not None
         return refused

@@ -21,6 +21,7 @@ from scipy.integrate import solve_ivp
 
 from controllers.thermal import (
     ThermalFit,
+    ThermalHistory,
     ThermalModel,
     ThermalObservation,
     fit_thermal,
@@ -309,3 +310,17 @@ def test_a_start_far_from_tonights_optimum_ends_where_the_priors_does() -> None:
     assert fit.model.k == pytest.approx(model.k, rel=1e-5)
     assert fit.model.g == pytest.approx(model.g, rel=1e-5)
     assert fit.model.gains == pytest.approx(model.gains, abs=1e-5)
+
+
+def test_a_history_kept_as_columns_fits_as_its_list_does() -> None:
+    """A zone's learner keeps its observations as columns, adding some each day and
+    dropping the oldest each night: what it fits is what the plain list gives."""
+    history = first_order_history(0.12, 4.0, days=10)
+    now = history[-1].time
+    kept = ThermalHistory(history[:500])
+    for o in history[500:]:
+        kept.append(o)
+    assert fit_thermal(kept, now=now) == fit_thermal(history, now=now)
+    kept.drop_before(history[300].time)
+    assert list(kept) == history[300:] and kept[-1] == history[-1]
+    assert fit_thermal(kept, now=now) == fit_thermal(history[300:], now=now)
