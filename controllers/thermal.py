@@ -443,8 +443,8 @@ class ThermalFit:
     model: ThermalModel | None
     refused: Reason | None
     selected: bool = True
-    """Whether every form was tried and the best kept (False: the form asked for was
-    refitted and accepted, ``fit_thermal``'s ``form``)."""
+    """False when the form asked for (``fit_thermal``'s ``form``) was refitted alone and
+    accepted; True when the form was chosen among all, or when the fit is refused."""
 
 
 @dataclass(frozen=True)
