@@ -18,7 +18,13 @@ from scipy.linalg import expm
 from controllers import learning
 from controllers.learning import ZoneLearner
 from controllers.schedule import FrenchCalendar
-from controllers.thermal import ThermalFit, ThermalModel, ThermalObservation, fit_thermal
+from controllers.thermal import (
+    BETTER_SHARE,
+    ThermalFit,
+    ThermalModel,
+    ThermalObservation,
+    fit_thermal,
+)
 from gtb.model import ComfortLevels
 from gtb.model.calendar import Programme
 from gtb.model.learning import DEFAULT_LEARNING, LearningTuning
@@ -269,7 +275,8 @@ def test_the_form_is_chosen_weekly_and_refitted_alone_each_night_between(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Re-identified each night, from the last model's parameters; the form (first order
     or which structure time constant) chosen among all only every
-    ``FORM_RESELECTION_DAYS``, or when the history has doubled since."""
+    ``FORM_RESELECTION_DAYS``, when the history has doubled since, or when the kept form
+    predicts the held-out mornings a tenth worse than when it was chosen."""
     fits: list[tuple[float | None, ThermalFit]] = []
 
     def recorded(*args: Any, **kwargs: Any) -> ThermalFit:
@@ -284,6 +291,8 @@ def test_the_form_is_chosen_weekly_and_refitted_alone_each_night_between(
                               LearningTuning(thermal_window_days=4)))
     observations = iter(history.observations)
     chosen: list[int] = []
+    worse: list[int] = []
+    error = math.nan  # the held-out error of the form when it was chosen
     for night in range(2, 22):  # the first, after half a day, sees no night yet
         now = MONDAY + timedelta(days=night)
         for o in observations:
@@ -291,18 +300,28 @@ def test_the_form_is_chosen_weekly_and_refitted_alone_each_night_between(
                             present=o.occupied)
             if o.time >= now:
                 break
-        before = learner.thermal
+        before, calls = learner.thermal, len(fits)
         learner.refit(now)
-        form, fit = fits[-1]
+        tonight = fits[calls:]
+        form, fit = tonight[0]
         assert fit.model is not None, (night, fit.refused)
-        assert learner.thermal is fit.model and fit.model.fitted_at == now  # every night
-        if form is None:
-            chosen.append(night)
-        else:  # the form of last night's model, refitted alone and kept
+        if form is not None:  # the form of last night's model, refitted alone
             assert before is not None and form == before.structure_hours
             assert not fit.selected and fit.model.structure_hours == form
+            grew = fit.model.warmup_error_minutes > error / BETTER_SHARE
+            assert len(tonight) == 1 + grew, (night, tonight)  # kept, or chosen again
+            if grew:
+                worse.append(night)
+        form, fit = tonight[-1]
+        assert fit.model is not None and learner.thermal is fit.model
+        assert fit.model.fitted_at == now  # every night
+        if form is None:
+            chosen.append(night)
+            error = fit.model.warmup_error_minutes
     # Chosen at the first refit (a day and a half of history), again when the history
-    # has doubled (3.5 days; the window holds 4 from then on), then weekly.
-    assert chosen == [2, 4, 11, 18], chosen
+    # has doubled (3.5 days; the window holds 4 from then on), when the kept form had
+    # grown worse (5, 20, 21), and a week after the last choice (12, 19).
+    assert worse == [5, 20, 21], worse
+    assert chosen == [2, 4, 5, 12, 19, 20, 21], chosen
     # And a selection does choose: here the form changed at some of them.
     assert len({fit.model.structure_hours for _, fit in fits if fit.model}) > 1, fits
