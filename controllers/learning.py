@@ -46,7 +46,13 @@ from controllers.occupancy import (
 )
 from controllers.plant import PlantClock
 from controllers.schedule import FrenchCalendar, occupation
-from controllers.thermal import ThermalModel, ThermalObservation, fit_thermal
+from controllers.thermal import (
+    BETTER_SHARE,
+    ThermalHistory,
+    ThermalModel,
+    ThermalObservation,
+    fit_thermal,
+)
 from gtb.model import BuildingUse, ComfortLevels
 from gtb.model.calendar import AgendaEntry, Programme
 from gtb.model.learning import DEFAULT_LEARNING, LearningSettings
@@ -58,6 +64,14 @@ not tuning: a cache of the learner's, not a property of the building."""
 OBSERVATION_STEP = timedelta(minutes=5)
 """Temperatures are kept at most this often: plenty for a warm-up, light on memory. Fixed,
 not tuning: about the feed of readings and memory, not about the building."""
+FORM_RESELECTION_DAYS = 7
+"""Nights between two choices of the thermal model's form (first order, or two states
+with which structure time constant): the nights between refit the chosen form only, a
+fourth of the work. It is chosen again sooner when the history has doubled since (a
+cold start's first choices rest on a morning or two), when the kept form predicts the
+held-out mornings a tenth worse than when it was chosen (``BETTER_SHARE``: the data
+changed enough for another to do better), and whenever it is refused. Fixed, not
+tuning: it spares computing, and a building's form does not change in a week."""
 BELOW_SETPOINT_FULL_HEAT = 1.0
 """K: a zone with no heating signal is taken at full heat while its air is this far below
 the setpoint it holds (a thermostat's proportional band is 1-2 K: well below it, the
@@ -94,12 +108,16 @@ class ZoneLearner:
     """Why the last refit gave no thermal model (``thermal`` then keeps the previous
     accepted one, or None); None when it was accepted or never tried."""
     occupancy: OccupancyHistory = field(init=False)
-    _observations: list[ThermalObservation] = field(default_factory=list, repr=False)
+    _observations: ThermalHistory = field(default_factory=ThermalHistory, repr=False)
     _presence: dict[date, list[tuple[datetime, bool | None]]] = field(
         default_factory=lambda: defaultdict(list), repr=False)
     _forecast: tuple[datetime, ArrivalForecast] | None = field(default=None, repr=False)
     _previous: HeatingDecision | None = field(default=None, repr=False)
     _last_present: datetime | None = field(default=None, repr=False)
+    _form_chosen: tuple[date, int, float] | None = field(default=None, repr=False)
+    """When the thermal model's form was last chosen (the local date), how many
+    observations the history held then and its held-out error (minutes); None: not since
+    the start or a restore."""
 
     def __post_init__(self) -> None:
         self.occupancy = OccupancyHistory(keep=self.settings.history)
@@ -140,9 +158,12 @@ class ZoneLearner:
     def refit(self, now: datetime) -> None:
         """Learn from what was observed: finished days the detector saw whole join the
         occupancy history (``seen_whole``), and the thermal model is fitted again on the
-        last ``thermal_window_days``. A refused fit (``thermal_refused`` says why) keeps
-        the model accepted before, if any: it was learnt on this zone's data, and a week
-        of holidays without a warm-up does not make it wrong."""
+        last ``thermal_window_days``, from the last model's parameters: in the form it
+        has, or, every ``FORM_RESELECTION_DAYS``, when the history has doubled or that
+        form has grown worse, in the form that predicts the held-out mornings best. A
+        refused fit (``thermal_refused`` says why) keeps the model accepted before, if
+        any: it was learnt on this zone's data, and a week of holidays without a warm-up
+        does not make it wrong."""
         today = now.astimezone(self.tz).date()
         for day in sorted(d for d in self._presence if d < today):
             samples = self._presence.pop(day)
@@ -151,12 +172,31 @@ class ZoneLearner:
             slots = day_slots(samples, day, self.tz)
             known = self.occupancy.days.get(day)  # samples that came after a refit add up
             self.occupancy.add(day, slots if known is None else slots | known)
-        horizon = now - self.settings.thermal_window
-        self._observations = [o for o in self._observations if o.time >= horizon]
-        fit = fit_thermal(self._observations, now=now, use=self.use, settings=self.settings)
+        self._refit_thermal(now, today)
+        self._forecast = None
+
+    def _refit_thermal(self, now: datetime, today: date) -> None:
+        """The thermal model fitted again (``refit``): in the form chosen before, or in
+        the best of all when a choice is due."""
+        self._observations.drop_before(now - self.settings.thermal_window)
+        chosen = self._form_chosen
+        due = (self.thermal is None or chosen is None
+               or (today - chosen[0]).days >= FORM_RESELECTION_DAYS
+               or len(self._observations) >= 2 * chosen[1])
+        fit = fit_thermal(self._observations, now=now, use=self.use, settings=self.settings,
+                          form=None if due or self.thermal is None
+                          else self.thermal.structure_hours, start=self.thermal)
+        if (fit.model is not None and not fit.selected and chosen is not None
+                and fit.model.warmup_error_minutes > chosen[2] / BETTER_SHARE):
+            # The kept form predicts the held-out mornings worse than when it was chosen:
+            # the data changed enough for another to do better.
+            fit = fit_thermal(self._observations, now=now, use=self.use,
+                              settings=self.settings, form=None, start=self.thermal)
+        if fit.model is not None and fit.selected:
+            self._form_chosen = (today, len(self._observations),
+                                 fit.model.warmup_error_minutes)
         self.thermal = fit.model or self.thermal
         self.thermal_refused = fit.refused
-        self._forecast = None
 
     def learned(self) -> dict[str, Any]:
         """What was learned, as plain data to store: the thermal model and the days seen."""
@@ -170,7 +210,7 @@ class ZoneLearner:
         """Take back what ``learned()`` gave, after a restart; a stored thermal model that
         cannot be read is dropped (``thermal_refused`` says why), the days are kept."""
         thermal = learned.get("thermal")
-        self.thermal, self.thermal_refused = None, None
+        self.thermal, self.thermal_refused, self._form_chosen = None, None, None
         if thermal is not None:
             try:
                 self.thermal = ThermalModel.from_dict(thermal)

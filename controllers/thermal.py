@@ -51,6 +51,11 @@ warm-up, when a parameter ends at its bound or the data did not move the loss ra
 from its prior, or when a warm-up would still be uncertain by more than
 ``max_warmup_sigma_minutes``.
 
+Refitted every night, a model need not have its form chosen again each time:
+``fit_thermal(..., form=model.structure_hours, start=model)`` fits last night's form
+alone (a fourth of the work), from last night's parameters, and still chooses among all
+when that form is refused; the zone's learner chooses weekly (``controllers.learning``).
+
 Usage without the engine::
 
     fit = fit_thermal(observations, now=now, use="mairie")
@@ -64,13 +69,12 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from gtb.model.learning import DEFAULT_LEARNING, LearningSettings
 from gtb.texts import Reason
@@ -438,21 +442,90 @@ class ThermalFit:
 
     model: ThermalModel | None
     refused: Reason | None
+    selected: bool = True
+    """False when the form asked for (``fit_thermal``'s ``form``) was refitted alone and
+    accepted; True when the form was chosen among all, or when the fit is refused."""
 
 
-def _clean(observations: Sequence[ThermalObservation],
-           now: datetime) -> list[ThermalObservation]:
+@dataclass(frozen=True)
+class _History:
+    """The valid observations up to ``now`` in time order, as columns (a refit goes
+    through weeks of them every night: in arrays rather than objects), and where each
+    is in the sequence they came in."""
+
+    source: Sequence[ThermalObservation]
+    rows: list[int]
+    """Where each valid observation is in ``source``."""
+    epochs: np.ndarray
+    """Seconds since the epoch."""
+    indoor: np.ndarray
+    outdoor: np.ndarray
+    heating: np.ndarray
+    """Share 0..1 as observed, NaN when unknown."""
+    occupied: np.ndarray
+    """1.0 occupied, 0.0 not."""
+
+    def time(self, n: int) -> datetime:
+        """The time of the ``n``-th valid observation, as observed."""
+        return self.source[self.rows[n]].time
+
+
+def _clean(observations: Sequence[ThermalObservation], now: datetime) -> _History:
     """Valid observations up to ``now``, in time order (a NaN is dropped, not fitted)."""
-    limit = _epoch(now)
-    if not observations:
-        return []
-    # ``is_valid`` for all at once: refits go through weeks of observations every night.
-    valid = _plausible(np.array([(o.indoor, o.outdoor, o.heating) for o in observations],
-                                dtype=np.float64))
-    kept = [(t, o) for o, ok in zip(observations, valid.tolist(), strict=True)
-            if ok and (t := _epoch(o.time)) <= limit]
-    kept.sort(key=lambda pair: pair[0])
-    return [o for _, o in kept]
+    columns = observations.columns() if isinstance(observations, ThermalHistory) else (
+        _columns(observations))
+    kept = np.flatnonzero(_plausible(columns[:, :3]) & (columns[:, 4] <= _epoch(now)))
+    kept = kept[np.argsort(columns[kept, 4], kind="stable")]
+    indoor, outdoor, heating, occupied, epochs = columns[kept].T
+    return _History(observations, kept.tolist(), epochs, indoor, outdoor, heating, occupied)
+
+
+def _columns(observations: Sequence[ThermalObservation]) -> np.ndarray:
+    """(indoor, outdoor, heating, occupied, epoch) of each observation, a row each."""
+    return np.array([(o.indoor, o.outdoor, o.heating, o.occupied, _epoch(o.time))
+                     for o in observations], dtype=np.float64).reshape(-1, 5)
+
+
+class ThermalHistory(Sequence[ThermalObservation]):
+    """A zone's observations in the order they came, and the same as columns, each
+    converted once: a nightly refit reads weeks of them, and a zone's learner adds a day
+    of them and drops the oldest each night (``append``, ``drop_before``). Any sequence of
+    observations fits as well; this one spares going through each of them every night."""
+
+    def __init__(self, observations: Iterable[ThermalObservation] = ()) -> None:
+        self._observations = list(observations)
+        self._columns = _columns(self._observations)
+
+    def __len__(self) -> int:
+        return len(self._observations)
+
+    @overload
+    def __getitem__(self, index: int) -> ThermalObservation: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ThermalObservation]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        return self._observations[index]
+
+    def __iter__(self) -> Iterator[ThermalObservation]:
+        return iter(self._observations)
+
+    def append(self, observation: ThermalObservation) -> None:
+        self._observations.append(observation)
+
+    def drop_before(self, time: datetime) -> None:
+        """Forget the observations from before ``time``."""
+        kept = np.flatnonzero(self.columns()[:, 4] >= _epoch(time))
+        self._observations = [self._observations[n] for n in kept.tolist()]
+        self._columns = self._columns[kept]
+
+    def columns(self) -> np.ndarray:
+        """(indoor, outdoor, heating, occupied, epoch) of each observation, a row each."""
+        if len(self._columns) < len(self._observations):
+            self._columns = np.concatenate(
+                [self._columns, _columns(self._observations[len(self._columns):])])
+        return self._columns
 
 
 def _epoch(t: datetime) -> float:
@@ -479,29 +552,27 @@ class _Steps:
     correlation)."""
 
 
-def _steps(obs: list[ThermalObservation], epochs: np.ndarray) -> _Steps:
-    indoor = np.array([o.indoor for o in obs])
-    outdoor = np.array([o.outdoor for o in obs])
-    heating = np.clip(np.array([o.heating for o in obs]), 0.0, 1.0)
-    occupied = np.array([o.occupied for o in obs], dtype=np.float64)
-    dt = np.diff(epochs) / 3600.0
+def _steps(history: _History) -> _Steps:
+    indoor, outdoor = history.indoor, history.outdoor
+    heating = np.clip(history.heating, 0.0, 1.0)
+    dt = np.diff(history.epochs) / 3600.0
     ok = (dt > 0) & (dt <= MAX_STEP.total_seconds() / 3600.0) & np.isfinite(heating[1:])
     index = np.flatnonzero(ok)
     follows = np.concatenate([[False], np.diff(index) == 1])
     return _Steps(index, indoor[:-1][ok], indoor[1:][ok],
-                  0.5 * (outdoor[:-1] + outdoor[1:])[ok], heating[1:][ok], occupied[1:][ok],
-                  dt[ok], follows)
+                  0.5 * (outdoor[:-1] + outdoor[1:])[ok], heating[1:][ok],
+                  history.occupied[1:][ok], dt[ok], follows)
 
 
 def _structure(epochs: np.ndarray, indoor: np.ndarray, hours: float) -> np.ndarray:
     """The structure's temperature at each observation: the air's, followed with a time
     constant of ``hours`` (an observer started at the first air temperature)."""
-    follow = 1.0 - np.exp(-np.diff(epochs) / 3600.0 / hours)
-    estimate = np.empty_like(indoor)
-    estimate[0] = indoor[0]
-    for n in range(1, len(indoor)):
-        estimate[n] = estimate[n - 1] + (indoor[n - 1] - estimate[n - 1]) * follow[n - 1]
-    return estimate
+    follow = (1.0 - np.exp(-np.diff(epochs) / 3600.0 / hours)).tolist()
+    air = indoor.tolist()
+    estimate = air[:1]
+    for before, share in zip(air[:-1], follow, strict=True):  # Python floats: fast
+        estimate.append(estimate[-1] + (before - estimate[-1]) * share)
+    return np.array(estimate)
 
 
 def _reference(p: np.ndarray, outdoor: np.ndarray | float,
@@ -534,11 +605,12 @@ def _predict_and_gradient(p: np.ndarray, s: _Steps, structure: np.ndarray | None
     return np.asarray(steady + (s.t0 - steady) * decay), np.column_stack(columns)
 
 
-def _map_fit(s: _Steps, prior: Prior,
-             structure: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _map_fit(s: _Steps, prior: Prior, structure: np.ndarray | None,
+             start: ThermalModel | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(ln k, ln D, G[, logit of the structure's share]) at the maximum a posteriori and
     their covariance; ``structure`` the structure's temperature at each step's start
-    (None: first order).
+    (None: first order). The search starts from ``start``'s parameters (last night's
+    model: the optimum moves little from one night to the next), else the prior's.
 
     A first pass (Huber) gives the step residuals' robust scale, their lag-one correlation
     (which shrinks the number of independent steps: 1000 correlated residuals do not
@@ -555,19 +627,20 @@ def _map_fit(s: _Steps, prior: Prior,
         lower, upper = [*lower, _BOUNDS_LOGIT_SHARE[0]], [*upper, _BOUNDS_LOGIT_SHARE[1]]
     centre, width = np.array(mean), np.array(spread)
 
-    def solve(weights: np.ndarray, x0: np.ndarray, loss: str) -> Any:
-        def residuals(p: np.ndarray) -> np.ndarray:
-            return np.concatenate([(_predict(p, s, structure) - s.t1) * weights,
-                                   (p - centre) / width])
+    def residuals(weights: np.ndarray) -> Callable[[np.ndarray], tuple[np.ndarray,
+                                                                      np.ndarray]]:
+        def evaluate(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            predicted, gradient = _predict_and_gradient(p, s, structure)
+            return (np.concatenate([(predicted - s.t1) * weights, (p - centre) / width]),
+                    np.vstack([gradient * weights[:, None], np.diag(1.0 / width)]))
+        return evaluate
 
-        def jacobian(p: np.ndarray) -> np.ndarray:
-            gradient = _predict_and_gradient(p, s, structure)[1]
-            return np.vstack([gradient * weights[:, None], np.diag(1.0 / width)])
-        return least_squares(residuals, x0=x0, jac=jacobian, bounds=(lower, upper),
-                             loss=loss, f_scale=1.5, x_scale=width)
-
-    first = solve(np.full(len(s.t0), 1.0 / 0.05), centre, "huber")
-    error = _predict(first.x, s, structure) - s.t1
+    x0 = _parameters_of(start, len(centre)) if (
+        start is not None and start.k > 0 and start.g > 0) else centre  # a stored one may not be
+    bounds = (np.array(lower), np.array(upper))
+    first, _ = _least_squares(residuals(np.full(len(s.t0), 1.0 / 0.05)), x0, bounds,
+                              width, huber=1.5)
+    error = _predict(first, s, structure) - s.t1
     scale = max(1.4826 * float(np.median(np.abs(error - np.median(error)))), 0.01)
     pairs = s.follows[1:]
     rho = 0.0
@@ -577,10 +650,79 @@ def _map_fit(s: _Steps, prior: Prior,
             rho = float(np.clip(np.corrcoef(a, b)[0, 1], 0.0, 0.98))
     inflation = (1.0 + rho) / (1.0 - rho)
     robust = np.sqrt(np.minimum(1.0, 1.5 * scale / np.maximum(np.abs(error), 1e-12)))
-    second = solve(robust / (scale * math.sqrt(inflation)), first.x, "linear")
-    jac = np.asarray(second.jac)
+    second, jac = _least_squares(residuals(robust / (scale * math.sqrt(inflation))), first,
+                                 bounds, width)
     covariance = np.linalg.pinv(jac.T @ jac)
-    return np.asarray(second.x), covariance
+    return second, covariance
+
+
+def _least_squares(residuals: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+                   x0: np.ndarray, bounds: tuple[np.ndarray, np.ndarray],
+                   scale: np.ndarray, huber: float | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The parameters within ``bounds`` that minimise the sum of the squared
+    ``residuals`` (Huber's loss beyond ``huber`` when given), and the residuals' Jacobian
+    there (``residuals`` gives both). ``scale``: the parameters' usual size (the prior's
+    spread); the damping is never weaker than in those units, so that a parameter no
+    residual within ``huber`` bears on (gains in a window nobody was in, started far
+    from their prior) still takes bounded steps.
+
+    Levenberg-Marquardt, a residual beyond ``huber`` pulling with a constant slope and
+    no curvature, and a parameter that presses against a bound held there. scipy's
+    ``least_squares`` does the same for any problem, but for three or four parameters its
+    own work at each iteration cost several times the residuals', and a refit runs every
+    night in every zone.
+    """
+    lower, upper = bounds
+    x = np.clip(x0, lower, upper)
+    r, jac = residuals(x)
+
+    def cost(r: np.ndarray) -> float:
+        if huber is None:
+            return 0.5 * float(r @ r)
+        size = np.abs(r)
+        return float(np.where(size <= huber, 0.5 * r * r, huber * (size - 0.5 * huber)).sum())
+
+    current, damping = cost(r), 1e-4
+    for _ in range(200):
+        if huber is None:
+            gradient, hessian = jac.T @ r, jac.T @ jac
+        else:  # beyond ``huber`` a residual's loss is linear: a constant slope, no curvature
+            inside = np.abs(r) <= huber
+            gradient = jac.T @ np.where(inside, r, huber * np.sign(r))
+            hessian = jac[inside].T @ jac[inside]
+        free = ~(((x <= lower) & (gradient > 0)) | ((x >= upper) & (gradient < 0)))
+        if not free.any():
+            break
+        h, g = hessian[np.ix_(free, free)], gradient[free]
+        while damping < 1e10:
+            step = np.zeros_like(x)
+            floor = np.maximum(np.diag(h), 1.0 / scale[free] ** 2)
+            step[free] = -np.linalg.solve(h + damping * np.diag(floor), g)
+            tried = np.clip(x + step, lower, upper)
+            r_tried, jac_tried = residuals(tried)
+            after = cost(r_tried)
+            if after <= current:
+                break
+            damping *= 10.0
+        else:
+            break  # no step lowers the cost: at the optimum
+        moved = float(np.max(np.abs(tried - x) / (1.0 + np.abs(x))))
+        gain = current - after
+        x, r, jac, current = tried, r_tried, jac_tried, after
+        damping = max(damping / 10.0, 1e-12)
+        if gain <= 1e-12 * (1.0 + current) or moved <= 1e-10:
+            break
+    return x, jac
+
+
+def _parameters_of(model: ThermalModel, count: int) -> np.ndarray:
+    """A model's (ln k, ln D, G[, logit of the structure's share]): the first ``count``;
+    a first-order model's share is the prior's, a half."""
+    share = model.structure_share
+    logit = math.log(share / (1.0 - share)) if 0.0 < share < 1.0 else 0.0
+    return np.array([math.log(model.k), math.log(model.g / model.k), model.gains / model.k,
+                     logit][:count])
 
 
 def warmup_episodes(observations: Sequence[ThermalObservation], *, now: datetime,
@@ -595,70 +737,68 @@ def warmup_episodes(observations: Sequence[ThermalObservation], *, now: datetime
     within 1 K of what the run reached: the zone was not at comfort, so its structure is
     cold. Exposed so callers and tests can see what the error was measured on.
     """
-    obs = _clean(observations, now)
-    return [e for _, e in _episodes(obs, settings)]
+    return [e for _, e in _episodes(_clean(observations, now), settings)]
 
 
-def _episodes(obs: list[ThermalObservation],
+def _episodes(history: _History,
               settings: LearningSettings) -> list[tuple[int, WarmupEpisode]]:
-    """``warmup_episodes`` of observations already cleaned (``_clean``), each with the
-    index of its first observation."""
+    """``warmup_episodes`` of a cleaned history, each with the index of its first
+    observation."""
     episodes: list[tuple[int, WarmupEpisode]] = []
-    times = [_utc(o.time) for o in obs]
-    first = times[0] if times else None
+    # Python floats: this walks every observation of the window each night.
+    times, air = history.epochs.tolist(), history.indoor.tolist()
+    heating, outdoor = history.heating.tolist(), history.outdoor.tolist()
+    occupied = history.occupied.tolist()
+    gap, hour = MAX_STEP.total_seconds(), 3600.0
+    heated = np.flatnonzero(history.heating >= HEATED).tolist()  # NaN (unknown) is not
     i = 0
-    while i < len(obs):
-        if not obs[i].heating >= HEATED:  # NaN (unknown) is not heated
-            i += 1
-            continue
+    while (next_heated := bisect_left(heated, i)) < len(heated):
+        i = heated[next_heated]
         j = i
-        while (j + 1 < len(obs) and obs[j + 1].heating >= HEATED
-               and times[j + 1] - times[j] <= MAX_STEP):
+        while (j + 1 < len(times) and heating[j + 1] >= HEATED
+               and times[j + 1] - times[j] <= gap):
             j += 1
         # A thermostat closes its valve as the air nears the setpoint: the warm-up goes on
         # while the zone is still heated and its air still rising.
-        while (j + 1 < len(obs) and obs[j + 1].heating > UNHEATED
-               and times[j + 1] - times[j] <= MAX_STEP
-               and obs[j + 1].indoor - obs[j].indoor >= WARMING_K_PER_HOUR * (
-                   times[j + 1] - times[j]).total_seconds() / 3600.0):
+        while (j + 1 < len(times) and heating[j + 1] > UNHEATED
+               and times[j + 1] - times[j] <= gap
+               and air[j + 1] - air[j] >= WARMING_K_PER_HOUR * (times[j + 1] - times[j]) / hour):
             j += 1
         after = j + 1  # where the next run is looked for
         # Heating is logged at the end of its interval: the run began a sample earlier.
-        begin = i - 1 if i > 0 and times[i] - times[i - 1] <= MAX_STEP else i
+        begin = i - 1 if i > 0 and times[i] - times[i - 1] <= gap else i
         # It ended where the air stopped gaining WARMING_K_PER_HOUR over the next hour (a
         # zone held at its setpoint on a cold day keeps its valve open), and when the air
         # came close to the most it reached before (a slow creep is no warm-up).
         for n in range(begin, j + 1):
-            ahead = times[n] + timedelta(hours=1)
+            ahead = times[n] + hour
             if times[j] < ahead:
                 break
             window = bisect_left(times, ahead, lo=n, hi=j + 1)
-            if max(o.indoor for o in obs[n:window + 1]) - obs[n].indoor < WARMING_K_PER_HOUR:
+            if max(air[n:window + 1]) - air[n] < WARMING_K_PER_HOUR:
                 j = n
                 break
-        top = max(o.indoor for o in obs[begin:j + 1])
-        end = next(n for n in range(begin, j + 1) if obs[n].indoor >= top - NEAR_TOP_K)
+        top = max(air[begin:j + 1])
+        end = next(n for n in range(begin, j + 1) if air[n] >= top - NEAR_TOP_K)
         # And it began when the air last left the least it was at (a zone held at its
         # reduced setpoint on a cold night, then warmed up, warmed up from then).
-        bottom = min(o.indoor for o in obs[begin:end + 1])
-        begin = max(n for n in range(begin, end + 1) if obs[n].indoor <= bottom + NEAR_TOP_K)
-        rise = obs[end].indoor - obs[begin].indoor
-        if (rise >= settings.min_warmup_rise_k and first is not None
-                and times[end] - times[begin] >= MIN_WARMUP):
+        bottom = min(air[begin:end + 1])
+        begin = max(n for n in range(begin, end + 1) if air[n] <= bottom + NEAR_TOP_K)
+        rise = air[end] - air[begin]
+        if (rise >= settings.min_warmup_rise_k
+                and times[end] - times[begin] >= MIN_WARMUP.total_seconds()):
             start = times[begin]
-            reached = obs[end].indoor
             absence: bool | None
-            if start - first < LONG_ABSENCE:
+            if start - times[0] < LONG_ABSENCE.total_seconds():
                 absence = None
             else:
-                since = bisect_left(times, start - LONG_ABSENCE, hi=begin)
-                absence = max(o.indoor for o in obs[since:begin]) < reached - 1.0
+                since = bisect_left(times, start - LONG_ABSENCE.total_seconds(), hi=begin)
+                absence = max(air[since:begin]) < air[end] - 1.0
             episodes.append((begin, WarmupEpisode(
-                start, (times[end] - start).total_seconds() / 60.0, obs[begin].indoor,
-                reached, float(np.mean([o.outdoor for o in obs[begin:end + 1]])), absence,
-                float(np.mean([o.occupied for o in obs[begin + 1:end + 1]])),
-                tuple(((times[n] - start).total_seconds() / 60.0, obs[n].indoor)
-                      for n in range(begin + 1, end + 1)))))
+                _utc(history.time(begin)), (times[end] - start) / 60.0,
+                air[begin], air[end], float(np.mean(outdoor[begin:end + 1])), absence,
+                float(np.mean(occupied[begin + 1:end + 1])),
+                tuple(((times[n] - start) / 60.0, air[n]) for n in range(begin + 1, end + 1)))))
         i = after
     return episodes
 
@@ -822,13 +962,19 @@ def _refused(code: str, **params: Any) -> ThermalFit:
 
 
 def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
-                use: str = "autre",
-                settings: LearningSettings = DEFAULT_LEARNING) -> ThermalFit:
+                use: str = "autre", settings: LearningSettings = DEFAULT_LEARNING,
+                form: float | None = None, start: ThermalModel | None = None) -> ThermalFit:
     """Fit a zone's model on its history up to ``now`` with the prior of its building's
     ``use``; the model, or None and the reason it is refused.
 
     First order, or two states (air and structure) when that predicts the held-out
-    mornings better: each structure time constant of ``STRUCTURE_HOURS`` is tried.
+    mornings better: each structure time constant of ``STRUCTURE_HOURS`` is tried. Or,
+    when ``form`` says which (a ``structure_hours`` an earlier fit chose, 0 for first
+    order), that form only: a fourth of the work, for the nights between two selections.
+    A form the history cannot be fitted in (two states from one morning) or that it
+    refuses is chosen again among all, so that a refusal is always the selection's
+    (``ThermalFit.selected`` says which was done). ``start``: a model (last night's) whose
+    parameters the fit starts from, closer to the optimum than the prior's.
 
     Refused: fewer than ``min_unheated_hours`` of unheated steps (share <= 0.1: no
     cool-down, the loss rate cannot be told from the gain) or fewer than
@@ -838,26 +984,51 @@ def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
     ``max_warmup_sigma_minutes``. Invalid observations (NaN, out of range) are dropped,
     steps of unknown heating are not fitted, and gaps over an hour are not steps.
     """
-    obs = _clean(observations, now)
-    epochs = np.array([o.time.timestamp() for o in obs])
-    s = _steps(obs, epochs)
+    history = _clean(observations, now)
+    s = _steps(history)
     unheated = float(s.hours[s.heating <= UNHEATED].sum())
     if unheated < settings.min_unheated_hours:
         return _refused("thermal.no_cooldown", hours=unheated,
                         needed=settings.min_unheated_hours)
     heated = float((s.hours * s.heating).sum())
-    episodes = _episodes(obs, settings)
+    episodes = _episodes(history, settings)
     if heated < settings.min_heated_hours or not episodes:
         return _refused("thermal.no_warmup")
-    prior = prior_of(use)
-    indoor = np.array([o.indoor for o in obs])
+    data = _Data(history, s, episodes, prior_of(use), now, settings, start)
+    if form is not None and (not form or len(episodes) >= 2):
+        fit = _fitted(data, (form,))
+        if fit.model is not None:
+            return replace(fit, selected=False)
+    return _fitted(data, (0.0, *STRUCTURE_HOURS))
+
+
+@dataclass(frozen=True)
+class _Data:
+    """What ``fit_thermal`` fits the forms of a model on."""
+
+    history: _History
+    steps: _Steps
+    episodes: list[tuple[int, WarmupEpisode]]
+    prior: Prior
+    now: datetime
+    settings: LearningSettings
+    start: ThermalModel | None
+
+
+def _fitted(data: _Data, forms: Sequence[float]) -> ThermalFit:
+    """The best of ``forms`` (structure time constants, 0 first), or why it is refused:
+    a richer form is kept only when it predicts the held-out mornings better than the
+    first order (``_better``)."""
+    s, episodes, settings = data.steps, data.episodes, data.settings
     candidates: list[_Candidate] = []
     refused: ThermalFit | None = None
-    for hours in (0.0, *STRUCTURE_HOURS):
+    for hours in forms:
         if hours and len(episodes) < 2:
             break  # one morning cannot tell which form predicts mornings better
-        structure = _structure(epochs, indoor, hours) if hours else None
-        p, cov = _map_fit(s, prior, None if structure is None else structure[s.start])
+        structure = _structure(data.history.epochs, data.history.indoor, hours) if (
+            hours) else None
+        p, cov = _map_fit(s, data.prior, None if structure is None else structure[s.start],
+                          data.start)
         bounds = [_BOUNDS_LN_K, _BOUNDS_LN_D, (-math.inf, _BOUNDS_G[1]),
                   _BOUNDS_LOGIT_SHARE][:len(p)]
         if any(min(x - low, high - x) < 1e-3 for x, (low, high) in zip(p, bounds,
@@ -871,14 +1042,14 @@ def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
         candidates.append(_Candidate(hours, p, cov, mornings,
                                      _held_out_errors(p, mornings, settings),
                                      None if structure is None else float(structure[-1]),
-                                     obs[-1].time))
+                                     data.history.time(-1)))
     if not candidates:
         assert refused is not None
         return refused
     best = min(candidates, key=lambda c: c.error)
     if best.hours and candidates[0].hours == 0.0 and not _better(best, candidates[0]):
         best = candidates[0]
-    model = _model(best, len(s.t0), len(episodes), now, settings)
+    model = _model(best, len(s.t0), len(episodes), data.now, settings)
     m = best.mornings
     # The median warm-up, a normal one if any was seen.
     rows = np.flatnonzero(~m.cold) if (~m.cold).any() else np.arange(len(m.minutes))

@@ -21,6 +21,7 @@ from scipy.integrate import solve_ivp
 
 from controllers.thermal import (
     ThermalFit,
+    ThermalHistory,
     ThermalModel,
     ThermalObservation,
     fit_thermal,
@@ -270,3 +271,56 @@ def test_commune_warmup_after_a_weekend_is_predicted_slower(
     assert cold.structure is not None and warm.structure is not None
     assert cold.structure < warm.structure - 1.0, (cold.structure, warm.structure)
     assert cold.warmup_minutes(15.0, READY, 3.0) > warm.warmup_minutes(15.0, READY, 3.0)
+
+
+def test_a_form_asked_for_is_refitted_alone_from_last_nights_parameters(
+        commune_history: CommuneHistory) -> None:
+    """Between two selections a refit fits the chosen form only; starting from last
+    night's parameters moves where the search starts, not where it ends."""
+    cutoff = datetime(2025, 1, 18, 0, 0, tzinfo=PARIS)
+    history = commune_history.observations
+    chosen = fit_thermal(history, now=cutoff, use="mairie")
+    assert chosen.model is not None and chosen.selected
+    assert chosen.model.structure_hours > 0, chosen.model
+    night_before = fit_thermal(history, now=cutoff - timedelta(days=1), use="mairie").model
+    assert night_before is not None and night_before.k != chosen.model.k
+    again = fit_thermal(history, now=cutoff, use="mairie",
+                        form=chosen.model.structure_hours, start=night_before)
+    assert again.model is not None and not again.selected
+    for name in ("k", "g", "g_warmup", "gains", "structure_share", "warmup_error_minutes"):
+        assert getattr(again.model, name) == pytest.approx(getattr(chosen.model, name),
+                                                           rel=1e-4, abs=1e-6), name
+    # Asked for the first order, it is what it fits, though two states predict better.
+    first = fit_thermal(history, now=cutoff, use="mairie", form=0.0, start=chosen.model)
+    assert first.model is not None and not first.selected
+    assert first.model.structure_hours == 0.0 and first.model.structure is None
+
+
+def test_a_start_far_from_tonights_optimum_ends_where_the_priors_does() -> None:
+    """Last night's model learnt large gains and a slower zone (a busy week); tonight's
+    window has nobody in it: the search starts far off, the gains bear on no step, and
+    it still ends where a search from the prior ends."""
+    history = first_order_history(0.12, 4.0, days=10)
+    now = history[-1].time
+    model = fit_thermal(history, now=now).model
+    assert model is not None
+    busy = replace(model, k=model.k / 3.0, gains=12.0 * model.k)
+    fit = fit_thermal(history, now=now, form=0.0, start=busy)
+    assert fit.model is not None and not fit.selected
+    assert fit.model.k == pytest.approx(model.k, rel=1e-5)
+    assert fit.model.g == pytest.approx(model.g, rel=1e-5)
+    assert fit.model.gains == pytest.approx(model.gains, abs=1e-5)
+
+
+def test_a_history_kept_as_columns_fits_as_its_list_does() -> None:
+    """A zone's learner keeps its observations as columns, adding some each day and
+    dropping the oldest each night: what it fits is what the plain list gives."""
+    history = first_order_history(0.12, 4.0, days=10)
+    now = history[-1].time
+    kept = ThermalHistory(history[:500])
+    for o in history[500:]:
+        kept.append(o)
+    assert fit_thermal(kept, now=now) == fit_thermal(history, now=now)
+    kept.drop_before(history[300].time)
+    assert list(kept) == history[300:] and kept[-1] == history[-1]
+    assert fit_thermal(kept, now=now) == fit_thermal(history[300:], now=now)

@@ -9,14 +9,22 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
 from scipy.linalg import expm
 
+from controllers import learning
 from controllers.learning import ZoneLearner
 from controllers.schedule import FrenchCalendar
-from controllers.thermal import ThermalModel, ThermalObservation, fit_thermal
+from controllers.thermal import (
+    BETTER_SHARE,
+    ThermalFit,
+    ThermalModel,
+    ThermalObservation,
+    fit_thermal,
+)
 from gtb.model import ComfortLevels
 from gtb.model.calendar import Programme
 from gtb.model.learning import DEFAULT_LEARNING, LearningTuning
@@ -241,3 +249,79 @@ def test_a_model_too_uncertain_is_refused_and_a_previous_one_kept() -> None:
     assert learner.thermal_refused is not None
     assert learner.thermal_refused.code == "thermal.no_warmup"
     assert learner.thermal is not None and learner.thermal.k == model.k
+
+
+def test_two_states_asked_for_from_one_morning_are_chosen_again() -> None:
+    """One night and one morning cannot tell two states from one: a form asked for is
+    not tried then, the selection is made, and keeps the first order."""
+    history = simulate(LIGHT, days=2)
+    morning = MONDAY + timedelta(days=1, hours=11)
+    fit = fit_thermal(until(history, morning), now=morning, use="creche", form=12.0)
+    assert fit.model is not None and fit.selected, fit.refused
+    assert fit.model == fit_thermal(until(history, morning), now=morning, use="creche").model
+
+
+def test_a_refused_form_gives_the_selections_verdict_and_reason() -> None:
+    history = until(simulate(HEAVY, days=10), LEARNT)
+    strict = DEFAULT_LEARNING.overridden_by(LearningTuning(max_warmup_sigma_minutes=5))
+    refused = fit_thermal(history, now=LEARNT, use="mairie", settings=strict, form=0.0)
+    assert refused.model is None and refused.selected
+    assert refused.refused == fit_thermal(history, now=LEARNT, use="mairie",
+                                          settings=strict).refused
+    assert refused.refused is not None and refused.refused.code == "thermal.uncertain"
+
+
+def test_the_form_is_chosen_weekly_and_refitted_alone_each_night_between(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Re-identified each night, from the last model's parameters; the form (first order
+    or which structure time constant) chosen among all only every
+    ``FORM_RESELECTION_DAYS``, when the history has doubled since, or when the kept form
+    predicts the held-out mornings a tenth worse than when it was chosen."""
+    fits: list[tuple[float | None, ThermalFit]] = []
+
+    def recorded(*args: Any, **kwargs: Any) -> ThermalFit:
+        fit = fit_thermal(*args, **kwargs)  # the real fit, only watched
+        fits.append((kwargs["form"], fit))
+        return fit
+
+    monkeypatch.setattr(learning, "fit_thermal", recorded)
+    history = simulate(HEAVY, days=21)
+    learner = ZoneLearner(Programme.model_validate({}), "mairie", FrenchCalendar("B"),
+                          ComfortLevels(), UTC, settings=DEFAULT_LEARNING.overridden_by(
+                              LearningTuning(thermal_window_days=4)))
+    observations = iter(history.observations)
+    chosen: list[int] = []
+    worse: list[int] = []
+    error = math.nan  # the held-out error of the form when it was chosen
+    for night in range(2, 22):  # the first, after half a day, sees no night yet
+        now = MONDAY + timedelta(days=night)
+        for o in observations:
+            learner.observe(o.time, indoor=o.indoor, outdoor=o.outdoor, heating=o.heating,
+                            present=o.occupied)
+            if o.time >= now:
+                break
+        before, calls = learner.thermal, len(fits)
+        learner.refit(now)
+        tonight = fits[calls:]
+        form, fit = tonight[0]
+        assert fit.model is not None, (night, fit.refused)
+        if form is not None:  # the form of last night's model, refitted alone
+            assert before is not None and form == before.structure_hours
+            assert not fit.selected and fit.model.structure_hours == form
+            grew = fit.model.warmup_error_minutes > error / BETTER_SHARE
+            assert len(tonight) == 1 + grew, (night, tonight)  # kept, or chosen again
+            if grew:
+                worse.append(night)
+        form, fit = tonight[-1]
+        assert fit.model is not None and learner.thermal is fit.model
+        assert fit.model.fitted_at == now  # every night
+        if form is None:
+            chosen.append(night)
+            error = fit.model.warmup_error_minutes
+    # Chosen at the first refit (a day and a half of history), again when the history
+    # has doubled (3.5 days; the window holds 4 from then on), when the kept form had
+    # grown worse (5, 20, 21), and a week after the last choice (12, 19).
+    assert worse == [5, 20, 21], worse
+    assert chosen == [2, 4, 5, 12, 19, 20, 21], chosen
+    # And a selection does choose: here the form changed at some of them.
+    assert len({fit.model.structure_hours for _, fit in fits if fit.model}) > 1, fits
