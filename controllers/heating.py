@@ -27,6 +27,11 @@ from gtb.texts import Reason
 
 LONG_ABSENCE = timedelta(hours=48)
 """Beyond this, a zone drops to frost protection (R241-27): the law, not a setting."""
+UNSEEN_COLD_K = 1.0
+"""How far below the coldest start of the warm-ups it was learnt on a model is trusted:
+beyond, a pre-heat starts as early as its cap allows, and the warm-up it then makes
+teaches the model that start. A kelvin is a sensor's accuracy and a structure's few
+hours of difference; fixed, about extrapolation, not about a building."""
 WARMUP_ITERATIONS = 4
 """Rounds of (warm-up -> its window -> the forecast's mean over it -> warm-up): a forecast
 changes by a few kelvins over hours, and the start settles in two or three."""
@@ -261,6 +266,8 @@ def learned_decision(
         # No warm-up from a cold structure seen yet (the first Mondays): its gain is a
         # normal morning's, too quick; never later than the fixed early start then.
         lead = max(lead, min(settings.fixed_preheat(True), cap))
+    if _colder_than_seen(learning):
+        lead = cap  # beyond what the model was learnt on: as early as the cap allows
     start = before(arrival, lead).astimezone(local_now.tzinfo)
     if latched is None:
         begin = start if plant is None else plant.first_available(start, local_now)
@@ -271,8 +278,12 @@ def learned_decision(
                                             settings, plant, then), planned=begin)
         latched = Preheat(local_now, _late(plant, start), agenda=forecast.basis == AGENDA)
     # The detail, built only for a pre-heat that runs: zones waiting for theirs never show it.
-    warming = {"estimate": (Reason.of("heating.out_of_reach") if math.isinf(warmup)
-                            else Reason.of("duration", minutes=warmup)),
+    estimate = (Reason.of("heating.out_of_reach") if math.isinf(warmup)
+                else Reason.of("duration", minutes=warmup))
+    if _colder_than_seen(learning):
+        estimate = Reason.of("heating.colder_than_seen", estimate=estimate,
+                             coldest=learning.thermal.coldest_warmup_start)
+    warming = {"estimate": estimate,
                "outdoor": outdoor,
                "source": Reason.of(f"outdoor.{learning.outdoor_forecast(local_now).source}"),
                "margin": margin, "power": learning.power}
@@ -288,6 +299,14 @@ def learned_decision(
         said["event"] = learning.event
     return HeatingDecision(HeatingLevel.COMFORT, comfort.comfort, Reason.of(code, **said),
                            preheat=latched)
+
+
+def _colder_than_seen(learning: Learning) -> bool:
+    """Whether the zone is more than ``UNSEEN_COLD_K`` colder than any warm-up its model
+    was learnt on started from: its warm-up would be extrapolated, and a cold structure
+    warms more slowly than the gain of warmer mornings says (a cold week's Monday)."""
+    coldest = learning.thermal.coldest_warmup_start
+    return coldest is not None and learning.indoor < coldest - UNSEEN_COLD_K
 
 
 def _lead(minutes: float, cap: timedelta) -> timedelta:

@@ -303,6 +303,10 @@ class ThermalModel:
     warmup_error_after_long_absence_minutes: float | None = None
     """The same over the warm-ups after a long absence (hours long, from frost
     protection: their errors are of another size); None when none was seen."""
+    coldest_warmup_start: float | None = None
+    """The coldest air a warm-up of the history started from, °C: below it the model
+    extrapolates (a structure colder than it has seen warms more slowly than its gain
+    says); None when not known (a model stored before it was kept)."""
 
     def _gain(self, after_long_absence: bool) -> float:
         return self.g_after_long_absence if after_long_absence else self.g_warmup
@@ -398,7 +402,8 @@ class ThermalModel:
                 "structure_at": None if self.structure_at is None else (
                     self.structure_at.isoformat()),
                 "warmup_error_after_long_absence_minutes":
-                    self.warmup_error_after_long_absence_minutes}
+                    self.warmup_error_after_long_absence_minutes,
+                "coldest_warmup_start": self.coldest_warmup_start}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ThermalModel:
@@ -414,6 +419,7 @@ class ThermalModel:
                 raise ValueError(f"covariance is not {len(_PARAMETERS)}×{len(_PARAMETERS)}")
             structure, structure_at = data.get("structure"), data.get("structure_at")
             cold_error = data.get("warmup_error_after_long_absence_minutes")
+            coldest = data.get("coldest_warmup_start")
             return cls(k=float(data["k"]), g=float(data["g"]),
                        g_warmup=float(data["g_warmup"]),
                        g_after_long_absence=float(data["g_after_long_absence"]),
@@ -429,7 +435,8 @@ class ThermalModel:
                        structure_at=None if structure_at is None else _utc(
                            datetime.fromisoformat(str(structure_at))),
                        warmup_error_after_long_absence_minutes=None if cold_error is None
-                       else float(cold_error))
+                       else float(cold_error),
+                       coldest_warmup_start=None if coldest is None else float(coldest))
         except KeyError as missing:
             raise ValueError(f"stored thermal model has no {missing}") from None
         except TypeError as wrong:
@@ -1096,4 +1103,5 @@ def _model(best: _Candidate, samples: int, warmups: int, now: datetime,
         structure_hours=best.hours,
         structure_share=0.0 if len(p) < 4 else 1.0 / (1.0 + math.exp(-p[3])),
         structure=best.structure,
-        structure_at=None if best.structure is None else _utc(best.structure_at))
+        structure_at=None if best.structure is None else _utc(best.structure_at),
+        coldest_warmup_start=float(best.mornings.start.min()))

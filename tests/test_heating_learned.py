@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -403,3 +404,23 @@ def test_a_lead_before_an_arrival_is_real_time_across_a_daylight_saving_change(
     start = before(moment, span)
     assert start.astimezone(UTC) == expected_utc and start.tzinfo is PARIS
     assert start.astimezone(UTC) + span == moment.astimezone(UTC)
+
+
+def test_colder_than_every_warmup_learnt_the_preheat_starts_as_early_as_its_cap() -> None:
+    """A model learnt on mornings from 16 °C at the lowest extrapolates from 13 °C (a cold
+    week's structure warms more slowly than its gain says): the pre-heat starts at its
+    cap, and says why; within a kelvin of what was seen, at the model's own time."""
+    seen = replace(ZONE, coldest_warmup_start=16.0)
+    cap = LearningSettings().max_preheat(False)
+    assert ZONE.warmup_minutes(13.0, 19.0, 2.0) + 20 < cap.total_seconds() / 60 - 30
+    at_cap = EIGHT - cap
+    cold = decide(at_cap + timedelta(minutes=5), 13.0, model=seen)
+    assert cold.level is HeatingLevel.COMFORT and cold.preheat is not None
+    details = cold.reason.details("fr")
+    assert details is not None and "plus froide que toutes les montées apprises" in details
+    assert "16,0 °C" in details
+    # The model without that knowledge, or within a kelvin of it, waits.
+    assert decide(at_cap + timedelta(minutes=5), 13.0).preheat is None
+    assert decide(at_cap + timedelta(minutes=5), 15.2, model=seen).preheat is None
+    # What was seen is kept with the model.
+    assert ThermalModel.from_dict(seen.to_dict()).coldest_warmup_start == 16.0

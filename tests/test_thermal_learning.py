@@ -68,6 +68,10 @@ def test_fit_recovers_known_parameters_within_10_percent() -> None:
     assert abs(model.g - g) / g < 0.10, model
     # The warm-ups replayed with the fitted model are within a few minutes.
     assert model.warmup_error_minutes < 10.0, model
+    # It knows the coldest air a warm-up it learnt from started at.
+    coldest = min(e.indoor_start for e in warmup_episodes(history, now=history[-1].time))
+    assert model.coldest_warmup_start is not None
+    assert coldest - 0.3 <= model.coldest_warmup_start <= coldest + 0.3
 
 
 def test_nan_observation_is_skipped_not_fitted() -> None:

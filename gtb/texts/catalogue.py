@@ -411,6 +411,12 @@ _HEATING: dict[str, Template] = {
                                    "later, when heat was available: occupancy scheduled at "
                                    "{start:moment}"),
     "heating.out_of_reach": ("hors d'atteinte", "out of reach"),
+    "heating.colder_than_seen": ("{estimate}, mais la zone est plus froide que toutes les "
+                                 "montées apprises (depuis {coldest:temperature} au plus "
+                                 "bas) : départ au plus tôt",
+                                 "{estimate}, but the zone is colder than every warm-up "
+                                 "learnt (from {coldest:temperature} at the lowest): "
+                                 "started as early as allowed"),
     "heating.early_stop": ("Arrêt anticipé : consigne {floor:temperature}, que la zone tient "
                            "sans chauffer jusqu'à la fin prévue à {end:moment}",
                            "Early stop: setpoint {floor:temperature}, which the zone holds "
