@@ -487,8 +487,8 @@ def test_the_engine_learns_each_night_keeps_it_and_honours_the_switch(
             assert restored is not None and learned is not None
             # As stored, but for a two-state model's structure estimate, which moves on with
             # the readings since.
-            moving = {"structure": None, "structure_at": None}
-            assert replace(restored, **moving) == replace(learned, **moving)
+            assert replace(restored, structure=None, structure_at=None) == replace(
+                learned, structure=None, structure_at=None)
             assert (restored.structure is None) == (learned.structure is None)
             r.store.learning.switch(zone, False, at=r.clock.now(), who="marie")
             await r.tick(after_s=900)
