@@ -32,6 +32,10 @@ UNSEEN_COLD_K = 1.0
 beyond, a pre-heat starts as early as its cap allows, and the warm-up it then makes
 teaches the model that start. A kelvin is a sensor's accuracy and a structure's few
 hours of difference; fixed, about extrapolation, not about a building."""
+AHEAD_AT_MOST = timedelta(hours=24)
+"""A pre-heat the plant's clock cuts is brought forward into the window before only
+when that window ends at most this before the pre-heat's start: heat given a day earlier
+is mostly lost by then. Fixed: about heat stored in a building, not about one."""
 WARMUP_ITERATIONS = 4
 """Rounds of (warm-up -> its window -> the forecast's mean over it -> warm-up): a forecast
 changes by a few kelvins over hours, and the start settles in two or three."""
@@ -118,6 +122,10 @@ def programme_decision(
                           late=late, detail=refused),
             )
         then = _waiting(local_now, wanted, begin, start)
+    elif start is not None:
+        ahead = ahead_of_the_gap(local_now, before(start, lead), start, plant)
+        if ahead is not None:
+            return HeatingDecision(HeatingLevel.COMFORT, comfort.comfort, ahead)
     when = (Reason.of("heating.nothing_scheduled") if start is None
             else Reason.of("heating.until", at=local_now, start=start))
     because = "_because" if occupation.because else ""
@@ -143,6 +151,29 @@ def _late(plant: PlantClock | None, wanted: datetime) -> float:
     if begin is None:
         return 0.0
     return max(0.0, elapsed(wanted, begin).total_seconds() / 60)
+
+
+def ahead_of_the_gap(local_now: datetime, start: datetime, arrival: datetime,
+                     plant: PlantClock | None) -> Reason | None:
+    """Heat now, for a pre-heat planned from ``start`` that the plant's own clock cuts
+    (no heat from then until it resumes)? When ``local_now`` is within the time that gap
+    takes from the pre-heat (at most the pre-heat itself), counted back from the end of
+    the plant's window before it: that heat is given there instead, and the zone coasts
+    through the gap (a crèche's pump stopped from 19:00 to 05:30, the end of a closure).
+    The reason why, or None."""
+    if plant is None or start <= local_now:
+        return None
+    window = plant.window_before(start)
+    if window is None:
+        return None
+    end, resume = window
+    if elapsed(end, start) > AHEAD_AT_MOST:
+        return None
+    lost = min(elapsed(start, resume), elapsed(start, arrival))
+    if not before(end, lost) <= local_now < end:
+        return None
+    return Reason.of("heating.preheat_ahead", at=local_now, end=end, resume=resume,
+                     arrival=arrival)
 
 
 def _waiting(local_now: datetime, wanted: datetime, begin: datetime | None,
@@ -270,6 +301,9 @@ def learned_decision(
         lead = cap  # beyond what the model was learnt on: as early as the cap allows
     start = before(arrival, lead).astimezone(local_now.tzinfo)
     if latched is None:
+        ahead = ahead_of_the_gap(local_now, start, arrival, plant)
+        if ahead is not None:
+            return HeatingDecision(HeatingLevel.COMFORT, comfort.comfort, ahead)
         begin = start if plant is None else plant.first_available(start, local_now)
         if begin is None or begin > local_now:
             then = (Reason.of("heating.preheat_about", at=local_now, start=start)

@@ -182,6 +182,19 @@ class PlantClock:
             when = now
         return when if self.schedule is None else self._next_window(when, strictly=False)
 
+    def window_before(self, start: datetime) -> tuple[datetime, datetime] | None:
+        """When the schedule cannot deliver heat at ``start`` (aware, in the site's zone):
+        the end of its last window before, and when heat comes again; None when it can, or
+        nothing says (no schedule, or no window around within ``LOOK_AHEAD_DAYS``)."""
+        if self.schedule is None:
+            return None
+        resume = self._next_window(start, strictly=False)
+        if resume is None or resume <= start:
+            return None
+        ends = [end for _, end in self._windows(start - timedelta(days=LOOK_AHEAD_DAYS))
+                if end <= start]
+        return (ends[-1], resume) if ends else None
+
     def _next_window(self, when: datetime, *, strictly: bool) -> datetime | None:
         if self.schedule is None:
             return None

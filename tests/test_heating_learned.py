@@ -29,7 +29,7 @@ from gtb.engine.decisions import Decider
 from gtb.engine.journal import Journal
 from gtb.engine.reading import Snapshot
 from gtb.model import ComfortLevels, Site
-from gtb.model.calendar import Programme
+from gtb.model.calendar import AgendaEntry, Programme
 from gtb.model.learning import LearningSettings
 from gtb.model.points import HeatingLevel, Quality
 from gtb.store import Store
@@ -424,3 +424,49 @@ def test_colder_than_every_warmup_learnt_the_preheat_starts_as_early_as_its_cap(
     assert decide(at_cap + timedelta(minutes=5), 15.2, model=seen).preheat is None
     # What was seen is kept with the model.
     assert ThermalModel.from_dict(seen.to_dict()).coldest_warmup_start == 16.0
+
+
+CRECHE = Programme(mon=("07:00-18:30",), tue=("07:00-18:30",), wed=("07:00-18:30",),
+                   thu=("07:00-18:30",), fri=("07:00-18:30",))
+PUMP = PlantClock(Programme(mon=("02:00-19:00",), tue=("05:30-19:00",), wed=("05:30-19:00",),
+                            thu=("05:30-19:00",), fri=("05:30-19:00",)))
+
+
+def test_a_preheat_the_plants_clock_cuts_is_brought_forward_into_its_window_before() -> None:
+    """Back from a closure (Wednesday to Friday), with the emission pump stopped from 19:00
+    to 05:30: the 4 h fixed early start before 07:00 would begin at 03:00, 2 h 30 before
+    the pump resumes. Those 2 h 30 are given at the end of Thursday's window instead, and
+    the zone coasts through the night."""
+    closure = AgendaEntry(kind="closure", label="Fermeture",
+                          start=datetime(2026, 1, 13, 0, 0), end=datetime(2026, 1, 16, 0, 0))
+
+    def fixed(now: datetime) -> HeatingDecision:
+        where = occupation(CRECHE, CALENDAR, "creche", now, (closure,))
+        return programme_decision(where, now, LEVELS, plant=PUMP)
+
+    thursday = datetime(2026, 1, 15, 16, 0, tzinfo=PARIS)
+    assert fixed(thursday).level is HeatingLevel.FROST_PROTECTION
+    ahead = fixed(thursday.replace(hour=16, minute=45))
+    assert ahead.level is HeatingLevel.COMFORT
+    assert ahead.reason.fr == ("Préchauffage avancé jusqu'à 19:00 : le chauffage ne reprend "
+                               "qu'à demain 05:30, trop tard pour l'arrivée prévue à demain "
+                               "07:00")
+    assert fixed(thursday.replace(hour=19, minute=15)).level is HeatingLevel.FROST_PROTECTION
+    # Without a clock, or when the start falls within a window, nothing is brought forward.
+    where = occupation(CRECHE, CALENDAR, "creche", thursday.replace(hour=17), (closure,))
+    assert programme_decision(where, thursday.replace(hour=17), LEVELS).level is (
+        HeatingLevel.FROST_PROTECTION)
+    # A learned pre-heat too: from 8 °C, colder than any warm-up learnt from, it would start
+    # at its 12 h cap, 19:00 on Thursday, as the pump stops: the 10 h 30 of the night are
+    # given on Thursday from 08:30.
+    seen = replace(ZONE, coldest_warmup_start=15.0)
+    friday = datetime(2026, 1, 16, 7, 0, tzinfo=PARIS)
+    learning = Learning(forecast(friday), seen, 8.0, 2.0, False)
+    now = thursday.replace(hour=18, minute=30)
+    learned = learned_decision(occupation(CRECHE, CALENDAR, "creche", now), now, LEVELS,
+                               learning, None, plant=PUMP)
+    assert learned.level is HeatingLevel.COMFORT
+    assert learned.reason.fr.startswith("Préchauffage avancé jusqu'à 19:00")
+    early = thursday.replace(hour=8, minute=15)
+    assert learned_decision(occupation(CRECHE, CALENDAR, "creche", early), early, LEVELS,
+                            learning, None, plant=PUMP).level is not HeatingLevel.COMFORT

@@ -261,3 +261,20 @@ def test_frost_with_no_heat_available_raises_an_alarm_until_heat_can_come(
         alarms.follow(later, {key: Command(key, 1.0, heat.reason, "safety")},
                       store.alarms.active())
         assert store.alarms.active() == {}
+
+
+def test_the_plant_clock_says_where_its_window_before_a_gap_ends() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    pump = PlantClock(Programme(mon=("02:00-19:00",), tue=("05:30-19:00",),
+                                wed=("05:30-19:00",), thu=("05:30-19:00",),
+                                fri=("05:30-19:00",)))
+    friday_3am = datetime(2026, 1, 2, 3, 10, tzinfo=paris)
+    assert pump.window_before(friday_3am) == (datetime(2026, 1, 1, 19, 0, tzinfo=paris),
+                                              datetime(2026, 1, 2, 5, 30, tzinfo=paris))
+    # Within a window, no gap; and a clock-less plant says nothing.
+    assert pump.window_before(friday_3am.replace(hour=6)) is None
+    assert PlantClock().window_before(friday_3am) is None
+    # Over the weekend, the window before is Friday's, the next one Monday 02:00.
+    sunday = datetime(2026, 1, 4, 20, 0, tzinfo=paris)
+    assert pump.window_before(sunday) == (datetime(2026, 1, 2, 19, 0, tzinfo=paris),
+                                          datetime(2026, 1, 5, 2, 0, tzinfo=paris))

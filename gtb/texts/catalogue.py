@@ -411,6 +411,12 @@ _HEATING: dict[str, Template] = {
                                    "later, when heat was available: occupancy scheduled at "
                                    "{start:moment}"),
     "heating.out_of_reach": ("hors d'atteinte", "out of reach"),
+    "heating.preheat_ahead": ("Préchauffage avancé jusqu'à {end:clock} : le chauffage ne "
+                              "reprend qu'à {resume:moment}, trop tard pour l'arrivée prévue "
+                              "à {arrival:moment}",
+                              "Preheat brought forward until {end:clock}: heat resumes only "
+                              "at {resume:moment}, too late for the arrival expected at "
+                              "{arrival:moment}"),
     "heating.colder_than_seen": ("{estimate}, mais la zone est plus froide que toutes les "
                                  "montées apprises (depuis {coldest:temperature} au plus "
                                  "bas) : départ au plus tôt",
