@@ -10,7 +10,10 @@ decision follows the agenda (``bearing``):
   or the zone is in a programme period that an event prolongs: the programme's decision
   with the agenda (comfort while occupied, the setbacks outside, the fixed early start),
   as a programmable thermostat would follow it; so too when the agenda leaves no arrival
-  within the horizon (``Bearing.PROGRAMME``);
+  within the horizon (``Bearing.PROGRAMME``). But in a closure (or a day exception with
+  nobody there), a zone with a thermal model takes the learned pre-heat toward the first
+  period after it whenever that starts before the fixed one: days without heat leave a
+  cold structure, which the fixed early start does not catch;
 - before an arrival the agenda gives (an event's start; the first period after a
   closure to come): with a learned thermal model, the learned optimal start toward it, an
   arrival known and certain (``agenda_arrival``): the model's margin, the plant's clock,

@@ -45,7 +45,7 @@ from controllers.occupancy import (
     seen_whole,
 )
 from controllers.plant import PlantClock
-from controllers.schedule import FrenchCalendar, occupation
+from controllers.schedule import FrenchCalendar, Occupation, occupation
 from controllers.thermal import (
     BETTER_SHARE,
     ThermalHistory,
@@ -56,6 +56,7 @@ from controllers.thermal import (
 from gtb.model import BuildingUse, ComfortLevels
 from gtb.model.calendar import AgendaEntry, Programme
 from gtb.model.learning import DEFAULT_LEARNING, LearningSettings
+from gtb.model.points import HeatingLevel
 from gtb.texts import Reason
 
 FORECAST_REFRESH = timedelta(hours=1)
@@ -238,26 +239,45 @@ class ZoneLearner:
                  if agenda else occupied)
         under = bearing(occupied, where)
         refused = self.thermal_refused if self.learning and self.thermal is None else None
+        knows = self.learning and self.thermal is not None and indoor is not None and (
+            outdoor is not None)
         if under is Bearing.PROGRAMME:
             decision = programme_decision(where, local_now, self.comfort, self.settings,
                                           plant=plant, refused=refused)
+            if (knows and decision.level is not HeatingLevel.COMFORT and not where.occupied
+                    and where.because is not None and where.next_start is not None):
+                # A closure (or a day exception) decides the moment: its setback, but a
+                # learned pre-heat toward the first period after it (from a structure cold
+                # from days without heat) when that starts earlier than the fixed one.
+                toward = self._learned(local_now, where, Bearing.ARRIVAL, agenda, indoor,
+                                       outdoor, present, forecast, plant, power)
+                if toward.level is HeatingLevel.COMFORT:
+                    decision = toward
         else:
-            learning = None
-            if self.learning and self.thermal is not None and indoor is not None and (
-                outdoor is not None
-            ):
-                arrival, event = self._forecast_at(local_now), None
-                if under is Bearing.ARRIVAL:
-                    arrival, event = agenda_arrival(self.programme, self.calendar, self.use,
-                                                    where, agenda, arrival)
-                learning = Learning(arrival, self.thermal, indoor, outdoor,
-                                    present, None if present is None else self._last_seen(),
-                                    weather=forecast, power=power, event=event)
-            decision = learned_decision(where, local_now, self.comfort, learning,
-                                        self._previous, self.settings, plant=plant,
-                                        refused=refused)
+            decision = (self._learned(local_now, where, under, agenda, indoor, outdoor,
+                                      present, forecast, plant, power) if knows
+                        else learned_decision(where, local_now, self.comfort, None,
+                                              self._previous, self.settings, plant=plant,
+                                              refused=refused))
         self._previous = decision
         return decision
+
+    def _learned(self, local_now: datetime, where: Occupation, under: Bearing,
+                 agenda: tuple[AgendaEntry, ...], indoor: float | None, outdoor: float | None,
+                 present: bool | None, forecast: OutdoorForecast | None,
+                 plant: PlantClock | None, power: float) -> HeatingDecision:
+        """The learned decision, toward the agenda's arrival when ``under`` says so; the
+        zone has a thermal model and both temperatures."""
+        assert self.thermal is not None and indoor is not None and outdoor is not None
+        arrival, event = self._forecast_at(local_now), None
+        if under is Bearing.ARRIVAL:
+            arrival, event = agenda_arrival(self.programme, self.calendar, self.use, where,
+                                            agenda, arrival)
+        learning = Learning(arrival, self.thermal, indoor, outdoor, present,
+                            None if present is None else self._last_seen(),
+                            weather=forecast, power=power, event=event)
+        return learned_decision(where, local_now, self.comfort, learning, self._previous,
+                                self.settings, plant=plant)
 
     def follow(self, programme: Programme) -> None:
         """A new weekly programme: the next arrival is worked out again from it."""

@@ -4,6 +4,7 @@ engine and the bench decide alike; the bench's agenda is what a manager enters."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -132,6 +133,29 @@ def test_a_closure_is_a_setback_whatever_was_learned() -> None:
     closed = learner.decide(tuesday, indoor=19.0, outdoor=2.0, present=False, agenda=(works,))
     assert closed.level is HeatingLevel.REDUCED
     assert closed.reason.fr.startswith("Inoccupé (Travaux, ")
+
+
+def test_the_reopening_after_a_closure_gets_a_learned_preheat_from_a_cold_zone() -> None:
+    """A week's closure to Sunday: the zone is at 9 °C, colder than any warm-up its model
+    was learnt on, so its pre-heat toward Monday's 08:00 starts at the 12 h cap, during
+    the closure, where the fixed early start would wait until 04:00; the rest of the
+    closure is its setback, named."""
+    closed = AgendaEntry(kind="closure", label="Fermeture", start=datetime(2026, 1, 12, 0, 0),
+                         end=datetime(2026, 1, 19, 0, 0))
+    cold = replace(SLOW, coldest_warmup_start=14.0)
+    sunday = datetime(2026, 1, 18, 20, 15, tzinfo=PARIS)
+    learner = zone(cold)
+    early = learner.decide(sunday, indoor=9.0, outdoor=2.0, present=False, agenda=(closed,))
+    assert early.level is HeatingLevel.COMFORT and early.preheat is not None
+    assert early.reason.fr.startswith("Préchauffage démarré à 20:15")
+    without = zone(None).decide(sunday, indoor=9.0, outdoor=2.0, present=False,
+                                agenda=(closed,))
+    assert without.level is HeatingLevel.FROST_PROTECTION
+    assert without.reason.fr.startswith("Inoccupé plus de 48 h (Fermeture, ")
+    midweek = zone(cold).decide(sunday - timedelta(days=3), indoor=9.0, outdoor=2.0,
+                                present=False, agenda=(closed,))
+    assert midweek.level is HeatingLevel.FROST_PROTECTION
+    assert midweek.reason.fr.startswith("Inoccupé plus de 48 h (Fermeture, ")
 
 
 def test_the_agenda_a_manager_enters_holds_events_closures_and_councils_not_clubs(
