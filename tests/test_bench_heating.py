@@ -60,6 +60,10 @@ STRATEGY_NAMES = {"always", "as_found", "fixed", "learned"}
 
 def test_the_report_has_the_documented_keys_for_every_strategy(
         result: dict[str, object]) -> None:
+    # In the order asked, though the longest season (learned) runs first.
+    strategies = result["strategies"]
+    assert isinstance(strategies, dict)
+    assert list(strategies) == ["always", "as_found", "fixed", "learned"]
     summary = result["summary"]
     assert isinstance(summary, dict)
     assert set(summary) == {"savings_vs_fixed_pct", "savings_vs_as_found_pct",
