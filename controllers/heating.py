@@ -297,7 +297,8 @@ def learned_decision(
         # No warm-up from a cold structure seen yet (the first Mondays): its gain is a
         # normal morning's, too quick; never later than the fixed early start then.
         lead = max(lead, min(settings.fixed_preheat(True), cap))
-    if _colder_than_seen(learning):
+    colder = _colder_than_seen(learning)
+    if colder:
         lead = cap  # beyond what the model was learnt on: as early as the cap allows
     start = before(arrival, lead).astimezone(local_now.tzinfo)
     if latched is None:
@@ -314,7 +315,7 @@ def learned_decision(
     # The detail, built only for a pre-heat that runs: zones waiting for theirs never show it.
     estimate = (Reason.of("heating.out_of_reach") if math.isinf(warmup)
                 else Reason.of("duration", minutes=warmup))
-    if _colder_than_seen(learning):
+    if colder:
         estimate = Reason.of("heating.colder_than_seen", estimate=estimate,
                              coldest=learning.thermal.coldest_warmup_start)
     warming = {"estimate": estimate,
