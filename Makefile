@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 # Debian packages the tests start for real: InfluxDB 1.x and VictoriaMetrics (the history
 # is shipped to them), docker-compose (validates docker/compose.yaml; no Docker engine needed),
-# Chromium (Playwright drives /usr/bin/chromium for the panel's browser tests).
+# Chromium (Playwright drives /usr/bin/chromium for the panel's browser tests). Installed
+# without their recommended packages, their services neither started nor enabled.
 TEST_DEBS := influxdb victoria-metrics docker-compose chromium
 
 .PHONY: run test install debs lint
@@ -30,9 +31,4 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 debs:
-	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages for the tests:$$missing"; \
-	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	@bash tests/install-debs.sh $(TEST_DEBS)
