@@ -15,6 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_SITE = ROOT / "sites" / "demo-commune.yaml"
 
 
+DEVICE_TIMEOUT_S = 2.0
+"""The drivers' timeout against the virtual commune's devices on loopback: they answer in
+milliseconds, and this leaves room for a loaded 2-core machine that stalls the process."""
+
+
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     """A free port on 127.0.0.1, TCP or (``socket.SOCK_DGRAM``) UDP."""
     return free_loopback_port(udp=kind == socket.SOCK_DGRAM)

@@ -22,7 +22,7 @@ from gtb.store import Store
 from protocols.bacnet import BacnetDriver
 from protocols.modbus import ModbusDriver
 
-from .conftest import free_port
+from .conftest import DEVICE_TIMEOUT_S, free_port
 
 PARIS = ZoneInfo("Europe/Paris")
 MONDAY_3AM = datetime(2026, 1, 12, 3, 0, tzinfo=PARIS)
@@ -63,9 +63,9 @@ async def rig(
     virtual = VirtualSite(site, clock, seed=5, bacnet_options=bacnet_options)
     store = Store(db)
     drivers = {
-        "modbus": ModbusDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5),
+        "modbus": ModbusDriver(now=lambda: clock.now().timestamp(), timeout_s=DEVICE_TIMEOUT_S),
         "bacnet": BacnetDriver(now=lambda: clock.now().timestamp(),
-                               port=free_port(socket.SOCK_DGRAM), timeout_s=0.5),
+                               port=free_port(socket.SOCK_DGRAM), timeout_s=DEVICE_TIMEOUT_S),
     }
     engine = Engine(engine_site or site, store, drivers, clock, settings)
     # The background sync stays out of the way: the tests sync by hand, at known times.

@@ -17,7 +17,7 @@ from gtb.model.points import BacnetBinding, Severity
 from gtb.sim.runner import VirtualSite
 from gtb.store import Store
 
-from .conftest import ROOT, free_port
+from .conftest import DEVICE_TIMEOUT_S, ROOT, free_port
 from .engine_rig import MONDAY_3AM, rig, run
 
 SETPOINT = "gymnase.salle.consigne"
@@ -165,8 +165,8 @@ def test_a_device_that_cannot_be_reached_says_nothing_of_its_bindings(
     async def body() -> None:
         clock = SimulatedClock(MONDAY_3AM)
         drivers = {
-            "modbus": ModbusDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5),
-            "bacnet": BacnetDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5,
+            "modbus": ModbusDriver(now=lambda: clock.now().timestamp(), timeout_s=DEVICE_TIMEOUT_S),
+            "bacnet": BacnetDriver(now=lambda: clock.now().timestamp(), timeout_s=DEVICE_TIMEOUT_S,
                                    port=free_port(socket.SOCK_DGRAM)),
         }
         for driver in drivers.values():

@@ -21,7 +21,7 @@ from gtb.store import Store
 from protocols.bacnet import BacnetDriver
 from protocols.modbus import ModbusDriver
 
-from .conftest import free_port
+from .conftest import DEVICE_TIMEOUT_S, free_port
 
 SPEED = 3600.0  # a simulated hour per real second: a tick every 17 ms, rollups every second
 START = datetime(2026, 1, 12, 6, 0, tzinfo=ZoneInfo("Europe/Paris"))
@@ -32,8 +32,11 @@ def _engine(site: Site, tmp_path: Path) -> tuple[SimulatedClock, Store, Engine]:
     """An engine on the demo commune's drivers, its store and its clock (accelerated)."""
     clock = SimulatedClock(START, speed=SPEED)
     store = Store(tmp_path / "gtb.sqlite")
-    drivers = {"modbus": ModbusDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5),
-               "bacnet": BacnetDriver(now=lambda: clock.now().timestamp(), timeout_s=0.5,
+    def now() -> float:
+        return clock.now().timestamp()
+
+    drivers = {"modbus": ModbusDriver(now=now, timeout_s=DEVICE_TIMEOUT_S),
+               "bacnet": BacnetDriver(now=now, timeout_s=DEVICE_TIMEOUT_S,
                                       port=free_port(socket.SOCK_DGRAM))}
     return clock, store, Engine(site, store, drivers, clock)
 

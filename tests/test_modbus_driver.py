@@ -40,8 +40,14 @@ from .field_clients import Clock, bounded, elapsed, run
 TIMEOUT_S = 0.3
 """The driver's timeout in the fault tests: short, so that a dead device costs little."""
 
-MARGIN_S = 0.5
-"""What a read may take beyond the timeout: scheduling, closing, a refused connection."""
+MARGIN_S = 3.0
+"""What a read may take beyond the timeout: scheduling, closing, a refused connection, and
+a loaded 2-core machine that stalls the process for a while. The requests counted at the
+devices, not this bound, show that a dead device is asked once."""
+
+CONCURRENT_TIMEOUT_S = 2.0
+"""The timeout when four silent devices are read: one after the other they would take
+8 s, together 2 s, and the margin lies between."""
 
 READ = 12
 """Octets of a read request (and of a single write): MBAP header 7, function code 1,
@@ -501,10 +507,10 @@ def test_devices_are_read_concurrently() -> None:
     points = [p for s in silent for p in retargeted([server.point(0)], s.port)]
 
     async def scenario() -> None:
-        async with serving(*silent), driver_of(timeout_s=TIMEOUT_S) as driver:
+        async with serving(*silent), driver_of(timeout_s=CONCURRENT_TIMEOUT_S) as driver:
             took = elapsed()
             readings = await bounded(driver.read(points))
-            assert took() < TIMEOUT_S + MARGIN_S
+            assert took() < CONCURRENT_TIMEOUT_S + MARGIN_S < len(silent) * CONCURRENT_TIMEOUT_S
             assert not any(r.ok for r in readings.values())
 
     run(scenario)
