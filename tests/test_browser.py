@@ -67,7 +67,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             "--panel-port", str(free_port())]
     with out.open("w", encoding="utf-8") as stdout, err.open("w", encoding="utf-8") as stderr:
         process = subprocess.Popen(args, cwd=folder, stdout=stdout, stderr=stderr,
-                                   env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+                                   env={"COLUMNS": "200", "PATH": "/usr/bin:/bin",
+                                        "PYTHONPATH": str(ROOT)})  # this checkout's code
     try:
         url = _wait_for(lambda: _panel_url(out.read_text(encoding="utf-8")), process, err)
         yield Demo(url, db, _passwords(out.read_text(encoding="utf-8")))
