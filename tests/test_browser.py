@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import (
     Browser,
     BrowserContext,
+    ConsoleMessage,
     Locator,
     Page,
     expect,
@@ -67,7 +68,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             "--panel-port", str(free_port())]
     with out.open("w", encoding="utf-8") as stdout, err.open("w", encoding="utf-8") as stderr:
         process = subprocess.Popen(args, cwd=folder, stdout=stdout, stderr=stderr,
-                                   env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+                                   env={"COLUMNS": "200", "PATH": "/usr/bin:/bin",
+                                        "PYTHONPATH": str(ROOT)})  # this checkout's code
     try:
         url = _wait_for(lambda: _panel_url(out.read_text(encoding="utf-8")), process, err)
         yield Demo(url, db, _passwords(out.read_text(encoding="utf-8")))
@@ -122,12 +124,32 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def phone(browser: Browser) -> Iterator[BrowserContext]:
+    """A phone's browser; on closing it, no page it showed broke the panel's
+    Content-Security-Policy (web/headers.py)."""
     context = browser.new_context(**PHONE)  # type: ignore[arg-type]
     context.set_default_timeout(15_000)
+    violations = csp_violations(context)
     try:
         yield context
+        for page in context.pages:
+            page.evaluate("0")  # a round trip: what the page logged before it has arrived
     finally:
         context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
+
+
+def csp_violations(context: BrowserContext) -> list[str]:
+    """The CSP violations of every page of ``context``, as they come: Chromium reports each
+    one in the page's console, whichever page and however it came (parsed, swapped in by
+    htmx, added by a script)."""
+    found: list[str] = []
+
+    def seen(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            found.append(f"{message.location.get('url')}: {message.text}")
+
+    context.on("console", seen)
+    return found
 
 
 def sign_in(context: BrowserContext, demo: Demo, name: str) -> Page:
@@ -275,3 +297,45 @@ def test_an_operator_adds_a_lighting_event_to_a_cabinet(
     expect(listed).to_contain_text("ajoutée par gestionnaire")
     expect(page.locator("#cabinet-ep-eglise li", has_text=label)).to_have_count(0)
     shot(page, "08-lighting-event-added")
+
+
+PAGES = ["/", "/building/mairie", ZONE, "/programmes", "/programmes/mairie/accueil",
+         "/lighting", "/alarms", "/audit", "/export", "/savings", "/savings/report"]
+"""Every page of the menu, as the admin sees them; the phone fixture checks that none breaks
+the Content-Security-Policy."""
+
+
+def test_every_page_keeps_to_the_content_security_policy(
+    demo: Demo, phone: BrowserContext
+) -> None:
+    page = sign_in(phone, demo, "admin")
+    for path in PAGES:
+        response = page.goto(demo.url.rstrip("/") + path)
+        assert response is not None and response.ok, path
+        assert "script-src 'self'" in response.headers["content-security-policy"], path
+        expect(page.locator("h1")).to_be_visible()
+        if path == ZONE:  # the chart, drawn by uPlot from the series it fetched
+            expect(page.locator("#chart .uplot")).to_be_visible()
+        if path == "/programmes":  # a refresh by htmx, as every 10 s
+            page.evaluate("htmx.ajax('GET', location.pathname, "
+                          "{target: '#live', select: '#live', swap: 'outerHTML'})")
+            expect(page.locator("svg.daybar rect").first).to_be_attached()
+            shot(page, "09-programmes")
+        if path == "/savings/report":  # its button prints, from panel.js
+            page.evaluate("window.print = () => { document.body.dataset.printed = 'yes'; }")
+            page.get_by_role("button", name="Imprimer").tap()
+            expect(page.locator("body")).to_have_attribute("data-printed", "yes")
+
+
+def test_a_csp_violation_shows_in_the_console(demo: Demo, browser: Browser) -> None:
+    """What the phone fixture listens to: Chromium's report of a blocked inline style."""
+    context = browser.new_context(**PHONE)  # type: ignore[arg-type]
+    try:
+        page = context.new_page()
+        page.goto(demo.url)
+        with page.expect_console_message(
+                lambda message: "Content Security Policy" in message.text) as blocked:
+            page.evaluate("document.head.insertAdjacentHTML('beforeend', '<style>p {}</style>')")
+        assert "style-src 'self'" in blocked.value.text
+    finally:
+        context.close()

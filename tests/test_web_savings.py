@@ -243,7 +243,7 @@ def test_the_monthly_report_has_a_page_per_building_and_prints(rig: PanelRig) ->
     page = client.get("/savings/report?month=2025-12").get_data(as_text=True)
     sections = re.findall(r'<section class="report-building" id="report-([\w-]+)"', page)
     assert sections == list(BUILDINGS)
-    assert 'onclick="window.print()"' in page and ">Imprimer</button>" in page
+    assert '<button type="button" data-print>Imprimer</button>' in page
     plain = text(page)
     assert "Rapport mensuel des économies d'énergie — décembre 2025" in plain
     assert "Période du rapport : 01/12/2025 – 31/12/2025" in plain

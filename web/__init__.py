@@ -20,7 +20,19 @@ from flask_wtf.csrf import CSRFProtect
 from gtb.clock import Clock
 from gtb.model import Site
 from gtb.store import Store
-from web import alarms, api, audit, auth, export, i18n, lighting, pages, programmes, savings
+from web import (
+    alarms,
+    api,
+    audit,
+    auth,
+    export,
+    headers,
+    i18n,
+    lighting,
+    pages,
+    programmes,
+    savings,
+)
 from web.panel import Panel
 
 
@@ -50,6 +62,7 @@ def create_app(config: PanelConfig) -> Flask:
     )
     app.extensions["gtb"] = Panel(config.site, Store(config.store_path), config.clock)
     CSRFProtect(app)
+    headers.init_app(app, https=config.secure_cookies)
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
                       default_limits=[], headers_enabled=True)
     auth.init_app(app)

@@ -15,6 +15,7 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
+    current_app,
     flash,
     jsonify,
     make_response,
@@ -141,7 +142,7 @@ def language(code: str) -> Response:
     response = make_response(redirect(target))
     if code in i18n.LANGS:
         response.set_cookie(i18n.COOKIE, code, max_age=365 * 86400, samesite="Lax",
-                            httponly=True)
+                            httponly=True, secure=current_app.config["SESSION_COOKIE_SECURE"])
     return response
 
 
