@@ -29,7 +29,6 @@ EN: dict[str, str] = {
     "Rôle": "Role",
     "Créé le": "Created",
     "État": "State",
-    "Action": "Action",
     "lecteur": "viewer",
     "opérateur": "operator",
     "administrateur": "admin",
