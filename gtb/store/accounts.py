@@ -42,6 +42,14 @@ _TOKEN_COLUMNS = "id, user, label, created_at, expires_at, revoked_at, last_used
 """What the store tells of a token: everything but its hash."""
 
 
+class TokenState(StrEnum):
+    """Whether a token still opens the API (its account may still be disabled)."""
+
+    LIVE = "live"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
 @dataclass(frozen=True)
 class ApiToken:
     """An API token of a script, as an admin sees it: never its hash."""
@@ -61,14 +69,6 @@ class ApiToken:
         if self.expires_at is not None and self.expires_at <= at:
             return TokenState.EXPIRED
         return TokenState.LIVE
-
-
-class TokenState(StrEnum):
-    """Whether a token still opens the API (its account may still be disabled)."""
-
-    LIVE = "live"
-    EXPIRED = "expired"
-    REVOKED = "revoked"
 
 
 class Accounts(Room):
