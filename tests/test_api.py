@@ -73,11 +73,14 @@ def api(demo_site: Site, tmp_path: Path) -> Iterator[ApiRig]:
     for rig in panel_rig(demo_site, tmp_path / "gtb.sqlite"):
         store = rig.store
         tokens, ids = {}, {}
-        for name in ("mairie-viewer", "marie", "admin", "revoked", "disabled"):
+        for name in ("mairie-viewer", "marie", "admin", "revoked", "disabled", "expired"):
             if store.accounts.user(name) is None:  # never signs in: no password to hash
                 store.accounts.add_user(name, "!", UserRole.OPERATOR, at=NOW)
             tokens[name] = f"gtb_token-of-{name}"
-            ids[name] = store.accounts.add_token(name, hash_token(tokens[name]), "tests", at=NOW)
+            # The expired token's last moment was just before now.
+            made = NOW - timedelta(days=365) if name == "expired" else NOW
+            ids[name] = store.accounts.add_token(name, hash_token(tokens[name]), "tests",
+                                                 at=made, expires_at=made + timedelta(days=365))
         store.accounts.revoke_token(ids["revoked"], at=NOW)
         store.accounts.set_disabled("disabled", True)
         tokens["bad"] = "gtb_not-a-token"
@@ -114,8 +117,8 @@ ROUTES: dict[str, tuple[str, str, Any]] = {
     "remove_exception": ("DELETE", "/api/exceptions/{exception}", None),
 }
 ROLES = {"mairie-viewer": UserRole.VIEWER, "marie": UserRole.OPERATOR, "admin": UserRole.ADMIN}
-REFUSED = (None, "bad", "revoked", "disabled")
-"""No token, an unknown one, a revoked one, the token of a disabled account."""
+REFUSED = (None, "bad", "revoked", "disabled", "expired")
+"""No token, an unknown one, a revoked one, the token of a disabled account, an expired one."""
 
 
 def test_the_matrix_covers_every_route() -> None:
@@ -158,6 +161,21 @@ def test_every_role_on_every_route(api: ApiRig, name: str) -> None:
             assert set(response.json or {}) == {"error", "error_en"}
         if expected == 401:
             assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_token_works_until_it_expires_by_the_panels_clock(api: ApiRig) -> None:
+    store = api.rig.store
+    [token] = [t for t in store.accounts.tokens() if t.user == "marie"]
+    assert token.expires_at == NOW + timedelta(days=365) and token.last_used_at is None
+    api.rig.clock.advance(365 * 86400 - 1)
+    assert api.call("GET", "/api/zones").status_code == 200
+    used = store.accounts.token(token.id)
+    assert used is not None and used.last_used_at == token.expires_at - timedelta(seconds=1)
+    api.rig.clock.advance(1)
+    response = api.call("GET", "/api/zones", lang="en")
+    assert response.status_code == 401
+    assert response.json == {"error": "Unknown, revoked or expired API token, or its account "
+                                      "is disabled."}
 
 
 def test_a_session_cookie_is_not_accepted_and_needs_no_csrf(api: ApiRig) -> None:

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from gtb.model.calendar import Programme
 from gtb.model.points import HeatingLevel, Quality, Severity
 from gtb.store import Store
-from gtb.store.accounts import UserRole
+from gtb.store.accounts import TokenState, UserRole
 from gtb.store.errors import ConflictError, NotFoundError, SchemaVersionError, StoreError
 from gtb.store.migrations import MIGRATIONS
 from gtb.store.samples import Sample
@@ -658,6 +658,85 @@ def test_user_names_are_unique_and_roles_are_checked(store: Store) -> None:
     with pytest.raises(NotFoundError, match="paul"):
         store.accounts.set_disabled("paul", True)
     assert [(u.name, u.password_hash) for u in store.accounts.users()] == [("marie", "h")]
+
+
+# -- API tokens ------------------------------------------------------------------------
+
+
+def test_a_token_works_until_it_expires_and_never_shows_its_hash(store: Store) -> None:
+    store.accounts.add_user("marie", "h", "operator", at=T0)
+    end = T0 + timedelta(days=30)
+    token_id = store.accounts.add_token("marie", "hash-1", "relevés", at=T0, expires_at=end)
+    [token] = store.accounts.tokens()
+    assert token == store.accounts.token(token_id)
+    assert (token.user, token.label, token.created_at, token.expires_at) == (
+        "marie", "relevés", T0, end)
+    assert (token.revoked_at, token.last_used_at) == (None, None)
+    assert "hash-1" not in repr(token)
+    assert store.accounts.token_user("hash-1", at=end - timedelta(seconds=1)) is not None
+    assert token.state(end - timedelta(seconds=1)) is TokenState.LIVE
+    assert store.accounts.token_user("hash-1", at=end) is None
+    assert token.state(end) is TokenState.EXPIRED
+    assert store.accounts.token_user("no-such-hash", at=T0) is None
+
+
+def test_a_token_that_would_not_work_is_refused(store: Store) -> None:
+    store.accounts.add_user("marie", "h", "operator", at=T0)
+    with pytest.raises(ValueError, match=r"expire .* before it is made"):
+        store.accounts.add_token("marie", "hash-1", "script", at=T0, expires_at=T0)
+    with pytest.raises(NotFoundError, match="paul"):
+        store.accounts.add_token("paul", "hash-1", "script", at=T0, expires_at=T0 + minutes(1))
+    assert store.accounts.tokens() == []
+
+
+def test_revoked_tokens_and_disabled_accounts_open_nothing(store: Store) -> None:
+    store.accounts.add_user("marie", "h", "operator", at=T0)
+    store.accounts.add_user("paul", "h", "viewer", at=T0)
+    end = T0 + timedelta(days=1)
+    first = store.accounts.add_token("marie", "hash-1", "a", at=T0, expires_at=end)
+    store.accounts.add_token("marie", "hash-2", "b", at=T0, expires_at=end)
+    store.accounts.add_token("paul", "hash-3", "c", at=T0, expires_at=end)
+    store.accounts.revoke_token(first, at=T0 + minutes(1))
+    store.accounts.set_disabled("paul", True)
+    later = T0 + minutes(2)
+    assert store.accounts.token_user("hash-1", at=later) is None
+    assert store.accounts.token_user("hash-3", at=later) is None
+    user = store.accounts.token_user("hash-2", at=later)
+    assert user is not None and user.name == "marie"
+    revoked = store.accounts.token(first)
+    assert revoked is not None and revoked.state(later) is TokenState.REVOKED
+    with pytest.raises(NotFoundError, match="no live API token"):
+        store.accounts.revoke_token(first, at=later)
+    assert store.accounts.token(2**70) is None  # an id from a URL, too large for SQLite
+
+
+def test_a_tokens_last_use_is_written_at_most_once_a_minute(store: Store) -> None:
+    store.accounts.add_user("marie", "h", "operator", at=T0)
+    token_id = store.accounts.add_token("marie", "hash-1", "script", at=T0,
+                                        expires_at=T0 + timedelta(days=1))
+
+    def last_use() -> datetime | None:
+        token = store.accounts.token(token_id)
+        assert token is not None
+        return token.last_used_at
+
+    for seconds, seen in ((5, 5), (50, 5), (64, 5), (65, 65)):
+        assert store.accounts.token_user("hash-1", at=T0 + timedelta(seconds=seconds))
+        assert last_use() == T0 + timedelta(seconds=seen)
+
+
+def test_a_token_made_before_tokens_expired_keeps_working(path: Path) -> None:
+    step = next(i for i, sql in enumerate(MIGRATIONS)
+                if any("api_tokens ADD COLUMN expires_at" in statement for statement in sql))
+    with Store(path, migrations=MIGRATIONS[:step]) as old, old.db.write() as conn:
+        conn.execute("INSERT INTO users (name, password_hash, role, created_at) "
+                     "VALUES ('marie', 'h', 'operator', 0)")
+        conn.execute("INSERT INTO api_tokens (user, token_hash, label, created_at) "
+                     "VALUES ('marie', 'hash-1', 'old script', 0)")
+    with Store(path) as new:
+        [token] = new.accounts.tokens()
+        assert token.expires_at is None and token.state(T0) is TokenState.LIVE
+        assert new.accounts.token_user("hash-1", at=T0 + timedelta(days=3650)) is not None
 
 
 # -- concurrency -----------------------------------------------------------------------

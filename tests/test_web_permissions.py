@@ -14,7 +14,7 @@ from gtb.store.accounts import UserRole
 
 from .web_rig import ROLES, PanelRig, csrf, panel_rig
 
-VIEWER, OPERATOR = UserRole.VIEWER, UserRole.OPERATOR
+VIEWER, OPERATOR, ADMIN = UserRole.VIEWER, UserRole.OPERATOR, UserRole.ADMIN
 MATRIX: dict[tuple[str, str], tuple[str, UserRole]] = {
     ("GET", "pages.overview"): ("/", VIEWER),
     ("GET", "pages.building"): ("/building/mairie", VIEWER),
@@ -42,6 +42,9 @@ MATRIX: dict[tuple[str, str], tuple[str, UserRole]] = {
     ("GET", "savings.index"): ("/savings", VIEWER),
     ("GET", "savings.building"): ("/savings/mairie", VIEWER),
     ("GET", "savings.report"): ("/savings/report?month=2026-01", VIEWER),
+    ("GET", "admin.index"): ("/admin", ADMIN),
+    ("POST", "admin.set_disabled"): ("/admin/users/marie/disabled", ADMIN),
+    ("POST", "admin.revoke_token"): ("/admin/tokens/1/revoke", ADMIN),
 }
 PUBLIC = {"static", "auth.login", "auth.logout", "pages.language"}
 RANK = {UserRole.VIEWER: 0, UserRole.OPERATOR: 1, UserRole.ADMIN: 2}

@@ -21,6 +21,7 @@ from gtb.clock import Clock
 from gtb.model import Site
 from gtb.store import Store
 from web import (
+    admin,
     alarms,
     api,
     audit,
@@ -67,7 +68,7 @@ def create_app(config: PanelConfig) -> Flask:
                       default_limits=[], headers_enabled=True)
     auth.init_app(app)
     # Each page blueprint brings its English texts (EN) to the catalog.
-    blueprints = [pages, alarms, audit, export, api, lighting, programmes, savings]
+    blueprints = [pages, alarms, audit, export, api, lighting, programmes, savings, admin]
     i18n.init_app(app, *(module.EN for module in blueprints))
     app.register_blueprint(auth.bp)
     for module in blueprints:

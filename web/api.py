@@ -148,10 +148,13 @@ def _authenticate(needed: UserRole) -> User:
                           "(gtb users token NOM).",
                           "Missing API token: send 'Authorization: Bearer TOKEN' "
                           "(gtb users token NAME).", 401)
-    user = panel().store.accounts.token_user(hash_token(token.strip()))
+    p = panel()
+    user = p.store.accounts.token_user(hash_token(token.strip()), at=p.now())
     if user is None:
-        raise ActionError("Jeton d'API inconnu, révoqué, ou son compte est désactivé.",
-                          "Unknown or revoked API token, or its account is disabled.", 401)
+        raise ActionError("Jeton d'API inconnu, révoqué ou expiré, ou son compte est "
+                          "désactivé.",
+                          "Unknown, revoked or expired API token, or its account is disabled.",
+                          401)
     if not may(user.role, needed):
         raise ActionError(f"Le rôle {user.role.value} ne permet pas cette action "
                           f"(il faut {needed.value}).",

@@ -70,7 +70,9 @@ def init_app(app: Flask) -> None:
         header = req.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        user = panel().store.accounts.token_user(hash_token(header.removeprefix("Bearer ").strip()))
+        p = panel()
+        user = p.store.accounts.token_user(hash_token(header.removeprefix("Bearer ").strip()),
+                                           at=p.now())
         return None if user is None else Account(user)
 
 

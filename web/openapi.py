@@ -31,7 +31,7 @@ PATH_PARAMETERS: dict[str, tuple[str, dict[str, Any], str]] = {
 ERRORS = {
     400: "Malformed JSON, an unknown field or parameter, a wrong type, or a value the panel "
          "refuses (out of bounds, in the past…); nothing was changed",
-    401: "No API token, or an unknown, revoked or disabled one",
+    401: "No API token, or an unknown, revoked, expired or disabled one",
     403: "The token's role may not do this",
     404: "Unknown building, zone, cabinet, alarm or agenda entry",
     409: "Conflicts with what is stored (no override or order to cancel, alarm already "

@@ -67,6 +67,11 @@ class NotFound(ActionError):
 
 
 RANK = {UserRole.VIEWER: 0, UserRole.OPERATOR: 1, UserRole.ADMIN: 2}
+"""Each role may what the roles below it may. A viewer looks (every page, the chart, the
+alarms, the audit log, exports); an operator also acts on the buildings (overrides,
+learning, programmes and their exceptions, lighting, alarms); an admin alone also sees the
+accounts and API tokens and disables or enables an account and revokes a token
+(``web/admin.py``). The site's settings are in its site file, which no page changes."""
 
 
 def may(role: UserRole, needed: UserRole) -> bool:

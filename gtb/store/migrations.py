@@ -225,4 +225,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     (
         "DELETE FROM status",
     ),
+    # 12: API tokens expire, and say when they were last used (a token made before has no
+    # expiry: NULL, shown as such to the admin, who may revoke it)
+    (
+        "ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER",
+        "ALTER TABLE api_tokens ADD COLUMN last_used_at INTEGER",
+    ),
 )

@@ -574,6 +574,7 @@ _PEOPLE: dict[str, Template] = {
     "panel.from_here": ("depuis le panneau", "from the panel"),
     "api.override_cancelled": ("annulée par l'API", "cancelled through the API"),
     "api.order_cancelled": ("annulé par l'API", "cancelled through the API"),
+    "cli.command_line": ("ligne de commande", "command line"),
 }
 
 CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPATION, **_HEATING,
