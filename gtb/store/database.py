@@ -152,7 +152,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 TIME_COLUMNS = frozenset({
     "ts", "start", "until", "created_at", "cancelled_at", "saved_at", "raised_at", "cleared_at",
-    "acknowledged_at", "fitted_at", "changed_at", "at",
+    "acknowledged_at", "fitted_at", "changed_at", "at", "last_seen_at", "expires_at",
+    "ended_at", "since",
 })
 """Columns that hold an instant (epoch seconds), read back as aware UTC datetimes."""
 
