@@ -82,7 +82,7 @@ def api(demo_site: Site, tmp_path: Path) -> Iterator[ApiRig]:
             ids[name] = store.accounts.add_token(name, hash_token(tokens[name]), "tests",
                                                  at=made, expires_at=made + timedelta(days=365))
         store.accounts.revoke_token(ids["revoked"], at=NOW)
-        store.accounts.set_disabled("disabled", True)
+        store.accounts.set_disabled("disabled", True, at=NOW)
         tokens["bad"] = "gtb_not-a-token"
         yield ApiRig(rig, tokens)
 

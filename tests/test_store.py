@@ -26,6 +26,7 @@ from gtb.store.accounts import TokenState, UserRole
 from gtb.store.errors import ConflictError, NotFoundError, SchemaVersionError, StoreError
 from gtb.store.migrations import MIGRATIONS
 from gtb.store.samples import Sample
+from gtb.store.sessions import Scope, SignInLimits
 from gtb.store.status import Holiday, Holidays, Night, NightStep, OutputStatus, ZoneStatus
 from gtb.texts import said
 
@@ -642,8 +643,8 @@ def test_users_are_created_found_and_changed(store: Store) -> None:
         ("marie", UserRole.OPERATOR),
     ]
 
-    store.accounts.set_password_hash("marie", "scrypt$new")
-    store.accounts.set_disabled("alain", True)
+    store.accounts.set_password_hash("marie", "scrypt$new", at=T0 + minutes(2))
+    store.accounts.set_disabled("alain", True, at=T0 + minutes(2))
     changed, disabled = store.accounts.user("marie"), store.accounts.user("alain")
     assert changed is not None and changed.password_hash == "scrypt$new"
     assert disabled is not None and disabled.disabled and disabled.created_at == T0 + minutes(1)
@@ -656,7 +657,7 @@ def test_user_names_are_unique_and_roles_are_checked(store: Store) -> None:
     with pytest.raises(ValueError, match="viewer, operator, admin"):
         store.accounts.add_user("paul", "h", "mayor", at=T0)
     with pytest.raises(NotFoundError, match="paul"):
-        store.accounts.set_disabled("paul", True)
+        store.accounts.set_disabled("paul", True, at=T0)
     assert [(u.name, u.password_hash) for u in store.accounts.users()] == [("marie", "h")]
 
 
@@ -737,6 +738,32 @@ def test_a_token_made_before_tokens_expired_keeps_working(path: Path) -> None:
         [token] = new.accounts.tokens()
         assert token.expires_at is None and token.state(T0) is TokenState.LIVE
         assert new.accounts.token_user("hash-1", at=T0 + timedelta(days=3650)) is not None
+
+
+def test_failures_before_a_lock_do_not_count_towards_the_next(store: Store) -> None:
+    limits = SignInLimits(per_account=2, per_address=100, window=timedelta(minutes=30),
+                          lock=timedelta(minutes=10))
+    assert store.sign_ins.failed("marie", "192.0.2.1", limits, at=T0) == []
+    [lock] = store.sign_ins.failed("Marie", "192.0.2.2", limits, at=T0 + minutes(1))
+    assert (lock.scope, lock.until) == (Scope.ACCOUNT, T0 + minutes(11))
+    assert store.sign_ins.locked("MARIE", "192.0.2.9", at=T0 + minutes(10)) == lock
+    assert store.sign_ins.locked("marie", "192.0.2.9", at=T0 + minutes(11)) is None
+    # Within the window of the first two, but they already made a lock.
+    assert store.sign_ins.failed("marie", "192.0.2.1", limits, at=T0 + minutes(12)) == []
+    assert len(store.sign_ins.failed("marie", "192.0.2.1", limits, at=T0 + minutes(13))) == 1
+
+
+def test_an_account_change_ends_its_sessions_in_the_same_transaction(store: Store) -> None:
+    store.accounts.add_user("marie", "h", "operator", at=T0)
+    store.sessions.start("marie", "hash-1", at=T0, lifetime=timedelta(hours=1),
+                         idle=timedelta(minutes=5), address="192.0.2.1", user_agent="test")
+    with pytest.raises(NotFoundError):
+        store.accounts.set_password_hash("nobody", "h2", at=T0)
+    assert store.sessions.live("hash-1", at=T0 + minutes(1)) is not None
+    store.accounts.set_password_hash("marie", "h2", at=T0 + minutes(2))
+    assert store.sessions.live("hash-1", at=T0 + minutes(3)) is None
+    [ended] = store.db.conn().execute("SELECT ended_at FROM sessions").fetchall()
+    assert ended[0] == int((T0 + minutes(2)).timestamp())
 
 
 # -- concurrency -----------------------------------------------------------------------

@@ -92,20 +92,27 @@ def zone_status(site: Site, key: str, at: datetime, **fields: Any) -> ZoneStatus
 
 def csrf(client: FlaskClient, path: str) -> str:
     """The CSRF token of the form on ``path``."""
-    page = client.get(path).get_data(as_text=True)
+    return csrf_in(client.get(path).get_data(as_text=True))
+
+
+def csrf_in(page: str) -> str:
+    """The CSRF token of the form in a page's HTML."""
     marker = 'name="csrf_token" value="'
     start = page.index(marker) + len(marker)
     return page[start:page.index('"', start)]
 
 
-def panel_rig(site: Site, db: Path, *, published: bool = False) -> Iterator[PanelRig]:
+def panel_rig(site: Site, db: Path, *, published: bool = False,
+              **config: Any) -> Iterator[PanelRig]:
     """The rig; ``published``: with what the engine publishes at its first tick (each
-    cabinet's night, the holidays ahead: ``PanelRig.publish_outlook``)."""
+    cabinet's night, the holidays ahead: ``PanelRig.publish_outlook``); ``config``: more
+    of ``PanelConfig`` (``trusted_proxies``, ``sessions``)."""
     store = Store(db)
     for name, role in ROLES.items():
         store.accounts.add_user(name, hash_password(PASSWORD), role, at=NOW)
     clock = SimulatedClock(NOW)
-    app = create_app(PanelConfig(site=site, store_path=db, clock=clock, secret_key="test-key"))
+    app = create_app(PanelConfig(site=site, store_path=db, clock=clock, secret_key="test-key",
+                                 **config))
     app.config["TESTING"] = True
     rig = PanelRig(app, store, clock, site)
     if published:

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import Flask
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
 from gtb.clock import Clock
 from gtb.model import Site
 from gtb.store import Store
+from gtb.store.sessions import SessionRules
 from web import (
     admin,
     alarms,
@@ -35,6 +34,7 @@ from web import (
     savings,
 )
 from web.panel import Panel
+from web.proxies import ClientAddress, Network
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,10 @@ class PanelConfig:
     secret_key: str
     secure_cookies: bool = False
     """Set behind HTTPS: cookies then never travel in clear."""
-    login_limit: str = "10 per 15 minutes"
-    """Login attempts (successful or not) per address."""
+    sessions: SessionRules = field(default_factory=SessionRules)
+    """How long a sign-in lasts, and how many failed ones lock an account or an address."""
+    trusted_proxies: tuple[Network, ...] = ()
+    """Peers whose ``X-Forwarded-For`` is believed (``web.proxies``); none by default."""
 
 
 def create_app(config: PanelConfig) -> Flask:
@@ -64,24 +66,19 @@ def create_app(config: PanelConfig) -> Flask:
     app.extensions["gtb"] = Panel(config.site, Store(config.store_path), config.clock)
     CSRFProtect(app)
     headers.init_app(app, https=config.secure_cookies)
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
-                      default_limits=[], headers_enabled=True)
-    auth.init_app(app)
+    auth.init_app(app, config.sessions)
     # Each page blueprint brings its English texts (EN) to the catalog.
     blueprints = [pages, alarms, audit, export, api, lighting, programmes, savings, admin]
-    i18n.init_app(app, *(module.EN for module in blueprints))
+    i18n.init_app(app, auth.EN, *(module.EN for module in blueprints))
     app.register_blueprint(auth.bp)
     for module in blueprints:
         app.register_blueprint(module.bp)
-    # Flask-Limiter's decorator is typed for any view; the sign-in view is a plain one.
-    limit = limiter.limit(config.login_limit, methods=["POST"],
-                          error_message=i18n.TOO_MANY_LOGINS)
-    app.view_functions["auth.login"] = limit(app.view_functions["auth.login"])  # type: ignore[assignment]
+    app.wsgi_app = ClientAddress(app.wsgi_app, config.trusted_proxies)  # type: ignore[method-assign]
     return app
 
 
 def new_secret_key(path: Path) -> str:
-    """The panel's session key, kept beside the store (mode 0600) so that sessions survive
+    """The panel's cookie key, kept beside the store (mode 0600) so that sessions survive
     a restart; made on first use."""
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
@@ -98,8 +95,10 @@ class PanelServer:
     def __init__(self, app: Flask, host: str, port: int) -> None:
         from waitress.server import create_server
 
+        # Forwarding headers reach the app, which believes them from trusted proxies only
+        # and removes them (web.proxies.ClientAddress).
         self._server = create_server(app, host=host, port=port, threads=4,
-                                     ident="gtb", clear_untrusted_proxy_headers=True)
+                                     ident="gtb", clear_untrusted_proxy_headers=False)
         self.url = f"http://{host}:{port}/"
         self._thread = threading.Thread(target=self._server.run, name="panel", daemon=True)
 

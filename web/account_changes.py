@@ -74,7 +74,7 @@ def set_disabled(store: Store, name: str, disabled: bool, *, by: Actor, at: date
                                                                           "already enabled")
         raise ActionError(f"Le compte {user.name} est {state[0]}.",
                           f"Account {user.name} is {state[1]}.", 409)
-    store.accounts.set_disabled(user.name, disabled)
+    store.accounts.set_disabled(user.name, disabled, at=at)
     kind, fr, en = (("user_disabled", "désactivé", "disabled") if disabled
                     else ("user_enabled", "réactivé", "enabled"))
     _record(store, at, kind, by, f"Compte {user.name} {fr}", f"Account {user.name} {en}",
@@ -85,7 +85,7 @@ def set_disabled(store: Store, name: str, disabled: bool, *, by: Actor, at: date
 def change_password(store: Store, name: str, password: str, *, by: Actor,
                     at: datetime) -> None:
     user = _user(store, name)
-    store.accounts.set_password_hash(user.name, _password_hash(password))
+    store.accounts.set_password_hash(user.name, _password_hash(password), at=at)
     _record(store, at, "password_changed", by, f"Mot de passe de {user.name} changé",
             f"Password of {user.name} changed", {"user": user.name})
 

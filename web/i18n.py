@@ -17,10 +17,6 @@ from gtb import i18n as formats
 LANGS = ("fr", "en")
 COOKIE = "lang"
 
-TOO_MANY_LOGINS = ("Trop de tentatives de connexion depuis cette adresse : réessayez dans "
-                   "quelques minutes. / Too many sign-in attempts from this address: try "
-                   "again in a few minutes.")
-
 EN: dict[str, str] = {
     "Maintenant": "Now",
     "le": "on",

@@ -30,7 +30,7 @@ from flask_wtf.csrf import CSRFError
 from gtb.model.points import Role
 from gtb.store.accounts import UserRole
 from web import form_input, i18n
-from web.auth import role_required
+from web.auth import role_required, same_site_path
 from web.panel import ActionError, ZoneView, panel
 
 bp = Blueprint("pages", __name__)
@@ -138,8 +138,10 @@ def series(building_id: str, zone_id: str) -> Any:
 
 @bp.route("/lang/<code>")
 def language(code: str) -> Response:
-    target = request.referrer or url_for("pages.overview")
-    response = make_response(redirect(target))
+    """Switch language and go back to the page the person came from, if it is a page of
+    this site (the ``Referer`` is the browser's word, or anyone's)."""
+    back = same_site_path(request.referrer or "", request.host)
+    response = make_response(redirect(back or url_for("pages.overview")))
     if code in i18n.LANGS:
         response.set_cookie(i18n.COOKIE, code, max_age=365 * 86400, samesite="Lax",
                             httponly=True, secure=current_app.config["SESSION_COOKIE_SECURE"])

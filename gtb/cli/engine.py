@@ -73,7 +73,7 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, no_history: bool,
     from gtb.sim.runner import SimulationStopped, VirtualSite
 
     history = History.from_options(options)
-    panel = PanelAddress.from_options(options)
+    panel = PanelAddress.from_options(options, speed=speed)
     site = load_or_exit(site_file)
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)

@@ -25,9 +25,11 @@ from gtb.i18n import number_fr
 from gtb.influx import InfluxSettings, Shipper
 from gtb.model import Site
 from gtb.store import Store
+from gtb.store.sessions import SessionRules
 
 if TYPE_CHECKING:
     from web import PanelServer
+    from web.proxies import Network
 
 
 def history_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -80,7 +82,8 @@ class History:
 
 
 def panel_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Where the web panel listens: loopback unless told otherwise."""
+    """Where the web panel listens (loopback unless told otherwise), how long a sign-in
+    lasts, and which reverse proxies it believes about the client's address."""
     options = [
         click.option("--panel-host", envvar="GTB_PANEL_HOST", default="127.0.0.1",
                      show_default=True, help="address of the web panel [env GTB_PANEL_HOST]"),
@@ -89,6 +92,18 @@ def panel_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--panel-secure-cookies", envvar="GTB_PANEL_SECURE_COOKIES",
                      is_flag=True, help="behind HTTPS (a reverse proxy): session cookies "
                                         "never travel in clear [env GTB_PANEL_SECURE_COOKIES]"),
+        click.option("--panel-session-hours", envvar="GTB_PANEL_SESSION_HOURS",
+                     type=click.IntRange(1, 24 * 31), default=12, show_default=True,
+                     help="a sign-in ends this long after it, used or not "
+                          "[env GTB_PANEL_SESSION_HOURS]"),
+        click.option("--panel-idle-minutes", envvar="GTB_PANEL_IDLE_MINUTES",
+                     type=click.IntRange(1, 24 * 60 * 31), default=120, show_default=True,
+                     help="a sign-in ends after this long without a request "
+                          "[env GTB_PANEL_IDLE_MINUTES]"),
+        click.option("--panel-trusted-proxies", envvar="GTB_PANEL_TRUSTED_PROXIES",
+                     default="", metavar="ADDRESSES", callback=_networks,
+                     help="reverse proxies whose X-Forwarded-For is believed, e.g. "
+                          "127.0.0.1,10.0.0.0/8 (default: none) [env GTB_PANEL_TRUSTED_PROXIES]"),
         click.option("--no-panel", is_flag=True, help="run without the web panel"),
     ]
     for option in reversed(options):
@@ -96,17 +111,37 @@ def panel_options(command: Callable[..., None]) -> Callable[..., None]:
     return command
 
 
+def _networks(context: click.Context, parameter: click.Parameter,
+              text: str) -> tuple[Network, ...]:
+    from web.proxies import parse_networks  # the web package imports Flask: only when asked
+
+    try:
+        return parse_networks(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class PanelAddress:
+    """The panel's options, from ``panel_options``."""
+
     host: str
     port: int
-    secure_cookies: bool = False
+    secure_cookies: bool
+    sessions: SessionRules
+    trusted_proxies: tuple[Network, ...]
 
     @classmethod
-    def from_options(cls, options: dict[str, Any]) -> PanelAddress | None:
+    def from_options(cls, options: dict[str, Any], *, speed: float = 1.0) -> PanelAddress | None:
+        """``speed``: the clock's (``gtb demo``); the session's durations stay real time."""
         host, port = options.pop("panel_host"), options.pop("panel_port")
         secure = options.pop("panel_secure_cookies")
-        return None if options.pop("no_panel") else cls(host, port, secure)
+        sessions = SessionRules(lifetime=timedelta(hours=options.pop("panel_session_hours")),
+                                idle=timedelta(minutes=options.pop("panel_idle_minutes")))
+        proxies = options.pop("panel_trusted_proxies")
+        if options.pop("no_panel"):
+            return None
+        return cls(host, port, secure, sessions.at_speed(speed), proxies)
 
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -229,7 +264,9 @@ def _bind_panel(site: Site, db: Path, clock: Clock, address: PanelAddress) -> Pa
 
     key = new_secret_key(db.with_name(db.name + ".panel-key"))
     app = create_app(PanelConfig(site=site, store_path=db, clock=clock, secret_key=key,
-                                 secure_cookies=address.secure_cookies))
+                                 secure_cookies=address.secure_cookies,
+                                 sessions=address.sessions,
+                                 trusted_proxies=address.trusted_proxies))
     try:
         return PanelServer(app, address.host, address.port)
     except OSError as exc:

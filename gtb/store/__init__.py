@@ -12,7 +12,8 @@ stores and the queries it answers:
 - ``samples`` (raw samples with their quality) and ``rollups`` (hourly, daily, monthly);
 - ``audit`` (the audit log) and ``alarms``;
 - ``overrides``, ``programmes`` and ``learning`` (``gtb.store.control``), ``agenda``;
-- ``accounts`` (users and API tokens);
+- ``accounts`` (users and API tokens), ``sessions`` (the panel's sign-ins) and
+  ``sign_ins`` (failed sign-ins and the locks they cause);
 - ``shipping`` (InfluxDB watermarks and set-aside lines);
 - ``status`` (what the engine shows the panel).
 
@@ -34,6 +35,7 @@ from gtb.store.database import Database
 from gtb.store.migrations import MIGRATIONS, Migration
 from gtb.store.rollups import Rollups
 from gtb.store.samples import Samples
+from gtb.store.sessions import Sessions, SignIns
 from gtb.store.shipping import Shipping
 from gtb.store.status import StatusBoard
 
@@ -58,6 +60,8 @@ class Store:
         self.learning = Learning(self.db)
         self.agenda = Agenda(self.db)
         self.accounts = Accounts(self.db)
+        self.sessions = Sessions(self.db)
+        self.sign_ins = SignIns(self.db)
         self.shipping = Shipping(self.db)
         self.status = StatusBoard(self.db, self.samples)
 

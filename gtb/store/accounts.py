@@ -1,4 +1,7 @@
-"""Accounts of the web panel, their roles, and the API tokens of scripts."""
+"""Accounts of the web panel, their roles, and the API tokens of scripts.
+
+Changing a password or disabling an account ends the account's sessions
+(``gtb.store.sessions``) in the same transaction."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from enum import StrEnum
 
 from gtb.store.database import Room, epoch, from_row, new_id, require_text, utc
 from gtb.store.errors import ConflictError, NotFoundError
+from gtb.store.sessions import end_user_sessions
 
 
 class UserRole(StrEnum):
@@ -103,20 +107,26 @@ class Accounts(Room):
         rows = self._db.conn().execute("SELECT * FROM users ORDER BY name")
         return [from_row(User, row, role=UserRole, disabled=bool) for row in rows]
 
-    def set_password_hash(self, name: str, password_hash: str) -> None:
+    def set_password_hash(self, name: str, password_hash: str, *, at: datetime) -> None:
+        """A new password; every session of the account ends at ``at``, in the same
+        transaction (whoever changes it: the command line, an administrator's page)."""
         require_text(password_hash, "password hash")
-        self._update_user(name, "password_hash", password_hash)
+        self._update_user(name, "password_hash", password_hash, at)
 
-    def set_disabled(self, name: str, disabled: bool) -> None:
-        self._update_user(name, "disabled", int(disabled))
+    def set_disabled(self, name: str, disabled: bool, *, at: datetime) -> None:
+        """Disable or enable the account; its sessions end at ``at`` either way, in the
+        same transaction."""
+        self._update_user(name, "disabled", int(disabled), at)
 
-    def _update_user(self, name: str, column: str, value: object) -> None:
+    def _update_user(self, name: str, column: str, value: object, at: datetime) -> None:
+        ts = epoch(at, "account change time")
         with self._db.write() as conn:
             changed = conn.execute(
                 f"UPDATE users SET {column} = ? WHERE name = ?", (value, name)
             ).rowcount
             if changed == 0:
                 raise NotFoundError(f"no user {name!r}")
+            end_user_sessions(conn, name, ts)
 
     def add_token(self, user: str, token_hash: str, label: str, *, at: datetime,
                   expires_at: datetime) -> int:

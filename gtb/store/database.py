@@ -153,6 +153,7 @@ _SECOND = timedelta(seconds=1)
 TIME_COLUMNS = frozenset({
     "ts", "start", "until", "created_at", "cancelled_at", "saved_at", "raised_at", "cleared_at",
     "acknowledged_at", "fitted_at", "changed_at", "at", "revoked_at", "expires_at", "last_used_at",
+    "last_seen_at", "ended_at", "since",
 })
 """Columns that hold an instant (epoch seconds), read back as aware UTC datetimes."""
 

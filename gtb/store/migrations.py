@@ -231,4 +231,38 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER",
         "ALTER TABLE api_tokens ADD COLUMN last_used_at INTEGER",
     ),
+    # 13: the panel's sessions, ended by the server (sign-out, an account changed), and
+    # the failed sign-ins that lock an account or an address for a while
+    (
+        """CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            id_hash TEXT NOT NULL UNIQUE,
+            user TEXT NOT NULL COLLATE NOCASE REFERENCES users (name),
+            created_at INTEGER NOT NULL,
+            last_seen_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL CHECK (expires_at > created_at),
+            idle_s INTEGER NOT NULL CHECK (idle_s > 0),
+            ended_at INTEGER,
+            address TEXT NOT NULL,
+            user_agent TEXT NOT NULL
+        )""",
+        "CREATE INDEX sessions_of_user ON sessions (user, ended_at)",
+        """CREATE TABLE sign_in_failures (
+            id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            name TEXT NOT NULL COLLATE NOCASE,
+            address TEXT NOT NULL
+        )""",
+        "CREATE INDEX sign_in_failures_by_name ON sign_in_failures (name, at)",
+        "CREATE INDEX sign_in_failures_by_address ON sign_in_failures (address, at)",
+        "CREATE INDEX sign_in_failures_by_time ON sign_in_failures (at)",
+        """CREATE TABLE sign_in_locks (
+            id INTEGER PRIMARY KEY,
+            scope TEXT NOT NULL CHECK (scope IN ('account', 'address')),
+            key TEXT NOT NULL COLLATE NOCASE,
+            since INTEGER NOT NULL,
+            until INTEGER NOT NULL CHECK (until > since)
+        )""",
+        "CREATE INDEX sign_in_locks_by_key ON sign_in_locks (scope, key, until)",
+    ),
 )
