@@ -698,7 +698,7 @@ def test_revoked_tokens_and_disabled_accounts_open_nothing(store: Store) -> None
     store.accounts.add_token("marie", "hash-2", "b", at=T0, expires_at=end)
     store.accounts.add_token("paul", "hash-3", "c", at=T0, expires_at=end)
     store.accounts.revoke_token(first, at=T0 + minutes(1))
-    store.accounts.set_disabled("paul", True)
+    store.accounts.set_disabled("paul", True, at=T0 + minutes(1))
     later = T0 + minutes(2)
     assert store.accounts.token_user("hash-1", at=later) is None
     assert store.accounts.token_user("hash-3", at=later) is None
