@@ -103,20 +103,29 @@ def read_text(path: Path) -> str:
     """The text of the site file at ``path``, checked as the module docstring says."""
     name = str(path)
     try:
-        _regular(name, os.stat(path))
+        _small_regular_file(name, os.stat(path))
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise _fail(name, 0, f"cannot read: {exc.strerror}") from None
     with os.fdopen(descriptor, "rb") as file:
-        _regular(name, os.fstat(file.fileno()))  # it may have been replaced meanwhile
         try:
+            _small_regular_file(name, os.fstat(file.fileno()))  # replaced since?
             data = file.read(MAX_BYTES + 1)
         except OSError as exc:
             raise _fail(name, 0, f"cannot read: {exc.strerror}") from None
-    if len(data) > MAX_BYTES:
-        raise _fail(name, 0, f"larger than {MAX_BYTES:,} bytes: not a site file (a site "
-                    "file of 25,000 points holds in 5 MB)")
+    _small(name, len(data))  # grown since
     return decoded(data, name)
+
+
+def _small_regular_file(name: str, info: os.stat_result) -> None:
+    _regular(name, info)
+    _small(name, info.st_size)
+
+
+def _small(name: str, size: int) -> None:
+    if size > MAX_BYTES:
+        raise _fail(name, 0, f"larger than {MAX_BYTES:,} bytes: not a site file (25,000 "
+                    "points hold in 5 MB)")
 
 
 def _regular(name: str, info: os.stat_result) -> None:
