@@ -1,26 +1,25 @@
 """Site file (YAML) -> ``gtb.model.Site``, with every error located in the file.
 
-ruamel.yaml (YAML 1.2) reads the file: unlike PyYAML it keeps ``18:45`` and ``off`` as
-text. pydantic checks each field; the cross-checks below (duplicate ids, two points on
-one register, a zone without a temperature...) run on the raw tree as well, so that one
-run reports every error at once, each as ``FILE:LINE: path.to.field: message``.
+``gtb.site_yaml`` reads the file into a tree, within limits (a regular file of at most
+5 MB, UTF-8, at most 32 levels deep), with ruamel.yaml (YAML 1.2): unlike PyYAML it
+keeps ``18:45`` and ``off`` as text. pydantic checks each field; the cross-checks below
+(duplicate ids, two points on one register, a zone without a temperature...) run on the
+raw tree as well, so that one run reports every error at once, each as
+``FILE:LINE: path.to.field: message``.
 
-A valid file is read with ruamel's libyaml-based safe loader, several times faster than
-its round-trip loader on a syndicate's thousands of points; only a file with errors is
-read again by the round-trip loader, which remembers the line of every key.
+A valid file is read once by ruamel's libyaml-based safe loader, several times faster than
+its round-trip loader on a syndicate's thousands of points; only a file with errors has
+its events read again, for the line of each error (at an alias, the line using it).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
 
 from gtb.model import ComfortLevels, SafetyBounds, Site
 from gtb.model.calendar import LIGHTING_KINDS
@@ -33,54 +32,36 @@ from gtb.model.points import (
     ZONE_ROLES,
     Role,
 )
+from gtb.site_yaml import (
+    Loc,
+    Place,
+    SiteError,
+    SiteFileError,
+    load_tree,
+    read_text,
+    value_lines,
+)
 
-Loc = tuple[str | int, ...]
+__all__ = ["SiteError", "SiteFileError", "cross_check", "load_site", "parse_site",
+           "point_lines"]
 
-
-@dataclass(frozen=True)
-class SiteError:
-    """One problem in a site file, where it is and what is wrong."""
-
-    file: str
-    line: int
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        return f"{self.file}:{self.line}: {where}{self.message}"
-
-
-class SiteFileError(Exception):
-    """A site file that cannot be used; ``errors`` lists every problem found."""
-
-    def __init__(self, errors: list[SiteError]) -> None:
-        self.errors = errors
-        super().__init__("\n".join(str(e) for e in errors))
+_MAX_MESSAGE = 300
+"""A message longer than this is cut: a validator may quote a value of megabytes."""
 
 
 def load_site(path: str | Path) -> Site:
     """Read and validate a site file; raise ``SiteFileError`` listing every problem."""
     path = Path(path)
-    name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SiteFileError([SiteError(name, 0, "", f"cannot read: {exc.strerror}")]) from exc
-    return parse_site(text, name)
+    return parse_site(read_text(path), str(path))
 
 
 def parse_site(text: str, name: str = "<site>") -> Site:
     """Validate site-file text; ``name`` is used in error messages."""
-    try:
-        tree = YAML(typ="safe").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        problem = (exc.problem or exc.context or "invalid YAML").strip()
-        raise SiteFileError([SiteError(name, line, "", f"YAML: {problem}")]) from exc
+    tree = load_tree(text, name)
     if not isinstance(tree, Mapping):
-        raise SiteFileError([SiteError(name, 1, "", "a site file is a mapping with `site` keys")])
+        found = "empty" if tree is None else f"a {_kind(tree)}"
+        raise SiteFileError([SiteError(name, 1, "", f"the file is {found}: a site file is a "
+                                       "mapping of keys (id:, name:, buildings:…)")])
 
     located: list[tuple[Loc, str]] = []
     site: Site | None = None
@@ -90,8 +71,8 @@ def parse_site(text: str, name: str = "<site>") -> Site:
         located.extend(_pydantic_errors(exc, tree))
     located.extend(cross_check(tree))
     if located:
-        with_lines = YAML(typ="rt").load(text)
-        errors = [_locate(name, with_lines, loc, message) for loc, message in located]
+        places = value_lines(text, [loc for loc, _ in located])
+        errors = [_locate(name, tree, places, loc, message) for loc, message in located]
         errors = sorted(set(errors), key=lambda e: (e.line, e.path, e.message))
         raise SiteFileError(errors)
     assert site is not None
@@ -101,29 +82,38 @@ def parse_site(text: str, name: str = "<site>") -> Site:
 def point_lines(path: str | Path) -> dict[str, int]:
     """The line of every point of a valid site file, by its key (``building.zone.point``,
     as ``Site.points`` names it): where a person fixes what the devices contradict."""
-    tree = YAML(typ="rt").load(Path(path).read_text(encoding="utf-8"))
-    lines: dict[str, int] = {}
+    text = read_text(Path(path))
+    tree = load_tree(text, str(path))
+    keys: dict[Loc, str] = {}
 
-    def add(prefix: str, container: Any) -> None:
-        points = _child(container, "points")
-        for index, point in _items(points):
-            lines[f"{prefix}.{point.get('id')}"] = points.lc.item(index)[0] + 1
+    def add(prefix: str, container: Any, loc: Loc) -> None:
+        for index, point in _items(container.get("points")):
+            keys[(*loc, "points", index)] = f"{prefix}.{point.get('id')}"
 
-    for _, building in _items(tree.get("buildings")):
-        add(str(building.get("id")), building)
-        for _, zone in _items(building.get("zones")):
-            add(f"{building.get('id')}.{zone.get('id')}", zone)
+    for b, building in _items(tree.get("buildings")):
+        add(str(building.get("id")), building, ("buildings", b))
+        for z, zone in _items(building.get("zones")):
+            add(f"{building.get('id')}.{zone.get('id')}", zone, ("buildings", b, "zones", z))
     for group in ("cabinets", "equipment"):
-        for _, item in _items(tree.get(group)):
-            add(str(item.get("id")), item)
-    return lines
+        for i, item in _items(tree.get(group)):
+            add(str(item.get("id")), item, (group, i))
+    places = value_lines(text, keys)
+    return {key: places[loc].line for loc, key in keys.items() if loc in places}
+
+
+def _kind(node: object) -> str:
+    return "list" if isinstance(node, list) else f"single value ({type(node).__name__})"
 
 
 # --- turning locations into lines and readable paths --------------------------------------
 
 
 def _pydantic_errors(exc: ValidationError, tree: Any) -> Iterator[tuple[Loc, str]]:
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    inner = {tuple(error["loc"])[:n] for error in errors for n in range(len(error["loc"]))}
+    for error in errors:
+        if error["type"] == "too_short" and tuple(error["loc"]) in inner:
+            continue  # "at least 1 item after validation, not 0": its items are wrong
         loc = _without_union_tags(tree, tuple(error["loc"]))
         kind = error["type"]
         if kind == "extra_forbidden":
@@ -132,6 +122,8 @@ def _pydantic_errors(exc: ValidationError, tree: Any) -> Iterator[tuple[Loc, str
             message = "required key is missing"
         else:
             message = error["msg"].removeprefix("Value error, ")
+        if len(message) > _MAX_MESSAGE:
+            message = f"{message[:_MAX_MESSAGE]}… ({len(message):,} characters)"
         yield loc, message
 
 
@@ -156,28 +148,24 @@ def _child(node: Any, part: str | int) -> Any:
     return None
 
 
-def _locate(name: str, tree: Any, loc: Loc, message: str) -> SiteError:
+def _locate(
+    name: str, tree: Any, places: Mapping[Loc, Place], loc: Loc, message: str
+) -> SiteError:
     """The line of the deepest part of ``loc`` present in the file, and a readable path."""
-    node, line, words = tree, 1, []
-    for part in loc:
-        position = None
-        if isinstance(node, Mapping) and part in node and hasattr(node, "lc"):
-            position = node.lc.key(part)
-        elif (
-            isinstance(node, Sequence) and isinstance(part, int) and hasattr(node, "lc")
-            and 0 <= part < len(node)
-        ):
-            position = node.lc.item(part)
-        if position is not None:
-            line = position[0] + 1
+    place, node, words = Place(1), tree, []
+    for depth, part in enumerate(loc, 1):
+        place = places.get(loc[:depth], place)
         child = _child(node, part)
         if isinstance(part, int):
             label = child.get("id") if isinstance(child, Mapping) else None
             words.append(f"[{label}]" if isinstance(label, str) else f"[{part}]")
         else:
-            words.append(f".{part}" if words else part)
+            words.append(f".{part}" if words else str(part))
         node = child
-    return SiteError(name, line, "".join(words), message)
+    if place.anchor_line is not None:
+        message = f"{message} (through the alias on this line; its anchor is on line " \
+                  f"{place.anchor_line})"
+    return SiteError(name, place.line, "".join(words), message)
 
 
 # --- cross-checks on the raw tree ---------------------------------------------------------
@@ -209,10 +197,10 @@ def cross_check(tree: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
         yield from _unique_id(cabinet, loc, seen_containers, "building, cabinet or equipment")
         yield from _container_points(cabinet, loc, CABINET_ROLES, "a cabinet", points)
         yield from _exactly_one(cabinet, loc, Role.CABINET_RELAY, "cabinet")
-        roles = {point.get("role") for _, point in _items(cabinet.get("points"))}
+        roles = {_text(point, "role") for _, point in _items(cabinet.get("points"))}
         if cabinet.get("dimming") and Role.DIMMING_LEVEL not in roles:
             yield (*loc, "dimming"), "dimming needs a dimming_level point in the cabinet"
-    buildings = {b.get("id") for _, b in _items(tree.get("buildings"))}
+    buildings = {_text(b, "id") for _, b in _items(tree.get("buildings"))}
     for e, item in _items(tree.get("equipment")):
         loc = ("equipment", e)
         yield from _unique_id(item, loc, seen_containers, "building, cabinet or equipment")
@@ -225,6 +213,18 @@ def cross_check(tree: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
     yield from _shared_registers(points)
     yield from _bacnet_devices(points)
     yield from _agenda_scopes(tree)
+
+
+def _text(node: Mapping[str, Any], key: str) -> str | None:
+    """The text at ``key``, None for anything else (a list is no id; pydantic says so)."""
+    value = node.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _scalars_only(*values: Any) -> bool:
+    """Whether each value is a scalar, fit to compare and to use as a key: a binding's
+    list or mapping where a host or a number stands is pydantic's to report."""
+    return all(value is None or isinstance(value, str | int | float) for value in values)
 
 
 def _mapping(node: Any) -> Mapping[str, Any]:
@@ -350,6 +350,8 @@ def _shared_registers(points: list[tuple[Loc, Mapping[str, Any]]]) -> Iterator[t
                 "modbus", binding.get("host"), binding.get("port", 502), binding.get("unit", 1),
                 binding.get("table"),
             )
+            if not _scalars_only(*base):
+                continue
             slots = [(*base, address + i) for i in range(width)]
             label = f"{binding.get('table')} {address}"
         elif protocol == "bacnet":
@@ -358,6 +360,8 @@ def _shared_registers(points: list[tuple[Loc, Mapping[str, Any]]]) -> Iterator[t
                 binding.get("object_type"),
                 binding.get("object_instance"), binding.get("property", "presentValue"),
             )]
+            if not _scalars_only(*slots[0]):
+                continue
             label = f"{binding.get('object_type')} {binding.get('object_instance')}"
         else:
             continue
@@ -379,6 +383,8 @@ def _bacnet_devices(points: list[tuple[Loc, Mapping[str, Any]]]) -> Iterator[tup
         if binding.get("protocol") != "bacnet":
             continue
         address, instance = binding.get("address"), binding.get("device_instance")
+        if not _scalars_only(address, instance, binding.get("network"), binding.get("mac")):
+            continue
         if binding.get("network") is not None:
             address = f"{address} network {binding.get('network')} MAC {binding.get('mac')}"
         known = instance_of.setdefault(address, (instance, loc))
@@ -397,16 +403,16 @@ def _agenda_scopes(tree: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
     """Every name an agenda entry's scope gives exists in the file: a building, a
     ``building.zone`` or a piece of equipment; for lighting entries, a cabinet."""
     zones = {
-        building.get("id"): {zone.get("id") for _, zone in _items(building.get("zones"))}
+        _text(building, "id"): {_text(zone, "id") for _, zone in _items(building.get("zones"))}
         for _, building in _items(tree.get("buildings"))
     }
-    cabinets = {cabinet.get("id") for _, cabinet in _items(tree.get("cabinets"))}
-    equipment = {item.get("id") for _, item in _items(tree.get("equipment"))}
+    cabinets = {_text(cabinet, "id") for _, cabinet in _items(tree.get("cabinets"))}
+    equipment = {_text(item, "id") for _, item in _items(tree.get("equipment"))}
     for a, entry in _items(tree.get("agenda")):
         scope = entry.get("scope")
         if not isinstance(scope, Sequence) or isinstance(scope, str):
             continue
-        lighting = entry.get("kind") in LIGHTING_KINDS
+        lighting = _text(entry, "kind") in LIGHTING_KINDS
         for s, key in enumerate(scope):
             if not isinstance(key, str):
                 continue

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from gtb.cli import main
-from gtb.config import SiteError, SiteFileError, load_site, parse_site
+from gtb.config import SiteError, SiteFileError, load_site, parse_site, point_lines
 from gtb.model.learning import LearningSettings
 from gtb.model.points import HEATING_MODES, Role
 
@@ -286,3 +286,43 @@ def test_gtb_check_exit_codes(tmp_path: Path, demo_site_text: str) -> None:
 
     missing = runner.invoke(main, ["check", str(tmp_path / "none.yaml")])
     assert missing.exit_code == 2 and "cannot read" in missing.output
+
+
+def test_an_error_through_an_alias_is_on_the_line_using_it(demo_site_text: str) -> None:
+    """The value behind an alias is the anchor's, but the mistake is using it there."""
+    text = replace_once(demo_site_text, "school_zone: B", "school_zone: B\n"
+                        "comfort: &chaud {comfort: 25, reduced: 16, frost_protection: 8}\n"
+                        "bounds: {setpoint_ceiling: 26}")
+    text = replace_once(text, "area_m2: 90", "area_m2: 90\n        comfort: *chaud")
+    errors = [e for e in errors_of(text) if "above 24 °C" in e.message]
+    assert [(e.path, e.line) for e in errors] == [
+        ("comfort.comfort", line_of(text, "comfort: &chaud")),
+        ("buildings[mairie].zones[accueil].comfort.comfort", line_of(text, "comfort: *chaud")),
+    ]
+    assert errors[1].message.endswith(
+        f"(through the alias on this line; its anchor is on line {errors[0].line})")
+
+
+def test_a_comfort_above_24_degrees_needs_its_reason(demo_site_text: str) -> None:
+    warm = "school_zone: B\ncomfort: {comfort: 25}\nbounds: {setpoint_ceiling: 26}"
+    [error] = errors_of(replace_once(demo_site_text, "school_zone: B", warm))
+    assert "comfort 25 °C is above 24 °C" in error.message and "`reason:`" in error.message
+    said = warm.replace("{comfort: 25}", '{comfort: 25, reason: "Crèche, moins de 3 ans"}')
+    site = parse_site(replace_once(demo_site_text, "school_zone: B", said))
+    assert (site.comfort.comfort, site.comfort.reason) == (25, "Crèche, moins de 3 ans")
+
+
+@pytest.mark.parametrize("host", ["passerelle.mairie.local", "gtb-modbus", "2001:db8::10",
+                                  "192.0.2.10"])
+def test_a_modbus_host_is_an_ip_address_or_a_host_name(demo_site_text: str, host: str) -> None:
+    text = demo_site_text.replace("host: 127.0.0.1,", f"host: '{host}',")
+    assert {ref.binding.endpoint[1].rsplit(":", 1)[0] for ref in parse_site(text).points()
+            if ref.binding.protocol == "modbus"} == {host}
+
+
+def test_point_lines_names_the_line_of_every_point() -> None:
+    text = DEMO_SITE.read_text(encoding="utf-8")
+    lines = point_lines(DEMO_SITE)
+    assert len(lines) == len(list(load_site(DEMO_SITE).points()))
+    assert lines["mairie.chaudiere"] == line_of(text, "- {id: chaudiere")
+    assert lines["mairie.accueil.temperature"] == line_of(text, "- {id: temperature")

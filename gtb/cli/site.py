@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("site_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("site_file", type=click.Path(path_type=Path))
 @click.option("--live", is_flag=True,
               help="also ask every device whether each binding is what the file says")
 @click.option("--bacnet-port", type=int, default=47808, show_default=True,
@@ -108,7 +108,7 @@ def _live_bindings_hold(site: Site, site_file: Path, bacnet_port: int) -> bool:
 
 
 @click.command()
-@click.argument("site_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("site_file", type=click.Path(path_type=Path))
 @click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=1.0,
               show_default=True, help="simulated seconds per real second")
 @click.option("--seed", type=int, default=0, show_default=True,

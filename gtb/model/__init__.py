@@ -18,7 +18,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from gtb.model.base import Identifier, Model
 from gtb.model.calendar import (
@@ -34,20 +34,55 @@ from gtb.model.calendar import (
 from gtb.model.learning import DEFAULT_LEARNING, LearningSettings, LearningTuning
 from gtb.model.points import BacnetBinding, ModbusBinding, Point, Role
 
+COMFORT_WITHOUT_REASON = 24.0
+"""°C: the highest comfort setpoint a site file may give without saying why. The Code de
+l'énergie caps heating at 19 °C on average over a building (R241-26), except where care
+is given or elderly people or young children are housed (R241-29): a crèche, a nursing
+home, which may need up to ``COMFORT_MAX``."""
+COMFORT_MAX = 26.0
+"""°C: the highest comfort setpoint, with a reason."""
+FROST_RANGE = (3.0, 12.0)
+"""°C: frost protection and its floor. The rule is 8 °C after 48 h away (R241-27); below
+3 °C the air at the sensor leaves no margin for a pipe in a cold corner, above 12 °C it
+is no longer frost protection but heating an empty building."""
+CEILING_MAX = 28.0
+"""°C: the highest setpoint ceiling: no heated room of a commune is meant to be warmer,
+and a typo (99) is never written to a device."""
+
 
 class ComfortLevels(Model):
     """Setpoints by absence length (Code de l'énergie R241-26 and R241-27)."""
 
-    comfort: float = Field(default=19.0, description="occupied")
+    reason: str | None = Field(
+        default=None, min_length=3, max_length=200,
+        description=f"why comfort is above {COMFORT_WITHOUT_REASON:g} °C (a crèche, a "
+        "nursing home: Code de l'énergie R241-29)")
+    comfort: float = Field(default=19.0, le=COMFORT_MAX, description="occupied")
     reduced: float = Field(default=16.0, description="unoccupied for 24 to 48 h, and nights")
-    frost_protection: float = Field(default=8.0, description="unoccupied for more than 48 h")
+    frost_protection: float = Field(
+        default=8.0, ge=FROST_RANGE[0], le=FROST_RANGE[1],
+        description="unoccupied for more than 48 h")
+
+    @field_validator("comfort")
+    @classmethod
+    def _reason_above_24(cls, value: float, info: ValidationInfo) -> float:
+        """A comfort above 24 °C needs its reason, written before it in the model (and
+        anywhere in the file's section) so that it is known here."""
+        if value > COMFORT_WITHOUT_REASON and not info.data.get("reason"):
+            raise ValueError(
+                f"comfort {value:g} °C is above {COMFORT_WITHOUT_REASON:g} °C: lower it, or "
+                "say why in `reason:` (a crèche, a nursing home; the Code de l'énergie "
+                "caps heating at 19 °C on average elsewhere)")
+        return value
 
 
 class SafetyBounds(Model):
     """Limits nobody, person or algorithm, can write past."""
 
-    frost_floor: float = Field(default=6.0, description="lowest setpoint ever written")
-    setpoint_ceiling: float = Field(default=21.0, description="highest setpoint ever written")
+    frost_floor: float = Field(default=6.0, ge=FROST_RANGE[0], le=FROST_RANGE[1],
+                               description="lowest setpoint ever written")
+    setpoint_ceiling: float = Field(default=21.0, le=CEILING_MAX,
+                                    description="highest setpoint ever written")
 
 
 class ZoneSimulation(Model):

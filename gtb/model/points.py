@@ -4,6 +4,7 @@ thresholds."""
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import re
 from dataclasses import dataclass
@@ -187,6 +188,36 @@ BACNET_UNITS = {
 simulated devices declare them, the live check of bindings compares them."""
 
 _HOST_PORT = re.compile(r"^(?P<host>[^:\s]+):(?P<port>\d{1,5})$")
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
+
+
+def device_address(text: str, names: bool) -> str:
+    """``text`` if it is a device's IP address (IPv4, or IPv6 with ``names``), or with
+    ``names`` a host name by RFC 1123 (letters, digits and '-' in dot-separated labels, a
+    last label not all digits): no scheme, no path, no port. Else a ValueError saying why.
+    An unspecified (0.0.0.0), multicast or broadcast address is no device."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        address = None
+    if address is not None:
+        if not names and address.version != 4:
+            raise ValueError(f"{text!r} is IPv6: BACnet/IP devices have IPv4 addresses")
+        if address.is_unspecified or address.is_multicast or str(address) == "255.255.255.255":
+            raise ValueError(f"{text} is not a device's address (unspecified, multicast "
+                             "or broadcast)")
+        return text
+    if not names:
+        raise ValueError(f"{text!r} is not an IPv4 address (e.g. 192.0.2.20): a BACnet/IP "
+                         "device is reached by its address, not a name")
+    labels = text.removesuffix(".").split(".")
+    if len(text) > 253 or not all(_HOST_LABEL.match(label) for label in labels) or (
+        labels[-1].isdigit()
+    ):
+        raise ValueError(f"{text!r} is neither an IP address nor a host name (letters, "
+                         "digits, '-' and '.'; no scheme, path or port), e.g. 192.0.2.10 "
+                         "or passerelle.mairie.local")
+    return text
 
 
 class BacnetBinding(Model):
@@ -227,7 +258,9 @@ class BacnetBinding(Model):
     def _address_has_port(cls, value: str) -> str:
         match = _HOST_PORT.match(value)
         if not match or not 0 < int(match["port"]) < 65536:
-            raise ValueError(f"address must be IP:port (e.g. 127.0.0.1:47809), not {value!r}")
+            raise ValueError(f"address must be IP:port with a port from 1 to 65535 (e.g. "
+                             f"127.0.0.1:47809), not {value!r}")
+        device_address(match["host"], names=False)
         return value
 
     @property
@@ -263,7 +296,7 @@ class ModbusBinding(Model):
     """
 
     protocol: Literal["modbus"]
-    host: str
+    host: str = Field(description="IP address or host name of the server or gateway")
     port: int = Field(default=502, gt=0, lt=65536)
     unit: int = Field(default=1, ge=0, le=247, description="Modbus unit (device) id")
     table: ModbusTable
@@ -274,6 +307,11 @@ class ModbusBinding(Model):
     )
     scale: float = 1.0
     offset: float = 0.0
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        return device_address(value, names=True)
 
     @model_validator(mode="after")
     def _type_fits_table(self) -> ModbusBinding:
