@@ -118,6 +118,28 @@ def test_the_admin_disables_an_account_then_enables_it(rig: PanelRig, token: Api
     assert [e.actor for e in rig.store.audit.events(kind="user_enabled")] == ["admin"]
 
 
+def test_the_admin_signs_an_account_out_everywhere(rig: PanelRig, token: ApiToken) -> None:
+    phone, desk = rig.client("marie"), rig.client("marie")
+    assert phone.get("/").status_code == desk.get("/").status_code == 200
+    client = rig.client("admin")
+    page = text(client, "/admin")
+    marie = page[page.index(">marie<"):page.index('id="tokens"')]
+    assert "Déconnecter partout" in marie.split("</tr>")[0]
+    rig.clock.advance(60)
+    status, _ = post(client, "/admin/users/marie/sessions/end")
+    assert status == 302
+    assert phone.get("/").status_code == desk.get("/").status_code == 302  # signed out
+    assert client.get("/admin").status_code == 200  # the admin's own session goes on
+    assert rig.store.accounts.token_user(hash_token("gtb_unknown"), at=NOW) is None
+    assert rig.store.accounts.tokens() == [token]  # tokens are untouched
+    [line] = rig.store.audit.events(kind="sessions_ended")
+    assert (line.actor, line.ts, line.data) == ("admin", NOW + timedelta(minutes=1),
+                                                {"user": "marie", "sessions": 2})
+    page = text(client, "/admin")
+    marie = page[page.index(">marie<"):page.index('id="tokens"')].split("</tr>")[0]
+    assert "aucune session ouverte" in marie and "Déconnecter partout" not in marie
+
+
 @pytest.mark.parametrize(("path", "form", "status", "said"), [
     ("/admin/users/admin/disabled", {"disabled": "1"}, 409,
      "Vous ne pouvez pas désactiver votre propre compte."),

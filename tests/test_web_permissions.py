@@ -45,6 +45,7 @@ MATRIX: dict[tuple[str, str], tuple[str, UserRole]] = {
     ("GET", "admin.index"): ("/admin", ADMIN),
     ("POST", "admin.set_disabled"): ("/admin/users/marie/disabled", ADMIN),
     ("POST", "admin.revoke_token"): ("/admin/tokens/1/revoke", ADMIN),
+    ("POST", "admin.end_sessions"): ("/admin/users/marie/sessions/end", ADMIN),
 }
 PUBLIC = {"static", "auth.login", "auth.logout", "pages.language"}
 RANK = {UserRole.VIEWER: 0, UserRole.OPERATOR: 1, UserRole.ADMIN: 2}

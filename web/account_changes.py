@@ -90,6 +90,19 @@ def change_password(store: Store, name: str, password: str, *, by: Actor,
             f"Password of {user.name} changed", {"user": user.name})
 
 
+def end_sessions(store: Store, name: str, *, by: Actor, at: datetime) -> int:
+    """Sign the account out everywhere (a phone lost, a session left open on a shared
+    computer): every live session ends at once; its tokens are untouched. Returns how
+    many ended."""
+    user = _user(store, name)
+    ended = store.sessions.end_sessions(user.name, at=at)
+    _record(store, at, "sessions_ended", by,
+            f"{user.name} déconnecté partout ({ended} session(s) fermée(s))",
+            f"{user.name} signed out everywhere ({ended} session(s) ended)",
+            {"user": user.name, "sessions": ended})
+    return ended
+
+
 def add_token(store: Store, name: str, label: str, *, days: int = TOKEN_DAYS, by: Actor,
               at: datetime) -> tuple[ApiToken, str]:
     """A new API token of the account, working ``days`` days; returns it and its text,

@@ -1,9 +1,9 @@
 """The administration page, for the admin role alone: the panel's accounts and the API
 tokens of scripts.
 
-An admin sees every account (role, state, creation) and every token (label, creation,
-expiry, last use, state), disables or enables an account (not their own) and revokes a
-token. Accounts and tokens are made with ``gtb users``: a token is shown once, on the
+An admin sees every account (role, state, creation, open sessions) and every token
+(label, creation, expiry, last use, state), disables or enables an account (not their
+own), signs an account out everywhere and revokes a token. Accounts and tokens are made with ``gtb users``: a token is shown once, on the
 terminal of the person who made it. Every change goes through ``web.account_changes``, as
 the command's do, and is a line of the audit log under the admin's name.
 """
@@ -51,6 +51,11 @@ EN: dict[str, str] = {
     "Compte désactivé.": "Account disabled.",
     "Compte réactivé.": "Account enabled.",
     "Jeton révoqué.": "Token revoked.",
+    "Sessions": "Sessions",
+    "aucune session ouverte": "no session open",
+    "Déconnecter partout": "Sign out everywhere",
+    "Sessions fermées.": "Sessions ended.",
+    "dernière activité": "last active",
     "Un compte désactivé ne peut plus se connecter ; ses sessions sont fermées et ses jetons "
     "ne fonctionnent plus.":
         "A disabled account can no longer sign in; its sessions are ended and its tokens "
@@ -75,8 +80,11 @@ def index() -> Any:
     p = panel()
     tokens = p.store.accounts.tokens()
     unexpiring = any(t.expires_at is None and t.revoked_at is None for t in tokens)
-    return render_template("admin.html", users=p.store.accounts.users(), tokens=tokens,
-                           unexpiring=unexpiring, now=p.now(), roles=ROLE_NAMES)
+    now = p.now()
+    users = p.store.accounts.users()
+    sessions = {user.name: p.store.sessions.of_user(user.name, at=now) for user in users}
+    return render_template("admin.html", users=users, sessions=sessions, tokens=tokens,
+                           unexpiring=unexpiring, now=now, roles=ROLE_NAMES)
 
 
 @bp.route("/users/<path:name>/disabled", methods=["POST"])
@@ -91,6 +99,16 @@ def set_disabled(name: str) -> Any:
     p = panel()
     account_changes.set_disabled(p.store, name, choice == "1", by=_actor(), at=p.now())
     flash(i18n.gettext("Compte désactivé." if choice == "1" else "Compte réactivé."), "ok")
+    return redirect(url_for("admin.index"))
+
+
+@bp.route("/users/<path:name>/sessions/end", methods=["POST"])
+@role_required(UserRole.ADMIN)
+def end_sessions(name: str) -> Any:
+    """Sign the account out everywhere; one's own included (then the sign-in page)."""
+    p = panel()
+    account_changes.end_sessions(p.store, name, by=_actor(), at=p.now())
+    flash(i18n.gettext("Sessions fermées."), "ok")
     return redirect(url_for("admin.index"))
 
 
