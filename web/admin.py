@@ -3,9 +3,10 @@ tokens of scripts.
 
 An admin sees every account (role, state, creation, open sessions) and every token
 (label, creation, expiry, last use, state), disables or enables an account (not their
-own), signs an account out everywhere and revokes a token. Accounts and tokens are made with ``gtb users``: a token is shown once, on the
-terminal of the person who made it. Every change goes through ``web.account_changes``, as
-the command's do, and is a line of the audit log under the admin's name.
+own), signs an account out everywhere and revokes a token. Accounts and tokens are made
+with ``gtb users``: a token is shown once, on the terminal of the person who made it.
+Every change goes through ``web.account_changes``, as the command's do, and is a line of
+the audit log under the admin's name.
 """
 
 from __future__ import annotations
