@@ -300,7 +300,7 @@ def test_an_operator_adds_a_lighting_event_to_a_cabinet(
 
 
 PAGES = ["/", "/building/mairie", ZONE, "/programmes", "/programmes/mairie/accueil",
-         "/lighting", "/alarms", "/audit", "/export", "/savings", "/savings/report"]
+         "/lighting", "/alarms", "/audit", "/export", "/savings", "/savings/report", "/admin"]
 """Every page of the menu, as the admin sees them; the phone fixture checks that none breaks
 the Content-Security-Policy."""
 
