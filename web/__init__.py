@@ -20,7 +20,19 @@ from flask_wtf.csrf import CSRFProtect
 from gtb.clock import Clock
 from gtb.model import Site
 from gtb.store import Store
-from web import alarms, api, audit, auth, export, i18n, lighting, pages, programmes, savings
+from web import (
+    alarms,
+    api,
+    audit,
+    auth,
+    export,
+    i18n,
+    lighting,
+    limits,
+    pages,
+    programmes,
+    savings,
+)
 from web.panel import Panel
 
 
@@ -52,6 +64,7 @@ def create_app(config: PanelConfig) -> Flask:
     CSRFProtect(app)
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
                       default_limits=[], headers_enabled=True)
+    limits.init_app(app)
     auth.init_app(app)
     # Each page blueprint brings its English texts (EN) to the catalog.
     blueprints = [pages, alarms, audit, export, api, lighting, programmes, savings]
