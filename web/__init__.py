@@ -91,13 +91,19 @@ def new_secret_key(path: Path) -> str:
     return key
 
 
+PANEL_THREADS = 8
+"""Requests the panel serves at once. A download holds its thread while it streams, and
+the panel lets ``web.export.AT_ONCE`` (2) stream together: six stay for the pages of a
+commune's few people (each page answers in milliseconds)."""
+
+
 class PanelServer:
     """The panel served by waitress in a thread of the engine's process."""
 
     def __init__(self, app: Flask, host: str, port: int) -> None:
         from waitress.server import create_server
 
-        self._server = create_server(app, host=host, port=port, threads=4,
+        self._server = create_server(app, host=host, port=port, threads=PANEL_THREADS,
                                      ident="gtb", clear_untrusted_proxy_headers=True)
         self.url = f"http://{host}:{port}/"
         self._thread = threading.Thread(target=self._server.run, name="panel", daemon=True)
