@@ -52,6 +52,22 @@ def _reason(why: str, default: Reason) -> tuple[str, str | None]:
     return (typed, None) if typed else (default.fr, default.en)
 
 
+class ActionError(ValueError):
+    """A request the panel refuses; ``fr`` and ``en`` say why, nothing was changed."""
+
+    def __init__(self, fr: str, en: str, status: int = 400) -> None:
+        super().__init__(fr)
+        self.fr, self.en, self.status = fr, en, status
+
+    def text(self, lang: str) -> str:
+        return self.fr if lang == "fr" else self.en
+
+
+class NotFound(ActionError):
+    def __init__(self, fr: str, en: str) -> None:
+        super().__init__(fr, en, 404)
+
+
 REASON_FIELD = ("la raison", "the reason")
 """The ``why`` of a form or a request, named in a refusal."""
 
@@ -87,22 +103,6 @@ def _check_years(*dates: tuple[tuple[str, str], date]) -> None:
                 f"{limits.FIRST_YEAR} et {limits.LAST_YEAR}.",
                 f"{_capital(en)} ({moment:%d/%m/%Y}) is not between "
                 f"{limits.FIRST_YEAR} and {limits.LAST_YEAR}.")
-
-
-class ActionError(ValueError):
-    """A request the panel refuses; ``fr`` and ``en`` say why, nothing was changed."""
-
-    def __init__(self, fr: str, en: str, status: int = 400) -> None:
-        super().__init__(fr)
-        self.fr, self.en, self.status = fr, en, status
-
-    def text(self, lang: str) -> str:
-        return self.fr if lang == "fr" else self.en
-
-
-class NotFound(ActionError):
-    def __init__(self, fr: str, en: str) -> None:
-        super().__init__(fr, en, 404)
 
 
 RANK = {UserRole.VIEWER: 0, UserRole.OPERATOR: 1, UserRole.ADMIN: 2}
