@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -304,14 +303,15 @@ def _check_size(store: Store, asked: Download) -> None:
     """Refuse, before anything is written or sent, a download longer than MAX_DAYS for its
     resolution or that would read more than MAX_ROWS rows of the store."""
     longest = MAX_DAYS.get(asked.resolution)
-    days = (asked.period.end - asked.period.start).total_seconds() / 86400
+    # Local days touched: a day of 25 hours is one day.
+    days = (asked.period.last_day - asked.period.first_day).days + 1
     if longest is not None and days > longest:
         raise ActionError(
             f"Période trop longue pour la résolution {asked.resolution.value} : "
-            f"{math.ceil(days)} jours, {longest} au plus ; raccourcissez-la ou choisissez "
+            f"{days} jours, {longest} au plus ; raccourcissez-la ou choisissez "
             "une résolution plus grossière (heure, jour, mois).",
             f"Period too long for the {asked.resolution.value} resolution: "
-            f"{math.ceil(days)} days, {longest} at most; shorten it or choose a coarser "
+            f"{days} days, {longest} at most; shorten it or choose a coarser "
             "resolution (hour, day, month).")
     period, total = asked.period.widened(asked.resolution), 0
     for point in asked.points:
