@@ -164,11 +164,29 @@ def _zone(site: Site, text: str, building: str | None) -> tuple[str, str]:
 def parse_moment(text: str, tz: tzinfo, *, end: bool) -> datetime:
     """A month (2026-03), a date (2026-03-31) or an ISO 8601 time; without an offset, the
     site's local time. A month or a date is its start, or as an ``end``, its end (the
-    next month's or day's midnight)."""
-    text = text.strip()
+    next month's or day's midnight). Refused: a moment too near the ends of Python's
+    calendar to widen to whole UTC hours and local months (COUNTABLE)."""
+    moment = _moment(text.strip(), tz, end=end)
+    if not COUNTABLE[0] <= moment <= COUNTABLE[1]:
+        raise ValueError(f"{text.strip()!r} is beyond the dates this tool can count "
+                         f"({COUNTABLE[0].date().isoformat()} to "
+                         f"{COUNTABLE[1].date().isoformat()} UTC)")
+    return moment
+
+
+COUNTABLE = (datetime(1, 2, 1, tzinfo=UTC), datetime(9999, 11, 1, tzinfo=UTC))
+"""The moments an export may start or end at: a month away from the first and last days
+Python can count, since a period is widened to whole local months, and the site's offset
+moves a moment's day."""
+
+
+def _moment(text: str, tz: tzinfo, *, end: bool) -> datetime:
     if _MONTH.fullmatch(text):
         first = date.fromisoformat(f"{text}-01")
-        return _midnight(_next_month(first) if end else first, tz)
+        try:
+            return _midnight(_next_month(first) if end else first, tz)
+        except ValueError:  # the month after 9999-12
+            raise ValueError(f"{text!r} is beyond the last date this tool can count") from None
     try:
         day = date.fromisoformat(text)
     except ValueError:

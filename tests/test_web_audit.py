@@ -134,7 +134,8 @@ def test_pages_of_fifty_walk_the_whole_log_once_even_within_one_second(rig: Pane
 @pytest.mark.parametrize(("query", "message"), [
     ("?building=grenier", "Bâtiment inconnu : grenier"),
     ("?kind=pique-nique", "Type de ligne inconnu : pique-nique"),
-    ("?from=2026-13-01", "« 2026-13-01 » n'est pas une date (AAAA-MM-JJ)."),
+    ("?from=2026-13-01", "Le début de la période : « 2026-13-01 » n'est pas une date "
+                         "(AAAA-MM-JJ) entre 2000 et 2100."),
     ("?to=hier", "« hier » n'est pas une date"),
     ("?from=2026-01-12&to=2026-01-11", "Le début de la période (2026-01-12) est après sa fin"),
     ("?before=12-x", "Lien de page invalide"),
@@ -152,7 +153,8 @@ def test_the_page_and_its_refusals_in_english(log: PanelRig) -> None:
         assert english in page
     assert "Journal des actions" not in page and "Personne" not in page
     assert "Unknown building: grenier" in refusal(client, "?building=grenier")
-    assert "'hier' is not a date (YYYY-MM-DD)." in refusal(client, "?to=hier")
+    assert "The end of the period: 'hier' is not a date (YYYY-MM-DD) between 2000 and " \
+           "2100." in refusal(client, "?to=hier")
 
 
 def test_lines_said_in_english_show_in_english_and_the_others_in_french(log: PanelRig

@@ -29,6 +29,7 @@ from web import (
     headers,
     i18n,
     lighting,
+    limits,
     pages,
     programmes,
     savings,
@@ -66,6 +67,7 @@ def create_app(config: PanelConfig) -> Flask:
     app.extensions["gtb"] = Panel(config.site, Store(config.store_path), config.clock)
     CSRFProtect(app)
     headers.init_app(app, https=config.secure_cookies)
+    limits.init_app(app)
     auth.init_app(app, config.sessions)
     # Each page blueprint brings its English texts (EN) to the catalog.
     blueprints = [pages, alarms, audit, export, api, lighting, programmes, savings, admin]
@@ -89,6 +91,12 @@ def new_secret_key(path: Path) -> str:
     return key
 
 
+PANEL_THREADS = 8
+"""Requests the panel serves at once. A download holds its thread while it streams, and
+the panel lets ``web.export.AT_ONCE`` (2) stream together: six stay for the pages of a
+commune's few people (each page answers in milliseconds)."""
+
+
 class PanelServer:
     """The panel served by waitress in a thread of the engine's process."""
 
@@ -97,7 +105,7 @@ class PanelServer:
 
         # Forwarding headers reach the app, which believes them from trusted proxies only
         # and removes them (web.proxies.ClientAddress).
-        self._server = create_server(app, host=host, port=port, threads=4,
+        self._server = create_server(app, host=host, port=port, threads=PANEL_THREADS,
                                      ident="gtb", clear_untrusted_proxy_headers=False)
         self.url = f"http://{host}:{port}/"
         self._thread = threading.Thread(target=self._server.run, name="panel", daemon=True)

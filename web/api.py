@@ -74,7 +74,6 @@ from web.pages import CURVES, RANGES
 from web.panel import (
     EXCEPTION_KINDS,
     ActionError,
-    NotFound,
     ZoneView,
     applied,
     may,
@@ -88,8 +87,6 @@ EN: dict[str, str] = {}
 
 OPERATIONS: list[Operation] = []
 """Every endpoint, in the order declared: the views and the OpenAPI description."""
-
-SQLITE_MAX_ID = 2**63 - 1
 
 _V = TypeVar("_V", bound=Callable[..., Any])
 
@@ -264,14 +261,6 @@ def _programme(building: str, zone: str) -> ProgrammeOut:
         exceptions=[_agenda_item(e, s) for e, s in p.zone_agenda(view.building, view.zone)])
 
 
-def _entry_id(entry_id: int) -> int:
-    """An agenda entry's id as SQLite can hold it (larger ones are unknown)."""
-    if entry_id > SQLITE_MAX_ID:
-        raise NotFound(f"Entrée d'agenda inconnue : {entry_id}",
-                       f"Unknown agenda entry: {entry_id}")
-    return entry_id
-
-
 # -- endpoints -----------------------------------------------------------------------------
 
 
@@ -379,8 +368,6 @@ def alarms(query: AlarmsQuery) -> AlarmsOut:
 @operation("POST", "/api/alarms/{alarm_id}/ack", "Acknowledge an alarm (it stays until it "
            "clears)", answer=Alarm, role=UserRole.OPERATOR, conflicts=True)
 def acknowledge(alarm_id: int) -> Alarm:
-    if alarm_id > SQLITE_MAX_ID:
-        raise NotFound(f"Alarme inconnue : {alarm_id}", f"Unknown alarm: {alarm_id}")
     return panel().acknowledge_alarm(alarm_id, who=_who())
 
 
@@ -461,7 +448,7 @@ def add_lighting_entry(cabinet: str, body: LightingEntryIn) -> AgendaItem:
            "Remove a lighting entry added by the panel or the API", answer=AgendaItem,
            role=UserRole.OPERATOR)
 def remove_lighting_entry(entry_id: int) -> AgendaItem:
-    removed = panel().remove_agenda_entry(_entry_id(entry_id), who=_who(), kinds=LIGHTING_KINDS)
+    removed = panel().remove_agenda_entry(entry_id, who=_who(), kinds=LIGHTING_KINDS)
     return _agenda_item(removed.entry, removed)
 
 
@@ -501,6 +488,6 @@ def add_exception(building: str, zone: str, body: ExceptionIn) -> AgendaItem:
            "Remove an exception added by the panel or the API", answer=AgendaItem,
            role=UserRole.OPERATOR)
 def remove_exception(entry_id: int) -> AgendaItem:
-    removed = panel().remove_agenda_entry(_entry_id(entry_id), who=_who(),
+    removed = panel().remove_agenda_entry(entry_id, who=_who(),
                                           kinds=EXCEPTION_KINDS)
     return _agenda_item(removed.entry, removed)

@@ -32,8 +32,9 @@ from gtb.model.calendar import AgendaEntry
 from gtb.store.audit import Alarm, Event
 from gtb.store.control import Override
 from gtb.texts import Reason
+from web import limits
 from web.panel import ActionError
-from web.timetables import OVERRIDE_DAYS
+from web.timetables import MAX_PERIODS, OVERRIDE_DAYS
 
 MAX_OVERRIDE_MINUTES = OVERRIDE_DAYS * 24 * 60
 """The panel refuses an override longer than this."""
@@ -47,7 +48,18 @@ def _utc(moment: datetime) -> datetime:
 Utc = Annotated[AwareDatetime, AfterValidator(_utc)]
 """A moment, answered in UTC (``2026-01-12T09:00:00Z``)."""
 
-Why = Annotated[str, Field(max_length=500, description="kept in the audit log")]
+
+def _within_years(moment: datetime) -> datetime:
+    if not limits.within_years(moment):
+        raise PydanticCustomError("years", "a date between {first} and {last}",
+                                  {"first": limits.FIRST_YEAR, "last": limits.LAST_YEAR})
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_within_years)]
+"""A moment a person asks for: the panel's forms take the same years (``web.limits``)."""
+
+Why = Annotated[str, Field(max_length=limits.REASON, description="kept in the audit log")]
 
 # -- requests ------------------------------------------------------------------------------
 
@@ -103,7 +115,11 @@ WALL_CLOCK_SCHEMA = {
                    "(2026-12-12T16:00:00)"}
 WallClock = Annotated[NaiveDatetime, WithJsonSchema(WALL_CLOCK_SCHEMA)]
 """A wall-clock time: JSON Schema's date-time needs an offset, which the agenda has not."""
-Label = Annotated[str, Field(min_length=1, max_length=120, description="shown to people")]
+Label = Annotated[str, Field(min_length=1, max_length=limits.LABEL,
+                             description="shown to people")]
+PeriodText = Annotated[str, Field(max_length=limits.PERIOD, description="HH:MM-HH:MM")]
+Periods = Annotated[list[PeriodText], Field(max_length=MAX_PERIODS)]
+"""A day's occupied periods, as many as a day may have."""
 
 
 class LightingEntryIn(Body):
@@ -126,16 +142,14 @@ class ExceptionIn(Body):
     end: WallClock | SkipJsonSchema[None] = Field(default=None, description="event, closure")
     first: date | SkipJsonSchema[None] = Field(default=None, description="day")
     last: date | SkipJsonSchema[None] = Field(default=None, description="day; default first")
-    periods: list[Annotated[str, Field(max_length=20)]] = Field(
-        default=[], max_length=12, description="day: HH:MM-HH:MM each")
+    periods: Periods = Field(default=[], description="day: HH:MM-HH:MM each")
 
 
 class ProgrammeIn(Body):
     """A zone's weekly programme: each day's occupied periods, HH:MM-HH:MM; a day left out
     or empty is unoccupied."""
 
-    week: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
-               list[Annotated[str, Field(max_length=20)]]]
+    week: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], Periods]
     why: Why = ""
 
 
@@ -158,12 +172,12 @@ class AlarmsQuery(Query):
 
 
 class EventsQuery(Query):
-    since: AwareDatetime | SkipJsonSchema[None] = Field(default=None, description="ts >= since")
-    until: AwareDatetime | SkipJsonSchema[None] = Field(default=None, description="ts < until")
-    kind: str | SkipJsonSchema[None] = Field(default=None, max_length=100)
-    actor: str | SkipJsonSchema[None] = Field(default=None, max_length=100)
-    building: str | SkipJsonSchema[None] = Field(default=None, max_length=100)
-    zone: str | SkipJsonSchema[None] = Field(default=None, max_length=100)
+    since: Moment | SkipJsonSchema[None] = Field(default=None, description="ts >= since")
+    until: Moment | SkipJsonSchema[None] = Field(default=None, description="ts < until")
+    kind: str | SkipJsonSchema[None] = Field(default=None, max_length=limits.FILTER)
+    actor: str | SkipJsonSchema[None] = Field(default=None, max_length=limits.FILTER)
+    building: str | SkipJsonSchema[None] = Field(default=None, max_length=limits.FILTER)
+    zone: str | SkipJsonSchema[None] = Field(default=None, max_length=limits.FILTER)
     limit: int = Field(default=100, ge=1, le=MAX_LIMIT)
 
 
@@ -226,6 +240,12 @@ def _explain(error: ErrorDetails) -> tuple[str, str]:
         bound = ctx.get("ge" if low else "le")
         fr, en = (f"au moins {bound}", f"at least {bound}") if low else \
                  (f"au plus {bound}", f"at most {bound}")
+    elif kind == "years":
+        fr = f"il faut une date entre {ctx.get('first')} et {ctx.get('last')}"
+        en = f"expected a date between {ctx.get('first')} and {ctx.get('last')}"
+    elif kind == "too_long":
+        fr = f"au plus {ctx.get('max_length')} éléments"
+        en = f"at most {ctx.get('max_length')} items"
     elif kind == "string_too_long":
         fr = f"au plus {ctx.get('max_length')} caractères"
         en = f"at most {ctx.get('max_length')} characters"

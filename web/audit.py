@@ -16,9 +16,9 @@ from flask import Blueprint, render_template, request
 from gtb.store import Store
 from gtb.store.accounts import UserRole
 from gtb.store.audit import Event
-from web import i18n
+from web import i18n, limits
 from web.auth import role_required
-from web.panel import ActionError, panel
+from web.panel import ActionError, bounded, panel
 from web.periods import local_period
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -142,7 +142,8 @@ def _filters(asked: dict[str, str], kinds: list[str]) -> Filters:
     if kind is not None and kind not in kinds and kind not in KINDS:
         raise ActionError(f"Type de ligne inconnu : {kind}", f"Unknown kind of line: {kind}")
     since, until = local_period(asked["from"], asked["to"], p.site.tz)
-    return Filters(building, asked["actor"] or None, kind, since, until)
+    actor = bounded(asked["actor"], ("la personne", "the person"), limits.FILTER) or None
+    return Filters(building, actor, kind, since, until)
 
 
 _CURSOR = re.compile(r"(\d{1,10})-(\d{1,18})")

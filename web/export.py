@@ -7,22 +7,41 @@ resolution, as CSV, JSON Lines or line protocol, exactly as ``gtb export`` write
 reason, and nothing is sent), written in the audit log, then streamed a piece at a time
 while the store is read point by point: a year of raw samples never sits in memory.
 Everyone signed in may export: elected officials and auditors read.
+
+The panel serves everyone from a few threads, and an export holds one while it streams:
+so, unlike ``gtb export``, a download is bounded before it starts (its period by
+resolution, MAX_DAYS; the rows of the store it would read, MAX_ROWS, counted first), one
+person has one download at a time and the panel AT_ONCE in all (else a 429), and a
+download that streams longer than TIME_LIMIT ends with a last line saying it was cut.
+Everything is checked before the audit line: a refused download leaves none.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, render_template, request, stream_with_context
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    render_template,
+    request,
+    stream_with_context,
+)
+from flask.blueprints import BlueprintSetupState
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from gtb import export
 from gtb.export import ExportPoint, Format, Period, Resolution
+from gtb.i18n import number_fr
 from gtb.model import Site
 from gtb.store import Store
 from gtb.store.accounts import UserRole
@@ -34,6 +53,19 @@ bp = Blueprint("export", __name__, url_prefix="/export")
 
 CHUNK = 64 * 1024
 """Characters sent at a time."""
+
+MAX_DAYS = {Resolution.RAW: 366, Resolution.HOUR: 3 * 366, Resolution.DAY: 10 * 366}
+"""The longest period of a download, in days, by resolution: a year of raw samples (the
+store keeps 90 days by default), three years of hourly rollups (26 000 rows a point),
+ten years of days. Months are bounded by the years a date may have (``web.limits``)."""
+MAX_ROWS = 2_000_000
+"""Rows of the store a download may read (samples, or hourly rollups for the hour, day
+and month): a year of one-minute samples of four points, about 300 MB of CSV."""
+TIME_LIMIT = 600.0
+"""Seconds a download may stream; then its file ends with a line that says it was cut."""
+AT_ONCE = 2
+"""Downloads streaming at once in the panel, all people together: the other threads stay
+for the pages (``web.PANEL_THREADS``)."""
 
 RESOLUTIONS = {
     Resolution.RAW: "brutes : chaque mesure (gardées 90 jours)",
@@ -134,15 +166,70 @@ class Download:
 def download() -> Any:
     p = panel()
     asked = checked(p.site, request.args)
-    _audit(asked, request.args)
-    notes = export.comments(p.site, asked.period.widened(asked.resolution), asked.resolution,
-                            asked.points, asked.filters(), p.now(),
-                            by=f"the GTB web panel, for {current_user.name}")
-    chunks = _chunks(p.store, p.site, asked, notes)
-    return Response(stream_with_context(chunks), content_type=FORMATS[asked.fmt][1], headers={
+    _check_size(p.store, asked)
+    who = current_user.name
+    running: Running = current_app.extensions["gtb_exports"]
+    running.start(who)
+    try:
+        _audit(asked, request.args)
+        notes = export.comments(p.site, asked.period.widened(asked.resolution),
+                                asked.resolution, asked.points, asked.filters(), p.now(),
+                                by=f"the GTB web panel, for {who}")
+    except BaseException:
+        running.end(who)
+        raise
+    chunks = running.streamed(who, _chunks(p.store, p.site, asked, notes))
+    response = Response(stream_with_context(chunks), content_type=FORMATS[asked.fmt][1],
+                        headers={
         "Content-Disposition": f'attachment; filename="{asked.filename(p.site)}"',
         "Cache-Control": "no-store",
     })
+    # A download closed before its first piece never runs its generator's end.
+    response.call_on_close(lambda: running.end(who))
+    return response
+
+
+class Running:
+    """The downloads streaming now, by person: one each, ``at_once`` in all."""
+
+    def __init__(self, at_once: int) -> None:
+        self._at_once = at_once
+        self._people: set[str] = set()
+        self._lock = threading.Lock()
+
+    def start(self, who: str) -> None:
+        """Count ``who``'s download in, or refuse it (429) when ``who`` has one streaming
+        or the panel has ``at_once``."""
+        with self._lock:
+            if who in self._people:
+                raise ActionError(
+                    "Un de vos exports est déjà en cours : attendez qu'il se termine (ou "
+                    "annulez-le) avant d'en demander un autre.",
+                    "One of your exports is still running: wait for it to end (or cancel it) "
+                    "before asking for another.", 429)
+            if len(self._people) >= self._at_once:
+                raise ActionError(
+                    f"{len(self._people)} exports sont en cours : réessayez dans quelques "
+                    "minutes.", f"{len(self._people)} exports are running: try again in a "
+                    "few minutes.", 429)
+            self._people.add(who)
+
+    def end(self, who: str) -> None:
+        """``who``'s download is over (said again when both its end and its close say it)."""
+        with self._lock:
+            self._people.discard(who)
+
+    def streamed(self, who: str, chunks: Iterator[str]) -> Iterator[str]:
+        """``chunks``, counting the download out when they end, fail or are closed."""
+        try:
+            yield from chunks
+        finally:
+            self.end(who)
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    state.app.extensions["gtb_exports"] = Running(AT_ONCE)
 
 
 def checked(site: Site, args: MultiDict[str, str]) -> Download:
@@ -212,27 +299,80 @@ def _day(day: date) -> str:
     return f"{day:%d/%m/%Y}"
 
 
+def _check_size(store: Store, asked: Download) -> None:
+    """Refuse, before anything is written or sent, a download longer than MAX_DAYS for its
+    resolution or that would read more than MAX_ROWS rows of the store."""
+    longest = MAX_DAYS.get(asked.resolution)
+    # Local days touched: a day of 25 hours is one day.
+    days = (asked.period.last_day - asked.period.first_day).days + 1
+    if longest is not None and days > longest:
+        raise ActionError(
+            f"Période trop longue pour la résolution {asked.resolution.value} : "
+            f"{days} jours, {longest} au plus ; raccourcissez-la ou choisissez "
+            "une résolution plus grossière (heure, jour, mois).",
+            f"Period too long for the {asked.resolution.value} resolution: "
+            f"{days} days, {longest} at most; shorten it or choose a coarser "
+            "resolution (hour, day, month).")
+    period, total = asked.period.widened(asked.resolution), 0
+    for point in asked.points:
+        total += export.work(store, point, period, asked.resolution)
+        if total > MAX_ROWS:
+            raise ActionError(
+                f"Export trop gros : plus de {number_fr(MAX_ROWS, 0)} lignes du stock à "
+                "lire ; raccourcissez la période, choisissez un bâtiment, une zone ou une "
+                "grandeur, ou une résolution plus grossière.",
+                f"Export too large: more than {MAX_ROWS:,} rows of the store to read; "
+                "shorten the period, choose a building, a zone or a quantity, or a coarser "
+                "resolution.")
+
+
 def _chunks(store: Store, site: Site, asked: Download, notes: Sequence[str]) -> Iterator[str]:
-    """The export, a piece of about CHUNK characters at a time."""
+    """The export, a piece of about CHUNK characters at a time; cut, with a last line
+    that says so, once it has streamed for TIME_LIMIT seconds."""
     buffer = io.StringIO()
     writer = export.writer_for(asked.fmt, buffer, site, asked.resolution, notes)
     period = asked.period.widened(asked.resolution)
-    for point in asked.points:
-        if asked.resolution is Resolution.RAW and isinstance(writer, export.CsvWriter):
-            # A year of a zone is a million rows: the fast path, in its own pieces.
-            if buffer.tell():
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-            samples = store.samples.rows(point.key, period.start, period.end)
-            # A raw CSV line is up to about 160 characters.
-            pieces = writer.raw_chunks(point, samples, rows_per_chunk=max(1, CHUNK // 160))
-            yield from (text for text, _ in pieces)
-            continue
-        for row in export.rows(store, point, period, asked.resolution):
-            writer.write(row)
-            if buffer.tell() >= CHUNK:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-    yield buffer.getvalue()
+    deadline = time.monotonic() + TIME_LIMIT
+
+    def pieces() -> Iterator[str]:
+        for point in asked.points:
+            if asked.resolution is Resolution.RAW and isinstance(writer, export.CsvWriter):
+                # A year of a zone is a million rows: the fast path, in its own pieces.
+                if buffer.tell():
+                    yield _taken(buffer)
+                samples = store.samples.rows(point.key, period.start, period.end)
+                # A raw CSV line is up to about 160 characters.
+                chunks = writer.raw_chunks(point, samples, rows_per_chunk=max(1, CHUNK // 160))
+                yield from (text for text, _ in chunks)
+                continue
+            for row in export.rows(store, point, period, asked.resolution):
+                writer.write(row)
+                if buffer.tell() >= CHUNK:
+                    yield _taken(buffer)
+            yield ""  # a point ends: time to look at the clock
+        yield _taken(buffer)
+
+    for piece in pieces():
+        if piece:
+            yield piece
+        if time.monotonic() > deadline:
+            yield _taken(buffer) + _cut_line(asked.fmt)
+            return
+
+
+def _taken(buffer: io.StringIO) -> str:
+    """What the buffer holds, which it then forgets."""
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+def _cut_line(fmt: Format) -> str:
+    """The last line of a download cut at TIME_LIMIT: a comment in CSV and line protocol,
+    an object of its own in JSON Lines (its rows have a ``time_utc``; this one has not)."""
+    text = (f"export cut after {TIME_LIMIT:g} s, the panel's limit: the rows above are "
+            "complete but the period is not; ask for a shorter period or use gtb export")
+    if fmt is Format.JSON:
+        return json.dumps({"cut": text}) + "\n"
+    return f"# {text}\n"

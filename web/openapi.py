@@ -15,16 +15,18 @@ from gtb.model import Site
 from gtb.model.points import Role
 from gtb.store.accounts import UserRole
 from web.api_models import Body, ErrorOut, Query
+from web.limits import SQLITE_MAX_ID
 
+ID = {"type": "integer", "minimum": 0, "maximum": SQLITE_MAX_ID}
+"""A row's id; a larger one is no route (``web.limits.StoreId``): a 404."""
 IDENTIFIER = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$", "maxLength": 40}
 
 PATH_PARAMETERS: dict[str, tuple[str, dict[str, Any], str]] = {
     "building": ("string", IDENTIFIER, "a building's id in the site file"),
     "zone": ("string", IDENTIFIER, "a zone's id in its building"),
-    "alarm_id": ("int", {"type": "integer", "minimum": 0}, "an alarm's id"),
+    "alarm_id": ("int", ID, "an alarm's id"),
     "cabinet": ("string", IDENTIFIER, "a public lighting cabinet's id in the site file"),
-    "entry_id": ("int", {"type": "integer", "minimum": 0},
-                 "an agenda entry's id (as GET answers it)"),
+    "entry_id": ("int", ID, "an agenda entry's id (as GET answers it)"),
 }
 """Each path parameter: its Flask converter, its schema and what it is."""
 

@@ -23,11 +23,13 @@ from gtb.store.control import Override, ProgrammeVersion
 from gtb.store.errors import ConflictError, NotFoundError
 from gtb.store.status import OutputStatus, ZoneStatus
 from gtb.texts import Reason
+from web import limits
 from web.timetables import (
     EXCEPTION_DAYS,
     LIGHTING_ENTRY_DAYS,
     ORDER_DAYS,
     OVERRIDE_DAYS,
+    day_names,
     day_problems,
     split_periods,
     week_problems,
@@ -46,7 +48,7 @@ FROM_HERE = Reason.of("panel.from_here")
 def _reason(why: str, default: Reason) -> tuple[str, str | None]:
     """The audit reason in French and English: a person's words as typed (no English),
     else ``default``."""
-    typed = why.strip()
+    typed = bounded(why.strip(), REASON_FIELD, limits.REASON)
     return (typed, None) if typed else (default.fr, default.en)
 
 
@@ -64,6 +66,43 @@ class ActionError(ValueError):
 class NotFound(ActionError):
     def __init__(self, fr: str, en: str) -> None:
         super().__init__(fr, en, 404)
+
+
+REASON_FIELD = ("la raison", "the reason")
+"""The ``why`` of a form or a request, named in a refusal."""
+
+
+def bounded(text: str, field: tuple[str, str], longest: int) -> str:
+    """``text`` as typed, refused when longer than ``longest`` characters; ``field`` is its
+    name in French and English."""
+    if len(text) > longest:
+        raise ActionError(f"{_capital(field[0])} : {len(text)} caractères, {longest} au plus.",
+                          f"{_capital(field[1])}: {len(text)} characters, {longest} at most.")
+    return text
+
+
+def _capital(text: str) -> str:
+    """The first letter in capital, the rest as it is (``la fin`` -> ``La fin``)."""
+    return text[:1].upper() + text[1:]
+
+
+def bounded_day(periods: str | Sequence[str], field: tuple[str, str]) -> str | Sequence[str]:
+    """A day's periods typed in one field (``08:00-12:00, 14:00-18:00``), refused when
+    longer than a day's periods can be; a list (the API's) is bounded by its model."""
+    return bounded(periods, field, limits.DAY_TEXT) if isinstance(periods, str) else periods
+
+
+def _check_years(*dates: tuple[tuple[str, str], date]) -> None:
+    """Refuse a date a person typed outside ``limits.FIRST_YEAR`` .. ``LAST_YEAR`` (each
+    with its field's name in French and English): a typing mistake, and near year 9999,
+    more than Python's dates can count."""
+    for (fr, en), moment in dates:
+        if not limits.within_years(moment):
+            raise ActionError(
+                f"{_capital(fr)} ({moment:%d/%m/%Y}) n'est pas entre "
+                f"{limits.FIRST_YEAR} et {limits.LAST_YEAR}.",
+                f"{_capital(en)} ({moment:%d/%m/%Y}) is not between "
+                f"{limits.FIRST_YEAR} and {limits.LAST_YEAR}.")
 
 
 RANK = {UserRole.VIEWER: 0, UserRole.OPERATOR: 1, UserRole.ADMIN: 2}
@@ -322,10 +361,12 @@ class Panel:
             if first is None:
                 raise ActionError("Indiquez le premier jour.", "Give the first day.")
             last = last or first
+            _check_years((("le premier jour", "the first day"), first),
+                         (("le dernier jour", "the last day"), last))
             begin = datetime.combine(first, datetime.min.time())
             self._check_span(begin, datetime.combine(last, datetime.min.time())
                              + timedelta(days=1), EXCEPTION_DAYS)
-            texts = split_periods(periods)
+            texts = split_periods(bounded_day(periods, ("les périodes", "the periods")))
             problems = day_problems(("Jour particulier", "Special day"), texts)
             if problems:
                 raise ActionError(" ".join(p[0] for p in problems),
@@ -426,7 +467,9 @@ class Panel:
         if unknown:
             raise ActionError(f"Jour inconnu : {', '.join(unknown)} (mon … sun).",
                               f"Unknown day: {', '.join(unknown)} (mon … sun).")
-        texts = {day: split_periods(value) for day, value in days.items()}
+        texts = {day: split_periods(bounded_day(value, day_names(day)))
+                 for day, value in days.items()}
+        reason, reason_en = _reason(why, FROM_HERE)
         problems = [p for found in week_problems(texts).values() for p in found]
         if problems:
             raise ActionError("Programme non enregistré. " + " ".join(p[0] for p in problems),
@@ -437,7 +480,6 @@ class Panel:
             return None
         now = self.now()
         version = self.store.programmes.save(view.key, programme, at=now, who=who)
-        reason, reason_en = _reason(why, FROM_HERE)
         self.store.audit.record(
             now, "programme_saved", who,
             f"Programme de {view.building.name} / {view.zone.name} : version {version}",
@@ -455,6 +497,7 @@ class Panel:
     def _check_span(self, start: datetime, end: datetime, longest_days: int) -> None:
         """An agenda span a person asks for (wall-clock times): ends after it starts, not
         over a day in the past, and not too long."""
+        _check_years((("le début", "the start"), start), (("la fin", "the end"), end))
         if end <= start:
             raise ActionError(
                 f"La fin ({end:%d/%m/%Y %H:%M}) doit être après le début "
@@ -475,10 +518,7 @@ class Panel:
         if not label:
             raise ActionError("Donnez un nom à l'entrée (« Marché de Noël »).",
                               "Give the entry a name ('Christmas market').")
-        if len(label) > 120:
-            raise ActionError("Le nom fait au plus 120 caractères.",
-                              "The name is 120 characters at most.")
-        return label
+        return bounded(label, ("le nom", "the name"), limits.LABEL)
 
     def _check_until(self, now: datetime, until: datetime, longest_days: int,
                      texts: tuple[str, str, str, str]) -> None:
@@ -491,7 +531,7 @@ class Panel:
 
     @staticmethod
     def _why(why: str) -> str:
-        why = why.strip()
+        why = bounded(why.strip(), REASON_FIELD, limits.REASON)
         if not why:
             raise ActionError("Dites pourquoi : la raison est gardée dans le journal.",
                               "Say why: the reason is kept in the audit log.")

@@ -16,6 +16,7 @@ from itertools import pairwise
 from gtb.i18n import DAYS_EN, DAYS_FR
 from gtb.model import SCHOOL_USES
 from gtb.model.calendar import WEEKDAYS, Period, parse_period
+from web.limits import echoed
 
 Problem = tuple[str, str]
 """A refusal in French and English."""
@@ -46,9 +47,9 @@ def day_problems(what: Problem, texts: list[str]) -> list[Problem]:
     fr, en = what
     problems: list[Problem] = []
     periods: list[Period] = []
-    if len(texts) > MAX_PERIODS:
-        problems.append((f"{fr} : {len(texts)} périodes, {MAX_PERIODS} au plus.",
-                         f"{en}: {len(texts)} periods, {MAX_PERIODS} at most."))
+    if len(texts) > MAX_PERIODS:  # each one's problems would only make the refusal long
+        return [(f"{fr} : {len(texts)} périodes, {MAX_PERIODS} au plus.",
+                 f"{en}: {len(texts)} periods, {MAX_PERIODS} at most.")]
     for text in texts:
         try:
             periods.append(parse_period(text))
@@ -70,6 +71,7 @@ def _period_problem(fr: str, en: str, text: str) -> Problem:
         if valid:
             return (f"{fr} : la période « {text} » finit avant de commencer.",
                     f"{en}: period '{text}' ends before it starts.")
+    text = echoed(text)
     return (f"{fr} : « {text} » n'est pas une période HH:MM-HH:MM (par exemple 08:00-12:30).",
             f"{en}: '{text}' is not a period HH:MM-HH:MM (for example 08:00-12:30).")
 
