@@ -149,7 +149,7 @@ def test_the_admin_signs_an_account_out_everywhere(rig: PanelRig, token: ApiToke
     ("/admin/users/paul/disabled", {"disabled": "1"}, 404, "Compte inconnu : paul"),
     ("/admin/users/a/b/disabled", {"disabled": "1"}, 404, "Compte inconnu : a/b"),
     ("/admin/tokens/99/revoke", {}, 404, "Jeton d'API inconnu : n° 99"),
-    (f"/admin/tokens/{2**70}/revoke", {}, 404, "Jeton d'API inconnu"),
+    (f"/admin/tokens/{2**70}/revoke", {}, 404, "Page introuvable"),  # no id SQLite holds
 ])
 def test_a_refused_change_says_why_and_changes_nothing(
     rig: PanelRig, token: ApiToken, path: str, form: dict[str, str], status: int, said: str

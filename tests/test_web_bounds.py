@@ -12,6 +12,7 @@ import html
 import json
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,9 @@ def id_routes(rig: PanelRig) -> list[tuple[str, str]]:
 
 def test_every_id_of_every_route_is_bounded_to_what_sqlite_holds(rig: PanelRig) -> None:
     routes = id_routes(rig)
-    # The alarm, the lighting entry and the exception, in the forms and in the API.
-    assert len(routes) == 6, routes
+    # The alarm, the lighting entry and the exception, in the forms and in the API, and
+    # the administration's API token.
+    assert len(routes) == 7, routes
     client = rig.client("admin")
     token = csrf(client, "/login")
     before = snapshot(rig)
@@ -199,7 +201,8 @@ def test_a_date_beyond_the_years_is_refused_by_name(
 
 def test_the_api_refuses_the_same_dates_and_texts(rig: PanelRig) -> None:
     token = "gtb_bounds"
-    rig.store.accounts.add_token("marie", hash_token(token), "bounds", at=NOW)
+    rig.store.accounts.add_token("marie", hash_token(token), "bounds", at=NOW,
+                                 expires_at=NOW + timedelta(days=1))
     client = rig.app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
     before = snapshot(rig)
