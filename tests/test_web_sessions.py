@@ -323,10 +323,11 @@ def test_trusted_proxies_and_session_times_are_options(tmp_path: Path) -> None:
                "panel_trusted_proxies": parse_networks("10.0.0.0/8"), "no_panel": False}
     panel = PanelAddress.from_options(dict(options), speed=60)
     assert panel is not None and panel.trusted_proxies == parse_networks("10.0.0.0/8")
-    # The demo's clock runs 60 times faster: the durations stay real ones.
+    # The demo's clock runs 60 times faster: a session's durations stay real ones; the
+    # sign-in limits stay on the clock the pages show (« Réessayez après 13:47 »).
     assert panel.sessions.idle == timedelta(minutes=30 * 60)
     assert panel.sessions.lifetime == timedelta(hours=8 * 60)
-    assert panel.sessions.limits.lock == timedelta(minutes=15 * 60)
+    assert panel.sessions.limits == SignInLimits()
 
 
 # -- redirects ---------------------------------------------------------------------------------

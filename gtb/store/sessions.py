@@ -149,11 +149,11 @@ class SessionRules:
     limits: SignInLimits = field(default_factory=SignInLimits)
 
     def at_speed(self, speed: float) -> SessionRules:
-        """The same durations in real time on a clock ``speed`` times faster (the demo's):
-        a 2 h idle time stays 2 h for the person trying the panel."""
-        limits = replace(self.limits, window=self.limits.window * speed,
-                         lock=self.limits.lock * speed)
-        return SessionRules(self.lifetime * speed, self.idle * speed, limits)
+        """The session's durations in real time on a clock ``speed`` times faster (the
+        demo's): a 2 h idle time stays 2 h for the person trying the panel. The sign-in
+        limits stay on the panel's clock, the one its pages show: « Réessayez après »
+        names a time of that clock, and a lock of the demo passes in seconds."""
+        return replace(self, lifetime=self.lifetime * speed, idle=self.idle * speed)
 
 
 @dataclass(frozen=True)
