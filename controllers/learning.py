@@ -25,6 +25,7 @@ touches a device.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -83,8 +84,9 @@ fitted). Both fixed: about thermostats, not about the building."""
 
 
 def inferred_heating(indoor: float, setpoint: float) -> float:
-    """The heating share a zone with no signal is taken to use: 1 well below its
-    setpoint, 0 above it, NaN (unknown) in between."""
+    """The heating share a zone with no signal is taken to use, its air at ``indoor``
+    and its thermostat holding ``setpoint``: 1 well below it, 0 above it, NaN (unknown)
+    in between."""
     if indoor <= setpoint - BELOW_SETPOINT_FULL_HEAT:
         return 1.0
     if indoor >= setpoint + ABOVE_SETPOINT_NO_HEAT:
@@ -119,6 +121,13 @@ class ZoneLearner:
     """When the thermal model's form was last chosen (the local date), how many
     observations the history held then and its held-out error (minutes); None: not since
     the start or a restore."""
+    _indoor: float | None = field(default=None, repr=False)
+    """The air at the last call of ``observe``, °C: where the step that ends at the next
+    one started (None: unknown)."""
+    _inferred: float | None = field(default=None, repr=False)
+    """For a zone with no heating signal, the share inferred over the steps since the
+    last thermal observation: NaN when they differed or one could not be (unknown), None
+    when there was none."""
 
     def __post_init__(self) -> None:
         self.occupancy = OccupancyHistory(keep=self.settings.history)
@@ -133,16 +142,30 @@ class ZoneLearner:
         (``inferred_heating``). Each part counts for what it is: a missing outdoor sensor
         skips the thermal observation, not the presence. The internal gains are learnt on
         the steps someone was detected, or, without a detector, that the programme says
-        are occupied."""
+        are occupied.
+
+        An inferred share is over the step that ends now, as a signal's is
+        (``ThermalObservation``): from the air in its middle, between the last step's and
+        now's, not from the air at its end. A fast emitter warms a zone into its
+        thermostat's band within a step or two: at the end of such a step the air is
+        already near the setpoint, yet the zone was at full heat all the way there."""
         last = self._observations[-1].time if self._observations else None
-        if heating is None and setpoint is not None and indoor is not None:
-            heating = inferred_heating(indoor, setpoint)
+        signal = heating is not None
+        if not signal and setpoint is not None and indoor is not None:
+            middle = indoor if self._indoor is None else 0.5 * (self._indoor + indoor)
+            inferred = inferred_heating(middle, setpoint)
+            # Over the steps since the last observation kept: unknown unless all agree.
+            heating = inferred if self._inferred in (None, inferred) else math.nan
+        self._indoor = indoor
         if indoor is not None and outdoor is not None and heating is not None and (
                 last is None or time - last >= OBSERVATION_STEP):
             occupied = present if present is not None else occupation(
                 self.programme, self.calendar, self.use, time.astimezone(self.tz)).occupied
             self._observations.append(ThermalObservation(time, indoor, outdoor, heating,
                                                          occupied))
+            self._inferred = None
+        elif not signal:  # the step goes on to the next reading; unknown if not inferred
+            self._inferred = math.nan if heating is None else heating
         if self.thermal is not None and indoor is not None:
             self.thermal = self.thermal.observed(time, indoor)  # two states: the structure
         self.record_presence(time, present)

@@ -24,6 +24,7 @@ from controllers.thermal import (
     ThermalModel,
     ThermalObservation,
     fit_thermal,
+    warmup_episodes,
 )
 from gtb.model import ComfortLevels
 from gtb.model.calendar import Programme
@@ -220,6 +221,42 @@ def test_a_zone_without_a_heating_signal_learns_from_its_setpoint() -> None:
     assert blind.thermal_refused is not None
     assert blind.thermal_refused.code == "thermal.no_cooldown"
     assert blind.thermal_refused.fr.startswith("pas de modèle thermique")
+
+
+NURSERY = Building(ZoneThermal.build(100.0, "nursery", "from_2012", "heavy", False,
+                                      emitter="fan_coil"), "creche", fan_coil=True,
+                   gains_w_m2=15.0)
+"""A crèche's section of today's envelope with fan coils: a morning's warm-up takes half
+an hour, then the air creeps along its thermostat's band."""
+
+
+def test_a_fast_zone_without_a_heating_signal_read_each_quarter_hour_learns_in_days(
+) -> None:
+    """No signal and readings every quarter of an hour: the air enters its thermostat's
+    band within a reading or two of the switch to comfort. Those steps were at full heat
+    (the air in their middle is well below the setpoint), and the warm-up goes on into
+    the band while the air rises: two mornings give a model, whose warm-ups are those of
+    the history to within minutes, not hours."""
+    history = simulate(NURSERY, days=3)
+    learner = ZoneLearner(Programme.model_validate({}), NURSERY.use, FrenchCalendar("B"),
+                          ComfortLevels(), UTC)
+    quarter = 3  # STEP is 5 minutes
+    for o, setpoint in list(zip(history.observations, history.setpoints,
+                                strict=True))[quarter - 1::quarter]:
+        if o.time <= LEARNT:
+            learner.observe(o.time, indoor=o.indoor, outdoor=o.outdoor, heating=None,
+                            present=o.occupied, setpoint=setpoint)
+    learner.refit(LEARNT)
+    model = learner.thermal
+    assert model is not None, learner.thermal_refused
+    # The mornings as the fan coil's own signal tells them (the learner did not have it).
+    mornings = warmup_episodes(until(history, LEARNT)[quarter - 1::quarter], now=LEARNT)
+    assert len(mornings) == 2
+    assert all(m.minutes <= 60 for m in mornings), mornings
+    assert model.margin_minutes(1.0) < 15.0, model
+    for m in mornings:
+        assert abs(model.warmup_minutes(m.indoor_start, READY, m.outdoor)
+                   - m.reached(READY)) < 15.0, (m, model)
 
 
 def test_a_model_too_uncertain_is_refused_and_a_previous_one_kept() -> None:
