@@ -766,8 +766,10 @@ def _episodes(history: _History,
                and times[j + 1] - times[j] <= gap):
             j += 1
         # A thermostat closes its valve as the air nears the setpoint: the warm-up goes on
-        # while the zone is still heated and its air still rising.
-        while (j + 1 < len(times) and heating[j + 1] > UNHEATED
+        # while the zone is not known unheated and its air still rising. Unknown (NaN) is
+        # a zone with no signal in its thermostat's band, where its share is inferred
+        # neither full nor none: a fast emitter gets there within a step or two.
+        while (j + 1 < len(times) and not heating[j + 1] <= UNHEATED
                and times[j + 1] - times[j] <= gap
                and air[j + 1] - air[j] >= WARMING_K_PER_HOUR * (times[j + 1] - times[j]) / hour):
             j += 1

@@ -89,6 +89,24 @@ def test_nan_observation_is_skipped_not_fitted() -> None:
     assert abs(model.g - clean.g) / clean.g < 0.02
 
 
+def test_a_warmup_goes_on_into_the_thermostats_band_where_its_share_is_unknown() -> None:
+    """A zone with no heating signal read each quarter of an hour: one step inferred at
+    full heat, then the air inside its thermostat's band (share unknown, NaN) still
+    rising fast, then creeping. The warm-up is followed while the air rises, not cut at
+    the last step known at full heat (a quarter of an hour: too short to be one)."""
+    start = datetime(2025, 1, 6, 4, tzinfo=UTC)
+    quarter = timedelta(minutes=15)
+    air = [16.4 - 0.05 * n for n in range(12)]  # a night at the reduced setpoint, unheated
+    heating = [0.0] * len(air)
+    air += [17.6, 18.7, 18.75, 18.8, 18.85, 18.9]
+    heating += [1.0] + [math.nan] * 5
+    history = [ThermalObservation(start + n * quarter, t, 2.0, share)
+               for n, (t, share) in enumerate(zip(air, heating, strict=True))]
+    episodes = warmup_episodes(history, now=history[-1].time)
+    assert [(e.minutes, e.indoor_start, e.indoor_end) for e in episodes] == [
+        (30.0, air[11], 18.7)]
+
+
 def test_too_little_data_is_refused_with_the_reason() -> None:
     history = first_order_history(0.12, 4.0, days=10)
     assert reason_of(fit_thermal([], now=history[-1].time)) == "thermal.no_cooldown"
