@@ -476,7 +476,7 @@ def predict(
                 local_now, calendar, use, programme, learned.similar,
                 Reason.of("forecast.uncertain", confidence=learned.confidence),
             )
-        return replace(_learned(learned, day, local_now), surprise=surprise)
+        return _learned(learned, day, local_now, surprise)
     programmed = occupation(programme, calendar, use, local_now).next_start
     return ArrivalForecast(
         None, None, 1.0, "learned", 0,
@@ -486,7 +486,8 @@ def predict(
     )
 
 
-def _learned(learned: _DayForecast, day: date, local_now: datetime) -> ArrivalForecast:
+def _learned(learned: _DayForecast, day: date, local_now: datetime,
+             surprise: float) -> ArrivalForecast:
     tz = local_now.tzinfo
     start = max(_at(day, learned.start_min, tz), local_now)
     end = _at(day, learned.end_min, tz)
@@ -496,6 +497,7 @@ def _learned(learned: _DayForecast, day: date, local_now: datetime) -> ArrivalFo
         Reason.of(code, day=day, start=start, end=end, similar=learned.similar,
                   weeks=learned.weeks, covered=learned.covered, kept=learned.kept,
                   confidence=learned.confidence, prior=learned.prior_share),
+        surprise,
     )
 
 
