@@ -86,7 +86,7 @@ class Observations:
         self.now = now
         self._world = world
         self._sensors = sensors
-        self._detector: tuple[list[datetime], NDArray[np.bool_]] | None = None
+        self._detector: tuple[list[datetime], list[list[bool]]] | None = None
         self._values: dict[str, float] = {}
 
     def _read(self, zone_key: str, role: Role) -> float | None:
@@ -119,15 +119,15 @@ class Observations:
             epochs = to_epoch(self.now) - lags
             hold = np.arange(0.0, PRESENCE_HOLD_S + 1.0, PHYSICS_STEP_S)
             counts = self._world.occupants.counts((epochs[:, None] - hold).ravel())
-            on: NDArray[np.bool_] = np.asarray(
-                (counts.reshape(len(epochs), len(hold), -1) > 0).any(axis=1))
+            on: list[list[bool]] = np.asarray(
+                (counts.reshape(len(epochs), len(hold), -1) > 0).any(axis=1)).tolist()
             times = [self.now - timedelta(seconds=float(lag)) for lag in lags]
-            self._detector = (times, on)
-        times, on = self._detector
+            self._detector = (times, on)  # every zone's, then each zone's column
+        times, steps = self._detector
         if (zone_key, Role.OCCUPANCY) not in self._sensors.keys:
             return [(time_, None) for time_ in times]
         column = self._sensors.zone_index[zone_key]
-        return [(time_, bool(on[n, column])) for n, time_ in enumerate(times)]
+        return [(time_, row[column]) for time_, row in zip(times, steps, strict=True)]
 
     def heating_signal(self, zone_key: str) -> float | None:
         """The share (0 to 1) of its emitter's output the zone uses, from its valve, emitter
