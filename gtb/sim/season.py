@@ -548,8 +548,9 @@ def _stored_kwh(world: VirtualCommune, building: str) -> float:
 class _Tabulated(Weather):
     """A weather computed once every half physics step of a run: at the middle of each
     step, where the world's physics samples it, and at its start, where the outdoor
-    sensor is read at each control step; other instants are asked of the weather itself.
-    Same values, a tenth of the cost of the season's weather lookups."""
+    sensor is read at each control step; other instants (the world looks a day ahead,
+    past the run's end) are asked of the weather itself. Same values, a tenth of the
+    cost of the season's weather lookups."""
 
     def __init__(self, weather: Weather, origin: float, steps: int) -> None:
         self._weather, self._origin = weather, origin
@@ -558,10 +559,13 @@ class _Tabulated(Weather):
     def sample(self, epoch_s: FloatArray) -> tuple[FloatArray, FloatArray]:
         where = (np.asarray(epoch_s) - self._origin) / (PHYSICS_STEP_S / 2)
         index = np.rint(where).astype(np.int64)
-        if (np.all(np.abs(where - index) < 1e-6) and index.min() >= 0
-                and index.max() < len(self._table[0])):
+        tabulated = (np.abs(where - index) < 1e-6) & (index >= 0) & (index < len(self._table[0]))
+        if tabulated.all():
             return self._table[0][index], self._table[1][index]
-        return self._weather.sample(epoch_s)
+        outdoor, solar = self._weather.sample(epoch_s)
+        at = np.clip(index, 0, len(self._table[0]) - 1)
+        return (np.where(tabulated, self._table[0][at], outdoor),
+                np.where(tabulated, self._table[1][at], solar))
 
     def forecast(self, issued: datetime, hours: int = 48,
                  step: timedelta = timedelta(hours=1)) -> OutdoorForecast:
