@@ -68,7 +68,18 @@ class OutdoorForecast:
         first, last = _micros(start), _micros(end)
         if last <= first:
             return self._along([first])[0]
-        return sum(self._along(_spaced(first, last, steps))) / (steps + 1)
+        window = (first, last, steps)
+        known = self._means.get(window)
+        if known is None:
+            known = self._means[window] = (sum(self._along(_spaced(first, last, steps)))
+                                           / (steps + 1))
+        return known
+
+    @cached_property
+    def _means(self) -> dict[tuple[int, int, int], float]:
+        """The means worked out so far, by window: the zones of a site pre-heat toward
+        the same arrivals, and a pre-heat's start is found again at every decision."""
+        return {}
 
     def _along(self, instants: list[int]) -> list[float]:
         """``at`` increasing instants, in microseconds since the epoch: one search for

@@ -11,7 +11,7 @@ early stop are ``LearningSettings``, which a site file can set.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from controllers.agenda import AGENDA
@@ -309,8 +309,8 @@ def learned_decision(
         if begin is None or begin > local_now:
             then = (Reason.of("heating.preheat_about", at=local_now, start=start)
                     if begin == start else _waiting(local_now, start, begin, arrival))
-            return replace(_learned_setback(occupation, local_now, comfort, learning,
-                                            settings, plant, then), planned=begin)
+            return _learned_setback(occupation, local_now, comfort, learning, settings,
+                                    plant, then, planned=begin)
         latched = Preheat(local_now, _late(plant, start), agenda=forecast.basis == AGENDA)
     # The detail, built only for a pre-heat that runs: zones waiting for theirs never show it.
     estimate = (Reason.of("heating.out_of_reach") if math.isinf(warmup)
@@ -460,15 +460,16 @@ def _coasted(thermal: ThermalModel, indoor: float, floor: float, outdoor: float,
 
 def _learned_setback(occupation: Occupation, local_now: datetime, comfort: ComfortLevels,
                      learning: Learning, settings: LearningSettings, plant: PlantClock | None,
-                     then: Reason | None = None) -> HeatingDecision:
+                     then: Reason | None = None,
+                     planned: datetime | None = None) -> HeatingDecision:
     """Nobody expected before the learned arrival: the setback it allows, and why (and
-    ``then``, when the preheat is to start)."""
+    ``then``, when the preheat is to start, ``planned``)."""
     forecast = learning.forecast
     level, setpoint, setback = _setback_level(occupation, local_now, comfort, learning,
                                               forecast.start, settings, plant)
     return HeatingDecision(level, setpoint, Reason.of(
         "heating.learned_setback", forecast=forecast.reason, setback=setback,
-        then=then or Reason.of("empty")))
+        then=then or Reason.of("empty")), planned=planned)
 
 
 def _comfort_or_coast(occupation: Occupation, local_now: datetime, comfort: ComfortLevels,

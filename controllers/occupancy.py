@@ -264,12 +264,18 @@ def _weekly_slots(programme: Programme) -> DaySlots:
     return _slots_of(period for weekday in range(7) for period in programme.periods(weekday))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
+def _programme_runs(programme: Programme, calendar: FrenchCalendar, use: BuildingUse | str,
+                    day: date) -> Runs:
+    """The ``first_runs`` of the programme's day, as an observed day's (holidays and
+    weekends as the calendar has them): worked out once for every slot of the day."""
+    return first_runs(_slots_of(programmed_periods(programme, calendar, use, day)))
+
+
 def _programme_run(programme: Programme, calendar: FrenchCalendar, use: BuildingUse | str,
                    day: date, first: int) -> tuple[int, int] | None:
-    """The programme's first occupied run on ``day`` from slot ``first`` on, in slots,
-    as an observed day's (holidays and weekends as the calendar has them)."""
-    start, end = first_runs(_slots_of(programmed_periods(programme, calendar, use, day)))[first]
+    """The programme's first occupied run on ``day`` from slot ``first`` on, in slots."""
+    start, end = _programme_runs(programme, calendar, use, day)[first]
     return None if start == SLOTS_PER_DAY else (int(start), int(end))
 
 
@@ -476,7 +482,7 @@ def predict(
                 local_now, calendar, use, programme, learned.similar,
                 Reason.of("forecast.uncertain", confidence=learned.confidence),
             )
-        return replace(_learned(learned, day, local_now), surprise=surprise)
+        return _learned(learned, day, local_now, surprise)
     programmed = occupation(programme, calendar, use, local_now).next_start
     return ArrivalForecast(
         None, None, 1.0, "learned", 0,
@@ -486,7 +492,8 @@ def predict(
     )
 
 
-def _learned(learned: _DayForecast, day: date, local_now: datetime) -> ArrivalForecast:
+def _learned(learned: _DayForecast, day: date, local_now: datetime,
+             surprise: float) -> ArrivalForecast:
     tz = local_now.tzinfo
     start = max(_at(day, learned.start_min, tz), local_now)
     end = _at(day, learned.end_min, tz)
@@ -496,6 +503,7 @@ def _learned(learned: _DayForecast, day: date, local_now: datetime) -> ArrivalFo
         Reason.of(code, day=day, start=start, end=end, similar=learned.similar,
                   weeks=learned.weeks, covered=learned.covered, kept=learned.kept,
                   confidence=learned.confidence, prior=learned.prior_share),
+        surprise,
     )
 
 

@@ -45,6 +45,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from functools import cache, lru_cache
 from itertools import pairwise
+from operator import attrgetter
 from typing import Literal, NamedTuple
 
 import holidays
@@ -285,16 +286,15 @@ def occupation(
         intervals = _intervals(programme, calendar, use, today, tz)
     now = local_now.astimezone(UTC)  # instants: the autumn's repeated hour is not inside
     because = _label_at(labels, now) if labels else None
-    previous_end = None
-    for index, (start, end, local_start, local_end) in enumerate(intervals):
-        if end <= now:
-            previous_end = local_end
-        elif start <= now:
-            following = intervals[index + 1].local_start if index + 1 < len(intervals) else None
-            return Occupation(True, previous_end, local_end, following, because)
-        else:
-            return Occupation(False, previous_end, None, local_start, because)
-    return Occupation(False, previous_end, None, None, because)
+    index = bisect_right(intervals, now, key=_end)  # the first that ends after now
+    previous_end = intervals[index - 1].local_end if index else None
+    if index == len(intervals):
+        return Occupation(False, previous_end, None, None, because)
+    current = intervals[index]
+    if current.start <= now:
+        following = intervals[index + 1].local_start if index + 1 < len(intervals) else None
+        return Occupation(True, previous_end, current.local_end, following, because)
+    return Occupation(False, previous_end, None, current.local_start, because)
 
 
 def agenda_for(
@@ -333,6 +333,10 @@ class _Interval(NamedTuple):
     end: datetime
     local_start: datetime
     local_end: datetime
+
+
+_end = attrgetter("end")
+"""An interval's end: joined intervals are in order of their ends, searched by them."""
 
 
 def _joined(spans: Iterable[tuple[datetime, datetime]], tz: tzinfo) -> tuple[_Interval, ...]:

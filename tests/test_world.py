@@ -12,9 +12,9 @@ import pytest
 
 from gtb.model import Programme, Site
 from gtb.model.points import ROLES, Role
-from gtb.sim.season import restrict, simulate
+from gtb.sim.season import restrict, simulate, tabulated_world
 from gtb.sim.thermal import StepInputs, ThermalNetwork, ZoneThermal
-from gtb.sim.weather import CsvWeather
+from gtb.sim.weather import CsvWeather, SyntheticWeather
 from gtb.sim.world import VirtualCommune
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -347,3 +347,41 @@ def test_the_creche_under_its_fixed_programme_is_warm_when_the_children_are_ther
     assert occupied.any(axis=0).all()
     assert (air[occupied] >= 18.5).mean() > 0.99
     assert 1.0 < run.heat_kwh["creche"] / 420 < 2.5
+
+
+def test_a_control_step_at_a_time_is_the_same_world_as_all_at_once(demo_site: Site) -> None:
+    """The world works out what drives it a day ahead (``_next_steps``): stepped by a
+    harness's quarter-hours across days, with commands and windows changing on the way,
+    its physics must be the world's stepped in one go between the same commands (its
+    meters and CO2, summed over each batch of steps, differ in the last digits)."""
+    worlds = [VirtualCommune(demo_site, TUESDAY, seed=3, step_s=300.0) for _ in range(2)]
+    changes = [(TUESDAY + timedelta(hours=9), "ecole.elementaire.consigne", 17.0),
+               (TUESDAY + timedelta(hours=26), "ecole.elementaire.consigne", 20.0)]
+    quarter = TUESDAY
+    for at, key, value in changes:
+        worlds[0].advance_to(at)
+        while quarter < at:
+            quarter += timedelta(minutes=15)
+            worlds[1].advance_to(quarter)
+        for world in worlds:
+            world.write(key, value)
+            world.open_windows("ecole.elementaire", 2.0 if value < 18 else 0.0)
+    end = TUESDAY + timedelta(hours=40)
+    worlds[0].advance_to(end)
+    while quarter < end:
+        quarter += timedelta(minutes=15)
+        worlds[1].advance_to(quarter)
+    assert np.array_equal(worlds[0].network.state, worlds[1].network.state)
+    assert np.array_equal(worlds[0].thermostat.valve, worlds[1].thermostat.valve)
+    assert np.array_equal(worlds[0].thermostat.integral, worlds[1].thermostat.integral)
+
+
+def test_a_seasons_tabulated_weather_is_the_weather(demo_site: Site) -> None:
+    """The table is what the weather says at its instants, and instants past the run
+    (the world looks a day ahead) are the weather's own, in the same answer."""
+    world = tabulated_world(demo_site, 2, TUESDAY, 8)
+    weather = SyntheticWeather(demo_site.latitude, demo_site.longitude, 2, typical=False)
+    epochs = TUESDAY.timestamp() + 150.0 * np.arange(0, 300)  # 8 quarters tabulated
+    for got, expected in zip(world.weather.sample(epochs), weather.sample(epochs),
+                             strict=True):
+        assert np.array_equal(got, expected)

@@ -64,25 +64,42 @@ class Sensors:
                 self.keys[f"{ref.building.id}.{ref.zone.id}", ref.role] = ref.key
             elif ref.role is Role.OUTDOOR_TEMPERATURE and self.outdoor is None:
                 self.outdoor = ref.key
+        self.heating_signal = {
+            zone_key: key for zone_key in self.zone_index
+            if (key := next((self.keys[zone_key, role] for role in HEATING_SIGNALS
+                             if (zone_key, role) in self.keys), None)) is not None}
+        """Each zone's heating signal point: its valve, emitter power or fan speed point,
+        whichever it has, in that order (a zone without any is left out)."""
 
 
 class Observations:
     """What a real controller could read now: the site's sensor points, nothing else.
 
     Readings go through the points (``VirtualCommune.read``), as a device would serve
-    them, and only when asked, so a strategy that looks at nothing costs nothing. A zone
-    without such a point answers None, as a real site without the sensor would.
+    them, and only when asked, so a strategy that looks at nothing costs nothing; each
+    point is read once a step, as an engine polls it (the strategy and the plants ask
+    for the same temperatures). A zone without such a point answers None, as a real site
+    without the sensor would.
     """
 
     def __init__(self, world: VirtualCommune, sensors: Sensors, now: datetime) -> None:
         self.now = now
         self._world = world
         self._sensors = sensors
-        self._detector: tuple[list[datetime], NDArray[np.bool_]] | None = None
+        self._detector: tuple[list[datetime], list[list[bool]]] | None = None
+        self._values: dict[str, float] = {}
 
     def _read(self, zone_key: str, role: Role) -> float | None:
-        key = self._sensors.keys.get((zone_key, role))
-        return None if key is None else self._world.read(key)
+        return self._point(self._sensors.keys.get((zone_key, role)))
+
+    def _point(self, key: str | None) -> float | None:
+        """The point's value this step (None: no such point)."""
+        if key is None:
+            return None
+        value = self._values.get(key)
+        if value is None:
+            value = self._values[key] = self._world.read(key)
+        return value
 
     def temperature(self, zone_key: str) -> float | None:
         """Air temperature, °C."""
@@ -102,21 +119,20 @@ class Observations:
             epochs = to_epoch(self.now) - lags
             hold = np.arange(0.0, PRESENCE_HOLD_S + 1.0, PHYSICS_STEP_S)
             counts = self._world.occupants.counts((epochs[:, None] - hold).ravel())
-            on: NDArray[np.bool_] = np.asarray(
-                (counts.reshape(len(epochs), len(hold), -1) > 0).any(axis=1))
+            on: list[list[bool]] = np.asarray(
+                (counts.reshape(len(epochs), len(hold), -1) > 0).any(axis=1)).tolist()
             times = [self.now - timedelta(seconds=float(lag)) for lag in lags]
-            self._detector = (times, on)
-        times, on = self._detector
+            self._detector = (times, on)  # every zone's, then each zone's column
+        times, steps = self._detector
         if (zone_key, Role.OCCUPANCY) not in self._sensors.keys:
             return [(time_, None) for time_ in times]
         column = self._sensors.zone_index[zone_key]
-        return [(time_, bool(on[n, column])) for n, time_ in enumerate(times)]
+        return [(time_, row[column]) for time_, row in zip(times, steps, strict=True)]
 
     def heating_signal(self, zone_key: str) -> float | None:
         """The share (0 to 1) of its emitter's output the zone uses, from its valve, emitter
         power or fan speed point, whichever it has (None: none)."""
-        value = next((v for role in HEATING_SIGNALS
-                      if (v := self._read(zone_key, role)) is not None), None)
+        value = self._point(self._sensors.heating_signal.get(zone_key))
         return None if value is None else value / 100.0
 
     def setpoint(self, zone_key: str) -> float | None:
@@ -125,8 +141,7 @@ class Observations:
 
     def outdoor(self) -> float | None:
         """Outdoor temperature from the site's first outdoor sensor, °C."""
-        key = self._sensors.outdoor
-        return None if key is None else self._world.read(key)
+        return self._point(self._sensors.outdoor)
 
     def outdoor_forecast(self) -> OutdoorForecast | None:
         """The outdoor temperature to come, as the virtual commune's weather service
@@ -531,22 +546,26 @@ def _stored_kwh(world: VirtualCommune, building: str) -> float:
 
 
 class _Tabulated(Weather):
-    """A weather computed once at the middle of every physics step of a run, where the
-    world samples it each step; other instants are asked of the weather itself. Same
-    values, a tenth of the cost of the season's weather lookups."""
+    """A weather computed once every half physics step of a run: at the middle of each
+    step, where the world's physics samples it, and at its start, where the outdoor
+    sensor is read at each control step; other instants (the world looks a day ahead,
+    past the run's end) are asked of the weather itself. Same values, a tenth of the
+    cost of the season's weather lookups."""
 
     def __init__(self, weather: Weather, origin: float, steps: int) -> None:
         self._weather, self._origin = weather, origin
-        self._table = weather.sample(instants(origin + PHYSICS_STEP_S / 2, PHYSICS_STEP_S,
-                                               steps))
+        self._table = weather.sample(instants(origin, PHYSICS_STEP_S / 2, 2 * steps))
 
     def sample(self, epoch_s: FloatArray) -> tuple[FloatArray, FloatArray]:
-        where = (np.asarray(epoch_s) - self._origin) / PHYSICS_STEP_S - 0.5
+        where = (np.asarray(epoch_s) - self._origin) / (PHYSICS_STEP_S / 2)
         index = np.rint(where).astype(np.int64)
-        if (np.all(np.abs(where - index) < 1e-6) and index.min() >= 0
-                and index.max() < len(self._table[0])):
+        tabulated = (np.abs(where - index) < 1e-6) & (index >= 0) & (index < len(self._table[0]))
+        if tabulated.all():
             return self._table[0][index], self._table[1][index]
-        return self._weather.sample(epoch_s)
+        outdoor, solar = self._weather.sample(epoch_s)
+        at = np.clip(index, 0, len(self._table[0]) - 1)
+        return (np.where(tabulated, self._table[0][at], outdoor),
+                np.where(tabulated, self._table[1][at], solar))
 
     def forecast(self, issued: datetime, hours: int = 48,
                  step: timedelta = timedelta(hours=1)) -> OutdoorForecast:

@@ -28,6 +28,7 @@ import itertools
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -132,6 +133,18 @@ class Drive:
     """(steps, buildings) W each plant can deliver, 0 while its pump is stopped."""
 
 
+class _Ahead(NamedTuple):
+    """What drives the zones over a run of physics steps whatever they are told: the
+    weather, the occupants and the pumps' clocks (``VirtualCommune._ahead``)."""
+
+    starts: FloatArray
+    outdoor: FloatArray
+    solar: FloatArray
+    people: FloatArray
+    running: NDArray[np.bool_]
+    capacity: FloatArray
+
+
 @dataclass(frozen=True)
 class _Entry:
     """A simulated zone: one of the site file, or the rest of a building's floor area."""
@@ -204,6 +217,7 @@ class VirtualCommune:
         self.weather = weather or SyntheticWeather(site.latitude, site.longitude, seed)
         self.occupants = Occupants(site, seed)
         self._instant: dict[str, FloatArray] = {}  # presence and outdoor, at ``now``
+        self._known_ahead: _Ahead | None = None  # the steps to come (``_next_steps``)
         entries = _entries(site)
         self._real = sum(e.zone is not None for e in entries)
         self._entry_keys = [f"{e.owner.id}.{e.zone.id if e.zone else '*'}" for e in entries]
@@ -329,10 +343,36 @@ class VirtualCommune:
         before they run: the weather, the occupants, the lights as they are now, and what
         each building's plant can deliver (its pump's clock included, its ``plant_enable``
         aside). The world's own steps and a bound over its physics take the same."""
-        dt = self.step_s
-        outdoor, solar = self.weather.sample(starts + dt / 2)
+        return self._drive(self._ahead(starts))
+
+    def _ahead(self, starts: FloatArray) -> _Ahead:
+        """What drives the zones over these steps whatever they are told."""
+        outdoor, solar = self.weather.sample(starts + self.step_s / 2)
         people = np.zeros((len(starts), len(self._area)))
         people[:, : self._real] = self.occupants.counts(starts)
+        running = self.pumps_running(starts)
+        capacity = np.stack([p.capacity(outdoor) for p in self.plants], axis=1) * running
+        return _Ahead(starts, outdoor, solar, people, running, capacity)
+
+    def _next_steps(self, steps: int) -> _Ahead:
+        """``_ahead`` the next ``steps`` steps, sliced from a day of steps worked out at
+        once: a harness steps the world a control step at a time, and each batch costs
+        the same dozen array operations whatever its length."""
+        starts = self._epoch + self.step_s * np.arange(steps, dtype=np.float64)
+        known = self._known_ahead
+        if known is not None:
+            first = int(np.searchsorted(known.starts, starts[0]))
+            part = _Ahead._make(values[first : first + steps] for values in known)
+            if np.array_equal(part.starts, starts):
+                return part
+        day = max(steps, int(_CHUNK_S // self.step_s))
+        self._known_ahead = self._ahead(
+            self._epoch + self.step_s * np.arange(day, dtype=np.float64))
+        return _Ahead._make(values[:steps] for values in self._known_ahead)
+
+    def _drive(self, ahead: _Ahead) -> Drive:
+        """The drive of the steps ``ahead``, with the lights as they are now."""
+        outdoor, solar, people = ahead.outdoor, ahead.solar, ahead.people
         lights = self._lighting_w * self.lighting
         internal = people * (self._sensible + self._equipment_w) + (
             lights + BASE_LOAD_W_M2 * self._area)
@@ -342,14 +382,11 @@ class VirtualCommune:
         ventilated = people * self._fresh_m3s * self._unrecovered + self._window_m3s
         inputs = StepInputs(outdoor, 0.5 * internal + 0.2 * sun, 0.5 * internal + 0.8 * sun,
                             AIR_HEAT_CAPACITY * ventilated)
-        running = self.pumps_running(starts)
-        capacity = np.stack([p.capacity(outdoor) for p in self.plants], axis=1) * running
-        return Drive(people, lights, inputs, running, capacity)
+        return Drive(people, lights, inputs, ahead.running, ahead.capacity)
 
     def _run(self, steps: int) -> None:
         dt = self.step_s
-        starts = self._epoch + dt * np.arange(steps, dtype=np.float64)
-        drive = self.drive(starts)
+        drive = self._drive(self._next_steps(steps))
         people, lights, inputs = drive.people, drive.lights, drive.inputs
         outdoor = inputs.outdoor
         fresh = people * self._fresh_m3s + self._window_m3s

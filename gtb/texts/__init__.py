@@ -64,8 +64,12 @@ class Reason:
 
     @classmethod
     def of(cls, code: str, **params: Any) -> Reason:
-        """A reason; moments (``datetime``, ``date``) are kept as ISO 8601 text."""
-        return cls(code, {name: _json(value) for name, value in params.items()})
+        """A reason; moments (``datetime``, ``date``) are kept as ISO 8601 text. Made at
+        every decision of every zone, most never read: only what needs converting is."""
+        for name, value in params.items():
+            if isinstance(value, date | tuple):
+                params[name] = _json(value)
+        return cls(code, params)
 
     def text(self, lang: Lang) -> str:
         """The reason in ``lang``."""
