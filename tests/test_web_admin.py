@@ -195,8 +195,12 @@ def test_the_page_in_english(rig: PanelRig, token: ApiToken) -> None:
         assert english in page, english
     for french in ("Comptes", "Désactiver", "Révoquer", "jamais", "opérateur"):
         assert french not in page, french
+    # Each cell's label on a phone, with each language's colon.
+    assert 'data-label="State:"' in page and 'data-label="Role:"' in page
     status, page = post(client, "/admin/users/admin/disabled", disabled="1")
     assert status == 409 and "You cannot disable your own account." in page
+    client.get("/lang/fr")
+    assert 'data-label="État\u00a0:"' in text(client, "/admin")
 
 
 def test_every_text_of_the_page_has_its_english(rig: PanelRig) -> None:
