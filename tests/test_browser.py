@@ -43,6 +43,12 @@ ZONE = "/zone/mairie/accueil"
 SETPOINT = "mairie.accueil.consigne"
 ENGINE_WAIT_MS = 20_000
 """At ``--speed 60`` the engine ticks every real second; this leaves room for a slow one."""
+WAIT_MS = 15_000
+"""What an action or an expectation waits for the page: on a loaded 2-core machine a
+sign-in (scrypt, and a session written beside a store the engine writes every real
+second) can take seconds, past Playwright's 5 s for an expectation."""
+
+expect.set_options(timeout=WAIT_MS)
 
 pytestmark = pytest.mark.timeout(110)
 
@@ -127,7 +133,7 @@ def phone(browser: Browser) -> Iterator[BrowserContext]:
     """A phone's browser; on closing it, no page it showed broke the panel's
     Content-Security-Policy (web/headers.py)."""
     context = browser.new_context(**PHONE)  # type: ignore[arg-type]
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(WAIT_MS)
     violations = csp_violations(context)
     try:
         yield context
