@@ -44,9 +44,8 @@ SETPOINT = "mairie.accueil.consigne"
 ENGINE_WAIT_MS = 20_000
 """At ``--speed 60`` the engine ticks every real second; this leaves room for a slow one."""
 WAIT_MS = 15_000
-"""What an action or an expectation waits for the page: on a loaded 2-core machine a
-sign-in (scrypt, and a session written beside a store the engine writes every real
-second) can take seconds, past Playwright's 5 s for an expectation."""
+"""What an action or an expectation waits for the page (Playwright's own 5 s for an
+expectation leaves little room for a loaded 2-core machine)."""
 
 expect.set_options(timeout=WAIT_MS)
 
@@ -109,9 +108,12 @@ def _panel_url(text: str) -> str | None:
 
 
 def _passwords(text: str) -> dict[str, str]:
-    """The accounts table of the demo: name, role, password, between box rules."""
-    rows = re.findall(r"^\W*(elu|gestionnaire|admin)\W+(?:viewer|operator|admin)\W+(\S+?)\W*$",
-                      text, re.MULTILINE)
+    """The accounts table of the demo: name, role, password, between box rules (│, or |
+    where the terminal's encoding has no box drawing). A password is
+    ``secrets.token_urlsafe``'s: it may begin or end with ``-``."""
+    rule = r"\s*[│|]\s*"
+    rows = re.findall(rf"^\W*(elu|gestionnaire|admin){rule}(?:viewer|operator|admin){rule}"
+                      rf"([\w-]+){rule}$", text, re.MULTILINE)
     found = dict(rows)
     assert set(found) == {"elu", "gestionnaire", "admin"}, text
     return found
