@@ -28,6 +28,7 @@ from gtb.sim.season import (
     CONTROL_STEP_S,
     PHYSICS_STEP_S,
     STEPS_PER_CONTROL,
+    Clairvoyant,
     Learned,
     Observations,
     Sensors,
@@ -334,3 +335,30 @@ def test_a_second_cold_start_is_counted_from_its_own_day(result: dict[str, objec
     assert set(winter["zones"]) == set(first["zones"])
     assert all(day is None or 1 <= day <= 4 for day in winter["zones"].values())
     assert any(day is not None for day in winter["zones"].values())
+
+
+def test_the_clairvoyant_reference_is_told_the_real_next_arrival() -> None:
+    """``clairvoyant`` is ``learned`` told who will come: its forecast is the zone's next
+    occupied slot, and the period lasts until the zone is empty for half an hour."""
+    site = restrict(load_site(DEMO), ["mairie"])
+    day = PERIOD[0].date() + timedelta(days=1)  # a Tuesday
+    early = datetime.combine(day, datetime.min.time(), tzinfo=PARIS) + timedelta(hours=4)
+    world = VirtualCommune(site, early, seed=1, step_s=300)
+    reference = Clairvoyant(site)
+    reference.setpoints(early, Observations(world, Sensors(site), early))
+    zone = reference.learners["mairie.bureaux"]
+    occupied = world.occupants.day("mairie.bureaux", day) > 0
+    first = int(np.flatnonzero(occupied)[0])
+    assert first > 4 * 12  # nobody in the offices at 04:00
+    last = first
+    while occupied[last:last + 6].any():  # six 5-minute slots: half an hour
+        last += 1
+    midnight = datetime.combine(day, datetime.min.time(), tzinfo=PARIS)
+    forecast = zone.next_arrival(early)
+    assert forecast.start == midnight + timedelta(minutes=5 * first)
+    assert forecast.end == midnight + timedelta(minutes=5 * last)
+    assert forecast.basis == "learned" and forecast.confidence == 1.0
+    # Once the period has begun, people are expected now, until it ends.
+    during = midnight + timedelta(minutes=5 * first + 12)
+    assert zone.next_arrival(during).start == during
+    assert zone.next_arrival(during).end == forecast.end

@@ -36,6 +36,7 @@ from gtb.model import Site
 from gtb.sim.season import (
     CONTROL_STEP_S,
     PHYSICS_STEP_S,
+    REFERENCE_STRATEGIES,
     STRATEGIES,
     WARM_UP,
     Run,
@@ -369,11 +370,12 @@ def bench_heating(site_file: Path, years: Sequence[int] = YEARS,
     site = restrict(load_site(site_file), buildings)
     start, end = period or season(SEASON_YEAR, site.tz)
     picked = tuple(buildings) if buildings is not None else None
-    # The long seasons first (``learned`` learns as it goes: several times the others'
-    # work), so that no worker is left with one at the end.
+    # The long seasons first (``learned`` and the references built on it learn as they
+    # go: several times the others' work), so that no worker is left with one at the end.
     seasons = [(str(site_file), picked, name, seed, start, end,
                 plots if seed == years[0] else None)
-               for name in sorted(strategies, key=lambda name: name != "learned")
+               for name in sorted(strategies,
+                                  key=lambda name: name not in ("learned", *REFERENCE_STRATEGIES))
                for seed in years]
     spans = []
     if bound:

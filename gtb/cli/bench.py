@@ -89,17 +89,22 @@ def bench_faults_command(as_json: bool, no_process: bool) -> None:
 @click.option("--bound-cache", "bound_cache", type=click.Path(file_okay=False, path_type=Path),
               default=Path("bench-out/heating-bound"), show_default=True,
               help="where the lower bound's spans are kept, to be computed once")
+@click.option("--clairvoyant", is_flag=True,
+              help="also run the clairvoyant reference: learned told the real occupants "
+                   "(what a perfect occupancy forecast would be worth; not a controller)")
 def bench_heating_command(as_json: bool, quick: bool, plots_dir: Path, site_file: Path,
-                          bound_cache: Path) -> None:
+                          bound_cache: Path, clairvoyant: bool) -> None:
     """A heating season (1 October to 30 April) of each strategy, on the same occupants
     and weather years."""
     from gtb.bench.heating import YEARS, bench_heating, summary_rows
+    from gtb.sim.season import REFERENCE_STRATEGIES, STRATEGIES
 
     load_or_exit(site_file)  # a bad site file is reported here, not in a worker
     years = YEARS[:1] if quick else YEARS
     result = _timed_bench(lambda progress: bench_heating(
         site_file, years=years, plots=plots_dir, progress=progress,
-        bound_cache=bound_cache))
+        bound_cache=bound_cache,
+        strategies=(*STRATEGIES, *REFERENCE_STRATEGIES) if clairvoyant else tuple(STRATEGIES)))
     if as_json:
         echo_json(result)
         return

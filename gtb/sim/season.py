@@ -25,14 +25,17 @@ from numpy.typing import NDArray
 from controllers.forecast import OutdoorForecast
 from controllers.heating import programme_decision
 from controllers.learning import ZoneLearner
+from controllers.occupancy import HORIZON_DAYS, ArrivalForecast
 from controllers.plant import PlantClock, PlantSwitch, ZoneNeed, frost_floor
 from controllers.schedule import FrenchCalendar, agenda_for, occupation
 from gtb.model import ComfortLevels, Site
 from gtb.model.calendar import AgendaEntry
 from gtb.model.points import HEATING_SIGNALS, MODE_OF_LEVEL, HeatingLevel, Role
+from gtb.sim.occupants import SLOT_MINUTES, SLOTS_PER_DAY, Occupants
 from gtb.sim.thermal import FloatArray
 from gtb.sim.weather import SyntheticWeather, Weather, to_epoch
 from gtb.sim.world import J_PER_KWH, PRESENCE_HOLD_S, VirtualCommune
+from gtb.texts import Reason
 
 PHYSICS_STEP_S = 300.0  # docs/simulation.md: steps of at most 5 minutes
 CONTROL_STEP_S = 900.0  # every strategy decides every 15 minutes, as the engine may
@@ -138,6 +141,12 @@ class Observations:
     def setpoint(self, zone_key: str) -> float | None:
         """The setpoint the zone's controller holds now, °C."""
         return self._read(zone_key, Role.HEATING_SETPOINT)
+
+    def clairvoyance(self) -> Occupants:
+        """Not a sensor: the occupants themselves, who will come when. Only the
+        ``clairvoyant`` reference reads it (``Clairvoyant``); a strategy that does is no
+        controller."""
+        return self._world.occupants
 
     def outdoor(self) -> float | None:
         """Outdoor temperature from the site's first outdoor sensor, °C."""
@@ -313,6 +322,8 @@ class Learned:
     toward an event is the learned optimal start).
     """
 
+    zone_type: type[ZoneLearner] = ZoneLearner
+
     def __init__(self, site: Site) -> None:
         calendar = FrenchCalendar(site.school_zone, site.alsace_moselle)
         self._tz = site.tz
@@ -320,7 +331,7 @@ class Learned:
         self._clocks = {f"{b.id}.{z.id}": PlantClock(b.plant_schedule)
                         for b in site.buildings for z in b.zones}
         self._learners = {
-            f"{b.id}.{z.id}": ZoneLearner(site.programme_of(b, z), b.use, calendar,
+            f"{b.id}.{z.id}": self.zone_type(site.programme_of(b, z), b.use, calendar,
                                           site.comfort_of(z), site.tz,
                                           settings=site.learning_of(z))
             for b in site.buildings for z in b.zones}
@@ -362,6 +373,58 @@ class Learned:
         return commands
 
 
+CLAIRVOYANT_GAP = timedelta(minutes=30)
+"""An absence shorter than this inside a clairvoyant period is no absence: a quarter-hour
+controller gains nothing by setting back for it. Fixed: a property of the reference."""
+
+
+class ClairvoyantZone(ZoneLearner):
+    """A ``ZoneLearner`` whose arrival forecast is what its occupants will really do: the
+    next time anyone is in the zone, until the zone is empty for ``CLAIRVOYANT_GAP``
+    (``Observations.clairvoyance``). Everything else is the learner's own."""
+
+    occupants: Occupants | None = None
+    key: str = ""
+
+    def _forecast_at(self, local_now: datetime) -> ArrivalForecast:
+        assert self.occupants is not None, "set by Clairvoyant before deciding"
+        days = [local_now.date() + timedelta(days=d) for d in range(HORIZON_DAYS)]
+        row = np.concatenate([self.occupants.day(self.key, day) for day in days]) > 0
+        midnight = datetime.combine(days[0], datetime.min.time(), tzinfo=local_now.tzinfo)
+
+        def at(slot: int) -> datetime:  # wall time: a day's slots are local
+            day, within = divmod(slot, SLOTS_PER_DAY)
+            return midnight + timedelta(days=day, minutes=within * SLOT_MINUTES)
+
+        now = (local_now.hour * 60 + local_now.minute) // SLOT_MINUTES
+        ahead = np.flatnonzero(row[now:])
+        reason = Reason.of("forecast.clairvoyant")
+        if ahead.size == 0:
+            return ArrivalForecast(None, None, 1.0, "learned", 0, reason)
+        first = now + int(ahead[0])
+        gap = round(CLAIRVOYANT_GAP.total_seconds() / 60 / SLOT_MINUTES)
+        last = first
+        while last < row.size and row[last:last + gap].any():
+            last += 1
+        return ArrivalForecast(max(at(first), local_now), at(last), 1.0, "learned", 0, reason)
+
+
+class Clairvoyant(Learned):
+    """A reference, not a controller: ``learned`` told who will really come when
+    (``ClairvoyantZone``), with everything else its own (thermal models learnt from an
+    empty history, the forecast, the plant). What separates it from ``learned`` is what a
+    perfect occupancy forecast would be worth; what separates it from the bound, the
+    rest: the thermal model, the thermostats, the control grid, the margins."""
+
+    zone_type = ClairvoyantZone
+
+    def setpoints(self, now: datetime, seen: Observations) -> dict[str, ZoneCommand]:
+        for key, learner in self._learners.items():
+            assert isinstance(learner, ClairvoyantZone)
+            learner.occupants, learner.key = seen.clairvoyance(), key
+        return super().setpoints(now, seen)
+
+
 STRATEGIES: dict[str, StrategyFactory] = {
     "always": AlwaysComfort,
     "as_found": AsFound,
@@ -370,6 +433,9 @@ STRATEGIES: dict[str, StrategyFactory] = {
 }
 """Strategies that control from observations; the bench's bound is no strategy
 (``gtb.bench.bound``)."""
+REFERENCE_STRATEGIES: dict[str, StrategyFactory] = {"clairvoyant": Clairvoyant}
+"""Strategies that also know what no controller can (the occupants to come): references
+that measure what that knowledge is worth, run only when asked."""
 
 
 def instants(origin: float, step: float, count: int) -> FloatArray:
@@ -493,17 +559,19 @@ class Harness:
 def simulate(site: Site, strategy: str, seed: int, start: datetime, end: datetime,
              warm_up: timedelta = WARM_UP) -> Run:
     """One strategy over [start, end) after ``warm_up``, on weather and occupants ``seed``:
-    the strategy named ``strategy`` in ``STRATEGIES``, given the site with the agenda its
-    manager would have entered for the run (``Occupants.agenda``: the booked events, the
-    council meetings and the closures), as an engine has it; ``fixed`` and ``learned``
-    follow it, ``always`` and ``as_found`` know no agenda."""
+    the strategy named ``strategy`` in ``STRATEGIES`` or ``REFERENCE_STRATEGIES``, given
+    the site with the agenda its manager would have entered for the run
+    (``Occupants.agenda``: the booked events, the council meetings and the closures), as
+    an engine has it; ``fixed``, ``learned`` and ``clairvoyant`` follow it, ``always``
+    and ``as_found`` know no agenda."""
     begin = (start - warm_up).astimezone(UTC)
     controls = round((to_epoch(end) - to_epoch(begin)) / CONTROL_STEP_S)
     world = tabulated_world(site, seed, begin, controls)
     counted_from = round(warm_up.total_seconds() / CONTROL_STEP_S)
     entered = world.occupants.agenda(begin.astimezone(site.tz).date(),
                                      end.astimezone(site.tz).date())
-    chosen = STRATEGIES[strategy](site.model_copy(update={"agenda": (*site.agenda, *entered)}))
+    chosen = (STRATEGIES | REFERENCE_STRATEGIES)[strategy](
+        site.model_copy(update={"agenda": (*site.agenda, *entered)}))
     harness = Harness(site, world, chosen)
     zones = len(world.zone_keys)
     air = np.empty((controls + 1, zones))

@@ -472,6 +472,10 @@ _HEATING: dict[str, Template] = {
                             "about {end:clock} (learned from {similar} similar days over "
                             "{weeks} weeks, {covered} arrivals out of {kept} at {start:clock} or "
                             "later, programme {prior:percent}, confidence {confidence:percent})"),
+    "forecast.clairvoyant": ("présence réelle des occupants (référence du banc d'essai, "
+                             "pas une prévision)",
+                             "the occupants' real presence (the bench's reference, not a "
+                             "forecast)"),
     "forecast.programme": ("programme suivi, {why} : période programmée à partir de "
                            "{start:ddmm} {start:clock}",
                            "following the programme, {why}: programmed period from "
