@@ -313,6 +313,11 @@ def test_a_bound_is_computed_once_and_kept_by_all_it_follows_from(tmp_path: Path
     site_file.write_text(text + "\n# another site\n", encoding="utf-8")
     assert _bound_task(*task)[0].net_kwh == computed[0].net_kwh
     assert len(list(cache.glob("*.json"))) == 2
+    # Held at comfort itself rather than within the bench's tolerance: another bound,
+    # kept apart, and higher.
+    at_comfort = _bound_task(*task, 0.0)
+    assert len(list(cache.glob("*.json"))) == 3
+    assert at_comfort[0].net_kwh > computed[0].net_kwh
 
 
 def test_a_cold_start_learns_its_first_preheat_within_days(result: dict[str, object]) -> None:

@@ -160,9 +160,11 @@ def _bound_figures(row: FloatArray, area: float) -> dict[str, float]:
             "heat_kwh": round(float(row[1]), 2)}
 
 
-def bound_figures(site: Site, blocks: dict[tuple[int, str], list[Block]]) -> dict[str, Any]:
+def bound_figures(site: Site, blocks: dict[tuple[int, str], list[Block]],
+                  tolerance_k: float = DISCOMFORT_BELOW_K) -> dict[str, Any]:
     """The bound per building, kind of building and commune, averaged over the years:
-    ``net_kwh`` (the bound), ``heat_kwh`` (the heat of one of the LPs' optima)."""
+    ``net_kwh`` (the bound), ``heat_kwh`` (the heat of one of the LPs' optima), its
+    occupied air held at least ``tolerance_k`` below comfort."""
     years = {seed for seed, _ in blocks}
     rows = {b.id: np.zeros(2) for b in site.buildings}
     for (_, building), found in blocks.items():
@@ -171,7 +173,7 @@ def bound_figures(site: Site, blocks: dict[tuple[int, str], list[Block]]) -> dic
                                       _bound_figures)
     return {"buildings": buildings, "uses": uses, "total": total,
             "lead_in_h": LEAD_IN.total_seconds() / 3600, "block_days": BLOCK_DAYS,
-            "tolerance_k": DISCOMFORT_BELOW_K}
+            "tolerance_k": tolerance_k}
 
 
 def _pct_saved(energy: float, reference: float) -> float:
@@ -204,8 +206,8 @@ def _summary(total: dict[str, Figures], bound_kwh: float | None) -> dict[str, An
 
 def report(site: Site, runs: Sequence[Run], start: datetime, end: datetime,
            years: Sequence[int], blocks: dict[tuple[int, str], list[Block]] | None = None,
-           winter: tuple[datetime, Sequence[Mapping[str, datetime]]] | None = None
-           ) -> dict[str, Any]:
+           winter: tuple[datetime, Sequence[Mapping[str, datetime]]] | None = None,
+           bound_tolerance_k: float = DISCOMFORT_BELOW_K) -> dict[str, Any]:
     """The JSON of ``gtb bench heating``: season, years, per strategy, the bound, and the
     summary; ``winter``: a second cold start of ``learned`` and the first pre-heats its
     runs learned."""
@@ -220,7 +222,7 @@ def report(site: Site, runs: Sequence[Run], start: datetime, end: datetime,
         strategies[name] = {"buildings": {b: f.as_dict() for b, f in buildings.items()},
                             "uses": {u: f.as_dict() for u, f in uses.items()},
                             "total": total[name].as_dict()}
-    bound = None if blocks is None else bound_figures(site, blocks)
+    bound = None if blocks is None else bound_figures(site, blocks, bound_tolerance_k)
     summary = _summary(total, None if bound is None else bound["total"]["net_kwh"])
     summary["uses"] = {use: _summary(found, None if bound is None
                                      else bound["uses"][use]["net_kwh"])
@@ -296,7 +298,7 @@ def _bound_key(site_file: str, *arguments: object) -> str:
     root = Path(__file__).resolve().parent.parent.parent
     for source in _BOUND_SOURCES:
         digest.update((root / source).read_bytes())
-    digest.update(repr((arguments, LEAD_IN, BLOCK_DAYS, DISCOMFORT_BELOW_K)).encode())
+    digest.update(repr((arguments, LEAD_IN, BLOCK_DAYS)).encode())
     return digest.hexdigest()[:32]
 
 
@@ -316,20 +318,22 @@ def winter_cold_start(tz: tzinfo | None) -> datetime:
 
 
 def _bound_task(site_file: str, buildings: tuple[str, ...] | None, seed: int, building: str,
-                first: date, last: date, counted_from: datetime, cache: Path | None
-                ) -> list[Block]:
-    """One building's bound over local days [first, last), from ``cache`` when it holds
-    it (a bound depends on nothing a strategy does: computed once, it is reused)."""
+                first: date, last: date, counted_from: datetime, cache: Path | None,
+                tolerance_k: float = DISCOMFORT_BELOW_K) -> list[Block]:
+    """One building's bound over local days [first, last), occupied air at least
+    ``tolerance_k`` below comfort, from ``cache`` when it holds it (a bound depends on
+    nothing a strategy does: computed once, it is reused)."""
     stored = None
     if cache is not None:
-        key = _bound_key(site_file, buildings, seed, building, first, last, counted_from)
+        key = _bound_key(site_file, buildings, seed, building, first, last, counted_from,
+                         tolerance_k)
         stored = cache / f"{key}.json"
         if stored.exists():
             return [Block(date.fromisoformat(b["first"]), date.fromisoformat(b["last"]),
                           b["net_kwh"], b["heat_kwh"])
                     for b in json.loads(stored.read_text(encoding="utf-8"))]
     site = restrict(load_site(site_file), buildings)
-    blocks = bound_span(site, seed, building, first, last, tolerance_k=DISCOMFORT_BELOW_K,
+    blocks = bound_span(site, seed, building, first, last, tolerance_k=tolerance_k,
                         counted_from=counted_from, began=counted_from - WARM_UP)
     if stored is not None:
         stored.parent.mkdir(parents=True, exist_ok=True)
@@ -354,7 +358,8 @@ def bench_heating(site_file: Path, years: Sequence[int] = YEARS,
                   buildings: Sequence[str] | None = None, plots: Path | None = None,
                   workers: int = 2, progress: Progress | None = None,
                   bound_cache: Path | None = None,
-                  cold_start: tuple[datetime, datetime] | None = None) -> dict[str, Any]:
+                  cold_start: tuple[datetime, datetime] | None = None,
+                  bound_tolerance_k: float = DISCOMFORT_BELOW_K) -> dict[str, Any]:
     """Every strategy over every weather year, and the bound when asked; the report, and
     plots of the first year.
 
@@ -363,7 +368,9 @@ def bench_heating(site_file: Path, years: Sequence[int] = YEARS,
     ``bound_cache`` when given, by a digest of all they follow from, and taken from it.
     ``cold_start`` (from, until): a second cold start of ``learned``, each weather year,
     to see how soon it learns there; by default, for the whole season,
-    ``COLD_START_DAYS`` from ``winter_cold_start``.
+    ``COLD_START_DAYS`` from ``winter_cold_start``. ``bound_tolerance_k``: how far below
+    comfort the bound may hold occupied air (the bench's own tolerance by default; 0 is
+    the bound of a controller that holds comfort itself, as a thermostat aims to).
     """
     if plots is not None:
         require_matplotlib()
@@ -382,7 +389,7 @@ def bench_heating(site_file: Path, years: Sequence[int] = YEARS,
         first, last = start.date(), end.astimezone(site.tz).date()
         cuts = [*range(0, (last - first).days, BOUND_TASK_DAYS), (last - first).days]
         spans = [(str(site_file), picked, seed, b.id, first + timedelta(days=a),
-                  first + timedelta(days=z), start, bound_cache)
+                  first + timedelta(days=z), start, bound_cache, bound_tolerance_k)
                  for seed in years for b in site.buildings
                  for a, z in itertools.pairwise(cuts)]
     if cold_start is None and period is None:
@@ -419,7 +426,8 @@ def bench_heating(site_file: Path, years: Sequence[int] = YEARS,
             blocks.setdefault((task[2], task[3]), []).extend(future.result())
     result = report(site, runs, start, end, years, blocks if bound else None,
                     None if not colds or cold_start is None
-                    else (cold_start[0], [future.result() for future in cold]))
+                    else (cold_start[0], [future.result() for future in cold]),
+                    bound_tolerance_k)
     if plots is not None:
         result["plots"] = [str(path) for path in drawn]
     return result

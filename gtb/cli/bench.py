@@ -92,18 +92,23 @@ def bench_faults_command(as_json: bool, no_process: bool) -> None:
 @click.option("--clairvoyant", is_flag=True,
               help="also run the clairvoyant reference: learned told the real occupants "
                    "(what a perfect occupancy forecast would be worth; not a controller)")
+@click.option("--bound-tolerance", "bound_tolerance", type=click.FloatRange(0.0, 2.0),
+              help="K below comfort the bound may hold occupied air (default: the bench's "
+                   "tolerance, 0.5; 0: comfort itself, as a thermostat aims at)")
 def bench_heating_command(as_json: bool, quick: bool, plots_dir: Path, site_file: Path,
-                          bound_cache: Path, clairvoyant: bool) -> None:
+                          bound_cache: Path, clairvoyant: bool,
+                          bound_tolerance: float | None) -> None:
     """A heating season (1 October to 30 April) of each strategy, on the same occupants
     and weather years."""
-    from gtb.bench.heating import YEARS, bench_heating, summary_rows
+    from gtb.bench.heating import DISCOMFORT_BELOW_K, YEARS, bench_heating, summary_rows
     from gtb.sim.season import REFERENCE_STRATEGIES, STRATEGIES
 
     load_or_exit(site_file)  # a bad site file is reported here, not in a worker
     years = YEARS[:1] if quick else YEARS
     result = _timed_bench(lambda progress: bench_heating(
         site_file, years=years, plots=plots_dir, progress=progress,
-        bound_cache=bound_cache,
+        bound_cache=bound_cache, bound_tolerance_k=(
+            DISCOMFORT_BELOW_K if bound_tolerance is None else bound_tolerance),
         strategies=(*STRATEGIES, *REFERENCE_STRATEGIES) if clairvoyant else tuple(STRATEGIES)))
     if as_json:
         echo_json(result)
