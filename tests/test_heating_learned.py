@@ -470,3 +470,34 @@ def test_a_preheat_the_plants_clock_cuts_is_brought_forward_into_its_window_befo
     early = thursday.replace(hour=8, minute=15)
     assert learned_decision(occupation(CRECHE, CALENDAR, "creche", early), early, LEVELS,
                             learning, None, plant=PUMP).level is not HeatingLevel.COMFORT
+
+
+def test_a_preheat_brought_forward_is_held_until_its_window_ends() -> None:
+    """Brought forward from 8 °C (colder than any warm-up learnt from: its 12 h cap, the
+    night's 10 h 30 given on Thursday from 08:30), the zone warms in a quarter of an hour
+    past what the model has seen, and its own estimate, shorter, would no longer reach
+    back before 19:00: the pre-heat is held until the pump's window ends, as a pre-heat is
+    held until its arrival, and not after."""
+    seen = replace(ZONE, coldest_warmup_start=15.0)
+    friday = datetime(2026, 1, 16, 7, 0, tzinfo=PARIS)
+    closure = AgendaEntry(kind="closure", label="Fermeture",
+                          start=datetime(2026, 1, 13, 0, 0), end=datetime(2026, 1, 16, 0, 0))
+
+    def learned(now: datetime, indoor: float,
+                previous: HeatingDecision | None) -> HeatingDecision:
+        learning = Learning(forecast(friday), seen, indoor, 2.0, False)
+        where = occupation(CRECHE, CALENDAR, "creche", now, (closure,))
+        return learned_decision(where, now, LEVELS, learning, previous, plant=PUMP)
+
+    thursday = datetime(2026, 1, 15, 8, 30, tzinfo=PARIS)
+    first = learned(thursday, 8.0, None)
+    assert first.level is HeatingLevel.COMFORT and first.ahead is not None
+    warmer = thursday + timedelta(minutes=15)
+    assert learned(warmer, 15.5, None).level is not HeatingLevel.COMFORT
+    held = learned(warmer, 15.5, first)
+    assert held.level is HeatingLevel.COMFORT
+    assert held.reason.fr.startswith("Préchauffage avancé jusqu'à 19:00")
+    evening = learned(thursday.replace(hour=18, minute=45), 18.0, held)
+    assert evening.ahead == first.ahead
+    night = learned(thursday.replace(hour=19, minute=15), 17.0, evening)
+    assert night.level is not HeatingLevel.COMFORT and night.ahead is None
