@@ -328,6 +328,12 @@ def learned_decision(
     if colder:
         lead = cap  # beyond what the model was learnt on: as early as the cap allows
     start = before(arrival, lead).astimezone(local_now.tzinfo)
+    gap = _split(plant, start, long_absence)
+    if gap is not None:
+        start = before(arrival, cap).astimezone(local_now.tzinfo)
+        end, resume = gap
+        if local_now >= end:
+            start = max(start, resume)  # its part in the gap was given before it
     if latched is None:
         ahead = ahead_of_the_gap(local_now, start, arrival, plant)
         if ahead is not None:
@@ -362,6 +368,30 @@ def learned_decision(
         said["event"] = learning.event
     return HeatingDecision(HeatingLevel.COMFORT, comfort.comfort, Reason.of(code, **said),
                            preheat=latched)
+
+
+def _split(plant: PlantClock | None, start: datetime,
+           long_absence: bool) -> tuple[datetime, datetime] | None:
+    """The plant's gap (the end of its window before, when heat comes again) that cuts a
+    pre-heat after a long absence planned from ``start``, when that window ends at most
+    ``AHEAD_AT_MOST`` before it (the gap is bridged); None otherwise: a warm-up that
+    starts when the plant resumes runs on, as the model learnt (a Monday after a weekend
+    without heat).
+
+    Such a pre-heat takes its whole cap, the time the site allows a cold building to come
+    back, its part in the gap brought forward into the window before
+    (``ahead_of_the_gap``), rather than the model's estimate: after days without heat the
+    structure is cold, and heat given before the gap is mostly stored in it while the air
+    falls back toward it through the gap. The model was learnt on warm-ups that ran on
+    and on nights that cooled a warm structure: neither tells how much of that heat is
+    left when the plant resumes (a crèche's pump stopped from 19:00 to 05:30 on the eve of
+    its reopening), as they do not for a zone colder than any warm-up learnt from."""
+    if not long_absence or plant is None:
+        return None
+    gap = plant.window_before(start)
+    if gap is None or elapsed(gap[0], start) > AHEAD_AT_MOST:
+        return None
+    return gap
 
 
 def _colder_than_seen(learning: Learning) -> bool:
