@@ -259,9 +259,11 @@ def learned_decision(
     Sunday and Monday, needs the night to come back), with at least ``min_margin_minutes``
     of margin on the learned warm-up, whatever the model's own error says. A pre-heat
     starts only when the ``plant`` can deliver heat (None: whenever): one that should
-    start earlier starts then, and its reason says how much later than needed. An arrival
-    the agenda gives (``forecast.basis`` ``AGENDA``, ``controllers.agenda``) is pre-heated
-    for as a learned one, and the reason names its event (``learning.event``).
+    start earlier starts then, and its reason says how much later than needed; one the
+    plant's clock cuts is given before the gap instead (``ahead_of_the_gap``), held until
+    the plant's window ends, and takes its whole cap after a long absence (``_split``).
+    An arrival the agenda gives (``forecast.basis`` ``AGENDA``, ``controllers.agenda``) is
+    pre-heated for as a learned one, and the reason names its event (``learning.event``).
     """
     if learning is None:
         return programme_decision(occupation, local_now, comfort, settings, plant=plant,
