@@ -302,9 +302,10 @@ def learned_decision(
                       setpoint=comfort.comfort),
         )
     held = previous.ahead if previous is not None else None
-    if held is not None and local_now < held.end and arrival > held.end:
+    if (held is not None and local_now < held.end < arrival
+            and arrival.date() == held.arrival.date()):
         # Brought forward before the plant's gap: held until its window ends, whatever
-        # the warming zone's shorter estimate now says.
+        # the warming zone's shorter estimate now says (while the arrival is that day's).
         return HeatingDecision(HeatingLevel.COMFORT, comfort.comfort,
                                held.reason(local_now), ahead=held)
     # From frost protection (a long absence, or a deep setback) the structure is cold:

@@ -482,9 +482,9 @@ def test_a_preheat_brought_forward_is_held_until_its_window_ends() -> None:
     seen = replace(ZONE, coldest_warmup_start=15.0)
     friday = datetime(2026, 1, 16, 7, 0, tzinfo=PARIS)
 
-    def learned(now: datetime, indoor: float,
-                previous: HeatingDecision | None) -> HeatingDecision:
-        learning = Learning(forecast(friday), seen, indoor, 2.0, False)
+    def learned(now: datetime, indoor: float, previous: HeatingDecision | None,
+                arrival: datetime = friday) -> HeatingDecision:
+        learning = Learning(forecast(arrival), seen, indoor, 2.0, False)
         return learned_decision(occupation(CRECHE, CALENDAR, "creche", now), now, LEVELS,
                                 learning, previous, plant=PUMP)
 
@@ -496,6 +496,9 @@ def test_a_preheat_brought_forward_is_held_until_its_window_ends() -> None:
     held = learned(warmer, 15.5, first)
     assert held.level is HeatingLevel.COMFORT and held.ahead == first.ahead
     assert held.reason.fr.startswith("Préchauffage avancé jusqu'à 19:00")
+    # Nobody expected on Friday any more (the manager closed it): not held for Monday.
+    monday = datetime(2026, 1, 19, 7, 0, tzinfo=PARIS)
+    assert learned(warmer, 15.5, first, monday).level is not HeatingLevel.COMFORT
     night = learned(thursday.replace(hour=19, minute=15), 15.0, held)
     assert night.level is not HeatingLevel.COMFORT and night.ahead is None
 
