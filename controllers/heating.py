@@ -65,6 +65,24 @@ class Preheat:
 
 
 @dataclass(frozen=True)
+class Ahead:
+    """A pre-heat brought forward into the plant's window before a gap in its clock
+    (``ahead_of_the_gap``): held until that window ends, as a pre-heat is held until its
+    arrival (the zone warming up shortens its own estimate, which would otherwise stop it
+    after a step)."""
+
+    end: datetime
+    """The end of the plant's window the heat is given in."""
+    resume: datetime
+    """When the plant's clock gives heat again."""
+    arrival: datetime
+
+    def reason(self, local_now: datetime) -> Reason:
+        return Reason.of("heating.preheat_ahead", at=local_now, end=self.end,
+                         resume=self.resume, arrival=self.arrival)
+
+
+@dataclass(frozen=True)
 class HeatingDecision:
     level: HeatingLevel
     setpoint: float
@@ -76,6 +94,9 @@ class HeatingDecision:
     decision keeps an enabled plant on for it)."""
     coasting: bool = False
     """An early stop under way: held until the end of the period."""
+    ahead: Ahead | None = None
+    """A pre-heat brought forward before a gap in the plant's clock: held until the end
+    of its window."""
 
 
 def programme_decision(
@@ -125,7 +146,8 @@ def programme_decision(
     elif start is not None:
         ahead = ahead_of_the_gap(local_now, before(start, lead), start, plant)
         if ahead is not None:
-            return HeatingDecision(HeatingLevel.COMFORT, comfort.comfort, ahead)
+            return HeatingDecision(HeatingLevel.COMFORT, comfort.comfort,
+                                   ahead.reason(local_now), ahead=ahead)
     when = (Reason.of("heating.nothing_scheduled") if start is None
             else Reason.of("heating.until", at=local_now, start=start))
     because = "_because" if occupation.because else ""
@@ -154,13 +176,13 @@ def _late(plant: PlantClock | None, wanted: datetime) -> float:
 
 
 def ahead_of_the_gap(local_now: datetime, start: datetime, arrival: datetime,
-                     plant: PlantClock | None) -> Reason | None:
+                     plant: PlantClock | None) -> Ahead | None:
     """Heat now, for a pre-heat planned from ``start`` that the plant's own clock cuts
     (no heat from then until it resumes)? When ``local_now`` is within the time that gap
     takes from the pre-heat (at most the pre-heat itself), counted back from the end of
     the plant's window before it: that heat is given there instead, and the zone coasts
     through the gap (a crèche's pump stopped from 19:00 to 05:30, the end of a closure).
-    The reason why, or None."""
+    That heat, or None."""
     if plant is None or start <= local_now:
         return None
     window = plant.window_before(start)
@@ -172,8 +194,7 @@ def ahead_of_the_gap(local_now: datetime, start: datetime, arrival: datetime,
     lost = min(elapsed(start, resume), elapsed(start, arrival))
     if not before(end, lost) <= local_now < end:
         return None
-    return Reason.of("heating.preheat_ahead", at=local_now, end=end, resume=resume,
-                     arrival=arrival)
+    return Ahead(end, resume, arrival)
 
 
 def _waiting(local_now: datetime, wanted: datetime, begin: datetime | None,
@@ -238,9 +259,11 @@ def learned_decision(
     Sunday and Monday, needs the night to come back), with at least ``min_margin_minutes``
     of margin on the learned warm-up, whatever the model's own error says. A pre-heat
     starts only when the ``plant`` can deliver heat (None: whenever): one that should
-    start earlier starts then, and its reason says how much later than needed. An arrival
-    the agenda gives (``forecast.basis`` ``AGENDA``, ``controllers.agenda``) is pre-heated
-    for as a learned one, and the reason names its event (``learning.event``).
+    start earlier starts then, and its reason says how much later than needed; one the
+    plant's clock cuts is given before the gap instead (``ahead_of_the_gap``), held until
+    the plant's window ends, and takes its whole cap after a long absence (``_split``).
+    An arrival the agenda gives (``forecast.basis`` ``AGENDA``, ``controllers.agenda``) is
+    pre-heated for as a learned one, and the reason names its event (``learning.event``).
     """
     if learning is None:
         return programme_decision(occupation, local_now, comfort, settings, plant=plant,
@@ -278,6 +301,13 @@ def learned_decision(
             Reason.of("heating.arrival_expected", forecast=forecast.reason,
                       setpoint=comfort.comfort),
         )
+    held = previous.ahead if previous is not None else None
+    if (held is not None and local_now < held.end < arrival
+            and arrival.date() == held.arrival.date()):
+        # Brought forward before the plant's gap: held until its window ends, whatever
+        # the warming zone's shorter estimate now says (while the arrival is that day's).
+        return HeatingDecision(HeatingLevel.COMFORT, comfort.comfort,
+                               held.reason(local_now), ahead=held)
     # From frost protection (a long absence, or a deep setback) the structure is cold:
     # the slower gain, its own margin, and the longer cap.
     long_absence = _long_absence(occupation, learning, arrival) or (
@@ -301,10 +331,17 @@ def learned_decision(
     if colder:
         lead = cap  # beyond what the model was learnt on: as early as the cap allows
     start = before(arrival, lead).astimezone(local_now.tzinfo)
+    gap = _split(plant, start, long_absence)
+    if gap is not None:
+        start = before(arrival, cap).astimezone(local_now.tzinfo)
+        end, resume = gap
+        if local_now >= end:
+            start = max(start, resume)  # its part in the gap was given before it
     if latched is None:
         ahead = ahead_of_the_gap(local_now, start, arrival, plant)
         if ahead is not None:
-            return HeatingDecision(HeatingLevel.COMFORT, comfort.comfort, ahead)
+            return HeatingDecision(HeatingLevel.COMFORT, comfort.comfort,
+                                   ahead.reason(local_now), ahead=ahead)
         begin = start if plant is None else plant.first_available(start, local_now)
         if begin is None or begin > local_now:
             then = (Reason.of("heating.preheat_about", at=local_now, start=start)
@@ -334,6 +371,30 @@ def learned_decision(
         said["event"] = learning.event
     return HeatingDecision(HeatingLevel.COMFORT, comfort.comfort, Reason.of(code, **said),
                            preheat=latched)
+
+
+def _split(plant: PlantClock | None, start: datetime,
+           long_absence: bool) -> tuple[datetime, datetime] | None:
+    """The plant's gap (the end of its window before, when heat comes again) that cuts a
+    pre-heat after a long absence planned from ``start``, when that window ends at most
+    ``AHEAD_AT_MOST`` before it (the gap is bridged); None otherwise: a warm-up that
+    starts when the plant resumes runs on, as the model learnt (a Monday after a weekend
+    without heat).
+
+    Such a pre-heat takes its whole cap, the time the site allows a cold building to come
+    back, its part in the gap brought forward into the window before
+    (``ahead_of_the_gap``), rather than the model's estimate: after days without heat the
+    structure is cold, and heat given before the gap is mostly stored in it while the air
+    falls back toward it through the gap. The model was learnt on warm-ups that ran on
+    and on nights that cooled a warm structure: neither tells how much of that heat is
+    left when the plant resumes (a crèche's pump stopped from 19:00 to 05:30 on the eve of
+    its reopening), as they do not for a zone colder than any warm-up learnt from."""
+    if not long_absence or plant is None:
+        return None
+    gap = plant.window_before(start)
+    if gap is None or elapsed(gap[0], start) > AHEAD_AT_MOST:
+        return None
+    return gap
 
 
 def _colder_than_seen(learning: Learning) -> bool:

@@ -16,6 +16,7 @@ from controllers.heating import (
     HeatingDecision,
     Learning,
     before,
+    elapsed,
     learned_decision,
     programme_decision,
 )
@@ -470,3 +471,78 @@ def test_a_preheat_the_plants_clock_cuts_is_brought_forward_into_its_window_befo
     early = thursday.replace(hour=8, minute=15)
     assert learned_decision(occupation(CRECHE, CALENDAR, "creche", early), early, LEVELS,
                             learning, None, plant=PUMP).level is not HeatingLevel.COMFORT
+
+
+def test_a_preheat_brought_forward_is_held_until_its_window_ends() -> None:
+    """An evening after the crèche closed, from 8 °C (colder than any warm-up learnt from:
+    its 3 h cap from 04:00, the 1 h 30 before the pump resumes given until 19:00), the
+    zone warms within minutes past what the model has seen, and its own estimate, shorter,
+    would no longer reach back before 19:00: the pre-heat is held until the pump's window
+    ends, as a pre-heat is held until its arrival, and not after."""
+    seen = replace(ZONE, coldest_warmup_start=15.0)
+    friday = datetime(2026, 1, 16, 7, 0, tzinfo=PARIS)
+
+    def learned(now: datetime, indoor: float, previous: HeatingDecision | None,
+                arrival: datetime = friday) -> HeatingDecision:
+        learning = Learning(forecast(arrival), seen, indoor, 2.0, False)
+        return learned_decision(occupation(CRECHE, CALENDAR, "creche", now), now, LEVELS,
+                                learning, previous, plant=PUMP)
+
+    thursday = datetime(2026, 1, 15, 18, 40, tzinfo=PARIS)
+    first = learned(thursday, 8.0, None)
+    assert first.level is HeatingLevel.COMFORT and first.ahead is not None
+    warmer = thursday + timedelta(minutes=10)
+    assert learned(warmer, 15.5, None).level is not HeatingLevel.COMFORT
+    held = learned(warmer, 15.5, first)
+    assert held.level is HeatingLevel.COMFORT and held.ahead == first.ahead
+    assert held.reason.fr.startswith("Préchauffage avancé jusqu'à 19:00")
+    # Nobody expected on Friday any more (the manager closed it): not held for Monday.
+    monday = datetime(2026, 1, 19, 7, 0, tzinfo=PARIS)
+    assert learned(warmer, 15.5, first, monday).level is not HeatingLevel.COMFORT
+    night = learned(thursday.replace(hour=19, minute=15), 15.0, held)
+    assert night.level is not HeatingLevel.COMFORT and night.ahead is None
+
+
+def test_after_a_long_absence_a_preheat_the_plants_clock_cuts_takes_its_whole_cap() -> None:
+    """The eve of a reopening after days of closure (Wednesday to Friday), the pump stopped
+    from 19:00 to 05:30: the model's 4 h from 8 °C would start at 03:00, and only its
+    2 h 30 in the gap would be given on Thursday from 16:30. Heat given before the gap
+    goes to a structure days without heat left cold, and the air falls back toward it
+    through the night, which no warm-up nor night the model learnt shows: the pre-heat
+    takes its whole 12 h cap, the night's 10 h 30 given on Thursday from 08:30, and
+    resumes with the pump on Friday, not late."""
+    friday = datetime(2026, 1, 16, 7, 0, tzinfo=PARIS)
+    closure = AgendaEntry(kind="closure", label="Fermeture",
+                          start=datetime(2026, 1, 13, 0, 0), end=datetime(2026, 1, 16, 0, 0))
+
+    def learned(now: datetime, indoor: float, arrival: datetime = friday,
+                entry: AgendaEntry = closure, model: ThermalModel = ZONE) -> HeatingDecision:
+        learning = Learning(forecast(arrival), model, indoor, 2.0, False)
+        where = occupation(CRECHE, CALENDAR, "creche", now, (entry,))
+        return learned_decision(where, now, LEVELS, learning, None, plant=PUMP)
+
+    cap = LearningSettings().max_preheat(True)
+    assert ZONE.warmup_minutes(8.0, 19.0, 2.0, after_long_absence=True) < 240 - 20
+    assert learned(datetime(2026, 1, 15, 8, 15, tzinfo=PARIS), 8.0).ahead is None
+    thursday = learned(datetime(2026, 1, 15, 8, 30, tzinfo=PARIS), 8.0)
+    assert thursday.level is HeatingLevel.COMFORT and thursday.ahead is not None
+    assert elapsed(before(friday, cap), thursday.ahead.resume) > timedelta(hours=10)
+    # After the gap, the rest of the pre-heat starts with the pump, as planned.
+    night = learned(datetime(2026, 1, 16, 3, 0, tzinfo=PARIS), 14.0)
+    assert night.planned == datetime(2026, 1, 16, 5, 30, tzinfo=PARIS)
+    resumed = learned(datetime(2026, 1, 16, 5, 30, tzinfo=PARIS), 13.0)
+    assert resumed.preheat is not None and resumed.preheat.late_minutes == 0.0
+    # A weekend's gap is not bridged (the window before ends more than a day before): a
+    # Monday's warm-up of 8 h runs on from when the pump resumes at 02:00, as the model
+    # learnt, and is late by what its start misses, not by what the cap's would.
+    weekend = AgendaEntry(kind="closure", label="Fermeture",
+                          start=datetime(2026, 1, 16, 0, 0), end=datetime(2026, 1, 17, 0, 0))
+    monday = datetime(2026, 1, 19, 7, 0, tzinfo=PARIS)
+    slow = replace(ZONE, g_after_long_absence=2.0)
+    lead = slow.warmup_minutes(8.0, 19.0, 2.0, after_long_absence=True) + 20
+    assert 5 * 60 < lead < 9 * 60
+    sunday = learned(datetime(2026, 1, 18, 20, 0, tzinfo=PARIS), 8.0, monday, weekend, slow)
+    assert sunday.planned == datetime(2026, 1, 19, 2, 0, tzinfo=PARIS)
+    then = sunday.reason.params["then"]
+    assert isinstance(then, Reason)
+    assert then.params["late"] == pytest.approx(lead - 5 * 60, abs=1)
