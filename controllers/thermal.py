@@ -986,8 +986,7 @@ def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
     parameters the fit starts from, closer to the optimum than the prior's.
 
     Refused: fewer than ``min_unheated_hours`` of unheated steps (share <= 0.1: no
-    cool-down, the loss rate cannot be told from the gain) or fewer than
-    ``min_heated_hours`` of full-power-equivalent heating, or no warm-up; a parameter at
+    cool-down, the loss rate cannot be told from the gain), or no warm-up; a parameter at
     its bound; a loss rate the data hardly moved from its prior; or a typical warm-up
     whose standard deviation (held-out error and parameters) is over
     ``max_warmup_sigma_minutes``. Invalid observations (NaN, out of range) are dropped,
@@ -999,9 +998,12 @@ def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
     if unheated < settings.min_unheated_hours:
         return _refused("thermal.no_cooldown", hours=unheated,
                         needed=settings.min_unheated_hours)
-    heated = float((s.hours * s.heating).sum())
+    # What the warm-ups say of the emitter (the heat and the rise it caused) is weighed by
+    # the fit's uncertainty, not by a count of hours known at full heat: a fan coil with
+    # no signal, read every quarter hour, takes one such step a morning and then rises
+    # inside its thermostat's band, where its share is unknown.
     episodes = _episodes(history, settings)
-    if heated < settings.min_heated_hours or not episodes:
+    if not episodes:
         return _refused("thermal.no_warmup")
     data = _Data(history, s, episodes, prior_of(use), now, settings, start)
     if form is not None and (not form or len(episodes) >= 2):
