@@ -559,11 +559,13 @@ class _Steps:
     correlation)."""
 
 
-def _steps(history: _History) -> _Steps:
+def _steps(history: _History, first: int = 0) -> _Steps:
+    """The steps from the ``first`` observation on."""
     indoor, outdoor = history.indoor, history.outdoor
     heating = np.clip(history.heating, 0.0, 1.0)
     dt = np.diff(history.epochs) / 3600.0
     ok = (dt > 0) & (dt <= MAX_STEP.total_seconds() / 3600.0) & np.isfinite(heating[1:])
+    ok &= np.arange(len(dt)) >= first
     index = np.flatnonzero(ok)
     follows = np.concatenate([[False], np.diff(index) == 1])
     return _Steps(index, indoor[:-1][ok], indoor[1:][ok],
@@ -972,7 +974,8 @@ def _refused(code: str, **params: Any) -> ThermalFit:
 
 def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
                 use: str = "autre", settings: LearningSettings = DEFAULT_LEARNING,
-                form: float | None = None, start: ThermalModel | None = None) -> ThermalFit:
+                form: float | None = None, start: ThermalModel | None = None,
+                since: datetime | None = None) -> ThermalFit:
     """Fit a zone's model on its history up to ``now`` with the prior of its building's
     ``use``; the model, or None and the reason it is refused.
 
@@ -983,7 +986,9 @@ def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
     A form the history cannot be fitted in (two states from one morning) or that it
     refuses is chosen again among all, so that a refusal is always the selection's
     (``ThermalFit.selected`` says which was done). ``start``: a model (last night's) whose
-    parameters the fit starts from, closer to the optimum than the prior's.
+    parameters the fit starts from, closer to the optimum than the prior's. ``since``:
+    the observations before it are context, not fitted: they tell whether a warm-up after
+    it followed a long absence (a window cut out of a longer history is no cold start).
 
     Refused: fewer than ``min_unheated_hours`` of unheated steps (share <= 0.1: no
     cool-down, the loss rate cannot be told from the gain), or no warm-up; a parameter at
@@ -993,7 +998,8 @@ def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
     steps of unknown heating are not fitted, and gaps over an hour are not steps.
     """
     history = _clean(observations, now)
-    s = _steps(history)
+    first = 0 if since is None else int(np.searchsorted(history.epochs, _epoch(since)))
+    s = _steps(history, first)
     unheated = float(s.hours[s.heating <= UNHEATED].sum())
     if unheated < settings.min_unheated_hours:
         return _refused("thermal.no_cooldown", hours=unheated,
@@ -1002,7 +1008,7 @@ def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
     # the fit's uncertainty, not by a count of hours known at full heat: a fan coil with
     # no signal, read every quarter hour, takes one such step a morning and then rises
     # inside its thermostat's band, where its share is unknown.
-    episodes = _episodes(history, settings)
+    episodes = [(n, e) for n, e in _episodes(history, settings) if n >= first]
     if not episodes:
         return _refused("thermal.no_warmup")
     data = _Data(history, s, episodes, prior_of(use), now, settings, start)

@@ -382,9 +382,10 @@ def test_the_form_is_chosen_weekly_and_refitted_alone_each_night_between(
             chosen.append(night)
             error = fit.model.warmup_error_minutes
     # Chosen at the first refit (a day and a half of history), again when the history
-    # has doubled (3.5 days; the window holds 4 from then on), when the kept form had
-    # grown worse (5, 20, 21), and a week after the last choice (12, 19).
-    assert worse == [5, 20, 21], worse
-    assert chosen == [2, 4, 5, 12, 19, 20, 21], chosen
+    # has doubled (3.5 days; the window of 4 and the 2 days before it kept as context
+    # hold 6 from then on), a week after the last choice (11, 19), and when the kept form
+    # had grown worse (12, 20, 21).
+    assert worse == [12, 20, 21], worse
+    assert chosen == [2, 4, 11, 12, 19, 20, 21], chosen
     # And a selection does choose: here the form changed at some of them.
     assert len({fit.model.structure_hours for _, fit in fits if fit.model}) > 1, fits
