@@ -235,7 +235,8 @@ class WarmupEpisode:
     indoor_end: float
     outdoor: float
     after_long_absence: bool | None
-    """None when the history does not reach 48 h before the start."""
+    """None when the history does not reach 48 h before the start, or has no reading
+    near their beginning (a sensor's outage)."""
     occupied: float = 0.0
     """Share of the run the zone was occupied."""
     path: tuple[tuple[float, float], ...] = ()
@@ -799,11 +800,12 @@ def _episodes(history: _History,
         if (rise >= settings.min_warmup_rise_k
                 and times[end] - times[begin] >= MIN_WARMUP.total_seconds()):
             start = times[begin]
+            before = start - LONG_ABSENCE.total_seconds()
+            since = bisect_left(times, before, hi=begin)
             absence: bool | None
-            if start - times[0] < LONG_ABSENCE.total_seconds():
-                absence = None
+            if times[0] > before or times[since] - before > gap:
+                absence = None  # the 48 h before were not seen, or not from their start
             else:
-                since = bisect_left(times, start - LONG_ABSENCE.total_seconds(), hi=begin)
                 absence = max(air[since:begin]) < air[end] - 1.0
             episodes.append((begin, WarmupEpisode(
                 _utc(history.time(begin)), (times[end] - start) / 60.0,

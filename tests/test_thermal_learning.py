@@ -13,7 +13,7 @@ import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -137,6 +137,20 @@ def test_a_window_cut_out_of_a_longer_history_knows_its_first_mornings() -> None
     assert window.samples == alone.samples
     assert alone.warmup_error_after_long_absence_minutes is None
     assert window.warmup_error_after_long_absence_minutes is not None
+
+
+def test_a_warmup_after_days_without_readings_has_an_unknown_start() -> None:
+    """The sensor silent for 60 h (a gateway down over a weekend), then a warm-up: nothing
+    tells whether the zone was at comfort in the 48 h before it. Unknown, not an error
+    that would stop every nightly refit while the warm-up is in the window."""
+    history = first_order_history(0.12, 4.0, days=6)
+    silent = [o for o in history
+              if not datetime(2025, 1, 8, 18, tzinfo=UTC) <= o.time
+              < datetime(2025, 1, 11, 6, 50, tzinfo=UTC)]
+    after = [e for e in warmup_episodes(silent, now=silent[-1].time)
+             if e.start.date() == date(2025, 1, 11)]
+    assert after and after[0].after_long_absence is None
+    assert fit_thermal(silent, now=silent[-1].time).model is not None
 
 
 def test_too_little_data_is_refused_with_the_reason() -> None:
