@@ -49,6 +49,7 @@ from controllers.plant import PlantClock
 from controllers.schedule import FrenchCalendar, Occupation, occupation
 from controllers.thermal import (
     BETTER_SHARE,
+    LONG_ABSENCE,
     ThermalHistory,
     ThermalModel,
     ThermalObservation,
@@ -182,7 +183,8 @@ class ZoneLearner:
     def refit(self, now: datetime) -> None:
         """Learn from what was observed: finished days the detector saw whole join the
         occupancy history (``seen_whole``), and the thermal model is fitted again on the
-        last ``thermal_window_days``, from the last model's parameters: in the form it
+        last ``thermal_window_days`` (the 48 h before them kept as context: whether their
+        first warm-ups followed a long absence), from the last model's parameters: in the form it
         has, or, every ``FORM_RESELECTION_DAYS``, when the history has doubled or that
         form has grown worse, in the form that predicts the held-out mornings best. A
         refused fit (``thermal_refused`` says why) keeps the model accepted before, if
@@ -202,20 +204,22 @@ class ZoneLearner:
     def _refit_thermal(self, now: datetime, today: date) -> None:
         """The thermal model fitted again (``refit``): in the form chosen before, or in
         the best of all when a choice is due."""
-        self._observations.drop_before(now - self.settings.thermal_window)
+        since = now - self.settings.thermal_window
+        self._observations.drop_before(since - LONG_ABSENCE)
         chosen = self._form_chosen
         due = (self.thermal is None or chosen is None
                or (today - chosen[0]).days >= FORM_RESELECTION_DAYS
                or len(self._observations) >= 2 * chosen[1])
         fit = fit_thermal(self._observations, now=now, use=self.use, settings=self.settings,
                           form=None if due or self.thermal is None
-                          else self.thermal.structure_hours, start=self.thermal)
+                          else self.thermal.structure_hours, start=self.thermal, since=since)
         if (fit.model is not None and not fit.selected and chosen is not None
                 and fit.model.warmup_error_minutes > chosen[2] / BETTER_SHARE):
             # The kept form predicts the held-out mornings worse than when it was chosen:
             # the data changed enough for another to do better.
             fit = fit_thermal(self._observations, now=now, use=self.use,
-                              settings=self.settings, form=None, start=self.thermal)
+                              settings=self.settings, form=None, start=self.thermal,
+                              since=since)
         if fit.model is not None and fit.selected:
             self._form_chosen = (today, len(self._observations),
                                  fit.model.warmup_error_minutes)

@@ -235,7 +235,8 @@ class WarmupEpisode:
     indoor_end: float
     outdoor: float
     after_long_absence: bool | None
-    """None when the history does not reach 48 h before the start."""
+    """None when the history does not reach 48 h before the start, or has no reading
+    near their beginning (a sensor's outage)."""
     occupied: float = 0.0
     """Share of the run the zone was occupied."""
     path: tuple[tuple[float, float], ...] = ()
@@ -559,11 +560,13 @@ class _Steps:
     correlation)."""
 
 
-def _steps(history: _History) -> _Steps:
+def _steps(history: _History, first: int = 0) -> _Steps:
+    """The steps from the ``first`` observation on."""
     indoor, outdoor = history.indoor, history.outdoor
     heating = np.clip(history.heating, 0.0, 1.0)
     dt = np.diff(history.epochs) / 3600.0
     ok = (dt > 0) & (dt <= MAX_STEP.total_seconds() / 3600.0) & np.isfinite(heating[1:])
+    ok &= np.arange(len(dt)) >= first
     index = np.flatnonzero(ok)
     follows = np.concatenate([[False], np.diff(index) == 1])
     return _Steps(index, indoor[:-1][ok], indoor[1:][ok],
@@ -797,11 +800,12 @@ def _episodes(history: _History,
         if (rise >= settings.min_warmup_rise_k
                 and times[end] - times[begin] >= MIN_WARMUP.total_seconds()):
             start = times[begin]
+            before = start - LONG_ABSENCE.total_seconds()
+            since = bisect_left(times, before, hi=begin)
             absence: bool | None
-            if start - times[0] < LONG_ABSENCE.total_seconds():
-                absence = None
+            if times[0] > before or times[since] - before > gap:
+                absence = None  # the 48 h before were not seen, or not from their start
             else:
-                since = bisect_left(times, start - LONG_ABSENCE.total_seconds(), hi=begin)
                 absence = max(air[since:begin]) < air[end] - 1.0
             episodes.append((begin, WarmupEpisode(
                 _utc(history.time(begin)), (times[end] - start) / 60.0,
@@ -972,7 +976,8 @@ def _refused(code: str, **params: Any) -> ThermalFit:
 
 def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
                 use: str = "autre", settings: LearningSettings = DEFAULT_LEARNING,
-                form: float | None = None, start: ThermalModel | None = None) -> ThermalFit:
+                form: float | None = None, start: ThermalModel | None = None,
+                since: datetime | None = None) -> ThermalFit:
     """Fit a zone's model on its history up to ``now`` with the prior of its building's
     ``use``; the model, or None and the reason it is refused.
 
@@ -983,25 +988,30 @@ def fit_thermal(observations: Sequence[ThermalObservation], *, now: datetime,
     A form the history cannot be fitted in (two states from one morning) or that it
     refuses is chosen again among all, so that a refusal is always the selection's
     (``ThermalFit.selected`` says which was done). ``start``: a model (last night's) whose
-    parameters the fit starts from, closer to the optimum than the prior's.
+    parameters the fit starts from, closer to the optimum than the prior's. ``since``:
+    the observations before it are context, not fitted: they tell whether a warm-up after
+    it followed a long absence (a window cut out of a longer history is no cold start).
 
     Refused: fewer than ``min_unheated_hours`` of unheated steps (share <= 0.1: no
-    cool-down, the loss rate cannot be told from the gain) or fewer than
-    ``min_heated_hours`` of full-power-equivalent heating, or no warm-up; a parameter at
+    cool-down, the loss rate cannot be told from the gain), or no warm-up; a parameter at
     its bound; a loss rate the data hardly moved from its prior; or a typical warm-up
     whose standard deviation (held-out error and parameters) is over
     ``max_warmup_sigma_minutes``. Invalid observations (NaN, out of range) are dropped,
     steps of unknown heating are not fitted, and gaps over an hour are not steps.
     """
     history = _clean(observations, now)
-    s = _steps(history)
+    first = 0 if since is None else int(np.searchsorted(history.epochs, _epoch(since)))
+    s = _steps(history, first)
     unheated = float(s.hours[s.heating <= UNHEATED].sum())
     if unheated < settings.min_unheated_hours:
         return _refused("thermal.no_cooldown", hours=unheated,
                         needed=settings.min_unheated_hours)
-    heated = float((s.hours * s.heating).sum())
-    episodes = _episodes(history, settings)
-    if heated < settings.min_heated_hours or not episodes:
+    # What the warm-ups say of the emitter (the heat and the rise it caused) is weighed by
+    # the fit's uncertainty, not by a count of hours known at full heat: a fan coil with
+    # no signal, read every quarter hour, takes one such step a morning and then rises
+    # inside its thermostat's band, where its share is unknown.
+    episodes = [(n, e) for n, e in _episodes(history, settings) if n >= first]
+    if not episodes:
         return _refused("thermal.no_warmup")
     data = _Data(history, s, episodes, prior_of(use), now, settings, start)
     if form is not None and (not form or len(episodes) >= 2):

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -36,10 +37,17 @@ PARIS = ZoneInfo("Europe/Paris")
 STEP = timedelta(minutes=10)
 
 
+def office(t: datetime) -> float:
+    """19 °C by day, 16 °C by night."""
+    return 19.0 if 7 <= t.hour < 18 else 16.0
+
+
 def first_order_history(k: float, g: float, days: int, seed: int = 0,
-                        noise: float = 0.1) -> list[ThermalObservation]:
-    """A zone that is exactly first order, on/off heated to 19 °C by day and 16 °C by night,
-    outdoor air swinging around 4 °C, air temperature measured with ``noise`` K."""
+                        noise: float = 0.1, setpoint_at: Callable[[datetime], float] = office
+                        ) -> list[ThermalObservation]:
+    """A zone that is exactly first order, on/off heated to ``setpoint_at`` (19 °C by day
+    and 16 °C by night), outdoor air swinging around 4 °C, air temperature measured with
+    ``noise`` K."""
     rng = np.random.default_rng(seed)
     start = datetime(2025, 1, 6, tzinfo=UTC)
     temperature, heating = 16.0, 0.0
@@ -48,7 +56,7 @@ def first_order_history(k: float, g: float, days: int, seed: int = 0,
     for n in range(days * 144):
         t = start + n * STEP
         outdoor = 4.0 + 5.0 * math.sin(2 * math.pi * (n / 144 - 0.375)) + rng.normal(0, 0.3)
-        setpoint = 19.0 if 7 <= t.hour < 18 else 16.0
+        setpoint = setpoint_at(t)
         heating = 1.0 if temperature < setpoint - 0.3 else (
             0.0 if temperature > setpoint + 0.3 else heating)
         steady = outdoor + g * heating / k
@@ -105,6 +113,44 @@ def test_a_warmup_goes_on_into_the_thermostats_band_where_its_share_is_unknown()
     episodes = warmup_episodes(history, now=history[-1].time)
     assert [(e.minutes, e.indoor_start, e.indoor_end) for e in episodes] == [
         (30.0, air[11], 18.7)]
+
+
+def off_at_weekends(t: datetime) -> float:
+    """Office hours from Monday to Friday, the heating off at weekends."""
+    return office(t) if t.weekday() < 5 else 0.0
+
+
+def test_a_window_cut_out_of_a_longer_history_knows_its_first_mornings() -> None:
+    """A refit's window that begins on a Monday at midnight, after a weekend without heat:
+    with the 48 h before it as context (``since``), its first warm-up is known to follow
+    a long absence, and is learnt as one; cut from its context, it could not be told from
+    a normal morning."""
+    history = first_order_history(0.12, 4.0, days=10, setpoint_at=off_at_weekends)
+    monday = datetime(2025, 1, 13, tzinfo=UTC)
+    now = monday + timedelta(days=3)
+    cut = [o for o in history if o.time >= monday]
+    assert warmup_episodes(cut, now=now)[0].after_long_absence is None
+    alone = fit_thermal(cut, now=now).model
+    window = fit_thermal(history, now=now, since=monday).model
+    assert alone is not None and window is not None
+    assert window.warmups == alone.warmups  # the context's own warm-ups are not fitted
+    assert window.samples == alone.samples
+    assert alone.warmup_error_after_long_absence_minutes is None
+    assert window.warmup_error_after_long_absence_minutes is not None
+
+
+def test_a_warmup_after_days_without_readings_has_an_unknown_start() -> None:
+    """The sensor silent for 60 h (a gateway down over a weekend), then a warm-up: nothing
+    tells whether the zone was at comfort in the 48 h before it. Unknown, not an error
+    that would stop every nightly refit while the warm-up is in the window."""
+    history = first_order_history(0.12, 4.0, days=6)
+    silent = [o for o in history
+              if not datetime(2025, 1, 8, 18, tzinfo=UTC) <= o.time
+              < datetime(2025, 1, 11, 6, 50, tzinfo=UTC)]
+    after = [e for e in warmup_episodes(silent, now=silent[-1].time)
+             if e.start.date() == date(2025, 1, 11)]
+    assert after and after[0].after_long_absence is None
+    assert fit_thermal(silent, now=silent[-1].time).model is not None
 
 
 def test_too_little_data_is_refused_with_the_reason() -> None:

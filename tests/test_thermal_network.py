@@ -76,9 +76,9 @@ def office_hours(t: datetime) -> bool:
 
 
 def simulate(building: Building, days: float, *, noise: float = 0.05, seed: int = 0,
-             disturbance_w_m2: float = 0.0,
+             disturbance_w_m2: float = 0.0, reduced: float = REDUCED,
              occupied_at: Callable[[datetime], bool] = office_hours) -> History:
-    """Comfort 07:00-18:00, reduced otherwise, occupied (with internal gains) by
+    """Comfort 07:00-18:00, ``reduced`` otherwise, occupied (with internal gains) by
     ``occupied_at``, outdoor air swinging around 3 °C; air measured with ``noise`` K, and
     a random heat ``disturbance`` (doors, wind, sun) changing every hour. Observations
     start at Monday noon (after a day settling from a uniform 17 °C)."""
@@ -99,7 +99,7 @@ def simulate(building: Building, days: float, *, noise: float = 0.05, seed: int 
         t = start + n * STEP
         hour = t.hour + t.minute / 60
         outdoor = 3.0 + 4.0 * math.sin(2 * math.pi * (hour - 9) / 24) + rng.normal(0, 0.2)
-        setpoint = COMFORT if 7 <= hour < 18 else REDUCED
+        setpoint = COMFORT if 7 <= hour < 18 else reduced
         occupied = occupied_at(t)
         if t.minute == 0:
             disturbance = rng.normal(0, disturbance_w_m2) * z.area_m2
@@ -259,6 +259,32 @@ def test_a_fast_zone_without_a_heating_signal_read_each_quarter_hour_learns_in_d
                    - m.reached(READY)) < 15.0, (m, model)
 
 
+def test_a_fast_zone_without_a_heating_signal_learns_from_two_mornings_of_one_step(
+) -> None:
+    """The same fan coil set back by 2 K only at night (held inside its thermostat's band,
+    where its share is unknown): each morning's warm-up is a single quarter of an hour
+    known at full heat, then a rise inside the band. The two mornings' rises say what the
+    emitter does; they give the model, without waiting for an hour of steps known at full
+    heat (four such mornings)."""
+    history = simulate(NURSERY, days=3, reduced=COMFORT - 2.0)
+    learner = ZoneLearner(Programme.model_validate({}), NURSERY.use, FrenchCalendar("B"),
+                          ComfortLevels(), UTC)
+    for o, setpoint in list(zip(history.observations, history.setpoints,
+                                strict=True))[2::3]:  # each quarter of an hour
+        if o.time <= LEARNT:
+            learner.observe(o.time, indoor=o.indoor, outdoor=o.outdoor, heating=None,
+                            present=o.occupied, setpoint=setpoint)
+    full = sum(1 for o in learner._observations if o.heating == 1.0)
+    assert full == 2, full  # half an hour known at full heat
+    learner.refit(LEARNT)
+    model = learner.thermal
+    assert model is not None, learner.thermal_refused
+    assert model.warmups == 2
+    for m in warmup_episodes(learner._observations, now=LEARNT):
+        assert abs(model.warmup_minutes(m.indoor_start, m.indoor_end, m.outdoor)
+                   - m.minutes) < 15.0, (m, model)
+
+
 def test_a_model_too_uncertain_is_refused_and_a_previous_one_kept() -> None:
     history = simulate(HEAVY, days=10)
     strict = DEFAULT_LEARNING.overridden_by(LearningTuning(max_warmup_sigma_minutes=5))
@@ -356,9 +382,10 @@ def test_the_form_is_chosen_weekly_and_refitted_alone_each_night_between(
             chosen.append(night)
             error = fit.model.warmup_error_minutes
     # Chosen at the first refit (a day and a half of history), again when the history
-    # has doubled (3.5 days; the window holds 4 from then on), when the kept form had
-    # grown worse (5, 20, 21), and a week after the last choice (12, 19).
-    assert worse == [5, 20, 21], worse
-    assert chosen == [2, 4, 5, 12, 19, 20, 21], chosen
+    # has doubled (3.5 days; the window of 4 and the 2 days before it kept as context
+    # hold 6 from then on), a week after the last choice (11, 19), and when the kept form
+    # had grown worse (12, 20, 21).
+    assert worse == [12, 20, 21], worse
+    assert chosen == [2, 4, 11, 12, 19, 20, 21], chosen
     # And a selection does choose: here the form changed at some of them.
     assert len({fit.model.structure_hours for _, fit in fits if fit.model}) > 1, fits

@@ -63,15 +63,11 @@ class LearningTuning(Model):
         "as outliers; arrivals set aside this close to each other on two observed days or "
         "more are a mode of their own, kept if they weigh at least 1 - arrival_share")
     # The thermal fit.
-    min_heated_hours: float = Field(
-        default=1.0, ge=0.5, le=168,
-        description="hours of heating at full power (or the same heat at part power) needed "
-        "before a warm-up is learned: without them and the unheated ones, losses and gain "
-        "cannot be told apart")
     min_unheated_hours: float = Field(
         default=2.0, ge=1, le=168,
         description="hours of unheated steps (heating share at 10 % or less: a cool-down) "
-        "needed likewise")
+        "needed before a warm-up is learned: without them, losses and gain cannot be told "
+        "apart")
     min_warmup_rise_k: float = Field(
         default=1.0, ge=0.2, le=5,
         description="K: a run at full heat counts as a warm-up if it raised the air this much")
@@ -160,9 +156,8 @@ class LearningSettings(LearningTuning):
                  f"{reach:.2f}, what {self.history_weeks} weeks of one weekday weigh with "
                  f"half_life_days {self.half_life_days:g}: they could never outweigh the "
                  "programme"),
-                (self.min_heated_hours + self.min_unheated_hours > 24 * self.thermal_window_days,
-                 f"min_heated_hours + min_unheated_hours "
-                 f"({self.min_heated_hours + self.min_unheated_hours:g} h) must fit in "
+                (self.min_unheated_hours > 24 * self.thermal_window_days,
+                 f"min_unheated_hours ({self.min_unheated_hours:g} h) must fit in "
                  f"thermal_window_days ({self.thermal_window_days} days), all a refit sees"),
             ) if wrong
         ]
