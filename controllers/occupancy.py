@@ -13,9 +13,11 @@ a few months of observed days per zone, as 96 quarter-hour slots of the local wa
   one half as much every ``half_life_days`` (two weeks), so a new Thursday club is learned
   within two or three Thursdays; and, while those weigh less than the programme, days of
   the other weekdays of the same type that the programme treats alike from that time on
-  (the same next period: a school's Monday tells about its Thursday, not about its
-  Wednesday morning), each weighing ``other_weekday_weight`` and together no more than
-  the weekday's own days lack. The forecast is **learned** (``basis`` "learned") once the
+  (the next period starting at the same time: a school's Monday tells about its
+  Thursday, not about its Wednesday morning; a library's Tuesday 14:00-18:00 about its
+  Friday 14:00-19:00, its observed end moved by the programme's hour), each weighing
+  ``other_weekday_weight`` and together no more than the weekday's own days lack. The
+  forecast is **learned** (``basis`` "learned") once the
   observed days weigh at least as much as the programme: from a cold start, after one
   day of its weekday, or as many other weekdays alike as make up the programme's weight
   (one by default). Before, the programme answers, and its reason says the observed days
@@ -279,6 +281,33 @@ def _programme_run(programme: Programme, calendar: FrenchCalendar, use: Building
     return None if start == SLOTS_PER_DAY else (int(start), int(end))
 
 
+def _same_arrival(run: tuple[int, int] | None, programmed: tuple[int, int] | None) -> bool:
+    """Whether a day whose programme's next run is ``run`` tells when people arrive on a
+    day whose is ``programmed``: both without one, or both starting at the same slot (a
+    library open 14:00-18:00 on Tuesdays and 14:00-19:00 on Fridays: its Tuesdays'
+    arrivals tell about its Fridays')."""
+    if run is None or programmed is None:
+        return run is programmed
+    return run[0] == programmed[0]
+
+
+def _end_shift(run: tuple[int, int] | None, programmed: tuple[int, int] | None) -> int:
+    """Slots by which a stand-in day's observed end is moved: by how much later the
+    programme ends on the day forecast than on the stand-in (people who leave a quarter
+    of an hour before the Tuesday's 18:00 are taken to leave a quarter of an hour before
+    the Friday's 19:00)."""
+    return 0 if run is None or programmed is None else programmed[1] - run[1]
+
+
+def _moved(run: tuple[int, int], shift: int) -> tuple[int, int]:
+    """An observed day's first run with its end moved by ``shift`` slots (within the
+    day, never before its start); a day without arrival stays one."""
+    start, end = run
+    if shift == 0 or start >= SLOTS_PER_DAY:
+        return run
+    return start, int(min(max(end + shift, start + 1), SLOTS_PER_DAY))
+
+
 def _weighted_quantile(values: NDArray[np.float64], weights: NDArray[np.float64],
                        q: float) -> float:
     """Quantile where each value counts for its weight (midpoint rule, interpolated)."""
@@ -384,8 +413,9 @@ def _learn_day_afresh(history: OccupancyHistory, calendar: FrenchCalendar,
     """The mixture of the programme's day (weight ``programme_prior_days``), the past days
     of the same weekday and type (recency weights, the newest 1) and, while those weigh
     less than the programme, days of other weekdays of the same type that the programme
-    treats alike from ``first_slot`` on (``other_weekday_weight`` each, together filling
-    at most what the weekday's own days lack). Its arrivals far from the median are set
+    treats alike from ``first_slot`` on (``_same_arrival``; ``other_weekday_weight``
+    each, together filling at most what the weekday's own days lack; their observed ends
+    moved as the programme's end differs, ``_end_shift``). Its arrivals far from the median are set
     aside unless they recur (``_recurring``). With one observed day and the programme,
     nothing is far from a majority: the learned period runs from the earlier arrival of
     the two to the later end."""
@@ -394,15 +424,18 @@ def _learn_day_afresh(history: OccupancyHistory, calendar: FrenchCalendar,
     same, others = _same_type_days(history, calendar, use, day)
     used, weights = list(same), _recency(same, settings)
     lacking = prior - float(weights.sum())
+    later = [0] * len(used)  # slots each day's observed end is moved by
     if lacking > 0 and settings.other_weekday_weight > 0:
-        alike = [d for d in others
-                 if _programme_run(programme, calendar, use, d, first_slot) == programmed]
+        runs = {d: _programme_run(programme, calendar, use, d, first_slot) for d in others}
+        alike = [d for d, run in runs.items() if _same_arrival(run, programmed)]
         stand_in = settings.other_weekday_weight * _recency(alike, settings)
         if alike:
             stand_in *= min(1.0, lacking / float(stand_in.sum()))
             used, weights = used + alike, np.concatenate([weights, stand_in])
+            later += [_end_shift(runs[d], programmed) for d in alike]
     observed = float(weights.sum())
-    found = np.array([history.first_runs(d)[first_slot] for d in used] + [
+    found = np.array([_moved(history.first_runs(d)[first_slot], shift)
+                      for d, shift in zip(used, later, strict=True)] + [
         programmed or (SLOTS_PER_DAY, SLOTS_PER_DAY)], dtype=np.float64)
     arrived = found[:, 0] < SLOTS_PER_DAY  # the programme's comes last
     surprise = float(weights[arrived[:-1]].sum() / observed) if used else 0.0
