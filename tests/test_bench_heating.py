@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from gtb.bench.bound import BuildingModel, InfeasibleComfort, bound_span, requirements_of
-from gtb.bench.heating import _bound_task, bench_heating, zone_comfort
+from gtb.bench.heating import _bound_task, bench_heating, first_learned_preheats, zone_comfort
 from gtb.bench.plots import PlotsUnavailable
 from gtb.cli import main
 from gtb.config import load_site
@@ -367,3 +367,19 @@ def test_the_clairvoyant_reference_is_told_the_real_next_arrival() -> None:
     during = midnight + timedelta(minutes=5 * first + 12)
     assert zone.next_arrival(during).start == during
     assert zone.next_arrival(during).end == forecast.end
+
+
+def test_a_cold_start_counts_each_zones_own_working_days() -> None:
+    """A library open Tuesday, Wednesday, Friday and Saturday learns nothing on a Monday:
+    from a cold start on Monday 1 December 2025, Tuesday 9 is its fifth working day
+    (its seventh Monday-to-Friday day), and a zone without a pre-heat in one run has
+    none."""
+    site = load_site(DEMO)
+    cold = datetime(2025, 12, 1, tzinfo=PARIS)
+    tuesday = datetime(2025, 12, 9, 3, 15, tzinfo=PARIS)
+    runs = [{"mediatheque.lecture": tuesday, "mairie.accueil": tuesday},
+            {"mediatheque.lecture": tuesday - timedelta(days=4)}]
+    first = first_learned_preheats(site, runs, cold)
+    assert first["zones"]["mediatheque.lecture"] == 5
+    assert first["zones"]["mairie.accueil"] is None  # not in the second run
+    assert first["latest"] is None

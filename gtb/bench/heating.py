@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 from rich.progress import Progress
 
-from controllers.schedule import FrenchCalendar
+from controllers.schedule import FrenchCalendar, programmed_periods
 from gtb.bench.bound import BLOCK_DAYS, LEAD_IN, Block, bound_span
 from gtb.bench.plots import plot, require_matplotlib
 from gtb.config import load_site
-from gtb.model import Site
+from gtb.model import BuildingUse, Programme, Site
 from gtb.sim.season import (
     CONTROL_STEP_S,
     PHYSICS_STEP_S,
@@ -251,24 +251,27 @@ def report(site: Site, runs: Sequence[Run], start: datetime, end: datetime,
 
 def first_learned_preheats(site: Site, runs: Sequence[Mapping[str, datetime]],
                            cold_start: datetime) -> dict[str, Any]:
-    """How soon a cold start learns: the working day (Monday to Friday, public holidays
-    apart, the cold start's day being the first) of each zone's first learned pre-heat,
-    the latest over the runs (each run's first pre-heats by zone; None: none in a run),
-    and the latest of all zones."""
+    """How soon a cold start learns: the working day of each zone's first learned
+    pre-heat, its own working days counted (the days its programme has a period, with the
+    calendar's holidays, from the cold start's day on: a library closed on Mondays learns
+    nothing on a Monday), the latest over the runs (each run's first pre-heats by zone;
+    None: none in a run), and the latest of all zones."""
     calendar = FrenchCalendar(site.school_zone, site.alsace_moselle)
     first = cold_start.astimezone(site.tz).date()
 
-    def working_day(day: date) -> int:
+    def working_day(programme: Programme, use: BuildingUse | str, day: date) -> int:
         days = (first + timedelta(days=n) for n in range((day - first).days + 1))
-        return sum(1 for d in days if d.weekday() < 5 and not calendar.is_public_holiday(d))
+        return sum(1 for d in days if programmed_periods(programme, calendar, use, d))
 
     zones: dict[str, int | None] = {}
     for building in site.buildings:
         for zone in building.zones:
             key = f"{building.id}.{zone.id}"
+            programme = site.programme_of(building, zone)
             seen = [run.get(key) for run in runs]
             zones[key] = (None if any(when is None for when in seen) else max(
-                working_day(when.astimezone(site.tz).date()) for when in seen if when))
+                working_day(programme, building.use, when.astimezone(site.tz).date())
+                for when in seen if when))
     known = [day for day in zones.values() if day is not None]
     return {"cold_start": first.isoformat(), "zones": zones,
             "latest": None if len(known) < len(zones) else max(known)}
