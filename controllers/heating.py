@@ -258,7 +258,8 @@ def learned_decision(
             return _comfort_or_coast(occupation, local_now, comfort, learning, previous,
                                      settings)
         level, setpoint, setback = _setback_level(occupation, local_now, comfort, learning,
-                                                  forecast.start, settings, plant)
+                                                  forecast.start, settings, plant,
+                                                  _was_deep(previous))
         return HeatingDecision(level, setpoint, Reason.of(
             "heating.seldom_used", forecast=forecast.reason, setback=setback))
     if forecast.basis not in ("learned", AGENDA):
@@ -268,7 +269,8 @@ def learned_decision(
     arrival = forecast.start
     if arrival is None or (elapsed(local_now, arrival) <= timedelta(0) and (
             forecast.end is None or local_now >= forecast.end)):
-        return _learned_setback(occupation, local_now, comfort, learning, settings, plant)
+        return _learned_setback(occupation, local_now, comfort, learning, settings, plant,
+                                deep=_was_deep(previous))
     if elapsed(local_now, arrival) <= timedelta(0):
         # People usually are here by now: stay warm for them until they come or the
         # learned period ends, as the programme would.
@@ -310,7 +312,7 @@ def learned_decision(
             then = (Reason.of("heating.preheat_about", at=local_now, start=start)
                     if begin == start else _waiting(local_now, start, begin, arrival))
             return _learned_setback(occupation, local_now, comfort, learning, settings,
-                                    plant, then, planned=begin)
+                                    plant, then, planned=begin, deep=_was_deep(previous))
         latched = Preheat(local_now, _late(plant, start), agenda=forecast.basis == AGENDA)
     # The detail, built only for a pre-heat that runs: zones waiting for theirs never show it.
     estimate = (Reason.of("heating.out_of_reach") if math.isinf(warmup)
@@ -387,9 +389,15 @@ def _long_absence(occupation: Occupation, learning: Learning, arrival: datetime 
     return arrival is None or since is None or elapsed(since, arrival) > LONG_ABSENCE
 
 
+def _was_deep(previous: HeatingDecision | None) -> bool:
+    """Whether the zone was last set to frost protection."""
+    return previous is not None and previous.level is HeatingLevel.FROST_PROTECTION
+
+
 def _setback_level(occupation: Occupation, local_now: datetime, comfort: ComfortLevels,
                    learning: Learning, arrival: datetime | None, settings: LearningSettings,
-                   plant: PlantClock | None) -> tuple[HeatingLevel, float, Reason]:
+                   plant: PlantClock | None, deep: bool = False
+                   ) -> tuple[HeatingLevel, float, Reason]:
     """Reduced, or frost protection when the learned absence is long or the zone can come
     back from it in time: the level, its setpoint, and why. Frost protection only if
     similar days show at most ``surprise_tolerance`` of unexpected visits: a room used now
@@ -399,12 +407,16 @@ def _setback_level(occupation: Occupation, local_now: datetime, comfort: Comfort
     zone, left to cool until the latest pre-heat the cap allows, would still be back at
     comfort by the arrival (``_back_in_time``): heat that holds a reduced level nobody
     needs is saved, and the law's 16 °C is a ceiling, not a floor (R241-26). This is the
-    French "coupure avec relance optimisée"; otherwise reduced, the "ralenti"."""
+    French "coupure avec relance optimisée"; otherwise reduced, the "ralenti". A zone
+    already there (``deep``: last set to frost protection) stays there while its pre-heat
+    from where it will have cooled still fits within the cap of a pre-heat from frost
+    protection, which it then starts earlier: going back to reduced would warm it, and
+    make the deep setback look safe again an hour later."""
     surprise = learning.forecast.surprise
     surprises = surprise > settings.surprise_tolerance
     if not _long_absence(occupation, learning, arrival):
         if not surprises and _back_in_time(local_now, comfort, learning, arrival, settings,
-                                           plant):
+                                           plant, deep):
             return (HeatingLevel.FROST_PROTECTION, comfort.frost_protection,
                     Reason.of("setback.deep", setpoint=comfort.frost_protection))
         return (HeatingLevel.REDUCED, comfort.reduced,
@@ -419,54 +431,43 @@ def _setback_level(occupation: Occupation, local_now: datetime, comfort: Comfort
 
 def _back_in_time(local_now: datetime, comfort: ComfortLevels, learning: Learning,
                   arrival: datetime | None, settings: LearningSettings,
-                  plant: PlantClock | None) -> bool:
+                  plant: PlantClock | None, deep: bool = False) -> bool:
     """Whether the zone, left without heat (down to its frost-protection level) until
-    ``max_preheat`` before ``arrival``, warms up to comfort from there within that cap,
-    with its margin, at the slower gain of a cold structure and the forecast's outdoor
-    temperature: then a deep setback costs no comfort. Not when the plant could not
-    deliver heat from then on (its own clock, or its point saying no)."""
+    the latest pre-heat the cap allows before ``arrival`` (``max_preheat``: that of a
+    pre-heat from frost protection when already ``deep``, else the usual one), warms up
+    to comfort from there within that cap, with the
+    margin of a pre-heat from frost protection and the forecast's outdoor temperature:
+    then a deep setback costs no comfort. A two-state model's structure cools with the
+    air over the coast, and starts the warm-up where it will be. Not when the plant could
+    not deliver heat from then on (its own clock, or its point saying no)."""
     if arrival is None:
         return False
-    cap = settings.max_preheat(False)
+    cap = settings.max_preheat(deep)
     latest = before(arrival, cap)
     if plant is not None and plant.first_available(latest, local_now) != max(latest, local_now):
         return False
     coast = elapsed(local_now, latest).total_seconds() / 60.0
     outdoor = _outdoor_until(learning, local_now, arrival)
     thermal = learning.thermal
-    coasted = _coasted(thermal, learning.indoor, comfort.frost_protection, outdoor,
-                       max(coast, 0.0))
+    coasted, structure = thermal.coasted(learning.indoor, comfort.frost_protection, outdoor,
+                                         coast)
     warmup = thermal.warmup_minutes(coasted, comfort.comfort, outdoor,
-                                    after_long_absence=True, power=learning.power)
-    margin = max(thermal.margin_minutes(settings.margin_sigmas), settings.min_margin_minutes)
+                                    after_long_absence=True, power=learning.power,
+                                    structure=structure)
+    margin = max(thermal.margin_minutes(settings.margin_sigmas, after_long_absence=True),
+                 settings.min_margin_minutes)
     return warmup + margin <= cap.total_seconds() / 60.0
-
-
-def _coasted(thermal: ThermalModel, indoor: float, floor: float, outdoor: float,
-             minutes: float) -> float:
-    """The air after ``minutes`` without heat from ``indoor``, held at ``floor``: by
-    bisection on the model's cooling time (any model whose cooling is monotonic)."""
-    if thermal.cooldown_minutes(indoor, floor, outdoor) <= minutes:
-        return min(indoor, floor)
-    low, high = floor, indoor
-    for _ in range(24):
-        middle = 0.5 * (low + high)
-        if thermal.cooldown_minutes(indoor, middle, outdoor) <= minutes:
-            high = middle
-        else:
-            low = middle
-    return high
 
 
 def _learned_setback(occupation: Occupation, local_now: datetime, comfort: ComfortLevels,
                      learning: Learning, settings: LearningSettings, plant: PlantClock | None,
-                     then: Reason | None = None,
-                     planned: datetime | None = None) -> HeatingDecision:
+                     then: Reason | None = None, planned: datetime | None = None,
+                     deep: bool = False) -> HeatingDecision:
     """Nobody expected before the learned arrival: the setback it allows, and why (and
     ``then``, when the preheat is to start, ``planned``)."""
     forecast = learning.forecast
     level, setpoint, setback = _setback_level(occupation, local_now, comfort, learning,
-                                              forecast.start, settings, plant)
+                                              forecast.start, settings, plant, deep)
     return HeatingDecision(level, setpoint, Reason.of(
         "heating.learned_setback", forecast=forecast.reason, setback=setback,
         then=then or Reason.of("empty")), planned=planned)

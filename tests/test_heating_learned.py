@@ -470,3 +470,28 @@ def test_a_preheat_the_plants_clock_cuts_is_brought_forward_into_its_window_befo
     early = thursday.replace(hour=8, minute=15)
     assert learned_decision(occupation(CRECHE, CALENDAR, "creche", early), early, LEVELS,
                             learning, None, plant=PUMP).level is not HeatingLevel.COMFORT
+
+
+def test_a_zone_in_its_deep_setback_stays_there_and_starts_its_preheat_earlier() -> None:
+    """From 12 °C this zone needs over five hours to be back at comfort: a zone set back
+    to reduced is not sent to frost protection at 02:00 (not back within the usual 3 h
+    cap), but one already there stays there, its pre-heat from frost protection planned
+    within that one's cap, rather than going to reduced, warming, and looking safe
+    again an hour later (the setpoint going back and forth all night)."""
+    slow = ThermalModel(k=0.05, g=2.0, g_warmup=2.0, g_after_long_absence=2.0,
+                        warmup_error_minutes=3.0, samples=500,
+                        fitted_at=datetime(2026, 1, 1, tzinfo=UTC), warmups=12,
+                        warmup_error_after_long_absence_minutes=3.0)
+    needed = slow.warmup_minutes(12.0, 19.0, 2.0, after_long_absence=True)
+    assert 4 * 60 < needed < 6 * 60
+    reduced = decide(at(1, 45), 12.5, model=slow)
+    assert reduced.level is HeatingLevel.REDUCED
+    assert decide(at(2), 12.0, model=slow, previous=reduced).level is HeatingLevel.REDUCED
+    deep = HeatingDecision(HeatingLevel.FROST_PROTECTION, LEVELS.frost_protection,
+                           Reason.of("empty"))
+    held = decide(at(2), 12.0, model=slow, previous=deep)
+    assert held.level is HeatingLevel.FROST_PROTECTION
+    start = EIGHT - timedelta(minutes=needed + 20)
+    assert held.planned == start
+    assert decide(start + timedelta(minutes=1), 12.0, model=slow,
+                  previous=held).level is HeatingLevel.COMFORT
