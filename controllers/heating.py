@@ -62,6 +62,10 @@ class Preheat:
     late_minutes: float = 0.0
     agenda: bool = False
     """Toward an arrival the agenda gave (``controllers.agenda``), not a learned one."""
+    cold: bool = False
+    """Started from frost protection (a long absence or a deep setback): until the
+    arrival it keeps the slower gain, the margin and the longer cap of a cold structure,
+    which the zone's own level (comfort, now) no longer says."""
 
 
 @dataclass(frozen=True)
@@ -257,11 +261,21 @@ def learned_decision(
         if not unused:
             return _comfort_or_coast(occupation, local_now, comfort, learning, previous,
                                      settings)
+        planned = None
+        if forecast.start is not None:
+            # The arrival after this unused period is pre-heated for as any: from a deep
+            # setback, that pre-heat may have to start before the period ends.
+            toward = learned_decision(
+                Occupation(False, occupation.previous_end, None, forecast.start),
+                local_now, comfort, learning, previous, settings, plant=plant)
+            if toward.level is HeatingLevel.COMFORT:
+                return toward
+            planned = toward.planned
         level, setpoint, setback = _setback_level(occupation, local_now, comfort, learning,
-                                                  forecast.start, settings, plant,
-                                                  _was_deep(previous))
+                                                  forecast.start, settings, plant)
         return HeatingDecision(level, setpoint, Reason.of(
-            "heating.seldom_used", forecast=forecast.reason, setback=setback))
+            "heating.seldom_used", forecast=forecast.reason, setback=setback),
+            planned=planned)
     if forecast.basis not in ("learned", AGENDA):
         # Arrivals not learned yet: the programme's times are only what was meant, and a
         # fixed early start is what has kept people warm so far.
@@ -269,8 +283,7 @@ def learned_decision(
     arrival = forecast.start
     if arrival is None or (elapsed(local_now, arrival) <= timedelta(0) and (
             forecast.end is None or local_now >= forecast.end)):
-        return _learned_setback(occupation, local_now, comfort, learning, settings, plant,
-                                deep=_was_deep(previous))
+        return _learned_setback(occupation, local_now, comfort, learning, settings, plant)
     if elapsed(local_now, arrival) <= timedelta(0):
         # People usually are here by now: stay warm for them until they come or the
         # learned period ends, as the programme would.
@@ -281,14 +294,18 @@ def learned_decision(
                       setpoint=comfort.comfort),
         )
     # From frost protection (a long absence, or a deep setback) the structure is cold:
-    # the slower gain, its own margin, and the longer cap.
+    # the slower gain, its own margin, and the longer cap; and so until the arrival for a
+    # pre-heat that started from there.
     long_absence = _long_absence(occupation, learning, arrival) or (
         previous is not None and previous.level is HeatingLevel.FROST_PROTECTION)
-    cap = settings.max_preheat(long_absence)
     left = elapsed(local_now, arrival)
     latched = previous.preheat if previous is not None else None
-    if latched is not None and (left > cap or elapsed(latched.since, local_now) > cap):
-        latched = None  # not this pre-heat's: one lasts at most the cap
+    if latched is not None:
+        cap = settings.max_preheat(long_absence or latched.cold)
+        if left > cap or elapsed(latched.since, local_now) > cap:
+            latched = None  # not this pre-heat's: one lasts at most the cap
+    long_absence = long_absence or (latched is not None and latched.cold)
+    cap = settings.max_preheat(long_absence)
     margin = max(learning.thermal.margin_minutes(settings.margin_sigmas,
                                                  after_long_absence=long_absence),
                  settings.min_margin_minutes)
@@ -312,8 +329,9 @@ def learned_decision(
             then = (Reason.of("heating.preheat_about", at=local_now, start=start)
                     if begin == start else _waiting(local_now, start, begin, arrival))
             return _learned_setback(occupation, local_now, comfort, learning, settings,
-                                    plant, then, planned=begin, deep=_was_deep(previous))
-        latched = Preheat(local_now, _late(plant, start), agenda=forecast.basis == AGENDA)
+                                    plant, then, planned=begin)
+        latched = Preheat(local_now, _late(plant, start), agenda=forecast.basis == AGENDA,
+                          cold=long_absence)
     # The detail, built only for a pre-heat that runs: zones waiting for theirs never show it.
     estimate = (Reason.of("heating.out_of_reach") if math.isinf(warmup)
                 else Reason.of("duration", minutes=warmup))
@@ -389,34 +407,28 @@ def _long_absence(occupation: Occupation, learning: Learning, arrival: datetime 
     return arrival is None or since is None or elapsed(since, arrival) > LONG_ABSENCE
 
 
-def _was_deep(previous: HeatingDecision | None) -> bool:
-    """Whether the zone was last set to frost protection."""
-    return previous is not None and previous.level is HeatingLevel.FROST_PROTECTION
-
-
 def _setback_level(occupation: Occupation, local_now: datetime, comfort: ComfortLevels,
                    learning: Learning, arrival: datetime | None, settings: LearningSettings,
-                   plant: PlantClock | None, deep: bool = False
-                   ) -> tuple[HeatingLevel, float, Reason]:
+                   plant: PlantClock | None) -> tuple[HeatingLevel, float, Reason]:
     """Reduced, or frost protection when the learned absence is long or the zone can come
     back from it in time: the level, its setpoint, and why. Frost protection only if
     similar days show at most ``surprise_tolerance`` of unexpected visits: a room used now
     and then stays reduced, from where it warms up in minutes rather than hours.
 
     A short absence (a night, a weekend under 48 h) goes to frost protection too when the
-    zone, left to cool until the latest pre-heat the cap allows, would still be back at
-    comfort by the arrival (``_back_in_time``): heat that holds a reduced level nobody
-    needs is saved, and the law's 16 °C is a ceiling, not a floor (R241-26). This is the
-    French "coupure avec relance optimisée"; otherwise reduced, the "ralenti". A zone
-    already there (``deep``: last set to frost protection) stays there while its pre-heat
-    from where it will have cooled still fits within the cap of a pre-heat from frost
-    protection, which it then starts earlier: going back to reduced would warm it, and
-    make the deep setback look safe again an hour later."""
+    zone, left to cool until the latest pre-heat from frost protection its cap allows,
+    would still be back at comfort by the arrival (``_back_in_time``): heat that holds a
+    reduced level nobody needs is saved, and the law's 16 °C is a ceiling, not a floor
+    (R241-26). This is the French "coupure avec relance optimisée"; otherwise reduced,
+    the "ralenti". The test is the pre-heat the zone will really make from there (its
+    cap, gain and margin): a zone in its deep setback stays there as it cools and starts
+    that pre-heat earlier, rather than going back to reduced, warming, and looking safe
+    again an hour later (the setpoint going back and forth all night)."""
     surprise = learning.forecast.surprise
     surprises = surprise > settings.surprise_tolerance
     if not _long_absence(occupation, learning, arrival):
         if not surprises and _back_in_time(local_now, comfort, learning, arrival, settings,
-                                           plant, deep):
+                                           plant):
             return (HeatingLevel.FROST_PROTECTION, comfort.frost_protection,
                     Reason.of("setback.deep", setpoint=comfort.frost_protection))
         return (HeatingLevel.REDUCED, comfort.reduced,
@@ -431,18 +443,18 @@ def _setback_level(occupation: Occupation, local_now: datetime, comfort: Comfort
 
 def _back_in_time(local_now: datetime, comfort: ComfortLevels, learning: Learning,
                   arrival: datetime | None, settings: LearningSettings,
-                  plant: PlantClock | None, deep: bool = False) -> bool:
+                  plant: PlantClock | None) -> bool:
     """Whether the zone, left without heat (down to its frost-protection level) until
-    the latest pre-heat the cap allows before ``arrival`` (``max_preheat``: that of a
-    pre-heat from frost protection when already ``deep``, else the usual one), warms up
-    to comfort from there within that cap, with the
-    margin of a pre-heat from frost protection and the forecast's outdoor temperature:
-    then a deep setback costs no comfort. A two-state model's structure cools with the
-    air over the coast, and starts the warm-up where it will be. Not when the plant could
-    not deliver heat from then on (its own clock, or its point saying no)."""
+    the latest pre-heat from frost protection its cap allows before ``arrival``
+    (``max_preheat`` after a long absence), warms up to comfort from there within that
+    cap, with the gain and margin of a pre-heat from frost protection and the forecast's
+    outdoor temperature: then a deep setback costs no comfort. A two-state model's
+    structure cools with the air over the coast, and starts the warm-up where it will
+    be. Not when the plant could not deliver heat from then on (its own clock, or its
+    point saying no)."""
     if arrival is None:
         return False
-    cap = settings.max_preheat(deep)
+    cap = settings.max_preheat(True)
     latest = before(arrival, cap)
     if plant is not None and plant.first_available(latest, local_now) != max(latest, local_now):
         return False
@@ -461,13 +473,13 @@ def _back_in_time(local_now: datetime, comfort: ComfortLevels, learning: Learnin
 
 def _learned_setback(occupation: Occupation, local_now: datetime, comfort: ComfortLevels,
                      learning: Learning, settings: LearningSettings, plant: PlantClock | None,
-                     then: Reason | None = None, planned: datetime | None = None,
-                     deep: bool = False) -> HeatingDecision:
+                     then: Reason | None = None,
+                     planned: datetime | None = None) -> HeatingDecision:
     """Nobody expected before the learned arrival: the setback it allows, and why (and
     ``then``, when the preheat is to start, ``planned``)."""
     forecast = learning.forecast
     level, setpoint, setback = _setback_level(occupation, local_now, comfort, learning,
-                                              forecast.start, settings, plant, deep)
+                                              forecast.start, settings, plant)
     return HeatingDecision(level, setpoint, Reason.of(
         "heating.learned_setback", forecast=forecast.reason, setback=setback,
         then=then or Reason.of("empty")), planned=planned)

@@ -237,8 +237,15 @@ def test_an_early_stop_starts_only_in_the_last_hour_and_never_below_one_kelvin()
 
 
 def test_a_programmed_period_nobody_uses_stays_set_back_until_someone_comes() -> None:
-    # Somebody expected tomorrow: reduced.
+    # Somebody expected tomorrow: a deep setback, back in time from there; reduced for a
+    # zone that could not be.
     tomorrow = decide(at(10), 16.0, arrival=at(8, day=14))
+    assert tomorrow.level is HeatingLevel.FROST_PROTECTION
+    assert tomorrow.reason.fr == ("Période programmée rarement utilisée (appris) : "
+                                  "hors-gel 8,0 °C, la relance rattrape l'arrivée "
+                                  "tant que personne n'est détecté")
+    weak = replace(ZONE, g=0.3, g_warmup=0.3, g_after_long_absence=0.3)
+    tomorrow = decide(at(10), 16.0, arrival=at(8, day=14), model=weak)
     assert tomorrow.level is HeatingLevel.REDUCED
     assert tomorrow.reason.fr == ("Période programmée rarement utilisée (appris) : réduit "
                                   "16,0 °C tant que personne n'est détecté")
@@ -295,8 +302,10 @@ def test_the_learned_absence_sets_the_level_not_the_programmed_one() -> None:
     assert decision.level is HeatingLevel.FROST_PROTECTION
     assert decision.reason.fr.startswith("Inoccupé (appris) : hors-gel 8,0 °C, préchauffage vers "
                                          "jeudi 15/01")
-    # Someone came on Tuesday afternoon: the absence is short, reduced.
-    learning = Learning(forecast(thursday), ZONE, 12.0, 2.0, False, last_present=at(16))
+    # Someone came on Tuesday afternoon: the absence is short, reduced for a zone that
+    # could not be back in time from frost protection (the deep setback otherwise).
+    weak = replace(ZONE, g=0.3, g_warmup=0.3, g_after_long_absence=0.3)
+    learning = Learning(forecast(thursday), weak, 12.0, 2.0, False, last_present=at(16))
     decision = learned_decision(occupation(OFFICE, CALENDAR, "mairie", now), now, LEVELS,
                                 learning)
     assert decision.level is HeatingLevel.REDUCED
@@ -473,25 +482,49 @@ def test_a_preheat_the_plants_clock_cuts_is_brought_forward_into_its_window_befo
 
 
 def test_a_zone_in_its_deep_setback_stays_there_and_starts_its_preheat_earlier() -> None:
-    """From 12 °C this zone needs over five hours to be back at comfort: a zone set back
-    to reduced is not sent to frost protection at 02:00 (not back within the usual 3 h
-    cap), but one already there stays there, its pre-heat from frost protection planned
-    within that one's cap, rather than going to reduced, warming, and looking safe
-    again an hour later (the setpoint going back and forth all night)."""
+    """From 12 °C this zone needs over five hours to be back at comfort, more than the
+    usual 3 h cap: its deep setback is judged by the pre-heat it will make from frost
+    protection (12 h cap), so it goes there and stays there as it cools, its pre-heat
+    planned earlier, rather than going to reduced, warming, and looking safe again an
+    hour later (the setpoint going back and forth all night). A zone that could not be
+    back even within that cap stays reduced."""
     slow = ThermalModel(k=0.05, g=2.0, g_warmup=2.0, g_after_long_absence=2.0,
                         warmup_error_minutes=3.0, samples=500,
                         fitted_at=datetime(2026, 1, 1, tzinfo=UTC), warmups=12,
                         warmup_error_after_long_absence_minutes=3.0)
     needed = slow.warmup_minutes(12.0, 19.0, 2.0, after_long_absence=True)
     assert 4 * 60 < needed < 6 * 60
-    reduced = decide(at(1, 45), 12.5, model=slow)
-    assert reduced.level is HeatingLevel.REDUCED
-    assert decide(at(2), 12.0, model=slow, previous=reduced).level is HeatingLevel.REDUCED
-    deep = HeatingDecision(HeatingLevel.FROST_PROTECTION, LEVELS.frost_protection,
-                           Reason.of("empty"))
+    reduced = HeatingDecision(HeatingLevel.REDUCED, LEVELS.reduced, Reason.of("empty"))
+    deep = decide(at(1, 45), 12.5, model=slow, previous=reduced)
+    assert deep.level is HeatingLevel.FROST_PROTECTION
     held = decide(at(2), 12.0, model=slow, previous=deep)
     assert held.level is HeatingLevel.FROST_PROTECTION
+    weak = replace(slow, g=0.5, g_warmup=0.5, g_after_long_absence=0.5)
+    assert decide(at(2), 12.0, model=weak, previous=reduced).level is HeatingLevel.REDUCED
     start = EIGHT - timedelta(minutes=needed + 20)
     assert held.planned == start
-    assert decide(start + timedelta(minutes=1), 12.0, model=slow,
-                  previous=held).level is HeatingLevel.COMFORT
+    started = decide(start + timedelta(minutes=1), 12.0, model=slow, previous=held)
+    assert started.level is HeatingLevel.COMFORT
+    # More than the usual 3 h before the arrival, the pre-heat from frost protection is
+    # held: the zone at comfort now is no reason to take it for a warm one's.
+    later = decide(start + timedelta(minutes=16), 12.4, model=slow, previous=started)
+    assert later.level is HeatingLevel.COMFORT
+    assert later.preheat is not None and later.preheat.since == started.preheat.since
+
+
+def test_an_arrival_after_an_unused_period_is_preheated_for_during_it() -> None:
+    """Nobody uses the programmed day, someone comes at 20:00: the zone in its deep
+    setback needs over five hours, so the pre-heat starts within the unused period."""
+    slow = ThermalModel(k=0.05, g=2.0, g_warmup=2.0, g_after_long_absence=2.0,
+                        warmup_error_minutes=3.0, samples=500,
+                        fitted_at=datetime(2026, 1, 1, tzinfo=UTC), warmups=12,
+                        warmup_error_after_long_absence_minutes=3.0)
+    deep = HeatingDecision(HeatingLevel.FROST_PROTECTION, LEVELS.frost_protection,
+                           Reason.of("empty"))
+    evening = at(20)
+    waiting = decide(at(13), 12.0, arrival=evening, model=slow, previous=deep)
+    assert waiting.level is HeatingLevel.FROST_PROTECTION
+    assert waiting.planned is not None and waiting.planned < at(17, 30)
+    started = decide(waiting.planned + timedelta(minutes=1), 12.0, arrival=evening,
+                     model=slow, previous=waiting)
+    assert started.level is HeatingLevel.COMFORT and started.preheat is not None
