@@ -481,6 +481,13 @@ def test_a_preheat_the_plants_clock_cuts_is_brought_forward_into_its_window_befo
                             learning, None, plant=PUMP).level is not HeatingLevel.COMFORT
 
 
+# Needs over five hours from 12 °C at 2 °C outside: more than the usual 3 h cap.
+SLOW = ThermalModel(k=0.05, g=2.0, g_warmup=2.0, g_after_long_absence=2.0,
+                    warmup_error_minutes=3.0, samples=500,
+                    fitted_at=datetime(2026, 1, 1, tzinfo=UTC), warmups=12,
+                    warmup_error_after_long_absence_minutes=3.0)
+
+
 def test_a_zone_in_its_deep_setback_stays_there_and_starts_its_preheat_earlier() -> None:
     """From 12 °C this zone needs over five hours to be back at comfort, more than the
     usual 3 h cap: its deep setback is judged by the pre-heat it will make from frost
@@ -488,26 +495,22 @@ def test_a_zone_in_its_deep_setback_stays_there_and_starts_its_preheat_earlier()
     planned earlier, rather than going to reduced, warming, and looking safe again an
     hour later (the setpoint going back and forth all night). A zone that could not be
     back even within that cap stays reduced."""
-    slow = ThermalModel(k=0.05, g=2.0, g_warmup=2.0, g_after_long_absence=2.0,
-                        warmup_error_minutes=3.0, samples=500,
-                        fitted_at=datetime(2026, 1, 1, tzinfo=UTC), warmups=12,
-                        warmup_error_after_long_absence_minutes=3.0)
-    needed = slow.warmup_minutes(12.0, 19.0, 2.0, after_long_absence=True)
+    needed = SLOW.warmup_minutes(12.0, 19.0, 2.0, after_long_absence=True)
     assert 4 * 60 < needed < 6 * 60
     reduced = HeatingDecision(HeatingLevel.REDUCED, LEVELS.reduced, Reason.of("empty"))
-    deep = decide(at(1, 45), 12.5, model=slow, previous=reduced)
+    deep = decide(at(1, 45), 12.5, model=SLOW, previous=reduced)
     assert deep.level is HeatingLevel.FROST_PROTECTION
-    held = decide(at(2), 12.0, model=slow, previous=deep)
+    held = decide(at(2), 12.0, model=SLOW, previous=deep)
     assert held.level is HeatingLevel.FROST_PROTECTION
-    weak = replace(slow, g=0.5, g_warmup=0.5, g_after_long_absence=0.5)
+    weak = replace(SLOW, g=0.5, g_warmup=0.5, g_after_long_absence=0.5)
     assert decide(at(2), 12.0, model=weak, previous=reduced).level is HeatingLevel.REDUCED
     start = EIGHT - timedelta(minutes=needed + 20)
     assert held.planned == start
-    started = decide(start + timedelta(minutes=1), 12.0, model=slow, previous=held)
-    assert started.level is HeatingLevel.COMFORT
+    started = decide(start + timedelta(minutes=1), 12.0, model=SLOW, previous=held)
+    assert started.level is HeatingLevel.COMFORT and started.preheat is not None
     # More than the usual 3 h before the arrival, the pre-heat from frost protection is
     # held: the zone at comfort now is no reason to take it for a warm one's.
-    later = decide(start + timedelta(minutes=16), 12.4, model=slow, previous=started)
+    later = decide(start + timedelta(minutes=16), 12.4, model=SLOW, previous=started)
     assert later.level is HeatingLevel.COMFORT
     assert later.preheat is not None and later.preheat.since == started.preheat.since
 
@@ -515,16 +518,12 @@ def test_a_zone_in_its_deep_setback_stays_there_and_starts_its_preheat_earlier()
 def test_an_arrival_after_an_unused_period_is_preheated_for_during_it() -> None:
     """Nobody uses the programmed day, someone comes at 20:00: the zone in its deep
     setback needs over five hours, so the pre-heat starts within the unused period."""
-    slow = ThermalModel(k=0.05, g=2.0, g_warmup=2.0, g_after_long_absence=2.0,
-                        warmup_error_minutes=3.0, samples=500,
-                        fitted_at=datetime(2026, 1, 1, tzinfo=UTC), warmups=12,
-                        warmup_error_after_long_absence_minutes=3.0)
     deep = HeatingDecision(HeatingLevel.FROST_PROTECTION, LEVELS.frost_protection,
                            Reason.of("empty"))
     evening = at(20)
-    waiting = decide(at(13), 12.0, arrival=evening, model=slow, previous=deep)
+    waiting = decide(at(13), 12.0, arrival=evening, model=SLOW, previous=deep)
     assert waiting.level is HeatingLevel.FROST_PROTECTION
     assert waiting.planned is not None and waiting.planned < at(17, 30)
     started = decide(waiting.planned + timedelta(minutes=1), 12.0, arrival=evening,
-                     model=slow, previous=waiting)
+                     model=SLOW, previous=waiting)
     assert started.level is HeatingLevel.COMFORT and started.preheat is not None

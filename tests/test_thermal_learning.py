@@ -372,6 +372,7 @@ def test_a_two_state_model_predicts_its_nights_and_mornings_with_both_states_mov
 
     # Fourteen hours unheated from 19 °C at 0 °C outside, the structure at 18 °C.
     night, structure = model.coasted(19.0, 8.0, 0.0, 14 * 60)
+    assert structure is not None
     expected = air(19.0, 18.0, 0.0, 0.0, 14 * 60)
     assert night == pytest.approx(expected[0], abs=0.01)
     assert structure == pytest.approx(expected[1], abs=0.01)
@@ -387,6 +388,7 @@ def test_a_two_state_model_predicts_its_nights_and_mornings_with_both_states_mov
     assert math.isfinite(reached)
     _, then = model.coasted(19.0, 8.0, 0.0, reached)
     floor, colder = model.coasted(19.0, 8.0, 0.0, reached + 10 * 60)
+    assert then is not None and colder is not None
     assert floor == 8.0 and 8.0 < colder < then < structure
     assert model.warmup_minutes(8.0, 19.0, 0.0, structure=colder) > model.warmup_minutes(
         8.0, 19.0, 0.0, structure=structure)
