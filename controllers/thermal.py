@@ -35,7 +35,9 @@ behind. Two answers, the data choosing between them:
   hours (an observer over the history, ``STRUCTURE_HOURS`` tried): ``Tout`` above becomes
   ``R``. A Monday after a weekend at frost protection is slower because its structure is
   cold. Kept only when it predicts the held-out mornings a tenth better than first order,
-  and beyond their noise.
+  and beyond their noise. Its warm-ups and coasts are predicted, and its mornings
+  replayed, with both states moving (``_Path``: the structure cools over a night and
+  warms over a morning), not with the structure held where it was.
 - Effective warm-up gains: warm-up predictions use the ``D`` that replays the warm-ups of
   the history (heated runs that raised the air, followed while a thermostat closes its
   valve near the setpoint), at half, three quarters and all of their rise, pooled with the
