@@ -35,9 +35,9 @@ behind. Two answers, the data choosing between them:
   hours (an observer over the history, ``STRUCTURE_HOURS`` tried): ``Tout`` above becomes
   ``R``. A Monday after a weekend at frost protection is slower because its structure is
   cold. Kept only when it predicts the held-out mornings a tenth better than first order,
-  and beyond their noise. Its warm-ups and coasts are predicted, and its mornings
-  replayed, with both states moving (``_Path``: the structure cools over a night and
-  warms over a morning), not with the structure held where it was.
+  and beyond their noise. Its coasts are predicted with both states moving (``_Path``:
+  the structure cools with the air over a night), its warm-ups with the structure held
+  at its start, as the mornings are replayed to learn the warm-up gain.
 - Effective warm-up gains: warm-up predictions use the ``D`` that replays the warm-ups of
   the history (heated runs that raised the air, followed while a thermostat closes its
   valve near the setpoint), at half, three quarters and all of their rise, pooled with the
@@ -269,24 +269,23 @@ class _Path:
 
     (``a`` the structure's share, ``τ`` its time constant, ``heat`` in K/h: heating and
     internal gains), the structure following the air as the fit's observer has it
-    (``_structure``). Over a night's coast the structure cools with the air, over a long
-    warm-up it warms: holding it at its first value predicts too warm a night and too
-    slow a morning from a cold structure. Times in hours; the state may be arrays (the
-    fit's mornings), the parameters are numbers."""
+    (``_structure``). Over a night's coast the structure cools with the air: holding it
+    at its first value predicted the air too warm at the end of a night, by up to
+    kelvins after a weekend, and a deep setback's recovery too short. Times in hours."""
 
-    steady: Any
+    steady: float
     """Where air and structure both tend to, °C."""
     rates: tuple[float, float]
     """The two modes' decay rates, 1/h (negative: a fast one, the air's, and a slow
     one, the structure's)."""
-    air: tuple[Any, Any]
+    air: tuple[float, float]
     """Each mode's amplitude on the air, K."""
-    structure: tuple[Any, Any]
+    structure: tuple[float, float]
     """Each mode's amplitude on the structure, K."""
 
     @classmethod
-    def of(cls, k: float, share: float, hours: float, indoor: Any, structure: Any,
-           outdoor: Any, heat: Any) -> _Path:
+    def of(cls, k: float, share: float, hours: float, indoor: float, structure: float,
+           outdoor: float, heat: float) -> _Path:
         """From air ``indoor`` and structure ``structure`` (°C), ``outdoor`` and ``heat``
         (K/h) held. The rates are real and distinct: the system's discriminant is
         (k - 1/τ)² + 4·k·a/τ > 0."""
@@ -302,25 +301,24 @@ class _Path:
                    (on_fast * (1.0 + fast * hours), on_slow * (1.0 + slow * hours)),
                    (on_fast, on_slow))
 
-    def at(self, hours: Any) -> tuple[Any, Any]:
+    def at(self, hours: float) -> tuple[float, float]:
         """Air and structure after ``hours``, °C."""
-        exp = np.exp if isinstance(hours, np.ndarray) else math.exp
-        fast, slow = exp(self.rates[0] * hours), exp(self.rates[1] * hours)
+        fast, slow = math.exp(self.rates[0] * hours), math.exp(self.rates[1] * hours)
         return (self.steady + self.air[0] * fast + self.air[1] * slow,
                 self.steady + self.structure[0] * fast + self.structure[1] * slow)
 
     def _air(self, hours: float) -> float:
-        return float(self.at(hours)[0])
+        return self.at(hours)[0]
 
     def _slope(self, hours: float) -> float:
         (fast, slow), (a, b) = self.rates, self.air
-        return float(a * fast * math.exp(fast * hours) + b * slow * math.exp(slow * hours))
+        return a * fast * math.exp(fast * hours) + b * slow * math.exp(slow * hours)
 
     def reaching(self, temperature: float) -> float:
         """Hours until the air is first at ``temperature`` (inf: never). The air is a
         constant plus two exponentials: it turns at most once, so its path has at most
         two monotonic parts, searched in turn."""
-        gap = float(self.air[0] + self.air[1] + self.steady) - temperature
+        gap = self.air[0] + self.air[1] + self.steady - temperature
         if gap == 0.0:
             return 0.0
         (fast, slow), (a, b) = self.rates, self.air
@@ -329,7 +327,7 @@ class _Path:
         parts = [(0.0, turn), (turn, math.inf)] if turn > 0.0 else [(0.0, math.inf)]
         for low, high in parts:
             below = self._air(low) < temperature
-            end = float(self.steady) if math.isinf(high) else self._air(high)
+            end = self.steady if math.isinf(high) else self._air(high)
             if (end < temperature) == below or end == temperature:
                 continue
             if math.isinf(high):  # a finite end past the crossing
@@ -417,6 +415,15 @@ class ThermalModel:
     def _gain(self, after_long_absence: bool) -> float:
         return self.g_after_long_absence if after_long_absence else self.g_warmup
 
+    def _reference(self, indoor: float, outdoor: float, structure: float | None) -> float:
+        """What the air tends to without heat nor gains, the structure held: the outdoor
+        air, or part of the way to the structure (known, else taken at the air's)."""
+        if not self.structure_share:
+            return outdoor
+        known = structure if structure is not None else self.structure
+        return outdoor + self.structure_share * ((indoor if known is None else known)
+                                                 - outdoor)
+
     def _two_states(self) -> bool:
         return bool(self.structure_hours and self.structure_share)
 
@@ -434,14 +441,15 @@ class ThermalModel:
         """Minutes at ``power`` share of full heat from ``indoor`` to ``target``; 0 if
         already there, inf if the zone cannot get there (target at or above the
         equilibrium at that power). ``structure``: the structure's temperature, when not
-        the model's own estimate (``structure``). Two states: the structure warms with
-        the air over the warm-up (``_Path``); first order, the closed form."""
+        the model's own estimate (``structure``). Two states: the structure held at its
+        value at the start, as the warm-ups of the history were replayed to learn the
+        effective gain (``_Mornings``): that gain is fitted to this prediction, and a
+        structure's fitted time constant of hours, chosen on normal mornings, would warm
+        far faster than a building's deeper mass after days without heat."""
         if indoor >= target:
             return 0.0
-        heat = power * self._gain(after_long_absence)
-        if self._two_states():
-            return 60.0 * self._path(indoor, outdoor, heat, structure).reaching(target)
-        steady = outdoor + heat / self.k
+        steady = self._reference(indoor, outdoor, structure) + (
+            power * self._gain(after_long_absence) / self.k)
         if target >= steady:
             return math.inf
         return 60.0 * math.log((steady - indoor) / (steady - target)) / self.k
@@ -455,25 +463,11 @@ class ThermalModel:
                                       structure)
         if not self.covariance or minutes == 0.0 or not math.isfinite(minutes):
             return 0.0 if math.isfinite(minutes) else math.inf
-        if self._two_states():  # central differences of the path's crossing
-            step = 1e-3
-
-            def moved(ln_k: float, ln_g: float) -> float:
-                scaled = replace(self, k=self.k * math.exp(ln_k),
-                                 g_warmup=self.g_warmup * math.exp(ln_g),
-                                 g_after_long_absence=self.g_after_long_absence * math.exp(ln_g))
-                return scaled.warmup_minutes(indoor, target, outdoor, after_long_absence,
-                                             power, structure)
-
-            d_ln_k = (moved(step, 0.0) - moved(-step, 0.0)) / (2 * step)
-            d_ln_g = (moved(0.0, step) - moved(0.0, -step)) / (2 * step)
-        else:
-            rise = power * self._gain(after_long_absence) / self.k
-            steady = outdoor + rise
-            # t = 60/k ln((S - T0)/(S - T1)), S = Tout + power·g/k: derivatives in ln k, ln g.
-            d_ln_g = 60.0 / self.k * rise * (1.0 / (steady - indoor)
-                                             - 1.0 / (steady - target))
-            d_ln_k = -minutes - d_ln_g
+        rise = power * self._gain(after_long_absence) / self.k
+        steady = self._reference(indoor, outdoor, structure) + rise
+        # t = 60/k ln((S - T0)/(S - T1)), S = R + power·g/k: derivatives in ln k, ln g.
+        d_ln_g = 60.0 / self.k * rise * (1.0 / (steady - indoor) - 1.0 / (steady - target))
+        d_ln_k = -minutes - d_ln_g
         if not (math.isfinite(d_ln_k) and math.isfinite(d_ln_g)):
             return math.inf
         cov = np.array(self.covariance)
@@ -511,8 +505,8 @@ class ThermalModel:
         reached = path.reaching(floor) if indoor > floor else 0.0
         if reached >= hours:
             air, mass = path.at(hours)
-            return float(air), float(mass)
-        held = float(path.at(reached)[1])
+            return air, mass
+        held = path.at(reached)[1]
         if indoor <= floor:
             floor = indoor
         return floor, floor + (held - floor) * math.exp(-(hours - reached)
@@ -985,47 +979,25 @@ class _Mornings:
     """After a long absence."""
     structure: np.ndarray | None
     """The structure's temperature at their start (None: first order)."""
-    hours: float = 0.0
-    """The structure's time constant, h (0: first order)."""
+    def reference(self, p: np.ndarray) -> np.ndarray:
+        return np.asarray(_reference(p, self.outdoor, self.structure))
 
     def ln_rises(self, p: np.ndarray) -> np.ndarray:
         """ln of the full-power rise D that replays each warm-up exactly (NaN when none
-        can: the air rose faster than any equilibrium explains). Two states: the
-        structure warms with the air, as ``ThermalModel.warmup_minutes`` has it; the
-        model is linear, so the air at the end is that without heat plus D times that of
-        a unit rise from nothing."""
-        k = math.exp(p[0])
-        if self.structure is None:
-            decay = np.exp(-k * self.minutes / 60.0)
-            steady = (self.end - self.start * decay) / (1.0 - decay)
-            rise = steady - self.outdoor - p[2] * self.occupied
-        else:
-            share, hours = _share(p), self.minutes / 60.0
-            free = _Path.of(k, share, self.hours, self.start, self.structure, self.outdoor,
-                            k * p[2] * self.occupied).at(hours)[0]
-            unit = _Path.of(k, share, self.hours, 0.0, 0.0, 0.0, k).at(hours)[0]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rise = (self.end - free) / unit
+        can: the air rose faster than any equilibrium explains)."""
+        decay = np.exp(-math.exp(p[0]) * self.minutes / 60.0)
+        steady = (self.end - self.start * decay) / (1.0 - decay)
+        rise = steady - self.reference(p) - p[2] * self.occupied
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.asarray(np.where(rise > 0, np.log(np.maximum(rise, 1e-12)), np.nan))
 
     def predicted(self, p: np.ndarray, ln_rise: np.ndarray) -> np.ndarray:
         """Minutes to each warm-up's end at full power with these rises (inf when
         unreachable)."""
-        k = math.exp(p[0])
-        if self.structure is not None:
-            share = _share(p)
-            return np.array([
-                60.0 * _Path.of(k, share, self.hours, start, structure, outdoor,
-                                k * (math.exp(rise) + p[2] * occupied)).reaching(end)
-                if math.isfinite(rise) else math.inf
-                for start, end, structure, outdoor, occupied, rise in zip(
-                    self.start.tolist(), self.end.tolist(), self.structure.tolist(),
-                    self.outdoor.tolist(), self.occupied.tolist(), ln_rise.tolist(),
-                    strict=True)])
-        steady = self.outdoor + np.exp(ln_rise) + p[2] * self.occupied
+        steady = self.reference(p) + np.exp(ln_rise) + p[2] * self.occupied
         with np.errstate(invalid="ignore", divide="ignore"):
-            minutes = 60.0 / k * np.log((steady - self.start) / (steady - self.end))
+            minutes = 60.0 / math.exp(p[0]) * np.log((steady - self.start)
+                                                     / (steady - self.end))
         return np.asarray(np.where(steady > self.end, minutes, np.inf))
 
 
@@ -1066,7 +1038,7 @@ def _warmups(p: np.ndarray, mornings: _Mornings, settings: LearningSettings,
 
 
 def _mornings(episodes: list[tuple[int, WarmupEpisode]],
-              structure: np.ndarray | None, hours: float = 0.0) -> _Mornings:
+              structure: np.ndarray | None) -> _Mornings:
     rows = [(n, e, e.indoor_start + share * (e.indoor_end - e.indoor_start))
             for n, (_, e) in enumerate(episodes) for share in REPLAYED]
     first = [begin for begin, _ in episodes]
@@ -1078,7 +1050,7 @@ def _mornings(episodes: list[tuple[int, WarmupEpisode]],
         np.array([e.outdoor for _, e, _ in rows]),
         np.array([e.occupied for _, e, _ in rows]),
         np.array([bool(e.after_long_absence) for _, e, _ in rows]),
-        None if structure is None else np.repeat(structure[first], len(REPLAYED)), hours)
+        None if structure is None else np.repeat(structure[first], len(REPLAYED)))
 
 
 def _held_out_errors(p: np.ndarray, mornings: _Mornings,
@@ -1224,7 +1196,7 @@ def _fitted(data: _Data, forms: Sequence[float]) -> ThermalFit:
         if math.sqrt(cov[0, 0]) >= NOT_INFORMED * PRIOR_SD_LN_K:
             refused = refused or _refused("thermal.not_informed")
             continue
-        mornings = _mornings(episodes, structure, hours)
+        mornings = _mornings(episodes, structure)
         candidates.append(_Candidate(hours, p, cov, mornings,
                                      _held_out_errors(p, mornings, settings),
                                      None if structure is None else float(structure[-1]),
