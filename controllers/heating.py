@@ -416,14 +416,10 @@ def _setback_level(occupation: Occupation, local_now: datetime, comfort: Comfort
     and then stays reduced, from where it warms up in minutes rather than hours.
 
     A short absence (a night, a weekend under 48 h) goes to frost protection too when the
-    zone, left to cool until the latest pre-heat from frost protection its cap allows,
-    would still be back at comfort by the arrival (``_back_in_time``): heat that holds a
-    reduced level nobody needs is saved, and the law's 16 °C is a ceiling, not a floor
-    (R241-26). This is the French "coupure avec relance optimisée"; otherwise reduced,
-    the "ralenti". The test is the pre-heat the zone will really make from there (its
-    cap, gain and margin): a zone in its deep setback stays there as it cools and starts
-    that pre-heat earlier, rather than going back to reduced, warming, and looking safe
-    again an hour later (the setpoint going back and forth all night)."""
+    zone, left to cool until the latest pre-heat the usual cap allows, would still be
+    back at comfort by the arrival (``_back_in_time``): heat that holds a reduced level
+    nobody needs is saved, and the law's 16 °C is a ceiling, not a floor (R241-26). This
+    is the French "coupure avec relance optimisée"; otherwise reduced, the "ralenti"."""
     surprise = learning.forecast.surprise
     surprises = surprise > settings.surprise_tolerance
     if not _long_absence(occupation, learning, arrival):
@@ -445,22 +441,21 @@ def _back_in_time(local_now: datetime, comfort: ComfortLevels, learning: Learnin
                   arrival: datetime | None, settings: LearningSettings,
                   plant: PlantClock | None) -> bool:
     """Whether the zone, left without heat (down to its frost-protection level) until
-    the latest pre-heat from frost protection its cap allows before ``arrival``
-    (``max_preheat`` after a long absence), warms up to comfort from there within that
-    cap, with the gain and margin of a pre-heat from frost protection and the forecast's
-    outdoor temperature: then a deep setback costs no comfort. A two-state model's
-    structure cools with the air over the coast, and starts the warm-up where it will
-    be. Not when the plant could not deliver heat from then on (its own clock, or its
-    point saying no)."""
+    ``max_preheat`` before ``arrival``, warms up to comfort from there within that cap,
+    with the gain and margin of a pre-heat from frost protection (what it will make from
+    there) and the forecast's outdoor temperature: then a deep setback costs no
+    comfort. A two-state model's structure cools with the air over the coast, and the
+    warm-up starts from where the coast leaves it. Not when the plant could not deliver
+    heat from then on (its own clock, or its point saying no)."""
     if arrival is None:
         return False
-    cap = settings.max_preheat(True)
+    thermal = learning.thermal
+    cap = settings.max_preheat(False)
     latest = before(arrival, cap)
     if plant is not None and plant.first_available(latest, local_now) != max(latest, local_now):
         return False
     coast = elapsed(local_now, latest).total_seconds() / 60.0
     outdoor = _outdoor_until(learning, local_now, arrival)
-    thermal = learning.thermal
     coasted, structure = thermal.coasted(learning.indoor, comfort.frost_protection, outdoor,
                                          coast)
     warmup = thermal.warmup_minutes(coasted, comfort.comfort, outdoor,
