@@ -62,6 +62,10 @@ class Preheat:
     late_minutes: float = 0.0
     agenda: bool = False
     """Toward an arrival the agenda gave (``controllers.agenda``), not a learned one."""
+    cold: bool = False
+    """Started from frost protection (a long absence or a deep setback): until the
+    arrival it keeps the slower gain, the margin and the longer cap of a cold structure,
+    which the zone's own level (comfort, now) no longer says."""
 
 
 @dataclass(frozen=True)
@@ -280,10 +284,21 @@ def learned_decision(
         if not unused:
             return _comfort_or_coast(occupation, local_now, comfort, learning, previous,
                                      settings)
+        planned = None
+        if forecast.start is not None:
+            # The arrival after this unused period is pre-heated for as any: from a deep
+            # setback, that pre-heat may have to start before the period ends.
+            toward = learned_decision(
+                Occupation(False, occupation.previous_end, None, forecast.start),
+                local_now, comfort, learning, previous, settings, plant=plant)
+            if toward.level is HeatingLevel.COMFORT:
+                return toward
+            planned = toward.planned
         level, setpoint, setback = _setback_level(occupation, local_now, comfort, learning,
                                                   forecast.start, settings, plant)
         return HeatingDecision(level, setpoint, Reason.of(
-            "heating.seldom_used", forecast=forecast.reason, setback=setback))
+            "heating.seldom_used", forecast=forecast.reason, setback=setback),
+            planned=planned)
     if forecast.basis not in ("learned", AGENDA):
         # Arrivals not learned yet: the programme's times are only what was meant, and a
         # fixed early start is what has kept people warm so far.
@@ -309,14 +324,18 @@ def learned_decision(
         return HeatingDecision(HeatingLevel.COMFORT, comfort.comfort,
                                held.reason(local_now), ahead=held)
     # From frost protection (a long absence, or a deep setback) the structure is cold:
-    # the slower gain, its own margin, and the longer cap.
+    # the slower gain, its own margin, and the longer cap; and so until the arrival for a
+    # pre-heat that started from there.
     long_absence = _long_absence(occupation, learning, arrival) or (
         previous is not None and previous.level is HeatingLevel.FROST_PROTECTION)
-    cap = settings.max_preheat(long_absence)
     left = elapsed(local_now, arrival)
     latched = previous.preheat if previous is not None else None
-    if latched is not None and (left > cap or elapsed(latched.since, local_now) > cap):
-        latched = None  # not this pre-heat's: one lasts at most the cap
+    if latched is not None:
+        cap = settings.max_preheat(long_absence or latched.cold)
+        if left > cap or elapsed(latched.since, local_now) > cap:
+            latched = None  # not this pre-heat's: one lasts at most the cap
+    long_absence = long_absence or (latched is not None and latched.cold)
+    cap = settings.max_preheat(long_absence)
     margin = max(learning.thermal.margin_minutes(settings.margin_sigmas,
                                                  after_long_absence=long_absence),
                  settings.min_margin_minutes)
@@ -348,7 +367,8 @@ def learned_decision(
                     if begin == start else _waiting(local_now, start, begin, arrival))
             return _learned_setback(occupation, local_now, comfort, learning, settings,
                                     plant, then, planned=begin)
-        latched = Preheat(local_now, _late(plant, start), agenda=forecast.basis == AGENDA)
+        latched = Preheat(local_now, _late(plant, start), agenda=forecast.basis == AGENDA,
+                          cold=long_absence)
     # The detail, built only for a pre-heat that runs: zones waiting for theirs never show it.
     estimate = (Reason.of("heating.out_of_reach") if math.isinf(warmup)
                 else Reason.of("duration", minutes=warmup))
@@ -457,10 +477,10 @@ def _setback_level(occupation: Occupation, local_now: datetime, comfort: Comfort
     and then stays reduced, from where it warms up in minutes rather than hours.
 
     A short absence (a night, a weekend under 48 h) goes to frost protection too when the
-    zone, left to cool until the latest pre-heat the cap allows, would still be back at
-    comfort by the arrival (``_back_in_time``): heat that holds a reduced level nobody
-    needs is saved, and the law's 16 °C is a ceiling, not a floor (R241-26). This is the
-    French "coupure avec relance optimisée"; otherwise reduced, the "ralenti"."""
+    zone, left to cool until the latest pre-heat the usual cap allows, would still be
+    back at comfort by the arrival (``_back_in_time``): heat that holds a reduced level
+    nobody needs is saved, and the law's 16 °C is a ceiling, not a floor (R241-26). This
+    is the French "coupure avec relance optimisée"; otherwise reduced, the "ralenti"."""
     surprise = learning.forecast.surprise
     surprises = surprise > settings.surprise_tolerance
     if not _long_absence(occupation, learning, arrival):
@@ -483,40 +503,28 @@ def _back_in_time(local_now: datetime, comfort: ComfortLevels, learning: Learnin
                   plant: PlantClock | None) -> bool:
     """Whether the zone, left without heat (down to its frost-protection level) until
     ``max_preheat`` before ``arrival``, warms up to comfort from there within that cap,
-    with its margin, at the slower gain of a cold structure and the forecast's outdoor
-    temperature: then a deep setback costs no comfort. Not when the plant could not
-    deliver heat from then on (its own clock, or its point saying no)."""
+    with the gain and margin of a pre-heat from frost protection (what it will make from
+    there) and the forecast's outdoor temperature: then a deep setback costs no
+    comfort. A two-state model's structure cools with the air over the coast, and the
+    warm-up starts from where the coast leaves it. Not when the plant could not deliver
+    heat from then on (its own clock, or its point saying no)."""
     if arrival is None:
         return False
+    thermal = learning.thermal
     cap = settings.max_preheat(False)
     latest = before(arrival, cap)
     if plant is not None and plant.first_available(latest, local_now) != max(latest, local_now):
         return False
     coast = elapsed(local_now, latest).total_seconds() / 60.0
     outdoor = _outdoor_until(learning, local_now, arrival)
-    thermal = learning.thermal
-    coasted = _coasted(thermal, learning.indoor, comfort.frost_protection, outdoor,
-                       max(coast, 0.0))
+    coasted, structure = thermal.coasted(learning.indoor, comfort.frost_protection, outdoor,
+                                         coast)
     warmup = thermal.warmup_minutes(coasted, comfort.comfort, outdoor,
-                                    after_long_absence=True, power=learning.power)
-    margin = max(thermal.margin_minutes(settings.margin_sigmas), settings.min_margin_minutes)
+                                    after_long_absence=True, power=learning.power,
+                                    structure=structure)
+    margin = max(thermal.margin_minutes(settings.margin_sigmas, after_long_absence=True),
+                 settings.min_margin_minutes)
     return warmup + margin <= cap.total_seconds() / 60.0
-
-
-def _coasted(thermal: ThermalModel, indoor: float, floor: float, outdoor: float,
-             minutes: float) -> float:
-    """The air after ``minutes`` without heat from ``indoor``, held at ``floor``: by
-    bisection on the model's cooling time (any model whose cooling is monotonic)."""
-    if thermal.cooldown_minutes(indoor, floor, outdoor) <= minutes:
-        return min(indoor, floor)
-    low, high = floor, indoor
-    for _ in range(24):
-        middle = 0.5 * (low + high)
-        if thermal.cooldown_minutes(indoor, middle, outdoor) <= minutes:
-            high = middle
-        else:
-            low = middle
-    return high
 
 
 def _learned_setback(occupation: Occupation, local_now: datetime, comfort: ComfortLevels,

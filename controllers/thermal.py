@@ -35,7 +35,9 @@ behind. Two answers, the data choosing between them:
   hours (an observer over the history, ``STRUCTURE_HOURS`` tried): ``Tout`` above becomes
   ``R``. A Monday after a weekend at frost protection is slower because its structure is
   cold. Kept only when it predicts the held-out mornings a tenth better than first order,
-  and beyond their noise.
+  and beyond their noise. Its coasts are predicted with both states moving (``_Path``:
+  the structure cools with the air over a night), its warm-ups with the structure held
+  at its start, as the mornings are replayed to learn the warm-up gain.
 - Effective warm-up gains: warm-up predictions use the ``D`` that replays the warm-ups of
   the history (heated runs that raised the air, followed while a thermostat closes its
   valve near the setpoint), at half, three quarters and all of their rise, pooled with the
@@ -177,6 +179,10 @@ _BOUNDS_LOGIT_SHARE = (-6.0, 6.0)
 PRIOR_SD_LOGIT_SHARE = 1.5
 """Standard deviation of the logit of the structure's share (centred on a half): from a
 tenth to nine tenths at about 1.5 sigma."""
+PATH_HORIZON_HOURS = 240.0
+"""How far ahead a two-state model's air is followed to find when it reaches a
+temperature: beyond ten days it is never (a warm-up or a coast is hours long). Fixed:
+about the search, not about a building."""
 _PARAMETERS = ("ln_k", "ln_g", "gains", "ln_g_warmup")
 """The order of ``ThermalModel.covariance``: ln k, ln g, q (K/h), ln g_warmup."""
 
@@ -256,6 +262,104 @@ class WarmupEpisode:
 
 
 @dataclass(frozen=True)
+class _Path:
+    """The air and structure of a two-state model from a state, its inputs held: the
+    equilibrium plus two decaying modes, the exact solution of the model's linear system
+
+        dT/dt = k·(Tout + a·(S - Tout) - T) + heat,   dS/dt = (T - S)/τ
+
+    (``a`` the structure's share, ``τ`` its time constant, ``heat`` in K/h: heating and
+    internal gains), the structure following the air as the fit's observer has it
+    (``_structure``). Over a night's coast the structure cools with the air: holding it
+    at its first value predicted the air too warm at the end of a night, by up to
+    kelvins after a weekend, and a deep setback's recovery too short. Times in hours."""
+
+    steady: float
+    """Where air and structure both tend to, °C."""
+    rates: tuple[float, float]
+    """The two modes' decay rates, 1/h (negative: a fast one, the air's, and a slow
+    one, the structure's)."""
+    air: tuple[float, float]
+    """Each mode's amplitude on the air, K."""
+    structure: tuple[float, float]
+    """Each mode's amplitude on the structure, K."""
+
+    @classmethod
+    def of(cls, k: float, share: float, hours: float, indoor: float, structure: float,
+           outdoor: float, heat: float) -> _Path:
+        """From air ``indoor`` and structure ``structure`` (°C), ``outdoor`` and ``heat``
+        (K/h) held. The rates are real and distinct: the system's discriminant is
+        (k - 1/τ)² + 4·k·a/τ > 0."""
+        trace, determinant = -(k + 1.0 / hours), k * (1.0 - share) / hours
+        root = math.sqrt(trace * trace / 4.0 - determinant)
+        fast, slow = trace / 2.0 - root, trace / 2.0 + root
+        steady = outdoor + heat / (k * (1.0 - share))
+        # Each mode's eigenvector is (1 + λ·τ, 1): (air, structure).
+        on_slow = ((indoor - steady) - (1.0 + fast * hours) * (structure - steady)) / (
+            hours * (slow - fast))
+        on_fast = (structure - steady) - on_slow
+        return cls(steady, (fast, slow),
+                   (on_fast * (1.0 + fast * hours), on_slow * (1.0 + slow * hours)),
+                   (on_fast, on_slow))
+
+    def at(self, hours: float) -> tuple[float, float]:
+        """Air and structure after ``hours``, °C."""
+        fast, slow = math.exp(self.rates[0] * hours), math.exp(self.rates[1] * hours)
+        return (self.steady + self.air[0] * fast + self.air[1] * slow,
+                self.steady + self.structure[0] * fast + self.structure[1] * slow)
+
+    def _air(self, hours: float) -> float:
+        return self.at(hours)[0]
+
+    def _slope(self, hours: float) -> float:
+        (fast, slow), (a, b) = self.rates, self.air
+        return a * fast * math.exp(fast * hours) + b * slow * math.exp(slow * hours)
+
+    def reaching(self, temperature: float) -> float:
+        """Hours until the air is first at ``temperature`` (inf: never). The air is a
+        constant plus two exponentials: it turns at most once, so its path has at most
+        two monotonic parts, searched in turn."""
+        gap = self.air[0] + self.air[1] + self.steady - temperature
+        if gap == 0.0:
+            return 0.0
+        (fast, slow), (a, b) = self.rates, self.air
+        turns = -b * slow / (a * fast) if a * fast != 0.0 else 0.0
+        turn = math.log(turns) / (fast - slow) if turns > 0.0 else 0.0
+        parts = [(0.0, turn), (turn, math.inf)] if turn > 0.0 else [(0.0, math.inf)]
+        for low, high in parts:
+            below = self._air(low) < temperature
+            end = self.steady if math.isinf(high) else self._air(high)
+            if (end < temperature) == below or end == temperature:
+                continue
+            if math.isinf(high):  # a finite end past the crossing
+                high = max(low, 1.0)
+                while (self._air(high) < temperature) == below:
+                    high *= 2.0
+                    if high > PATH_HORIZON_HOURS:
+                        return math.inf
+            return self._crossing(temperature, low, high)
+        return math.inf
+
+    def _crossing(self, temperature: float, low: float, high: float) -> float:
+        """Where the air crosses ``temperature`` between ``low`` and ``high``, monotonic
+        there: Newton's steps, bisection when one leaves the bracket."""
+        rising = self._air(high) > self._air(low)
+        t = 0.5 * (low + high)
+        for _ in range(60):
+            error = self._air(t) - temperature
+            if abs(error) < 1e-6:
+                break
+            if (error < 0.0) == rising:
+                low = t
+            else:
+                high = t
+            slope = self._slope(t)
+            step = t - error / slope if slope != 0.0 else math.nan
+            t = step if low < step < high else 0.5 * (low + high)
+        return t
+
+
+@dataclass(frozen=True)
 class ThermalModel:
     """A zone's learnt response; all times in minutes, temperatures in °C.
 
@@ -313,13 +417,24 @@ class ThermalModel:
         return self.g_after_long_absence if after_long_absence else self.g_warmup
 
     def _reference(self, indoor: float, outdoor: float, structure: float | None) -> float:
-        """What the air tends to without heat nor gains: the outdoor air, or part of the
-        way to the structure (known, else taken at the air's temperature)."""
+        """What the air tends to without heat nor gains, the structure held: the outdoor
+        air, or part of the way to the structure (known, else taken at the air's)."""
         if not self.structure_share:
             return outdoor
         known = structure if structure is not None else self.structure
         return outdoor + self.structure_share * ((indoor if known is None else known)
                                                  - outdoor)
+
+    def _two_states(self) -> bool:
+        return bool(self.structure_hours and self.structure_share)
+
+    def _path(self, indoor: float, outdoor: float, heat: float,
+              structure: float | None) -> _Path:
+        """The two-state path from ``indoor`` and the structure (known, else the model's
+        estimate, else the air's), ``heat`` K/h held."""
+        known = structure if structure is not None else self.structure
+        return _Path.of(self.k, self.structure_share, self.structure_hours, indoor,
+                        indoor if known is None else known, outdoor, heat)
 
     def warmup_minutes(self, indoor: float, target: float, outdoor: float,
                        after_long_absence: bool = False, power: float = 1.0,
@@ -327,7 +442,11 @@ class ThermalModel:
         """Minutes at ``power`` share of full heat from ``indoor`` to ``target``; 0 if
         already there, inf if the zone cannot get there (target at or above the
         equilibrium at that power). ``structure``: the structure's temperature, when not
-        the model's own estimate (``structure``)."""
+        the model's own estimate (``structure``). Two states: the structure held at its
+        value at the start, as the warm-ups of the history were replayed to learn the
+        effective gain (``_Mornings``): that gain is fitted to this prediction, and a
+        structure's fitted time constant of hours, chosen on normal mornings, would warm
+        far faster than a building's deeper mass after days without heat."""
         if indoor >= target:
             return 0.0
         steady = self._reference(indoor, outdoor, structure) + (
@@ -350,6 +469,8 @@ class ThermalModel:
         # t = 60/k ln((S - T0)/(S - T1)), S = R + power·g/k: derivatives in ln k, ln g.
         d_ln_g = 60.0 / self.k * rise * (1.0 / (steady - indoor) - 1.0 / (steady - target))
         d_ln_k = -minutes - d_ln_g
+        if not (math.isfinite(d_ln_k) and math.isfinite(d_ln_g)):
+            return math.inf
         cov = np.array(self.covariance)
         gradient = np.array([d_ln_k, 0.0, 0.0, d_ln_g])
         return float(math.sqrt(max(gradient @ cov @ gradient, 0.0)))
@@ -358,14 +479,39 @@ class ThermalModel:
                          occupied: bool = False, structure: float | None = None) -> float:
         """Minutes with no heat from ``indoor`` down to ``floor``: how early heating can stop
         (optimal stop), with the internal gains when ``occupied``; 0 if already there, inf
-        if the zone holds above ``floor`` without heat."""
+        if the zone holds above ``floor`` without heat. Two states: the structure cools
+        with the air (``_Path``)."""
         if indoor <= floor:
             return 0.0
-        steady = self._reference(indoor, outdoor, structure) + (
-            self.gains / self.k if occupied else 0.0)
+        gains = self.gains if occupied else 0.0
+        if self._two_states():
+            return 60.0 * self._path(indoor, outdoor, gains, structure).reaching(floor)
+        steady = outdoor + gains / self.k
         if floor <= steady:
             return math.inf
         return 60.0 * math.log((indoor - steady) / (floor - steady)) / self.k
+
+    def coasted(self, indoor: float, floor: float, outdoor: float, minutes: float,
+                structure: float | None = None) -> tuple[float, float | None]:
+        """The air after ``minutes`` without heat nor gains from ``indoor``, a thermostat
+        holding it at ``floor`` once there (an air already below stays where it is), and
+        the structure then (None: first order). Two states: the structure cools with the
+        air, and goes on cooling toward the floor while the air is held there."""
+        hours = max(minutes, 0.0) / 60.0
+        if not self._two_states():
+            if indoor <= floor:
+                return indoor, None
+            return max(floor, outdoor + (indoor - outdoor) * math.exp(-self.k * hours)), None
+        path = self._path(indoor, outdoor, 0.0, structure)
+        reached = path.reaching(floor) if indoor > floor else 0.0
+        if reached >= hours:
+            air, mass = path.at(hours)
+            return air, mass
+        held = path.at(reached)[1]
+        if indoor <= floor:
+            floor = indoor
+        return floor, floor + (held - floor) * math.exp(-(hours - reached)
+                                                        / self.structure_hours)
 
     def margin_minutes(self, sigmas: float = DEFAULT_LEARNING.margin_sigmas, *,
                        after_long_absence: bool = False) -> float:
@@ -585,14 +731,18 @@ def _structure(epochs: np.ndarray, indoor: np.ndarray, hours: float) -> np.ndarr
     return np.array(estimate)
 
 
+def _share(p: np.ndarray) -> float:
+    """The structure's share of parameters (ln k, ln D, G, logit share)."""
+    return 1.0 / (1.0 + math.exp(-p[3]))
+
+
 def _reference(p: np.ndarray, outdoor: np.ndarray | float,
                structure: np.ndarray | float | None) -> Any:
     """What the air tends to without heat: the outdoor air, or (two states, p[3] the
     logit of the structure's share) part of the way to the structure."""
     if structure is None:
         return outdoor
-    share = 1.0 / (1.0 + math.exp(-p[3]))
-    return outdoor + share * (structure - outdoor)
+    return outdoor + _share(p) * (structure - outdoor)
 
 
 def _predict(p: np.ndarray, s: _Steps, structure: np.ndarray | None) -> np.ndarray:
@@ -610,7 +760,7 @@ def _predict_and_gradient(p: np.ndarray, s: _Steps, structure: np.ndarray | None
     columns = [(s.t0 - steady) * decay * (-k * s.hours), rise * s.heating * rest,
                s.occupied * rest]
     if structure is not None:
-        share = 1.0 / (1.0 + math.exp(-p[3]))
+        share = _share(p)
         columns.append((structure - s.outdoor) * share * (1.0 - share) * rest)
     return np.asarray(steady + (s.t0 - steady) * decay), np.column_stack(columns)
 
@@ -833,7 +983,6 @@ class _Mornings:
     """After a long absence."""
     structure: np.ndarray | None
     """The structure's temperature at their start (None: first order)."""
-
     def reference(self, p: np.ndarray) -> np.ndarray:
         return np.asarray(_reference(p, self.outdoor, self.structure))
 

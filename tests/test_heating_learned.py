@@ -546,3 +546,44 @@ def test_after_a_long_absence_a_preheat_the_plants_clock_cuts_takes_its_whole_ca
     then = sunday.reason.params["then"]
     assert isinstance(then, Reason)
     assert then.params["late"] == pytest.approx(lead - 5 * 60, abs=1)
+
+
+# Needs over five hours from 12 °C at 2 °C outside: more than the usual 3 h cap.
+SLOW = ThermalModel(k=0.05, g=2.0, g_warmup=2.0, g_after_long_absence=2.0,
+                    warmup_error_minutes=3.0, samples=500,
+                    fitted_at=datetime(2026, 1, 1, tzinfo=UTC), warmups=12,
+                    warmup_error_after_long_absence_minutes=3.0)
+
+
+def test_a_preheat_from_frost_protection_is_held_as_one_until_the_arrival() -> None:
+    """From frost protection at 12 °C this zone needs over five hours, more than the usual
+    3 h cap: started from there, its pre-heat keeps the gain and the cap of a cold
+    structure until the arrival, though the zone's level is comfort by then (taken for a
+    warm zone's, it was dropped for a setback, then started again a tick later)."""
+    needed = SLOW.warmup_minutes(12.0, 19.0, 2.0, after_long_absence=True)
+    assert 4 * 60 < needed < 6 * 60
+    deep = HeatingDecision(HeatingLevel.FROST_PROTECTION, LEVELS.frost_protection,
+                           Reason.of("empty"))
+    waiting = decide(at(2), 12.0, model=SLOW, previous=deep)
+    start = EIGHT - timedelta(minutes=needed + 20)
+    assert waiting.level is not HeatingLevel.COMFORT and waiting.planned == start
+    started = decide(start + timedelta(minutes=1), 12.0, model=SLOW, previous=deep)
+    assert started.level is HeatingLevel.COMFORT and started.preheat is not None
+    later = decide(start + timedelta(minutes=16), 12.4, model=SLOW, previous=started)
+    assert later.level is HeatingLevel.COMFORT
+    assert later.preheat is not None and later.preheat.since == started.preheat.since
+
+
+def test_an_arrival_after_an_unused_period_is_preheated_for_during_it() -> None:
+    """Nobody uses the programmed day, someone comes at 20:00: the zone at frost
+    protection needs over five hours, so the pre-heat starts within the unused period
+    (it waited for the period's end, and was late)."""
+    deep = HeatingDecision(HeatingLevel.FROST_PROTECTION, LEVELS.frost_protection,
+                           Reason.of("empty"))
+    evening = at(20)
+    waiting = decide(at(13), 12.0, arrival=evening, model=SLOW, previous=deep)
+    assert waiting.level is not HeatingLevel.COMFORT
+    assert waiting.planned is not None and waiting.planned < at(17, 30)
+    started = decide(waiting.planned + timedelta(minutes=1), 12.0, arrival=evening,
+                     model=SLOW, previous=deep)
+    assert started.level is HeatingLevel.COMFORT and started.preheat is not None

@@ -31,9 +31,12 @@ def test_a_fresh_zone_follows_its_programme_then_learns_in_days_and_sets_back_de
     # Arrivals are learned from the second day, the warm-up from the first night: the
     # learned pre-heat comes by the fifth working day (the third here).
     assert any(m.reason.startswith("Préchauffage démarré à") for m in mornings[:5])
-    # Four weeks on, the nights go down to frost protection, since the zone is back at
-    # comfort in time from there, and the heating starts for the learned arrival, saying why.
-    assert all(m.night == "frost_protection" for m in last_week)
+    # Four weeks on, most nights go down to frost protection, since the zone is back at
+    # comfort in time from there (a night whose predicted coast, the structure cooling too,
+    # leaves the warm-up beyond the usual cap stays reduced), and the heating starts for
+    # the learned arrival, saying why.
+    assert sum(m.night == "frost_protection" for m in last_week) >= 3
+    assert all(m.night in ("frost_protection", "reduced") for m in last_week)
     assert all(m.reason.startswith("Préchauffage démarré à") for m in last_week)
     assert all("pour l'arrivée prévue à" in m.reason for m in last_week)
     # The staff find the offices close to comfort when they arrive (see the note in

@@ -392,3 +392,50 @@ def test_a_history_kept_as_columns_fits_as_its_list_does() -> None:
     kept.drop_before(history[300].time)
     assert list(kept) == history[300:] and kept[-1] == history[-1]
     assert fit_thermal(kept, now=now) == fit_thermal(history[300:], now=now)
+
+
+def test_a_two_state_model_predicts_its_nights_with_both_states_moving() -> None:
+    """The structure cools with the air over a night's coast: the model's coast is its
+    own equations integrated, not the air's alone with the structure held where it was
+    (a night predicted too warm, by kelvins over a weekend, and a deep setback's recovery
+    then too short); the morning after starts from the structure the night left."""
+    k, share, hours = 0.4, 0.8, 12.0
+    model = ThermalModel(k=k, g=6.0, g_warmup=6.0, g_after_long_absence=6.0,
+                         warmup_error_minutes=5.0, samples=500,
+                         fitted_at=datetime(2026, 1, 1, tzinfo=UTC), structure_hours=hours,
+                         structure_share=share, structure=18.0,
+                         structure_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+    def air(start: float, structure: float, heat: float, outdoor: float, minutes: float
+            ) -> tuple[float, float]:
+        def slope(_: float, x: np.ndarray) -> list[float]:
+            reference = outdoor + share * (x[1] - outdoor)
+            return [k * (reference - x[0]) + heat, (x[0] - x[1]) / hours]
+        end = solve_ivp(slope, (0.0, minutes / 60.0), [start, structure], rtol=1e-10,
+                        atol=1e-10).y[:, -1]
+        return float(end[0]), float(end[1])
+
+    # Fourteen hours unheated from 19 °C at 0 °C outside, the structure at 18 °C.
+    night, structure = model.coasted(19.0, 8.0, 0.0, 14 * 60)
+    assert structure is not None
+    expected = air(19.0, 18.0, 0.0, 0.0, 14 * 60)
+    assert night == pytest.approx(expected[0], abs=0.01)
+    assert structure == pytest.approx(expected[1], abs=0.01)
+    frozen = 18.0 * share + (19.0 - 18.0 * share) * math.exp(-k * 14)
+    assert frozen > night + 1.5  # what holding the structure predicted
+    cooling = model.cooldown_minutes(19.0, night, 0.0)
+    assert cooling == pytest.approx(14 * 60, abs=0.5)
+    # The morning after, from there: the structure held over the warm-up, as the
+    # mornings are replayed to learn its gain.
+    steady = share * structure + 6.0 / k
+    assert model.warmup_minutes(night, 19.0, 0.0, structure=structure) == pytest.approx(
+        60.0 / k * math.log((steady - night) / (steady - 19.0)))
+    # A deep setback held at 8 °C: the structure goes on cooling toward it.
+    reached = model.cooldown_minutes(19.0, 8.0, 0.0)
+    assert math.isfinite(reached)
+    _, then = model.coasted(19.0, 8.0, 0.0, reached)
+    floor, colder = model.coasted(19.0, 8.0, 0.0, reached + 10 * 60)
+    assert then is not None and colder is not None
+    assert floor == 8.0 and 8.0 < colder < then < structure
+    assert model.warmup_minutes(8.0, 19.0, 0.0, structure=colder) > model.warmup_minutes(
+        8.0, 19.0, 0.0, structure=structure)
