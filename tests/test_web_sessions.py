@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import http.cookiejar
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -311,6 +312,22 @@ def test_waitress_hands_the_forwarded_header_to_the_panel(proxied: PanelRig) -> 
         server.stop()
     [failed] = proxied.store.audit.events(kind="login_failed")
     assert failed.message.endswith("depuis 198.51.100.7")
+
+
+def test_the_server_stops_even_when_its_wake_up_pipe_is_gone(rig: PanelRig) -> None:
+    """A stop that relied on waitress's trigger pipe failed (EBADF) once that pipe had been
+    closed under it; the loop now ends on its own and closes the listening socket."""
+    port = free_port()
+    server = PanelServer(rig.app, "127.0.0.1", port)
+    server.start()
+    assert urllib.request.urlopen(f"{server.url}login", timeout=30).status == 200
+    trigger = server._server.trigger
+    for descriptor in trigger._fds:
+        os.close(descriptor)
+    trigger._fds = []
+    server.stop()
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"{server.url}login", timeout=5)
 
 
 def test_trusted_proxies_and_session_times_are_options(tmp_path: Path) -> None:

@@ -95,10 +95,17 @@ PANEL_THREADS = 8
 """Requests the panel serves at once. A download holds its thread while it streams, and
 the panel lets ``web.export.AT_ONCE`` (2) stream together: six stay for the pages of a
 commune's few people (each page answers in milliseconds)."""
+STOP_POLL_S = 0.25
+"""How soon, in seconds, the panel's loop sees that it is asked to stop."""
 
 
 class PanelServer:
-    """The panel served by waitress in a thread of the engine's process."""
+    """The panel served by waitress in a thread of the engine's process.
+
+    The thread runs waitress's loop one poll at a time and, once ``stop`` is asked, closes
+    every socket itself (closing them from another thread would pull them from under its
+    poll). Stopping does not go through waitress's trigger pipe: a stop must not fail
+    because a worker or anything else in the process left that pipe unusable."""
 
     def __init__(self, app: Flask, host: str, port: int) -> None:
         from waitress.server import create_server
@@ -108,25 +115,34 @@ class PanelServer:
         self._server = create_server(app, host=host, port=port, threads=PANEL_THREADS,
                                      ident="gtb", clear_untrusted_proxy_headers=False)
         self.url = f"http://{host}:{port}/"
-        self._thread = threading.Thread(target=self._server.run, name="panel", daemon=True)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="panel", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
-        """Close every socket from the server's own loop (closing them from this thread
-        would pull them from under its select), then wait for the loop to end. A server
-        never started only has its sockets to close."""
+    def _serve(self) -> None:
         from waitress import wasyncore
 
+        # waitress keeps its channels in the server's socket map (``_map``).
+        sockets = self._server._map
+        try:
+            while sockets and not self._stopping.is_set():
+                wasyncore.loop(timeout=STOP_POLL_S, map=sockets, count=1)
+        finally:
+            self._close(sockets)
+
+    def _close(self, sockets: dict[int, object]) -> None:
+        from waitress import wasyncore
+
+        wasyncore.close_all(sockets)
+        self._server.task_dispatcher.shutdown()
+
+    def stop(self) -> None:
+        """Ask the loop to end and wait for it; a server never started only has its
+        sockets to close."""
+        self._stopping.set()
         if self._thread.ident is None:
-            wasyncore.close_all(self._server._map)
+            self._close(self._server._map)
             return
-
-        def close_all() -> None:
-            # waitress keeps its channels in the server's socket map (``_map``).
-            wasyncore.close_all(self._server._map)
-            self._server.task_dispatcher.shutdown()
-
-        self._server.trigger.pull_trigger(close_all)
         self._thread.join(timeout=5)

@@ -50,7 +50,7 @@ from gtb.store.accounts import UserRole
 from gtb.store.samples import Sample
 from gtb.store.status import ZoneStatus
 from gtb.texts import Reason
-from web import PanelConfig, PanelServer, create_app
+from web import PANEL_THREADS, PanelConfig, PanelServer, create_app
 from web.auth import hash_password
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -119,7 +119,7 @@ def bench_web(days: int = 365, requests: int = 200,
         },
         "requests_per_page": requests,
         "client": "urllib3, one keep-alive connection, sequential requests",
-        "server": "waitress, 4 threads (web.PanelServer)",
+        "server": f"waitress, {PANEL_THREADS} threads (web.PanelServer)",
     }
 
 
