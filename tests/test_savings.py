@@ -27,6 +27,7 @@ from gtb.i18n import number_fr
 from gtb.model import Site
 from gtb.model.calendar import AgendaEntry
 from gtb.savings.baseline import DayRecord, SavingsError, day_types, fit_baseline
+from gtb.savings.criteria import accepted, criteria
 from gtb.savings.degree_days import hdd_costic, hdd_meteo
 from gtb.savings.lighting import CabinetSavings, dark_hours
 from gtb.savings.readings import building_days, load_baseline_csv
@@ -34,7 +35,7 @@ from gtb.savings.reporting import Savings, back_within, efficiency_losses, savin
 from gtb.savings.rounding import rounded
 from gtb.savings.site import month_savings, site_savings
 from gtb.savings.tariffs import DEFAULT_TARIFFS, Rate, TariffsError, load_tariffs
-from gtb.savings.totals import Figure, MonthTotal, in_quadrature, month_end
+from gtb.savings.totals import Figure, MonthTotal, bound, in_quadrature, month_end
 from gtb.savings.trajectory import trajectory
 from gtb.sim.weather import LILLE_LESQUIN_1991_2020, SyntheticWeather, daily_extremes
 from gtb.store import Store
@@ -145,7 +146,9 @@ def test_fit_statistics_on_a_small_case_worked_by_hand() -> None:
     assert b.r2_adjusted == pytest.approx(1 - (4 / 4) / (5674 / 5))
     assert b.autocorrelation == 0.0  # negative lag-1 correlation, kept at 0
     assert b.effective_n == 6
-    assert b.months == 0 and not b.meets_guideline14  # one week: no monthly check
+    assert b.months == 0  # one week: no monthly statistics
+    # The slope's two-sided p-value: t = 9 / (RMSE / sqrt(Σ(x - x̄)²)) = 9 sqrt(70), 4 dof.
+    assert b.slope_p_value == pytest.approx(2 * stats.t.sf(9 * math.sqrt(70), 4))
     # Every day type borrows the only one the baseline has.
     assert set(b.groups.values()) == {"school"}
     assert b.predict([cold_day(date(2025, 2, 1), 5.0, 0.0, "closed")]) == pytest.approx([55.0])
@@ -168,7 +171,11 @@ def test_monthly_statistics_are_guideline_14s_on_the_monthly_sums() -> None:
     assert b.monthly_cv_rmse == pytest.approx(
         math.sqrt(((actual - expected) ** 2).sum() / 2) / actual.mean())
     assert b.monthly_nmbe == pytest.approx((actual - expected).sum() / (2 * actual.mean()))
-    assert b.meets_guideline14 == (b.monthly_cv_rmse <= 0.15 and abs(b.monthly_nmbe) <= 0.05)
+    # Guideline 14's calibration criteria, computed on them, named and never used to accept.
+    result = savings(b, days)
+    calibration = {c.code: c for c in criteria(b, result) if c.kind == "calibration"}
+    assert calibration["calibration_cv_rmse"].met == (b.monthly_cv_rmse <= 0.15)
+    assert calibration["calibration_nmbe"].met == (abs(b.monthly_nmbe) <= 0.05)
 
 
 def test_day_types_get_their_own_intercepts_and_rare_ones_borrow() -> None:
@@ -236,7 +243,8 @@ def test_a_planted_saving_is_recovered_within_its_stated_uncertainty() -> None:
         assert error <= 2 * result.uncertainty_kwh, seed
         assert result.significant
         fractions.append(result.fraction)
-        assert model.meets_guideline14
+        assert accepted(criteria(model, result))  # FSU at 68 % under half the saving
+        assert model.slope_p_value is not None and model.slope_p_value < 1e-6
         assert 14.0 <= (model.balance_c or 0) <= 18.0
     # A 90 % interval: about 18 seeds of 20; fewer than 16 would mean it is too narrow.
     assert within >= 16
@@ -337,22 +345,30 @@ def meter_savings(avoided: float, uncertainty: float, rate: Rate) -> Savings:
                    avoided * rate.eur_per_kwh, avoided * rate.kg_co2e_per_kwh, 2500.0, ())
 
 
-def test_independent_meters_add_their_uncertainties_in_quadrature() -> None:
+def test_meters_add_their_uncertainties_and_heating_and_lighting_combine_independently(
+) -> None:
     assert in_quadrature([300.0, 400.0]) == pytest.approx(500.0)
-    assert in_quadrature([]) == 0.0
+    assert bound([300.0, 400.0]) == pytest.approx(700.0)
+    assert in_quadrature([]) == bound([]) == 0.0
     gas, heat_pump = Rate(0.12, 0.24), Rate(0.08, 0.02)
     cabinet = CabinetSavings("ep-centre", former_kwh=500.0, metered_kwh=300.0,
-                             avoided_kwh=200.0, avoided_eur=48.0, avoided_co2_kg=11.0)
-    total = Figure.total([Figure.of_meter(meter_savings(100.0, 30.0, gas), gas),
-                          Figure.of_meter(meter_savings(200.0, 40.0, heat_pump), heat_pump),
-                          Figure.of_cabinet(cabinet)])
+                             avoided_kwh=200.0, avoided_eur=48.0, avoided_co2_kg=11.0,
+                             uncertainty_kwh=60.0, uncertainty_eur=14.4,
+                             uncertainty_co2_kg=3.3)
+    heating = Figure.total([Figure.of_meter(meter_savings(100.0, 30.0, gas), gas),
+                            Figure.of_meter(meter_savings(200.0, 40.0, heat_pump), heat_pump)])
+    # Heating meters share the weather: their uncertainties add up, a bound whatever their
+    # correlation; each is valued at its own rate before.
+    assert heating.kwh == pytest.approx(300.0) and heating.kwh_u == pytest.approx(70.0)
+    assert heating.eur_u == pytest.approx(30 * 0.12 + 40 * 0.08)
+    assert heating.co2_u == pytest.approx(30 * 0.24 + 40 * 0.02)
+    # Heating (a weather model) and lighting (an estimate of hours and power): independent.
+    total = Figure.independent([heating, Figure.of_cabinet(cabinet)])
     assert (total.actual_kwh, total.baseline_kwh) == pytest.approx((2000.0, 2500.0))
     assert total.kwh == pytest.approx(500.0)
-    assert total.kwh_u == pytest.approx(50.0)  # sqrt(30² + 40²); the cabinet is metered
-    # Each meter's uncertainty is valued at its own rate before they are combined.
+    assert total.kwh_u == pytest.approx(math.hypot(70.0, 60.0))
     assert total.eur == pytest.approx(100 * 0.12 + 200 * 0.08 + 48.0)
-    assert total.eur_u == pytest.approx(math.hypot(30 * 0.12, 40 * 0.08))
-    assert total.co2_u == pytest.approx(math.hypot(30 * 0.24, 40 * 0.02))
+    assert total.eur_u == pytest.approx(math.hypot(30 * 0.12 + 40 * 0.08, 14.4))
     assert total.fraction == pytest.approx(0.2) and total.significant
     assert Figure.total([]) == Figure(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
@@ -660,7 +676,7 @@ def test_site_savings_recover_the_saving_and_compare_cabinets_with_dusk_to_dawn(
     truth = SAVED * sum(d.kwh for d in history.truth.values() if d.day.year == 2025)
     assert abs(school.savings.avoided_kwh - truth) <= school.savings.uncertainty_kwh
     assert school.baseline.n == 365 - 2  # the day without samples, and the day after it
-    assert school.baseline.meets_guideline14
+    assert school.accepted
     assert school.losses == ()
     assert school.explanation_fr.startswith("« Compteur chauffage » (École) : ")
     assert "kWh évités" in school.explanation_fr and "DJU" in school.explanation_fr
@@ -681,7 +697,15 @@ def test_site_savings_recover_the_saving_and_compare_cabinets_with_dusk_to_dawn(
     assert stade.metered_kwh == pytest.approx(61 * len(RELAY_HOURS) * 2.0)
     assert result.avoided_kwh == pytest.approx(school.savings.avoided_kwh
                                                + centre.avoided_kwh + stade.avoided_kwh)
-    assert result.uncertainty_kwh == pytest.approx(school.savings.uncertainty_kwh)
+    # The lighting against its former operation: the estimate of the former hours and of
+    # the power, the meter's own error; from the relay, lit hours x the same power.
+    assert centre.uncertainty_kwh == pytest.approx(math.hypot(
+        centre.former_kwh * math.hypot(0.05, 0.05), centre.metered_kwh * 0.02))
+    assert stade.uncertainty_kwh == pytest.approx(math.hypot(
+        stade.former_kwh * 0.05, stade.avoided_kwh * 0.05))
+    # The cabinets' uncertainties add up, and combine with the heating's as independent.
+    assert result.uncertainty_kwh == pytest.approx(math.hypot(
+        school.savings.uncertainty_kwh, centre.uncertainty_kwh + stade.uncertainty_kwh))
     data = json.loads(json.dumps(result.as_dict()))
     assert data["baseline_period"] == ["2024-01-02", "2024-12-31"]
 
@@ -717,7 +741,11 @@ def test_a_fault_in_the_store_is_reported_with_the_savings(site: Site, history: 
 def test_cli_prints_the_figures_and_their_json(history: History) -> None:
     shown = history.run("--from", "2025-01-01", "--to", "2025-12-31")
     assert shown.exit_code == 0, shown.output
-    for text in ("École — ecole.compteur-chauffage", "ASHRAE Guideline 14", "CV(RMSE) mensuel",
+    for text in ("École — ecole.compteur-chauffage",
+                 "Guideline 14, bâtiment entier (option C) : incertitude à 68 % sous 50 %",
+                 "Guideline 14, calage d'une simulation (pour information) : CV(RMSE) mensuel",
+                 "La commune a économisé", "Le bâtiment « École » a économisé",
+                 "Sommes : les incertitudes des compteurs de chauffage s'additionnent",
                  "incertitude à 90 %", "kWh évités", "ep-centre", "compteur", "ep-stade",
                  "relais", "Total :", "référence du 02/01/2024 au 31/12/2024"):
         assert text in shown.output
@@ -731,7 +759,9 @@ def test_cli_prints_the_figures_and_their_json(history: History) -> None:
     assert set(building) >= {"building", "name", "meter", "kind", "baseline", "savings",
                              "explanation_fr", "losses"}
     assert set(building["baseline"]) >= {"balance_c", "coefficients", "n", "p", "cv_rmse",
-                                         "nmbe", "r2", "meets_guideline14"}
+                                         "nmbe", "r2", "slope_p_value"}
+    assert [c["code"] for c in building["guideline14"]["criteria"]] == [
+        "fsu", "cv_rmse", "calibration_cv_rmse", "calibration_nmbe"]
     assert set(building["savings"]) >= {"avoided_kwh", "fraction", "fsu", "uncertainty_kwh",
                                         "months"}
     assert set(building["savings"]["months"][0]) == {
@@ -760,7 +790,8 @@ def test_the_month_of_a_result_has_the_figures_of_its_month(site: Site,
     assert (centre.cabinet, centre.days) == ("ep-centre", 31)
     assert december.total.kwh == pytest.approx(
         figure.kwh + sum(c.avoided_kwh for c in december.cabinets))
-    assert december.total.kwh_u == pytest.approx(figure.kwh_u)  # the lighting is metered
+    assert december.total.kwh_u == pytest.approx(math.hypot(
+        figure.kwh_u, sum(c.uncertainty_kwh for c in december.cabinets)))
     # The whole period sums the same way, and the result's total is that sum.
     whole = result.span
     assert result.avoided_kwh == whole.total.kwh

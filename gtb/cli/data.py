@@ -170,6 +170,7 @@ def savings_command(site_file: Path, db: Path, start: datetime, end: datetime,
     kWh, euros and CO2, weather-normalised against a baseline year, with the uncertainty
     (docs/savings.md). Exits 2 when the figures cannot be made, saying why."""
     from gtb.savings.baseline import SavingsError
+    from gtb.savings.headline import span_headlines
     from gtb.savings.readings import load_baseline_csv
     from gtb.savings.site import site_savings
     from gtb.savings.tariffs import DEFAULT_TARIFFS, TariffsError, load_tariffs
@@ -194,6 +195,7 @@ def savings_command(site_file: Path, db: Path, start: datetime, end: datetime,
             result = site_savings(store, site, start.date(), end.date(),
                                   baseline=baseline, tariffs=tariffs,
                                   readings=readings, weather=weather)
+            headlines = span_headlines(store, site, result.span, result.confidence)
     except (SavingsError, TariffsError, StoreError) as exc:
         errors.print(f"[red]{exc}[/red]", highlight=False)
         sys.exit(2)
@@ -203,6 +205,6 @@ def savings_command(site_file: Path, db: Path, start: datetime, end: datetime,
         errors.print("[red]no figures: every heating meter needs its baseline[/red]")
         sys.exit(2)
     if as_json:
-        echo_json(result.as_dict())
+        echo_json({**result.as_dict(), "headline": headlines.as_dict()})
         return
-    print_savings(result)
+    print_savings(result, headlines)

@@ -14,6 +14,7 @@ from gtb.engine import Engine
 from gtb.store import Store
 
 if TYPE_CHECKING:
+    from gtb.savings.headline import Headlines
     from gtb.savings.site import SiteSavings
     from gtb.savings.trajectory import SiteTrajectory, Trajectory
 
@@ -53,25 +54,33 @@ def zone_table(engine: Engine, store: Store) -> Table:
     return table
 
 
-def print_savings(result: SiteSavings) -> None:
-    """A table per heating meter and one for the lighting cabinets, in French, then what the
-    figures mean in sentences, the total, and the path to the décret tertiaire's target."""
+def print_savings(result: SiteSavings, headlines: Headlines) -> None:
+    """The commune's headline, then a table per heating meter (its building's headline,
+    ASHRAE Guideline 14's criteria named) and one for the lighting cabinets, in French;
+    the total with how its uncertainty was summed; the path to the décret tertiaire's
+    target."""
     from gtb.i18n import number_fr
+    from gtb.texts import Reason
 
     def kwh(value: float) -> str:
         return f"{number_fr(value, 0)} kWh"
+
+    def share(value: float | None) -> str:
+        """A fraction as a percentage, never « −0,0 % »."""
+        return "—" if value is None else f"{number_fr(round(100 * value, 1) + 0.0)} %"
 
     pct = f"{100 * result.confidence:.0f} %"
     console.print(f"Économies du {result.start:%d/%m/%Y} au {result.end:%d/%m/%Y}, référence du "
                   f"{result.baseline_period[0]:%d/%m/%Y} au {result.baseline_period[1]:%d/%m/%Y}",
                   style="bold", highlight=False)
+    console.print(headlines.commune.fr, highlight=False)
     for b in result.buildings:
         s, m = b.savings, b.baseline
         table = Table(title=f"{b.name} — {b.meter}", show_header=False, title_justify="left")
         table.add_column("", no_wrap=True)
         table.add_column("", justify="right", no_wrap=True)
         balance = "sans" if m.balance_c is None else f"{number_fr(m.balance_c)} °C"
-        for label, value in (
+        rows = [
             ("mesuré", kwh(s.actual_kwh)),
             ("référence, même météo et calendrier", kwh(s.baseline_kwh)),
             ("évité", f"{kwh(s.avoided_kwh)} ({number_fr(100 * s.fraction)} %)"),
@@ -80,32 +89,43 @@ def print_savings(result: SiteSavings) -> None:
             ("CO2e évité", f"{number_fr(s.avoided_co2_kg, 0)} kg"),
             ("DJU de la période", number_fr(s.hdd, 0)),
             ("température d'équilibre", balance),
-            ("CV(RMSE) mensuel", f"{number_fr(100 * m.monthly_cv_rmse)} % (≤ 15 %)"),
-            ("NMBE mensuel", f"{number_fr(round(100 * m.monthly_nmbe, 1) + 0.0)} % (≤ ±5 %)"),
+            ("pente de chauffage, p-valeur (CalTRACK : < 0,1)",
+             "—" if m.slope_p_value is None else "< 0,001" if m.slope_p_value < 0.001
+             else number_fr(m.slope_p_value, 3)),
             ("R²", number_fr(m.r2, 2)),
-            ("ASHRAE Guideline 14", "oui" if m.meets_guideline14 else "non"),
-        ):
+        ]
+        for label, value in rows:
             table.add_row(label, value)
         console.print(table)
+        for criterion in b.criteria:
+            console.print(f"{Reason.of(f'savings.criterion.{criterion.code}').fr} : "
+                          f"{share(criterion.value)}, {'oui' if criterion.met else 'non'}",
+                          highlight=False)
+        if b.building in headlines.buildings:
+            console.print(headlines.buildings[b.building].fr, highlight=False)
         console.print(b.explanation_fr, highlight=False)
         for loss in b.losses:
             console.print(f"[yellow]{loss.explanation_fr}[/yellow]", highlight=False)
     if result.cabinets:
         table = Table(title="Éclairage public, contre l'ancien horaire (du coucher au lever du "
                             "soleil, pleine puissance)", title_justify="left")
-        for column in ("armoire", "mesure", "ancien horaire", "mesuré", "évité", "€",
-                       "kg CO2e"):
+        for column in ("armoire", "mesure", "ancien horaire", "mesuré", f"évité (± à {pct})",
+                       "€", "kg CO2e"):
             table.add_column(column, justify="left" if column in ("armoire", "mesure")
                              else "right")
         for c in result.cabinets:
             table.add_row(c.cabinet, "compteur" if c.source == "meter" else "relais",
-                          kwh(c.former_kwh), kwh(c.metered_kwh), kwh(c.avoided_kwh),
-                          number_fr(c.avoided_eur, 0), number_fr(c.avoided_co2_kg, 0))
+                          kwh(c.former_kwh), kwh(c.metered_kwh),
+                          f"{number_fr(c.avoided_kwh, 0)} ± {kwh(c.uncertainty_kwh)}",
+                          number_fr(c.avoided_eur, 0),
+                          number_fr(c.avoided_co2_kg, 0))
         console.print(table)
+        console.print(Reason.of("savings.lighting_uncertainty").fr, highlight=False)
     console.print(f"Total : {kwh(result.avoided_kwh)} évités ± {kwh(result.uncertainty_kwh)} "
                   f"({pct}), {number_fr(result.avoided_eur, 0)} €, "
                   f"{number_fr(result.avoided_co2_kg, 0)} kg de CO2e.", style="bold",
                   highlight=False)
+    console.print(Reason.of("savings.sum").fr, highlight=False)
     if result.trajectory is not None:
         print_trajectory(result.trajectory)
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy import stats
 
 from controllers.schedule import FrenchCalendar, day_exception, programmed_periods
 from gtb.model import Building, Site
@@ -124,6 +125,11 @@ BALANCE_GRID = tuple(10.0 + 0.5 * i for i in range(25))
 3 °F)."""
 MIN_DAYS_PER_TYPE = 10
 """A day type has its own intercept (and may have its own slope) from this many days."""
+MAX_SLOPE_P_VALUE = 0.1
+"""A heating slope is kept only when significant: its p-value (two-sided t-test of OLS)
+below 0.1, as CalTRACK's daily qualification asks (CalTRACK 1.0 daily guidelines, « Model
+Qualification »; eemeter's ``beta_hdd_maximum_p_value``); otherwise the intercepts-only
+model stands."""
 
 
 @dataclass(frozen=True)
@@ -133,10 +139,13 @@ class Baseline:
     ``coefficients`` gives, for each day type, its ``intercept`` (kWh/day) and ``slope``
     (kWh per degree-day); types with too few baseline days share those of their nearest
     kin (``groups`` says which). ``balance_c`` is None for a model without weather
-    dependence (intercepts only). Statistics, ASHRAE Guideline 14 with n - p: ``cv_rmse``
-    and ``nmbe`` on the days, ``monthly_cv_rmse`` and ``monthly_nmbe`` on the monthly sums
-    of the fit (n - 1: they are compared, not fitted), ``meets_guideline14`` when the
-    monthly ones are within 15 % and 5 %. Fractions, not percentages."""
+    dependence (intercepts only); ``slope_p_value`` the largest p-value of its slopes (None
+    then). No intercept is negative: a candidate with one is not qualified (CalTRACK 2.0,
+    3.4.3.2). Statistics, ASHRAE Guideline 14 with n - p: ``cv_rmse`` and ``nmbe`` on the
+    days (the NMBE of an in-sample least-squares fit is 0 by construction),
+    ``monthly_cv_rmse`` and ``monthly_nmbe`` on the monthly sums of the fit (n - 1: they are
+    compared, not fitted). Which of Guideline 14's criteria they meet is
+    ``gtb.savings.criteria``'s to say. Fractions, not percentages."""
 
     method: str
     balance_c: float | None
@@ -157,7 +166,7 @@ class Baseline:
     monthly_cv_rmse: float
     monthly_nmbe: float
     months: int
-    meets_guideline14: bool
+    slope_p_value: float | None = None
 
     @property
     def effective_n(self) -> float:
@@ -204,7 +213,9 @@ class Baseline:
             "autocorrelation": round_fraction(self.autocorrelation),
             "monthly_cv_rmse": round_fraction(self.monthly_cv_rmse),
             "monthly_nmbe": round_fraction(self.monthly_nmbe),
-            "months": self.months, "meets_guideline14": self.meets_guideline14,
+            "months": self.months,
+            "slope_p_value": (None if self.slope_p_value is None
+                              else round_fraction(self.slope_p_value)),
         }
 
 
@@ -216,6 +227,14 @@ class _Fit:
     fitted: FloatArray
     p: int
     r2_adjusted: float
+    p_values: FloatArray
+
+    def qualified(self, intercepts: int) -> bool:
+        """CalTRACK's qualification of a candidate: every slope positive and significant
+        (``MAX_SLOPE_P_VALUE``), no intercept negative (CalTRACK 2.0, 3.4.3.2)."""
+        slopes = self.beta[intercepts:]
+        return bool(np.all(slopes > 0) and np.all(self.p_values[intercepts:] < MAX_SLOPE_P_VALUE)
+                    and np.all(self.beta[:intercepts] >= 0))
 
 
 def fit_baseline(days: Sequence[DayRecord], *, method: str = "costic",
@@ -256,7 +275,7 @@ def fit_baseline(days: Sequence[DayRecord], *, method: str = "costic",
         for per_group in options:
             slopes = member * hdd[:, None] if per_group else hdd[:, None]
             fit = _ols(y, np.hstack([member, slopes]), sst, balance, per_group)
-            if np.all(fit.beta[len(labels):] > 0) and fit.r2_adjusted > best.r2_adjusted:
+            if fit.qualified(len(labels)) and fit.r2_adjusted > best.r2_adjusted:
                 best = fit
     return _baseline(best, ordered, y, labels, groups, method, sst)
 
@@ -278,7 +297,12 @@ def _ols(y: FloatArray, x: FloatArray, sst: float, balance: float | None,
     n, p = x.shape
     sse = float(((y - fitted) ** 2).sum())
     r2_adjusted = 1.0 - (sse / (n - p)) / (sst / (n - 1)) if sst > 0 else 0.0
-    return _Fit(balance, per_group, beta, fitted, p, r2_adjusted)
+    # Each coefficient's two-sided p-value: t = beta / its standard error, n - p degrees.
+    variance = sse / (n - p) * np.diag(np.linalg.pinv(x.T @ x))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.abs(beta) / np.sqrt(variance)
+    p_values = np.where(np.isfinite(t), 2.0 * stats.t.sf(t, n - p), 0.0)
+    return _Fit(balance, per_group, beta, fitted, p, r2_adjusted, p_values)
 
 
 def _baseline(fit: _Fit, days: Sequence[DayRecord], y: FloatArray, labels: list[str],
@@ -310,7 +334,7 @@ def _baseline(fit: _Fit, days: Sequence[DayRecord], y: FloatArray, labels: list[
         r2=1.0 - sse / sst if sst > 0 else 0.0, r2_adjusted=fit.r2_adjusted,
         autocorrelation=rho, monthly_cv_rmse=monthly_cv, monthly_nmbe=monthly_nmbe,
         months=months,
-        meets_guideline14=bool(months >= 2 and monthly_cv <= 0.15 and abs(monthly_nmbe) <= 0.05),
+        slope_p_value=None if fit.balance is None else float(fit.p_values[g:].max()),
     )
 
 

@@ -117,7 +117,7 @@ def savings(baseline: Baseline, reporting_days: Sequence[DayRecord], *,
     q = len(days)
     total_actual, total_expected = float(actual.sum()), float(expected.sum())
     avoided = total_expected - total_actual
-    uncertainty = _uncertainty(baseline, q, confidence) * total_expected
+    uncertainty = relative_uncertainty(baseline, q, confidence) * total_expected
     months: dict[date, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
     for record, a, e, h in zip(days, actual, expected, hdd18, strict=True):
         month = months[record.day.replace(day=1)]
@@ -139,8 +139,9 @@ def savings(baseline: Baseline, reporting_days: Sequence[DayRecord], *,
     )
 
 
-def _uncertainty(baseline: Baseline, q: int, confidence: float) -> float:
-    """The uncertainty of the predicted total as a fraction of it: FSU x F."""
+def relative_uncertainty(baseline: Baseline, q: int, confidence: float) -> float:
+    """The uncertainty at ``confidence`` of the total predicted over ``q`` reporting days, as
+    a fraction of it: FSU x F."""
     a, b, d = FSU_DAILY
     m = q / DAYS_PER_MONTH
     t = float(stats.t.ppf(0.5 + confidence / 2.0, baseline.n - baseline.p))

@@ -13,6 +13,7 @@ from typing import Any
 from gtb.i18n import number_fr
 from gtb.model import Building, Site
 from gtb.savings.baseline import Baseline, Days, SavingsError, fit_baseline
+from gtb.savings.criteria import Criterion, accepted, criteria
 from gtb.savings.lighting import CabinetSavings, cabinet_savings
 from gtb.savings.readings import building_days, cabinet_days, heating_meters
 from gtb.savings.reporting import EfficiencyLoss, Savings, efficiency_losses, savings
@@ -45,9 +46,21 @@ class BuildingSavings:
     losses: tuple[EfficiencyLoss, ...] = ()
     missing_days: int = 0
 
+    @property
+    def criteria(self) -> tuple[Criterion, ...]:
+        """ASHRAE Guideline 14's criteria, acceptance then calibration."""
+        return criteria(self.baseline, self.savings)
+
+    @property
+    def accepted(self) -> bool:
+        """Whether Guideline 14 accepts the savings (whole-building, performance path)."""
+        return accepted(self.criteria)
+
     def as_dict(self) -> dict[str, Any]:
         return {"building": self.building, "name": self.name, "meter": self.meter,
                 "kind": self.kind, "baseline": self.baseline.as_dict(),
+                "guideline14": {"accepted": self.accepted,
+                                "criteria": [c.as_dict() for c in self.criteria]},
                 "savings": self.savings.as_dict(), "explanation_fr": self.explanation_fr,
                 "explanation_en": self.explanation_en, "missing_days": self.missing_days,
                 "losses": [loss.as_dict() for loss in self.losses]}
@@ -90,9 +103,20 @@ class SpanSavings:
         return Figure.total(figures) if figures else None
 
     @property
+    def heating(self) -> Figure:
+        """The heating meters summed."""
+        return Figure.total(self._meter_figures(None))
+
+    @property
+    def lighting(self) -> Figure:
+        """The lighting cabinets summed."""
+        return Figure.total(map(Figure.of_cabinet, self.cabinets))
+
+    @property
     def total(self) -> Figure:
-        """The heating meters and the lighting cabinets summed."""
-        return Figure.total([*self._meter_figures(None), *map(Figure.of_cabinet, self.cabinets)])
+        """The heating meters and the lighting cabinets summed: each kind's uncertainties
+        added, the two kinds' combined as independent (``gtb.savings.totals``)."""
+        return Figure.independent([self.heating, self.lighting])
 
     def months(self, building: str | None = None) -> list[MonthTotal]:
         """The heating meters' monthly totals, the building's or the site's."""
@@ -325,19 +349,25 @@ def _explain(b: Building, label: str, model: Baseline, result: Savings,
           f"engine, under the same weather ({s.hdd:,.0f} degree-days) and calendar, the "
           f"baseline fitted from {model.start} to {model.end} expected "
           f"{s.baseline_kwh:,.0f}: "]
-    if s.avoided_kwh >= 0:
+    u_fr = f"± {number_fr(s.uncertainty_kwh, 0)} kWh à {_pct(s.confidence)}"
+    u_en = f"± {s.uncertainty_kwh:,.0f} kWh at {s.confidence:.0%}"
+    if not s.significant:
+        # The interval contains zero: nothing is said to be saved, nor used in excess.
+        fr.append(f"l'écart de {number_fr(abs(s.avoided_kwh), 0)} kWh ({u_fr}) reste dans "
+                  "l'incertitude du modèle : ni économie ni surconsommation n'est démontrée.")
+        en.append(f"the difference of {abs(s.avoided_kwh):,.0f} kWh ({u_en}) is within the "
+                  "model's uncertainty: neither a saving nor an excess is shown.")
+    elif s.avoided_kwh > 0:
         fr.append(f"{number_fr(s.avoided_kwh, 0)} kWh évités ({number_fr(100 * s.fraction, 1)} %"
-                  f"), ± {number_fr(s.uncertainty_kwh, 0)} kWh à {_pct(s.confidence)}, soit "
-                  f"{number_fr(s.avoided_eur, 0)} € et {number_fr(s.avoided_co2_kg, 0)} kg "
-                  "de CO2e.")
-        en.append(f"{s.avoided_kwh:,.0f} kWh avoided ({100 * s.fraction:.1f} %), "
-                  f"± {s.uncertainty_kwh:,.0f} kWh at {s.confidence:.0%}, that is "
-                  f"{s.avoided_eur:,.0f} € and {s.avoided_co2_kg:,.0f} kg CO2e.")
+                  f"), {u_fr}, soit {number_fr(s.avoided_eur, 0)} € et "
+                  f"{number_fr(s.avoided_co2_kg, 0)} kg de CO2e.")
+        en.append(f"{s.avoided_kwh:,.0f} kWh avoided ({100 * s.fraction:.1f} %), {u_en}, that "
+                  f"is {s.avoided_eur:,.0f} € and {s.avoided_co2_kg:,.0f} kg CO2e.")
     else:
-        fr.append(f"{number_fr(-s.avoided_kwh, 0)} kWh de plus que la référence "
-                  f"(± {number_fr(s.uncertainty_kwh, 0)} kWh à {_pct(s.confidence)}).")
-        en.append(f"{-s.avoided_kwh:,.0f} kWh more than the baseline "
-                  f"(± {s.uncertainty_kwh:,.0f} kWh at {s.confidence:.0%}).")
+        fr.append(f"le bâtiment a consommé {number_fr(-s.avoided_kwh, 0)} kWh de plus que "
+                  f"prévu à météo égale ({u_fr}).")
+        en.append(f"the building used {-s.avoided_kwh:,.0f} kWh more than expected at equal "
+                  f"weather ({u_en}).")
     lost = sum(loss.excess_kwh for loss in losses)
     if lost > 0:
         spans_fr = ", ".join(f"du {loss.start:%d/%m/%Y} au {loss.end:%d/%m/%Y}"
@@ -354,14 +384,11 @@ def _explain(b: Building, label: str, model: Baseline, result: Savings,
                   + (f"{without:,.0f} kWh would have been avoided." if without >= 0 else
                      f"the difference would have been {-without:,.0f} kWh over the "
                      "baseline."))
-    if not s.significant:
-        fr.append(" L'écart reste dans l'incertitude du modèle : il n'est pas démontré.")
-        en.append(" The difference is within the model's uncertainty: it is not shown.")
-    if not model.meets_guideline14:
-        fr.append(" La référence ne tient pas les seuils de l'ASHRAE Guideline 14 (écart "
-                  "mensuel ≤ 15 %, biais ≤ 5 %) : chiffre indicatif.")
-        en.append(" The baseline misses ASHRAE Guideline 14's limits (monthly CV(RMSE) "
-                  "≤ 15 %, NMBE ≤ 5 %): an indication only.")
+    if s.significant and s.avoided_kwh > 0 and not accepted(criteria(model, s)):
+        fr.append(" L'ASHRAE Guideline 14 n'accepte pas encore ce chiffre (incertitude à 68 % "
+                  "d'au moins la moitié de l'économie) : chiffre indicatif.")
+        en.append(" ASHRAE Guideline 14 does not accept this figure yet (uncertainty at 68 % "
+                  "of half the saving or more): an indication only.")
     if missing:
         fr.append(f" {missing} jour(s) sans données ne sont pas comptés.")
         en.append(f" {missing} day(s) without data are not counted.")

@@ -105,6 +105,16 @@ class Tariffs:
     def supply(self, building: str | None) -> HeatSupply:
         return self.buildings.get(building or "", self.heating)
 
+    def energy(self, meter_kind: str, building: str | None = None) -> Energy | None:
+        """The energy bought for what a meter of this kind counts (None: not energy)."""
+        if meter_kind in ("electricity", "lighting"):
+            return "electricity"
+        if meter_kind == "gas":
+            return "gas"
+        if meter_kind == "heating":
+            return self.supply(building).energy
+        return None
+
     def rate(self, meter_kind: str, building: str | None = None) -> Rate:
         """The rate of one kWh counted by a meter of this kind in this building."""
         if meter_kind in ("electricity", "lighting"):

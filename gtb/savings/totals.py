@@ -1,18 +1,24 @@
 """Figures summed over several heating meters and lighting cabinets: avoided kWh, euros and
 CO2e with their uncertainties, and the metered and expected kWh month by month.
 
-The meters' baselines are fitted apart, each on its own building's days, so their errors
-are taken as independent and their uncertainties add in quadrature, sqrt(Σ u²): the
-propagation of independent errors, as IPMVP's appendix on uncertainty combines the
-standard errors of the parts of a sum (verify). A lighting cabinet, compared with a
-timetable rather than a model, adds none.
+How uncertainties add up (docs/savings.md, « The sum over meters »):
+
+- the heating meters' baselines are fitted apart, but on the same days of the same weather
+  and calendar: their errors are likely correlated (a sunny week, a windy one, a mistyped
+  day fool every baseline alike), by an amount no year of data measures well. Their
+  uncertainties are added as they are, Σ u: the bound of the sum's uncertainty whatever
+  the correlation, the conservative choice. The lighting cabinets likewise: their former
+  hours are estimated the same way from the same sun;
+- the heating's total and the lighting's total have no cause of error in common (a model
+  of the weather on one side, an estimate of hours and power on the other): those two
+  combine as independent, sqrt(u₁² + u₂²), the propagation of independent errors.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import NamedTuple
@@ -27,11 +33,15 @@ def in_quadrature(uncertainties: Iterable[float]) -> float:
     return math.sqrt(sum(u * u for u in uncertainties))
 
 
+def bound(uncertainties: Iterable[float]) -> float:
+    """The uncertainty of a sum of figures however correlated: Σ u, its upper bound."""
+    return sum(uncertainties)
+
+
 @dataclass(frozen=True)
 class Figure:
     """Avoided kWh, euros and kg CO2e over a period, each with its uncertainty at the
-    result's confidence (0 for the lighting, compared with a timetable, not a model);
-    ``actual_kwh`` was metered where ``baseline_kwh`` was expected."""
+    result's confidence; ``actual_kwh`` was metered where ``baseline_kwh`` was expected."""
 
     actual_kwh: float
     baseline_kwh: float
@@ -49,7 +59,7 @@ class Figure:
 
     @property
     def significant(self) -> bool:
-        """Whether the saving stands out of its uncertainty (always, without one)."""
+        """Whether the interval excludes zero: the saving, or the excess, is shown."""
         return abs(self.kwh) > self.kwh_u
 
     @staticmethod
@@ -62,19 +72,28 @@ class Figure:
 
     @staticmethod
     def of_cabinet(c: CabinetSavings) -> Figure:
-        """A cabinet against its former timetable: metered, without uncertainty."""
-        return Figure(c.metered_kwh, c.former_kwh, c.avoided_kwh, 0.0, c.avoided_eur, 0.0,
-                      c.avoided_co2_kg, 0.0)
+        """A cabinet against its former timetable."""
+        return Figure(c.metered_kwh, c.former_kwh, c.avoided_kwh, c.uncertainty_kwh,
+                      c.avoided_eur, c.uncertainty_eur, c.avoided_co2_kg, c.uncertainty_co2_kg)
 
     @staticmethod
     def total(figures: Iterable[Figure]) -> Figure:
-        """The sum (of nothing: zero); the uncertainties of independent meters add in
+        """The sum of meters of one kind (of nothing: zero); their uncertainties, possibly
+        correlated, add up (``bound``)."""
+        return Figure._sum(list(figures), bound)
+
+    @staticmethod
+    def independent(figures: Iterable[Figure]) -> Figure:
+        """The sum of figures whose errors have no common cause: uncertainties in
         quadrature."""
-        found = list(figures)
+        return Figure._sum(list(figures), in_quadrature)
+
+    @staticmethod
+    def _sum(found: list[Figure], combine: Callable[[Iterable[float]], float]) -> Figure:
         return Figure(sum(f.actual_kwh for f in found), sum(f.baseline_kwh for f in found),
-                      sum(f.kwh for f in found), in_quadrature(f.kwh_u for f in found),
-                      sum(f.eur for f in found), in_quadrature(f.eur_u for f in found),
-                      sum(f.co2 for f in found), in_quadrature(f.co2_u for f in found))
+                      sum(f.kwh for f in found), combine(f.kwh_u for f in found),
+                      sum(f.eur for f in found), combine(f.eur_u for f in found),
+                      sum(f.co2 for f in found), combine(f.co2_u for f in found))
 
 
 class MonthTotal(NamedTuple):

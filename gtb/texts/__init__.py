@@ -214,5 +214,6 @@ def _field(value: Any, spec: str, reason: Reason, lang: Lang) -> str:
 JOINS: Mapping[str, tuple[str, str]] = {
     "and": (" ; ", "; "),
     "comma": (", ", ", "),
+    "sentences": (" ", " "),
 }
 """How a list of reasons is joined, by the format spec of its field."""

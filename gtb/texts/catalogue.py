@@ -556,6 +556,113 @@ _JOBS: dict[str, Template] = {
                                "consumption within the baseline's band since {since:date}"),
 }
 
+_SAVINGS: dict[str, Template] = {
+    # one headline per period (gtb/savings/headline.py)
+    "savings.headline": ("{parts:sentences}", "{parts:sentences}"),
+    "savings.subject.commune": ("La commune", "The commune"),
+    "savings.subject.building": ("Le bâtiment « {name} »", "The building “{name}”"),
+    "savings.not_demonstrated": (
+        "Pas d'économie démontrée : l'écart de {gap:whole} kWh avec la référence reste dans "
+        "son incertitude (± {u:whole} kWh à {confidence:percent} de confiance).",
+        "No saving shown: the difference of {gap:whole} kWh from the baseline is within its "
+        "uncertainty (± {u:whole} kWh at {confidence:percent} confidence)."),
+    "savings.saved": (
+        "{subject} a économisé {kwh:whole} kWh à météo égale (± {u:whole} kWh à "
+        "{confidence:percent} de confiance), soit {eur} et {co2}.",
+        "{subject} saved {kwh:whole} kWh at equal weather (± {u:whole} kWh at "
+        "{confidence:percent} confidence), that is {eur} and {co2}."),
+    "savings.more": (
+        "{subject} a consommé {kwh:whole} kWh de plus que prévu à météo égale (± {u:whole} "
+        "kWh à {confidence:percent} de confiance), soit {eur} et {co2}.",
+        "{subject} used {kwh:whole} kWh more than expected at equal weather (± {u:whole} kWh "
+        "at {confidence:percent} confidence), that is {eur} and {co2}."),
+    "savings.eur.saved": ("{eur:whole} € économisés", "{eur:whole} € saved"),
+    "savings.eur.more": ("{eur:whole} € dépensés en plus", "{eur:whole} € spent over"),
+    "savings.co2.saved": ("{co2:whole} kg de CO2e évités", "{co2:whole} kg CO2e avoided"),
+    "savings.co2.more": ("{co2:whole} kg de CO2e émis en plus",
+                         "{co2:whole} kg CO2e emitted over"),
+    "savings.differ": (
+        "Les euros et le CO2e ne suivent pas les kWh, car chaque énergie pèse différemment : "
+        "{carriers:comma} ; or {rates:comma}.",
+        "Euros and CO2e do not follow the kWh, as each energy weighs differently: "
+        "{carriers:comma}; and {rates:comma}."),
+    "savings.carrier.heating.saved": ("le chauffage ({energy}) a économisé {kwh:whole} kWh",
+                                      "heating ({energy}) saved {kwh:whole} kWh"),
+    "savings.carrier.heating.more": ("le chauffage ({energy}) a consommé {kwh:whole} kWh de "
+                                     "plus", "heating ({energy}) used {kwh:whole} kWh more"),
+    "savings.carrier.lighting.saved": ("l'éclairage public ({energy}) a économisé {kwh:whole} "
+                                       "kWh", "public lighting ({energy}) saved {kwh:whole} "
+                                       "kWh"),
+    "savings.carrier.lighting.more": ("l'éclairage public ({energy}) a consommé {kwh:whole} "
+                                      "kWh de plus", "public lighting ({energy}) used "
+                                      "{kwh:whole} kWh more"),
+    "savings.rate": ("un kWh {energy} coûte {cents:number} c€ et émet {grams:whole} g de "
+                     "CO2e", "a kWh of {energy} costs {cents:number} c€ and emits "
+                     "{grams:whole} g CO2e"),
+    "savings.energy_of.electricity": ("d'électricité", "electricity"),
+    "savings.energy_of.gas": ("de gaz", "gas"),
+    "savings.energy_of.heat_network": ("de réseau de chaleur", "heat network"),
+    "savings.energy_of.fuel_oil": ("de fioul", "fuel oil"),
+    "savings.energy_of.wood": ("de bois", "wood"),
+    "savings.energy.electricity": ("électricité", "electricity"),
+    "savings.energy.gas": ("gaz", "gas"),
+    "savings.energy.heat_network": ("réseau de chaleur", "heat network"),
+    "savings.energy.fuel_oil": ("fioul", "fuel oil"),
+    "savings.energy.wood": ("bois", "wood"),
+    "savings.causes": ("Ce que le moteur sait de la période : {causes:and}.",
+                       "What the engine knows of the period: {causes:and}."),
+    "savings.cause.loss": ("une dérive de consommation détectée du {first:date} au "
+                           "{last:date} ({kwh:whole} kWh de plus)",
+                           "a loss of efficiency detected from {first:date} to {last:date} "
+                           "({kwh:whole} kWh over)"),
+    "savings.cause.alarms": ("alarmes de défaut levées : {count:whole}",
+                             "fault alarms raised: {count:whole}"),
+    "savings.cause.overrides": ("dérogations de consigne (plus de confort) : {count:whole}",
+                                "setpoint overrides (more comfort): {count:whole}"),
+    "savings.cause.events": ("événements à l'agenda (plus d'occupation) : {count:whole}",
+                             "agenda events (more occupancy): {count:whole}"),
+    # ASHRAE Guideline 14's criteria (gtb/savings/criteria.py), and how sums are made
+    "savings.criterion.fsu": (
+        "Guideline 14, bâtiment entier (option C) : incertitude à 68 % sous 50 % de "
+        "l'économie", "Guideline 14, whole building (option C): uncertainty at 68 % under "
+        "50 % of the saving"),
+    "savings.criterion.cv_rmse": (
+        "Guideline 14, bâtiment entier, voie prescriptive : CV(RMSE) de la référence sous "
+        "20 %", "Guideline 14, whole building, prescriptive path: baseline CV(RMSE) under "
+        "20 %"),
+    "savings.criterion.calibration_cv_rmse": (
+        "Guideline 14, calage d'une simulation (pour information) : CV(RMSE) mensuel "
+        "≤ 15 %", "Guideline 14, calibration of a simulation (for information): monthly "
+        "CV(RMSE) ≤ 15 %"),
+    "savings.criterion.calibration_nmbe": (
+        "Guideline 14, calage d'une simulation (pour information) : NMBE mensuel ≤ ± 5 %",
+        "Guideline 14, calibration of a simulation (for information): monthly NMBE "
+        "≤ ± 5 %"),
+    "savings.sum": (
+        "Sommes : les incertitudes des compteurs de chauffage s'additionnent (ils partagent "
+        "la météo et le calendrier, leurs erreurs vont souvent dans le même sens : c'est la "
+        "borne prudente), de même pour les armoires d'éclairage (la même estimation des "
+        "heures de nuit) ; le chauffage et l'éclairage, sans cause d'erreur commune, se "
+        "combinent comme indépendants (racine de la somme des carrés).",
+        "Sums: the heating meters' uncertainties add up (they share the weather and the "
+        "calendar, their errors often go the same way: the conservative bound), and so do "
+        "the lighting cabinets' (the same estimate of the night's hours); heating and "
+        "lighting, without a common cause of error, combine as independent (root sum of "
+        "squares)."),
+    "savings.lighting_uncertainty": (
+        "Incertitude de l'éclairage : l'ancien fonctionnement estimé (heures du coucher au "
+        "lever du soleil ± 5 %, puissance nominale ± 5 %) et la mesure (compteur ± 2 %, ou "
+        "heures allumées × puissance ± 5 %).",
+        "Lighting's uncertainty: the former operation estimated (hours from sunset to "
+        "sunrise ± 5 %, nominal power ± 5 %) and the metering (meter ± 2 %, or lit hours "
+        "× power ± 5 %)."),
+    "savings.cause.unknown": (
+        "Cause inconnue : le moteur n'a relevé sur la période ni dérive, ni alarme, ni "
+        "dérogation de consigne, ni événement à l'agenda.",
+        "Cause unknown: over the period the engine found no loss of efficiency, alarm, "
+        "setpoint override or agenda event."),
+}
+
 _AGENDA: dict[str, Template] = {
     "agenda.added": ("Agenda : ajout de « {label} »", "Agenda: « {label} » added"),
     "agenda.changed": ("Agenda : modification de « {label} »", "Agenda: « {label} » changed"),
@@ -582,7 +689,8 @@ _PEOPLE: dict[str, Template] = {
 }
 
 CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPATION, **_HEATING,
-                                  **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE}
+                                  **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE,
+                                  **_SAVINGS}
 """Every reason code written by a template, and its French and English."""
 
 WRITERS: dict[str, Callable[[Reason, Lang], str]] = {**WATCH_WRITERS}
