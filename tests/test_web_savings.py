@@ -149,7 +149,11 @@ def test_the_page_finds_the_planted_saving_within_its_uncertainty(
     page = rig.client("mairie-viewer").get("/savings").get_data(as_text=True)
     for building in BUILDINGS:
         card = text(section(page, f"building-{building}"))
-        assert "référence fiable (ASHRAE Guideline 14)" in card
+        assert "économie acceptée (ASHRAE Guideline 14)" in card
+        # Each period's headline, read aloud: the kWh, euros and CO2e saved, at equal weather.
+        assert re.search(r"Le bâtiment « [^»]+ » a économisé \d+ kWh à météo égale \(± \d+ kWh "
+                         r"à 90 % de confiance\), soit \d+ € économisés et \d+ kg de CO2e "
+                         r"évités\.", card), card
         this_month, since_start = AVOIDED.findall(card)
         avoided, uncertainty = number(since_start[0]), number(since_start[1])
         planted = two_years.planted[building]
@@ -172,12 +176,19 @@ def test_the_page_finds_the_planted_saving_within_its_uncertainty(
 def test_the_lighting_per_cabinet(rig: PanelRig, two_years: History) -> None:
     page = text(rig.client("mairie-viewer").get("/savings").get_data(as_text=True))
     for cabinet in rig.site.cabinets:
-        found = re.search(re.escape(cabinet.name) + r" ([\d]+) ([\d]+) ([\d]+) ([\d,]+) %", page)
+        found = re.search(re.escape(cabinet.name) + r" (\d+) (\d+) (\d+) ± (\d+) ([\d,]+) %",
+                          page)
         assert found, cabinet.name
-        former, metered, avoided = map(float, found.groups()[:3])
-        assert avoided == pytest.approx(two_years.planted[cabinet.id], rel=0.01)
-        assert avoided == pytest.approx(former - metered, abs=1)
-        assert number(found[4]) == pytest.approx(100 * LIGHTING_SAVED, abs=0.1)
+        former, metered, avoided, uncertainty = map(float, found.groups()[:4])
+        # Against the former operation's estimate: its hours and power (5 % each) and
+        # the meter (2 %), rounded alike to the uncertainty's two digits.
+        assert uncertainty == pytest.approx(math.hypot(former * math.hypot(0.05, 0.05),
+                                                       metered * 0.02), rel=0.05)
+        assert abs(avoided - two_years.planted[cabinet.id]) <= uncertainty
+        assert abs(avoided - (former - metered)) <= 0.05 * uncertainty
+        assert number(found[5]) == pytest.approx(100 * LIGHTING_SAVED, abs=0.1)
+    assert "Incertitude de l'éclairage : l'ancien fonctionnement estimé" in page
+    assert "Sommes : les incertitudes des compteurs de chauffage s'additionnent" in page
 
 
 def test_the_bars_are_svg_with_a_title_and_a_table(rig: PanelRig) -> None:
@@ -228,12 +239,25 @@ def test_the_building_page_gives_its_models_quality(rig: PanelRig) -> None:
     assert "Économies — Mairie" in page
     assert "Année de référence 13/01/2024 – 11/01/2025 (365 jours de relevés)" in page
     assert f"Le chauffage démarre sous {BALANCE:.1f} °C".replace(".", ",") in page
-    r2 = re.search(r"\(R²\) (\d+) %", page)
+    assert ("À 68 % de confiance, l'incertitude de l'économie est inférieure à la moitié de "
+            "l'économie : l'ASHRAE Guideline 14 accepte ce chiffre.") in page
+    # The model and Guideline 14's criteria are for the auditor, in a collapsed section.
+    raw = rig.client("mairie-viewer").get("/savings/mairie").get_data(as_text=True)
+    details = raw[raw.index('<details class="auditor">'):]
+    details = text(details[:details.index("</details>")])
+    assert details.strip().startswith("Détails pour l'auditeur")
+    r2 = re.search(r"\(R²\) (\d+) %", details)
     assert r2 is not None and int(r2[1]) >= 90
-    cv = re.search(r"Écart mois par mois, CV\(RMSE\) ([\d,]+) %", page)
-    assert cv is not None and number(cv[1]) <= 15
-    assert "ses chiffres sont fiables" in page
-    assert "jour ouvert" in page and "Par degré-jour (kWh)" in page
+    assert "jour ouvert" in details and "Par degré-jour (kWh)" in details
+    assert "Aucune part fixe n'est négative" in details
+    acceptance = re.search(r"Guideline 14, bâtiment entier \(option C\) : incertitude à 68 % "
+                           r"sous 50 % de l'économie ([\d,]+) % oui", details)
+    assert acceptance is not None and number(acceptance[1]) < 50
+    calibration = re.search(r"Guideline 14, calage d'une simulation \(pour information\) : "
+                            r"CV\(RMSE\) mensuel ≤ 15 % ([\d,]+) % (oui|non)", details)
+    assert calibration is not None
+    assert "Sources : CalTRACK 2.0" in details
+    assert "Part fixe" not in text(raw[:raw.index('<details class="auditor">')])
     assert AVOIDED.search(page)
     assert rig.client("mairie-viewer").get("/savings/grenier").status_code == 404
 
@@ -258,6 +282,28 @@ def test_the_monthly_report_has_a_page_per_building_and_prints(rig: PanelRig) ->
     assert "@page { size: A4;" in printed
     assert ".report-building { break-before: page;" in printed
     assert "body > header, .skip, .no-print" in printed
+
+
+def test_a_report_is_fixed_to_its_month(rig: PanelRig) -> None:
+    client = rig.client("mairie-viewer")
+
+    def since_start(page: str) -> str:
+        plain = text(page)
+        return plain[plain.index("Depuis le démarrage du moteur"):plain.index("Éclairage public")]
+
+    before = since_start(client.get("/savings/report?month=2025-12").get_data(as_text=True))
+    assert before.startswith("Depuis le démarrage du moteur (12/01/2025 – 31/12/2025)")
+    overview = text(client.get("/savings").get_data(as_text=True))
+    # Later data: the town hall's meter counts 5,000 kWh more on 5 January 2026.
+    meter = heating_meters(rig.site, rig.site.buildings[0])[0]
+    evening = datetime.combine(date(2026, 1, 5), time(23, 45), PARIS)
+    (last,) = rig.store.samples.read(meter, evening - timedelta(hours=1), evening)
+    assert last.value is not None
+    rig.store.samples.write([Sample(meter, evening, last.value + 5000.0)])
+    rig.store.rollups.compute(evening - timedelta(hours=1), evening + timedelta(hours=1))
+    assert text(client.get("/savings").get_data(as_text=True)) != overview
+    after = since_start(client.get("/savings/report?month=2025-12").get_data(as_text=True))
+    assert after == before
 
 
 def test_the_report_of_a_month_without_figures_and_a_bad_month(rig: PanelRig) -> None:
@@ -296,13 +342,14 @@ def test_figures_are_computed_once_a_day_until_the_history_changes(
     client = rig.client("mairie-viewer")
     for path in ("/savings", "/savings/mairie", "/savings", "/savings/report?month=2025-12"):
         assert client.get(path).status_code == 200
-    assert calls == [(ENGINE, YESTERDAY)]
+    # The report's figures end with its month (a reprint gives the same): computed apart.
+    assert calls == [(ENGINE, YESTERDAY), (ENGINE, date(2025, 12, 31))]
     # A late reading of yesterday changes the history: the figures are made again.
     late = datetime.combine(YESTERDAY, time(12, 30), PARIS)
     rig.store.samples.write([Sample("mairie.temp-ext", late, 5.0)])
     rig.store.rollups.compute(late, late + timedelta(hours=1))
     assert client.get("/savings").status_code == 200
-    assert len(calls) == 2
+    assert len(calls) == 3
     # And a new day too (the session of yesterday has ended: signed in again).
     rig.clock.advance(86400)
     assert rig.client("mairie-viewer").get("/savings").status_code == 200
@@ -361,7 +408,8 @@ def test_the_pages_in_english(rig: PanelRig, young: PanelRig) -> None:
     for english in ("Energy savings", "kWh avoided ±", "(90 % confidence)", "This month",
                     "Since the engine took over", "Path of the décret tertiaire",
                     "the commune is ahead of this path.", "Public lighting, per cabinet",
-                    "How to read these figures", "reliable baseline (ASHRAE Guideline 14)"):
+                    "How to read these figures", "saving accepted (ASHRAE Guideline 14)",
+                    "The commune saved"):
         assert english in page
     assert "évités" not in page and "Comment lire" not in page
     page = text(client.get("/savings/mairie").get_data(as_text=True))

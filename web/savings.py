@@ -27,6 +27,7 @@ from flask.blueprints import BlueprintSetupState
 from gtb.model import Building, Site
 from gtb.model.points import Role
 from gtb.savings.baseline import SavingsError
+from gtb.savings.headline import Headlines, span_headlines
 from gtb.savings.lighting import CabinetSavings
 from gtb.savings.readings import heating_meters
 from gtb.savings.rounding import rounded
@@ -43,6 +44,7 @@ from gtb.savings.site import (
 from gtb.savings.totals import Figure, MonthTotal, month_end
 from gtb.savings.trajectory import Trajectory, subject_to_decree
 from gtb.store.accounts import UserRole
+from gtb.texts import Reason
 from web import i18n
 from web.auth import role_required
 from web.charts import LineChart, bar_chart, line_chart
@@ -72,10 +74,6 @@ EN: dict[str, str] = {
     "La commune": "The commune",
     "Ce mois-ci": "This month",
     "Depuis le démarrage du moteur": "Since the engine took over",
-    "Ces totaux comptent le chauffage des bâtiments et l'éclairage public ; l'incertitude "
-    "est celle du chauffage, l'éclairage étant mesuré.":
-        "These totals count the buildings' heating and the public lighting; the "
-        "uncertainty is the heating's, the lighting being metered.",
     "Chauffage de la commune, mois par mois : mesuré et référence":
         "The commune's heating, month by month: metered and baseline",
     ", chauffage mois par mois : mesuré et référence":
@@ -92,14 +90,14 @@ EN: dict[str, str] = {
     "d'écart avec la référence": "of difference from the baseline",
     "de confiance": "confidence",
     "de la consommation attendue": "of the expected consumption",
+    "économie acceptée (ASHRAE Guideline 14)": "saving accepted (ASHRAE Guideline 14)",
+    "chiffre indicatif (ASHRAE Guideline 14 : incertitude trop grande)":
+        "an indication (ASHRAE Guideline 14: uncertainty too large)",
+    "Ces totaux comptent le chauffage des bâtiments et l'éclairage public.":
+        "These totals count the buildings' heating and the public lighting.",
     "économisés": "saved",
     "dépensés en plus": "spent over",
     "émis en plus": "emitted over",
-    "L'écart reste dans l'incertitude : l'économie n'est pas encore démontrée.":
-        "The difference is within the uncertainty: the saving is not shown yet.",
-    "référence fiable (ASHRAE Guideline 14)": "reliable baseline (ASHRAE Guideline 14)",
-    "référence indicative (hors ASHRAE Guideline 14)":
-        "indicative baseline (outside ASHRAE Guideline 14)",
     # The bars
     "Pour chaque mois, à gauche ce que la référence prévoyait sans le pilotage, à droite ce "
     "qui a été mesuré, en kWh ; les chiffres sont dans le tableau qui suit.":
@@ -171,19 +169,52 @@ EN: dict[str, str] = {
                                                  "weather",
     "Part expliquée par la météo et le calendrier (R²)":
         "Share explained by the weather and the calendar (R²)",
-    "Écart mois par mois, CV(RMSE)": "Month-by-month error, CV(RMSE)",
-    "au plus 15 %": "15 % at most",
-    "Biais sur les mois, NMBE": "Bias over the months, NMBE",
-    "au plus ± 5 %": "± 5 % at most",
     "Écart jour par jour, CV(RMSE)": "Day-by-day error, CV(RMSE)",
-    "La référence retrouve, mois par mois, la consommation réelle de l'année de référence "
-    "dans les limites de l'ASHRAE Guideline 14 : ses chiffres sont fiables.":
-        "The baseline finds, month by month, the real consumption of the reference year "
-        "within ASHRAE Guideline 14's limits: its figures are reliable.",
-    "La référence ne retrouve pas assez bien la consommation de l'année de référence pour "
-    "tenir les limites de l'ASHRAE Guideline 14 : ses chiffres sont indicatifs.":
-        "The baseline does not find the reference year's consumption well enough to keep "
-        "within ASHRAE Guideline 14's limits: its figures are an indication.",
+    "À 68 % de confiance, l'incertitude de l'économie est inférieure à la moitié de "
+    "l'économie : l'ASHRAE Guideline 14 accepte ce chiffre.":
+        "At 68 % confidence, the saving's uncertainty is less than half the saving: ASHRAE "
+        "Guideline 14 accepts this figure.",
+    "À 68 % de confiance, l'incertitude est d'au moins la moitié de l'économie, ou rien "
+    "n'est économisé : l'ASHRAE Guideline 14 n'accepte pas ce chiffre, qui reste indicatif.":
+        "At 68 % confidence, the uncertainty is half the saving or more, or nothing is "
+        "saved: ASHRAE Guideline 14 does not accept this figure, which remains an "
+        "indication.",
+    "Détails pour l'auditeur": "Details for the auditor",
+    "Aucune part fixe n'est négative : un modèle qui en demanderait une (la droite des "
+    "jours chauffés prolongée sous zéro, un artefact d'extrapolation, pas une consommation) "
+    "est écarté, comme le veut CalTRACK 2.0 (3.4.3.2). La pente de chauffage n'est gardée "
+    "que positive et significative (p < 0,1, CalTRACK) ; sinon la référence ne dépend pas "
+    "de la météo.":
+        "No fixed part is negative: a model that would need one (the line of the heated "
+        "days extended below zero, an artefact of extrapolation, not a consumption) is "
+        "set aside, as CalTRACK 2.0 requires (3.4.3.2). The heating slope is kept only "
+        "when positive and significant (p < 0.1, CalTRACK); otherwise the baseline does "
+        "not depend on the weather.",
+    "Pente de chauffage, p-valeur": "Heating slope, p-value",
+    "ajusté": "adjusted",
+    "Biais jour par jour, NMBE": "Day-by-day bias, NMBE",
+    "nul par construction sur les jours où le modèle est ajusté":
+        "zero by construction on the days the model is fitted on",
+    "Autocorrélation des résidus": "Autocorrelation of the residuals",
+    "Critères de l'ASHRAE Guideline 14 : ceux qui acceptent une économie, puis ceux du "
+    "calage d'une simulation, pour information":
+        "ASHRAE Guideline 14's criteria: those that accept a saving, then those of the "
+        "calibration of a simulation, for information",
+    "Critère": "Criterion",
+    "Valeur": "Value",
+    "Tenu": "Met",
+    "oui": "yes",
+    "non": "no",
+    "Sources : CalTRACK 2.0 (modèle journalier, 3.2 à 3.4 ; incertitude, 4.3.2.4) et "
+    "CalTRACK 1.0 (p < 0,1) ; ASHRAE Guideline 14-2014 (bâtiment entier : incertitude sous "
+    "50 % de l'économie à 68 % ; calage d'une simulation : CV(RMSE) 15 % et NMBE 5 % "
+    "mensuels, 30 % et 10 % horaires). Le détail est dans la documentation "
+    "(docs/savings.md).":
+        "Sources: CalTRACK 2.0 (daily model, 3.2 to 3.4; uncertainty, 4.3.2.4) and CalTRACK "
+        "1.0 (p < 0.1); ASHRAE Guideline 14-2014 (whole building: uncertainty under 50 % of "
+        "the saving at 68 %; calibration of a simulation: CV(RMSE) 15 % and NMBE 5 % "
+        "monthly, 30 % and 10 % hourly). The details are in the documentation "
+        "(docs/savings.md).",
     "La référence, jour par jour : une part fixe selon le type de jour, plus une part par "
     "degré-jour de froid": "The baseline, day by day: a fixed part by type of day, plus a "
                            "part per degree-day of cold",
@@ -231,10 +262,6 @@ EN: dict[str, str] = {
     "de chauffage": "of heating",
     "sans le pilotage, avec la même météo et le même calendrier, la référence en prévoyait":
         "without the engine, under the same weather and calendar, the baseline expected",
-    "L'écart dépasse l'incertitude du modèle : il est dû au pilotage.":
-        "The difference exceeds the model's uncertainty: it is due to the engine.",
-    "L'écart reste dans l'incertitude du modèle : il n'est pas démontré ce mois-ci.":
-        "The difference is within the model's uncertainty: it is not shown this month.",
     # How to read the figures
     "Comment lire ces chiffres": "How to read these figures",
     "La référence": "The baseline",
@@ -269,16 +296,16 @@ EN: dict[str, str] = {
         "in 10 of lying between 10,500 and 14,300 kWh. When the uncertainty is larger than "
         "the saving, the saving is not shown: the figure says so.",
     "La qualité de la référence": "The quality of the baseline",
-    "Nous vérifions chaque référence avec les critères de l'ASHRAE Guideline 14, la règle "
-    "qui fait autorité pour mesurer des économies d'énergie : sur l'année de référence, le "
-    "modèle doit retrouver la consommation de chaque mois à 15 % près en moyenne, sans "
-    "pencher de plus de 5 % d'un côté. Une référence qui les respecte donne des chiffres "
-    "fiables ; sinon, ils sont indicatifs. Le détail de chaque bâtiment donne ces chiffres.":
-        "We check each baseline against ASHRAE Guideline 14, the standard rule for "
-        "measuring energy savings: over the reference year, the model must find each "
-        "month's consumption within 15 % on average, leaning no more than 5 % to one side. "
-        "A baseline that keeps to them gives reliable figures; otherwise they are an "
-        "indication. Each building's details give these figures.",
+    "Nous jugeons chaque économie selon l'ASHRAE Guideline 14, la règle qui fait autorité "
+    "pour mesurer des économies d'énergie sur le compteur d'un bâtiment entier : "
+    "l'économie est acceptée quand son incertitude, à 68 % de confiance, est inférieure à "
+    "la moitié de l'économie ; sinon, le chiffre est indicatif. Le détail de chaque bâtiment "
+    "donne, pour l'auditeur, le modèle et chaque critère avec son seuil et sa source.":
+        "We judge each saving by ASHRAE Guideline 14, the standard rule for measuring "
+        "energy savings on a whole building's meter: the saving is accepted when its "
+        "uncertainty, at 68 % confidence, is less than half the saving; otherwise the "
+        "figure is an indication. Each building's details give the auditor the model and "
+        "each criterion with its threshold and source.",
     "Les euros et le CO2": "Euros and CO2",
     "Les kWh évités sont convertis en euros et en CO2e aux tarifs et facteurs d'émission "
     "suivants ; pour le chauffage, les kWh de chaleur comptés par le compteur sont ramenés "
@@ -345,7 +372,7 @@ class BuildingView:
 class SiteView:
     """Everything the savings pages show of the site, over the period since the engine
     took over (``result``, the décret tertiaire's path included) and over one month of it
-    (``month_start`` to ``month_end``)."""
+    (``month_start`` to ``month_end``), with each period's headlines."""
 
     result: SiteSavings
     month_start: date
@@ -355,6 +382,8 @@ class SiteView:
     total: Figure
     month: Figure
     bars: list[MonthTotal]
+    total_headlines: Headlines
+    month_headlines: Headlines
 
     def building(self, building_id: str) -> BuildingView:
         return next(b for b in self.buildings if b.building.id == building_id)
@@ -381,7 +410,9 @@ def _site_view(p: Panel, result: SiteSavings, first: date, last: date) -> SiteVi
                               whole.building(b.id), month.building(b.id), whole.months(b.id))
                  for b in p.site.buildings]
     return SiteView(result, first, last, buildings, month.cabinets, whole.total, month.total,
-                    whole.months())
+                    whole.months(),
+                    span_headlines(p.store, p.site, whole, result.confidence),
+                    span_headlines(p.store, p.site, month, result.confidence))
 
 
 # -- computing once a day --------------------------------------------------------------------
@@ -460,9 +491,10 @@ def _period(p: Panel) -> Period:
     return Period(today, engine_start(p.store, p.site.tz), _revision(p, today))
 
 
-def _figures(p: Panel, period: Period, month: date) -> SiteView | NoFigures:
-    """The site's figures since the engine took over, and over ``month`` (its days within
-    the period), or why there are none."""
+def _figures(p: Panel, period: Period, month: date, end: date | None = None
+             ) -> SiteView | NoFigures:
+    """The site's figures since the engine took over up to ``end`` (by default the period's
+    end: yesterday), and over ``month`` (its days within them), or why there are none."""
     cache: SavingsCache = current_app.extensions["gtb_savings"]
     if period.engine is None:
         return _no_figures(p, period, [])
@@ -470,21 +502,21 @@ def _figures(p: Panel, period: Period, month: date) -> SiteView | NoFigures:
         return _no_figures(p, period, [(
             "Le moteur a pris la main aujourd'hui : les premiers chiffres paraîtront demain.",
             "The engine took over today: the first figures will show tomorrow.")])
-    engine = period.engine
+    engine, last_day = period.engine, min(end or period.end, period.end)
 
     def compute() -> SiteSavings | SavingsError:
         try:
-            return site_savings(p.store, p.site, engine, period.end)
+            return site_savings(p.store, p.site, engine, last_day)
         except SavingsError as exc:
             return exc
 
-    result = cache.get(period.revision, ("site", engine, period.end), compute)
+    result = cache.get(period.revision, ("site", engine, last_day), compute)
     if isinstance(result, SavingsError):
         return _no_figures(p, period, [(result.fr, str(result))])
     if not result.buildings:
         return _no_figures(p, period, [(e.reason_fr, e.reason_en) for e in result.excluded])
-    first, last = max(month, engine), min(month_end(month), period.end)
-    return cache.get(period.revision, ("view", first, last),
+    first, last = max(month, engine), min(month_end(month), last_day)
+    return cache.get(period.revision, ("view", first, last, last_day),
                      lambda: _site_view(p, result, first, last))
 
 
@@ -514,13 +546,26 @@ def _context(site: Site, **values: Any) -> dict[str, Any]:
     def month_short(month: date) -> str:
         return ([m[:3] for m in MONTHS_EN] if english else SHORT_FR)[month.month - 1]
 
+    def say(reason: Reason) -> str:
+        return reason.text("en" if english else "fr")
+
+    def said(code: str) -> str:
+        return say(Reason.of(code))
+
     return {"month_name": month_name, "month_short": month_short, "rounded": rounded,
+            "say": say, "said": said, "story": _story,
             "day": lambda d: d.strftime("%d/%m/%Y"), "bar_chart": bar_chart,
             "trajectory_chart": _trajectory_chart,
             "day_types": DAY_TYPES, "energies": ENERGIES, "finite": math.isfinite, "upto": _upto,
             "meter_name": meter_name, "site": site,
             # French puts a space before a colon or a semicolon, English does not.
             "colon": ":" if english else " :", "semicolon": ";" if english else " ;", **values}
+
+
+def _story(headlines: Headlines, building: str | None = None) -> Reason | None:
+    """A period's headline: the building's (None when it has no figures), else the
+    commune's."""
+    return headlines.commune if building is None else headlines.buildings.get(building)
 
 
 def _upto(rows: Sequence[MonthTotal], month: date) -> list[MonthTotal]:
@@ -551,7 +596,10 @@ def report() -> Any:
     in_period = (period.engine is not None
                  and period.engine.replace(day=1) <= month <= period.end)
     # A month outside the period has nothing to compute: the page says which months have.
-    figures = _figures(p, period, month if in_period else period.end.replace(day=1))
+    # A report is fixed to its month: « since the engine took over » ends with it, so that
+    # a reprint gives the same figures.
+    figures = (_figures(p, period, month, month_end(month)) if in_period
+               else _figures(p, period, period.end.replace(day=1)))
     return render_template("savings_report.html", **_context(
         p.site, figures=figures, period=period, month=month, in_period=in_period))
 
