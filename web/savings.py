@@ -257,11 +257,6 @@ EN: dict[str, str] = {
     "à": "to",
     "Période du rapport": "Period of the report",
     "Le moteur pilote les bâtiments depuis le": "The engine has run the buildings since",
-    "En": "In",
-    "a consommé": "used",
-    "de chauffage": "of heating",
-    "sans le pilotage, avec la même météo et le même calendrier, la référence en prévoyait":
-        "without the engine, under the same weather and calendar, the baseline expected",
     # How to read the figures
     "Comment lire ces chiffres": "How to read these figures",
     "La référence": "The baseline",
@@ -549,8 +544,8 @@ def _context(site: Site, **values: Any) -> dict[str, Any]:
     def say(reason: Reason) -> str:
         return reason.text("en" if english else "fr")
 
-    def said(code: str) -> str:
-        return say(Reason.of(code))
+    def said(code: str, **params: Any) -> str:
+        return say(Reason.of(code, **params))
 
     return {"month_name": month_name, "month_short": month_short, "rounded": rounded,
             "say": say, "said": said, "story": _story,

@@ -112,7 +112,7 @@ def headline(span: SpanSavings, causes: Causes, confidence: float,
         found = causes.reasons()
         parts.append(Reason.of("savings.causes", causes=found) if found
                      else Reason.of("savings.cause.unknown"))
-    return Reason.of("savings.headline", parts=parts)
+    return Reason.of("savings.sentences", parts=parts)
 
 
 def _why_they_differ(span: SpanSavings, building: str | None) -> Reason:

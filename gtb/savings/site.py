@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
 from typing import Any
 
-from gtb.i18n import number_fr
 from gtb.model import Building, Site
 from gtb.savings.baseline import Baseline, Days, SavingsError, fit_baseline
 from gtb.savings.criteria import Criterion, accepted, criteria
@@ -22,6 +21,7 @@ from gtb.savings.tariffs import DEFAULT_TARIFFS, Tariffs
 from gtb.savings.totals import Figure, MonthTotal, monthly_totals
 from gtb.savings.trajectory import SiteTrajectory, site_trajectory
 from gtb.store import Store
+from gtb.texts import Reason
 
 # --- the site's figures ------------------------------------------------------------------
 
@@ -330,69 +330,42 @@ def _building_savings(store: Store, site: Site, b: Building, key: str,
     kind = ref.point.meter or "heating"
     result = savings(model, after, confidence=confidence, rate=tariffs.rate(kind, b.id))
     losses = efficiency_losses(model, after, building=b.id, meter=key, label=label)
-    fr, en = _explain(b, label, model, result, losses, len(after.missing))
-    return BuildingSavings(b.id, b.name, key, kind, model, result, fr, en, tuple(losses),
-                           len(after.missing))
+    said = _explain(label, model, result, losses, len(after.missing))
+    return BuildingSavings(b.id, b.name, key, kind, model, result, said.fr, said.en,
+                           tuple(losses), len(after.missing))
 
 
-def _explain(b: Building, label: str, model: Baseline, result: Savings,
-             losses: Sequence[EfficiencyLoss], missing: int) -> tuple[str, str]:
-    """What the figures mean, for an elected official: the losses of efficiency found in
-    the period are told apart, with what the figure would have been without them."""
+def _explain(label: str, model: Baseline, result: Savings,
+             losses: Sequence[EfficiencyLoss], missing: int) -> Reason:
+    """What the figures mean, for an elected official, in the catalogue's words: the
+    losses of efficiency found in the period are told apart, with what the figure would
+    have been without them."""
     s = result
-    period = f"du {s.start:%d/%m/%Y} au {s.end:%d/%m/%Y}"
-    fr = [f"{label} : {number_fr(s.actual_kwh, 0)} kWh mesurés {period}. Sans le pilotage, "
-          f"avec la même météo ({number_fr(s.hdd, 0)} DJU) et le même calendrier, la "
-          f"référence établie du {model.start:%d/%m/%Y} au {model.end:%d/%m/%Y} en "
-          f"prévoyait {number_fr(s.baseline_kwh, 0)} : "]
-    en = [f"{label}: {s.actual_kwh:,.0f} kWh metered from {s.start} to {s.end}. Without the "
-          f"engine, under the same weather ({s.hdd:,.0f} degree-days) and calendar, the "
-          f"baseline fitted from {model.start} to {model.end} expected "
-          f"{s.baseline_kwh:,.0f}: "]
-    u_fr = f"± {number_fr(s.uncertainty_kwh, 0)} kWh à {_pct(s.confidence)}"
-    u_en = f"± {s.uncertainty_kwh:,.0f} kWh at {s.confidence:.0%}"
-    if not s.significant:
-        # The interval contains zero: nothing is said to be saved, nor used in excess.
-        fr.append(f"l'écart de {number_fr(abs(s.avoided_kwh), 0)} kWh ({u_fr}) reste dans "
-                  "l'incertitude du modèle : ni économie ni surconsommation n'est démontrée.")
-        en.append(f"the difference of {abs(s.avoided_kwh):,.0f} kWh ({u_en}) is within the "
-                  "model's uncertainty: neither a saving nor an excess is shown.")
+    if not s.significant:  # the interval contains zero: nothing saved, nothing in excess
+        verdict = Reason.of("savings.explanation.unclear", gap=abs(s.avoided_kwh),
+                            u=s.uncertainty_kwh, confidence=s.confidence)
     elif s.avoided_kwh > 0:
-        fr.append(f"{number_fr(s.avoided_kwh, 0)} kWh évités ({number_fr(100 * s.fraction, 1)} %"
-                  f"), {u_fr}, soit {number_fr(s.avoided_eur, 0)} € et "
-                  f"{number_fr(s.avoided_co2_kg, 0)} kg de CO2e.")
-        en.append(f"{s.avoided_kwh:,.0f} kWh avoided ({100 * s.fraction:.1f} %), {u_en}, that "
-                  f"is {s.avoided_eur:,.0f} € and {s.avoided_co2_kg:,.0f} kg CO2e.")
+        verdict = Reason.of("savings.explanation.saved", kwh=s.avoided_kwh,
+                            pct=100 * s.fraction, u=s.uncertainty_kwh, confidence=s.confidence,
+                            eur=s.avoided_eur, co2=s.avoided_co2_kg)
     else:
-        fr.append(f"le bâtiment a consommé {number_fr(-s.avoided_kwh, 0)} kWh de plus que "
-                  f"prévu à météo égale ({u_fr}).")
-        en.append(f"the building used {-s.avoided_kwh:,.0f} kWh more than expected at equal "
-                  f"weather ({u_en}).")
+        verdict = Reason.of("savings.explanation.more", kwh=-s.avoided_kwh,
+                            u=s.uncertainty_kwh, confidence=s.confidence)
+    parts = [Reason.of("savings.explanation", label=label, actual=s.actual_kwh, start=s.start,
+                       end=s.end, hdd=s.hdd, base_start=model.start, base_end=model.end,
+                       expected=s.baseline_kwh, verdict=verdict)]
     lost = sum(loss.excess_kwh for loss in losses)
     if lost > 0:
-        spans_fr = ", ".join(f"du {loss.start:%d/%m/%Y} au {loss.end:%d/%m/%Y}"
-                             for loss in losses)
-        spans_en = ", ".join(f"{loss.start} to {loss.end}" for loss in losses)
         without = s.avoided_kwh + lost
-        fr.append(f" Les dérives de consommation signalées ({spans_fr}) comptent pour "
-                  f"{number_fr(lost, 0)} kWh : sans elles, "
-                  + (f"{number_fr(without, 0)} kWh auraient été évités." if without >= 0 else
-                     f"l'écart aurait été de {number_fr(-without, 0)} kWh de plus que la "
-                     "référence."))
-        en.append(f" The losses of efficiency reported ({spans_en}) account for {lost:,.0f} "
-                  "kWh: without them, "
-                  + (f"{without:,.0f} kWh would have been avoided." if without >= 0 else
-                     f"the difference would have been {-without:,.0f} kWh over the "
-                     "baseline."))
+        parts.append(Reason.of(
+            f"savings.explanation.losses_{'saved' if without >= 0 else 'more'}",
+            spans=[Reason.of("savings.span", first=loss.start, last=loss.end)
+                   for loss in losses], lost=lost, without=abs(without)))
     if s.significant and s.avoided_kwh > 0 and not accepted(criteria(model, s)):
-        fr.append(" L'ASHRAE Guideline 14 n'accepte pas encore ce chiffre (incertitude à 68 % "
-                  "d'au moins la moitié de l'économie) : chiffre indicatif.")
-        en.append(" ASHRAE Guideline 14 does not accept this figure yet (uncertainty at 68 % "
-                  "of half the saving or more): an indication only.")
+        parts.append(Reason.of("savings.explanation.indicative"))
     if missing:
-        fr.append(f" {missing} jour(s) sans données ne sont pas comptés.")
-        en.append(f" {missing} day(s) without data are not counted.")
-    return "".join(fr), "".join(en)
+        parts.append(Reason.of("savings.explanation.missing", count=missing))
+    return Reason.of("savings.sentences", parts=parts)
 
 
 def _readings_span(readings: Mapping[str, Sequence[tuple[date, float]]]) -> tuple[date, date]:

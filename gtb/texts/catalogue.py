@@ -558,8 +558,59 @@ _JOBS: dict[str, Template] = {
 
 _SAVINGS: dict[str, Template] = {
     # one headline per period (gtb/savings/headline.py)
-    "savings.headline": ("{parts:sentences}", "{parts:sentences}"),
+    "savings.sentences": ("{parts:sentences}", "{parts:sentences}"),
     "savings.subject.commune": ("La commune", "The commune"),
+    "savings.explanation": (
+        "{label} : {actual:whole} kWh mesurés du {start:date} au {end:date}. Sans le "
+        "pilotage, avec la même météo ({hdd:whole} DJU) et le même calendrier, la référence "
+        "établie du {base_start:date} au {base_end:date} en prévoyait {expected:whole} : "
+        "{verdict}",
+        "{label}: {actual:whole} kWh metered from {start:date} to {end:date}. Without the "
+        "engine, under the same weather ({hdd:whole} degree-days) and calendar, the "
+        "baseline fitted from {base_start:date} to {base_end:date} expected "
+        "{expected:whole}: {verdict}"),
+    "savings.explanation.unclear": (
+        "l'écart de {gap:whole} kWh (± {u:whole} kWh à {confidence:percent}) reste dans "
+        "l'incertitude du modèle : ni économie ni surconsommation n'est démontrée.",
+        "the difference of {gap:whole} kWh (± {u:whole} kWh at {confidence:percent}) is "
+        "within the model's uncertainty: neither a saving nor an excess is shown."),
+    "savings.explanation.saved": (
+        "{kwh:whole} kWh évités ({pct:number} %), ± {u:whole} kWh à {confidence:percent}, "
+        "soit {eur:whole} € et {co2:whole} kg de CO2e.",
+        "{kwh:whole} kWh avoided ({pct:number} %), ± {u:whole} kWh at {confidence:percent}, "
+        "that is {eur:whole} € and {co2:whole} kg CO2e."),
+    "savings.explanation.more": (
+        "le bâtiment a consommé {kwh:whole} kWh de plus que prévu à météo égale (± {u:whole} "
+        "kWh à {confidence:percent}).",
+        "the building used {kwh:whole} kWh more than expected at equal weather (± {u:whole} "
+        "kWh at {confidence:percent})."),
+    "savings.explanation.losses_saved": (
+        "Les dérives de consommation signalées ({spans:comma}) comptent pour {lost:whole} "
+        "kWh : sans elles, {without:whole} kWh auraient été évités.",
+        "The losses of efficiency reported ({spans:comma}) account for {lost:whole} kWh: "
+        "without them, {without:whole} kWh would have been avoided."),
+    "savings.explanation.losses_more": (
+        "Les dérives de consommation signalées ({spans:comma}) comptent pour {lost:whole} "
+        "kWh : sans elles, l'écart aurait été de {without:whole} kWh de plus que la "
+        "référence.",
+        "The losses of efficiency reported ({spans:comma}) account for {lost:whole} kWh: "
+        "without them, the difference would have been {without:whole} kWh over the "
+        "baseline."),
+    "savings.span": ("du {first:date} au {last:date}", "{first:date} to {last:date}"),
+    "savings.explanation.indicative": (
+        "L'ASHRAE Guideline 14 n'accepte pas encore ce chiffre (incertitude à 68 % d'au moins "
+        "la moitié de l'économie) : chiffre indicatif.",
+        "ASHRAE Guideline 14 does not accept this figure yet (uncertainty at 68 % of half "
+        "the saving or more): an indication only."),
+    "savings.explanation.missing": ("Jours sans données, non comptés : {count:whole}.",
+                                    "Days without data, not counted: {count:whole}."),
+    "savings.report_month": (
+        "En {month}, le bâtiment « {subject} » a consommé {actual:whole} kWh de chauffage ; "
+        "sans le pilotage, avec la même météo et le même calendrier, la référence en "
+        "prévoyait {expected:whole}.",
+        "In {month}, the building “{subject}” used {actual:whole} kWh of heating; without "
+        "the engine, under the same weather and calendar, the baseline expected "
+        "{expected:whole}."),
     "savings.subject.building": ("Le bâtiment « {name} »", "The building “{name}”"),
     "savings.not_demonstrated": (
         "Pas d'économie démontrée : l'écart de {gap:whole} kWh avec la référence reste dans "
