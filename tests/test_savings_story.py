@@ -225,7 +225,7 @@ def test_a_building_that_used_more_says_so_with_what_the_store_knows(
         assert said.fr.startswith("Le bâtiment « École Jules-Ferry » a consommé 4\u202f400 kWh "
                                   "de plus que prévu à météo égale (± 500 kWh à 90 % de "
                                   "confiance), soit ")
-        assert "€ dépensés en plus et " in said.fr and "kg de CO2e émis en plus." in said.fr
+        assert "€ dépensés en plus et " in said.fr and "t de CO2e émises en plus." in said.fr
         assert ("Ce que le moteur sait de la période : une dérive de consommation détectée du "
                 "08/12/2025 au 12/12/2025 (900 kWh de plus) ; alarmes de défaut levées : 1 ; "
                 "dérogations de consigne (plus de confort) : 1 ; événements à l'agenda (plus "

@@ -103,8 +103,7 @@ def headline(span: SpanSavings, causes: Causes, confidence: float,
                      kwh=abs(kwh), u=kwh_u, confidence=confidence,
                      eur=Reason.of(f"savings.eur.{'saved' if eur >= 0 else 'more'}",
                                    eur=abs(eur)),
-                     co2=Reason.of(f"savings.co2.{'saved' if co2 >= 0 else 'more'}",
-                                   co2=abs(co2)))
+                     co2=_co2(co2))
     parts = [main]
     if (eur > 0) != saved or (co2 > 0) != saved:
         parts.append(_why_they_differ(span, None if building is None else building.id))
@@ -113,6 +112,14 @@ def headline(span: SpanSavings, causes: Causes, confidence: float,
         parts.append(Reason.of("savings.causes", causes=found) if found
                      else Reason.of("savings.cause.unknown"))
     return Reason.of("savings.sentences", parts=parts)
+
+
+def _co2(kg: float) -> Reason:
+    """CO2e saved or emitted over, in tonnes from one tonne as the pages' figures show it."""
+    way = "saved" if kg >= 0 else "more"
+    if abs(kg) >= 1000:
+        return Reason.of(f"savings.co2.{way}_t", co2=abs(kg) / 1000)
+    return Reason.of(f"savings.co2.{way}", co2=abs(kg))
 
 
 def _why_they_differ(span: SpanSavings, building: str | None) -> Reason:

@@ -632,6 +632,9 @@ _SAVINGS: dict[str, Template] = {
     "savings.co2.saved": ("{co2:whole} kg de CO2e évités", "{co2:whole} kg CO2e avoided"),
     "savings.co2.more": ("{co2:whole} kg de CO2e émis en plus",
                          "{co2:whole} kg CO2e emitted over"),
+    "savings.co2.saved_t": ("{co2:number} t de CO2e évitées", "{co2:number} t CO2e avoided"),
+    "savings.co2.more_t": ("{co2:number} t de CO2e émises en plus",
+                           "{co2:number} t CO2e emitted over"),
     "savings.differ": (
         "Les euros et le CO2e ne suivent pas les kWh, car chaque énergie pèse différemment : "
         "{carriers:comma} ; or {rates:comma}.",
