@@ -73,7 +73,7 @@ def test_a_positive_slope_that_is_not_significant_is_not_kept() -> None:
     assert model.slope_p_value < 1e-6
 
 
-def test_a_negative_fixed_part_is_not_a_model() -> None:
+def test_a_fixed_part_is_never_negative() -> None:
     rng = np.random.default_rng(2)
     mean_temperature = rng.uniform(-2, 20, 365)
     # A building that heats below 13 °C only, and uses nothing else.
@@ -82,10 +82,16 @@ def test_a_negative_fixed_part_is_not_a_model() -> None:
     beta, p_value = ols(hdd18, kwh)
     assert beta[0] < -20 and beta[1] > 0 and p_value < 1e-6  # a line at 18 °C goes below 0
     days = [day(i, h, k) for i, (h, k) in enumerate(zip(hdd18, kwh, strict=True))]
+    # At 18 °C the fixed part is held at 0, the slope alone fitted: one parameter.
     at_18 = fit_baseline(days, method="meteo", balances=(18.0,))
-    assert at_18.balance_c is None  # not qualified: the intercepts-only model stands
+    assert at_18.balance_c == 18.0 and at_18.p == 1
+    assert at_18.coefficients["school"]["intercept"] == 0.0
+    slope = float(hdd18 @ kwh / (hdd18 @ hdd18))  # least squares through the origin
+    assert at_18.coefficients["school"]["slope"] == pytest.approx(slope)
+    # The grid finds the building's own balance temperature, whose fixed part is >= 0.
     found = fit_baseline(days, method="meteo")
     assert found.balance_c is not None and 12.0 <= found.balance_c <= 14.0
+    assert found.r2_adjusted > at_18.r2_adjusted
     assert all(c["intercept"] >= 0 for c in found.coefficients.values())
 
 

@@ -180,21 +180,23 @@ EN: dict[str, str] = {
         "saved: ASHRAE Guideline 14 does not accept this figure, which remains an "
         "indication.",
     "Détails pour l'auditeur": "Details for the auditor",
-    "Aucune part fixe n'est négative : un modèle qui en demanderait une (la droite des "
-    "jours chauffés prolongée sous zéro, un artefact d'extrapolation, pas une consommation) "
-    "est écarté, comme le veut CalTRACK 2.0 (3.4.3.2). La pente de chauffage n'est gardée "
-    "que positive et significative (p < 0,1, CalTRACK) ; sinon la référence ne dépend pas "
-    "de la météo.":
-        "No fixed part is negative: a model that would need one (the line of the heated "
-        "days extended below zero, an artefact of extrapolation, not a consumption) is "
-        "set aside, as CalTRACK 2.0 requires (3.4.3.2). The heating slope is kept only "
-        "when positive and significant (p < 0.1, CalTRACK); otherwise the baseline does "
-        "not depend on the weather.",
+    "Aucune part fixe n'est négative (CalTRACK 2.0, 3.4.3.2) : quand la droite des jours "
+    "chauffés, prolongée, passerait sous zéro (un artefact d'extrapolation, pas une "
+    "consommation), la part fixe de ce type de jour est tenue à 0 et le reste ajusté sans "
+    "elle. La pente de chauffage n'est gardée que positive et significative (p < 0,1, "
+    "CalTRACK) ; sinon la référence ne dépend pas de la météo.":
+        "No fixed part is negative (CalTRACK 2.0, 3.4.3.2): where the line of the heated "
+        "days, extended, would go below zero (an artefact of extrapolation, not a "
+        "consumption), that type of day's fixed part is held at 0 and the rest fitted "
+        "without it. The heating slope is kept only when positive and significant (p < 0.1, "
+        "CalTRACK); otherwise the baseline does not depend on the weather.",
     "Pente de chauffage, p-valeur": "Heating slope, p-value",
     "ajusté": "adjusted",
     "Biais jour par jour, NMBE": "Day-by-day bias, NMBE",
-    "nul par construction sur les jours où le modèle est ajusté":
-        "zero by construction on the days the model is fitted on",
+    "nul par construction sur les jours où le modèle est ajusté, tant que chaque type de "
+    "jour garde sa part fixe":
+        "zero by construction on the days the model is fitted on, as long as every type of "
+        "day keeps its fixed part",
     "Autocorrélation des résidus": "Autocorrelation of the residuals",
     "Critères de l'ASHRAE Guideline 14 : ceux qui acceptent une économie, puis ceux du "
     "calage d'une simulation, pour information":

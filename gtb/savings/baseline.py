@@ -140,11 +140,13 @@ class Baseline:
     (kWh per degree-day); types with too few baseline days share those of their nearest
     kin (``groups`` says which). ``balance_c`` is None for a model without weather
     dependence (intercepts only); ``slope_p_value`` the largest p-value of its slopes (None
-    then). No intercept is negative: a candidate with one is not qualified (CalTRACK 2.0,
-    3.4.3.2). Statistics, ASHRAE Guideline 14 with n - p: ``cv_rmse`` and ``nmbe`` on the
-    days (the NMBE of an in-sample least-squares fit is 0 by construction),
-    ``monthly_cv_rmse`` and ``monthly_nmbe`` on the monthly sums of the fit (n - 1: they are
-    compared, not fitted). Which of Guideline 14's criteria they meet is
+    then). No intercept is negative (CalTRACK 2.0, 3.4.3.2): a day type whose intercept
+    would be is given 0, a fixed part of nothing, and the others fitted without it.
+    Statistics, ASHRAE Guideline 14 with n - p: ``cv_rmse`` and ``nmbe`` on the days (the
+    NMBE of an in-sample least-squares fit is 0 by construction, while every day type keeps
+    its intercept), ``monthly_cv_rmse`` and
+    ``monthly_nmbe`` on the monthly sums of the fit (n - 1: they are compared, not
+    fitted). Which of Guideline 14's criteria they meet is
     ``gtb.savings.criteria``'s to say. Fractions, not percentages."""
 
     method: str
@@ -231,19 +233,20 @@ class _Fit:
 
     def qualified(self, intercepts: int) -> bool:
         """CalTRACK's qualification of a candidate: every slope positive and significant
-        (``MAX_SLOPE_P_VALUE``), no intercept negative (CalTRACK 2.0, 3.4.3.2)."""
+        (``MAX_SLOPE_P_VALUE``); its intercepts are never negative (``_ols``)."""
         slopes = self.beta[intercepts:]
-        return bool(np.all(slopes > 0) and np.all(self.p_values[intercepts:] < MAX_SLOPE_P_VALUE)
-                    and np.all(self.beta[:intercepts] >= 0))
+        return bool(np.all(slopes > 0)
+                    and np.all(self.p_values[intercepts:] < MAX_SLOPE_P_VALUE))
 
 
 def fit_baseline(days: Sequence[DayRecord], *, method: str = "costic",
                  balances: Sequence[float] = BALANCE_GRID) -> Baseline:
     """Fit the baseline on ``days`` (CalTRACK 2.0 daily, section 3): for each candidate
     balance temperature with enough heating days (10 days and 20 degree-days a year), OLS
-    with an intercept per day type and one slope (or one per day type); slopes must be
-    positive; the model with the highest adjusted R² wins, the intercepts-only model
-    included."""
+    with an intercept per day type and one slope (or one per day type), no intercept below
+    0 (a type's that would be is 0); a candidate qualifies when its slopes are positive and
+    significant (p < 0.1); the qualified model with the highest adjusted R² wins, the
+    intercepts-only model included."""
     if method not in HDD_METHODS:
         raise ValueError(f"degree-day method {method!r} is not one of {', '.join(HDD_METHODS)}")
     ordered = sorted(days, key=lambda d: d.day)
@@ -261,7 +264,7 @@ def fit_baseline(days: Sequence[DayRecord], *, method: str = "costic",
     tmax = np.array([d.tmax for d in ordered], dtype=np.float64)
     member = np.array([[groups[d.day_type] == g for g in labels] for d in ordered], dtype=float)
     sst = float(((y - y.mean()) ** 2).sum())
-    best = _ols(y, member, sst, None, False)
+    best = _ols(y, member, sst, None, False, len(labels))
     years = n / 365.0
     for balance in balances:
         hdd = HDD_METHODS[method](tmin, tmax, balance)
@@ -274,7 +277,7 @@ def fit_baseline(days: Sequence[DayRecord], *, method: str = "costic",
             options.append(True)
         for per_group in options:
             slopes = member * hdd[:, None] if per_group else hdd[:, None]
-            fit = _ols(y, np.hstack([member, slopes]), sst, balance, per_group)
+            fit = _ols(y, np.hstack([member, slopes]), sst, balance, per_group, len(labels))
             if fit.qualified(len(labels)) and fit.r2_adjusted > best.r2_adjusted:
                 best = fit
     return _baseline(best, ordered, y, labels, groups, method, sst)
@@ -290,18 +293,32 @@ def _groups(counts: Counter[str]) -> dict[str, str]:
 
 
 def _ols(y: FloatArray, x: FloatArray, sst: float, balance: float | None,
-         per_group: bool) -> _Fit:
-    solution, *_ = np.linalg.lstsq(x, y, rcond=None)
-    beta = np.asarray(solution, dtype=np.float64)
+         per_group: bool, intercepts: int) -> _Fit:
+    """Least squares of y on the columns of x, the first ``intercepts`` of which are the
+    day types' intercepts, none allowed below 0: a type whose intercept comes out negative
+    gets 0 (its column left out, the others fitted again) until none is (CalTRACK 2.0,
+    3.4.3.2: no negative intercept). ``p`` counts the coefficients left free; each one's
+    two-sided p-value is its t-test with n - p degrees of freedom (1 for those fixed)."""
+    n = len(y)
+    free = np.ones(x.shape[1], dtype=bool)
+    while True:
+        solution, *_ = np.linalg.lstsq(x[:, free], y, rcond=None)
+        beta = np.zeros(x.shape[1])
+        beta[free] = solution
+        negative = np.flatnonzero(beta[:intercepts] < 0)
+        if negative.size == 0:
+            break
+        free[negative] = False
     fitted = x @ beta
-    n, p = x.shape
+    p = int(free.sum())
     sse = float(((y - fitted) ** 2).sum())
     r2_adjusted = 1.0 - (sse / (n - p)) / (sst / (n - 1)) if sst > 0 else 0.0
-    # Each coefficient's two-sided p-value: t = beta / its standard error, n - p degrees.
-    variance = sse / (n - p) * np.diag(np.linalg.pinv(x.T @ x))
+    kept = x[:, free]
+    variance = sse / (n - p) * np.diag(np.linalg.pinv(kept.T @ kept))
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.abs(beta) / np.sqrt(variance)
-    p_values = np.where(np.isfinite(t), 2.0 * stats.t.sf(t, n - p), 0.0)
+        t = np.abs(beta[free]) / np.sqrt(variance)
+    p_values = np.ones(x.shape[1])
+    p_values[free] = np.where(np.isfinite(t), 2.0 * stats.t.sf(t, n - p), 0.0)
     return _Fit(balance, per_group, beta, fitted, p, r2_adjusted, p_values)
 
 
