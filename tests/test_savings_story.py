@@ -220,13 +220,16 @@ def test_a_building_that_used_more_says_so_with_what_the_store_knows(
         store.overrides.add(setpoint, 22.0, start=at - timedelta(days=30),
                             until=at - timedelta(days=29), who="gardien", why="avant",
                             at=at - timedelta(days=30))  # November: not this period's
+        zone = site.buildings[1].zones[0]
+        programme = site.programme_of(site.buildings[1], zone)
+        store.programmes.save(f"ecole.{zone.id}", programme, at=at, who="gardien")
         store.agenda.add(AgendaEntry(kind="event", label="Kermesse", scope=("ecole",),
                                      start=datetime(2025, 12, 13, 14, 0),
                                      end=datetime(2025, 12, 13, 18, 0)),
                          at=at, who="gardien")
         causes = known_causes(store, site, used_more, "ecole", date(2025, 12, 1),
                               date(2025, 12, 31))
-        assert causes == Causes((loss,), alarms=1, overrides=1, events=1)
+        assert causes == Causes((loss,), alarms=1, overrides=1, programmes=1, events=1)
         said = headline(used_more, causes, 0.9, ecole)
         assert said.fr.startswith("Le bâtiment « École Jules-Ferry » a consommé 4\u202f400 kWh "
                                   "de plus que prévu à météo égale (± 500 kWh à 90 % de "
@@ -234,8 +237,8 @@ def test_a_building_that_used_more_says_so_with_what_the_store_knows(
         assert "€ dépensés en plus et " in said.fr and "t de CO2e émises en plus." in said.fr
         assert ("Ce que le moteur sait de la période : une dérive de consommation détectée du "
                 "08/12/2025 au 12/12/2025 (900 kWh de plus) ; alarmes de défaut levées : 1 ; "
-                "dérogations de consigne (plus de confort) : 1 ; événements à l'agenda (plus "
-                "d'occupation) : 1.") in said.fr
+                "dérogations de consigne (plus de confort) : 1 ; programmes modifiés depuis le "
+                "panneau : 1 ; événements à l'agenda (plus d'occupation) : 1.") in said.fr
         assert "What the engine knows of the period: a loss of efficiency" in said.en
         # The town hall saved; a building that used more without a known cause says so.
         headlines = span_headlines(store, site, used_more, 0.9)
@@ -244,4 +247,5 @@ def test_a_building_that_used_more_says_so_with_what_the_store_knows(
         assert headlines.commune.fr.startswith("La commune a consommé 4\u202f100 kWh de plus")
     bare = headline(span(meter(model, "ecole", -4400.0, 500.0)), Causes(), 0.9, ecole)
     assert bare.fr.endswith("Cause inconnue : le moteur n'a relevé sur la période ni dérive, "
-                            "ni alarme, ni dérogation de consigne, ni événement à l'agenda.")
+                            "ni alarme, ni dérogation de consigne, ni programme modifié, ni "
+                            "événement à l'agenda.")

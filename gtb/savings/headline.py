@@ -29,25 +29,27 @@ from gtb.store import Store
 from gtb.texts import Reason
 
 HISTORY_LIMIT = 100_000
-"""Alarms and overrides read back to find those of a period (newest first)."""
+"""Alarms, overrides and programme versions read back to find those of a period."""
 
 
 @dataclass(frozen=True)
 class Causes:
     """What the engine knows of a period that can make a building use more: the losses of
-    efficiency it detected, the fault alarms raised, the setpoint overrides (more comfort)
-    and the agenda's events (more occupancy)."""
+    efficiency it detected, the fault alarms raised, the setpoint overrides and the
+    programmes changed in the panel (more comfort), and the agenda's events (more
+    occupancy)."""
 
     losses: tuple[EfficiencyLoss, ...] = ()
     alarms: int = 0
     overrides: int = 0
+    programmes: int = 0
     events: int = 0
 
     def reasons(self) -> list[Reason]:
         found = [Reason.of("savings.cause.loss", first=loss.start, last=loss.end,
                            kwh=loss.excess_kwh) for loss in self.losses]
         for code, count in (("alarms", self.alarms), ("overrides", self.overrides),
-                            ("events", self.events)):
+                            ("programmes", self.programmes), ("events", self.events)):
             if count:
                 found.append(Reason.of(f"savings.cause.{code}", count=count))
         return found
@@ -57,7 +59,7 @@ def known_causes(store: Store, site: Site, span: SpanSavings, building: str | No
                  first: date, last: date) -> Causes:
     """What the store says of ``first`` to ``last`` (local days) for the building (None: the
     whole site): the losses of efficiency found on its meters over the span, its alarms
-    raised, its setpoint overrides begun, its agenda events."""
+    raised, its setpoint overrides begun, its zones' programmes saved, its agenda events."""
     tz = site.tz
     start = datetime.combine(first, time(), tz)
     end = datetime.combine(last + timedelta(days=1), time(), tz)
@@ -75,12 +77,15 @@ def known_causes(store: Store, site: Site, span: SpanSavings, building: str | No
                     if o.point in setpoints and start <= o.start < end
                     and ours(setpoints[o.point]))
     buildings = [b for b in site.buildings if ours(b.id)]
+    programmes = sum(1 for b in buildings for z in b.zones
+                     for v in store.programmes.history(f"{b.id}.{z.id}", limit=HISTORY_LIMIT)
+                     if start <= v.saved_at < end)
     entries = [*site.agenda, *(s.entry for s in store.agenda.entries(start=first, end=last))]
     events = sum(1 for e in entries if e.kind == "event" and e.start is not None
                  and e.end is not None and e.start < end.replace(tzinfo=None)
                  and e.end > start.replace(tzinfo=None)
                  and any(e.applies_to(b.id, z.id) for b in buildings for z in b.zones))
-    return Causes(losses, alarms, overrides, events)
+    return Causes(losses, alarms, overrides, programmes, events)
 
 
 def headline(span: SpanSavings, causes: Causes, confidence: float,

@@ -673,6 +673,8 @@ _SAVINGS: dict[str, Template] = {
                              "fault alarms raised: {count:whole}"),
     "savings.cause.overrides": ("dérogations de consigne (plus de confort) : {count:whole}",
                                 "setpoint overrides (more comfort): {count:whole}"),
+    "savings.cause.programmes": ("programmes modifiés depuis le panneau : {count:whole}",
+                                 "programmes changed from the panel: {count:whole}"),
     "savings.cause.events": ("événements à l'agenda (plus d'occupation) : {count:whole}",
                              "agenda events (more occupancy): {count:whole}"),
     # ASHRAE Guideline 14's criteria (gtb/savings/criteria.py), and how sums are made
@@ -712,9 +714,9 @@ _SAVINGS: dict[str, Template] = {
         "× power ± 5 %)."),
     "savings.cause.unknown": (
         "Cause inconnue : le moteur n'a relevé sur la période ni dérive, ni alarme, ni "
-        "dérogation de consigne, ni événement à l'agenda.",
+        "dérogation de consigne, ni programme modifié, ni événement à l'agenda.",
         "Cause unknown: over the period the engine found no loss of efficiency, alarm, "
-        "setpoint override or agenda event."),
+        "setpoint override, programme change or agenda event."),
 }
 
 _AGENDA: dict[str, Template] = {
