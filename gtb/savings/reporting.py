@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from gtb.i18n import number_fr
 from gtb.savings.baseline import Baseline, DayRecord, SavingsError
 from gtb.savings.degree_days import HDD_METHODS, FloatArray
 from gtb.savings.rounding import round_fraction, round_kwh
 from gtb.savings.tariffs import DEFAULT_TARIFFS, Rate
+from gtb.texts import Reason
 
 # --- savings ---------------------------------------------------------------------------
 
@@ -283,18 +283,10 @@ def _loss(days: Sequence[DayRecord], run: list[int], excess: FloatArray, expecte
     kwh = float(excess[run].sum())
     fraction = kwh / float(expected[run].sum()) if float(expected[run].sum()) > 0 else math.inf
     first, last = days[run[0]].day, days[run[-1]].day
-    what = label or meter or building or "le compteur"
-    pct = f"+{number_fr(100 * fraction, 0)} %" if math.isfinite(fraction) else "au-delà"
-    fr = (f"Du {first:%d/%m/%Y} au {last:%d/%m/%Y} ({len(run)} jours), {what} a consommé "
-          f"{number_fr(kwh, 0)} kWh de plus que ne le prévoit sa référence pour la météo et "
-          f"le calendrier de ces jours ({pct}), bien au-delà de son incertitude. À vérifier : "
-          "une vanne ou un circulateur bloqué, une erreur dans la programmation (un réduit "
-          "de nuit ou de fin de semaine qui ne se fait plus, une dérogation oubliée), une "
-          "consigne relevée à la main, une porte ou des fenêtres restées ouvertes.")
-    en_pct = f"+{100 * fraction:.0f} %" if math.isfinite(fraction) else "beyond"
-    en = (f"From {first:%d/%m/%Y} to {last:%d/%m/%Y} ({len(run)} days), {label or meter} used "
-          f"{kwh:,.0f} kWh more than its baseline expects for those days' weather and "
-          f"calendar ({en_pct}), well beyond its uncertainty. Check for a stuck valve or "
-          "pump, a programme error (a night or weekend setback no longer applied, a "
-          "forgotten override), a setpoint raised by hand, a door or windows left open.")
-    return EfficiencyLoss(building, meter, first, last, kwh, fraction, fr, en, ongoing)
+    what: Reason | str = label or meter or building or Reason.of("savings.loss.meter")
+    above = (Reason.of("savings.loss.percent", pct=100 * fraction) if math.isfinite(fraction)
+             else Reason.of("savings.loss.beyond"))
+    said = Reason.of("savings.loss", first=first, last=last, days=len(run), what=what,
+                     kwh=kwh, excess=above)
+    return EfficiencyLoss(building, meter, first, last, kwh, fraction, said.fr, said.en,
+                          ongoing)

@@ -596,6 +596,21 @@ _SAVINGS: dict[str, Template] = {
         "The losses of efficiency reported ({spans:comma}) account for {lost:whole} kWh: "
         "without them, the difference would have been {without:whole} kWh over the "
         "baseline."),
+    "savings.loss": (
+        "Du {first:date} au {last:date} ({days:whole} jours), {what} a consommé {kwh:whole} "
+        "kWh de plus que ne le prévoit sa référence pour la météo et le calendrier de ces "
+        "jours ({excess}), bien au-delà de son incertitude. À vérifier : une vanne ou un "
+        "circulateur bloqué, une erreur dans la programmation (un réduit de nuit ou de fin de "
+        "semaine qui ne se fait plus, une dérogation oubliée), une consigne relevée à la "
+        "main, une porte ou des fenêtres restées ouvertes.",
+        "From {first:date} to {last:date} ({days:whole} days), {what} used {kwh:whole} kWh "
+        "more than its baseline expects for those days' weather and calendar ({excess}), "
+        "well beyond its uncertainty. Check for a stuck valve or pump, a programme error (a "
+        "night or weekend setback no longer applied, a forgotten override), a setpoint "
+        "raised by hand, a door or windows left open."),
+    "savings.loss.meter": ("le compteur", "the meter"),
+    "savings.loss.percent": ("+{pct:whole} %", "+{pct:whole} %"),
+    "savings.loss.beyond": ("au-delà", "beyond"),
     "savings.span": ("du {first:date} au {last:date}", "{first:date} to {last:date}"),
     "savings.explanation.indicative": (
         "L'ASHRAE Guideline 14 n'accepte pas encore ce chiffre (incertitude à 68 % d'au moins "
