@@ -768,7 +768,12 @@ def test_cli_prints_the_figures_and_their_json(history: History) -> None:
         "month", "actual_kwh", "baseline_kwh", "avoided_kwh", "avoided_eur", "avoided_co2_kg",
         "days", "hdd"}
     assert set(data["cabinets"][0]) >= {"cabinet", "former_kwh", "metered_kwh", "avoided_kwh",
-                                        "avoided_eur", "avoided_co2_kg"}
+                                        "avoided_eur", "avoided_co2_kg", "uncertainty_kwh"}
+    # The headline, with the causes read from the store, in both languages.
+    assert data["headline"]["fr"].startswith("La commune a économisé ")
+    assert data["headline"]["en"].startswith("The commune saved ")
+    assert data["headline"]["buildings"]["ecole"]["fr"].startswith(
+        "Le bâtiment « École » a économisé ")
 
 
 def test_the_month_of_a_result_has_the_figures_of_its_month(site: Site,
