@@ -72,7 +72,8 @@ def test_a_viewer_downloads_a_zone_over_local_days_as_csv(samples: PanelRig) -> 
     assert response.is_streamed
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert response.headers["Content-Disposition"] == (
-        'attachment; filename="gtb-marchiennes-le-vert-2026-01-05-2026-01-06.csv"')
+        'attachment; filename="marchiennes-le-vert_mairie-accueil_toutes-grandeurs_brutes_'
+        '2026-01-05_2026-01-06.csv"')
     comments, rows = parsed(response.get_data(as_text=True))
     assert "period: 2026-01-05T00:00:00+01:00 (included) to 2026-01-07T00:00:00+01:00 " \
            "(excluded)" in comments
@@ -109,7 +110,8 @@ def test_hourly_json_lines_of_one_quantity(samples: PanelRig) -> None:
                                      f"{PERIOD}&building=mairie&quantity=temperature"
                                      "&resolution=hour&format=json")
     assert status == 200
-    assert headers["Content-Disposition"].endswith('-2026-01-05-2026-01-06.jsonl"')
+    assert headers["Content-Disposition"] == ('attachment; filename="marchiennes-le-vert_mairie_'
+                                              'temperature_heure_2026-01-05_2026-01-06.jsonl"')
     records = [json.loads(line) for line in body.splitlines()]
     # The mairie has two temperatures: the reception's and the outdoor sensor (no samples).
     assert {r["point"] for r in records} == {ACCUEIL}
@@ -124,10 +126,12 @@ def test_the_download_is_in_the_audit_log(samples: PanelRig) -> None:
     [event] = samples.store.audit.events(kind="export")
     assert event.actor == "mairie-viewer"
     assert (event.building, event.zone) == ("mairie", "accueil")
-    assert event.message == ("Export LP (raw) du 05/01/2026 au 06/01/2026 : zone Mairie — "
-                             "Accueil et état civil, temperature")
+    assert event.message == ("Export LP (brutes) du 05/01/2026 au 06/01/2026 : zone Mairie — "
+                             "Accueil et état civil, température")
+    assert event.message_en == ("Export LP (raw) from 05/01/2026 to 06/01/2026: zone Mairie — "
+                                "Accueil et état civil, temperature")
     assert event.data == {"from": "2026-01-05", "to": "2026-01-06", "building": None,
-                          "zone": "mairie.accueil", "quantity": ["temperature"],
+                          "zone": "mairie.accueil", "cabinet": None, "quantity": ["temperature"],
                           "resolution": "raw", "format": "lp", "points": 1}
 
 
@@ -146,7 +150,7 @@ def test_the_download_is_in_the_audit_log(samples: PanelRig) -> None:
                                      "date (AAAA-MM-JJ) entre 2000 et 2100."),
     ("to=2026-01-06", "Indiquez le début et la fin de la période."),
     (f"{PERIOD}&resolution=week", "Résolution inconnue : « week » ; possibles : raw, hour"),
-    (f"{PERIOD}&format=xlsx", "Format inconnu : « xlsx » ; possibles : csv, json, lp."),
+    (f"{PERIOD}&format=xlsx", "Format inconnu : « xlsx » ; possibles : csv, csv-fr, json, lp."),
 ])
 def test_bad_parameters_are_refused_and_nothing_is_sent(
     samples: PanelRig, query: str, message: str
@@ -170,8 +174,8 @@ def test_the_form_has_a_label_for_every_field_and_last_month_by_default(rig: Pan
     page = rig.client("mairie-viewer").get("/export").get_data(as_text=True)
     form = page[page.index("<form method=\"get\""):]
     fields = re.findall(r'<(?:input|select) id="([^"]+)" name="([^"]+)"', form)
-    assert {name for _, name in fields} == {"from", "to", "building", "zone", "quantity",
-                                            "resolution", "format"}
+    assert {name for _, name in fields} == {"from", "to", "building", "zone", "cabinet",
+                                            "quantity", "resolution", "format"}
     for field_id, _ in fields:
         assert f'<label for="{field_id}">' in form
     assert 'name="from" type="date" required value="2025-12-01"' in form
@@ -196,16 +200,17 @@ def test_the_page_and_a_refusal_in_english(samples: PanelRig) -> None:
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 
 
-@pytest.mark.parametrize("template", ["alarms.html", "audit.html", "export.html"])
+@pytest.mark.parametrize("template", ["alarms.html", "audit.html", "export.html",
+                                      "export_guide.html"])
 def test_every_text_of_the_page_has_its_english(rig: PanelRig, template: str) -> None:
     texts = re.findall(r'_\("([^"]+)"\)', (TEMPLATES / template).read_text(encoding="utf-8"))
     assert texts
     catalog = rig.app.extensions["gtb_i18n"]
     assert [text for text in texts if text not in catalog] == []
-    # And the names the views hand to _(): kinds of line, quantities, resolutions, formats.
+    # And the names the views hand to _(): kinds of line, formats (the quantities and the
+    # resolutions are the catalogue's).
     from web import audit
-    named = [*audit.KINDS.values(), *web_export.QUANTITIES.values(),
-             *web_export.RESOLUTIONS.values(), *(f[0] for f in web_export.FORMATS.values())]
+    named = [*audit.KINDS.values(), *(f[0] for f in web_export.FORMATS.values())]
     assert [text for text in named if text not in catalog] == []
     # No other page's catalog gives one of these texts another English.
     from web import alarms
