@@ -1,6 +1,7 @@
 """The auditors' download through Flask's test client on a real store file: the rows and the
 header of a zone over a period, streamed; refusals before anything is sent; the audit line;
-the form and its English."""
+the form and its English; the files' names, the CSV for a French spreadsheet and the data
+guide."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from gtb import export
+from gtb import export, export_guide
 from gtb.model import Site
 from gtb.store.samples import Sample
 from web import export as web_export
 
-from .web_rig import PARIS, PanelRig, panel_rig
+from .web_rig import PARIS, ROLES, PanelRig, panel_rig
 
 
 @pytest.fixture
@@ -216,3 +217,84 @@ def test_every_text_of_the_page_has_its_english(rig: PanelRig, template: str) ->
     from web import alarms
     mine = {**alarms.EN, **audit.EN, **web_export.EN}
     assert {text: catalog[text] for text in mine if catalog[text] != mine[text]} == {}
+
+
+def test_each_download_is_named_after_what_it_holds(samples: PanelRig) -> None:
+    client = samples.client("mairie-viewer")
+    asked = [f"from={first}&to={last}&{place}&resolution={resolution}&format={fmt}"
+             for first, last in (("2026-01-05", "2026-01-06"), ("2026-01-05", "2026-01-05"))
+             for place in ("zone=mairie.accueil", "building=mairie", "cabinet=ep-centre")
+             for resolution in ("raw", "hour") for fmt in ("csv", "csv-fr")]
+    names = []
+    for query in asked:
+        status, headers, _ = download(client, query)
+        assert status == 200, query
+        disposition = headers["Content-Disposition"]
+        assert disposition.startswith('attachment; filename="') and disposition.endswith('"')
+        names.append(disposition.removeprefix('attachment; filename="').removesuffix('"'))
+    assert len(set(names)) == len(asked) == 24
+    assert all(re.fullmatch(r"[a-z0-9_.-]+", name) for name in names)
+    assert names[asked.index("from=2026-01-05&to=2026-01-05&cabinet=ep-centre&resolution=hour"
+                             "&format=csv-fr")] == (
+        "marchiennes-le-vert_ep-centre_toutes-grandeurs_heure_2026-01-05_2026-01-05_excel-fr.csv")
+
+
+def test_the_french_excel_download_reads_back_with_semicolons(samples: PanelRig) -> None:
+    response = samples.client("mairie-viewer").get(
+        f"/export/download?{PERIOD}&zone=mairie.accueil&quantity=temperature&resolution=hour"
+        "&format=csv-fr")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    data = response.get_data()
+    assert data.startswith(b"\xef\xbb\xbf")
+    table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
+    header_at = next(i for i, row in enumerate(table) if not row[0].startswith("#"))
+    rows = [dict(zip(table[header_at], row, strict=True)) for row in table[header_at + 1:]]
+    assert len(rows) == 48
+    assert (rows[0]["time_local"], rows[0]["utc_offset"], rows[0]["time_utc"]) == (
+        "05/01/2026 00:00", "UTC+01:00", "04/01/2026 23:00")
+    # i = 12 to 17 from 22:00 the evening before: 19.2, 19.3, 19.4, 19.0, 19.1, 19.2
+    assert rows[0]["value"] == "19,2" and rows[0]["max"] == "19,4"
+
+
+GUIDE_QUERY = export_guide.QUERIES[0]
+
+
+def test_the_data_guide_in_french_for_an_auditor(rig: PanelRig) -> None:
+    client = rig.client("mairie-viewer")
+    page = html.unescape(client.get("/export/guide").get_data(as_text=True))
+    assert "<h1>Guide des données</h1>" in page
+    assert "jj/mm/aaaa hh:mm" in page and "utc_offset" in page
+    assert "index cumulé d'un compteur (kWh)" in page  # the measurement energy
+    assert "l'armoire d'éclairage public" in page  # the tag cabinet
+    assert "<code>time_utc</code></dt><dd>le même instant en temps universel (UTC)" in page
+    # The site's first zone, last month (the rig's clock is on 12 January 2026).
+    assert ("<code>marchiennes-le-vert_mairie-accueil_temperature_heure_2025-12-01_2025-12-31.csv"
+            "</code>") in page
+    assert all(query.text in page for query in export_guide.QUERIES)
+    assert "guide." not in page, "a name the catalogue does not describe"
+    export_page = client.get("/export").get_data(as_text=True)
+    assert 'href="/export/guide"' in export_page and "docs/export.md" not in export_page
+
+
+def test_the_data_guide_in_english(rig: PanelRig) -> None:
+    client = rig.client("mairie-viewer")
+    client.get("/lang/en")
+    page = html.unescape(client.get("/export/guide").get_data(as_text=True))
+    assert "<h1>Data guide</h1>" in page
+    for english in ("Example queries", "a meter's cumulative index (kWh)",
+                    "the same moment in universal time (UTC)",
+                    "Each meter's consumption over a month, exact"):
+        assert english in page
+    assert "Guide des données" not in page and "Étiquettes" not in page
+    assert GUIDE_QUERY.text in page
+
+
+def test_the_guide_is_for_people_signed_in_and_in_their_menu(rig: PanelRig) -> None:
+    anonymous = rig.client()
+    response = anonymous.get("/export/guide")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert 'href="/export/guide"' not in anonymous.get("/login").get_data(as_text=True)
+    for name in ROLES:
+        menu = rig.client(name).get("/").get_data(as_text=True)
+        assert '<a href="/export/guide">Guide des données</a>' in menu, name

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from flask import (
@@ -175,20 +175,33 @@ def _labels() -> tuple[dict[str, str], dict[Resolution, str]]:
 @bp.route("")
 @role_required(UserRole.VIEWER)
 def index() -> Any:
-    p = panel()
-    first = p.local(p.now()).date().replace(day=1)
-    last_month = (first - timedelta(days=1)).replace(day=1), first - timedelta(days=1)
     quantities, resolutions = _labels()
-    return render_template("export.html", site=p.site, default=last_month,
+    return render_template("export.html", site=panel().site, default=_last_month(),
                            quantities=quantities, resolutions=resolutions, formats=FORMATS)
 
 
 @bp.route("/guide")
 @role_required(UserRole.VIEWER)
 def guide() -> Any:
-    """What an auditor reads the exports and the archive with."""
-    return render_template("export_guide.html",
-                           guide=export_guide.guide(panel().site, _reader()))
+    """What an auditor reads the exports and the archive with; the name of a file is shown
+    on the hourly temperatures of the site's first zone last month."""
+    site = panel().site
+    first, last = _last_month()
+    zones = [(b.id, z.id) for b in site.buildings for z in b.zones]
+    example = export.file_name(
+        site.id, Scope(*zones[0]) if zones else Scope(), ["temperature"], Resolution.HOUR,
+        Period(export.parse_moment(first.isoformat(), site.tz, end=False),
+               export.parse_moment(last.isoformat(), site.tz, end=True), site.tz),
+        Format.CSV)
+    return render_template("export_guide.html", guide=export_guide.guide(site, _reader()),
+                           example_file=example)
+
+
+def _last_month() -> tuple[date, date]:
+    """The first and last days of the month before this one, in the site's time."""
+    p = panel()
+    first = p.local(p.now()).date().replace(day=1)
+    return (first - timedelta(days=1)).replace(day=1), first - timedelta(days=1)
 
 
 def _reader() -> Lang:
