@@ -662,7 +662,7 @@ _TIMES = {
 _LAYOUT = {
     Format.CSV: "comma-separated, decimal point '.', UTF-8",
     Format.CSV_FR: "semicolon-separated, decimal comma ',', UTF-8 with BOM, for a French "
-                   "spreadsheet; a text beginning with = + - @ is preceded by an apostrophe",
+                   "spreadsheet",
 }
 
 
@@ -684,6 +684,9 @@ def comments(site: Site, period: Period, resolution: Resolution, points: Sequenc
         "not apply; rows point by point, oldest first",
         f"generated: {generated.astimezone(UTC).isoformat(timespec='seconds')} by {by}",
     ]
+    if fmt is Format.CSV_FR:
+        lines.append("a text beginning with = + - @ is preceded by an apostrophe, which a "
+                     "spreadsheet does not show: it is never taken for a formula")
     if any(p.quantity == MEASUREMENTS[Role.HEATING_MODE] for p in points):
         legend = ", ".join(f"{n} {level.label.en}" for n, level in HEATING_MODES.items())
         lines.append(f"mode: {legend}")
