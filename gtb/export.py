@@ -119,18 +119,10 @@ def select_points(
 ) -> list[ExportPoint]:
     """The points the filters keep; SelectionError names an unknown building, zone,
     cabinet or quantity with what exists, or a combination that keeps nothing."""
-    buildings = [b.id for b in site.buildings]
-    if building is not None and building not in buildings:
-        raise SelectionError("--building", f"no building {building!r} in site {site.id}; "
-                             f"its buildings: {', '.join(buildings)}",
-                             fr=f"aucun bâtiment « {building} » sur le site {site.id} ; ses "
-                                f"bâtiments : {', '.join(buildings)}")
-    cabinets = [c.id for c in site.cabinets]
-    if cabinet is not None and cabinet not in cabinets:
-        raise SelectionError("--cabinet", f"no lighting cabinet {cabinet!r} in site {site.id}; "
-                             f"its cabinets: {', '.join(cabinets) or 'none'}",
-                             fr=f"aucune armoire d'éclairage « {cabinet} » sur le site "
-                                f"{site.id} ; ses armoires : {', '.join(cabinets) or 'aucune'}")
+    _known(site, "--building", building, [b.id for b in site.buildings],
+           ("building", "buildings"), ("aucun bâtiment", "bâtiments", "aucun"))
+    _known(site, "--cabinet", cabinet, [c.id for c in site.cabinets],
+           ("lighting cabinet", "cabinets"), ("aucune armoire d'éclairage", "armoires", "aucune"))
     if cabinet is not None and (building is not None or zone is not None):
         raise SelectionError("--cabinet", "a lighting cabinet stands in no building nor zone: "
                              "ask for the cabinet alone",
@@ -163,6 +155,17 @@ def select_points(
                                  fr=f"{scope_fr} : aucun point {' ou '.join(quantities)} ; "
                                     f"il y a : {', '.join(held)}")
     return points
+
+
+def _known(site: Site, option: str, wanted: str | None, known: Sequence[str],
+           en: tuple[str, str], fr: tuple[str, str, str]) -> None:
+    """Refuse ``wanted`` when the site has no such building or cabinet, naming those it has
+    (``en``: « building », « buildings »; ``fr`` the same and the word for none)."""
+    if wanted is not None and wanted not in known:
+        raise SelectionError(option, f"no {en[0]} {wanted!r} in site {site.id}; its {en[1]}: "
+                                     f"{', '.join(known) or 'none'}",
+                             fr=f"{fr[0]} « {wanted} » sur le site {site.id} ; ses {fr[1]} : "
+                                f"{', '.join(known) or fr[2]}")
 
 
 def filters_text(*, building: str | None, zone: str | None, cabinet: str | None,
