@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from gtb.export import EXCEL_COLUMNS
-from gtb.influx import Schema, series_of
+from gtb.influx import MEASUREMENTS, Schema, series_of
 from gtb.model import Site
 from gtb.store.audit import Event
 from gtb.texts import Lang, Reason
@@ -122,7 +122,8 @@ class ArchiveNames:
 def archive_names(site: Site) -> ArchiveNames:
     """Read from lines the shipper formats: a sample of every point (not good, so that it
     has its ``quality`` and ``error``), one of a point the site file no longer names, and
-    an event and a command with every field they may have."""
+    an event and a command with every field they may have. Measurements come in the order
+    of ``MEASUREMENTS`` (the others after them), tags in alphabetical order."""
     schema = Schema(site)
     lines = [schema.sample_line(key, 0, 1.0, "stale", "error") for key in series_of(site)]
     lines.append(schema.sample_line("forgotten", 0, 1.0, "stale", "error"))
@@ -134,10 +135,13 @@ def archive_names(site: Site) -> ArchiveNames:
         head, field_set, _ = _UNESCAPED_SPACE.split(line)
         measurement, *tag_set = _UNESCAPED_COMMA.split(head)
         measurements[measurement] = None
-        tags.update(dict.fromkeys(sorted(pair.partition("=")[0] for pair in tag_set)))
+        tags.update(dict.fromkeys(pair.partition("=")[0] for pair in tag_set))
         fields.update(dict.fromkeys(pair.partition("=")[0]
                                     for pair in _UNESCAPED_COMMA.split(field_set)))
-    return ArchiveNames(tuple(measurements), tuple(tags), tuple(fields))
+    known = list(dict.fromkeys(MEASUREMENTS.values()))
+    return ArchiveNames(
+        tuple(sorted(measurements, key=lambda m: known.index(m) if m in known else len(known))),
+        tuple(sorted(tags)), tuple(fields))
 
 
 _UNESCAPED_SPACE = re.compile(r"(?<!\\) ")

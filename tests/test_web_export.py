@@ -141,6 +141,11 @@ def test_the_download_is_in_the_audit_log(samples: PanelRig) -> None:
      "Aucune zone « mairie.grenier » dans le site marchiennes-le-vert ; ses zones : "
      "mairie.accueil"),
     (f"{PERIOD}&building=chateau", "Aucun bâtiment « chateau » sur le site"),
+    (f"{PERIOD}&cabinet=ep-nord", "Aucune armoire d'éclairage « ep-nord » sur le site "
+                                  "marchiennes-le-vert ; ses armoires : ep-centre, ep-eglise, "
+                                  "ep-stade."),
+    (f"{PERIOD}&cabinet=ep-centre&zone=mairie.accueil", "Une armoire d'éclairage n'est dans "
+                                                         "aucun bâtiment ni aucune zone"),
     (f"{PERIOD}&building=ecole&zone=mairie.accueil", "Aucune zone « mairie.accueil » dans le "
                                                      "bâtiment ecole"),
     (f"{PERIOD}&quantity=humidity", "Grandeur inconnue « humidity »"),
