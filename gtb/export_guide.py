@@ -122,13 +122,15 @@ class ArchiveNames:
 def archive_names(site: Site) -> ArchiveNames:
     """Read from lines the shipper formats: a sample of every point (not good, so that it
     has its ``quality`` and ``error``), one of a point the site file no longer names, and
-    an event and a command with every field they may have. Measurements come in the order
-    of ``MEASUREMENTS`` (the others after them), tags in alphabetical order."""
+    an event and a command with every field they may have. The measurements are those, and
+    every one of ``MEASUREMENTS`` (a site may have no point of one yet), in the order of
+    ``MEASUREMENTS``; the tags in alphabetical order."""
     schema = Schema(site)
     lines = [schema.sample_line(key, 0, 1.0, "stale", "error") for key in series_of(site)]
     lines.append(schema.sample_line("forgotten", 0, 1.0, "stale", "error"))
     lines += [schema.event_line(_event(site, kind)) for kind in ("override", "command")]
-    measurements: dict[str, None] = {}
+    known = list(dict.fromkeys(MEASUREMENTS.values()))
+    measurements = dict.fromkeys(known)
     tags: dict[str, None] = {}
     fields: dict[str, None] = {}
     for line in lines:
@@ -138,7 +140,6 @@ def archive_names(site: Site) -> ArchiveNames:
         tags.update(dict.fromkeys(pair.partition("=")[0] for pair in tag_set))
         fields.update(dict.fromkeys(pair.partition("=")[0]
                                     for pair in _UNESCAPED_COMMA.split(field_set)))
-    known = list(dict.fromkeys(MEASUREMENTS.values()))
     return ArchiveNames(
         tuple(sorted(measurements, key=lambda m: known.index(m) if m in known else len(known))),
         tuple(sorted(tags)), tuple(fields))
