@@ -93,13 +93,52 @@ def test_lines_follow_the_schema(demo_site: Site) -> None:
     schema = Schema(demo_site)
     line = schema.sample_line(TEMP, 1_793_606_400, 19.5, "ok", None)
     assert line == ("temperature,building=mairie,point=mairie.accueil.temperature,"
-                    "site=marchiennes-le-vert,zone=accueil value=19.5 1793606400")
+                    "site=marchiennes-le-vert,unit=°C,zone=accueil value=19.5 1793606400")
     failed = schema.sample_line(SETPOINT, 1, None, "failed", 'a "b"\\c')
     assert failed.split(" ", 1)[1] == 'quality="failed",error="a \\"b\\"\\\\c" 1'
     assert schema.sample_line("gone.point", 1, 2.0, "ok", None) == \
         "sample,point=gone.point,site=marchiennes-le-vert value=2.0 1"
-    assert schema.sample_line("mairie.accueil:mode", 1, 1.0, "ok", None).startswith(
-        "mode,building=mairie,point=mairie.accueil:mode,site=marchiennes-le-vert,zone=accueil ")
+
+
+def series(schema: Schema, point: str) -> tuple[str, dict[str, str]]:
+    measurement, *tags = schema.sample_line(point, 1, 1.0, "ok", None).split(" ")[0].split(",")
+    return measurement, dict(tag.split("=") for tag in tags)
+
+
+def test_meters_say_what_they_count_and_every_quantity_its_unit(demo_site: Site) -> None:
+    schema = Schema(demo_site)
+    assert series(schema, METER) == ("energy", {
+        "building": "mairie", "point": METER, "site": "marchiennes-le-vert", "unit": "kWh",
+        "meter": "heating"})
+    assert series(schema, "mairie.compteur-electricite")[1]["meter"] == "electricity"
+    assert series(schema, "ep-centre.compteur") == ("energy", {
+        "cabinet": "ep-centre", "point": "ep-centre.compteur", "site": "marchiennes-le-vert",
+        "unit": "kWh", "meter": "lighting"})
+    assert series(schema, "mairie.accueil.vanne")[1]["unit"] == "%"
+    # States and modes have no unit: no tag rather than an empty one.
+    assert "unit" not in series(schema, "mairie.accueil:mode")[1]
+
+
+def test_decided_and_reported_modes_relays_and_dimming_go_apart(demo_site: Site) -> None:
+    schema = Schema(demo_site)
+    assert series(schema, "gymnase.salle:mode")[0] == "mode_decided"
+    assert series(schema, "gymnase.salle.mode")[0] == "mode_reported"
+    assert series(schema, "ep-centre.relais") == ("lighting_relay", {
+        "cabinet": "ep-centre", "point": "ep-centre.relais", "site": "marchiennes-le-vert"})
+    assert series(schema, "ep-centre.gradation") == ("lighting_dimming", {
+        "cabinet": "ep-centre", "point": "ep-centre.gradation", "site": "marchiennes-le-vert",
+        "unit": "%"})
+
+
+def test_a_cabinets_event_carries_its_cabinet_as_its_samples_do(
+    store: Store, demo_site: Site
+) -> None:
+    store.audit.record(T0, "command", "engine", "ep-centre.relais = 0", reason="coupure",
+                       point="ep-centre.relais", data={"value": 0.0})
+    [event] = store.audit.events()
+    head = Schema(demo_site).event_line(event).split(" ")[0]
+    assert head == ("command,cabinet=ep-centre,kind=command,point=ep-centre.relais,"
+                    "site=marchiennes-le-vert")
 
 
 # -- InfluxDB 1.x, API v1 --------------------------------------------------------------------
