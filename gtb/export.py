@@ -27,7 +27,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Protocol, TextIO
 
-from gtb.influx import DECIDED_MODE, MEASUREMENTS, SAMPLE_MEASUREMENTS, Schema
+from gtb.archive import DECIDED_MODE, MEASUREMENTS, SAMPLE_MEASUREMENTS
+from gtb.influx import Schema
 from gtb.model import Site
 from gtb.model.points import HEATING_MODES, Role, zone_mode_key
 from gtb.store import Store

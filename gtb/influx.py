@@ -25,20 +25,20 @@ shipper of a restarted engine; a ping during the backoff sees the server's retur
 seconds, and the backlog then drains with a progress line. When the engine stops, a last
 pass of bounded time ships what is left (``Shipper.drain``).
 
-Schema (docs/history.md): one measurement per quantity, the engine's decided mode and a
-device's reported one apart, relays and dimming levels apart; tags ``site`` (the commune,
-on every series and event), ``building``, ``zone``, ``cabinet``, ``equipment`` and
-``point`` (bounded by the number of points), ``unit`` (the point's unit, as the site file
-writes it: ``°C``, ``%``, ``kWh``; none for states and modes) and ``meter`` (what an
-energy meter or a power point measures: ``heating``, ``electricity``, ``gas``, ``water``,
-``lighting``); field ``value`` as a float, UTC. Samples are written at second precision; a
-sample that is not good also carries ``quality`` and ``error`` string fields (a failed
-read has no ``value``). Events go to ``event`` (commands the engine wrote to ``command``)
-with tag ``kind``, the tags of where they happened, and string fields ``message``,
-``actor`` and ``reason`` (French; ``message_en`` and ``reason_en`` their English, when the
-line has it); they are written at microsecond precision, the microseconds being the
-audit-log line's id modulo one million, so that two events of the same second stay two
-points.
+Schema (``gtb.archive``; docs/history.md): one measurement per quantity, the engine's
+decided mode and a device's reported one apart, relays and dimming levels apart; tags
+``site`` (the commune, on every series and event), ``building``, ``zone``, ``cabinet``,
+``equipment`` and ``point`` (bounded by the number of points), ``unit`` (the point's unit,
+as the site file writes it: ``°C``, ``%``, ``kWh``; none for states and modes) and
+``meter`` (what an energy meter or a power point measures: ``heating``, ``electricity``,
+``gas``, ``water``, ``lighting``); field ``value`` as a float, UTC. Samples are written at
+second precision; a sample that is not good also carries ``quality`` and ``error`` string
+fields (a failed read has no ``value``). Events go to ``event`` (commands the engine wrote
+to ``command``) with tag ``kind``, the tags of where they happened, and string fields
+``message``, ``actor`` and ``reason`` (French; ``message_en`` and ``reason_en`` their
+English, when the line has it); they are written at microsecond precision, the
+microseconds being the audit-log line's id modulo one million, so that two events of the
+same second stay two points.
 """
 
 from __future__ import annotations
@@ -55,45 +55,14 @@ from urllib.parse import urlencode
 
 import urllib3
 
+from gtb.archive import DECIDED_MODE, MEASUREMENTS, UNKNOWN_MEASUREMENT
 from gtb.clock import Clock, monotonic
 from gtb.i18n import number_fr
 from gtb.model import PointRef, Site
-from gtb.model.points import Role, Severity, zone_mode_key
+from gtb.model.points import Severity, zone_mode_key
 from gtb.store import Store
 from gtb.store.audit import Event
 from gtb.store.shipping import ShippableSample
-
-MEASUREMENTS: dict[Role, str] = {
-    Role.ZONE_TEMPERATURE: "temperature",
-    Role.OUTDOOR_TEMPERATURE: "temperature",
-    Role.HEATING_SETPOINT: "setpoint",
-    Role.HEATING_MODE: "mode_reported",
-    Role.VALVE: "valve",
-    Role.EMITTER_POWER: "heating_output",
-    Role.FAN_SPEED: "heating_output",
-    Role.OCCUPANCY: "occupancy",
-    Role.CO2: "co2",
-    Role.LIGHTING_RELAY: "lighting_relay",
-    Role.CABINET_RELAY: "lighting_relay",
-    Role.DIMMING_LEVEL: "lighting_dimming",
-    Role.PLANT_ENABLE: "relay",
-    Role.PLANT_AVAILABLE: "relay",
-    Role.EQUIPMENT_RELAY: "relay",
-    Role.ENERGY_METER: "energy",
-    Role.POWER: "power",
-    Role.MEASUREMENT: "measurement",
-}
-"""The measurement each role's samples go to."""
-
-DECIDED_MODE = "mode_decided"
-"""Where the level the engine decided for each zone goes (``zone_mode_key``), apart from
-``mode_reported``, what a device's own mode point reads."""
-
-SAMPLE_MEASUREMENTS: tuple[str, ...] = tuple(dict.fromkeys([DECIDED_MODE, *MEASUREMENTS.values()]))
-"""Every measurement of samples: the zones' decided modes, then the roles' in their order."""
-
-UNKNOWN_MEASUREMENT = "sample"
-"""Where a stored point that the site file no longer names goes (tags ``site``, ``point``)."""
 
 ALARM_KEY = "influx:unreachable"
 ALARM_AFTER = timedelta(minutes=5)
