@@ -54,7 +54,8 @@ UNKNOWN_MEASUREMENT = "sample"
 EVENT_MEASUREMENTS = ("command", "event")
 """The audit log: the commands the engine wrote, and every other line."""
 
-TAGS = ("site", "building", "zone", "cabinet", "equipment", "point", "unit", "meter", "kind")
+TAGS = ("site", "building", "zone", "cabinet", "equipment", "point", "unit", "meter", "kind",
+        "reason_code")
 """Every tag, in the order a reader meets them."""
 
 

@@ -34,11 +34,11 @@ as the site file writes it: ``°C``, ``%``, ``kWh``; none for states and modes) 
 ``gas``, ``water``, ``lighting``); field ``value`` as a float, UTC. Samples are written at
 second precision; a sample that is not good also carries ``quality`` and ``error`` string
 fields (a failed read has no ``value``). Events go to ``event`` (commands the engine wrote
-to ``command``) with tag ``kind``, the tags of where they happened, and string fields
-``message``, ``actor`` and ``reason`` (French; ``message_en`` and ``reason_en`` their
-English, when the line has it); they are written at microsecond precision, the
-microseconds being the audit-log line's id modulo one million, so that two events of the
-same second stay two points.
+to ``command``) with tag ``kind``, the tags of where they happened, ``reason_code`` (the
+engine's reason, as its code), and string fields ``message``, ``actor`` and ``reason``
+(French; ``message_en`` and ``reason_en`` their English, when the line has it); they are
+written at microsecond precision, the microseconds being the audit-log line's id modulo
+one million, so that two events of the same second stay two points.
 """
 
 from __future__ import annotations
@@ -214,6 +214,9 @@ class Schema:
         ref = self._refs.get(event.point or "")
         if ref is not None:  # a cabinet's or an equipment's event: which one, as its samples
             tags += [(k, v) for k, v in _place(ref) if k in ("cabinet", "equipment")]
+        code = event.data.get("reason_code")
+        if isinstance(code, str):
+            tags.append(("reason_code", code))
         fields = [f"message={_string_field(event.message)}",
                   f"actor={_string_field(event.actor)}"]
         if event.reason:

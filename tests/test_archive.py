@@ -210,6 +210,40 @@ def test_the_database_is_created_as_the_docs_say(influxdb1: LocalInfluxDB1) -> N
     assert ["gtb"] in databases
 
 
+def test_older_data_moves_to_the_new_measurements_as_the_docs_say(
+    influxdb1: LocalInfluxDB1,
+) -> None:
+    influxdb1.create_database("before")
+    at = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp())
+    site = "site=marchiennes-le-vert"
+    old = [f"mode,building=mairie,point=mairie.accueil:mode,{site},zone=accueil value=1.0 {at}",
+           f"mode,building=gymnase,point=gymnase.salle.mode,{site},zone=salle value=2.0 {at}",
+           f"lighting,cabinet=ep-centre,point=ep-centre.relais,{site} value=1.0 {at}",
+           f"lighting,cabinet=ep-centre,point=ep-centre.gradation,{site} value=50.0 {at}",
+           f'lighting,cabinet=ep-centre,point=ep-centre.gradation,{site} quality="failed",'
+           f'error="timeout" {at + 60}']
+    response = urllib3.request("POST", f"{influxdb1.url}/write?db=before&precision=s",
+                               body="\n".join(old).encode())
+    assert response.status == 204, response.data
+    text = HISTORY_DOC.read_text(encoding="utf-8")
+    [statements] = [b for b in code_blocks(text) if 'INTO "mode_decided"' in b]
+    for statement in statements.splitlines():
+        influxdb1.query(statement, "before")
+    measurements = influxdb1.query("SHOW MEASUREMENTS", "before")[0]["values"]
+    assert measurements == [["lighting_dimming"], ["lighting_relay"], ["mode_decided"],
+                            ["mode_reported"]]
+    points = {name: influxdb1.query(
+        f'SELECT "point", "value", "quality" FROM "{name}"', "before")[0]["values"]
+        for [name] in measurements}
+    assert points == {
+        "mode_decided": [[at, "mairie.accueil:mode", 1.0, None]],
+        "mode_reported": [[at, "gymnase.salle.mode", 2.0, None]],
+        "lighting_relay": [[at, "ep-centre.relais", 1.0, None]],
+        "lighting_dimming": [[at, "ep-centre.gradation", 50.0, None],
+                             [at + 60, "ep-centre.gradation", None, "failed"]],
+    }
+
+
 # -- words -----------------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from gtb.model import Site
 from gtb.model.points import Quality
 from gtb.store import Store
 from gtb.store.samples import Sample
+from gtb.texts import Reason
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 TEMP = "mairie.accueil.temperature"
@@ -222,13 +223,19 @@ def test_v1_with_a_wrong_database_is_refused_and_alarmed(
 # -- the v2 API, through influxdb-client, into VictoriaMetrics --------------------------------
 
 
-def test_v2_write_path_delivers_each_sample_once(store: Store, demo_site: Site) -> None:
+def test_v2_write_path_delivers_each_sample_once_and_no_text(
+    store: Store, demo_site: Site
+) -> None:
     fill(store)
+    store.audit.log(T0, "command", "engine",
+                    Reason.of("command.value", key="ep-centre.relais", value=0.0),
+                    Reason.of("lighting.daylight"), point="ep-centre.relais",
+                    data={"value": 0.0})
     with LocalVictoriaMetrics() as server:
         settings = InfluxSettings(url=server.url, api="v2", org="commune", bucket="gtb",
                                   token="jeton", batch_size=11)
         report = shipper(store, demo_site, settings).ship()
-        assert (report.samples, report.events, report.waiting) == (90, 2, False)
+        assert (report.samples, report.events, report.waiting) == (90, 3, False)
         [temperature] = server.export("temperature_value")
         assert temperature["metric"]["zone"] == "accueil"
         assert temperature["metric"]["point"] == TEMP
@@ -238,6 +245,18 @@ def test_v2_write_path_delivers_each_sample_once(store: Store, demo_site: Site) 
         assert len(setpoint["values"]) == 29  # the failed read has no value
         events = server.export("event_id")
         assert sorted(e["metric"]["kind"] for e in events) == ["login", "override"]
+        # What docs/history.md says of VictoriaMetrics: numbers and labels; a text field
+        # becomes a metric of zeros.
+        texts = server.export('{__name__=~"event_(message|actor|reason)(_en)?"}')
+        assert {e["metric"]["__name__"] for e in texts} == {
+            "event_message", "event_actor", "event_reason", "event_message_en"}
+        assert {v for e in texts for v in e["values"]} == {0}
+        [override] = server.export("event_value")
+        assert override["metric"]["point"] == SETPOINT and override["values"] == [22.0]
+        # The engine's reason, as a code, is a label: VictoriaMetrics keeps it.
+        [command] = server.export("command_value")
+        assert (command["metric"]["reason_code"], command["metric"]["cabinet"]) == (
+            "lighting.daylight", "ep-centre")
 
 
 # -- InfluxDB 2.x and 3.x error answers, from a fake server -------------------------------------

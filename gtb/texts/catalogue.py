@@ -649,6 +649,9 @@ _ARCHIVE: dict[str, Template] = {
                           "water, lighting"),
     "archive.tag.kind": ("la sorte d'événement (override, alarm, command, login…)",
                          "the kind of event (override, alarm, command, login…)"),
+    "archive.tag.reason_code": ("la raison du moteur, en code (lighting.cut, heating.preheat…)",
+                                "the engine's reason, as a code (lighting.cut, "
+                                "heating.preheat…)"),
     "archive.query.consumption": ("Consommation du mois, par compteur",
                                   "Consumption of the month, per meter"),
     "archive.query.consumption.explained": (
