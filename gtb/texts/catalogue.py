@@ -666,9 +666,9 @@ _ARCHIVE: dict[str, Template] = {
     "archive.query.comfort": ("Températures et consignes, par zone, heure par heure",
                               "Temperatures and setpoints, per zone, hour by hour"),
     "archive.query.comfort.explained": (
-        "Les moyennes horaires des deux, une série par zone ; une heure d'été en moins le "
-        "29 mars.",
-        "The hourly means of both, a series per zone; one hour less on 29 March, the clocks "
+        "Les moyennes horaires des deux, une série par zone ; 23 heures le 29 mars, jour du "
+        "passage à l'heure d'été.",
+        "The hourly means of both, a series per zone; 23 hours on 29 March, when the clocks "
         "go forward."),
     "archive.query.modes": ("Heures dans chaque mode de chauffage, par zone",
                             "Hours in each heating mode, per zone"),
@@ -689,10 +689,10 @@ _ARCHIVE: dict[str, Template] = {
                              "Overrides of the month, with who and why"),
     "archive.query.events.explained": (
         "Le texte des événements est en français (message, reason) et en anglais "
-        "(message_en, reason_en). VictoriaMetrics ne garde pas les textes : lire le journal "
-        "du panneau.",
+        "(message_en, reason_en). VictoriaMetrics change les textes en zéros : y lire le "
+        "journal du panneau.",
         "Events' text is in French (message, reason) and English (message_en, reason_en). "
-        "VictoriaMetrics keeps no text: read the panel's audit log."),
+        "VictoriaMetrics turns text into zeros: there, read the panel's audit log."),
 }
 
 CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPATION, **_HEATING,
