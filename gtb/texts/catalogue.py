@@ -643,10 +643,10 @@ _ARCHIVE: dict[str, Template] = {
     "archive.tag.unit": ("l'unité : °C, %, kWh, kW, ppm ; absente pour les états et les modes",
                          "the unit: °C, %, kWh, kW, ppm; absent for states and modes"),
     "archive.tag.meter": ("ce que compte un compteur ou mesure une puissance : heating "
-                          "(chauffage), electricity (électricité), gas (gaz), water (eau), "
-                          "lighting (éclairage)",
-                          "what a meter counts or a power measures: heating, electricity, gas, "
-                          "water, lighting"),
+                          "(chaleur fournie aux émetteurs), electricity (électricité), gas "
+                          "(gaz), water (eau), lighting (éclairage public)",
+                          "what a meter counts or a power measures: heating (heat delivered to "
+                          "the emitters), electricity, gas, water, lighting (public lighting)"),
     "archive.tag.kind": ("la sorte d'événement (override, alarm, command, login…)",
                          "the kind of event (override, alarm, command, login…)"),
     "archive.tag.reason_code": ("la raison du moteur, en code (lighting.cut, heating.preheat…)",
