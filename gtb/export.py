@@ -36,13 +36,14 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Literal, Protocol, TextIO
 
-from gtb.influx import MEASUREMENTS, Schema
+from gtb.archive import DECIDED_MODE, MEASUREMENTS, SAMPLE_MEASUREMENTS
+from gtb.influx import Schema
 from gtb.model import Site
 from gtb.model.points import HEATING_MODES, Role, zone_mode_key
 from gtb.store import Store
 from gtb.texts import Reason
 
-QUANTITIES: tuple[str, ...] = tuple(dict.fromkeys(MEASUREMENTS.values()))
+QUANTITIES: tuple[str, ...] = SAMPLE_MEASUREMENTS
 """What ``--quantity`` accepts: the InfluxDB measurements of the samples."""
 
 ZONE_MODE_NAME = "Niveau décidé par GTB"
@@ -103,7 +104,7 @@ def site_points(site: Site) -> list[ExportPoint]:
         for ref in site.points()
     ]
     found += [
-        ExportPoint(zone_mode_key(f"{building.id}.{zone.id}"), MEASUREMENTS[Role.HEATING_MODE],
+        ExportPoint(zone_mode_key(f"{building.id}.{zone.id}"), DECIDED_MODE,
                     None, ZONE_MODE_NAME, None, building.id, zone.id)
         for building in site.buildings for zone in building.zones
     ]
@@ -690,7 +691,7 @@ def comments(site: Site, period: Period, resolution: Resolution, points: Sequenc
     if fmt is Format.CSV_FR:
         lines.append("a text beginning with = + - @ is preceded by an apostrophe, which a "
                      "spreadsheet does not show: it is never taken for a formula")
-    if any(p.quantity == MEASUREMENTS[Role.HEATING_MODE] for p in points):
+    if any(p.quantity in (DECIDED_MODE, MEASUREMENTS[Role.HEATING_MODE]) for p in points):
         legend = ", ".join(f"{n} {level.label.en}" for n, level in HEATING_MODES.items())
         lines.append(f"mode: {legend}")
     return lines

@@ -160,7 +160,7 @@ def test_a_failed_and_a_stale_sample_keep_their_quality_and_error(history: Histo
     (["--building", "ecole"], {ECOLE_TEMP}),
     (["--building", "mairie"], {MAIRIE_TEMP, MAIRIE_MODE, MAIRIE_METER}),
     (["--zone", "accueil"], {MAIRIE_TEMP, MAIRIE_MODE}),
-    (["--zone", "mairie.accueil", "--quantity", "mode"], {MAIRIE_MODE}),
+    (["--zone", "mairie.accueil", "--quantity", "mode_decided"], {MAIRIE_MODE}),
     (["--quantity", "temperature", "--quantity", "energy"], {MAIRIE_TEMP, MAIRIE_METER,
                                                              ECOLE_TEMP}),
     (["--building", "mairie", "--zone", "accueil", "--quantity", "temperature"], {MAIRIE_TEMP}),
@@ -194,7 +194,7 @@ def test_day_resolution_has_the_23_hour_day(history: History) -> None:
 
 def test_month_resolution_counts_the_hours_of_march(history: History) -> None:
     result = history.run("--from", "2026-03", "--to", "2026-03", "--zone", "accueil",
-                         "--quantity", "mode", "--resolution", "month", "--format", "json")
+                         "--quantity", "mode_decided", "--resolution", "month", "--format", "json")
     assert result.exit_code == 0, result.output
     (row,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert row["time_local"] == "2026-03-01T00:00:00+01:00"
@@ -244,9 +244,10 @@ def test_hourly_line_protocol_goes_to_suffixed_measurements(history: History) ->
               for n in range(4)]
     assert result.stdout.splitlines() == [
         "temperature_1h,building=mairie,point=mairie.accueil.temperature,"
-        f"site=marchiennes-le-vert,zone=accueil mean={sum(values) / 4!r},min={min(values)!r},"
+        "site=marchiennes-le-vert,unit=°C,zone=accueil "
+        f"mean={sum(values) / 4!r},min={min(values)!r},"
         f"max={max(values)!r},count=4i {three}",
-        "mode_1h,building=mairie,point=mairie.accueil:mode,site=marchiennes-le-vert,"
+        "mode_decided_1h,building=mairie,point=mairie.accueil:mode,site=marchiennes-le-vert,"
         f"zone=accueil mean=1.25,min=1.0,max=2.0,count=4i {three}",
     ]
 
@@ -256,7 +257,8 @@ def test_daily_line_protocol_has_the_hours(history: History) -> None:
                          "--resolution", "day", "--format", "lp")
     assert result.exit_code == 0, result.output
     (line,) = result.stdout.splitlines()
-    assert line.startswith("energy_1d,building=mairie,point=mairie.compteur-chauffage,")
+    assert line.startswith("energy_1d,building=mairie,meter=heating,"
+                           "point=mairie.compteur-chauffage,site=marchiennes-le-vert,unit=kWh ")
     assert ",count=92i,hours=23i " in line
     assert line.endswith(f" {int(datetime(2026, 3, 29, tzinfo=PARIS).timestamp())}")
 

@@ -150,7 +150,8 @@ def test_the_download_is_in_the_audit_log(samples: PanelRig) -> None:
                                                      "bâtiment ecole"),
     (f"{PERIOD}&quantity=humidity", "Grandeur inconnue « humidity »"),
     (f"{PERIOD}&zone=mairie.accueil&quantity=power",
-     "La zone mairie.accueil : aucun point power ; il y a : lighting, mode, occupancy"),
+     "La zone mairie.accueil : aucun point power ; il y a : lighting_relay, mode_decided, "
+     "occupancy"),
     ("from=2026-01-07&to=2026-01-06", "Le début de la période (2026-01-07) est après sa fin"),
     ("from=2026-01-32&to=2026-02-01", "Le début de la période : « 2026-01-32 » n'est pas une "
                                      "date (AAAA-MM-JJ) entre 2000 et 2100."),

@@ -759,9 +759,123 @@ _EXPORT_GUIDE: dict[str, Template] = {
                                        "Hours in each mode per zone"),
 }
 
+_ARCHIVE: dict[str, Template] = {
+    # what the InfluxDB archive holds (gtb.archive): measurements, tags, example queries
+    "archive.measurement.temperature": ("températures des zones et extérieures (°C)",
+                                        "zone and outdoor temperatures (°C)"),
+    "archive.measurement.setpoint": ("consignes de chauffage relues sur les appareils (°C)",
+                                     "heating setpoints read back from the devices (°C)"),
+    "archive.measurement.mode_decided": (
+        "niveau de chauffage décidé par le moteur pour chaque zone, à chaque cycle : "
+        "1 confort, 2 réduit, 3 hors-gel, 4 arrêt",
+        "heating level the engine decided for each zone, at every tick: 1 comfort, "
+        "2 reduced, 3 frost protection, 4 off"),
+    "archive.measurement.mode_reported": (
+        "mode de chauffage relu sur l'appareil d'une zone qui en a un (mêmes valeurs 1 à 4)",
+        "heating mode read from a zone's device, where it has one (the same values 1 to 4)"),
+    "archive.measurement.valve": ("ouverture des vannes (%)", "valve opening (%)"),
+    "archive.measurement.heating_output": ("puissance des émetteurs, vitesse des "
+                                           "ventilo-convecteurs (%)",
+                                           "emitter output, fan coil speed (%)"),
+    "archive.measurement.occupancy": ("présence, 0 ou 1", "presence, 0 or 1"),
+    "archive.measurement.co2": ("CO2 (ppm)", "CO2 (ppm)"),
+    "archive.measurement.lighting_relay": (
+        "relais d'éclairage, des bâtiments et des armoires d'éclairage public : 1 allumé, "
+        "0 éteint",
+        "lighting relays, of the buildings and of the public lighting cabinets: 1 on, 0 off"),
+    "archive.measurement.lighting_dimming": ("gradation des armoires d'éclairage public (%)",
+                                             "dimming level of the public lighting cabinets "
+                                             "(%)"),
+    "archive.measurement.relay": ("autorisation des chaudières et équipements programmés, "
+                                  "0 ou 1",
+                                  "plant enables and scheduled equipment, 0 or 1"),
+    "archive.measurement.energy": (
+        "index cumulé des compteurs (kWh) : la consommation est une différence d'index",
+        "meters' cumulative index (kWh): consumption is a difference of the index"),
+    "archive.measurement.power": ("puissance (kW)", "power (kW)"),
+    "archive.measurement.measurement": ("autres mesures (le niveau d'une rivière…), dans "
+                                        "l'unité que donne le fichier du site",
+                                        "other measurements (a river's level…), in the unit "
+                                        "the site file gives"),
+    "archive.measurement.sample": ("un point que le fichier du site ne nomme plus",
+                                   "a point the site file no longer names"),
+    "archive.measurement.command": ("chaque commande écrite par le moteur, avec sa valeur et "
+                                    "sa raison",
+                                    "every command the engine wrote, with its value and "
+                                    "reason"),
+    "archive.measurement.event": ("le journal : dérogations, alarmes, connexions, changements "
+                                  "de programme…",
+                                  "the audit log: overrides, alarms, sign-ins, programme "
+                                  "changes…"),
+    "archive.tag.site": ("la commune (l'identifiant du site), sur chaque série et chaque "
+                         "événement : bâtiments et armoires d'éclairage public ensemble",
+                         "the commune (the site's id), on every series and event: buildings "
+                         "and public lighting cabinets together"),
+    "archive.tag.building": ("le bâtiment", "the building"),
+    "archive.tag.zone": ("la zone du bâtiment", "the building's zone"),
+    "archive.tag.cabinet": ("l'armoire d'éclairage public", "the public lighting cabinet"),
+    "archive.tag.equipment": ("l'équipement programmé (une pompe de fontaine…)",
+                              "the scheduled equipment (a fountain pump…)"),
+    "archive.tag.point": ("la clé du point, comme dans gtb export (mairie.accueil.temperature)",
+                          "the point's key, as in gtb export (mairie.accueil.temperature)"),
+    "archive.tag.unit": ("l'unité : °C, %, kWh, kW, ppm ; absente pour les états et les modes",
+                         "the unit: °C, %, kWh, kW, ppm; absent for states and modes"),
+    "archive.tag.meter": ("ce que compte un compteur ou mesure une puissance : heating "
+                          "(chaleur fournie aux émetteurs), electricity (électricité), gas "
+                          "(gaz), water (eau), lighting (éclairage public)",
+                          "what a meter counts or a power measures: heating (heat delivered to "
+                          "the emitters), electricity, gas, water, lighting (public lighting)"),
+    "archive.tag.kind": ("la sorte d'événement (override, alarm, command, login…)",
+                         "the kind of event (override, alarm, command, login…)"),
+    "archive.tag.reason_code": ("la raison du moteur, en code (lighting.cut, heating.preheat…)",
+                                "the engine's reason, as a code (lighting.cut, "
+                                "heating.preheat…)"),
+    "archive.query.consumption": ("Consommation du mois, par compteur",
+                                  "Consumption of the month, per meter"),
+    "archive.query.consumption.explained": (
+        "La consommation d'un jour est le dernier index du jour moins celui de la veille ; "
+        "les jours du mois sont additionnés. Bâtiments et armoires ensemble, par sorte de "
+        "compteur (meter) : sans building, cabinet et point dans le dernier GROUP BY, le "
+        "total de la commune par sorte de compteur.",
+        "A day's consumption is the day's last index minus the day before's; the days of the "
+        "month are added up. Buildings and cabinets together, by kind of meter (meter): "
+        "without building, cabinet and point in the last GROUP BY, the commune's total for "
+        "each kind of meter."),
+    "archive.query.comfort": ("Températures et consignes, par zone, heure par heure",
+                              "Temperatures and setpoints, per zone, hour by hour"),
+    "archive.query.comfort.explained": (
+        "Les moyennes horaires des deux, une série par zone ; 23 heures le 29 mars, jour du "
+        "passage à l'heure d'été.",
+        "The hourly means of both, a series per zone; 23 hours on 29 March, when the clocks "
+        "go forward."),
+    "archive.query.modes": ("Heures dans chaque mode de chauffage, par zone",
+                            "Hours in each heating mode, per zone"),
+    "archive.query.modes.explained": (
+        "Chaque mesure vaut jusqu'à la suivante, sur une grille d'une minute : juste avec "
+        "une mesure par minute comme par heure. Ici le mode 2 (réduit) ; 1 confort, "
+        "3 hors-gel, 4 arrêt. Un arrêt du moteur compte dans le dernier mode.",
+        "Each sample holds until the next, on a one-minute grid: right with a sample a "
+        "minute or an hour. Here mode 2 (reduced); 1 comfort, 3 frost protection, 4 off. A "
+        "stop of the engine counts in the last mode."),
+    "archive.query.lighting": ("Heures d'éclairage public, par armoire",
+                               "Hours of public lighting, per cabinet"),
+    "archive.query.lighting.explained": (
+        "Les heures où le relais de chaque armoire était fermé, pondérées par le temps "
+        "comme les modes.",
+        "The hours each cabinet's relay was on, weighted by time as the modes are."),
+    "archive.query.events": ("Dérogations du mois, avec qui et pourquoi",
+                             "Overrides of the month, with who and why"),
+    "archive.query.events.explained": (
+        "Le texte des événements est en français (message, reason) et en anglais "
+        "(message_en, reason_en). VictoriaMetrics change les textes en zéros : y lire le "
+        "journal du panneau.",
+        "Events' text is in French (message, reason) and English (message_en, reason_en). "
+        "VictoriaMetrics turns text into zeros: there, read the panel's audit log."),
+}
+
 CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPATION, **_HEATING,
                                   **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE,
-                                  **_EXPORT, **_EXPORT_GUIDE}
+                                  **_EXPORT, **_EXPORT_GUIDE, **_ARCHIVE}
 """Every reason code written by a template, and its French and English."""
 
 WRITERS: dict[str, Callable[[Reason, Lang], str]] = {**WATCH_WRITERS}
