@@ -72,6 +72,12 @@ def learned_setback() -> Reason:
     return Reason.of("heating.learned_setback", forecast=forecast, setback=setback, then=then)
 
 
+def lines(text: str) -> list[tuple[str, str]]:
+    """The overview's lines in ``text``: where, and what, in one line."""
+    return re.findall(r'<span class="where">(.*?)</span><details><summary>(.*?)</summary>',
+                      text)
+
+
 def section(text: str, start: str, end: str) -> str:
     return text[text.index(start):text.index(end)]
 
@@ -94,11 +100,10 @@ def test_alarms_overrides_and_zones_off_their_setpoint_come_first_in_that_order(
     an_hour_at(rig, "gymnase.salle", 14.0, 19.0)
     text = page(rig)
     attention = section(text, 'id="attention"', 'id="heating"')
-    positions = [attention.index(said) for said in (
-        "critique — Mairie : Automate de la mairie muet",
-        "Accueil et état civil : 20,5 °C jusqu'à 12:00, par marie",
-        "Salle de sport : 14,0 °C, consigne 19,0 °C")]
-    assert positions == sorted(positions)
+    assert lines(attention) == [
+        ("critique — Mairie", "Automate de la mairie muet (Modbus 127.0.0.1)"),
+        ("Mairie — Accueil et état civil", "20,5 °C jusqu'à 12:00, par marie"),
+        ("Gymnase municipal — Salle de sport", "trop froid : 14,0 °C, consigne 19,0 °C")]
     assert attention.index("Alarmes en cours") < attention.index("Dérogations en cours") < (
         attention.index("Zones loin de leur consigne"))
     assert "« permanence (élections) », depuis le 12/01/2026 à 10:00" in attention
@@ -134,11 +139,13 @@ def test_a_zone_in_preheat_is_not_off_its_setpoint_but_heating(rig: PanelRig) ->
     rig.store.status.save(NOW, statuses, ())  # the engine's tick: every zone at once
     text = page(rig)
     off = section(text, 'id="off-setpoint"', 'id="heating"')
-    assert "Accueil et état civil : 15,0 °C, consigne 19,0 °C" in off
-    assert "Bureaux" not in off
+    assert lines(off) == [("Mairie — Accueil et état civil",
+                           "trop froid : 15,0 °C, consigne 19,0 °C")]
     heating = section(text, 'id="heating"', 'id="buildings"')
-    assert ("Bureaux du secrétariat : préchauffage, 15,0 °C vers 19,0 °C, vanne 80 %"
-            in heating)
+    assert lines(heating) == [
+        ("Mairie — Accueil et état civil", "confort, 15,0 °C → 19,0 °C"),
+        ("Mairie — Bureaux du secrétariat", "préchauffage, 15,0 °C → 19,0 °C")]
+    assert "vanne ou émetteur ouvert à 80 %" in heating
     # Its details: the full reason, and what lies behind it.
     assert "Préchauffage démarré à 09:40 pour l'arrivée prévue à 10:40" in heating
     assert "arrivée apprise sur 12 jours semblables" in heating

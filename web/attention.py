@@ -56,8 +56,10 @@ NOTHING = said("—")
 
 @dataclass(frozen=True)
 class Line:
-    """One thing to see: ``said`` in one line, ``more`` behind it, ``href`` where to act."""
+    """One thing to see: ``where`` (a zone, a cabinet, an alarm's severity and place) above
+    ``said`` in one line, ``more`` behind it, ``href`` where to act."""
 
+    where: Reason
     said: Reason
     more: tuple[Reason, ...]
     href: str
@@ -136,8 +138,8 @@ def _zone_href(view: ZoneView) -> str:
     return url_for("pages.zone", building_id=view.building.id, zone_id=view.zone.id)
 
 
-def _place(p: Panel, view: ZoneView) -> str:
-    return p.place(view.building.id, view.zone.id)
+def _place(p: Panel, view: ZoneView) -> Reason:
+    return said(p.place(view.building.id, view.zone.id))
 
 
 def _known(value: float | None) -> float | Reason:
@@ -149,7 +151,7 @@ def _alarm(p: Panel, alarm: Alarm) -> Line:
     severity = Reason.of(f"severity.{alarm.severity.value}")
     place = (said(p.place(alarm.building, alarm.zone)) if alarm.building
              else Reason.of("agenda.whole_site"))
-    return Line(Reason.of("overview.alarm", severity=severity, place=place, message=message),
+    return Line(Reason.of("overview.alarm", severity=severity, place=place), message,
                 (message, Reason.of("overview.alarm_since", since=p.local(alarm.raised_at))),
                 url_for("alarms.index"), alarm.severity.value)
 
@@ -161,8 +163,9 @@ def _overrides(p: Panel, zones: Sequence[ZoneView], local: datetime) -> list[Lin
         if override is None:
             continue
         lines.append(Line(
-            Reason.of("overview.override", at=local, place=_place(p, view),
-                      value=override.value, until=p.local(override.until), who=override.who),
+            _place(p, view),
+            Reason.of("overview.override", at=local, value=override.value,
+                      until=p.local(override.until), who=override.who),
             (Reason.of("overview.override_why", why=override.why,
                        start=p.local(override.start)),
              Reason.of("overview.applied" if view.applied else "overview.pending")),
@@ -172,8 +175,9 @@ def _overrides(p: Panel, zones: Sequence[ZoneView], local: datetime) -> list[Lin
         if order is None:
             continue
         lines.append(Line(
+            said(cabinet.name),
             Reason.of("overview.order_on" if order.value >= 0.5 else "overview.order_off",
-                      at=local, place=cabinet.name, until=p.local(order.until), who=order.who),
+                      at=local, until=p.local(order.until), who=order.who),
             (Reason.of("overview.override_why", why=order.why, start=p.local(order.start)),),
             url_for("lighting.index")))
     return lines
@@ -198,8 +202,8 @@ def _off_setpoint(p: Panel, view: ZoneView, now: datetime) -> Line | None:
         return None
     why = Reason.of(f"overview.too_{side}_why", by=OFF_BY,
                     minutes=OFF_FOR.total_seconds() / 60)
-    return Line(Reason.of(f"overview.too_{side}", place=_place(p, view),
-                          temperature=_known(status.temperature),
+    return Line(_place(p, view),
+                Reason.of(f"overview.too_{side}", temperature=_known(status.temperature),
                           setpoint=_known(status.setpoint)),
                 (why, status.reason), _zone_href(view), side)
 
@@ -221,10 +225,11 @@ def _heating(p: Panel, view: ZoneView) -> Line | None:
     elif status.source == "override":
         return None  # without a valve, an override may as well be lower than the room
     mode = Reason.of("mode.preheat") if preheat else status.mode_label
-    facts = {"place": _place(p, view), "mode": mode, "temperature": _known(status.temperature),
-             "setpoint": _known(status.setpoint)}
-    said_ = (Reason.of("overview.heating", **facts) if opening is None
-             else Reason.of("overview.heating_valve", valve=opening, **facts))
     detail = status.reason.params.get("detail")
-    more = (status.reason, detail) if isinstance(detail, Reason) else (status.reason,)
-    return Line(said_, more, _zone_href(view))
+    more = [status.reason, *([detail] if isinstance(detail, Reason) else [])]
+    if opening is not None:
+        more.append(Reason.of("overview.valve", valve=opening))
+    return Line(_place(p, view),
+                Reason.of("overview.heating", mode=mode, temperature=_known(status.temperature),
+                          setpoint=_known(status.setpoint)),
+                tuple(more), _zone_href(view))

@@ -22,7 +22,10 @@ alone or in lists. A template says how each is shown, by the format spec of its 
 A reason is one short sentence. What lies behind it (the model, the days it learned from,
 the estimate, the outdoor temperature, the margin) is its ``detail`` parameter: a nested
 reason that no template names, so the sentence never shows it, and that
-``Reason.details(lang)`` renders on demand (the zone page's « Détails », the API).
+``Reason.details(lang)`` renders on demand (the zone page's « Détails », the API). Where
+a line must fit a phone (the overview), ``Reason.summary(lang)`` reads it by the short
+form of its code (``SHORT`` in ``catalogue.py``), and of each reason within it: what the
+sentence says in brackets is left to the details.
 
 A template is a pair ``(French, English)`` of ``str.format`` texts (``catalogue.py``);
 where a reason reads differently with or without a part, the caller chooses another code,

@@ -587,44 +587,40 @@ _OVERVIEW: dict[str, Template] = {
     "mode.preheat": ("préchauffage", "pre-heat"),
     "severity.critical": ("critique", "critical"),
     "severity.warning": ("avertissement", "warning"),
-    "overview.alarm": ("{severity} — {place} : {message}", "{severity} — {place}: {message}"),
+    "overview.alarm": ("{severity} — {place}", "{severity} — {place}"),
     "overview.alarm_since": ("depuis le {since:date} à {since:clock}",
                              "since {since:date} at {since:clock}"),
-    "overview.override": ("{place} : {value:temperature} jusqu'à {until:moment}, par {who}",
-                          "{place}: {value:temperature} until {until:moment}, by {who}"),
-    "overview.order_on": ("{place} : allumé jusqu'à {until:moment}, par {who}",
-                          "{place}: on until {until:moment}, by {who}"),
-    "overview.order_off": ("{place} : éteint jusqu'à {until:moment}, par {who}",
-                           "{place}: off until {until:moment}, by {who}"),
+    "overview.override": ("{value:temperature} jusqu'à {until:moment}, par {who}",
+                          "{value:temperature} until {until:moment}, by {who}"),
+    "overview.order_on": ("allumé jusqu'à {until:moment}, par {who}",
+                          "on until {until:moment}, by {who}"),
+    "overview.order_off": ("éteint jusqu'à {until:moment}, par {who}",
+                           "off until {until:moment}, by {who}"),
     "overview.override_why": ("« {why} », depuis le {start:date} à {start:clock}",
                               "'{why}', since {start:date} at {start:clock}"),
     "overview.applied": ("appliquée par le moteur", "applied by the engine"),
     "overview.pending": ("en attente du prochain passage du moteur",
                          "waiting for the engine's next tick"),
-    "overview.too_cold": ("{place} : {temperature:temperature}, consigne "
+    "overview.too_cold": ("trop froid : {temperature:temperature}, consigne "
                           "{setpoint:temperature}",
-                          "{place}: {temperature:temperature}, setpoint "
+                          "too cold: {temperature:temperature}, setpoint "
                           "{setpoint:temperature}"),
     "overview.too_cold_why": ("plus de {by:number} K sous la consigne en vigueur à chaque "
                               "mesure depuis {minutes:duration}, hors préchauffage",
                               "more than {by:number} K below the setpoint in force at every "
                               "reading for {minutes:duration}, pre-heat aside"),
-    "overview.too_warm": ("{place} : {temperature:temperature}, consigne "
+    "overview.too_warm": ("trop chaud : {temperature:temperature}, consigne "
                           "{setpoint:temperature}",
-                          "{place}: {temperature:temperature}, setpoint "
+                          "too warm: {temperature:temperature}, setpoint "
                           "{setpoint:temperature}"),
     "overview.too_warm_why": ("plus de {by:number} K au-dessus de la consigne de confort à "
                               "chaque mesure depuis {minutes:duration}",
                               "more than {by:number} K above the comfort setpoint at every "
                               "reading for {minutes:duration}"),
-    "overview.heating": ("{place} : {mode}, {temperature:temperature} vers "
-                         "{setpoint:temperature}",
-                         "{place}: {mode}, {temperature:temperature} towards "
-                         "{setpoint:temperature}"),
-    "overview.heating_valve": ("{place} : {mode}, {temperature:temperature} vers "
-                               "{setpoint:temperature}, vanne {valve:whole} %",
-                               "{place}: {mode}, {temperature:temperature} towards "
-                               "{setpoint:temperature}, valve {valve:whole} %"),
+    "overview.heating": ("{mode}, {temperature:temperature} → {setpoint:temperature}",
+                         "{mode}, {temperature:temperature} → {setpoint:temperature}"),
+    "overview.valve": ("vanne ou émetteur ouvert à {valve:whole} %",
+                       "valve or emitter open at {valve:whole} %"),
 }
 
 SHORT: dict[str, Template] = {
