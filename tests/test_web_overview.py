@@ -74,8 +74,8 @@ def learned_setback() -> Reason:
 
 def lines(text: str) -> list[tuple[str, str]]:
     """The overview's lines in ``text``: where, and what, in one line."""
-    return re.findall(r'<span class="where">(.*?)</span><details><summary>(.*?)</summary>',
-                      text)
+    return re.findall(r'<span class="where">(.*?)</span><details id="[^"]+"><summary>'
+                      r'(.*?)</summary>', text)
 
 
 def section(text: str, start: str, end: str) -> str:

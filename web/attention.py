@@ -59,6 +59,8 @@ class Line:
     """One thing to see: ``where`` (a zone, a cabinet, an alarm's severity and place) above
     ``said`` in one line, ``more`` behind it, ``href`` where to act."""
 
+    id: str
+    """Stable across refreshes, so that details a person opened stay open (panel.js)."""
     where: Reason
     said: Reason
     more: tuple[Reason, ...]
@@ -151,7 +153,8 @@ def _alarm(p: Panel, alarm: Alarm) -> Line:
     severity = Reason.of(f"severity.{alarm.severity.value}")
     place = (said(p.place(alarm.building, alarm.zone)) if alarm.building
              else Reason.of("agenda.whole_site"))
-    return Line(Reason.of("overview.alarm", severity=severity, place=place), message,
+    return Line(f"alarm-{alarm.id}", Reason.of("overview.alarm", severity=severity,
+                                               place=place), message,
                 (message, Reason.of("overview.alarm_since", since=p.local(alarm.raised_at))),
                 url_for("alarms.index"), alarm.severity.value)
 
@@ -163,7 +166,7 @@ def _overrides(p: Panel, zones: Sequence[ZoneView], local: datetime) -> list[Lin
         if override is None:
             continue
         lines.append(Line(
-            _place(p, view),
+            f"override-{view.key}", _place(p, view),
             Reason.of("overview.override", at=local, value=override.value,
                       until=p.local(override.until), who=override.who),
             (Reason.of("overview.override_why", why=override.why,
@@ -175,7 +178,7 @@ def _overrides(p: Panel, zones: Sequence[ZoneView], local: datetime) -> list[Lin
         if order is None:
             continue
         lines.append(Line(
-            said(cabinet.name),
+            f"order-{cabinet.id}", said(cabinet.name),
             Reason.of("overview.order_on" if order.value >= 0.5 else "overview.order_off",
                       at=local, until=p.local(order.until), who=order.who),
             (Reason.of("overview.override_why", why=order.why, start=p.local(order.start)),),
@@ -202,7 +205,7 @@ def _off_setpoint(p: Panel, view: ZoneView, now: datetime) -> Line | None:
         return None
     why = Reason.of(f"overview.too_{side}_why", by=OFF_BY,
                     minutes=OFF_FOR.total_seconds() / 60)
-    return Line(_place(p, view),
+    return Line(f"off-{view.key}", _place(p, view),
                 Reason.of(f"overview.too_{side}", temperature=_known(status.temperature),
                           setpoint=_known(status.setpoint)),
                 (why, status.reason), _zone_href(view), side)
@@ -229,7 +232,7 @@ def _heating(p: Panel, view: ZoneView) -> Line | None:
     more = [status.reason, *([detail] if isinstance(detail, Reason) else [])]
     if opening is not None:
         more.append(Reason.of("overview.valve", valve=opening))
-    return Line(_place(p, view),
+    return Line(f"heating-{view.key}", _place(p, view),
                 Reason.of("overview.heating", mode=mode, temperature=_known(status.temperature),
                           setpoint=_known(status.setpoint)),
                 tuple(more), _zone_href(view))

@@ -37,7 +37,7 @@ from web.panel import ActionError, ZoneView, panel
 bp = Blueprint("pages", __name__)
 
 EN: dict[str, str] = {
-    "À voir": "To look at",
+    "À voir": "Needs attention",
     "Rien à signaler : aucune alarme, aucune dérogation, toutes les zones près de leur "
     "consigne.": "Nothing to report: no alarm, no override, every zone near its setpoint.",
     "Dérogations en cours": "Overrides in force",
