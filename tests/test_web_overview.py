@@ -184,7 +184,7 @@ def test_the_rule_wants_every_reading_of_the_hour_off_and_an_hour_of_readings(
     stopped = [Sample(s.point, s.ts - 2 * COVERED, s.value)
                for s in temperatures([10.0] * (hour + 5))]
     assert off_setpoint(status, stopped, setpoints, NOW) is None
-    # Failed readings are not counted as off.
+    # The sensor failed for the last quarter of an hour: no evidence of now.
     failed = temperatures([cold] * hour)
     failed[-1] = Sample("z.t", NOW, None, Quality.FAILED)
     failed[-2] = Sample("z.t", NOW - timedelta(minutes=5), None, Quality.FAILED)
@@ -202,7 +202,7 @@ def test_too_warm_counts_in_comfort_only(demo_site: Site) -> None:
     setpoint = [Sample("z.c", NOW - 2 * OFF_FOR, 16.0)]
     comfort = [Sample("z.c", NOW - 2 * OFF_FOR, 17.0)]
     # Cooling down to its reduced setpoint is by design; above comfort is not.
-    assert off_setpoint(zone_status_of(demo_site, HeatingLevel.REDUCED, "heating.unoccupied_open"),
+    assert off_setpoint(zone_status_of(demo_site, HeatingLevel.REDUCED, "heating.unoccupied"),
                         warm, setpoint, NOW) is None
     assert off_setpoint(zone_status_of(demo_site, HeatingLevel.COMFORT, "heating.occupied_open"),
                         warm, comfort, NOW) == "warm"
@@ -235,6 +235,13 @@ def test_each_reason_is_one_line_without_brackets_and_its_details_say_it_all(
     full = learned_setback().fr
     assert full.count("(") >= 3 and full in buildings
     assert preheat().details("fr") in buildings
+    client = rig.client("mairie-viewer")
+    client.get("/lang/en")
+    english = html.unescape(client.get("/").get_data(as_text=True))
+    summaries = re.findall(r"<summary>(.*?)</summary>", english[english.index('id="buildings"'):])
+    assert ("Unoccupied: reduced 16.0 °C, pre-heat at tomorrow 05:00, when heat is available"
+            in summaries)
+    assert all("(" not in said and ")" not in said for said in summaries), summaries
 
 
 def test_the_short_forms_have_no_brackets_and_ask_only_for_the_codes_facts() -> None:
