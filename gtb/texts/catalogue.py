@@ -581,6 +581,184 @@ _PEOPLE: dict[str, Template] = {
     "cli.command_line": ("ligne de commande", "command line"),
 }
 
+_EXPORT: dict[str, Template] = {
+    # what an export holds: its quantities (InfluxDB measurements) and resolutions
+    "export.quantity.temperature": ("température", "temperature"),
+    "export.quantity.setpoint": ("consigne", "setpoint"),
+    "export.quantity.mode": ("mode de chauffage", "heating mode"),
+    "export.quantity.valve": ("vanne", "valve"),
+    "export.quantity.heating_output": ("émission de chaleur", "heat emission"),
+    "export.quantity.occupancy": ("présence", "occupancy"),
+    "export.quantity.co2": ("CO2", "CO2"),
+    "export.quantity.lighting": ("éclairage", "lighting"),
+    "export.quantity.relay": ("relais", "relay"),
+    "export.quantity.energy": ("énergie", "energy"),
+    "export.quantity.power": ("puissance", "power"),
+    "export.quantity.measurement": ("autres mesures", "other measurements"),
+    "export.all_quantities": ("toutes grandeurs", "all quantities"),
+    "export.resolution.raw": ("brutes", "raw"),
+    "export.resolution.hour": ("heure", "hour"),
+    "export.resolution.day": ("jour", "day"),
+    "export.resolution.month": ("mois", "month"),
+    "export.resolution_choice.raw": ("brutes : chaque mesure (gardées 90 jours)",
+                                     "raw: every sample (kept 90 days)"),
+    "export.resolution_choice.hour": ("heure : moyenne, minimum, maximum",
+                                      "hour: mean, minimum, maximum"),
+    "export.resolution_choice.day": ("jour (jours du calendrier local)",
+                                     "day (local calendar days)"),
+    "export.resolution_choice.month": ("mois (mois du calendrier local)",
+                                       "month (local calendar months)"),
+    "export.downloaded": ("Export {format} ({resolution}) du {first:date} au {last:date} : "
+                          "{scope}",
+                          "Export {format} ({resolution}) from {first:date} to {last:date}: "
+                          "{scope}"),
+    "export.scope.site": ("tout le site", "the whole site"),
+    "export.scope.building": ("bâtiment {place}", "building {place}"),
+    "export.scope.zone": ("zone {place}", "zone {place}"),
+    "export.scope.cabinet": ("armoire {place}", "cabinet {place}"),
+    "export.scope.quantities": ("{scope}, {quantities:comma}", "{scope}, {quantities:comma}"),
+}
+
+_EXPORT_GUIDE: dict[str, Template] = {
+    # the data guide (gtb/export_guide.py): the exports' columns
+    "guide.column.time_local": (
+        "l'heure locale du site (début de l'heure, du jour ou du mois d'un agrégat) ; en "
+        "CSV standard ISO 8601 avec son décalage, en CSV Excel jj/mm/aaaa hh:mm",
+        "the site's local time (start of an aggregate's hour, day or month); ISO 8601 with "
+        "its offset in the standard CSV, dd/mm/yyyy hh:mm in the Excel CSV"),
+    "guide.column.utc_offset": (
+        "CSV Excel seulement : le décalage de l'heure locale (UTC+01:00 en hiver, UTC+02:00 "
+        "en été) ; il distingue les deux heures 02:00–03:00 du changement d'heure d'octobre",
+        "Excel CSV only: the local time's offset (UTC+01:00 in winter, UTC+02:00 in summer); "
+        "it tells apart the two 02:00–03:00 hours of the October clock change"),
+    "guide.column.time_utc": ("le même instant en temps universel (UTC)",
+                              "the same moment in universal time (UTC)"),
+    "guide.column.site": ("l'identifiant du site (la commune)", "the site's id (the commune)"),
+    "guide.column.building": ("le bâtiment du point ; vide pour une armoire d'éclairage public "
+                              "ou un équipement programmé",
+                              "the point's building; empty for a public lighting cabinet or a "
+                              "scheduled output"),
+    "guide.column.zone": ("la zone du point ; vide pour un point du bâtiment entier",
+                          "the point's zone; empty for a point of the whole building"),
+    "guide.column.point": ("la clé du point (bâtiment.zone.point), comme l'étiquette point "
+                           "d'InfluxDB",
+                           "the point's key (building.zone.point), as InfluxDB's point tag"),
+    "guide.column.name": ("le nom du point dans le fichier du site",
+                          "the point's name in the site file"),
+    "guide.column.quantity": ("la grandeur, c'est-à-dire la mesure InfluxDB (ci-dessous)",
+                              "the quantity, that is the InfluxDB measurement (below)"),
+    "guide.column.meter": ("ce que compte un compteur : heating (chauffage), electricity, gas, "
+                           "water, lighting",
+                           "what a meter counts: heating, electricity, gas, water, lighting"),
+    "guide.column.unit": ("l'unité (°C, %, kWh, kW, ppm) ; vide pour les états 0/1 et les "
+                          "modes",
+                          "the unit (°C, %, kWh, kW, ppm); empty for 0/1 states and modes"),
+    "guide.column.value": ("la mesure, ou la moyenne d'un agrégat ; vide pour une lecture en "
+                           "échec",
+                           "the sample, or an aggregate's mean; empty for a failed read"),
+    "guide.column.min": ("agrégats : la plus petite mesure", "aggregates: the smallest sample"),
+    "guide.column.max": ("agrégats : la plus grande mesure (pour un index de compteur, la "
+                         "dernière)",
+                         "aggregates: the largest sample (for a meter's index, the last)"),
+    "guide.column.count": ("agrégats : le nombre de mesures bonnes", "aggregates: the number "
+                           "of good samples"),
+    "guide.column.hours": ("jours et mois : les heures qui ont des données (23 ou 25 les jours "
+                           "de changement d'heure)",
+                           "days and months: the hours that have data (23 or 25 on the days "
+                           "of a clock change)"),
+    "guide.column.quality": ("mesures brutes : ok, stale (dernière bonne valeur gardée) ou "
+                             "failed (aucune valeur)",
+                             "raw samples: ok, stale (last good value kept) or failed (no "
+                             "value)"),
+    "guide.column.error": ("mesures brutes : pourquoi la lecture a échoué",
+                           "raw samples: why the read failed"),
+    # the measurements, tags and fields the shipper writes to InfluxDB
+    "guide.measurement.temperature": ("températures des zones et extérieure (°C)",
+                                      "zone and outdoor temperatures (°C)"),
+    "guide.measurement.setpoint": ("consignes de chauffage relues (°C)",
+                                   "heating setpoints read back (°C)"),
+    "guide.measurement.mode": (
+        "niveau de chauffage : 1 confort, 2 réduit, 3 hors-gel, 4 arrêt ; celui que GTB a "
+        "décidé (point BATIMENT.ZONE:mode, à chaque cycle) et celui que rapporte un appareil "
+        "(point BATIMENT.ZONE.mode)",
+        "heating level: 1 comfort, 2 reduced, 3 frost protection, 4 off; the one GTB decided "
+        "(point BUILDING.ZONE:mode, every tick) and the one a device reports (point "
+        "BUILDING.ZONE.mode)"),
+    "guide.measurement.valve": ("ouverture des vannes (%)", "valve opening (%)"),
+    "guide.measurement.heating_output": ("puissance des émetteurs et vitesse des ventilo-"
+                                         "convecteurs (%)",
+                                         "emitter power and fan-coil speed (%)"),
+    "guide.measurement.occupancy": ("présence : 1 quelqu'un, 0 personne",
+                                    "presence: 1 someone, 0 nobody"),
+    "guide.measurement.co2": ("CO2 (ppm)", "CO2 (ppm)"),
+    "guide.measurement.lighting": (
+        "relais d'éclairage des bâtiments et des armoires d'éclairage public (0/1), niveaux "
+        "de gradation (%)",
+        "lighting relays of the buildings and of the public lighting cabinets (0/1), dimming "
+        "levels (%)"),
+    "guide.measurement.relay": ("autorisations de chaufferie et équipements programmés (0/1)",
+                                "plant enables and scheduled outputs (0/1)"),
+    "guide.measurement.energy": (
+        "index cumulé d'un compteur (kWh) : une consommation est une différence d'index",
+        "a meter's cumulative index (kWh): a consumption is a difference of indexes"),
+    "guide.measurement.power": ("puissance (kW)", "power (kW)"),
+    "guide.measurement.measurement": ("autres mesures surveillées, dans l'unité du fichier du "
+                                      "site",
+                                      "other watched values, in the site file's unit"),
+    "guide.measurement.sample": ("un point que le fichier du site ne nomme plus",
+                                 "a point that the site file no longer names"),
+    "guide.measurement.event": ("le journal des actions : dérogations, alarmes, connexions, "
+                                "modifications",
+                                "the audit log: overrides, alarms, sign-ins, changes"),
+    "guide.measurement.command": ("chaque commande écrite par GTB, avec sa valeur et sa raison",
+                                  "every command GTB wrote, with its value and reason"),
+    "guide.tag.site": ("l'identifiant du site", "the site's id"),
+    "guide.tag.building": ("le bâtiment", "the building"),
+    "guide.tag.zone": ("la zone (absente pour une sonde extérieure ou un point du bâtiment)",
+                       "the zone (absent for an outdoor sensor or a point of the building)"),
+    "guide.tag.cabinet": ("l'armoire d'éclairage public", "the public lighting cabinet"),
+    "guide.tag.equipment": ("l'équipement programmé (une pompe de fontaine…)",
+                            "the scheduled output (a fountain pump…)"),
+    "guide.tag.point": ("la clé du point, comme la colonne point des exports",
+                        "the point's key, as the exports' point column"),
+    "guide.tag.kind": ("event et command : la sorte de ligne du journal (override, "
+                       "alarm_raised, login…)",
+                       "event and command: the kind of audit-log line (override, "
+                       "alarm_raised, login…)"),
+    "guide.field.value": ("la valeur, toujours un nombre à virgule", "the value, always a float"),
+    "guide.field.quality": ("une mesure qui n'est pas bonne : stale ou failed",
+                            "a sample that is not good: stale or failed"),
+    "guide.field.error": ("pourquoi la lecture a échoué", "why the read failed"),
+    "guide.field.message": ("event et command : le texte de la ligne, en français",
+                            "event and command: the line's text, in French"),
+    "guide.field.actor": ("qui : une personne, ou engine pour GTB lui-même",
+                          "who: a person, or engine for GTB itself"),
+    "guide.field.reason": ("pourquoi, en français", "why, in French"),
+    "guide.field.message_en": ("le texte en anglais, quand la ligne l'a",
+                               "the text in English, when the line has it"),
+    "guide.field.reason_en": ("la raison en anglais, quand la ligne l'a",
+                              "the reason in English, when the line has it"),
+    "guide.field.id": ("le numéro de la ligne dans le journal des actions",
+                       "the line's number in the audit log"),
+    # the example queries
+    "guide.query.monthly_consumption": ("Consommation de chaque compteur sur un mois, exacte",
+                                        "Each meter's consumption over a month, exact"),
+    "guide.query.daily_consumption": ("Consommation jour par jour sur une année",
+                                      "Consumption day by day over a year"),
+    "guide.query.monthly_spread": ("Consommation d'un mois, approchée (max − min)",
+                                   "A month's consumption, approximate (max − min)"),
+    "guide.query.monthly_consumption_flux": ("Consommation par mois du calendrier de Paris",
+                                             "Consumption per Paris calendar month"),
+    "guide.query.temperature_setpoint": ("Températures et consignes par zone, heure par heure",
+                                         "Temperatures and setpoints per zone, hour by hour"),
+    "guide.query.temperature_setpoint_gap": ("Écart entre consigne et température par zone",
+                                             "Gap between setpoint and temperature per zone"),
+    "guide.query.hours_in_mode": ("Heures en mode réduit par zone",
+                                  "Hours in reduced mode per zone"),
+    "guide.query.hours_in_each_mode": ("Heures dans chaque mode par zone",
+                                       "Hours in each mode per zone"),
+}
+
 _OVERVIEW: dict[str, Template] = {
     # what the overview shows first (web/attention.py), each in one line on a phone
     "mode.override": ("dérogation", "override"),
@@ -712,7 +890,7 @@ SHORT: dict[str, Template] = {
 
 CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPATION, **_HEATING,
                                   **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE,
-                                  **_OVERVIEW}
+                                  **_EXPORT, **_EXPORT_GUIDE, **_OVERVIEW}
 """Every reason code written by a template, and its French and English."""
 
 WRITERS: dict[str, Callable[[Reason, Lang], str]] = {**WATCH_WRITERS}
