@@ -297,3 +297,13 @@ def test_the_building_page_stacks_its_zones_on_a_phone(rig: PanelRig) -> None:
     assert re.search(r"@media \(max-width: 40rem\) \{[^}]*\.zone-table thead",
                      (Path(__file__).parent.parent / "web/static/panel.css").read_text())
 
+
+
+def test_the_mayors_order_on_a_cabinet_is_an_override_in_force(rig: PanelRig) -> None:
+    rig.store.overrides.add("ep-centre.relais", 1.0, start=NOW, until=NOW + timedelta(hours=4),
+                            who="marie", why="cérémonie du 11 novembre", at=NOW)
+    overrides = section(page(rig), 'id="overrides"', 'id="heating"')
+    assert lines(overrides) == [("Éclairage public, centre-bourg",
+                                 "allumé jusqu'à 14:00, par marie")]
+    assert "« cérémonie du 11 novembre », depuis le 12/01/2026 à 10:00" in overrides
+    assert 'href="/lighting"' in overrides
