@@ -873,9 +873,138 @@ _ARCHIVE: dict[str, Template] = {
         "VictoriaMetrics turns text into zeros: there, read the panel's audit log."),
 }
 
+_OVERVIEW: dict[str, Template] = {
+    # what the overview shows first (web/attention.py), each in one line on a phone
+    "mode.override": ("dérogation", "override"),
+    "mode.preheat": ("préchauffage", "pre-heat"),
+    "severity.critical": ("critique", "critical"),
+    "severity.warning": ("avertissement", "warning"),
+    "overview.alarm": ("{severity} — {place}", "{severity} — {place}"),
+    "overview.alarm_since": ("depuis le {since:date} à {since:clock}",
+                             "since {since:date} at {since:clock}"),
+    "overview.override": ("{value:temperature} jusqu'à {until:moment}, par {who}",
+                          "{value:temperature} until {until:moment}, by {who}"),
+    "overview.order_on": ("allumé jusqu'à {until:moment}, par {who}",
+                          "on until {until:moment}, by {who}"),
+    "overview.order_off": ("éteint jusqu'à {until:moment}, par {who}",
+                           "off until {until:moment}, by {who}"),
+    "overview.override_why": ("« {why} », depuis le {start:date} à {start:clock}",
+                              "'{why}', since {start:date} at {start:clock}"),
+    "overview.applied": ("appliquée par le moteur", "applied by the engine"),
+    "overview.pending": ("en attente du prochain passage du moteur",
+                         "waiting for the engine's next tick"),
+    "overview.too_cold": ("trop froid : {temperature:temperature}, consigne "
+                          "{setpoint:temperature}",
+                          "too cold: {temperature:temperature}, setpoint "
+                          "{setpoint:temperature}"),
+    "overview.too_cold_why": ("plus de {by:number} K sous la consigne en vigueur à chaque "
+                              "mesure depuis {minutes:duration}, hors préchauffage",
+                              "more than {by:number} K below the setpoint in force at every "
+                              "reading for {minutes:duration}, pre-heat aside"),
+    "overview.too_warm": ("trop chaud : {temperature:temperature}, consigne "
+                          "{setpoint:temperature}",
+                          "too warm: {temperature:temperature}, setpoint "
+                          "{setpoint:temperature}"),
+    "overview.too_warm_why": ("plus de {by:number} K au-dessus de la consigne de confort à "
+                              "chaque mesure depuis {minutes:duration}",
+                              "more than {by:number} K above the comfort setpoint at every "
+                              "reading for {minutes:duration}"),
+    "overview.heating": ("{mode}, {temperature:temperature} → {setpoint:temperature}",
+                         "{mode}, {temperature:temperature} → {setpoint:temperature}"),
+    "overview.valve": ("vanne ou émetteur ouvert à {valve:whole} %",
+                       "valve or emitter open at {valve:whole} %"),
+}
+
+SHORT: dict[str, Template] = {
+    # One line on a phone (``Reason.summary``): what the full sentence says in brackets,
+    # and its longer parts, are left to the details one tap away.
+    "override": ("Dérogation de {who} jusqu'à {until:moment}",
+                 "Override by {who} until {until:moment}"),
+    "zone.degraded": ("Mode dégradé : {decision}", "Degraded mode: {decision}"),
+    "safety.capped": ("{decision} — plafonné à {value:temperature}",
+                      "{decision} — capped at {value:temperature}"),
+    "safety.frost_floor": ("{decision} — relevé à {value:temperature}",
+                           "{decision} — raised to {value:temperature}"),
+    "safety.kept_on": ("{decision} — maintenu en marche encore {wait} s",
+                       "{decision} — kept on {wait} s more"),
+    "safety.kept_off": ("{decision} — maintenu en arrêt encore {wait} s",
+                        "{decision} — kept off {wait} s more"),
+    "safety.fallback": ("{decision} — repli sûr sur {value:g}",
+                        "{decision} — safe fallback to {value:g}"),
+    "occupation.occupied_because": ("occupé, {because}", "occupied, {because}"),
+    "occupation.unoccupied_because": ("inoccupé, {because}", "unoccupied, {because}"),
+    "lighting.at_sunset": ("allumé au coucher du soleil à {sunset:clock}",
+                           "on at sunset, {sunset:clock}"),
+    "lighting.after_sunset": ("allumé {minutes} min après le coucher du soleil",
+                              "on {minutes} min after sunset"),
+    "lighting.before_sunrise": ("éteint {minutes} min avant le lever du soleil",
+                                "off {minutes} min before sunrise"),
+    "lighting.on_again": ("rallumé à {start:clock} jusqu'au lever du soleil",
+                          "on again at {start:clock} until sunrise"),
+    "circuit.occupied_unseen": ("{occupied} jusqu'à {until:moment} : allumé",
+                                "{occupied} until {until:moment}: on"),
+    "circuit.unoccupied_unseen": ("{unoccupied} : éteint", "{unoccupied}: off"),
+    "heating.occupied": ("Occupé jusqu'à {until:moment} : confort {setpoint:temperature}",
+                         "Occupied until {until:moment}: comfort {setpoint:temperature}"),
+    "heating.occupied_because": ("{because} jusqu'à {until:moment} : confort "
+                                 "{setpoint:temperature}",
+                                 "{because} until {until:moment}: comfort "
+                                 "{setpoint:temperature}"),
+    "heating.fixed_preheat": ("Préchauffage pour {start:moment}", "Pre-heat for {start:moment}"),
+    "heating.fixed_preheat_refused": ("Préchauffage pour {start:moment}",
+                                      "Pre-heat for {start:moment}"),
+    "heating.fixed_preheat_late": ("Préchauffage tardif pour {start:moment}",
+                                   "Late pre-heat for {start:moment}"),
+    "heating.long_absence": ("Longue absence : hors-gel {setpoint:temperature}",
+                             "Long absence: frost protection {setpoint:temperature}"),
+    "heating.long_absence_because": ("{because} : hors-gel {setpoint:temperature}",
+                                     "{because}: frost protection {setpoint:temperature}"),
+    "heating.unoccupied_because": ("{because} {when} : réduit {setpoint:temperature}",
+                                   "{because} {when}: reduced {setpoint:temperature}"),
+    "heating.seldom_used": ("Période rarement utilisée : {setback}",
+                            "Seldom used period: {setback}"),
+    "heating.arrival_expected": ("Arrivée attendue : confort {setpoint:temperature}",
+                                 "Arrival expected: comfort {setpoint:temperature}"),
+    "heating.learned_setback": ("Inoccupé : {setback}{then}", "Unoccupied: {setback}{then}"),
+    "heating.preheat": ("Préchauffage pour l'arrivée à {arrival:moment}",
+                        "Pre-heat for the arrival at {arrival:moment}"),
+    "heating.preheat_late": ("Préchauffage tardif pour l'arrivée à {arrival:moment}",
+                             "Late pre-heat for the arrival at {arrival:moment}"),
+    "heating.preheat_event": ("Préchauffage pour {event} à {arrival:moment}",
+                              "Pre-heat for {event} at {arrival:moment}"),
+    "heating.preheat_event_late": ("Préchauffage tardif pour {event} à {arrival:moment}",
+                                   "Late pre-heat for {event} at {arrival:moment}"),
+    "heating.waiting_plant": (", préchauffage à {begin:moment}, quand le chauffage sera "
+                              "disponible",
+                              ", pre-heat at {begin:moment}, when heat is available"),
+    "heating.no_heat": (", préchauffage impossible : chauffage indisponible",
+                        ", no pre-heat possible: heat not available"),
+    "heating.preheat_ahead": ("Préchauffage avancé jusqu'à {end:clock}, avant la coupure du "
+                              "chauffage",
+                              "Pre-heat brought forward until {end:clock}, before heat stops"),
+    "heating.early_stop": ("Arrêt anticipé : consigne {floor:temperature}",
+                           "Early stop: setpoint {floor:temperature}"),
+    "setback.reduced_surprises": ("réduit {setpoint:temperature}",
+                                  "reduced {setpoint:temperature}"),
+    "setback.deep": ("hors-gel {setpoint:temperature}",
+                     "frost protection {setpoint:temperature}"),
+    "plant.frost_unavailable": ("{why} ; ALERTE : chauffage indisponible",
+                                "{why}; ALERT: heat not available"),
+    "plant.unavailable": ("Chaufferie à l'arrêt : chauffage indisponible à cette heure",
+                          "Plant off: heat not available now"),
+    "plant.kept_on": ("Chaufferie maintenue en marche {minutes:duration} encore",
+                      "Plant kept on {minutes:duration} more"),
+    "plant.kept_off": ("Chaufferie maintenue à l'arrêt {minutes:duration} encore",
+                       "Plant kept off {minutes:duration} more"),
+    "plant.idle": ("Chaufferie à l'arrêt : aucune zone ne demande de chaleur",
+                   "Plant off: no zone needs heat"),
+}
+"""Short forms of the codes whose sentence is long or says more in brackets, for
+``Reason.summary``; every other code's summary is its sentence."""
+
 CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPATION, **_HEATING,
                                   **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE,
-                                  **_EXPORT, **_EXPORT_GUIDE, **_ARCHIVE}
+                                  **_EXPORT, **_EXPORT_GUIDE, **_ARCHIVE, **_OVERVIEW}
 """Every reason code written by a template, and its French and English."""
 
 WRITERS: dict[str, Callable[[Reason, Lang], str]] = {**WATCH_WRITERS}
