@@ -20,7 +20,6 @@ from gtb.cli.wiring import (
     serve_engine,
 )
 from gtb.clock import Clock, RealClock, SimulatedClock, monotonic
-from gtb.model import Site
 from gtb.store import Store
 from gtb.store.accounts import UserRole
 from gtb.texts import Reason
@@ -76,7 +75,7 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, afresh: bool, no_hi
     former heating programme, then the engine's controllers up to now, simulated the
     first time (about a minute) and cached beside the store. A store already there is
     taken up where the demo stopped, with what people did in the panel."""
-    from gtb.sim.past import remove_store
+    from gtb.sim.past import commands, remove_store, where_it_stopped
     from gtb.sim.runner import SimulationStopped, VirtualSite
 
     history = History.from_options(options)
@@ -84,17 +83,17 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, afresh: bool, no_hi
     site = load_or_exit(site_file)
     if afresh:
         remove_store(db)
-    kept = db.exists()
+    start = RealClock().now().replace(microsecond=0)
     past: list[VirtualCommune] = []
-    if kept:
-        start, readings = _where_it_stopped(db, site)
+    if db.exists():
+        stopped, readings = where_it_stopped(site, db)
+        start = stopped or start
         said = Reason.of("demo.resumed", db=str(db), at=start.astimezone(site.tz)).fr
     else:
-        start = RealClock().now().replace(microsecond=0)
         if not no_history:
             past = _demo_past(site_file, seed, db, start)
         # The devices hold what the past's engine last wrote, as real ones would.
-        readings = _commands(site, _where_it_stopped(db, site)[1]) if past else {}
+        readings = commands(site, where_it_stopped(site, db)[1]) if past else {}
         said = Reason.of("demo.new_empty" if no_history else "demo.new_history",
                          db=str(db)).fr
     clock = SimulatedClock(start, speed=speed)
@@ -115,27 +114,6 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, afresh: bool, no_hi
         run_until_stopped(both())
     except SimulationStopped as exc:
         raise click.ClickException(str(exc)) from None
-
-
-def _where_it_stopped(db: Path, site: Site) -> tuple[datetime, dict[str, float]]:
-    """The last moment the demo's store knows (its last sample or event: the stop) and
-    the last value read of each of the site's points, which the demo takes up from. A
-    store with neither starts at the real now."""
-    keys = {ref.key for ref in site.points()}
-    with Store(db) as store:
-        latest = store.samples.latest_all()
-        last_event = store.audit.events(limit=1)
-    moments = [sample.ts for sample in latest.values()] + [e.ts for e in last_event]
-    readings = {key: sample.value for key, sample in latest.items()
-                if key in keys and sample.value is not None}
-    start = max(moments, default=RealClock().now().replace(microsecond=0))
-    return start, readings
-
-
-def _commands(site: Site, readings: dict[str, float]) -> dict[str, float]:
-    """The readings of the points the engine commands."""
-    commanded = {ref.key for ref in site.points() if ref.point.writable}
-    return {key: value for key, value in readings.items() if key in commanded}
 
 
 def _demo_past(site_file: Path, seed: int, db: Path, until: datetime

@@ -631,6 +631,26 @@ def demo_history(site_file: Path, seed: int, db: Path, until: datetime, *,
                    generated)
 
 
+def where_it_stopped(site: Site, db: Path) -> tuple[datetime | None, dict[str, float]]:
+    """Where a demo's store ends, for the demo to take up from (``VirtualSite``'s
+    ``taking_up``): its last moment (its last sample or event, the engine's stop; None
+    when it has neither) and the last value read of each of the site's points."""
+    keys = {ref.key for ref in site.points()}
+    with Store(db) as store:
+        latest = store.samples.latest_all()
+        last_event = store.audit.events(limit=1)
+    moments = [sample.ts for sample in latest.values()] + [e.ts for e in last_event]
+    readings = {key: sample.value for key, sample in latest.items()
+                if key in keys and sample.value is not None}
+    return max(moments, default=None), readings
+
+
+def commands(site: Site, readings: dict[str, float]) -> dict[str, float]:
+    """The readings of the points the engine commands: what their devices held."""
+    commanded = {ref.key for ref in site.points() if ref.point.writable}
+    return {key: value for key, value in readings.items() if key in commanded}
+
+
 def remove_store(db: Path) -> None:
     """Remove a store: its file and SQLite's write-ahead log and shared memory beside it."""
     for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
