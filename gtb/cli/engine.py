@@ -144,7 +144,7 @@ def _demo_accounts(db: Path, clock: Clock) -> None:
     from web.auth import hash_password
 
     db.parent.mkdir(parents=True, exist_ok=True)
-    table = Table(title="Comptes de la démo (mots de passe tirés au hasard à chaque lancement)")
+    table = Table(title="Comptes de la démo (mots de passe tirés au hasard à leur création)")
     for column in ("nom", "rôle", "mot de passe"):
         table.add_column(column)
     kept: list[str] = []
