@@ -43,7 +43,8 @@ class VirtualSite:
         the virtual site continues, as the demo continues its simulated history;
         ``taking_up``: the last readings of a run no longer at hand, by point key
         (``VirtualCommune.take_up``): its devices start holding the commands they held
-        then, not the building's own defaults, which a power cycle still brings back;
+        then (a BACnet point as its relinquish default), not the building's own
+        defaults, which a power cycle still brings back;
         ``bacnet_options``: devices unlike the others (``device_servers``);
         ``serve_forecast``: serve the weather's forecast where the site file's
         ``forecast: url:`` says, if that is on loopback (``gtb.sim.forecast``)."""
