@@ -1002,9 +1002,24 @@ SHORT: dict[str, Template] = {
 """Short forms of the codes whose sentence is long or says more in brackets, for
 ``Reason.summary``; every other code's summary is its sentence."""
 
+_DEMO: dict[str, Template] = {
+    "demo.new_history": ("nouveau stockage {db}, avec l'historique de la commune",
+                         "new store {db}, with the commune's history"),
+    "demo.new_empty": ("nouveau stockage {db}, vide", "new store {db}, empty"),
+    "demo.resumed": ("stockage {db} conservé : la démo reprend le {at:date} à {at:clock}, là "
+                     "où elle s'était arrêtée, avec ce qui a été fait dans le panneau "
+                     "(--afresh pour repartir de zéro)",
+                     "store {db} kept: the demo takes up on {at:date} at {at:clock}, where "
+                     "it stopped, with what was done in the panel (--afresh to start anew)"),
+    "demo.accounts_kept": ("comptes de la démo conservés, avec leurs mots de passe : {names} "
+                           "(un nouveau mot de passe : gtb users passwd NOM --db {db})",
+                           "the demo's accounts kept, with their passwords: {names} (a new "
+                           "password: gtb users passwd NAME --db {db})"),
+}
+
 CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPATION, **_HEATING,
                                   **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE,
-                                  **_EXPORT, **_EXPORT_GUIDE, **_ARCHIVE, **_OVERVIEW}
+                                  **_EXPORT, **_EXPORT_GUIDE, **_ARCHIVE, **_OVERVIEW, **_DEMO}
 """Every reason code written by a template, and its French and English."""
 
 WRITERS: dict[str, Callable[[Reason, Lang], str]] = {**WATCH_WRITERS}
