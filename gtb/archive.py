@@ -2,8 +2,8 @@
 (``gtb.influx``), what each means, and the example queries, in InfluxQL, Flux and SQL.
 
 One place for all of it, so that the shipper, ``gtb export``, docs/history.md and the
-panel's page for auditors say the same (the tests run every InfluxQL query on a real
-InfluxDB and find every query, word for word, in docs/history.md). What each measurement,
+panel's data guide (``gtb.export_guide``) say the same (the tests run every InfluxQL query
+on a real InfluxDB and find every query, word for word, in docs/history.md). What each measurement,
 tag and query means is in the catalogue (``archive.*``), in French and English.
 
 The queries are for the demo commune (site ``marchiennes-le-vert``), the bucket or database
