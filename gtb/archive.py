@@ -2,8 +2,8 @@
 (``gtb.influx``), what each means, and the example queries, in InfluxQL, Flux and SQL.
 
 One place for all of it, so that the shipper, ``gtb export``, docs/history.md and the
-panel's page for auditors say the same (the tests run every InfluxQL query on a real
-InfluxDB and find every query, word for word, in docs/history.md). What each measurement,
+panel's data guide (``gtb.export_guide``) say the same (the tests run every InfluxQL query
+on a real InfluxDB and find every query, word for word, in docs/history.md). What each measurement,
 tag and query means is in the catalogue (``archive.*``), in French and English.
 
 The queries are for the demo commune (site ``marchiennes-le-vert``), the bucket or database
@@ -59,10 +59,15 @@ TAGS = ("site", "building", "zone", "cabinet", "equipment", "point", "unit", "me
 """Every tag, in the order a reader meets them."""
 
 
+def meaning_code(name: str) -> str:
+    """The catalogue's code of what a measurement or a tag (``TAGS``) holds."""
+    kind = "tag" if name in TAGS else "measurement"
+    return f"archive.{kind}.{name}"
+
+
 def meaning(name: str, lang: Lang) -> str:
     """What a measurement or a tag (``TAGS``) holds, in ``lang``."""
-    kind = "tag" if name in TAGS else "measurement"
-    return Reason.of(f"archive.{kind}.{name}").text(lang)
+    return Reason.of(meaning_code(name)).text(lang)
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,10 @@ class ExampleQuery:
 
     def explanation(self, lang: Lang) -> str:
         return Reason.of(f"archive.query.{self.id}.explained").text(lang)
+
+    def versions(self) -> tuple[tuple[str, str], ...]:
+        """Each language's name with the query in it, in the order they are shown."""
+        return (("InfluxQL", self.influxql), ("Flux", self.flux), ("SQL", self.sql))
 
 
 CONSUMPTION = ExampleQuery(

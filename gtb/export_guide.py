@@ -1,17 +1,20 @@
-"""What an auditor reads the exports and the InfluxDB archive with: each column of the
-files, each measurement, tag and field that the shipper writes, and the example queries
-(the panel's data guide, ``/export/guide``; docs/export.md).
+"""What the panel's data guide (``/export/guide``; docs/export.md) tells an auditor: each
+column of the exports' files, each measurement, tag and field the shipper writes to
+InfluxDB, and the example queries.
+
+The archive is described once, in ``gtb.archive``: the measurements' and tags' meanings
+(``archive.meaning``) and the queries (``archive.QUERIES``, with their titles and
+explanations) are the ones docs/history.md gives and the tests run on InfluxDB. What only
+the guide says is the catalogue's ``guide.column.*`` (the files' columns, but those that
+are tags of the archive, whose meaning is the archive's) and ``guide.field.*`` (the fields
+of the lines), in French and English.
 
 The names come from the code that writes them, not from a list kept beside it: the
 columns are ``gtb.export``'s, and the measurements, tags and fields are read from lines
 that ``gtb.influx.Schema`` formats for every point of the site and for an event and a
-command. What each one means is the catalogue's (``guide.column.*``, ``guide.measurement.*``,
-``guide.tag.*``, ``guide.field.*``), in French and English: a name the catalogue does not
-describe shows as its code, and a test fails on it, so a change of the schema cannot
-leave the guide behind unnoticed.
-
-The example queries live here once: the guide shows them, and a test checks that
-docs/export.md gives the same text.
+command. A name without a meaning shows as its code, and a test fails on it, as on a
+meaning of a name the guide no longer shows: a change of the schema cannot leave the
+guide behind unnoticed.
 """
 
 from __future__ import annotations
@@ -21,93 +24,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from gtb.archive import (
+    EVENT_MEASUREMENTS,
+    QUERIES,
+    SAMPLE_MEASUREMENTS,
+    TAGS,
+    UNKNOWN_MEASUREMENT,
+    meaning_code,
+)
 from gtb.export import EXCEL_COLUMNS
-from gtb.influx import MEASUREMENTS, Schema, series_of
+from gtb.influx import Schema, series_of
 from gtb.model import Site
 from gtb.store.audit import Event
 from gtb.texts import Lang, Reason
 
-
-@dataclass(frozen=True)
-class ExampleQuery:
-    """A query of docs/export.md: its name (``guide.query.NAME`` is its title), language
-    and text."""
-
-    name: str
-    language: str
-    text: str
-
-
-QUERIES: tuple[ExampleQuery, ...] = (
-    ExampleQuery("monthly_consumption", "InfluxQL", """\
-SELECT sum("kWh") AS "kWh" FROM (
-  SELECT difference(last("value")) AS "kWh" FROM "energy"
-  WHERE "site" = 'marchiennes-le-vert'
-    AND time >= '2026-03-01T00:00:00+01:00' AND time < '2026-04-01T00:00:00+02:00'
-  GROUP BY time(1d), "building", "point" tz('Europe/Paris')
-) GROUP BY "building", "point"
-"""),
-    ExampleQuery("daily_consumption", "InfluxQL", """\
-SELECT difference(last("value")) AS "kWh" FROM "energy"
-WHERE "site" = 'marchiennes-le-vert'
-  AND time >= '2026-01-01T00:00:00+01:00' AND time < '2027-01-01T00:00:00+01:00'
-GROUP BY time(1d), "building", "point" tz('Europe/Paris')
-"""),
-    ExampleQuery("monthly_spread", "InfluxQL", """\
-SELECT spread("value") AS "kWh" FROM "energy"
-WHERE "site" = 'marchiennes-le-vert'
-  AND time >= '2026-03-01T00:00:00+01:00' AND time < '2026-04-01T00:00:00+02:00'
-GROUP BY "building", "point"
-"""),
-    ExampleQuery("monthly_consumption_flux", "Flux", """\
-import "timezone"
-
-paris = timezone.location(name: "Europe/Paris")
-
-from(bucket: "gtb")
-  |> range(start: 2025-12-01T00:00:00+01:00, stop: 2027-01-01T00:00:00+01:00)
-  |> filter(fn: (r) => r._measurement == "energy" and r._field == "value"
-                       and r.site == "marchiennes-le-vert")
-  |> aggregateWindow(every: 1mo, fn: last, timeSrc: "_start", createEmpty: false,
-                     location: paris)
-  |> difference()
-  |> keep(columns: ["_time", "_value", "building", "point"])
-"""),
-    ExampleQuery("temperature_setpoint", "InfluxQL", """\
-SELECT mean("value") FROM "temperature", "setpoint"
-WHERE "site" = 'marchiennes-le-vert' AND "zone" =~ /./
-  AND time >= '2026-03-29T00:00:00+01:00' AND time < '2026-03-30T00:00:00+02:00'
-GROUP BY time(1h), "building", "zone" fill(none) tz('Europe/Paris')
-"""),
-    ExampleQuery("temperature_setpoint_gap", "Flux", """\
-from(bucket: "gtb")
-  |> range(start: 2026-03-29T00:00:00+01:00, stop: 2026-03-30T00:00:00+02:00)
-  |> filter(fn: (r) => (r._measurement == "temperature" or r._measurement == "setpoint")
-                       and r._field == "value" and exists r.zone)
-  |> aggregateWindow(every: 1h, fn: mean, createEmpty: false)
-  |> group(columns: ["building", "zone"])
-  |> pivot(rowKey: ["_time"], columnKey: ["_measurement"], valueColumn: "_value")
-  |> map(fn: (r) => ({r with gap: r.setpoint - r.temperature}))
-"""),
-    ExampleQuery("hours_in_mode", "InfluxQL", """\
-SELECT count("value") / 60 AS "hours" FROM "mode"
-WHERE "site" = 'marchiennes-le-vert' AND "point" =~ /:mode$/ AND "value" = 2
-  AND time >= '2026-03-01T00:00:00+01:00' AND time < '2026-04-01T00:00:00+02:00'
-GROUP BY "building", "zone"
-"""),
-    ExampleQuery("hours_in_each_mode", "Flux", """\
-from(bucket: "gtb")
-  |> range(start: 2026-03-01T00:00:00+01:00, stop: 2026-04-01T00:00:00+02:00)
-  |> filter(fn: (r) => r._measurement == "mode" and r._field == "value"
-                       and r.point =~ /:mode$/)
-  |> map(fn: (r) => ({r with mode: string(v: int(v: r._value))}))
-  |> group(columns: ["building", "zone", "mode"])
-  |> count()
-  |> map(fn: (r) => ({r with hours: float(v: r._value) * 60.0 / 3600.0}))
-"""),
-)
-"""The InfluxQL and Flux examples, as docs/export.md gives them (site
-``marchiennes-le-vert``, database or bucket ``gtb``, March 2026)."""
+KNOWN_MEASUREMENTS = (*SAMPLE_MEASUREMENTS, UNKNOWN_MEASUREMENT, *EVENT_MEASUREMENTS)
+"""Every measurement ``gtb.archive`` names, in the order the guide shows them."""
 
 
 @dataclass(frozen=True)
@@ -122,15 +54,14 @@ class ArchiveNames:
 def archive_names(site: Site) -> ArchiveNames:
     """Read from lines the shipper formats: a sample of every point (not good, so that it
     has its ``quality`` and ``error``), one of a point the site file no longer names, and
-    an event and a command with every field they may have. The measurements are those, and
-    every one of ``MEASUREMENTS`` (a site may have no point of one yet), in the order of
-    ``MEASUREMENTS``; the tags in alphabetical order."""
+    an event and a command with every field and tag they may have. The measurements are
+    those, and every one ``gtb.archive`` names (a site may have no point of one yet); the
+    measurements and the tags in ``gtb.archive``'s order, any other after them."""
     schema = Schema(site)
     lines = [schema.sample_line(key, 0, 1.0, "stale", "error") for key in series_of(site)]
     lines.append(schema.sample_line("forgotten", 0, 1.0, "stale", "error"))
     lines += [schema.event_line(_event(site, kind)) for kind in ("override", "command")]
-    known = list(dict.fromkeys(MEASUREMENTS.values()))
-    measurements = dict.fromkeys(known)
+    measurements = dict.fromkeys(KNOWN_MEASUREMENTS)
     tags: dict[str, None] = {}
     fields: dict[str, None] = {}
     for line in lines:
@@ -140,9 +71,12 @@ def archive_names(site: Site) -> ArchiveNames:
         tags.update(dict.fromkeys(pair.partition("=")[0] for pair in tag_set))
         fields.update(dict.fromkeys(pair.partition("=")[0]
                                     for pair in _UNESCAPED_COMMA.split(field_set)))
-    return ArchiveNames(
-        tuple(sorted(measurements, key=lambda m: known.index(m) if m in known else len(known))),
-        tuple(sorted(tags)), tuple(fields))
+    return ArchiveNames(_in_order(measurements, KNOWN_MEASUREMENTS), _in_order(tags, TAGS),
+                        tuple(fields))
+
+
+def _in_order(names: Iterable[str], known: Sequence[str]) -> tuple[str, ...]:
+    return tuple(sorted(names, key=lambda n: known.index(n) if n in known else len(known)))
 
 
 _UNESCAPED_SPACE = re.compile(r"(?<!\\) ")
@@ -153,13 +87,24 @@ def _event(site: Site, kind: str) -> Event:
     """An audit-log line with every part an event may have (the words have no space nor
     comma, so that the line splits simply)."""
     return Event(1, datetime(2026, 1, 1, tzinfo=UTC), kind, "actor", "message", "reason",
-                 site.id, "building", "zone", "point", {"value": 1.0}, "message", "reason")
+                 site.id, "building", "zone", "point",
+                 {"value": 1.0, "reason_code": "heating.preheat"}, "message", "reason")
 
 
 @dataclass(frozen=True)
 class Described:
     name: str
     meaning: str
+
+
+@dataclass(frozen=True)
+class ShownQuery:
+    """An example query as the guide shows it: its title, what it does, and its text in
+    each language (``ExampleQuery.versions``)."""
+
+    title: str
+    explanation: str
+    versions: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -170,30 +115,31 @@ class Guide:
     measurements: Sequence[Described]
     tags: Sequence[Described]
     fields: Sequence[Described]
-    queries: Sequence[tuple[str, ExampleQuery]]
-    """Each query with its title."""
+    queries: Sequence[ShownQuery]
 
 
 def guide(site: Site, lang: Lang) -> Guide:
-    names = archive_names(site)
-    return Guide(
-        columns=_described("column", EXCEL_COLUMNS, lang),
-        measurements=_described("measurement", names.measurements, lang),
-        tags=_described("tag", names.tags, lang),
-        fields=_described("field", names.fields, lang),
-        queries=[(Reason.of(f"guide.query.{query.name}").text(lang), query)
-                 for query in QUERIES])
+    columns, measurements, tags, fields = _sections(site)
+
+    def described(section: list[tuple[str, str]]) -> list[Described]:
+        return [Described(name, Reason.of(code).text(lang)) for name, code in section]
+
+    return Guide(described(columns), described(measurements), described(tags),
+                 described(fields),
+                 [ShownQuery(query.title(lang), query.explanation(lang), query.versions())
+                  for query in QUERIES])
 
 
 def codes(site: Site) -> list[str]:
-    """Every catalogue code the guide reads for ``site``."""
+    """Every catalogue code of a meaning the guide shows for ``site``."""
+    return [code for section in _sections(site) for _, code in section]
+
+
+def _sections(site: Site) -> tuple[list[tuple[str, str]], ...]:
+    """The columns, measurements, tags and fields, each name with its meaning's code."""
     names = archive_names(site)
-    return [*(f"guide.column.{n}" for n in EXCEL_COLUMNS),
-            *(f"guide.measurement.{n}" for n in names.measurements),
-            *(f"guide.tag.{n}" for n in names.tags),
-            *(f"guide.field.{n}" for n in names.fields),
-            *(f"guide.query.{query.name}" for query in QUERIES)]
-
-
-def _described(kind: str, names: Iterable[str], lang: Lang) -> list[Described]:
-    return [Described(name, Reason.of(f"guide.{kind}.{name}").text(lang)) for name in names]
+    return ([(column, meaning_code(column) if column in TAGS else f"guide.column.{column}")
+             for column in EXCEL_COLUMNS],
+            [(measurement, meaning_code(measurement)) for measurement in names.measurements],
+            [(tag, meaning_code(tag)) for tag in names.tags],
+            [(field, f"guide.field.{field}") for field in names.fields])

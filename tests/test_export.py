@@ -1,7 +1,7 @@
 """`gtb export` on a real store: three days of the demo commune around the spring clock change,
 exported as an auditor would, in CSV, JSON Lines and line protocol; the CSV for a French
-spreadsheet through the autumn clock change; the files' names; the data guide's names and
-queries."""
+spreadsheet through the autumn clock change; the files' names and their quantities' words;
+the data guide's names and meanings."""
 
 from __future__ import annotations
 
@@ -21,9 +21,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from gtb import export_guide
+from gtb.archive import QUERIES, TAGS, meaning
 from gtb.cli import main
 from gtb.export import (
     EXCEL_COLUMNS,
+    QUANTITIES,
     CsvWriter,
     ExcelFrCsvWriter,
     ExportPoint,
@@ -33,6 +35,7 @@ from gtb.export import (
     Row,
     Scope,
     file_name,
+    quantity_label,
     rows,
     site_points,
 )
@@ -367,9 +370,10 @@ def test_a_file_name_says_site_place_quantity_resolution_and_days() -> None:
     name = file_name("marchiennes-le-vert", Scope("mairie", "accueil"), ["temperature"],
                      Resolution.HOUR, MARCH, Format.CSV)
     assert name == "marchiennes-le-vert_mairie-accueil_temperature_heure_2026-03-01_2026-03-31.csv"
-    assert file_name("marchiennes-le-vert", Scope(cabinet="ep-centre"), ["lighting", "energy"],
-                     Resolution.DAY, MARCH, Format.CSV_FR) == (
-        "marchiennes-le-vert_ep-centre_eclairage-energie_jour_2026-03-01_2026-03-31_excel-fr.csv")
+    assert file_name("marchiennes-le-vert", Scope(cabinet="ep-centre"),
+                     ["lighting_relay", "energy"], Resolution.DAY, MARCH, Format.CSV_FR) == (
+        "marchiennes-le-vert_ep-centre_eclairage-relais-energie_jour_2026-03-01_2026-03-31"
+        "_excel-fr.csv")
     assert file_name("marchiennes-le-vert", Scope(), [], Resolution.RAW, MARCH, Format.LP) == (
         "marchiennes-le-vert_toutes-grandeurs_brutes_2026-03-01_2026-03-31.lp")
 
@@ -378,7 +382,7 @@ def test_file_names_of_different_exports_differ_and_are_safe() -> None:
     scopes = [Scope(), Scope("mairie"), Scope("mairie", "accueil"), Scope("ecole", "accueil"),
               Scope(cabinet="ep-centre"), Scope(cabinet="ep-eglise")]
     names = [file_name("marchiennes-le-vert", scope, quantities, resolution, period, fmt)
-             for scope in scopes for quantities in ([], ["temperature"], ["co2", "mode"])
+             for scope in scopes for quantities in ([], ["temperature"], ["co2", "mode_decided"])
              for resolution in Resolution for period in (MARCH, APRIL) for fmt in Format]
     assert len(set(names)) == len(names) == 6 * 3 * 4 * 2 * 4
     assert all(re.fullmatch(r"[a-z0-9_.-]+", name) for name in names)
@@ -494,25 +498,37 @@ def test_french_csv_texts_with_semicolons_quotes_and_formulas_read_back(
 
 # -- the data guide ---------------------------------------------------------------------------
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "export.md"
-
-
-def test_the_guides_queries_are_the_docs_queries() -> None:
-    docs = DOCS.read_text(encoding="utf-8")
-    blocks = {"InfluxQL": "```sql\n", "Flux": "```js\n"}
-    for query in export_guide.QUERIES:
-        assert blocks[query.language] + query.text + "```" in docs, query.name
-
-
-def test_the_guide_describes_every_column_measurement_tag_and_field(demo_site: Site) -> None:
+def test_the_guide_describes_everything_the_shipper_writes_and_nothing_else(
+    demo_site: Site,
+) -> None:
+    """A measurement, tag or field the shipper writes without a meaning fails, as does a
+    meaning of a name the guide does not show (the archive's words are gtb.archive's)."""
     from gtb.texts.catalogue import CATALOGUE
 
     codes = export_guide.codes(demo_site)
     assert [code for code in codes if code not in CATALOGUE] == []
-    assert [code for code in CATALOGUE if code.startswith("guide.") and code not in codes] == [], \
+    shown = ("guide.", "archive.measurement.", "archive.tag.")
+    assert [code for code in CATALOGUE if code.startswith(shown) and code not in codes] == [], \
         "a description of a name the guide no longer shows"
     names = export_guide.archive_names(demo_site)
-    assert {"temperature", "mode", "lighting", "energy", "event", "command"} <= set(
-        names.measurements)
-    assert {"site", "building", "zone", "cabinet", "point", "kind"} <= set(names.tags)
-    assert {"value", "quality", "error", "message", "actor"} <= set(names.fields)
+    assert {"mode_decided", "mode_reported", "lighting_relay", "lighting_dimming", "energy",
+            "sample", "event", "command"} <= set(names.measurements)
+    assert names.tags == TAGS, "the tags written, in the archive's order"
+    assert {"value", "quality", "error", "message", "actor", "reason", "id"} <= set(
+        names.fields)
+    english = export_guide.guide(demo_site, "en")
+    assert [query.title for query in english.queries] == [q.title("en") for q in QUERIES]
+    assert english.queries[0].versions == (("InfluxQL", QUERIES[0].influxql),
+                                           ("Flux", QUERIES[0].flux), ("SQL", QUERIES[0].sql))
+    assert ("unit", meaning("unit", "en")) in [(d.name, d.meaning) for d in english.columns]
+
+
+def test_every_quantity_has_its_words() -> None:
+    from gtb.texts.catalogue import CATALOGUE
+
+    codes = [f"export.quantity.{quantity}" for quantity in QUANTITIES]
+    assert [code for code in codes if code not in CATALOGUE] == []
+    assert [code for code in CATALOGUE
+            if code.startswith("export.quantity.") and code not in codes] == [], \
+        "the words of a quantity no export has"
+    assert quantity_label("lighting_dimming", "fr") == "éclairage (gradation)"

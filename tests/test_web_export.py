@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from gtb import export, export_guide
+from gtb import export
+from gtb.archive import QUERIES, meaning
 from gtb.model import Site
 from gtb.store.samples import Sample
 from web import export as web_export
@@ -263,22 +264,25 @@ def test_the_french_excel_download_reads_back_with_semicolons(samples: PanelRig)
     assert rows[0]["value"] == "19,2" and rows[0]["max"] == "19,4"
 
 
-GUIDE_QUERY = export_guide.QUERIES[0]
-
-
 def test_the_data_guide_in_french_for_an_auditor(rig: PanelRig) -> None:
     client = rig.client("mairie-viewer")
     page = html.unescape(client.get("/export/guide").get_data(as_text=True))
     assert "<h1>Guide des données</h1>" in page
     assert "jj/mm/aaaa hh:mm" in page and "utc_offset" in page
-    assert "index cumulé d'un compteur (kWh)" in page  # the measurement energy
-    assert "l'armoire d'éclairage public" in page  # the tag cabinet
+    # The archive's words (gtb.archive): a measurement, a tag, a tag that is a column too.
+    assert "<code>mode_decided</code></dt><dd>niveau de chauffage décidé par le moteur" in page
+    assert "<code>cabinet</code></dt><dd>l'armoire d'éclairage public" in page
+    assert page.count(f"<code>meter</code></dt><dd>{meaning('meter', 'fr')}") == 2
     assert "<code>time_utc</code></dt><dd>le même instant en temps universel (UTC)" in page
     # The site's first zone, last month (the rig's clock is on 12 January 2026).
     assert ("<code>marchiennes-le-vert_mairie-accueil_temperature_heure_2025-12-01_2025-12-31.csv"
             "</code>") in page
-    assert all(query.text in page for query in export_guide.QUERIES)
-    assert "guide." not in page, "a name the catalogue does not describe"
+    for query in QUERIES:
+        assert f"<h3>{query.title('fr')}</h3>\n  <p>{query.explanation('fr')}</p>" in page
+        assert all(f"<h4>{language}</h4>\n  <pre class=\"query\"><code>{text}</code>" in page
+                   for language, text in query.versions())
+    assert "guide." not in page and "archive." not in page, \
+        "a name the catalogue does not describe"
     export_page = client.get("/export").get_data(as_text=True)
     assert 'href="/export/guide"' in export_page and "docs/export.md" not in export_page
 
@@ -288,12 +292,12 @@ def test_the_data_guide_in_english(rig: PanelRig) -> None:
     client.get("/lang/en")
     page = html.unescape(client.get("/export/guide").get_data(as_text=True))
     assert "<h1>Data guide</h1>" in page
-    for english in ("Example queries", "a meter's cumulative index (kWh)",
+    for english in ("Example queries", "meters' cumulative index (kWh)",
                     "the same moment in universal time (UTC)",
-                    "Each meter's consumption over a month, exact"):
+                    "Consumption of the month, per meter", "lighting relays, of the buildings"):
         assert english in page
     assert "Guide des données" not in page and "Étiquettes" not in page
-    assert GUIDE_QUERY.text in page
+    assert QUERIES[0].explanation("en") in page and QUERIES[0].sql in page
 
 
 def test_the_guide_is_for_people_signed_in_and_in_their_menu(rig: PanelRig) -> None:

@@ -8,7 +8,8 @@ reason, and nothing is sent), written in the audit log, then streamed a piece at
 while the store is read point by point: a year of raw samples never sits in memory.
 Everyone signed in may export: elected officials and auditors read. The file's name says
 what it holds (``gtb.export.file_name``), and ``/export/guide`` tells an auditor what each
-column, measurement, tag and field means, with the example queries (``gtb.export_guide``).
+column, measurement, tag and field means, with the example queries (``gtb.export_guide``,
+which takes the archive's words and queries from ``gtb.archive``).
 
 The panel serves everyone from a few threads, and an export holds one while it streams:
 so, unlike ``gtb export``, a download is bounded before it starts (its period by
@@ -144,6 +145,10 @@ EN: dict[str, str] = {
         "months, of 23 or 25 hours at the clock changes. An aggregate's time is the start of "
         "its hour, day or month.",
     "Les colonnes": "The columns",
+    "Une colonne qui ne s'applique pas est vide (null en JSON Lines) ; celles qui sont aussi "
+    "des étiquettes de l'archive InfluxDB y ont le même sens.":
+        "A column that does not apply is empty (null in JSON Lines); those that are also "
+        "tags of the InfluxDB archive mean the same there.",
     "L'archive InfluxDB": "The InfluxDB archive",
     "Une mesure par grandeur, en UTC, à la seconde ; le champ value est toujours un nombre à "
     "virgule.":
@@ -155,10 +160,10 @@ EN: dict[str, str] = {
     "Exemples de requêtes": "Example queries",
     "Pour le site marchiennes-le-vert, la base ou le bucket gtb et mars 2026 ; les heures "
     "portent leur décalage (+01:00 en hiver, +02:00 en été). InfluxQL fonctionne sur InfluxDB "
-    "1.x, 2.x (API de compatibilité v1) et 3.x ; Flux sur 2.x.":
+    "1.x, 2.x (API de compatibilité v1) et 3.x ; Flux sur 2.x ; SQL sur 3.x.":
         "For the site marchiennes-le-vert, the database or bucket gtb and March 2026; times "
         "carry their offset (+01:00 in winter, +02:00 in summer). InfluxQL works on InfluxDB "
-        "1.x, 2.x (v1 compatibility API) and 3.x; Flux on 2.x.",
+        "1.x, 2.x (v1 compatibility API) and 3.x; Flux on 2.x; SQL on 3.x.",
 }
 
 

@@ -585,12 +585,14 @@ _EXPORT: dict[str, Template] = {
     # what an export holds: its quantities (InfluxDB measurements) and resolutions
     "export.quantity.temperature": ("température", "temperature"),
     "export.quantity.setpoint": ("consigne", "setpoint"),
-    "export.quantity.mode": ("mode de chauffage", "heating mode"),
+    "export.quantity.mode_decided": ("mode de chauffage (décidé)", "heating mode (decided)"),
+    "export.quantity.mode_reported": ("mode de chauffage (relu)", "heating mode (read back)"),
     "export.quantity.valve": ("vanne", "valve"),
     "export.quantity.heating_output": ("émission de chaleur", "heat emission"),
     "export.quantity.occupancy": ("présence", "occupancy"),
     "export.quantity.co2": ("CO2", "CO2"),
-    "export.quantity.lighting": ("éclairage", "lighting"),
+    "export.quantity.lighting_relay": ("éclairage (relais)", "lighting (relay)"),
+    "export.quantity.lighting_dimming": ("éclairage (gradation)", "lighting (dimming)"),
     "export.quantity.relay": ("relais", "relay"),
     "export.quantity.energy": ("énergie", "energy"),
     "export.quantity.power": ("puissance", "power"),
@@ -620,7 +622,8 @@ _EXPORT: dict[str, Template] = {
 }
 
 _EXPORT_GUIDE: dict[str, Template] = {
-    # the data guide (gtb/export_guide.py): the exports' columns
+    # the data guide (gtb/export_guide.py): the exports' columns (those that are tags of the
+    # archive have its meanings, archive.tag.*)
     "guide.column.time_local": (
         "l'heure locale du site (début de l'heure, du jour ou du mois d'un agrégat) ; en "
         "CSV standard ISO 8601 avec son décalage, en CSV Excel jj/mm/aaaa hh:mm",
@@ -633,26 +636,10 @@ _EXPORT_GUIDE: dict[str, Template] = {
         "it tells apart the two 02:00–03:00 hours of the October clock change"),
     "guide.column.time_utc": ("le même instant en temps universel (UTC)",
                               "the same moment in universal time (UTC)"),
-    "guide.column.site": ("l'identifiant du site (la commune)", "the site's id (the commune)"),
-    "guide.column.building": ("le bâtiment du point ; vide pour une armoire d'éclairage public "
-                              "ou un équipement programmé",
-                              "the point's building; empty for a public lighting cabinet or a "
-                              "scheduled output"),
-    "guide.column.zone": ("la zone du point ; vide pour un point du bâtiment entier",
-                          "the point's zone; empty for a point of the whole building"),
-    "guide.column.point": ("la clé du point (bâtiment.zone.point), comme l'étiquette point "
-                           "d'InfluxDB",
-                           "the point's key (building.zone.point), as InfluxDB's point tag"),
     "guide.column.name": ("le nom du point dans le fichier du site",
                           "the point's name in the site file"),
     "guide.column.quantity": ("la grandeur, c'est-à-dire la mesure InfluxDB (ci-dessous)",
                               "the quantity, that is the InfluxDB measurement (below)"),
-    "guide.column.meter": ("ce que compte un compteur : heating (chauffage), electricity, gas, "
-                           "water, lighting",
-                           "what a meter counts: heating, electricity, gas, water, lighting"),
-    "guide.column.unit": ("l'unité (°C, %, kWh, kW, ppm) ; vide pour les états 0/1 et les "
-                          "modes",
-                          "the unit (°C, %, kWh, kW, ppm); empty for 0/1 states and modes"),
     "guide.column.value": ("la mesure, ou la moyenne d'un agrégat ; vide pour une lecture en "
                            "échec",
                            "the sample, or an aggregate's mean; empty for a failed read"),
@@ -672,59 +659,8 @@ _EXPORT_GUIDE: dict[str, Template] = {
                              "value)"),
     "guide.column.error": ("mesures brutes : pourquoi la lecture a échoué",
                            "raw samples: why the read failed"),
-    # the measurements, tags and fields the shipper writes to InfluxDB
-    "guide.measurement.temperature": ("températures des zones et extérieure (°C)",
-                                      "zone and outdoor temperatures (°C)"),
-    "guide.measurement.setpoint": ("consignes de chauffage relues (°C)",
-                                   "heating setpoints read back (°C)"),
-    "guide.measurement.mode": (
-        "niveau de chauffage : 1 confort, 2 réduit, 3 hors-gel, 4 arrêt ; celui que GTB a "
-        "décidé (point BATIMENT.ZONE:mode, à chaque cycle) et celui que rapporte un appareil "
-        "(point BATIMENT.ZONE.mode)",
-        "heating level: 1 comfort, 2 reduced, 3 frost protection, 4 off; the one GTB decided "
-        "(point BUILDING.ZONE:mode, every tick) and the one a device reports (point "
-        "BUILDING.ZONE.mode)"),
-    "guide.measurement.valve": ("ouverture des vannes (%)", "valve opening (%)"),
-    "guide.measurement.heating_output": ("puissance des émetteurs et vitesse des ventilo-"
-                                         "convecteurs (%)",
-                                         "emitter power and fan-coil speed (%)"),
-    "guide.measurement.occupancy": ("présence : 1 quelqu'un, 0 personne",
-                                    "presence: 1 someone, 0 nobody"),
-    "guide.measurement.co2": ("CO2 (ppm)", "CO2 (ppm)"),
-    "guide.measurement.lighting": (
-        "relais d'éclairage des bâtiments et des armoires d'éclairage public (0/1), niveaux "
-        "de gradation (%)",
-        "lighting relays of the buildings and of the public lighting cabinets (0/1), dimming "
-        "levels (%)"),
-    "guide.measurement.relay": ("autorisations de chaufferie et équipements programmés (0/1)",
-                                "plant enables and scheduled outputs (0/1)"),
-    "guide.measurement.energy": (
-        "index cumulé d'un compteur (kWh) : une consommation est une différence d'index",
-        "a meter's cumulative index (kWh): a consumption is a difference of indexes"),
-    "guide.measurement.power": ("puissance (kW)", "power (kW)"),
-    "guide.measurement.measurement": ("autres mesures surveillées, dans l'unité du fichier du "
-                                      "site",
-                                      "other watched values, in the site file's unit"),
-    "guide.measurement.sample": ("un point que le fichier du site ne nomme plus",
-                                 "a point that the site file no longer names"),
-    "guide.measurement.event": ("le journal des actions : dérogations, alarmes, connexions, "
-                                "modifications",
-                                "the audit log: overrides, alarms, sign-ins, changes"),
-    "guide.measurement.command": ("chaque commande écrite par GTB, avec sa valeur et sa raison",
-                                  "every command GTB wrote, with its value and reason"),
-    "guide.tag.site": ("l'identifiant du site", "the site's id"),
-    "guide.tag.building": ("le bâtiment", "the building"),
-    "guide.tag.zone": ("la zone (absente pour une sonde extérieure ou un point du bâtiment)",
-                       "the zone (absent for an outdoor sensor or a point of the building)"),
-    "guide.tag.cabinet": ("l'armoire d'éclairage public", "the public lighting cabinet"),
-    "guide.tag.equipment": ("l'équipement programmé (une pompe de fontaine…)",
-                            "the scheduled output (a fountain pump…)"),
-    "guide.tag.point": ("la clé du point, comme la colonne point des exports",
-                        "the point's key, as the exports' point column"),
-    "guide.tag.kind": ("event et command : la sorte de ligne du journal (override, "
-                       "alarm_raised, login…)",
-                       "event and command: the kind of audit-log line (override, "
-                       "alarm_raised, login…)"),
+    # the fields of the lines the shipper writes to InfluxDB (the measurements and the tags
+    # are the archive's, below)
     "guide.field.value": ("la valeur, toujours un nombre à virgule", "the value, always a float"),
     "guide.field.quality": ("une mesure qui n'est pas bonne : stale ou failed",
                             "a sample that is not good: stale or failed"),
@@ -740,23 +676,6 @@ _EXPORT_GUIDE: dict[str, Template] = {
                               "the reason in English, when the line has it"),
     "guide.field.id": ("le numéro de la ligne dans le journal des actions",
                        "the line's number in the audit log"),
-    # the example queries
-    "guide.query.monthly_consumption": ("Consommation de chaque compteur sur un mois, exacte",
-                                        "Each meter's consumption over a month, exact"),
-    "guide.query.daily_consumption": ("Consommation jour par jour sur une année",
-                                      "Consumption day by day over a year"),
-    "guide.query.monthly_spread": ("Consommation d'un mois, approchée (max − min)",
-                                   "A month's consumption, approximate (max − min)"),
-    "guide.query.monthly_consumption_flux": ("Consommation par mois du calendrier de Paris",
-                                             "Consumption per Paris calendar month"),
-    "guide.query.temperature_setpoint": ("Températures et consignes par zone, heure par heure",
-                                         "Temperatures and setpoints per zone, hour by hour"),
-    "guide.query.temperature_setpoint_gap": ("Écart entre consigne et température par zone",
-                                             "Gap between setpoint and temperature per zone"),
-    "guide.query.hours_in_mode": ("Heures en mode réduit par zone",
-                                  "Hours in reduced mode per zone"),
-    "guide.query.hours_in_each_mode": ("Heures dans chaque mode par zone",
-                                       "Hours in each mode per zone"),
 }
 
 _ARCHIVE: dict[str, Template] = {
@@ -816,8 +735,10 @@ _ARCHIVE: dict[str, Template] = {
     "archive.tag.cabinet": ("l'armoire d'éclairage public", "the public lighting cabinet"),
     "archive.tag.equipment": ("l'équipement programmé (une pompe de fontaine…)",
                               "the scheduled equipment (a fountain pump…)"),
-    "archive.tag.point": ("la clé du point, comme dans gtb export (mairie.accueil.temperature)",
-                          "the point's key, as in gtb export (mairie.accueil.temperature)"),
+    "archive.tag.point": ("la clé du point dans le fichier du site (mairie.accueil.temperature, "
+                          "ep-centre.relais)",
+                          "the point's key in the site file (mairie.accueil.temperature, "
+                          "ep-centre.relais)"),
     "archive.tag.unit": ("l'unité : °C, %, kWh, kW, ppm ; absente pour les états et les modes",
                          "the unit: °C, %, kWh, kW, ppm; absent for states and modes"),
     "archive.tag.meter": ("ce que compte un compteur ou mesure une puissance : heating "
