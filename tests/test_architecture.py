@@ -60,7 +60,11 @@ RULES: dict[str, tuple[str, ...]] = {
                    "protocols.base", *VOCABULARY),
     "gtb.sim": ("gtb.sim", "gtb.store", "gtb.engine.efficiency", "gtb.savings", "controllers",
                 "protocols", "gtb.config", *VOCABULARY),
-    "web": ("web", "gtb.store", "gtb.savings", "gtb.export", *VOCABULARY),
+    "web": ("web", "gtb.store", "gtb.savings", "gtb.export", "gtb.export_guide", "gtb.archive",
+            *VOCABULARY),
+    "gtb.archive": ("gtb.archive", *VOCABULARY),
+    "gtb.export_guide": ("gtb.export_guide", "gtb.archive", "gtb.export", "gtb.influx",
+                         "gtb.store", *VOCABULARY),
 }
 """What each part may import of the project (docs/architecture.md); parts not listed
 (``gtb.cli``, ``gtb.bench``, ``gtb.config``, ``gtb.influx``, ``gtb.export``) are checked by
