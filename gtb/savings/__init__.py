@@ -13,14 +13,18 @@ Each module imports only the ones listed before it:
   and its Guideline 14 statistics;
 - ``reporting``: the avoided energy with CalTRACK's uncertainty (FSU), and the losses of
   efficiency;
-- ``lighting``: public lighting against its former timetable;
-- ``totals``: figures summed over meters and cabinets (uncertainties in quadrature), and
-  month by month;
+- ``criteria``: ASHRAE Guideline 14's criteria, those that accept a saving apart from those
+  of calibration;
+- ``lighting``: public lighting against its former timetable, with its uncertainty;
+- ``totals``: figures summed over meters and cabinets (each kind's uncertainties added,
+  heating and lighting combined as independent), and month by month;
 - ``trajectory``: the path to the décret tertiaire's 2030 target, for the commune and each
   building of 1,000 m² or more;
 - ``readings``: days read from the store, and readings imported from CSV files;
 - ``site``: the site's figures, per heating meter and lighting cabinet, with what they
-  mean, their sums and the décret tertiaire's path; the same over a month of the period.
+  mean, their sums and the décret tertiaire's path; the same over a month of the period;
+- ``headline``: one headline per period, for the commune and each building, with the
+  causes the store knows of.
 
 The savings pages (``web.savings``) and ``gtb savings`` only present what this package
 returns.
