@@ -137,7 +137,7 @@ def temperature(value: object) -> str:
 def number(value: object, digits: int = 1) -> str:
     if not isinstance(value, int | float):
         return "—"
-    return formats.number_fr(value, digits) if lang() == "fr" else f"{value:,.{digits}f}"
+    return formats.number(value, lang(), digits)
 
 
 def when(moment: object, tz: Any) -> str:
