@@ -16,6 +16,7 @@ from flask import Blueprint, render_template, request
 from gtb.store import Store
 from gtb.store.accounts import UserRole
 from gtb.store.audit import Event
+from gtb.texts import Reason
 from web import i18n, limits
 from web.auth import role_required
 from web.panel import ActionError, bounded, panel
@@ -92,6 +93,23 @@ EN: dict[str, str] = {
     "Effacer les filtres": "Clear the filters",
 }
 
+ACTORS = {"engine": Reason.of("actor.engine")}
+"""Who acted when it is no person: the name the log shows for it, in each language (a
+person, or « gtb users » on the server, shows as written)."""
+
+
+def actor_name(actor: str) -> str:
+    """Who acted, in the reader's language: « moteur » for the engine."""
+    named = ACTORS.get(actor)
+    return actor if named is None else named.text(i18n.lang())
+
+
+def _actor_asked(text: str) -> str:
+    """The actor a filter names, by its stored name or the name shown in either language."""
+    return next((actor for actor, named in ACTORS.items() if text in (named.fr, named.en)),
+                text)
+
+
 FILTERS = ("building", "actor", "kind", "from", "to")
 """The query parameters of the filters (``before`` is the page)."""
 
@@ -124,7 +142,8 @@ def index() -> Any:
     query = {name: value for name, value in asked.items() if value}
     return render_template("audit.html", lines=lines, asked=asked, query=query, after=after,
                            paged="before" in request.args, kinds=choices, names=KINDS,
-                           actors=p.store.audit.values("actor"),
+                           actors=[actor_name(a) for a in p.store.audit.values("actor")],
+                           actor_name=actor_name,
                            buildings=p.site.buildings, place=p.place)
 
 
@@ -142,7 +161,8 @@ def _filters(asked: dict[str, str], kinds: list[str]) -> Filters:
     if kind is not None and kind not in kinds and kind not in KINDS:
         raise ActionError(f"Type de ligne inconnu : {kind}", f"Unknown kind of line: {kind}")
     since, until = local_period(asked["from"], asked["to"], p.site.tz)
-    actor = bounded(asked["actor"], ("la personne", "the person"), limits.FILTER) or None
+    actor = _actor_asked(bounded(asked["actor"], ("la personne", "the person"),
+                                 limits.FILTER)) or None
     return Filters(building, actor, kind, since, until)
 
 

@@ -581,8 +581,20 @@ _PEOPLE: dict[str, Template] = {
     "cli.command_line": ("ligne de commande", "command line"),
 }
 
+_WHO: dict[str, Template] = {
+    # who acted, as the audit log and the panel name them
+    "actor.engine": ("moteur", "engine"),
+    "role.viewer": ("lecteur", "viewer"),
+    "role.operator": ("opérateur", "operator"),
+    "role.admin": ("administrateur", "admin"),
+    "login": ("Connexion {who:de} depuis {where}", "{who} signed in from {where}"),
+    "login.role": ("rôle {role}", "role {role}"),
+    "logout": ("Déconnexion {who:de}", "{who} signed out"),
+}
+
 CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPATION, **_HEATING,
-                                  **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE}
+                                  **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE,
+                                  **_WHO}
 """Every reason code written by a template, and its French and English."""
 
 WRITERS: dict[str, Callable[[Reason, Lang], str]] = {**WATCH_WRITERS}
