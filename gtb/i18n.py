@@ -2,7 +2,8 @@
 
 French first: ``19,5 °C``, ``1 234,5``, ``lundi 12/01 à 08:00``, ``lun.``; English:
 ``19.5 °C``, ``1,234.5``, ``Monday 12/01 at 08:00``, ``Mon``. Times are 24-hour, dates
-day first (``12/01/2026``) in both. Pure functions, shared by the controllers' reasons and the panel.
+day first (``12/01/2026``) in both. Pure functions, shared by the controllers' reasons,
+the panel and the terminal.
 """
 
 from __future__ import annotations
