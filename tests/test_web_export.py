@@ -124,8 +124,10 @@ def test_the_download_is_in_the_audit_log(samples: PanelRig) -> None:
     [event] = samples.store.audit.events(kind="export")
     assert event.actor == "mairie-viewer"
     assert (event.building, event.zone) == ("mairie", "accueil")
-    assert event.message == ("Export LP (raw) du 05/01/2026 au 06/01/2026 : zone Mairie — "
-                             "Accueil et état civil, temperature")
+    assert event.message == ("Export LP (mesures brutes) du 05/01/2026 au 06/01/2026 : zone "
+                             "Mairie — Accueil et état civil, température")
+    assert event.message_en == ("Export LP (raw samples) from 05/01/2026 to 06/01/2026: zone "
+                                "Mairie — Accueil et état civil, temperature")
     assert event.data == {"from": "2026-01-05", "to": "2026-01-06", "building": None,
                           "zone": "mairie.accueil", "quantity": ["temperature"],
                           "resolution": "raw", "format": "lp", "points": 1}

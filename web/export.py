@@ -45,6 +45,7 @@ from gtb.i18n import number_fr
 from gtb.model import Site
 from gtb.store import Store
 from gtb.store.accounts import UserRole
+from gtb.texts import Reason
 from web.auth import role_required
 from web.panel import ActionError, panel
 from web.periods import local_period
@@ -280,18 +281,20 @@ def _audit(asked: Download, args: MultiDict[str, str]) -> None:
                              f"building {p.place(building, None)}") if building is not None
                        else ("tout le site", "the whole site"))
     if asked.quantities:
-        scope += f", {' + '.join(asked.quantities)}"
-        scope_en += f", {' + '.join(asked.quantities)}"
+        named = [QUANTITIES.get(q, q) for q in asked.quantities]
+        scope += f", {' + '.join(named)}"
+        scope_en += f", {' + '.join(EN.get(n, n) for n in named)}"
     first, last = asked.period.first_day, asked.period.last_day
+    resolution = Reason.of(f"resolution.{asked.resolution.value}")
     p.store.audit.record(
         p.now(), "export", current_user.name,
-        f"Export {asked.fmt.value.upper()} ({asked.resolution.value}) du {_day(first)} au "
+        f"Export {asked.fmt.value.upper()} ({resolution.fr}) du {_day(first)} au "
         f"{_day(last)} : {scope}", site=p.site.id, building=building, zone=zone,
         data={"from": args.get("from"), "to": args.get("to"), "building": asked.building,
               "zone": asked.zone, "quantity": list(asked.quantities),
               "resolution": asked.resolution.value, "format": asked.fmt.value,
               "points": len(asked.points)},
-        message_en=f"Export {asked.fmt.value.upper()} ({asked.resolution.value}) from "
+        message_en=f"Export {asked.fmt.value.upper()} ({resolution.en}) from "
                    f"{_day(first)} to {_day(last)}: {scope_en}")
 
 

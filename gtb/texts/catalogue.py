@@ -592,9 +592,17 @@ _WHO: dict[str, Template] = {
     "logout": ("Déconnexion {who:de}", "{who} signed out"),
 }
 
+_DATA: dict[str, Template] = {
+    # the auditors' exports: resolutions as the audit log and file names say them
+    "resolution.raw": ("mesures brutes", "raw samples"),
+    "resolution.hour": ("heure", "hour"),
+    "resolution.day": ("jour", "day"),
+    "resolution.month": ("mois", "month"),
+}
+
 CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPATION, **_HEATING,
                                   **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE,
-                                  **_WHO}
+                                  **_WHO, **_DATA}
 """Every reason code written by a template, and its French and English."""
 
 WRITERS: dict[str, Callable[[Reason, Lang], str]] = {**WATCH_WRITERS}
