@@ -101,7 +101,7 @@ person, or « gtb users » on the server, shows as written)."""
 def actor_name(actor: str) -> str:
     """Who acted, in the reader's language: « moteur » for the engine."""
     named = ACTORS.get(actor)
-    return actor if named is None else named.text(i18n.lang())
+    return actor if named is None else named.en if i18n.lang() == "en" else named.fr
 
 
 def _actor_asked(text: str) -> str:

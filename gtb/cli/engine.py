@@ -20,8 +20,10 @@ from gtb.cli.wiring import (
     serve_engine,
 )
 from gtb.clock import Clock, RealClock, SimulatedClock, monotonic
+from gtb.i18n import number_fr
 from gtb.store import Store
 from gtb.store.accounts import UserRole
+from gtb.texts import Reason
 
 if TYPE_CHECKING:
     from gtb.sim.world import VirtualCommune
@@ -88,9 +90,10 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, no_history: bool,
     async def both() -> None:
         virtual = VirtualSite(site, clock, seed=seed, carry_on=past, serve_forecast=True)
         async with virtual.serving():
-            console.print(f"virtual commune on loopback: {len(virtual.servers)} devices; "
-                          f"speed ×{speed:g}; store {db} "
-                          f"({'new, empty' if no_history else 'with its history'})")
+            console.print(f"commune virtuelle sur la boucle locale : {len(virtual.servers)} "
+                          f"appareils ; vitesse ×{number_fr(speed, 1)} ; base {db} "
+                          f"({'neuve, vide' if no_history else 'avec son historique'})",
+                          highlight=False)
             await virtual.alongside(serve_engine(
                 site, db, clock, speed=speed, tick_s=60.0, bacnet_port=bacnet_port,
                 history=history, panel=panel))
@@ -136,5 +139,5 @@ def _demo_accounts(db: Path, clock: Clock) -> None:
                            ("admin", UserRole.ADMIN)):
             password = secrets.token_urlsafe(12)
             store.accounts.add_user(name, hash_password(password), role, at=clock.now())
-            table.add_row(name, role.value, password)
+            table.add_row(name, Reason.of(f"role.{role.value}").fr, password)
     console.print(table)

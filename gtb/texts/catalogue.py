@@ -21,6 +21,9 @@ _GENERAL: dict[str, Template] = {
     "level.reduced": ("réduit", "reduced"),
     "level.frost_protection": ("hors-gel", "frost protection"),
     "level.off": ("arrêt", "off"),
+    "quality.ok": ("valide", "ok"),
+    "quality.stale": ("figée", "stale"),
+    "quality.failed": ("en défaut", "failed"),
 }
 
 _ENGINE: dict[str, Template] = {
