@@ -247,7 +247,7 @@ def test_the_monthly_report_has_a_page_per_building_and_prints(rig: PanelRig) ->
     plain = text(page)
     assert "Rapport mensuel des économies d'énergie — décembre 2025" in plain
     assert "Période du rapport : 01/12/2025 – 31/12/2025" in plain
-    assert "En décembre 2025, Mairie a consommé" in plain
+    assert "En décembre 2025, le bâtiment « Mairie » a consommé" in plain
     assert len(AVOIDED.findall(plain)) >= 1 + len(BUILDINGS)
     # Each building's bars stop at the report's month: twelve of them.
     mairie = page[page.index('id="report-mairie"'):page.index('id="report-ecole"')]

@@ -227,6 +227,7 @@ EN: dict[str, str] = {
     "Période du rapport": "Period of the report",
     "Le moteur pilote les bâtiments depuis le": "The engine has run the buildings since",
     "En": "In",
+    "le bâtiment": "the building",
     "a consommé": "used",
     "de chauffage": "of heating",
     "sans le pilotage, avec la même météo et le même calendrier, la référence en prévoyait":
