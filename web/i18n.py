@@ -96,6 +96,7 @@ EN: dict[str, str] = {
     "Activer l'apprentissage": "Turn learning on",
     "Désactiver l'apprentissage": "Turn learning off",
     "Courbes": "Charts",
+    "Heure": "Time",
     "48 heures": "48 hours",
     "7 jours": "7 days",
     "chauffage": "heating",
