@@ -368,7 +368,7 @@ def test_the_pages_in_english(rig: PanelRig, young: PanelRig) -> None:
     assert "Quality of the baseline" in page and "Heating starts below 16.0 °C" in page
     page = text(client.get("/savings/report?month=2025-12").get_data(as_text=True))
     assert "Monthly energy savings report — December 2025" in page
-    assert "In December 2025, Mairie used" in page and "Print" in page
+    assert "In December 2025, the building « Mairie » used" in page and "Print" in page
     young_client = young.client("mairie-viewer")
     young_client.get("/lang/en")
     page = text(young_client.get("/savings").get_data(as_text=True))
