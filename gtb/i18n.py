@@ -35,6 +35,12 @@ def number(value: float, lang: str = "fr", digits: int = 1) -> str:
     return number_fr(value, digits) if lang == "fr" else f"{value:,.{digits}f}"
 
 
+def shortest(value: float, lang: str = "fr") -> str:
+    """As few digits as the value needs: ``20``, ``20,5`` (``20.5`` in English)."""
+    text = f"{value:g}"
+    return text.replace(".", ",") if lang == "fr" else text
+
+
 def temperature(value: float, lang: str = "fr") -> str:
     return f"{number_fr(value) if lang == 'fr' else f'{value:.1f}'} °C"
 

@@ -47,7 +47,16 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field
 
-from gtb.i18n import DAYS_EN, DAYS_FR, duration, moment, moment_at, number, temperature
+from gtb.i18n import (
+    DAYS_EN,
+    DAYS_FR,
+    duration,
+    moment,
+    moment_at,
+    number,
+    shortest,
+    temperature,
+)
 
 Lang = Literal["fr", "en"]
 Param = Union["Reason", list["Reason"], str, int, float, bool, None]
@@ -189,7 +198,7 @@ def _field(value: Any, spec: str, reason: Reason, lang: Lang) -> str:
     if spec == "number":
         return number(float(value), lang)
     if spec == "g":
-        return f"{float(value):g}"
+        return shortest(float(value), lang)
     if spec == "whole":
         return number(float(value), lang, 0)
     if spec == "percent":
