@@ -223,7 +223,8 @@ def _what_the_engine_said(rig: PanelRig) -> None:
 
 def _what_people_did(rig: PanelRig) -> list[str]:
     """The admin overrides a zone, acknowledges an alarm, adds a lighting event and a
-    programme's exception, downloads an export: the pages each lands on, with its message."""
+    programme's exception, saves a week, turns learning off, orders a cabinet on, downloads
+    an export: the pages each lands on, with its message."""
     client = rig.client("admin")
     building = rig.site.buildings[0]
     zone_path = f"/zone/{building.id}/{building.zones[0].id}"
@@ -238,6 +239,12 @@ def _what_people_did(rig: PanelRig) -> list[str]:
         (f"/programmes/{building.id}/{building.zones[0].id}/exceptions", {
             "kind": "closure", "scope": "zone", "label": "Travaux", "start": "2026-01-20T08:00",
             "end": "2026-01-20T18:00"}),
+        (f"/programmes/{building.id}/{building.zones[0].id}", {
+            "mon": "07:30-12:00", "tue": "07:30-12:00", "wed": "", "thu": "", "fri": "",
+            "sat": "", "sun": ""}),
+        (zone_path + "/learning", {"enabled": "0"}),
+        ("/lighting/order", {"cabinet": rig.site.cabinets[0].id, "state": "on",
+                             "duration": "1h", "why": "accident rue"}),
     ):
         response = client.post(path, data={**form, "csrf_token": token}, follow_redirects=True)
         assert response.status_code == 200, (path, response.status_code)

@@ -54,6 +54,11 @@ KINDS = {
     "influx_down": "Archive InfluxDB injoignable",
     "influx_up": "Archive InfluxDB rétablie",
     "influx_rejected": "Ligne refusée par InfluxDB",
+    "programme": "Programme appliqué",
+    "programme_saved": "Programme enregistré",
+    "efficiency_loss": "Dérive de consommation",
+    "lighting_order": "Ordre d'éclairage",
+    "lighting_order_cancelled": "Ordre d'éclairage annulé",
 }
 """The French name of each kind of line; a kind not listed shows as it is."""
 
@@ -80,6 +85,11 @@ EN: dict[str, str] = {
     "Archive InfluxDB injoignable": "InfluxDB archive unreachable",
     "Archive InfluxDB rétablie": "InfluxDB archive back",
     "Ligne refusée par InfluxDB": "Line refused by InfluxDB",
+    "Programme appliqué": "Programme applied",
+    "Programme enregistré": "Programme saved",
+    "Dérive de consommation": "Consumption drift",
+    "Ordre d'éclairage": "Lighting order",
+    "Ordre d'éclairage annulé": "Lighting order cancelled",
     "Journal des actions": "Audit log",
     "Filtrer": "Filter",
     "Personne": "Person",

@@ -484,7 +484,7 @@ class Panel:
         version = self.store.programmes.save(view.key, programme, at=now, who=who)
         self.store.audit.record(
             now, "programme_saved", who,
-            f"Programme de {view.building.name} / {view.zone.name} : version {version}",
+            f"Programme {of_name(view.building.name)} / {view.zone.name} : version {version}",
             reason=reason, site=self.site.id, building=view.building.id, zone=view.zone.id,
             data={"version": version, "programme": programme.model_dump(mode="json"),
                   "before": before.model_dump(mode="json")},
