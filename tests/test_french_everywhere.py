@@ -20,9 +20,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from rich.console import Console
 
-from gtb.cli import tables
+from gtb.cli import main, tables
 from gtb.cli.engine import _demo_accounts
 from gtb.clock import SimulatedClock
 from gtb.i18n import (
@@ -332,6 +333,10 @@ def test_the_terminal_views_are_in_french(rig: PanelRig, tmp_path: Path,
     printed = capsys.readouterr().out
     assert english_in(printed, english) == set()
     assert "opérateur" in printed and "administrateur" in printed
+    users = CliRunner(env={"COLUMNS": "200"}).invoke(
+        main, ["users", "list", "--db", str(tmp_path / "gtb.sqlite")])
+    assert users.exit_code == 0 and "lecteur" in users.stdout
+    assert english_in(users.stdout, english) == set()
 
 
 def test_names_after_de_are_elided_before_a_vowel() -> None:
