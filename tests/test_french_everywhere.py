@@ -12,6 +12,7 @@ parameter the rig cannot fill fails until it can."""
 
 from __future__ import annotations
 
+import html
 import html.parser
 import json
 import re
@@ -358,3 +359,24 @@ def test_moments_after_a_preposition_say_the_day_first() -> None:
     ):
         reason = Reason.of("heating.preheat_about", at=now, start=start)
         assert (reason.fr, reason.en) == (fr, en)
+
+
+def test_the_zone_chart_speaks_the_page_language(rig: PanelRig) -> None:
+    """uPlot draws the chart in the browser (tests/test_browser.py); here, what the page
+    gives it: its legend's words, the names of months and days (weeks begin on Sunday in
+    JavaScript), and its time formats on 24 hours, dates day first."""
+    client = rig.client("admin")
+    building = rig.site.buildings[0]
+    page = client.get(f"/zone/{building.id}/{building.zones[0].id}").get_data(as_text=True)
+    chart = re.search(r"data-labels='([^']*)'\s+data-calendar='([^']*)'", page)
+    assert chart is not None
+    labels, calendar = (json.loads(html.unescape(part)) for part in chart.groups())
+    assert labels["time"] == "Heure" and labels["setpoint"] == "Consigne"
+    assert calendar["WWW"][:2] == ["dim.", "lun."] and calendar["MMM"][4] == "mai"
+    client.get("/lang/en")
+    page = client.get(f"/zone/{building.id}/{building.zones[0].id}").get_data(as_text=True)
+    assert '"Sun"' in page and '"Time"' in page
+    script = (Path(__file__).parent.parent / "web" / "static" / "zone-chart.js").read_text(
+        encoding="utf-8")
+    assert "{aa}" not in script and "{M}/{D}" not in script and "{HH}:{mm}" in script
+    assert "{DD}/{MM}/{YYYY}" in script and "labels.time" in script
