@@ -126,10 +126,10 @@ _ENGINE: dict[str, Template] = {
                         "{decision} — {asked} is not a number: safe fallback to {value:g}"),
     # writing
     "command.value": ("{key} ← {value:g}", "{key} ← {value:g}"),
-    "command.failed": ("Commande de {key} impossible : {error}",
+    "command.failed": ("Commande {key:de} impossible : {error}",
                        "Command of {key} failed: {error}"),
-    "command.write_failed": ("Écriture de {key} impossible", "Writing {key} failed"),
-    "command.restored": ("Fin d'alarme : commande de {key} rétablie",
+    "command.write_failed": ("Écriture {key:de} impossible", "Writing {key} failed"),
+    "command.restored": ("Fin d'alarme : commande {key:de} rétablie",
                          "Alarm over: command of {key} restored"),
     "command.written": ("écriture réussie", "written"),
     "command.restoring": ("{key} ← {value:g} de nouveau", "{key} ← {value:g} again"),
@@ -141,7 +141,7 @@ _ENGINE: dict[str, Template] = {
                                   "hors plage : il a redémarré ou perdu ses commandes",
                                   "the device read back {value:g} on a commanded point, out "
                                   "of range: it restarted or lost its commands"),
-    "command.release_failed": ("Libération de {key} impossible", "Releasing {key} failed"),
+    "command.release_failed": ("Libération {key:de} impossible", "Releasing {key} failed"),
     "command.released": ("{key} libéré", "{key} released"),
     "command.unused": ("plus aucune commande : point rendu à l'automate",
                        "no command any more: point handed back to the controller"),
@@ -176,7 +176,7 @@ _ENGINE: dict[str, Template] = {
     "command.device_keeps": ("l'appareil garde la valeur écrite",
                              "the device keeps the value written"),
     # bindings checked against the devices
-    "binding.problem": ("Liaison de {key} : {problem}", "Binding of {key}: {problem}"),
+    "binding.problem": ("Liaison {key:de} : {problem}", "Binding of {key}: {problem}"),
     "binding.checked": ("vérification des liaisons au démarrage",
                         "bindings checked at start"),
     "binding.refused": ("{key} ne sera pas commandé : {problem}",
