@@ -78,7 +78,7 @@ def test_gtb_demo_runs_the_commune_and_stops_cleanly(tmp_path: Path, demo_site_t
                         "--panel-port", str(panel)], tmp_path, ticked)
     assert result.returncode == 0, result.stderr
     assert "Marchiennes-le-Vert" in result.stdout
-    assert f"store {db} (new, empty)" in result.stdout
+    assert f"base {db} (neuve, vide)" in result.stdout
     assert not list(tmp_path.glob("demo-history-*"))  # no simulated past made
     assert f"panneau web : http://127.0.0.1:{panel}/" in result.stdout
     for account in ("elu", "gestionnaire", "admin"):  # random passwords, printed
