@@ -24,20 +24,11 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
+from gtb import i18n
 from gtb.cli import main, tables
 from gtb.cli.engine import _demo_accounts
 from gtb.clock import SimulatedClock
-from gtb.i18n import (
-    DAYS_EN,
-    DAYS_EN_SHORT,
-    DAYS_FR,
-    DAYS_FR_SHORT,
-    MONTHS_EN,
-    MONTHS_EN_SHORT,
-    MONTHS_FR,
-    MONTHS_FR_SHORT,
-    moment,
-)
+from gtb.config import parse_site
 from gtb.model import Site
 from gtb.model.points import HeatingLevel, Quality
 from gtb.savings.site import site_savings
@@ -46,38 +37,13 @@ from gtb.store.status import OutputStatus
 from gtb.texts import Reason, of_name
 from gtb.texts.catalogue import CATALOGUE
 
+from .conftest import DEMO_SITE
 from .test_web_savings import ENGINE, FIRST, YESTERDAY, write_history
 from .web_rig import NOW, PanelRig, csrf, panel_rig, zone_status
 
 ALLOWED = {
-    "ok": "a reading's quality « ok » is said so in French too",
-    "export": "« Export » is French (the page's title, the audit log's category)",
-    "agenda": "« Agenda » is French",
-    "programme": "French; the English spelling is the same",
-    "programmes": "French; the English spelling is the same",
-    "mode": "French",
-    "format": "French",
-    "zone": "French",
-    "zones": "French",
-    "site": "French",
-    "description": "French",
-    "minimum": "French",
-    "maximum": "French",
-    "total": "French",
-    "date": "French",
-    "action": "French",
-    "actions": "French",
-    "type": "French",
-    "session": "French",
-    "sessions": "French",
-    "json": "a format's name",
-    "lines": "« JSON Lines », a format's name",
-    "line": "« line protocol », InfluxDB's name for its format",
-    "protocol": "« line protocol », InfluxDB's name for its format",
-    "guideline": "« ASHRAE Guideline 14 », a title",
-    "api": "« jetons d'API »",
-    "on": "French pronoun « on »",
-    "a": "French verb « a »",
+    "ok": "a reading's quality « ok » (``quality.ok``) is said so in French too",
+    "on": "the French pronoun « on »",
     "mix": "« mix moyen de consommation », ADEME Base Carbone's French name of a factor",
 }
 """English words a French page may hold, and why."""
@@ -109,9 +75,11 @@ def english_words(catalog: dict[str, str], proper: set[str]) -> set[str]:
     « tomorrow ») that no French text uses, less the proper names and ALLOWED."""
     tomorrow = NOW + timedelta(days=1)
     english = [en for _, en in CATALOGUE.values()] + list(catalog.values()) + [
-        *DAYS_EN, *DAYS_EN_SHORT, *MONTHS_EN, *MONTHS_EN_SHORT, moment(tomorrow, NOW, "en")]
+        *i18n.DAYS_EN, *i18n.DAYS_EN_SHORT, *i18n.MONTHS_EN, *i18n.MONTHS_EN_SHORT,
+        i18n.moment(tomorrow, NOW, "en")]
     french = [fr for fr, _ in CATALOGUE.values()] + list(catalog) + [
-        *DAYS_FR, *DAYS_FR_SHORT, *MONTHS_FR, *MONTHS_FR_SHORT, moment(tomorrow, NOW, "fr")]
+        *i18n.DAYS_FR, *i18n.DAYS_FR_SHORT, *i18n.MONTHS_FR, *i18n.MONTHS_FR_SHORT,
+        i18n.moment(tomorrow, NOW, "fr")]
     found = set().union(*map(words, english)) - set().union(*map(words, french))
     return found - proper - set(ALLOWED)
 
@@ -168,10 +136,6 @@ def english_in(text: str, english: set[str]) -> set[str]:
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two years of daily history (the savings pages' test's), written once."""
-    from gtb.config import parse_site
-
-    from .conftest import DEMO_SITE
-
     db = tmp_path_factory.mktemp("history") / "gtb.sqlite"
     site = parse_site(DEMO_SITE.read_text(encoding="utf-8"), "demo-commune.yaml")
     write_history(site, db, FIRST, YESTERDAY, ENGINE)
