@@ -414,7 +414,7 @@ class Panel:
         state = ("allumé", "on") if on else ("éteint", "off")
         until_local = f"{self.local(until):%d/%m %H:%M}"
         replaced = ("", "") if before is None else (
-            f" — remplace l'ordre n° {before.id} de {before.who}",
+            f" — remplace l'ordre n° {before.id} {of_name(before.who)}",
             f" — replaces order {before.id} by {before.who}")
         self.store.audit.record(
             now, "lighting_order", who,
