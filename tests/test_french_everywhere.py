@@ -36,10 +36,11 @@ from gtb.store.audit import Severity
 from gtb.store.status import OutputStatus
 from gtb.texts import Reason, of_name
 from gtb.texts.catalogue import CATALOGUE
+from web import account_changes
 
 from .conftest import DEMO_SITE
 from .test_web_savings import ENGINE, FIRST, YESTERDAY, write_history
-from .web_rig import NOW, PanelRig, csrf, panel_rig, zone_status
+from .web_rig import NOW, PASSWORD, PanelRig, csrf, panel_rig, zone_status
 
 ALLOWED = {
     "ok": "a reading's quality « ok » (``quality.ok``) is said so in French too",
@@ -189,8 +190,9 @@ def _what_the_engine_said(rig: PanelRig) -> None:
 
 def _what_people_did(rig: PanelRig) -> list[str]:
     """The admin overrides a zone, acknowledges an alarm, adds a lighting event and a
-    programme's exception, saves a week, turns learning off, orders a cabinet on, downloads
-    an export: the pages each lands on, with its message."""
+    programme's exception, saves a week, turns learning off, orders a cabinet on, disables
+    an account, downloads an export; an account is made on the server: the pages each
+    lands on, with its message."""
     client = rig.client("admin")
     building = rig.site.buildings[0]
     zone_path = f"/zone/{building.id}/{building.zones[0].id}"
@@ -211,10 +213,13 @@ def _what_people_did(rig: PanelRig) -> list[str]:
         (zone_path + "/learning", {"enabled": "0"}),
         ("/lighting/order", {"cabinet": rig.site.cabinets[0].id, "state": "on",
                              "duration": "1h", "why": "accident rue"}),
+        ("/admin/users/marie/disabled", {"disabled": "1"}),
     ):
         response = client.post(path, data={**form, "csrf_token": token}, follow_redirects=True)
         assert response.status_code == 200, (path, response.status_code)
         landed.append(response.get_data(as_text=True))
+    account_changes.add_user(rig.store, "yvonne", PASSWORD, "operator",
+                             by=account_changes.Actor.command_line(), at=NOW)
     download = client.get(f"/export/download?from=2026-01-05&to=2026-01-06&zone={building.id}"
                           f".{building.zones[0].id}&quantity=temperature&resolution=hour")
     download.close()
@@ -277,6 +282,7 @@ def test_every_page_of_the_panel_is_in_french(rig: PanelRig) -> None:
     audit = page_text(pages["/audit"])
     assert "Connexion d'admin" in audit and "rôle administrateur" in audit
     assert "moteur" in audit and "Export CSV (heure)" in audit and "température" in audit
+    assert "Compte yvonne créé (opérateur)" in audit
     overview = page_text(pages["/"])
     assert "préchauffage prévu demain à 06:51" in overview
 
