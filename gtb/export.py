@@ -9,6 +9,14 @@ Resolutions: ``raw`` is every sample as recorded, with its quality; ``hour`` the
 rollups (UTC hours, good samples only); ``day`` and ``month`` the local calendar days and
 months of the site, from the hourly rollups (23 h and 25 h on daylight-saving days).
 
+``csv-fr`` is the CSV for a French spreadsheet (Excel, LibreOffice in French): semicolons,
+decimal commas, UTF-8 with a BOM, dates as ``dd/mm/yyyy hh:mm`` in the site's local time
+with the UTC offset of each row beside them, so that the repeated hour of the autumn clock
+change stays two hours.
+
+File names (``file_name``) say the site, the building, zone or cabinet, the quantities,
+the resolution and the local days covered, in ASCII: two different exports never share one.
+
 The line protocol of raw samples is the shipper's own (``gtb.influx.Schema``), so that an
 export loaded into a new InfluxDB is the archive the shipper would have built. Rollups go
 to the quantity's measurement suffixed ``_1h``, ``_1d`` or ``_1mo``, with the same tags
@@ -21,18 +29,21 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
-from typing import Protocol, TextIO
+from typing import Literal, Protocol, TextIO
 
-from gtb.influx import MEASUREMENTS, Schema
+from gtb.archive import DECIDED_MODE, MEASUREMENTS, SAMPLE_MEASUREMENTS
+from gtb.influx import Schema
 from gtb.model import Site
 from gtb.model.points import HEATING_MODES, Role, zone_mode_key
 from gtb.store import Store
+from gtb.texts import Reason
 
-QUANTITIES: tuple[str, ...] = tuple(dict.fromkeys(MEASUREMENTS.values()))
+QUANTITIES: tuple[str, ...] = SAMPLE_MEASUREMENTS
 """What ``--quantity`` accepts: the InfluxDB measurements of the samples."""
 
 ZONE_MODE_NAME = "Niveau décidé par GTB"
@@ -47,6 +58,7 @@ class Resolution(StrEnum):
 
 class Format(StrEnum):
     CSV = "csv"
+    CSV_FR = "csv-fr"
     JSON = "json"
     LP = "lp"
 
@@ -79,6 +91,7 @@ class ExportPoint:
     meter: str | None
     building: str | None
     zone: str | None
+    cabinet: str | None = None
 
 
 def site_points(site: Site) -> list[ExportPoint]:
@@ -87,32 +100,35 @@ def site_points(site: Site) -> list[ExportPoint]:
     found = [
         ExportPoint(ref.key, MEASUREMENTS[ref.role], ref.point.si_unit or None, ref.point.name,
                     ref.point.meter, ref.building.id if ref.building else None,
-                    ref.zone.id if ref.zone else None)
+                    ref.zone.id if ref.zone else None, ref.cabinet.id if ref.cabinet else None)
         for ref in site.points()
     ]
     found += [
-        ExportPoint(zone_mode_key(f"{building.id}.{zone.id}"), MEASUREMENTS[Role.HEATING_MODE],
+        ExportPoint(zone_mode_key(f"{building.id}.{zone.id}"), DECIDED_MODE,
                     None, ZONE_MODE_NAME, None, building.id, zone.id)
         for building in site.buildings for zone in building.zones
     ]
     return found
 
 
-_FR = {"building": "le bâtiment", "zone": "la zone"}
+_FR = {"building": "le bâtiment", "zone": "la zone", "cabinet": "l'armoire"}
 
 
 def select_points(
     site: Site, *, building: str | None = None, zone: str | None = None,
-    quantities: Sequence[str] = (),
+    cabinet: str | None = None, quantities: Sequence[str] = (),
 ) -> list[ExportPoint]:
-    """The points the filters keep; SelectionError names an unknown building, zone or
-    quantity with what exists, or a combination that keeps nothing."""
-    buildings = [b.id for b in site.buildings]
-    if building is not None and building not in buildings:
-        raise SelectionError("--building", f"no building {building!r} in site {site.id}; "
-                             f"its buildings: {', '.join(buildings)}",
-                             fr=f"aucun bâtiment « {building} » sur le site {site.id} ; ses "
-                                f"bâtiments : {', '.join(buildings)}")
+    """The points the filters keep; SelectionError names an unknown building, zone,
+    cabinet or quantity with what exists, or a combination that keeps nothing."""
+    _known(site, "--building", building, [b.id for b in site.buildings],
+           ("building", "buildings"), ("aucun bâtiment", "bâtiments", "aucun"))
+    _known(site, "--cabinet", cabinet, [c.id for c in site.cabinets],
+           ("lighting cabinet", "cabinets"), ("aucune armoire d'éclairage", "armoires", "aucune"))
+    if cabinet is not None and (building is not None or zone is not None):
+        raise SelectionError("--cabinet", "a lighting cabinet stands in no building nor zone: "
+                             "ask for the cabinet alone",
+                             fr="une armoire d'éclairage n'est dans aucun bâtiment ni aucune "
+                                "zone : demandez l'armoire seule")
     unknown = [q for q in quantities if q not in QUANTITIES]
     if unknown:
         raise SelectionError("--quantity", f"unknown quantity {unknown[0]!r}; "
@@ -125,11 +141,14 @@ def select_points(
     if zone is not None:
         where = _zone(site, zone, building)
         points = [p for p in points if (p.building, p.zone) == where]
+    if cabinet is not None:
+        points = [p for p in points if p.cabinet == cabinet]
     if quantities:
         held = sorted({p.quantity for p in points})
         points = [p for p in points if p.quantity in quantities]
         if not points:
-            named = [(k, v) for k, v in (("building", building), ("zone", zone)) if v is not None]
+            named = [(k, v) for k, v in (("building", building), ("zone", zone),
+                                         ("cabinet", cabinet)) if v is not None]
             scope = " and ".join(f"{k} {v}" for k, v in named) or f"site {site.id}"
             scope_fr = " et ".join(f"{_FR[k]} {v}" for k, v in named) or f"le site {site.id}"
             raise SelectionError("--quantity", f"{scope} has no {' or '.join(quantities)} "
@@ -137,6 +156,25 @@ def select_points(
                                  fr=f"{scope_fr} : aucun point {' ou '.join(quantities)} ; "
                                     f"il y a : {', '.join(held)}")
     return points
+
+
+def _known(site: Site, option: str, wanted: str | None, known: Sequence[str],
+           en: tuple[str, str], fr: tuple[str, str, str]) -> None:
+    """Refuse ``wanted`` when the site has no such building or cabinet, naming those it has
+    (``en``: « building », « buildings »; ``fr`` the same and the word for none)."""
+    if wanted is not None and wanted not in known:
+        raise SelectionError(option, f"no {en[0]} {wanted!r} in site {site.id}; its {en[1]}: "
+                                     f"{', '.join(known) or 'none'}",
+                             fr=f"{fr[0]} « {wanted} » sur le site {site.id} ; ses {fr[1]} : "
+                                f"{', '.join(known) or fr[2]}")
+
+
+def filters_text(*, building: str | None, zone: str | None, cabinet: str | None,
+                 quantities: Sequence[str]) -> str:
+    """The filters as the CSV's header says them: ``zone=mairie.accueil, quantity=a+b``."""
+    return ", ".join(f"{name}={value}" for name, value in (
+        ("building", building), ("zone", zone), ("cabinet", cabinet),
+        ("quantity", "+".join(quantities))) if value)
 
 
 def _zone(site: Site, text: str, building: str | None) -> tuple[str, str]:
@@ -260,6 +298,69 @@ class Period:
             return f"local months {self.first_day:%Y-%m} to {self.last_day:%Y-%m}, both included"
         local = (self.start.astimezone(self.tz), self.end.astimezone(self.tz))
         return f"{local[0].isoformat()} (included) to {local[1].isoformat()} (excluded)"
+
+
+# -- what an export is called ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where the points of an export stand: a zone (with its building), a building, a
+    lighting cabinet, or the whole site (all None)."""
+
+    building: str | None = None
+    zone: str | None = None
+    cabinet: str | None = None
+
+    @classmethod
+    def of(cls, points: Sequence[ExportPoint], *, building: str | None, zone: str | None,
+           cabinet: str | None) -> Scope:
+        """The scope of points selected with these filters: a zone may be asked for by its
+        id alone, and its points say which building it is in."""
+        if zone is not None and points:
+            return cls(points[0].building, points[0].zone)
+        return cls(building, None, cabinet)
+
+
+def label(code: str, lang: Literal["fr", "en"] = "fr") -> str:
+    """A quantity's or a resolution's name (``export.quantity.temperature``) in ``lang``."""
+    return Reason.of(code).text(lang)
+
+
+def quantity_label(quantity: str, lang: Literal["fr", "en"] = "fr") -> str:
+    return label(f"export.quantity.{quantity}", lang)
+
+
+def resolution_label(resolution: Resolution, lang: Literal["fr", "en"] = "fr") -> str:
+    return label(f"export.resolution.{resolution.value}", lang)
+
+
+def slug(text: str) -> str:
+    """ASCII lower case, digits and hyphens: ``Mairie — Accueil`` reads ``mairie-accueil``."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+FILE_EXTENSIONS = {Format.CSV: "csv", Format.CSV_FR: "csv", Format.JSON: "jsonl",
+                   Format.LP: "lp"}
+EXCEL_SUFFIX = "excel-fr"
+"""Ends the name of a ``csv-fr`` file, which would otherwise have the CSV's name."""
+
+
+def file_name(site_id: str, scope: Scope, quantities: Sequence[str], resolution: Resolution,
+              period: Period, fmt: Format) -> str:
+    """``SITE_[BUILDING[-ZONE]|CABINET_]QUANTITIES_RESOLUTION_FIRST-DAY_LAST-DAY.EXT``, with
+    the quantities and the resolution in French (the same names whatever the reader's
+    language) and the local days the file covers (``period`` already widened): e.g.
+    ``marchiennes-le-vert_mairie-accueil_temperature_heure_2026-11-01_2026-11-30.csv``.
+    Only ASCII letters, digits, ``-``, ``_`` and a dot: a safe name on every system."""
+    place = "-".join(part for part in (scope.building, scope.zone) if part) or scope.cabinet
+    what = "-".join(slug(quantity_label(q)) for q in quantities) or slug(
+        label("export.all_quantities"))
+    parts = [slug(site_id), *([slug(place)] if place else []), what,
+             slug(resolution_label(resolution)), period.first_day.isoformat(),
+             period.last_day.isoformat(), *([EXCEL_SUFFIX] if fmt is Format.CSV_FR else [])]
+    return f"{'_'.join(parts)}.{FILE_EXTENSIONS[fmt]}"
 
 
 # -- rows -------------------------------------------------------------------------------------
@@ -442,6 +543,53 @@ def _cell(value: object) -> object:
     return value
 
 
+class ExcelFrCsvWriter:
+    """The CSV a French spreadsheet opens as it is (Excel, LibreOffice in French): UTF-8
+    with a BOM (else Excel reads it as Windows-1252), semicolons, decimal commas, dates as
+    ``dd/mm/yyyy hh:mm`` (``:ss`` for raw samples) that Excel takes for dates, lines ended
+    by CRLF. The comment lines come first, each a single cell beginning with ``#``.
+
+    Local times repeat once a year (the autumn clock change has two 02:30): each row says
+    its offset (``UTC+01:00``, ``UTC+02:00``, in EXCEL_COLUMNS' ``utc_offset``, a text
+    Excel leaves alone) and its UTC time, so the two hours stay apart. A text cell that a
+    spreadsheet would take for a formula (``=``, ``+``, ``-``, ``@`` first) starts with
+    an apostrophe."""
+
+    def __init__(self, out: TextIO, site: Site, comments: Iterable[str]) -> None:
+        out.write("\ufeff")
+        self._csv = csv.writer(out, delimiter=";", lineterminator="\r\n")
+        for line in comments:
+            self._csv.writerow([f"# {line}"])
+        self._csv.writerow(EXCEL_COLUMNS)
+        self._site_id, self._tz = site.id, site.tz
+
+    def write(self, row: Row) -> None:
+        shown = "%d/%m/%Y %H:%M:%S" if row.quality is not None else "%d/%m/%Y %H:%M"
+        local = row.time.astimezone(self._tz)
+        offset = local.strftime("%z")
+        cells = record(row, self._site_id, self._tz)
+        cells.update(time_local=local.strftime(shown), utc_offset=f"UTC{offset[:3]}:{offset[3:5]}",
+                     time_utc=row.time.astimezone(UTC).strftime(shown))
+        self._csv.writerow([_excel_cell(cells[column]) for column in EXCEL_COLUMNS])
+
+
+EXCEL_COLUMNS = (COLUMNS[0], "utc_offset", *COLUMNS[1:])
+"""The columns of ``csv-fr``: the CSV's, with the local time's offset after it."""
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _excel_cell(value: object) -> object:
+    """A ``csv-fr`` cell: a number with a decimal comma, a text that cannot be a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.12g}".replace(".", ",")
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return f"'{value}"
+    return value
+
+
 class JsonLinesWriter:
     """JSON Lines: one object per row, with the CSV's columns as keys (null where a column
     does not apply)."""
@@ -488,6 +636,8 @@ def writer_for(fmt: Format, out: TextIO, site: Site, resolution: Resolution,
                comments: Iterable[str]) -> RowWriter:
     if fmt is Format.CSV:
         return CsvWriter(out, site, comments)
+    if fmt is Format.CSV_FR:
+        return ExcelFrCsvWriter(out, site, comments)
     if fmt is Format.JSON:
         return JsonLinesWriter(out, site)
     return LineProtocolWriter(out, site, resolution)
@@ -507,24 +657,41 @@ _MEANING = {
 }
 
 
+_TIMES = {
+    Format.CSV: "time_local and time_utc are ISO 8601 with their offset",
+    Format.CSV_FR: "time_local is the site's local time dd/mm/yyyy hh:mm, utc_offset its "
+                   "offset (two rows of the autumn's repeated hour differ by it), time_utc "
+                   "the same moment in UTC",
+}
+_LAYOUT = {
+    Format.CSV: "comma-separated, decimal point '.', UTF-8",
+    Format.CSV_FR: "semicolon-separated, decimal comma ',', UTF-8 with BOM, for a French "
+                   "spreadsheet",
+}
+
+
 def comments(site: Site, period: Period, resolution: Resolution, points: Sequence[ExportPoint],
-             filters: str, generated: datetime, *, by: str = "gtb export") -> list[str]:
+             filters: str, generated: datetime, *, by: str = "gtb export",
+             fmt: Format = Format.CSV) -> list[str]:
     """The CSV's header comment: what an auditor needs to read the columns right; ``by``
-    says what made the file."""
+    says what made the file, ``fmt`` which of the CSVs it heads."""
     lines = [
         f"GTB export of site {site.name} ({site.id})",
-        f"time zone: {site.timezone}; time_local and time_utc are ISO 8601 with their offset; "
+        f"time zone: {site.timezone}; {_TIMES.get(fmt, _TIMES[Format.CSV])}; "
         "a rollup's time is the start of its hour, day or month",
         f"resolution: {_MEANING[resolution]}",
         f"period: {period.describe(resolution)}",
         f"points: {len(points)}; filters: {filters or 'none'}",
         "unit: the point's unit (°C, %, kWh index of a meter, kW, ppm; empty for states "
         "0/1 and modes); energy is a meter's cumulative index: consumption is a difference",
-        "format: comma-separated, decimal point '.', UTF-8, empty cell where a column does "
+        f"format: {_LAYOUT.get(fmt, _LAYOUT[Format.CSV])}, empty cell where a column does "
         "not apply; rows point by point, oldest first",
         f"generated: {generated.astimezone(UTC).isoformat(timespec='seconds')} by {by}",
     ]
-    if any(p.quantity == MEASUREMENTS[Role.HEATING_MODE] for p in points):
+    if fmt is Format.CSV_FR:
+        lines.append("a text beginning with = + - @ is preceded by an apostrophe, which a "
+                     "spreadsheet does not show: it is never taken for a formula")
+    if any(p.quantity in (DECIDED_MODE, MEASUREMENTS[Role.HEATING_MODE]) for p in points):
         legend = ", ".join(f"{n} {level.label.en}" for n, level in HEATING_MODES.items())
         lines.append(f"mode: {legend}")
     return lines

@@ -25,15 +25,20 @@ shipper of a restarted engine; a ping during the backoff sees the server's retur
 seconds, and the backlog then drains with a progress line. When the engine stops, a last
 pass of bounded time ships what is left (``Shipper.drain``).
 
-Schema (../shared/DESIGN.md): one measurement per quantity, tags ``site``, ``building``,
-``zone``, ``cabinet``, ``equipment`` and ``point`` (bounded by the number of points),
-field ``value`` as a float, UTC. Samples are written at second precision; a sample that is
-not good also carries ``quality`` and ``error`` string fields (a failed read has no
-``value``). Events go to ``event`` (commands the engine wrote to ``command``) with tag
-``kind`` and string fields ``message``, ``actor`` and ``reason`` (French; ``message_en``
-and ``reason_en`` their English, when the line has it); they are written at
-microsecond precision, the microseconds being the audit-log line's id modulo one million,
-so that two events of the same second stay two points.
+Schema (``gtb.archive``; docs/history.md): one measurement per quantity, the engine's
+decided mode and a device's reported one apart, relays and dimming levels apart; tags
+``site`` (the commune, on every series and event), ``building``, ``zone``, ``cabinet``,
+``equipment`` and ``point`` (bounded by the number of points), ``unit`` (the point's unit,
+as the site file writes it: ``°C``, ``%``, ``kWh``; none for states and modes) and
+``meter`` (what an energy meter or a power point measures: ``heating``, ``electricity``,
+``gas``, ``water``, ``lighting``); field ``value`` as a float, UTC. Samples are written at
+second precision; a sample that is not good also carries ``quality`` and ``error`` string
+fields (a failed read has no ``value``). Events go to ``event`` (commands the engine wrote
+to ``command``) with tag ``kind``, the tags of where they happened, ``reason_code`` (the
+engine's reason, as its code), and string fields ``message``, ``actor`` and ``reason``
+(French; ``message_en`` and ``reason_en`` their English, when the line has it); they are
+written at microsecond precision, the microseconds being the audit-log line's id modulo
+one million, so that two events of the same second stay two points.
 """
 
 from __future__ import annotations
@@ -50,38 +55,14 @@ from urllib.parse import urlencode
 
 import urllib3
 
+from gtb.archive import DECIDED_MODE, MEASUREMENTS, UNKNOWN_MEASUREMENT
 from gtb.clock import Clock, monotonic
 from gtb.i18n import number_fr
-from gtb.model import Site
-from gtb.model.points import Role, Severity, zone_mode_key
+from gtb.model import PointRef, Site
+from gtb.model.points import Severity, zone_mode_key
 from gtb.store import Store
 from gtb.store.audit import Event
 from gtb.store.shipping import ShippableSample
-
-MEASUREMENTS: dict[Role, str] = {
-    Role.ZONE_TEMPERATURE: "temperature",
-    Role.OUTDOOR_TEMPERATURE: "temperature",
-    Role.HEATING_SETPOINT: "setpoint",
-    Role.HEATING_MODE: "mode",
-    Role.VALVE: "valve",
-    Role.EMITTER_POWER: "heating_output",
-    Role.FAN_SPEED: "heating_output",
-    Role.OCCUPANCY: "occupancy",
-    Role.CO2: "co2",
-    Role.LIGHTING_RELAY: "lighting",
-    Role.CABINET_RELAY: "lighting",
-    Role.DIMMING_LEVEL: "lighting",
-    Role.PLANT_ENABLE: "relay",
-    Role.PLANT_AVAILABLE: "relay",
-    Role.EQUIPMENT_RELAY: "relay",
-    Role.ENERGY_METER: "energy",
-    Role.POWER: "power",
-    Role.MEASUREMENT: "measurement",
-}
-"""The measurement each role's samples go to."""
-
-UNKNOWN_MEASUREMENT = "sample"
-"""Where a stored point that the site file no longer names goes (tags ``site``, ``point``)."""
 
 ALARM_KEY = "influx:unreachable"
 ALARM_AFTER = timedelta(minutes=5)
@@ -177,25 +158,26 @@ def _series(measurement: str, tags: Iterable[tuple[str, str | None]]) -> str:
     return ",".join(parts)
 
 
+def _place(ref: PointRef) -> list[tuple[str, str | None]]:
+    """The tags of where a point stands."""
+    return [("building", ref.building.id if ref.building else None),
+            ("zone", ref.zone.id if ref.zone else None),
+            ("cabinet", ref.cabinet.id if ref.cabinet else None),
+            ("equipment", ref.equipment.id if ref.equipment else None)]
+
+
 def series_of(site: Site) -> dict[str, str]:
     """Each point key of the site with its series (measurement and tags), escaped."""
     series = {}
     for ref in site.points():
-        tags = [("site", site.id), ("point", ref.key)]
-        if ref.building is not None:
-            tags.append(("building", ref.building.id))
-        if ref.zone is not None:
-            tags.append(("zone", ref.zone.id))
-        if ref.cabinet is not None:
-            tags.append(("cabinet", ref.cabinet.id))
-        if ref.equipment is not None:
-            tags.append(("equipment", ref.equipment.id))
+        tags = [("site", site.id), ("point", ref.key), *_place(ref),
+                ("unit", ref.point.si_unit), ("meter", ref.point.meter)]
         series[ref.key] = _series(MEASUREMENTS[ref.role], tags)
     for building in site.buildings:
         for zone in building.zones:
             key = zone_mode_key(f"{building.id}.{zone.id}")
-            series[key] = _series("mode", [("site", site.id), ("point", key),
-                                           ("building", building.id), ("zone", zone.id)])
+            series[key] = _series(DECIDED_MODE, [("site", site.id), ("point", key),
+                                                 ("building", building.id), ("zone", zone.id)])
     return series
 
 
@@ -205,6 +187,7 @@ class Schema:
     def __init__(self, site: Site) -> None:
         self.site = site
         self._series = series_of(site)
+        self._refs = {ref.key: ref for ref in site.points()}
 
     def series(self, point: str) -> str:
         found = self._series.get(point)
@@ -228,6 +211,12 @@ class Schema:
         command = event.kind == "command"
         tags = [("site", event.site or self.site.id), ("kind", event.kind),
                 ("building", event.building), ("zone", event.zone), ("point", event.point)]
+        ref = self._refs.get(event.point or "")
+        if ref is not None:  # a cabinet's or an equipment's event: which one, as its samples
+            tags += [(k, v) for k, v in _place(ref) if k in ("cabinet", "equipment")]
+        code = event.data.get("reason_code")
+        if isinstance(code, str):
+            tags.append(("reason_code", code))
         fields = [f"message={_string_field(event.message)}",
                   f"actor={_string_field(event.actor)}"]
         if event.reason:

@@ -1,7 +1,8 @@
 """The panel end to end, in a real browser: Debian's Chromium, driven by Playwright, on a
-phone-sized touch screen, against ``gtb demo`` run as a person runs it (the virtual
-commune, the engine and the panel in one process, on free loopback ports), with the
-accounts it prints. A screenshot of each step is kept in ``test-artifacts/browser/``.
+phone-sized touch screen and on a desk's screen, against ``gtb demo`` run as a person
+runs it (the virtual commune, the engine and the panel in one process, on free loopback
+ports), with the accounts it prints. A screenshot of each step at each size is kept in
+``test-artifacts/browser/``, named by the size (``390x844-01-viewer-overview.png``).
 
 Never ``playwright install``: it downloads a browser of its own; the one used is Debian's
 ``/usr/bin/chromium`` (``make test`` installs it)."""
@@ -38,6 +39,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
          "is_mobile": True, "has_touch": True, "locale": "fr-FR"}
+DESK = {"viewport": {"width": 1366, "height": 768}, "device_scale_factor": 1,
+        "is_mobile": False, "has_touch": False, "locale": "fr-FR"}
+"""The most common laptop screen of a town hall's office, used with a mouse."""
+SCREENS = {"phone": PHONE, "desk": DESK}
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 ZONE = "/zone/mairie/accueil"
 SETPOINT = "mairie.accueil.consigne"
@@ -130,11 +135,11 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
-@pytest.fixture
-def phone(browser: Browser) -> Iterator[BrowserContext]:
-    """A phone's browser; on closing it, no page it showed broke the panel's
-    Content-Security-Policy (web/headers.py)."""
-    context = browser.new_context(**PHONE)  # type: ignore[arg-type]
+@pytest.fixture(params=list(SCREENS))
+def screen(browser: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
+    """A phone's browser, then a desk's; on closing it, no page it showed broke the
+    panel's Content-Security-Policy (web/headers.py)."""
+    context = browser.new_context(**SCREENS[request.param])  # type: ignore[arg-type]
     context.set_default_timeout(WAIT_MS)
     violations = csp_violations(context)
     try:
@@ -166,25 +171,39 @@ def sign_in(context: BrowserContext, demo: Demo, name: str) -> Page:
     expect(page).to_have_url(re.compile(r"/login"))
     page.locator("#name").fill(name)
     page.locator("#password").fill(demo.passwords[name])
-    page.get_by_role("button", name="Se connecter").tap()
+    press(page.get_by_role("button", name="Se connecter"))
     expect(page.get_by_role("button", name=re.compile("Se déconnecter"))).to_be_visible()
     return page
 
 
+def press(target: Locator) -> None:
+    """A tap on a touch screen, a click with the mouse at a desk."""
+    if target.page.evaluate("navigator.maxTouchPoints > 0"):
+        target.tap()
+    else:
+        target.click()
+
+
+def size(page: Page) -> str:
+    viewport = page.viewport_size
+    assert viewport is not None
+    return f"{viewport['width']}x{viewport['height']}"
+
+
 def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / f"{size(page)}-{name}.png", full_page=True)
 
 
-def test_the_overview_fits_a_phone_and_the_viewer_cannot_override(
-    demo: Demo, phone: BrowserContext
+def test_the_overview_fits_the_screen_and_the_viewer_cannot_override(
+    demo: Demo, screen: BrowserContext
 ) -> None:
-    page = sign_in(phone, demo, "elu")
+    page = sign_in(screen, demo, "elu")
     expect(page.locator("h1")).to_have_text("Marchiennes-le-Vert")
     expect(page.locator("#live")).to_contain_text("Accueil et état civil")
     shot(page, "01-viewer-overview")
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], f"horizontal scroll on a phone: {widths}"
+    assert widths[0] <= widths[1], f"horizontal scroll at {size(page)}: {widths}"
 
     page.goto(demo.url.rstrip("/") + ZONE)
     expect(page.locator("h1")).to_have_text("Accueil et état civil")
@@ -197,9 +216,9 @@ def test_the_overview_fits_a_phone_and_the_viewer_cannot_override(
 
 
 def test_an_operator_overrides_a_setpoint_and_the_engine_applies_it(
-    demo: Demo, phone: BrowserContext
+    demo: Demo, screen: BrowserContext
 ) -> None:
-    page = sign_in(phone, demo, "gestionnaire")
+    page = sign_in(screen, demo, "gestionnaire")
     page.goto(demo.url.rstrip("/") + ZONE)
     programme = page.locator("#reason").inner_text()
     assert "gestionnaire" not in programme
@@ -220,7 +239,7 @@ def test_an_operator_overrides_a_setpoint_and_the_engine_applies_it(
     _the_commune_holds(demo.db, 20.5)
 
     page.locator("#cancel-why").fill("fin de la réunion")
-    page.get_by_role("button", name="Annuler la dérogation").tap()
+    press(page.get_by_role("button", name="Annuler la dérogation"))
     expect(page.locator(".flash")).to_contain_text("Dérogation annulée")
     expect(page.get_by_role("button", name="Annuler la dérogation")).to_have_count(0)
     _until_reason_changes(page, lambda text: "gestionnaire" not in text)
@@ -239,13 +258,13 @@ def _override(page: Page, value: str, until: datetime, why: str) -> Locator:
         page.locator("input[name=duration][value=until]").check()
         page.locator("#until").fill(until.strftime("%Y-%m-%dT%H:%M"))
         page.locator("#why").fill(why)
-        page.get_by_role("button", name="Déroger").tap()
+        press(page.get_by_role("button", name="Déroger"))
         expect(page.locator(".flash")).to_contain_text("Dérogation enregistrée")
         applied = page.locator("#applied")
         if "en attente" in applied.inner_text():
             expect(applied).to_have_class("pending")
             return applied
-        page.get_by_role("button", name="Annuler la dérogation").tap()
+        press(page.get_by_role("button", name="Annuler la dérogation"))
         expect(page.locator(".flash")).to_contain_text("Dérogation annulée")
     raise AssertionError("the engine applied the override before the page showed it, 3 times")
 
@@ -283,22 +302,22 @@ def _the_commune_holds(db: Path, value: float) -> None:
 @pytest.mark.skipif(not (ROOT / "web" / "lighting.py").exists(),
                     reason="the lighting page (web/lighting.py) is not written yet")
 def test_an_operator_adds_a_lighting_event_to_a_cabinet(
-    demo: Demo, phone: BrowserContext
+    demo: Demo, screen: BrowserContext
 ) -> None:
-    page = sign_in(phone, demo, "gestionnaire")
-    page.get_by_role("link", name="Éclairage").tap()
+    page = sign_in(screen, demo, "gestionnaire")
+    press(page.get_by_role("link", name="Éclairage"))
     expect(page.locator("h1")).to_have_text("Éclairage public")
     shot(page, "07-lighting")
 
     start = datetime.fromisoformat(page.locator("#entry-start").input_value()) + timedelta(
         days=1)
-    label = "Marché de Noël (test navigateur)"
+    label = f"Marché de Noël (test navigateur, {size(page)})"
     page.locator("#entry-cabinet").select_option("ep-centre")
     page.locator("input[name=kind][value=lights_on]").check()
     page.locator("#entry-label").fill(label)
     page.locator("#entry-start").fill(start.strftime("%Y-%m-%dT%H:%M"))
     page.locator("#entry-end").fill((start + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M"))
-    page.get_by_role("button", name="Ajouter").tap()
+    press(page.get_by_role("button", name="Ajouter"))
     expect(page.locator(".flash")).to_contain_text("Entrée ajoutée à l'agenda")
     listed = page.locator("#cabinet-ep-centre li", has_text=label)
     expect(listed).to_contain_text("allumage forcé")
@@ -309,19 +328,23 @@ def test_an_operator_adds_a_lighting_event_to_a_cabinet(
 
 PAGES = ["/", "/building/mairie", ZONE, "/programmes", "/programmes/mairie/accueil",
          "/lighting", "/alarms", "/audit", "/export", "/savings", "/savings/report", "/admin"]
-"""Every page of the menu, as the admin sees them; the phone fixture checks that none breaks
-the Content-Security-Policy."""
+"""Every page of the menu, as the admin sees them; the screen fixture checks that none
+breaks the Content-Security-Policy."""
+MAYORS_PAGES = {"/savings": "10-savings", "/savings/report": "11-savings-report"}
+"""What an elected official reads, kept as screenshots too."""
 
 
 def test_every_page_keeps_to_the_content_security_policy(
-    demo: Demo, phone: BrowserContext
+    demo: Demo, screen: BrowserContext
 ) -> None:
-    page = sign_in(phone, demo, "admin")
+    page = sign_in(screen, demo, "admin")
     for path in PAGES:
         response = page.goto(demo.url.rstrip("/") + path)
         assert response is not None and response.ok, path
         assert "script-src 'self'" in response.headers["content-security-policy"], path
         expect(page.locator("h1")).to_be_visible()
+        if path in MAYORS_PAGES:
+            shot(page, MAYORS_PAGES[path])
         if path == ZONE:  # the chart, drawn by uPlot from the series it fetched
             expect(page.locator("#chart .uplot")).to_be_visible()
         if path == "/programmes":  # a refresh by htmx, as every 10 s
@@ -331,12 +354,12 @@ def test_every_page_keeps_to_the_content_security_policy(
             shot(page, "09-programmes")
         if path == "/savings/report":  # its button prints, from panel.js
             page.evaluate("window.print = () => { document.body.dataset.printed = 'yes'; }")
-            page.get_by_role("button", name="Imprimer").tap()
+            press(page.get_by_role("button", name="Imprimer"))
             expect(page.locator("body")).to_have_attribute("data-printed", "yes")
 
 
 def test_a_csp_violation_shows_in_the_console(demo: Demo, browser: Browser) -> None:
-    """What the phone fixture listens to: Chromium's report of a blocked inline style."""
+    """What the screen fixture listens to: Chromium's report of a blocked inline style."""
     context = browser.new_context(**PHONE)  # type: ignore[arg-type]
     try:
         page = context.new_page()

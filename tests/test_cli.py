@@ -11,13 +11,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from gtb.bench.servers import LocalInfluxDB1
 from gtb.clock import RealClock, SimulatedClock, monotonic
 from gtb.model import PointRef, Site
-from gtb.model.points import BacnetBinding
+from gtb.model.calendar import Programme
+from gtb.model.points import BacnetBinding, Role
 from gtb.sim.runner import VirtualSite
+from gtb.store import Store
 from protocols.bacnet import BacnetDriver
 
 from .conftest import ROOT, free_port
@@ -78,7 +81,7 @@ def test_gtb_demo_runs_the_commune_and_stops_cleanly(tmp_path: Path, demo_site_t
                         "--panel-port", str(panel)], tmp_path, ticked)
     assert result.returncode == 0, result.stderr
     assert "Marchiennes-le-Vert" in result.stdout
-    assert f"base {db} (neuve, vide)" in result.stdout
+    assert f"nouveau stockage {db}, vide" in result.stdout
     assert not list(tmp_path.glob("demo-history-*"))  # no simulated past made
     assert f"panneau web : http://127.0.0.1:{panel}/" in result.stdout
     for account in ("elu", "gestionnaire", "admin"):  # random passwords, printed
@@ -89,6 +92,93 @@ def test_gtb_demo_runs_the_commune_and_stops_cleanly(tmp_path: Path, demo_site_t
     kinds = [kind for kind, _ in events(db)]
     assert kinds[0] == "engine" and kinds[-1] == "engine"
     assert events(db)[-1][1] == "Moteur arrêté"
+
+
+TABLE_OF_PASSWORDS = "Comptes de la démo (mots de passe"
+"""The title of the table of new accounts and their passwords."""
+
+
+def _commands(db: Path) -> int:
+    """The engine's commands in the store so far (0 while it is not made yet)."""
+    try:
+        return sum(kind == "command" for kind, _ in events(db))
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _samples(db: Path, key: str) -> list[tuple[int, float]]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return list(conn.execute("SELECT s.ts, s.value FROM samples s JOIN points p "
+                                 "ON p.id = s.point_id WHERE p.key = ? ORDER BY s.ts", (key,)))
+
+
+def test_gtb_demo_takes_up_where_it_stopped_unless_asked_afresh(
+    tmp_path: Path, demo_site_text: str, demo_site: Site
+) -> None:
+    """What people did in the panel (here written in the store as the panel writes it) is
+    there after a restart: the override in force, the programme edited, the accounts with
+    their passwords; the clock goes on from the stop, the devices hold what the engine
+    last wrote (no setpoint back at the building's default for a tick: no spike in the
+    charts), the meters count on. ``--afresh`` forgets it all."""
+    site = tmp_path / "demo.yaml"
+    site.write_text(demo_site_text, encoding="utf-8")
+    db = tmp_path / "demo.sqlite"
+    args = [*GTB, "demo", "--site", str(site), "--speed", "600", "--no-history", "--db", str(db),
+            "--bacnet-port", str(free_port(2)), "--panel-port", str(free_port())]
+    first = run_until(args, tmp_path, lambda said: "panneau web" in said and _commands(db) >= 14)
+    assert first.returncode == 0, first.stderr
+    assert TABLE_OF_PASSWORDS in first.stdout
+
+    setpoint, zone = "mairie.accueil.consigne", "mairie.accueil"
+    setpoints = [ref.key for ref in demo_site.points() if ref.role is Role.HEATING_SETPOINT]
+    meters = [ref.key for ref in demo_site.points() if ref.role is Role.ENERGY_METER]
+    before = {key: _samples(db, key) for key in setpoints + meters}
+    with Store(db) as store:
+        [stopped] = store.audit.events(kind="engine", limit=1)
+        assert stopped.message == "Moteur arrêté"
+        store.overrides.add(setpoint, 20.5, start=stopped.ts,
+                            until=stopped.ts + timedelta(days=2), who="gestionnaire",
+                            why="réunion du CCAS", at=stopped.ts)
+        edited = Programme(mon=("07:00-12:00",), wed=("14:00-18:00",))
+        store.programmes.save(zone, edited, at=stopped.ts, who="gestionnaire")
+        [elu] = [user for user in store.accounts.users() if user.name == "elu"]
+
+    def overridden(said: str) -> bool:
+        return "panneau web" in said and _samples(db, setpoint)[-1][1] == 20.5
+
+    again = run_until(args, tmp_path, overridden)
+    assert again.returncode == 0, again.stderr
+    assert TABLE_OF_PASSWORDS not in again.stdout
+    assert "comptes de la démo conservés, avec leurs mots de passe : elu, gestionnaire, " \
+           "admin" in again.stdout
+    assert f"stockage {db} conservé : la démo reprend le" in again.stdout
+    with Store(db) as store:
+        started = store.audit.events(kind="engine", since=stopped.ts, limit=10)
+        assert [e.message for e in reversed(started)] == [
+            "Moteur arrêté", "Moteur démarré", "Moteur arrêté"]
+        assert store.status.zones()[zone].source == "override"
+        current = store.programmes.current(zone)
+        assert current is not None and current.programme == edited
+        assert store.accounts.user("elu") == elu  # the same password hash
+    for key, samples in before.items():
+        after = [(ts, value) for ts, value in _samples(db, key) if ts > samples[-1][0]]
+        # The clock went on from the stop: nothing after it was written over.
+        assert _samples(db, key)[: len(samples)] == samples, key
+        assert after and after[0][0] >= stopped.ts.timestamp(), key
+        if key in meters:  # counted on, at most the plants' 100 kW since the last index
+            hours = (after[0][0] - samples[-1][0]) / 3600
+            assert samples[-1][1] <= after[0][1] <= samples[-1][1] + 100 * hours, key
+        else:  # the first reading after the start is what the device held at the stop
+            assert after[0][1] == samples[-1][1], (key, samples[-2:], after[:2])
+
+    fresh = run_until([*args, "--afresh"], tmp_path,
+                      lambda said: "panneau web" in said and _commands(db) >= 14)
+    assert fresh.returncode == 0, fresh.stderr
+    assert f"nouveau stockage {db}, vide" in fresh.stdout and TABLE_OF_PASSWORDS in fresh.stdout
+    with Store(db) as store:
+        assert store.overrides.history() == [] and store.programmes.current(zone) is None
+        assert [e.message for e in store.audit.events(kind="engine")][-1] == "Moteur démarré"
+        assert store.accounts.user("elu") != elu
 
 
 def test_gtb_run_on_devices_that_are_not_there_raises_alarms(

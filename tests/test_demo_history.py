@@ -18,11 +18,23 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from gtb.clock import SimulatedClock
 from gtb.config import load_site
 from gtb.model import Site
+from gtb.model.points import Role
 from gtb.savings.readings import meter_days
 from gtb.savings.site import default_baseline_period
-from gtb.sim.past import FINE_DAYS, RAW_DAYS, Fault, HistoryState, demo_history, generate
+from gtb.sim.past import (
+    FINE_DAYS,
+    RAW_DAYS,
+    Fault,
+    HistoryState,
+    commands,
+    demo_history,
+    generate,
+    where_it_stopped,
+)
+from gtb.sim.runner import VirtualSite
 from gtb.sim.season import restrict
 from gtb.sim.world import VirtualCommune
 from gtb.store import Store
@@ -181,17 +193,39 @@ def test_the_cache_is_reused_and_gives_the_same_store(tmp_path: Path) -> None:
 
 
 def test_a_later_start_carries_the_cached_history_on(tmp_path: Path) -> None:
+    """The cache carried on to a later start; the live commune, as ``gtb demo`` builds
+    it, takes up from it with its devices holding the history's last commands (the
+    Saturday's reduced setpoints), not the building's own comfort defaults, which its
+    engine would read once before its first write: no setpoint spike at the start."""
     until = datetime(2026, 3, 4, 10, 40, tzinfo=PARIS)
-    demo_history(DEMO_SITE, 0, tmp_path / "demo.sqlite", until, days=(40, 20))
-    later = until + timedelta(days=3)
-    carried = demo_history(DEMO_SITE, 0, tmp_path / "demo.sqlite", later, days=(40, 20))
+    db = tmp_path / "demo.sqlite"
+    demo_history(DEMO_SITE, 0, db, until, days=(40, 20))
+    later = until + timedelta(days=3)  # a Saturday
+    carried = demo_history(DEMO_SITE, 0, db, later, days=(40, 20))
     assert not carried.generated
-    with Store(tmp_path / "demo.sqlite") as store:
+    with Store(db) as store:
         last = store.samples.latest("mairie.temp-ext")
         hours = store.rollups.hourly(HEAT, until - timedelta(days=1), later)
     assert last is not None and later - last.ts.astimezone(UTC) <= timedelta(minutes=30)
     assert all(b.last >= a.last for a, b in itertools.pairwise(hours))
     assert len(hours) >= 4 * 24 - 1
+
+    site = load_site(DEMO_SITE)
+    ended, readings = where_it_stopped(site, db)
+    assert ended == last.ts
+    held = commands(site, readings)
+    virtual = VirtualSite(site, SimulatedClock(later), seed=0, carry_on=carried.worlds,
+                          taking_up=held)
+    setpoints = [ref for ref in site.points() if ref.role is Role.HEATING_SETPOINT]
+    with Store(db) as store:
+        for ref in setpoints:
+            stored = store.samples.latest(ref.key)
+            assert stored is not None and held[ref.key] == stored.value, ref.key
+            [device] = [s for s in virtual.servers if ref.key in s.keys]
+            assert device.commanded(ref.key) == virtual.world.read(ref.key) == stored.value
+    reduced = [ref.key for ref in setpoints if ref.zone is not None
+               and held[ref.key] < site.comfort_of(ref.zone).comfort]
+    assert len(reduced) >= len(setpoints) // 2, held
 
 
 def test_the_creches_history_has_its_fan_speeds_emitter_power_and_pump(tmp_path: Path

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from gtb.archive import EVENT_MEASUREMENTS, SAMPLE_MEASUREMENTS
 from gtb.influx import InfluxSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,11 +37,8 @@ DOCKERFILE = DOCKER / "Dockerfile"
 GRAFANA = DOCKER / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
 
-MEASUREMENTS = {
-    "temperature", "setpoint", "mode", "valve", "occupancy", "co2", "lighting", "relay",
-    "power", "energy", "measurement", "command", "event",
-}
-"""What the engine writes to InfluxDB (gtb/influx.py): the only measurements to query."""
+MEASUREMENTS = {*SAMPLE_MEASUREMENTS, *EVENT_MEASUREMENTS}
+"""What the engine writes to InfluxDB (gtb/archive.py): the only measurements to query."""
 
 SECRET = re.compile(r"TOKEN|PASSWORD|SECRET")
 REQUIRED_SECRETS = (
@@ -289,9 +287,9 @@ def flux_queries(board: dict[str, Any]) -> Iterator[tuple[str, str]]:
             yield f"${variable['name']}", variable["query"]
 
 
-def test_there_are_the_zones_and_the_buildings_dashboards() -> None:
+def test_there_are_the_zones_buildings_and_public_lighting_dashboards() -> None:
     titles = {json.loads(path.read_text(encoding="utf-8"))["title"] for path in DASHBOARDS}
-    assert titles == {"GTB — zones", "GTB — bâtiments"}
+    assert titles == {"GTB — zones", "GTB — bâtiments", "GTB — éclairage public"}
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=[p.stem for p in DASHBOARDS])
@@ -301,7 +299,8 @@ def test_a_dashboard_queries_only_what_the_engine_writes(path: Path) -> None:
     panels = [p for p in board["panels"] if p["type"] != "row"]
     assert panels
     assert all(p.get("targets") for p in panels)
-    assert {"site", "building"} <= {v["name"] for v in board["templating"]["list"]}
+    site = next(v for v in board["templating"]["list"] if v["name"] == "site")
+    assert site["label"] == "Commune"
     for where, query in flux_queries(board):
         measurements = re.findall(r'\br\._measurement\s*==\s*"([^"]*)"', query)
         assert measurements, f"{where}: no measurement"
@@ -320,4 +319,34 @@ def test_the_zones_dashboard_shows_each_zone() -> None:
     assert [row.get("repeat") for row in rows] == ["zone"]
     queried = {m for _, query in flux_queries(board)
                for m in re.findall(r'_measurement\s*==\s*"([^"]*)"', query)}
-    assert {"temperature", "setpoint", "occupancy", "mode"} <= queried
+    assert {"temperature", "setpoint", "occupancy", "mode_decided"} <= queried
+    assert "mode_reported" not in queried, "the timeline shows one level: the engine's"
+
+
+def board(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((GRAFANA / "dashboards" / name).read_text(
+        encoding="utf-8"))
+    return loaded
+
+
+def test_the_public_lighting_dashboard_shows_relays_dimming_and_energy_per_cabinet() -> None:
+    lighting = board("gtb-eclairage.json")
+    assert [v["name"] for v in lighting["templating"]["list"]] == ["site", "cabinet"]
+    queried = {m for _, query in flux_queries(lighting)
+               for m in re.findall(r'_measurement\s*==\s*"([^"]*)"', query)}
+    assert {"lighting_relay", "lighting_dimming", "energy", "command", "event"} <= queried
+    for where, query in flux_queries(lighting):
+        if "from(bucket" in query:
+            assert 'r.site == "${site}"' in query and "${cabinet:regex}" in query, where
+    [hours] = [p for p in lighting["panels"] if p["title"] == "Heures d'allumage par jour"]
+    assert "fill(usePrevious: true)" in hours["targets"][0]["query"], "weighted by time"
+
+
+def test_the_buildings_dashboard_sums_the_communes_meters_by_kind() -> None:
+    """Buildings and cabinets together: the commune's energy is grouped by the ``meter`` tag
+    alone, whatever building or cabinet a meter belongs to."""
+    [commune] = [p for p in board("gtb-batiments.json")["panels"]
+                 if p["title"] == "Énergie de la commune par sorte de compteur"]
+    query = commune["targets"][0]["query"]
+    assert 'group(columns: ["meter"])' in query
+    assert "building" not in query and "cabinet" not in query

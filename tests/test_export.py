@@ -1,11 +1,14 @@
 """`gtb export` on a real store: three days of the demo commune around the spring clock change,
-exported as an auditor would, in CSV, JSON Lines and line protocol."""
+exported as an auditor would, in CSV, JSON Lines and line protocol; the CSV for a French
+spreadsheet through the autumn clock change; the files' names; the data guide's names and
+queries."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,8 +20,22 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner, Result
 
+from gtb import export_guide
 from gtb.cli import main
-from gtb.export import CsvWriter, Period, Resolution, rows, site_points
+from gtb.export import (
+    EXCEL_COLUMNS,
+    CsvWriter,
+    ExcelFrCsvWriter,
+    ExportPoint,
+    Format,
+    Period,
+    Resolution,
+    Row,
+    Scope,
+    file_name,
+    rows,
+    site_points,
+)
 from gtb.influx import Schema
 from gtb.model import Site
 from gtb.model.points import Quality
@@ -143,7 +160,7 @@ def test_a_failed_and_a_stale_sample_keep_their_quality_and_error(history: Histo
     (["--building", "ecole"], {ECOLE_TEMP}),
     (["--building", "mairie"], {MAIRIE_TEMP, MAIRIE_MODE, MAIRIE_METER}),
     (["--zone", "accueil"], {MAIRIE_TEMP, MAIRIE_MODE}),
-    (["--zone", "mairie.accueil", "--quantity", "mode"], {MAIRIE_MODE}),
+    (["--zone", "mairie.accueil", "--quantity", "mode_decided"], {MAIRIE_MODE}),
     (["--quantity", "temperature", "--quantity", "energy"], {MAIRIE_TEMP, MAIRIE_METER,
                                                              ECOLE_TEMP}),
     (["--building", "mairie", "--zone", "accueil", "--quantity", "temperature"], {MAIRIE_TEMP}),
@@ -177,7 +194,7 @@ def test_day_resolution_has_the_23_hour_day(history: History) -> None:
 
 def test_month_resolution_counts_the_hours_of_march(history: History) -> None:
     result = history.run("--from", "2026-03", "--to", "2026-03", "--zone", "accueil",
-                         "--quantity", "mode", "--resolution", "month", "--format", "json")
+                         "--quantity", "mode_decided", "--resolution", "month", "--format", "json")
     assert result.exit_code == 0, result.output
     (row,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert row["time_local"] == "2026-03-01T00:00:00+01:00"
@@ -227,9 +244,10 @@ def test_hourly_line_protocol_goes_to_suffixed_measurements(history: History) ->
               for n in range(4)]
     assert result.stdout.splitlines() == [
         "temperature_1h,building=mairie,point=mairie.accueil.temperature,"
-        f"site=marchiennes-le-vert,zone=accueil mean={sum(values) / 4!r},min={min(values)!r},"
+        "site=marchiennes-le-vert,unit=°C,zone=accueil "
+        f"mean={sum(values) / 4!r},min={min(values)!r},"
         f"max={max(values)!r},count=4i {three}",
-        "mode_1h,building=mairie,point=mairie.accueil:mode,site=marchiennes-le-vert,"
+        "mode_decided_1h,building=mairie,point=mairie.accueil:mode,site=marchiennes-le-vert,"
         f"zone=accueil mean=1.25,min=1.0,max=2.0,count=4i {three}",
     ]
 
@@ -239,7 +257,8 @@ def test_daily_line_protocol_has_the_hours(history: History) -> None:
                          "--resolution", "day", "--format", "lp")
     assert result.exit_code == 0, result.output
     (line,) = result.stdout.splitlines()
-    assert line.startswith("energy_1d,building=mairie,point=mairie.compteur-chauffage,")
+    assert line.startswith("energy_1d,building=mairie,meter=heating,"
+                           "point=mairie.compteur-chauffage,site=marchiennes-le-vert,unit=kWh ")
     assert ",count=92i,hours=23i " in line
     assert line.endswith(f" {int(datetime(2026, 3, 29, tzinfo=PARIS).timestamp())}")
 
@@ -336,3 +355,164 @@ def test_the_fast_raw_csv_writes_the_lines_of_the_row_by_row_writer(
     assert written == 3 * 96 - 4
     assert fast.getvalue() == slow.getvalue()
     assert f'"{ERROR.replace(chr(34), 2 * chr(34))}"' in fast.getvalue()
+
+
+# -- the files' names -------------------------------------------------------------------------
+
+MARCH = Period(datetime(2026, 3, 1, tzinfo=PARIS), datetime(2026, 4, 1, tzinfo=PARIS), PARIS)
+APRIL = Period(datetime(2026, 4, 1, tzinfo=PARIS), datetime(2026, 5, 1, tzinfo=PARIS), PARIS)
+
+
+def test_a_file_name_says_site_place_quantity_resolution_and_days() -> None:
+    name = file_name("marchiennes-le-vert", Scope("mairie", "accueil"), ["temperature"],
+                     Resolution.HOUR, MARCH, Format.CSV)
+    assert name == "marchiennes-le-vert_mairie-accueil_temperature_heure_2026-03-01_2026-03-31.csv"
+    assert file_name("marchiennes-le-vert", Scope(cabinet="ep-centre"), ["lighting", "energy"],
+                     Resolution.DAY, MARCH, Format.CSV_FR) == (
+        "marchiennes-le-vert_ep-centre_eclairage-energie_jour_2026-03-01_2026-03-31_excel-fr.csv")
+    assert file_name("marchiennes-le-vert", Scope(), [], Resolution.RAW, MARCH, Format.LP) == (
+        "marchiennes-le-vert_toutes-grandeurs_brutes_2026-03-01_2026-03-31.lp")
+
+
+def test_file_names_of_different_exports_differ_and_are_safe() -> None:
+    scopes = [Scope(), Scope("mairie"), Scope("mairie", "accueil"), Scope("ecole", "accueil"),
+              Scope(cabinet="ep-centre"), Scope(cabinet="ep-eglise")]
+    names = [file_name("marchiennes-le-vert", scope, quantities, resolution, period, fmt)
+             for scope in scopes for quantities in ([], ["temperature"], ["co2", "mode"])
+             for resolution in Resolution for period in (MARCH, APRIL) for fmt in Format]
+    assert len(set(names)) == len(names) == 6 * 3 * 4 * 2 * 4
+    assert all(re.fullmatch(r"[a-z0-9_.-]+", name) for name in names)
+
+
+def test_gtb_export_writes_into_a_folder_under_the_exports_name(history: History) -> None:
+    result = history.run("--from", "2026-03-28", "--to", "2026-03-29", "--zone", "accueil",
+                         "--resolution", "hour", "--format", "csv",
+                         "--output-dir", str(history.tmp))
+    assert result.exit_code == 0, result.output
+    written = history.tmp / ("marchiennes-le-vert_mairie-accueil_toutes-grandeurs_heure_"
+                             "2026-03-28_2026-03-29.csv")
+    assert f"to {written}" in result.stderr
+    assert len(read_csv(written.read_text(encoding="utf-8"))[2]) == (24 + 23) * 2
+
+
+def test_a_cabinets_points_alone(history: History) -> None:
+    result = history.run("--from", "2026-03-28", "--to", "2026-03-29", "--cabinet", "ep-centre",
+                         "--format", "csv")
+    assert result.exit_code == 0, result.output
+    comments, _, _ = read_csv(result.stdout)
+    assert "points: 3; filters: cabinet=ep-centre" in comments
+    for args, says in ((["--cabinet", "ep-nord"], "no lighting cabinet 'ep-nord'"),
+                       (["--cabinet", "ep-centre", "--building", "mairie"], "stands in no "
+                                                                           "building")):
+        refused = history.run("--from", "2026-03-28", "--to", "2026-03-29", *args,
+                              "--format", "csv")
+        assert refused.exit_code == 2 and says in refused.stderr
+
+
+# -- the CSV for a French spreadsheet -----------------------------------------------------------
+
+AUTUMN_NIGHT = datetime(2026, 10, 24, 23, 0, tzinfo=UTC)  # 01:00 local, summer time
+"""Sunday 25 October 2026: at 03:00 summer time (01:00 UTC) clocks go back to 02:00."""
+
+
+def read_excel_csv(data: bytes) -> tuple[list[str], list[str], list[dict[str, str]]]:
+    """The comment cells, the columns and the rows of a ``csv-fr`` file, read as a French
+    spreadsheet would: a BOM, then semicolons."""
+    assert data.startswith(b"\xef\xbb\xbf")
+    table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
+    comments = [r[0] for r in table if r[0].startswith("#")]
+    assert all(len(r) == 1 for r in table[:len(comments)]), "a comment is one cell"
+    header, *lines = table[len(comments):]
+    return comments, header, [dict(zip(header, line, strict=True)) for line in lines]
+
+
+def test_the_french_csv_keeps_the_repeated_autumn_hour_apart(
+    history: History, demo_site: Site
+) -> None:
+    samples = [Sample(MAIRIE_TEMP, AUTUMN_NIGHT + i * STEP, 19.0 + i / 8) for i in range(16)]
+    with Store(history.db) as store:
+        store.samples.write(samples)
+    result = history.run("--from", "2026-10-25T01:00", "--to", "2026-10-25T04:00",
+                         "--zone", "accueil", "--quantity", "temperature", "--format", "csv-fr",
+                         "--output-dir", str(history.tmp))
+    assert result.exit_code == 0, result.output
+    written = history.tmp / ("marchiennes-le-vert_mairie-accueil_temperature_brutes_"
+                             "2026-10-25_2026-10-25_excel-fr.csv")
+    data = written.read_bytes()
+    assert b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b"")
+    comments, header, table = read_excel_csv(data)
+    assert header == list(EXCEL_COLUMNS)
+    assert any("semicolon-separated, decimal comma" in line for line in comments)
+    assert len(table) == 16  # 01:00 to 04:00 local is four hours that night
+    for row, sample in zip(table, samples, strict=True):
+        utc = datetime.strptime(row["time_utc"], "%d/%m/%Y %H:%M:%S").replace(tzinfo=UTC)
+        assert utc == sample.ts
+        assert float(row["value"].replace(",", ".")) == sample.value
+        local = datetime.strptime(row["time_local"], "%d/%m/%Y %H:%M:%S")
+        offset = timedelta(hours=int(row["utc_offset"][4:6]))
+        assert row["utc_offset"] in ("UTC+02:00", "UTC+01:00")
+        assert local - offset == utc.replace(tzinfo=None)
+    at_2_15 = [row for row in table if row["time_local"] == "25/10/2026 02:15:00"]
+    assert [row["utc_offset"] for row in at_2_15] == ["UTC+02:00", "UTC+01:00"]
+    assert len({row["time_utc"] for row in at_2_15}) == 2
+    assert table[1]["value"] == "19,125"
+
+
+def test_french_csv_rollups_have_decimal_commas_and_minutes(history: History) -> None:
+    result = history.run("--from", "2026-03-29", "--to", "2026-03-29", "--zone", "accueil",
+                         "--quantity", "temperature", "--resolution", "hour",
+                         "--format", "csv-fr")
+    assert result.exit_code == 0, result.output
+    _, _, table = read_excel_csv(result.stdout_bytes)
+    assert len(table) == 23
+    assert [table[1][c] for c in ("time_local", "utc_offset", "time_utc")] == [
+        "29/03/2026 01:00", "UTC+01:00", "29/03/2026 00:00"]
+    assert [table[2][c] for c in ("time_local", "utc_offset")] == ["29/03/2026 03:00",
+                                                                   "UTC+02:00"]
+    hour = [temperature(96 + 4 + n) for n in range(4)]
+    assert float(table[1]["value"].replace(",", ".")) == pytest.approx(sum(hour) / 4)
+    assert (table[1]["min"], table[1]["max"], table[1]["count"]) == ("19", "19,75", "4")
+
+
+def test_french_csv_texts_with_semicolons_quotes_and_formulas_read_back(
+    demo_site: Site
+) -> None:
+    point = ExportPoint("mairie.accueil.temperature", "temperature", "°C",
+                        'Salle "haute"; côté mairie', None, "mairie", "accueil")
+    out = io.StringIO()
+    writer = ExcelFrCsvWriter(out, demo_site, ["a comment; with a semicolon"])
+    at = datetime(2026, 1, 5, 8, 0, 7, tzinfo=UTC)
+    writer.write(Row(point, at, None, quality="failed", error='=HYPERLINK("x"); timeout'))
+    writer.write(Row(point, at + STEP, -1234.5, quality="ok"))
+    comments, _, table = read_excel_csv(out.getvalue().encode("utf-8"))
+    assert comments == ["# a comment; with a semicolon"]
+    assert [row["name"] for row in table] == ['Salle "haute"; côté mairie'] * 2
+    assert table[0]["error"] == "'=HYPERLINK(\"x\"); timeout"
+    assert (table[0]["value"], table[1]["value"]) == ("", "-1234,5")
+    assert table[0]["time_local"] == "05/01/2026 09:00:07"
+
+
+# -- the data guide ---------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "export.md"
+
+
+def test_the_guides_queries_are_the_docs_queries() -> None:
+    docs = DOCS.read_text(encoding="utf-8")
+    blocks = {"InfluxQL": "```sql\n", "Flux": "```js\n"}
+    for query in export_guide.QUERIES:
+        assert blocks[query.language] + query.text + "```" in docs, query.name
+
+
+def test_the_guide_describes_every_column_measurement_tag_and_field(demo_site: Site) -> None:
+    from gtb.texts.catalogue import CATALOGUE
+
+    codes = export_guide.codes(demo_site)
+    assert [code for code in codes if code not in CATALOGUE] == []
+    assert [code for code in CATALOGUE if code.startswith("guide.") and code not in codes] == [], \
+        "a description of a name the guide no longer shows"
+    names = export_guide.archive_names(demo_site)
+    assert {"temperature", "mode", "lighting", "energy", "event", "command"} <= set(
+        names.measurements)
+    assert {"site", "building", "zone", "cabinet", "point", "kind"} <= set(names.tags)
+    assert {"value", "quality", "error", "message", "actor"} <= set(names.fields)

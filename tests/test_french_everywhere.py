@@ -46,6 +46,7 @@ ALLOWED = {
     "ok": "a reading's quality « ok » (``quality.ok``) is said so in French too",
     "on": "the French pronoun « on »",
     "mix": "« mix moyen de consommation », ADEME Base Carbone's French name of a factor",
+    "total": "French too (« Total : 1 200 kWh évités »)",
 }
 """English words a French page may hold, and why."""
 
@@ -66,23 +67,54 @@ DECIMAL_POINT = re.compile(r"(?<![\d.])\d+\.\d+(?![\d.])")
 """A number with a decimal point (not an address: 127.0.0.1)."""
 
 
+IDENTIFIER = re.compile(r"\w+(?:[._]\w+)+")
+"""A name to type rather than a word to read: a point's key (mairie.accueil.temperature),
+a column (time_local), a reason code (lighting.cut)."""
+
+SCHEMA_CODES = ("guide.", "archive.")
+"""The data guide's texts: French sentences about the archive's English names (its
+measurements, tags, the meters' kinds, the actor « engine »), which they name bare. Their
+words are no evidence that a word is French, and the guide's page alone may show them."""
+
+GUIDE = "/export/guide"
+
+RAW_CODE = re.compile(r"(?<![\w.])[a-z]+(?:\.[a-z0-9_]+)+\b")
+"""A reason code, as a text the catalogue does not know reads (``gtb.texts.render``)."""
+
+
 def words(text: str) -> set[str]:
-    """The words of a text, lower case, without the fields of a template."""
-    return {w.lower() for w in re.findall(r"[^\W\d_]+", re.sub(r"\{[^}]*\}", " ", text))}
+    """The words of a text, lower case, without the fields of a template nor names to
+    type (IDENTIFIER)."""
+    text = IDENTIFIER.sub(" ", re.sub(r"\{[^}]*\}", " ", text))
+    return {w.lower() for w in re.findall(r"[^\W\d_]+", text)}
 
 
 def english_words(catalog: dict[str, str], proper: set[str]) -> set[str]:
     """The words of the catalogues' English (and of ``gtb.i18n``'s: days, months,
-    « tomorrow ») that no French text uses, less the proper names and ALLOWED."""
+    « tomorrow ») that no French text uses (the data guide's aside), less the proper
+    names and ALLOWED."""
     tomorrow = NOW + timedelta(days=1)
     english = [en for _, en in CATALOGUE.values()] + list(catalog.values()) + [
         *i18n.DAYS_EN, *i18n.DAYS_EN_SHORT, *i18n.MONTHS_EN, *i18n.MONTHS_EN_SHORT,
         i18n.moment(tomorrow, NOW, "en")]
-    french = [fr for fr, _ in CATALOGUE.values()] + list(catalog) + [
-        *i18n.DAYS_FR, *i18n.DAYS_FR_SHORT, *i18n.MONTHS_FR, *i18n.MONTHS_FR_SHORT,
-        i18n.moment(tomorrow, NOW, "fr")]
+    french = [fr for code, (fr, _) in CATALOGUE.items() if not code.startswith(SCHEMA_CODES)]
+    french += [*catalog, *i18n.DAYS_FR, *i18n.DAYS_FR_SHORT, *i18n.MONTHS_FR,
+               *i18n.MONTHS_FR_SHORT, i18n.moment(tomorrow, NOW, "fr")]
     found = set().union(*map(words, english)) - set().union(*map(words, french))
     return found - proper - set(ALLOWED)
+
+
+def schema_words() -> set[str]:
+    """The words the data guide's French sentences use (SCHEMA_CODES)."""
+    return set().union(*(words(fr) for code, (fr, _) in CATALOGUE.items()
+                         if code.startswith(SCHEMA_CODES)))
+
+
+def raw_codes(text: str) -> set[str]:
+    """Codes of the catalogue's themes shown as they are: a text it does not have."""
+    themes = {code.split(".")[0] for code in CATALOGUE}
+    return {code for code in RAW_CODE.findall(text)
+            if code.split(".")[0] in themes and code not in CATALOGUE}
 
 
 def proper_names(site: Site, accounts: list[str]) -> set[str]:
@@ -97,9 +129,11 @@ def proper_names(site: Site, accounts: list[str]) -> set[str]:
 
 class _Text(html.parser.HTMLParser):
     """What a person reads of a page: its text, and the attributes read aloud or shown
-    (title, labels, placeholders, the chart's legends), without scripts and styles."""
+    (title, labels, placeholders, the chart's legends), without scripts and styles, nor
+    code to type (the data guide's names and queries)."""
 
     READ = frozenset({"title", "aria-label", "alt", "placeholder", "data-label"})
+    HIDDEN = frozenset({"script", "style", "code", "pre"})
 
     def __init__(self) -> None:
         super().__init__()
@@ -107,7 +141,7 @@ class _Text(html.parser.HTMLParser):
         self._hidden = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
+        if tag in self.HIDDEN:
             self._hidden += 1
         for name, value in attrs:
             if value and name in self.READ:
@@ -116,7 +150,7 @@ class _Text(html.parser.HTMLParser):
                 self.parts.append(" ".join(map(str, json.loads(value).values())))
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
+        if tag in self.HIDDEN:
             self._hidden -= 1
 
     def handle_data(self, data: str) -> None:
@@ -274,8 +308,12 @@ def test_every_page_of_the_panel_is_in_french(rig: PanelRig) -> None:
     pages = _pages(rig)
     assert len(pages) >= 15, sorted(pages)
     pages.update({f"after action {n}": page for n, page in enumerate(landed)})
-    found = {path: sorted(english_in(page_text(page), english)) for path, page in pages.items()}
+    found = {path: sorted(english_in(page_text(page), english)
+                          - (schema_words() if path == GUIDE else set()))
+             for path, page in pages.items()}
     assert {path: leaks for path, leaks in found.items() if leaks} == {}
+    codes = {path: raw_codes(page_text(page)) for path, page in pages.items()}
+    assert {path: shown for path, shown in codes.items() if shown} == {}
     points = {path: DECIMAL_POINT.findall(page_text(page)) for path, page in pages.items()}
     assert {path: numbers for path, numbers in points.items() if numbers} == {}
     # What the pages hold: the engine's words and people's, in French.

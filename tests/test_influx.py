@@ -23,6 +23,7 @@ from gtb.model import Site
 from gtb.model.points import Quality
 from gtb.store import Store
 from gtb.store.samples import Sample
+from gtb.texts import Reason
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 TEMP = "mairie.accueil.temperature"
@@ -93,13 +94,52 @@ def test_lines_follow_the_schema(demo_site: Site) -> None:
     schema = Schema(demo_site)
     line = schema.sample_line(TEMP, 1_793_606_400, 19.5, "ok", None)
     assert line == ("temperature,building=mairie,point=mairie.accueil.temperature,"
-                    "site=marchiennes-le-vert,zone=accueil value=19.5 1793606400")
+                    "site=marchiennes-le-vert,unit=°C,zone=accueil value=19.5 1793606400")
     failed = schema.sample_line(SETPOINT, 1, None, "failed", 'a "b"\\c')
     assert failed.split(" ", 1)[1] == 'quality="failed",error="a \\"b\\"\\\\c" 1'
     assert schema.sample_line("gone.point", 1, 2.0, "ok", None) == \
         "sample,point=gone.point,site=marchiennes-le-vert value=2.0 1"
-    assert schema.sample_line("mairie.accueil:mode", 1, 1.0, "ok", None).startswith(
-        "mode,building=mairie,point=mairie.accueil:mode,site=marchiennes-le-vert,zone=accueil ")
+
+
+def series(schema: Schema, point: str) -> tuple[str, dict[str, str]]:
+    measurement, *tags = schema.sample_line(point, 1, 1.0, "ok", None).split(" ")[0].split(",")
+    return measurement, dict(tag.split("=") for tag in tags)
+
+
+def test_meters_say_what_they_count_and_every_quantity_its_unit(demo_site: Site) -> None:
+    schema = Schema(demo_site)
+    assert series(schema, METER) == ("energy", {
+        "building": "mairie", "point": METER, "site": "marchiennes-le-vert", "unit": "kWh",
+        "meter": "heating"})
+    assert series(schema, "mairie.compteur-electricite")[1]["meter"] == "electricity"
+    assert series(schema, "ep-centre.compteur") == ("energy", {
+        "cabinet": "ep-centre", "point": "ep-centre.compteur", "site": "marchiennes-le-vert",
+        "unit": "kWh", "meter": "lighting"})
+    assert series(schema, "mairie.accueil.vanne")[1]["unit"] == "%"
+    # States and modes have no unit: no tag rather than an empty one.
+    assert "unit" not in series(schema, "mairie.accueil:mode")[1]
+
+
+def test_decided_and_reported_modes_relays_and_dimming_go_apart(demo_site: Site) -> None:
+    schema = Schema(demo_site)
+    assert series(schema, "gymnase.salle:mode")[0] == "mode_decided"
+    assert series(schema, "gymnase.salle.mode")[0] == "mode_reported"
+    assert series(schema, "ep-centre.relais") == ("lighting_relay", {
+        "cabinet": "ep-centre", "point": "ep-centre.relais", "site": "marchiennes-le-vert"})
+    assert series(schema, "ep-centre.gradation") == ("lighting_dimming", {
+        "cabinet": "ep-centre", "point": "ep-centre.gradation", "site": "marchiennes-le-vert",
+        "unit": "%"})
+
+
+def test_a_cabinets_event_carries_its_cabinet_as_its_samples_do(
+    store: Store, demo_site: Site
+) -> None:
+    store.audit.record(T0, "command", "engine", "ep-centre.relais = 0", reason="coupure",
+                       point="ep-centre.relais", data={"value": 0.0})
+    [event] = store.audit.events()
+    head = Schema(demo_site).event_line(event).split(" ")[0]
+    assert head == ("command,cabinet=ep-centre,kind=command,point=ep-centre.relais,"
+                    "site=marchiennes-le-vert")
 
 
 # -- InfluxDB 1.x, API v1 --------------------------------------------------------------------
@@ -183,13 +223,19 @@ def test_v1_with_a_wrong_database_is_refused_and_alarmed(
 # -- the v2 API, through influxdb-client, into VictoriaMetrics --------------------------------
 
 
-def test_v2_write_path_delivers_each_sample_once(store: Store, demo_site: Site) -> None:
+def test_v2_write_path_delivers_each_sample_once_and_no_text(
+    store: Store, demo_site: Site
+) -> None:
     fill(store)
+    store.audit.log(T0, "command", "engine",
+                    Reason.of("command.value", key="ep-centre.relais", value=0.0),
+                    Reason.of("lighting.daylight"), point="ep-centre.relais",
+                    data={"value": 0.0})
     with LocalVictoriaMetrics() as server:
         settings = InfluxSettings(url=server.url, api="v2", org="commune", bucket="gtb",
                                   token="jeton", batch_size=11)
         report = shipper(store, demo_site, settings).ship()
-        assert (report.samples, report.events, report.waiting) == (90, 2, False)
+        assert (report.samples, report.events, report.waiting) == (90, 3, False)
         [temperature] = server.export("temperature_value")
         assert temperature["metric"]["zone"] == "accueil"
         assert temperature["metric"]["point"] == TEMP
@@ -199,6 +245,18 @@ def test_v2_write_path_delivers_each_sample_once(store: Store, demo_site: Site) 
         assert len(setpoint["values"]) == 29  # the failed read has no value
         events = server.export("event_id")
         assert sorted(e["metric"]["kind"] for e in events) == ["login", "override"]
+        # What docs/history.md says of VictoriaMetrics: numbers and labels; a text field
+        # becomes a metric of zeros.
+        texts = server.export('{__name__=~"event_(message|actor|reason)(_en)?"}')
+        assert {e["metric"]["__name__"] for e in texts} == {
+            "event_message", "event_actor", "event_reason", "event_message_en"}
+        assert {v for e in texts for v in e["values"]} == {0}
+        [override] = server.export("event_value")
+        assert override["metric"]["point"] == SETPOINT and override["values"] == [22.0]
+        # The engine's reason, as a code, is a label: VictoriaMetrics keeps it.
+        [command] = server.export("command_value")
+        assert (command["metric"]["reason_code"], command["metric"]["cabinet"]) == (
+            "lighting.daylight", "ep-centre")
 
 
 # -- InfluxDB 2.x and 3.x error answers, from a fake server -------------------------------------

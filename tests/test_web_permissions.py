@@ -39,6 +39,7 @@ MATRIX: dict[tuple[str, str], tuple[str, UserRole]] = {
     ("GET", "audit.index"): ("/audit", VIEWER),
     ("GET", "export.index"): ("/export", VIEWER),
     ("GET", "export.download"): ("/export/download?from=2026-01-01&to=2026-01-02", VIEWER),
+    ("GET", "export.guide"): ("/export/guide", VIEWER),
     ("GET", "savings.index"): ("/savings", VIEWER),
     ("GET", "savings.building"): ("/savings/mairie", VIEWER),
     ("GET", "savings.report"): ("/savings/report?month=2026-01", VIEWER),

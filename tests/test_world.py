@@ -83,6 +83,32 @@ def test_writes_are_checked(world: VirtualCommune) -> None:
     assert world.read("ep-centre.gradation") == 35.5
 
 
+def test_a_world_takes_up_from_the_last_readings_of_another(world: VirtualCommune,
+                                                             demo_site: Site) -> None:
+    """What ``gtb demo`` does on a kept store: a new world goes on from the last values
+    read of the one before, the meters counting on from their index, the commands as the
+    devices held them; a command out of range is left as the building has it."""
+    world.advance_to(TUESDAY + timedelta(hours=6))
+    last = world.values()
+    later = VirtualCommune(demo_site, TUESDAY + timedelta(hours=6, minutes=5), seed=1)
+    held = {"mairie.accueil.consigne": 16.5, "gymnase.salle.mode": 2.0,
+            "ep-centre.gradation": 40.0, "ecole.maternelle.consigne": 99.0}
+    meters = [ref.key for ref in demo_site.points() if ref.role is Role.ENERGY_METER]
+    temperatures = [ref.key for ref in demo_site.points()
+                    if ref.role is Role.ZONE_TEMPERATURE]
+    later.take_up({**{key: last[key] for key in meters + temperatures}, **held})
+    for key in temperatures:
+        zone = later.zone_state(key.rsplit(".", 1)[0])
+        assert later.read(key) == last[key] == zone.structure_temperature, key
+    assert all(later.read(key) == last[key] for key in meters)
+    assert sum(last[key] > 0 for key in meters) >= 5
+    assert {key: later.read(key) for key in held} == {**held, "ecole.maternelle.consigne": 19.0}
+    later.advance_to(later.now + timedelta(hours=1))
+    assert all(later.read(key) >= last[key] for key in meters)
+    with pytest.raises(ValueError, match=r"no point 'mairie\.nowhere'"):
+        later.take_up({"mairie.nowhere": 1.0})
+
+
 def test_time_advances_in_whole_steps(demo_site: Site) -> None:
     with pytest.raises(ValueError, match="timezone"):
         VirtualCommune(demo_site, datetime(2025, 3, 11, 4))

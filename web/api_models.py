@@ -347,7 +347,11 @@ class ZoneStatusOut(BaseModel):
     at: Utc
     temperature: float | None = Field(default=None, description="°C")
     quality: str | None = None
-    level: str | None = None
+    level: str | None = Field(default=None, description="the level the engine decided "
+                              "(comfort, reduced, frost_protection, off), the programme's "
+                              "also while an override holds the setpoint")
+    mode: str | None = Field(default=None, description="the mode people read: override "
+                             "while a person's override holds the setpoint, else the level")
     setpoint: float | None = Field(default=None, description="°C, the one written")
     reason: Text | None = None
     source: str | None = None

@@ -2,11 +2,13 @@
 resolution, as CSV, JSON Lines or line protocol, exactly as ``gtb export`` writes it
 (gtb/export.py, docs/export.md).
 
-``GET /export/download?from=YYYY-MM-DD&to=YYYY-MM-DD&building=&zone=&quantity=&resolution=
-&format=`` is checked as ``gtb export`` checks its options (a refusal is a 400 with the
+``GET /export/download?from=YYYY-MM-DD&to=YYYY-MM-DD&building=&zone=&cabinet=&quantity=
+&resolution=&format=`` is checked as ``gtb export`` checks its options (a refusal is a 400 with the
 reason, and nothing is sent), written in the audit log, then streamed a piece at a time
 while the store is read point by point: a year of raw samples never sits in memory.
-Everyone signed in may export: elected officials and auditors read.
+Everyone signed in may export: elected officials and auditors read. The file's name says
+what it holds (``gtb.export.file_name``), and ``/export/guide`` tells an auditor what each
+column, measurement, tag and field means, with the example queries (``gtb.export_guide``).
 
 The panel serves everyone from a few threads, and an export holds one while it streams:
 so, unlike ``gtb export``, a download is bounded before it starts (its period by
@@ -39,14 +41,15 @@ from flask.blueprints import BlueprintSetupState
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from gtb import export
-from gtb.export import ExportPoint, Format, Period, Resolution
+from gtb import export, export_guide
+from gtb.export import ExportPoint, Format, Period, Resolution, Scope
 from gtb.i18n import number_fr
 from gtb.model import Site
 from gtb.store import Store
 from gtb.store.accounts import UserRole
-from gtb.texts import Reason
+from gtb.texts import Lang, Reason
 from web.auth import role_required
+from web.i18n import lang
 from web.panel import ActionError, panel
 from web.periods import local_period
 
@@ -68,76 +71,142 @@ AT_ONCE = 2
 """Downloads streaming at once in the panel, all people together: the other threads stay
 for the pages (``web.PANEL_THREADS``)."""
 
-RESOLUTIONS = {
-    Resolution.RAW: "brutes : chaque mesure (gardées 90 jours)",
-    Resolution.HOUR: "heure : moyenne, minimum, maximum",
-    Resolution.DAY: "jour (jours du calendrier local)",
-    Resolution.MONTH: "mois",
-}
-
 FORMATS = {
-    Format.CSV: ("CSV (tableur)", "text/csv; charset=utf-8", "csv"),
-    Format.JSON: ("JSON Lines", "application/x-ndjson; charset=utf-8", "jsonl"),
-    Format.LP: ("line protocol InfluxDB", "text/plain; charset=utf-8", "lp"),
+    Format.CSV: ("CSV (standard)", "text/csv; charset=utf-8"),
+    Format.CSV_FR: ("CSV (Excel, français)", "text/csv; charset=utf-8"),
+    Format.JSON: ("JSON Lines", "application/x-ndjson; charset=utf-8"),
+    Format.LP: ("line protocol InfluxDB", "text/plain; charset=utf-8"),
 }
-"""Each format's label, media type and file extension."""
-
-QUANTITIES = {
-    "temperature": "température",
-    "setpoint": "consigne",
-    "mode": "mode de chauffage",
-    "valve": "vanne",
-    "occupancy": "présence",
-    "co2": "CO2",
-    "lighting": "éclairage",
-    "relay": "relais",
-    "energy": "énergie (index des compteurs)",
-    "power": "puissance",
-    "measurement": "autres mesures",
-}
+"""Each format's label and media type."""
 
 EN: dict[str, str] = {
     "Export des données": "Data export",
-    "Les données du stock de GTB, comme les écrit « gtb export » : voir la documentation "
-    "docs/export.md pour le sens de chaque colonne.":
-        "The data of GTB's store, as 'gtb export' writes them: see docs/export.md for the "
-        "meaning of each column.",
+    "Les données du stock de GTB, comme les écrit « gtb export ». Le guide des données dit "
+    "ce que signifie chaque colonne, et chaque mesure de l'archive InfluxDB.":
+        "The data of GTB's store, as 'gtb export' writes them. The data guide says what each "
+        "column means, and each measurement of the InfluxDB archive.",
+    "Guide des données": "Data guide",
     "Période": "Period",
+    "Armoire d'éclairage": "Lighting cabinet",
+    "aucune": "none",
     "Grandeur": "Quantity",
     "Résolution": "Resolution",
     "Format": "Format",
     "Télécharger": "Download",
-    "brutes : chaque mesure (gardées 90 jours)": "raw: every sample (kept 90 days)",
-    "heure : moyenne, minimum, maximum": "hour: mean, minimum, maximum",
-    "jour (jours du calendrier local)": "day (local calendar days)",
-    "mois": "month",
-    "CSV (tableur)": "CSV (spreadsheet)",
+    "CSV (standard)": "CSV (standard)",
+    "CSV (Excel, français)": "CSV (Excel, French)",
     "JSON Lines": "JSON Lines",
     "line protocol InfluxDB": "InfluxDB line protocol",
-    "température": "temperature",
-    "consigne": "setpoint",
-    "mode de chauffage": "heating mode",
-    "vanne": "valve",
-    "présence": "occupancy",
-    "CO2": "CO2",
-    "éclairage": "lighting",
-    "relais": "relay",
-    "énergie (index des compteurs)": "energy (meter indexes)",
-    "puissance": "power",
-    "autres mesures": "other measurements",
     "Chaque téléchargement est inscrit au journal des actions.":
         "Every download is written in the audit log.",
+    # the data guide
+    "Ce que signifient les fichiers de l'export et l'archive InfluxDB de GTB, pour un "
+    "auditeur énergétique.":
+        "What the export's files and GTB's InfluxDB archive mean, for an energy auditor.",
+    "Les fichiers": "The files",
+    "Virgules, point décimal, UTF-8, heures ISO 8601 avec leur décalage : pour les outils "
+    "(pandas, R, bases de données). Les premières lignes, commençant par #, disent ce que le "
+    "fichier contient.":
+        "Commas, decimal point, UTF-8, ISO 8601 times with their offset: for tools (pandas, "
+        "R, databases). The first lines, beginning with #, say what the file holds.",
+    "Points-virgules, virgule décimale, UTF-8 avec BOM, dates jj/mm/aaaa hh:mm à l'heure "
+    "locale du site : s'ouvre tel quel dans Excel ou LibreOffice en français. La colonne "
+    "utc_offset dit le décalage de chaque ligne, qui distingue les deux heures de 02:00 à "
+    "03:00 de la nuit du changement d'heure d'octobre ; time_utc donne le même instant en "
+    "UTC. Un texte commençant par =, +, - ou @ est précédé d'une apostrophe, pour qu'un "
+    "tableur n'en fasse pas une formule.":
+        "Semicolons, decimal comma, UTF-8 with BOM, dd/mm/yyyy hh:mm dates in the site's "
+        "local time: opens as it is in Excel or LibreOffice set to French. The utc_offset "
+        "column gives each row's offset, which tells apart the two hours from 02:00 to 03:00 "
+        "of the October clock change night; time_utc gives the same moment in UTC. A text "
+        "beginning with =, +, - or @ is preceded by an apostrophe, so that a spreadsheet "
+        "does not take it for a formula.",
+    "Un objet JSON par ligne, avec les colonnes du CSV pour clés ; null quand une colonne ne "
+    "s'applique pas.":
+        "One JSON object per line, with the CSV's columns as keys; null where a column does "
+        "not apply.",
+    "Les mesures brutes telles que GTB les envoie à InfluxDB, pour charger un historique dans "
+    "une nouvelle base ; les agrégats vont dans des mesures suffixées _1h, _1d ou _1mo, avec "
+    "les champs mean, min, max, count et hours.":
+        "The raw samples as GTB sends them to InfluxDB, to load a history into a new "
+        "database; aggregates go to measurements suffixed _1h, _1d or _1mo, with the fields "
+        "mean, min, max, count and hours.",
+    "Le nom du fichier dit le site, le bâtiment, la zone ou l'armoire, les grandeurs, la "
+    "résolution et les jours couverts, par exemple :":
+        "The file's name gives the site, the building, zone or cabinet, the quantities, the "
+        "resolution and the days covered, for example:",
+    "Résolutions : brutes, chaque mesure telle qu'enregistrée, avec sa qualité ; heure, les "
+    "agrégats des mesures bonnes par heure UTC ; jour et mois, les jours et mois du "
+    "calendrier local du site, de 23 ou 25 heures aux changements d'heure. L'heure d'un "
+    "agrégat est le début de son heure, de son jour ou de son mois.":
+        "Resolutions: raw, every sample as recorded, with its quality; hour, aggregates of "
+        "the good samples per UTC hour; day and month, the site's local calendar days and "
+        "months, of 23 or 25 hours at the clock changes. An aggregate's time is the start of "
+        "its hour, day or month.",
+    "Les colonnes": "The columns",
+    "L'archive InfluxDB": "The InfluxDB archive",
+    "Une mesure par grandeur, en UTC, à la seconde ; le champ value est toujours un nombre à "
+    "virgule.":
+        "One measurement per quantity, in UTC, to the second; the value field is always a "
+        "float.",
+    "Mesures": "Measurements",
+    "Étiquettes": "Tags",
+    "Champs": "Fields",
+    "Exemples de requêtes": "Example queries",
+    "Pour le site marchiennes-le-vert, la base ou le bucket gtb et mars 2026 ; les heures "
+    "portent leur décalage (+01:00 en hiver, +02:00 en été). InfluxQL fonctionne sur InfluxDB "
+    "1.x, 2.x (API de compatibilité v1) et 3.x ; Flux sur 2.x.":
+        "For the site marchiennes-le-vert, the database or bucket gtb and March 2026; times "
+        "carry their offset (+01:00 in winter, +02:00 in summer). InfluxQL works on InfluxDB "
+        "1.x, 2.x (v1 compatibility API) and 3.x; Flux on 2.x.",
 }
+
+
+def _labels() -> tuple[dict[str, str], dict[Resolution, str]]:
+    """The quantities and the resolutions as the form offers them, in the reader's
+    language (the catalogue's)."""
+    reader = _reader()
+    quantities = {q: export.quantity_label(q, reader) for q in export.QUANTITIES}
+    resolutions = {r: Reason.of(f"export.resolution_choice.{r.value}").text(reader)
+                   for r in Resolution}
+    return quantities, resolutions
 
 
 @bp.route("")
 @role_required(UserRole.VIEWER)
 def index() -> Any:
+    quantities, resolutions = _labels()
+    return render_template("export.html", site=panel().site, default=_last_month(),
+                           quantities=quantities, resolutions=resolutions, formats=FORMATS)
+
+
+@bp.route("/guide")
+@role_required(UserRole.VIEWER)
+def guide() -> Any:
+    """What an auditor reads the exports and the archive with; the name of a file is shown
+    on the hourly temperatures of the site's first zone last month."""
+    site = panel().site
+    first, last = _last_month()
+    zones = [(b.id, z.id) for b in site.buildings for z in b.zones]
+    example = export.file_name(
+        site.id, Scope(*zones[0]) if zones else Scope(), ["temperature"], Resolution.HOUR,
+        Period(export.parse_moment(first.isoformat(), site.tz, end=False),
+               export.parse_moment(last.isoformat(), site.tz, end=True), site.tz),
+        Format.CSV)
+    return render_template("export_guide.html", guide=export_guide.guide(site, _reader()),
+                           example_file=example)
+
+
+def _last_month() -> tuple[date, date]:
+    """The first and last days of the month before this one, in the site's time."""
     p = panel()
     first = p.local(p.now()).date().replace(day=1)
-    last_month = (first - timedelta(days=1)).replace(day=1), first - timedelta(days=1)
-    return render_template("export.html", site=p.site, default=last_month,
-                           quantities=QUANTITIES, resolutions=RESOLUTIONS, formats=FORMATS)
+    return (first - timedelta(days=1)).replace(day=1), first - timedelta(days=1)
+
+
+def _reader() -> Lang:
+    """The reader's language, as the catalogue names it."""
+    return "en" if lang() == "en" else "fr"
 
 
 @dataclass(frozen=True)
@@ -150,16 +219,21 @@ class Download:
     points: Sequence[ExportPoint]
     building: str | None
     zone: str | None
+    cabinet: str | None
     quantities: tuple[str, ...]
 
+    @property
+    def scope(self) -> Scope:
+        return Scope.of(self.points, building=self.building, zone=self.zone,
+                        cabinet=self.cabinet)
+
     def filename(self, site: Site) -> str:
-        return (f"gtb-{site.id}-{self.period.first_day}-{self.period.last_day}."
-                f"{FORMATS[self.fmt][2]}")
+        return export.file_name(site.id, self.scope, self.quantities, self.resolution,
+                                self.period.widened(self.resolution), self.fmt)
 
     def filters(self) -> str:
-        return ", ".join(f"{name}={value}" for name, value in (
-            ("building", self.building), ("zone", self.zone),
-            ("quantity", "+".join(self.quantities))) if value)
+        return export.filters_text(building=self.building, zone=self.zone,
+                                   cabinet=self.cabinet, quantities=self.quantities)
 
 
 @bp.route("/download")
@@ -175,11 +249,12 @@ def download() -> Any:
         _audit(asked, request.args)
         notes = export.comments(p.site, asked.period.widened(asked.resolution),
                                 asked.resolution, asked.points, asked.filters(), p.now(),
-                                by=f"the GTB web panel, for {who}")
+                                by=f"the GTB web panel, for {who}", fmt=asked.fmt)
     except BaseException:
         running.end(who)
         raise
     chunks = running.streamed(who, _chunks(p.store, p.site, asked, notes))
+    # The name is ASCII by construction (export.file_name): no filename*= is needed.
     response = Response(stream_with_context(chunks), content_type=FORMATS[asked.fmt][1],
                         headers={
         "Content-Disposition": f'attachment; filename="{asked.filename(p.site)}"',
@@ -243,14 +318,15 @@ def checked(site: Site, args: MultiDict[str, str]) -> Download:
     fmt = _choice(Format, args.get("format") or "csv", "Format inconnu", "Unknown format")
     building = args.get("building") or None
     zone = args.get("zone") or None
+    cabinet = args.get("cabinet") or None
     quantities = tuple(q for q in args.getlist("quantity") if q)
     try:
-        points = export.select_points(site, building=building, zone=zone,
+        points = export.select_points(site, building=building, zone=zone, cabinet=cabinet,
                                       quantities=quantities)
     except export.SelectionError as exc:
         raise ActionError(_sentence(exc.fr), _sentence(str(exc))) from None
     return Download(Period(start, end, site.tz), resolution, fmt, points, building, zone,
-                    quantities)
+                    cabinet, quantities)
 
 
 _E = TypeVar("_E", Resolution, Format)
@@ -270,36 +346,33 @@ def _sentence(text: str) -> str:
 
 
 def _audit(asked: Download, args: MultiDict[str, str]) -> None:
-    """The download's line in the audit log: who asked for what."""
+    """The download's line in the audit log: who asked for what, in the catalogue's words."""
     p = panel()
-    # A zone may be asked for by its id alone: its points say which building it is in.
-    in_zone = asked.points[0] if asked.zone else None
-    building = in_zone.building if in_zone is not None else asked.building
-    zone = in_zone.zone if in_zone is not None else None
-    scope, scope_en = ((f"zone {p.place(building, zone)}",) * 2 if zone is not None
-                       else (f"bâtiment {p.place(building, None)}",
-                             f"building {p.place(building, None)}") if building is not None
-                       else ("tout le site", "the whole site"))
+    scope = asked.scope
+    where = (Reason.of("export.scope.zone", place=p.place(scope.building, scope.zone))
+             if scope.zone is not None
+             else Reason.of("export.scope.building", place=p.place(scope.building, None))
+             if scope.building is not None
+             else Reason.of("export.scope.cabinet", place=_cabinet_name(p.site, scope.cabinet))
+             if scope.cabinet is not None else Reason.of("export.scope.site"))
     if asked.quantities:
-        named = [QUANTITIES.get(q, q) for q in asked.quantities]
-        scope += f", {' + '.join(named)}"
-        scope_en += f", {' + '.join(EN.get(n, n) for n in named)}"
-    first, last = asked.period.first_day, asked.period.last_day
-    resolution = Reason.of(f"resolution.{asked.resolution.value}")
+        where = Reason.of("export.scope.quantities", scope=where, quantities=[
+            Reason.of(f"export.quantity.{q}") for q in asked.quantities])
+    line = Reason.of("export.downloaded", format=asked.fmt.value.upper(),
+                     resolution=Reason.of(f"export.resolution.{asked.resolution.value}"),
+                     first=asked.period.first_day, last=asked.period.last_day, scope=where)
     p.store.audit.record(
-        p.now(), "export", current_user.name,
-        f"Export {asked.fmt.value.upper()} ({resolution.fr}) du {_day(first)} au "
-        f"{_day(last)} : {scope}", site=p.site.id, building=building, zone=zone,
+        p.now(), "export", current_user.name, line.fr, site=p.site.id,
+        building=scope.building, zone=scope.zone,
         data={"from": args.get("from"), "to": args.get("to"), "building": asked.building,
-              "zone": asked.zone, "quantity": list(asked.quantities),
+              "zone": asked.zone, "cabinet": asked.cabinet, "quantity": list(asked.quantities),
               "resolution": asked.resolution.value, "format": asked.fmt.value,
               "points": len(asked.points)},
-        message_en=f"Export {asked.fmt.value.upper()} ({resolution.en}) from "
-                   f"{_day(first)} to {_day(last)}: {scope_en}")
+        message_en=line.en)
 
 
-def _day(day: date) -> str:
-    return f"{day:%d/%m/%Y}"
+def _cabinet_name(site: Site, cabinet_id: str) -> str:
+    return next((c.name for c in site.cabinets if c.id == cabinet_id), cabinet_id)
 
 
 def _check_size(store: Store, asked: Download) -> None:

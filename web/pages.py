@@ -30,13 +30,25 @@ from flask_wtf.csrf import CSRFError
 from gtb.model.points import Role
 from gtb.store.accounts import UserRole
 from web import form_input, i18n
+from web.attention import attention
 from web.auth import role_required, same_site_path
 from web.charts import calendar_names
 from web.panel import ActionError, ZoneView, panel
 
 bp = Blueprint("pages", __name__)
 
-EN: dict[str, str] = {}
+EN: dict[str, str] = {
+    "À voir": "Needs attention",
+    "Rien à signaler : aucune alarme, aucune dérogation, toutes les zones près de leur "
+    "consigne.": "Nothing to report: no alarm, no override, every zone near its setpoint.",
+    "Dérogations en cours": "Overrides in force",
+    "Zones loin de leur consigne": "Zones off their setpoint",
+    "Chauffe en ce moment": "Heating now",
+    "Aucune zone ne chauffe.": "No zone is heating.",
+    "Ouvrir": "Open",
+    "dérogation": "override",
+    "dérogation en attente": "override pending",
+}
 """English of this blueprint's own texts (the shared ones are in web.i18n)."""
 
 RANGES = {"48h": timedelta(hours=48), "7d": timedelta(days=7)}
@@ -52,10 +64,10 @@ def overview() -> Any:
     zones = p.zones()
     outputs = [s for s in p.store.status.outputs().values()
                if s.kind not in ("circuit", "plant")]
-    alarms = p.active_alarms()
     by_building = {b.id: [z for z in zones if z.building.id == b.id] for b in p.site.buildings}
     return render_template("overview.html", site=p.site, by_building=by_building,
-                           outputs=outputs, alarms=alarms, updated=_updated(zones))
+                           outputs=outputs, attention=attention(p, zones),
+                           updated=_updated(zones))
 
 
 @bp.route("/building/<building_id>")

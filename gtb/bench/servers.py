@@ -148,8 +148,9 @@ bind-address = "127.0.0.1:{rpc}"
 
 class LocalVictoriaMetrics(_LocalServer):
     """Debian's VictoriaMetrics, which takes InfluxDB line protocol on /write and
-    /api/v2/write (``measurement_field`` becomes the metric name, tags its labels;
-    string fields are dropped). Duplicates are kept, so a point sent twice shows."""
+    /api/v2/write (``measurement_field`` becomes the metric name, tags its labels; a
+    string field becomes a metric of zeros). Duplicates are kept, so a point sent twice
+    shows."""
 
     program = "victoria-metrics"
     package = "victoria-metrics"

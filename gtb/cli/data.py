@@ -39,6 +39,7 @@ from gtb.store.errors import StoreError
 @click.option("--building", metavar="ID", help="only the points of this building, its zones' "
                                                 "included")
 @click.option("--zone", metavar="[BUILDING.]ZONE", help="only the points of this zone")
+@click.option("--cabinet", metavar="ID", help="only the points of this public lighting cabinet")
 @click.option("--quantity", "quantities", multiple=True, type=click.Choice(export.QUANTITIES),
               help="only these measurements (repeatable)")
 @click.option("--resolution", type=click.Choice([r.value for r in export.Resolution]),
@@ -46,15 +47,20 @@ from gtb.store.errors import StoreError
               help="raw samples; hourly rollups (mean, min, max, count of good samples); local "
                    "calendar days or months of the site (whole ones: the period is widened)")
 @click.option("--format", "fmt", type=click.Choice([f.value for f in export.Format]), required=True,
-              help="csv (with '#' comment lines first), json (JSON Lines: one object per "
-                   "line) or lp (InfluxDB line protocol, second precision; rollups to "
-                   "MEASUREMENT_1h, _1d, _1mo)")
+              help="csv (with '#' comment lines first), csv-fr (for a French spreadsheet: "
+                   "semicolons, decimal commas, UTF-8 with BOM, dd/mm/yyyy hh:mm local times "
+                   "with their UTC offset), json (JSON Lines: one object per line) or lp "
+                   "(InfluxDB line protocol, second precision; rollups to MEASUREMENT_1h, "
+                   "_1d, _1mo)")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="file to write (replaced only once complete)  [default: stdout]")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="folder to write into, under the name the panel gives the same export "
+                   "(site, place, quantities, resolution, days)")
 def export_command(
     site_file: Path, db: Path, from_text: str, to_text: str, building: str | None,
-    zone: str | None, quantities: tuple[str, ...], resolution: str, fmt: str,
-    output: Path | None,
+    zone: str | None, cabinet: str | None, quantities: tuple[str, ...], resolution: str,
+    fmt: str, output: Path | None, output_dir: Path | None,
 ) -> None:
     """Export the samples or rollups of SITE_FILE's points from the store, for an auditor
     (docs/export.md). A progress bar shows on stderr when it is a terminal and the export
@@ -72,23 +78,34 @@ def export_command(
         raise click.BadParameter(f"--from {start.isoformat()} is not before --to "
                                  f"{end.isoformat()}: the period is empty", param_hint="--to")
     try:
-        points = export.select_points(site, building=building, zone=zone, quantities=quantities)
+        points = export.select_points(site, building=building, zone=zone, cabinet=cabinet,
+                                      quantities=quantities)
     except export.SelectionError as exc:
         raise click.BadParameter(str(exc), param_hint=exc.option) from None
     if not db.is_file():
         raise click.BadParameter(f"no store at {db}", param_hint="--db")
-    if output is not None and not output.parent.is_dir():
-        raise click.BadParameter(f"folder {output.parent} does not exist", param_hint="--output")
     step = export.Resolution(resolution)
     period = export.Period(start, end, site.tz).widened(step)
+    if output_dir is not None:
+        if output is not None:
+            raise click.BadParameter("give --output or --output-dir, not both",
+                                     param_hint="--output-dir")
+        if not output_dir.is_dir():
+            raise click.BadParameter(f"folder {output_dir} does not exist",
+                                     param_hint="--output-dir")
+        scope = export.Scope.of(points, building=building, zone=zone, cabinet=cabinet)
+        output = output_dir / export.file_name(site.id, scope, quantities, step, period,
+                                               export.Format(fmt))
+    if output is not None and not output.parent.is_dir():
+        raise click.BadParameter(f"folder {output.parent} does not exist", param_hint="--output")
     try:
         store = Store(db)
     except StoreError as exc:
         raise click.BadParameter(str(exc), param_hint="--db") from None
-    filters = ", ".join(f"{name}={value}" for name, value in (
-        ("building", building), ("zone", zone), ("quantity", "+".join(quantities) or None))
-        if value)
-    notes = export.comments(site, period, step, points, filters, RealClock().now())
+    filters = export.filters_text(building=building, zone=zone, cabinet=cabinet,
+                                  quantities=quantities)
+    notes = export.comments(site, period, step, points, filters, RealClock().now(),
+                            fmt=export.Format(fmt))
     try:
         with _export_target(output) as out:
             writer = export.writer_for(export.Format(fmt), out, site, step, notes)

@@ -20,7 +20,7 @@ from gtb.cli.wiring import (
     serve_engine,
 )
 from gtb.clock import Clock, RealClock, SimulatedClock, monotonic
-from gtb.i18n import number_fr
+from gtb.i18n import shortest
 from gtb.store import Store
 from gtb.store.accounts import UserRole
 from gtb.texts import Reason
@@ -57,43 +57,56 @@ def run(site_file: Path, db: Path, tick_s: float, bacnet_port: int, **options: A
               help="seed of the weather and the occupants")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("var/demo.sqlite"), show_default=True,
-              help="the demo's store, started afresh each time (its simulated past is "
-                   "cached beside it)")
+              help="the demo's store, kept from one start to the next (its simulated past "
+                   "is cached beside it)")
+@click.option("--afresh", is_flag=True,
+              help="start on a new store: forget what was done in the panel (overrides, "
+                   "programmes, agenda, accounts) and the demo's days since its past")
 @click.option("--no-history", is_flag=True,
-              help="start on an empty store, without the commune's two simulated years")
+              help="a new store starts empty, without the commune's two simulated years")
 @click.option("--bacnet-port", type=int, default=47808, show_default=True,
               help="UDP port of the engine's own BACnet/IP client")
 @history_options
 @panel_options
-def demo(site_file: Path, speed: float, seed: int, db: Path, no_history: bool,
+def demo(site_file: Path, speed: float, seed: int, db: Path, afresh: bool, no_history: bool,
          bacnet_port: int, **options: Any) -> None:
     """The virtual commune, the engine on it and the web panel, in one process.
 
-    The store starts with the commune's past (docs/simulation.md): a year under its
+    A new store starts with the commune's past (docs/simulation.md): a year under its
     former heating programme, then the engine's controllers up to now, simulated the
-    first time (about a minute) and cached beside the store."""
+    first time (about a minute) and cached beside the store. A store already there is
+    taken up where the demo stopped, with what people did in the panel."""
+    from gtb.sim.past import commands, remove_store, where_it_stopped
     from gtb.sim.runner import SimulationStopped, VirtualSite
 
     history = History.from_options(options)
     panel = PanelAddress.from_options(options, speed=speed)
     site = load_or_exit(site_file)
-    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
-        stale.unlink(missing_ok=True)
+    if afresh:
+        remove_store(db)
     start = RealClock().now().replace(microsecond=0)
     past: list[VirtualCommune] = []
-    if not no_history:
-        past = _demo_past(site_file, seed, db, start)
+    if db.exists():
+        stopped, readings = where_it_stopped(site, db)
+        start = stopped or start
+        said = Reason.of("demo.resumed", db=str(db), at=start.astimezone(site.tz)).fr
+    else:
+        if not no_history:
+            past = _demo_past(site_file, seed, db, start)
+        # The devices hold what the past's engine last wrote, as real ones would.
+        readings = commands(site, where_it_stopped(site, db)[1]) if past else {}
+        said = Reason.of("demo.new_empty" if no_history else "demo.new_history",
+                         db=str(db)).fr
     clock = SimulatedClock(start, speed=speed)
     if panel is not None:
         _demo_accounts(db, clock)
 
     async def both() -> None:
-        virtual = VirtualSite(site, clock, seed=seed, carry_on=past, serve_forecast=True)
+        virtual = VirtualSite(site, clock, seed=seed, carry_on=past, taking_up=readings,
+                              serve_forecast=True)
         async with virtual.serving():
             console.print(f"commune virtuelle sur la boucle locale : {len(virtual.servers)} "
-                          f"appareils ; vitesse ×{number_fr(speed, 1)} ; base {db} "
-                          f"({'neuve, vide' if no_history else 'avec son historique'})",
-                          highlight=False)
+                          f"appareils ; vitesse ×{shortest(speed)} ; {said}", highlight=False)
             await virtual.alongside(serve_engine(
                 site, db, clock, speed=speed, tick_s=60.0, bacnet_port=bacnet_port,
                 history=history, panel=panel))
@@ -125,19 +138,28 @@ def _demo_past(site_file: Path, seed: int, db: Path, until: datetime
 
 
 def _demo_accounts(db: Path, clock: Clock) -> None:
-    """One account per role with a random password, printed: no default credentials."""
+    """One account per role with a random password, printed: no default credentials.
+    Accounts the store already has are kept, with their passwords (not printed again)."""
     import secrets
 
     from web.auth import hash_password
 
     db.parent.mkdir(parents=True, exist_ok=True)
-    table = Table(title="Comptes de la démo (mots de passe tirés au hasard à chaque lancement)")
+    table = Table(title="Comptes de la démo (mots de passe tirés au hasard à leur création)")
     for column in ("nom", "rôle", "mot de passe"):
         table.add_column(column)
+    kept: list[str] = []
     with Store(db) as store:
         for name, role in (("elu", UserRole.VIEWER), ("gestionnaire", UserRole.OPERATOR),
                            ("admin", UserRole.ADMIN)):
+            if store.accounts.user(name) is not None:
+                kept.append(name)
+                continue
             password = secrets.token_urlsafe(12)
             store.accounts.add_user(name, hash_password(password), role, at=clock.now())
             table.add_row(name, Reason.of(f"role.{role.value}").fr, password)
-    console.print(table)
+    if table.row_count:
+        console.print(table)
+    if kept:
+        console.print(Reason.of("demo.accounts_kept", names=", ".join(kept), db=str(db)).fr,
+                      highlight=False)

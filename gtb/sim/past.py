@@ -605,7 +605,7 @@ class History:
 def demo_history(site_file: Path, seed: int, db: Path, until: datetime, *,
                  days: tuple[int, int] = (BASELINE_DAYS, ENGINE_DAYS), workers: int = 2,
                  progress: Progress | None = None) -> History:
-    """Fill ``db`` (a fresh store) with the demo's history up to ``until``: from the cache
+    """Make ``db`` (a new store) with the demo's history up to ``until``: from the cache
     beside it when there is one fresh enough, else made and cached. ``days``: of the
     baseline and of the engine (shorter for tests)."""
     site = load_site(site_file)
@@ -617,14 +617,44 @@ def demo_history(site_file: Path, seed: int, db: Path, until: datetime, *,
     if generated:
         state = _make_cache(site, seed, cache, state_file, until, days, workers, progress)
     assert state is not None
-    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
-        stale.unlink(missing_ok=True)
-    with closing(sqlite3.connect(cache)) as source, closing(sqlite3.connect(db)) as copy:
+    # Made beside the store and put in its place once whole: a demo stopped meanwhile
+    # leaves no half-made store for the next start to take up.
+    part = db.with_name(db.name + ".part")
+    remove_store(part)
+    with closing(sqlite3.connect(cache)) as source, closing(sqlite3.connect(part)) as copy:
         source.backup(copy)
-    with Store(db) as store:
+    with Store(part) as store:
         extend(site, store, state, until, progress)
+    remove_store(db)
+    os.replace(part, db)
     return History(state.start, state.takeover, state.end, state.fault, state.worlds,
                    generated)
+
+
+def where_it_stopped(site: Site, db: Path) -> tuple[datetime | None, dict[str, float]]:
+    """Where a demo's store ends, for the demo to take up from (``VirtualSite``'s
+    ``taking_up``): its last moment (its last sample or event, the engine's stop; None
+    when it has neither) and the last value read of each of the site's points."""
+    keys = {ref.key for ref in site.points()}
+    with Store(db) as store:
+        latest = store.samples.latest_all()
+        last_event = store.audit.events(limit=1)
+    moments = [sample.ts for sample in latest.values()] + [e.ts for e in last_event]
+    readings = {key: sample.value for key, sample in latest.items()
+                if key in keys and sample.value is not None}
+    return max(moments, default=None), readings
+
+
+def commands(site: Site, readings: dict[str, float]) -> dict[str, float]:
+    """The readings of the points the engine commands: what their devices held."""
+    commanded = {ref.key for ref in site.points() if ref.point.writable}
+    return {key: value for key, value in readings.items() if key in commanded}
+
+
+def remove_store(db: Path) -> None:
+    """Remove a store: its file and SQLite's write-ahead log and shared memory beside it."""
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        path.unlink(missing_ok=True)
 
 
 def _cached(state_file: Path) -> HistoryState | None:
@@ -645,8 +675,7 @@ def _make_cache(site: Site, seed: int, cache: Path, state_file: Path, until: dat
                 ) -> HistoryState:
     cache.parent.mkdir(parents=True, exist_ok=True)
     part = cache.with_name(cache.name + ".part")
-    for stale in (part, part.with_name(part.name + "-wal"), part.with_name(part.name + "-shm")):
-        stale.unlink(missing_ok=True)
+    remove_store(part)
     with Store(part) as store:
         state = generate(site, seed, store, _midnight(until.astimezone(site.tz).date(),
                                                       site.tz),

@@ -37,10 +37,15 @@ class VirtualSite:
 
     def __init__(self, site: Site, clock: SimulatedClock, seed: int = 0,
                  carry_on: Sequence[VirtualCommune] = (),
+                 taking_up: Mapping[str, float] | None = None,
                  bacnet_options: Mapping[str, Mapping[str, Any]] | None = None,
                  serve_forecast: bool = False) -> None:
         """``carry_on``: worlds (of the site or of some of its buildings) whose physics
         the virtual site continues, as the demo continues its simulated history;
+        ``taking_up``: the last readings of a run no longer at hand, by point key
+        (``VirtualCommune.take_up``): its devices start holding the commands they held
+        then (a BACnet point as its relinquish default), not the building's own
+        defaults, which a power cycle still brings back;
         ``bacnet_options``: devices unlike the others (``device_servers``);
         ``serve_forecast``: serve the weather's forecast where the site file's
         ``forecast: url:`` says, if that is on loopback (``gtb.sim.forecast``)."""
@@ -50,8 +55,10 @@ class VirtualSite:
         for past in carry_on:
             self.world.carry_on_from(past)
         self._defaults = self.world.values()
+        self.world.take_up(taking_up or {})
         self._bacnet_options = bacnet_options
-        self.servers: list[DeviceServer] = device_servers(site, self._defaults, bacnet_options)
+        self.servers: list[DeviceServer] = device_servers(site, self.world.values(),
+                                                          bacnet_options)
         self._writable = {ref.key for ref in site.points() if ref.point.writable}
         self._stepping: asyncio.Task[None] | None = None
         self._pair_points()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -498,6 +499,26 @@ class VirtualCommune:
         for j, cabinet in enumerate(other.site.cabinets):
             self._cabinet_j[cabinets[cabinet.id]] = other._cabinet_j[j]
         self.meter_index.update(other.meter_index)
+        self._instant.clear()
+
+    def take_up(self, readings: Mapping[str, float]) -> None:
+        """Take up from what was last read of a world of this site that is no longer at
+        hand (the demo's store, when it starts again): each zone's air, structure and
+        emitters at the temperature read, each meter at the index read, each command as
+        its device held it (the engine's last write, not the building's own default).
+        Points the readings lack stay this world's; a command its point would refuse
+        (out of range, since the site file changed) too."""
+        state = self.network.state.copy()
+        n = self.network.size
+        for key, value in readings.items():
+            slot = self._slot(key)
+            if slot.role is Role.ZONE_TEMPERATURE and slot.where == "zone":
+                state[[slot.index, n + slot.index, 2 * n + slot.index]] = value
+            elif slot.role is Role.ENERGY_METER:
+                self.meter_index[key] = self.meter_index.get(key, 0.0) + value - self.read(key)
+            elif ROLES[slot.role].writable and self.refusal(key, value) is None:
+                self.write(key, value)
+        self.network.carry_on(state)
         self._instant.clear()
 
     # -- what sensors see now --

@@ -95,7 +95,11 @@ class AuditLog(Room):
             building: str | None = None, zone: str | None = None, point: str | None = None,
             data: Mapping[str, Any] | None = None) -> int:
         """Append a line said with reason codes (``gtb.texts``): kept in French and English
-        as they read now, so that the log says what was said then."""
+        as they read now, so that the log says what was said then, and the reason's code
+        in ``data["reason_code"]`` (the archive's tag for it: a small vocabulary, which
+        stores that keep no text, VictoriaMetrics, keep)."""
+        if reason is not None:
+            data = {**(data or {}), "reason_code": reason.code}
         return self.record(at, kind, actor, message.fr,
                            reason=None if reason is None else reason.fr, site=site,
                            building=building, zone=zone, point=point, data=data,

@@ -82,6 +82,18 @@ class ZoneStatus(StatusRecord):
         return f"{self.building}.{self.zone}"
 
     @property
+    def mode(self) -> str:
+        """The mode people read: ``override`` while a person's override holds the setpoint
+        (``level`` stays the programme's, which beside the override's setpoint would
+        mislead), else the level."""
+        return "override" if self.source == "override" else self.level.value
+
+    @property
+    def mode_label(self) -> Reason:
+        """``mode`` in words: « dérogation », or the level's."""
+        return Reason.of("mode.override") if self.source == "override" else self.level.label
+
+    @property
     def arrival_under_way(self) -> bool:
         """Whether the occupied period the engine expects had begun at this tick: people
         are then told until when it lasts, not when it began."""

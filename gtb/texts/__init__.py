@@ -26,7 +26,10 @@ alone or in lists. A template says how each is shown, by the format spec of its 
 A reason is one short sentence. What lies behind it (the model, the days it learned from,
 the estimate, the outdoor temperature, the margin) is its ``detail`` parameter: a nested
 reason that no template names, so the sentence never shows it, and that
-``Reason.details(lang)`` renders on demand (the zone page's « Détails », the API).
+``Reason.details(lang)`` renders on demand (the zone page's « Détails », the API). Where
+a line must fit a phone (the overview), ``Reason.summary(lang)`` reads it by the short
+form of its code (``SHORT`` in ``catalogue.py``), and of each reason within it: what the
+sentence says in brackets is left to the details.
 
 A template is a pair ``(French, English)`` of ``str.format`` texts (``catalogue.py``);
 where a reason reads differently with or without a part, the caller chooses another code,
@@ -91,6 +94,16 @@ class Reason:
             said_ = self.read_as[lang] = render(self, lang)
         return said_
 
+    def summary(self, lang: Lang) -> str:
+        """The reason in one short line, for a phone: the catalogue's short form of its
+        code (``SHORT``) and of each reason within it, without what the full sentence says
+        in brackets; the full sentence where the code has no short form."""
+        key = f"{lang}.short"
+        said_ = self.read_as.get(key)
+        if said_ is None:
+            said_ = self.read_as[key] = render(self, lang, short=True)
+        return said_
+
     def details(self, lang: Lang) -> str | None:
         """What lies behind the sentence (its ``detail`` parameter) in ``lang``; None when
         it has none."""
@@ -148,33 +161,39 @@ def _json(value: Any) -> Param:
     return value
 
 
-def render(reason: Reason, lang: Lang) -> str:
-    """The reason in ``lang``; a code this program does not know (a newer one wrote it)
-    reads as its code."""
-    catalogue, writers = _catalogue()
-    writer = writers.get(reason.code)
-    if writer is not None:
-        return writer(reason, lang)
-    template = catalogue.get(reason.code)
+def render(reason: Reason, lang: Lang, *, short: bool = False) -> str:
+    """The reason in ``lang`` (``short``: its one-line summary, ``Reason.summary``); a
+    code this program does not know (a newer one wrote it) reads as its code."""
+    catalogue, writers, shorts = _catalogue()
+    template = shorts.get(reason.code) if short else None
+    if template is None:
+        writer = writers.get(reason.code)
+        if writer is not None:
+            return writer(reason, lang)
+        template = catalogue.get(reason.code)
     if template is None:
         return reason.code
-    return fill(template[0 if lang == "fr" else 1], reason, lang)
+    return fill(template[0 if lang == "fr" else 1], reason, lang, short=short)
 
 
 @functools.cache
 def _catalogue() -> tuple[Mapping[str, tuple[str, str]],
-                          Mapping[str, Callable[[Reason, Lang], str]]]:
-    """The catalogue, imported on first use: it imports this module's ``Reason``."""
-    from gtb.texts.catalogue import CATALOGUE, WRITERS
+                          Mapping[str, Callable[[Reason, Lang], str]],
+                          Mapping[str, tuple[str, str]]]:
+    """The catalogue, its writers and its short forms, imported on first use: the
+    catalogue imports this module's ``Reason``."""
+    from gtb.texts.catalogue import CATALOGUE, SHORT, WRITERS
 
-    return CATALOGUE, WRITERS
+    return CATALOGUE, WRITERS, SHORT
 
 
-def fill(template: str, reason: Reason, lang: Lang) -> str:
-    """``template`` with the reason's parameters put in."""
+def fill(template: str, reason: Reason, lang: Lang, *, short: bool = False) -> str:
+    """``template`` with the reason's parameters put in (``short``: the reasons within
+    it by their summary)."""
     params = reason.params
     return "".join(
-        literal if field is None else literal + _field(params[field], spec, reason, lang)
+        literal if field is None
+        else literal + _field(params[field], spec, reason, lang, short)
         for literal, field, spec in _parsed(template))
 
 
@@ -186,13 +205,15 @@ def _parsed(template: str) -> tuple[tuple[str, str | None, str], ...]:
                  for literal, field, spec, _ in string.Formatter().parse(template))
 
 
-def _field(value: Any, spec: str, reason: Reason, lang: Lang) -> str:
-    """One parameter as ``spec`` shows it (the module's docstring lists them)."""
+def _field(value: Any, spec: str, reason: Reason, lang: Lang, short: bool = False) -> str:
+    """One parameter as ``spec`` shows it (the module's docstring lists them); a reason
+    by its summary when ``short``."""
     if isinstance(value, Reason):
-        return value.text(lang)
+        return value.summary(lang) if short else value.text(lang)
     if isinstance(value, list):
         joiner = JOINS.get(spec, JOINS["and"])[0 if lang == "fr" else 1]
-        return joiner.join(item.text(lang) for item in value)
+        return joiner.join(item.summary(lang) if short else item.text(lang)
+                           for item in value)
     if spec == "temperature":
         return temperature(float(value), lang)
     if spec == "number":

@@ -584,6 +584,461 @@ _PEOPLE: dict[str, Template] = {
     "cli.command_line": ("ligne de commande", "command line"),
 }
 
+_EXPORT: dict[str, Template] = {
+    # what an export holds: its quantities (InfluxDB measurements) and resolutions
+    "export.quantity.temperature": ("température", "temperature"),
+    "export.quantity.setpoint": ("consigne", "setpoint"),
+    "export.quantity.mode": ("mode de chauffage", "heating mode"),
+    "export.quantity.valve": ("vanne", "valve"),
+    "export.quantity.heating_output": ("émission de chaleur", "heat emission"),
+    "export.quantity.occupancy": ("présence", "occupancy"),
+    "export.quantity.co2": ("CO2", "CO2"),
+    "export.quantity.lighting": ("éclairage", "lighting"),
+    "export.quantity.relay": ("relais", "relay"),
+    "export.quantity.energy": ("énergie", "energy"),
+    "export.quantity.power": ("puissance", "power"),
+    "export.quantity.measurement": ("autres mesures", "other measurements"),
+    "export.all_quantities": ("toutes grandeurs", "all quantities"),
+    "export.resolution.raw": ("brutes", "raw"),
+    "export.resolution.hour": ("heure", "hour"),
+    "export.resolution.day": ("jour", "day"),
+    "export.resolution.month": ("mois", "month"),
+    "export.resolution_choice.raw": ("brutes : chaque mesure (gardées 90 jours)",
+                                     "raw: every sample (kept 90 days)"),
+    "export.resolution_choice.hour": ("heure : moyenne, minimum, maximum",
+                                      "hour: mean, minimum, maximum"),
+    "export.resolution_choice.day": ("jour (jours du calendrier local)",
+                                     "day (local calendar days)"),
+    "export.resolution_choice.month": ("mois (mois du calendrier local)",
+                                       "month (local calendar months)"),
+    "export.downloaded": ("Export {format} ({resolution}) du {first:date} au {last:date} : "
+                          "{scope}",
+                          "Export {format} ({resolution}) from {first:date} to {last:date}: "
+                          "{scope}"),
+    "export.scope.site": ("tout le site", "the whole site"),
+    "export.scope.building": ("bâtiment {place}", "building {place}"),
+    "export.scope.zone": ("zone {place}", "zone {place}"),
+    "export.scope.cabinet": ("armoire {place}", "cabinet {place}"),
+    "export.scope.quantities": ("{scope}, {quantities:comma}", "{scope}, {quantities:comma}"),
+}
+
+_EXPORT_MEASUREMENTS: dict[str, Template] = {
+    # the archive's measurements that are quantities of an export too (gtb.archive)
+    "export.quantity.mode_decided": ("mode de chauffage décidé par le moteur",
+                                     "heating mode decided by the engine"),
+    "export.quantity.mode_reported": ("mode de chauffage relu sur l'appareil",
+                                      "heating mode read from the device"),
+    "export.quantity.lighting_relay": ("relais d'éclairage", "lighting relay"),
+    "export.quantity.lighting_dimming": ("gradation de l'éclairage public",
+                                         "public lighting dimming"),
+}
+
+_EXPORT_GUIDE: dict[str, Template] = {
+    # the data guide (gtb/export_guide.py): the exports' columns
+    "guide.column.time_local": (
+        "l'heure locale du site (début de l'heure, du jour ou du mois d'un agrégat) ; en "
+        "CSV standard ISO 8601 avec son décalage, en CSV Excel jj/mm/aaaa hh:mm",
+        "the site's local time (start of an aggregate's hour, day or month); ISO 8601 with "
+        "its offset in the standard CSV, dd/mm/yyyy hh:mm in the Excel CSV"),
+    "guide.column.utc_offset": (
+        "CSV Excel seulement : le décalage de l'heure locale (UTC+01:00 en hiver, UTC+02:00 "
+        "en été) ; il distingue les deux heures 02:00–03:00 du changement d'heure d'octobre",
+        "Excel CSV only: the local time's offset (UTC+01:00 in winter, UTC+02:00 in summer); "
+        "it tells apart the two 02:00–03:00 hours of the October clock change"),
+    "guide.column.time_utc": ("le même instant en temps universel (UTC)",
+                              "the same moment in universal time (UTC)"),
+    "guide.column.site": ("l'identifiant du site (la commune)", "the site's id (the commune)"),
+    "guide.column.building": ("le bâtiment du point ; vide pour une armoire d'éclairage public "
+                              "ou un équipement programmé",
+                              "the point's building; empty for a public lighting cabinet or a "
+                              "scheduled output"),
+    "guide.column.zone": ("la zone du point ; vide pour un point du bâtiment entier",
+                          "the point's zone; empty for a point of the whole building"),
+    "guide.column.point": ("la clé du point (bâtiment.zone.point), comme l'étiquette point "
+                           "d'InfluxDB",
+                           "the point's key (building.zone.point), as InfluxDB's point tag"),
+    "guide.column.name": ("le nom du point dans le fichier du site",
+                          "the point's name in the site file"),
+    "guide.column.quantity": ("la grandeur, c'est-à-dire la mesure InfluxDB (ci-dessous)",
+                              "the quantity, that is the InfluxDB measurement (below)"),
+    "guide.column.meter": ("ce que compte un compteur : heating (chauffage), electricity, gas, "
+                           "water, lighting",
+                           "what a meter counts: heating, electricity, gas, water, lighting"),
+    "guide.column.unit": ("l'unité (°C, %, kWh, kW, ppm) ; vide pour les états 0/1 et les "
+                          "modes",
+                          "the unit (°C, %, kWh, kW, ppm); empty for 0/1 states and modes"),
+    "guide.column.value": ("la mesure, ou la moyenne d'un agrégat ; vide pour une lecture en "
+                           "échec",
+                           "the sample, or an aggregate's mean; empty for a failed read"),
+    "guide.column.min": ("agrégats : la plus petite mesure", "aggregates: the smallest sample"),
+    "guide.column.max": ("agrégats : la plus grande mesure (pour un index de compteur, la "
+                         "dernière)",
+                         "aggregates: the largest sample (for a meter's index, the last)"),
+    "guide.column.count": ("agrégats : le nombre de mesures bonnes", "aggregates: the number "
+                           "of good samples"),
+    "guide.column.hours": ("jours et mois : les heures qui ont des données (23 ou 25 les jours "
+                           "de changement d'heure)",
+                           "days and months: the hours that have data (23 or 25 on the days "
+                           "of a clock change)"),
+    "guide.column.quality": ("mesures brutes : ok, stale (dernière bonne valeur gardée) ou "
+                             "failed (aucune valeur)",
+                             "raw samples: ok, stale (last good value kept) or failed (no "
+                             "value)"),
+    "guide.column.error": ("mesures brutes : pourquoi la lecture a échoué",
+                           "raw samples: why the read failed"),
+    # the measurements, tags and fields the shipper writes to InfluxDB
+    "guide.measurement.temperature": ("températures des zones et extérieure (°C)",
+                                      "zone and outdoor temperatures (°C)"),
+    "guide.measurement.setpoint": ("consignes de chauffage relues (°C)",
+                                   "heating setpoints read back (°C)"),
+    "guide.measurement.mode": (
+        "niveau de chauffage : 1 confort, 2 réduit, 3 hors-gel, 4 arrêt ; celui que GTB a "
+        "décidé (point BATIMENT.ZONE:mode, à chaque cycle) et celui que rapporte un appareil "
+        "(point BATIMENT.ZONE.mode)",
+        "heating level: 1 comfort, 2 reduced, 3 frost protection, 4 off; the one GTB decided "
+        "(point BUILDING.ZONE:mode, every tick) and the one a device reports (point "
+        "BUILDING.ZONE.mode)"),
+    "guide.measurement.valve": ("ouverture des vannes (%)", "valve opening (%)"),
+    "guide.measurement.heating_output": ("puissance des émetteurs et vitesse des ventilo-"
+                                         "convecteurs (%)",
+                                         "emitter power and fan-coil speed (%)"),
+    "guide.measurement.occupancy": ("présence : 1 quelqu'un, 0 personne",
+                                    "presence: 1 someone, 0 nobody"),
+    "guide.measurement.co2": ("CO2 (ppm)", "CO2 (ppm)"),
+    "guide.measurement.lighting": (
+        "relais d'éclairage des bâtiments et des armoires d'éclairage public (0/1), niveaux "
+        "de gradation (%)",
+        "lighting relays of the buildings and of the public lighting cabinets (0/1), dimming "
+        "levels (%)"),
+    "guide.measurement.relay": ("autorisations de chaufferie et équipements programmés (0/1)",
+                                "plant enables and scheduled outputs (0/1)"),
+    "guide.measurement.energy": (
+        "index cumulé d'un compteur (kWh) : une consommation est une différence d'index",
+        "a meter's cumulative index (kWh): a consumption is a difference of indexes"),
+    "guide.measurement.power": ("puissance (kW)", "power (kW)"),
+    "guide.measurement.measurement": ("autres mesures surveillées, dans l'unité du fichier du "
+                                      "site",
+                                      "other watched values, in the site file's unit"),
+    "guide.measurement.sample": ("un point que le fichier du site ne nomme plus",
+                                 "a point that the site file no longer names"),
+    "guide.measurement.event": ("le journal des actions : dérogations, alarmes, connexions, "
+                                "modifications",
+                                "the audit log: overrides, alarms, sign-ins, changes"),
+    "guide.measurement.command": ("chaque commande écrite par GTB, avec sa valeur et sa raison",
+                                  "every command GTB wrote, with its value and reason"),
+    "guide.tag.site": ("l'identifiant du site", "the site's id"),
+    "guide.tag.building": ("le bâtiment", "the building"),
+    "guide.tag.zone": ("la zone (absente pour une sonde extérieure ou un point du bâtiment)",
+                       "the zone (absent for an outdoor sensor or a point of the building)"),
+    "guide.tag.cabinet": ("l'armoire d'éclairage public", "the public lighting cabinet"),
+    "guide.tag.equipment": ("l'équipement programmé (une pompe de fontaine…)",
+                            "the scheduled output (a fountain pump…)"),
+    "guide.tag.point": ("la clé du point, comme la colonne point des exports",
+                        "the point's key, as the exports' point column"),
+    "guide.tag.kind": ("event et command : la sorte de ligne du journal (override, "
+                       "alarm_raised, login…)",
+                       "event and command: the kind of audit-log line (override, "
+                       "alarm_raised, login…)"),
+    "guide.field.value": ("la valeur, toujours un nombre à virgule", "the value, always a float"),
+    "guide.field.quality": ("une mesure qui n'est pas bonne : stale ou failed",
+                            "a sample that is not good: stale or failed"),
+    "guide.field.error": ("pourquoi la lecture a échoué", "why the read failed"),
+    "guide.field.message": ("event et command : le texte de la ligne, en français",
+                            "event and command: the line's text, in French"),
+    "guide.field.actor": ("qui : une personne, ou engine pour GTB lui-même",
+                          "who: a person, or engine for GTB itself"),
+    "guide.field.reason": ("pourquoi, en français", "why, in French"),
+    "guide.field.message_en": ("le texte en anglais, quand la ligne l'a",
+                               "the text in English, when the line has it"),
+    "guide.field.reason_en": ("la raison en anglais, quand la ligne l'a",
+                              "the reason in English, when the line has it"),
+    "guide.field.id": ("le numéro de la ligne dans le journal des actions",
+                       "the line's number in the audit log"),
+    # the example queries
+    "guide.query.monthly_consumption": ("Consommation de chaque compteur sur un mois, exacte",
+                                        "Each meter's consumption over a month, exact"),
+    "guide.query.daily_consumption": ("Consommation jour par jour sur une année",
+                                      "Consumption day by day over a year"),
+    "guide.query.monthly_spread": ("Consommation d'un mois, approchée (max − min)",
+                                   "A month's consumption, approximate (max − min)"),
+    "guide.query.monthly_consumption_flux": ("Consommation par mois du calendrier de Paris",
+                                             "Consumption per Paris calendar month"),
+    "guide.query.temperature_setpoint": ("Températures et consignes par zone, heure par heure",
+                                         "Temperatures and setpoints per zone, hour by hour"),
+    "guide.query.temperature_setpoint_gap": ("Écart entre consigne et température par zone",
+                                             "Gap between setpoint and temperature per zone"),
+    "guide.query.hours_in_mode": ("Heures en mode réduit par zone",
+                                  "Hours in reduced mode per zone"),
+    "guide.query.hours_in_each_mode": ("Heures dans chaque mode par zone",
+                                       "Hours in each mode per zone"),
+}
+
+_ARCHIVE: dict[str, Template] = {
+    # what the InfluxDB archive holds (gtb.archive): measurements, tags, example queries
+    "archive.measurement.temperature": ("températures des zones et extérieures (°C)",
+                                        "zone and outdoor temperatures (°C)"),
+    "archive.measurement.setpoint": ("consignes de chauffage relues sur les appareils (°C)",
+                                     "heating setpoints read back from the devices (°C)"),
+    "archive.measurement.mode_decided": (
+        "niveau de chauffage décidé par le moteur pour chaque zone, à chaque cycle : "
+        "1 confort, 2 réduit, 3 hors-gel, 4 arrêt",
+        "heating level the engine decided for each zone, at every tick: 1 comfort, "
+        "2 reduced, 3 frost protection, 4 off"),
+    "archive.measurement.mode_reported": (
+        "mode de chauffage relu sur l'appareil d'une zone qui en a un (mêmes valeurs 1 à 4)",
+        "heating mode read from a zone's device, where it has one (the same values 1 to 4)"),
+    "archive.measurement.valve": ("ouverture des vannes (%)", "valve opening (%)"),
+    "archive.measurement.heating_output": ("puissance des émetteurs, vitesse des "
+                                           "ventilo-convecteurs (%)",
+                                           "emitter output, fan coil speed (%)"),
+    "archive.measurement.occupancy": ("présence, 0 ou 1", "presence, 0 or 1"),
+    "archive.measurement.co2": ("CO2 (ppm)", "CO2 (ppm)"),
+    "archive.measurement.lighting_relay": (
+        "relais d'éclairage, des bâtiments et des armoires d'éclairage public : 1 allumé, "
+        "0 éteint",
+        "lighting relays, of the buildings and of the public lighting cabinets: 1 on, 0 off"),
+    "archive.measurement.lighting_dimming": ("gradation des armoires d'éclairage public (%)",
+                                             "dimming level of the public lighting cabinets "
+                                             "(%)"),
+    "archive.measurement.relay": ("autorisation des chaudières et équipements programmés, "
+                                  "0 ou 1",
+                                  "plant enables and scheduled equipment, 0 or 1"),
+    "archive.measurement.energy": (
+        "index cumulé des compteurs (kWh) : la consommation est une différence d'index",
+        "meters' cumulative index (kWh): consumption is a difference of the index"),
+    "archive.measurement.power": ("puissance (kW)", "power (kW)"),
+    "archive.measurement.measurement": ("autres mesures (le niveau d'une rivière…), dans "
+                                        "l'unité que donne le fichier du site",
+                                        "other measurements (a river's level…), in the unit "
+                                        "the site file gives"),
+    "archive.measurement.sample": ("un point que le fichier du site ne nomme plus",
+                                   "a point the site file no longer names"),
+    "archive.measurement.command": ("chaque commande écrite par le moteur, avec sa valeur et "
+                                    "sa raison",
+                                    "every command the engine wrote, with its value and "
+                                    "reason"),
+    "archive.measurement.event": ("le journal : dérogations, alarmes, connexions, changements "
+                                  "de programme…",
+                                  "the audit log: overrides, alarms, sign-ins, programme "
+                                  "changes…"),
+    "archive.tag.site": ("la commune (l'identifiant du site), sur chaque série et chaque "
+                         "événement : bâtiments et armoires d'éclairage public ensemble",
+                         "the commune (the site's id), on every series and event: buildings "
+                         "and public lighting cabinets together"),
+    "archive.tag.building": ("le bâtiment", "the building"),
+    "archive.tag.zone": ("la zone du bâtiment", "the building's zone"),
+    "archive.tag.cabinet": ("l'armoire d'éclairage public", "the public lighting cabinet"),
+    "archive.tag.equipment": ("l'équipement programmé (une pompe de fontaine…)",
+                              "the scheduled equipment (a fountain pump…)"),
+    "archive.tag.point": ("la clé du point, comme dans gtb export (mairie.accueil.temperature)",
+                          "the point's key, as in gtb export (mairie.accueil.temperature)"),
+    "archive.tag.unit": ("l'unité : °C, %, kWh, kW, ppm ; absente pour les états et les modes",
+                         "the unit: °C, %, kWh, kW, ppm; absent for states and modes"),
+    "archive.tag.meter": ("ce que compte un compteur ou mesure une puissance : heating "
+                          "(chaleur fournie aux émetteurs), electricity (électricité), gas "
+                          "(gaz), water (eau), lighting (éclairage public)",
+                          "what a meter counts or a power measures: heating (heat delivered to "
+                          "the emitters), electricity, gas, water, lighting (public lighting)"),
+    "archive.tag.kind": ("la sorte d'événement (override, alarm, command, login…)",
+                         "the kind of event (override, alarm, command, login…)"),
+    "archive.tag.reason_code": ("la raison du moteur, en code (lighting.cut, heating.preheat…)",
+                                "the engine's reason, as a code (lighting.cut, "
+                                "heating.preheat…)"),
+    "archive.query.consumption": ("Consommation du mois, par compteur",
+                                  "Consumption of the month, per meter"),
+    "archive.query.consumption.explained": (
+        "La consommation d'un jour est le dernier index du jour moins celui de la veille ; "
+        "les jours du mois sont additionnés. Bâtiments et armoires ensemble, par sorte de "
+        "compteur (meter) : sans building, cabinet et point dans le dernier GROUP BY, le "
+        "total de la commune par sorte de compteur.",
+        "A day's consumption is the day's last index minus the day before's; the days of the "
+        "month are added up. Buildings and cabinets together, by kind of meter (meter): "
+        "without building, cabinet and point in the last GROUP BY, the commune's total for "
+        "each kind of meter."),
+    "archive.query.comfort": ("Températures et consignes, par zone, heure par heure",
+                              "Temperatures and setpoints, per zone, hour by hour"),
+    "archive.query.comfort.explained": (
+        "Les moyennes horaires des deux, une série par zone ; 23 heures le 29 mars, jour du "
+        "passage à l'heure d'été.",
+        "The hourly means of both, a series per zone; 23 hours on 29 March, when the clocks "
+        "go forward."),
+    "archive.query.modes": ("Heures dans chaque mode de chauffage, par zone",
+                            "Hours in each heating mode, per zone"),
+    "archive.query.modes.explained": (
+        "Chaque mesure vaut jusqu'à la suivante, sur une grille d'une minute : juste avec "
+        "une mesure par minute comme par heure. Ici le mode 2 (réduit) ; 1 confort, "
+        "3 hors-gel, 4 arrêt. Un arrêt du moteur compte dans le dernier mode.",
+        "Each sample holds until the next, on a one-minute grid: right with a sample a "
+        "minute or an hour. Here mode 2 (reduced); 1 comfort, 3 frost protection, 4 off. A "
+        "stop of the engine counts in the last mode."),
+    "archive.query.lighting": ("Heures d'éclairage public, par armoire",
+                               "Hours of public lighting, per cabinet"),
+    "archive.query.lighting.explained": (
+        "Les heures où le relais de chaque armoire était fermé, pondérées par le temps "
+        "comme les modes.",
+        "The hours each cabinet's relay was on, weighted by time as the modes are."),
+    "archive.query.events": ("Dérogations du mois, avec qui et pourquoi",
+                             "Overrides of the month, with who and why"),
+    "archive.query.events.explained": (
+        "Le texte des événements est en français (message, reason) et en anglais "
+        "(message_en, reason_en). VictoriaMetrics change les textes en zéros : y lire le "
+        "journal du panneau.",
+        "Events' text is in French (message, reason) and English (message_en, reason_en). "
+        "VictoriaMetrics turns text into zeros: there, read the panel's audit log."),
+}
+
+_GUIDE_ARCHIVE_NAMES: dict[str, Template] = {
+    # the archive's names the data guide lists too: what the archive's page says of them
+    f"guide.{name}": _ARCHIVE[f"archive.{name}"]
+    for name in ("measurement.mode_decided", "measurement.mode_reported",
+                 "measurement.lighting_relay", "measurement.lighting_dimming", "tag.meter",
+                 "tag.unit")
+}
+
+_OVERVIEW: dict[str, Template] = {
+    # what the overview shows first (web/attention.py), each in one line on a phone
+    "mode.override": ("dérogation", "override"),
+    "mode.preheat": ("préchauffage", "pre-heat"),
+    "severity.critical": ("critique", "critical"),
+    "severity.warning": ("avertissement", "warning"),
+    "overview.alarm": ("{severity} — {place}", "{severity} — {place}"),
+    "overview.alarm_since": ("depuis le {since:date} à {since:clock}",
+                             "since {since:date} at {since:clock}"),
+    "overview.override": ("{value:temperature} jusqu'à {until:moment}, par {who}",
+                          "{value:temperature} until {until:moment}, by {who}"),
+    "overview.order_on": ("allumé jusqu'à {until:moment}, par {who}",
+                          "on until {until:moment}, by {who}"),
+    "overview.order_off": ("éteint jusqu'à {until:moment}, par {who}",
+                           "off until {until:moment}, by {who}"),
+    "overview.override_why": ("« {why} », depuis le {start:date} à {start:clock}",
+                              "'{why}', since {start:date} at {start:clock}"),
+    "overview.applied": ("appliquée par le moteur", "applied by the engine"),
+    "overview.pending": ("en attente du prochain passage du moteur",
+                         "waiting for the engine's next tick"),
+    "overview.too_cold": ("trop froid : {temperature:temperature}, consigne "
+                          "{setpoint:temperature}",
+                          "too cold: {temperature:temperature}, setpoint "
+                          "{setpoint:temperature}"),
+    "overview.too_cold_why": ("plus de {by:number} K sous la consigne en vigueur à chaque "
+                              "mesure depuis {minutes:duration}, hors préchauffage",
+                              "more than {by:number} K below the setpoint in force at every "
+                              "reading for {minutes:duration}, pre-heat aside"),
+    "overview.too_warm": ("trop chaud : {temperature:temperature}, consigne "
+                          "{setpoint:temperature}",
+                          "too warm: {temperature:temperature}, setpoint "
+                          "{setpoint:temperature}"),
+    "overview.too_warm_why": ("plus de {by:number} K au-dessus de la consigne de confort à "
+                              "chaque mesure depuis {minutes:duration}",
+                              "more than {by:number} K above the comfort setpoint at every "
+                              "reading for {minutes:duration}"),
+    "overview.heating": ("{mode}, {temperature:temperature} → {setpoint:temperature}",
+                         "{mode}, {temperature:temperature} → {setpoint:temperature}"),
+    "overview.valve": ("vanne ou émetteur ouvert à {valve:whole} %",
+                       "valve or emitter open at {valve:whole} %"),
+}
+
+SHORT: dict[str, Template] = {
+    # One line on a phone (``Reason.summary``): what the full sentence says in brackets,
+    # and its longer parts, are left to the details one tap away.
+    "override": ("Dérogation de {who} jusqu'à {until:moment}",
+                 "Override by {who} until {until:moment}"),
+    "zone.degraded": ("Mode dégradé : {decision}", "Degraded mode: {decision}"),
+    "safety.capped": ("{decision} — plafonné à {value:temperature}",
+                      "{decision} — capped at {value:temperature}"),
+    "safety.frost_floor": ("{decision} — relevé à {value:temperature}",
+                           "{decision} — raised to {value:temperature}"),
+    "safety.kept_on": ("{decision} — maintenu en marche encore {wait} s",
+                       "{decision} — kept on {wait} s more"),
+    "safety.kept_off": ("{decision} — maintenu en arrêt encore {wait} s",
+                        "{decision} — kept off {wait} s more"),
+    "safety.fallback": ("{decision} — repli sûr sur {value:g}",
+                        "{decision} — safe fallback to {value:g}"),
+    "occupation.occupied_because": ("occupé, {because}", "occupied, {because}"),
+    "occupation.unoccupied_because": ("inoccupé, {because}", "unoccupied, {because}"),
+    "lighting.at_sunset": ("allumé au coucher du soleil à {sunset:clock}",
+                           "on at sunset, {sunset:clock}"),
+    "lighting.after_sunset": ("allumé {minutes} min après le coucher du soleil",
+                              "on {minutes} min after sunset"),
+    "lighting.before_sunrise": ("éteint {minutes} min avant le lever du soleil",
+                                "off {minutes} min before sunrise"),
+    "lighting.on_again": ("rallumé à {start:clock} jusqu'au lever du soleil",
+                          "on again at {start:clock} until sunrise"),
+    "circuit.occupied_unseen": ("{occupied} jusqu'à {until:moment} : allumé",
+                                "{occupied} until {until:moment}: on"),
+    "circuit.unoccupied_unseen": ("{unoccupied} : éteint", "{unoccupied}: off"),
+    "heating.occupied": ("Occupé jusqu'à {until:moment} : confort {setpoint:temperature}",
+                         "Occupied until {until:moment}: comfort {setpoint:temperature}"),
+    "heating.occupied_because": ("{because} jusqu'à {until:moment} : confort "
+                                 "{setpoint:temperature}",
+                                 "{because} until {until:moment}: comfort "
+                                 "{setpoint:temperature}"),
+    "heating.fixed_preheat": ("Préchauffage pour {start:moment}", "Pre-heat for {start:moment}"),
+    "heating.fixed_preheat_refused": ("Préchauffage pour {start:moment}",
+                                      "Pre-heat for {start:moment}"),
+    "heating.fixed_preheat_late": ("Préchauffage tardif pour {start:moment}",
+                                   "Late pre-heat for {start:moment}"),
+    "heating.long_absence": ("Longue absence : hors-gel {setpoint:temperature}",
+                             "Long absence: frost protection {setpoint:temperature}"),
+    "heating.long_absence_because": ("{because} : hors-gel {setpoint:temperature}",
+                                     "{because}: frost protection {setpoint:temperature}"),
+    "heating.unoccupied_because": ("{because} {when} : réduit {setpoint:temperature}",
+                                   "{because} {when}: reduced {setpoint:temperature}"),
+    "heating.seldom_used": ("Période rarement utilisée : {setback}",
+                            "Seldom used period: {setback}"),
+    "heating.arrival_expected": ("Arrivée attendue : confort {setpoint:temperature}",
+                                 "Arrival expected: comfort {setpoint:temperature}"),
+    "heating.learned_setback": ("Inoccupé : {setback}{then}", "Unoccupied: {setback}{then}"),
+    "heating.preheat": ("Préchauffage pour l'arrivée à {arrival:moment}",
+                        "Pre-heat for the arrival at {arrival:moment}"),
+    "heating.preheat_late": ("Préchauffage tardif pour l'arrivée à {arrival:moment}",
+                             "Late pre-heat for the arrival at {arrival:moment}"),
+    "heating.preheat_event": ("Préchauffage pour {event} à {arrival:moment}",
+                              "Pre-heat for {event} at {arrival:moment}"),
+    "heating.preheat_event_late": ("Préchauffage tardif pour {event} à {arrival:moment}",
+                                   "Late pre-heat for {event} at {arrival:moment}"),
+    "heating.waiting_plant": (", préchauffage à {begin:moment}, quand le chauffage sera "
+                              "disponible",
+                              ", pre-heat at {begin:moment}, when heat is available"),
+    "heating.no_heat": (", préchauffage impossible : chauffage indisponible",
+                        ", no pre-heat possible: heat not available"),
+    "heating.preheat_ahead": ("Préchauffage avancé jusqu'à {end:clock}, avant la coupure du "
+                              "chauffage",
+                              "Pre-heat brought forward until {end:clock}, before heat stops"),
+    "heating.early_stop": ("Arrêt anticipé : consigne {floor:temperature}",
+                           "Early stop: setpoint {floor:temperature}"),
+    "setback.reduced_surprises": ("réduit {setpoint:temperature}",
+                                  "reduced {setpoint:temperature}"),
+    "setback.deep": ("hors-gel {setpoint:temperature}",
+                     "frost protection {setpoint:temperature}"),
+    "plant.frost_unavailable": ("{why} ; ALERTE : chauffage indisponible",
+                                "{why}; ALERT: heat not available"),
+    "plant.unavailable": ("Chaufferie à l'arrêt : chauffage indisponible à cette heure",
+                          "Plant off: heat not available now"),
+    "plant.kept_on": ("Chaufferie maintenue en marche {minutes:duration} encore",
+                      "Plant kept on {minutes:duration} more"),
+    "plant.kept_off": ("Chaufferie maintenue à l'arrêt {minutes:duration} encore",
+                       "Plant kept off {minutes:duration} more"),
+    "plant.idle": ("Chaufferie à l'arrêt : aucune zone ne demande de chaleur",
+                   "Plant off: no zone needs heat"),
+}
+"""Short forms of the codes whose sentence is long or says more in brackets, for
+``Reason.summary``; every other code's summary is its sentence."""
+
+_DEMO: dict[str, Template] = {
+    "demo.new_history": ("nouveau stockage {db}, avec l'historique de la commune",
+                         "new store {db}, with the commune's history"),
+    "demo.new_empty": ("nouveau stockage {db}, vide", "new store {db}, empty"),
+    "demo.resumed": ("stockage {db} conservé : la démo reprend le {at:date} à {at:clock}, là "
+                     "où elle s'était arrêtée, avec ce qui a été fait dans le panneau "
+                     "(--afresh pour repartir de zéro)",
+                     "store {db} kept: the demo takes up on {at:date} at {at:clock}, where "
+                     "it stopped, with what was done in the panel (--afresh to start anew)"),
+    "demo.accounts_kept": ("comptes de la démo conservés, avec leurs mots de passe : {names} "
+                           "(un nouveau mot de passe : gtb users passwd NOM --db {db})",
+                           "the demo's accounts kept, with their passwords: {names} (a new "
+                           "password: gtb users passwd NAME --db {db})"),
+}
+
 _WHO: dict[str, Template] = {
     # who acted, as the audit log and the panel name them
     "actor.engine": ("moteur", "engine"),
@@ -595,17 +1050,10 @@ _WHO: dict[str, Template] = {
     "logout": ("Déconnexion {who:de}", "{who} signed out"),
 }
 
-_DATA: dict[str, Template] = {
-    # the auditors' exports: resolutions as the audit log and file names say them
-    "resolution.raw": ("mesures brutes", "raw samples"),
-    "resolution.hour": ("heure", "hour"),
-    "resolution.day": ("jour", "day"),
-    "resolution.month": ("mois", "month"),
-}
-
 CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPATION, **_HEATING,
                                   **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE,
-                                  **_WHO, **_DATA}
+                                  **_EXPORT, **_EXPORT_GUIDE, **_ARCHIVE, **_OVERVIEW, **_DEMO,
+                                  **_WHO, **_EXPORT_MEASUREMENTS, **_GUIDE_ARCHIVE_NAMES}
 """Every reason code written by a template, and its French and English."""
 
 WRITERS: dict[str, Callable[[Reason, Lang], str]] = {**WATCH_WRITERS}
