@@ -254,8 +254,8 @@ _VOWELS = frozenset("aeiouyàâäéèêëîïôöùûüÿæœ")
 def of_name(name: str) -> str:
     """``de`` before a name, elided before a vowel: « de marie », « d'admin »,
     « d'École Jules-Ferry ». A name beginning with an h keeps « de »: whether its h is
-    mute cannot be told from the letters, and « de Hélène » is a slip less than
-    « d'Hugo » for « de Hugo » would be wrong half the time."""
+    mute cannot be told from its letters (« d'Hélène », but « de Hoche »), and « de »
+    before a mute h reads better than « d' » before an aspirated one."""
     return f"d'{name}" if name[:1].lower() in _VOWELS else f"de {name}"
 
 
