@@ -347,6 +347,9 @@ def test_every_page_keeps_to_the_content_security_policy(
             shot(page, MAYORS_PAGES[path])
         if path == ZONE:  # the chart, drawn by uPlot from the series it fetched
             expect(page.locator("#chart .uplot")).to_be_visible()
+            # In the page's language: « Heure » heads its legend, not uPlot's « Time ».
+            expect(page.locator("#chart .u-legend")).to_contain_text("Heure")
+            expect(page.locator("#chart .u-legend")).not_to_contain_text("Time")
         if path == "/programmes":  # a refresh by htmx, as every 10 s
             page.evaluate("htmx.ajax('GET', location.pathname, "
                           "{target: '#live', select: '#live', swap: 'outerHTML'})")

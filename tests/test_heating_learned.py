@@ -81,7 +81,7 @@ def test_starts_just_in_time_for_the_learned_arrival_and_holds_it() -> None:
     expected = (EIGHT - timedelta(minutes=lead)).strftime("%H:%M")
     # Back at comfort in time from there: a deep setback, not the reduced level.
     assert early.reason.fr == ("Inoccupé (appris) : hors-gel 8,0 °C, la relance rattrape "
-                               f"l'arrivée, préchauffage vers {expected}")
+                               f"l'arrivée, préchauffage prévu à {expected}")
     now = at(8) - timedelta(minutes=lead - 1)
     start = decide(now, 16.0)
     assert start.level is HeatingLevel.COMFORT
@@ -294,8 +294,8 @@ def test_the_learned_absence_sets_the_level_not_the_programmed_one() -> None:
     decision = learned_decision(occupation(OFFICE, CALENDAR, "mairie", now), now, LEVELS,
                                 learning)
     assert decision.level is HeatingLevel.FROST_PROTECTION
-    assert decision.reason.fr.startswith("Inoccupé (appris) : hors-gel 8,0 °C, préchauffage vers "
-                                         "jeudi 15/01")
+    assert decision.reason.fr.startswith("Inoccupé (appris) : hors-gel 8,0 °C, préchauffage prévu "
+                                         "jeudi 15/01 à")
     # Someone came on Tuesday afternoon: the absence is short, reduced.
     learning = Learning(forecast(thursday), ZONE, 12.0, 2.0, False, last_present=at(16))
     decision = learned_decision(occupation(OFFICE, CALENDAR, "mairie", now), now, LEVELS,
@@ -450,7 +450,7 @@ def test_a_preheat_the_plants_clock_cuts_is_brought_forward_into_its_window_befo
     ahead = fixed(thursday.replace(hour=16, minute=45))
     assert ahead.level is HeatingLevel.COMFORT
     assert ahead.reason.fr == ("Préchauffage avancé jusqu'à 19:00 : le chauffage ne reprend "
-                               "qu'à demain 05:30, trop tard pour l'arrivée prévue à demain "
+                               "que demain à 05:30, trop tard pour l'arrivée prévue demain à "
                                "07:00")
     assert fixed(thursday.replace(hour=19, minute=15)).level is HeatingLevel.FROST_PROTECTION
     # Without a clock, or when the start falls within a window, nothing is brought forward.

@@ -51,7 +51,7 @@ def test_list_shows_the_accounts_and_their_tokens(db: Path) -> None:
     result = CliRunner(env={"COLUMNS": "200"}).invoke(main, ["users", "list", "--db", str(db)])
     assert result.exit_code == 0, result.output
     accounts, tokens = result.stdout.split("Jetons d'API")
-    assert "admin" in accounts and "marie" in accounts and "operator" in accounts
+    assert "admin" in accounts and "marie" in accounts and "opérateur" in accounts
     assert "désactivé" in accounts and "actif" in accounts
     assert "relevés" in tokens and "marie" in tokens and "actif" in tokens
     assert "jamais" not in tokens  # a new token expires

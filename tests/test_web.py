@@ -42,7 +42,7 @@ def test_sign_in_failures_and_successes_are_audited(rig: PanelRig) -> None:
     assert failed.actor == "marie"
     rig.client("marie")
     [ok] = rig.store.audit.events(kind="login")
-    assert ok.actor == "marie" and "operator" in (ok.reason or "")
+    assert ok.actor == "marie" and ok.reason == "rôle opérateur" and ok.reason_en == "role operator"
 
 
 def test_a_form_without_its_csrf_token_is_refused(rig: PanelRig) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from gtb.store import Store
 from gtb.store.accounts import TOKEN_DAYS, TOKEN_DAYS_MAX, ApiToken, User, UserRole
 from gtb.store.errors import ConflictError
-from gtb.texts import Reason
+from gtb.texts import Reason, of_name
 from web.auth import MIN_PASSWORD, hash_password, hash_token, new_token
 from web.panel import ActionError, NotFound
 
@@ -55,8 +55,9 @@ def add_user(store: Store, name: str, password: str, role: UserRole | str, *, by
                           409) from None
     except ValueError as exc:  # an empty name, an unknown role
         raise ActionError(f"Compte refusé : {exc}", f"Account refused: {exc}") from None
-    _record(store, at, "user_added", by, f"Compte {user.name} créé ({user.role.value})",
-            f"Account {user.name} created ({user.role.value})",
+    named = Reason.of(f"role.{user.role.value}")
+    _record(store, at, "user_added", by, f"Compte {user.name} créé ({named.fr})",
+            f"Account {user.name} created ({named.en})",
             {"user": user.name, "role": user.role.value})
     return user
 
@@ -86,7 +87,7 @@ def change_password(store: Store, name: str, password: str, *, by: Actor,
                     at: datetime) -> None:
     user = _user(store, name)
     store.accounts.set_password_hash(user.name, _password_hash(password), at=at)
-    _record(store, at, "password_changed", by, f"Mot de passe de {user.name} changé",
+    _record(store, at, "password_changed", by, f"Mot de passe {of_name(user.name)} changé",
             f"Password of {user.name} changed", {"user": user.name})
 
 
@@ -139,7 +140,7 @@ def revoke_token(store: Store, token_id: int, *, by: Actor, at: datetime) -> Api
                           f"API token {token.id} is already revoked.", 409)
     store.accounts.revoke_token(token.id, at=at)
     _record(store, at, "token_revoked", by,
-            f"Jeton d'API n° {token.id} « {token.label} » de {token.user} révoqué",
+            f"Jeton d'API n° {token.id} « {token.label} » {of_name(token.user)} révoqué",
             f"API token {token.id} '{token.label}' of {token.user} revoked",
             {"user": token.user, "token": token.id})
     return replace(token, revoked_at=at)

@@ -17,6 +17,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from gtb.store.accounts import UserRole
+from gtb.texts import Reason
 from web import account_changes, i18n
 from web.auth import role_required
 from web.panel import ActionError, panel
@@ -30,9 +31,6 @@ EN: dict[str, str] = {
     "Rôle": "Role",
     "Créé le": "Created",
     "État": "State",
-    "lecteur": "viewer",
-    "opérateur": "operator",
-    "administrateur": "admin",
     "compte actif": "active account",
     "compte désactivé": "disabled account",
     "Désactiver": "Disable",
@@ -70,9 +68,8 @@ EN: dict[str, str] = {
         "A token made before tokens expired has no expiry: revoke it and make another.",
 }
 
-ROLE_NAMES = {UserRole.VIEWER: "lecteur", UserRole.OPERATOR: "opérateur",
-              UserRole.ADMIN: "administrateur"}
-"""Each role as the page names it (in French: ``_()`` gives the English)."""
+ROLE_NAMES = {role: Reason.of(f"role.{role.value}") for role in UserRole}
+"""Each role as the page names it (the catalogue's, in the reader's language)."""
 
 
 @bp.route("")

@@ -16,6 +16,7 @@ from flask import Blueprint, render_template, request
 from gtb.store import Store
 from gtb.store.accounts import UserRole
 from gtb.store.audit import Event
+from gtb.texts import Reason
 from web import i18n, limits
 from web.auth import role_required
 from web.panel import ActionError, bounded, panel
@@ -53,6 +54,11 @@ KINDS = {
     "influx_down": "Archive InfluxDB injoignable",
     "influx_up": "Archive InfluxDB rétablie",
     "influx_rejected": "Ligne refusée par InfluxDB",
+    "programme": "Programme appliqué",
+    "programme_saved": "Programme enregistré",
+    "efficiency_loss": "Dérive de consommation",
+    "lighting_order": "Ordre d'éclairage",
+    "lighting_order_cancelled": "Ordre d'éclairage annulé",
 }
 """The French name of each kind of line; a kind not listed shows as it is."""
 
@@ -79,6 +85,11 @@ EN: dict[str, str] = {
     "Archive InfluxDB injoignable": "InfluxDB archive unreachable",
     "Archive InfluxDB rétablie": "InfluxDB archive back",
     "Ligne refusée par InfluxDB": "Line refused by InfluxDB",
+    "Programme appliqué": "Programme applied",
+    "Programme enregistré": "Programme saved",
+    "Dérive de consommation": "Consumption drift",
+    "Ordre d'éclairage": "Lighting order",
+    "Ordre d'éclairage annulé": "Lighting order cancelled",
     "Journal des actions": "Audit log",
     "Filtrer": "Filter",
     "Personne": "Person",
@@ -91,6 +102,23 @@ EN: dict[str, str] = {
     "Retour aux plus récentes": "Back to the newest",
     "Effacer les filtres": "Clear the filters",
 }
+
+ACTORS = {"engine": Reason.of("actor.engine")}
+"""Who acted when it is no person: the name the log shows for it, in each language (a
+person, or « gtb users » on the server, shows as written)."""
+
+
+def actor_name(actor: str) -> str:
+    """Who acted, in the reader's language: « moteur » for the engine."""
+    named = ACTORS.get(actor)
+    return actor if named is None else named.en if i18n.lang() == "en" else named.fr
+
+
+def _actor_asked(text: str) -> str:
+    """The actor a filter names, by its stored name or the name shown in either language."""
+    return next((actor for actor, named in ACTORS.items() if text in (named.fr, named.en)),
+                text)
+
 
 FILTERS = ("building", "actor", "kind", "from", "to")
 """The query parameters of the filters (``before`` is the page)."""
@@ -124,7 +152,8 @@ def index() -> Any:
     query = {name: value for name, value in asked.items() if value}
     return render_template("audit.html", lines=lines, asked=asked, query=query, after=after,
                            paged="before" in request.args, kinds=choices, names=KINDS,
-                           actors=p.store.audit.values("actor"),
+                           actors=[actor_name(a) for a in p.store.audit.values("actor")],
+                           actor_name=actor_name,
                            buildings=p.site.buildings, place=p.place)
 
 
@@ -142,7 +171,8 @@ def _filters(asked: dict[str, str], kinds: list[str]) -> Filters:
     if kind is not None and kind not in kinds and kind not in KINDS:
         raise ActionError(f"Type de ligne inconnu : {kind}", f"Unknown kind of line: {kind}")
     since, until = local_period(asked["from"], asked["to"], p.site.tz)
-    actor = bounded(asked["actor"], ("la personne", "the person"), limits.FILTER) or None
+    actor = _actor_asked(bounded(asked["actor"], ("la personne", "the person"),
+                                 limits.FILTER)) or None
     return Filters(building, actor, kind, since, until)
 
 

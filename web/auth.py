@@ -37,6 +37,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from gtb.store.accounts import User, UserRole
 from gtb.store.sessions import Lock, Scope, SessionRules, SignInLimits
+from gtb.texts import Reason
 from web import i18n
 from web.panel import may, panel
 
@@ -167,10 +168,9 @@ def login() -> Any:
                            idle=rules.idle, address=where,
                            user_agent=request.user_agent.string[:200])
     login_user(Account(user, session_id))
-    p.store.audit.record(now, "login", user.name, f"Connexion de {user.name} depuis {where}",
-                         reason=f"rôle {user.role.value}", site=p.site.id,
-                         message_en=f"{user.name} signed in from {where}",
-                         reason_en=f"role {user.role.value}")
+    p.store.audit.log(now, "login", user.name, Reason.of("login", who=user.name, where=where),
+                      Reason.of("login.role", role=Reason.of(f"role.{user.role.value}")),
+                      site=p.site.id)
     return redirect(local_path(request.args.get("next", "")) or url_for("pages.overview"))
 
 
@@ -181,9 +181,8 @@ def logout() -> Any:
         p = panel()
         if current_user.session_id is not None:
             p.store.sessions.end(hash_token(current_user.session_id), at=p.now())
-        p.store.audit.record(p.now(), "logout", current_user.name,
-                             f"Déconnexion de {current_user.name}", site=p.site.id,
-                             message_en=f"{current_user.name} signed out")
+        p.store.audit.log(p.now(), "logout", current_user.name,
+                          Reason.of("logout", who=current_user.name), site=p.site.id)
     logout_user()
     return redirect(url_for("auth.login"))
 

@@ -2,7 +2,9 @@
 their title and the table beside them.
 
 Here is only geometry (positions in the SVG's own units); the templates draw it
-(``_savings.html``) and format the numbers in the reader's language.
+(``_savings.html``) and format the numbers in the reader's language. The zone's chart is
+drawn in the browser by uPlot (``static/zone-chart.js``); it takes the names of months and
+days from here (``calendar_names``), its times on 24 hours and its dates day first.
 """
 
 from __future__ import annotations
@@ -11,6 +13,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+
+from gtb.i18n import (
+    DAYS_EN,
+    DAYS_EN_SHORT,
+    DAYS_FR,
+    DAYS_FR_SHORT,
+    MONTHS_EN,
+    MONTHS_EN_SHORT,
+    MONTHS_FR,
+    MONTHS_FR_SHORT,
+)
 
 WIDTH = 640
 HEIGHT = 240
@@ -142,3 +155,17 @@ def line_chart(target: Sequence[tuple[float, float]], actual: Sequence[tuple[flo
     years = [(dot(year + 0.5, low).x, year) for year in range(first, last)]
     return LineChart(WIDTH, HEIGHT, LEFT, right, bottom, ticks, years,
                      [dot(*p) for p in target], [dot(*p) for p in actual])
+
+
+def calendar_names(lang: str) -> dict[str, list[str]]:
+    """The names of months and days in ``lang``, as uPlot's ``fmtDate`` takes them: its
+    weeks begin on Sunday (JavaScript's ``Date.getDay``)."""
+    fr = lang == "fr"
+
+    def sunday_first(days: Sequence[str]) -> list[str]:
+        return [days[6], *days[:6]]
+
+    return {"MMMM": list(MONTHS_FR if fr else MONTHS_EN),
+            "MMM": list(MONTHS_FR_SHORT if fr else MONTHS_EN_SHORT),
+            "WWWW": sunday_first(DAYS_FR if fr else DAYS_EN),
+            "WWW": sunday_first(DAYS_FR_SHORT if fr else DAYS_EN_SHORT)}

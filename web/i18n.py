@@ -96,6 +96,7 @@ EN: dict[str, str] = {
     "Activer l'apprentissage": "Turn learning on",
     "Désactiver l'apprentissage": "Turn learning off",
     "Courbes": "Charts",
+    "Heure": "Time",
     "48 heures": "48 hours",
     "7 jours": "7 days",
     "chauffage": "heating",
@@ -137,7 +138,7 @@ def temperature(value: object) -> str:
 def number(value: object, digits: int = 1) -> str:
     if not isinstance(value, int | float):
         return "—"
-    return formats.number_fr(value, digits) if lang() == "fr" else f"{value:,.{digits}f}"
+    return formats.number(value, lang(), digits)
 
 
 def when(moment: object, tz: Any) -> str:

@@ -32,6 +32,7 @@ from gtb.store.accounts import UserRole
 from web import form_input, i18n
 from web.attention import attention
 from web.auth import role_required, same_site_path
+from web.charts import calendar_names
 from web.panel import ActionError, ZoneView, panel
 
 bp = Blueprint("pages", __name__)
@@ -87,7 +88,8 @@ def zone(building_id: str, zone_id: str) -> Any:
     view = p.zone(building_id, zone_id)
     return render_template("zone.html", view=view, data=view.status, applied=view.applied,
                            ranges=list(RANGES), bounds=p.site.bounds_of(view.zone),
-                           now_local=p.local(p.now()), site_timezone=p.site.timezone)
+                           now_local=p.local(p.now()), site_timezone=p.site.timezone,
+                           calendar=calendar_names(i18n.lang()))
 
 
 @bp.route("/zone/<building_id>/<zone_id>/override", methods=["POST"])

@@ -12,6 +12,7 @@ from typing import Any
 from flask import current_app
 
 from gtb.clock import Clock
+from gtb.i18n import shortest
 from gtb.model import Building, Cabinet, Site, Zone
 from gtb.model.calendar import LIGHTING_KINDS, WEEKDAYS, AgendaEntry, Programme
 from gtb.model.points import Role
@@ -22,7 +23,7 @@ from gtb.store.audit import Alarm
 from gtb.store.control import Override, ProgrammeVersion
 from gtb.store.errors import ConflictError, NotFoundError
 from gtb.store.status import OutputStatus, ZoneStatus
-from gtb.texts import Reason
+from gtb.texts import Reason, of_name
 from web import limits
 from web.timetables import (
     EXCEPTION_DAYS,
@@ -198,8 +199,8 @@ class Panel:
         bounds = self.site.bounds_of(view.zone)
         if not bounds.frost_floor <= value <= bounds.setpoint_ceiling:
             raise ActionError(
-                f"La consigne {value:g} °C est hors des limites de la zone "
-                f"({bounds.frost_floor:g} à {bounds.setpoint_ceiling:g} °C).",
+                f"La consigne {shortest(value)} °C est hors des limites de la zone "
+                f"({shortest(bounds.frost_floor)} à {shortest(bounds.setpoint_ceiling)} °C).",
                 f"Setpoint {value:g} °C is outside the zone's bounds "
                 f"({bounds.frost_floor:g} to {bounds.setpoint_ceiling:g} °C).")
         now = self.now()
@@ -215,11 +216,12 @@ class Panel:
         override_id = self.store.overrides.add(view.setpoint_key, value, start=now, until=until,
                                               who=who, why=why, at=now)
         replaced = ("", "") if before is None else (
-            f" — remplace la dérogation n° {before.id} de {before.who} ({before.value:g} °C)",
+            f" — remplace la dérogation n° {before.id} {of_name(before.who)} "
+            f"({shortest(before.value)} °C)",
             f" — replaces override {before.id} by {before.who} ({before.value:g} °C)")
         self.store.audit.record(
             now, "override", who,
-            f"Dérogation {view.zone.name} : {value:g} °C jusqu'au "
+            f"Dérogation {view.zone.name} : {shortest(value)} °C jusqu'au "
             f"{self.local(until):%d/%m %H:%M}{replaced[0]}", reason=why, site=self.site.id,
             building=view.building.id, zone=view.zone.id, point=view.setpoint_key,
             data={"value": value, "until": until.isoformat(), "override": override_id,
@@ -412,7 +414,7 @@ class Panel:
         state = ("allumé", "on") if on else ("éteint", "off")
         until_local = f"{self.local(until):%d/%m %H:%M}"
         replaced = ("", "") if before is None else (
-            f" — remplace l'ordre n° {before.id} de {before.who}",
+            f" — remplace l'ordre n° {before.id} {of_name(before.who)}",
             f" — replaces order {before.id} by {before.who}")
         self.store.audit.record(
             now, "lighting_order", who,
@@ -482,7 +484,7 @@ class Panel:
         version = self.store.programmes.save(view.key, programme, at=now, who=who)
         self.store.audit.record(
             now, "programme_saved", who,
-            f"Programme de {view.building.name} / {view.zone.name} : version {version}",
+            f"Programme {of_name(view.building.name)} / {view.zone.name} : version {version}",
             reason=reason, site=self.site.id, building=view.building.id, zone=view.zone.id,
             data={"version": version, "programme": programme.model_dump(mode="json"),
                   "before": before.model_dump(mode="json")},

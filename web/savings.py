@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, current_app, render_template, request
 from flask.blueprints import BlueprintSetupState
 
+from gtb.i18n import MONTHS_EN, MONTHS_EN_SHORT, MONTHS_FR, MONTHS_FR_SHORT
 from gtb.model import Building, Site
 from gtb.model.points import Role
 from gtb.savings.baseline import SavingsError
@@ -330,12 +331,6 @@ EN: dict[str, str] = {
 }
 """English of this blueprint's own texts (the shared ones are in web.i18n)."""
 
-MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-             "septembre", "octobre", "novembre", "décembre")
-SHORT_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
-            "nov.", "déc.")
-MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
-             "September", "October", "November", "December")
 DAY_TYPES = {"school": "jour ouvert", "holiday": "jour férié ou de vacances",
              "closed": "jour fermé (week-end, fermeture)", "event": "jour d'événement"}
 """The baseline's day types (``gtb.savings.baseline.DAY_TYPES``) as an elected official says
@@ -541,7 +536,7 @@ def _context(site: Site, **values: Any) -> dict[str, Any]:
         return f"{(MONTHS_EN if english else MONTHS_FR)[month.month - 1]} {month.year}"
 
     def month_short(month: date) -> str:
-        return ([m[:3] for m in MONTHS_EN] if english else SHORT_FR)[month.month - 1]
+        return (MONTHS_EN_SHORT if english else MONTHS_FR_SHORT)[month.month - 1]
 
     def say(reason: Reason) -> str:
         return reason.text("en" if english else "fr")

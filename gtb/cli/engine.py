@@ -20,6 +20,7 @@ from gtb.cli.wiring import (
     serve_engine,
 )
 from gtb.clock import Clock, RealClock, SimulatedClock, monotonic
+from gtb.i18n import shortest
 from gtb.store import Store
 from gtb.store.accounts import UserRole
 from gtb.texts import Reason
@@ -104,8 +105,8 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, afresh: bool, no_hi
         virtual = VirtualSite(site, clock, seed=seed, carry_on=past, taking_up=readings,
                               serve_forecast=True)
         async with virtual.serving():
-            console.print(f"virtual commune on loopback: {len(virtual.servers)} devices; "
-                          f"speed ×{speed:g}; {said}", highlight=False)
+            console.print(f"commune virtuelle sur la boucle locale : {len(virtual.servers)} "
+                          f"appareils ; vitesse ×{shortest(speed)} ; {said}", highlight=False)
             await virtual.alongside(serve_engine(
                 site, db, clock, speed=speed, tick_s=60.0, bacnet_port=bacnet_port,
                 history=history, panel=panel))
@@ -156,7 +157,7 @@ def _demo_accounts(db: Path, clock: Clock) -> None:
                 continue
             password = secrets.token_urlsafe(12)
             store.accounts.add_user(name, hash_password(password), role, at=clock.now())
-            table.add_row(name, role.value, password)
+            table.add_row(name, Reason.of(f"role.{role.value}").fr, password)
     if table.row_count:
         console.print(table)
     if kept:

@@ -3,7 +3,8 @@ the path to the décret tertiaire's target."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rich.console import Group
@@ -11,7 +12,11 @@ from rich.table import Table
 
 from gtb.cli.common import console
 from gtb.engine import Engine
+from gtb.i18n import number_fr, short_day
+from gtb.model import Site
 from gtb.store import Store
+from gtb.store.status import OutputStatus, ZoneStatus
+from gtb.texts import Reason
 
 if TYPE_CHECKING:
     from gtb.savings.headline import Headlines
@@ -21,34 +26,41 @@ if TYPE_CHECKING:
 
 def status_view(engine: Engine, store: Store) -> Group:
     """The zones, then the lighting cabinets and scheduled outputs, as of the last tick."""
-    outputs = Table(title="Éclairage public et équipements programmés")
+    return status_tables(engine.site, engine.clock.now(), engine.zones(), engine.outputs(),
+                         len(store.alarms.active()))
+
+
+def status_tables(site: Site, now: datetime, zones: Iterable[ZoneStatus],
+                  outputs: Iterable[OutputStatus], alarms: int) -> Group:
+    """The zones, then the lighting cabinets and scheduled outputs, in French: what the
+    panel's overview says, with its decimal comma."""
+    table = Table(title="Éclairage public et équipements programmés")
     for column in ("", "état", "pourquoi"):
-        outputs.add_column(column)
-    for output in engine.outputs():
+        table.add_column(column)
+    for output in outputs:
         if output.kind == "circuit":
             continue
         on, off = ("allumé", "éteint") if output.kind == "cabinet" else ("en marche", "arrêt")
         state = on if output.on else off
         if output.on and output.level is not None and output.level < 100:
-            state += f" {output.level:.0f} %"
-        outputs.add_row(output.name, state, output.reason.fr)
-    return Group(zone_table(engine, store), outputs)
+            state += f" {number_fr(output.level, 0)} %"
+        table.add_row(output.name, state, output.reason.fr)
+    return Group(zone_table(site, now, zones, alarms), table)
 
 
-def zone_table(engine: Engine, store: Store) -> Table:
+def zone_table(site: Site, now: datetime, zones: Iterable[ZoneStatus], alarms: int) -> Table:
     """The zones as the engine last saw them: temperature, level, setpoint and why."""
-    local = engine.clock.now().astimezone(engine.site.tz)
-    alarms = len(store.alarms.active())
-    table = Table(title=f"{engine.site.name} — {local:%a %d/%m/%Y %H:%M} — "
+    local = now.astimezone(site.tz)
+    table = Table(title=f"{site.name} — {short_day(local)} {local:%d/%m/%Y %H:%M} — "
                         f"{alarms} alarme{'s' if alarms != 1 else ''}")
     for column in ("zone", "temp. °C", "niveau", "consigne °C", "pourquoi"):
         table.add_column(column)
-    buildings = {b.id: b.name for b in engine.site.buildings}
-    for zone in engine.zones():
-        shown = "—" if zone.temperature is None else f"{zone.temperature:.1f}"
+    buildings = {b.id: b.name for b in site.buildings}
+    for zone in zones:
+        shown = "—" if zone.temperature is None else number_fr(zone.temperature)
         if zone.quality != "ok":
-            shown += f" ({zone.quality})"
-        setpoint = "—" if zone.setpoint is None else f"{zone.setpoint:.1f}"
+            shown += f" ({Reason.of(f'quality.{zone.quality}').fr})"
+        setpoint = "—" if zone.setpoint is None else number_fr(zone.setpoint)
         table.add_row(f"{buildings[zone.building]} / {zone.name}", shown, zone.level.label.fr,
                       setpoint, zone.reason.fr)
     return table
@@ -59,9 +71,6 @@ def print_savings(result: SiteSavings, headlines: Headlines) -> None:
     ASHRAE Guideline 14's criteria named) and one for the lighting cabinets, in French;
     the total with how its uncertainty was summed; the path to the décret tertiaire's
     target."""
-    from gtb.i18n import number_fr
-    from gtb.texts import Reason
-
     def kwh(value: float) -> str:
         return f"{number_fr(value, 0)} kWh"
 
@@ -133,7 +142,6 @@ def print_savings(result: SiteSavings, headlines: Headlines) -> None:
 def print_trajectory(decree: SiteTrajectory) -> None:
     """Where the commune and each building the décret tertiaire binds stand against its 2030
     target, in the words and figures of the panel's savings page, then what it covers."""
-    from gtb.i18n import number_fr
     from gtb.savings.trajectory import DECREE_AREA_M2, GOAL_YEAR, TARGETS
 
     def pct(value: float) -> str:

@@ -21,6 +21,7 @@ from gtb.cli.common import console, errors
 from gtb.clock import RealClock
 from gtb.store import Store
 from gtb.store.accounts import TOKEN_DAYS, TOKEN_DAYS_MAX, UserRole
+from gtb.texts import Reason
 
 
 @click.group()
@@ -61,7 +62,7 @@ def users_list(db: Path) -> None:
         for column in ("nom", "rôle", "état", "créé"):
             accounts.add_column(column, overflow="fold")
         for user in store.accounts.users():
-            accounts.add_row(user.name, user.role.value,
+            accounts.add_row(user.name, Reason.of(f"role.{user.role.value}").fr,
                              "désactivé" if user.disabled else "actif", _utc(user.created_at))
         tokens = Table(title="Jetons d'API (UTC)")
         for column in ("n°", "compte", "libellé", "créé", "expire", "dernier usage", "état"):

@@ -187,7 +187,7 @@ def run_until_stopped(work: Coroutine[Any, Any, None]) -> None:
     (``until_stopped``), then say it stopped."""
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before the loop took the signals
         asyncio.run(until_stopped(work))
-    console.print("stopped")
+    console.print("arrêté")
 
 
 async def serve_engine(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: float,

@@ -18,6 +18,7 @@ from rich.live import Live
 from rich.table import Table
 
 from gtb.clock import SimulatedClock
+from gtb.i18n import number_fr, short_day
 from gtb.model import Site
 from gtb.model.points import Role
 from gtb.sim.devices import DeviceServer, device_servers
@@ -170,8 +171,9 @@ def zone_table(virtual: VirtualSite) -> Table:
         (world.read(ref.key) for ref in site.points() if ref.role is Role.OUTDOOR_TEMPERATURE),
         None,
     )
-    weather = "" if outdoor is None else f", {outdoor:.1f} °C dehors"
-    table = Table(title=f"{site.name} — {local:%a %d/%m/%Y %H:%M} (simulé){weather}")
+    weather = "" if outdoor is None else f", {number_fr(outdoor)} °C dehors"
+    table = Table(title=f"{site.name} — {short_day(local)} {local:%d/%m/%Y %H:%M} "
+                        f"(simulé){weather}")
     for column in ("zone", "temp. °C", "consigne °C", "chauffage %", "présence"):
         table.add_column(column, justify="left" if column == "zone" else "right")
     for building in site.buildings:
@@ -182,17 +184,17 @@ def zone_table(virtual: VirtualSite) -> Table:
                 if ref.zone is zone and ref.building is building
             }
 
-            def show(role: Role, fmt: str, values: dict[Role, float] = values) -> str:
-                return format(values[role], fmt) if role in values else "—"
+            def show(role: Role, digits: int, values: dict[Role, float] = values) -> str:
+                return number_fr(values[role], digits) if role in values else "—"
 
             signal = next((role for role in (Role.VALVE, Role.FAN_SPEED, Role.EMITTER_POWER)
                            if role in values), Role.VALVE)  # whichever the zone reports
 
             table.add_row(
                 f"{building.name} / {zone.name}",
-                show(Role.ZONE_TEMPERATURE, ".1f"),
-                show(Role.HEATING_SETPOINT, ".1f"),
-                show(signal, ".0f"),
+                show(Role.ZONE_TEMPERATURE, 1),
+                show(Role.HEATING_SETPOINT, 1),
+                show(signal, 0),
                 "oui" if values.get(Role.OCCUPANCY) else "non",
             )
     return table

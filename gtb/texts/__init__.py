@@ -15,7 +15,11 @@ alone or in lists. A template says how each is shown, by the format spec of its 
 - ``temperature`` ``19,5 °C``; ``number`` ``1 234,5``; ``whole`` ``12``; ``percent``
   ``12 %`` (a share 0..1); ``duration`` ``2 h 15`` (minutes);
 - ``moment`` ``08:00``, ``demain 08:00``, ``lundi 12/01 08:00`` (relative to the
-  reason's ``at``); ``clock`` ``08:00``; ``date`` ``12/01/2026``; ``day`` ``lundi``;
+  reason's ``at``); ``at`` the same after « à »: ``à 08:00``, ``demain à 08:00``
+  (English ``at 08:00``, ``tomorrow at 08:00``); ``clock`` ``08:00``; ``date``
+  ``12/01/2026``; ``day`` ``lundi``;
+- ``de`` a name after « de », elided before a vowel: ``de marie``, ``d'admin``
+  (``of_name``; French templates only, the English says « by {who} »);
 - no spec: a text as it is, a nested reason in the same language, a list of reasons
   joined by the catalogue's ``join`` of that list.
 
@@ -46,7 +50,16 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field
 
-from gtb.i18n import DAYS_EN, DAYS_FR, duration, moment, number_fr, temperature
+from gtb.i18n import (
+    DAYS_EN,
+    DAYS_FR,
+    duration,
+    moment,
+    moment_at,
+    number,
+    shortest,
+    temperature,
+)
 
 Lang = Literal["fr", "en"]
 Param = Union["Reason", list["Reason"], str, int, float, bool, None]
@@ -204,21 +217,24 @@ def _field(value: Any, spec: str, reason: Reason, lang: Lang, short: bool = Fals
     if spec == "temperature":
         return temperature(float(value), lang)
     if spec == "number":
-        return number_fr(float(value)) if lang == "fr" else f"{float(value):,.1f}"
+        return number(float(value), lang)
     if spec == "g":
-        return f"{float(value):g}"
+        return shortest(float(value), lang)
     if spec == "whole":
-        return number_fr(float(value), 0) if lang == "fr" else f"{float(value):,.0f}"
+        return number(float(value), lang, 0)
     if spec == "percent":
         share = round(100 * float(value))
         return f"{share} %" if lang == "fr" else f"{share}%"
     if spec == "duration":
         return duration(float(value), lang)
-    if spec == "moment":
+    if spec in ("moment", "at"):
         at = reason.params.get("at")
         if not isinstance(at, str):
             raise ValueError(f"{reason.code}: a moment needs the reason's 'at'")
-        return moment(datetime.fromisoformat(value), datetime.fromisoformat(at), lang)
+        said_ = moment if spec == "moment" else moment_at
+        return said_(datetime.fromisoformat(value), datetime.fromisoformat(at), lang)
+    if spec == "de":
+        return of_name(str(value))
     if spec == "clock":
         return datetime.fromisoformat(value).strftime("%H:%M")
     if spec == "ddmm":
@@ -230,6 +246,17 @@ def _field(value: Any, spec: str, reason: Reason, lang: Lang, short: bool = Fals
     if spec:
         raise ValueError(f"{reason.code}: unknown format {spec!r}")
     return str(value)
+
+
+_VOWELS = frozenset("aeiouyàâäéèêëîïôöùûüÿæœ")
+
+
+def of_name(name: str) -> str:
+    """``de`` before a name, elided before a vowel: « de marie », « d'admin »,
+    « d'École Jules-Ferry ». A name beginning with an h keeps « de »: whether its h is
+    mute cannot be told from its letters (« d'Hélène », but « de Hoche »), and « de »
+    before a mute h reads better than « d' » before an aspirated one."""
+    return f"d'{name}" if name[:1].lower() in _VOWELS else f"de {name}"
 
 
 JOINS: Mapping[str, tuple[str, str]] = {

@@ -21,6 +21,9 @@ _GENERAL: dict[str, Template] = {
     "level.reduced": ("réduit", "reduced"),
     "level.frost_protection": ("hors-gel", "frost protection"),
     "level.off": ("arrêt", "off"),
+    "quality.ok": ("valide", "ok"),
+    "quality.stale": ("figée", "stale"),
+    "quality.failed": ("en défaut", "failed"),
 }
 
 _ENGINE: dict[str, Template] = {
@@ -90,17 +93,17 @@ _ENGINE: dict[str, Template] = {
                           "(limit {limit:duration})"),
     "thermal.unreadable": ("modèle thermique enregistré illisible : {error}",
                            "stored thermal model unreadable: {error}"),
-    "programme.unreadable": ("Programme enregistré de {zone} illisible",
+    "programme.unreadable": ("Programme enregistré {zone:de} illisible",
                              "Saved programme of {zone} unreadable"),
     "programme.site_file_applies": ("version {version} ({errors} erreur(s)) : programme du "
                                     "fichier du site appliqué",
                                     "version {version} ({errors} error(s)): the site file's "
                                     "programme applies"),
-    "programme.applied": ("Programme de {zone} appliqué", "Programme of {zone} applied"),
-    "programme.version": ("version {version} de {who}", "version {version} by {who}"),
+    "programme.applied": ("Programme {zone:de} appliqué", "Programme of {zone} applied"),
+    "programme.version": ("version {version} {who:de}", "version {version} by {who}"),
     "programme.site_file": ("programme du fichier du site", "the site file's programme"),
     # arbitration
-    "override": ("Dérogation de {who} jusqu'à {until:moment} : {why}",
+    "override": ("Dérogation {who:de} jusqu'à {until:moment} : {why}",
                  "Override by {who} until {until:moment}: {why}"),
     "override.replaced": ("remplacée par la dérogation n° {id}", "replaced by override {id}"),
     "safety.capped": ("{decision} — plafonné à {value:temperature} (limite de sécurité)",
@@ -123,10 +126,10 @@ _ENGINE: dict[str, Template] = {
                         "{decision} — {asked} is not a number: safe fallback to {value:g}"),
     # writing
     "command.value": ("{key} ← {value:g}", "{key} ← {value:g}"),
-    "command.failed": ("Commande de {key} impossible : {error}",
+    "command.failed": ("Commande {key:de} impossible : {error}",
                        "Command of {key} failed: {error}"),
-    "command.write_failed": ("Écriture de {key} impossible", "Writing {key} failed"),
-    "command.restored": ("Fin d'alarme : commande de {key} rétablie",
+    "command.write_failed": ("Écriture {key:de} impossible", "Writing {key} failed"),
+    "command.restored": ("Fin d'alarme : commande {key:de} rétablie",
                          "Alarm over: command of {key} restored"),
     "command.written": ("écriture réussie", "written"),
     "command.restoring": ("{key} ← {value:g} de nouveau", "{key} ← {value:g} again"),
@@ -138,7 +141,7 @@ _ENGINE: dict[str, Template] = {
                                   "hors plage : il a redémarré ou perdu ses commandes",
                                   "the device read back {value:g} on a commanded point, out "
                                   "of range: it restarted or lost its commands"),
-    "command.release_failed": ("Libération de {key} impossible", "Releasing {key} failed"),
+    "command.release_failed": ("Libération {key:de} impossible", "Releasing {key} failed"),
     "command.released": ("{key} libéré", "{key} released"),
     "command.unused": ("plus aucune commande : point rendu à l'automate",
                        "no command any more: point handed back to the controller"),
@@ -173,7 +176,7 @@ _ENGINE: dict[str, Template] = {
     "command.device_keeps": ("l'appareil garde la valeur écrite",
                              "the device keeps the value written"),
     # bindings checked against the devices
-    "binding.problem": ("Liaison de {key} : {problem}", "Binding of {key}: {problem}"),
+    "binding.problem": ("Liaison {key:de} : {problem}", "Binding of {key}: {problem}"),
     "binding.checked": ("vérification des liaisons au démarrage",
                         "bindings checked at start"),
     "binding.refused": ("{key} ne sera pas commandé : {problem}",
@@ -229,8 +232,8 @@ _LIGHTING: dict[str, Template] = {
     "circuit.unoccupied_unseen": ("{unoccupied} ({missing}) : éteint",
                                   "{unoccupied} ({missing}): off"),
     "circuit.presence": ("présence détectée : allumé", "presence detected: on"),
-    "circuit.vacating": ("personne depuis {since:moment} : éteint à {off:moment}",
-                         "nobody since {since:moment}: off at {off:moment}"),
+    "circuit.vacating": ("personne depuis {since:moment} : éteint {off:at}",
+                         "nobody since {since:moment}: off {off:at}"),
     "circuit.occupied_empty": ("{occupied} mais personne depuis plus de {minutes} min : éteint",
                                "{occupied} but nobody for more than {minutes} min: off"),
     "circuit.unoccupied_empty": ("{unoccupied}, personne : éteint", "{unoccupied}, nobody: off"),
@@ -315,10 +318,10 @@ _HEATING: dict[str, Template] = {
                                  "{setpoint:temperature}",
                                  "Occupied ({because}) until {until:moment}: comfort "
                                  "{setpoint:temperature}"),
-    "heating.fixed_preheat": ("Préchauffage fixe de {minutes:duration} : occupation prévue à "
-                              "{start:moment}",
-                              "Fixed {minutes:duration} preheat: occupancy scheduled at "
-                              "{start:moment}"),
+    "heating.fixed_preheat": ("Préchauffage fixe de {minutes:duration} : occupation prévue "
+                              "{start:at}",
+                              "Fixed {minutes:duration} preheat: occupancy scheduled "
+                              "{start:at}"),
     "heating.nothing_scheduled": ("aucune occupation prévue", "no occupancy scheduled"),
     "heating.until": ("jusqu'à {start:moment}", "until {start:moment}"),
     "heating.long_absence": ("Inoccupé plus de 48 h ({when}) : hors-gel {setpoint:temperature}",
@@ -351,18 +354,18 @@ _HEATING: dict[str, Template] = {
                                  "{setpoint:temperature}"),
     "heating.learned_setback": ("Inoccupé ({forecast}) : {setback}{then}",
                                 "Unoccupied ({forecast}): {setback}{then}"),
-    "heating.preheat_about": (", préchauffage vers {start:moment}",
-                              ", preheat about {start:moment}"),
-    "heating.preheat": ("Préchauffage démarré à {start:clock} pour l'arrivée prévue à "
-                        "{arrival:moment}",
-                        "Preheat started at {start:clock} for the arrival expected at "
-                        "{arrival:moment}"),
+    "heating.preheat_about": (", préchauffage prévu {start:at}",
+                              ", preheat due {start:at}"),
+    "heating.preheat": ("Préchauffage démarré à {start:clock} pour l'arrivée prévue "
+                        "{arrival:at}",
+                        "Preheat started at {start:clock} for the arrival expected "
+                        "{arrival:at}"),
     "heating.preheat_late": ("Préchauffage démarré à {start:clock}, dès que le chauffage l'a "
                              "permis ({late:duration} plus tard que nécessaire), pour l'arrivée "
-                             "prévue à {arrival:moment}",
+                             "prévue {arrival:at}",
                              "Preheat started at {start:clock}, as soon as heat was available "
-                             "({late:duration} later than needed), for the arrival expected at "
-                             "{arrival:moment}"),
+                             "({late:duration} later than needed), for the arrival expected "
+                             "{arrival:at}"),
     "heating.preheat_detail": ("arrivée apprise sur {days} jours semblables ; montée estimée à "
                                "{estimate} par {outdoor:temperature} extérieurs ({source}), "
                                "à {power:percent} de la puissance ; marge {margin:duration}",
@@ -390,33 +393,33 @@ _HEATING: dict[str, Template] = {
     "outdoor.forecast": ("prévision", "forecast"),
     "outdoor.persistence": ("température actuelle, sans prévision",
                             "current temperature, no forecast"),
-    "heating.waiting_plant": (", préchauffage à {begin:moment}, quand le chauffage sera "
+    "heating.waiting_plant": (", préchauffage {begin:at}, quand le chauffage sera "
                               "disponible ({late:duration} plus tard que nécessaire pour "
                               "{arrival:moment})",
-                              ", preheat at {begin:moment}, when heat is available "
+                              ", preheat {begin:at}, when heat is available "
                               "({late:duration} later than needed for {arrival:moment})"),
-    "heating.no_heat": (", préchauffage impossible : chauffage indisponible (arrivée à "
-                        "{arrival:moment})",
-                        ", no preheat possible: heat not available (arrival at "
-                        "{arrival:moment})"),
+    "heating.no_heat": (", préchauffage impossible : chauffage indisponible (arrivée "
+                        "{arrival:at})",
+                        ", no preheat possible: heat not available (arrival "
+                        "{arrival:at})"),
     "heating.then": ("{first}{then}", "{first}{then}"),
     "heating.fixed_preheat_refused": ("Préchauffage fixe de {minutes:duration} (modèle "
-                                      "thermique refusé) : occupation prévue à {start:moment}",
+                                      "thermique refusé) : occupation prévue {start:at}",
                                       "Fixed {minutes:duration} preheat (thermal model "
-                                      "refused): occupancy scheduled at {start:moment}"),
+                                      "refused): occupancy scheduled {start:at}"),
     "heating.fixed_preheat_late": ("Préchauffage fixe de {minutes:duration}, commencé "
                                    "{late:duration} plus tard, quand le chauffage l'a permis : "
-                                   "occupation prévue à {start:moment}",
+                                   "occupation prévue {start:at}",
                                    "Fixed {minutes:duration} preheat, begun {late:duration} "
-                                   "later, when heat was available: occupancy scheduled at "
-                                   "{start:moment}"),
+                                   "later, when heat was available: occupancy scheduled "
+                                   "{start:at}"),
     "heating.out_of_reach": ("hors d'atteinte", "out of reach"),
     "heating.preheat_ahead": ("Préchauffage avancé jusqu'à {end:clock} : le chauffage ne "
-                              "reprend qu'à {resume:moment}, trop tard pour l'arrivée prévue "
-                              "à {arrival:moment}",
+                              "reprend que {resume:at}, trop tard pour l'arrivée prévue "
+                              "{arrival:at}",
                               "Preheat brought forward until {end:clock}: heat resumes only "
-                              "at {resume:moment}, too late for the arrival expected at "
-                              "{arrival:moment}"),
+                              "{resume:at}, too late for the arrival expected "
+                              "{arrival:at}"),
     "heating.colder_than_seen": ("{estimate}, mais la zone est plus froide que toutes les "
                                  "montées apprises (depuis {coldest:temperature} au plus "
                                  "bas) : départ au plus tôt",
@@ -424,9 +427,9 @@ _HEATING: dict[str, Template] = {
                                  "learnt (from {coldest:temperature} at the lowest): "
                                  "started as early as allowed"),
     "heating.early_stop": ("Arrêt anticipé : consigne {floor:temperature}, que la zone tient "
-                           "sans chauffer jusqu'à la fin prévue à {end:moment}",
+                           "sans chauffer jusqu'à la fin prévue {end:at}",
                            "Early stop: setpoint {floor:temperature}, which the zone holds "
-                           "without heating until the expected end at {end:moment}"),
+                           "without heating until the expected end {end:at}"),
     "setback.reduced": ("réduit {setpoint:temperature}", "reduced {setpoint:temperature}"),
     "setback.reduced_surprises": ("réduit {setpoint:temperature}, pas hors-gel : venues "
                                   "imprévues certains jours (jusqu'à {surprise:percent} des "
@@ -490,7 +493,7 @@ _HEATING: dict[str, Template] = {
     "plant.frost": ("Chaufferie en marche, hors-gel : {zone} près de son seuil de "
                     "{floor:temperature}",
                     "Plant on, frost protection: {zone} near its floor of {floor:temperature}"),
-    "plant.unknown": ("Chaufferie en marche, hors-gel : température de {zone} inconnue",
+    "plant.unknown": ("Chaufferie en marche, hors-gel : température {zone:de} inconnue",
                       "Plant on, frost protection: temperature of {zone} unknown"),
     "plant.frost_unavailable": ("{why} ; ALERTE : le chauffage n'est pas disponible "
                                 "(horaire propre de la chaufferie ou du circuit)",
@@ -500,8 +503,8 @@ _HEATING: dict[str, Template] = {
                           "heure (horaire propre de la chaufferie ou du circuit)",
                           "Plant off: heat is not available now (the plant's or the "
                           "circuit's own schedule)"),
-    "plant.preheat_soon": ("Chaufferie maintenue : préchauffage de {zone} à {start:moment}",
-                           "Plant kept on: preheat of {zone} at {start:moment}"),
+    "plant.preheat_soon": ("Chaufferie maintenue : préchauffage {zone:de} {start:at}",
+                           "Plant kept on: preheat of {zone} {start:at}"),
     "plant.kept_on": ("Chaufferie maintenue en marche {minutes:duration} encore (durée "
                       "minimale de marche) ; ensuite : {then}",
                       "Plant kept on {minutes:duration} more (minimum on time); then: {then}"),
@@ -1116,10 +1119,21 @@ _DEMO: dict[str, Template] = {
                            "password: gtb users passwd NAME --db {db})"),
 }
 
+_WHO: dict[str, Template] = {
+    # who acted, as the audit log and the panel name them
+    "actor.engine": ("moteur", "engine"),
+    "role.viewer": ("lecteur", "viewer"),
+    "role.operator": ("opérateur", "operator"),
+    "role.admin": ("administrateur", "admin"),
+    "login": ("Connexion {who:de} depuis {where}", "{who} signed in from {where}"),
+    "login.role": ("rôle {role}", "role {role}"),
+    "logout": ("Déconnexion {who:de}", "{who} signed out"),
+}
+
 CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPATION, **_HEATING,
                                   **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE,
                                   **_EXPORT, **_EXPORT_GUIDE, **_ARCHIVE, **_OVERVIEW, **_DEMO,
-                                  **_SAVINGS}
+                                  **_SAVINGS, **_WHO}
 """Every reason code written by a template, and its French and English."""
 
 WRITERS: dict[str, Callable[[Reason, Lang], str]] = {**WATCH_WRITERS}
