@@ -208,16 +208,16 @@ EN: dict[str, str] = {
     "Tenu": "Met",
     "oui": "yes",
     "non": "no",
-    "Sources : CalTRACK 2.0 (modèle journalier, 3.2 à 3.4 ; incertitude, 4.3.2.4) et "
+    "Sources : CalTRACK 2.0 (modèle journalier, sections 3.2 à 3.4 ; incertitude, section "
+    "4.3.2.4) et "
     "CalTRACK 1.0 (p < 0,1) ; ASHRAE Guideline 14-2014 (bâtiment entier : incertitude sous "
     "50 % de l'économie à 68 % ; calage d'une simulation : CV(RMSE) 15 % et NMBE 5 % "
-    "mensuels, 30 % et 10 % horaires). Le détail est dans la documentation "
-    "(docs/savings.md).":
-        "Sources: CalTRACK 2.0 (daily model, 3.2 to 3.4; uncertainty, 4.3.2.4) and CalTRACK "
+    "mensuels, 30 % et 10 % horaires).":
+        "Sources: CalTRACK 2.0 (daily model, sections 3.2 to 3.4; uncertainty, section 4.3.2.4) "
+        "and CalTRACK "
         "1.0 (p < 0.1); ASHRAE Guideline 14-2014 (whole building: uncertainty under 50 % of "
         "the saving at 68 %; calibration of a simulation: CV(RMSE) 15 % and NMBE 5 % "
-        "monthly, 30 % and 10 % hourly). The details are in the documentation "
-        "(docs/savings.md).",
+        "monthly, 30 % and 10 % hourly).",
     "La référence, jour par jour : une part fixe selon le type de jour, plus une part par "
     "degré-jour de froid": "The baseline, day by day: a fixed part by type of day, plus a "
                            "part per degree-day of cold",

@@ -49,11 +49,12 @@ def status_tables(site: Site, now: datetime, zones: Iterable[ZoneStatus],
 
 
 def zone_table(site: Site, now: datetime, zones: Iterable[ZoneStatus], alarms: int) -> Table:
-    """The zones as the engine last saw them: temperature, level, setpoint and why."""
+    """The zones as the engine last saw them: temperature, mode (« dérogation » while an
+    override holds), setpoint and why."""
     local = now.astimezone(site.tz)
     table = Table(title=f"{site.name} — {short_day(local)} {local:%d/%m/%Y %H:%M} — "
                         f"{alarms} alarme{'s' if alarms != 1 else ''}")
-    for column in ("zone", "temp. °C", "niveau", "consigne °C", "pourquoi"):
+    for column in ("zone", "temp. °C", "mode", "consigne °C", "pourquoi"):
         table.add_column(column)
     buildings = {b.id: b.name for b in site.buildings}
     for zone in zones:
@@ -61,7 +62,7 @@ def zone_table(site: Site, now: datetime, zones: Iterable[ZoneStatus], alarms: i
         if zone.quality != "ok":
             shown += f" ({Reason.of(f'quality.{zone.quality}').fr})"
         setpoint = "—" if zone.setpoint is None else number_fr(zone.setpoint)
-        table.add_row(f"{buildings[zone.building]} / {zone.name}", shown, zone.level.label.fr,
+        table.add_row(f"{buildings[zone.building]} / {zone.name}", shown, zone.mode_label.fr,
                       setpoint, zone.reason.fr)
     return table
 
