@@ -117,7 +117,7 @@ def _passwords(text: str) -> dict[str, str]:
     where the terminal's encoding has no box drawing). A password is
     ``secrets.token_urlsafe``'s: it may begin or end with ``-``."""
     rule = r"\s*[│|]\s*"
-    rows = re.findall(rf"^\W*(elu|gestionnaire|admin){rule}(?:viewer|operator|admin){rule}"
+    rows = re.findall(rf"^\W*(elu|gestionnaire|admin){rule}(?:lecteur|opérateur|administrateur){rule}"
                       rf"([\w-]+){rule}$", text, re.MULTILINE)
     found = dict(rows)
     assert set(found) == {"elu", "gestionnaire", "admin"}, text
