@@ -550,8 +550,10 @@ def _context(site: Site, **values: Any) -> dict[str, Any]:
             "trajectory_chart": _trajectory_chart,
             "day_types": DAY_TYPES, "energies": ENERGIES, "finite": math.isfinite, "upto": _upto,
             "meter_name": meter_name, "site": site,
-            # French puts a space before a colon or a semicolon, English does not.
-            "colon": ":" if english else " :", "semicolon": ";" if english else " ;", **values}
+            # French puts a space before a colon or a semicolon (non-breaking: the sign never
+            # starts a line), English does not.
+            "colon": ":" if english else "\u00a0:", "semicolon": ";" if english else "\u00a0;",
+            **values}
 
 
 def _story(headlines: Headlines, building: str | None = None) -> Reason | None:
