@@ -117,8 +117,9 @@ def _passwords(text: str) -> dict[str, str]:
     where the terminal's encoding has no box drawing). A password is
     ``secrets.token_urlsafe``'s: it may begin or end with ``-``."""
     rule = r"\s*[│|]\s*"
-    rows = re.findall(rf"^\W*(elu|gestionnaire|admin){rule}(?:lecteur|opérateur|administrateur){rule}"
-                      rf"([\w-]+){rule}$", text, re.MULTILINE)
+    rows = re.findall(rf"^\W*(elu|gestionnaire|admin){rule}"
+                      rf"(?:lecteur|opérateur|administrateur){rule}([\w-]+){rule}$", text,
+                      re.MULTILINE)
     found = dict(rows)
     assert set(found) == {"elu", "gestionnaire", "admin"}, text
     return found
