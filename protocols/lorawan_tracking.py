@@ -96,6 +96,7 @@ class UplinkTracker:
             return Verdict.NEW
         if f_cnt > self.last_f_cnt or self._older(uplink):
             self.late += 1
+            self._remember(f_cnt, sent)
             if f_cnt in missing:
                 missing.discard(f_cnt)
                 self.lost -= 1
@@ -129,14 +130,17 @@ class UplinkTracker:
         return Verdict.NEW if first else Verdict.RESET
 
     def _take(self, uplink: Uplink) -> None:
-        self._seen[uplink.f_cnt] = uplink.sent_at
-        while len(self._seen) > REMEMBERED:
-            self._seen.popitem(last=False)
+        self._remember(uplink.f_cnt, uplink.sent_at)
         self._missing = {f_cnt for f_cnt in self._missing
                          if f_cnt > uplink.f_cnt - REMEMBERED}
         self.last_f_cnt = uplink.f_cnt
         self.last_sent = uplink.sent_at
         self.last_arrival = uplink.received_at
+
+    def _remember(self, f_cnt: int, sent: datetime | None) -> None:
+        self._seen[f_cnt] = sent
+        while len(self._seen) > REMEMBERED:
+            self._seen.popitem(last=False)
 
     def _same_moment(self, earlier: datetime | None, later: datetime | None) -> bool:
         if earlier is None or later is None:
