@@ -64,6 +64,9 @@ class Uplink:
     the network server's time of the uplink (``None`` when the message has none);
     ``received_at`` is when it reached the engine. ``fields`` is the decoded object of the
     server's codec (empty without one); ``payload`` the frame's bytes when present.
+    ``battery`` is the level (%) the device last reported to the network server in its
+    status (The Things Stack passes it with each uplink; ChirpStack in a ``status``
+    event instead), ``None`` when the message has none.
     """
 
     network_server: NetworkServer
@@ -77,6 +80,7 @@ class Uplink:
     fields: Mapping[str, Any] = field(default_factory=dict)
     payload: bytes | None = None
     gateways: tuple[Gateway, ...] = ()
+    battery: float | None = None
 
     @property
     def rssi(self) -> float | None:
@@ -220,11 +224,13 @@ class _Reader:
                                             f"{value!r:.40}")
         return value
 
-    def number(self, node: Mapping[str, Any], key: str, path: str) -> float:
+    def number(self, node: Mapping[str, Any], key: str, path: str,
+               low: float = -1000, high: float = 1000) -> float:
         value = node.get(key, 0)
         if (isinstance(value, bool) or not isinstance(value, int | float)
-                or not -1000 <= value <= 1000):
-            raise self.fail(f"{path}{key}", f"is not a number within -1000..1000: {value!r:.40}")
+                or not low <= value <= high):
+            raise self.fail(f"{path}{key}", f"is not a number within {low:g}..{high:g}: "
+                                            f"{value!r:.40}")
         return float(value)
 
     def moment(self, node: Mapping[str, Any], key: str, path: str) -> datetime | None:
@@ -315,10 +321,7 @@ def _chirpstack_battery(topic: str, message: bytes) -> float | None:
     document = reader.document(message)
     if document.get("externalPowerSource") or document.get("batteryLevelUnavailable"):
         return None
-    level = reader.number(document, "batteryLevel", "")
-    if not 0 <= level <= 100:
-        raise reader.fail("batteryLevel", f"is not a percentage: {level:g}")
-    return level
+    return reader.number(document, "batteryLevel", "", 0, 100)
 
 
 def _tts_uplink(topic: str, application: str, device: str, message: bytes,
@@ -334,6 +337,7 @@ def _tts_uplink(topic: str, application: str, device: str, message: bytes,
                _dev_eui(reader, str(raw_eui), "end_device_ids.dev_eui"))
     up = reader.mapping(document, "uplink_message", "")
     where = "uplink_message."
+    status = reader.mapping(up, "last_battery_percentage", where, required=False)
     return Uplink(
         network_server="tts",
         application=application,
@@ -349,6 +353,8 @@ def _tts_uplink(topic: str, application: str, device: str, message: bytes,
             up.get("rx_metadata"), "uplink_message.rx_metadata",
             lambda entry, at: reader.text(reader.mapping(entry, "gateway_ids", at),
                                           "gateway_id", f"{at}gateway_ids.")),
+        battery=(reader.number(status, "value", f"{where}last_battery_percentage.", 0, 100)
+                 if status else None),
     )
 
 

@@ -98,11 +98,19 @@ def test_tts_documented_uplinks() -> None:
     assert (up.rssi, up.snr, len(up.gateways)) == (-35, 5, 1)
     assert up.gateways[0].id == "gtw1"
 
+    assert up.battery is None
+
     bare = uplink("v3/app1/devices/dev1/up", example("tts-up-mqtt.json"))  # open source
     assert (bare.f_port, bare.f_cnt, bare.sent_at) == (15, 0, None)
     assert bare.payload == b"Temperature = 0.0"
     with pytest.raises(KeyError, match="temperature"):
         bare.value("temperature")
+
+
+def test_tts_uplink_with_the_devices_last_battery_level() -> None:
+    up = uplink("v3/starter-kit/devices/eui-70b3d52dd600035a/up", example("tts-up-battery.json"))
+    assert up.battery == pytest.approx(90.118576)
+    assert (up.f_cnt, up.f_port, up.value("sensorTemperature")) == (14, 2, 21.5)
 
 
 def test_nested_and_boolean_fields_and_what_is_not_a_number() -> None:
@@ -127,6 +135,9 @@ def test_chirpstack_events_that_are_not_uplinks() -> None:
     assert (status.kind, status.device, status.battery) == ("status", "0101010101010101", 88.3)
     joined = parse(base + "join", message(example("chirpstack-join.json")), ARRIVAL)
     assert isinstance(joined, DeviceEvent) and joined.kind == "join"
+    with pytest.raises(UplinkError, match=r"batteryLevel is not a number within 0..100"):
+        parse(base + "status", message(dict(example("chirpstack-status.json"),
+                                            batteryLevel=-3)), ARRIVAL)
     mains = dict(example("chirpstack-status.json"), externalPowerSource=True)
     mains_status = parse(base + "status", message(mains), ARRIVAL)
     assert isinstance(mains_status, DeviceEvent) and mains_status.battery is None
@@ -211,6 +222,8 @@ def test_malformed_chirpstack_uplinks_say_what_and_where(path: str, value: Any,
     ("uplink_message.decoded_payload", "hot", "decoded_payload is not an object"),
     ("uplink_message.rx_metadata.0.gateway_ids", "-", "gateway_ids is missing"),
     ("uplink_message.received_at", "2020-13-45T00:00:00Z", "is not an ISO 8601 moment"),
+    ("uplink_message.last_battery_percentage", {"value": 101},
+     r"last_battery_percentage.value is not a number within 0..100"),
 ])
 def test_malformed_tts_uplinks_say_what_and_where(path: str, value: Any, says: str) -> None:
     with pytest.raises(UplinkError, match=says):
