@@ -59,8 +59,9 @@ class Gateway:
 class Uplink:
     """One uplink of one device, as its network server published it.
 
-    ``device`` is the network server's own name of the device (ChirpStack's device name,
-    The Things Stack's device id); ``dev_eui`` is lower-case hexadecimal. ``sent_at`` is
+    ``device`` is how the network server's topics name the device, the same in its other
+    events (``DeviceEvent``): ChirpStack's is the DevEUI, The Things Stack's its device
+    id; ``dev_eui`` is lower-case hexadecimal. ``sent_at`` is
     the network server's time of the uplink (``None`` when the message has none);
     ``received_at`` is when it reached the engine. ``fields`` is the decoded object of the
     server's codec (empty without one); ``payload`` the frame's bytes when present.
@@ -301,7 +302,7 @@ def _chirpstack_uplink(topic: str, application: str, topic_eui: str, message: by
     return Uplink(
         network_server="chirpstack",
         application=application,
-        device=info["deviceName"] if isinstance(info.get("deviceName"), str) else dev_eui,
+        device=dev_eui,
         dev_eui=dev_eui,
         f_cnt=reader.integer(document, "fCnt", "", 2**32 - 1),
         f_port=reader.integer(document, "fPort", "", 255),

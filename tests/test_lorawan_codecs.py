@@ -60,8 +60,7 @@ def test_chirpstack_documented_uplink() -> None:
     up = uplink(CS_UP, example("chirpstack-up.json"))
     assert up.network_server == "chirpstack"
     assert up.application == CS_APP
-    assert up.device == "Test device"
-    assert up.dev_eui == "0101010101010101"
+    assert up.device == up.dev_eui == "0101010101010101"
     assert up.f_cnt == 0  # left out of the JSON at its default
     assert up.f_port == 1
     assert up.sent_at == datetime(2022, 7, 18, 9, 34, 15, 775023, tzinfo=UTC)
@@ -73,7 +72,7 @@ def test_chirpstack_documented_uplink() -> None:
 
 def test_chirpstack_uplink_with_the_codecs_object_and_two_gateways() -> None:
     up = uplink(VALVE_UP, example("chirpstack-up-wt101.json"))
-    assert up.device == "sdf-radiateur-scene"
+    assert up.device == "24e124714c123456"
     assert (up.f_cnt, up.f_port) == (1234, 85)
     assert up.value("temperature") == 26.6
     assert up.value("target_temperature") == 30
@@ -135,6 +134,11 @@ def test_chirpstack_events_that_are_not_uplinks() -> None:
     assert (status.kind, status.device, status.battery) == ("status", "0101010101010101", 88.3)
     joined = parse(base + "join", message(example("chirpstack-join.json")), ARRIVAL)
     assert isinstance(joined, DeviceEvent) and joined.kind == "join"
+    # the same device by the same name in its uplinks and its other events, on both servers
+    assert joined.device == uplink(CS_UP, example("chirpstack-up.json")).device
+    tts_join = parse("v3/app1@tenant1/devices/dev1/join", b"{}", ARRIVAL)
+    assert isinstance(tts_join, DeviceEvent)
+    assert tts_join.device == uplink(TTS_UP, example("tts-up.json")).device
     with pytest.raises(UplinkError, match=r"batteryLevel is not a number within 0..100"):
         parse(base + "status", message(dict(example("chirpstack-status.json"),
                                             batteryLevel=-3)), ARRIVAL)
