@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 # Chromium (Playwright drives /usr/bin/chromium for the panel's browser tests), curl (the
 # docs' command that creates an InfluxDB database runs as written). Installed without their
 # recommended packages, their services neither started nor enabled.
-TEST_DEBS := influxdb victoria-metrics docker-compose chromium curl
+TEST_DEBS := influxdb victoria-metrics docker-compose chromium curl mosquitto
 
 .PHONY: run test install debs lint
 

@@ -212,6 +212,7 @@ def cross_check(tree: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
     yield from _comfort_order(tree, (), {}, {})
     yield from _shared_registers(points)
     yield from _bacnet_devices(points)
+    yield from _mqtt_broker(points, tree)
     yield from _agenda_scopes(tree)
 
 
@@ -397,6 +398,18 @@ def _bacnet_devices(points: list[tuple[Loc, Mapping[str, Any]]]) -> Iterator[tup
             yield (*loc, "binding", "address"), (
                 f"device {instance} is at {known[0]} in {_dotted(known[1])}, not {address}"
             )
+
+
+def _mqtt_broker(points: list[tuple[Loc, Mapping[str, Any]]],
+                 tree: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
+    """MQTT points need the site's broker: said at each of them, where the reader looks."""
+    if "mqtt" in tree:
+        return
+    for loc, point in points:
+        if _mapping(point.get("binding")).get("protocol") == "mqtt":
+            yield (*loc, "binding", "protocol"), (
+                "an MQTT point needs the site's broker: add `mqtt:` with its host at the "
+                "top of the file (see docs/lorawan.md)")
 
 
 def _agenda_scopes(tree: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from gtb.model import PointRef
 
@@ -24,6 +25,9 @@ class Reading:
 
     value: float | None
     error: str | None = None
+    at: datetime | None = None
+    """When the value arrived (aware), for a device that speaks when it wants (MQTT):
+    the sample keeps that time; None for a value asked now (BACnet, Modbus)."""
 
     def __post_init__(self) -> None:
         if (self.value is None) == (self.error is None):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from gtb.config import parse_site
 from gtb.model import Site
 from gtb.sim.devices import free_loopback_port, relocate_ports
+from tests.mosquitto_rig import Mosquitto
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SITE = ROOT / "sites" / "demo-commune.yaml"
@@ -46,3 +48,16 @@ def relit_church_site(demo_site_text: str, tmp_path: Path) -> Path:
                                            'cut_off: "23:30-05:00"   # heritage'),
                     encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    """Debian's Mosquitto on free loopback ports, with a password file, an access list and
+    a TLS listener whose certificate a CA made for the test signed (``tests.mosquitto_rig``);
+    stopped at the end of the test."""
+    broker = Mosquitto.make(tmp_path / "mosquitto")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()

@@ -3,7 +3,10 @@
 The drivers read all devices at once, batched per device. A value is not believable when
 it is NaN, infinite or outside the point's physical range; a point without a believable
 value this tick is stale while its last good value is recent enough to serve
-(``stale_after_s``), failed after that. The samples say which, with the reason.
+(``stale_after_s``), failed after that. The samples say which, with the reason. A value
+that came in a message (MQTT) is sampled at its arrival, read again at each tick until the
+next message replaces it (the store keeps one sample per point and time); the driver says
+when it is too old to be believed.
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ class PointReader:
                 assert reading.value is not None
                 memory.value, memory.at = reading.value, now
                 snapshot.values[key], snapshot.quality[key] = reading.value, Quality.OK
-                samples.append(Sample(key, now, reading.value))
+                samples.append(Sample(key, reading.at or now, reading.value))
                 continue
             if memory.at is not None and now - memory.at <= self._stale_after:
                 snapshot.values[key], snapshot.quality[key] = memory.value, Quality.STALE

@@ -32,6 +32,7 @@ from gtb.model.calendar import (
     parse_period,
 )
 from gtb.model.learning import DEFAULT_LEARNING, LearningSettings, LearningTuning
+from gtb.model.mqtt import MqttBinding, MqttBroker
 from gtb.model.points import BacnetBinding, ModbusBinding, Point, Role
 
 COMFORT_WITHOUT_REASON = 24.0
@@ -263,6 +264,8 @@ class Site(Model):
     forecast: ForecastService | None = Field(
         default=None, description="the outdoor temperature forecast; none: persistence "
         "(the outdoor temperature now, held)")
+    mqtt: MqttBroker | None = Field(
+        default=None, description="the MQTT broker of the site's `protocol: mqtt` points")
 
     @field_validator("timezone")
     @classmethod
@@ -337,5 +340,5 @@ class PointRef:
         return self.point.role
 
     @property
-    def binding(self) -> BacnetBinding | ModbusBinding:
+    def binding(self) -> BacnetBinding | ModbusBinding | MqttBinding:
         return self.point.binding

@@ -21,6 +21,7 @@ from gtb.model.base import (
     Identifier,
     Model,
 )
+from gtb.model.mqtt import MqttBinding
 from gtb.texts import Reason
 
 
@@ -348,7 +349,8 @@ _MODBUS_TYPES_UNFIT_FOR: dict[str, frozenset[str]] = {
     "multistate": frozenset({"bool", "float32"}),
 }
 
-Binding = Annotated[BacnetBinding | ModbusBinding, Field(discriminator="protocol")]
+Binding = Annotated[BacnetBinding | ModbusBinding | MqttBinding,
+                    Field(discriminator="protocol")]
 
 
 # --- points, zones, buildings --------------------------------------------------------------
@@ -434,16 +436,18 @@ class Point(Model):
                     f"role {self.role} is {info.kind}; {binding.object_type} is not a "
                     f"{_BACNET_KIND_PREFIX[info.kind]}… object"
                 )
-        elif binding.data_type in _MODBUS_TYPES_UNFIT_FOR[info.kind]:
+        elif (isinstance(binding, ModbusBinding)
+              and binding.data_type in _MODBUS_TYPES_UNFIT_FOR[info.kind]):
             raise ValueError(f"role {self.role} is {info.kind}; it cannot be a {binding.data_type}")
         if info.writable:
-            writable = (
-                binding.commandable if isinstance(binding, BacnetBinding) else binding.writable
-            )
+            where: str
+            if isinstance(binding, BacnetBinding):
+                writable, where = binding.commandable, binding.object_type
+            elif isinstance(binding, ModbusBinding):
+                writable, where = binding.writable, binding.table
+            else:
+                writable, where = binding.writable, f"topic {binding.topic} without command_topic"
             if not writable:
-                where = (
-                    binding.object_type if isinstance(binding, BacnetBinding) else binding.table
-                )
                 raise ValueError(f"role {self.role} is a command but {where} cannot be written")
         return self
 

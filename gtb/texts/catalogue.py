@@ -185,6 +185,38 @@ _ENGINE: dict[str, Template] = {
                           "bindings not checked, the device cannot be reached: {error}"),
 }
 
+_MQTT: dict[str, Template] = {
+    "device.mqtt": ("MQTT {address}", "MQTT {address}"),
+    "mqtt.silent": ("{topic} : aucun message depuis {age:whole} s, un attendu toutes les "
+                    "{interval:whole} s",
+                    "{topic}: no message for {age:whole} s, one expected every "
+                    "{interval:whole} s"),
+    "mqtt.nothing_yet": ("{topic} : aucun message reçu depuis la connexion au courtier "
+                         "(rien de publié, ou la liste d'accès du courtier ne le permet pas)",
+                         "{topic}: no message received since the broker was reached "
+                         "(nothing published, or the broker's access list denies it)"),
+    "mqtt.unreachable": ("courtier MQTT {broker} injoignable : {cause}",
+                         "MQTT broker {broker} unreachable: {cause}"),
+    "mqtt.bad_login": ("le courtier refuse l'identifiant ou le mot de passe (utilisateur "
+                       "{user}, mot de passe lu dans GTB_MQTT_PASSWORD)",
+                       "the broker refuses the user name or password (user {user}, "
+                       "password read from GTB_MQTT_PASSWORD)"),
+    "mqtt.untrusted": ("le certificat du courtier n'est pas signé par l'autorité attendue "
+                       "(ca_file) : {cause}",
+                       "the broker's certificate is not signed by the expected authority "
+                       "(ca_file): {cause}"),
+    "mqtt.subscription_refused": ("le courtier refuse l'abonnement à {topic} (liste "
+                                  "d'accès)",
+                                  "the broker refuses the subscription to {topic} (access "
+                                  "list)"),
+    "mqtt.not_json": ("{topic} : le message n'est pas du JSON ({payload})",
+                      "{topic}: the message is not JSON ({payload})"),
+    "mqtt.no_path": ("{topic} : pas de {path} dans le message ({payload})",
+                     "{topic}: no {path} in the message ({payload})"),
+    "mqtt.not_number": ("{topic} : {path} vaut {found}, pas un nombre",
+                        "{topic}: {path} is {found}, not a number"),
+    "mqtt.bare_value": ("la valeur", "the value"),
+}
 _CALENDAR: dict[str, Template] = {
     "holidays.christmas": ("Vacances de Noël", "Christmas holidays"),
     "holidays.winter": ("Vacances d'hiver", "Winter holidays"),
@@ -1133,7 +1165,7 @@ _WHO: dict[str, Template] = {
 CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPATION, **_HEATING,
                                   **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE,
                                   **_EXPORT, **_EXPORT_GUIDE, **_ARCHIVE, **_OVERVIEW, **_DEMO,
-                                  **_SAVINGS, **_WHO}
+                                  **_SAVINGS, **_WHO, **_MQTT}
 """Every reason code written by a template, and its French and English."""
 
 WRITERS: dict[str, Callable[[Reason, Lang], str]] = {**WATCH_WRITERS}

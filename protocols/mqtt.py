@@ -1,0 +1,344 @@
+"""MQTT: points whose devices publish when they want (wireless bridges, LoRaWAN network
+servers), read from the latest message of their topic and commanded by publishing.
+
+The driver lives in the engine's event loop (aiomqtt, on paho-mqtt). One background task
+holds the connection to the site's broker: it subscribes to every bound topic each time it
+connects (and asks the broker to keep the session, so that QoS 1 messages published while
+the engine was away are delivered when it comes back), keeps the latest value of each
+point with the moment it arrived, and after a failure tries again after a delay that
+doubles up to a cap, with jitter, so that a syndicate's engines do not all knock at once
+when their broker comes back. ``read`` never waits on the broker: it answers from what the
+messages said, and says why when they say nothing believable.
+
+A point with an expected ``interval`` is stale once two expected messages are missing;
+LoRaWAN payloads (ChirpStack, The Things Stack) are decoded elsewhere (``protocols.
+lorawan``): this module only carries their messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import random
+import ssl
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
+from paho.mqtt.reasoncodes import ReasonCode
+
+from gtb.model import PointRef
+from gtb.model.mqtt import VALUE_FIELD, MqttBinding, MqttBroker
+from gtb.texts import Reason
+from protocols.base import BindingProblem, DeviceRejected, DeviceTimeout, Driver, Reading
+
+STALE_AFTER_MISSED = 2
+"""Expected messages missing before a point's last value is no longer believed."""
+
+_QUOTED = 60
+"""Characters of a bad payload quoted in its reason: enough to recognise it."""
+
+_WORDS = {"on": 1.0, "true": 1.0, "off": 0.0, "false": 0.0}
+"""Texts that devices publish for a binary state (Zigbee2MQTT ``"ON"``, Shelly ``on``)."""
+
+_REFUSED_LOGIN = frozenset({4, 5, 134, 135})
+"""CONNACK codes of a client the broker will not let in: a bad user name or password, or
+not authorised (MQTT 3.1.1 and 5; Mosquitto answers a wrong password with 5)."""
+
+
+class PayloadError(ValueError):
+    """A message that holds no believable value for a point; the reason says why."""
+
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(reason.fr)
+        self.reason = reason
+
+
+def extract(binding: MqttBinding, payload: bytes) -> float:
+    """The point's SI value in a message: the number at ``json_path`` (or the bare
+    payload), ``true``/``false``/``on``/``off`` as 1 and 0, scaled; ``PayloadError``
+    for anything else, NaN and infinities included."""
+    text = payload.decode("utf-8", errors="replace")
+    quoted = text if len(text) <= _QUOTED else text[:_QUOTED] + "…"
+    path = binding.json_path or Reason.of("mqtt.bare_value").fr
+    try:
+        found: Any = json.loads(text)
+    except ValueError:
+        if binding.json_path is not None:
+            raise PayloadError(Reason.of("mqtt.not_json", topic=binding.topic,
+                                         payload=quoted)) from None
+        found = text.strip()  # a bare value need not be JSON: on, off
+    for step in binding.steps:
+        fits = (isinstance(found, list) and isinstance(step, int) and step < len(found)) or (
+            isinstance(found, dict) and isinstance(step, str) and step in found)
+        if not fits:
+            raise PayloadError(Reason.of("mqtt.no_path", topic=binding.topic, path=path,
+                                         payload=quoted))
+        found = found[step]
+    raw = _number(found)
+    if raw is None or not math.isfinite(raw):
+        shown = json.dumps(found, ensure_ascii=False)
+        raise PayloadError(Reason.of("mqtt.not_number", topic=binding.topic, path=path,
+                                     found=shown if len(shown) <= _QUOTED
+                                     else shown[:_QUOTED] + "…"))
+    return raw * binding.scale + binding.offset
+
+
+def _number(found: Any) -> float | None:
+    if isinstance(found, bool):
+        return float(found)
+    if isinstance(found, int | float):
+        return float(found)
+    if isinstance(found, str):
+        if found.lower() in _WORDS:
+            return _WORDS[found.lower()]
+        with contextlib.suppress(ValueError):
+            return float(found)
+    return None
+
+
+def command_payload(binding: MqttBinding, value: float) -> str:
+    """The payload that commands ``value``: the template with the raw value in place of
+    ``{value}``, written as JSON writes a number (``21.5``, ``1``)."""
+    raw = (value - binding.offset) / binding.scale
+    if not math.isfinite(raw):
+        raise ValueError(f"{value} cannot be published as a number")
+    text = str(int(raw)) if raw.is_integer() and abs(raw) < 2**53 else repr(raw)
+    return binding.payload.replace(VALUE_FIELD, text)
+
+
+def tls_context(broker: MqttBroker) -> ssl.SSLContext | None:
+    """The TLS settings of the broker (its CA, the engine's certificate); None without
+    TLS. A file that is missing or is not PEM is a ValueError naming the field."""
+    if not broker.tls:
+        return None
+    try:
+        context = ssl.create_default_context(
+            cafile=None if broker.ca_file is None else str(broker.ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"mqtt.ca_file {broker.ca_file}: {exc}") from None
+    if broker.cert_file is not None:
+        try:
+            context.load_cert_chain(str(broker.cert_file), None if broker.key_file is None
+                                    else str(broker.key_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"mqtt.cert_file {broker.cert_file}, key_file "
+                             f"{broker.key_file}: {exc}") from None
+    return context
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Seconds between attempts to reach the broker: ``first``, doubled after each
+    failure up to ``longest``; each wait drawn between half and all of it (jitter)."""
+
+    first: float = 1.0
+    longest: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.first <= self.longest:
+            raise ValueError(f"backoff needs 0 < first <= longest, not {self.first}, "
+                             f"{self.longest}")
+
+    def wait(self, failures: int) -> float:
+        ceiling = min(self.longest, self.first * 2 ** min(failures, 30))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    """What the latest message of a topic said of one point, and when it came."""
+
+    at: datetime
+    value: float | None
+    error: str | None
+
+
+class MqttDriver(Driver):
+    """The site's broker: subscribed to every bound topic, read from the latest messages."""
+
+    def __init__(self, broker: MqttBroker, points: Sequence[PointRef], *,
+                 now: Callable[[], datetime], client_id: str, password: str | None = None,
+                 backoff: Backoff = Backoff(), timeout_s: float = 10.0) -> None:
+        """``points``: every MQTT point of the site, whose topics are subscribed to;
+        ``now``: the engine's clock (arrival times, staleness); ``password``: from the
+        environment (``GTB_MQTT_PASSWORD``), never the site file."""
+        self._broker = broker
+        self._tls = tls_context(broker)
+        self._now = now
+        self._client_id = client_id
+        self._password = password
+        self._backoff = backoff
+        self._timeout_s = timeout_s
+        self._by_topic: dict[str, list[PointRef]] = defaultdict(list)
+        for ref in points:
+            self._by_topic[_binding(ref).topic].append(ref)
+        self._latest: dict[str, _Arrival] = {}
+        self._refused: set[str] = set()
+        self._client: aiomqtt.Client | None = None
+        self._cause = "pas encore de connexion"
+        self._task: asyncio.Task[None] | None = None
+        self.connections = 0
+        """How many times the broker was reached and every topic subscribed to."""
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
+
+    async def start(self) -> None:
+        """Start connecting in the background: the engine's first tick does not wait for
+        the broker, whose points read as unreachable until it answers."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._hold_connection())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._client = None
+
+    async def read(self, points: Sequence[PointRef]) -> dict[str, Reading]:
+        now = self._now()
+        return {ref.key: self._reading(ref, now) for ref in points}
+
+    async def write(self, point: PointRef, value: float) -> None:
+        binding = _binding(point)
+        if binding.command_topic is None:
+            raise DeviceRejected(f"{point.key}: no command_topic to publish on")
+        try:
+            payload = command_payload(binding, value)
+        except ValueError as exc:
+            raise DeviceRejected(f"{point.key}: {exc}") from None
+        client = self._client
+        if client is None:
+            raise DeviceTimeout(self._unreachable().fr)
+        try:
+            await client.publish(binding.command_topic, payload, qos=binding.qos,
+                                 retain=binding.retain, timeout=self._timeout_s)
+        except aiomqtt.MqttError as exc:
+            raise DeviceTimeout(f"{point.key}: publishing on {binding.command_topic} "
+                                f"failed: {exc}") from None
+
+    async def release(self, point: PointRef) -> None:
+        """Nothing to do: MQTT has no command priorities, so the device keeps the last
+        value published. Publishes nothing."""
+        _binding(point)
+
+    async def verify(self, point: PointRef) -> list[BindingProblem]:
+        """Nothing to ask: a device publishes when it wants, and the site file already
+        said everything its binding can be checked for. A subscription the broker refuses
+        reads as such."""
+        _binding(point)
+        return []
+
+    # -- what a point reads -----------------------------------------------------------------
+
+    def _reading(self, ref: PointRef, now: datetime) -> Reading:
+        binding = _binding(ref)
+        if binding.topic in self._refused:
+            return Reading.failed(Reason.of("mqtt.subscription_refused",
+                                            topic=binding.topic).fr)
+        if self._client is None:
+            return Reading.failed(self._unreachable().fr)
+        arrival = self._latest.get(ref.key)
+        if arrival is None:
+            return Reading.failed(Reason.of("mqtt.nothing_yet", topic=binding.topic).fr)
+        if arrival.error is not None:
+            return Reading.failed(arrival.error)
+        age = (now - arrival.at).total_seconds()
+        if binding.interval is not None and age > STALE_AFTER_MISSED * binding.interval:
+            return Reading.failed(Reason.of("mqtt.silent", topic=binding.topic, age=age,
+                                            interval=binding.interval).fr)
+        return Reading(arrival.value, at=arrival.at)
+
+    def _unreachable(self) -> Reason:
+        return Reason.of("mqtt.unreachable", broker=self._broker.address, cause=self._cause)
+
+    def receive(self, topic: str, payload: bytes) -> None:
+        """Keep what a message says of each point of its topic, with its arrival time."""
+        at = self._now()
+        for ref in self._by_topic.get(topic, ()):
+            try:
+                value = extract(_binding(ref), payload)
+            except PayloadError as exc:
+                self._latest[ref.key] = _Arrival(at, None, str(exc))
+            else:
+                self._latest[ref.key] = _Arrival(at, value, None)
+
+    # -- the connection ---------------------------------------------------------------------
+
+    async def _hold_connection(self) -> None:
+        failures = 0
+        while True:
+            try:
+                async with self._new_client() as client:
+                    await self._subscribe(client)
+                    self._client = client
+                    self.connections += 1
+                    failures = 0
+                    async for message in client.messages:
+                        self.receive(message.topic.value, _bytes(message.payload))
+            except aiomqtt.MqttError as exc:
+                self._cause = self._why(exc)
+            except Exception as exc:  # a message this code did not foresee: try again
+                self._cause = f"{type(exc).__name__}: {exc}"
+            finally:
+                self._client = None
+            await asyncio.sleep(self._backoff.wait(failures))
+            failures += 1
+
+    def _new_client(self) -> aiomqtt.Client:
+        host, port = self._broker.address.rsplit(":", 1)
+        return aiomqtt.Client(
+            host, int(port), identifier=self._client_id, username=self._broker.username,
+            password=self._password, tls_context=self._tls, clean_session=False,
+            keepalive=self._broker.keepalive_s, timeout=self._timeout_s)
+
+    async def _subscribe(self, client: aiomqtt.Client) -> None:
+        """Every topic, at each connection: a broker that restarted without keeping its
+        sessions has forgotten them. Topics the broker refuses in its answer are
+        remembered, and their points say so; Mosquitto 2.0 accepts every subscription and
+        leaves out what its access list denies, so such points read as never published."""
+        topics = sorted(self._by_topic)
+        if not topics:
+            return
+        granted: list[int | ReasonCode] = list(await client.subscribe(
+            [(topic, 1) for topic in topics], timeout=self._timeout_s))
+        self._refused = {topic for topic, code in zip(topics, granted, strict=True)
+                         if _refused(code)}
+
+    def _why(self, exc: aiomqtt.MqttError) -> str:
+        user = self._broker.username or "anonyme"
+        code = getattr(exc, "rc", None)
+        number = code.value if isinstance(code, ReasonCode) else code
+        if isinstance(exc, MqttConnectError) and number in _REFUSED_LOGIN:
+            return Reason.of("mqtt.bad_login", user=user).fr
+        text = str(exc)
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            return Reason.of("mqtt.untrusted", cause=text).fr
+        return text
+
+
+def _refused(code: int | ReasonCode) -> bool:
+    return code.is_failure if isinstance(code, ReasonCode) else code >= 0x80
+
+
+def _bytes(payload: Any) -> bytes:
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    return b"" if payload is None else str(payload).encode("utf-8")
+
+
+def _binding(point: PointRef) -> MqttBinding:
+    binding = point.binding
+    if not isinstance(binding, MqttBinding):
+        raise TypeError(f"{point.key} is not an MQTT point")
+    return binding
