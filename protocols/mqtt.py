@@ -188,6 +188,11 @@ class MqttDriver(Driver):
         """How many times the broker was reached and every topic subscribed to."""
 
     @property
+    def broker(self) -> str:
+        """Where the broker is, and whether over TLS, as the engine's start says it."""
+        return f"{self._broker.address}{' (TLS)' if self._broker.tls else ''}"
+
+    @property
     def connected(self) -> bool:
         return self._client is not None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -17,11 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import click
+import pytest
 
+from gtb.cli.wiring import mqtt_driver
+from gtb.clock import SimulatedClock
 from gtb.config import parse_site
+from gtb.engine import Engine
 from gtb.engine.reading import PointReader
-from gtb.model.mqtt import MqttBroker
+from gtb.model.mqtt import PASSWORD_ENV, MqttBroker
 from gtb.model.points import Quality
+from gtb.store import Store
 from protocols.base import Reading
 from protocols.mqtt import Backoff, MqttDriver
 from tests.mosquitto_rig import (
@@ -325,3 +332,50 @@ def test_with_the_broker_down_read_answers_at_once_and_says_why(
             assert snapshot.values[REF["temperature"].key] == 19.0
 
     asyncio.run(scenario())
+
+
+def test_the_engine_of_an_mqtt_site_reads_and_commands_through_the_broker(
+        mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``gtb run``'s wiring: the site's broker, the password from the environment; a tick
+    samples the temperature at its arrival and publishes the programme's setpoint."""
+    site = parse_site(SITE.replace("  host: 127.0.0.1\n", f"  host: 127.0.0.1\n  port: "
+                                   f"{mosquitto.port}\n  username: {ENGINE_USER}\n"),
+                      "essai.yaml")
+    monkeypatch.setenv(PASSWORD_ENV, ENGINE_PASSWORD)
+    clock = SimulatedClock(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    driver = mqtt_driver(site, clock)
+    assert driver is not None and driver.broker == f"127.0.0.1:{mosquitto.port}"
+    store = Store(tmp_path / "gtb.db")
+
+    async def scenario() -> None:
+        engine = Engine(site, store, {"mqtt": driver}, clock)
+        async with device(mosquitto) as gateway:
+            await gateway.subscribe(f"{VALVE}/set", qos=1)
+            await engine.start()
+            try:
+                await until(lambda: driver.connected, "connected")
+                arrived = clock.now()
+                await published_until_read(
+                    driver, mosquitto,
+                    '{"local_temperature": 18.5, "current_heating_setpoint": 16}',
+                    "temperature", 18.5)
+                clock.advance(30)
+                await engine.tick()
+                command = await asyncio.wait_for(anext(aiter(gateway.messages)), DEADLINE_S)
+            finally:
+                await engine.stop()
+        sample = store.samples.latest(REF["temperature"].key)
+        assert sample is not None and (sample.ts, sample.value) == (arrived, 18.5)
+        assert json.loads(bytes(command.payload))["current_heating_setpoint"] >= 7
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()
+
+
+def test_a_tls_file_that_cannot_be_read_stops_the_start_with_its_field(tmp_path: Path) -> None:
+    site = parse_site(SITE.replace("  host: 127.0.0.1\n", "  host: 127.0.0.1\n  tls: true\n"
+                                   f"  ca_file: {tmp_path / 'absent.crt'}\n"), "essai.yaml")
+    with pytest.raises(click.ClickException, match=r"mqtt.ca_file .*absent.crt"):
+        mqtt_driver(site, SetClock())

@@ -4,9 +4,12 @@ a message becomes a value and a command becomes a payload (no broker needed)."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from gtb.cli import main
 from gtb.config import parse_site
 from gtb.model.mqtt import MqttBinding, json_path_steps
 from gtb.site_yaml import SiteFileError
@@ -157,3 +160,19 @@ def test_a_command_fills_the_template_with_the_raw_value() -> None:
     assert command_payload(binding(command_topic="s", scale=0.5), 20.0) == "40"
     with pytest.raises(ValueError, match="cannot be published"):
         command_payload(zigbee, math.nan)
+
+
+def test_gtb_check_counts_the_topics_and_locates_a_missing_broker(tmp_path: Path) -> None:
+    runner = CliRunner()
+    good = tmp_path / "salle.yaml"
+    good.write_text(site_text(), encoding="utf-8")
+    result = runner.invoke(main, ["check", str(good)])
+    assert result.exit_code == 0, result.output
+    assert ("2 points on 0 Modbus and 0 BACnet devices and 1 MQTT topic at 127.0.0.1:1883"
+            in " ".join(result.output.split()))
+    bad = tmp_path / "sans-courtier.yaml"
+    bad.write_text(site_text(broker=""), encoding="utf-8")
+    result = runner.invoke(main, ["check", str(bad)])
+    assert result.exit_code == 2
+    assert (f"{bad}:19: buildings[salle].zones[grande].points[temperature].binding.protocol: "
+            "an MQTT point needs the site's broker") in " ".join(result.output.split())

@@ -45,6 +45,8 @@ def check(site_file: Path, live: bool, bacnet_port: int) -> None:
         f"{count(len(site.cabinets), 'lighting cabinet')}, "
         f"{count(len(site.equipment), 'scheduled output')}, {count(len(refs), 'point')} on "
         f"{devices['modbus']} Modbus and {devices['bacnet']} BACnet devices"
+        + (f" and {count(devices['mqtt'], 'MQTT topic')} at {site.mqtt.address}"
+           if site.mqtt is not None and devices["mqtt"] else "")
     )
     today = RealClock().now().astimezone(site.tz).date()
     breached = False
@@ -66,7 +68,8 @@ def check(site_file: Path, live: bool, bacnet_port: int) -> None:
 
 def _live_bindings_hold(site: Site, site_file: Path, bacnet_port: int) -> bool:
     """Ask the devices what the engine asks them at its start; print each problem as
-    ``FILE:LINE: point: problem``; whether there was none."""
+    ``FILE:LINE: point: problem``; whether there was none. MQTT devices are not asked:
+    they publish when they want, and the file said all that can be checked of them."""
     from gtb.config import point_lines
     from gtb.engine.bindings import check_bindings
     from protocols.bacnet import BacnetDriver  # BAC0 takes most of a second to import
@@ -74,7 +77,7 @@ def _live_bindings_hold(site: Site, site_file: Path, bacnet_port: int) -> bool:
     from protocols.modbus import ModbusDriver
 
     quiet_bac0()
-    refs = list(site.points())
+    refs = [ref for ref in site.points() if ref.binding.protocol in ("modbus", "bacnet")]
     drivers: dict[str, Driver] = {"modbus": ModbusDriver(now=monotonic),
                                   "bacnet": BacnetDriver(now=monotonic, port=bacnet_port)}
     used = {ref.binding.protocol for ref in refs}

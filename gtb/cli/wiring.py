@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -24,10 +25,13 @@ from gtb.engine.jobs import Retention, start_jobs
 from gtb.i18n import number_fr
 from gtb.influx import InfluxSettings, Shipper
 from gtb.model import Site
+from gtb.model.mqtt import MAX_CLIENT_ID, PASSWORD_ENV
 from gtb.store import Store
 from gtb.store.sessions import SessionRules
 
 if TYPE_CHECKING:
+    from protocols.base import Driver
+    from protocols.mqtt import MqttDriver
     from web import PanelServer
     from web.proxies import Network
 
@@ -216,11 +220,15 @@ async def _serve(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: fl
     from protocols.bacnet import BacnetDriver  # BAC0 takes most of a second to import
     from protocols.modbus import ModbusDriver
 
-    store = Store(db)
-    drivers = {
+    drivers: dict[str, Driver] = {
         "modbus": ModbusDriver(now=monotonic),
         "bacnet": BacnetDriver(now=monotonic, port=bacnet_port),
     }
+    mqtt = mqtt_driver(site, clock)
+    if mqtt is not None:
+        drivers["mqtt"] = mqtt
+        console.print(f"courtier MQTT {mqtt.broker}", highlight=False)
+    store = Store(db)
     engine = Engine(site, store, drivers, clock, EngineSettings(tick_s=tick_s))
     shipper = None
     if history.influx is not None:
@@ -256,6 +264,23 @@ async def _serve(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: fl
                           "dans la base locale", highlight=False)
             shipper.close()
         store.close()
+
+
+def mqtt_driver(site: Site, clock: Clock) -> MqttDriver | None:
+    """The driver of the site's MQTT broker, None when the site has none; its password is
+    read from GTB_MQTT_PASSWORD, never the site file. A TLS file that cannot be read is
+    said before anything starts."""
+    if site.mqtt is None:
+        return None
+    from protocols.mqtt import MqttDriver
+
+    points = [ref for ref in site.points() if ref.binding.protocol == "mqtt"]
+    client_id = site.mqtt.client_id or f"gtb-{site.id}"[:MAX_CLIENT_ID]
+    try:
+        return MqttDriver(site.mqtt, points, now=clock.now, client_id=client_id,
+                          password=os.environ.get(PASSWORD_ENV))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _bind_panel(site: Site, db: Path, clock: Clock, address: PanelAddress) -> PanelServer:

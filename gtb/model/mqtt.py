@@ -26,6 +26,9 @@ VALUE_FIELD = "{value}"
 PASSWORD_ENV = "GTB_MQTT_PASSWORD"
 """The environment variable holding the broker's password: never in the site file."""
 
+MAX_CLIENT_ID = 23
+"""Characters of a client id every MQTT 3.1.1 broker accepts (3.1.3.1)."""
+
 _KEY = r"[A-Za-z0-9_-]+"
 _INDEX = r"\[\d{1,6}\]"
 _JSON_PATH = re.compile(rf"^(?:{_KEY}|{_INDEX})(?:\.{_KEY}|{_INDEX})*$")
@@ -69,7 +72,7 @@ class MqttBroker(Model):
     key_file: Path | None = None
     username: str | None = Field(default=None, min_length=1, max_length=200,
                                  description=f"the password is read from {PASSWORD_ENV}")
-    client_id: str | None = Field(default=None, min_length=1, max_length=23,
+    client_id: str | None = Field(default=None, min_length=1, max_length=MAX_CLIENT_ID,
                                   pattern=r"^[A-Za-z0-9_-]+$",
                                   description="default gtb-<site id>; kept across "
                                   "restarts so that the broker keeps the session")
