@@ -4,14 +4,17 @@ a message becomes a value and a command becomes a payload (no broker needed)."""
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from ruamel.yaml import YAML
 
 from gtb.cli import main
 from gtb.config import parse_site
-from gtb.model.mqtt import MqttBinding, json_path_steps
+from gtb.model.mqtt import MqttBinding, MqttBroker, json_path_steps
+from gtb.model.points import Point
 from gtb.site_yaml import SiteFileError
 from protocols.mqtt import PayloadError, command_payload, extract
 
@@ -176,3 +179,19 @@ def test_gtb_check_counts_the_topics_and_locates_a_missing_broker(tmp_path: Path
     assert result.exit_code == 2
     assert (f"{bad}:19: buildings[salle].zones[grande].points[temperature].binding.protocol: "
             "an MQTT point needs the site's broker") in " ".join(result.output.split())
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "lorawan.md"
+
+
+def test_the_points_docs_lorawan_shows_are_valid() -> None:
+    """The Zigbee2MQTT valve and the Shelly TRV of docs/lorawan.md, as a site file takes
+    them, and the broker's settings."""
+    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.DOTALL)
+    points = [point for block in blocks if block.startswith("- id:")
+              for point in YAML(typ="safe").load(block)]
+    assert len(points) == 4
+    for point in points:
+        assert Point.model_validate(point).binding.protocol == "mqtt"
+    [broker] = [block for block in blocks if block.startswith("mqtt:")]
+    assert MqttBroker.model_validate(YAML(typ="safe").load(broker)["mqtt"]).tls
