@@ -40,48 +40,13 @@ from tests.mosquitto_rig import (
     Mosquitto,
     make_ca,
 )
+from tests.test_mqtt_points import site_text
 
 DEADLINE_S = 30.0
 """How long a condition may take to come true: generous, for a loaded 2-core machine."""
 
 VALVE = "site/vanne-1"
-
-SITE = f"""\
-id: essai
-name: Essai
-latitude: 48.1
-longitude: -1.6
-school_zone: B
-mqtt:
-  host: 127.0.0.1
-buildings:
-  - id: salle
-    name: Salle des fêtes
-    use: salle_des_fetes
-    floor_area_m2: 400
-    points:
-      - id: compteur
-        role: measurement
-        unit: kWh
-        binding: {{protocol: mqtt, topic: {DENIED_TOPIC}}}
-    zones:
-      - id: grande
-        name: Grande salle
-        area_m2: 300
-        points:
-          - id: temperature
-            role: zone_temperature
-            binding: {{protocol: mqtt, topic: {VALVE}, json_path: local_temperature,
-                      interval: 60}}
-          - id: consigne
-            role: heating_setpoint
-            binding:
-              protocol: mqtt
-              topic: {VALVE}
-              json_path: current_heating_setpoint
-              command_topic: {VALVE}/set
-              payload: '{{"current_heating_setpoint": {{value}}}}'
-"""
+SITE = site_text(broker="mqtt:\n  host: 127.0.0.1\n")
 POINTS = list(parse_site(SITE, "essai.yaml").points())
 REF = {ref.key.rsplit(".", 1)[1]: ref for ref in POINTS}
 _ids = itertools.count()
@@ -113,6 +78,15 @@ async def running(driver: MqttDriver) -> AsyncIterator[MqttDriver]:
         yield driver
     finally:
         await driver.stop()
+
+
+@asynccontextmanager
+async def connected(broker: Mosquitto, clock: SetClock, **settings: Any
+                    ) -> AsyncIterator[MqttDriver]:
+    """A driver of ``broker`` (``driver_for``), once it has connected and subscribed."""
+    async with running(driver_for(broker, clock, **settings)) as driver:
+        await until(lambda: driver.connected, "connected")
+        yield driver
 
 
 @asynccontextmanager
@@ -163,8 +137,7 @@ def test_a_value_is_read_with_its_arrival_time_and_goes_stale_after_two_missed(
     clock = SetClock()
 
     async def scenario() -> None:
-        async with running(driver_for(mosquitto, clock)) as driver:
-            await until(lambda: driver.connected, "connected")
+        async with connected(mosquitto, clock) as driver:
             assert "aucun message reçu" in (reading(driver, "temperature").error or "")
             arrived = clock.at
             await published_until_read(
@@ -198,8 +171,7 @@ def test_a_bad_payload_is_a_failed_reading_and_the_next_good_one_reads(
     clock = SetClock()
 
     async def scenario() -> None:
-        async with running(driver_for(mosquitto, clock)) as driver:
-            await until(lambda: driver.connected, "connected")
+        async with connected(mosquitto, clock) as driver:
             await published_until_read(driver, mosquitto, '{"local_temperature": 18}',
                                        "temperature", 18.0)
             async with device(mosquitto) as gateway:
@@ -220,9 +192,8 @@ def test_a_command_is_published_with_the_template(mosquitto: Mosquitto) -> None:
     clock = SetClock()
 
     async def scenario() -> None:
-        async with device(mosquitto) as gateway, running(driver_for(mosquitto, clock)) as driver:
+        async with device(mosquitto) as gateway, connected(mosquitto, clock) as driver:
             await gateway.subscribe(f"{VALVE}/set", qos=1)
-            await until(lambda: driver.connected, "connected")
             await driver.write(REF["consigne"], 21.5)
             message = await asyncio.wait_for(anext(aiter(gateway.messages)), DEADLINE_S)
             assert (message.topic.value, message.payload, message.retain) == (
@@ -253,8 +224,7 @@ def test_a_topic_the_access_list_denies_never_reads_and_the_others_do(
     clock = SetClock()
 
     async def scenario() -> None:
-        async with running(driver_for(mosquitto, clock)) as driver:
-            await until(lambda: driver.connected, "connected")
+        async with connected(mosquitto, clock) as driver:
             async with device(mosquitto) as gateway:
                 await gateway.publish(DENIED_TOPIC, "1234", qos=1)
             # Published once the broker acknowledged the denied one: it would come first.
@@ -273,8 +243,7 @@ def test_tls_with_the_brokers_ca_reads_and_an_unknown_ca_is_refused(
     stranger, _ = make_ca(tmp_path, "autre-ca")
 
     async def scenario() -> None:
-        async with running(driver_for(mosquitto, clock, tls=True)) as driver:
-            await until(lambda: driver.connected, "connected over TLS")
+        async with connected(mosquitto, clock, tls=True) as driver:
             await published_until_read(driver, mosquitto, '{"local_temperature": 16}',
                                        "temperature", 16.0)
         async with running(driver_for(mosquitto, clock, tls=True, ca_file=stranger)) as driver:
@@ -294,8 +263,7 @@ def test_after_a_broker_restart_the_driver_is_back_and_subscribed(
     clock = SetClock()
 
     async def scenario() -> None:
-        async with running(driver_for(mosquitto, clock)) as driver:
-            await until(lambda: driver.connected, "connected")
+        async with connected(mosquitto, clock) as driver:
             await published_until_read(driver, mosquitto, '{"local_temperature": 19}',
                                        "temperature", 19.0)
             await asyncio.to_thread(mosquitto.restart)
@@ -313,8 +281,7 @@ def test_with_the_broker_down_read_answers_at_once_and_says_why(
     clock = SetClock()
 
     async def scenario() -> None:
-        async with running(driver_for(mosquitto, clock)) as driver:
-            await until(lambda: driver.connected, "connected")
+        async with connected(mosquitto, clock) as driver:
             await published_until_read(driver, mosquitto, '{"local_temperature": 19}',
                                        "temperature", 19.0)
             await asyncio.to_thread(mosquitto.stop)

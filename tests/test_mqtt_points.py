@@ -16,7 +16,7 @@ from gtb.config import parse_site
 from gtb.model.mqtt import MqttBinding, MqttBroker, json_path_steps
 from gtb.model.points import Point
 from gtb.site_yaml import SiteFileError
-from protocols.mqtt import PayloadError, command_payload, extract
+from protocols.mqtt import Backoff, PayloadError, command_payload, extract
 
 BROKER = """\
 mqtt:
@@ -35,6 +35,11 @@ school_zone: B
     name: Salle des fêtes
     floor_area_m2: 400
     use: salle_des_fetes
+    points:
+      - id: compteur
+        role: measurement
+        unit: kWh
+        binding: {{protocol: mqtt, topic: secret/compteur}}
     zones:
       - id: grande
         name: Grande salle
@@ -46,19 +51,19 @@ school_zone: B
               protocol: mqtt
               topic: {topic}
               json_path: {json_path}
-              interval: 600
+              interval: 60
           - id: consigne
             role: heating_setpoint
             binding:
               protocol: mqtt
-              topic: zigbee2mqtt/vanne-1
+              topic: site/vanne-1
               json_path: current_heating_setpoint
-              command_topic: zigbee2mqtt/vanne-1/set
+              command_topic: site/vanne-1/set
               payload: '{payload}'
 """
 
 
-def site_text(*, broker: str = BROKER, topic: str = "zigbee2mqtt/vanne-1",
+def site_text(*, broker: str = BROKER, topic: str = "site/vanne-1",
               json_path: str = "local_temperature",
               payload: str = '{"current_heating_setpoint": {value}}') -> str:
     return SITE.format(broker=broker, topic=topic, json_path=json_path, payload=payload)
@@ -75,14 +80,15 @@ def test_a_site_with_mqtt_points_and_its_broker_is_valid() -> None:
     assert site.mqtt is not None and site.mqtt.address == "127.0.0.1:1883"
     setpoint = site.point("salle.grande.consigne").binding
     assert isinstance(setpoint, MqttBinding)
-    assert setpoint.writable and setpoint.endpoint == ("mqtt", "zigbee2mqtt/vanne-1", 0)
+    assert setpoint.writable and setpoint.endpoint == ("mqtt", "site/vanne-1", 0)
 
 
 def test_mqtt_points_without_a_broker_are_refused_at_each_binding() -> None:
     found = errors_of(site_text(broker=""))
     assert [(line, path) for line, path, _ in found] == [
-        (19, "buildings[salle].zones[grande].points[temperature].binding.protocol"),
-        (26, "buildings[salle].zones[grande].points[consigne].binding.protocol")]
+        (15, "buildings[salle].points[compteur].binding.protocol"),
+        (24, "buildings[salle].zones[grande].points[temperature].binding.protocol"),
+        (31, "buildings[salle].zones[grande].points[consigne].binding.protocol")]
     assert all("`mqtt:`" in message for _, _, message in found)
 
 
@@ -105,7 +111,7 @@ def test_a_bad_binding_is_refused_where_it_is_written(edit: dict[str, str], path
 
 
 def test_a_command_point_needs_a_command_topic() -> None:
-    text = site_text().replace("              command_topic: zigbee2mqtt/vanne-1/set\n", "")
+    text = site_text().replace("              command_topic: site/vanne-1/set\n", "")
     [(_, where, message)] = errors_of(text)
     assert where == "buildings[salle].zones[grande].points[consigne]"
     assert "without command_topic cannot be written" in message
@@ -171,13 +177,13 @@ def test_gtb_check_counts_the_topics_and_locates_a_missing_broker(tmp_path: Path
     good.write_text(site_text(), encoding="utf-8")
     result = runner.invoke(main, ["check", str(good)])
     assert result.exit_code == 0, result.output
-    assert ("2 points on 0 Modbus and 0 BACnet devices and 1 MQTT topic at 127.0.0.1:1883"
+    assert ("3 points on 0 Modbus and 0 BACnet devices and 2 MQTT topics at 127.0.0.1:1883"
             in " ".join(result.output.split()))
     bad = tmp_path / "sans-courtier.yaml"
     bad.write_text(site_text(broker=""), encoding="utf-8")
     result = runner.invoke(main, ["check", str(bad)])
     assert result.exit_code == 2
-    assert (f"{bad}:19: buildings[salle].zones[grande].points[temperature].binding.protocol: "
+    assert (f"{bad}:24: buildings[salle].zones[grande].points[temperature].binding.protocol: "
             "an MQTT point needs the site's broker") in " ".join(result.output.split())
 
 
@@ -195,3 +201,13 @@ def test_the_points_docs_lorawan_shows_are_valid() -> None:
         assert Point.model_validate(point).binding.protocol == "mqtt"
     [broker] = [block for block in blocks if block.startswith("mqtt:")]
     assert MqttBroker.model_validate(YAML(typ="safe").load(broker)["mqtt"]).tls
+
+
+def test_the_waits_before_reconnecting_double_up_to_their_cap_with_jitter() -> None:
+    backoff = Backoff(first=1.0, longest=60.0)
+    for failures, ceiling in [(0, 1.0), (1, 2.0), (3, 8.0), (6, 60.0), (1000, 60.0)]:
+        waits = [backoff.wait(failures) for _ in range(50)]
+        assert all(ceiling / 2 <= wait <= ceiling for wait in waits)
+        assert len(set(waits)) > 1  # jitter: engines that failed together part ways
+    with pytest.raises(ValueError, match="0 < first <= longest"):
+        Backoff(first=5.0, longest=1.0)
