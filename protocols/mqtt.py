@@ -165,10 +165,13 @@ class MqttDriver(Driver):
 
     def __init__(self, broker: MqttBroker, points: Sequence[PointRef], *,
                  now: Callable[[], datetime], client_id: str, password: str | None = None,
-                 backoff: Backoff = Backoff(), timeout_s: float = 10.0) -> None:
+                 backoff: Backoff = Backoff(), timeout_s: float = 10.0,
+                 write_timeout_s: float = 2.0) -> None:
         """``points``: every MQTT point of the site, whose topics are subscribed to;
         ``now``: the engine's clock (arrival times, staleness); ``password``: from the
-        environment (``GTB_MQTT_PASSWORD``), never the site file."""
+        environment (``GTB_MQTT_PASSWORD``), never the site file; ``timeout_s``: for
+        connecting and subscribing, in the background; ``write_timeout_s``: for the
+        broker's acknowledgement of a command, which the tick waits for."""
         self._broker = broker
         self._tls = tls_context(broker)
         self._now = now
@@ -176,6 +179,7 @@ class MqttDriver(Driver):
         self._password = password
         self._backoff = backoff
         self._timeout_s = timeout_s
+        self._write_timeout_s = write_timeout_s
         self._by_topic: dict[str, list[PointRef]] = defaultdict(list)
         for ref in points:
             self._by_topic[_binding(ref).topic].append(ref)
@@ -227,7 +231,7 @@ class MqttDriver(Driver):
             raise DeviceTimeout(self._unreachable().fr)
         try:
             await client.publish(binding.command_topic, payload, qos=binding.qos,
-                                 retain=binding.retain, timeout=self._timeout_s)
+                                 retain=binding.retain, timeout=self._write_timeout_s)
         except aiomqtt.MqttError as exc:
             raise DeviceTimeout(f"{point.key}: publishing on {binding.command_topic} "
                                 f"failed: {exc}") from None

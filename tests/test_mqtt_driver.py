@@ -20,6 +20,8 @@ from typing import Any
 import aiomqtt
 import click
 import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
 
 from gtb.cli.wiring import mqtt_driver
 from gtb.clock import SimulatedClock
@@ -110,7 +112,7 @@ def at_once(read: Coroutine[Any, Any, dict[str, Reading]]) -> dict[str, Reading]
     try:
         read.send(None)
     except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+        return done.value
     read.close()
     raise AssertionError("read() waited for something")
 
@@ -345,4 +347,22 @@ def test_a_tls_file_that_cannot_be_read_stops_the_start_with_its_field(tmp_path:
     site = parse_site(SITE.replace("  host: 127.0.0.1\n", "  host: 127.0.0.1\n  tls: true\n"
                                    f"  ca_file: {tmp_path / 'absent.crt'}\n"), "essai.yaml")
     with pytest.raises(click.ClickException, match=r"mqtt.ca_file .*absent.crt"):
-        mqtt_driver(site, SetClock())
+        mqtt_driver(site, SimulatedClock(datetime(2026, 12, 7, 9, 0, tzinfo=UTC)))
+
+
+class RefusingBroker:
+    """A fake, because Mosquitto 2.0 never refuses a subscription in its answer (EMQX or
+    HiveMQ answer 0x80 for a topic their access list denies): only ``subscribe``."""
+
+    async def subscribe(self, topics: list[tuple[str, int]], timeout: float
+                        ) -> list[ReasonCode]:
+        return [ReasonCode(PacketTypes.SUBACK, identifier=0x80 if topic == DENIED_TOPIC
+                           else 1) for topic, _ in topics]
+
+
+def test_a_subscription_refused_in_the_brokers_answer_is_said() -> None:
+    driver = driver_for(Mosquitto(Path("/nonexistent"), 1, 2, Path("ca.crt")), SetClock())
+    asyncio.run(driver._subscribe(RefusingBroker()))  # type: ignore[arg-type]
+    assert reading(driver, "compteur").error == (
+        f"le courtier refuse l'abonnement à {DENIED_TOPIC} (liste d'accès)")
+    assert "courtier MQTT" in (reading(driver, "temperature").error or "")  # not connected
