@@ -15,6 +15,7 @@ from gtb.cli import main
 from gtb.config import parse_site
 from gtb.model.mqtt import MqttBinding, MqttBroker, json_path_steps
 from gtb.model.points import Point
+from gtb.sim.devices import device_servers
 from gtb.site_yaml import SiteFileError
 from protocols.mqtt import Backoff, PayloadError, command_payload, extract
 
@@ -211,3 +212,10 @@ def test_the_waits_before_reconnecting_double_up_to_their_cap_with_jitter() -> N
         assert len(set(waits)) > 1  # jitter: engines that failed together part ways
     with pytest.raises(ValueError, match="0 < first <= longest"):
         Backoff(first=5.0, longest=1.0)
+
+
+def test_the_virtual_commune_says_it_does_not_simulate_mqtt_devices_yet() -> None:
+    site = parse_site(site_text(), "essai.yaml")
+    initial = {ref.key: 19.0 for ref in site.points()}
+    with pytest.raises(ValueError, match=r"does not simulate MQTT devices yet: salle\.compteur"):
+        device_servers(site, initial)
