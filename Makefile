@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed-stamp
 # Debian packages the tests start for real: InfluxDB 1.x and VictoriaMetrics (the history
 # is shipped to them), docker-compose (validates docker/compose.yaml; no Docker engine needed),
 # Chromium (Playwright drives /usr/bin/chromium for the panel's browser tests), curl (the
-# docs' command that creates an InfluxDB database runs as written). Installed without their
+# docs' command that creates an InfluxDB database runs as written), Mosquitto (the MQTT
+# driver's broker, with a password file, an ACL and TLS). Installed without their
 # recommended packages, their services neither started nor enabled.
 TEST_DEBS := influxdb victoria-metrics docker-compose chromium curl mosquitto
 
