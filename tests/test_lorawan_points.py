@@ -9,15 +9,28 @@ sets, so that staleness is shown without waiting.
 
 from __future__ import annotations
 
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from gtb.cli import main
+from gtb.cli.wiring import mqtt_driver
+from gtb.clock import SimulatedClock
 from gtb.config import parse_site
+from gtb.engine import Engine
 from gtb.model.lorawan import LorawanBinding
+from gtb.model.mqtt import PASSWORD_ENV, MqttBroker
 from gtb.site_yaml import SiteFileError
+from gtb.store import Store
+from protocols.base import Reading
+from protocols.lorawan_points import LorawanPoints
+from protocols.mqtt import Backoff, MqttDriver
+from tests.mosquitto_rig import ENGINE_PASSWORD, ENGINE_USER, Mosquitto
+from tests.test_mqtt_driver import SetClock, at_once, device, running, until
 
 CHIRPSTACK_APP = "17c82e96-be03-4f38-aef3-f83d48582d97"
 VALVE_EUI = "0101010101010101"
@@ -152,3 +165,177 @@ def test_gtb_check_counts_the_lorawan_devices(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert f"{bad}:32: {TEMPERATURE}.device: no LoRaWAN device 'vanne-9'" in " ".join(
         result.output.split())
+
+
+# --- uplinks through the broker ------------------------------------------------------------
+
+DATA = Path(__file__).resolve().parent / "data" / "lorawan"
+BROKER_SITE = parse_site(site_text(), "essai.yaml")
+REFS = {ref.point.id: ref for ref in BROKER_SITE.points()}
+VALVE_TOPICS = BROKER_SITE.lorawan[0].topics
+SENSOR_TOPICS = BROKER_SITE.lorawan[1].topics
+
+
+def chirpstack_up(f_cnt: int, sent: datetime, temperature: float,
+                  gateway: tuple[str, float] = ("0016c001f153a14c", -80.0)) -> bytes:
+    """ChirpStack's documented ``up`` event, with a counter, a time, a decoded object and
+    the gateway that heard it."""
+    message = json.loads((DATA / "chirpstack-up.json").read_text(encoding="utf-8"))
+    message.update(fCnt=f_cnt, time=sent.isoformat(), object={"temperature": temperature})
+    message["rxInfo"][0].update(gatewayId=gateway[0], rssi=gateway[1])
+    return json.dumps(message).encode()
+
+
+def tts_up(f_cnt: int, luminosity: float) -> bytes:
+    """The Things Stack's documented ``up`` message, with a counter and a decoded payload."""
+    message = json.loads((DATA / "tts-up.json").read_text(encoding="utf-8"))
+    message["uplink_message"].update(f_cnt=f_cnt, decoded_payload={"luminosity": luminosity})
+    return json.dumps(message).encode()
+
+
+def lorawan_driver(broker: Mosquitto, clock: SetClock) -> tuple[MqttDriver, LorawanPoints]:
+    lorawan = LorawanPoints(BROKER_SITE.lorawan, list(REFS.values()), BROKER_SITE.tz)
+    settings = MqttBroker(host="127.0.0.1", port=broker.port, username=ENGINE_USER)
+    driver = MqttDriver(settings, list(REFS.values()), now=clock.now, client_id="gtb-lorawan",
+                        password=ENGINE_PASSWORD, lorawan=lorawan, backoff=Backoff(0.05, 0.5),
+                        timeout_s=5.0)
+    return driver, lorawan
+
+
+def read(driver: MqttDriver, name: str) -> Reading:
+    return at_once(driver.read([REFS[name]]))[REFS[name].key]
+
+
+def test_uplinks_are_read_at_their_arrival_without_duplicates_or_late_ones(
+        mosquitto: Mosquitto) -> None:
+    """The fake network server publishes as ChirpStack: an uplink, the same one through a
+    second gateway, a newer one, then one that was sent before it; then nothing."""
+    clock = SetClock()
+    sent = datetime(2026, 12, 7, 7, 59, 58, tzinfo=UTC)
+    driver, lorawan = lorawan_driver(mosquitto, clock)
+    tracker = lorawan.trackers["vanne-1"]
+
+    async def scenario() -> None:
+        async with running(driver), device(mosquitto) as server:
+            await until(lambda: driver.connected, "connected")
+            assert read(driver, "temperature").error == (
+                "vanne-1 : aucune remontée reçue depuis le démarrage")
+            first = clock.at
+            await server.publish(VALVE_TOPICS[0], chirpstack_up(10, sent, 19.5), qos=1)
+            await until(lambda: tracker.last_f_cnt == 10, "the first uplink taken")
+            assert read(driver, "temperature") == Reading(19.5, at=first)
+            assert read(driver, "rssi") == Reading(-80.0, at=first)
+
+            clock.at += timedelta(seconds=2)
+            await server.publish(VALVE_TOPICS[0], chirpstack_up(
+                10, sent, 19.5, ("00800000a00016b6", -60.0)), qos=1)
+            await until(lambda: tracker.duplicates == 1, "the duplicate seen")
+            assert read(driver, "rssi") == Reading(-80.0, at=first)
+
+            clock.at = first + timedelta(seconds=600)
+            await server.publish(VALVE_TOPICS[0], chirpstack_up(
+                12, sent + timedelta(seconds=600), 20.0), qos=1)
+            await until(lambda: tracker.last_f_cnt == 12, "the newer uplink taken")
+            clock.at += timedelta(seconds=10)
+            await server.publish(VALVE_TOPICS[0], chirpstack_up(
+                11, sent + timedelta(seconds=300), 18.0), qos=1)
+            await until(lambda: tracker.late == 1, "the late uplink seen")
+            newer = first + timedelta(seconds=600)
+            assert read(driver, "temperature") == Reading(20.0, at=newer)
+            assert tracker.lost == 0  # 11 was missing, and came
+
+            clock.at = newer + timedelta(seconds=1199)  # one expected uplink missed: usual
+            assert read(driver, "temperature") == Reading(20.0, at=newer)
+            clock.at = newer + timedelta(seconds=1200)
+            assert read(driver, "temperature").error == (
+                "vanne-1 : aucune remontée depuis 09:10 (attendue toutes les 10 min)")
+            assert read(driver, "luminosite").error == (
+                "capteur-1 : aucune remontée reçue depuis le démarrage")
+
+    asyncio.run(scenario())
+
+
+def test_battery_a_bad_message_and_a_rejoin(mosquitto: Mosquitto) -> None:
+    """The fake network server publishes as both: ChirpStack's status (the battery), The
+    Things Stack's uplinks, a message that is not JSON, a join and a counter from 0."""
+    clock = SetClock()
+    driver, lorawan = lorawan_driver(mosquitto, clock)
+    tracker = lorawan.trackers["capteur-1"]
+    status = (DATA / "chirpstack-status.json").read_bytes()
+
+    async def scenario() -> None:
+        async with running(driver), device(mosquitto) as server:
+            await until(lambda: driver.connected, "connected")
+            await server.publish(VALVE_TOPICS[2], status, qos=1)
+            await until(lambda: read(driver, "batterie").ok, "the status read")
+            assert read(driver, "batterie") == Reading(88.3, at=clock.at)
+
+            await server.publish(SENSOR_TOPICS[0], tts_up(41, 0.64), qos=1)
+            await until(lambda: tracker.last_f_cnt == 41, "the uplink taken")
+            assert read(driver, "luminosite") == Reading(64.0, at=clock.at)
+
+            await server.publish(SENSOR_TOPICS[0], b"<html>502 Bad Gateway</html>", qos=1)
+            await until(lambda: not read(driver, "luminosite").ok, "the bad message read")
+            assert (read(driver, "luminosite").error or "").startswith(
+                "capteur-1 : message illisible du serveur de réseau (v3/app1@tenant1/devices/"
+                "dev1/up: not a JSON document")
+
+            await server.publish(SENSOR_TOPICS[1], b'{"end_device_ids": {}}', qos=1)
+            clock.at += timedelta(seconds=900)
+            await server.publish(SENSOR_TOPICS[0], tts_up(0, 0.5), qos=1)
+            await until(lambda: tracker.resets == 1, "the new sequence taken")
+            assert read(driver, "luminosite") == Reading(50.0, at=clock.at)
+
+    asyncio.run(scenario())
+
+
+def test_the_engines_own_codec_reads_the_frames_bytes() -> None:
+    """A WT101 whose network server has no codec: the engine decodes its bytes (the maker's
+    sample); no broker needed, the messages are handed over as the driver would."""
+    site = parse_site(site_text(devices=DEVICES.replace(
+        "    interval_s: 600\n", "    interval_s: 600\n    codec: milesight-wt101\n")
+        .replace(VALVE_EUI, "24e124714c123456")), "essai.yaml")
+    refs = [ref for ref in site.points() if ref.point.id in ("temperature", "batterie")]
+    lorawan = LorawanPoints(site.lorawan, refs, site.tz)
+    at = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    uplink = (DATA / "chirpstack-up-wt101.json").read_bytes()
+    assert lorawan.receive(site.lorawan[0].topics[0], uplink, at)
+    assert [lorawan.reading(ref, at) for ref in refs] == [Reading(26.6, at=at),
+                                                           Reading(97.0, at=at)]
+    assert not lorawan.receive("application/x/device/0101010101010101/event/up", b"", at)
+
+
+def test_the_engine_samples_an_uplink_at_its_arrival(
+        mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``gtb run``'s wiring: one driver for the broker's MQTT and LoRaWAN points; a tick
+    stores the valve's temperature at the uplink's arrival, not the tick's."""
+    site = parse_site(site_text(broker=f"mqtt:\n  host: 127.0.0.1\n  port: {mosquitto.port}\n"
+                                f"  username: {ENGINE_USER}\n"), "essai.yaml")
+    monkeypatch.setenv(PASSWORD_ENV, ENGINE_PASSWORD)
+    clock = SimulatedClock(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    driver = mqtt_driver(site, clock)
+    assert driver is not None
+    store = Store(tmp_path / "gtb.db")
+    key = site.point("salle.grande.temperature").key
+
+    async def scenario() -> None:
+        engine = Engine(site, store, {"mqtt": driver, "lorawan": driver}, clock)
+        async with device(mosquitto) as server:
+            await engine.start()
+            try:
+                await until(lambda: driver.connected, "connected")
+                arrived = clock.now()
+                await server.publish(VALVE_TOPICS[0], chirpstack_up(3, arrived, 18.5), qos=1)
+                await until(lambda: at_once(driver.read([site.point(key)]))[key].ok,
+                            "the uplink read")
+                clock.advance(30)
+                await engine.tick()
+            finally:
+                await engine.stop()
+        sample = store.samples.latest(key)
+        assert sample is not None and (sample.ts, sample.value) == (arrived, 18.5)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()
