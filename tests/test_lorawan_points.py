@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from ruamel.yaml import YAML
 
 from gtb.cli import main
 from gtb.cli.wiring import mqtt_driver
 from gtb.clock import SimulatedClock
 from gtb.config import parse_site
 from gtb.engine import Engine
-from gtb.model.lorawan import LorawanBinding
+from gtb.model.lorawan import LorawanBinding, LorawanDevice
 from gtb.model.mqtt import PASSWORD_ENV, MqttBroker
+from gtb.model.points import Point
 from gtb.site_yaml import SiteFileError
 from gtb.store import Store
 from protocols.base import Reading
@@ -339,3 +342,17 @@ def test_the_engine_samples_an_uplink_at_its_arrival(
         asyncio.run(scenario())
     finally:
         store.close()
+
+
+def test_the_devices_and_points_docs_lorawan_shows_are_valid() -> None:
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "lorawan.md").read_text(
+        encoding="utf-8")
+    [block] = [block for block in re.findall(r"```yaml\n(.*?)```", docs, re.DOTALL)
+               if block.startswith("lorawan:")]
+    example = YAML(typ="safe").load(block)
+    devices = [LorawanDevice.model_validate(entry) for entry in example["lorawan"]]
+    points = [Point.model_validate(entry) for entry in example["points"]]
+    bindings = [point.binding for point in points]
+    assert {binding.device for binding in bindings if isinstance(binding, LorawanBinding)
+            } == {device.id for device in devices} and len(bindings) == 4
+    assert devices[1].topics[0] == "v3/ecole-capteurs@syndicat-35/devices/co2-classe-1/up"
