@@ -9,22 +9,36 @@ late one never overwrites newer values, a reset (a rejoin) starts a new sequence
 device is stale when it misses two expected uplinks, by its own interval, not by the
 polling rule of BACnet. A message that cannot be read never raises: its reason is kept for
 the device's points until the next good uplink.
+
+A command becomes a downlink in the network server's format, which the server holds until
+the device's next uplink (class A); the device's downlinks are counted per local day and
+refused beyond its budget. The point reads as waiting until an uplink reports the value
+commanded; the same value again, while it waits or once reported, sends nothing.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from gtb.model import PointRef
 from gtb.model.lorawan import LorawanBinding, LorawanDevice
 from gtb.texts import Reason
-from protocols.base import Reading
-from protocols.lorawan import DeviceEvent, Uplink, UplinkError, parse
-from protocols.lorawan_devices import wt101_decode
+from protocols.base import DeviceRejected, Reading
+from protocols.lorawan import (
+    DeviceEvent,
+    Downlink,
+    Uplink,
+    UplinkError,
+    chirpstack_downlink,
+    parse,
+    tts_downlink,
+)
+from protocols.lorawan_devices import wt101_decode, wt101_set_target
 from protocols.lorawan_tracking import UplinkTracker
 
 _QUOTED = 60
@@ -38,6 +52,26 @@ class _Latest:
     at: datetime
     value: float | None
     error: Reason | None
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A command published, waiting for an uplink that reports it: ``value`` as
+    commanded, ``expected`` as the device will report it (the WT101 takes whole
+    degrees)."""
+
+    value: float
+    expected: float
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class PlannedDownlink:
+    """What to publish for a command: the network server's topic and JSON."""
+
+    topic: str
+    payload: bytes
+    expected: float
 
 
 class LorawanPoints:
@@ -60,6 +94,8 @@ class LorawanPoints:
                          for device in devices}
         """Each device's frame counters: duplicates, late and lost uplinks, resets."""
         self._latest: dict[str, _Latest] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._sent: dict[str, tuple[date, int]] = {}
 
     @property
     def topics(self) -> list[str]:
@@ -86,21 +122,58 @@ class LorawanPoints:
         return True
 
     def reading(self, ref: PointRef, now: datetime) -> Reading:
-        """The point's latest value with its arrival time, or why there is none."""
+        """The point's latest value with its arrival time, or why there is none: its
+        device silent, a command waiting for its report, no uplink yet, a bad message."""
         device = self._devices[lorawan_binding(ref).device]
-        latest = self._latest.get(ref.key)
-        if latest is None:
-            return Reading.failed(Reason.of("lorawan.nothing_yet", device=device.id).fr)
-        if latest.error is not None:
-            return Reading.failed(latest.error.fr)
         tracker = self.trackers[device.id]
         if tracker.stale(now) and tracker.last_arrival is not None:
             return Reading.failed(Reason.of(
                 "lorawan.silent", device=device.id, at=now.astimezone(self._tz),
                 since=tracker.last_arrival.astimezone(self._tz),
                 interval=device.interval_s / 60).fr)
+        pending = self._pending.get(ref.key)
+        if pending is not None:
+            return Reading.failed(Reason.of(
+                "lorawan.waiting", device=device.id, value=pending.value,
+                at=now.astimezone(self._tz), sent=pending.sent_at.astimezone(self._tz)).fr)
+        latest = self._latest.get(ref.key)
+        if latest is None:
+            return Reading.failed(Reason.of("lorawan.nothing_yet", device=device.id).fr)
+        if latest.error is not None:
+            return Reading.failed(latest.error.fr)
         assert latest.value is not None
         return Reading(latest.value, at=latest.at)
+
+    def downlinks_today(self, device_id: str, now: datetime) -> int:
+        """The device's downlinks published on the local day of ``now``."""
+        day, count = self._sent.get(device_id, (None, 0))
+        return count if day == now.astimezone(self._tz).date() else 0
+
+    def downlink(self, ref: PointRef, value: float, now: datetime) -> PlannedDownlink | None:
+        """The downlink that commands ``value``; ``None`` when it is the value already
+        waiting, or the one the device reports with none waiting. ``DeviceRejected`` when
+        the device's downlinks of the day are spent, or its codec cannot encode it."""
+        binding = lorawan_binding(ref)
+        device = self._devices[binding.device]
+        planned = _encoded(device, binding, value)
+        pending, latest = self._pending.get(ref.key), self._latest.get(ref.key)
+        already = pending.expected if pending is not None else (
+            None if latest is None else latest.value)
+        if already is not None and math.isclose(already, planned.expected, abs_tol=1e-6):
+            return None
+        if self.downlinks_today(device.id, now) >= device.downlinks_per_day:
+            raise DeviceRejected(Reason.of(
+                "lorawan.budget", device=device.id, budget=device.downlinks_per_day,
+                day=now.astimezone(self._tz).date(), value=value).fr)
+        return planned
+
+    def published(self, ref: PointRef, value: float, planned: PlannedDownlink,
+                  now: datetime) -> None:
+        """Count a downlink the broker took, and wait for an uplink that reports it."""
+        device = lorawan_binding(ref).device
+        self._sent[device] = (now.astimezone(self._tz).date(),
+                              self.downlinks_today(device, now) + 1)
+        self._pending[ref.key] = _Pending(value, planned.expected, now)
 
     def _uplink(self, device: LorawanDevice, uplink: Uplink) -> None:
         if not self.trackers[device.id].observe(uplink).current:
@@ -116,8 +189,12 @@ class LorawanPoints:
                     found=str(exc)[:_QUOTED]))
                 continue
             if raw is not None:
-                self._latest[ref.key] = _Latest(uplink.received_at,
-                                                raw * binding.scale + binding.offset, None)
+                value = raw * binding.scale + binding.offset
+                self._latest[ref.key] = _Latest(uplink.received_at, value, None)
+                pending = self._pending.get(ref.key)
+                if pending is not None and math.isclose(value, pending.expected,
+                                                        abs_tol=1e-6):
+                    del self._pending[ref.key]
             elif ref.key not in self._latest or self._latest[ref.key].error is not None:
                 self._latest[ref.key] = _Latest(uplink.received_at, None, Reason.of(
                     "lorawan.no_field", device=device.id, field=binding.field))
@@ -136,6 +213,26 @@ class LorawanPoints:
     def _say(self, device: LorawanDevice, at: datetime, reason: Reason) -> None:
         for ref in self._points[device.id]:
             self._latest[ref.key] = _Latest(at, None, reason)
+
+
+def _encoded(device: LorawanDevice, binding: LorawanBinding, value: float) -> PlannedDownlink:
+    """The downlink that commands ``value``, and the value the device will report for it."""
+    raw = (value - binding.offset) / binding.scale
+    try:
+        if device.codec == "milesight-wt101":
+            downlink, reported = wt101_set_target(raw), float(round(raw))
+        else:
+            assert binding.command_field is not None and binding.command_port is not None
+            downlink = Downlink(binding.command_port, fields={binding.command_field: raw})
+            reported = raw
+        if device.network_server == "chirpstack":
+            topic, payload = chirpstack_downlink(device.application, device.name, downlink)
+        else:  # a newer setpoint replaces one still waiting in the queue
+            topic, payload = tts_downlink(device.application, device.name, downlink,
+                                          tenant=device.tenant, replace=True)
+    except ValueError as exc:
+        raise DeviceRejected(f"{device.id}: {exc}") from None
+    return PlannedDownlink(topic, payload, reported * binding.scale + binding.offset)
 
 
 def _decoded(device: LorawanDevice, uplink: Uplink) -> Mapping[str, Any]:

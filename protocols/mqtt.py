@@ -227,6 +227,9 @@ class MqttDriver(Driver):
         return {ref.key: self._reading(ref, now) for ref in points}
 
     async def write(self, point: PointRef, value: float) -> None:
+        if isinstance(point.binding, LorawanBinding):
+            await self._command_lorawan(point, value)
+            return
         binding = _binding(point)
         if binding.command_topic is None:
             raise DeviceRejected(f"{point.key}: no command_topic to publish on")
@@ -234,27 +237,43 @@ class MqttDriver(Driver):
             payload = command_payload(binding, value)
         except ValueError as exc:
             raise DeviceRejected(f"{point.key}: {exc}") from None
+        await self._publish(point, binding.command_topic, payload, qos=binding.qos,
+                            retain=binding.retain)
+
+    async def _command_lorawan(self, point: PointRef, value: float) -> None:
+        """Publish the downlink at once: the network server holds it until the device's
+        next uplink (class A). Counted against the device's budget once the broker took
+        it; nothing is published for a value already waiting or reported."""
+        if self._lorawan is None:
+            raise TypeError(f"{point.key}: the driver has no LoRaWAN devices")
+        now = self._now()
+        planned = self._lorawan.downlink(point, value, now)
+        if planned is None:
+            return
+        await self._publish(point, planned.topic, planned.payload, qos=1, retain=False)
+        self._lorawan.published(point, value, planned, now)
+
+    async def _publish(self, point: PointRef, topic: str, payload: str | bytes, *, qos: int,
+                       retain: bool) -> None:
         client = self._client
         if client is None:
             raise DeviceTimeout(self._unreachable().fr)
         try:
-            await client.publish(binding.command_topic, payload, qos=binding.qos,
-                                 retain=binding.retain, timeout=self._write_timeout_s)
+            await client.publish(topic, payload, qos=qos, retain=retain,
+                                 timeout=self._write_timeout_s)
         except aiomqtt.MqttError as exc:
-            raise DeviceTimeout(f"{point.key}: publishing on {binding.command_topic} "
-                                f"failed: {exc}") from None
+            raise DeviceTimeout(f"{point.key}: publishing on {topic} failed: {exc}") from None
 
     async def release(self, point: PointRef) -> None:
-        """Nothing to do: MQTT has no command priorities, so the device keeps the last
-        value published. Publishes nothing."""
-        _binding(point)
+        """Nothing to do: MQTT and LoRaWAN have no command priorities, so the device
+        keeps the last value published. Publishes nothing."""
+        _ours(point)
 
     async def verify(self, point: PointRef) -> list[BindingProblem]:
         """Nothing to ask: a device publishes when it wants, and the site file already
         said everything its binding can be checked for. A subscription the broker refuses
         reads as such."""
-        if not isinstance(point.binding, MqttBinding | LorawanBinding):
-            raise TypeError(f"{point.key} is not an MQTT or LoRaWAN point")
+        _ours(point)
         return []
 
     # -- what a point reads -----------------------------------------------------------------
@@ -358,6 +377,11 @@ def _bytes(payload: Any) -> bytes:
     if isinstance(payload, bytes | bytearray):
         return bytes(payload)
     return b"" if payload is None else str(payload).encode("utf-8")
+
+
+def _ours(point: PointRef) -> None:
+    if not isinstance(point.binding, MqttBinding | LorawanBinding):
+        raise TypeError(f"{point.key} is not an MQTT or LoRaWAN point")
 
 
 def _binding(point: PointRef) -> MqttBinding:

@@ -10,11 +10,14 @@ sets, so that staleness is shown without waiting.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import aiomqtt
 import pytest
 from click.testing import CliRunner
 from ruamel.yaml import YAML
@@ -24,12 +27,13 @@ from gtb.cli.wiring import mqtt_driver
 from gtb.clock import SimulatedClock
 from gtb.config import parse_site
 from gtb.engine import Engine
+from gtb.model import PointRef, Site
 from gtb.model.lorawan import LorawanBinding, LorawanDevice
 from gtb.model.mqtt import PASSWORD_ENV, MqttBroker
 from gtb.model.points import Point
 from gtb.site_yaml import SiteFileError
 from gtb.store import Store
-from protocols.base import Reading
+from protocols.base import DeviceRejected, Reading
 from protocols.lorawan_points import LorawanPoints
 from protocols.mqtt import Backoff, MqttDriver
 from tests.mosquitto_rig import ENGINE_PASSWORD, ENGINE_USER, Mosquitto
@@ -84,12 +88,36 @@ school_zone: B
             role: measurement
             unit: lx
             binding: {{protocol: lorawan, device: capteur-1, field: luminosity, scale: 100}}
+{commands}"""
+
+HEAD = """\
+  - id: tete-1
+    network_server: tts
+    application: app1
+    device_id: tete-1
+    interval_s: 600
+    codec: milesight-wt101
+"""
+
+VALVE_COMMAND = """\
+          - id: consigne
+            role: heating_setpoint
+            binding: {protocol: lorawan, device: vanne-1, field: setpoint,
+                      command_field: setpoint, command_port: 10}
+"""
+
+COMMANDS = VALVE_COMMAND + """\
+          - id: consigne-tete
+            role: heating_setpoint
+            binding: {protocol: lorawan, device: tete-1, field: target_temperature,
+                      command_field: target_temperature}
 """
 
 
 def site_text(*, broker: str = "mqtt:\n  host: 127.0.0.1\n", devices: str = DEVICES,
-              device: str = "vanne-1", field: str = "temperature") -> str:
-    return SITE.format(broker=broker, devices=devices, device=device, field=field)
+              device: str = "vanne-1", field: str = "temperature", commands: str = "") -> str:
+    return SITE.format(broker=broker, devices=devices, device=device, field=field,
+                       commands=commands)
 
 
 def errors_of(text: str) -> list[tuple[int, str, str]]:
@@ -196,10 +224,13 @@ def tts_up(f_cnt: int, luminosity: float) -> bytes:
     return json.dumps(message).encode()
 
 
-def lorawan_driver(broker: Mosquitto, clock: SetClock) -> tuple[MqttDriver, LorawanPoints]:
-    lorawan = LorawanPoints(BROKER_SITE.lorawan, list(REFS.values()), BROKER_SITE.tz)
+def lorawan_driver(broker: Mosquitto, clock: SetClock, site: Site = BROKER_SITE
+                   ) -> tuple[MqttDriver, LorawanPoints]:
+    """The driver of the site's LoRaWAN points, and those points as it feeds them."""
+    refs = list(site.points())
+    lorawan = LorawanPoints(site.lorawan, refs, site.tz)
     settings = MqttBroker(host="127.0.0.1", port=broker.port, username=ENGINE_USER)
-    driver = MqttDriver(settings, list(REFS.values()), now=clock.now, client_id="gtb-lorawan",
+    driver = MqttDriver(settings, refs, now=clock.now, client_id="gtb-lorawan",
                         password=ENGINE_PASSWORD, lorawan=lorawan, backoff=Backoff(0.05, 0.5),
                         timeout_s=5.0)
     return driver, lorawan
@@ -311,9 +342,11 @@ def test_the_engines_own_codec_reads_the_frames_bytes() -> None:
 def test_the_engine_samples_an_uplink_at_its_arrival(
         mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``gtb run``'s wiring: one driver for the broker's MQTT and LoRaWAN points; a tick
-    stores the valve's temperature at the uplink's arrival, not the tick's."""
+    stores the valve's temperature at the uplink's arrival, not the tick's, and sends the
+    programme's setpoint as a downlink."""
     site = parse_site(site_text(broker=f"mqtt:\n  host: 127.0.0.1\n  port: {mosquitto.port}\n"
-                                f"  username: {ENGINE_USER}\n"), "essai.yaml")
+                                f"  username: {ENGINE_USER}\n", commands=VALVE_COMMAND),
+                      "essai.yaml")
     monkeypatch.setenv(PASSWORD_ENV, ENGINE_PASSWORD)
     clock = SimulatedClock(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
     driver = mqtt_driver(site, clock)
@@ -324,6 +357,7 @@ def test_the_engine_samples_an_uplink_at_its_arrival(
     async def scenario() -> None:
         engine = Engine(site, store, {"mqtt": driver, "lorawan": driver}, clock)
         async with device(mosquitto) as server:
+            await server.subscribe("application/+/device/+/command/down", qos=1)
             await engine.start()
             try:
                 await until(lambda: driver.connected, "connected")
@@ -333,10 +367,13 @@ def test_the_engine_samples_an_uplink_at_its_arrival(
                             "the uplink read")
                 clock.advance(30)
                 await engine.tick()
+                topic, downlink = await next_message(server)
             finally:
                 await engine.stop()
         sample = store.samples.latest(key)
         assert sample is not None and (sample.ts, sample.value) == (arrived, 18.5)
+        assert topic.endswith(f"/device/{VALVE_EUI}/command/down")
+        assert downlink["object"]["setpoint"] >= 7
 
     try:
         asyncio.run(scenario())
@@ -356,3 +393,105 @@ def test_the_devices_and_points_docs_lorawan_shows_are_valid() -> None:
     assert {binding.device for binding in bindings if isinstance(binding, LorawanBinding)
             } == {device.id for device in devices} and len(bindings) == 4
     assert devices[1].topics[0] == "v3/ecole-capteurs@syndicat-35/devices/co2-classe-1/up"
+
+
+# --- commands --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("old", "new", "path", "said"), [
+    ("command_field: target_temperature}", "command_field: valve_opening}",
+     "points[consigne-tete].binding.command_field", "encodes target_temperature only"),
+    ("command_field: target_temperature}", "command_field: target_temperature, "
+     "command_port: 85}", "points[consigne-tete].binding.command_port", "its own port (85)"),
+    ("command_field: setpoint, command_port: 10}", "command_field: setpoint}",
+     "points[consigne].binding.command_field", "needs its command_port"),
+    ("field: setpoint,\n                      command_field: setpoint, command_port: 10",
+     "field: setpoint", "points[consigne]", "device vanne-1 without command_field cannot be"),
+])
+def test_a_command_its_devices_codec_cannot_encode_is_refused(old: str, new: str, path: str,
+                                                              said: str) -> None:
+    text = site_text(devices=DEVICES + HEAD, commands=COMMANDS.replace(old, new))
+    [(_, where, message)] = errors_of(text)
+    assert where == f"buildings[salle].zones[grande].{path}" and said in message
+
+
+COMMAND_SITE = parse_site(site_text(devices=DEVICES + HEAD, commands=COMMANDS), "essai.yaml")
+COMMAND_REFS = {ref.point.id: ref for ref in COMMAND_SITE.points()}
+
+
+async def next_message(server: aiomqtt.Client) -> tuple[str, Any]:
+    message = await asyncio.wait_for(anext(aiter(server.messages)), 30)
+    return message.topic.value, json.loads(bytes(message.payload))  # type: ignore[arg-type]
+
+
+def test_a_command_is_a_downlink_in_each_servers_format_and_waits_for_its_report(
+        mosquitto: Mosquitto) -> None:
+    """The fake network server takes the downlinks (ChirpStack's ``command/down``, The
+    Things Stack's ``down/replace``) and publishes the uplink that reports the value."""
+    clock = SetClock()
+    driver, lorawan = lorawan_driver(mosquitto, clock, COMMAND_SITE)
+    consigne, tete = COMMAND_REFS["consigne"], COMMAND_REFS["consigne-tete"]
+
+    def reads(ref: PointRef) -> Reading:
+        return at_once(driver.read([ref]))[ref.key]
+
+    async def scenario() -> None:
+        async with device(mosquitto) as server, running(driver):
+            await server.subscribe("application/+/device/+/command/down", qos=1)
+            await server.subscribe("v3/+/devices/+/down/+", qos=1)
+            await until(lambda: driver.connected, "connected")
+            await driver.write(consigne, 21.5)
+            assert await next_message(server) == (
+                f"application/{CHIRPSTACK_APP}/device/{VALVE_EUI}/command/down",
+                {"devEui": VALVE_EUI, "confirmed": False, "fPort": 10,
+                 "object": {"setpoint": 21.5}})
+            waiting = ("vanne-1 : 21,5 envoyé à 09:00, en attente d'une remontée qui le "
+                       "confirme (l'appareil le reçoit après sa prochaine remontée)")
+            assert reads(consigne).error == waiting
+            await driver.write(consigne, 21.5)  # already waiting: nothing sent
+            await driver.write(tete, 21.4)  # the WT101 takes whole degrees
+            assert await next_message(server) == (
+                "v3/app1/devices/tete-1/down/replace",
+                {"downlinks": [{"f_port": 85, "priority": "NORMAL", "confirmed": False,
+                                "frm_payload": base64.b64encode(
+                                    bytes.fromhex("FFB1150A00")).decode()}]})
+
+            clock.at += timedelta(minutes=10)  # the uplink that takes the downlink
+            report = chirpstack_up(5, clock.at, 19.0)
+            await server.publish(VALVE_TOPICS[0], report, qos=1)
+            await until(lambda: reads(COMMAND_REFS["temperature"]).ok, "the uplink read")
+            assert reads(consigne).error == waiting
+            clock.at += timedelta(minutes=10)  # the next one reports it applied
+            message = json.loads(chirpstack_up(6, clock.at, 19.2))
+            message["object"]["setpoint"] = 21.5
+            await server.publish(VALVE_TOPICS[0], json.dumps(message), qos=1)
+            await until(lambda: reads(consigne).ok, "the report read")
+            assert reads(consigne) == Reading(21.5, at=clock.at)
+            assert lorawan.downlinks_today("vanne-1", clock.at) == 1
+
+    asyncio.run(scenario())
+
+
+def test_the_daily_budget_refuses_the_eleventh_downlink_until_the_next_local_day(
+        mosquitto: Mosquitto) -> None:
+    clock = SetClock()
+    clock.at = datetime(2026, 12, 7, 22, 50, tzinfo=UTC)  # 23:50 in Paris
+    driver, lorawan = lorawan_driver(mosquitto, clock, COMMAND_SITE)
+    consigne = COMMAND_REFS["consigne"]
+
+    async def scenario() -> None:
+        async with device(mosquitto) as server, running(driver):
+            await server.subscribe("application/+/device/+/command/down", qos=1)
+            await until(lambda: driver.connected, "connected")
+            for value in [19.0, 20.0] * 5:
+                await driver.write(consigne, value)
+                assert (await next_message(server))[1]["object"] == {"setpoint": value}
+            with pytest.raises(DeviceRejected) as refused:
+                await driver.write(consigne, 21.0)
+            assert str(refused.value) == (
+                "vanne-1 : les 10 envois radio du 07/12/2026 sont faits, 21 n'est pas envoyé")
+            clock.at += timedelta(minutes=11)  # 00:01 in Paris: a new day
+            await driver.write(consigne, 21.0)
+            assert (await next_message(server))[1]["object"] == {"setpoint": 21.0}
+            assert lorawan.downlinks_today("vanne-1", clock.at) == 1
+
+    asyncio.run(scenario())

@@ -5,7 +5,9 @@ uplinks (``protocol: lorawan``).
 A device is named by its DevEUI on ChirpStack, whose topics carry it, and by its device id
 on The Things Stack, whose topics carry that. A point reads a field of the decoded object
 by a dotted path (``temperature``, ``temperatureSensor.1``), or one of the fields every
-uplink has: ``battery`` (%), ``rssi`` (dBm), ``snr`` (dB).
+uplink has: ``battery`` (%), ``rssi`` (dBm), ``snr`` (dB). A command point names the field
+of the downlink (``command_field``): the network server's codec encodes it on
+``command_port``, or the engine's codec of the device does (the WT101's target).
 """
 
 from __future__ import annotations
@@ -17,12 +19,11 @@ from pydantic import Field, field_validator, model_validator
 
 from gtb.model.base import Identifier, Model
 
-RADIO_FIELDS = ("battery", "rssi", "snr")
-"""Fields a point may read from any uplink: ``battery`` (%: the decoded ``battery`` when
-the device's payload has one, else what the device last told the network server),
-``rssi`` (dBm) and ``snr`` (dB), each the best over the gateways that heard it."""
+WT101_COMMAND = "target_temperature"
+"""The one command the engine's WT101 codec encodes: its target temperature."""
 
 _KEY = r"[A-Za-z0-9_-]+"
+_KEY_ONLY = re.compile(_KEY)
 _FIELD_PATH = re.compile(rf"{_KEY}(?:\.{_KEY})*")
 _EUI = re.compile(r"[0-9a-fA-F]{16}")
 _TOPIC_LEVEL = re.compile(r"[^/+#@\x00]{1,200}")
@@ -114,16 +115,30 @@ class LorawanBinding(Model):
                        "battery, rssi, snr")
     scale: float = 1.0
     offset: float = 0.0
+    command_field: str | None = Field(default=None, description="commands: the field of the "
+                                      "downlink (target_temperature for the WT101's codec)")
+    command_port: int | None = Field(default=None, ge=1, le=223, description="the FPort of "
+                                     "a downlink the network server's codec encodes")
 
     @field_validator("field")
     @classmethod
     def _field(cls, value: str) -> str:
         return field_path(value, "field")
 
+    @field_validator("command_field")
+    @classmethod
+    def _command_field(cls, value: str | None) -> str | None:
+        if value is not None and not _KEY_ONLY.fullmatch(value):
+            raise ValueError(f"command_field {value[:60]!r} is not one key (letters, digits, "
+                             "_ and -), e.g. target_temperature")
+        return value
+
     @model_validator(mode="after")
     def _scale(self) -> LorawanBinding:
         if self.scale == 0:
             raise ValueError("scale must not be 0")
+        if self.command_port is not None and self.command_field is None:
+            raise ValueError("command_port needs command_field")
         return self
 
     @property
@@ -133,4 +148,4 @@ class LorawanBinding(Model):
 
     @property
     def writable(self) -> bool:
-        return False
+        return self.command_field is not None

@@ -449,7 +449,7 @@ class Point(Model):
             elif isinstance(binding, MqttBinding):
                 writable, where = binding.writable, f"topic {binding.topic} without command_topic"
             else:
-                writable, where = binding.writable, "a LoRaWAN point (commands: not yet)"
+                writable, where = binding.writable, f"device {binding.device} without command_field"
             if not writable:
                 raise ValueError(f"role {self.role} is a command but {where} cannot be written")
         return self

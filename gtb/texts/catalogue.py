@@ -218,6 +218,7 @@ _MQTT: dict[str, Template] = {
     "mqtt.bare_value": ("la valeur", "the value"),
 }
 _LORAWAN: dict[str, Template] = {
+    "device.lorawan": ("l'appareil LoRaWAN {address}", "LoRaWAN device {address}"),
     "lorawan.silent": ("{device} : aucune remontée depuis {since:moment} (attendue toutes "
                        "les {interval:g} min)",
                        "{device}: no uplink since {since:moment} (expected every "
@@ -230,6 +231,15 @@ _LORAWAN: dict[str, Template] = {
                          "{device}: the uplinks have no field {field}"),
     "lorawan.not_number": ("{device} : le champ {field} n'est pas un nombre ({found})",
                            "{device}: field {field} is not a number ({found})"),
+    "lorawan.waiting": ("{device} : {value:g} envoyé {sent:at}, en attente d'une "
+                        "remontée qui le confirme (l'appareil le reçoit après sa prochaine "
+                        "remontée)",
+                        "{device}: {value:g} sent {sent:at}, waiting for an uplink that "
+                        "confirms it (the device receives it after its next uplink)"),
+    "lorawan.budget": ("{device} : les {budget:whole} envois radio du {day:date} sont faits, "
+                       "{value:g} n'est pas envoyé",
+                       "{device}: the {budget:whole} downlinks of {day:date} are spent, "
+                       "{value:g} is not sent"),
 }
 _CALENDAR: dict[str, Template] = {
     "holidays.christmas": ("Vacances de Noël", "Christmas holidays"),
