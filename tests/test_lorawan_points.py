@@ -391,7 +391,7 @@ def test_the_devices_and_points_docs_lorawan_shows_are_valid() -> None:
     points = [Point.model_validate(entry) for entry in example["points"]]
     bindings = [point.binding for point in points]
     assert {binding.device for binding in bindings if isinstance(binding, LorawanBinding)
-            } == {device.id for device in devices} and len(bindings) == 4
+            } == {device.id for device in devices} and len(bindings) == 5
     assert devices[1].topics[0] == "v3/ecole-capteurs@syndicat-35/devices/co2-classe-1/up"
 
 
