@@ -170,9 +170,9 @@ class MqttDriver(Driver):
     def __init__(self, broker: MqttBroker, points: Sequence[PointRef], *,
                  now: Callable[[], datetime], client_id: str, password: str | None = None,
                  lorawan: LorawanPoints | None = None, backoff: Backoff = Backoff(),
-                 timeout_s: float = 10.0,
-                 write_timeout_s: float = 2.0) -> None:
-        """``points``: every MQTT point of the site, whose topics are subscribed to;
+                 timeout_s: float = 10.0, write_timeout_s: float = 2.0) -> None:
+        """``points``: every MQTT point of the site, whose topics are subscribed to, and
+        its LoRaWAN points;
         ``now``: the engine's clock (arrival times, staleness); ``password``: from the
         environment (``GTB_MQTT_PASSWORD``), never the site file; ``lorawan``: the
         site's LoRaWAN devices and points, whose messages it is handed; ``timeout_s``: for

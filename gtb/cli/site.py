@@ -71,8 +71,8 @@ def check(site_file: Path, live: bool, bacnet_port: int) -> None:
 def _live_bindings_hold(site: Site, site_file: Path, bacnet_port: int) -> bool:
     """Ask the devices what the engine asks them at its start; print each problem as
     ``FILE:LINE: point: problem``; whether there was none. MQTT and LoRaWAN devices are
-    not asked:
-    they publish when they want, and the file said all that can be checked of them."""
+    not asked: they publish when they want, and the file said all that can be checked of
+    them."""
     from gtb.config import point_lines
     from gtb.engine.bindings import check_bindings
     from protocols.bacnet import BacnetDriver  # BAC0 takes most of a second to import
