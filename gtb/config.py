@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from gtb.model import ComfortLevels, SafetyBounds, Site
 from gtb.model.calendar import LIGHTING_KINDS
 from gtb.model.learning import LearningSettings, LearningTuning
+from gtb.model.lorawan import WT101_COMMAND
 from gtb.model.points import (
     BUILDING_ROLES,
     CABINET_ROLES,
@@ -213,6 +214,7 @@ def cross_check(tree: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
     yield from _shared_registers(points)
     yield from _bacnet_devices(points)
     yield from _mqtt_broker(points, tree)
+    yield from _lorawan_devices(points, tree)
     yield from _agenda_scopes(tree)
 
 
@@ -410,6 +412,55 @@ def _mqtt_broker(points: list[tuple[Loc, Mapping[str, Any]]],
             yield (*loc, "binding", "protocol"), (
                 "an MQTT point needs the site's broker: add `mqtt:` with its host at the "
                 "top of the file (see docs/lorawan.md)")
+
+
+def _lorawan_devices(points: list[tuple[Loc, Mapping[str, Any]]],
+                     tree: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
+    """LoRaWAN devices have unique ids and names, need the site's broker, and each
+    LoRaWAN point names one of them; a command point's downlink is one its device's codec
+    can encode."""
+    devices: dict[str, Loc] = {}
+    codecs = {_text(device, "id"): device.get("codec", "server")
+              for _, device in _items(tree.get("lorawan"))}
+    names: dict[tuple[Any, ...], str] = {}
+    for d, device in _items(tree.get("lorawan")):
+        loc: Loc = ("lorawan", d)
+        yield from _unique_id(device, loc, devices, "LoRaWAN device")
+        if "mqtt" not in tree:
+            yield (*loc, "id"), ("a LoRaWAN device needs the site's broker: add `mqtt:` "
+                                 "with its host at the top of the file (see docs/lorawan.md)")
+        name = tuple(device.get(key) for key in ("network_server", "application", "dev_eui",
+                                                 "device_id"))
+        if _scalars_only(*name):
+            key = tuple(str(part).lower() if part is not None else None for part in name)
+            if key in names:
+                yield (*loc, "id"), (f"the same device as {names[key]}: two entries would "
+                                     "share its uplinks")
+            names.setdefault(key, str(device.get("id")))
+    for loc, point in points:
+        binding = _mapping(point.get("binding"))
+        named = binding.get("device")
+        if binding.get("protocol") != "lorawan" or not isinstance(named, str):
+            continue
+        if named not in devices:
+            yield (*loc, "binding", "device"), (
+                f"no LoRaWAN device {named!r} in the site's `lorawan:`"
+                + (f" (known: {', '.join(sorted(devices))})" if devices else ""))
+        elif binding.get("command_field") is not None:
+            yield from _lorawan_command(binding, codecs[named], (*loc, "binding"))
+
+
+def _lorawan_command(binding: Mapping[str, Any], codec: Any,
+                     loc: Loc) -> Iterator[tuple[Loc, str]]:
+    if codec == "milesight-wt101":
+        if binding.get("command_field") != WT101_COMMAND:
+            yield (*loc, "command_field"), (f"the WT101's codec encodes {WT101_COMMAND} "
+                                            "only")
+        if binding.get("command_port") is not None:
+            yield (*loc, "command_port"), "the WT101's codec sends on its own port (85)"
+    elif binding.get("command_port") is None:
+        yield (*loc, "command_field"), ("a downlink the network server's codec encodes "
+                                        "needs its command_port (the FPort, 1..223)")
 
 
 def _agenda_scopes(tree: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:

@@ -10,9 +10,10 @@ doubles up to a cap, with jitter, so that a syndicate's engines do not all knock
 when their broker comes back. ``read`` never waits on the broker: it answers from what the
 messages said, and says why when they say nothing believable.
 
-A point with an expected ``interval`` is stale once two expected messages are missing;
-LoRaWAN payloads (ChirpStack, The Things Stack) are decoded elsewhere (``protocols.
-lorawan``): this module only carries their messages.
+A point with an expected ``interval`` is stale once two expected messages are missing.
+LoRaWAN points (ChirpStack, The Things Stack) are read elsewhere
+(``protocols.lorawan_points``): this module subscribes to their devices' topics and hands
+their messages over, with the moment each arrived.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gtb.model import PointRef
+from gtb.model.lorawan import LorawanBinding
 from gtb.model.mqtt import VALUE_FIELD, MqttBinding, MqttBroker
 from gtb.texts import Reason
 from protocols.base import BindingProblem, DeviceRejected, DeviceTimeout, Driver, Reading
+from protocols.lorawan_points import LorawanPoints
 
 STALE_AFTER_MISSED = 2
 """Expected messages missing before a point's last value is no longer believed."""
@@ -161,15 +164,18 @@ class _Arrival:
 
 
 class MqttDriver(Driver):
-    """The site's broker: subscribed to every bound topic, read from the latest messages."""
+    """The site's broker: subscribed to every bound topic and LoRaWAN device, read from
+    the latest messages."""
 
     def __init__(self, broker: MqttBroker, points: Sequence[PointRef], *,
                  now: Callable[[], datetime], client_id: str, password: str | None = None,
-                 backoff: Backoff = Backoff(), timeout_s: float = 10.0,
-                 write_timeout_s: float = 2.0) -> None:
-        """``points``: every MQTT point of the site, whose topics are subscribed to;
+                 lorawan: LorawanPoints | None = None, backoff: Backoff = Backoff(),
+                 timeout_s: float = 10.0, write_timeout_s: float = 2.0) -> None:
+        """``points``: every MQTT point of the site, whose topics are subscribed to, and
+        its LoRaWAN points;
         ``now``: the engine's clock (arrival times, staleness); ``password``: from the
-        environment (``GTB_MQTT_PASSWORD``), never the site file; ``timeout_s``: for
+        environment (``GTB_MQTT_PASSWORD``), never the site file; ``lorawan``: the
+        site's LoRaWAN devices and points, whose messages it is handed; ``timeout_s``: for
         connecting and subscribing, in the background; ``write_timeout_s``: for the
         broker's acknowledgement of a command, which the tick waits for."""
         self._broker = broker
@@ -182,7 +188,9 @@ class MqttDriver(Driver):
         self._write_timeout_s = write_timeout_s
         self._by_topic: dict[str, list[PointRef]] = defaultdict(list)
         for ref in points:
-            self._by_topic[_binding(ref).topic].append(ref)
+            if not isinstance(ref.binding, LorawanBinding):
+                self._by_topic[_binding(ref).topic].append(ref)
+        self._lorawan = lorawan
         self._latest: dict[str, _Arrival] = {}
         self._refused: set[str] = set()
         self._client: aiomqtt.Client | None = None
@@ -219,6 +227,9 @@ class MqttDriver(Driver):
         return {ref.key: self._reading(ref, now) for ref in points}
 
     async def write(self, point: PointRef, value: float) -> None:
+        if isinstance(point.binding, LorawanBinding):
+            await self._command_lorawan(point, value)
+            return
         binding = _binding(point)
         if binding.command_topic is None:
             raise DeviceRejected(f"{point.key}: no command_topic to publish on")
@@ -226,37 +237,57 @@ class MqttDriver(Driver):
             payload = command_payload(binding, value)
         except ValueError as exc:
             raise DeviceRejected(f"{point.key}: {exc}") from None
+        await self._publish(point, binding.command_topic, payload, qos=binding.qos,
+                            retain=binding.retain)
+
+    async def _command_lorawan(self, point: PointRef, value: float) -> None:
+        """Publish the downlink at once: the network server holds it until the device's
+        next uplink (class A). Counted against the device's budget once the broker took
+        it; nothing is published for a value already waiting or reported."""
+        if self._lorawan is None:
+            raise TypeError(f"{point.key}: the driver has no LoRaWAN devices")
+        now = self._now()
+        planned = self._lorawan.downlink(point, value, now)
+        if planned is None:
+            return
+        await self._publish(point, planned.topic, planned.payload, qos=1, retain=False)
+        self._lorawan.published(point, value, planned, now)
+
+    async def _publish(self, point: PointRef, topic: str, payload: str | bytes, *, qos: int,
+                       retain: bool) -> None:
         client = self._client
         if client is None:
             raise DeviceTimeout(self._unreachable().fr)
         try:
-            await client.publish(binding.command_topic, payload, qos=binding.qos,
-                                 retain=binding.retain, timeout=self._write_timeout_s)
+            await client.publish(topic, payload, qos=qos, retain=retain,
+                                 timeout=self._write_timeout_s)
         except aiomqtt.MqttError as exc:
-            raise DeviceTimeout(f"{point.key}: publishing on {binding.command_topic} "
-                                f"failed: {exc}") from None
+            raise DeviceTimeout(f"{point.key}: publishing on {topic} failed: {exc}") from None
 
     async def release(self, point: PointRef) -> None:
-        """Nothing to do: MQTT has no command priorities, so the device keeps the last
-        value published. Publishes nothing."""
-        _binding(point)
+        """Nothing to do: MQTT and LoRaWAN have no command priorities, so the device
+        keeps the last value published. Publishes nothing."""
+        _ours(point)
 
     async def verify(self, point: PointRef) -> list[BindingProblem]:
         """Nothing to ask: a device publishes when it wants, and the site file already
         said everything its binding can be checked for. A subscription the broker refuses
         reads as such."""
-        _binding(point)
+        _ours(point)
         return []
 
     # -- what a point reads -----------------------------------------------------------------
 
     def _reading(self, ref: PointRef, now: datetime) -> Reading:
-        binding = _binding(ref)
-        if binding.topic in self._refused:
-            return Reading.failed(Reason.of("mqtt.subscription_refused",
-                                            topic=binding.topic).fr)
+        lorawan = self._lorawan if isinstance(ref.binding, LorawanBinding) else None
+        topic = _binding(ref).topic if lorawan is None else lorawan.uplink_topic(ref)
+        if topic in self._refused:
+            return Reading.failed(Reason.of("mqtt.subscription_refused", topic=topic).fr)
         if self._client is None:
             return Reading.failed(self._unreachable().fr)
+        if lorawan is not None:
+            return lorawan.reading(ref, now)
+        binding = _binding(ref)
         arrival = self._latest.get(ref.key)
         if arrival is None:
             return Reading.failed(Reason.of("mqtt.nothing_yet", topic=binding.topic).fr)
@@ -274,6 +305,8 @@ class MqttDriver(Driver):
     def receive(self, topic: str, payload: bytes) -> None:
         """Keep what a message says of each point of its topic, with its arrival time."""
         at = self._now()
+        if self._lorawan is not None and self._lorawan.receive(topic, payload, at):
+            return
         for ref in self._by_topic.get(topic, ()):
             try:
                 value = extract(_binding(ref), payload)
@@ -316,7 +349,7 @@ class MqttDriver(Driver):
         sessions has forgotten them. Topics the broker refuses in its answer are
         remembered, and their points say so; Mosquitto 2.0 accepts every subscription and
         leaves out what its access list denies, so such points read as never published."""
-        topics = sorted(self._by_topic)
+        topics = sorted({*self._by_topic, *(self._lorawan.topics if self._lorawan else ())})
         if not topics:
             return
         granted: list[int | ReasonCode] = list(await client.subscribe(
@@ -344,6 +377,11 @@ def _bytes(payload: Any) -> bytes:
     if isinstance(payload, bytes | bytearray):
         return bytes(payload)
     return b"" if payload is None else str(payload).encode("utf-8")
+
+
+def _ours(point: PointRef) -> None:
+    if not isinstance(point.binding, MqttBinding | LorawanBinding):
+        raise TypeError(f"{point.key} is not an MQTT or LoRaWAN point")
 
 
 def _binding(point: PointRef) -> MqttBinding:

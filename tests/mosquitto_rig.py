@@ -17,11 +17,14 @@ MOSQUITTO_PASSWD = Path("/usr/bin/mosquitto_passwd")
 ENGINE_USER, ENGINE_PASSWORD = "gtb", "mot-de-passe-du-moteur"
 DEVICE_USER, DEVICE_PASSWORD = "passerelle", "mot-de-passe-passerelle"
 DENIED_TOPIC = "secret/compteur"
-"""A topic the engine's user may not read (the access list gives it site/# only)."""
+"""A topic the engine's user may not read (the access list gives it site/# and the
+network servers' application/# and v3/# only)."""
 
 _ACL = f"""\
 user {ENGINE_USER}
 topic readwrite site/#
+topic readwrite application/#
+topic readwrite v3/#
 
 user {DEVICE_USER}
 topic readwrite #

@@ -47,6 +47,8 @@ def check(site_file: Path, live: bool, bacnet_port: int) -> None:
         f"{devices['modbus']} Modbus and {devices['bacnet']} BACnet devices"
         + (f" and {count(devices['mqtt'], 'MQTT topic')} at {site.mqtt.address}"
            if site.mqtt is not None and devices["mqtt"] else "")
+        + (f" and {count(devices['lorawan'], 'LoRaWAN device')} through {site.mqtt.address}"
+           if site.mqtt is not None and devices["lorawan"] else "")
     )
     today = RealClock().now().astimezone(site.tz).date()
     breached = False
@@ -68,8 +70,9 @@ def check(site_file: Path, live: bool, bacnet_port: int) -> None:
 
 def _live_bindings_hold(site: Site, site_file: Path, bacnet_port: int) -> bool:
     """Ask the devices what the engine asks them at its start; print each problem as
-    ``FILE:LINE: point: problem``; whether there was none. MQTT devices are not asked:
-    they publish when they want, and the file said all that can be checked of them."""
+    ``FILE:LINE: point: problem``; whether there was none. MQTT and LoRaWAN devices are
+    not asked: they publish when they want, and the file said all that can be checked of
+    them."""
     from gtb.config import point_lines
     from gtb.engine.bindings import check_bindings
     from protocols.bacnet import BacnetDriver  # BAC0 takes most of a second to import

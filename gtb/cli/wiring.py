@@ -226,7 +226,7 @@ async def _serve(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: fl
     }
     mqtt = mqtt_driver(site, clock)
     if mqtt is not None:
-        drivers["mqtt"] = mqtt
+        drivers["mqtt"] = drivers["lorawan"] = mqtt
         console.print(f"courtier MQTT {mqtt.broker}", highlight=False)
     store = Store(db)
     engine = Engine(site, store, drivers, clock, EngineSettings(tick_s=tick_s))
@@ -267,18 +267,21 @@ async def _serve(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: fl
 
 
 def mqtt_driver(site: Site, clock: Clock) -> MqttDriver | None:
-    """The driver of the site's MQTT broker, None when the site has none; its password is
-    read from GTB_MQTT_PASSWORD, never the site file. A TLS file that cannot be read is
-    said before anything starts."""
+    """The driver of the site's MQTT broker, None when the site has none: its MQTT points
+    and LoRaWAN devices; its password is read from GTB_MQTT_PASSWORD, never the site file.
+    A TLS file that cannot be read is said before anything starts."""
     if site.mqtt is None:
         return None
+    from protocols.lorawan_points import LorawanPoints
     from protocols.mqtt import MqttDriver
 
     points = [ref for ref in site.points() if ref.binding.protocol == "mqtt"]
+    lorawan = [ref for ref in site.points() if ref.binding.protocol == "lorawan"]
     client_id = site.mqtt.client_id or f"gtb-{site.id}"[:MAX_CLIENT_ID]
     try:
-        return MqttDriver(site.mqtt, points, now=clock.now, client_id=client_id,
-                          password=os.environ.get(PASSWORD_ENV))
+        return MqttDriver(site.mqtt, points + lorawan, now=clock.now, client_id=client_id,
+                          password=os.environ.get(PASSWORD_ENV),
+                          lorawan=LorawanPoints(site.lorawan, lorawan, site.tz))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 

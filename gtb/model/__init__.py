@@ -32,6 +32,7 @@ from gtb.model.calendar import (
     parse_period,
 )
 from gtb.model.learning import DEFAULT_LEARNING, LearningSettings, LearningTuning
+from gtb.model.lorawan import LorawanBinding, LorawanDevice
 from gtb.model.mqtt import MqttBinding, MqttBroker
 from gtb.model.points import BacnetBinding, ModbusBinding, Point, Role
 
@@ -266,6 +267,9 @@ class Site(Model):
         "(the outdoor temperature now, held)")
     mqtt: MqttBroker | None = Field(
         default=None, description="the MQTT broker of the site's `protocol: mqtt` points")
+    lorawan: tuple[LorawanDevice, ...] = Field(
+        default=(), description="the LoRaWAN devices its network server publishes for on "
+        "the broker, for the `protocol: lorawan` points")
 
     @field_validator("timezone")
     @classmethod
@@ -340,5 +344,5 @@ class PointRef:
         return self.point.role
 
     @property
-    def binding(self) -> BacnetBinding | ModbusBinding | MqttBinding:
+    def binding(self) -> BacnetBinding | ModbusBinding | MqttBinding | LorawanBinding:
         return self.point.binding

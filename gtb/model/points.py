@@ -21,6 +21,7 @@ from gtb.model.base import (
     Identifier,
     Model,
 )
+from gtb.model.lorawan import LorawanBinding
 from gtb.model.mqtt import MqttBinding
 from gtb.texts import Reason
 
@@ -349,7 +350,7 @@ _MODBUS_TYPES_UNFIT_FOR: dict[str, frozenset[str]] = {
     "multistate": frozenset({"bool", "float32"}),
 }
 
-Binding = Annotated[BacnetBinding | ModbusBinding | MqttBinding,
+Binding = Annotated[BacnetBinding | ModbusBinding | MqttBinding | LorawanBinding,
                     Field(discriminator="protocol")]
 
 
@@ -445,8 +446,10 @@ class Point(Model):
                 writable, where = binding.commandable, binding.object_type
             elif isinstance(binding, ModbusBinding):
                 writable, where = binding.writable, binding.table
-            else:
+            elif isinstance(binding, MqttBinding):
                 writable, where = binding.writable, f"topic {binding.topic} without command_topic"
+            else:
+                writable, where = binding.writable, f"device {binding.device} without command_field"
             if not writable:
                 raise ValueError(f"role {self.role} is a command but {where} cannot be written")
         return self

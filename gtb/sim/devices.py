@@ -90,6 +90,7 @@ from pymodbus.constants import ExcCodes
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from gtb.model import PointRef, Site
+from gtb.model.lorawan import LorawanBinding
 from gtb.model.mqtt import MqttBinding
 from gtb.model.points import (
     BACNET_UNITS,
@@ -164,7 +165,8 @@ def device_servers(site: Site, initial: Mapping[str, float],
             f"initial values must cover the points of site {site.id} exactly: "
             f"missing {missing}, unknown {unknown}"
         )
-    unsimulated = [ref.key for ref in refs if isinstance(ref.binding, MqttBinding)]
+    unsimulated = [ref.key for ref in refs
+                   if isinstance(ref.binding, MqttBinding | LorawanBinding)]
     if unsimulated:
         raise ValueError(f"the virtual commune does not simulate MQTT devices yet: "
                          f"{', '.join(unsimulated)}")

@@ -217,6 +217,30 @@ _MQTT: dict[str, Template] = {
                         "{topic}: {path} is {found}, not a number"),
     "mqtt.bare_value": ("la valeur", "the value"),
 }
+_LORAWAN: dict[str, Template] = {
+    "device.lorawan": ("l'appareil LoRaWAN {address}", "LoRaWAN device {address}"),
+    "lorawan.silent": ("{device} : aucune remontée depuis {since:moment} (attendue toutes "
+                       "les {interval:g} min)",
+                       "{device}: no uplink since {since:moment} (expected every "
+                       "{interval:g} min)"),
+    "lorawan.nothing_yet": ("{device} : aucune remontée reçue depuis le démarrage",
+                            "{device}: no uplink received since the start"),
+    "lorawan.bad_message": ("{device} : message illisible du serveur de réseau ({error})",
+                            "{device}: unreadable message from the network server ({error})"),
+    "lorawan.no_field": ("{device} : les remontées n'ont pas de champ {field}",
+                         "{device}: the uplinks have no field {field}"),
+    "lorawan.not_number": ("{device} : le champ {field} n'est pas un nombre ({found})",
+                           "{device}: field {field} is not a number ({found})"),
+    "lorawan.waiting": ("{device} : {value:g} envoyé {sent:at}, en attente d'une "
+                        "remontée qui le confirme (l'appareil le reçoit après sa prochaine "
+                        "remontée)",
+                        "{device}: {value:g} sent {sent:at}, waiting for an uplink that "
+                        "confirms it (the device receives it after its next uplink)"),
+    "lorawan.budget": ("{device} : les {budget:whole} envois radio du {day:date} sont faits, "
+                       "{value:g} n'est pas envoyé",
+                       "{device}: the {budget:whole} downlinks of {day:date} are spent, "
+                       "{value:g} is not sent"),
+}
 _CALENDAR: dict[str, Template] = {
     "holidays.christmas": ("Vacances de Noël", "Christmas holidays"),
     "holidays.winter": ("Vacances d'hiver", "Winter holidays"),
@@ -1165,7 +1189,7 @@ _WHO: dict[str, Template] = {
 CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPATION, **_HEATING,
                                   **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE,
                                   **_EXPORT, **_EXPORT_GUIDE, **_ARCHIVE, **_OVERVIEW, **_DEMO,
-                                  **_SAVINGS, **_WHO, **_MQTT}
+                                  **_SAVINGS, **_WHO, **_MQTT, **_LORAWAN}
 """Every reason code written by a template, and its French and English."""
 
 WRITERS: dict[str, Callable[[Reason, Lang], str]] = {**WATCH_WRITERS}

@@ -1,0 +1,266 @@
+"""LoRaWAN points: what the MQTT driver hands over of a network server's messages, turned
+into the latest value of each point bound to a device's field.
+
+The MQTT driver (``protocols/mqtt.py``) subscribes to each device's topics and passes every
+message of them here with the moment it arrived. Each message is read by
+``protocols.lorawan.parse``; each uplink is judged by its device's ``UplinkTracker``
+before its values are used: a duplicate (a second gateway, a redelivery) is dropped, a
+late one never overwrites newer values, a reset (a rejoin) starts a new sequence. A
+device is stale when it misses two expected uplinks, by its own interval, not by the
+polling rule of BACnet. A message that cannot be read never raises: its reason is kept for
+the device's points until the next good uplink.
+
+A command becomes a downlink in the network server's format, which the server holds until
+the device's next uplink (class A); the device's downlinks are counted per local day and
+refused beyond its budget. The point reads as waiting until an uplink reports the value
+commanded; the same value again, while it waits or once reported, sends nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+from gtb.model import PointRef
+from gtb.model.lorawan import LorawanBinding, LorawanDevice
+from gtb.texts import Reason
+from protocols.base import DeviceRejected, Reading
+from protocols.lorawan import (
+    DeviceEvent,
+    Downlink,
+    Uplink,
+    UplinkError,
+    chirpstack_downlink,
+    parse,
+    tts_downlink,
+)
+from protocols.lorawan_devices import wt101_decode, wt101_set_target
+from protocols.lorawan_tracking import UplinkTracker
+
+_QUOTED = 60
+"""Characters of a bad value quoted in its reason."""
+
+
+@dataclass(frozen=True)
+class _Latest:
+    """What the latest message of its device said of one point, and when it came."""
+
+    at: datetime
+    value: float | None
+    error: Reason | None
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A command published, waiting for an uplink that reports it: ``value`` as
+    commanded, ``expected`` as the device will report it (the WT101 takes whole
+    degrees)."""
+
+    value: float
+    expected: float
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class PlannedDownlink:
+    """What to publish for a command: the network server's topic and JSON."""
+
+    topic: str
+    payload: bytes
+    expected: float
+
+
+class LorawanPoints:
+    """The site's LoRaWAN devices and their points, fed with the messages that arrive."""
+
+    def __init__(self, devices: Sequence[LorawanDevice], points: Sequence[PointRef],
+                 tz: tzinfo) -> None:
+        """``devices``: the site's ``lorawan:``; ``points``: its ``protocol: lorawan``
+        points, each naming one of them; ``tz``: where moments are said (the site's)."""
+        self._devices = {device.id: device for device in devices}
+        self._tz = tz
+        self._by_topic = {topic: device for device in devices for topic in device.topics}
+        self._points: dict[str, list[PointRef]] = defaultdict(list)
+        for ref in points:
+            binding = lorawan_binding(ref)
+            if binding.device not in self._devices:
+                raise ValueError(f"{ref.key}: no LoRaWAN device {binding.device!r}")
+            self._points[binding.device].append(ref)
+        self.trackers = {device.id: UplinkTracker(timedelta(seconds=device.interval_s))
+                         for device in devices}
+        """Each device's frame counters: duplicates, late and lost uplinks, resets."""
+        self._latest: dict[str, _Latest] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._sent: dict[str, tuple[date, int]] = {}
+
+    @property
+    def topics(self) -> list[str]:
+        """Every topic to subscribe to: each device's uplinks, joins and status."""
+        return sorted(self._by_topic)
+
+    def uplink_topic(self, ref: PointRef) -> str:
+        return self._devices[lorawan_binding(ref).device].topics[0]
+
+    def receive(self, topic: str, payload: bytes, at: datetime) -> bool:
+        """Take a message that arrived at ``at``; whether its topic is a device's."""
+        device = self._by_topic.get(topic)
+        if device is None:
+            return False
+        try:
+            event = parse(topic, payload, at)
+            if isinstance(event, Uplink):
+                self._uplink(device, event)
+            elif isinstance(event, DeviceEvent):
+                self._event(device, event)
+        except UplinkError as exc:
+            self._say(device, at, Reason.of("lorawan.bad_message", device=device.id,
+                                            error=str(exc)))
+        return True
+
+    def reading(self, ref: PointRef, now: datetime) -> Reading:
+        """The point's latest value with its arrival time, or why there is none: its
+        device silent, a command waiting for its report, no uplink yet, a bad message."""
+        device = self._devices[lorawan_binding(ref).device]
+        tracker = self.trackers[device.id]
+        if tracker.stale(now) and tracker.last_arrival is not None:
+            return Reading.failed(Reason.of(
+                "lorawan.silent", device=device.id, at=now.astimezone(self._tz),
+                since=tracker.last_arrival.astimezone(self._tz),
+                interval=device.interval_s / 60).fr)
+        pending = self._pending.get(ref.key)
+        if pending is not None:
+            return Reading.failed(Reason.of(
+                "lorawan.waiting", device=device.id, value=pending.value,
+                at=now.astimezone(self._tz), sent=pending.sent_at.astimezone(self._tz)).fr)
+        latest = self._latest.get(ref.key)
+        if latest is None:
+            return Reading.failed(Reason.of("lorawan.nothing_yet", device=device.id).fr)
+        if latest.error is not None:
+            return Reading.failed(latest.error.fr)
+        assert latest.value is not None
+        return Reading(latest.value, at=latest.at)
+
+    def downlinks_today(self, device_id: str, now: datetime) -> int:
+        """The device's downlinks published on the local day of ``now``."""
+        day, count = self._sent.get(device_id, (None, 0))
+        return count if day == now.astimezone(self._tz).date() else 0
+
+    def downlink(self, ref: PointRef, value: float, now: datetime) -> PlannedDownlink | None:
+        """The downlink that commands ``value``; ``None`` when it is the value already
+        waiting, or the one the device reports with none waiting. ``DeviceRejected`` when
+        the device's downlinks of the day are spent, or its codec cannot encode it."""
+        binding = lorawan_binding(ref)
+        device = self._devices[binding.device]
+        planned = _encoded(device, binding, value)
+        pending, latest = self._pending.get(ref.key), self._latest.get(ref.key)
+        already = pending.expected if pending is not None else (
+            None if latest is None else latest.value)
+        if already is not None and math.isclose(already, planned.expected, abs_tol=1e-6):
+            return None
+        if self.downlinks_today(device.id, now) >= device.downlinks_per_day:
+            raise DeviceRejected(Reason.of(
+                "lorawan.budget", device=device.id, budget=device.downlinks_per_day,
+                day=now.astimezone(self._tz).date(), value=value).fr)
+        return planned
+
+    def published(self, ref: PointRef, value: float, planned: PlannedDownlink,
+                  now: datetime) -> None:
+        """Count a downlink the broker took, and wait for an uplink that reports it."""
+        device = lorawan_binding(ref).device
+        self._sent[device] = (now.astimezone(self._tz).date(),
+                              self.downlinks_today(device, now) + 1)
+        self._pending[ref.key] = _Pending(value, planned.expected, now)
+
+    def _uplink(self, device: LorawanDevice, uplink: Uplink) -> None:
+        if not self.trackers[device.id].observe(uplink).current:
+            return  # a duplicate, or late: the newer values stand
+        uplink = replace(uplink, fields=_decoded(device, uplink))
+        for ref in self._points[device.id]:
+            binding = lorawan_binding(ref)
+            try:
+                raw = _field(binding.field, uplink)
+            except UplinkError as exc:
+                self._latest[ref.key] = _Latest(uplink.received_at, None, Reason.of(
+                    "lorawan.not_number", device=device.id, field=binding.field,
+                    found=str(exc)[:_QUOTED]))
+                continue
+            if raw is not None:
+                value = raw * binding.scale + binding.offset
+                self._latest[ref.key] = _Latest(uplink.received_at, value, None)
+                pending = self._pending.get(ref.key)
+                if pending is not None and math.isclose(value, pending.expected,
+                                                        abs_tol=1e-6):
+                    del self._pending[ref.key]
+            elif ref.key not in self._latest or self._latest[ref.key].error is not None:
+                self._latest[ref.key] = _Latest(uplink.received_at, None, Reason.of(
+                    "lorawan.no_field", device=device.id, field=binding.field))
+
+    def _event(self, device: LorawanDevice, event: DeviceEvent) -> None:
+        if event.kind == "join":
+            self.trackers[device.id].joined()
+        if event.battery is None:
+            return
+        for ref in self._points[device.id]:
+            binding = lorawan_binding(ref)
+            if binding.field == "battery":
+                self._latest[ref.key] = _Latest(
+                    event.received_at, event.battery * binding.scale + binding.offset, None)
+
+    def _say(self, device: LorawanDevice, at: datetime, reason: Reason) -> None:
+        for ref in self._points[device.id]:
+            self._latest[ref.key] = _Latest(at, None, reason)
+
+
+def _encoded(device: LorawanDevice, binding: LorawanBinding, value: float) -> PlannedDownlink:
+    """The downlink that commands ``value``, and the value the device will report for it."""
+    raw = (value - binding.offset) / binding.scale
+    try:
+        if device.codec == "milesight-wt101":
+            downlink, reported = wt101_set_target(raw), float(round(raw))
+        else:
+            assert binding.command_field is not None and binding.command_port is not None
+            downlink = Downlink(binding.command_port, fields={binding.command_field: raw})
+            reported = raw
+        if device.network_server == "chirpstack":
+            topic, payload = chirpstack_downlink(device.application, device.name, downlink)
+        else:  # a newer setpoint replaces one still waiting in the queue
+            topic, payload = tts_downlink(device.application, device.name, downlink,
+                                          tenant=device.tenant, replace=True)
+    except ValueError as exc:
+        raise DeviceRejected(f"{device.id}: {exc}") from None
+    return PlannedDownlink(topic, payload, reported * binding.scale + binding.offset)
+
+
+def _decoded(device: LorawanDevice, uplink: Uplink) -> Mapping[str, Any]:
+    """The uplink's fields: the network server's decoded object, or the frame's bytes
+    decoded by the engine's own codec of the device."""
+    if device.codec == "server":
+        return uplink.fields
+    if uplink.payload is None:
+        raise UplinkError(f"{device.id}: the uplink carries no bytes to decode "
+                          f"({device.codec})")
+    return wt101_decode(uplink.payload)
+
+
+def _field(name: str, uplink: Uplink) -> float | None:
+    """The raw number a field names in an uplink; ``None`` when the uplink does not carry
+    it (a report of some channels only, no gateway metadata): the previous value stands.
+    ``battery`` is the decoded one, else what the device told the network server;
+    ``rssi`` and ``snr`` the best over the gateways."""
+    if name in ("rssi", "snr"):
+        return uplink.signal().get(name)
+    try:
+        return uplink.value(name)
+    except KeyError:
+        return uplink.battery if name == "battery" else None
+
+
+def lorawan_binding(point: PointRef) -> LorawanBinding:
+    binding = point.binding
+    if not isinstance(binding, LorawanBinding):
+        raise TypeError(f"{point.key} is not a LoRaWAN point")
+    return binding

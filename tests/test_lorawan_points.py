@@ -1,0 +1,497 @@
+"""LoRaWAN points: the site file's devices and bindings (``gtb check``), and uplinks read
+through the MQTT driver against Debian's Mosquitto (``mosquitto`` fixture).
+
+A fake network server stands in for ChirpStack and The Things Stack: an aiomqtt client
+publishing messages shaped like their documentation's examples (``tests/data/lorawan/``)
+on the topics their MQTT integrations use. The arrival times come from a clock the test
+sets, so that staleness is shown without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+from click.testing import CliRunner
+from ruamel.yaml import YAML
+
+from gtb.cli import main
+from gtb.cli.wiring import mqtt_driver
+from gtb.clock import SimulatedClock
+from gtb.config import parse_site
+from gtb.engine import Engine
+from gtb.model import PointRef, Site
+from gtb.model.lorawan import LorawanBinding, LorawanDevice
+from gtb.model.mqtt import PASSWORD_ENV, MqttBroker
+from gtb.model.points import Point
+from gtb.site_yaml import SiteFileError
+from gtb.store import Store
+from protocols.base import DeviceRejected, Reading
+from protocols.lorawan_points import LorawanPoints
+from protocols.mqtt import Backoff, MqttDriver
+from tests.mosquitto_rig import ENGINE_PASSWORD, ENGINE_USER, Mosquitto
+from tests.test_mqtt_driver import SetClock, at_once, device, running, until
+
+CHIRPSTACK_APP = "17c82e96-be03-4f38-aef3-f83d48582d97"
+VALVE_EUI = "0101010101010101"
+
+DEVICES = f"""\
+lorawan:
+  - id: vanne-1
+    network_server: chirpstack
+    application: {CHIRPSTACK_APP}
+    dev_eui: "{VALVE_EUI}"
+    interval_s: 600
+  - id: capteur-1
+    network_server: tts
+    application: app1
+    tenant: tenant1
+    device_id: dev1
+    interval_s: 900
+"""
+
+SITE = """\
+id: essai
+name: Essai
+latitude: 48.1
+longitude: -1.6
+school_zone: B
+{broker}{devices}buildings:
+  - id: salle
+    name: Salle des fêtes
+    floor_area_m2: 400
+    use: salle_des_fetes
+    zones:
+      - id: grande
+        name: Grande salle
+        area_m2: 300
+        points:
+          - id: temperature
+            role: zone_temperature
+            binding: {{protocol: lorawan, device: {device}, field: {field}}}
+          - id: batterie
+            role: measurement
+            unit: "%"
+            binding: {{protocol: lorawan, device: vanne-1, field: battery}}
+          - id: rssi
+            role: measurement
+            unit: dBm
+            binding: {{protocol: lorawan, device: vanne-1, field: rssi}}
+          - id: luminosite
+            role: measurement
+            unit: lx
+            binding: {{protocol: lorawan, device: capteur-1, field: luminosity, scale: 100}}
+{commands}"""
+
+HEAD = """\
+  - id: tete-1
+    network_server: tts
+    application: app1
+    device_id: tete-1
+    interval_s: 600
+    codec: milesight-wt101
+"""
+
+VALVE_COMMAND = """\
+          - id: consigne
+            role: heating_setpoint
+            binding: {protocol: lorawan, device: vanne-1, field: setpoint,
+                      command_field: setpoint, command_port: 10}
+"""
+
+COMMANDS = VALVE_COMMAND + """\
+          - id: consigne-tete
+            role: heating_setpoint
+            binding: {protocol: lorawan, device: tete-1, field: target_temperature,
+                      command_field: target_temperature}
+"""
+
+
+def site_text(*, broker: str = "mqtt:\n  host: 127.0.0.1\n", devices: str = DEVICES,
+              device: str = "vanne-1", field: str = "temperature", commands: str = "") -> str:
+    return SITE.format(broker=broker, devices=devices, device=device, field=field,
+                       commands=commands)
+
+
+def errors_of(text: str) -> list[tuple[int, str, str]]:
+    with pytest.raises(SiteFileError) as raised:
+        parse_site(text, "essai.yaml")
+    return [(error.line, error.path, error.message) for error in raised.value.errors]
+
+
+TEMPERATURE = "buildings[salle].zones[grande].points[temperature].binding"
+
+
+def test_a_site_with_lorawan_devices_and_points_is_valid() -> None:
+    site = parse_site(site_text(), "essai.yaml")
+    valve, sensor = site.lorawan
+    assert valve.topics == (
+        f"application/{CHIRPSTACK_APP}/device/{VALVE_EUI}/event/up",
+        f"application/{CHIRPSTACK_APP}/device/{VALVE_EUI}/event/join",
+        f"application/{CHIRPSTACK_APP}/device/{VALVE_EUI}/event/status")
+    assert sensor.topics == ("v3/app1@tenant1/devices/dev1/up",
+                             "v3/app1@tenant1/devices/dev1/join")
+    assert (valve.downlinks_per_day, valve.codec) == (10, "server")
+    binding = site.point("salle.grande.luminosite").binding
+    assert isinstance(binding, LorawanBinding)
+    assert (binding.endpoint, binding.scale, binding.writable) == (
+        ("lorawan", "capteur-1", 0), 100.0, False)
+
+
+@pytest.mark.parametrize(("edit", "line", "path", "said"), [
+    ({"device": "vanne-9"}, 32, f"{TEMPERATURE}.device",
+     "no LoRaWAN device 'vanne-9' in the site's `lorawan:` (known: capteur-1, vanne-1)"),
+    ({"field": "object..temperature"}, 32, f"{TEMPERATURE}.field",
+     "is not keys separated by dots"),
+    ({"field": "'temperature[0]'"}, 32, f"{TEMPERATURE}.field",
+     "is not keys separated by dots"),
+    ({"devices": DEVICES.replace(f'    dev_eui: "{VALVE_EUI}"\n', "")}, 9, "lorawan[vanne-1]",
+     "a ChirpStack device needs its dev_eui"),
+    ({"devices": DEVICES.replace(f'"{VALVE_EUI}"', '"01010101"')}, 12,
+     "lorawan[vanne-1].dev_eui", "is not 16 hexadecimal digits"),
+    ({"devices": DEVICES.replace("application: app1", "application: app/1")}, 16,
+     "lorawan[capteur-1].application", "cannot be one level of an MQTT topic"),
+    ({"devices": DEVICES.replace("interval_s: 900", "interval_s: 0")}, 19,
+     "lorawan[capteur-1].interval_s", "greater than 0"),
+])
+def test_a_bad_device_or_binding_is_refused_where_it_is_written(
+        edit: dict[str, str], line: int, path: str, said: str) -> None:
+    [(at, where, message)] = errors_of(site_text(**edit))
+    assert (at, where) == (line, path) and said in message
+
+
+def test_lorawan_devices_without_a_broker_are_refused_at_each_device() -> None:
+    found = errors_of(site_text(broker=""))
+    assert [(line, path) for line, path, _ in found] == [
+        (7, "lorawan[vanne-1].id"), (12, "lorawan[capteur-1].id")]
+    assert all("`mqtt:`" in message for _, _, message in found)
+
+
+def test_the_same_device_twice_is_refused() -> None:
+    twice = DEVICES + DEVICES.split("\n", 1)[1].replace("id: vanne-1", "id: vanne-2", 1)
+    found = errors_of(site_text(devices=twice))
+    assert [(path, message.split(":")[0]) for _, path, message in found] == [
+        ("lorawan[vanne-2].id", "the same device as vanne-1"),
+        ("lorawan[capteur-1].id", "duplicate LoRaWAN device id 'capteur-1' (first at lorawan[1])"),
+        ("lorawan[capteur-1].id", "the same device as capteur-1")]
+
+
+def test_gtb_check_counts_the_lorawan_devices(tmp_path: Path) -> None:
+    good = tmp_path / "salle.yaml"
+    good.write_text(site_text(), encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", str(good)])
+    assert result.exit_code == 0, result.output
+    assert ("4 points on 0 Modbus and 0 BACnet devices and 2 LoRaWAN devices through "
+            "127.0.0.1:1883") in " ".join(result.output.split())
+    bad = tmp_path / "inconnu.yaml"
+    bad.write_text(site_text(device="vanne-9"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}:32: {TEMPERATURE}.device: no LoRaWAN device 'vanne-9'" in " ".join(
+        result.output.split())
+
+
+# --- uplinks through the broker ------------------------------------------------------------
+
+DATA = Path(__file__).resolve().parent / "data" / "lorawan"
+BROKER_SITE = parse_site(site_text(), "essai.yaml")
+REFS = {ref.point.id: ref for ref in BROKER_SITE.points()}
+VALVE_TOPICS = BROKER_SITE.lorawan[0].topics
+SENSOR_TOPICS = BROKER_SITE.lorawan[1].topics
+
+
+def chirpstack_up(f_cnt: int, sent: datetime, temperature: float,
+                  gateway: tuple[str, float] = ("0016c001f153a14c", -80.0)) -> bytes:
+    """ChirpStack's documented ``up`` event, with a counter, a time, a decoded object and
+    the gateway that heard it."""
+    message = json.loads((DATA / "chirpstack-up.json").read_text(encoding="utf-8"))
+    message.update(fCnt=f_cnt, time=sent.isoformat(), object={"temperature": temperature})
+    message["rxInfo"][0].update(gatewayId=gateway[0], rssi=gateway[1])
+    return json.dumps(message).encode()
+
+
+def tts_up(f_cnt: int, luminosity: float) -> bytes:
+    """The Things Stack's documented ``up`` message, with a counter and a decoded payload."""
+    message = json.loads((DATA / "tts-up.json").read_text(encoding="utf-8"))
+    message["uplink_message"].update(f_cnt=f_cnt, decoded_payload={"luminosity": luminosity})
+    return json.dumps(message).encode()
+
+
+def lorawan_driver(broker: Mosquitto, clock: SetClock, site: Site = BROKER_SITE
+                   ) -> tuple[MqttDriver, LorawanPoints]:
+    """The driver of the site's LoRaWAN points, and those points as it feeds them."""
+    refs = list(site.points())
+    lorawan = LorawanPoints(site.lorawan, refs, site.tz)
+    settings = MqttBroker(host="127.0.0.1", port=broker.port, username=ENGINE_USER)
+    driver = MqttDriver(settings, refs, now=clock.now, client_id="gtb-lorawan",
+                        password=ENGINE_PASSWORD, lorawan=lorawan, backoff=Backoff(0.05, 0.5),
+                        timeout_s=5.0)
+    return driver, lorawan
+
+
+def read(driver: MqttDriver, name: str) -> Reading:
+    return at_once(driver.read([REFS[name]]))[REFS[name].key]
+
+
+def test_uplinks_are_read_at_their_arrival_without_duplicates_or_late_ones(
+        mosquitto: Mosquitto) -> None:
+    """The fake network server publishes as ChirpStack: an uplink, the same one through a
+    second gateway, a newer one, then one that was sent before it; then nothing."""
+    clock = SetClock()
+    sent = datetime(2026, 12, 7, 7, 59, 58, tzinfo=UTC)
+    driver, lorawan = lorawan_driver(mosquitto, clock)
+    tracker = lorawan.trackers["vanne-1"]
+
+    async def scenario() -> None:
+        async with running(driver), device(mosquitto) as server:
+            await until(lambda: driver.connected, "connected")
+            assert read(driver, "temperature").error == (
+                "vanne-1 : aucune remontée reçue depuis le démarrage")
+            first = clock.at
+            await server.publish(VALVE_TOPICS[0], chirpstack_up(10, sent, 19.5), qos=1)
+            await until(lambda: tracker.last_f_cnt == 10, "the first uplink taken")
+            assert read(driver, "temperature") == Reading(19.5, at=first)
+            assert read(driver, "rssi") == Reading(-80.0, at=first)
+
+            clock.at += timedelta(seconds=2)
+            await server.publish(VALVE_TOPICS[0], chirpstack_up(
+                10, sent, 19.5, ("00800000a00016b6", -60.0)), qos=1)
+            await until(lambda: tracker.duplicates == 1, "the duplicate seen")
+            assert read(driver, "rssi") == Reading(-80.0, at=first)
+
+            clock.at = first + timedelta(seconds=600)
+            await server.publish(VALVE_TOPICS[0], chirpstack_up(
+                12, sent + timedelta(seconds=600), 20.0), qos=1)
+            await until(lambda: tracker.last_f_cnt == 12, "the newer uplink taken")
+            clock.at += timedelta(seconds=10)
+            await server.publish(VALVE_TOPICS[0], chirpstack_up(
+                11, sent + timedelta(seconds=300), 18.0), qos=1)
+            await until(lambda: tracker.late == 1, "the late uplink seen")
+            newer = first + timedelta(seconds=600)
+            assert read(driver, "temperature") == Reading(20.0, at=newer)
+            assert tracker.lost == 0  # 11 was missing, and came
+
+            clock.at = newer + timedelta(seconds=1199)  # one expected uplink missed: usual
+            assert read(driver, "temperature") == Reading(20.0, at=newer)
+            clock.at = newer + timedelta(seconds=1200)
+            assert read(driver, "temperature").error == (
+                "vanne-1 : aucune remontée depuis 09:10 (attendue toutes les 10 min)")
+            assert read(driver, "luminosite").error == (
+                "capteur-1 : aucune remontée reçue depuis le démarrage")
+
+    asyncio.run(scenario())
+
+
+def test_battery_a_bad_message_and_a_rejoin(mosquitto: Mosquitto) -> None:
+    """The fake network server publishes as both: ChirpStack's status (the battery), The
+    Things Stack's uplinks, a message that is not JSON, a join and a counter from 0."""
+    clock = SetClock()
+    driver, lorawan = lorawan_driver(mosquitto, clock)
+    tracker = lorawan.trackers["capteur-1"]
+    status = (DATA / "chirpstack-status.json").read_bytes()
+
+    async def scenario() -> None:
+        async with running(driver), device(mosquitto) as server:
+            await until(lambda: driver.connected, "connected")
+            await server.publish(VALVE_TOPICS[2], status, qos=1)
+            await until(lambda: read(driver, "batterie").ok, "the status read")
+            assert read(driver, "batterie") == Reading(88.3, at=clock.at)
+
+            await server.publish(SENSOR_TOPICS[0], tts_up(41, 0.64), qos=1)
+            await until(lambda: tracker.last_f_cnt == 41, "the uplink taken")
+            assert read(driver, "luminosite") == Reading(64.0, at=clock.at)
+
+            await server.publish(SENSOR_TOPICS[0], b"<html>502 Bad Gateway</html>", qos=1)
+            await until(lambda: not read(driver, "luminosite").ok, "the bad message read")
+            assert (read(driver, "luminosite").error or "").startswith(
+                "capteur-1 : message illisible du serveur de réseau (v3/app1@tenant1/devices/"
+                "dev1/up: not a JSON document")
+
+            await server.publish(SENSOR_TOPICS[1], b'{"end_device_ids": {}}', qos=1)
+            clock.at += timedelta(seconds=900)
+            await server.publish(SENSOR_TOPICS[0], tts_up(0, 0.5), qos=1)
+            await until(lambda: tracker.resets == 1, "the new sequence taken")
+            assert read(driver, "luminosite") == Reading(50.0, at=clock.at)
+
+    asyncio.run(scenario())
+
+
+def test_the_engines_own_codec_reads_the_frames_bytes() -> None:
+    """A WT101 whose network server has no codec: the engine decodes its bytes (the maker's
+    sample); no broker needed, the messages are handed over as the driver would."""
+    site = parse_site(site_text(devices=DEVICES.replace(
+        "    interval_s: 600\n", "    interval_s: 600\n    codec: milesight-wt101\n")
+        .replace(VALVE_EUI, "24e124714c123456")), "essai.yaml")
+    refs = [ref for ref in site.points() if ref.point.id in ("temperature", "batterie")]
+    lorawan = LorawanPoints(site.lorawan, refs, site.tz)
+    at = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    uplink = (DATA / "chirpstack-up-wt101.json").read_bytes()
+    assert lorawan.receive(site.lorawan[0].topics[0], uplink, at)
+    assert [lorawan.reading(ref, at) for ref in refs] == [Reading(26.6, at=at),
+                                                           Reading(97.0, at=at)]
+    assert not lorawan.receive("application/x/device/0101010101010101/event/up", b"", at)
+
+
+def test_the_engine_samples_an_uplink_at_its_arrival(
+        mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``gtb run``'s wiring: one driver for the broker's MQTT and LoRaWAN points; a tick
+    stores the valve's temperature at the uplink's arrival, not the tick's, and sends the
+    programme's setpoint as a downlink."""
+    site = parse_site(site_text(broker=f"mqtt:\n  host: 127.0.0.1\n  port: {mosquitto.port}\n"
+                                f"  username: {ENGINE_USER}\n", commands=VALVE_COMMAND),
+                      "essai.yaml")
+    monkeypatch.setenv(PASSWORD_ENV, ENGINE_PASSWORD)
+    clock = SimulatedClock(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    driver = mqtt_driver(site, clock)
+    assert driver is not None
+    store = Store(tmp_path / "gtb.db")
+    key = site.point("salle.grande.temperature").key
+
+    async def scenario() -> None:
+        engine = Engine(site, store, {"mqtt": driver, "lorawan": driver}, clock)
+        async with device(mosquitto) as server:
+            await server.subscribe("application/+/device/+/command/down", qos=1)
+            await engine.start()
+            try:
+                await until(lambda: driver.connected, "connected")
+                arrived = clock.now()
+                await server.publish(VALVE_TOPICS[0], chirpstack_up(3, arrived, 18.5), qos=1)
+                await until(lambda: at_once(driver.read([site.point(key)]))[key].ok,
+                            "the uplink read")
+                clock.advance(30)
+                await engine.tick()
+                topic, downlink = await next_message(server)
+            finally:
+                await engine.stop()
+        sample = store.samples.latest(key)
+        assert sample is not None and (sample.ts, sample.value) == (arrived, 18.5)
+        assert topic.endswith(f"/device/{VALVE_EUI}/command/down")
+        assert downlink["object"]["setpoint"] >= 7
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()
+
+
+def test_the_devices_and_points_docs_lorawan_shows_are_valid() -> None:
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "lorawan.md").read_text(
+        encoding="utf-8")
+    [block] = [block for block in re.findall(r"```yaml\n(.*?)```", docs, re.DOTALL)
+               if block.startswith("lorawan:")]
+    example = YAML(typ="safe").load(block)
+    devices = [LorawanDevice.model_validate(entry) for entry in example["lorawan"]]
+    points = [Point.model_validate(entry) for entry in example["points"]]
+    bindings = [point.binding for point in points]
+    assert {binding.device for binding in bindings if isinstance(binding, LorawanBinding)
+            } == {device.id for device in devices} and len(bindings) == 5
+    assert devices[1].topics[0] == "v3/ecole-capteurs@syndicat-35/devices/co2-classe-1/up"
+
+
+# --- commands --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("old", "new", "path", "said"), [
+    ("command_field: target_temperature}", "command_field: valve_opening}",
+     "points[consigne-tete].binding.command_field", "encodes target_temperature only"),
+    ("command_field: target_temperature}", "command_field: target_temperature, "
+     "command_port: 85}", "points[consigne-tete].binding.command_port", "its own port (85)"),
+    ("command_field: setpoint, command_port: 10}", "command_field: setpoint}",
+     "points[consigne].binding.command_field", "needs its command_port"),
+    ("field: setpoint,\n                      command_field: setpoint, command_port: 10",
+     "field: setpoint", "points[consigne]", "device vanne-1 without command_field cannot be"),
+])
+def test_a_command_its_devices_codec_cannot_encode_is_refused(old: str, new: str, path: str,
+                                                              said: str) -> None:
+    text = site_text(devices=DEVICES + HEAD, commands=COMMANDS.replace(old, new))
+    [(_, where, message)] = errors_of(text)
+    assert where == f"buildings[salle].zones[grande].{path}" and said in message
+
+
+COMMAND_SITE = parse_site(site_text(devices=DEVICES + HEAD, commands=COMMANDS), "essai.yaml")
+COMMAND_REFS = {ref.point.id: ref for ref in COMMAND_SITE.points()}
+
+
+async def next_message(server: aiomqtt.Client) -> tuple[str, Any]:
+    message = await asyncio.wait_for(anext(aiter(server.messages)), 30)
+    return message.topic.value, json.loads(bytes(message.payload))  # type: ignore[arg-type]
+
+
+def test_a_command_is_a_downlink_in_each_servers_format_and_waits_for_its_report(
+        mosquitto: Mosquitto) -> None:
+    """The fake network server takes the downlinks (ChirpStack's ``command/down``, The
+    Things Stack's ``down/replace``) and publishes the uplink that reports the value."""
+    clock = SetClock()
+    driver, lorawan = lorawan_driver(mosquitto, clock, COMMAND_SITE)
+    consigne, tete = COMMAND_REFS["consigne"], COMMAND_REFS["consigne-tete"]
+
+    def reads(ref: PointRef) -> Reading:
+        return at_once(driver.read([ref]))[ref.key]
+
+    async def scenario() -> None:
+        async with device(mosquitto) as server, running(driver):
+            await server.subscribe("application/+/device/+/command/down", qos=1)
+            await server.subscribe("v3/+/devices/+/down/+", qos=1)
+            await until(lambda: driver.connected, "connected")
+            await driver.write(consigne, 21.5)
+            assert await next_message(server) == (
+                f"application/{CHIRPSTACK_APP}/device/{VALVE_EUI}/command/down",
+                {"devEui": VALVE_EUI, "confirmed": False, "fPort": 10,
+                 "object": {"setpoint": 21.5}})
+            waiting = ("vanne-1 : 21,5 envoyé à 09:00, en attente d'une remontée qui le "
+                       "confirme (l'appareil le reçoit après sa prochaine remontée)")
+            assert reads(consigne).error == waiting
+            await driver.write(consigne, 21.5)  # already waiting: nothing sent
+            await driver.write(tete, 21.4)  # the WT101 takes whole degrees
+            assert await next_message(server) == (
+                "v3/app1/devices/tete-1/down/replace",
+                {"downlinks": [{"f_port": 85, "priority": "NORMAL", "confirmed": False,
+                                "frm_payload": base64.b64encode(
+                                    bytes.fromhex("FFB1150A00")).decode()}]})
+
+            clock.at += timedelta(minutes=10)  # the uplink that takes the downlink
+            report = chirpstack_up(5, clock.at, 19.0)
+            await server.publish(VALVE_TOPICS[0], report, qos=1)
+            await until(lambda: reads(COMMAND_REFS["temperature"]).ok, "the uplink read")
+            assert reads(consigne).error == waiting
+            clock.at += timedelta(minutes=10)  # the next one reports it applied
+            message = json.loads(chirpstack_up(6, clock.at, 19.2))
+            message["object"]["setpoint"] = 21.5
+            await server.publish(VALVE_TOPICS[0], json.dumps(message), qos=1)
+            await until(lambda: reads(consigne).ok, "the report read")
+            assert reads(consigne) == Reading(21.5, at=clock.at)
+            assert lorawan.downlinks_today("vanne-1", clock.at) == 1
+
+    asyncio.run(scenario())
+
+
+def test_the_daily_budget_refuses_the_eleventh_downlink_until_the_next_local_day(
+        mosquitto: Mosquitto) -> None:
+    clock = SetClock()
+    clock.at = datetime(2026, 12, 7, 22, 50, tzinfo=UTC)  # 23:50 in Paris
+    driver, lorawan = lorawan_driver(mosquitto, clock, COMMAND_SITE)
+    consigne = COMMAND_REFS["consigne"]
+
+    async def scenario() -> None:
+        async with device(mosquitto) as server, running(driver):
+            await server.subscribe("application/+/device/+/command/down", qos=1)
+            await until(lambda: driver.connected, "connected")
+            for value in [19.0, 20.0] * 5:
+                await driver.write(consigne, value)
+                assert (await next_message(server))[1]["object"] == {"setpoint": value}
+            with pytest.raises(DeviceRejected) as refused:
+                await driver.write(consigne, 21.0)
+            assert str(refused.value) == (
+                "vanne-1 : les 10 envois radio du 07/12/2026 sont faits, 21 n'est pas envoyé")
+            clock.at += timedelta(minutes=11)  # 00:01 in Paris: a new day
+            await driver.write(consigne, 21.0)
+            assert (await next_message(server))[1]["object"] == {"setpoint": 21.0}
+            assert lorawan.downlinks_today("vanne-1", clock.at) == 1
+
+    asyncio.run(scenario())
