@@ -12,8 +12,10 @@ the device's points until the next good uplink.
 
 A command becomes a downlink in the network server's format, which the server holds until
 the device's next uplink (class A); the device's downlinks are counted per local day and
-refused beyond its budget. The point reads as waiting until an uplink reports the value
-commanded; the same value again, while it waits or once reported, sends nothing.
+refused beyond its budget. The point reads what the device reports: its former value
+until an uplink reports the one commanded (a waiting command is not a failed reading,
+which would raise the point's read alarm at every command); the same value again, while
+it waits or once reported, sends nothing.
 """
 
 from __future__ import annotations
@@ -122,8 +124,8 @@ class LorawanPoints:
         return True
 
     def reading(self, ref: PointRef, now: datetime) -> Reading:
-        """The point's latest value with its arrival time, or why there is none: its
-        device silent, a command waiting for its report, no uplink yet, a bad message."""
+        """The point's latest value as the device reported it, with its arrival time, or
+        why there is none: its device silent, no uplink yet, a bad message."""
         device = self._devices[lorawan_binding(ref).device]
         tracker = self.trackers[device.id]
         if tracker.stale(now) and tracker.last_arrival is not None:
@@ -131,11 +133,9 @@ class LorawanPoints:
                 "lorawan.silent", device=device.id, at=now.astimezone(self._tz),
                 since=tracker.last_arrival.astimezone(self._tz),
                 interval=device.interval_s / 60).fr)
-        pending = self._pending.get(ref.key)
-        if pending is not None:
-            return Reading.failed(Reason.of(
-                "lorawan.waiting", device=device.id, value=pending.value,
-                at=now.astimezone(self._tz), sent=pending.sent_at.astimezone(self._tz)).fr)
+        # A command waiting for its report does not change what the point reads: the
+        # device holds its former value until its next uplink, and saying so as a failed
+        # reading would raise the point's read alarm at every command.
         latest = self._latest.get(ref.key)
         if latest is None:
             return Reading.failed(Reason.of("lorawan.nothing_yet", device=device.id).fr)

@@ -444,9 +444,9 @@ def test_a_command_is_a_downlink_in_each_servers_format_and_waits_for_its_report
                 f"application/{CHIRPSTACK_APP}/device/{VALVE_EUI}/command/down",
                 {"devEui": VALVE_EUI, "confirmed": False, "fPort": 10,
                  "object": {"setpoint": 21.5}})
-            waiting = ("vanne-1 : 21,5 envoyé à 09:00, en attente d'une remontée qui le "
-                       "confirme (l'appareil le reçoit après sa prochaine remontée)")
-            assert reads(consigne).error == waiting
+            # Until an uplink reports the new value, the point reads what the device
+            # reported (nothing yet, here), not a failure of its own.
+            assert reads(consigne).error == "vanne-1 : aucune remontée reçue depuis le démarrage"
             await driver.write(consigne, 21.5)  # already waiting: nothing sent
             await driver.write(tete, 21.4)  # the WT101 takes whole degrees
             assert await next_message(server) == (
@@ -456,15 +456,17 @@ def test_a_command_is_a_downlink_in_each_servers_format_and_waits_for_its_report
                                     bytes.fromhex("FFB1150A00")).decode()}]})
 
             clock.at += timedelta(minutes=10)  # the uplink that takes the downlink
-            report = chirpstack_up(5, clock.at, 19.0)
-            await server.publish(VALVE_TOPICS[0], report, qos=1)
+            report = json.loads(chirpstack_up(5, clock.at, 19.0))
+            report["object"]["setpoint"] = 19.0  # the former value, still in force
+            await server.publish(VALVE_TOPICS[0], json.dumps(report), qos=1)
             await until(lambda: reads(COMMAND_REFS["temperature"]).ok, "the uplink read")
-            assert reads(consigne).error == waiting
+            assert reads(consigne) == Reading(19.0, at=clock.at)
+            await driver.write(consigne, 21.5)  # still waiting for its report: nothing sent
             clock.at += timedelta(minutes=10)  # the next one reports it applied
             message = json.loads(chirpstack_up(6, clock.at, 19.2))
             message["object"]["setpoint"] = 21.5
             await server.publish(VALVE_TOPICS[0], json.dumps(message), qos=1)
-            await until(lambda: reads(consigne).ok, "the report read")
+            await until(lambda: reads(consigne).value == 21.5, "the report read")
             assert reads(consigne) == Reading(21.5, at=clock.at)
             assert lorawan.downlinks_today("vanne-1", clock.at) == 1
 

@@ -231,11 +231,6 @@ _LORAWAN: dict[str, Template] = {
                          "{device}: the uplinks have no field {field}"),
     "lorawan.not_number": ("{device} : le champ {field} n'est pas un nombre ({found})",
                            "{device}: field {field} is not a number ({found})"),
-    "lorawan.waiting": ("{device} : {value:g} envoyé {sent:at}, en attente d'une "
-                        "remontée qui le confirme (l'appareil le reçoit après sa prochaine "
-                        "remontée)",
-                        "{device}: {value:g} sent {sent:at}, waiting for an uplink that "
-                        "confirms it (the device receives it after its next uplink)"),
     "lorawan.budget": ("{device} : les {budget:whole} envois radio du {day:date} sont faits, "
                        "{value:g} n'est pas envoyé",
                        "{device}: the {budget:whole} downlinks of {day:date} are spent, "
