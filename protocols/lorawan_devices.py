@@ -112,3 +112,13 @@ def wt101_set_target(target: float, tolerance: float = 1.0,
         raise ValueError(f"WT101 tolerance {tolerance:g} °C is outside 0.1..5 °C")
     payload = bytes([0xFF, 0xB1]) + struct.pack("<bH", round(target), round(tolerance * 10))
     return Downlink(WT101_PORT, payload=payload, confirmed=confirmed)
+
+
+def wt101_read_command(payload: bytes) -> dict[str, float]:
+    """What the WT101 reads in a set-target downlink (``wt101_set_target``'s bytes): its
+    ``target_temperature`` and ``temperature_tolerance`` (°C). Raises ``ValueError`` for
+    bytes that are not that command: the device ignores them."""
+    if len(payload) != 5 or payload[:2] != b"\xff\xb1":
+        raise ValueError(f"WT101: {payload.hex()} is not a set-target command (FF B1, 3 bytes)")
+    target, tolerance = struct.unpack("<bH", payload[2:])
+    return {"target_temperature": float(target), "temperature_tolerance": tolerance / 10}

@@ -27,7 +27,12 @@ from protocols.lorawan import (
     parse,
     tts_downlink,
 )
-from protocols.lorawan_devices import WT101_PORT, wt101_decode, wt101_set_target
+from protocols.lorawan_devices import (
+    WT101_PORT,
+    wt101_decode,
+    wt101_read_command,
+    wt101_set_target,
+)
 from protocols.lorawan_tracking import UplinkTracker, Verdict
 
 DATA = Path(__file__).parent / "data" / "lorawan"
@@ -480,3 +485,13 @@ def test_wt101_set_target_as_the_makers_encoder_writes_it() -> None:
 def test_wt101_refuses_targets_the_device_would_not_take(call: Any, says: str) -> None:
     with pytest.raises(ValueError, match=says):
         call()
+
+
+def test_wt101_reads_the_set_target_command_it_is_sent() -> None:
+    assert wt101_read_command(bytes.fromhex("ffb11c3200")) == {
+        "target_temperature": 28.0, "temperature_tolerance": 5.0}
+    assert wt101_read_command(wt101_set_target(6, 0.1).payload or b"") == {
+        "target_temperature": 6.0, "temperature_tolerance": 0.1}
+    for other in ("ffb11c32", "ffb11c320000", "ff011c3200"):
+        with pytest.raises(ValueError, match=f"{other} is not a set-target command"):
+            wt101_read_command(bytes.fromhex(other))
