@@ -65,7 +65,8 @@ def valve(kind: NetworkServer) -> SimulatedDevice:
 class Heard:
     """Everything a subscriber to the network server's topics receives, parsed."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: SimulatedClock) -> None:
+        self.clock = clock
         self.messages: list[Uplink | DeviceEvent] = []
 
     @property
@@ -75,7 +76,7 @@ class Heard:
     async def listen(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
             parsed = parse(message.topic.value, bytes(message.payload),  # type: ignore[arg-type]
-                           datetime.now(UTC))
+                           self.clock.now())
             if parsed is not None:
                 self.messages.append(parsed)
 
@@ -86,7 +87,7 @@ async def running(broker: Mosquitto, kind: NetworkServer, devices: list[Simulate
                   ) -> AsyncIterator[tuple[SimulatedNetworkServer, Heard]]:
     """The server on its own connection, listening for downlinks, and what a subscriber
     to its topics hears."""
-    heard = Heard()
+    heard = Heard(clock)
     async with device(broker) as server_client, device(broker) as listener:
         await listener.subscribe("application/#" if kind == "chirpstack" else "v3/#", qos=1)
         server = SimulatedNetworkServer(
@@ -226,6 +227,16 @@ def test_a_downlink_is_delivered_at_the_next_uplink_and_reported_in_the_one_afte
             await until(lambda: len(heard.uplinks) == 3, "three uplinks")
             assert [u.fields["target_temperature"] for u in heard.uplinks] == [17, 17, 20]
             assert not server.queues[head.device]
+            # bytes that are not the valve's command: delivered, ignored, nothing changes
+            stray = Downlink(WT101_PORT, payload=b"\xff\x10\x01")
+            await engine.publish(*(chirpstack_downlink(APPLICATION, head.dev_eui, stray)
+                                   if kind == "chirpstack" else
+                                   tts_downlink(APPLICATION, head.device, stray,
+                                                tenant="syndicat")), qos=1)
+            await until(lambda: len(server.queues[head.device]) == 1, "the stray queued")
+            clock.advance(next_uplink())
+            await server.publish_due()
+            assert (counts.downlinks_ignored, head.settings["target_temperature"]) == (1, 20)
 
     asyncio.run(scenario())
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
 import random
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
@@ -36,8 +35,6 @@ import aiomqtt
 from gtb.clock import Clock
 from protocols.lorawan import Downlink, NetworkServer
 from protocols.lorawan_devices import WT101_PORT, wt101_read_command
-
-log = logging.getLogger(__name__)
 
 Readings = Callable[[datetime], Mapping[str, float]]
 """What a device measures at a moment: its decoded fields (temperature, co2, presence, a
@@ -119,6 +116,8 @@ class RadioCounts:
     """Downlinks sent to the device after one of its uplinks, by local day."""
     downlinks_replaced: int = 0
     """Queued downlinks a ``down/replace`` dropped before they were delivered."""
+    downlinks_ignored: int = 0
+    """Downlinks delivered that the device could not apply (not its command)."""
 
 
 class SimulatedNetworkServer:
@@ -176,9 +175,7 @@ class SimulatedNetworkServer:
         try:
             device, downlinks, replace = self._read_downlinks(topic, message)
         except (ValueError, KeyError, TypeError, AttributeError) as error:
-            problem = f"{topic}: {error}"[:300]
-            log.warning("simulated network server refused a downlink: %s", problem)
-            self.refused.append(problem)
+            self.refused.append(f"{topic}: {error}"[:300])
             return
         queue, counts = self.queues[device], self.counts[device]
         if replace:
@@ -281,8 +278,8 @@ class SimulatedNetworkServer:
         self.counts[device.device].downlinks_delivered[self._day(at)] += 1
         try:
             device.settings.update(device.on_downlink(downlink))
-        except ValueError as error:
-            log.warning("simulated device %s ignored a downlink: %s", device.device, error)
+        except ValueError:
+            self.counts[device.device].downlinks_ignored += 1
 
     async def _publish_uplink(self, device: SimulatedDevice, at: datetime, f_cnt: int,
                               fields: Mapping[str, float],
