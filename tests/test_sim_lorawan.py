@@ -239,11 +239,13 @@ def test_a_downlink_is_delivered_at_the_next_uplink_and_reported_in_the_one_afte
     asyncio.run(scenario())
 
 
-def unconnected(kind: NetworkServer, devices: list[SimulatedDevice]) -> SimulatedNetworkServer:
+def unconnected(kind: NetworkServer, devices: list[SimulatedDevice], loss: float = 0.05
+                ) -> SimulatedNetworkServer:
     """A server whose client never connects (aiomqtt makes its client in a loop)."""
     async def make() -> SimulatedNetworkServer:
         return SimulatedNetworkServer(aiomqtt.Client("127.0.0.1"), kind, APPLICATION, devices,
-                                      SimulatedClock(START), seed=1, timezone=PARIS)
+                                      SimulatedClock(START), seed=1, timezone=PARIS,
+                                      loss=loss)
     return asyncio.run(make())
 
 
@@ -302,3 +304,9 @@ def test_bad_settings_are_refused() -> None:
         SimulatedDevice("a", "0101", INTERVAL, lambda at: {})
     with pytest.raises(ValueError, match="same name"):
         unconnected("tts", [valve("tts"), valve("tts")])
+    with pytest.raises(ValueError, match="same DevEUI"):
+        unconnected("chirpstack", [valve("chirpstack"), thermometer("b", "0101010101010101")])
+    with pytest.raises(ValueError, match="at least one device"):
+        unconnected("tts", [])
+    with pytest.raises(ValueError, match=r"loss 1 and duplicates 0\.03 are chances in 0\.\.1"):
+        unconnected("tts", [valve("tts")], loss=1)

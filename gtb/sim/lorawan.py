@@ -135,8 +135,12 @@ class SimulatedNetworkServer:
                  duplicates: float = 0.03) -> None:
         if not 0 <= loss < 1 or not 0 <= duplicates <= 1:
             raise ValueError(f"loss {loss} and duplicates {duplicates} are chances in 0..1")
+        if not devices:
+            raise ValueError("a network server needs at least one device")
         if len({d.device for d in devices}) != len(devices):
             raise ValueError("two simulated devices have the same name")
+        if len({d.dev_eui for d in devices}) != len(devices):
+            raise ValueError("two simulated devices have the same DevEUI")
         self.client, self.kind, self.application = client, kind, application
         self.tenant, self.clock, self.timezone = tenant, clock, timezone
         self.loss, self.duplicates = loss, duplicates
@@ -240,7 +244,8 @@ class SimulatedNetworkServer:
 
     async def publish_due(self) -> int:
         """Transmit the uplinks due by the clock's now (a device late by several
-        intervals transmits once per interval missed); returns how many were published."""
+        intervals transmits once per interval missed); returns how many uplink messages
+        were published (a duplicate counts twice, a lost uplink not at all)."""
         now, published = self.clock.now(), 0
         for device in self.devices.values():
             while device.next_uplink is not None and device.next_uplink <= now:
