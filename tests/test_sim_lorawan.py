@@ -22,12 +22,14 @@ import aiomqtt
 import pytest
 
 from gtb.clock import SimulatedClock
+from gtb.model import PointRef
 from gtb.sim.lorawan import (
     SimulatedDevice,
     SimulatedNetworkServer,
     codec_fields,
     wt101_effect,
 )
+from protocols.base import Reading
 from protocols.lorawan import (
     DeviceEvent,
     Downlink,
@@ -40,7 +42,15 @@ from protocols.lorawan import (
 from protocols.lorawan_devices import WT101_PORT, wt101_set_target
 from protocols.lorawan_tracking import UplinkTracker
 from tests.mosquitto_rig import ENGINE_PASSWORD, ENGINE_USER, Mosquitto
-from tests.test_mqtt_driver import device, until
+from tests.test_lorawan_points import (
+    CHIRPSTACK_APP,
+    COMMAND_REFS,
+    COMMAND_SITE,
+    VALVE_EUI,
+    lorawan_driver,
+)
+from tests.test_mqtt_driver import SetClock, at_once, device, until
+from tests.test_mqtt_driver import running as driver_running
 
 PARIS = ZoneInfo("Europe/Paris")
 START = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
@@ -82,7 +92,7 @@ class Heard:
 
 @asynccontextmanager
 async def running(broker: Mosquitto, kind: NetworkServer, devices: list[SimulatedDevice],
-                  clock: SimulatedClock, **chances: float
+                  clock: SimulatedClock, application: str = APPLICATION, **chances: float
                   ) -> AsyncIterator[tuple[SimulatedNetworkServer, Heard]]:
     """The server on its own connection, listening for downlinks, and what a subscriber
     to its topics hears."""
@@ -90,7 +100,7 @@ async def running(broker: Mosquitto, kind: NetworkServer, devices: list[Simulate
     async with device(broker) as server_client, device(broker) as listener:
         await listener.subscribe("application/#" if kind == "chirpstack" else "v3/#", qos=1)
         server = SimulatedNetworkServer(
-            server_client, kind, APPLICATION, devices, clock, seed=21, timezone=PARIS,
+            server_client, kind, application, devices, clock, seed=21, timezone=PARIS,
             tenant=None if kind == "chirpstack" else "syndicat", **chances)
         await server.subscribe()
         tasks = [asyncio.create_task(server.listen()), asyncio.create_task(heard.listen(listener))]
@@ -310,3 +320,44 @@ def test_bad_settings_are_refused() -> None:
         unconnected("tts", [])
     with pytest.raises(ValueError, match=r"loss 1 and duplicates 0\.03 are chances in 0\.\.1"):
         unconnected("tts", [valve("tts")], loss=1)
+
+
+def test_the_engines_driver_reads_the_simulated_valve_and_its_command_waits_for_the_uplink(
+        mosquitto: Mosquitto) -> None:
+    """End to end: the engine's LoRaWAN points (``tests.test_lorawan_points``' site, its
+    ChirpStack valve commanded through the server's codec) against the simulated server."""
+    clock = SimulatedClock(START)
+    engine_clock = SetClock()  # the engine's arrival times: the simulation's, set by hand
+    vanne = SimulatedDevice("vanne-1", VALVE_EUI, INTERVAL, lambda at: {"temperature": 19.5},
+                            f_port=10, settings={"setpoint": 19.0})
+    driver, lorawan = lorawan_driver(mosquitto, engine_clock, COMMAND_SITE)
+    consigne, temperature = COMMAND_REFS["consigne"], COMMAND_REFS["temperature"]
+
+    def reads(ref: PointRef) -> Reading:
+        return at_once(driver.read([ref]))[ref.key]
+
+    async def uplink(server: SimulatedNetworkServer) -> None:
+        assert vanne.next_uplink is not None
+        clock.advance((vanne.next_uplink - clock.now()).total_seconds())
+        engine_clock.at = clock.now()
+        await server.publish_due()
+        await until(lambda: lorawan.trackers["vanne-1"].last_arrival == clock.now(),
+                    "the uplink read")
+
+    async def scenario() -> None:
+        async with running(mosquitto, "chirpstack", [vanne], clock, CHIRPSTACK_APP, loss=0,
+                           duplicates=0) as (server, _), driver_running(driver):
+            await until(lambda: driver.connected, "connected")
+            await uplink(server)
+            assert reads(temperature) == Reading(19.5, at=clock.now())
+            await driver.write(consigne, 21.5)
+            counts = server.counts["vanne-1"]
+            await until(lambda: sum(counts.downlinks_received.values()) == 1, "received")
+            await uplink(server)  # it takes the downlink, reporting the former setpoint
+            assert reads(consigne) == Reading(19.0, at=clock.now())
+            assert counts.downlinks_delivered == {START.date(): 1}
+            await uplink(server)  # the next one reports it applied
+            assert reads(consigne) == Reading(21.5, at=clock.now())
+            assert lorawan.downlinks_today("vanne-1", clock.now()) == 1
+
+    asyncio.run(scenario())
