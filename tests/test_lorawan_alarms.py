@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from gtb.cli.wiring import mqtt_driver
 from gtb.clock import SimulatedClock
@@ -20,6 +22,7 @@ from gtb.engine import Engine
 from gtb.engine.alarms import LorawanAlarms
 from gtb.engine.journal import Journal
 from gtb.model import Site
+from gtb.model.lorawan import LorawanAlarmSettings, LorawanDevice
 from gtb.model.mqtt import PASSWORD_ENV
 from gtb.model.points import Quality
 from gtb.site_yaml import SiteFileError
@@ -202,3 +205,14 @@ def test_the_engine_raises_them_from_a_network_servers_uplinks(
         asyncio.run(scenario())
     finally:
         store.close()
+
+
+def test_the_alarm_settings_docs_lorawan_shows_are_the_defaults() -> None:
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "lorawan.md").read_text(
+        encoding="utf-8")
+    [block] = [block for block in re.findall(r"```yaml\n(.*?)```", docs, re.DOTALL)
+               if block.startswith("# a device of `lorawan:`")]
+    [entry] = YAML(typ="safe").load(block)
+    shown = LorawanDevice.model_validate(entry)
+    assert shown.alarms == LorawanAlarmSettings() and set(entry["alarms"]) == set(
+        LorawanAlarmSettings.model_fields)
