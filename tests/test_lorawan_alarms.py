@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
 
 from gtb.cli.wiring import mqtt_driver
 from gtb.clock import SimulatedClock
@@ -34,6 +32,7 @@ from tests.test_lorawan_points import (
     DEVICES,
     VALVE_TOPICS,
     chirpstack_up,
+    docs_example,
     errors_of,
     site_text,
 )
@@ -208,11 +207,7 @@ def test_the_engine_raises_them_from_a_network_servers_uplinks(
 
 
 def test_the_alarm_settings_docs_lorawan_shows_are_the_defaults() -> None:
-    docs = (Path(__file__).resolve().parent.parent / "docs" / "lorawan.md").read_text(
-        encoding="utf-8")
-    [block] = [block for block in re.findall(r"```yaml\n(.*?)```", docs, re.DOTALL)
-               if block.startswith("# a device of `lorawan:`")]
-    [entry] = YAML(typ="safe").load(block)
+    [entry] = docs_example("# a device of `lorawan:`")
     shown = LorawanDevice.model_validate(entry)
     assert shown.alarms == LorawanAlarmSettings() and set(entry["alarms"]) == set(
         LorawanAlarmSettings.model_fields)
