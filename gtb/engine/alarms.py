@@ -239,13 +239,18 @@ class Watches:
                     data={"state": "raised", "alarm": alarm.id, "key": alarm_key})
 
 
+_HEALTH = ("battery", "rssi", "snr")
+"""The fields of a LoRaWAN device that say how it is, not what it measures."""
+
+
 class LorawanAlarms:
     """A warning for each LoRaWAN device whose battery runs low or whose radio link is
     weak (``LorawanDevice.alarms``), judged on the points bound to its ``battery``,
     ``rssi`` and ``snr``: a device without them, or whose points have not read, raises
     nothing. The battery's alarm ends above a higher level (a new battery). The link is
-    judged on the median of each of the last uplinks, told apart by their arrival (the
-    samples' time): one uplink heard badly raises nothing, one heard well ends nothing."""
+    judged on the medians of the RSSI and the SNR of its last uplinks, told apart by their
+    arrival (the samples' time): one uplink heard badly raises nothing, one heard well
+    ends nothing."""
 
     def __init__(self, devices: Sequence[LorawanDevice], refs: Mapping[str, PointRef],
                  store: Store, journal: Journal) -> None:
@@ -259,6 +264,7 @@ class LorawanAlarms:
             binding = ref.binding
             if isinstance(binding, LorawanBinding) and binding.field in _HEALTH:
                 self._health.setdefault((binding.device, binding.field), ref)
+        self._keys = {ref.key for ref in self._health.values()}
         self._heard: dict[str, deque[tuple[datetime, float]]] = {}
         """A link point's values of the last uplinks, with their arrival."""
         for device in devices:
@@ -270,8 +276,8 @@ class LorawanAlarms:
     def follow(self, now: datetime, samples: Iterable[Sample],
                active: Mapping[str, Alarm]) -> None:
         """Take this tick's samples: those read well, at a new arrival, count."""
-        good = {sample.point: sample for sample in samples
-                if sample.quality is Quality.OK and sample.value is not None}
+        good = {sample.point: sample for sample in samples if sample.point in self._keys
+                and sample.quality is Quality.OK and sample.value is not None}
         for key, heard in self._heard.items():
             sample = good.get(key)
             if sample is not None and (not heard or heard[-1][0] != sample.ts):
@@ -321,7 +327,3 @@ class LorawanAlarms:
                       for _, median, threshold, _ in medians)):
             _clear(self._store, self._journal, self._refs, now, alarm_key,
                    Reason.of("alarm.link_again"))
-
-
-_HEALTH = ("battery", "rssi", "snr")
-"""The fields of a LoRaWAN device that say how it is, not what it measures."""
