@@ -381,12 +381,17 @@ def test_the_engine_samples_an_uplink_at_its_arrival(
         store.close()
 
 
-def test_the_devices_and_points_docs_lorawan_shows_are_valid() -> None:
+def docs_example(start: str) -> Any:
+    """The YAML example of docs/lorawan.md that begins with ``start``, as data."""
     docs = (Path(__file__).resolve().parent.parent / "docs" / "lorawan.md").read_text(
         encoding="utf-8")
     [block] = [block for block in re.findall(r"```yaml\n(.*?)```", docs, re.DOTALL)
-               if block.startswith("lorawan:")]
-    example = YAML(typ="safe").load(block)
+               if block.startswith(start)]
+    return YAML(typ="safe").load(block)
+
+
+def test_the_devices_and_points_docs_lorawan_shows_are_valid() -> None:
+    example = docs_example("lorawan:")
     devices = [LorawanDevice.model_validate(entry) for entry in example["lorawan"]]
     points = [Point.model_validate(entry) for entry in example["points"]]
     bindings = [point.binding for point in points]

@@ -8,10 +8,10 @@ a field fault: a point it cannot read is stale, then failed; its zone goes to a 
 mode that needs no sensor, and an alarm says so until the point comes back.
 
 Each step has its room: ``reading`` (read and judge), ``alarms`` (failed points, dead
-devices, watched thresholds), ``decisions`` (the controllers, zone by zone and output by
-output), ``arbitration`` (people's overrides, safety bounds, minimum times), ``writing``
-(what is due, and releases), ``status`` (what the panel shows), ``journal`` (the audit
-lines). ``Engine`` holds them together and runs them in order.
+devices, watched thresholds, LoRaWAN batteries and links), ``decisions`` (the controllers,
+zone by zone and output by output), ``arbitration`` (people's overrides, safety bounds,
+minimum times), ``writing`` (what is due, and releases), ``status`` (what the panel
+shows), ``journal`` (the audit lines). ``Engine`` holds them together and runs them in order.
 """
 
 from __future__ import annotations
@@ -25,7 +25,14 @@ from datetime import datetime
 from controllers.learning import ZoneLearner
 from controllers.schedule import FrenchCalendar
 from gtb.clock import Clock, monotonic
-from gtb.engine.alarms import Endpoint, FallbackAlarms, FaultAlarms, NoHeatAlarms, Watches
+from gtb.engine.alarms import (
+    Endpoint,
+    FallbackAlarms,
+    FaultAlarms,
+    LorawanAlarms,
+    NoHeatAlarms,
+    Watches,
+)
 from gtb.engine.arbitration import Arbiter
 from gtb.engine.bindings import Finding, check_bindings
 from gtb.engine.decisions import Decider
@@ -89,6 +96,7 @@ class Engine:
         self._reader = PointReader(self.refs, drivers, self.settings.stale_after_s)
         self._faults = FaultAlarms(self.refs, store, self._journal, self._reader.cause)
         self._watches = Watches(self.refs, store, self._journal)
+        self._lorawan = LorawanAlarms(site.lorawan, self.refs, store, self._journal)
         self._fallbacks = FallbackAlarms(self.refs, store, self._journal)
         self._no_heat = NoHeatAlarms(self.refs, store, self._journal)
         self.forecasts = Forecasts(site.forecast, clock, self._journal)
@@ -196,6 +204,7 @@ class Engine:
         active = self.store.alarms.active()
         self._faults.follow(now, snapshot, active)
         self._watches.follow(now, snapshot, active)
+        self._lorawan.follow(now, samples, active)
         overrides = self.store.overrides.active(now)
         decided = self._decider.decide(now, snapshot, overrides)
         final = self._arbiter.arbitrate(decided.desired, overrides, self._writer.switches, now)

@@ -1,5 +1,6 @@
-"""Alarms that follow what was read: devices and points that fail, watched thresholds;
-and commands arbitration had to replace because they were not numbers.
+"""Alarms that follow what was read: devices and points that fail, watched thresholds,
+LoRaWAN devices' batteries and radio links; and commands arbitration had to replace
+because they were not numbers.
 
 An alarm is raised once, stays active while its condition lasts, survives a restart of
 the engine (it is in the store), and is cleared, with an event, when its condition ends.
@@ -7,8 +8,9 @@ the engine (it is in the store), and is cleared, with an event, when its conditi
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Mapping
+import statistics
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from controllers.monitoring import WatchChange, WatchState, evaluate
@@ -16,9 +18,11 @@ from gtb.engine.arbitration import FALLBACK, Command
 from gtb.engine.journal import Journal, where_of
 from gtb.engine.reading import Snapshot
 from gtb.model import PointRef
+from gtb.model.lorawan import LorawanBinding, LorawanDevice
 from gtb.model.points import Quality, Role, Severity
 from gtb.store import Store
 from gtb.store.audit import Alarm
+from gtb.store.samples import Sample
 from gtb.texts import Reason, said
 
 Endpoint = tuple[str, str, int]
@@ -233,3 +237,93 @@ class Watches:
                     "alarm", Reason.of("alarm.raised", alarm=verdict.reason),
                     THRESHOLD, ref=ref,
                     data={"state": "raised", "alarm": alarm.id, "key": alarm_key})
+
+
+_HEALTH = ("battery", "rssi", "snr")
+"""The fields of a LoRaWAN device that say how it is, not what it measures."""
+
+
+class LorawanAlarms:
+    """A warning for each LoRaWAN device whose battery runs low or whose radio link is
+    weak (``LorawanDevice.alarms``), judged on the points bound to its ``battery``,
+    ``rssi`` and ``snr``: a device without them, or whose points have not read, raises
+    nothing. The battery's alarm ends above a higher level (a new battery). The link is
+    judged on the medians of the RSSI and the SNR of its last uplinks, told apart by their
+    arrival (the samples' time): one uplink heard badly raises nothing, one heard well
+    ends nothing."""
+
+    def __init__(self, devices: Sequence[LorawanDevice], refs: Mapping[str, PointRef],
+                 store: Store, journal: Journal) -> None:
+        self._devices = devices
+        self._store = store
+        self._journal = journal
+        self._refs = refs
+        self._health: dict[tuple[str, str], PointRef] = {}
+        """(device, battery | rssi | snr) -> the first point bound to it."""
+        for ref in refs.values():
+            binding = ref.binding
+            if isinstance(binding, LorawanBinding) and binding.field in _HEALTH:
+                self._health.setdefault((binding.device, binding.field), ref)
+        self._keys = {ref.key for ref in self._health.values()}
+        self._heard: dict[str, deque[tuple[datetime, float]]] = {}
+        """A link point's values of the last uplinks, with their arrival."""
+        for device in devices:
+            for field in ("rssi", "snr"):
+                link = self._health.get((device.id, field))
+                if link is not None:
+                    self._heard[link.key] = deque(maxlen=device.alarms.uplinks)
+
+    def follow(self, now: datetime, samples: Iterable[Sample],
+               active: Mapping[str, Alarm]) -> None:
+        """Take this tick's samples: those read well, at a new arrival, count."""
+        good = {sample.point: sample for sample in samples if sample.point in self._keys
+                and sample.quality is Quality.OK and sample.value is not None}
+        for key, heard in self._heard.items():
+            sample = good.get(key)
+            if sample is not None and (not heard or heard[-1][0] != sample.ts):
+                assert sample.value is not None
+                heard.append((sample.ts, sample.value))
+        for device in self._devices:
+            battery = self._health.get((device.id, "battery"))
+            if battery is not None and battery.key in good:
+                level = good[battery.key].value
+                assert level is not None
+                self._battery(now, device, battery, level, active)
+            self._link(now, device, active)
+
+    def _battery(self, now: datetime, device: LorawanDevice, ref: PointRef, level: float,
+                 active: Mapping[str, Alarm]) -> None:
+        settings, alarm_key = device.alarms, f"lorawan_battery:{device.id}"
+        if level < settings.battery_low and alarm_key not in active:
+            _raise(self._store, self._journal, now, alarm_key, Severity.WARNING,
+                   Reason.of("lorawan.battery_low", device=device.id, level=level,
+                             low=settings.battery_low),
+                   Reason.of("alarm.battery_low"), ref)
+        elif level >= settings.battery_ok and alarm_key in active:
+            _clear(self._store, self._journal, self._refs, now, alarm_key,
+                   Reason.of("alarm.battery_again", ok=settings.battery_ok))
+
+    def _link(self, now: datetime, device: LorawanDevice, active: Mapping[str, Alarm]) -> None:
+        """Weak when a median is below its threshold; recovered when each known median is
+        the margin above it. Until a point has heard its ``uplinks``, it says nothing."""
+        settings, alarm_key = device.alarms, f"lorawan_link:{device.id}"
+        medians: list[tuple[str, float, float, PointRef]] = []
+        for field, threshold in (("rssi", settings.rssi_weak), ("snr", settings.snr_weak)):
+            ref = self._health.get((device.id, field))
+            heard = self._heard.get(ref.key) if ref is not None else None
+            if ref is not None and heard is not None and len(heard) == heard.maxlen:
+                medians.append((field, statistics.median(v for _, v in heard), threshold, ref))
+        weak = [(field, median, threshold, ref) for field, median, threshold, ref in medians
+                if median < threshold]
+        if weak and alarm_key not in active:
+            _raise(self._store, self._journal, now, alarm_key, Severity.WARNING,
+                   Reason.of("lorawan.link_weak", device=device.id, uplinks=settings.uplinks,
+                             measures=[Reason.of(f"lorawan.median_{field}", median=median,
+                                                 threshold=threshold)
+                                       for field, median, threshold, _ in weak]),
+                   Reason.of("alarm.link_weak"), weak[0][3])
+        elif (medians and alarm_key in active
+              and all(median >= threshold + settings.link_margin_db
+                      for _, median, threshold, _ in medians)):
+            _clear(self._store, self._journal, self._refs, now, alarm_key,
+                   Reason.of("alarm.link_again"))

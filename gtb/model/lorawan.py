@@ -37,6 +37,36 @@ def field_path(value: str, field: str) -> str:
     return value
 
 
+class LorawanAlarmSettings(Model):
+    """When a device's battery or radio link raises its alarm, and when the alarm ends.
+
+    The battery's alarm ends above a higher level (``battery_ok``), after a battery
+    change, not at a reading that wavers around the threshold. The link is judged on the
+    median of the last ``uplinks`` uplinks, so that one uplink heard badly raises nothing,
+    and recovers once both medians are ``link_margin_db`` above their thresholds."""
+
+    battery_low: float = Field(default=20, ge=0, le=100,
+                               description="% of battery below which the alarm is raised")
+    battery_ok: float = Field(default=25, ge=0, le=100,
+                              description="% of battery from which the alarm ends")
+    rssi_weak: float = Field(default=-120, ge=-150, le=0,
+                             description="dBm: a median RSSI below this is a weak link")
+    snr_weak: float = Field(default=-15, ge=-30, le=20,
+                            description="dB: a median SNR below this is a weak link")
+    link_margin_db: float = Field(default=3, ge=0, le=30,
+                                  description="dB above both thresholds for the link's "
+                                  "alarm to end")
+    uplinks: int = Field(default=5, ge=1, le=50,
+                         description="the uplinks whose median judges the link")
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> LorawanAlarmSettings:
+        if self.battery_ok <= self.battery_low:
+            raise ValueError(f"battery_ok ({self.battery_ok:g}) must be above battery_low "
+                             f"({self.battery_low:g}): the alarm ends above where it began")
+        return self
+
+
 class LorawanDevice(Model):
     """One device as its network server names it, and what the engine expects of it."""
 
@@ -55,6 +85,9 @@ class LorawanDevice(Model):
         "milesight-wt101: the engine decodes the frame's bytes itself")
     downlinks_per_day: int = Field(default=10, ge=0, le=1000,
                                    description="downlinks allowed per local day")
+    alarms: LorawanAlarmSettings = Field(
+        default_factory=LorawanAlarmSettings, description="its low battery and weak link "
+        "alarms, judged on its battery, rssi and snr points")
 
     @field_validator("application", "tenant", "device_id")
     @classmethod

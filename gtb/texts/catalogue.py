@@ -235,6 +235,27 @@ _LORAWAN: dict[str, Template] = {
                        "{value:g} n'est pas envoyé",
                        "{device}: the {budget:whole} downlinks of {day:date} are spent, "
                        "{value:g} is not sent"),
+    # a device's battery and radio link (gtb.engine.alarms.LorawanAlarms)
+    "lorawan.battery_low": ("{device} : pile à {level:whole} % (seuil {low:whole} %) — "
+                            "changer la pile, ou l'appareil si sa pile ne se change pas",
+                            "{device}: battery at {level:whole}% (threshold {low:whole}%) — "
+                            "replace the battery, or the device if it cannot be replaced"),
+    "lorawan.link_weak": ("{device} : liaison radio faible sur les {uplinks:whole} dernières "
+                          "remontées ({measures:and}) — vérifier l'emplacement et l'antenne "
+                          "de l'appareil, ou demander une passerelle plus proche à "
+                          "l'opérateur du réseau",
+                          "{device}: weak radio link over the last {uplinks:whole} uplinks "
+                          "({measures:and}) — check the device's place and antenna, or ask "
+                          "the network's operator for a nearer gateway"),
+    "lorawan.median_rssi": ("RSSI médian {median:g} dBm, seuil {threshold:g} dBm",
+                            "median RSSI {median:g} dBm, threshold {threshold:g} dBm"),
+    "lorawan.median_snr": ("SNR médian {median:g} dB, seuil {threshold:g} dB",
+                           "median SNR {median:g} dB, threshold {threshold:g} dB"),
+    "alarm.battery_low": ("pile faible", "low battery"),
+    "alarm.battery_again": ("pile de nouveau à {ok:whole} % ou plus",
+                            "battery at {ok:whole}% or more again"),
+    "alarm.link_weak": ("liaison radio faible", "weak radio link"),
+    "alarm.link_again": ("liaison radio rétablie", "radio link restored"),
 }
 _CALENDAR: dict[str, Template] = {
     "holidays.christmas": ("Vacances de Noël", "Christmas holidays"),
