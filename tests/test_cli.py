@@ -208,6 +208,7 @@ def test_gtb_run_on_devices_that_are_not_there_raises_alarms(
     assert all(key.startswith("device:") or key == "no_heat:creche.chaudiere"
                for key in alarms), alarms
     assert f"{len(alarms)} alarmes" in result.stdout
+    assert result.stdout.endswith("┘\narrêté\n")  # the table's last frame ends its line
 
 
 def test_check_reports_a_lighting_programme_that_breaks_the_arrete(

@@ -244,13 +244,18 @@ async def _serve(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: fl
         if panel is not None:
             panel.start()
             console.print(f"panneau web : {panel.url}")
-        with Live(status_view(engine, store), console=console, refresh_per_second=1) as live:
-            try:
-                while True:
-                    await asyncio.sleep(1.0)
+        try:
+            with Live(status_view(engine, store), console=console,
+                      refresh_per_second=1) as live:
+                try:
+                    while True:
+                        await asyncio.sleep(1.0)
+                        live.update(status_view(engine, store))
+                finally:  # the last frame: how things stood at the stop, not a second before
                     live.update(status_view(engine, store))
-            finally:  # the last frame says how things stood at the stop, not a second before
-                live.update(status_view(engine, store))
+        finally:
+            if not console.is_terminal:  # rich ends a file's last frame without a newline
+                console.line()
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
