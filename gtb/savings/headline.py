@@ -20,12 +20,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from gtb.model import Building, Site
+from gtb.model.calendar import AgendaEntry
 from gtb.model.points import Role
 from gtb.savings.reporting import EfficiencyLoss
 from gtb.savings.rounding import rounded
 from gtb.savings.site import SpanSavings
 from gtb.savings.totals import Figure
 from gtb.store import Store
+from gtb.store.audit import Alarm
+from gtb.store.control import Override, ProgrammeVersion
 from gtb.texts import Reason
 
 HISTORY_LIMIT = 100_000
@@ -55,11 +58,37 @@ class Causes:
         return found
 
 
+@dataclass(frozen=True)
+class _Records:
+    """What the store holds of a period's causes, read once for all its headlines (the
+    commune's and each building's)."""
+
+    alarms: list[Alarm]
+    overrides: list[Override]
+    programmes: dict[str, list[ProgrammeVersion]]
+    """Each zone's saved versions, by ``building.zone``."""
+    entries: list[AgendaEntry]
+
+
+def _records(store: Store, site: Site, first: date, last: date) -> _Records:
+    return _Records(
+        store.alarms.history(limit=HISTORY_LIMIT),
+        store.overrides.history(limit=HISTORY_LIMIT),
+        {f"{b.id}.{z.id}": store.programmes.history(f"{b.id}.{z.id}", limit=HISTORY_LIMIT)
+         for b in site.buildings for z in b.zones},
+        [*site.agenda, *(s.entry for s in store.agenda.entries(start=first, end=last))])
+
+
 def known_causes(store: Store, site: Site, span: SpanSavings, building: str | None,
                  first: date, last: date) -> Causes:
     """What the store says of ``first`` to ``last`` (local days) for the building (None: the
     whole site): the losses of efficiency found on its meters over the span, its alarms
     raised, its setpoint overrides begun, its zones' programmes saved, its agenda events."""
+    return _causes(_records(store, site, first, last), site, span, building, first, last)
+
+
+def _causes(records: _Records, site: Site, span: SpanSavings, building: str | None,
+            first: date, last: date) -> Causes:
     tz = site.tz
     start = datetime.combine(first, time(), tz)
     end = datetime.combine(last + timedelta(days=1), time(), tz)
@@ -69,19 +98,17 @@ def known_causes(store: Store, site: Site, span: SpanSavings, building: str | No
 
     losses = tuple(loss for meter, _ in span.meters if ours(meter.building)
                    for loss in meter.losses if loss.end >= first and loss.start <= last)
-    alarms = sum(1 for a in store.alarms.history(limit=HISTORY_LIMIT)
-                 if start <= a.raised_at < end and ours(a.building))
+    alarms = sum(1 for a in records.alarms if start <= a.raised_at < end and ours(a.building))
     setpoints = {ref.key: ref.building.id for ref in site.points()
                  if ref.role is Role.HEATING_SETPOINT and ref.building is not None}
-    overrides = sum(1 for o in store.overrides.history(limit=HISTORY_LIMIT)
+    overrides = sum(1 for o in records.overrides
                     if o.point in setpoints and start <= o.start < end
                     and ours(setpoints[o.point]))
     buildings = [b for b in site.buildings if ours(b.id)]
     programmes = sum(1 for b in buildings for z in b.zones
-                     for v in store.programmes.history(f"{b.id}.{z.id}", limit=HISTORY_LIMIT)
+                     for v in records.programmes[f"{b.id}.{z.id}"]
                      if start <= v.saved_at < end)
-    entries = [*site.agenda, *(s.entry for s in store.agenda.entries(start=first, end=last))]
-    events = sum(1 for e in entries if e.kind == "event" and e.start is not None
+    events = sum(1 for e in records.entries if e.kind == "event" and e.start is not None
                  and e.end is not None and e.start < end.replace(tzinfo=None)
                  and e.end > start.replace(tzinfo=None)
                  and any(e.applies_to(b.id, z.id) for b in buildings for z in b.zones))
@@ -164,9 +191,10 @@ def span_headlines(store: Store, site: Site, span: SpanSavings, confidence: floa
                    ) -> Headlines:
     """The headlines of ``span``: the commune's, then each building's that has a heating
     meter with figures, with the causes the store knows of."""
-    commune = headline(span, known_causes(store, site, span, None, span.start, span.end),
+    records = _records(store, site, span.start, span.end)
+    commune = headline(span, _causes(records, site, span, None, span.start, span.end),
                        confidence)
-    buildings = {b.id: headline(span, known_causes(store, site, span, b.id, span.start,
-                                                   span.end), confidence, b)
+    buildings = {b.id: headline(span, _causes(records, site, span, b.id, span.start,
+                                              span.end), confidence, b)
                  for b in site.buildings if span.building(b.id) is not None}
     return Headlines(commune, buildings)
