@@ -522,16 +522,30 @@ class Harness:
 
     def control(self, now: datetime) -> None:
         """Ask the strategy at ``now`` and write what changed."""
-        seen = Observations(self.world, self._sensors, now)
+        seen = self.observe(now)
         for key, command in self.strategy.setpoints(now, seen).items():
             if self.commands.get(key) == command:
                 continue
             self.commands[key] = command
-            setpoint_key, mode_key = self._writable[key]
-            self.world.write(setpoint_key, command.setpoint)
-            if mode_key is not None:
-                self.world.write(mode_key, MODE_OF_LEVEL[command.level])
+            self.write(key, command, now)
         self._command_plants(seen)
+
+    def observe(self, now: datetime) -> Observations:
+        """What the strategy sees at ``now``: the site's points as the world serves them
+        (a harness whose devices answer otherwise, through a radio, says so here)."""
+        return Observations(self.world, self._sensors, now)
+
+    def write(self, zone_key: str, command: ZoneCommand, now: datetime) -> None:
+        """A zone's new command, at once, as BACnet or Modbus takes it: its setpoint and,
+        where the zone has one, its heating mode."""
+        setpoint_key, mode_key = self._writable[zone_key]
+        self.world.write(setpoint_key, command.setpoint)
+        if mode_key is not None:
+            self.world.write(mode_key, MODE_OF_LEVEL[command.level])
+
+    def advance_to(self, until: datetime) -> None:
+        """Run the world to ``until``, the next control step."""
+        self.world.advance_to(until)
 
     def _command_plants(self, seen: Observations) -> None:
         """Each plant on while a zone of its building needs heat or frost protection, off
@@ -556,14 +570,20 @@ class Harness:
                 self.world.write(plant, 1.0 if on else 0.0)
 
 
+HarnessFactory = Callable[[Site, VirtualCommune, Strategy], Harness]
+"""Puts a strategy at the controls of a world: ``Harness`` itself, or one whose commands
+and readings go otherwise (``gtb.bench.lorawan``: through a LoRaWAN radio)."""
+
+
 def simulate(site: Site, strategy: str, seed: int, start: datetime, end: datetime,
-             warm_up: timedelta = WARM_UP) -> Run:
+             warm_up: timedelta = WARM_UP, *, harness: HarnessFactory = Harness) -> Run:
     """One strategy over [start, end) after ``warm_up``, on weather and occupants ``seed``:
     the strategy named ``strategy`` in ``STRATEGIES`` or ``REFERENCE_STRATEGIES``, given
     the site with the agenda its manager would have entered for the run
     (``Occupants.agenda``: the booked events, the council meetings and the closures), as
     an engine has it; ``fixed``, ``learned`` and ``clairvoyant`` follow it, ``always``
-    and ``as_found`` know no agenda."""
+    and ``as_found`` know no agenda. ``harness`` puts it at the controls (by default
+    commands reach the world at once, as BACnet and Modbus take them)."""
     begin = (start - warm_up).astimezone(UTC)
     controls = round((to_epoch(end) - to_epoch(begin)) / CONTROL_STEP_S)
     world = tabulated_world(site, seed, begin, controls)
@@ -572,7 +592,7 @@ def simulate(site: Site, strategy: str, seed: int, start: datetime, end: datetim
                                      end.astimezone(site.tz).date())
     chosen = (STRATEGIES | REFERENCE_STRATEGIES)[strategy](
         site.model_copy(update={"agenda": (*site.agenda, *entered)}))
-    harness = Harness(site, world, chosen)
+    at_controls = harness(site, world, chosen)
     zones = len(world.zone_keys)
     air = np.empty((controls + 1, zones))
     setpoints = np.empty((controls, zones))
@@ -585,9 +605,9 @@ def simulate(site: Site, strategy: str, seed: int, start: datetime, end: datetim
             standby = {b: world.building_state(b).standby_kwh for b in metered}
             stored = {b: _stored_kwh(world, b) for b in metered}
         now = begin + timedelta(seconds=c * CONTROL_STEP_S)
-        harness.control(now)
+        at_controls.control(now)
         setpoints[c] = world.setpoint
-        world.advance_to(now + timedelta(seconds=CONTROL_STEP_S))
+        at_controls.advance_to(now + timedelta(seconds=CONTROL_STEP_S))
         air[c + 1] = world.network.air[:zones]
     origin = to_epoch(begin)
     starts = instants(origin, PHYSICS_STEP_S, controls * STEPS_PER_CONTROL)
