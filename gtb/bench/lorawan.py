@@ -1,0 +1,586 @@
+"""LoRaWAN benchmark: ``gtb bench lorawan``, the salle des fêtes through class A valves.
+
+The demo commune's salle des fêtes (its radiator valves and ambient sensor are LoRaWAN
+devices) over one winter month, after the season harness's week of warm-up, on the same
+weather and occupants, with the project's controller (``learned``) each time:
+
+- ``instant``: its setpoints reach the valves at once and it reads the world's sensors
+  each step, as over BACnet (the season harness as ``gtb bench heating`` runs it);
+- ``class_a_unplanned``: the same controller through the radio, with no planning: it
+  reads what the LoRaWAN points last heard (``protocols.lorawan_points.LorawanPoints``,
+  the engine's own code: frame counters, staleness, the WT101's codec, the daily budget),
+  and its setpoints go as downlinks through a simulated network server
+  (``gtb.sim.lorawan.SimulatedNetworkServer``: uplinks on their interval with jitter,
+  about 5 % lost, duplicates, each downlink delivered after the valve's next uplink).
+
+Figures: the building's heat, each zone's discomfort and MissTime (``gtb.bench.heating``'s
+definitions), and, for the radio runs, what the network server counted: uplinks sent,
+lost and duplicated, downlinks per device and day against its budget, the commands and
+how late they reached the valve, the periods of missed uplinks and whether the engine's
+points declared their device stale in time. docs/lorawan.md gives the method.
+
+Two stand-ins, said so in the report: the broker (``DirectLink`` hands each message over
+in process: the broker is the tests' business, a month of messages through it is not the
+bench's), and time (the world moves in 5-minute steps: an uplink reads the world at the
+end of the step it falls in, and a downlink delivered in a step acts from its end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import defaultdict, deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import aiomqtt
+import numpy as np
+from rich.progress import Progress
+
+from gtb.bench.heating import zone_comfort
+from gtb.clock import SimulatedClock
+from gtb.config import load_site
+from gtb.model import PointRef, Site
+from gtb.model.lorawan import LorawanDevice
+from gtb.model.points import Role
+from gtb.sim.lorawan import (
+    RadioCounts,
+    SimulatedDevice,
+    SimulatedNetworkServer,
+    codec_fields,
+    wt101_effect,
+)
+from gtb.sim.season import (
+    PHYSICS_STEP_S,
+    STEPS_PER_CONTROL,
+    WARM_UP,
+    Harness,
+    Observations,
+    Run,
+    Sensors,
+    Strategy,
+    ZoneCommand,
+    restrict,
+    simulate,
+    zone_levels,
+)
+from gtb.sim.world import VirtualCommune
+from protocols.base import DeviceRejected
+from protocols.lorawan import Downlink, NetworkServer, Uplink, parse
+from protocols.lorawan_devices import WT101_PORT, wt101_encode
+from protocols.lorawan_points import LorawanPoints, PlannedDownlink, lorawan_binding
+
+BUILDING = "salle-des-fetes"
+MONTH = "2026-01"
+SEED = 1
+COMFORT_RATIO = 1.10
+"""Target: the radio's discomfort at most 10 % above the instant run's."""
+DISCOMFORT_FLOOR_KH = 1.0
+"""...or at most this much above it (K·h over the month, the building's zones summed),
+whichever is larger: with an instant discomfort near 0, 10 % of it is no margin at all;
+1 K·h is an hour 1 K below comfort's tolerance in one zone over a month."""
+DETECTION_INTERVALS = 2
+"""Target: a device that stops being heard is declared stale within this many expected
+intervals after its last uplink heard."""
+RADIO_FIELDS = ("battery", "rssi", "snr")
+"""Fields of every uplink that the network server, not the world, provides."""
+RUNS = ("instant", "class_a_unplanned")
+MAIN_RUN = "class_a_unplanned"
+"""The radio run the targets are checked on."""
+BROKER_STAND_IN = ("DirectLink: the messages of the simulated network server handed to the "
+                   "engine's LorawanPoints, and its downlinks to the server, in process "
+                   "instead of through Mosquitto (the tests cover the broker)")
+TIME_STEP = ("the world moves in 5-minute steps: an uplink reads the world, and arrives, "
+             "at the end of the step it falls in; a downlink delivered in a step acts "
+             "from its end")
+
+
+def bench_site(site_file: Path) -> Site:
+    """The site with only the salle des fêtes, and the commune's outdoor sensor (the
+    mairie's, which the engine reads for every building) as one of its points."""
+    site = load_site(site_file)
+    outdoor = next((ref.point for ref in site.points()
+                    if ref.role is Role.OUTDOOR_TEMPERATURE), None)
+    site = restrict(site, [BUILDING])
+    if outdoor is None:
+        return site
+    hall = site.buildings[0]
+    hall = hall.model_copy(update={"points": (*hall.points, outdoor)})
+    return site.model_copy(update={"buildings": (hall,)})
+
+
+def month_period(month: str, site: Site) -> tuple[datetime, datetime]:
+    """``YYYY-MM`` -> its first local midnight and the next month's; ``ValueError``
+    saying what is wrong otherwise."""
+    try:
+        first = datetime.strptime(month, "%Y-%m").replace(tzinfo=site.tz)
+    except ValueError:
+        raise ValueError(f"month {month!r} is not YYYY-MM (e.g. 2026-01)") from None
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following
+
+
+# -- the radio between the engine and the valves ------------------------------------
+
+
+class DirectLink:
+    """A stand-in for the broker, and said so in the report: what the simulated network
+    server publishes goes at once to the engine's ``LorawanPoints`` (the MQTT driver's
+    part), stamped with the clock's now as its arrival; what the engine publishes goes
+    at once to the server. It also keeps the frames it handed over (each device's
+    counter and arrival): a counter missing from them is an uplink the server lost."""
+
+    def __init__(self, points: LorawanPoints, devices: Sequence[LorawanDevice],
+                 clock: SimulatedClock) -> None:
+        self.points, self.clock = points, clock
+        self.servers: list[SimulatedNetworkServer] = []
+        self._uplink_topic = {device.topics[0]: device.id for device in devices}
+        self.heard: dict[str, list[tuple[int, datetime]]] = defaultdict(list)
+        """Each device's uplinks as published (a duplicate twice): counter, arrival."""
+
+    async def publish(self, topic: str, payload: str, qos: int = 0) -> None:
+        """The network server's side: an uplink or an event reaches the engine."""
+        message, at = payload.encode(), self.clock.now()
+        self.points.receive(topic, message, at)
+        device = self._uplink_topic.get(topic)
+        if device is not None:
+            uplink = parse(topic, message, at)
+            assert isinstance(uplink, Uplink), "the server's uplink topic carries uplinks"
+            self.heard[device].append((uplink.f_cnt, at))
+
+    def downlink(self, planned: PlannedDownlink) -> None:
+        """The engine's side: a downlink reaches its network server's queue."""
+        for server in self.servers:
+            if any(_matches(pattern, planned.topic) for pattern in server.downlink_topics()):
+                server.receive(planned.topic, planned.payload)
+                return
+        raise ValueError(f"no simulated network server takes {planned.topic}")
+
+
+def _matches(pattern: str, topic: str) -> bool:
+    """Whether an MQTT topic matches a subscription with ``+`` wildcards."""
+    levels, wanted = topic.split("/"), pattern.split("/")
+    return len(levels) == len(wanted) and all(
+        w in ("+", level) for w, level in zip(wanted, levels, strict=True))
+
+
+@dataclass
+class Command:
+    """A setpoint the engine sent as a downlink, and when the valve took it."""
+
+    zone: str
+    device: str
+    value: float
+    previous: float | None
+    """The valve's target when it was sent (None: not known yet)."""
+    decided_at: datetime
+    wanted_at: datetime
+    """When the controller wanted it at the valve: when decided, plus the lead it
+    planned with (none without planning: then every command that waits is late)."""
+    applied_at: datetime | None = None
+
+    @property
+    def rise(self) -> bool:
+        """A comfort or pre-heat start: the target goes up."""
+        return self.previous is not None and self.value > self.previous
+
+
+class RadioObservations(Observations):
+    """What the engine sees through the radio: each LoRaWAN point's latest uplink, as
+    ``LorawanPoints`` serves it (None while it fails: silent, nothing heard yet); the
+    presence detector as the engine recorded it at each physics step; other points (the
+    outdoor sensor) as the world serves them."""
+
+    def __init__(self, world: VirtualCommune, sensors: Sensors, now: datetime,
+                 harness: RadioHarness) -> None:
+        super().__init__(world, sensors, now)
+        self._harness = harness
+
+    def _point(self, key: str | None) -> float | None:
+        ref = None if key is None else self._harness.lorawan_refs.get(key)
+        if ref is None:
+            return super()._point(key)
+        reading = self._harness.points.reading(ref, self.now)
+        return reading.value if reading.ok else None
+
+    def presence_since_last(self, zone_key: str) -> list[tuple[datetime, bool | None]]:
+        times = [self.now - timedelta(seconds=lag * PHYSICS_STEP_S)
+                 for lag in range(STEPS_PER_CONTROL - 1, -1, -1)]
+        recorded = dict(self._harness.presence.get(zone_key, ()))
+        return [(moment, recorded.get(moment)) for moment in times]
+
+
+class RadioHarness(Harness):
+    """The season harness with the salle des fêtes' LoRaWAN devices between the
+    controller and the world: readings through ``LorawanPoints`` fed by simulated network
+    servers (one per network server and application of the site's devices), setpoints as
+    downlinks the valves take after their next uplink. ``lead``: how long before it
+    wants a setpoint at the valve the controller sends it (0: no planning)."""
+
+    def __init__(self, site: Site, world: VirtualCommune, strategy: Strategy, *, seed: int,
+                 lead: timedelta = timedelta(0), counted_from: datetime) -> None:
+        super().__init__(site, world, strategy)
+        self.lead, self.counted_from = lead, counted_from
+        refs = [ref for ref in site.points() if ref.binding.protocol == "lorawan"]
+        used = {lorawan_binding(ref).device for ref in refs}
+        self.devices = [device for device in site.lorawan if device.id in used]
+        self.points = LorawanPoints(self.devices, refs, site.tz)
+        self.lorawan_refs = {ref.key: ref for ref in refs}
+        self.clock = SimulatedClock(world.now)
+        self.link = DirectLink(self.points, self.devices, self.clock)
+        self._setpoint_refs = {f"{ref.building.id}.{ref.zone.id}": ref for ref in refs
+                               if ref.role is Role.HEATING_SETPOINT
+                               and ref.building is not None and ref.zone is not None}
+        self._presence_refs = {f"{ref.building.id}.{ref.zone.id}": ref for ref in refs
+                               if ref.role is Role.OCCUPANCY
+                               and ref.building is not None and ref.zone is not None}
+        self.presence: dict[str, deque[tuple[datetime, bool | None]]] = {
+            zone: deque(maxlen=STEPS_PER_CONTROL) for zone in self._presence_refs}
+        self.commands_sent: list[Command] = []
+        self.refused: list[tuple[str, datetime]] = []
+        """Commands the budget refused: the zone and when."""
+        self.stale_declared: dict[str, dict[datetime, datetime]] = defaultdict(dict)
+        """Each device's stale declarations: last uplink heard -> when declared stale."""
+        self._waiting: dict[str, deque[Command]] = defaultdict(deque)
+        self._counted: dict[str, RadioCounts] = {}
+        self._counted_trackers: dict[str, tuple[int, int]] = {}
+        groups: dict[tuple[NetworkServer, str, str | None], list[LorawanDevice]] = (
+            defaultdict(list))
+        for device in self.devices:
+            groups[device.network_server, device.application, device.tenant].append(device)
+        for number, ((kind, application, tenant), members) in enumerate(sorted(
+                groups.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or ""))):
+            self.link.servers.append(SimulatedNetworkServer(
+                cast(aiomqtt.Client, self.link),  # only ``publish`` is used: DirectLink's
+                kind, application, [self._simulated(device) for device in members],
+                self.clock, seed=seed * 1000 + number, timezone=site.tz, tenant=tenant))
+        self._loop = asyncio.new_event_loop()
+
+    def close(self) -> None:
+        self._loop.close()
+
+    @property
+    def counts(self) -> dict[str, RadioCounts]:
+        """Each device's radio counts at the network server, all run long."""
+        return {name: count for server in self.link.servers
+                for name, count in server.counts.items()}
+
+    def counted(self, device: str) -> tuple[RadioCounts, tuple[int, int]]:
+        """A device's radio counts, and its frame counters' lost and duplicates, when the
+        counted period began (none before)."""
+        return (self._counted.get(device, RadioCounts()),
+                self._counted_trackers.get(device, (0, 0)))
+
+    def _simulated(self, device: LorawanDevice) -> SimulatedDevice:
+        fields = [(lorawan_binding(ref).field, ref.key) for ref in self.lorawan_refs.values()
+                  if lorawan_binding(ref).device == device.id
+                  and lorawan_binding(ref).field not in RADIO_FIELDS]
+        world = self.world
+
+        def readings(_: datetime) -> dict[str, float]:
+            return {name: world.read(key) for name, key in fields}
+
+        wt101 = device.codec == "milesight-wt101"
+        return SimulatedDevice(
+            device=device.id, dev_eui=device.dev_eui or "", interval=timedelta(
+                seconds=device.interval_s), readings=readings,
+            on_downlink=self._valve(device.id) if wt101 else codec_fields,
+            f_port=WT101_PORT if wt101 else 1, encode=wt101_encode if wt101 else None)
+
+    def _valve(self, device: str) -> Callable[[Downlink], Mapping[str, float]]:
+        """What a valve does with a downlink: its new target, in the world from now."""
+        def apply(downlink: Downlink) -> dict[str, float]:
+            target = wt101_effect(downlink)["target_temperature"]
+            command = self._waiting[device].popleft()
+            command.applied_at = self.clock.now()
+            self.world.write(self._setpoint_refs[command.zone].key, target)
+            return {"target_temperature": target}
+        return apply
+
+    # -- the harness's seams --
+
+    def observe(self, now: datetime) -> Observations:
+        return RadioObservations(self.world, self._sensors, now, self)
+
+    def write(self, zone_key: str, command: ZoneCommand, now: datetime) -> None:
+        self._send(zone_key, command.setpoint, now)
+
+    def control(self, now: datetime) -> None:
+        """Decide, then offer every zone's setpoint again, as the engine's tick does: the
+        same value waiting or reported costs no downlink; one refused by the budget, or
+        reported otherwise, goes again."""
+        super().control(now)
+        for zone_key, command in self.commands.items():
+            self._send(zone_key, command.setpoint, now)
+
+    def _send(self, zone_key: str, value: float, now: datetime) -> None:
+        ref = self._setpoint_refs[zone_key]
+        try:
+            planned = self.points.downlink(ref, value, now)
+        except DeviceRejected:
+            self.refused.append((zone_key, now))
+            return
+        if planned is None:
+            return
+        device = lorawan_binding(ref).device
+        self.link.downlink(planned)
+        self.points.published(ref, value, planned, now)
+        command = Command(zone_key, device, planned.expected, self._target(zone_key, ref, now),
+                          now, now + self.lead)
+        self.commands_sent.append(command)
+        self._waiting[device].append(command)
+
+    def _target(self, zone_key: str, ref: PointRef, now: datetime) -> float | None:
+        """The valve's target once what was sent before arrives: the last command sent,
+        else what the valve reports (None: nothing heard yet)."""
+        earlier = next((c.value for c in reversed(self.commands_sent) if c.zone == zone_key),
+                       None)
+        if earlier is not None:
+            return earlier
+        reported = self.points.reading(ref, now)
+        return reported.value if reported.ok else None
+
+    def advance_to(self, until: datetime) -> None:
+        """Step by step: the world, then the uplinks due (and the downlinks they let
+        through), then what the engine records at that moment."""
+        while self.world.now < until:
+            step = self.world.now + timedelta(seconds=PHYSICS_STEP_S)
+            self.world.advance_to(step)
+            self.clock.advance((step - self.clock.now()).total_seconds())
+            if step == self.counted_from:
+                self._counted = {name: replace(count) for name, count in self.counts.items()}
+                self._counted_trackers = {name: (tracker.lost, tracker.duplicates)
+                                          for name, tracker in self.points.trackers.items()}
+            for server in self.link.servers:
+                self._loop.run_until_complete(server.publish_due())
+            self._record(step)
+
+    def _record(self, now: datetime) -> None:
+        for zone, ref in self._presence_refs.items():
+            reading = self.points.reading(ref, now)
+            self.presence[zone].append(
+                (now, None if reading.value is None else reading.value > 0.5))
+        for device, tracker in self.points.trackers.items():
+            if tracker.last_arrival is not None and tracker.stale(now):
+                self.stale_declared[device].setdefault(tracker.last_arrival, now)
+
+
+# -- figures --------------------------------------------------------------------------
+
+
+def _zone_figures(site: Site, run: Run) -> dict[str, dict[str, float]]:
+    comfort = np.array([levels.comfort for _, levels in zone_levels(site)])
+    discomfort, miss, occupied = zone_comfort(run, comfort)
+    return {key: {"discomfort_kh": round(float(discomfort[i]), 2),
+                  "misstime_min": round(float(miss[i]), 1),
+                  "occupied_h": round(float(occupied[i]), 1)}
+            for i, (key, _) in enumerate(zone_levels(site))}
+
+
+def run_figures(site: Site, run: Run) -> dict[str, Any]:
+    """Heat, and each zone's comfort and their sum, over the counted month."""
+    zones = _zone_figures(site, run)
+    return {"heat_kwh": round(run.heat_kwh[BUILDING], 1),
+            "discomfort_kh": round(sum(z["discomfort_kh"] for z in zones.values()), 2),
+            "misstime_min": round(sum(z["misstime_min"] for z in zones.values()), 1),
+            "zones": zones}
+
+
+def _missed_runs(heard: list[tuple[int, datetime]], sent: int) -> list[tuple[int, int]]:
+    """Runs of at least two consecutive uplinks that never arrived, as (the counter of
+    the last heard before, how many), from the counters published (a duplicate once)
+    and how many the device sent (the last ones may be missing too)."""
+    counters = sorted({f_cnt for f_cnt, _ in heard})
+    runs = []
+    for before, after in zip(counters, [*counters[1:], sent], strict=True):
+        if after - before - 1 >= 2:
+            runs.append((before, after - before - 1))
+    return runs
+
+
+def stale_figures(harness: RadioHarness, since: datetime) -> dict[str, Any]:
+    """Each period of two or more missed uplinks that began in the counted period: was
+    its device declared stale before it was heard again, and how soon after its last
+    uplink heard (in expected intervals); and stale declarations without such a period
+    (jitter can delay one uplink after another lost)."""
+    periods = detected = within = 0
+    slowest: float | None = None
+    spurious = 0
+    for device in harness.devices:
+        interval = timedelta(seconds=device.interval_s)
+        heard = harness.link.heard[device.id]
+        arrival = {f_cnt: at for f_cnt, at in reversed(heard)}  # the first arrival
+        following = sorted(arrival)
+        declared = harness.stale_declared.get(device.id, {})
+        explained = set()
+        for before, _missing in _missed_runs(heard, harness.counts[device.id].sent):
+            last = arrival[before]
+            if last < since:
+                continue
+            periods += 1
+            explained.add(last)
+            later = [arrival[f] for f in following if f > before]
+            heard_again = later[0] if later else None
+            when = declared.get(last)
+            if when is None or (heard_again is not None and when > heard_again):
+                continue
+            detected += 1
+            intervals = (when - last) / interval
+            slowest = intervals if slowest is None else max(slowest, intervals)
+            within += intervals <= DETECTION_INTERVALS
+        spurious += sum(1 for last in declared if last >= since and last not in explained)
+    return {"missed_periods": periods, "detected": detected,
+            "detected_within_target": within,
+            "slowest_detection_intervals": None if slowest is None else round(slowest, 2),
+            "stale_without_missed_period": spurious}
+
+
+def downlink_figures(harness: RadioHarness, days: Sequence[date]) -> dict[str, Any]:
+    """Each device's downlinks per local day as the network server received them, against
+    its budget; and the commands the budget refused."""
+    devices = {}
+    for device in harness.devices:
+        counts = harness.counts[device.id]
+        per_day = [counts.downlinks_received[day] for day in days]
+        devices[device.id] = {
+            "budget": device.downlinks_per_day,
+            "total": sum(per_day),
+            "per_day_max": max(per_day),
+            "per_day_mean": round(sum(per_day) / len(per_day), 2),
+            "days_over_budget": sum(1 for n in per_day if n > device.downlinks_per_day),
+            "delivered": sum(counts.downlinks_delivered[day] for day in days),
+        }
+    return devices
+
+
+def command_figures(harness: RadioHarness, since: datetime) -> dict[str, Any]:
+    """The setpoints sent in the counted period: how long each waited for the valve,
+    and which were late (taken at the valve after the moment the controller wanted it:
+    when decided plus the lead it planned with); rises (comfort and pre-heat starts)
+    apart."""
+    sent = [c for c in harness.commands_sent if c.decided_at >= since]
+    applied = [c for c in sent if c.applied_at is not None]
+    waits = [(c.applied_at - c.decided_at).total_seconds() / 60 for c in applied
+             if c.applied_at is not None]
+    late = [c for c in applied if c.applied_at is not None and c.applied_at > c.wanted_at]
+    late_by = [(c.applied_at - c.wanted_at).total_seconds() / 60 for c in late
+               if c.applied_at is not None]
+    return {"sent": len(sent), "applied": len(applied),
+            "refused_by_budget": sum(1 for _, when in harness.refused if when >= since),
+            "wait_min_mean": round(float(np.mean(waits)), 1) if waits else None,
+            "wait_min_max": round(max(waits), 1) if waits else None,
+            "late": len(late), "late_rises": sum(1 for c in late if c.rise),
+            "rises": sum(1 for c in applied if c.rise),
+            "late_by_min_max": round(max(late_by), 1) if late_by else None}
+
+
+def uplink_figures(harness: RadioHarness) -> dict[str, dict[str, int]]:
+    """Each device's uplinks over the counted period, counted at the network server,
+    and what the engine's frame counters made of them."""
+    figures = {}
+    for device in harness.devices:
+        now, (before, (lost, duplicates)) = harness.counts[device.id], harness.counted(device.id)
+        tracker = harness.points.trackers[device.id]
+        figures[device.id] = {"sent": now.sent - before.sent, "lost": now.lost - before.lost,
+                              "duplicated": now.duplicated - before.duplicated,
+                              "duplicates_dropped_by_engine": tracker.duplicates - duplicates,
+                              "lost_seen_by_engine": tracker.lost - lost}
+    return figures
+
+
+def radio_figures(harness: RadioHarness, start: datetime, end: datetime,
+                  tz: Any) -> dict[str, Any]:
+    first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
+    days = [first + timedelta(days=n) for n in range((last - first).days)]
+    return {"lead_min": harness.lead.total_seconds() / 60,
+            "uplinks": uplink_figures(harness),
+            "downlinks": downlink_figures(harness, days),
+            "commands": command_figures(harness, start),
+            "stale": stale_figures(harness, start)}
+
+
+def targets(instant: Mapping[str, Any], radio: Mapping[str, Any]) -> dict[str, Any]:
+    """The three targets, each with its value, its limit and whether it is met."""
+    limit = max(COMFORT_RATIO * instant["discomfort_kh"],
+                instant["discomfort_kh"] + DISCOMFORT_FLOOR_KH)
+    over = sum(d["days_over_budget"] for d in radio["radio"]["downlinks"].values())
+    stale = radio["radio"]["stale"]
+    return {
+        "comfort": {"discomfort_kh": radio["discomfort_kh"], "limit_kh": round(limit, 2),
+                    "met": radio["discomfort_kh"] <= limit},
+        "budget": {"days_over_budget": over, "limit": 0, "met": over == 0},
+        "stale_detection": {"missed_periods": stale["missed_periods"],
+                            "detected_within_target": stale["detected_within_target"],
+                            "met": stale["detected_within_target"] == stale["missed_periods"]},
+    }
+
+
+# -- the whole bench ------------------------------------------------------------------
+
+
+def bench_lorawan(site_file: Path, month: str = MONTH, seed: int = SEED,
+                  days: int | None = None, progress: Progress | None = None
+                  ) -> dict[str, Any]:
+    """Every run over ``month`` (or its first ``days``) after the warm-up, on weather and
+    occupants ``seed``: the report."""
+    site = bench_site(site_file)
+    start, end = month_period(month, site)
+    if days is not None:
+        end = min(end, start + timedelta(days=days))
+    track = progress.add_task("salle des fêtes", total=len(RUNS)) if progress else None
+    runs: dict[str, Any] = {}
+    for name in RUNS:
+        harnesses: list[RadioHarness] = []
+
+        def radio(site_: Site, world: VirtualCommune, strategy: Strategy,
+                  kept: list[RadioHarness] = harnesses) -> Harness:
+            kept.append(RadioHarness(site_, world, strategy, seed=seed,
+                                     counted_from=start.astimezone(UTC)))
+            return kept[-1]
+
+        try:
+            run = simulate(site, "learned", seed, start, end,
+                           harness=Harness if name == "instant" else radio)
+        finally:
+            for harness in harnesses:
+                harness.close()
+        runs[name] = run_figures(site, run)
+        if harnesses:
+            runs[name]["radio"] = radio_figures(harnesses[0], start, end, site.tz)
+        if progress is not None and track is not None:
+            progress.advance(track)
+    return {
+        "building": BUILDING, "month": month, "seed": seed,
+        "start": start.date().isoformat(), "end": (end - timedelta(days=1)).date().isoformat(),
+        "warm_up_days": WARM_UP.days, "controller": "learned",
+        "stand_ins": {"broker": BROKER_STAND_IN, "time": TIME_STEP},
+        "runs": runs,
+        "targets": targets(runs["instant"], runs[MAIN_RUN]),
+    }
+
+
+def summary_rows(result: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """What a person reads: one row per run."""
+    rows: list[tuple[str, ...]] = []
+    for name, figures in result["runs"].items():
+        radio = figures.get("radio")
+        if radio is None:
+            rows.append((name, f"{figures['heat_kwh']:,.0f}", f"{figures['discomfort_kh']:.1f}",
+                         f"{figures['misstime_min']:.0f}", "0", "—", "—", "—"))
+            continue
+        per_day = max(d["per_day_max"] for d in radio["downlinks"].values())
+        over = sum(d["days_over_budget"] for d in radio["downlinks"].values())
+        commands, stale = radio["commands"], radio["stale"]
+        rows.append((name, f"{figures['heat_kwh']:,.0f}", f"{figures['discomfort_kh']:.1f}",
+                     f"{figures['misstime_min']:.0f}", f"{per_day} ({over} j)",
+                     f"{commands['late']}/{commands['applied']}",
+                     _minutes(commands["wait_min_mean"]),
+                     f"{stale['detected_within_target']}/{stale['missed_periods']}"))
+    return rows
+
+
+def _minutes(value: float | None) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value:.0f} min"
