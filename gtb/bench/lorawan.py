@@ -32,7 +32,7 @@ import math
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, cast
 
@@ -102,6 +102,8 @@ def bench_site(site_file: Path) -> Site:
     """The site with only the salle des fêtes, and the commune's outdoor sensor (the
     mairie's, which the engine reads for every building) as one of its points."""
     site = load_site(site_file)
+    if BUILDING not in {building.id for building in site.buildings}:
+        raise ValueError(f"{site_file}: no building {BUILDING!r}, the bench's salle des fêtes")
     outdoor = next((ref.point for ref in site.points()
                     if ref.role is Role.OUTDOOR_TEMPERATURE), None)
     site = restrict(site, [BUILDING])
@@ -112,11 +114,11 @@ def bench_site(site_file: Path) -> Site:
     return site.model_copy(update={"buildings": (hall,)})
 
 
-def month_period(month: str, site: Site) -> tuple[datetime, datetime]:
-    """``YYYY-MM`` -> its first local midnight and the next month's; ``ValueError``
+def month_period(month: str, tz: tzinfo) -> tuple[datetime, datetime]:
+    """``YYYY-MM`` -> its first midnight in ``tz`` and the next month's; ``ValueError``
     saying what is wrong otherwise."""
     try:
-        first = datetime.strptime(month, "%Y-%m").replace(tzinfo=site.tz)
+        first = datetime.strptime(month, "%Y-%m").replace(tzinfo=tz)
     except ValueError:
         raise ValueError(f"month {month!r} is not YYYY-MM (e.g. 2026-01)") from None
     following = (first + timedelta(days=32)).replace(day=1)
@@ -231,7 +233,7 @@ class RadioHarness(Harness):
         self.lorawan_refs = {ref.key: ref for ref in refs}
         self.clock = SimulatedClock(world.now)
         self.link = DirectLink(self.points, self.devices, self.clock)
-        self._setpoint_refs = {f"{ref.building.id}.{ref.zone.id}": ref for ref in refs
+        self.setpoint_refs = {f"{ref.building.id}.{ref.zone.id}": ref for ref in refs
                                if ref.role is Role.HEATING_SETPOINT
                                and ref.building is not None and ref.zone is not None}
         self._presence_refs = {f"{ref.building.id}.{ref.zone.id}": ref for ref in refs
@@ -296,7 +298,7 @@ class RadioHarness(Harness):
             target = wt101_effect(downlink)["target_temperature"]
             command = self._waiting[device].popleft()
             command.applied_at = self.clock.now()
-            self.world.write(self._setpoint_refs[command.zone].key, target)
+            self.world.write(self.setpoint_refs[command.zone].key, target)
             return {"target_temperature": target}
         return apply
 
@@ -317,7 +319,7 @@ class RadioHarness(Harness):
             self._send(zone_key, command.setpoint, now)
 
     def _send(self, zone_key: str, value: float, now: datetime) -> None:
-        ref = self._setpoint_refs[zone_key]
+        ref = self.setpoint_refs[zone_key]
         try:
             planned = self.points.downlink(ref, value, now)
         except DeviceRejected:
@@ -492,7 +494,7 @@ def uplink_figures(harness: RadioHarness) -> dict[str, dict[str, int]]:
 
 
 def radio_figures(harness: RadioHarness, start: datetime, end: datetime,
-                  tz: Any) -> dict[str, Any]:
+                  tz: tzinfo) -> dict[str, Any]:
     first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
     days = [first + timedelta(days=n) for n in range((last - first).days)]
     return {"lead_min": harness.lead.total_seconds() / 60,
@@ -527,7 +529,7 @@ def bench_lorawan(site_file: Path, month: str = MONTH, seed: int = SEED,
     """Every run over ``month`` (or its first ``days``) after the warm-up, on weather and
     occupants ``seed``: the report."""
     site = bench_site(site_file)
-    start, end = month_period(month, site)
+    start, end = month_period(month, site.tz)
     if days is not None:
         end = min(end, start + timedelta(days=days))
     track = progress.add_task("salle des fêtes", total=len(RUNS)) if progress else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +250,54 @@ def bench_web_command(as_json: bool, days: int, requests: int) -> None:
                   f"< {result['targets']['export_1y_zone_s']:g} s")
     console.print(table)
     console.print(f"{result['store']['samples']:,} échantillons; {result['elapsed_s']} s en tout")
+
+
+def _month(_: click.Context, __: click.Parameter, value: str) -> str:
+    from gtb.bench.lorawan import month_period
+
+    try:
+        month_period(value, UTC)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@bench.command("lorawan")
+@click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
+@click.option("--month", default="2026-01", show_default=True, callback=_month,
+              help="the winter month, YYYY-MM (after a week of warm-up)")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True,
+              help="the weather and the occupants")
+@click.option("--site", "site_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEMO_SITE, show_default=True)
+def bench_lorawan_command(as_json: bool, month: str, seed: int, site_file: Path) -> None:
+    """The salle des fêtes over a winter month: its controller through class A LoRaWAN
+    valves and sensors (a simulated network server: latency, losses, duplicates, a
+    downlink budget) against the same controller with instant commands."""
+    from gtb.bench.lorawan import bench_lorawan, bench_site, summary_rows
+
+    load_or_exit(site_file)  # a bad site file is reported here
+    try:
+        bench_site(site_file)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--site") from None
+    result = _timed_bench(lambda progress: bench_lorawan(site_file, month=month, seed=seed,
+                                                         progress=progress))
+    if as_json:
+        echo_json(result)
+        return
+    table = Table(title=f"gtb bench lorawan — {result['building']}, {result['start']} → "
+                        f"{result['end']}, graine {result['seed']}")
+    for column in ("essai", "kWh chaleur", "inconfort K·h", "MissTime min",
+                   "envois radio/jour max (jours hors budget)", "commandes en retard",
+                   "attente moyenne", "silences détectés à temps"):
+        table.add_column(column)
+    for row in summary_rows(result):
+        table.add_row(*row)
+    console.print(table)
+    for name, target in result["targets"].items():
+        console.print(f"{'✓' if target['met'] else '✗'} {name}")
+    console.print(f"courtier : {result['stand_ins']['broker']}; {result['elapsed_s']} s")
 
 
 def _timed_bench(run: Callable[[Progress], dict[str, Any]]) -> dict[str, Any]:

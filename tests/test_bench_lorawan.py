@@ -1,0 +1,170 @@
+"""The LoRaWAN benchmark's harness: the salle des fêtes through the engine's LoRaWAN points
+and the simulated network server, on a few days, its report's keys and what must hold
+whatever the figures (counted at both ends alike, each command taken at an uplink, the
+budget never exceeded).
+
+The broker is ``DirectLink``, the bench's in-process stand-in: Mosquitto itself is the
+business of test_sim_lorawan.py and test_lorawan_points.py. The figures are measured by
+``gtb bench lorawan`` (docs/lorawan.md).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+
+from gtb.bench.lorawan import (
+    BUILDING,
+    MONTH,
+    RadioHarness,
+    bench_lorawan,
+    bench_site,
+    command_figures,
+    downlink_figures,
+)
+from gtb.cli import main
+from gtb.model import Site
+from gtb.model.points import Role
+from gtb.sim.season import Harness, Strategy, simulate
+from gtb.sim.world import VirtualCommune
+from protocols.lorawan_points import lorawan_binding
+
+PARIS = ZoneInfo("Europe/Paris")
+DEMO = Path(__file__).resolve().parent.parent / "sites" / "demo-commune.yaml"
+# A Tuesday to a Friday of January: the clubs' evenings and the Wednesday children's club.
+START, END = datetime(2026, 1, 13, tzinfo=PARIS), datetime(2026, 1, 16, tzinfo=PARIS)
+WARM_UP = timedelta(days=1)
+
+
+def run_radio(site: Site) -> RadioHarness:
+    """The controller through the radio over START..END, its harness kept to look into."""
+    kept: list[RadioHarness] = []
+
+    def radio(site_: Site, world: VirtualCommune, strategy: Strategy) -> Harness:
+        kept.append(RadioHarness(site_, world, strategy, seed=1, counted_from=START))
+        return kept[-1]
+
+    simulate(site, "learned", 1, START, END, warm_up=WARM_UP, harness=radio)
+    kept[0].close()
+    return kept[0]
+
+
+@pytest.fixture(scope="module")
+def harness() -> RadioHarness:
+    return run_radio(bench_site(DEMO))
+
+
+def test_the_bench_site_is_the_hall_with_the_communes_outdoor_sensor() -> None:
+    site = bench_site(DEMO)
+    assert [b.id for b in site.buildings] == [BUILDING]
+    roles = [ref.role for ref in site.points()]
+    assert roles.count(Role.OUTDOOR_TEMPERATURE) == 1
+    assert {ref.binding.protocol for ref in site.points()
+            if ref.role is Role.HEATING_SETPOINT} == {"lorawan"}
+
+
+def test_downlinks_counted_at_the_server_are_those_the_engine_published(
+        harness: RadioHarness) -> None:
+    published = Counter(command.device for command in harness.commands_sent)
+    assert published, "the controller changed no setpoint in three days"
+    for device in harness.devices:
+        received = harness.counts[device.id].downlinks_received
+        assert sum(received.values()) == published[device.id]
+        assert device.id.startswith("vanne") or not received  # the sensor takes none
+
+
+def test_each_command_is_taken_at_an_uplink_of_its_valve_after_it_was_sent(
+        harness: RadioHarness) -> None:
+    applied = [c for c in harness.commands_sent if c.applied_at is not None]
+    assert applied
+    for command in applied:
+        arrivals = {at for _, at in harness.link.heard[command.device]}
+        assert command.applied_at in arrivals
+        assert command.applied_at is not None and command.applied_at > command.decided_at
+    # what the valves took is what the world heats to
+    for zone, ref in harness.setpoint_refs.items():
+        last = [c for c in applied if c.zone == zone][-1]
+        assert harness.world.read(ref.key) == last.value
+
+
+def test_the_engines_frame_counters_agree_with_the_server(harness: RadioHarness) -> None:
+    for device in harness.devices:
+        counts, tracker = harness.counts[device.id], harness.points.trackers[device.id]
+        heard = {f_cnt for f_cnt, _ in harness.link.heard[device.id]}
+        assert tracker.duplicates == counts.duplicated
+        trailing = counts.sent - 1 - max(heard)  # lost after the last heard: not seen yet
+        assert tracker.lost == counts.lost - trailing
+        assert counts.lost > 0  # about 5 % of ~430 uplinks a device
+
+
+def test_a_device_is_declared_stale_two_intervals_after_its_last_uplink_not_before(
+        harness: RadioHarness) -> None:
+    declared = 0
+    for device in harness.devices:
+        interval = timedelta(seconds=device.interval_s)
+        for last, when in harness.stale_declared.get(device.id, {}).items():
+            assert when - last >= 2 * interval
+            assert when - last < 2 * interval + timedelta(minutes=5)  # the next step
+            declared += 1
+    assert declared > 0
+
+
+def test_the_controller_reads_what_the_uplinks_said_not_the_world(
+        harness: RadioHarness) -> None:
+    now = harness.world.now
+    seen = harness.observe(now)
+    thermometers = [ref for ref in harness.lorawan_refs.values()
+                    if ref.role is Role.ZONE_TEMPERATURE and ref.zone is not None]
+    assert len(thermometers) == 2
+    for ref in thermometers:
+        reading = harness.points.reading(ref, now)
+        assert reading.ok
+        assert seen.temperature(f"{BUILDING}.{ref.zone.id}") == reading.value
+        assert reading.at is not None and reading.at <= now
+        if lorawan_binding(ref).device.startswith("vanne"):  # through the WT101's bytes
+            assert reading.value is not None
+            assert abs(reading.value * 10 - round(reading.value * 10)) < 1e-9
+    presence = seen.presence_since_last(f"{BUILDING}.grande-salle")
+    assert [moment for moment, _ in presence][-1] == now
+    assert seen.presence_since_last(f"{BUILDING}.petite-salle")[-1][1] is None  # no detector
+
+
+def test_a_small_budget_refuses_commands_and_is_never_exceeded() -> None:
+    site = bench_site(DEMO)
+    site = site.model_copy(update={"lorawan": tuple(
+        device.model_copy(update={"downlinks_per_day": 1}) for device in site.lorawan)})
+    harness = run_radio(site)
+    days = [START.date() + timedelta(days=n) for n in range((END - START).days)]
+    figures = downlink_figures(harness, days)
+    assert all(d["per_day_max"] <= 1 and d["days_over_budget"] == 0
+               for d in figures.values())
+    assert command_figures(harness, START)["refused_by_budget"] > 0
+
+
+def test_the_report_has_the_runs_the_radio_the_stand_ins_and_the_targets() -> None:
+    result = bench_lorawan(DEMO, days=2)
+    assert result["month"] == MONTH and result["start"] == "2026-01-01"
+    assert result["end"] == "2026-01-02"
+    assert set(result["runs"]) == {"instant", "class_a_unplanned"}
+    assert "radio" not in result["runs"]["instant"]  # no downlink at all
+    radio = result["runs"]["class_a_unplanned"]["radio"]
+    assert set(radio) == {"lead_min", "uplinks", "downlinks", "commands", "stale"}
+    assert set(radio["downlinks"]) == {"vanne-grande-salle", "vanne-petite-salle",
+                                       "ambiance-grande-salle"}
+    for run in result["runs"].values():
+        assert set(run["zones"]) == {f"{BUILDING}.grande-salle", f"{BUILDING}.petite-salle"}
+        assert run["heat_kwh"] > 0
+    assert "DirectLink" in result["stand_ins"]["broker"]
+    assert set(result["targets"]) == {"comfort", "budget", "stale_detection"}
+    assert all(isinstance(target["met"], bool) for target in result["targets"].values())
+
+
+def test_the_command_refuses_a_month_that_is_not_one() -> None:
+    outcome = CliRunner().invoke(main, ["bench", "lorawan", "--month", "2026-13"])
+    assert outcome.exit_code == 2
+    assert "'2026-13' is not YYYY-MM" in outcome.output
