@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from controllers.forecast import OutdoorForecast
-from controllers.heating import programme_decision
+from controllers.heating import HeatingDecision, programme_decision
 from controllers.learning import ZoneLearner
 from controllers.occupancy import HORIZON_DAYS, ArrivalForecast
 from controllers.plant import PlantClock, PlantSwitch, ZoneNeed, frost_floor
@@ -364,13 +364,22 @@ class Learned:
                 learner.record_presence(moment, present)
             learner.observe(now, indoor=indoor, outdoor=outdoor, heating=heating,
                             present=presence[-1][1], setpoint=seen.setpoint(key))
-            decision = learner.decide(now, indoor=indoor, outdoor=outdoor,
-                                      present=presence[-1][1], plant=self._clocks[key],
-                                      forecast=forecast, agenda=agendas[key])
+            decision = self.decide(key, learner, now, indoor=indoor, outdoor=outdoor,
+                                   present=presence[-1][1], plant=self._clocks[key],
+                                   forecast=forecast, agenda=agendas[key])
             if decision.preheat is not None and not decision.preheat.agenda:
                 self.first_preheats.setdefault(key, decision.preheat.since)
             commands[key] = ZoneCommand(decision.level, decision.setpoint)
         return commands
+
+    def decide(self, key: str, learner: ZoneLearner, now: datetime, *, indoor: float | None,
+               outdoor: float | None, present: bool | None, plant: PlantClock,
+               forecast: OutdoorForecast | None, agenda: tuple[AgendaEntry, ...]
+               ) -> HeatingDecision:
+        """Zone ``key``'s decision now, from what it sees: its learner's (a strategy whose
+        commands go through a radio looks further ahead, ``gtb.bench.lorawan``)."""
+        return learner.decide(now, indoor=indoor, outdoor=outdoor, present=present,
+                              plant=plant, forecast=forecast, agenda=agenda)
 
 
 CLAIRVOYANT_GAP = timedelta(minutes=30)
