@@ -64,6 +64,7 @@ from gtb.engine.efficiency import CHECK_AFTER, EfficiencyWatch
 from gtb.model import Cabinet, Site
 from gtb.model.points import MODE_OF_LEVEL, Role, zone_mode_key
 from gtb.savings.site import MIN_BASELINE_DAYS
+from gtb.sim.river import is_river
 from gtb.sim.season import (
     CONTROL_STEP_S,
     PHYSICS_STEP_S,
@@ -77,7 +78,6 @@ from gtb.sim.season import (
     restrict,
     tabulated_world,
 )
-from gtb.sim.river import is_river
 from gtb.sim.world import PRESENCE_HOLD_S, VirtualCommune
 from gtb.store import Store
 from gtb.store.samples import Sample

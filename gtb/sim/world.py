@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 from gtb.model import Building, Programme, Site, Zone
 from gtb.model.points import ROLES, Role
 from gtb.sim.occupants import TRAITS, Occupants, Traits, local_time, zone_simulation
+from gtb.sim.river import RiverLevel, is_river
 from gtb.sim.thermal import (
     AIR_HEAT_CAPACITY,
     ENVELOPES,
@@ -50,7 +51,6 @@ from gtb.sim.thermal import (
     ZoneThermal,
     share_plant,
 )
-from gtb.sim.river import RiverLevel, is_river
 from gtb.sim.weather import SyntheticWeather, Weather, to_epoch
 
 OUTDOOR_CO2 = 420.0  # ppm
