@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from protocols.lorawan import Downlink, UplinkError
 
@@ -92,6 +92,40 @@ def wt101_decode(payload: bytes) -> dict[str, float]:
             fields[name] = read(data)
         at += 2 + length
     return fields
+
+
+_WT101_REPORTED = ("battery", "target_temperature", "temperature", "valve_opening")
+"""The channels a WT101 reports periodically, in the order of the maker's sample report
+(``tests/data/lorawan/wt101-uplinks.json``)."""
+
+
+def wt101_encode(fields: Mapping[str, float]) -> bytes:
+    """A WT101's periodic report as its bytes: the inverse of ``wt101_decode`` for the
+    channels of the maker's table it reports (battery and valve opening in whole %,
+    temperatures in tenths of °C), in the order of the maker's sample; for a
+    simulated device. Raises
+    ``ValueError`` for a field it does not report, or a value its channel cannot hold."""
+    unknown = sorted(set(fields) - set(_WT101_REPORTED))
+    if unknown:
+        raise ValueError(f"WT101: it reports no {', '.join(unknown)}")
+    channels = {name: channel for channel, (name, _, _) in _WT101_TELEMETRY.items()}
+    payload = bytearray()
+    for name in _WT101_REPORTED:
+        if name not in fields:
+            continue
+        value = fields[name]
+        if not math.isfinite(value):
+            raise ValueError(f"WT101: {name} {value} is not a number")
+        payload += bytes(channels[name])
+        if name.endswith("temperature"):
+            if not -3276.8 <= value <= 3276.7:
+                raise ValueError(f"WT101: {name} {value:g} °C does not fit an int16 of tenths")
+            payload += struct.pack("<h", round(value * 10))
+        else:
+            if not 0 <= round(value) <= 100:
+                raise ValueError(f"WT101: {name} {value:g} % is not within 0..100")
+            payload.append(round(value))
+    return bytes(payload)
 
 
 def wt101_set_target(target: float, tolerance: float = 1.0,

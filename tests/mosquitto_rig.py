@@ -1,17 +1,16 @@
 """Debian's Mosquitto, started by the tests on loopback: a password file, an access list,
-a plain listener and a TLS one whose certificate is signed by a CA made at test time."""
+a plain listener and a TLS one whose certificate is signed by a CA made at test time. The
+process is run as the simulation runs its own broker (``gtb.sim.broker``)."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gtb.sim.broker import MosquittoProcess
 from gtb.sim.devices import free_loopback_port
 
-MOSQUITTO = Path("/usr/sbin/mosquitto")
 MOSQUITTO_PASSWD = Path("/usr/bin/mosquitto_passwd")
 
 ENGINE_USER, ENGINE_PASSWORD = "gtb", "mot-de-passe-du-moteur"
@@ -70,7 +69,11 @@ class Mosquitto:
     port: int
     tls_port: int
     ca_file: Path
-    process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.process = MosquittoProcess(self.directory / "mosquitto.conf",
+                                        (self.port, self.tls_port),
+                                        self.directory / "mosquitto.log")
 
     @classmethod
     def make(cls, directory: Path) -> Mosquitto:
@@ -96,31 +99,10 @@ class Mosquitto:
         return broker
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [str(MOSQUITTO), "-c", str(self.directory / "mosquitto.conf")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                log = (self.directory / "mosquitto.log").read_text(errors="replace")
-                raise RuntimeError(f"mosquitto exited: {log[-2000:]}")
-            if all(_listening(port) for port in (self.port, self.tls_port)):
-                return
-            time.sleep(0.02)
-        raise RuntimeError("mosquitto did not listen within 15 s")
+        self.process.start()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process = None
+        self.process.stop()
 
     def restart(self) -> None:
-        self.stop()
-        self.start()
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+        self.process.restart()

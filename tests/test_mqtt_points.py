@@ -214,8 +214,11 @@ def test_the_waits_before_reconnecting_double_up_to_their_cap_with_jitter() -> N
         Backoff(first=5.0, longest=1.0)
 
 
-def test_the_virtual_commune_says_it_does_not_simulate_mqtt_devices_yet() -> None:
+def test_the_virtual_commune_says_it_does_not_simulate_generic_mqtt_devices_yet() -> None:
+    """LoRaWAN devices are on the air (tests/test_sim_radio.py); generic MQTT points are
+    not simulated."""
     site = parse_site(site_text(), "essai.yaml")
     initial = {ref.key: 19.0 for ref in site.points()}
-    with pytest.raises(ValueError, match=r"does not simulate MQTT devices yet: salle\.compteur"):
+    with pytest.raises(ValueError, match=r"does not simulate generic MQTT devices "
+                                         r"\(protocol: mqtt\) yet: salle\.compteur"):
         device_servers(site, initial)

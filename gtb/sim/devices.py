@@ -149,7 +149,8 @@ class DeviceServer(Protocol):
 def device_servers(site: Site, initial: Mapping[str, float],
                    bacnet_options: Mapping[str, Mapping[str, Any]] | None = None
                    ) -> list[DeviceServer]:
-    """A server for every device of the site, in file order, holding ``initial`` values.
+    """A server for every Modbus and BACnet device of the site, in file order, holding
+    ``initial`` values (LoRaWAN devices are on the air: ``gtb.sim.radio``).
 
     ``initial`` has a value for every point. For a command point it is what the device
     holds while nobody commands it: the holding register or coil, or for BACnet the
@@ -165,14 +166,15 @@ def device_servers(site: Site, initial: Mapping[str, float],
             f"initial values must cover the points of site {site.id} exactly: "
             f"missing {missing}, unknown {unknown}"
         )
-    unsimulated = [ref.key for ref in refs
-                   if isinstance(ref.binding, MqttBinding | LorawanBinding)]
+    unsimulated = [ref.key for ref in refs if isinstance(ref.binding, MqttBinding)]
     if unsimulated:
-        raise ValueError(f"the virtual commune does not simulate MQTT devices yet: "
-                         f"{', '.join(unsimulated)}")
+        raise ValueError(f"the virtual commune does not simulate generic MQTT devices "
+                         f"(protocol: mqtt) yet: {', '.join(unsimulated)}")
     groups: dict[tuple[str, str, int], list[PointRef]] = {}
     for ref in refs:
         binding = ref.binding
+        if isinstance(binding, LorawanBinding):
+            continue  # on the air, through a simulated network server (gtb.sim.radio)
         group = (
             ("modbus", binding.host, binding.port)
             if isinstance(binding, ModbusBinding)

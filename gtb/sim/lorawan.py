@@ -40,6 +40,9 @@ Readings = Callable[[datetime], Mapping[str, float]]
 """What a device measures at a moment: its decoded fields (temperature, co2, presence, a
 river level...), given by the caller so that the virtual commune's zones can feed it."""
 
+PayloadEncoder = Callable[[Mapping[str, float]], bytes]
+"""A device's own payload: its fields (and ``battery``, %) as the bytes it transmits."""
+
 DownlinkEffect = Callable[[Downlink], Mapping[str, float]]
 """What a downlink changes in a device: the fields it sets, reported from the next uplink
 on. Raises ``ValueError`` for a downlink the device does not understand."""
@@ -73,7 +76,10 @@ class SimulatedDevice:
     ``jitter`` is the largest fraction of ``interval`` an uplink comes early or late.
     ``battery`` (%) falls by ``drain`` per transmission, lost ones included. ``rssi``
     (dBm) and ``snr`` (dB) are the link's mean at the first gateway. ``settings`` holds
-    what downlinks set (a target temperature), reported with the readings.
+    what downlinks set (a target temperature), reported with the readings. ``encode``:
+    the device's own payload, for a device whose network server has no codec of it (the
+    engine decodes the bytes): its uplinks carry those bytes (ChirpStack's ``data``, The
+    Things Stack's ``frm_payload``), its fields and battery in them, and no decoded object.
     """
 
     device: str
@@ -88,6 +94,7 @@ class SimulatedDevice:
     rssi: float = -95.0
     snr: float = 5.0
     settings: dict[str, float] = field(default_factory=dict)
+    encode: PayloadEncoder | None = None
     f_cnt: int = 0
     next_uplink: datetime | None = None
 
@@ -264,6 +271,8 @@ class SimulatedNetworkServer:
             counts.lost += 1
             return 0
         fields = {**device.readings(at), **device.settings}
+        payload = None if device.encode is None else device.encode(
+            {**fields, "battery": device.battery})
         gateways = [("passerelle-mairie", device.rssi + self.random.gauss(0, 2),
                      device.snr + self.random.gauss(0, 1))]
         twice = self.random.random() < self.duplicates
@@ -271,7 +280,7 @@ class SimulatedNetworkServer:
             gateways.append(("passerelle-eglise", device.rssi - 10 + self.random.gauss(0, 3),
                              device.snr - 4 + self.random.gauss(0, 1)))
         for gateway in gateways:
-            await self._publish_uplink(device, at, f_cnt, fields, gateway)
+            await self._publish_uplink(device, at, f_cnt, fields, payload, gateway)
         if twice:
             counts.duplicated += 1
         if self.kind == "chirpstack":
@@ -292,10 +301,11 @@ class SimulatedNetworkServer:
             self.counts[device.device].downlinks_ignored += 1
 
     async def _publish_uplink(self, device: SimulatedDevice, at: datetime, f_cnt: int,
-                              fields: Mapping[str, float],
+                              fields: Mapping[str, float], payload: bytes | None,
                               gateway: tuple[str, float, float]) -> None:
         name, rssi, snr = gateway[0], round(gateway[1]), round(gateway[2], 1)
         moment = at.isoformat()
+        frame = None if payload is None else base64.b64encode(payload).decode("ascii")
         document: dict[str, Any]
         if self.kind == "chirpstack":
             topic = f"application/{self.application}/device/{device.dev_eui}/event/up"
@@ -303,7 +313,8 @@ class SimulatedNetworkServer:
                 "time": moment,
                 "deviceInfo": {"applicationId": self.application,
                                "deviceName": device.device, "devEui": device.dev_eui},
-                "fCnt": f_cnt, "fPort": device.f_port, "object": dict(fields),
+                "fCnt": f_cnt, "fPort": device.f_port,
+                **({"object": dict(fields)} if frame is None else {"data": frame}),
                 "rxInfo": [{"gatewayId": name, "rssi": rssi, "snr": snr}],
             }
         else:
@@ -315,7 +326,9 @@ class SimulatedNetworkServer:
                                    "dev_eui": device.dev_eui.upper()},
                 "received_at": moment,
                 "uplink_message": {
-                    "f_port": device.f_port, "f_cnt": f_cnt, "decoded_payload": dict(fields),
+                    "f_port": device.f_port, "f_cnt": f_cnt,
+                    **({"decoded_payload": dict(fields)} if frame is None
+                       else {"frm_payload": frame}),
                     "rx_metadata": [{"gateway_ids": {"gateway_id": name}, "rssi": rssi,
                                      "snr": snr}],
                     "received_at": moment,

@@ -10,7 +10,8 @@ asked every 15), not through devices and the engine, which would take days.
 
 What goes into the store:
 
-- samples: the meters' cumulative indexes (hourly), the outdoor temperature, each zone's
+- samples: the meters' cumulative indexes (hourly), the outdoor temperature, a river's
+  level (``gtb.sim.river``), each zone's
   temperature, setpoint and decided level (hourly, every 15 minutes over the last
   ``FINE_DAYS``), and over those last days its valve, presence, CO2, lighting and mode
   points too; raw samples older than ``RAW_DAYS`` are dropped, as the engine's retention
@@ -63,6 +64,7 @@ from gtb.engine.efficiency import CHECK_AFTER, EfficiencyWatch
 from gtb.model import Cabinet, Site
 from gtb.model.points import MODE_OF_LEVEL, Role, zone_mode_key
 from gtb.savings.site import MIN_BASELINE_DAYS
+from gtb.sim.river import is_river
 from gtb.sim.season import (
     CONTROL_STEP_S,
     PHYSICS_STEP_S,
@@ -211,6 +213,8 @@ class CommuneRun:
                              and ref.building is not None and ref.zone is not None]
         self._signals = [ref.key for ref in site.points() if ref.role in _SIGNAL_ROLES]
         self._meters = [ref.key for ref in site.points() if ref.role is Role.ENERGY_METER]
+        self._rivers = [ref.key for ref in site.points() if ref.role is Role.MEASUREMENT
+                        and is_river(ref.point.si_unit, ref.point.watch)]
         self._outdoor = [ref.key for ref in site.points()
                          if ref.role is Role.OUTDOOR_TEMPERATURE]
         self._circuits = [(i, key) for key, role, i in self._zone_points
@@ -246,7 +250,8 @@ class CommuneRun:
         keys = [key for key, _, _ in self._zone_points]
         modes = [zone_mode_key(key) for key in world.zone_keys]
         signals = slice(len(keys), len(keys) + len(self._signals))
-        all_keys = [*keys, *self._signals, *modes, *self._meters, *self._outdoor]
+        all_keys = [*keys, *self._signals, *modes, *self._rivers, *self._meters,
+                    *self._outdoor]
         roles = [role for _, role, _ in self._zone_points]
         coarse = np.array([role in _COARSE_ROLES for role in roles] + [False] * len(
             self._signals) + [True] * (len(all_keys) - len(roles) - len(self._signals)))
@@ -260,7 +265,8 @@ class CommuneRun:
         where = np.array([role_rows[role] * zones + i for _, role, i in self._zone_points],
                          dtype=np.int64)
         modes_at = slice(signals.stop, signals.stop + len(modes))
-        meters = slice(modes_at.stop, modes_at.stop + len(self._meters))
+        rivers = slice(modes_at.stop, modes_at.stop + len(self._rivers))
+        meters = slice(rivers.stop, rivers.stop + len(self._meters))
         for c in range(steps):
             now = start + c * _STEP
             k = lead + c * STEPS_PER_CONTROL  # index of now in ``present``
@@ -276,6 +282,7 @@ class CommuneRun:
                                         world.co2[:zones], world.lighting[:zones], detector])
                 values[row, : len(keys)] = state[where]
                 values[row, signals] = [world.read(key) for key in self._signals]
+                values[row, rivers] = [world.read(key) for key in self._rivers]
                 if times[row] % 3600 == 0:
                     values[row, meters] = [world.read(key) for key in self._meters]
             self.harness.control(now)

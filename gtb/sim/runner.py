@@ -1,9 +1,11 @@
 """Runs the virtual commune in (accelerated) real time behind its simulated devices.
 
 Every ``sync_s`` real seconds: commands that clients wrote to the devices go into the
-physics, the physics advances to the clock's now, and the new readings go back to the
-devices. The devices are real Modbus TCP servers and BACnet/IP devices on loopback, so
-whatever talks to them (the engine, a BMS tool, a test) sees real protocol traffic.
+physics, the physics advances to the clock's now, the new readings go back to the
+devices, and the LoRaWAN devices' uplinks due by then go on the air. The devices are real
+Modbus TCP servers and BACnet/IP devices on loopback, and LoRaWAN devices behind simulated
+network servers publishing on a real MQTT broker (``gtb.sim.radio``), so whatever talks to
+them (the engine, a BMS tool, a test) sees real protocol traffic.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from rich.table import Table
 from gtb.clock import SimulatedClock
 from gtb.i18n import number_fr, short_day
 from gtb.model import Site
+from gtb.model.lorawan import LorawanBinding
 from gtb.model.points import Role
 from gtb.sim.devices import DeviceServer, device_servers
 from gtb.sim.forecast import ForecastServer, loopback_address
+from gtb.sim.radio import SiteRadio
 from gtb.sim.world import VirtualCommune
 
 T = TypeVar("T")
@@ -39,7 +43,7 @@ class VirtualSite:
                  carry_on: Sequence[VirtualCommune] = (),
                  taking_up: Mapping[str, float] | None = None,
                  bacnet_options: Mapping[str, Mapping[str, Any]] | None = None,
-                 serve_forecast: bool = False) -> None:
+                 serve_forecast: bool = False, mqtt_port: int | None = None) -> None:
         """``carry_on``: worlds (of the site or of some of its buildings) whose physics
         the virtual site continues, as the demo continues its simulated history;
         ``taking_up``: the last readings of a run no longer at hand, by point key
@@ -48,7 +52,9 @@ class VirtualSite:
         defaults, which a power cycle still brings back;
         ``bacnet_options``: devices unlike the others (``device_servers``);
         ``serve_forecast``: serve the weather's forecast where the site file's
-        ``forecast: url:`` says, if that is on loopback (``gtb.sim.forecast``)."""
+        ``forecast: url:`` says, if that is on loopback (``gtb.sim.forecast``);
+        ``mqtt_port``: the broker's port for the LoRaWAN devices, if not the file's (the
+        broker is the caller's: ``gtb.sim.broker``)."""
         self.site = site
         self.clock = clock
         self.world = VirtualCommune(site, clock.now(), seed=seed)
@@ -62,6 +68,10 @@ class VirtualSite:
         self._writable = {ref.key for ref in site.points() if ref.point.writable}
         self._stepping: asyncio.Task[None] | None = None
         self._pair_points()
+        self.radio = (SiteRadio(site, self.world, clock, seed, mqtt_port)
+                      if any(isinstance(ref.binding, LorawanBinding) for ref in site.points())
+                      else None)
+        """The site's LoRaWAN devices, when it has some."""
         address = (None if not serve_forecast or site.forecast is None
                    else loopback_address(site.forecast.url))
         self.forecast = None if address is None else ForecastServer(
@@ -114,12 +124,24 @@ class VirtualSite:
             for server in self.servers:
                 await server.start()
                 started.append(server)
+            async with contextlib.AsyncExitStack() as air:
+                if self.radio is not None:
+                    await air.enter_async_context(self.radio.on_air())
+                async with self._in_step(sync_s):
+                    yield self
+        finally:
+            for server in reversed(started):
+                await server.stop()
+
+    @contextlib.asynccontextmanager
+    async def _in_step(self, sync_s: float) -> AsyncIterator[None]:
+        try:
             self.sync()
             if self.forecast is not None:
                 self.forecast.start()
             self._stepping = asyncio.create_task(self._keep_in_step(sync_s))
             try:
-                yield self
+                yield
             finally:
                 self._stepping.cancel()
                 with contextlib.suppress(asyncio.CancelledError, SimulationStopped):
@@ -128,14 +150,14 @@ class VirtualSite:
         finally:
             if self.forecast is not None:
                 self.forecast.stop()
-            for server in reversed(started):
-                await server.stop()
 
     async def _keep_in_step(self, sync_s: float) -> None:
         while True:
             await asyncio.sleep(sync_s)
             try:
                 self.sync()
+                if self.radio is not None:
+                    await self.radio.publish_due()
             except Exception as exc:
                 raise SimulationStopped(
                     f"the virtual commune stopped at {self.world.now:%Y-%m-%d %H:%M} "
@@ -211,6 +233,10 @@ async def serve_virtual_site(
         devices.add_column("device")
         for server in virtual.servers:
             devices.add_row(server.label)
+        if virtual.radio is not None:
+            for name, device in virtual.radio.devices.items():
+                devices.add_row(f"LoRaWAN {name} ({device.dev_eui}) via MQTT "
+                                f"{virtual.radio.host}:{virtual.radio.port}")
         if virtual.forecast is not None:
             devices.add_row(f"weather forecast {virtual.forecast.url}")
         console.print(devices)

@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 from gtb.model import Building, Programme, Site, Zone
 from gtb.model.points import ROLES, Role
 from gtb.sim.occupants import TRAITS, Occupants, Traits, local_time, zone_simulation
+from gtb.sim.river import RiverLevel, is_river
 from gtb.sim.thermal import (
     AIR_HEAT_CAPACITY,
     ENVELOPES,
@@ -256,10 +257,16 @@ class VirtualCommune:
         self.cabinet_on = np.zeros(len(site.cabinets), dtype=bool)
         self.dimming = np.full(len(site.cabinets), 100.0)
         self.equipment_on = np.zeros(len(site.equipment), dtype=bool)
-        # Measurements (a river's level...) are not simulated: they hold the middle of
-        # their range until a test or a scenario sets them (``set_measurement``).
-        self.measurement = np.array([sum(ref.point.physical_range) / 2 for ref in site.points()
-                                     if ref.role is Role.MEASUREMENT])
+        # Measurements hold the middle of their range until a test or a scenario sets
+        # them (``set_measurement``), but for a river's level, which a seeded scenario
+        # plays (``gtb.sim.river``), by the index of the point among the measurements.
+        measured = [ref for ref in site.points() if ref.role is Role.MEASUREMENT]
+        self.measurement = np.array([sum(ref.point.physical_range) / 2 for ref in measured])
+        self.rivers = {
+            index: RiverLevel(ref.point.watch, ref.point.physical_range, f"{seed}:{ref.key}")
+            for index, ref in enumerate(measured)
+            if ref.point.watch is not None and is_river(ref.point.si_unit, ref.point.watch)}
+        """The measurements a river's level plays, by their index."""
         # The physics.
         initial = np.concatenate([self.setpoint, np.full(len(entries) - self._real,
                                                          self.setpoint.mean())])
@@ -603,6 +610,8 @@ class VirtualCommune:
             return 100.0 * float(self._heat_w[i] / self._emitter_w[i])
         if role is Role.PLANT_AVAILABLE:
             return float(self._pumps_now()[i])
+        if role is Role.MEASUREMENT and i in self.rivers:
+            return self.rivers[i].level(self._epoch)
         return float(getattr(self, _HELD_IN[role])[i])
 
     def write(self, key: str, value: float) -> None:
@@ -619,10 +628,12 @@ class VirtualCommune:
         return command_refusal(key, slot.role, slot.bounds, value)
 
     def set_measurement(self, key: str, value: float) -> None:
-        """What a measurement point (a river's level...) reads from now on."""
+        """What a measurement point reads from now on (a river's level too: the scenario
+        no longer plays it)."""
         slot = self._slot(key)
         if slot.role is not Role.MEASUREMENT:
             raise ValueError(f"point {key!r} ({slot.role}) is not a measurement")
+        self.rivers.pop(slot.index, None)
         self.measurement[slot.index] = float(value)
 
     def values(self) -> dict[str, float]:

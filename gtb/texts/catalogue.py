@@ -1191,6 +1191,26 @@ _DEMO: dict[str, Template] = {
                            "password: gtb users passwd NAME --db {db})"),
 }
 
+_SIM_BROKER: dict[str, Template] = {
+    # the Mosquitto that gtb sim and gtb demo start (gtb.sim.broker)
+    "broker.missing": ("Mosquitto n'est pas installé ({path} manque) : installez le paquet "
+                       "mosquitto (sudo apt-get install mosquitto), ou lancez make run",
+                       "Mosquitto is not installed ({path} is missing): install the "
+                       "mosquitto package (sudo apt-get install mosquitto), or run make run"),
+    "broker.port_taken": ("le port 127.0.0.1:{port} du courtier MQTT est déjà pris : "
+                          "arrêtez ce qui l'écoute, ou choisissez-en un autre (--mqtt-port)",
+                          "the MQTT broker's port 127.0.0.1:{port} is already taken: stop "
+                          "what listens on it, or choose another (--mqtt-port)"),
+    "broker.exited": ("Mosquitto s'est arrêté au démarrage : {log}",
+                      "Mosquitto stopped as it started: {log}"),
+    "broker.not_listening": ("Mosquitto n'écoute pas après {seconds:whole} s : {log}",
+                             "Mosquitto does not listen after {seconds:whole} s: {log}"),
+    "broker.started": ("courtier MQTT Mosquitto démarré sur 127.0.0.1:{port}, arrêté avec "
+                       "la commune virtuelle",
+                       "Mosquitto MQTT broker started on 127.0.0.1:{port}, stopped with the "
+                       "virtual commune"),
+}
+
 _WHO: dict[str, Template] = {
     # who acted, as the audit log and the panel name them
     "actor.engine": ("moteur", "engine"),
@@ -1205,7 +1225,8 @@ _WHO: dict[str, Template] = {
 CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPATION, **_HEATING,
                                   **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE,
                                   **_EXPORT, **_EXPORT_GUIDE, **_ARCHIVE, **_OVERVIEW, **_DEMO,
-                                  **_SAVINGS, **_WHO, **_MQTT, **_LORAWAN}
+                                  **_SAVINGS, **_WHO, **_MQTT, **_LORAWAN,
+                                  **_SIM_BROKER}
 """Every reason code written by a template, and its French and English."""
 
 WRITERS: dict[str, Callable[[Reason, Lang], str]] = {**WATCH_WRITERS}

@@ -1,0 +1,264 @@
+"""The virtual commune's LoRaWAN devices end to end: a small site served by ``VirtualSite``
+through the simulated network servers on Debian's Mosquitto, started by gtb's own broker
+starter (``gtb.sim.broker``), and read and commanded by the engine's own MQTT driver (as
+``gtb.cli.wiring`` makes it); the WT101 valve's bytes, the ambient sensor's decoded
+fields, a setpoint delivered at the next uplink into the commune; the river's seeded
+floods; the broker stopped at the end, whatever ends it.
+
+Time is a stepped ``SimulatedClock``: the devices transmit when the test moves it; what
+the broker carries is waited for as conditions (``until``), never timed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from gtb.cli.wiring import mqtt_driver
+from gtb.clock import SimulatedClock
+from gtb.config import parse_site
+from gtb.model import Site
+from gtb.model.points import Watch
+from gtb.sim import broker as sim_broker
+from gtb.sim.broker import BrokerError, local_broker, site_broker, with_mqtt_port
+from gtb.sim.devices import free_loopback_port
+from gtb.sim.river import RiverLevel
+from gtb.sim.runner import VirtualSite
+from gtb.sim.world import VirtualCommune
+from protocols.lorawan_devices import wt101_decode, wt101_encode
+from tests.test_mqtt_driver import at_once, until
+
+START = datetime(2026, 12, 8, 7, 0, tzinfo=UTC)  # a Tuesday in winter
+
+SITE = """\
+id: radio
+name: Radio
+timezone: Europe/Paris
+latitude: 50.4
+longitude: 3.28
+school_zone: B
+mqtt: {{host: 127.0.0.1, port: {port}}}
+lorawan:
+  - {{id: vanne, network_server: chirpstack, application: batiments,
+     dev_eui: "24e124714c100001", interval_s: 600, codec: milesight-wt101}}
+  - {{id: ambiance, network_server: tts, application: capteurs, tenant: syndicat,
+     device_id: ambiance-salle, interval_s: 600}}
+  - {{id: jauge, network_server: chirpstack, application: capteurs,
+     dev_eui: "24e124713d300001", interval_s: 900}}
+buildings:
+  - id: salle
+    name: Salle des fêtes
+    use: salle_des_fetes
+    floor_area_m2: 300
+    points:
+      - {{id: niveau, role: measurement, unit: m, range: [0, 6],
+         watch: {{high: 3.5, high_high: 4.2, hysteresis: 0.1}},
+         binding: {{protocol: lorawan, device: jauge, field: level}}}}
+    zones:
+      - id: grande
+        name: Grande salle
+        area_m2: 250
+        points:
+          - {{id: temperature, role: zone_temperature,
+             binding: {{protocol: lorawan, device: ambiance, field: temperature}}}}
+          - {{id: co2, role: co2, binding: {{protocol: lorawan, device: ambiance, field: co2}}}}
+          - {{id: presence, role: occupancy,
+             binding: {{protocol: lorawan, device: ambiance, field: occupancy}}}}
+          - {{id: consigne, role: heating_setpoint,
+             binding: {{protocol: lorawan, device: vanne, field: target_temperature,
+                       command_field: target_temperature}}}}
+          - {{id: vanne, role: valve,
+             binding: {{protocol: lorawan, device: vanne, field: valve_opening}}}}
+          - {{id: pile-vanne, role: measurement, unit: "%",
+             binding: {{protocol: lorawan, device: vanne, field: battery}}}}
+          - {{id: signal-ambiance, role: measurement, unit: dBm,
+             binding: {{protocol: lorawan, device: ambiance, field: rssi}}}}
+"""
+
+
+def radio_site(port: int) -> Site:
+    return parse_site(SITE.format(port=port), "radio.yaml")
+
+
+def test_the_engine_reads_the_commune_through_the_air_and_its_setpoint_reaches_the_room(
+        tmp_path: Path) -> None:
+    port = free_loopback_port()
+    site = radio_site(port)
+    clock = SimulatedClock(START)
+    virtual = VirtualSite(site, clock, seed=3)
+    refs = {ref.key: ref for ref in site.points()}
+    driver = mqtt_driver(site, clock)
+    assert driver is not None and virtual.radio is not None
+    radio = virtual.radio
+    valve = radio.devices["vanne"]
+
+    def read(key: str) -> float | None:
+        return at_once(driver.read([refs[key]]))[key].value
+
+    async def uplinks(device: str, more: int) -> None:
+        """Move the clock from uplink to uplink until ``more`` of the device's are heard
+        (some are lost on the air)."""
+        simulated = radio.devices[device]
+        [counts] = [s.counts[simulated.device] for s in radio.servers
+                    if simulated.device in s.counts]
+        heard = counts.sent - counts.lost + more
+        while counts.sent - counts.lost < heard:
+            due = simulated.next_uplink
+            assert due is not None
+            clock.advance(max(0.0, (due - clock.now()).total_seconds()) + 1)
+            await until(lambda due=due: simulated.next_uplink != due,
+                        f"{device} transmitted")
+
+    async def scenario() -> None:
+        await driver.start()
+        try:
+            async with virtual.serving(sync_s=0.01):
+                await until(lambda: driver.connected, "the engine's driver connected")
+                world = virtual.world
+                # The valve's bytes (ChirpStack's data), decoded by the engine's codec,
+                # against the commune as it stands at the uplink (the clock waits).
+                await uplinks("vanne", 1)
+                await until(lambda: read("salle.grande.vanne") is not None, "valve heard")
+                assert read("salle.grande.consigne") == pytest.approx(
+                    world.read("salle.grande.consigne"), abs=0.05)
+                assert read("salle.grande.vanne") == round(world.read("salle.grande.vanne"))
+                battery = read("salle.grande.pile-vanne")
+                assert battery is not None and 15 <= battery <= 100
+                # The WT101's payload has it in whole %, ChirpStack's status event in
+                # hundredths: the engine reads whichever came last.
+                assert battery == pytest.approx(valve.battery, abs=0.5)
+                # The ambient sensor's decoded object (The Things Stack), the radio's RSSI.
+                await uplinks("ambiance", 1)
+                await until(lambda: read("salle.grande.co2") is not None, "sensor heard")
+                assert read("salle.grande.temperature") == pytest.approx(
+                    world.read("salle.grande.temperature"))
+                assert read("salle.grande.co2") == pytest.approx(
+                    world.read("salle.grande.co2"))
+                assert read("salle.grande.presence") == world.read("salle.grande.presence")
+                rssi = read("salle.grande.signal-ambiance")
+                assert rssi is not None and -125 <= rssi <= -70
+                await uplinks("jauge", 1)
+                await until(lambda: read("salle.niveau") is not None, "gauge heard")
+                assert read("salle.niveau") == pytest.approx(world.read("salle.niveau"))
+
+                # A setpoint waits for the valve's next uplink, then heats the room.
+                target = 22.0 if world.read("salle.grande.consigne") != 22 else 21.0
+                await driver.write(refs["salle.grande.consigne"], target)
+                [server] = [s for s in radio.servers if valve.device in s.queues]
+                await until(lambda: len(server.queues[valve.device]) == 1,
+                            "the downlink queued at the network server")
+                assert world.read("salle.grande.consigne") != target  # not before an uplink
+                delivered = server.counts[valve.device].downlinks_delivered
+                while not sum(delivered.values()):
+                    await uplinks("vanne", 1)
+                assert world.read("salle.grande.consigne") == target
+                await uplinks("vanne", 1)  # the uplink after reports it
+                await until(lambda: read("salle.grande.consigne") == target,
+                            "the new target reported")
+        finally:
+            await driver.stop()
+
+    with site_broker(site) as broker:
+        assert broker is not None and broker.running
+        asyncio.run(scenario())
+    assert broker.process is None
+    with socket.socket() as probe:  # nothing listens there any more
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_the_wt101s_bytes_are_its_makers_table_read_back_by_the_decoder() -> None:
+    fields = {"battery": 87.0, "temperature": -2.5, "target_temperature": 19.0,
+              "valve_opening": 42.0}
+    payload = wt101_encode(fields)
+    # The maker's sample report (tests/data/lorawan/wt101-uplinks.json), its motor
+    # channels left out: what the simulated valve reports.
+    assert wt101_encode({"battery": 97, "temperature": 26.6, "target_temperature": 30,
+                         "valve_opening": 100}) == bytes.fromhex("01756104672C0103670A01059264")
+    assert wt101_decode(payload) == fields
+    with pytest.raises(ValueError, match="reports no humidity"):
+        wt101_encode({"humidity": 50.0})
+    with pytest.raises(ValueError, match=r"valve_opening 120 % is not within 0\.\.100"):
+        wt101_encode({"valve_opening": 120.0})
+
+
+def test_a_broker_is_stopped_when_its_block_fails_and_its_port_is_said_when_taken(
+        tmp_path: Path) -> None:
+    port = free_loopback_port()
+    with pytest.raises(RuntimeError, match="engine failed"), local_broker(
+            port, tmp_path / "broker") as broker:
+        assert broker.running
+        raise RuntimeError("engine failed")
+    assert not broker.running
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        with pytest.raises(BrokerError) as taken, local_broker(port):
+            pass
+        assert "127.0.0.1:" + str(port) in taken.value.reason.fr
+        assert "déjà pris" in taken.value.reason.fr
+
+
+def test_a_missing_mosquitto_says_which_package_to_install(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(sim_broker, "MOSQUITTO", tmp_path / "mosquitto")
+    with pytest.raises(BrokerError) as missing, local_broker(free_loopback_port()):
+        pass
+    assert "installez le paquet mosquitto" in missing.value.reason.fr
+
+
+def test_only_a_plain_loopback_broker_is_the_simulations_own_and_its_port_can_move() -> None:
+    site = radio_site(18830)
+    moved = with_mqtt_port(site, 18999)
+    assert moved.mqtt is not None and moved.mqtt.port == 18999
+    assert with_mqtt_port(site, None) is site
+    elsewhere = site.model_copy(update={"mqtt": site.mqtt.model_copy(
+        update={"host": "10.0.0.5"})})
+    with site_broker(elsewhere) as broker:
+        assert broker is None
+    with pytest.raises(ValueError, match=r"plain broker on loopback, not on 10\.0\.0\.5:18830"):
+        VirtualSite(elsewhere, SimulatedClock(START))
+
+
+DEMO_WATCH = Watch(high=3.5, high_high=4.2, hysteresis=0.1, delay_s=600)
+
+
+def winter_levels(river: RiverLevel, winter: int) -> list[float]:
+    start = datetime(winter, 10, 1, tzinfo=UTC)
+    return [river.level((start + timedelta(hours=h)).timestamp()) for h in range(0, 24 * 240)]
+
+
+def test_the_river_floods_past_its_warning_every_winter_and_rarely_past_its_alarm() -> None:
+    past_alarm = 0
+    for seed in range(20):
+        river = RiverLevel(DEMO_WATCH, (0.0, 6.0), f"{seed}:mairie.niveau-scarpe")
+        levels = winter_levels(river, 2026)
+        assert max(levels) > DEMO_WATCH.high
+        assert min(levels) < 0.8 * DEMO_WATCH.high
+        assert all(0 <= level <= 6 for level in levels)
+        assert max(abs(b - a) for a, b in itertools.pairwise(levels)) < 0.3  # m an hour
+        past_alarm += max(levels) > DEMO_WATCH.high_high
+        summer = datetime(2027, 7, 15, tzinfo=UTC).timestamp()
+        assert river.level(summer) < 0.5 * DEMO_WATCH.high
+    assert 1 <= past_alarm <= 8  # about one winter in five
+    again = RiverLevel(DEMO_WATCH, (0.0, 6.0), "0:mairie.niveau-scarpe")
+    assert winter_levels(again, 2026) == winter_levels(
+        RiverLevel(DEMO_WATCH, (0.0, 6.0), "0:mairie.niveau-scarpe"), 2026)
+
+
+def test_the_commune_plays_the_river_until_a_scenario_holds_it() -> None:
+    site = radio_site(18830)
+    world = VirtualCommune(site, datetime(2026, 10, 1, tzinfo=UTC), seed=0)
+    river = world.rivers[0]
+    [(peak, _)] = [(f.peak_at, f) for f in river.floods(2026) if f.peak > 3.5][:1]
+    world.advance_to(datetime.fromtimestamp(peak, UTC))
+    assert world.read("salle.niveau") > 3.5
+    world.set_measurement("salle.niveau", 1.0)
+    assert world.read("salle.niveau") == 1.0
+    # The other measurements hold the middle of their range, as before.
+    assert world.read("salle.grande.pile-vanne") == sum(
+        site.point("salle.grande.pile-vanne").point.physical_range) / 2
