@@ -1,0 +1,204 @@
+"""Commands over a class A radio (controllers/radio.py): how far ahead a setpoint looks for
+a device that takes a downlink only at its next uplink, and the day's downlinks spent on
+increases first."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from controllers.heating import HeatingDecision, programme_decision
+from controllers.radio import (
+    Change,
+    ahead,
+    increases_ahead,
+    plan_day,
+    radio_lead,
+    spend,
+)
+from controllers.schedule import FrenchCalendar, occupation
+from gtb.model import ComfortLevels
+from gtb.model.calendar import Programme
+from gtb.model.points import HeatingLevel
+from gtb.texts import Reason
+
+PARIS = ZoneInfo("Europe/Paris")
+CALENDAR = FrenchCalendar("B")
+LEVELS = ComfortLevels()
+TEN = timedelta(minutes=10)
+
+
+def at(*args: int) -> datetime:
+    return datetime(*args, tzinfo=PARIS)
+
+
+# -- the lead ------------------------------------------------------------------------------
+
+
+def test_the_lead_runs_to_the_uplink_after_next_plus_a_margin() -> None:
+    # Heard at 12:00, every 10 min: a command now lands at 12:10; one decided after 12:10
+    # lands at 12:20, so all wanted before 12:20 (+ 10 % of the 20 min: 2 min) goes now.
+    assert radio_lead(TEN, at(2026, 1, 12, 12, 0), at(2026, 1, 12, 12, 3)) == timedelta(
+        minutes=19)
+
+
+def test_the_lead_ends_at_the_same_moment_all_through_an_interval() -> None:
+    last = at(2026, 1, 12, 12, 0)
+    ends = {now + radio_lead(TEN, last, now)
+            for now in (at(2026, 1, 12, 12, 0), at(2026, 1, 12, 12, 4),
+                        at(2026, 1, 12, 12, 9, 59))}
+    assert ends == {at(2026, 1, 12, 12, 22)}
+
+
+def test_an_uplink_not_heard_when_due_moves_the_lead_one_interval_on() -> None:
+    # 12:10 passed without its uplink (late, or lost): the next one is 12:20, then 12:30,
+    # 30 min after the last heard (margin 3 min).
+    now = at(2026, 1, 12, 12, 10, 30)
+    assert now + radio_lead(TEN, at(2026, 1, 12, 12, 0), now) == at(2026, 1, 12, 12, 33)
+
+
+def test_a_device_late_by_several_intervals_keeps_its_schedule() -> None:
+    # Last heard 12:00, now 12:47: taken to send at 12:50 and 13:00; the margin is 10 % of
+    # the hour from 12:00 to 13:00, 6 min.
+    now = at(2026, 1, 12, 12, 47)
+    assert now + radio_lead(TEN, at(2026, 1, 12, 12, 0), now) == at(2026, 1, 12, 13, 6)
+    # Silent two hours: the margin stops at one interval.
+    now = at(2026, 1, 12, 14, 5)
+    assert now + radio_lead(TEN, at(2026, 1, 12, 12, 0), now) == at(2026, 1, 12, 14, 30)
+
+
+def test_no_uplink_yet_is_one_interval_and_its_margin() -> None:
+    assert radio_lead(TEN, None, at(2026, 1, 12, 12, 0)) == timedelta(minutes=11)
+    assert radio_lead(timedelta(minutes=30), None, at(2026, 1, 12, 12, 0),
+                      jitter=0.0) == timedelta(minutes=30)
+
+
+# -- looking ahead --------------------------------------------------------------------------
+
+MAIRIE = Programme(mon=("08:30-10:00", "14:30-17:30"))
+BECAUSE = Reason.of("radio.class_a", device="vanne-scene", interval=10)
+
+
+def _programme_at(programme: Programme, moment: datetime) -> HeatingDecision:
+    return programme_decision(occupation(programme, CALENDAR, "mairie", moment), moment,
+                              LEVELS)
+
+
+def test_a_preheat_within_the_lead_starts_now_and_says_by_how_long() -> None:
+    # The fixed pre-heat before 14:30 starts at 12:30 (2 h after a short absence).
+    now = at(2026, 1, 12, 12, 16)
+    decide_at = partial(_programme_at, MAIRIE)
+    decision = ahead(decide_at(now), decide_at, now, timedelta(minutes=19), BECAUSE)
+    assert decision.level is HeatingLevel.COMFORT
+    assert decision.setpoint == LEVELS.comfort
+    assert decision.reason.fr == (
+        "Préchauffage fixe de 2 h : occupation prévue à 14:30 — avancé de 14 min : "
+        "vanne-scene ne reçoit un ordre qu'à sa prochaine remontée radio, toutes les 10 min")
+    assert decision.reason.en.endswith("brought forward by 14 min: vanne-scene takes a "
+                                       "command only at its next radio uplink, every 10 min")
+
+
+def test_a_setback_within_the_lead_is_not_brought_forward() -> None:
+    now = at(2026, 1, 12, 9, 50)  # the period ends at 10:00
+    decide_at = partial(_programme_at, MAIRIE)
+    decision = ahead(decide_at(now), decide_at, now, timedelta(minutes=19), BECAUSE)
+    assert decision == decide_at(now)
+
+
+def test_no_lead_is_the_decision_of_now() -> None:
+    now = at(2026, 1, 12, 12, 16)
+    decide_at = partial(_programme_at, MAIRIE)
+    assert ahead(decide_at(now), decide_at, now, timedelta(0), BECAUSE) == decide_at(now)
+
+
+def test_the_first_rise_within_a_long_lead_is_found_to_the_minute() -> None:
+    # 12:45-13:00 occupied, its fixed pre-heat from 10:45: a lead of 1 h 20 is looked at
+    # every 10 min, and the moment between two looks found by halves.
+    short = Programme(mon=("08:30-09:00", "12:45-13:00"))
+    now = at(2026, 1, 12, 10, 0)
+    decide_at = partial(_programme_at, short)
+    decision = ahead(decide_at(now), decide_at, now, timedelta(minutes=80), BECAUSE)
+    assert decision.setpoint == LEVELS.comfort
+    assert decision.reason.params["minutes"] == 45.0
+
+
+# -- the day's budget -----------------------------------------------------------------------
+
+
+def test_what_the_device_cannot_tell_apart_costs_nothing() -> None:
+    verdict = spend(19.0, 19.4, at=at(2026, 1, 12, 9, 0), remaining=0, increases_ahead=(),
+                    resolution=1.0)
+    assert (verdict.send, verdict.cost) == (True, 0)
+    verdict = spend(19.0, 19.4, at=at(2026, 1, 12, 9, 0), remaining=3, increases_ahead=())
+    assert (verdict.send, verdict.cost) == (True, 1)
+
+
+def test_increases_go_even_from_the_reserve_and_decreases_wait_for_them() -> None:
+    moment, preheat = at(2026, 1, 12, 12, 0), at(2026, 1, 12, 17, 20)
+    assert spend(16.0, 19.0, at=moment, remaining=1, increases_ahead=(preheat,)).send
+    # 2 left, one increase ahead, one in reserve: the setback would leave 1, not enough.
+    verdict = spend(19.0, 16.0, at=moment, remaining=2, increases_ahead=(preheat,))
+    assert not verdict.send
+    assert verdict.reason is not None
+    assert verdict.reason.fr == ("baisse à 16,0 °C reportée : 2 envois radio restants "
+                                 "aujourd'hui, gardés pour le préchauffage avant 17:20")
+    assert spend(19.0, 16.0, at=moment, remaining=3, increases_ahead=(preheat,)).send
+    # After the day's last increase, no reserve: the night's setback takes the last one.
+    assert spend(19.0, 16.0, at=moment, remaining=1, increases_ahead=()).send
+    spent = spend(19.0, 16.0, at=moment, remaining=0, increases_ahead=())
+    assert not spent.send and spent.reason is not None
+    assert spent.reason.fr == ("baisse à 16,0 °C reportée : les envois radio du jour sont "
+                               "faits")
+
+
+def test_frost_protection_is_never_deferred() -> None:
+    moment = at(2026, 1, 12, 12, 0)
+    increases = (at(2026, 1, 12, 13, 0), at(2026, 1, 12, 17, 0))
+    verdict = spend(21.0, 8.0, at=moment, remaining=1, increases_ahead=increases, frost=True)
+    assert (verdict.send, verdict.cost) == (True, 1)
+    assert not spend(21.0, 8.0, at=moment, remaining=1, increases_ahead=increases).send
+
+
+def _day(periods: list[tuple[int, int]]) -> list[Change]:
+    """A day's plan: comfort 19 °C from each period's start hour, reduced 16 °C from its
+    end hour."""
+    changes = []
+    for start, end in periods:
+        changes += [Change(at(2026, 1, 12, start), 19.0), Change(at(2026, 1, 12, end), 16.0)]
+    return changes
+
+
+def test_a_day_of_ten_changes_fits_a_budget_of_ten() -> None:
+    plan = plan_day(_day([(7, 8), (9, 10), (11, 12), (14, 15), (17, 19)]), 16.0, budget=10)
+    assert all(step.spend.send and step.spend.cost == 1 for step in plan)
+    assert [step.held for step in plan] == [19.0, 16.0] * 5
+
+
+def test_a_day_that_would_need_fourteen_keeps_its_increases() -> None:
+    periods = [(6, 7), (8, 9), (10, 11), (12, 13), (14, 15), (16, 17), (18, 20)]
+    plan = plan_day(_day(periods), 16.0, budget=10)
+    assert sum(step.spend.cost for step in plan) <= 10
+    rises = [step for step in plan if step.change.value == 19.0]
+    assert all(step.held == 19.0 for step in rises)  # comfort at every period's start
+    waiting = [step for step in plan if not step.spend.send]
+    assert waiting and all(step.change.value == 16.0 for step in waiting)
+    assert all(step.spend.reason is not None and step.spend.reason.code == "radio.kept"
+               for step in waiting)
+    assert plan[-1].held == 16.0  # the night's setback went with the last downlink
+
+
+def test_a_frost_command_goes_even_when_the_budget_is_tight() -> None:
+    changes = [*_day([(6, 7), (8, 9), (10, 11)]),
+               Change(at(2026, 1, 12, 7, 30), 8.0, frost=True)]
+    plan = plan_day(changes, 16.0, budget=4)
+    frost = next(step for step in plan if step.change.frost)
+    assert frost.spend.send and frost.held == 8.0
+
+
+def test_the_increases_ahead_are_the_days_remaining_period_starts() -> None:
+    starts = increases_ahead(MAIRIE, CALENDAR, "mairie", at(2026, 1, 12, 7, 0))
+    assert starts == [at(2026, 1, 12, 8, 30), at(2026, 1, 12, 14, 30)]
+    assert increases_ahead(MAIRIE, CALENDAR, "mairie", at(2026, 1, 12, 9, 0)) == [
+        at(2026, 1, 12, 14, 30)]
+    assert increases_ahead(MAIRIE, CALENDAR, "mairie", at(2026, 1, 12, 18, 0)) == []
