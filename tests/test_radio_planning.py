@@ -22,6 +22,7 @@ from gtb.model import ComfortLevels
 from gtb.model.calendar import Programme
 from gtb.model.points import HeatingLevel
 from gtb.texts import Reason
+from tests.test_learning_zone import load_example
 
 PARIS = ZoneInfo("Europe/Paris")
 CALENDAR = FrenchCalendar("B")
@@ -202,3 +203,41 @@ def test_the_increases_ahead_are_the_days_remaining_period_starts() -> None:
     assert increases_ahead(MAIRIE, CALENDAR, "mairie", at(2026, 1, 12, 9, 0)) == [
         at(2026, 1, 12, 14, 30)]
     assert increases_ahead(MAIRIE, CALENDAR, "mairie", at(2026, 1, 12, 18, 0)) == []
+
+
+# -- a learned zone deciding with a lead ----------------------------------------------------
+
+
+def _learned_mornings(lead: timedelta) -> list[tuple[datetime, HeatingDecision]]:
+    """Monday 26/01's decisions, a minute apart from 03:00 to 10:00, of the town hall's
+    offices after three weeks of learning (``docs/examples/learning_zone.py``), in a cold
+    empty zone that does not warm (the sensors held still: the same start each minute)."""
+    learner, _ = load_example().learner_after(weeks=3)
+    moment, decisions = at(2026, 1, 26, 3, 0), []
+    while moment < at(2026, 1, 26, 10, 0):
+        decisions.append((moment, learner.decide(
+            moment, indoor=15.0, outdoor=2.0, present=False, lead=lead,
+            because=Reason.of("radio.class_a", device="vanne-bureaux", interval=10))))
+        moment += timedelta(minutes=1)
+    return decisions
+
+
+def test_a_learned_preheat_starts_earlier_by_the_lead_and_stays_latched() -> None:
+    plain = _learned_mornings(timedelta(0))
+    early = _learned_mornings(timedelta(minutes=20))
+    start = next(moment for moment, d in plain if d.level is HeatingLevel.COMFORT)
+    assert plain[[m for m, _ in plain].index(start)][1].reason.code == "heating.preheat"
+    first = next(i for i, (_, d) in enumerate(early) if d.level is HeatingLevel.COMFORT)
+    moment, decision = early[first]
+    assert moment == start - timedelta(minutes=20)
+    assert decision.reason.code == "heating.ahead"
+    assert decision.reason.params["minutes"] == 20.0
+    assert "vanne-bureaux ne reçoit un ordre qu'à sa prochaine remontée radio" in (
+        decision.reason.fr)
+    # Before, the look-ahead changed nothing (nor what the zone remembers); after, the
+    # pre-heat is latched from when it really began, and held until the arrival.
+    assert [d for _, d in early[:first]] == [d for _, d in plain[:first]]
+    after = early[first + 1][1]
+    assert after.preheat is not None and after.preheat.since == moment
+    assert after.reason.fr.startswith(f"Préchauffage démarré à {moment:%H:%M}")
+    assert all(d.level is HeatingLevel.COMFORT for _, d in early[first:])
