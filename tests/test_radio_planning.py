@@ -4,9 +4,14 @@ increases first."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from controllers.heating import HeatingDecision, programme_decision
 from controllers.radio import (
@@ -18,11 +23,21 @@ from controllers.radio import (
     spend,
 )
 from controllers.schedule import FrenchCalendar, occupation
+from gtb.cli.wiring import mqtt_driver
+from gtb.clock import SimulatedClock
+from gtb.config import parse_site
+from gtb.engine import Engine
 from gtb.model import ComfortLevels
 from gtb.model.calendar import Programme
+from gtb.model.mqtt import PASSWORD_ENV
 from gtb.model.points import HeatingLevel
+from gtb.sim.lorawan import SimulatedDevice, SimulatedNetworkServer
+from gtb.store import Store
 from gtb.texts import Reason
+from tests.mosquitto_rig import ENGINE_PASSWORD, ENGINE_USER, Mosquitto
 from tests.test_learning_zone import load_example
+from tests.test_lorawan_points import VALVE_EUI
+from tests.test_mqtt_driver import device, until
 
 PARIS = ZoneInfo("Europe/Paris")
 CALENDAR = FrenchCalendar("B")
@@ -241,3 +256,102 @@ def test_a_learned_preheat_starts_earlier_by_the_lead_and_stays_latched() -> Non
     assert after.preheat is not None and after.preheat.since == moment
     assert after.reason.fr.startswith(f"Préchauffage démarré à {moment:%H:%M}")
     assert all(d.level is HeatingLevel.COMFORT for _, d in early[first:])
+
+
+# -- the engine, a real broker and the simulated network server -----------------------------
+
+SALLE = """\
+id: essai
+name: Essai
+latitude: 50.4
+longitude: 3.28
+school_zone: B
+mqtt:
+  host: 127.0.0.1
+  port: {port}
+  username: {user}
+lorawan:
+  - id: vanne-1
+    network_server: chirpstack
+    application: salle-des-fetes
+    dev_eui: "{eui}"
+    interval_s: 600
+buildings:
+  - id: salle
+    name: Salle des fêtes
+    floor_area_m2: 300
+    use: salle_des_fetes
+    programme: {{sun: ["18:00-22:00"], mon: ["18:00-22:00"]}}
+    zones:
+      - id: grande
+        name: Grande salle
+        area_m2: 250
+        points:
+          - id: temperature
+            role: zone_temperature
+            binding: {{protocol: lorawan, device: vanne-1, field: temperature}}
+          - id: consigne
+            role: heating_setpoint
+            binding: {{protocol: lorawan, device: vanne-1, field: target_temperature,
+                      command_field: target_temperature, command_port: 10}}
+"""
+
+
+def test_the_engine_sends_a_preheat_ahead_and_the_valve_applies_it_before_the_start(
+        mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The salle's fixed pre-heat starts at 16:00 (2 h before its 18:00 evening): the
+    engine commands it ahead of the radio's lead, and the valve, a class A device behind
+    the simulated network server on a real Mosquitto, takes it at an uplink before 16:00.
+    No uplink is lost (``loss=0``): a lost one delays a command by an interval, which the
+    lead does not cover (docs/lorawan.md)."""
+    site = parse_site(SALLE.format(port=mosquitto.port, user=ENGINE_USER, eui=VALVE_EUI),
+                      "essai.yaml")
+    monkeypatch.setenv(PASSWORD_ENV, ENGINE_PASSWORD)
+    clock = SimulatedClock(at(2026, 12, 7, 14, 30).astimezone(UTC))
+    driver = mqtt_driver(site, clock)
+    assert driver is not None
+    store = Store(tmp_path / "gtb.db")
+    valve = SimulatedDevice("vanne-1", VALVE_EUI, TEN, lambda moment: {"temperature": 15.0},
+                            f_port=10, settings={"target_temperature": 17.0})
+    applied: dict[float, datetime] = {}
+
+    async def scenario() -> None:
+        engine = Engine(site, store, {"mqtt": driver, "lorawan": driver}, clock)
+        async with device(mosquitto) as client:
+            server = SimulatedNetworkServer(client, "chirpstack", "salle-des-fetes", [valve],
+                                            clock, seed=4, timezone=PARIS, loss=0,
+                                            duplicates=0)
+            await server.subscribe()
+            listening = asyncio.create_task(server.listen())
+            await engine.start()
+            try:
+                await until(lambda: driver.connected, "connected")
+                counts = server.counts["vanne-1"]
+                while clock.now() < at(2026, 12, 7, 16, 30):
+                    if await server.publish_due():
+                        await until(lambda: driver.last_uplink("vanne-1") == clock.now(),
+                                    "the uplink read")
+                    applied.setdefault(valve.settings["target_temperature"], clock.now())
+                    await engine.tick()
+                    await until(lambda: sum(counts.downlinks_received.values())
+                                == driver.downlinks_today("vanne-1", clock.now()),
+                                "the downlink at the network server")
+                    clock.advance(60)
+            finally:
+                await engine.stop()
+                listening.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listening
+        reasons = [event.reason for event in store.audit.events()
+                   if event.reason is not None and "avancé de" in event.reason]
+        assert reasons, "no command said it was brought forward"
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()
+    comfort = LEVELS.comfort
+    assert applied[LEVELS.reduced] < at(2026, 12, 7, 15, 0)  # the first tick's setback
+    # Taken at an uplink before 16:00, and not more than the lead (two intervals and
+    # their margin) before it.
+    assert at(2026, 12, 7, 15, 38) <= applied[comfort] <= at(2026, 12, 7, 16, 0)
