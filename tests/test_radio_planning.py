@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -266,6 +267,7 @@ name: Essai
 latitude: 50.4
 longitude: 3.28
 school_zone: B
+learning: {{fixed_preheat_hours: {preheat}}}
 mqtt:
   host: 127.0.0.1
   port: {port}
@@ -276,12 +278,13 @@ lorawan:
     application: salle-des-fetes
     dev_eui: "{eui}"
     interval_s: 600
+    downlinks_per_day: {budget}
 buildings:
   - id: salle
     name: Salle des fêtes
     floor_area_m2: 300
     use: salle_des_fetes
-    programme: {{sun: ["18:00-22:00"], mon: ["18:00-22:00"]}}
+    programme: {{sun: ["18:00-22:00"], mon: {monday}}}
     zones:
       - id: grande
         name: Grande salle
@@ -297,27 +300,38 @@ buildings:
 """
 
 
-def test_the_engine_sends_a_preheat_ahead_and_the_valve_applies_it_before_the_start(
-        mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The salle's fixed pre-heat starts at 16:00 (2 h before its 18:00 evening): the
-    engine commands it ahead of the radio's lead, and the valve, a class A device behind
-    the simulated network server on a real Mosquitto, takes it at an uplink before 16:00.
+@dataclass
+class Run:
+    """What a run of the salle showed: the valve's setpoint at each minute (as the device
+    applied it), the engine's zone reason at each minute, and the downlinks the network
+    server received."""
+
+    setpoints: dict[datetime, float] = field(default_factory=dict)
+    reasons: dict[datetime, str] = field(default_factory=dict)
+    downlinks: int = 0
+
+
+def run_salle(broker: Mosquitto, tmp_path: Path, *, monday: str, start: datetime,
+              end: datetime, preheat: float = 2.0, budget: int = 10) -> Run:
+    """The engine of a salle whose setpoint is a valve (ChirpStack's codec) behind the
+    simulated network server on ``broker``, ticking each minute from ``start`` to ``end``
+    (local, Monday 07/12/2026), the server's uplinks published as the clock reaches them.
     No uplink is lost (``loss=0``): a lost one delays a command by an interval, which the
     lead does not cover (docs/lorawan.md)."""
-    site = parse_site(SALLE.format(port=mosquitto.port, user=ENGINE_USER, eui=VALVE_EUI),
+    site = parse_site(SALLE.format(port=broker.port, user=ENGINE_USER, eui=VALVE_EUI,
+                                   budget=budget, monday=monday, preheat=preheat),
                       "essai.yaml")
-    monkeypatch.setenv(PASSWORD_ENV, ENGINE_PASSWORD)
-    clock = SimulatedClock(at(2026, 12, 7, 14, 30).astimezone(UTC))
+    clock = SimulatedClock(start.astimezone(UTC))
     driver = mqtt_driver(site, clock)
     assert driver is not None
     store = Store(tmp_path / "gtb.db")
     valve = SimulatedDevice("vanne-1", VALVE_EUI, TEN, lambda moment: {"temperature": 15.0},
                             f_port=10, settings={"target_temperature": 17.0})
-    applied: dict[float, datetime] = {}
+    run = Run()
 
     async def scenario() -> None:
         engine = Engine(site, store, {"mqtt": driver, "lorawan": driver}, clock)
-        async with device(mosquitto) as client:
+        async with device(broker) as client:
             server = SimulatedNetworkServer(client, "chirpstack", "salle-des-fetes", [valve],
                                             clock, seed=4, timezone=PARIS, loss=0,
                                             duplicates=0)
@@ -327,31 +341,68 @@ def test_the_engine_sends_a_preheat_ahead_and_the_valve_applies_it_before_the_st
             try:
                 await until(lambda: driver.connected, "connected")
                 counts = server.counts["vanne-1"]
-                while clock.now() < at(2026, 12, 7, 16, 30):
+                while clock.now() < end:
                     if await server.publish_due():
                         await until(lambda: driver.last_uplink("vanne-1") == clock.now(),
                                     "the uplink read")
-                    applied.setdefault(valve.settings["target_temperature"], clock.now())
+                    local = clock.now().astimezone(PARIS)
+                    run.setpoints[local] = valve.settings["target_temperature"]
                     await engine.tick()
+                    run.reasons[local] = store.status.zones()["salle.grande"].reason.fr
                     await until(lambda: sum(counts.downlinks_received.values())
                                 == driver.downlinks_today("vanne-1", clock.now()),
                                 "the downlink at the network server")
                     clock.advance(60)
+                run.downlinks = sum(counts.downlinks_received.values())
             finally:
                 await engine.stop()
                 listening.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await listening
-        reasons = [event.reason for event in store.audit.events()
-                   if event.reason is not None and "avancé de" in event.reason]
-        assert reasons, "no command said it was brought forward"
 
     try:
         asyncio.run(scenario())
     finally:
         store.close()
-    comfort = LEVELS.comfort
-    assert applied[LEVELS.reduced] < at(2026, 12, 7, 15, 0)  # the first tick's setback
+    return run
+
+
+def test_the_engine_sends_a_preheat_ahead_and_the_valve_applies_it_before_the_start(
+        mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The salle's fixed pre-heat starts at 16:00 (2 h before its 18:00 evening): the
+    engine commands it ahead by the radio's lead, and the valve, a class A device behind
+    the simulated network server on a real Mosquitto, takes it at an uplink before 16:00."""
+    monkeypatch.setenv(PASSWORD_ENV, ENGINE_PASSWORD)
+    run = run_salle(mosquitto, tmp_path, monday='["18:00-22:00"]',
+                    start=at(2026, 12, 7, 14, 30), end=at(2026, 12, 7, 16, 30))
+    warm = min(moment for moment, value in run.setpoints.items() if value == LEVELS.comfort)
     # Taken at an uplink before 16:00, and not more than the lead (two intervals and
-    # their margin) before it.
-    assert at(2026, 12, 7, 15, 38) <= applied[comfort] <= at(2026, 12, 7, 16, 0)
+    # their margin) before it; the reduced level of the first tick before that.
+    assert at(2026, 12, 7, 15, 38) <= warm <= at(2026, 12, 7, 16, 0)
+    assert run.setpoints[at(2026, 12, 7, 15, 0)] == LEVELS.reduced
+    ahead_of = [reason for moment, reason in run.reasons.items() if moment < warm]
+    assert any(" — avancé de " in reason and "vanne-1 ne reçoit un ordre qu'à sa prochaine "
+               "remontée radio, toutes les 10 min" in reason for reason in ahead_of)
+    assert run.downlinks == 2
+
+
+def test_the_engine_defers_setbacks_to_keep_the_days_downlinks_for_its_preheats(
+        mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four half-hours (9:00, 11:00, 13:00, 15:00) with half-hour pre-heats would take nine
+    downlinks from 08:00 (the first setback, four rises, four setbacks); the valve takes
+    five a day. Every period starts warm, the setbacks wait until the rises left are
+    covered, and the day's last setback goes with its last downlink."""
+    monkeypatch.setenv(PASSWORD_ENV, ENGINE_PASSWORD)
+    run = run_salle(mosquitto, tmp_path,
+                    monday='["09:00-09:30", "11:00-11:30", "13:00-13:30", "15:00-15:30"]',
+                    start=at(2026, 12, 7, 8, 0), end=at(2026, 12, 7, 16, 30), preheat=0.5,
+                    budget=5)
+    assert run.downlinks == 5
+    for hour in (9, 11, 13, 15):
+        assert run.setpoints[at(2026, 12, 7, hour, 0)] == LEVELS.comfort
+    assert run.setpoints[at(2026, 12, 7, 10, 15)] == LEVELS.comfort  # held
+    assert run.reasons[at(2026, 12, 7, 10, 0)].startswith(
+        "Consigne maintenue à 19,0 °C, baisse à 16,0 °C reportée : 3 envois radio restants "
+        "aujourd'hui, gardés pour le préchauffage avant 11:00 — Inoccupé")
+    # After 15:30 the salle is empty until Sunday: frost protection, with the last one.
+    assert run.setpoints[at(2026, 12, 7, 16, 29)] == LEVELS.frost_protection
