@@ -144,6 +144,10 @@ class LorawanPoints:
         assert latest.value is not None
         return Reading(latest.value, at=latest.at)
 
+    def last_uplink(self, device_id: str) -> datetime | None:
+        """When the device's latest current uplink arrived; None before its first."""
+        return self.trackers[device_id].last_arrival
+
     def downlinks_today(self, device_id: str, now: datetime) -> int:
         """The device's downlinks published on the local day of ``now``."""
         day, count = self._sent.get(device_id, (None, 0))

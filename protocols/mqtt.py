@@ -208,6 +208,15 @@ class MqttDriver(Driver):
     def connected(self) -> bool:
         return self._client is not None
 
+    def last_uplink(self, device: str) -> datetime | None:
+        """When the LoRaWAN device was last heard (its latest current uplink's arrival);
+        None before its first, or without LoRaWAN devices."""
+        return None if self._lorawan is None else self._lorawan.last_uplink(device)
+
+    def downlinks_today(self, device: str, now: datetime) -> int:
+        """The LoRaWAN device's downlinks published on the local day of ``now``."""
+        return 0 if self._lorawan is None else self._lorawan.downlinks_today(device, now)
+
     async def start(self) -> None:
         """Start connecting in the background: the engine's first tick does not wait for
         the broker, whose points read as unreachable until it answers."""

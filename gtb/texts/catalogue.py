@@ -257,6 +257,24 @@ _LORAWAN: dict[str, Template] = {
     "alarm.link_weak": ("liaison radio faible", "weak radio link"),
     "alarm.link_again": ("liaison radio rétablie", "radio link restored"),
 }
+_RADIO: dict[str, Template] = {
+    # commands over a class A radio (controllers.radio)
+    "heating.ahead": ("{decision} — avancé de {minutes:duration} : {because}",
+                      "{decision} — brought forward by {minutes:duration}: {because}"),
+    "radio.class_a": ("{device} ne reçoit un ordre qu'à sa prochaine remontée radio, toutes "
+                      "les {interval:duration}",
+                      "{device} takes a command only at its next radio uplink, every "
+                      "{interval:duration}"),
+    "radio.deferred": ("Consigne maintenue à {held:temperature}, {why} — {decision}",
+                       "Setpoint kept at {held:temperature}, {why} — {decision}"),
+    "radio.kept": ("baisse à {value:temperature} reportée : {remaining:whole} envois radio "
+                   "restants aujourd'hui, gardés pour le préchauffage avant {next:clock}",
+                   "lowering to {value:temperature} deferred: {remaining:whole} downlinks "
+                   "left today, kept for the pre-heat before {next:clock}"),
+    "radio.spent": ("baisse à {value:temperature} reportée : les envois radio du jour sont "
+                    "faits",
+                    "lowering to {value:temperature} deferred: the day's downlinks are spent"),
+}
 _CALENDAR: dict[str, Template] = {
     "holidays.christmas": ("Vacances de Noël", "Christmas holidays"),
     "holidays.winter": ("Vacances d'hiver", "Winter holidays"),
@@ -1158,6 +1176,10 @@ SHORT: dict[str, Template] = {
                               "Pre-heat brought forward until {end:clock}, before heat stops"),
     "heating.early_stop": ("Arrêt anticipé : consigne {floor:temperature}",
                            "Early stop: setpoint {floor:temperature}"),
+    "heating.ahead": ("{decision}, avancé de {minutes:duration}",
+                      "{decision}, brought forward by {minutes:duration}"),
+    "radio.deferred": ("Consigne maintenue à {held:temperature} : envois radio comptés",
+                       "Setpoint kept at {held:temperature}: downlinks budgeted"),
     "setback.reduced_surprises": ("réduit {setpoint:temperature}",
                                   "reduced {setpoint:temperature}"),
     "setback.deep": ("hors-gel {setpoint:temperature}",
@@ -1226,7 +1248,7 @@ CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPAT
                                   **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE,
                                   **_EXPORT, **_EXPORT_GUIDE, **_ARCHIVE, **_OVERVIEW, **_DEMO,
                                   **_SAVINGS, **_WHO, **_MQTT, **_LORAWAN,
-                                  **_SIM_BROKER}
+                                  **_SIM_BROKER, **_RADIO}
 """Every reason code written by a template, and its French and English."""
 
 WRITERS: dict[str, Callable[[Reason, Lang], str]] = {**WATCH_WRITERS}
