@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -40,37 +40,40 @@ import aiomqtt
 import numpy as np
 from rich.progress import Progress
 
+from controllers.forecast import OutdoorForecast
+from controllers.heating import HeatingDecision
+from controllers.learning import ZoneLearner
+from controllers.plant import PlantClock, frost_floor
+from controllers.radio import increases_ahead, radio_lead, spend
 from gtb.bench.heating import zone_comfort
 from gtb.clock import SimulatedClock
 from gtb.config import load_site
 from gtb.model import PointRef, Site
-from gtb.model.lorawan import LorawanDevice
+from gtb.model.calendar import AgendaEntry
+from gtb.model.lorawan import LorawanBinding, LorawanDevice
 from gtb.model.points import Role
-from gtb.sim.lorawan import (
-    RadioCounts,
-    SimulatedDevice,
-    SimulatedNetworkServer,
-    codec_fields,
-    wt101_effect,
-)
+from gtb.sim.lorawan import DownlinkEffect, RadioCounts, SimulatedNetworkServer
+from gtb.sim.radio import SiteRadio
 from gtb.sim.season import (
     PHYSICS_STEP_S,
     STEPS_PER_CONTROL,
     WARM_UP,
     Harness,
+    Learned,
     Observations,
     Run,
     Sensors,
     Strategy,
+    StrategyFactory,
     ZoneCommand,
     restrict,
     simulate,
     zone_levels,
 )
 from gtb.sim.world import VirtualCommune
+from gtb.texts import Reason
 from protocols.base import DeviceRejected
-from protocols.lorawan import Downlink, NetworkServer, Uplink, parse
-from protocols.lorawan_devices import WT101_PORT, wt101_encode
+from protocols.lorawan import Downlink, Uplink, parse
 from protocols.lorawan_points import LorawanPoints, PlannedDownlink, lorawan_binding
 
 BUILDING = "salle-des-fetes"
@@ -87,9 +90,6 @@ DETECTION_INTERVALS = 2
 intervals after its last uplink heard."""
 RADIO_FIELDS = ("battery", "rssi", "snr")
 """Fields of every uplink that the network server, not the world, provides."""
-RUNS = ("instant", "class_a_unplanned")
-MAIN_RUN = "class_a_unplanned"
-"""The radio run the targets are checked on."""
 BROKER_STAND_IN = ("DirectLink: the messages of the simulated network server handed to the "
                    "engine's LorawanPoints, and its downlinks to the server, in process "
                    "instead of through Mosquitto (the tests cover the broker)")
@@ -136,9 +136,8 @@ class DirectLink:
     counter and arrival): a counter missing from them is an uplink the server lost."""
 
     def __init__(self, points: LorawanPoints, devices: Sequence[LorawanDevice],
-                 clock: SimulatedClock) -> None:
-        self.points, self.clock = points, clock
-        self.servers: list[SimulatedNetworkServer] = []
+                 clock: SimulatedClock, radio: SiteRadio) -> None:
+        self.points, self.clock, self.radio = points, clock, radio
         self._uplink_topic = {device.topics[0]: device.id for device in devices}
         self.heard: dict[str, list[tuple[int, datetime]]] = defaultdict(list)
         """Each device's uplinks as published (a duplicate twice): counter, arrival."""
@@ -155,7 +154,7 @@ class DirectLink:
 
     def downlink(self, planned: PlannedDownlink) -> None:
         """The engine's side: a downlink reaches its network server's queue."""
-        for server in self.servers:
+        for server in self.radio.servers:
             if any(_matches(pattern, planned.topic) for pattern in server.downlink_topics()):
                 server.receive(planned.topic, planned.payload)
                 return
@@ -180,8 +179,9 @@ class Command:
     """The valve's target when it was sent (None: not known yet)."""
     decided_at: datetime
     wanted_at: datetime
-    """When the controller wanted it at the valve: when decided, plus the lead it
-    planned with (none without planning: then every command that waits is late)."""
+    """When the controller wanted it at the valve: when it decided it, or for a rise
+    decided ahead of its need (``PlannedLearned``), the moment the zone first wants it.
+    Without planning, every command that waits is late."""
     applied_at: datetime | None = None
 
     @property
@@ -215,27 +215,102 @@ class RadioObservations(Observations):
         return [(moment, recorded.get(moment)) for moment in times]
 
 
+@dataclass(frozen=True)
+class _Valve:
+    """A zone's class A valve: its device, the step of setpoints it tells apart (the
+    WT101's whole degrees), and the zone's frost floor."""
+
+    device: LorawanDevice
+    resolution: float | None
+    frost: float
+
+
+class PlannedLearned(Learned):
+    """``learned`` planning its class A valves' setpoints as the engine does
+    (``gtb.engine.decisions``, ``controllers.radio``): each decision looks ahead by the
+    radio's lead from the valve's last uplink heard (``radio_lead``, through
+    ``ZoneLearner.decide``), and a setback that would leave too few of the day's downlinks
+    for the pre-heats still ahead waits, the valve keeping the warmer setpoint (``spend``).
+    What it knows of the radio is the engine's: ``points`` (``LorawanPoints``), handed
+    over by the harness. ``wanted``: when each zone wants the setpoint it last decided
+    (a rise decided ahead: the moment it first wants it)."""
+
+    def __init__(self, site: Site) -> None:
+        super().__init__(site)
+        self.points: LorawanPoints | None = None
+        self.wanted: dict[str, datetime] = {}
+        self.leads: list[timedelta] = []
+        devices = {device.id: device for device in site.lorawan}
+        self._valves = {}
+        for ref in site.points():
+            if (ref.role is Role.HEATING_SETPOINT and ref.building is not None
+                    and ref.zone is not None and isinstance(ref.binding, LorawanBinding)):
+                device = devices[ref.binding.device]
+                self._valves[f"{ref.building.id}.{ref.zone.id}"] = _Valve(
+                    device, abs(ref.binding.scale) if device.codec == "milesight-wt101"
+                    else None, frost_floor(site, ref.zone))
+        self._held: dict[str, HeatingDecision] = {}
+
+    def decide(self, key: str, learner: ZoneLearner, now: datetime, *, indoor: float | None,
+               outdoor: float | None, present: bool | None, plant: PlantClock,
+               forecast: OutdoorForecast | None, agenda: tuple[AgendaEntry, ...]
+               ) -> HeatingDecision:
+        valve = self._valves.get(key)
+        if valve is None or self.points is None:
+            return super().decide(key, learner, now, indoor=indoor, outdoor=outdoor,
+                                  present=present, plant=plant, forecast=forecast,
+                                  agenda=agenda)
+        device = valve.device
+        lead = radio_lead(timedelta(seconds=device.interval_s),
+                          self.points.last_uplink(device.id), now)
+        self.leads.append(lead)
+        decision = learner.decide(now, indoor=indoor, outdoor=outdoor, present=present,
+                                  plant=plant, forecast=forecast, agenda=agenda, lead=lead,
+                                  because=Reason.of("radio.class_a", device=device.id,
+                                                    interval=device.interval_s / 60))
+        ahead_by = (decision.reason.params.get("minutes")
+                    if decision.reason.code == "heating.ahead" else None)
+        self.wanted[key] = now + timedelta(minutes=float(cast(float, ahead_by or 0)))
+        local_now = now.astimezone(learner.tz)
+        held = self._held.get(key)
+        verdict = spend(
+            None if held is None else held.setpoint, decision.setpoint, at=local_now,
+            remaining=device.downlinks_per_day - self.points.downlinks_today(device.id, now),
+            increases_ahead=increases_ahead(
+                learner.programme, learner.calendar, learner.use,
+                (now + lead).astimezone(learner.tz), agenda),
+            resolution=valve.resolution, frost=indoor is not None and indoor <= valve.frost)
+        if verdict.send or held is None:
+            self._held[key] = decision
+            return decision
+        return HeatingDecision(held.level, held.setpoint, Reason.of(
+            "radio.deferred", held=held.setpoint, why=verdict.reason,
+            decision=decision.reason), planned=decision.planned)
+
+
 class RadioHarness(Harness):
     """The season harness with the salle des fêtes' LoRaWAN devices between the
-    controller and the world: readings through ``LorawanPoints`` fed by simulated network
-    servers (one per network server and application of the site's devices), setpoints as
-    downlinks the valves take after their next uplink. ``lead``: how long before it
-    wants a setpoint at the valve the controller sends it (0: no planning)."""
+    controller and the world: readings through ``LorawanPoints`` fed by the virtual
+    commune's radio (``gtb.sim.radio.SiteRadio``: its simulated network servers, here on a
+    ``DirectLink``), setpoints as downlinks the valves take after their next uplink. A
+    ``PlannedLearned`` strategy is handed the points, to plan as the engine does."""
 
     def __init__(self, site: Site, world: VirtualCommune, strategy: Strategy, *, seed: int,
-                 lead: timedelta = timedelta(0), counted_from: datetime) -> None:
+                 counted_from: datetime) -> None:
         super().__init__(site, world, strategy)
-        self.lead, self.counted_from = lead, counted_from
+        self.counted_from = counted_from
         refs = [ref for ref in site.points() if ref.binding.protocol == "lorawan"]
-        used = {lorawan_binding(ref).device for ref in refs}
-        self.devices = [device for device in site.lorawan if device.id in used]
-        self.points = LorawanPoints(self.devices, refs, site.tz)
-        self.lorawan_refs = {ref.key: ref for ref in refs}
         self.clock = SimulatedClock(world.now)
-        self.link = DirectLink(self.points, self.devices, self.clock)
+        self.radio = SiteRadio(site, world, self.clock, seed)
+        self.devices = [device for device in site.lorawan if device.id in self.radio.devices]
+        self.points = LorawanPoints(self.devices, refs, site.tz)
+        if isinstance(strategy, PlannedLearned):
+            strategy.points = self.points
+        self.lorawan_refs = {ref.key: ref for ref in refs}
+        self.link = DirectLink(self.points, self.devices, self.clock, self.radio)
         self.setpoint_refs = {f"{ref.building.id}.{ref.zone.id}": ref for ref in refs
-                               if ref.role is Role.HEATING_SETPOINT
-                               and ref.building is not None and ref.zone is not None}
+                              if ref.role is Role.HEATING_SETPOINT
+                              and ref.building is not None and ref.zone is not None}
         self._presence_refs = {f"{ref.building.id}.{ref.zone.id}": ref for ref in refs
                                if ref.role is Role.OCCUPANCY
                                and ref.building is not None and ref.zone is not None}
@@ -247,18 +322,18 @@ class RadioHarness(Harness):
         self.stale_declared: dict[str, dict[datetime, datetime]] = defaultdict(dict)
         """Each device's stale declarations: last uplink heard -> when declared stale."""
         self._waiting: dict[str, deque[Command]] = defaultdict(deque)
+        self._wanted_at: dict[str, datetime] = {}
+        """When each zone wants its command at the valve (``Command.wanted_at``)."""
         self._counted: dict[str, RadioCounts] = {}
         self._counted_trackers: dict[str, tuple[int, int]] = {}
-        groups: dict[tuple[NetworkServer, str, str | None], list[LorawanDevice]] = (
-            defaultdict(list))
-        for device in self.devices:
-            groups[device.network_server, device.application, device.tenant].append(device)
-        for number, ((kind, application, tenant), members) in enumerate(sorted(
-                groups.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or ""))):
-            self.link.servers.append(SimulatedNetworkServer(
+        for name, device in self.radio.devices.items():
+            device.on_downlink = self._taken(name, device.on_downlink)
+        for number, ((kind, application, tenant), members) in enumerate(
+                self.radio.groups.items()):
+            self.radio.servers.append(SimulatedNetworkServer(
                 cast(aiomqtt.Client, self.link),  # only ``publish`` is used: DirectLink's
-                kind, application, [self._simulated(device) for device in members],
-                self.clock, seed=seed * 1000 + number, timezone=site.tz, tenant=tenant))
+                kind, application, members, self.clock, seed=seed + number,
+                timezone=site.tz, tenant=tenant))
         self._loop = asyncio.new_event_loop()
 
     def close(self) -> None:
@@ -267,7 +342,7 @@ class RadioHarness(Harness):
     @property
     def counts(self) -> dict[str, RadioCounts]:
         """Each device's radio counts at the network server, all run long."""
-        return {name: count for server in self.link.servers
+        return {name: count for server in self.radio.servers
                 for name, count in server.counts.items()}
 
     def counted(self, device: str) -> tuple[RadioCounts, tuple[int, int]]:
@@ -276,31 +351,14 @@ class RadioHarness(Harness):
         return (self._counted.get(device, RadioCounts()),
                 self._counted_trackers.get(device, (0, 0)))
 
-    def _simulated(self, device: LorawanDevice) -> SimulatedDevice:
-        fields = [(lorawan_binding(ref).field, ref.key) for ref in self.lorawan_refs.values()
-                  if lorawan_binding(ref).device == device.id
-                  and lorawan_binding(ref).field not in RADIO_FIELDS]
-        world = self.world
-
-        def readings(_: datetime) -> dict[str, float]:
-            return {name: world.read(key) for name, key in fields}
-
-        wt101 = device.codec == "milesight-wt101"
-        return SimulatedDevice(
-            device=device.id, dev_eui=device.dev_eui or "", interval=timedelta(
-                seconds=device.interval_s), readings=readings,
-            on_downlink=self._valve(device.id) if wt101 else codec_fields,
-            f_port=WT101_PORT if wt101 else 1, encode=wt101_encode if wt101 else None)
-
-    def _valve(self, device: str) -> Callable[[Downlink], Mapping[str, float]]:
-        """What a valve does with a downlink: its new target, in the world from now."""
-        def apply(downlink: Downlink) -> dict[str, float]:
-            target = wt101_effect(downlink)["target_temperature"]
-            command = self._waiting[device].popleft()
-            command.applied_at = self.clock.now()
-            self.world.write(self.setpoint_refs[command.zone].key, target)
-            return {"target_temperature": target}
-        return apply
+    def _taken(self, device: str, effect: DownlinkEffect) -> DownlinkEffect:
+        """The device's own effect of a downlink (a valve's target into the world), and
+        the moment it took the oldest command waiting for it."""
+        def take(downlink: Downlink) -> Mapping[str, float]:
+            fields = effect(downlink)
+            self._waiting[device].popleft().applied_at = self.clock.now()
+            return fields
+        return take
 
     # -- the harness's seams --
 
@@ -308,6 +366,8 @@ class RadioHarness(Harness):
         return RadioObservations(self.world, self._sensors, now, self)
 
     def write(self, zone_key: str, command: ZoneCommand, now: datetime) -> None:
+        self._wanted_at[zone_key] = (self.strategy.wanted[zone_key]
+                                     if isinstance(self.strategy, PlannedLearned) else now)
         self._send(zone_key, command.setpoint, now)
 
     def control(self, now: datetime) -> None:
@@ -331,7 +391,7 @@ class RadioHarness(Harness):
         self.link.downlink(planned)
         self.points.published(ref, value, planned, now)
         command = Command(zone_key, device, planned.expected, self._target(zone_key, ref, now),
-                          now, now + self.lead)
+                          now, self._wanted_at.get(zone_key, now))
         self.commands_sent.append(command)
         self._waiting[device].append(command)
 
@@ -356,8 +416,7 @@ class RadioHarness(Harness):
                 self._counted = {name: replace(count) for name, count in self.counts.items()}
                 self._counted_trackers = {name: (tracker.lost, tracker.duplicates)
                                           for name, tracker in self.points.trackers.items()}
-            for server in self.link.servers:
-                self._loop.run_until_complete(server.publish_due())
+            self._loop.run_until_complete(self.radio.publish_due())
             self._record(step)
 
     def _record(self, now: datetime) -> None:
@@ -460,8 +519,8 @@ def downlink_figures(harness: RadioHarness, days: Sequence[date]) -> dict[str, A
 
 def command_figures(harness: RadioHarness, since: datetime) -> dict[str, Any]:
     """The setpoints sent in the counted period: how long each waited for the valve,
-    and which were late (taken at the valve after the moment the controller wanted it:
-    when decided plus the lead it planned with); rises (comfort and pre-heat starts)
+    and which were late (taken at the valve after the moment the controller wanted it
+    there, ``Command.wanted_at``); rises (comfort and pre-heat starts)
     apart."""
     sent = [c for c in harness.commands_sent if c.decided_at >= since]
     applied = [c for c in sent if c.applied_at is not None]
@@ -497,7 +556,11 @@ def radio_figures(harness: RadioHarness, start: datetime, end: datetime,
                   tz: tzinfo) -> dict[str, Any]:
     first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
     days = [first + timedelta(days=n) for n in range((last - first).days)]
-    return {"lead_min": harness.lead.total_seconds() / 60,
+    leads = (harness.strategy.leads if isinstance(harness.strategy, PlannedLearned)
+             else [])
+    return {"planned": isinstance(harness.strategy, PlannedLearned),
+            "lead_min_mean": round(sum(lead.total_seconds() for lead in leads)
+                                   / len(leads) / 60, 1) if leads else 0.0,
             "uplinks": uplink_figures(harness),
             "downlinks": downlink_figures(harness, days),
             "commands": command_figures(harness, start),
@@ -523,6 +586,13 @@ def targets(instant: Mapping[str, Any], radio: Mapping[str, Any]) -> dict[str, A
 # -- the whole bench ------------------------------------------------------------------
 
 
+RUNS: dict[str, StrategyFactory | None] = {
+    "instant": None, "class_a": PlannedLearned, "class_a_unplanned": Learned}
+"""Each run and its controller through the radio (None: no radio, ``learned`` at once)."""
+MAIN_RUN = "class_a"
+"""The radio run the targets are checked on."""
+
+
 def bench_lorawan(site_file: Path, month: str = MONTH, seed: int = SEED,
                   days: int | None = None, progress: Progress | None = None
                   ) -> dict[str, Any]:
@@ -534,7 +604,7 @@ def bench_lorawan(site_file: Path, month: str = MONTH, seed: int = SEED,
         end = min(end, start + timedelta(days=days))
     track = progress.add_task("salle des fêtes", total=len(RUNS)) if progress else None
     runs: dict[str, Any] = {}
-    for name in RUNS:
+    for name, planning in RUNS.items():
         harnesses: list[RadioHarness] = []
 
         def radio(site_: Site, world: VirtualCommune, strategy: Strategy,
@@ -544,8 +614,8 @@ def bench_lorawan(site_file: Path, month: str = MONTH, seed: int = SEED,
             return kept[-1]
 
         try:
-            run = simulate(site, "learned", seed, start, end,
-                           harness=Harness if name == "instant" else radio)
+            run = simulate(site, "learned", seed, start, end, factory=planning,
+                           harness=Harness if planning is None else radio)
         finally:
             for harness in harnesses:
                 harness.close()

@@ -585,21 +585,23 @@ and readings go otherwise (``gtb.bench.lorawan``: through a LoRaWAN radio)."""
 
 
 def simulate(site: Site, strategy: str, seed: int, start: datetime, end: datetime,
-             warm_up: timedelta = WARM_UP, *, harness: HarnessFactory = Harness) -> Run:
+             warm_up: timedelta = WARM_UP, *, harness: HarnessFactory = Harness,
+             factory: StrategyFactory | None = None) -> Run:
     """One strategy over [start, end) after ``warm_up``, on weather and occupants ``seed``:
     the strategy named ``strategy`` in ``STRATEGIES`` or ``REFERENCE_STRATEGIES``, given
     the site with the agenda its manager would have entered for the run
     (``Occupants.agenda``: the booked events, the council meetings and the closures), as
     an engine has it; ``fixed``, ``learned`` and ``clairvoyant`` follow it, ``always``
     and ``as_found`` know no agenda. ``harness`` puts it at the controls (by default
-    commands reach the world at once, as BACnet and Modbus take them)."""
+    commands reach the world at once, as BACnet and Modbus take them); ``factory``, when
+    given, builds the strategy instead, the run keeping the name ``strategy``."""
     begin = (start - warm_up).astimezone(UTC)
     controls = round((to_epoch(end) - to_epoch(begin)) / CONTROL_STEP_S)
     world = tabulated_world(site, seed, begin, controls)
     counted_from = round(warm_up.total_seconds() / CONTROL_STEP_S)
     entered = world.occupants.agenda(begin.astimezone(site.tz).date(),
                                      end.astimezone(site.tz).date())
-    chosen = (STRATEGIES | REFERENCE_STRATEGIES)[strategy](
+    chosen = (factory or (STRATEGIES | REFERENCE_STRATEGIES)[strategy])(
         site.model_copy(update={"agenda": (*site.agenda, *entered)}))
     at_controls = harness(site, world, chosen)
     zones = len(world.zone_keys)
