@@ -6,12 +6,15 @@ weather and occupants, with the project's controller (``learned``) each time:
 
 - ``instant``: its setpoints reach the valves at once and it reads the world's sensors
   each step, as over BACnet (the season harness as ``gtb bench heating`` runs it);
-- ``class_a_unplanned``: the same controller through the radio, with no planning: it
+- ``class_a``: the same controller through the radio, planning as the engine does: it
   reads what the LoRaWAN points last heard (``protocols.lorawan_points.LorawanPoints``,
   the engine's own code: frame counters, staleness, the WT101's codec, the daily budget),
-  and its setpoints go as downlinks through a simulated network server
-  (``gtb.sim.lorawan.SimulatedNetworkServer``: uplinks on their interval with jitter,
-  about 5 % lost, duplicates, each downlink delivered after the valve's next uplink).
+  looks ahead by the radio's lead and keeps downlinks for the pre-heats
+  (``controllers.radio``), and its setpoints go as downlinks through the virtual
+  commune's radio (``gtb.sim.radio.SiteRadio``, simulated network servers: uplinks on
+  their interval with jitter, about 5 % lost, duplicates, each downlink delivered after
+  the valve's next uplink);
+- ``class_a_unplanned``: the same without planning: decided now, sent now.
 
 Figures: the building's heat, each zone's discomfort and MissTime (``gtb.bench.heating``'s
 definitions), and, for the radio runs, what the network server counted: uplinks sent,
@@ -88,8 +91,6 @@ whichever is larger: with an instant discomfort near 0, 10 % of it is no margin 
 DETECTION_INTERVALS = 2
 """Target: a device that stops being heard is declared stale within this many expected
 intervals after its last uplink heard."""
-RADIO_FIELDS = ("battery", "rssi", "snr")
-"""Fields of every uplink that the network server, not the world, provides."""
 BROKER_STAND_IN = ("DirectLink: the messages of the simulated network server handed to the "
                    "engine's LorawanPoints, and its downlinks to the server, in process "
                    "instead of through Mosquitto (the tests cover the broker)")
@@ -155,17 +156,11 @@ class DirectLink:
     def downlink(self, planned: PlannedDownlink) -> None:
         """The engine's side: a downlink reaches its network server's queue."""
         for server in self.radio.servers:
-            if any(_matches(pattern, planned.topic) for pattern in server.downlink_topics()):
+            topic = aiomqtt.Topic(planned.topic)
+            if any(topic.matches(pattern) for pattern in server.downlink_topics()):
                 server.receive(planned.topic, planned.payload)
                 return
         raise ValueError(f"no simulated network server takes {planned.topic}")
-
-
-def _matches(pattern: str, topic: str) -> bool:
-    """Whether an MQTT topic matches a subscription with ``+`` wildcards."""
-    levels, wanted = topic.split("/"), pattern.split("/")
-    return len(levels) == len(wanted) and all(
-        w in ("+", level) for w, level in zip(wanted, levels, strict=True))
 
 
 @dataclass
@@ -176,7 +171,8 @@ class Command:
     device: str
     value: float
     previous: float | None
-    """The valve's target when it was sent (None: not known yet)."""
+    """The valve's target by the time it arrives: the zone's command sent before it, or
+    what the valve reported (None: nothing heard yet)."""
     decided_at: datetime
     wanted_at: datetime
     """When the controller wanted it at the valve: when it decided it, or for a rise
@@ -304,6 +300,7 @@ class RadioHarness(Harness):
         self.radio = SiteRadio(site, world, self.clock, seed)
         self.devices = [device for device in site.lorawan if device.id in self.radio.devices]
         self.points = LorawanPoints(self.devices, refs, site.tz)
+        self._replacing = {d.id for d in self.devices if d.network_server == "tts"}
         if isinstance(strategy, PlannedLearned):
             strategy.points = self.points
         self.lorawan_refs = {ref.key: ref for ref in refs}
@@ -353,10 +350,12 @@ class RadioHarness(Harness):
 
     def _taken(self, device: str, effect: DownlinkEffect) -> DownlinkEffect:
         """The device's own effect of a downlink (a valve's target into the world), and
-        the moment it took the oldest command waiting for it."""
+        the moment it took it: the oldest command waiting for the device, as its network
+        server's queue delivers them (one the device cannot apply is never taken)."""
         def take(downlink: Downlink) -> Mapping[str, float]:
+            command = self._waiting[device].popleft()
             fields = effect(downlink)
-            self._waiting[device].popleft().applied_at = self.clock.now()
+            command.applied_at = self.clock.now()
             return fields
         return take
 
@@ -388,6 +387,8 @@ class RadioHarness(Harness):
         if planned is None:
             return
         device = lorawan_binding(ref).device
+        if device in self._replacing:  # LorawanPoints sends to The Things Stack's
+            self._waiting[device].clear()  # down/replace: its queue drops what it held
         self.link.downlink(planned)
         self.points.published(ref, value, planned, now)
         command = Command(zone_key, device, planned.expected, self._target(zone_key, ref, now),
