@@ -27,6 +27,7 @@ from gtb.bench.lorawan import (
     bench_site,
     command_figures,
     downlink_figures,
+    missed_runs,
 )
 from gtb.cli import main
 from gtb.model import Site
@@ -115,6 +116,13 @@ def test_a_device_is_declared_stale_two_intervals_after_its_last_uplink_not_befo
             assert when - last < 2 * interval + timedelta(minutes=5)  # the next step
             declared += 1
     assert declared > 0
+
+
+def testmissed_runs_are_two_or_more_counters_missing_a_duplicate_counted_once() -> None:
+    at = START
+    heard = [(n, at) for n in (0, 1, 1, 3, 6, 7, 7, 10)]
+    assert missed_runs(heard, 13) == [(3, 6), (7, 10), (10, 13)]  # 2 lost: a run; 1: not
+    assert missed_runs(heard, 11) == [(3, 6), (7, 10)]
 
 
 def test_the_controller_reads_what_the_uplinks_said_not_the_world(

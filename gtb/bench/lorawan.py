@@ -31,7 +31,6 @@ end of the step it falls in, and a downlink delivered in a step acts from its en
 from __future__ import annotations
 
 import asyncio
-import math
 from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -451,16 +450,15 @@ def run_figures(site: Site, run: Run) -> dict[str, Any]:
             "zones": zones}
 
 
-def _missed_runs(heard: list[tuple[int, datetime]], sent: int) -> list[tuple[int, int]]:
-    """Runs of at least two consecutive uplinks that never arrived, as (the counter of
-    the last heard before, how many), from the counters published (a duplicate once)
-    and how many the device sent (the last ones may be missing too)."""
+def missed_runs(heard: list[tuple[int, datetime]], sent: int) -> list[tuple[int, int]]:
+    """Runs of at least two consecutive uplinks that never arrived, each as the counters
+    of the uplinks heard before and after it (``sent``, one past the last counter, when
+    none was heard after), from the counters published (a duplicate once) and how many
+    the device sent."""
     counters = sorted({f_cnt for f_cnt, _ in heard})
-    runs = []
-    for before, after in zip(counters, [*counters[1:], sent], strict=True):
-        if after - before - 1 >= 2:
-            runs.append((before, after - before - 1))
-    return runs
+    return [(before, after) for before, after in zip(counters, [*counters[1:], sent],
+                                                     strict=True)
+            if after - before - 1 >= 2]
 
 
 def stale_figures(harness: RadioHarness, since: datetime) -> dict[str, Any]:
@@ -475,17 +473,14 @@ def stale_figures(harness: RadioHarness, since: datetime) -> dict[str, Any]:
         interval = timedelta(seconds=device.interval_s)
         heard = harness.link.heard[device.id]
         arrival = {f_cnt: at for f_cnt, at in reversed(heard)}  # the first arrival
-        following = sorted(arrival)
         declared = harness.stale_declared.get(device.id, {})
         explained = set()
-        for before, _missing in _missed_runs(heard, harness.counts[device.id].sent):
-            last = arrival[before]
+        for before, after in missed_runs(heard, harness.counts[device.id].sent):
+            last, heard_again = arrival[before], arrival.get(after)
             if last < since:
                 continue
             periods += 1
             explained.add(last)
-            later = [arrival[f] for f in following if f > before]
-            heard_again = later[0] if later else None
             when = declared.get(last)
             if when is None or (heard_again is not None and when > heard_again):
                 continue
@@ -649,11 +644,11 @@ def summary_rows(result: Mapping[str, Any]) -> list[tuple[str, ...]]:
         commands, stale = radio["commands"], radio["stale"]
         rows.append((name, f"{figures['heat_kwh']:,.0f}", f"{figures['discomfort_kh']:.1f}",
                      f"{figures['misstime_min']:.0f}", f"{per_day} ({over} j)",
-                     f"{commands['late']}/{commands['applied']}",
+                     f"{commands['late']}/{commands['applied']} ({commands['late_rises']})",
                      _minutes(commands["wait_min_mean"]),
                      f"{stale['detected_within_target']}/{stale['missed_periods']}"))
     return rows
 
 
 def _minutes(value: float | None) -> str:
-    return "—" if value is None or math.isnan(value) else f"{value:.0f} min"
+    return "—" if value is None else f"{value:.0f} min"

@@ -289,7 +289,7 @@ def bench_lorawan_command(as_json: bool, month: str, seed: int, site_file: Path)
     table = Table(title=f"gtb bench lorawan — {result['building']}, {result['start']} → "
                         f"{result['end']}, graine {result['seed']}")
     for column in ("essai", "kWh chaleur", "inconfort K·h", "MissTime min",
-                   "envois radio/jour max (jours hors budget)", "commandes en retard",
+                   "envois radio/jour max (jours hors budget)", "commandes en retard (hausses)",
                    "attente moyenne", "silences détectés à temps"):
         table.add_column(column)
     for row in summary_rows(result):
