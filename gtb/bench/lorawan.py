@@ -265,7 +265,8 @@ class PlannedLearned(Learned):
                                                     interval=device.interval_s / 60))
         ahead_by = (decision.reason.params.get("minutes")
                     if decision.reason.code == "heating.ahead" else None)
-        self.wanted[key] = now + timedelta(minutes=float(cast(float, ahead_by or 0)))
+        self.wanted[key] = now + (timedelta(minutes=ahead_by)
+                                  if isinstance(ahead_by, int | float) else timedelta(0))
         local_now = now.astimezone(learner.tz)
         held = self._held.get(key)
         verdict = spend(
