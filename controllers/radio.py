@@ -5,10 +5,11 @@ A LoRaWAN class A device listens only just after it transmits: a downlink the en
 publishes waits at the network server until the device's next uplink, and a change
 decided after that uplink waits for the one after. So a pre-heat reaches the valve on an
 uplink, never when it was decided, and the engine must decide it early enough
-(``radio_lead``). Public networks allow about ten downlinks a device and day: the engine
-spends them on what matters, raising a setpoint toward comfort or frost protection first,
-and defers a setback that would leave too few for the day's pre-heats (``spend``,
-``plan_day``). Pure: nothing here reads a clock or touches a device.
+(``radio_lead``: the highest setpoint the zone wants within it, ``look_ahead``). Public
+networks allow about ten downlinks a device and day: the engine spends them on what
+matters, raising a setpoint toward comfort or frost protection first, and defers a
+setback that would leave too few for the day's pre-heats (``spend``, ``plan_day``).
+Pure: nothing here reads a clock or touches a device.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ for an increase whose report disagrees and must be sent again (a downlink lost o
 air), or an agenda event added during the day. After the day's last increase, none: a
 night's setback is worth more than a command nobody planned."""
 LOOK_STEP = timedelta(minutes=10)
-"""At most this between two moments the look-ahead asks the zone about (``ahead``):
+"""At most this between two moments the look-ahead asks the zone about (``look_ahead``):
 shorter than any pre-heat, occupation or agenda event, so none falls between two."""
 ADVANCE_RESOLUTION = timedelta(minutes=1)
 """How precisely the moment a higher setpoint is wanted is found (its reason says it)."""
@@ -70,7 +71,7 @@ def radio_lead(interval: timedelta, last_uplink: datetime | None, now: datetime,
     return until_u2 + margin - elapsed(last_uplink, now)
 
 
-def ahead(now: HeatingDecision, decide_at: Callable[[datetime], HeatingDecision],
+def look_ahead(now: HeatingDecision, decide_at: Callable[[datetime], HeatingDecision],
           local_now: datetime, lead: timedelta, because: Reason) -> HeatingDecision:
     """The highest setpoint the zone will want between ``local_now`` and ``local_now +
     lead``, as the decision to take now (``now`` is the decision of this moment;
@@ -93,11 +94,15 @@ def ahead(now: HeatingDecision, decide_at: Callable[[datetime], HeatingDecision]
         earlier = moment
     if rises is None:
         return now
-    preheat = None if highest.preheat is None else replace(highest.preheat, since=local_now)
     minutes = elapsed(local_now, rises).total_seconds() / 60
+    said = {**highest.reason.params, "at": local_now}  # said now, not at the later moment
+    preheat = None
+    if highest.preheat is not None:
+        preheat = replace(highest.preheat, since=local_now)
+        said["start"] = local_now  # a pre-heat's reason says when it started: now
     return replace(highest, preheat=preheat, planned=None, reason=Reason.of(
-        "heating.ahead", at=local_now, decision=highest.reason, minutes=minutes,
-        because=because))
+        "heating.ahead", at=local_now, decision=Reason.of(highest.reason.code, **said),
+        minutes=minutes, because=because))
 
 
 def _first_rise(decide_at: Callable[[datetime], HeatingDecision], base: float,

@@ -17,8 +17,8 @@ import pytest
 from controllers.heating import HeatingDecision, programme_decision
 from controllers.radio import (
     Change,
-    ahead,
     increases_ahead,
+    look_ahead,
     plan_day,
     radio_lead,
     spend,
@@ -106,7 +106,7 @@ def test_a_preheat_within_the_lead_starts_now_and_says_by_how_long() -> None:
     # The fixed pre-heat before 14:30 starts at 12:30 (2 h after a short absence).
     now = at(2026, 1, 12, 12, 16)
     decide_at = partial(_programme_at, MAIRIE)
-    decision = ahead(decide_at(now), decide_at, now, timedelta(minutes=19), BECAUSE)
+    decision = look_ahead(decide_at(now), decide_at, now, timedelta(minutes=19), BECAUSE)
     assert decision.level is HeatingLevel.COMFORT
     assert decision.setpoint == LEVELS.comfort
     assert decision.reason.fr == (
@@ -119,14 +119,14 @@ def test_a_preheat_within_the_lead_starts_now_and_says_by_how_long() -> None:
 def test_a_setback_within_the_lead_is_not_brought_forward() -> None:
     now = at(2026, 1, 12, 9, 50)  # the period ends at 10:00
     decide_at = partial(_programme_at, MAIRIE)
-    decision = ahead(decide_at(now), decide_at, now, timedelta(minutes=19), BECAUSE)
+    decision = look_ahead(decide_at(now), decide_at, now, timedelta(minutes=19), BECAUSE)
     assert decision == decide_at(now)
 
 
 def test_no_lead_is_the_decision_of_now() -> None:
     now = at(2026, 1, 12, 12, 16)
     decide_at = partial(_programme_at, MAIRIE)
-    assert ahead(decide_at(now), decide_at, now, timedelta(0), BECAUSE) == decide_at(now)
+    assert look_ahead(decide_at(now), decide_at, now, timedelta(0), BECAUSE) == decide_at(now)
 
 
 def test_the_first_rise_within_a_long_lead_is_found_to_the_minute() -> None:
@@ -135,7 +135,7 @@ def test_the_first_rise_within_a_long_lead_is_found_to_the_minute() -> None:
     short = Programme(mon=("08:30-09:00", "12:45-13:00"))
     now = at(2026, 1, 12, 10, 0)
     decide_at = partial(_programme_at, short)
-    decision = ahead(decide_at(now), decide_at, now, timedelta(minutes=80), BECAUSE)
+    decision = look_ahead(decide_at(now), decide_at, now, timedelta(minutes=80), BECAUSE)
     assert decision.setpoint == LEVELS.comfort
     assert decision.reason.params["minutes"] == 45.0
 
@@ -248,8 +248,10 @@ def test_a_learned_preheat_starts_earlier_by_the_lead_and_stays_latched() -> Non
     assert moment == start - timedelta(minutes=20)
     assert decision.reason.code == "heating.ahead"
     assert decision.reason.params["minutes"] == 20.0
-    assert "vanne-bureaux ne reçoit un ordre qu'à sa prochaine remontée radio" in (
-        decision.reason.fr)
+    assert decision.reason.fr == (
+        f"Préchauffage démarré à {moment:%H:%M} pour l'arrivée prévue à 08:15 — avancé de "
+        "20 min : vanne-bureaux ne reçoit un ordre qu'à sa prochaine remontée radio, "
+        "toutes les 10 min")
     # Before, the look-ahead changed nothing (nor what the zone remembers); after, the
     # pre-heat is latched from when it really began, and held until the arrival.
     assert [d for _, d in early[:first]] == [d for _, d in plain[:first]]

@@ -26,7 +26,7 @@ from controllers.lighting import (
     lighting_entries,
 )
 from controllers.plant import PlantClock, PlantSwitch, ZoneNeed, frost_floor
-from controllers.radio import ahead, increases_ahead, radio_lead, spend
+from controllers.radio import increases_ahead, look_ahead, radio_lead, spend
 from controllers.schedule import (
     HORIZON_DAYS,
     LOOK_BACK_DAYS,
@@ -234,7 +234,7 @@ class Decider:
                         where, local_now, comfort, settings, plant=clock, refused=refused)
                     shared[same] = decision
                     if radio is not None:
-                        decision = ahead(decision, partial(
+                        decision = look_ahead(decision, partial(
                             _programme_at, programme, self._calendar, building.use, agenda,
                             comfort, settings, clock, refused), local_now, lead, radio.because)
                 if radio is not None:
