@@ -38,7 +38,7 @@ night's setback is worth more than a command nobody planned."""
 LOOK_STEP = timedelta(minutes=10)
 """At most this between two moments the look-ahead asks the zone about (``look_ahead``):
 shorter than any pre-heat, occupation or agenda event, so none falls between two."""
-ADVANCE_RESOLUTION = timedelta(minutes=1)
+RISE_RESOLUTION = timedelta(minutes=1)
 """How precisely the moment a higher setpoint is wanted is found (its reason says it)."""
 
 
@@ -78,8 +78,9 @@ def look_ahead(now: HeatingDecision, decide_at: Callable[[datetime], HeatingDeci
     ``decide_at`` the zone's decision at a later moment, with nothing changed by asking).
     A pre-heat, an occupation or an agenda event that starts within the lead starts now;
     a setback within it is not brought forward (a lower setpoint never wins). The
-    reason says by how long and ``because`` why; a pre-heat started ahead is latched from
-    now, when it really starts."""
+    reason says when it was wanted and ``because`` why (the same at every tick until then:
+    the audit log has it once); a pre-heat started ahead is latched from now, when it
+    really starts."""
     if lead <= timedelta(0):
         return now
     steps = max(1, math.ceil(lead / LOOK_STEP))
@@ -94,7 +95,6 @@ def look_ahead(now: HeatingDecision, decide_at: Callable[[datetime], HeatingDeci
         earlier = moment
     if rises is None:
         return now
-    minutes = elapsed(local_now, rises).total_seconds() / 60
     said = {**highest.reason.params, "at": local_now}  # said now, not at the later moment
     preheat = None
     if highest.preheat is not None:
@@ -102,14 +102,14 @@ def look_ahead(now: HeatingDecision, decide_at: Callable[[datetime], HeatingDeci
         said["start"] = local_now  # a pre-heat's reason says when it started: now
     return replace(highest, preheat=preheat, planned=None, reason=Reason.of(
         "heating.ahead", at=local_now, decision=Reason.of(highest.reason.code, **said),
-        minutes=minutes, because=because))
+        wanted=rises, because=because))
 
 
 def _first_rise(decide_at: Callable[[datetime], HeatingDecision], base: float,
                 low: datetime, high: datetime) -> datetime:
-    """The moment within ``ADVANCE_RESOLUTION`` between ``low`` (not above ``base``) and
+    """The moment within ``RISE_RESOLUTION`` between ``low`` (not above ``base``) and
     ``high`` (above it) the zone first wants a setpoint above ``base``."""
-    while elapsed(low, high) > ADVANCE_RESOLUTION:
+    while elapsed(low, high) > RISE_RESOLUTION:
         middle = _after(low, elapsed(low, high) / 2)
         if decide_at(middle).setpoint > base:
             high = middle

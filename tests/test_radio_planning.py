@@ -110,9 +110,10 @@ def test_a_preheat_within_the_lead_starts_now_and_says_by_how_long() -> None:
     assert decision.level is HeatingLevel.COMFORT
     assert decision.setpoint == LEVELS.comfort
     assert decision.reason.fr == (
-        "Préchauffage fixe de 2 h : occupation prévue à 14:30 — avancé de 14 min : "
+        "Préchauffage fixe de 2 h : occupation prévue à 14:30 — dès maintenant plutôt qu'à "
+        "12:30 : "
         "vanne-scene ne reçoit un ordre qu'à sa prochaine remontée radio, toutes les 10 min")
-    assert decision.reason.en.endswith("brought forward by 14 min: vanne-scene takes a "
+    assert decision.reason.en.endswith("from now rather than at 12:30: vanne-scene takes a "
                                        "command only at its next radio uplink, every 10 min")
 
 
@@ -137,7 +138,7 @@ def test_the_first_rise_within_a_long_lead_is_found_to_the_minute() -> None:
     decide_at = partial(_programme_at, short)
     decision = look_ahead(decide_at(now), decide_at, now, timedelta(minutes=80), BECAUSE)
     assert decision.setpoint == LEVELS.comfort
-    assert decision.reason.params["minutes"] == 45.0
+    assert decision.reason.params["wanted"] == at(2026, 1, 12, 10, 45).isoformat()
 
 
 # -- the day's budget -----------------------------------------------------------------------
@@ -247,11 +248,10 @@ def test_a_learned_preheat_starts_earlier_by_the_lead_and_stays_latched() -> Non
     moment, decision = early[first]
     assert moment == start - timedelta(minutes=20)
     assert decision.reason.code == "heating.ahead"
-    assert decision.reason.params["minutes"] == 20.0
     assert decision.reason.fr == (
-        f"Préchauffage démarré à {moment:%H:%M} pour l'arrivée prévue à 08:15 — avancé de "
-        "20 min : vanne-bureaux ne reçoit un ordre qu'à sa prochaine remontée radio, "
-        "toutes les 10 min")
+        f"Préchauffage démarré à {moment:%H:%M} pour l'arrivée prévue à 08:15 — dès "
+        f"maintenant plutôt qu'à {start:%H:%M} : vanne-bureaux ne reçoit un ordre qu'à sa "
+        "prochaine remontée radio, toutes les 10 min")
     # Before, the look-ahead changed nothing (nor what the zone remembers); after, the
     # pre-heat is latched from when it really began, and held until the arrival.
     assert [d for _, d in early[:first]] == [d for _, d in plain[:first]]
@@ -305,11 +305,12 @@ buildings:
 @dataclass
 class Run:
     """What a run of the salle showed: the valve's setpoint at each minute (as the device
-    applied it), the engine's zone reason at each minute, and the downlinks the network
-    server received."""
+    applied it), the engine's zone reason at each minute, the reasons of the audit log's
+    commands, and the downlinks the network server received."""
 
     setpoints: dict[datetime, float] = field(default_factory=dict)
     reasons: dict[datetime, str] = field(default_factory=dict)
+    commands: list[str] = field(default_factory=list)
     downlinks: int = 0
 
 
@@ -356,6 +357,8 @@ def run_salle(broker: Mosquitto, tmp_path: Path, *, monday: str, start: datetime
                                 "the downlink at the network server")
                     clock.advance(60)
                 run.downlinks = sum(counts.downlinks_received.values())
+                run.commands = [event.reason or "" for event in store.audit.events(
+                    kind="command")]
             finally:
                 await engine.stop()
                 listening.cancel()
@@ -383,9 +386,11 @@ def test_the_engine_sends_a_preheat_ahead_and_the_valve_applies_it_before_the_st
     assert at(2026, 12, 7, 15, 38) <= warm <= at(2026, 12, 7, 16, 0)
     assert run.setpoints[at(2026, 12, 7, 15, 0)] == LEVELS.reduced
     ahead_of = [reason for moment, reason in run.reasons.items() if moment < warm]
-    assert any(" — avancé de " in reason and "vanne-1 ne reçoit un ordre qu'à sa prochaine "
-               "remontée radio, toutes les 10 min" in reason for reason in ahead_of)
+    assert any(" — dès maintenant plutôt qu'à 16:00 : vanne-1 ne reçoit un ordre qu'à sa "
+               "prochaine remontée radio, toutes les 10 min" in reason for reason in ahead_of)
     assert run.downlinks == 2
+    # Said once in the audit log, not at every tick until 16:00.
+    assert sum("plutôt qu'à 16:00" in reason for reason in run.commands) == 1
 
 
 def test_the_engine_defers_setbacks_to_keep_the_days_downlinks_for_its_preheats(
