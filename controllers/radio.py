@@ -174,6 +174,50 @@ def spend(held: float | None, wanted: float, *, at: datetime, remaining: int,
                                      next=min(increases_ahead)))
 
 
+@dataclass
+class RadioCommands:
+    """The commands of one zone whose setpoint goes to a class A device (``device``, an
+    uplink every ``interval``, ``downlinks_per_day``, setpoints told apart to
+    ``resolution``): how far ahead it is decided, and whether a change goes now. Keeps the
+    decision it last let through (``held``), which a deferred change leaves in force."""
+
+    device: str
+    interval: timedelta
+    downlinks_per_day: int
+    resolution: float | None = None
+    held: HeatingDecision | None = None
+
+    @property
+    def because(self) -> Reason:
+        """Why the zone's decision looks ahead, as its reason says."""
+        return Reason.of("radio.class_a", device=self.device,
+                         interval=self.interval.total_seconds() / 60)
+
+    def lead(self, last_uplink: datetime | None, now: datetime) -> timedelta:
+        return radio_lead(self.interval, last_uplink, now)
+
+    def within_budget(self, decision: HeatingDecision, *, at: datetime, spent: int,
+                      increases: Sequence[datetime], frost: bool) -> HeatingDecision:
+        """``decision``, or the one held when its change is not worth one of the
+        downlinks left (``spend``: ``spent`` today already, ``increases`` the day's rises
+        still planned, ``frost`` a zone at or below its frost floor). The held decision
+        then says why it stays: « Consigne maintenue à 19,0 °C, baisse à 16,0 °C
+        reportée : … — » and the decision that waits. No number (a failed decision) is
+        arbitration's safe fallback, never held back."""
+        if not math.isfinite(decision.setpoint):
+            return decision
+        held = self.held
+        verdict = spend(None if held is None else held.setpoint, decision.setpoint, at=at,
+                        remaining=self.downlinks_per_day - spent, increases_ahead=increases,
+                        resolution=self.resolution, frost=frost)
+        if verdict.send or held is None:  # nothing held: whatever it is, it is sent
+            self.held = decision
+            return decision
+        return HeatingDecision(held.level, held.setpoint, Reason.of(
+            "radio.deferred", held=held.setpoint, why=verdict.reason,
+            decision=decision.reason), planned=decision.planned)
+
+
 @dataclass(frozen=True)
 class Change:
     """A setpoint a zone's plan wants from ``at`` on (``frost``: to protect it from frost)."""

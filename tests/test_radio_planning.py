@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -17,6 +18,7 @@ import pytest
 from controllers.heating import HeatingDecision, programme_decision
 from controllers.radio import (
     Change,
+    RadioCommands,
     increases_ahead,
     look_ahead,
     plan_day,
@@ -176,6 +178,31 @@ def test_frost_protection_is_never_deferred() -> None:
     verdict = spend(21.0, 8.0, at=moment, remaining=1, increases_ahead=increases, frost=True)
     assert (verdict.send, verdict.cost) == (True, 1)
     assert not spend(21.0, 8.0, at=moment, remaining=1, increases_ahead=increases).send
+
+
+def test_a_zones_commands_hold_the_decision_let_through_while_a_setback_waits() -> None:
+    commands = RadioCommands("vanne-1", TEN, 10, resolution=1.0)
+    comfort = HeatingDecision(HeatingLevel.COMFORT, 19.0, Reason.of("heating.presence_open",
+                                                                   setpoint=19.0))
+    moment, preheat = at(2026, 1, 12, 12, 0), at(2026, 1, 12, 17, 20)
+    setback = HeatingDecision(HeatingLevel.REDUCED, 16.0, Reason.of(
+        "heating.unoccupied", when=Reason.of("heating.until", at=moment, start=preheat),
+        setpoint=16.0))
+    kept = dict(at=moment, increases=(preheat,), frost=False)
+    assert commands.within_budget(comfort, spent=9, **kept) is comfort  # the first goes
+    waiting = commands.within_budget(setback, spent=8, **kept)
+    assert (waiting.level, waiting.setpoint) == (HeatingLevel.COMFORT, 19.0)
+    assert waiting.reason.fr == (
+        "Consigne maintenue à 19,0 °C, baisse à 16,0 °C reportée : 2 envois radio restants "
+        "aujourd'hui, gardés pour le préchauffage avant 17:20 — Inoccupé jusqu'à 17:20 : "
+        "réduit 16,0 °C")
+    assert waiting.reason.summary("fr") == ("Consigne maintenue à 19,0 °C : envois radio "
+                                            "comptés")
+    assert commands.held is comfort
+    assert commands.within_budget(setback, spent=7, **kept) is setback  # 3 left: it goes
+    failed = HeatingDecision(HeatingLevel.FROST_PROTECTION, math.nan, Reason.of("empty"))
+    assert commands.within_budget(failed, spent=10, **kept) is failed
+    assert commands.held is setback
 
 
 def _day(periods: list[tuple[int, int]]) -> list[Change]:
