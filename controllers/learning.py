@@ -47,7 +47,7 @@ from controllers.occupancy import (
     seen_whole,
 )
 from controllers.plant import PlantClock
-from controllers.radio import ahead
+from controllers.radio import look_ahead
 from controllers.schedule import FrenchCalendar, Occupation, occupation
 from controllers.thermal import (
     BETTER_SHARE,
@@ -264,7 +264,7 @@ class ZoneLearner:
         apply to the zone near now (``agenda_for``), followed as ``controllers.agenda``
         says. ``lead``: how far ahead a command given now must look (a class A radio's,
         ``controllers.radio.radio_lead``): the highest setpoint the zone will want until
-        then, which ``because`` explains (``controllers.radio.ahead``); asking about
+        then, which ``because`` explains (``controllers.radio.look_ahead``); asking about
         those later moments changes nothing of what the zone remembers."""
         local_now = now.astimezone(self.tz)
         decide_at = partial(self._decide, indoor=indoor, outdoor=outdoor, present=present,
@@ -273,7 +273,7 @@ class ZoneLearner:
         if lead > timedelta(0):
             cached = self._forecast
             try:
-                decision = ahead(decision, decide_at, local_now, lead,
+                decision = look_ahead(decision, decide_at, local_now, lead,
                                  because or Reason.of("empty"))
             finally:
                 self._forecast = cached  # the later moments' forecasts are not this one's

@@ -5,10 +5,11 @@ A LoRaWAN class A device listens only just after it transmits: a downlink the en
 publishes waits at the network server until the device's next uplink, and a change
 decided after that uplink waits for the one after. So a pre-heat reaches the valve on an
 uplink, never when it was decided, and the engine must decide it early enough
-(``radio_lead``). Public networks allow about ten downlinks a device and day: the engine
-spends them on what matters, raising a setpoint toward comfort or frost protection first,
-and defers a setback that would leave too few for the day's pre-heats (``spend``,
-``plan_day``). Pure: nothing here reads a clock or touches a device.
+(``radio_lead``: the highest setpoint the zone wants within it, ``look_ahead``). Public
+networks allow about ten downlinks a device and day: the engine spends them on what
+matters, raising a setpoint toward comfort or frost protection first, and defers a
+setback that would leave too few for the day's pre-heats (``spend``, ``plan_day``).
+Pure: nothing here reads a clock or touches a device.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ for an increase whose report disagrees and must be sent again (a downlink lost o
 air), or an agenda event added during the day. After the day's last increase, none: a
 night's setback is worth more than a command nobody planned."""
 LOOK_STEP = timedelta(minutes=10)
-"""At most this between two moments the look-ahead asks the zone about (``ahead``):
+"""At most this between two moments the look-ahead asks the zone about (``look_ahead``):
 shorter than any pre-heat, occupation or agenda event, so none falls between two."""
-ADVANCE_RESOLUTION = timedelta(minutes=1)
+RISE_RESOLUTION = timedelta(minutes=1)
 """How precisely the moment a higher setpoint is wanted is found (its reason says it)."""
 
 
@@ -70,15 +71,16 @@ def radio_lead(interval: timedelta, last_uplink: datetime | None, now: datetime,
     return until_u2 + margin - elapsed(last_uplink, now)
 
 
-def ahead(now: HeatingDecision, decide_at: Callable[[datetime], HeatingDecision],
+def look_ahead(now: HeatingDecision, decide_at: Callable[[datetime], HeatingDecision],
           local_now: datetime, lead: timedelta, because: Reason) -> HeatingDecision:
     """The highest setpoint the zone will want between ``local_now`` and ``local_now +
     lead``, as the decision to take now (``now`` is the decision of this moment;
     ``decide_at`` the zone's decision at a later moment, with nothing changed by asking).
     A pre-heat, an occupation or an agenda event that starts within the lead starts now;
     a setback within it is not brought forward (a lower setpoint never wins). The
-    reason says by how long and ``because`` why; a pre-heat started ahead is latched from
-    now, when it really starts."""
+    reason says when it was wanted and ``because`` why (the same at every tick until then:
+    the audit log has it once); a pre-heat started ahead is latched from now, when it
+    really starts."""
     if lead <= timedelta(0):
         return now
     steps = max(1, math.ceil(lead / LOOK_STEP))
@@ -93,18 +95,21 @@ def ahead(now: HeatingDecision, decide_at: Callable[[datetime], HeatingDecision]
         earlier = moment
     if rises is None:
         return now
-    preheat = None if highest.preheat is None else replace(highest.preheat, since=local_now)
-    minutes = elapsed(local_now, rises).total_seconds() / 60
+    said = {**highest.reason.params, "at": local_now}  # said now, not at the later moment
+    preheat = None
+    if highest.preheat is not None:
+        preheat = replace(highest.preheat, since=local_now)
+        said["start"] = local_now  # a pre-heat's reason says when it started: now
     return replace(highest, preheat=preheat, planned=None, reason=Reason.of(
-        "heating.ahead", at=local_now, decision=highest.reason, minutes=minutes,
-        because=because))
+        "heating.ahead", at=local_now, decision=Reason.of(highest.reason.code, **said),
+        wanted=rises, because=because))
 
 
 def _first_rise(decide_at: Callable[[datetime], HeatingDecision], base: float,
                 low: datetime, high: datetime) -> datetime:
-    """The moment within ``ADVANCE_RESOLUTION`` between ``low`` (not above ``base``) and
+    """The moment within ``RISE_RESOLUTION`` between ``low`` (not above ``base``) and
     ``high`` (above it) the zone first wants a setpoint above ``base``."""
-    while elapsed(low, high) > ADVANCE_RESOLUTION:
+    while elapsed(low, high) > RISE_RESOLUTION:
         middle = _after(low, elapsed(low, high) / 2)
         if decide_at(middle).setpoint > base:
             high = middle
@@ -167,6 +172,50 @@ def spend(held: float | None, wanted: float, *, at: datetime, remaining: int,
         return Spend(False, 0, Reason.of("radio.spent", at=at, value=wanted))
     return Spend(False, 0, Reason.of("radio.kept", at=at, value=wanted, remaining=remaining,
                                      next=min(increases_ahead)))
+
+
+@dataclass
+class RadioCommands:
+    """The commands of one zone whose setpoint goes to a class A device (``device``, an
+    uplink every ``interval``, ``downlinks_per_day``, setpoints told apart to
+    ``resolution``): how far ahead it is decided, and whether a change goes now. Keeps the
+    decision it last let through (``held``), which a deferred change leaves in force."""
+
+    device: str
+    interval: timedelta
+    downlinks_per_day: int
+    resolution: float | None = None
+    held: HeatingDecision | None = None
+
+    @property
+    def because(self) -> Reason:
+        """Why the zone's decision looks ahead, as its reason says."""
+        return Reason.of("radio.class_a", device=self.device,
+                         interval=self.interval.total_seconds() / 60)
+
+    def lead(self, last_uplink: datetime | None, now: datetime) -> timedelta:
+        return radio_lead(self.interval, last_uplink, now)
+
+    def within_budget(self, decision: HeatingDecision, *, at: datetime, spent: int,
+                      increases: Sequence[datetime], frost: bool) -> HeatingDecision:
+        """``decision``, or the one held when its change is not worth one of the
+        downlinks left (``spend``: ``spent`` today already, ``increases`` the day's rises
+        still planned, ``frost`` a zone at or below its frost floor). The held decision
+        then says why it stays: « Consigne maintenue à 19,0 °C, baisse à 16,0 °C
+        reportée : … — » and the decision that waits. No number (a failed decision) is
+        arbitration's safe fallback, never held back."""
+        if not math.isfinite(decision.setpoint):
+            return decision
+        held = self.held
+        verdict = spend(None if held is None else held.setpoint, decision.setpoint, at=at,
+                        remaining=self.downlinks_per_day - spent, increases_ahead=increases,
+                        resolution=self.resolution, frost=frost)
+        if verdict.send or held is None:  # nothing held: whatever it is, it is sent
+            self.held = decision
+            return decision
+        return HeatingDecision(held.level, held.setpoint, Reason.of(
+            "radio.deferred", held=held.setpoint, why=verdict.reason,
+            decision=decision.reason), planned=decision.planned)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -17,8 +18,9 @@ import pytest
 from controllers.heating import HeatingDecision, programme_decision
 from controllers.radio import (
     Change,
-    ahead,
+    RadioCommands,
     increases_ahead,
+    look_ahead,
     plan_day,
     radio_lead,
     spend,
@@ -106,27 +108,28 @@ def test_a_preheat_within_the_lead_starts_now_and_says_by_how_long() -> None:
     # The fixed pre-heat before 14:30 starts at 12:30 (2 h after a short absence).
     now = at(2026, 1, 12, 12, 16)
     decide_at = partial(_programme_at, MAIRIE)
-    decision = ahead(decide_at(now), decide_at, now, timedelta(minutes=19), BECAUSE)
+    decision = look_ahead(decide_at(now), decide_at, now, timedelta(minutes=19), BECAUSE)
     assert decision.level is HeatingLevel.COMFORT
     assert decision.setpoint == LEVELS.comfort
     assert decision.reason.fr == (
-        "Préchauffage fixe de 2 h : occupation prévue à 14:30 — avancé de 14 min : "
+        "Préchauffage fixe de 2 h : occupation prévue à 14:30 — dès maintenant plutôt qu'à "
+        "12:30 : "
         "vanne-scene ne reçoit un ordre qu'à sa prochaine remontée radio, toutes les 10 min")
-    assert decision.reason.en.endswith("brought forward by 14 min: vanne-scene takes a "
+    assert decision.reason.en.endswith("from now rather than at 12:30: vanne-scene takes a "
                                        "command only at its next radio uplink, every 10 min")
 
 
 def test_a_setback_within_the_lead_is_not_brought_forward() -> None:
     now = at(2026, 1, 12, 9, 50)  # the period ends at 10:00
     decide_at = partial(_programme_at, MAIRIE)
-    decision = ahead(decide_at(now), decide_at, now, timedelta(minutes=19), BECAUSE)
+    decision = look_ahead(decide_at(now), decide_at, now, timedelta(minutes=19), BECAUSE)
     assert decision == decide_at(now)
 
 
 def test_no_lead_is_the_decision_of_now() -> None:
     now = at(2026, 1, 12, 12, 16)
     decide_at = partial(_programme_at, MAIRIE)
-    assert ahead(decide_at(now), decide_at, now, timedelta(0), BECAUSE) == decide_at(now)
+    assert look_ahead(decide_at(now), decide_at, now, timedelta(0), BECAUSE) == decide_at(now)
 
 
 def test_the_first_rise_within_a_long_lead_is_found_to_the_minute() -> None:
@@ -135,9 +138,9 @@ def test_the_first_rise_within_a_long_lead_is_found_to_the_minute() -> None:
     short = Programme(mon=("08:30-09:00", "12:45-13:00"))
     now = at(2026, 1, 12, 10, 0)
     decide_at = partial(_programme_at, short)
-    decision = ahead(decide_at(now), decide_at, now, timedelta(minutes=80), BECAUSE)
+    decision = look_ahead(decide_at(now), decide_at, now, timedelta(minutes=80), BECAUSE)
     assert decision.setpoint == LEVELS.comfort
-    assert decision.reason.params["minutes"] == 45.0
+    assert decision.reason.params["wanted"] == at(2026, 1, 12, 10, 45).isoformat()
 
 
 # -- the day's budget -----------------------------------------------------------------------
@@ -175,6 +178,31 @@ def test_frost_protection_is_never_deferred() -> None:
     verdict = spend(21.0, 8.0, at=moment, remaining=1, increases_ahead=increases, frost=True)
     assert (verdict.send, verdict.cost) == (True, 1)
     assert not spend(21.0, 8.0, at=moment, remaining=1, increases_ahead=increases).send
+
+
+def test_a_zones_commands_hold_the_decision_let_through_while_a_setback_waits() -> None:
+    commands = RadioCommands("vanne-1", TEN, 10, resolution=1.0)
+    comfort = HeatingDecision(HeatingLevel.COMFORT, 19.0, Reason.of("heating.presence_open",
+                                                                   setpoint=19.0))
+    moment, preheat = at(2026, 1, 12, 12, 0), at(2026, 1, 12, 17, 20)
+    setback = HeatingDecision(HeatingLevel.REDUCED, 16.0, Reason.of(
+        "heating.unoccupied", when=Reason.of("heating.until", at=moment, start=preheat),
+        setpoint=16.0))
+    kept = dict(at=moment, increases=(preheat,), frost=False)
+    assert commands.within_budget(comfort, spent=9, **kept) is comfort  # the first goes
+    waiting = commands.within_budget(setback, spent=8, **kept)
+    assert (waiting.level, waiting.setpoint) == (HeatingLevel.COMFORT, 19.0)
+    assert waiting.reason.fr == (
+        "Consigne maintenue à 19,0 °C, baisse à 16,0 °C reportée : 2 envois radio restants "
+        "aujourd'hui, gardés pour le préchauffage avant 17:20 — Inoccupé jusqu'à 17:20 : "
+        "réduit 16,0 °C")
+    assert waiting.reason.summary("fr") == ("Consigne maintenue à 19,0 °C : envois radio "
+                                            "comptés")
+    assert commands.held is comfort
+    assert commands.within_budget(setback, spent=7, **kept) is setback  # 3 left: it goes
+    failed = HeatingDecision(HeatingLevel.FROST_PROTECTION, math.nan, Reason.of("empty"))
+    assert commands.within_budget(failed, spent=10, **kept) is failed
+    assert commands.held is setback
 
 
 def _day(periods: list[tuple[int, int]]) -> list[Change]:
@@ -247,9 +275,10 @@ def test_a_learned_preheat_starts_earlier_by_the_lead_and_stays_latched() -> Non
     moment, decision = early[first]
     assert moment == start - timedelta(minutes=20)
     assert decision.reason.code == "heating.ahead"
-    assert decision.reason.params["minutes"] == 20.0
-    assert "vanne-bureaux ne reçoit un ordre qu'à sa prochaine remontée radio" in (
-        decision.reason.fr)
+    assert decision.reason.fr == (
+        f"Préchauffage démarré à {moment:%H:%M} pour l'arrivée prévue à 08:15 — dès "
+        f"maintenant plutôt qu'à {start:%H:%M} : vanne-bureaux ne reçoit un ordre qu'à sa "
+        "prochaine remontée radio, toutes les 10 min")
     # Before, the look-ahead changed nothing (nor what the zone remembers); after, the
     # pre-heat is latched from when it really began, and held until the arrival.
     assert [d for _, d in early[:first]] == [d for _, d in plain[:first]]
@@ -303,11 +332,12 @@ buildings:
 @dataclass
 class Run:
     """What a run of the salle showed: the valve's setpoint at each minute (as the device
-    applied it), the engine's zone reason at each minute, and the downlinks the network
-    server received."""
+    applied it), the engine's zone reason at each minute, the reasons of the audit log's
+    commands, and the downlinks the network server received."""
 
     setpoints: dict[datetime, float] = field(default_factory=dict)
     reasons: dict[datetime, str] = field(default_factory=dict)
+    commands: list[str] = field(default_factory=list)
     downlinks: int = 0
 
 
@@ -354,6 +384,8 @@ def run_salle(broker: Mosquitto, tmp_path: Path, *, monday: str, start: datetime
                                 "the downlink at the network server")
                     clock.advance(60)
                 run.downlinks = sum(counts.downlinks_received.values())
+                run.commands = [event.reason or "" for event in store.audit.events(
+                    kind="command")]
             finally:
                 await engine.stop()
                 listening.cancel()
@@ -381,9 +413,11 @@ def test_the_engine_sends_a_preheat_ahead_and_the_valve_applies_it_before_the_st
     assert at(2026, 12, 7, 15, 38) <= warm <= at(2026, 12, 7, 16, 0)
     assert run.setpoints[at(2026, 12, 7, 15, 0)] == LEVELS.reduced
     ahead_of = [reason for moment, reason in run.reasons.items() if moment < warm]
-    assert any(" — avancé de " in reason and "vanne-1 ne reçoit un ordre qu'à sa prochaine "
-               "remontée radio, toutes les 10 min" in reason for reason in ahead_of)
+    assert any(" — dès maintenant plutôt qu'à 16:00 : vanne-1 ne reçoit un ordre qu'à sa "
+               "prochaine remontée radio, toutes les 10 min" in reason for reason in ahead_of)
     assert run.downlinks == 2
+    # Said once in the audit log, not at every tick until 16:00.
+    assert sum("plutôt qu'à 16:00" in reason for reason in run.commands) == 1
 
 
 def test_the_engine_defers_setbacks_to_keep_the_days_downlinks_for_its_preheats(

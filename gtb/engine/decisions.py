@@ -26,7 +26,7 @@ from controllers.lighting import (
     lighting_entries,
 )
 from controllers.plant import PlantClock, PlantSwitch, ZoneNeed, frost_floor
-from controllers.radio import ahead, increases_ahead, radio_lead, spend
+from controllers.radio import RadioCommands, increases_ahead, look_ahead
 from controllers.schedule import (
     HORIZON_DAYS,
     LOOK_BACK_DAYS,
@@ -41,7 +41,7 @@ from gtb.engine.reading import Snapshot
 from gtb.model import Building, ComfortLevels, Site, Zone
 from gtb.model.calendar import AgendaEntry, Programme
 from gtb.model.learning import LearningSettings
-from gtb.model.lorawan import LorawanBinding, LorawanDevice
+from gtb.model.lorawan import LorawanBinding
 from gtb.model.points import HEATING_SIGNALS, MODE_OF_LEVEL, HeatingLevel, Quality, Role
 from gtb.store import Store
 from gtb.store.control import Override
@@ -82,24 +82,6 @@ class RadioLink(Protocol):
     def downlinks_today(self, device: str, now: datetime) -> int: ...
 
 
-@dataclass(frozen=True)
-class RadioZone:
-    """A zone whose setpoint goes to a class A device: the device, and the step of the
-    setpoints it tells apart (the WT101's whole degrees; None: any)."""
-
-    device: LorawanDevice
-    resolution: float | None
-
-    @property
-    def interval(self) -> timedelta:
-        return timedelta(seconds=self.device.interval_s)
-
-    @property
-    def because(self) -> Reason:
-        return Reason.of("radio.class_a", device=self.device.id,
-                         interval=self.device.interval_s / 60)
-
-
 Forecasts = Callable[[datetime, float | None], OutdoorForecast | None]
 """The outdoor temperature to come, from now and a building's outdoor reading (for
 persistence when there is no forecast): ``gtb.engine.forecast.Forecasts.current``."""
@@ -134,8 +116,6 @@ class Decider:
         self._programmes = {z.key: site.programme_of(z.building, z.zone) for z in self.zones}
         self._radio_zones = _radio_zones(site, self.zones)
         """The zones whose setpoint goes to a class A device, by zone key."""
-        self._held: dict[str, HeatingDecision] = {}
-        """Each radio zone's decision last let through (its setpoint sent, or free)."""
         self._schedules_loaded: int | None = None
         self._outdoor = self._outdoor_points()
         self._learned_on: date | None = None
@@ -213,8 +193,8 @@ class Decider:
                 where = occupation(programme, self._calendar, building.use, local_now, agenda)
                 clock = clocks[building.id]
                 radio = self._radio_zones.get(z.key)
-                lead = timedelta(0) if radio is None else radio_lead(
-                    radio.interval, self._last_uplink(radio), now)
+                lead = timedelta(0) if radio is None else radio.lead(
+                    self._last_uplink(radio), now)
                 if learner.learning and learner.thermal is not None and not degraded:
                     # The agenda is followed as controllers.agenda says, as in the bench.
                     if building.id not in forecasts:
@@ -234,7 +214,7 @@ class Decider:
                         where, local_now, comfort, settings, plant=clock, refused=refused)
                     shared[same] = decision
                     if radio is not None:
-                        decision = ahead(decision, partial(
+                        decision = look_ahead(decision, partial(
                             _programme_at, programme, self._calendar, building.use, agenda,
                             comfort, settings, clock, refused), local_now, lead, radio.because)
                 if radio is not None:
@@ -277,36 +257,24 @@ class Decider:
                               outputs)
         return Decisions(desired, zones, outputs)
 
-    def _last_uplink(self, radio: RadioZone) -> datetime | None:
-        return None if self._radio is None else self._radio.last_uplink(radio.device.id)
+    def _last_uplink(self, radio: RadioCommands) -> datetime | None:
+        return None if self._radio is None else self._radio.last_uplink(radio.device)
 
-    def _within_budget(self, now: datetime, z: ZonePoints, radio: RadioZone,
+    def _within_budget(self, now: datetime, z: ZonePoints, radio: RadioCommands,
                        decision: HeatingDecision, lead: timedelta, indoor: float | None,
                        agenda: tuple[AgendaEntry, ...]) -> HeatingDecision:
         """The decision, or the one last let through when its change is not worth one of
         the device's downlinks left today (``controllers.radio.spend``): the increases
         the day's programme and agenda still plan after the lead are what is kept for.
         A zone at or below its frost floor is always sent what it is decided."""
-        if not math.isfinite(decision.setpoint):
-            return decision  # no decision: arbitration's safe fallback, never held back
-        held = self._held.get(z.key)
         local_now = now.astimezone(self._site.tz)
-        device = radio.device
-        spent = 0 if self._radio is None else self._radio.downlinks_today(device.id, now)
-        verdict = spend(
-            None if held is None else held.setpoint, decision.setpoint, at=local_now,
-            remaining=device.downlinks_per_day - spent,
-            increases_ahead=increases_ahead(
-                self._programmes[z.key], self._calendar, z.building.use,
-                (local_now.astimezone(UTC) + lead).astimezone(local_now.tzinfo), agenda),
-            resolution=radio.resolution,
+        later = (local_now.astimezone(UTC) + lead).astimezone(local_now.tzinfo)
+        return radio.within_budget(
+            decision, at=local_now,
+            spent=0 if self._radio is None else self._radio.downlinks_today(radio.device, now),
+            increases=increases_ahead(self._programmes[z.key], self._calendar,
+                                      z.building.use, later, agenda),
             frost=indoor is not None and indoor <= frost_floor(self._site, z.zone))
-        if verdict.send or held is None:  # nothing held: whatever it is, it is sent
-            self._held[z.key] = decision
-            return decision
-        return HeatingDecision(held.level, held.setpoint, Reason.of(
-            "radio.deferred", held=held.setpoint, why=verdict.reason,
-            decision=decision.reason), planned=decision.planned)
 
     def _plant_clock(self, building: Building, snapshot: Snapshot) -> PlantClock:
         """When the building's plant can deliver heat: its schedule, and its
@@ -501,8 +469,9 @@ class Decider:
         self._schedules_loaded = revision
 
 
-def _radio_zones(site: Site, zones: list[ZonePoints]) -> dict[str, RadioZone]:
-    """The zones whose heating setpoint is a LoRaWAN device's, with their device."""
+def _radio_zones(site: Site, zones: list[ZonePoints]) -> dict[str, RadioCommands]:
+    """The zones whose heating setpoint is a LoRaWAN device's, with their device's
+    commands (the WT101's codec takes whole degrees)."""
     devices = {device.id: device for device in site.lorawan}
     radio = {}
     for z in zones:
@@ -511,7 +480,8 @@ def _radio_zones(site: Site, zones: list[ZonePoints]) -> dict[str, RadioZone]:
             continue
         device = devices[point.binding.device]
         whole = abs(point.binding.scale) if device.codec == "milesight-wt101" else None
-        radio[z.key] = RadioZone(device, whole)
+        radio[z.key] = RadioCommands(device.id, timedelta(seconds=device.interval_s),
+                                     device.downlinks_per_day, whole)
     return radio
 
 

@@ -259,8 +259,8 @@ _LORAWAN: dict[str, Template] = {
 }
 _RADIO: dict[str, Template] = {
     # commands over a class A radio (controllers.radio)
-    "heating.ahead": ("{decision} — avancé de {minutes:duration} : {because}",
-                      "{decision} — brought forward by {minutes:duration}: {because}"),
+    "heating.ahead": ("{decision} — dès maintenant plutôt qu'à {wanted:clock} : {because}",
+                      "{decision} — from now rather than at {wanted:clock}: {because}"),
     "radio.class_a": ("{device} ne reçoit un ordre qu'à sa prochaine remontée radio, toutes "
                       "les {interval:duration}",
                       "{device} takes a command only at its next radio uplink, every "
@@ -1176,8 +1176,7 @@ SHORT: dict[str, Template] = {
                               "Pre-heat brought forward until {end:clock}, before heat stops"),
     "heating.early_stop": ("Arrêt anticipé : consigne {floor:temperature}",
                            "Early stop: setpoint {floor:temperature}"),
-    "heating.ahead": ("{decision}, avancé de {minutes:duration}",
-                      "{decision}, brought forward by {minutes:duration}"),
+    "heating.ahead": ("{decision}, avancé (radio)", "{decision}, ahead (radio)"),
     "radio.deferred": ("Consigne maintenue à {held:temperature} : envois radio comptés",
                        "Setpoint kept at {held:temperature}: downlinks budgeted"),
     "setback.reduced_surprises": ("réduit {setpoint:temperature}",
