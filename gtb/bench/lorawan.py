@@ -46,7 +46,7 @@ from controllers.forecast import OutdoorForecast
 from controllers.heating import HeatingDecision
 from controllers.learning import ZoneLearner
 from controllers.plant import PlantClock, frost_floor
-from controllers.radio import increases_ahead, radio_lead, spend
+from controllers.radio import RadioCommands, increases_ahead
 from gtb.bench.heating import zone_comfort
 from gtb.clock import SimulatedClock
 from gtb.config import load_site
@@ -73,7 +73,6 @@ from gtb.sim.season import (
     zone_levels,
 )
 from gtb.sim.world import VirtualCommune
-from gtb.texts import Reason
 from protocols.base import DeviceRejected
 from protocols.lorawan import Downlink, Uplink, parse
 from protocols.lorawan_points import LorawanPoints, PlannedDownlink, lorawan_binding
@@ -210,25 +209,15 @@ class RadioObservations(Observations):
         return [(moment, recorded.get(moment)) for moment in times]
 
 
-@dataclass(frozen=True)
-class _Valve:
-    """A zone's class A valve: its device, the step of setpoints it tells apart (the
-    WT101's whole degrees), and the zone's frost floor."""
-
-    device: LorawanDevice
-    resolution: float | None
-    frost: float
-
-
 class PlannedLearned(Learned):
     """``learned`` planning its class A valves' setpoints as the engine does
-    (``gtb.engine.decisions``, ``controllers.radio``): each decision looks ahead by the
-    radio's lead from the valve's last uplink heard (``radio_lead``, through
+    (``gtb.engine.decisions`` with ``controllers.radio.RadioCommands``): each decision
+    looks ahead by the radio's lead from the valve's last uplink heard (through
     ``ZoneLearner.decide``), and a setback that would leave too few of the day's downlinks
-    for the pre-heats still ahead waits, the valve keeping the warmer setpoint (``spend``).
-    What it knows of the radio is the engine's: ``points`` (``LorawanPoints``), handed
-    over by the harness. ``wanted``: when each zone wants the setpoint it last decided
-    (a rise decided ahead: the moment it first wants it)."""
+    for the pre-heats still ahead waits, the valve keeping the warmer setpoint. What it
+    knows of the radio is the engine's: ``points`` (``LorawanPoints``), handed over by the
+    harness. ``wanted``: when each zone wants the setpoint it last decided (a rise decided
+    ahead: the moment it first wants it, which its reason says)."""
 
     def __init__(self, site: Site) -> None:
         super().__init__(site)
@@ -236,52 +225,40 @@ class PlannedLearned(Learned):
         self.wanted: dict[str, datetime] = {}
         self.leads: list[timedelta] = []
         devices = {device.id: device for device in site.lorawan}
-        self._valves = {}
+        self._radio: dict[str, tuple[RadioCommands, float]] = {}
+        """Each radio zone's commands, and its frost floor."""
         for ref in site.points():
             if (ref.role is Role.HEATING_SETPOINT and ref.building is not None
                     and ref.zone is not None and isinstance(ref.binding, LorawanBinding)):
                 device = devices[ref.binding.device]
-                self._valves[f"{ref.building.id}.{ref.zone.id}"] = _Valve(
-                    device, abs(ref.binding.scale) if device.codec == "milesight-wt101"
-                    else None, frost_floor(site, ref.zone))
-        self._held: dict[str, HeatingDecision] = {}
+                whole = abs(ref.binding.scale) if device.codec == "milesight-wt101" else None
+                self._radio[f"{ref.building.id}.{ref.zone.id}"] = (RadioCommands(
+                    device.id, timedelta(seconds=device.interval_s), device.downlinks_per_day,
+                    whole), frost_floor(site, ref.zone))
 
     def decide(self, key: str, learner: ZoneLearner, now: datetime, *, indoor: float | None,
                outdoor: float | None, present: bool | None, plant: PlantClock,
                forecast: OutdoorForecast | None, agenda: tuple[AgendaEntry, ...]
                ) -> HeatingDecision:
-        valve = self._valves.get(key)
-        if valve is None or self.points is None:
+        if key not in self._radio or self.points is None:
             return super().decide(key, learner, now, indoor=indoor, outdoor=outdoor,
                                   present=present, plant=plant, forecast=forecast,
                                   agenda=agenda)
-        device = valve.device
-        lead = radio_lead(timedelta(seconds=device.interval_s),
-                          self.points.last_uplink(device.id), now)
+        radio, frost = self._radio[key]
+        lead = radio.lead(self.points.last_uplink(radio.device), now)
         self.leads.append(lead)
         decision = learner.decide(now, indoor=indoor, outdoor=outdoor, present=present,
                                   plant=plant, forecast=forecast, agenda=agenda, lead=lead,
-                                  because=Reason.of("radio.class_a", device=device.id,
-                                                    interval=device.interval_s / 60))
-        ahead_by = (decision.reason.params.get("minutes")
-                    if decision.reason.code == "heating.ahead" else None)
-        self.wanted[key] = now + (timedelta(minutes=ahead_by)
-                                  if isinstance(ahead_by, int | float) else timedelta(0))
-        local_now = now.astimezone(learner.tz)
-        held = self._held.get(key)
-        verdict = spend(
-            None if held is None else held.setpoint, decision.setpoint, at=local_now,
-            remaining=device.downlinks_per_day - self.points.downlinks_today(device.id, now),
-            increases_ahead=increases_ahead(
-                learner.programme, learner.calendar, learner.use,
-                (now + lead).astimezone(learner.tz), agenda),
-            resolution=valve.resolution, frost=indoor is not None and indoor <= valve.frost)
-        if verdict.send or held is None:
-            self._held[key] = decision
-            return decision
-        return HeatingDecision(held.level, held.setpoint, Reason.of(
-            "radio.deferred", held=held.setpoint, why=verdict.reason,
-            decision=decision.reason), planned=decision.planned)
+                                  because=radio.because)
+        wanted = (decision.reason.params.get("wanted")
+                  if decision.reason.code == "heating.ahead" else None)
+        self.wanted[key] = datetime.fromisoformat(wanted) if isinstance(wanted, str) else now
+        return radio.within_budget(
+            decision, at=now.astimezone(learner.tz),
+            spent=self.points.downlinks_today(radio.device, now),
+            increases=increases_ahead(learner.programme, learner.calendar, learner.use,
+                                      (now + lead).astimezone(learner.tz), agenda),
+            frost=indoor is not None and indoor <= frost)
 
 
 class RadioHarness(Harness):
