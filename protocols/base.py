@@ -17,6 +17,22 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gtb.model import PointRef
+from gtb.texts import Reason
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A command the device was sent and has not yet reported applied: a LoRaWAN class A
+    device takes it at its next uplink and reports it in the one after, minutes later.
+    Not a failure, nor a device that lost what it was sent: the engine waits for the
+    report, and shows the wait."""
+
+    value: float
+    sent_at: datetime
+    due: datetime | None
+    """When the report is expected (aware); None while the device has not been heard."""
+    why: Reason
+    """The wait in words: what was sent, when, and what it waits for."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +44,9 @@ class Reading:
     at: datetime | None = None
     """When the value arrived (aware), for a device that speaks when it wants (MQTT):
     the sample keeps that time; None for a value asked now (BACnet, Modbus)."""
+    pending: Pending | None = None
+    """A command of the point waiting for the device to report it; the value meanwhile
+    is what the device reports (its former one)."""
 
     def __post_init__(self) -> None:
         if (self.value is None) == (self.error is None):

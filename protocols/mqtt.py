@@ -198,6 +198,9 @@ class MqttDriver(Driver):
         self._task: asyncio.Task[None] | None = None
         self.connections = 0
         """How many times the broker was reached and every topic subscribed to."""
+        self.failures = 0
+        """How many attempts in a row have failed to reach the broker (0 once connected):
+        the next wait is the backoff's for that many."""
 
     @property
     def broker(self) -> str:
@@ -327,14 +330,13 @@ class MqttDriver(Driver):
     # -- the connection ---------------------------------------------------------------------
 
     async def _hold_connection(self) -> None:
-        failures = 0
         while True:
             try:
                 async with self._new_client() as client:
                     await self._subscribe(client)
                     self._client = client
                     self.connections += 1
-                    failures = 0
+                    self.failures = 0
                     async for message in client.messages:
                         self.receive(message.topic.value, _bytes(message.payload))
             except aiomqtt.MqttError as exc:
@@ -343,8 +345,8 @@ class MqttDriver(Driver):
                 self._cause = f"{type(exc).__name__}: {exc}"
             finally:
                 self._client = None
-            await asyncio.sleep(self._backoff.wait(failures))
-            failures += 1
+            await asyncio.sleep(self._backoff.wait(self.failures))
+            self.failures += 1
 
     def _new_client(self) -> aiomqtt.Client:
         host, port = self._broker.address.rsplit(":", 1)

@@ -221,8 +221,11 @@ class Writer:
 
     def _diverged(self, now: datetime, command: Command, snapshot: Snapshot) -> bool:
         """The device reads back something else than it held for the command, two ticks
-        after the write: it restarted and lost it, or someone else commands it."""
+        after the write: it restarted and lost it, or someone else commands it. Not while
+        the device has yet to report it (``Snapshot.pending``)."""
         written = self._written.get(command.key)
+        if command.key in snapshot.pending:
+            return False
         if written is not None and command.key in snapshot.implausible:
             # Out of range: no point may hold it (a restart's mode 0); again every 2 ticks.
             return now - written.at >= self._settle
