@@ -292,7 +292,8 @@ class RadioHarness(Harness):
             zone: deque(maxlen=STEPS_PER_CONTROL) for zone in self._presence_refs}
         self.commands_sent: list[Command] = []
         self.refused: list[tuple[str, datetime]] = []
-        """Commands the budget refused: the zone and when."""
+        """Commands ``LorawanPoints`` refused (the day's budget spent, or sent again and
+        again without the device reporting them): the zone and when."""
         self.stale_declared: dict[str, dict[datetime, datetime]] = defaultdict(dict)
         """Each device's stale declarations: last uplink heard -> when declared stale."""
         self._waiting: dict[str, deque[Command]] = defaultdict(deque)
@@ -475,7 +476,7 @@ def stale_figures(harness: RadioHarness, since: datetime) -> dict[str, Any]:
 
 def downlink_figures(harness: RadioHarness, days: Sequence[date]) -> dict[str, Any]:
     """Each device's downlinks per local day as the network server received them, against
-    its budget; and the commands the budget refused."""
+    its budget."""
     devices = {}
     for device in harness.devices:
         counts = harness.counts[device.id]
@@ -504,7 +505,7 @@ def command_figures(harness: RadioHarness, since: datetime) -> dict[str, Any]:
     late_by = [(c.applied_at - c.wanted_at).total_seconds() / 60 for c in late
                if c.applied_at is not None]
     return {"sent": len(sent), "applied": len(applied),
-            "refused_by_budget": sum(1 for _, when in harness.refused if when >= since),
+            "refused": sum(1 for _, when in harness.refused if when >= since),
             "wait_min_mean": round(float(np.mean(waits)), 1) if waits else None,
             "wait_min_max": round(max(waits), 1) if waits else None,
             "late": len(late), "late_rises": sum(1 for c in late if c.rise),
