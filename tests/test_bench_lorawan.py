@@ -28,6 +28,7 @@ from gtb.bench.lorawan import (
     command_figures,
     downlink_figures,
     missed_runs,
+    summary_rows,
 )
 from gtb.cli import main
 from gtb.model import Site
@@ -188,6 +189,9 @@ def test_the_report_has_the_runs_the_radio_the_stand_ins_and_the_targets() -> No
     assert "DirectLink" in result["stand_ins"]["broker"]
     assert set(result["targets"]) == {"comfort", "budget", "stale_detection"}
     assert all(isinstance(target["met"], bool) for target in result["targets"].values())
+    rows = summary_rows(result)
+    assert [row[0] for row in rows] == ["instant", "class_a", "class_a_unplanned"]
+    assert rows[0][4] == "0" and all(len(row) == len(rows[0]) for row in rows)
 
 
 def test_the_command_refuses_a_month_that_is_not_one() -> None:
