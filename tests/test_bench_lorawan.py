@@ -150,7 +150,7 @@ def test_planned_rises_are_sent_ahead_of_their_need_and_unplanned_ones_are_not(
         harness: RadioHarness) -> None:
     planned = run_radio(bench_site(DEMO), PlannedLearned)
     assert isinstance(planned.strategy, PlannedLearned)
-    assert min(planned.strategy.leads) > timedelta(0)
+    assert min(lead for _, lead in planned.strategy.leads) > timedelta(0)
     for sent in (planned.commands_sent, harness.commands_sent):
         assert all(c.wanted_at >= c.decided_at for c in sent)
     ahead = [c for c in planned.commands_sent if c.wanted_at > c.decided_at]

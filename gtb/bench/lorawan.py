@@ -223,7 +223,8 @@ class PlannedLearned(Learned):
         super().__init__(site)
         self.points: LorawanPoints | None = None
         self.wanted: dict[str, datetime] = {}
-        self.leads: list[timedelta] = []
+        self.leads: list[tuple[datetime, timedelta]] = []
+        """Each radio zone's lead at each decision, with its moment."""
         devices = {device.id: device for device in site.lorawan}
         self._radio: dict[str, tuple[RadioCommands, float]] = {}
         """Each radio zone's commands, and its frost floor."""
@@ -246,7 +247,7 @@ class PlannedLearned(Learned):
                                   agenda=agenda)
         radio, frost = self._radio[key]
         lead = radio.lead(self.points.last_uplink(radio.device), now)
-        self.leads.append(lead)
+        self.leads.append((now, lead))
         decision = learner.decide(now, indoor=indoor, outdoor=outdoor, present=present,
                                   plant=plant, forecast=forecast, agenda=agenda, lead=lead,
                                   because=radio.because)
@@ -529,10 +530,12 @@ def uplink_figures(harness: RadioHarness) -> dict[str, dict[str, int]]:
 
 def radio_figures(harness: RadioHarness, start: datetime, end: datetime,
                   tz: tzinfo) -> dict[str, Any]:
+    """A radio run's figures over [start, end): whether it planned and its mean lead,
+    uplinks, downlinks, commands and stale periods."""
     first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
     days = [first + timedelta(days=n) for n in range((last - first).days)]
-    leads = (harness.strategy.leads if isinstance(harness.strategy, PlannedLearned)
-             else [])
+    leads = ([lead for when, lead in harness.strategy.leads if when >= start]
+             if isinstance(harness.strategy, PlannedLearned) else [])
     return {"planned": isinstance(harness.strategy, PlannedLearned),
             "lead_min_mean": round(sum(lead.total_seconds() for lead in leads)
                                    / len(leads) / 60, 1) if leads else 0.0,
