@@ -10,10 +10,14 @@ STAMP  := $(VENV)/.installed-stamp
 # driver's broker, with a password file, an ACL and TLS). Installed without their
 # recommended packages, their services neither started nor enabled.
 TEST_DEBS := influxdb victoria-metrics docker-compose chromium curl mosquitto
+# Debian packages the demo starts: Mosquitto, the broker of the virtual commune's LoRaWAN
+# devices (gtb demo starts its own on the site file's port and stops it at exit).
+RUN_DEBS := mosquitto
 
 .PHONY: run test install debs lint
 
 run: $(STAMP)
+	@bash tests/install-debs.sh $(RUN_DEBS)
 	$(BIN)/gtb demo --speed 60
 
 test: $(STAMP) debs lint

@@ -1,5 +1,7 @@
 """The engine on the virtual commune, for tests: its store, the commune's devices on free
-loopback ports, and a stepped simulated clock that each test moves by hand."""
+loopback ports, and a stepped simulated clock that each test moves by hand. Its Modbus and
+BACnet devices only (``conftest.wired``): LoRaWAN devices publish when they want, through
+a broker, which the engine reads without waiting (tests/test_sim_radio.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from gtb.store import Store
 from protocols.bacnet import BacnetDriver
 from protocols.modbus import ModbusDriver
 
-from .conftest import DEVICE_TIMEOUT_S, free_port
+from .conftest import DEVICE_TIMEOUT_S, free_port, wired
 
 PARIS = ZoneInfo("Europe/Paris")
 MONDAY_3AM = datetime(2026, 1, 12, 3, 0, tzinfo=PARIS)
@@ -59,6 +61,7 @@ async def rig(
     settings: EngineSettings = SETTINGS,
     bacnet_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> AsyncIterator[Rig]:
+    site, engine_site = wired(site), None if engine_site is None else wired(engine_site)
     clock = SimulatedClock(start)
     virtual = VirtualSite(site, clock, seed=5, bacnet_options=bacnet_options)
     store = Store(db)

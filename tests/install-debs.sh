@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that the tests start for themselves (given as arguments),
-# when some are missing: without their recommended packages, and leaving none of their
+# Installs the Debian packages that the tests (make test) and the demo (make run) start for
+# themselves (given as arguments), when some are missing: without their recommended packages, and leaving none of their
 # services running or enabled. The tests start their own servers on loopback ports; a
 # developer's machine should not gain an InfluxDB listening on 8086 at every boot.
 set -euo pipefail

@@ -12,6 +12,7 @@ the broker carries is waited for as conditions (``until``), never timed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import socket
 from datetime import UTC, datetime, timedelta
@@ -119,14 +120,20 @@ def test_the_engine_reads_the_commune_through_the_air_and_its_setpoint_reaches_t
         try:
             async with virtual.serving(sync_s=0.01):
                 await until(lambda: driver.connected, "the engine's driver connected")
+                assert radio.connected == set(radio.servers)
                 world = virtual.world
                 # The valve's bytes (ChirpStack's data), decoded by the engine's codec,
-                # against the commune as it stands at the uplink (the clock waits).
+                # are the commune as it stands at the uplink (the clock waits for the
+                # engine's driver to receive it).
+                def reads_as_commune(*keys: str, rounded: bool = False) -> bool:
+                    return all(read(key) == (round(world.read(key)) if rounded else
+                                             pytest.approx(world.read(key), abs=0.05))
+                               for key in keys)
+
                 await uplinks("vanne", 1)
-                await until(lambda: read("salle.grande.vanne") is not None, "valve heard")
-                assert read("salle.grande.consigne") == pytest.approx(
-                    world.read("salle.grande.consigne"), abs=0.05)
-                assert read("salle.grande.vanne") == round(world.read("salle.grande.vanne"))
+                await until(lambda: reads_as_commune("salle.grande.consigne") and
+                            reads_as_commune("salle.grande.vanne", rounded=True),
+                            "the valve's report read as the commune stands")
                 battery = read("salle.grande.pile-vanne")
                 assert battery is not None and 15 <= battery <= 100
                 # The WT101's payload has it in whole %, ChirpStack's status event in
@@ -134,17 +141,13 @@ def test_the_engine_reads_the_commune_through_the_air_and_its_setpoint_reaches_t
                 assert battery == pytest.approx(valve.battery, abs=0.5)
                 # The ambient sensor's decoded object (The Things Stack), the radio's RSSI.
                 await uplinks("ambiance", 1)
-                await until(lambda: read("salle.grande.co2") is not None, "sensor heard")
-                assert read("salle.grande.temperature") == pytest.approx(
-                    world.read("salle.grande.temperature"))
-                assert read("salle.grande.co2") == pytest.approx(
-                    world.read("salle.grande.co2"))
-                assert read("salle.grande.presence") == world.read("salle.grande.presence")
+                await until(lambda: reads_as_commune(
+                    "salle.grande.temperature", "salle.grande.co2", "salle.grande.presence"),
+                    "the ambient sensor's report read as the commune stands")
                 rssi = read("salle.grande.signal-ambiance")
                 assert rssi is not None and -125 <= rssi <= -70
                 await uplinks("jauge", 1)
-                await until(lambda: read("salle.niveau") is not None, "gauge heard")
-                assert read("salle.niveau") == pytest.approx(world.read("salle.niveau"))
+                await until(lambda: reads_as_commune("salle.niveau"), "the gauge's level read")
 
                 # A setpoint waits for the valve's next uplink, then heats the room.
                 target = 22.0 if world.read("salle.grande.consigne") != 22 else 21.0
@@ -262,3 +265,38 @@ def test_the_commune_plays_the_river_until_a_scenario_holds_it() -> None:
     # The other measurements hold the middle of their range, as before.
     assert world.read("salle.grande.pile-vanne") == sum(
         site.point("salle.grande.pile-vanne").point.physical_range) / 2
+
+
+def test_without_its_broker_the_commune_goes_on_and_its_network_servers_come_back(
+        tmp_path: Path) -> None:
+    """The Modbus and BACnet devices never wait on the broker: the uplinks heard while it
+    is away are lost (counted ``unpublished``), and once it listens the servers connect
+    and publish again."""
+    port = free_loopback_port()
+    site = radio_site(port)
+    clock = SimulatedClock(START)
+    virtual = VirtualSite(site, clock, seed=3)
+    assert virtual.radio is not None
+    radio = virtual.radio
+
+    def unpublished() -> int:
+        return sum(c.unpublished for s in radio.servers for c in s.counts.values())
+
+    def published() -> int:
+        return sum(c.sent - c.lost - c.unpublished for s in radio.servers
+                   for c in s.counts.values())
+
+    async def scenario(broker: contextlib.ExitStack) -> None:
+        async with virtual.serving(sync_s=0.01):
+            assert not radio.connected
+            clock.advance(3600)
+            await until(lambda: unpublished() >= 10, "uplinks lost while the broker is away")
+            assert published() == 0
+            assert virtual.world.now == clock.now().replace(second=0, microsecond=0)
+            broker.enter_context(local_broker(port, tmp_path / "broker"))
+            await until(lambda: radio.connected == set(radio.servers), "reconnected")
+            clock.advance(3600)
+            await until(lambda: published() >= 10, "uplinks published again")
+
+    with contextlib.ExitStack() as broker:  # stopped after the servers disconnected
+        asyncio.run(scenario(broker))

@@ -1,9 +1,12 @@
-"""What every command shares: the consoles, reading a site file, the demo's site."""
+"""What every command shares: the consoles, reading a site file, the demo's site, the
+simulation's broker."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +50,25 @@ def quiet_bac0() -> None:
 
     BAC0.log_level(logger="warning", stdout="warning", stderr="critical", log_file="warning",
                    log_this=False)
+
+
+mqtt_port_option = click.option(
+    "--mqtt-port", type=click.IntRange(1, 65535),
+    help="port of the broker the simulation starts, instead of the site file's (mqtt:)")
+
+
+@contextlib.contextmanager
+def simulation_broker(site: Site) -> Iterator[None]:
+    """The simulation's own Mosquitto while in the block, where the site file's broker is
+    on loopback (``gtb.sim.broker``); stopped on leaving, however the block ends."""
+    from gtb.sim.broker import BrokerError, site_broker
+    from gtb.texts import Reason
+
+    try:
+        with site_broker(site) as broker:
+            if broker is not None:
+                console.print(Reason.of("broker.started", port=broker.ports[0]).fr,
+                              highlight=False)
+            yield
+    except BrokerError as exc:
+        raise click.ClickException(exc.reason.fr) from None

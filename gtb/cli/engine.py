@@ -10,7 +10,14 @@ import click
 from rich.progress import Progress
 from rich.table import Table
 
-from gtb.cli.common import DEMO_SITE, console, errors, load_or_exit
+from gtb.cli.common import (
+    DEMO_SITE,
+    console,
+    errors,
+    load_or_exit,
+    mqtt_port_option,
+    simulation_broker,
+)
 from gtb.cli.wiring import (
     History,
     PanelAddress,
@@ -66,22 +73,25 @@ def run(site_file: Path, db: Path, tick_s: float, bacnet_port: int, **options: A
               help="a new store starts empty, without the commune's two simulated years")
 @click.option("--bacnet-port", type=int, default=47808, show_default=True,
               help="UDP port of the engine's own BACnet/IP client")
+@mqtt_port_option
 @history_options
 @panel_options
 def demo(site_file: Path, speed: float, seed: int, db: Path, afresh: bool, no_history: bool,
-         bacnet_port: int, **options: Any) -> None:
+         bacnet_port: int, mqtt_port: int | None, **options: Any) -> None:
     """The virtual commune, the engine on it and the web panel, in one process.
 
     A new store starts with the commune's past (docs/simulation.md): a year under its
     former heating programme, then the engine's controllers up to now, simulated the
     first time (about a minute) and cached beside the store. A store already there is
-    taken up where the demo stopped, with what people did in the panel."""
+    taken up where the demo stopped, with what people did in the panel. The commune's
+    LoRaWAN devices publish on a Mosquitto started for them, stopped with the demo."""
+    from gtb.sim.broker import with_mqtt_port
     from gtb.sim.past import commands, remove_store, where_it_stopped
     from gtb.sim.runner import SimulationStopped, VirtualSite
 
     history = History.from_options(options)
     panel = PanelAddress.from_options(options, speed=speed)
-    site = load_or_exit(site_file)
+    site = with_mqtt_port(load_or_exit(site_file), mqtt_port)
     if afresh:
         remove_store(db)
     start = RealClock().now().replace(microsecond=0)
@@ -111,10 +121,11 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, afresh: bool, no_hi
                 site, db, clock, speed=speed, tick_s=60.0, bacnet_port=bacnet_port,
                 history=history, panel=panel))
 
-    try:
-        run_until_stopped(both())
-    except SimulationStopped as exc:
-        raise click.ClickException(str(exc)) from None
+    with simulation_broker(site):
+        try:
+            run_until_stopped(both())
+        except SimulationStopped as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 def _demo_past(site_file: Path, seed: int, db: Path, until: datetime

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gtb.cli.common import console, count, errors, load_or_exit, quiet_bac0
+from gtb.cli.common import (
+    console,
+    count,
+    errors,
+    load_or_exit,
+    mqtt_port_option,
+    quiet_bac0,
+    simulation_broker,
+)
 from gtb.clock import RealClock, SimulatedClock, monotonic
 from gtb.model import Site
 
@@ -121,19 +129,25 @@ def _live_bindings_hold(site: Site, site_file: Path, bacnet_port: int) -> bool:
               help="seed of the weather and the occupants")
 @click.option("--start", "start_text", metavar="ISO-TIME",
               help="simulated start, e.g. 2026-01-12T06:00+01:00 (default: now)")
-def sim(site_file: Path, speed: float, seed: int, start_text: str | None) -> None:
-    """Serve the virtual buildings of SITE_FILE on loopback until interrupted."""
+@mqtt_port_option
+def sim(site_file: Path, speed: float, seed: int, start_text: str | None,
+        mqtt_port: int | None) -> None:
+    """Serve the virtual buildings of SITE_FILE on loopback until interrupted; its LoRaWAN
+    devices publish on its broker, a Mosquitto started for them if the file's is on
+    loopback."""
+    from gtb.sim.broker import with_mqtt_port
     from gtb.sim.runner import SimulationStopped, serve_virtual_site
 
-    site = load_or_exit(site_file)
+    site = with_mqtt_port(load_or_exit(site_file), mqtt_port)
     start = _parse_start(start_text, site) if start_text else RealClock().now()
     clock = SimulatedClock(start.replace(microsecond=0), speed=speed)
-    try:
-        asyncio.run(serve_virtual_site(site, clock, seed=seed, console=console))
-    except KeyboardInterrupt:
-        console.print("stopped")
-    except SimulationStopped as exc:
-        raise click.ClickException(str(exc)) from None
+    with simulation_broker(site):
+        try:
+            asyncio.run(serve_virtual_site(site, clock, seed=seed, console=console))
+        except KeyboardInterrupt:
+            console.print("stopped")
+        except SimulationStopped as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 def _parse_start(text: str, site: Site) -> datetime:

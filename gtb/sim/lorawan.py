@@ -118,6 +118,8 @@ class RadioCounts:
     lost: int = 0
     duplicated: int = 0
     """Uplinks published a second time, through a second gateway."""
+    unpublished: int = 0
+    """Uplinks heard that could not be published: the broker was not reachable."""
     downlinks_received: Counter[date] = field(default_factory=Counter)
     """Downlinks that arrived on the broker for the device, by local day."""
     downlinks_delivered: Counter[date] = field(default_factory=Counter)
@@ -249,11 +251,11 @@ class SimulatedNetworkServer:
             await self.clock.sleep(max(0.0, (due - self.clock.now()).total_seconds()))
             await self.publish_due()
 
-    async def publish_due(self) -> int:
-        """Transmit the uplinks due by the clock's now (a device late by several
-        intervals transmits once per interval missed); returns how many uplink messages
-        were published (a duplicate counts twice, a lost uplink not at all)."""
-        now, published = self.clock.now(), 0
+    async def publish_due(self, by: datetime | None = None) -> int:
+        """Transmit the uplinks due by ``by``, the clock's now by default (a device late
+        by several intervals transmits once per interval missed); returns how many uplink
+        messages were published (a duplicate counts twice, a lost uplink not at all)."""
+        now, published = by or self.clock.now(), 0
         for device in self.devices.values():
             while device.next_uplink is not None and device.next_uplink <= now:
                 published += await self._transmit(device, device.next_uplink)
@@ -279,14 +281,16 @@ class SimulatedNetworkServer:
         if twice:
             gateways.append(("passerelle-eglise", device.rssi - 10 + self.random.gauss(0, 3),
                              device.snr - 4 + self.random.gauss(0, 1)))
-        for gateway in gateways:
-            await self._publish_uplink(device, at, f_cnt, fields, payload, gateway)
+        published = [await self._publish_uplink(device, at, f_cnt, fields, payload, gateway)
+                     for gateway in gateways]
+        if not any(published):
+            counts.unpublished += 1
         if twice:
             counts.duplicated += 1
         if self.kind == "chirpstack":
             await self._publish_status(device, at)
         self._deliver(device, at)
-        return len(gateways)
+        return sum(published)
 
     def _deliver(self, device: SimulatedDevice, at: datetime) -> None:
         """Class A: one queued downlink goes in the receive windows after an uplink."""
@@ -302,7 +306,7 @@ class SimulatedNetworkServer:
 
     async def _publish_uplink(self, device: SimulatedDevice, at: datetime, f_cnt: int,
                               fields: Mapping[str, float], payload: bytes | None,
-                              gateway: tuple[str, float, float]) -> None:
+                              gateway: tuple[str, float, float]) -> bool:
         name, rssi, snr = gateway[0], round(gateway[1]), round(gateway[2], 1)
         moment = at.isoformat()
         frame = None if payload is None else base64.b64encode(payload).decode("ascii")
@@ -336,7 +340,7 @@ class SimulatedNetworkServer:
                                                 "received_at": moment},
                 },
             }
-        await self.client.publish(topic, json.dumps(document), qos=1)
+        return await self._publish(topic, document)
 
     async def _publish_status(self, device: SimulatedDevice, at: datetime) -> None:
         """ChirpStack reports the battery in a ``status`` event of its own."""
@@ -344,7 +348,16 @@ class SimulatedNetworkServer:
         document = {"time": at.isoformat(),
                     "deviceInfo": {"applicationId": self.application, "devEui": device.dev_eui},
                     "margin": round(device.snr), "batteryLevel": round(device.battery, 2)}
-        await self.client.publish(topic, json.dumps(document), qos=1)
+        await self._publish(topic, document)
+
+    async def _publish(self, topic: str, document: Mapping[str, Any]) -> bool:
+        """Publish at QoS 1; False when the broker cannot be reached: the message is lost,
+        as an integration's that fails to publish, and the server goes on."""
+        try:
+            await self.client.publish(topic, json.dumps(document), qos=1)
+        except aiomqtt.MqttError:
+            return False
+        return True
 
     def _day(self, at: datetime | None = None) -> date:
         return (at or self.clock.now()).astimezone(self.timezone).date()

@@ -54,6 +54,9 @@ RSSI_RANGE, SNR_RANGE = (-115.0, -80.0), (-6.0, 9.0)
 """Where each device's mean link is drawn: from a gateway on the next roof to one at the
 edge of its reach (the engine's weak link alarm is at -120 dBm, -15 dB by default)."""
 
+RECONNECT_S = 1.0
+"""Real seconds between a network server's tries at an unreachable broker."""
+
 BATTERY_RANGE = (15.0, 100.0)
 """Where each device's battery level at the start is drawn (%)."""
 
@@ -78,10 +81,10 @@ def _bound(site: Site) -> dict[str, list[_Bound]]:
 
 class SiteRadio:
     """The site's LoRaWAN devices fed by ``world``, behind simulated network servers on
-    the broker at the site's ``mqtt:`` host and ``port`` (the file's by default)."""
+    the broker at the site's ``mqtt:`` address."""
 
-    def __init__(self, site: Site, world: VirtualCommune, clock: Clock, seed: int = 0,
-                 port: int | None = None) -> None:
+    def __init__(self, site: Site, world: VirtualCommune, clock: Clock, seed: int = 0
+                 ) -> None:
         broker = site.mqtt
         if broker is None:
             raise ValueError(f"site {site.id} has LoRaWAN points but no broker (mqtt:)")
@@ -94,7 +97,7 @@ class SiteRadio:
                              f"not on {broker.address}{' with TLS' if broker.tls else ''}")
         self.site, self.world, self.clock, self.seed = site, world, clock, seed
         self.host = broker.host
-        self.port = port or broker.port or 1883
+        self.port = broker.port or 1883
         bound = _bound(site)
         self.devices = {device.id: self._simulated(device, bound[device.id])
                         for device in site.lorawan if device.id in bound}
@@ -107,6 +110,9 @@ class SiteRadio:
                 ).append(self.devices[device.id])
         self.servers: list[SimulatedNetworkServer] = []
         """The network servers, while on the air (``on_air``)."""
+        self.connected: set[SimulatedNetworkServer] = set()
+        """The network servers connected to the broker now."""
+        self._sending: asyncio.Task[None] | None = None
 
     def _simulated(self, device: LorawanDevice, bound: list[_Bound]) -> SimulatedDevice:
         measured = [b for b in bound if b.binding.field not in RADIO_FIELDS]
@@ -155,32 +161,64 @@ class SiteRadio:
 
     @contextlib.asynccontextmanager
     async def on_air(self) -> AsyncIterator[SiteRadio]:
-        """Connect a network server per group to the broker, take its downlinks while in
-        the block; disconnect on leaving. Uplinks go out at ``publish_due``."""
-        tasks = []
-        async with contextlib.AsyncExitStack() as stack:
-            for n, ((kind, application, tenant), devices) in enumerate(self.groups.items()):
-                client = await stack.enter_async_context(aiomqtt.Client(
-                    self.host, self.port, identifier=f"gtb-sim-serveur-{n}", timeout=10))
-                server = SimulatedNetworkServer(
-                    client, kind, application, devices, self.clock, seed=self.seed + n,
-                    timezone=self.site.tz, tenant=tenant)
-                await server.subscribe()
-                self.servers.append(server)
-                tasks.append(asyncio.create_task(server.listen()))
-            try:
-                yield self
-            finally:
-                for task in tasks:
-                    task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(BaseException):
-                        await task
-                self.servers = []
+        """A network server per group, each connected to the broker, taking its downlinks
+        while in the block. A server that cannot reach the broker tries again every
+        ``RECONNECT_S`` (its uplinks meanwhile are lost, counted as ``unpublished``); its
+        session is kept (``clean_session`` false), so that the downlinks published while
+        it was away reach it. Uplinks go out at ``transmit``."""
+        self.servers = [
+            SimulatedNetworkServer(
+                aiomqtt.Client(self.host, self.port, identifier=f"gtb-sim-serveur-{n}",
+                               clean_session=False, timeout=10),
+                kind, application, devices, self.clock, seed=self.seed + n,
+                timezone=self.site.tz, tenant=tenant)
+            for n, ((kind, application, tenant), devices) in enumerate(self.groups.items())]
+        tried = [asyncio.Event() for _ in self.servers]
+        tasks = [asyncio.create_task(self._keep_connected(server, event))
+                 for server, event in zip(self.servers, tried, strict=True)]
+        try:
+            for event in tried:  # each server's first try at the broker, done
+                await event.wait()
+            yield self
+        finally:
+            for task in [*tasks, *([self._sending] if self._sending else [])]:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                    await task
+            self._sending = None
+            self.servers = []
 
-    async def publish_due(self) -> int:
-        """Every server's uplinks due by the clock's now; how many messages went out."""
-        return sum([await server.publish_due() for server in self.servers])
+    async def _keep_connected(self, server: SimulatedNetworkServer, tried: asyncio.Event
+                              ) -> None:
+        while True:
+            try:
+                async with server.client:
+                    await server.subscribe()
+                    self.connected.add(server)
+                    tried.set()
+                    await server.listen()
+            except aiomqtt.MqttError:
+                pass
+            finally:
+                self.connected.discard(server)
+            tried.set()
+            await asyncio.sleep(RECONNECT_S)
+
+    def transmit(self) -> None:
+        """Publish the uplinks due by the clock's now, in a task of their own, so that a
+        broker slow to acknowledge never holds the commune's other devices; unless the
+        last ones are still going out. Raises what made the last ones fail."""
+        if self._sending is not None:
+            if not self._sending.done():
+                return
+            self._sending.result()
+        self._sending = asyncio.create_task(self._publish_due(self.clock.now()))
+
+    async def _publish_due(self, by: datetime) -> None:
+        """Only what was due when the commune was brought up to ``by``: the clock may
+        move while the messages go out, the commune only at its next step."""
+        for server in self.servers:
+            await server.publish_due(by)
 
 
 def _eui_of(device_id: str) -> str:

@@ -43,7 +43,7 @@ class VirtualSite:
                  carry_on: Sequence[VirtualCommune] = (),
                  taking_up: Mapping[str, float] | None = None,
                  bacnet_options: Mapping[str, Mapping[str, Any]] | None = None,
-                 serve_forecast: bool = False, mqtt_port: int | None = None) -> None:
+                 serve_forecast: bool = False) -> None:
         """``carry_on``: worlds (of the site or of some of its buildings) whose physics
         the virtual site continues, as the demo continues its simulated history;
         ``taking_up``: the last readings of a run no longer at hand, by point key
@@ -52,9 +52,9 @@ class VirtualSite:
         defaults, which a power cycle still brings back;
         ``bacnet_options``: devices unlike the others (``device_servers``);
         ``serve_forecast``: serve the weather's forecast where the site file's
-        ``forecast: url:`` says, if that is on loopback (``gtb.sim.forecast``);
-        ``mqtt_port``: the broker's port for the LoRaWAN devices, if not the file's (the
-        broker is the caller's: ``gtb.sim.broker``)."""
+        ``forecast: url:`` says, if that is on loopback (``gtb.sim.forecast``).
+        LoRaWAN devices publish on the site's broker, which the caller starts
+        (``gtb.sim.broker``)."""
         self.site = site
         self.clock = clock
         self.world = VirtualCommune(site, clock.now(), seed=seed)
@@ -68,7 +68,7 @@ class VirtualSite:
         self._writable = {ref.key for ref in site.points() if ref.point.writable}
         self._stepping: asyncio.Task[None] | None = None
         self._pair_points()
-        self.radio = (SiteRadio(site, self.world, clock, seed, mqtt_port)
+        self.radio = (SiteRadio(site, self.world, clock, seed)
                       if any(isinstance(ref.binding, LorawanBinding) for ref in site.points())
                       else None)
         """The site's LoRaWAN devices, when it has some."""
@@ -157,7 +157,7 @@ class VirtualSite:
             try:
                 self.sync()
                 if self.radio is not None:
-                    await self.radio.publish_due()
+                    self.radio.transmit()
             except Exception as exc:
                 raise SimulationStopped(
                     f"the virtual commune stopped at {self.world.now:%Y-%m-%d %H:%M} "
