@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from controllers.heating import HeatingDecision, elapsed
+from controllers.heating import HeatingDecision, after, elapsed
 from controllers.schedule import FrenchCalendar, occupation
 from gtb.model import BuildingUse
 from gtb.model.calendar import AgendaEntry, Programme
@@ -72,7 +72,7 @@ def radio_lead(interval: timedelta, last_uplink: datetime | None, now: datetime,
 
 
 def look_ahead(now: HeatingDecision, decide_at: Callable[[datetime], HeatingDecision],
-          local_now: datetime, lead: timedelta, because: Reason) -> HeatingDecision:
+               local_now: datetime, lead: timedelta, because: Reason) -> HeatingDecision:
     """The highest setpoint the zone will want between ``local_now`` and ``local_now +
     lead``, as the decision to take now (``now`` is the decision of this moment;
     ``decide_at`` the zone's decision at a later moment, with nothing changed by asking).
@@ -86,7 +86,7 @@ def look_ahead(now: HeatingDecision, decide_at: Callable[[datetime], HeatingDeci
     steps = max(1, math.ceil(lead / LOOK_STEP))
     earlier, highest, rises = local_now, now, None
     for step in range(1, steps + 1):
-        moment = _after(local_now, lead * step / steps)
+        moment = after(local_now, lead * step / steps)
         later = decide_at(moment)
         if later.setpoint > highest.setpoint:
             highest = later
@@ -110,18 +110,12 @@ def _first_rise(decide_at: Callable[[datetime], HeatingDecision], base: float,
     """The moment within ``RISE_RESOLUTION`` between ``low`` (not above ``base``) and
     ``high`` (above it) the zone first wants a setpoint above ``base``."""
     while elapsed(low, high) > RISE_RESOLUTION:
-        middle = _after(low, elapsed(low, high) / 2)
+        middle = after(low, elapsed(low, high) / 2)
         if decide_at(middle).setpoint > base:
             high = middle
         else:
             low = middle
     return high
-
-
-def _after(moment: datetime, span: timedelta) -> datetime:
-    """The instant ``span`` of real time after ``moment``, in its zone (not on the wall
-    clock: an hour off across a daylight-saving change)."""
-    return (moment.astimezone(UTC) + span).astimezone(moment.tzinfo)
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,14 @@ def test_a_device_late_by_several_intervals_keeps_its_schedule() -> None:
     assert now + radio_lead(TEN, at(2026, 1, 12, 12, 0), now) == at(2026, 1, 12, 14, 30)
 
 
+def test_the_lead_counts_real_time_across_a_daylight_saving_change() -> None:
+    # 29/03/2026: 02:00 becomes 03:00. Heard at 01:55 (UTC+1), now 03:03 (UTC+2): 8 min
+    # later; the uplinks after are 03:05 and 03:15, the margin 2 min.
+    now = at(2026, 3, 29, 3, 3)
+    lead = radio_lead(TEN, at(2026, 3, 29, 1, 55), now)
+    assert lead == timedelta(minutes=14)
+
+
 def test_no_uplink_yet_is_one_interval_and_its_margin() -> None:
     assert radio_lead(TEN, None, at(2026, 1, 12, 12, 0)) == timedelta(minutes=11)
     assert radio_lead(timedelta(minutes=30), None, at(2026, 1, 12, 12, 0),

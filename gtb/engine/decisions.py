@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Protocol, runtime_checkable
 
 from controllers.forecast import OutdoorForecast
-from controllers.heating import HeatingDecision, programme_decision
+from controllers.heating import HeatingDecision, after, programme_decision
 from controllers.learning import ZoneLearner
 from controllers.lighting import (
     cabinet_decision,
@@ -268,12 +268,11 @@ class Decider:
         the day's programme and agenda still plan after the lead are what is kept for.
         A zone at or below its frost floor is always sent what it is decided."""
         local_now = now.astimezone(self._site.tz)
-        later = (local_now.astimezone(UTC) + lead).astimezone(local_now.tzinfo)
         return radio.within_budget(
             decision, at=local_now,
             spent=0 if self._radio is None else self._radio.downlinks_today(radio.device, now),
             increases=increases_ahead(self._programmes[z.key], self._calendar,
-                                      z.building.use, later, agenda),
+                                      z.building.use, after(local_now, lead), agenda),
             frost=indoor is not None and indoor <= frost_floor(self._site, z.zone))
 
     def _plant_clock(self, building: Building, snapshot: Snapshot) -> PlantClock:
