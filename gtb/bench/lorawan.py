@@ -396,7 +396,8 @@ class RadioHarness(Harness):
                 self._counted = {name: replace(count) for name, count in self.counts.items()}
                 self._counted_trackers = {name: (tracker.lost, tracker.duplicates)
                                           for name, tracker in self.points.trackers.items()}
-            self._loop.run_until_complete(self.radio.publish_due())
+            for server in self.radio.servers:
+                self._loop.run_until_complete(server.publish_due(step))
             self._record(step)
 
     def _record(self, now: datetime) -> None:
