@@ -288,16 +288,16 @@ def bench_lorawan_command(as_json: bool, month: str, seed: int, site_file: Path)
         return
     table = Table(title=f"gtb bench lorawan — {result['building']}, {result['start']} → "
                         f"{result['end']}, graine {result['seed']}")
-    for column in ("essai", "kWh chaleur", "inconfort K·h", "MissTime min",
-                   "envois radio/jour max (jours hors budget)", "commandes en retard (hausses)",
-                   "attente moyenne", "silences détectés à temps"):
+    table.add_column("essai", no_wrap=True)
+    for column in ("kWh", "inconfort K·h", "MissTime min", "envois/jour max (j hors budget)",
+                   "en retard (hausses)", "attente", "silences vus à temps"):
         table.add_column(column)
     for row in summary_rows(result):
         table.add_row(*row)
     console.print(table)
     for name, target in result["targets"].items():
         console.print(f"{'✓' if target['met'] else '✗'} {name}")
-    console.print(f"courtier : {result['stand_ins']['broker']}; {result['elapsed_s']} s")
+    console.print(f"courtier en mémoire (DirectLink, docs/lorawan.md); {result['elapsed_s']} s")
 
 
 def _timed_bench(run: Callable[[Progress], dict[str, Any]]) -> dict[str, Any]:
