@@ -252,7 +252,8 @@ def bench_web_command(as_json: bool, days: int, requests: int) -> None:
     console.print(f"{result['store']['samples']:,} échantillons; {result['elapsed_s']} s en tout")
 
 
-def _month(_: click.Context, __: click.Parameter, value: str) -> str:
+def _month(_context: click.Context, _option: click.Parameter, value: str) -> str:
+    """A `--month` that names one, or the usage error saying why not."""
     from gtb.bench.lorawan import month_period
 
     try:
