@@ -14,7 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,6 +39,7 @@ from gtb.sim.river import RiverLevel
 from gtb.sim.runner import VirtualSite
 from gtb.sim.world import VirtualCommune
 from protocols.lorawan_devices import wt101_decode, wt101_encode
+from tests.conftest import ROOT
 from tests.test_mqtt_driver import at_once, until
 
 START = datetime(2026, 12, 8, 7, 0, tzinfo=UTC)  # a Tuesday in winter
@@ -358,3 +364,35 @@ def test_gtb_sim_says_when_the_brokers_port_is_taken(demo_site_text: str,
         result = CliRunner().invoke(main, ["sim", str(site_file), "--mqtt-port", str(port)])
     assert result.exit_code == 1, result.output
     assert f"le port 127.0.0.1:{port} du courtier MQTT est déjà pris" in result.output
+
+
+def test_gtb_sim_stops_its_broker_when_it_is_told_to_stop(tmp_path: Path) -> None:
+    """SIGTERM (systemd, docker stop, kill) stops gtb sim as Ctrl-C does: the broker it
+    started is stopped with it, never left running."""
+    port = free_loopback_port()
+    site_file = tmp_path / "radio.yaml"
+    site_file.write_text(SITE.format(port=port), encoding="utf-8")
+    sim = subprocess.Popen([sys.executable, "-m", "gtb.cli", "sim", str(site_file),
+                            "--speed", "60"], cwd=tmp_path, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        deadline = time.monotonic() + 60
+        while not listening(port):
+            assert sim.poll() is None and time.monotonic() < deadline, sim.communicate()
+            time.sleep(0.05)
+        sim.send_signal(signal.SIGTERM)
+        out, err = sim.communicate(timeout=60)
+    finally:
+        if sim.poll() is None:
+            sim.kill()
+            sim.communicate()
+    assert sim.returncode == 0, err
+    assert f"courtier MQTT Mosquitto démarré sur 127.0.0.1:{port}" in out
+    assert "stopped" in out
+    assert not listening(port)
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
