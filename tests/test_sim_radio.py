@@ -41,6 +41,7 @@ from gtb.sim.world import VirtualCommune
 from protocols.lorawan_devices import wt101_decode, wt101_encode
 from tests.conftest import ROOT
 from tests.test_mqtt_driver import at_once, until
+from tests.test_mqtt_points import site_text as generic_mqtt_site
 
 START = datetime(2026, 12, 8, 7, 0, tzinfo=UTC)  # a Tuesday in winter
 
@@ -396,3 +397,12 @@ def test_gtb_sim_stops_its_broker_when_it_is_told_to_stop(tmp_path: Path) -> Non
 def listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_gtb_sim_refuses_generic_mqtt_points_saying_which(tmp_path: Path) -> None:
+    site_file = tmp_path / "essai.yaml"
+    site_file.write_text(generic_mqtt_site(), encoding="utf-8")
+    result = CliRunner().invoke(main, ["sim", str(site_file)])
+    assert result.exit_code == 1, result.output
+    assert ("the virtual commune does not simulate generic MQTT devices (protocol: mqtt) "
+            "yet: salle.compteur") in result.output
