@@ -39,7 +39,7 @@ from protocols.lorawan import (
     parse,
     tts_downlink,
 )
-from protocols.lorawan_devices import WT101_PORT, wt101_set_target
+from protocols.lorawan_devices import WT101_PORT, wt101_decode, wt101_encode, wt101_set_target
 from protocols.lorawan_tracking import UplinkTracker
 from tests.mosquitto_rig import ENGINE_PASSWORD, ENGINE_USER, Mosquitto
 from tests.test_lorawan_points import (
@@ -149,6 +149,32 @@ def test_uplinks_are_what_parse_reads_with_counters_signal_and_a_falling_battery
                 assert batteries == sorted(batteries, reverse=True)  # type: ignore[type-var]
                 assert batteries[0] == pytest.approx(100 - 0.01, abs=0.005)
                 assert batteries[-1] == pytest.approx(100 - 0.01 * len(mine), abs=0.005)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("kind", ["chirpstack", "tts"])
+def test_a_device_with_its_own_payload_publishes_its_makers_bytes(
+        mosquitto: Mosquitto, kind: NetworkServer) -> None:
+    """A WT101 whose network server has no codec of it: ChirpStack's ``data``, The Things
+    Stack's ``frm_payload``, no decoded object; the engine's codec reads them back, the
+    battery among them."""
+    clock = SimulatedClock(START)
+    head = SimulatedDevice("tete-bar", "0202020202020202", INTERVAL,
+                           lambda at: {"temperature": 18.4, "valve_opening": 35},
+                           settings={"target_temperature": 19.0}, f_port=WT101_PORT,
+                           encode=wt101_encode)
+
+    async def scenario() -> None:
+        async with running(mosquitto, kind, [head], clock, loss=0, duplicates=0) as (
+                server, heard):
+            await server.run(until=START + 3 * INTERVAL)
+            await until(lambda: len(heard.uplinks) == head.f_cnt, "every uplink heard")
+        for uplink in heard.uplinks:
+            assert uplink.fields == {} and uplink.payload is not None
+            decoded = wt101_decode(uplink.payload)
+            assert decoded == {"temperature": 18.4, "valve_opening": 35.0,
+                               "target_temperature": 19.0, "battery": 100.0}
 
     asyncio.run(scenario())
 

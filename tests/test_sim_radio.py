@@ -14,12 +14,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from gtb.cli import main
 from gtb.cli.wiring import mqtt_driver
 from gtb.clock import SimulatedClock
 from gtb.config import parse_site
@@ -32,7 +39,9 @@ from gtb.sim.river import RiverLevel
 from gtb.sim.runner import VirtualSite
 from gtb.sim.world import VirtualCommune
 from protocols.lorawan_devices import wt101_decode, wt101_encode
+from tests.conftest import ROOT
 from tests.test_mqtt_driver import at_once, until
+from tests.test_mqtt_points import site_text as generic_mqtt_site
 
 START = datetime(2026, 12, 8, 7, 0, tzinfo=UTC)  # a Tuesday in winter
 
@@ -300,3 +309,100 @@ def test_without_its_broker_the_commune_goes_on_and_its_network_servers_come_bac
 
     with contextlib.ExitStack() as broker:  # stopped after the servers disconnected
         asyncio.run(scenario(broker))
+
+
+def test_the_demo_communes_wireless_devices_are_read_by_its_engine(
+        demo_site_on_air: Site) -> None:
+    """The salle des fêtes' valves and ambient sensor and the Scarpe's gauge, each with
+    its own link and battery, read through the demo's broker by the engine's driver."""
+    site = demo_site_on_air
+    clock = SimulatedClock(START)
+    virtual = VirtualSite(site, clock, seed=0)
+    assert virtual.radio is not None
+    radio = virtual.radio
+    assert set(radio.devices) == {"vanne-grande-salle", "vanne-petite-salle",
+                                  "ambiance-grande-salle", "jauge-scarpe"}
+    assert len(radio.groups) == 2  # the buildings' application and the sensors'
+    links = {(d.rssi, d.snr) for d in radio.devices.values()}
+    assert len(links) == 4
+    for device in radio.devices.values():  # a battery lasts years at its interval
+        years = device.battery / device.drain * device.interval / timedelta(days=365.25)
+        assert 0.4 <= years <= 3.0
+    keys = [ref.key for ref in site.points() if ref.binding.protocol == "lorawan"]
+    driver = mqtt_driver(site, clock)
+    assert driver is not None
+
+    async def scenario() -> None:
+        await driver.start()
+        try:
+            async with virtual.serving(sync_s=0.01):
+                await until(lambda: driver.connected, "the engine's driver connected")
+                refs = [site.point(key) for key in keys]
+                for _ in range(12):  # two hours: every device heard, lost uplinks or not
+                    clock.advance(600)
+                    await until(lambda: all(d.next_uplink > clock.now()
+                                            for d in radio.devices.values()), "transmitted")
+                await until(lambda: all(r.ok for r in at_once(driver.read(refs)).values()),
+                            "every LoRaWAN point of the demo read")
+                readings = at_once(driver.read(refs))
+                level = readings["mairie.niveau-scarpe"].value
+                assert level is not None and 0.5 < level < 3.5  # a December day, no flood
+        finally:
+            await driver.stop()
+
+    with site_broker(site):
+        asyncio.run(scenario())
+
+
+def test_gtb_sim_says_when_the_brokers_port_is_taken(demo_site_text: str,
+                                                     tmp_path: Path) -> None:
+    site_file = tmp_path / "site.yaml"
+    site_file.write_text(demo_site_text, encoding="utf-8")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = CliRunner().invoke(main, ["sim", str(site_file), "--mqtt-port", str(port)])
+    assert result.exit_code == 1, result.output
+    assert f"le port 127.0.0.1:{port} du courtier MQTT est déjà pris" in result.output
+
+
+def test_gtb_sim_stops_its_broker_when_it_is_told_to_stop(tmp_path: Path) -> None:
+    """SIGTERM (systemd, docker stop, kill) stops gtb sim as Ctrl-C does: the broker it
+    started is stopped with it, never left running."""
+    port = free_loopback_port()
+    site_file = tmp_path / "radio.yaml"
+    site_file.write_text(SITE.format(port=port), encoding="utf-8")
+    sim = subprocess.Popen([sys.executable, "-m", "gtb.cli", "sim", str(site_file),
+                            "--speed", "60"], cwd=tmp_path, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        deadline = time.monotonic() + 60
+        while not listening(port):
+            assert sim.poll() is None and time.monotonic() < deadline, sim.communicate()
+            time.sleep(0.05)
+        sim.send_signal(signal.SIGTERM)
+        out, err = sim.communicate(timeout=60)
+    finally:
+        if sim.poll() is None:
+            sim.kill()
+            sim.communicate()
+    assert sim.returncode == 0, err
+    assert f"courtier MQTT Mosquitto démarré sur 127.0.0.1:{port}" in out
+    assert "stopped" in out
+    assert not listening(port)
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_gtb_sim_refuses_generic_mqtt_points_saying_which(tmp_path: Path) -> None:
+    site_file = tmp_path / "essai.yaml"
+    site_file.write_text(generic_mqtt_site(), encoding="utf-8")
+    result = CliRunner().invoke(main, ["sim", str(site_file)])
+    assert result.exit_code == 1, result.output
+    assert ("the virtual commune does not simulate generic MQTT devices (protocol: mqtt) "
+            "yet: salle.compteur") in result.output

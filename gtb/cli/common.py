@@ -60,10 +60,16 @@ mqtt_port_option = click.option(
 @contextlib.contextmanager
 def simulation_broker(site: Site) -> Iterator[None]:
     """The simulation's own Mosquitto while in the block, where the site file's broker is
-    on loopback (``gtb.sim.broker``); stopped on leaving, however the block ends."""
+    on loopback (``gtb.sim.broker``); stopped on leaving, however the block ends. A site
+    the simulation cannot serve is refused first, saying which points."""
     from gtb.sim.broker import BrokerError, site_broker
+    from gtb.sim.devices import refuse_unsimulated
     from gtb.texts import Reason
 
+    try:
+        refuse_unsimulated(site)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         with site_broker(site) as broker:
             if broker is not None:

@@ -115,8 +115,12 @@ def demo(site_file: Path, speed: float, seed: int, db: Path, afresh: bool, no_hi
         virtual = VirtualSite(site, clock, seed=seed, carry_on=past, taking_up=readings,
                               serve_forecast=True)
         async with virtual.serving():
+            radio = "" if virtual.radio is None else (
+                f" et {len(virtual.radio.devices)} LoRaWAN par MQTT "
+                f"{virtual.radio.host}:{virtual.radio.port}")
             console.print(f"commune virtuelle sur la boucle locale : {len(virtual.servers)} "
-                          f"appareils ; vitesse ×{shortest(speed)} ; {said}", highlight=False)
+                          f"appareils{radio} ; vitesse ×{shortest(speed)} ; {said}",
+                          highlight=False)
             await virtual.alongside(serve_engine(
                 site, db, clock, speed=speed, tick_s=60.0, bacnet_port=bacnet_port,
                 history=history, panel=panel))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections import Counter
 from datetime import datetime, timedelta
@@ -141,6 +142,7 @@ def sim(site_file: Path, speed: float, seed: int, start_text: str | None,
     site = with_mqtt_port(load_or_exit(site_file), mqtt_port)
     start = _parse_start(start_text, site) if start_text else RealClock().now()
     clock = SimulatedClock(start.replace(microsecond=0), speed=speed)
+    signal.signal(signal.SIGTERM, _interrupted)  # stop as on Ctrl-C: the broker too
     with simulation_broker(site):
         try:
             asyncio.run(serve_virtual_site(site, clock, seed=seed, console=console))
@@ -148,6 +150,10 @@ def sim(site_file: Path, speed: float, seed: int, start_text: str | None,
             console.print("stopped")
         except SimulationStopped as exc:
             raise click.ClickException(str(exc)) from None
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _parse_start(text: str, site: Site) -> datetime:

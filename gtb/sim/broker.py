@@ -91,9 +91,9 @@ class MosquittoProcess:
             return ""
 
 
-def serves_own_broker(broker: MqttBroker | None) -> bool:
-    """The simulation starts its own broker for a site file whose broker is on a loopback
-    address without TLS (one elsewhere, or with TLS, is a real broker of the site's)."""
+def plain_loopback(broker: MqttBroker | None) -> bool:
+    """A broker on a loopback address without TLS: the simulation's own, which it starts
+    and publishes on (one elsewhere, or with TLS, is a real broker of the site's)."""
     if broker is None or broker.tls:
         return False
     try:
@@ -112,9 +112,9 @@ def with_mqtt_port(site: Site, port: int | None) -> Site:
 
 @contextlib.contextmanager
 def site_broker(site: Site) -> Iterator[MosquittoProcess | None]:
-    """The simulation's own broker for ``site`` where it needs one (``serves_own_broker``),
-    on the site's port; None, and nothing started, where it does not."""
-    if site.mqtt is None or not serves_own_broker(site.mqtt):
+    """The simulation's own broker for ``site`` where it has one (``plain_loopback``), on
+    the site's port; None, and nothing started, where it does not."""
+    if site.mqtt is None or not plain_loopback(site.mqtt):
         yield None
         return
     with local_broker(site.mqtt.port or 1883) as broker:

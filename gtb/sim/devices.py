@@ -166,10 +166,7 @@ def device_servers(site: Site, initial: Mapping[str, float],
             f"initial values must cover the points of site {site.id} exactly: "
             f"missing {missing}, unknown {unknown}"
         )
-    unsimulated = [ref.key for ref in refs if isinstance(ref.binding, MqttBinding)]
-    if unsimulated:
-        raise ValueError(f"the virtual commune does not simulate generic MQTT devices "
-                         f"(protocol: mqtt) yet: {', '.join(unsimulated)}")
+    refuse_unsimulated(site)
     groups: dict[tuple[str, str, int], list[PointRef]] = {}
     for ref in refs:
         binding = ref.binding
@@ -199,6 +196,15 @@ def device_servers(site: Site, initial: Mapping[str, float],
             servers.append(BacnetDeviceServer(members, initial, router=routers.get(address),
                                               **options))
     return servers
+
+
+def refuse_unsimulated(site: Site) -> None:
+    """``ValueError`` naming the points of ``site`` that the virtual commune cannot serve:
+    generic MQTT points (``protocol: mqtt``)."""
+    unsimulated = [ref.key for ref in site.points() if isinstance(ref.binding, MqttBinding)]
+    if unsimulated:
+        raise ValueError(f"the virtual commune does not simulate generic MQTT devices "
+                         f"(protocol: mqtt) yet: {', '.join(unsimulated)}")
 
 
 def free_loopback_port(udp: bool = False) -> int:

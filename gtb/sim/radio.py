@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import random
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import aiomqtt
 from gtb.clock import Clock
 from gtb.model import Site
 from gtb.model.lorawan import LorawanBinding, LorawanDevice
+from gtb.sim.broker import plain_loopback
 from gtb.sim.lorawan import (
     DownlinkEffect,
     SimulatedDevice,
@@ -88,11 +88,7 @@ class SiteRadio:
         broker = site.mqtt
         if broker is None:
             raise ValueError(f"site {site.id} has LoRaWAN points but no broker (mqtt:)")
-        try:
-            loopback = ipaddress.ip_address(broker.host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback or broker.tls:
+        if not plain_loopback(broker):
             raise ValueError(f"the virtual commune publishes on a plain broker on loopback, "
                              f"not on {broker.address}{' with TLS' if broker.tls else ''}")
         self.site, self.world, self.clock, self.seed = site, world, clock, seed

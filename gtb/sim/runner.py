@@ -118,7 +118,8 @@ class VirtualSite:
 
     @contextlib.asynccontextmanager
     async def serving(self, sync_s: float = 0.25) -> AsyncIterator[VirtualSite]:
-        """Start every device, keep them in step with the physics, stop them on exit."""
+        """Start every device (LoRaWAN ones on the air, through the site's broker), keep
+        them in step with the physics, stop them on exit."""
         started: list[DeviceServer] = []
         try:
             for server in self.servers:
@@ -135,6 +136,8 @@ class VirtualSite:
 
     @contextlib.asynccontextmanager
     async def _in_step(self, sync_s: float) -> AsyncIterator[None]:
+        """The loop that keeps the devices in step with the physics, and the weather
+        service, while in the block."""
         try:
             self.sync()
             if self.forecast is not None:
