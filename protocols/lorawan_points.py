@@ -271,6 +271,15 @@ class LorawanPoints:
                 day=now.astimezone(self._tz).date(), value=value).fr)
         return planned
 
+    def reads_back(self, ref: PointRef, value: float) -> float:
+        """What the device will report for ``value`` once it applied it (the WT101 takes
+        whole degrees); ``value`` for a command its codec cannot send."""
+        binding = lorawan_binding(ref)
+        try:
+            return _encoded(self._devices[binding.device], binding, value).expected
+        except DeviceRejected:
+            return value
+
     def _not_applied(self, ref: PointRef, device: LorawanDevice, pending: _Pending) -> str:
         unit = ref.point.si_unit
         return Reason.of("lorawan.not_applied", device=device.id, point=ref.point.id,
