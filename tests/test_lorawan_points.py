@@ -748,3 +748,22 @@ def test_a_valve_that_takes_whole_degrees_is_not_written_again_for_its_rounding(
         asyncio.run(scenario(Writer({tete.key: tete}, {"lorawan": driver}, store,
                                     Journal(store, clock, "essai"), tick_s=60, refresh_s=3600,
                                     deadband=0.05)))
+
+
+def test_an_uplink_without_the_field_neither_ends_the_wait_nor_shortens_the_next() -> None:
+    """The valve's report of the setpoint is late (an uplink of other fields came first):
+    still waiting; a new command then waits for its own delivery and report, two uplinks
+    on, whatever the one before it waited for."""
+    lorawan = LorawanPoints(COMMAND_SITE.lorawan, list(COMMAND_SITE.points()), COMMAND_SITE.tz)
+    at = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
+    valve_reports(lorawan, 1, at, 19.0)
+    assert send(lorawan, 21.0, at)
+    valve_reports(lorawan, 2, at + timedelta(minutes=10), 19.0)  # takes it
+    other = at + timedelta(minutes=20)
+    assert lorawan.receive(SETPOINT_TOPIC, chirpstack_up(3, other, 19.5), other)
+    assert lorawan.reading(CONSIGNE, other).pending is not None
+    assert send(lorawan, 20.0, other)
+    valve_reports(lorawan, 4, at + timedelta(minutes=30), 21.0)  # takes 20, reports 21
+    assert lorawan.reading(CONSIGNE, at + timedelta(minutes=30)).pending is not None
+    valve_reports(lorawan, 5, at + timedelta(minutes=40), 20.0)
+    assert lorawan.reading(CONSIGNE, at + timedelta(minutes=40)).pending is None
