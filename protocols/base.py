@@ -114,6 +114,11 @@ class Driver(ABC):
         """Give a commanded point back to the device's own logic, or do nothing where the
         protocol cannot (not ``prioritised``); raises ``DeviceError``."""
 
+    def reads_back(self, point: PointRef, value: float) -> float:
+        """What the device will report for ``value`` once it holds it: its own rounding
+        (a LoRaWAN valve's whole degrees), which is then no loss of the command; ``value``
+        itself where nothing is known."""
+        return value
 
     async def command_priority(self, point: PointRef) -> int | None:
         """The priority (1 highest ... 16) whose command the point follows now, ``None``

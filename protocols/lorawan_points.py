@@ -225,7 +225,7 @@ class LorawanPoints:
                                                                / interval))
             due = last + (since + pending.reported_in - pending.uplinks - 1) * interval
         unit = ref.point.si_unit
-        said = {"point": ref.point.id, "value": pending.value,
+        said = {"point": ref.point.id, "value": pending.expected,  # as the device took it
                 "unit": f" {unit}" if unit else "", "device": device.id,
                 "sent": pending.sent_at.astimezone(self._tz),
                 "due": None if due is None else due.astimezone(self._tz),
@@ -275,10 +275,19 @@ class LorawanPoints:
                 day=now.astimezone(self._tz).date(), value=value).fr)
         return planned
 
+    def reads_back(self, ref: PointRef, value: float) -> float:
+        """What the device will report for ``value`` once it applied it (the WT101 takes
+        whole degrees); ``value`` for a command its codec cannot send."""
+        binding = lorawan_binding(ref)
+        try:
+            return _encoded(self._devices[binding.device], binding, value).expected
+        except DeviceRejected:
+            return value
+
     def _not_applied(self, ref: PointRef, device: LorawanDevice, pending: _Pending) -> str:
         unit = ref.point.si_unit
         return Reason.of("lorawan.not_applied", device=device.id, point=ref.point.id,
-                         value=pending.value, unit=f" {unit}" if unit else "",
+                         value=pending.expected, unit=f" {unit}" if unit else "",
                          tries=pending.tries, reported=pending.disagreed).fr
 
     def published(self, ref: PointRef, value: float, planned: PlannedDownlink,
@@ -300,10 +309,10 @@ class LorawanPoints:
         ``replace`` leaves only the newest."""
         if device.network_server != "chirpstack":
             return 0
-        return max((pending.reported_in - 1 - pending.uplinks
-                    for ref in self._points[device.id]
-                    if (pending := self._pending.get(ref.key)) is not None
-                    and pending.waiting), default=0)
+        return max([0, *(pending.reported_in - 1 - pending.uplinks
+                         for ref in self._points[device.id]
+                         if (pending := self._pending.get(ref.key)) is not None
+                         and pending.waiting)])
 
     def _uplink(self, device: LorawanDevice, uplink: Uplink) -> None:
         if not self.trackers[device.id].observe(uplink).current:

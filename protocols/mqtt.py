@@ -276,6 +276,13 @@ class MqttDriver(Driver):
         except aiomqtt.MqttError as exc:
             raise DeviceTimeout(f"{point.key}: publishing on {topic} failed: {exc}") from None
 
+    def reads_back(self, point: PointRef, value: float) -> float:
+        """A LoRaWAN device reports what its codec could send (the WT101's whole degrees);
+        an MQTT device, what it was sent."""
+        if isinstance(point.binding, LorawanBinding) and self._lorawan is not None:
+            return self._lorawan.reads_back(point, value)
+        return value
+
     async def release(self, point: PointRef) -> None:
         """Nothing to do: MQTT and LoRaWAN have no command priorities, so the device
         keeps the last value published. Publishes nothing."""

@@ -163,6 +163,25 @@ async def publish_uplinks(server: SimulatedNetworkServer, valve: SimulatedDevice
     return valve.f_cnt - 1
 
 
+@asynccontextmanager
+async def relayed(relay: Relay, backoff: Backoff, broker: Mosquitto, valve: SimulatedDevice,
+                  clock: SimulatedClock, *, uplinks: int
+                  ) -> AsyncIterator[tuple[MqttDriver, Taken]]:
+    """The driver reaching ``broker`` through ``relay``, once it has taken the valve's
+    first ``uplinks``; the relay cut at the end."""
+    await relay.open()
+    driver, taken = driver_of(relay.port, backoff)
+    try:
+        async with running(driver):
+            await until(lambda: driver.connected, "connected")
+            async with network_server(broker, valve, clock) as server:
+                first = await publish_uplinks(server, valve, clock, uplinks)
+            await until(lambda: taken.through(first), "the first uplinks")
+            yield driver, taken
+    finally:
+        await relay.cut()
+
+
 def test_after_a_broker_restart_no_uplink_published_since_is_lost_or_read_twice(
         persistent_mosquitto: Mosquitto) -> None:
     """The broker restarts; the network server publishes again at once, whether the
@@ -204,27 +223,18 @@ def test_a_broker_down_for_minutes_loses_nothing_published_once_it_is_back(
     assert [backoff.first * 2 ** n for n in range(5)][-1] > backoff.longest  # capped
 
     async def scenario() -> Taken:
-        await relay.open()
-        driver, taken = driver_of(relay.port, backoff)
-        try:
-            async with running(driver):
-                await until(lambda: driver.connected, "connected")
-                async with network_server(broker, valve, clock) as server:
-                    last = await publish_uplinks(server, valve, clock, 2)
-                    await until(lambda: taken.through(last), "the first ones")
-                await relay.cut()
-                await asyncio.to_thread(broker.stop)
-                await until(lambda: not driver.connected, "the outage seen")
-                await until(lambda: driver.failures >= 6, "attempts until the waits are capped")
-                await asyncio.to_thread(broker.start)
-                async with network_server(broker, valve, clock) as server:
-                    last = await publish_uplinks(server, valve, clock, 6)
-                assert driver.connections == 1 and taken.new == [0, 1]  # still away
-                await relay.open()
-                await until(lambda: driver.connections == 2, "connected again")
-                await until(lambda: taken.through(last), "the queued uplinks")
-        finally:
+        async with relayed(relay, backoff, broker, valve, clock, uplinks=2) as (driver, taken):
             await relay.cut()
+            await asyncio.to_thread(broker.stop)
+            await until(lambda: not driver.connected, "the outage seen")
+            await until(lambda: driver.failures >= 6, "attempts until the waits are capped")
+            await asyncio.to_thread(broker.start)
+            async with network_server(broker, valve, clock) as server:
+                last = await publish_uplinks(server, valve, clock, 6)
+            assert driver.connections == 1 and taken.new == [0, 1]  # still away
+            await relay.open()
+            await until(lambda: driver.connections == 2, "connected again")
+            await until(lambda: taken.through(last), "the queued uplinks")
         return taken
 
     taken = asyncio.run(scenario())
@@ -239,25 +249,17 @@ def test_without_persistence_the_uplinks_published_while_away_are_lost(
     relay = Relay(mosquitto.port)
 
     async def scenario() -> Taken:
-        await relay.open()
-        driver, taken = driver_of(relay.port, Backoff(0.05, 0.4))
-        try:
-            async with running(driver):
-                await until(lambda: driver.connected, "connected")
-                async with network_server(mosquitto, valve, clock) as server:
-                    first = await publish_uplinks(server, valve, clock, 1)
-                await until(lambda: taken.through(first), "the first uplink")
-                await relay.cut()
-                await asyncio.to_thread(mosquitto.restart)
-                async with network_server(mosquitto, valve, clock) as server:
-                    await publish_uplinks(server, valve, clock, 3)
-                await relay.open()
-                await until(lambda: driver.connections == 2, "connected again")
-                async with network_server(mosquitto, valve, clock) as server:
-                    last = await publish_uplinks(server, valve, clock, 1)
-                await until(lambda: taken.through(last), "the uplink after")
-        finally:
+        async with relayed(relay, Backoff(0.05, 0.4), mosquitto, valve, clock,
+                           uplinks=1) as (driver, taken):
             await relay.cut()
+            await asyncio.to_thread(mosquitto.restart)
+            async with network_server(mosquitto, valve, clock) as server:
+                await publish_uplinks(server, valve, clock, 3)
+            await relay.open()
+            await until(lambda: driver.connections == 2, "connected again")
+            async with network_server(mosquitto, valve, clock) as server:
+                last = await publish_uplinks(server, valve, clock, 1)
+            await until(lambda: taken.through(last), "the uplink after")
         return taken
 
     assert asyncio.run(scenario()).new == [0, 4]  # 1, 2 and 3 never reached the driver

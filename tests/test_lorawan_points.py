@@ -28,12 +28,17 @@ from gtb.cli.wiring import mqtt_driver
 from gtb.clock import SimulatedClock
 from gtb.config import parse_site
 from gtb.engine import Engine
+from gtb.engine.arbitration import Command
+from gtb.engine.journal import Journal
+from gtb.engine.reading import Snapshot
+from gtb.engine.writing import Writer
 from gtb.model import PointRef, Site
 from gtb.model.lorawan import LorawanBinding, LorawanDevice
 from gtb.model.mqtt import PASSWORD_ENV, MqttBroker
-from gtb.model.points import Point
+from gtb.model.points import Point, Quality
 from gtb.site_yaml import SiteFileError
 from gtb.store import Store
+from gtb.texts import Reason
 from protocols.base import DeviceRejected, Reading
 from protocols.lorawan_points import LorawanPoints
 from protocols.mqtt import Backoff, MqttDriver
@@ -543,7 +548,6 @@ def test_a_waiting_command_says_what_was_sent_when_and_when_its_report_is_due() 
     assert reading.pending.why.fr == (
         "consigne 21 °C : envoi à 06:12, remis à vanne-1 à sa prochaine remontée et "
         "confirmé à la suivante, vers 06:22")
-    assert lorawan.reading(CONSIGNE, sent).pending == reading.pending
     delivery = sent + timedelta(minutes=8)
     valve_reports(lorawan, 2, delivery, 19.0)  # takes the downlink, reports the former value
     reading = lorawan.reading(CONSIGNE, delivery)
@@ -716,3 +720,50 @@ def test_the_engine_shows_the_wait_and_sends_again_when_the_report_disagrees(
         assert f"rewrite:{key}" not in store.alarms.active()
     finally:
         store.close()
+
+
+def test_a_valve_that_takes_whole_degrees_is_not_written_again_for_its_rounding(
+        mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """The WT101 takes 21 °C for 21.4 and reports 21 once applied: the engine expects it
+    so (``Driver.reads_back``), and neither writes again nor counts a rewrite."""
+    clock = SetClock()
+    driver, _ = lorawan_driver(mosquitto, clock, COMMAND_SITE)
+    tete, consigne = COMMAND_REFS["consigne-tete"], COMMAND_REFS["consigne"]
+    assert (driver.reads_back(tete, 21.4), driver.reads_back(consigne, 21.4)) == (21.0, 21.4)
+    command = {tete.key: Command(tete.key, 21.4, Reason.of("empty"))}
+    before = Snapshot(values={tete.key: 19.0}, quality={tete.key: Quality.OK})
+    reported = Snapshot(values={tete.key: 21.0}, quality={tete.key: Quality.OK})
+
+    async def scenario(writer: Writer) -> None:
+        async with device(mosquitto) as server, running(driver):
+            await server.subscribe("v3/+/devices/+/down/+", qos=1)
+            await until(lambda: driver.connected, "connected")
+            assert await writer.write(clock.at, command, before, ()) == (1, 0)
+            assert (await next_message(server))[0].endswith("/devices/tete-1/down/replace")
+            for _ in range(3):  # ticks after the valve reported 21 °C applied
+                clock.at += timedelta(minutes=10)
+                assert await writer.write(clock.at, command, reported, ()) == (0, 0)
+
+    with Store(tmp_path / "gtb.db") as store:
+        asyncio.run(scenario(Writer({tete.key: tete}, {"lorawan": driver}, store,
+                                    Journal(store, clock, "essai"), tick_s=60, refresh_s=3600,
+                                    deadband=0.05)))
+
+
+def test_an_uplink_without_the_field_neither_ends_the_wait_nor_shortens_the_next() -> None:
+    """The valve's report of the setpoint is late (an uplink of other fields came first):
+    still waiting; a new command then waits for its own delivery and report, two uplinks
+    on, whatever the one before it waited for."""
+    lorawan = LorawanPoints(COMMAND_SITE.lorawan, list(COMMAND_SITE.points()), COMMAND_SITE.tz)
+    at = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
+    valve_reports(lorawan, 1, at, 19.0)
+    assert send(lorawan, 21.0, at)
+    valve_reports(lorawan, 2, at + timedelta(minutes=10), 19.0)  # takes it
+    other = at + timedelta(minutes=20)
+    assert lorawan.receive(SETPOINT_TOPIC, chirpstack_up(3, other, 19.5), other)
+    assert lorawan.reading(CONSIGNE, other).pending is not None
+    assert send(lorawan, 20.0, other)
+    valve_reports(lorawan, 4, at + timedelta(minutes=30), 21.0)  # takes 20, reports 21
+    assert lorawan.reading(CONSIGNE, at + timedelta(minutes=30)).pending is not None
+    valve_reports(lorawan, 5, at + timedelta(minutes=40), 20.0)
+    assert lorawan.reading(CONSIGNE, at + timedelta(minutes=40)).pending is None

@@ -50,7 +50,8 @@ class _Written:
     at: datetime
     held_as: float | None = None
     """What the device shows for ``value`` with the engine's slot in force: its rounding
-    or clamping of it (None: not learned, ``value`` is expected)."""
+    or clamping of it, learned from the device (BACnet) or said by its driver
+    (``Driver.reads_back``: a LoRaWAN valve's whole degrees); None: ``value`` is expected."""
 
     def expected(self) -> float:
         return self.value if self.held_as is None else self.held_as
@@ -288,7 +289,9 @@ class Writer:
             return False
         before = self._written.get(command.key)
         kept = before.held_as if before is not None and before.value == command.value else None
-        self._written[command.key] = _Written(command.value, now, kept)
+        shown = self._drivers[ref.binding.protocol].reads_back(ref, command.value)
+        self._written[command.key] = _Written(command.value, now, kept if kept is not None
+                                              or shown == command.value else shown)
         if again:
             self._rewrites.setdefault(command.key, []).append(now)
         if ROLES[ref.role].kind == "binary" and (before is None or before.value != command.value):
