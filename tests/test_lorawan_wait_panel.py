@@ -36,8 +36,8 @@ WT101_UPLINK = Path(__file__).resolve().parent / "data" / "lorawan" / "chirpstac
 
 
 @pytest.fixture
-def rig(demo_site: Site, tmp_path: Path) -> Iterator[PanelRig]:
-    yield from panel_rig(demo_site, tmp_path / "gtb.sqlite")
+def rig(demo_site_on_air: Site, tmp_path: Path) -> Iterator[PanelRig]:
+    yield from panel_rig(demo_site_on_air, tmp_path / "gtb.sqlite")
 
 
 def valve_wait(site: Site) -> Reason:
