@@ -266,13 +266,13 @@ def test_without_persistence_the_uplinks_published_while_away_are_lost(
 
 
 def test_the_engine_controls_its_other_buildings_while_the_broker_does_not_answer(
-        demo_site: Site, tmp_path: Path) -> None:
+        demo_site_on_air: Site, tmp_path: Path) -> None:
     """The demo commune's school (Modbus) and salle des fêtes (LoRaWAN) in one engine,
     whose broker accepts the connection and never answers (a black hole: worse than
     down, which refuses at once). The driver would wait an hour for it; the tick reads
     and commands the school and ends, its LoRaWAN points failed, saying why. Were the
     tick waiting on the broker, it would not end within the test's bound."""
-    site = restrict(demo_site, ["ecole", "salle-des-fetes"]).model_copy(
+    site = restrict(demo_site_on_air, ["ecole", "salle-des-fetes"]).model_copy(
         update={"cabinets": (), "equipment": ()})
     school = restrict(site, ["ecole"])
     clock = SimulatedClock(datetime(2026, 12, 7, 7, 30, tzinfo=UTC))  # a Monday, 08:30
