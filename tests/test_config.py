@@ -276,7 +276,8 @@ def test_gtb_check_exit_codes(tmp_path: Path, demo_site_text: str) -> None:
     result = runner.invoke(main, ["check", str(good)])
     assert result.exit_code == 0, result.output
     assert "valid" in result.output
-    assert "1 scheduled output, 106 points on 3 Modbus and 5 BACnet devices" in result.output
+    assert ("1 scheduled output, 120 points on 3 Modbus and 5 BACnet devices and 4 LoRaWAN "
+            "devices through 127.0.0.1:") in result.output
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(replace_once(demo_site_text, "school_zone: B", "school_zone: D"), "utf-8")

@@ -373,21 +373,25 @@ def test_gtb_sim_stops_its_broker_when_it_is_told_to_stop(tmp_path: Path) -> Non
     port = free_loopback_port()
     site_file = tmp_path / "radio.yaml"
     site_file.write_text(SITE.format(port=port), encoding="utf-8")
-    sim = subprocess.Popen([sys.executable, "-m", "gtb.cli", "sim", str(site_file),
-                            "--speed", "60"], cwd=tmp_path, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True,
-                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    said = tmp_path / "stdout.txt"
+    with said.open("w", encoding="utf-8") as stdout:
+        sim = subprocess.Popen([sys.executable, "-m", "gtb.cli", "sim", str(site_file),
+                                "--speed", "60"], cwd=tmp_path, stdout=stdout,
+                               stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         deadline = time.monotonic() + 60
-        while not listening(port):
+        while "Ctrl-C to stop" not in said.read_text(encoding="utf-8"):  # serving
             assert sim.poll() is None and time.monotonic() < deadline, sim.communicate()
             time.sleep(0.05)
+        assert listening(port)
         sim.send_signal(signal.SIGTERM)
-        out, err = sim.communicate(timeout=60)
+        _, err = sim.communicate(timeout=60)
     finally:
         if sim.poll() is None:
             sim.kill()
             sim.communicate()
+    out = said.read_text(encoding="utf-8")
     assert sim.returncode == 0, err
     assert f"courtier MQTT Mosquitto démarré sur 127.0.0.1:{port}" in out
     assert "stopped" in out
@@ -406,3 +410,28 @@ def test_gtb_sim_refuses_generic_mqtt_points_saying_which(tmp_path: Path) -> Non
     assert result.exit_code == 1, result.output
     assert ("the virtual commune does not simulate generic MQTT devices (protocol: mqtt) "
             "yet: salle.compteur") in result.output
+
+
+def test_a_broker_outlives_no_process_that_started_it_even_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves no ``finally`` to run: the kernel stops the broker (setpriv's
+    parent-death signal)."""
+    port = free_loopback_port()
+    starter = subprocess.Popen(
+        [sys.executable, "-c", "import time\nfrom pathlib import Path\n"
+         "from gtb.sim.broker import local_broker\n"
+         f"with local_broker({port}, Path({str(tmp_path / 'broker')!r})):\n"
+         "    print('up', flush=True)\n    time.sleep(600)\n"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert starter.stdout is not None and starter.stdout.readline() == "up\n"
+        assert listening(port)
+        starter.kill()
+        starter.wait()
+        deadline = time.monotonic() + 30
+        while listening(port):
+            assert time.monotonic() < deadline, "the broker outlived its starter"
+            time.sleep(0.05)
+    finally:
+        if starter.poll() is None:
+            starter.kill()
+            starter.wait()

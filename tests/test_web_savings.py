@@ -87,7 +87,7 @@ def write_history(site: Site, db: Path, first: date, last: date, engine: date | 
                 + KWH_PER_DEGREE_DAY * hdd
             used = expected * (1 - HEATING_SAVED if saving else 1.0) * (
                 1 + noise[b.id].normal(0, NOISE))
-            if saving:
+            if saving and heating_meters(site, b):  # unmetered (the salle des fêtes): unseen
                 planted[b.id] = planted.get(b.id, 0.0) + HEATING_SAVED * expected
             for key in heating_meters(site, b):
                 index[key] = index.get(key, 1000.0) + used

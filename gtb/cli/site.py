@@ -142,14 +142,17 @@ def sim(site_file: Path, speed: float, seed: int, start_text: str | None,
     site = with_mqtt_port(load_or_exit(site_file), mqtt_port)
     start = _parse_start(start_text, site) if start_text else RealClock().now()
     clock = SimulatedClock(start.replace(microsecond=0), speed=speed)
-    signal.signal(signal.SIGTERM, _interrupted)  # stop as on Ctrl-C: the broker too
-    with simulation_broker(site):
-        try:
-            asyncio.run(serve_virtual_site(site, clock, seed=seed, console=console))
-        except KeyboardInterrupt:
-            console.print("stopped")
-        except SimulationStopped as exc:
-            raise click.ClickException(str(exc)) from None
+    before = signal.signal(signal.SIGTERM, _interrupted)  # as Ctrl-C: the broker too
+    try:
+        with simulation_broker(site):
+            try:
+                asyncio.run(serve_virtual_site(site, clock, seed=seed, console=console))
+            except KeyboardInterrupt:
+                console.print("stopped")
+            except SimulationStopped as exc:
+                raise click.ClickException(str(exc)) from None
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _interrupted(signum: int, frame: object) -> None:

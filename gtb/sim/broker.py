@@ -25,6 +25,10 @@ from gtb.model.mqtt import MqttBroker
 from gtb.texts import Reason
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
+SETPRIV = Path("/usr/bin/setpriv")
+"""util-linux's setpriv: Mosquitto is run under ``--pdeathsig TERM``, so that the kernel
+stops it if the process that started it dies without stopping it (SIGKILL, a crash).
+The signal follows the thread that started it: start it from the main thread."""
 STARTUP_TIMEOUT_S = 15.0
 """How long Mosquitto may take to listen on its ports before the start gives up."""
 
@@ -52,17 +56,24 @@ class MosquittoProcess:
         taken = [port for port in self.ports if _listening(port)]
         if taken:
             raise BrokerError(Reason.of("broker.port_taken", port=taken[0]))
-        self.process = subprocess.Popen([str(MOSQUITTO), "-c", str(self.config)],
+        watched = [str(SETPRIV), "--pdeathsig", "TERM"] if SETPRIV.exists() else []
+        self.process = subprocess.Popen([*watched, str(MOSQUITTO), "-c", str(self.config)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            self._wait_listening()
+        except BaseException:  # a failure, or Ctrl-C while it starts: never left running
+            self.stop()
+            raise
+
+    def _wait_listening(self) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                self.process = None
                 raise BrokerError(Reason.of("broker.exited", log=self._log_tail()))
             if all(_listening(port) for port in self.ports):
                 return
             time.sleep(0.02)
-        self.stop()
         raise BrokerError(Reason.of("broker.not_listening", seconds=STARTUP_TIMEOUT_S,
                                     log=self._log_tail()))
 
@@ -139,8 +150,8 @@ def local_broker(port: int, directory: Path | None = None) -> Iterator[Mosquitto
             f"persistence true\npersistence_location {directory}/\n"
             f"log_dest file {log}\n", encoding="utf-8")
         broker = MosquittoProcess(config, [port], log)
-        broker.start()
         try:
+            broker.start()
             yield broker
         finally:
             broker.stop()
