@@ -275,6 +275,37 @@ _RADIO: dict[str, Template] = {
                     "faits",
                     "lowering to {value:temperature} deferred: the day's downlinks are spent"),
 }
+_LORAWAN_WAIT: dict[str, Template] = {
+    # a command waiting for the uplink that reports it (protocols.lorawan_points)
+    "lorawan.waiting": ("{point} {value:g}{unit} : envoi {sent:at}{attempt}, remis à "
+                        "{device} à sa prochaine remontée et confirmé à la suivante, vers "
+                        "{due:moment}",
+                        "{point} {value:g}{unit}: sent {sent:at}{attempt}, delivered to "
+                        "{device} at its next uplink and confirmed in the one after, about "
+                        "{due:moment}"),
+    "lorawan.delivered": ("{point} {value:g}{unit} : envoi {sent:at}{attempt}, remis à "
+                          "{device} {delivered:at}, confirmation attendue à sa remontée "
+                          "suivante, vers {due:moment}",
+                          "{point} {value:g}{unit}: sent {sent:at}{attempt}, delivered to "
+                          "{device} {delivered:at}, confirmation expected in its next "
+                          "uplink, about {due:moment}"),
+    "lorawan.waiting_unheard": ("{point} {value:g}{unit} : envoi {sent:at}{attempt}, en "
+                                "attente des remontées de {device} (aucune reçue depuis le "
+                                "démarrage)",
+                                "{point} {value:g}{unit}: sent {sent:at}{attempt}, waiting "
+                                "for {device}'s uplinks (none received since the start)"),
+    "lorawan.attempt": (" ({tries:whole}e envoi sur {most:whole})",
+                        " (try {tries:whole} of {most:whole})"),
+    "lorawan.not_applied": ("{device} : {tries:whole} envois de {point} {value:g}{unit} "
+                            "sans effet, l'appareil rapporte {reported:g}{unit} — son "
+                            "réglage a sans doute été changé sur place (la molette d'une "
+                            "vanne tournée à la main) ; le moteur ne renvoie plus cette "
+                            "valeur",
+                            "{device}: {tries:whole} sends of {point} {value:g}{unit} had "
+                            "no effect, the device reports {reported:g}{unit} — its setting "
+                            "was probably changed on the spot (a valve's knob turned by "
+                            "hand); the engine sends this value no more"),
+}
 _CALENDAR: dict[str, Template] = {
     "holidays.christmas": ("Vacances de Noël", "Christmas holidays"),
     "holidays.winter": ("Vacances d'hiver", "Winter holidays"),
@@ -1226,8 +1257,8 @@ _WHO: dict[str, Template] = {
 CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPATION, **_HEATING,
                                   **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE,
                                   **_EXPORT, **_EXPORT_GUIDE, **_ARCHIVE, **_OVERVIEW, **_DEMO,
-                                  **_SAVINGS, **_WHO, **_MQTT, **_LORAWAN,
-                                  **_RADIO}
+                                  **_SAVINGS, **_WHO, **_MQTT, **_LORAWAN, **_RADIO,
+                                  **_LORAWAN_WAIT}
 """Every reason code written by a template, and its French and English."""
 
 WRITERS: dict[str, Callable[[Reason, Lang], str]] = {**WATCH_WRITERS}
