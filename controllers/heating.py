@@ -53,6 +53,12 @@ def before(moment: datetime, span: timedelta) -> datetime:
     return (moment.astimezone(UTC) - span).astimezone(moment.tzinfo)
 
 
+def after(moment: datetime, span: timedelta) -> datetime:
+    """The instant ``span`` of real time after ``moment``, in its zone (``before``'s
+    converse)."""
+    return (moment.astimezone(UTC) + span).astimezone(moment.tzinfo)
+
+
 @dataclass(frozen=True)
 class Preheat:
     """A pre-heat under way: when it really started (latched until it ends), and how much

@@ -30,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,7 @@ from controllers.occupancy import (
     seen_whole,
 )
 from controllers.plant import PlantClock
+from controllers.radio import look_ahead
 from controllers.schedule import FrenchCalendar, Occupation, occupation
 from controllers.thermal import (
     BETTER_SHARE,
@@ -251,7 +253,8 @@ class ZoneLearner:
     def decide(self, now: datetime, *, indoor: float | None, outdoor: float | None,
                present: bool | None, forecast: OutdoorForecast | None = None,
                plant: PlantClock | None = None, power: float = 1.0,
-               agenda: tuple[AgendaEntry, ...] = ()) -> HeatingDecision:
+               agenda: tuple[AgendaEntry, ...] = (), lead: timedelta = timedelta(0),
+               because: Reason | None = None) -> HeatingDecision:
         """The zone's level now, with its reason; the programme when learning cannot say.
         ``present`` None (no detector, or not a good reading): nobody is known to be here,
         nor when someone last was. ``forecast``: the outdoor temperature to come (None:
@@ -259,8 +262,29 @@ class ZoneLearner:
         (None: whenever); ``power``: the share of full heating power a warm-up can count
         on (the plant shared by zones warming up at once). ``agenda``: the entries that
         apply to the zone near now (``agenda_for``), followed as ``controllers.agenda``
-        says."""
+        says. ``lead``: how far ahead a command given now must look (a class A radio's,
+        ``controllers.radio.radio_lead``): the highest setpoint the zone will want until
+        then, which ``because`` explains (``controllers.radio.look_ahead``); asking about
+        those later moments changes nothing of what the zone remembers."""
         local_now = now.astimezone(self.tz)
+        decide_at = partial(self._decide, indoor=indoor, outdoor=outdoor, present=present,
+                            forecast=forecast, plant=plant, power=power, agenda=agenda)
+        decision = decide_at(local_now)
+        if lead > timedelta(0):
+            cached = self._forecast
+            try:
+                decision = look_ahead(decision, decide_at, local_now, lead,
+                                 because or Reason.of("empty"))
+            finally:
+                self._forecast = cached  # the later moments' forecasts are not this one's
+        self._previous = decision
+        return decision
+
+    def _decide(self, local_now: datetime, *, indoor: float | None, outdoor: float | None,
+                present: bool | None, forecast: OutdoorForecast | None,
+                plant: PlantClock | None, power: float,
+                agenda: tuple[AgendaEntry, ...]) -> HeatingDecision:
+        """The decision at ``local_now`` (``decide``), after the last one taken."""
         occupied = occupation(self.programme, self.calendar, self.use, local_now)
         where = (occupation(self.programme, self.calendar, self.use, local_now, agenda)
                  if agenda else occupied)
@@ -286,7 +310,6 @@ class ZoneLearner:
                         else learned_decision(where, local_now, self.comfort, None,
                                               self._previous, self.settings, plant=plant,
                                               refused=refused))
-        self._previous = decision
         return decision
 
     def _learned(self, local_now: datetime, where: Occupation, under: Bearing,

@@ -17,6 +17,22 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gtb.model import PointRef
+from gtb.texts import Reason
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A command the device was sent and has not yet reported applied: a LoRaWAN class A
+    device takes it at its next uplink and reports it in the one after, minutes later.
+    Not a failure, nor a device that lost what it was sent: the engine waits for the
+    report, and shows the wait."""
+
+    value: float
+    sent_at: datetime
+    due: datetime | None
+    """When the report is expected (aware); None while the device has not been heard."""
+    why: Reason
+    """The wait in words: what was sent, when, and what it waits for."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +44,9 @@ class Reading:
     at: datetime | None = None
     """When the value arrived (aware), for a device that speaks when it wants (MQTT):
     the sample keeps that time; None for a value asked now (BACnet, Modbus)."""
+    pending: Pending | None = None
+    """A command of the point waiting for the device to report it; the value meanwhile
+    is what the device reports (its former one)."""
 
     def __post_init__(self) -> None:
         if (self.value is None) == (self.error is None):
@@ -95,6 +114,11 @@ class Driver(ABC):
         """Give a commanded point back to the device's own logic, or do nothing where the
         protocol cannot (not ``prioritised``); raises ``DeviceError``."""
 
+    def reads_back(self, point: PointRef, value: float) -> float:
+        """What the device will report for ``value`` once it holds it: its own rounding
+        (a LoRaWAN valve's whole degrees), which is then no loss of the command; ``value``
+        itself where nothing is known."""
+        return value
 
     async def command_priority(self, point: PointRef) -> int | None:
         """The priority (1 highest ... 16) whose command the point follows now, ``None``

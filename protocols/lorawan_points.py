@@ -11,11 +11,20 @@ polling rule of BACnet. A message that cannot be read never raises: its reason i
 the device's points until the next good uplink.
 
 A command becomes a downlink in the network server's format, which the server holds until
-the device's next uplink (class A); the device's downlinks are counted per local day and
-refused beyond its budget. The point reads what the device reports: its former value
-until an uplink reports the one commanded (a waiting command is not a failed reading,
-which would raise the point's read alarm at every command); the same value again, while
-it waits or once reported, sends nothing.
+the device's next uplink (class A); the device's downlinks are counted per local day
+(``DownlinkCounts``: the store's, so that a restart does not spend the day's budget
+again) and refused beyond its budget. The point reads what the device reports: its former
+value until an uplink reports the one commanded (a waiting command is not a failed
+reading, which would raise the point's read alarm at every command), with the wait
+(``Reading.pending``) for the engine to show; the same value again, while it waits or
+once reported, sends nothing.
+
+When the wait is over: the downlink goes in the receive windows of the first uplink after
+it was published (after those queued before it, on ChirpStack, which queues them all),
+and the device reports what it applied in the uplink after that. A report there that
+disagrees (the downlink was lost on the air, or someone turned the valve's knob by hand)
+ends the wait: the next command of the same value sends it again, counted in the budget,
+until ``MAX_TRIES`` sends have disagreed; then it is refused, saying why.
 """
 
 from __future__ import annotations
@@ -25,12 +34,12 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, Protocol
 
 from gtb.model import PointRef
 from gtb.model.lorawan import LorawanBinding, LorawanDevice
 from gtb.texts import Reason
-from protocols.base import DeviceRejected, Reading
+from protocols.base import DeviceRejected, Pending, Reading
 from protocols.lorawan import (
     DeviceEvent,
     Downlink,
@@ -56,6 +65,14 @@ class _Latest:
     error: Reason | None
 
 
+MAX_TRIES = 3
+"""Sends of one command whose reports disagreed, after which it is no longer sent."""
+
+_REPORTED_IN = 2
+"""The uplink after publication that reports a downlink: class A delivers it in the
+receive windows of the first, and the device reports what it applied in the second."""
+
+
 @dataclass(frozen=True)
 class _Pending:
     """A command published, waiting for an uplink that reports it: ``value`` as
@@ -65,6 +82,51 @@ class _Pending:
     value: float
     expected: float
     sent_at: datetime
+    tries: int
+    """Sends of this value in a row, this one included (a send again after a report
+    that disagreed)."""
+    reported_in: int
+    """The device's uplink after publication that reports it: ``_REPORTED_IN``, later
+    behind downlinks queued before it (ChirpStack delivers its queue one an uplink)."""
+    uplinks: int = 0
+    """The device's uplinks since publication (duplicates and late ones not counted)."""
+    delivered_at: datetime | None = None
+    """When the uplink in whose receive windows it went arrived."""
+    disagreed: float | None = None
+    """What the device reported instead, in the uplink that should have reported it: the
+    wait is over, and the same command sends it again."""
+
+    @property
+    def waiting(self) -> bool:
+        return self.disagreed is None
+
+
+class DownlinkCounts(Protocol):
+    """Each device's downlinks per local day, kept where a restart finds them again (the
+    store's ``downlinks``)."""
+
+    def sent(self, device: str, day: date) -> int:
+        """The device's downlinks published on ``day``."""
+        ...
+
+    def add(self, device: str, day: date) -> int:
+        """Count one more on ``day``; returns the day's count."""
+        ...
+
+
+class CountedInMemory:
+    """``DownlinkCounts`` for as long as the process runs: for what does not restart (the
+    tests of the codecs, a benchmark's month)."""
+
+    def __init__(self) -> None:
+        self._sent: dict[tuple[str, date], int] = {}
+
+    def sent(self, device: str, day: date) -> int:
+        return self._sent.get((device, day), 0)
+
+    def add(self, device: str, day: date) -> int:
+        self._sent[device, day] = self.sent(device, day) + 1
+        return self._sent[device, day]
 
 
 @dataclass(frozen=True)
@@ -80,9 +142,10 @@ class LorawanPoints:
     """The site's LoRaWAN devices and their points, fed with the messages that arrive."""
 
     def __init__(self, devices: Sequence[LorawanDevice], points: Sequence[PointRef],
-                 tz: tzinfo) -> None:
+                 tz: tzinfo, counts: DownlinkCounts | None = None) -> None:
         """``devices``: the site's ``lorawan:``; ``points``: its ``protocol: lorawan``
-        points, each naming one of them; ``tz``: where moments are said (the site's)."""
+        points, each naming one of them; ``tz``: where moments are said (the site's);
+        ``counts``: the downlinks of each day, in memory without it."""
         self._devices = {device.id: device for device in devices}
         self._tz = tz
         self._by_topic = {topic: device for device in devices for topic in device.topics}
@@ -97,7 +160,7 @@ class LorawanPoints:
         """Each device's frame counters: duplicates, late and lost uplinks, resets."""
         self._latest: dict[str, _Latest] = {}
         self._pending: dict[str, _Pending] = {}
-        self._sent: dict[str, tuple[date, int]] = {}
+        self._counts = counts if counts is not None else CountedInMemory()
 
     @property
     def topics(self) -> list[str]:
@@ -135,31 +198,76 @@ class LorawanPoints:
                 interval=device.interval_s / 60).fr)
         # A command waiting for its report does not change what the point reads: the
         # device holds its former value until its next uplink, and saying so as a failed
-        # reading would raise the point's read alarm at every command.
+        # reading would raise the point's read alarm at every command. The wait is said
+        # beside it.
+        pending = self._waiting(ref, device, now)
         latest = self._latest.get(ref.key)
         if latest is None:
-            return Reading.failed(Reason.of("lorawan.nothing_yet", device=device.id).fr)
+            return Reading(None, Reason.of("lorawan.nothing_yet", device=device.id).fr,
+                           pending=pending)
         if latest.error is not None:
-            return Reading.failed(latest.error.fr)
+            return Reading(None, latest.error.fr, pending=pending)
         assert latest.value is not None
-        return Reading(latest.value, at=latest.at)
+        return Reading(latest.value, at=latest.at, pending=pending)
+
+    def _waiting(self, ref: PointRef, device: LorawanDevice, now: datetime) -> Pending | None:
+        """The point's command waiting for its report, with when the report is expected:
+        the device's next uplink after the send (its last + whole intervals), then one an
+        interval for each still to come."""
+        pending = self._pending.get(ref.key)
+        if pending is None or not pending.waiting:
+            return None
+        last = self.trackers[device.id].last_arrival
+        interval = timedelta(seconds=device.interval_s)
+        due = None
+        if last is not None:
+            since = 1 if pending.uplinks else max(1, math.ceil((pending.sent_at - last)
+                                                               / interval))
+            due = last + (since + pending.reported_in - pending.uplinks - 1) * interval
+        unit = ref.point.si_unit
+        said = {"point": ref.point.id, "value": pending.expected,  # as the device took it
+                "unit": f" {unit}" if unit else "", "device": device.id,
+                "sent": pending.sent_at.astimezone(self._tz),
+                "due": None if due is None else due.astimezone(self._tz),
+                "at": now.astimezone(self._tz),
+                "attempt": Reason.of("empty") if pending.tries == 1 else Reason.of(
+                    "lorawan.attempt", tries=pending.tries, most=MAX_TRIES)}
+        if due is None:
+            why = Reason.of("lorawan.waiting_unheard", **said)
+        elif pending.delivered_at is None:
+            why = Reason.of("lorawan.waiting", **said)
+        else:
+            why = Reason.of("lorawan.delivered",
+                            delivered=pending.delivered_at.astimezone(self._tz), **said)
+        return Pending(pending.value, pending.sent_at, due, why)
+
+    def last_uplink(self, device_id: str) -> datetime | None:
+        """When the device's latest current uplink arrived; None before its first."""
+        return self.trackers[device_id].last_arrival
 
     def downlinks_today(self, device_id: str, now: datetime) -> int:
         """The device's downlinks published on the local day of ``now``."""
-        day, count = self._sent.get(device_id, (None, 0))
-        return count if day == now.astimezone(self._tz).date() else 0
+        return self._counts.sent(device_id, now.astimezone(self._tz).date())
 
     def downlink(self, ref: PointRef, value: float, now: datetime) -> PlannedDownlink | None:
         """The downlink that commands ``value``; ``None`` when it is the value already
-        waiting, or the one the device reports with none waiting. ``DeviceRejected`` when
-        the device's downlinks of the day are spent, or its codec cannot encode it."""
+        waiting, or the one the device reports with none waiting (a command whose report
+        disagreed is then forgotten: the device holds what is wanted). ``DeviceRejected``
+        when the device's downlinks of the day are spent, its codec cannot encode it, or
+        ``MAX_TRIES`` sends of it were reported otherwise."""
         binding = lorawan_binding(ref)
         device = self._devices[binding.device]
         planned = _encoded(device, binding, value)
         pending, latest = self._pending.get(ref.key), self._latest.get(ref.key)
-        already = pending.expected if pending is not None else (
-            None if latest is None else latest.value)
-        if already is not None and math.isclose(already, planned.expected, abs_tol=1e-6):
+        same = pending is not None and _alike(pending.expected, planned.expected)
+        if pending is not None and pending.waiting and same:
+            return None
+        if pending is not None and not pending.waiting and same:
+            if pending.tries >= MAX_TRIES:
+                raise DeviceRejected(self._not_applied(ref, device, pending))
+        elif (pending is None or not pending.waiting) and latest is not None and (
+                latest.value is not None and _alike(latest.value, planned.expected)):
+            self._pending.pop(ref.key, None)
             return None
         if self.downlinks_today(device.id, now) >= device.downlinks_per_day:
             raise DeviceRejected(Reason.of(
@@ -167,18 +275,56 @@ class LorawanPoints:
                 day=now.astimezone(self._tz).date(), value=value).fr)
         return planned
 
+    def reads_back(self, ref: PointRef, value: float) -> float:
+        """What the device will report for ``value`` once it applied it (the WT101 takes
+        whole degrees); ``value`` for a command its codec cannot send."""
+        binding = lorawan_binding(ref)
+        try:
+            return _encoded(self._devices[binding.device], binding, value).expected
+        except DeviceRejected:
+            return value
+
+    def _not_applied(self, ref: PointRef, device: LorawanDevice, pending: _Pending) -> str:
+        unit = ref.point.si_unit
+        return Reason.of("lorawan.not_applied", device=device.id, point=ref.point.id,
+                         value=pending.expected, unit=f" {unit}" if unit else "",
+                         tries=pending.tries, reported=pending.disagreed).fr
+
     def published(self, ref: PointRef, value: float, planned: PlannedDownlink,
                   now: datetime) -> None:
-        """Count a downlink the broker took, and wait for an uplink that reports it."""
-        device = lorawan_binding(ref).device
-        self._sent[device] = (now.astimezone(self._tz).date(),
-                              self.downlinks_today(device, now) + 1)
-        self._pending[ref.key] = _Pending(value, planned.expected, now)
+        """Count a downlink the broker took, and wait for an uplink that reports it: a
+        send again of a command whose report disagreed is one more try of it."""
+        device = self._devices[lorawan_binding(ref).device]
+        self._counts.add(device.id, now.astimezone(self._tz).date())
+        before = self._pending.get(ref.key)
+        again = (before is not None and not before.waiting
+                 and _alike(before.expected, planned.expected))
+        self._pending[ref.key] = _Pending(
+            value, planned.expected, now, tries=before.tries + 1 if again and before else 1,
+            reported_in=_REPORTED_IN + self._queued(device))
+
+    def _queued(self, device: LorawanDevice) -> int:
+        """Uplinks until the device's downlinks published before are all delivered:
+        ChirpStack queues every downlink and delivers one an uplink; The Things Stack's
+        ``replace`` leaves only the newest."""
+        if device.network_server != "chirpstack":
+            return 0
+        return max([0, *(pending.reported_in - 1 - pending.uplinks
+                         for ref in self._points[device.id]
+                         if (pending := self._pending.get(ref.key)) is not None
+                         and pending.waiting)])
 
     def _uplink(self, device: LorawanDevice, uplink: Uplink) -> None:
         if not self.trackers[device.id].observe(uplink).current:
             return  # a duplicate, or late: the newer values stand
         uplink = replace(uplink, fields=_decoded(device, uplink))
+        for ref in self._points[device.id]:
+            pending = self._pending.get(ref.key)
+            if pending is not None and pending.waiting:
+                uplinks = pending.uplinks + 1
+                self._pending[ref.key] = replace(
+                    pending, uplinks=uplinks, delivered_at=uplink.received_at
+                    if uplinks == pending.reported_in - 1 else pending.delivered_at)
         for ref in self._points[device.id]:
             binding = lorawan_binding(ref)
             try:
@@ -191,13 +337,21 @@ class LorawanPoints:
             if raw is not None:
                 value = raw * binding.scale + binding.offset
                 self._latest[ref.key] = _Latest(uplink.received_at, value, None)
-                pending = self._pending.get(ref.key)
-                if pending is not None and math.isclose(value, pending.expected,
-                                                        abs_tol=1e-6):
-                    del self._pending[ref.key]
+                self._judge_report(ref.key, value)
             elif ref.key not in self._latest or self._latest[ref.key].error is not None:
                 self._latest[ref.key] = _Latest(uplink.received_at, None, Reason.of(
                     "lorawan.no_field", device=device.id, field=binding.field))
+
+    def _judge_report(self, key: str, value: float) -> None:
+        """An uplink's report of a command point: the command waited for applied, or,
+        from the uplink that should report it, another value (the wait is over)."""
+        pending = self._pending.get(key)
+        if pending is None:
+            return
+        if _alike(value, pending.expected):
+            del self._pending[key]
+        elif pending.waiting and pending.uplinks >= pending.reported_in:
+            self._pending[key] = replace(pending, disagreed=value)
 
     def _event(self, device: LorawanDevice, event: DeviceEvent) -> None:
         if event.kind == "join":
@@ -257,6 +411,10 @@ def _field(name: str, uplink: Uplink) -> float | None:
         return uplink.value(name)
     except KeyError:
         return uplink.battery if name == "battery" else None
+
+
+def _alike(reported: float, expected: float) -> bool:
+    return math.isclose(reported, expected, abs_tol=1e-6)
 
 
 def lorawan_binding(point: PointRef) -> LorawanBinding:

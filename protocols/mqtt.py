@@ -198,6 +198,9 @@ class MqttDriver(Driver):
         self._task: asyncio.Task[None] | None = None
         self.connections = 0
         """How many times the broker was reached and every topic subscribed to."""
+        self.failures = 0
+        """How many attempts in a row have failed to reach the broker (0 once connected):
+        the next wait is the backoff's for that many."""
 
     @property
     def broker(self) -> str:
@@ -207,6 +210,15 @@ class MqttDriver(Driver):
     @property
     def connected(self) -> bool:
         return self._client is not None
+
+    def last_uplink(self, device: str) -> datetime | None:
+        """When the LoRaWAN device was last heard (its latest current uplink's arrival);
+        None before its first, or without LoRaWAN devices."""
+        return None if self._lorawan is None else self._lorawan.last_uplink(device)
+
+    def downlinks_today(self, device: str, now: datetime) -> int:
+        """The LoRaWAN device's downlinks published on the local day of ``now``."""
+        return 0 if self._lorawan is None else self._lorawan.downlinks_today(device, now)
 
     async def start(self) -> None:
         """Start connecting in the background: the engine's first tick does not wait for
@@ -264,6 +276,13 @@ class MqttDriver(Driver):
         except aiomqtt.MqttError as exc:
             raise DeviceTimeout(f"{point.key}: publishing on {topic} failed: {exc}") from None
 
+    def reads_back(self, point: PointRef, value: float) -> float:
+        """A LoRaWAN device reports what its codec could send (the WT101's whole degrees);
+        an MQTT device, what it was sent."""
+        if isinstance(point.binding, LorawanBinding) and self._lorawan is not None:
+            return self._lorawan.reads_back(point, value)
+        return value
+
     async def release(self, point: PointRef) -> None:
         """Nothing to do: MQTT and LoRaWAN have no command priorities, so the device
         keeps the last value published. Publishes nothing."""
@@ -318,14 +337,13 @@ class MqttDriver(Driver):
     # -- the connection ---------------------------------------------------------------------
 
     async def _hold_connection(self) -> None:
-        failures = 0
         while True:
             try:
                 async with self._new_client() as client:
                     await self._subscribe(client)
                     self._client = client
                     self.connections += 1
-                    failures = 0
+                    self.failures = 0
                     async for message in client.messages:
                         self.receive(message.topic.value, _bytes(message.payload))
             except aiomqtt.MqttError as exc:
@@ -334,8 +352,8 @@ class MqttDriver(Driver):
                 self._cause = f"{type(exc).__name__}: {exc}"
             finally:
                 self._client = None
-            await asyncio.sleep(self._backoff.wait(failures))
-            failures += 1
+            await asyncio.sleep(self._backoff.wait(self.failures))
+            self.failures += 1
 
     def _new_client(self) -> aiomqtt.Client:
         host, port = self._broker.address.rsplit(":", 1)

@@ -63,7 +63,9 @@ def make_server_cert(directory: Path, ca: tuple[Path, Path]) -> tuple[Path, Path
 @dataclass
 class Mosquitto:
     """A broker on two free loopback ports (``port`` plain, ``tls_port`` TLS), both asking
-    for a user and password; ``restart`` keeps the ports, ``stop`` leaves it down."""
+    for a user and password; ``restart`` keeps the ports, ``stop`` leaves it down. Made
+    ``persistent``, it keeps its clients' sessions (subscriptions, queued QoS 1 messages)
+    on disk across a restart, as a site's broker must (docs/lorawan.md, « The broker »)."""
 
     directory: Path
     port: int
@@ -76,7 +78,7 @@ class Mosquitto:
                                         self.directory / "mosquitto.log")
 
     @classmethod
-    def make(cls, directory: Path) -> Mosquitto:
+    def make(cls, directory: Path, *, persistent: bool = False) -> Mosquitto:
         directory.mkdir(parents=True, exist_ok=True)
         ca = make_ca(directory, "ca-du-test")
         server = make_server_cert(directory, ca)
@@ -89,7 +91,9 @@ class Mosquitto:
         broker = cls(directory, free_loopback_port(), free_loopback_port(), ca[0])
         (directory / "mosquitto.conf").write_text(
             "user root\n"  # as root, Mosquitto would become `mosquitto`, who cannot read tmp
-            "per_listener_settings false\nallow_anonymous false\npersistence false\n"
+            "per_listener_settings false\nallow_anonymous false\n"
+            + (f"persistence true\npersistence_location {directory}/\n" if persistent
+               else "persistence false\n") +
             f"password_file {passwords}\nacl_file {acl}\n"
             f"log_dest file {directory / 'mosquitto.log'}\n"
             f"listener {broker.port} 127.0.0.1\n"

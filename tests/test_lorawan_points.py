@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,17 @@ from gtb.cli.wiring import mqtt_driver
 from gtb.clock import SimulatedClock
 from gtb.config import parse_site
 from gtb.engine import Engine
+from gtb.engine.arbitration import Command
+from gtb.engine.journal import Journal
+from gtb.engine.reading import Snapshot
+from gtb.engine.writing import Writer
 from gtb.model import PointRef, Site
 from gtb.model.lorawan import LorawanBinding, LorawanDevice
 from gtb.model.mqtt import PASSWORD_ENV, MqttBroker
-from gtb.model.points import Point
+from gtb.model.points import Point, Quality
 from gtb.site_yaml import SiteFileError
 from gtb.store import Store
+from gtb.texts import Reason
 from protocols.base import DeviceRejected, Reading
 from protocols.lorawan_points import LorawanPoints
 from protocols.mqtt import Backoff, MqttDriver
@@ -465,7 +471,9 @@ def test_a_command_is_a_downlink_in_each_servers_format_and_waits_for_its_report
             report["object"]["setpoint"] = 19.0  # the former value, still in force
             await server.publish(VALVE_TOPICS[0], json.dumps(report), qos=1)
             await until(lambda: reads(COMMAND_REFS["temperature"]).ok, "the uplink read")
-            assert reads(consigne) == Reading(19.0, at=clock.at)
+            waiting = reads(consigne)
+            assert (waiting.value, waiting.at) == (19.0, clock.at)
+            assert waiting.pending is not None and waiting.pending.value == 21.5
             await driver.write(consigne, 21.5)  # still waiting for its report: nothing sent
             clock.at += timedelta(minutes=10)  # the next one reports it applied
             message = json.loads(chirpstack_up(6, clock.at, 19.2))
@@ -502,3 +510,260 @@ def test_the_daily_budget_refuses_the_eleventh_downlink_until_the_next_local_day
             assert lorawan.downlinks_today("vanne-1", clock.at) == 1
 
     asyncio.run(scenario())
+
+
+# --- a command waiting for its report, sent again when the report disagrees -----------------
+# The messages are handed to LorawanPoints as the driver hands them over (no broker needed:
+# what is tested is what the uplinks say of the command, not their transport).
+
+CONSIGNE = COMMAND_REFS["consigne"]
+SETPOINT_TOPIC = COMMAND_SITE.lorawan[0].topics[0]
+
+
+def valve_reports(lorawan: LorawanPoints, f_cnt: int, at: datetime, setpoint: float) -> None:
+    """The ChirpStack valve's uplink reporting ``setpoint``, arriving at ``at``."""
+    message = json.loads(chirpstack_up(f_cnt, at, 19.0))
+    message["object"]["setpoint"] = setpoint
+    assert lorawan.receive(SETPOINT_TOPIC, json.dumps(message).encode(), at)
+
+
+def send(lorawan: LorawanPoints, value: float, at: datetime) -> bool:
+    """Command ``value`` as the driver does; whether a downlink was published."""
+    planned = lorawan.downlink(CONSIGNE, value, at)
+    if planned is not None:
+        lorawan.published(CONSIGNE, value, planned, at)
+    return planned is not None
+
+
+def test_a_waiting_command_says_what_was_sent_when_and_when_its_report_is_due() -> None:
+    lorawan = LorawanPoints(COMMAND_SITE.lorawan, list(COMMAND_SITE.points()), COMMAND_SITE.tz)
+    t0 = datetime(2026, 12, 7, 5, 2, tzinfo=UTC)  # 06:02 in Paris
+    valve_reports(lorawan, 1, t0, 19.0)
+    sent = t0 + timedelta(minutes=10)
+    assert send(lorawan, 21.0, sent)
+    reading = lorawan.reading(CONSIGNE, sent)
+    assert reading.value == 19.0 and reading.pending is not None
+    # Sent at 06:12: the uplink due at 06:12 takes it, the one of 06:22 reports it.
+    assert reading.pending.due == sent + timedelta(minutes=10)
+    assert reading.pending.why.fr == (
+        "consigne 21 °C : envoi à 06:12, remis à vanne-1 à sa prochaine remontée et "
+        "confirmé à la suivante, vers 06:22")
+    delivery = sent + timedelta(minutes=8)
+    valve_reports(lorawan, 2, delivery, 19.0)  # takes the downlink, reports the former value
+    reading = lorawan.reading(CONSIGNE, delivery)
+    assert reading.value == 19.0 and reading.pending is not None
+    assert reading.pending.due == delivery + timedelta(minutes=10)
+    assert reading.pending.why.fr == (
+        "consigne 21 °C : envoi à 06:12, remis à vanne-1 à 06:20, confirmation attendue à "
+        "sa remontée suivante, vers 06:30")
+    assert reading.pending.why.en == (
+        "consigne 21 °C: sent at 06:12, delivered to vanne-1 at 06:20, confirmation "
+        "expected in its next uplink, about 06:30")
+    report = delivery + timedelta(minutes=10)
+    valve_reports(lorawan, 3, report, 21.0)
+    assert lorawan.reading(CONSIGNE, report) == Reading(21.0, at=report)
+    assert not send(lorawan, 21.0, report)  # reported: nothing to send
+    assert lorawan.downlinks_today("vanne-1", report) == 1
+
+
+def test_a_report_that_disagrees_sends_again_then_says_why_it_stops() -> None:
+    """The valve reports 19 °C where 21 °C was sent, in the uplink that should report it
+    (someone turned its knob): sent again, twice, then refused with the reason."""
+    lorawan = LorawanPoints(COMMAND_SITE.lorawan, list(COMMAND_SITE.points()), COMMAND_SITE.tz)
+    at = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
+    f_cnt = 1
+    valve_reports(lorawan, f_cnt, at, 19.0)
+    for tries in (1, 2, 3):
+        assert send(lorawan, 21.0, at)
+        assert not send(lorawan, 21.0, at)  # waiting: the engine's refreshes send nothing
+        for _ in range(2):  # the uplink that takes it, and the one that reports it
+            at += timedelta(minutes=10)
+            f_cnt += 1
+            pending = lorawan.reading(CONSIGNE, at).pending
+            assert pending is not None
+            if tries > 1:
+                assert f"({tries}e envoi sur 3)" in pending.why.fr
+            valve_reports(lorawan, f_cnt, at, 19.0)
+        # The wait is over: the point reads what the device reports, nothing waits.
+        assert lorawan.reading(CONSIGNE, at) == Reading(19.0, at=at)
+    assert lorawan.downlinks_today("vanne-1", at) == 3
+    with pytest.raises(DeviceRejected) as refused:
+        send(lorawan, 21.0, at)
+    assert str(refused.value) == (
+        "vanne-1 : 3 envois de consigne 21 °C sans effet, l'appareil rapporte 19 °C — son "
+        "réglage a sans doute été changé sur place (la molette d'une vanne tournée à la "
+        "main) ; le moteur ne renvoie plus cette valeur")
+    assert not send(lorawan, 19.0, at)  # what the device holds: nothing to send
+    assert send(lorawan, 21.0, at)  # a command again after another: its tries anew
+    pending = lorawan.reading(CONSIGNE, at).pending
+    assert pending is not None and "envoi sur" not in pending.why.fr
+
+
+def test_an_uplink_lost_on_the_air_delays_the_report_without_a_disagreement() -> None:
+    """An uplink the network server never heard took no downlink: the engine counts the
+    uplinks that arrived, so the report is the second of those."""
+    lorawan = LorawanPoints(COMMAND_SITE.lorawan, list(COMMAND_SITE.points()), COMMAND_SITE.tz)
+    at = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
+    valve_reports(lorawan, 1, at, 19.0)
+    assert send(lorawan, 21.0, at)
+    valve_reports(lorawan, 3, at + timedelta(minutes=20), 19.0)  # 2 was lost: takes it now
+    assert lorawan.reading(CONSIGNE, at + timedelta(minutes=20)).pending is not None
+    valve_reports(lorawan, 4, at + timedelta(minutes=30), 21.0)
+    assert lorawan.reading(CONSIGNE, at + timedelta(minutes=30)).pending is None
+    assert lorawan.downlinks_today("vanne-1", at) == 1
+
+
+def test_chirpstack_delivers_its_queue_one_downlink_an_uplink() -> None:
+    """ChirpStack queues both of two commands sent before the valve's next uplink: the
+    second is reported one uplink later, and the first's report is no disagreement."""
+    lorawan = LorawanPoints(COMMAND_SITE.lorawan, list(COMMAND_SITE.points()), COMMAND_SITE.tz)
+    at = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
+    valve_reports(lorawan, 1, at, 19.0)
+    assert send(lorawan, 21.0, at) and send(lorawan, 20.0, at + timedelta(minutes=1))
+    for f_cnt, reported in ((2, 19.0), (3, 21.0)):  # takes 21, then 20 while reporting 21
+        valve_reports(lorawan, f_cnt, at + timedelta(minutes=10 * (f_cnt - 1)), reported)
+        assert lorawan.reading(CONSIGNE, at).pending is not None
+    valve_reports(lorawan, 4, at + timedelta(minutes=30), 20.0)
+    assert lorawan.reading(CONSIGNE, at).pending is None
+    assert lorawan.downlinks_today("vanne-1", at) == 2
+
+
+def test_the_days_downlinks_survive_a_restart_in_the_store(tmp_path: Path) -> None:
+    """An engine restarted at noon finds the morning's downlinks in the store (a real
+    SQLite file): the eleventh of the day is refused, as without the restart."""
+    at = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)  # noon in Paris
+    with Store(tmp_path / "gtb.db") as store:
+        lorawan = LorawanPoints(COMMAND_SITE.lorawan, list(COMMAND_SITE.points()),
+                                COMMAND_SITE.tz, store.downlinks)
+        for value in [19.0, 20.0] * 5:
+            assert send(lorawan, value, at)
+    with Store(tmp_path / "gtb.db") as store:
+        restarted = LorawanPoints(COMMAND_SITE.lorawan, list(COMMAND_SITE.points()),
+                                  COMMAND_SITE.tz, store.downlinks)
+        assert restarted.downlinks_today("vanne-1", at) == 10
+        assert restarted.downlinks_today("tete-1", at) == 0
+        with pytest.raises(DeviceRejected, match="les 10 envois radio du 07/12/2026"):
+            send(restarted, 21.0, at)
+        tomorrow = at + timedelta(hours=13)  # 00:00 in Paris
+        assert send(restarted, 21.0, tomorrow)
+        assert store.downlinks.sent("vanne-1", tomorrow.date()) == 1
+
+
+def test_the_engine_shows_the_wait_and_sends_again_when_the_report_disagrees(
+        mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine commands the valve's setpoint: while it waits, the zone's status says so
+    and the ticks send nothing more; the valve then reports another value, in the uplink
+    that should report it, three times over: the engine sends it again twice, then stops
+    and its command alarm says why."""
+    site = parse_site(site_text(broker=f"mqtt:\n  host: 127.0.0.1\n  port: {mosquitto.port}\n"
+                                f"  username: {ENGINE_USER}\n", commands=VALVE_COMMAND),
+                      "essai.yaml")
+    monkeypatch.setenv(PASSWORD_ENV, ENGINE_PASSWORD)
+    clock = SimulatedClock(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    store = Store(tmp_path / "gtb.db")
+    driver = mqtt_driver(site, clock, store.downlinks)
+    assert driver is not None
+    key = site.point("salle.grande.consigne").key
+    reads = lambda: at_once(driver.read([site.point(key)]))[key]  # noqa: E731
+    f_cnt = itertools.count(1)
+
+    async def uplink(server: aiomqtt.Client, setpoint: float) -> None:
+        """The valve's next uplink, ten minutes on, reporting ``setpoint``; read once
+        the driver has it."""
+        clock.advance(600)
+        n = next(f_cnt)
+        message = json.loads(chirpstack_up(n, clock.now(), 18.5))
+        message["object"]["setpoint"] = setpoint
+        await server.publish(VALVE_TOPICS[0], json.dumps(message), qos=1)
+        await until(lambda: reads().at == clock.now(), f"uplink {n} read")
+
+    async def scenario() -> list[float]:
+        engine = Engine(site, store, {"mqtt": driver, "lorawan": driver}, clock)
+        sent: list[float] = []
+        async with device(mosquitto) as server:
+            await server.subscribe("application/+/device/+/command/down", qos=1)
+            await engine.start()
+            try:
+                await until(lambda: driver.connected, "connected")
+                await uplink(server, 12.0)
+                await engine.tick()
+                sent.append((await next_message(server))[1]["object"]["setpoint"])
+                for _ in range(3):  # ticks while it waits send nothing, raise nothing
+                    clock.advance(60)
+                    await engine.tick()
+                # The status is as the tick read the points: from the tick after the send.
+                status = store.status.zones()["salle.grande"]
+                assert status.waiting is not None and status.waiting.fr.startswith(
+                    f"consigne {sent[0]:g} °C".replace(".", ",") + " : envoi à 10:10")
+                for tries in (1, 2, 3):
+                    await uplink(server, 12.0)  # takes the downlink
+                    await engine.tick()
+                    assert reads().pending is not None
+                    await uplink(server, 12.0)  # reports the former value
+                    assert reads().pending is None
+                    for _ in range(3):
+                        clock.advance(60)
+                        await engine.tick()
+                    if tries < 3:  # sent again; the third time, refused (counted below)
+                        sent.append((await next_message(server))[1]["object"]["setpoint"])
+            finally:
+                await engine.stop()
+        return sent
+
+    try:
+        sent = asyncio.run(scenario())
+        assert len(sent) == 3 and len(set(sent)) == 1
+        assert store.downlinks.sent("vanne-1", date(2026, 12, 7)) == 3
+        alarm = store.alarms.active()[f"command:{key}"]
+        assert "3 envois de consigne" in alarm.message
+        assert "la molette d'une vanne tournée à la main" in alarm.message
+        assert f"rewrite:{key}" not in store.alarms.active()
+    finally:
+        store.close()
+
+
+def test_a_valve_that_takes_whole_degrees_is_not_written_again_for_its_rounding(
+        mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """The WT101 takes 21 °C for 21.4 and reports 21 once applied: the engine expects it
+    so (``Driver.reads_back``), and neither writes again nor counts a rewrite."""
+    clock = SetClock()
+    driver, _ = lorawan_driver(mosquitto, clock, COMMAND_SITE)
+    tete, consigne = COMMAND_REFS["consigne-tete"], COMMAND_REFS["consigne"]
+    assert (driver.reads_back(tete, 21.4), driver.reads_back(consigne, 21.4)) == (21.0, 21.4)
+    command = {tete.key: Command(tete.key, 21.4, Reason.of("empty"))}
+    before = Snapshot(values={tete.key: 19.0}, quality={tete.key: Quality.OK})
+    reported = Snapshot(values={tete.key: 21.0}, quality={tete.key: Quality.OK})
+
+    async def scenario(writer: Writer) -> None:
+        async with device(mosquitto) as server, running(driver):
+            await server.subscribe("v3/+/devices/+/down/+", qos=1)
+            await until(lambda: driver.connected, "connected")
+            assert await writer.write(clock.at, command, before, ()) == (1, 0)
+            assert (await next_message(server))[0].endswith("/devices/tete-1/down/replace")
+            for _ in range(3):  # ticks after the valve reported 21 °C applied
+                clock.at += timedelta(minutes=10)
+                assert await writer.write(clock.at, command, reported, ()) == (0, 0)
+
+    with Store(tmp_path / "gtb.db") as store:
+        asyncio.run(scenario(Writer({tete.key: tete}, {"lorawan": driver}, store,
+                                    Journal(store, clock, "essai"), tick_s=60, refresh_s=3600,
+                                    deadband=0.05)))
+
+
+def test_an_uplink_without_the_field_neither_ends_the_wait_nor_shortens_the_next() -> None:
+    """The valve's report of the setpoint is late (an uplink of other fields came first):
+    still waiting; a new command then waits for its own delivery and report, two uplinks
+    on, whatever the one before it waited for."""
+    lorawan = LorawanPoints(COMMAND_SITE.lorawan, list(COMMAND_SITE.points()), COMMAND_SITE.tz)
+    at = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
+    valve_reports(lorawan, 1, at, 19.0)
+    assert send(lorawan, 21.0, at)
+    valve_reports(lorawan, 2, at + timedelta(minutes=10), 19.0)  # takes it
+    other = at + timedelta(minutes=20)
+    assert lorawan.receive(SETPOINT_TOPIC, chirpstack_up(3, other, 19.5), other)
+    assert lorawan.reading(CONSIGNE, other).pending is not None
+    assert send(lorawan, 20.0, other)
+    valve_reports(lorawan, 4, at + timedelta(minutes=30), 21.0)  # takes 20, reports 21
+    assert lorawan.reading(CONSIGNE, at + timedelta(minutes=30)).pending is not None
+    valve_reports(lorawan, 5, at + timedelta(minutes=40), 20.0)
+    assert lorawan.reading(CONSIGNE, at + timedelta(minutes=40)).pending is None

@@ -380,7 +380,9 @@ def test_the_engines_driver_reads_the_simulated_valve_and_its_command_waits_for_
             counts = server.counts["vanne-1"]
             await until(lambda: sum(counts.downlinks_received.values()) == 1, "received")
             await uplink(server)  # it takes the downlink, reporting the former setpoint
-            assert reads(consigne) == Reading(19.0, at=clock.now())
+            waiting = reads(consigne)  # and says that 21.5 waits for the next one
+            assert (waiting.value, waiting.at) == (19.0, clock.now())
+            assert waiting.pending is not None and waiting.pending.value == 21.5
             assert counts.downlinks_delivered == {START.date(): 1}
             await uplink(server)  # the next one reports it applied
             assert reads(consigne) == Reading(21.5, at=clock.now())

@@ -375,6 +375,10 @@ class ZoneStatusOut(BaseModel):
         default=None, description="where the outdoor temperature to come is taken from: "
         "the weather service's forecast, or persistence (the outdoor temperature now, "
         "held); null: no outdoor reading")
+    waiting: Text | None = Field(
+        default=None, description="the setpoint sent and not yet reported applied by the "
+        "device (a LoRaWAN valve's, until its uplink after next): what was sent, when, and "
+        "when the report is expected; null: nothing waits")
 
 
 class ZoneOut(BaseModel):

@@ -66,6 +66,7 @@ EN: dict[str, str] = {
     "commande locale prioritaire": "local command in force",
     "priorité": "priority",
     "le moteur n'écrit plus jusqu'à sa levée": "the engine stops writing until it is relinquished",
+    "Envoi en attente": "Command waiting",
     "Mis à jour": "Updated",
     "pas encore de données du moteur": "no data from the engine yet",
     "Connexion": "Sign in",

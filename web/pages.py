@@ -48,6 +48,7 @@ EN: dict[str, str] = {
     "Ouvrir": "Open",
     "dérogation": "override",
     "dérogation en attente": "override pending",
+    "en attente de l'appareil": "waiting for the device",
 }
 """English of this blueprint's own texts (the shared ones are in web.i18n)."""
 

@@ -31,6 +31,7 @@ from gtb.store.sessions import SessionRules
 
 if TYPE_CHECKING:
     from protocols.base import Driver
+    from protocols.lorawan_points import DownlinkCounts
     from protocols.mqtt import MqttDriver
     from web import PanelServer
     from web.proxies import Network
@@ -224,11 +225,11 @@ async def _serve(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: fl
         "modbus": ModbusDriver(now=monotonic),
         "bacnet": BacnetDriver(now=monotonic, port=bacnet_port),
     }
-    mqtt = mqtt_driver(site, clock)
+    store = Store(db)
+    mqtt = mqtt_driver(site, clock, store.downlinks)
     if mqtt is not None:
         drivers["mqtt"] = drivers["lorawan"] = mqtt
         console.print(f"courtier MQTT {mqtt.broker}", highlight=False)
-    store = Store(db)
     engine = Engine(site, store, drivers, clock, EngineSettings(tick_s=tick_s))
     shipper = None
     if history.influx is not None:
@@ -271,10 +272,13 @@ async def _serve(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: fl
         store.close()
 
 
-def mqtt_driver(site: Site, clock: Clock) -> MqttDriver | None:
+def mqtt_driver(site: Site, clock: Clock, downlinks: DownlinkCounts | None = None
+                ) -> MqttDriver | None:
     """The driver of the site's MQTT broker, None when the site has none: its MQTT points
     and LoRaWAN devices; its password is read from GTB_MQTT_PASSWORD, never the site file.
-    A TLS file that cannot be read is said before anything starts."""
+    ``downlinks``: where each device's downlinks of the day are counted (the store's, for
+    ``gtb run``; in memory without it). A TLS file that cannot be read is said before
+    anything starts."""
     if site.mqtt is None:
         return None
     from protocols.lorawan_points import LorawanPoints
@@ -286,7 +290,7 @@ def mqtt_driver(site: Site, clock: Clock) -> MqttDriver | None:
     try:
         return MqttDriver(site.mqtt, points + lorawan, now=clock.now, client_id=client_id,
                           password=os.environ.get(PASSWORD_ENV),
-                          lorawan=LorawanPoints(site.lorawan, lorawan, site.tz))
+                          lorawan=LorawanPoints(site.lorawan, lorawan, site.tz, downlinks))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 

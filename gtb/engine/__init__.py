@@ -35,7 +35,7 @@ from gtb.engine.alarms import (
 )
 from gtb.engine.arbitration import Arbiter
 from gtb.engine.bindings import Finding, check_bindings
-from gtb.engine.decisions import Decider
+from gtb.engine.decisions import Decider, RadioLink
 from gtb.engine.forecast import Forecasts
 from gtb.engine.journal import Journal, where_of
 from gtb.engine.reading import PointReader
@@ -101,7 +101,9 @@ class Engine:
         self._no_heat = NoHeatAlarms(self.refs, store, self._journal)
         self.forecasts = Forecasts(site.forecast, clock, self._journal)
         """The outdoor temperature to come (``gtb.engine.forecast``), fetched by a job."""
-        self._decider = Decider(site, store, self._journal, calendar, self.forecasts.current)
+        radio = next((d for d in drivers.values() if isinstance(d, RadioLink)), None)
+        self._decider = Decider(site, store, self._journal, calendar, self.forecasts.current,
+                                radio)
         self._arbiter = Arbiter(site)
         self._writer = Writer(self.refs, drivers, store, self._journal,
                               tick_s=self.settings.tick_s, refresh_s=self.settings.refresh_s,

@@ -13,9 +13,11 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
+from typing import Protocol, runtime_checkable
 
 from controllers.forecast import OutdoorForecast
-from controllers.heating import HeatingDecision, programme_decision
+from controllers.heating import HeatingDecision, after, programme_decision
 from controllers.learning import ZoneLearner
 from controllers.lighting import (
     cabinet_decision,
@@ -24,6 +26,7 @@ from controllers.lighting import (
     lighting_entries,
 )
 from controllers.plant import PlantClock, PlantSwitch, ZoneNeed, frost_floor
+from controllers.radio import RadioCommands, increases_ahead, look_ahead
 from controllers.schedule import (
     HORIZON_DAYS,
     LOOK_BACK_DAYS,
@@ -35,8 +38,10 @@ from controllers.schedule import (
 from gtb.engine.arbitration import Command
 from gtb.engine.journal import Journal
 from gtb.engine.reading import Snapshot
-from gtb.model import Building, Site, Zone
-from gtb.model.calendar import AgendaEntry
+from gtb.model import Building, ComfortLevels, Site, Zone
+from gtb.model.calendar import AgendaEntry, Programme
+from gtb.model.learning import LearningSettings
+from gtb.model.lorawan import LorawanBinding
 from gtb.model.points import HEATING_SIGNALS, MODE_OF_LEVEL, HeatingLevel, Quality, Role
 from gtb.store import Store
 from gtb.store.control import Override
@@ -66,6 +71,17 @@ class Decisions:
     outputs: dict[str, OutputStatus]
 
 
+@runtime_checkable
+class RadioLink(Protocol):
+    """What the engine asks of the driver of its LoRaWAN devices to plan their commands
+    (``protocols.mqtt.MqttDriver``): when each device was last heard, and how many of
+    its downlinks the local day has spent."""
+
+    def last_uplink(self, device: str) -> datetime | None: ...
+
+    def downlinks_today(self, device: str, now: datetime) -> int: ...
+
+
 Forecasts = Callable[[datetime, float | None], OutdoorForecast | None]
 """The outdoor temperature to come, from now and a building's outdoor reading (for
 persistence when there is no forecast): ``gtb.engine.forecast.Forecasts.current``."""
@@ -73,11 +89,14 @@ persistence when there is no forecast): ``gtb.engine.forecast.Forecasts.current`
 
 class Decider:
     """Asks the controllers, zone by zone and output by output, every tick;
-    ``forecasts`` gives each building's outdoor forecast (None: persistence)."""
+    ``forecasts`` gives each building's outdoor forecast (None: persistence); ``radio``
+    what the driver of the site's LoRaWAN devices says of them (None: nothing heard)."""
 
     def __init__(self, site: Site, store: Store, journal: Journal,
-                 calendar: FrenchCalendar, forecasts: Forecasts | None = None) -> None:
+                 calendar: FrenchCalendar, forecasts: Forecasts | None = None,
+                 radio: RadioLink | None = None) -> None:
         self._site = site
+        self._radio = radio
         self._forecasts = forecasts
         self._store = store
         self._journal = journal
@@ -95,6 +114,8 @@ class Decider:
             for z in self.zones
         }
         self._programmes = {z.key: site.programme_of(z.building, z.zone) for z in self.zones}
+        self._radio_zones = _radio_zones(site, self.zones)
+        """The zones whose setpoint goes to a class A device, by zone key."""
         self._schedules_loaded: int | None = None
         self._outdoor = self._outdoor_points()
         self._learned_on: date | None = None
@@ -171,6 +192,9 @@ class Decider:
                 agenda = agendas[z.key]
                 where = occupation(programme, self._calendar, building.use, local_now, agenda)
                 clock = clocks[building.id]
+                radio = self._radio_zones.get(z.key)
+                lead = timedelta(0) if radio is None else radio.lead(
+                    self._last_uplink(radio), now)
                 if learner.learning and learner.thermal is not None and not degraded:
                     # The agenda is followed as controllers.agenda says, as in the bench.
                     if building.id not in forecasts:
@@ -178,7 +202,8 @@ class Decider:
                                                   else self._forecasts(now, outdoor))
                     decision = learner.decide(now, indoor=indoor, outdoor=outdoor,
                                               present=present, forecast=forecasts[building.id],
-                                              plant=clock, agenda=agenda)
+                                              plant=clock, agenda=agenda, lead=lead,
+                                              because=None if radio is None else radio.because)
                 else:
                     comfort = self._site.comfort_of(zone)
                     settings = learner.settings
@@ -188,6 +213,13 @@ class Decider:
                     decision = shared.get(same) or programme_decision(
                         where, local_now, comfort, settings, plant=clock, refused=refused)
                     shared[same] = decision
+                    if radio is not None:
+                        decision = look_ahead(decision, partial(
+                            _programme_at, programme, self._calendar, building.use, agenda,
+                            comfort, settings, clock, refused), local_now, lead, radio.because)
+                if radio is not None:
+                    decision = self._within_budget(now, z, radio, decision, lead, indoor,
+                                                   agenda)
                 planned[z.key] = decision.planned
             except Exception as exc:  # one zone's fault is not the site's
                 # No decision: no number, which arbitration turns into the zone's safe
@@ -224,6 +256,24 @@ class Decider:
         self._plant_decisions(now, snapshot, zones, planned, clocks, overrides, desired,
                               outputs)
         return Decisions(desired, zones, outputs)
+
+    def _last_uplink(self, radio: RadioCommands) -> datetime | None:
+        return None if self._radio is None else self._radio.last_uplink(radio.device)
+
+    def _within_budget(self, now: datetime, z: ZonePoints, radio: RadioCommands,
+                       decision: HeatingDecision, lead: timedelta, indoor: float | None,
+                       agenda: tuple[AgendaEntry, ...]) -> HeatingDecision:
+        """The decision, or the one last let through when its change is not worth one of
+        the device's downlinks left today (``controllers.radio.spend``): the increases
+        the day's programme and agenda still plan after the lead are what is kept for.
+        A zone at or below its frost floor is always sent what it is decided."""
+        local_now = now.astimezone(self._site.tz)
+        return radio.within_budget(
+            decision, at=local_now,
+            spent=0 if self._radio is None else self._radio.downlinks_today(radio.device, now),
+            increases=increases_ahead(self._programmes[z.key], self._calendar,
+                                      z.building.use, after(local_now, lead), agenda),
+            frost=indoor is not None and indoor <= frost_floor(self._site, z.zone))
 
     def _plant_clock(self, building: Building, snapshot: Snapshot) -> PlantClock:
         """When the building's plant can deliver heat: its schedule, and its
@@ -416,6 +466,31 @@ class Decider:
                                 zone=(building, zone),
                                 data={"version": None if version is None else version.version})
         self._schedules_loaded = revision
+
+
+def _radio_zones(site: Site, zones: list[ZonePoints]) -> dict[str, RadioCommands]:
+    """The zones whose heating setpoint is a LoRaWAN device's, with their device's
+    commands (the WT101's codec takes whole degrees)."""
+    devices = {device.id: device for device in site.lorawan}
+    radio = {}
+    for z in zones:
+        point = next((p for p in z.zone.points if p.role is Role.HEATING_SETPOINT), None)
+        if point is None or not isinstance(point.binding, LorawanBinding):
+            continue
+        device = devices[point.binding.device]
+        whole = abs(point.binding.scale) if device.codec == "milesight-wt101" else None
+        radio[z.key] = RadioCommands(device.id, timedelta(seconds=device.interval_s),
+                                     device.downlinks_per_day, whole)
+    return radio
+
+
+def _programme_at(programme: Programme, calendar: FrenchCalendar, use: str,
+                  agenda: tuple[AgendaEntry, ...], comfort: ComfortLevels,
+                  settings: LearningSettings, plant: PlantClock, refused: Reason | None,
+                  moment: datetime) -> HeatingDecision:
+    """The programme's decision at ``moment``, for a look ahead (``controllers.radio``)."""
+    return programme_decision(occupation(programme, calendar, use, moment, agenda), moment,
+                              comfort, settings, plant=plant, refused=refused)
 
 
 def _switch(key: str, on: bool, reason: Reason, desired: dict[str, Command]) -> None:

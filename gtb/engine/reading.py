@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from gtb.model import PointRef
 from gtb.model.points import Quality
 from gtb.store.samples import Sample
-from protocols.base import Driver, Reading
+from protocols.base import Driver, Pending, Reading
 
 
 @dataclass
@@ -34,6 +34,9 @@ class Snapshot:
     implausible: dict[str, float] = field(default_factory=dict)
     """What a device answered for a point that cannot be believed (NaN, out of range):
     the device answers, but a command point reading so was lost (a restart)."""
+    pending: dict[str, Pending] = field(default_factory=dict)
+    """Commands the devices were sent and have not yet reported (a LoRaWAN device's,
+    until its uplink after next): what the point reads meanwhile is not a loss of them."""
 
     def good(self, key: str) -> float | None:
         """The point's value read this tick, None unless its quality is ok."""
@@ -92,6 +95,8 @@ class PointReader:
         samples = []
         for key, ref in self._refs.items():
             reading = readings.get(key) or Reading.failed(f"{key}: no reading")
+            if reading.pending is not None:
+                snapshot.pending[key] = reading.pending
             error = reading.error
             if reading.value is not None:
                 error = implausible(ref, reading.value)

@@ -50,8 +50,9 @@ class StatusKeeper:
         when one holds), a person's order on a relay (the mayor's immediate on or off), so
         that what is shown is what is written; with each zone's presence, learning switch,
         the arrival its learner expects, and the priority of a local command that holds
-        its setpoint or mode (``held``: point key -> priority), and where the outdoor
-        temperature to come comes from (none without a forecast nor an outdoor sensor)."""
+        its setpoint or mode (``held``: point key -> priority), its setpoint sent and not
+        yet reported applied (a LoRaWAN valve's), and where the outdoor temperature to
+        come comes from (none without a forecast nor an outdoor sensor)."""
         self.zones = {}
         source = self._forecasts.source(now)
         outlook = source if source == "forecast" or self._outdoor else None
@@ -70,7 +71,10 @@ class StatusKeeper:
                                          if role in _HELD_ROLES and k in held), default=None),
                 "forecast": outlook,
             }
-            command = final.get(z.keys.get(Role.HEATING_SETPOINT, ""))
+            setpoint_key = z.keys.get(Role.HEATING_SETPOINT, "")
+            pending = snapshot.pending.get(setpoint_key)
+            update["waiting"] = None if pending is None else pending.why
+            command = final.get(setpoint_key)
             if command is not None:
                 update.update(setpoint=command.value, reason=command.reason,
                               source=command.source, actor=command.actor)

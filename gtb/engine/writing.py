@@ -50,7 +50,8 @@ class _Written:
     at: datetime
     held_as: float | None = None
     """What the device shows for ``value`` with the engine's slot in force: its rounding
-    or clamping of it (None: not learned, ``value`` is expected)."""
+    or clamping of it, learned from the device (BACnet) or said by its driver
+    (``Driver.reads_back``: a LoRaWAN valve's whole degrees); None: ``value`` is expected."""
 
     def expected(self) -> float:
         return self.value if self.held_as is None else self.held_as
@@ -221,8 +222,11 @@ class Writer:
 
     def _diverged(self, now: datetime, command: Command, snapshot: Snapshot) -> bool:
         """The device reads back something else than it held for the command, two ticks
-        after the write: it restarted and lost it, or someone else commands it."""
+        after the write: it restarted and lost it, or someone else commands it. Not while
+        the device has yet to report it (``Snapshot.pending``)."""
         written = self._written.get(command.key)
+        if command.key in snapshot.pending:
+            return False
         if written is not None and command.key in snapshot.implausible:
             # Out of range: no point may hold it (a restart's mode 0); again every 2 ticks.
             return now - written.at >= self._settle
@@ -285,7 +289,9 @@ class Writer:
             return False
         before = self._written.get(command.key)
         kept = before.held_as if before is not None and before.value == command.value else None
-        self._written[command.key] = _Written(command.value, now, kept)
+        shown = self._drivers[ref.binding.protocol].reads_back(ref, command.value)
+        self._written[command.key] = _Written(command.value, now, kept if kept is not None
+                                              or shown == command.value else shown)
         if again:
             self._rewrites.setdefault(command.key, []).append(now)
         if ROLES[ref.role].kind == "binary" and (before is None or before.value != command.value):

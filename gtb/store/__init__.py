@@ -15,6 +15,7 @@ stores and the queries it answers:
 - ``accounts`` (users and API tokens), ``sessions`` (the panel's sign-ins) and
   ``sign_ins`` (failed sign-ins and the locks they cause);
 - ``shipping`` (InfluxDB watermarks and set-aside lines);
+- ``downlinks`` (each LoRaWAN device's downlinks per day, its budget's count);
 - ``status`` (what the engine shows the panel).
 
 Rooms that must write together (a status with its samples, an agenda change with its
@@ -32,6 +33,7 @@ from gtb.store.agenda import Agenda
 from gtb.store.audit import Alarms, AuditLog
 from gtb.store.control import Learning, Overrides, Programmes
 from gtb.store.database import Database
+from gtb.store.downlinks import Downlinks
 from gtb.store.migrations import MIGRATIONS, Migration
 from gtb.store.rollups import Rollups
 from gtb.store.samples import Samples
@@ -64,6 +66,7 @@ class Store:
         self.sign_ins = SignIns(self.db)
         self.shipping = Shipping(self.db)
         self.status = StatusBoard(self.db, self.samples)
+        self.downlinks = Downlinks(self.db)
 
     @property
     def path(self) -> Path:

@@ -265,4 +265,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         "CREATE INDEX sign_in_locks_by_key ON sign_in_locks (scope, key, until)",
     ),
+    # 14: each LoRaWAN device's downlinks per local day, so that a restart does not spend
+    # the day's budget again
+    (
+        """CREATE TABLE downlinks (
+            device TEXT NOT NULL,
+            day TEXT NOT NULL,
+            sent INTEGER NOT NULL CHECK (sent > 0),
+            PRIMARY KEY (device, day)
+        ) WITHOUT ROWID""",
+    ),
 )

@@ -76,6 +76,9 @@ class ZoneStatus(StatusRecord):
     forecast: Literal["forecast", "persistence"] | None = None
     """Where the outdoor temperature to come is taken from: a weather service's forecast,
     or persistence (the outdoor temperature now, held); None: no outdoor reading."""
+    waiting: Reason | None = None
+    """The setpoint sent and not yet reported applied by the device (a LoRaWAN valve's,
+    until its uplink after next): what, when, and when the report is expected."""
 
     @property
     def key(self) -> str:

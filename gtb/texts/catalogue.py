@@ -257,6 +257,55 @@ _LORAWAN: dict[str, Template] = {
     "alarm.link_weak": ("liaison radio faible", "weak radio link"),
     "alarm.link_again": ("liaison radio rétablie", "radio link restored"),
 }
+_RADIO: dict[str, Template] = {
+    # commands over a class A radio (controllers.radio)
+    "heating.ahead": ("{decision} — dès maintenant plutôt qu'à {wanted:clock} : {because}",
+                      "{decision} — from now rather than at {wanted:clock}: {because}"),
+    "radio.class_a": ("{device} ne reçoit un ordre qu'à sa prochaine remontée radio, toutes "
+                      "les {interval:duration}",
+                      "{device} takes a command only at its next radio uplink, every "
+                      "{interval:duration}"),
+    "radio.deferred": ("Consigne maintenue à {held:temperature}, {why} — {decision}",
+                       "Setpoint kept at {held:temperature}, {why} — {decision}"),
+    "radio.kept": ("baisse à {value:temperature} reportée : {remaining:whole} envois radio "
+                   "restants aujourd'hui, gardés pour le préchauffage avant {next:clock}",
+                   "lowering to {value:temperature} deferred: {remaining:whole} downlinks "
+                   "left today, kept for the pre-heat before {next:clock}"),
+    "radio.spent": ("baisse à {value:temperature} reportée : les envois radio du jour sont "
+                    "faits",
+                    "lowering to {value:temperature} deferred: the day's downlinks are spent"),
+}
+_LORAWAN_WAIT: dict[str, Template] = {
+    # a command waiting for the uplink that reports it (protocols.lorawan_points)
+    "lorawan.waiting": ("{point} {value:g}{unit} : envoi {sent:at}{attempt}, remis à "
+                        "{device} à sa prochaine remontée et confirmé à la suivante, vers "
+                        "{due:moment}",
+                        "{point} {value:g}{unit}: sent {sent:at}{attempt}, delivered to "
+                        "{device} at its next uplink and confirmed in the one after, about "
+                        "{due:moment}"),
+    "lorawan.delivered": ("{point} {value:g}{unit} : envoi {sent:at}{attempt}, remis à "
+                          "{device} {delivered:at}, confirmation attendue à sa remontée "
+                          "suivante, vers {due:moment}",
+                          "{point} {value:g}{unit}: sent {sent:at}{attempt}, delivered to "
+                          "{device} {delivered:at}, confirmation expected in its next "
+                          "uplink, about {due:moment}"),
+    "lorawan.waiting_unheard": ("{point} {value:g}{unit} : envoi {sent:at}{attempt}, en "
+                                "attente des remontées de {device} (aucune reçue depuis le "
+                                "démarrage)",
+                                "{point} {value:g}{unit}: sent {sent:at}{attempt}, waiting "
+                                "for {device}'s uplinks (none received since the start)"),
+    "lorawan.attempt": (" ({tries:whole}e envoi sur {most:whole})",
+                        " (try {tries:whole} of {most:whole})"),
+    "lorawan.not_applied": ("{device} : {tries:whole} envois de {point} {value:g}{unit} "
+                            "sans effet, l'appareil rapporte {reported:g}{unit} — son "
+                            "réglage a sans doute été changé sur place (la molette d'une "
+                            "vanne tournée à la main) ; le moteur ne renvoie plus cette "
+                            "valeur",
+                            "{device}: {tries:whole} sends of {point} {value:g}{unit} had "
+                            "no effect, the device reports {reported:g}{unit} — its setting "
+                            "was probably changed on the spot (a valve's knob turned by "
+                            "hand); the engine sends this value no more"),
+}
 _CALENDAR: dict[str, Template] = {
     "holidays.christmas": ("Vacances de Noël", "Christmas holidays"),
     "holidays.winter": ("Vacances d'hiver", "Winter holidays"),
@@ -1158,6 +1207,9 @@ SHORT: dict[str, Template] = {
                               "Pre-heat brought forward until {end:clock}, before heat stops"),
     "heating.early_stop": ("Arrêt anticipé : consigne {floor:temperature}",
                            "Early stop: setpoint {floor:temperature}"),
+    "heating.ahead": ("{decision}, avancé (radio)", "{decision}, ahead (radio)"),
+    "radio.deferred": ("Consigne maintenue à {held:temperature} : envois radio comptés",
+                       "Setpoint kept at {held:temperature}: downlinks budgeted"),
     "setback.reduced_surprises": ("réduit {setpoint:temperature}",
                                   "reduced {setpoint:temperature}"),
     "setback.deep": ("hors-gel {setpoint:temperature}",
@@ -1225,8 +1277,8 @@ _WHO: dict[str, Template] = {
 CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPATION, **_HEATING,
                                   **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE,
                                   **_EXPORT, **_EXPORT_GUIDE, **_ARCHIVE, **_OVERVIEW, **_DEMO,
-                                  **_SAVINGS, **_WHO, **_MQTT, **_LORAWAN,
-                                  **_SIM_BROKER}
+                                  **_SAVINGS, **_WHO, **_MQTT, **_LORAWAN, **_RADIO,
+                                  **_LORAWAN_WAIT, **_SIM_BROKER}
 """Every reason code written by a template, and its French and English."""
 
 WRITERS: dict[str, Callable[[Reason, Lang], str]] = {**WATCH_WRITERS}
