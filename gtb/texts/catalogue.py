@@ -1277,8 +1277,8 @@ _WHO: dict[str, Template] = {
 CATALOGUE: dict[str, Template] = {**_GENERAL, **_ENGINE, **_CALENDAR, **_OCCUPATION, **_HEATING,
                                   **_LIGHTING, **_NUISANCE, **_JOBS, **_AGENDA, **_PEOPLE,
                                   **_EXPORT, **_EXPORT_GUIDE, **_ARCHIVE, **_OVERVIEW, **_DEMO,
-                                  **_SAVINGS, **_WHO, **_MQTT, **_LORAWAN, **_LORAWAN_WAIT,
-                                  **_SIM_BROKER, **_RADIO}
+                                  **_SAVINGS, **_WHO, **_MQTT, **_LORAWAN, **_RADIO,
+                                  **_LORAWAN_WAIT, **_SIM_BROKER}
 """Every reason code written by a template, and its French and English."""
 
 WRITERS: dict[str, Callable[[Reason, Lang], str]] = {**WATCH_WRITERS}
