@@ -284,9 +284,9 @@ def test_uplinks_are_read_at_their_arrival_without_duplicates_or_late_ones(
             assert read(driver, "temperature") == Reading(20.0, at=newer)
             assert tracker.lost == 0  # 11 was missing, and came
 
-            clock.at = newer + timedelta(seconds=1199)  # one expected uplink missed: usual
+            clock.at = newer + timedelta(seconds=1499)  # one expected uplink missed: usual
             assert read(driver, "temperature") == Reading(20.0, at=newer)
-            clock.at = newer + timedelta(seconds=1200)
+            clock.at = newer + timedelta(seconds=1500)  # two, each half an interval late
             assert read(driver, "temperature").error == (
                 "vanne-1 : aucune remontée depuis 09:10 (attendue toutes les 10 min)")
             assert read(driver, "luminosite").error == (
