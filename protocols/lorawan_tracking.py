@@ -19,7 +19,6 @@ from enum import Enum
 
 from protocols.lorawan import Uplink
 
-
 LATE_ALLOWANCE = 0.5
 """The share of an interval an expected uplink may come late before it counts as missed:
 a device's jitter (often up to 10 % of the interval, and the lateness of two intervals
@@ -79,6 +78,13 @@ class UplinkTracker:
         self._seen: OrderedDict[int, datetime | None] = OrderedDict()
         self._missing: set[int] = set()
         self._rejoined = False
+
+    def resume(self, arrival: datetime) -> None:
+        """An uplink heard before the engine restarted (its values kept by the store):
+        staleness and the next expected uplink count from it. Its frame counter is not
+        known, so the next uplink starts the sequence."""
+        if self.last_arrival is None or arrival > self.last_arrival:
+            self.last_arrival = arrival
 
     def joined(self) -> None:
         """The network server said the device joined again: its next uplink starts a new
