@@ -150,6 +150,7 @@ class LorawanPoints:
         self._tz = tz
         self._by_topic = {topic: device for device in devices for topic in device.topics}
         self._points: dict[str, list[PointRef]] = defaultdict(list)
+        self._refs = {ref.key: ref for ref in points}
         for ref in points:
             binding = lorawan_binding(ref)
             if binding.device not in self._devices:
@@ -161,6 +162,19 @@ class LorawanPoints:
         self._latest: dict[str, _Latest] = {}
         self._pending: dict[str, _Pending] = {}
         self._counts = counts if counts is not None else CountedInMemory()
+
+    def resume(self, heard: Mapping[str, tuple[float, datetime]]) -> None:
+        """Carry on from before a restart: each point's last value read from an uplink, and
+        when it arrived (the store's newest good sample), so that a point reads it until
+        its device is stale, as if the engine had not stopped, instead of failing (and
+        alarming) until each device's next uplink. A point that has heard an uplink since
+        keeps it."""
+        for key, (value, arrival) in heard.items():
+            ref = self._refs.get(key)
+            if ref is None or key in self._latest:
+                continue
+            self._latest[key] = _Latest(arrival, value, None)
+            self.trackers[lorawan_binding(ref).device].resume(arrival)
 
     @property
     def topics(self) -> list[str]:

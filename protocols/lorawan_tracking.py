@@ -19,6 +19,13 @@ from enum import Enum
 
 from protocols.lorawan import Uplink
 
+LATE_ALLOWANCE = 0.5
+"""The share of an interval an expected uplink may come late before it counts as missed:
+a device's jitter (often up to 10 % of the interval, and the lateness of two intervals
+adds up) stays well inside it, so one lost uplink with a late next one is not two missed.
+Two missed (stale) is then 2.5 intervals after the last uplink heard, 1.5 after the first
+that did not come."""
+
 
 class Verdict(Enum):
     """What to do with an uplink that arrived."""
@@ -72,6 +79,13 @@ class UplinkTracker:
         self._missing: set[int] = set()
         self._rejoined = False
 
+    def resume(self, arrival: datetime) -> None:
+        """An uplink heard before the engine restarted (its values kept by the store):
+        staleness and the next expected uplink count from it. Its frame counter is not
+        known, so the next uplink starts the sequence."""
+        if self.last_arrival is None or arrival > self.last_arrival:
+            self.last_arrival = arrival
+
     def joined(self) -> None:
         """The network server said the device joined again: its next uplink starts a new
         frame-counter sequence, whatever its counter."""
@@ -110,10 +124,13 @@ class UplinkTracker:
         return self.last_arrival + self.interval
 
     def missed(self, now: datetime) -> int:
-        """How many expected uplinks have not arrived by ``now`` since the last one."""
+        """How many expected uplinks have not arrived by ``now`` since the last one. An
+        uplink counts as missed once ``LATE_ALLOWANCE`` of an interval has passed beyond its
+        moment: devices add jitter to their interval (so that neighbours do not collide),
+        and a late uplink is not a lost one."""
         if self.last_arrival is None or now <= self.last_arrival:
             return 0
-        return math.floor((now - self.last_arrival) / self.interval)
+        return max(0, math.floor((now - self.last_arrival) / self.interval - LATE_ALLOWANCE))
 
     def stale(self, now: datetime, allowed: int = 1) -> bool:
         """Whether the device has missed more than ``allowed`` expected uplinks: one lost

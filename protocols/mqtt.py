@@ -302,10 +302,16 @@ class MqttDriver(Driver):
         topic = _binding(ref).topic if lorawan is None else lorawan.uplink_topic(ref)
         if topic in self._refused:
             return Reading.failed(Reason.of("mqtt.subscription_refused", topic=topic).fr)
+        if lorawan is not None:
+            # A device's last uplink stays as true with the broker away as with the device
+            # silent: believed until two expected uplinks are missed, then failed, saying
+            # the broker is the likelier cause.
+            reading = lorawan.reading(ref, now)
+            if self._client is None and reading.error is not None:
+                return Reading.failed(self._unreachable().fr)
+            return reading
         if self._client is None:
             return Reading.failed(self._unreachable().fr)
-        if lorawan is not None:
-            return lorawan.reading(ref, now)
         binding = _binding(ref)
         arrival = self._latest.get(ref.key)
         if arrival is None:

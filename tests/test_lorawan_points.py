@@ -38,10 +38,12 @@ from gtb.model.mqtt import PASSWORD_ENV, MqttBroker
 from gtb.model.points import Point, Quality
 from gtb.site_yaml import SiteFileError
 from gtb.store import Store
+from gtb.store.samples import Sample
 from gtb.texts import Reason
 from protocols.base import DeviceRejected, Reading
 from protocols.lorawan_points import LorawanPoints
 from protocols.mqtt import Backoff, MqttDriver
+from tests.conftest import free_port
 from tests.mosquitto_rig import ENGINE_PASSWORD, ENGINE_USER, Mosquitto
 from tests.test_mqtt_driver import SetClock, at_once, device, running, until
 
@@ -284,9 +286,9 @@ def test_uplinks_are_read_at_their_arrival_without_duplicates_or_late_ones(
             assert read(driver, "temperature") == Reading(20.0, at=newer)
             assert tracker.lost == 0  # 11 was missing, and came
 
-            clock.at = newer + timedelta(seconds=1199)  # one expected uplink missed: usual
+            clock.at = newer + timedelta(seconds=1499)  # one expected uplink missed: usual
             assert read(driver, "temperature") == Reading(20.0, at=newer)
-            clock.at = newer + timedelta(seconds=1200)
+            clock.at = newer + timedelta(seconds=1500)  # two, each half an interval late
             assert read(driver, "temperature").error == (
                 "vanne-1 : aucune remontée depuis 09:10 (attendue toutes les 10 min)")
             assert read(driver, "luminosite").error == (
@@ -661,7 +663,7 @@ def test_the_engine_shows_the_wait_and_sends_again_when_the_report_disagrees(
     monkeypatch.setenv(PASSWORD_ENV, ENGINE_PASSWORD)
     clock = SimulatedClock(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
     store = Store(tmp_path / "gtb.db")
-    driver = mqtt_driver(site, clock, store.downlinks)
+    driver = mqtt_driver(site, clock, store)
     assert driver is not None
     key = site.point("salle.grande.consigne").key
     reads = lambda: at_once(driver.read([site.point(key)]))[key]  # noqa: E731
@@ -767,3 +769,34 @@ def test_an_uplink_without_the_field_neither_ends_the_wait_nor_shortens_the_next
     assert lorawan.reading(CONSIGNE, at + timedelta(minutes=30)).pending is not None
     valve_reports(lorawan, 5, at + timedelta(minutes=40), 20.0)
     assert lorawan.reading(CONSIGNE, at + timedelta(minutes=40)).pending is None
+
+
+def test_a_restarted_engine_carries_on_from_the_uplinks_its_store_kept(tmp_path: Path) -> None:
+    """An engine restarted between two uplinks reads what its store kept of the last one
+    until the device is stale, even before its broker answers, instead of failing (and
+    raising an alarm) until each device's next uplink; a failed sample kept after it is
+    no value to carry on from. Nothing listens on the broker's port here: the driver is
+    never connected, and says so once the values are too old."""
+    site = parse_site(site_text(broker=f"mqtt:\n  host: 127.0.0.1\n  port: {free_port()}\n"),
+                      "essai.yaml")
+    heard = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    temperature, luminosity = (site.point(key).key for key in
+                               ("salle.grande.temperature", "salle.grande.luminosite"))
+    with Store(tmp_path / "gtb.db") as store:
+        store.samples.write([
+            Sample(temperature, heard, 18.5),
+            Sample(temperature, heard + timedelta(minutes=1), None, Quality.FAILED, "coupé"),
+            Sample(luminosity, heard - timedelta(minutes=5), 300.0),
+        ])
+        clock = SimulatedClock(heard + timedelta(minutes=5))
+        driver = mqtt_driver(site, clock, store)
+        assert driver is not None
+        refs = [site.point(temperature), site.point(luminosity)]
+        readings = at_once(driver.read(refs))
+        assert readings[temperature] == Reading(18.5, at=heard)
+        assert readings[luminosity] == Reading(300.0, at=heard - timedelta(minutes=5))
+        clock.advance(20 * 60)  # 25 min: two uplinks of vanne-1 missed
+        readings = at_once(driver.read(refs))
+        assert readings[temperature].error is not None
+        assert "injoignable" in readings[temperature].error
+        assert readings[luminosity].value == 300.0  # 30 min: capteur-1 reports every 15

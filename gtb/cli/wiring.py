@@ -31,7 +31,6 @@ from gtb.store.sessions import SessionRules
 
 if TYPE_CHECKING:
     from protocols.base import Driver
-    from protocols.lorawan_points import DownlinkCounts
     from protocols.mqtt import MqttDriver
     from web import PanelServer
     from web.proxies import Network
@@ -226,7 +225,7 @@ async def _serve(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: fl
         "bacnet": BacnetDriver(now=monotonic, port=bacnet_port),
     }
     store = Store(db)
-    mqtt = mqtt_driver(site, clock, store.downlinks)
+    mqtt = mqtt_driver(site, clock, store)
     if mqtt is not None:
         drivers["mqtt"] = drivers["lorawan"] = mqtt
         console.print(f"courtier MQTT {mqtt.broker}", highlight=False)
@@ -272,12 +271,12 @@ async def _serve(site: Site, db: Path, clock: Clock, *, speed: float, tick_s: fl
         store.close()
 
 
-def mqtt_driver(site: Site, clock: Clock, downlinks: DownlinkCounts | None = None
-                ) -> MqttDriver | None:
+def mqtt_driver(site: Site, clock: Clock, store: Store | None = None) -> MqttDriver | None:
     """The driver of the site's MQTT broker, None when the site has none: its MQTT points
     and LoRaWAN devices; its password is read from GTB_MQTT_PASSWORD, never the site file.
-    ``downlinks``: where each device's downlinks of the day are counted (the store's, for
-    ``gtb run``; in memory without it). A TLS file that cannot be read is said before
+    ``store`` (``gtb run``'s): where each device's downlinks of the day are counted, and
+    the LoRaWAN points' last uplink values, which they carry on from; without it, counts
+    in memory and nothing heard before. A TLS file that cannot be read is said before
     anything starts."""
     if site.mqtt is None:
         return None
@@ -288,9 +287,14 @@ def mqtt_driver(site: Site, clock: Clock, downlinks: DownlinkCounts | None = Non
     lorawan = [ref for ref in site.points() if ref.binding.protocol == "lorawan"]
     client_id = site.mqtt.client_id or f"gtb-{site.id}"[:MAX_CLIENT_ID]
     try:
+        devices = LorawanPoints(site.lorawan, lorawan, site.tz,
+                                None if store is None else store.downlinks)
+        if store is not None:
+            devices.resume({key: (sample.value, sample.ts) for key, sample in
+                            store.samples.latest_good(ref.key for ref in lorawan).items()
+                            if sample.value is not None})
         return MqttDriver(site.mqtt, points + lorawan, now=clock.now, client_id=client_id,
-                          password=os.environ.get(PASSWORD_ENV),
-                          lorawan=LorawanPoints(site.lorawan, lorawan, site.tz, downlinks))
+                          password=os.environ.get(PASSWORD_ENV), lorawan=devices)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 
