@@ -88,7 +88,8 @@ whichever is larger: with an instant discomfort near 0, 10 % of it is no margin 
 1 K·h is an hour 1 K below comfort's tolerance in one zone over a month."""
 DETECTION_INTERVALS = 2
 """Target: a device that stops being heard is declared stale within this many expected
-intervals after its last uplink heard."""
+intervals after the period of missed uplinks began (when the first of them was due: its
+last uplink heard plus one interval)."""
 BROKER_STAND_IN = ("DirectLink: the messages of the simulated network server handed to the "
                    "engine's LorawanPoints, and its downlinks to the server, in process "
                    "instead of through Mosquitto (the tests cover the broker)")
@@ -444,8 +445,8 @@ def missed_runs(heard: list[tuple[int, datetime]], sent: int) -> list[tuple[int,
 
 def stale_figures(harness: RadioHarness, since: datetime) -> dict[str, Any]:
     """Each period of two or more missed uplinks that began in the counted period: was
-    its device declared stale before it was heard again, and how soon after its last
-    uplink heard (in expected intervals); and stale declarations without such a period
+    its device declared stale before it was heard again, and how soon after the first
+    missed uplink was due (in expected intervals); and stale declarations without such a period
     (jitter can delay one uplink after another lost)."""
     periods = detected = within = 0
     slowest: float | None = None
@@ -466,7 +467,7 @@ def stale_figures(harness: RadioHarness, since: datetime) -> dict[str, Any]:
             if when is None or (heard_again is not None and when > heard_again):
                 continue
             detected += 1
-            intervals = (when - last) / interval
+            intervals = (when - last) / interval - 1  # from when the first missed was due
             slowest = intervals if slowest is None else max(slowest, intervals)
             within += intervals <= DETECTION_INTERVALS
         spurious += sum(1 for last in declared if last >= since and last not in explained)
