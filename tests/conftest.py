@@ -10,8 +10,6 @@ import pytest
 
 from gtb.config import parse_site
 from gtb.model import Site
-from gtb.model.lorawan import LorawanBinding
-from gtb.model.points import Point
 from gtb.sim.devices import free_loopback_port, relocate_ports
 from tests.mosquitto_rig import Mosquitto
 
@@ -40,31 +38,13 @@ def demo_site(demo_site_text: str) -> Site:
     """The demo commune on free loopback ports, its Modbus and BACnet devices only
     (``wired``): the engine's tests on it need no broker. The whole of it, with its
     LoRaWAN devices on the air, is ``demo_site_on_air``."""
-    return wired(parse_site(demo_site_text, "demo-commune.yaml"))
+    return parse_site(demo_site_text, "demo-commune.yaml").wired()
 
 
 @pytest.fixture
 def demo_site_on_air(demo_site_text: str) -> Site:
     """The demo commune on free loopback ports (its broker's too), as its file has it."""
     return parse_site(demo_site_text, "demo-commune.yaml")
-
-
-def wired(site: Site) -> Site:
-    """``site`` without its LoRaWAN devices, their points and its broker: the zones and
-    buildings left without a point go too (the salle des fêtes)."""
-
-    def kept(points: tuple[Point, ...]) -> tuple[Point, ...]:
-        return tuple(p for p in points if not isinstance(p.binding, LorawanBinding))
-
-    buildings = []
-    for building in site.buildings:
-        zones = tuple(zone.model_copy(update={"points": kept(zone.points)})
-                      for zone in building.zones if kept(zone.points))
-        if zones or kept(building.points):
-            buildings.append(building.model_copy(
-                update={"zones": zones, "points": kept(building.points)}))
-    return site.model_copy(update={"buildings": tuple(buildings), "lorawan": (),
-                                   "mqtt": None})
 
 
 @pytest.fixture

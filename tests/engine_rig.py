@@ -24,7 +24,7 @@ from gtb.store import Store
 from protocols.bacnet import BacnetDriver
 from protocols.modbus import ModbusDriver
 
-from .conftest import DEVICE_TIMEOUT_S, free_port, wired
+from .conftest import DEVICE_TIMEOUT_S, free_port
 
 PARIS = ZoneInfo("Europe/Paris")
 MONDAY_3AM = datetime(2026, 1, 12, 3, 0, tzinfo=PARIS)
@@ -61,7 +61,7 @@ async def rig(
     settings: EngineSettings = SETTINGS,
     bacnet_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> AsyncIterator[Rig]:
-    site, engine_site = wired(site), None if engine_site is None else wired(engine_site)
+    site, engine_site = site.wired(), None if engine_site is None else engine_site.wired()
     clock = SimulatedClock(start)
     virtual = VirtualSite(site, clock, seed=5, bacnet_options=bacnet_options)
     store = Store(db)

@@ -27,7 +27,7 @@ from gtb.sim.devices import (
     device_servers,
 )
 
-from .conftest import free_port, wired
+from .conftest import free_port
 from .field_clients import bacnet_text, bounded, read_modbus, write_modbus
 
 INITIAL = {
@@ -216,8 +216,8 @@ def test_device_servers_refuse_bad_input(demo_site: Site, demo_site_text: str) -
     initial = initial_values(demo_site)
     with pytest.raises(ValueError, match=re.escape("salle.mode: a mode is a state 1..4, not 95")):
         device_servers(demo_site, initial | {"gymnase.salle.mode": 95.0})
-    remote = wired(parse_site(demo_site_text.replace("host: 127.0.0.1", "host: 192.0.2.7"),
-                              "x.yaml"))
+    remote = parse_site(demo_site_text.replace("host: 127.0.0.1", "host: 192.0.2.7"),
+                        "x.yaml").wired()
     with pytest.raises(ValueError, match=re.escape("loopback only, not '192.0.2.7'")):
         device_servers(remote, initial)
 

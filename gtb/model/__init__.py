@@ -295,6 +295,24 @@ class Site(Model):
         return self.learning if zone.learning is None else self.learning.overridden_by(
             zone.learning)
 
+    def wired(self) -> Site:
+        """The site without its LoRaWAN devices, their points and its broker: the zones
+        and buildings left without a point go too. What a harness that serves only BACnet
+        and Modbus devices runs (``gtb bench faults``; the tests' engine rig)."""
+
+        def kept(points: tuple[Point, ...]) -> tuple[Point, ...]:
+            return tuple(p for p in points if not isinstance(p.binding, LorawanBinding))
+
+        buildings = []
+        for building in self.buildings:
+            zones = tuple(zone.model_copy(update={"points": kept(zone.points)})
+                          for zone in building.zones if kept(zone.points))
+            if zones or kept(building.points):
+                buildings.append(building.model_copy(
+                    update={"zones": zones, "points": kept(building.points)}))
+        return self.model_copy(update={"buildings": tuple(buildings), "lorawan": (),
+                                       "mqtt": None})
+
     def programme_of(self, building: Building, zone: Zone) -> Programme:
         return zone.programme or building.programme or Programme()
 
