@@ -137,6 +137,13 @@ class UplinkTracker:
         on the air is usual (a few % are), two in a row are not."""
         return self.missed(now) > allowed
 
+    def stale_from(self, allowed: int = 1) -> datetime | None:
+        """The moment from which the device is ``stale`` if nothing arrives before it;
+        ``None`` before its first uplink."""
+        if self.last_arrival is None:
+            return None
+        return self.last_arrival + self.interval * (allowed + 1 + LATE_ALLOWANCE)
+
     def _start(self, uplink: Uplink, first: bool) -> Verdict:
         self._seen.clear()
         self._missing.clear()

@@ -29,6 +29,7 @@ from gtb.bench.lorawan import (
     downlink_figures,
     missed_runs,
     summary_rows,
+    target_lines,
 )
 from gtb.cli import main
 from gtb.model import Site
@@ -190,8 +191,12 @@ def test_the_report_has_the_runs_the_radio_the_stand_ins_and_the_targets() -> No
     assert set(result["targets"]) == {"comfort", "budget", "stale_detection"}
     assert all(isinstance(target["met"], bool) for target in result["targets"].values())
     rows = summary_rows(result)
-    assert [row[0] for row in rows] == ["instant", "class_a", "class_a_unplanned"]
+    assert [row[0] for row in rows] == ["instantané", "classe A, planifiée",
+                                        "classe A, sans planification"]
     assert rows[0][4] == "0" and all(len(row) == len(rows[0]) for row in rows)
+    lines = target_lines(result["targets"])
+    assert len(lines) == 3 and all(line[0] in "✓✗" for line in lines)
+    assert "." not in lines[0].split("K·h")[0]  # a decimal comma
 
 
 def test_the_command_refuses_a_month_that_is_not_one() -> None:

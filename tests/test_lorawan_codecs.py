@@ -366,7 +366,7 @@ def test_expected_uplinks_and_staleness() -> None:
     # a row makes the device stale
     assert not tracker.stale(at(22))
     assert not tracker.stale(at(24.9))
-    assert tracker.stale(at(25))
+    assert tracker.stale(at(25)) and tracker.stale_from() == at(25)
     tracker.observe(frame(3, at(22)))
     assert not tracker.stale(at(22)) and tracker.lost == 1
     with pytest.raises(ValueError, match="positive"):

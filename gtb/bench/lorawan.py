@@ -24,8 +24,9 @@ points declared their device stale in time. docs/lorawan.md gives the method.
 
 Two stand-ins, said so in the report: the broker (``DirectLink`` hands each message over
 in process: the broker is the tests' business, a month of messages through it is not the
-bench's), and time (the world moves in 5-minute steps: an uplink reads the world at the
-end of the step it falls in, and a downlink delivered in a step acts from its end).
+bench's), and time (the world moves in 5-minute steps: an uplink arrives at its own
+moment but reads the world at the end of the step it falls in, and a downlink delivered
+in a step acts from its end).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from controllers.radio import RadioCommands, increases_ahead
 from gtb.bench.heating import zone_comfort
 from gtb.clock import SimulatedClock
 from gtb.config import load_site
+from gtb.i18n import number_fr
 from gtb.model import PointRef, Site
 from gtb.model.calendar import AgendaEntry
 from gtb.model.lorawan import LorawanBinding, LorawanDevice
@@ -93,9 +95,9 @@ last uplink heard plus one interval)."""
 BROKER_STAND_IN = ("DirectLink: the messages of the simulated network server handed to the "
                    "engine's LorawanPoints, and its downlinks to the server, in process "
                    "instead of through Mosquitto (the tests cover the broker)")
-TIME_STEP = ("the world moves in 5-minute steps: an uplink reads the world, and arrives, "
-             "at the end of the step it falls in; a downlink delivered in a step acts "
-             "from its end")
+TIME_STEP = ("the world moves in 5-minute steps: an uplink arrives at its own moment but "
+             "reads the world at the end of the step it falls in; a downlink delivered in "
+             "a step acts on the world from its end")
 
 
 def bench_site(site_file: Path) -> Site:
@@ -387,28 +389,43 @@ class RadioHarness(Harness):
         return reported.value if reported.ok else None
 
     def advance_to(self, until: datetime) -> None:
-        """Step by step: the world, then the uplinks due (and the downlinks they let
-        through), then what the engine records at that moment."""
+        """Step by step: the world, then each uplink due within the step at its own
+        moment (with the downlinks it lets through), each device's staleness at the moment
+        the tracker's rule declares it, then what the engine records at the step's end."""
         while self.world.now < until:
             step = self.world.now + timedelta(seconds=PHYSICS_STEP_S)
             self.world.advance_to(step)
-            self.clock.advance((step - self.clock.now()).total_seconds())
             if step == self.counted_from:
                 self._counted = {name: replace(count) for name, count in self.counts.items()}
                 self._counted_trackers = {name: (tracker.lost, tracker.duplicates)
                                           for name, tracker in self.points.trackers.items()}
-            for server in self.radio.servers:
-                self._loop.run_until_complete(server.publish_due(step))
+            while (due := self._next_uplink()) is not None and due <= step:
+                self._declare_stale(due)
+                self.clock.advance(max(0.0, (due - self.clock.now()).total_seconds()))
+                for server in self.radio.servers:
+                    self._loop.run_until_complete(server.publish_due(due))
+            self.clock.advance(max(0.0, (step - self.clock.now()).total_seconds()))
+            self._declare_stale(step)
             self._record(step)
+
+    def _next_uplink(self) -> datetime | None:
+        return min((device.next_uplink for server in self.radio.servers
+                    for device in server.devices.values() if device.next_uplink is not None),
+                   default=None)
+
+    def _declare_stale(self, by: datetime) -> None:
+        """Each device stale by ``by``, declared at the moment its tracker's rule says,
+        once per silence (keyed by its last uplink heard)."""
+        for device, tracker in self.points.trackers.items():
+            stale_from = tracker.stale_from()
+            if tracker.last_arrival is not None and stale_from is not None and stale_from <= by:
+                self.stale_declared[device].setdefault(tracker.last_arrival, stale_from)
 
     def _record(self, now: datetime) -> None:
         for zone, ref in self._presence_refs.items():
             reading = self.points.reading(ref, now)
             self.presence[zone].append(
                 (now, None if reading.value is None else reading.value > 0.5))
-        for device, tracker in self.points.trackers.items():
-            if tracker.last_arrival is not None and tracker.stale(now):
-                self.stale_declared[device].setdefault(tracker.last_arrival, now)
 
 
 # -- figures --------------------------------------------------------------------------
@@ -614,24 +631,43 @@ def bench_lorawan(site_file: Path, month: str = MONTH, seed: int = SEED,
     }
 
 
+RUN_NAMES = {"instant": "instantané", "class_a": "classe A, planifiée",
+             "class_a_unplanned": "classe A, sans planification"}
+"""How the table names each run (the JSON keeps its keys)."""
+
+
 def summary_rows(result: Mapping[str, Any]) -> list[tuple[str, ...]]:
     """What a person reads: one row per run."""
     rows: list[tuple[str, ...]] = []
     for name, figures in result["runs"].items():
+        common = (RUN_NAMES.get(name, name), number_fr(figures["heat_kwh"], 0),
+                  number_fr(figures["discomfort_kh"]), number_fr(figures["misstime_min"], 0))
         radio = figures.get("radio")
         if radio is None:
-            rows.append((name, f"{figures['heat_kwh']:,.0f}", f"{figures['discomfort_kh']:.1f}",
-                         f"{figures['misstime_min']:.0f}", "0", "—", "—", "—"))
+            rows.append((*common, "0", "—", "—", "—"))
             continue
         per_day = max(d["per_day_max"] for d in radio["downlinks"].values())
         over = sum(d["days_over_budget"] for d in radio["downlinks"].values())
         commands, stale = radio["commands"], radio["stale"]
-        rows.append((name, f"{figures['heat_kwh']:,.0f}", f"{figures['discomfort_kh']:.1f}",
-                     f"{figures['misstime_min']:.0f}", f"{per_day} ({over} j)",
+        rows.append((*common, f"{per_day} ({over} j)",
                      f"{commands['late']}/{commands['applied']} ({commands['late_rises']})",
                      _minutes(commands["wait_min_mean"]),
                      f"{stale['detected_within_target']}/{stale['missed_periods']}"))
     return rows
+
+
+def target_lines(targets: Mapping[str, Any]) -> list[str]:
+    """Each target, met or not, as a person reads it."""
+    comfort, budget, stale = targets["comfort"], targets["budget"], targets["stale_detection"]
+    return [
+        f"{'✓' if comfort['met'] else '✗'} confort : {number_fr(comfort['discomfort_kh'])} "
+        f"K·h d'inconfort en classe A, au plus {number_fr(comfort['limit_kh'])} (10 % de plus "
+        "que l'instantané)",
+        f"{'✓' if budget['met'] else '✗'} budget : {budget['days_over_budget']} jour(s) "
+        "au-delà du budget d'envois radio",
+        f"{'✓' if stale['met'] else '✗'} silences : {stale['detected_within_target']} sur "
+        f"{stale['missed_periods']} vus en moins de deux intervalles attendus",
+    ]
 
 
 def _minutes(value: float | None) -> str:

@@ -275,7 +275,7 @@ def bench_lorawan_command(as_json: bool, month: str, seed: int, site_file: Path)
     """The salle des fêtes over a winter month: its controller through class A LoRaWAN
     valves and sensors (a simulated network server: latency, losses, duplicates, a
     downlink budget) against the same controller with instant commands."""
-    from gtb.bench.lorawan import bench_lorawan, bench_site, summary_rows
+    from gtb.bench.lorawan import bench_lorawan, bench_site, summary_rows, target_lines
 
     load_or_exit(site_file)  # a bad site file is reported here
     try:
@@ -289,15 +289,15 @@ def bench_lorawan_command(as_json: bool, month: str, seed: int, site_file: Path)
         return
     table = Table(title=f"gtb bench lorawan — {result['building']}, {result['start']} → "
                         f"{result['end']}, graine {result['seed']}")
-    table.add_column("essai", no_wrap=True)
+    table.add_column("conduite", no_wrap=True)
     for column in ("kWh", "inconfort K·h", "MissTime min", "envois/jour max (j hors budget)",
                    "en retard (hausses)", "attente", "silences vus à temps"):
         table.add_column(column)
     for row in summary_rows(result):
         table.add_row(*row)
     console.print(table)
-    for name, target in result["targets"].items():
-        console.print(f"{'✓' if target['met'] else '✗'} {name}")
+    for line in target_lines(result["targets"]):
+        console.print(line, highlight=False)
     console.print(f"courtier en mémoire (DirectLink, docs/lorawan.md); {result['elapsed_s']} s")
 
 
