@@ -40,9 +40,12 @@ from gtb.model.mqtt import VALUE_FIELD, MqttBinding, MqttBroker
 from gtb.texts import Reason
 from protocols.base import BindingProblem, DeviceRejected, DeviceTimeout, Driver, Reading
 from protocols.lorawan_points import LorawanPoints
+from protocols.lorawan_tracking import LATE_ALLOWANCE
 
-STALE_AFTER_MISSED = 2
-"""Expected messages missing before a point's last value is no longer believed."""
+STALE_AFTER_INTERVALS = 2 + LATE_ALLOWANCE
+"""Intervals without a message before a point's last value is no longer believed: two
+expected messages missed, each half an interval late (a device's jitter is no loss), as
+for a LoRaWAN device (``protocols.lorawan_tracking``)."""
 
 _QUOTED = 60
 """Characters of a bad payload quoted in its reason: enough to recognise it."""
@@ -319,7 +322,7 @@ class MqttDriver(Driver):
         if arrival.error is not None:
             return Reading.failed(arrival.error)
         age = (now - arrival.at).total_seconds()
-        if binding.interval is not None and age > STALE_AFTER_MISSED * binding.interval:
+        if binding.interval is not None and age >= STALE_AFTER_INTERVALS * binding.interval:
             return Reading.failed(Reason.of("mqtt.silent", topic=binding.topic, age=age,
                                             interval=binding.interval).fr)
         return Reading(arrival.value, at=arrival.at)

@@ -145,12 +145,13 @@ def test_a_value_is_read_with_its_arrival_time_and_goes_stale_after_two_missed(
             await published_until_read(
                 driver, mosquitto, '{"local_temperature": 19.5, "current_heating_setpoint": 20}',
                 "temperature", 19.5)
-            clock.at += timedelta(seconds=120)  # two expected messages: not missed yet
+            # two expected messages, the second half an interval late: not missed yet
+            clock.at += timedelta(seconds=149)
             assert reading(driver, "temperature") == Reading(19.5, at=arrived)
             assert reading(driver, "consigne") == Reading(20.0, at=arrived)
             clock.at += timedelta(seconds=1)
             assert reading(driver, "temperature").error == (
-                f"{VALVE} : aucun message depuis 121 s, un attendu toutes les 60 s")
+                f"{VALVE} : aucun message depuis 150 s, un attendu toutes les 60 s")
             assert reading(driver, "consigne").ok  # no interval: no staleness said
 
     asyncio.run(scenario())
