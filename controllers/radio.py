@@ -23,6 +23,7 @@ from controllers.heating import HeatingDecision, after, elapsed
 from controllers.schedule import FrenchCalendar, occupation
 from gtb.model import BuildingUse
 from gtb.model.calendar import AgendaEntry, Programme
+from gtb.model.lorawan import LorawanBinding, LorawanDevice
 from gtb.texts import Reason
 
 UPLINK_JITTER = 0.1
@@ -180,6 +181,15 @@ class RadioCommands:
     downlinks_per_day: int
     resolution: float | None = None
     held: HeatingDecision | None = None
+
+    @classmethod
+    def of(cls, device: LorawanDevice, binding: LorawanBinding) -> RadioCommands:
+        """The commands of a setpoint bound to ``device`` by ``binding``: the WT101's
+        codec takes whole degrees (in the point's unit, ``scale``); the server's codec
+        tells every value apart."""
+        whole = abs(binding.scale) if device.codec == "milesight-wt101" else None
+        return cls(device.id, timedelta(seconds=device.interval_s), device.downlinks_per_day,
+                   whole)
 
     @property
     def because(self) -> Reason:

@@ -44,7 +44,7 @@ import numpy as np
 from rich.progress import Progress
 
 from controllers.forecast import OutdoorForecast
-from controllers.heating import HeatingDecision
+from controllers.heating import HeatingDecision, after
 from controllers.learning import ZoneLearner
 from controllers.plant import PlantClock, frost_floor
 from controllers.radio import RadioCommands, increases_ahead
@@ -234,11 +234,8 @@ class PlannedLearned(Learned):
         for ref in site.points():
             if (ref.role is Role.HEATING_SETPOINT and ref.building is not None
                     and ref.zone is not None and isinstance(ref.binding, LorawanBinding)):
-                device = devices[ref.binding.device]
-                whole = abs(ref.binding.scale) if device.codec == "milesight-wt101" else None
-                self._radio[f"{ref.building.id}.{ref.zone.id}"] = (RadioCommands(
-                    device.id, timedelta(seconds=device.interval_s), device.downlinks_per_day,
-                    whole), frost_floor(site, ref.zone))
+                self._radio[f"{ref.building.id}.{ref.zone.id}"] = (RadioCommands.of(
+                    devices[ref.binding.device], ref.binding), frost_floor(site, ref.zone))
 
     def decide(self, key: str, learner: ZoneLearner, now: datetime, *, indoor: float | None,
                outdoor: float | None, present: bool | None, plant: PlantClock,
@@ -261,7 +258,7 @@ class PlannedLearned(Learned):
             decision, at=now.astimezone(learner.tz),
             spent=self.points.downlinks_today(radio.device, now),
             increases=increases_ahead(learner.programme, learner.calendar, learner.use,
-                                      (now + lead).astimezone(learner.tz), agenda),
+                                      after(now.astimezone(learner.tz), lead), agenda),
             frost=indoor is not None and indoor <= frost)
 
 
@@ -474,8 +471,8 @@ def stale_figures(harness: RadioHarness, since: datetime) -> dict[str, Any]:
         arrival = {f_cnt: at for f_cnt, at in reversed(heard)}  # the first arrival
         declared = harness.stale_declared.get(device.id, {})
         explained = set()
-        for before, after in missed_runs(heard, harness.counts[device.id].sent):
-            last, heard_again = arrival[before], arrival.get(after)
+        for before, next_heard in missed_runs(heard, harness.counts[device.id].sent):
+            last, heard_again = arrival[before], arrival.get(next_heard)
             if last < since:
                 continue
             periods += 1

@@ -477,10 +477,7 @@ def _radio_zones(site: Site, zones: list[ZonePoints]) -> dict[str, RadioCommands
         point = next((p for p in z.zone.points if p.role is Role.HEATING_SETPOINT), None)
         if point is None or not isinstance(point.binding, LorawanBinding):
             continue
-        device = devices[point.binding.device]
-        whole = abs(point.binding.scale) if device.codec == "milesight-wt101" else None
-        radio[z.key] = RadioCommands(device.id, timedelta(seconds=device.interval_s),
-                                     device.downlinks_per_day, whole)
+        radio[z.key] = RadioCommands.of(devices[point.binding.device], point.binding)
     return radio
 
 
